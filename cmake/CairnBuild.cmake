@@ -1,0 +1,69 @@
+# Build helpers shared by every folder of the tree.
+
+set(CAIRN_SANITIZE "" CACHE STRING "Sanitizers: address,undefined or thread")
+if(CAIRN_SANITIZE)
+  add_compile_options(-fsanitize=${CAIRN_SANITIZE} -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=${CAIRN_SANITIZE})
+  if(CAIRN_SANITIZE MATCHES "undefined")
+    add_compile_options(-fno-sanitize-recover=undefined)
+  endif()
+endif()
+
+# Our warnings, errors on our code only (not on generated protobuf code).
+function(cairn_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Werror)
+endfunction()
+
+# cairn_add_plugin(KIND storage NAME memory SOURCES a.cc ... [LIBRARIES ...]
+#                  [INCLUDES ...] [NO_BUILTIN])
+# Builds the plugin twice from the same sources:
+#  - cairn-<kind>-<name>: a loadable module in ${CAIRN_PLUGIN_OUTPUT_DIR},
+#    exporting only cairn_plugin_entry;
+#  - cairn_builtin_<kind>_<name>: a static library whose entry is renamed
+#    cairn_builtin_<kind>_<name>, linked into hosts so they run with no plugin
+#    files beside them (unless NO_BUILTIN).
+function(cairn_add_plugin)
+  cmake_parse_arguments(P "NO_BUILTIN" "KIND;NAME" "SOURCES;LIBRARIES;INCLUDES" ${ARGN})
+  string(REPLACE "-" "_" ident "${P_KIND}_${P_NAME}")
+  set(module cairn-${P_KIND}-${P_NAME})
+  add_library(${module} MODULE ${P_SOURCES})
+  target_link_libraries(${module} PRIVATE cairn_sdk ${P_LIBRARIES})
+  target_include_directories(${module} PRIVATE ${P_INCLUDES})
+  set_target_properties(${module} PROPERTIES
+    PREFIX "lib"
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON
+    LIBRARY_OUTPUT_DIRECTORY ${CAIRN_PLUGIN_OUTPUT_DIR})
+  cairn_warnings(${module})
+  install(TARGETS ${module} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/cairn/plugins)
+  if(NOT P_NO_BUILTIN)
+    set(builtin cairn_builtin_${ident})
+    add_library(${builtin} STATIC ${P_SOURCES})
+    target_link_libraries(${builtin} PRIVATE cairn_sdk ${P_LIBRARIES})
+    target_include_directories(${builtin} PRIVATE ${P_INCLUDES})
+    target_compile_definitions(${builtin} PRIVATE CAIRN_PLUGIN_ENTRY_NAME=${builtin})
+    set_target_properties(${builtin} PROPERTIES CXX_VISIBILITY_PRESET hidden)
+    cairn_warnings(${builtin})
+    set_property(GLOBAL APPEND PROPERTY CAIRN_BUILTINS ${builtin})
+  endif()
+endfunction()
+
+# cairn_add_test(NAME SOURCES ... [LIBRARIES ...] [LABELS ...])
+# A GoogleTest executable registered with CTest as one test per case.
+function(cairn_add_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBRARIES;LABELS" ${ARGN})
+  if(NOT CAIRN_BUILD_TESTS)
+    return()
+  endif()
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBRARIES} GTest::gtest GTest::gtest_main GTest::gmock)
+  cairn_warnings(${name})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  include(GoogleTest)
+  gtest_discover_tests(${name}
+    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+    ENVIRONMENT "CAIRN_PLUGIN_DIR=${CAIRN_PLUGIN_OUTPUT_DIR};CAIRN_FIXTURE_DIR=${CAIRN_FIXTURE_OUTPUT_DIR};CAIRN_BIN_DIR=${CMAKE_BINARY_DIR}/bin"
+    DISCOVERY_TIMEOUT 60)
+endfunction()

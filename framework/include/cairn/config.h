@@ -1,0 +1,68 @@
+// The site file: which plugins a site runs and with which options.
+//
+//   [store]
+//   path = ./data
+//   plugin-dirs = /usr/lib/cairn/plugins
+//   [storage]
+//   plugin = mmaplog
+//   fsync = always
+//   [codec]
+//   plugin = zstd
+//   level = 3
+//   [cipher]
+//   plugin = aes-gcm
+//   keyring = /etc/cairn/keys
+//   [replication]
+//   plugin = none
+//
+// Read with Boost.Program_options; command-line flags override the file.
+// Hosts may add sections of their own ([server], [http], ...) by declaring
+// them; any other section, or a key the chosen plugin does not accept, is an
+// error naming it.
+#ifndef CAIRN_CONFIG_H_
+#define CAIRN_CONFIG_H_
+
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace cairn {
+
+// One plugin slot: the plugin's name and its options in file order.
+struct PluginChoice {
+  std::string plugin;
+  std::vector<std::pair<std::string, std::string>> options;
+};
+
+struct SiteConfig {
+  std::string path = "./data";         // [store] path: the store's folder
+  std::vector<std::string> plugin_dirs;  // [store] plugin-dirs, comma-separated
+  PluginChoice storage{"mmaplog", {}};
+  PluginChoice codec{"identity", {}};
+  PluginChoice cipher{"none", {}};
+  PluginChoice replication{"none", {}};
+  // Sections a host declared (e.g. "server"): key -> value, unchecked here.
+  std::map<std::string, std::map<std::string, std::string>> host_sections;
+
+  // Parses an INI text. `origin` names it in messages ("site.ini").
+  // `host_sections` lists extra section names the host accepts.
+  static absl::StatusOr<SiteConfig> Parse(
+      const std::string& text, const std::string& origin,
+      const std::set<std::string>& host_sections = {});
+  static absl::StatusOr<SiteConfig> LoadFile(
+      const std::string& path,
+      const std::set<std::string>& host_sections = {});
+
+  // Applies "section.key=value" (e.g. "storage.fsync=never",
+  // "store.path=/x", "cipher.plugin=aes-gcm"), as a command-line flag would.
+  absl::Status Override(const std::string& assignment);
+};
+
+}  // namespace cairn
+
+#endif  // CAIRN_CONFIG_H_

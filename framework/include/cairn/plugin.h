@@ -1,0 +1,453 @@
+/*
+ * Cairn plugin ABI, version 1.
+ *
+ * This header is the whole contract between a Cairn host and a plugin. It is
+ * plain C so that a plugin built with another compiler or standard library
+ * still loads.
+ *
+ * Rules (see docs/plugins.md for the long form):
+ *  - A plugin library exports exactly one symbol, `cairn_plugin_entry`. The
+ *    host calls it with the ABI range it supports (cairn_host_offer); the
+ *    plugin answers with a descriptor whose `table` points at the function
+ *    table of its kind.
+ *  - Every struct that crosses the boundary begins with its own size and only
+ *    ever grows at the end. A reader touches a field only if `size` covers it
+ *    (CAIRN_HAS_FIELD). Within one ABI major, a minor version only appends
+ *    fields; a major version may change anything.
+ *  - Functions return a cairn_status and, on failure, write a NUL-terminated
+ *    message into the caller's cairn_error buffer. No exception, no C++ type
+ *    and no allocation crosses the boundary: memory is freed by the side that
+ *    allocated it. Data a plugin hands to a callback is valid only during
+ *    that call.
+ *  - Options reach a plugin as key/value strings. A plugin lists the keys it
+ *    accepts in its descriptor; the host rejects unknown keys before open.
+ */
+#ifndef CAIRN_PLUGIN_H_
+#define CAIRN_PLUGIN_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Versioning ------------------------------------------------------- */
+
+#define CAIRN_PLUGIN_MAGIC 0x4352414Eu /* "CRAN" read big-endian: Cairn */
+#define CAIRN_ABI_MAJOR 1
+#define CAIRN_ABI_MINOR 0
+
+/* True if a struct of `size` bytes holds the member `field` of `type`. */
+#define CAIRN_HAS_FIELD(type, ptr, field)                        \
+  ((ptr) != NULL && (size_t)(ptr)->size >= offsetof(type, field) + \
+                                                sizeof(((type*)0)->field))
+
+#if defined(_WIN32)
+#define CAIRN_PLUGIN_EXPORT __declspec(dllexport)
+#else
+#define CAIRN_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* ---- Status and errors ------------------------------------------------ */
+
+typedef enum cairn_status {
+  CAIRN_OK = 0,
+  CAIRN_E_INVALID_ARGUMENT = 1,  /* the caller's input is malformed */
+  CAIRN_E_NOT_FOUND = 2,         /* no such stream, snapshot, key, ... */
+  CAIRN_E_WRONG_EXPECTED_REVISION = 3, /* optimistic concurrency conflict */
+  CAIRN_E_CORRUPTION = 4,        /* stored bytes fail their checksum */
+  CAIRN_E_INTEGRITY = 5,         /* authenticated decryption failed */
+  CAIRN_E_IO = 6,                /* the operating system refused */
+  CAIRN_E_UNSUPPORTED = 7,       /* the plugin lacks this capability */
+  CAIRN_E_CLOSED = 8,            /* the instance is closed or closing */
+  CAIRN_E_RESOURCE_EXHAUSTED = 9,/* disk full, too large, out of memory */
+  CAIRN_E_TIMEOUT = 10,          /* a wait ended without the condition */
+  CAIRN_E_FAILED_PRECONDITION = 11, /* state forbids it (e.g. replica) */
+  CAIRN_E_INTERNAL = 12          /* a bug: the plugin broke its own rules */
+} cairn_status;
+
+/* A caller-owned buffer for an error message. A plugin writes at most
+ * `capacity` bytes including the terminating NUL, and truncates if needed. */
+typedef struct cairn_error {
+  char* message;
+  size_t capacity;
+} cairn_error;
+
+/* ---- Plain values ----------------------------------------------------- */
+
+/* Bytes that are not owned by the receiver. `data` may be NULL if size is 0. */
+typedef struct cairn_bytes {
+  const uint8_t* data;
+  size_t size;
+} cairn_bytes;
+
+/* A key/value option from the site config, both NUL-terminated UTF-8. */
+typedef struct cairn_option {
+  const char* key;
+  const char* value;
+} cairn_option;
+
+typedef struct cairn_options {
+  const cairn_option* items;
+  size_t count;
+} cairn_options;
+
+/* A growable output buffer owned by the caller. The callee appends at
+ * `data + size`; when it needs room it calls `reserve(buffer, n)`, which makes
+ * capacity - size >= n (and may move `data`) or returns non-zero on failure. */
+typedef struct cairn_buffer {
+  uint8_t* data;
+  size_t size;
+  size_t capacity;
+  int (*reserve)(struct cairn_buffer* buffer, size_t additional);
+  void* owner; /* for the caller's reserve() */
+} cairn_buffer;
+
+/* ---- Plugin kinds and the entry point --------------------------------- */
+
+typedef enum cairn_plugin_kind {
+  CAIRN_KIND_STORAGE = 1,
+  CAIRN_KIND_CODEC = 2,
+  CAIRN_KIND_CIPHER = 3,
+  CAIRN_KIND_REPLICATION = 4
+} cairn_plugin_kind;
+
+/* Capability flags: optional features a plugin declares it has. The
+ * conformance suite skips exactly the features a plugin does not declare. */
+#define CAIRN_CAP_PERSISTENT (1ull << 0)   /* storage: survives close/reopen */
+#define CAIRN_CAP_LIVE_READS (1ull << 1)   /* storage: wait_commit works */
+#define CAIRN_CAP_TAGS (1ull << 2)         /* storage: read_tag works */
+#define CAIRN_CAP_SNAPSHOTS (1ull << 3)    /* storage: snapshot_* work */
+#define CAIRN_CAP_DELETE (1ull << 4)       /* storage: delete_to works */
+#define CAIRN_CAP_APPLY (1ull << 5)        /* storage: apply (replica side) */
+#define CAIRN_CAP_KEY_ROTATION (1ull << 6) /* cipher: rotate works */
+#define CAIRN_CAP_MULTI_NODE (1ull << 7)   /* replication: ships to peers */
+
+/* Log levels for the host's log callback. */
+typedef enum cairn_log_level {
+  CAIRN_LOG_DEBUG = 0,
+  CAIRN_LOG_INFO = 1,
+  CAIRN_LOG_WARN = 2,
+  CAIRN_LOG_ERROR = 3
+} cairn_log_level;
+
+/* What the host offers when it calls cairn_plugin_entry. */
+typedef struct cairn_host_offer {
+  uint32_t size;
+  uint16_t abi_major_min; /* oldest ABI major the host can drive */
+  uint16_t abi_major_max; /* newest ABI major the host can drive */
+  uint16_t abi_minor;     /* the host's minor within abi_major_max */
+  uint16_t reserved;
+  /* Optional: a sink for the plugin's log lines. May be NULL. Thread-safe. */
+  void (*log)(void* log_context, cairn_log_level level, const char* plugin,
+              const char* message);
+  void* log_context;
+} cairn_host_offer;
+
+/* The plugin's answer. Static storage: valid while the library is loaded. */
+typedef struct cairn_plugin_descriptor {
+  uint32_t size;
+  uint32_t magic;     /* CAIRN_PLUGIN_MAGIC */
+  uint16_t abi_major; /* the major this descriptor and table follow */
+  uint16_t abi_minor; /* the minor the plugin was built against */
+  uint32_t kind;      /* cairn_plugin_kind */
+  const char* name;   /* unique per kind: [a-z0-9][a-z0-9-]*, at most 64 */
+  const char* version;     /* the plugin's own version, e.g. "1.2.0" */
+  const char* description; /* one line for `cairn plugins` */
+  uint64_t capabilities;   /* CAIRN_CAP_* */
+  /* NULL-terminated list of the option keys open() accepts. */
+  const char* const* option_keys;
+  /* Points at the table for `kind` (cairn_storage_api, ...), which begins
+   * with its own uint32_t size. */
+  const void* table;
+} cairn_plugin_descriptor;
+
+/* The one exported symbol. Returns CAIRN_OK and sets *descriptor, or a
+ * status with a message (for example CAIRN_E_UNSUPPORTED when the host's
+ * ABI range holds no major the plugin implements). */
+typedef cairn_status (*cairn_plugin_entry_fn)(
+    const cairn_host_offer* offer, const cairn_plugin_descriptor** descriptor,
+    cairn_error* error);
+
+#define CAIRN_PLUGIN_ENTRY_SYMBOL "cairn_plugin_entry"
+
+/* ---- Events ------------------------------------------------------------ */
+
+/* One event. On append the plugin reads stream-independent fields only
+ * (type..tags); revision and position are assigned by storage. On read every
+ * field is filled and points into plugin memory valid during the callback. */
+typedef struct cairn_event {
+  uint32_t size;
+  uint32_t tag_count;
+  cairn_bytes stream;   /* UTF-8, 1..255 bytes, no NUL */
+  uint64_t revision;    /* 1-based, contiguous within the stream */
+  uint64_t position;    /* 1-based, gap-free across the store */
+  cairn_bytes type;     /* event type / manifest; may be empty */
+  int64_t timestamp_us; /* microseconds since the Unix epoch, UTC */
+  cairn_bytes writer;   /* writer id; may be empty */
+  cairn_bytes metadata; /* opaque; may be empty */
+  cairn_bytes data;     /* opaque; may be empty */
+  const cairn_bytes* tags; /* tag_count tags, each 1..255 bytes, no NUL */
+} cairn_event;
+
+/* Expected revision for an append. */
+typedef enum cairn_expected_kind {
+  CAIRN_EXPECT_ANY = 0,       /* no check */
+  CAIRN_EXPECT_NO_STREAM = 1, /* the stream has no events yet (head 0) */
+  CAIRN_EXPECT_EXACT = 2      /* the stream's head revision is `revision` */
+} cairn_expected_kind;
+
+typedef struct cairn_expected {
+  uint32_t kind; /* cairn_expected_kind */
+  uint64_t revision;
+} cairn_expected;
+
+typedef struct cairn_append_result {
+  uint32_t size;
+  uint64_t first_revision;
+  uint64_t last_revision; /* the stream's head after the append */
+  uint64_t first_position;
+  uint64_t last_position;
+} cairn_append_result;
+
+/* Called once per event, in order. Return 0 to go on, non-zero to stop. */
+typedef int (*cairn_event_fn)(void* context, const cairn_event* event);
+
+/* Largest revision or position value; "to the end" in reads and delete_to. */
+#define CAIRN_MAX_REVISION UINT64_MAX
+
+/* ---- Snapshots --------------------------------------------------------- */
+
+typedef struct cairn_snapshot {
+  uint32_t size;
+  cairn_bytes stream;
+  uint64_t revision;
+  int64_t timestamp_us;
+  cairn_bytes data;
+} cairn_snapshot;
+
+/* Inclusive bounds. A snapshot matches if min_revision <= revision <=
+ * max_revision and min_timestamp_us <= timestamp_us <= max_timestamp_us. */
+typedef struct cairn_snapshot_criteria {
+  uint32_t size;
+  uint64_t min_revision;
+  uint64_t max_revision;
+  int64_t min_timestamp_us;
+  int64_t max_timestamp_us;
+} cairn_snapshot_criteria;
+
+typedef int (*cairn_snapshot_fn)(void* context,
+                                 const cairn_snapshot* snapshot);
+
+/* ---- Streams directory and statistics ---------------------------------- */
+
+typedef struct cairn_stream_info {
+  uint32_t size;
+  cairn_bytes name;
+  uint64_t ordinal;        /* 1-based, in order of first append, gap-free */
+  uint64_t head_revision;  /* highest revision ever written */
+  uint64_t deleted_to;     /* revisions <= this are logically deleted */
+} cairn_stream_info;
+
+typedef int (*cairn_stream_fn)(void* context, const cairn_stream_info* info);
+
+/* One named counter or gauge, e.g. "segments" or "bytes_on_disk". */
+typedef void (*cairn_stat_fn)(void* context, const char* name, double value);
+
+/* ---- Storage ----------------------------------------------------------- */
+
+typedef struct cairn_storage cairn_storage; /* opaque plugin instance */
+
+/* All functions may be called from any thread concurrently, except close,
+ * which the host calls once when no other call is in flight. A function the
+ * plugin's capabilities leave out may be NULL or return CAIRN_E_UNSUPPORTED. */
+typedef struct cairn_storage_api {
+  uint32_t size;
+
+  /* Opens (creating if needed) a store. Persistent plugins take the option
+   * "path", a directory. */
+  cairn_status (*open)(const cairn_options* options, cairn_storage** storage,
+                       cairn_error* error);
+  void (*close)(cairn_storage* storage);
+
+  /* Appends `count` events to `stream` as one atomic batch: afterwards all
+   * are visible or, also after a crash, none is. With a wrong expected
+   * revision returns CAIRN_E_WRONG_EXPECTED_REVISION and writes nothing.
+   * count may be 0 (checks expected only). Returns only once the events have
+   * the durability the plugin is configured for. */
+  cairn_status (*append)(cairn_storage* storage, cairn_bytes stream,
+                         cairn_expected expected, const cairn_event* events,
+                         size_t count, cairn_append_result* result,
+                         cairn_error* error);
+
+  /* Events of `stream` with from <= revision <= to, at most max_count, in
+   * revision order, skipping logically deleted ones. An unknown stream yields
+   * no event and CAIRN_OK. */
+  cairn_status (*read_stream)(cairn_storage* storage, cairn_bytes stream,
+                              uint64_t from_revision, uint64_t to_revision,
+                              uint64_t max_count, cairn_event_fn on_event,
+                              void* context, cairn_error* error);
+
+  /* Events carrying `tag` with position > after_position, in position order,
+   * at most max_count, up to the commit watermark at the time of the call. */
+  cairn_status (*read_tag)(cairn_storage* storage, cairn_bytes tag,
+                           uint64_t after_position, uint64_t max_count,
+                           cairn_event_fn on_event, void* context,
+                           cairn_error* error);
+
+  /* Every event with position > after_position, in position order, at most
+   * max_count. Logically deleted events are skipped unless include_deleted
+   * (replication ships them). */
+  cairn_status (*read_all)(cairn_storage* storage, uint64_t after_position,
+                           uint64_t max_count, int include_deleted,
+                           cairn_event_fn on_event, void* context,
+                           cairn_error* error);
+
+  /* The stream's highest revision ever written (0 if none). Never goes down,
+   * also after delete_to. */
+  cairn_status (*head_revision)(cairn_storage* storage, cairn_bytes stream,
+                                uint64_t* revision, cairn_error* error);
+
+  /* The commit watermark: the highest position visible to readers. */
+  cairn_status (*head_position)(cairn_storage* storage, uint64_t* position,
+                                cairn_error* error);
+
+  /* Blocks until the watermark exceeds after_position, timeout_ms elapses
+   * (CAIRN_E_TIMEOUT) or the store closes (CAIRN_E_CLOSED). Wakes on commit,
+   * not by polling. Sets *position to the watermark. */
+  cairn_status (*wait_commit)(cairn_storage* storage, uint64_t after_position,
+                              uint32_t timeout_ms, uint64_t* position,
+                              cairn_error* error);
+
+  /* Logically deletes revisions <= revision (CAIRN_MAX_REVISION: all). The
+   * head revision is kept. Deleting an unknown stream is CAIRN_OK. */
+  cairn_status (*delete_to)(cairn_storage* storage, cairn_bytes stream,
+                            uint64_t revision, cairn_error* error);
+
+  /* Saves a snapshot; one at the same (stream, revision) is replaced. */
+  cairn_status (*snapshot_save)(cairn_storage* storage,
+                                const cairn_snapshot* snapshot,
+                                cairn_error* error);
+  /* Calls on_snapshot once with the matching snapshot of highest revision
+   * (ties: newest timestamp), or not at all. */
+  cairn_status (*snapshot_load)(cairn_storage* storage, cairn_bytes stream,
+                                const cairn_snapshot_criteria* criteria,
+                                cairn_snapshot_fn on_snapshot, void* context,
+                                cairn_error* error);
+  /* Deletes the snapshot at (stream, revision); none there is CAIRN_OK. */
+  cairn_status (*snapshot_delete)(cairn_storage* storage, cairn_bytes stream,
+                                  uint64_t revision, cairn_error* error);
+  /* Deletes every snapshot of `stream` matching criteria. */
+  cairn_status (*snapshot_delete_matching)(
+      cairn_storage* storage, cairn_bytes stream,
+      const cairn_snapshot_criteria* criteria, cairn_error* error);
+
+  /* Streams with ordinal > after_ordinal, in ordinal order, at most max. */
+  cairn_status (*list_streams)(cairn_storage* storage, uint64_t after_ordinal,
+                               uint64_t max_count, cairn_stream_fn on_stream,
+                               void* context, cairn_error* error);
+
+  /* Makes everything appended so far durable. */
+  cairn_status (*flush)(cairn_storage* storage, cairn_error* error);
+
+  /* Reports named counters and gauges. */
+  cairn_status (*stats)(cairn_storage* storage, cairn_stat_fn on_stat,
+                        void* context, cairn_error* error);
+
+  /* Replica side: writes events exactly as read_all returned them on the
+   * primary (same stream, revision, position, timestamp). The first event's
+   * position must be head_position + 1 and positions contiguous; otherwise
+   * CAIRN_E_FAILED_PRECONDITION and nothing is written. Events of one batch
+   * must come in one call to stay atomic. */
+  cairn_status (*apply)(cairn_storage* storage, const cairn_event* events,
+                        size_t count, cairn_error* error);
+} cairn_storage_api;
+
+/* ---- Codec ------------------------------------------------------------- */
+
+typedef struct cairn_codec cairn_codec;
+
+typedef struct cairn_codec_api {
+  uint32_t size;
+  cairn_status (*open)(const cairn_options* options, cairn_codec** codec,
+                       cairn_error* error);
+  void (*close)(cairn_codec* codec);
+  /* Appends the encoding of `input` to `output`. Thread-safe. */
+  cairn_status (*encode)(cairn_codec* codec, cairn_bytes input,
+                         cairn_buffer* output, cairn_error* error);
+  /* Appends the decoding of `input` to `output`. Input that is not this
+   * codec's output fails with CAIRN_E_CORRUPTION, never a crash. */
+  cairn_status (*decode)(cairn_codec* codec, cairn_bytes input,
+                         cairn_buffer* output, cairn_error* error);
+} cairn_codec_api;
+
+/* ---- Cipher ------------------------------------------------------------ */
+
+typedef struct cairn_cipher cairn_cipher;
+
+typedef struct cairn_cipher_api {
+  uint32_t size;
+  cairn_status (*open)(const cairn_options* options, cairn_cipher** cipher,
+                       cairn_error* error);
+  void (*close)(cairn_cipher* cipher);
+  /* Encrypts and authenticates `plaintext` and `associated` under the active
+   * key with a fresh nonce, appends the result (nonce and tag included) to
+   * `output` and sets *key_id to the key used. Thread-safe. */
+  cairn_status (*seal)(cairn_cipher* cipher, cairn_bytes associated,
+                       cairn_bytes plaintext, cairn_buffer* output,
+                       uint32_t* key_id, cairn_error* error);
+  /* Reverses seal with key `key_id`. Any change to the sealed bytes, the
+   * associated data or the key fails with CAIRN_E_INTEGRITY; an unknown key
+   * id with CAIRN_E_NOT_FOUND. Never outputs unauthenticated bytes. */
+  cairn_status (*open_sealed)(cairn_cipher* cipher, uint32_t key_id,
+                              cairn_bytes associated, cairn_bytes sealed,
+                              cairn_buffer* output, cairn_error* error);
+  /* Makes a new key active for seal; older keys keep opening. Optional
+   * (CAIRN_CAP_KEY_ROTATION). Sets *key_id to the new key. */
+  cairn_status (*rotate)(cairn_cipher* cipher, uint32_t* key_id,
+                         cairn_error* error);
+} cairn_cipher_api;
+
+/* ---- Replication ------------------------------------------------------- */
+
+typedef struct cairn_replication cairn_replication;
+
+typedef enum cairn_replication_role {
+  CAIRN_ROLE_PRIMARY = 1,  /* accepts appends */
+  CAIRN_ROLE_REPLICA = 2,  /* applies what a primary ships; refuses appends */
+  CAIRN_ROLE_STANDALONE = 3
+} cairn_replication_role;
+
+typedef struct cairn_replication_api {
+  uint32_t size;
+  /* Opens replication over an already open storage instance, which stays
+   * owned by the host and outlives the replication instance. */
+  cairn_status (*open)(const cairn_options* options,
+                       const cairn_storage_api* storage_api,
+                       cairn_storage* storage, cairn_replication** replication,
+                       cairn_error* error);
+  void (*close)(cairn_replication* replication);
+  /* Called after storage committed positions first..last; returns when the
+   * site's acknowledgement rule holds for them (e.g. a quorum has them). */
+  cairn_status (*replicate)(cairn_replication* replication,
+                            uint64_t first_position, uint64_t last_position,
+                            cairn_error* error);
+  /* The node's current role (cairn_replication_role). */
+  uint32_t (*role)(cairn_replication* replication);
+  cairn_status (*stats)(cairn_replication* replication, cairn_stat_fn on_stat,
+                        void* context, cairn_error* error);
+} cairn_replication_api;
+
+/* ---- Entry ------------------------------------------------------------- */
+
+/* Each plugin library defines this (the SDK's export macros do it). */
+CAIRN_PLUGIN_EXPORT cairn_status cairn_plugin_entry(
+    const cairn_host_offer* offer, const cairn_plugin_descriptor** descriptor,
+    cairn_error* error);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* CAIRN_PLUGIN_H_ */

@@ -1,0 +1,157 @@
+// The Store: what every host (cairn, cairnd, libcairn-c) uses.
+//
+// Append: codec encode -> cipher seal (associated data = stream, revision,
+// type) -> storage append -> replication -> acknowledgement. Read: storage ->
+// cipher open -> codec decode. Each stored event carries a small envelope
+// naming its codec, cipher and key id, so a site can change codec or rotate
+// keys without rewriting old events, and a replica stores the sealed bytes
+// without needing keys.
+#ifndef CAIRN_STORE_H_
+#define CAIRN_STORE_H_
+
+#include <cairn/config.h>
+#include <cairn/event.h>
+#include <cairn/plugin_registry.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace cairn {
+
+class Store;
+
+// What a subscription follows. `after` is exclusive: a revision for kStream,
+// a position for kTag and kAll. A subscription first catches up on what is
+// stored, then goes live, with no gap and no duplicate between the two.
+struct SubscriptionFilter {
+  enum class Kind { kStream, kTag, kAll };
+  Kind kind = Kind::kAll;
+  std::string name;  // stream name or tag
+  uint64_t after = 0;
+};
+
+// A pull cursor over a filter. One thread at a time calls Next; Cancel may be
+// called from any thread.
+class Subscription {
+ public:
+  ~Subscription();
+
+  // Returns up to `max` events after the cursor and advances it. Waits up to
+  // `timeout` for the first one; returns an empty vector on timeout or after
+  // Cancel. Wakes on commit, not by polling.
+  absl::StatusOr<std::vector<RecordedEvent>> Next(
+      size_t max, std::chrono::milliseconds timeout);
+
+  // The last revision (kStream) or position (kTag, kAll) delivered.
+  uint64_t cursor() const { return filter_.after; }
+  const SubscriptionFilter& filter() const { return filter_; }
+
+  // Makes a waiting or later Next return at once.
+  void Cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
+
+ private:
+  friend class Store;
+  Subscription(Store* store, SubscriptionFilter filter)
+      : store_(store), filter_(std::move(filter)) {}
+  Store* store_;
+  SubscriptionFilter filter_;
+  std::atomic<bool> cancelled_{false};
+};
+
+class Store {
+ public:
+  // Opens the plugins the site names (found in `registry`), checks every
+  // option key against what each plugin accepts, and opens storage at
+  // config.path. The registry must outlive the Store.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const SiteConfig& config,
+                                                     PluginRegistry& registry);
+  ~Store();  // flushes, then closes replication, storage, cipher, codec
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Appends `events` to `stream` as one atomic batch. Fails with
+  // WrongExpectedRevision (see IsWrongExpectedRevision), writing nothing, if
+  // the stream's head is not `expected`. Safe from any thread.
+  absl::StatusOr<AppendResult> Append(std::string_view stream,
+                                      ExpectedRevision expected,
+                                      absl::Span<const EventData> events);
+
+  // Called once per event, in order; return false to stop early.
+  using EventFn = std::function<bool(const RecordedEvent&)>;
+
+  // Events of `stream` with from <= revision <= to, at most max_count,
+  // skipping deleted ones. Unknown stream: none, OK.
+  absl::Status ReadStream(std::string_view stream, uint64_t from_revision,
+                          uint64_t to_revision, uint64_t max_count,
+                          const EventFn& on_event);
+  absl::StatusOr<std::vector<RecordedEvent>> ReadStream(
+      std::string_view stream, uint64_t from_revision = 1,
+      uint64_t to_revision = kMaxRevision, uint64_t max_count = kMaxRevision);
+
+  // Events tagged `tag` / all events, with position > after_position.
+  absl::Status ReadTag(std::string_view tag, uint64_t after_position,
+                       uint64_t max_count, const EventFn& on_event);
+  absl::Status ReadAll(uint64_t after_position, uint64_t max_count,
+                       const EventFn& on_event);
+
+  absl::StatusOr<uint64_t> HeadRevision(std::string_view stream);
+  absl::StatusOr<uint64_t> HeadPosition();
+  // Blocks until the head position exceeds `after_position` or timeout;
+  // returns the head position either way.
+  absl::StatusOr<uint64_t> WaitCommit(uint64_t after_position,
+                                      std::chrono::milliseconds timeout);
+
+  absl::Status DeleteTo(std::string_view stream, uint64_t revision);
+
+  // Snapshot data goes through codec and cipher like event data.
+  absl::Status SaveSnapshot(const Snapshot& snapshot);
+  absl::StatusOr<std::optional<Snapshot>> LoadSnapshot(
+      std::string_view stream, const SnapshotCriteria& criteria = {});
+  absl::Status DeleteSnapshot(std::string_view stream, uint64_t revision);
+  absl::Status DeleteSnapshots(std::string_view stream,
+                               const SnapshotCriteria& criteria);
+
+  absl::StatusOr<std::vector<StreamInfo>> ListStreams(uint64_t after_ordinal,
+                                                      uint64_t max_count);
+
+  absl::Status Flush();
+  // Storage and replication counters, prefixed "storage." / "replication.".
+  absl::StatusOr<std::map<std::string, double>> Stats();
+
+  std::unique_ptr<Subscription> Subscribe(SubscriptionFilter filter);
+
+  // The plugins in use.
+  const PluginPtr& storage_plugin() const;
+  const PluginPtr& codec_plugin() const;
+  const PluginPtr& cipher_plugin() const;
+  const PluginPtr& replication_plugin() const;
+  // The node's replication role (CAIRN_ROLE_*).
+  cairn_replication_role role() const;
+
+  // The opened storage instance, for tools that need raw records (verify,
+  // replication). Valid for the Store's lifetime.
+  cairn_storage* raw_storage() const;
+
+  struct Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cairn
+
+#endif  // CAIRN_STORE_H_
