@@ -54,7 +54,7 @@ cairn_status FromAbsl(absl::StatusCode code) {
 
 absl::Status MakeStatus(cairn_status code, std::string_view message) {
   if (code == CAIRN_OK) return absl::OkStatus();
-  absl::Status status(AbslCode(code), message);
+  absl::Status status(AbslCode(code), absl::string_view(message.data(), message.size()));
   status.SetPayload(kPayloadUrl, absl::Cord(std::to_string(static_cast<int>(code))));
   return status;
 }
