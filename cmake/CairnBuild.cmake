@@ -34,6 +34,10 @@ function(cairn_add_plugin)
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON
     LIBRARY_OUTPUT_DIRECTORY ${CAIRN_PLUGIN_OUTPUT_DIR})
+  if(NOT WIN32 AND NOT APPLE)
+    target_link_options(${module} PRIVATE
+      -Wl,--version-script=${PROJECT_SOURCE_DIR}/cmake/plugin-exports.map -Wl,--no-undefined)
+  endif()
   cairn_warnings(${module})
   install(TARGETS ${module} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/cairn/plugins)
   if(NOT P_NO_BUILTIN)

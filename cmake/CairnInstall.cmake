@@ -20,4 +20,5 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/CairnConfigVersion.cmake
 install(FILES ${CMAKE_BINARY_DIR}/CairnConfig.cmake
               ${CMAKE_BINARY_DIR}/CairnConfigVersion.cmake
               ${PROJECT_SOURCE_DIR}/cmake/CairnPluginHelpers.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/plugin-exports.map
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Cairn)

@@ -8,4 +8,8 @@ function(cairn_plugin target)
     CXX_VISIBILITY_PRESET hidden
     C_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
+  if(NOT WIN32 AND NOT APPLE)
+    target_link_options(${target} PRIVATE
+      -Wl,--version-script=${CMAKE_CURRENT_FUNCTION_LIST_DIR}/plugin-exports.map)
+  endif()
 endfunction()

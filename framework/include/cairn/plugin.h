@@ -255,6 +255,10 @@ typedef int (*cairn_stream_fn)(void* context, const cairn_stream_info* info);
 /* One named counter or gauge, e.g. "segments" or "bytes_on_disk". */
 typedef void (*cairn_stat_fn)(void* context, const char* name, double value);
 
+/* One problem found by verify, e.g. "segment 00000003.log offset 4096:
+ * checksum mismatch". */
+typedef void (*cairn_problem_fn)(void* context, const char* description);
+
 /* ---- Storage ----------------------------------------------------------- */
 
 typedef struct cairn_storage cairn_storage; /* opaque plugin instance */
@@ -362,6 +366,13 @@ typedef struct cairn_storage_api {
    * must come in one call to stay atomic. */
   cairn_status (*apply)(cairn_storage* storage, const cairn_event* events,
                         size_t count, cairn_error* error);
+
+  /* Checks every stored record (checksums, structure, indexes) without
+   * changing anything, reports each problem through on_problem and returns
+   * CAIRN_E_CORRUPTION if there was one. Non-persistent plugins may return
+   * CAIRN_OK at once. */
+  cairn_status (*verify)(cairn_storage* storage, cairn_problem_fn on_problem,
+                         void* context, cairn_error* error);
 } cairn_storage_api;
 
 /* ---- Codec ------------------------------------------------------------- */

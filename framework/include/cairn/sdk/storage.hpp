@@ -148,6 +148,8 @@ class Storage {
   virtual Status Apply(const cairn_event*, size_t) {
     return Unsupported("apply (replica writes) is not supported by this plugin");
   }
+  // Reports each problem through `problem(description)`; Corruption() if any.
+  virtual Status Verify(cairn_problem_fn, void*) { return Status::Ok(); }
 };
 
 // Builds the C function table for a Storage subclass.
@@ -295,6 +297,11 @@ struct StorageAdapter {
     return Guard(error, [&] { return Self(s)->Apply(events, count); });
   }
 
+  static cairn_status Verify(cairn_storage* s, cairn_problem_fn fn, void* ctx,
+                             cairn_error* error) {
+    return Guard(error, [&] { return Self(s)->Verify(fn, ctx); });
+  }
+
   static const cairn_storage_api* Table() {
     static const cairn_storage_api table = {
         sizeof(cairn_storage_api), &Open,        &Close,
@@ -303,7 +310,7 @@ struct StorageAdapter {
         &WaitCommit,               &DeleteTo,    &SnapshotSave,
         &SnapshotLoad,             &SnapshotDelete, &SnapshotDeleteMatching,
         &ListStreams,              &Flush,       &Stats,
-        &Apply};
+        &Apply,                    &Verify};
     return &table;
   }
 };
