@@ -60,7 +60,9 @@ struct SiteConfig {
 
   // Applies "section.key=value" (e.g. "storage.fsync=never",
   // "store.path=/x", "cipher.plugin=aes-gcm"), as a command-line flag would.
-  absl::Status Override(const std::string& assignment);
+  // Host sections already present are accepted, and those in `host_sections`.
+  absl::Status Override(const std::string& assignment,
+                        const std::set<std::string>& host_sections = {});
 };
 
 }  // namespace cairn
