@@ -136,7 +136,7 @@ absl::StatusOr<SiteConfig> SiteConfig::LoadFile(
 }
 
 absl::Status SiteConfig::Override(const std::string& assignment,
-                                  const std::set<std::string>& host_sections) {
+                                  const std::set<std::string>& extra_sections) {
   size_t eq = assignment.find('=');
   size_t dot = assignment.find('.');
   if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
@@ -146,8 +146,8 @@ absl::Status SiteConfig::Override(const std::string& assignment,
   std::string section = assignment.substr(0, dot);
   std::string key = assignment.substr(dot + 1, eq - dot - 1);
   std::string value = assignment.substr(eq + 1);
-  std::set<std::string> hosts = host_sections;
-  for (const auto& [name, values] : host_sections) hosts.insert(name);
+  std::set<std::string> hosts = extra_sections;
+  for (const auto& [name, values] : this->host_sections) hosts.insert(name);
   return Assign(*this, absl::StrCat("override '", assignment, "'"), hosts, section,
                 key, value);
 }

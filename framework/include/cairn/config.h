@@ -62,7 +62,7 @@ struct SiteConfig {
   // "store.path=/x", "cipher.plugin=aes-gcm"), as a command-line flag would.
   // Host sections already present are accepted, and those in `host_sections`.
   absl::Status Override(const std::string& assignment,
-                        const std::set<std::string>& host_sections = {});
+                        const std::set<std::string>& extra_sections = {});
 };
 
 }  // namespace cairn
