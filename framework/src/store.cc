@@ -1,0 +1,842 @@
+#include <cairn/store.h>
+
+#include <cairn/status.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "envelope.h"
+
+namespace cairn {
+namespace {
+
+constexpr int kMaxAnyRetries = 64;
+constexpr uint32_t kWaitSliceMs = 100;  // how often a waiter checks Cancel
+
+absl::string_view AV(std::string_view s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+cairn_bytes Bytes(std::string_view s) {
+  return cairn_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::string_view View(cairn_bytes b) {
+  return b.size == 0 ? std::string_view()
+                     : std::string_view(reinterpret_cast<const char*>(b.data), b.size);
+}
+
+// An error buffer for one plugin call.
+struct CallError {
+  char message[1024] = "";
+  cairn_error error{message, sizeof(message)};
+};
+
+// Turns a plugin's status into an absl::Status, prefixing what was attempted.
+absl::Status Check(cairn_status status, const CallError& e,
+                   std::string_view context) {
+  if (status == CAIRN_OK) return absl::OkStatus();
+  std::string msg = e.message[0] ? std::string(e.message) : CodeName(status);
+  return MakeStatus(status, absl::StrCat(AV(context), ": ", msg));
+}
+
+// Lets a plugin append to a std::string through a cairn_buffer.
+class StringOutput {
+ public:
+  explicit StringOutput(std::string* out) : out_(out) {
+    buffer_.data = reinterpret_cast<uint8_t*>(out->data());
+    buffer_.size = out->size();
+    buffer_.capacity = out->size();
+    buffer_.reserve = &Reserve;
+    buffer_.owner = out;
+  }
+  ~StringOutput() { out_->resize(buffer_.size); }
+  cairn_buffer* get() { return &buffer_; }
+
+ private:
+  static int Reserve(cairn_buffer* b, size_t additional) {
+    try {
+      auto* s = static_cast<std::string*>(b->owner);
+      size_t need = b->size + additional;
+      if (need > s->size()) s->resize(std::max(need, s->size() * 2 + 64));
+      b->data = reinterpret_cast<uint8_t*>(s->data());
+      b->capacity = s->size();
+      return 0;
+    } catch (...) {
+      return 1;
+    }
+  }
+  std::string* out_;
+  cairn_buffer buffer_{};
+};
+
+void PutU32(uint32_t v, std::string* out) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Describe(std::string_view stream, uint64_t revision) {
+  return absl::StrCat("stream '", AV(stream), "' revision ", revision);
+}
+
+// Options for one plugin as the ABI wants them; the strings stay owned here.
+class PluginOptions {
+ public:
+  PluginOptions(const std::vector<std::pair<std::string, std::string>>& pairs) {
+    for (const auto& [k, v] : pairs) {
+      keys_.push_back(k);
+      values_.push_back(v);
+    }
+    for (size_t i = 0; i < keys_.size(); ++i) {
+      items_.push_back(cairn_option{keys_[i].c_str(), values_[i].c_str()});
+    }
+    options_.items = items_.data();
+    options_.count = items_.size();
+  }
+  const cairn_options* get() const { return &options_; }
+
+ private:
+  std::vector<std::string> keys_, values_;
+  std::vector<cairn_option> items_;
+  cairn_options options_{};
+};
+
+// Refuses option keys the plugin does not list, naming section and plugin.
+absl::Status CheckOptionKeys(const char* section, const Plugin& plugin,
+                             const PluginChoice& choice) {
+  std::vector<std::string> accepted = plugin.option_keys();
+  for (const auto& [key, value] : choice.options) {
+    if (std::find(accepted.begin(), accepted.end(), key) == accepted.end()) {
+      return MakeStatus(
+          CAIRN_E_INVALID_ARGUMENT,
+          absl::StrCat("[", section, "] '", key, "' is not an option of ", section,
+                       " plugin '", plugin.name(), "' (it accepts: ",
+                       accepted.empty() ? "no options" : absl::StrJoin(accepted, ", "),
+                       ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct Store::Impl {
+  PluginRegistry* registry = nullptr;
+  SiteConfig config;
+
+  PluginPtr storage_plugin, codec_plugin, cipher_plugin, replication_plugin;
+  const cairn_storage_api* st = nullptr;
+  const cairn_codec_api* co = nullptr;
+  const cairn_cipher_api* ci = nullptr;
+  const cairn_replication_api* re = nullptr;
+  cairn_storage* storage = nullptr;
+  cairn_codec* codec = nullptr;
+  cairn_cipher* cipher = nullptr;
+  cairn_replication* replication = nullptr;
+  bool apply_codec = false;   // codec is not identity
+  bool apply_cipher = false;  // cipher is not none
+
+  // Codecs named by old events but not configured now, opened on demand with
+  // their default options so a site can change codec without rewriting.
+  std::mutex extra_mutex;
+  std::map<std::string, std::pair<PluginPtr, cairn_codec*>> extra_codecs;
+
+  ~Impl() {
+    if (storage != nullptr) {
+      CallError e;
+      st->flush(storage, &e.error);
+    }
+    if (replication != nullptr) re->close(replication);
+    if (storage != nullptr) st->close(storage);
+    if (cipher != nullptr) ci->close(cipher);
+    if (codec != nullptr) co->close(codec);
+    for (auto& [name, entry] : extra_codecs) entry.first->codec()->close(entry.second);
+  }
+
+  // ---- Write side ----
+
+  // Encodes and seals `plaintext` for `part` at (stream, revision, type),
+  // appending envelope and payload to *stored.
+  absl::Status Seal(SealedPart part, std::string_view stream, uint64_t revision,
+                    std::string_view type, std::string_view metadata,
+                    std::string_view data, std::string* stored) {
+    Envelope envelope;
+    envelope.metadata_inside = (apply_codec || apply_cipher) && part != SealedPart::kSnapshot;
+    if (apply_codec) envelope.codec = codec_plugin->name();
+    if (!apply_codec && !apply_cipher) {
+      WriteEnvelope(envelope, stored);
+      stored->append(data);
+      return absl::OkStatus();
+    }
+    thread_local std::string plain, encoded;
+    std::string_view input = data;
+    if (envelope.metadata_inside) {
+      plain.clear();
+      PutU32(static_cast<uint32_t>(metadata.size()), &plain);
+      plain.append(metadata);
+      plain.append(data);
+      input = plain;
+    }
+    if (apply_codec) {
+      encoded.clear();
+      CallError e;
+      cairn_status s;
+      {
+        StringOutput out(&encoded);
+        s = co->encode(codec, Bytes(input), out.get(), &e.error);
+      }
+      absl::Status status = Check(s, e, absl::StrCat("codec '", codec_plugin->name(),
+                                                     "' encoding ", Describe(stream, revision)));
+      if (!status.ok()) return status;
+      input = encoded;
+    }
+    if (!apply_cipher) {
+      WriteEnvelope(envelope, stored);
+      stored->append(input);
+      return absl::OkStatus();
+    }
+    envelope.cipher = cipher_plugin->name();
+    std::string aad = AssociatedData(part, stream, revision, type);
+    thread_local std::string sealed;
+    sealed.clear();
+    uint32_t key_id = 0;
+    CallError e;
+    cairn_status s;
+    {
+      StringOutput out(&sealed);
+      s = ci->seal(cipher, Bytes(aad), Bytes(input), out.get(), &key_id, &e.error);
+    }
+    absl::Status status = Check(s, e, absl::StrCat("cipher '", cipher_plugin->name(),
+                                                   "' sealing ", Describe(stream, revision)));
+    if (!status.ok()) return status;
+    envelope.key_id = key_id;
+    WriteEnvelope(envelope, stored);
+    stored->append(sealed);
+    return absl::OkStatus();
+  }
+
+  // ---- Read side ----
+
+  absl::StatusOr<std::pair<const cairn_codec_api*, cairn_codec*>> CodecFor(
+      const std::string& name, std::string_view what) {
+    if (apply_codec && name == codec_plugin->name()) return std::make_pair(co, codec);
+    std::lock_guard<std::mutex> lock(extra_mutex);
+    auto it = extra_codecs.find(name);
+    if (it != extra_codecs.end()) {
+      return std::make_pair(it->second.first->codec(), it->second.second);
+    }
+    absl::StatusOr<PluginPtr> plugin = registry->Find(CAIRN_KIND_CODEC, name);
+    if (!plugin.ok()) {
+      return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
+                        absl::StrCat(AV(what), " was encoded with codec '", name,
+                                     "', which cannot be loaded: ", plugin.status().message()));
+    }
+    PluginOptions none({});
+    cairn_codec* instance = nullptr;
+    CallError e;
+    absl::Status s = Check((*plugin)->codec()->open(none.get(), &instance, &e.error), e,
+                           absl::StrCat(AV(what), " needs codec '", name, "'"));
+    if (!s.ok()) return s;
+    extra_codecs[name] = {*plugin, instance};
+    return std::make_pair((*plugin)->codec(), instance);
+  }
+
+  // Reverses Seal. *metadata and *data receive the plaintext.
+  absl::Status Open(SealedPart part, std::string_view stream, uint64_t revision,
+                    std::string_view type, std::string_view stored,
+                    std::string_view stored_metadata, RecordedEvent* event,
+                    std::string* metadata, std::string* data) {
+    std::string what = Describe(stream, revision);
+    std::string_view payload;
+    absl::StatusOr<Envelope> envelope = ReadEnvelope(stored, &payload, what);
+    if (!envelope.ok()) return envelope.status();
+    if (event != nullptr) {
+      event->codec = envelope->codec;
+      event->cipher = envelope->cipher;
+      event->key_id = envelope->key_id;
+    }
+    thread_local std::string opened, decoded;
+    std::string_view input = payload;
+    if (!envelope->cipher.empty()) {
+      if (!apply_cipher || envelope->cipher != cipher_plugin->name()) {
+        return MakeStatus(
+            CAIRN_E_FAILED_PRECONDITION,
+            absl::StrCat(what, " is sealed with cipher '", envelope->cipher,
+                         "', which this site does not configure (it has [cipher] plugin = ",
+                         config.cipher.plugin, "); configure '", envelope->cipher,
+                         "' with a keyring that holds key ", envelope->key_id));
+      }
+      std::string aad = AssociatedData(part, stream, revision, type);
+      opened.clear();
+      CallError e;
+      cairn_status s;
+      {
+        StringOutput out(&opened);
+        s = ci->open_sealed(cipher, envelope->key_id, Bytes(aad), Bytes(input), out.get(),
+                            &e.error);
+      }
+      absl::Status status = Check(s, e, absl::StrCat(what, " (cipher '", envelope->cipher,
+                                                     "', key ", envelope->key_id, ")"));
+      if (!status.ok()) return status;
+      input = opened;
+    }
+    if (!envelope->codec.empty()) {
+      absl::StatusOr<std::pair<const cairn_codec_api*, cairn_codec*>> c =
+          CodecFor(envelope->codec, what);
+      if (!c.ok()) return c.status();
+      decoded.clear();
+      CallError e;
+      cairn_status s;
+      {
+        StringOutput out(&decoded);
+        s = c->first->decode(c->second, Bytes(input), out.get(), &e.error);
+      }
+      absl::Status status =
+          Check(s, e, absl::StrCat(what, " (codec '", envelope->codec, "')"));
+      if (!status.ok()) return status;
+      input = decoded;
+    }
+    if (envelope->metadata_inside) {
+      if (input.size() < 4) {
+        return MakeStatus(CAIRN_E_CORRUPTION,
+                          absl::StrCat(what, ": payload too short for its metadata length"));
+      }
+      uint32_t n = 0;
+      for (int i = 0; i < 4; ++i) n |= static_cast<uint32_t>(static_cast<uint8_t>(input[i])) << (8 * i);
+      if (input.size() - 4 < n) {
+        return MakeStatus(CAIRN_E_CORRUPTION,
+                          absl::StrCat(what, ": metadata length ", n, " exceeds the payload"));
+      }
+      if (metadata != nullptr) metadata->assign(input.substr(4, n));
+      data->assign(input.substr(4 + n));
+    } else {
+      if (metadata != nullptr) metadata->assign(stored_metadata);
+      data->assign(input);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Decode(const cairn_event& ev, RecordedEvent* out) {
+    out->stream.assign(View(ev.stream));
+    out->revision = ev.revision;
+    out->position = ev.position;
+    out->type.assign(View(ev.type));
+    out->timestamp_us = ev.timestamp_us;
+    out->writer.assign(View(ev.writer));
+    out->tags.clear();
+    for (uint32_t i = 0; i < ev.tag_count; ++i) out->tags.emplace_back(View(ev.tags[i]));
+    return Open(SealedPart::kData, out->stream, ev.revision, out->type, View(ev.data),
+                View(ev.metadata), out, &out->metadata, &out->data);
+  }
+};
+
+// Bridges a plugin's event callback to an EventFn, decoding on the way.
+struct ReadContext {
+  Store::Impl* impl;
+  const Store::EventFn* fn;
+  absl::Status status;
+  RecordedEvent event;
+};
+
+static int OnStoredEvent(void* context, const cairn_event* ev) {
+  auto* ctx = static_cast<ReadContext*>(context);
+  ctx->status = ctx->impl->Decode(*ev, &ctx->event);
+  if (!ctx->status.ok()) return 1;
+  return (*ctx->fn)(ctx->event) ? 0 : 1;
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
+                                                   PluginRegistry& registry) {
+  auto impl = std::make_unique<Impl>();
+  impl->registry = &registry;
+  impl->config = config;
+  for (const std::string& dir : config.plugin_dirs) registry.AddSearchDir(dir);
+
+  struct Slot {
+    const char* section;
+    cairn_plugin_kind kind;
+    const PluginChoice* choice;
+    PluginPtr* plugin;
+  };
+  Slot slots[] = {
+      {"storage", CAIRN_KIND_STORAGE, &config.storage, &impl->storage_plugin},
+      {"codec", CAIRN_KIND_CODEC, &config.codec, &impl->codec_plugin},
+      {"cipher", CAIRN_KIND_CIPHER, &config.cipher, &impl->cipher_plugin},
+      {"replication", CAIRN_KIND_REPLICATION, &config.replication,
+       &impl->replication_plugin},
+  };
+  for (Slot& slot : slots) {
+    absl::StatusOr<PluginPtr> plugin = registry.Find(slot.kind, slot.choice->plugin);
+    if (!plugin.ok()) {
+      return MakeStatus(CodeOf(plugin.status()),
+                        absl::StrCat("[", slot.section, "] plugin = ", slot.choice->plugin,
+                                     ": ", plugin.status().message()));
+    }
+    absl::Status keys = CheckOptionKeys(slot.section, **plugin, *slot.choice);
+    if (!keys.ok()) return keys;
+    *slot.plugin = *plugin;
+  }
+  impl->st = impl->storage_plugin->storage();
+  impl->co = impl->codec_plugin->codec();
+  impl->ci = impl->cipher_plugin->cipher();
+  impl->re = impl->replication_plugin->replication();
+  impl->apply_codec = impl->codec_plugin->name() != "identity";
+  impl->apply_cipher = impl->cipher_plugin->name() != "none";
+
+  CallError e;
+  absl::Status s;
+  {
+    PluginOptions options(config.codec.options);
+    s = Check(impl->co->open(options.get(), &impl->codec, &e.error), e,
+              absl::StrCat("opening codec '", config.codec.plugin, "'"));
+    if (!s.ok()) return s;
+  }
+  {
+    PluginOptions options(config.cipher.options);
+    s = Check(impl->ci->open(options.get(), &impl->cipher, &e.error), e,
+              absl::StrCat("opening cipher '", config.cipher.plugin, "'"));
+    if (!s.ok()) return s;
+  }
+  {
+    auto pairs = config.storage.options;
+    std::vector<std::string> accepted = impl->storage_plugin->option_keys();
+    bool takes_path = std::find(accepted.begin(), accepted.end(), "path") != accepted.end();
+    bool has_path = std::any_of(pairs.begin(), pairs.end(),
+                                [](const auto& kv) { return kv.first == "path"; });
+    if (takes_path && !has_path) pairs.emplace_back("path", config.path);
+    PluginOptions options(pairs);
+    s = Check(impl->st->open(options.get(), &impl->storage, &e.error), e,
+              absl::StrCat("opening storage '", config.storage.plugin, "' at '",
+                           config.path, "'"));
+    if (!s.ok()) return s;
+  }
+  {
+    PluginOptions options(config.replication.options);
+    s = Check(impl->re->open(options.get(), impl->st, impl->storage, &impl->replication,
+                             &e.error),
+              e, absl::StrCat("opening replication '", config.replication.plugin, "'"));
+    if (!s.ok()) return s;
+  }
+  std::unique_ptr<Store> store(new Store(std::move(impl)));
+
+  // A wrong keyring should fail here, before anything is written, not on the
+  // first read: open the newest event if it was sealed by this cipher.
+  if (store->impl_->apply_cipher) {
+    absl::StatusOr<uint64_t> head = store->HeadPosition();
+    if (!head.ok()) return head.status();
+    if (*head > 0) {
+      absl::Status check;
+      std::string stored_cipher;
+      Impl* i = store->impl_.get();
+      struct Probe {
+        Impl* impl;
+        absl::Status status;
+      } probe{i, absl::OkStatus()};
+      auto fn = [](void* context, const cairn_event* ev) -> int {
+        auto* p = static_cast<Probe*>(context);
+        RecordedEvent event;
+        p->status = p->impl->Decode(*ev, &event);
+        return 1;
+      };
+      CallError re;
+      absl::Status read = Check(i->st->read_all(i->storage, *head - 1, 1, 1, fn, &probe, &re.error),
+                                re, "reading the newest event to check the keyring");
+      if (!read.ok()) return read;
+      if (IsIntegrityError(probe.status) || CodeOf(probe.status) == CAIRN_E_NOT_FOUND) {
+        return MakeStatus(CodeOf(probe.status),
+                          absl::StrCat("the configured cipher cannot open this store's newest "
+                                       "event — is this the right keyring? (",
+                                       probe.status.message(), ")"));
+      }
+    }
+  }
+  return store;
+}
+
+absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
+                                           ExpectedRevision expected,
+                                           absl::Span<const EventData> events) {
+  Impl& s = *impl_;
+  if (s.re->role(s.replication) == CAIRN_ROLE_REPLICA) {
+    return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
+                      "this node is a replica: append on the primary");
+  }
+  const int64_t now = NowMicros();
+  for (int attempt = 0;; ++attempt) {
+    // With a cipher, associated data includes each event's revision, so the
+    // revisions must be known before sealing: "any" becomes "exactly the
+    // current head", retried if another writer got there first.
+    cairn_expected abi_expected{CAIRN_EXPECT_ANY, 0};
+    uint64_t base = 0;
+    switch (expected.kind()) {
+      case ExpectedRevision::Kind::kAny:
+        abi_expected.kind = CAIRN_EXPECT_ANY;
+        if (s.apply_cipher) {
+          absl::StatusOr<uint64_t> head = HeadRevision(stream);
+          if (!head.ok()) return head.status();
+          base = *head;
+          abi_expected = base == 0 ? cairn_expected{CAIRN_EXPECT_NO_STREAM, 0}
+                                   : cairn_expected{CAIRN_EXPECT_EXACT, base};
+        }
+        break;
+      case ExpectedRevision::Kind::kNoStream:
+        abi_expected = {CAIRN_EXPECT_NO_STREAM, 0};
+        break;
+      case ExpectedRevision::Kind::kExact:
+        abi_expected = {CAIRN_EXPECT_EXACT, expected.revision()};
+        base = expected.revision();
+        break;
+    }
+
+    std::vector<std::string> stored(events.size());
+    std::vector<std::vector<cairn_bytes>> tags(events.size());
+    std::vector<cairn_event> abi(events.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      const EventData& ev = events[i];
+      absl::Status sealed = s.Seal(SealedPart::kData, stream, base + 1 + i, ev.type,
+                                   ev.metadata, ev.data, &stored[i]);
+      if (!sealed.ok()) return sealed;
+      for (const std::string& tag : ev.tags) tags[i].push_back(Bytes(tag));
+      cairn_event& a = abi[i];
+      std::memset(&a, 0, sizeof(a));
+      a.size = sizeof(cairn_event);
+      a.stream = Bytes(stream);
+      a.type = Bytes(ev.type);
+      a.timestamp_us = ev.timestamp_us != 0 ? ev.timestamp_us : now;
+      a.writer = Bytes(ev.writer);
+      bool inside = s.apply_codec || s.apply_cipher;
+      a.metadata = inside ? cairn_bytes{nullptr, 0} : Bytes(ev.metadata);
+      a.data = Bytes(stored[i]);
+      a.tags = tags[i].data();
+      a.tag_count = static_cast<uint32_t>(tags[i].size());
+    }
+    cairn_append_result result{};
+    result.size = sizeof(result);
+    CallError e;
+    cairn_status status = s.st->append(s.storage, Bytes(stream), abi_expected, abi.data(),
+                                       abi.size(), &result, &e.error);
+    if (status == CAIRN_E_WRONG_EXPECTED_REVISION &&
+        expected.kind() == ExpectedRevision::Kind::kAny && s.apply_cipher &&
+        attempt < kMaxAnyRetries) {
+      continue;
+    }
+    absl::Status st = Check(status, e, absl::StrCat("append to stream '", AV(stream), "'"));
+    if (!st.ok()) return st;
+    if (!events.empty()) {
+      CallError re;
+      absl::Status rs = Check(
+          s.re->replicate(s.replication, result.first_position, result.last_position, &re.error),
+          re,
+          absl::StrCat("positions ", result.first_position, "..", result.last_position,
+                       " are stored locally but replication '", s.replication_plugin->name(),
+                       "' did not acknowledge them"));
+      if (!rs.ok()) return rs;
+    }
+    return AppendResult{result.first_revision, result.last_revision, result.first_position,
+                        result.last_position};
+  }
+}
+
+absl::Status Store::ReadStream(std::string_view stream, uint64_t from_revision,
+                               uint64_t to_revision, uint64_t max_count,
+                               const EventFn& on_event) {
+  ReadContext ctx{impl_.get(), &on_event, absl::OkStatus(), {}};
+  CallError e;
+  cairn_status st = impl_->st->read_stream(impl_->storage, Bytes(stream), from_revision,
+                                           to_revision, max_count, &OnStoredEvent, &ctx,
+                                           &e.error);
+  if (!ctx.status.ok()) return ctx.status;
+  return Check(st, e, absl::StrCat("read stream '", AV(stream), "'"));
+}
+
+absl::StatusOr<std::vector<RecordedEvent>> Store::ReadStream(std::string_view stream,
+                                                             uint64_t from_revision,
+                                                             uint64_t to_revision,
+                                                             uint64_t max_count) {
+  std::vector<RecordedEvent> out;
+  absl::Status s = ReadStream(stream, from_revision, to_revision, max_count,
+                              [&](const RecordedEvent& ev) {
+                                out.push_back(ev);
+                                return true;
+                              });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status Store::ReadTag(std::string_view tag, uint64_t after_position,
+                            uint64_t max_count, const EventFn& on_event) {
+  if (impl_->st->read_tag == nullptr || !impl_->storage_plugin->Has(CAIRN_CAP_TAGS)) {
+    return MakeStatus(CAIRN_E_UNSUPPORTED,
+                      absl::StrCat("storage plugin '", impl_->storage_plugin->name(),
+                                   "' does not support reads by tag"));
+  }
+  ReadContext ctx{impl_.get(), &on_event, absl::OkStatus(), {}};
+  CallError e;
+  cairn_status st = impl_->st->read_tag(impl_->storage, Bytes(tag), after_position, max_count,
+                                        &OnStoredEvent, &ctx, &e.error);
+  if (!ctx.status.ok()) return ctx.status;
+  return Check(st, e, absl::StrCat("read tag '", AV(tag), "'"));
+}
+
+absl::Status Store::ReadAll(uint64_t after_position, uint64_t max_count,
+                            const EventFn& on_event) {
+  ReadContext ctx{impl_.get(), &on_event, absl::OkStatus(), {}};
+  CallError e;
+  cairn_status st = impl_->st->read_all(impl_->storage, after_position, max_count, 0,
+                                        &OnStoredEvent, &ctx, &e.error);
+  if (!ctx.status.ok()) return ctx.status;
+  return Check(st, e, "read all");
+}
+
+absl::StatusOr<uint64_t> Store::HeadRevision(std::string_view stream) {
+  uint64_t revision = 0;
+  CallError e;
+  absl::Status s = Check(impl_->st->head_revision(impl_->storage, Bytes(stream), &revision,
+                                                  &e.error),
+                         e, absl::StrCat("head revision of stream '", AV(stream), "'"));
+  if (!s.ok()) return s;
+  return revision;
+}
+
+absl::StatusOr<uint64_t> Store::HeadPosition() {
+  uint64_t position = 0;
+  CallError e;
+  absl::Status s = Check(impl_->st->head_position(impl_->storage, &position, &e.error), e,
+                         "head position");
+  if (!s.ok()) return s;
+  return position;
+}
+
+absl::StatusOr<uint64_t> Store::WaitCommit(uint64_t after_position,
+                                           std::chrono::milliseconds timeout) {
+  if (impl_->st->wait_commit == nullptr || !impl_->storage_plugin->Has(CAIRN_CAP_LIVE_READS)) {
+    return MakeStatus(CAIRN_E_UNSUPPORTED,
+                      absl::StrCat("storage plugin '", impl_->storage_plugin->name(),
+                                   "' does not support live reads"));
+  }
+  uint64_t position = 0;
+  CallError e;
+  auto ms = static_cast<uint32_t>(std::clamp<int64_t>(timeout.count(), 0, UINT32_MAX));
+  cairn_status st = impl_->st->wait_commit(impl_->storage, after_position, ms, &position,
+                                           &e.error);
+  if (st == CAIRN_E_TIMEOUT || st == CAIRN_OK) return position;
+  return Check(st, e, "wait for commit");
+}
+
+absl::Status Store::DeleteTo(std::string_view stream, uint64_t revision) {
+  if (impl_->st->delete_to == nullptr || !impl_->storage_plugin->Has(CAIRN_CAP_DELETE)) {
+    return MakeStatus(CAIRN_E_UNSUPPORTED,
+                      absl::StrCat("storage plugin '", impl_->storage_plugin->name(),
+                                   "' does not support deletes"));
+  }
+  CallError e;
+  return Check(impl_->st->delete_to(impl_->storage, Bytes(stream), revision, &e.error), e,
+               absl::StrCat("delete stream '", AV(stream), "' to revision ", revision));
+}
+
+namespace {
+absl::Status NeedSnapshots(const Store::Impl& impl, const PluginPtr& plugin) {
+  if (impl.st->snapshot_save == nullptr || !plugin->Has(CAIRN_CAP_SNAPSHOTS)) {
+    return MakeStatus(CAIRN_E_UNSUPPORTED, absl::StrCat("storage plugin '", plugin->name(),
+                                                        "' does not support snapshots"));
+  }
+  return absl::OkStatus();
+}
+
+cairn_snapshot_criteria ToAbi(const SnapshotCriteria& c) {
+  cairn_snapshot_criteria abi{};
+  abi.size = sizeof(abi);
+  abi.min_revision = c.min_revision;
+  abi.max_revision = c.max_revision;
+  abi.min_timestamp_us = c.min_timestamp_us;
+  abi.max_timestamp_us = c.max_timestamp_us;
+  return abi;
+}
+}  // namespace
+
+absl::Status Store::SaveSnapshot(const Snapshot& snapshot) {
+  absl::Status need = NeedSnapshots(*impl_, impl_->storage_plugin);
+  if (!need.ok()) return need;
+  std::string stored;
+  absl::Status s = impl_->Seal(SealedPart::kSnapshot, snapshot.stream, snapshot.revision, "",
+                               "", snapshot.data, &stored);
+  if (!s.ok()) return s;
+  cairn_snapshot abi{};
+  abi.size = sizeof(abi);
+  abi.stream = Bytes(snapshot.stream);
+  abi.revision = snapshot.revision;
+  abi.timestamp_us = snapshot.timestamp_us != 0 ? snapshot.timestamp_us : NowMicros();
+  abi.data = Bytes(stored);
+  CallError e;
+  return Check(impl_->st->snapshot_save(impl_->storage, &abi, &e.error), e,
+               absl::StrCat("save snapshot of ", Describe(snapshot.stream, snapshot.revision)));
+}
+
+absl::StatusOr<std::optional<Snapshot>> Store::LoadSnapshot(std::string_view stream,
+                                                            const SnapshotCriteria& criteria) {
+  absl::Status need = NeedSnapshots(*impl_, impl_->storage_plugin);
+  if (!need.ok()) return need;
+  struct Found {
+    bool found = false;
+    Snapshot snapshot;
+    std::string stored;
+  } found;
+  auto fn = [](void* context, const cairn_snapshot* s) -> int {
+    auto* f = static_cast<Found*>(context);
+    f->found = true;
+    f->snapshot.stream.assign(View(s->stream));
+    f->snapshot.revision = s->revision;
+    f->snapshot.timestamp_us = s->timestamp_us;
+    f->stored.assign(View(s->data));
+    return 1;
+  };
+  cairn_snapshot_criteria abi = ToAbi(criteria);
+  CallError e;
+  absl::Status s = Check(impl_->st->snapshot_load(impl_->storage, Bytes(stream), &abi, fn,
+                                                  &found, &e.error),
+                         e, absl::StrCat("load snapshot of stream '", AV(stream), "'"));
+  if (!s.ok()) return s;
+  if (!found.found) return std::optional<Snapshot>();
+  s = impl_->Open(SealedPart::kSnapshot, found.snapshot.stream, found.snapshot.revision, "",
+                  found.stored, "", nullptr, nullptr, &found.snapshot.data);
+  if (!s.ok()) return s;
+  return std::optional<Snapshot>(std::move(found.snapshot));
+}
+
+absl::Status Store::DeleteSnapshot(std::string_view stream, uint64_t revision) {
+  absl::Status need = NeedSnapshots(*impl_, impl_->storage_plugin);
+  if (!need.ok()) return need;
+  CallError e;
+  return Check(impl_->st->snapshot_delete(impl_->storage, Bytes(stream), revision, &e.error),
+               e, absl::StrCat("delete snapshot of ", Describe(stream, revision)));
+}
+
+absl::Status Store::DeleteSnapshots(std::string_view stream, const SnapshotCriteria& criteria) {
+  absl::Status need = NeedSnapshots(*impl_, impl_->storage_plugin);
+  if (!need.ok()) return need;
+  cairn_snapshot_criteria abi = ToAbi(criteria);
+  CallError e;
+  return Check(impl_->st->snapshot_delete_matching(impl_->storage, Bytes(stream), &abi,
+                                                   &e.error),
+               e, absl::StrCat("delete snapshots of stream '", AV(stream), "'"));
+}
+
+absl::StatusOr<std::vector<StreamInfo>> Store::ListStreams(uint64_t after_ordinal,
+                                                           uint64_t max_count) {
+  std::vector<StreamInfo> out;
+  auto fn = [](void* context, const cairn_stream_info* info) -> int {
+    auto* v = static_cast<std::vector<StreamInfo>*>(context);
+    v->push_back(StreamInfo{std::string(View(info->name)), info->ordinal,
+                            info->head_revision, info->deleted_to});
+    return 0;
+  };
+  CallError e;
+  absl::Status s = Check(impl_->st->list_streams(impl_->storage, after_ordinal, max_count, fn,
+                                                 &out, &e.error),
+                         e, "list streams");
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status Store::Flush() {
+  CallError e;
+  return Check(impl_->st->flush(impl_->storage, &e.error), e, "flush");
+}
+
+absl::StatusOr<std::map<std::string, double>> Store::Stats() {
+  struct Collect {
+    std::map<std::string, double> values;
+    const char* prefix;
+  } collect{{}, "storage."};
+  auto fn = [](void* context, const char* name, double value) {
+    auto* c = static_cast<Collect*>(context);
+    c->values[std::string(c->prefix) + name] = value;
+  };
+  CallError e;
+  if (impl_->st->stats != nullptr) {
+    absl::Status s = Check(impl_->st->stats(impl_->storage, fn, &collect, &e.error), e,
+                           "storage stats");
+    if (!s.ok()) return s;
+  }
+  collect.prefix = "replication.";
+  if (impl_->re->stats != nullptr) {
+    absl::Status s = Check(impl_->re->stats(impl_->replication, fn, &collect, &e.error), e,
+                           "replication stats");
+    if (!s.ok()) return s;
+  }
+  return collect.values;
+}
+
+std::unique_ptr<Subscription> Store::Subscribe(SubscriptionFilter filter) {
+  return std::unique_ptr<Subscription>(new Subscription(this, std::move(filter)));
+}
+
+const PluginPtr& Store::storage_plugin() const { return impl_->storage_plugin; }
+const PluginPtr& Store::codec_plugin() const { return impl_->codec_plugin; }
+const PluginPtr& Store::cipher_plugin() const { return impl_->cipher_plugin; }
+const PluginPtr& Store::replication_plugin() const { return impl_->replication_plugin; }
+cairn_replication_role Store::role() const {
+  return static_cast<cairn_replication_role>(impl_->re->role(impl_->replication));
+}
+cairn_storage* Store::raw_storage() const { return impl_->storage; }
+
+Subscription::~Subscription() = default;
+
+absl::StatusOr<std::vector<RecordedEvent>> Subscription::Next(
+    size_t max, std::chrono::milliseconds timeout) {
+  std::vector<RecordedEvent> out;
+  if (max == 0) return out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!cancelled()) {
+    // The head is taken before the read: whatever commits after it makes
+    // WaitCommit return at once, so nothing falls between read and wait.
+    absl::StatusOr<uint64_t> head = store_->HeadPosition();
+    if (!head.ok()) return head.status();
+    Store::EventFn collect = [&](const RecordedEvent& ev) {
+      out.push_back(ev);
+      return true;
+    };
+    absl::Status s;
+    switch (filter_.kind) {
+      case SubscriptionFilter::Kind::kStream:
+        if (filter_.after == kMaxRevision) return out;
+        s = store_->ReadStream(filter_.name, filter_.after + 1, kMaxRevision, max, collect);
+        break;
+      case SubscriptionFilter::Kind::kTag:
+        s = store_->ReadTag(filter_.name, filter_.after, max, collect);
+        break;
+      case SubscriptionFilter::Kind::kAll:
+        s = store_->ReadAll(filter_.after, max, collect);
+        break;
+    }
+    if (!s.ok()) return s;
+    if (!out.empty()) {
+      filter_.after = filter_.kind == SubscriptionFilter::Kind::kStream ? out.back().revision
+                                                                        : out.back().position;
+      return out;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return out;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    auto slice = std::min<std::chrono::milliseconds>(left, std::chrono::milliseconds(kWaitSliceMs));
+    absl::StatusOr<uint64_t> waited = store_->WaitCommit(*head, slice);
+    if (!waited.ok()) return waited.status();
+  }
+  return out;
+}
+
+}  // namespace cairn
