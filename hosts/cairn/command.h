@@ -1,0 +1,111 @@
+// What a `cairn` command is: a function from a CommandContext to an exit code.
+//
+// Every command (append, read, ..., and the commands other folders add, such
+// as `keys` and `train-dict`) has the signature
+//
+//   int SomethingCommand(CommandContext& context);
+//
+// It parses context.args (the words after the command name) with
+// ParseCommandLine, writes results to *context.out and errors to
+// *context.err, and returns one of the ExitCode values. It never calls
+// exit() and lets no exception escape, so tests run commands in-process.
+#ifndef CAIRN_HOSTS_CAIRN_COMMAND_H_
+#define CAIRN_HOSTS_CAIRN_COMMAND_H_
+
+#include <cairn/config.h>
+
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace cairn::cli {
+
+// The exit codes of every command (docs/cli.md lists them).
+enum ExitCode : int {
+  kExitOk = 0,
+  // The command line or the site file is malformed: unknown command or flag,
+  // bad value, unknown config section or key. Nothing was opened or written.
+  kExitUsage = 1,
+  // The store, its data or the input data failed: store cannot open, bad
+  // JSON on stdin, corruption, I/O, a missing tool.
+  kExitDataError = 2,
+  // An append's expected revision did not match (WrongExpectedRevision).
+  // Nothing was written.
+  kExitConflict = 3,
+};
+
+// How a command picks its store. Given before the command name or among the
+// command's own flags (AddStoreOptions).
+struct StoreOptions {
+  std::string data_dir;                // --data DIR; empty: ./data
+  std::string config_file;             // --config FILE (site INI)
+  std::vector<std::string> overrides;  // --set section.key=value, in order
+  std::string server;                  // --server HOST:PORT; empty: embedded
+};
+
+class StoreAccess;
+
+// Opens the store that `options` select (embedded Store, or a cairnd server).
+using StoreOpener = std::function<absl::StatusOr<std::unique_ptr<StoreAccess>>(
+    const StoreOptions& options)>;
+
+struct CommandContext {
+  std::string command;            // the command's name, e.g. "append"
+  std::vector<std::string> args;  // the words after the command name
+  StoreOptions store_options;     // given before the command name
+  std::istream* in = nullptr;
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  std::string program_path;  // the running `cairn` binary (to find siblings)
+  StoreOpener open_store;    // tests inject their own
+};
+
+// Adds --data, --config, --set and --server to `description`, stored into
+// `options` (values given here add to / replace those given before the
+// command name).
+void AddStoreOptions(boost::program_options::options_description& description,
+                     StoreOptions* options);
+
+// Parses context.args against `description` and `positional`. On --help
+// prints "usage: cairn <command> <synopsis>", `summary` and the flags to
+// *context.out and returns kExitOk; on a malformed command line prints the
+// reason and the usage line to *context.err and returns kExitUsage; returns
+// nullopt when the command should go on with `variables` filled in.
+std::optional<int> ParseCommandLine(
+    CommandContext& context, const std::string& synopsis,
+    const std::string& summary,
+    const boost::program_options::options_description& description,
+    const boost::program_options::positional_options_description& positional,
+    boost::program_options::variables_map* variables);
+
+// The site configuration `options` select: the site file (if any), then
+// --data as [store] path, then each --set in order. Errors are
+// kInvalidArgument/kNotFound naming the file, section or key.
+absl::StatusOr<SiteConfig> ResolveSiteConfig(const StoreOptions& options);
+
+// Prints "cairn <command>: <message>" to *context.err and returns the exit
+// code for `status`: kExitConflict for WrongExpectedRevision, else
+// kExitDataError.
+int ReportError(CommandContext& context, const absl::Status& status);
+
+// Prints "cairn <command>: <message>" and returns kExitUsage.
+int ReportUsageError(CommandContext& context, const std::string& message);
+
+// Opens the store that context's options select and reports failure. A
+// site-file or --set error yields kExitUsage, any other failure
+// kExitDataError; on success `*store` is set and nullopt returned.
+std::optional<int> OpenStoreOrReport(CommandContext& context,
+                                     const StoreOptions& options,
+                                     std::unique_ptr<StoreAccess>* store);
+
+}  // namespace cairn::cli
+
+#endif  // CAIRN_HOSTS_CAIRN_COMMAND_H_

@@ -1,0 +1,78 @@
+// The store as the `cairn` commands see it. Commands never touch cairn::Store
+// directly: EmbeddedStoreAccess opens a Store in this process, and a remote
+// implementation over cairnd's client library serves `cairn --server`.
+#ifndef CAIRN_HOSTS_CAIRN_STORE_ACCESS_H_
+#define CAIRN_HOSTS_CAIRN_STORE_ACCESS_H_
+
+#include <cairn/event.h>
+#include <cairn/store.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace cairn::cli {
+
+// Called once per event, in order; return false to stop early.
+using EventFn = std::function<bool(const RecordedEvent&)>;
+
+class StoreAccess {
+ public:
+  virtual ~StoreAccess() = default;
+
+  // One line for messages: "embedded store ./data (storage mmaplog, ...)".
+  virtual std::string Describe() const = 0;
+
+  // Appends `events` to `stream` as one atomic batch; WrongExpectedRevision
+  // (see cairn::IsWrongExpectedRevision) writes nothing.
+  virtual absl::StatusOr<AppendResult> Append(
+      std::string_view stream, ExpectedRevision expected,
+      absl::Span<const EventData> events) = 0;
+
+  // As Store::ReadStream / ReadTag / ReadAll (current reads: they end at the
+  // head as it was when they started).
+  virtual absl::Status ReadStream(std::string_view stream,
+                                  uint64_t from_revision, uint64_t to_revision,
+                                  uint64_t max_count,
+                                  const EventFn& on_event) = 0;
+  virtual absl::Status ReadTag(std::string_view tag, uint64_t after_position,
+                               uint64_t max_count,
+                               const EventFn& on_event) = 0;
+  virtual absl::Status ReadAll(uint64_t after_position, uint64_t max_count,
+                               const EventFn& on_event) = 0;
+
+  virtual absl::StatusOr<std::vector<StreamInfo>> ListStreams(
+      uint64_t after_ordinal, uint64_t max_count) = 0;
+  virtual absl::StatusOr<uint64_t> HeadRevision(std::string_view stream) = 0;
+  virtual absl::StatusOr<uint64_t> HeadPosition() = 0;
+  virtual absl::Status DeleteTo(std::string_view stream,
+                                uint64_t revision) = 0;
+  virtual absl::StatusOr<std::map<std::string, double>> Stats() = 0;
+
+  // Delivers the events `filter` selects after filter.after, first those
+  // already stored, then live ones as they commit, until on_event returns
+  // false or `stop` becomes true (checked at least every 200 ms). Returns OK
+  // when stopped.
+  virtual absl::Status Follow(const SubscriptionFilter& filter,
+                              const EventFn& on_event,
+                              const std::atomic<bool>& stop) = 0;
+
+  // Runs the storage plugin's own check of every stored record, calling
+  // on_problem once per problem found, without changing anything. OK if
+  // there was none; Corruption if there was; Unimplemented where the store
+  // cannot be verified from here (e.g. through a server).
+  virtual absl::Status Verify(
+      const std::function<void(const std::string&)>& on_problem) = 0;
+};
+
+}  // namespace cairn::cli
+
+#endif  // CAIRN_HOSTS_CAIRN_STORE_ACCESS_H_
