@@ -1,0 +1,44 @@
+#include <cairn/status.h>
+
+#include "gtest/gtest.h"
+
+namespace cairn {
+namespace {
+
+TEST(Status, EveryCodeRoundTripsThroughAbsl) {
+  for (int c = CAIRN_E_INVALID_ARGUMENT; c <= CAIRN_E_INTERNAL; ++c) {
+    auto code = static_cast<cairn_status>(c);
+    absl::Status s = MakeStatus(code, "m");
+    EXPECT_FALSE(s.ok());
+    EXPECT_EQ(CodeOf(s), code) << CodeName(code);
+    EXPECT_EQ(s.message(), "m");
+  }
+}
+
+TEST(Status, OkIsOk) {
+  EXPECT_TRUE(MakeStatus(CAIRN_OK, "ignored").ok());
+  EXPECT_EQ(CodeOf(absl::OkStatus()), CAIRN_OK);
+}
+
+TEST(Status, WrongExpectedRevisionIsDistinguishable) {
+  absl::Status s = MakeStatus(CAIRN_E_WRONG_EXPECTED_REVISION, "conflict");
+  EXPECT_TRUE(IsWrongExpectedRevision(s));
+  EXPECT_FALSE(IsCorruption(s));
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
+}
+
+TEST(Status, IntegrityAndCorruptionShareAnAbslCodeButNotACairnCode) {
+  absl::Status integrity = MakeStatus(CAIRN_E_INTEGRITY, "tag");
+  absl::Status corruption = MakeStatus(CAIRN_E_CORRUPTION, "crc");
+  EXPECT_EQ(integrity.code(), corruption.code());
+  EXPECT_TRUE(IsIntegrityError(integrity));
+  EXPECT_TRUE(IsCorruption(corruption));
+}
+
+TEST(Status, ForeignStatusesMapToTheClosestCode) {
+  EXPECT_EQ(CodeOf(absl::NotFoundError("x")), CAIRN_E_NOT_FOUND);
+  EXPECT_EQ(CodeOf(absl::UnknownError("x")), CAIRN_E_INTERNAL);
+}
+
+}  // namespace
+}  // namespace cairn

@@ -1,0 +1,298 @@
+#include <cairn/store.h>
+
+#include <cairn/builtins.h>
+#include <cairn/status.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+extern "C" cairn_status cairn_test_cipher_entry(const cairn_host_offer*,
+                                                const cairn_plugin_descriptor**,
+                                                cairn_error*);
+
+namespace cairn {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::string FixtureDir() {
+  const char* dir = std::getenv("CAIRN_FIXTURE_DIR");
+  return std::string(dir ? dir : "fixtures") + "/loader";
+}
+
+EventData Event(std::string type, std::string data, std::vector<std::string> tags = {},
+                std::string metadata = "") {
+  EventData e;
+  e.type = std::move(type);
+  e.data = std::move(data);
+  e.tags = std::move(tags);
+  e.metadata = std::move(metadata);
+  return e;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(RegisterBuiltinPlugins(registry_).ok());
+    ASSERT_TRUE(registry_.RegisterBuiltin(&cairn_test_cipher_entry).ok());
+    registry_.AddSearchDir(FixtureDir());
+    config_.storage.plugin = "memory";
+  }
+
+  std::unique_ptr<Store> Open() {
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(config_, registry_);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  // Raw stored bytes of one event, as storage holds them.
+  static std::string StoredData(Store& store, uint64_t position) {
+    std::string out;
+    auto fn = [](void* ctx, const cairn_event* ev) -> int {
+      static_cast<std::string*>(ctx)->assign(reinterpret_cast<const char*>(ev->data.data),
+                                             ev->data.size);
+      return 1;
+    };
+    char msg[256];
+    cairn_error e{msg, sizeof(msg)};
+    store.storage_plugin()->storage()->read_all(store.raw_storage(), position - 1, 1, 1, fn,
+                                                &out, &e);
+    return out;
+  }
+
+  PluginRegistry registry_;
+  SiteConfig config_;
+};
+
+TEST_F(StoreTest, AppendsAndReadsBackEveryField) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EventData e = Event("OrderPlaced", "{\"id\":1}", {"order", "eu"}, "meta");
+  e.writer = "writer-1";
+  e.timestamp_us = 1234567;
+  absl::StatusOr<AppendResult> r = store->Append("order-1", ExpectedRevision::NoStream(), {e});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->first_revision, 1u);
+  EXPECT_EQ(r->first_position, 1u);
+
+  absl::StatusOr<std::vector<RecordedEvent>> events = store->ReadStream("order-1");
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 1u);
+  const RecordedEvent& got = events->front();
+  EXPECT_EQ(got.stream, "order-1");
+  EXPECT_EQ(got.revision, 1u);
+  EXPECT_EQ(got.position, 1u);
+  EXPECT_EQ(got.type, "OrderPlaced");
+  EXPECT_EQ(got.data, "{\"id\":1}");
+  EXPECT_EQ(got.metadata, "meta");
+  EXPECT_EQ(got.writer, "writer-1");
+  EXPECT_EQ(got.timestamp_us, 1234567);
+  EXPECT_THAT(got.tags, ElementsAre("order", "eu"));
+  EXPECT_EQ(got.codec, "");
+  EXPECT_EQ(got.cipher, "");
+}
+
+TEST_F(StoreTest, StampsTheTimeWhenTheWriterGivesNone) {
+  auto store = Open();
+  ASSERT_TRUE(store->Append("s", ExpectedRevision::Any(), {Event("T", "x")}).ok());
+  auto events = store->ReadStream("s");
+  ASSERT_TRUE(events.ok());
+  EXPECT_GT(events->front().timestamp_us, 1'600'000'000'000'000);
+}
+
+TEST_F(StoreTest, AWrongExpectedRevisionWritesNothing) {
+  auto store = Open();
+  ASSERT_TRUE(store->Append("s", ExpectedRevision::NoStream(), {Event("T", "1")}).ok());
+  absl::StatusOr<AppendResult> r =
+      store->Append("s", ExpectedRevision::Exact(5), {Event("T", "2"), Event("T", "3")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(IsWrongExpectedRevision(r.status())) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("stream 's'"));
+  EXPECT_FALSE(store->Append("s", ExpectedRevision::NoStream(), {Event("T", "2")}).ok());
+  EXPECT_EQ(*store->HeadRevision("s"), 1u);
+  EXPECT_EQ(*store->HeadPosition(), 1u);
+}
+
+TEST_F(StoreTest, UnknownPluginIsAnErrorNamingTheSection) {
+  config_.codec.plugin = "lz9";
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(config_, registry_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(CodeOf(store.status()), CAIRN_E_NOT_FOUND);
+  EXPECT_THAT(store.status().message(), HasSubstr("[codec] plugin = lz9"));
+}
+
+TEST_F(StoreTest, AnOptionThePluginDoesNotAcceptIsAnErrorNamingIt) {
+  config_.cipher.options.emplace_back("keyring", "/etc/keys");
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(config_, registry_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(),
+              HasSubstr("[cipher] 'keyring' is not an option of cipher plugin 'none'"));
+}
+
+TEST_F(StoreTest, ACodecFromAPluginFileTransformsStoredBytesAndIsRecorded) {
+  config_.codec.plugin = "good";  // the loader fixture: reverses bytes
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Append("s", ExpectedRevision::Any(), {Event("T", "abc", {}, "m")}).ok());
+  std::string stored = StoredData(*store, 1);
+  EXPECT_EQ(stored.find("abc"), std::string::npos) << "codec was not applied";
+  auto events = store->ReadStream("s");
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_EQ(events->front().data, "abc");
+  EXPECT_EQ(events->front().metadata, "m");
+  EXPECT_EQ(events->front().codec, "good");
+}
+
+TEST_F(StoreTest, ACipherSealsDataAndMetadataAndRecordsTheKey) {
+  config_.cipher.plugin = "test-cipher";
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(
+      store->Append("s", ExpectedRevision::Any(), {Event("T", "secret", {}, "private")}).ok());
+  std::string stored = StoredData(*store, 1);
+  EXPECT_EQ(stored.find("secret"), std::string::npos);
+  EXPECT_EQ(stored.find("private"), std::string::npos);
+  auto events = store->ReadStream("s");
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_EQ(events->front().data, "secret");
+  EXPECT_EQ(events->front().metadata, "private");
+  EXPECT_EQ(events->front().cipher, "test-cipher");
+  EXPECT_EQ(events->front().key_id, 1u);
+}
+
+TEST_F(StoreTest, ConcurrentAnyAppendsWithACipherAllSucceedAndOpen) {
+  // With a cipher, "any" is resolved to an exact revision before sealing;
+  // a race between writers must be retried, never sealed with a wrong AAD.
+  config_.cipher.plugin = "test-cipher";
+  auto store = Open();
+  constexpr int kThreads = 4, kPerThread = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        if (!store->Append("shared", ExpectedRevision::Any(),
+                           {Event("T", std::to_string(t * 1000 + i))}).ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto events = store->ReadStream("shared");
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), static_cast<size_t>(kThreads * kPerThread));
+  for (size_t i = 0; i < events->size(); ++i) EXPECT_EQ((*events)[i].revision, i + 1);
+}
+
+TEST_F(StoreTest, SnapshotsGoThroughTheCipherAndSelectByCriteria) {
+  config_.cipher.plugin = "test-cipher";
+  auto store = Open();
+  ASSERT_TRUE(store->SaveSnapshot({"s", 5, 100, "state-5"}).ok());
+  ASSERT_TRUE(store->SaveSnapshot({"s", 9, 200, "state-9"}).ok());
+  auto latest = store->LoadSnapshot("s");
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  ASSERT_TRUE(latest->has_value());
+  EXPECT_EQ((*latest)->revision, 9u);
+  EXPECT_EQ((*latest)->data, "state-9");
+  SnapshotCriteria upto8;
+  upto8.max_revision = 8;
+  auto older = store->LoadSnapshot("s", upto8);
+  ASSERT_TRUE(older.ok() && older->has_value());
+  EXPECT_EQ((*older)->data, "state-5");
+  ASSERT_TRUE(store->DeleteSnapshots("s", SnapshotCriteria{}).ok());
+  auto none = store->LoadSnapshot("s");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(StoreTest, ReadsByTagAndAllAfterAPosition) {
+  auto store = Open();
+  ASSERT_TRUE(store->Append("a", ExpectedRevision::Any(), {Event("T", "1", {"x"})}).ok());
+  ASSERT_TRUE(store->Append("b", ExpectedRevision::Any(), {Event("T", "2")}).ok());
+  ASSERT_TRUE(store->Append("a", ExpectedRevision::Any(), {Event("T", "3", {"x"})}).ok());
+  std::vector<uint64_t> tagged, all;
+  ASSERT_TRUE(store->ReadTag("x", 1, 100, [&](const RecordedEvent& e) {
+                       tagged.push_back(e.position);
+                       return true;
+                     }).ok());
+  ASSERT_TRUE(store->ReadAll(0, 100, [&](const RecordedEvent& e) {
+                       all.push_back(e.position);
+                       return true;
+                     }).ok());
+  EXPECT_THAT(tagged, ElementsAre(3));
+  EXPECT_THAT(all, ElementsAre(1, 2, 3));
+}
+
+TEST_F(StoreTest, ASubscriptionCatchesUpThenGoesLiveWithoutGapOrDuplicate) {
+  auto store = Open();
+  constexpr int kBefore = 100, kAfter = 400;
+  for (int i = 0; i < kBefore; ++i) {
+    ASSERT_TRUE(store->Append("s" + std::to_string(i % 7), ExpectedRevision::Any(),
+                              {Event("T", std::to_string(i))}).ok());
+  }
+  std::unique_ptr<Subscription> sub = store->Subscribe({SubscriptionFilter::Kind::kAll, "", 0});
+  std::thread writer([&] {
+    for (int i = 0; i < kAfter; ++i) {
+      ASSERT_TRUE(store->Append("s" + std::to_string(i % 7), ExpectedRevision::Any(),
+                                {Event("T", std::to_string(i))}).ok());
+    }
+  });
+  std::vector<uint64_t> seen;
+  while (seen.size() < static_cast<size_t>(kBefore + kAfter)) {
+    auto batch = sub->Next(64, std::chrono::seconds(10));
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    ASSERT_FALSE(batch->empty()) << "no event within 10 s after " << seen.size();
+    for (const RecordedEvent& e : *batch) seen.push_back(e.position);
+  }
+  writer.join();
+  for (size_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i], i + 1);
+  auto nothing = sub->Next(10, std::chrono::milliseconds(20));
+  ASSERT_TRUE(nothing.ok());
+  EXPECT_TRUE(nothing->empty());
+}
+
+TEST_F(StoreTest, AStreamSubscriptionFollowsRevisionsAndCancelWakesIt) {
+  auto store = Open();
+  ASSERT_TRUE(store->Append("s", ExpectedRevision::Any(), {Event("T", "1"), Event("T", "2")}).ok());
+  auto sub = store->Subscribe({SubscriptionFilter::Kind::kStream, "s", 1});
+  auto batch = sub->Next(10, std::chrono::seconds(1));
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->size(), 1u);
+  EXPECT_EQ(batch->front().revision, 2u);
+  EXPECT_EQ(sub->cursor(), 2u);
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    sub->Cancel();
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto empty = sub->Next(10, std::chrono::seconds(30));
+  canceller.join();
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST_F(StoreTest, DeleteToHidesEventsButKeepsTheHead) {
+  auto store = Open();
+  ASSERT_TRUE(store->Append("s", ExpectedRevision::Any(),
+                            {Event("T", "1"), Event("T", "2"), Event("T", "3")}).ok());
+  ASSERT_TRUE(store->DeleteTo("s", kMaxRevision).ok());
+  auto events = store->ReadStream("s");
+  ASSERT_TRUE(events.ok());
+  EXPECT_TRUE(events->empty());
+  EXPECT_EQ(*store->HeadRevision("s"), 3u);
+  auto streams = store->ListStreams(0, 10);
+  ASSERT_TRUE(streams.ok());
+  ASSERT_EQ(streams->size(), 1u);
+  EXPECT_EQ(streams->front().head_revision, 3u);
+}
+
+}  // namespace
+}  // namespace cairn
