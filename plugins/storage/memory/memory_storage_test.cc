@@ -1,0 +1,366 @@
+// Unit tests of the memory storage plugin, driven through the same C table a
+// host gets (so the SDK's argument checks are covered too). The conformance
+// suite runs the full contract against the built plugin file as well.
+#include "memory_storage.h"
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace cairn::memory {
+namespace {
+
+const cairn_storage_api& Api() {
+  return *sdk::StorageAdapter<MemoryStorage>::Table();
+}
+
+cairn_bytes B(const std::string& s) { return sdk::Bytes(s); }
+
+struct Recorded {
+  std::string stream;
+  uint64_t revision;
+  uint64_t position;
+  std::string type;
+  std::string data;
+  std::vector<std::string> tags;
+};
+
+int Record(void* context, const cairn_event* e) {
+  Recorded r{std::string(sdk::View(e->stream)), e->revision, e->position,
+             std::string(sdk::View(e->type)), std::string(sdk::View(e->data)),
+             {}};
+  for (uint32_t i = 0; i < e->tag_count; ++i) {
+    r.tags.emplace_back(sdk::View(e->tags[i]));
+  }
+  static_cast<std::vector<Recorded>*>(context)->push_back(r);
+  return 0;
+}
+
+class MemoryStorageTest : public ::testing::Test {
+ public:
+  void SetUp() override {
+    ASSERT_EQ(Api().open(nullptr, &store_, Err()), CAIRN_OK) << message_;
+  }
+  void TearDown() override {
+    if (store_ != nullptr) Api().close(store_);
+  }
+
+  cairn_error* Err() {
+    error_ = cairn_error{message_, sizeof(message_)};
+    return &error_;
+  }
+
+  // Appends `datas.size()` events of type "T" with `tags` on each.
+  cairn_status Append(const std::string& stream, cairn_expected expected,
+                      const std::vector<std::string>& datas,
+                      cairn_append_result* result = nullptr,
+                      const std::vector<std::string>& tags = {}) {
+    std::vector<cairn_bytes> tag_views;
+    for (const std::string& t : tags) tag_views.push_back(B(t));
+    static const std::string type = "T";
+    std::vector<cairn_event> events(datas.size());
+    for (size_t i = 0; i < datas.size(); ++i) {
+      events[i] = cairn_event{};
+      events[i].size = sizeof(cairn_event);
+      events[i].type = B(type);
+      events[i].data = B(datas[i]);
+      events[i].tag_count = static_cast<uint32_t>(tag_views.size());
+      events[i].tags = tag_views.data();
+    }
+    cairn_append_result local{sizeof(cairn_append_result), 0, 0, 0, 0};
+    return Api().append(store_, B(stream), expected, events.data(),
+                        events.size(), result ? result : &local, Err());
+  }
+
+  std::vector<Recorded> ReadStream(const std::string& stream, uint64_t from,
+                                   uint64_t to, uint64_t max) {
+    std::vector<Recorded> out;
+    EXPECT_EQ(Api().read_stream(store_, B(stream), from, to, max, &Record,
+                                &out, Err()),
+              CAIRN_OK)
+        << message_;
+    return out;
+  }
+
+  std::vector<Recorded> ReadAll(uint64_t after, bool include_deleted = false) {
+    std::vector<Recorded> out;
+    EXPECT_EQ(Api().read_all(store_, after, CAIRN_MAX_REVISION,
+                             include_deleted, &Record, &out, Err()),
+              CAIRN_OK)
+        << message_;
+    return out;
+  }
+
+  static constexpr cairn_expected kAny{CAIRN_EXPECT_ANY, 0};
+  static constexpr cairn_expected kNoStream{CAIRN_EXPECT_NO_STREAM, 0};
+  static cairn_expected Exact(uint64_t r) { return {CAIRN_EXPECT_EXACT, r}; }
+
+  cairn_storage* store_ = nullptr;
+  char message_[512] = {0};
+  cairn_error error_{};
+};
+
+TEST_F(MemoryStorageTest, AppendAssignsContiguousRevisionsAndPositions) {
+  cairn_append_result r{sizeof(r), 0, 0, 0, 0};
+  ASSERT_EQ(Append("a", kNoStream, {"1", "2"}, &r), CAIRN_OK) << message_;
+  EXPECT_EQ(r.first_revision, 1u);
+  EXPECT_EQ(r.last_revision, 2u);
+  EXPECT_EQ(r.first_position, 1u);
+  EXPECT_EQ(r.last_position, 2u);
+  ASSERT_EQ(Append("b", kAny, {"3"}, &r), CAIRN_OK);
+  EXPECT_EQ(r.first_revision, 1u);
+  EXPECT_EQ(r.first_position, 3u);
+  ASSERT_EQ(Append("a", Exact(2), {"4"}, &r), CAIRN_OK);
+  EXPECT_EQ(r.first_revision, 3u);
+  EXPECT_EQ(r.last_position, 4u);
+
+  std::vector<Recorded> all = ReadAll(0);
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[3].stream, "a");
+  EXPECT_EQ(all[3].revision, 3u);
+  EXPECT_EQ(all[3].data, "4");
+}
+
+TEST_F(MemoryStorageTest, WrongExpectedRevisionWritesNothing) {
+  ASSERT_EQ(Append("a", kAny, {"1"}), CAIRN_OK);
+  EXPECT_EQ(Append("a", kNoStream, {"x"}), CAIRN_E_WRONG_EXPECTED_REVISION);
+  EXPECT_NE(std::string(message_).find("head revision is 1"),
+            std::string::npos)
+      << message_;
+  EXPECT_EQ(Append("a", Exact(5), {"x"}), CAIRN_E_WRONG_EXPECTED_REVISION);
+  EXPECT_EQ(Append("b", Exact(1), {"x"}), CAIRN_E_WRONG_EXPECTED_REVISION);
+  EXPECT_EQ(ReadAll(0).size(), 1u);
+  uint64_t head = 99;
+  ASSERT_EQ(Api().head_revision(store_, B("b"), &head, Err()), CAIRN_OK);
+  EXPECT_EQ(head, 0u);
+}
+
+TEST_F(MemoryStorageTest, EmptyBatchChecksExpectedOnly) {
+  cairn_append_result r{sizeof(r), 0, 0, 0, 0};
+  ASSERT_EQ(Append("a", kNoStream, {}, &r), CAIRN_OK);
+  EXPECT_EQ(r.last_revision, 0u);
+  EXPECT_EQ(Append("a", Exact(3), {}), CAIRN_E_WRONG_EXPECTED_REVISION);
+  cairn_stream_fn count = [](void* c, const cairn_stream_info*) {
+    ++*static_cast<int*>(c);
+    return 0;
+  };
+  int streams = 0;
+  ASSERT_EQ(Api().list_streams(store_, 0, 100, count, &streams, Err()),
+            CAIRN_OK);
+  EXPECT_EQ(streams, 0);
+}
+
+TEST_F(MemoryStorageTest, ReadStreamHonoursInclusiveBoundsAndMax) {
+  ASSERT_EQ(Append("s", kAny, {"1", "2", "3", "4", "5"}), CAIRN_OK);
+  EXPECT_EQ(ReadStream("s", 2, 4, 100).size(), 3u);
+  EXPECT_EQ(ReadStream("s", 2, 4, 2).back().revision, 3u);
+  EXPECT_TRUE(ReadStream("s", 1, 5, 0).empty());
+  EXPECT_TRUE(ReadStream("s", 4, 2, 100).empty());
+  EXPECT_TRUE(ReadStream("s", 6, CAIRN_MAX_REVISION, 100).empty());
+  EXPECT_TRUE(ReadStream("unknown", 1, CAIRN_MAX_REVISION, 100).empty());
+  EXPECT_EQ(ReadStream("s", 0, CAIRN_MAX_REVISION, 100).front().revision, 1u);
+}
+
+TEST_F(MemoryStorageTest, ReadTagReturnsTaggedEventsAfterPosition) {
+  ASSERT_EQ(Append("a", kAny, {"1"}, nullptr, {"order"}), CAIRN_OK);
+  ASSERT_EQ(Append("b", kAny, {"2"}), CAIRN_OK);
+  ASSERT_EQ(Append("c", kAny, {"3"}, nullptr, {"order", "vip"}), CAIRN_OK);
+  std::vector<Recorded> out;
+  ASSERT_EQ(Api().read_tag(store_, B("order"), 0, 100, &Record, &out, Err()),
+            CAIRN_OK);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].position, 3u);
+  EXPECT_EQ(out[1].tags, (std::vector<std::string>{"order", "vip"}));
+  out.clear();
+  ASSERT_EQ(Api().read_tag(store_, B("order"), 1, 100, &Record, &out, Err()),
+            CAIRN_OK);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].stream, "c");
+}
+
+TEST_F(MemoryStorageTest, DeleteToHidesEventsButKeepsHead) {
+  ASSERT_EQ(Append("s", kAny, {"1", "2", "3"}), CAIRN_OK);
+  ASSERT_EQ(Api().delete_to(store_, B("s"), 2, Err()), CAIRN_OK);
+  std::vector<Recorded> left = ReadStream("s", 1, CAIRN_MAX_REVISION, 100);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].revision, 3u);
+  EXPECT_EQ(ReadAll(0).size(), 1u);
+  EXPECT_EQ(ReadAll(0, /*include_deleted=*/true).size(), 3u);
+
+  ASSERT_EQ(Api().delete_to(store_, B("s"), CAIRN_MAX_REVISION, Err()),
+            CAIRN_OK);
+  EXPECT_TRUE(ReadStream("s", 1, CAIRN_MAX_REVISION, 100).empty());
+  uint64_t head = 0;
+  ASSERT_EQ(Api().head_revision(store_, B("s"), &head, Err()), CAIRN_OK);
+  EXPECT_EQ(head, 3u);
+  // Deleting to the maximum deletes what exists, not what comes later.
+  ASSERT_EQ(Append("s", Exact(3), {"4"}), CAIRN_OK);
+  ASSERT_EQ(ReadStream("s", 1, CAIRN_MAX_REVISION, 100).size(), 1u);
+  EXPECT_EQ(Api().delete_to(store_, B("nobody"), 5, Err()), CAIRN_OK);
+}
+
+TEST_F(MemoryStorageTest, WaitCommitWakesOnAppend) {
+  uint64_t position = 0;
+  std::atomic<cairn_status> waited{CAIRN_E_INTERNAL};
+  std::thread waiter([&] {
+    char buffer[256];
+    cairn_error e{buffer, sizeof(buffer)};
+    waited = Api().wait_commit(store_, 0, 30000, &position, &e);
+  });
+  ASSERT_EQ(Append("s", kAny, {"1"}), CAIRN_OK);
+  waiter.join();
+  EXPECT_EQ(waited.load(), CAIRN_OK);
+  EXPECT_EQ(position, 1u);
+}
+
+TEST_F(MemoryStorageTest, WaitCommitTimesOutWithoutAppend) {
+  uint64_t position = 7;
+  EXPECT_EQ(Api().wait_commit(store_, 0, 10, &position, Err()),
+            CAIRN_E_TIMEOUT);
+  EXPECT_EQ(position, 0u);
+  EXPECT_NE(std::string(message_).find("within 10 ms"), std::string::npos);
+}
+
+struct LoadedSnapshot {
+  bool found = false;
+  uint64_t revision = 0;
+  std::string data;
+};
+
+int RecordSnapshot(void* c, const cairn_snapshot* s) {
+  auto* out = static_cast<LoadedSnapshot*>(c);
+  out->found = true;
+  out->revision = s->revision;
+  out->data = std::string(sdk::View(s->data));
+  return 0;
+}
+
+TEST_F(MemoryStorageTest, SnapshotsSelectByCriteria) {
+  auto save = [&](uint64_t revision, int64_t ts, const std::string& data) {
+    cairn_snapshot s{sizeof(cairn_snapshot), B("s"), revision, ts, B(data)};
+    return Api().snapshot_save(store_, &s, Err());
+  };
+  ASSERT_EQ(save(5, 100, "five"), CAIRN_OK);
+  ASSERT_EQ(save(10, 200, "ten"), CAIRN_OK);
+  ASSERT_EQ(save(10, 300, "ten again"), CAIRN_OK);
+  cairn_snapshot_criteria all{sizeof(cairn_snapshot_criteria), 0,
+                              CAIRN_MAX_REVISION, INT64_MIN, INT64_MAX};
+  LoadedSnapshot got;
+  ASSERT_EQ(Api().snapshot_load(store_, B("s"), &all, &RecordSnapshot, &got,
+                                Err()),
+            CAIRN_OK);
+  EXPECT_EQ(got.revision, 10u);
+  EXPECT_EQ(got.data, "ten again");
+  cairn_snapshot_criteria older = all;
+  older.max_timestamp_us = 250;
+  got = {};
+  ASSERT_EQ(Api().snapshot_load(store_, B("s"), &older, &RecordSnapshot, &got,
+                                Err()),
+            CAIRN_OK);
+  EXPECT_EQ(got.revision, 5u);
+  ASSERT_EQ(Api().snapshot_delete(store_, B("s"), 10, Err()), CAIRN_OK);
+  ASSERT_EQ(Api().snapshot_delete_matching(store_, B("s"), &all, Err()),
+            CAIRN_OK);
+  got = {};
+  ASSERT_EQ(Api().snapshot_load(store_, B("s"), &all, &RecordSnapshot, &got,
+                                Err()),
+            CAIRN_OK);
+  EXPECT_FALSE(got.found);
+}
+
+TEST_F(MemoryStorageTest, RejectsInvalidNamesWithMessages) {
+  EXPECT_EQ(Append("", kAny, {"x"}), CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_STREQ(message_, "stream name is empty");
+  EXPECT_EQ(Append(std::string(256, 'n'), kAny, {"x"}),
+            CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(message_).find("limit is 255"), std::string::npos);
+  EXPECT_EQ(Append(std::string("a\0b", 3), kAny, {"x"}),
+            CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(message_).find("NUL"), std::string::npos);
+  EXPECT_EQ(ReadAll(0).size(), 0u);
+}
+
+TEST_F(MemoryStorageTest, RejectsEventStructTooSmall) {
+  cairn_event e{};
+  e.size = 8;
+  EXPECT_EQ(Api().append(store_, B("s"), kAny, &e, 1, nullptr, Err()),
+            CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(message_).find("cairn_event.size is 8"),
+            std::string::npos)
+      << message_;
+}
+
+TEST_F(MemoryStorageTest, ApplyRequiresContiguousPositionsAndRevisions) {
+  std::string stream = "r";
+  cairn_event e{};
+  e.size = sizeof(cairn_event);
+  e.stream = B(stream);
+  e.revision = 1;
+  e.position = 2;  // the replica's head is 0: must be 1
+  EXPECT_EQ(Api().apply(store_, &e, 1, Err()), CAIRN_E_FAILED_PRECONDITION);
+  EXPECT_NE(std::string(message_).find("expected 1"), std::string::npos);
+  e.position = 1;
+  e.revision = 2;
+  EXPECT_EQ(Api().apply(store_, &e, 1, Err()), CAIRN_E_FAILED_PRECONDITION);
+  e.revision = 1;
+  ASSERT_EQ(Api().apply(store_, &e, 1, Err()), CAIRN_OK) << message_;
+  cairn_append_result r{sizeof(r), 0, 0, 0, 0};
+  ASSERT_EQ(Append("r", Exact(1), {"next"}, &r), CAIRN_OK);
+  EXPECT_EQ(r.first_position, 2u);
+}
+
+TEST_F(MemoryStorageTest, CallbackMayCallBackIntoTheStore) {
+  ASSERT_EQ(Append("s", kAny, {"1"}), CAIRN_OK);
+  struct Context {
+    MemoryStorageTest* test;
+    cairn_status status;
+  } context{this, CAIRN_E_INTERNAL};
+  cairn_event_fn append_from_callback = [](void* c, const cairn_event*) {
+    auto* ctx = static_cast<Context*>(c);
+    ctx->status = ctx->test->Append("other", kAny, {"x"});
+    return 0;
+  };
+  ASSERT_EQ(Api().read_all(store_, 0, 10, 0, append_from_callback, &context,
+                           Err()),
+            CAIRN_OK);
+  EXPECT_EQ(context.status, CAIRN_OK);
+}
+
+TEST_F(MemoryStorageTest, ConcurrentAppendersLoseAndDuplicateNothing) {
+  constexpr int kThreads = 4;
+  constexpr int kBatches = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int b = 0; b < kBatches; ++b) {
+        std::string stream = b % 2 ? "shared" : "own-" + std::to_string(t);
+        cairn_event events[2];
+        for (cairn_event& e : events) {
+          e = cairn_event{};
+          e.size = sizeof(cairn_event);
+        }
+        char buffer[256];
+        cairn_error err{buffer, sizeof(buffer)};
+        ASSERT_EQ(Api().append(store_, B(stream), kAny, events, 2, nullptr,
+                               &err),
+                  CAIRN_OK);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::vector<Recorded> all = ReadAll(0);
+  ASSERT_EQ(all.size(), size_t{kThreads * kBatches * 2});
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].position, i + 1);
+  std::vector<Recorded> shared =
+      ReadStream("shared", 1, CAIRN_MAX_REVISION, CAIRN_MAX_REVISION);
+  ASSERT_EQ(shared.size(), size_t{kThreads * kBatches});
+  for (size_t i = 0; i < shared.size(); ++i) {
+    EXPECT_EQ(shared[i].revision, i + 1);
+  }
+}
+
+}  // namespace
+}  // namespace cairn::memory
