@@ -1,0 +1,492 @@
+// Tests of libcairn-c through its C header only, as a foreign caller sees it.
+// The store runs on the built-in memory storage plugin, so nothing here
+// depends on a file system layout; persistence across a reopen is the
+// storage plugin's business and is covered by its own tests and by the .NET
+// process-restart test.
+#include <cairn/cairn.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+cairn_bytes S(const std::string& s) {
+  return cairn_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+std::string Copy(cairn_bytes s) {
+  return std::string(reinterpret_cast<const char*>(s.data), s.size);
+}
+
+struct Error {
+  char message[512] = "";
+  cairn_error error{message, sizeof(message)};
+};
+
+struct Event {
+  std::string stream;
+  uint64_t revision = 0;
+  uint64_t position = 0;
+  std::string type, data, metadata, writer;
+  int64_t timestamp_us = 0;
+  std::vector<std::string> tags;
+};
+
+int Collect(void* context, const cairn_event* ev) {
+  auto* out = static_cast<std::vector<Event>*>(context);
+  Event e;
+  e.stream = Copy(ev->stream);
+  e.revision = ev->revision;
+  e.position = ev->position;
+  e.type = Copy(ev->type);
+  e.data = Copy(ev->data);
+  e.metadata = Copy(ev->metadata);
+  e.writer = Copy(ev->writer);
+  e.timestamp_us = ev->timestamp_us;
+  for (uint32_t i = 0; i < ev->tag_count; ++i) e.tags.push_back(Copy(ev->tags[i]));
+  out->push_back(std::move(e));
+  return 0;
+}
+
+// An event to append, owning its strings.
+struct Input {
+  std::string type = "Placed";
+  std::string data = "payload";
+  std::string metadata;
+  std::string writer;
+  std::vector<std::string> tags;
+  int64_t timestamp_us = 0;
+};
+
+class CairnC : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* overrides[] = {"storage.plugin=memory"};
+    Error e;
+    ASSERT_EQ(cairn_store_open(nullptr, overrides, 1, &store_, &e.error), CAIRN_OK)
+        << e.message;
+  }
+  void TearDown() override { cairn_store_close(store_); }
+
+  cairn_status Append(const std::string& stream, const std::vector<Input>& inputs,
+                      cairn_expected_kind kind = CAIRN_EXPECT_ANY,
+                      uint64_t revision = 0, cairn_append_result* result = nullptr,
+                      Error* error = nullptr) {
+    std::vector<std::vector<cairn_bytes>> tags(inputs.size());
+    std::vector<cairn_event> events(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      for (const std::string& t : inputs[i].tags) tags[i].push_back(S(t));
+      cairn_event& in = events[i];
+      in.size = sizeof(cairn_event);
+      in.tag_count = static_cast<uint32_t>(tags[i].size());
+      in.tags = tags[i].data();
+      in.type = S(inputs[i].type);
+      in.data = S(inputs[i].data);
+      in.metadata = S(inputs[i].metadata);
+      in.writer = S(inputs[i].writer);
+      in.timestamp_us = inputs[i].timestamp_us;
+    }
+    Error local;
+    Error* e = error ? error : &local;
+    return cairn_append(store_, S(stream), kind, revision, events.data(),
+                        events.size(), result, &e->error);
+  }
+
+  std::vector<Event> ReadStream(const std::string& stream, uint64_t from = 1,
+                                uint64_t to = UINT64_MAX, uint64_t max = UINT64_MAX) {
+    std::vector<Event> out;
+    Error e;
+    EXPECT_EQ(cairn_read_stream(store_, S(stream), from, to, max, &Collect, &out, &e.error),
+              CAIRN_OK)
+        << e.message;
+    return out;
+  }
+
+  uint64_t Head(const std::string& stream) {
+    uint64_t head = 0;
+    Error e;
+    EXPECT_EQ(cairn_head_revision(store_, S(stream), &head, &e.error), CAIRN_OK) << e.message;
+    return head;
+  }
+
+  cairn_store* store_ = nullptr;
+};
+
+TEST(CairnCVersion, AbiVersionMatchesTheHeader) {
+  EXPECT_EQ(cairn_c_abi_version() >> 16, static_cast<uint32_t>(CAIRN_C_ABI_MAJOR));
+  EXPECT_EQ(cairn_c_abi_version() & 0xffff, static_cast<uint32_t>(CAIRN_C_ABI_MINOR));
+  EXPECT_NE(std::string(cairn_c_describe()).find("memory"), std::string::npos)
+      << cairn_c_describe();
+}
+
+TEST(CairnCOpen, UnknownSectionIsAnErrorNamingIt) {
+  const char* overrides[] = {"storage.plugin=memory", "bogus.key=1"};
+  cairn_store* store = reinterpret_cast<cairn_store*>(0x1);
+  Error e;
+  cairn_status s = cairn_store_open(nullptr, overrides, 2, &store, &e.error);
+  EXPECT_NE(s, CAIRN_OK);
+  EXPECT_EQ(store, nullptr);
+  EXPECT_NE(std::string(e.message).find("bogus"), std::string::npos) << e.message;
+}
+
+TEST(CairnCOpen, UnknownStoragePluginIsAnErrorNamingIt) {
+  const char* overrides[] = {"storage.plugin=no-such-storage"};
+  cairn_store* store = nullptr;
+  Error e;
+  EXPECT_NE(cairn_store_open(nullptr, overrides, 1, &store, &e.error), CAIRN_OK);
+  EXPECT_EQ(store, nullptr);
+  EXPECT_NE(std::string(e.message).find("no-such-storage"), std::string::npos) << e.message;
+}
+
+TEST(CairnCOpen, MissingSiteFileIsAnErrorNamingIt) {
+  cairn_store* store = nullptr;
+  Error e;
+  EXPECT_NE(cairn_store_open("/nonexistent/site.ini", nullptr, 0, &store, &e.error), CAIRN_OK);
+  EXPECT_EQ(store, nullptr);
+  EXPECT_NE(std::string(e.message).find("/nonexistent/site.ini"), std::string::npos)
+      << e.message;
+}
+
+TEST(CairnCOpen, NullOutputPointerIsInvalidArgument) {
+  Error e;
+  EXPECT_EQ(cairn_store_open(nullptr, nullptr, 0, nullptr, &e.error), CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(e.message).find("store is NULL"), std::string::npos) << e.message;
+}
+
+TEST(CairnCErrors, MessageIsTruncatedToTheCallersBuffer) {
+  char small[8];
+  std::memset(small, 'x', sizeof(small));
+  cairn_error error{small, sizeof(small)};
+  EXPECT_EQ(cairn_store_open(nullptr, nullptr, 0, nullptr, &error), CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_EQ(std::strlen(small), sizeof(small) - 1);
+  EXPECT_STREQ(cairn_c_status_name(CAIRN_E_WRONG_EXPECTED_REVISION), "WrongExpectedRevision");
+}
+
+TEST_F(CairnC, AppendedEventsReadBackWithEveryField) {
+  Input in;
+  in.type = "OrderPlaced";
+  in.data = std::string("\0bin\xff", 5);
+  in.metadata = "meta";
+  in.writer = "writer-guid";
+  in.tags = {"order", "eu"};
+  in.timestamp_us = 1234567;
+  cairn_append_result result{};
+  result.size = sizeof(result);
+  ASSERT_EQ(Append("order-1", {in, in}, CAIRN_EXPECT_NO_STREAM, 0, &result), CAIRN_OK);
+  EXPECT_EQ(result.first_revision, 1u);
+  EXPECT_EQ(result.last_revision, 2u);
+  EXPECT_EQ(result.last_position - result.first_position, 1u);
+
+  std::vector<Event> events = ReadStream("order-1");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].stream, "order-1");
+  EXPECT_EQ(events[0].revision, 1u);
+  EXPECT_EQ(events[1].revision, 2u);
+  EXPECT_EQ(events[0].position, result.first_position);
+  EXPECT_EQ(events[0].type, "OrderPlaced");
+  EXPECT_EQ(events[0].data, in.data);
+  EXPECT_EQ(events[0].metadata, "meta");
+  EXPECT_EQ(events[0].writer, "writer-guid");
+  EXPECT_EQ(events[0].timestamp_us, 1234567);
+  EXPECT_EQ(events[0].tags, (std::vector<std::string>{"order", "eu"}));
+}
+
+TEST_F(CairnC, WrongExpectedRevisionWritesNothing) {
+  ASSERT_EQ(Append("s", {Input{}}), CAIRN_OK);
+  Error e;
+  EXPECT_EQ(Append("s", {Input{}, Input{}}, CAIRN_EXPECT_EXACT, 5, nullptr, &e),
+            CAIRN_E_WRONG_EXPECTED_REVISION);
+  EXPECT_NE(std::string(e.message), "");
+  EXPECT_EQ(Append("s", {Input{}}, CAIRN_EXPECT_NO_STREAM, 0, nullptr, &e),
+            CAIRN_E_WRONG_EXPECTED_REVISION);
+  EXPECT_EQ(ReadStream("s").size(), 1u);
+  EXPECT_EQ(Append("s", {Input{}}, CAIRN_EXPECT_EXACT, 1), CAIRN_OK);
+  EXPECT_EQ(Head("s"), 2u);
+}
+
+TEST_F(CairnC, BadExpectedKindIsInvalidArgument) {
+  Error e;
+  EXPECT_EQ(Append("s", {Input{}}, static_cast<cairn_expected_kind>(9), 0, nullptr, &e),
+            CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(e.message).find("expected_kind 9"), std::string::npos) << e.message;
+  EXPECT_EQ(Head("s"), 0u);
+}
+
+TEST_F(CairnC, TooSmallEventStructIsRefusedWithItsSize) {
+  cairn_event in{};
+  in.size = 4;
+  Error e;
+  EXPECT_EQ(cairn_append(store_, S("s"), CAIRN_EXPECT_ANY, 0, &in, 1, nullptr, &e.error),
+            CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(e.message).find("has size 4"), std::string::npos) << e.message;
+}
+
+TEST_F(CairnC, ReadStreamHonoursFromToAndMax) {
+  std::vector<Input> ten(10);
+  ASSERT_EQ(Append("s", ten), CAIRN_OK);
+  auto events = ReadStream("s", 3, 7);
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events.front().revision, 3u);
+  EXPECT_EQ(events.back().revision, 7u);
+  EXPECT_EQ(ReadStream("s", 3, 7, 2).size(), 2u);
+  EXPECT_EQ(ReadStream("s", 1, UINT64_MAX, 0).size(), 0u);
+  EXPECT_EQ(ReadStream("unknown").size(), 0u);
+}
+
+TEST_F(CairnC, CallbackReturningZeroStopsTheRead) {
+  ASSERT_EQ(Append("s", std::vector<Input>(5)), CAIRN_OK);
+  int seen = 0;
+  auto stop_after_two = [](void* context, const cairn_event*) -> int {
+    return ++*static_cast<int*>(context) >= 2;
+  };
+  Error e;
+  ASSERT_EQ(cairn_read_stream(store_, S("s"), 1, UINT64_MAX, UINT64_MAX, stop_after_two, &seen,
+                              &e.error),
+            CAIRN_OK);
+  EXPECT_EQ(seen, 2);
+}
+
+TEST_F(CairnC, ReadTagAndReadAllAreInPositionOrderAfterTheOffset) {
+  Input tagged;
+  tagged.tags = {"t"};
+  ASSERT_EQ(Append("a", {tagged, Input{}}), CAIRN_OK);
+  ASSERT_EQ(Append("b", {tagged}), CAIRN_OK);
+  std::vector<Event> by_tag;
+  Error e;
+  ASSERT_EQ(cairn_read_tag(store_, S("t"), 0, UINT64_MAX, &Collect, &by_tag, &e.error), CAIRN_OK);
+  ASSERT_EQ(by_tag.size(), 2u);
+  EXPECT_EQ(by_tag[0].stream, "a");
+  EXPECT_EQ(by_tag[1].stream, "b");
+  EXPECT_LT(by_tag[0].position, by_tag[1].position);
+
+  std::vector<Event> after;
+  ASSERT_EQ(cairn_read_tag(store_, S("t"), by_tag[0].position, UINT64_MAX, &Collect, &after,
+                           &e.error),
+            CAIRN_OK);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].stream, "b");
+
+  std::vector<Event> all;
+  ASSERT_EQ(cairn_read_all(store_, 1, UINT64_MAX, &Collect, &all, &e.error), CAIRN_OK);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].position, 2u);
+  EXPECT_EQ(all[1].position, 3u);
+  uint64_t head = 0;
+  ASSERT_EQ(cairn_head_position(store_, &head, &e.error), CAIRN_OK);
+  EXPECT_EQ(head, 3u);
+}
+
+TEST_F(CairnC, DeleteToEverythingKeepsTheHeadRevision) {
+  ASSERT_EQ(Append("s", std::vector<Input>(3)), CAIRN_OK);
+  Error e;
+  ASSERT_EQ(cairn_delete_to(store_, S("s"), UINT64_MAX, &e.error), CAIRN_OK) << e.message;
+  EXPECT_EQ(ReadStream("s").size(), 0u);
+  EXPECT_EQ(Head("s"), 3u);
+  ASSERT_EQ(Append("s", {Input{}}, CAIRN_EXPECT_EXACT, 3), CAIRN_OK);
+  auto events = ReadStream("s");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].revision, 4u);
+}
+
+TEST_F(CairnC, DeleteToOfAnUnknownStreamIsOk) {
+  Error e;
+  EXPECT_EQ(cairn_delete_to(store_, S("nobody"), 10, &e.error), CAIRN_OK) << e.message;
+  EXPECT_EQ(Head("nobody"), 0u);
+}
+
+struct LoadedSnapshot {
+  uint64_t revision = 0;
+  int64_t timestamp_us = 0;
+  std::string data;
+};
+
+int KeepSnapshot(void* context, const cairn_snapshot* s) {
+  auto* out = static_cast<LoadedSnapshot*>(context);
+  out->revision = s->revision;
+  out->timestamp_us = s->timestamp_us;
+  out->data = Copy(s->data);
+  return 0;
+}
+
+TEST_F(CairnC, SnapshotsSaveLoadByCriteriaAndDelete) {
+  Error e;
+  for (uint64_t rev : {5u, 10u, 15u}) {
+    std::string data = "state@" + std::to_string(rev);
+    ASSERT_EQ(cairn_snapshot_save(store_, S("s"), rev, static_cast<int64_t>(rev) * 100, S(data),
+                                  &e.error),
+              CAIRN_OK)
+        << e.message;
+  }
+  LoadedSnapshot got;
+  int found = 0;
+  ASSERT_EQ(cairn_snapshot_load(store_, S("s"), nullptr, &KeepSnapshot, &got, &found, &e.error),
+            CAIRN_OK);
+  EXPECT_EQ(found, 1);
+  EXPECT_EQ(got.revision, 15u);
+  EXPECT_EQ(got.data, "state@15");
+
+  cairn_snapshot_criteria c = cairn_snapshot_criteria_all();
+  c.max_revision = 12;
+  ASSERT_EQ(cairn_snapshot_load(store_, S("s"), &c, &KeepSnapshot, &got, &found, &e.error),
+            CAIRN_OK);
+  EXPECT_EQ(got.revision, 10u);
+  c = cairn_snapshot_criteria_all();
+  c.max_timestamp_us = 700;
+  ASSERT_EQ(cairn_snapshot_load(store_, S("s"), &c, &KeepSnapshot, &got, &found, &e.error),
+            CAIRN_OK);
+  EXPECT_EQ(got.revision, 5u);
+  EXPECT_EQ(got.timestamp_us, 500);
+
+  // Overwrite at the same revision.
+  ASSERT_EQ(cairn_snapshot_save(store_, S("s"), 15, 1500, S("new"), &e.error), CAIRN_OK);
+  ASSERT_EQ(cairn_snapshot_load(store_, S("s"), nullptr, &KeepSnapshot, &got, &found, &e.error),
+            CAIRN_OK);
+  EXPECT_EQ(got.data, "new");
+
+  ASSERT_EQ(cairn_snapshot_delete(store_, S("s"), 15, &e.error), CAIRN_OK);
+  ASSERT_EQ(cairn_snapshot_load(store_, S("s"), nullptr, &KeepSnapshot, &got, &found, &e.error),
+            CAIRN_OK);
+  EXPECT_EQ(got.revision, 10u);
+
+  c = cairn_snapshot_criteria_all();
+  c.max_revision = 10;
+  ASSERT_EQ(cairn_snapshot_delete_matching(store_, S("s"), &c, &e.error), CAIRN_OK);
+  ASSERT_EQ(cairn_snapshot_load(store_, S("s"), nullptr, &KeepSnapshot, &got, &found, &e.error),
+            CAIRN_OK);
+  EXPECT_EQ(found, 0);
+}
+
+TEST_F(CairnC, ListStreamsInOrderOfFirstAppend) {
+  ASSERT_EQ(Append("b", {Input{}}), CAIRN_OK);
+  ASSERT_EQ(Append("a", {Input{}, Input{}}), CAIRN_OK);
+  ASSERT_EQ(Append("b", {Input{}}), CAIRN_OK);
+  std::vector<std::pair<std::string, uint64_t>> streams;
+  auto keep = [](void* context, const cairn_stream_info* s) -> int {
+    static_cast<std::vector<std::pair<std::string, uint64_t>>*>(context)->emplace_back(
+        Copy(s->name), s->head_revision);
+    return 0;
+  };
+  Error e;
+  ASSERT_EQ(cairn_list_streams(store_, 0, 100, keep, &streams, &e.error), CAIRN_OK);
+  ASSERT_EQ(streams.size(), 2u);
+  EXPECT_EQ(streams[0], std::make_pair(std::string("b"), uint64_t{2}));
+  EXPECT_EQ(streams[1], std::make_pair(std::string("a"), uint64_t{2}));
+}
+
+TEST_F(CairnC, SubscriptionCatchesUpThenWakesOnCommit) {
+  Input tagged;
+  tagged.tags = {"t"};
+  ASSERT_EQ(Append("a", {tagged}), CAIRN_OK);
+  cairn_subscription* sub = nullptr;
+  Error e;
+  ASSERT_EQ(cairn_subscribe(store_, CAIRN_SUBSCRIBE_TAG, S("t"), 0, &sub, &e.error), CAIRN_OK);
+  std::vector<Event> got;
+  size_t delivered = 0;
+  ASSERT_EQ(cairn_subscription_next(sub, 10, 1000, &Collect, &got, &delivered, &e.error),
+            CAIRN_OK);
+  EXPECT_EQ(delivered, 1u);
+
+  // The writer starts only once the reader is about to wait; a 30 s timeout
+  // that returned early proves the commit woke it.
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(Append("b", {Input{}, tagged}), CAIRN_OK);
+  });
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_EQ(cairn_subscription_next(sub, 10, 30000, &Collect, &got, &delivered, &e.error),
+            CAIRN_OK);
+  writer.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  ASSERT_EQ(delivered, 1u);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].stream, "b");
+  EXPECT_EQ(got[1].revision, 2u);
+  EXPECT_EQ(cairn_subscription_cursor(sub), got[1].position);
+  cairn_subscription_close(sub);
+}
+
+TEST_F(CairnC, SubscriptionTimesOutWithNothing) {
+  cairn_subscription* sub = nullptr;
+  Error e;
+  ASSERT_EQ(cairn_subscribe(store_, CAIRN_SUBSCRIBE_ALL, cairn_bytes{nullptr, 0}, 0, &sub, &e.error),
+            CAIRN_OK);
+  std::vector<Event> got;
+  size_t delivered = 99;
+  ASSERT_EQ(cairn_subscription_next(sub, 10, 20, &Collect, &got, &delivered, &e.error), CAIRN_OK);
+  EXPECT_EQ(delivered, 0u);
+  cairn_subscription_close(sub);
+}
+
+TEST_F(CairnC, CancelReturnsAWaitingNext) {
+  cairn_subscription* sub = nullptr;
+  Error e;
+  ASSERT_EQ(cairn_subscribe(store_, CAIRN_SUBSCRIBE_STREAM, S("s"), 0, &sub, &e.error), CAIRN_OK);
+  std::atomic<bool> returned{false};
+  std::thread reader([&] {
+    std::vector<Event> got;
+    Error re;
+    EXPECT_EQ(cairn_subscription_next(sub, 10, 60000, &Collect, &got, nullptr, &re.error),
+              CAIRN_OK);
+    EXPECT_TRUE(got.empty());
+    returned = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto started = std::chrono::steady_clock::now();
+  cairn_subscription_cancel(sub);
+  reader.join();
+  EXPECT_TRUE(returned);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  cairn_subscription_close(sub);
+}
+
+TEST_F(CairnC, StoppingASubscriptionCallbackKeepsTheRestForTheNextCall) {
+  ASSERT_EQ(Append("s", std::vector<Input>(5)), CAIRN_OK);
+  cairn_subscription* sub = nullptr;
+  Error e;
+  ASSERT_EQ(cairn_subscribe(store_, CAIRN_SUBSCRIBE_STREAM, S("s"), 1, &sub, &e.error), CAIRN_OK);
+  std::vector<uint64_t> revisions;
+  auto one_at_a_time = [](void* context, const cairn_event* ev) -> int {
+    static_cast<std::vector<uint64_t>*>(context)->push_back(ev->revision);
+    return 1;  // stop after this one
+  };
+  size_t delivered = 0;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(cairn_subscription_next(sub, 10, 1000, one_at_a_time, &revisions, &delivered,
+                                      &e.error),
+              CAIRN_OK);
+    EXPECT_EQ(delivered, 1u);
+  }
+  EXPECT_EQ(revisions, (std::vector<uint64_t>{2, 3, 4, 5}));
+  EXPECT_EQ(cairn_subscription_cursor(sub), 5u);
+  cairn_subscription_close(sub);
+}
+
+TEST_F(CairnC, SubscribingToATagWithoutANameIsInvalidArgument) {
+  cairn_subscription* sub = nullptr;
+  Error e;
+  EXPECT_EQ(cairn_subscribe(store_, CAIRN_SUBSCRIBE_TAG, cairn_bytes{nullptr, 0}, 0, &sub, &e.error),
+            CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_EQ(sub, nullptr);
+  EXPECT_NE(std::string(e.message).find("needs a tag"), std::string::npos) << e.message;
+}
+
+TEST_F(CairnC, ConcurrentWritersToOneStreamLoseNothing) {
+  constexpr int kThreads = 4;
+  constexpr int kAppends = 200;
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&] {
+      for (int i = 0; i < kAppends; ++i) ASSERT_EQ(Append("shared", {Input{}}), CAIRN_OK);
+    });
+  }
+  for (auto& w : writers) w.join();
+  auto events = ReadStream("shared");
+  ASSERT_EQ(events.size(), static_cast<size_t>(kThreads * kAppends));
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].revision, i + 1);
+}
+
+}  // namespace
