@@ -1,0 +1,322 @@
+#include "aead_cipher.h"
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include <climits>
+#include <cstring>
+
+#include "nonce_source.h"
+
+namespace cairn::keyring {
+
+// One EVP context per key and direction, with the key schedule loaded.
+struct AeadCipher::ThreadContexts {
+  struct Entry {
+    uint32_t key_id = 0;
+    EVP_CIPHER_CTX* seal = nullptr;
+    EVP_CIPHER_CTX* open = nullptr;
+  };
+  std::vector<Entry> entries;
+
+  // Frees every context; EVP_CIPHER_CTX_free wipes the key schedule.
+  void Clear() {
+    for (Entry& entry : entries) {
+      EVP_CIPHER_CTX_free(entry.seal);
+      EVP_CIPHER_CTX_free(entry.open);
+    }
+    entries.clear();
+  }
+  ~ThreadContexts() { Clear(); }
+};
+
+namespace {
+
+std::atomic<uint64_t> next_instance_id{1};
+
+// Per thread: the contexts of the instances this thread used lately. An
+// instance is found by its id, never by address, so a closed instance's
+// entry is never matched again; it ages out (its contexts were already
+// freed by the instance's destructor).
+struct CacheSlot {
+  uint64_t instance_id;
+  std::shared_ptr<AeadCipher::ThreadContexts> contexts;
+};
+constexpr size_t kMaxCachedInstances = 8;
+thread_local std::vector<CacheSlot> thread_cache;
+
+sdk::Status OpenSslFailure(const char* plugin, const char* step) {
+  unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  char reason[256] = "no OpenSSL error recorded";
+  if (code != 0) ERR_error_string_n(code, reason, sizeof(reason));
+  return sdk::Internal(std::string(plugin) + ": OpenSSL " + step +
+                       " failed: " + reason);
+}
+
+}  // namespace
+
+AeadCipher::AeadCipher(const AeadAlgorithm& algorithm)
+    : algorithm_(algorithm),
+      instance_id_(next_instance_id.fetch_add(1)),
+      active_id_(0) {}
+
+AeadCipher::~AeadCipher() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (std::weak_ptr<ThreadContexts>& weak : threads_) {
+    if (std::shared_ptr<ThreadContexts> contexts = weak.lock()) {
+      contexts->Clear();
+    }
+  }
+  threads_.clear();
+}
+
+sdk::Status AeadCipher::LoadKeyring(const sdk::Options& options) {
+  if (!options.Has("keyring") || options.Get("keyring").empty()) {
+    return sdk::InvalidArgument(
+        std::string("cipher '") + algorithm_.plugin_name +
+        "' needs option 'keyring = PATH' naming a keyring file (create one "
+        "with 'cairn keys new --keyring PATH')");
+  }
+  if (algorithm_.evp_cipher() == nullptr) {
+    return sdk::Unsupported(std::string("cipher '") + algorithm_.plugin_name +
+                            "': this OpenSSL build does not offer it");
+  }
+  keyring_path_ = options.Get("keyring");
+  std::lock_guard<std::mutex> lock(mutex_);
+  sdk::Status status = Keyring::Load(keyring_path_, &keyring_);
+  if (!status.ok()) return status;
+  active_id_.store(keyring_.active_id(), std::memory_order_release);
+  return sdk::Status::Ok();
+}
+
+AeadCipher::ThreadContexts& AeadCipher::ThisThread() {
+  for (CacheSlot& slot : thread_cache) {
+    if (slot.instance_id == instance_id_) return *slot.contexts;
+  }
+  auto contexts = std::make_shared<ThreadContexts>();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::erase_if(threads_, [](const std::weak_ptr<ThreadContexts>& weak) {
+      return weak.expired();
+    });
+    threads_.push_back(contexts);
+  }
+  if (thread_cache.size() >= kMaxCachedInstances) {
+    thread_cache.erase(thread_cache.begin());
+  }
+  thread_cache.push_back(CacheSlot{instance_id_, contexts});
+  return *contexts;
+}
+
+sdk::Status AeadCipher::Context(uint32_t key_id, bool seal,
+                                EVP_CIPHER_CTX** context) {
+  ThreadContexts& contexts = ThisThread();
+  ThreadContexts::Entry* entry = nullptr;
+  for (ThreadContexts::Entry& candidate : contexts.entries) {
+    if (candidate.key_id == key_id) {
+      entry = &candidate;
+      break;
+    }
+  }
+  EVP_CIPHER_CTX* found =
+      entry == nullptr ? nullptr : (seal ? entry->seal : entry->open);
+  if (found != nullptr) {
+    *context = found;
+    return sdk::Status::Ok();
+  }
+  EVP_CIPHER_CTX* created = EVP_CIPHER_CTX_new();
+  if (created == nullptr) {
+    return sdk::ResourceExhausted(std::string(algorithm_.plugin_name) +
+                                  ": cannot allocate an EVP_CIPHER_CTX");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const KeyBytes* key = keyring_.Find(key_id);
+    if (key == nullptr) {
+      EVP_CIPHER_CTX_free(created);
+      std::vector<uint32_t> ids = keyring_.ids();
+      return sdk::NotFound(
+          std::string(algorithm_.plugin_name) + ": key id " +
+          std::to_string(key_id) + " is not in keyring " + keyring_path_ +
+          " (it holds " + std::to_string(ids.size()) + " key(s), ids " +
+          std::to_string(ids.front()) + ".." + std::to_string(ids.back()) +
+          "); configure the keyring that sealed this event");
+    }
+    int ok = seal ? EVP_EncryptInit_ex(created, algorithm_.evp_cipher(),
+                                       nullptr, key->data(), nullptr)
+                  : EVP_DecryptInit_ex(created, algorithm_.evp_cipher(),
+                                       nullptr, key->data(), nullptr);
+    if (ok != 1) {
+      EVP_CIPHER_CTX_free(created);
+      return OpenSslFailure(algorithm_.plugin_name, "key setup");
+    }
+  }
+  if (entry == nullptr) {
+    contexts.entries.push_back(ThreadContexts::Entry{key_id, nullptr, nullptr});
+    entry = &contexts.entries.back();
+  }
+  (seal ? entry->seal : entry->open) = created;
+  *context = created;
+  return sdk::Status::Ok();
+}
+
+sdk::Status AeadCipher::Seal(std::string_view associated,
+                             std::string_view plaintext,
+                             sdk::BufferWriter& output, uint32_t* key_id) {
+  if (plaintext.size() > static_cast<size_t>(INT_MAX) - kNonceBytes -
+                             kTagBytes ||
+      associated.size() > static_cast<size_t>(INT_MAX)) {
+    return sdk::ResourceExhausted(std::string(algorithm_.plugin_name) +
+                                  ": cannot seal more than 2 GiB at once (" +
+                                  std::to_string(plaintext.size()) +
+                                  " bytes given)");
+  }
+  const uint32_t id = active_id_.load(std::memory_order_acquire);
+  EVP_CIPHER_CTX* context = nullptr;
+  sdk::Status status = Context(id, /*seal=*/true, &context);
+  if (!status.ok()) return status;
+  const size_t total = kNonceBytes + plaintext.size() + kTagBytes;
+  uint8_t* out = output.Reserve(total);
+  if (out == nullptr) {
+    return sdk::ResourceExhausted(std::string(algorithm_.plugin_name) +
+                                  ": output buffer could not grow by " +
+                                  std::to_string(total) + " bytes");
+  }
+  status = FillNonce(out, kNonceBytes);
+  if (!status.ok()) return status;
+  int length = 0;
+  if (EVP_EncryptInit_ex(context, nullptr, nullptr, nullptr, out) != 1) {
+    return OpenSslFailure(algorithm_.plugin_name, "nonce setup");
+  }
+  if (!associated.empty() &&
+      EVP_EncryptUpdate(context, nullptr, &length,
+                        reinterpret_cast<const uint8_t*>(associated.data()),
+                        static_cast<int>(associated.size())) != 1) {
+    return OpenSslFailure(algorithm_.plugin_name, "associated data");
+  }
+  uint8_t* ciphertext = out + kNonceBytes;
+  int written = 0;
+  if (!plaintext.empty()) {
+    if (EVP_EncryptUpdate(context, ciphertext, &written,
+                          reinterpret_cast<const uint8_t*>(plaintext.data()),
+                          static_cast<int>(plaintext.size())) != 1) {
+      return OpenSslFailure(algorithm_.plugin_name, "encryption");
+    }
+  }
+  int final_written = 0;
+  if (EVP_EncryptFinal_ex(context, ciphertext + written, &final_written) != 1) {
+    return OpenSslFailure(algorithm_.plugin_name, "encryption final");
+  }
+  if (static_cast<size_t>(written + final_written) != plaintext.size()) {
+    return sdk::Internal(std::string(algorithm_.plugin_name) +
+                         ": ciphertext length differs from plaintext length");
+  }
+  if (EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, kTagBytes,
+                          ciphertext + plaintext.size()) != 1) {
+    return OpenSslFailure(algorithm_.plugin_name, "tag");
+  }
+  output.Commit(total);
+  *key_id = id;
+  return sdk::Status::Ok();
+}
+
+sdk::Status AeadCipher::Open(uint32_t key_id, std::string_view associated,
+                             std::string_view sealed,
+                             sdk::BufferWriter& output) {
+  if (sealed.size() < kNonceBytes + kTagBytes) {
+    return sdk::Integrity(
+        std::string(algorithm_.plugin_name) + ": sealed record of " +
+        std::to_string(sealed.size()) + " bytes is shorter than nonce and tag (" +
+        std::to_string(kNonceBytes + kTagBytes) +
+        " bytes); it is damaged or was not sealed by this cipher");
+  }
+  if (sealed.size() > static_cast<size_t>(INT_MAX) ||
+      associated.size() > static_cast<size_t>(INT_MAX)) {
+    return sdk::ResourceExhausted(std::string(algorithm_.plugin_name) +
+                                  ": cannot open more than 2 GiB at once");
+  }
+  EVP_CIPHER_CTX* context = nullptr;
+  sdk::Status status = Context(key_id, /*seal=*/false, &context);
+  if (!status.ok()) return status;
+  const uint8_t* nonce = reinterpret_cast<const uint8_t*>(sealed.data());
+  const uint8_t* ciphertext = nonce + kNonceBytes;
+  const size_t size = sealed.size() - kNonceBytes - kTagBytes;
+  uint8_t tag[kTagBytes];
+  std::memcpy(tag, ciphertext + size, kTagBytes);
+  uint8_t empty[1];
+  uint8_t* out = size == 0 ? empty : output.Reserve(size);
+  if (out == nullptr) {
+    return sdk::ResourceExhausted(std::string(algorithm_.plugin_name) +
+                                  ": output buffer could not grow by " +
+                                  std::to_string(size) + " bytes");
+  }
+  int length = 0;
+  if (EVP_DecryptInit_ex(context, nullptr, nullptr, nullptr, nonce) != 1) {
+    return OpenSslFailure(algorithm_.plugin_name, "nonce setup");
+  }
+  if (!associated.empty() &&
+      EVP_DecryptUpdate(context, nullptr, &length,
+                        reinterpret_cast<const uint8_t*>(associated.data()),
+                        static_cast<int>(associated.size())) != 1) {
+    return OpenSslFailure(algorithm_.plugin_name, "associated data");
+  }
+  int written = 0;
+  if (size != 0 && EVP_DecryptUpdate(context, out, &written, ciphertext,
+                                     static_cast<int>(size)) != 1) {
+    OPENSSL_cleanse(out, size);
+    return OpenSslFailure(algorithm_.plugin_name, "decryption");
+  }
+  int final_written = 0;
+  if (EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, kTagBytes, tag) != 1) {
+    OPENSSL_cleanse(out, size);
+    return OpenSslFailure(algorithm_.plugin_name, "tag setup");
+  }
+  if (EVP_DecryptFinal_ex(context, out + written, &final_written) != 1) {
+    ERR_clear_error();
+    OPENSSL_cleanse(out, size);
+    return sdk::Integrity(
+        std::string(algorithm_.plugin_name) +
+        ": authentication failed with key id " + std::to_string(key_id) +
+        ": the sealed bytes, their associated data (stream, revision, type) "
+        "or the key differ from those used to seal");
+  }
+  if (static_cast<size_t>(written + final_written) != size) {
+    OPENSSL_cleanse(out, size);
+    return sdk::Internal(std::string(algorithm_.plugin_name) +
+                         ": plaintext length differs from ciphertext length");
+  }
+  if (size != 0) output.Commit(size);
+  return sdk::Status::Ok();
+}
+
+sdk::Status AeadCipher::Rotate(uint32_t* key_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Keyring updated;
+  uint32_t new_id = 0;
+  sdk::Status status = RotateKeyringFile(keyring_path_, &new_id, &updated);
+  if (!status.ok()) return status;
+  // Keys the file holds are a superset of ours unless someone edited it by
+  // hand; a key we hold under an id the file gives another key would make
+  // old events unreadable, so that is refused rather than silently merged.
+  for (uint32_t id : keyring_.ids()) {
+    const KeyBytes* ours = keyring_.Find(id);
+    const KeyBytes* theirs = updated.Find(id);
+    if (theirs == nullptr ||
+        CRYPTO_memcmp(ours->data(), theirs->data(), kKeyBytes) != 0) {
+      return sdk::FailedPrecondition(
+          std::string(algorithm_.plugin_name) + ": keyring " + keyring_path_ +
+          " no longer holds key id " + std::to_string(id) +
+          " as loaded (edited by hand?); the new key " +
+          std::to_string(new_id) +
+          " was added to the file but this process keeps its old keys; "
+          "reopen the store");
+    }
+  }
+  keyring_ = std::move(updated);
+  active_id_.store(new_id, std::memory_order_release);
+  *key_id = new_id;
+  return sdk::Status::Ok();
+}
+
+}  // namespace cairn::keyring
