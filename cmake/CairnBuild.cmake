@@ -52,22 +52,35 @@ function(cairn_add_plugin)
   endif()
 endfunction()
 
-# cairn_add_test(NAME SOURCES ... [LIBRARIES ...] [LABELS ...])
-# A GoogleTest executable registered with CTest as one test per case.
+# cairn_add_test(NAME SOURCES ... [LIBRARIES ...] [LABELS label] [TIMEOUT s])
+# A GoogleTest executable registered with CTest as one test per case, with
+# one label (default: its name). Its tests see CAIRN_PLUGIN_DIR,
+# CAIRN_FIXTURE_DIR and CAIRN_BIN_DIR in their environment.
 function(cairn_add_test name)
   cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBRARIES;LABELS" ${ARGN})
   if(NOT CAIRN_BUILD_TESTS)
     return()
   endif()
-  add_executable(${name} ${T_SOURCES})
+  add_executable(${name} ${T_SOURCES} ${PROJECT_SOURCE_DIR}/cmake/test_environment.cc)
   target_link_libraries(${name} PRIVATE ${T_LIBRARIES} GTest::gtest GTest::gtest_main GTest::gmock)
+  # Test folders are compiled in (test_environment.cc exports them as
+  # CAIRN_PLUGIN_DIR etc. unless set): gtest_discover_tests cannot pass a
+  # list-valued ENVIRONMENT property through intact.
+  target_compile_definitions(${name} PRIVATE
+    CAIRN_TEST_PLUGIN_DIR="${CAIRN_PLUGIN_OUTPUT_DIR}"
+    CAIRN_TEST_FIXTURE_DIR="${CAIRN_FIXTURE_OUTPUT_DIR}"
+    CAIRN_TEST_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
   cairn_warnings(${name})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
+  # One label per test executable, for the same reason.
+  set(label "${name}")
+  if(T_LABELS)
+    list(GET T_LABELS 0 label)
+  endif()
   include(GoogleTest)
   gtest_discover_tests(${name}
-    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
-    ENVIRONMENT "CAIRN_PLUGIN_DIR=${CAIRN_PLUGIN_OUTPUT_DIR};CAIRN_FIXTURE_DIR=${CAIRN_FIXTURE_OUTPUT_DIR};CAIRN_BIN_DIR=${CMAKE_BINARY_DIR}/bin"
+    PROPERTIES LABELS "${label}" TIMEOUT ${T_TIMEOUT}
     DISCOVERY_TIMEOUT 60)
 endfunction()
