@@ -14,10 +14,12 @@
 
 #include <cairn/config.h>
 
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -69,8 +71,8 @@ struct CommandContext {
 };
 
 // Adds --data, --config, --set and --server to `description`, stored into
-// `options` (values given here add to / replace those given before the
-// command name).
+// `options`; see MergeStoreOptions for how they combine with those given
+// before the command name.
 void AddStoreOptions(boost::program_options::options_description& description,
                      StoreOptions* options);
 
@@ -99,12 +101,29 @@ int ReportError(CommandContext& context, const absl::Status& status);
 // Prints "cairn <command>: <message>" and returns kExitUsage.
 int ReportUsageError(CommandContext& context, const std::string& message);
 
-// Opens the store that context's options select and reports failure. A
-// site-file or --set error yields kExitUsage, any other failure
-// kExitDataError; on success `*store` is set and nullopt returned.
+// context.store_options with `command_flags` (the store flags given after
+// the command name, via AddStoreOptions) applied on top: a flag given there
+// replaces the earlier value; --set assignments are appended.
+StoreOptions MergeStoreOptions(const StoreOptions& before,
+                               const StoreOptions& command_flags);
+
+// Opens the store selected by context.store_options merged with
+// `command_flags`, and reports failure: a site-file or --set error yields
+// kExitUsage, any other failure kExitDataError. On success `*store` is set
+// and nullopt returned.
 std::optional<int> OpenStoreOrReport(CommandContext& context,
-                                     const StoreOptions& options,
+                                     const StoreOptions& command_flags,
                                      std::unique_ptr<StoreAccess>* store);
+
+// Parses a non-negative decimal integer given to `flag` (e.g. "--max").
+// Returns nullopt with *value set, or reports a usage error and returns
+// kExitUsage. (Boost would silently wrap "-1" to 2^64-1.)
+std::optional<int> ParseCountFlag(CommandContext& context, const std::string& flag,
+                                  const std::string& text, uint64_t* value);
+
+// The site-file sections that belong to hosts ([server], [http], ...): the
+// CLI accepts a site file written for cairnd and ignores them.
+const std::set<std::string>& HostSections();
 
 }  // namespace cairn::cli
 

@@ -1,0 +1,177 @@
+#include "cli.h"
+
+#include <cairn/status.h>
+
+#include <iomanip>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "commands.h"
+#include "embedded_store_access.h"
+#include "store_access.h"
+
+#ifdef CAIRN_CLI_HAVE_KEYS_COMMAND
+#include "keys_command.h"
+#endif
+#ifdef CAIRN_CLI_HAVE_TRAIN_DICT_COMMAND
+#include "train_dict_command.h"
+#endif
+#ifdef CAIRN_CLI_HAVE_REMOTE
+#include "remote_store_access.h"
+#endif
+
+namespace cairn::cli {
+namespace {
+
+struct CommandEntry {
+  const char* name;
+  int (*run)(CommandContext&);
+  const char* summary;
+};
+
+const std::vector<CommandEntry>& Commands() {
+  static const std::vector<CommandEntry> kCommands = {
+      {"append", AppendCommand, "append JSON-line events from stdin to a stream"},
+      {"read", ReadCommand, "print a stream's events (--from --to --max --json)"},
+      {"read-all", ReadAllCommand, "print every event, or those with --tag, by position"},
+      {"streams", StreamsCommand, "list the streams and their head revisions"},
+      {"head", HeadCommand, "print a stream's head revision (or the store's head position)"},
+      {"tail", TailCommand, "follow new events live (a stream, a tag or all)"},
+      {"delete-to", DeleteToCommand, "logically delete a stream's events up to a revision"},
+      {"verify", VerifyCommand, "check every stored record; exit 2 on a problem"},
+      {"stats", StatsCommand, "print the storage and replication counters"},
+      {"plugins", PluginsCommand, "list built-in plugins and plugin files (--dir D)"},
+      {"plugin-info", PluginInfoCommand, "print a plugin file's descriptor, or why it is refused"},
+#ifdef CAIRN_CLI_HAVE_KEYS_COMMAND
+      {"keys", KeysCommand, "manage a cipher keyring: keys new|list|rotate --keyring FILE"},
+#endif
+#ifdef CAIRN_CLI_HAVE_TRAIN_DICT_COMMAND
+      {"train-dict", TrainDictCommand, "train a zstd dictionary from a store's events"},
+#endif
+      {"bench", BenchCommand, "run the benchmark harness (cairn-bench; see 'cairn bench --help')"},
+  };
+  return kCommands;
+}
+
+void PrintHelp(std::ostream& out) {
+  out << "usage: cairn [--data DIR | --config FILE] [--set SECTION.KEY=VALUE]... "
+         "[--server HOST:PORT]\n"
+         "             COMMAND [ARGS...]\n\n"
+         "Cairn is an event store. Without --config or --data, commands use the store in\n"
+         "./data (mmaplog storage). The store flags may also follow the command.\n\n"
+         "Commands:\n";
+  for (const CommandEntry& command : Commands()) {
+    out << "  " << std::left << std::setw(13) << command.name << command.summary << "\n";
+  }
+  out << "\nStore flags:\n"
+         "  --data DIR         the store's folder (default ./data)\n"
+         "  --config FILE      a site file (INI) naming plugins and options\n"
+         "  --set S.K=V        override one site setting, e.g. storage.fsync=never\n"
+         "  --server HOST:PORT talk to a cairnd server instead\n\n"
+         "'cairn COMMAND --help' describes a command. Exit codes: 0 ok, 1 usage,\n"
+         "2 data or store error, 3 conflict (wrong expected revision). See docs/cli.md.\n";
+}
+
+// The global flags that take a value, as given before the command name.
+std::string* GlobalValueFlag(StoreOptions& options, const std::string& name,
+                             std::vector<std::string>** list) {
+  *list = nullptr;
+  if (name == "--data") return &options.data_dir;
+  if (name == "--config") return &options.config_file;
+  if (name == "--server") return &options.server;
+  if (name == "--set") {
+    *list = &options.overrides;
+    return nullptr;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+StoreOpener DefaultStoreOpener() {
+  return [](const StoreOptions& options) -> absl::StatusOr<std::unique_ptr<StoreAccess>> {
+    if (!options.server.empty()) {
+#ifdef CAIRN_CLI_HAVE_REMOTE
+      return OpenRemoteStore(options.server);
+#else
+      return MakeStatus(CAIRN_E_UNSUPPORTED,
+                        absl::StrCat("--server ", options.server,
+                                     ": this cairn was built without the cairnd client "
+                                     "library (hosts/cairnd/client); use an embedded store "
+                                     "(--data or --config) instead"));
+#endif
+    }
+    absl::StatusOr<SiteConfig> config = ResolveSiteConfig(options);
+    if (!config.ok()) return config.status();
+    return OpenEmbeddedStore(*config);
+  };
+}
+
+int RunCli(const std::vector<std::string>& args, const std::string& program_path,
+           std::istream& in, std::ostream& out, std::ostream& err, StoreOpener opener) {
+  CommandContext context;
+  context.in = &in;
+  context.out = &out;
+  context.err = &err;
+  context.program_path = program_path;
+  context.open_store = std::move(opener);
+
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& word = args[i];
+    if (word == "--help" || word == "-h" || word == "help") {
+      PrintHelp(out);
+      return kExitOk;
+    }
+    if (word.empty() || word[0] != '-') break;
+    std::string name = word, value;
+    bool has_value = false;
+    if (size_t eq = word.find('='); eq != std::string::npos) {
+      name = word.substr(0, eq);
+      value = word.substr(eq + 1);
+      has_value = true;
+    }
+    std::vector<std::string>* list = nullptr;
+    std::string* target = GlobalValueFlag(context.store_options, name, &list);
+    if (target == nullptr && list == nullptr) {
+      err << "cairn: unknown flag '" << word << "' before the command\n"
+          << "(try 'cairn --help')\n";
+      return kExitUsage;
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) {
+        err << "cairn: " << name << " needs a value\n(try 'cairn --help')\n";
+        return kExitUsage;
+      }
+      value = args[++i];
+    }
+    if (list != nullptr) {
+      list->push_back(value);
+    } else {
+      *target = value;
+    }
+  }
+  if (i == args.size()) {
+    err << "cairn: no command given\n\n";
+    PrintHelp(err);
+    return kExitUsage;
+  }
+  context.command = args[i];
+  context.args.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+  for (const CommandEntry& command : Commands()) {
+    if (context.command == command.name) {
+      try {
+        return command.run(context);
+      } catch (const std::exception& e) {
+        // Commands report their own errors; this is a last guard so a bug
+        // still ends with a message and a data-error code, not an abort.
+        err << "cairn " << context.command << ": internal error: " << e.what() << "\n";
+        return kExitDataError;
+      }
+    }
+  }
+  err << "cairn: unknown command '" << context.command << "'\n(try 'cairn --help')\n";
+  return kExitUsage;
+}
+
+}  // namespace cairn::cli

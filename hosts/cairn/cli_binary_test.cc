@@ -1,0 +1,143 @@
+// Runs the built `cairn` binary as a user would: exit codes, stdin, and a
+// store that persists between invocations.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Slurp(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+class CliBinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* bin = std::getenv("CAIRN_BIN_DIR");
+    ASSERT_NE(bin, nullptr) << "CAIRN_BIN_DIR is not set (run through ctest)";
+    cairn_ = std::filesystem::path(bin) / "cairn";
+    ASSERT_TRUE(std::filesystem::exists(cairn_)) << cairn_;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("cairn-cli-binary-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Runs cairn in dir_ with `input` on stdin; output goes through files so
+  // no pipe can fill up.
+  Result Run(const std::vector<std::string>& args, const std::string& input = "") {
+    std::ofstream(dir_ / "stdin") << input;
+    pid_t child = fork();
+    if (child == 0) {
+      if (chdir(dir_.c_str()) != 0) _exit(120);
+      int in = open((dir_ / "stdin").c_str(), O_RDONLY);
+      int out = open((dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      int err = open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (in < 0 || out < 0 || err < 0) _exit(121);
+      dup2(in, 0);
+      dup2(out, 1);
+      dup2(err, 2);
+      std::vector<std::string> words = {cairn_.string()};
+      words.insert(words.end(), args.begin(), args.end());
+      std::vector<char*> argv;
+      for (std::string& word : words) argv.push_back(word.data());
+      argv.push_back(nullptr);
+      execv(cairn_.c_str(), argv.data());
+      _exit(122);
+    }
+    Result result;
+    int status = 0;
+    if (child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status)) {
+      result.code = WEXITSTATUS(status);
+    }
+    result.out = Slurp(dir_ / "stdout");
+    result.err = Slurp(dir_ / "stderr");
+    return result;
+  }
+
+  std::filesystem::path cairn_;
+  std::filesystem::path dir_;
+};
+
+TEST_F(CliBinaryTest, HelpExitsZeroAndNoCommandExitsOne) {
+  Result help = Run({"--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_THAT(help.out, HasSubstr("usage: cairn"));
+  Result none = Run({});
+  EXPECT_EQ(none.code, 1);
+  EXPECT_THAT(none.err, HasSubstr("no command given"));
+  EXPECT_EQ(Run({"read", "--help"}).code, 0);
+}
+
+TEST_F(CliBinaryTest, ConflictExitsThree) {
+  Result r = Run({"--set", "storage.plugin=memory", "append", "s", "--expect", "5"},
+                 "{\"type\": \"A\"}\n");
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("cairn append:"));
+}
+
+TEST_F(CliBinaryTest, BadJsonExitsTwoNamingTheLine) {
+  Result r = Run({"--set", "storage.plugin=memory", "append", "s"},
+                 "{\"type\": \"A\"}\n\n\nnot json\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("stdin line 4"));
+}
+
+TEST_F(CliBinaryTest, ConfigErrorExitsOneNamingTheKey) {
+  std::ofstream(dir_ / "site.ini") << "[codec]\nplugin = identity\n[store]\nwhere = x\n";
+  Result r = Run({"--config", "site.ini", "streams"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("site.ini"));
+  EXPECT_THAT(r.err, HasSubstr("unknown key 'where' in section [store]"));
+}
+
+TEST_F(CliBinaryTest, PluginsListsTheBuiltins) {
+  Result r = Run({"plugins"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("built-in"));
+  EXPECT_THAT(r.out, HasSubstr("identity"));
+}
+
+#ifdef CAIRN_TEST_HAVE_MMAPLOG
+TEST_F(CliBinaryTest, DefaultStoreInDataPersistsBetweenInvocations) {
+  Result append = Run({"append", "orders-1"},
+                      "{\"type\": \"OrderPlaced\", \"data\": {\"id\": 1}}\n"
+                      "{\"type\": \"OrderPaid\", \"data\": {\"id\": 1}}\n");
+  ASSERT_EQ(append.code, 0) << append.err;
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ / "data"));
+  Result read = Run({"read", "orders-1"});
+  ASSERT_EQ(read.code, 0) << read.err;
+  EXPECT_THAT(read.out, HasSubstr("#2 @2 "));
+  EXPECT_THAT(read.out, HasSubstr("OrderPaid {\"id\":1}"));
+  EXPECT_EQ(Run({"head", "orders-1"}).out, "2\n");
+  EXPECT_EQ(Run({"append", "orders-1", "--expect", "none"}, "{\"type\": \"X\"}\n").code, 3);
+  EXPECT_EQ(Run({"streams"}).out, "orders-1\t2\n");
+  Result verify = Run({"verify"});
+  EXPECT_EQ(verify.code, 0) << verify.err << verify.out;
+}
+#endif
+
+}  // namespace

@@ -1,0 +1,446 @@
+// Every command run in-process against one memory store shared between
+// invocations, plus the usage and config errors that never open a store.
+#include "cli.h"
+
+#include <cairn/builtins.h>
+#include <cairn/store.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "embedded_store_access.h"
+#include "store_access.h"
+
+namespace cairn::cli {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+std::filesystem::path MakeTempDir(const std::string& name) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("cairn-cli-test-" + name + "-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(RegisterBuiltinPlugins(registry_).ok());
+    SiteConfig config;
+    config.storage.plugin = "memory";
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(config, registry_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+
+  // Runs cairn against the shared memory store.
+  Result Run(std::vector<std::string> args, const std::string& input = "") {
+    Store* store = store_.get();
+    return RunWith(std::move(args), input,
+                   [store](const StoreOptions&) -> absl::StatusOr<std::unique_ptr<StoreAccess>> {
+                     return WrapStore(store);
+                   });
+  }
+
+  // Runs cairn with the real opener (site files, --set, plugins).
+  Result RunReal(std::vector<std::string> args, const std::string& input = "") {
+    return RunWith(std::move(args), input, DefaultStoreOpener());
+  }
+
+  Result RunWith(std::vector<std::string> args, const std::string& input, StoreOpener opener,
+                 const std::string& program = "/nonexistent/bin/cairn") {
+    std::istringstream in(input);
+    std::ostringstream out, err;
+    int code = RunCli(args, program, in, out, err, std::move(opener));
+    return {code, out.str(), err.str()};
+  }
+
+  std::vector<nlohmann::json> JsonLines(const std::string& text) {
+    std::vector<nlohmann::json> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+  }
+
+  PluginRegistry registry_;
+  std::unique_ptr<Store> store_;
+};
+
+const char kThreeOrders[] =
+    "{\"type\": \"OrderPlaced\", \"data\": {\"id\": 1}, \"tags\": [\"order\"]}\n"
+    "{\"type\": \"OrderPaid\", \"data\": {\"id\": 1, \"amount\": 12}, \"metadata\": "
+    "{\"by\": \"x\"}}\n"
+    "{\"type\": \"OrderShipped\", \"data_base64\": \"AAEC\", \"tags\": [\"order\"]}\n";
+
+TEST_F(CliTest, AppendReportsRevisionsAndPositions) {
+  Result r = Run({"append", "orders-1"}, kThreeOrders);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "appended 3 events to 'orders-1': revisions 1..3, positions 1..3\n");
+}
+
+TEST_F(CliTest, ReadJsonGivesBackWhatWasAppendedWithRevisionAndPosition) {
+  ASSERT_EQ(Run({"append", "orders-1"}, kThreeOrders).code, 0);
+  Result r = Run({"read", "orders-1", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<nlohmann::json> lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0]["revision"], 1);
+  EXPECT_EQ(lines[0]["position"], 1);
+  EXPECT_EQ(lines[0]["type"], "OrderPlaced");
+  EXPECT_EQ(lines[0]["data"]["id"], 1);
+  EXPECT_EQ(lines[0]["tags"][0], "order");
+  EXPECT_EQ(lines[1]["metadata"]["by"], "x");
+  EXPECT_EQ(lines[1]["data"]["amount"], 12);
+  EXPECT_EQ(lines[2]["data_base64"], "AAEC");
+  EXPECT_EQ(lines[2]["stream"], "orders-1");
+}
+
+TEST_F(CliTest, ReadJsonPipedIntoAppendCopiesAStream) {
+  ASSERT_EQ(Run({"append", "a"}, kThreeOrders).code, 0);
+  Result copy = Run({"append", "b"}, Run({"read", "a", "--json"}).out);
+  ASSERT_EQ(copy.code, 0) << copy.err;
+  std::vector<nlohmann::json> a = JsonLines(Run({"read", "a", "--json"}).out);
+  std::vector<nlohmann::json> b = JsonLines(Run({"read", "b", "--json"}).out);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].value("data", nlohmann::json()), b[i].value("data", nlohmann::json()));
+    EXPECT_EQ(a[i].value("data_base64", ""), b[i].value("data_base64", ""));
+    EXPECT_EQ(a[i]["type"], b[i]["type"]);
+  }
+}
+
+TEST_F(CliTest, ReadHonoursFromToAndMax) {
+  ASSERT_EQ(Run({"append", "s"}, kThreeOrders).code, 0);
+  Result r = Run({"read", "s", "--from", "2", "--to", "3", "--max", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("#2 @2 "));
+  EXPECT_THAT(r.out, HasSubstr(" OrderPaid {\"amount\":12,\"id\":1}"));
+  EXPECT_THAT(r.out, Not(HasSubstr("#3")));
+  EXPECT_EQ(Run({"read", "s", "--from", "3"}).out.find("#3 @3"), 0u);
+}
+
+TEST_F(CliTest, ReadOfUnknownStreamPrintsNothing) {
+  Result r = Run({"read", "nobody"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_THAT(r.out, IsEmpty());
+}
+
+TEST_F(CliTest, BadJsonLineNamesTheLineAndWritesNothing) {
+  Result r = Run({"append", "s"}, "{\"type\": \"A\"}\n{\"type\": \"B\", }\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("stdin line 2: not valid JSON"));
+  EXPECT_EQ(Run({"head", "s"}).out, "0\n");
+}
+
+TEST_F(CliTest, UnknownFieldIsADataErrorNamingIt) {
+  Result r = Run({"append", "s"}, "{\"typ\": \"A\"}\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("stdin line 1: unknown field 'typ'"));
+}
+
+TEST_F(CliTest, EmptyInputIsAnErrorNotASilentSuccess) {
+  Result r = Run({"append", "s"}, "\n\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no events"));
+}
+
+TEST_F(CliTest, ExpectNoneOnAnExistingStreamIsAConflictThatWritesNothing) {
+  ASSERT_EQ(Run({"append", "s", "--expect", "none"}, kThreeOrders).code, 0);
+  Result r = Run({"append", "s", "--expect", "none"}, kThreeOrders);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_THAT(r.err, HasSubstr("cairn append:"));
+  EXPECT_EQ(Run({"head", "s"}).out, "3\n");
+}
+
+TEST_F(CliTest, ExpectExactRevisionAppendsOnlyAtThatHead) {
+  ASSERT_EQ(Run({"append", "s"}, kThreeOrders).code, 0);
+  EXPECT_EQ(Run({"append", "s", "--expect", "2"}, kThreeOrders).code, 3);
+  Result r = Run({"append", "s", "--expect", "3"}, "{\"type\": \"X\"}\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Run({"head", "s"}).out, "4\n");
+}
+
+TEST_F(CliTest, BatchSizeSplitsInputIntoContiguousBatches) {
+  Result r = Run({"append", "s", "--batch-size", "2", "--json"}, kThreeOrders);
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json result = nlohmann::json::parse(r.out);
+  EXPECT_EQ(result["batches"], 2);
+  EXPECT_EQ(result["last_revision"], 3);
+}
+
+TEST_F(CliTest, MalformedNumbersAndExpectationsAreUsageErrors) {
+  EXPECT_EQ(Run({"append", "s", "--expect", "maybe"}, kThreeOrders).code, 1);
+  EXPECT_EQ(Run({"append", "s", "--expect", "-1"}, kThreeOrders).code, 1);
+  Result r = Run({"read", "s", "--max", "-1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--max takes a non-negative integer, not '-1'"));
+  EXPECT_EQ(Run({"read", "s", "--from", "x"}).code, 1);
+  EXPECT_EQ(Run({"head", "s"}).out, "0\n");
+}
+
+TEST_F(CliTest, MissingArgumentsAndUnknownFlagsAreUsageErrors) {
+  EXPECT_EQ(Run({"append"}, kThreeOrders).code, 1);
+  EXPECT_EQ(Run({"read"}).code, 1);
+  EXPECT_EQ(Run({"read", "a", "b"}).code, 1);
+  Result r = Run({"read", "s", "--frm", "1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("usage: cairn read STREAM"));
+  EXPECT_EQ(Run({}).code, 1);
+  Result unknown = Run({"apend", "s"});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown command 'apend'"));
+  EXPECT_EQ(Run({"--bogus", "read", "s"}).code, 1);
+  EXPECT_EQ(Run({"--data"}).code, 1);
+}
+
+TEST_F(CliTest, EveryCommandHasHelp) {
+  for (const char* command : {"append", "read", "read-all", "streams", "head", "tail",
+                              "delete-to", "verify", "stats", "plugins", "plugin-info"}) {
+    Result r = Run({command, "--help"});
+    EXPECT_EQ(r.code, 0) << command;
+    EXPECT_THAT(r.out, HasSubstr(std::string("usage: cairn ") + command)) << command;
+    EXPECT_THAT(r.out, HasSubstr("Exit codes")) << command;
+  }
+  Result top = Run({"--help"});
+  EXPECT_EQ(top.code, 0);
+  EXPECT_THAT(top.out, HasSubstr("append"));
+  EXPECT_THAT(top.out, HasSubstr("bench"));
+}
+
+TEST_F(CliTest, StreamsListsEveryStreamWithItsHead) {
+  ASSERT_EQ(Run({"append", "a"}, kThreeOrders).code, 0);
+  ASSERT_EQ(Run({"append", "b"}, "{\"type\": \"X\"}\n").code, 0);
+  Result r = Run({"streams"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "a\t3\nb\t1\n");
+  EXPECT_EQ(Run({"streams", "--max", "1"}).out, "a\t3\n");
+  EXPECT_EQ(Run({"streams", "--after", "1"}).out, "b\t1\n");
+  std::vector<nlohmann::json> json = JsonLines(Run({"streams", "--json"}).out);
+  ASSERT_EQ(json.size(), 2u);
+  EXPECT_EQ(json[1]["stream"], "b");
+  EXPECT_EQ(json[1]["ordinal"], 2);
+}
+
+TEST_F(CliTest, HeadPrintsStreamRevisionOrStorePosition) {
+  ASSERT_EQ(Run({"append", "a"}, kThreeOrders).code, 0);
+  ASSERT_EQ(Run({"append", "b"}, "{\"type\": \"X\"}\n").code, 0);
+  EXPECT_EQ(Run({"head", "a"}).out, "3\n");
+  EXPECT_EQ(Run({"head"}).out, "4\n");
+}
+
+TEST_F(CliTest, ReadAllAndByTagFollowGlobalPositions) {
+  ASSERT_EQ(Run({"append", "a"}, kThreeOrders).code, 0);
+  ASSERT_EQ(Run({"append", "b"}, "{\"type\": \"X\", \"tags\": [\"order\"]}\n").code, 0);
+  std::vector<nlohmann::json> all = JsonLines(Run({"read-all", "--json", "--after", "1"}).out);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0]["position"], 2);
+  EXPECT_EQ(all[2]["stream"], "b");
+  std::vector<nlohmann::json> tagged = JsonLines(Run({"read-all", "--tag", "order", "--json"}).out);
+  ASSERT_EQ(tagged.size(), 3u);
+  EXPECT_EQ(tagged[1]["position"], 3);
+  EXPECT_EQ(tagged[2]["position"], 4);
+  EXPECT_THAT(Run({"read-all", "--max", "1"}).out, HasSubstr("a #1 @1 "));
+}
+
+TEST_F(CliTest, TailCatchesUpThenDeliversLiveEventsAndStopsAtMax) {
+  ASSERT_EQ(Run({"append", "s"}, "{\"type\": \"Old\"}\n").code, 0);
+  Result tail;
+  std::thread follower([&] { tail = Run({"tail", "s", "--after", "0", "--max", "3", "--json"}); });
+  // The follower delivers the old event, then waits for commits.
+  ASSERT_EQ(Run({"append", "s"}, "{\"type\": \"New1\"}\n{\"type\": \"New2\"}\n").code, 0);
+  follower.join();
+  ASSERT_EQ(tail.code, 0) << tail.err;
+  std::vector<nlohmann::json> lines = JsonLines(tail.out);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0]["type"], "Old");
+  EXPECT_EQ(lines[2]["type"], "New2");
+  EXPECT_EQ(lines[2]["revision"], 3);
+}
+
+TEST_F(CliTest, TailFromTheHeadSkipsOldEventsAndStopsAfterForSeconds) {
+  ASSERT_EQ(Run({"append", "s"}, "{\"type\": \"Old\"}\n").code, 0);
+  Result r = Run({"tail", "--for", "1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, IsEmpty());
+  EXPECT_EQ(Run({"tail", "s", "--tag", "t"}).code, 1);
+}
+
+TEST_F(CliTest, DeleteToHidesEventsButKeepsTheHead) {
+  ASSERT_EQ(Run({"append", "s"}, kThreeOrders).code, 0);
+  Result r = Run({"delete-to", "s", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(Run({"read", "s"}).out, Not(HasSubstr("#1 ")));
+  EXPECT_THAT(Run({"read", "s"}).out, HasSubstr("#3 "));
+  EXPECT_EQ(Run({"head", "s"}).out, "3\n");
+  EXPECT_EQ(Run({"streams"}).out, "s\t3\tdeleted-to 2\n");
+  EXPECT_EQ(Run({"delete-to", "s", "all"}).code, 0);
+  EXPECT_THAT(Run({"read", "s"}).out, IsEmpty());
+  EXPECT_EQ(Run({"delete-to", "s"}).code, 1);
+}
+
+TEST_F(CliTest, VerifyAndStatsRunOnTheStore) {
+  ASSERT_EQ(Run({"append", "s"}, kThreeOrders).code, 0);
+  Result verify = Run({"verify"});
+  EXPECT_EQ(verify.code, 0) << verify.err;
+  EXPECT_THAT(verify.out, HasSubstr("ok: "));
+  Result stats = Run({"stats", "--json"});
+  EXPECT_EQ(stats.code, 0) << stats.err;
+  EXPECT_TRUE(nlohmann::json::parse(stats.out).is_object());
+}
+
+// ---- Store selection and config errors (the real opener) ---------------
+
+TEST_F(CliTest, SetSelectsThePluginAndUnknownSectionIsAUsageErrorNamingIt) {
+  Result ok = RunReal({"--set", "storage.plugin=memory", "head", "s"});
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "0\n");
+  Result r = RunReal({"head", "s", "--set", "storage.plugin=memory", "--set", "bogus.key=1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("unknown section [bogus]"));
+  Result malformed = RunReal({"head", "s", "--set", "storage"});
+  EXPECT_EQ(malformed.code, 1);
+  EXPECT_THAT(malformed.err, HasSubstr("not of the form section.key=value"));
+}
+
+TEST_F(CliTest, UnknownPluginOptionIsAStoreErrorNamingTheKey) {
+  Result r = RunReal({"head", "--set", "storage.plugin=memory", "--set", "storage.colour=red"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("colour"));
+  Result unknown = RunReal({"head", "--set", "storage.plugin=nosuch"});
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("nosuch"));
+}
+
+TEST_F(CliTest, SiteFileErrorsNameTheFileSectionAndKey) {
+  std::filesystem::path dir = MakeTempDir("config");
+  Result missing = RunReal({"--config", (dir / "none.ini").string(), "head"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("none.ini"));
+
+  std::ofstream(dir / "bad-key.ini") << "[store]\npaht = /tmp\n";
+  Result bad_key = RunReal({"--config", (dir / "bad-key.ini").string(), "head"});
+  EXPECT_EQ(bad_key.code, 1);
+  EXPECT_THAT(bad_key.err, HasSubstr("unknown key 'paht' in section [store]"));
+
+  std::ofstream(dir / "bad-section.ini") << "[stroage]\nplugin = memory\n";
+  Result bad_section = RunReal({"head", "--config", (dir / "bad-section.ini").string()});
+  EXPECT_EQ(bad_section.code, 1);
+  EXPECT_THAT(bad_section.err, HasSubstr("unknown section [stroage]"));
+
+  std::ofstream(dir / "good.ini") << "[storage]\nplugin = memory\n[server]\nlisten = x\n";
+  Result good = RunReal({"--config", (dir / "good.ini").string(), "head", "s"});
+  EXPECT_EQ(good.code, 0) << good.err;
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(CliTest, ServerNeedsTheClientLibrary) {
+  Result r = RunReal({"--server", "127.0.0.1:1", "head", "s"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("127.0.0.1:1"));
+}
+
+// ---- Plugins ------------------------------------------------------------
+
+std::string PluginDir() {
+  const char* dir = std::getenv("CAIRN_PLUGIN_DIR");
+  return dir ? dir : "";
+}
+
+TEST_F(CliTest, PluginsListsBuiltinsAndFiles) {
+  ASSERT_FALSE(PluginDir().empty());
+  Result r = Run({"plugins", "--dir", PluginDir()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("KIND"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("storage +memory +1\\.0\\.0 +1\\.0 +built-in"));
+  EXPECT_THAT(r.out, HasSubstr(PluginDir() + "/libcairn-storage-memory.so"));
+  std::vector<nlohmann::json> json = JsonLines(Run({"plugins", "--json", "--dir", PluginDir()}).out);
+  int memory_builtin = 0, memory_file = 0;
+  for (const nlohmann::json& plugin : json) {
+    if (plugin["kind"] != "storage" || plugin["name"] != "memory") continue;
+    if (plugin["file"] == "built-in") ++memory_builtin;
+    if (plugin["file"] == PluginDir() + "/libcairn-storage-memory.so") ++memory_file;
+  }
+  EXPECT_EQ(memory_builtin, 1);
+  EXPECT_EQ(memory_file, 1);
+}
+
+TEST_F(CliTest, PluginInfoPrintsTheWholeDescriptor) {
+  Result r = Run({"plugin-info", PluginDir() + "/libcairn-storage-memory.so"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("kind:          storage"));
+  EXPECT_THAT(r.out, HasSubstr("name:          memory"));
+  EXPECT_THAT(r.out, HasSubstr("live-reads tags snapshots delete apply"));
+  EXPECT_THAT(r.out, HasSubstr("option keys:   (none)"));
+  EXPECT_THAT(r.out, HasSubstr("table size:"));
+  nlohmann::json json = nlohmann::json::parse(
+      Run({"plugin-info", "--json", PluginDir() + "/libcairn-storage-memory.so"}).out);
+  EXPECT_EQ(json["abi"], "1.0");
+}
+
+TEST_F(CliTest, PluginInfoPrintsTheLoadersRefusal) {
+  std::filesystem::path dir = MakeTempDir("plugin-info");
+  Result missing = Run({"plugin-info", (dir / "nothing.so").string()});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("does not exist"));
+  std::ofstream(dir / "text.so") << "not a library";
+  Result text = Run({"plugin-info", (dir / "text.so").string()});
+  EXPECT_EQ(text.code, 2);
+  EXPECT_THAT(text.err, HasSubstr("not a shared library"));
+  std::filesystem::remove_all(dir);
+}
+
+// ---- bench --------------------------------------------------------------
+
+TEST_F(CliTest, BenchWithoutTheHarnessSaysWhatIsMissing) {
+  std::filesystem::path dir = MakeTempDir("bench-missing");
+  Result r = RunWith({"bench", "--quick"}, "", DefaultStoreOpener(), (dir / "cairn").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr((dir / "cairn-bench").string()));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(CliTest, BenchRunsTheHarnessBesideCairnWithItsArguments) {
+  std::filesystem::path dir = MakeTempDir("bench");
+  {
+    std::ofstream script(dir / "cairn-bench");
+    script << "#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/args\"\nexit 7\n";
+  }
+  std::filesystem::permissions(dir / "cairn-bench", std::filesystem::perms::owner_all);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::istringstream in;
+    std::ostringstream out, err;
+    _exit(RunCli({"bench", "--suite", "standard"}, (dir / "cairn").string(), in, out, err));
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 7);
+  std::string args;
+  std::getline(std::ifstream(dir / "args"), args);
+  EXPECT_EQ(args, "--suite standard");
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cairn::cli

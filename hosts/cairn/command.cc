@@ -1,0 +1,133 @@
+#include "command.h"
+
+#include <cairn/status.h>
+
+#include <exception>
+#include <ostream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "store_access.h"
+
+namespace cairn::cli {
+
+namespace po = boost::program_options;
+
+void AddStoreOptions(po::options_description& description, StoreOptions* options) {
+  description.add_options()
+      ("data", po::value<std::string>(&options->data_dir)->value_name("DIR"),
+       "store folder (default ./data; overrides [store] path)")
+      ("config", po::value<std::string>(&options->config_file)->value_name("FILE"),
+       "site file (INI) choosing plugins and options")
+      ("set", po::value<std::vector<std::string>>(&options->overrides)
+                  ->value_name("SECTION.KEY=VALUE")->composing(),
+       "override one site setting, e.g. storage.plugin=memory (repeatable)")
+      ("server", po::value<std::string>(&options->server)->value_name("HOST:PORT"),
+       "use a cairnd server instead of an embedded store");
+}
+
+std::optional<int> ParseCommandLine(CommandContext& context, const std::string& synopsis,
+                                    const std::string& summary,
+                                    const po::options_description& description,
+                                    const po::positional_options_description& positional,
+                                    po::variables_map* variables) {
+  po::options_description all;
+  all.add(description);
+  all.add_options()("help,h", "show this help");
+  const std::string usage = absl::StrCat("usage: cairn ", context.command,
+                                         synopsis.empty() ? "" : " ", synopsis);
+  try {
+    po::store(po::command_line_parser(context.args)
+                  .options(all)
+                  .positional(positional)
+                  .style(po::command_line_style::default_style &
+                         ~po::command_line_style::allow_guessing)
+                  .run(),
+              *variables);
+    if (variables->count("help")) {
+      *context.out << usage << "\n\n" << summary << "\n\n" << all << "\n"
+                   << "Exit codes: 0 ok, 1 usage, 2 data or store error, 3 conflict.\n";
+      return kExitOk;
+    }
+    po::notify(*variables);
+  } catch (const std::exception& e) {
+    *context.err << "cairn " << context.command << ": " << e.what() << "\n"
+                 << usage << "\n(try 'cairn " << context.command << " --help')\n";
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
+const std::set<std::string>& HostSections() {
+  static const std::set<std::string> kSections = {"server", "http", "tls", "limits", "log"};
+  return kSections;
+}
+
+absl::StatusOr<SiteConfig> ResolveSiteConfig(const StoreOptions& options) {
+  SiteConfig config;
+  if (!options.config_file.empty()) {
+    absl::StatusOr<SiteConfig> loaded = SiteConfig::LoadFile(options.config_file, HostSections());
+    if (!loaded.ok()) return loaded.status();
+    config = *std::move(loaded);
+  }
+  if (!options.data_dir.empty()) config.path = options.data_dir;
+  for (const std::string& assignment : options.overrides) {
+    absl::Status s = config.Override(assignment, HostSections());
+    if (!s.ok()) return s;
+  }
+  return config;
+}
+
+int ReportError(CommandContext& context, const absl::Status& status) {
+  *context.err << "cairn " << context.command << ": " << status.message() << "\n";
+  return IsWrongExpectedRevision(status) ? kExitConflict : kExitDataError;
+}
+
+int ReportUsageError(CommandContext& context, const std::string& message) {
+  *context.err << "cairn " << context.command << ": " << message << "\n"
+               << "(try 'cairn " << context.command << " --help')\n";
+  return kExitUsage;
+}
+
+StoreOptions MergeStoreOptions(const StoreOptions& before, const StoreOptions& command_flags) {
+  StoreOptions merged = before;
+  if (!command_flags.data_dir.empty()) merged.data_dir = command_flags.data_dir;
+  if (!command_flags.config_file.empty()) merged.config_file = command_flags.config_file;
+  if (!command_flags.server.empty()) merged.server = command_flags.server;
+  merged.overrides.insert(merged.overrides.end(), command_flags.overrides.begin(),
+                          command_flags.overrides.end());
+  return merged;
+}
+
+std::optional<int> OpenStoreOrReport(CommandContext& context, const StoreOptions& command_flags,
+                                     std::unique_ptr<StoreAccess>* store) {
+  const StoreOptions options = MergeStoreOptions(context.store_options, command_flags);
+  if (options.server.empty()) {
+    // A malformed site file or --set is a usage error, found before anything
+    // is opened.
+    absl::StatusOr<SiteConfig> config = ResolveSiteConfig(options);
+    if (!config.ok()) {
+      *context.err << "cairn " << context.command << ": " << config.status().message() << "\n";
+      return kExitUsage;
+    }
+  }
+  if (!context.open_store) {
+    return ReportError(context, MakeStatus(CAIRN_E_INTERNAL, "no store opener configured"));
+  }
+  absl::StatusOr<std::unique_ptr<StoreAccess>> opened = context.open_store(options);
+  if (!opened.ok()) return ReportError(context, opened.status());
+  *store = *std::move(opened);
+  return std::nullopt;
+}
+
+std::optional<int> ParseCountFlag(CommandContext& context, const std::string& flag,
+                                  const std::string& text, uint64_t* value) {
+  if (text.empty() || text[0] == '-' || text[0] == '+' ||
+      !absl::SimpleAtoi(absl::string_view(text.data(), text.size()), value)) {
+    return ReportUsageError(context, absl::StrCat(flag, " takes a non-negative integer, not '",
+                                                  text, "'"));
+  }
+  return std::nullopt;
+}
+
+}  // namespace cairn::cli

@@ -1,0 +1,173 @@
+#include "embedded_store_access.h"
+
+#include <cairn/builtins.h>
+#include <cairn/status.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <utility>
+
+#include <boost/dll/runtime_symbol_info.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace cairn::cli {
+namespace {
+
+// Serves the StoreAccess calls from a Store; owns the Store (and the
+// registry its plugins came from) unless constructed over a borrowed one.
+class EmbeddedStoreAccess : public StoreAccess {
+ public:
+  EmbeddedStoreAccess(std::unique_ptr<PluginRegistry> registry,
+                      std::unique_ptr<Store> owned, Store* store, std::string where)
+      : registry_(std::move(registry)),
+        owned_(std::move(owned)),
+        store_(store),
+        where_(std::move(where)) {}
+
+  ~EmbeddedStoreAccess() override {
+    owned_.reset();  // closes the store before its plugins' registry goes
+    registry_.reset();
+  }
+
+  std::string Describe() const override {
+    return absl::StrCat(where_, " (storage ", store_->storage_plugin()->name(), ", codec ",
+                        store_->codec_plugin()->name(), ", cipher ",
+                        store_->cipher_plugin()->name(), ", replication ",
+                        store_->replication_plugin()->name(), ")");
+  }
+
+  absl::StatusOr<AppendResult> Append(std::string_view stream, ExpectedRevision expected,
+                                      absl::Span<const EventData> events) override {
+    return store_->Append(stream, expected, events);
+  }
+
+  absl::Status ReadStream(std::string_view stream, uint64_t from_revision,
+                          uint64_t to_revision, uint64_t max_count,
+                          const EventFn& on_event) override {
+    return store_->ReadStream(stream, from_revision, to_revision, max_count, on_event);
+  }
+
+  absl::Status ReadTag(std::string_view tag, uint64_t after_position, uint64_t max_count,
+                       const EventFn& on_event) override {
+    return store_->ReadTag(tag, after_position, max_count, on_event);
+  }
+
+  absl::Status ReadAll(uint64_t after_position, uint64_t max_count,
+                       const EventFn& on_event) override {
+    return store_->ReadAll(after_position, max_count, on_event);
+  }
+
+  absl::StatusOr<std::vector<StreamInfo>> ListStreams(uint64_t after_ordinal,
+                                                      uint64_t max_count) override {
+    return store_->ListStreams(after_ordinal, max_count);
+  }
+
+  absl::StatusOr<uint64_t> HeadRevision(std::string_view stream) override {
+    return store_->HeadRevision(stream);
+  }
+
+  absl::StatusOr<uint64_t> HeadPosition() override { return store_->HeadPosition(); }
+
+  absl::Status DeleteTo(std::string_view stream, uint64_t revision) override {
+    return store_->DeleteTo(stream, revision);
+  }
+
+  absl::StatusOr<std::map<std::string, double>> Stats() override { return store_->Stats(); }
+
+  absl::Status Follow(const SubscriptionFilter& filter, const EventFn& on_event,
+                      const std::atomic<bool>& stop) override {
+    std::unique_ptr<Subscription> subscription = store_->Subscribe(filter);
+    while (!stop.load()) {
+      absl::StatusOr<std::vector<RecordedEvent>> events =
+          subscription->Next(256, std::chrono::milliseconds(200));
+      if (!events.ok()) return events.status();
+      for (const RecordedEvent& event : *events) {
+        if (!on_event(event)) return absl::OkStatus();
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Verify(const std::function<void(const std::string&)>& on_problem) override {
+    const cairn_storage_api* api = store_->storage_plugin()->storage();
+    if (!CAIRN_HAS_FIELD(cairn_storage_api, api, verify) || api->verify == nullptr) {
+      return MakeStatus(CAIRN_E_UNSUPPORTED,
+                        absl::StrCat("storage plugin '", store_->storage_plugin()->name(),
+                                     "' has no verify function"));
+    }
+    struct Context {
+      const std::function<void(const std::string&)>* on_problem;
+      size_t problems = 0;
+    } context{&on_problem};
+    char message[1024] = "";
+    cairn_error error{message, sizeof(message)};
+    cairn_status status = api->verify(
+        store_->raw_storage(),
+        [](void* raw, const char* description) {
+          auto* c = static_cast<Context*>(raw);
+          ++c->problems;
+          (*c->on_problem)(description ? description : "(no description)");
+        },
+        &context, &error);
+    if (status == CAIRN_OK && context.problems == 0) return absl::OkStatus();
+    std::string detail = message[0] ? std::string(message)
+                                     : absl::StrCat(context.problems, " problem(s) found");
+    return MakeStatus(status == CAIRN_OK ? CAIRN_E_CORRUPTION : status,
+                      absl::StrCat("verify of ", where_, " failed: ", detail));
+  }
+
+ private:
+  std::unique_ptr<PluginRegistry> registry_;
+  std::unique_ptr<Store> owned_;
+  Store* store_;
+  std::string where_;
+};
+
+}  // namespace
+
+std::vector<std::string> DefaultPluginDirs() {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("CAIRN_PLUGIN_DIR"); env != nullptr) {
+    for (absl::string_view dir : absl::StrSplit(env, ':', absl::SkipEmpty())) {
+      candidates.emplace_back(dir);
+    }
+  }
+  boost::system::error_code ec;
+  boost::dll::fs::path program = boost::dll::program_location(ec);
+  if (!ec) candidates.push_back((program.parent_path().parent_path() / "plugins").string());
+#ifdef CAIRN_INSTALL_PLUGIN_DIR
+  candidates.push_back(CAIRN_INSTALL_PLUGIN_DIR);
+#endif
+  std::vector<std::string> dirs;
+  for (const std::string& dir : candidates) {
+    std::error_code fs_ec;
+    if (std::filesystem::is_directory(dir, fs_ec) &&
+        std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) {
+      dirs.push_back(dir);
+    }
+  }
+  return dirs;
+}
+
+absl::StatusOr<std::unique_ptr<StoreAccess>> OpenEmbeddedStore(const SiteConfig& site) {
+  auto registry = std::make_unique<PluginRegistry>();
+  if (absl::Status s = RegisterBuiltinPlugins(*registry); !s.ok()) return s;
+  SiteConfig config = site;
+  if (config.plugin_dirs.empty()) config.plugin_dirs = DefaultPluginDirs();
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(config, *registry);
+  if (!store.ok()) return store.status();
+  Store* raw = store->get();
+  return std::unique_ptr<StoreAccess>(new EmbeddedStoreAccess(
+      std::move(registry), *std::move(store), raw,
+      absl::StrCat("embedded store '", config.path, "'")));
+}
+
+std::unique_ptr<StoreAccess> WrapStore(Store* store) {
+  return std::make_unique<EmbeddedStoreAccess>(nullptr, nullptr, store, "embedded store");
+}
+
+}  // namespace cairn::cli

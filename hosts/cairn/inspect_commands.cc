@@ -1,0 +1,237 @@
+// plugins, plugin-info, verify, stats.
+#include <cairn/builtins.h>
+#include <cairn/plugin_registry.h>
+#include <cairn/status.h>
+
+#include <iomanip>
+#include <ostream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "commands.h"
+#include "embedded_store_access.h"
+#include "store_access.h"
+
+namespace cairn::cli {
+namespace {
+
+namespace po = boost::program_options;
+using Json = nlohmann::json;
+
+std::string Dump(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::vector<std::string> CapabilityNames(uint64_t capabilities) {
+  static const std::pair<uint64_t, const char*> kNames[] = {
+      {CAIRN_CAP_PERSISTENT, "persistent"}, {CAIRN_CAP_LIVE_READS, "live-reads"},
+      {CAIRN_CAP_TAGS, "tags"},             {CAIRN_CAP_SNAPSHOTS, "snapshots"},
+      {CAIRN_CAP_DELETE, "delete"},         {CAIRN_CAP_APPLY, "apply"},
+      {CAIRN_CAP_KEY_ROTATION, "key-rotation"}, {CAIRN_CAP_MULTI_NODE, "multi-node"}};
+  std::vector<std::string> names;
+  uint64_t known = 0;
+  for (const auto& [bit, name] : kNames) {
+    known |= bit;
+    if (capabilities & bit) names.push_back(name);
+  }
+  if (capabilities & ~known) {
+    names.push_back(absl::StrCat("unknown-bits-0x", absl::Hex(capabilities & ~known)));
+  }
+  return names;
+}
+
+std::string AbiOf(const Plugin& plugin) {
+  return absl::StrCat(plugin.descriptor().abi_major, ".", plugin.descriptor().abi_minor);
+}
+
+const char* OrEmpty(const char* text) { return text ? text : ""; }
+
+}  // namespace
+
+int PluginsCommand(CommandContext& context) {
+  StoreOptions store_flags;
+  std::vector<std::string> dirs;
+  po::options_description description("Flags");
+  description.add_options()
+      ("dir", po::value<std::vector<std::string>>(&dirs)->value_name("D")->composing(),
+       "a plugin folder to list (repeatable); default: the site's [store] plugin-dirs with "
+       "--config, else $CAIRN_PLUGIN_DIR and the folders beside this program")
+      ("config", po::value<std::string>(&store_flags.config_file)->value_name("FILE"),
+       "take the plugin folders from this site file")
+      ("json", "one JSON line per plugin");
+  po::variables_map variables;
+  if (auto done = ParseCommandLine(
+          context, "[--dir D]... [--json]",
+          "Lists the built-in plugins, then every plugin file in the plugin folders: kind,\n"
+          "name, version, ABI and file. A file the loader refuses is reported on stderr\n"
+          "with the reason; the exit code stays 0.",
+          description, po::positional_options_description(), &variables)) {
+    return *done;
+  }
+  if (dirs.empty()) {
+    StoreOptions options = MergeStoreOptions(context.store_options, store_flags);
+    if (!options.config_file.empty()) {
+      absl::StatusOr<SiteConfig> config = ResolveSiteConfig(options);
+      if (!config.ok()) {
+        *context.err << "cairn plugins: " << config.status().message() << "\n";
+        return kExitUsage;
+      }
+      dirs = config->plugin_dirs;
+    }
+    if (dirs.empty()) dirs = DefaultPluginDirs();
+  }
+
+  PluginRegistry builtins;
+  if (absl::Status s = RegisterBuiltinPlugins(builtins); !s.ok()) return ReportError(context, s);
+  // Files go into a registry of their own: a file of a built-in's name is
+  // listed too, not refused as a duplicate.
+  PluginRegistry files;
+  for (const std::string& dir : dirs) files.AddSearchDir(dir);
+  std::vector<absl::Status> refusals;
+  std::vector<PluginPtr> plugins = builtins.List();
+  for (PluginPtr& plugin : files.List(&refusals)) plugins.push_back(std::move(plugin));
+
+  const bool json = variables.count("json") > 0;
+  if (!json) {
+    *context.out << std::left << std::setw(13) << "KIND" << std::setw(20) << "NAME"
+                 << std::setw(10) << "VERSION" << std::setw(6) << "ABI" << "FILE\n";
+  }
+  for (const PluginPtr& plugin : plugins) {
+    const std::string file =
+        plugin->origin().rfind("built-in", 0) == 0 ? "built-in" : plugin->origin();
+    if (json) {
+      *context.out << Dump({{"kind", KindName(plugin->kind())},
+                            {"name", plugin->name()},
+                            {"version", plugin->version()},
+                            {"abi", AbiOf(*plugin)},
+                            {"file", file},
+                            {"description", OrEmpty(plugin->descriptor().description)}})
+                   << '\n';
+    } else {
+      *context.out << std::left << std::setw(13) << KindName(plugin->kind()) << std::setw(20)
+                   << plugin->name() << std::setw(10) << plugin->version() << std::setw(6)
+                   << AbiOf(*plugin) << file << '\n';
+    }
+  }
+  for (const absl::Status& refusal : refusals) {
+    *context.err << "cairn plugins: refused: " << refusal.message() << "\n";
+  }
+  return kExitOk;
+}
+
+int PluginInfoCommand(CommandContext& context) {
+  std::string file;
+  po::options_description description("Flags");
+  description.add_options()
+      ("file", po::value<std::string>(&file)->value_name("FILE"), "the plugin library")
+      ("json", "print one JSON object");
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  po::variables_map variables;
+  if (auto done = ParseCommandLine(
+          context, "FILE [--json]",
+          "Loads one plugin file and prints everything in its descriptor: kind, name,\n"
+          "version, description, ABI, capabilities, option keys and table size. If the\n"
+          "loader refuses the file, prints its reason and exits 2.",
+          description, positional, &variables)) {
+    return *done;
+  }
+  if (file.empty()) return ReportUsageError(context, "missing FILE");
+  PluginRegistry registry;
+  absl::StatusOr<PluginPtr> loaded = registry.LoadFile(file);
+  if (!loaded.ok()) return ReportError(context, loaded.status());
+  const Plugin& plugin = **loaded;
+  const cairn_plugin_descriptor& d = plugin.descriptor();
+  const uint32_t table_size = *static_cast<const uint32_t*>(d.table);
+  const std::string host_abi = absl::StrCat(registry.host().major_max, ".", registry.host().minor);
+  std::vector<std::string> capabilities = CapabilityNames(plugin.capabilities());
+  std::vector<std::string> keys = plugin.option_keys();
+  if (variables.count("json")) {
+    *context.out << Dump({{"file", plugin.origin()},
+                          {"kind", KindName(plugin.kind())},
+                          {"name", plugin.name()},
+                          {"version", plugin.version()},
+                          {"description", OrEmpty(d.description)},
+                          {"abi", AbiOf(plugin)},
+                          {"host_abi", host_abi},
+                          {"capabilities", capabilities},
+                          {"capability_bits", plugin.capabilities()},
+                          {"option_keys", keys},
+                          {"table_size", table_size},
+                          {"required_table_size", RequiredTableSize(plugin.kind())}})
+                 << "\n";
+    return kExitOk;
+  }
+  auto row = [&](const char* label, const std::string& value) {
+    *context.out << std::left << std::setw(15) << label << value << "\n";
+  };
+  row("file:", plugin.origin());
+  row("kind:", KindName(plugin.kind()));
+  row("name:", plugin.name());
+  row("version:", plugin.version());
+  row("description:", OrEmpty(d.description));
+  row("abi:", absl::StrCat(AbiOf(plugin), " (this host: ", host_abi, ")"));
+  row("capabilities:",
+      absl::StrCat("0x", absl::Hex(plugin.capabilities()),
+                   capabilities.empty() ? "" : " ", absl::StrJoin(capabilities, " ")));
+  row("option keys:", keys.empty() ? "(none)" : absl::StrJoin(keys, ", "));
+  row("table size:", absl::StrCat(table_size, " bytes (this host requires at least ",
+                                  RequiredTableSize(plugin.kind()), ")"));
+  return kExitOk;
+}
+
+int VerifyCommand(CommandContext& context) {
+  StoreOptions store_flags;
+  po::options_description description("Flags");
+  AddStoreOptions(description, &store_flags);
+  po::variables_map variables;
+  if (auto done = ParseCommandLine(
+          context, "",
+          "Runs the storage plugin's check of every stored record (checksums, structure,\n"
+          "indexes) without changing anything. Prints each problem; exits 2 if there was\n"
+          "one.",
+          description, po::positional_options_description(), &variables)) {
+    return *done;
+  }
+  std::unique_ptr<StoreAccess> store;
+  if (auto done = OpenStoreOrReport(context, store_flags, &store)) return *done;
+  size_t problems = 0;
+  absl::Status s = store->Verify([&](const std::string& problem) {
+    ++problems;
+    *context.out << "problem: " << problem << "\n";
+  });
+  if (!s.ok()) return ReportError(context, s);
+  *context.out << "ok: " << store->Describe() << ": every record checks out\n";
+  return kExitOk;
+}
+
+int StatsCommand(CommandContext& context) {
+  StoreOptions store_flags;
+  po::options_description description("Flags");
+  description.add_options()("json", "print one JSON object");
+  AddStoreOptions(description, &store_flags);
+  po::variables_map variables;
+  if (auto done = ParseCommandLine(context, "[--json]",
+                                   "Prints the storage and replication plugins' counters, "
+                                   "one 'name value' a line.",
+                                   description, po::positional_options_description(),
+                                   &variables)) {
+    return *done;
+  }
+  std::unique_ptr<StoreAccess> store;
+  if (auto done = OpenStoreOrReport(context, store_flags, &store)) return *done;
+  absl::StatusOr<std::map<std::string, double>> stats = store->Stats();
+  if (!stats.ok()) return ReportError(context, stats.status());
+  if (variables.count("json")) {
+    *context.out << Dump(Json(*stats)) << "\n";
+  } else {
+    for (const auto& [name, value] : *stats) {
+      *context.out << name << " " << absl::StrCat(value) << "\n";
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace cairn::cli
