@@ -1,0 +1,85 @@
+using Akka.Configuration;
+
+namespace Akka.Persistence.Cairn;
+
+public enum CairnMode
+{
+    Embedded,
+    Remote,
+}
+
+/// <summary>
+/// Which store to use, read from the journal's HOCON section (the snapshot
+/// store and read journal name that section with <c>store-config</c>, so all
+/// three share one store). See reference.conf for every key.
+/// </summary>
+public sealed record CairnSettings(
+    CairnMode Mode,
+    string? SiteFile,
+    string? Path,
+    string? StoragePlugin,
+    IReadOnlyList<string> Overrides,
+    string RemoteHost,
+    int RemotePort,
+    bool RemoteTls,
+    TimeSpan ConnectTimeout,
+    TimeSpan RequestTimeout,
+    int WriteLanes,
+    int ReplayBatchSize)
+{
+    public static CairnSettings Create(Config config)
+    {
+        if (config.IsNullOrEmpty())
+            throw new ConfigurationException("Cairn: the store configuration section is missing or empty");
+        var modeText = config.GetString("mode", "embedded").Trim().ToLowerInvariant();
+        var mode = modeText switch
+        {
+            "embedded" => CairnMode.Embedded,
+            "remote" => CairnMode.Remote,
+            _ => throw new ConfigurationException(
+                $"Cairn: mode = \"{modeText}\" is not \"embedded\" or \"remote\""),
+        };
+        int lanes = config.GetInt("write-lanes", 8);
+        if (lanes < 1) throw new ConfigurationException($"Cairn: write-lanes = {lanes} must be at least 1");
+        int replay = config.GetInt("replay-batch-size", 1024);
+        if (replay < 1) throw new ConfigurationException($"Cairn: replay-batch-size = {replay} must be at least 1");
+        int port = config.GetInt("remote.port", 7700);
+        if (port is < 1 or > 65535) throw new ConfigurationException($"Cairn: remote.port = {port} is not a TCP port");
+        return new CairnSettings(
+            mode,
+            Blank(config.GetString("site-file", "")),
+            Blank(config.GetString("path", "")),
+            Blank(config.GetString("storage-plugin", "")),
+            (config.GetStringList("overrides", Array.Empty<string>()) ?? Array.Empty<string>()).ToList(),
+            config.GetString("remote.host", "127.0.0.1"),
+            port,
+            config.GetBoolean("remote.tls", false),
+            config.GetTimeSpan("remote.connect-timeout", TimeSpan.FromSeconds(5)),
+            config.GetTimeSpan("remote.request-timeout", TimeSpan.FromSeconds(30)),
+            lanes,
+            replay);
+    }
+
+    /// <summary>The overrides handed to libcairn-c: path and storage plugin first,
+    /// then the explicit ones (which therefore win).</summary>
+    public IReadOnlyList<string> EmbeddedOverrides()
+    {
+        var all = new List<string>();
+        if (Path != null) all.Add($"store.path={Path}");
+        if (StoragePlugin != null) all.Add($"storage.plugin={StoragePlugin}");
+        all.AddRange(Overrides);
+        return all;
+    }
+
+    /// <summary>Two settings with the same key use the same store object.</summary>
+    public string StoreKey => Mode == CairnMode.Embedded
+        ? $"embedded|{(SiteFile == null ? "" : System.IO.Path.GetFullPath(SiteFile))}|{string.Join("|", EmbeddedOverrides().Select(NormalisePath))}"
+        : $"remote|{RemoteHost}|{RemotePort}|{RemoteTls}";
+
+    private static string NormalisePath(string assignment) =>
+        assignment.StartsWith("store.path=", StringComparison.Ordinal)
+            ? "store.path=" + System.IO.Path.GetFullPath(assignment.Substring("store.path=".Length))
+            : assignment;
+
+    private static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
+}

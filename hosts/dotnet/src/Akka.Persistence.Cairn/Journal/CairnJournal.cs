@@ -1,0 +1,221 @@
+using System.Collections.Immutable;
+using System.Threading.Channels;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Persistence.Cairn.Client;
+using Akka.Persistence.Journal;
+
+namespace Akka.Persistence.Cairn.Journal;
+
+/// <summary>
+/// Akka.Persistence journal on a Cairn store. A persistenceId is a stream and
+/// a sequence number is a revision. Each AtomicWrite is one append with the
+/// expected revision LowestSequenceNr - 1, so it is all-or-nothing and a
+/// concurrent writer of the same id cannot interleave. Writes go through
+/// <c>write-lanes</c> ordered lanes chosen by persistenceId: the writes of one
+/// id are applied in the order Akka issued them, different ids in parallel.
+/// </summary>
+public sealed class CairnJournal : AsyncWriteJournal
+{
+    private readonly CairnSettings _settings;
+    private readonly CairnStores.Lease _lease;
+    private readonly ICairnStore _store;
+    private readonly Akka.Serialization.Serialization _serialization;
+    private readonly Lane[] _lanes;
+
+    public CairnJournal(Config config)
+    {
+        _settings = CairnSettings.Create(config);
+        _lease = CairnStores.Acquire(_settings);
+        _store = _lease.Store;
+        _serialization = Context.System.Serialization;
+        _lanes = Enumerable.Range(0, _settings.WriteLanes).Select(_ => new Lane(_store)).ToArray();
+    }
+
+    protected override void PostStop()
+    {
+        foreach (var lane in _lanes) lane.Complete();
+        try
+        {
+            Task.WaitAll(_lanes.Select(l => l.Completion).ToArray(), TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            _lease.Dispose();
+            base.PostStop();
+        }
+    }
+
+    protected override Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages,
+        CancellationToken cancellationToken)
+    {
+        var writes = messages.ToList();
+        var results = new Exception?[writes.Count];
+        var pending = new List<Task>();
+        // Consecutive writes of one id become one append (still all-or-nothing
+        // each: a store failure fails the whole task, which fails them all).
+        Job? job = null;
+        for (int i = 0; i < writes.Count; i++)
+        {
+            var write = writes[i];
+            List<EventData> events;
+            try
+            {
+                events = Serialize(write);
+            }
+            catch (Exception ex)
+            {
+                // Rejected: this write only; the others go on.
+                results[i] = ex;
+                continue;
+            }
+            if (job != null && job.Stream == write.PersistenceId && job.NextRevision == write.LowestSequenceNr)
+            {
+                job.Events.AddRange(events);
+                job.NextRevision = write.HighestSequenceNr + 1;
+                continue;
+            }
+            if (job != null) pending.Add(Enqueue(job));
+            job = new Job(write.PersistenceId, (ulong)(write.LowestSequenceNr - 1), events)
+            {
+                NextRevision = write.HighestSequenceNr + 1,
+            };
+        }
+        if (job != null) pending.Add(Enqueue(job));
+        return Task.WhenAll(pending).ContinueWith(t =>
+        {
+            if (t.IsFaulted) throw t.Exception!.GetBaseException();
+            return (IImmutableList<Exception?>)results.ToImmutableList();
+        }, TaskContinuationOptions.ExecuteSynchronously);
+    }
+
+    private List<EventData> Serialize(AtomicWrite write)
+    {
+        var payloads = (IImmutableList<IPersistentRepresentation>)write.Payload;
+        var events = new List<EventData>(payloads.Count);
+        foreach (var p in payloads)
+        {
+            object payload = p.Payload;
+            IReadOnlyList<string> tags = Array.Empty<string>();
+            if (payload is Tagged tagged)
+            {
+                payload = tagged.Payload;
+                tags = tagged.Tags.ToArray();
+            }
+            var s = PayloadEnvelope.Serialize(_serialization, payload);
+            long ticks = p.Timestamp != 0 ? p.Timestamp : DateTime.UtcNow.Ticks;
+            var facts = new PayloadEnvelope.Facts(s.SerializerId, s.SerializerManifest, p.Manifest ?? "", ticks);
+            events.Add(new EventData(s.TypeName, s.Data, PayloadEnvelope.EncodeFacts(facts), p.WriterGuid ?? "",
+                tags, PayloadEnvelope.TicksToUnixMicros(ticks)));
+        }
+        return events;
+    }
+
+    private Task Enqueue(Job job)
+    {
+        var lane = _lanes[(int)((uint)StringComparer.Ordinal.GetHashCode(job.Stream) % (uint)_lanes.Length)];
+        return lane.Submit(job);
+    }
+
+    public override Task ReplayMessagesAsync(IActorContext context, string persistenceId, long fromSequenceNr,
+        long toSequenceNr, long max, Action<IPersistentRepresentation> recoveryCallback)
+    {
+        return Task.Run(async () =>
+        {
+            if (max <= 0 || toSequenceNr < fromSequenceNr || toSequenceNr < 1) return;
+            ulong from = (ulong)Math.Max(1, fromSequenceNr);
+            ulong to = (ulong)toSequenceNr;
+            ulong left = (ulong)max;
+            while (left > 0 && from <= to)
+            {
+                ulong page = Math.Min(left, (ulong)_settings.ReplayBatchSize);
+                var events = await _store.ReadStreamAsync(persistenceId, from, to, page).ConfigureAwait(false);
+                foreach (var ev in events) recoveryCallback(ToPersistent(ev));
+                if ((ulong)events.Count < page) return;
+                left -= (ulong)events.Count;
+                from = events[^1].Revision + 1;
+            }
+        });
+    }
+
+    private Persistent ToPersistent(RecordedEvent ev)
+    {
+        var facts = PayloadEnvelope.DecodeFacts(ev.Metadata, $"event {ev.Stream}/{ev.Revision}");
+        object payload = PayloadEnvelope.Deserialize(_serialization, ev.Data, facts);
+        return new Persistent(payload, (long)ev.Revision, ev.Stream, facts.PersistentManifest, false,
+            ActorRefs.NoSender, ev.Writer, facts.TimestampTicks);
+    }
+
+    public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr,
+        CancellationToken cancellationToken)
+    {
+        // The store keeps a stream's head revision after deletes, so this
+        // never goes down, also after DeleteMessagesTo(pid, long.MaxValue).
+        return (long)await _store.HeadRevisionAsync(persistenceId).ConfigureAwait(false);
+    }
+
+    protected override Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr,
+        CancellationToken cancellationToken)
+    {
+        if (toSequenceNr <= 0) return Task.CompletedTask;
+        return _store.DeleteToAsync(persistenceId, (ulong)toSequenceNr);
+    }
+
+    private sealed class Job
+    {
+        public Job(string stream, ulong head, List<EventData> events)
+        {
+            Stream = stream;
+            Head = head;
+            Events = events;
+        }
+
+        public string Stream { get; }
+        public ulong Head { get; }
+        public List<EventData> Events { get; }
+        public long NextRevision { get; set; }
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>One ordered writer: jobs run one at a time in submission order.</summary>
+    private sealed class Lane
+    {
+        private readonly ICairnStore _store;
+        private readonly Channel<Job> _jobs = Channel.CreateUnbounded<Job>(
+            new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+        public Lane(ICairnStore store)
+        {
+            _store = store;
+            Completion = Task.Run(RunAsync);
+        }
+
+        public Task Completion { get; }
+
+        public Task Submit(Job job)
+        {
+            if (!_jobs.Writer.TryWrite(job))
+                job.Done.SetException(new CairnException(CairnStatus.Closed, "the Cairn journal is stopping"));
+            return job.Done.Task;
+        }
+
+        public void Complete() => _jobs.Writer.TryComplete();
+
+        private async Task RunAsync()
+        {
+            await foreach (var job in _jobs.Reader.ReadAllAsync().ConfigureAwait(false))
+            {
+                try
+                {
+                    await _store.AppendAsync(job.Stream, ExpectedRevision.At(job.Head), job.Events)
+                        .ConfigureAwait(false);
+                    job.Done.SetResult();
+                }
+                catch (Exception ex)
+                {
+                    job.Done.SetException(ex);
+                }
+            }
+        }
+    }
+}

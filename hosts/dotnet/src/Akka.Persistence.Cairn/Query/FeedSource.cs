@@ -1,0 +1,194 @@
+using Akka.Persistence.Cairn.Client;
+using Akka.Streams;
+using Akka.Streams.Stage;
+
+namespace Akka.Persistence.Cairn.Query;
+
+/// <summary>Where a query's events come from: batches until it ends.</summary>
+internal interface IEventFeed : IDisposable
+{
+    /// <summary>The next non-empty batch, or null when the feed has ended.</summary>
+    Task<IReadOnlyList<RecordedEvent>?> NextAsync(CancellationToken cancellation);
+}
+
+/// <summary>A live feed: the store's subscription pushes each commit; ends
+/// after an event for which <c>isLast</c> holds (never, if null).</summary>
+internal sealed class LiveFeed : IEventFeed
+{
+    private readonly ICairnSubscription _subscription;
+    private readonly int _batch;
+    private readonly Func<RecordedEvent, bool>? _isLast;
+    private bool _ended;
+
+    public LiveFeed(ICairnSubscription subscription, int batch, Func<RecordedEvent, bool>? isLast)
+    {
+        _subscription = subscription;
+        _batch = batch;
+        _isLast = isLast;
+    }
+
+    public async Task<IReadOnlyList<RecordedEvent>?> NextAsync(CancellationToken cancellation)
+    {
+        if (_ended) return null;
+        var events = await _subscription.NextAsync(_batch, cancellation).ConfigureAwait(false);
+        if (_isLast == null) return events;
+        for (int i = 0; i < events.Count; i++)
+        {
+            if (_isLast(events[i]))
+            {
+                _ended = true;
+                return events.Take(i + 1).ToList();
+            }
+        }
+        return events;
+    }
+
+    public void Dispose() => _subscription.Dispose();
+}
+
+/// <summary>A "current" feed: pages of a read until the pager says it is done.</summary>
+internal sealed class PagedFeed : IEventFeed
+{
+    private readonly Func<Task<(IReadOnlyList<RecordedEvent> Events, bool Done)>> _page;
+    private bool _done;
+
+    public PagedFeed(Func<Task<(IReadOnlyList<RecordedEvent> Events, bool Done)>> page) => _page = page;
+
+    public async Task<IReadOnlyList<RecordedEvent>?> NextAsync(CancellationToken cancellation)
+    {
+        while (!_done)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var (events, done) = await _page().ConfigureAwait(false);
+            _done = done;
+            if (events.Count > 0) return events;
+        }
+        return null;
+    }
+
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>
+/// An Akka Streams source over an <see cref="IEventFeed"/>: fetches a batch
+/// only when downstream pulls and its buffer is empty (back-pressure reaches
+/// the store's cursor), maps each event (null: skip), and disposes the feed
+/// when the stream ends, fails or is cancelled.
+/// </summary>
+internal sealed class FeedSource<T> : GraphStage<SourceShape<T>> where T : class
+{
+    private readonly Func<IEventFeed> _open;
+    private readonly Func<RecordedEvent, T?> _map;
+    private readonly string _name;
+
+    public FeedSource(string name, Func<IEventFeed> open, Func<RecordedEvent, T?> map)
+    {
+        _name = name;
+        _open = open;
+        _map = map;
+        Shape = new SourceShape<T>(Out);
+    }
+
+    public Outlet<T> Out { get; } = new("Cairn.Feed.Out");
+    public override SourceShape<T> Shape { get; }
+    protected override Attributes InitialAttributes => Attributes.CreateName(_name);
+
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
+
+    private sealed class Logic : OutGraphStageLogic
+    {
+        private readonly FeedSource<T> _stage;
+        private readonly Queue<T> _buffer = new();
+        private readonly CancellationTokenSource _stop = new();
+        private IEventFeed? _feed;
+        private Action<Task<IReadOnlyList<RecordedEvent>?>>? _onBatch;
+        private bool _fetching;
+        private bool _ended;
+
+        public Logic(FeedSource<T> stage) : base(stage.Shape)
+        {
+            _stage = stage;
+            SetHandler(stage.Out, this);
+        }
+
+        public override void PreStart()
+        {
+            _onBatch = GetAsyncCallback<Task<IReadOnlyList<RecordedEvent>?>>(OnBatch);
+            try
+            {
+                _feed = _stage._open();
+            }
+            catch (Exception ex)
+            {
+                FailStage(ex);
+            }
+        }
+
+        public override void OnPull()
+        {
+            if (_buffer.Count > 0)
+            {
+                Push(_stage.Out, _buffer.Dequeue());
+                if (_buffer.Count == 0 && _ended) CompleteStage();
+                return;
+            }
+            Fetch();
+        }
+
+        private void Fetch()
+        {
+            if (_fetching || _ended || _feed == null) return;
+            _fetching = true;
+            var callback = _onBatch!;
+            _feed.NextAsync(_stop.Token).ContinueWith(callback, TaskContinuationOptions.ExecuteSynchronously);
+        }
+
+        private void OnBatch(Task<IReadOnlyList<RecordedEvent>?> task)
+        {
+            _fetching = false;
+            if (task.IsCanceled || _stop.IsCancellationRequested) return;
+            if (task.IsFaulted)
+            {
+                FailStage(task.Exception!.GetBaseException());
+                return;
+            }
+            var events = task.Result;
+            if (events == null)
+            {
+                _ended = true;
+                if (_buffer.Count == 0) CompleteStage();
+                return;
+            }
+            try
+            {
+                foreach (var ev in events)
+                {
+                    var item = _stage._map(ev);
+                    if (item != null) _buffer.Enqueue(item);
+                }
+            }
+            catch (Exception ex)
+            {
+                FailStage(ex);
+                return;
+            }
+            if (IsAvailable(_stage.Out))
+            {
+                if (_buffer.Count > 0) Push(_stage.Out, _buffer.Dequeue());
+                else Fetch();
+            }
+        }
+
+        public override void PostStop()
+        {
+            _stop.Cancel();
+            var feed = _feed;
+            _feed = null;
+            // Disposing a live feed joins its cursor thread (woken at once by
+            // the cancel); keep that off the stream's thread.
+            if (feed != null) Task.Run(feed.Dispose);
+        }
+    }
+}

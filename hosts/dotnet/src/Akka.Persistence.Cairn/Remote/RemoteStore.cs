@@ -1,0 +1,496 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Akka.Persistence.Cairn.Client;
+using Google.Protobuf;
+using P = Cairn.Protocol.V1;
+
+namespace Akka.Persistence.Cairn.Remote;
+
+/// <summary>
+/// A store reached over the cairnd client protocol (schemas/cairn/v1/client.proto):
+/// length-prefixed protobuf frames over one TCP (optionally TLS) connection,
+/// requests pipelined and matched to responses by request id, subscriptions
+/// pushed by the server within the credit this client grants.
+/// </summary>
+public sealed class RemoteStore : ICairnStore
+{
+    private const uint InitialCredit = 1024;
+
+    private readonly string _endpoint;
+    private readonly TcpClient _tcp;
+    private readonly Stream _stream;
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<P.Response>> _pending = new();
+    private readonly ConcurrentDictionary<ulong, RemoteSubscription> _subscriptions = new();
+    private readonly TimeSpan _requestTimeout;
+    private readonly CancellationTokenSource _closing = new();
+    private readonly Task _reader;
+    private long _nextId;
+    private int _maxFrame = 4 << 20;
+    private volatile Exception? _broken;
+
+    private RemoteStore(string endpoint, TcpClient tcp, Stream stream, TimeSpan requestTimeout)
+    {
+        _endpoint = endpoint;
+        _tcp = tcp;
+        _stream = stream;
+        _requestTimeout = requestTimeout;
+        _reader = Task.Run(ReadLoopAsync);
+    }
+
+    public static RemoteStore Connect(CairnSettings settings) =>
+        ConnectAsync(settings).GetAwaiter().GetResult();
+
+    public static async Task<RemoteStore> ConnectAsync(CairnSettings settings)
+    {
+        string endpoint = $"cairnd at {settings.RemoteHost}:{settings.RemotePort}";
+        var tcp = new TcpClient { NoDelay = true };
+        using (var timeout = new CancellationTokenSource(settings.ConnectTimeout))
+        {
+            try
+            {
+                await tcp.ConnectAsync(settings.RemoteHost, settings.RemotePort, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+            {
+                tcp.Dispose();
+                throw new CairnException(CairnStatus.Io,
+                    $"cannot connect to {endpoint} within {settings.ConnectTimeout.TotalSeconds:0.#} s: {ex.Message}; " +
+                    "is cairnd running and is remote.host/remote.port right?");
+            }
+        }
+        Stream stream = tcp.GetStream();
+        if (settings.RemoteTls)
+        {
+            var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+            await ssl.AuthenticateAsClientAsync(settings.RemoteHost).ConfigureAwait(false);
+            stream = ssl;
+        }
+        var store = new RemoteStore(endpoint, tcp, stream, settings.RequestTimeout);
+        try
+        {
+            var hello = await store.CallAsync(new P.Request
+            {
+                Hello = new P.HelloRequest
+                {
+                    ProtocolMajor = 1, ProtocolMinor = 0, ClientName = "Akka.Persistence.Cairn",
+                },
+            }).ConfigureAwait(false);
+            if (hello.Hello.MaxFrame > 0) store._maxFrame = (int)Math.Min(int.MaxValue, hello.Hello.MaxFrame);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+        return store;
+    }
+
+    public void Dispose()
+    {
+        if (_closing.IsCancellationRequested) return;
+        _closing.Cancel();
+        Fail(new CairnException(CairnStatus.Closed, $"the connection to {_endpoint} is closed"));
+        _stream.Dispose();
+        _tcp.Dispose();
+        try
+        {
+            _reader.Wait(TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+        }
+    }
+
+    // ---- the store's operations ------------------------------------------
+
+    public async Task<AppendResult> AppendAsync(string stream, ExpectedRevision expected,
+        IReadOnlyList<EventData> events)
+    {
+        var append = new P.AppendRequest
+        {
+            Stream = stream,
+            ExpectedKind = (P.ExpectedKind)(int)expected.Kind,
+            ExpectedRevision = expected.Revision,
+        };
+        foreach (var ev in events)
+        {
+            var data = new P.EventData
+            {
+                Type = ev.Type,
+                Data = ByteString.CopyFrom(ev.Data.Span),
+                Metadata = ByteString.CopyFrom(ev.Metadata.Span),
+                Writer = ev.Writer,
+                TimestampUs = ev.TimestampUs,
+            };
+            data.Tags.AddRange(ev.Tags);
+            append.Events.Add(data);
+        }
+        var r = (await CallAsync(new P.Request { Append = append }).ConfigureAwait(false)).Append;
+        return new AppendResult(r.FirstRevision, r.LastRevision, r.FirstPosition, r.LastPosition);
+    }
+
+    public async Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string stream, ulong fromRevision,
+        ulong toRevision, ulong maxCount)
+    {
+        var all = new List<RecordedEvent>();
+        ulong from = Math.Max(1, fromRevision);
+        while (maxCount > (ulong)all.Count && from <= toRevision)
+        {
+            var read = (await CallAsync(new P.Request
+            {
+                ReadStream = new P.ReadStreamRequest
+                {
+                    Stream = stream,
+                    FromRevision = from,
+                    ToRevision = toRevision == ulong.MaxValue ? 0 : toRevision,
+                    MaxCount = PageCount(maxCount - (ulong)all.Count),
+                },
+            }).ConfigureAwait(false)).Read;
+            foreach (var ev in read.Events) all.Add(Convert(ev));
+            if (read.End || read.Events.Count == 0) break;
+            from = read.NextRevision;
+        }
+        return all;
+    }
+
+    public Task<IReadOnlyList<RecordedEvent>> ReadTagAsync(string tag, ulong afterPosition, ulong maxCount) =>
+        ReadPositionsAsync(afterPosition, maxCount,
+            (after, max) => new P.Request { ReadTag = new P.ReadTagRequest { Tag = tag, AfterPosition = after, MaxCount = max } });
+
+    public Task<IReadOnlyList<RecordedEvent>> ReadAllAsync(ulong afterPosition, ulong maxCount) =>
+        ReadPositionsAsync(afterPosition, maxCount,
+            (after, max) => new P.Request { ReadAll = new P.ReadAllRequest { AfterPosition = after, MaxCount = max } });
+
+    private async Task<IReadOnlyList<RecordedEvent>> ReadPositionsAsync(ulong after, ulong maxCount,
+        Func<ulong, long, P.Request> request)
+    {
+        var all = new List<RecordedEvent>();
+        while (maxCount > (ulong)all.Count)
+        {
+            var read = (await CallAsync(request(after, PageCount(maxCount - (ulong)all.Count)))
+                .ConfigureAwait(false)).Read;
+            foreach (var ev in read.Events) all.Add(Convert(ev));
+            if (read.End || read.Events.Count == 0) break;
+            after = read.NextAfterPosition;
+        }
+        return all;
+    }
+
+    public async Task<ulong> HeadRevisionAsync(string stream) =>
+        (await CallAsync(new P.Request { Head = new P.HeadRequest { Stream = stream } }).ConfigureAwait(false))
+        .Head.HeadRevision;
+
+    public async Task<ulong> HeadPositionAsync() =>
+        (await CallAsync(new P.Request { Head = new P.HeadRequest() }).ConfigureAwait(false)).Head.HeadPosition;
+
+    public async Task DeleteToAsync(string stream, ulong revision)
+    {
+        // The store's contract is "revisions <= N"; "everything" is the head.
+        ulong head = await HeadRevisionAsync(stream).ConfigureAwait(false);
+        ulong to = Math.Min(head, revision);
+        if (to == 0) return;
+        await CallAsync(new P.Request { DeleteTo = new P.DeleteToRequest { Stream = stream, Revision = to } })
+            .ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<StreamInfo>> ListStreamsAsync(ulong afterOrdinal, ulong maxCount)
+    {
+        var all = new List<StreamInfo>();
+        while (maxCount > (ulong)all.Count)
+        {
+            var r = (await CallAsync(new P.Request
+            {
+                ListStreams = new P.ListStreamsRequest
+                {
+                    AfterOrdinal = afterOrdinal, MaxCount = PageCount(maxCount - (ulong)all.Count),
+                },
+            }).ConfigureAwait(false)).Streams;
+            foreach (var s in r.Streams) all.Add(new StreamInfo(s.Name, s.Ordinal, s.HeadRevision, s.DeletedTo));
+            if (r.End || r.Streams.Count == 0) break;
+            afterOrdinal = r.NextAfterOrdinal;
+        }
+        return all;
+    }
+
+    public Task SaveSnapshotAsync(string stream, ulong revision, long timestampUs, ReadOnlyMemory<byte> data) =>
+        CallAsync(new P.Request
+        {
+            SaveSnapshot = new P.SaveSnapshotRequest
+            {
+                Snapshot = new P.Snapshot
+                {
+                    Stream = stream, Revision = revision, TimestampUs = timestampUs,
+                    Data = ByteString.CopyFrom(data.Span),
+                },
+            },
+        });
+
+    public async Task<SnapshotRecord?> LoadSnapshotAsync(string stream, SnapshotCriteria criteria)
+    {
+        var r = (await CallAsync(new P.Request
+        {
+            LoadSnapshot = new P.LoadSnapshotRequest { Stream = stream, Criteria = Criteria(criteria) },
+        }).ConfigureAwait(false)).Snapshot;
+        if (!r.Found) return null;
+        return new SnapshotRecord(r.Snapshot.Stream, r.Snapshot.Revision, r.Snapshot.TimestampUs,
+            r.Snapshot.Data.ToByteArray());
+    }
+
+    public Task DeleteSnapshotAsync(string stream, ulong revision) =>
+        CallAsync(new P.Request
+        {
+            DeleteSnapshot = new P.DeleteSnapshotRequest { Stream = stream, Revision = revision },
+        });
+
+    public Task DeleteSnapshotsAsync(string stream, SnapshotCriteria criteria) =>
+        CallAsync(new P.Request
+        {
+            DeleteSnapshots = new P.DeleteSnapshotsRequest { Stream = stream, Criteria = Criteria(criteria) },
+        });
+
+    public ICairnSubscription Subscribe(SubscriptionKind kind, string name, ulong after)
+    {
+        ulong id = (ulong)Interlocked.Increment(ref _nextId);
+        var subscription = new RemoteSubscription(this, id);
+        _subscriptions[id] = subscription;
+        var request = new P.Request
+        {
+            RequestId = id,
+            Subscribe = new P.SubscribeRequest
+            {
+                Kind = kind switch
+                {
+                    SubscriptionKind.Stream => P.SubscriptionKind.SubscribeStream,
+                    SubscriptionKind.Tag => P.SubscriptionKind.SubscribeTag,
+                    _ => P.SubscriptionKind.SubscribeAll,
+                },
+                Name = name,
+                After = after,
+                InitialCredit = InitialCredit,
+            },
+        };
+        _ = SendAsync(request).ContinueWith(t => subscription.Fail(t.Exception!.GetBaseException()),
+            TaskContinuationOptions.OnlyOnFaulted);
+        return subscription;
+    }
+
+    // ---- plumbing -----------------------------------------------------------
+
+    private static long PageCount(ulong wanted) => (long)Math.Min(wanted, 1UL << 30);
+
+    private static P.SnapshotCriteria Criteria(SnapshotCriteria c)
+    {
+        var p = new P.SnapshotCriteria();
+        if (c.MinRevision != 0) p.MinRevision = c.MinRevision;
+        if (c.MaxRevision != ulong.MaxValue) p.MaxRevision = c.MaxRevision;
+        if (c.MinTimestampUs != long.MinValue) p.MinTimestampUs = c.MinTimestampUs;
+        if (c.MaxTimestampUs != long.MaxValue) p.MaxTimestampUs = c.MaxTimestampUs;
+        return p;
+    }
+
+    private static RecordedEvent Convert(P.RecordedEvent e) =>
+        new(e.Stream, e.Revision, e.Position, e.Type, e.TimestampUs, e.Writer, e.Metadata.ToByteArray(),
+            e.Data.ToByteArray(), e.Tags.ToArray());
+
+    private CairnException ToException(P.Error error)
+    {
+        int code = (int)error.Code;
+        var status = code is >= 1 and <= 12 ? (CairnStatus)code : CairnStatus.FailedPrecondition;
+        string prefix = code >= 100 ? $"{_endpoint}: {error.Code}: " : "";
+        return new CairnException(status, prefix + error.Message);
+    }
+
+    private async Task<P.Response> CallAsync(P.Request request)
+    {
+        ulong id = (ulong)Interlocked.Increment(ref _nextId);
+        request.RequestId = id;
+        var done = new TaskCompletionSource<P.Response>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[id] = done;
+        try
+        {
+            await SendAsync(request).ConfigureAwait(false);
+            var response = await done.Task.WaitAsync(_requestTimeout).ConfigureAwait(false);
+            if (response.Error != null && response.Error.Code != P.ErrorCode.Ok) throw ToException(response.Error);
+            return response;
+        }
+        catch (TimeoutException)
+        {
+            throw new CairnException(CairnStatus.Timeout,
+                $"{_endpoint} did not answer a {request.BodyCase} request within {_requestTimeout.TotalSeconds:0.#} s");
+        }
+        finally
+        {
+            _pending.TryRemove(id, out _);
+        }
+    }
+
+    internal async Task SendAsync(P.Request request)
+    {
+        if (_broken != null) throw _broken;
+        int size = request.CalculateSize();
+        if (size > _maxFrame)
+            throw new CairnException(CairnStatus.ResourceExhausted,
+                $"a {request.BodyCase} request of {size} bytes is over {_endpoint}'s max-frame of {_maxFrame} bytes; " +
+                "write smaller batches or raise the server's [limits] max-frame");
+        var frame = new byte[4 + size];
+        BinaryPrimitives.WriteUInt32BigEndian(frame, (uint)size);
+        request.WriteTo(frame.AsSpan(4));
+        await _writeGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await _stream.WriteAsync(frame).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
+        {
+            var broken = new CairnException(CairnStatus.Io, $"lost the connection to {_endpoint}: {ex.Message}");
+            Fail(broken);
+            throw broken;
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var header = new byte[4];
+        try
+        {
+            while (!_closing.IsCancellationRequested)
+            {
+                await _stream.ReadExactlyAsync(header, _closing.Token).ConfigureAwait(false);
+                uint size = BinaryPrimitives.ReadUInt32BigEndian(header);
+                if (size == 0 || size > int.MaxValue)
+                    throw new InvalidDataException($"{_endpoint} sent a frame of {size} bytes");
+                var body = new byte[size];
+                await _stream.ReadExactlyAsync(body, _closing.Token).ConfigureAwait(false);
+                Dispatch(P.Response.Parser.ParseFrom(body));
+            }
+        }
+        catch (Exception ex)
+        {
+            Fail(_closing.IsCancellationRequested
+                ? new CairnException(CairnStatus.Closed, $"the connection to {_endpoint} is closed")
+                : new CairnException(CairnStatus.Io, $"lost the connection to {_endpoint}: {ex.Message}"));
+        }
+    }
+
+    private void Dispatch(P.Response response)
+    {
+        if (response.RequestId == 0 && response.Error != null && response.Error.Code != P.ErrorCode.Ok)
+        {
+            Fail(ToException(response.Error));
+            return;
+        }
+        if (_subscriptions.TryGetValue(response.RequestId, out var subscription))
+        {
+            switch (response.BodyCase)
+            {
+                case P.Response.BodyOneofCase.Events:
+                    subscription.Deliver(response.Events.Events.Select(Convert).ToList());
+                    return;
+                case P.Response.BodyOneofCase.Ended:
+                    _subscriptions.TryRemove(response.RequestId, out _);
+                    if (response.Error != null && response.Error.Code != P.ErrorCode.Ok)
+                        subscription.Fail(ToException(response.Error));
+                    else subscription.End();
+                    return;
+                case P.Response.BodyOneofCase.Subscribed:
+                    return;
+                default:
+                    if (response.Error != null && response.Error.Code != P.ErrorCode.Ok)
+                    {
+                        _subscriptions.TryRemove(response.RequestId, out _);
+                        subscription.Fail(ToException(response.Error));
+                    }
+                    return;
+            }
+        }
+        if (_pending.TryGetValue(response.RequestId, out var waiter)) waiter.TrySetResult(response);
+    }
+
+    private void Fail(Exception error)
+    {
+        _broken ??= error;
+        foreach (var (_, waiter) in _pending) waiter.TrySetException(error);
+        foreach (var (_, sub) in _subscriptions) sub.Fail(error);
+        _subscriptions.Clear();
+    }
+
+    internal void Forget(ulong id)
+    {
+        if (_subscriptions.TryRemove(id, out _) && _broken == null)
+        {
+            _ = SendAsync(new P.Request
+            {
+                RequestId = (ulong)Interlocked.Increment(ref _nextId),
+                Cancel = new P.CancelRequest { SubscriptionId = id },
+            }).ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+        }
+    }
+
+    /// <summary>Batches the server pushed; credit is granted back as the
+    /// consumer takes events, so the server never runs ahead by more than
+    /// the initial credit.</summary>
+    private sealed class RemoteSubscription : ICairnSubscription
+    {
+        private readonly RemoteStore _store;
+        private readonly ulong _id;
+        private readonly Channel<IReadOnlyList<RecordedEvent>> _batches =
+            Channel.CreateUnbounded<IReadOnlyList<RecordedEvent>>(new UnboundedChannelOptions { SingleReader = true });
+        private IReadOnlyList<RecordedEvent>? _rest;
+        private int _disposed;
+
+        public RemoteSubscription(RemoteStore store, ulong id)
+        {
+            _store = store;
+            _id = id;
+        }
+
+        public void Deliver(IReadOnlyList<RecordedEvent> events) => _batches.Writer.TryWrite(events);
+        public void End() => _batches.Writer.TryComplete();
+        public void Fail(Exception error) => _batches.Writer.TryComplete(error);
+
+        public async Task<IReadOnlyList<RecordedEvent>> NextAsync(int maxCount, CancellationToken cancellation)
+        {
+            if (maxCount <= 0) throw new ArgumentOutOfRangeException(nameof(maxCount), "must be at least 1");
+            var batch = _rest;
+            _rest = null;
+            if (batch == null)
+            {
+                try
+                {
+                    batch = await _batches.Reader.ReadAsync(cancellation).ConfigureAwait(false);
+                }
+                catch (ChannelClosedException ex)
+                {
+                    throw ex.InnerException ?? new CairnException(CairnStatus.Closed,
+                        $"{_store._endpoint} ended the subscription");
+                }
+                if (batch.Count > 0)
+                {
+                    await _store.SendAsync(new P.Request
+                    {
+                        RequestId = (ulong)Interlocked.Increment(ref _store._nextId),
+                        Credit = new P.CreditRequest { SubscriptionId = _id, Credit = (ulong)batch.Count },
+                    }).ConfigureAwait(false);
+                }
+            }
+            if (batch.Count <= maxCount) return batch;
+            _rest = batch.Skip(maxCount).ToList();
+            return batch.Take(maxCount).ToList();
+        }
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            _batches.Writer.TryComplete();
+            _store.Forget(_id);
+        }
+    }
+}
