@@ -1,0 +1,80 @@
+// The child of the kill -9 crash test (crash_test.cc): opens the log in
+// argv[1] with fsync=always and appends batches from several threads until it
+// is killed, writing one line per acknowledged batch to stdout:
+//
+//   <stream> <first revision> <count> <first position>\n
+//
+// A line is written only after Append returned OK, so every line names
+// events that must survive. Event contents are a pure function of (stream,
+// revision, batch) so the parent can check them (crash_workload.h).
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crash_workload.h"
+#include "log.h"
+
+int main(int argc, char** argv) {
+  using namespace cairn::mmaplog;
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: %s <dir> <seed>\n", argv[0]);
+    return 2;
+  }
+  LogOptions options;
+  options.path = argv[1];
+  options.segment_size = crash::kSegmentSize;
+  options.fsync = FsyncMode::kAlways;
+  options.stream_bucket_bits = 6;
+  auto log = Log::Open(options);
+  if (!log.ok()) {
+    std::fprintf(stderr, "open failed: %s\n", log.status().ToString().c_str());
+    return 3;
+  }
+  std::mutex out_mu;
+  std::atomic<bool> failed{false};
+  unsigned seed = static_cast<unsigned>(std::strtoul(argv[2], nullptr, 10));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < crash::kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(seed * 31 + t);
+      for (;;) {
+        // Each thread owns streams t, t + kThreads, ...
+        int stream_index =
+            t + crash::kThreads * static_cast<int>(rng() % crash::kStreamsPerThread);
+        std::string stream = crash::StreamName(stream_index);
+        uint64_t head = (*log)->HeadRevision(stream);
+        uint32_t count = 1 + rng() % crash::kMaxBatch;
+        std::vector<crash::Payload> payloads;
+        for (uint32_t i = 0; i < count; ++i) {
+          payloads.push_back(
+              crash::MakePayload(stream, head + 1 + i, head + 1, count));
+        }
+        std::vector<cairn_event> events;
+        for (auto& p : payloads) events.push_back(p.View());
+        cairn_append_result r;
+        absl::Status s = (*log)->Append(
+            stream, cairn_expected{CAIRN_EXPECT_EXACT, head}, events.data(),
+            events.size(), &r);
+        if (!s.ok()) {
+          std::fprintf(stderr, "append failed: %s\n", s.ToString().c_str());
+          failed = true;
+          std::_Exit(4);
+        }
+        std::lock_guard<std::mutex> lk(out_mu);
+        std::printf("%d %llu %u %llu\n", stream_index,
+                    static_cast<unsigned long long>(r.first_revision), count,
+                    static_cast<unsigned long long>(r.first_position));
+        std::fflush(stdout);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return failed ? 4 : 0;
+}

@@ -1,0 +1,85 @@
+// The portable seam: every operating-system call mmaplog makes (files,
+// mappings, syncs, directory listing, locking) goes through FileSystem, so a
+// port to another OS is one more implementation file beside
+// file_system_posix.cc.
+#ifndef CAIRN_PLUGINS_STORAGE_MMAPLOG_FILE_SYSTEM_H_
+#define CAIRN_PLUGINS_STORAGE_MMAPLOG_FILE_SYSTEM_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace cairn::mmaplog {
+
+// A file mapped read-write and shared, so stores through data() reach the
+// file. The mapping stays valid until the object is destroyed. Thread-safe
+// except for destruction.
+class MappedFile {
+ public:
+  virtual ~MappedFile() = default;
+  virtual uint8_t* data() const = 0;
+  virtual size_t size() const = 0;
+  virtual const std::string& path() const = 0;
+  // Makes bytes [offset, offset + length) durable (and, on this
+  // implementation, every other dirty byte of the file). Fails with an
+  // Unavailable status naming the file if the OS refuses.
+  virtual absl::Status Sync(size_t offset, size_t length) = 0;
+  // Touches every page so later stores do not fault in new pages, then makes
+  // the (zero) contents durable so writeback does not allocate blocks later.
+  virtual absl::Status Prefault() = 0;
+};
+
+// An exclusive lock on a directory, held until destruction.
+class DirectoryLock {
+ public:
+  virtual ~DirectoryLock() = default;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+
+  // The implementation for this platform. Never null; lives forever.
+  static FileSystem* Default();
+
+  // Creates `path` (must not exist) of exactly `size` bytes, all zero, with
+  // its blocks allocated, syncs it and its directory, and maps it.
+  virtual absl::StatusOr<std::unique_ptr<MappedFile>> CreateMapped(
+      const std::string& path, size_t size) = 0;
+  // Maps an existing file at its current size.
+  virtual absl::StatusOr<std::unique_ptr<MappedFile>> OpenMapped(
+      const std::string& path) = 0;
+
+  virtual absl::Status CreateDirectories(const std::string& path) = 0;
+  // Names (not paths) of the entries of `dir`, unsorted.
+  virtual absl::StatusOr<std::vector<std::string>> ListDirectory(
+      const std::string& dir) = 0;
+  virtual bool Exists(const std::string& path) = 0;
+  virtual absl::Status Remove(const std::string& path) = 0;
+  virtual absl::StatusOr<uint64_t> FileSize(const std::string& path) = 0;
+  // Reads the whole file.
+  virtual absl::StatusOr<std::string> ReadFile(const std::string& path) = 0;
+  // Replaces `path` atomically with `contents`: a temporary file is written
+  // and synced, renamed over `path`, and the directory synced.
+  virtual absl::Status WriteFileAtomic(const std::string& path,
+                                       const std::string& contents) = 0;
+  // Appends to `path` (creating it) and, if `sync`, makes the bytes durable.
+  virtual absl::Status AppendFile(const std::string& path,
+                                  const std::string& contents, bool sync) = 0;
+  // Shortens (or extends with zeros) `path` to `size` bytes and syncs it.
+  virtual absl::Status Truncate(const std::string& path, uint64_t size) = 0;
+  virtual absl::Status SyncDirectory(const std::string& dir) = 0;
+  // Takes an exclusive lock on `dir` (a LOCK file inside it); fails with
+  // FailedPrecondition if another process holds it.
+  virtual absl::StatusOr<std::unique_ptr<DirectoryLock>> LockDirectory(
+      const std::string& dir) = 0;
+};
+
+}  // namespace cairn::mmaplog
+
+#endif  // CAIRN_PLUGINS_STORAGE_MMAPLOG_FILE_SYSTEM_H_

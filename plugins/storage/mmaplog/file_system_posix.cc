@@ -1,0 +1,299 @@
+// POSIX (Linux) implementation of FileSystem: mmap, fdatasync, flock.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "file_system.h"
+
+namespace cairn::mmaplog {
+namespace {
+
+absl::Status OsError(const std::string& what, const std::string& path) {
+  return absl::UnavailableError(what + " '" + path +
+                                "' failed: " + std::strerror(errno));
+}
+
+class PosixMappedFile : public MappedFile {
+ public:
+  PosixMappedFile(std::string path, int fd, uint8_t* data, size_t size)
+      : path_(std::move(path)), fd_(fd), data_(data), size_(size) {}
+  ~PosixMappedFile() override {
+    if (data_ != nullptr) munmap(data_, size_);
+    if (fd_ >= 0) close(fd_);
+  }
+  uint8_t* data() const override { return data_; }
+  size_t size() const override { return size_; }
+  const std::string& path() const override { return path_; }
+
+  absl::Status Sync(size_t, size_t) override {
+    // fdatasync writes back the dirty pages of shared mappings of the file
+    // too, and only what is dirty.
+    if (fdatasync(fd_) != 0) return OsError("fdatasync", path_);
+    return absl::OkStatus();
+  }
+
+  absl::Status Prefault() override {
+    long page = sysconf(_SC_PAGESIZE);
+    for (size_t off = 0; off < size_; off += static_cast<size_t>(page)) {
+      // A volatile store of the byte already there (zero) dirties the page
+      // and allocates it in the page cache.
+      volatile uint8_t* p = data_ + off;
+      *p = *p;
+    }
+    if (fdatasync(fd_) != 0) return OsError("fdatasync", path_);
+    // Re-establish read mappings of the now clean pages.
+    madvise(data_, size_, MADV_WILLNEED);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+  uint8_t* data_;
+  size_t size_;
+};
+
+class PosixLock : public DirectoryLock {
+ public:
+  explicit PosixLock(int fd) : fd_(fd) {}
+  ~PosixLock() override {
+    flock(fd_, LOCK_UN);
+    close(fd_);
+  }
+
+ private:
+  int fd_;
+};
+
+std::string DirOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+absl::Status WriteAll(int fd, const std::string& path, const char* p,
+                      size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return OsError("write", path);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+class PosixFileSystem : public FileSystem {
+ public:
+  absl::StatusOr<std::unique_ptr<MappedFile>> CreateMapped(
+      const std::string& path, size_t size) override {
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return OsError("create", path);
+    int rc = posix_fallocate(fd, 0, static_cast<off_t>(size));
+    if (rc != 0) {
+      // Filesystems without fallocate: fall back to a sparse file.
+      if (rc != EOPNOTSUPP && rc != EINVAL) {
+        errno = rc;
+        absl::Status s = OsError("allocate space for", path);
+        close(fd);
+        unlink(path.c_str());
+        return s;
+      }
+      if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+        absl::Status s = OsError("resize", path);
+        close(fd);
+        unlink(path.c_str());
+        return s;
+      }
+    }
+    if (fsync(fd) != 0) {
+      absl::Status s = OsError("fsync", path);
+      close(fd);
+      return s;
+    }
+    absl::Status ds = SyncDirectory(DirOf(path));
+    if (!ds.ok()) {
+      close(fd);
+      return ds;
+    }
+    return MapFd(path, fd, size);
+  }
+
+  absl::StatusOr<std::unique_ptr<MappedFile>> OpenMapped(
+      const std::string& path) override {
+    int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return OsError("open", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+      absl::Status s = OsError("stat", path);
+      close(fd);
+      return s;
+    }
+    return MapFd(path, fd, static_cast<size_t>(st.st_size));
+  }
+
+  absl::Status CreateDirectories(const std::string& path) override {
+    std::string partial;
+    size_t i = 0;
+    while (i <= path.size()) {
+      size_t slash = path.find('/', i);
+      if (slash == std::string::npos) slash = path.size();
+      partial = path.substr(0, slash);
+      i = slash + 1;
+      if (partial.empty()) continue;
+      if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+        return OsError("create directory", partial);
+      }
+    }
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return absl::InvalidArgumentError("'" + path + "' is not a directory");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<std::string>> ListDirectory(
+      const std::string& dir) override {
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) return OsError("list directory", dir);
+    std::vector<std::string> names;
+    while (struct dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(std::move(name));
+    }
+    closedir(d);
+    return names;
+  }
+
+  bool Exists(const std::string& path) override {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0;
+  }
+
+  absl::Status Remove(const std::string& path) override {
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return OsError("remove", path);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<uint64_t> FileSize(const std::string& path) override {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return OsError("stat", path);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+  absl::StatusOr<std::string> ReadFile(const std::string& path) override {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return OsError("open", path);
+    std::string out;
+    char buf[1 << 16];
+    for (;;) {
+      ssize_t r = read(fd, buf, sizeof buf);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        absl::Status s = OsError("read", path);
+        close(fd);
+        return s;
+      }
+      if (r == 0) break;
+      out.append(buf, static_cast<size_t>(r));
+    }
+    close(fd);
+    return out;
+  }
+
+  absl::Status WriteFileAtomic(const std::string& path,
+                               const std::string& contents) override {
+    std::string tmp = path + ".tmp";
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return OsError("create", tmp);
+    absl::Status s = WriteAll(fd, tmp, contents.data(), contents.size());
+    if (s.ok() && fdatasync(fd) != 0) s = OsError("fdatasync", tmp);
+    close(fd);
+    if (!s.ok()) return s;
+    if (rename(tmp.c_str(), path.c_str()) != 0) return OsError("rename", tmp);
+    return SyncDirectory(DirOf(path));
+  }
+
+  absl::Status AppendFile(const std::string& path, const std::string& contents,
+                          bool sync) override {
+    bool existed = Exists(path);
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return OsError("open", path);
+    absl::Status s = WriteAll(fd, path, contents.data(), contents.size());
+    if (s.ok() && sync && fdatasync(fd) != 0) s = OsError("fdatasync", path);
+    close(fd);
+    if (s.ok() && sync && !existed) s = SyncDirectory(DirOf(path));
+    return s;
+  }
+
+  absl::Status Truncate(const std::string& path, uint64_t size) override {
+    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return OsError("open", path);
+    absl::Status s;
+    if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+      s = OsError("truncate", path);
+    } else if (fdatasync(fd) != 0) {
+      s = OsError("fdatasync", path);
+    }
+    close(fd);
+    return s;
+  }
+
+  absl::Status SyncDirectory(const std::string& dir) override {
+    int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return OsError("open directory", dir);
+    absl::Status s;
+    if (fsync(fd) != 0) s = OsError("fsync directory", dir);
+    close(fd);
+    return s;
+  }
+
+  absl::StatusOr<std::unique_ptr<DirectoryLock>> LockDirectory(
+      const std::string& dir) override {
+    std::string path = dir + "/LOCK";
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return OsError("open", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      close(fd);
+      return absl::FailedPreconditionError(
+          "store '" + dir +
+          "' is open in another process (LOCK is held); close it there first");
+    }
+    return std::unique_ptr<DirectoryLock>(new PosixLock(fd));
+  }
+
+ private:
+  absl::StatusOr<std::unique_ptr<MappedFile>> MapFd(const std::string& path,
+                                                    int fd, size_t size) {
+    if (size == 0) {
+      close(fd);
+      return absl::DataLossError("file '" + path + "' is empty");
+    }
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+      absl::Status s = OsError("mmap", path);
+      close(fd);
+      return s;
+    }
+    return std::unique_ptr<MappedFile>(
+        new PosixMappedFile(path, fd, static_cast<uint8_t*>(p), size));
+  }
+};
+
+}  // namespace
+
+FileSystem* FileSystem::Default() {
+  static PosixFileSystem* fs = new PosixFileSystem();
+  return fs;
+}
+
+}  // namespace cairn::mmaplog

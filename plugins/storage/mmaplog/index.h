@@ -1,0 +1,216 @@
+// In-memory indexes of mmaplog: lock-free for readers, with stable addresses.
+//
+//  - ChunkedArray: a growable array of atomic u64 whose elements never move
+//    (chunk k holds kBase << k elements), so readers need no lock while a
+//    writer grows it.
+//  - StreamState / StreamDirectory: stream name -> head revision, deleted-to,
+//    ordinal and revision -> location; a fixed array of buckets with chains
+//    that only grow by CAS at the head, so lookups never lock.
+//  - TagDirectory: tag -> locations in position order (single writer: the
+//    committer).
+//
+// A location packs a segment number and a byte offset: (segment << 32) |
+// offset. 0 means "none" (no record lies at offset 0: the segment header
+// does).
+#ifndef CAIRN_PLUGINS_STORAGE_MMAPLOG_INDEX_H_
+#define CAIRN_PLUGINS_STORAGE_MMAPLOG_INDEX_H_
+
+#include <atomic>
+#include <bit>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace cairn::mmaplog {
+
+inline uint64_t MakeLocation(uint64_t segment, uint32_t offset) {
+  return (segment << 32) | offset;
+}
+inline uint64_t LocationSegment(uint64_t location) { return location >> 32; }
+inline uint32_t LocationOffset(uint64_t location) {
+  return static_cast<uint32_t>(location);
+}
+
+// A growable array of atomic u64 values (all 0 at first). Set() may run
+// concurrently with Get() and with Set() of other indexes; elements never
+// move. Memory: at most twice the highest index set, plus 8 bytes a chunk.
+class ChunkedArray {
+ public:
+  static constexpr uint64_t kBaseShift = 4;  // chunk 0 holds 16 elements
+  static constexpr int kChunks = 44;
+
+  ChunkedArray() = default;
+  ~ChunkedArray() {
+    for (auto& c : chunks_) delete[] c.load(std::memory_order_relaxed);
+  }
+  ChunkedArray(const ChunkedArray&) = delete;
+  ChunkedArray& operator=(const ChunkedArray&) = delete;
+
+  // Stores `value` at `index` (release).
+  void Set(uint64_t index, uint64_t value) {
+    uint64_t within;
+    int k = ChunkOf(index, &within);
+    std::atomic<uint64_t>* chunk = chunks_[k].load(std::memory_order_acquire);
+    if (chunk == nullptr) chunk = Grow(k);
+    chunk[within].store(value, std::memory_order_release);
+  }
+
+  // The value at `index`, or 0 if never set (acquire).
+  uint64_t Get(uint64_t index) const {
+    uint64_t within;
+    int k = ChunkOf(index, &within);
+    const std::atomic<uint64_t>* chunk =
+        chunks_[k].load(std::memory_order_acquire);
+    return chunk == nullptr ? 0 : chunk[within].load(std::memory_order_acquire);
+  }
+
+  // Bytes allocated for chunks.
+  uint64_t MemoryBytes() const {
+    uint64_t n = 0;
+    for (int k = 0; k < kChunks; ++k) {
+      if (chunks_[k].load(std::memory_order_relaxed) != nullptr) {
+        n += (uint64_t{1} << (kBaseShift + k)) * 8;
+      }
+    }
+    return n;
+  }
+
+ private:
+  static int ChunkOf(uint64_t index, uint64_t* within) {
+    uint64_t q = (index >> kBaseShift) + 1;
+    int k = static_cast<int>(std::bit_width(q)) - 1;
+    *within = index - (((uint64_t{1} << k) - 1) << kBaseShift);
+    return k;
+  }
+  std::atomic<uint64_t>* Grow(int k) {
+    size_t n = size_t{1} << (kBaseShift + k);
+    auto* fresh = new std::atomic<uint64_t>[n]();
+    std::atomic<uint64_t>* expected = nullptr;
+    if (chunks_[k].compare_exchange_strong(expected, fresh,
+                                           std::memory_order_acq_rel)) {
+      return fresh;
+    }
+    delete[] fresh;
+    return expected;
+  }
+
+  std::atomic<std::atomic<uint64_t>*> chunks_[kChunks] = {};
+};
+
+// Everything mmaplog knows about one stream.
+struct StreamState {
+  explicit StreamState(std::string_view n) : name(n) {}
+
+  // Bit 0 set while an appender holds the stream's claim (it has checked the
+  // expected revision and is reserving space); bits 1.. hold the head
+  // revision: the highest revision reserved (committed or about to be).
+  static constexpr uint64_t kClaimed = 1;
+  std::atomic<uint64_t> head_and_claim{0};
+  std::atomic<uint64_t> deleted_to{0};
+  std::atomic<uint64_t> ordinal{0};  // 0 until its first batch commits
+  ChunkedArray revisions;            // revision - 1 -> location
+  const std::string name;
+  StreamState* next = nullptr;  // bucket chain; immutable once published
+
+  uint64_t head() const {
+    return head_and_claim.load(std::memory_order_acquire) >> 1;
+  }
+};
+
+// A tag's positions, appended in position order by the committer only.
+struct TagState {
+  explicit TagState(std::string_view n) : name(n) {}
+  ChunkedArray locations;           // i -> location of the i-th tagged event
+  std::atomic<uint64_t> count{0};   // entries published
+  const std::string name;
+  TagState* next = nullptr;
+};
+
+uint64_t HashName(std::string_view name);
+
+// A lock-free hash map from name to a node type with `name` and `next`
+// members, holding nodes until destruction. Find never blocks; FindOrCreate
+// inserts by CAS on the bucket head.
+template <typename Node>
+class NameMap {
+ public:
+  explicit NameMap(uint32_t bucket_bits)
+      : mask_((uint64_t{1} << bucket_bits) - 1),
+        buckets_(new std::atomic<Node*>[mask_ + 1]()) {}
+  ~NameMap() {
+    for (uint64_t i = 0; i <= mask_; ++i) {
+      Node* n = buckets_[i].load(std::memory_order_relaxed);
+      while (n != nullptr) {
+        Node* next = n->next;
+        delete n;
+        n = next;
+      }
+    }
+  }
+  NameMap(const NameMap&) = delete;
+  NameMap& operator=(const NameMap&) = delete;
+
+  Node* Find(std::string_view name) const {
+    return FindFrom(buckets_[HashName(name) & mask_].load(
+                        std::memory_order_acquire),
+                    name);
+  }
+
+  // The node for `name`, created if absent. *created tells which.
+  Node* FindOrCreate(std::string_view name, bool* created) {
+    std::atomic<Node*>& bucket = buckets_[HashName(name) & mask_];
+    Node* head = bucket.load(std::memory_order_acquire);
+    if (Node* n = FindFrom(head, name)) {
+      *created = false;
+      return n;
+    }
+    auto fresh = std::make_unique<Node>(name);
+    for (;;) {
+      fresh->next = head;
+      if (bucket.compare_exchange_weak(head, fresh.get(),
+                                       std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        size_.fetch_add(1, std::memory_order_relaxed);
+        *created = true;
+        return fresh.release();
+      }
+      // Someone inserted meanwhile: it may be our name.
+      if (Node* n = FindFrom(head, name)) {
+        *created = false;
+        return n;
+      }
+    }
+  }
+
+  uint64_t size() const { return size_.load(std::memory_order_relaxed); }
+  uint64_t BucketBytes() const { return (mask_ + 1) * sizeof(void*); }
+
+  // Calls fn(Node*) for every node (no particular order). Safe concurrently
+  // with inserts (may or may not see new nodes).
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (uint64_t i = 0; i <= mask_; ++i) {
+      for (Node* n = buckets_[i].load(std::memory_order_acquire); n != nullptr;
+           n = n->next) {
+        fn(n);
+      }
+    }
+  }
+
+ private:
+  static Node* FindFrom(Node* n, std::string_view name) {
+    for (; n != nullptr; n = n->next) {
+      if (n->name == name) return n;
+    }
+    return nullptr;
+  }
+
+  const uint64_t mask_;
+  std::unique_ptr<std::atomic<Node*>[]> buckets_;
+  std::atomic<uint64_t> size_{0};
+};
+
+}  // namespace cairn::mmaplog
+
+#endif  // CAIRN_PLUGINS_STORAGE_MMAPLOG_INDEX_H_

@@ -1,0 +1,1078 @@
+#include "log.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+
+#include "crc32c.h"
+#include "record.h"
+
+namespace cairn::mmaplog {
+namespace {
+
+constexpr uint64_t kSparseEvery = 64;
+constexpr char kDeletesFile[] = "deletes.log";
+
+std::string Quote(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
+
+inline void CpuRelax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#endif
+}
+
+std::string ExpectedText(cairn_expected e) {
+  switch (e.kind) {
+    case CAIRN_EXPECT_NO_STREAM:
+      return "no stream";
+    case CAIRN_EXPECT_EXACT:
+      return "revision " + std::to_string(e.revision);
+    default:
+      return "any";
+  }
+}
+
+bool ExpectedHolds(cairn_expected e, uint64_t head) {
+  switch (e.kind) {
+    case CAIRN_EXPECT_NO_STREAM:
+      return head == 0;
+    case CAIRN_EXPECT_EXACT:
+      return head == e.revision;
+    default:
+      return true;
+  }
+}
+
+// The deletes.log record: u32 length of what follows the CRC, u32 CRC32C of
+// it, u64 revision, stream name.
+std::string EncodeDelete(std::string_view stream, uint64_t revision) {
+  std::string body(8 + stream.size(), '\0');
+  std::memcpy(body.data(), &revision, 8);
+  std::memcpy(body.data() + 8, stream.data(), stream.size());
+  uint32_t len = static_cast<uint32_t>(body.size());
+  uint32_t crc = Crc32c(0, body.data(), body.size());
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &len, 4);
+  std::memcpy(out.data() + 4, &crc, 4);
+  return out + body;
+}
+
+}  // namespace
+
+std::string Segment::name() const { return SegmentFileName(number); }
+
+absl::Status ParseFsync(std::string_view text, FsyncMode* mode,
+                        uint32_t* interval_ms) {
+  if (text == "always") {
+    *mode = FsyncMode::kAlways;
+    return absl::OkStatus();
+  }
+  if (text == "never") {
+    *mode = FsyncMode::kNever;
+    return absl::OkStatus();
+  }
+  constexpr std::string_view kPrefix = "interval:";
+  if (text.substr(0, kPrefix.size()) == kPrefix) {
+    std::string_view ms = text.substr(kPrefix.size());
+    uint64_t v = 0;
+    bool ok = !ms.empty() && ms.size() <= 9;
+    for (char c : ms) {
+      if (c < '0' || c > '9') ok = false;
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (ok && v > 0) {
+      *mode = FsyncMode::kInterval;
+      *interval_ms = static_cast<uint32_t>(v);
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(
+      "option 'fsync': '" + std::string(text) +
+      "' is not one of always, never, interval:MS (MS > 0, e.g. interval:50)");
+}
+
+Log::Log(const LogOptions& options)
+    : options_(options),
+      fs_(options.fs != nullptr ? options.fs : FileSystem::Default()),
+      streams_(options.stream_bucket_bits),
+      tags_(12) {}
+
+absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError(
+        "option 'path' is required: the directory that holds the log");
+  }
+  if (options.segment_size < (64u << 10) || options.segment_size > (1u << 30) ||
+      options.segment_size % 4096 != 0) {
+    return absl::InvalidArgumentError(
+        "option 'segment-size': " + std::to_string(options.segment_size) +
+        " bytes is not a multiple of 4 KiB between 64 KiB and 1 GiB");
+  }
+  if (options.stream_bucket_bits < 4 || options.stream_bucket_bits > 26) {
+    return absl::InvalidArgumentError("stream bucket bits must be 4..26");
+  }
+  std::unique_ptr<Log> log(new Log(options));
+  absl::Status s = log->fs_->CreateDirectories(options.path);
+  if (!s.ok()) return s;
+  s = log->fs_->CreateDirectories(options.path + "/snapshots");
+  if (!s.ok()) return s;
+  auto lock = log->fs_->LockDirectory(options.path);
+  if (!lock.ok()) return lock.status();
+  log->lock_ = std::move(*lock);
+  s = log->Recover();
+  if (!s.ok()) return s;
+  log->flusher_ = std::thread([l = log.get()] { l->FlusherLoop(); });
+  log->preparer_ = std::thread([l = log.get()] { l->PreparerLoop(); });
+  return log;
+}
+
+Log::~Log() {
+  stopping_.store(true);
+  {
+    std::lock_guard<std::mutex> lk(commit_mu_);
+    commit_cv_.notify_all();
+  }
+  {
+    std::lock_guard<std::mutex> lk(flush_mu_);
+    flush_cv_.notify_all();
+  }
+  {
+    std::lock_guard<std::mutex> lk(spare_mu_);
+    spare_cv_.notify_all();
+  }
+  if (flusher_.joinable()) flusher_.join();
+  if (preparer_.joinable()) preparer_.join();
+  uint64_t synced = 0;
+  absl::Status s = SyncCommitted(&synced);
+  (void)s;  // a failure here has no caller to report to; data stays as is
+}
+
+// ---- Segments -------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
+  std::string path = options_.path + "/" + SegmentFileName(number);
+  // A leftover spare of a crashed run may exist; it holds nothing.
+  absl::Status rm = fs_->Remove(path);
+  if (!rm.ok()) return rm;
+  auto file = fs_->CreateMapped(path, options_.segment_size);
+  if (!file.ok()) return file.status();
+  absl::Status s = (*file)->Prefault();
+  if (!s.ok()) return s;
+  auto seg = std::make_unique<Segment>();
+  seg->number = number;
+  seg->file = std::move(*file);
+  seg->data = seg->file->data();
+  seg->size = seg->file->size();
+  seg->capacity_units = static_cast<uint32_t>((seg->size - 8) / 8);
+  SegmentHeader h;
+  h.number = number;
+  h.size = seg->size;
+  h.EncodeTo(seg->data);
+  return seg;
+}
+
+absl::Status Log::Failed() const {
+  std::lock_guard<std::mutex> lk(failed_mu_);
+  return failure_;
+}
+
+// Reserves `units` 8-byte units and `count` positions in the active segment
+// with one fetch-add (or, for Apply, one CAS that also checks the first
+// position). A reservation that overshoots the segment's capacity is void; the
+// first overshooter (the one whose range started inside) rotates, the others
+// wait for the new segment and retry. kMaxBatchBytes keeps the overshoot far
+// from the 32-bit unit field's limit: it would take 2048 appenders
+// overshooting one segment at once.
+absl::StatusOr<Log::Reservation> Log::Reserve(uint32_t count, uint32_t units,
+                                              uint64_t required_first) {
+  const uint64_t delta = (uint64_t{count} << 32) | units;
+  for (;;) {
+    if (failed_.load(std::memory_order_acquire)) return Failed();
+    uint64_t generation = rotation_generation_.load(std::memory_order_acquire);
+    Segment* seg = active_.load(std::memory_order_acquire);
+    uint64_t old;
+    if (required_first == 0) {
+      old = seg->reserve.fetch_add(delta, std::memory_order_acq_rel);
+    } else {
+      old = seg->reserve.load(std::memory_order_acquire);
+      for (;;) {
+        uint64_t next_position = seg->base_position + (old >> 32) + 1;
+        if (static_cast<uint32_t>(old) <= seg->capacity_units &&
+            next_position != required_first) {
+          return absl::FailedPreconditionError(
+              "apply: first position " + std::to_string(required_first) +
+              " does not follow the head position " +
+              std::to_string(next_position - 1));
+        }
+        if (seg->reserve.compare_exchange_weak(old, old + delta,
+                                               std::memory_order_acq_rel)) {
+          break;
+        }
+      }
+    }
+    uint32_t old_units = static_cast<uint32_t>(old);
+    uint64_t old_count = old >> 32;
+    if (uint64_t{old_units} + units <= seg->capacity_units) {
+      return Reservation{seg, old_units * 8u,
+                         seg->base_position + old_count + 1};
+    }
+    if (old_units <= seg->capacity_units) {
+      absl::Status s = Rotate(seg, old_units, seg->base_position + old_count);
+      if (!s.ok()) return s;
+      continue;
+    }
+    // Another appender is rotating: wait for the new segment.
+    while (active_.load(std::memory_order_acquire) == seg &&
+           !failed_.load(std::memory_order_acquire)) {
+      rotation_generation_.wait(generation, std::memory_order_acquire);
+      generation = rotation_generation_.load(std::memory_order_acquire);
+    }
+  }
+}
+
+absl::Status Log::Rotate(Segment* full, uint32_t end_units,
+                         uint64_t last_position) {
+  std::unique_ptr<Segment> next;
+  {
+    std::unique_lock<std::mutex> lk(spare_mu_);
+    spare_cv_.notify_all();
+    spare_cv_.wait(lk, [&] {
+      return !spares_.empty() || !spare_error_.ok() || stopping_.load();
+    });
+    if (spares_.empty()) {
+      absl::Status why = spare_error_.ok()
+                             ? absl::CancelledError("the log is closing")
+                             : spare_error_;
+      {
+        std::lock_guard<std::mutex> flk(failed_mu_);
+        failure_ = absl::Status(
+            why.code(), "cannot start segment " +
+                            SegmentFileName(full->number + 1) + ": " +
+                            std::string(why.message()) +
+                            "; the log refuses appends until reopened");
+      }
+      failed_.store(true, std::memory_order_release);
+      rotation_generation_.fetch_add(1, std::memory_order_acq_rel);
+      rotation_generation_.notify_all();
+      return Failed();
+    }
+    next = std::move(spares_.front());
+    spares_.pop_front();
+    spare_cv_.notify_all();
+  }
+  if (next->number != full->number + 1) {
+    return absl::InternalError("spare segment " + next->name() +
+                               " does not follow " + full->name());
+  }
+  next->base_position = last_position;
+  SegmentHeader h;
+  h.flags = kSegmentInUse;
+  h.number = next->number;
+  h.base_position = last_position;
+  h.size = next->size;
+  h.EncodeTo(next->data);
+  next->reserve.store(kSegmentHeaderSize / 8, std::memory_order_relaxed);
+  Segment* raw = next.get();
+  {
+    std::lock_guard<std::mutex> lk(segment_owner_mu_);
+    segment_owner_.push_back(std::move(next));
+  }
+  segments_.Set(raw->number, reinterpret_cast<uint64_t>(raw));
+  // The end marker comes after the next segment is findable, so the
+  // committer that meets it can always move on.
+  PublishLength(full->data + uint64_t{end_units} * 8, kEndOfSegment);
+  active_.store(raw, std::memory_order_release);
+  rotation_generation_.fetch_add(1, std::memory_order_acq_rel);
+  rotation_generation_.notify_all();
+  TryAdvance();
+  return absl::OkStatus();
+}
+
+void Log::PreparerLoop() {
+  std::unique_lock<std::mutex> lk(spare_mu_);
+  while (!stopping_.load()) {
+    if (spares_.size() >= std::max<uint32_t>(1, options_.preallocate_segments)) {
+      spare_cv_.wait(lk);
+      continue;
+    }
+    uint64_t number = next_spare_number_;
+    lk.unlock();
+    auto seg = CreateSegment(number);
+    lk.lock();
+    if (seg.ok()) {
+      ++next_spare_number_;
+      spare_error_ = absl::OkStatus();
+      spares_.push_back(std::move(*seg));
+      spare_cv_.notify_all();
+    } else {
+      spare_error_ = seg.status();
+      spare_cv_.notify_all();
+      // Retry later (disk full may clear); appenders waiting see the error.
+      spare_cv_.wait_for(lk, std::chrono::milliseconds(200));
+    }
+  }
+}
+
+// ---- Append -----------------------------------------------------------------
+
+void Log::WriteAndPublish(const Reservation& r, std::string_view stream,
+                          const cairn_event* events, size_t count,
+                          const uint32_t* sizes, uint64_t first_revision,
+                          StreamState* state) {
+  uint8_t* base = r.segment->data;
+  uint32_t offset = r.offset;
+  for (size_t i = 0; i < count; ++i) {
+    std::string_view name =
+        state != nullptr
+            ? stream
+            : std::string_view(
+                  reinterpret_cast<const char*>(events[i].stream.data),
+                  events[i].stream.size);
+    uint64_t revision =
+        state != nullptr ? first_revision + i : events[i].revision;
+    EncodeRecord(base + offset, name, events[i], r.first_position + i,
+                 revision, static_cast<uint32_t>(count),
+                 static_cast<uint32_t>(i), sizes[i]);
+    StreamState* s = state != nullptr ? state : streams_.Find(name);
+    s->revisions.Set(revision - 1, MakeLocation(r.segment->number, offset));
+    offset += sizes[i];
+  }
+  offset = r.offset;
+  for (size_t i = 0; i < count; ++i) {
+    PublishLength(base + offset, sizes[i]);
+    offset += sizes[i];
+  }
+}
+
+absl::Status Log::FinishAppend(uint64_t last_position) {
+  for (;;) {
+    uint64_t w = watermark_.load(std::memory_order_acquire);
+    if (w >= last_position) break;
+    TryAdvance();
+    w = watermark_.load(std::memory_order_acquire);
+    if (w >= last_position) break;
+    watermark_.wait(w, std::memory_order_acquire);
+  }
+  if (options_.fsync == FsyncMode::kAlways) return WaitDurable(last_position);
+  return absl::OkStatus();
+}
+
+absl::Status Log::Append(std::string_view stream, cairn_expected expected,
+                         const cairn_event* events, size_t count,
+                         cairn_append_result* result) {
+  if (stopping_.load(std::memory_order_relaxed)) {
+    return absl::CancelledError("append: the log is closed");
+  }
+  if (expected.kind > CAIRN_EXPECT_EXACT) {
+    return absl::InvalidArgumentError("append: unknown expected-revision kind " +
+                                      std::to_string(expected.kind));
+  }
+  // Sizes first: nothing is claimed until the batch is known to fit.
+  uint32_t small[64];
+  std::unique_ptr<uint32_t[]> large;
+  uint32_t* sizes = small;
+  if (count > 64) {
+    large.reset(new uint32_t[count]);
+    sizes = large.get();
+  }
+  uint64_t total = 0;
+  for (size_t i = 0; i < count; ++i) {
+    size_t n = RecordSize(stream, events[i]);
+    if (events[i].type.size > 0xFFFF) {
+      return absl::InvalidArgumentError(
+          "append: event " + std::to_string(i) + " type is " +
+          std::to_string(events[i].type.size) + " bytes; at most 65535");
+    }
+    if (events[i].tag_count > 0xFFFF) {
+      return absl::InvalidArgumentError("append: event " + std::to_string(i) +
+                                        " has more than 65535 tags");
+    }
+    total += n;
+    if (total > kMaxBatchBytes ||
+        total > options_.segment_size - kSegmentHeaderSize - 8) {
+      return absl::ResourceExhaustedError(
+          "append: the batch needs more than " +
+          std::to_string(std::min<uint64_t>(
+              kMaxBatchBytes,
+              options_.segment_size - kSegmentHeaderSize - 8)) +
+          " bytes, the most one batch may take; split it or raise "
+          "segment-size");
+    }
+    sizes[i] = static_cast<uint32_t>(n);
+  }
+
+  bool created = false;
+  StreamState* state = count == 0 ? streams_.Find(stream)
+                                  : streams_.FindOrCreate(stream, &created);
+  if (count == 0) {
+    uint64_t head = state == nullptr ? 0 : state->head();
+    if (!ExpectedHolds(expected, head)) {
+      return absl::AbortedError("stream " + Quote(stream) + ": expected " +
+                                ExpectedText(expected) + " but the head is " +
+                                std::to_string(head));
+    }
+    *result = cairn_append_result{sizeof(cairn_append_result), head, head, 0,
+                                  0};
+    return absl::OkStatus();
+  }
+
+  // Claim the stream: a CAS on its head word that checks the expected
+  // revision. Exactly one of two racing appenders wins; the loser re-reads
+  // the new head and is checked against it.
+  uint64_t word = state->head_and_claim.load(std::memory_order_acquire);
+  int spins = 0;
+  for (;;) {
+    if ((word & StreamState::kClaimed) != 0) {
+      if (++spins > 64) std::this_thread::yield();
+      else CpuRelax();
+      word = state->head_and_claim.load(std::memory_order_acquire);
+      continue;
+    }
+    uint64_t head = word >> 1;
+    if (!ExpectedHolds(expected, head)) {
+      return absl::AbortedError("stream " + Quote(stream) + ": expected " +
+                                ExpectedText(expected) + " but the head is " +
+                                std::to_string(head));
+    }
+    if (state->head_and_claim.compare_exchange_weak(
+            word, word | StreamState::kClaimed, std::memory_order_acquire,
+            std::memory_order_acquire)) {
+      break;
+    }
+  }
+  const uint64_t head = word >> 1;
+  auto reservation =
+      Reserve(static_cast<uint32_t>(count), static_cast<uint32_t>(total / 8), 0);
+  if (!reservation.ok()) {
+    state->head_and_claim.store(word, std::memory_order_release);
+    return reservation.status();
+  }
+  // Position order within the stream follows revision order because the
+  // reservation happened under the claim.
+  state->head_and_claim.store((head + count) << 1, std::memory_order_release);
+  WriteAndPublish(*reservation, stream, events, count, sizes, head + 1, state);
+  uint64_t first = reservation->first_position;
+  uint64_t last = first + count - 1;
+  absl::Status s = FinishAppend(last);
+  if (!s.ok()) return s;
+  *result = cairn_append_result{sizeof(cairn_append_result), head + 1,
+                                head + count, first, last};
+  return absl::OkStatus();
+}
+
+absl::Status Log::Apply(const cairn_event* events, size_t count) {
+  if (stopping_.load(std::memory_order_relaxed)) {
+    return absl::CancelledError("apply: the log is closed");
+  }
+  if (count == 0) return absl::OkStatus();
+  std::lock_guard<std::mutex> apply_lock(apply_mu_);
+  std::unique_ptr<uint32_t[]> sizes(new uint32_t[count]);
+  uint64_t total = 0;
+  // The revision each stream must continue from, claimed below.
+  std::map<std::string_view, std::pair<StreamState*, uint64_t>> touched;
+  for (size_t i = 0; i < count; ++i) {
+    const cairn_event& e = events[i];
+    std::string_view name(reinterpret_cast<const char*>(e.stream.data),
+                          e.stream.size);
+    if (name.empty() || name.size() > 255 ||
+        name.find('\0') != std::string_view::npos) {
+      return absl::InvalidArgumentError("apply: event " + std::to_string(i) +
+                                        " has an invalid stream name");
+    }
+    if (i > 0 && e.position != events[i - 1].position + 1) {
+      return absl::FailedPreconditionError(
+          "apply: positions are not contiguous at event " + std::to_string(i) +
+          " (" + std::to_string(events[i - 1].position) + " then " +
+          std::to_string(e.position) + ")");
+    }
+    size_t n = RecordSize(name, e);
+    total += n;
+    if (total > kMaxBatchBytes ||
+        total > options_.segment_size - kSegmentHeaderSize - 8) {
+      return absl::ResourceExhaustedError("apply: batch too large");
+    }
+    sizes[i] = static_cast<uint32_t>(n);
+    auto it = touched.find(name);
+    if (it == touched.end()) {
+      bool created = false;
+      StreamState* s = streams_.FindOrCreate(name, &created);
+      it = touched.emplace(name, std::make_pair(s, s->head())).first;
+    }
+    if (e.revision != it->second.second + 1) {
+      return absl::FailedPreconditionError(
+          "apply: stream " + Quote(name) + " event at position " +
+          std::to_string(e.position) + " has revision " +
+          std::to_string(e.revision) + " but the stream's head is " +
+          std::to_string(it->second.second));
+    }
+    it->second.second = e.revision;
+  }
+  // Claim every stream (apply calls are serialised, appends hold one claim at
+  // a time, so this cannot deadlock), re-checking the heads.
+  std::vector<std::pair<StreamState*, uint64_t>> claimed;
+  auto release = [&](bool advance) {
+    for (auto& [s, old_word] : claimed) {
+      uint64_t word = old_word;
+      if (advance) {
+        for (auto& [n, st] : touched) {
+          if (st.first == s) word = st.second << 1;
+        }
+      }
+      s->head_and_claim.store(word, std::memory_order_release);
+    }
+  };
+  for (auto& [name, st] : touched) {
+    StreamState* s = st.first;
+    uint64_t word = s->head_and_claim.load(std::memory_order_acquire);
+    for (;;) {
+      if ((word & StreamState::kClaimed) != 0) {
+        std::this_thread::yield();
+        word = s->head_and_claim.load(std::memory_order_acquire);
+        continue;
+      }
+      if (s->head_and_claim.compare_exchange_weak(
+              word, word | StreamState::kClaimed, std::memory_order_acquire)) {
+        break;
+      }
+    }
+    claimed.emplace_back(s, word);
+  }
+  // Re-check the heads now that they cannot move.
+  std::map<StreamState*, uint64_t> head_now;
+  for (auto& [s, word] : claimed) head_now[s] = word >> 1;
+  for (size_t i = 0; i < count; ++i) {
+    std::string_view name(reinterpret_cast<const char*>(events[i].stream.data),
+                          events[i].stream.size);
+    StreamState* s = touched[name].first;
+    if (events[i].revision != head_now[s] + 1) {
+      release(false);
+      return absl::FailedPreconditionError(
+          "apply: stream " + Quote(name) + " moved on concurrently");
+    }
+    head_now[s] = events[i].revision;
+  }
+  auto reservation = Reserve(static_cast<uint32_t>(count),
+                             static_cast<uint32_t>(total / 8),
+                             events[0].position);
+  if (!reservation.ok()) {
+    release(false);
+    return reservation.status();
+  }
+  release(true);
+  WriteAndPublish(*reservation, std::string_view(), events, count, sizes.get(),
+                  0, nullptr);
+  return FinishAppend(reservation->first_position + count - 1);
+}
+
+// ---- Committer --------------------------------------------------------------
+
+void Log::TryAdvance() {
+  for (;;) {
+    bool expected = false;
+    if (!advancing_.compare_exchange_strong(expected, true,
+                                            std::memory_order_seq_cst)) {
+      return;  // the holder re-checks after it lets go
+    }
+    bool progressed = AdvanceLocked();
+    advancing_.store(false, std::memory_order_seq_cst);
+    if (progressed) {
+      watermark_.notify_all();
+      if (commit_waiters_.load(std::memory_order_seq_cst) > 0) {
+        std::lock_guard<std::mutex> lk(commit_mu_);
+        commit_cv_.notify_all();
+      }
+    }
+    // A batch published while we held the flag may have found it taken.
+    if (!NextBatchReady()) return;
+  }
+}
+
+bool Log::NextBatchReady() const {
+  uint64_t loc = cursor_location_.load(std::memory_order_seq_cst);
+  Segment* seg = SegmentAt(LocationSegment(loc));
+  if (seg == nullptr) return false;
+  uint32_t off = LocationOffset(loc);
+  uint32_t len = LoadLength(seg->data + off);
+  if (len == 0) return false;
+  if (len == kEndOfSegment) return SegmentAt(seg->number + 1) != nullptr;
+  uint32_t batch_size;
+  std::memcpy(&batch_size, seg->data + off + 56, 4);
+  for (uint32_t i = 0; i < batch_size; ++i) {
+    len = LoadLength(seg->data + off);
+    if (len == 0) return false;
+    off += len;
+  }
+  return true;
+}
+
+void Log::IndexRecord(Segment* segment, uint32_t offset, const uint8_t* record,
+                      uint64_t revision, uint64_t position,
+                      std::string_view name, bool recovering) {
+  uint64_t loc = MakeLocation(segment->number, offset);
+  StreamState* s;
+  if (recovering) {
+    bool created = false;
+    s = streams_.FindOrCreate(name, &created);
+    s->revisions.Set(revision - 1, loc);
+    s->head_and_claim.store(revision << 1, std::memory_order_relaxed);
+    if (created) {
+      uint64_t ordinal = stream_count_.load(std::memory_order_relaxed) + 1;
+      s->ordinal.store(ordinal, std::memory_order_relaxed);
+      ordinals_.Set(ordinal - 1, reinterpret_cast<uint64_t>(s));
+      stream_count_.store(ordinal, std::memory_order_release);
+    }
+  } else if (revision == 1) {
+    // Apply and Append both start a stream at revision 1, so its first
+    // record is where it gets its ordinal, in commit order.
+    s = streams_.Find(name);
+    if (s->ordinal.load(std::memory_order_relaxed) == 0) {
+      uint64_t ordinal = stream_count_.load(std::memory_order_relaxed) + 1;
+      s->ordinal.store(ordinal, std::memory_order_relaxed);
+      ordinals_.Set(ordinal - 1, reinterpret_cast<uint64_t>(s));
+      stream_count_.store(ordinal, std::memory_order_release);
+    }
+  }
+  RecordHeader h;
+  std::memcpy(&h.tag_count, record + 14, 2);
+  if (h.tag_count != 0) {
+    std::memcpy(&h.writer_len, record + 40, 4);
+    std::memcpy(&h.metadata_len, record + 44, 4);
+    std::memcpy(&h.data_len, record + 48, 4);
+    std::memcpy(&h.type_len, record + 52, 2);
+    h.stream_len = record[54];
+    ForEachTag(record, h, [&](std::string_view tag) {
+      bool created = false;
+      TagState* t = tags_.FindOrCreate(tag, &created);
+      uint64_t n = t->count.load(std::memory_order_relaxed);
+      // A tag repeated on one event is indexed once.
+      if (n > 0 && t->locations.Get(n - 1) == loc) return;
+      t->locations.Set(n, loc);
+      t->count.store(n + 1, std::memory_order_release);
+    });
+  }
+  if ((position - 1) % kSparseEvery == 0) {
+    sparse_.Set((position - 1) / kSparseEvery, loc);
+  }
+}
+
+bool Log::AdvanceLocked() {
+  Segment* seg = cursor_segment_;
+  uint32_t off = cursor_offset_;
+  uint64_t next = cursor_next_position_;
+  bool progressed = false;
+  for (;;) {
+    uint32_t len = LoadLength(seg->data + off);
+    if (len == 0) break;
+    if (len == kEndOfSegment) {
+      Segment* following = SegmentAt(seg->number + 1);
+      if (following == nullptr) break;
+      seg = following;
+      off = kSegmentHeaderSize;
+      committed_segment_.store(seg->number, std::memory_order_release);
+      {
+        std::lock_guard<std::mutex> lk(flush_mu_);
+        flush_cv_.notify_all();  // the flusher seals the finished segment
+      }
+      continue;
+    }
+    uint32_t batch_size;
+    std::memcpy(&batch_size, seg->data + off + 56, 4);
+    uint32_t end = off;
+    bool complete = true;
+    for (uint32_t i = 0; i < batch_size; ++i) {
+      uint32_t l = LoadLength(seg->data + end);
+      if (l == 0) {
+        complete = false;
+        break;
+      }
+      end += l;
+    }
+    if (!complete) break;
+    uint32_t at = off;
+    for (uint32_t i = 0; i < batch_size; ++i) {
+      const uint8_t* rec = seg->data + at;
+      uint32_t l = LoadLength(rec);
+      uint64_t revision;
+      std::memcpy(&revision, rec + 24, 8);
+      std::string_view name(reinterpret_cast<const char*>(rec + 64), rec[54]);
+      IndexRecord(seg, at, rec, revision, next + i, name, false);
+      at += l;
+    }
+    next += batch_size;
+    off = end;
+    watermark_.store(next - 1, std::memory_order_release);
+    progressed = true;
+  }
+  cursor_segment_ = seg;
+  cursor_offset_ = off;
+  cursor_next_position_ = next;
+  cursor_location_.store(MakeLocation(seg->number, off),
+                         std::memory_order_seq_cst);
+  return progressed;
+}
+
+// ---- Durability -------------------------------------------------------------
+
+absl::Status Log::SyncCommitted(uint64_t* synced_position) {
+  uint64_t w = watermark_.load(std::memory_order_acquire);
+  uint64_t through = committed_segment_.load(std::memory_order_acquire);
+  for (uint64_t n = synced_segment_; n <= through; ++n) {
+    Segment* seg = SegmentAt(n);
+    if (seg == nullptr) continue;
+    absl::Status s = seg->file->Sync(0, seg->size);
+    fsyncs_.fetch_add(1, std::memory_order_relaxed);
+    if (!s.ok()) return s;
+    if (n < through && !seg->sealed.load()) {
+      // Every record of this segment is committed and now durable: mark it
+      // sealed, so recovery treats damage in it as corruption, not a torn
+      // tail.
+      SegmentHeader h;
+      h.DecodeFrom(seg->data);
+      h.flags |= kSegmentSealed;
+      h.EncodeTo(seg->data);
+      s = seg->file->Sync(0, kSegmentHeaderSize);
+      if (!s.ok()) return s;
+      seg->sealed.store(true);
+    }
+  }
+  synced_segment_ = through;
+  *synced_position = w;
+  return absl::OkStatus();
+}
+
+void Log::FlusherLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lk(flush_mu_);
+      auto work = [&] {
+        return stopping_.load() ||
+               sync_wanted_ > durable_.load(std::memory_order_relaxed) ||
+               committed_segment_.load() > synced_segment_;
+      };
+      if (options_.fsync == FsyncMode::kInterval) {
+        flush_cv_.wait_for(lk,
+                           std::chrono::milliseconds(options_.fsync_interval_ms),
+                           work);
+      } else {
+        flush_cv_.wait(lk, work);
+      }
+      if (stopping_.load()) return;
+    }
+    uint64_t synced = 0;
+    absl::Status s = SyncCommitted(&synced);
+    if (!s.ok()) {
+      {
+        std::lock_guard<std::mutex> flk(failed_mu_);
+        failure_ = absl::Status(s.code(),
+                                std::string(s.message()) +
+                                    "; the log refuses appends until reopened");
+      }
+      failed_.store(true, std::memory_order_release);
+      durable_.notify_all();
+      rotation_generation_.fetch_add(1);
+      rotation_generation_.notify_all();
+      return;
+    }
+    if (synced > durable_.load(std::memory_order_relaxed)) {
+      durable_.store(synced, std::memory_order_release);
+      durable_.notify_all();
+    }
+  }
+}
+
+absl::Status Log::WaitDurable(uint64_t position) {
+  if (durable_.load(std::memory_order_acquire) >= position) {
+    return absl::OkStatus();
+  }
+  {
+    std::lock_guard<std::mutex> lk(flush_mu_);
+    if (sync_wanted_ < position) sync_wanted_ = position;
+    flush_cv_.notify_one();
+  }
+  for (;;) {
+    uint64_t d = durable_.load(std::memory_order_acquire);
+    if (d >= position) return absl::OkStatus();
+    if (failed_.load(std::memory_order_acquire)) return Failed();
+    if (stopping_.load()) {
+      return absl::CancelledError("the log closed before the append was durable");
+    }
+    durable_.wait(d, std::memory_order_acquire);
+  }
+}
+
+absl::Status Log::Flush() {
+  return WaitDurable(watermark_.load(std::memory_order_acquire));
+}
+
+// ---- Reads ------------------------------------------------------------------
+
+absl::Status Log::ReadRecord(uint64_t location, const uint8_t** record,
+                             RecordHeader* header) const {
+  Segment* seg = SegmentAt(LocationSegment(location));
+  uint32_t off = LocationOffset(location);
+  if (seg == nullptr) {
+    return absl::NotFoundError("segment " +
+                               SegmentFileName(LocationSegment(location)) +
+                               " is no longer present");
+  }
+  const uint8_t* rec = seg->data + off;
+  RecordCheck c = CheckRecord(rec, seg->size - 8 - off, header);
+  if (c == RecordCheck::kOk) {
+    *record = rec;
+    return absl::OkStatus();
+  }
+  if (c == RecordCheck::kEmpty) {
+    return absl::UnavailableError("not yet written");
+  }
+  std::string what = c == RecordCheck::kBadBody
+                         ? "fails its body checksum (stream " +
+                               Quote(header->StreamName(rec)) + " revision " +
+                               std::to_string(header->revision) +
+                               ", position " +
+                               std::to_string(header->position) + ")"
+                         : "has a damaged header";
+  return absl::DataLossError("segment " + seg->name() + " offset " +
+                             std::to_string(off) + ": record " + what +
+                             "; run verify, restore the segment from a backup "
+                             "or a replica");
+}
+
+absl::Status Log::ReadStream(std::string_view stream, uint64_t from,
+                             uint64_t to, uint64_t max_count, EventFn fn) {
+  StreamState* s = streams_.Find(stream);
+  if (s == nullptr || max_count == 0) return absl::OkStatus();
+  uint64_t watermark = watermark_.load(std::memory_order_acquire);
+  uint64_t head = s->head();
+  uint64_t start = std::max<uint64_t>(
+      {from, 1, s->deleted_to.load(std::memory_order_acquire) + 1});
+  uint64_t stop = std::min(to, head);
+  uint64_t sent = 0;
+  cairn_bytes tags[256];
+  std::vector<cairn_bytes> many_tags;
+  for (uint64_t r = start; r <= stop && sent < max_count; ++r) {
+    uint64_t loc = s->revisions.Get(r - 1);
+    if (loc == 0) break;
+    const uint8_t* rec;
+    RecordHeader h;
+    absl::Status st = ReadRecord(loc, &rec, &h);
+    if (absl::IsUnavailable(st)) break;
+    if (!st.ok()) return st;
+    if (h.position > watermark) break;
+    cairn_event e;
+    cairn_bytes* tag_out = tags;
+    if (h.tag_count > 256) {
+      many_tags.resize(h.tag_count);
+      tag_out = many_tags.data();
+    }
+    DecodeRecord(rec, h, &e, tag_out);
+    ++sent;
+    if (!fn(e)) break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Log::ReadTag(std::string_view tag, uint64_t after_position,
+                          uint64_t max_count, EventFn fn) {
+  TagState* t = tags_.Find(tag);
+  if (t == nullptr || max_count == 0) return absl::OkStatus();
+  uint64_t watermark = watermark_.load(std::memory_order_acquire);
+  uint64_t n = t->count.load(std::memory_order_acquire);
+  // Binary search the first entry with position > after_position; each probe
+  // reads the position from the record header.
+  auto position_of = [&](uint64_t i) {
+    uint64_t loc = t->locations.Get(i);
+    Segment* seg = SegmentAt(LocationSegment(loc));
+    uint64_t p;
+    std::memcpy(&p, seg->data + LocationOffset(loc) + 16, 8);
+    return p;
+  };
+  uint64_t lo = 0, hi = n;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (position_of(mid) <= after_position) lo = mid + 1;
+    else hi = mid;
+  }
+  uint64_t sent = 0;
+  std::vector<cairn_bytes> tag_buf;
+  for (uint64_t i = lo; i < n && sent < max_count; ++i) {
+    const uint8_t* rec;
+    RecordHeader h;
+    absl::Status st = ReadRecord(t->locations.Get(i), &rec, &h);
+    if (!st.ok()) return st;
+    if (h.position > watermark) break;
+    if (any_deletes_.load(std::memory_order_acquire)) {
+      StreamState* s = streams_.Find(h.StreamName(rec));
+      if (s != nullptr &&
+          h.revision <= s->deleted_to.load(std::memory_order_acquire)) {
+        continue;
+      }
+    }
+    tag_buf.resize(h.tag_count);
+    cairn_event e;
+    DecodeRecord(rec, h, &e, tag_buf.data());
+    ++sent;
+    if (!fn(e)) break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Log::ReadAll(uint64_t after_position, uint64_t max_count,
+                          bool include_deleted, EventFn fn) {
+  uint64_t watermark = watermark_.load(std::memory_order_acquire);
+  if (after_position >= watermark || max_count == 0) return absl::OkStatus();
+  uint64_t want = after_position + 1;
+  uint64_t loc = sparse_.Get((want - 1) / kSparseEvery);
+  if (loc == 0) {
+    return absl::InternalError("read_all: no index entry for position " +
+                               std::to_string(want));
+  }
+  Segment* seg = SegmentAt(LocationSegment(loc));
+  uint32_t off = LocationOffset(loc);
+  uint64_t sent = 0;
+  StreamState* last_stream = nullptr;
+  std::vector<cairn_bytes> tag_buf;
+  bool check_deletes =
+      !include_deleted && any_deletes_.load(std::memory_order_acquire);
+  while (sent < max_count) {
+    uint32_t len = LoadLength(seg->data + off);
+    if (len == kEndOfSegment) {
+      seg = SegmentAt(seg->number + 1);
+      if (seg == nullptr) break;
+      off = kSegmentHeaderSize;
+      continue;
+    }
+    if (len == 0) break;
+    const uint8_t* rec = seg->data + off;
+    RecordHeader h;
+    RecordCheck c = CheckRecord(rec, seg->size - 8 - off, &h);
+    if (c == RecordCheck::kBadBody && h.position < want) {
+      off += h.length;  // skipping it: its damage is not this read's concern
+      continue;
+    }
+    if (c != RecordCheck::kOk) {
+      absl::Status st = ReadRecord(MakeLocation(seg->number, off), &rec, &h);
+      if (absl::IsUnavailable(st)) break;
+      return st;
+    }
+    if (h.position > watermark) break;
+    off += h.length;
+    if (h.position < want) continue;
+    if (check_deletes) {
+      std::string_view name = h.StreamName(rec);
+      if (last_stream == nullptr || last_stream->name != name) {
+        last_stream = streams_.Find(name);
+      }
+      if (last_stream != nullptr &&
+          h.revision <=
+              last_stream->deleted_to.load(std::memory_order_acquire)) {
+        continue;
+      }
+    }
+    tag_buf.resize(h.tag_count);
+    cairn_event e;
+    DecodeRecord(rec, h, &e, tag_buf.data());
+    ++sent;
+    if (!fn(e)) break;
+  }
+  return absl::OkStatus();
+}
+
+uint64_t Log::HeadRevision(std::string_view stream) const {
+  StreamState* s = streams_.Find(stream);
+  return s == nullptr ? 0 : s->head();
+}
+
+absl::Status Log::WaitCommit(uint64_t after_position, uint32_t timeout_ms,
+                             uint64_t* position) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(timeout_ms);
+  uint64_t w = watermark_.load(std::memory_order_acquire);
+  if (w > after_position) {
+    *position = w;
+    return absl::OkStatus();
+  }
+  std::unique_lock<std::mutex> lk(commit_mu_);
+  commit_waiters_.fetch_add(1, std::memory_order_seq_cst);
+  bool woke = commit_cv_.wait_until(lk, deadline, [&] {
+    return watermark_.load(std::memory_order_seq_cst) > after_position ||
+           stopping_.load();
+  });
+  commit_waiters_.fetch_sub(1, std::memory_order_relaxed);
+  *position = watermark_.load(std::memory_order_acquire);
+  if (*position > after_position) return absl::OkStatus();
+  if (stopping_.load()) return absl::CancelledError("the log is closing");
+  (void)woke;
+  return absl::DeadlineExceededError(
+      "wait_commit: no commit after position " +
+      std::to_string(after_position) + " within " +
+      std::to_string(timeout_ms) + " ms");
+}
+
+absl::Status Log::DeleteTo(std::string_view stream, uint64_t revision) {
+  StreamState* s = streams_.Find(stream);
+  if (s == nullptr) return absl::OkStatus();
+  std::lock_guard<std::mutex> lk(deletes_mu_);
+  uint64_t target = std::min(revision, s->head());
+  if (target <= s->deleted_to.load(std::memory_order_acquire)) {
+    return absl::OkStatus();
+  }
+  absl::Status st = fs_->AppendFile(options_.path + "/" + kDeletesFile,
+                                    EncodeDelete(stream, target),
+                                    options_.fsync != FsyncMode::kNever);
+  if (!st.ok()) return st;
+  any_deletes_.store(true, std::memory_order_release);
+  s->deleted_to.store(target, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Status Log::ListStreams(
+    uint64_t after_ordinal, uint64_t max_count,
+    absl::FunctionRef<bool(const cairn_stream_info&)> fn) {
+  uint64_t n = stream_count_.load(std::memory_order_acquire);
+  uint64_t sent = 0;
+  for (uint64_t o = after_ordinal + 1; o <= n && sent < max_count; ++o) {
+    auto* s = reinterpret_cast<StreamState*>(ordinals_.Get(o - 1));
+    cairn_stream_info info;
+    info.size = sizeof info;
+    info.name = cairn_bytes{reinterpret_cast<const uint8_t*>(s->name.data()),
+                            s->name.size()};
+    info.ordinal = o;
+    info.head_revision = s->head();
+    info.deleted_to = s->deleted_to.load(std::memory_order_acquire);
+    ++sent;
+    if (!fn(info)) break;
+  }
+  return absl::OkStatus();
+}
+
+void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
+  Segment* active = active_.load(std::memory_order_acquire);
+  uint64_t segments = active->number - first_segment_ + 1;
+  uint64_t index_bytes = streams_.BucketBytes() + sparse_.MemoryBytes() +
+                         ordinals_.MemoryBytes();
+  streams_.ForEach([&](StreamState* s) {
+    index_bytes += sizeof(StreamState) + s->name.size() +
+                   s->revisions.MemoryBytes();
+  });
+  tags_.ForEach([&](TagState* t) {
+    index_bytes += sizeof(TagState) + t->name.size() + t->locations.MemoryBytes();
+  });
+  fn("segments", static_cast<double>(segments));
+  fn("bytes_on_disk", static_cast<double>(segments * options_.segment_size));
+  fn("head_position", static_cast<double>(HeadPosition()));
+  fn("durable_position",
+     static_cast<double>(durable_.load(std::memory_order_acquire)));
+  fn("streams", static_cast<double>(stream_count_.load()));
+  fn("tags", static_cast<double>(tags_.size()));
+  fn("fsyncs", static_cast<double>(fsyncs_.load()));
+  fn("index_memory_bytes", static_cast<double>(index_bytes));
+  fn("recovery_truncated_bytes", static_cast<double>(recovery_.truncated_bytes));
+  fn("recovery_dropped_records", static_cast<double>(recovery_.dropped_records));
+  fn("recovery_corrupt_records",
+     static_cast<double>(recovery_.problems.size()));
+}
+
+}  // namespace cairn::mmaplog

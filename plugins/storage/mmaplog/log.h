@@ -1,0 +1,244 @@
+// The mmaplog engine: a segmented, memory-mapped, append-only event log with
+// lock-free appends, a commit watermark, group commit, indexes and recovery.
+// docs/mmaplog.md describes the design as built; plugin.cc adapts it to the
+// plugin ABI.
+#ifndef CAIRN_PLUGINS_STORAGE_MMAPLOG_LOG_H_
+#define CAIRN_PLUGINS_STORAGE_MMAPLOG_LOG_H_
+
+#include <cairn/plugin.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "file_system.h"
+#include "index.h"
+
+namespace cairn::mmaplog {
+
+enum class FsyncMode { kAlways, kInterval, kNever };
+
+struct LogOptions {
+  std::string path;                      // directory; created if missing
+  uint64_t segment_size = 256ull << 20;  // 64 KiB .. 1 GiB, multiple of 4 KiB
+  FsyncMode fsync = FsyncMode::kAlways;
+  uint32_t fsync_interval_ms = 100;      // for kInterval
+  uint32_t preallocate_segments = 1;     // spare segments kept ready
+  uint32_t stream_bucket_bits = 17;      // 2^bits buckets in the stream map
+  FileSystem* fs = nullptr;              // null: FileSystem::Default()
+};
+
+// Parses "always", "never" or "interval:MS" into *mode / *interval_ms.
+absl::Status ParseFsync(std::string_view text, FsyncMode* mode,
+                        uint32_t* interval_ms);
+
+// What Open found and repaired.
+struct RecoveryReport {
+  uint64_t segments = 0;           // segments in use after recovery
+  uint64_t records = 0;            // committed records found
+  uint64_t truncated_bytes = 0;    // torn tail bytes zeroed
+  uint64_t dropped_records = 0;    // records of incomplete batches dropped
+  uint64_t dropped_segments = 0;   // segments after the tail removed
+  std::vector<std::string> problems;  // corruption found in sealed segments
+};
+
+// One segment file while the log is open.
+struct Segment {
+  uint64_t number = 0;
+  uint64_t base_position = 0;  // position before its first record
+  std::unique_ptr<MappedFile> file;
+  uint8_t* data = nullptr;
+  size_t size = 0;
+  uint32_t capacity_units = 0;  // 8-byte units usable for records
+  // (records reserved << 32) | (8-byte units reserved, header included).
+  std::atomic<uint64_t> reserve{0};
+  std::atomic<bool> sealed{false};
+  std::string name() const;
+};
+
+class Log {
+ public:
+  using EventFn = absl::FunctionRef<bool(const cairn_event&)>;  // false: stop
+
+  // Opens or creates the log in options.path and recovers it (see
+  // RecoveryReport). Fails if another process has it open.
+  static absl::StatusOr<std::unique_ptr<Log>> Open(const LogOptions& options);
+
+  // Stops the background threads, makes everything durable and unmaps. No
+  // other call may be in flight.
+  ~Log();
+
+  // Appends `count` events as one atomic batch. Fails with Aborted (wrong
+  // expected revision) writing nothing if the stream's head does not match;
+  // with ResourceExhausted if the batch exceeds kMaxBatchBytes or a segment.
+  // Returns after the batch is visible to readers and as durable as the
+  // fsync mode promises. Thread-safe; appends to different streams share no
+  // lock.
+  absl::Status Append(std::string_view stream, cairn_expected expected,
+                      const cairn_event* events, size_t count,
+                      cairn_append_result* result);
+
+  // Replica writes: events exactly as read_all returned them. The first
+  // position must be head_position + 1 and the rest contiguous, each event's
+  // revision its stream's head + 1; otherwise FailedPrecondition and nothing
+  // is written. The whole call is one atomic batch. Thread-safe.
+  absl::Status Apply(const cairn_event* events, size_t count);
+
+  // Reads as described by cairn_storage_api. Records whose checksum fails
+  // give DataLoss naming segment and offset. Thread-safe.
+  absl::Status ReadStream(std::string_view stream, uint64_t from,
+                          uint64_t to, uint64_t max_count, EventFn fn);
+  absl::Status ReadTag(std::string_view tag, uint64_t after_position,
+                       uint64_t max_count, EventFn fn);
+  absl::Status ReadAll(uint64_t after_position, uint64_t max_count,
+                       bool include_deleted, EventFn fn);
+
+  uint64_t HeadRevision(std::string_view stream) const;
+  uint64_t HeadPosition() const {
+    return watermark_.load(std::memory_order_acquire);
+  }
+
+  // Blocks until the watermark exceeds after_position (OK), timeout_ms passes
+  // (DeadlineExceeded) or the log closes (Cancelled). Woken by commits.
+  absl::Status WaitCommit(uint64_t after_position, uint32_t timeout_ms,
+                          uint64_t* position);
+
+  // Logically deletes revisions <= revision of `stream` (clamped to its
+  // head) and records it durably in deletes.log.
+  absl::Status DeleteTo(std::string_view stream, uint64_t revision);
+
+  absl::Status ListStreams(
+      uint64_t after_ordinal, uint64_t max_count,
+      absl::FunctionRef<bool(const cairn_stream_info&)> fn);
+
+  // Makes every committed record durable.
+  absl::Status Flush();
+
+  void Stats(absl::FunctionRef<void(const char*, double)> fn) const;
+
+  // Checks every record of every segment, the position sequence and the
+  // stream indexes, reporting each problem; DataLoss if any. Read-only.
+  absl::Status Verify(absl::FunctionRef<void(const std::string&)> problem);
+
+  const RecoveryReport& recovery() const { return recovery_; }
+  const LogOptions& options() const { return options_; }
+
+ private:
+  struct Reservation {
+    Segment* segment = nullptr;
+    uint32_t offset = 0;
+    uint64_t first_position = 0;
+  };
+
+  explicit Log(const LogOptions& options);
+
+  absl::Status Recover();
+  absl::Status ScanSegment(Segment* segment, bool is_last, uint64_t* expected,
+                           bool* truncated);
+  absl::Status LoadDeletes();
+  void IndexRecord(Segment* segment, uint32_t offset, const uint8_t* record,
+                   uint64_t revision, uint64_t position, std::string_view name,
+                   bool recovering);
+
+  absl::StatusOr<Reservation> Reserve(uint32_t count, uint32_t units,
+                                      uint64_t required_first);
+  absl::Status Rotate(Segment* full, uint32_t end_units, uint64_t last_position);
+  absl::StatusOr<std::unique_ptr<Segment>> CreateSegment(uint64_t number);
+  void WriteAndPublish(const Reservation& r, std::string_view stream,
+                       const cairn_event* events, size_t count,
+                       const uint32_t* sizes, uint64_t first_revision,
+                       StreamState* state);
+  absl::Status FinishAppend(uint64_t last_position);
+
+  void TryAdvance();
+  bool AdvanceLocked();
+  bool NextBatchReady() const;
+  Segment* SegmentAt(uint64_t number) const {
+    return reinterpret_cast<Segment*>(segments_.Get(number));
+  }
+
+  absl::Status WaitDurable(uint64_t position);
+  void FlusherLoop();
+  void PreparerLoop();
+  absl::Status SyncCommitted(uint64_t* synced_position);
+  absl::Status Failed() const;
+
+  // Decodes and checks the record at `location` for a reader.
+  absl::Status ReadRecord(uint64_t location, const uint8_t** record,
+                          struct RecordHeader* header) const;
+
+  const LogOptions options_;
+  FileSystem* const fs_;
+  std::unique_ptr<DirectoryLock> lock_;
+  RecoveryReport recovery_;
+
+  // Segments by number (Segment*), owned by segment_owner_.
+  ChunkedArray segments_;
+  std::mutex segment_owner_mu_;
+  std::vector<std::unique_ptr<Segment>> segment_owner_;
+  uint64_t first_segment_ = 1;
+  std::atomic<Segment*> active_{nullptr};
+  std::atomic<uint64_t> rotation_generation_{0};
+
+  // Spare segments made ahead of need by the preparer thread.
+  std::mutex spare_mu_;
+  std::condition_variable spare_cv_;
+  std::deque<std::unique_ptr<Segment>> spares_;
+  uint64_t next_spare_number_ = 0;
+  absl::Status spare_error_;
+
+  // Committer state, owned by whoever holds advancing_.
+  std::atomic<bool> advancing_{false};
+  Segment* cursor_segment_ = nullptr;
+  uint32_t cursor_offset_ = 0;
+  uint64_t cursor_next_position_ = 1;
+  std::atomic<uint64_t> cursor_location_{0};  // for the lock-free re-check
+  std::atomic<uint64_t> committed_segment_{0};
+  std::atomic<uint64_t> watermark_{0};
+  std::atomic<uint64_t> durable_{0};
+
+  // Indexes.
+  NameMap<StreamState> streams_;
+  NameMap<TagState> tags_;
+  ChunkedArray ordinals_;  // ordinal - 1 -> StreamState*
+  std::atomic<uint64_t> stream_count_{0};
+  ChunkedArray sparse_;    // (position - 1) / kSparseEvery -> location
+  std::atomic<bool> any_deletes_{false};
+
+  // Live-read waiters.
+  std::mutex commit_mu_;
+  std::condition_variable commit_cv_;
+  std::atomic<int> commit_waiters_{0};
+
+  // Group commit.
+  std::mutex flush_mu_;
+  std::condition_variable flush_cv_;
+  uint64_t sync_wanted_ = 0;
+  uint64_t synced_segment_ = 1;  // lowest segment that may hold unsynced data
+  std::atomic<uint64_t> fsyncs_{0};
+
+  std::mutex deletes_mu_;
+  std::mutex apply_mu_;
+
+  std::atomic<bool> failed_{false};
+  mutable std::mutex failed_mu_;
+  absl::Status failure_;
+
+  std::atomic<bool> stopping_{false};
+  std::thread flusher_;
+  std::thread preparer_;
+};
+
+}  // namespace cairn::mmaplog
+
+#endif  // CAIRN_PLUGINS_STORAGE_MMAPLOG_LOG_H_

@@ -1,0 +1,348 @@
+#include "log.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "test_util.h"
+
+namespace cairn::mmaplog {
+namespace {
+
+using testing::Any;
+using testing::Exact;
+using testing::NoStream;
+using testing::OwnedEvent;
+using testing::ScratchDir;
+using testing::Str;
+
+struct Read {
+  std::string stream;
+  uint64_t revision;
+  uint64_t position;
+  std::string data;
+  std::vector<std::string> tags;
+};
+
+class MmapLogTest : public ::testing::Test {
+ protected:
+  LogOptions Options(FsyncMode mode = FsyncMode::kNever) {
+    LogOptions o;
+    o.path = dir_.path() + "/log";
+    o.segment_size = 64 << 10;
+    o.fsync = mode;
+    o.stream_bucket_bits = 8;
+    return o;
+  }
+  std::unique_ptr<Log> OpenLog(FsyncMode mode = FsyncMode::kNever) {
+    auto log = Log::Open(Options(mode));
+    EXPECT_TRUE(log.ok()) << log.status();
+    return log.ok() ? std::move(*log) : nullptr;
+  }
+  static absl::Status Append(Log& log, const std::string& stream,
+                             cairn_expected expected,
+                             std::vector<std::string> datas,
+                             cairn_append_result* result = nullptr,
+                             std::vector<std::string> tags = {}) {
+    std::vector<OwnedEvent> owned(datas.size());
+    std::vector<cairn_event> events;
+    for (size_t i = 0; i < datas.size(); ++i) {
+      owned[i].data = datas[i];
+      owned[i].tags = tags;
+    }
+    for (auto& o : owned) events.push_back(o.View());
+    cairn_append_result r;
+    return log.Append(stream, expected, events.data(), events.size(),
+                      result != nullptr ? result : &r);
+  }
+  static Read ToRead(const cairn_event& e) {
+    Read r{Str(e.stream), e.revision, e.position, Str(e.data), {}};
+    for (uint32_t i = 0; i < e.tag_count; ++i) r.tags.push_back(Str(e.tags[i]));
+    return r;
+  }
+  static std::vector<Read> Stream(Log& log, const std::string& s,
+                                  uint64_t from = 1,
+                                  uint64_t to = CAIRN_MAX_REVISION,
+                                  uint64_t max = UINT64_MAX) {
+    std::vector<Read> out;
+    absl::Status st = log.ReadStream(s, from, to, max, [&](const cairn_event& e) {
+      out.push_back(ToRead(e));
+      return true;
+    });
+    EXPECT_TRUE(st.ok()) << st;
+    return out;
+  }
+  static std::vector<Read> All(Log& log, uint64_t after = 0,
+                               uint64_t max = UINT64_MAX,
+                               bool include_deleted = false) {
+    std::vector<Read> out;
+    absl::Status st =
+        log.ReadAll(after, max, include_deleted, [&](const cairn_event& e) {
+          out.push_back(ToRead(e));
+          return true;
+        });
+    EXPECT_TRUE(st.ok()) << st;
+    return out;
+  }
+
+  ScratchDir dir_;
+};
+
+TEST_F(MmapLogTest, AppendThenReadStreamReturnsEventsInRevisionOrder) {
+  auto log = OpenLog();
+  cairn_append_result r;
+  ASSERT_TRUE(Append(*log, "a", NoStream(), {"1", "2", "3"}, &r).ok());
+  EXPECT_EQ(r.first_revision, 1u);
+  EXPECT_EQ(r.last_revision, 3u);
+  EXPECT_EQ(r.first_position, 1u);
+  EXPECT_EQ(r.last_position, 3u);
+  ASSERT_TRUE(Append(*log, "b", Any(), {"x"}, &r).ok());
+  EXPECT_EQ(r.first_position, 4u);
+  auto events = Stream(*log, "a");
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].data, "3");
+  EXPECT_EQ(events[2].revision, 3u);
+  EXPECT_EQ(Stream(*log, "a", 2, 2).size(), 1u);
+  EXPECT_EQ(Stream(*log, "a", 1, CAIRN_MAX_REVISION, 2).size(), 2u);
+  EXPECT_TRUE(Stream(*log, "unknown").empty());
+  EXPECT_EQ(log->HeadRevision("a"), 3u);
+  EXPECT_EQ(log->HeadPosition(), 4u);
+}
+
+TEST_F(MmapLogTest, WrongExpectedRevisionWritesNothing) {
+  auto log = OpenLog();
+  ASSERT_TRUE(Append(*log, "a", NoStream(), {"1"}).ok());
+  absl::Status s = Append(*log, "a", NoStream(), {"2"});
+  EXPECT_TRUE(absl::IsAborted(s)) << s;
+  EXPECT_NE(s.message().find("head is 1"), std::string::npos) << s;
+  EXPECT_TRUE(absl::IsAborted(Append(*log, "a", Exact(5), {"2"})));
+  EXPECT_TRUE(absl::IsAborted(Append(*log, "new", Exact(1), {"2"})));
+  EXPECT_TRUE(Append(*log, "a", Exact(1), {"2"}).ok());
+  EXPECT_EQ(Stream(*log, "a").size(), 2u);
+  EXPECT_EQ(log->HeadPosition(), 2u);
+  // The failed append to "new" created no visible stream.
+  uint64_t listed = 0;
+  ASSERT_TRUE(log->ListStreams(0, 100, [&](const cairn_stream_info&) {
+                   ++listed;
+                   return true;
+                 }).ok());
+  EXPECT_EQ(listed, 1u);
+}
+
+TEST_F(MmapLogTest, RacingAppendersWithTheSameExpectedRevisionExactlyOneWins) {
+  auto log = OpenLog();
+  for (int round = 0; round < 200; ++round) {
+    std::string stream = "race-" + std::to_string(round);
+    std::atomic<int> wins{0}, conflicts{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        absl::Status s = Append(*log, stream, NoStream(), {"a", "b"});
+        if (s.ok()) ++wins;
+        else if (absl::IsAborted(s)) ++conflicts;
+      });
+    }
+    for (auto& t : threads) t.join();
+    ASSERT_EQ(wins.load(), 1) << round;
+    ASSERT_EQ(conflicts.load(), 3) << round;
+    ASSERT_EQ(Stream(*log, stream).size(), 2u);
+  }
+}
+
+TEST_F(MmapLogTest, ReadAllCrossesSegmentsWithoutGaps) {
+  auto log = OpenLog();
+  std::string big(1000, 'x');
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(Append(*log, "s" + std::to_string(i % 7), Any(), {big}).ok());
+  }
+  std::vector<Read> all = All(*log);
+  ASSERT_EQ(all.size(), 300u);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].position, i + 1);
+  std::vector<Read> tail = All(*log, 250, 10);
+  ASSERT_EQ(tail.size(), 10u);
+  EXPECT_EQ(tail[0].position, 251u);
+  uint64_t segments = 0;
+  log->Stats([&](const char* name, double v) {
+    if (std::string(name) == "segments") segments = static_cast<uint64_t>(v);
+  });
+  EXPECT_GT(segments, 3u);
+}
+
+TEST_F(MmapLogTest, ReopenKeepsEventsStreamsTagsAndDeletes) {
+  {
+    auto log = OpenLog(FsyncMode::kAlways);
+    std::string big(700, 'y');
+    for (int i = 0; i < 200; ++i) {
+      ASSERT_TRUE(Append(*log, "s" + std::to_string(i % 5), Any(), {big}, nullptr,
+                         {i % 2 == 0 ? "even" : "odd"})
+                      .ok());
+    }
+    ASSERT_TRUE(log->DeleteTo("s1", 10).ok());
+  }
+  auto log = OpenLog(FsyncMode::kAlways);
+  EXPECT_EQ(log->HeadPosition(), 200u);
+  EXPECT_EQ(log->HeadRevision("s0"), 40u);
+  EXPECT_EQ(log->HeadRevision("s1"), 40u);
+  auto s1 = Stream(*log, "s1");
+  ASSERT_EQ(s1.size(), 30u);
+  EXPECT_EQ(s1[0].revision, 11u);
+  std::vector<uint64_t> even;
+  ASSERT_TRUE(log->ReadTag("even", 0, 1000, [&](const cairn_event& e) {
+                   even.push_back(e.position);
+                   return true;
+                 }).ok());
+  // "even" marks i = 0, 2, ... (positions 1, 3, ...); s1's deleted revisions
+  // 1..10 are i = 1, 6, ..., 46, of which 6, 16, 26, 36, 46 are even.
+  ASSERT_EQ(even.size(), 95u);
+  EXPECT_EQ(even.front(), 1u);
+  cairn_append_result r;
+  ASSERT_TRUE(Append(*log, "s0", Exact(40), {"more"}, &r).ok());
+  EXPECT_EQ(r.first_position, 201u);
+  EXPECT_EQ(r.first_revision, 41u);
+  uint64_t ordinal_of_s0 = 0;
+  ASSERT_TRUE(log->ListStreams(0, 100, [&](const cairn_stream_info& info) {
+                   if (Str(info.name) == "s0") ordinal_of_s0 = info.ordinal;
+                   return true;
+                 }).ok());
+  EXPECT_EQ(ordinal_of_s0, 1u);
+}
+
+TEST_F(MmapLogTest, ReadTagFindsEventsAfterAPosition) {
+  auto log = OpenLog();
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(Append(*log, "s", Any(), {std::to_string(i)}, nullptr,
+                       {i % 3 == 0 ? "fizz" : "other"})
+                    .ok());
+  }
+  std::vector<uint64_t> positions;
+  ASSERT_TRUE(log->ReadTag("fizz", 10, 3, [&](const cairn_event& e) {
+                   positions.push_back(e.position);
+                   return true;
+                 }).ok());
+  EXPECT_EQ(positions, (std::vector<uint64_t>{13, 16, 19}));
+}
+
+TEST_F(MmapLogTest, DeleteToHidesRevisionsButKeepsTheHead) {
+  auto log = OpenLog();
+  ASSERT_TRUE(Append(*log, "a", Any(), {"1", "2", "3"}).ok());
+  ASSERT_TRUE(log->DeleteTo("a", CAIRN_MAX_REVISION).ok());
+  EXPECT_TRUE(Stream(*log, "a").empty());
+  EXPECT_EQ(log->HeadRevision("a"), 3u);
+  EXPECT_TRUE(All(*log).empty());
+  EXPECT_EQ(All(*log, 0, 100, true).size(), 3u);
+  ASSERT_TRUE(Append(*log, "a", Exact(3), {"4"}).ok());
+  EXPECT_EQ(Stream(*log, "a").size(), 1u);
+  EXPECT_TRUE(log->DeleteTo("nobody", 5).ok());
+}
+
+TEST_F(MmapLogTest, WaitCommitWakesOnCommitAndTimesOut) {
+  auto log = OpenLog();
+  uint64_t position = 0;
+  absl::Status s = log->WaitCommit(0, 20, &position);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(s)) << s;
+  std::thread writer([&] { ASSERT_TRUE(Append(*log, "a", Any(), {"1"}).ok()); });
+  s = log->WaitCommit(0, 10000, &position);
+  writer.join();
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(position, 1u);
+}
+
+TEST_F(MmapLogTest, ApplyWritesEventsAtTheirPositionsAndRefusesGaps) {
+  auto primary = OpenLog();
+  ASSERT_TRUE(Append(*primary, "a", Any(), {"1", "2"}).ok());
+  ASSERT_TRUE(Append(*primary, "b", Any(), {"3"}).ok());
+  struct Copy {
+    std::string stream, type, data, meta, writer;
+    cairn_event e;
+  };
+  std::vector<Copy> copies;
+  ASSERT_TRUE(primary->ReadAll(0, 100, true, [&](const cairn_event& e) {
+                        copies.push_back({Str(e.stream), Str(e.type), Str(e.data),
+                                          Str(e.metadata), Str(e.writer), e});
+                        return true;
+                      }).ok());
+  std::vector<cairn_event> events;
+  for (Copy& c : copies) {
+    cairn_event e = c.e;
+    e.stream = OwnedEvent::Bytes(c.stream);
+    e.type = OwnedEvent::Bytes(c.type);
+    e.data = OwnedEvent::Bytes(c.data);
+    e.metadata = OwnedEvent::Bytes(c.meta);
+    e.writer = OwnedEvent::Bytes(c.writer);
+    e.tag_count = 0;
+    e.tags = nullptr;
+    events.push_back(e);
+  }
+  ScratchDir replica_dir;
+  LogOptions o = Options();
+  o.path = replica_dir.path();
+  auto replica = Log::Open(o);
+  ASSERT_TRUE(replica.ok());
+  // Starting at position 2 leaves a gap.
+  absl::Status s = (*replica)->Apply(events.data() + 1, 2);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_EQ((*replica)->HeadPosition(), 0u);
+  ASSERT_TRUE((*replica)->Apply(events.data(), 3).ok());
+  auto all = All(**replica);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[2].stream, "b");
+  EXPECT_EQ(all[2].position, 3u);
+  EXPECT_EQ((*replica)->HeadRevision("a"), 2u);
+}
+
+TEST_F(MmapLogTest, SecondOpenOfTheSameDirectoryIsRefused) {
+  auto log = OpenLog();
+  auto second = Log::Open(Options());
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+}
+
+TEST_F(MmapLogTest, OversizeBatchIsRefusedWithItsLimit) {
+  auto log = OpenLog();
+  std::string huge(70 << 10, 'z');
+  absl::Status s = Append(*log, "a", Any(), {huge});
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_EQ(log->HeadRevision("a"), 0u);
+  EXPECT_TRUE(Append(*log, "a", NoStream(), {"fine"}).ok());
+}
+
+TEST_F(MmapLogTest, BadOptionsAreRefusedNamingTheOption) {
+  LogOptions o = Options();
+  o.segment_size = 1000;
+  auto log = Log::Open(o);
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("segment-size"), std::string::npos);
+  FsyncMode mode;
+  uint32_t ms;
+  absl::Status s = ParseFsync("sometimes", &mode, &ms);
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_NE(s.message().find("interval:MS"), std::string::npos);
+  ASSERT_TRUE(ParseFsync("interval:25", &mode, &ms).ok());
+  EXPECT_EQ(mode, FsyncMode::kInterval);
+  EXPECT_EQ(ms, 25u);
+}
+
+TEST_F(MmapLogTest, FsyncAlwaysGroupCommitsConcurrentAppenders) {
+  auto log = OpenLog(FsyncMode::kAlways);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        ASSERT_TRUE(Append(*log, "w" + std::to_string(t), Any(), {"e"}).ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(log->HeadPosition(), 400u);
+  double fsyncs = 0;
+  log->Stats([&](const char* name, double v) {
+    if (std::string(name) == "fsyncs") fsyncs = v;
+  });
+  EXPECT_GT(fsyncs, 0);
+  EXPECT_TRUE(log->Verify([](const std::string& p) { ADD_FAILURE() << p; }).ok());
+}
+
+}  // namespace
+}  // namespace cairn::mmaplog

@@ -1,0 +1,197 @@
+// The mmaplog storage plugin: adapts Log (log.h) and SnapshotStore to the
+// plugin ABI through the SDK.
+#include <cairn/sdk/storage.hpp>
+
+#include <memory>
+
+#include "log.h"
+#include "snapshot_store.h"
+
+namespace cairn::mmaplog {
+namespace {
+
+// absl codes used by the engine, one for each cairn_status.
+sdk::Status ToSdk(const absl::Status& s) {
+  if (s.ok()) return sdk::Status::Ok();
+  std::string m(s.message());
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return sdk::InvalidArgument(m);
+    case absl::StatusCode::kNotFound:
+      return sdk::NotFound(m);
+    case absl::StatusCode::kAborted:
+      return sdk::WrongExpectedRevision(m);
+    case absl::StatusCode::kDataLoss:
+      return sdk::Corruption(m);
+    case absl::StatusCode::kUnavailable:
+      return sdk::IoError(m);
+    case absl::StatusCode::kUnimplemented:
+      return sdk::Unsupported(m);
+    case absl::StatusCode::kCancelled:
+      return sdk::Closed(m);
+    case absl::StatusCode::kResourceExhausted:
+      return sdk::ResourceExhausted(m);
+    case absl::StatusCode::kDeadlineExceeded:
+      return sdk::Timeout(m);
+    case absl::StatusCode::kFailedPrecondition:
+      return sdk::FailedPrecondition(m);
+    default:
+      return sdk::Internal(m);
+  }
+}
+
+class MmapLogStorage : public sdk::Storage {
+ public:
+  static sdk::Status Open(const sdk::Options& options,
+                          std::unique_ptr<MmapLogStorage>* out) {
+    LogOptions lo;
+    lo.path = options.Get("path");
+    if (lo.path.empty()) {
+      return sdk::InvalidArgument(
+          "mmaplog: option 'path' is required (the directory of the log)");
+    }
+    sdk::Status s = options.GetSize("segment-size", lo.segment_size,
+                                    &lo.segment_size);
+    if (!s.ok()) return s;
+    absl::Status as = ParseFsync(options.Get("fsync", "always"), &lo.fsync,
+                                 &lo.fsync_interval_ms);
+    if (!as.ok()) return ToSdk(as);
+    uint64_t spares = 1;
+    s = options.GetUint("preallocate-segments", 1, &spares);
+    if (!s.ok()) return s;
+    if (spares < 1 || spares > 16) {
+      return sdk::InvalidArgument(
+          "option 'preallocate-segments': " + std::to_string(spares) +
+          " is not between 1 and 16");
+    }
+    lo.preallocate_segments = static_cast<uint32_t>(spares);
+    uint64_t streams_hint = 0;
+    s = options.GetUint("expected-streams", 100000, &streams_hint);
+    if (!s.ok()) return s;
+    uint32_t bits = 4;
+    while (bits < 24 && (uint64_t{1} << bits) < streams_hint) ++bits;
+    lo.stream_bucket_bits = bits;
+    auto log = Log::Open(lo);
+    if (!log.ok()) return ToSdk(log.status());
+    auto storage = std::make_unique<MmapLogStorage>();
+    storage->log_ = std::move(*log);
+    storage->snapshots_ = std::make_unique<SnapshotStore>(
+        FileSystem::Default(), lo.path + "/snapshots",
+        lo.fsync != FsyncMode::kNever);
+    const RecoveryReport& r = storage->log_->recovery();
+    if (r.truncated_bytes > 0 || r.dropped_records > 0 ||
+        r.dropped_segments > 0) {
+      sdk::LogWarn("mmaplog " + lo.path + ": recovery dropped " +
+                   std::to_string(r.dropped_records) +
+                   " record(s) of incomplete batches, zeroed " +
+                   std::to_string(r.truncated_bytes) +
+                   " torn byte(s), removed " +
+                   std::to_string(r.dropped_segments) + " segment(s)");
+    }
+    for (const std::string& p : r.problems) {
+      sdk::LogError("mmaplog " + lo.path + ": " + p);
+    }
+    *out = std::move(storage);
+    return sdk::Status::Ok();
+  }
+
+  sdk::Status Append(std::string_view stream, cairn_expected expected,
+                     const cairn_event* events, size_t count,
+                     cairn_append_result* result) override {
+    return ToSdk(log_->Append(stream, expected, events, count, result));
+  }
+  sdk::Status ReadStream(std::string_view stream, uint64_t from, uint64_t to,
+                         uint64_t max_count,
+                         const sdk::EventSink& sink) override {
+    return ToSdk(log_->ReadStream(stream, from, to, max_count,
+                                  [&](const cairn_event& e) { return sink(e); }));
+  }
+  sdk::Status ReadAll(uint64_t after, uint64_t max_count, bool include_deleted,
+                      const sdk::EventSink& sink) override {
+    return ToSdk(log_->ReadAll(after, max_count, include_deleted,
+                               [&](const cairn_event& e) { return sink(e); }));
+  }
+  sdk::Status ReadTag(std::string_view tag, uint64_t after, uint64_t max_count,
+                      const sdk::EventSink& sink) override {
+    return ToSdk(log_->ReadTag(tag, after, max_count,
+                               [&](const cairn_event& e) { return sink(e); }));
+  }
+  sdk::Status HeadRevision(std::string_view stream,
+                           uint64_t* revision) override {
+    *revision = log_->HeadRevision(stream);
+    return sdk::Status::Ok();
+  }
+  sdk::Status HeadPosition(uint64_t* position) override {
+    *position = log_->HeadPosition();
+    return sdk::Status::Ok();
+  }
+  sdk::Status WaitCommit(uint64_t after, uint32_t timeout_ms,
+                         uint64_t* position) override {
+    return ToSdk(log_->WaitCommit(after, timeout_ms, position));
+  }
+  sdk::Status DeleteTo(std::string_view stream, uint64_t revision) override {
+    return ToSdk(log_->DeleteTo(stream, revision));
+  }
+  sdk::Status ListStreams(uint64_t after, uint64_t max_count,
+                          const sdk::StreamSink& sink) override {
+    return ToSdk(log_->ListStreams(
+        after, max_count,
+        [&](const cairn_stream_info& info) { return sink(info); }));
+  }
+  sdk::Status Flush() override { return ToSdk(log_->Flush()); }
+  sdk::Status SnapshotSave(const cairn_snapshot& snapshot) override {
+    return ToSdk(snapshots_->Save(snapshot));
+  }
+  sdk::Status SnapshotLoad(std::string_view stream,
+                           const cairn_snapshot_criteria& criteria,
+                           const sdk::SnapshotSink& sink) override {
+    return ToSdk(snapshots_->Load(
+        stream, criteria, [&](const cairn_snapshot& s) { sink(s); }));
+  }
+  sdk::Status SnapshotDelete(std::string_view stream,
+                             uint64_t revision) override {
+    return ToSdk(snapshots_->Delete(stream, revision));
+  }
+  sdk::Status SnapshotDeleteMatching(
+      std::string_view stream,
+      const cairn_snapshot_criteria& criteria) override {
+    return ToSdk(snapshots_->DeleteMatching(stream, criteria));
+  }
+  sdk::Status Stats(const sdk::StatSink& sink) override {
+    log_->Stats([&](const char* name, double value) { sink(name, value); });
+    return sdk::Status::Ok();
+  }
+  sdk::Status Apply(const cairn_event* events, size_t count) override {
+    return ToSdk(log_->Apply(events, count));
+  }
+  sdk::Status Verify(cairn_problem_fn fn, void* context) override {
+    uint64_t problems = 0;
+    auto report = [&](const std::string& p) {
+      ++problems;
+      if (fn != nullptr) fn(context, p.c_str());
+    };
+    absl::Status s = log_->Verify(report);
+    snapshots_->Verify(report);
+    if (problems > 0) {
+      return sdk::Corruption("verify found " + std::to_string(problems) +
+                             " problem(s) in the store");
+    }
+    return ToSdk(s);
+  }
+
+ private:
+  std::unique_ptr<Log> log_;
+  std::unique_ptr<SnapshotStore> snapshots_;
+};
+
+}  // namespace
+}  // namespace cairn::mmaplog
+
+CAIRN_STORAGE_PLUGIN(cairn::mmaplog::MmapLogStorage, "mmaplog", "1.0.0",
+                     "memory-mapped segmented log: lock-free appends, group "
+                     "commit, crash recovery, indexes",
+                     CAIRN_CAP_PERSISTENT | CAIRN_CAP_LIVE_READS |
+                         CAIRN_CAP_TAGS | CAIRN_CAP_SNAPSHOTS |
+                         CAIRN_CAP_DELETE | CAIRN_CAP_APPLY,
+                     "path", "segment-size", "fsync", "preallocate-segments",
+                     "expected-streams")

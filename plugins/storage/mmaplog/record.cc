@@ -1,0 +1,181 @@
+#include "record.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "crc32c.h"
+
+namespace cairn::mmaplog {
+namespace {
+
+template <typename T>
+void Put(uint8_t* out, size_t offset, T value) {
+  std::memcpy(out + offset, &value, sizeof(T));
+}
+template <typename T>
+T Get(const uint8_t* in, size_t offset) {
+  T value;
+  std::memcpy(&value, in + offset, sizeof(T));
+  return value;
+}
+
+size_t BodySize(const cairn_event& e) {
+  size_t n = e.type.size + e.writer.size + e.metadata.size + e.data.size;
+  for (uint32_t i = 0; i < e.tag_count; ++i) n += 1 + e.tags[i].size;
+  return n;
+}
+
+uint8_t* CopyBytes(uint8_t* p, cairn_bytes b) {
+  if (b.size != 0) std::memcpy(p, b.data, b.size);
+  return p + b.size;
+}
+
+}  // namespace
+
+size_t RecordSize(std::string_view stream, const cairn_event& event) {
+  size_t n = kRecordHeaderSize + stream.size() + BodySize(event);
+  return (n + 7) & ~size_t{7};
+}
+
+void EncodeRecord(uint8_t* out, std::string_view stream,
+                  const cairn_event& e, uint64_t position, uint64_t revision,
+                  uint32_t batch_size, uint32_t batch_index,
+                  uint32_t record_size) {
+  Put<uint16_t>(out, 12, 0);
+  Put<uint16_t>(out, 14, static_cast<uint16_t>(e.tag_count));
+  Put<uint64_t>(out, 16, position);
+  Put<uint64_t>(out, 24, revision);
+  Put<int64_t>(out, 32, e.timestamp_us);
+  Put<uint32_t>(out, 40, static_cast<uint32_t>(e.writer.size));
+  Put<uint32_t>(out, 44, static_cast<uint32_t>(e.metadata.size));
+  Put<uint32_t>(out, 48, static_cast<uint32_t>(e.data.size));
+  Put<uint16_t>(out, 52, static_cast<uint16_t>(e.type.size));
+  out[54] = static_cast<uint8_t>(stream.size());
+  out[55] = 0;
+  Put<uint32_t>(out, 56, batch_size);
+  Put<uint32_t>(out, 60, batch_index);
+  uint8_t* p = out + kRecordHeaderSize;
+  std::memcpy(p, stream.data(), stream.size());
+  p += stream.size();
+  uint8_t* body = p;
+  p = CopyBytes(p, e.type);
+  p = CopyBytes(p, e.writer);
+  p = CopyBytes(p, e.metadata);
+  p = CopyBytes(p, e.data);
+  for (uint32_t i = 0; i < e.tag_count; ++i) {
+    *p++ = static_cast<uint8_t>(e.tags[i].size);
+    p = CopyBytes(p, e.tags[i]);
+  }
+  // Padding up to record_size stays as the caller zeroed it.
+  (void)record_size;
+  Put<uint32_t>(out, 8, Crc32c(0, body, static_cast<size_t>(p - body)));
+  Put<uint32_t>(out, 4,
+                Crc32c(0, out + 8, kRecordHeaderSize - 8 + stream.size()));
+}
+
+RecordCheck CheckRecord(const uint8_t* record, size_t available,
+                        RecordHeader* h) {
+  if (available < 4) return RecordCheck::kBadLength;
+  uint32_t length = LoadLength(record);
+  if (length == 0) return RecordCheck::kEmpty;
+  if (length == kEndOfSegment) return RecordCheck::kEndOfSegment;
+  if (length < kRecordHeaderSize + 8 || (length & 7) != 0 ||
+      length > available || length > kMaxBatchBytes) {
+    return RecordCheck::kBadLength;
+  }
+  h->length = length;
+  h->header_crc = Get<uint32_t>(record, 4);
+  h->stream_len = record[54];
+  if (h->stream_len == 0 || kRecordHeaderSize + h->stream_len > length) {
+    return RecordCheck::kBadHeader;
+  }
+  if (Crc32c(0, record + 8, kRecordHeaderSize - 8 + h->stream_len) !=
+      h->header_crc) {
+    return RecordCheck::kBadHeader;
+  }
+  h->body_crc = Get<uint32_t>(record, 8);
+  h->tag_count = Get<uint16_t>(record, 14);
+  h->position = Get<uint64_t>(record, 16);
+  h->revision = Get<uint64_t>(record, 24);
+  h->timestamp_us = Get<int64_t>(record, 32);
+  h->writer_len = Get<uint32_t>(record, 40);
+  h->metadata_len = Get<uint32_t>(record, 44);
+  h->data_len = Get<uint32_t>(record, 48);
+  h->type_len = Get<uint16_t>(record, 52);
+  h->batch_size = Get<uint32_t>(record, 56);
+  h->batch_index = Get<uint32_t>(record, 60);
+  uint64_t fixed = uint64_t{kRecordHeaderSize} + h->stream_len + h->type_len +
+                   h->writer_len + h->metadata_len + h->data_len;
+  if (fixed + h->tag_count > length || h->batch_size == 0 ||
+      h->batch_index >= h->batch_size || h->position == 0 ||
+      h->revision == 0) {
+    return RecordCheck::kBadHeader;
+  }
+  // Walk the tags to find the body's end without leaving the record.
+  uint64_t end = fixed;
+  for (uint16_t i = 0; i < h->tag_count; ++i) {
+    if (end >= length) return RecordCheck::kBadBody;
+    end += 1 + record[end];
+  }
+  if (end > length) return RecordCheck::kBadBody;
+  const uint8_t* body = record + kRecordHeaderSize + h->stream_len;
+  size_t body_size = static_cast<size_t>(end) - kRecordHeaderSize - h->stream_len;
+  if (Crc32c(0, body, body_size) != h->body_crc) return RecordCheck::kBadBody;
+  return RecordCheck::kOk;
+}
+
+void DecodeRecord(const uint8_t* record, const RecordHeader& h,
+                  cairn_event* event, cairn_bytes* tags) {
+  const uint8_t* p = record + kRecordHeaderSize;
+  event->size = sizeof(cairn_event);
+  event->stream = cairn_bytes{p, h.stream_len};
+  p += h.stream_len;
+  event->revision = h.revision;
+  event->position = h.position;
+  event->timestamp_us = h.timestamp_us;
+  event->type = cairn_bytes{p, h.type_len};
+  p += h.type_len;
+  event->writer = cairn_bytes{p, h.writer_len};
+  p += h.writer_len;
+  event->metadata = cairn_bytes{p, h.metadata_len};
+  p += h.metadata_len;
+  event->data = cairn_bytes{p, h.data_len};
+  p += h.data_len;
+  for (uint16_t i = 0; i < h.tag_count; ++i) {
+    uint8_t len = *p++;
+    tags[i] = cairn_bytes{p, len};
+    p += len;
+  }
+  event->tag_count = h.tag_count;
+  event->tags = h.tag_count == 0 ? nullptr : tags;
+}
+
+std::string SegmentFileName(uint64_t number) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%08llu.log",
+                static_cast<unsigned long long>(number));
+  return name;
+}
+
+void SegmentHeader::EncodeTo(uint8_t* out) const {
+  Put<uint64_t>(out, 0, kSegmentMagic);
+  Put<uint32_t>(out, 8, kFormatVersion);
+  Put<uint32_t>(out, 12, flags);
+  Put<uint64_t>(out, 16, number);
+  Put<uint64_t>(out, 24, base_position);
+  Put<uint64_t>(out, 32, size);
+  Put<uint32_t>(out, 40, Crc32c(0, out, 40));
+}
+
+bool SegmentHeader::DecodeFrom(const uint8_t* in) {
+  if (Get<uint64_t>(in, 0) != kSegmentMagic) return false;
+  if (Get<uint32_t>(in, 8) != kFormatVersion) return false;
+  if (Get<uint32_t>(in, 40) != Crc32c(0, in, 40)) return false;
+  flags = Get<uint32_t>(in, 12);
+  number = Get<uint64_t>(in, 16);
+  base_position = Get<uint64_t>(in, 24);
+  size = Get<uint64_t>(in, 32);
+  return true;
+}
+
+}  // namespace cairn::mmaplog

@@ -1,0 +1,156 @@
+// The on-disk record and segment-header formats (see docs/mmaplog.md).
+//
+// A segment file is a 64-byte header followed by records, each 8-byte
+// aligned. A record is
+//
+//   0  u32 length       whole record incl. padding; written LAST (release)
+//   4  u32 header_crc   CRC32C of bytes [8, 64) and the stream name
+//   8  u32 body_crc     CRC32C of the body (bytes after the stream name)
+//   12 u16 flags        unused, 0
+//   14 u16 tag_count
+//   16 u64 position     global, gap-free
+//   24 u64 revision     within the stream
+//   32 i64 timestamp_us
+//   40 u32 writer_len
+//   44 u32 metadata_len
+//   48 u32 data_len
+//   52 u16 type_len
+//   54 u8  stream_len   1..255
+//   55 u8  reserved, 0
+//   56 u32 batch_size   records in this record's batch (>= 1)
+//   60 u32 batch_index  0-based index of this record in its batch
+//   64 stream name, then the body: type, writer, metadata, data, and per tag
+//      u8 length + bytes; zero padding to a multiple of 8.
+//
+// A length word of kEndOfSegment marks the end of a full segment; 0 means
+// "nothing (yet) here". All integers are little-endian.
+#ifndef CAIRN_PLUGINS_STORAGE_MMAPLOG_RECORD_H_
+#define CAIRN_PLUGINS_STORAGE_MMAPLOG_RECORD_H_
+
+#include <cairn/plugin.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cairn::mmaplog {
+
+inline constexpr size_t kRecordHeaderSize = 64;
+inline constexpr uint32_t kEndOfSegment = 0xFFFFFFFFu;
+inline constexpr size_t kSegmentHeaderSize = 64;
+inline constexpr uint64_t kSegmentMagic = 0x474553'4E524941ull;  // "AIRNSEG"
+inline constexpr uint32_t kFormatVersion = 1;
+// Segment header flags.
+inline constexpr uint32_t kSegmentSealed = 1;  // complete and synced
+inline constexpr uint32_t kSegmentInUse = 2;   // base_position is set
+
+// The largest record and the largest batch mmaplog accepts (16 MiB). Keeping
+// batches this small bounds how far concurrent reservations can overshoot a
+// full segment (see Segment::Reserve).
+inline constexpr size_t kMaxBatchBytes = 16u << 20;
+
+// Bytes a record for `event` (with stream name `stream`) occupies.
+size_t RecordSize(std::string_view stream, const cairn_event& event);
+
+// Writes every field of the record except the length word into `out`
+// (RecordSize bytes, zeroed beforehand), including both checksums.
+void EncodeRecord(uint8_t* out, std::string_view stream,
+                  const cairn_event& event, uint64_t position,
+                  uint64_t revision, uint32_t batch_size, uint32_t batch_index,
+                  uint32_t record_size);
+
+// Publishes a record: stores its length word with release semantics (and a
+// full fence, so the committer that checks afterwards sees it).
+inline void PublishLength(uint8_t* record, uint32_t length) {
+  std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(record))
+      .store(length, std::memory_order_seq_cst);
+}
+
+// Reads a record's length word with acquire semantics.
+inline uint32_t LoadLength(const uint8_t* record) {
+  return std::atomic_ref<uint32_t>(
+             *reinterpret_cast<uint32_t*>(const_cast<uint8_t*>(record)))
+      .load(std::memory_order_seq_cst);
+}
+
+// The fixed fields of a record, decoded without checking the body.
+struct RecordHeader {
+  uint32_t length = 0;
+  uint32_t header_crc = 0;
+  uint32_t body_crc = 0;
+  uint16_t tag_count = 0;
+  uint64_t position = 0;
+  uint64_t revision = 0;
+  int64_t timestamp_us = 0;
+  uint32_t writer_len = 0;
+  uint32_t metadata_len = 0;
+  uint32_t data_len = 0;
+  uint16_t type_len = 0;
+  uint8_t stream_len = 0;
+  uint32_t batch_size = 0;
+  uint32_t batch_index = 0;
+
+  std::string_view StreamName(const uint8_t* record) const {
+    return std::string_view(
+        reinterpret_cast<const char*>(record + kRecordHeaderSize), stream_len);
+  }
+};
+
+enum class RecordCheck {
+  kOk,
+  kEmpty,          // length word 0: nothing written here
+  kEndOfSegment,   // the end-of-segment marker
+  kBadLength,      // length impossible at this offset
+  kBadHeader,      // header checksum or header fields wrong
+  kBadBody,        // header fine, body checksum wrong
+};
+
+// Decodes and checks the record at `record`, of which `available` bytes lie
+// inside the segment. With kOk or kBadBody, *header is filled (for kBadBody
+// the header is trustworthy: its own checksum passed). Never reads outside
+// [record, record + available).
+RecordCheck CheckRecord(const uint8_t* record, size_t available,
+                        RecordHeader* header);
+
+// Fills `event` with pointers into the record (valid while the segment is
+// mapped); `tags` must hold header.tag_count entries. The record must have
+// passed CheckRecord with kOk.
+void DecodeRecord(const uint8_t* record, const RecordHeader& header,
+                  cairn_event* event, cairn_bytes* tags);
+
+// The tags of a checked record, one call of `fn(std::string_view)` each.
+template <typename Fn>
+void ForEachTag(const uint8_t* record, const RecordHeader& h, Fn&& fn) {
+  const uint8_t* p = record + kRecordHeaderSize + h.stream_len + h.type_len +
+                     h.writer_len + h.metadata_len + h.data_len;
+  for (uint16_t i = 0; i < h.tag_count; ++i) {
+    uint8_t len = *p++;
+    fn(std::string_view(reinterpret_cast<const char*>(p), len));
+    p += len;
+  }
+}
+
+// "00000007.log": the file name of segment `number`.
+std::string SegmentFileName(uint64_t number);
+
+// The 64-byte segment header:
+//   0 u64 magic, 8 u32 version, 12 u32 flags (kSegmentInUse, kSegmentSealed),
+//   16 u64 number, 24 u64 base_position (the position before its first
+//   record; valid with kSegmentInUse), 32 u64 file size, 40 u32 CRC32C of
+//   [0, 40). A spare segment made ahead of need has flags 0.
+struct SegmentHeader {
+  uint32_t flags = 0;
+  uint64_t number = 0;
+  uint64_t base_position = 0;
+  uint64_t size = 0;
+
+  void EncodeTo(uint8_t* out) const;
+  // False if the magic, version or checksum is wrong.
+  bool DecodeFrom(const uint8_t* in);
+};
+
+}  // namespace cairn::mmaplog
+
+#endif  // CAIRN_PLUGINS_STORAGE_MMAPLOG_RECORD_H_

@@ -1,0 +1,81 @@
+// Helpers shared by the mmaplog tests: scratch directories and events.
+#ifndef CAIRN_PLUGINS_STORAGE_MMAPLOG_TEST_UTIL_H_
+#define CAIRN_PLUGINS_STORAGE_MMAPLOG_TEST_UTIL_H_
+
+#include <cairn/plugin.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace cairn::mmaplog::testing {
+
+// A fresh directory under $TMPDIR, removed with its contents on destruction.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string base = std::filesystem::temp_directory_path().string() +
+                       "/mmaplog-test-XXXXXX";
+    std::vector<char> buf(base.begin(), base.end());
+    buf.push_back('\0');
+    char* made = mkdtemp(buf.data());
+    path_ = made != nullptr ? made : "";
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// An event whose byte fields live in the object.
+struct OwnedEvent {
+  std::string type = "Type";
+  std::string data;
+  std::string metadata;
+  std::string writer;
+  int64_t timestamp_us = 1700000000000000;
+  std::vector<std::string> tags;
+  std::vector<cairn_bytes> tag_bytes;
+
+  cairn_event View() {
+    tag_bytes.clear();
+    for (const std::string& t : tags) {
+      tag_bytes.push_back(
+          cairn_bytes{reinterpret_cast<const uint8_t*>(t.data()), t.size()});
+    }
+    cairn_event e{};
+    e.size = sizeof e;
+    e.type = Bytes(type);
+    e.data = Bytes(data);
+    e.metadata = Bytes(metadata);
+    e.writer = Bytes(writer);
+    e.timestamp_us = timestamp_us;
+    e.tag_count = static_cast<uint32_t>(tag_bytes.size());
+    e.tags = tag_bytes.empty() ? nullptr : tag_bytes.data();
+    return e;
+  }
+  static cairn_bytes Bytes(const std::string& s) {
+    return cairn_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+  }
+};
+
+inline std::string Str(cairn_bytes b) {
+  return std::string(reinterpret_cast<const char*>(b.data), b.size);
+}
+
+inline cairn_expected Any() { return cairn_expected{CAIRN_EXPECT_ANY, 0}; }
+inline cairn_expected NoStream() {
+  return cairn_expected{CAIRN_EXPECT_NO_STREAM, 0};
+}
+inline cairn_expected Exact(uint64_t r) {
+  return cairn_expected{CAIRN_EXPECT_EXACT, r};
+}
+
+}  // namespace cairn::mmaplog::testing
+
+#endif  // CAIRN_PLUGINS_STORAGE_MMAPLOG_TEST_UTIL_H_
