@@ -358,6 +358,48 @@ TEST_F(CliTest, ServerNeedsTheClientLibrary) {
   EXPECT_THAT(r.err, HasSubstr("127.0.0.1:1"));
 }
 
+// ---- Codec and cipher through the CLI -----------------------------------
+
+TEST_F(CliTest, ReadJsonReportsCodecCipherAndKeyIdOfAnEncryptedStore) {
+  std::filesystem::path dir = MakeTempDir("encrypted");
+  const std::string keyring = (dir / "keys").string();
+  std::ofstream(keyring) << "key 1 " << std::string(64, 'a') << " active\n";
+  std::filesystem::permissions(keyring, std::filesystem::perms::owner_read |
+                                            std::filesystem::perms::owner_write);
+  SiteConfig config;
+  config.storage.plugin = "memory";
+  config.codec.plugin = "zstd";
+  config.cipher = {"aes-gcm", {{"keyring", keyring}}};
+  PluginRegistry registry;
+  ASSERT_TRUE(RegisterBuiltinPlugins(registry).ok());
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(config, registry);
+  ASSERT_TRUE(store.ok()) << store.status();
+  Store* raw = store->get();
+  StoreOpener opener = [raw](const StoreOptions&) -> absl::StatusOr<std::unique_ptr<StoreAccess>> {
+    return WrapStore(raw);
+  };
+  ASSERT_EQ(RunWith({"append", "secret"}, kThreeOrders, opener).code, 0);
+  Result r = RunWith({"read", "secret", "--json"}, "", opener);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<nlohmann::json> lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0]["codec"], "zstd");
+  EXPECT_EQ(lines[0]["cipher"], "aes-gcm");
+  EXPECT_EQ(lines[0]["key_id"], 1);
+  EXPECT_EQ(lines[1]["data"]["amount"], 12);
+  EXPECT_EQ(lines[1]["metadata"]["by"], "x");
+  EXPECT_EQ(lines[2]["data_base64"], "AAEC");
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(CliTest, MissingKeyringIsAStoreErrorNamingTheFile) {
+  Result r = RunReal({"head", "--set", "storage.plugin=memory", "--set", "cipher.plugin=aes-gcm",
+                      "--set", "cipher.keyring=/nonexistent/cairn-keys"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("/nonexistent/cairn-keys"));
+}
+
 // ---- Plugins ------------------------------------------------------------
 
 std::string PluginDir() {
