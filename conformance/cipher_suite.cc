@@ -1,0 +1,282 @@
+// Cipher conformance: round trip; a fresh nonce on every seal; tampered
+// bytes, other associated data and another key fail with CAIRN_E_INTEGRITY
+// and output nothing; an unknown key id is CAIRN_E_NOT_FOUND; after
+// rotation older key ids still open; one instance serves many threads.
+//
+// A cipher that does not encrypt (the "none" cipher) is run with
+// --passthrough-cipher: the suite then checks that seal really is a copy and
+// skips what only an AEAD cipher can promise.
+#include <cairn/status.h>
+
+#include <atomic>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "target.h"
+
+namespace cairn::conformance {
+namespace {
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
+struct Sealed {
+  cairn_status code = CAIRN_OK;
+  std::string message;
+  std::string bytes;
+  uint32_t key_id = 0;
+};
+
+class CipherConformance : public ::testing::TestWithParam<Target> {
+ protected:
+  void SetUp() override {
+    api_ = GetParam().plugin->cipher();
+    ASSERT_NE(api_, nullptr);
+    options_ = std::make_unique<OpenOptions>(GetParam());
+    cairn_status st = api_->open(options_->get(), &cipher_, error_.get());
+    ASSERT_EQ(st, CAIRN_OK) << "open failed: " << Describe(st, error_.message)
+                            << (GetParam().options.empty()
+                                    ? " (ciphers usually need options, e.g. "
+                                      "--option keyring=PATH)"
+                                    : "");
+  }
+  void TearDown() override {
+    if (cipher_ != nullptr) api_->close(cipher_);
+  }
+
+  bool Passthrough() const { return GetParam().passthrough_cipher; }
+
+  Sealed Seal(const std::string& associated, const std::string& plaintext) {
+    Sealed out;
+    OutputBuffer buffer;
+    ErrorBuffer error;
+    out.code = api_->seal(cipher_, Bytes(associated), Bytes(plaintext),
+                          buffer.get(), &out.key_id, error.get());
+    out.message = error.message;
+    out.bytes = buffer.contents();
+    return out;
+  }
+  Sealed MustSeal(const std::string& associated, const std::string& plaintext) {
+    Sealed s = Seal(associated, plaintext);
+    EXPECT_EQ(s.code, CAIRN_OK) << "seal failed: "
+                                << Describe(s.code, s.message.c_str());
+    return s;
+  }
+  // Opens into a buffer that already holds a marker, so a failed open that
+  // wrote anything is caught.
+  cairn_status Open(uint32_t key_id, const std::string& associated,
+                    const std::string& sealed, std::string* plaintext,
+                    std::string* message) {
+    const std::string marker = "MARK";
+    OutputBuffer buffer(marker);
+    ErrorBuffer error;
+    cairn_status st = api_->open_sealed(cipher_, key_id, Bytes(associated),
+                                        Bytes(sealed), buffer.get(),
+                                        error.get());
+    *message = error.message;
+    std::string all = buffer.contents();
+    EXPECT_EQ(all.substr(0, marker.size()), marker)
+        << "open_sealed must append, not overwrite";
+    *plaintext = all.substr(std::min(marker.size(), all.size()));
+    if (st != CAIRN_OK) {
+      EXPECT_EQ(*plaintext, "")
+          << "a failed open_sealed must output nothing (got "
+          << plaintext->size() << " bytes)";
+    }
+    return st;
+  }
+  void ExpectIntegrityError(uint32_t key_id, const std::string& associated,
+                            const std::string& sealed,
+                            const std::string& what) {
+    std::string plaintext, message;
+    cairn_status st = Open(key_id, associated, sealed, &plaintext, &message);
+    EXPECT_EQ(st, CAIRN_E_INTEGRITY)
+        << what << " must fail with an integrity error; got "
+        << Describe(st, message.c_str());
+    if (st != CAIRN_OK) {
+      EXPECT_FALSE(message.empty()) << what << ": the error must say why";
+    }
+  }
+  bool SkipAead(std::string* why) {
+    if (!Passthrough()) return false;
+    *why = NoteSkip("an encrypting cipher (--passthrough-cipher given)",
+                    "nonces, tamper, associated-data and wrong-key checks");
+    return true;
+  }
+
+  const cairn_cipher_api* api_ = nullptr;
+  cairn_cipher* cipher_ = nullptr;
+  std::unique_ptr<OpenOptions> options_;
+  ErrorBuffer error_;
+};
+
+TEST_P(CipherConformance, SealThenOpenRoundTrips) {
+  for (const std::string& plaintext :
+       {std::string(), std::string("x"), std::string("order 42 placed"),
+        RandomBytes(1u << 20, 1)}) {
+    Sealed s = MustSeal("stream|1|OrderPlaced", plaintext);
+    std::string opened, message;
+    cairn_status st =
+        Open(s.key_id, "stream|1|OrderPlaced", s.bytes, &opened, &message);
+    ASSERT_EQ(st, CAIRN_OK) << "opening " << plaintext.size()
+                            << " sealed bytes failed: "
+                            << Describe(st, message.c_str());
+    EXPECT_TRUE(opened == plaintext) << "round trip of " << plaintext.size()
+                                     << " bytes changed them";
+  }
+}
+
+TEST_P(CipherConformance, SealHidesThePlaintextUnlessPassthrough) {
+  const std::string plaintext = "the quick brown fox pays invoice 4711 today";
+  Sealed s = MustSeal("ad", plaintext);
+  if (Passthrough()) {
+    EXPECT_EQ(s.bytes, plaintext)
+        << "--passthrough-cipher was given, but seal changed the bytes";
+    return;
+  }
+  EXPECT_EQ(s.bytes.find("invoice 4711"), std::string::npos)
+      << "the sealed bytes contain the plaintext";
+  EXPECT_GT(s.bytes.size(), plaintext.size())
+      << "an AEAD seal carries a nonce and a tag";
+}
+
+TEST_P(CipherConformance, EverySealUsesAFreshNonce) {
+  std::string why;
+  if (SkipAead(&why)) GTEST_SKIP() << why;
+  std::set<std::string> seen;
+  for (int i = 0; i < 200; ++i) {
+    Sealed s = MustSeal("ad", "same plaintext");
+    EXPECT_TRUE(seen.insert(s.bytes).second)
+        << "seal " << i << " repeated an earlier output: nonce reuse";
+  }
+}
+
+TEST_P(CipherConformance, TamperedBytesFailWithIntegrityError) {
+  std::string why;
+  if (SkipAead(&why)) GTEST_SKIP() << why;
+  Sealed s = MustSeal("ad", RandomBytes(1000, 2));
+  ASSERT_FALSE(s.bytes.empty());
+  for (size_t at : {size_t{0}, size_t{5}, s.bytes.size() / 2,
+                    s.bytes.size() - 1}) {
+    for (uint8_t bit : {uint8_t{0x01}, uint8_t{0x80}}) {
+      std::string tampered = s.bytes;
+      tampered[at] = static_cast<char>(tampered[at] ^ bit);
+      ExpectIntegrityError(s.key_id, "ad", tampered,
+                           "flipping bit " + std::to_string(bit) +
+                               " of byte " + std::to_string(at));
+    }
+  }
+  ExpectIntegrityError(s.key_id, "ad", s.bytes.substr(0, s.bytes.size() - 1),
+                       "dropping the last byte");
+  ExpectIntegrityError(s.key_id, "ad", s.bytes + "x", "adding a byte");
+  ExpectIntegrityError(s.key_id, "ad", "", "empty sealed bytes");
+  ExpectIntegrityError(s.key_id, "ad", s.bytes.substr(0, 8),
+                       "bytes shorter than a nonce and tag");
+}
+
+TEST_P(CipherConformance, OtherAssociatedDataFailsWithIntegrityError) {
+  std::string why;
+  if (SkipAead(&why)) GTEST_SKIP() << why;
+  Sealed s = MustSeal("orders-1|7|OrderPlaced", "payload");
+  ExpectIntegrityError(s.key_id, "orders-1|8|OrderPlaced", s.bytes,
+                       "opening with another revision in the associated data");
+  ExpectIntegrityError(s.key_id, "", s.bytes,
+                       "opening with empty associated data");
+  Sealed empty_ad = MustSeal("", "payload");
+  ExpectIntegrityError(empty_ad.key_id, "x", empty_ad.bytes,
+                       "opening with associated data where none was sealed");
+}
+
+TEST_P(CipherConformance, UnknownKeyIdIsNotFound) {
+  Sealed s = MustSeal("ad", "payload");
+  std::string opened, message;
+  uint32_t unknown = s.key_id ^ 0x7FFF0000u;
+  cairn_status st = Open(unknown, "ad", s.bytes, &opened, &message);
+  EXPECT_EQ(st, CAIRN_E_NOT_FOUND)
+      << "key id " << unknown << " was never issued; got "
+      << Describe(st, message.c_str());
+  EXPECT_NE(message.find(std::to_string(unknown)), std::string::npos)
+      << "the message should name the unknown key id: " << message;
+}
+
+TEST_P(CipherConformance, OlderKeysStillOpenAfterRotation) {
+  if (!GetParam().Has(CAIRN_CAP_KEY_ROTATION)) {
+    GTEST_SKIP() << NoteSkip("CAIRN_CAP_KEY_ROTATION", "key rotation");
+  }
+  Sealed before = MustSeal("ad", "sealed before rotation");
+  uint32_t new_key = 0;
+  cairn_status st = api_->rotate(cipher_, &new_key, error_.get());
+  ASSERT_EQ(st, CAIRN_OK) << Describe(st, error_.message);
+  EXPECT_NE(new_key, before.key_id) << "rotate must make a new key active";
+  Sealed after = MustSeal("ad", "sealed after rotation");
+  EXPECT_EQ(after.key_id, new_key) << "seal must use the rotated-in key";
+  std::string opened, message;
+  st = Open(before.key_id, "ad", before.bytes, &opened, &message);
+  EXPECT_EQ(st, CAIRN_OK) << "the older key must still open: "
+                          << Describe(st, message.c_str());
+  EXPECT_EQ(opened, "sealed before rotation");
+  st = Open(after.key_id, "ad", after.bytes, &opened, &message);
+  EXPECT_EQ(st, CAIRN_OK) << Describe(st, message.c_str());
+  EXPECT_EQ(opened, "sealed after rotation");
+}
+
+TEST_P(CipherConformance, AnotherKeyFailsWithIntegrityError) {
+  if (!GetParam().Has(CAIRN_CAP_KEY_ROTATION)) {
+    GTEST_SKIP() << NoteSkip("CAIRN_CAP_KEY_ROTATION",
+                             "wrong key (needs a second key from rotate)");
+  }
+  Sealed old_key = MustSeal("ad", "payload");
+  uint32_t new_key = 0;
+  ASSERT_EQ(api_->rotate(cipher_, &new_key, error_.get()), CAIRN_OK)
+      << error_.message;
+  Sealed new_seal = MustSeal("ad", "payload");
+  ExpectIntegrityError(old_key.key_id, "ad", new_seal.bytes,
+                       "opening bytes sealed under the new key with the old");
+  ExpectIntegrityError(new_key, "ad", old_key.bytes,
+                       "opening bytes sealed under the old key with the new");
+}
+
+TEST_P(CipherConformance, OneInstanceServesManyThreads) {
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::string ad = "s" + std::to_string(t) + "|" + std::to_string(i);
+        std::string plaintext = RandomBytes(10 + i, t * 1000 + i);
+        OutputBuffer sealed;
+        ErrorBuffer e;
+        uint32_t key = 0;
+        if (api_->seal(cipher_, Bytes(ad), Bytes(plaintext), sealed.get(),
+                       &key, e.get()) != CAIRN_OK) {
+          ++failures;
+          continue;
+        }
+        OutputBuffer opened;
+        std::string bytes = sealed.contents();
+        if (api_->open_sealed(cipher_, key, Bytes(ad), Bytes(bytes),
+                              opened.get(), e.get()) != CAIRN_OK ||
+            opened.contents() != plaintext) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0) << "round trips failed under concurrency";
+}
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CipherConformance);
+INSTANTIATE_TEST_SUITE_P(Plugin, CipherConformance,
+                         ::testing::ValuesIn(TargetsOfKind(CAIRN_KIND_CIPHER)),
+                         TargetName);
+
+}  // namespace
+}  // namespace cairn::conformance

@@ -1,0 +1,261 @@
+// Codec conformance: round trips on empty, small, large, random and
+// incompressible inputs; output appended after what the buffer held; tight
+// and refused buffer growth; corrupted input fails with CAIRN_E_CORRUPTION,
+// never a crash; concurrent use of one instance.
+#include <cairn/status.h>
+
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "target.h"
+
+namespace cairn::conformance {
+namespace {
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
+std::string Compressible(size_t n) {
+  std::string out;
+  out.reserve(n);
+  const std::string phrase = "{\"type\":\"OrderPlaced\",\"qty\":1} ";
+  while (out.size() < n) out += phrase;
+  out.resize(n);
+  return out;
+}
+
+class CodecConformance : public ::testing::TestWithParam<Target> {
+ protected:
+  void SetUp() override {
+    api_ = GetParam().plugin->codec();
+    ASSERT_NE(api_, nullptr);
+    options_ = std::make_unique<OpenOptions>(GetParam());
+    cairn_status st = api_->open(options_->get(), &codec_, error_.get());
+    ASSERT_EQ(st, CAIRN_OK) << "open failed: " << Describe(st, error_.message);
+  }
+  void TearDown() override {
+    if (codec_ != nullptr) api_->close(codec_);
+  }
+
+  // Encodes into a fresh buffer; fails the test on error.
+  std::string Encode(const std::string& input) {
+    OutputBuffer out;
+    cairn_status st = api_->encode(codec_, Bytes(input), out.get(),
+                                   error_.get());
+    EXPECT_EQ(st, CAIRN_OK) << "encode of " << input.size()
+                            << " bytes failed: "
+                            << Describe(st, error_.message);
+    return out.contents();
+  }
+  cairn_status Decode(const std::string& input, std::string* output,
+                      std::string* message) {
+    OutputBuffer out;
+    ErrorBuffer error;
+    cairn_status st = api_->decode(codec_, Bytes(input), out.get(),
+                                   error.get());
+    *output = out.contents();
+    *message = error.message;
+    return st;
+  }
+  void ExpectRoundTrip(const std::string& input, const std::string& what) {
+    std::string encoded = Encode(input);
+    std::string decoded, message;
+    cairn_status st = Decode(encoded, &decoded, &message);
+    ASSERT_EQ(st, CAIRN_OK) << what << ": decode of our own encoding failed: "
+                            << Describe(st, message.c_str());
+    EXPECT_EQ(decoded.size(), input.size()) << what;
+    EXPECT_TRUE(decoded == input) << what << ": round trip changed the bytes";
+  }
+  // True if the codec leaves these inputs unchanged (the identity codec):
+  // then every byte string is a valid encoding and corruption is
+  // undetectable by design.
+  bool Transparent() {
+    for (const std::string& s : {std::string("abc"), Compressible(4096),
+                                 RandomBytes(512, 3)}) {
+      if (Encode(s) != s) return false;
+    }
+    return true;
+  }
+
+  const cairn_codec_api* api_ = nullptr;
+  cairn_codec* codec_ = nullptr;
+  std::unique_ptr<OpenOptions> options_;
+  ErrorBuffer error_;
+};
+
+TEST_P(CodecConformance, RoundTripsEmptyInput) { ExpectRoundTrip("", "empty"); }
+
+TEST_P(CodecConformance, RoundTripsSmallInputs) {
+  for (size_t n = 1; n <= 64; ++n) {
+    ExpectRoundTrip(RandomBytes(n, static_cast<uint32_t>(n)),
+                    std::to_string(n) + " random bytes");
+  }
+  ExpectRoundTrip("a", "one byte");
+  ExpectRoundTrip(std::string(1, '\0'), "one NUL byte");
+  ExpectRoundTrip(std::string(300, 'x'), "a run of 300");
+}
+
+TEST_P(CodecConformance, RoundTripsLargeCompressibleInput) {
+  ExpectRoundTrip(Compressible(8u << 20), "8 MiB of repeated JSON");
+  ExpectRoundTrip(std::string(4u << 20, '\0'), "4 MiB of zeros");
+}
+
+TEST_P(CodecConformance, RoundTripsRandomInputs) {
+  std::mt19937 rng(20261125);
+  for (int i = 0; i < 200; ++i) {
+    size_t n = rng() % 5000;
+    // Mix random bytes with runs so run-based codecs see both.
+    std::string input = RandomBytes(n, rng());
+    for (size_t p = 0; p + 20 < input.size(); p += 1 + rng() % 200) {
+      std::fill_n(input.begin() + p, rng() % 20, input[p]);
+    }
+    ExpectRoundTrip(input, "random input #" + std::to_string(i));
+  }
+}
+
+TEST_P(CodecConformance, RoundTripsIncompressibleInput) {
+  std::string input = RandomBytes(1u << 20, 7);
+  ExpectRoundTrip(input, "1 MiB of random bytes");
+}
+
+TEST_P(CodecConformance, AppendsAfterWhatTheBufferHolds) {
+  const std::string prefix = "PREFIX";
+  const std::string input = Compressible(10000);
+  OutputBuffer encoded(prefix);
+  ASSERT_EQ(api_->encode(codec_, Bytes(input), encoded.get(), error_.get()),
+            CAIRN_OK)
+      << error_.message;
+  std::string e = encoded.contents();
+  ASSERT_EQ(e.substr(0, prefix.size()), prefix)
+      << "encode must append, not overwrite";
+  OutputBuffer decoded(prefix);
+  std::string body = e.substr(prefix.size());
+  ASSERT_EQ(api_->decode(codec_, Bytes(body), decoded.get(), error_.get()),
+            CAIRN_OK)
+      << error_.message;
+  EXPECT_EQ(decoded.contents(), prefix + input)
+      << "decode must append, not overwrite";
+}
+
+TEST_P(CodecConformance, WorksWithABufferThatGrowsOnlyAsAsked) {
+  const std::string input = RandomBytes(100000, 11) + Compressible(100000);
+  OutputBuffer encoded("", /*exact_growth=*/true);
+  ASSERT_EQ(api_->encode(codec_, Bytes(input), encoded.get(), error_.get()),
+            CAIRN_OK)
+      << error_.message;
+  OutputBuffer decoded("", /*exact_growth=*/true);
+  std::string e = encoded.contents();
+  ASSERT_EQ(api_->decode(codec_, Bytes(e), decoded.get(), error_.get()),
+            CAIRN_OK)
+      << error_.message;
+  EXPECT_TRUE(decoded.contents() == input);
+}
+
+TEST_P(CodecConformance, BufferThatCannotGrowIsAnErrorNotACrash) {
+  OutputBuffer refused("", false, /*refuse_growth=*/true);
+  cairn_status st = api_->encode(codec_, Bytes(RandomBytes(4096, 5)),
+                                 refused.get(), error_.get());
+  EXPECT_NE(st, CAIRN_OK)
+      << "encode must fail when the output buffer cannot grow";
+  EXPECT_STRNE(error_.message, "") << "and say why";
+}
+
+TEST_P(CodecConformance, CorruptedInputFailsWithCorruptionNeverACrash) {
+  const bool transparent = Transparent();
+  const std::string original = Compressible(30000) + RandomBytes(30000, 9);
+  const std::string encoded = Encode(original);
+  ASSERT_FALSE(encoded.empty());
+  std::vector<std::pair<std::string, std::string>> corrupted;
+  corrupted.emplace_back("truncated to half", encoded.substr(0, encoded.size() / 2));
+  corrupted.emplace_back("truncated by one byte",
+                         encoded.substr(0, encoded.size() - 1));
+  corrupted.emplace_back("foreign bytes", RandomBytes(777, 13));
+  corrupted.emplace_back("0xFF bytes", std::string(64, '\xFF'));
+  for (size_t at : {size_t{0}, size_t{1}, size_t{4}, encoded.size() / 2,
+                    encoded.size() - 1}) {
+    std::string flipped = encoded;
+    flipped[at] = static_cast<char>(flipped[at] ^ 0x5A);
+    corrupted.emplace_back("byte " + std::to_string(at) + " flipped", flipped);
+  }
+  std::string trailing = encoded + "junk";
+  corrupted.emplace_back("trailing junk", trailing);
+  int detected = 0;
+  for (const auto& [what, input] : corrupted) {
+    std::string output, message;
+    cairn_status st = Decode(input, &output, &message);
+    if (st == CAIRN_OK) {
+      // Undetected: acceptable only if the bytes are a valid encoding of
+      // something (checked below for codecs that are not transparent).
+      continue;
+    }
+    ++detected;
+    EXPECT_EQ(st, CAIRN_E_CORRUPTION)
+        << what << ": bad input must fail with Corruption, got "
+        << Describe(st, message.c_str());
+    EXPECT_FALSE(message.empty()) << what << ": the error must say what is wrong";
+  }
+  if (transparent) {
+    std::cout << "[ CAIRN    ] codec '" << GetParam().plugin->name()
+              << "' leaves bytes unchanged: every input is a valid encoding, "
+                 "so corruption is undetectable by design; checked only "
+                 "that decode never crashes\n";
+    return;
+  }
+  // A codec that transforms its input must at least notice truncation and
+  // foreign bytes.
+  for (const char* what : {"truncated to half", "truncated by one byte",
+                           "foreign bytes"}) {
+    for (const auto& [name, input] : corrupted) {
+      if (name != what) continue;
+      std::string output, message;
+      EXPECT_NE(Decode(input, &output, &message), CAIRN_OK)
+          << "decode accepted input " << what
+          << "; a codec that transforms its input must reject it";
+    }
+  }
+  EXPECT_GT(detected, 0);
+}
+
+TEST_P(CodecConformance, OneInstanceServesManyThreads) {
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        std::string input = RandomBytes(100 + (i * 37) % 3000,
+                                        static_cast<uint32_t>(t * 1000 + i)) +
+                            Compressible(i * 50);
+        OutputBuffer encoded;
+        ErrorBuffer e;
+        if (api_->encode(codec_, Bytes(input), encoded.get(), e.get()) !=
+            CAIRN_OK) {
+          ++failures;
+          continue;
+        }
+        OutputBuffer decoded;
+        std::string enc = encoded.contents();
+        if (api_->decode(codec_, Bytes(enc), decoded.get(), e.get()) !=
+                CAIRN_OK ||
+            decoded.contents() != input) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0) << "round trips failed under concurrency";
+}
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CodecConformance);
+INSTANTIATE_TEST_SUITE_P(Plugin, CodecConformance,
+                         ::testing::ValuesIn(TargetsOfKind(CAIRN_KIND_CODEC)),
+                         TargetName);
+
+}  // namespace
+}  // namespace cairn::conformance

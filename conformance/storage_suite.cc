@@ -1,0 +1,302 @@
+#include "storage_suite.h"
+
+#include <cairn/status.h>
+
+namespace cairn::conformance {
+namespace {
+
+int CollectEvent(void* context, const cairn_event* e) {
+  ReadEvent r;
+  r.stream = String(e->stream);
+  r.revision = e->revision;
+  r.position = e->position;
+  r.type = String(e->type);
+  r.timestamp_us = e->timestamp_us;
+  r.writer = String(e->writer);
+  r.metadata = String(e->metadata);
+  r.data = String(e->data);
+  for (uint32_t i = 0; i < e->tag_count; ++i) r.tags.push_back(String(e->tags[i]));
+  static_cast<std::vector<ReadEvent>*>(context)->push_back(std::move(r));
+  return 0;
+}
+
+int CollectStream(void* context, const cairn_stream_info* info) {
+  static_cast<std::vector<StreamRow>*>(context)->push_back(
+      StreamRow{String(info->name), info->ordinal, info->head_revision,
+                info->deleted_to});
+  return 0;
+}
+
+int CollectSnapshot(void* context, const cairn_snapshot* s) {
+  auto* out = static_cast<std::vector<SnapshotRow>*>(context);
+  out->push_back(SnapshotRow{s->revision, s->timestamp_us, String(s->data)});
+  return 0;
+}
+
+}  // namespace
+
+std::vector<EventSpec> Events(size_t count, const std::string& prefix) {
+  std::vector<EventSpec> out(count);
+  for (size_t i = 0; i < count; ++i) {
+    out[i].data = prefix + "-" + std::to_string(i);
+  }
+  return out;
+}
+
+cairn_snapshot_criteria AllSnapshots() {
+  return cairn_snapshot_criteria{sizeof(cairn_snapshot_criteria), 0,
+                                 CAIRN_MAX_REVISION, INT64_MIN, INT64_MAX};
+}
+
+AppendOutcome AppendTo(const cairn_storage_api* api, cairn_storage* store,
+                       const std::string& stream, cairn_expected expected,
+                       const std::vector<EventSpec>& events) {
+  std::vector<std::vector<cairn_bytes>> tags(events.size());
+  std::vector<cairn_event> raw(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    const EventSpec& spec = events[i];
+    for (const std::string& t : spec.tags) tags[i].push_back(Bytes(t));
+    cairn_event& e = raw[i];
+    e = cairn_event{};
+    e.size = sizeof(cairn_event);
+    e.tag_count = static_cast<uint32_t>(tags[i].size());
+    e.type = Bytes(spec.type);
+    e.timestamp_us = spec.timestamp_us;
+    e.writer = Bytes(spec.writer);
+    e.metadata = Bytes(spec.metadata);
+    e.data = Bytes(spec.data);
+    e.tags = tags[i].empty() ? nullptr : tags[i].data();
+  }
+  AppendOutcome out;
+  out.result.size = sizeof(cairn_append_result);
+  ErrorBuffer error;
+  out.code = api->append(store, Bytes(stream), expected,
+                         raw.empty() ? nullptr : raw.data(), raw.size(),
+                         &out.result, error.get());
+  out.message = error.message;
+  return out;
+}
+
+cairn_status ReadAllFrom(const cairn_storage_api* api, cairn_storage* store,
+                         uint64_t after, uint64_t max, bool include_deleted,
+                         std::vector<ReadEvent>* out, std::string* message) {
+  ErrorBuffer error;
+  cairn_status st = api->read_all(store, after, max, include_deleted ? 1 : 0,
+                                  &CollectEvent, out, error.get());
+  *message = error.message;
+  return st;
+}
+
+cairn_status ReadStreamFrom(const cairn_storage_api* api, cairn_storage* store,
+                            const std::string& stream, uint64_t from,
+                            uint64_t to, uint64_t max,
+                            std::vector<ReadEvent>* out, std::string* message) {
+  ErrorBuffer error;
+  cairn_status st = api->read_stream(store, Bytes(stream), from, to, max,
+                                     &CollectEvent, out, error.get());
+  *message = error.message;
+  return st;
+}
+
+void StorageConformance::SetUp() {
+  api_ = target().plugin->storage();
+  ASSERT_NE(api_, nullptr) << "plugin '" << target().plugin->name()
+                           << "' has no storage table";
+  options_ = std::make_unique<OpenOptions>(target());
+  ASSERT_NO_FATAL_FAILURE(Open());
+}
+
+void StorageConformance::TearDown() { Close(); }
+
+void StorageConformance::Open() {
+  cairn_status st = api_->open(options_->get(), &store_, error_.get());
+  ASSERT_EQ(st, CAIRN_OK) << "open failed: " << Describe(st, error_.message);
+  ASSERT_NE(store_, nullptr) << "open returned CAIRN_OK but no instance";
+}
+
+void StorageConformance::Close() {
+  if (store_ != nullptr) {
+    api_->close(store_);
+    store_ = nullptr;
+  }
+}
+
+void StorageConformance::Reopen() {
+  uint64_t before = HeadPosition();
+  Close();
+  ASSERT_NO_FATAL_FAILURE(Open());
+  uint64_t after = HeadPosition();
+  EXPECT_EQ(after, before) << kRuleSurvivesReopen
+                           << ": the head position was " << before
+                           << " before close and is " << after
+                           << " after reopen";
+}
+
+void StorageConformance::CheckAndReopen(const std::function<void()>& check) {
+  {
+    SCOPED_TRACE("before reopen");
+    check();
+  }
+  if (!Persistent() || HasFatalFailure()) return;
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  SCOPED_TRACE(std::string("after close and reopen (") + kRuleSurvivesReopen +
+               ")");
+  check();
+}
+
+AppendOutcome StorageConformance::Append(const std::string& stream,
+                                         cairn_expected expected,
+                                         const std::vector<EventSpec>& events) {
+  return AppendTo(api_, store_, stream, expected, events);
+}
+
+cairn_append_result StorageConformance::MustAppend(
+    const std::string& stream, cairn_expected expected,
+    const std::vector<EventSpec>& events) {
+  AppendOutcome out = Append(stream, expected, events);
+  EXPECT_EQ(out.code, CAIRN_OK)
+      << "append of " << events.size() << " event(s) to '" << stream
+      << "' failed: " << Describe(out.code, out.message.c_str());
+  return out.result;
+}
+
+std::vector<ReadEvent> StorageConformance::ReadStream(const std::string& stream,
+                                                      uint64_t from,
+                                                      uint64_t to,
+                                                      uint64_t max) {
+  std::vector<ReadEvent> out;
+  std::string message;
+  cairn_status st =
+      ReadStreamFrom(api_, store_, stream, from, to, max, &out, &message);
+  EXPECT_EQ(st, CAIRN_OK) << "read_stream('" << stream << "', " << from
+                          << ", " << to << ", " << max
+                          << ") failed: " << Describe(st, message.c_str());
+  return out;
+}
+
+std::vector<ReadEvent> StorageConformance::ReadAll(uint64_t after,
+                                                   uint64_t max,
+                                                   bool include_deleted) {
+  std::vector<ReadEvent> out;
+  std::string message;
+  cairn_status st =
+      ReadAllFrom(api_, store_, after, max, include_deleted, &out, &message);
+  EXPECT_EQ(st, CAIRN_OK) << "read_all(" << after << ", " << max
+                          << ") failed: " << Describe(st, message.c_str());
+  return out;
+}
+
+std::vector<ReadEvent> StorageConformance::ReadTag(const std::string& tag,
+                                                   uint64_t after,
+                                                   uint64_t max) {
+  std::vector<ReadEvent> out;
+  cairn_status st = api_->read_tag(store_, Bytes(tag), after, max,
+                                   &CollectEvent, &out, error_.get());
+  EXPECT_EQ(st, CAIRN_OK) << "read_tag('" << tag << "', " << after
+                          << ") failed: " << Describe(st, error_.message);
+  return out;
+}
+
+uint64_t StorageConformance::HeadRevision(const std::string& stream) {
+  uint64_t revision = 0;
+  cairn_status st =
+      api_->head_revision(store_, Bytes(stream), &revision, error_.get());
+  EXPECT_EQ(st, CAIRN_OK) << "head_revision('" << stream
+                          << "') failed: " << Describe(st, error_.message);
+  return revision;
+}
+
+uint64_t StorageConformance::HeadPosition() {
+  uint64_t position = 0;
+  cairn_status st = api_->head_position(store_, &position, error_.get());
+  EXPECT_EQ(st, CAIRN_OK) << "head_position failed: "
+                          << Describe(st, error_.message);
+  return position;
+}
+
+std::vector<StreamRow> StorageConformance::ListStreams(uint64_t after,
+                                                       uint64_t max) {
+  std::vector<StreamRow> out;
+  cairn_status st = api_->list_streams(store_, after, max, &CollectStream,
+                                       &out, error_.get());
+  EXPECT_EQ(st, CAIRN_OK) << "list_streams failed: "
+                          << Describe(st, error_.message);
+  return out;
+}
+
+void StorageConformance::DeleteTo(const std::string& stream,
+                                  uint64_t revision) {
+  cairn_status st =
+      api_->delete_to(store_, Bytes(stream), revision, error_.get());
+  EXPECT_EQ(st, CAIRN_OK) << "delete_to('" << stream << "', " << revision
+                          << ") failed: " << Describe(st, error_.message);
+}
+
+void StorageConformance::SaveSnapshot(const std::string& stream,
+                                      uint64_t revision, int64_t timestamp_us,
+                                      const std::string& data) {
+  cairn_snapshot s{sizeof(cairn_snapshot), Bytes(stream), revision,
+                   timestamp_us, Bytes(data)};
+  cairn_status st = api_->snapshot_save(store_, &s, error_.get());
+  EXPECT_EQ(st, CAIRN_OK) << "snapshot_save('" << stream << "', " << revision
+                          << ") failed: " << Describe(st, error_.message);
+}
+
+std::optional<SnapshotRow> StorageConformance::LoadSnapshot(
+    const std::string& stream, const cairn_snapshot_criteria& criteria) {
+  std::vector<SnapshotRow> rows;
+  cairn_status st = api_->snapshot_load(store_, Bytes(stream), &criteria,
+                                        &CollectSnapshot, &rows, error_.get());
+  EXPECT_EQ(st, CAIRN_OK) << "snapshot_load('" << stream
+                          << "') failed: " << Describe(st, error_.message);
+  EXPECT_LE(rows.size(), 1u)
+      << "snapshot_load must call back at most once, called " << rows.size()
+      << " times";
+  if (rows.empty()) return std::nullopt;
+  return rows.front();
+}
+
+bool StorageConformance::Lacks(uint64_t capability, const char* capability_name,
+                               const std::string& what,
+                               std::string* skip_message) {
+  if (target().Has(capability)) return false;
+  *skip_message = NoteSkip(capability_name, what);
+  return true;
+}
+
+void StorageConformance::ExpectContiguousRevisions(
+    const std::string& stream, const std::vector<ReadEvent>& events,
+    uint64_t first) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].revision != first + i) {
+      ADD_FAILURE() << kRuleContiguousRevisions << ": event " << i
+                    << " read from stream '" << stream << "' has revision "
+                    << events[i].revision << ", expected " << first + i;
+      return;
+    }
+    if (events[i].stream != stream) {
+      ADD_FAILURE() << "read_stream('" << stream << "') returned an event of '"
+                    << events[i].stream << "'";
+      return;
+    }
+  }
+}
+
+void StorageConformance::ExpectGapFreePositions(
+    const std::vector<ReadEvent>& events, uint64_t first) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].position != first + i) {
+      ADD_FAILURE() << kRuleGapFreePositions << " and in commit order: event "
+                    << i << " of read_all has position " << events[i].position
+                    << ", expected " << first + i;
+      return;
+    }
+  }
+}
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(StorageConformance);
+INSTANTIATE_TEST_SUITE_P(Plugin, StorageConformance,
+                         ::testing::ValuesIn(TargetsOfKind(CAIRN_KIND_STORAGE)),
+                         TargetName);
+
+}  // namespace cairn::conformance

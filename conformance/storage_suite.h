@@ -1,0 +1,155 @@
+// The storage conformance suite: the fixture and helpers its tests share.
+// Every test drives the plugin through its C table (not through the Store),
+// so what it checks is the plugin contract of <cairn/plugin.h>.
+#ifndef CAIRN_CONFORMANCE_STORAGE_SUITE_H_
+#define CAIRN_CONFORMANCE_STORAGE_SUITE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "target.h"
+
+namespace cairn::conformance {
+
+// An event to append. Strings may hold any bytes.
+struct EventSpec {
+  std::string type = "Event";
+  std::string data;
+  std::string metadata;
+  std::string writer;
+  int64_t timestamp_us = 0;
+  std::vector<std::string> tags;
+};
+
+// An event as read back, owning its bytes.
+struct ReadEvent {
+  std::string stream;
+  uint64_t revision = 0;
+  uint64_t position = 0;
+  std::string type;
+  int64_t timestamp_us = 0;
+  std::string writer;
+  std::string metadata;
+  std::string data;
+  std::vector<std::string> tags;
+  bool operator==(const ReadEvent&) const = default;
+};
+
+struct StreamRow {
+  std::string name;
+  uint64_t ordinal = 0;
+  uint64_t head_revision = 0;
+  uint64_t deleted_to = 0;
+  bool operator==(const StreamRow&) const = default;
+};
+
+struct SnapshotRow {
+  uint64_t revision = 0;
+  int64_t timestamp_us = 0;
+  std::string data;
+  bool operator==(const SnapshotRow&) const = default;
+};
+
+struct AppendOutcome {
+  cairn_status code = CAIRN_OK;
+  std::string message;
+  cairn_append_result result{};
+};
+
+inline cairn_expected Any() { return {CAIRN_EXPECT_ANY, 0}; }
+inline cairn_expected NoStream() { return {CAIRN_EXPECT_NO_STREAM, 0}; }
+inline cairn_expected Exact(uint64_t r) { return {CAIRN_EXPECT_EXACT, r}; }
+
+// `count` events whose data is "<prefix>-<i>".
+std::vector<EventSpec> Events(size_t count, const std::string& prefix = "e");
+
+// Appends through `api` (usable from any thread; no gtest assertions).
+AppendOutcome AppendTo(const cairn_storage_api* api, cairn_storage* store,
+                       const std::string& stream, cairn_expected expected,
+                       const std::vector<EventSpec>& events);
+
+// Reads through `api` (usable from any thread); returns the status and fills
+// `out` and `message`.
+cairn_status ReadAllFrom(const cairn_storage_api* api, cairn_storage* store,
+                         uint64_t after, uint64_t max, bool include_deleted,
+                         std::vector<ReadEvent>* out, std::string* message);
+cairn_status ReadStreamFrom(const cairn_storage_api* api, cairn_storage* store,
+                            const std::string& stream, uint64_t from,
+                            uint64_t to, uint64_t max,
+                            std::vector<ReadEvent>* out, std::string* message);
+
+class StorageConformance : public ::testing::TestWithParam<Target> {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  const Target& target() const { return GetParam(); }
+  bool Persistent() const { return target().Has(CAIRN_CAP_PERSISTENT); }
+
+  // Opens the store with this test's options; fails the test if it cannot.
+  void Open();
+  void Close();
+  // Closes and reopens; the watermark must be where it was
+  // (kRuleSurvivesReopen).
+  void Reopen();
+  // Runs `check`; for a persistent plugin, then closes, reopens and runs it
+  // again, so every check also holds after a restart.
+  void CheckAndReopen(const std::function<void()>& check);
+
+  AppendOutcome Append(const std::string& stream, cairn_expected expected,
+                       const std::vector<EventSpec>& events);
+  // Appends and fails the test unless it succeeds.
+  cairn_append_result MustAppend(const std::string& stream,
+                                 cairn_expected expected,
+                                 const std::vector<EventSpec>& events);
+  std::vector<ReadEvent> ReadStream(const std::string& stream,
+                                    uint64_t from = 1,
+                                    uint64_t to = CAIRN_MAX_REVISION,
+                                    uint64_t max = CAIRN_MAX_REVISION);
+  std::vector<ReadEvent> ReadAll(uint64_t after = 0,
+                                 uint64_t max = CAIRN_MAX_REVISION,
+                                 bool include_deleted = false);
+  std::vector<ReadEvent> ReadTag(const std::string& tag, uint64_t after = 0,
+                                 uint64_t max = CAIRN_MAX_REVISION);
+  uint64_t HeadRevision(const std::string& stream);
+  uint64_t HeadPosition();
+  std::vector<StreamRow> ListStreams(uint64_t after = 0,
+                                     uint64_t max = CAIRN_MAX_REVISION);
+  void DeleteTo(const std::string& stream, uint64_t revision);
+  void SaveSnapshot(const std::string& stream, uint64_t revision,
+                    int64_t timestamp_us, const std::string& data);
+  std::optional<SnapshotRow> LoadSnapshot(
+      const std::string& stream, const cairn_snapshot_criteria& criteria);
+
+  // Skips the test (with a note for the summary) unless the plugin declares
+  // `capability`. Use as: if (Lacks(CAIRN_CAP_TAGS, ...)) GTEST_SKIP() << ...
+  bool Lacks(uint64_t capability, const char* capability_name,
+             const std::string& what, std::string* skip_message);
+
+  // Fails, naming kRuleContiguousRevisions, unless `events` of `stream` have
+  // revisions first, first + 1, ...
+  static void ExpectContiguousRevisions(const std::string& stream,
+                                        const std::vector<ReadEvent>& events,
+                                        uint64_t first = 1);
+  // Fails, naming kRuleGapFreePositions, unless positions are first, +1, ...
+  static void ExpectGapFreePositions(const std::vector<ReadEvent>& events,
+                                     uint64_t first = 1);
+
+  const cairn_storage_api* api_ = nullptr;
+  cairn_storage* store_ = nullptr;
+  std::unique_ptr<OpenOptions> options_;
+  ErrorBuffer error_;
+};
+
+// Criteria matching every snapshot.
+cairn_snapshot_criteria AllSnapshots();
+
+}  // namespace cairn::conformance
+
+#endif  // CAIRN_CONFORMANCE_STORAGE_SUITE_H_

@@ -1,0 +1,152 @@
+// What the conformance suite runs against: the plugin under test, the
+// options to open it with, and the bookkeeping every suite shares (fresh
+// temporary folders, skipped capabilities, the rules a failure names).
+//
+// The suites are GoogleTest value-parameterized tests whose parameter is a
+// Target. A runner (cairn-conformance, or a plugin author's own test binary)
+// calls AddTarget() before ::testing::InitGoogleTest(); each kind's suite is
+// instantiated with the targets of its kind.
+#ifndef CAIRN_CONFORMANCE_TARGET_H_
+#define CAIRN_CONFORMANCE_TARGET_H_
+
+#include <cairn/plugin.h>
+#include <cairn/plugin_registry.h>
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/status/status.h"
+
+namespace cairn::conformance {
+
+// The rules whose violation a broken plugin must be reported with. Failure
+// messages contain these exact phrases, so a test (and a person reading the
+// output) can tell which rule broke.
+inline constexpr char kRuleContiguousRevisions[] =
+    "revisions must be contiguous";
+inline constexpr char kRuleAtomicBatches[] = "batches must be atomic";
+inline constexpr char kRuleSurvivesReopen[] =
+    "committed events must survive reopen";
+inline constexpr char kRuleGapFreePositions[] = "positions must be gap-free";
+
+struct Target {
+  std::string path;  // the plugin file, as given
+  PluginPtr plugin;  // loaded through PluginRegistry::LoadFile
+  // Options as given on the command line, in order.
+  std::vector<std::pair<std::string, std::string>> options;
+  // Ciphers only: the plugin declares that it does not encrypt (seal output
+  // is the plaintext), as the "none" cipher does. The suite then checks that
+  // this is so and skips the confidentiality and integrity tests.
+  bool passthrough_cipher = false;
+
+  bool Has(uint64_t capability) const { return plugin->Has(capability); }
+  bool AcceptsOption(const std::string& key) const;
+  bool HasOption(const std::string& key) const;
+};
+
+// Prints a Target in test names and failure messages as its plugin file.
+void PrintTo(const Target& target, std::ostream* out);
+
+// Registers a plugin to run the suite of its kind against. Checks the
+// options against the plugin's option keys and fails naming any unknown one.
+absl::Status AddTarget(Target target);
+
+// The registered targets of `kind`, for INSTANTIATE_TEST_SUITE_P.
+std::vector<Target> TargetsOfKind(cairn_plugin_kind kind);
+
+// A GoogleTest parameter name: the plugin's name with '-' as '_'.
+std::string TargetName(const ::testing::TestParamInfo<Target>& info);
+
+// A fresh, empty folder inside `parent` (default: the system's temporary
+// folder), removed with its contents when the object dies.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& parent = "");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The options a test opens the plugin with: the target's options, and, for a
+// plugin that accepts "path", a fresh folder for this test (inside the
+// user's "path" if one was given, so tests never share a store).
+class OpenOptions {
+ public:
+  explicit OpenOptions(const Target& target);
+  const cairn_options* get() const { return &options_; }
+  // The path given to the plugin, or "" if it takes none.
+  const std::string& store_path() const { return store_path_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> values_;
+  std::vector<cairn_option> items_;
+  cairn_options options_{};
+  std::unique_ptr<TempDir> temp_;
+  std::string store_path_;
+};
+
+// Records that a test was skipped because the plugin lacks `capability`, and
+// returns the sentence to pass to GTEST_SKIP().
+std::string NoteSkip(const std::string& capability, const std::string& what);
+
+// Prints every skipped capability once, with what it left untested.
+void PrintSkipSummary(std::ostream& out);
+
+// "WrongExpectedRevision: <message>" for assertion output.
+std::string Describe(cairn_status code, const char* message);
+
+// An owned output buffer for codec and cipher calls (cairn_buffer over a
+// std::string). `step`, if non-zero, makes reserve() grow by exactly what is
+// asked, to catch plugins that write past what they reserved; a negative
+// limit makes reserve() always fail.
+class OutputBuffer {
+ public:
+  explicit OutputBuffer(std::string prefix = "", bool exact_growth = false,
+                        bool refuse_growth = false);
+  cairn_buffer* get() { return &buffer_; }
+  std::string contents() const {
+    return std::string(reinterpret_cast<const char*>(buffer_.data),
+                       buffer_.size);
+  }
+  size_t size() const { return buffer_.size; }
+
+ private:
+  static int Reserve(cairn_buffer* buffer, size_t additional);
+  std::vector<uint8_t> storage_;
+  cairn_buffer buffer_{};
+  bool exact_growth_;
+  bool refuse_growth_;
+};
+
+inline cairn_bytes Bytes(const std::string& s) {
+  return cairn_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+inline std::string String(cairn_bytes b) {
+  return b.size == 0 ? std::string()
+                     : std::string(reinterpret_cast<const char*>(b.data),
+                                   b.size);
+}
+
+// A caller-owned error buffer.
+struct ErrorBuffer {
+  char message[1024] = {0};
+  cairn_error error{message, sizeof(message)};
+  cairn_error* get() {
+    message[0] = '\0';
+    return &error;
+  }
+};
+
+}  // namespace cairn::conformance
+
+#endif  // CAIRN_CONFORMANCE_TARGET_H_
