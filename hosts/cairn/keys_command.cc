@@ -1,0 +1,120 @@
+#include "keys_command.h"
+
+#include <cairn/status.h>
+
+#include <ostream>
+
+#include "keyring.h"
+
+namespace cairn::cli {
+namespace {
+
+namespace po = boost::program_options;
+
+int ReportKeyringError(CommandContext& context, const sdk::Status& status) {
+  return ReportError(context, MakeStatus(status.code(), status.message()));
+}
+
+// The keyring named by the site's [cipher] keyring option, or "".
+absl::StatusOr<std::string> KeyringFromSite(const StoreOptions& options) {
+  absl::StatusOr<SiteConfig> config = ResolveSiteConfig(options);
+  if (!config.ok()) return config.status();
+  for (const auto& [key, value] : config->cipher.options) {
+    if (key == "keyring") return value;
+  }
+  return std::string();
+}
+
+int New(CommandContext& context, const std::string& path) {
+  uint32_t id = 0;
+  sdk::Status status = keyring::CreateKeyringFile(path, &id);
+  if (!status.ok()) return ReportKeyringError(context, status);
+  keyring::Keyring created;
+  status = keyring::Keyring::Load(path, &created);
+  if (!status.ok()) return ReportKeyringError(context, status);
+  *context.out << "created keyring " << path << " (mode 0600) with key " << id
+               << " active, fingerprint " << created.Fingerprint(id) << "\n"
+               << "back it up: events sealed with its keys cannot be read "
+                  "without it\n";
+  return kExitOk;
+}
+
+int List(CommandContext& context, const std::string& path) {
+  keyring::Keyring keys;
+  sdk::Status status = keyring::Keyring::Load(path, &keys);
+  if (!status.ok()) return ReportKeyringError(context, status);
+  *context.out << "keyring " << path << ": " << keys.ids().size()
+               << " key(s)\n";
+  for (uint32_t id : keys.ids()) {
+    *context.out << "key " << id << "  fingerprint " << keys.Fingerprint(id)
+                 << (id == keys.active_id() ? "  active" : "") << "\n";
+  }
+  return kExitOk;
+}
+
+int Rotate(CommandContext& context, const std::string& path) {
+  uint32_t id = 0;
+  keyring::Keyring updated;
+  sdk::Status status = keyring::RotateKeyringFile(path, &id, &updated);
+  if (!status.ok()) return ReportKeyringError(context, status);
+  *context.out << "added key " << id << " to keyring " << path
+               << " and made it active (fingerprint " << updated.Fingerprint(id)
+               << "); older keys stay for reading; stores pick it up when "
+                  "they next open\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int KeysCommand(CommandContext& context) {
+  StoreOptions store_flags;
+  std::string action;
+  std::string keyring_path;
+  po::options_description description("Flags");
+  description.add_options()
+      ("action", po::value<std::string>(&action)->value_name("ACTION"),
+       "new, list or rotate")
+      ("keyring", po::value<std::string>(&keyring_path)->value_name("FILE"),
+       "the keyring file (default: the site's [cipher] keyring option)");
+  AddStoreOptions(description, &store_flags);
+  po::positional_options_description positional;
+  positional.add("action", 1);
+  po::variables_map variables;
+  if (auto done = ParseCommandLine(
+          context, "new|list|rotate [--keyring FILE]",
+          "Manages a keyring of the aes-gcm and chacha20-poly1305 ciphers.\n"
+          "  new     creates FILE (mode 0600) holding one fresh active key, id 1\n"
+          "  list    prints each key's id and fingerprint and marks the active one\n"
+          "  rotate  adds a fresh key and makes it active; older keys stay, so\n"
+          "          events sealed with them still open\n"
+          "Keys are never printed. Without --keyring, the [cipher] section's\n"
+          "'keyring' option of the site (--config, --set) names the file.",
+          description, positional, &variables)) {
+    return *done;
+  }
+  if (action.empty()) {
+    return ReportUsageError(context, "missing ACTION (new, list or rotate)");
+  }
+  if (action != "new" && action != "list" && action != "rotate") {
+    return ReportUsageError(context, "unknown action '" + action +
+                                         "' (expected new, list or rotate)");
+  }
+  if (keyring_path.empty()) {
+    absl::StatusOr<std::string> from_site =
+        KeyringFromSite(MergeStoreOptions(context.store_options, store_flags));
+    if (!from_site.ok()) {
+      return ReportUsageError(context, std::string(from_site.status().message()));
+    }
+    keyring_path = *from_site;
+  }
+  if (keyring_path.empty()) {
+    return ReportUsageError(context,
+                            "missing --keyring FILE (or a site file whose "
+                            "[cipher] section sets 'keyring')");
+  }
+  if (action == "new") return New(context, keyring_path);
+  if (action == "list") return List(context, keyring_path);
+  return Rotate(context, keyring_path);
+}
+
+}  // namespace cairn::cli

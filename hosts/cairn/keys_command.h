@@ -1,0 +1,31 @@
+// `cairn keys`: manages the keyring file of the aes-gcm and
+// chacha20-poly1305 cipher plugins (format: docs/security.md).
+//
+//   cairn keys new    --keyring FILE   create FILE (mode 0600) with key 1 active
+//   cairn keys list   --keyring FILE   print each key's id, fingerprint, which
+//                                      is active; never the key itself
+//   cairn keys rotate --keyring FILE   add a fresh key and make it active;
+//                                      older keys stay so old events open
+//
+// Without --keyring the keyring comes from the site (--config / --set): the
+// [cipher] section's `keyring` option.
+//
+// Exit codes (command.h): 0 done; 1 usage (unknown action, no keyring
+// named); 2 the keyring was refused or could not be written, with the
+// keyring library's message naming the file (and line).
+//
+// Keys never appear in the output or in messages. A store that is open
+// while `keys rotate` runs keeps sealing with the key that was active when
+// it opened until it reopens (or rotates through its own cipher).
+#ifndef CAIRN_HOSTS_CAIRN_KEYS_COMMAND_H_
+#define CAIRN_HOSTS_CAIRN_KEYS_COMMAND_H_
+
+#include "command.h"
+
+namespace cairn::cli {
+
+int KeysCommand(CommandContext& context);
+
+}  // namespace cairn::cli
+
+#endif  // CAIRN_HOSTS_CAIRN_KEYS_COMMAND_H_
