@@ -39,9 +39,16 @@ uint64_t EnvOr(const char* name, uint64_t fallback) {
   return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
 }
 
+// The child lives beside this test (CAIRN_BIN_DIR under ctest).
 std::string ChildPath() {
   const char* bin = std::getenv("CAIRN_BIN_DIR");
-  return std::string(bin != nullptr ? bin : ".") + "/mmaplog_crash_child";
+  if (bin != nullptr && *bin != '\0') {
+    return std::string(bin) + "/mmaplog_crash_child";
+  }
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : "./x";
+  return dir.substr(0, dir.rfind('/')) + "/mmaplog_crash_child";
 }
 
 // Runs the child until it was killed after `run_ms`; returns its acks.

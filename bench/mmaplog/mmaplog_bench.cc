@@ -1,0 +1,161 @@
+// Google Benchmark figures for mmaplog (docs/benchmarks.md, "## mmaplog"):
+// appends with fsync=never/always, single and concurrent, batches of 1 and
+// 100, 256-byte events over 1,000 streams; reads of a warm 1,000-event stream
+// and of the whole log; and the machine's fdatasync time in the same run.
+//
+// Threads are plain std::threads inside one timed iteration (the log is
+// shared), and rates are reported as items_per_second = events/s.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "bench_util.h"
+
+namespace cairn::mmaplog::bench {
+namespace {
+
+constexpr uint64_t kStreams = 1000;
+
+// Each of `threads` writers appends `batches` batches of `batch` events to
+// its own streams. Returns per-append latencies in microseconds if asked.
+void RunAppends(Log& log, int threads, uint64_t batches, size_t batch,
+                std::vector<double>* latencies) {
+  std::vector<std::thread> workers;
+  std::vector<std::vector<double>> lat(threads);
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      Batch events(batch);
+      cairn_append_result r;
+      if (latencies != nullptr) lat[t].reserve(batches);
+      for (uint64_t i = 0; i < batches; ++i) {
+        // Streams are split between threads so ANY never conflicts on a claim
+        // more than the workload implies.
+        std::string stream =
+            StreamName((i * threads + t) % kStreams);
+        auto t0 = std::chrono::steady_clock::now();
+        absl::Status s = log.Append(stream, cairn_expected{CAIRN_EXPECT_ANY, 0},
+                                    events.data(), events.size(), &r);
+        if (latencies != nullptr) {
+          lat[t].push_back(std::chrono::duration<double, std::micro>(
+                               std::chrono::steady_clock::now() - t0)
+                               .count());
+        }
+        if (!s.ok()) {
+          std::fprintf(stderr, "append: %s\n", s.ToString().c_str());
+          std::abort();
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  if (latencies != nullptr) {
+    for (auto& l : lat) latencies->insert(latencies->end(), l.begin(), l.end());
+  }
+}
+
+// Args: threads, batch size, events per thread per iteration.
+void BM_AppendNever(benchmark::State& state) {
+  int threads = static_cast<int>(state.range(0));
+  size_t batch = static_cast<size_t>(state.range(1));
+  uint64_t events = static_cast<uint64_t>(state.range(2));
+  ScratchLog log(FsyncMode::kNever);
+  for (auto _ : state) {
+    RunAppends(log.log(), threads, events / batch, batch, nullptr);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * events *
+                                               threads));
+}
+BENCHMARK(BM_AppendNever)
+    ->ArgNames({"threads", "batch", "events"})
+    ->Args({1, 100, 2000000})
+    ->Args({2, 100, 2000000})
+    ->Args({1, 1, 1000000})
+    ->Args({2, 1, 1000000})
+    ->Iterations(3)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+void BM_AppendAlways(benchmark::State& state) {
+  int threads = static_cast<int>(state.range(0));
+  size_t batch = static_cast<size_t>(state.range(1));
+  uint64_t events = static_cast<uint64_t>(state.range(2));
+  ScratchLog log(FsyncMode::kAlways);
+  std::vector<double> latencies;
+  double fsync_us = MeasureFdatasyncMicros();
+  for (auto _ : state) {
+    RunAppends(log.log(), threads, events / batch, batch, &latencies);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * events *
+                                               threads));
+  std::sort(latencies.begin(), latencies.end());
+  state.counters["p50_us"] = latencies[latencies.size() / 2];
+  state.counters["p99_us"] = latencies[latencies.size() * 99 / 100];
+  state.counters["fdatasync_us"] = fsync_us;
+  state.counters["p99_in_fsyncs"] =
+      latencies[latencies.size() * 99 / 100] / fsync_us;
+}
+BENCHMARK(BM_AppendAlways)
+    ->ArgNames({"threads", "batch", "events"})
+    ->Args({1, 100, 400000})
+    ->Args({8, 100, 200000})
+    ->Args({64, 1, 4000})
+    ->Iterations(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+void BM_Fdatasync(benchmark::State& state) {
+  for (auto _ : state) {
+    state.counters["median_us"] = MeasureFdatasyncMicros(100);
+  }
+}
+BENCHMARK(BM_Fdatasync)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+void BM_ReadWarmStream1000(benchmark::State& state) {
+  ScratchLog log(FsyncMode::kNever);
+  Batch one(1);
+  cairn_append_result r;
+  // 1,000 events of the target stream interleaved with others, as in a busy
+  // store.
+  for (int i = 0; i < 1000; ++i) {
+    for (int other = 0; other < 9; ++other) {
+      log.log().Append(StreamName(1 + other), {CAIRN_EXPECT_ANY, 0},
+                       one.data(), 1, &r);
+    }
+    log.log().Append("target", {CAIRN_EXPECT_ANY, 0}, one.data(), 1, &r);
+  }
+  uint64_t bytes = 0;
+  for (auto _ : state) {
+    uint64_t n = 0;
+    log.log().ReadStream("target", 1, CAIRN_MAX_REVISION, UINT64_MAX,
+                         [&](const cairn_event& e) {
+                           n += e.data.size;
+                           return true;
+                         });
+    bytes += n;
+    benchmark::DoNotOptimize(n);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * 1000));
+}
+BENCHMARK(BM_ReadWarmStream1000)->Unit(benchmark::kMicrosecond);
+
+void BM_ReadAll(benchmark::State& state) {
+  ScratchLog log(FsyncMode::kNever);
+  RunAppends(log.log(), 1, 20000, 100, nullptr);  // 2,000,000 events
+  for (auto _ : state) {
+    uint64_t n = 0;
+    log.log().ReadAll(0, UINT64_MAX, false, [&](const cairn_event& e) {
+      n += e.data.size != 0;
+      return true;
+    });
+    if (n != 2000000) std::abort();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * 2000000));
+}
+BENCHMARK(BM_ReadAll)->Iterations(5)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace cairn::mmaplog::bench
+
+BENCHMARK_MAIN();
