@@ -26,8 +26,9 @@ if [ ! -s "$json" ]; then
 fi
 workloads=$("$bench" --quick --list | grep -vc '^engines:\|left out')
 engines=$("$bench" --quick --list | sed -n 's/^engines: //p' | tr ',' '\n' | grep -c .)
-figures=$(grep -o '"median": {"events"' "$json" | wc -l)
-failures=$(grep -o '"median": {"error"' "$json" | wc -l)
+count() { { grep -o "$1" "$json" || true; } | wc -l; }
+figures=$(count '"median": {"events"')
+failures=$(count '"median": {"error"')
 expected=$((workloads * engines))
 echo "60-bench-quick: $figures of $expected figures ($workloads workloads x $engines engines), $failures failed, ${elapsed}s"
 if [ "$status" -ne 0 ] || [ "$figures" -ne "$expected" ] || [ "$failures" -ne 0 ]; then
