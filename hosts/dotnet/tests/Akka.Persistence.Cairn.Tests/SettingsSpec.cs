@@ -1,0 +1,87 @@
+using Akka.Configuration;
+using Akka.Persistence.Cairn.Hosting;
+using Xunit;
+
+namespace Akka.Persistence.Cairn.Tests;
+
+/// <summary>Configuration: defaults, bad values refused with a reason, and
+/// what WithCairnPersistence writes.</summary>
+public sealed class SettingsSpec
+{
+    private static CairnSettings Journal(string hocon) =>
+        CairnSettings.Create(ConfigurationFactory.ParseString(hocon)
+            .WithFallback(CairnPersistence.DefaultConfiguration())
+            .GetConfig(CairnPersistence.JournalPluginId));
+
+    [Fact]
+    public void Reference_config_defaults_to_embedded_mode()
+    {
+        var s = Journal("");
+        Assert.Equal(CairnMode.Embedded, s.Mode);
+        Assert.Null(s.SiteFile);
+        Assert.Equal(8, s.WriteLanes);
+        Assert.Equal(7700, s.RemotePort);
+        Assert.Empty(s.EmbeddedOverrides());
+    }
+
+    [Fact]
+    public void An_unknown_mode_is_refused_naming_it()
+    {
+        var ex = Assert.Throws<ConfigurationException>(() =>
+            Journal("akka.persistence.journal.cairn.mode = sideways"));
+        Assert.Contains("sideways", ex.Message);
+    }
+
+    [Fact]
+    public void Zero_write_lanes_are_refused()
+    {
+        var ex = Assert.Throws<ConfigurationException>(() =>
+            Journal("akka.persistence.journal.cairn.write-lanes = 0"));
+        Assert.Contains("write-lanes", ex.Message);
+    }
+
+    [Fact]
+    public void Path_and_storage_plugin_become_overrides_before_explicit_ones()
+    {
+        var s = Journal(@"akka.persistence.journal.cairn {
+            path = ""/var/lib/orders""
+            storage-plugin = memory
+            overrides = [""storage.plugin=mmaplog"", ""storage.fsync=never""]
+        }");
+        Assert.Equal(new[] { "store.path=/var/lib/orders", "storage.plugin=memory", "storage.plugin=mmaplog",
+            "storage.fsync=never" }, s.EmbeddedOverrides());
+    }
+
+    [Fact]
+    public void A_missing_site_file_fails_opening_with_its_name()
+    {
+        var s = Journal(@"akka.persistence.journal.cairn.site-file = ""/nonexistent/site.ini""");
+        var ex = Assert.Throws<Client.CairnException>(() => CairnStores.Acquire(s));
+        Assert.Contains("/nonexistent/site.ini", ex.Message);
+    }
+
+    [Fact]
+    public void WithCairnPersistence_writes_the_plugin_ids_and_store_settings()
+    {
+        var options = new CairnPersistenceOptions { Path = "/data/orders", StoragePlugin = "mmaplog" };
+        options.Overrides.Add("storage.fsync=interval:5");
+        var config = ConfigurationFactory.ParseString(options.ToHocon())
+            .WithFallback(CairnPersistence.DefaultConfiguration());
+        Assert.Equal(CairnPersistence.JournalPluginId, config.GetString("akka.persistence.journal.plugin"));
+        Assert.Equal(CairnPersistence.SnapshotPluginId, config.GetString("akka.persistence.snapshot-store.plugin"));
+        var s = CairnSettings.Create(config.GetConfig(CairnPersistence.JournalPluginId));
+        Assert.Equal(new[] { "store.path=/data/orders", "storage.plugin=mmaplog", "storage.fsync=interval:5" },
+            s.EmbeddedOverrides());
+    }
+
+    [Fact]
+    public void WithCairnPersistence_remote_mode_names_the_server()
+    {
+        var options = new CairnPersistenceOptions { Mode = CairnMode.Remote, RemoteHost = "10.1.2.3", RemotePort = 7711 };
+        var s = CairnSettings.Create(ConfigurationFactory.ParseString(options.ToHocon())
+            .WithFallback(CairnPersistence.DefaultConfiguration()).GetConfig(CairnPersistence.JournalPluginId));
+        Assert.Equal(CairnMode.Remote, s.Mode);
+        Assert.Equal("10.1.2.3", s.RemoteHost);
+        Assert.Equal(7711, s.RemotePort);
+    }
+}
