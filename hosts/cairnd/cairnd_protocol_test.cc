@@ -1,0 +1,490 @@
+// Protocol tests against a real cairnd process on a loopback port.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "cairn/client.h"
+#include "cairn/status.h"
+#include "protocol/frame.h"
+#include "test_server.h"
+
+namespace cairn {
+namespace {
+
+using testing::RawConnection;
+using testing::TestServer;
+
+std::vector<EventData> Events(int count, const std::string& type = "Happened",
+                              std::vector<std::string> tags = {}) {
+  std::vector<EventData> events;
+  for (int i = 0; i < count; ++i) {
+    EventData event;
+    event.type = type;
+    event.data = "payload-" + std::to_string(i);
+    event.metadata = "meta";
+    event.tags = tags;
+    event.writer = "writer-1";
+    events.push_back(event);
+  }
+  return events;
+}
+
+std::unique_ptr<TestServer> StartServer(std::vector<std::string> args = {},
+                                        const std::string& data_dir = "") {
+  auto server = TestServer::Start(args, data_dir);
+  EXPECT_TRUE(server.ok()) << server.status();
+  return server.ok() ? *std::move(server) : nullptr;
+}
+
+std::unique_ptr<Client> Connect(const TestServer& server) {
+  auto client = server.Connect();
+  EXPECT_TRUE(client.ok()) << client.status();
+  return client.ok() ? *std::move(client) : nullptr;
+}
+
+std::string Frame(const v1::Request& request) {
+  std::string out;
+  protocol::AppendFrame(request, &out);
+  return out;
+}
+
+v1::Response ReadResponse(RawConnection& raw) {
+  auto payload = raw.ReadFramePayload();
+  EXPECT_TRUE(payload.ok()) << payload.status();
+  v1::Response response;
+  if (payload.ok()) {
+    EXPECT_TRUE(response.ParseFromString(*payload));
+  }
+  return response;
+}
+
+void Hello(RawConnection& raw) {
+  v1::Request hello;
+  hello.set_request_id(1);
+  hello.mutable_hello()->set_protocol_major(1);
+  ASSERT_TRUE(raw.Send(Frame(hello)).ok());
+  v1::Response response = ReadResponse(raw);
+  ASSERT_TRUE(response.has_hello()) << response.DebugString();
+}
+
+TEST(CairndProtocol, AppendReadAndHeadRoundTrip) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(*server);
+  ASSERT_NE(client, nullptr);
+
+  auto first = client->Append("order-1", ExpectedRevision::NoStream(),
+                              Events(3, "Created", {"orders"}));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->first_revision, 1u);
+  EXPECT_EQ(first->last_revision, 3u);
+  EXPECT_EQ(first->first_position, 1u);
+  auto second = client->Append("order-2", ExpectedRevision::Any(), Events(2));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->last_position, 5u);
+  auto third = client->Append("order-1", ExpectedRevision::Exact(3), Events(1));
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->last_revision, 4u);
+
+  auto events = client->ReadStream("order-1");
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 4u);
+  EXPECT_EQ((*events)[0].stream, "order-1");
+  EXPECT_EQ((*events)[0].type, "Created");
+  EXPECT_EQ((*events)[0].data, "payload-0");
+  EXPECT_EQ((*events)[0].metadata, "meta");
+  EXPECT_EQ((*events)[0].writer, "writer-1");
+  EXPECT_EQ((*events)[0].tags, std::vector<std::string>{"orders"});
+  EXPECT_EQ((*events)[3].revision, 4u);
+  EXPECT_EQ((*events)[3].position, 6u);
+
+  auto middle = client->ReadStream("order-1", 2, 3);
+  ASSERT_TRUE(middle.ok());
+  ASSERT_EQ(middle->size(), 2u);
+  EXPECT_EQ((*middle)[0].revision, 2u);
+
+  std::vector<uint64_t> tagged;
+  ASSERT_TRUE(client
+                  ->ReadTag("orders", 0, kMaxRevision,
+                            [&](const RecordedEvent& e) {
+                              tagged.push_back(e.position);
+                              return true;
+                            })
+                  .ok());
+  EXPECT_EQ(tagged, (std::vector<uint64_t>{1, 2, 3}));
+
+  std::vector<uint64_t> all;
+  ASSERT_TRUE(client
+                  ->ReadAll(2, kMaxRevision,
+                            [&](const RecordedEvent& e) {
+                              all.push_back(e.position);
+                              return true;
+                            })
+                  .ok());
+  EXPECT_EQ(all, (std::vector<uint64_t>{3, 4, 5, 6}));
+
+  EXPECT_EQ(*client->HeadRevision("order-1"), 4u);
+  EXPECT_EQ(*client->HeadRevision("no-such-stream"), 0u);
+  EXPECT_EQ(*client->HeadPosition(), 6u);
+  EXPECT_TRUE(client->Flush().ok());
+}
+
+TEST(CairndProtocol, WrongExpectedRevisionKeepsItsCodeAndWritesNothing) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(*server);
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Append("s", ExpectedRevision::Any(), Events(2)).ok());
+  auto conflict = client->Append("s", ExpectedRevision::Exact(1), Events(1));
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_TRUE(IsWrongExpectedRevision(conflict.status())) << conflict.status();
+  auto no_stream = client->Append("s", ExpectedRevision::NoStream(), Events(1));
+  EXPECT_TRUE(IsWrongExpectedRevision(no_stream.status()));
+  EXPECT_EQ(*client->HeadRevision("s"), 2u);
+  EXPECT_EQ(*client->HeadPosition(), 2u);
+}
+
+TEST(CairndProtocol, DeleteSnapshotsListAndServerInfo) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(*server);
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Append("a", ExpectedRevision::Any(), Events(5)).ok());
+  ASSERT_TRUE(client->Append("b", ExpectedRevision::Any(), Events(1)).ok());
+
+  ASSERT_TRUE(client->DeleteTo("a", 3).ok());
+  auto rest = client->ReadStream("a");
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 2u);
+  EXPECT_EQ((*rest)[0].revision, 4u);
+
+  for (uint64_t revision : {2, 4}) {
+    Snapshot snapshot;
+    snapshot.stream = "a";
+    snapshot.revision = revision;
+    snapshot.timestamp_us = 1000 * revision;
+    snapshot.data = "state@" + std::to_string(revision);
+    ASSERT_TRUE(client->SaveSnapshot(snapshot).ok());
+  }
+  auto latest = client->LoadSnapshot("a");
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  ASSERT_TRUE(latest->has_value());
+  EXPECT_EQ((*latest)->revision, 4u);
+  EXPECT_EQ((*latest)->data, "state@4");
+  SnapshotCriteria older;
+  older.max_revision = 3;
+  auto bounded = client->LoadSnapshot("a", older);
+  ASSERT_TRUE(bounded.ok() && bounded->has_value());
+  EXPECT_EQ((*bounded)->revision, 2u);
+  ASSERT_TRUE(client->DeleteSnapshot("a", 4).ok());
+  EXPECT_EQ((*client->LoadSnapshot("a"))->revision, 2u);
+  ASSERT_TRUE(client->DeleteSnapshots("a", SnapshotCriteria()).ok());
+  EXPECT_FALSE(client->LoadSnapshot("a")->has_value());
+
+  auto streams = client->ListStreams(0, 100);
+  ASSERT_TRUE(streams.ok()) << streams.status();
+  ASSERT_EQ(streams->size(), 2u);
+  EXPECT_EQ((*streams)[0].name, "a");
+  EXPECT_EQ((*streams)[0].head_revision, 5u);
+  EXPECT_EQ((*streams)[0].deleted_to, 3u);
+  EXPECT_EQ((*streams)[1].name, "b");
+
+  auto info = client->ServerInfo();
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->protocol_major(), 1u);
+  EXPECT_EQ(info->head_position(), 6u);
+  EXPECT_EQ(info->role(), "standalone");
+  bool has_storage = false;
+  for (const auto& plugin : info->plugins()) {
+    has_storage |= plugin.kind() == "storage" && plugin.name() == "mmaplog";
+  }
+  EXPECT_TRUE(has_storage) << info->DebugString();
+  EXPECT_EQ(client->hello().max_batch(), 1000u);
+}
+
+TEST(CairndProtocol, ReadsAndListsPageThroughTheServersPageLimit) {
+  auto server = StartServer({"--set", "limits.max-read-events=10"});
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(*server);
+  ASSERT_NE(client, nullptr);
+  for (int i = 0; i < 35; ++i) {
+    ASSERT_TRUE(client->Append("s-" + std::to_string(i),
+                               ExpectedRevision::Any(), Events(1)).ok());
+  }
+  ASSERT_TRUE(client->Append("big", ExpectedRevision::Any(), Events(35)).ok());
+  auto big = client->ReadStream("big");
+  ASSERT_TRUE(big.ok());
+  ASSERT_EQ(big->size(), 35u);
+  for (size_t i = 0; i < big->size(); ++i) EXPECT_EQ((*big)[i].revision, i + 1);
+
+  uint64_t seen = 0;
+  uint64_t last = 0;
+  ASSERT_TRUE(client
+                  ->ReadAll(0, 25,
+                            [&](const RecordedEvent& e) {
+                              EXPECT_EQ(e.position, last + 1);
+                              last = e.position;
+                              ++seen;
+                              return true;
+                            })
+                  .ok());
+  EXPECT_EQ(seen, 25u);
+  auto streams = client->ListStreams(0, kMaxRevision);
+  ASSERT_TRUE(streams.ok());
+  EXPECT_EQ(streams->size(), 36u);
+}
+
+TEST(CairndProtocol, PipelinedAppendsAreAllAnsweredAndContiguous) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(*server);
+  ASSERT_NE(client, nullptr);
+  std::vector<std::future<absl::StatusOr<AppendResult>>> answers;
+  const auto batch = Events(10);
+  for (int i = 0; i < 400; ++i) {
+    answers.push_back(client->AppendAsync("p-" + std::to_string(i % 4),
+                                          ExpectedRevision::Any(), batch));
+  }
+  std::set<uint64_t> first_positions;
+  for (auto& answer : answers) {
+    auto result = answer.get();
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->last_position - result->first_position, 9u);
+    first_positions.insert(result->first_position);
+  }
+  EXPECT_EQ(first_positions.size(), 400u);
+  EXPECT_EQ(*client->HeadPosition(), 4000u);
+  for (int s = 0; s < 4; ++s) {
+    auto events = client->ReadStream("p-" + std::to_string(s));
+    ASSERT_TRUE(events.ok());
+    ASSERT_EQ(events->size(), 1000u);
+    for (size_t i = 0; i < events->size(); ++i) {
+      ASSERT_EQ((*events)[i].revision, i + 1);
+    }
+  }
+}
+
+TEST(CairndProtocol, SubscriptionCatchesUpThenGoesLiveWithoutGapOrDuplicate) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto writer = Connect(*server);
+  auto reader = Connect(*server);
+  ASSERT_NE(writer, nullptr);
+  ASSERT_NE(reader, nullptr);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(writer->Append("w-" + std::to_string(i % 3),
+                               ExpectedRevision::Any(), Events(5)).ok());
+  }
+  SubscriptionFilter filter;  // all, from the start
+  auto subscription = reader->Subscribe(filter, /*window=*/16);
+  ASSERT_TRUE(subscription.ok()) << subscription.status();
+
+  // Live appends race the catch-up.
+  std::thread live([&] {
+    for (int i = 0; i < 20; ++i) {
+      ASSERT_TRUE(writer->Append("w-" + std::to_string(i % 3),
+                                 ExpectedRevision::Any(), Events(5)).ok());
+    }
+  });
+  std::vector<uint64_t> positions;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (positions.size() < 200 && std::chrono::steady_clock::now() < deadline) {
+    auto events = (*subscription)->Next(64, std::chrono::milliseconds(500));
+    ASSERT_TRUE(events.ok()) << events.status();
+    for (const auto& event : *events) positions.push_back(event.position);
+  }
+  live.join();
+  ASSERT_EQ(positions.size(), 200u);
+  for (size_t i = 0; i < positions.size(); ++i) {
+    ASSERT_EQ(positions[i], i + 1) << "gap or duplicate at index " << i;
+  }
+  EXPECT_EQ((*subscription)->cursor(), 200u);
+}
+
+TEST(CairndProtocol, StreamAndTagSubscriptionsFollowOnlyTheirEvents) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(*server);
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Append("x", ExpectedRevision::Any(), Events(3, "T", {"red"})).ok());
+  ASSERT_TRUE(client->Append("y", ExpectedRevision::Any(), Events(2)).ok());
+  SubscriptionFilter by_stream{SubscriptionFilter::Kind::kStream, "x", 1};
+  auto stream_sub = client->Subscribe(by_stream, 8);
+  ASSERT_TRUE(stream_sub.ok()) << stream_sub.status();
+  SubscriptionFilter by_tag{SubscriptionFilter::Kind::kTag, "red", 0};
+  auto tag_sub = client->Subscribe(by_tag, 8);
+  ASSERT_TRUE(tag_sub.ok());
+  ASSERT_TRUE(client->Append("x", ExpectedRevision::Any(), Events(1, "T", {"red"})).ok());
+
+  std::vector<uint64_t> revisions;
+  while (revisions.size() < 3) {
+    auto events = (*stream_sub)->Next(10, std::chrono::seconds(10));
+    ASSERT_TRUE(events.ok());
+    ASSERT_FALSE(events->empty()) << "timed out";
+    for (const auto& e : *events) {
+      EXPECT_EQ(e.stream, "x");
+      revisions.push_back(e.revision);
+    }
+  }
+  EXPECT_EQ(revisions, (std::vector<uint64_t>{2, 3, 4}));
+  std::vector<uint64_t> tagged;
+  while (tagged.size() < 4) {
+    auto events = (*tag_sub)->Next(10, std::chrono::seconds(10));
+    ASSERT_TRUE(events.ok());
+    ASSERT_FALSE(events->empty()) << "timed out";
+    for (const auto& e : *events) tagged.push_back(e.position);
+  }
+  EXPECT_EQ(tagged, (std::vector<uint64_t>{1, 2, 3, 6}));
+}
+
+TEST(CairndProtocol, SlowSubscriberGetsNoMoreThanItsCredit) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto writer = Connect(*server);
+  ASSERT_NE(writer, nullptr);
+  ASSERT_TRUE(writer->Append("s", ExpectedRevision::Any(), Events(50)).ok());
+
+  auto raw = RawConnection::Open(server->port());
+  ASSERT_TRUE(raw.ok());
+  Hello(**raw);
+  v1::Request subscribe;
+  subscribe.set_request_id(7);
+  subscribe.mutable_subscribe()->set_initial_credit(5);
+  ASSERT_TRUE((*raw)->Send(Frame(subscribe)).ok());
+  EXPECT_TRUE(ReadResponse(**raw).has_subscribed());
+
+  auto count_events = [&](int want) {
+    int got = 0;
+    while (got < want) {
+      v1::Response response = ReadResponse(**raw);
+      EXPECT_EQ(response.request_id(), 7u);
+      if (!response.has_events()) return got;
+      got += response.events().events_size();
+    }
+    return got;
+  };
+  EXPECT_EQ(count_events(5), 5);
+  // Everything granted has arrived; with no credit left nothing more comes,
+  // though 45 events wait (bounded wait for a frame that must not come).
+  EXPECT_FALSE((*raw)->ReadFramePayload(300).ok());
+
+  v1::Request credit;
+  credit.set_request_id(8);
+  credit.mutable_credit()->set_subscription_id(7);
+  credit.mutable_credit()->set_credit(10);
+  ASSERT_TRUE((*raw)->Send(Frame(credit)).ok());
+  EXPECT_EQ(count_events(10), 10);
+  EXPECT_FALSE((*raw)->ReadFramePayload(300).ok());
+
+  v1::Request cancel;
+  cancel.set_request_id(9);
+  cancel.mutable_cancel()->set_subscription_id(7);
+  ASSERT_TRUE((*raw)->Send(Frame(cancel)).ok());
+  v1::Response ended = ReadResponse(**raw);
+  EXPECT_EQ(ended.request_id(), 7u);
+  EXPECT_TRUE(ended.has_ended());
+  v1::Response done = ReadResponse(**raw);
+  EXPECT_EQ(done.request_id(), 9u);
+  EXPECT_TRUE(done.has_done());
+}
+
+TEST(CairndProtocol, UnknownMajorVersionIsRefusedWithAClearError) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto raw = RawConnection::Open(server->port());
+  ASSERT_TRUE(raw.ok());
+  v1::Request hello;
+  hello.set_request_id(1);
+  hello.mutable_hello()->set_protocol_major(2);
+  ASSERT_TRUE((*raw)->Send(Frame(hello)).ok());
+  v1::Response response = ReadResponse(**raw);
+  EXPECT_EQ(response.error().code(), v1::UNSUPPORTED_VERSION);
+  EXPECT_NE(response.error().message().find("major version 2 is not supported"),
+            std::string::npos);
+  EXPECT_TRUE(response.closing());
+  EXPECT_TRUE((*raw)->WaitClosed());
+}
+
+TEST(CairndProtocol, HealthReadyAndMetricsOverHttp) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(*server);
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Append("m", ExpectedRevision::Any(), Events(3)).ok());
+
+  auto health = testing::HttpGet(server->http_port(), "/health");
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(health->first, 200);
+  EXPECT_NE(health->second.find("\"store_open\":true"), std::string::npos);
+  EXPECT_NE(health->second.find("\"head_position\":3"), std::string::npos);
+  EXPECT_NE(health->second.find("\"role\":\"standalone\""), std::string::npos);
+
+  auto ready = testing::HttpGet(server->http_port(), "/ready");
+  ASSERT_TRUE(ready.ok());
+  EXPECT_EQ(ready->first, 200);
+
+  auto metrics = testing::HttpGet(server->http_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(metrics->first, 200);
+  const std::string& text = metrics->second;
+  EXPECT_NE(text.find("cairnd_appends_total 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("cairnd_append_events_total 3\n"), std::string::npos);
+  EXPECT_NE(text.find("cairnd_append_latency_seconds_bucket{le=\"+Inf\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("cairnd_connections_active 1\n"), std::string::npos);
+  EXPECT_NE(text.find("cairnd_resident_memory_bytes "), std::string::npos);
+  EXPECT_NE(text.find("cairnd_disk_use_bytes "), std::string::npos);
+
+  auto missing = testing::HttpGet(server->http_port(), "/nope");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->first, 404);
+}
+
+TEST(CairndProtocol, SigtermAnswersInFlightRequestsAndExitsZero) {
+  std::string data;
+  {
+    auto server = StartServer();
+    ASSERT_NE(server, nullptr);
+    // Keep the store folder for the restart below.
+    data = server->dir() + "-kept";
+    std::filesystem::create_directories(data);
+    server.reset();
+  }
+  auto server = StartServer({}, data);
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(*server);
+  ASSERT_NE(client, nullptr);
+  std::vector<std::future<absl::StatusOr<AppendResult>>> answers;
+  for (int i = 0; i < 200; ++i) {
+    answers.push_back(
+        client->AppendAsync("t", ExpectedRevision::Any(), Events(5)));
+  }
+  ASSERT_TRUE(answers.front().get().ok());  // the server is working on them
+  ASSERT_EQ(kill(server->pid(), SIGTERM), 0);
+  uint64_t acknowledged = 5;
+  for (size_t i = 1; i < answers.size(); ++i) {
+    auto result = answers[i].get();
+    // Each is either answered, or refused as the server stops taking work.
+    if (result.ok()) acknowledged += 5;
+  }
+  EXPECT_EQ(server->Terminate(), 0) << server->Log();
+  EXPECT_NE(server->Log().find("store closed"), std::string::npos);
+  server.reset();
+
+  auto again = StartServer({}, data);
+  ASSERT_NE(again, nullptr);
+  auto reader = Connect(*again);
+  ASSERT_NE(reader, nullptr);
+  auto head = reader->HeadRevision("t");
+  ASSERT_TRUE(head.ok());
+  EXPECT_GE(*head, acknowledged) << "an acknowledged append was lost";
+  EXPECT_EQ(again->Terminate(), 0);
+  std::error_code ec;
+  std::filesystem::remove_all(data, ec);
+}
+
+}  // namespace
+}  // namespace cairn

@@ -1,0 +1,165 @@
+// cairn::Client: a store on a cairnd server, over the cairn.v1 protocol
+// (plain TCP or TLS, optional client certificate). Its calls mirror
+// cairn::Store's, with the same arguments, results and error codes
+// (IsWrongExpectedRevision etc. work on its statuses), so a host can put
+// either behind one small interface.
+//
+// Threads: every method is safe from any thread; calls from several threads
+// are pipelined on the one connection (each waits only for its own answer).
+// One internal thread runs the socket. A transport failure fails every
+// waiting call with kUnavailable naming the server; the Client does not
+// reconnect by itself (make a new one).
+#ifndef CAIRN_CLIENT_H_
+#define CAIRN_CLIENT_H_
+
+#include <cairn/event.h>
+#include <cairn/store.h>
+
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "cairn/v1/client.pb.h"
+
+namespace cairn {
+
+struct ClientOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7600;
+
+  bool tls = false;
+  std::string ca_file;      // PEM CA that signed the server's certificate;
+                            // empty: the system's default CAs
+  bool verify_server = true;  // check the chain and the host name
+  std::string server_name;  // name to verify; empty: `host`
+  std::string cert_file;    // client certificate (PEM), for mutual TLS
+  std::string key_file;     // its private key (PEM)
+
+  std::chrono::milliseconds connect_timeout{5000};   // TCP + TLS + hello
+  std::chrono::milliseconds request_timeout{60000};  // each call
+  uint32_t max_response_frame = 64u << 20;           // bytes
+  std::string client_name = "cairn-client";
+};
+
+// "HOST:PORT" (or "[v6]:PORT") into host and port, with a message naming the
+// text when it is not one.
+absl::Status ParseServerAddress(std::string_view address, std::string* host,
+                                uint16_t* port);
+
+class Client;
+
+// A subscription on the server: catches up, then goes live. The server
+// sends at most `window` events ahead of what Next has returned (credit), so
+// a slow reader holds at most that many in memory. One thread at a time
+// calls Next; Cancel may be called from any thread.
+class RemoteSubscription {
+ public:
+  ~RemoteSubscription();  // cancels
+
+  // Up to `max` events after the cursor; waits up to `timeout` for the
+  // first. Empty on timeout or after Cancel; the server's or the
+  // connection's error once the subscription failed.
+  absl::StatusOr<std::vector<RecordedEvent>> Next(
+      size_t max, std::chrono::milliseconds timeout);
+
+  // The last revision (stream) or position (tag, all) Next returned.
+  uint64_t cursor() const;
+  const SubscriptionFilter& filter() const { return filter_; }
+  void Cancel();
+
+  struct State;
+
+ private:
+  friend class Client;
+  RemoteSubscription(std::shared_ptr<State> state, SubscriptionFilter filter);
+  std::shared_ptr<State> state_;
+  SubscriptionFilter filter_;
+};
+
+class Client {
+ public:
+  // Connects, completes TLS (if set) and the protocol hello. Fails with
+  // kUnavailable (cannot reach / handshake refused) or the server's refusal.
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(
+      const ClientOptions& options);
+  ~Client();  // closes the connection; waiting calls fail
+
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // --- the Store mirror (see cairn/store.h for each call's contract) ---
+  absl::StatusOr<AppendResult> Append(std::string_view stream,
+                                      ExpectedRevision expected,
+                                      absl::Span<const EventData> events);
+
+  using EventFn = Store::EventFn;
+  // Reads page by page (the server's page limit) until the range, max_count
+  // or the callback ends it.
+  absl::Status ReadStream(std::string_view stream, uint64_t from_revision,
+                          uint64_t to_revision, uint64_t max_count,
+                          const EventFn& on_event);
+  absl::StatusOr<std::vector<RecordedEvent>> ReadStream(
+      std::string_view stream, uint64_t from_revision = 1,
+      uint64_t to_revision = kMaxRevision, uint64_t max_count = kMaxRevision);
+  absl::Status ReadTag(std::string_view tag, uint64_t after_position,
+                       uint64_t max_count, const EventFn& on_event);
+  absl::Status ReadAll(uint64_t after_position, uint64_t max_count,
+                       const EventFn& on_event);
+
+  absl::StatusOr<uint64_t> HeadRevision(std::string_view stream);
+  absl::StatusOr<uint64_t> HeadPosition();
+
+  absl::Status DeleteTo(std::string_view stream, uint64_t revision);
+
+  absl::Status SaveSnapshot(const Snapshot& snapshot);
+  absl::StatusOr<std::optional<Snapshot>> LoadSnapshot(
+      std::string_view stream, const SnapshotCriteria& criteria = {});
+  absl::Status DeleteSnapshot(std::string_view stream, uint64_t revision);
+  absl::Status DeleteSnapshots(std::string_view stream,
+                               const SnapshotCriteria& criteria);
+
+  absl::StatusOr<std::vector<StreamInfo>> ListStreams(uint64_t after_ordinal,
+                                                      uint64_t max_count);
+
+  absl::Status Flush();
+  absl::StatusOr<std::map<std::string, double>> Stats();
+
+  // `window`: credit the server may run ahead by (1..server's max-credit).
+  absl::StatusOr<std::unique_ptr<RemoteSubscription>> Subscribe(
+      SubscriptionFilter filter, uint32_t window = 1024);
+
+  // --- beyond the Store ---
+  // Sends an append without waiting: many in flight pipeline on the
+  // connection (up to the server's max-inflight run at once; more wait in
+  // the socket).
+  std::future<absl::StatusOr<AppendResult>> AppendAsync(
+      std::string_view stream, ExpectedRevision expected,
+      absl::Span<const EventData> events);
+
+  absl::StatusOr<v1::ServerInfoResponse> ServerInfo();
+  // What the server said in hello (limits, version).
+  const v1::HelloResponse& hello() const;
+  // Sends any request (request_id is assigned) and returns the response; an
+  // error response is returned as a Response, not as a failed status.
+  std::future<absl::StatusOr<v1::Response>> Call(v1::Request request);
+
+  struct Impl;
+
+ private:
+  explicit Client(std::shared_ptr<Impl> impl);
+  absl::StatusOr<v1::Response> CallAndWait(v1::Request request);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace cairn
+
+#endif  // CAIRN_CLIENT_H_

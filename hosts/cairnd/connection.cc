@@ -1,0 +1,660 @@
+#include "connection.h"
+
+#include <array>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <type_traits>
+
+#include "absl/strings/str_cat.h"
+#include "log.h"
+#include "protocol/convert.h"
+#include "protocol/frame.h"
+#include "protocol/request_check.h"
+
+namespace cairn::cairnd {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using TlsStream = asio::ssl::stream<tcp::socket>;
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr auto kLinger = std::chrono::seconds(1);
+
+// One open subscription. Lives on the connection's strand, except `cursor`,
+// which one worker at a time uses while `busy`.
+struct OpenSubscription {
+  uint64_t id = 0;
+  std::unique_ptr<Subscription> cursor;
+  uint64_t credit = 0;
+  bool busy = false;     // a worker is pulling
+  bool waiting = false;  // caught up; watching for the next commit
+  bool ended = false;
+};
+
+template <class Stream>
+class StreamConnection final
+    : public Connection,
+      public std::enable_shared_from_this<StreamConnection<Stream>> {
+ public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  StreamConnection(ServerContext* context, Stream stream, bool refuse)
+      : context_(context),
+        limits_(context->options.limits),
+        stream_(std::move(stream)),
+        refuse_(refuse),
+        decoder_(limits_.max_frame),
+        idle_timer_(stream_.get_executor()),
+        handshake_timer_(stream_.get_executor()),
+        high_water_(std::max<size_t>(8u << 20, 2 * size_t{limits_.max_frame})) {
+    boost::system::error_code ec;
+    auto endpoint = Lowest().remote_endpoint(ec);
+    peer_ = ec ? std::string("unknown")
+               : absl::StrCat(endpoint.address().to_string(), ":",
+                              endpoint.port());
+    context_->metrics->connections_total.fetch_add(1);
+    context_->metrics->connections_active.fetch_add(1);
+  }
+
+  ~StreamConnection() override {
+    context_->metrics->connections_active.fetch_sub(1);
+    std::lock_guard<std::mutex> lock(context_->mutex);
+    context_->connections.erase(this);
+  }
+
+  void Start() override {
+    asio::post(stream_.get_executor(), [self = Self()] { self->Begin(); });
+  }
+
+  void Drain() override {
+    asio::post(stream_.get_executor(), [self = Self()] {
+      if (self->closing_) return;
+      self->EndAllSubscriptions(v1::SHUTTING_DOWN, "the server is shutting down");
+      self->SendError(0, v1::SHUTTING_DOWN,
+                      "the server is shutting down; reconnect to another "
+                      "node or retry later",
+                      /*closing=*/true);
+    });
+  }
+
+ private:
+  std::shared_ptr<StreamConnection> Self() { return this->shared_from_this(); }
+
+  tcp::socket& Lowest() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
+
+  void Begin() {
+    if constexpr (kTls) {
+      handshake_timer_.expires_after(limits_.handshake_timeout);
+      handshake_timer_.async_wait(
+          [self = Self()](boost::system::error_code ec) {
+            if (ec || self->handshake_done_) return;
+            self->context_->metrics->tls_handshake_failures_total.fetch_add(1);
+            Log(spdlog::level::info, "TLS handshake timed out",
+                {{"peer", self->peer_}});
+            self->Abort();
+          });
+      stream_.async_handshake(
+          asio::ssl::stream_base::server,
+          [self = Self()](boost::system::error_code ec) {
+            self->handshake_done_ = true;
+            self->handshake_timer_.cancel();
+            if (ec) {
+              self->context_->metrics->tls_handshake_failures_total.fetch_add(1);
+              Log(spdlog::level::info, "TLS handshake refused",
+                  {{"peer", self->peer_}, {"error", ec.message()}});
+              self->Abort();
+              return;
+            }
+            self->Serve();
+          });
+    } else {
+      Serve();
+    }
+  }
+
+  void Serve() {
+    if (aborted_) return;
+    if (refuse_) {
+      context_->metrics->connections_refused_total.fetch_add(1);
+      SendError(0, v1::TOO_MANY_CONNECTIONS,
+                absl::StrCat("the server already has its max-connections (",
+                             limits_.max_connections,
+                             ") clients; retry later"),
+                /*closing=*/true);
+      return;
+    }
+    last_activity_ = Clock::now();
+    ArmIdleTimer(limits_.idle_timeout);
+    ReadMore();
+  }
+
+  // ---------------------------------------------------------- reading --
+
+  void ReadMore() {
+    if (reading_ || closing_) return;
+    reading_ = true;
+    stream_.async_read_some(
+        asio::buffer(read_buffer_),
+        [self = Self()](boost::system::error_code ec, size_t bytes) {
+          self->reading_ = false;
+          if (ec) {
+            // EOF or reset: the client is gone; answers in flight are dropped.
+            self->Abort();
+            return;
+          }
+          self->context_->metrics->bytes_received_total.fetch_add(bytes);
+          self->decoder_.Append(self->read_buffer_.data(), bytes);
+          self->ProcessFrames();
+        });
+  }
+
+  bool Congested() const {
+    return write_pending_.size() + write_active_.size() > high_water_;
+  }
+
+  // Handles buffered frames while the connection has room for more work;
+  // reads when it has handled them all. Called again when room frees up.
+  void ProcessFrames() {
+    while (!closing_) {
+      if (inflight_ >= limits_.max_inflight || Congested()) return;
+      std::string_view payload;
+      std::string error;
+      switch (decoder_.Next(&payload, &error)) {
+        case protocol::FrameDecoder::Result::kNeedMore:
+          ReadMore();
+          return;
+        case protocol::FrameDecoder::Result::kError:
+          SendError(0,
+                    decoder_.oversize_length() > 0 ? v1::FRAME_TOO_LARGE
+                                                   : v1::MALFORMED_FRAME,
+                    error, /*closing=*/true);
+          return;
+        case protocol::FrameDecoder::Result::kFrame:
+          HandleFrame(payload);
+          break;
+      }
+    }
+  }
+
+  void HandleFrame(std::string_view payload) {
+    last_activity_ = Clock::now();
+    context_->metrics->requests_total.fetch_add(1, std::memory_order_relaxed);
+    v1::Request request;
+    if (!request.ParseFromArray(payload.data(),
+                                static_cast<int>(payload.size()))) {
+      SendError(0, v1::MALFORMED_FRAME,
+                absl::StrCat("a frame of ", payload.size(),
+                             " bytes is not a cairn.v1.Request protobuf "
+                             "message (or has a string field that is not "
+                             "UTF-8)"),
+                /*closing=*/true);
+      return;
+    }
+    const uint64_t id = request.request_id();
+    if (!hello_done_) {
+      if (request.body_case() != v1::Request::kHello) {
+        SendError(id, v1::HELLO_REQUIRED,
+                  absl::StrCat("the first request must be hello (with "
+                               "protocol_major 1), not ",
+                               protocol::RequestName(request)),
+                  /*closing=*/true);
+        return;
+      }
+      Hello(request);
+      return;
+    }
+    if (context_->draining.load()) {
+      SendError(id, v1::SHUTTING_DOWN,
+                "the server is shutting down and takes no new requests",
+                /*closing=*/true);
+      return;
+    }
+    protocol::RequestLimits request_limits{limits_.max_batch,
+                                           limits_.max_credit};
+    if (auto bad = protocol::CheckRequest(request, request_limits)) {
+      SendError(id, bad->code, bad->message,
+                /*closing=*/bad->code == v1::LIMIT_EXCEEDED);
+      return;
+    }
+    switch (request.body_case()) {
+      case v1::Request::kHello:
+        SendError(id, v1::INVALID_ARGUMENT,
+                  "hello was already received on this connection",
+                  /*closing=*/false);
+        return;
+      case v1::Request::kSubscribe:
+        Subscribe(request);
+        return;
+      case v1::Request::kCredit:
+        Credit(request);
+        return;
+      case v1::Request::kCancel:
+        Cancel(request);
+        return;
+      default:
+        Dispatch(std::move(request));
+        return;
+    }
+  }
+
+  void Hello(const v1::Request& request) {
+    const auto& hello = request.hello();
+    if (hello.protocol_major() != v1::PROTOCOL_MAJOR) {
+      SendError(request.request_id(), v1::UNSUPPORTED_VERSION,
+                absl::StrCat("protocol major version ", hello.protocol_major(),
+                             " is not supported; this server speaks cairn.v1 "
+                             "(major 1, minor 0)"),
+                /*closing=*/true);
+      return;
+    }
+    hello_done_ = true;
+    client_name_ = hello.client_name();
+    v1::Response response;
+    response.set_request_id(request.request_id());
+    auto* out = response.mutable_hello();
+    out->set_protocol_major(1);
+    out->set_protocol_minor(0);
+    out->set_server_version(kServerVersion);
+    out->set_max_frame(limits_.max_frame);
+    out->set_max_batch(limits_.max_batch);
+    out->set_max_inflight(limits_.max_inflight);
+    Send(response);
+    Log(spdlog::level::debug, "client connected",
+        {{"peer", peer_}, {"client", client_name_}});
+  }
+
+  // Runs the request on the worker pool; the answer comes back to the strand.
+  void Dispatch(v1::Request request) {
+    ++inflight_;
+    context_->inflight.fetch_add(1);
+    asio::post(*context_->workers, [self = Self(),
+                                    request = std::move(request)]() {
+      v1::Response response;
+      self->context_->executor.Execute(request, &response);
+      std::string frame;
+      protocol::AppendFrame(response, &frame);
+      asio::post(self->stream_.get_executor(),
+                 [self, frame = std::move(frame)]() mutable {
+                   self->Executed(std::move(frame));
+                 });
+    });
+  }
+
+  void Executed(std::string frame) {
+    --inflight_;
+    context_->inflight.fetch_sub(1);
+    if (!aborted_) Enqueue(frame);
+    ProcessFrames();
+    MaybeFinishClose();
+  }
+
+  // ---------------------------------------------------- subscriptions --
+
+  void Subscribe(const v1::Request& request) {
+    const uint64_t id = request.request_id();
+    if (subscriptions_.size() >= limits_.max_subscriptions) {
+      SendError(id, v1::LIMIT_EXCEEDED,
+                absl::StrCat("this connection already has ",
+                             subscriptions_.size(),
+                             " subscriptions, the server's max-subscriptions; "
+                             "cancel one first"),
+                /*closing=*/true);
+      return;
+    }
+    if (subscriptions_.count(id) > 0) {
+      SendError(id, v1::INVALID_ARGUMENT,
+                absl::StrCat("request id ", id,
+                             " is already an open subscription on this "
+                             "connection; use a fresh request id"),
+                /*closing=*/false);
+      return;
+    }
+    auto subscription = std::make_shared<OpenSubscription>();
+    subscription->id = id;
+    subscription->credit = request.subscribe().initial_credit();
+    subscription->cursor = context_->store->Subscribe(
+        protocol::FilterFromProto(request.subscribe()));
+    subscriptions_[id] = subscription;
+    context_->metrics->subscriptions_active.fetch_add(1);
+    context_->metrics->subscriptions_total.fetch_add(1);
+    v1::Response response;
+    response.set_request_id(id);
+    response.mutable_subscribed();
+    Send(response);
+    Pump(subscription);
+  }
+
+  void Credit(const v1::Request& request) {
+    const auto& credit = request.credit();
+    auto it = subscriptions_.find(credit.subscription_id());
+    if (it == subscriptions_.end()) {
+      // Not fatal: the subscription may have ended while the credit was on
+      // its way.
+      SendError(request.request_id(), v1::UNKNOWN_SUBSCRIPTION,
+                absl::StrCat("no open subscription has id ",
+                             credit.subscription_id()),
+                /*closing=*/false);
+      return;
+    }
+    auto subscription = it->second;
+    if (subscription->credit + credit.credit() > limits_.max_credit) {
+      SendError(request.request_id(), v1::LIMIT_EXCEEDED,
+                absl::StrCat("subscription ", subscription->id, " would hold ",
+                             subscription->credit + credit.credit(),
+                             " credit; the server's max-credit is ",
+                             limits_.max_credit),
+                /*closing=*/true);
+      return;
+    }
+    subscription->credit += credit.credit();
+    Pump(subscription);
+  }
+
+  void Cancel(const v1::Request& request) {
+    const uint64_t target = request.cancel().subscription_id();
+    auto it = subscriptions_.find(target);
+    if (it == subscriptions_.end()) {
+      SendError(request.request_id(), v1::UNKNOWN_SUBSCRIPTION,
+                absl::StrCat("no open subscription has id ", target),
+                /*closing=*/false);
+      return;
+    }
+    EndSubscription(it->second, v1::OK, "");
+    v1::Response response;
+    response.set_request_id(request.request_id());
+    response.mutable_done();
+    Send(response);
+  }
+
+  void EndSubscription(const std::shared_ptr<OpenSubscription>& subscription,
+                       v1::ErrorCode code, const std::string& message) {
+    if (subscription->ended) return;
+    subscription->ended = true;
+    subscription->cursor->Cancel();
+    subscriptions_.erase(subscription->id);
+    context_->metrics->subscriptions_active.fetch_sub(1);
+    v1::Response response;
+    response.set_request_id(subscription->id);
+    response.mutable_ended();
+    if (code != v1::OK) {
+      response.mutable_error()->set_code(code);
+      response.mutable_error()->set_message(message);
+      context_->metrics->CountError(code);
+    }
+    Send(response);
+  }
+
+  void EndAllSubscriptions(v1::ErrorCode code, const std::string& message) {
+    auto open = subscriptions_;
+    for (auto& [id, subscription] : open) {
+      EndSubscription(subscription, code, message);
+    }
+  }
+
+  // Pulls from the subscription on a worker when it has credit, is not
+  // already pulling or waiting, and the connection's write queue has room.
+  void Pump(const std::shared_ptr<OpenSubscription>& subscription) {
+    if (subscription->ended || subscription->busy || subscription->waiting ||
+        subscription->credit == 0 || closing_ || Congested()) {
+      return;
+    }
+    subscription->busy = true;
+    const uint64_t generation = context_->notifier->generation();
+    const size_t max_events = static_cast<size_t>(std::min<uint64_t>(
+        subscription->credit, limits_.max_read_events));
+    asio::post(*context_->workers, [self = Self(), subscription, generation,
+                                    max_events]() {
+      std::string frames;
+      auto pulled = self->context_->executor.PullSubscription(
+          subscription->cursor.get(), subscription->id, max_events, &frames);
+      asio::post(self->stream_.get_executor(),
+                 [self, subscription, generation, pulled = std::move(pulled),
+                  frames = std::move(frames)]() {
+                   self->Pulled(subscription, generation, pulled, frames);
+                 });
+    });
+  }
+
+  void Pulled(const std::shared_ptr<OpenSubscription>& subscription,
+              uint64_t generation, const absl::StatusOr<size_t>& pulled,
+              const std::string& frames) {
+    subscription->busy = false;
+    if (subscription->ended || aborted_) return;
+    if (!pulled.ok()) {
+      v1::Error error;
+      protocol::StatusToError(pulled.status(), &error);
+      EndSubscription(subscription, error.code(), error.message());
+      return;
+    }
+    if (*pulled > 0) {
+      subscription->credit -= std::min<uint64_t>(*pulled, subscription->credit);
+      Enqueue(frames);
+      Pump(subscription);
+      return;
+    }
+    // Caught up: wait for the next commit without holding a thread.
+    subscription->waiting = true;
+    std::weak_ptr<StreamConnection> weak = Self();
+    context_->notifier->Watch(generation, [weak, subscription] {
+      auto self = weak.lock();
+      if (!self) return;
+      asio::post(self->stream_.get_executor(), [self, subscription] {
+        subscription->waiting = false;
+        self->Pump(subscription);
+      });
+    });
+  }
+
+  // ---------------------------------------------------------- writing --
+
+  void Send(const v1::Response& response) {
+    std::string frame;
+    protocol::AppendFrame(response, &frame);
+    Enqueue(frame);
+  }
+
+  void SendError(uint64_t request_id, v1::ErrorCode code,
+                 const std::string& message, bool closing) {
+    context_->metrics->CountError(code);
+    v1::Response response;
+    response.set_request_id(request_id);
+    response.mutable_error()->set_code(code);
+    response.mutable_error()->set_message(message);
+    response.set_closing(closing);
+    Send(response);
+    if (closing) {
+      Log(spdlog::level::info, "closing connection",
+          {{"peer", peer_},
+           {"code", v1::ErrorCode_Name(code)},
+           {"reason", message}});
+      BeginClose();
+    }
+  }
+
+  void Enqueue(const std::string& frames) {
+    if (aborted_ || frames.empty()) return;
+    write_pending_ += frames;
+    StartWrite();
+  }
+
+  void StartWrite() {
+    if (writing_ || write_pending_.empty() || aborted_) return;
+    writing_ = true;
+    write_active_.swap(write_pending_);
+    write_pending_.clear();
+    asio::async_write(
+        stream_, asio::buffer(write_active_),
+        [self = Self()](boost::system::error_code ec, size_t bytes) {
+          self->writing_ = false;
+          self->write_active_.clear();
+          if (ec) {
+            self->Abort();
+            return;
+          }
+          self->context_->metrics->bytes_sent_total.fetch_add(bytes);
+          self->StartWrite();
+          if (!self->closing_ && !self->Congested()) {
+            for (auto& [id, subscription] : self->subscriptions_) {
+              self->Pump(subscription);
+            }
+            self->ProcessFrames();
+          }
+          self->MaybeFinishClose();
+        });
+  }
+
+  // ---------------------------------------------------------- closing --
+
+  void ArmIdleTimer(std::chrono::milliseconds after) {
+    idle_timer_.expires_after(after);
+    idle_timer_.async_wait([self = Self()](boost::system::error_code ec) {
+      if (ec || self->closing_) return;
+      const auto idle = Clock::now() - self->last_activity_;
+      const auto limit = self->limits_.idle_timeout;
+      if (idle < limit || self->inflight_ > 0 || !self->subscriptions_.empty()) {
+        // Not idle: a request arrived, one is running, or a subscription is
+        // open (a subscriber may wait quietly for events).
+        self->ArmIdleTimer(idle < limit
+                               ? std::chrono::duration_cast<
+                                     std::chrono::milliseconds>(limit - idle) +
+                                     std::chrono::milliseconds(1)
+                               : limit);
+        return;
+      }
+      self->SendError(0, v1::IDLE_TIMEOUT,
+                      absl::StrCat("no request for ", limit.count(),
+                                   " ms (the server's idle-timeout)"),
+                      /*closing=*/true);
+    });
+  }
+
+  // Stops taking requests; the socket closes once in-flight answers and the
+  // last frame are written.
+  void BeginClose() {
+    if (closing_) return;
+    closing_ = true;
+    EndAllSubscriptions(v1::CLOSED, "the connection is closing");
+    idle_timer_.cancel();
+    MaybeFinishClose();
+  }
+
+  void MaybeFinishClose() {
+    if (!closing_ || aborted_ || lingering_ || inflight_ > 0 || writing_ ||
+        !write_pending_.empty()) {
+      return;
+    }
+    lingering_ = true;
+    // Half-close and read what the client still sends, so closing with
+    // unread input does not reset the connection before the client has read
+    // our last frame.
+    boost::system::error_code ignored;
+    Lowest().shutdown(tcp::socket::shutdown_send, ignored);
+    idle_timer_.expires_after(kLinger);
+    idle_timer_.async_wait([self = Self()](boost::system::error_code ec) {
+      if (!ec) self->Abort();
+    });
+    Discard();
+  }
+
+  void Discard() {
+    Lowest().async_read_some(
+        asio::buffer(read_buffer_),
+        [self = Self()](boost::system::error_code ec, size_t) {
+          if (ec) {
+            self->Abort();
+            return;
+          }
+          self->Discard();
+        });
+  }
+
+  void Abort() {
+    if (aborted_) return;
+    aborted_ = true;
+    closing_ = true;
+    EndAllSubscriptionsQuietly();
+    idle_timer_.cancel();
+    handshake_timer_.cancel();
+    boost::system::error_code ignored;
+    Lowest().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().close(ignored);
+  }
+
+  void EndAllSubscriptionsQuietly() {
+    for (auto& [id, subscription] : subscriptions_) {
+      subscription->ended = true;
+      subscription->cursor->Cancel();
+      context_->metrics->subscriptions_active.fetch_sub(1);
+    }
+    subscriptions_.clear();
+  }
+
+  ServerContext* context_;
+  const Limits limits_;
+  Stream stream_;
+  const bool refuse_;
+  std::string peer_;
+  std::string client_name_;
+  protocol::FrameDecoder decoder_;
+  std::array<char, kReadChunk> read_buffer_;
+  asio::steady_timer idle_timer_;
+  asio::steady_timer handshake_timer_;
+  const size_t high_water_;
+  Clock::time_point last_activity_ = Clock::now();
+
+  bool handshake_done_ = false;
+  bool hello_done_ = false;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool lingering_ = false;
+  bool aborted_ = false;
+  uint32_t inflight_ = 0;
+  std::string write_pending_;
+  std::string write_active_;
+  std::unordered_map<uint64_t, std::shared_ptr<OpenSubscription>>
+      subscriptions_;
+};
+
+template <class Stream>
+std::shared_ptr<Connection> Register(
+    ServerContext* context, std::shared_ptr<StreamConnection<Stream>> made) {
+  std::lock_guard<std::mutex> lock(context->mutex);
+  context->connections[made.get()] = made;
+  return made;
+}
+
+}  // namespace
+
+std::shared_ptr<Connection> MakePlainConnection(ServerContext* context,
+                                                tcp::socket socket,
+                                                bool refuse) {
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  return Register(context, std::make_shared<StreamConnection<tcp::socket>>(
+                               context, std::move(socket), refuse));
+}
+
+std::shared_ptr<Connection> MakeTlsConnection(ServerContext* context,
+                                              tcp::socket socket,
+                                              asio::ssl::context& tls,
+                                              bool refuse) {
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  return Register(context, std::make_shared<StreamConnection<TlsStream>>(
+                               context, TlsStream(std::move(socket), tls),
+                               refuse));
+}
+
+}  // namespace cairn::cairnd

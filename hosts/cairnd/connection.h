@@ -1,0 +1,71 @@
+// One client connection of the protocol port: framing, hello, request
+// checks, pipelining to the worker pool, subscriptions with credit, limits
+// and timeouts. Everything a connection owns runs on its strand.
+#ifndef CAIRN_HOSTS_CAIRND_CONNECTION_H_
+#define CAIRN_HOSTS_CAIRND_CONNECTION_H_
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "cairn/store.h"
+#include "commit_notifier.h"
+#include "metrics.h"
+#include "request_executor.h"
+#include "server_options.h"
+
+namespace cairn::cairnd {
+
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  // Begins the TLS handshake (if any), then serving.
+  virtual void Start() = 0;
+  // Server shutdown: ends subscriptions, sends SHUTTING_DOWN and closes once
+  // in-flight requests are answered. Thread-safe (posts to the strand).
+  virtual void Drain() = 0;
+};
+
+// What every connection shares with the server.
+struct ServerContext {
+  ServerContext(const ServerOptions& options, Store* store,
+                ServerMetrics* metrics, boost::asio::thread_pool* workers,
+                CommitNotifier* notifier)
+      : options(options),
+        store(store),
+        metrics(metrics),
+        executor(store, options.limits, metrics),
+        workers(workers),
+        notifier(notifier) {}
+
+  const ServerOptions options;
+  Store* const store;
+  ServerMetrics* const metrics;
+  const RequestExecutor executor;
+  boost::asio::thread_pool* const workers;
+  CommitNotifier* const notifier;
+
+  std::atomic<bool> draining{false};
+  std::atomic<int64_t> inflight{0};  // requests on workers, all connections
+
+  std::mutex mutex;  // guards connections
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
+};
+
+// `socket` must use a strand executor. `refuse`: the server is full; the
+// connection answers TOO_MANY_CONNECTIONS (after the TLS handshake) and
+// closes.
+std::shared_ptr<Connection> MakePlainConnection(
+    ServerContext* context, boost::asio::ip::tcp::socket socket, bool refuse);
+std::shared_ptr<Connection> MakeTlsConnection(
+    ServerContext* context, boost::asio::ip::tcp::socket socket,
+    boost::asio::ssl::context& tls, bool refuse);
+
+}  // namespace cairn::cairnd
+
+#endif  // CAIRN_HOSTS_CAIRND_CONNECTION_H_

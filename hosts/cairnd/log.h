@@ -1,0 +1,31 @@
+// JSON-line logging on stderr through spdlog: one object per line,
+// {"time":"...Z","level":"info","msg":"...", <fields>}.
+#ifndef CAIRN_HOSTS_CAIRND_LOG_H_
+#define CAIRN_HOSTS_CAIRND_LOG_H_
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "spdlog/spdlog.h"
+
+namespace cairn::cairnd {
+
+using LogField = std::pair<std::string_view, std::string>;
+
+// Makes the default spdlog logger write JSON lines to stderr at `level`
+// ("debug", "info", "warn", "error"); unknown names mean "info".
+void InitJsonLogging(const std::string& level);
+
+// Logs `message` with extra string fields. Safe from any thread.
+void Log(spdlog::level::level_enum level, std::string_view message,
+         std::initializer_list<LogField> fields = {});
+
+// `text` as the inside of a JSON string (quotes, backslashes, control
+// characters escaped; bytes >= 0x80 passed through).
+std::string JsonEscape(std::string_view text);
+
+}  // namespace cairn::cairnd
+
+#endif  // CAIRN_HOSTS_CAIRND_LOG_H_

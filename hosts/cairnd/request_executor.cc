@@ -1,0 +1,343 @@
+#include "request_executor.h"
+
+#include <chrono>
+
+#include "protocol/convert.h"
+#include "protocol/frame.h"
+
+namespace cairn::cairnd {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+bool SetError(const absl::Status& status, v1::Response* response) {
+  if (status.ok()) return false;
+  protocol::StatusToError(status, response->mutable_error());
+  return true;
+}
+
+// Collects events into a ReadResponse until the page is full or the byte
+// budget is spent; the event after that marks the read as cut.
+class PageCollector {
+ public:
+  PageCollector(v1::ReadResponse* read, uint64_t page, size_t budget)
+      : read_(read), page_(page), budget_(budget) {}
+
+  bool operator()(const RecordedEvent& event) {
+    if (count_ == page_ || bytes_ >= budget_) {
+      cut_ = true;
+      return false;
+    }
+    protocol::ToProto(event, read_->add_events());
+    ++count_;
+    bytes_ += event.data.size() + event.metadata.size() + event.type.size() +
+              event.stream.size() + 64;
+    last_revision_ = event.revision;
+    last_position_ = event.position;
+    return true;
+  }
+
+  uint64_t count() const { return count_; }
+  bool cut() const { return cut_; }
+  uint64_t last_revision() const { return last_revision_; }
+  uint64_t last_position() const { return last_position_; }
+
+ private:
+  v1::ReadResponse* read_;
+  uint64_t page_;
+  size_t budget_;
+  uint64_t count_ = 0;
+  size_t bytes_ = 0;
+  bool cut_ = false;
+  uint64_t last_revision_ = 0;
+  uint64_t last_position_ = 0;
+};
+
+// The page size for a request asking `max_count` (0: no limit) and how many
+// events to ask the store for: one more than the page when the page may cut
+// the request short, so the collector can tell.
+void PageFor(int64_t max_count, uint32_t max_read_events, uint64_t* page,
+             uint64_t* ask) {
+  const uint64_t want =
+      max_count == 0 ? kMaxRevision : static_cast<uint64_t>(max_count);
+  *page = std::min<uint64_t>(want, max_read_events);
+  *ask = want > *page ? *page + 1 : *page;
+}
+
+}  // namespace
+
+void RequestExecutor::Execute(const v1::Request& request,
+                              v1::Response* response) const {
+  response->set_request_id(request.request_id());
+  switch (request.body_case()) {
+    case v1::Request::kAppend:
+      Append(request.append(), response);
+      break;
+    case v1::Request::kReadStream:
+      ReadStream(request.read_stream(), response);
+      break;
+    case v1::Request::kReadTag:
+      ReadTag(request.read_tag(), response);
+      break;
+    case v1::Request::kReadAll:
+      ReadAll(request.read_all(), response);
+      break;
+    case v1::Request::kDeleteTo: {
+      const auto& del = request.delete_to();
+      if (!SetError(store_->DeleteTo(del.stream(), del.revision()), response)) {
+        response->mutable_done();
+      }
+      break;
+    }
+    case v1::Request::kSaveSnapshot:
+      if (!SetError(store_->SaveSnapshot(
+                        protocol::FromProto(request.save_snapshot().snapshot())),
+                    response)) {
+        response->mutable_done();
+      }
+      break;
+    case v1::Request::kLoadSnapshot: {
+      const auto& load = request.load_snapshot();
+      auto snapshot = store_->LoadSnapshot(
+          load.stream(), protocol::FromProto(load.criteria()));
+      if (SetError(snapshot.status(), response)) break;
+      auto* out = response->mutable_snapshot();
+      out->set_found(snapshot->has_value());
+      if (snapshot->has_value()) {
+        protocol::ToProto(**snapshot, out->mutable_snapshot());
+      }
+      break;
+    }
+    case v1::Request::kDeleteSnapshot: {
+      const auto& del = request.delete_snapshot();
+      if (!SetError(store_->DeleteSnapshot(del.stream(), del.revision()),
+                    response)) {
+        response->mutable_done();
+      }
+      break;
+    }
+    case v1::Request::kDeleteSnapshots: {
+      const auto& del = request.delete_snapshots();
+      if (!SetError(store_->DeleteSnapshots(
+                        del.stream(), protocol::FromProto(del.criteria())),
+                    response)) {
+        response->mutable_done();
+      }
+      break;
+    }
+    case v1::Request::kListStreams:
+      ListStreams(request.list_streams(), response);
+      break;
+    case v1::Request::kHead: {
+      auto position = store_->HeadPosition();
+      if (SetError(position.status(), response)) break;
+      uint64_t revision = 0;
+      if (!request.head().stream().empty()) {
+        auto head = store_->HeadRevision(request.head().stream());
+        if (SetError(head.status(), response)) break;
+        revision = *head;
+      }
+      response->mutable_head()->set_head_position(*position);
+      response->mutable_head()->set_head_revision(revision);
+      break;
+    }
+    case v1::Request::kServerInfo:
+      ServerInfo(response);
+      break;
+    case v1::Request::kFlush: {
+      const auto start = Clock::now();
+      const absl::Status flushed = store_->Flush();
+      metrics_->flush_latency.Observe(SecondsSince(start));
+      if (!SetError(flushed, response)) response->mutable_done();
+      break;
+    }
+    default: {
+      auto* error = response->mutable_error();
+      error->set_code(v1::INTERNAL);
+      error->set_message(std::string("request type '") +
+                         v1::Request::descriptor()
+                             ->FindFieldByNumber(request.body_case())
+                             ->name() +
+                         "' is handled by the connection, not the executor");
+      break;
+    }
+  }
+  if (response->has_error()) metrics_->CountError(response->error().code());
+}
+
+void RequestExecutor::Append(const v1::AppendRequest& request,
+                             v1::Response* response) const {
+  std::vector<EventData> events;
+  events.reserve(request.events_size());
+  uint64_t bytes = 0;
+  for (const auto& event : request.events()) {
+    events.push_back(protocol::FromProto(event));
+    bytes += event.data().size() + event.metadata().size();
+  }
+  const auto start = Clock::now();
+  auto result = store_->Append(request.stream(),
+                               protocol::ExpectedFromProto(request), events);
+  metrics_->append_latency.Observe(SecondsSince(start));
+  if (SetError(result.status(), response)) return;
+  metrics_->appends_total.fetch_add(1, std::memory_order_relaxed);
+  metrics_->append_events_total.fetch_add(events.size(),
+                                          std::memory_order_relaxed);
+  metrics_->append_bytes_total.fetch_add(bytes, std::memory_order_relaxed);
+  metrics_->last_append_unix_us.store(
+      std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count(),
+      std::memory_order_relaxed);
+  auto* out = response->mutable_append();
+  out->set_first_revision(result->first_revision);
+  out->set_last_revision(result->last_revision);
+  out->set_first_position(result->first_position);
+  out->set_last_position(result->last_position);
+}
+
+void RequestExecutor::ReadStream(const v1::ReadStreamRequest& request,
+                                 v1::Response* response) const {
+  uint64_t page = 0;
+  uint64_t ask = 0;
+  PageFor(request.max_count(), limits_.max_read_events, &page, &ask);
+  const uint64_t from = std::max<uint64_t>(request.from_revision(), 1);
+  const uint64_t to =
+      request.to_revision() == 0 ? kMaxRevision : request.to_revision();
+  auto* read = response->mutable_read();
+  PageCollector collect(read, page, response_budget());
+  const auto start = Clock::now();
+  const absl::Status status = store_->ReadStream(
+      request.stream(), from, to, ask,
+      [&collect](const RecordedEvent& event) { return collect(event); });
+  metrics_->read_latency.Observe(SecondsSince(start));
+  if (SetError(status, response)) return;
+  metrics_->reads_total.fetch_add(1, std::memory_order_relaxed);
+  metrics_->read_events_total.fetch_add(collect.count(),
+                                        std::memory_order_relaxed);
+  read->set_end(!collect.cut());
+  read->set_next_revision(collect.count() > 0 ? collect.last_revision() + 1
+                                              : from);
+}
+
+void RequestExecutor::ReadTag(const v1::ReadTagRequest& request,
+                              v1::Response* response) const {
+  uint64_t page = 0;
+  uint64_t ask = 0;
+  PageFor(request.max_count(), limits_.max_read_events, &page, &ask);
+  auto* read = response->mutable_read();
+  PageCollector collect(read, page, response_budget());
+  const auto start = Clock::now();
+  const absl::Status status = store_->ReadTag(
+      request.tag(), request.after_position(), ask,
+      [&collect](const RecordedEvent& event) { return collect(event); });
+  metrics_->read_latency.Observe(SecondsSince(start));
+  if (SetError(status, response)) return;
+  metrics_->reads_total.fetch_add(1, std::memory_order_relaxed);
+  metrics_->read_events_total.fetch_add(collect.count(),
+                                        std::memory_order_relaxed);
+  read->set_end(!collect.cut());
+  read->set_next_after_position(collect.count() > 0 ? collect.last_position()
+                                                    : request.after_position());
+}
+
+void RequestExecutor::ReadAll(const v1::ReadAllRequest& request,
+                              v1::Response* response) const {
+  uint64_t page = 0;
+  uint64_t ask = 0;
+  PageFor(request.max_count(), limits_.max_read_events, &page, &ask);
+  auto* read = response->mutable_read();
+  PageCollector collect(read, page, response_budget());
+  const auto start = Clock::now();
+  const absl::Status status = store_->ReadAll(
+      request.after_position(), ask,
+      [&collect](const RecordedEvent& event) { return collect(event); });
+  metrics_->read_latency.Observe(SecondsSince(start));
+  if (SetError(status, response)) return;
+  metrics_->reads_total.fetch_add(1, std::memory_order_relaxed);
+  metrics_->read_events_total.fetch_add(collect.count(),
+                                        std::memory_order_relaxed);
+  read->set_end(!collect.cut());
+  read->set_next_after_position(collect.count() > 0 ? collect.last_position()
+                                                    : request.after_position());
+}
+
+void RequestExecutor::ListStreams(const v1::ListStreamsRequest& request,
+                                  v1::Response* response) const {
+  uint64_t page = 0;
+  uint64_t ask = 0;
+  PageFor(request.max_count(), limits_.max_read_events, &page, &ask);
+  auto streams = store_->ListStreams(request.after_ordinal(), ask);
+  if (SetError(streams.status(), response)) return;
+  auto* out = response->mutable_streams();
+  uint64_t next = request.after_ordinal();
+  uint64_t count = 0;
+  for (const StreamInfo& info : *streams) {
+    if (count == page) break;
+    protocol::ToProto(info, out->add_streams());
+    next = info.ordinal;
+    ++count;
+  }
+  out->set_end(streams->size() <= page);
+  out->set_next_after_ordinal(next);
+}
+
+void RequestExecutor::ServerInfo(v1::Response* response) const {
+  auto* info = response->mutable_server_info();
+  info->set_server_version(kServerVersion);
+  info->set_protocol_major(1);
+  info->set_protocol_minor(0);
+  const std::pair<const char*, const PluginPtr*> plugins[] = {
+      {"storage", &store_->storage_plugin()},
+      {"codec", &store_->codec_plugin()},
+      {"cipher", &store_->cipher_plugin()},
+      {"replication", &store_->replication_plugin()}};
+  for (const auto& [kind, plugin] : plugins) {
+    if (!*plugin) continue;
+    auto* out = info->add_plugins();
+    out->set_kind(kind);
+    out->set_name((*plugin)->name());
+    out->set_version((*plugin)->version());
+  }
+  switch (store_->role()) {
+    case CAIRN_ROLE_PRIMARY: info->set_role("primary"); break;
+    case CAIRN_ROLE_REPLICA: info->set_role("replica"); break;
+    default: info->set_role("standalone"); break;
+  }
+  auto head = store_->HeadPosition();
+  if (SetError(head.status(), response)) return;
+  info->set_head_position(*head);
+  auto stats = store_->Stats();
+  if (SetError(stats.status(), response)) return;
+  for (const auto& [key, value] : *stats) (*info->mutable_stats())[key] = value;
+}
+
+absl::StatusOr<size_t> RequestExecutor::PullSubscription(
+    Subscription* subscription, uint64_t subscription_id, size_t max_events,
+    std::string* frames) const {
+  auto events = subscription->Next(max_events, std::chrono::milliseconds(0));
+  if (!events.ok()) return events.status();
+  v1::Response response;
+  response.set_request_id(subscription_id);
+  size_t bytes = 0;
+  for (const RecordedEvent& event : *events) {
+    protocol::ToProto(event, response.mutable_events()->add_events());
+    bytes += event.data.size() + event.metadata.size() + 64;
+    if (bytes >= response_budget()) {
+      protocol::AppendFrame(response, frames);
+      response.mutable_events()->clear_events();
+      bytes = 0;
+    }
+  }
+  if (response.events().events_size() > 0) {
+    protocol::AppendFrame(response, frames);
+  }
+  metrics_->subscription_events_total.fetch_add(events->size(),
+                                                std::memory_order_relaxed);
+  return events->size();
+}
+
+}  // namespace cairn::cairnd

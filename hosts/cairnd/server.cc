@@ -1,0 +1,412 @@
+#include "server.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "connection.h"
+#include "http_server.h"
+#include "log.h"
+
+namespace cairn::cairnd {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+absl::Status WritePortFile(const std::string& path, uint16_t port) {
+  if (path.empty()) return absl::OkStatus();
+  // Written to a temporary name and renamed, so a reader polling for the
+  // file never sees it half written.
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << port << "\n";
+    if (!out) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot write port file ", path));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot write port file ", path,
+                                               ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+uint64_t DiskUse(const std::string& path) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec)) {
+      const auto size = it->file_size(size_ec);
+      if (!size_ec) total += size;
+    }
+  }
+  return total;
+}
+
+const char* RoleName(cairn_replication_role role) {
+  switch (role) {
+    case CAIRN_ROLE_PRIMARY: return "primary";
+    case CAIRN_ROLE_REPLICA: return "replica";
+    default: return "standalone";
+  }
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(ServerOptions options, Store* store, ServerMetrics* metrics)
+      : options_(std::move(options)),
+        store_(store),
+        metrics_(metrics),
+        workers_(options_.workers),
+        notifier_(store),
+        context_(options_, store, metrics, &workers_, &notifier_),
+        work_(asio::make_work_guard(io_)),
+        acceptor_(io_),
+        signals_(io_, SIGTERM, SIGINT),
+        drain_timer_(io_),
+        http_(io_, [this](const std::string& target) { return Http(target); }) {
+  }
+
+  ~Impl() { Stop(); }
+
+  absl::Status Start(const std::string& store_path) {
+    store_path_ = store_path;
+    if (options_.tls()) {
+      if (auto s = SetUpTls(); !s.ok()) return s;
+    }
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(options_.listen, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "[server] listen = ", options_.listen, ": ", ec.message()));
+    }
+    tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen on ", options_.listen, ":", options_.port, ": ",
+          ec.message(), "; pick another [server] port (0 picks a free one)"));
+    }
+    port_ = acceptor_.local_endpoint().port();
+    if (options_.http_enabled) {
+      if (auto s = http_.Listen(options_.http_listen, options_.http_port);
+          !s.ok()) {
+        return s;
+      }
+    }
+    notifier_.Start();
+    signals_.async_wait([this](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      Log(spdlog::level::info, "signal received; draining",
+          {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      BeginDrain();
+    });
+    Accept();
+    for (unsigned i = 0; i < options_.io_threads; ++i) {
+      io_threads_.emplace_back([this] { io_.run(); });
+    }
+    if (auto s = WritePortFile(options_.port_file, port_); !s.ok()) return s;
+    if (options_.http_enabled) {
+      if (auto s = WritePortFile(options_.http_port_file, http_.port());
+          !s.ok()) {
+        return s;
+      }
+    }
+    Log(spdlog::level::info, "cairnd listening",
+        {{"address", absl::StrCat(options_.listen, ":", port_)},
+         {"transport", options_.tls()
+                           ? (options_.tls_ca_file.empty() ? "tls" : "mtls")
+                           : "tcp"},
+         {"http", options_.http_enabled
+                      ? absl::StrCat("http://", options_.http_listen, ":",
+                                     http_.port(), "/metrics")
+                      : "off"},
+         {"store", store_path_}});
+    return absl::OkStatus();
+  }
+
+  uint16_t port() const { return port_; }
+  uint16_t http_port() const {
+    return options_.http_enabled ? http_.port() : 0;
+  }
+
+  void Run() {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_cv_.wait(lock, [this] { return done_; });
+    }
+    Stop();
+  }
+
+  void Shutdown() {
+    asio::post(io_, [this] { BeginDrain(); });
+  }
+
+ private:
+  absl::Status SetUpTls() {
+    tls_.emplace(asio::ssl::context::tls_server);
+    try {
+      tls_->set_options(asio::ssl::context::default_workarounds |
+                        asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 |
+                        asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1 |
+                        asio::ssl::context::single_dh_use);
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("TLS set-up: ", e.what()));
+    }
+    boost::system::error_code ec;
+    tls_->use_certificate_chain_file(options_.tls_cert_file, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("[tls] cert-file = ", options_.tls_cert_file,
+                       ": cannot load a PEM certificate chain (",
+                       ec.message(), ")"));
+    }
+    tls_->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem,
+                               ec);
+    if (ec) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "[tls] key-file = ", options_.tls_key_file,
+          ": cannot load a PEM private key matching cert-file (", ec.message(),
+          ")"));
+    }
+    if (!options_.tls_ca_file.empty()) {
+      tls_->load_verify_file(options_.tls_ca_file, ec);
+      if (ec) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("[tls] ca-file = ", options_.tls_ca_file,
+                         ": cannot load PEM CA certificates (", ec.message(),
+                         ")"));
+      }
+      tls_->set_verify_mode(asio::ssl::verify_peer |
+                                asio::ssl::verify_fail_if_no_peer_cert,
+                            ec);
+      if (ec) {
+        return absl::InternalError(
+            absl::StrCat("TLS verify mode: ", ec.message()));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  void Accept() {
+    acceptor_.async_accept(
+        asio::make_strand(io_),
+        [this](boost::system::error_code ec, tcp::socket socket) {
+          if (ec) {
+            if (!acceptor_.is_open()) return;
+            Log(spdlog::level::warn, "accept failed", {{"error", ec.message()}});
+            // Out of file descriptors and the like: back off briefly so the
+            // loop does not spin, then accept again.
+            retry_timer_.emplace(io_);
+            retry_timer_->expires_after(std::chrono::milliseconds(50));
+            retry_timer_->async_wait([this](boost::system::error_code) {
+              if (acceptor_.is_open()) Accept();
+            });
+            return;
+          }
+          const bool refuse = metrics_->connections_active.load() >=
+                              static_cast<int64_t>(
+                                  options_.limits.max_connections);
+          std::shared_ptr<Connection> connection =
+              options_.tls()
+                  ? MakeTlsConnection(&context_, std::move(socket), *tls_,
+                                      refuse)
+                  : MakePlainConnection(&context_, std::move(socket), refuse);
+          connection->Start();
+          Accept();
+        });
+  }
+
+  // Runs on an I/O thread.
+  void BeginDrain() {
+    if (context_.draining.exchange(true)) return;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    signals_.cancel(ignored);
+    drain_deadline_ = Clock::now() + options_.drain_timeout;
+    WaitForInflight();
+  }
+
+  void WaitForInflight() {
+    if (context_.inflight.load() > 0 && Clock::now() < drain_deadline_) {
+      drain_timer_.expires_after(std::chrono::milliseconds(5));
+      drain_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) WaitForInflight();
+      });
+      return;
+    }
+    if (context_.inflight.load() > 0) {
+      Log(spdlog::level::warn, "drain timeout with requests still running",
+          {{"inflight", std::to_string(context_.inflight.load())}});
+    }
+    // Copy the weak pointers out first: a connection's destructor takes the
+    // same mutex.
+    std::vector<std::weak_ptr<Connection>> open;
+    {
+      std::lock_guard<std::mutex> lock(context_.mutex);
+      for (auto& [raw, weak] : context_.connections) open.push_back(weak);
+    }
+    for (auto& weak : open) {
+      if (auto connection = weak.lock()) connection->Drain();
+    }
+    close_deadline_ = Clock::now() + std::chrono::seconds(2);
+    WaitForConnections();
+  }
+
+  void WaitForConnections() {
+    bool empty = false;
+    {
+      std::lock_guard<std::mutex> lock(context_.mutex);
+      empty = context_.connections.empty();
+    }
+    if (!empty && Clock::now() < close_deadline_) {
+      drain_timer_.expires_after(std::chrono::milliseconds(5));
+      drain_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) WaitForConnections();
+      });
+      return;
+    }
+    http_.Close();
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_ = true;
+    done_cv_.notify_all();
+  }
+
+  void Stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    work_.reset();
+    io_.stop();
+    for (auto& thread : io_threads_) thread.join();
+    io_threads_.clear();
+    workers_.join();
+    notifier_.Stop();
+    Log(spdlog::level::info, "cairnd stopped",
+        {{"connections_total",
+          std::to_string(metrics_->connections_total.load())}});
+  }
+
+  HttpReply Http(const std::string& target) {
+    HttpReply reply;
+    if (target == "/health") {
+      auto head = store_->HeadPosition();
+      const bool draining = context_.draining.load();
+      reply.content_type = "application/json";
+      reply.status = head.ok() ? 200 : 503;
+      reply.body = absl::StrCat(
+          "{\"status\":\"",
+          !head.ok() ? "error" : (draining ? "draining" : "ok"),
+          "\",\"store_open\":", head.ok() ? "true" : "false",
+          ",\"head_position\":", head.ok() ? *head : 0,
+          ",\"last_write_unix_us\":", metrics_->last_append_unix_us.load(),
+          ",\"role\":\"", RoleName(store_->role()),
+          "\",\"connections\":", metrics_->connections_active.load(),
+          head.ok() ? ""
+                    : absl::StrCat(",\"error\":\"",
+                                   JsonEscape(std::string(head.status().message())), "\""),
+          "}\n");
+      return reply;
+    }
+    if (target == "/ready") {
+      const bool ready = !context_.draining.load();
+      reply.status = ready ? 200 : 503;
+      reply.body = ready ? "ready\n" : "draining\n";
+      return reply;
+    }
+    if (target == "/metrics") {
+      std::map<std::string, double> stats;
+      if (auto s = store_->Stats(); s.ok()) stats = *std::move(s);
+      std::vector<GaugeValue> gauges = {
+          {"cairnd_resident_memory_bytes",
+           "Resident memory of the cairnd process (/proc/self/statm).",
+           static_cast<double>(ResidentMemoryBytes())},
+          {"cairnd_disk_use_bytes", "Bytes of all files under the store path.",
+           static_cast<double>(DiskUse(store_path_))},
+          {"cairnd_requests_inflight", "Requests running on workers now.",
+           static_cast<double>(context_.inflight.load())},
+          {"cairnd_draining", "1 while the server drains for shutdown.",
+           context_.draining.load() ? 1.0 : 0.0},
+      };
+      if (auto head = store_->HeadPosition(); head.ok()) {
+        gauges.push_back({"cairnd_head_position",
+                          "The store's head position.",
+                          static_cast<double>(*head)});
+      }
+      reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      reply.body = metrics_->Render(stats, gauges);
+      return reply;
+    }
+    reply.status = 404;
+    reply.body = "not found; try /health, /ready or /metrics\n";
+    return reply;
+  }
+
+  ServerOptions options_;
+  Store* store_;
+  ServerMetrics* metrics_;
+  std::string store_path_;
+  asio::thread_pool workers_;
+  CommitNotifier notifier_;
+  ServerContext context_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::optional<asio::ssl::context> tls_;
+  tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  asio::steady_timer drain_timer_;
+  std::optional<asio::steady_timer> retry_timer_;
+  HttpServer http_;
+  uint16_t port_ = 0;
+  std::vector<std::thread> io_threads_;
+  Clock::time_point drain_deadline_;
+  Clock::time_point close_deadline_;
+  std::mutex mutex_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  bool stopped_ = false;
+};
+
+Server::Server(ServerOptions options, std::string store_path, Store* store,
+               ServerMetrics* metrics)
+    : store_path_(std::move(store_path)),
+      impl_(std::make_unique<Impl>(std::move(options), store, metrics)) {}
+
+Server::~Server() = default;
+
+absl::Status Server::Start() { return impl_->Start(store_path_); }
+
+uint16_t Server::port() const { return impl_->port(); }
+uint16_t Server::http_port() const { return impl_->http_port(); }
+void Server::Run() { impl_->Run(); }
+void Server::Shutdown() { impl_->Shutdown(); }
+
+}  // namespace cairn::cairnd

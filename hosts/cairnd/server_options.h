@@ -1,0 +1,77 @@
+// cairnd's own settings: the [server], [http], [tls] and [limits] sections of
+// the site file (flags override them through SiteConfig::Override). Every
+// key is listed in docs/server.md; an unknown key is an error naming it.
+#ifndef CAIRN_HOSTS_CAIRND_SERVER_OPTIONS_H_
+#define CAIRN_HOSTS_CAIRND_SERVER_OPTIONS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "cairn/config.h"
+
+namespace cairn::cairnd {
+
+// The host sections cairnd declares to SiteConfig.
+const std::set<std::string>& HostSections();
+
+struct Limits {
+  uint32_t max_frame = 4u << 20;          // bytes in one frame
+  uint32_t max_batch = 1000;              // events in one append
+  uint32_t max_connections = 1024;
+  uint32_t max_inflight = 256;            // requests in flight, per connection
+  uint32_t max_subscriptions = 64;        // open, per connection
+  uint64_t max_credit = 100000;           // outstanding, per subscription
+  uint32_t max_read_events = 1000;        // events in one read page
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
+};
+
+enum class TlsMode {
+  kAuto,  // TLS when cert-file is set; else plain, on loopback addresses only
+  kOn,    // TLS required
+  kOff,   // plain TCP, the site says so explicitly
+};
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1";
+  uint16_t port = 7600;                   // 0: pick a free port
+  std::string port_file;                  // written with the bound port
+  unsigned io_threads = 2;
+  unsigned workers = 8;                   // threads running store calls
+  std::chrono::milliseconds drain_timeout{std::chrono::seconds(10)};
+
+  bool http_enabled = true;
+  std::string http_listen = "127.0.0.1";
+  uint16_t http_port = 7601;
+  std::string http_port_file;
+
+  TlsMode tls_mode = TlsMode::kAuto;
+  std::string tls_cert_file;              // PEM chain
+  std::string tls_key_file;               // PEM private key
+  std::string tls_ca_file;                // set: clients must present a cert
+                                          // signed by this CA (mutual TLS)
+
+  Limits limits;
+
+  // Whether the protocol port speaks TLS (after Resolve).
+  bool tls() const { return tls_mode == TlsMode::kOn; }
+};
+
+// Reads cairnd's sections of `site`, rejecting unknown keys and bad values
+// with a message naming the section, key and value, and resolves kAuto:
+// TLS when a certificate is configured; plain TCP when none is and the
+// listen address is loopback; otherwise an error asking for a certificate or
+// an explicit `[tls] mode = off`.
+absl::StatusOr<ServerOptions> ServerOptionsFromSite(const SiteConfig& site);
+
+// "4MiB", "512KiB", "100" (bytes) -> bytes.
+absl::StatusOr<uint64_t> ParseByteSize(const std::string& text);
+// "30s", "500ms", "5m", "100" (ms) -> duration.
+absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text);
+
+}  // namespace cairn::cairnd
+
+#endif  // CAIRN_HOSTS_CAIRND_SERVER_OPTIONS_H_

@@ -1,0 +1,79 @@
+#include "server_options.h"
+
+#include <gtest/gtest.h>
+
+namespace cairn::cairnd {
+namespace {
+
+SiteConfig Site(const std::string& text) {
+  auto site = SiteConfig::Parse(text, "test.ini", HostSections());
+  EXPECT_TRUE(site.ok()) << site.status();
+  return site.ok() ? *site : SiteConfig();
+}
+
+TEST(ServerOptions, DefaultsServePlainTcpOnLoopback) {
+  auto options = ServerOptionsFromSite(SiteConfig());
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->listen, "127.0.0.1");
+  EXPECT_EQ(options->port, 7600);
+  EXPECT_FALSE(options->tls());
+}
+
+TEST(ServerOptions, NetworkAddressWithoutCertificateIsRefused) {
+  auto options = ServerOptionsFromSite(Site("[server]\nlisten = 0.0.0.0\n"));
+  ASSERT_FALSE(options.ok());
+  EXPECT_NE(options.status().message().find("[tls] mode = off"),
+            std::string::npos)
+      << options.status();
+}
+
+TEST(ServerOptions, PlainTcpOnTheNetworkWhenTheSiteSaysSo) {
+  auto options = ServerOptionsFromSite(
+      Site("[server]\nlisten = 0.0.0.0\n[tls]\nmode = off\n"));
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_FALSE(options->tls());
+}
+
+TEST(ServerOptions, CertificateTurnsTlsOn) {
+  auto options = ServerOptionsFromSite(
+      Site("[tls]\ncert-file = a.pem\nkey-file = a.key\nca-file = ca.pem\n"));
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_TRUE(options->tls());
+  EXPECT_EQ(options->tls_ca_file, "ca.pem");
+}
+
+TEST(ServerOptions, LimitsParseUnits) {
+  auto options = ServerOptionsFromSite(
+      Site("[limits]\nmax-frame = 1MiB\nidle-timeout = 30s\n"
+           "handshake-timeout = 500ms\nmax-batch = 10\n"));
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->limits.max_frame, 1u << 20);
+  EXPECT_EQ(options->limits.idle_timeout.count(), 30000);
+  EXPECT_EQ(options->limits.handshake_timeout.count(), 500);
+  EXPECT_EQ(options->limits.max_batch, 10u);
+}
+
+TEST(ServerOptions, UnknownKeyIsNamed) {
+  auto options = ServerOptionsFromSite(Site("[limits]\nmax-frames = 1\n"));
+  ASSERT_FALSE(options.ok());
+  EXPECT_NE(options.status().message().find("[limits] max-frames: unknown key"),
+            std::string::npos)
+      << options.status();
+}
+
+TEST(ServerOptions, BadValueIsNamed) {
+  auto options = ServerOptionsFromSite(Site("[server]\nport = 70000\n"));
+  ASSERT_FALSE(options.ok());
+  EXPECT_NE(options.status().message().find("[server] port = 70000"),
+            std::string::npos)
+      << options.status();
+}
+
+TEST(ServerOptions, HttpCanBeTurnedOff) {
+  auto options = ServerOptionsFromSite(Site("[http]\nport = off\n"));
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_FALSE(options->http_enabled);
+}
+
+}  // namespace
+}  // namespace cairn::cairnd
