@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -51,6 +52,8 @@ absl::StatusOr<MachineProfile> MeasureMachine(const std::string& dir) {
   struct utsname name;
   if (uname(&name) == 0) machine.kernel = name.release;
   machine.filesystem = FilesystemName(dir);
+  double loads[1];
+  if (getloadavg(loads, 1) == 1) machine.load_average = loads[0];
 
   // fsync: overwrite 4 KiB blocks of a small file and fdatasync each.
   std::string path = dir + "/.cairn-bench-fsync-probe";

@@ -19,6 +19,9 @@ struct MachineProfile {
   double fsync_p50_us = 0;      // 4 KiB write + fdatasync, in `dir`
   double fsync_p99_us = 0;
   double memcpy_gb_per_s = 0;   // 64 MiB copies, one thread
+  // 1-minute load average when measured: other work on the machine (a
+  // shared build box) shows here and in the fsync time.
+  double load_average = 0;
 };
 
 // Measures the machine; the fsync test writes a small file in `dir` and

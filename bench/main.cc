@@ -195,10 +195,11 @@ int Main(int argc, char** argv) {
   report.plan.cairn_overrides.insert(report.plan.cairn_overrides.end(),
                                      cairn_options.begin(), cairn_options.end());
   std::cerr << absl::StrFormat(
-      "machine: %u cores, %.1f GiB, fsync p50 %.0f us, memcpy %.1f GB/s; %zu workloads x "
-      "%zu engines x %d runs\n",
+      "machine: %u cores, %.1f GiB, fsync p50 %.0f us, memcpy %.1f GB/s, load %.1f; "
+      "%zu workloads x %zu engines x %d runs\n",
       machine->cores, machine->memory_bytes / 1073741824.0, machine->fsync_p50_us,
-      machine->memcpy_gb_per_s, workloads.size(), engines.size(), report.plan.runs);
+      machine->memcpy_gb_per_s, machine->load_average, workloads.size(), engines.size(),
+      report.plan.runs);
   if (!engine_note.empty()) std::cerr << engine_note << "\n";
 
   bool tty = ::isatty(STDERR_FILENO) != 0;

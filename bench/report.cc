@@ -137,9 +137,10 @@ std::string FormatTable(const Report& report) {
   const MachineProfile& m = report.machine;
   out << absl::StrFormat(
       "machine: %u cores (%s), %.1f GiB memory, kernel %s, %s\n"
-      "         fsync (4 KiB + fdatasync) p50 %.0f us, p99 %.0f us; memcpy %.1f GB/s\n",
+      "         fsync (4 KiB + fdatasync) p50 %.0f us, p99 %.0f us; memcpy %.1f GB/s; "
+      "load average %.1f\n",
       m.cores, m.cpu_model, m.memory_bytes / 1073741824.0, m.kernel, m.filesystem,
-      m.fsync_p50_us, m.fsync_p99_us, m.memcpy_gb_per_s);
+      m.fsync_p50_us, m.fsync_p99_us, m.memcpy_gb_per_s, m.load_average);
   out << absl::StrFormat("suite: %s, %d run(s) each, median shown; %.0f s in all\n",
                          report.suite, report.plan.runs, report.wall_seconds);
   for (const WorkloadSpec& spec : report.plan.workloads) {
@@ -215,7 +216,8 @@ std::string FormatJson(const Report& report) {
       ", \"filesystem\": ", JsonString(m.filesystem),
       ", \"fsync_p50_us\": ", JsonNumber(m.fsync_p50_us),
       ", \"fsync_p99_us\": ", JsonNumber(m.fsync_p99_us),
-      ", \"memcpy_gb_per_s\": ", JsonNumber(m.memcpy_gb_per_s), "},\n  \"workloads\": [");
+      ", \"memcpy_gb_per_s\": ", JsonNumber(m.memcpy_gb_per_s),
+      ", \"load_average\": ", JsonNumber(m.load_average), "},\n  \"workloads\": [");
   for (size_t w = 0; w < report.plan.workloads.size(); ++w) {
     const WorkloadSpec& spec = report.plan.workloads[w];
     absl::StrAppend(&json, w == 0 ? "\n" : ",\n", "    {\"name\": ", JsonString(spec.name),

@@ -46,7 +46,7 @@ absl::StatusOr<Suite> MakeSuite(const std::string& name) {
   suite.name = name;
   suite.runs = quick ? 1 : 3;
   if (quick) suite.cairn_overrides.push_back("storage.segment-size=16MiB");
-  double append_seconds = quick ? 0.25 : 2.0;
+  double append_seconds = quick ? 0.25 : 1.5;
   double read_seconds = quick ? 0.2 : 1.0;
   size_t preload = quick ? 10000 : 100000;
 
