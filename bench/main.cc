@@ -67,7 +67,7 @@ int Main(int argc, char** argv) {
       ("set", po::value(&sets)->composing(),
        "KEY=VALUE: a workload parameter for every selected workload (repeatable): "
        "durability, event-bytes, streams, batch, writers, subscribers, tags, seconds, "
-       "preload, stream-length, read-chunk")
+       "preload, stream-length, read-chunk, rate")
       ("runs", po::value(&runs), "runs per figure (median taken); default: the suite's")
       ("cairn-option", po::value(&cairn_options)->composing(),
        "SECTION.KEY=VALUE for Cairn's site config, e.g. storage.segment-size=64MiB "

@@ -168,6 +168,8 @@ std::string FormatTable(const Report& report) {
       if (cairn != nullptr && cairn->median.ok()) {
         if (recovery && cairn->median.open_ms > 0) {
           ratio = absl::StrFormat("%.2fx", r.open_ms / cairn->median.open_ms);
+        } else if (spec.rate > 0 && cairn->median.p99_us > 0) {
+          ratio = absl::StrFormat("%.2fx", r.p99_us / cairn->median.p99_us);
         } else if (!recovery && cairn->median.events_per_second() > 0) {
           ratio = absl::StrFormat("%.2fx",
                                   r.events_per_second() / cairn->median.events_per_second());
@@ -199,7 +201,8 @@ std::string FormatTable(const Report& report) {
   }
   out << "\nLatency: per append (append), per read of one stream or "
          "one chunk (reads), commit to subscriber (mixed). \"vs cairn\": "
-         "this engine's events/s / Cairn's (recovery: open time / Cairn's).\n";
+         "this engine's events/s / Cairn's; recovery: open time / Cairn's;\n"
+         "paced workloads (rate=...): p99 latency / Cairn's.\n";
   out << "\ngoals (issue 7):\n";
   for (const std::string& line : CheckGoals(report)) out << "  " << line << "\n";
   return out.str();

@@ -136,7 +136,19 @@ void WriterLoop(Engine& engine, const WorkloadSpec& spec, size_t writer,
   EventSource source(spec, 1000 + writer);
   std::vector<EventData> batch;
   out->latencies_us.reserve(1 << 16);
+  // With a rate, batch n of this writer is due at start + n * interval.
+  Clock::time_point schedule = Clock::now();
+  Clock::duration interval = Clock::duration::zero();
+  if (spec.rate > 0) {
+    interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+        static_cast<double>(spec.batch * spec.writers) / static_cast<double>(spec.rate)));
+  }
   for (size_t turn = 0; !stop.load(std::memory_order_relaxed); ++turn) {
+    if (spec.rate > 0) {
+      std::this_thread::sleep_until(schedule);
+      schedule += interval;
+      if (stop.load(std::memory_order_relaxed)) break;
+    }
     size_t s = turn % names.size();
     source.Fill(spec.batch, &batch);
     Clock::time_point start = Clock::now();
@@ -651,6 +663,7 @@ absl::Status SetParameter(WorkloadSpec* spec, const std::string& key,
       {"preload", &spec->preload_events, 1, 100000000},
       {"stream-length", &spec->stream_length, 1, 10000000},
       {"read-chunk", &spec->read_chunk, 1, 10000000},
+      {"rate", &spec->rate, 0, 100000000},
   };
   for (const Field& f : fields) {
     if (key != f.name) continue;
@@ -666,7 +679,7 @@ absl::Status SetParameter(WorkloadSpec* spec, const std::string& key,
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown workload parameter '", key,
       "'; parameters: durability, event-bytes, streams, batch, writers, subscribers, "
-      "tags, seconds, preload, stream-length, read-chunk"));
+      "tags, seconds, preload, stream-length, read-chunk, rate"));
 }
 
 std::string DescribeParameters(const WorkloadSpec& spec) {
@@ -681,6 +694,7 @@ std::string DescribeParameters(const WorkloadSpec& spec) {
       if (spec.kind == WorkloadKind::kMixed) {
         absl::StrAppend(&text, ",subscribers=", spec.subscribers);
       }
+      if (spec.rate > 0) absl::StrAppend(&text, ",rate=", spec.rate);
       absl::StrAppend(&text, ",seconds=", spec.seconds);
       break;
     case WorkloadKind::kReadStream:

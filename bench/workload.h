@@ -38,11 +38,15 @@ struct WorkloadSpec {
   size_t preload_events = 100000;  // stored before read / recovery phases
   size_t stream_length = 1000;  // events per stream in the preloaded data
   size_t read_chunk = 1000;     // events per read operation (tag, all)
+  // Total events/s the writers offer, paced on a fixed schedule (0: as fast
+  // as they can). Mixed uses it so every engine's subscribers see the same
+  // load and delivery latencies compare like with like.
+  size_t rate = 0;
 };
 
 // Sets one parameter by its command-line name ("event-bytes", "streams",
 // "batch", "writers", "subscribers", "tags", "seconds", "preload",
-// "stream-length", "read-chunk", "durability"). Fails naming the key or
+// "stream-length", "read-chunk", "rate", "durability"). Fails naming the key or
 // value that is wrong.
 absl::Status SetParameter(WorkloadSpec* spec, const std::string& key,
                           const std::string& value);
