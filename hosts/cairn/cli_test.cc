@@ -133,7 +133,7 @@ TEST_F(CliTest, ReadHonoursFromToAndMax) {
   Result r = Run({"read", "s", "--from", "2", "--to", "3", "--max", "1"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("#2 @2 "));
-  EXPECT_THAT(r.out, HasSubstr(" OrderPaid {\"amount\":12,\"id\":1}"));
+  EXPECT_THAT(r.out, HasSubstr(" OrderPaid {\"id\":1,\"amount\":12}"));
   EXPECT_THAT(r.out, Not(HasSubstr("#3")));
   EXPECT_EQ(Run({"read", "s", "--from", "3"}).out.find("#3 @3"), 0u);
 }

@@ -14,7 +14,7 @@
 namespace cairn::cli {
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;  // keeps the writer's key order
 
 absl::Status Invalid(std::string_view message) {
   return MakeStatus(CAIRN_E_INVALID_ARGUMENT, message);

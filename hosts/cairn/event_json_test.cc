@@ -33,6 +33,17 @@ TEST(EventJson, DataMayBeAnyJsonValue) {
   EXPECT_EQ(ParseEventJson(R"({"type": "Empty"})")->data, "");
 }
 
+TEST(EventJson, DataKeepsTheWritersKeyOrder) {
+  EXPECT_EQ(ParseEventJson(R"({"data": {"zeta": 1, "alpha": {"b": 2, "a": 3}}})")->data,
+            R"({"zeta":1,"alpha":{"b":2,"a":3}})");
+  nlohmann::json line = nlohmann::json::parse(RecordedEventToJson([] {
+    RecordedEvent event;
+    event.data = R"({"zeta":1,"alpha":2})";
+    return event;
+  }()));
+  EXPECT_TRUE(line.contains("data"));  // not base64: the bytes come back as they are
+}
+
 TEST(EventJson, Base64CarriesBinaryBytes) {
   absl::StatusOr<EventData> event = ParseEventJson(R"({"data_base64": "AAH/"})");
   ASSERT_TRUE(event.ok()) << event.status();

@@ -149,7 +149,7 @@ int AppendCommand(CommandContext& context) {
     expected = ExpectedRevision::Exact(result->last_revision);
   }
   if (variables.count("json")) {
-    nlohmann::json out = {{"stream", stream},
+    nlohmann::ordered_json out = {{"stream", stream},
                           {"events", events->size()},
                           {"batches", batches},
                           {"first_revision", total.first_revision},
@@ -274,7 +274,7 @@ int StreamsCommand(CommandContext& context) {
     if (!page.ok()) return ReportError(context, page.status());
     for (const StreamInfo& info : *page) {
       if (json) {
-        nlohmann::json line = {{"stream", info.name},
+        nlohmann::ordered_json line = {{"stream", info.name},
                                {"ordinal", info.ordinal},
                                {"head_revision", info.head_revision},
                                {"deleted_to", info.deleted_to}};
