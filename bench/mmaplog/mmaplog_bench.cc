@@ -18,6 +18,13 @@ namespace {
 
 constexpr uint64_t kStreams = 1000;
 
+void Check(const absl::Status& s) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    std::abort();
+  }
+}
+
 // Each of `threads` writers appends `batches` batches of `batch` events to
 // its own streams. Returns per-append latencies in microseconds if asked.
 void RunAppends(Log& log, int threads, uint64_t batches, size_t batch,
@@ -120,19 +127,19 @@ void BM_ReadWarmStream1000(benchmark::State& state) {
   // store.
   for (int i = 0; i < 1000; ++i) {
     for (int other = 0; other < 9; ++other) {
-      log.log().Append(StreamName(1 + other), {CAIRN_EXPECT_ANY, 0},
-                       one.data(), 1, &r);
+      Check(log.log().Append(StreamName(1 + other), {CAIRN_EXPECT_ANY, 0},
+                             one.data(), 1, &r));
     }
-    log.log().Append("target", {CAIRN_EXPECT_ANY, 0}, one.data(), 1, &r);
+    Check(log.log().Append("target", {CAIRN_EXPECT_ANY, 0}, one.data(), 1, &r));
   }
   uint64_t bytes = 0;
   for (auto _ : state) {
     uint64_t n = 0;
-    log.log().ReadStream("target", 1, CAIRN_MAX_REVISION, UINT64_MAX,
-                         [&](const cairn_event& e) {
-                           n += e.data.size;
-                           return true;
-                         });
+    Check(log.log().ReadStream("target", 1, CAIRN_MAX_REVISION, UINT64_MAX,
+                               [&](const cairn_event& e) {
+                                 n += e.data.size;
+                                 return true;
+                               }));
     bytes += n;
     benchmark::DoNotOptimize(n);
   }
@@ -145,10 +152,10 @@ void BM_ReadAll(benchmark::State& state) {
   RunAppends(log.log(), 1, 20000, 100, nullptr);  // 2,000,000 events
   for (auto _ : state) {
     uint64_t n = 0;
-    log.log().ReadAll(0, UINT64_MAX, false, [&](const cairn_event& e) {
+    Check(log.log().ReadAll(0, UINT64_MAX, false, [&](const cairn_event& e) {
       n += e.data.size != 0;
       return true;
-    });
+    }));
     if (n != 2000000) std::abort();
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * 2000000));

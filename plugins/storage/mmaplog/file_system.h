@@ -29,8 +29,8 @@ class MappedFile {
   // implementation, every other dirty byte of the file). Fails with an
   // Unavailable status naming the file if the OS refuses.
   virtual absl::Status Sync(size_t offset, size_t length) = 0;
-  // Touches every page so later stores do not fault in new pages, then makes
-  // the (zero) contents durable so writeback does not allocate blocks later.
+  // Touches every page (reading) so later stores do not fault in new pages;
+  // the file must be all zeros (a fresh segment).
   virtual absl::Status Prefault() = 0;
 };
 

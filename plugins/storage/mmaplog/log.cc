@@ -184,8 +184,9 @@ absl::Status Log::Failed() const {
 // position). A reservation that overshoots the segment's capacity is void; the
 // first overshooter (the one whose range started inside) rotates, the others
 // wait for the new segment and retry. kMaxBatchBytes keeps the overshoot far
-// from the 32-bit unit field's limit: it would take 2048 appenders
-// overshooting one segment at once.
+// from the 32-bit unit field's limit (32 GiB of 8-byte units): it would take
+// about 500 appenders overshooting one 1 GiB segment at once with 64 MiB
+// batches each.
 absl::StatusOr<Log::Reservation> Log::Reserve(uint32_t count, uint32_t units,
                                               uint64_t required_first) {
   const uint64_t delta = (uint64_t{count} << 32) | units;
@@ -729,10 +730,13 @@ absl::Status Log::SyncCommitted(uint64_t* synced_position) {
       // Every record of this segment is committed and now durable: mark it
       // sealed, so recovery treats damage in it as corruption, not a torn
       // tail.
-      SegmentHeader h;
-      h.DecodeFrom(seg->data);
-      h.flags |= kSegmentSealed;
-      h.EncodeTo(seg->data);
+      {
+        std::lock_guard<std::mutex> lk(header_mu_);
+        SegmentHeader h;
+        h.DecodeFrom(seg->data);
+        h.flags |= kSegmentSealed;
+        h.EncodeTo(seg->data);
+      }
       s = seg->file->Sync(0, kSegmentHeaderSize);
       if (!s.ok()) return s;
       seg->sealed.store(true);

@@ -228,6 +228,8 @@ class Log {
   std::atomic<uint64_t> fsyncs_{0};
 
   std::mutex deletes_mu_;
+  // Guards rewrites of a live segment's header (sealing) against Verify.
+  std::mutex header_mu_;
   std::mutex apply_mu_;
 
   std::atomic<bool> failed_{false};

@@ -46,10 +46,10 @@ inline constexpr uint32_t kFormatVersion = 1;
 inline constexpr uint32_t kSegmentSealed = 1;  // complete and synced
 inline constexpr uint32_t kSegmentInUse = 2;   // base_position is set
 
-// The largest record and the largest batch mmaplog accepts (16 MiB). Keeping
-// batches this small bounds how far concurrent reservations can overshoot a
-// full segment (see Segment::Reserve).
-inline constexpr size_t kMaxBatchBytes = 16u << 20;
+// The largest record and the largest batch mmaplog accepts (64 MiB; a batch
+// must also fit in one segment). Bounding batches bounds how far concurrent
+// reservations can overshoot a full segment (see Log::Reserve).
+inline constexpr size_t kMaxBatchBytes = 64u << 20;
 
 // Bytes a record for `event` (with stream name `stream`) occupies.
 size_t RecordSize(std::string_view stream, const cairn_event& event);

@@ -391,7 +391,12 @@ absl::Status Log::Verify(absl::FunctionRef<void(const std::string&)> report) {
       continue;
     }
     SegmentHeader h;
-    if (!h.DecodeFrom(seg->data)) {
+    bool header_ok;
+    {
+      std::lock_guard<std::mutex> lk(header_mu_);
+      header_ok = h.DecodeFrom(seg->data);
+    }
+    if (!header_ok) {
       problem("segment " + seg->name() + " offset 0: damaged segment header");
     }
     if (!have_expected) {
