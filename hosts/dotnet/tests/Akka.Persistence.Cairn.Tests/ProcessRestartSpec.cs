@@ -8,7 +8,8 @@ namespace Akka.Persistence.Cairn.Tests;
 /// a store folder and exits; a second process recovers from the same folder.
 /// Uses a persistent storage plugin (CAIRN_TEST_RESTART_STORAGE, default
 /// mmaplog). In remote mode the server outlives the client, so this is the
-/// embedded mode's test only.
+/// embedded mode's test only (scripts/test.d/50-dotnet.sh filters the
+/// EmbeddedOnly category out of the remote run).
 /// </summary>
 public sealed class ProcessRestartSpec : IDisposable
 {
@@ -35,9 +36,9 @@ public sealed class ProcessRestartSpec : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "EmbeddedOnly")]
     public void A_second_process_recovers_what_the_first_persisted()
     {
-        if (TestStore.Mode != "embedded") return; // the remote suite covers its own restarts via cairnd
         Assert.Equal("recovered=0 snapshot=0 replayed=0 final=6", Run(6));
         // Snapshot at 4, events 5 and 6 replayed on top.
         Assert.Equal("recovered=6 snapshot=4 replayed=2 final=9", Run(3));

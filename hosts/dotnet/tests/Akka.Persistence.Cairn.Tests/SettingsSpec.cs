@@ -84,4 +84,21 @@ public sealed class SettingsSpec
         Assert.Equal("10.1.2.3", s.RemoteHost);
         Assert.Equal(7711, s.RemotePort);
     }
+
+    [Fact]
+    public void Remote_mode_without_a_server_fails_naming_where_it_tried()
+    {
+        // A port that was free a moment ago: nothing listens there.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var s = Journal($@"akka.persistence.journal.cairn {{
+            mode = remote
+            remote {{ port = {port}, connect-timeout = 2s }}
+        }}");
+        var ex = Assert.Throws<Client.CairnException>(() => CairnStores.Acquire(s));
+        Assert.Equal(Client.CairnStatus.Io, ex.Status);
+        Assert.Contains($"127.0.0.1:{port}", ex.Message);
+    }
 }

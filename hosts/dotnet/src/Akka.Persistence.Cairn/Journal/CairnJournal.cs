@@ -17,6 +17,11 @@ namespace Akka.Persistence.Cairn.Journal;
 /// </summary>
 public sealed class CairnJournal : AsyncWriteJournal
 {
+    // Merged appends stay well under cairnd's default max-batch (1000); one
+    // AtomicWrite larger than the server's limit fails, as it cannot be split
+    // without losing its atomicity.
+    private const int MaxMergedEvents = 500;
+
     private readonly CairnSettings _settings;
     private readonly CairnStores.Lease _lease;
     private readonly ICairnStore _store;
@@ -69,7 +74,8 @@ public sealed class CairnJournal : AsyncWriteJournal
                 results[i] = ex;
                 continue;
             }
-            if (job != null && job.Stream == write.PersistenceId && job.NextRevision == write.LowestSequenceNr)
+            if (job != null && job.Stream == write.PersistenceId && job.NextRevision == write.LowestSequenceNr &&
+                job.Events.Count + events.Count <= MaxMergedEvents)
             {
                 job.Events.AddRange(events);
                 job.NextRevision = write.HighestSequenceNr + 1;
