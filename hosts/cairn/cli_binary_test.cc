@@ -138,6 +138,43 @@ TEST_F(CliBinaryTest, DefaultStoreInDataPersistsBetweenInvocations) {
   Result verify = Run({"verify"});
   EXPECT_EQ(verify.code, 0) << verify.err << verify.out;
 }
+
+TEST_F(CliBinaryTest, VerifyFindsAFlippedByteInASealedSegment) {
+  std::string events;
+  for (int i = 0; i < 300; ++i) {
+    events += "{\"type\": \"Big\", \"data\": {\"i\": " + std::to_string(i) + ", \"pad\": \"" +
+              std::string(1000, 'x') + "\"}}\n";
+  }
+  const std::vector<std::string> store = {"--data", "small", "--set", "storage.segment-size=64KiB"};
+  auto with_store = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), store.begin(), store.end());
+    return args;
+  };
+  Result append = Run(with_store({"append", "big", "--batch-size", "10"}), events);
+  ASSERT_EQ(append.code, 0) << append.err;
+  ASSERT_EQ(Run(with_store({"verify"})).code, 0);
+  ASSERT_TRUE(std::filesystem::exists(dir_ / "small" / "00000002.log"));
+  {
+    std::fstream segment(dir_ / "small" / "00000001.log",
+                         std::ios::in | std::ios::out | std::ios::binary);
+    segment.seekg(5000);
+    char byte = 0;
+    segment.read(&byte, 1);
+    segment.seekp(5000);
+    byte = static_cast<char>(byte ^ 0xff);
+    segment.write(&byte, 1);
+  }
+  Result verify = Run(with_store({"verify"}));
+  EXPECT_EQ(verify.code, 2);
+  EXPECT_THAT(verify.out, HasSubstr("problem: segment 00000001.log offset"));
+  Result read = Run(with_store({"read", "big"}));
+  EXPECT_EQ(read.code, 2);
+  EXPECT_THAT(read.err, HasSubstr("checksum"));
+  // Records in the other segments still read.
+  Result tail = Run(with_store({"read", "big", "--from", "290"}));
+  EXPECT_EQ(tail.code, 0) << tail.err;
+  EXPECT_THAT(tail.out, HasSubstr("#300 @300 "));
+}
 #endif
 
 }  // namespace

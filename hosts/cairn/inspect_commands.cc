@@ -3,6 +3,7 @@
 #include <cairn/plugin_registry.h>
 #include <cairn/status.h>
 
+#include <cmath>
 #include <iomanip>
 #include <ostream>
 
@@ -228,7 +229,12 @@ int StatsCommand(CommandContext& context) {
     *context.out << Dump(Json(*stats)) << "\n";
   } else {
     for (const auto& [name, value] : *stats) {
-      *context.out << name << " " << absl::StrCat(value) << "\n";
+      // Counters print as integers; absl's 6 significant digits would
+      // turn 268435456 into 2.68435e+08.
+      const bool integral = value == std::floor(value) && std::fabs(value) < 9.0e15;
+      *context.out << name << " "
+                   << (integral ? absl::StrCat(static_cast<int64_t>(value)) : absl::StrCat(value))
+                   << "\n";
     }
   }
   return kExitOk;
