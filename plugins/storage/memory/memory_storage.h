@@ -2,6 +2,10 @@
 // process memory behind one mutex. Nothing survives close. It is the plainest
 // correct storage plugin: read it first when writing your own.
 //
+// Deleting (delete_to) is logical: hidden events keep their memory until
+// close, like any append-only log before compaction. Reads with max_count 0
+// deliver nothing, as the ABI's "at most max_count" says.
+//
 // Thread safety: every public function may be called from any thread at any
 // time, except the destructor (the ABI's close), which runs when no other
 // call is in flight. Readers copy shared pointers to the immutable events
