@@ -4,6 +4,8 @@
 #include <cairn/plugin_registry.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -30,6 +32,10 @@ namespace {
 
 constexpr int kExitFailure = 1;   // a run failed: some engine has no figure
 constexpr int kExitUsage = 2;     // bad command line
+constexpr int kExitInterrupted = 130;
+
+volatile sig_atomic_t g_interrupted = 0;
+void OnInterrupt(int) { g_interrupted = 1; }
 
 // Cairn's sealed variant needs the zstd codec and the aes-gcm cipher built in.
 bool SealedAvailable() {
@@ -202,6 +208,14 @@ int Main(int argc, char** argv) {
       report.plan.runs);
   if (!engine_note.empty()) std::cerr << engine_note << "\n";
 
+  // Ctrl-C or SIGTERM: the running child gets it too and dies; then stop,
+  // remove the stores and report nothing half-measured.
+  struct sigaction action {};
+  action.sa_handler = OnInterrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+
   bool tty = ::isatty(STDERR_FILENO) != 0;
   auto started = std::chrono::steady_clock::now();
   report.cells = RunPlan(report.plan, [&](size_t index, size_t total,
@@ -217,8 +231,13 @@ int Main(int argc, char** argv) {
     } else {
       std::cerr << line << "\n";
     }
-  });
+  }, [] { return g_interrupted != 0; });
   if (tty) std::cerr << "\r\033[K";
+  if (g_interrupted) {
+    RemoveTree(work_dir);
+    std::cerr << "cairn-bench: interrupted; removed " << work_dir << "\n";
+    return kExitInterrupted;
+  }
   report.wall_seconds = std::chrono::duration<double>(
                             std::chrono::steady_clock::now() - started).count();
   RemoveTree(work_dir);

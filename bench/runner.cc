@@ -201,7 +201,8 @@ RunResult MedianOf(const std::vector<RunResult>& runs) {
   return median;
 }
 
-std::vector<Cell> RunPlan(const Plan& plan, const ProgressFn& progress) {
+std::vector<Cell> RunPlan(const Plan& plan, const ProgressFn& progress,
+                          const StopFn& stop) {
   std::vector<Cell> cells;
   for (const WorkloadSpec& spec : plan.workloads) {
     for (const std::string& engine : plan.engines) {
@@ -217,6 +218,10 @@ std::vector<Cell> RunPlan(const Plan& plan, const ProgressFn& progress) {
         size_t e = (k + static_cast<size_t>(run) + w) % engines;
         const WorkloadSpec& spec = plan.workloads[w];
         const std::string& engine = plan.engines[e];
+        if (stop && stop()) {
+          for (Cell& cell : cells) cell.median = MedianOf(cell.runs);
+          return cells;
+        }
         if (progress) progress(index, total, spec, engine, run);
         std::string dir = absl::StrCat(plan.work_dir, "/", spec.name, "-", engine, "-", run);
         cells[w * engines + e].runs.push_back(

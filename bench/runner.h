@@ -35,10 +35,15 @@ using ProgressFn = std::function<void(size_t index, size_t total,
                                       const WorkloadSpec& spec,
                                       const std::string& engine, int run)>;
 
+// Asked before each run; true stops the plan (e.g. after Ctrl-C).
+using StopFn = std::function<bool()>;
+
 // Rounds: for each run r, for each workload, every engine once, starting
-// at a different engine each round. Results in plan order (workload-major).
+// at a different engine each round. Results in plan order (workload-major);
+// after a stop, cells hold the runs made so far.
 // Must be called with no other threads running (it forks).
-std::vector<Cell> RunPlan(const Plan& plan, const ProgressFn& progress);
+std::vector<Cell> RunPlan(const Plan& plan, const ProgressFn& progress,
+                          const StopFn& stop = nullptr);
 
 // Runs one workload on one engine in a child process (peak RSS from the
 // kernel's accounting of that child); removes the store afterwards.
