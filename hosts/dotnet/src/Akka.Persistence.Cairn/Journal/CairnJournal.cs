@@ -34,7 +34,7 @@ public sealed class CairnJournal : AsyncWriteJournal
         _lease = CairnStores.Acquire(_settings);
         _store = _lease.Store;
         _serialization = Context.System.Serialization;
-        _lanes = Enumerable.Range(0, _settings.WriteLanes).Select(_ => new Lane(_store)).ToArray();
+        _lanes = Enumerable.Range(0, _settings.WriteLanes).Select(i => new Lane(_store, i)).ToArray();
     }
 
     protected override void PostStop()
@@ -183,20 +183,24 @@ public sealed class CairnJournal : AsyncWriteJournal
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    /// <summary>One ordered writer: jobs run one at a time in submission order.</summary>
+    /// <summary>One ordered writer: jobs run one at a time in submission
+    /// order on a dedicated thread. An embedded append blocks while the store
+    /// makes it durable (fsync, group commit); on pool threads eight such
+    /// waits would starve a small machine's thread pool, so lanes own threads.</summary>
     private sealed class Lane
     {
         private readonly ICairnStore _store;
         private readonly Channel<Job> _jobs = Channel.CreateUnbounded<Job>(
             new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public Lane(ICairnStore store)
+        public Lane(ICairnStore store, int number)
         {
             _store = store;
-            Completion = Task.Run(RunAsync);
+            new Thread(Run) { IsBackground = true, Name = $"cairn journal lane {number}" }.Start();
         }
 
-        public Task Completion { get; }
+        public Task Completion => _stopped.Task;
 
         public Task Submit(Job job)
         {
@@ -207,21 +211,26 @@ public sealed class CairnJournal : AsyncWriteJournal
 
         public void Complete() => _jobs.Writer.TryComplete();
 
-        private async Task RunAsync()
+        private void Run()
         {
-            await foreach (var job in _jobs.Reader.ReadAllAsync().ConfigureAwait(false))
+            var reader = _jobs.Reader;
+            while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
             {
-                try
+                while (reader.TryRead(out var job))
                 {
-                    await _store.AppendAsync(job.Stream, ExpectedRevision.At(job.Head), job.Events)
-                        .ConfigureAwait(false);
-                    job.Done.SetResult();
-                }
-                catch (Exception ex)
-                {
-                    job.Done.SetException(ex);
+                    try
+                    {
+                        _store.AppendAsync(job.Stream, ExpectedRevision.At(job.Head), job.Events)
+                            .GetAwaiter().GetResult();
+                        job.Done.SetResult();
+                    }
+                    catch (Exception ex)
+                    {
+                        job.Done.SetException(ex);
+                    }
                 }
             }
+            _stopped.SetResult();
         }
     }
 }

@@ -1,0 +1,292 @@
+// Akka.Persistence benchmark: the same persistent actors and events against
+// Cairn embedded (libcairn-c, mmaplog), Cairn remote (a cairnd on loopback,
+// mmaplog) and Akka.Persistence.Sql on SQLite (Microsoft.Data.Sqlite).
+//
+//   dotnet CairnBench.dll [--events N] [--actors 1,100] [--events-many N]
+//                         [--stores cairn-embedded,cairn-remote,sql-sqlite]
+//                         [--fsync always] [--cairnd PATH] [--work DIR]
+//
+// Workloads per store and actor count: Persist (one command, one event,
+// wait for it), PersistAsync (every command persists without waiting),
+// PersistAll (commands of 100 events each); then recovery of one actor's
+// --events events. Prints one Markdown table row per measurement.
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Persistence;
+using Akka.Persistence.Cairn;
+
+var options = Options.Parse(args);
+Directory.CreateDirectory(options.Work);
+Console.WriteLine($"# Akka.Persistence benchmark ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, .NET {Environment.Version})");
+Console.WriteLine();
+Console.WriteLine("| store | workload | actors | events | seconds | events/s |");
+Console.WriteLine("|---|---|---:|---:|---:|---:|");
+foreach (var store in options.Stores)
+{
+    using var target = await Target.StartAsync(store, options);
+    // Warm-up (not reported): JIT, journal start, storage files.
+    await RunWrites(target, Workload.PersistAsync, 4, 500);
+    foreach (int actors in options.Actors)
+    {
+        int perActor = actors == 1 ? options.Events : options.EventsMany;
+        foreach (var workload in new[] { Workload.Persist, Workload.PersistAsync, Workload.PersistAll })
+        {
+            var result = await RunWrites(target, workload, actors, perActor);
+            Report(store, workload.ToString(), actors, result.events, result.seconds);
+        }
+    }
+    var recovery = await RunRecovery(target, options.Events);
+    Report(store, "Recovery", 1, recovery.events, recovery.seconds);
+}
+return 0;
+
+static void Report(string store, string workload, int actors, long events, double seconds) =>
+    Console.WriteLine($"| {store} | {workload} | {actors} | {events:N0} | {seconds:F2} | {events / seconds:N0} |");
+
+static async Task<(long events, double seconds)> RunWrites(Target target, Workload workload, int actors, int perActor)
+{
+    using var system = ActorSystem.Create("bench", target.Config);
+    string run = Guid.NewGuid().ToString("N")[..8];
+    var refs = Enumerable.Range(0, actors)
+        .Select(i => system.ActorOf(Props.Create(() => new BenchActor($"{workload}-{run}-{i}"))))
+        .ToList();
+    // Recovery (empty) first, outside the clock.
+    await Task.WhenAll(refs.Select(r => r.Ask<long>(BenchActor.Ping.Instance, TimeSpan.FromMinutes(1))));
+    var clock = Stopwatch.StartNew();
+    await Task.WhenAll(refs.Select(r =>
+        r.Ask<long>(new BenchActor.Run(workload, perActor), TimeSpan.FromHours(1))));
+    clock.Stop();
+    await system.Terminate();
+    return ((long)actors * perActor, clock.Elapsed.TotalSeconds);
+}
+
+static async Task<(long events, double seconds)> RunRecovery(Target target, int events)
+{
+    string pid = "recovery-" + Guid.NewGuid().ToString("N")[..8];
+    using (var system = ActorSystem.Create("bench", target.Config))
+    {
+        var writer = system.ActorOf(Props.Create(() => new BenchActor(pid)));
+        await writer.Ask<long>(new BenchActor.Run(Workload.PersistAll, events), TimeSpan.FromHours(1));
+        await system.Terminate();
+    }
+    using (var system = ActorSystem.Create("bench", target.Config))
+    {
+        // Start the journal (open the store) before the clock.
+        await system.ActorOf(Props.Create(() => new BenchActor("warm-" + pid)))
+            .Ask<long>(BenchActor.Ping.Instance, TimeSpan.FromMinutes(1));
+        var clock = Stopwatch.StartNew();
+        var reader = system.ActorOf(Props.Create(() => new BenchActor(pid)));
+        long recovered = await reader.Ask<long>(BenchActor.Ping.Instance, TimeSpan.FromHours(1));
+        clock.Stop();
+        if (recovered != events) throw new InvalidOperationException($"recovered {recovered} of {events} events");
+        await system.Terminate();
+        return (events, clock.Elapsed.TotalSeconds);
+    }
+}
+
+internal enum Workload
+{
+    Persist,
+    PersistAsync,
+    PersistAll,
+}
+
+/// <summary>Persists string events; replies to Run when its last event is
+/// persisted and to Ping (after recovery) with the events it has seen.</summary>
+internal sealed class BenchActor : ReceivePersistentActor
+{
+    public sealed record Run(Workload Workload, int Events);
+    public sealed record One(bool Async, bool Last);
+    public sealed class Ping
+    {
+        public static readonly Ping Instance = new();
+    }
+
+    private long _count;
+    private IActorRef? _waiter;
+
+    public BenchActor(string id)
+    {
+        PersistenceId = id;
+        Recover<string>(_ => _count++);
+        Command<Ping>(_ => Sender.Tell(_count));
+        Command<Run>(run =>
+        {
+            _waiter = Sender;
+            switch (run.Workload)
+            {
+                case Workload.Persist:
+                case Workload.PersistAsync:
+                    for (int i = 0; i < run.Events; i++)
+                        Self.Tell(new One(run.Workload == Workload.PersistAsync, i == run.Events - 1));
+                    break;
+                case Workload.PersistAll:
+                    for (int start = 0; start < run.Events; start += 100)
+                    {
+                        int n = Math.Min(100, run.Events - start);
+                        bool last = start + n == run.Events;
+                        int seen = 0;
+                        PersistAll(Enumerable.Range(start, n).Select(i => $"event-{i}"), _ =>
+                        {
+                            _count++;
+                            if (last && ++seen == n) _waiter!.Tell(_count);
+                        });
+                    }
+                    break;
+            }
+        });
+        Command<One>(one =>
+        {
+            void Handler(string _)
+            {
+                _count++;
+                if (one.Last) _waiter!.Tell(_count);
+            }
+            string evt = $"event-{_count}";
+            if (one.Async) PersistAsync(evt, Handler);
+            else Persist(evt, Handler);
+        });
+    }
+
+    public override string PersistenceId { get; }
+}
+
+internal sealed class Options
+{
+    public int Events = 10_000;
+    public int EventsMany = 1_000;
+    public int[] Actors = { 1, 100 };
+    public string[] Stores = { "cairn-embedded", "cairn-remote", "sql-sqlite" };
+    public string Fsync = "always";
+    public string? Cairnd = Environment.GetEnvironmentVariable("CAIRN_CAIRND");
+    public string Work = Path.Combine(Path.GetTempPath(), "cairn-dotnet-bench");
+
+    public static Options Parse(string[] args)
+    {
+        var o = new Options();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--events": o.Events = int.Parse(Next()); break;
+                case "--events-many": o.EventsMany = int.Parse(Next()); break;
+                case "--actors": o.Actors = Next().Split(',').Select(int.Parse).ToArray(); break;
+                case "--stores": o.Stores = Next().Split(','); break;
+                case "--fsync": o.Fsync = Next(); break;
+                case "--cairnd": o.Cairnd = Next(); break;
+                case "--work": o.Work = Next(); break;
+                default: throw new ArgumentException($"unknown option {args[i]}");
+            }
+        }
+        return o;
+    }
+}
+
+/// <summary>One store under test: its Akka config, and a cairnd process for remote.</summary>
+internal sealed class Target : IDisposable
+{
+    private Process? _server;
+
+    private Target(Config config) => Config = config;
+
+    public Config Config { get; }
+
+    public static async Task<Target> StartAsync(string store, Options options)
+    {
+        string dir = Path.Combine(options.Work, store + "-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        const string common = @"
+akka.loglevel = WARNING
+akka.persistence.journal.plugin = ""akka.persistence.journal.cairn""
+akka.persistence.snapshot-store.plugin = ""akka.persistence.snapshot-store.cairn""
+";
+        switch (store)
+        {
+            case "cairn-embedded":
+                return new Target(ConfigurationFactory.ParseString(common + $@"
+akka.persistence.journal.cairn {{
+  path = ""{dir}""
+  storage-plugin = mmaplog
+  overrides = [""storage.fsync={options.Fsync}""]
+}}
+").WithFallback(CairnPersistence.DefaultConfiguration()));
+            case "cairn-remote":
+            {
+                string cairnd = options.Cairnd ?? throw new ArgumentException("cairn-remote needs --cairnd or CAIRN_CAIRND");
+                int port = FreePort();
+                var start = new ProcessStartInfo(cairnd) { RedirectStandardOutput = true, RedirectStandardError = true };
+                foreach (var a in new[] { "--data", dir, "--storage", "mmaplog", "--fsync", options.Fsync,
+                             "--listen", "127.0.0.1", "--port", port.ToString(), "--http-port", "off",
+                             "--log-level", "warn" })
+                    start.ArgumentList.Add(a);
+                var server = Process.Start(start)!;
+                server.OutputDataReceived += (_, _) => { };
+                server.ErrorDataReceived += (_, _) => { };
+                server.BeginOutputReadLine();
+                server.BeginErrorReadLine();
+                for (int tries = 0; ; tries++)
+                {
+                    try
+                    {
+                        using var probe = new TcpClient();
+                        await probe.ConnectAsync(IPAddress.Loopback, port);
+                        break;
+                    }
+                    catch (SocketException) when (tries < 200 && !server.HasExited)
+                    {
+                        await Task.Delay(50);
+                    }
+                }
+                return new Target(ConfigurationFactory.ParseString(common + $@"
+akka.persistence.journal.cairn {{
+  mode = remote
+  remote {{ host = ""127.0.0.1"", port = {port} }}
+}}
+").WithFallback(CairnPersistence.DefaultConfiguration())) { _server = server };
+            }
+            case "sql-sqlite":
+            {
+                string db = Path.Combine(dir, "akka.db");
+                string cs = $"Data Source={db}";
+                return new Target(ConfigurationFactory.ParseString($@"
+akka.loglevel = WARNING
+akka.persistence.journal.plugin = ""akka.persistence.journal.sql""
+akka.persistence.snapshot-store.plugin = ""akka.persistence.snapshot-store.sql""
+akka.persistence.journal.sql {{
+  connection-string = ""{cs}""
+  provider-name = ""SQLite.MS""
+  auto-initialize = true
+}}
+akka.persistence.snapshot-store.sql {{
+  connection-string = ""{cs}""
+  provider-name = ""SQLite.MS""
+  auto-initialize = true
+}}
+").WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration));            }
+            default:
+                throw new ArgumentException($"unknown store {store}: use cairn-embedded, cairn-remote or sql-sqlite");
+        }
+    }
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    public void Dispose()
+    {
+        if (_server is { HasExited: false })
+        {
+            _server.Kill(true);
+            _server.WaitForExit(10000);
+        }
+    }
+}
