@@ -14,13 +14,6 @@
 namespace cairn::conformance {
 namespace {
 
-std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(n, '\0');
-  for (char& c : out) c = static_cast<char>(rng());
-  return out;
-}
-
 std::string Compressible(size_t n) {
   std::string out;
   out.reserve(n);

@@ -562,27 +562,9 @@ TEST_P(StorageConformance, ApplyReplaysAPrimarysLogExactly) {
   ASSERT_EQ(api_->open(replica_options.get(), &replica, error_.get()),
             CAIRN_OK)
       << error_.message;
-  std::vector<std::vector<cairn_bytes>> tags(primary.size());
-  std::vector<cairn_event> events(primary.size());
-  for (size_t i = 0; i < primary.size(); ++i) {
-    const ReadEvent& p = primary[i];
-    for (const std::string& t : p.tags) tags[i].push_back(Bytes(t));
-    cairn_event& e = events[i];
-    e = cairn_event{};
-    e.size = sizeof(cairn_event);
-    e.tag_count = static_cast<uint32_t>(tags[i].size());
-    e.stream = Bytes(p.stream);
-    e.revision = p.revision;
-    e.position = p.position;
-    e.type = Bytes(p.type);
-    e.timestamp_us = p.timestamp_us;
-    e.writer = Bytes(p.writer);
-    e.metadata = Bytes(p.metadata);
-    e.data = Bytes(p.data);
-    e.tags = tags[i].empty() ? nullptr : tags[i].data();
-  }
+  RawEvents events(primary);
   // A first event that does not continue the replica's head is refused.
-  cairn_status st = api_->apply(replica, &events[1], 2, error_.get());
+  cairn_status st = api_->apply(replica, events.data() + 1, 2, error_.get());
   EXPECT_EQ(st, CAIRN_E_FAILED_PRECONDITION)
       << "apply starting at position 2 on an empty replica: got "
       << Describe(st, error_.message);

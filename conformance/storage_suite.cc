@@ -43,6 +43,27 @@ std::vector<EventSpec> Events(size_t count, const std::string& prefix) {
   return out;
 }
 
+RawEvents::RawEvents(const std::vector<ReadEvent>& events)
+    : tags_(events.size()), events_(events.size()) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    const ReadEvent& r = events[i];
+    for (const std::string& t : r.tags) tags_[i].push_back(Bytes(t));
+    cairn_event& e = events_[i];
+    e = cairn_event{};
+    e.size = sizeof(cairn_event);
+    e.tag_count = static_cast<uint32_t>(tags_[i].size());
+    e.stream = Bytes(r.stream);
+    e.revision = r.revision;
+    e.position = r.position;
+    e.type = Bytes(r.type);
+    e.timestamp_us = r.timestamp_us;
+    e.writer = Bytes(r.writer);
+    e.metadata = Bytes(r.metadata);
+    e.data = Bytes(r.data);
+    e.tags = tags_[i].empty() ? nullptr : tags_[i].data();
+  }
+}
+
 cairn_snapshot_criteria AllSnapshots() {
   return cairn_snapshot_criteria{sizeof(cairn_snapshot_criteria), 0,
                                  CAIRN_MAX_REVISION, INT64_MIN, INT64_MAX};

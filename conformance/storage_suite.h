@@ -41,6 +41,19 @@ struct ReadEvent {
   bool operator==(const ReadEvent&) const = default;
 };
 
+// The ABI view of events read back, for apply(): owns the tag arrays the
+// cairn_events point at; valid while this object and `events` live.
+class RawEvents {
+ public:
+  explicit RawEvents(const std::vector<ReadEvent>& events);
+  cairn_event* data() { return events_.data(); }
+  size_t size() const { return events_.size(); }
+
+ private:
+  std::vector<std::vector<cairn_bytes>> tags_;
+  std::vector<cairn_event> events_;
+};
+
 struct StreamRow {
   std::string name;
   uint64_t ordinal = 0;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <random>
 #include <ostream>
 #include <set>
 
@@ -166,6 +167,13 @@ void PrintSkipSummary(std::ostream& out) {
 std::string Describe(cairn_status code, const char* message) {
   return std::string(CodeName(code)) + (message && *message ? ": " : "") +
          (message ? message : "");
+}
+
+std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  for (char& c : out) c = static_cast<char>(rng());
+  return out;
 }
 
 OutputBuffer::OutputBuffer(std::string prefix, bool exact_growth,

@@ -137,6 +137,9 @@ inline std::string String(cairn_bytes b) {
                                    b.size);
 }
 
+// `n` pseudo-random bytes, the same for the same seed.
+std::string RandomBytes(size_t n, uint64_t seed);
+
 // A caller-owned error buffer.
 struct ErrorBuffer {
   char message[1024] = {0};
