@@ -505,6 +505,18 @@ TEST_P(StorageConformance, RejectsInvalidStreamNamesWithClearErrors) {
     uint64_t head = 0;
     st = api_->head_revision(store_, Bytes(b.name), &head, error_.get());
     EXPECT_EQ(st, CAIRN_E_INVALID_ARGUMENT) << "head_revision with " << b.why;
+    if (target().Has(CAIRN_CAP_DELETE)) {
+      st = api_->delete_to(store_, Bytes(b.name), 1, error_.get());
+      EXPECT_EQ(st, CAIRN_E_INVALID_ARGUMENT) << "delete_to with " << b.why;
+    }
+    if (target().Has(CAIRN_CAP_SNAPSHOTS)) {
+      const std::string data = "s";
+      cairn_snapshot snapshot{sizeof(cairn_snapshot), Bytes(b.name), 1, 0,
+                              Bytes(data)};
+      st = api_->snapshot_save(store_, &snapshot, error_.get());
+      EXPECT_EQ(st, CAIRN_E_INVALID_ARGUMENT) << "snapshot_save with " << b.why;
+      EXPECT_STRNE(error_.message, "") << "snapshot_save with " << b.why;
+    }
   }
   EXPECT_EQ(HeadPosition(), 0u) << "a rejected append wrote something";
   EXPECT_TRUE(ListStreams().empty()) << "a rejected append created a stream";
