@@ -148,7 +148,7 @@ TEST(MmapLogCrash, KilledAppenderLosesNoAcknowledgedEventAndNoHalfBatch) {
     }
     std::string path = dir->path() + "/log";
     std::string child_error;
-    int run_ms = 5 + static_cast<int>(rng() % 60);
+    int run_ms = 5 + static_cast<int>(rng() % 150);
     std::vector<Ack> acks = RunAndKill(path, rng(), run_ms, &child_error);
     ASSERT_TRUE(child_error.empty()) << "kill " << kill << ": " << child_error;
     for (const Ack& a : acks) {

@@ -2,7 +2,7 @@
 //
 //  - ChunkedArray: a growable array of atomic u64 whose elements never move
 //    (chunk k holds kBase << k elements), so readers need no lock while a
-//    writer grows it.
+//    writer grows it. Its memory comes from the file-backed IndexArena.
 //  - StreamState / StreamDirectory: stream name -> head revision, deleted-to,
 //    ordinal and revision -> location; a fixed array of buckets with chains
 //    that only grow by CAS at the head, so lookups never lock.
@@ -22,6 +22,8 @@
 #include <string>
 #include <string_view>
 
+#include "index_arena.h"
+
 namespace cairn::mmaplog {
 
 inline uint64_t MakeLocation(uint64_t segment, uint32_t offset) {
@@ -34,16 +36,15 @@ inline uint32_t LocationOffset(uint64_t location) {
 
 // A growable array of atomic u64 values (all 0 at first). Set() may run
 // concurrently with Get() and with Set() of other indexes; elements never
-// move. Memory: at most twice the highest index set, plus 8 bytes a chunk.
+// move. Its chunk directory and chunks come from an IndexArena (file-backed),
+// so the object itself is two pointers. Memory: at most twice the highest
+// index set, plus the directory.
 class ChunkedArray {
  public:
   static constexpr uint64_t kBaseShift = 4;  // chunk 0 holds 16 elements
-  static constexpr int kChunks = 44;
+  static constexpr int kChunks = 36;         // up to 16 * 2^36 elements
 
-  ChunkedArray() = default;
-  ~ChunkedArray() {
-    for (auto& c : chunks_) delete[] c.load(std::memory_order_relaxed);
-  }
+  explicit ChunkedArray(IndexArena* arena) : arena_(arena) {}
   ChunkedArray(const ChunkedArray&) = delete;
   ChunkedArray& operator=(const ChunkedArray&) = delete;
 
@@ -51,8 +52,10 @@ class ChunkedArray {
   void Set(uint64_t index, uint64_t value) {
     uint64_t within;
     int k = ChunkOf(index, &within);
-    std::atomic<uint64_t>* chunk = chunks_[k].load(std::memory_order_acquire);
-    if (chunk == nullptr) chunk = Grow(k);
+    Directory* dir = directory_.load(std::memory_order_acquire);
+    if (dir == nullptr) dir = GrowDirectory();
+    std::atomic<uint64_t>* chunk = dir->chunks[k].load(std::memory_order_acquire);
+    if (chunk == nullptr) chunk = Grow(dir, k);
     chunk[within].store(value, std::memory_order_release);
   }
 
@@ -60,16 +63,20 @@ class ChunkedArray {
   uint64_t Get(uint64_t index) const {
     uint64_t within;
     int k = ChunkOf(index, &within);
+    const Directory* dir = directory_.load(std::memory_order_acquire);
+    if (dir == nullptr) return 0;
     const std::atomic<uint64_t>* chunk =
-        chunks_[k].load(std::memory_order_acquire);
+        dir->chunks[k].load(std::memory_order_acquire);
     return chunk == nullptr ? 0 : chunk[within].load(std::memory_order_acquire);
   }
 
-  // Bytes allocated for chunks.
+  // Bytes allocated for the directory and chunks.
   uint64_t MemoryBytes() const {
-    uint64_t n = 0;
+    const Directory* dir = directory_.load(std::memory_order_acquire);
+    if (dir == nullptr) return 0;
+    uint64_t n = sizeof(Directory);
     for (int k = 0; k < kChunks; ++k) {
-      if (chunks_[k].load(std::memory_order_relaxed) != nullptr) {
+      if (dir->chunks[k].load(std::memory_order_relaxed) != nullptr) {
         n += (uint64_t{1} << (kBaseShift + k)) * 8;
       }
     }
@@ -77,30 +84,48 @@ class ChunkedArray {
   }
 
  private:
+  struct Directory {
+    std::atomic<std::atomic<uint64_t>*> chunks[kChunks];
+  };
+
   static int ChunkOf(uint64_t index, uint64_t* within) {
     uint64_t q = (index >> kBaseShift) + 1;
     int k = static_cast<int>(std::bit_width(q)) - 1;
     *within = index - (((uint64_t{1} << k) - 1) << kBaseShift);
     return k;
   }
-  std::atomic<uint64_t>* Grow(int k) {
-    size_t n = size_t{1} << (kBaseShift + k);
-    auto* fresh = new std::atomic<uint64_t>[n]();
-    std::atomic<uint64_t>* expected = nullptr;
-    if (chunks_[k].compare_exchange_strong(expected, fresh,
+  // Arena memory is zeroed, which is the representation of null atomics and
+  // zero values on every platform we build for. A CAS loser's block is left
+  // unused in the arena (rare: two writers growing the same array at once).
+  Directory* GrowDirectory() {
+    auto* fresh = static_cast<Directory*>(arena_->Allocate(sizeof(Directory)));
+    Directory* expected = nullptr;
+    if (directory_.compare_exchange_strong(expected, fresh,
                                            std::memory_order_acq_rel)) {
       return fresh;
     }
-    delete[] fresh;
+    return expected;
+  }
+  std::atomic<uint64_t>* Grow(Directory* dir, int k) {
+    size_t n = size_t{1} << (kBaseShift + k);
+    auto* fresh = static_cast<std::atomic<uint64_t>*>(
+        arena_->Allocate(n * sizeof(std::atomic<uint64_t>)));
+    std::atomic<uint64_t>* expected = nullptr;
+    if (dir->chunks[k].compare_exchange_strong(expected, fresh,
+                                               std::memory_order_acq_rel)) {
+      return fresh;
+    }
     return expected;
   }
 
-  std::atomic<std::atomic<uint64_t>*> chunks_[kChunks] = {};
+  IndexArena* const arena_;
+  std::atomic<Directory*> directory_{nullptr};
 };
 
 // Everything mmaplog knows about one stream.
 struct StreamState {
-  explicit StreamState(std::string_view n) : name(n) {}
+  StreamState(std::string_view n, IndexArena* arena)
+      : revisions(arena), name(n) {}
 
   // Bit 0 set while an appender holds the stream's claim (it has checked the
   // expected revision and is reserving space); bits 1.. hold the head
@@ -120,7 +145,7 @@ struct StreamState {
 
 // A tag's positions, appended in position order by the committer only.
 struct TagState {
-  explicit TagState(std::string_view n) : name(n) {}
+  TagState(std::string_view n, IndexArena* arena) : locations(arena), name(n) {}
   ChunkedArray locations;           // i -> location of the i-th tagged event
   std::atomic<uint64_t> count{0};   // entries published
   const std::string name;
@@ -135,8 +160,9 @@ uint64_t HashName(std::string_view name);
 template <typename Node>
 class NameMap {
  public:
-  explicit NameMap(uint32_t bucket_bits)
-      : mask_((uint64_t{1} << bucket_bits) - 1),
+  NameMap(uint32_t bucket_bits, IndexArena* arena)
+      : arena_(arena),
+        mask_((uint64_t{1} << bucket_bits) - 1),
         buckets_(new std::atomic<Node*>[mask_ + 1]()) {}
   ~NameMap() {
     for (uint64_t i = 0; i <= mask_; ++i) {
@@ -165,7 +191,7 @@ class NameMap {
       *created = false;
       return n;
     }
-    auto fresh = std::make_unique<Node>(name);
+    auto fresh = std::make_unique<Node>(name, arena_);
     for (;;) {
       fresh->next = head;
       if (bucket.compare_exchange_weak(head, fresh.get(),
@@ -206,6 +232,7 @@ class NameMap {
     return nullptr;
   }
 
+  IndexArena* const arena_;
   const uint64_t mask_;
   std::unique_ptr<std::atomic<Node*>[]> buckets_;
   std::atomic<uint64_t> size_{0};

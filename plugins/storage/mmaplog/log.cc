@@ -97,8 +97,12 @@ absl::Status ParseFsync(std::string_view text, FsyncMode* mode,
 Log::Log(const LogOptions& options)
     : options_(options),
       fs_(options.fs != nullptr ? options.fs : FileSystem::Default()),
-      streams_(options.stream_bucket_bits),
-      tags_(12) {}
+      arena_(std::make_unique<IndexArena>(fs_, options.path + "/index")),
+      segments_(arena_.get()),
+      streams_(options.stream_bucket_bits, arena_.get()),
+      tags_(12, arena_.get()),
+      ordinals_(arena_.get()),
+      sparse_(arena_.get()) {}
 
 absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
   if (options.path.empty()) {
@@ -122,6 +126,8 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
   auto lock = log->fs_->LockDirectory(options.path);
   if (!lock.ok()) return lock.status();
   log->lock_ = std::move(*lock);
+  s = log->arena_->Init();
+  if (!s.ok()) return s;
   s = log->Recover();
   if (!s.ok()) return s;
   log->flusher_ = std::thread([l = log.get()] { l->FlusherLoop(); });
@@ -1073,6 +1079,8 @@ void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
   fn("tags", static_cast<double>(tags_.size()));
   fn("fsyncs", static_cast<double>(fsyncs_.load()));
   fn("index_memory_bytes", static_cast<double>(index_bytes));
+  fn("index_file_bytes", static_cast<double>(arena_->file_bytes()));
+  fn("index_heap_bytes", static_cast<double>(arena_->heap_bytes()));
   fn("recovery_truncated_bytes", static_cast<double>(recovery_.truncated_bytes));
   fn("recovery_dropped_records", static_cast<double>(recovery_.dropped_records));
   fn("recovery_corrupt_records",

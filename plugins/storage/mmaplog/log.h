@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "file_system.h"
 #include "index.h"
+#include "index_arena.h"
 
 namespace cairn::mmaplog {
 
@@ -181,6 +182,10 @@ class Log {
   FileSystem* const fs_;
   std::unique_ptr<DirectoryLock> lock_;
   RecoveryReport recovery_;
+
+  // File-backed memory of the indexes (<path>/index/arena-*.idx); declared
+  // before every index so it outlives them.
+  std::unique_ptr<IndexArena> arena_;
 
   // Segments by number (Segment*), owned by segment_owner_.
   ChunkedArray segments_;

@@ -1,0 +1,83 @@
+#include "index_arena.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace cairn::mmaplog {
+
+IndexArena::IndexArena(FileSystem* fs, std::string dir, size_t region_size)
+    : fs_(fs), dir_(std::move(dir)), region_size_(region_size) {}
+
+IndexArena::~IndexArena() {
+  regions_.clear();
+  for (void* p : heap_blocks_) std::free(p);
+}
+
+absl::Status IndexArena::Init() {
+  if (fs_ == nullptr) return absl::OkStatus();
+  absl::Status s = fs_->CreateDirectories(dir_);
+  if (!s.ok()) return s;
+  auto names = fs_->ListDirectory(dir_);
+  if (!names.ok()) return names.status();
+  for (const std::string& n : *names) {
+    if (n.rfind("arena-", 0) == 0) {
+      s = fs_->Remove(dir_ + "/" + n);
+      if (!s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void* IndexArena::Allocate(size_t bytes) {
+  bytes = (bytes + 63) & ~size_t{63};
+  std::lock_guard<std::mutex> lk(mu_);
+  if (bytes > left_) {
+    bool mapped = false;
+    if (fs_ != nullptr) {
+      // Regions double from 1 MiB up to region_size_, so a small store keeps
+      // a small index file.
+      size_t grown = std::min(region_size_, size_t{1} << (20 + std::min<size_t>(
+                                                        regions_.size(), 12)));
+      size_t size = std::max(grown, (bytes + 4095) & ~size_t{4095});
+      char name[32];
+      std::snprintf(name, sizeof name, "/arena-%06zu.idx", regions_.size() + 1);
+      auto file = fs_->CreateMapped(dir_ + name, size);
+      if (file.ok()) {
+        cursor_ = (*file)->data();
+        left_ = size;
+        file_bytes_ += size;
+        regions_.push_back(std::move(*file));
+        mapped = true;
+      }
+    }
+    if (!mapped) {
+      // Heap fallback: the index keeps working, only less memory-frugal.
+      size_t size = std::max<size_t>(bytes, 1u << 20);
+      void* p = std::aligned_alloc(64, size);
+      if (p == nullptr) throw std::bad_alloc();
+      std::memset(p, 0, size);
+      heap_blocks_.push_back(p);
+      heap_bytes_ += size;
+      cursor_ = static_cast<uint8_t*>(p);
+      left_ = size;
+    }
+  }
+  void* out = cursor_;
+  cursor_ += bytes;
+  left_ -= bytes;
+  return out;
+}
+
+uint64_t IndexArena::file_bytes() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return file_bytes_;
+}
+
+uint64_t IndexArena::heap_bytes() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return heap_bytes_;
+}
+
+}  // namespace cairn::mmaplog

@@ -1,0 +1,56 @@
+// Memory for the indexes that lives in memory-mapped files, so the index's
+// pages are file-backed: the kernel writes cold pages out and drops them
+// under memory pressure, and they do not count against the process's
+// anonymous memory. Resident anonymous memory therefore stays bounded (by the
+// per-stream headers) however many events the log holds.
+#ifndef CAIRN_PLUGINS_STORAGE_MMAPLOG_INDEX_ARENA_H_
+#define CAIRN_PLUGINS_STORAGE_MMAPLOG_INDEX_ARENA_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "file_system.h"
+
+namespace cairn::mmaplog {
+
+class IndexArena {
+ public:
+  // Regions are files <dir>/arena-NNNNNN.idx, 1 MiB, 2 MiB, ... up to
+  // `region_size` bytes (bigger for a bigger allocation). With a null `fs` the arena uses the heap
+  // (for tests). Existing region files in `dir` are removed: the index is
+  // rebuilt at open.
+  IndexArena(FileSystem* fs, std::string dir, size_t region_size = 64u << 20);
+  ~IndexArena();
+  IndexArena(const IndexArena&) = delete;
+  IndexArena& operator=(const IndexArena&) = delete;
+
+  absl::Status Init();
+
+  // `bytes` of zeroed memory, 64-byte aligned, valid until destruction.
+  // Never fails short of running out of memory: if a region file cannot be
+  // made (disk full), the heap is used instead. Thread-safe.
+  void* Allocate(size_t bytes);
+
+  uint64_t file_bytes() const;
+  uint64_t heap_bytes() const;
+
+ private:
+  FileSystem* const fs_;
+  const std::string dir_;
+  const size_t region_size_;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<MappedFile>> regions_;
+  std::vector<void*> heap_blocks_;
+  uint8_t* cursor_ = nullptr;
+  size_t left_ = 0;
+  uint64_t file_bytes_ = 0;
+  uint64_t heap_bytes_ = 0;
+};
+
+}  // namespace cairn::mmaplog
+
+#endif  // CAIRN_PLUGINS_STORAGE_MMAPLOG_INDEX_ARENA_H_
