@@ -34,13 +34,8 @@ class CairnEngine : public Engine {
   }
 
   absl::Status Open(const EngineOptions& options) override {
-    set_dir(options.dir);
-    std::error_code error;
-    std::filesystem::create_directories(options.dir, error);
-    if (error) {
-      return absl::InternalError(
-          absl::StrCat(name(), ": cannot create ", options.dir, ": ", error.message()));
-    }
+    absl::Status prepared = PrepareDir(options);
+    if (!prepared.ok()) return prepared;
     registry_ = std::make_unique<PluginRegistry>();
     absl::Status registered = RegisterBuiltinPlugins(*registry_);
     if (!registered.ok()) return registered;

@@ -1,5 +1,8 @@
 #include "bench/engine.h"
 
+#include <filesystem>
+#include <system_error>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "bench/cairn_engine.h"
@@ -20,6 +23,17 @@ absl::StatusOr<uint64_t> Engine::WaitCommit(uint64_t after_position,
 }
 
 uint64_t Engine::DiskUsage() const { return AllocatedBytes(dir_); }
+
+absl::Status Engine::PrepareDir(const EngineOptions& options) {
+  dir_ = options.dir;
+  std::error_code error;
+  std::filesystem::create_directories(dir_, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat(name(), ": cannot create ", dir_, ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
 
 std::vector<std::string> KnownEngines() {
   return {"cairn", "cairn-sealed", "sqlite", "rocksdb", "lmdb"};

@@ -97,7 +97,9 @@ class Engine {
 
  protected:
   const std::string& dir() const { return dir_; }
-  void set_dir(std::string dir) { dir_ = std::move(dir); }
+  // Records options.dir as the engine's folder and creates it; fails naming
+  // the engine and the folder.
+  absl::Status PrepareDir(const EngineOptions& options);
   CommitSignal& commit_signal() { return commit_signal_; }
 
  private:

@@ -2,7 +2,6 @@
 
 #include <lmdb.h>
 
-#include <filesystem>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -46,13 +45,8 @@ class LmdbEngine : public Engine {
   std::string name() const override { return "lmdb"; }
 
   absl::Status Open(const EngineOptions& options) override {
-    set_dir(options.dir);
-    std::error_code error;
-    std::filesystem::create_directories(options.dir, error);
-    if (error) {
-      return absl::InternalError(
-          absl::StrCat("lmdb: cannot create ", options.dir, ": ", error.message()));
-    }
+    absl::Status prepared = PrepareDir(options);
+    if (!prepared.ok()) return prepared;
     int rc = mdb_env_create(&env_);
     if (rc != 0) return Error("creating the environment", rc);
     mdb_env_set_mapsize(env_, kMapSize);
@@ -185,7 +179,7 @@ class LmdbEngine : public Engine {
     for (rc = mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE);
          rc == 0 && count < max_count;
          rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT), ++count) {
-      auto keep = Deliver(GetBigEndian64(static_cast<const char*>(key.mv_data)),
+      auto keep = DeliverRecord(GetBigEndian64(static_cast<const char*>(key.mv_data)),
                           View(value), on_event);
       if (!keep.ok()) {
         status = keep.status();
@@ -239,7 +233,7 @@ class LmdbEngine : public Engine {
         status = Error("reading an indexed event", rc);
         break;
       }
-      auto keep = Deliver(GetBigEndian64(position_bytes), View(event), on_event);
+      auto keep = DeliverRecord(GetBigEndian64(position_bytes), View(event), on_event);
       if (!keep.ok()) {
         status = keep.status();
         break;
@@ -248,20 +242,6 @@ class LmdbEngine : public Engine {
     }
     mdb_cursor_close(cursor);
     return status;
-  }
-
-  static absl::StatusOr<bool> Deliver(uint64_t position, std::string_view value,
-                                      const ReadFn& on_event) {
-    auto record = DecodeEventRecord(value);
-    if (!record.ok()) return record.status();
-    ReadEvent event;
-    event.stream = record->stream;
-    event.revision = record->revision;
-    event.position = position;
-    event.timestamp_us = record->timestamp_us;
-    event.type = record->type;
-    event.data = record->data;
-    return on_event(event);
   }
 
   MDB_env* env_ = nullptr;

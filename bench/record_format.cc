@@ -83,6 +83,20 @@ absl::StatusOr<EventRecord> DecodeEventRecord(std::string_view bytes) {
   return record;
 }
 
+absl::StatusOr<bool> DeliverRecord(uint64_t position, std::string_view value,
+                                   const ReadFn& on_event) {
+  auto record = DecodeEventRecord(value);
+  if (!record.ok()) return record.status();
+  ReadEvent event;
+  event.stream = record->stream;
+  event.revision = record->revision;
+  event.position = position;
+  event.timestamp_us = record->timestamp_us;
+  event.type = record->type;
+  event.data = record->data;
+  return on_event(event);
+}
+
 std::string PositionKey(uint64_t position) {
   std::string key;
   PutBigEndian64(position, &key);

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "bench/engine.h"
 
 namespace cairn::bench {
 
@@ -31,6 +32,11 @@ void EncodeEventRecord(std::string_view stream, uint64_t revision,
                        std::string* out);
 // Fails with kDataLoss naming what is wrong when `bytes` is not a record.
 absl::StatusOr<EventRecord> DecodeEventRecord(std::string_view bytes);
+
+// Decodes `value` (the event at `position`) and hands it to `on_event`;
+// returns what on_event returned, or kDataLoss if `value` is no record.
+absl::StatusOr<bool> DeliverRecord(uint64_t position, std::string_view value,
+                                   const ReadFn& on_event);
 
 void PutBigEndian64(uint64_t value, std::string* out);
 uint64_t GetBigEndian64(const char* bytes);

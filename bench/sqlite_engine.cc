@@ -2,7 +2,6 @@
 
 #include <sqlite3.h>
 
-#include <filesystem>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -80,13 +79,8 @@ class SqliteEngine : public Engine {
   std::string name() const override { return "sqlite"; }
 
   absl::Status Open(const EngineOptions& options) override {
-    set_dir(options.dir);
-    std::error_code error;
-    std::filesystem::create_directories(options.dir, error);
-    if (error) {
-      return absl::InternalError(absl::StrCat("sqlite: cannot create ", options.dir,
-                                              ": ", error.message()));
-    }
+    absl::Status folder = PrepareDir(options);
+    if (!folder.ok()) return folder;
     path_ = options.dir + "/journal.db";
     durability_ = options.durability;
     auto first = Connect();

@@ -220,6 +220,23 @@ void Fail(RunResult* result, const std::string& message) {
   if (result->error.empty()) result->error = message;
 }
 
+void SetLatencies(RunResult* result, std::vector<double>& samples) {
+  LatencySummary summary = Summarize(samples);
+  result->p50_us = summary.p50_us;
+  result->p99_us = summary.p99_us;
+  result->p999_us = summary.p999_us;
+}
+
+// Ends a run that wrote its events: peak memory, clean close, and the
+// folder's size for those events.
+void CloseAndMeasure(Engine& engine, MemorySampler& sampler, RunResult* result) {
+  result->peak_anon_bytes = sampler.Stop();
+  absl::Status closed = engine.Close();
+  if (!closed.ok()) Fail(result, std::string(closed.message()));
+  result->disk_bytes = engine.DiskUsage();
+  result->disk_events = result->events;
+}
+
 RunResult RunAppend(const WorkloadSpec& spec, const std::string& engine_name,
                     const std::string& dir, const std::vector<std::string>& overrides) {
   RunResult result;
@@ -245,15 +262,8 @@ RunResult RunAppend(const WorkloadSpec& spec, const std::string& engine_name,
     result.payload_bytes += o.payload_bytes;
     latencies.insert(latencies.end(), o.latencies_us.begin(), o.latencies_us.end());
   }
-  LatencySummary summary = Summarize(latencies);
-  result.p50_us = summary.p50_us;
-  result.p99_us = summary.p99_us;
-  result.p999_us = summary.p999_us;
-  result.peak_anon_bytes = sampler.Stop();
-  absl::Status closed = (*engine)->Close();
-  if (!closed.ok()) Fail(&result, std::string(closed.message()));
-  result.disk_bytes = (*engine)->DiskUsage();
-  result.disk_events = result.events;
+  SetLatencies(&result, latencies);
+  CloseAndMeasure(**engine, sampler, &result);
   return result;
 }
 
@@ -332,10 +342,7 @@ RunResult RunRead(const WorkloadSpec& spec, const std::string& engine_name,
     result.events += count;
   }
   result.seconds = MicrosSince(start) / 1e6;
-  LatencySummary summary = Summarize(latencies);
-  result.p50_us = summary.p50_us;
-  result.p99_us = summary.p99_us;
-  result.p999_us = summary.p999_us;
+  SetLatencies(&result, latencies);
   result.peak_anon_bytes = sampler.Stop();
   absl::Status closed = (*engine)->Close();
   if (!closed.ok()) Fail(&result, std::string(closed.message()));
@@ -586,15 +593,8 @@ RunResult RunMixed(const WorkloadSpec& spec, const std::string& engine_name,
     }
     latencies.insert(latencies.end(), o.latencies_us.begin(), o.latencies_us.end());
   }
-  LatencySummary summary = Summarize(latencies);
-  result.p50_us = summary.p50_us;
-  result.p99_us = summary.p99_us;
-  result.p999_us = summary.p999_us;
-  result.peak_anon_bytes = sampler.Stop();
-  absl::Status closed = (*engine)->Close();
-  if (!closed.ok()) Fail(&result, std::string(closed.message()));
-  result.disk_bytes = (*engine)->DiskUsage();
-  result.disk_events = result.events;
+  SetLatencies(&result, latencies);
+  CloseAndMeasure(**engine, sampler, &result);
   return result;
 }
 
