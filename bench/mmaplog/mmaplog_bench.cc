@@ -6,6 +6,7 @@
 // Threads are plain std::threads inside one timed iteration (the log is
 // shared), and rates are reported as items_per_second = events/s.
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,6 +18,15 @@ namespace cairn::mmaplog::bench {
 namespace {
 
 constexpr uint64_t kStreams = 1000;
+
+// CPU seconds used by the whole process so far (all threads). The machine is
+// shared, so events per CPU-second is reported beside events per second.
+double ProcessCpuSeconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec +
+         (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 void Check(const absl::Status& s) {
   if (!s.ok()) {
@@ -68,11 +78,15 @@ void BM_AppendNever(benchmark::State& state) {
   size_t batch = static_cast<size_t>(state.range(1));
   uint64_t events = static_cast<uint64_t>(state.range(2));
   ScratchLog log(FsyncMode::kNever);
+  double cpu0 = ProcessCpuSeconds();
   for (auto _ : state) {
     RunAppends(log.log(), threads, events / batch, batch, nullptr);
   }
+  double cpu = ProcessCpuSeconds() - cpu0;
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * events *
                                                threads));
+  state.counters["events_per_cpu_s"] =
+      static_cast<double>(state.iterations() * events * threads) / cpu;
 }
 BENCHMARK(BM_AppendNever)
     ->ArgNames({"threads", "batch", "events"})
@@ -91,9 +105,13 @@ void BM_AppendAlways(benchmark::State& state) {
   ScratchLog log(FsyncMode::kAlways);
   std::vector<double> latencies;
   double fsync_us = MeasureFdatasyncMicros();
+  double cpu0 = ProcessCpuSeconds();
   for (auto _ : state) {
     RunAppends(log.log(), threads, events / batch, batch, &latencies);
   }
+  state.counters["events_per_cpu_s"] =
+      static_cast<double>(state.iterations() * events * threads) /
+      (ProcessCpuSeconds() - cpu0);
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * events *
                                                threads));
   std::sort(latencies.begin(), latencies.end());

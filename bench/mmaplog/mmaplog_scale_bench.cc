@@ -6,6 +6,7 @@
 // Defaults: 20,000,000 events of 256 bytes in 100,000 streams, batches of 10.
 // Writes into $MMAPLOG_BENCH_DIR (default /var/tmp) and removes what it wrote.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +31,14 @@ double AnonResidentMiB() {
     }
   }
   return -1;
+}
+
+// CPU seconds of this process so far (all threads).
+double CpuSeconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec +
+         (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 double Seconds(std::chrono::steady_clock::time_point since) {
@@ -102,12 +111,15 @@ int Main(int argc, char** argv) {
     std::fflush(stdout);
   }
   {
+    double cpu0 = CpuSeconds();
     auto t0 = std::chrono::steady_clock::now();
     auto log = Log::Open(o);
     if (!log.ok()) return 1;
     double clean_s = Seconds(t0);
-    std::printf("reopen after clean close: %.3f s (head position %llu)\n",
-                clean_s,
+    std::printf("reopen CPU: %.3f s\n", CpuSeconds() - cpu0);
+    std::printf("reopen after clean close: %.3f s, of which scan %.3f s "
+                "(head position %llu)\n",
+                clean_s, (*log)->recovery().scan_seconds,
                 static_cast<unsigned long long>((*log)->HeadPosition()));
     std::printf("anonymous resident memory after reopen: %.1f MiB\n",
                 AnonResidentMiB());
@@ -134,11 +146,15 @@ int Main(int argc, char** argv) {
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
   {
+    double cpu0 = CpuSeconds();
     auto t0 = std::chrono::steady_clock::now();
     auto log = Log::Open(o);
     if (!log.ok()) return 1;
     double crash_s = Seconds(t0);
-    std::printf("reopen after kill -9: %.3f s (head position %llu)\n", crash_s,
+    std::printf("reopen CPU: %.3f s\n", CpuSeconds() - cpu0);
+    std::printf("reopen after kill -9: %.3f s, of which scan %.3f s (head "
+                "position %llu)\n",
+                crash_s, (*log)->recovery().scan_seconds,
                 static_cast<unsigned long long>((*log)->HeadPosition()));
   }
   std::filesystem::remove_all(o.path);

@@ -48,9 +48,10 @@ class FileSystem {
   static FileSystem* Default();
 
   // Creates `path` (must not exist) of exactly `size` bytes, all zero, with
-  // its blocks allocated, syncs it and its directory, and maps it.
+  // its blocks allocated, and maps it. If `durable`, syncs the file and its
+  // directory first (scratch files such as the index arena skip that).
   virtual absl::StatusOr<std::unique_ptr<MappedFile>> CreateMapped(
-      const std::string& path, size_t size) = 0;
+      const std::string& path, size_t size, bool durable = true) = 0;
   // Maps an existing file at its current size.
   virtual absl::StatusOr<std::unique_ptr<MappedFile>> OpenMapped(
       const std::string& path) = 0;

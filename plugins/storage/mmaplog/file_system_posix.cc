@@ -96,7 +96,7 @@ absl::Status WriteAll(int fd, const std::string& path, const char* p,
 class PosixFileSystem : public FileSystem {
  public:
   absl::StatusOr<std::unique_ptr<MappedFile>> CreateMapped(
-      const std::string& path, size_t size) override {
+      const std::string& path, size_t size, bool durable) override {
     int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return OsError("create", path);
     int rc = posix_fallocate(fd, 0, static_cast<off_t>(size));
@@ -116,6 +116,7 @@ class PosixFileSystem : public FileSystem {
         return s;
       }
     }
+    if (!durable) return MapFd(path, fd, size);
     if (fsync(fd) != 0) {
       absl::Status s = OsError("fsync", path);
       close(fd);

@@ -43,7 +43,8 @@ void* IndexArena::Allocate(size_t bytes) {
       size_t size = std::max(grown, (bytes + 4095) & ~size_t{4095});
       char name[32];
       std::snprintf(name, sizeof name, "/arena-%06zu.idx", regions_.size() + 1);
-      auto file = fs_->CreateMapped(dir_ + name, size);
+      // Rebuilt at every open, so never synced.
+      auto file = fs_->CreateMapped(dir_ + name, size, /*durable=*/false);
       if (file.ok()) {
         cursor_ = (*file)->data();
         left_ = size;

@@ -160,13 +160,42 @@ Log::~Log() {
 
 absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
   std::string path = options_.path + "/" + SegmentFileName(number);
-  // A leftover spare of a crashed run may exist; it holds nothing.
-  absl::Status rm = fs_->Remove(path);
-  if (!rm.ok()) return rm;
-  auto file = fs_->CreateMapped(path, options_.segment_size);
-  if (!file.ok()) return file.status();
-  absl::Status s = (*file)->Prefault();
-  if (!s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<MappedFile>> file;
+  if (fs_->Exists(path)) {
+    // A spare of an earlier run: reuse it if it is still blank (never put in
+    // use, all zeros after its header); the zero check also prefaults it.
+    file = fs_->OpenMapped(path);
+    SegmentHeader h;
+    bool blank = file.ok() && (*file)->size() == options_.segment_size &&
+                 h.DecodeFrom((*file)->data()) && h.flags == 0 &&
+                 h.number == number;
+    if (blank) {
+      const uint8_t* p = (*file)->data() + kSegmentHeaderSize;
+      const uint8_t* end = (*file)->data() + (*file)->size();
+      for (; p < end && blank; p += 4096) {
+        const uint8_t* stop = std::min(end, p + 4096);
+        for (const uint8_t* q = p; q < stop; q += 8) {
+          uint64_t word;
+          std::memcpy(&word, q, 8);
+          if (word != 0) {
+            blank = false;
+            break;
+          }
+        }
+      }
+    }
+    if (!blank) {
+      file = absl::UnknownError("");
+      absl::Status rm = fs_->Remove(path);
+      if (!rm.ok()) return rm;
+    }
+  }
+  if (!file.ok()) {
+    file = fs_->CreateMapped(path, options_.segment_size);
+    if (!file.ok()) return file.status();
+    absl::Status s = (*file)->Prefault();
+    if (!s.ok()) return s;
+  }
   auto seg = std::make_unique<Segment>();
   seg->number = number;
   seg->file = std::move(*file);

@@ -51,6 +51,7 @@ struct RecoveryReport {
   uint64_t dropped_records = 0;    // records of incomplete batches dropped
   uint64_t dropped_segments = 0;   // segments after the tail removed
   std::vector<std::string> problems;  // corruption found in sealed segments
+  double scan_seconds = 0;         // time spent scanning and indexing
 };
 
 // One segment file while the log is open.

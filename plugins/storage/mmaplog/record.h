@@ -111,8 +111,10 @@ enum class RecordCheck {
 // inside the segment. With kOk or kBadBody, *header is filled (for kBadBody
 // the header is trustworthy: its own checksum passed). Never reads outside
 // [record, record + available).
+// With check_body false the body checksum is not computed (kOk then means
+// "header fine").
 RecordCheck CheckRecord(const uint8_t* record, size_t available,
-                        RecordHeader* header);
+                        RecordHeader* header, bool check_body = true);
 
 // Fills `event` with pointers into the record (valid while the segment is
 // mapped); `tags` must hold header.tag_count entries. The record must have

@@ -1,5 +1,6 @@
 // Log::Recover (open-time recovery) and Log::Verify.
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 
@@ -106,7 +107,12 @@ absl::Status Log::Recover() {
     seg->sealed.store((h.flags & kSegmentSealed) != 0);
     used.push_back(std::move(seg));
   }
+  // The spare right after the last segment in use may be reused (the
+  // preparer checks it is still blank); every other unused file goes.
+  std::string keep_spare =
+      used.empty() ? "" : options_.path + "/" + SegmentFileName(used.back()->number + 1);
   for (const std::string& path : unused) {
+    if (path == keep_spare) continue;
     absl::Status s = fs_->Remove(path);
     if (!s.ok()) return s;
   }
@@ -127,6 +133,7 @@ absl::Status Log::Recover() {
   }
 
   first_segment_ = used.front()->number;
+  auto scan_start = std::chrono::steady_clock::now();
   uint64_t expected = used.front()->base_position;
   size_t keep = used.size();
   for (size_t i = 0; i < used.size(); ++i) {
@@ -170,6 +177,9 @@ absl::Status Log::Recover() {
     if (!s.ok()) return s;
   }
 
+  recovery_.scan_seconds = std::chrono::duration<double>(
+                               std::chrono::steady_clock::now() - scan_start)
+                               .count();
   Segment* last = used.back().get();
   uint32_t end = static_cast<uint32_t>(last->reserve.load() & 0xFFFFFFFFu) * 8;
   // Segments before the last that ended without an end marker (the crash came
@@ -259,7 +269,11 @@ absl::Status Log::ScanSegment(Segment* seg, bool is_last, uint64_t* expected,
       break;
     }
     RecordHeader h;
-    RecordCheck c = CheckRecord(seg->data + off, limit - std::min(limit, off), &h);
+    // Sealed segments were verified when written and synced; open checks
+    // their record headers only (reads and verify check bodies), which
+    // keeps reopening fast.
+    RecordCheck c = CheckRecord(seg->data + off, limit - std::min(limit, off),
+                                &h, /*check_body=*/!sealed);
     bool usable = c == RecordCheck::kOk || (sealed && c == RecordCheck::kBadBody);
     uint64_t want = *expected + batch.size() + 1;
     if (usable && h.position != want) {
