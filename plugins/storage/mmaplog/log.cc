@@ -664,7 +664,7 @@ void Log::IndexRecord(Segment* segment, uint32_t offset, const uint8_t* record,
     // Apply and Append both start a stream at revision 1, so its first
     // record is where it gets its ordinal, in commit order.
     s = streams_.Find(name);
-    if (s->ordinal.load(std::memory_order_relaxed) == 0) {
+    if (s != nullptr && s->ordinal.load(std::memory_order_relaxed) == 0) {
       uint64_t ordinal = stream_count_.load(std::memory_order_relaxed) + 1;
       s->ordinal.store(ordinal, std::memory_order_relaxed);
       ordinals_.Set(ordinal - 1, reinterpret_cast<uint64_t>(s));

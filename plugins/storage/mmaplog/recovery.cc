@@ -219,7 +219,7 @@ absl::Status Log::Recover() {
   return LoadDeletes();
 }
 
-absl::Status Log::ScanSegment(Segment* seg, bool is_last, uint64_t* expected,
+absl::Status Log::ScanSegment(Segment* seg, bool /*is_last*/, uint64_t* expected,
                               bool* truncated) {
   const bool sealed = seg->sealed.load();
   const uint32_t limit = seg->capacity_units * 8;
@@ -262,9 +262,18 @@ absl::Status Log::ScanSegment(Segment* seg, bool is_last, uint64_t* expected,
           break;
         }
       }
-      if (len == 0 && !is_last && !sealed) {
-        // Space left unused in a segment before the last is fine only if the
-        // next segment continues at the right position (checked by Recover).
+      if (len == 0 && !sealed) {
+        // The log ends here. An appender killed between reserving and
+        // publishing leaves a hole, and records published after the hole
+        // (never committed: the watermark cannot pass a hole) are still in
+        // the file. Zero them, or a later append that lands in the hole
+        // would make them look published again.
+        uint64_t zeroed = ZeroRange(seg->data, off, seg->size);
+        if (zeroed > 0) {
+          recovery_.truncated_bytes += zeroed;
+          absl::Status s = seg->file->Sync(0, seg->size);
+          if (!s.ok()) return s;
+        }
       }
       break;
     }

@@ -271,5 +271,37 @@ TEST(MmapLogRecovery, DamagedHeaderOfASealedRecordIsSkippedAndReported) {
   EXPECT_EQ(n, 199u);
 }
 
+TEST(MmapLogRecovery, RecordsAfterAnUnpublishedHoleAreNotResurrected) {
+  // An appender killed between reserving and publishing leaves a hole;
+  // batches published after it were never committed and must not come back
+  // when a new append lands in the hole.
+  ScratchDir dir;
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, 5, "s", 100);
+  }
+  std::string seg = LastSegment(dir.path());
+  int fd = open(seg.c_str(), O_RDWR);
+  size_t off = kSegmentHeaderSize;
+  for (int i = 0; i < 2; ++i) {
+    uint32_t len;
+    ASSERT_EQ(pread(fd, &len, 4, static_cast<off_t>(off)), 4);
+    off += len;
+  }
+  uint32_t zero = 0;  // record 3 never published
+  ASSERT_EQ(pwrite(fd, &zero, 4, static_cast<off_t>(off)), 4);
+  close(fd);
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->HeadPosition(), 2u);
+  // Same size as the lost record, so the next offset is where record 4 was.
+  AppendN(**log, 1, "s", 100);
+  EXPECT_EQ((*log)->HeadPosition(), 3u);
+  EXPECT_EQ(CountAll(**log), 3u);
+  EXPECT_EQ((*log)->HeadRevision("s"), 3u);
+  EXPECT_TRUE((*log)->Verify([](const std::string& p) { ADD_FAILURE() << p; }).ok());
+}
+
 }  // namespace
 }  // namespace cairn::mmaplog
