@@ -41,6 +41,7 @@ struct Config {
   double seconds = 10;
   int round_trips = 20000;
   std::string fsync = "never";
+  std::vector<std::string> server_args;  // more flags for the started cairnd
 };
 
 // A cairnd child process on a temp store.
@@ -64,6 +65,8 @@ class Server {
         config.cairnd, "--data", dir_ + "/data", "--port", "0",
         "--port-file", dir_ + "/port", "--http-port", "off",
         "--fsync", config.fsync, "--log-level", "warn"};
+    args.insert(args.end(), config.server_args.begin(),
+                config.server_args.end());
     pid_ = fork();
     if (pid_ == 0) {
       std::vector<char*> argv;
@@ -207,7 +210,10 @@ int main(int argc, char** argv) {
       "seconds", po::value(&config.seconds), "pipelined run length")(
       "round-trips", po::value(&config.round_trips),
       "single-event appends timed")(
-      "fsync", po::value(&config.fsync), "the started server's fsync mode");
+      "fsync", po::value(&config.fsync), "the started server's fsync mode")(
+      "server-arg", po::value(&config.server_args)->composing(),
+      "one more flag for the started cairnd, e.g. "
+      "--server-arg=--set=server.inline-appends=on (repeatable)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, flags), vm);
@@ -234,9 +240,12 @@ int main(int argc, char** argv) {
     }
     port = server.port();
   }
-  std::printf("cairnd_bench: 127.0.0.1:%u fsync=%s cores=%u\n", port,
+  std::string extra;
+  for (const auto& arg : config.server_args) extra += " " + arg;
+  std::printf("cairnd_bench: 127.0.0.1:%u fsync=%s cores=%u%s%s\n", port,
               config.port == 0 ? config.fsync.c_str() : "(server's)",
-              std::thread::hardware_concurrency());
+              std::thread::hardware_concurrency(),
+              extra.empty() ? "" : " server args:", extra.c_str());
   RoundTrips(config, port);
   PipelinedAppends(config, port);
   return 0;

@@ -488,3 +488,30 @@ TEST(CairndProtocol, SigtermAnswersInFlightRequestsAndExitsZero) {
 
 }  // namespace
 }  // namespace cairn
+
+namespace cairn {
+namespace {
+
+TEST(CairndProtocol, InlineAppendsGiveTheSameAnswers) {
+  auto server = StartServer({"--set", "server.inline-appends=on"});
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(*server);
+  ASSERT_NE(client, nullptr);
+  std::vector<std::future<absl::StatusOr<AppendResult>>> answers;
+  for (int i = 0; i < 50; ++i) {
+    answers.push_back(client->AppendAsync("inline", ExpectedRevision::Any(),
+                                          Events(2)));
+  }
+  for (auto& answer : answers) ASSERT_TRUE(answer.get().ok());
+  auto conflict =
+      client->Append("inline", ExpectedRevision::Exact(3), Events(1));
+  EXPECT_TRUE(IsWrongExpectedRevision(conflict.status()));
+  EXPECT_EQ(*client->HeadRevision("inline"), 100u);
+  EXPECT_EQ(*client->HeadPosition(), 100u);
+  auto events = client->ReadStream("inline");
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 100u);
+}
+
+}  // namespace
+}  // namespace cairn

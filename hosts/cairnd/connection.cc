@@ -242,6 +242,14 @@ class StreamConnection final
       case v1::Request::kCancel:
         Cancel(request);
         return;
+      case v1::Request::kAppend:
+      case v1::Request::kHead:
+        if (context_->options.inline_appends) {
+          RunInline(request);
+          return;
+        }
+        Dispatch(std::move(request));
+        return;
       default:
         Dispatch(std::move(request));
         return;
@@ -289,6 +297,13 @@ class StreamConnection final
                    self->Executed(std::move(frame));
                  });
     });
+  }
+
+  // [server] inline-appends: the store call runs here, on the strand.
+  void RunInline(const v1::Request& request) {
+    v1::Response response;
+    context_->executor.Execute(request, &response);
+    Send(response);
   }
 
   void Executed(std::string frame) {

@@ -114,6 +114,15 @@ const std::map<std::string, std::map<std::string, Setter>>& Keys() {
             {"port-file", StringKey(&ServerOptions::port_file)},
             {"io-threads", UnsignedKey(&ServerOptions::io_threads, 1, 64)},
             {"workers", UnsignedKey(&ServerOptions::workers, 1, 256)},
+            {"inline-appends",
+             [](const std::string& text, ServerOptions& options) {
+               if (text != "on" && text != "off") {
+                 return absl::InvalidArgumentError(
+                     absl::StrCat("'", text, "' is not on or off"));
+               }
+               options.inline_appends = text == "on";
+               return absl::OkStatus();
+             }},
             {"drain-timeout",
              [](const std::string& text, ServerOptions& options) {
                auto value = ParseDuration(text);

@@ -69,6 +69,15 @@ TEST(ServerOptions, BadValueIsNamed) {
       << options.status();
 }
 
+TEST(ServerOptions, InlineAppendsIsOnOrOff) {
+  auto on = ServerOptionsFromSite(Site("[server]\ninline-appends = on\n"));
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_TRUE(on->inline_appends);
+  auto bad = ServerOptionsFromSite(Site("[server]\ninline-appends = yes\n"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("not on or off"), std::string::npos);
+}
+
 TEST(ServerOptions, HttpCanBeTurnedOff) {
   auto options = ServerOptionsFromSite(Site("[http]\nport = off\n"));
   ASSERT_TRUE(options.ok()) << options.status();
