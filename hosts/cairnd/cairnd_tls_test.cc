@@ -145,6 +145,20 @@ TEST_F(CairndTls, ClientRefusesAServerItsCaDidNotSign) {
   EXPECT_EQ(server->Terminate(), 0);
 }
 
+TEST_F(CairndTls, SilentClientIsDroppedAfterTheHandshakeTimeout) {
+  auto server = TestServer::Start(
+      {"--tls-cert", File("server.pem"), "--tls-key", File("server.key"),
+       "--set", "limits.handshake-timeout=300ms"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto raw = testing::RawConnection::Open((*server)->port());
+  ASSERT_TRUE(raw.ok());
+  // Never starts the handshake: the server closes within the timeout.
+  EXPECT_TRUE((*raw)->WaitClosed(5000));
+  EXPECT_NE((*server)->Log().find("TLS handshake timed out"), std::string::npos)
+      << (*server)->Log();
+  EXPECT_EQ((*server)->Terminate(), 0);
+}
+
 TEST_F(CairndTls, PlainClientOnTheTlsPortIsRefused) {
   auto server = StartTls(/*mutual=*/false);
   ASSERT_NE(server, nullptr);
