@@ -352,7 +352,9 @@ TEST_F(CliTest, SiteFileErrorsNameTheFileSectionAndKey) {
   std::filesystem::remove_all(dir);
 }
 
-TEST_F(CliTest, ServerNeedsTheClientLibrary) {
+TEST_F(CliTest, UnusableServerIsAStoreErrorNamingIt) {
+  // Without the client library: the build says so; with it: nothing listens
+  // on port 1.
   Result r = RunReal({"--server", "127.0.0.1:1", "head", "s"});
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.err, HasSubstr("127.0.0.1:1"));
@@ -449,6 +451,39 @@ TEST_F(CliTest, PluginInfoPrintsTheLoadersRefusal) {
   EXPECT_THAT(text.err, HasSubstr("not a shared library"));
   std::filesystem::remove_all(dir);
 }
+
+#ifdef CAIRN_TEST_HAVE_LOADER_FIXTURES
+std::string LoaderFixture(const std::string& name) {
+  const char* dir = std::getenv("CAIRN_FIXTURE_DIR");
+  return std::string(dir ? dir : "") + "/loader/" + name;
+}
+
+TEST_F(CliTest, PluginInfoNamesEachLoaderRefusal) {
+  const std::pair<const char*, const char*> kCases[] = {
+      {"bad-magic.so", "magic"},
+      {"abi-major-2.so", "major"},
+      {"small-table.so", "table"},
+      {"no-entry.so", "cairn_plugin_entry"},
+      {"not-a-library.so", "not a shared library"}};
+  for (const auto& [file, reason] : kCases) {
+    Result r = Run({"plugin-info", LoaderFixture(file)});
+    EXPECT_EQ(r.code, 2) << file;
+    EXPECT_THAT(r.err, HasSubstr(file)) << file;
+    EXPECT_THAT(r.err, HasSubstr(reason)) << file;
+  }
+  Result newer = Run({"plugin-info", LoaderFixture("newer-minor.so")});
+  EXPECT_EQ(newer.code, 0) << newer.err;
+  EXPECT_THAT(newer.out, HasSubstr("abi:           1.7 (this host: 1.0)"));
+}
+
+TEST_F(CliTest, PluginsListsGoodFilesAndReportsRefusedOnes) {
+  Result r = Run({"plugins", "--dir", LoaderFixture("")});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(LoaderFixture("good.so")));
+  EXPECT_THAT(r.err, HasSubstr("refused: "));
+  EXPECT_THAT(r.err, HasSubstr("bad-magic.so"));
+}
+#endif
 
 // ---- bench --------------------------------------------------------------
 

@@ -59,7 +59,7 @@ std::optional<int> ParseCommandLine(CommandContext& context, const std::string& 
 }
 
 const std::set<std::string>& HostSections() {
-  static const std::set<std::string> kSections = {"server", "http", "tls", "limits", "log"};
+  static const std::set<std::string> kSections = {"server", "http", "tls", "limits"};
   return kSections;
 }
 
