@@ -24,6 +24,9 @@ using TlsStream = asio::ssl::stream<tcp::socket>;
 
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr auto kLinger = std::chrono::seconds(1);
+// A closing connection whose client does not read its last frames is cut
+// off after this, so it cannot pin its buffers forever.
+constexpr auto kCloseDeadline = std::chrono::seconds(10);
 
 // One open subscription. Lives on the connection's strand, except `cursor`,
 // which one worker at a time uses while `busy`.
@@ -74,6 +77,11 @@ class StreamConnection final
   void Drain() override {
     asio::post(stream_.get_executor(), [self = Self()] {
       if (self->closing_) return;
+      if (!self->serving_) {
+        // Still in the TLS handshake: nothing to answer yet.
+        self->Abort();
+        return;
+      }
       self->EndAllSubscriptions(v1::SHUTTING_DOWN, "the server is shutting down");
       self->SendError(0, v1::SHUTTING_DOWN,
                       "the server is shutting down; reconnect to another "
@@ -125,6 +133,7 @@ class StreamConnection final
 
   void Serve() {
     if (aborted_) return;
+    serving_ = true;
     if (refuse_) {
       context_->metrics->connections_refused_total.fetch_add(1);
       SendError(0, v1::TOO_MANY_CONNECTIONS,
@@ -561,6 +570,11 @@ class StreamConnection final
     closing_ = true;
     EndAllSubscriptions(v1::CLOSED, "the connection is closing");
     idle_timer_.cancel();
+    // The handshake timer is free once serving; it now bounds the close.
+    handshake_timer_.expires_after(kCloseDeadline);
+    handshake_timer_.async_wait([self = Self()](boost::system::error_code ec) {
+      if (!ec) self->Abort();
+    });
     MaybeFinishClose();
   }
 
@@ -629,6 +643,7 @@ class StreamConnection final
   Clock::time_point last_activity_ = Clock::now();
 
   bool handshake_done_ = false;
+  bool serving_ = false;  // past the handshake; frames may be written
   bool hello_done_ = false;
   bool reading_ = false;
   bool writing_ = false;
