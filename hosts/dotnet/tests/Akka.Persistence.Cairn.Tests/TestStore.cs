@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using Akka.Configuration;
 
 namespace Akka.Persistence.Cairn.Tests;
@@ -27,12 +26,16 @@ public sealed class TestStore : IDisposable
     public string DataDir { get; }
     public int Port { get; }
 
-    public static TestStore Create()
+    public static TestStore Create() => Create(Mode, _ => Array.Empty<string>());
+
+    /// <summary>A store in <paramref name="mode"/>; for remote, <paramref name="serverArgs"/>
+    /// (given the test's folder) are added to cairnd's command line.</summary>
+    public static TestStore Create(string mode, Func<string, IEnumerable<string>> serverArgs)
     {
         string dir = Path.Combine(Path.GetTempPath(), "cairn-dotnet-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
-        if (Mode == "embedded") return new TestStore(dir, null, 0);
-        if (Mode != "remote") throw new InvalidOperationException($"CAIRN_TEST_MODE={Mode}: use embedded or remote");
+        if (mode == "embedded") return new TestStore(dir, null, 0);
+        if (mode != "remote") throw new InvalidOperationException($"CAIRN_TEST_MODE={mode}: use embedded or remote");
         string cairnd = Environment.GetEnvironmentVariable("CAIRN_CAIRND")
             ?? throw new InvalidOperationException("CAIRN_TEST_MODE=remote needs CAIRN_CAIRND (the cairnd binary)");
         string portFile = Path.Combine(dir, "port");
@@ -45,7 +48,7 @@ public sealed class TestStore : IDisposable
                  {
                      "--data", Path.Combine(dir, "data"), "--storage", Storage, "--listen", "127.0.0.1",
                      "--port", "0", "--port-file", portFile, "--http-port", "off", "--log-level", "warn",
-                 })
+                 }.Concat(serverArgs(dir)))
             start.ArgumentList.Add(a);
         var server = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {cairnd}");
         server.OutputDataReceived += (_, _) => { };
@@ -58,17 +61,7 @@ public sealed class TestStore : IDisposable
             if (server.HasExited)
                 throw new InvalidOperationException($"cairnd exited with {server.ExitCode} at start-up");
             if (File.Exists(portFile) && int.TryParse(File.ReadAllText(portFile).Trim(), out int port) && port > 0)
-            {
-                using var probe = new TcpClient();
-                try
-                {
-                    probe.Connect("127.0.0.1", port);
-                    return new TestStore(dir, server, port);
-                }
-                catch (SocketException)
-                {
-                }
-            }
+                return new TestStore(dir, server, port);
             Thread.Sleep(20);
         }
         server.Kill(true);

@@ -24,6 +24,9 @@ public sealed class CairnPersistenceOptions
     public int RemotePort { get; set; } = 7700;
     public bool RemoteTls { get; set; }
 
+    /// <summary>Remote: a PEM CA the server's certificate must chain to.</summary>
+    public string? RemoteTlsCaFile { get; set; }
+
     public int WriteLanes { get; set; } = 8;
 
     /// <summary>Make Cairn the default journal and snapshot store (true) or
@@ -41,6 +44,7 @@ public sealed class CairnPersistenceOptions
         if (StoragePlugin != null) sb.AppendLine($"  storage-plugin = {Q(StoragePlugin)}");
         sb.AppendLine($"  overrides = [{string.Join(", ", Overrides.Select(Q))}]");
         sb.AppendLine($"  remote {{ host = {Q(RemoteHost)}, port = {RemotePort}, tls = {(RemoteTls ? "on" : "off")} }}");
+        if (RemoteTlsCaFile != null) sb.AppendLine($"  remote.tls-ca-file = {Q(RemoteTlsCaFile)}");
         sb.AppendLine($"  write-lanes = {WriteLanes}");
         sb.AppendLine("}");
         if (IsDefaultPlugin)

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Akka.Persistence.Cairn.Client;
@@ -65,8 +67,20 @@ public sealed class RemoteStore : ICairnStore
         Stream stream = tcp.GetStream();
         if (settings.RemoteTls)
         {
-            var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-            await ssl.AuthenticateAsClientAsync(settings.RemoteHost).ConfigureAwait(false);
+            var ssl = new SslStream(stream, leaveInnerStreamOpen: false,
+                (_, certificate, _, errors) => ValidateServer(certificate, errors, settings.RemoteTlsCaFile));
+            try
+            {
+                await ssl.AuthenticateAsClientAsync(settings.RemoteHost).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is AuthenticationException or IOException)
+            {
+                ssl.Dispose();
+                tcp.Dispose();
+                throw new CairnException(CairnStatus.Io,
+                    $"TLS with {endpoint} failed: {ex.Message}; check remote.tls-ca-file and that the server's " +
+                    $"certificate names {settings.RemoteHost}");
+            }
             stream = ssl;
         }
         var store = new RemoteStore(endpoint, tcp, stream, settings.RequestTimeout);
@@ -87,6 +101,24 @@ public sealed class RemoteStore : ICairnStore
             throw;
         }
         return store;
+    }
+
+    /// <summary>With no CA file, the system's trust store decides; with one
+    /// (a site's private CA, as air-gapped sites use), the server's chain must
+    /// end at that CA and its name must match.</summary>
+    private static bool ValidateServer(X509Certificate? certificate, SslPolicyErrors errors, string? caFile)
+    {
+        if (caFile == null) return errors == SslPolicyErrors.None;
+        if (certificate == null || (errors & (SslPolicyErrors.RemoteCertificateNotAvailable |
+                                              SslPolicyErrors.RemoteCertificateNameMismatch)) != 0)
+            return false;
+        using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(caFile));
+        using var server = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(server);
     }
 
     public void Dispose()
