@@ -45,16 +45,20 @@ struct Result {
   std::string message;
 };
 
+// The codec's table, asked for once (a host calls the entry once per load).
 const cairn_codec_api* Api() {
-  cairn_host_offer offer{sizeof(cairn_host_offer), 1, 1, 0, 0, nullptr,
-                         nullptr};
-  const cairn_plugin_descriptor* descriptor = nullptr;
-  char message[256] = "";
-  cairn_error error{message, sizeof(message)};
-  if (cairn_builtin_codec_zstd(&offer, &descriptor, &error) != CAIRN_OK) {
-    return nullptr;
-  }
-  return static_cast<const cairn_codec_api*>(descriptor->table);
+  static const cairn_codec_api* const api = [] {
+    cairn_host_offer offer{sizeof(cairn_host_offer), 1, 1, 0, 0, nullptr,
+                           nullptr};
+    const cairn_plugin_descriptor* descriptor = nullptr;
+    char message[256] = "";
+    cairn_error error{message, sizeof(message)};
+    if (cairn_builtin_codec_zstd(&offer, &descriptor, &error) != CAIRN_OK) {
+      return static_cast<const cairn_codec_api*>(nullptr);
+    }
+    return static_cast<const cairn_codec_api*>(descriptor->table);
+  }();
+  return api;
 }
 
 class Codec {
