@@ -199,6 +199,12 @@ TEST(MmapLogCrash, KilledAppenderLosesNoAcknowledgedEventAndNoHalfBatch) {
     ASSERT_EQ(batch_left, 0u) << "kill " << kill << ": half a batch is visible";
     ASSERT_FALSE(::testing::Test::HasFailure()) << "kill " << kill;
     ASSERT_EQ((*log)->HeadPosition(), expected_position);
+    if ((kill + 1) % 500 == 0) {
+      std::printf("crash test: %llu kills done, %llu events acknowledged\n",
+                  static_cast<unsigned long long>(kill + 1),
+                  static_cast<unsigned long long>(total_acked));
+      std::fflush(stdout);
+    }
   }
   std::printf("crash test: %llu kills, %llu acknowledged events, %llu batches "
               "checked (seed %u)\n",

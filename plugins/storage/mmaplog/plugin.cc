@@ -69,7 +69,7 @@ class MmapLogStorage : public sdk::Storage {
     s = options.GetUint("expected-streams", 100000, &streams_hint);
     if (!s.ok()) return s;
     uint32_t bits = 4;
-    while (bits < 24 && (uint64_t{1} << bits) < streams_hint) ++bits;
+    while (bits < 22 && (uint64_t{1} << bits) < streams_hint) ++bits;
     lo.stream_bucket_bits = bits;
     auto log = Log::Open(lo);
     if (!log.ok()) return ToSdk(log.status());
