@@ -239,8 +239,9 @@ int RecordSnapshot(void* c, const cairn_snapshot* s) {
 }
 
 TEST_F(MemoryStorageTest, SnapshotsSelectByCriteria) {
+  const std::string stream = "s";  // outlives the cairn_snapshot below
   auto save = [&](uint64_t revision, int64_t ts, const std::string& data) {
-    cairn_snapshot s{sizeof(cairn_snapshot), B("s"), revision, ts, B(data)};
+    cairn_snapshot s{sizeof(cairn_snapshot), B(stream), revision, ts, B(data)};
     return Api().snapshot_save(store_, &s, Err());
   };
   ASSERT_EQ(save(5, 100, "five"), CAIRN_OK);
