@@ -35,6 +35,7 @@ std::string Rate(double value) {
 std::string Micros(double us) {
   if (us >= 1e6) return absl::StrFormat("%.2fs", us / 1e6);
   if (us >= 1e4) return absl::StrFormat("%.1fms", us / 1e3);
+  if (us < 10) return absl::StrFormat("%.1f", us);
   return absl::StrFormat("%.0f", us);
 }
 

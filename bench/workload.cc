@@ -119,7 +119,7 @@ struct WriterOutcome {
   uint64_t events = 0;
   uint64_t payload_bytes = 0;
   uint64_t last_position = 0;
-  std::vector<double> latencies_us;
+  LatencyHistogram latencies_us;
   std::string error;
 };
 
@@ -135,7 +135,6 @@ void WriterLoop(Engine& engine, const WorkloadSpec& spec, size_t writer,
   std::vector<uint64_t> heads(names.size(), 0);
   EventSource source(spec, 1000 + writer);
   std::vector<EventData> batch;
-  out->latencies_us.reserve(1 << 16);
   // With a rate, batch n of this writer is due at start + n * interval.
   Clock::time_point schedule = Clock::now();
   Clock::duration interval = Clock::duration::zero();
@@ -158,7 +157,7 @@ void WriterLoop(Engine& engine, const WorkloadSpec& spec, size_t writer,
       out->error = std::string(position.status().message());
       return;
     }
-    out->latencies_us.push_back(micros);
+    out->latencies_us.Record(micros);
     heads[s] += batch.size();
     out->events += batch.size();
     out->payload_bytes += batch.size() * spec.event_bytes;
@@ -220,8 +219,8 @@ void Fail(RunResult* result, const std::string& message) {
   if (result->error.empty()) result->error = message;
 }
 
-void SetLatencies(RunResult* result, std::vector<double>& samples) {
-  LatencySummary summary = Summarize(samples);
+void SetLatencies(RunResult* result, const LatencyHistogram& samples) {
+  LatencySummary summary = samples.Summary();
   result->p50_us = summary.p50_us;
   result->p99_us = summary.p99_us;
   result->p999_us = summary.p999_us;
@@ -255,12 +254,12 @@ RunResult RunAppend(const WorkloadSpec& spec, const std::string& engine_name,
   stop.store(true);
   for (std::thread& t : threads) t.join();
   result.seconds = MicrosSince(start) / 1e6;
-  std::vector<double> latencies;
+  LatencyHistogram latencies;
   for (WriterOutcome& o : outcomes) {
     if (!o.error.empty()) Fail(&result, o.error);
     result.events += o.events;
     result.payload_bytes += o.payload_bytes;
-    latencies.insert(latencies.end(), o.latencies_us.begin(), o.latencies_us.end());
+    latencies.Merge(o.latencies_us);
   }
   SetLatencies(&result, latencies);
   CloseAndMeasure(**engine, sampler, &result);
@@ -288,7 +287,7 @@ RunResult RunRead(const WorkloadSpec& spec, const std::string& engine_name,
   size_t streams = std::max<size_t>(1, spec.preload_events / spec.stream_length);
   uint64_t tags = std::max<size_t>(spec.tag_count, 1);
   std::mt19937_64 random(42);
-  std::vector<double> latencies;
+  LatencyHistogram latencies;
   Clock::time_point start = Clock::now();
   Clock::time_point deadline =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(spec.seconds));
@@ -332,7 +331,7 @@ RunResult RunRead(const WorkloadSpec& spec, const std::string& engine_name,
         return true;
       });
     }
-    latencies.push_back(MicrosSince(op));
+    latencies.Record(MicrosSince(op));
     if (!s.ok()) Fail(&result, std::string(s.message()));
     if (count != expected || !ordered) {
       Fail(&result, absl::StrCat(engine_name, " returned ", count, " events (expected ",
@@ -517,7 +516,7 @@ RunResult RunMixed(const WorkloadSpec& spec, const std::string& engine_name,
   std::atomic<bool> writers_done{false};
   std::vector<WriterOutcome> outcomes(spec.writers);
   struct SubscriberOutcome {
-    std::vector<double> latencies_us;
+    LatencyHistogram latencies_us;
     uint64_t delivered = 0;
     std::string error;
   };
@@ -526,7 +525,6 @@ RunResult RunMixed(const WorkloadSpec& spec, const std::string& engine_name,
   for (size_t r = 0; r < spec.subscribers; ++r) {
     threads.emplace_back([&, r] {
       SubscriberOutcome& out = subscribers[r];
-      out.latencies_us.reserve(1 << 18);
       uint64_t cursor = 0;
       Clock::time_point give_up = Clock::time_point::max();
       while (true) {
@@ -547,7 +545,7 @@ RunResult RunMixed(const WorkloadSpec& spec, const std::string& engine_name,
             return false;
           }
           cursor = e.position;
-          out.latencies_us.push_back(static_cast<double>(now - e.timestamp_us));
+          out.latencies_us.Record(static_cast<double>(now - e.timestamp_us));
           ++read;
           return true;
         });
@@ -584,14 +582,14 @@ RunResult RunMixed(const WorkloadSpec& spec, const std::string& engine_name,
   final_position.store(last);
   writers_done.store(true);
   for (std::thread& t : threads) t.join();
-  std::vector<double> latencies;
+  LatencyHistogram latencies;
   for (SubscriberOutcome& o : subscribers) {
     if (!o.error.empty()) Fail(&result, engine_name + ": " + o.error);
     if (o.error.empty() && o.delivered != result.events) {
       Fail(&result, absl::StrCat(engine_name, ": a subscriber got ", o.delivered, " of ",
                                  result.events, " events"));
     }
-    latencies.insert(latencies.end(), o.latencies_us.begin(), o.latencies_us.end());
+    latencies.Merge(o.latencies_us);
   }
   SetLatencies(&result, latencies);
   CloseAndMeasure(**engine, sampler, &result);
