@@ -14,7 +14,8 @@ install(EXPORT CairnTargets NAMESPACE Cairn::
 configure_package_config_file(
   ${PROJECT_SOURCE_DIR}/cmake/CairnConfig.cmake.in
   ${CMAKE_BINARY_DIR}/CairnConfig.cmake
-  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Cairn)
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Cairn
+  PATH_VARS CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_BINDIR)
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/CairnConfigVersion.cmake
   COMPATIBILITY SameMajorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/CairnConfig.cmake

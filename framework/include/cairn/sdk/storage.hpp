@@ -92,6 +92,12 @@ inline Status ValidateAppend(std::string_view stream, const cairn_event* events,
                            std::to_string(count));
   }
   for (size_t i = 0; i < count; ++i) {
+    if (events[i].tag_count != 0 && events[i].tags == nullptr) {
+      return InvalidArgument("append: event " + std::to_string(i) +
+                             " has tag_count " +
+                             std::to_string(events[i].tag_count) +
+                             " but tags is NULL");
+    }
     for (uint32_t t = 0; t < events[i].tag_count; ++t) {
       s = ValidateName(View(events[i].tags[t]), "tag");
       if (!s.ok()) return s;
