@@ -4,7 +4,7 @@
 //
 //   dotnet CairnBench.dll [--events N] [--actors 1,100] [--events-many N]
 //                         [--stores cairn-embedded,cairn-remote,sql-sqlite]
-//                         [--fsync always] [--cairnd PATH] [--work DIR]
+//                         [--fsync always] [--write-lanes 32] [--cairnd PATH] [--work DIR]
 //
 // Workloads per store and actor count: Persist (one command, one event,
 // wait for it), PersistAsync (every command persists without waiting),
@@ -161,6 +161,7 @@ internal sealed class Options
     public int[] Actors = { 1, 100 };
     public string[] Stores = { "cairn-embedded", "cairn-remote", "sql-sqlite" };
     public string Fsync = "always";
+    public int WriteLanes = 32;
     public string? Cairnd = Environment.GetEnvironmentVariable("CAIRN_CAIRND");
     public string Work = Path.Combine(Path.GetTempPath(), "cairn-dotnet-bench");
 
@@ -177,6 +178,7 @@ internal sealed class Options
                 case "--actors": o.Actors = Next().Split(',').Select(int.Parse).ToArray(); break;
                 case "--stores": o.Stores = Next().Split(','); break;
                 case "--fsync": o.Fsync = Next(); break;
+                case "--write-lanes": o.WriteLanes = int.Parse(Next()); break;
                 case "--cairnd": o.Cairnd = Next(); break;
                 case "--work": o.Work = Next(); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
@@ -199,10 +201,11 @@ internal sealed class Target : IDisposable
     {
         string dir = Path.Combine(options.Work, store + "-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
-        const string common = @"
+        string common = @"
 akka.loglevel = WARNING
 akka.persistence.journal.plugin = ""akka.persistence.journal.cairn""
 akka.persistence.snapshot-store.plugin = ""akka.persistence.snapshot-store.cairn""
+akka.persistence.journal.cairn.write-lanes = " + options.WriteLanes + @"
 ";
         switch (store)
         {

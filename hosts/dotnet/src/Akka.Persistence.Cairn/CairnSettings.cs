@@ -40,7 +40,7 @@ public sealed record CairnSettings(
             _ => throw new ConfigurationException(
                 $"Cairn: mode = \"{modeText}\" is not \"embedded\" or \"remote\""),
         };
-        int lanes = config.GetInt("write-lanes", 8);
+        int lanes = config.GetInt("write-lanes", 32);
         if (lanes < 1) throw new ConfigurationException($"Cairn: write-lanes = {lanes} must be at least 1");
         int replay = config.GetInt("replay-batch-size", 1024);
         if (replay < 1) throw new ConfigurationException($"Cairn: replay-batch-size = {replay} must be at least 1");

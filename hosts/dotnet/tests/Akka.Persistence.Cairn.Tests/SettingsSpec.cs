@@ -19,7 +19,7 @@ public sealed class SettingsSpec
         var s = Journal("");
         Assert.Equal(CairnMode.Embedded, s.Mode);
         Assert.Null(s.SiteFile);
-        Assert.Equal(8, s.WriteLanes);
+        Assert.Equal(32, s.WriteLanes);
         Assert.Equal(7700, s.RemotePort);
         Assert.Empty(s.EmbeddedOverrides());
     }

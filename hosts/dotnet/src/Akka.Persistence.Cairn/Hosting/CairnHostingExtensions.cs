@@ -27,7 +27,7 @@ public sealed class CairnPersistenceOptions
     /// <summary>Remote: a PEM CA the server's certificate must chain to.</summary>
     public string? RemoteTlsCaFile { get; set; }
 
-    public int WriteLanes { get; set; } = 8;
+    public int WriteLanes { get; set; } = 32;
 
     /// <summary>Make Cairn the default journal and snapshot store (true) or
     /// only register the plugins under their ids.</summary>
