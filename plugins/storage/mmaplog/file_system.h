@@ -75,6 +75,9 @@ class FileSystem {
   // Shortens (or extends with zeros) `path` to `size` bytes and syncs it.
   virtual absl::Status Truncate(const std::string& path, uint64_t size) = 0;
   virtual absl::Status SyncDirectory(const std::string& dir) = 0;
+  // Renames `from` over `to` atomically and syncs the directory.
+  virtual absl::Status Rename(const std::string& from,
+                              const std::string& to) = 0;
   // Takes an exclusive lock on `dir` (a LOCK file inside it); fails with
   // FailedPrecondition if another process holds it.
   virtual absl::StatusOr<std::unique_ptr<DirectoryLock>> LockDirectory(

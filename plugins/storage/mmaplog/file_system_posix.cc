@@ -261,6 +261,12 @@ class PosixFileSystem : public FileSystem {
     return s;
   }
 
+  absl::Status Rename(const std::string& from,
+                      const std::string& to) override {
+    if (rename(from.c_str(), to.c_str()) != 0) return OsError("rename", from);
+    return SyncDirectory(DirOf(to));
+  }
+
   absl::StatusOr<std::unique_ptr<DirectoryLock>> LockDirectory(
       const std::string& dir) override {
     std::string path = dir + "/LOCK";

@@ -130,6 +130,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
   if (!s.ok()) return s;
   s = log->Recover();
   if (!s.ok()) return s;
+  log->recovered_ = true;
   log->flusher_ = std::thread([l = log.get()] { l->FlusherLoop(); });
   log->preparer_ = std::thread([l = log.get()] { l->PreparerLoop(); });
   return log;
@@ -151,9 +152,15 @@ Log::~Log() {
   }
   if (flusher_.joinable()) flusher_.join();
   if (preparer_.joinable()) preparer_.join();
+  // An open that failed (another process holds the lock, recovery refused)
+  // must not touch the files.
+  if (!recovered_) return;
   uint64_t synced = 0;
   absl::Status s = SyncCommitted(&synced);
-  (void)s;  // a failure here has no caller to report to; data stays as is
+  // A clean close leaves an index checkpoint so the next open need not
+  // rescan; without one (failure, kill -9) the next open scans.
+  if (s.ok() && !failed_.load()) s = WriteCheckpoint();
+  (void)s;  // no caller to tell; the next open scans instead
 }
 
 // ---- Segments -------------------------------------------------------------

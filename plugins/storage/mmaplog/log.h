@@ -52,6 +52,8 @@ struct RecoveryReport {
   uint64_t dropped_segments = 0;   // segments after the tail removed
   std::vector<std::string> problems;  // corruption found in sealed segments
   double scan_seconds = 0;         // time spent scanning and indexing
+  bool from_checkpoint = false;    // indexes loaded from a clean close's
+                                   // checkpoint instead of a scan
 };
 
 // One segment file while the log is open.
@@ -148,6 +150,11 @@ class Log {
   absl::Status ScanSegment(Segment* segment, bool is_last, uint64_t* expected,
                            bool* truncated);
   absl::Status LoadDeletes();
+  // checkpoint.cc: the index at a clean close, and loading it at open (false:
+  // no usable checkpoint, scan instead).
+  absl::Status WriteCheckpoint();
+  absl::StatusOr<bool> LoadCheckpoint(
+      const std::vector<std::unique_ptr<Segment>>& used);
   void IndexRecord(Segment* segment, uint32_t offset, const uint8_t* record,
                    uint64_t revision, uint64_t position, std::string_view name,
                    bool recovering);
@@ -243,6 +250,7 @@ class Log {
   absl::Status failure_;
 
   std::atomic<bool> stopping_{false};
+  bool recovered_ = false;  // Open got through recovery
   std::thread flusher_;
   std::thread preparer_;
 };

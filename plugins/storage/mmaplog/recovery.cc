@@ -136,7 +136,16 @@ absl::Status Log::Recover() {
   auto scan_start = std::chrono::steady_clock::now();
   uint64_t expected = used.front()->base_position;
   size_t keep = used.size();
-  for (size_t i = 0; i < used.size(); ++i) {
+  for (auto& seg : used) {
+    segments_.Set(seg->number, reinterpret_cast<uint64_t>(seg.get()));
+  }
+  auto checkpoint = LoadCheckpoint(used);
+  if (!checkpoint.ok()) return checkpoint.status();
+  if (*checkpoint) {
+    expected = watermark_.load();
+    keep = used.size();
+  }
+  for (size_t i = 0; i < used.size() && !*checkpoint; ++i) {
     Segment* seg = used[i].get();
     segments_.Set(seg->number, reinterpret_cast<uint64_t>(seg));
     if (seg->base_position != expected) {
@@ -185,7 +194,7 @@ absl::Status Log::Recover() {
   // Segments before the last that ended without an end marker (the crash came
   // between installing the next segment and marking this one) get one now, so
   // readers walk on.
-  for (size_t i = 0; i + 1 < used.size(); ++i) {
+  for (size_t i = 0; i + 1 < used.size() && !*checkpoint; ++i) {
     Segment* seg = used[i].get();
     uint32_t seg_end =
         static_cast<uint32_t>(seg->reserve.load() & 0xFFFFFFFFu) * 8;

@@ -254,6 +254,9 @@ TEST(MmapLogRecovery, DamagedHeaderOfASealedRecordIsSkippedAndReported) {
     ASSERT_TRUE(log.ok());
     AppendN(**log, 200, "s", 1000);
   }
+  // Without the clean close's index checkpoint, as after a kill -9: the open
+  // scans the damaged segment.
+  std::filesystem::remove(dir.path() + "/index/checkpoint");
   std::string first = dir.path() + "/" + SegmentFileName(1);
   int fd = open(first.c_str(), O_RDWR);
   uint32_t junk = 0x12345678;  // garbles the first record's length word
@@ -301,6 +304,34 @@ TEST(MmapLogRecovery, RecordsAfterAnUnpublishedHoleAreNotResurrected) {
   EXPECT_EQ(CountAll(**log), 3u);
   EXPECT_EQ((*log)->HeadRevision("s"), 3u);
   EXPECT_TRUE((*log)->Verify([](const std::string& p) { ADD_FAILURE() << p; }).ok());
+}
+
+TEST(MmapLogRecovery, CleanCloseCheckpointIsUsedOnceAndDistrustedWhenTheTailChanged) {
+  ScratchDir dir;
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, 120, "s", 900);  // several segments
+  }
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok());
+    EXPECT_TRUE((*log)->recovery().from_checkpoint);
+    EXPECT_EQ(CountAll(**log), 120u);
+    EXPECT_EQ((*log)->HeadRevision("s"), 120u);
+    AppendN(**log, 1, "s", 10);
+  }
+  // Garble the tail after the clean close: the checkpoint no longer matches
+  // the files, so the open scans and truncates instead of trusting it.
+  std::string seg = LastSegment(dir.path());
+  size_t end = EndOfRecords(seg);
+  std::mt19937 rng(5);
+  Garble(seg, end - 20, 8, rng);
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_FALSE((*log)->recovery().from_checkpoint);
+  EXPECT_EQ(CountAll(**log), 120u);
+  EXPECT_GT((*log)->recovery().truncated_bytes, 0u);
 }
 
 }  // namespace
