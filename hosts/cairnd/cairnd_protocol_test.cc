@@ -389,6 +389,7 @@ TEST(CairndProtocol, SlowSubscriberGetsNoMoreThanItsCredit) {
   v1::Response done = ReadResponse(**raw);
   EXPECT_EQ(done.request_id(), 9u);
   EXPECT_TRUE(done.has_done());
+  EXPECT_TRUE(server->Running()) << server->Log();
 }
 
 TEST(CairndProtocol, UnknownMajorVersionIsRefusedWithAClearError) {

@@ -401,7 +401,8 @@ class StreamConnection final
     Send(response);
   }
 
-  void EndSubscription(const std::shared_ptr<OpenSubscription>& subscription,
+  // By value: erasing the map entry must not free it under our feet.
+  void EndSubscription(std::shared_ptr<OpenSubscription> subscription,
                        v1::ErrorCode code, const std::string& message) {
     if (subscription->ended) return;
     subscription->ended = true;
