@@ -7,7 +7,8 @@ set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib/setup.sh"
 cd "$CAIRN_ROOT"
 build=${CAIRN_DOTNET_BUILD:-build/release}
+case "$build" in /*) ;; *) build="$CAIRN_ROOT/$build" ;; esac
 [ -f "$build/build.ninja" ] || cmake --preset release -S "$CAIRN_ROOT" >/dev/null
 cmake --build "$build" --target cairn_c cairnd -j "$CAIRN_JOBS"
-dotnet build bench/dotnet/CairnBench.csproj -c Release -p:CairnNativeDir="$CAIRN_ROOT/$build/lib" -v quiet -nologo
-exec dotnet build/dotnet-bench/bin/Release/net10.0/CairnBench.dll --cairnd "$CAIRN_ROOT/$build/bin/cairnd" "$@"
+dotnet build bench/dotnet/CairnBench.csproj -c Release -p:CairnNativeDir="$build/lib" -v quiet -nologo
+exec dotnet build/dotnet-bench/bin/Release/net10.0/CairnBench.dll --cairnd "$build/bin/cairnd" "$@"
