@@ -6,7 +6,11 @@
 #include <cairn/cairn.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -149,6 +153,26 @@ TEST(CairnCOpen, MissingSiteFileIsAnErrorNamingIt) {
   EXPECT_EQ(store, nullptr);
   EXPECT_NE(std::string(e.message).find("/nonexistent/site.ini"), std::string::npos)
       << e.message;
+}
+
+TEST(CairnCOpen, SiteFileChoosesThePluginsAndOverridesApplyAfterIt) {
+  std::string dir = ::testing::TempDir() + "cairn_c_site_" + std::to_string(::getpid());
+  std::string site = dir + ".ini";
+  {
+    std::ofstream out(site);
+    out << "[store]\npath = " << dir << "\n[storage]\nplugin = memory\n";
+  }
+  cairn_store* store = nullptr;
+  Error e;
+  ASSERT_EQ(cairn_store_open(site.c_str(), nullptr, 0, &store, &e.error), CAIRN_OK) << e.message;
+  cairn_store_close(store);
+  // An override naming a plugin that does not exist wins over the file.
+  const char* overrides[] = {"storage.plugin=absent"};
+  store = nullptr;
+  EXPECT_NE(cairn_store_open(site.c_str(), overrides, 1, &store, &e.error), CAIRN_OK);
+  EXPECT_EQ(store, nullptr);
+  EXPECT_NE(std::string(e.message).find("absent"), std::string::npos) << e.message;
+  std::remove(site.c_str());
 }
 
 TEST(CairnCOpen, NullOutputPointerIsInvalidArgument) {
