@@ -757,6 +757,20 @@ absl::Status Store::Flush() {
   return Check(impl_->st->flush(impl_->storage, &e.error), e, "flush");
 }
 
+absl::StatusOr<uint32_t> Store::RotateKey() {
+  if (impl_->ci->rotate == nullptr || !impl_->cipher_plugin->Has(CAIRN_CAP_KEY_ROTATION)) {
+    return MakeStatus(CAIRN_E_UNSUPPORTED,
+                      absl::StrCat("cipher plugin '", impl_->cipher_plugin->name(),
+                                   "' cannot rotate keys"));
+  }
+  uint32_t key_id = 0;
+  CallError e;
+  absl::Status s = Check(impl_->ci->rotate(impl_->cipher, &key_id, &e.error), e,
+                         absl::StrCat("rotate key of cipher '", impl_->cipher_plugin->name(), "'"));
+  if (!s.ok()) return s;
+  return key_id;
+}
+
 absl::StatusOr<std::map<std::string, double>> Store::Stats() {
   struct Collect {
     std::map<std::string, double> values;

@@ -165,6 +165,31 @@ TEST_F(StoreTest, ACipherSealsDataAndMetadataAndRecordsTheKey) {
   EXPECT_EQ(events->front().key_id, 1u);
 }
 
+TEST_F(StoreTest, RotatingTheKeyOfARunningStoreKeepsOldEventsReadable) {
+  config_.cipher.plugin = "test-cipher";
+  auto store = Open();
+  ASSERT_TRUE(store->Append("s", ExpectedRevision::Any(), {Event("T", "old")}).ok());
+  absl::StatusOr<uint32_t> key = store->RotateKey();
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(*key, 2u);
+  ASSERT_TRUE(store->Append("s", ExpectedRevision::Any(), {Event("T", "new")}).ok());
+  auto events = store->ReadStream("s");
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].key_id, 1u);
+  EXPECT_EQ((*events)[0].data, "old");
+  EXPECT_EQ((*events)[1].key_id, 2u);
+  EXPECT_EQ((*events)[1].data, "new");
+}
+
+TEST_F(StoreTest, RotatingWithoutACipherIsUnsupported) {
+  auto store = Open();
+  absl::StatusOr<uint32_t> key = store->RotateKey();
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(CodeOf(key.status()), CAIRN_E_UNSUPPORTED);
+  EXPECT_THAT(key.status().message(), HasSubstr("cipher plugin 'none' cannot rotate keys"));
+}
+
 TEST_F(StoreTest, ConcurrentAnyAppendsWithACipherAllSucceedAndOpen) {
   // With a cipher, "any" is resolved to an exact revision before sealing;
   // a race between writers must be retried, never sealed with a wrong AAD.

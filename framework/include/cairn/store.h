@@ -128,6 +128,12 @@ class Store {
                                                       uint64_t max_count);
 
   absl::Status Flush();
+
+  // Makes a new key of the configured cipher active for later appends (the
+  // cipher plugin persists it, e.g. in its keyring file); events sealed
+  // under older keys keep opening. Returns the new key id. Fails with
+  // Unsupported if the cipher cannot rotate.
+  absl::StatusOr<uint32_t> RotateKey();
   // Storage and replication counters, prefixed "storage." / "replication.".
   absl::StatusOr<std::map<std::string, double>> Stats();
 
