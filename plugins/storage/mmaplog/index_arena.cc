@@ -11,7 +11,15 @@ IndexArena::IndexArena(FileSystem* fs, std::string dir, size_t region_size)
     : fs_(fs), dir_(std::move(dir)), region_size_(region_size) {}
 
 IndexArena::~IndexArena() {
+  // The regions are scratch: the next open rebuilds (or loads the
+  // checkpoint). Removing them frees the disk and spares the kernel writing
+  // back their dirty pages.
+  std::vector<std::string> paths;
+  for (const auto& r : regions_) paths.push_back(r->path());
   regions_.clear();
+  if (fs_ != nullptr) {
+    for (const std::string& p : paths) (void)fs_->Remove(p);
+  }
   for (void* p : heap_blocks_) std::free(p);
 }
 

@@ -22,7 +22,7 @@ class IndexArena {
   // Regions are files <dir>/arena-NNNNNN.idx, 1 MiB, 2 MiB, ... up to
   // `region_size` bytes (bigger for a bigger allocation). With a null `fs` the arena uses the heap
   // (for tests). Existing region files in `dir` are removed: the index is
-  // rebuilt at open.
+  // rebuilt at open. The destructor removes the region files.
   IndexArena(FileSystem* fs, std::string dir, size_t region_size = 64u << 20);
   ~IndexArena();
   IndexArena(const IndexArena&) = delete;
