@@ -60,7 +60,7 @@ public static class CairnStores
             {
                 ICairnStore store = settings.Mode == CairnMode.Embedded
                     ? EmbeddedStore.Open(settings.SiteFile, settings.EmbeddedOverrides())
-                    : RemoteStore.Connect(settings);
+                    : ReconnectingRemoteStore.Connect(settings);
                 entry = new Entry { Store = store };
                 Open[key] = entry;
             }

@@ -30,7 +30,7 @@ public sealed class TestStore : IDisposable
 
     /// <summary>A store in <paramref name="mode"/>; for remote, <paramref name="serverArgs"/>
     /// (given the test's folder) are added to cairnd's command line.</summary>
-    public static TestStore Create(string mode, Func<string, IEnumerable<string>> serverArgs)
+    public static TestStore Create(string mode, Func<string, IEnumerable<string>> serverArgs, int port = 0)
     {
         string dir = Path.Combine(Path.GetTempPath(), "cairn-dotnet-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
@@ -47,7 +47,7 @@ public sealed class TestStore : IDisposable
         foreach (var a in new[]
                  {
                      "--data", Path.Combine(dir, "data"), "--storage", Storage, "--listen", "127.0.0.1",
-                     "--port", "0", "--port-file", portFile, "--http-port", "off", "--log-level", "warn",
+                     "--port", port.ToString(), "--port-file", portFile, "--http-port", "off", "--log-level", "warn",
                  }.Concat(serverArgs(dir)))
             start.ArgumentList.Add(a);
         var server = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {cairnd}");
@@ -60,8 +60,8 @@ public sealed class TestStore : IDisposable
         {
             if (server.HasExited)
                 throw new InvalidOperationException($"cairnd exited with {server.ExitCode} at start-up");
-            if (File.Exists(portFile) && int.TryParse(File.ReadAllText(portFile).Trim(), out int port) && port > 0)
-                return new TestStore(dir, server, port);
+            if (File.Exists(portFile) && int.TryParse(File.ReadAllText(portFile).Trim(), out int bound) && bound > 0)
+                return new TestStore(dir, server, bound);
             Thread.Sleep(20);
         }
         server.Kill(true);

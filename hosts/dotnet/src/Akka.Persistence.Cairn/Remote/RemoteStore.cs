@@ -34,6 +34,9 @@ public sealed class RemoteStore : ICairnStore
     private int _maxFrame = 4 << 20;
     private volatile Exception? _broken;
 
+    /// <summary>True once the connection has failed or closed; every call then fails.</summary>
+    public bool IsBroken => _broken != null;
+
     private RemoteStore(string endpoint, TcpClient tcp, Stream stream, TimeSpan requestTimeout)
     {
         _endpoint = endpoint;
