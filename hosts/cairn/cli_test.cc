@@ -352,6 +352,14 @@ TEST_F(CliTest, SiteFileErrorsNameTheFileSectionAndKey) {
   std::filesystem::remove_all(dir);
 }
 
+TEST_F(CliTest, MalformedServerAddressIsAUsageError) {
+  for (const char* address : {"localhost", "host:", ":7600", "host:0", "host:70000", "host:x"}) {
+    Result r = RunReal({"--server", address, "head", "s"});
+    EXPECT_EQ(r.code, 1) << address;
+    EXPECT_THAT(r.err, HasSubstr("--server takes HOST:PORT")) << address;
+  }
+}
+
 TEST_F(CliTest, UnusableServerIsAStoreErrorNamingIt) {
   // Without the client library: the build says so; with it: nothing listens
   // on port 1.

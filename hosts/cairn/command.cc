@@ -102,7 +102,22 @@ StoreOptions MergeStoreOptions(const StoreOptions& before, const StoreOptions& c
 std::optional<int> OpenStoreOrReport(CommandContext& context, const StoreOptions& command_flags,
                                      std::unique_ptr<StoreAccess>* store) {
   const StoreOptions options = MergeStoreOptions(context.store_options, command_flags);
-  if (options.server.empty()) {
+  if (!options.server.empty()) {
+    // HOST:PORT or [v6]:PORT, port 1..65535: a malformed address is a
+    // usage error, found before any connection is tried.
+    const std::string& address = options.server;
+    size_t colon = address.rfind(':');
+    uint32_t port = 0;
+    std::string port_text = colon == std::string::npos ? "" : address.substr(colon + 1);
+    if (colon == std::string::npos || colon == 0 || port_text.empty() || port_text[0] == '+' ||
+        port_text[0] == '-' ||
+        !absl::SimpleAtoi(absl::string_view(port_text.data(), port_text.size()), &port) ||
+        port == 0 || port > 65535) {
+      *context.err << "cairn " << context.command << ": --server takes HOST:PORT (port 1..65535), "
+                   << "not '" << address << "'\n";
+      return kExitUsage;
+    }
+  } else {
     // A malformed site file or --set is a usage error, found before anything
     // is opened.
     absl::StatusOr<SiteConfig> config = ResolveSiteConfig(options);

@@ -108,8 +108,9 @@ StoreOptions MergeStoreOptions(const StoreOptions& before,
                                const StoreOptions& command_flags);
 
 // Opens the store selected by context.store_options merged with
-// `command_flags`, and reports failure: a site-file or --set error yields
-// kExitUsage, any other failure kExitDataError. On success `*store` is set
+// `command_flags`, and reports failure: a site-file or --set error, or a
+// malformed --server address, yields kExitUsage; any other failure
+// kExitDataError. On success `*store` is set
 // and nullopt returned.
 std::optional<int> OpenStoreOrReport(CommandContext& context,
                                      const StoreOptions& command_flags,
