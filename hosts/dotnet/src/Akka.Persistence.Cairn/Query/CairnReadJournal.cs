@@ -41,6 +41,7 @@ public sealed class CairnReadJournal :
     private readonly ICairnStore _store;
     private readonly Akka.Serialization.Serialization _serialization;
     private readonly int _batch;
+    private readonly Akka.Persistence.Journal.EventAdapters _adapters;
 
     public CairnReadJournal(ExtendedActorSystem system, Config config)
     {
@@ -56,6 +57,9 @@ public sealed class CairnReadJournal :
         system.RegisterOnTermination(lease.Dispose);
         _store = lease.Store;
         _serialization = system.Serialization;
+        var writePlugin = config.GetString("write-plugin", "");
+        _adapters = Persistence.Instance.Apply(system)
+            .AdaptersFor(string.IsNullOrWhiteSpace(writePlugin) ? storeConfigPath : writePlugin);
     }
 
     // ---- by persistence id ---------------------------------------------------
@@ -70,7 +74,7 @@ public sealed class CairnReadJournal :
         return Source.FromGraph(new FeedSource<EventEnvelope>($"cairn-events-by-pid-{persistenceId}",
             () => new LiveFeed(_store.Subscribe(SubscriptionKind.Stream, persistenceId, from - 1), _batch,
                 to == long.MaxValue ? null : ev => ev.Revision >= to),
-            ev => ev.Revision <= to ? ToEnvelope(ev) : null));
+            ev => ev.Revision <= to ? ToEnvelopes(ev) : Array.Empty<EventEnvelope>()));
     }
 
     public Source<EventEnvelope, NotUsed> CurrentEventsByPersistenceId(string persistenceId, long fromSequenceNr,
@@ -96,7 +100,7 @@ public sealed class CairnReadJournal :
                     return (page, page.Count < _batch || next > last);
                 });
             },
-            ToEnvelope));
+            ToEnvelopes));
     }
 
     // ---- by tag ------------------------------------------------------------------
@@ -106,7 +110,7 @@ public sealed class CairnReadJournal :
         CheckName(tag, "tag");
         ulong after = After(offset);
         return Source.FromGraph(new FeedSource<EventEnvelope>($"cairn-events-by-tag-{tag}",
-            () => new LiveFeed(_store.Subscribe(SubscriptionKind.Tag, tag, after), _batch, null), ToEnvelope));
+            () => new LiveFeed(_store.Subscribe(SubscriptionKind.Tag, tag, after), _batch, null), ToEnvelopes));
     }
 
     public Source<EventEnvelope, NotUsed> CurrentEventsByTag(string tag, Offset? offset = null)
@@ -114,7 +118,7 @@ public sealed class CairnReadJournal :
         CheckName(tag, "tag");
         ulong after = After(offset);
         return Source.FromGraph(new FeedSource<EventEnvelope>($"cairn-current-events-by-tag-{tag}",
-            () => CurrentByPosition(after, a => _store.ReadTagAsync(tag, a, (ulong)_batch)), ToEnvelope));
+            () => CurrentByPosition(after, a => _store.ReadTagAsync(tag, a, (ulong)_batch)), ToEnvelopes));
     }
 
     // ---- all events ----------------------------------------------------------------
@@ -123,14 +127,14 @@ public sealed class CairnReadJournal :
     {
         ulong after = After(offset);
         return Source.FromGraph(new FeedSource<EventEnvelope>("cairn-all-events",
-            () => new LiveFeed(_store.Subscribe(SubscriptionKind.All, "", after), _batch, null), ToEnvelope));
+            () => new LiveFeed(_store.Subscribe(SubscriptionKind.All, "", after), _batch, null), ToEnvelopes));
     }
 
     public Source<EventEnvelope, NotUsed> CurrentAllEvents(Offset offset)
     {
         ulong after = After(offset);
         return Source.FromGraph(new FeedSource<EventEnvelope>("cairn-current-all-events",
-            () => CurrentByPosition(after, a => _store.ReadAllAsync(a, (ulong)_batch)), ToEnvelope));
+            () => CurrentByPosition(after, a => _store.ReadAllAsync(a, (ulong)_batch)), ToEnvelopes));
     }
 
     // ---- persistence ids -------------------------------------------------------------
@@ -138,13 +142,13 @@ public sealed class CairnReadJournal :
     public Source<string, NotUsed> CurrentPersistenceIds()
     {
         return Source.FromGraph(new FeedSource<string>("cairn-current-persistence-ids",
-            () => new StreamListFeed(_store, _batch, liveAfterHead: false), ev => ev.Stream));
+            () => new StreamListFeed(_store, _batch, liveAfterHead: false), ev => new[] { ev.Stream }));
     }
 
     public Source<string, NotUsed> PersistenceIds()
     {
         return Source.FromGraph(new FeedSource<string>("cairn-persistence-ids",
-            () => new StreamListFeed(_store, _batch, liveAfterHead: true), ev => ev.Stream));
+            () => new StreamListFeed(_store, _batch, liveAfterHead: true), ev => new[] { ev.Stream }));
     }
 
     // ---- helpers -----------------------------------------------------------------------
@@ -165,12 +169,19 @@ public sealed class CairnReadJournal :
         });
     }
 
-    private EventEnvelope ToEnvelope(RecordedEvent ev)
+    /// <summary>The event as the journal's event adapters read it (as a
+    /// recovering actor would see it): none, one or several envelopes, all
+    /// with the event's offset and sequence number.</summary>
+    private IEnumerable<EventEnvelope> ToEnvelopes(RecordedEvent ev)
     {
         var facts = PayloadEnvelope.DecodeFacts(ev.Metadata, $"event {ev.Stream}/{ev.Revision}");
         object payload = PayloadEnvelope.Deserialize(_serialization, ev.Data, facts);
-        return new EventEnvelope(new Sequence((long)ev.Position), ev.Stream, (long)ev.Revision, payload,
-            facts.TimestampTicks, ev.Tags.ToArray());
+        var tags = ev.Tags.ToArray();
+        foreach (var adapted in _adapters.Get(payload.GetType()).FromJournal(payload, facts.PersistentManifest).Events)
+        {
+            yield return new EventEnvelope(new Sequence((long)ev.Position), ev.Stream, (long)ev.Revision, adapted,
+                facts.TimestampTicks, tags);
+        }
     }
 
     private static ulong After(Offset? offset) => offset switch

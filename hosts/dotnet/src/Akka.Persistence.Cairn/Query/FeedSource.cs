@@ -74,16 +74,16 @@ internal sealed class PagedFeed : IEventFeed
 /// <summary>
 /// An Akka Streams source over an <see cref="IEventFeed"/>: fetches a batch
 /// only when downstream pulls and its buffer is empty (back-pressure reaches
-/// the store's cursor), maps each event (null: skip), and disposes the feed
+/// the store's cursor), maps each event to zero or more items, and disposes the feed
 /// when the stream ends, fails or is cancelled.
 /// </summary>
 internal sealed class FeedSource<T> : GraphStage<SourceShape<T>> where T : class
 {
     private readonly Func<IEventFeed> _open;
-    private readonly Func<RecordedEvent, T?> _map;
+    private readonly Func<RecordedEvent, IEnumerable<T>> _map;
     private readonly string _name;
 
-    public FeedSource(string name, Func<IEventFeed> open, Func<RecordedEvent, T?> map)
+    public FeedSource(string name, Func<IEventFeed> open, Func<RecordedEvent, IEnumerable<T>> map)
     {
         _name = name;
         _open = open;
@@ -165,8 +165,7 @@ internal sealed class FeedSource<T> : GraphStage<SourceShape<T>> where T : class
             {
                 foreach (var ev in events)
                 {
-                    var item = _stage._map(ev);
-                    if (item != null) _buffer.Enqueue(item);
+                    foreach (var item in _stage._map(ev)) _buffer.Enqueue(item);
                 }
             }
             catch (Exception ex)
