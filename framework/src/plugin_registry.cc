@@ -130,13 +130,33 @@ class FilePlugin : public Plugin {
   std::shared_ptr<boost::dll::shared_library> library_;
 };
 
+// A JSON string body for `text` (quotes, backslashes, control bytes).
+std::string JsonEscape(const char* text) {
+  std::string out;
+  for (const char* c = text ? text : ""; *c != '\0'; ++c) {
+    unsigned char u = static_cast<unsigned char>(*c);
+    if (*c == '"' || *c == '\\') {
+      out.push_back('\\');
+      out.push_back(*c);
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", u);
+      out += buf;
+    } else {
+      out.push_back(*c);
+    }
+  }
+  return out;
+}
+
+// Plugin log lines go to stderr as JSON lines, like the hosts' own logs.
 void ForwardLog(void*, cairn_log_level level, const char* plugin,
                 const char* message) {
   static const char* const kLevels[] = {"debug", "info", "warn", "error"};
   const char* lvl = (level >= 0 && level <= 3) ? kLevels[level] : "info";
   if (level >= CAIRN_LOG_INFO) {
-    std::fprintf(stderr, "{\"level\":\"%s\",\"plugin\":\"%s\",\"msg\":\"%s\"}\n",
-                 lvl, plugin ? plugin : "", message ? message : "");
+    std::fprintf(stderr, "{\"level\":\"%s\",\"plugin\":\"%s\",\"msg\":\"%s\"}\n", lvl,
+                 JsonEscape(plugin).c_str(), JsonEscape(message).c_str());
   }
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <exception>
 #include <map>
 #include <new>
@@ -282,40 +283,56 @@ inline cairn_status Negotiate(const cairn_host_offer* offer,
   return CAIRN_OK;
 }
 
-// Sends a log line to the host, if it offered a sink.
+// Sends a log line to the host, if it offered a sink. One Logger per plugin:
+// built-ins linked into one host each keep their own name.
 class Logger {
  public:
-  static Logger& Instance() {
-    static Logger logger;
-    return logger;
-  }
   void Bind(const cairn_host_offer* offer, const char* plugin) {
-    if (offer != nullptr && CAIRN_HAS_FIELD(cairn_host_offer, offer, log_context)) {
-      log_ = offer->log;
-      context_ = offer->log_context;
+    plugin_.store(plugin, std::memory_order_relaxed);
+    if (offer != nullptr &&
+        CAIRN_HAS_FIELD(cairn_host_offer, offer, log_context)) {
+      context_.store(offer->log_context, std::memory_order_relaxed);
+      log_.store(offer->log, std::memory_order_release);
     }
-    plugin_ = plugin;
   }
   void Log(cairn_log_level level, const std::string& message) const {
-    if (log_ != nullptr) log_(context_, level, plugin_, message.c_str());
+    auto log = log_.load(std::memory_order_acquire);
+    if (log != nullptr) {
+      log(context_.load(std::memory_order_relaxed), level,
+          plugin_.load(std::memory_order_relaxed), message.c_str());
+    }
   }
 
  private:
-  void (*log_)(void*, cairn_log_level, const char*, const char*) = nullptr;
-  void* context_ = nullptr;
-  const char* plugin_ = "";
+  using LogFn = void (*)(void*, cairn_log_level, const char*, const char*);
+  std::atomic<LogFn> log_{nullptr};
+  std::atomic<void*> context_{nullptr};
+  std::atomic<const char*> plugin_{""};
 };
 
+}  // namespace cairn::sdk
+
+#define CAIRN_SDK_CAT2(a, b) a##b
+#define CAIRN_SDK_CAT(a, b) CAIRN_SDK_CAT2(a, b)
+// This plugin's logger: a variable named after the plugin's entry, so every
+// translation unit of one plugin shares it and two built-ins never do.
+#define CAIRN_SDK_LOGGER \
+  CAIRN_SDK_CAT(cairn_sdk_logger_of_, CAIRN_PLUGIN_ENTRY_NAME)
+
+namespace cairn::sdk {
+inline Logger CAIRN_SDK_LOGGER;
+// Internal linkage: each plugin's copies refer to its own logger.
+namespace {
 inline void LogInfo(const std::string& m) {
-  Logger::Instance().Log(CAIRN_LOG_INFO, m);
+  CAIRN_SDK_LOGGER.Log(CAIRN_LOG_INFO, m);
 }
 inline void LogWarn(const std::string& m) {
-  Logger::Instance().Log(CAIRN_LOG_WARN, m);
+  CAIRN_SDK_LOGGER.Log(CAIRN_LOG_WARN, m);
 }
 inline void LogError(const std::string& m) {
-  Logger::Instance().Log(CAIRN_LOG_ERROR, m);
+  CAIRN_SDK_LOGGER.Log(CAIRN_LOG_ERROR, m);
 }
-
+}  // namespace
 }  // namespace cairn::sdk
 
 // Defines the entry function that answers with `descriptor_expr`.
@@ -324,7 +341,7 @@ inline void LogError(const std::string& m) {
       const cairn_host_offer* offer,                                        \
       const cairn_plugin_descriptor** descriptor, cairn_error* error) {     \
     const cairn_plugin_descriptor* d = (descriptor_expr);                   \
-    ::cairn::sdk::Logger::Instance().Bind(offer, d->name);                  \
+    ::cairn::sdk::CAIRN_SDK_LOGGER.Bind(offer, d->name);                    \
     return ::cairn::sdk::Negotiate(offer, d, descriptor, error);            \
   }
 
