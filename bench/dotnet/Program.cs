@@ -199,6 +199,14 @@ internal sealed class Target : IDisposable
 
     public static async Task<Target> StartAsync(string store, Options options)
     {
+        var target = await CreateAsync(store, options);
+        target._work = options.Work;
+        target._store = store;
+        return target;
+    }
+
+    private static async Task<Target> CreateAsync(string store, Options options)
+    {
         string dir = Path.Combine(options.Work, store + "-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         string common = @"
@@ -291,5 +299,19 @@ akka.persistence.snapshot-store.sql {{
             _server.Kill(true);
             _server.WaitForExit(10000);
         }
+        // Each store's folder (mmaplog preallocates its segments) goes too.
+        foreach (var dir in Directory.GetDirectories(_work, _store + "-*"))
+        {
+            try
+            {
+                Directory.Delete(dir, true);
+            }
+            catch (IOException)
+            {
+            }
+        }
     }
+
+    private string _work = "";
+    private string _store = "";
 }
