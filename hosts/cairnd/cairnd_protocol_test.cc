@@ -472,7 +472,7 @@ TEST(CairndProtocol, SigtermAnswersInFlightRequestsAndExitsZero) {
     if (result.ok()) acknowledged += 5;
   }
   EXPECT_EQ(server->Terminate(), 0) << server->Log();
-  EXPECT_NE(server->Log().find("store closed"), std::string::npos);
+  EXPECT_TRUE(server->WaitForLog("store closed", 0)) << server->Log();
   server.reset();
 
   auto again = StartServer({}, data);

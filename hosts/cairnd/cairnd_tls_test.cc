@@ -90,8 +90,7 @@ TEST_F(CairndTls, MutualTlsRefusesAClientWithoutACertificate) {
   auto client = Client::Connect(TlsOptions(*server));
   EXPECT_FALSE(client.ok());
   EXPECT_TRUE(server->Running()) << server->Log();
-  EXPECT_NE(server->Log().find("TLS handshake refused"), std::string::npos)
-      << server->Log();
+  EXPECT_TRUE(server->WaitForLog("TLS handshake refused")) << server->Log();
   EXPECT_EQ(server->Terminate(), 0);
 }
 
@@ -154,7 +153,7 @@ TEST_F(CairndTls, SilentClientIsDroppedAfterTheHandshakeTimeout) {
   ASSERT_TRUE(raw.ok());
   // Never starts the handshake: the server closes within the timeout.
   EXPECT_TRUE((*raw)->WaitClosed(5000));
-  EXPECT_NE((*server)->Log().find("TLS handshake timed out"), std::string::npos)
+  EXPECT_TRUE((*server)->WaitForLog("TLS handshake timed out"))
       << (*server)->Log();
   EXPECT_EQ((*server)->Terminate(), 0);
 }

@@ -137,6 +137,16 @@ std::string TestServer::Log() const {
   return out.str();
 }
 
+bool TestServer::WaitForLog(const std::string& text, int timeout_ms) const {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    if (Log().find(text) != std::string::npos) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 uint64_t TestServer::ResidentBytes() const {
   std::ifstream statm(absl::StrCat("/proc/", pid_, "/statm"));
   uint64_t size = 0;

@@ -44,6 +44,9 @@ class TestServer {
 
   // Everything cairnd wrote on stderr so far.
   std::string Log() const;
+  // Waits up to `timeout_ms` for `text` to appear in the log (the server
+  // may log an event just after the client has seen its effect).
+  bool WaitForLog(const std::string& text, int timeout_ms = 5000) const;
 
   // Resident memory of the process in bytes (/proc/<pid>/statm).
   uint64_t ResidentBytes() const;
