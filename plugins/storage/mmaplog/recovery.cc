@@ -26,6 +26,29 @@ bool ParseSegmentName(const std::string& name, uint64_t* number) {
   return n != 0;
 }
 
+constexpr char kQuarantineDir[] = "quarantine";
+
+// Records from `from` on (8-byte aligned probes) whose header and body both
+// pass their checksums: evidence that bytes before them were not a torn tail.
+uint64_t CountCheckedRecordsAfter(const uint8_t* data, uint32_t from,
+                                  uint32_t limit) {
+  uint64_t found = 0;
+  for (uint32_t probe = from; probe + kRecordHeaderSize <= limit; probe += 8) {
+    RecordHeader h;
+    if (CheckRecord(data + probe, limit - probe, &h) == RecordCheck::kOk) ++found;
+  }
+  return found;
+}
+
+// Where a damaged or dropped segment named `name` is kept:
+// <log>/quarantine/<name>.<unix seconds>.
+std::string QuarantinePath(const std::string& log_dir, const std::string& name) {
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  return log_dir + "/" + kQuarantineDir + "/" + name + "." + std::to_string(now);
+}
+
 uint64_t ZeroRange(uint8_t* data, size_t from, size_t to) {
   uint64_t zeroed = 0;
   size_t pos = from;
@@ -174,9 +197,26 @@ absl::Status Log::Recover() {
   }
   for (size_t i = keep; i < used.size(); ++i) {
     std::string path = used[i]->file->path();
+    std::string name = used[i]->name();
+    const bool has_records = used[i]->size >= kSegmentHeaderSize + 4 &&
+                             LoadLength(used[i]->data + kSegmentHeaderSize) != 0;
     segments_.Set(used[i]->number, 0);
     used[i].reset();
-    absl::Status s = fs_->Remove(path);
+    // A segment after a truncated one may hold records that were
+    // acknowledged before the damage: keep its bytes for the operator.
+    absl::Status s;
+    if (has_records) {
+      std::string kept = QuarantinePath(options_.path, name);
+      s = fs_->CreateDirectories(options_.path + "/" + kQuarantineDir);
+      if (s.ok()) s = fs_->Rename(path, kept);
+      if (s.ok()) {
+        recovery_.problems.push_back("segment " + name +
+                                     " follows a truncated segment and was taken out of the "
+                                     "log; its bytes are kept in " + kept);
+      }
+    } else {
+      s = fs_->Remove(path);
+    }
     if (!s.ok()) return s;
     ++recovery_.dropped_segments;
   }
@@ -305,6 +345,25 @@ absl::Status Log::ScanSegment(Segment* seg, bool /*is_last*/, uint64_t* expected
     }
     if (!usable) {
       if (!sealed) {
+        // A torn write is the usual cause; but if records after this one
+        // still pass their checksums, the bad bytes may be damage to
+        // records that were acknowledged. Either way the log must end here
+        // (positions cannot skip), so the segment as found is copied aside
+        // first and the loss is reported as a problem, not just a warning.
+        uint64_t later = CountCheckedRecordsAfter(seg->data, off + 8, limit);
+        if (later > 0) {
+          std::string kept = QuarantinePath(options_.path, seg->name());
+          absl::Status q = fs_->CreateDirectories(options_.path + "/" + kQuarantineDir);
+          if (q.ok()) {
+            q = fs_->WriteFileAtomic(
+                kept, std::string(reinterpret_cast<const char*>(seg->data), seg->size));
+          }
+          if (!q.ok()) return q;
+          problem(off, std::string(CheckText(c)) + "; " + std::to_string(later) +
+                           " later record(s) still pass their checksums, so this may be "
+                           "damage rather than a torn write: the log is truncated here and "
+                           "the segment as found is kept in " + kept);
+        }
         absl::Status s = truncate_at(off);
         if (!s.ok()) return s;
         break;

@@ -336,3 +336,58 @@ TEST(MmapLogRecovery, CleanCloseCheckpointIsUsedOnceAndDistrustedWhenTheTailChan
 
 }  // namespace
 }  // namespace cairn::mmaplog
+
+namespace cairn::mmaplog {
+namespace {
+
+TEST(MmapLogRecovery, DamageBeforeValidRecordsInTheTailIsReportedAndKept) {
+  // A flipped byte early in the unsealed segment, with intact records after
+  // it, is not a torn write: positions cannot skip, so the log still ends
+  // there, but the segment as found is kept and the loss is a problem.
+  ScratchDir dir;
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, 30, "s", 100);
+  }
+  std::string seg = LastSegment(dir.path());
+  std::mt19937 rng(99);
+  Garble(seg, kSegmentHeaderSize + 80, 4, rng);  // inside the first record
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  const RecoveryReport& report = (*log)->recovery();
+  ASSERT_EQ(report.problems.size(), 1u);
+  EXPECT_NE(report.problems[0].find("later record(s) still pass their checksums"),
+            std::string::npos)
+      << report.problems[0];
+  std::string quarantine = dir.path() + "/quarantine";
+  ASSERT_TRUE(std::filesystem::exists(quarantine));
+  size_t kept = 0;
+  for (auto& e : std::filesystem::directory_iterator(quarantine)) {
+    EXPECT_EQ(std::filesystem::file_size(e.path()), std::filesystem::file_size(seg));
+    ++kept;
+  }
+  EXPECT_EQ(kept, 1u);
+  EXPECT_NE(report.problems[0].find("quarantine/"), std::string::npos);
+}
+
+TEST(MmapLogRecovery, AnOrdinaryTornTailLeavesNoQuarantine) {
+  ScratchDir dir;
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, 30, "s", 100);
+  }
+  std::string seg = LastSegment(dir.path());
+  size_t end = EndOfRecords(seg);
+  std::mt19937 rng(5);
+  Garble(seg, end - 10, 10, rng);  // the last record only
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_TRUE((*log)->recovery().problems.empty());
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/quarantine"));
+  EXPECT_EQ(CountAll(**log), 29u);
+}
+
+}  // namespace
+}  // namespace cairn::mmaplog
