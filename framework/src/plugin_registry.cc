@@ -52,57 +52,57 @@ bool ValidPluginName(const char* name) {
 absl::Status CheckFunctions(const cairn_plugin_descriptor* d,
                             std::string_view origin) {
   std::vector<std::string> missing;
-  auto need = [&](const void* fn, const char* name) {
+  auto need = [&](auto fn, const char* name) {
     if (fn == nullptr) missing.push_back(name);
   };
-  auto promised = [&](uint64_t cap, const void* fn, const char* name) {
+  auto promised = [&](uint64_t cap, auto fn, const char* name) {
     if ((d->capabilities & cap) && fn == nullptr) missing.push_back(name);
   };
   switch (d->kind) {
     case CAIRN_KIND_STORAGE: {
       auto* t = static_cast<const cairn_storage_api*>(d->table);
-      need(reinterpret_cast<const void*>(t->open), "open");
-      need(reinterpret_cast<const void*>(t->close), "close");
-      need(reinterpret_cast<const void*>(t->append), "append");
-      need(reinterpret_cast<const void*>(t->read_stream), "read_stream");
-      need(reinterpret_cast<const void*>(t->read_all), "read_all");
-      need(reinterpret_cast<const void*>(t->head_revision), "head_revision");
-      need(reinterpret_cast<const void*>(t->head_position), "head_position");
-      need(reinterpret_cast<const void*>(t->list_streams), "list_streams");
-      need(reinterpret_cast<const void*>(t->flush), "flush");
-      promised(CAIRN_CAP_TAGS, reinterpret_cast<const void*>(t->read_tag), "read_tag");
-      promised(CAIRN_CAP_LIVE_READS, reinterpret_cast<const void*>(t->wait_commit), "wait_commit");
-      promised(CAIRN_CAP_DELETE, reinterpret_cast<const void*>(t->delete_to), "delete_to");
-      promised(CAIRN_CAP_SNAPSHOTS, reinterpret_cast<const void*>(t->snapshot_save), "snapshot_save");
-      promised(CAIRN_CAP_SNAPSHOTS, reinterpret_cast<const void*>(t->snapshot_load), "snapshot_load");
-      promised(CAIRN_CAP_SNAPSHOTS, reinterpret_cast<const void*>(t->snapshot_delete), "snapshot_delete");
-      promised(CAIRN_CAP_SNAPSHOTS, reinterpret_cast<const void*>(t->snapshot_delete_matching), "snapshot_delete_matching");
-      promised(CAIRN_CAP_APPLY, reinterpret_cast<const void*>(t->apply), "apply");
+      need(t->open, "open");
+      need(t->close, "close");
+      need(t->append, "append");
+      need(t->read_stream, "read_stream");
+      need(t->read_all, "read_all");
+      need(t->head_revision, "head_revision");
+      need(t->head_position, "head_position");
+      need(t->list_streams, "list_streams");
+      need(t->flush, "flush");
+      promised(CAIRN_CAP_TAGS, t->read_tag, "read_tag");
+      promised(CAIRN_CAP_LIVE_READS, t->wait_commit, "wait_commit");
+      promised(CAIRN_CAP_DELETE, t->delete_to, "delete_to");
+      promised(CAIRN_CAP_SNAPSHOTS, t->snapshot_save, "snapshot_save");
+      promised(CAIRN_CAP_SNAPSHOTS, t->snapshot_load, "snapshot_load");
+      promised(CAIRN_CAP_SNAPSHOTS, t->snapshot_delete, "snapshot_delete");
+      promised(CAIRN_CAP_SNAPSHOTS, t->snapshot_delete_matching, "snapshot_delete_matching");
+      promised(CAIRN_CAP_APPLY, t->apply, "apply");
       break;
     }
     case CAIRN_KIND_CODEC: {
       auto* t = static_cast<const cairn_codec_api*>(d->table);
-      need(reinterpret_cast<const void*>(t->open), "open");
-      need(reinterpret_cast<const void*>(t->close), "close");
-      need(reinterpret_cast<const void*>(t->encode), "encode");
-      need(reinterpret_cast<const void*>(t->decode), "decode");
+      need(t->open, "open");
+      need(t->close, "close");
+      need(t->encode, "encode");
+      need(t->decode, "decode");
       break;
     }
     case CAIRN_KIND_CIPHER: {
       auto* t = static_cast<const cairn_cipher_api*>(d->table);
-      need(reinterpret_cast<const void*>(t->open), "open");
-      need(reinterpret_cast<const void*>(t->close), "close");
-      need(reinterpret_cast<const void*>(t->seal), "seal");
-      need(reinterpret_cast<const void*>(t->open_sealed), "open_sealed");
-      promised(CAIRN_CAP_KEY_ROTATION, reinterpret_cast<const void*>(t->rotate), "rotate");
+      need(t->open, "open");
+      need(t->close, "close");
+      need(t->seal, "seal");
+      need(t->open_sealed, "open_sealed");
+      promised(CAIRN_CAP_KEY_ROTATION, t->rotate, "rotate");
       break;
     }
     case CAIRN_KIND_REPLICATION: {
       auto* t = static_cast<const cairn_replication_api*>(d->table);
-      need(reinterpret_cast<const void*>(t->open), "open");
-      need(reinterpret_cast<const void*>(t->close), "close");
-      need(reinterpret_cast<const void*>(t->replicate), "replicate");
-      need(reinterpret_cast<const void*>(t->role), "role");
+      need(t->open, "open");
+      need(t->close, "close");
+      need(t->replicate, "replicate");
+      need(t->role, "role");
       break;
     }
   }

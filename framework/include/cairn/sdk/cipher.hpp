@@ -34,24 +34,11 @@ class Cipher {
 template <typename Impl>
 struct CipherAdapter {
   static Cipher* Self(cairn_cipher* c) { return reinterpret_cast<Cipher*>(c); }
-  static cairn_status OpenInstance(const cairn_options* options,
-                                   cairn_cipher** out, cairn_error* error) {
-    return Guard(error, [&]() -> Status {
-      std::unique_ptr<Impl> impl;
-      Status s = Impl::Open(Options(options), &impl);
-      if (!s.ok()) return s;
-      if (!impl) return Internal("Open returned no instance");
-      *out =
-          reinterpret_cast<cairn_cipher*>(static_cast<Cipher*>(impl.release()));
-      return Status::Ok();
-    });
+  static cairn_status OpenCipher(const cairn_options* options,
+                                 cairn_cipher** out, cairn_error* error) {
+    return OpenInstance<Cipher, Impl>(options, out, error);
   }
-  static void Close(cairn_cipher* c) {
-    try {
-      delete Self(c);
-    } catch (...) {
-    }
-  }
+  static void Close(cairn_cipher* c) { CloseInstance<Cipher>(c); }
   static cairn_status Seal(cairn_cipher* c, cairn_bytes associated,
                            cairn_bytes plaintext, cairn_buffer* output,
                            uint32_t* key_id, cairn_error* error) {
@@ -74,7 +61,7 @@ struct CipherAdapter {
   }
   static const cairn_cipher_api* Table() {
     static const cairn_cipher_api table = {sizeof(cairn_cipher_api),
-                                           &OpenInstance, &Close, &Seal,
+                                           &OpenCipher, &Close, &Seal,
                                            &OpenSealed, &Rotate};
     return &table;
   }

@@ -29,21 +29,9 @@ struct CodecAdapter {
   static Codec* Self(cairn_codec* c) { return reinterpret_cast<Codec*>(c); }
   static cairn_status Open(const cairn_options* options, cairn_codec** out,
                            cairn_error* error) {
-    return Guard(error, [&]() -> Status {
-      std::unique_ptr<Impl> impl;
-      Status s = Impl::Open(Options(options), &impl);
-      if (!s.ok()) return s;
-      if (!impl) return Internal("Open returned no instance");
-      *out = reinterpret_cast<cairn_codec*>(static_cast<Codec*>(impl.release()));
-      return Status::Ok();
-    });
+    return OpenInstance<Codec, Impl>(options, out, error);
   }
-  static void Close(cairn_codec* c) {
-    try {
-      delete Self(c);
-    } catch (...) {
-    }
-  }
+  static void Close(cairn_codec* c) { CloseInstance<Codec>(c); }
   static cairn_status Encode(cairn_codec* c, cairn_bytes input,
                              cairn_buffer* output, cairn_error* error) {
     return Guard(error, [&] {

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <exception>
 #include <map>
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
@@ -225,6 +226,31 @@ class Options {
  private:
   std::map<std::string, std::string> values_;
 };
+
+// Opens an instance of plugin class `Impl` (derived from `Base`) for the
+// ABI: calls Impl::Open(options, extra..., &instance) and hands the host an
+// opaque `Handle*`. Shared by the adapters of every plugin kind.
+template <typename Base, typename Impl, typename Handle, typename... Extra>
+cairn_status OpenInstance(const cairn_options* options, Handle** out,
+                          cairn_error* error, Extra... extra) {
+  return Guard(error, [&]() -> Status {
+    std::unique_ptr<Impl> impl;
+    Status s = Impl::Open(Options(options), extra..., &impl);
+    if (!s.ok()) return s;
+    if (!impl) return Internal("Open returned no instance");
+    *out = reinterpret_cast<Handle*>(static_cast<Base*>(impl.release()));
+    return Status::Ok();
+  });
+}
+
+// Destroys what OpenInstance made; a throwing destructor is contained.
+template <typename Base, typename Handle>
+void CloseInstance(Handle* handle) {
+  try {
+    delete reinterpret_cast<Base*>(handle);
+  } catch (...) {
+  }
+}
 
 // Appends to a caller-owned cairn_buffer.
 class BufferWriter {

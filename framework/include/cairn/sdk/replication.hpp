@@ -35,21 +35,11 @@ struct ReplicationAdapter {
                            const cairn_storage_api* storage_api,
                            cairn_storage* storage, cairn_replication** out,
                            cairn_error* error) {
-    return Guard(error, [&]() -> Status {
-      std::unique_ptr<Impl> impl;
-      Status s = Impl::Open(Options(options), storage_api, storage, &impl);
-      if (!s.ok()) return s;
-      if (!impl) return Internal("Open returned no instance");
-      *out = reinterpret_cast<cairn_replication*>(
-          static_cast<Replication*>(impl.release()));
-      return Status::Ok();
-    });
+    return OpenInstance<Replication, Impl>(options, out, error, storage_api,
+                                           storage);
   }
   static void Close(cairn_replication* r) {
-    try {
-      delete Self(r);
-    } catch (...) {
-    }
+    CloseInstance<Replication>(r);
   }
   static cairn_status Replicate(cairn_replication* r, uint64_t first,
                                 uint64_t last, cairn_error* error) {

@@ -165,22 +165,9 @@ struct StorageAdapter {
 
   static cairn_status Open(const cairn_options* options, cairn_storage** out,
                            cairn_error* error) {
-    return Guard(error, [&]() -> Status {
-      std::unique_ptr<Impl> impl;
-      Status s = Impl::Open(Options(options), &impl);
-      if (!s.ok()) return s;
-      if (!impl) return Internal("Open returned no instance");
-      *out = reinterpret_cast<cairn_storage*>(
-          static_cast<Storage*>(impl.release()));
-      return Status::Ok();
-    });
+    return OpenInstance<Storage, Impl>(options, out, error);
   }
-  static void Close(cairn_storage* s) {
-    try {
-      delete Self(s);
-    } catch (...) {
-    }
-  }
+  static void Close(cairn_storage* s) { CloseInstance<Storage>(s); }
   static cairn_status Append(cairn_storage* s, cairn_bytes stream,
                              cairn_expected expected, const cairn_event* events,
                              size_t count, cairn_append_result* result,
