@@ -6,8 +6,6 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
-#include <set>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -439,8 +437,6 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
     absl::StatusOr<uint64_t> head = store->HeadPosition();
     if (!head.ok()) return head.status();
     if (*head > 0) {
-      absl::Status check;
-      std::string stored_cipher;
       Impl* i = store->impl_.get();
       struct Probe {
         Impl* impl;
