@@ -225,36 +225,36 @@ void RequestExecutor::ReadStream(const v1::ReadStreamRequest& request,
 
 void RequestExecutor::ReadTag(const v1::ReadTagRequest& request,
                               v1::Response* response) const {
-  uint64_t page = 0;
-  uint64_t ask = 0;
-  PageFor(request.max_count(), limits_.max_read_events, &page, &ask);
-  auto* read = response->mutable_read();
-  PageCollector collect(read, page, response_budget());
-  const auto start = Clock::now();
-  const absl::Status status = store_->ReadTag(
-      request.tag(), request.after_position(), ask,
-      [&collect](const RecordedEvent& event) { return collect(event); });
-  metrics_->read_latency.Observe(SecondsSince(start));
-  if (SetError(status, response)) return;
-  metrics_->reads_total.fetch_add(1, std::memory_order_relaxed);
-  metrics_->read_events_total.fetch_add(collect.count(),
-                                        std::memory_order_relaxed);
-  read->set_end(!collect.cut());
-  read->set_next_after_position(collect.count() > 0 ? collect.last_position()
-                                                    : request.after_position());
+  ReadByPosition(
+      request.after_position(), request.max_count(),
+      [&](uint64_t ask, const Store::EventFn& on_event) {
+        return store_->ReadTag(request.tag(), request.after_position(), ask, on_event);
+      },
+      response);
 }
 
 void RequestExecutor::ReadAll(const v1::ReadAllRequest& request,
                               v1::Response* response) const {
+  ReadByPosition(
+      request.after_position(), request.max_count(),
+      [&](uint64_t ask, const Store::EventFn& on_event) {
+        return store_->ReadAll(request.after_position(), ask, on_event);
+      },
+      response);
+}
+
+void RequestExecutor::ReadByPosition(
+    uint64_t after_position, int64_t max_count,
+    const std::function<absl::Status(uint64_t, const Store::EventFn&)>& read_fn,
+    v1::Response* response) const {
   uint64_t page = 0;
   uint64_t ask = 0;
-  PageFor(request.max_count(), limits_.max_read_events, &page, &ask);
+  PageFor(max_count, limits_.max_read_events, &page, &ask);
   auto* read = response->mutable_read();
   PageCollector collect(read, page, response_budget());
   const auto start = Clock::now();
-  const absl::Status status = store_->ReadAll(
-      request.after_position(), ask,
-      [&collect](const RecordedEvent& event) { return collect(event); });
+  const absl::Status status =
+      read_fn(ask, [&collect](const RecordedEvent& event) { return collect(event); });
   metrics_->read_latency.Observe(SecondsSince(start));
   if (SetError(status, response)) return;
   metrics_->reads_total.fetch_add(1, std::memory_order_relaxed);
@@ -262,7 +262,7 @@ void RequestExecutor::ReadAll(const v1::ReadAllRequest& request,
                                         std::memory_order_relaxed);
   read->set_end(!collect.cut());
   read->set_next_after_position(collect.count() > 0 ? collect.last_position()
-                                                    : request.after_position());
+                                                    : after_position);
 }
 
 void RequestExecutor::ListStreams(const v1::ListStreamsRequest& request,

@@ -4,6 +4,7 @@
 #ifndef CAIRN_HOSTS_CAIRND_REQUEST_EXECUTOR_H_
 #define CAIRN_HOSTS_CAIRND_REQUEST_EXECUTOR_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,12 @@ class RequestExecutor {
                   v1::Response* response) const;
   void ReadTag(const v1::ReadTagRequest& request, v1::Response* response) const;
   void ReadAll(const v1::ReadAllRequest& request, v1::Response* response) const;
+  // Shared by ReadTag and ReadAll: pages a read by position after
+  // `after_position`; `read(ask, on_event)` runs the store call.
+  void ReadByPosition(
+      uint64_t after_position, int64_t max_count,
+      const std::function<absl::Status(uint64_t, const cairn::Store::EventFn&)>& read,
+      v1::Response* response) const;
   void ListStreams(const v1::ListStreamsRequest& request,
                    v1::Response* response) const;
   void ServerInfo(v1::Response* response) const;
