@@ -574,36 +574,41 @@ absl::StatusOr<std::vector<RecordedEvent>> Client::ReadStream(
 
 absl::Status Client::ReadTag(std::string_view tag, uint64_t after_position,
                              uint64_t max_count, const EventFn& on_event) {
-  uint64_t after = after_position;
-  uint64_t remaining = max_count;
-  while (remaining > 0) {
-    v1::Request request;
-    auto* read = request.mutable_read_tag();
-    read->set_tag(std::string(tag));
-    read->set_after_position(after);
-    read->set_max_count(WireCount(remaining));
-    auto response = CallAndWait(std::move(request));
-    if (!response.ok()) return response.status();
-    for (const auto& event : response->read().events()) {
-      if (remaining != kMaxRevision) --remaining;
-      if (!on_event(protocol::FromProto(event))) return absl::OkStatus();
-    }
-    if (response->read().end() || response->read().events_size() == 0) break;
-    after = response->read().next_after_position();
-  }
-  return absl::OkStatus();
+  return ReadPagesByPosition(
+      after_position, max_count,
+      [&](uint64_t after, int64_t count) {
+        v1::Request request;
+        auto* read = request.mutable_read_tag();
+        read->set_tag(std::string(tag));
+        read->set_after_position(after);
+        read->set_max_count(count);
+        return request;
+      },
+      on_event);
 }
 
 absl::Status Client::ReadAll(uint64_t after_position, uint64_t max_count,
                              const EventFn& on_event) {
+  return ReadPagesByPosition(
+      after_position, max_count,
+      [](uint64_t after, int64_t count) {
+        v1::Request request;
+        auto* read = request.mutable_read_all();
+        read->set_after_position(after);
+        read->set_max_count(count);
+        return request;
+      },
+      on_event);
+}
+
+absl::Status Client::ReadPagesByPosition(
+    uint64_t after_position, uint64_t max_count,
+    const std::function<v1::Request(uint64_t, int64_t)>& make_request,
+    const EventFn& on_event) {
   uint64_t after = after_position;
   uint64_t remaining = max_count;
   while (remaining > 0) {
-    v1::Request request;
-    auto* read = request.mutable_read_all();
-    read->set_after_position(after);
-    read->set_max_count(WireCount(remaining));
-    auto response = CallAndWait(std::move(request));
+    auto response = CallAndWait(make_request(after, WireCount(remaining)));
     if (!response.ok()) return response.status();
     for (const auto& event : response->read().events()) {
       if (remaining != kMaxRevision) --remaining;

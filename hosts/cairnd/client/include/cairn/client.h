@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -157,6 +158,13 @@ class Client {
  private:
   explicit Client(std::shared_ptr<Impl> impl);
   absl::StatusOr<v1::Response> CallAndWait(v1::Request request);
+  // Shared by ReadTag and ReadAll: asks page after page, each made by
+  // `make_request(after, count)`, until max_count events, the end, or
+  // on_event returns false.
+  absl::Status ReadPagesByPosition(
+      uint64_t after_position, uint64_t max_count,
+      const std::function<v1::Request(uint64_t after, int64_t count)>& make_request,
+      const EventFn& on_event);
   std::shared_ptr<Impl> impl_;
 };
 
