@@ -1,20 +1,31 @@
-// The index checkpoint: written at a clean close, read at the next open so
-// that reopening does not rescan the segments.
+// The index checkpoint: the indexes up to a cut, so that an open reads them
+// instead of rescanning the segments before the cut.
+//
+// The background thread writes one whenever a newer segment is sealed (cut =
+// the end of the newest segment that, with every one before it, is sealed:
+// complete and durable), and a clean close writes one whose cut is the end
+// of the log. Either way it is written to checkpoint.tmp, synced, renamed
+// over <path>/index/checkpoint and the directory synced, so a crash leaves
+// the old one or the new one, never a torn one.
 //
 // <path>/index/checkpoint (little-endian):
-//   u64 magic "CAIRNCKP", u32 version (1), u32 0,
-//   u64 watermark, u64 first segment, u64 active segment, u32 cursor offset,
-//   u32 0,
-//   u64 streams, then per stream in ordinal order: u8 name length, name,
-//     u64 head revision, then head x u64 location (revision 1 first),
-//   u64 tags, then per tag: u8 name length, name, u64 count, count x u64
-//     location,
-//   u64 sparse entries, then that many u64 locations,
+//   u64 magic "CAIRNCKP", u32 version (2), u32 0,
+//   u64 cut segment, u64 its base position, u32 cut offset (0: the whole
+//   segment, up to its end marker), u32 0, u64 cut position (the last
+//   position the checkpoint covers),
+//   u64 streams, then per stream in ordinal order from 1: u8 name length,
+//     name, u64 first revision stored, u64 last revision (the stream's head
+//     at the cut), then one u64 location per revision first..last,
+//   u64 tags, then per tag: u8 name length, name, u64 first entry stored,
+//     u64 entries at the cut, then one u64 location per entry stored,
+//   u64 first sparse entry, u64 sparse entries, then their u64 locations,
 //   u32 CRC32C of everything before it.
 //
-// The file is removed as soon as it is loaded, so it can only ever describe
-// the log exactly as a clean close left it; any doubt (checksum, segments,
-// a record after the recorded end) falls back to the full scan.
+// Records before the cut never change, so the checkpoint stays valid while
+// the log grows after it; the open checks it against the files (checksum,
+// the cut segment's records up to the cut, every segment before it sealed)
+// and scans only what follows the cut. Locations in segments retention has
+// removed since are dropped as it is loaded.
 #include <algorithm>
 #include <cstring>
 
@@ -26,6 +37,7 @@ namespace cairn::mmaplog {
 namespace {
 
 constexpr uint64_t kCheckpointMagic = 0x504B434E52494143ull;  // "CAIRNCKP"
+constexpr uint32_t kCheckpointVersion = 2;
 constexpr uint64_t kSparseEvery = 64;
 
 class Writer {
@@ -89,126 +101,229 @@ class Reader {
 
 }  // namespace
 
-absl::Status Log::WriteCheckpoint() {
+absl::Status Log::WriteCheckpoint(bool closing) {
+  // The cut: at a clean close the end of the log (nothing else runs); in the
+  // background the end of the newest sealed segment with only sealed ones
+  // before it, whose records are all committed and durable.
+  uint64_t cut_segment, cut_base, cut_position;
+  uint32_t cut_offset;
+  if (closing) {
+    cut_segment = cursor_segment_->number;
+    cut_base = cursor_segment_->base_position;
+    cut_offset = cursor_offset_;
+    cut_position = watermark_.load();
+  } else {
+    Segment* active = active_.load(std::memory_order_acquire);
+    uint64_t n = first_segment_.load(std::memory_order_acquire);
+    cut_segment = 0;
+    for (; n < active->number; ++n) {
+      Segment* seg = SegmentAt(n);
+      if (seg == nullptr || !seg->sealed.load(std::memory_order_acquire)) break;
+      cut_segment = n;
+    }
+    if (cut_segment == 0 || cut_segment <= checkpointed_segment_) {
+      return absl::OkStatus();  // nothing new is sealed
+    }
+    Segment* seg = SegmentAt(cut_segment);
+    Segment* next = SegmentAt(cut_segment + 1);
+    if (seg == nullptr || next == nullptr) return absl::OkStatus();
+    cut_base = seg->base_position;
+    cut_offset = 0;
+    cut_position = next->base_position;
+  }
+  auto in_cut = [&](uint64_t location) {
+    return location != 0 && LocationSegment(location) <= cut_segment &&
+           (cut_offset == 0 || LocationSegment(location) < cut_segment ||
+            LocationOffset(location) < cut_offset);
+  };
+
   std::string dir = options_.path + "/index";
   std::string tmp = dir + "/checkpoint.tmp";
   absl::Status s = fs_->Remove(tmp);
   if (!s.ok()) return s;
   Writer w(fs_, tmp);
-  uint64_t watermark = watermark_.load();
   w.Put(kCheckpointMagic);
-  w.Put(uint32_t{1});
+  w.Put(kCheckpointVersion);
   w.Put(uint32_t{0});
-  w.Put(watermark);
-  w.Put(first_segment_);
-  w.Put(cursor_segment_->number);
-  w.Put(cursor_offset_);
+  w.Put(cut_segment);
+  w.Put(cut_base);
+  w.Put(cut_offset);
   w.Put(uint32_t{0});
-  uint64_t streams = stream_count_.load();
+  w.Put(cut_position);
+  // Streams in ordinal order, up to the last one with anything at or before
+  // the cut (ordinals follow the position of a stream's first event, so the
+  // ones after it have all their events after the cut and the scan finds
+  // them).
+  const uint64_t ordinals = stream_count_.load(std::memory_order_acquire);
+  std::vector<std::pair<uint64_t, uint64_t>> ranges(ordinals);  // first, last
+  uint64_t streams = 0;
+  for (uint64_t o = 1; o <= ordinals; ++o) {
+    auto* st = reinterpret_cast<StreamState*>(ordinals_.Get(o - 1));
+    uint64_t trimmed = st->trimmed_to.load(std::memory_order_acquire);
+    uint64_t last = st->head();
+    // Revisions after the cut (or not yet written) are at the end: walk back
+    // over them.
+    while (last > trimmed && !in_cut(st->revisions.Get(last - 1))) --last;
+    ranges[o - 1] = {trimmed + 1, last};
+    if (last > 0) streams = o;
+  }
   w.Put(streams);
   for (uint64_t o = 1; o <= streams; ++o) {
     auto* st = reinterpret_cast<StreamState*>(ordinals_.Get(o - 1));
+    auto [first, last] = ranges[o - 1];
     w.Put(static_cast<uint8_t>(st->name.size()));
     w.Bytes(st->name.data(), st->name.size());
-    uint64_t head = st->head();
-    w.Put(head);
-    for (uint64_t r = 0; r < head; ++r) w.Put(st->revisions.Get(r));
+    w.Put(first);
+    w.Put(last);
+    for (uint64_t r = first; r <= last; ++r) w.Put(st->revisions.Get(r - 1));
   }
-  w.Put(tags_.size());
-  tags_.ForEach([&](TagState* t) {
-    w.Put(static_cast<uint8_t>(t->name.size()));
-    w.Bytes(t->name.data(), t->name.size());
-    uint64_t n = t->count.load();
-    w.Put(n);
-    for (uint64_t i = 0; i < n; ++i) w.Put(t->locations.Get(i));
-  });
-  uint64_t sparse = watermark == 0 ? 0 : (watermark - 1) / kSparseEvery + 1;
-  w.Put(sparse);
-  for (uint64_t i = 0; i < sparse; ++i) w.Put(sparse_.Get(i));
+  std::vector<TagState*> tags;
+  tags_.ForEach([&](TagState* t) { tags.push_back(t); });
+  std::vector<std::pair<uint64_t, uint64_t>> tag_ranges;
+  uint64_t tags_written = 0;
+  for (TagState* t : tags) {
+    uint64_t first = t->first.load(std::memory_order_acquire);
+    uint64_t count = t->count.load(std::memory_order_acquire);
+    while (count > first && !in_cut(t->locations.Get(count - 1))) --count;
+    tag_ranges.emplace_back(first, count);
+    if (count > first) ++tags_written;
+  }
+  w.Put(tags_written);
+  for (size_t i = 0; i < tags.size(); ++i) {
+    auto [first, count] = tag_ranges[i];
+    if (count <= first) continue;
+    w.Put(static_cast<uint8_t>(tags[i]->name.size()));
+    w.Bytes(tags[i]->name.data(), tags[i]->name.size());
+    w.Put(first);
+    w.Put(count);
+    for (uint64_t e = first; e < count; ++e) w.Put(tags[i]->locations.Get(e));
+  }
+  uint64_t sparse_first =
+      (first_position_.load(std::memory_order_acquire) - 1) / kSparseEvery;
+  uint64_t sparse_end =
+      cut_position == 0 ? 0 : (cut_position - 1) / kSparseEvery + 1;
+  sparse_first = std::min(sparse_first, sparse_end);
+  w.Put(sparse_first);
+  w.Put(sparse_end - sparse_first);
+  for (uint64_t i = sparse_first; i < sparse_end; ++i) w.Put(sparse_.Get(i));
   s = w.Finish();
   if (!s.ok()) return s;
-  return fs_->Rename(tmp, dir + "/checkpoint");
+  s = fs_->Rename(tmp, dir + "/checkpoint");
+  if (!s.ok()) return s;
+  checkpointed_segment_ = cut_segment;
+  checkpoints_written_.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<bool> Log::LoadCheckpoint(
-    const std::vector<std::unique_ptr<Segment>>& used) {
+    const std::vector<std::unique_ptr<Segment>>& used, size_t* scan_segment,
+    uint32_t* scan_from, uint64_t* expected) {
   std::string path = options_.path + "/index/checkpoint";
   if (!fs_->Exists(path)) return false;
   auto contents = fs_->ReadFile(path);
   if (!contents.ok()) return contents.status();
-  // Whatever happens next, this checkpoint must not be trusted twice.
-  absl::Status s = fs_->Remove(path);
-  if (!s.ok()) return s;
+  auto reject = [&](const std::string& why) {
+    recovery_.checkpoint_rejected = "index checkpoint not used (" + why +
+                                    "); the whole log was scanned instead";
+    return false;
+  };
   const std::string& c = *contents;
-  if (c.size() < 64) return false;
+  if (c.size() < 64) return reject("it is cut short");
   uint32_t crc;
   std::memcpy(&crc, c.data() + c.size() - 4, 4);
-  if (Crc32c(0, c.data(), c.size() - 4) != crc) return false;
+  if (Crc32c(0, c.data(), c.size() - 4) != crc) {
+    return reject("it fails its checksum");
+  }
   Reader r(c);
-  uint64_t magic, watermark, first, active;
-  uint32_t version, zero, cursor_offset;
+  uint64_t magic, cut_segment, cut_base, cut_position;
+  uint32_t version, zero, cut_offset;
   if (!r.Get(&magic) || magic != kCheckpointMagic || !r.Get(&version) ||
-      version != 1 || !r.Get(&zero) || !r.Get(&watermark) || !r.Get(&first) ||
-      !r.Get(&active) || !r.Get(&cursor_offset) || !r.Get(&zero)) {
-    return false;
+      version != kCheckpointVersion || !r.Get(&zero) || !r.Get(&cut_segment) ||
+      !r.Get(&cut_base) || !r.Get(&cut_offset) || !r.Get(&zero) ||
+      !r.Get(&cut_position)) {
+    return reject("unknown format or version");
   }
-  Segment* last = used.back().get();
-  if (first != used.front()->number || active != last->number ||
-      watermark < last->base_position ||
-      cursor_offset < kSegmentHeaderSize ||
-      cursor_offset > last->capacity_units * 8) {
-    return false;
+  const uint64_t first_number = used.front()->number;
+  if (cut_segment < first_number) {
+    return reject("its cut segment " + SegmentFileName(cut_segment) +
+                  " was removed by retention");
   }
-  // Nothing may follow the recorded end (it would be an append after the
-  // checkpoint was written, which cannot happen after a clean close).
-  uint32_t after = LoadLength(last->data + cursor_offset);
-  if (after != 0 && after != kEndOfSegment) return false;
-  // The unsealed segments (the tail) are checked record by record, as the
-  // scan would: they must hold exactly the positions up to the watermark,
-  // every checksum good, ending at the recorded offset.
-  uint64_t position = 0;
-  bool have_position = false;
-  for (const auto& seg : used) {
-    if (seg->sealed.load()) continue;
-    if (!have_position) {
-      position = seg->base_position;
-      have_position = true;
-    } else if (seg->base_position != position) {
-      return false;
+  if (cut_segment > used.back()->number) {
+    return reject("the log ends before its cut segment " +
+                  SegmentFileName(cut_segment));
+  }
+  size_t cut_index = static_cast<size_t>(cut_segment - first_number);
+  Segment* cut = used[cut_index].get();
+  if (cut->base_position != cut_base) {
+    return reject("segment " + cut->name() + " starts at another position");
+  }
+  for (size_t i = 0; i < cut_index; ++i) {
+    if (!used[i]->sealed.load()) {
+      return reject("segment " + used[i]->name() + " before the cut is not sealed");
     }
+  }
+  if (cut_offset == 0 && !cut->sealed.load()) {
+    return reject("its cut segment " + cut->name() + " is not sealed");
+  }
+  // The cut segment's records up to the cut must be exactly the positions
+  // up to the cut position, every checksum good (headers only if sealed, as
+  // the scan checks them).
+  {
+    const bool sealed = cut->sealed.load();
+    const uint32_t limit = cut->capacity_units * 8;
+    uint64_t position = cut->base_position;
     uint32_t off = kSegmentHeaderSize;
-    const uint32_t limit = seg->capacity_units * 8;
     for (;;) {
-      uint32_t len = LoadLength(seg->data + off);
+      if (cut_offset != 0 && off >= cut_offset) break;
+      uint32_t len = LoadLength(cut->data + off);
       if (len == 0 || len == kEndOfSegment) break;
       RecordHeader h;
-      if (CheckRecord(seg->data + off, limit - std::min(limit, off), &h) !=
-              RecordCheck::kOk ||
-          h.position != position + 1) {
-        return false;
+      RecordCheck check = CheckRecord(cut->data + off,
+                                      limit - std::min(limit, off), &h,
+                                      /*check_body=*/!sealed);
+      if (check != RecordCheck::kOk || h.position != position + 1) {
+        return reject("segment " + cut->name() + " offset " +
+                      std::to_string(off) + " does not match it");
       }
       position = h.position;
       off += h.length;
     }
-    if (seg.get() == last && off != cursor_offset) return false;
+    if (position != cut_position || (cut_offset != 0 && off != cut_offset)) {
+      return reject("segment " + cut->name() + " does not end where it says");
+    }
+    if (cut_offset == 0 && LoadLength(cut->data + off) != kEndOfSegment &&
+        cut_index + 1 < used.size()) {
+      return reject("segment " + cut->name() + " has no end marker");
+    }
+    if (cut_index + 1 < used.size() &&
+        used[cut_index + 1]->base_position != cut_position &&
+        cut_offset == 0) {
+      return reject("segment " + used[cut_index + 1]->name() +
+                    " does not follow its cut");
+    }
   }
-  if (have_position && position != watermark) return false;
-
+  // Locations in segments retention has removed since the checkpoint was
+  // written are dropped.
+  auto kept = [&](uint64_t location) {
+    return LocationSegment(location) >= first_number ? location : 0;
+  };
   uint64_t streams;
-  if (!r.Get(&streams)) return false;
+  if (!r.Get(&streams)) return reject("no stream table");
   for (uint64_t o = 1; o <= streams; ++o) {
     std::string_view name;
-    uint64_t head;
-    if (!r.Name(&name) || !r.Get(&head) || !r.Has(head, 8)) {
+    uint64_t first, last;
+    if (!r.Name(&name) || !r.Get(&first) || !r.Get(&last) || first == 0 ||
+        (last >= first && !r.Has(last - first + 1, 8))) {
       return absl::InternalError("index checkpoint: stream table is cut short");
     }
     bool created = false;
     StreamState* st = streams_.FindOrCreate(name, &created);
-    st->head_and_claim.store(head << 1);
-    for (uint64_t i = 0; i < head; ++i) {
+    st->head_and_claim.store(last << 1);
+    for (uint64_t rev = first; rev <= last; ++rev) {
       uint64_t loc = 0;
       r.Get(&loc);
-      st->revisions.Set(i, loc);
+      loc = kept(loc);
+      if (loc != 0) st->revisions.Set(rev - 1, loc);
     }
     st->ordinal.store(o);
     ordinals_.Set(o - 1, reinterpret_cast<uint64_t>(st));
@@ -218,33 +333,60 @@ absl::StatusOr<bool> Log::LoadCheckpoint(
   if (!r.Get(&tags)) return absl::InternalError("index checkpoint: no tags");
   for (uint64_t t = 0; t < tags; ++t) {
     std::string_view name;
-    uint64_t count;
-    if (!r.Name(&name) || !r.Get(&count) || !r.Has(count, 8)) {
+    uint64_t first, count;
+    if (!r.Name(&name) || !r.Get(&first) || !r.Get(&count) || count < first ||
+        !r.Has(count - first, 8)) {
       return absl::InternalError("index checkpoint: tag table is cut short");
     }
     bool created = false;
     TagState* tag = tags_.FindOrCreate(name, &created);
-    for (uint64_t i = 0; i < count; ++i) {
+    uint64_t retained = first;
+    for (uint64_t i = first; i < count; ++i) {
       uint64_t loc = 0;
       r.Get(&loc);
-      tag->locations.Set(i, loc);
+      loc = kept(loc);
+      if (loc != 0) {
+        tag->locations.Set(i, loc);
+      } else if (retained == i) {
+        retained = i + 1;
+      }
     }
+    tag->first.store(retained);
     tag->count.store(count);
   }
-  uint64_t sparse;
-  if (!r.Get(&sparse) || !r.Has(sparse, 8)) {
+  uint64_t sparse_first, sparse;
+  if (!r.Get(&sparse_first) || !r.Get(&sparse) || !r.Has(sparse, 8)) {
     return absl::InternalError("index checkpoint: sparse index is cut short");
   }
-  for (uint64_t i = 0; i < sparse; ++i) {
+  for (uint64_t i = sparse_first; i < sparse_first + sparse; ++i) {
     uint64_t loc = 0;
     r.Get(&loc);
-    sparse_.Set(i, loc);
+    loc = kept(loc);
+    if (loc != 0) sparse_.Set(i, loc);
   }
-  last->reserve.store(((watermark - last->base_position) << 32) |
-                      (cursor_offset / 8));
-  recovery_.records = watermark - used.front()->base_position;
+  // The scan goes on after the cut: inside the cut segment (a clean close's
+  // checkpoint) or from the start of the next one; a sealed last segment is
+  // rescanned (its records are already indexed and are skipped) so that its
+  // end is known.
+  if (cut_offset != 0) {
+    *scan_segment = cut_index;
+    *scan_from = cut_offset;
+    *expected = cut_position;
+  } else if (cut_index + 1 < used.size()) {
+    *scan_segment = cut_index + 1;
+    *scan_from = kSegmentHeaderSize;
+    *expected = cut_position;
+  } else {
+    *scan_segment = cut_index;
+    *scan_from = kSegmentHeaderSize;
+    *expected = cut->base_position;
+  }
+  // The next background checkpoint is due once a segment after the one
+  // this checkpoint covers whole is sealed.
+  checkpointed_segment_ = cut_offset == 0 ? cut_segment : cut_segment - 1;
+  recovery_.records = cut_position - used.front()->base_position;
+  recovery_.checkpoint_position = cut_position;
   recovery_.from_checkpoint = true;
-  watermark_.store(watermark);
   return true;
 }
 

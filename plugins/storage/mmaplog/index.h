@@ -133,6 +133,9 @@ struct StreamState {
   static constexpr uint64_t kClaimed = 1;
   std::atomic<uint64_t> head_and_claim{0};
   std::atomic<uint64_t> deleted_to{0};
+  // Revisions <= trimmed_to were in segments retention removed; their
+  // entries in `revisions` are 0. Written by the retention thread only.
+  std::atomic<uint64_t> trimmed_to{0};
   std::atomic<uint64_t> ordinal{0};  // 0 until its first batch commits
   ChunkedArray revisions;            // revision - 1 -> location
   const std::string name;
@@ -148,6 +151,9 @@ struct TagState {
   TagState(std::string_view n, IndexArena* arena) : locations(arena), name(n) {}
   ChunkedArray locations;           // i -> location of the i-th tagged event
   std::atomic<uint64_t> count{0};   // entries published
+  // Entries < first were in segments retention removed (and are 0). Written
+  // by the retention thread only.
+  std::atomic<uint64_t> first{0};
   const std::string name;
   TagState* next = nullptr;
 };

@@ -133,6 +133,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
   log->recovered_ = true;
   log->flusher_ = std::thread([l = log.get()] { l->FlusherLoop(); });
   log->preparer_ = std::thread([l = log.get()] { l->PreparerLoop(); });
+  log->maintenance_ = std::thread([l = log.get()] { l->MaintenanceLoop(); });
   return log;
 }
 
@@ -150,6 +151,8 @@ Log::~Log() {
     std::lock_guard<std::mutex> lk(spare_mu_);
     spare_cv_.notify_all();
   }
+  WakeMaintenance();
+  if (maintenance_.joinable()) maintenance_.join();
   if (flusher_.joinable()) flusher_.join();
   if (preparer_.joinable()) preparer_.join();
   // An open that failed (another process holds the lock, recovery refused)
@@ -159,7 +162,7 @@ Log::~Log() {
   absl::Status s = SyncCommitted(&synced);
   // A clean close leaves an index checkpoint so the next open need not
   // rescan; without one (failure, kill -9) the next open scans.
-  if (s.ok() && !failed_.load()) s = WriteCheckpoint();
+  if (s.ok() && !failed_.load()) s = WriteCheckpoint(/*closing=*/true);
   (void)s;  // no caller to tell; the next open scans instead
 }
 
@@ -790,6 +793,7 @@ absl::Status Log::SyncCommitted(uint64_t* synced_position) {
       s = seg->file->Sync(0, kSegmentHeaderSize);
       if (!s.ok()) return s;
       seg->sealed.store(true);
+      WakeMaintenance();  // a checkpoint and retention may now cover it
     }
   }
   synced_segment_ = through;
@@ -863,15 +867,34 @@ absl::Status Log::Flush() {
 
 // ---- Reads ------------------------------------------------------------------
 
-absl::Status Log::ReadRecord(uint64_t location, const uint8_t** record,
-                             RecordHeader* header) const {
-  Segment* seg = SegmentAt(LocationSegment(location));
-  uint32_t off = LocationOffset(location);
-  if (seg == nullptr) {
-    return absl::NotFoundError("segment " +
-                               SegmentFileName(LocationSegment(location)) +
-                               " is no longer present");
+Segment* Log::SegmentRef::Switch(uint64_t number) {
+  if (pinned_ != nullptr && pinned_->number == number) return pinned_;
+  // Pin the new segment before letting go of the old one: retention removes
+  // segments oldest first and waits for pins, so a reader walking forward
+  // never finds its next segment removed under it.
+  Segment* seg = log_->SegmentAt(number);
+  if (seg != nullptr) {
+    seg->pins.fetch_add(1, std::memory_order_seq_cst);
+    if (seg->retired.load(std::memory_order_seq_cst)) {
+      seg->pins.fetch_sub(1, std::memory_order_release);
+      seg = nullptr;
+    }
   }
+  Release();
+  pinned_ = seg;
+  return seg;
+}
+
+void Log::SegmentRef::Release() {
+  if (pinned_ != nullptr) {
+    pinned_->pins.fetch_sub(1, std::memory_order_release);
+    pinned_ = nullptr;
+  }
+}
+
+absl::Status Log::ReadRecord(const Segment* seg, uint32_t off,
+                             const uint8_t** record,
+                             RecordHeader* header) const {
   const uint8_t* rec = seg->data + off;
   RecordCheck c = CheckRecord(rec, seg->size - 8 - off, header);
   if (c == RecordCheck::kOk) {
@@ -901,17 +924,33 @@ absl::Status Log::ReadStream(std::string_view stream, uint64_t from,
   uint64_t watermark = watermark_.load(std::memory_order_acquire);
   uint64_t head = s->head();
   uint64_t start = std::max<uint64_t>(
-      {from, 1, s->deleted_to.load(std::memory_order_acquire) + 1});
+      {from, 1, s->deleted_to.load(std::memory_order_acquire) + 1,
+       s->trimmed_to.load(std::memory_order_acquire) + 1});
   uint64_t stop = std::min(to, head);
   uint64_t sent = 0;
   cairn_bytes tags[256];
   std::vector<cairn_bytes> many_tags;
+  SegmentRef pin(this);
   for (uint64_t r = start; r <= stop && sent < max_count; ++r) {
     uint64_t loc = s->revisions.Get(r - 1);
-    if (loc == 0) break;
+    Segment* seg = loc == 0 ? nullptr : pin.Switch(LocationSegment(loc));
+    if (seg == nullptr) {
+      // Retention raises trimmed_to before it removes a segment, so a
+      // revision it took meanwhile is skipped; otherwise the revision is
+      // not written yet and the read ends here.
+      uint64_t trimmed = s->trimmed_to.load(std::memory_order_acquire);
+      if (r <= trimmed) {
+        r = trimmed;
+        continue;
+      }
+      if (loc == 0) break;
+      return absl::NotFoundError("segment " +
+                                 SegmentFileName(LocationSegment(loc)) +
+                                 " is no longer present");
+    }
     const uint8_t* rec;
     RecordHeader h;
-    absl::Status st = ReadRecord(loc, &rec, &h);
+    absl::Status st = ReadRecord(seg, LocationOffset(loc), &rec, &h);
     if (absl::IsUnavailable(st)) break;
     if (!st.ok()) return st;
     if (h.position > watermark) break;
@@ -934,16 +973,19 @@ absl::Status Log::ReadTag(std::string_view tag, uint64_t after_position,
   if (t == nullptr || max_count == 0) return absl::OkStatus();
   uint64_t watermark = watermark_.load(std::memory_order_acquire);
   uint64_t n = t->count.load(std::memory_order_acquire);
+  SegmentRef pin(this);
   // Binary search the first entry with position > after_position; each probe
-  // reads the position from the record header.
-  auto position_of = [&](uint64_t i) {
+  // reads the position from the record header. Entries retention removed
+  // (a prefix) count as position 0.
+  auto position_of = [&](uint64_t i) -> uint64_t {
     uint64_t loc = t->locations.Get(i);
-    Segment* seg = SegmentAt(LocationSegment(loc));
+    Segment* seg = loc == 0 ? nullptr : pin.Switch(LocationSegment(loc));
+    if (seg == nullptr) return 0;
     uint64_t p;
     std::memcpy(&p, seg->data + LocationOffset(loc) + 16, 8);
     return p;
   };
-  uint64_t lo = 0, hi = n;
+  uint64_t lo = t->first.load(std::memory_order_acquire), hi = std::max(lo, n);
   while (lo < hi) {
     uint64_t mid = lo + (hi - lo) / 2;
     if (position_of(mid) <= after_position) lo = mid + 1;
@@ -952,9 +994,12 @@ absl::Status Log::ReadTag(std::string_view tag, uint64_t after_position,
   uint64_t sent = 0;
   std::vector<cairn_bytes> tag_buf;
   for (uint64_t i = lo; i < n && sent < max_count; ++i) {
+    uint64_t loc = t->locations.Get(i);
+    Segment* seg = loc == 0 ? nullptr : pin.Switch(LocationSegment(loc));
+    if (seg == nullptr) continue;  // removed by retention meanwhile
     const uint8_t* rec;
     RecordHeader h;
-    absl::Status st = ReadRecord(t->locations.Get(i), &rec, &h);
+    absl::Status st = ReadRecord(seg, LocationOffset(loc), &rec, &h);
     if (!st.ok()) return st;
     if (h.position > watermark) break;
     if (any_deletes_.load(std::memory_order_acquire)) {
@@ -978,13 +1023,30 @@ absl::Status Log::ReadAll(uint64_t after_position, uint64_t max_count,
   uint64_t watermark = watermark_.load(std::memory_order_acquire);
   if (after_position >= watermark || max_count == 0) return absl::OkStatus();
   uint64_t want = after_position + 1;
-  uint64_t loc = sparse_.Get((want - 1) / kSparseEvery);
-  if (loc == 0) {
-    return absl::InternalError("read_all: no index entry for position " +
-                               std::to_string(want));
+  SegmentRef pin(this);
+  Segment* seg = nullptr;
+  uint32_t off = 0;
+  while (seg == nullptr) {
+    // A read from before the first retained position starts there.
+    const uint64_t first = first_position_.load(std::memory_order_acquire);
+    want = std::max(want, first);
+    uint64_t loc = sparse_.Get((want - 1) / kSparseEvery);
+    if (loc != 0) {
+      seg = pin.Switch(LocationSegment(loc));
+      off = LocationOffset(loc);
+    }
+    if (seg == nullptr) {
+      // The index entry lay in a segment retention removed (want is then
+      // within kSparseEvery of the first position): walk from the first
+      // segment's start.
+      if (loc == 0 && first == 1) {
+        return absl::InternalError("read_all: no index entry for position " +
+                                   std::to_string(want));
+      }
+      seg = pin.Switch(first_segment_.load(std::memory_order_acquire));
+      off = kSegmentHeaderSize;
+    }
   }
-  Segment* seg = SegmentAt(LocationSegment(loc));
-  uint32_t off = LocationOffset(loc);
   uint64_t sent = 0;
   StreamState* last_stream = nullptr;
   std::vector<cairn_bytes> tag_buf;
@@ -993,7 +1055,7 @@ absl::Status Log::ReadAll(uint64_t after_position, uint64_t max_count,
   while (sent < max_count) {
     uint32_t len = LoadLength(seg->data + off);
     if (len == kEndOfSegment) {
-      seg = SegmentAt(seg->number + 1);
+      seg = pin.Switch(seg->number + 1);
       if (seg == nullptr) break;
       off = kSegmentHeaderSize;
       continue;
@@ -1007,7 +1069,7 @@ absl::Status Log::ReadAll(uint64_t after_position, uint64_t max_count,
       continue;
     }
     if (c != RecordCheck::kOk) {
-      absl::Status st = ReadRecord(MakeLocation(seg->number, off), &rec, &h);
+      absl::Status st = ReadRecord(seg, off, &rec, &h);
       if (absl::IsUnavailable(st)) break;
       return st;
     }
@@ -1104,7 +1166,7 @@ absl::Status Log::ListStreams(
 
 void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
   Segment* active = active_.load(std::memory_order_acquire);
-  uint64_t segments = active->number - first_segment_ + 1;
+  uint64_t segments = active->number - first_segment_.load() + 1;
   uint64_t index_bytes = streams_.BucketBytes() + sparse_.MemoryBytes() +
                          ordinals_.MemoryBytes();
   streams_.ForEach([&](StreamState* s) {
@@ -1117,6 +1179,11 @@ void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
   fn("segments", static_cast<double>(segments));
   fn("bytes_on_disk", static_cast<double>(segments * options_.segment_size));
   fn("head_position", static_cast<double>(HeadPosition()));
+  fn("first_position", static_cast<double>(FirstPosition()));
+  fn("segments_removed", static_cast<double>(segments_removed_.load()));
+  fn("checkpoints_written", static_cast<double>(checkpoints_written_.load()));
+  fn("recovery_scanned_records",
+     static_cast<double>(recovery_.scanned_records));
   fn("durable_position",
      static_cast<double>(durable_.load(std::memory_order_acquire)));
   fn("streams", static_cast<double>(stream_count_.load()));

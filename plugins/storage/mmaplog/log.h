@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,6 +30,15 @@ namespace cairn::mmaplog {
 
 enum class FsyncMode { kAlways, kInterval, kNever };
 
+// Which sealed segments may be removed (docs/mmaplog.md, Retention). Removal
+// is always of the oldest segments (a prefix of the log), never of the
+// active one, and runs in the background after a rotation.
+enum class RetentionMode {
+  kNone,     // keep everything (the default: event sourcing keeps history)
+  kDeleted,  // remove a segment whose every event is deleted (delete-to)
+  kBytes,    // remove the oldest segments while the log exceeds a size
+};
+
 struct LogOptions {
   std::string path;                      // directory; created if missing
   uint64_t segment_size = 256ull << 20;  // 64 KiB .. 1 GiB, multiple of 4 KiB
@@ -36,12 +46,22 @@ struct LogOptions {
   uint32_t fsync_interval_ms = 100;      // for kInterval
   uint32_t preallocate_segments = 1;     // spare segments kept ready
   uint32_t stream_bucket_bits = 17;      // 2^bits buckets in the stream map
+  RetentionMode retention = RetentionMode::kNone;
+  uint64_t retention_bytes = 0;          // for kBytes
+  // Where the background thread reports what it could not do (a checkpoint
+  // or a removal that failed); null: nowhere. Called from that thread.
+  std::function<void(const std::string&)> warn;
   FileSystem* fs = nullptr;              // null: FileSystem::Default()
 };
 
 // Parses "always", "never" or "interval:MS" into *mode / *interval_ms.
 absl::Status ParseFsync(std::string_view text, FsyncMode* mode,
                         uint32_t* interval_ms);
+
+// Parses "none", "deleted" or "bytes:SIZE" (SIZE as in segment-size, e.g.
+// bytes:10GiB; > 0) into *mode / *bytes. Errors name the option and value.
+absl::Status ParseRetention(std::string_view text, RetentionMode* mode,
+                            uint64_t* bytes);
 
 // What Open found and repaired.
 struct RecoveryReport {
@@ -52,8 +72,15 @@ struct RecoveryReport {
   uint64_t dropped_segments = 0;   // segments after the tail removed
   std::vector<std::string> problems;  // corruption found in sealed segments
   double scan_seconds = 0;         // time spent scanning and indexing
-  bool from_checkpoint = false;    // indexes loaded from a clean close's
-                                   // checkpoint instead of a scan
+  bool from_checkpoint = false;    // indexes loaded from the checkpoint
+  uint64_t checkpoint_position = 0;  // the checkpoint covered positions up
+                                     // to this one; the scan began after it
+  std::string checkpoint_rejected;   // why a checkpoint present was not used
+  uint64_t scanned_records = 0;    // records the scan read (after the
+                                   // checkpoint, or all without one)
+  uint64_t scanned_bytes = 0;      // bytes of segments the scan walked
+  uint64_t completed_removals = 0; // segments a crash left behind after
+                                   // retention had recorded their removal
 };
 
 // One segment file while the log is open.
@@ -67,6 +94,11 @@ struct Segment {
   // (records reserved << 32) | (8-byte units reserved, header included).
   std::atomic<uint64_t> reserve{0};
   std::atomic<bool> sealed{false};
+  // Readers pin a segment while they use its mapping (Log::SegmentRef);
+  // retention marks it retired, unpublishes it and unmaps it only once no
+  // pin is left. The Segment object itself lives until the log closes.
+  mutable std::atomic<uint32_t> pins{0};
+  std::atomic<bool> retired{false};
   std::string name() const;
 };
 
@@ -134,6 +166,16 @@ class Log {
   // stream indexes, reporting each problem; DataLoss if any. Read-only.
   absl::Status Verify(absl::FunctionRef<void(const std::string&)> problem);
 
+  // The first position still in the log (1 until retention removed a
+  // segment); reads from before it start there.
+  uint64_t FirstPosition() const {
+    return first_position_.load(std::memory_order_acquire);
+  }
+
+  // Runs one retention pass and one checkpoint now, on the caller's thread,
+  // as the background thread does after a rotation (for tests and tools).
+  absl::Status RunMaintenance();
+
   const RecoveryReport& recovery() const { return recovery_; }
   const LogOptions& options() const { return options_; }
 
@@ -144,17 +186,51 @@ class Log {
     uint64_t first_position = 0;
   };
 
+  // A reader's pin on one segment at a time (see Segment::pins). Switch
+  // pins segment `number`, releasing the previous one; null if it is absent
+  // or removed.
+  class SegmentRef {
+   public:
+    explicit SegmentRef(const Log* log) : log_(log) {}
+    ~SegmentRef() { Release(); }
+    SegmentRef(const SegmentRef&) = delete;
+    SegmentRef& operator=(const SegmentRef&) = delete;
+    Segment* Switch(uint64_t number);
+    void Release();
+
+   private:
+    const Log* log_;
+    Segment* pinned_ = nullptr;
+  };
+
   explicit Log(const LogOptions& options);
 
   absl::Status Recover();
-  absl::Status ScanSegment(Segment* segment, bool is_last, uint64_t* expected,
+  absl::Status ScanSegment(Segment* segment, uint32_t from, uint64_t* expected,
                            bool* truncated);
   absl::Status LoadDeletes();
-  // checkpoint.cc: the index at a clean close, and loading it at open (false:
-  // no usable checkpoint, scan instead).
-  absl::Status WriteCheckpoint();
+  // checkpoint.cc: the indexes up to a cut (the end of the newest sealed
+  // segment, or at a clean close the end of the log), and loading it at
+  // open. LoadCheckpoint returns false (reason in recovery_) if there is no
+  // usable checkpoint; otherwise *scan_segment / *scan_from / *expected say
+  // where the scan goes on.
+  absl::Status WriteCheckpoint(bool closing);
   absl::StatusOr<bool> LoadCheckpoint(
-      const std::vector<std::unique_ptr<Segment>>& used);
+      const std::vector<std::unique_ptr<Segment>>& used, size_t* scan_segment,
+      uint32_t* scan_from, uint64_t* expected);
+
+  // retention.cc: removal of whole segments and the background thread that
+  // runs it and the checkpoint after rotations.
+  void MaintenanceLoop();
+  void WakeMaintenance();
+  absl::StatusOr<bool> RemoveOldestSegment();
+  bool SegmentRemovable(Segment* seg, uint64_t segments_in_use) const;
+  absl::Status WriteRetentionState();
+  // Reads <path>/retention.state at open: *first_segment is the first segment
+  // the log keeps (0: no state). Stream entries are applied by
+  // ApplyRetentionState once the streams are known.
+  absl::Status ReadRetentionState(uint64_t* first_segment);
+  void ApplyRetentionState();
   void IndexRecord(Segment* segment, uint32_t offset, const uint8_t* record,
                    uint64_t revision, uint64_t position, std::string_view name,
                    bool recovering);
@@ -182,8 +258,9 @@ class Log {
   absl::Status SyncCommitted(uint64_t* synced_position);
   absl::Status Failed() const;
 
-  // Decodes and checks the record at `location` for a reader.
-  absl::Status ReadRecord(uint64_t location, const uint8_t** record,
+  // Decodes and checks the record at `offset` of pinned segment `seg`.
+  absl::Status ReadRecord(const Segment* seg, uint32_t offset,
+                          const uint8_t** record,
                           struct RecordHeader* header) const;
 
   const LogOptions options_;
@@ -199,7 +276,10 @@ class Log {
   ChunkedArray segments_;
   std::mutex segment_owner_mu_;
   std::vector<std::unique_ptr<Segment>> segment_owner_;
-  uint64_t first_segment_ = 1;
+  std::atomic<uint64_t> first_segment_{1};
+  std::atomic<uint64_t> first_position_{1};
+  std::atomic<uint64_t> segments_removed_{0};
+  std::atomic<uint64_t> checkpoints_written_{0};
   std::atomic<Segment*> active_{nullptr};
   std::atomic<uint64_t> rotation_generation_{0};
 
@@ -249,10 +329,20 @@ class Log {
   mutable std::mutex failed_mu_;
   absl::Status failure_;
 
+  // Retention and periodic checkpoints (retention.cc). maintenance_mu_ also
+  // serialises RunMaintenance with the background thread.
+  std::mutex maintenance_mu_;
+  std::mutex maintenance_wake_mu_;
+  std::condition_variable maintenance_cv_;
+  uint64_t maintenance_requests_ = 0;
+  uint64_t checkpointed_segment_ = 0;  // cut of the last checkpoint written
+  std::string retention_state_;        // stream entries read at open
+
   std::atomic<bool> stopping_{false};
   bool recovered_ = false;  // Open got through recovery
   std::thread flusher_;
   std::thread preparer_;
+  std::thread maintenance_;
 };
 
 }  // namespace cairn::mmaplog

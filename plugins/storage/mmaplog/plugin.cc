@@ -71,6 +71,12 @@ class MmapLogStorage : public sdk::Storage {
     uint32_t bits = 4;
     while (bits < 22 && (uint64_t{1} << bits) < streams_hint) ++bits;
     lo.stream_bucket_bits = bits;
+    as = ParseRetention(options.Get("retention", "none"), &lo.retention,
+                        &lo.retention_bytes);
+    if (!as.ok()) return ToSdk(as);
+    lo.warn = [path = lo.path](const std::string& m) {
+      sdk::LogWarn("mmaplog " + path + ": " + m);
+    };
     auto log = Log::Open(lo);
     if (!log.ok()) return ToSdk(log.status());
     auto storage = std::make_unique<MmapLogStorage>();
@@ -87,6 +93,15 @@ class MmapLogStorage : public sdk::Storage {
                    std::to_string(r.truncated_bytes) +
                    " torn byte(s), removed " +
                    std::to_string(r.dropped_segments) + " segment(s)");
+    }
+    if (!r.checkpoint_rejected.empty()) {
+      sdk::LogWarn("mmaplog " + lo.path + ": " + r.checkpoint_rejected);
+    }
+    if (r.completed_removals > 0) {
+      sdk::LogInfo("mmaplog " + lo.path + ": removed " +
+                   std::to_string(r.completed_removals) +
+                   " segment(s) that retention had recorded as removed "
+                   "before the last run ended");
     }
     for (const std::string& p : r.problems) {
       sdk::LogError("mmaplog " + lo.path + ": " + p);
@@ -194,4 +209,4 @@ CAIRN_STORAGE_PLUGIN(cairn::mmaplog::MmapLogStorage, "mmaplog", "1.0.0",
                          CAIRN_CAP_TAGS | CAIRN_CAP_SNAPSHOTS |
                          CAIRN_CAP_DELETE | CAIRN_CAP_APPLY,
                      "path", "segment-size", "fsync", "preallocate-segments",
-                     "expected-streams")
+                     "expected-streams", "retention")

@@ -86,12 +86,27 @@ const char* CheckText(RecordCheck c) {
 }  // namespace
 
 absl::Status Log::Recover() {
+  uint64_t retained_from = 0;
+  absl::Status rs = ReadRetentionState(&retained_from);
+  if (!rs.ok()) return rs;
   auto names = fs_->ListDirectory(options_.path);
   if (!names.ok()) return names.status();
   std::map<uint64_t, std::string> files;
   for (const std::string& n : *names) {
     uint64_t number;
     if (ParseSegmentName(n, &number)) files[number] = n;
+  }
+  // A crash after retention recorded a removal but before it unlinked the
+  // segment leaves the file behind: finish the removal.
+  while (!files.empty() && files.begin()->first < retained_from) {
+    absl::Status s = fs_->Remove(options_.path + "/" + files.begin()->second);
+    if (!s.ok()) return s;
+    files.erase(files.begin());
+    ++recovery_.completed_removals;
+  }
+  if (recovery_.completed_removals > 0) {
+    absl::Status s = fs_->SyncDirectory(options_.path);
+    if (!s.ok()) return s;
   }
   // Open every segment; those never put in use (spares) are removed.
   std::vector<std::unique_ptr<Segment>> used;
@@ -141,7 +156,8 @@ absl::Status Log::Recover() {
   }
 
   if (used.empty()) {
-    uint64_t number = files.empty() ? 1 : files.rbegin()->first + 1;
+    uint64_t number =
+        std::max(retained_from, files.empty() ? 1 : files.rbegin()->first + 1);
     auto seg = CreateSegment(number);
     if (!seg.ok()) return seg.status();
     SegmentHeader h;
@@ -155,23 +171,27 @@ absl::Status Log::Recover() {
     used.push_back(std::move(*seg));
   }
 
-  first_segment_ = used.front()->number;
+  first_segment_.store(used.front()->number);
+  first_position_.store(used.front()->base_position + 1);
   auto scan_start = std::chrono::steady_clock::now();
   uint64_t expected = used.front()->base_position;
   size_t keep = used.size();
   for (auto& seg : used) {
     segments_.Set(seg->number, reinterpret_cast<uint64_t>(seg.get()));
   }
-  auto checkpoint = LoadCheckpoint(used);
+  // The checkpoint covers the log up to its cut; only what follows is
+  // scanned. Without one (or if it does not match the files) everything is.
+  size_t scan_index = 0;
+  uint32_t scan_from = kSegmentHeaderSize;
+  auto checkpoint = LoadCheckpoint(used, &scan_index, &scan_from, &expected);
   if (!checkpoint.ok()) return checkpoint.status();
-  if (*checkpoint) {
-    expected = watermark_.load();
-    keep = used.size();
-  }
-  for (size_t i = 0; i < used.size() && !*checkpoint; ++i) {
+  // Streams retention trimmed: their heads and trimmed_to, before the scan
+  // checks revisions against heads.
+  ApplyRetentionState();
+  for (size_t i = scan_index; i < used.size(); ++i) {
     Segment* seg = used[i].get();
-    segments_.Set(seg->number, reinterpret_cast<uint64_t>(seg));
-    if (seg->base_position != expected) {
+    const uint32_t from = i == scan_index ? scan_from : kSegmentHeaderSize;
+    if (from == kSegmentHeaderSize && seg->base_position != expected) {
       if (!seg->sealed.load() || recovery_.problems.empty()) {
         if (!seg->sealed.load()) {
           // The previous segment lost its tail; nothing here can be
@@ -187,8 +207,7 @@ absl::Status Log::Recover() {
       expected = seg->base_position;  // resynchronise after reported damage
     }
     bool truncated = false;
-    absl::Status s = ScanSegment(seg, i + 1 == used.size(), &expected,
-                                 &truncated);
+    absl::Status s = ScanSegment(seg, from, &expected, &truncated);
     if (!s.ok()) return s;
     if (truncated) {
       keep = i + 1;
@@ -234,7 +253,7 @@ absl::Status Log::Recover() {
   // Segments before the last that ended without an end marker (the crash came
   // between installing the next segment and marking this one) get one now, so
   // readers walk on.
-  for (size_t i = 0; i + 1 < used.size() && !*checkpoint; ++i) {
+  for (size_t i = scan_index; i + 1 < used.size(); ++i) {
     Segment* seg = used[i].get();
     uint32_t seg_end =
         static_cast<uint32_t>(seg->reserve.load() & 0xFFFFFFFFu) * 8;
@@ -268,12 +287,12 @@ absl::Status Log::Recover() {
   return LoadDeletes();
 }
 
-absl::Status Log::ScanSegment(Segment* seg, bool /*is_last*/, uint64_t* expected,
+absl::Status Log::ScanSegment(Segment* seg, uint32_t from, uint64_t* expected,
                               bool* truncated) {
   const bool sealed = seg->sealed.load();
   const uint32_t limit = seg->capacity_units * 8;
-  uint32_t off = kSegmentHeaderSize;
-  uint64_t count = 0;
+  uint32_t off = from;
+  uint64_t count = *expected - seg->base_position;  // records before `from`
   struct Pending {
     uint32_t offset;
     RecordHeader header;
@@ -400,15 +419,20 @@ absl::Status Log::ScanSegment(Segment* seg, bool /*is_last*/, uint64_t* expected
                        ", position " + std::to_string(h.position) + ")");
     }
     batch.push_back(Pending{off, h});
+    recovery_.scanned_bytes += h.length;
     off += h.length;
     if (h.batch_index + 1 == h.batch_size) {
       for (const Pending& p : batch) {
+        // A sealed last segment the checkpoint covered is scanned again
+        // only to find its end; its records are indexed already.
+        if (p.header.position <= recovery_.checkpoint_position) continue;
+        ++recovery_.scanned_records;
         const uint8_t* rec = seg->data + p.offset;
         std::string_view name = p.header.StreamName(rec);
         StreamState* st = streams_.Find(name);
         uint64_t head = st == nullptr ? 0 : st->head();
         bool fresh_after_retention =
-            head == 0 && seg->number == first_segment_ && *expected > 0;
+            head == 0 && seg->number == first_segment_.load() && *expected > 0;
         if (p.header.revision != head + 1 && !fresh_after_retention) {
           problem(p.offset, "stream '" + std::string(name) + "' revision " +
                                 std::to_string(p.header.revision) +
@@ -422,7 +446,9 @@ absl::Status Log::ScanSegment(Segment* seg, bool /*is_last*/, uint64_t* expected
       }
       count += batch.size();
       *expected += batch.size();
-      recovery_.records += batch.size();
+      for (const Pending& p : batch) {
+        if (p.header.position > recovery_.checkpoint_position) ++recovery_.records;
+      }
       batch.clear();
     }
   }
@@ -474,8 +500,13 @@ absl::Status Log::Verify(absl::FunctionRef<void(const std::string&)> report) {
   Segment* active = active_.load(std::memory_order_acquire);
   uint64_t expected = 0;
   bool have_expected = false;
-  for (uint64_t n = first_segment_; n <= active->number; ++n) {
-    Segment* seg = SegmentAt(n);
+  SegmentRef pin(this);
+  for (uint64_t n = first_segment_.load(); n <= active->number; ++n) {
+    Segment* seg = pin.Switch(n);
+    if (seg == nullptr && n < first_segment_.load()) {
+      have_expected = false;  // removed by retention meanwhile
+      continue;
+    }
     if (seg == nullptr) {
       problem("segment " + SegmentFileName(n) + " is missing");
       have_expected = false;
@@ -551,8 +582,8 @@ absl::Status Log::Verify(absl::FunctionRef<void(const std::string&)> report) {
     for (uint64_t r = 1; r <= head; ++r) {
       uint64_t loc = s->revisions.Get(r - 1);
       if (loc == 0) continue;  // before retention, or not yet written
-      Segment* seg = SegmentAt(LocationSegment(loc));
-      if (seg == nullptr) continue;
+      Segment* seg = pin.Switch(LocationSegment(loc));
+      if (seg == nullptr) continue;  // removed by retention
       const uint8_t* rec = seg->data + LocationOffset(loc);
       RecordHeader rh;
       RecordCheck c = CheckRecord(

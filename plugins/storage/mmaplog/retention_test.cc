@@ -1,0 +1,370 @@
+// Retention by whole segments and the periodic index checkpoint.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "log.h"
+#include "record.h"
+#include "test_util.h"
+
+namespace cairn::mmaplog {
+namespace {
+
+using testing::Any;
+using testing::Exact;
+using testing::NoStream;
+using testing::OwnedEvent;
+using testing::ScratchDir;
+using testing::Str;
+
+constexpr uint64_t kSegment = 64 << 10;
+
+LogOptions Options(const std::string& dir,
+                   RetentionMode mode = RetentionMode::kNone,
+                   uint64_t bytes = 0) {
+  LogOptions o;
+  o.path = dir;
+  o.segment_size = kSegment;
+  o.fsync = FsyncMode::kNever;
+  o.stream_bucket_bits = 8;
+  o.retention = mode;
+  o.retention_bytes = bytes;
+  return o;
+}
+
+void AppendN(Log& log, const std::string& stream, int n, size_t size = 900,
+             std::vector<std::string> tags = {}) {
+  for (int i = 0; i < n; ++i) {
+    OwnedEvent o;
+    o.data = std::string(size, static_cast<char>('a' + i % 26));
+    o.tags = tags;
+    cairn_event e = o.View();
+    cairn_append_result r;
+    ASSERT_TRUE(log.Append(stream, Any(), &e, 1, &r).ok());
+  }
+}
+
+double Stat(const Log& log, const std::string& name) {
+  double value = -1;
+  log.Stats([&](const char* n, double v) {
+    if (name == n) value = v;
+  });
+  return value;
+}
+
+// Seals every finished segment (Flush waits for a flusher pass), then runs
+// retention and the checkpoint as the background thread would.
+void SealAndMaintain(Log& log) {
+  ASSERT_TRUE(log.Flush().ok());
+  ASSERT_TRUE(log.RunMaintenance().ok());
+}
+
+struct Event {
+  std::string stream;
+  uint64_t revision;
+  uint64_t position;
+};
+
+std::vector<Event> All(Log& log, uint64_t after = 0) {
+  std::vector<Event> out;
+  absl::Status s = log.ReadAll(after, UINT64_MAX, true, [&](const cairn_event& e) {
+    out.push_back({Str(e.stream), e.revision, e.position});
+    return true;
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  return out;
+}
+
+std::vector<uint64_t> Revisions(Log& log, const std::string& stream,
+                                uint64_t from = 1) {
+  std::vector<uint64_t> out;
+  absl::Status s = log.ReadStream(stream, from, CAIRN_MAX_REVISION, UINT64_MAX,
+                                  [&](const cairn_event& e) {
+                                    out.push_back(e.revision);
+                                    return true;
+                                  });
+  EXPECT_TRUE(s.ok()) << s;
+  return out;
+}
+
+std::vector<uint64_t> TagPositions(Log& log, const std::string& tag,
+                                   uint64_t after = 0) {
+  std::vector<uint64_t> out;
+  absl::Status s = log.ReadTag(tag, after, UINT64_MAX, [&](const cairn_event& e) {
+    out.push_back(e.position);
+    return true;
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  return out;
+}
+
+bool SegmentFileExists(const std::string& dir, uint64_t number) {
+  return std::filesystem::exists(dir + "/" + SegmentFileName(number));
+}
+
+// Everything a reader may rely on after retention removed a prefix: reads
+// start at the first retained position and are gap-free to the head.
+void ExpectContiguousFromFirstPosition(Log& log) {
+  std::vector<Event> all = All(log);
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.front().position, log.FirstPosition());
+  for (size_t i = 1; i < all.size(); ++i) {
+    ASSERT_EQ(all[i].position, all[i - 1].position + 1);
+  }
+  EXPECT_EQ(all.back().position, log.HeadPosition());
+}
+
+TEST(MmapLogRetention, OptionParsesEachModeAndNamesABadValue) {
+  RetentionMode mode;
+  uint64_t bytes = 0;
+  ASSERT_TRUE(ParseRetention("none", &mode, &bytes).ok());
+  EXPECT_EQ(mode, RetentionMode::kNone);
+  ASSERT_TRUE(ParseRetention("deleted", &mode, &bytes).ok());
+  EXPECT_EQ(mode, RetentionMode::kDeleted);
+  ASSERT_TRUE(ParseRetention("bytes:10GiB", &mode, &bytes).ok());
+  EXPECT_EQ(mode, RetentionMode::kBytes);
+  EXPECT_EQ(bytes, 10ull << 30);
+  for (const char* bad : {"", "bytes:", "bytes:0", "bytes:ten", "bytes:5XB",
+                          "Deleted", "segments:3", "bytes"}) {
+    absl::Status s = ParseRetention(bad, &mode, &bytes);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << bad;
+    EXPECT_NE(s.message().find("option 'retention'"), std::string::npos) << s;
+    EXPECT_NE(s.message().find("'" + std::string(bad) + "'"), std::string::npos)
+        << s;
+  }
+}
+
+TEST(MmapLogRetention, NoneIsTheDefaultAndKeepsEverySegment) {
+  ScratchDir dir;
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok());
+  AppendN(**log, "s", 400);
+  SealAndMaintain(**log);
+  EXPECT_EQ(Stat(**log, "segments_removed"), 0);
+  EXPECT_EQ((*log)->FirstPosition(), 1u);
+  EXPECT_TRUE(SegmentFileExists(dir.path(), 1));
+  EXPECT_EQ(All(**log).size(), 400u);
+}
+
+TEST(MmapLogRetention, BytesRemovesOldestSealedSegmentsKeepingPositions) {
+  ScratchDir dir;
+  auto log = Log::Open(Options(dir.path(), RetentionMode::kBytes, 4 * kSegment));
+  ASSERT_TRUE(log.ok());
+  AppendN(**log, "gone", 100, 900, {"t"});   // only in the oldest segments
+  AppendN(**log, "long", 400, 900, {"t"});   // spans removed and kept ones
+  const uint64_t head_position = (*log)->HeadPosition();
+  SealAndMaintain(**log);
+
+  const double removed = Stat(**log, "segments_removed");
+  ASSERT_GT(removed, 0);
+  EXPECT_LE(Stat(**log, "segments") * kSegment, 4 * kSegment);
+  EXPECT_FALSE(SegmentFileExists(dir.path(), 1));
+  EXPECT_GT((*log)->FirstPosition(), 101u);
+  EXPECT_EQ(Stat(**log, "first_position"),
+            static_cast<double>((*log)->FirstPosition()));
+  // No renumbering: the head position is what it was, reads from 0 start at
+  // the first retained position.
+  EXPECT_EQ((*log)->HeadPosition(), head_position);
+  ExpectContiguousFromFirstPosition(**log);
+  EXPECT_EQ(All(**log, 5).front().position, (*log)->FirstPosition());
+  // A stream keeps its head and expected-revision checks; reads return what
+  // remains.
+  EXPECT_EQ((*log)->HeadRevision("gone"), 100u);
+  EXPECT_TRUE(Revisions(**log, "gone").empty());
+  std::vector<uint64_t> kept = Revisions(**log, "long");
+  ASSERT_FALSE(kept.empty());
+  EXPECT_GT(kept.front(), 1u);
+  EXPECT_EQ(kept.back(), 400u);
+  EXPECT_EQ(kept.size(), 400u - kept.front() + 1);
+  EXPECT_EQ(Revisions(**log, "long", 2), kept);
+  EXPECT_TRUE(absl::IsAborted([&] {
+    OwnedEvent o;
+    cairn_event e = o.View();
+    cairn_append_result r;
+    return (*log)->Append("gone", NoStream(), &e, 1, &r);
+  }()));
+  {
+    OwnedEvent o;
+    cairn_event e = o.View();
+    cairn_append_result r;
+    ASSERT_TRUE((*log)->Append("gone", Exact(100), &e, 1, &r).ok());
+    EXPECT_EQ(r.first_revision, 101u);
+    EXPECT_EQ(Revisions(**log, "gone"), std::vector<uint64_t>{101});
+  }
+  // The tag index skips what was removed.
+  std::vector<uint64_t> tagged = TagPositions(**log, "t");
+  ASSERT_FALSE(tagged.empty());
+  EXPECT_EQ(tagged.front(), (*log)->FirstPosition());
+  EXPECT_TRUE((*log)->Verify([](const std::string& p) { ADD_FAILURE() << p; }).ok());
+}
+
+TEST(MmapLogRetention, ReopenAfterRetentionKeepsHeadsWithAndWithoutCheckpoint) {
+  ScratchDir dir;
+  uint64_t first_position = 0, head_position = 0;
+  {
+    auto log = Log::Open(Options(dir.path(), RetentionMode::kBytes, 3 * kSegment));
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, "gone", 100, 900, {"t"});
+    AppendN(**log, "long", 300, 900, {"t"});
+    SealAndMaintain(**log);
+    ASSERT_GT(Stat(**log, "segments_removed"), 0);
+    first_position = (*log)->FirstPosition();
+    head_position = (*log)->HeadPosition();
+  }
+  for (bool drop_checkpoint : {false, true}) {
+    SCOPED_TRACE(drop_checkpoint ? "scan" : "checkpoint");
+    if (drop_checkpoint) {
+      std::filesystem::remove(dir.path() + "/index/checkpoint");
+    }
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_EQ((*log)->recovery().from_checkpoint, !drop_checkpoint);
+    EXPECT_TRUE((*log)->recovery().problems.empty())
+        << (*log)->recovery().problems.front();
+    EXPECT_EQ((*log)->FirstPosition(), first_position);
+    EXPECT_EQ((*log)->HeadPosition(), head_position);
+    EXPECT_EQ((*log)->HeadRevision("gone"), 100u);
+    EXPECT_EQ((*log)->HeadRevision("long"), 300u);
+    EXPECT_TRUE(Revisions(**log, "gone").empty());
+    std::vector<uint64_t> kept = Revisions(**log, "long");
+    ASSERT_FALSE(kept.empty());
+    EXPECT_EQ(kept.size(), 300u - kept.front() + 1);
+    ExpectContiguousFromFirstPosition(**log);
+    EXPECT_EQ(TagPositions(**log, "t").front(), first_position);
+    EXPECT_TRUE((*log)->Verify([](const std::string& p) { ADD_FAILURE() << p; }).ok());
+  }
+}
+
+TEST(MmapLogRetention, DeletedRemovesOnlyPrefixOfFullyDeletedSegments) {
+  ScratchDir dir;
+  auto log = Log::Open(Options(dir.path(), RetentionMode::kDeleted));
+  ASSERT_TRUE(log.ok());
+  AppendN(**log, "old", 200);   // segments 1..3 or so
+  AppendN(**log, "live", 1);    // one live event after them
+  AppendN(**log, "old", 200);
+  AppendN(**log, "tail", 100);  // the active segment
+  // Nothing is deleted yet: nothing goes.
+  SealAndMaintain(**log);
+  EXPECT_EQ(Stat(**log, "segments_removed"), 0);
+
+  ASSERT_TRUE((*log)->DeleteTo("old", 400).ok());
+  SealAndMaintain(**log);
+  // Segments holding only deleted events went, up to the one holding the
+  // live event, which stays with everything after it.
+  EXPECT_GT(Stat(**log, "segments_removed"), 0);
+  std::vector<Event> all = All(**log);
+  ASSERT_FALSE(all.empty());
+  bool live_seen = false;
+  for (const Event& e : all) live_seen |= e.stream == "live";
+  EXPECT_TRUE(live_seen) << "a live event was removed";
+  EXPECT_EQ(Revisions(**log, "live"), std::vector<uint64_t>{1});
+  EXPECT_EQ((*log)->HeadRevision("old"), 400u);
+  EXPECT_TRUE(Revisions(**log, "old").empty());
+  EXPECT_EQ(Revisions(**log, "tail").size(), 100u);
+  ExpectContiguousFromFirstPosition(**log);
+
+  // Deleting the live stream lets the rest go, but never the active segment.
+  ASSERT_TRUE((*log)->DeleteTo("live", 1).ok());
+  ASSERT_TRUE((*log)->DeleteTo("tail", 100).ok());
+  SealAndMaintain(**log);
+  EXPECT_EQ(Stat(**log, "segments"), 1);
+  EXPECT_EQ((*log)->HeadRevision("live"), 1u);
+  EXPECT_EQ((*log)->HeadRevision("tail"), 100u);
+}
+
+TEST(MmapLogRetention, CrashBetweenRecordingAndUnlinkingIsCompletedAtOpen) {
+  ScratchDir dir;
+  const std::string first = dir.path() + "/" + SegmentFileName(1);
+  const std::string saved = dir.path() + "/saved-segment";
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, "s", 300);
+  }
+  std::filesystem::copy_file(first, saved);
+  uint64_t first_position = 0;
+  {
+    auto log = Log::Open(Options(dir.path(), RetentionMode::kBytes, 3 * kSegment));
+    ASSERT_TRUE(log.ok());
+    SealAndMaintain(**log);
+    ASSERT_GT(Stat(**log, "segments_removed"), 0);
+    first_position = (*log)->FirstPosition();
+  }
+  // As if the process died after retention.state was replaced but before
+  // the segment was unlinked.
+  std::filesystem::rename(saved, first);
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->recovery().completed_removals, 1u);
+  EXPECT_FALSE(SegmentFileExists(dir.path(), 1));
+  EXPECT_EQ((*log)->FirstPosition(), first_position);
+  EXPECT_EQ((*log)->HeadRevision("s"), 300u);
+  ExpectContiguousFromFirstPosition(**log);
+}
+
+TEST(MmapLogCheckpoint, WrittenAfterRotationAndLoadedWithoutRemovingIt) {
+  ScratchDir dir;
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok());
+  AppendN(**log, "s", 300, 900, {"t"});
+  SealAndMaintain(**log);
+  EXPECT_GE(Stat(**log, "checkpoints_written"), 1);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/index/checkpoint"));
+}
+
+TEST(MmapLogCheckpoint, DamagedCheckpointFallsBackToScanningWithTheReason) {
+  ScratchDir dir;
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, "s", 300, 900, {"t"});
+  }
+  {
+    std::fstream f(dir.path() + "/index/checkpoint",
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x5a');
+  }
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_FALSE((*log)->recovery().from_checkpoint);
+  EXPECT_NE((*log)->recovery().checkpoint_rejected.find("checksum"),
+            std::string::npos)
+      << (*log)->recovery().checkpoint_rejected;
+  EXPECT_EQ((*log)->recovery().scanned_records, 300u);
+  EXPECT_EQ(All(**log).size(), 300u);
+  EXPECT_EQ(TagPositions(**log, "t").size(), 300u);
+}
+
+TEST(MmapLogCheckpoint, CheckpointWhoseCutSegmentWasRemovedIsNotTrusted) {
+  ScratchDir dir;
+  const std::string saved = dir.path() + "/saved-checkpoint";
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, "s", 150);
+    SealAndMaintain(**log);  // a checkpoint cut at an early segment
+    std::filesystem::copy_file(dir.path() + "/index/checkpoint", saved);
+  }
+  {
+    auto log = Log::Open(Options(dir.path(), RetentionMode::kBytes, kSegment));
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, "s", 300);
+    SealAndMaintain(**log);
+    ASSERT_GT(Stat(**log, "segments_removed"), 2);
+  }
+  std::filesystem::rename(saved, dir.path() + "/index/checkpoint");
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_FALSE((*log)->recovery().from_checkpoint);
+  EXPECT_NE((*log)->recovery().checkpoint_rejected.find("removed by retention"),
+            std::string::npos)
+      << (*log)->recovery().checkpoint_rejected;
+  EXPECT_EQ((*log)->HeadRevision("s"), 450u);
+  ExpectContiguousFromFirstPosition(**log);
+}
+
+}  // namespace
+}  // namespace cairn::mmaplog
