@@ -24,6 +24,8 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "crc32c.h"
 #include "log.h"
@@ -165,8 +167,11 @@ absl::StatusOr<bool> Log::RemoveOldestSegment() {
   }
   if (!SegmentRemovable(seg, active->number - number + 1)) return false;
 
-  // 1. Indexes: raise trimmed_to before clearing an entry, so a reader that
-  //    finds the entry cleared also finds the revision trimmed.
+  // 1. Indexes: new reads skip the segment (trimmed_to, a tag's first
+  //    entry). The entries themselves are cleared only after the segment is
+  //    unmapped: a read that already pinned it goes on reading it, so no
+  //    read sees a gap in the middle.
+  std::vector<std::pair<ChunkedArray*, uint64_t>> entries;
   bool whole = ForEachRecord(*seg, [&](uint32_t off, const RecordHeader& h) {
     const uint8_t* rec = seg->data + off;
     const uint64_t location = MakeLocation(number, off);
@@ -175,7 +180,7 @@ absl::StatusOr<bool> Log::RemoveOldestSegment() {
         st->trimmed_to.store(h.revision, std::memory_order_release);
       }
       if (st->revisions.Get(h.revision - 1) == location) {
-        st->revisions.Set(h.revision - 1, 0);
+        entries.emplace_back(&st->revisions, h.revision - 1);
       }
     }
     if (h.tag_count != 0) {
@@ -186,7 +191,7 @@ absl::StatusOr<bool> Log::RemoveOldestSegment() {
         if (first < t->count.load(std::memory_order_acquire) &&
             t->locations.Get(first) == location) {
           t->first.store(first + 1, std::memory_order_release);
-          t->locations.Set(first, 0);
+          entries.emplace_back(&t->locations, first);
         }
       });
     }
@@ -201,14 +206,14 @@ absl::StatusOr<bool> Log::RemoveOldestSegment() {
   first_segment_.store(number + 1, std::memory_order_release);
   for (uint64_t i = seg->base_position / kSparseEvery;
        i < (first_position - 1) / kSparseEvery; ++i) {
-    sparse_.Set(i, 0);
+    entries.emplace_back(&sparse_, i);
   }
   // The bucket that holds first_position starts in this segment if
-  // first_position is not its first position: clear it too (readers then
+  // first_position is not its first position: it goes too (readers then
   // walk from the first segment's start).
   if ((first_position - 1) % kSparseEvery != 0) {
     uint64_t i = (first_position - 1) / kSparseEvery;
-    if (LocationSegment(sparse_.Get(i)) == number) sparse_.Set(i, 0);
+    if (LocationSegment(sparse_.Get(i)) == number) entries.emplace_back(&sparse_, i);
   }
 
   // 2. Durable record of the removal, before the file goes.
@@ -229,6 +234,8 @@ absl::StatusOr<bool> Log::RemoveOldestSegment() {
   if (!s.ok()) return s;
   s = fs_->SyncDirectory(options_.path);
   if (!s.ok()) return s;
+  // Nothing can follow these entries any more: clear them.
+  for (auto& [array, index] : entries) array->Set(index, 0);
   segments_removed_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
