@@ -1,6 +1,7 @@
 // The child of the kill -9 crash test (crash_test.cc): opens the log in
-// argv[1] with fsync=always and appends batches from several threads until it
-// is killed, writing one line per acknowledged batch to stdout:
+// argv[1] with fsync=always (and the retention mode in argv[3], if given) and
+// appends batches from several threads until it is killed, writing one line
+// per acknowledged batch to stdout:
 //
 //   <stream> <first revision> <count> <first position>\n
 //
@@ -23,8 +24,8 @@
 
 int main(int argc, char** argv) {
   using namespace cairn::mmaplog;
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s <dir> <seed>\n", argv[0]);
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: %s <dir> <seed> [retention]\n", argv[0]);
     return 2;
   }
   LogOptions options;
@@ -32,6 +33,14 @@ int main(int argc, char** argv) {
   options.segment_size = crash::kSegmentSize;
   options.fsync = FsyncMode::kAlways;
   options.stream_bucket_bits = 6;
+  if (argc == 4) {
+    absl::Status s = ParseRetention(argv[3], &options.retention,
+                                    &options.retention_bytes);
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 2;
+    }
+  }
   auto log = Log::Open(options);
   if (!log.ok()) {
     std::fprintf(stderr, "open failed: %s\n", log.status().ToString().c_str());

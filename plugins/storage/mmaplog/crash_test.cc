@@ -6,6 +6,12 @@
 //
 // MMAPLOG_CRASH_KILLS sets the number of kills (default 60; the soak command
 // scripts/soak-mmaplog runs 5,000). MMAPLOG_CRASH_SEED fixes the seed.
+//
+// Two siblings use the same child: one kills it across retention (bytes
+// mode: segments are removed all the time) and checks that heads survive
+// and everything from the first retained position is intact; one kills it
+// once several segments and a checkpoint exist and checks that the reopen
+// scanned only the records after the checkpoint.
 #include <gtest/gtest.h>
 
 #include <poll.h>
@@ -16,6 +22,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <random>
 #include <sstream>
@@ -51,9 +59,12 @@ std::string ChildPath() {
   return dir.substr(0, dir.rfind('/')) + "/mmaplog_crash_child";
 }
 
-// Runs the child until it was killed after `run_ms`; returns its acks.
+// Runs the child (with `retention`, if not empty) and kills it after
+// `run_ms`, or as soon as `kill_now` says so; returns its acks.
 std::vector<Ack> RunAndKill(const std::string& dir, unsigned seed, int run_ms,
-                            std::string* child_error) {
+                            std::string* child_error,
+                            const std::string& retention = "",
+                            const std::function<bool()>& kill_now = nullptr) {
   int out[2], err[2];
   EXPECT_EQ(pipe(out), 0);
   EXPECT_EQ(pipe(err), 0);
@@ -65,8 +76,13 @@ std::vector<Ack> RunAndKill(const std::string& dir, unsigned seed, int run_ms,
     close(err[0]);
     std::string child = ChildPath();
     std::string seed_text = std::to_string(seed);
-    execl(child.c_str(), child.c_str(), dir.c_str(), seed_text.c_str(),
-          static_cast<char*>(nullptr));
+    if (retention.empty()) {
+      execl(child.c_str(), child.c_str(), dir.c_str(), seed_text.c_str(),
+            static_cast<char*>(nullptr));
+    } else {
+      execl(child.c_str(), child.c_str(), dir.c_str(), seed_text.c_str(),
+            retention.c_str(), static_cast<char*>(nullptr));
+    }
     std::fprintf(stderr, "exec %s failed\n", child.c_str());
     _exit(127);
   }
@@ -82,8 +98,10 @@ std::vector<Ack> RunAndKill(const std::string& dir, unsigned seed, int run_ms,
                     deadline - std::chrono::steady_clock::now())
                     .count();
     if (left <= 0) break;
+    if (kill_now && kill_now()) break;
     pollfd p{out[0], POLLIN, 0};
-    int rc = poll(&p, 1, static_cast<int>(left));
+    int rc = poll(&p, 1, static_cast<int>(kill_now ? std::min<int64_t>(left, 10)
+                                                  : left));
     if (rc <= 0) continue;
     ssize_t n = read(out[0], buf, sizeof buf);
     if (n <= 0) {
@@ -129,6 +147,92 @@ std::vector<Ack> RunAndKill(const std::string& dir, unsigned seed, int run_ms,
   return acks;
 }
 
+// Raises each stream's acknowledged head; returns the events acknowledged.
+uint64_t Acknowledge(const std::vector<Ack>& acks,
+                     std::map<int, uint64_t>* acked_head) {
+  uint64_t events = 0;
+  for (const Ack& a : acks) {
+    uint64_t last = a.first_revision + a.count - 1;
+    if (last > (*acked_head)[a.stream]) (*acked_head)[a.stream] = last;
+    events += a.count;
+  }
+  return events;
+}
+
+LogOptions CrashOptions(const std::string& path) {
+  LogOptions options;
+  options.path = path;
+  options.segment_size = crash::kSegmentSize;
+  options.fsync = FsyncMode::kAlways;
+  options.stream_bucket_bits = 6;
+  return options;
+}
+
+// Reopens the log the child was killed in and checks it: every acknowledged
+// head is there (even if retention removed the events), every event from
+// the first retained position on is intact, positions are gap-free,
+// revisions contiguous per stream, no batch half visible. Null (with test
+// failures) if not.
+std::unique_ptr<Log> ReopenAndCheck(const std::string& path,
+                                    const std::map<int, uint64_t>& acked_head,
+                                    uint64_t kill, uint64_t* batches) {
+  auto log = Log::Open(CrashOptions(path));
+  EXPECT_TRUE(log.ok()) << "kill " << kill << ": " << log.status();
+  if (!log.ok()) return nullptr;
+  for (const auto& [stream_index, head] : acked_head) {
+    std::string stream = crash::StreamName(stream_index);
+    EXPECT_GE((*log)->HeadRevision(stream), head)
+        << "kill " << kill << ": stream " << stream << " lost acknowledged "
+        << "events";
+  }
+  const bool retained = (*log)->FirstPosition() > 1;
+  uint64_t expected_position = (*log)->FirstPosition() - 1;
+  std::map<std::string, uint64_t> seen_head;
+  uint64_t batch_left = 0;
+  absl::Status s = (*log)->ReadAll(
+      0, UINT64_MAX, true, [&](const cairn_event& e) {
+        std::string stream = testing::Str(e.stream);
+        EXPECT_EQ(e.position, ++expected_position);
+        // Without retention every stream starts at revision 1.
+        auto [it, first_seen] =
+            seen_head.emplace(stream, retained ? e.revision - 1 : 0);
+        if (first_seen && e.revision > 1) {
+          // Its earlier revisions went with removed segments: a stream read
+          // starts at the same revision.
+          uint64_t first_revision = 0;
+          EXPECT_TRUE((*log)->ReadStream(stream, 1, CAIRN_MAX_REVISION, 1,
+                                        [&](const cairn_event& f) {
+                                          first_revision = f.revision;
+                                          return false;
+                                        }).ok());
+          EXPECT_EQ(first_revision, e.revision) << stream;
+        }
+        EXPECT_EQ(e.revision, ++it->second) << stream;
+        std::string meta = testing::Str(e.metadata);
+        uint64_t first = std::stoull(meta.substr(0, meta.find(':')));
+        uint64_t count = std::stoull(meta.substr(meta.find(':') + 1));
+        crash::Payload want = crash::MakePayload(stream, e.revision, first,
+                                                 static_cast<uint32_t>(count));
+        EXPECT_EQ(testing::Str(e.data), want.data)
+            << stream << " revision " << e.revision << " is damaged";
+        if (batch_left == 0) {
+          EXPECT_EQ(e.revision, first) << "batch does not start at its head";
+          batch_left = count;
+          ++*batches;
+        }
+        --batch_left;
+        return !::testing::Test::HasFailure();
+      });
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(batch_left, 0u) << "kill " << kill << ": half a batch is visible";
+  EXPECT_EQ((*log)->HeadPosition(), expected_position);
+  if (::testing::Test::HasFailure()) {
+    ADD_FAILURE() << "kill " << kill;
+    return nullptr;
+  }
+  return std::move(*log);
+}
+
 TEST(MmapLogCrash, KilledAppenderLosesNoAcknowledgedEventAndNoHalfBatch) {
   const uint64_t kills = EnvOr("MMAPLOG_CRASH_KILLS", 60);
   const unsigned seed =
@@ -151,54 +255,10 @@ TEST(MmapLogCrash, KilledAppenderLosesNoAcknowledgedEventAndNoHalfBatch) {
     int run_ms = 5 + static_cast<int>(rng() % 150);
     std::vector<Ack> acks = RunAndKill(path, rng(), run_ms, &child_error);
     ASSERT_TRUE(child_error.empty()) << "kill " << kill << ": " << child_error;
-    for (const Ack& a : acks) {
-      uint64_t last = a.first_revision + a.count - 1;
-      if (last > acked_head[a.stream]) acked_head[a.stream] = last;
-      total_acked += a.count;
-    }
-    LogOptions options;
-    options.path = path;
-    options.segment_size = crash::kSegmentSize;
-    options.fsync = FsyncMode::kAlways;
-    options.stream_bucket_bits = 6;
-    auto log = Log::Open(options);
-    ASSERT_TRUE(log.ok()) << "kill " << kill << ": " << log.status();
-    // Every acknowledged event is there and intact; every visible batch is
-    // whole.
-    for (const auto& [stream_index, head] : acked_head) {
-      std::string stream = crash::StreamName(stream_index);
-      ASSERT_GE((*log)->HeadRevision(stream), head)
-          << "kill " << kill << ": stream " << stream << " lost acknowledged "
-          << "events";
-    }
-    uint64_t expected_position = 0;
-    std::map<std::string, uint64_t> seen_head;
-    std::string batch_key;
-    uint64_t batch_left = 0;
-    absl::Status s = (*log)->ReadAll(
-        0, UINT64_MAX, true, [&](const cairn_event& e) {
-          std::string stream = testing::Str(e.stream);
-          EXPECT_EQ(e.position, ++expected_position);
-          EXPECT_EQ(e.revision, ++seen_head[stream]) << stream;
-          std::string meta = testing::Str(e.metadata);
-          uint64_t first = std::stoull(meta.substr(0, meta.find(':')));
-          uint64_t count = std::stoull(meta.substr(meta.find(':') + 1));
-          crash::Payload want = crash::MakePayload(stream, e.revision, first,
-                                                   static_cast<uint32_t>(count));
-          EXPECT_EQ(testing::Str(e.data), want.data)
-              << stream << " revision " << e.revision << " is damaged";
-          if (batch_left == 0) {
-            EXPECT_EQ(e.revision, first) << "batch does not start at its head";
-            batch_left = count;
-            ++total_recovered_batches;
-          }
-          --batch_left;
-          return !::testing::Test::HasFailure();
-        });
-    ASSERT_TRUE(s.ok()) << s;
-    ASSERT_EQ(batch_left, 0u) << "kill " << kill << ": half a batch is visible";
-    ASSERT_FALSE(::testing::Test::HasFailure()) << "kill " << kill;
-    ASSERT_EQ((*log)->HeadPosition(), expected_position);
+    total_acked += Acknowledge(acks, &acked_head);
+    std::unique_ptr<Log> log = ReopenAndCheck(path, acked_head, kill,
+                                              &total_recovered_batches);
+    ASSERT_NE(log, nullptr);
     if ((kill + 1) % 500 == 0) {
       std::printf("crash test: %llu kills done, %llu events acknowledged\n",
                   static_cast<unsigned long long>(kill + 1),
@@ -211,6 +271,83 @@ TEST(MmapLogCrash, KilledAppenderLosesNoAcknowledgedEventAndNoHalfBatch) {
               static_cast<unsigned long long>(kills),
               static_cast<unsigned long long>(total_acked),
               static_cast<unsigned long long>(total_recovered_batches), seed);
+}
+
+TEST(MmapLogCrash, KilledAcrossRetentionKeepsHeadsAndEventsFromTheFirstPosition) {
+  const uint64_t kills = EnvOr("MMAPLOG_CRASH_RETENTION_KILLS", 30);
+  const unsigned seed =
+      static_cast<unsigned>(EnvOr("MMAPLOG_CRASH_SEED", std::random_device{}()));
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  testing::ScratchDir dir;
+  const std::string path = dir.path() + "/log";
+  // Three 128 KiB segments: the child removes segments all the time.
+  const std::string retention =
+      "bytes:" + std::to_string(3 * crash::kSegmentSize);
+  std::map<int, uint64_t> acked_head;
+  uint64_t total_acked = 0, batches = 0, from_checkpoint = 0, completed = 0;
+  uint64_t first_position = 1;
+  for (uint64_t kill = 0; kill < kills; ++kill) {
+    std::string child_error;
+    int run_ms = 20 + static_cast<int>(rng() % 150);
+    std::vector<Ack> acks =
+        RunAndKill(path, rng(), run_ms, &child_error, retention);
+    ASSERT_TRUE(child_error.empty()) << "kill " << kill << ": " << child_error;
+    total_acked += Acknowledge(acks, &acked_head);
+    std::unique_ptr<Log> log = ReopenAndCheck(path, acked_head, kill, &batches);
+    ASSERT_NE(log, nullptr);
+    ASSERT_GE(log->FirstPosition(), first_position)
+        << "kill " << kill << ": removed events came back";
+    first_position = log->FirstPosition();
+    from_checkpoint += log->recovery().from_checkpoint ? 1 : 0;
+    completed += log->recovery().completed_removals;
+  }
+  EXPECT_GT(first_position, 1u) << "retention never removed a segment";
+  std::printf("crash test with retention: %llu kills, %llu acknowledged "
+              "events, first position %llu, %llu reopens from a checkpoint, "
+              "%llu interrupted removals completed (seed %u)\n",
+              static_cast<unsigned long long>(kills),
+              static_cast<unsigned long long>(total_acked),
+              static_cast<unsigned long long>(first_position),
+              static_cast<unsigned long long>(from_checkpoint),
+              static_cast<unsigned long long>(completed), seed);
+}
+
+TEST(MmapLogCrash, ReopenAfterKillScansOnlyRecordsAfterTheCheckpoint) {
+  testing::ScratchDir dir;
+  const std::string path = dir.path() + "/log";
+  // Kill the child once it has rotated through several segments and the
+  // background thread has written a checkpoint.
+  auto several_segments_checkpointed = [&] {
+    int segments = 0;
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(path, ec)) {
+      std::string name = e.path().filename().string();
+      if (name.size() == 12 && name.substr(8) == ".log") ++segments;
+    }
+    return segments >= 6 && std::filesystem::exists(path + "/index/checkpoint");
+  };
+  std::string child_error;
+  std::vector<Ack> acks = RunAndKill(path, 7, 60000, &child_error, "",
+                                     several_segments_checkpointed);
+  ASSERT_TRUE(child_error.empty()) << child_error;
+  ASSERT_TRUE(several_segments_checkpointed())
+      << "the child wrote no checkpoint over several segments within 60 s";
+  std::map<int, uint64_t> acked_head;
+  Acknowledge(acks, &acked_head);
+  uint64_t batches = 0;
+  std::unique_ptr<Log> log = ReopenAndCheck(path, acked_head, 0, &batches);
+  ASSERT_NE(log, nullptr);
+  const RecoveryReport& r = log->recovery();
+  ASSERT_TRUE(r.from_checkpoint) << r.checkpoint_rejected;
+  EXPECT_GT(r.checkpoint_position, 0u);
+  EXPECT_LT(r.scanned_records, log->HeadPosition());
+  EXPECT_EQ(r.scanned_records, log->HeadPosition() - r.checkpoint_position);
+  std::printf("reopen after kill -9: %llu records, checkpoint up to %llu, "
+              "%llu scanned\n",
+              static_cast<unsigned long long>(log->HeadPosition()),
+              static_cast<unsigned long long>(r.checkpoint_position),
+              static_cast<unsigned long long>(r.scanned_records));
 }
 
 }  // namespace
