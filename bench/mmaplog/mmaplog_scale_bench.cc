@@ -2,8 +2,12 @@
 // many streams, and reopen time after a clean close and after kill -9.
 //
 //   mmaplog_scale_bench [--events N] [--streams M] [--batch B]
+//                       [--kill-events K]
 //
 // Defaults: 20,000,000 events of 256 bytes in 100,000 streams, batches of 10.
+// The kill -9 child appends K more events (default 1,000,000: past at least
+// one rotation), waits for the background checkpoint that rotation starts,
+// and is killed; the last reopen removes the checkpoint first (full scan).
 // Writes into $MMAPLOG_BENCH_DIR (default /var/tmp) and removes what it wrote.
 #include <signal.h>
 #include <sys/resource.h>
@@ -46,6 +50,25 @@ double Seconds(std::chrono::steady_clock::time_point since) {
       .count();
 }
 
+double Stat(Log& log, const char* stat) {
+  double value = 0;
+  log.Stats([&](const char* name, double v) {
+    if (std::strcmp(name, stat) == 0) value = v;
+  });
+  return value;
+}
+
+// How the open recovered: from which checkpoint, and how much it scanned.
+std::string RecoveryText(const Log& log) {
+  const RecoveryReport& r = log.recovery();
+  if (!r.from_checkpoint) {
+    return "no checkpoint, scanned " + std::to_string(r.scanned_records) +
+           " records";
+  }
+  return "checkpoint up to position " + std::to_string(r.checkpoint_position) +
+         ", scanned " + std::to_string(r.scanned_records) + " records after it";
+}
+
 double IndexMiB(Log& log) {
   double bytes = 0;
   log.Stats([&](const char* name, double v) {
@@ -71,12 +94,14 @@ void Fill(Log& log, uint64_t events, uint64_t streams, size_t batch) {
 int Main(int argc, char** argv) {
   uint64_t events = 20000000, streams = 100000;
   size_t batch = 10;
+  uint64_t kill_events = 1000000;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     uint64_t v = std::strtoull(argv[i + 1], nullptr, 10);
     if (flag == "--events") events = v;
     else if (flag == "--streams") streams = v;
     else if (flag == "--batch") batch = v;
+    else if (flag == "--kill-events") kill_events = v;
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -118,9 +143,10 @@ int Main(int argc, char** argv) {
     double clean_s = Seconds(t0);
     std::printf("reopen CPU: %.3f s\n", CpuSeconds() - cpu0);
     std::printf("reopen after clean close: %.3f s, of which scan %.3f s "
-                "(head position %llu)\n",
+                "(head position %llu; %s)\n",
                 clean_s, (*log)->recovery().scan_seconds,
-                static_cast<unsigned long long>((*log)->HeadPosition()));
+                static_cast<unsigned long long>((*log)->HeadPosition()),
+                RecoveryText(**log).c_str());
     std::printf("anonymous resident memory after reopen: %.1f MiB\n",
                 AnonResidentMiB());
     std::fflush(stdout);
@@ -132,7 +158,11 @@ int Main(int argc, char** argv) {
   if (pid == 0) {
     auto log = Log::Open(o);
     if (!log.ok()) _exit(1);
-    Fill(**log, 1000, 10, 10);
+    Fill(**log, kill_events, streams, batch);
+    // Bounded wait for the checkpoint a rotation starts in the background.
+    for (int i = 0; i < 6000 && Stat(**log, "checkpoints_written") < 1; ++i) {
+      usleep(10000);
+    }
     char c = 'r';
     if (write(ready[1], &c, 1) != 1) _exit(1);
     pause();
@@ -153,9 +183,24 @@ int Main(int argc, char** argv) {
     double crash_s = Seconds(t0);
     std::printf("reopen CPU: %.3f s\n", CpuSeconds() - cpu0);
     std::printf("reopen after kill -9: %.3f s, of which scan %.3f s (head "
-                "position %llu)\n",
+                "position %llu; %s)\n",
                 crash_s, (*log)->recovery().scan_seconds,
-                static_cast<unsigned long long>((*log)->HeadPosition()));
+                static_cast<unsigned long long>((*log)->HeadPosition()),
+                RecoveryText(**log).c_str());
+  }
+  {
+    std::filesystem::remove(o.path + "/index/checkpoint");
+    double cpu0 = CpuSeconds();
+    auto t0 = std::chrono::steady_clock::now();
+    auto log = Log::Open(o);
+    if (!log.ok()) return 1;
+    double scan_s = Seconds(t0);
+    std::printf("reopen CPU: %.3f s\n", CpuSeconds() - cpu0);
+    std::printf("reopen with the checkpoint removed: %.3f s, of which scan "
+                "%.3f s (head position %llu; %s)\n",
+                scan_s, (*log)->recovery().scan_seconds,
+                static_cast<unsigned long long>((*log)->HeadPosition()),
+                RecoveryText(**log).c_str());
   }
   std::filesystem::remove_all(o.path);
   return 0;
