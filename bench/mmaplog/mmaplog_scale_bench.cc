@@ -69,6 +69,29 @@ std::string RecoveryText(const Log& log) {
          ", scanned " + std::to_string(r.scanned_records) + " records after it";
 }
 
+// Opens the log, prints how long that took and how it recovered, closes it.
+bool Reopen(const LogOptions& o, const char* what, bool report_memory) {
+  double cpu0 = CpuSeconds();
+  auto t0 = std::chrono::steady_clock::now();
+  auto log = Log::Open(o);
+  if (!log.ok()) {
+    std::fprintf(stderr, "%s: %s\n", what, log.status().ToString().c_str());
+    return false;
+  }
+  double wall_s = Seconds(t0);
+  std::printf("reopen CPU: %.3f s\n", CpuSeconds() - cpu0);
+  std::printf("%s: %.3f s, of which scan %.3f s (head position %llu; %s)\n",
+              what, wall_s, (*log)->recovery().scan_seconds,
+              static_cast<unsigned long long>((*log)->HeadPosition()),
+              RecoveryText(**log).c_str());
+  if (report_memory) {
+    std::printf("anonymous resident memory after reopen: %.1f MiB\n",
+                AnonResidentMiB());
+  }
+  std::fflush(stdout);
+  return true;
+}
+
 double IndexMiB(Log& log) {
   double bytes = 0;
   log.Stats([&](const char* name, double v) {
@@ -135,22 +158,7 @@ int Main(int argc, char** argv) {
                 AnonResidentMiB(), rss_start, IndexMiB(**log));
     std::fflush(stdout);
   }
-  {
-    double cpu0 = CpuSeconds();
-    auto t0 = std::chrono::steady_clock::now();
-    auto log = Log::Open(o);
-    if (!log.ok()) return 1;
-    double clean_s = Seconds(t0);
-    std::printf("reopen CPU: %.3f s\n", CpuSeconds() - cpu0);
-    std::printf("reopen after clean close: %.3f s, of which scan %.3f s "
-                "(head position %llu; %s)\n",
-                clean_s, (*log)->recovery().scan_seconds,
-                static_cast<unsigned long long>((*log)->HeadPosition()),
-                RecoveryText(**log).c_str());
-    std::printf("anonymous resident memory after reopen: %.1f MiB\n",
-                AnonResidentMiB());
-    std::fflush(stdout);
-  }
+  if (!Reopen(o, "reopen after clean close", /*report_memory=*/true)) return 1;
   // kill -9: a child opens the log, appends, reports, and is killed.
   int ready[2];
   if (pipe(ready) != 0) return 1;
@@ -175,33 +183,9 @@ int Main(int argc, char** argv) {
   }
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
-  {
-    double cpu0 = CpuSeconds();
-    auto t0 = std::chrono::steady_clock::now();
-    auto log = Log::Open(o);
-    if (!log.ok()) return 1;
-    double crash_s = Seconds(t0);
-    std::printf("reopen CPU: %.3f s\n", CpuSeconds() - cpu0);
-    std::printf("reopen after kill -9: %.3f s, of which scan %.3f s (head "
-                "position %llu; %s)\n",
-                crash_s, (*log)->recovery().scan_seconds,
-                static_cast<unsigned long long>((*log)->HeadPosition()),
-                RecoveryText(**log).c_str());
-  }
-  {
-    std::filesystem::remove(o.path + "/index/checkpoint");
-    double cpu0 = CpuSeconds();
-    auto t0 = std::chrono::steady_clock::now();
-    auto log = Log::Open(o);
-    if (!log.ok()) return 1;
-    double scan_s = Seconds(t0);
-    std::printf("reopen CPU: %.3f s\n", CpuSeconds() - cpu0);
-    std::printf("reopen with the checkpoint removed: %.3f s, of which scan "
-                "%.3f s (head position %llu; %s)\n",
-                scan_s, (*log)->recovery().scan_seconds,
-                static_cast<unsigned long long>((*log)->HeadPosition()),
-                RecoveryText(**log).c_str());
-  }
+  if (!Reopen(o, "reopen after kill -9", false)) return 1;
+  std::filesystem::remove(o.path + "/index/checkpoint");
+  if (!Reopen(o, "reopen with the checkpoint removed", false)) return 1;
   std::filesystem::remove_all(o.path);
   return 0;
 }
