@@ -32,6 +32,12 @@ class MappedFile {
   // Touches every page (reading) so later stores do not fault in new pages;
   // the file must be all zeros (a fresh segment).
   virtual absl::Status Prefault() = 0;
+  // Gives back the whole pages inside [offset, offset + length): their
+  // memory and disk blocks are freed and they read as zeros afterwards. The
+  // default frees nothing (a port without hole punching still works).
+  virtual absl::Status Discard(size_t /*offset*/, size_t /*length*/) {
+    return absl::OkStatus();
+  }
 };
 
 // An exclusive lock on a directory, held until destruction.

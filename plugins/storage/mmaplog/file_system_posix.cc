@@ -55,6 +55,20 @@ class PosixMappedFile : public MappedFile {
     return absl::OkStatus();
   }
 
+  absl::Status Discard(size_t offset, size_t length) override {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_t from = (offset + page - 1) / page * page;
+    size_t to = std::min(size_, offset + length) / page * page;
+    if (from >= to) return absl::OkStatus();
+    // Punching a hole drops the pages from every mapping of the file too;
+    // reads of them then see zeros.
+    if (fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  static_cast<off_t>(from), static_cast<off_t>(to - from)) != 0) {
+      return OsError("punch a hole in", path_);
+    }
+    return absl::OkStatus();
+  }
+
  private:
   std::string path_;
   int fd_;

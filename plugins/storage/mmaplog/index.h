@@ -70,6 +70,25 @@ class ChunkedArray {
     return chunk == nullptr ? 0 : chunk[within].load(std::memory_order_acquire);
   }
 
+  // Elements below `old_below` were released before; those below
+  // `new_below` are now 0 for good (retention: nobody sets them again, Get
+  // then reads 0). Gives the memory of every chunk that now lies wholly
+  // below `new_below` back to the arena. One thread at a time.
+  void Release(uint64_t old_below, uint64_t new_below) {
+    Directory* dir = directory_.load(std::memory_order_acquire);
+    if (dir == nullptr) return;
+    for (int k = 0; k < kChunks; ++k) {
+      uint64_t start = ((uint64_t{1} << k) - 1) << kBaseShift;
+      uint64_t end = ((uint64_t{1} << (k + 1)) - 1) << kBaseShift;
+      if (end > new_below) break;
+      if (end <= old_below) continue;  // released with an earlier range
+      std::atomic<uint64_t>* chunk = dir->chunks[k].load(std::memory_order_acquire);
+      if (chunk != nullptr) {
+        arena_->Release(chunk, (end - start) * sizeof(std::atomic<uint64_t>));
+      }
+    }
+  }
+
   // Bytes allocated for the directory and chunks.
   uint64_t MemoryBytes() const {
     const Directory* dir = directory_.load(std::memory_order_acquire);

@@ -79,6 +79,28 @@ void* IndexArena::Allocate(size_t bytes) {
   return out;
 }
 
+void IndexArena::Release(void* p, size_t bytes) {
+  auto* at = static_cast<uint8_t*>(p);
+  std::lock_guard<std::mutex> lk(mu_);
+  for (const auto& region : regions_) {
+    if (at >= region->data() && at + bytes <= region->data() + region->size()) {
+      size_t offset = static_cast<size_t>(at - region->data());
+      const size_t page = 4096;
+      size_t from = (offset + page - 1) / page * page;
+      size_t to = (offset + bytes) / page * page;
+      if (from < to && region->Discard(from, to - from).ok()) {
+        released_bytes_ += to - from;
+      }
+      return;
+    }
+  }
+}
+
+uint64_t IndexArena::released_bytes() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return released_bytes_;
+}
+
 uint64_t IndexArena::file_bytes() const {
   std::lock_guard<std::mutex> lk(mu_);
   return file_bytes_;

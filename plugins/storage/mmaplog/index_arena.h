@@ -35,8 +35,14 @@ class IndexArena {
   // made (disk full), the heap is used instead. Thread-safe.
   void* Allocate(size_t bytes);
 
+  // Gives back the whole pages of [p, p + bytes), memory from Allocate whose
+  // values nobody needs any more: file-backed pages are punched out (they
+  // read as zeros afterwards); heap memory is kept. Thread-safe.
+  void Release(void* p, size_t bytes);
+
   uint64_t file_bytes() const;
   uint64_t heap_bytes() const;
+  uint64_t released_bytes() const;
 
  private:
   FileSystem* const fs_;
@@ -49,6 +55,7 @@ class IndexArena {
   size_t left_ = 0;
   uint64_t file_bytes_ = 0;
   uint64_t heap_bytes_ = 0;
+  uint64_t released_bytes_ = 0;
 };
 
 }  // namespace cairn::mmaplog

@@ -1192,6 +1192,7 @@ void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
   fn("index_memory_bytes", static_cast<double>(index_bytes));
   fn("index_file_bytes", static_cast<double>(arena_->file_bytes()));
   fn("index_heap_bytes", static_cast<double>(arena_->heap_bytes()));
+  fn("index_released_bytes", static_cast<double>(arena_->released_bytes()));
   fn("recovery_truncated_bytes", static_cast<double>(recovery_.truncated_bytes));
   fn("recovery_dropped_records", static_cast<double>(recovery_.dropped_records));
   fn("recovery_corrupt_records",

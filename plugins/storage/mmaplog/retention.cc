@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -172,10 +173,16 @@ absl::StatusOr<bool> Log::RemoveOldestSegment() {
   //    unmapped: a read that already pinned it goes on reading it, so no
   //    read sees a gap in the middle.
   std::vector<std::pair<ChunkedArray*, uint64_t>> entries;
+  // What was trimmed before, so the chunks newly below can be released.
+  std::map<StreamState*, uint64_t> old_trimmed;
+  std::map<TagState*, uint64_t> old_first;
+  const uint64_t old_sparse_below =
+      (first_position_.load(std::memory_order_acquire) - 1) / kSparseEvery;
   bool whole = ForEachRecord(*seg, [&](uint32_t off, const RecordHeader& h) {
     const uint8_t* rec = seg->data + off;
     const uint64_t location = MakeLocation(number, off);
     if (StreamState* st = streams_.Find(h.StreamName(rec))) {
+      old_trimmed.emplace(st, st->trimmed_to.load(std::memory_order_relaxed));
       if (h.revision > st->trimmed_to.load(std::memory_order_relaxed)) {
         st->trimmed_to.store(h.revision, std::memory_order_release);
       }
@@ -188,6 +195,7 @@ absl::StatusOr<bool> Log::RemoveOldestSegment() {
         TagState* t = tags_.Find(name);
         if (t == nullptr) return;
         uint64_t first = t->first.load(std::memory_order_relaxed);
+        old_first.emplace(t, first);
         if (first < t->count.load(std::memory_order_acquire) &&
             t->locations.Get(first) == location) {
           t->first.store(first + 1, std::memory_order_release);
@@ -234,8 +242,16 @@ absl::StatusOr<bool> Log::RemoveOldestSegment() {
   if (!s.ok()) return s;
   s = fs_->SyncDirectory(options_.path);
   if (!s.ok()) return s;
-  // Nothing can follow these entries any more: clear them.
+  // Nothing can follow these entries any more: clear them, and give back
+  // the index memory that now holds only cleared entries.
   for (auto& [array, index] : entries) array->Set(index, 0);
+  for (auto& [st, before] : old_trimmed) {
+    st->revisions.Release(before, st->trimmed_to.load(std::memory_order_relaxed));
+  }
+  for (auto& [t, before] : old_first) {
+    t->locations.Release(before, t->first.load(std::memory_order_relaxed));
+  }
+  sparse_.Release(old_sparse_below, (first_position - 1) / kSparseEvery);
   segments_removed_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }

@@ -304,6 +304,26 @@ TEST(MmapLogRetention, CrashBetweenRecordingAndUnlinkingIsCompletedAtOpen) {
   ExpectContiguousFromFirstPosition(**log);
 }
 
+TEST(MmapLogRetention, IndexMemoryOfRemovedEventsIsGivenBack) {
+  ScratchDir dir;
+  auto log = Log::Open(Options(dir.path(), RetentionMode::kBytes, 4 * kSegment));
+  ASSERT_TRUE(log.ok());
+  // ~330 small events a segment: thousands of revisions and tag entries go,
+  // so whole index chunks (4 KiB and more) hold only removed entries.
+  AppendN(**log, "s", 6000, 60, {"t"});
+  EXPECT_EQ(Stat(**log, "index_released_bytes"), 0);
+  SealAndMaintain(**log);
+  ASSERT_GT(Stat(**log, "segments_removed"), 0);
+  EXPECT_GE(Stat(**log, "index_released_bytes"), 2 * 4096);
+  // What remains still reads, and the stream's head holds.
+  std::vector<uint64_t> kept = Revisions(**log, "s");
+  ASSERT_FALSE(kept.empty());
+  EXPECT_EQ(kept.back(), 6000u);
+  EXPECT_EQ(kept.size(), 6000u - kept.front() + 1);
+  EXPECT_EQ(TagPositions(**log, "t").front(), (*log)->FirstPosition());
+  ExpectContiguousFromFirstPosition(**log);
+}
+
 TEST(MmapLogCheckpoint, WrittenAfterRotationAndLoadedWithoutRemovingIt) {
   ScratchDir dir;
   auto log = Log::Open(Options(dir.path()));
