@@ -224,7 +224,9 @@ absl::StatusOr<bool> Log::RemoveOldestSegment() {
     if (LocationSegment(sparse_.Get(i)) == number) entries.emplace_back(&sparse_, i);
   }
 
-  // 2. Durable record of the removal, before the file goes.
+  // 2. Durable record of the removal, before the file goes. If it cannot be
+  //    written the segment stays mapped and on disk, outside the log as
+  //    readers see it; the next open, going by the old state, keeps it.
   absl::Status s = WriteRetentionState();
   if (!s.ok()) return s;
 
