@@ -1,7 +1,9 @@
 // The child of the kill -9 crash test (crash_test.cc): opens the log in
 // argv[1] with fsync=always (and the retention mode in argv[3], if given) and
 // appends batches from several threads until it is killed, writing one line
-// per acknowledged batch to stdout:
+// per acknowledged batch to stdout (with retention=deleted it also deletes
+// each stream up to a few revisions before its head now and then, so whole
+// segments become removable):
 //
 //   <stream> <first revision> <count> <first position>\n
 //
@@ -75,6 +77,14 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "append failed: %s\n", s.ToString().c_str());
           failed = true;
           std::_Exit(4);
+        }
+        if (options.retention == RetentionMode::kDeleted && rng() % 4 == 0 &&
+            r.last_revision > 3) {
+          s = (*log)->DeleteTo(stream, r.last_revision - 3);
+          if (!s.ok()) {
+            std::fprintf(stderr, "delete_to failed: %s\n", s.ToString().c_str());
+            std::_Exit(4);
+          }
         }
         std::lock_guard<std::mutex> lk(out_mu);
         std::printf("%d %llu %u %llu\n", stream_index,
