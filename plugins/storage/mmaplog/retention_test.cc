@@ -311,7 +311,6 @@ TEST(MmapLogRetention, IndexMemoryOfRemovedEventsIsGivenBack) {
   // ~330 small events a segment: thousands of revisions and tag entries go,
   // so whole index chunks (4 KiB and more) hold only removed entries.
   AppendN(**log, "s", 6000, 60, {"t"});
-  EXPECT_EQ(Stat(**log, "index_released_bytes"), 0);
   SealAndMaintain(**log);
   ASSERT_GT(Stat(**log, "segments_removed"), 0);
   EXPECT_GE(Stat(**log, "index_released_bytes"), 2 * 4096);
