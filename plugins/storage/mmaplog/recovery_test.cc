@@ -306,7 +306,7 @@ TEST(MmapLogRecovery, RecordsAfterAnUnpublishedHoleAreNotResurrected) {
   EXPECT_TRUE((*log)->Verify([](const std::string& p) { ADD_FAILURE() << p; }).ok());
 }
 
-TEST(MmapLogRecovery, CleanCloseCheckpointIsUsedOnceAndDistrustedWhenTheTailChanged) {
+TEST(MmapLogRecovery, CleanCloseCheckpointIsUsedAndDistrustedWhenTheTailChanged) {
   ScratchDir dir;
   {
     auto log = Log::Open(Options(dir.path()));

@@ -385,5 +385,43 @@ TEST(MmapLogCheckpoint, CheckpointWhoseCutSegmentWasRemovedIsNotTrusted) {
   ExpectContiguousFromFirstPosition(**log);
 }
 
+// A checkpoint from another log (copied in by mistake, or a restore that
+// mixed files) is refused, whichever way it does not fit.
+void ExpectForeignCheckpointRefused(int own_events, size_t own_size,
+                                    const std::string& reason) {
+  ScratchDir other, dir;
+  {
+    auto log = Log::Open(Options(other.path()));
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, "s", 400);  // seven segments or so
+  }
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, "s", own_events, own_size);
+  }
+  std::filesystem::copy_file(other.path() + "/index/checkpoint",
+                             dir.path() + "/index/checkpoint",
+                             std::filesystem::copy_options::overwrite_existing);
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_FALSE((*log)->recovery().from_checkpoint);
+  EXPECT_NE((*log)->recovery().checkpoint_rejected.find(reason),
+            std::string::npos)
+      << (*log)->recovery().checkpoint_rejected;
+  EXPECT_EQ((*log)->HeadRevision("s"), static_cast<uint64_t>(own_events));
+  EXPECT_EQ(All(**log).size(), static_cast<size_t>(own_events));
+}
+
+TEST(MmapLogCheckpoint, CheckpointBeyondTheEndOfTheLogIsNotTrusted) {
+  ExpectForeignCheckpointRefused(100, 900, "the log ends before");
+}
+
+TEST(MmapLogCheckpoint, CheckpointWhoseCutSegmentStartsElsewhereIsNotTrusted) {
+  // As many segments, but smaller events: the cut segment starts at
+  // another position.
+  ExpectForeignCheckpointRefused(1400, 250, "starts at another position");
+}
+
 }  // namespace
 }  // namespace cairn::mmaplog
