@@ -39,6 +39,13 @@ namespace {
 constexpr uint64_t kCheckpointMagic = 0x504B434E52494143ull;  // "CAIRNCKP"
 constexpr uint32_t kCheckpointVersion = 2;
 constexpr uint64_t kSparseEvery = 64;
+// A background checkpoint rewrites the whole index, so writing one at every
+// seal would cost more per segment the bigger the log grows. One is written
+// only once the log has grown, since the last one's cut, by at least this
+// many times that checkpoint's size: checkpoints add at most 1/4 to the bytes
+// the log writes, and a reopen after kill -9 scans at most the larger of one
+// segment and 4 x the checkpoint's size, plus the active segment.
+constexpr uint64_t kCheckpointSpacing = 4;
 
 class Writer {
  public:
@@ -48,16 +55,19 @@ class Writer {
     Bytes(&v, sizeof v);
   }
   void Bytes(const void* p, size_t n) {
+    size_ += n;
     buffer_.append(static_cast<const char*>(p), n);
     if (buffer_.size() >= (4u << 20)) Spill(false);
   }
   absl::Status Finish() {
     uint32_t crc = Crc32c(crc_, buffer_.data(), buffer_.size());
     buffer_.append(reinterpret_cast<const char*>(&crc), 4);
+    size_ += 4;
     crc_ = 0;
     Spill(true);
     return status_;
   }
+  uint64_t size() const { return size_; }
 
  private:
   void Spill(bool sync) {
@@ -69,6 +79,7 @@ class Writer {
   FileSystem* fs_;
   std::string path_;
   std::string buffer_;
+  uint64_t size_ = 0;
   uint32_t crc_ = 0;
   absl::Status status_;
 };
@@ -123,6 +134,11 @@ absl::Status Log::WriteCheckpoint(bool closing) {
     }
     if (cut_segment == 0 || cut_segment <= checkpointed_segment_) {
       return absl::OkStatus();  // nothing new is sealed
+    }
+    const uint64_t grown =
+        (cut_segment - checkpointed_segment_) * options_.segment_size;
+    if (grown < kCheckpointSpacing * checkpoint_bytes_) {
+      return absl::OkStatus();  // not worth rewriting the index yet
     }
     Segment* seg = SegmentAt(cut_segment);
     Segment* next = SegmentAt(cut_segment + 1);
@@ -211,6 +227,7 @@ absl::Status Log::WriteCheckpoint(bool closing) {
   s = fs_->Rename(tmp, dir + "/checkpoint");
   if (!s.ok()) return s;
   checkpointed_segment_ = cut_segment;
+  checkpoint_bytes_ = w.size();
   checkpoints_written_.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
 }
@@ -382,8 +399,10 @@ absl::StatusOr<bool> Log::LoadCheckpoint(
     *expected = cut->base_position;
   }
   // The next background checkpoint is due once a segment after the one
-  // this checkpoint covers whole is sealed.
+  // this checkpoint covers whole is sealed (and the log has grown enough,
+  // kCheckpointSpacing).
   checkpointed_segment_ = cut_offset == 0 ? cut_segment : cut_segment - 1;
+  checkpoint_bytes_ = contents->size();
   recovery_.records = cut_position - used.front()->base_position;
   recovery_.checkpoint_position = cut_position;
   recovery_.from_checkpoint = true;

@@ -336,6 +336,7 @@ class Log {
   std::condition_variable maintenance_cv_;
   uint64_t maintenance_requests_ = 0;
   uint64_t checkpointed_segment_ = 0;  // cut of the last checkpoint written
+  uint64_t checkpoint_bytes_ = 0;      // size of the last one written or loaded
   std::string retention_state_;        // stream entries read at open
 
   std::atomic<bool> stopping_{false};

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include "absl/strings/str_format.h"
 #include "log.h"
 #include "record.h"
 #include "test_util.h"
@@ -331,6 +332,31 @@ TEST(MmapLogCheckpoint, WrittenAfterRotationAndLoadedWithoutRemovingIt) {
   SealAndMaintain(**log);
   EXPECT_GE(Stat(**log, "checkpoints_written"), 1);
   EXPECT_TRUE(std::filesystem::exists(dir.path() + "/index/checkpoint"));
+}
+
+// Each checkpoint rewrites the whole index, so one is written only once the
+// log grew by 4x the last one's size. Many streams of one small event each
+// make the index about as big as the log: writing one at every seal would
+// rewrite it a dozen times here.
+TEST(MmapLogCheckpoint, SpacedOutOnceTheIndexIsLargeAgainstTheLog) {
+  ScratchDir dir;
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok());
+  int stream = 0;
+  int seals = 0;
+  for (double segments = 1; segments < 13;) {
+    for (int i = 0; i < 200; ++i) {
+      AppendN(**log, absl::StrFormat("stream-with-a-longish-name-%06d", stream++),
+              1, 8);
+    }
+    SealAndMaintain(**log);
+    double now = Stat(**log, "segments");
+    if (now > segments) ++seals;
+    segments = now;
+  }
+  const double written = Stat(**log, "checkpoints_written");
+  EXPECT_GE(written, 2) << "the first seal and a later one";
+  EXPECT_LE(written, 4) << "one per seal would be about " << seals;
 }
 
 TEST(MmapLogCheckpoint, DamagedCheckpointFallsBackToScanningWithTheReason) {
