@@ -298,6 +298,41 @@ TEST_F(CipherStoreTest, TheWrongKeyringIsAClearErrorAtOpenAndNothingIsWritten) {
   EXPECT_EQ(ReadAll(**store).size(), 3u);
 }
 
+TEST_F(CipherStoreTest, SealLimitReachedFailsTheAppendAndWritesNothing) {
+  for (const char* cipher : {"aes-gcm", "chacha20-poly1305"}) {
+    SCOPED_TRACE(cipher);
+    std::string data = std::string("data-") + cipher;
+    // A keyring of its own: counts are per keyring and key.
+    std::string keys = dir_.File(std::string("keys-") + cipher);
+    uint32_t id = 0;
+    ASSERT_TRUE(keyring::CreateKeyringFile(keys, &id).ok());
+    SiteConfig config = Site(cipher, keys, "zstd", data);
+    config.cipher.options.push_back({"max-seals-per-key", "4"});
+    auto store = Open(config);
+    ASSERT_TRUE(store.ok()) << store.status();
+    AppendOrders(**store, "orders-1", 0, 3);
+    // A batch of two needs two seals; only one is left: nothing is written.
+    std::vector<EventData> batch = {Order(3), Order(4)};
+    auto refused = (*store)->Append("orders-1", ExpectedRevision::Any(), batch);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(CodeOf(refused.status()), CAIRN_E_RESOURCE_EXHAUSTED);
+    EXPECT_THAT(refused.status().message(), HasSubstr("key id"));
+    EXPECT_THAT(refused.status().message(), HasSubstr("has made its limit of 4"));
+    EXPECT_THAT(refused.status().message(), HasSubstr("cairn keys rotate"));
+    EXPECT_EQ(*(*store)->HeadRevision("orders-1"), 3u);
+    EXPECT_EQ(ReadAll(**store).size(), 3u);
+    // Rotation through the store gives a fresh key and budget.
+    absl::StatusOr<uint32_t> rotated = (*store)->RotateKey();
+    ASSERT_TRUE(rotated.ok()) << rotated.status();
+    auto written = (*store)->Append("orders-1", ExpectedRevision::Any(), batch);
+    ASSERT_TRUE(written.ok()) << written.status();
+    std::vector<RecordedEvent> all = ReadAll(**store);
+    ASSERT_EQ(all.size(), 5u);
+    EXPECT_EQ(all[4].key_id, *rotated);
+    EXPECT_EQ(all[4].data, Order(4).data);
+  }
+}
+
 TEST_F(CipherStoreTest, ReadingWithoutTheCipherConfiguredNamesThePluginNeeded) {
   {
     auto store = Open(Site("chacha20-poly1305", keyring_));
