@@ -89,14 +89,21 @@ absl::StatusOr<Envelope> ReadEnvelope(std::string_view stored,
 
 std::string AssociatedData(SealedPart part, std::string_view stream,
                            uint64_t revision, std::string_view type) {
-  std::string aad = "cairn/1";
-  aad.push_back(static_cast<char>(part));
-  PutU64(revision, &aad);
-  PutU32(static_cast<uint32_t>(stream.size()), &aad);
-  aad.append(stream);
-  PutU32(static_cast<uint32_t>(type.size()), &aad);
-  aad.append(type);
+  std::string aad;
+  AssociatedData(part, stream, revision, type, &aad);
   return aad;
+}
+
+void AssociatedData(SealedPart part, std::string_view stream,
+                    uint64_t revision, std::string_view type,
+                    std::string* out) {
+  out->assign("cairn/1");
+  out->push_back(static_cast<char>(part));
+  PutU64(revision, out);
+  PutU32(static_cast<uint32_t>(stream.size()), out);
+  out->append(stream);
+  PutU32(static_cast<uint32_t>(type.size()), out);
+  out->append(type);
 }
 
 }  // namespace cairn
