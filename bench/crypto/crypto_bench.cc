@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -326,45 +327,45 @@ BENCHMARK_CAPTURE(Open, chacha20_poly1305, &cairn_builtin_cipher_chacha20_poly13
 // stream per batch round-robin over 1000 streams. Reports events/s. The
 // codec is zstd level 1 (the pipeline), zstd level 1 with a trained
 // dictionary, or identity (to show what the rest of the pipeline costs).
-void StoreAppend(benchmark::State& state, const char* codec) {
+// The site config of the pipeline benchmarks for `codec` in `data_dir`.
+cairn::SiteConfig PipelineSite(const std::string& codec, const std::string& data_dir,
+                               size_t event_size) {
+  cairn::SiteConfig config;
+  config.path = data_dir;
+  config.storage = cairn::PluginChoice{"mmaplog", {{"fsync", "never"}}};
+  if (codec == "identity") {
+    config.codec = cairn::PluginChoice{"identity", {}};
+  } else if (codec == "zstd1_dictionary") {
+    config.codec = cairn::PluginChoice{
+        "zstd", {{"level", "1"}, {"dictionary", TrainedDictionary(event_size)}}};
+  } else {
+    config.codec = cairn::PluginChoice{"zstd", {{"level", "1"}}};
+  }
+  config.cipher = cairn::PluginChoice{"aes-gcm", {{"keyring", Keys().path()}}};
+  return config;
+}
+
+cairn::PluginRegistry& PipelineRegistry() {
   static cairn::PluginRegistry* registry = [] {
     auto* r = new cairn::PluginRegistry();
     (void)cairn::RegisterBuiltinPlugins(*r);
     return r;
   }();
-  std::string data_dir = Keys().dir() + "/store-" + codec + "-" +
-                         std::to_string(state.range(0)) + "-" +
-                         std::to_string(state.range(1));
-  std::error_code ignored;
-  std::filesystem::remove_all(data_dir, ignored);
-  cairn::SiteConfig config;
-  config.path = data_dir;
-  config.storage = cairn::PluginChoice{"mmaplog", {{"fsync", "never"}}};
-  const std::string codec_name = codec;
-  if (codec_name == "identity") {
-    config.codec = cairn::PluginChoice{"identity", {}};
-  } else if (codec_name == "zstd1_dictionary") {
-    config.codec = cairn::PluginChoice{
-        "zstd", {{"level", "1"}, {"dictionary", TrainedDictionary(state.range(0))}}};
-  } else {
-    config.codec = cairn::PluginChoice{"zstd", {{"level", "1"}}};
-  }
-  config.cipher = cairn::PluginChoice{"aes-gcm", {{"keyring", Keys().path()}}};
-  auto store = cairn::Store::Open(config, *registry);
-  if (!store.ok()) {
-    state.SkipWithError(std::string(store.status().message()).c_str());
-    return;
-  }
-  std::vector<std::string> payloads = JsonEvents(state.range(0), kEventCount);
-  const size_t batch = static_cast<size_t>(state.range(1));
+  return *registry;
+}
+
+// Appends batches of `batch` events of `payloads` to streams "<prefix>N"
+// (N cycling over 1000) for as long as the state runs.
+void AppendBatches(benchmark::State& state, cairn::Store& store, const std::string& prefix,
+                   const std::vector<std::string>& payloads, size_t batch) {
   std::vector<cairn::EventData> events(batch);
   for (auto& e : events) e.type = "OrderPlaced";
   size_t i = 0;
   uint64_t stream = 0;
   for (auto _ : state) {
-    for (auto& e : events) e.data = payloads[i++ % kEventCount];
-    auto result = (*store)->Append("orders-" + std::to_string(stream++ % 1000),
-                                   cairn::ExpectedRevision::Any(), events);
+    for (auto& e : events) e.data = payloads[i++ % payloads.size()];
+    auto result = store.Append(prefix + std::to_string(stream++ % 1000),
+                               cairn::ExpectedRevision::Any(), events);
     if (!result.ok()) {
       state.SkipWithError(std::string(result.status().message()).c_str());
       break;
@@ -372,8 +373,62 @@ void StoreAppend(benchmark::State& state, const char* codec) {
   }
   state.SetItemsProcessed(state.iterations() * batch);
   state.SetBytesProcessed(state.iterations() * batch * state.range(0));
+}
+
+void StoreAppend(benchmark::State& state, const char* codec) {
+  std::string data_dir = Keys().dir() + "/store-" + codec + "-" +
+                         std::to_string(state.range(0)) + "-" +
+                         std::to_string(state.range(1));
+  std::error_code ignored;
+  std::filesystem::remove_all(data_dir, ignored);
+  auto store = cairn::Store::Open(PipelineSite(codec, data_dir, state.range(0)),
+                                  PipelineRegistry());
+  if (!store.ok()) {
+    state.SkipWithError(std::string(store.status().message()).c_str());
+    return;
+  }
+  AppendBatches(state, **store, "orders-", JsonEvents(state.range(0), kEventCount),
+                static_cast<size_t>(state.range(1)));
   store->reset();
   std::filesystem::remove_all(data_dir, ignored);
+}
+
+// The same pipeline with several writer threads on one store, each on its
+// own 1000 streams. Timed in wall-clock time (UseRealTime): items_per_second
+// is all threads' events over the elapsed time, what the store sustains with
+// that many writers, not a per-core figure. Meaningful only on a machine
+// with a free core per thread.
+void StoreAppendThreads(benchmark::State& state, const char* codec) {
+  static std::mutex mutex;
+  static std::shared_ptr<cairn::Store> shared;
+  static int users = 0;
+  const std::string data_dir = Keys().dir() + "/store-threads-" + codec;
+  std::shared_ptr<cairn::Store> store;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (users++ == 0) {
+      std::error_code ignored;
+      std::filesystem::remove_all(data_dir, ignored);
+      auto opened = cairn::Store::Open(PipelineSite(codec, data_dir, state.range(0)),
+                                       PipelineRegistry());
+      if (opened.ok()) shared = std::move(*opened);
+    }
+    store = shared;
+  }
+  if (store == nullptr) {
+    state.SkipWithError("store open failed");
+  } else {
+    AppendBatches(state, *store, "orders-" + std::to_string(state.thread_index()) + "-",
+                  JsonEvents(state.range(0), kEventCount),
+                  static_cast<size_t>(state.range(1)));
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  store.reset();
+  if (--users == 0) {
+    shared.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(data_dir, ignored);
+  }
 }
 BENCHMARK_CAPTURE(StoreAppend, zstd1, "zstd1")
     ->Args({256, 1})->Args({256, 100})->Args({4096, 100})
@@ -382,6 +437,10 @@ BENCHMARK_CAPTURE(StoreAppend, zstd1_dictionary, "zstd1_dictionary")
     ->Args({256, 100})->Args({4096, 100})->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(StoreAppend, identity, "identity")
     ->Args({256, 100})->Args({4096, 100})->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(StoreAppendThreads, zstd1_dictionary, "zstd1_dictionary")
+    ->Args({256, 100})->Threads(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(StoreAppendThreads, identity, "identity")
+    ->Args({256, 100})->Threads(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 #endif
 
 }  // namespace
