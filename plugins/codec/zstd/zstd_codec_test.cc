@@ -372,6 +372,7 @@ void RecordLog(void*, cairn_log_level, const char* plugin, const char* message) 
 class LogCapture {
  public:
   LogCapture() {
+    (void)Api();  // its first call binds the logger to no sink
     Bind(&RecordLog);
     logged.clear();
   }
