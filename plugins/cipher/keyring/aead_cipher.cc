@@ -22,9 +22,10 @@ struct AeadCipher::ThreadContexts {
   std::vector<Entry> entries;
   std::shared_ptr<SealBudget> budget;  // where seals_left came from
   uint64_t seals_left = 0;
+  uint64_t generation = 0;  // ForkGeneration() when seals_left was taken
 
   void GiveBackSeals() {
-    if (budget != nullptr) budget->GiveBack(seals_left);
+    if (budget != nullptr) budget->GiveBack(seals_left, generation);
     seals_left = 0;
     budget.reset();
   }
@@ -193,6 +194,11 @@ sdk::Status AeadCipher::Context(ThreadContexts& contexts, uint32_t key_id,
 
 sdk::Status AeadCipher::TakeSeals(ThreadContexts& contexts,
                                   SealBudget* budget) {
+  if (contexts.generation != ForkGeneration()) {
+    // Forked since these were taken: they are the parent's to use.
+    contexts.seals_left = 0;
+    contexts.generation = ForkGeneration();
+  }
   if (contexts.budget.get() != budget) {
     contexts.GiveBackSeals();
     std::lock_guard<std::mutex> lock(mutex_);
@@ -222,7 +228,8 @@ sdk::Status AeadCipher::Seal(std::string_view associated,
   if (!status.ok()) return status;
   // Counted before the nonce is drawn: a seal that fails later only
   // over-counts.
-  if (contexts.budget.get() != budget || contexts.seals_left == 0) {
+  if (contexts.budget.get() != budget || contexts.seals_left == 0 ||
+      contexts.generation != ForkGeneration()) {
     status = TakeSeals(contexts, budget);
     if (!status.ok()) return status;
   }

@@ -1,6 +1,7 @@
 #include "seal_usage.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,13 @@ std::string Recovery(const std::string& origin) {
          "on its keyring so that sealing continues under a fresh key (a "
          "moved-aside file loses the counts of the older keys: " + origin +
          " must never be lowered or deleted while a key in it still seals)";
+}
+
+void OnForkInChild() { fork_generation.fetch_add(1, std::memory_order_relaxed); }
+// glibc unregisters the handler if the plugin holding it is unloaded.
+void RegisterForkHandler() {
+  static std::once_flag registered;
+  std::call_once(registered, [] { ::pthread_atfork(nullptr, nullptr, &OnForkInChild); });
 }
 
 std::string LockPath(const std::string& keyring_path) {
@@ -162,14 +170,30 @@ SealBudget::SealBudget(std::string plugin, std::string keyring_path,
       keyring_path_(std::move(keyring_path)),
       key_id_(key_id),
       limit_(limit),
-      warn_(warn) {}
+      warn_(warn) {
+  RegisterForkHandler();
+  generation_.store(ForkGeneration(), std::memory_order_relaxed);
+}
 
 SealBudget::~SealBudget() {
   uint64_t unused = available_.exchange(0);
-  if (unused != 0) (void)ReturnSeals(keyring_path_, key_id_, unused);
+  if (unused != 0 && generation_.load(std::memory_order_relaxed) == ForkGeneration()) {
+    (void)ReturnSeals(keyring_path_, key_id_, unused);
+  }
+}
+
+void SealBudget::ForgetParentsSeals() {
+  // No lock: the child's other threads, if any, were started after fork and
+  // see the same state; a lock held by a parent's thread at fork time would
+  // never be released here.
+  available_.store(0, std::memory_order_relaxed);
+  generation_.store(ForkGeneration(), std::memory_order_relaxed);
 }
 
 sdk::Status SealBudget::Take(uint64_t most, uint64_t* taken) {
+  if (generation_.load(std::memory_order_relaxed) != ForkGeneration()) {
+    ForgetParentsSeals();
+  }
   for (;;) {
     uint64_t available = available_.load(std::memory_order_relaxed);
     while (available != 0) {

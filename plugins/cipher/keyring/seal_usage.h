@@ -78,6 +78,15 @@ sdk::Status ReserveSeals(const std::string& keyring_path, uint32_t key_id,
 sdk::Status ReturnSeals(const std::string& keyring_path, uint32_t key_id,
                         uint64_t unused);
 
+// A number that changes in a child process right after fork(). Seals a
+// process reserved before it forked belong to the parent: the child must
+// neither use them nor give them back, or a seal would go uncounted. Budgets
+// and per-thread batches remember the generation they were reserved in.
+inline std::atomic<uint64_t> fork_generation{0};  // see seal_usage.cc
+inline uint64_t ForkGeneration() {
+  return fork_generation.load(std::memory_order_relaxed);
+}
+
 // One key's seal budget inside one cipher instance: hands out seals from
 // the current reservation and reserves the next block when it runs out.
 // Blocks start at kFirstBlock and double (up to kMaxBlock) while a block
@@ -122,13 +131,18 @@ class SealBudget {
     uint64_t taken = 0;
     return Take(1, &taken);
   }
-  // Returns seals taken and not used. Thread-safe.
-  void GiveBack(uint64_t unused) {
-    if (unused != 0) available_.fetch_add(unused, std::memory_order_relaxed);
+  // Returns seals taken and not used, if they were taken in this process
+  // (`generation` is the ForkGeneration() they were taken in). Thread-safe.
+  void GiveBack(uint64_t unused, uint64_t generation) {
+    if (unused != 0 && generation == ForkGeneration()) {
+      available_.fetch_add(unused, std::memory_order_relaxed);
+    }
   }
 
  private:
   sdk::Status Refill();
+  // In a child after fork: forgets the parent's reservation.
+  void ForgetParentsSeals();
 
   const std::string plugin_;
   const std::string keyring_path_;
@@ -137,6 +151,7 @@ class SealBudget {
   const WarnFn warn_;
   std::atomic<uint64_t> available_{0};  // reserved and not yet taken
   std::atomic<bool> near_limit_{false};
+  std::atomic<uint64_t> generation_;    // ForkGeneration() of available_
   std::mutex refill_mutex_;             // guards the members below
   uint64_t next_block_ = kFirstBlock;
   std::chrono::steady_clock::time_point last_refill_{};
