@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -413,6 +414,24 @@ TEST_P(AeadCipherTest, CorruptUsageFileRefusesSealsNamingItButOpensStillWork) {
   EXPECT_THAT(refused.message, HasSubstr("key id 2"));
   EXPECT_THAT(refused.message, HasSubstr(usage_path + " line 1"));
   EXPECT_EQ(ReadFile(usage_path), "seals 2 lots\n");
+}
+
+TEST_P(AeadCipherTest, AnUnwritableKeyringFolderRefusesSealsNamingTheLockButOpens) {
+  Sealed sealed = cipher_->Seal(kAssociated, "sealed before");
+  ASSERT_EQ(sealed.status, CAIRN_OK);
+  cipher_.reset();
+  // What a read-only folder does to a writer (tests may run as root, which
+  // chmod does not stop): the lock file cannot be opened for writing.
+  std::filesystem::remove(keyring_path_ + ".lock");
+  std::filesystem::create_directory(keyring_path_ + ".lock");
+  auto reader = OpenCipher(GetParam().entry, keyring_path_);
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(reader->Open(2, kAssociated, sealed.bytes).bytes, "sealed before");
+  Sealed refused = reader->Seal(kAssociated, "event");
+  EXPECT_EQ(refused.status, CAIRN_E_IO);
+  EXPECT_EQ(refused.bytes, "");
+  EXPECT_THAT(refused.message, HasSubstr("cannot count this seal of key id 2"));
+  EXPECT_THAT(refused.message, HasSubstr("cannot open lock file " + keyring_path_ + ".lock"));
 }
 
 TEST_P(AeadCipherTest, OpeningNeverCreatesTheUsageFile) {
