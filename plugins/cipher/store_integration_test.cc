@@ -415,6 +415,41 @@ TEST_F(CipherStoreTest, StoredEventsAndSnapshotsKeepTheDocumentedLayout) {
             snapshot.data);
 }
 
+TEST_F(CipherStoreTest, WithoutACipherTheStoredLayoutIsUnchangedToo) {
+  struct Raw {
+    std::string metadata, data;
+  };
+  auto stored_first_event = [&](const std::string& codec) {
+    SiteConfig config = Site("none", "", codec);
+    config.storage = PluginChoice{"memory", {}};
+    auto store = Open(config);
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (!store.ok()) return Raw{};
+    AppendOrders(**store, "orders", 0, 1);
+    Raw raw;
+    auto keep = [](void* context, const cairn_event* e) -> int {
+      auto* r = static_cast<Raw*>(context);
+      r->metadata.assign(reinterpret_cast<const char*>(e->metadata.data), e->metadata.size);
+      r->data.assign(reinterpret_cast<const char*>(e->data.data), e->data.size);
+      return 1;
+    };
+    EXPECT_EQ((*store)->storage_plugin()->storage()->read_all((*store)->raw_storage(), 0, 1, 0,
+                                                              keep, &raw, nullptr),
+              CAIRN_OK);
+    return raw;
+  };
+  // No codec, no cipher: version 1, no flags, the data; metadata in storage.
+  Raw plain = stored_first_event("identity");
+  EXPECT_EQ(plain.data, std::string("\x01\x00", 2) + Order(0).data);
+  EXPECT_EQ(plain.metadata, Order(0).metadata);
+  // zstd alone: flags codec|metadata inside, "zstd", then the codec's own
+  // framing ("CZ", version 1, flags 0, dictionary id 0) and a zstd frame.
+  Raw compressed = stored_first_event("zstd");
+  EXPECT_EQ(compressed.data.substr(0, 15),
+            std::string("\x01\x05\x04zstdCZ\x01\x00\0\0\0\0", 15));
+  EXPECT_EQ(compressed.metadata, "");
+}
+
 TEST_F(CipherStoreTest, SealLimitReachedFailsTheAppendAndWritesNothing) {
   for (const char* cipher : {"aes-gcm", "chacha20-poly1305"}) {
     SCOPED_TRACE(cipher);
