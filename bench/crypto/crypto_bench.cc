@@ -16,11 +16,16 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <zdict.h>
+// For ZSTD_c_literalCompressionMode (Debian's libzstd exports the whole
+// experimental API; only the enum value is needed here).
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
 
 #include <fstream>
 
@@ -170,6 +175,52 @@ void ZstdEncode(benchmark::State& state, const char* level,
   api->close(codec);
 }
 
+// libzstd alone, no plugin call: a context with the zstd codec's
+// parameters (level, no checksum, content size, no dictionary id) and
+// ZSTD_compress2, as the codec calls it. `raw_literals` switches Huffman
+// coding of literals off (ZSTD_c_literalCompressionMode, experimental):
+// no longer honest level 1, shown to measure what the literal tables cost.
+void BareZstdEncode(benchmark::State& state, int level, bool raw_literals,
+                    bool with_dictionary) {
+  ZSTD_CCtx* context = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 0);
+  ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, 1);
+  ZSTD_CCtx_setParameter(context, ZSTD_c_dictIDFlag, 0);
+  if (raw_literals) {
+    ZSTD_CCtx_setParameter(context, ZSTD_c_literalCompressionMode,
+                           ZSTD_ps_disable);
+  }
+  ZSTD_CDict* dictionary = nullptr;
+  if (with_dictionary) {
+    std::ifstream in(TrainedDictionary(state.range(0)), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+    dictionary = ZSTD_createCDict(bytes.data(), bytes.size(), level);
+    ZSTD_CCtx_refCDict(context, dictionary);
+  }
+  std::vector<std::string> events = JsonEvents(state.range(0), kEventCount);
+  std::string out(ZSTD_compressBound(state.range(0)), '\0');
+  size_t i = 0;
+  size_t encoded_bytes = 0;
+  for (auto _ : state) {
+    const std::string& event = events[i++ % kEventCount];
+    size_t written = ZSTD_compress2(context, out.data(), out.size(),
+                                    event.data(), event.size());
+    if (ZSTD_isError(written)) {
+      state.SkipWithError(ZSTD_getErrorName(written));
+      break;
+    }
+    encoded_bytes += written;
+  }
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+  state.counters["ratio"] =
+      static_cast<double>(state.iterations() * state.range(0)) /
+      static_cast<double>(encoded_bytes == 0 ? 1 : encoded_bytes);
+  ZSTD_freeCCtx(context);
+  ZSTD_freeCDict(dictionary);
+}
+
 void ZstdDecode(benchmark::State& state, const char* level) {
   auto api = static_cast<const cairn_codec_api*>(Table(&cairn_builtin_codec_zstd));
   cairn_option option{"level", level};
@@ -258,6 +309,10 @@ void Open(benchmark::State& state, cairn_plugin_entry_fn entry) {
 BENCHMARK_CAPTURE(ZstdEncode, level1, "1", false)->Arg(256)->Arg(4096);
 BENCHMARK_CAPTURE(ZstdEncode, level1_dictionary, "1", true)->Arg(256)->Arg(4096);
 BENCHMARK_CAPTURE(ZstdDecode, level1, "1")->Arg(256)->Arg(4096);
+BENCHMARK_CAPTURE(BareZstdEncode, level1, 1, false, false)->Arg(256)->Arg(4096);
+BENCHMARK_CAPTURE(BareZstdEncode, level1_dictionary, 1, false, true)->Arg(256);
+BENCHMARK_CAPTURE(BareZstdEncode, level1_raw_literals, 1, true, false)->Arg(256);
+BENCHMARK_CAPTURE(BareZstdEncode, level_minus5, -5, false, false)->Arg(256);
 BENCHMARK_CAPTURE(ZstdEncode, level3, "3", false)->Arg(256)->Arg(4096);
 BENCHMARK_CAPTURE(Seal, aes_gcm, &cairn_builtin_cipher_aes_gcm)->Arg(256)->Arg(4096);
 BENCHMARK_CAPTURE(Open, aes_gcm, &cairn_builtin_cipher_aes_gcm)->Arg(256)->Arg(4096);
@@ -272,45 +327,45 @@ BENCHMARK_CAPTURE(Open, chacha20_poly1305, &cairn_builtin_cipher_chacha20_poly13
 // stream per batch round-robin over 1000 streams. Reports events/s. The
 // codec is zstd level 1 (the pipeline), zstd level 1 with a trained
 // dictionary, or identity (to show what the rest of the pipeline costs).
-void StoreAppend(benchmark::State& state, const char* codec) {
+// The site config of the pipeline benchmarks for `codec` in `data_dir`.
+cairn::SiteConfig PipelineSite(const std::string& codec, const std::string& data_dir,
+                               size_t event_size) {
+  cairn::SiteConfig config;
+  config.path = data_dir;
+  config.storage = cairn::PluginChoice{"mmaplog", {{"fsync", "never"}}};
+  if (codec == "identity") {
+    config.codec = cairn::PluginChoice{"identity", {}};
+  } else if (codec == "zstd1_dictionary") {
+    config.codec = cairn::PluginChoice{
+        "zstd", {{"level", "1"}, {"dictionary", TrainedDictionary(event_size)}}};
+  } else {
+    config.codec = cairn::PluginChoice{"zstd", {{"level", "1"}}};
+  }
+  config.cipher = cairn::PluginChoice{"aes-gcm", {{"keyring", Keys().path()}}};
+  return config;
+}
+
+cairn::PluginRegistry& PipelineRegistry() {
   static cairn::PluginRegistry* registry = [] {
     auto* r = new cairn::PluginRegistry();
     (void)cairn::RegisterBuiltinPlugins(*r);
     return r;
   }();
-  std::string data_dir = Keys().dir() + "/store-" + codec + "-" +
-                         std::to_string(state.range(0)) + "-" +
-                         std::to_string(state.range(1));
-  std::error_code ignored;
-  std::filesystem::remove_all(data_dir, ignored);
-  cairn::SiteConfig config;
-  config.path = data_dir;
-  config.storage = cairn::PluginChoice{"mmaplog", {{"fsync", "never"}}};
-  const std::string codec_name = codec;
-  if (codec_name == "identity") {
-    config.codec = cairn::PluginChoice{"identity", {}};
-  } else if (codec_name == "zstd1_dictionary") {
-    config.codec = cairn::PluginChoice{
-        "zstd", {{"level", "1"}, {"dictionary", TrainedDictionary(state.range(0))}}};
-  } else {
-    config.codec = cairn::PluginChoice{"zstd", {{"level", "1"}}};
-  }
-  config.cipher = cairn::PluginChoice{"aes-gcm", {{"keyring", Keys().path()}}};
-  auto store = cairn::Store::Open(config, *registry);
-  if (!store.ok()) {
-    state.SkipWithError(std::string(store.status().message()).c_str());
-    return;
-  }
-  std::vector<std::string> payloads = JsonEvents(state.range(0), kEventCount);
-  const size_t batch = static_cast<size_t>(state.range(1));
+  return *registry;
+}
+
+// Appends batches of `batch` events of `payloads` to streams "<prefix>N"
+// (N cycling over 1000) for as long as the state runs.
+void AppendBatches(benchmark::State& state, cairn::Store& store, const std::string& prefix,
+                   const std::vector<std::string>& payloads, size_t batch) {
   std::vector<cairn::EventData> events(batch);
   for (auto& e : events) e.type = "OrderPlaced";
   size_t i = 0;
   uint64_t stream = 0;
   for (auto _ : state) {
-    for (auto& e : events) e.data = payloads[i++ % kEventCount];
-    auto result = (*store)->Append("orders-" + std::to_string(stream++ % 1000),
-                                   cairn::ExpectedRevision::Any(), events);
+    for (auto& e : events) e.data = payloads[i++ % payloads.size()];
+    auto result = store.Append(prefix + std::to_string(stream++ % 1000),
+                               cairn::ExpectedRevision::Any(), events);
     if (!result.ok()) {
       state.SkipWithError(std::string(result.status().message()).c_str());
       break;
@@ -318,8 +373,62 @@ void StoreAppend(benchmark::State& state, const char* codec) {
   }
   state.SetItemsProcessed(state.iterations() * batch);
   state.SetBytesProcessed(state.iterations() * batch * state.range(0));
+}
+
+void StoreAppend(benchmark::State& state, const char* codec) {
+  std::string data_dir = Keys().dir() + "/store-" + codec + "-" +
+                         std::to_string(state.range(0)) + "-" +
+                         std::to_string(state.range(1));
+  std::error_code ignored;
+  std::filesystem::remove_all(data_dir, ignored);
+  auto store = cairn::Store::Open(PipelineSite(codec, data_dir, state.range(0)),
+                                  PipelineRegistry());
+  if (!store.ok()) {
+    state.SkipWithError(std::string(store.status().message()).c_str());
+    return;
+  }
+  AppendBatches(state, **store, "orders-", JsonEvents(state.range(0), kEventCount),
+                static_cast<size_t>(state.range(1)));
   store->reset();
   std::filesystem::remove_all(data_dir, ignored);
+}
+
+// The same pipeline with several writer threads on one store, each on its
+// own 1000 streams. Timed in wall-clock time (UseRealTime): items_per_second
+// is all threads' events over the elapsed time, what the store sustains with
+// that many writers, not a per-core figure. Meaningful only on a machine
+// with a free core per thread.
+void StoreAppendThreads(benchmark::State& state, const char* codec) {
+  static std::mutex mutex;
+  static std::shared_ptr<cairn::Store> shared;
+  static int users = 0;
+  const std::string data_dir = Keys().dir() + "/store-threads-" + codec;
+  std::shared_ptr<cairn::Store> store;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (users++ == 0) {
+      std::error_code ignored;
+      std::filesystem::remove_all(data_dir, ignored);
+      auto opened = cairn::Store::Open(PipelineSite(codec, data_dir, state.range(0)),
+                                       PipelineRegistry());
+      if (opened.ok()) shared = std::move(*opened);
+    }
+    store = shared;
+  }
+  if (store == nullptr) {
+    state.SkipWithError("store open failed");
+  } else {
+    AppendBatches(state, *store, "orders-" + std::to_string(state.thread_index()) + "-",
+                  JsonEvents(state.range(0), kEventCount),
+                  static_cast<size_t>(state.range(1)));
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  store.reset();
+  if (--users == 0) {
+    shared.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(data_dir, ignored);
+  }
 }
 BENCHMARK_CAPTURE(StoreAppend, zstd1, "zstd1")
     ->Args({256, 1})->Args({256, 100})->Args({4096, 100})
@@ -328,6 +437,10 @@ BENCHMARK_CAPTURE(StoreAppend, zstd1_dictionary, "zstd1_dictionary")
     ->Args({256, 100})->Args({4096, 100})->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(StoreAppend, identity, "identity")
     ->Args({256, 100})->Args({4096, 100})->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(StoreAppendThreads, zstd1_dictionary, "zstd1_dictionary")
+    ->Args({256, 100})->Threads(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(StoreAppendThreads, identity, "identity")
+    ->Args({256, 100})->Threads(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 #endif
 
 }  // namespace

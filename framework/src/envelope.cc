@@ -2,6 +2,8 @@
 
 #include <cairn/status.h>
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 
 namespace cairn {
@@ -20,8 +22,9 @@ void PutU32(uint32_t v, std::string* out) {
   for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-void PutU64(uint64_t v, std::string* out) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+// Writes the low `bytes` bytes of `v`, little endian.
+void PutLittleEndian(uint64_t v, int bytes, char* out) {
+  for (int i = 0; i < bytes; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
 }
 
 }  // namespace
@@ -89,14 +92,28 @@ absl::StatusOr<Envelope> ReadEnvelope(std::string_view stored,
 
 std::string AssociatedData(SealedPart part, std::string_view stream,
                            uint64_t revision, std::string_view type) {
-  std::string aad = "cairn/1";
-  aad.push_back(static_cast<char>(part));
-  PutU64(revision, &aad);
-  PutU32(static_cast<uint32_t>(stream.size()), &aad);
-  aad.append(stream);
-  PutU32(static_cast<uint32_t>(type.size()), &aad);
-  aad.append(type);
+  std::string aad;
+  AssociatedData(part, stream, revision, type, &aad);
   return aad;
+}
+
+void AssociatedData(SealedPart part, std::string_view stream,
+                    uint64_t revision, std::string_view type,
+                    std::string* out) {
+  // Fixed-size parts are put together on the stack and appended whole: this
+  // runs once per sealed event, and byte-wise push_back cost ~500
+  // instructions.
+  char head[7 + 1 + 8 + 4];
+  std::memcpy(head, "cairn/1", 7);
+  head[7] = static_cast<char>(part);
+  PutLittleEndian(revision, 8, head + 8);
+  PutLittleEndian(stream.size(), 4, head + 16);
+  char type_size[4];
+  PutLittleEndian(type.size(), 4, type_size);
+  out->assign(head, sizeof(head));
+  out->append(stream);
+  out->append(type_size, sizeof(type_size));
+  out->append(type);
 }
 
 }  // namespace cairn

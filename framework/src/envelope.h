@@ -49,6 +49,11 @@ absl::StatusOr<Envelope> ReadEnvelope(std::string_view stored,
 enum class SealedPart : uint8_t { kData = 0, kMetadata = 1, kSnapshot = 2 };
 std::string AssociatedData(SealedPart part, std::string_view stream,
                            uint64_t revision, std::string_view type);
+// The same bytes, written over *out (which keeps its capacity: the write
+// path reuses one string per thread instead of allocating per event).
+void AssociatedData(SealedPart part, std::string_view stream,
+                    uint64_t revision, std::string_view type,
+                    std::string* out);
 
 }  // namespace cairn
 

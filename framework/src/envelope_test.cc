@@ -43,6 +43,22 @@ TEST(Envelope, TruncatedOrForeignBytesAreCorruptionNamingTheEvent) {
   }
 }
 
+TEST(Envelope, AssociatedDataHasItsDocumentedBytes) {
+  // "cairn/1", part, revision u64 LE, stream length u32 LE, stream, type
+  // length u32 LE, type: sealed data depends on these bytes never changing.
+  const std::string expected =
+      std::string("cairn/1\x02\x08\x07\x06\x05\x04\x03\x02\x01", 16) +
+      std::string("\x06\0\0\0", 4) + "orders" + std::string("\x0b\0\0\0", 4) +
+      "OrderPlaced";
+  EXPECT_EQ(AssociatedData(SealedPart::kSnapshot, "orders", 0x0102030405060708ull,
+                           "OrderPlaced"),
+            expected);
+  std::string reused = "left over from a longer stream name and type";
+  AssociatedData(SealedPart::kSnapshot, "orders", 0x0102030405060708ull, "OrderPlaced",
+                 &reused);
+  EXPECT_EQ(reused, expected);
+}
+
 TEST(Envelope, AssociatedDataDiffersByPartStreamRevisionAndType) {
   std::string base = AssociatedData(SealedPart::kData, "s", 1, "T");
   EXPECT_NE(base, AssociatedData(SealedPart::kMetadata, "s", 1, "T"));

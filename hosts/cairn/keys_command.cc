@@ -5,6 +5,7 @@
 #include <ostream>
 
 #include "keyring.h"
+#include "seal_usage.h"
 
 namespace cairn::cli {
 namespace {
@@ -15,12 +16,13 @@ int ReportKeyringError(CommandContext& context, const sdk::Status& status) {
   return ReportError(context, MakeStatus(status.code(), status.message()));
 }
 
-// The keyring named by the site's [cipher] keyring option, or "".
-absl::StatusOr<std::string> KeyringFromSite(const StoreOptions& options) {
+// The site's [cipher] option `name`, or "".
+absl::StatusOr<std::string> CipherOptionFromSite(const StoreOptions& options,
+                                                 const std::string& name) {
   absl::StatusOr<SiteConfig> config = ResolveSiteConfig(options);
   if (!config.ok()) return config.status();
   for (const auto& [key, value] : config->cipher.options) {
-    if (key == "keyring") return value;
+    if (key == name) return value;
   }
   return std::string();
 }
@@ -39,14 +41,28 @@ int New(CommandContext& context, const std::string& path) {
   return kExitOk;
 }
 
-int List(CommandContext& context, const std::string& path) {
+// `max_seals` is the site's max-seals-per-key (empty: the default).
+int List(CommandContext& context, const std::string& path,
+         const std::string& max_seals) {
   keyring::Keyring keys;
   sdk::Status status = keyring::Keyring::Load(path, &keys);
   if (!status.ok()) return ReportKeyringError(context, status);
+  keyring::SealUsage usage;
+  status = keyring::SealUsage::Load(path, &usage);
+  if (!status.ok()) return ReportKeyringError(context, status);
+  uint64_t limit = keyring::kDefaultMaxSealsPerKey;
+  if (!max_seals.empty() &&
+      !sdk::Options::ParseUint("max-seals-per-key", max_seals, &limit).ok()) {
+    limit = keyring::kDefaultMaxSealsPerKey;
+  }
   *context.out << "keyring " << path << ": " << keys.ids().size()
-               << " key(s)\n";
+               << " key(s); seal counts from " << keyring::SealUsagePath(path)
+               << " (an upper bound: running writers' reservations count)\n";
   for (uint32_t id : keys.ids()) {
+    const uint64_t seals = usage.Of(id);
     *context.out << "key " << id << "  fingerprint " << keys.Fingerprint(id)
+                 << "  seals " << seals << " of " << limit
+                 << (seals >= limit ? " (limit reached: rotate)" : "")
                  << (id == keys.active_id() ? "  active" : "") << "\n";
   }
   return kExitOk;
@@ -84,7 +100,8 @@ int KeysCommand(CommandContext& context) {
           context, "new|list|rotate [--keyring FILE]",
           "Manages a keyring of the aes-gcm and chacha20-poly1305 ciphers.\n"
           "  new     creates FILE (mode 0600) holding one fresh active key, id 1\n"
-          "  list    prints each key's id and fingerprint and marks the active one\n"
+          "  list    prints each key's id, fingerprint and seal count, and marks\n"
+          "          the active one\n"
           "  rotate  adds a fresh key and makes it active; older keys stay, so\n"
           "          events sealed with them still open\n"
           "Keys are never printed. Without --keyring, the [cipher] section's\n"
@@ -99,9 +116,10 @@ int KeysCommand(CommandContext& context) {
     return ReportUsageError(context, "unknown action '" + action +
                                          "' (expected new, list or rotate)");
   }
+  const StoreOptions site = MergeStoreOptions(context.store_options, store_flags);
   if (keyring_path.empty()) {
     absl::StatusOr<std::string> from_site =
-        KeyringFromSite(MergeStoreOptions(context.store_options, store_flags));
+        CipherOptionFromSite(site, "keyring");
     if (!from_site.ok()) {
       return ReportUsageError(context, std::string(from_site.status().message()));
     }
@@ -113,7 +131,11 @@ int KeysCommand(CommandContext& context) {
                             "[cipher] section sets 'keyring')");
   }
   if (action == "new") return New(context, keyring_path);
-  if (action == "list") return List(context, keyring_path);
+  if (action == "list") {
+    absl::StatusOr<std::string> max_seals =
+        CipherOptionFromSite(site, "max-seals-per-key");
+    return List(context, keyring_path, max_seals.ok() ? *max_seals : "");
+  }
   return Rotate(context, keyring_path);
 }
 

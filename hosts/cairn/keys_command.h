@@ -2,8 +2,10 @@
 // chacha20-poly1305 cipher plugins (format: docs/security.md).
 //
 //   cairn keys new    --keyring FILE   create FILE (mode 0600) with key 1 active
-//   cairn keys list   --keyring FILE   print each key's id, fingerprint, which
-//                                      is active; never the key itself
+//   cairn keys list   --keyring FILE   print each key's id, fingerprint, seal
+//                                      count (FILE.usage) against the site's
+//                                      max-seals-per-key, which is active;
+//                                      never the key itself
 //   cairn keys rotate --keyring FILE   add a fresh key and make it active;
 //                                      older keys stay so old events open
 //

@@ -91,8 +91,12 @@ TEST_F(KeysCommandTest, RotateAddsAnActiveKeyAndListShowsAllWithoutKeys) {
   Result listed = RunCairn({"keys", "list", "--keyring", keyring_});
   ASSERT_EQ(listed.code, 0) << listed.err;
   EXPECT_THAT(listed.out, HasSubstr("2 key(s)"));
-  EXPECT_THAT(listed.out, ::testing::ContainsRegex("key 1  fingerprint [0-9a-f]{16}\n"));
-  EXPECT_THAT(listed.out, ::testing::ContainsRegex("key 2  fingerprint [0-9a-f]{16}  active\n"));
+  EXPECT_THAT(listed.out, ::testing::ContainsRegex(
+                              "key 1  fingerprint [0-9a-f]{16}  seals 0 of "
+                              "4294967296\n"));
+  EXPECT_THAT(listed.out, ::testing::ContainsRegex(
+                              "key 2  fingerprint [0-9a-f]{16}  seals 0 of "
+                              "4294967296  active\n"));
   for (const std::string& key : KeyTexts()) {
     EXPECT_THAT(listed.out + rotated.out, Not(HasSubstr(key)));
   }
@@ -108,6 +112,32 @@ TEST_F(KeysCommandTest, TakesTheKeyringFromTheSiteFile) {
   r = RunCairn({"keys", "rotate", "--config", site});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("added key 2 to keyring " + keyring_));
+}
+
+TEST_F(KeysCommandTest, ListShowsEachKeysSealCountAgainstTheSiteLimit) {
+  ASSERT_EQ(RunCairn({"keys", "new", "--keyring", keyring_}).code, 0);
+  ASSERT_EQ(RunCairn({"keys", "rotate", "--keyring", keyring_}).code, 0);
+  std::ofstream(keyring_ + ".usage") << "seals 1 1000\nseals 2 7\n";
+  std::string site = dir_ + "/site.ini";
+  std::ofstream(site) << "[cipher]\nplugin = aes-gcm\nkeyring = " << keyring_
+                      << "\nmax-seals-per-key = 1000\n";
+  Result r = RunCairn({"keys", "list", "--config", site});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "key 1  fingerprint [0-9a-f]{16}  seals 1000 of 1000 "
+                         "\\(limit reached: rotate\\)\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "key 2  fingerprint [0-9a-f]{16}  seals 7 of 1000  "
+                         "active\n"));
+}
+
+TEST_F(KeysCommandTest, ListRefusesACorruptUsageFileNamingIt) {
+  ASSERT_EQ(RunCairn({"keys", "new", "--keyring", keyring_}).code, 0);
+  std::ofstream(keyring_ + ".usage") << "seals 1 lots\n";
+  Result r = RunCairn({"keys", "list", "--keyring", keyring_});
+  EXPECT_EQ(r.code, kExitDataError);
+  EXPECT_THAT(r.err, HasSubstr("seal usage file " + keyring_ +
+                               ".usage line 1: seal count must be"));
 }
 
 TEST_F(KeysCommandTest, RefusesAKeyringOthersCanRead) {

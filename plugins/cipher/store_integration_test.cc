@@ -298,6 +298,193 @@ TEST_F(CipherStoreTest, TheWrongKeyringIsAClearErrorAtOpenAndNothingIsWritten) {
   EXPECT_EQ(ReadAll(**store).size(), 3u);
 }
 
+// The stored layout, pinned byte for byte from envelope.h and security.md
+// rather than from the code that writes it, so data written by any build
+// keeps reading: envelope, then seal(zstd(u32 metadata length, metadata,
+// data)) under associated data "cairn/1" part revision(u64) stream type.
+class StoredLayout {
+ public:
+  explicit StoredLayout(Store& store) : store_(store) {}
+
+  static std::string U32(uint32_t v) {
+    std::string out;
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+    return out;
+  }
+  static std::string AssociatedData(char part, const std::string& stream,
+                                    uint64_t revision, const std::string& type) {
+    std::string aad = std::string("cairn/1") + part;
+    for (int i = 0; i < 8; ++i) aad.push_back(static_cast<char>(revision >> (8 * i)));
+    return aad + U32(stream.size()) + stream + U32(type.size()) + type;
+  }
+  // Opens then decodes `payload` with the store's own plugin instances'
+  // tables on fresh instances (the store's options).
+  std::string Unseal(const std::string& keyring, const std::string& aad,
+                     std::string_view payload) {
+    auto cipher_api = store_.cipher_plugin()->cipher();
+    auto codec_api = store_.codec_plugin()->codec();
+    cairn_option option{"keyring", keyring.c_str()};
+    cairn_options options{&option, 1};
+    cairn_options none{nullptr, 0};
+    cairn_cipher* cipher = nullptr;
+    cairn_codec* codec = nullptr;
+    EXPECT_EQ(cipher_api->open(&options, &cipher, nullptr), CAIRN_OK);
+    EXPECT_EQ(codec_api->open(&none, &codec, nullptr), CAIRN_OK);
+    Grown opened, decoded;
+    EXPECT_EQ(cipher_api->open_sealed(cipher, 1, Bytes(aad), Bytes(payload), &opened.raw,
+                                      nullptr),
+              CAIRN_OK);
+    EXPECT_EQ(codec_api->decode(codec, Bytes(opened.str()), &decoded.raw, nullptr), CAIRN_OK);
+    cipher_api->close(cipher);
+    codec_api->close(codec);
+    return decoded.str();
+  }
+
+ private:
+  struct Grown {
+    std::string bytes;
+    cairn_buffer raw{nullptr, 0, 0, &Grow, this};
+    static int Grow(cairn_buffer* b, size_t additional) {
+      auto* self = static_cast<Grown*>(b->owner);
+      self->bytes.resize(b->size + additional + 64);
+      b->data = reinterpret_cast<uint8_t*>(self->bytes.data());
+      b->capacity = self->bytes.size();
+      return 0;
+    }
+    std::string str() const { return bytes.substr(0, raw.size); }
+  };
+  static cairn_bytes Bytes(std::string_view s) {
+    return cairn_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+  }
+  Store& store_;
+};
+
+TEST_F(CipherStoreTest, StoredEventsAndSnapshotsKeepTheDocumentedLayout) {
+  SiteConfig config = Site("aes-gcm", keyring_);
+  config.storage = PluginChoice{"memory", {}};
+  auto store = Open(config);
+  ASSERT_TRUE(store.ok()) << store.status();
+  AppendOrders(**store, "orders", 0, 2);
+  Snapshot snapshot{"orders", 2, 0, "{\"state\":\"paid\"}"};
+  ASSERT_TRUE((*store)->SaveSnapshot(snapshot).ok());
+
+  std::vector<std::string> raw_events;
+  auto collect = [](void* context, const cairn_event* e) -> int {
+    static_cast<std::vector<std::string>*>(context)->emplace_back(
+        reinterpret_cast<const char*>(e->data.data), e->data.size);
+    return 0;
+  };
+  const cairn_storage_api* api = (*store)->storage_plugin()->storage();
+  ASSERT_EQ(api->read_all((*store)->raw_storage(), 0, 100, 0, collect, &raw_events, nullptr),
+            CAIRN_OK);
+  ASSERT_EQ(raw_events.size(), 2u);
+  StoredLayout layout(**store);
+  // version 1, flags codec|cipher|metadata inside, "zstd", "aes-gcm", key 1
+  const std::string event_envelope = std::string("\x01\x07\x04zstd\x07" "aes-gcm", 15) +
+                                     StoredLayout::U32(1);
+  for (int i = 0; i < 2; ++i) {
+    const std::string& raw = raw_events[i];
+    ASSERT_EQ(raw.substr(0, event_envelope.size()), event_envelope) << i;
+    EventData order = Order(i);
+    std::string plain = layout.Unseal(
+        keyring_, StoredLayout::AssociatedData('\0', "orders", i + 1, order.type),
+        std::string_view(raw).substr(event_envelope.size()));
+    EXPECT_EQ(plain, StoredLayout::U32(order.metadata.size()) + order.metadata + order.data);
+  }
+
+  std::string raw_snapshot;
+  auto keep = [](void* context, const cairn_snapshot* s) -> int {
+    static_cast<std::string*>(context)->assign(reinterpret_cast<const char*>(s->data.data),
+                                               s->data.size);
+    return 1;
+  };
+  cairn_snapshot_criteria any{};
+  any.size = sizeof(any);
+  any.max_revision = kMaxRevision;
+  any.min_timestamp_us = INT64_MIN;
+  any.max_timestamp_us = INT64_MAX;
+  ASSERT_EQ(api->snapshot_load((*store)->raw_storage(), cairn_bytes{reinterpret_cast<const uint8_t*>("orders"), 6},
+                               &any, keep, &raw_snapshot, nullptr),
+            CAIRN_OK);
+  // Snapshots keep no metadata inside: flags codec|cipher.
+  const std::string snapshot_envelope = std::string("\x01\x03\x04zstd\x07" "aes-gcm", 15) +
+                                        StoredLayout::U32(1);
+  ASSERT_EQ(raw_snapshot.substr(0, snapshot_envelope.size()), snapshot_envelope);
+  EXPECT_EQ(layout.Unseal(keyring_, StoredLayout::AssociatedData('\x02', "orders", 2, ""),
+                          std::string_view(raw_snapshot).substr(snapshot_envelope.size())),
+            snapshot.data);
+}
+
+TEST_F(CipherStoreTest, WithoutACipherTheStoredLayoutIsUnchangedToo) {
+  struct Raw {
+    std::string metadata, data;
+  };
+  auto stored_first_event = [&](const std::string& codec) {
+    SiteConfig config = Site("none", "", codec);
+    config.storage = PluginChoice{"memory", {}};
+    auto store = Open(config);
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (!store.ok()) return Raw{};
+    AppendOrders(**store, "orders", 0, 1);
+    Raw raw;
+    auto keep = [](void* context, const cairn_event* e) -> int {
+      auto* r = static_cast<Raw*>(context);
+      r->metadata.assign(reinterpret_cast<const char*>(e->metadata.data), e->metadata.size);
+      r->data.assign(reinterpret_cast<const char*>(e->data.data), e->data.size);
+      return 1;
+    };
+    EXPECT_EQ((*store)->storage_plugin()->storage()->read_all((*store)->raw_storage(), 0, 1, 0,
+                                                              keep, &raw, nullptr),
+              CAIRN_OK);
+    return raw;
+  };
+  // No codec, no cipher: version 1, no flags, the data; metadata in storage.
+  Raw plain = stored_first_event("identity");
+  EXPECT_EQ(plain.data, std::string("\x01\x00", 2) + Order(0).data);
+  EXPECT_EQ(plain.metadata, Order(0).metadata);
+  // zstd alone: flags codec|metadata inside, "zstd", then the codec's own
+  // framing ("CZ", version 1, flags 0, dictionary id 0) and a zstd frame.
+  Raw compressed = stored_first_event("zstd");
+  EXPECT_EQ(compressed.data.substr(0, 15),
+            std::string("\x01\x05\x04zstdCZ\x01\x00\0\0\0\0", 15));
+  EXPECT_EQ(compressed.metadata, "");
+}
+
+TEST_F(CipherStoreTest, SealLimitReachedFailsTheAppendAndWritesNothing) {
+  for (const char* cipher : {"aes-gcm", "chacha20-poly1305"}) {
+    SCOPED_TRACE(cipher);
+    std::string data = std::string("data-") + cipher;
+    // A keyring of its own: counts are per keyring and key.
+    std::string keys = dir_.File(std::string("keys-") + cipher);
+    uint32_t id = 0;
+    ASSERT_TRUE(keyring::CreateKeyringFile(keys, &id).ok());
+    SiteConfig config = Site(cipher, keys, "zstd", data);
+    config.cipher.options.push_back({"max-seals-per-key", "4"});
+    auto store = Open(config);
+    ASSERT_TRUE(store.ok()) << store.status();
+    AppendOrders(**store, "orders-1", 0, 3);
+    // A batch of two needs two seals; only one is left: nothing is written.
+    std::vector<EventData> batch = {Order(3), Order(4)};
+    auto refused = (*store)->Append("orders-1", ExpectedRevision::Any(), batch);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(CodeOf(refused.status()), CAIRN_E_RESOURCE_EXHAUSTED);
+    EXPECT_THAT(refused.status().message(), HasSubstr("key id"));
+    EXPECT_THAT(refused.status().message(), HasSubstr("has made its limit of 4"));
+    EXPECT_THAT(refused.status().message(), HasSubstr("cairn keys rotate"));
+    EXPECT_EQ(*(*store)->HeadRevision("orders-1"), 3u);
+    EXPECT_EQ(ReadAll(**store).size(), 3u);
+    // Rotation through the store gives a fresh key and budget.
+    absl::StatusOr<uint32_t> rotated = (*store)->RotateKey();
+    ASSERT_TRUE(rotated.ok()) << rotated.status();
+    auto written = (*store)->Append("orders-1", ExpectedRevision::Any(), batch);
+    ASSERT_TRUE(written.ok()) << written.status();
+    std::vector<RecordedEvent> all = ReadAll(**store);
+    ASSERT_EQ(all.size(), 5u);
+    EXPECT_EQ(all[4].key_id, *rotated);
+    EXPECT_EQ(all[4].data, Order(4).data);
+  }
+}
+
 TEST_F(CipherStoreTest, ReadingWithoutTheCipherConfiguredNamesThePluginNeeded) {
   {
     auto store = Open(Site("chacha20-poly1305", keyring_));

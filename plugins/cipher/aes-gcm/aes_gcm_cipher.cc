@@ -8,12 +8,13 @@
 
 namespace cairn::aesgcm {
 
-inline constexpr keyring::AeadAlgorithm kAes256Gcm = {"aes-gcm",
-                                                      &EVP_aes_256_gcm};
+inline constexpr keyring::AeadAlgorithm kAes256Gcm = {
+    "aes-gcm", &EVP_aes_256_gcm, &sdk::LogWarn};
 
 class AesGcmCipher : public keyring::AeadCipher {
  public:
-  // Options: keyring = PATH (required).
+  // Options: keyring = PATH (required), max-seals-per-key = N (default
+  // 2^32).
   static sdk::Status Open(const sdk::Options& options,
                           std::unique_ptr<AesGcmCipher>* out) {
     std::unique_ptr<AesGcmCipher> cipher(new AesGcmCipher());
@@ -32,4 +33,4 @@ class AesGcmCipher : public keyring::AeadCipher {
 CAIRN_CIPHER_PLUGIN(cairn::aesgcm::AesGcmCipher, "aes-gcm", "1.0.0",
                     "AES-256-GCM authenticated encryption, keys from a "
                     "rotating keyring file",
-                    CAIRN_CAP_KEY_ROTATION, "keyring")
+                    CAIRN_CAP_KEY_ROTATION, "keyring", "max-seals-per-key")

@@ -10,11 +10,12 @@
 namespace cairn::chacha {
 
 inline constexpr keyring::AeadAlgorithm kChaCha20Poly1305 = {
-    "chacha20-poly1305", &EVP_chacha20_poly1305};
+    "chacha20-poly1305", &EVP_chacha20_poly1305, &sdk::LogWarn};
 
 class ChaCha20Poly1305Cipher : public keyring::AeadCipher {
  public:
-  // Options: keyring = PATH (required).
+  // Options: keyring = PATH (required), max-seals-per-key = N (default
+  // 2^32).
   static sdk::Status Open(const sdk::Options& options,
                           std::unique_ptr<ChaCha20Poly1305Cipher>* out) {
     std::unique_ptr<ChaCha20Poly1305Cipher> cipher(
@@ -35,4 +36,4 @@ CAIRN_CIPHER_PLUGIN(cairn::chacha::ChaCha20Poly1305Cipher,
                     "chacha20-poly1305", "1.0.0",
                     "ChaCha20-Poly1305 authenticated encryption, keys from a "
                     "rotating keyring file",
-                    CAIRN_CAP_KEY_ROTATION, "keyring")
+                    CAIRN_CAP_KEY_ROTATION, "keyring", "max-seals-per-key")

@@ -10,7 +10,9 @@
 
 namespace cairn::keyring {
 
-// One EVP context per key and direction, with the key schedule loaded.
+// One EVP context per key and direction, with the key schedule loaded, and
+// the seals this thread took from the active key's budget and has not used
+// yet (so that most seals only decrement a thread-local counter).
 struct AeadCipher::ThreadContexts {
   struct Entry {
     uint32_t key_id = 0;
@@ -18,14 +20,24 @@ struct AeadCipher::ThreadContexts {
     EVP_CIPHER_CTX* open = nullptr;
   };
   std::vector<Entry> entries;
+  std::shared_ptr<SealBudget> budget;  // where seals_left came from
+  uint64_t seals_left = 0;
+  uint64_t generation = 0;  // ForkGeneration() when seals_left was taken
 
-  // Frees every context; EVP_CIPHER_CTX_free wipes the key schedule.
+  void GiveBackSeals() {
+    if (budget != nullptr) budget->GiveBack(seals_left, generation);
+    seals_left = 0;
+    budget.reset();
+  }
+  // Frees every context (EVP_CIPHER_CTX_free wipes the key schedule) and
+  // gives unused seals back.
   void Clear() {
     for (Entry& entry : entries) {
       EVP_CIPHER_CTX_free(entry.seal);
       EVP_CIPHER_CTX_free(entry.open);
     }
     entries.clear();
+    GiveBackSeals();
   }
   ~ThreadContexts() { Clear(); }
 };
@@ -43,6 +55,8 @@ struct CacheSlot {
   std::shared_ptr<AeadCipher::ThreadContexts> contexts;
 };
 constexpr size_t kMaxCachedInstances = 8;
+// Seals a thread takes from its key's budget at once.
+constexpr uint64_t kThreadBatch = 64;
 thread_local std::vector<CacheSlot> thread_cache;
 
 sdk::Status OpenSslFailure(const char* plugin, const char* step) {
@@ -59,7 +73,7 @@ sdk::Status OpenSslFailure(const char* plugin, const char* step) {
 AeadCipher::AeadCipher(const AeadAlgorithm& algorithm)
     : algorithm_(algorithm),
       instance_id_(next_instance_id.fetch_add(1)),
-      active_id_(0) {}
+      active_budget_(nullptr) {}
 
 AeadCipher::~AeadCipher() {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -82,12 +96,30 @@ sdk::Status AeadCipher::LoadKeyring(const sdk::Options& options) {
     return sdk::Unsupported(std::string("cipher '") + algorithm_.plugin_name +
                             "': this OpenSSL build does not offer it");
   }
+  sdk::Status status = options.GetUint(
+      "max-seals-per-key", kDefaultMaxSealsPerKey, &max_seals_per_key_);
+  if (!status.ok() || max_seals_per_key_ == 0) {
+    return sdk::InvalidArgument(
+        std::string("cipher '") + algorithm_.plugin_name +
+        "': option 'max-seals-per-key' must be a whole number of seals from "
+        "1 to 18446744073709551615 (default 4294967296, NIST's limit for "
+        "random 96-bit nonces); got '" + options.Get("max-seals-per-key") +
+        "'");
+  }
   keyring_path_ = options.Get("keyring");
   std::lock_guard<std::mutex> lock(mutex_);
-  sdk::Status status = Keyring::Load(keyring_path_, &keyring_);
+  status = Keyring::Load(keyring_path_, &keyring_);
   if (!status.ok()) return status;
-  active_id_.store(keyring_.active_id(), std::memory_order_release);
+  active_budget_.store(NewBudget(keyring_.active_id()),
+                       std::memory_order_release);
   return sdk::Status::Ok();
+}
+
+SealBudget* AeadCipher::NewBudget(uint32_t key_id) {
+  budgets_.push_back(std::make_shared<SealBudget>(
+      algorithm_.plugin_name, keyring_path_, key_id, max_seals_per_key_,
+      algorithm_.log_warn));
+  return budgets_.back().get();
 }
 
 AeadCipher::ThreadContexts& AeadCipher::ThisThread() {
@@ -109,9 +141,8 @@ AeadCipher::ThreadContexts& AeadCipher::ThisThread() {
   return *contexts;
 }
 
-sdk::Status AeadCipher::Context(uint32_t key_id, bool seal,
-                                EVP_CIPHER_CTX** context) {
-  ThreadContexts& contexts = ThisThread();
+sdk::Status AeadCipher::Context(ThreadContexts& contexts, uint32_t key_id,
+                                bool seal, EVP_CIPHER_CTX** context) {
   ThreadContexts::Entry* entry = nullptr;
   for (ThreadContexts::Entry& candidate : contexts.entries) {
     if (candidate.key_id == key_id) {
@@ -161,6 +192,23 @@ sdk::Status AeadCipher::Context(uint32_t key_id, bool seal,
   return sdk::Status::Ok();
 }
 
+sdk::Status AeadCipher::TakeSeals(ThreadContexts& contexts,
+                                  SealBudget* budget) {
+  if (contexts.generation != ForkGeneration()) {
+    // Forked since these were taken: they are the parent's to use.
+    contexts.seals_left = 0;
+    contexts.generation = ForkGeneration();
+  }
+  if (contexts.budget.get() != budget) {
+    contexts.GiveBackSeals();
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const std::shared_ptr<SealBudget>& owned : budgets_) {
+      if (owned.get() == budget) contexts.budget = owned;
+    }
+  }
+  return budget->Take(kThreadBatch, &contexts.seals_left);
+}
+
 sdk::Status AeadCipher::Seal(std::string_view associated,
                              std::string_view plaintext,
                              sdk::BufferWriter& output, uint32_t* key_id) {
@@ -172,10 +220,20 @@ sdk::Status AeadCipher::Seal(std::string_view associated,
                                   std::to_string(plaintext.size()) +
                                   " bytes given)");
   }
-  const uint32_t id = active_id_.load(std::memory_order_acquire);
+  SealBudget* budget = active_budget_.load(std::memory_order_acquire);
+  const uint32_t id = budget->key_id();
+  ThreadContexts& contexts = ThisThread();
   EVP_CIPHER_CTX* context = nullptr;
-  sdk::Status status = Context(id, /*seal=*/true, &context);
+  sdk::Status status = Context(contexts, id, /*seal=*/true, &context);
   if (!status.ok()) return status;
+  // Counted before the nonce is drawn: a seal that fails later only
+  // over-counts.
+  if (contexts.budget.get() != budget || contexts.seals_left == 0 ||
+      contexts.generation != ForkGeneration()) {
+    status = TakeSeals(contexts, budget);
+    if (!status.ok()) return status;
+  }
+  --contexts.seals_left;
   const size_t total = kNonceBytes + plaintext.size() + kTagBytes;
   uint8_t* out = output.Reserve(total);
   if (out == nullptr) {
@@ -237,7 +295,7 @@ sdk::Status AeadCipher::Open(uint32_t key_id, std::string_view associated,
                                   ": cannot open more than 2 GiB at once");
   }
   EVP_CIPHER_CTX* context = nullptr;
-  sdk::Status status = Context(key_id, /*seal=*/false, &context);
+  sdk::Status status = Context(ThisThread(), key_id, /*seal=*/false, &context);
   if (!status.ok()) return status;
   const uint8_t* nonce = reinterpret_cast<const uint8_t*>(sealed.data());
   const uint8_t* ciphertext = nonce + kNonceBytes;
@@ -314,7 +372,7 @@ sdk::Status AeadCipher::Rotate(uint32_t* key_id) {
     }
   }
   keyring_ = std::move(updated);
-  active_id_.store(new_id, std::memory_order_release);
+  active_budget_.store(NewBudget(new_id), std::memory_order_release);
   *key_id = new_id;
   return sdk::Status::Ok();
 }

@@ -10,6 +10,11 @@
 // keyring.h); seal uses the active key and reports its id; open uses the key
 // id it is given. Rotate adds a fresh key to the file and makes it active.
 //
+// Seal limit: every seal is counted against its key in the keyring's usage
+// file (seal_usage.h); once a key has made `max-seals-per-key` seals
+// (default 2^32, NIST SP 800-38D's limit for random 96-bit nonces) sealing
+// fails until the key is rotated. Opening never touches the usage file.
+//
 // Speed: each thread keeps one EVP_CIPHER_CTX per key and direction with
 // the key schedule loaded, so a seal only sets the nonce. Those contexts are
 // freed (and their key schedules wiped) when the instance closes.
@@ -27,6 +32,7 @@
 #include <vector>
 
 #include "keyring.h"
+#include "seal_usage.h"
 
 namespace cairn::keyring {
 
@@ -36,6 +42,9 @@ inline constexpr size_t kTagBytes = 16;    // 128-bit tags
 struct AeadAlgorithm {
   const char* plugin_name;           // "aes-gcm": used in messages
   const EVP_CIPHER* (*evp_cipher)();  // EVP_aes_256_gcm, ...
+  // The plugin's own warning log (sdk::LogWarn of the plugin's translation
+  // unit, so the line carries the plugin's name); may be null.
+  SealBudget::WarnFn log_warn;
 };
 
 // A plugin derives from this class, passing its algorithm, and calls
@@ -44,7 +53,10 @@ class AeadCipher : public sdk::Cipher {
  public:
   ~AeadCipher() override;
 
-  // Thread-safe, also concurrently with Rotate.
+  // Thread-safe, also concurrently with Rotate. Fails with
+  // ResourceExhausted naming the key id once the active key has made
+  // max-seals-per-key seals, and with the usage file's error if that file
+  // cannot be read or written; nothing is output then.
   sdk::Status Seal(std::string_view associated, std::string_view plaintext,
                    sdk::BufferWriter& output, uint32_t* key_id) override;
   // Thread-safe. Unknown key id: NotFound naming it. Anything else wrong
@@ -60,25 +72,42 @@ class AeadCipher : public sdk::Cipher {
  protected:
   explicit AeadCipher(const AeadAlgorithm& algorithm);
 
-  // Loads the keyring named by option `keyring` (required). Fails with the
-  // keyring's refusal (see Keyring::Load), or InvalidArgument if the option
-  // is missing, or Unsupported if this OpenSSL lacks the algorithm.
+  // Loads the keyring named by option `keyring` (required) and reads option
+  // `max-seals-per-key` (1..2^64-1, default 2^32). Fails with the keyring's
+  // refusal (see Keyring::Load), or InvalidArgument if `keyring` is missing
+  // or `max-seals-per-key` is not a positive integer, or Unsupported if this
+  // OpenSSL lacks the algorithm.
   sdk::Status LoadKeyring(const sdk::Options& options);
 
  private:
 
-  // This thread's contexts for `key_id` (created on first use). Sets
+  // A budget for sealing with `key_id`, owned by this instance. Caller
+  // holds mutex_.
+  SealBudget* NewBudget(uint32_t key_id);
+  // Gives this thread's unused seals of another budget back and takes a
+  // batch of seals from `budget` into `contexts`.
+  sdk::Status TakeSeals(ThreadContexts& contexts, SealBudget* budget);
+
+  // This thread's context for `key_id` (created on first use). Sets
   // *context, or fails with NotFound for an unknown key.
-  sdk::Status Context(uint32_t key_id, bool seal, EVP_CIPHER_CTX** context);
+  sdk::Status Context(ThreadContexts& contexts, uint32_t key_id, bool seal,
+                      EVP_CIPHER_CTX** context);
   ThreadContexts& ThisThread();
 
   const AeadAlgorithm algorithm_;
   std::string keyring_path_;
   const uint64_t instance_id_;  // unique per process, never reused
-  std::atomic<uint32_t> active_id_;
-  std::mutex mutex_;  // guards keyring_ and threads_
+  uint64_t max_seals_per_key_ = kDefaultMaxSealsPerKey;
+  // The active key's budget; its key_id() is the active key id.
+  std::atomic<SealBudget*> active_budget_;
+  std::mutex mutex_;  // guards keyring_, threads_ and budgets_
   Keyring keyring_;
   std::vector<std::weak_ptr<ThreadContexts>> threads_;
+  // Every budget this instance made (the active one last); destroying them
+  // gives unused reservations back to the usage file.
+  // (Threads' contexts share them, to give their unused seals back when the
+  // thread ends.)
+  std::vector<std::shared_ptr<SealBudget>> budgets_;
 };
 
 }  // namespace cairn::keyring

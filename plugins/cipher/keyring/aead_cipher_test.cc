@@ -3,13 +3,19 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "keyring.h"
+#include "seal_usage.h"
 #include "test_files.h"
 
 extern "C" cairn_status cairn_builtin_cipher_aes_gcm(
@@ -24,6 +30,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::HexKey;
 using testing::ModeOf;
+using testing::ReadFile;
 using testing::TempDir;
 using testing::WriteFile;
 
@@ -109,15 +116,19 @@ const cairn_plugin_descriptor* Describe(cairn_plugin_entry_fn entry) {
 
 // Opens an instance with `keyring` as its keyring option; on failure
 // returns null and sets *message.
+// `max_seals`, if not empty, is the max-seals-per-key option.
 std::unique_ptr<CipherInstance> OpenCipher(cairn_plugin_entry_fn entry,
                                            const std::string& keyring,
                                            cairn_status* status_out = nullptr,
-                                           std::string* message_out = nullptr) {
+                                           std::string* message_out = nullptr,
+                                           const std::string& max_seals = "") {
   const cairn_plugin_descriptor* descriptor = Describe(entry);
   if (descriptor == nullptr) return nullptr;
   auto api = static_cast<const cairn_cipher_api*>(descriptor->table);
-  cairn_option option{"keyring", keyring.c_str()};
-  cairn_options options{&option, keyring.empty() ? 0u : 1u};
+  std::vector<cairn_option> items;
+  if (!keyring.empty()) items.push_back({"keyring", keyring.c_str()});
+  if (!max_seals.empty()) items.push_back({"max-seals-per-key", max_seals.c_str()});
+  cairn_options options{items.data(), items.size()};
   char message[512] = "";
   cairn_error error{message, sizeof(message)};
   cairn_cipher* cipher = nullptr;
@@ -127,6 +138,9 @@ std::unique_ptr<CipherInstance> OpenCipher(cairn_plugin_entry_fn entry,
   if (status != CAIRN_OK) return nullptr;
   return std::make_unique<CipherInstance>(api, cipher);
 }
+
+// Stream, revision and type, as the Store builds associated data.
+const std::string kAssociated("orders-42\0\0\0\x07OrderPlaced", 24);
 
 class AeadCipherTest : public ::testing::TestWithParam<Plugin> {
  protected:
@@ -139,15 +153,33 @@ class AeadCipherTest : public ::testing::TestWithParam<Plugin> {
     ASSERT_NE(cipher_, nullptr);
   }
 
+  // Seals an event, closes cipher_ (which gives its reservation back), runs
+  // `break_counting`, and returns what a new instance answers to a seal,
+  // checking that it output nothing and that the new instance still opens
+  // the event (reading never needs the seal counts).
+  Sealed SealWithCountingBroken(const std::function<void()>& break_counting) {
+    Sealed sealed = cipher_->Seal(kAssociated, "sealed before");
+    EXPECT_EQ(sealed.status, CAIRN_OK);
+    cipher_.reset();
+    break_counting();
+    auto reader = OpenCipher(GetParam().entry, keyring_path_);
+    if (reader == nullptr) {
+      ADD_FAILURE() << "open failed";
+      return Sealed{CAIRN_E_INTERNAL, "", 0, "open failed"};
+    }
+    EXPECT_EQ(reader->Open(2, kAssociated, sealed.bytes).bytes, "sealed before");
+    Sealed refused = reader->Seal(kAssociated, "event");
+    EXPECT_EQ(refused.bytes, "");
+    return refused;
+  }
+
   TempDir dir_;
   std::string keyring_path_;
   std::unique_ptr<CipherInstance> cipher_;
 };
 
-// Stream, revision and type, as the Store builds associated data.
-const std::string kAssociated("orders-42\0\0\0\x07OrderPlaced", 24);
 
-TEST_P(AeadCipherTest, DescriptorDeclaresKeyRotationAndTheKeyringOption) {
+TEST_P(AeadCipherTest, DescriptorDeclaresKeyRotationAndItsOptions) {
   const cairn_plugin_descriptor* descriptor = Describe(GetParam().entry);
   ASSERT_NE(descriptor, nullptr);
   EXPECT_STREQ(descriptor->name, GetParam().name);
@@ -155,7 +187,9 @@ TEST_P(AeadCipherTest, DescriptorDeclaresKeyRotationAndTheKeyringOption) {
   EXPECT_NE(descriptor->capabilities & CAIRN_CAP_KEY_ROTATION, 0u);
   ASSERT_NE(descriptor->option_keys[0], nullptr);
   EXPECT_STREQ(descriptor->option_keys[0], "keyring");
-  EXPECT_EQ(descriptor->option_keys[1], nullptr);
+  ASSERT_NE(descriptor->option_keys[1], nullptr);
+  EXPECT_STREQ(descriptor->option_keys[1], "max-seals-per-key");
+  EXPECT_EQ(descriptor->option_keys[2], nullptr);
 }
 
 TEST_P(AeadCipherTest, RoundTripsEverySizeUnderTheActiveKey) {
@@ -340,6 +374,176 @@ TEST_P(AeadCipherTest, InstancesOpenedAfterOthersClosedStartClean) {
     EXPECT_EQ(cipher_->Open(2, kAssociated, sealed.bytes).status,
               CAIRN_E_INTEGRITY);
     EXPECT_EQ(cipher->Open(2, kAssociated, sealed.bytes).bytes, "round");
+  }
+}
+
+TEST_P(AeadCipherTest, SealingPastTheLimitFailsNamingTheKeyIdNeverTheKey) {
+  auto limited = OpenCipher(GetParam().entry, keyring_path_, nullptr, nullptr,
+                            "3");
+  ASSERT_NE(limited, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(limited->Seal(kAssociated, "event").status, CAIRN_OK) << i;
+  }
+  Sealed refused = limited->Seal(kAssociated, "event");
+  EXPECT_EQ(refused.status, CAIRN_E_RESOURCE_EXHAUSTED);
+  EXPECT_EQ(refused.bytes, "");
+  EXPECT_THAT(refused.message, HasSubstr(std::string(GetParam().name) +
+                                         ": key id 2 has made its limit of 3"));
+  EXPECT_THAT(refused.message, HasSubstr("cairn keys rotate"));
+  EXPECT_THAT(refused.message, Not(HasSubstr(HexKey('2'))));
+  EXPECT_THAT(refused.message, Not(HasSubstr(HexKey('2').substr(0, 16))));
+  // A fresh key has a fresh budget; the old key still opens.
+  uint32_t new_id = 0;
+  std::string message;
+  ASSERT_EQ(limited->Rotate(&new_id, &message), CAIRN_OK) << message;
+  Sealed after = limited->Seal(kAssociated, "after rotation");
+  ASSERT_EQ(after.status, CAIRN_OK) << after.message;
+  EXPECT_EQ(after.key_id, new_id);
+}
+
+TEST_P(AeadCipherTest, SealCountSurvivesReopen) {
+  auto first = OpenCipher(GetParam().entry, keyring_path_, nullptr, nullptr,
+                          "5");
+  ASSERT_NE(first, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(first->Seal(kAssociated, "event").status, CAIRN_OK);
+  }
+  first.reset();
+  SealUsage usage;
+  ASSERT_TRUE(SealUsage::Load(keyring_path_, &usage).ok());
+  EXPECT_EQ(usage.Of(2), 3u);
+  auto second = OpenCipher(GetParam().entry, keyring_path_, nullptr, nullptr,
+                           "5");
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second->Seal(kAssociated, "event").status, CAIRN_OK);
+  EXPECT_EQ(second->Seal(kAssociated, "event").status, CAIRN_OK);
+  EXPECT_EQ(second->Seal(kAssociated, "event").status,
+            CAIRN_E_RESOURCE_EXHAUSTED);
+}
+
+TEST_P(AeadCipherTest, CorruptUsageFileRefusesSealsNamingItButOpensStillWork) {
+  const std::string usage_path = SealUsagePath(keyring_path_);
+  Sealed refused = SealWithCountingBroken(
+      [&] { WriteFile(usage_path, "seals 2 lots\n", 0600); });
+  EXPECT_EQ(refused.status, CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_THAT(refused.message, HasSubstr("key id 2"));
+  EXPECT_THAT(refused.message, HasSubstr(usage_path + " line 1"));
+  EXPECT_EQ(ReadFile(usage_path), "seals 2 lots\n");
+}
+
+TEST_P(AeadCipherTest, AnUnwritableKeyringFolderRefusesSealsNamingTheLockButOpens) {
+  // What a read-only folder does to a writer (tests may run as root, which
+  // chmod does not stop): the lock file cannot be opened for writing.
+  Sealed refused = SealWithCountingBroken([&] {
+    std::filesystem::remove(keyring_path_ + ".lock");
+    std::filesystem::create_directory(keyring_path_ + ".lock");
+  });
+  EXPECT_EQ(refused.status, CAIRN_E_IO);
+  EXPECT_THAT(refused.message, HasSubstr("cannot count this seal of key id 2"));
+  EXPECT_THAT(refused.message, HasSubstr("cannot open lock file " + keyring_path_ + ".lock"));
+}
+
+TEST_P(AeadCipherTest, OpeningNeverCreatesTheUsageFile) {
+  Sealed sealed = cipher_->Seal(kAssociated, "payload");
+  cipher_.reset();
+  std::filesystem::remove(SealUsagePath(keyring_path_));
+  auto reader = OpenCipher(GetParam().entry, keyring_path_);
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(reader->Open(2, kAssociated, sealed.bytes).status, CAIRN_OK);
+  reader.reset();
+  EXPECT_FALSE(std::filesystem::exists(SealUsagePath(keyring_path_)));
+}
+
+// Seals `seals` events from each of `threads` threads; returns the failures.
+int SealFromThreads(CipherInstance& cipher, int threads, int seals) {
+  std::vector<std::thread> running;
+  std::vector<int> failures(threads, 0);
+  for (int t = 0; t < threads; ++t) {
+    running.emplace_back([&, t] {
+      for (int i = 0; i < seals; ++i) {
+        if (cipher.Seal(kAssociated, "event").status != CAIRN_OK) ++failures[t];
+      }
+    });
+  }
+  for (std::thread& thread : running) thread.join();
+  int total = 0;
+  for (int f : failures) total += f;
+  return total;
+}
+
+TEST_P(AeadCipherTest, ConcurrentThreadsSealExactlyUpToTheLimit) {
+  constexpr int kThreads = 4;
+  constexpr int kSeals = 2000;
+  auto limited = OpenCipher(GetParam().entry, keyring_path_, nullptr, nullptr,
+                            std::to_string(kThreads * kSeals));
+  ASSERT_NE(limited, nullptr);
+  EXPECT_EQ(SealFromThreads(*limited, kThreads, kSeals), 0);
+  EXPECT_EQ(limited->Seal(kAssociated, "one too many").status,
+            CAIRN_E_RESOURCE_EXHAUSTED);
+}
+
+TEST_P(AeadCipherTest, ConcurrentThreadsAreCountedExactlyAfterClose) {
+  constexpr int kThreads = 4;
+  constexpr int kSeals = 3001;  // not a multiple of a thread's batch
+  cipher_.reset();
+  auto first = OpenCipher(GetParam().entry, keyring_path_);
+  auto second = OpenCipher(GetParam().entry, keyring_path_);  // another process
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(SealFromThreads(*first, kThreads, kSeals), 0);
+  EXPECT_EQ(SealFromThreads(*second, kThreads, kSeals), 0);
+  // This thread keeps its contexts (and a batch of seals) until close.
+  ASSERT_EQ(first->Seal(kAssociated, "from the main thread").status, CAIRN_OK);
+  first.reset();
+  second.reset();
+  SealUsage usage;
+  ASSERT_TRUE(SealUsage::Load(keyring_path_, &usage).ok());
+  EXPECT_EQ(usage.Of(2), 2u * kThreads * kSeals + 1);
+}
+
+TEST_P(AeadCipherTest, AForkedChildNeitherUsesNorGivesBackItsParentsSeals) {
+  cipher_.reset();
+  auto cipher = OpenCipher(GetParam().entry, keyring_path_);
+  ASSERT_NE(cipher, nullptr);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(cipher->Seal(kAssociated, "parent before").status, CAIRN_OK);
+  }
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The child seals with the inherited instance and closes it cleanly.
+    int failures = 0;
+    for (int i = 0; i < 10; ++i) {
+      if (cipher->Seal(kAssociated, "child").status != CAIRN_OK) ++failures;
+    }
+    cipher.reset();
+    ::_exit(failures == 0 ? 0 : 1);
+  }
+  int child_status = 0;
+  ASSERT_EQ(::waitpid(child, &child_status, 0), child);
+  ASSERT_TRUE(WIFEXITED(child_status));
+  EXPECT_EQ(WEXITSTATUS(child_status), 0);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(cipher->Seal(kAssociated, "parent after").status, CAIRN_OK);
+  }
+  cipher.reset();
+  SealUsage usage;
+  ASSERT_TRUE(SealUsage::Load(keyring_path_, &usage).ok());
+  // Never fewer than the 20 seals made. (The child's block, reserved in
+  // the child and given back there, counts exactly; nothing else is lost.)
+  EXPECT_EQ(usage.Of(2), 20u);
+}
+
+TEST_P(AeadCipherTest, OpenRefusesABadSealLimit) {
+  for (const char* bad : {"0", "-1", "many", "1e9", "18446744073709551616"}) {
+    cairn_status status = CAIRN_OK;
+    std::string message;
+    EXPECT_EQ(OpenCipher(GetParam().entry, keyring_path_, &status, &message,
+                         bad),
+              nullptr)
+        << bad;
+    EXPECT_EQ(status, CAIRN_E_INVALID_ARGUMENT) << bad;
+    EXPECT_THAT(message, HasSubstr("'max-seals-per-key'")) << bad;
   }
 }
 

@@ -4,7 +4,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,12 +12,13 @@
 #include <cstring>
 #include <limits>
 
+#include "atomic_file.h"
+#include "directive_text.h"
+
 namespace cairn::keyring {
 namespace {
 
 constexpr char kHexDigits[] = "0123456789abcdef";
-
-std::string ErrnoText(int error_number) { return std::strerror(error_number); }
 
 std::string ModeText(mode_t mode) {
   char text[8];
@@ -33,19 +33,6 @@ int HexValue(char c) {
   return -1;
 }
 
-// Splits a line into words separated by spaces or tabs.
-std::vector<std::string_view> Words(std::string_view line) {
-  std::vector<std::string_view> words;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    if (i > start) words.push_back(line.substr(start, i - start));
-  }
-  return words;
-}
-
 // Wipes a std::string's bytes (used for texts holding keys).
 void Wipe(std::string& text) {
   if (!text.empty()) OPENSSL_cleanse(text.data(), text.size());
@@ -55,59 +42,6 @@ void Wipe(std::string& text) {
 std::string Where(const std::string& origin, size_t line) {
   return "keyring " + origin + " line " + std::to_string(line) + ": ";
 }
-
-// Reads the whole of an open file descriptor.
-sdk::Status ReadAll(int fd, const std::string& path, std::string* text) {
-  char chunk[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, chunk, sizeof(chunk));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      OPENSSL_cleanse(chunk, sizeof(chunk));
-      return sdk::IoError("keyring " + path + ": cannot read: " + ErrnoText(e));
-    }
-    if (n == 0) break;
-    text->append(chunk, static_cast<size_t>(n));
-  }
-  OPENSSL_cleanse(chunk, sizeof(chunk));
-  return sdk::Status::Ok();
-}
-
-sdk::Status WriteAllFd(int fd, const std::string& path, std::string_view text) {
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return sdk::IoError("keyring " + path + ": cannot write: " +
-                          ErrnoText(errno));
-    }
-    done += static_cast<size_t>(n);
-  }
-  return sdk::Status::Ok();
-}
-
-std::string FolderOf(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-// Closes a descriptor when it goes out of scope.
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  ~FdCloser() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -142,20 +76,10 @@ sdk::Status Keyring::Parse(std::string_view text, const std::string& origin,
   Keyring parsed;
   std::map<uint32_t, size_t> line_of_id;
   size_t active_line = 0;
-  size_t line_number = 0;
-  size_t begin = 0;
-  while (begin <= text.size()) {
-    size_t end = text.find('\n', begin);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(begin, end - begin);
-    ++line_number;
-    begin = end + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    std::vector<std::string_view> words = Words(line);
-    if (words.empty() || words[0][0] == '#') {
-      if (end == text.size()) break;
-      continue;
-    }
+  size_t line_count = 0;
+  auto directive = [&](size_t line_number,
+                       const std::vector<std::string_view>& words)
+      -> sdk::Status {
     const std::string where = Where(origin, line_number);
     if (words[0] != "key") {
       return sdk::InvalidArgument(
@@ -167,17 +91,9 @@ sdk::Status Keyring::Parse(std::string_view text, const std::string& origin,
           where + "expected 'key <id> <64 hex digits> [active]' (" +
           std::to_string(words.size()) + " words)");
     }
-    std::string_view id_text = words[1];
     uint64_t id = 0;
-    bool id_ok = !id_text.empty() && id_text.size() <= 10;
-    for (char c : id_text) {
-      if (c < '0' || c > '9') {
-        id_ok = false;
-        break;
-      }
-      id = id * 10 + static_cast<uint64_t>(c - '0');
-    }
-    if (!id_ok || id == 0 || id > std::numeric_limits<uint32_t>::max()) {
+    if (!ParseDecimal(words[1], std::numeric_limits<uint32_t>::max(), &id) ||
+        id == 0) {
       return sdk::InvalidArgument(
           where + "key id must be a decimal number from 1 to 4294967295");
     }
@@ -235,8 +151,10 @@ sdk::Status Keyring::Parse(std::string_view text, const std::string& origin,
     parsed.keys_[static_cast<uint32_t>(id)] = key;
     OPENSSL_cleanse(key.data(), key.size());
     if (active) parsed.active_id_ = static_cast<uint32_t>(id);
-    if (end == text.size()) break;
-  }
+    return sdk::Status::Ok();
+  };
+  sdk::Status status = ForEachDirective(text, directive, &line_count);
+  if (!status.ok()) return status;
   if (parsed.keys_.empty()) {
     return sdk::InvalidArgument(
         "keyring " + origin +
@@ -246,7 +164,7 @@ sdk::Status Keyring::Parse(std::string_view text, const std::string& origin,
   if (parsed.active_id_ == 0) {
     return sdk::InvalidArgument(
         "keyring " + origin + ": no active key (lines 1-" +
-        std::to_string(line_number) +
+        std::to_string(line_count) +
         " mark none); add the word 'active' after one key");
   }
   *out = std::move(parsed);
@@ -265,23 +183,26 @@ sdk::Status Keyring::Load(const std::string& path, Keyring* out) {
     }
     return sdk::IoError("keyring " + path + ": cannot open: " + ErrnoText(e));
   }
-  FdCloser closer(fd);
   struct stat info;
   if (::fstat(fd, &info) != 0) {
-    return sdk::IoError("keyring " + path + ": cannot stat: " +
-                        ErrnoText(errno));
+    int e = errno;
+    ::close(fd);
+    return sdk::IoError("keyring " + path + ": cannot stat: " + ErrnoText(e));
   }
   if (!S_ISREG(info.st_mode)) {
+    ::close(fd);
     return sdk::InvalidArgument("keyring " + path + " is not a regular file");
   }
   if ((info.st_mode & 077) != 0) {
+    ::close(fd);
     return sdk::InvalidArgument(
         "keyring " + path + " is readable or writable by group or others (mode " +
         ModeText(info.st_mode) + "); keys must be private: run 'chmod 600 " +
         path + "'");
   }
   std::string text;
-  sdk::Status status = ReadAll(fd, path, &text);
+  sdk::Status status = ReadWholeFile(fd, "keyring", path, &text);
+  ::close(fd);
   if (status.ok()) status = Parse(text, path, out);
   Wipe(text);
   return status;
@@ -375,57 +296,14 @@ sdk::Status PublishKeyringFile(const std::string& path, const Keyring& keyring,
     return sdk::InvalidArgument("keyring " + path +
                                 ": refusing to write a keyring with no active key");
   }
-  std::string folder = FolderOf(path);
-  std::string temp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return sdk::IoError("keyring " + path + ": cannot create " + temp + ": " +
-                        ErrnoText(errno));
-  }
   std::string text = keyring.Serialize();
-  sdk::Status status;
-  // The umask may have narrowed the mode further but never widened it;
-  // fchmod makes it exactly 0600.
-  if (::fchmod(fd, 0600) != 0) {
-    status = sdk::IoError("keyring " + path + ": cannot chmod " + temp + ": " +
-                          ErrnoText(errno));
-  }
-  if (status.ok()) status = WriteAllFd(fd, path, text);
+  sdk::Status status = ReplaceFileAtomically("keyring", path, text, create);
   Wipe(text);
-  if (status.ok() && ::fsync(fd) != 0) {
-    status = sdk::IoError("keyring " + path + ": cannot fsync " + temp + ": " +
-                          ErrnoText(errno));
+  if (status.code() == CAIRN_E_FAILED_PRECONDITION) {
+    return sdk::FailedPrecondition(
+        status.message() + "; use 'cairn keys rotate' to add a key to it");
   }
-  if (::close(fd) != 0 && status.ok()) {
-    status = sdk::IoError("keyring " + path + ": cannot close " + temp + ": " +
-                          ErrnoText(errno));
-  }
-  if (status.ok() && create) {
-    if (::link(temp.c_str(), path.c_str()) != 0) {
-      int e = errno;
-      status = e == EEXIST
-                   ? sdk::FailedPrecondition(
-                         "keyring " + path +
-                         " exists already; use 'cairn keys rotate' to add a "
-                         "key to it")
-                   : sdk::IoError("keyring " + path + ": cannot create: " +
-                                  ErrnoText(e));
-    }
-    ::unlink(temp.c_str());
-  } else if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
-    status = sdk::IoError("keyring " + path + ": cannot rename " + temp +
-                          " over it: " + ErrnoText(errno));
-  }
-  if (!status.ok()) {
-    ::unlink(temp.c_str());
-    return status;
-  }
-  int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return sdk::Status::Ok();
+  return status;
 }
 
 }  // namespace
@@ -449,23 +327,11 @@ sdk::Status CreateKeyringFile(const std::string& path, uint32_t* id) {
 
 sdk::Status RotateKeyringFile(const std::string& path, uint32_t* id,
                               Keyring* result) {
-  std::string lock_path = path + ".lock";
-  int lock_fd =
-      ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0) {
-    return sdk::IoError("keyring " + path + ": cannot open lock file " +
-                        lock_path + ": " + ErrnoText(errno));
-  }
-  FdCloser closer(lock_fd);
-  while (::flock(lock_fd, LOCK_EX) != 0) {
-    if (errno != EINTR) {
-      return sdk::IoError("keyring " + path + ": cannot lock " + lock_path +
-                          ": " + ErrnoText(errno));
-    }
-  }
-  // The lock is released when lock_fd closes.
+  ExclusiveFileLock lock;
+  sdk::Status status = lock.Acquire("keyring", path, path + ".lock");
+  if (!status.ok()) return status;
   Keyring keyring;
-  sdk::Status status = Keyring::Load(path, &keyring);
+  status = Keyring::Load(path, &keyring);
   if (!status.ok()) return status;
   uint32_t new_id = 0;
   status = keyring.AddRandomKey(&new_id);

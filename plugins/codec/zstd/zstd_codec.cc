@@ -246,6 +246,17 @@ sdk::Status ZstdCodec::Encode(std::string_view input,
         " bytes exceeds max-decoded-size (" +
         std::to_string(max_decoded_size_) + " bytes)");
   }
+  if (input.size() < kSmallEventBytes && dictionaries_->cdict == nullptr &&
+      !dictionary_hint_given_.load(std::memory_order_relaxed) &&
+      !dictionary_hint_given_.exchange(true)) {
+    sdk::LogInfo(
+        "codec 'zstd': compressing events of " + std::to_string(input.size()) +
+        " bytes without a dictionary; on events this small zstd spends most "
+        "of its time building entropy tables (level 1: about 90 MB/s, ratio "
+        "1.4 on 256-byte JSON). A dictionary trained with 'cairn train-dict' "
+        "(option 'dictionary') is about 4x faster and compresses 2-3x "
+        "better");
+  }
   sdk::Status status;
   ThreadContexts* contexts = ThisThread(&status);
   if (contexts == nullptr) return status;

@@ -13,6 +13,13 @@
 //                          default 64MiB. Decode refuses an input declaring
 //                          more, instead of allocating it.
 //
+// Small events: without a dictionary zstd spends most of the time of a
+// small event building its Huffman and FSE tables (docs/benchmarks.md,
+// "Codec and cipher"): level 1 manages about 90 MB/s on 256-byte JSON. A
+// dictionary brings pre-built tables. The first event under
+// kSmallEventBytes that an instance without a dictionary encodes logs a
+// hint (once per instance) saying so.
+//
 // Encoded format (docs/security.md, "zstd framing"):
 //   bytes 0-1  magic "CZ"
 //   byte  2    framing version, 1
@@ -29,6 +36,7 @@
 
 #include <cairn/sdk/codec.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -43,6 +51,8 @@ inline constexpr uint8_t kFramingVersion = 1;
 inline constexpr size_t kHeaderBytes = 8;
 inline constexpr uint64_t kDefaultMaxDecodedSize = 64ull << 20;
 inline constexpr int kDefaultLevel = 3;
+// Events below this size get the dictionary hint (see above).
+inline constexpr size_t kSmallEventBytes = 1024;
 // A dictionary file larger than this is refused at open.
 inline constexpr uint64_t kMaxDictionaryFileSize = 64ull << 20;
 
@@ -78,6 +88,7 @@ class ZstdCodec : public sdk::Codec {
   const uint64_t max_decoded_size_;
   const std::shared_ptr<const Dictionaries> dictionaries_;
   const uint64_t instance_id_;  // unique per process, never reused
+  std::atomic<bool> dictionary_hint_given_{false};
 };
 
 }  // namespace cairn::zstdcodec

@@ -362,6 +362,57 @@ TEST(ZstdCodec, RefusesBadDictionaryFiles) {
   EXPECT_THAT(message, HasSubstr("empty path"));
 }
 
+std::vector<std::string> logged;
+void RecordLog(void*, cairn_log_level, const char* plugin, const char* message) {
+  logged.push_back(std::string(plugin) + ": " + message);
+}
+
+// Binds the plugin's logger to RecordLog, as a host's load does, and
+// unbinds it again when destroyed.
+class LogCapture {
+ public:
+  LogCapture() {
+    (void)Api();  // its first call binds the logger to no sink
+    Bind(&RecordLog);
+    logged.clear();
+  }
+  ~LogCapture() { Bind(nullptr); }
+
+ private:
+  static void Bind(void (*log)(void*, cairn_log_level, const char*,
+                               const char*)) {
+    cairn_host_offer offer{sizeof(cairn_host_offer), 1, 1, 0, 0, log,
+                           nullptr};
+    const cairn_plugin_descriptor* descriptor = nullptr;
+    cairn_builtin_codec_zstd(&offer, &descriptor, nullptr);
+  }
+};
+
+TEST(ZstdCodec, SmallEventsWithoutADictionaryLogTheDictionaryHintOnce) {
+  LogCapture capture;
+  auto codec = Codec::Open({{"level", "1"}});
+  ASSERT_NE(codec, nullptr);
+  EXPECT_TRUE(logged.empty());
+  ASSERT_EQ(codec->Encode(std::string(5000, 'x')).status, CAIRN_OK);
+  EXPECT_TRUE(logged.empty());  // large events: no hint
+  ASSERT_EQ(codec->Encode(JsonEvent(1)).status, CAIRN_OK);
+  ASSERT_EQ(codec->Encode(JsonEvent(2)).status, CAIRN_OK);
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_THAT(logged[0], HasSubstr("zstd: codec 'zstd': compressing events of"));
+  EXPECT_THAT(logged[0], HasSubstr("cairn train-dict"));
+}
+
+TEST(ZstdCodec, SmallEventsWithADictionaryLogNoHint) {
+  TempDir dir;
+  std::string path = dir.File("dict");
+  TrainDictionary(path, 1);
+  LogCapture capture;
+  auto codec = Codec::Open({{"level", "1"}, {"dictionary", path}});
+  ASSERT_NE(codec, nullptr);
+  ASSERT_EQ(codec->Encode(JsonEvent(1)).status, CAIRN_OK);
+  EXPECT_TRUE(logged.empty());
+}
+
 TEST(ZstdCodec, EncodesAndDecodesFromManyThreadsAndInstances) {
   auto fast = Codec::Open({{"level", "1"}});
   auto strong = Codec::Open({{"level", "9"}});
