@@ -541,6 +541,34 @@ TEST_P(CairndAppendPath, GivesTheSameAnswers) {
   EXPECT_EQ(events->size(), 100u);
 }
 
+// The client sends a frame from the caller's thread when nothing is queued
+// and through its I/O thread when the socket is full; pipelined appends
+// must still reach the server in submission order. 64 KiB events overflow
+// the loopback socket buffer, so both paths and the switch between them
+// run; an append out of order fails its Exact expected revision.
+TEST(CairndClient, PipelinedAppendsKeepTheirOrderWhenTheSocketFills) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(*server);
+  ASSERT_NE(client, nullptr);
+  std::vector<EventData> one = Events(1);
+  one[0].data = std::string(64 * 1024, 'o');
+  std::vector<std::future<absl::StatusOr<AppendResult>>> answers;
+  for (uint64_t revision = 0; revision < 200; ++revision) {
+    answers.push_back(client->AppendAsync(
+        "ordered",
+        revision == 0 ? ExpectedRevision::NoStream()
+                      : ExpectedRevision::Exact(revision),
+        one));
+  }
+  for (size_t i = 0; i < answers.size(); ++i) {
+    auto result = answers[i].get();
+    ASSERT_TRUE(result.ok()) << "append " << i << ": " << result.status();
+    EXPECT_EQ(result->first_revision, i + 1);
+  }
+  EXPECT_EQ(*client->HeadRevision("ordered"), 200u);
+}
+
 INSTANTIATE_TEST_SUITE_P(InlineAndWorkers, CairndAppendPath,
                          ::testing::Values("on", "off"));
 
