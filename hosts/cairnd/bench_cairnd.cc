@@ -20,6 +20,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -93,6 +95,7 @@ class Server {
   }
 
   uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
 
  private:
   std::string dir_;
@@ -163,13 +166,33 @@ double PipelinedAppends(const Config& config, uint16_t port) {
   return total / elapsed;
 }
 
-void RoundTrips(const Config& config, uint16_t port) {
+// User + system CPU seconds `pid` has used so far (/proc/PID/stat), or a
+// negative number when it cannot be read.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  const size_t paren = text.rfind(')');  // the command name may hold spaces
+  if (paren == std::string::npos) return -1;
+  std::istringstream fields(text.substr(paren + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i) fields >> skip;  // state .. cmajflt
+  unsigned long long user = 0, system = 0;
+  if (!(fields >> user >> system)) return -1;
+  return static_cast<double>(user + system) / sysconf(_SC_CLK_TCK);
+}
+
+// `server_pid` > 0: also reports the server's CPU time per round trip
+// (warm-up included), which does not depend on how loaded the machine is
+// the way wall-clock latency does.
+void RoundTrips(const Config& config, uint16_t port, pid_t server_pid) {
   auto client = Connect(port);
   std::vector<cairn::EventData> one(1);
   one[0].type = "BenchEvent";
   one[0].data = std::string(config.payload, 'r');
   std::vector<double> micros;
   micros.reserve(config.round_trips);
+  const double cpu_before = server_pid > 0 ? CpuSeconds(server_pid) : -1;
   for (int i = 0; i < config.round_trips + 1000; ++i) {
     const auto start = Clock::now();
     auto result =
@@ -182,6 +205,7 @@ void RoundTrips(const Config& config, uint16_t port) {
     }
     if (i >= 1000) micros.push_back(us);  // the first 1000 warm up
   }
+  const double cpu_after = server_pid > 0 ? CpuSeconds(server_pid) : -1;
   std::sort(micros.begin(), micros.end());
   auto at = [&](double p) {
     return micros[std::min(micros.size() - 1,
@@ -191,6 +215,10 @@ void RoundTrips(const Config& config, uint16_t port) {
               "  p90_us=%.1f  p99_us=%.1f  max_us=%.1f\n",
               config.round_trips, config.payload, at(0.5), at(0.9), at(0.99),
               micros.back());
+  if (cpu_before >= 0 && cpu_after >= 0) {
+    std::printf("single_event_rtt   server_cpu_us_per_round_trip=%.1f\n",
+                (cpu_after - cpu_before) * 1e6 / (config.round_trips + 1000));
+  }
 }
 
 }  // namespace
@@ -246,7 +274,7 @@ int main(int argc, char** argv) {
               config.port == 0 ? config.fsync.c_str() : "(server's)",
               std::thread::hardware_concurrency(),
               extra.empty() ? "" : " server args:", extra.c_str());
-  RoundTrips(config, port);
+  RoundTrips(config, port, config.port == 0 ? server.pid() : 0);
   PipelinedAppends(config, port);
   return 0;
 }

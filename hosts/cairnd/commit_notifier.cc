@@ -26,6 +26,7 @@ void CommitNotifier::Stop() {
     stop_ = true;
     watchers_.clear();
   }
+  watched_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -40,6 +41,7 @@ void CommitNotifier::Watch(uint64_t seen, std::function<void()> wake) {
     if (stop_) return;
     if (seen == generation_) {
       watchers_.push_back(std::move(wake));
+      if (watchers_.size() == 1) watched_.notify_one();
       return;
     }
   }
@@ -50,7 +52,12 @@ void CommitNotifier::Run() {
   uint64_t seen = head_;
   while (true) {
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      // Nobody to wake: sleep until someone watches, so commits cost the
+      // store no wake-up of this thread. `seen` stays the head last looked
+      // at, so a commit that lands meanwhile is still found below (at worst
+      // one needless wake).
+      std::unique_lock<std::mutex> lock(mutex_);
+      watched_.wait(lock, [this] { return stop_ || !watchers_.empty(); });
       if (stop_) return;
     }
     // Bounded wait so Stop is noticed within 100 ms. A storage plugin

@@ -1,6 +1,7 @@
 // One thread that waits for commits (Store::WaitCommit) and wakes the
 // subscriptions that found nothing new, so a live subscription costs no
-// thread while it waits.
+// thread while it waits. With no subscription waiting it does not follow
+// commits at all.
 //
 // Race-free use: read generation() before pulling from a subscription; if
 // the pull finds nothing, Watch(that generation, wake). A commit that lands
@@ -9,6 +10,7 @@
 #ifndef CAIRN_HOSTS_CAIRND_COMMIT_NOTIFIER_H_
 #define CAIRN_HOSTS_CAIRND_COMMIT_NOTIFIER_H_
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -40,6 +42,7 @@ class CommitNotifier {
 
   Store* store_;
   std::mutex mutex_;
+  std::condition_variable watched_;  // a first watcher arrived, or stop
   uint64_t generation_ = 0;
   uint64_t head_ = 0;
   bool stop_ = false;

@@ -499,7 +499,10 @@ class StreamConnection final
     response.set_closing(closing);
     Send(response);
     if (closing) {
-      Log(spdlog::level::info, "closing connection",
+      // A drain closes every connection; the server logs that once.
+      Log(code == v1::SHUTTING_DOWN ? spdlog::level::debug
+                                    : spdlog::level::info,
+          "closing connection",
           {{"peer", peer_},
            {"code", v1::ErrorCode_Name(code)},
            {"reason", message}});

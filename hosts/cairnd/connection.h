@@ -1,6 +1,7 @@
 // One client connection of the protocol port: framing, hello, request
 // checks, pipelining to the worker pool, subscriptions with credit, limits
-// and timeouts. Everything a connection owns runs on its strand.
+// and timeouts. Everything a connection owns runs on its executor (one I/O
+// thread's io_context), one handler at a time.
 #ifndef CAIRN_HOSTS_CAIRND_CONNECTION_H_
 #define CAIRN_HOSTS_CAIRND_CONNECTION_H_
 
@@ -57,7 +58,8 @@ struct ServerContext {
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
 };
 
-// `socket` must use a strand executor. `refuse`: the server is full; the
+// `socket`'s executor must run one handler at a time (an io_context run by
+// one thread, or a strand). `refuse`: the server is full; the
 // connection answers TOO_MANY_CONNECTIONS (after the TLS handshake) and
 // closes.
 std::shared_ptr<Connection> MakePlainConnection(

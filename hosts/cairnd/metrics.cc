@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -24,17 +25,33 @@ void Gauge(const std::string& name, const std::string& help, double value,
                   "\n");
 }
 
-std::string MetricName(const std::string& key) {
-  std::string name = "cairn_store_";
-  for (char c : key) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '_';
-    name.push_back(ok ? c : '_');
-  }
-  return name;
+bool EndsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() &&
+         text.substr(text.size() - suffix.size()) == suffix;
 }
 
 }  // namespace
+
+StoreStatMetric StoreStatMetricFor(const std::string& key) {
+  StoreStatMetric metric;
+  metric.name = "cairn_";
+  for (char c : key) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '_';
+    metric.name.push_back(ok ? c : '_');
+  }
+  const size_t dot = key.rfind('.');
+  const std::string_view last =
+      std::string_view(key).substr(dot == std::string::npos ? 0 : dot + 1);
+  metric.counter = EndsWith(last, "_total");
+  for (const char* total : kStoreStatCounters) {
+    if (last == total) metric.counter = true;
+  }
+  if (metric.counter && !EndsWith(metric.name, "_total")) {
+    metric.name += "_total";
+  }
+  return metric;
+}
 
 void LatencyHistogram::Observe(double seconds) {
   size_t bucket = 0;
@@ -129,7 +146,12 @@ std::string ServerMetrics::Render(
                     "\"} ", errors_by_code[code].load(), "\n");
   }
   for (const auto& [key, value] : store_stats) {
-    Gauge(MetricName(key), "Store::Stats() value " + key + ".", value, &out);
+    const StoreStatMetric metric = StoreStatMetricFor(key);
+    if (metric.counter) {
+      Counter(metric.name, "Store::Stats() total " + key + ".", value, &out);
+    } else {
+      Gauge(metric.name, "Store::Stats() value " + key + ".", value, &out);
+    }
   }
   for (const GaugeValue& gauge : extra_gauges) {
     Gauge(gauge.name, gauge.help, gauge.value, &out);

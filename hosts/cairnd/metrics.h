@@ -66,11 +66,26 @@ struct ServerMetrics {
   void CountError(v1::ErrorCode code);
 
   // The Prometheus text: these metrics, then `store_stats` (Store::Stats())
-  // as gauges named cairn_store_<key with non [a-zA-Z0-9_] as '_'>, then
-  // `extra_gauges` as given.
+  // as StoreStatMetricFor says, then `extra_gauges` as given.
   std::string Render(const std::map<std::string, double>& store_stats,
                      const std::vector<GaugeValue>& extra_gauges) const;
 };
+
+// How one Store::Stats() key ("storage.fsyncs") is exported: as
+// cairn_<key, every character outside [A-Za-z0-9_] made '_'>, a counter when
+// the key names a monotonic total, else a gauge. A total is a key whose last
+// part ends in "_total", or one listed in kStoreStatCounters (the storage
+// plugins' totals named before this rule); a counter's name gets "_total"
+// appended if it lacks it. So storage.fsync_seconds ->
+// cairn_storage_fsync_seconds_total (counter), storage.segments ->
+// cairn_storage_segments (gauge). docs/server.md lists them.
+struct StoreStatMetric {
+  std::string name;
+  bool counter = false;
+};
+inline constexpr const char* kStoreStatCounters[] = {"fsyncs",
+                                                     "fsync_seconds"};
+StoreStatMetric StoreStatMetricFor(const std::string& key);
 
 // Resident memory of this process in bytes, from /proc/self/statm; 0 when
 // that file cannot be read.

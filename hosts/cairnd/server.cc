@@ -65,6 +65,19 @@ uint64_t DiskUse(const std::string& path) {
   return total;
 }
 
+// One io_context per I/O thread, each run by that thread alone (concurrency
+// hint 1): a connection lives on one context, so its handlers never hop
+// between I/O threads and no other I/O thread is woken to take over the
+// reactor, which a shared io_context run by several threads does on every
+// event.
+std::vector<std::unique_ptr<asio::io_context>> MakeContexts(unsigned count) {
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  for (unsigned i = 0; i < std::max(1u, count); ++i) {
+    contexts.push_back(std::make_unique<asio::io_context>(1));
+  }
+  return contexts;
+}
+
 const char* RoleName(cairn_replication_role role) {
   switch (role) {
     case CAIRN_ROLE_PRIMARY: return "primary";
@@ -84,7 +97,8 @@ class Server::Impl {
         workers_(options_.workers),
         notifier_(store),
         context_(options_, store, metrics, &workers_, &notifier_),
-        work_(asio::make_work_guard(io_)),
+        contexts_(MakeContexts(options_.io_threads)),
+        io_(*contexts_[0]),
         acceptor_(io_),
         signals_(io_, SIGTERM, SIGINT),
         drain_timer_(io_),
@@ -129,8 +143,9 @@ class Server::Impl {
       BeginDrain();
     });
     Accept();
-    for (unsigned i = 0; i < options_.io_threads; ++i) {
-      io_threads_.emplace_back([this] { io_.run(); });
+    for (auto& context : contexts_) {
+      work_.push_back(asio::make_work_guard(*context));
+      io_threads_.emplace_back([&context = *context] { context.run(); });
     }
     if (auto s = WritePortFile(options_.port_file, port_); !s.ok()) return s;
     if (options_.http_enabled) {
@@ -148,7 +163,9 @@ class Server::Impl {
                       ? absl::StrCat("http://", options_.http_listen, ":",
                                      http_.port(), "/metrics")
                       : "off"},
-         {"store", store_path_}});
+         {"store", store_path_},
+         {"appends", options_.inline_appends ? "inline" : "workers"},
+         {"appends_reason", options_.inline_appends_reason}});
     return absl::OkStatus();
   }
 
@@ -218,11 +235,20 @@ class Server::Impl {
   }
 
   void Accept() {
+    // Connections go to the I/O threads in turn. A context run by one
+    // thread runs one handler at a time, so it serves as the connection's
+    // strand without a strand's lock.
+    asio::io_context& home = *contexts_[next_context_++ % contexts_.size()];
     acceptor_.async_accept(
-        asio::make_strand(io_),
+        home.get_executor(),
         [this](boost::system::error_code ec, tcp::socket socket) {
+          // Runs on io_, like BeginDrain, which closes the acceptor: the
+          // abort that close causes is expected, not a failure.
           if (ec) {
-            if (!acceptor_.is_open()) return;
+            if (ec == asio::error::operation_aborted ||
+                context_.draining.load() || !acceptor_.is_open()) {
+              return;
+            }
             Log(spdlog::level::warn, "accept failed", {{"error", ec.message()}});
             // Out of file descriptors and the like: back off briefly so the
             // loop does not spin, then accept again.
@@ -275,6 +301,8 @@ class Server::Impl {
       std::lock_guard<std::mutex> lock(context_.mutex);
       for (auto& [raw, weak] : context_.connections) open.push_back(weak);
     }
+    Log(spdlog::level::info, "closing connections",
+        {{"connections", std::to_string(open.size())}});
     for (auto& weak : open) {
       if (auto connection = weak.lock()) connection->Drain();
     }
@@ -304,8 +332,8 @@ class Server::Impl {
   void Stop() {
     if (stopped_) return;
     stopped_ = true;
-    work_.reset();
-    io_.stop();
+    work_.clear();
+    for (auto& context : contexts_) context->stop();
     for (auto& thread : io_threads_) thread.join();
     io_threads_.clear();
     workers_.join();
@@ -377,8 +405,12 @@ class Server::Impl {
   asio::thread_pool workers_;
   CommitNotifier notifier_;
   ServerContext context_;
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  // contexts_[0]: also runs the acceptor, signals, HTTP and the drain.
+  asio::io_context& io_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
+      work_;
+  size_t next_context_ = 0;  // io_ only
   std::optional<asio::ssl::context> tls_;
   tcp::acceptor acceptor_;
   asio::signal_set signals_;

@@ -2,11 +2,13 @@
 // listener, the I/O threads, the worker pool that runs store calls, and the
 // graceful shutdown.
 //
-// Threads: `io-threads` threads run every socket (each connection on its own
-// strand). Store calls run on `workers` threads, so an append that waits for
-// fsync (fsync=always) never holds up an I/O thread; a connection can keep up
-// to max-inflight requests running there at once. One more thread waits for
-// commits and wakes live subscriptions (CommitNotifier).
+// Threads: `io-threads` threads run every socket, each its own io_context;
+// a connection stays on one of them. Store calls run on `workers` threads,
+// so an append that waits for fsync (fsync=always) never holds up an I/O
+// thread; a connection can keep up to max-inflight requests running there at
+// once. Appends run on the I/O thread instead when ServerOptions says
+// inline_appends (the store's appends never wait for a sync). One more
+// thread waits for commits and wakes live subscriptions (CommitNotifier).
 #ifndef CAIRN_HOSTS_CAIRND_SERVER_H_
 #define CAIRN_HOSTS_CAIRND_SERVER_H_
 

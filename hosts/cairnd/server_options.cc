@@ -84,6 +84,24 @@ Setter LimitDuration(std::chrono::milliseconds Limits::*field) {
   };
 }
 
+// A key taking auto, on or off into an enum with kAuto, kOn and kOff.
+template <typename Mode>
+Setter AutoOnOffKey(Mode ServerOptions::*field) {
+  return [=](const std::string& text, ServerOptions& options) {
+    if (text == "auto") {
+      options.*field = Mode::kAuto;
+    } else if (text == "on") {
+      options.*field = Mode::kOn;
+    } else if (text == "off") {
+      options.*field = Mode::kOff;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", text, "' is not auto, on or off"));
+    }
+    return absl::OkStatus();
+  };
+}
+
 Setter StringKey(std::string ServerOptions::*field) {
   return [=](const std::string& text, ServerOptions& options) {
     options.*field = text;
@@ -115,14 +133,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Keys() {
             {"io-threads", UnsignedKey(&ServerOptions::io_threads, 1, 64)},
             {"workers", UnsignedKey(&ServerOptions::workers, 1, 256)},
             {"inline-appends",
-             [](const std::string& text, ServerOptions& options) {
-               if (text != "on" && text != "off") {
-                 return absl::InvalidArgumentError(
-                     absl::StrCat("'", text, "' is not on or off"));
-               }
-               options.inline_appends = text == "on";
-               return absl::OkStatus();
-             }},
+             AutoOnOffKey(&ServerOptions::inline_appends_setting)},
             {"drain-timeout",
              [](const std::string& text, ServerOptions& options) {
                auto value = ParseDuration(text);
@@ -147,20 +158,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Keys() {
              }},
             {"port-file", StringKey(&ServerOptions::http_port_file)}}},
           {"tls",
-           {{"mode",
-             [](const std::string& text, ServerOptions& options) {
-               if (text == "on") {
-                 options.tls_mode = TlsMode::kOn;
-               } else if (text == "off") {
-                 options.tls_mode = TlsMode::kOff;
-               } else if (text == "auto") {
-                 options.tls_mode = TlsMode::kAuto;
-               } else {
-                 return absl::InvalidArgumentError(
-                     absl::StrCat("'", text, "' is not on, off or auto"));
-               }
-               return absl::OkStatus();
-             }},
+           {{"mode", AutoOnOffKey(&ServerOptions::tls_mode)},
             {"cert-file", StringKey(&ServerOptions::tls_cert_file)},
             {"key-file", StringKey(&ServerOptions::tls_key_file)},
             {"ca-file", StringKey(&ServerOptions::tls_ca_file)}}},
@@ -235,6 +233,32 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text)
       "'", text, "': unknown duration unit '", suffix, "' (use ms, s, m)"));
 }
 
+bool AppendsWaitForSync(const SiteConfig& site, std::string* reason) {
+  std::string why;
+  bool waits = true;
+  if (site.replication.plugin != "none") {
+    why = absl::StrCat("replication plugin ", site.replication.plugin,
+                       " may wait for replicas");
+  } else if (site.storage.plugin == "memory") {
+    why = "storage memory never syncs";
+    waits = false;
+  } else if (site.storage.plugin == "mmaplog") {
+    std::string fsync = "always";  // mmaplog's default
+    for (const auto& [key, value] : site.storage.options) {
+      if (key == "fsync") fsync = value;
+    }
+    waits = !(fsync == "never" || fsync.rfind("interval:", 0) == 0);
+    why = absl::StrCat("storage mmaplog fsync = ", fsync,
+                       waits ? " waits for fsync in append"
+                             : " does not sync in append");
+  } else {
+    why = absl::StrCat("storage plugin ", site.storage.plugin,
+                       " is not known never to wait");
+  }
+  if (reason != nullptr) *reason = why;
+  return waits;
+}
+
 absl::StatusOr<ServerOptions> ServerOptionsFromSite(const SiteConfig& site) {
   ServerOptions options;
   for (const auto& [section, values] : site.host_sections) {
@@ -261,6 +285,21 @@ absl::StatusOr<ServerOptions> ServerOptionsFromSite(const SiteConfig& site) {
                          s.message()));
       }
     }
+  }
+
+  switch (options.inline_appends_setting) {
+    case InlineAppends::kOn:
+      options.inline_appends = true;
+      options.inline_appends_reason = "[server] inline-appends = on";
+      break;
+    case InlineAppends::kOff:
+      options.inline_appends = false;
+      options.inline_appends_reason = "[server] inline-appends = off";
+      break;
+    case InlineAppends::kAuto:
+      options.inline_appends =
+          !AppendsWaitForSync(site, &options.inline_appends_reason);
+      break;
   }
 
   const bool have_cert = !options.tls_cert_file.empty();

@@ -35,17 +35,23 @@ enum class TlsMode {
   kOff,   // plain TCP, the site says so explicitly
 };
 
+enum class InlineAppends { kAuto, kOn, kOff };
+
 struct ServerOptions {
   std::string listen = "127.0.0.1";
   uint16_t port = 7600;                   // 0: pick a free port
   std::string port_file;                  // written with the bound port
   unsigned io_threads = 2;
   unsigned workers = 8;                   // threads running store calls
-  // Run appends and head requests on the connection's I/O thread instead of
-  // a worker: saves two thread hand-offs per request, but an append that
-  // blocks (fsync = always, segment rotation) then stalls every connection
-  // of that I/O thread. Only for stores whose appends do not wait.
+  // Whether appends and head requests run on the connection's I/O thread
+  // instead of a worker: two thread hand-offs fewer per request, but an
+  // append that blocks (fsync = always) then stalls every connection of
+  // that I/O thread. `[server] inline-appends = auto` (the default) turns it
+  // on only when AppendsWaitForSync says the store's appends never wait for
+  // a sync; `on` / `off` force it. Resolved by ServerOptionsFromSite.
+  InlineAppends inline_appends_setting = InlineAppends::kAuto;
   bool inline_appends = false;
+  std::string inline_appends_reason;  // why, for the start-up log
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(10)};
 
   bool http_enabled = true;
@@ -71,6 +77,12 @@ struct ServerOptions {
 // listen address is loopback; otherwise an error asking for a certificate or
 // an explicit `[tls] mode = off`.
 absl::StatusOr<ServerOptions> ServerOptionsFromSite(const SiteConfig& site);
+
+// Whether an append to the store `site` describes may wait for a sync or
+// another process: false only for the memory plugin, or mmaplog with fsync =
+// never or interval:MS, and replication none. Plugins it does not know count
+// as waiting. `reason` (optional) says which setting decided.
+bool AppendsWaitForSync(const SiteConfig& site, std::string* reason);
 
 // "4MiB", "512KiB", "100" (bytes) -> bytes.
 absl::StatusOr<uint64_t> ParseByteSize(const std::string& text);

@@ -69,13 +69,46 @@ TEST(ServerOptions, BadValueIsNamed) {
       << options.status();
 }
 
-TEST(ServerOptions, InlineAppendsIsOnOrOff) {
+TEST(ServerOptions, InlineAppendsIsAutoOnOrOff) {
   auto on = ServerOptionsFromSite(Site("[server]\ninline-appends = on\n"));
   ASSERT_TRUE(on.ok()) << on.status();
   EXPECT_TRUE(on->inline_appends);
+  auto off = ServerOptionsFromSite(
+      Site("[storage]\nplugin = memory\n[server]\ninline-appends = off\n"));
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->inline_appends);
   auto bad = ServerOptionsFromSite(Site("[server]\ninline-appends = yes\n"));
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("not on or off"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("not auto, on or off"),
+            std::string::npos);
+}
+
+TEST(ServerOptions, AutoInlineAppendsOnlyWhenAppendsNeverWaitForSync) {
+  struct Case {
+    const char* site;
+    bool inline_appends;
+  } cases[] = {
+      {"", false},  // mmaplog's default fsync is always
+      {"[storage]\nplugin = mmaplog\nfsync = always\n", false},
+      {"[storage]\nplugin = mmaplog\nfsync = never\n", true},
+      {"[storage]\nplugin = mmaplog\nfsync = interval:50\n", true},
+      {"[storage]\nplugin = memory\n", true},
+      {"[storage]\nplugin = some-other\n", false},
+  };
+  for (const Case& c : cases) {
+    auto options = ServerOptionsFromSite(Site(c.site));
+    ASSERT_TRUE(options.ok()) << c.site << ": " << options.status();
+    EXPECT_EQ(options->inline_appends, c.inline_appends)
+        << c.site << ": " << options->inline_appends_reason;
+    EXPECT_FALSE(options->inline_appends_reason.empty());
+  }
+}
+
+TEST(ServerOptions, ReplicationTurnsAutoInlineAppendsOff) {
+  SiteConfig site;
+  site.storage = {"memory", {}};
+  site.replication = {"primary", {}};
+  EXPECT_TRUE(AppendsWaitForSync(site, nullptr));
 }
 
 TEST(ServerOptions, HttpCanBeTurnedOff) {

@@ -1,6 +1,10 @@
 #include "cairn/client.h"
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <array>
 #include <atomic>
@@ -107,6 +111,19 @@ struct Client::Impl {
   v1::HelloResponse hello;
   bool closed = false;
 
+  // Direct sends: on plain TCP a caller's thread writes its request frame to
+  // the socket itself when nothing is queued for the io thread, so a
+  // synchronous call costs one thread hand-off (the answer) instead of two.
+  // Frames keep their submission order: a direct send happens only when
+  // every earlier frame is already in the socket. `send_mutex` guards these
+  // fields and `pending`, and is held across the direct ::send and across
+  // posting a frame to the io thread (so posts keep the order of the lock).
+  std::mutex send_mutex;
+  bool direct_closed = false;  // Fail ran: the socket is closed or closing
+  size_t queued = 0;           // frames posted to the io thread, not enqueued
+  bool io_writing = false;     // the io thread has frames to write or writing
+  std::unordered_map<uint64_t, std::shared_ptr<ResponsePromise>> pending;
+
   // The io thread's own state.
   protocol::FrameDecoder decoder;
   std::array<char, 64 * 1024> read_buffer;
@@ -115,7 +132,6 @@ struct Client::Impl {
   bool writing = false;
   absl::Status broken;  // set once: every later call fails with it
   absl::Status server_said;  // a closing error the server sent
-  std::unordered_map<uint64_t, std::shared_ptr<ResponsePromise>> pending;
   std::unordered_map<uint64_t, std::shared_ptr<RemoteSubscription::State>>
       subscriptions;
 };
@@ -313,14 +329,44 @@ void Client::Impl::Submit(
   request.set_request_id(id);
   std::string frame;
   protocol::AppendFrame(request, &frame);
+  std::lock_guard<std::mutex> lock(send_mutex);
+  if (!tls && !subscription && !direct_closed && queued == 0 && !io_writing) {
+    if (reply) pending[id] = reply;
+    const ssize_t sent =
+        ::send(socket.native_handle(), frame.data(), frame.size(),
+               MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent == static_cast<ssize_t>(frame.size())) return;
+    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+        errno != EINTR) {
+      // The io thread owns failing the connection; it answers `reply`.
+      const std::string error = std::strerror(errno);
+      asio::post(io, [this, error] {
+        Fail(absl::UnavailableError(absl::StrCat(
+            "cannot send to cairnd at ", name, ": ", error)));
+      });
+      return;
+    }
+    // The socket is full: the rest goes out through the io thread, ahead of
+    // any later frame.
+    frame.erase(0, sent > 0 ? static_cast<size_t>(sent) : 0);
+    reply = nullptr;  // already pending
+  }
+  ++queued;
   asio::post(io, [this, id, frame = std::move(frame), reply,
                   subscription]() mutable {
+    {
+      std::lock_guard<std::mutex> lock(send_mutex);
+      --queued;
+      if (broken.ok()) {
+        io_writing = true;
+        if (reply) pending[id] = reply;
+      }
+    }
     if (!broken.ok()) {
       if (reply) reply->set_value(broken);
       if (subscription) EndSubscription(*subscription, broken);
       return;
     }
-    if (reply) pending[id] = reply;
     if (subscription) {
       subscription->id = id;
       subscriptions[id] = subscription;
@@ -393,10 +439,15 @@ void Client::Impl::OnResponse(v1::Response response) {
       subscriptions.erase(it);
     }
   }
-  if (auto it = pending.find(id); it != pending.end()) {
-    it->second->set_value(std::move(response));
-    pending.erase(it);
+  std::shared_ptr<ResponsePromise> reply;
+  {
+    std::lock_guard<std::mutex> lock(send_mutex);
+    if (auto it = pending.find(id); it != pending.end()) {
+      reply = std::move(it->second);
+      pending.erase(it);
+    }
   }
+  if (reply) reply->set_value(std::move(response));
 }
 
 void Client::Impl::EndSubscription(RemoteSubscription::State& state,
@@ -430,6 +481,12 @@ void Client::Impl::StartWrite() {
                           return;
                         }
                         StartWrite();
+                        if (!writing) {
+                          // All written: callers may send directly again
+                          // once nothing is posted behind this.
+                          std::lock_guard<std::mutex> lock(send_mutex);
+                          io_writing = false;
+                        }
                       });
   });
 }
@@ -437,13 +494,20 @@ void Client::Impl::StartWrite() {
 void Client::Impl::Fail(const absl::Status& status) {
   if (!broken.ok()) return;
   broken = status;
-  for (auto& [id, reply] : pending) reply->set_value(status);
-  pending.clear();
+  std::unordered_map<uint64_t, std::shared_ptr<ResponsePromise>> failed;
+  {
+    // Closed under the lock, so no direct send can use the descriptor
+    // after (or while) it is closed and perhaps reused.
+    std::lock_guard<std::mutex> lock(send_mutex);
+    direct_closed = true;
+    failed.swap(pending);
+    boost::system::error_code ignored;
+    Lowest().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().close(ignored);
+  }
+  for (auto& [id, reply] : failed) reply->set_value(status);
   for (auto& [id, state] : subscriptions) EndSubscription(*state, status);
   subscriptions.clear();
-  boost::system::error_code ignored;
-  Lowest().shutdown(tcp::socket::shutdown_both, ignored);
-  Lowest().close(ignored);
 }
 
 // ------------------------------------------------------------ Client --
