@@ -767,14 +767,25 @@ bool Log::AdvanceLocked() {
 
 // ---- Durability -------------------------------------------------------------
 
+absl::Status Log::TimedSync(Segment* seg, size_t offset, size_t length) {
+  auto start = std::chrono::steady_clock::now();
+  absl::Status s = seg->file->Sync(offset, length);
+  fsync_nanos_.fetch_add(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now() - start)
+                                .count()),
+      std::memory_order_relaxed);
+  fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
 absl::Status Log::SyncCommitted(uint64_t* synced_position) {
   uint64_t w = watermark_.load(std::memory_order_acquire);
   uint64_t through = committed_segment_.load(std::memory_order_acquire);
   for (uint64_t n = synced_segment_; n <= through; ++n) {
     Segment* seg = SegmentAt(n);
     if (seg == nullptr) continue;
-    absl::Status s = seg->file->Sync(0, seg->size);
-    fsyncs_.fetch_add(1, std::memory_order_relaxed);
+    absl::Status s = TimedSync(seg, 0, seg->size);
     if (!s.ok()) return s;
     if (n < through && !seg->sealed.load()) {
       // Every record of this segment is committed and now durable: mark it
@@ -787,7 +798,7 @@ absl::Status Log::SyncCommitted(uint64_t* synced_position) {
         h.flags |= kSegmentSealed;
         h.EncodeTo(seg->data);
       }
-      s = seg->file->Sync(0, kSegmentHeaderSize);
+      s = TimedSync(seg, 0, kSegmentHeaderSize);
       if (!s.ok()) return s;
       seg->sealed.store(true);
     }
@@ -1122,6 +1133,7 @@ void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
   fn("streams", static_cast<double>(stream_count_.load()));
   fn("tags", static_cast<double>(tags_.size()));
   fn("fsyncs", static_cast<double>(fsyncs_.load()));
+  fn("fsync_seconds", static_cast<double>(fsync_nanos_.load()) / 1e9);
   fn("index_memory_bytes", static_cast<double>(index_bytes));
   fn("index_file_bytes", static_cast<double>(arena_->file_bytes()));
   fn("index_heap_bytes", static_cast<double>(arena_->heap_bytes()));

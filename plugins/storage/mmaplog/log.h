@@ -180,6 +180,8 @@ class Log {
   void FlusherLoop();
   void PreparerLoop();
   absl::Status SyncCommitted(uint64_t* synced_position);
+  // Syncs `seg` and counts the call and its time in fsyncs_ / fsync_nanos_.
+  absl::Status TimedSync(Segment* seg, size_t offset, size_t length);
   absl::Status Failed() const;
 
   // Decodes and checks the record at `location` for a reader.
@@ -238,7 +240,8 @@ class Log {
   std::condition_variable flush_cv_;
   uint64_t sync_wanted_ = 0;
   uint64_t synced_segment_ = 1;  // lowest segment that may hold unsynced data
-  std::atomic<uint64_t> fsyncs_{0};
+  std::atomic<uint64_t> fsyncs_{0};       // segment syncs (Stats "fsyncs")
+  std::atomic<uint64_t> fsync_nanos_{0};  // time in them ("fsync_seconds")
 
   std::mutex deletes_mu_;
   // Guards rewrites of a live segment's header (sealing) against Verify.
