@@ -198,7 +198,13 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
     }
   }
   if (!file.ok()) {
-    file = fs_->CreateMapped(path, options_.segment_size);
+    // With syncs on the append path, write the zeros now (off that path)
+    // so those syncs write back only data; with fsync=never nothing syncs
+    // a segment until it is sealed, and writing it twice would only cost.
+    file = fs_->CreateMapped(path, options_.segment_size, /*durable=*/true,
+                             options_.fsync == FsyncMode::kNever
+                                 ? FileSystem::Fill::kAllocate
+                                 : FileSystem::Fill::kWriteZeros);
     if (!file.ok()) return file.status();
     absl::Status s = (*file)->Prefault();
     if (!s.ok()) return s;
