@@ -32,6 +32,12 @@ class MappedFile {
   // Touches every page (reading) so later stores do not fault in new pages;
   // the file must be all zeros (a fresh segment).
   virtual absl::Status Prefault() = 0;
+  // Drops this mapping's page-table entries; the data stays in the page
+  // cache (dirty pages stay dirty) and data() stays valid: an access faults
+  // the page back in. Before a sync of a file nobody stores to any more, this
+  // spares the sync write-protecting each dirty page with a TLB flush on
+  // every CPU running this process (one interrupt per page).
+  virtual void DropPageTables() = 0;
 };
 
 // An exclusive lock on a directory, held until destruction.

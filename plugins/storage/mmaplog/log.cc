@@ -791,6 +791,10 @@ absl::Status Log::SyncCommitted(uint64_t* synced_position) {
   for (uint64_t n = synced_segment_; n <= through; ++n) {
     Segment* seg = SegmentAt(n);
     if (seg == nullptr) continue;
+    // A finished segment (every record committed) is stored to only by the
+    // sealing below: unmap its pages first so writing them back does not
+    // interrupt the appenders' CPUs once per page.
+    if (n < through && !seg->sealed.load()) seg->file->DropPageTables();
     absl::Status s = TimedSync(seg, 0, seg->size);
     if (!s.ok()) return s;
     if (n < through && !seg->sealed.load()) {
