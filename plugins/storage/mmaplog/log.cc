@@ -138,6 +138,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
 
 Log::~Log() {
   stopping_.store(true);
+  durable_changed_.WakeAll();
   {
     std::lock_guard<std::mutex> lk(commit_mu_);
     commit_cv_.notify_all();
@@ -411,7 +412,8 @@ absl::Status Log::FinishAppend(uint64_t last_position) {
       CpuRelax();
       continue;
     }
-    watermark_.wait(w, std::memory_order_acquire);
+    watermark_changed_.WaitUntil(
+        [&] { return watermark_.load(std::memory_order_seq_cst) != w; });
   }
   if (options_.fsync == FsyncMode::kAlways) return WaitDurable(last_position);
   return absl::OkStatus();
@@ -636,7 +638,7 @@ void Log::TryAdvance() {
     bool progressed = AdvanceLocked();
     advancing_.store(false, std::memory_order_seq_cst);
     if (progressed) {
-      watermark_.notify_all();
+      watermark_changed_.WakeAll();
       if (commit_waiters_.load(std::memory_order_seq_cst) > 0) {
         std::lock_guard<std::mutex> lk(commit_mu_);
         commit_cv_.notify_all();
@@ -846,14 +848,14 @@ void Log::FlusherLoop() {
                                     "; the log refuses appends until reopened");
       }
       failed_.store(true, std::memory_order_release);
-      durable_.notify_all();
+      durable_changed_.WakeAll();
       rotation_generation_.fetch_add(1);
       rotation_generation_.notify_all();
       return;
     }
     if (synced > durable_.load(std::memory_order_relaxed)) {
       durable_.store(synced, std::memory_order_release);
-      durable_.notify_all();
+      durable_changed_.WakeAll();
     }
   }
 }
@@ -867,15 +869,15 @@ absl::Status Log::WaitDurable(uint64_t position) {
     if (sync_wanted_ < position) sync_wanted_ = position;
     flush_cv_.notify_one();
   }
-  for (;;) {
-    uint64_t d = durable_.load(std::memory_order_acquire);
-    if (d >= position) return absl::OkStatus();
-    if (failed_.load(std::memory_order_acquire)) return Failed();
-    if (stopping_.load()) {
-      return absl::CancelledError("the log closed before the append was durable");
-    }
-    durable_.wait(d, std::memory_order_acquire);
+  durable_changed_.WaitUntil([&] {
+    return durable_.load(std::memory_order_seq_cst) >= position ||
+           failed_.load(std::memory_order_seq_cst) || stopping_.load();
+  });
+  if (durable_.load(std::memory_order_acquire) >= position) {
+    return absl::OkStatus();
   }
+  if (failed_.load(std::memory_order_acquire)) return Failed();
+  return absl::CancelledError("the log closed before the append was durable");
 }
 
 absl::Status Log::Flush() {

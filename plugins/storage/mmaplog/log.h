@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "file_system.h"
+#include "futex_event.h"
 #include "index.h"
 #include "index_arena.h"
 
@@ -221,6 +222,8 @@ class Log {
   std::atomic<uint64_t> committed_segment_{0};
   std::atomic<uint64_t> watermark_{0};
   std::atomic<uint64_t> durable_{0};
+  FutexEvent watermark_changed_;  // appenders waiting for an earlier batch
+  FutexEvent durable_changed_;    // appenders waiting for their sync
 
   // Indexes.
   NameMap<StreamState> streams_;
