@@ -138,7 +138,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
 
 Log::~Log() {
   stopping_.store(true);
-  durable_changed_.WakeAll();
+  for (FutexEvent& e : durable_changed_) e.WakeAll();
   {
     std::lock_guard<std::mutex> lk(commit_mu_);
     commit_cv_.notify_all();
@@ -789,6 +789,12 @@ absl::Status Log::TimedSync(Segment* seg, size_t offset, size_t length) {
 
 absl::Status Log::SyncCommitted(uint64_t* synced_position) {
   uint64_t w = watermark_.load(std::memory_order_acquire);
+  absl::Status s = SyncSegments();
+  if (s.ok()) *synced_position = w;
+  return s;
+}
+
+absl::Status Log::SyncSegments() {
   uint64_t through = committed_segment_.load(std::memory_order_acquire);
   for (uint64_t n = synced_segment_; n <= through; ++n) {
     Segment* seg = SegmentAt(n);
@@ -816,11 +822,11 @@ absl::Status Log::SyncCommitted(uint64_t* synced_position) {
     }
   }
   synced_segment_ = through;
-  *synced_position = w;
   return absl::OkStatus();
 }
 
 void Log::FlusherLoop() {
+  uint64_t sync_number = sync_target_.load() & 1;
   for (;;) {
     {
       std::unique_lock<std::mutex> lk(flush_mu_);
@@ -838,8 +844,13 @@ void Log::FlusherLoop() {
       }
       if (stopping_.load()) return;
     }
-    uint64_t synced = 0;
-    absl::Status s = SyncCommitted(&synced);
+    // Announce what this sync covers before starting it, so a waiter can
+    // tell whether it must wait for this sync or the next (WaitDurable).
+    uint64_t synced = watermark_.load(std::memory_order_seq_cst);
+    ++sync_number;
+    sync_target_.store((synced << 1) | (sync_number & 1),
+                       std::memory_order_seq_cst);
+    absl::Status s = SyncSegments();
     if (!s.ok()) {
       {
         std::lock_guard<std::mutex> flk(failed_mu_);
@@ -847,16 +858,16 @@ void Log::FlusherLoop() {
                                 std::string(s.message()) +
                                     "; the log refuses appends until reopened");
       }
-      failed_.store(true, std::memory_order_release);
-      durable_changed_.WakeAll();
+      failed_.store(true, std::memory_order_seq_cst);
+      for (FutexEvent& e : durable_changed_) e.WakeAll();
       rotation_generation_.fetch_add(1);
       rotation_generation_.notify_all();
       return;
     }
     if (synced > durable_.load(std::memory_order_relaxed)) {
-      durable_.store(synced, std::memory_order_release);
-      durable_changed_.WakeAll();
+      durable_.store(synced, std::memory_order_seq_cst);
     }
+    durable_changed_[sync_number & 1].WakeAll();
   }
 }
 
@@ -869,10 +880,26 @@ absl::Status Log::WaitDurable(uint64_t position) {
     if (sync_wanted_ < position) sync_wanted_ = position;
     flush_cv_.notify_one();
   }
-  durable_changed_.WaitUntil([&] {
-    return durable_.load(std::memory_order_seq_cst) >= position ||
-           failed_.load(std::memory_order_seq_cst) || stopping_.load();
-  });
+  // Sleep where the sync that will cover `position` wakes: the one in
+  // progress if it covers it, else the next. Syncs alternate between two
+  // events, so a sync wakes only the appenders it made durable, not the
+  // ones that committed while it ran. If the sync read as "next" turns out
+  // to have started before this append committed (it announces itself
+  // after reading the watermark), its end finds the announcement changed
+  // and the waiter picks again.
+  for (;;) {
+    uint64_t announced = sync_target_.load(std::memory_order_seq_cst);
+    bool covered = (announced >> 1) >= position;
+    uint64_t slot = (announced ^ (covered ? 0 : 1)) & 1;
+    bool done = false;
+    durable_changed_[slot].WaitUntil([&] {
+      done = durable_.load(std::memory_order_seq_cst) >= position ||
+             failed_.load(std::memory_order_seq_cst) || stopping_.load();
+      return done ||
+             sync_target_.load(std::memory_order_seq_cst) != announced;
+    });
+    if (done) break;
+  }
   if (durable_.load(std::memory_order_acquire) >= position) {
     return absl::OkStatus();
   }

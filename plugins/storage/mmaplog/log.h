@@ -181,6 +181,10 @@ class Log {
   void FlusherLoop();
   void PreparerLoop();
   absl::Status SyncCommitted(uint64_t* synced_position);
+  // Syncs (and seals, when finished) every segment that may hold records
+  // committed and not yet synced: what was committed before the call is
+  // durable when it returns OK. Flusher thread (or the closing thread) only.
+  absl::Status SyncSegments();
   // Syncs `seg` and counts the call and its time in fsyncs_ / fsync_nanos_.
   absl::Status TimedSync(Segment* seg, size_t offset, size_t length);
   absl::Status Failed() const;
@@ -223,7 +227,10 @@ class Log {
   std::atomic<uint64_t> watermark_{0};
   std::atomic<uint64_t> durable_{0};
   FutexEvent watermark_changed_;  // appenders waiting for an earlier batch
-  FutexEvent durable_changed_;    // appenders waiting for their sync
+  // Appenders waiting for their sync: syncs alternate between the two.
+  FutexEvent durable_changed_[2];
+  // (position the sync in progress, or the last, covers) << 1 | its parity.
+  std::atomic<uint64_t> sync_target_{0};
 
   // Indexes.
   NameMap<StreamState> streams_;
