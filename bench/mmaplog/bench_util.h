@@ -29,7 +29,7 @@ inline std::string BenchRoot() {
 class ScratchLog {
  public:
   ScratchLog(FsyncMode mode, uint64_t segment_size = 256ull << 20,
-             uint32_t bucket_bits = 12) {
+             uint32_t bucket_bits = 12, bool zero_fill = true) {
     path_ = BenchRoot() + "/mmaplog-bench-" + std::to_string(getpid()) + "-" +
             std::to_string(counter_++);
     std::filesystem::remove_all(path_);
@@ -38,6 +38,7 @@ class ScratchLog {
     o.segment_size = segment_size;
     o.fsync = mode;
     o.stream_bucket_bits = bucket_bits;
+    o.zero_fill_segments = zero_fill;
     auto log = Log::Open(o);
     if (!log.ok()) {
       std::fprintf(stderr, "open %s: %s\n", path_.c_str(),

@@ -141,7 +141,10 @@ void BM_AppendAlways(benchmark::State& state) {
   int threads = static_cast<int>(state.range(0));
   size_t batch = static_cast<size_t>(state.range(1));
   uint64_t events = static_cast<uint64_t>(state.range(2));
-  ScratchLog log(FsyncMode::kAlways);
+  // zeros:0 is the log as before zero-filled segments (fallocate only), so
+  // one run compares both on the same disk.
+  bool zero_fill = state.range(3) != 0;
+  ScratchLog log(FsyncMode::kAlways, 256ull << 20, 12, zero_fill);
   std::vector<double> latencies;
   // The machine's fsync time in the same run: half the probe before the
   // appends and half after, one median over both.
@@ -175,10 +178,13 @@ void BM_AppendAlways(benchmark::State& state) {
       fsyncs > 0 ? static_cast<double>(latencies.size()) / fsyncs : 0;
 }
 BENCHMARK(BM_AppendAlways)
-    ->ArgNames({"threads", "batch", "events"})
-    ->Args({1, 100, 400000})
-    ->Args({8, 100, 200000})
-    ->Args({64, 1, 4000})
+    ->ArgNames({"threads", "batch", "events", "zeros"})
+    ->Args({1, 100, 400000, 1})
+    ->Args({1, 100, 400000, 0})
+    ->Args({8, 100, 200000, 1})
+    ->Args({8, 100, 200000, 0})
+    ->Args({64, 1, 4000, 1})
+    ->Args({64, 1, 4000, 0})
     ->Iterations(2)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);

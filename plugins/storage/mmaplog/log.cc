@@ -203,7 +203,8 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
     // so those syncs write back only data; with fsync=never nothing syncs
     // a segment until it is sealed, and writing it twice would only cost.
     file = fs_->CreateMapped(path, options_.segment_size, /*durable=*/true,
-                             options_.fsync == FsyncMode::kNever
+                             options_.fsync == FsyncMode::kNever ||
+                                     !options_.zero_fill_segments
                                  ? FileSystem::Fill::kAllocate
                                  : FileSystem::Fill::kWriteZeros);
     if (!file.ok()) return file.status();

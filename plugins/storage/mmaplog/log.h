@@ -36,6 +36,9 @@ struct LogOptions {
   FsyncMode fsync = FsyncMode::kAlways;
   uint32_t fsync_interval_ms = 100;      // for kInterval
   uint32_t preallocate_segments = 1;     // spare segments kept ready
+  // With fsync always/interval, write zeros into new segments (see
+  // FileSystem::Fill::kWriteZeros) instead of only allocating them.
+  bool zero_fill_segments = true;
   uint32_t stream_bucket_bits = 17;      // 2^bits buckets in the stream map
   FileSystem* fs = nullptr;              // null: FileSystem::Default()
 };
