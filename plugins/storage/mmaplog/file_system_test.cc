@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include "log.h"
 #include "test_util.h"
 
 namespace cairn::mmaplog {
@@ -82,6 +83,33 @@ TEST(MmapLogFileSystem, DropPageTablesKeepsStoredBytes) {
   ASSERT_TRUE(contents.ok());
   EXPECT_EQ(contents->substr(8192, 6), "stored");
   ASSERT_TRUE((*file)->Sync(0, 64u << 10).ok());
+}
+
+// The unwritten extents of a new store's first segment, or -1 if the
+// filesystem cannot tell.
+int FirstSegmentUnwrittenExtents(const std::string& dir, FsyncMode fsync) {
+  LogOptions o;
+  o.path = dir;
+  o.segment_size = 1u << 20;
+  o.fsync = fsync;
+  o.stream_bucket_bits = 8;
+  auto log = Log::Open(o);
+  EXPECT_TRUE(log.ok()) << log.status();
+  Extents extents;
+  if (!ReadExtents(dir + "/00000001.log", &extents)) return -1;
+  return extents.unwritten;
+}
+
+TEST(MmapLogSegmentFill, NewStoreZeroFillsItsFirstSegmentOnlyWhenSynced) {
+  testing::ScratchDir dir;
+  int never = FirstSegmentUnwrittenExtents(dir.path() + "/never",
+                                           FsyncMode::kNever);
+  if (never <= 0) {
+    GTEST_SKIP() << "this filesystem does not report unwritten extents";
+  }
+  EXPECT_EQ(FirstSegmentUnwrittenExtents(dir.path() + "/always",
+                                         FsyncMode::kAlways),
+            0);
 }
 
 }  // namespace

@@ -203,10 +203,8 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
     // so those syncs write back only data; with fsync=never nothing syncs
     // a segment until it is sealed, and writing it twice would only cost.
     file = fs_->CreateMapped(path, options_.segment_size, /*durable=*/true,
-                             options_.fsync == FsyncMode::kNever ||
-                                     !options_.zero_fill_segments
-                                 ? FileSystem::Fill::kAllocate
-                                 : FileSystem::Fill::kWriteZeros);
+                             ZeroFillPays() ? FileSystem::Fill::kWriteZeros
+                                            : FileSystem::Fill::kAllocate);
     if (!file.ok()) return file.status();
     absl::Status s = (*file)->Prefault();
     if (!s.ok()) return s;
@@ -222,6 +220,25 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
   h.size = seg->size;
   h.EncodeTo(seg->data);
   return seg;
+}
+
+bool Log::ZeroFillPays() const {
+  if (options_.fsync == FsyncMode::kNever || !options_.zero_fill_segments) {
+    return false;
+  }
+  // Unwritten extents cost each sync about one metadata write, whatever its
+  // size; zeros cost every byte a second write. So zeros pay while syncs are
+  // small (one writer, or many single events) and not once group commit
+  // makes them large (8 writers of 100 events: about 150 KiB a sync, and a
+  // new segment every second or so).
+  constexpr uint64_t kZeroFillBelowBytesPerSync = 64u << 10;
+  if (!recovered_) return true;  // a new store's first segment
+  uint64_t syncs = syncs_in_last_segment_.load(std::memory_order_relaxed);
+  // No segment has finished since open: nothing to judge by, and zeroing
+  // the first spare would compete with the appends the open let in.
+  if (syncs == kNoSegmentFinished) return false;
+  return syncs > 0 &&
+         options_.segment_size / syncs < kZeroFillBelowBytesPerSync;
 }
 
 absl::Status Log::Failed() const {
@@ -326,6 +343,9 @@ absl::Status Log::Rotate(Segment* full, uint32_t end_units,
   h.size = next->size;
   h.EncodeTo(next->data);
   next->reserve.store(kSegmentHeaderSize / 8, std::memory_order_relaxed);
+  next->syncs_at_start = fsyncs_.load(std::memory_order_relaxed);
+  syncs_in_last_segment_.store(next->syncs_at_start - full->syncs_at_start,
+                               std::memory_order_relaxed);
   Segment* raw = next.get();
   {
     std::lock_guard<std::mutex> lk(segment_owner_mu_);

@@ -37,7 +37,8 @@ struct LogOptions {
   uint32_t fsync_interval_ms = 100;      // for kInterval
   uint32_t preallocate_segments = 1;     // spare segments kept ready
   // With fsync always/interval, write zeros into new segments (see
-  // FileSystem::Fill::kWriteZeros) instead of only allocating them.
+  // FileSystem::Fill::kWriteZeros) instead of only allocating them, while
+  // syncs are small (Log::ZeroFillPays).
   bool zero_fill_segments = true;
   uint32_t stream_bucket_bits = 17;      // 2^bits buckets in the stream map
   FileSystem* fs = nullptr;              // null: FileSystem::Default()
@@ -71,6 +72,8 @@ struct Segment {
   // (records reserved << 32) | (8-byte units reserved, header included).
   std::atomic<uint64_t> reserve{0};
   std::atomic<bool> sealed{false};
+  // Log::fsyncs_ when it became the active segment (0 if it was at open).
+  uint64_t syncs_at_start = 0;
   std::string name() const;
 };
 
@@ -167,6 +170,10 @@ class Log {
                                       uint64_t required_first);
   absl::Status Rotate(Segment* full, uint32_t end_units, uint64_t last_position);
   absl::StatusOr<std::unique_ptr<Segment>> CreateSegment(uint64_t number);
+  // Whether a new segment should be zero-filled: a new store's first one,
+  // and later ones while the last finished segment averaged under 64 KiB
+  // per sync (see docs/mmaplog.md, "Append path").
+  bool ZeroFillPays() const;
   void WriteAndPublish(const Reservation& r, std::string_view stream,
                        const cairn_event* events, size_t count,
                        const uint32_t* sizes, uint64_t first_revision,
@@ -218,6 +225,9 @@ class Log {
   std::condition_variable spare_cv_;
   std::deque<std::unique_ptr<Segment>> spares_;
   uint64_t next_spare_number_ = 0;
+  // Segment syncs while the last finished segment was active (ZeroFillPays).
+  static constexpr uint64_t kNoSegmentFinished = ~uint64_t{0};
+  std::atomic<uint64_t> syncs_in_last_segment_{kNoSegmentFinished};
   absl::Status spare_error_;
 
   // Committer state, owned by whoever holds advancing_.
