@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -28,7 +29,7 @@ inline std::string BenchRoot() {
 class ScratchLog {
  public:
   ScratchLog(FsyncMode mode, uint64_t segment_size = 256ull << 20,
-             uint32_t bucket_bits = 12) {
+             uint32_t bucket_bits = 12, bool zero_fill = true) {
     path_ = BenchRoot() + "/mmaplog-bench-" + std::to_string(getpid()) + "-" +
             std::to_string(counter_++);
     std::filesystem::remove_all(path_);
@@ -37,6 +38,10 @@ class ScratchLog {
     o.segment_size = segment_size;
     o.fsync = mode;
     o.stream_bucket_bits = bucket_bits;
+    o.zero_fill_segments = zero_fill;
+    // zero_fill measures the steady state, where segments after the first
+    // ones are zero-filled ahead of need: the first one is too.
+    o.zero_fill_first_segment = zero_fill;
     auto log = Log::Open(o);
     if (!log.ok()) {
       std::fprintf(stderr, "open %s: %s\n", path_.c_str(),
@@ -94,25 +99,42 @@ inline std::string StreamName(uint64_t i) {
   return buf;
 }
 
-// One fdatasync of a 4 KiB overwrite on the bench disk, in microseconds
-// (median of `rounds`).
-inline double MeasureFdatasyncMicros(int rounds = 200) {
-  std::string path = BenchRoot() + "/mmaplog-fsync-probe";
+// The machine's fsync time: fdatasync after a 4 KiB overwrite of an
+// already-written page of a file on the bench disk, in microseconds, one
+// sample per round. The file is written and synced once before timing, so
+// each round writes back one data page (plus, when the coarse clock has
+// ticked, the inode's mtime, as an append's sync does) and never allocates.
+inline std::vector<double> FdatasyncSamplesMicros(int rounds) {
+  std::string path = BenchRoot() + "/mmaplog-fsync-probe-" +
+                     std::to_string(getpid());
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) std::abort();
   std::vector<char> page(4096, 'x');
+  if (pwrite(fd, page.data(), page.size(), 0) != 4096 || fsync(fd) != 0) {
+    std::abort();
+  }
   std::vector<double> times;
   for (int i = 0; i < rounds; ++i) {
+    page[0] = static_cast<char>('a' + i % 26);
     if (pwrite(fd, page.data(), page.size(), 0) != 4096) std::abort();
     auto t0 = std::chrono::steady_clock::now();
-    fdatasync(fd);
+    if (fdatasync(fd) != 0) std::abort();
     times.push_back(std::chrono::duration<double, std::micro>(
                         std::chrono::steady_clock::now() - t0)
                         .count());
   }
   close(fd);
   unlink(path.c_str());
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return times;
+}
+
+inline double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+inline double MeasureFdatasyncMicros(int rounds = 200) {
+  return Median(FdatasyncSamplesMicros(rounds));
 }
 
 }  // namespace cairn::mmaplog::bench

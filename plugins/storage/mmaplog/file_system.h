@@ -38,6 +38,12 @@ class MappedFile {
   virtual absl::Status Discard(size_t /*offset*/, size_t /*length*/) {
     return absl::OkStatus();
   }
+  // Drops this mapping's page-table entries; the data stays in the page
+  // cache (dirty pages stay dirty) and data() stays valid: an access faults
+  // the page back in. Before a sync of a file nobody stores to any more, this
+  // spares the sync write-protecting each dirty page with a TLB flush on
+  // every CPU running this process (one interrupt per page).
+  virtual void DropPageTables() = 0;
 };
 
 // An exclusive lock on a directory, held until destruction.
@@ -53,11 +59,27 @@ class FileSystem {
   // The implementation for this platform. Never null; lives forever.
   static FileSystem* Default();
 
+  // How CreateMapped provides a new file's blocks.
+  enum class Fill {
+    // Allocated but not written (posix_fallocate: on ext4 and XFS "unwritten
+    // extents"). Cheap to create, but the first sync after storing into a
+    // fresh region must also write the file's extent metadata.
+    kAllocate,
+    // Zeros written through the file one page per write and synced, as WAL
+    // recycling does: later syncs write back only the data pages stored to
+    // (no extent conversion), and the page cache holds single pages, so a
+    // store dirties 4 KiB, not a large folio. Costs one write of the whole
+    // file, so it is for files that are synced often.
+    kWriteZeros,
+  };
+
   // Creates `path` (must not exist) of exactly `size` bytes, all zero, with
-  // its blocks allocated, and maps it. If `durable`, syncs the file and its
-  // directory first (scratch files such as the index arena skip that).
+  // its blocks allocated (see Fill), and maps it. If `durable`, syncs the
+  // file and its directory first (scratch files such as the index arena skip
+  // that).
   virtual absl::StatusOr<std::unique_ptr<MappedFile>> CreateMapped(
-      const std::string& path, size_t size, bool durable = true) = 0;
+      const std::string& path, size_t size, bool durable = true,
+      Fill fill = Fill::kAllocate) = 0;
   // Maps an existing file at its current size.
   virtual absl::StatusOr<std::unique_ptr<MappedFile>> OpenMapped(
       const std::string& path) = 0;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -69,6 +70,12 @@ class PosixMappedFile : public MappedFile {
     return absl::OkStatus();
   }
 
+  void DropPageTables() override {
+    // On a shared file mapping MADV_DONTNEED only zaps the page tables (in
+    // batches, with one TLB flush per batch); the page cache keeps the data.
+    (void)madvise(data_, size_, MADV_DONTNEED);
+  }
+
  private:
   std::string path_;
   int fd_;
@@ -107,13 +114,57 @@ absl::Status WriteAll(int fd, const std::string& path, const char* p,
   return absl::OkStatus();
 }
 
+// Writes `size` zero bytes from offset 0 one page per write(2): the page
+// cache then holds order-0 pages (one large write would get large folios,
+// and a later 256-byte store would dirty, and a sync write back, a whole
+// folio), and the file's extents are written ones. Every kWritebackChunk is
+// sent to the disk and waited for before the next is written, so the disk
+// queue never holds more than that of zeros ahead of an appender's sync.
+absl::Status WriteZeros(int fd, const std::string& path, size_t size) {
+  constexpr size_t kWritebackChunk = 1u << 20;
+  static const char kZeroPage[4096] = {};
+  size_t off = 0;
+  size_t chunk_start = 0;
+  while (off < size) {
+    size_t n = std::min(sizeof kZeroPage, size - off);
+    ssize_t w = pwrite(fd, kZeroPage, n, static_cast<off_t>(off));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      if (w == 0) errno = ENOSPC;
+      return OsError("write zeros to", path);
+    }
+    off += static_cast<size_t>(w);
+    if (off - chunk_start >= kWritebackChunk || off == size) {
+      if (sync_file_range(fd, static_cast<off_t>(chunk_start),
+                          static_cast<off_t>(off - chunk_start),
+                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                              SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+        return OsError("write back zeros of", path);
+      }
+      chunk_start = off;
+    }
+  }
+  return absl::OkStatus();
+}
+
 class PosixFileSystem : public FileSystem {
  public:
   absl::StatusOr<std::unique_ptr<MappedFile>> CreateMapped(
-      const std::string& path, size_t size, bool durable) override {
+      const std::string& path, size_t size, bool durable,
+      Fill fill) override {
     int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return OsError("create", path);
-    int rc = posix_fallocate(fd, 0, static_cast<off_t>(size));
+    if (fill == Fill::kWriteZeros) {
+      absl::Status s = WriteZeros(fd, path, size);
+      if (!s.ok()) {
+        close(fd);
+        unlink(path.c_str());
+        return s;
+      }
+    }
+    int rc = fill == Fill::kWriteZeros
+                 ? 0
+                 : posix_fallocate(fd, 0, static_cast<off_t>(size));
     if (rc != 0) {
       // Filesystems without fallocate: fall back to a sparse file.
       if (rc != EOPNOTSUPP && rc != EINVAL) {

@@ -139,6 +139,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
 
 Log::~Log() {
   stopping_.store(true);
+  for (FutexEvent& e : durable_changed_) e.WakeAll();
   {
     std::lock_guard<std::mutex> lk(commit_mu_);
     commit_cv_.notify_all();
@@ -201,7 +202,12 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
     }
   }
   if (!file.ok()) {
-    file = fs_->CreateMapped(path, options_.segment_size);
+    // With syncs on the append path, write the zeros now (off that path)
+    // so those syncs write back only data; with fsync=never nothing syncs
+    // a segment until it is sealed, and writing it twice would only cost.
+    file = fs_->CreateMapped(path, options_.segment_size, /*durable=*/true,
+                             ZeroFillPays() ? FileSystem::Fill::kWriteZeros
+                                            : FileSystem::Fill::kAllocate);
     if (!file.ok()) return file.status();
     absl::Status s = (*file)->Prefault();
     if (!s.ok()) return s;
@@ -217,6 +223,25 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
   h.size = seg->size;
   h.EncodeTo(seg->data);
   return seg;
+}
+
+bool Log::ZeroFillPays() const {
+  if (options_.fsync == FsyncMode::kNever || !options_.zero_fill_segments) {
+    return false;
+  }
+  // Unwritten extents cost each sync about one metadata write, whatever its
+  // size; zeros cost every byte a second write. So zeros pay while syncs are
+  // small (one writer, or many single events) and not once group commit
+  // makes them large (8 writers of 100 events: about 150 KiB a sync, and a
+  // new segment every second or so).
+  constexpr uint64_t kZeroFillBelowBytesPerSync = 64u << 10;
+  if (!recovered_) return options_.zero_fill_first_segment;  // a new store's
+  uint64_t syncs = syncs_in_last_segment_.load(std::memory_order_relaxed);
+  // No segment has finished since open: nothing to judge by, and zeroing
+  // the first spare would compete with the appends the open let in.
+  if (syncs == kNoSegmentFinished) return false;
+  return syncs > 0 &&
+         options_.segment_size / syncs < kZeroFillBelowBytesPerSync;
 }
 
 absl::Status Log::Failed() const {
@@ -321,6 +346,9 @@ absl::Status Log::Rotate(Segment* full, uint32_t end_units,
   h.size = next->size;
   h.EncodeTo(next->data);
   next->reserve.store(kSegmentHeaderSize / 8, std::memory_order_relaxed);
+  next->syncs_at_start = fsyncs_.load(std::memory_order_relaxed);
+  syncs_in_last_segment_.store(next->syncs_at_start - full->syncs_at_start,
+                               std::memory_order_relaxed);
   Segment* raw = next.get();
   {
     std::lock_guard<std::mutex> lk(segment_owner_mu_);
@@ -408,7 +436,8 @@ absl::Status Log::FinishAppend(uint64_t last_position) {
       CpuRelax();
       continue;
     }
-    watermark_.wait(w, std::memory_order_acquire);
+    watermark_changed_.WaitUntil(
+        [&] { return watermark_.load(std::memory_order_seq_cst) != w; });
   }
   if (options_.fsync == FsyncMode::kAlways) return WaitDurable(last_position);
   return absl::OkStatus();
@@ -633,7 +662,7 @@ void Log::TryAdvance() {
     bool progressed = AdvanceLocked();
     advancing_.store(false, std::memory_order_seq_cst);
     if (progressed) {
-      watermark_.notify_all();
+      watermark_changed_.WakeAll();
       if (commit_waiters_.load(std::memory_order_seq_cst) > 0) {
         std::lock_guard<std::mutex> lk(commit_mu_);
         commit_cv_.notify_all();
@@ -770,14 +799,35 @@ bool Log::AdvanceLocked() {
 
 // ---- Durability -------------------------------------------------------------
 
+absl::Status Log::TimedSync(Segment* seg, size_t offset, size_t length) {
+  auto start = std::chrono::steady_clock::now();
+  absl::Status s = seg->file->Sync(offset, length);
+  fsync_nanos_.fetch_add(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now() - start)
+                                .count()),
+      std::memory_order_relaxed);
+  fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
 absl::Status Log::SyncCommitted(uint64_t* synced_position) {
   uint64_t w = watermark_.load(std::memory_order_acquire);
+  absl::Status s = SyncSegments();
+  if (s.ok()) *synced_position = w;
+  return s;
+}
+
+absl::Status Log::SyncSegments() {
   uint64_t through = committed_segment_.load(std::memory_order_acquire);
   for (uint64_t n = synced_segment_; n <= through; ++n) {
     Segment* seg = SegmentAt(n);
     if (seg == nullptr) continue;
-    absl::Status s = seg->file->Sync(0, seg->size);
-    fsyncs_.fetch_add(1, std::memory_order_relaxed);
+    // A finished segment (every record committed) is stored to only by the
+    // sealing below: unmap its pages first so writing them back does not
+    // interrupt the appenders' CPUs once per page.
+    if (n < through && !seg->sealed.load()) seg->file->DropPageTables();
+    absl::Status s = TimedSync(seg, 0, seg->size);
     if (!s.ok()) return s;
     if (n < through && !seg->sealed.load()) {
       // Every record of this segment is committed and now durable: mark it
@@ -790,18 +840,18 @@ absl::Status Log::SyncCommitted(uint64_t* synced_position) {
         h.flags |= kSegmentSealed;
         h.EncodeTo(seg->data);
       }
-      s = seg->file->Sync(0, kSegmentHeaderSize);
+      s = TimedSync(seg, 0, kSegmentHeaderSize);
       if (!s.ok()) return s;
       seg->sealed.store(true);
       WakeMaintenance();  // a checkpoint and retention may now cover it
     }
   }
   synced_segment_ = through;
-  *synced_position = w;
   return absl::OkStatus();
 }
 
 void Log::FlusherLoop() {
+  uint64_t sync_number = sync_target_.load() & 1;
   for (;;) {
     {
       std::unique_lock<std::mutex> lk(flush_mu_);
@@ -819,8 +869,13 @@ void Log::FlusherLoop() {
       }
       if (stopping_.load()) return;
     }
-    uint64_t synced = 0;
-    absl::Status s = SyncCommitted(&synced);
+    // Announce what this sync covers before starting it, so a waiter can
+    // tell whether it must wait for this sync or the next (WaitDurable).
+    uint64_t synced = watermark_.load(std::memory_order_seq_cst);
+    ++sync_number;
+    sync_target_.store((synced << 1) | (sync_number & 1),
+                       std::memory_order_seq_cst);
+    absl::Status s = SyncSegments();
     if (!s.ok()) {
       {
         std::lock_guard<std::mutex> flk(failed_mu_);
@@ -828,16 +883,16 @@ void Log::FlusherLoop() {
                                 std::string(s.message()) +
                                     "; the log refuses appends until reopened");
       }
-      failed_.store(true, std::memory_order_release);
-      durable_.notify_all();
+      failed_.store(true, std::memory_order_seq_cst);
+      for (FutexEvent& e : durable_changed_) e.WakeAll();
       rotation_generation_.fetch_add(1);
       rotation_generation_.notify_all();
       return;
     }
     if (synced > durable_.load(std::memory_order_relaxed)) {
-      durable_.store(synced, std::memory_order_release);
-      durable_.notify_all();
+      durable_.store(synced, std::memory_order_seq_cst);
     }
+    durable_changed_[sync_number & 1].WakeAll();
   }
 }
 
@@ -850,15 +905,31 @@ absl::Status Log::WaitDurable(uint64_t position) {
     if (sync_wanted_ < position) sync_wanted_ = position;
     flush_cv_.notify_one();
   }
+  // Sleep where the sync that will cover `position` wakes: the one in
+  // progress if it covers it, else the next. Syncs alternate between two
+  // events, so a sync wakes only the appenders it made durable, not the
+  // ones that committed while it ran. If the sync read as "next" turns out
+  // to have started before this append committed (it announces itself
+  // after reading the watermark), its end finds the announcement changed
+  // and the waiter picks again.
   for (;;) {
-    uint64_t d = durable_.load(std::memory_order_acquire);
-    if (d >= position) return absl::OkStatus();
-    if (failed_.load(std::memory_order_acquire)) return Failed();
-    if (stopping_.load()) {
-      return absl::CancelledError("the log closed before the append was durable");
-    }
-    durable_.wait(d, std::memory_order_acquire);
+    uint64_t announced = sync_target_.load(std::memory_order_seq_cst);
+    bool covered = (announced >> 1) >= position;
+    uint64_t slot = (announced ^ (covered ? 0 : 1)) & 1;
+    bool done = false;
+    durable_changed_[slot].WaitUntil([&] {
+      done = durable_.load(std::memory_order_seq_cst) >= position ||
+             failed_.load(std::memory_order_seq_cst) || stopping_.load();
+      return done ||
+             sync_target_.load(std::memory_order_seq_cst) != announced;
+    });
+    if (done) break;
   }
+  if (durable_.load(std::memory_order_acquire) >= position) {
+    return absl::OkStatus();
+  }
+  if (failed_.load(std::memory_order_acquire)) return Failed();
+  return absl::CancelledError("the log closed before the append was durable");
 }
 
 absl::Status Log::Flush() {
@@ -1189,6 +1260,7 @@ void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
   fn("streams", static_cast<double>(stream_count_.load()));
   fn("tags", static_cast<double>(tags_.size()));
   fn("fsyncs", static_cast<double>(fsyncs_.load()));
+  fn("fsync_seconds", static_cast<double>(fsync_nanos_.load()) / 1e9);
   fn("index_memory_bytes", static_cast<double>(index_bytes));
   fn("index_file_bytes", static_cast<double>(arena_->file_bytes()));
   fn("index_heap_bytes", static_cast<double>(arena_->heap_bytes()));

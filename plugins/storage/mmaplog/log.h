@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "file_system.h"
+#include "futex_event.h"
 #include "index.h"
 #include "index_arena.h"
 
@@ -45,6 +46,16 @@ struct LogOptions {
   FsyncMode fsync = FsyncMode::kAlways;
   uint32_t fsync_interval_ms = 100;      // for kInterval
   uint32_t preallocate_segments = 1;     // spare segments kept ready
+  // With fsync always/interval, write zeros into new segments (see
+  // FileSystem::Fill::kWriteZeros) instead of only allocating them, while
+  // syncs are small (Log::ZeroFillPays).
+  bool zero_fill_segments = true;
+  // Also write the zeros of a new store's first segment, inside Open: a
+  // whole segment written before Open returns (0.5-2 s at 256 MiB), so off
+  // by default; the first segments are then only allocated, and zero-filled
+  // ones follow once a finished segment shows syncs are small. Benchmarks of
+  // the steady state set it.
+  bool zero_fill_first_segment = false;
   uint32_t stream_bucket_bits = 17;      // 2^bits buckets in the stream map
   RetentionMode retention = RetentionMode::kNone;
   uint64_t retention_bytes = 0;          // for kBytes
@@ -99,6 +110,8 @@ struct Segment {
   // pin is left. The Segment object itself lives until the log closes.
   mutable std::atomic<uint32_t> pins{0};
   std::atomic<bool> retired{false};
+  // Log::fsyncs_ when it became the active segment (0 if it was at open).
+  uint64_t syncs_at_start = 0;
   std::string name() const;
 };
 
@@ -239,6 +252,10 @@ class Log {
                                       uint64_t required_first);
   absl::Status Rotate(Segment* full, uint32_t end_units, uint64_t last_position);
   absl::StatusOr<std::unique_ptr<Segment>> CreateSegment(uint64_t number);
+  // Whether a new segment should be zero-filled: a new store's first one,
+  // and later ones while the last finished segment averaged under 64 KiB
+  // per sync (see docs/mmaplog.md, "Append path").
+  bool ZeroFillPays() const;
   void WriteAndPublish(const Reservation& r, std::string_view stream,
                        const cairn_event* events, size_t count,
                        const uint32_t* sizes, uint64_t first_revision,
@@ -256,6 +273,12 @@ class Log {
   void FlusherLoop();
   void PreparerLoop();
   absl::Status SyncCommitted(uint64_t* synced_position);
+  // Syncs (and seals, when finished) every segment that may hold records
+  // committed and not yet synced: what was committed before the call is
+  // durable when it returns OK. Flusher thread (or the closing thread) only.
+  absl::Status SyncSegments();
+  // Syncs `seg` and counts the call and its time in fsyncs_ / fsync_nanos_.
+  absl::Status TimedSync(Segment* seg, size_t offset, size_t length);
   absl::Status Failed() const;
 
   // Decodes and checks the record at `offset` of pinned segment `seg`.
@@ -288,6 +311,9 @@ class Log {
   std::condition_variable spare_cv_;
   std::deque<std::unique_ptr<Segment>> spares_;
   uint64_t next_spare_number_ = 0;
+  // Segment syncs while the last finished segment was active (ZeroFillPays).
+  static constexpr uint64_t kNoSegmentFinished = ~uint64_t{0};
+  std::atomic<uint64_t> syncs_in_last_segment_{kNoSegmentFinished};
   absl::Status spare_error_;
 
   // Committer state, owned by whoever holds advancing_.
@@ -299,6 +325,11 @@ class Log {
   std::atomic<uint64_t> committed_segment_{0};
   std::atomic<uint64_t> watermark_{0};
   std::atomic<uint64_t> durable_{0};
+  FutexEvent watermark_changed_;  // appenders waiting for an earlier batch
+  // Appenders waiting for their sync: syncs alternate between the two.
+  FutexEvent durable_changed_[2];
+  // (position the sync in progress, or the last, covers) << 1 | its parity.
+  std::atomic<uint64_t> sync_target_{0};
 
   // Indexes.
   NameMap<StreamState> streams_;
@@ -318,7 +349,8 @@ class Log {
   std::condition_variable flush_cv_;
   uint64_t sync_wanted_ = 0;
   uint64_t synced_segment_ = 1;  // lowest segment that may hold unsynced data
-  std::atomic<uint64_t> fsyncs_{0};
+  std::atomic<uint64_t> fsyncs_{0};       // segment syncs (Stats "fsyncs")
+  std::atomic<uint64_t> fsync_nanos_{0};  // time in them ("fsync_seconds")
 
   std::mutex deletes_mu_;
   // Guards rewrites of a live segment's header (sealing) against Verify.

@@ -1,0 +1,123 @@
+#include "file_system.h"
+
+#include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include "log.h"
+#include "test_util.h"
+
+namespace cairn::mmaplog {
+namespace {
+
+struct Extents {
+  int total = 0;
+  int unwritten = 0;
+};
+
+// The file's extents as FIEMAP reports them; false if the filesystem cannot
+// say (tmpfs, for one).
+bool ReadExtents(const std::string& path, Extents* out) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  constexpr int kMax = 256;
+  std::vector<char> buf(sizeof(fiemap) + kMax * sizeof(fiemap_extent));
+  auto* map = reinterpret_cast<fiemap*>(buf.data());
+  map->fm_start = 0;
+  map->fm_length = FIEMAP_MAX_OFFSET;
+  map->fm_flags = FIEMAP_FLAG_SYNC;
+  map->fm_extent_count = kMax;
+  bool ok = ioctl(fd, FS_IOC_FIEMAP, map) == 0;
+  close(fd);
+  if (!ok) return false;
+  for (uint32_t i = 0; i < map->fm_mapped_extents; ++i) {
+    ++out->total;
+    if ((map->fm_extents[i].fe_flags & FIEMAP_EXTENT_UNWRITTEN) != 0) {
+      ++out->unwritten;
+    }
+  }
+  return true;
+}
+
+TEST(MmapLogFileSystem, WriteZerosLeavesOnlyWrittenZeroExtents) {
+  testing::ScratchDir dir;
+  FileSystem* fs = FileSystem::Default();
+  const size_t size = 1u << 20;
+  auto allocated = fs->CreateMapped(dir.path() + "/allocated", size, true,
+                                    FileSystem::Fill::kAllocate);
+  ASSERT_TRUE(allocated.ok()) << allocated.status();
+  Extents before;
+  if (!ReadExtents(dir.path() + "/allocated", &before) ||
+      before.unwritten == 0) {
+    GTEST_SKIP() << "this filesystem does not report unwritten extents";
+  }
+  auto zeroed = fs->CreateMapped(dir.path() + "/zeroed", size, true,
+                                 FileSystem::Fill::kWriteZeros);
+  ASSERT_TRUE(zeroed.ok()) << zeroed.status();
+  ASSERT_EQ((*zeroed)->size(), size);
+  Extents after;
+  ASSERT_TRUE(ReadExtents(dir.path() + "/zeroed", &after));
+  EXPECT_GT(after.total, 0);
+  EXPECT_EQ(after.unwritten, 0);
+  std::vector<uint8_t> zeros(size, 0);
+  EXPECT_EQ(std::memcmp((*zeroed)->data(), zeros.data(), size), 0);
+}
+
+TEST(MmapLogFileSystem, DropPageTablesKeepsStoredBytes) {
+  testing::ScratchDir dir;
+  FileSystem* fs = FileSystem::Default();
+  std::string path = dir.path() + "/segment";
+  auto file = fs->CreateMapped(path, 64u << 10);
+  ASSERT_TRUE(file.ok()) << file.status();
+  std::memcpy((*file)->data() + 8192, "stored", 6);
+  (*file)->DropPageTables();
+  // Still readable through the mapping, and (unsynced) through the file.
+  EXPECT_EQ(std::memcmp((*file)->data() + 8192, "stored", 6), 0);
+  auto contents = fs->ReadFile(path);
+  ASSERT_TRUE(contents.ok());
+  EXPECT_EQ(contents->substr(8192, 6), "stored");
+  ASSERT_TRUE((*file)->Sync(0, 64u << 10).ok());
+}
+
+// The unwritten extents of a new store's first segment, or -1 if the
+// filesystem cannot tell.
+int FirstSegmentUnwrittenExtents(const std::string& dir, FsyncMode fsync,
+                                 bool zero_fill_first = true) {
+  LogOptions o;
+  o.path = dir;
+  o.segment_size = 1u << 20;
+  o.fsync = fsync;
+  o.zero_fill_first_segment = zero_fill_first;
+  o.stream_bucket_bits = 8;
+  auto log = Log::Open(o);
+  EXPECT_TRUE(log.ok()) << log.status();
+  Extents extents;
+  if (!ReadExtents(dir + "/00000001.log", &extents)) return -1;
+  return extents.unwritten;
+}
+
+TEST(MmapLogSegmentFill, NewStoreZeroFillsItsFirstSegmentOnlyWhenSyncedAndAsked) {
+  testing::ScratchDir dir;
+  int never = FirstSegmentUnwrittenExtents(dir.path() + "/never",
+                                           FsyncMode::kNever);
+  if (never <= 0) {
+    GTEST_SKIP() << "this filesystem does not report unwritten extents";
+  }
+  EXPECT_EQ(FirstSegmentUnwrittenExtents(dir.path() + "/always",
+                                         FsyncMode::kAlways),
+            0);
+  // By default Open does not write a whole segment of zeros first.
+  EXPECT_GT(FirstSegmentUnwrittenExtents(dir.path() + "/default",
+                                         FsyncMode::kAlways,
+                                         /*zero_fill_first=*/false),
+            0);
+}
+
+}  // namespace
+}  // namespace cairn::mmaplog
