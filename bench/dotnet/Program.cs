@@ -335,21 +335,7 @@ akka.persistence.journal.cairn {{
             {
                 string db = Path.Combine(dir, "akka.db");
                 string cs = $"Data Source={db}";
-                return new Target(ConfigurationFactory.ParseString($@"
-akka.loglevel = WARNING
-akka.persistence.journal.plugin = ""akka.persistence.journal.sql""
-akka.persistence.snapshot-store.plugin = ""akka.persistence.snapshot-store.sql""
-akka.persistence.journal.sql {{
-  connection-string = ""{cs}""
-  provider-name = ""SQLite.MS""
-  auto-initialize = true
-}}
-akka.persistence.snapshot-store.sql {{
-  connection-string = ""{cs}""
-  provider-name = ""SQLite.MS""
-  auto-initialize = true
-}}
-").WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration));
+                return SqlTarget(cs, "SQLite.MS");
             }
             case "sql-postgres":
             {
@@ -364,21 +350,7 @@ akka.persistence.snapshot-store.sql {{
                     await create.ExecuteNonQueryAsync();
                 }
                 string cs = new Npgsql.NpgsqlConnectionStringBuilder(server) { Database = database }.ConnectionString;
-                return new Target(ConfigurationFactory.ParseString($@"
-akka.loglevel = WARNING
-akka.persistence.journal.plugin = ""akka.persistence.journal.sql""
-akka.persistence.snapshot-store.plugin = ""akka.persistence.snapshot-store.sql""
-akka.persistence.journal.sql {{
-  connection-string = ""{cs}""
-  provider-name = ""PostgreSQL.15""
-  auto-initialize = true
-}}
-akka.persistence.snapshot-store.sql {{
-  connection-string = ""{cs}""
-  provider-name = ""PostgreSQL.15""
-  auto-initialize = true
-}}
-").WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration));
+                return SqlTarget(cs, "PostgreSQL.15");
             }
             case "inmem":
                 return new Target(ConfigurationFactory.ParseString(@"
@@ -391,6 +363,23 @@ akka.persistence.snapshot-store.local.dir = """ + dir + @"""
                 throw new ArgumentException(
                     $"unknown store {store}: use cairn-embedded, cairn-remote, sql-sqlite, sql-postgres or inmem");
         }
+    }
+
+    /// <summary>Akka.Persistence.Sql's journal and snapshot store on one database.</summary>
+    private static Target SqlTarget(string connectionString, string provider)
+    {
+        string section = $@"{{
+  connection-string = ""{connectionString}""
+  provider-name = ""{provider}""
+  auto-initialize = true
+}}";
+        return new Target(ConfigurationFactory.ParseString($@"
+akka.loglevel = WARNING
+akka.persistence.journal.plugin = ""akka.persistence.journal.sql""
+akka.persistence.snapshot-store.plugin = ""akka.persistence.snapshot-store.sql""
+akka.persistence.journal.sql {section}
+akka.persistence.snapshot-store.sql {section}
+").WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration));
     }
 
     private static int FreePort()
