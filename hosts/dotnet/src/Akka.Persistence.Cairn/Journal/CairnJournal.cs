@@ -19,8 +19,17 @@ public sealed class CairnJournal : AsyncWriteJournal
 {
     // Merged appends stay well under cairnd's default max-batch (1000); one
     // AtomicWrite larger than the server's limit fails, as it cannot be split
-    // without losing its atomicity.
+    // without losing its atomicity. A batch is cut into jobs of this size so
+    // a lane can append the first while the rest are still being serialized.
     private const int MaxMergedEvents = 500;
+
+    // What a lane may merge into one append from jobs queued behind each
+    // other (group commit: one fsync for all of them). Remote: cairnd's
+    // max-batch bounds it as above. Embedded: no server limit, only
+    // mmaplog's 64 MiB per batch, kept far away.
+    private const int MaxLaneEventsRemote = MaxMergedEvents;
+    private const int MaxLaneEventsEmbedded = 8192;
+    private const long MaxLaneBytes = 16L << 20;
 
     private readonly CairnSettings _settings;
     private readonly CairnStores.Lease _lease;
@@ -34,7 +43,8 @@ public sealed class CairnJournal : AsyncWriteJournal
         _lease = CairnStores.Acquire(_settings);
         _store = _lease.Store;
         _serialization = Context.System.Serialization;
-        _lanes = Enumerable.Range(0, _settings.WriteLanes).Select(i => new Lane(_store, i)).ToArray();
+        int laneEvents = _settings.Mode == CairnMode.Embedded ? MaxLaneEventsEmbedded : MaxLaneEventsRemote;
+        _lanes = Enumerable.Range(0, _settings.WriteLanes).Select(i => new Lane(_store, i, laneEvents)).ToArray();
     }
 
     protected override void PostStop()
@@ -146,7 +156,7 @@ public sealed class CairnJournal : AsyncWriteJournal
 
     private Persistent ToPersistent(RecordedEvent ev)
     {
-        var facts = PayloadEnvelope.DecodeFacts(ev.Metadata, $"event {ev.Stream}/{ev.Revision}");
+        var facts = PayloadEnvelope.DecodeEventFacts(ev.Metadata, ev.Stream, ev.Revision);
         object payload = PayloadEnvelope.Deserialize(_serialization, ev.Data, facts);
         return new Persistent(payload, (long)ev.Revision, ev.Stream, facts.PersistentManifest, false,
             ActorRefs.NoSender, ev.Writer, facts.TimestampTicks);
@@ -186,17 +196,23 @@ public sealed class CairnJournal : AsyncWriteJournal
     /// <summary>One ordered writer: jobs run one at a time in submission
     /// order on a dedicated thread. An embedded append blocks while the store
     /// makes it durable (fsync, group commit); on pool threads eight such
-    /// waits would starve a small machine's thread pool, so lanes own threads.</summary>
+    /// waits would starve a small machine's thread pool, so lanes own threads.
+    /// Jobs of one stream that queued up behind each other while the lane was
+    /// busy, each continuing where the one before ends, go as one append: one
+    /// durable write instead of one each (they then succeed or fail together,
+    /// as the writes merged within one batch already do).</summary>
     private sealed class Lane
     {
         private readonly ICairnStore _store;
+        private readonly int _maxEvents;
         private readonly Channel<Job> _jobs = Channel.CreateUnbounded<Job>(
             new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public Lane(ICairnStore store, int number)
+        public Lane(ICairnStore store, int number, int maxEvents)
         {
             _store = store;
+            _maxEvents = maxEvents;
             new Thread(Run) { IsBackground = true, Name = $"cairn journal lane {number}" }.Start();
         }
 
@@ -214,23 +230,46 @@ public sealed class CairnJournal : AsyncWriteJournal
         private void Run()
         {
             var reader = _jobs.Reader;
+            var merged = new List<Job>();
             while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
             {
                 while (reader.TryRead(out var job))
                 {
+                    merged.Clear();
+                    merged.Add(job);
+                    var events = job.Events;
+                    ulong next = job.Head + (ulong)job.Events.Count;
+                    long bytes = Bytes(job.Events);
+                    while (reader.TryPeek(out var more) && more.Stream == job.Stream && more.Head == next &&
+                           events.Count + more.Events.Count <= _maxEvents &&
+                           bytes + Bytes(more.Events) <= MaxLaneBytes)
+                    {
+                        reader.TryRead(out _);
+                        if (merged.Count == 1) events = new List<EventData>(job.Events);
+                        events.AddRange(more.Events);
+                        next += (ulong)more.Events.Count;
+                        bytes += Bytes(more.Events);
+                        merged.Add(more);
+                    }
                     try
                     {
-                        _store.AppendAsync(job.Stream, ExpectedRevision.At(job.Head), job.Events)
-                            .GetAwaiter().GetResult();
-                        job.Done.SetResult();
+                        _store.AppendAsync(job.Stream, ExpectedRevision.At(job.Head), events).GetAwaiter().GetResult();
+                        foreach (var m in merged) m.Done.SetResult();
                     }
                     catch (Exception ex)
                     {
-                        job.Done.SetException(ex);
+                        foreach (var m in merged) m.Done.SetException(ex);
                     }
                 }
             }
             _stopped.SetResult();
+        }
+
+        private static long Bytes(List<EventData> events)
+        {
+            long total = 0;
+            foreach (var e in events) total += e.Data.Length + e.Metadata.Length + 64;
+            return total;
         }
     }
 }
