@@ -54,8 +54,8 @@ foreach (var store in options.Stores)
             do
             {
                 runs.Add(await RunWrites(target, workload, actors, perActor, options.Cap));
-            } while (runs.Count < options.Repeats && !runs[0].capped && runs.Sum(r => r.seconds) < 10);
-            bool capped = runs[0].capped;
+            } while (runs.Count < options.Repeats && !runs.Any(r => r.capped) && runs.Sum(r => r.seconds) < 10);
+            bool capped = runs.Any(r => r.capped);
             Report(store, workload + (capped ? $" (capped at {options.Cap.TotalSeconds:0} s)" : ""), actors,
                 runs.Select(r => (r.events, r.seconds)).ToList());
         }
