@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Runs the Akka.Persistence benchmark (bench/dotnet) side by side: Cairn
-# embedded, Cairn remote (cairnd on loopback) and Akka.Persistence.Sql on
-# SQLite. Not part of scripts/test: it takes minutes. Arguments go to the
-# program (e.g. --events 10000 --events-many 1000 --actors 1,100).
+# embedded, Cairn remote (cairnd on loopback), Akka.Persistence.Sql on SQLite
+# and on PostgreSQL (a throwaway server from Debian's postgresql package,
+# started here on a free port in a temp folder and stopped at the end), and
+# Akka's in-memory journal. Not part of scripts/test: the full matrix takes
+# 15-25 minutes. Arguments go to the program (e.g. --events 10000 --actors
+# 1,100 --cap 90); --stores picks stores (default all five).
+#
+# Each store runs in its own process, so none of them runs on code that an
+# earlier store's run already compiled to its optimised tier (.NET's tiered
+# JIT): every store starts equally cold and has the same warm-up.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib/setup.sh"
 cd "$CAIRN_ROOT"
@@ -11,4 +18,53 @@ case "$build" in /*) ;; *) build="$CAIRN_ROOT/$build" ;; esac
 [ -f "$build/build.ninja" ] || cmake --preset release -S "$CAIRN_ROOT" >/dev/null
 cmake --build "$build" --target cairn_c cairnd -j "$CAIRN_JOBS"
 dotnet build bench/dotnet/CairnBench.csproj -c Release -p:CairnNativeDir="$build/lib" -v quiet -nologo
-exec dotnet build/dotnet-bench/bin/Release/net10.0/CairnBench.dll --cairnd "$build/bin/cairnd" "$@"
+bench=(dotnet build/dotnet-bench/bin/Release/net10.0/CairnBench.dll --cairnd "$build/bin/cairnd")
+
+stores="cairn-embedded,cairn-remote,sql-sqlite,sql-postgres,inmem"
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stores) stores=$2; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+
+pg_dir=""
+stop_postgres() {
+  [ -n "$pg_dir" ] || return 0
+  runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$pg_dir"
+}
+trap stop_postgres EXIT
+
+if [[ ",$stores," == *",sql-postgres,"* ]]; then
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  if [ -z "$pg_bin" ]; then
+    log "installing postgresql (Debian package) for the sql-postgres store"
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  fi
+  pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  pg_dir=$(mktemp -d /tmp/cairn-bench-pg.XXXXXX)
+  chown postgres: "$pg_dir"
+  # initdb and postgres refuse to run as root: the postgres user runs them.
+  # Durable settings (fsync, synchronous_commit, full_page_writes on) as
+  # shipped; only the socket folder and the port are ours.
+  runuser -u postgres -- "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres >/dev/null
+  runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
+    -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+  log "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port ($pg_dir)"
+  args+=(--postgres "Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres")
+fi
+
+first=1
+for store in ${stores//,/ }; do
+  # The first process prints the title and table header; the others only rows.
+  if [ $first -eq 1 ]; then
+    "${bench[@]}" --stores "$store" "${args[@]}"
+    first=0
+  else
+    "${bench[@]}" --stores "$store" "${args[@]}" | sed -n '/^| [a-z]/p' | grep -v '^| store |'
+  fi
+done

@@ -23,6 +23,8 @@ public sealed record CairnSettings(
     int RemotePort,
     bool RemoteTls,
     string? RemoteTlsCaFile,
+    string? RemoteTlsCertFile,
+    string? RemoteTlsKeyFile,
     TimeSpan ConnectTimeout,
     TimeSpan RequestTimeout,
     int WriteLanes,
@@ -46,6 +48,18 @@ public sealed record CairnSettings(
         if (replay < 1) throw new ConfigurationException($"Cairn: replay-batch-size = {replay} must be at least 1");
         int port = config.GetInt("remote.port", 7700);
         if (port is < 1 or > 65535) throw new ConfigurationException($"Cairn: remote.port = {port} is not a TCP port");
+        bool tls = config.GetBoolean("remote.tls", false);
+        var certFile = Blank(config.GetString("remote.tls-cert-file", ""));
+        var keyFile = Blank(config.GetString("remote.tls-key-file", ""));
+        // A client certificate (mutual TLS) is a certificate and its key, and
+        // only means something over TLS: a half-given pair is a mistake.
+        if ((certFile == null) != (keyFile == null))
+            throw new ConfigurationException(
+                "Cairn: remote.tls-cert-file and remote.tls-key-file go together (a client certificate and its " +
+                "private key, PEM); set both or neither");
+        if (certFile != null && !tls)
+            throw new ConfigurationException(
+                "Cairn: remote.tls-cert-file is set but remote.tls = off; a client certificate needs remote.tls = on");
         return new CairnSettings(
             mode,
             Blank(config.GetString("site-file", "")),
@@ -54,8 +68,10 @@ public sealed record CairnSettings(
             (config.GetStringList("overrides", Array.Empty<string>()) ?? Array.Empty<string>()).ToList(),
             config.GetString("remote.host", "127.0.0.1"),
             port,
-            config.GetBoolean("remote.tls", false),
+            tls,
             Blank(config.GetString("remote.tls-ca-file", "")),
+            certFile,
+            keyFile,
             config.GetTimeSpan("remote.connect-timeout", TimeSpan.FromSeconds(5)),
             config.GetTimeSpan("remote.request-timeout", TimeSpan.FromSeconds(30)),
             lanes,
@@ -76,7 +92,7 @@ public sealed record CairnSettings(
     /// <summary>Two settings with the same key use the same store object.</summary>
     public string StoreKey => Mode == CairnMode.Embedded
         ? $"embedded|{(SiteFile == null ? "" : System.IO.Path.GetFullPath(SiteFile))}|{string.Join("|", EmbeddedOverrides().Select(NormalisePath))}"
-        : $"remote|{RemoteHost}|{RemotePort}|{RemoteTls}";
+        : $"remote|{RemoteHost}|{RemotePort}|{RemoteTls}|{RemoteTlsCertFile}";
 
     private static string NormalisePath(string assignment) =>
         assignment.StartsWith("store.path=", StringComparison.Ordinal)

@@ -101,4 +101,37 @@ public sealed class SettingsSpec
         Assert.Equal(Client.CairnStatus.Io, ex.Status);
         Assert.Contains($"127.0.0.1:{port}", ex.Message);
     }
+
+    [Fact]
+    public void A_client_certificate_without_its_key_is_refused()
+    {
+        var ex = Assert.Throws<ConfigurationException>(() => Journal(@"akka.persistence.journal.cairn {
+            mode = remote, remote { tls = on, tls-cert-file = ""/etc/cairn/client.pem"" } }"));
+        Assert.Contains("remote.tls-key-file", ex.Message);
+    }
+
+    [Fact]
+    public void A_client_certificate_without_tls_is_refused()
+    {
+        var ex = Assert.Throws<ConfigurationException>(() => Journal(@"akka.persistence.journal.cairn {
+            mode = remote
+            remote { tls = off, tls-cert-file = ""/etc/cairn/client.pem"", tls-key-file = ""/etc/cairn/client.key"" }
+        }"));
+        Assert.Contains("remote.tls = on", ex.Message);
+    }
+
+    [Fact]
+    public void WithCairnPersistence_writes_the_client_certificate_for_mutual_tls()
+    {
+        var options = new CairnPersistenceOptions
+        {
+            Mode = CairnMode.Remote, RemoteTls = true, RemoteTlsCaFile = "/etc/cairn/ca.pem",
+            RemoteTlsCertFile = "/etc/cairn/client.pem", RemoteTlsKeyFile = "/etc/cairn/client.key",
+        };
+        var s = CairnSettings.Create(ConfigurationFactory.ParseString(options.ToHocon())
+            .WithFallback(CairnPersistence.DefaultConfiguration()).GetConfig(CairnPersistence.JournalPluginId));
+        Assert.Equal("/etc/cairn/client.pem", s.RemoteTlsCertFile);
+        Assert.Equal("/etc/cairn/client.key", s.RemoteTlsKeyFile);
+        Assert.Equal("/etc/cairn/ca.pem", s.RemoteTlsCaFile);
+    }
 }

@@ -504,24 +504,43 @@ public sealed unsafe class EmbeddedStore : ICairnStore
     internal static byte[] Bytes(CairnBytes b) =>
         b.Size == 0 ? Array.Empty<byte>() : new ReadOnlySpan<byte>(b.Data, checked((int)b.Size)).ToArray();
 
-    internal static RecordedEvent Convert(CairnEvent* ev)
-    {
-        string[] tags = ev->TagCount == 0 ? Array.Empty<string>() : new string[ev->TagCount];
-        for (int i = 0; i < tags.Length; i++) tags[i] = Text(ev->Tags[i]);
-        return new RecordedEvent(Text(ev->Stream), ev->Revision, ev->Position, Text(ev->Type), ev->TimestampUs,
-            Text(ev->Writer), Bytes(ev->Metadata), Bytes(ev->Data), tags);
-    }
-
     /// <summary>Collects events in a callback; an exception is kept and
-    /// rethrown on the calling side, never thrown across the C frames.</summary>
+    /// rethrown on the calling side, never thrown across the C frames. The
+    /// stream name, type and writer of consecutive events are usually the
+    /// same, so each is decoded once and reused while its bytes repeat.</summary>
     internal sealed class EventSink
     {
         public readonly List<RecordedEvent> Events = new();
         public Exception? Failure;
+        private RepeatedText _stream, _type, _writer;
 
         public void Rethrow()
         {
             if (Failure != null) throw Failure;
+        }
+
+        public RecordedEvent Convert(CairnEvent* ev)
+        {
+            string[] tags = ev->TagCount == 0 ? Array.Empty<string>() : new string[ev->TagCount];
+            for (int i = 0; i < tags.Length; i++) tags[i] = Text(ev->Tags[i]);
+            return new RecordedEvent(_stream.Get(ev->Stream), ev->Revision, ev->Position, _type.Get(ev->Type),
+                ev->TimestampUs, _writer.Get(ev->Writer), Bytes(ev->Metadata), Bytes(ev->Data), tags);
+        }
+    }
+
+    /// <summary>The last text decoded from a field, kept with its bytes.</summary>
+    private struct RepeatedText
+    {
+        private byte[]? _bytes;
+        private string _text;
+
+        public string Get(CairnBytes b)
+        {
+            var span = b.Size == 0 ? ReadOnlySpan<byte>.Empty : new ReadOnlySpan<byte>(b.Data, checked((int)b.Size));
+            if (_bytes != null && span.SequenceEqual(_bytes)) return _text;
+            _bytes = span.ToArray();
+            _text = span.Length == 0 ? "" : Utf8.GetString(span);
+            return _text;
         }
     }
 
@@ -531,7 +550,7 @@ public sealed unsafe class EmbeddedStore : ICairnStore
         var sink = (EventSink)GCHandle.FromIntPtr(context).Target!;
         try
         {
-            sink.Events.Add(Convert(ev));
+            sink.Events.Add(sink.Convert(ev));
             return 0;
         }
         catch (Exception ex)

@@ -27,6 +27,13 @@ public sealed class CairnPersistenceOptions
     /// <summary>Remote: a PEM CA the server's certificate must chain to.</summary>
     public string? RemoteTlsCaFile { get; set; }
 
+    /// <summary>Remote, mutual TLS: this client's certificate chain (PEM);
+    /// set together with <see cref="RemoteTlsKeyFile"/>.</summary>
+    public string? RemoteTlsCertFile { get; set; }
+
+    /// <summary>Remote, mutual TLS: the client certificate's private key (PEM, unencrypted).</summary>
+    public string? RemoteTlsKeyFile { get; set; }
+
     public int WriteLanes { get; set; } = 32;
 
     /// <summary>Make Cairn the default journal and snapshot store (true) or
@@ -45,6 +52,8 @@ public sealed class CairnPersistenceOptions
         sb.AppendLine($"  overrides = [{string.Join(", ", Overrides.Select(Q))}]");
         sb.AppendLine($"  remote {{ host = {Q(RemoteHost)}, port = {RemotePort}, tls = {(RemoteTls ? "on" : "off")} }}");
         if (RemoteTlsCaFile != null) sb.AppendLine($"  remote.tls-ca-file = {Q(RemoteTlsCaFile)}");
+        if (RemoteTlsCertFile != null) sb.AppendLine($"  remote.tls-cert-file = {Q(RemoteTlsCertFile)}");
+        if (RemoteTlsKeyFile != null) sb.AppendLine($"  remote.tls-key-file = {Q(RemoteTlsKeyFile)}");
         sb.AppendLine($"  write-lanes = {WriteLanes}");
         sb.AppendLine("}");
         if (IsDefaultPlugin)

@@ -174,7 +174,7 @@ public sealed class CairnReadJournal :
     /// with the event's offset and sequence number.</summary>
     private IEnumerable<EventEnvelope> ToEnvelopes(RecordedEvent ev)
     {
-        var facts = PayloadEnvelope.DecodeFacts(ev.Metadata, $"event {ev.Stream}/{ev.Revision}");
+        var facts = PayloadEnvelope.DecodeEventFacts(ev.Metadata, ev.Stream, ev.Revision);
         object payload = PayloadEnvelope.Deserialize(_serialization, ev.Data, facts);
         var tags = ev.Tags.ToArray();
         foreach (var adapted in _adapters.Get(payload.GetType()).FromJournal(payload, facts.PersistentManifest).Events)

@@ -70,11 +70,26 @@ public sealed class RemoteStore : ICairnStore
         Stream stream = tcp.GetStream();
         if (settings.RemoteTls)
         {
-            var ssl = new SslStream(stream, leaveInnerStreamOpen: false,
-                (_, certificate, _, errors) => ValidateServer(certificate, errors, settings.RemoteTlsCaFile));
+            SslStreamCertificateContext? client;
             try
             {
-                await ssl.AuthenticateAsClientAsync(settings.RemoteHost).ConfigureAwait(false);
+                client = ClientCertificate(settings);
+            }
+            catch
+            {
+                tcp.Dispose();
+                throw;
+            }
+            var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+            try
+            {
+                await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+                {
+                    TargetHost = settings.RemoteHost,
+                    RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                        ValidateServer(certificate, errors, settings.RemoteTlsCaFile),
+                    ClientCertificateContext = client,
+                }).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is AuthenticationException or IOException)
             {
@@ -82,7 +97,11 @@ public sealed class RemoteStore : ICairnStore
                 tcp.Dispose();
                 throw new CairnException(CairnStatus.Io,
                     $"TLS with {endpoint} failed: {ex.Message}; check remote.tls-ca-file and that the server's " +
-                    $"certificate names {settings.RemoteHost}");
+                    $"certificate names {settings.RemoteHost}" + (client == null
+                        ? "; if cairnd requires client certificates (mutual TLS), set remote.tls-cert-file and " +
+                          "remote.tls-key-file"
+                        : "; if cairnd requires client certificates, check that its [tls] ca-file signed " +
+                          settings.RemoteTlsCertFile));
             }
             stream = ssl;
         }
@@ -98,12 +117,55 @@ public sealed class RemoteStore : ICairnStore
             }).ConfigureAwait(false);
             if (hello.Hello.MaxFrame > 0) store._maxFrame = (int)Math.Min(int.MaxValue, hello.Hello.MaxFrame);
         }
+        catch (CairnException ex) when (settings.RemoteTls && ex.Status is CairnStatus.Io or CairnStatus.Closed)
+        {
+            // Under TLS 1.3 the server checks a client certificate after the
+            // client's side of the handshake is done, so a refusal shows up
+            // as the connection closing on the first request.
+            store.Dispose();
+            throw new CairnException(CairnStatus.Io,
+                $"{endpoint} closed the TLS connection before answering ({ex.Message}); " + (
+                    settings.RemoteTlsCertFile == null
+                        ? "if it requires client certificates (mutual TLS: [tls] ca-file in its site file), set " +
+                          "remote.tls-cert-file and remote.tls-key-file to a certificate its CA signed"
+                        : $"if it requires client certificates, check that its [tls] ca-file signed " +
+                          $"{settings.RemoteTlsCertFile} and that the certificate has not expired"));
+        }
         catch
         {
             store.Dispose();
             throw;
         }
         return store;
+    }
+
+    /// <summary>The client certificate for mutual TLS, or null when none is
+    /// configured. The certificate file may hold intermediates after the leaf;
+    /// they are sent along so the server can build the chain to its CA.</summary>
+    private static SslStreamCertificateContext? ClientCertificate(CairnSettings settings)
+    {
+        if (settings.RemoteTlsCertFile == null || settings.RemoteTlsKeyFile == null) return null;
+        try
+        {
+            using var pem = X509Certificate2.CreateFromPemFile(settings.RemoteTlsCertFile, settings.RemoteTlsKeyFile);
+            // A PEM key is ephemeral; some platforms (Windows SChannel) need
+            // it in a key store to sign the handshake, so round-trip PKCS#12.
+            var leaf = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+            var all = new X509Certificate2Collection();
+            all.ImportFromPemFile(settings.RemoteTlsCertFile);
+            var intermediates = new X509Certificate2Collection();
+            foreach (var c in all)
+                if (c.Thumbprint != leaf.Thumbprint) intermediates.Add(c);
+            return SslStreamCertificateContext.Create(leaf, intermediates, offline: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or
+                                       System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            throw new CairnException(CairnStatus.InvalidArgument,
+                $"cannot load the client certificate {settings.RemoteTlsCertFile} with key " +
+                $"{settings.RemoteTlsKeyFile}: {ex.Message}; both must be PEM files, the key unencrypted and " +
+                "belonging to the certificate");
+        }
     }
 
     /// <summary>With no CA file, the system's trust store decides; with one

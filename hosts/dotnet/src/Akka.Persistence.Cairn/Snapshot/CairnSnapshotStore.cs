@@ -112,7 +112,7 @@ internal static class SnapshotEnvelope
         int headLength = BitConverter.ToInt32(bytes, 0);
         if (headLength < 0 || headLength > bytes.Length - 4)
             throw new InvalidDataException($"Cairn: {what} has a header length {headLength} beyond its {bytes.Length} bytes");
-        var facts = PayloadEnvelope.DecodeFacts(bytes.AsSpan(4, headLength).ToArray(), what);
+        var facts = PayloadEnvelope.DecodeFacts(bytes.AsSpan(4, headLength), what);
         return (facts, bytes.AsSpan(4 + headLength).ToArray());
     }
 }
