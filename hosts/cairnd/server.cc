@@ -20,6 +20,7 @@
 #include "connection.h"
 #include "http_server.h"
 #include "log.h"
+#include "protocol/busy_poll.h"
 
 namespace cairn::cairnd {
 namespace {
@@ -145,7 +146,11 @@ class Server::Impl {
     Accept();
     for (auto& context : contexts_) {
       work_.push_back(asio::make_work_guard(*context));
-      io_threads_.emplace_back([&context = *context] { context.run(); });
+      io_threads_.emplace_back(
+          [&context = *context,
+           spin = std::chrono::microseconds(options_.busy_poll_us)] {
+            protocol::RunWithBusyPoll(context, spin);
+          });
     }
     if (auto s = WritePortFile(options_.port_file, port_); !s.ok()) return s;
     if (options_.http_enabled) {

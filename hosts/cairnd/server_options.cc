@@ -132,6 +132,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Keys() {
             {"port-file", StringKey(&ServerOptions::port_file)},
             {"io-threads", UnsignedKey(&ServerOptions::io_threads, 1, 64)},
             {"workers", UnsignedKey(&ServerOptions::workers, 1, 256)},
+            {"busy-poll-us",
+             UnsignedKey(&ServerOptions::busy_poll_us, 0, 10000)},
             {"inline-appends",
              AutoOnOffKey(&ServerOptions::inline_appends_setting)},
             {"drain-timeout",

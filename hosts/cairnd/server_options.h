@@ -43,6 +43,9 @@ struct ServerOptions {
   std::string port_file;                  // written with the bound port
   unsigned io_threads = 2;
   unsigned workers = 8;                   // threads running store calls
+  // Microseconds an I/O thread keeps polling after its last piece of work
+  // before it sleeps (0: never): docs/server.md, "Busy polling".
+  unsigned busy_poll_us = 50;
   // Whether appends and head requests run on the connection's I/O thread
   // instead of a worker: two thread hand-offs fewer per request, but an
   // append that blocks (fsync = always) then stalls every connection of

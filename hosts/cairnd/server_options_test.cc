@@ -69,6 +69,20 @@ TEST(ServerOptions, BadValueIsNamed) {
       << options.status();
 }
 
+TEST(ServerOptions, BusyPollDefaultsTo50MicrosecondsAndIsBounded) {
+  auto defaults = ServerOptionsFromSite(Site(""));
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->busy_poll_us, 50u);
+  auto off = ServerOptionsFromSite(Site("[server]\nbusy-poll-us = 0\n"));
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->busy_poll_us, 0u);
+  auto bad = ServerOptionsFromSite(Site("[server]\nbusy-poll-us = 20000\n"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("[server] busy-poll-us = 20000"),
+            std::string::npos)
+      << bad.status();
+}
+
 TEST(ServerOptions, InlineAppendsIsAutoOnOrOff) {
   auto on = ServerOptionsFromSite(Site("[server]\ninline-appends = on\n"));
   ASSERT_TRUE(on.ok()) << on.status();

@@ -25,6 +25,7 @@
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
+#include "protocol/busy_poll.h"
 #include "protocol/convert.h"
 #include "protocol/frame.h"
 
@@ -211,7 +212,8 @@ absl::Status Client::Impl::Open() {
     if (ip_ec) SSL_set_tlsext_host_name(tls->native_handle(), sni.c_str());
   }
 
-  thread = std::thread([this] { io.run(); });
+  thread = std::thread(
+      [this] { protocol::RunWithBusyPoll(io, options.busy_poll); });
 
   auto connected = std::make_shared<std::promise<absl::Status>>();
   auto done = connected->get_future();
@@ -535,8 +537,8 @@ std::future<absl::StatusOr<v1::Response>> Client::Call(v1::Request request) {
 
 absl::StatusOr<v1::Response> Client::CallAndWait(v1::Request request) {
   auto future = Call(std::move(request));
-  if (future.wait_for(impl_->options.request_timeout) !=
-      std::future_status::ready) {
+  if (!protocol::WaitWithBusyPoll(future, impl_->options.busy_poll,
+                                   impl_->options.request_timeout)) {
     return absl::DeadlineExceededError(absl::StrCat(
         "cairnd at ", impl_->name, " did not answer within ",
         impl_->options.request_timeout.count(), " ms"));
@@ -580,8 +582,8 @@ absl::StatusOr<AppendResult> Client::Append(
     std::string_view stream, ExpectedRevision expected,
     absl::Span<const EventData> events) {
   auto future = Call(AppendRequest(stream, expected, events));
-  if (future.wait_for(impl_->options.request_timeout) !=
-      std::future_status::ready) {
+  if (!protocol::WaitWithBusyPoll(future, impl_->options.busy_poll,
+                                   impl_->options.request_timeout)) {
     return absl::DeadlineExceededError(absl::StrCat(
         "append: cairnd at ", impl_->name, " did not answer within ",
         impl_->options.request_timeout.count(), " ms"));
@@ -806,8 +808,8 @@ absl::StatusOr<std::unique_ptr<RemoteSubscription>> Client::Subscribe(
   auto reply = std::make_shared<ResponsePromise>();
   auto future = reply->get_future();
   impl_->Submit(std::move(request), reply, state);
-  if (future.wait_for(impl_->options.request_timeout) !=
-      std::future_status::ready) {
+  if (!protocol::WaitWithBusyPoll(future, impl_->options.busy_poll,
+                                   impl_->options.request_timeout)) {
     return absl::DeadlineExceededError(absl::StrCat(
         "subscribe: cairnd at ", impl_->name, " did not answer"));
   }

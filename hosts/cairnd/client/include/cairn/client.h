@@ -47,6 +47,11 @@ struct ClientOptions {
 
   std::chrono::milliseconds connect_timeout{5000};   // TCP + TLS + hello
   std::chrono::milliseconds request_timeout{60000};  // each call
+  // How long the client's I/O thread, and a caller waiting for an answer,
+  // keep polling before they sleep (0: never poll): saves a CPU wake-up per
+  // round trip, costly on virtual machines (docs/server.md, Busy polling).
+  // Off by default: on two cores a polling client and server take turns.
+  std::chrono::microseconds busy_poll{0};
   uint32_t max_response_frame = 64u << 20;           // bytes
   std::string client_name = "cairn-client";
 };
