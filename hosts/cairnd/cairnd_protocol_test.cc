@@ -132,6 +132,32 @@ TEST(CairndProtocol, AppendReadAndHeadRoundTrip) {
   EXPECT_TRUE(client->Flush().ok());
 }
 
+// Polling on both ends (the server's default 50 us, the client's opt-in
+// busy_poll) changes how threads wait, never what is answered: appends and
+// reads stay in order, and a server that never polls answers the same.
+TEST(CairndProtocol, BusyPollingOnEitherEndAnswersTheSame) {
+  for (const char* server_poll : {"0", "1000"}) {
+    auto server = StartServer(
+        {"--set", std::string("server.busy-poll-us=") + server_poll});
+    ASSERT_NE(server, nullptr);
+    ClientOptions options = server->client_options();
+    options.busy_poll = std::chrono::microseconds(200);
+    auto client = Client::Connect(options);
+    ASSERT_TRUE(client.ok()) << client.status();
+    for (uint64_t i = 1; i <= 50; ++i) {
+      auto r = (*client)->Append("polled",
+                                 i == 1 ? ExpectedRevision::NoStream()
+                                        : ExpectedRevision::Exact(i - 1),
+                                 Events(1));
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->last_revision, i);
+    }
+    auto events = (*client)->ReadStream("polled");
+    ASSERT_TRUE(events.ok()) << events.status();
+    EXPECT_EQ(events->size(), 50u) << "server busy-poll-us " << server_poll;
+  }
+}
+
 TEST(CairndProtocol, WrongExpectedRevisionKeepsItsCodeAndWritesNothing) {
   auto server = StartServer();
   ASSERT_NE(server, nullptr);
