@@ -38,7 +38,6 @@ namespace {
 
 constexpr uint64_t kCheckpointMagic = 0x504B434E52494143ull;  // "CAIRNCKP"
 constexpr uint32_t kCheckpointVersion = 2;
-constexpr uint64_t kSparseEvery = 64;
 // A background checkpoint rewrites the whole index, so writing one at every
 // seal would cost more per segment the bigger the log grows. One is written
 // only once the log has grown, since the last one's cut, by at least this

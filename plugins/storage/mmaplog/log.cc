@@ -11,7 +11,6 @@
 namespace cairn::mmaplog {
 namespace {
 
-constexpr uint64_t kSparseEvery = 64;
 constexpr char kDeletesFile[] = "deletes.log";
 
 std::string Quote(std::string_view s) {

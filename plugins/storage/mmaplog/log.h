@@ -29,6 +29,10 @@
 
 namespace cairn::mmaplog {
 
+// The sparse position index keeps one location per this many positions
+// (Log::sparse_); the checkpoint stores it and retention clears it.
+inline constexpr uint64_t kSparseEvery = 64;
+
 enum class FsyncMode { kAlways, kInterval, kNever };
 
 // Which sealed segments may be removed (docs/mmaplog.md, Retention). Removal

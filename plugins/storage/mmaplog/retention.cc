@@ -37,7 +37,6 @@ namespace {
 
 constexpr char kRetentionStateFile[] = "retention.state";
 constexpr uint64_t kRetentionMagic = 0x5445524E52494143ull;  // "CAIRNRET"
-constexpr uint64_t kSparseEvery = 64;
 
 template <typename T>
 void Put(std::string* out, T v) {
