@@ -46,21 +46,35 @@ constexpr uint32_t kCheckpointVersion = 2;
 // segment and 4 x the checkpoint's size, plus the active segment.
 constexpr uint64_t kCheckpointSpacing = 4;
 
+// Writes the checkpoint through a fixed buffer on the writing thread's stack,
+// so writing one (hundreds of MiB for a large index) takes no heap memory:
+// a heap buffer of megabytes is kept by malloc after it is freed and shows
+// up as a permanent step in the process's anonymous memory.
 class Writer {
  public:
+  static constexpr size_t kBufferSize = 64 << 10;
   Writer(FileSystem* fs, std::string path) : fs_(fs), path_(std::move(path)) {}
   template <typename T>
   void Put(T v) {
     Bytes(&v, sizeof v);
   }
   void Bytes(const void* p, size_t n) {
+    const char* in = static_cast<const char*>(p);
     size_ += n;
-    buffer_.append(static_cast<const char*>(p), n);
-    if (buffer_.size() >= (4u << 20)) Spill(false);
+    while (n > 0) {
+      size_t take = std::min(n, kBufferSize - used_);
+      std::memcpy(buffer_ + used_, in, take);
+      used_ += take;
+      in += take;
+      n -= take;
+      if (used_ == kBufferSize) Spill(false);
+    }
   }
   absl::Status Finish() {
-    uint32_t crc = Crc32c(crc_, buffer_.data(), buffer_.size());
-    buffer_.append(reinterpret_cast<const char*>(&crc), 4);
+    if (used_ + 4 > kBufferSize) Spill(false);
+    uint32_t crc = Crc32c(crc_, buffer_, used_);
+    std::memcpy(buffer_ + used_, &crc, 4);
+    used_ += 4;
     size_ += 4;
     crc_ = 0;
     Spill(true);
@@ -70,14 +84,16 @@ class Writer {
 
  private:
   void Spill(bool sync) {
-    if (!status_.ok()) return;
-    crc_ = Crc32c(crc_, buffer_.data(), buffer_.size());
-    status_ = fs_->AppendFile(path_, buffer_, sync);
-    buffer_.clear();
+    if (status_.ok()) {
+      crc_ = Crc32c(crc_, buffer_, used_);
+      status_ = fs_->AppendFile(path_, std::string_view(buffer_, used_), sync);
+    }
+    used_ = 0;
   }
   FileSystem* fs_;
   std::string path_;
-  std::string buffer_;
+  char buffer_[kBufferSize];
+  size_t used_ = 0;
   uint64_t size_ = 0;
   uint32_t crc_ = 0;
   absl::Status status_;
@@ -169,23 +185,29 @@ absl::Status Log::WriteCheckpoint(bool closing) {
   // the cut (ordinals follow the position of a stream's first event, so the
   // ones after it have all their events after the cut and the scan finds
   // them).
+  // (Each stream's range is worked out twice, once to count and once to
+  // write, rather than kept in a vector of one entry per stream: the walk
+  // back is a few steps, a vector would be megabytes of heap.)
   const uint64_t ordinals = stream_count_.load(std::memory_order_acquire);
-  std::vector<std::pair<uint64_t, uint64_t>> ranges(ordinals);  // first, last
-  uint64_t streams = 0;
-  for (uint64_t o = 1; o <= ordinals; ++o) {
-    auto* st = reinterpret_cast<StreamState*>(ordinals_.Get(o - 1));
+  auto range = [&](StreamState* st) {  // first, last revision stored
     uint64_t trimmed = st->trimmed_to.load(std::memory_order_acquire);
     uint64_t last = st->head();
     // Revisions after the cut (or not yet written) are at the end: walk back
     // over them.
     while (last > trimmed && !in_cut(st->revisions.Get(last - 1))) --last;
-    ranges[o - 1] = {trimmed + 1, last};
-    if (last > 0) streams = o;
+    return std::pair<uint64_t, uint64_t>(trimmed + 1, last);
+  };
+  auto stream = [&](uint64_t o) {
+    return reinterpret_cast<StreamState*>(ordinals_.Get(o - 1));
+  };
+  uint64_t streams = 0;
+  for (uint64_t o = 1; o <= ordinals; ++o) {
+    if (range(stream(o)).second > 0) streams = o;
   }
   w.Put(streams);
   for (uint64_t o = 1; o <= streams; ++o) {
-    auto* st = reinterpret_cast<StreamState*>(ordinals_.Get(o - 1));
-    auto [first, last] = ranges[o - 1];
+    StreamState* st = stream(o);
+    auto [first, last] = range(st);
     w.Put(static_cast<uint8_t>(st->name.size()));
     w.Bytes(st->name.data(), st->name.size());
     w.Put(first);

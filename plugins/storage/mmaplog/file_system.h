@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -99,7 +100,7 @@ class FileSystem {
                                        const std::string& contents) = 0;
   // Appends to `path` (creating it) and, if `sync`, makes the bytes durable.
   virtual absl::Status AppendFile(const std::string& path,
-                                  const std::string& contents, bool sync) = 0;
+                                  std::string_view contents, bool sync) = 0;
   // Shortens (or extends with zeros) `path` to `size` bytes and syncs it.
   virtual absl::Status Truncate(const std::string& path, uint64_t size) = 0;
   virtual absl::Status SyncDirectory(const std::string& dir) = 0;

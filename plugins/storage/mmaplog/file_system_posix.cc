@@ -292,7 +292,7 @@ class PosixFileSystem : public FileSystem {
     return SyncDirectory(DirOf(path));
   }
 
-  absl::Status AppendFile(const std::string& path, const std::string& contents,
+  absl::Status AppendFile(const std::string& path, std::string_view contents,
                           bool sync) override {
     bool existed = Exists(path);
     int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
