@@ -101,7 +101,7 @@ class Writer {
 
 class Reader {
  public:
-  explicit Reader(const std::string& s) : p_(s.data()), end_(s.data() + s.size()) {}
+  explicit Reader(std::string_view s) : p_(s.data()), end_(s.data() + s.size()) {}
   template <typename T>
   bool Get(T* v) {
     if (end_ - p_ < static_cast<ptrdiff_t>(sizeof(T))) return false;
@@ -258,15 +258,20 @@ absl::StatusOr<bool> Log::LoadCheckpoint(
     uint32_t* scan_from, uint64_t* expected) {
   std::string path = options_.path + "/index/checkpoint";
   if (!fs_->Exists(path)) return false;
-  auto contents = fs_->ReadFile(path);
-  if (!contents.ok()) return contents.status();
+  // Mapped, not read into the heap: a large index's checkpoint is hundreds
+  // of MiB, and its pages are file-backed and dropped once it is loaded.
+  auto size = fs_->FileSize(path);
+  if (!size.ok()) return size.status();
   auto reject = [&](const std::string& why) {
     recovery_.checkpoint_rejected = "index checkpoint not used (" + why +
                                     "); the whole log was scanned instead";
     return false;
   };
-  const std::string& c = *contents;
-  if (c.size() < 64) return reject("it is cut short");
+  if (*size < 64) return reject("it is cut short");
+  auto mapped = fs_->OpenMapped(path);
+  if (!mapped.ok()) return mapped.status();
+  const std::string_view c(reinterpret_cast<const char*>((*mapped)->data()),
+                           (*mapped)->size());
   uint32_t crc;
   std::memcpy(&crc, c.data() + c.size() - 4, 4);
   if (Crc32c(0, c.data(), c.size() - 4) != crc) {
@@ -423,7 +428,7 @@ absl::StatusOr<bool> Log::LoadCheckpoint(
   // this checkpoint covers whole is sealed (and the log has grown enough,
   // kCheckpointSpacing).
   checkpointed_segment_ = cut_offset == 0 ? cut_segment : cut_segment - 1;
-  checkpoint_bytes_ = contents->size();
+  checkpoint_bytes_ = c.size();
   recovery_.records = cut_position - used.front()->base_position;
   recovery_.checkpoint_position = cut_position;
   recovery_.from_checkpoint = true;
