@@ -7,6 +7,7 @@
 
 #include <cairn/plugin.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -269,18 +270,30 @@ class Log {
   void TryAdvance();
   bool AdvanceLocked();
   bool NextBatchReady() const;
+  // Whether the batch whose first record (at `position`) is published at
+  // `offset` of `seg` is wholly published; if so, *end is the offset after
+  // it, *count its records and *hinted whether its appender left a batch
+  // hint that lets the committer skip its records (see batch_hints_).
+  bool BatchComplete(const Segment* seg, uint32_t offset, uint64_t position,
+                     uint32_t* end, uint32_t* count, uint64_t* hint) const;
   Segment* SegmentAt(uint64_t number) const {
     return reinterpret_cast<Segment*>(segments_.Get(number));
   }
 
   absl::Status WaitDurable(uint64_t position);
   void FlusherLoop();
+  // Records a failed sync: appends are refused from now on, and every
+  // appender waiting for durability or a new segment is woken.
+  void FailFlusher(const absl::Status& s);
   void PreparerLoop();
   absl::Status SyncCommitted(uint64_t* synced_position);
   // Syncs (and seals, when finished) every segment that may hold records
   // committed and not yet synced: what was committed before the call is
-  // durable when it returns OK. Flusher thread (or the closing thread) only.
-  absl::Status SyncSegments();
+  // durable when it returns OK. With `include_active` false it syncs and
+  // seals only the finished segments and leaves the active one alone (a
+  // seal with nothing waiting for durability). Flusher thread (or the
+  // closing thread) only.
+  absl::Status SyncSegments(bool include_active = true);
   // Syncs `seg` and counts the call and its time in fsyncs_ / fsync_nanos_.
   absl::Status TimedSync(Segment* seg, size_t offset, size_t length);
   absl::Status Failed() const;
@@ -319,6 +332,19 @@ class Log {
   static constexpr uint64_t kNoSegmentFinished = ~uint64_t{0};
   std::atomic<uint64_t> syncs_in_last_segment_{kNoSegmentFinished};
   absl::Status spare_error_;
+
+  // Batch hints. An appender whose batch the committer need not index
+  // record by record (no record is a stream's first, none has tags; the
+  // appender has set the stream and sparse index entries itself) stores,
+  // before publishing the records, a hint in slot first position %
+  // kBatchHints: the low 32 bits of the first position << 32 | the last
+  // record's offset in 8-byte units << 1 | 1. The committer then checks one
+  // length word (the last record's; the records are published in order)
+  // instead of reading every record of a batch that sits in another CPU's
+  // cache, and clears the slot once past the batch, so a hint never
+  // outlives its batch. No hint (or another batch's) means the slow walk.
+  static constexpr size_t kBatchHints = 4096;
+  std::array<std::atomic<uint64_t>, kBatchHints> batch_hints_{};
 
   // Committer state, owned by whoever holds advancing_.
   std::atomic<bool> advancing_{false};
