@@ -1,7 +1,8 @@
 // Google Benchmark figures for mmaplog (docs/benchmarks.md, "## mmaplog"):
 // appends with fsync=never/always, single and concurrent, batches of 1 and
 // 100, 256-byte events over 1,000 streams; reads of a warm 1,000-event stream
-// and of the whole log; and the machine's fdatasync time in the same run.
+// and of the whole log; the machine's fdatasync time in the same run; and
+// what a new segment's page cache costs the machine (BM_NewSegmentPages).
 //
 // Threads are plain std::threads inside one timed iteration (the log is
 // shared), and rates are reported as items_per_second = events/s.
@@ -10,7 +11,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "bench_util.h"
 
@@ -195,6 +201,58 @@ void BM_Fdatasync(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Fdatasync)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// What a new segment's page cache costs this machine, without the log: each
+// iteration makes six 256 MiB segment files as the preparer does
+// (fallocate, map, touch every page). reuse:0 keeps them all until the end,
+// so every page is one the kernel has not used lately; reuse:1 deletes each
+// before making the next, so its pages come straight back. On a VM whose
+// host takes back the guest's free memory (free page reporting), reuse:0
+// pays the host's page faults and bounds BM_AppendNever at about one
+// segment's events (~1 M) per ms_per_segment; reuse:1 shows the machine
+// without them.
+void BM_NewSegmentPages(benchmark::State& state) {
+  const bool reuse = state.range(0) != 0;
+  constexpr int kSegments = 6;
+  constexpr size_t kSize = 256u << 20;
+  FileSystem* fs = FileSystem::Default();
+  std::string dir = BenchRoot() + "/mmaplog-pages-" + std::to_string(getpid());
+  Check(fs->CreateDirectories(dir));
+  double seconds = 0;
+  for (auto _ : state) {
+    std::vector<std::unique_ptr<MappedFile>> kept;
+    for (int i = 0; i < kSegments; ++i) {
+      std::string path = dir + "/" + std::to_string(i);
+      auto t0 = std::chrono::steady_clock::now();
+      auto file = fs->CreateMapped(path, kSize, /*durable=*/false);
+      Check(file.status());
+      Check((*file)->Prefault());
+      seconds += std::chrono::duration<double>(
+                     std::chrono::steady_clock::now() - t0)
+                     .count();
+      if (reuse) {
+        file->reset();
+        Check(fs->Remove(path));
+      } else {
+        kept.push_back(std::move(*file));
+      }
+    }
+    kept.clear();
+    for (int i = 0; i < kSegments; ++i) {
+      (void)fs->Remove(dir + "/" + std::to_string(i));
+    }
+  }
+  std::filesystem::remove_all(dir);
+  const double segments = static_cast<double>(state.iterations() * kSegments);
+  state.counters["ms_per_segment"] = seconds * 1e3 / segments;
+  state.counters["GB_per_s"] = segments * kSize / seconds / 1e9;
+}
+BENCHMARK(BM_NewSegmentPages)
+    ->ArgNames({"reuse"})
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 void BM_ReadWarmStream1000(benchmark::State& state) {
   ScratchLog log(FsyncMode::kNever);
