@@ -89,19 +89,6 @@ class ChunkedArray {
     }
   }
 
-  // Bytes allocated for the directory and chunks.
-  uint64_t MemoryBytes() const {
-    const Directory* dir = directory_.load(std::memory_order_acquire);
-    if (dir == nullptr) return 0;
-    uint64_t n = sizeof(Directory);
-    for (int k = 0; k < kChunks; ++k) {
-      if (dir->chunks[k].load(std::memory_order_relaxed) != nullptr) {
-        n += (uint64_t{1} << (kBaseShift + k)) * 8;
-      }
-    }
-    return n;
-  }
-
  private:
   struct Directory {
     std::atomic<std::atomic<uint64_t>*> chunks[kChunks];
@@ -223,6 +210,8 @@ class NameMap {
                                        std::memory_order_acq_rel,
                                        std::memory_order_acquire)) {
         size_.fetch_add(1, std::memory_order_relaxed);
+        node_bytes_.fetch_add(sizeof(Node) + name.size(),
+                              std::memory_order_relaxed);
         *created = true;
         return fresh.release();
       }
@@ -236,6 +225,10 @@ class NameMap {
 
   uint64_t size() const { return size_.load(std::memory_order_relaxed); }
   uint64_t BucketBytes() const { return (mask_ + 1) * sizeof(void*); }
+  // Heap bytes of the nodes (each sizeof(Node) plus its name).
+  uint64_t NodeBytes() const {
+    return node_bytes_.load(std::memory_order_relaxed);
+  }
 
   // Calls fn(Node*) for every node (no particular order). Safe concurrently
   // with inserts (may or may not see new nodes).
@@ -261,6 +254,7 @@ class NameMap {
   const uint64_t mask_;
   std::unique_ptr<std::atomic<Node*>[]> buckets_;
   std::atomic<uint64_t> size_{0};
+  std::atomic<uint64_t> node_bytes_{0};
 };
 
 }  // namespace cairn::mmaplog

@@ -41,6 +41,7 @@ absl::Status IndexArena::Init() {
 void* IndexArena::Allocate(size_t bytes) {
   bytes = (bytes + 63) & ~size_t{63};
   std::lock_guard<std::mutex> lk(mu_);
+  allocated_bytes_ += bytes;
   if (bytes > left_) {
     bool mapped = false;
     if (fs_ != nullptr) {
@@ -82,6 +83,8 @@ void* IndexArena::Allocate(size_t bytes) {
 void IndexArena::Release(void* p, size_t bytes) {
   auto* at = static_cast<uint8_t*>(p);
   std::lock_guard<std::mutex> lk(mu_);
+  allocated_bytes_ -= std::min<uint64_t>(allocated_bytes_,
+                                         (bytes + 63) & ~size_t{63});
   for (const auto& region : regions_) {
     if (at >= region->data() && at + bytes <= region->data() + region->size()) {
       size_t offset = static_cast<size_t>(at - region->data());
@@ -99,6 +102,11 @@ void IndexArena::Release(void* p, size_t bytes) {
 uint64_t IndexArena::released_bytes() const {
   std::lock_guard<std::mutex> lk(mu_);
   return released_bytes_;
+}
+
+uint64_t IndexArena::allocated_bytes() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return allocated_bytes_;
 }
 
 uint64_t IndexArena::file_bytes() const {

@@ -43,6 +43,10 @@ class IndexArena {
   uint64_t file_bytes() const;
   uint64_t heap_bytes() const;
   uint64_t released_bytes() const;
+  // Bytes handed out by Allocate and not given back by Release (as asked
+  // for, rounded to 64): the index structures' own size, kept as a running
+  // count so a stats call costs the same however many streams there are.
+  uint64_t allocated_bytes() const;
 
  private:
   FileSystem* const fs_;
@@ -56,6 +60,7 @@ class IndexArena {
   uint64_t file_bytes_ = 0;
   uint64_t heap_bytes_ = 0;
   uint64_t released_bytes_ = 0;
+  uint64_t allocated_bytes_ = 0;
 };
 
 }  // namespace cairn::mmaplog

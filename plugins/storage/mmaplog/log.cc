@@ -1321,15 +1321,11 @@ absl::Status Log::ListStreams(
 void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
   Segment* active = active_.load(std::memory_order_acquire);
   uint64_t segments = active->number - first_segment_.load() + 1;
-  uint64_t index_bytes = streams_.BucketBytes() + sparse_.MemoryBytes() +
-                         ordinals_.MemoryBytes();
-  streams_.ForEach([&](StreamState* s) {
-    index_bytes += sizeof(StreamState) + s->name.size() +
-                   s->revisions.MemoryBytes();
-  });
-  tags_.ForEach([&](TagState* t) {
-    index_bytes += sizeof(TagState) + t->name.size() + t->locations.MemoryBytes();
-  });
+  // Running counts, not a walk over every stream: scrapes stay cheap with
+  // millions of streams.
+  const uint64_t index_bytes = streams_.BucketBytes() + tags_.BucketBytes() +
+                               streams_.NodeBytes() + tags_.NodeBytes() +
+                               arena_->allocated_bytes();
   fn("segments", static_cast<double>(segments));
   fn("bytes_on_disk", static_cast<double>(segments * options_.segment_size));
   fn("head_position", static_cast<double>(HeadPosition()));
