@@ -463,6 +463,9 @@ void Log::WriteAndPublish(const Reservation& r, std::string_view stream,
 }
 
 absl::Status Log::FinishAppend(uint64_t last_position) {
+  // With fsync=always the appender sleeps for its sync anyway: spinning for
+  // the watermark first would only take CPU from the appender it waits for.
+  const int max_spins = options_.fsync == FsyncMode::kAlways ? 0 : 200;
   int spins = 0;
   for (;;) {
     uint64_t w = watermark_.load(std::memory_order_acquire);
@@ -473,7 +476,7 @@ absl::Status Log::FinishAppend(uint64_t last_position) {
     // Another appender's batch before ours is being written: it is usually
     // a few hundred nanoseconds from publishing, so spin a little before
     // sleeping in the kernel.
-    if (++spins < 200) {
+    if (++spins < max_spins) {
       CpuRelax();
       continue;
     }
@@ -490,6 +493,18 @@ absl::Status Log::Append(std::string_view stream, cairn_expected expected,
   if (stopping_.load(std::memory_order_relaxed)) {
     return absl::CancelledError("append: the log is closed");
   }
+  // In flight for group-commit gathering until it returns, whichever way.
+  struct InFlight {
+    Log* log;
+    explicit InFlight(Log* l) : log(l) {
+      if (log != nullptr) {
+        log->appends_in_flight_.fetch_add(1, std::memory_order_seq_cst);
+      }
+    }
+    ~InFlight() {
+      if (log != nullptr) log->LeaveAppend();
+    }
+  } in_flight(options_.fsync == FsyncMode::kAlways ? this : nullptr);
   if (expected.kind > CAIRN_EXPECT_EXACT) {
     return absl::InvalidArgumentError("append: unknown expected-revision kind " +
                                       std::to_string(expected.kind));
@@ -927,6 +942,10 @@ void Log::FailFlusher(const absl::Status& s) {
   rotation_generation_.notify_all();
 }
 
+// The longest a flusher waits for appenders in flight to join a sync
+// (gathering, Log::appends_in_flight_), whatever the last sync took.
+constexpr uint64_t kMaxGatherNanos = 1'000'000;
+
 void Log::FlusherLoop() {
   uint64_t sync_number = sync_target_.load() & 1;
   for (;;) {
@@ -952,6 +971,20 @@ void Log::FlusherLoop() {
       // the appenders are storing to, and nobody waits for it.
       seal_only = options_.fsync == FsyncMode::kNever &&
                   sync_wanted_ <= durable_.load(std::memory_order_relaxed);
+      auto all_waiting = [&] {
+        return stopping_.load() ||
+               sync_waiters_.load(std::memory_order_seq_cst) >=
+                   appends_in_flight_.load(std::memory_order_seq_cst);
+      };
+      const uint64_t budget = std::min<uint64_t>(
+          last_sync_nanos_.load(std::memory_order_relaxed), kMaxGatherNanos);
+      if (options_.fsync == FsyncMode::kAlways && budget > 0 &&
+          sync_wanted_ > durable_.load(std::memory_order_relaxed) &&
+          !all_waiting()) {
+        gathering_.store(true, std::memory_order_seq_cst);
+        flush_cv_.wait_for(lk, std::chrono::nanoseconds(budget), all_waiting);
+        gathering_.store(false, std::memory_order_seq_cst);
+      }
     }
     if (seal_only) {
       absl::Status s = SyncSegments(/*include_active=*/false);
@@ -967,11 +1000,18 @@ void Log::FlusherLoop() {
     ++sync_number;
     sync_target_.store((synced << 1) | (sync_number & 1),
                        std::memory_order_seq_cst);
+    const auto sync_start = std::chrono::steady_clock::now();
     absl::Status s = SyncSegments();
     if (!s.ok()) {
       FailFlusher(s);
       return;
     }
+    last_sync_nanos_.store(
+        static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::steady_clock::now() - sync_start)
+                .count()),
+        std::memory_order_relaxed);
     if (synced > durable_.load(std::memory_order_relaxed)) {
       durable_.store(synced, std::memory_order_seq_cst);
     }
@@ -979,14 +1019,33 @@ void Log::FlusherLoop() {
   }
 }
 
+void Log::LeaveAppend() {
+  appends_in_flight_.fetch_sub(1, std::memory_order_seq_cst);
+  // One that leaves without waiting (a conflict, an error) may be the last
+  // the gathering flusher waits for.
+  if (gathering_.load(std::memory_order_seq_cst) &&
+      sync_waiters_.load(std::memory_order_seq_cst) >=
+          appends_in_flight_.load(std::memory_order_seq_cst)) {
+    std::lock_guard<std::mutex> lk(flush_mu_);
+    flush_cv_.notify_one();
+  }
+}
+
 absl::Status Log::WaitDurable(uint64_t position) {
   if (durable_.load(std::memory_order_acquire) >= position) {
     return absl::OkStatus();
   }
+  sync_waiters_.fetch_add(1, std::memory_order_seq_cst);
   {
     std::lock_guard<std::mutex> lk(flush_mu_);
     if (sync_wanted_ < position) sync_wanted_ = position;
-    flush_cv_.notify_one();
+    // A gathering flusher is woken only by the waiter that completes the
+    // set (each wake-up is a context switch on a busy CPU).
+    if (!gathering_.load(std::memory_order_seq_cst) ||
+        sync_waiters_.load(std::memory_order_seq_cst) >=
+            appends_in_flight_.load(std::memory_order_seq_cst)) {
+      flush_cv_.notify_one();
+    }
   }
   // Sleep where the sync that will cover `position` wakes: the one in
   // progress if it covers it, else the next. Syncs alternate between two
@@ -1008,6 +1067,7 @@ absl::Status Log::WaitDurable(uint64_t position) {
     });
     if (done) break;
   }
+  sync_waiters_.fetch_sub(1, std::memory_order_seq_cst);
   if (durable_.load(std::memory_order_acquire) >= position) {
     return absl::OkStatus();
   }
@@ -1340,6 +1400,8 @@ void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
   fn("tags", static_cast<double>(tags_.size()));
   fn("fsyncs", static_cast<double>(fsyncs_.load()));
   fn("fsync_seconds", static_cast<double>(fsync_nanos_.load()) / 1e9);
+  fn("appends_in_flight", static_cast<double>(appends_in_flight_.load()));
+  fn("sync_waiters", static_cast<double>(sync_waiters_.load()));
   fn("index_memory_bytes", static_cast<double>(index_bytes));
   fn("index_file_bytes", static_cast<double>(arena_->file_bytes()));
   fn("index_heap_bytes", static_cast<double>(arena_->heap_bytes()));

@@ -391,5 +391,41 @@ TEST_F(MmapLogTest, FsyncAlwaysGroupCommitsConcurrentAppenders) {
   EXPECT_TRUE(log->Verify([](const std::string& p) { ADD_FAILURE() << p; }).ok());
 }
 
+// Group-commit gathering counts appends in flight and threads waiting for
+// a sync; every way out of Append (success, conflict, a batch too large)
+// must uncount, or each later sync would wait its whole budget for an
+// appender that is gone.
+TEST_F(MmapLogTest, FsyncAlwaysGatheringCountsReturnToZero) {
+  auto log = OpenLog(FsyncMode::kAlways);
+  std::vector<std::thread> threads;
+  std::atomic<int> conflicts{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        cairn_append_result r;
+        absl::Status s = Append(*log, "shared", Exact(i), {"e"}, &r);
+        if (absl::IsAborted(s)) ++conflicts;
+        else EXPECT_TRUE(s.ok()) << s;
+        if (t == 0 && i % 10 == 0) {
+          std::string huge(65 << 10, 'x');  // over the 64 KiB segment
+          EXPECT_TRUE(absl::IsResourceExhausted(
+              Append(*log, "big", Any(), {huge})));
+        }
+        ASSERT_TRUE(Append(*log, "own" + std::to_string(t), Any(), {"e"}).ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GT(conflicts.load(), 0);
+  ASSERT_TRUE(log->Flush().ok());
+  double in_flight = -1, waiters = -1;
+  log->Stats([&](const char* name, double v) {
+    if (std::string(name) == "appends_in_flight") in_flight = v;
+    if (std::string(name) == "sync_waiters") waiters = v;
+  });
+  EXPECT_EQ(in_flight, 0);
+  EXPECT_EQ(waiters, 0);
+}
+
 }  // namespace
 }  // namespace cairn::mmaplog
