@@ -81,6 +81,19 @@ class Writer {
     return status_;
   }
   uint64_t size() const { return size_; }
+  // n locations from ChunkedArray::ForEachRange (null: zeros).
+  void Locations(const uint64_t* values, size_t n) {
+    if (values != nullptr) {
+      Bytes(values, n * sizeof(uint64_t));
+      return;
+    }
+    static constexpr uint64_t kZeros[64] = {};
+    while (n > 0) {
+      size_t take = std::min<size_t>(n, 64);
+      Bytes(kZeros, take * sizeof(uint64_t));
+      n -= take;
+    }
+  }
 
  private:
   void Spill(bool sync) {
@@ -212,7 +225,11 @@ absl::Status Log::WriteCheckpoint(bool closing) {
     w.Bytes(st->name.data(), st->name.size());
     w.Put(first);
     w.Put(last);
-    for (uint64_t r = first; r <= last; ++r) w.Put(st->revisions.Get(r - 1));
+    if (first <= last) {
+      st->revisions.ForEachRange(
+          first - 1, last,
+          [&](const uint64_t* v, size_t n) { w.Locations(v, n); });
+    }
   }
   std::vector<TagState*> tags;
   tags_.ForEach([&](TagState* t) { tags.push_back(t); });
@@ -233,7 +250,8 @@ absl::Status Log::WriteCheckpoint(bool closing) {
     w.Bytes(tags[i]->name.data(), tags[i]->name.size());
     w.Put(first);
     w.Put(count);
-    for (uint64_t e = first; e < count; ++e) w.Put(tags[i]->locations.Get(e));
+    tags[i]->locations.ForEachRange(
+        first, count, [&](const uint64_t* v, size_t n) { w.Locations(v, n); });
   }
   uint64_t sparse_first =
       (first_position_.load(std::memory_order_acquire) - 1) / kSparseEvery;
@@ -242,7 +260,8 @@ absl::Status Log::WriteCheckpoint(bool closing) {
   sparse_first = std::min(sparse_first, sparse_end);
   w.Put(sparse_first);
   w.Put(sparse_end - sparse_first);
-  for (uint64_t i = sparse_first; i < sparse_end; ++i) w.Put(sparse_.Get(i));
+  sparse_.ForEachRange(sparse_first, sparse_end,
+                       [&](const uint64_t* v, size_t n) { w.Locations(v, n); });
   s = w.Finish();
   if (!s.ok()) return s;
   s = fs_->Rename(tmp, dir + "/checkpoint");

@@ -15,6 +15,7 @@
 #ifndef CAIRN_PLUGINS_STORAGE_MMAPLOG_INDEX_H_
 #define CAIRN_PLUGINS_STORAGE_MMAPLOG_INDEX_H_
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstdint>
@@ -41,6 +42,7 @@ inline uint32_t LocationOffset(uint64_t location) {
 // index set, plus the directory.
 class ChunkedArray {
  public:
+  static_assert(sizeof(std::atomic<uint64_t>) == sizeof(uint64_t));
   static constexpr uint64_t kBaseShift = 4;  // chunk 0 holds 16 elements
   static constexpr int kChunks = 36;         // up to 16 * 2^36 elements
 
@@ -68,6 +70,31 @@ class ChunkedArray {
     const std::atomic<uint64_t>* chunk =
         dir->chunks[k].load(std::memory_order_acquire);
     return chunk == nullptr ? 0 : chunk[within].load(std::memory_order_acquire);
+  }
+
+  // Calls fn(values, n) for [first, end) in order, one call per chunk it
+  // touches; `values` is null where no chunk was ever allocated (read those
+  // n as zeros). The values are read as plain memory: only for ranges no
+  // thread sets any more, whose last Set happens-before this call (the
+  // checkpoint's cut). Copying a chunk at a time is what makes writing a
+  // checkpoint of hundreds of millions of locations cheap.
+  template <typename Fn>
+  void ForEachRange(uint64_t first, uint64_t end, Fn&& fn) const {
+    const Directory* dir = directory_.load(std::memory_order_acquire);
+    while (first < end) {
+      uint64_t within;
+      int k = ChunkOf(first, &within);
+      uint64_t n = std::min(end - first,
+                            (uint64_t{1} << (kBaseShift + k)) - within);
+      const std::atomic<uint64_t>* chunk =
+          dir == nullptr ? nullptr
+                         : dir->chunks[k].load(std::memory_order_acquire);
+      fn(chunk == nullptr
+             ? nullptr
+             : reinterpret_cast<const uint64_t*>(chunk + within),
+         static_cast<size_t>(n));
+      first += n;
+    }
   }
 
   // Elements below `old_below` were released before; those below
