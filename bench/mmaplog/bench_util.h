@@ -38,7 +38,7 @@ class ScratchLog {
     o.segment_size = segment_size;
     o.fsync = mode;
     o.stream_bucket_bits = bucket_bits;
-    o.zero_fill_segments = zero_fill;
+    o.zero_fill = zero_fill ? ZeroFill::kAuto : ZeroFill::kNever;
     // zero_fill measures the steady state, where segments after the first
     // ones are zero-filled ahead of need: the first one is too.
     o.zero_fill_first_segment = zero_fill;

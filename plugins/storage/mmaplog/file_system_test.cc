@@ -88,12 +88,14 @@ TEST(MmapLogFileSystem, DropPageTablesKeepsStoredBytes) {
 // The unwritten extents of a new store's first segment, or -1 if the
 // filesystem cannot tell.
 int FirstSegmentUnwrittenExtents(const std::string& dir, FsyncMode fsync,
-                                 bool zero_fill_first = true) {
+                                 bool zero_fill_first = true,
+                                 ZeroFill zero_fill = ZeroFill::kAuto) {
   LogOptions o;
   o.path = dir;
   o.segment_size = 1u << 20;
   o.fsync = fsync;
   o.zero_fill_first_segment = zero_fill_first;
+  o.zero_fill = zero_fill;
   o.stream_bucket_bits = 8;
   auto log = Log::Open(o);
   EXPECT_TRUE(log.ok()) << log.status();
@@ -102,7 +104,7 @@ int FirstSegmentUnwrittenExtents(const std::string& dir, FsyncMode fsync,
   return extents.unwritten;
 }
 
-TEST(MmapLogSegmentFill, NewStoreZeroFillsItsFirstSegmentOnlyWhenSyncedAndAsked) {
+TEST(MmapLogSegmentFill, FirstSegmentIsZeroFilledOnlyWhenSyncedAndAsked) {
   testing::ScratchDir dir;
   int never = FirstSegmentUnwrittenExtents(dir.path() + "/never",
                                            FsyncMode::kNever);
@@ -117,6 +119,42 @@ TEST(MmapLogSegmentFill, NewStoreZeroFillsItsFirstSegmentOnlyWhenSyncedAndAsked)
                                          FsyncMode::kAlways,
                                          /*zero_fill_first=*/false),
             0);
+  // The plugin's zero-fill option: always zero-fills even a new store's
+  // first segment, never not even when asked for the first one; fsync=never
+  // ignores it (nothing syncs a segment before it is sealed, so zeros only
+  // cost).
+  EXPECT_EQ(FirstSegmentUnwrittenExtents(dir.path() + "/zero-fill-always",
+                                         FsyncMode::kInterval,
+                                         /*zero_fill_first=*/false,
+                                         ZeroFill::kAlways),
+            0);
+  EXPECT_GT(FirstSegmentUnwrittenExtents(dir.path() + "/zero-fill-never",
+                                         FsyncMode::kAlways,
+                                         /*zero_fill_first=*/true,
+                                         ZeroFill::kNever),
+            0);
+  EXPECT_GT(FirstSegmentUnwrittenExtents(dir.path() + "/nosync",
+                                         FsyncMode::kNever,
+                                         /*zero_fill_first=*/true,
+                                         ZeroFill::kAlways),
+            0);
+}
+
+TEST(MmapLogSegmentFill, ZeroFillOptionParsesEachModeAndNamesABadValue) {
+  ZeroFill mode = ZeroFill::kNever;
+  ASSERT_TRUE(ParseZeroFill("auto", &mode).ok());
+  EXPECT_EQ(mode, ZeroFill::kAuto);
+  ASSERT_TRUE(ParseZeroFill("always", &mode).ok());
+  EXPECT_EQ(mode, ZeroFill::kAlways);
+  ASSERT_TRUE(ParseZeroFill("never", &mode).ok());
+  EXPECT_EQ(mode, ZeroFill::kNever);
+  for (const char* bad : {"", "Always", "yes", "auto "}) {
+    absl::Status s = ParseZeroFill(bad, &mode);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << bad;
+    EXPECT_NE(s.message().find("option 'zero-fill'"), std::string::npos) << s;
+    EXPECT_NE(s.message().find("'" + std::string(bad) + "'"), std::string::npos)
+        << s;
+  }
 }
 
 }  // namespace

@@ -107,6 +107,21 @@ absl::Status ParseFsync(std::string_view text, FsyncMode* mode,
       "' is not one of always, never, interval:MS (MS > 0, e.g. interval:50)");
 }
 
+absl::Status ParseZeroFill(std::string_view text, ZeroFill* mode) {
+  if (text == "auto") {
+    *mode = ZeroFill::kAuto;
+  } else if (text == "always") {
+    *mode = ZeroFill::kAlways;
+  } else if (text == "never") {
+    *mode = ZeroFill::kNever;
+  } else {
+    return absl::InvalidArgumentError("option 'zero-fill': '" +
+                                      std::string(text) +
+                                      "' is not one of auto, always, never");
+  }
+  return absl::OkStatus();
+}
+
 Log::Log(const LogOptions& options)
     : options_(options),
       fs_(options.fs != nullptr ? options.fs : FileSystem::Default()),
@@ -248,9 +263,11 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
 }
 
 bool Log::ZeroFillPays() const {
-  if (options_.fsync == FsyncMode::kNever || !options_.zero_fill_segments) {
+  if (options_.fsync == FsyncMode::kNever ||
+      options_.zero_fill == ZeroFill::kNever) {
     return false;
   }
+  if (options_.zero_fill == ZeroFill::kAlways) return true;
   // Unwritten extents cost each sync about one metadata write, whatever its
   // size; zeros cost every byte a second write. So zeros pay while syncs are
   // small (one writer, or many single events) and not once group commit

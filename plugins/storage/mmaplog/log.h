@@ -36,6 +36,9 @@ inline constexpr uint64_t kSparseEvery = 64;
 
 enum class FsyncMode { kAlways, kInterval, kNever };
 
+// Whether new segments of a synced log are zero-written (LogOptions).
+enum class ZeroFill { kAuto, kAlways, kNever };
+
 // Which sealed segments may be removed (docs/mmaplog.md, Retention). Removal
 // is always of the oldest segments (a prefix of the log), never of the
 // active one, and runs in the background after a rotation.
@@ -51,10 +54,12 @@ struct LogOptions {
   FsyncMode fsync = FsyncMode::kAlways;
   uint32_t fsync_interval_ms = 100;      // for kInterval
   uint32_t preallocate_segments = 1;     // spare segments kept ready
-  // With fsync always/interval, write zeros into new segments (see
-  // FileSystem::Fill::kWriteZeros) instead of only allocating them, while
-  // syncs are small (Log::ZeroFillPays).
-  bool zero_fill_segments = true;
+  // With fsync always/interval, whether new segments get zeros written
+  // into them (FileSystem::Fill::kWriteZeros) or are only allocated: kAuto
+  // while syncs are small (Log::ZeroFillPays), kAlways every segment
+  // (including a new store's first, inside Open), kNever none. The plugin's
+  // `zero-fill` option. Ignored with fsync=never, which never zero-fills.
+  ZeroFill zero_fill = ZeroFill::kAuto;
   // Also write the zeros of a new store's first segment, inside Open: a
   // whole segment written before Open returns (0.5-2 s at 256 MiB), so off
   // by default; the first segments are then only allocated, and zero-filled
@@ -76,6 +81,8 @@ absl::Status ParseFsync(std::string_view text, FsyncMode* mode,
 
 // Parses "none", "deleted" or "bytes:SIZE" (SIZE as in segment-size, e.g.
 // bytes:10GiB; > 0) into *mode / *bytes. Errors name the option and value.
+// Parses the `zero-fill` option: auto, always or never.
+absl::Status ParseZeroFill(std::string_view text, ZeroFill* mode);
 absl::Status ParseRetention(std::string_view text, RetentionMode* mode,
                             uint64_t* bytes);
 

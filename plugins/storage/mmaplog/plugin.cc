@@ -74,6 +74,8 @@ class MmapLogStorage : public sdk::Storage {
     as = ParseRetention(options.Get("retention", "none"), &lo.retention,
                         &lo.retention_bytes);
     if (!as.ok()) return ToSdk(as);
+    as = ParseZeroFill(options.Get("zero-fill", "auto"), &lo.zero_fill);
+    if (!as.ok()) return ToSdk(as);
     lo.warn = [path = lo.path](const std::string& m) {
       sdk::LogWarn("mmaplog " + path + ": " + m);
     };
@@ -209,4 +211,4 @@ CAIRN_STORAGE_PLUGIN(cairn::mmaplog::MmapLogStorage, "mmaplog", "1.0.0",
                          CAIRN_CAP_TAGS | CAIRN_CAP_SNAPSHOTS |
                          CAIRN_CAP_DELETE | CAIRN_CAP_APPLY,
                      "path", "segment-size", "fsync", "preallocate-segments",
-                     "expected-streams", "retention")
+                     "expected-streams", "retention", "zero-fill")
