@@ -965,6 +965,7 @@ constexpr uint64_t kMaxGatherNanos = 1'000'000;
 
 void Log::FlusherLoop() {
   uint64_t sync_number = sync_target_.load() & 1;
+  uint64_t last_sync_nanos = 0;  // the gathering budget (0: none yet)
   for (;;) {
     bool seal_only;
     {
@@ -989,12 +990,9 @@ void Log::FlusherLoop() {
       seal_only = options_.fsync == FsyncMode::kNever &&
                   sync_wanted_ <= durable_.load(std::memory_order_relaxed);
       auto all_waiting = [&] {
-        return stopping_.load() ||
-               sync_waiters_.load(std::memory_order_seq_cst) >=
-                   appends_in_flight_.load(std::memory_order_seq_cst);
+        return stopping_.load() || AllAppendsWaiting();
       };
-      const uint64_t budget = std::min<uint64_t>(
-          last_sync_nanos_.load(std::memory_order_relaxed), kMaxGatherNanos);
+      const uint64_t budget = std::min(last_sync_nanos, kMaxGatherNanos);
       if (options_.fsync == FsyncMode::kAlways && budget > 0 &&
           sync_wanted_ > durable_.load(std::memory_order_relaxed) &&
           !all_waiting()) {
@@ -1017,18 +1015,16 @@ void Log::FlusherLoop() {
     ++sync_number;
     sync_target_.store((synced << 1) | (sync_number & 1),
                        std::memory_order_seq_cst);
-    const auto sync_start = std::chrono::steady_clock::now();
+    // Only this thread syncs while it runs, so the fsync time counter's
+    // growth is this pass's sync time.
+    const uint64_t nanos_before = fsync_nanos_.load(std::memory_order_relaxed);
     absl::Status s = SyncSegments();
     if (!s.ok()) {
       FailFlusher(s);
       return;
     }
-    last_sync_nanos_.store(
-        static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(
-                std::chrono::steady_clock::now() - sync_start)
-                .count()),
-        std::memory_order_relaxed);
+    last_sync_nanos =
+        fsync_nanos_.load(std::memory_order_relaxed) - nanos_before;
     if (synced > durable_.load(std::memory_order_relaxed)) {
       durable_.store(synced, std::memory_order_seq_cst);
     }
@@ -1040,9 +1036,7 @@ void Log::LeaveAppend() {
   appends_in_flight_.fetch_sub(1, std::memory_order_seq_cst);
   // One that leaves without waiting (a conflict, an error) may be the last
   // the gathering flusher waits for.
-  if (gathering_.load(std::memory_order_seq_cst) &&
-      sync_waiters_.load(std::memory_order_seq_cst) >=
-          appends_in_flight_.load(std::memory_order_seq_cst)) {
+  if (gathering_.load(std::memory_order_seq_cst) && AllAppendsWaiting()) {
     std::lock_guard<std::mutex> lk(flush_mu_);
     flush_cv_.notify_one();
   }
@@ -1058,9 +1052,7 @@ absl::Status Log::WaitDurable(uint64_t position) {
     if (sync_wanted_ < position) sync_wanted_ = position;
     // A gathering flusher is woken only by the waiter that completes the
     // set (each wake-up is a context switch on a busy CPU).
-    if (!gathering_.load(std::memory_order_seq_cst) ||
-        sync_waiters_.load(std::memory_order_seq_cst) >=
-            appends_in_flight_.load(std::memory_order_seq_cst)) {
+    if (!gathering_.load(std::memory_order_seq_cst) || AllAppendsWaiting()) {
       flush_cv_.notify_one();
     }
   }

@@ -387,14 +387,19 @@ class Log {
   uint64_t sync_wanted_ = 0;
   // Gathering (fsync=always): Append calls in progress, and threads waiting
   // for a sync (appenders and Flush). Before a sync the flusher waits, at
-  // most one sync's time (last_sync_nanos_, capped), until every append in
+  // most as long as its last sync took (capped), until every append in
   // flight is waiting, so one sync covers all of them instead of the first
   // one's batch alone with the rest left for the next. An appender wakes
   // the gathering flusher only when it completes the set.
   std::atomic<int64_t> appends_in_flight_{0};
   std::atomic<int64_t> sync_waiters_{0};
   std::atomic<bool> gathering_{false};
-  std::atomic<uint64_t> last_sync_nanos_{0};
+  // Whether every append in flight is waiting for a sync (the set a
+  // gathering flusher waits for is complete).
+  bool AllAppendsWaiting() const {
+    return sync_waiters_.load(std::memory_order_seq_cst) >=
+           appends_in_flight_.load(std::memory_order_seq_cst);
+  }
   // Ends an Append counted in appends_in_flight_.
   void LeaveAppend();
   uint64_t synced_segment_ = 1;  // lowest segment that may hold unsynced data
