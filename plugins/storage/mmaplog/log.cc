@@ -221,15 +221,7 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
       const uint8_t* p = (*file)->data() + kSegmentHeaderSize;
       const uint8_t* end = (*file)->data() + (*file)->size();
       for (; p < end && blank; p += 4096) {
-        const uint8_t* stop = std::min(end, p + 4096);
-        for (const uint8_t* q = p; q < stop; q += 8) {
-          uint64_t word;
-          std::memcpy(&word, q, 8);
-          if (word != 0) {
-            blank = false;
-            break;
-          }
-        }
+        blank = AllZero(p, static_cast<size_t>(std::min(end, p + 4096) - p));
       }
     }
     if (!blank) {

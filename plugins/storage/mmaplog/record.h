@@ -32,6 +32,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -66,6 +67,21 @@ void EncodeRecord(uint8_t* out, std::string_view stream,
 inline void PublishLength(uint8_t* record, uint32_t length) {
   std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(record))
       .store(length, std::memory_order_seq_cst);
+}
+
+// Whether n bytes at p are all zero; 8 bytes a step (the compiler
+// vectorises the OR). Checks segment tails at open and spare segments for
+// reuse, a page at a time.
+inline bool AllZero(const uint8_t* p, size_t n) {
+  uint64_t any = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, p + i, 8);
+    any |= word;
+  }
+  for (; i < n; ++i) any |= p[i];
+  return any == 0;
 }
 
 // Reads a record's length word with acquire semantics.

@@ -49,20 +49,6 @@ std::string QuarantinePath(const std::string& log_dir, const std::string& name) 
   return log_dir + "/" + kQuarantineDir + "/" + name + "." + std::to_string(now);
 }
 
-// Whether n bytes at p are all zero; 8 bytes a step (the compiler
-// vectorises the OR), as this reads whole segment tails at open.
-bool AllZero(const uint8_t* p, size_t n) {
-  uint64_t any = 0;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t word;
-    std::memcpy(&word, p + i, 8);
-    any |= word;
-  }
-  for (; i < n; ++i) any |= p[i];
-  return any == 0;
-}
-
 // Zeroes the pages of [from, to) that hold anything, leaving all-zero pages
 // untouched (not dirtied); returns the bytes zeroed.
 uint64_t ZeroRange(uint8_t* data, size_t from, size_t to) {
