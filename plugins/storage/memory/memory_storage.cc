@@ -15,7 +15,16 @@ constexpr size_t kEventV1Size =
 
 std::string Owned(cairn_bytes bytes) { return std::string(sdk::View(bytes)); }
 
-std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+// Built by appends, not `"'" + std::string(s) + "'"`: at -O3 GCC 12 reports a
+// false -Wrestrict in that operator+ chain.
+std::string Quote(std::string_view s) {
+  std::string quoted;
+  quoted.reserve(s.size() + 2);
+  quoted.push_back('\'');
+  quoted.append(s);
+  quoted.push_back('\'');
+  return quoted;
+}
 
 }  // namespace
 
