@@ -4,6 +4,7 @@
 #include <cairn/status.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <vector>
@@ -110,13 +111,13 @@ absl::StatusOr<EventData> ParseEventJson(std::string_view line) {
   }
   // A key given twice in one object would silently keep one of the values.
   std::vector<std::set<std::string>> keys_of_open_objects;
-  std::string duplicate;
+  std::optional<std::string> duplicate;
   Json::parser_callback_t check_keys = [&](int, Json::parse_event_t event, Json& parsed) {
     if (event == Json::parse_event_t::object_start) {
       keys_of_open_objects.emplace_back();
     } else if (event == Json::parse_event_t::object_end && !keys_of_open_objects.empty()) {
       keys_of_open_objects.pop_back();
-    } else if (event == Json::parse_event_t::key && duplicate.empty() &&
+    } else if (event == Json::parse_event_t::key && !duplicate &&
                !keys_of_open_objects.back().insert(parsed.get<std::string>()).second) {
       duplicate = parsed.get<std::string>();
     }
@@ -128,8 +129,8 @@ absl::StatusOr<EventData> ParseEventJson(std::string_view line) {
   } catch (const Json::exception& e) {
     return Invalid(absl::StrCat("not valid JSON: ", CleanJsonMessage(e.what())));
   }
-  if (!duplicate.empty()) {
-    return Invalid(absl::StrCat("duplicate key '", duplicate,
+  if (duplicate) {
+    return Invalid(absl::StrCat("duplicate key '", *duplicate,
                                 "' in an object; give each key once"));
   }
   if (!object.is_object()) {

@@ -67,6 +67,11 @@ TEST(EventJson, TextsThatAreNotUtf8RoundTripThroughBase64) {
               HasSubstr("give 'type' or 'type_base64', not both"));
 }
 
+TEST(EventJson, ADuplicateKeyIsRefusedAlsoWhenItIsEmpty) {
+  EXPECT_THAT(ParseEventJson(R"({"data": {"": 1, "": 2}})").status().message(),
+              HasSubstr("duplicate key ''"));
+}
+
 TEST(EventJson, RejectsWhatIsNotAnEventWithTheReason) {
   EXPECT_THAT(ParseEventJson("{\"type\": ").status().message(), HasSubstr("not valid JSON"));
   EXPECT_THAT(ParseEventJson("[1]").status().message(), HasSubstr("expected a JSON object"));
