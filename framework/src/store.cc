@@ -1,5 +1,6 @@
 #include <cairn/store.h>
 
+#include <cairn/names.h>
 #include <cairn/status.h>
 
 #include <algorithm>
@@ -555,6 +556,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
 absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
                                            ExpectedRevision expected,
                                            absl::Span<const EventData> events) {
+  if (absl::Status names = ValidateAppendNames(stream, events); !names.ok()) return names;
   Impl& s = *impl_;
   if (s.re->role(s.replication) == CAIRN_ROLE_REPLICA) {
     return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
@@ -742,6 +744,7 @@ absl::StatusOr<uint64_t> Store::WaitCommit(uint64_t after_position,
 }
 
 absl::Status Store::DeleteTo(std::string_view stream, uint64_t revision) {
+  if (absl::Status name = ValidateName(NameKind::kStream, stream); !name.ok()) return name;
   if (impl_->st->delete_to == nullptr || !impl_->storage_plugin->Has(CAIRN_CAP_DELETE)) {
     return MakeStatus(CAIRN_E_UNSUPPORTED,
                       absl::StrCat("storage plugin '", impl_->storage_plugin->name(),
@@ -773,6 +776,9 @@ cairn_snapshot_criteria ToAbi(const SnapshotCriteria& c) {
 }  // namespace
 
 absl::Status Store::SaveSnapshot(const Snapshot& snapshot) {
+  if (absl::Status name = ValidateName(NameKind::kStream, snapshot.stream); !name.ok()) {
+    return name;
+  }
   absl::Status need = NeedSnapshots(*impl_, impl_->storage_plugin);
   if (!need.ok()) return need;
   OutputBuffer stored;

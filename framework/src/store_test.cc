@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "envelope.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -317,6 +318,86 @@ TEST_F(StoreTest, DeleteToHidesEventsButKeepsTheHead) {
   ASSERT_TRUE(streams.ok());
   ASSERT_EQ(streams->size(), 1u);
   EXPECT_EQ(streams->front().head_revision, 3u);
+}
+
+// The name rule (cairn/names.h) on every write path.
+TEST_F(StoreTest, AppendRefusesANameThatBreaksTheRuleAndWritesNothing) {
+  auto store = Open();
+  absl::Status bad_stream = store->Append("x\t999", ExpectedRevision::Any(), {Event("T", "1")})
+                                .status();
+  EXPECT_EQ(CodeOf(bad_stream), CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_THAT(bad_stream.message(), HasSubstr("stream name \"x\\t999\""));
+  absl::Status bad_type =
+      store->Append("s", ExpectedRevision::Any(), {Event("T", "1"), Event("T\n2", "2")})
+          .status();
+  EXPECT_EQ(CodeOf(bad_type), CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_THAT(bad_type.message(), HasSubstr("event 1: event type \"T\\n2\""));
+  absl::Status bad_tag =
+      store->Append("s", ExpectedRevision::Any(), {Event("T", "1", {"ok", "bad\xC0\xAF"})})
+          .status();
+  EXPECT_EQ(CodeOf(bad_tag), CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_THAT(bad_tag.message(), HasSubstr("event 0: tag \"bad\\xc0\\xaf\" is not valid UTF-8"));
+  EXPECT_EQ(*store->HeadPosition(), 0u);
+}
+
+TEST_F(StoreTest, AppendAcceptsSlashesDotsAndUnicodeInNames) {
+  auto store = Open();
+  EXPECT_TRUE(store->Append("../orders/1", ExpectedRevision::Any(),
+                            {Event("caf\xC3\xA9", "1", {"a/b", ".."})})
+                  .ok());
+  EXPECT_EQ(*store->HeadRevision("../orders/1"), 1u);
+}
+
+TEST_F(StoreTest, DeleteToAndSnapshotSaveRefuseABadStreamName) {
+  auto store = Open();
+  absl::Status deleted = store->DeleteTo("a\x1b[2J", kMaxRevision);
+  EXPECT_EQ(CodeOf(deleted), CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_THAT(deleted.message(), HasSubstr("U+001B at byte 1"));
+  Snapshot snapshot;
+  snapshot.stream = "snap\xC2\x9B";
+  snapshot.revision = 1;
+  snapshot.data = "state";
+  absl::Status saved = store->SaveSnapshot(snapshot);
+  EXPECT_EQ(CodeOf(saved), CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_THAT(saved.message(), HasSubstr("U+009B at byte 4"));
+  auto loaded = store->LoadSnapshot("snap\xC2\x9B", SnapshotCriteria{});
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_FALSE(loaded->has_value());
+}
+
+TEST_F(StoreTest, NamesWrittenBeforeTheRuleStayReadable) {
+  auto store = Open();
+  // As an older Cairn wrote it: straight into storage, which checks only
+  // length and NUL.
+  const std::string old_name = "x\t999";
+  cairn_event event{};
+  event.size = sizeof(event);
+  event.stream = {reinterpret_cast<const uint8_t*>(old_name.data()), old_name.size()};
+  event.type = {reinterpret_cast<const uint8_t*>("T\n"), 2};
+  std::string stored;
+  WriteEnvelope(Envelope{}, &stored);  // no codec, no cipher
+  stored += "1";
+  event.data = {reinterpret_cast<const uint8_t*>(stored.data()), stored.size()};
+  event.timestamp_us = 1;
+  cairn_append_result result{};
+  result.size = sizeof(result);
+  char message[256];
+  cairn_error e{message, sizeof(message)};
+  ASSERT_EQ(store->storage_plugin()->storage()->append(
+                store->raw_storage(), event.stream, cairn_expected{CAIRN_EXPECT_ANY, 0},
+                &event, 1, &result, &e),
+            CAIRN_OK)
+      << message;
+
+  auto events = store->ReadStream(old_name);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ(events->front().type, "T\n");
+  EXPECT_EQ(*store->HeadRevision(old_name), 1u);
+  auto streams = store->ListStreams(0, 10);
+  ASSERT_TRUE(streams.ok());
+  ASSERT_EQ(streams->size(), 1u);
+  EXPECT_EQ(streams->front().name, old_name);
 }
 
 }  // namespace

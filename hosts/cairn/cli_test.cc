@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/escaping.h"
 #include "embedded_store_access.h"
 #include "store_access.h"
 
@@ -26,6 +27,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
+using std::string_literals::operator""s;
 
 struct Result {
   int code;
@@ -79,6 +81,53 @@ class CliTest : public ::testing::Test {
     std::istringstream in(text);
     for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
     return lines;
+  }
+
+  // Stores one event as an older Cairn could, with names the rule now
+  // refuses: straight into storage (which checks only length and NUL), with
+  // stored bytes a plain Store made for data "1".
+  void AppendOldEvent(const std::string& stream, const std::string& type,
+                      const std::vector<std::string>& tags) {
+    SiteConfig config;
+    config.storage.plugin = "memory";
+    absl::StatusOr<std::unique_ptr<Store>> scratch = Store::Open(config, registry_);
+    ASSERT_TRUE(scratch.ok()) << scratch.status();
+    EventData data;
+    data.data = "1";
+    ASSERT_TRUE((*scratch)->Append("scratch", ExpectedRevision::Any(), {data}).ok());
+    std::string stored;
+    auto copy = [](void* context, const cairn_event* event) -> int {
+      static_cast<std::string*>(context)->assign(
+          reinterpret_cast<const char*>(event->data.data), event->data.size);
+      return 1;
+    };
+    char message[256];
+    cairn_error error{message, sizeof(message)};
+    ASSERT_EQ((*scratch)->storage_plugin()->storage()->read_all(
+                  (*scratch)->raw_storage(), 0, 1, 1, copy, &stored, &error),
+              CAIRN_OK)
+        << message;
+
+    auto bytes = [](const std::string& text) {
+      return cairn_bytes{reinterpret_cast<const uint8_t*>(text.data()), text.size()};
+    };
+    std::vector<cairn_bytes> abi_tags;
+    for (const std::string& tag : tags) abi_tags.push_back(bytes(tag));
+    cairn_event event{};
+    event.size = sizeof(event);
+    event.stream = bytes(stream);
+    event.type = bytes(type);
+    event.data = bytes(stored);
+    event.timestamp_us = 1;
+    event.tags = abi_tags.empty() ? nullptr : abi_tags.data();
+    event.tag_count = static_cast<uint32_t>(abi_tags.size());
+    cairn_append_result result{};
+    result.size = sizeof(result);
+    ASSERT_EQ(store_->storage_plugin()->storage()->append(
+                  store_->raw_storage(), event.stream, cairn_expected{CAIRN_EXPECT_ANY, 0},
+                  &event, 1, &result, &error),
+              CAIRN_OK)
+        << message;
   }
 
   PluginRegistry registry_;
@@ -525,6 +574,88 @@ TEST_F(CliTest, BenchRunsTheHarnessBesideCairnWithItsArguments) {
   std::getline(std::ifstream(dir / "args"), args);
   EXPECT_EQ(args, "--suite standard");
   std::filesystem::remove_all(dir);
+}
+
+// Names: the rule on input (cairn/names.h), escaping on output.
+TEST_F(CliTest, AppendRefusesANameThatBreaksTheRuleWithAnEscapedMessage) {
+  Result r = Run({"append", "x\t999"}, "{\"type\": \"A\"}\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("stream name \"x\\t999\" has control character U+0009"));
+  EXPECT_EQ(r.err.find('\t'), std::string::npos) << r.err;
+  Result type = Run({"append", "s"}, "{\"type\": \"A\"}\n{\"type\": \"B\\u001b[2J\"}\n");
+  EXPECT_EQ(type.code, 2);
+  EXPECT_THAT(type.err, HasSubstr("event 1: event type \"B\\x1b[2J\""));
+  EXPECT_EQ(type.err.find('\x1b'), std::string::npos) << type.err;
+  EXPECT_EQ(Run({"head"}).out, "0\n");
+}
+
+TEST_F(CliTest, TextOutputEscapesControlCharactersOfOldNames) {
+  AppendOldEvent("x\t999", "T\x1b[2J", {"t\n1"});
+  EXPECT_EQ(Run({"streams"}).out, "x\\t999\t1\n");
+  Result read = Run({"read", "x\t999"});
+  ASSERT_EQ(read.code, 0) << read.err;
+  EXPECT_THAT(read.out, HasSubstr(" T\\x1b[2J [t\\n1] 1\n"));
+  EXPECT_EQ(read.out.find('\x1b'), std::string::npos) << read.out;
+  EXPECT_THAT(Run({"read-all"}).out, HasSubstr("x\\t999 #1 @1 "));
+  EXPECT_EQ(Run({"head", "x\t999"}).out, "1\n");
+}
+
+TEST_F(CliTest, JsonOutputCarriesNamesThatAreNotUtf8AsExactBase64) {
+  AppendOldEvent("bad\xFF", "T\xFE", {"ok", "g\xC0"});
+  std::vector<nlohmann::json> streams = JsonLines(Run({"streams", "--json"}).out);
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_FALSE(streams[0].contains("stream"));
+  EXPECT_EQ(streams[0]["stream_base64"], absl::Base64Escape("bad\xFF"));
+  std::vector<nlohmann::json> events = JsonLines(Run({"read", "bad\xFF", "--json"}).out);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["stream_base64"], absl::Base64Escape("bad\xFF"));
+  EXPECT_EQ(events[0]["type_base64"], absl::Base64Escape("T\xFE"));
+  EXPECT_EQ(events[0]["tags_base64"][0], absl::Base64Escape("ok"));
+  EXPECT_EQ(events[0]["tags_base64"][1], absl::Base64Escape("g\xC0"));
+  // Appending the line back reaches the rule, which names what is wrong.
+  Result copy = Run({"append", "copy"}, Run({"read", "bad\xFF", "--json"}).out);
+  EXPECT_EQ(copy.code, 2);
+  EXPECT_THAT(copy.err, HasSubstr("event type \"T\\xfe\" is not valid UTF-8 at byte 1"));
+}
+
+TEST_F(CliTest, JsonOutputEscapesControlCharactersInNames) {
+  AppendOldEvent("x\t999", "T\n", {});
+  std::vector<nlohmann::json> events = JsonLines(Run({"read", "x\t999", "--json"}).out);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["stream"], "x\t999");
+  EXPECT_EQ(events[0]["type"], "T\n");
+}
+
+TEST_F(CliTest, DeleteToSaysWhichRevisionItDeletedTo) {
+  ASSERT_EQ(Run({"append", "s"}, kThreeOrders).code, 0);
+  EXPECT_EQ(Run({"delete-to", "s", "2"}).out, "deleted 's' up to revision 2\n");
+  EXPECT_EQ(Run({"delete-to", "s", "999"}).out,
+            "deleted 's' up to revision 3, its head (revision 999 does not exist; events "
+            "appended later stay visible)\n");
+  EXPECT_EQ(Run({"delete-to", "s", "all"}).out, "deleted 's' up to revision 3, its head\n");
+  EXPECT_EQ(Run({"delete-to", "nobody", "5"}).out, "'nobody' has no events; nothing deleted\n");
+}
+
+TEST_F(CliTest, AppendRefusesANulByteAfterTheObjectNamingTheLine) {
+  Result r = Run({"append", "s"}, "{\"type\": \"A\"}\n{\"type\": \"B\"}\0{\"type\": \"C\"}\n"s);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("stdin line 2: a NUL byte at byte 13"));
+  Result trailing = Run({"append", "s"}, "{\"type\": \"A\"} x\n");
+  EXPECT_EQ(trailing.code, 2);
+  EXPECT_THAT(trailing.err, HasSubstr("stdin line 1: not valid JSON"));
+  EXPECT_EQ(Run({"head"}).out, "0\n");
+}
+
+TEST_F(CliTest, AppendRefusesADuplicateKeyNamingKeyAndLine) {
+  Result top = Run({"append", "s"}, "{\"type\": \"A\"}\n{\"type\": \"A\", \"type\": \"B\"}\n");
+  EXPECT_EQ(top.code, 2);
+  EXPECT_THAT(top.err, HasSubstr("stdin line 2: duplicate key 'type'"));
+  Result nested = Run({"append", "s"}, "{\"data\": {\"id\": 1, \"x\": {}, \"id\": 2}}\n");
+  EXPECT_EQ(nested.code, 2);
+  EXPECT_THAT(nested.err, HasSubstr("stdin line 1: duplicate key 'id'"));
+  // The same key in sibling objects is no duplicate.
+  EXPECT_EQ(Run({"append", "s"}, "{\"data\": [{\"id\": 1}, {\"id\": 2}], \"type\": \"A\"}\n").code,
+            0);
 }
 
 }  // namespace

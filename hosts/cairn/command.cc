@@ -1,5 +1,6 @@
 #include "command.h"
 
+#include <cairn/names.h>
 #include <cairn/status.h>
 
 #include <exception>
@@ -79,12 +80,13 @@ absl::StatusOr<SiteConfig> ResolveSiteConfig(const StoreOptions& options) {
 }
 
 int ReportError(CommandContext& context, const absl::Status& status) {
-  *context.err << "cairn " << context.command << ": " << status.message() << "\n";
+  *context.err << "cairn " << context.command << ": " << EscapeForTerminal(std::string(status.message()))
+               << "\n";
   return IsWrongExpectedRevision(status) ? kExitConflict : kExitDataError;
 }
 
 int ReportUsageError(CommandContext& context, const std::string& message) {
-  *context.err << "cairn " << context.command << ": " << message << "\n"
+  *context.err << "cairn " << context.command << ": " << EscapeForTerminal(message) << "\n"
                << "(try 'cairn " << context.command << " --help')\n";
   return kExitUsage;
 }

@@ -1,8 +1,13 @@
 #include "event_json.h"
 
+#include <cairn/names.h>
 #include <cairn/status.h>
 
+#include <algorithm>
+#include <optional>
 #include <set>
+#include <tuple>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -34,67 +39,53 @@ std::string Dump(const Json& value) {
                     Json::error_handler_t::replace);
 }
 
-// Fills `bytes` from field `name` (any JSON value, stored as compact JSON
-// text) or `name`_base64 (a base64 string). Both at once is an error.
-absl::Status TakePayload(const Json& object, const std::string& name,
-                         std::string* bytes) {
+// Decodes `value`, the value of field `field`, which must be a base64 string.
+absl::Status DecodeBase64(const Json& value, const std::string& field, std::string* bytes) {
+  if (!value.is_string()) return Invalid(absl::StrCat("'", field, "' must be a base64 string"));
+  const std::string& text = value.get_ref<const std::string&>();
+  if (!absl::Base64Unescape(absl::string_view(text.data(), text.size()), bytes)) {
+    return Invalid(absl::StrCat("'", field, "' is not valid base64"));
+  }
+  return absl::OkStatus();
+}
+
+enum class PlainField {
+  kAnyValue,  // any JSON value, stored as its compact JSON text (data, metadata)
+  kString,    // a JSON string (type, writer)
+};
+
+// Fills `bytes` from field `name` or from `name`_base64 (a base64 string,
+// for binary payloads and for texts that are not valid UTF-8). Both at once
+// is an error.
+absl::Status TakeBytes(const Json& object, const std::string& name, PlainField kind,
+                       std::string* bytes) {
   const std::string base64_name = name + "_base64";
   auto plain = object.find(name);
   auto base64 = object.find(base64_name);
   if (plain != object.end() && base64 != object.end()) {
-    return Invalid(absl::StrCat("give '", name, "' or '", base64_name,
-                                "', not both"));
+    return Invalid(absl::StrCat("give '", name, "' or '", base64_name, "', not both"));
   }
-  if (plain != object.end()) {
+  if (base64 != object.end()) return DecodeBase64(*base64, base64_name, bytes);
+  if (plain == object.end()) return absl::OkStatus();
+  if (kind == PlainField::kAnyValue) {
     *bytes = Dump(*plain);
-  } else if (base64 != object.end()) {
-    if (!base64->is_string()) {
-      return Invalid(absl::StrCat("'", base64_name, "' must be a base64 string"));
-    }
-    const std::string& text = base64->get_ref<const std::string&>();
-    if (!absl::Base64Unescape(absl::string_view(text.data(), text.size()), bytes)) {
-      return Invalid(absl::StrCat("'", base64_name, "' is not valid base64"));
-    }
+  } else if (plain->is_string()) {
+    *bytes = plain->get<std::string>();
+  } else {
+    return Invalid(absl::StrCat("'", name, "' must be a string, not ", plain->type_name()));
   }
   return absl::OkStatus();
 }
 
-absl::Status TakeString(const Json& object, const char* name, std::string* out) {
-  auto it = object.find(name);
-  if (it == object.end()) return absl::OkStatus();
-  if (!it->is_string()) {
-    return Invalid(absl::StrCat("'", name, "' must be a string, not ", it->type_name()));
+// Sets `name` to `text` when it is valid UTF-8, else `name`_base64 to its
+// bytes in base64, so JSON output stays valid and loses no byte. (Control
+// characters are valid UTF-8; the JSON writer escapes them.)
+void PutText(Json& object, const std::string& name, const std::string& text) {
+  if (IsValidUtf8(text)) {
+    object[name] = text;
+  } else {
+    object[name + "_base64"] = absl::Base64Escape(absl::string_view(text.data(), text.size()));
   }
-  *out = it->get<std::string>();
-  return absl::OkStatus();
-}
-
-// True if `bytes` is valid UTF-8 with no control characters.
-bool IsPrintableUtf8(std::string_view bytes) {
-  size_t i = 0;
-  while (i < bytes.size()) {
-    unsigned char c = static_cast<unsigned char>(bytes[i]);
-    if (c < 0x80) {
-      if (c < 0x20 || c == 0x7f) return false;
-      ++i;
-      continue;
-    }
-    int extra = (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
-    if (extra < 0 || (extra == 1 && c < 0xc2) || (extra == 3 && c > 0xf4)) return false;
-    if (i + extra >= bytes.size()) return false;  // truncated sequence
-    uint32_t code = c & (0x3f >> extra);
-    for (int k = 1; k <= extra; ++k) {
-      unsigned char next = static_cast<unsigned char>(bytes[i + k]);
-      if ((next & 0xc0) != 0x80) return false;
-      code = (code << 6) | (next & 0x3f);
-    }
-    if ((extra == 2 && (code < 0x800 || (code >= 0xd800 && code <= 0xdfff))) ||
-        (extra == 3 && (code < 0x10000 || code > 0x10ffff))) {
-      return false;
-    }
-    i += extra + 1;
-  }
-  return true;
 }
 
 // Sets `name` (when `bytes` is exactly the compact JSON text of a value) or
@@ -112,11 +103,35 @@ void PutPayload(Json& object, const std::string& name, const std::string& bytes)
 }  // namespace
 
 absl::StatusOr<EventData> ParseEventJson(std::string_view line) {
+  // nlohmann's parser takes a NUL byte for the end of the input and would
+  // ignore whatever follows it; JSON text never holds one.
+  if (size_t nul = line.find('\0'); nul != std::string_view::npos) {
+    return Invalid(absl::StrCat("a NUL byte at byte ", nul,
+                                "; a line holds one JSON object and nothing else"));
+  }
+  // A key given twice in one object would silently keep one of the values.
+  std::vector<std::set<std::string>> keys_of_open_objects;
+  std::optional<std::string> duplicate;
+  Json::parser_callback_t check_keys = [&](int, Json::parse_event_t event, Json& parsed) {
+    if (event == Json::parse_event_t::object_start) {
+      keys_of_open_objects.emplace_back();
+    } else if (event == Json::parse_event_t::object_end && !keys_of_open_objects.empty()) {
+      keys_of_open_objects.pop_back();
+    } else if (event == Json::parse_event_t::key && !duplicate &&
+               !keys_of_open_objects.back().insert(parsed.get<std::string>()).second) {
+      duplicate = parsed.get<std::string>();
+    }
+    return true;
+  };
   Json object;
   try {
-    object = Json::parse(line.begin(), line.end());
+    object = Json::parse(line.begin(), line.end(), check_keys);
   } catch (const Json::exception& e) {
     return Invalid(absl::StrCat("not valid JSON: ", CleanJsonMessage(e.what())));
+  }
+  if (duplicate) {
+    return Invalid(absl::StrCat("duplicate key '", *duplicate,
+                                "' in an object; give each key once"));
   }
   if (!object.is_object()) {
     return Invalid(absl::StrCat("expected a JSON object such as {\"type\": \"OrderPlaced\", "
@@ -124,11 +139,11 @@ absl::StatusOr<EventData> ParseEventJson(std::string_view line) {
                                 object.type_name()));
   }
   static const std::set<std::string> kInputFields = {
-      "type", "data", "data_base64", "metadata", "metadata_base64",
-      "tags", "writer", "timestamp_us"};
+      "type", "type_base64", "data", "data_base64", "metadata", "metadata_base64",
+      "tags", "tags_base64", "writer", "writer_base64", "timestamp_us"};
   // Written by `cairn read --json`; ignored so its output can be appended.
   static const std::set<std::string> kReadOnlyFields = {
-      "stream", "revision", "position", "time", "codec", "cipher", "key_id"};
+      "stream", "stream_base64", "revision", "position", "time", "codec", "cipher", "key_id"};
   for (const auto& [key, value] : object.items()) {
     if (!kInputFields.count(key) && !kReadOnlyFields.count(key)) {
       return Invalid(absl::StrCat("unknown field '", key, "' (known: ",
@@ -136,15 +151,31 @@ absl::StatusOr<EventData> ParseEventJson(std::string_view line) {
     }
   }
   EventData event;
-  if (absl::Status s = TakeString(object, "type", &event.type); !s.ok()) return s;
-  if (absl::Status s = TakeString(object, "writer", &event.writer); !s.ok()) return s;
-  if (absl::Status s = TakePayload(object, "data", &event.data); !s.ok()) return s;
-  if (absl::Status s = TakePayload(object, "metadata", &event.metadata); !s.ok()) return s;
-  if (auto tags = object.find("tags"); tags != object.end()) {
+  for (auto [name, kind, bytes] :
+       {std::tuple{"type", PlainField::kString, &event.type},
+        std::tuple{"writer", PlainField::kString, &event.writer},
+        std::tuple{"data", PlainField::kAnyValue, &event.data},
+        std::tuple{"metadata", PlainField::kAnyValue, &event.metadata}}) {
+    if (absl::Status s = TakeBytes(object, name, kind, bytes); !s.ok()) return s;
+  }
+  auto tags = object.find("tags");
+  auto tags_base64 = object.find("tags_base64");
+  if (tags != object.end() && tags_base64 != object.end()) {
+    return Invalid("give 'tags' or 'tags_base64', not both");
+  }
+  if (tags != object.end()) {
     if (!tags->is_array()) return Invalid("'tags' must be an array of strings");
     for (const Json& tag : *tags) {
       if (!tag.is_string()) return Invalid("'tags' must be an array of strings");
       event.tags.push_back(tag.get<std::string>());
+    }
+  } else if (tags_base64 != object.end()) {
+    if (!tags_base64->is_array()) return Invalid("'tags_base64' must be an array of strings");
+    for (const Json& tag : *tags_base64) {
+      if (absl::Status s = DecodeBase64(tag, "tags_base64", &event.tags.emplace_back());
+          !s.ok()) {
+        return s;
+      }
     }
   }
   if (auto ts = object.find("timestamp_us"); ts != object.end()) {
@@ -184,14 +215,21 @@ std::string FormatTimestamp(int64_t timestamp_us) {
 
 std::string RecordedEventToJson(const RecordedEvent& event) {
   Json object = Json::object();
-  object["stream"] = event.stream;
+  PutText(object, "stream", event.stream);
   object["revision"] = event.revision;
   object["position"] = event.position;
-  object["type"] = event.type;
+  PutText(object, "type", event.type);
   object["time"] = FormatTimestamp(event.timestamp_us);
   object["timestamp_us"] = event.timestamp_us;
-  if (!event.writer.empty()) object["writer"] = event.writer;
-  if (!event.tags.empty()) object["tags"] = event.tags;
+  if (!event.writer.empty()) PutText(object, "writer", event.writer);
+  if (std::all_of(event.tags.begin(), event.tags.end(), IsValidUtf8)) {
+    if (!event.tags.empty()) object["tags"] = event.tags;
+  } else {
+    Json& tags = object["tags_base64"] = Json::array();
+    for (const std::string& tag : event.tags) {
+      tags.push_back(absl::Base64Escape(absl::string_view(tag.data(), tag.size())));
+    }
+  }
   PutPayload(object, "data", event.data);
   PutPayload(object, "metadata", event.metadata);
   object["codec"] = event.codec.empty() ? "identity" : event.codec;
@@ -200,11 +238,27 @@ std::string RecordedEventToJson(const RecordedEvent& event) {
   return Dump(object);
 }
 
+std::string StreamInfoToJson(const StreamInfo& info) {
+  Json object = Json::object();
+  PutText(object, "stream", info.name);
+  object["ordinal"] = info.ordinal;
+  object["head_revision"] = info.head_revision;
+  object["deleted_to"] = info.deleted_to;
+  return Dump(object);
+}
+
 std::string RecordedEventToText(const RecordedEvent& event) {
   std::string line = absl::StrCat("#", event.revision, " @", event.position, " ",
                                   FormatTimestamp(event.timestamp_us), " ",
-                                  event.type.empty() ? "-" : event.type);
-  if (!event.tags.empty()) absl::StrAppend(&line, " [", absl::StrJoin(event.tags, ","), "]");
+                                  event.type.empty() ? "-" : EscapeForTerminal(event.type));
+  if (!event.tags.empty()) {
+    absl::StrAppend(&line, " [",
+                    absl::StrJoin(event.tags, ",",
+                                  [](std::string* out, const std::string& tag) {
+                                    out->append(EscapeForTerminal(tag));
+                                  }),
+                    "]");
+  }
   if (event.data.empty()) {
     absl::StrAppend(&line, " (no data)");
   } else if (IsPrintableUtf8(event.data)) {

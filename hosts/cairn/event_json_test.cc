@@ -50,6 +50,28 @@ TEST(EventJson, Base64CarriesBinaryBytes) {
   EXPECT_EQ(event->data, std::string("\x00\x01\xff", 3));
 }
 
+TEST(EventJson, TextsThatAreNotUtf8RoundTripThroughBase64) {
+  RecordedEvent recorded;
+  recorded.stream = "s\xFF";
+  recorded.type = "T\xFE";
+  recorded.writer = "w\xC0";
+  recorded.tags = {"ok", "g\xC1"};
+  const std::string line = RecordedEventToJson(recorded);
+  ASSERT_NO_THROW(nlohmann::json::parse(line)) << line;  // valid JSON, strict UTF-8
+  absl::StatusOr<EventData> event = ParseEventJson(line);
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(event->type, recorded.type);
+  EXPECT_EQ(event->writer, recorded.writer);
+  EXPECT_EQ(event->tags, recorded.tags);
+  EXPECT_THAT(ParseEventJson(R"({"type": "a", "type_base64": "YQ=="})").status().message(),
+              HasSubstr("give 'type' or 'type_base64', not both"));
+}
+
+TEST(EventJson, ADuplicateKeyIsRefusedAlsoWhenItIsEmpty) {
+  EXPECT_THAT(ParseEventJson(R"({"data": {"": 1, "": 2}})").status().message(),
+              HasSubstr("duplicate key ''"));
+}
+
 TEST(EventJson, RejectsWhatIsNotAnEventWithTheReason) {
   EXPECT_THAT(ParseEventJson("{\"type\": ").status().message(), HasSubstr("not valid JSON"));
   EXPECT_THAT(ParseEventJson("[1]").status().message(), HasSubstr("expected a JSON object"));

@@ -1,5 +1,6 @@
 // plugins, plugin-info, verify, stats.
 #include <cairn/builtins.h>
+#include <cairn/names.h>
 #include <cairn/plugin_registry.h>
 #include <cairn/status.h>
 
@@ -201,7 +202,7 @@ int VerifyCommand(CommandContext& context) {
   size_t problems = 0;
   absl::Status s = store->Verify([&](const std::string& problem) {
     ++problems;
-    *context.out << "problem: " << problem << "\n";
+    *context.out << "problem: " << EscapeForTerminal(problem) << "\n";
   });
   if (!s.ok()) return ReportError(context, s);
   *context.out << "ok: " << store->Describe() << ": every record checks out\n";

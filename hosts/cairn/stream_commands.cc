@@ -1,7 +1,9 @@
 // append, read, read-all, streams, head, tail, delete-to.
 #include <cairn/event.h>
+#include <cairn/names.h>
 #include <cairn/status.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -159,7 +161,7 @@ int AppendCommand(CommandContext& context) {
     *context.out << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     *context.out << "appended " << events->size() << " event" << (events->size() == 1 ? "" : "s")
-                 << " to '" << stream << "': revisions " << total.first_revision << ".."
+                 << " to '" << EscapeForTerminal(stream) << "': revisions " << total.first_revision << ".."
                  << total.last_revision << ", positions " << total.first_position << ".."
                  << total.last_position << "\n";
   }
@@ -231,7 +233,8 @@ int ReadAllCommand(CommandContext& context) {
   const bool json = variables.count("json") > 0;
   EventFn print = [&](const RecordedEvent& event) {
     *context.out << (json ? RecordedEventToJson(event)
-                          : absl::StrCat(event.stream, " ", RecordedEventToText(event)))
+                          : absl::StrCat(EscapeForTerminal(event.stream), " ",
+                                         RecordedEventToText(event)))
                  << '\n';
     return true;
   };
@@ -274,14 +277,9 @@ int StreamsCommand(CommandContext& context) {
     if (!page.ok()) return ReportError(context, page.status());
     for (const StreamInfo& info : *page) {
       if (json) {
-        nlohmann::ordered_json line = {{"stream", info.name},
-                               {"ordinal", info.ordinal},
-                               {"head_revision", info.head_revision},
-                               {"deleted_to", info.deleted_to}};
-        *context.out << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                     << '\n';
+        *context.out << StreamInfoToJson(info) << '\n';
       } else {
-        *context.out << info.name << '\t' << info.head_revision;
+        *context.out << EscapeForTerminal(info.name) << '\t' << info.head_revision;
         if (info.deleted_to > 0) *context.out << "\tdeleted-to " << info.deleted_to;
         *context.out << '\n';
       }
@@ -428,11 +426,33 @@ int DeleteToCommand(CommandContext& context) {
   }
   std::unique_ptr<StoreAccess> store;
   if (auto done = OpenStoreOrReport(context, store_flags, &store)) return *done;
+  // Storage deletes only revisions that exist (up to the head at that
+  // moment), so the heads around the call bound what was deleted.
+  absl::StatusOr<uint64_t> head_before = store->HeadRevision(stream);
+  if (!head_before.ok()) return ReportError(context, head_before.status());
   absl::Status s = store->DeleteTo(stream, revision);
   if (!s.ok()) return ReportError(context, s);
-  *context.out << "deleted '" << stream << "' up to "
-               << (revision == kMaxRevision ? std::string("its head") : absl::StrCat("revision ", revision))
-               << "\n";
+  absl::StatusOr<uint64_t> head_after = store->HeadRevision(stream);
+  if (!head_after.ok()) return ReportError(context, head_after.status());
+  const uint64_t least = std::min(revision, *head_before);
+  const uint64_t most = std::min(revision, *head_after);
+  const std::string name = EscapeForTerminal(stream);
+  if (most == 0) {
+    *context.out << "'" << name << "' has no events; nothing deleted\n";
+  } else if (least == most) {
+    *context.out << "deleted '" << name << "' up to revision " << least;
+    if (revision > least) {
+      *context.out << ", its head"
+                   << (revision == kMaxRevision
+                           ? std::string()
+                           : absl::StrCat(" (revision ", revision,
+                                          " does not exist; events appended later stay visible)"));
+    }
+    *context.out << "\n";
+  } else {
+    *context.out << "deleted '" << name << "' up to a revision between " << least << " and "
+                 << most << " (appends to it ran during the delete)\n";
+  }
   return kExitOk;
 }
 

@@ -158,6 +158,20 @@ TEST_F(CairndTls, SilentClientIsDroppedAfterTheHandshakeTimeout) {
   EXPECT_EQ((*server)->Terminate(), 0);
 }
 
+TEST_F(CairndTls, AKeyFileOthersCanReadIsRefusedAtStartNamingTheFix) {
+  const std::string loose = File("loose.key");
+  std::filesystem::copy_file(File("server.key"), loose,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::permissions(loose, std::filesystem::perms(0644));
+  auto server = TestServer::Start({"--tls-cert", File("server.pem"), "--tls-key", loose});
+  ASSERT_FALSE(server.ok()) << "cairnd served with a key file of mode 0644";
+  const std::string message(server.status().message());
+  EXPECT_NE(message.find("[tls] key-file = " + loose + " is open to group or others (mode 0644)"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("chmod 600 " + loose), std::string::npos) << message;
+}
+
 TEST_F(CairndTls, PlainClientOnTheTlsPortIsRefused) {
   auto server = StartTls(/*mutual=*/false);
   ASSERT_NE(server, nullptr);

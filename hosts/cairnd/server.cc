@@ -9,6 +9,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <openssl/crypto.h>
+
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -212,8 +214,10 @@ class Server::Impl {
                        ": cannot load a PEM certificate chain (",
                        ec.message(), ")"));
     }
-    tls_->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem,
-                               ec);
+    absl::StatusOr<std::string> key = ReadTlsPrivateKey(options_.tls_key_file);
+    if (!key.ok()) return key.status();
+    tls_->use_private_key(asio::buffer(*key), asio::ssl::context::pem, ec);
+    OPENSSL_cleanse(key->data(), key->size());
     if (ec) {
       return absl::InvalidArgumentError(absl::StrCat(
           "[tls] key-file = ", options_.tls_key_file,

@@ -81,6 +81,15 @@ struct ServerOptions {
 // an explicit `[tls] mode = off`.
 absl::StatusOr<ServerOptions> ServerOptionsFromSite(const SiteConfig& site);
 
+// Reads the PEM private key `path` ([tls] key-file) after checking, on the
+// open file, that it is private to this process
+// (cairn/sdk/secret_file.hpp): a regular file with no permission bit for
+// group or others, owned by the effective user (root too gets no exception
+// for a file another user owns). A refusal is kInvalidArgument naming the
+// key file and the fix ('chmod 600', 'chown'). The caller wipes the text
+// (OPENSSL_cleanse) once the key is loaded.
+absl::StatusOr<std::string> ReadTlsPrivateKey(const std::string& path);
+
 // Whether an append to the store `site` describes may wait for a sync or
 // another process: false only for the memory plugin, or mmaplog with fsync =
 // never or interval:MS, and replication none. Plugins it does not know count

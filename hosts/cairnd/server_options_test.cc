@@ -1,5 +1,11 @@
 #include "server_options.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 namespace cairn::cairnd {
@@ -9,6 +15,70 @@ SiteConfig Site(const std::string& text) {
   auto site = SiteConfig::Parse(text, "test.ini", HostSections());
   EXPECT_TRUE(site.ok()) << site.status();
   return site.ok() ? *site : SiteConfig();
+}
+
+// A key file with `mode` in a fresh folder (removed with it).
+class TlsKeyFile {
+ public:
+  explicit TlsKeyFile(mode_t mode) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "cairnd-key-XXXXXX").string();
+    dir_ = ::mkdtemp(pattern.data()) != nullptr ? pattern : "";
+    path_ = dir_ + "/server.key";
+    std::ofstream(path_) << "-----BEGIN PRIVATE KEY-----\n";
+    ::chmod(path_.c_str(), mode);
+  }
+  ~TlsKeyFile() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_;
+  std::string path_;
+};
+
+TEST(TlsPrivateKey, AKeyFileGroupOrOthersCanReadIsRefusedNamingTheFix) {
+  TlsKeyFile key(0644);
+  auto pem = ReadTlsPrivateKey(key.path());
+  ASSERT_FALSE(pem.ok());
+  EXPECT_EQ(pem.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(pem.status().message());
+  EXPECT_NE(message.find("[tls] key-file = " + key.path()), std::string::npos) << message;
+  EXPECT_NE(message.find("mode 0644"), std::string::npos) << message;
+  EXPECT_NE(message.find("chmod 600 " + key.path()), std::string::npos) << message;
+  ::chmod(key.path().c_str(), 0620);
+  EXPECT_FALSE(ReadTlsPrivateKey(key.path()).ok());
+}
+
+TEST(TlsPrivateKey, APrivateKeyFileIsRead) {
+  TlsKeyFile key(0600);
+  auto pem = ReadTlsPrivateKey(key.path());
+  ASSERT_TRUE(pem.ok()) << pem.status();
+  EXPECT_EQ(*pem, "-----BEGIN PRIVATE KEY-----\n");
+}
+
+TEST(TlsPrivateKey, AKeyFileAnotherUserOwnsIsRefused) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "only root can make a file another user owns; "
+                    "SecretFile.RefusesAnotherOwnerAlsoForRoot covers the rule";
+  }
+  TlsKeyFile key(0600);
+  ASSERT_EQ(::chown(key.path().c_str(), 65534, static_cast<gid_t>(-1)), 0);
+  auto pem = ReadTlsPrivateKey(key.path());
+  ASSERT_FALSE(pem.ok());
+  EXPECT_NE(pem.status().message().find("is owned by uid 65534, not by uid 0"),
+            absl::string_view::npos)
+      << pem.status();
+}
+
+TEST(TlsPrivateKey, AMissingKeyFileIsNamed) {
+  auto pem = ReadTlsPrivateKey("/nonexistent/cairnd.key");
+  ASSERT_FALSE(pem.ok());
+  EXPECT_NE(pem.status().message().find("[tls] key-file = /nonexistent/cairnd.key: cannot open"),
+            absl::string_view::npos)
+      << pem.status();
 }
 
 TEST(ServerOptions, DefaultsServePlainTcpOnLoopback) {

@@ -240,6 +240,21 @@ TEST_F(CairnC, BadExpectedKindIsInvalidArgument) {
   EXPECT_EQ(Head("s"), 0u);
 }
 
+TEST_F(CairnC, NamesThatBreakTheNameRuleAreRefusedThroughTheStore) {
+  Error e;
+  EXPECT_EQ(Append("x\t999", {Input{}}, CAIRN_EXPECT_ANY, 0, nullptr, &e),
+            CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(e.message).find("stream name \"x\\t999\" has control character"),
+            std::string::npos)
+      << e.message;
+  Input bad_tag;
+  bad_tag.tags = {"t\xC0\xAF"};
+  EXPECT_EQ(Append("s", {Input{}, bad_tag}, CAIRN_EXPECT_ANY, 0, nullptr, &e),
+            CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(e.message).find("event 1: tag"), std::string::npos) << e.message;
+  EXPECT_EQ(Head("s"), 0u);
+}
+
 TEST_F(CairnC, TooSmallEventStructIsRefusedWithItsSize) {
   cairn_event in{};
   in.size = 4;

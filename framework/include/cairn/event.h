@@ -11,7 +11,7 @@ namespace cairn {
 
 inline constexpr uint64_t kMaxRevision = std::numeric_limits<uint64_t>::max();
 inline constexpr uint64_t kMaxPosition = std::numeric_limits<uint64_t>::max();
-inline constexpr size_t kMaxNameBytes = 255;  // stream names and tags
+inline constexpr size_t kMaxNameBytes = 255;  // names: see cairn/names.h
 
 // An event as a writer hands it to Store::Append.
 struct EventData {

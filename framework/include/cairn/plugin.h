@@ -180,7 +180,7 @@ typedef cairn_status (*cairn_plugin_entry_fn)(
 typedef struct cairn_event {
   uint32_t size;
   uint32_t tag_count;
-  cairn_bytes stream;   /* UTF-8, 1..255 bytes, no NUL */
+  cairn_bytes stream;   /* 1..255 bytes, no NUL, not a path; cairn/names.h */
   uint64_t revision;    /* 1-based, contiguous within the stream */
   uint64_t position;    /* 1-based, gap-free across the store */
   cairn_bytes type;     /* event type / manifest; may be empty */
@@ -188,7 +188,7 @@ typedef struct cairn_event {
   cairn_bytes writer;   /* writer id; may be empty */
   cairn_bytes metadata; /* opaque; may be empty */
   cairn_bytes data;     /* opaque; may be empty */
-  const cairn_bytes* tags; /* tag_count tags, each 1..255 bytes, no NUL */
+  const cairn_bytes* tags; /* tag_count tags, each as stream names are */
 } cairn_event;
 
 /* Expected revision for an append. */

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cairn/event.h"
+#include "cairn/names.h"
 
 namespace cairn::protocol {
 namespace {
@@ -24,6 +25,15 @@ std::optional<RequestError> CheckStream(std::string_view stream) {
   return std::nullopt;
 }
 
+// A name the request writes: the whole rule of cairn/names.h, which the
+// Store applies too (reads take any name CheckName allows, so names stored
+// before the rule stay readable).
+std::optional<RequestError> CheckWrittenName(NameKind kind, std::string_view name,
+                                             std::string_view prefix = "") {
+  if (auto bad = NameProblem(kind, name)) return Invalid(std::string(prefix) + *bad);
+  return std::nullopt;
+}
+
 std::optional<RequestError> CheckCriteria(const v1::SnapshotCriteria& c) {
   if (c.has_min_revision() && c.has_max_revision() &&
       c.min_revision() > c.max_revision()) {
@@ -43,7 +53,7 @@ std::optional<RequestError> CheckCriteria(const v1::SnapshotCriteria& c) {
 
 std::optional<RequestError> CheckAppend(const v1::AppendRequest& append,
                                         const RequestLimits& limits) {
-  if (auto bad = CheckStream(append.stream())) return bad;
+  if (auto bad = CheckWrittenName(NameKind::kStream, append.stream())) return bad;
   if (!v1::ExpectedKind_IsValid(append.expected_kind())) {
     return Invalid(absl::StrCat("expected_kind ", append.expected_kind(),
                                 " is not ANY (0), NO_STREAM (1) or EXACT (2)"));
@@ -63,10 +73,10 @@ std::optional<RequestError> CheckAppend(const v1::AppendRequest& append,
   }
   for (int i = 0; i < append.events_size(); ++i) {
     const v1::EventData& event = append.events(i);
+    const std::string prefix = absl::StrCat("event ", i, ": ");
+    if (auto bad = CheckWrittenName(NameKind::kEventType, event.type(), prefix)) return bad;
     for (const std::string& tag : event.tags()) {
-      if (auto bad = CheckName(tag, "tag")) {
-        return Invalid(absl::StrCat("event ", i, ": ", *bad));
-      }
+      if (auto bad = CheckWrittenName(NameKind::kTag, tag, prefix)) return bad;
     }
   }
   return std::nullopt;
@@ -162,12 +172,12 @@ std::optional<RequestError> CheckRequest(const v1::Request& request,
     case v1::Request::kCancel:
       return std::nullopt;
     case v1::Request::kDeleteTo:
-      return CheckStream(request.delete_to().stream());
+      return CheckWrittenName(NameKind::kStream, request.delete_to().stream());
     case v1::Request::kSaveSnapshot:
       if (!request.save_snapshot().has_snapshot()) {
         return Invalid("save_snapshot carries no snapshot");
       }
-      return CheckStream(request.save_snapshot().snapshot().stream());
+      return CheckWrittenName(NameKind::kStream, request.save_snapshot().snapshot().stream());
     case v1::Request::kLoadSnapshot:
       if (auto bad = CheckStream(request.load_snapshot().stream())) return bad;
       return CheckCriteria(request.load_snapshot().criteria());

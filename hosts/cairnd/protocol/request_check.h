@@ -1,6 +1,7 @@
 // Checks a decoded Request before it reaches the store: everything the
-// protocol itself forbids (empty or oversize names, negative counts, unknown
-// enum values, batches above the limit). The store checks the rest.
+// protocol itself forbids (names that break the rule of cairn/names.h,
+// negative counts, unknown enum values, batches above the limit). The store
+// checks the rest.
 #ifndef CAIRN_HOSTS_CAIRND_PROTOCOL_REQUEST_CHECK_H_
 #define CAIRN_HOSTS_CAIRND_PROTOCOL_REQUEST_CHECK_H_
 
@@ -30,7 +31,10 @@ struct RequestError {
 std::optional<RequestError> CheckRequest(const v1::Request& request,
                                          const RequestLimits& limits);
 
-// A stream name or tag: 1..255 bytes, no NUL. `what` names the field in the
+// A stream name or tag a request reads: 1..255 bytes, no NUL, as storage
+// requires, so names stored before the rule of cairn/names.h stay readable.
+// (What a request writes — append's stream, event types and tags, delete_to,
+// save_snapshot — must keep that whole rule.) `what` names the field in the
 // message ("stream", "tag").
 std::optional<std::string> CheckName(std::string_view name,
                                      std::string_view what);

@@ -34,7 +34,52 @@ TEST(RequestCheck, StreamNameOver255BytesIsInvalidArgument) {
 TEST(RequestCheck, StreamNameWithNulIsInvalidArgument) {
   auto error = CheckRequest(Append(std::string("a\0b", 3), 1), {});
   ASSERT_TRUE(error.has_value());
-  EXPECT_NE(error->message.find("NUL"), std::string::npos);
+  EXPECT_NE(error->message.find("U+0000 at byte 1"), std::string::npos) << error->message;
+}
+
+TEST(RequestCheck, WrittenNamesFollowTheNameRuleNamingTheField) {
+  auto control = CheckRequest(Append("x\t999", 1), {});
+  ASSERT_TRUE(control.has_value());
+  EXPECT_EQ(control->code, v1::INVALID_ARGUMENT);
+  EXPECT_NE(control->message.find("stream name \"x\\t999\" has control character U+0009"),
+            std::string::npos)
+      << control->message;
+
+  v1::Request type = Append("s", 2);
+  type.mutable_append()->mutable_events(1)->set_type("T\xC0\xAF");
+  auto bad_type = CheckRequest(type, {});
+  ASSERT_TRUE(bad_type.has_value());
+  EXPECT_EQ(bad_type->code, v1::INVALID_ARGUMENT);
+  EXPECT_NE(bad_type->message.find("event 1: event type"), std::string::npos)
+      << bad_type->message;
+
+  v1::Request tag = Append("s", 1);
+  tag.mutable_append()->mutable_events(0)->add_tags("t\n");
+  auto bad_tag = CheckRequest(tag, {});
+  ASSERT_TRUE(bad_tag.has_value());
+  EXPECT_NE(bad_tag->message.find("event 0: tag \"t\\n\""), std::string::npos)
+      << bad_tag->message;
+
+  v1::Request delete_to;
+  delete_to.mutable_delete_to()->set_stream("d\x7f");
+  auto bad_delete = CheckRequest(delete_to, {});
+  ASSERT_TRUE(bad_delete.has_value());
+  EXPECT_NE(bad_delete->message.find("U+007F"), std::string::npos) << bad_delete->message;
+
+  v1::Request snapshot;
+  snapshot.mutable_save_snapshot()->mutable_snapshot()->set_stream("s\xC2\x85");
+  auto bad_snapshot = CheckRequest(snapshot, {});
+  ASSERT_TRUE(bad_snapshot.has_value());
+  EXPECT_NE(bad_snapshot->message.find("U+0085"), std::string::npos) << bad_snapshot->message;
+}
+
+TEST(RequestCheck, ReadsTakeNamesStoredBeforeTheRule) {
+  v1::Request read;
+  read.mutable_read_stream()->set_stream("x\t999");
+  EXPECT_FALSE(CheckRequest(read, {}).has_value());
+  v1::Request tag;
+  tag.mutable_read_tag()->set_tag("t\n");
+  EXPECT_FALSE(CheckRequest(tag, {}).has_value());
 }
 
 TEST(RequestCheck, BatchAboveMaxBatchIsLimitExceeded) {

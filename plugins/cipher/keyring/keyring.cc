@@ -12,6 +12,8 @@
 #include <cstring>
 #include <limits>
 
+#include <cairn/sdk/secret_file.hpp>
+
 #include "atomic_file.h"
 #include "directive_text.h"
 
@@ -19,12 +21,6 @@ namespace cairn::keyring {
 namespace {
 
 constexpr char kHexDigits[] = "0123456789abcdef";
-
-std::string ModeText(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
-}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -189,16 +185,10 @@ sdk::Status Keyring::Load(const std::string& path, Keyring* out) {
     ::close(fd);
     return sdk::IoError("keyring " + path + ": cannot stat: " + ErrnoText(e));
   }
-  if (!S_ISREG(info.st_mode)) {
+  std::string problem = sdk::SecretFileProblem(info, ::geteuid(), "keyring " + path, path);
+  if (!problem.empty()) {
     ::close(fd);
-    return sdk::InvalidArgument("keyring " + path + " is not a regular file");
-  }
-  if ((info.st_mode & 077) != 0) {
-    ::close(fd);
-    return sdk::InvalidArgument(
-        "keyring " + path + " is readable or writable by group or others (mode " +
-        ModeText(info.st_mode) + "); keys must be private: run 'chmod 600 " +
-        path + "'");
+    return sdk::InvalidArgument(problem);
   }
   std::string text;
   sdk::Status status = ReadWholeFile(fd, "keyring", path, &text);

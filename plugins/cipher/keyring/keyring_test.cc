@@ -1,5 +1,9 @@
 #include "keyring.h"
 
+#include <cairn/sdk/secret_file.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -133,6 +137,36 @@ TEST(KeyringLoad, RefusesAFileReadableByGroupOrOthers) {
   EXPECT_TRUE(Keyring::Load(path, &keyring).ok());
   ::chmod(path.c_str(), 0400);
   EXPECT_TRUE(Keyring::Load(path, &keyring).ok());
+}
+
+TEST(KeyringLoad, RefusesAFileAnotherUserOwns) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "only root can make a file another user owns; "
+                    "SecretFile.RefusesAnotherOwnerAlsoForRoot covers the rule";
+  }
+  TempDir dir;
+  std::string path = dir.File("keys");
+  WriteFile(path, "key 1 " + HexKey('a') + " active\n", 0600);
+  ASSERT_EQ(::chown(path.c_str(), 65534, static_cast<gid_t>(-1)), 0);
+  Keyring keyring;
+  sdk::Status status = Keyring::Load(path, &keyring);
+  EXPECT_EQ(status.code(), CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_THAT(status.message(), HasSubstr("keyring " + path + " is owned by uid 65534"));
+  EXPECT_THAT(status.message(), HasSubstr("chown 0 " + path));
+}
+
+TEST(SecretFile, RefusesAnotherOwnerAlsoForRoot) {
+  struct stat info {};
+  info.st_mode = S_IFREG | 0600;
+  info.st_uid = 1000;
+  EXPECT_EQ(sdk::SecretFileProblem(info, 1000, "keyring k", "k"), "");
+  EXPECT_THAT(sdk::SecretFileProblem(info, 0, "keyring k", "k"),
+              HasSubstr("keyring k is owned by uid 1000, not by uid 0"));
+  EXPECT_THAT(sdk::SecretFileProblem(info, 1001, "keyring k", "k"),
+              HasSubstr("run 'chown 1001 k'"));
+  info.st_mode = S_IFREG | 0610;  // any group or other bit, also execute
+  EXPECT_THAT(sdk::SecretFileProblem(info, 1000, "keyring k", "k"),
+              HasSubstr("mode 0610"));
 }
 
 TEST(KeyringLoad, NamesTheFileAndLineOfAMalformedLine) {
