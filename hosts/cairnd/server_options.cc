@@ -177,6 +177,39 @@ const std::map<std::string, std::map<std::string, Setter>>& Keys() {
              LimitKey(&Limits::max_read_events, 1, 1000000, false)},
             {"idle-timeout", LimitDuration(&Limits::idle_timeout)},
             {"handshake-timeout", LimitDuration(&Limits::handshake_timeout)}}},
+          {"audit",
+           {{"path",
+             [](const std::string& text, ServerOptions& options) {
+               options.audit.path = text;
+               return absl::OkStatus();
+             }},
+            {"max-size",
+             [](const std::string& text, ServerOptions& options) {
+               auto value = ParseByteSize(text);
+               if (!value.ok()) return value.status();
+               if (auto s = Range(*value, 4096, uint64_t{1} << 40); !s.ok()) {
+                 return s;
+               }
+               options.audit.max_size = *value;
+               return absl::OkStatus();
+             }},
+            {"keep",
+             [](const std::string& text, ServerOptions& options) {
+               auto value = ParseUnsigned(text);
+               if (!value.ok()) return value.status();
+               if (auto s = Range(*value, 0, 1000); !s.ok()) return s;
+               options.audit.keep = static_cast<unsigned>(*value);
+               return absl::OkStatus();
+             }},
+            {"fsync",
+             [](const std::string& text, ServerOptions& options) {
+               if (text != "on" && text != "off") {
+                 return absl::InvalidArgumentError(
+                     absl::StrCat("'", text, "' is not on or off"));
+               }
+               options.audit.fsync = text == "on";
+               return absl::OkStatus();
+             }}}},
       };
   return *keys;
 }
@@ -191,7 +224,8 @@ bool IsLoopback(const std::string& address) {
 
 const std::set<std::string>& HostSections() {
   static const auto* sections =
-      new std::set<std::string>{"server", "http", "tls", "limits"};
+      new std::set<std::string>{"server", "http",  "tls",   "limits",
+                                "access", "audit", "client"};
   return *sections;
 }
 
@@ -264,11 +298,20 @@ bool AppendsWaitForSync(const SiteConfig& site, std::string* reason) {
 absl::StatusOr<ServerOptions> ServerOptionsFromSite(const SiteConfig& site) {
   ServerOptions options;
   for (const auto& [section, values] : site.host_sections) {
+    // [client] belongs to the cairn command line (one site file can serve
+    // both); [access] is a list of rules, not keys.
+    if (section == "client") continue;
+    if (section == "access") {
+      auto policy = AccessPolicy::FromSection(values);
+      if (!policy.ok()) return policy.status();
+      options.access = *std::move(policy);
+      continue;
+    }
     auto known = Keys().find(section);
     if (known == Keys().end()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "section [", section, "] is not one cairnd reads (server, http, "
-          "tls, limits)"));
+          "tls, limits, access, audit, client)"));
     }
     for (const auto& [key, value] : values) {
       auto setter = known->second.find(key);

@@ -1,5 +1,5 @@
-// cairnd's own settings: the [server], [http], [tls] and [limits] sections of
-// the site file (flags override them through SiteConfig::Override). Every
+// cairnd's own settings: the [server], [http], [tls], [limits], [access] and
+// [audit] sections of the site file (flags override them through SiteConfig::Override). Every
 // key is listed in docs/server.md; an unknown key is an error naming it.
 #ifndef CAIRN_HOSTS_CAIRND_SERVER_OPTIONS_H_
 #define CAIRN_HOSTS_CAIRND_SERVER_OPTIONS_H_
@@ -10,6 +10,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "access_control.h"
+#include "audit_log.h"
 #include "cairn/config.h"
 
 namespace cairn::cairnd {
@@ -69,6 +71,9 @@ struct ServerOptions {
                                           // signed by this CA (mutual TLS)
 
   Limits limits;
+
+  AccessPolicy access;  // [access]; the default without one: access_control.h
+  AuditOptions audit;   // [audit]
 
   // Whether the protocol port speaks TLS (after Resolve).
   bool tls() const { return tls_mode == TlsMode::kOn; }

@@ -131,5 +131,30 @@ TEST(ServerOptions, HttpCanBeTurnedOff) {
   EXPECT_FALSE(options->http_enabled);
 }
 
+TEST(ServerOptions, AccessAuditAndClientSectionsAreRead) {
+  auto options = ServerOptionsFromSite(
+      Site("[access]\nops = CN=ops: admin *\n[audit]\npath = /tmp/a.log\n"
+           "max-size = 1MiB\nkeep = 3\nfsync = on\n[client]\ntls-ca = ca.pem\n"));
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_TRUE(options->access.has_rules());
+  EXPECT_EQ(options->audit.path, "/tmp/a.log");
+  EXPECT_EQ(options->audit.max_size, 1u << 20);
+  EXPECT_EQ(options->audit.keep, 3u);
+  EXPECT_TRUE(options->audit.fsync);
+}
+
+TEST(ServerOptions, BadAuditOrAccessValueIsRefusedNamingTheKey) {
+  auto audit = ServerOptionsFromSite(Site("[audit]\nfsync = sometimes\n"));
+  ASSERT_FALSE(audit.ok());
+  EXPECT_NE(audit.status().message().find("[audit] fsync = sometimes: "),
+            std::string::npos)
+      << audit.status();
+  auto access = ServerOptionsFromSite(Site("[access]\nops = CN=ops admin *\n"));
+  ASSERT_FALSE(access.ok());
+  EXPECT_NE(access.status().message().find("[access] ops = CN=ops admin *: "),
+            std::string::npos)
+      << access.status();
+}
+
 }  // namespace
 }  // namespace cairn::cairnd
