@@ -22,20 +22,44 @@ absl::Status Errno(const std::string& what, const std::string& path) {
       absl::StrCat("audit log '", path, "': ", what, ": ", std::strerror(errno)));
 }
 
-// RFC 3339 UTC with microseconds: 2026-12-03T07:45:09.123456Z.
-std::string NowUtc() {
-  const auto now = std::chrono::system_clock::now();
+// Appends the time now, RFC 3339 UTC with microseconds
+// (2026-12-03T07:45:09.123456Z). The part up to the second is made once a
+// second per thread: it is most of an audit line's formatting cost.
+void AppendNowUtc(std::string* out) {
+  thread_local std::time_t cached_second = -1;
+  thread_local char cached[80];
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                      now.time_since_epoch())
+                      std::chrono::system_clock::now().time_since_epoch())
                       .count();
-  const std::time_t seconds = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[96];
-  std::snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, static_cast<long long>(us % 1000000));
-  return text;
+  const std::time_t second = static_cast<std::time_t>(us / 1000000);
+  if (second != cached_second) {
+    std::tm tm{};
+    gmtime_r(&second, &tm);
+    std::snprintf(cached, sizeof(cached), "%04d-%02d-%02dT%02d:%02d:%02d.",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                  tm.tm_min, tm.tm_sec);
+    cached_second = second;
+  }
+  out->append(cached);
+  char micros[8];
+  long fraction = static_cast<long>(us % 1000000);
+  for (int i = 5; i >= 0; --i) {
+    micros[i] = static_cast<char>('0' + fraction % 10);
+    fraction /= 10;
+  }
+  micros[6] = 'Z';
+  out->append(micros, 7);
+}
+
+// Appends `text` JSON-escaped; most names need no escaping.
+void AppendJson(std::string* out, std::string_view text) {
+  for (char c : text) {
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+      out->append(JsonEscape(text));
+      return;
+    }
+  }
+  out->append(text);
 }
 
 // The last complete line of `path` ("" if none), or an error when the file
@@ -115,19 +139,26 @@ absl::Status AuditLog::OpenFile() {
 
 uint64_t AuditLog::Add(const AuditEntry& entry) {
   // Everything but seq and prev is formatted outside the lock.
-  const std::string body = absl::StrCat(
-      ",\"time\":\"", NowUtc(), "\",\"kind\":\"", JsonEscape(entry.kind),
-      "\",\"identity\":\"", JsonEscape(entry.identity), "\",\"peer\":\"",
-      JsonEscape(entry.peer), "\",\"op\":\"", JsonEscape(entry.operation),
-      "\",\"stream\":\"", JsonEscape(entry.stream), "\",\"right\":\"",
-      JsonEscape(entry.right), "\",\"result\":\"", JsonEscape(entry.result),
-      "\",\"prev\":\"");
+  std::string body;
+  body.reserve(200 + entry.identity.size() + entry.stream.size());
+  body.append(",\"time\":\"");
+  AppendNowUtc(&body);
+  const std::pair<std::string_view, std::string_view> fields[] = {
+      {"\",\"kind\":\"", entry.kind},         {"\",\"identity\":\"", entry.identity},
+      {"\",\"peer\":\"", entry.peer},         {"\",\"op\":\"", entry.operation},
+      {"\",\"stream\":\"", entry.stream},     {"\",\"right\":\"", entry.right},
+      {"\",\"result\":\"", entry.result}};
+  for (const auto& [name, value] : fields) {
+    body.append(name);
+    AppendJson(&body, value);
+  }
+  body.append("\",\"prev\":\"");
   std::lock_guard<std::mutex> lock(mutex_);
   const uint64_t seq = ++added_;
-  std::string line = absl::StrCat("{\"seq\":", seq, body, last_hash_, "\"}");
-  last_hash_ = AuditLineHash(line);
-  line.push_back('\n');
-  queued_ += line;
+  const size_t start = queued_.size();
+  absl::StrAppend(&queued_, "{\"seq\":", seq, body, last_hash_, "\"}");
+  last_hash_ = AuditLineHash(std::string_view(queued_).substr(start));
+  queued_.push_back('\n');
   return seq;
 }
 

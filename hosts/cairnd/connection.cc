@@ -7,6 +7,8 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "log.h"
@@ -223,6 +225,11 @@ class StreamConnection final
   // Handles buffered frames while the connection has room for more work;
   // reads when it has handled them all. Called again when room frees up.
   void ProcessFrames() {
+    ProcessBufferedFrames();
+    RunInlineBatch();
+  }
+
+  void ProcessBufferedFrames() {
     while (!closing_) {
       if (inflight_ >= limits_.max_inflight || Congested()) return;
       std::string_view payload;
@@ -316,7 +323,7 @@ class StreamConnection final
       case v1::Request::kAppend:
       case v1::Request::kHead:
         if (context_->options.inline_appends) {
-          RunInline(request, decision);
+          RunInline(std::move(request), std::move(decision));
           return;
         }
         Dispatch(std::move(request), std::move(decision));
@@ -372,11 +379,37 @@ class StreamConnection final
   }
 
   // [server] inline-appends: the store call runs here, on the strand.
-  void RunInline(const v1::Request& request,
-                 const AccessGate::Decision& decision) {
+  // With an audit log, inline requests wait until ProcessFrames has read
+  // every buffered frame, so one audit write covers the burst
+  // (RunInlineBatch); without one they run at once.
+  void RunInline(v1::Request request, AccessGate::Decision decision) {
+    if (decision.audit_seq != 0) {
+      inline_batch_.emplace_back(std::move(request), std::move(decision));
+      return;
+    }
     v1::Response response;
     ExecuteAudited(request, decision, &response);
     Send(response);
+  }
+
+  // Waits once for the newest held request's audit line (every earlier line
+  // is written by then), then runs the held requests in order.
+  void RunInlineBatch() {
+    if (inline_batch_.empty()) return;
+    std::vector<std::pair<v1::Request, AccessGate::Decision>> batch;
+    batch.swap(inline_batch_);
+    const absl::Status recorded =
+        context_->gate.AwaitRecorded(batch.back().second);
+    for (const auto& [request, decision] : batch) {
+      v1::Response response;
+      if (recorded.ok()) {
+        context_->executor.Execute(request, &response);
+      } else {
+        response.set_request_id(request.request_id());
+        protocol::StatusToError(recorded, response.mutable_error());
+      }
+      Send(response);
+    }
   }
 
   // Runs the request once its audit line is written; an admin request's
@@ -745,6 +778,8 @@ class StreamConnection final
   std::string write_active_;
   std::unordered_map<uint64_t, std::shared_ptr<OpenSubscription>>
       subscriptions_;
+  // Inline requests (appends, heads) waiting for RunInlineBatch.
+  std::vector<std::pair<v1::Request, AccessGate::Decision>> inline_batch_;
 };
 
 template <class Stream>
