@@ -180,6 +180,22 @@ TEST_F(CliTlsTest, PlainCliAgainstATlsServerSaysTheServerWantsTls) {
   EXPECT_THAT(r.err, ::testing::Not(HasSubstr("End of file")));
 }
 
+TEST_F(CliTlsTest, TlsCaFlagAloneServesAgainstATlsServerWithoutClientCertificates) {
+  absl::StatusOr<std::unique_ptr<cairn::testing::TestServer>> tls_only =
+      cairn::testing::TestServer::Start(
+          {"--tls-cert", File("server.pem"), "--tls-key", File("server.key")});
+  ASSERT_TRUE(tls_only.ok()) << tls_only.status();
+  const std::string address = "127.0.0.1:" + std::to_string((*tls_only)->port());
+  // Without [access], an anonymous loopback client keeps every right.
+  Result append = Run({"--server", address, "--tls-ca", File("ca.pem"), "append", "s"},
+                      "{\"type\": \"A\"}\n");
+  EXPECT_EQ(append.code, 0) << append.err;
+  // The server's certificate must come from the CA given.
+  Result wrong = Run({"--server", address, "--tls-ca", File("other-ca.pem"), "head"});
+  EXPECT_EQ(wrong.code, 2);
+  EXPECT_THAT(wrong.err, HasSubstr("TLS handshake"));
+}
+
 TEST_F(CliTlsTest, MutualTlsServerRefusesTheCliWithoutAClientCertificate) {
   Result r = Run({"--server", address_, "--tls-ca", File("ca.pem"), "head"});
   EXPECT_EQ(r.code, 2);

@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
+#include <fstream>
 #include <functional>
 #include <map>
 
@@ -267,6 +268,45 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text)
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "'", text, "': unknown duration unit '", suffix, "' (use ms, s, m)"));
+}
+
+std::string SiteFileLineOf(const std::string& path, const std::string& message) {
+  // "[section] key ..." -> section, key.
+  const std::string_view error(message);
+  if (path.empty() || error.empty() || error.front() != '[') return "";
+  const size_t close = error.find(']');
+  if (close == std::string_view::npos || close + 1 >= error.size()) return "";
+  const std::string section(error.substr(1, close - 1));
+  std::string_view rest = error.substr(close + 1);
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  const size_t end = rest.find_first_of(" =:");
+  const std::string key(rest.substr(0, end));
+  if (key.empty()) return "";
+  std::ifstream in(path);
+  std::string line;
+  std::string current;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const size_t first = line.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    std::string_view text(line);
+    text.remove_prefix(first);
+    if (text.front() == '[') {
+      const size_t bracket = text.find(']');
+      current = std::string(text.substr(1, bracket == std::string_view::npos
+                                               ? std::string_view::npos
+                                               : bracket - 1));
+      continue;
+    }
+    if (current != section) continue;
+    const size_t equals = text.find('=');
+    if (equals == std::string_view::npos) continue;
+    std::string_view name = text.substr(0, equals);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) {
+      name.remove_suffix(1);
+    }
+    if (name == key) return absl::StrCat(path, ":", number);
+  }
+  return "";
 }
 
 bool AppendsWaitForSync(const SiteConfig& site, std::string* reason) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "access_control.h"
@@ -91,6 +92,11 @@ absl::StatusOr<ServerOptions> ServerOptionsFromSite(const SiteConfig& site);
 // never or interval:MS, and replication none. Plugins it does not know count
 // as waiting. `reason` (optional) says which setting decided.
 bool AppendsWaitForSync(const SiteConfig& site, std::string* reason);
+
+// Where a ServerOptionsFromSite error that begins "[SECTION] KEY" points in
+// the site file `path`: "PATH:LINE" of that key in that section, or "" when
+// the message names no key or the file does not hold it (a --set flag).
+std::string SiteFileLineOf(const std::string& path, const std::string& error);
 
 // "4MiB", "512KiB", "100" (bytes) -> bytes.
 absl::StatusOr<uint64_t> ParseByteSize(const std::string& text);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 namespace cairn::cairnd {
 namespace {
 
@@ -154,6 +156,23 @@ TEST(ServerOptions, BadAuditOrAccessValueIsRefusedNamingTheKey) {
   EXPECT_NE(access.status().message().find("[access] ops = CN=ops admin *: "),
             std::string::npos)
       << access.status();
+}
+
+TEST(ServerOptions, ErrorsArePlacedOnTheirSiteFileLine) {
+  const std::string path = ::testing::TempDir() + "/site-line.ini";
+  const std::string text =
+      "[server]\nport = 7600\n\n[access]\nops = CN=ops: admin *\n"
+      "orders = CN=orders write orders-\n";
+  {
+    std::ofstream out(path);
+    out << text;
+  }
+  auto options = ServerOptionsFromSite(Site(text));
+  ASSERT_FALSE(options.ok());
+  EXPECT_EQ(SiteFileLineOf(path, std::string(options.status().message())), path + ":6");
+  EXPECT_EQ(SiteFileLineOf(path, "[server] port = x: bad"), path + ":2");
+  EXPECT_EQ(SiteFileLineOf(path, "[audit] path = x: bad"), "");
+  EXPECT_EQ(SiteFileLineOf("", "[server] port = x: bad"), "");
 }
 
 }  // namespace
