@@ -165,6 +165,18 @@ TEST_F(AuditLogTest, RotationKeepsTheChainAcrossFilesAndDropsTheOldest) {
       << swapped.status();
 }
 
+TEST_F(AuditLogTest, AFailedWriteFailsThisAndEveryLaterLine) {
+  options_.path = "/dev/full";  // every write(2) fails with ENOSPC
+  auto log = AuditLog::Open(options_);
+  ASSERT_TRUE(log.ok()) << log.status();
+  const AuditEntry entry{"access", "CN=x", "p", "append", "s", "write", "allowed"};
+  absl::Status first = (*log)->Write(entry);
+  ASSERT_FALSE(first.ok());
+  EXPECT_TRUE(absl::StrContains(first.message(), "audit log '/dev/full': cannot write"))
+      << first;
+  EXPECT_FALSE((*log)->Write(entry).ok());
+}
+
 TEST_F(AuditLogTest, ConcurrentWritersProduceOneUnbrokenChain) {
   auto log = AuditLog::Open(options_);
   ASSERT_TRUE(log.ok());

@@ -163,6 +163,24 @@ TEST_F(CairndAccess, AnonymousLoopbackClientHasOnlyWhatRulesGrantOnceRulesExist)
       << denied;
 }
 
+TEST_F(CairndAccess, RequestsAreRefusedWhenTheAuditLogCannotBeWritten) {
+  auto server = TestServer::Start({"--set", "audit.path=/dev/full"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto client = (*server)->Connect();
+  ASSERT_TRUE(client.ok());
+  absl::Status refused =
+      (*client)->Append("s", ExpectedRevision::Any(), OneEvent()).status();
+  EXPECT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::StrContains(refused.message(), "cannot write its audit log"))
+      << refused;
+  // The log stays failed: later requests are refused too.
+  auto head = (*client)->HeadPosition();
+  ASSERT_FALSE(head.ok());
+  EXPECT_TRUE(absl::StrContains(head.status().message(), "cannot write its audit log"))
+      << head.status();
+  EXPECT_TRUE((*server)->WaitForLog("audit log write failed")) << (*server)->Log();
+}
+
 TEST_F(CairndAccess, BadRuleStopsStartUpNamingSectionAndKey) {
   auto server = TestServer::Start({"--set", "access.broken=CN=x: writ orders-"});
   ASSERT_FALSE(server.ok());
