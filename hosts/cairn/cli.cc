@@ -19,6 +19,9 @@
 #ifdef CAIRN_CLI_HAVE_REMOTE
 #include "remote_store_access.h"
 #endif
+#ifdef CAIRN_CLI_HAVE_AUDIT_COMMAND
+#include "audit_command.h"
+#endif
 
 namespace cairn::cli {
 namespace {
@@ -45,6 +48,9 @@ const std::vector<CommandEntry>& Commands() {
 #ifdef CAIRN_CLI_HAVE_KEYS_COMMAND
       {"keys", KeysCommand, "manage a cipher keyring: keys new|list|rotate --keyring FILE"},
 #endif
+#ifdef CAIRN_CLI_HAVE_AUDIT_COMMAND
+      {"audit", AuditCommand, "check cairnd's audit log chain: audit verify FILE..."},
+#endif
 #ifdef CAIRN_CLI_HAVE_TRAIN_DICT_COMMAND
       {"train-dict", TrainDictCommand, "train a zstd dictionary from a store's events"},
 #endif
@@ -67,9 +73,12 @@ void PrintHelp(std::ostream& out) {
          "  --data DIR         the store's folder (default ./data)\n"
          "  --config FILE      a site file (INI) naming plugins and options\n"
          "  --set S.K=V        override one site setting, e.g. storage.fsync=never\n"
-         "  --server HOST:PORT talk to a cairnd server instead\n\n"
+         "  --server HOST:PORT talk to a cairnd server instead\n"
+         "  --tls, --tls-ca FILE, --tls-cert FILE, --tls-key FILE, --tls-server-name NAME\n"
+         "                     TLS and mutual TLS to the server (or the site file's [client])\n\n"
          "'cairn COMMAND --help' describes a command. Exit codes: 0 ok, 1 usage,\n"
-         "2 data or store error, 3 conflict (wrong expected revision). See docs/cli.md.\n";
+         "2 data or store error, 3 conflict (wrong expected revision), 4 permission\n"
+         "denied by the server. See docs/cli.md.\n";
 }
 
 // The global flags that take a value, as given before the command name.
@@ -79,6 +88,10 @@ std::string* GlobalValueFlag(StoreOptions& options, const std::string& name,
   if (name == "--data") return &options.data_dir;
   if (name == "--config") return &options.config_file;
   if (name == "--server") return &options.server;
+  if (name == "--tls-ca") return &options.tls_ca;
+  if (name == "--tls-cert") return &options.tls_cert;
+  if (name == "--tls-key") return &options.tls_key;
+  if (name == "--tls-server-name") return &options.tls_server_name;
   if (name == "--set") {
     *list = &options.overrides;
     return nullptr;
@@ -92,7 +105,7 @@ StoreOpener DefaultStoreOpener() {
   return [](const StoreOptions& options) -> absl::StatusOr<std::unique_ptr<StoreAccess>> {
     if (!options.server.empty()) {
 #ifdef CAIRN_CLI_HAVE_REMOTE
-      return OpenRemoteStore(options.server);
+      return OpenRemoteStore(options);
 #else
       return MakeStatus(CAIRN_E_UNSUPPORTED,
                         absl::StrCat("--server ", options.server,
@@ -124,6 +137,10 @@ int RunCli(const std::vector<std::string>& args, const std::string& program_path
       return kExitOk;
     }
     if (word.empty() || word[0] != '-') break;
+    if (word == "--tls") {
+      context.store_options.tls = true;
+      continue;
+    }
     std::string name = word, value;
     bool has_value = false;
     if (size_t eq = word.find('='); eq != std::string::npos) {

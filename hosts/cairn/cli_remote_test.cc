@@ -1,5 +1,7 @@
 // `cairn --server HOST:PORT`: the commands against a real cairnd process
 // on a loopback port it picked itself.
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include <gmock/gmock.h>
@@ -7,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "test_certs.h"
 #include "test_server.h"
 
 namespace cairn::cli {
@@ -94,6 +97,130 @@ TEST_F(CliRemoteTest, UnreachableServerIsAStoreErrorNamingIt) {
   Result r = Run({"head", "s"});
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.err, HasSubstr(address_));
+}
+
+// `cairn --server` against a mutual-TLS cairnd with [access] rules and an
+// audit log.
+class CliTlsTest : public cairn::testing::CertificateTest {
+ protected:
+
+  void SetUp() override {
+    audit_ = File(std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+                  ".audit");
+    absl::StatusOr<std::unique_ptr<cairn::testing::TestServer>> server =
+        cairn::testing::TestServer::Start(
+            {"--tls-cert", File("server.pem"), "--tls-key", File("server.key"), "--tls-ca",
+             File("ca.pem"), "--set", "access.orders=CN=orders-svc: write orders-", "--set",
+             "audit.path=" + audit_});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    address_ = "127.0.0.1:" + std::to_string(server_->port());
+  }
+
+  Result Run(std::vector<std::string> args, const std::string& input = "") {
+    std::istringstream in(input);
+    std::ostringstream out, err;
+    int code = RunCli(args, "/nonexistent/bin/cairn", in, out, err);
+    return {code, out.str(), err.str()};
+  }
+
+  std::vector<std::string> AsOrders() {
+    return {"--server", address_, "--tls-ca", File("ca.pem"), "--tls-cert",
+            File("orders.pem"), "--tls-key", File("orders.key")};
+  }
+
+  std::string audit_;
+  std::unique_ptr<cairn::testing::TestServer> server_;
+  std::string address_;
+};
+
+std::vector<std::string> Plus(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST_F(CliTlsTest, MutualTlsFlagsConnectAndTheIdentityGetsItsRights) {
+  Result append = Run(Plus(AsOrders(), {"append", "orders-1"}), "{\"type\": \"A\"}\n");
+  ASSERT_EQ(append.code, 0) << append.err;
+  // The flags may also follow the command.
+  Result head = Run({"head", "orders-1", "--server", address_, "--tls-ca", File("ca.pem"),
+                     "--tls-cert", File("orders.pem"), "--tls-key", File("orders.key")});
+  EXPECT_EQ(head.code, 0) << head.err;
+  EXPECT_EQ(head.out, "1\n");
+}
+
+TEST_F(CliTlsTest, DeniedRequestExitsFourNamingTheMissingRight) {
+  Result denied = Run(Plus(AsOrders(), {"append", "payments-1"}), "{\"type\": \"A\"}\n");
+  EXPECT_EQ(denied.code, 4) << denied.err;
+  EXPECT_THAT(denied.err, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(denied.err, HasSubstr("CN=orders-svc has no write right on stream 'payments-1'"));
+  Result del = Run(Plus(AsOrders(), {"delete-to", "orders-1", "1"}));
+  EXPECT_EQ(del.code, 4) << del.err;
+  EXPECT_THAT(del.err, HasSubstr("no admin right"));
+}
+
+TEST_F(CliTlsTest, ClientSectionOfTheSiteFileSuppliesTheTlsFiles) {
+  const std::string site = File("client-site.ini");
+  std::ofstream(site) << "[client]\ntls-ca = " << File("ca.pem") << "\ntls-cert = "
+                      << File("orders.pem") << "\ntls-key = " << File("orders.key") << "\n";
+  Result append = Run({"--config", site, "--server", address_, "append", "orders-2"},
+                      "{\"type\": \"A\"}\n");
+  EXPECT_EQ(append.code, 0) << append.err;
+  std::ofstream(site, std::ios::trunc) << "[client]\ntls-certificate = x\n";
+  Result bad = Run({"--config", site, "--server", address_, "head"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("[client] tls-certificate: unknown key"));
+}
+
+TEST_F(CliTlsTest, PlainCliAgainstATlsServerSaysTheServerWantsTls) {
+  Result r = Run({"--server", address_, "head"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("speaks TLS only"));
+  EXPECT_THAT(r.err, HasSubstr("--tls-ca"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("End of file")));
+}
+
+TEST_F(CliTlsTest, TlsCaFlagAloneServesAgainstATlsServerWithoutClientCertificates) {
+  absl::StatusOr<std::unique_ptr<cairn::testing::TestServer>> tls_only =
+      cairn::testing::TestServer::Start(
+          {"--tls-cert", File("server.pem"), "--tls-key", File("server.key")});
+  ASSERT_TRUE(tls_only.ok()) << tls_only.status();
+  const std::string address = "127.0.0.1:" + std::to_string((*tls_only)->port());
+  // Without [access], an anonymous loopback client keeps every right.
+  Result append = Run({"--server", address, "--tls-ca", File("ca.pem"), "append", "s"},
+                      "{\"type\": \"A\"}\n");
+  EXPECT_EQ(append.code, 0) << append.err;
+  // The server's certificate must come from the CA given.
+  Result wrong = Run({"--server", address, "--tls-ca", File("other-ca.pem"), "head"});
+  EXPECT_EQ(wrong.code, 2);
+  EXPECT_THAT(wrong.err, HasSubstr("TLS handshake"));
+}
+
+TEST_F(CliTlsTest, MutualTlsServerRefusesTheCliWithoutAClientCertificate) {
+  Result r = Run({"--server", address_, "--tls-ca", File("ca.pem"), "head"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr(address_));
+}
+
+TEST_F(CliTlsTest, AuditVerifyPassesThenNamesAnEditedLine) {
+  ASSERT_EQ(Run(Plus(AsOrders(), {"append", "orders-1"}), "{\"type\": \"A\"}\n").code, 0);
+  ASSERT_EQ(Run(Plus(AsOrders(), {"append", "payments-1"}), "{\"type\": \"A\"}\n").code, 4);
+  ASSERT_EQ(Run(Plus(AsOrders(), {"head", "orders-1"})).code, 0);
+  Result ok = Run({"audit", "verify", audit_});
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr(": 3 line(s), seq 1..3, chain intact"));
+
+  std::ifstream in(audit_);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 3u);
+  lines[1].replace(lines[1].find("\"denied\""), 8, "\"allowd\"");
+  std::ofstream out(audit_, std::ios::trunc);
+  for (const std::string& line : lines) out << line << "\n";
+  out.close();
+  Result broken = Run({"audit", "verify", audit_});
+  EXPECT_EQ(broken.code, 2);
+  EXPECT_THAT(broken.err, HasSubstr(audit_ + ":2: this line was changed"));
 }
 
 }  // namespace

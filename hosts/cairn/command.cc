@@ -24,7 +24,16 @@ void AddStoreOptions(po::options_description& description, StoreOptions* options
                   ->value_name("SECTION.KEY=VALUE")->composing(),
        "override one site setting, e.g. storage.plugin=memory (repeatable)")
       ("server", po::value<std::string>(&options->server)->value_name("HOST:PORT"),
-       "use a cairnd server instead of an embedded store");
+       "use a cairnd server instead of an embedded store")
+      ("tls", po::bool_switch(&options->tls), "talk TLS to the --server")
+      ("tls-ca", po::value<std::string>(&options->tls_ca)->value_name("FILE"),
+       "PEM CA that signed the server's certificate (turns TLS on)")
+      ("tls-cert", po::value<std::string>(&options->tls_cert)->value_name("FILE"),
+       "PEM client certificate, for a server with mutual TLS (turns TLS on)")
+      ("tls-key", po::value<std::string>(&options->tls_key)->value_name("FILE"),
+       "PEM private key of --tls-cert")
+      ("tls-server-name", po::value<std::string>(&options->tls_server_name)->value_name("NAME"),
+       "name to verify in the server's certificate (default: the --server host)");
 }
 
 std::optional<int> ParseCommandLine(CommandContext& context, const std::string& synopsis,
@@ -47,7 +56,8 @@ std::optional<int> ParseCommandLine(CommandContext& context, const std::string& 
               *variables);
     if (variables->count("help")) {
       *context.out << usage << "\n\n" << summary << "\n\n" << all << "\n"
-                   << "Exit codes: 0 ok, 1 usage, 2 data or store error, 3 conflict.\n";
+                   << "Exit codes: 0 ok, 1 usage, 2 data or store error, 3 conflict, "
+                      "4 permission denied.\n";
       return kExitOk;
     }
     po::notify(*variables);
@@ -60,7 +70,8 @@ std::optional<int> ParseCommandLine(CommandContext& context, const std::string& 
 }
 
 const std::set<std::string>& HostSections() {
-  static const std::set<std::string> kSections = {"server", "http", "tls", "limits"};
+  static const std::set<std::string> kSections = {"server", "http",  "tls",   "limits",
+                                                  "access", "audit", "client"};
   return kSections;
 }
 
@@ -82,7 +93,9 @@ absl::StatusOr<SiteConfig> ResolveSiteConfig(const StoreOptions& options) {
 int ReportError(CommandContext& context, const absl::Status& status) {
   *context.err << "cairn " << context.command << ": " << EscapeForTerminal(std::string(status.message()))
                << "\n";
-  return IsWrongExpectedRevision(status) ? kExitConflict : kExitDataError;
+  if (IsWrongExpectedRevision(status)) return kExitConflict;
+  if (absl::IsPermissionDenied(status)) return kExitPermissionDenied;
+  return kExitDataError;
 }
 
 int ReportUsageError(CommandContext& context, const std::string& message) {
@@ -96,6 +109,11 @@ StoreOptions MergeStoreOptions(const StoreOptions& before, const StoreOptions& c
   if (!command_flags.data_dir.empty()) merged.data_dir = command_flags.data_dir;
   if (!command_flags.config_file.empty()) merged.config_file = command_flags.config_file;
   if (!command_flags.server.empty()) merged.server = command_flags.server;
+  merged.tls = merged.tls || command_flags.tls;
+  for (auto field : {&StoreOptions::tls_ca, &StoreOptions::tls_cert, &StoreOptions::tls_key,
+                     &StoreOptions::tls_server_name}) {
+    if (!(command_flags.*field).empty()) merged.*field = command_flags.*field;
+  }
   merged.overrides.insert(merged.overrides.end(), command_flags.overrides.begin(),
                           command_flags.overrides.end());
   return merged;

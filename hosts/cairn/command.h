@@ -42,6 +42,9 @@ enum ExitCode : int {
   // An append's expected revision did not match (WrongExpectedRevision).
   // Nothing was written.
   kExitConflict = 3,
+  // The cairnd server refused the request: the client's identity lacks the
+  // right (PERMISSION_DENIED; docs/security.md, Access control).
+  kExitPermissionDenied = 4,
 };
 
 // How a command picks its store. Given before the command name or among the
@@ -51,6 +54,13 @@ struct StoreOptions {
   std::string config_file;             // --config FILE (site INI)
   std::vector<std::string> overrides;  // --set section.key=value, in order
   std::string server;                  // --server HOST:PORT; empty: embedded
+  // TLS to the --server (also from the site file's [client] section; flags
+  // win). Any of tls_ca, tls_cert or `tls` turns TLS on.
+  bool tls = false;                    // --tls
+  std::string tls_ca;                  // --tls-ca FILE: CA of the server's cert
+  std::string tls_cert;                // --tls-cert FILE: client cert (mTLS)
+  std::string tls_key;                 // --tls-key FILE: its private key
+  std::string tls_server_name;         // --tls-server-name: name to verify
 };
 
 class StoreAccess;
@@ -94,7 +104,8 @@ std::optional<int> ParseCommandLine(
 absl::StatusOr<SiteConfig> ResolveSiteConfig(const StoreOptions& options);
 
 // Prints "cairn <command>: <message>" to *context.err and returns the exit
-// code for `status`: kExitConflict for WrongExpectedRevision, else
+// code for `status`: kExitConflict for WrongExpectedRevision,
+// kExitPermissionDenied for a server's PERMISSION_DENIED, else
 // kExitDataError.
 int ReportError(CommandContext& context, const absl::Status& status);
 

@@ -86,14 +86,61 @@ class RemoteStoreAccess : public StoreAccess {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<StoreAccess>> OpenRemoteStore(const std::string& address) {
-  ClientOptions options;
-  absl::Status parsed = ParseServerAddress(address, &options.host, &options.port);
+absl::StatusOr<ClientOptions> RemoteClientOptions(const StoreOptions& options) {
+  ClientOptions client;
+  absl::Status parsed = ParseServerAddress(options.server, &client.host, &client.port);
   if (!parsed.ok()) return parsed;
-  options.client_name = "cairn-cli";
-  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
+  client.client_name = "cairn-cli";
+  StoreOptions tls = options;
+  if (!options.config_file.empty()) {
+    absl::StatusOr<SiteConfig> site = SiteConfig::LoadFile(options.config_file, HostSections());
+    if (!site.ok()) return site.status();
+    auto section = site->host_sections.find("client");
+    if (section != site->host_sections.end()) {
+      for (const auto& [key, value] : section->second) {
+        std::string* field = key == "tls-ca"            ? &tls.tls_ca
+                             : key == "tls-cert"        ? &tls.tls_cert
+                             : key == "tls-key"         ? &tls.tls_key
+                             : key == "tls-server-name" ? &tls.tls_server_name
+                                                        : nullptr;
+        if (field != nullptr) {
+          if (field->empty()) *field = value;  // a flag wins
+        } else if (key == "tls") {
+          if (value != "on" && value != "off") {
+            return MakeStatus(CAIRN_E_INVALID_ARGUMENT,
+                              absl::StrCat(options.config_file, ": [client] tls = ", value,
+                                           ": use on or off"));
+          }
+          tls.tls = tls.tls || value == "on";
+        } else {
+          return MakeStatus(CAIRN_E_INVALID_ARGUMENT,
+                            absl::StrCat(options.config_file, ": [client] ", key,
+                                         ": unknown key; [client] takes tls, tls-ca, tls-cert, "
+                                         "tls-key, tls-server-name"));
+        }
+      }
+    }
+  }
+  if (tls.tls_cert.empty() != tls.tls_key.empty()) {
+    return MakeStatus(CAIRN_E_INVALID_ARGUMENT,
+                      "--tls-cert and --tls-key go together (a client certificate and its "
+                      "private key, PEM)");
+  }
+  client.tls = tls.tls || !tls.tls_ca.empty() || !tls.tls_cert.empty();
+  client.ca_file = tls.tls_ca;
+  client.cert_file = tls.tls_cert;
+  client.key_file = tls.tls_key;
+  client.server_name = tls.tls_server_name;
+  return client;
+}
+
+absl::StatusOr<std::unique_ptr<StoreAccess>> OpenRemoteStore(const StoreOptions& options) {
+  absl::StatusOr<ClientOptions> client_options = RemoteClientOptions(options);
+  if (!client_options.ok()) return client_options.status();
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(*client_options);
   if (!client.ok()) return client.status();
-  return std::unique_ptr<StoreAccess>(new RemoteStoreAccess(*std::move(client), address));
+  return std::unique_ptr<StoreAccess>(
+      new RemoteStoreAccess(*std::move(client), options.server));
 }
 
 }  // namespace cairn::cli

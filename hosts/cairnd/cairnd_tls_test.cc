@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cairn/client.h"
+#include "test_certs.h"
 #include "test_server.h"
 
 namespace cairn {
@@ -14,44 +15,8 @@ namespace {
 
 using testing::TestServer;
 
-class CairndTls : public ::testing::Test {
+class CairndTls : public testing::CertificateTest {
  protected:
-  static void SetUpTestSuite() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "cairnd-tls-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    const std::string script = absl::StrCat(
-        "set -e; cd '", dir_, "';",
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca "
-        "-keyout ca.key -out ca.pem;",
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca "
-        "-keyout other-ca.key -out other-ca.pem;",
-        "openssl req -newkey rsa:2048 -nodes -subj /CN=cairnd-test "
-        "-keyout server.key -out server.csr;",
-        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext;",
-        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
-        "-CAcreateserial -days 2 -extfile server.ext -out server.pem;",
-        "openssl req -newkey rsa:2048 -nodes -subj /CN=client "
-        "-keyout client.key -out client.csr;",
-        "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key "
-        "-CAcreateserial -days 2 -out client.pem;",
-        "openssl req -newkey rsa:2048 -nodes -subj /CN=stranger "
-        "-keyout stranger.key -out stranger.csr;",
-        "openssl x509 -req -in stranger.csr -CA other-ca.pem -CAkey "
-        "other-ca.key -CAcreateserial -days 2 -out stranger.pem",
-        " > openssl.log 2>&1");
-    ASSERT_EQ(std::system(script.c_str()), 0)
-        << "openssl failed; see " << dir_ << "/openssl.log";
-  }
-
-  static void TearDownTestSuite() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  static std::string File(const std::string& name) { return dir_ + "/" + name; }
-
   static std::unique_ptr<TestServer> StartTls(bool mutual) {
     std::vector<std::string> args = {"--tls-cert", File("server.pem"),
                                      "--tls-key", File("server.key")};
@@ -79,10 +44,7 @@ class CairndTls : public ::testing::Test {
     return {event};
   }
 
-  static std::string dir_;
 };
-
-std::string CairndTls::dir_;
 
 TEST_F(CairndTls, MutualTlsRefusesAClientWithoutACertificate) {
   auto server = StartTls(/*mutual=*/true);
@@ -172,13 +134,18 @@ TEST_F(CairndTls, AKeyFileOthersCanReadIsRefusedAtStartNamingTheFix) {
   EXPECT_NE(message.find("chmod 600 " + loose), std::string::npos) << message;
 }
 
-TEST_F(CairndTls, PlainClientOnTheTlsPortIsRefused) {
+TEST_F(CairndTls, PlainClientOnTheTlsPortIsToldTheServerWantsTls) {
   auto server = StartTls(/*mutual=*/false);
   ASSERT_NE(server, nullptr);
   ClientOptions options = server->client_options();
   options.connect_timeout = std::chrono::seconds(3);
   auto client = Client::Connect(options);
-  EXPECT_FALSE(client.ok());
+  ASSERT_FALSE(client.ok());
+  EXPECT_NE(client.status().message().find("TLS_REQUIRED"), std::string::npos)
+      << client.status();
+  EXPECT_NE(client.status().message().find("speaks TLS only"),
+            std::string::npos)
+      << client.status();
   EXPECT_TRUE(server->Running());
   EXPECT_EQ(server->Terminate(), 0);
 }

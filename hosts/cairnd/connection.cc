@@ -7,6 +7,8 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "log.h"
@@ -60,6 +62,8 @@ class StreamConnection final
     peer_ = ec ? std::string("unknown")
                : absl::StrCat(endpoint.address().to_string(), ":",
                               endpoint.port());
+    peer_address_ = ec ? std::string("unknown") : endpoint.address().to_string();
+    identity_ = IdentityOf(nullptr, peer_address_);
     context_->metrics->connections_total.fetch_add(1);
     context_->metrics->connections_active.fetch_add(1);
   }
@@ -112,6 +116,27 @@ class StreamConnection final
                 {{"peer", self->peer_}});
             self->Abort();
           });
+      // A TLS client's first byte is 0x16 (a handshake record); a cairn.v1
+      // frame's is 0x00 (its length's high byte). Answer plain TCP with a
+      // plain TLS_REQUIRED frame, not a silent close.
+      Lowest().async_receive(
+          asio::buffer(first_byte_), tcp::socket::message_peek,
+          [self = Self()](boost::system::error_code ec, size_t bytes) {
+            if (ec || bytes == 0 || self->aborted_) {
+              self->Abort();
+            } else if (static_cast<unsigned char>(self->first_byte_[0]) != 0x16) {
+              self->RefusePlainTcp();
+            } else {
+              self->Handshake();
+            }
+          });
+    } else {
+      Serve();
+    }
+  }
+
+  void Handshake() {
+    if constexpr (kTls) {
       stream_.async_handshake(
           asio::ssl::stream_base::server,
           [self = Self()](boost::system::error_code ec) {
@@ -124,11 +149,36 @@ class StreamConnection final
               self->Abort();
               return;
             }
+            self->identity_ = IdentityOfTls(self->stream_.native_handle(),
+                                            self->peer_address_);
             self->Serve();
           });
-    } else {
-      Serve();
     }
+  }
+
+  void RefusePlainTcp() {
+    handshake_done_ = true;
+    handshake_timer_.cancel();
+    closing_ = true;
+    context_->metrics->tls_handshake_failures_total.fetch_add(1);
+    context_->metrics->CountError(v1::TLS_REQUIRED);
+    Log(spdlog::level::info, "plain TCP on the TLS port refused",
+        {{"peer", peer_}});
+    v1::Response response;
+    response.set_closing(true);
+    response.mutable_error()->set_code(v1::TLS_REQUIRED);
+    response.mutable_error()->set_message(
+        "this cairnd port speaks TLS only; connect with TLS (cairn: --tls-ca "
+        "FILE, and --tls-cert/--tls-key when the server asks for a client "
+        "certificate)");
+    write_active_.clear();
+    protocol::AppendFrame(response, &write_active_);
+    writing_ = true;
+    asio::async_write(Lowest(), asio::buffer(write_active_),
+                      [self = Self()](boost::system::error_code, size_t) {
+                        self->writing_ = false;
+                        self->MaybeFinishClose();
+                      });
   }
 
   void Serve() {
@@ -175,6 +225,11 @@ class StreamConnection final
   // Handles buffered frames while the connection has room for more work;
   // reads when it has handled them all. Called again when room frees up.
   void ProcessFrames() {
+    ProcessBufferedFrames();
+    RunInlineBatch();
+  }
+
+  void ProcessBufferedFrames() {
     while (!closing_) {
       if (inflight_ >= limits_.max_inflight || Congested()) return;
       std::string_view payload;
@@ -236,6 +291,16 @@ class StreamConnection final
                 /*closing=*/bad->code == v1::LIMIT_EXCEEDED);
       return;
     }
+    AccessGate::Decision decision =
+        context_->gate.Decide(identity_, peer_, request);
+    if (!decision.status.ok()) {
+      const absl::Status recorded = context_->gate.AwaitRecorded(decision);
+      SendError(id, recorded.ok() ? v1::PERMISSION_DENIED : v1::INTERNAL,
+                std::string(recorded.ok() ? decision.status.message()
+                                          : recorded.message()),
+                /*closing=*/false);
+      return;
+    }
     switch (request.body_case()) {
       case v1::Request::kHello:
         SendError(id, v1::INVALID_ARGUMENT,
@@ -243,6 +308,10 @@ class StreamConnection final
                   /*closing=*/false);
         return;
       case v1::Request::kSubscribe:
+        if (auto s = context_->gate.AwaitRecorded(decision); !s.ok()) {
+          SendError(id, v1::INTERNAL, std::string(s.message()), false);
+          return;
+        }
         Subscribe(request);
         return;
       case v1::Request::kCredit:
@@ -254,13 +323,13 @@ class StreamConnection final
       case v1::Request::kAppend:
       case v1::Request::kHead:
         if (context_->options.inline_appends) {
-          RunInline(request);
+          RunInline(std::move(request), std::move(decision));
           return;
         }
-        Dispatch(std::move(request));
+        Dispatch(std::move(request), std::move(decision));
         return;
       default:
-        Dispatch(std::move(request));
+        Dispatch(std::move(request), std::move(decision));
         return;
     }
   }
@@ -292,13 +361,14 @@ class StreamConnection final
   }
 
   // Runs the request on the worker pool; the answer comes back to the strand.
-  void Dispatch(v1::Request request) {
+  void Dispatch(v1::Request request, AccessGate::Decision decision) {
     ++inflight_;
     context_->inflight.fetch_add(1);
     asio::post(*context_->workers, [self = Self(),
-                                    request = std::move(request)]() {
+                                    request = std::move(request),
+                                    decision = std::move(decision)]() {
       v1::Response response;
-      self->context_->executor.Execute(request, &response);
+      self->ExecuteAudited(request, decision, &response);
       std::string frame;
       protocol::AppendFrame(response, &frame);
       asio::post(self->stream_.get_executor(),
@@ -309,10 +379,56 @@ class StreamConnection final
   }
 
   // [server] inline-appends: the store call runs here, on the strand.
-  void RunInline(const v1::Request& request) {
+  // With an audit log, inline requests wait until ProcessFrames has read
+  // every buffered frame, so one audit write covers the burst
+  // (RunInlineBatch); without one they run at once.
+  void RunInline(v1::Request request, AccessGate::Decision decision) {
+    if (decision.audit_seq != 0) {
+      inline_batch_.emplace_back(std::move(request), std::move(decision));
+      return;
+    }
     v1::Response response;
-    context_->executor.Execute(request, &response);
+    ExecuteAudited(request, decision, &response);
     Send(response);
+  }
+
+  // Waits once for the newest held request's audit line (every earlier line
+  // is written by then), then runs the held requests in order.
+  void RunInlineBatch() {
+    if (inline_batch_.empty()) return;
+    std::vector<std::pair<v1::Request, AccessGate::Decision>> batch;
+    batch.swap(inline_batch_);
+    const absl::Status recorded =
+        context_->gate.AwaitRecorded(batch.back().second);
+    for (const auto& [request, decision] : batch) {
+      v1::Response response;
+      if (recorded.ok()) {
+        context_->executor.Execute(request, &response);
+      } else {
+        response.set_request_id(request.request_id());
+        protocol::StatusToError(recorded, response.mutable_error());
+      }
+      Send(response);
+    }
+  }
+
+  // Runs the request once its audit line is written; an admin request's
+  // outcome is logged before the answer goes out. Any thread: identity_ and
+  // peer_ do not change once serving.
+  void ExecuteAudited(const v1::Request& request,
+                      const AccessGate::Decision& decision,
+                      v1::Response* response) const {
+    absl::Status recorded = context_->gate.AwaitRecorded(decision);
+    if (recorded.ok()) {
+      context_->executor.Execute(request, response);
+      recorded = context_->gate.RecordOutcome(decision, identity_, peer_,
+                                              *response);
+    }
+    if (!recorded.ok()) {
+      response->Clear();
+      response->set_request_id(request.request_id());
+      protocol::StatusToError(recorded, response->mutable_error());
+    }
   }
 
   void Executed(std::string frame) {
@@ -637,10 +753,13 @@ class StreamConnection final
   const Limits limits_;
   Stream stream_;
   const bool refuse_;
-  std::string peer_;
+  std::string peer_;          // "ADDRESS:PORT"
+  std::string peer_address_;  // "ADDRESS"
+  Identity identity_;         // set before serving; constant after
   std::string client_name_;
   protocol::FrameDecoder decoder_;
   std::array<char, kReadChunk> read_buffer_;
+  std::array<char, 1> first_byte_{};  // peeked on a TLS port
   asio::steady_timer idle_timer_;
   asio::steady_timer handshake_timer_;
   const size_t high_water_;
@@ -659,6 +778,8 @@ class StreamConnection final
   std::string write_active_;
   std::unordered_map<uint64_t, std::shared_ptr<OpenSubscription>>
       subscriptions_;
+  // Inline requests (appends, heads) waiting for RunInlineBatch.
+  std::vector<std::pair<v1::Request, AccessGate::Decision>> inline_batch_;
 };
 
 template <class Stream>

@@ -14,6 +14,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "access_gate.h"
 #include "cairn/store.h"
 #include "commit_notifier.h"
 #include "metrics.h"
@@ -41,6 +42,7 @@ struct ServerContext {
         store(store),
         metrics(metrics),
         executor(store, options.limits, metrics),
+        gate(options.access, options.audit),
         workers(workers),
         notifier(notifier) {}
 
@@ -48,6 +50,7 @@ struct ServerContext {
   Store* const store;
   ServerMetrics* const metrics;
   const RequestExecutor executor;
+  AccessGate gate;  // opened by the server before it accepts
   boost::asio::thread_pool* const workers;
   CommitNotifier* const notifier;
 

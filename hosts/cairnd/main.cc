@@ -125,7 +125,11 @@ int main(int argc, char** argv) {
   }
   auto options = cairn::cairnd::ServerOptionsFromSite(*site);
   if (!options.ok()) {
-    LogError("bad server settings", options.status());
+    const std::string at = cairn::cairnd::SiteFileLineOf(
+        config_file, std::string(options.status().message()));
+    cairn::cairnd::Log(spdlog::level::err, "bad server settings",
+                       {{"error", std::string(options.status().message())},
+                        {"at", at.empty() ? "a --set flag" : at}});
     return 1;
   }
 

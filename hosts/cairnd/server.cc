@@ -112,6 +112,7 @@ class Server::Impl {
 
   absl::Status Start(const std::string& store_path) {
     store_path_ = store_path;
+    if (auto s = context_.gate.Open(); !s.ok()) return s;
     if (options_.tls()) {
       if (auto s = SetUpTls(); !s.ok()) return s;
     }
@@ -172,7 +173,12 @@ class Server::Impl {
                       : "off"},
          {"store", store_path_},
          {"appends", options_.inline_appends ? "inline" : "workers"},
-         {"appends_reason", options_.inline_appends_reason}});
+         {"appends_reason", options_.inline_appends_reason},
+         {"access", options_.access.has_rules()
+                        ? absl::StrCat(options_.access.rules().size(),
+                                       " [access] rules")
+                        : "default: loopback and certified clients only"},
+         {"audit", options_.audit.path.empty() ? "off" : options_.audit.path}});
     return absl::OkStatus();
   }
 

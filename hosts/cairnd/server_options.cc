@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <map>
 
@@ -184,6 +185,39 @@ const std::map<std::string, std::map<std::string, Setter>>& Keys() {
              LimitKey(&Limits::max_read_events, 1, 1000000, false)},
             {"idle-timeout", LimitDuration(&Limits::idle_timeout)},
             {"handshake-timeout", LimitDuration(&Limits::handshake_timeout)}}},
+          {"audit",
+           {{"path",
+             [](const std::string& text, ServerOptions& options) {
+               options.audit.path = text;
+               return absl::OkStatus();
+             }},
+            {"max-size",
+             [](const std::string& text, ServerOptions& options) {
+               auto value = ParseByteSize(text);
+               if (!value.ok()) return value.status();
+               if (auto s = Range(*value, 4096, uint64_t{1} << 40); !s.ok()) {
+                 return s;
+               }
+               options.audit.max_size = *value;
+               return absl::OkStatus();
+             }},
+            {"keep",
+             [](const std::string& text, ServerOptions& options) {
+               auto value = ParseUnsigned(text);
+               if (!value.ok()) return value.status();
+               if (auto s = Range(*value, 0, 1000); !s.ok()) return s;
+               options.audit.keep = static_cast<unsigned>(*value);
+               return absl::OkStatus();
+             }},
+            {"fsync",
+             [](const std::string& text, ServerOptions& options) {
+               if (text != "on" && text != "off") {
+                 return absl::InvalidArgumentError(
+                     absl::StrCat("'", text, "' is not on or off"));
+               }
+               options.audit.fsync = text == "on";
+               return absl::OkStatus();
+             }}}},
       };
   return *keys;
 }
@@ -198,7 +232,8 @@ bool IsLoopback(const std::string& address) {
 
 const std::set<std::string>& HostSections() {
   static const auto* sections =
-      new std::set<std::string>{"server", "http", "tls", "limits"};
+      new std::set<std::string>{"server", "http",  "tls",   "limits",
+                                "access", "audit", "client"};
   return *sections;
 }
 
@@ -242,6 +277,45 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text)
       "'", text, "': unknown duration unit '", suffix, "' (use ms, s, m)"));
 }
 
+std::string SiteFileLineOf(const std::string& path, const std::string& message) {
+  // "[section] key ..." -> section, key.
+  const std::string_view error(message);
+  if (path.empty() || error.empty() || error.front() != '[') return "";
+  const size_t close = error.find(']');
+  if (close == std::string_view::npos || close + 1 >= error.size()) return "";
+  const std::string section(error.substr(1, close - 1));
+  std::string_view rest = error.substr(close + 1);
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  const size_t end = rest.find_first_of(" =:");
+  const std::string key(rest.substr(0, end));
+  if (key.empty()) return "";
+  std::ifstream in(path);
+  std::string line;
+  std::string current;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const size_t first = line.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    std::string_view text(line);
+    text.remove_prefix(first);
+    if (text.front() == '[') {
+      const size_t bracket = text.find(']');
+      current = std::string(text.substr(1, bracket == std::string_view::npos
+                                               ? std::string_view::npos
+                                               : bracket - 1));
+      continue;
+    }
+    if (current != section) continue;
+    const size_t equals = text.find('=');
+    if (equals == std::string_view::npos) continue;
+    std::string_view name = text.substr(0, equals);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) {
+      name.remove_suffix(1);
+    }
+    if (name == key) return absl::StrCat(path, ":", number);
+  }
+  return "";
+}
+
 bool AppendsWaitForSync(const SiteConfig& site, std::string* reason) {
   std::string why;
   bool waits = true;
@@ -271,11 +345,20 @@ bool AppendsWaitForSync(const SiteConfig& site, std::string* reason) {
 absl::StatusOr<ServerOptions> ServerOptionsFromSite(const SiteConfig& site) {
   ServerOptions options;
   for (const auto& [section, values] : site.host_sections) {
+    // [client] belongs to the cairn command line (one site file can serve
+    // both); [access] is a list of rules, not keys.
+    if (section == "client") continue;
+    if (section == "access") {
+      auto policy = AccessPolicy::FromSection(values);
+      if (!policy.ok()) return policy.status();
+      options.access = *std::move(policy);
+      continue;
+    }
     auto known = Keys().find(section);
     if (known == Keys().end()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "section [", section, "] is not one cairnd reads (server, http, "
-          "tls, limits)"));
+          "tls, limits, access, audit, client)"));
     }
     for (const auto& [key, value] : values) {
       auto setter = known->second.find(key);

@@ -1,5 +1,5 @@
-// cairnd's own settings: the [server], [http], [tls] and [limits] sections of
-// the site file (flags override them through SiteConfig::Override). Every
+// cairnd's own settings: the [server], [http], [tls], [limits], [access] and
+// [audit] sections of the site file (flags override them through SiteConfig::Override). Every
 // key is listed in docs/server.md; an unknown key is an error naming it.
 #ifndef CAIRN_HOSTS_CAIRND_SERVER_OPTIONS_H_
 #define CAIRN_HOSTS_CAIRND_SERVER_OPTIONS_H_
@@ -8,8 +8,11 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
+#include "access_control.h"
+#include "audit_log.h"
 #include "cairn/config.h"
 
 namespace cairn::cairnd {
@@ -70,6 +73,9 @@ struct ServerOptions {
 
   Limits limits;
 
+  AccessPolicy access;  // [access]; the default without one: access_control.h
+  AuditOptions audit;   // [audit]
+
   // Whether the protocol port speaks TLS (after Resolve).
   bool tls() const { return tls_mode == TlsMode::kOn; }
 };
@@ -95,6 +101,11 @@ absl::StatusOr<std::string> ReadTlsPrivateKey(const std::string& path);
 // never or interval:MS, and replication none. Plugins it does not know count
 // as waiting. `reason` (optional) says which setting decided.
 bool AppendsWaitForSync(const SiteConfig& site, std::string* reason);
+
+// Where a ServerOptionsFromSite error that begins "[SECTION] KEY" points in
+// the site file `path`: "PATH:LINE" of that key in that section, or "" when
+// the message names no key or the file does not hold it (a --set flag).
+std::string SiteFileLineOf(const std::string& path, const std::string& error);
 
 // "4MiB", "512KiB", "100" (bytes) -> bytes.
 absl::StatusOr<uint64_t> ParseByteSize(const std::string& text);

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 namespace cairn::cairnd {
 namespace {
 
@@ -199,6 +201,48 @@ TEST(ServerOptions, HttpCanBeTurnedOff) {
   auto options = ServerOptionsFromSite(Site("[http]\nport = off\n"));
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_FALSE(options->http_enabled);
+}
+
+TEST(ServerOptions, AccessAuditAndClientSectionsAreRead) {
+  auto options = ServerOptionsFromSite(
+      Site("[access]\nops = CN=ops: admin *\n[audit]\npath = /tmp/a.log\n"
+           "max-size = 1MiB\nkeep = 3\nfsync = on\n[client]\ntls-ca = ca.pem\n"));
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_TRUE(options->access.has_rules());
+  EXPECT_EQ(options->audit.path, "/tmp/a.log");
+  EXPECT_EQ(options->audit.max_size, 1u << 20);
+  EXPECT_EQ(options->audit.keep, 3u);
+  EXPECT_TRUE(options->audit.fsync);
+}
+
+TEST(ServerOptions, BadAuditOrAccessValueIsRefusedNamingTheKey) {
+  auto audit = ServerOptionsFromSite(Site("[audit]\nfsync = sometimes\n"));
+  ASSERT_FALSE(audit.ok());
+  EXPECT_NE(audit.status().message().find("[audit] fsync = sometimes: "),
+            std::string::npos)
+      << audit.status();
+  auto access = ServerOptionsFromSite(Site("[access]\nops = CN=ops admin *\n"));
+  ASSERT_FALSE(access.ok());
+  EXPECT_NE(access.status().message().find("[access] ops = CN=ops admin *: "),
+            std::string::npos)
+      << access.status();
+}
+
+TEST(ServerOptions, ErrorsArePlacedOnTheirSiteFileLine) {
+  const std::string path = ::testing::TempDir() + "/site-line.ini";
+  const std::string text =
+      "[server]\nport = 7600\n\n[access]\nops = CN=ops: admin *\n"
+      "orders = CN=orders write orders-\n";
+  {
+    std::ofstream out(path);
+    out << text;
+  }
+  auto options = ServerOptionsFromSite(Site(text));
+  ASSERT_FALSE(options.ok());
+  EXPECT_EQ(SiteFileLineOf(path, std::string(options.status().message())), path + ":6");
+  EXPECT_EQ(SiteFileLineOf(path, "[server] port = x: bad"), path + ":2");
+  EXPECT_EQ(SiteFileLineOf(path, "[audit] path = x: bad"), "");
+  EXPECT_EQ(SiteFileLineOf("", "[server] port = x: bad"), "");
 }
 
 }  // namespace

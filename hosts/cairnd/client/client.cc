@@ -133,6 +133,7 @@ struct Client::Impl {
   bool writing = false;
   absl::Status broken;  // set once: every later call fails with it
   absl::Status server_said;  // a closing error the server sent
+  bool received_any = false;  // the server has sent at least one byte
   std::unordered_map<uint64_t, std::shared_ptr<RemoteSubscription::State>>
       subscriptions;
 };
@@ -390,6 +391,18 @@ void Client::Impl::ReadMore() {
                      : server_said);
             return;
           }
+          if (!tls && !received_any && bytes >= 2 &&
+              (read_buffer[0] == 0x15 || read_buffer[0] == 0x16) &&
+              read_buffer[1] == 0x03) {
+            // A TLS alert or handshake record, not a cairn.v1 frame (whose
+            // first byte, a length's high byte, is 0 below 16 MiB).
+            Fail(absl::UnavailableError(absl::StrCat(
+                "the server at ", name, " answered with TLS records: it wants "
+                "TLS; connect with TLS (cairn: --tls-ca FILE, and "
+                "--tls-cert/--tls-key when it asks for a client certificate)")));
+            return;
+          }
+          received_any = true;
           decoder.Append(read_buffer.data(), bytes);
           while (true) {
             std::string_view payload;

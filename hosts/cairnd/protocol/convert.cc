@@ -200,6 +200,10 @@ absl::Status ErrorToStatus(const v1::Error& error) {
       return absl::UnavailableError(message);
     case v1::UNKNOWN_SUBSCRIPTION:
       return absl::NotFoundError(message);
+    case v1::PERMISSION_DENIED:
+      return absl::PermissionDeniedError(message);
+    case v1::TLS_REQUIRED:
+      return absl::UnavailableError(message);
     default:
       return absl::UnknownError(absl::StrCat("error code ", code, ": ",
                                              error.message()));

@@ -1,0 +1,193 @@
+// Access control and the audit log against a real cairnd: identities from
+// mutual-TLS certificates (made with the openssl command line), rights per
+// stream prefix, PERMISSION_DENIED answers, and the audit lines they leave.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "audit_chain.h"
+#include "cairn/client.h"
+#include "test_certs.h"
+#include "test_server.h"
+
+namespace cairn {
+namespace {
+
+using testing::TestServer;
+
+class CairndAccess : public testing::CertificateTest {
+ protected:
+  // A mutual-TLS server where CN=orders-svc may write orders-* and read
+  // shared-*, and CN=ops-admin is admin everywhere; it audits to `audit`.
+  static std::unique_ptr<TestServer> StartWithRules(const std::string& audit) {
+    auto server = TestServer::Start(
+        {"--tls-cert", File("server.pem"), "--tls-key", File("server.key"),
+         "--tls-ca", File("ca.pem"), "--set",
+         "access.orders=CN=orders-svc: write orders-", "--set",
+         "access.shared=CN=orders-svc: read shared-", "--set",
+         "access.ops=CN=ops-admin: admin *", "--set", "audit.path=" + audit});
+    EXPECT_TRUE(server.ok()) << server.status();
+    return server.ok() ? *std::move(server) : nullptr;
+  }
+
+  static absl::StatusOr<std::unique_ptr<Client>> ConnectAs(
+      const TestServer& server, const std::string& who) {
+    ClientOptions options = server.client_options();
+    options.tls = true;
+    options.ca_file = File("ca.pem");
+    options.cert_file = File(who + ".pem");
+    options.key_file = File(who + ".key");
+    return Client::Connect(options);
+  }
+
+  static std::vector<EventData> OneEvent() {
+    EventData event;
+    event.type = "Placed";
+    event.data = "secret-payload";
+    return {event};
+  }
+
+  static std::string Slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+};
+
+TEST_F(CairndAccess, CertificateIdentityGetsTheRightsOfItsPrefixes) {
+  const std::string audit = File("rights.audit");
+  auto server = StartWithRules(audit);
+  ASSERT_NE(server, nullptr);
+  auto orders = ConnectAs(*server, "orders");
+  ASSERT_TRUE(orders.ok()) << orders.status() << server->Log();
+
+  EXPECT_TRUE((*orders)->Append("orders-1", ExpectedRevision::Any(), OneEvent()).ok());
+  EXPECT_TRUE((*orders)->ReadStream("orders-1").ok());  // write includes read
+  EXPECT_TRUE((*orders)->ReadStream("shared-config").ok());
+
+  absl::Status denied =
+      (*orders)->Append("shared-config", ExpectedRevision::Any(), OneEvent()).status();
+  EXPECT_TRUE(absl::IsPermissionDenied(denied)) << denied;
+  EXPECT_TRUE(absl::StrContains(denied.message(), "PERMISSION_DENIED")) << denied;
+  EXPECT_TRUE(absl::StrContains(denied.message(), "CN=orders-svc has no write right "
+                                                  "on stream 'shared-config' (append)"))
+      << denied;
+  // The connection stays usable after a denial.
+  EXPECT_TRUE((*orders)->ReadStream("orders-1").ok());
+}
+
+TEST_F(CairndAccess, ReadsByPositionNeedReadOnEveryStreamAndDeleteNeedsAdmin) {
+  const std::string audit = File("scopes.audit");
+  auto server = StartWithRules(audit);
+  ASSERT_NE(server, nullptr);
+  auto orders = ConnectAs(*server, "orders");
+  auto admin = ConnectAs(*server, "admin");
+  ASSERT_TRUE(orders.ok() && admin.ok()) << server->Log();
+  ASSERT_TRUE((*orders)->Append("orders-1", ExpectedRevision::Any(), OneEvent()).ok());
+
+  absl::Status all = (*orders)->ReadAll(0, 10, [](const RecordedEvent&) { return true; });
+  EXPECT_TRUE(absl::IsPermissionDenied(all)) << all;
+  EXPECT_TRUE(absl::StrContains(all.message(), "read right on every stream")) << all;
+  EXPECT_TRUE(absl::IsPermissionDenied((*orders)->ListStreams(0, 10).status()));
+  absl::Status del = (*orders)->DeleteTo("orders-1", 1);
+  EXPECT_TRUE(absl::IsPermissionDenied(del)) << del;
+  EXPECT_TRUE(absl::StrContains(del.message(), "no admin right")) << del;
+
+  EXPECT_TRUE((*admin)->DeleteTo("orders-1", 1).ok());
+  EXPECT_TRUE((*admin)->ReadAll(0, 10, [](const RecordedEvent&) { return true; }).ok());
+}
+
+TEST_F(CairndAccess, AuditLogRecordsEveryDecisionAndAdminActionInAChain) {
+  const std::string audit = File("chain.audit");
+  auto server = StartWithRules(audit);
+  ASSERT_NE(server, nullptr);
+  {
+    auto orders = ConnectAs(*server, "orders");
+    auto admin = ConnectAs(*server, "admin");
+    ASSERT_TRUE(orders.ok() && admin.ok()) << server->Log();
+    ASSERT_TRUE((*orders)->Append("orders-1", ExpectedRevision::Any(), OneEvent()).ok());
+    ASSERT_FALSE((*orders)->DeleteTo("orders-1", 1).ok());
+    ASSERT_TRUE((*admin)->DeleteTo("orders-1", 1).ok());
+  }
+  // Each line is written before its answer, so it is there now.
+  const std::string text = Slurp(audit);
+  EXPECT_TRUE(absl::StrContains(
+      text, "\"kind\":\"access\",\"identity\":\"CN=orders-svc\""))
+      << text;
+  EXPECT_TRUE(absl::StrContains(
+      text, "\"op\":\"append\",\"stream\":\"orders-1\",\"right\":\"write\","
+            "\"result\":\"allowed\""))
+      << text;
+  EXPECT_TRUE(absl::StrContains(
+      text, "\"op\":\"delete_to\",\"stream\":\"orders-1\",\"right\":\"admin\","
+            "\"result\":\"denied\""))
+      << text;
+  EXPECT_TRUE(absl::StrContains(
+      text, "\"kind\":\"action\",\"identity\":\"CN=ops-admin\""))
+      << text;
+  EXPECT_TRUE(absl::StrContains(text, "\"result\":\"ok\"")) << text;
+  EXPECT_FALSE(absl::StrContains(text, "secret-payload")) << "event data leaked";
+  auto summary = cairnd::VerifyAuditChain({audit});
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->lines, 4u);  // append, delete denied, delete allowed, its outcome
+  EXPECT_TRUE(summary->starts_at_genesis);
+
+  // A restart continues the chain in the same file.
+  EXPECT_EQ(server->Terminate(), 0);
+  auto again = StartWithRules(audit);
+  ASSERT_NE(again, nullptr);
+  auto admin = ConnectAs(*again, "admin");
+  ASSERT_TRUE(admin.ok());
+  ASSERT_TRUE((*admin)->HeadRevision("orders-1").ok());
+  summary = cairnd::VerifyAuditChain({audit});
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->last_seq, 5u);
+}
+
+TEST_F(CairndAccess, AnonymousLoopbackClientHasOnlyWhatRulesGrantOnceRulesExist) {
+  auto server = TestServer::Start({"--set", "access.look=anonymous: read *"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto client = (*server)->Connect();
+  ASSERT_TRUE(client.ok());
+  EXPECT_TRUE((*client)->ReadStream("any").ok());
+  absl::Status denied =
+      (*client)->Append("any", ExpectedRevision::Any(), OneEvent()).status();
+  EXPECT_TRUE(absl::IsPermissionDenied(denied)) << denied;
+  EXPECT_TRUE(absl::StrContains(denied.message(), "anonymous@127.0.0.1 has no write"))
+      << denied;
+}
+
+TEST_F(CairndAccess, RequestsAreRefusedWhenTheAuditLogCannotBeWritten) {
+  auto server = TestServer::Start({"--set", "audit.path=/dev/full"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto client = (*server)->Connect();
+  ASSERT_TRUE(client.ok());
+  absl::Status refused =
+      (*client)->Append("s", ExpectedRevision::Any(), OneEvent()).status();
+  EXPECT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::StrContains(refused.message(), "cannot write its audit log"))
+      << refused;
+  // The log stays failed: later requests are refused too.
+  auto head = (*client)->HeadPosition();
+  ASSERT_FALSE(head.ok());
+  EXPECT_TRUE(absl::StrContains(head.status().message(), "cannot write its audit log"))
+      << head.status();
+  EXPECT_TRUE((*server)->WaitForLog("audit log write failed")) << (*server)->Log();
+}
+
+TEST_F(CairndAccess, BadRuleStopsStartUpNamingSectionAndKey) {
+  auto server = TestServer::Start({"--set", "access.broken=CN=x: writ orders-"});
+  ASSERT_FALSE(server.ok());
+  EXPECT_TRUE(absl::StrContains(server.status().ToString(),
+                                "[access] broken = CN=x: writ orders-: 'writ' is not a right"))
+      << server.status();
+}
+
+}  // namespace
+}  // namespace cairn
