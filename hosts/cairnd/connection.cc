@@ -13,6 +13,7 @@
 #include "protocol/convert.h"
 #include "protocol/frame.h"
 #include "protocol/request_check.h"
+#include "stream_order.h"
 
 namespace cairn::cairnd {
 namespace {
@@ -253,7 +254,8 @@ class StreamConnection final
         return;
       case v1::Request::kAppend:
       case v1::Request::kHead:
-        if (context_->options.inline_appends) {
+        if (context_->options.inline_appends &&
+            !order_.Busy(OrderedStream(request))) {
           RunInline(request);
           return;
         }
@@ -291,9 +293,15 @@ class StreamConnection final
         {{"peer", peer_}, {"client", client_name_}});
   }
 
-  // Runs the request on the worker pool; the answer comes back to the strand.
+  // Runs the request on the worker pool, after any earlier request of its
+  // stream on this connection (StreamOrder); the answer comes back to the
+  // strand. A held request counts as in flight (limits, drain).
   void Dispatch(v1::Request request) {
     ++inflight_;
+    if (order_.Admit(&request)) RunOnWorker(std::move(request));
+  }
+
+  void RunOnWorker(v1::Request request) {
     context_->inflight.fetch_add(1);
     asio::post(*context_->workers, [self = Self(),
                                     request = std::move(request)]() {
@@ -302,8 +310,9 @@ class StreamConnection final
       std::string frame;
       protocol::AppendFrame(response, &frame);
       asio::post(self->stream_.get_executor(),
-                 [self, frame = std::move(frame)]() mutable {
-                   self->Executed(std::move(frame));
+                 [self, frame = std::move(frame),
+                  stream = std::string(OrderedStream(request))]() mutable {
+                   self->Executed(std::move(frame), stream);
                  });
     });
   }
@@ -315,10 +324,11 @@ class StreamConnection final
     Send(response);
   }
 
-  void Executed(std::string frame) {
+  void Executed(std::string frame, std::string_view stream) {
     --inflight_;
     context_->inflight.fetch_sub(1);
     if (!aborted_) Enqueue(frame);
+    if (auto next = order_.Done(stream)) RunOnWorker(std::move(*next));
     ProcessFrames();
     MaybeFinishClose();
   }
@@ -654,7 +664,8 @@ class StreamConnection final
   bool closing_ = false;
   bool lingering_ = false;
   bool aborted_ = false;
-  uint32_t inflight_ = 0;
+  uint32_t inflight_ = 0;  // on workers or held by order_
+  StreamOrder order_;
   std::string write_pending_;
   std::string write_active_;
   std::unordered_map<uint64_t, std::shared_ptr<OpenSubscription>>
