@@ -595,6 +595,73 @@ TEST(CairndClient, PipelinedAppendsKeepTheirOrderWhenTheSocketFills) {
   EXPECT_EQ(*client->HeadRevision("ordered"), 200u);
 }
 
+// The protocol's ordering rule (docs/server.md, "Ordering"): requests on one
+// connection that name the same stream take effect in the order sent, also
+// when they run on the worker pool. Sent in one write: rounds of saves at
+// one revision (the last must be what a load sent after them finds) and
+// appends each expecting the one before (one run out of order would fail
+// its expected revision).
+TEST(CairndProtocol, RequestsOfOneStreamTakeEffectInTheOrderSent) {
+  auto server = StartServer({"--set", "server.inline-appends=off"});
+  ASSERT_NE(server, nullptr);
+  auto raw = RawConnection::Open(server->port());
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  Hello(**raw);
+  constexpr int kRounds = 50;
+  constexpr int kSaves = 6;
+  uint64_t id = 10;
+  for (int round = 0; round < kRounds; ++round) {
+    std::string frames;
+    for (int save = 0; save < kSaves; ++save) {
+      v1::Request request;
+      request.set_request_id(++id);
+      auto* snapshot = request.mutable_save_snapshot()->mutable_snapshot();
+      snapshot->set_stream("snap-" + std::to_string(round % 3));
+      snapshot->set_revision(7);
+      snapshot->set_data("save-" + std::to_string(save));
+      frames += Frame(request);
+    }
+    v1::Request load;
+    load.set_request_id(++id);
+    load.mutable_load_snapshot()->set_stream("snap-" + std::to_string(round % 3));
+    const uint64_t load_id = id;
+    frames += Frame(load);
+    ASSERT_TRUE((*raw)->Send(frames).ok());
+    for (int answer = 0; answer <= kSaves; ++answer) {
+      v1::Response response = ReadResponse(**raw);
+      ASSERT_FALSE(response.has_error() && response.error().code() != v1::OK)
+          << response.DebugString();
+      if (response.request_id() != load_id) continue;
+      ASSERT_TRUE(response.has_snapshot()) << response.DebugString();
+      ASSERT_TRUE(response.snapshot().found());
+      EXPECT_EQ(response.snapshot().snapshot().data(),
+                "save-" + std::to_string(kSaves - 1))
+          << "round " << round;
+    }
+  }
+  std::string appends;
+  constexpr uint64_t kAppends = 300;
+  for (uint64_t revision = 0; revision < kAppends; ++revision) {
+    v1::Request request;
+    request.set_request_id(++id);
+    auto* append = request.mutable_append();
+    append->set_stream("appended");
+    append->set_expected_kind(revision == 0 ? v1::EXPECTED_NO_STREAM
+                                            : v1::EXPECTED_EXACT);
+    append->set_expected_revision(revision);
+    auto* event = append->add_events();
+    event->set_type("Happened");
+    event->set_data("e-" + std::to_string(revision));
+    appends += Frame(request);
+  }
+  ASSERT_TRUE((*raw)->Send(appends).ok());
+  for (uint64_t answer = 0; answer < kAppends; ++answer) {
+    v1::Response response = ReadResponse(**raw);
+    ASSERT_FALSE(response.has_error() && response.error().code() != v1::OK)
+        << "append answer " << answer << ": " << response.DebugString();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(InlineAndWorkers, CairndAppendPath,
                          ::testing::Values("on", "off"));
 

@@ -15,6 +15,7 @@
 #include "protocol/convert.h"
 #include "protocol/frame.h"
 #include "protocol/request_check.h"
+#include "stream_order.h"
 
 namespace cairn::cairnd {
 namespace {
@@ -40,6 +41,14 @@ struct OpenSubscription {
   bool waiting = false;  // caught up; watching for the next commit
   bool ended = false;
 };
+
+// A request that passed its access check, with the decision its audit
+// line belongs to: what a connection queues behind a busy stream.
+struct PendingRequest {
+  v1::Request request;
+  AccessGate::Decision decision;
+};
+const v1::Request& RequestOf(const PendingRequest& pending) { return pending.request; }
 
 template <class Stream>
 class StreamConnection final
@@ -322,7 +331,8 @@ class StreamConnection final
         return;
       case v1::Request::kAppend:
       case v1::Request::kHead:
-        if (context_->options.inline_appends) {
+        if (context_->options.inline_appends &&
+            !order_.Busy(OrderedStream(request))) {
           RunInline(std::move(request), std::move(decision));
           return;
         }
@@ -360,20 +370,30 @@ class StreamConnection final
         {{"peer", peer_}, {"client", client_name_}});
   }
 
-  // Runs the request on the worker pool; the answer comes back to the strand.
+  // Runs the request on the worker pool, after any earlier request of its
+  // stream on this connection (StreamOrder); inline requests still waiting
+  // for their audit line (RunInlineBatch) came first, so they run first. The
+  // answer comes back to the strand. A held request counts as in flight
+  // (limits, drain).
   void Dispatch(v1::Request request, AccessGate::Decision decision) {
+    RunInlineBatch();
     ++inflight_;
+    PendingRequest pending{std::move(request), std::move(decision)};
+    if (order_.Admit(&pending)) RunOnWorker(std::move(pending));
+  }
+
+  void RunOnWorker(PendingRequest pending) {
     context_->inflight.fetch_add(1);
     asio::post(*context_->workers, [self = Self(),
-                                    request = std::move(request),
-                                    decision = std::move(decision)]() {
+                                    pending = std::move(pending)]() {
       v1::Response response;
-      self->ExecuteAudited(request, decision, &response);
+      self->ExecuteAudited(pending.request, pending.decision, &response);
       std::string frame;
       protocol::AppendFrame(response, &frame);
       asio::post(self->stream_.get_executor(),
-                 [self, frame = std::move(frame)]() mutable {
-                   self->Executed(std::move(frame));
+                 [self, frame = std::move(frame),
+                  stream = std::string(OrderedStream(pending.request))]() mutable {
+                   self->Executed(std::move(frame), stream);
                  });
     });
   }
@@ -431,10 +451,11 @@ class StreamConnection final
     }
   }
 
-  void Executed(std::string frame) {
+  void Executed(std::string frame, std::string_view stream) {
     --inflight_;
     context_->inflight.fetch_sub(1);
     if (!aborted_) Enqueue(frame);
+    if (auto next = order_.Done(stream)) RunOnWorker(std::move(*next));
     ProcessFrames();
     MaybeFinishClose();
   }
@@ -773,7 +794,8 @@ class StreamConnection final
   bool closing_ = false;
   bool lingering_ = false;
   bool aborted_ = false;
-  uint32_t inflight_ = 0;
+  uint32_t inflight_ = 0;  // on workers or held by order_
+  StreamOrder<PendingRequest> order_;
   std::string write_pending_;
   std::string write_active_;
   std::unordered_map<uint64_t, std::shared_ptr<OpenSubscription>>

@@ -46,7 +46,7 @@ public sealed record CairnSettings(
         if (lanes < 1) throw new ConfigurationException($"Cairn: write-lanes = {lanes} must be at least 1");
         int replay = config.GetInt("replay-batch-size", 1024);
         if (replay < 1) throw new ConfigurationException($"Cairn: replay-batch-size = {replay} must be at least 1");
-        int port = config.GetInt("remote.port", 7700);
+        int port = config.GetInt("remote.port", 7600);
         if (port is < 1 or > 65535) throw new ConfigurationException($"Cairn: remote.port = {port} is not a TCP port");
         bool tls = config.GetBoolean("remote.tls", false);
         var certFile = Blank(config.GetString("remote.tls-cert-file", ""));

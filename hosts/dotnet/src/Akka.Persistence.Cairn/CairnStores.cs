@@ -60,7 +60,7 @@ public static class CairnStores
             {
                 ICairnStore store = settings.Mode == CairnMode.Embedded
                     ? EmbeddedStore.Open(settings.SiteFile, settings.EmbeddedOverrides())
-                    : ReconnectingRemoteStore.Connect(settings);
+                    : new ReconnectingRemoteStore(settings); // connects on first use, asynchronously
                 entry = new Entry { Store = store };
                 Open[key] = entry;
             }

@@ -24,17 +24,29 @@ internal static class PayloadEnvelope
     public readonly record struct Facts(
         int SerializerId, string SerializerManifest, string PersistentManifest, long TimestampTicks);
 
-    public static Serialized Serialize(Akka.Serialization.Serialization serialization, object payload)
-    {
-        var serializer = serialization.FindSerializerFor(payload);
-        string manifest = Akka.Serialization.Serialization.ManifestFor(serializer, payload);
-        byte[] data = serializer.ToBinary(payload);
-        string type = manifest.Length > 0 ? manifest : payload.GetType().Name;
-        return new Serialized(data, serializer.Identifier, manifest, type);
-    }
+    /// <summary>Serializes <paramref name="payload"/> with its bound serializer
+    /// inside <c>Serialization.WithTransport</c>, as Akka's own journals do: a
+    /// serializer that writes an IActorRef (or anything else needing the
+    /// system's address, with remoting or cluster) reads it from
+    /// <c>Serialization.CurrentTransportInformation</c>, which is only set there.</summary>
+    public static Serialized Serialize(Akka.Serialization.Serialization serialization, object payload) =>
+        Akka.Serialization.Serialization.WithTransport(serialization.System, (serialization, payload),
+            static state =>
+            {
+                var (serialization, payload) = state;
+                var serializer = serialization.FindSerializerFor(payload);
+                string manifest = Akka.Serialization.Serialization.ManifestFor(serializer, payload);
+                byte[] data = serializer.ToBinary(payload);
+                string type = manifest.Length > 0 ? manifest : payload.GetType().Name;
+                return new Serialized(data, serializer.Identifier, manifest, type);
+            });
 
+    /// <summary>The way back, also with the transport information set (a
+    /// serializer may resolve actor references against it).</summary>
     public static object Deserialize(Akka.Serialization.Serialization serialization, byte[] data, Facts facts) =>
-        serialization.Deserialize(data, facts.SerializerId, facts.SerializerManifest);
+        Akka.Serialization.Serialization.WithTransport(serialization.System, (serialization, data, facts),
+            static state => state.serialization.Deserialize(state.data, state.facts.SerializerId,
+                state.facts.SerializerManifest));
 
     // The layout is BinaryWriter's (little-endian integers, strings as a
     // 7-bit-encoded UTF-8 byte count and the bytes), which the first version

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Persistence.Cairn.Query;
 using Akka.Persistence.Query;
@@ -190,5 +191,89 @@ public sealed class ReadJournalSpec : CairnSpec
             foreach (var perActor in result.GroupBy(e => e.PersistenceId))
                 Assert.Equal(Enumerable.Range(1, perWriter).Select(i => (long)i), perActor.Select(e => e.SequenceNr));
         }
+    }
+
+    // ---- "current" queries complete right after their last element ------------
+    // (a TestSink that asks for exactly as many as there are must see
+    // OnComplete without asking again)
+
+    /// <summary>Writes <paramref name="count"/> events to <paramref name="pid"/>
+    /// through the journal in one write, tagged <paramref name="tag"/> if given.</summary>
+    private void WriteEvents(string pid, int count, string? tag = null)
+    {
+        var events = Enumerable.Range(1, count)
+            .Select(i => (IPersistentRepresentation)new Persistent(
+                tag == null ? $"e-{i}" : new Akka.Persistence.Journal.Tagged($"e-{i}", new[] { tag }), i, pid, "",
+                false, ActorRefs.NoSender, "writer-1"))
+            .ToImmutableList();
+        Journal.Tell(new WriteMessages(new[] { new AtomicWrite(events) }, TestActor, 1));
+        ExpectMsg<WriteMessagesSuccessful>(Wait);
+        for (int i = 1; i <= count; i++) ExpectMsg<WriteMessageSuccess>(Wait);
+    }
+
+    private void ExpectExactlyThenComplete(Source<EventEnvelope, NotUsed> source, int count)
+    {
+        var probe = source.RunWith(this.SinkProbe<EventEnvelope>(), _materializer);
+        probe.Request(count);
+        var got = probe.ExpectNextN(count, Wait).ToList();
+        Assert.Equal(count, got.Count);
+        probe.ExpectComplete();
+    }
+
+    [Fact]
+    public void CurrentEventsByTag_completes_when_demand_equals_its_events()
+    {
+        var tag = NewId("exact");
+        WriteEvents(NewId("a"), 100, tag);
+        WriteEvents(NewId("b"), 50, tag);
+        WriteEvents(NewId("untagged"), 7);
+        ExpectExactlyThenComplete(_queries.CurrentEventsByTag(tag, NoOffset.Instance), 150);
+    }
+
+    [Fact]
+    public void CurrentAllEvents_completes_when_demand_equals_its_events()
+    {
+        WriteEvents(NewId("a"), 100);
+        WriteEvents(NewId("b"), 50);
+        ExpectExactlyThenComplete(_queries.CurrentAllEvents(NoOffset.Instance), 150);
+    }
+
+    [Fact]
+    public void Current_queries_complete_when_demand_equals_a_full_page()
+    {
+        // 512 (max-buffer-size) tagged events: the page is full, so only a
+        // further read can tell the end; it is read ahead, not on demand.
+        var tag = NewId("page");
+        WriteEvents(NewId("p"), 512, tag);
+        ExpectExactlyThenComplete(_queries.CurrentEventsByTag(tag, NoOffset.Instance), 512);
+        ExpectExactlyThenComplete(_queries.CurrentAllEvents(NoOffset.Instance), 512);
+    }
+
+    [Fact]
+    public void CurrentEventsByPersistenceId_after_a_partial_delete_completes_when_demand_equals_what_is_left()
+    {
+        var pid = NewId("deleted");
+        WriteEvents(pid, 150);
+        Journal.Tell(new DeleteMessagesTo(pid, 50, TestActor));
+        ExpectMsg<DeleteMessagesSuccess>(Wait);
+        ExpectExactlyThenComplete(_queries.CurrentEventsByPersistenceId(pid, 0, long.MaxValue), 100);
+    }
+
+    [Fact]
+    public void EventsByPersistenceId_with_a_bounded_to_completes_when_demand_equals_the_range()
+    {
+        var pid = NewId("live-bounded");
+        WriteEvents(pid, 150);
+        ExpectExactlyThenComplete(_queries.EventsByPersistenceId(pid, 11, 150), 140);
+    }
+
+    [Fact]
+    public void CurrentPersistenceIds_completes_when_demand_equals_the_ids()
+    {
+        for (int i = 0; i < 5; i++) WriteEvents(NewId($"id-{i}"), 1);
+        var probe = _queries.CurrentPersistenceIds().RunWith(this.SinkProbe<string>(), _materializer);
+        probe.Request(5);
+        Assert.Equal(5, probe.ExpectNextN(5, Wait).ToList().Distinct().Count());
+        probe.ExpectComplete();
     }
 }

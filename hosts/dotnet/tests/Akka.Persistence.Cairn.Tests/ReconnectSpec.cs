@@ -23,7 +23,7 @@ public sealed class ReconnectSpec
     {
         var first = TestStore.Create("remote", _ => Array.Empty<string>());
         int port = first.Port;
-        using var store = ReconnectingRemoteStore.Connect(Settings(port));
+        using var store = new ReconnectingRemoteStore(Settings(port));
         await store.AppendAsync("before", ExpectedRevision.NoStream, OneEvent);
         first.Dispose();
         using var second = TestStore.Create("remote", _ => Array.Empty<string>(), port);

@@ -20,7 +20,7 @@ public sealed class SettingsSpec
         Assert.Equal(CairnMode.Embedded, s.Mode);
         Assert.Null(s.SiteFile);
         Assert.Equal(32, s.WriteLanes);
-        Assert.Equal(7700, s.RemotePort);
+        Assert.Equal(7600, s.RemotePort);
         Assert.Empty(s.EmbeddedOverrides());
     }
 
@@ -86,7 +86,7 @@ public sealed class SettingsSpec
     }
 
     [Fact]
-    public void Remote_mode_without_a_server_fails_naming_where_it_tried()
+    public async Task Remote_mode_without_a_server_fails_naming_where_it_tried()
     {
         // A port that was free a moment ago: nothing listens there.
         var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
@@ -97,9 +97,64 @@ public sealed class SettingsSpec
             mode = remote
             remote {{ port = {port}, connect-timeout = 2s }}
         }}");
-        var ex = Assert.Throws<Client.CairnException>(() => CairnStores.Acquire(s));
+        // Acquiring connects nothing (it runs on a dispatcher thread); the
+        // first operation connects and fails with where it tried.
+        using var lease = CairnStores.Acquire(s);
+        var ex = await Assert.ThrowsAsync<Client.CairnException>(() => lease.Store.HeadPositionAsync());
         Assert.Equal(Client.CairnStatus.Io, ex.Status);
         Assert.Contains($"127.0.0.1:{port}", ex.Message);
+    }
+
+    [Fact]
+    public void Remote_mode_defaults_to_cairnds_port()
+    {
+        // cairnd's own default (hosts/cairnd/server_options.h) when the
+        // sources are at hand, else its documented 7600.
+        int cairnd = 7600;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            var header = Path.Combine(dir.FullName, "hosts", "cairnd", "server_options.h");
+            if (!File.Exists(header)) continue;
+            var m = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(header),
+                @"uint16_t port = (\d+);");
+            Assert.True(m.Success, $"{header} no longer declares 'uint16_t port = N;'");
+            cairnd = int.Parse(m.Groups[1].Value);
+            break;
+        }
+        Assert.Equal(cairnd, Journal("").RemotePort);
+        Assert.Equal(cairnd, new CairnPersistenceOptions().RemotePort);
+        // No key at all (a config without the reference fallback).
+        Assert.Equal(cairnd, CairnSettings.Create(ConfigurationFactory.ParseString("mode = remote")).RemotePort);
+    }
+
+    [Fact]
+    public async Task Building_without_libcairn_c_fails_saying_how_to_build_it()
+    {
+        string? project = null;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null && project == null; dir = dir.Parent)
+        {
+            var p = Path.Combine(dir.FullName, "hosts", "dotnet", "src", "Akka.Persistence.Cairn",
+                "Akka.Persistence.Cairn.csproj");
+            if (File.Exists(p)) project = p;
+        }
+        Assert.True(project != null, "the plugin's project file is not above " + AppContext.BaseDirectory);
+        var missing = Path.Combine(Path.GetTempPath(), "cairn-no-native-" + Guid.NewGuid().ToString("N"));
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var a in new[] { "msbuild", project!, "-t:CheckCairnNative", $"-p:CairnNativeDir={missing}", "-nologo" })
+            start.ArgumentList.Add(a);
+        using var build = System.Diagnostics.Process.Start(start)!;
+        var output = build.StandardOutput.ReadToEndAsync();
+        var errors = build.StandardError.ReadToEndAsync();
+        await build.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        string text = await output + await errors;
+        Assert.NotEqual(0, build.ExitCode);
+        Assert.Contains("CAIRN001", text);
+        Assert.Contains(missing, text);
+        Assert.Contains("--target cairn_c", text);
     }
 
     [Fact]

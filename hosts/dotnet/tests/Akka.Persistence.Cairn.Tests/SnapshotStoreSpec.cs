@@ -125,4 +125,93 @@ public sealed class SnapshotStoreSpec : CairnSpec
         Assert.Null(Load(pid, new SnapshotSelectionCriteria(29)));
         Assert.Equal(30, Load(pid, SnapshotSelectionCriteria.Latest)!.Metadata.SequenceNr);
     }
+
+    // ---- timestamps compare exactly, in ticks (the store keeps microseconds) ---
+
+    // 5 ticks into a microsecond, so ticks before and after share it.
+    private static readonly DateTime Tm = T0.AddTicks(12_345_675);
+
+    [Fact]
+    public void Delete_by_criteria_keeps_a_snapshot_one_tick_after_the_max_timestamp()
+    {
+        var pid = NewId("tick-delete");
+        Save(pid, 10, Tm, "s-10");
+        SnapshotStore.Tell(new DeleteSnapshots(pid,
+            new SnapshotSelectionCriteria(long.MaxValue, Tm.AddTicks(-1))), TestActor);
+        ExpectMsg<DeleteSnapshotsSuccess>(Wait);
+        Assert.Equal(10, Load(pid, SnapshotSelectionCriteria.Latest)!.Metadata.SequenceNr);
+        SnapshotStore.Tell(new DeleteSnapshots(pid, new SnapshotSelectionCriteria(long.MaxValue, Tm)), TestActor);
+        ExpectMsg<DeleteSnapshotsSuccess>(Wait);
+        Assert.Null(Load(pid, SnapshotSelectionCriteria.Latest));
+    }
+
+    [Fact]
+    public void Delete_by_criteria_keeps_a_snapshot_one_tick_before_the_min_timestamp()
+    {
+        var pid = NewId("tick-delete-min");
+        Save(pid, 10, Tm, "s-10");
+        Save(pid, 20, Tm.AddMinutes(1), "s-20");
+        SnapshotStore.Tell(new DeleteSnapshots(pid,
+            new SnapshotSelectionCriteria(long.MaxValue, DateTime.MaxValue, 0, Tm.AddTicks(1))), TestActor);
+        ExpectMsg<DeleteSnapshotsSuccess>(Wait);
+        Assert.Equal(10, Load(pid, SnapshotSelectionCriteria.Latest)!.Metadata.SequenceNr);
+    }
+
+    [Fact]
+    public void Criteria_within_one_microsecond_pick_exactly_by_tick()
+    {
+        var pid = NewId("tick-same-micro");
+        Save(pid, 10, Tm, "s-10");
+        Save(pid, 20, Tm.AddTicks(2), "s-20");
+        Save(pid, 30, Tm.AddTicks(4), "s-30");
+        // Newest at or before Tm + 3 ticks: 20, though 30 shares its microsecond.
+        var s = Load(pid, new SnapshotSelectionCriteria(long.MaxValue, Tm.AddTicks(3)))!;
+        Assert.Equal(20, s.Metadata.SequenceNr);
+        Assert.Equal(Tm.AddTicks(2), s.Metadata.Timestamp);
+        Assert.Null(Load(pid, new SnapshotSelectionCriteria(long.MaxValue, Tm.AddTicks(-1))));
+        Assert.Null(Load(pid, new SnapshotSelectionCriteria(long.MaxValue, DateTime.MaxValue, 0, Tm.AddTicks(5))));
+        Assert.Equal(10, Load(pid, new SnapshotSelectionCriteria(long.MaxValue, Tm.AddTicks(1), 0, Tm))!
+            .Metadata.SequenceNr);
+
+        // Delete from Tm + 1 to Tm + 3 ticks: only 20 goes.
+        SnapshotStore.Tell(new DeleteSnapshots(pid,
+            new SnapshotSelectionCriteria(long.MaxValue, Tm.AddTicks(3), 0, Tm.AddTicks(1))), TestActor);
+        ExpectMsg<DeleteSnapshotsSuccess>(Wait);
+        Assert.Equal(30, Load(pid, SnapshotSelectionCriteria.Latest)!.Metadata.SequenceNr);
+        Assert.Equal(10, Load(pid, new SnapshotSelectionCriteria(29))!.Metadata.SequenceNr);
+    }
+
+    [Fact]
+    public void Delete_by_metadata_needs_the_timestamp_to_the_tick()
+    {
+        var pid = NewId("tick-metadata");
+        Save(pid, 10, Tm, "s-10");
+        SnapshotStore.Tell(new DeleteSnapshot(new SnapshotMetadata(pid, 10, Tm.AddTicks(1))), TestActor);
+        ExpectMsg<DeleteSnapshotSuccess>(Wait);
+        Assert.Equal(10, Load(pid, SnapshotSelectionCriteria.Latest)!.Metadata.SequenceNr);
+        SnapshotStore.Tell(new DeleteSnapshot(new SnapshotMetadata(pid, 10, Tm)), TestActor);
+        ExpectMsg<DeleteSnapshotSuccess>(Wait);
+        Assert.Null(Load(pid, SnapshotSelectionCriteria.Latest));
+    }
+
+    // ---- back-to-back saves take effect in the order they were made -----------
+
+    [Fact]
+    public void The_last_of_back_to_back_saves_at_one_sequence_number_wins()
+    {
+        const int rounds = 200;
+        const int saves = 4;
+        var pid = NewId("back-to-back");
+        var wrong = new List<string>();
+        for (int round = 0; round < rounds; round++)
+        {
+            for (int i = 0; i < saves; i++)
+                SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(pid, 7, T0.AddSeconds(round * saves + i)),
+                    $"r{round}-s{i}"), TestActor);
+            for (int i = 0; i < saves; i++) ExpectMsg<SaveSnapshotSuccess>(Wait);
+            var loaded = (string)Load(pid, SnapshotSelectionCriteria.Latest)!.Snapshot;
+            if (loaded != $"r{round}-s{saves - 1}") wrong.Add($"round {round}: {loaded}");
+        }
+        Assert.Empty(wrong);
+    }
 }

@@ -40,8 +40,10 @@ public interface ICairnStore : IDisposable
     Task DeleteSnapshotsAsync(string stream, SnapshotCriteria criteria);
 
     /// <summary>A live cursor: catches up from <paramref name="after"/>
-    /// (exclusive), then follows commits; the store pushes, nothing polls.</summary>
-    ICairnSubscription Subscribe(SubscriptionKind kind, string name, ulong after);
+    /// (exclusive), then follows commits; the store pushes, nothing polls.
+    /// Asynchronous, as every member: remote, opening one may first have to
+    /// connect, and no caller's thread is held while it does.</summary>
+    Task<ICairnSubscription> SubscribeAsync(SubscriptionKind kind, string name, ulong after);
 }
 
 /// <summary>A live cursor over a stream, a tag or all events.</summary>

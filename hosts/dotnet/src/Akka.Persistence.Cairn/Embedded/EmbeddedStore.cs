@@ -378,7 +378,10 @@ public sealed unsafe class EmbeddedStore : ICairnStore
         });
     });
 
-    public ICairnSubscription Subscribe(SubscriptionKind kind, string name, ulong after)
+    public Task<ICairnSubscription> SubscribeAsync(SubscriptionKind kind, string name, ulong after) =>
+        Run<ICairnSubscription>(() => Subscribe(kind, name, after));
+
+    private EmbeddedSubscription Subscribe(SubscriptionKind kind, string name, ulong after)
     {
         var bytes = Utf8.GetBytes(name);
         IntPtr sub = Call(h =>

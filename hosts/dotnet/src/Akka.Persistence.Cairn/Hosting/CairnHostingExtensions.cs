@@ -21,7 +21,7 @@ public sealed class CairnPersistenceOptions
     public List<string> Overrides { get; } = new();
 
     public string RemoteHost { get; set; } = "127.0.0.1";
-    public int RemotePort { get; set; } = 7700;
+    public int RemotePort { get; set; } = 7600;
     public bool RemoteTls { get; set; }
 
     /// <summary>Remote: a PEM CA the server's certificate must chain to.</summary>

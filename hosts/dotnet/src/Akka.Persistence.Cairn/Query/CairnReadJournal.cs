@@ -72,7 +72,7 @@ public sealed class CairnReadJournal :
         if (toSequenceNr < (long)from) return Source.Empty<EventEnvelope>();
         ulong to = (ulong)toSequenceNr;
         return Source.FromGraph(new FeedSource<EventEnvelope>($"cairn-events-by-pid-{persistenceId}",
-            () => new LiveFeed(_store.Subscribe(SubscriptionKind.Stream, persistenceId, from - 1), _batch,
+            () => new LiveFeed(() => _store.SubscribeAsync(SubscriptionKind.Stream, persistenceId, from - 1), _batch,
                 to == long.MaxValue ? null : ev => ev.Revision >= to),
             ev => ev.Revision <= to ? ToEnvelopes(ev) : Array.Empty<EventEnvelope>()));
     }
@@ -110,7 +110,7 @@ public sealed class CairnReadJournal :
         CheckName(tag, "tag");
         ulong after = After(offset);
         return Source.FromGraph(new FeedSource<EventEnvelope>($"cairn-events-by-tag-{tag}",
-            () => new LiveFeed(_store.Subscribe(SubscriptionKind.Tag, tag, after), _batch, null), ToEnvelopes));
+            () => new LiveFeed(() => _store.SubscribeAsync(SubscriptionKind.Tag, tag, after), _batch, null), ToEnvelopes));
     }
 
     public Source<EventEnvelope, NotUsed> CurrentEventsByTag(string tag, Offset? offset = null)
@@ -127,7 +127,7 @@ public sealed class CairnReadJournal :
     {
         ulong after = After(offset);
         return Source.FromGraph(new FeedSource<EventEnvelope>("cairn-all-events",
-            () => new LiveFeed(_store.Subscribe(SubscriptionKind.All, "", after), _batch, null), ToEnvelopes));
+            () => new LiveFeed(() => _store.SubscribeAsync(SubscriptionKind.All, "", after), _batch, null), ToEnvelopes));
     }
 
     public Source<EventEnvelope, NotUsed> CurrentAllEvents(Offset offset)
@@ -214,7 +214,7 @@ public sealed class CairnReadJournal :
         private ulong? _headBeforeListing;
         private ulong _afterOrdinal;
         private bool _listed;
-        private ICairnSubscription? _subscription;
+        private Task<ICairnSubscription>? _subscription;
 
         public StreamListFeed(ICairnStore store, int batch, bool liveAfterHead)
         {
@@ -238,10 +238,11 @@ public sealed class CairnReadJournal :
                 if (fresh.Count > 0) return fresh;
             }
             if (!_live) return null;
-            _subscription ??= _store.Subscribe(SubscriptionKind.All, "", _headBeforeListing!.Value);
+            _subscription ??= _store.SubscribeAsync(SubscriptionKind.All, "", _headBeforeListing!.Value);
+            var subscription = await _subscription.ConfigureAwait(false);
             while (true)
             {
-                var events = await _subscription.NextAsync(_batch, cancellation).ConfigureAwait(false);
+                var events = await subscription.NextAsync(_batch, cancellation).ConfigureAwait(false);
                 var fresh = new List<RecordedEvent>();
                 foreach (var ev in events)
                     if (_seen.Add(ev.Stream)) fresh.Add(ev);
@@ -252,6 +253,8 @@ public sealed class CairnReadJournal :
         private static RecordedEvent Marker(string stream) =>
             new(stream, 0, 0, "", 0, "", Array.Empty<byte>(), Array.Empty<byte>(), Array.Empty<string>());
 
-        public void Dispose() => _subscription?.Dispose();
+        public bool Ended => !_live && _listed;
+
+        public void Dispose() => LiveFeed.DisposeWhenOpen(_subscription);
     }
 }

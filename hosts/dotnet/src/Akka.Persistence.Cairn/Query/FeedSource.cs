@@ -9,28 +9,40 @@ internal interface IEventFeed : IDisposable
 {
     /// <summary>The next non-empty batch, or null when the feed has ended.</summary>
     Task<IReadOnlyList<RecordedEvent>?> NextAsync(CancellationToken cancellation);
+
+    /// <summary>True once the feed knows it has no more events (its last
+    /// batch was the last): the source then completes as soon as its buffer
+    /// is empty, without waiting for a further pull.</summary>
+    bool Ended { get; }
 }
 
 /// <summary>A live feed: the store's subscription pushes each commit; ends
-/// after an event for which <c>isLast</c> holds (never, if null).</summary>
+/// after an event for which <c>isLast</c> holds (never, if null). The
+/// subscription is opened on the first fetch (opening one may wait for the
+/// server's connection; nothing here blocks a thread).</summary>
 internal sealed class LiveFeed : IEventFeed
 {
-    private readonly ICairnSubscription _subscription;
+    private readonly Func<Task<ICairnSubscription>> _subscribe;
     private readonly int _batch;
     private readonly Func<RecordedEvent, bool>? _isLast;
+    private Task<ICairnSubscription>? _subscription;
     private bool _ended;
 
-    public LiveFeed(ICairnSubscription subscription, int batch, Func<RecordedEvent, bool>? isLast)
+    public LiveFeed(Func<Task<ICairnSubscription>> subscribe, int batch, Func<RecordedEvent, bool>? isLast)
     {
-        _subscription = subscription;
+        _subscribe = subscribe;
         _batch = batch;
         _isLast = isLast;
     }
 
+    public bool Ended => _ended;
+
     public async Task<IReadOnlyList<RecordedEvent>?> NextAsync(CancellationToken cancellation)
     {
         if (_ended) return null;
-        var events = await _subscription.NextAsync(_batch, cancellation).ConfigureAwait(false);
+        _subscription ??= _subscribe();
+        var subscription = await _subscription.ConfigureAwait(false);
+        var events = await subscription.NextAsync(_batch, cancellation).ConfigureAwait(false);
         if (_isLast == null) return events;
         for (int i = 0; i < events.Count; i++)
         {
@@ -43,7 +55,13 @@ internal sealed class LiveFeed : IEventFeed
         return events;
     }
 
-    public void Dispose() => _subscription.Dispose();
+    public void Dispose() => DisposeWhenOpen(_subscription);
+
+    /// <summary>Disposes a subscription that may still be opening.</summary>
+    internal static void DisposeWhenOpen(Task<ICairnSubscription>? subscription) =>
+        subscription?.ContinueWith(t => t.Result.Dispose(), CancellationToken.None,
+            TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
 }
 
 /// <summary>A "current" feed: pages of a read until the pager says it is done.</summary>
@@ -53,6 +71,8 @@ internal sealed class PagedFeed : IEventFeed
     private bool _done;
 
     public PagedFeed(Func<Task<(IReadOnlyList<RecordedEvent> Events, bool Done)>> page) => _page = page;
+
+    public bool Ended => _done;
 
     public async Task<IReadOnlyList<RecordedEvent>?> NextAsync(CancellationToken cancellation)
     {
@@ -126,15 +146,19 @@ internal sealed class FeedSource<T> : GraphStage<SourceShape<T>> where T : class
             }
         }
 
-        public override void OnPull()
+        public override void OnPull() => Drive();
+
+        /// <summary>Pushes what downstream asked for; when the buffer is
+        /// empty, completes if the feed has ended, or else fetches the next
+        /// batch at once, demand or not (one batch read ahead). So a source
+        /// completes right after its last element, also when downstream
+        /// asked for exactly that many.</summary>
+        private void Drive()
         {
-            if (_buffer.Count > 0)
-            {
-                Push(_stage.Out, _buffer.Dequeue());
-                if (_buffer.Count == 0 && _ended) CompleteStage();
-                return;
-            }
-            Fetch();
+            if (_buffer.Count > 0 && IsAvailable(_stage.Out)) Push(_stage.Out, _buffer.Dequeue());
+            if (_buffer.Count > 0) return;
+            if (_ended) CompleteStage();
+            else Fetch();
         }
 
         private void Fetch()
@@ -158,26 +182,24 @@ internal sealed class FeedSource<T> : GraphStage<SourceShape<T>> where T : class
             if (events == null)
             {
                 _ended = true;
-                if (_buffer.Count == 0) CompleteStage();
-                return;
             }
-            try
+            else
             {
-                foreach (var ev in events)
+                try
                 {
-                    foreach (var item in _stage._map(ev)) _buffer.Enqueue(item);
+                    foreach (var ev in events)
+                    {
+                        foreach (var item in _stage._map(ev)) _buffer.Enqueue(item);
+                    }
                 }
+                catch (Exception ex)
+                {
+                    FailStage(ex);
+                    return;
+                }
+                _ended = _feed?.Ended ?? true;
             }
-            catch (Exception ex)
-            {
-                FailStage(ex);
-                return;
-            }
-            if (IsAvailable(_stage.Out))
-            {
-                if (_buffer.Count > 0) Push(_stage.Out, _buffer.Dequeue());
-                else Fetch();
-            }
+            Drive();
         }
 
         public override void PostStop()

@@ -16,6 +16,13 @@ namespace Akka.Persistence.Cairn.Remote;
 /// length-prefixed protobuf frames over one TCP (optionally TLS) connection,
 /// requests pipelined and matched to responses by request id, subscriptions
 /// pushed by the server within the credit this client grants.
+/// <para>
+/// Every operation puts its request on the connection's outgoing queue before
+/// it returns (before its first await), and one writer sends the queue in
+/// order, frames that queued up together in one write. So requests go out in
+/// the order the operations were called, which the server's per-stream
+/// ordering (docs/server.md, "Ordering") turns into the order they take effect.
+/// </para>
 /// </summary>
 public sealed class RemoteStore : ICairnStore
 {
@@ -24,7 +31,11 @@ public sealed class RemoteStore : ICairnStore
     private readonly string _endpoint;
     private readonly TcpClient _tcp;
     private readonly Stream _stream;
-    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    // The outgoing queue: frames in call order; one writer at a time drains it.
+    private readonly object _outGate = new();
+    private List<byte[]> _out = new();
+    private List<byte[]> _spare = new();
+    private bool _writing;
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<P.Response>> _pending = new();
     private readonly ConcurrentDictionary<ulong, RemoteSubscription> _subscriptions = new();
     private readonly TimeSpan _requestTimeout;
@@ -45,9 +56,6 @@ public sealed class RemoteStore : ICairnStore
         _requestTimeout = requestTimeout;
         _reader = Task.Run(ReadLoopAsync);
     }
-
-    public static RemoteStore Connect(CairnSettings settings) =>
-        ConnectAsync(settings).GetAwaiter().GetResult();
 
     public static async Task<RemoteStore> ConnectAsync(CairnSettings settings)
     {
@@ -349,7 +357,7 @@ public sealed class RemoteStore : ICairnStore
             DeleteSnapshots = new P.DeleteSnapshotsRequest { Stream = stream, Criteria = Criteria(criteria) },
         });
 
-    public ICairnSubscription Subscribe(SubscriptionKind kind, string name, ulong after)
+    public Task<ICairnSubscription> SubscribeAsync(SubscriptionKind kind, string name, ulong after)
     {
         ulong id = (ulong)Interlocked.Increment(ref _nextId);
         var subscription = new RemoteSubscription(this, id);
@@ -370,9 +378,16 @@ public sealed class RemoteStore : ICairnStore
                 InitialCredit = InitialCredit,
             },
         };
-        _ = SendAsync(request).ContinueWith(t => subscription.Fail(t.Exception!.GetBaseException()),
-            TaskContinuationOptions.OnlyOnFaulted);
-        return subscription;
+        try
+        {
+            Send(request);
+        }
+        catch (Exception ex)
+        {
+            _subscriptions.TryRemove(id, out _);
+            return Task.FromException<ICairnSubscription>(ex);
+        }
+        return Task.FromResult<ICairnSubscription>(subscription);
     }
 
     // ---- plumbing -----------------------------------------------------------
@@ -409,7 +424,7 @@ public sealed class RemoteStore : ICairnStore
         _pending[id] = done;
         try
         {
-            await SendAsync(request).ConfigureAwait(false);
+            Send(request);
             var response = await done.Task.WaitAsync(_requestTimeout).ConfigureAwait(false);
             if (response.Error != null && response.Error.Code != P.ErrorCode.Ok) throw ToException(response.Error);
             return response;
@@ -425,7 +440,11 @@ public sealed class RemoteStore : ICairnStore
         }
     }
 
-    internal async Task SendAsync(P.Request request)
+    /// <summary>Queues <paramref name="request"/> for sending, in call order;
+    /// throws at once if the connection is broken or the request is over the
+    /// server's max-frame. A failed write breaks the connection, which fails
+    /// every waiting call.</summary>
+    internal void Send(P.Request request)
     {
         if (_broken != null) throw _broken;
         int size = request.CalculateSize();
@@ -436,20 +455,73 @@ public sealed class RemoteStore : ICairnStore
         var frame = new byte[4 + size];
         BinaryPrimitives.WriteUInt32BigEndian(frame, (uint)size);
         request.WriteTo(frame.AsSpan(4));
-        await _writeGate.WaitAsync().ConfigureAwait(false);
+        lock (_outGate)
+        {
+            if (_broken != null) throw _broken;
+            _out.Add(frame);
+            if (_writing) return;
+            _writing = true;
+        }
+        // This thread writes until the queue is empty or the socket makes it
+        // wait; the rest goes on wherever that write completes.
+        _ = WriteLoopAsync();
+    }
+
+    // Frames that queued up together go out in writes of up to this size.
+    private const int CoalesceBytes = 256 << 10;
+
+    private async Task WriteLoopAsync()
+    {
         try
         {
-            await _stream.WriteAsync(frame).ConfigureAwait(false);
+            while (true)
+            {
+                List<byte[]> batch;
+                lock (_outGate)
+                {
+                    if (_out.Count == 0 || _broken != null)
+                    {
+                        _out.Clear();
+                        _writing = false;
+                        return;
+                    }
+                    batch = _out;
+                    _out = _spare;
+                    _spare = batch;
+                }
+                int i = 0;
+                while (i < batch.Count)
+                {
+                    if (batch[i].Length >= CoalesceBytes || i + 1 == batch.Count)
+                    {
+                        await _stream.WriteAsync(batch[i]).ConfigureAwait(false);
+                        i++;
+                        continue;
+                    }
+                    int n = 0, bytes = 0;
+                    while (i + n < batch.Count && bytes + batch[i + n].Length <= CoalesceBytes)
+                        bytes += batch[i + n++].Length;
+                    var joined = new byte[bytes];
+                    for (int k = 0, at = 0; k < n; k++)
+                    {
+                        batch[i + k].CopyTo(joined, at);
+                        at += batch[i + k].Length;
+                    }
+                    await _stream.WriteAsync(joined).ConfigureAwait(false);
+                    i += n;
+                }
+                batch.Clear();
+            }
         }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
+        catch (Exception ex)
         {
-            var broken = new CairnException(CairnStatus.Io, $"lost the connection to {_endpoint}: {ex.Message}");
-            Fail(broken);
-            throw broken;
-        }
-        finally
-        {
-            _writeGate.Release();
+            Fail(ex as CairnException ?? new CairnException(CairnStatus.Io,
+                $"lost the connection to {_endpoint}: {ex.Message}"));
+            lock (_outGate)
+            {
+                _out.Clear();
+                _writing = false;
+            }
         }
     }
 
@@ -523,11 +595,18 @@ public sealed class RemoteStore : ICairnStore
     {
         if (_subscriptions.TryRemove(id, out _) && _broken == null)
         {
-            _ = SendAsync(new P.Request
+            try
             {
-                RequestId = (ulong)Interlocked.Increment(ref _nextId),
-                Cancel = new P.CancelRequest { SubscriptionId = id },
-            }).ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+                Send(new P.Request
+                {
+                    RequestId = (ulong)Interlocked.Increment(ref _nextId),
+                    Cancel = new P.CancelRequest { SubscriptionId = id },
+                });
+            }
+            catch (CairnException)
+            {
+                // Broken meanwhile: the server has dropped the subscription.
+            }
         }
     }
 
@@ -571,11 +650,11 @@ public sealed class RemoteStore : ICairnStore
                 }
                 if (batch.Count > 0)
                 {
-                    await _store.SendAsync(new P.Request
+                    _store.Send(new P.Request
                     {
                         RequestId = (ulong)Interlocked.Increment(ref _store._nextId),
                         Credit = new P.CreditRequest { SubscriptionId = _id, Credit = (ulong)batch.Count },
-                    }).ConfigureAwait(false);
+                    });
                 }
             }
             if (batch.Count <= maxCount) return batch;

@@ -10,8 +10,12 @@ namespace Akka.Persistence.Cairn.Snapshot;
 /// (persistenceId, sequence number); saving again at the same number replaces
 /// it. The snapshot object is serialized with its Akka serializer and framed
 /// with the serializer id, manifest and exact timestamp (ticks), so metadata
-/// round-trips exactly; the store's own timestamp (microseconds) serves the
-/// criteria.
+/// round-trips exactly. The store (and the C ABI and cairnd protocol under it)
+/// keeps timestamps in microseconds, coarser than Akka's ticks (100 ns), so
+/// criteria are applied in two steps: the store selects by microseconds,
+/// widened to take in every snapshot that may match, and the exact test is
+/// made here on the ticks in the envelope (Akka's own
+/// <c>SnapshotSelectionCriteria</c> rule: min &lt;= timestamp &lt;= max, in ticks).
 /// </summary>
 public sealed class CairnSnapshotStore : SnapshotStore
 {
@@ -40,13 +44,32 @@ public sealed class CairnSnapshotStore : SnapshotStore
     protected override async Task<SelectedSnapshot?> LoadAsync(string persistenceId,
         SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
-        var record = await _store.LoadSnapshotAsync(persistenceId, ToCriteria(criteria)).ConfigureAwait(false);
-        if (record == null) return null;
-        var (facts, data) = SnapshotEnvelope.Decode(record.Data, $"snapshot {persistenceId}/{record.Revision}");
+        var found = await LoadExactAsync(persistenceId, criteria, Coarse(criteria)).ConfigureAwait(false);
+        if (found == null) return null;
+        var (record, facts, data) = found.Value;
         object snapshot = PayloadEnvelope.Deserialize(_serialization, data, facts);
         var metadata = new SnapshotMetadata(persistenceId, (long)record.Revision, new DateTime(facts.TimestampTicks,
             DateTimeKind.Utc));
         return new SelectedSnapshot(metadata, snapshot);
+    }
+
+    /// <summary>The snapshot of highest revision within <paramref name="coarse"/>
+    /// that matches <paramref name="exact"/> to the tick. A candidate the store
+    /// picked whose ticks fall outside (it shares a boundary microsecond) is
+    /// passed over by asking again below its revision: bounded by the
+    /// snapshots in those boundary microseconds.</summary>
+    private async Task<(SnapshotRecord, PayloadEnvelope.Facts, byte[])?> LoadExactAsync(string persistenceId,
+        SnapshotSelectionCriteria exact, SnapshotCriteria coarse)
+    {
+        while (true)
+        {
+            var record = await _store.LoadSnapshotAsync(persistenceId, coarse).ConfigureAwait(false);
+            if (record == null) return null;
+            var (facts, data) = SnapshotEnvelope.Decode(record.Data, $"snapshot {persistenceId}/{record.Revision}");
+            if (Matches(exact, (long)record.Revision, facts.TimestampTicks)) return (record, facts, data);
+            if (record.Revision == 0 || record.Revision - 1 < coarse.MinRevision) return null;
+            coarse = coarse with { MaxRevision = record.Revision - 1 };
+        }
     }
 
     protected override Task SaveAsync(SnapshotMetadata metadata, object snapshot,
@@ -67,21 +90,68 @@ public sealed class CairnSnapshotStore : SnapshotStore
         }
     }
 
-    protected override Task DeleteAsync(SnapshotMetadata metadata, CancellationToken cancellationToken)
+    protected override async Task DeleteAsync(SnapshotMetadata metadata, CancellationToken cancellationToken)
     {
-        if (metadata.Timestamp == DateTime.MinValue)
-            return _store.DeleteSnapshotAsync(metadata.PersistenceId, (ulong)metadata.SequenceNr);
-        // A timestamp given must match too.
-        long micros = PayloadEnvelope.TicksToUnixMicros(metadata.Timestamp.Ticks);
         ulong seq = (ulong)metadata.SequenceNr;
-        return _store.DeleteSnapshotsAsync(metadata.PersistenceId, new SnapshotCriteria(seq, seq, micros, micros));
+        if (metadata.Timestamp == DateTime.MinValue)
+        {
+            await _store.DeleteSnapshotAsync(metadata.PersistenceId, seq).ConfigureAwait(false);
+            return;
+        }
+        // A timestamp given must match too, to the tick.
+        var exact = new SnapshotSelectionCriteria(metadata.SequenceNr, metadata.Timestamp, metadata.SequenceNr,
+            metadata.Timestamp);
+        await DeleteExactAsync(metadata.PersistenceId, exact, Coarse(exact)).ConfigureAwait(false);
     }
 
-    protected override Task DeleteAsync(string persistenceId, SnapshotSelectionCriteria criteria,
-        CancellationToken cancellationToken) =>
-        _store.DeleteSnapshotsAsync(persistenceId, ToCriteria(criteria));
+    protected override async Task DeleteAsync(string persistenceId, SnapshotSelectionCriteria criteria,
+        CancellationToken cancellationToken)
+    {
+        var coarse = Coarse(criteria);
+        // Microseconds strictly between the bounds' own hold only matches:
+        // the store deletes those at once. The bounds' microseconds may hold
+        // snapshots on either side of the bound, tested one by one.
+        var inner = coarse with
+        {
+            MinTimestampUs = coarse.MinTimestampUs == long.MinValue ? long.MinValue : coarse.MinTimestampUs + 1,
+            MaxTimestampUs = coarse.MaxTimestampUs == long.MaxValue ? long.MaxValue : coarse.MaxTimestampUs - 1,
+        };
+        if (inner.MinTimestampUs <= inner.MaxTimestampUs && inner.MinRevision <= inner.MaxRevision)
+            await _store.DeleteSnapshotsAsync(persistenceId, inner).ConfigureAwait(false);
+        if (coarse.MinTimestampUs != long.MinValue)
+            await DeleteExactAsync(persistenceId, criteria,
+                coarse with { MaxTimestampUs = coarse.MinTimestampUs }).ConfigureAwait(false);
+        if (coarse.MaxTimestampUs != long.MaxValue && coarse.MaxTimestampUs != coarse.MinTimestampUs)
+            await DeleteExactAsync(persistenceId, criteria,
+                coarse with { MinTimestampUs = coarse.MaxTimestampUs }).ConfigureAwait(false);
+    }
 
-    internal static SnapshotCriteria ToCriteria(SnapshotSelectionCriteria c)
+    /// <summary>Deletes, one by one, the snapshots within <paramref name="coarse"/>
+    /// that match <paramref name="exact"/> to the tick.</summary>
+    private async Task DeleteExactAsync(string persistenceId, SnapshotSelectionCriteria exact,
+        SnapshotCriteria coarse)
+    {
+        while (coarse.MinRevision <= coarse.MaxRevision)
+        {
+            var record = await _store.LoadSnapshotAsync(persistenceId, coarse).ConfigureAwait(false);
+            if (record == null) return;
+            var (facts, _) = SnapshotEnvelope.Decode(record.Data, $"snapshot {persistenceId}/{record.Revision}");
+            if (Matches(exact, (long)record.Revision, facts.TimestampTicks))
+                await _store.DeleteSnapshotAsync(persistenceId, record.Revision).ConfigureAwait(false);
+            if (record.Revision == 0) return;
+            coarse = coarse with { MaxRevision = record.Revision - 1 };
+        }
+    }
+
+    /// <summary>Akka's rule, in ticks.</summary>
+    internal static bool Matches(SnapshotSelectionCriteria c, long sequenceNr, long ticks) =>
+        sequenceNr <= c.MaxSequenceNr && sequenceNr >= c.MinSequenceNr &&
+        ticks <= c.MaxTimeStamp.Ticks && ticks >= (c.MinTimestamp?.Ticks ?? long.MinValue);
+
+    /// <summary>The store criteria that take in every snapshot matching
+    /// <paramref name="c"/> (the microseconds its tick bounds fall in), and
+    /// possibly some in those same microseconds that do not.</summary>
+    internal static SnapshotCriteria Coarse(SnapshotSelectionCriteria c)
     {
         ulong maxSeq = c.MaxSequenceNr < 0 ? 0 : (ulong)c.MaxSequenceNr;
         ulong minSeq = c.MinSequenceNr < 0 ? 0 : (ulong)c.MinSequenceNr;
