@@ -165,14 +165,13 @@ check "the unit has ProtectSystem=strict" test "$(unit_value ProtectSystem)" = s
 # Runs a command as the unit would: in a mount namespace where / is read-only
 # but for ReadWritePaths, /tmp is private, the working folder is the unit's,
 # and the user is cairn without new privileges.
-run_as_unit() {
-  local binds="" p
-  for p in "${writable[@]}"; do binds+="mount --bind '$p' '$p' && "; done
-  $sudo unshare --mount --propagation private -- sh -c \
-    "${binds} mount -o remount,bind,ro / && mount -t tmpfs -o mode=1777 tmpfs /tmp &&
-     cd '$working_dir' && exec setpriv --reuid=cairn --regid=cairn --init-groups --no-new-privs -- \"\$@\"" \
-    sandbox "$@"
-}
+binds=""
+for p in "${writable[@]}"; do binds+="mount --bind '$p' '$p' && "; done
+unit_sandbox=($sudo unshare --mount --propagation private -- sh -c
+  "${binds} mount -o remount,bind,ro / && mount -t tmpfs -o mode=1777 tmpfs /tmp &&
+   cd '$working_dir' && exec setpriv --reuid=cairn --regid=cairn --init-groups --no-new-privs -- \"\$@\""
+  sandbox)
+run_as_unit() { "${unit_sandbox[@]}" "$@"; }
 # A folder of cairn's under /etc, as a keyring folder /etc/cairn/keys would
 # be: writable by cairn outside the sandbox, not inside it (the reason the
 # keyring lives in /var/lib/cairn/keys).
@@ -194,7 +193,9 @@ start_cairnd() {
   local ports=$state/test-ports
   $sudo rm -rf "$ports"
   $sudo install -d -o cairn -g cairn -m 0700 "$ports"
-  run_as_unit "${exec_start[@]}" --port 0 --port-file "$ports/port" \
+  # Not through a function: $! must be the process that becomes cairnd
+  # (unshare execs sh, which execs setpriv, which execs cairnd).
+  "${unit_sandbox[@]}" "${exec_start[@]}" --port 0 --port-file "$ports/port" \
     --http-port 0 --http-port-file "$ports/http-port" "$@" \
     >"$work/cairnd.log" 2>&1 &
   server_pid=$!
@@ -330,17 +331,21 @@ if command -v dotnet >/dev/null; then
   feed=$CAIRN_ROOT/build/nuget
   rm -rf "$feed"
   log "dotnet pack Akka.Persistence.Cairn into $feed"
+  # The native library stripped, as in the .deb (the build tree's keeps its
+  # debug info: 20 MiB instead of 1).
+  mkdir -p "$work/native"
+  strip --strip-unneeded -o "$work/native/libcairn-c.so" "$build/lib/libcairn-c.so"
   if dotnet pack hosts/dotnet/src/Akka.Persistence.Cairn -c Release -o "$feed" \
-       -p:CairnNativeDir="$build/lib" -nologo -v quiet >"$work/pack.log" 2>&1; then
+       -p:CairnNativeDir="$work/native" -nologo -v quiet >"$work/pack.log" 2>&1; then
     nupkg=$feed/Akka.Persistence.Cairn.$version.nupkg
     check "dotnet pack made Akka.Persistence.Cairn.$version.nupkg" test -f "$nupkg"
     unzip -l "$nupkg" >"$work/nupkg.list" 2>&1 || true
     for entry in runtimes/linux-x64/native/libcairn-c.so lib/net10.0/Akka.Persistence.Cairn.dll \
-                 lib/net10.0/Akka.Persistence.Cairn.xml README.md copyright.txt; do
+                 lib/net10.0/Akka.Persistence.Cairn.xml README.md copyright; do
       check "the package holds $entry" grep -q " $entry\$" "$work/nupkg.list"
     done
     nuspec=$(unzip -p "$nupkg" Akka.Persistence.Cairn.nuspec)
-    for field in "<version>$version</version>" "<license type=\"file\">copyright.txt</license>" \
+    for field in "<version>$version</version>" "<license type=\"file\">copyright</license>" \
                  "<tags>" "<readme>README.md</readme>" "<repository type=\"git\""; do
       check "the nuspec has $field" grep -qF "$field" <<<"$nuspec"
     done
