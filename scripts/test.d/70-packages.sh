@@ -153,6 +153,13 @@ else
   fail "systemd-analyze verify $unit"
 fi
 
+# systemd's own rating of the sandbox (0 = locked down, 10 = exposed; the
+# unit before hardening rated 8.5).
+exposure=$(systemd-analyze security --offline=true "$unit" 2>/dev/null |
+  sed -n 's/.*Overall exposure level for cairnd.service: \([0-9.]*\).*/\1/p')
+check "systemd-analyze security rates the unit's exposure ${exposure:-?} (at most 4.0)" \
+  awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 4.0) }'
+
 # The unit's settings, as systemd would read them.
 unit_value() { sed -n "s/^$1=//p" "$unit" | tail -1; }
 read -r -a exec_start <<<"$(unit_value ExecStart)"
