@@ -1,16 +1,18 @@
 # `cmake --install` lays out an SDK that a third party builds against with
 # find_package(Cairn): headers, libcairn, the plugins, the conformance runner
-# and a CMake package config.
+# and a CMake package config. Each rule names its install component, which is
+# also the Debian package it lands in (cmake/CairnPackage.cmake): cli, server,
+# libcairn-c, dev, plugins.
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/framework/include/cairn
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
 install(TARGETS cairn_sdk cairn EXPORT CairnTargets
-        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(EXPORT CairnTargets NAMESPACE Cairn::
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Cairn)
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Cairn COMPONENT dev)
 configure_package_config_file(
   ${PROJECT_SOURCE_DIR}/cmake/CairnConfig.cmake.in
   ${CMAKE_BINARY_DIR}/CairnConfig.cmake
@@ -22,4 +24,7 @@ install(FILES ${CMAKE_BINARY_DIR}/CairnConfig.cmake
               ${CMAKE_BINARY_DIR}/CairnConfigVersion.cmake
               ${PROJECT_SOURCE_DIR}/cmake/CairnPluginHelpers.cmake
               ${PROJECT_SOURCE_DIR}/cmake/plugin-exports.map
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Cairn)
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Cairn COMPONENT dev)
+# The plugin author's documentation.
+install(FILES ${PROJECT_SOURCE_DIR}/docs/plugins.md
+        DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/cairn-dev COMPONENT dev)

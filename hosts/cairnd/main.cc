@@ -123,6 +123,10 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+#ifdef CAIRN_INSTALL_PLUGIN_DIR
+  // Where the packages put plugin files; cairn and libcairn-c search it too.
+  if (site->plugin_dirs.empty()) site->plugin_dirs.push_back(CAIRN_INSTALL_PLUGIN_DIR);
+#endif
   auto options = cairn::cairnd::ServerOptionsFromSite(*site);
   if (!options.ok()) {
     const std::string at = cairn::cairnd::SiteFileLineOf(

@@ -193,6 +193,12 @@ cairn_status cairn_store_open(const char* site_file,
     handle->registry = std::make_unique<cairn::PluginRegistry>();
     absl::Status s = cairn::RegisterBuiltinPlugins(*handle->registry);
     if (!s.ok()) return FromStatus(s, error);
+#ifdef CAIRN_INSTALL_PLUGIN_DIR
+    // Where the packages put plugin files; cairn and cairnd search it too.
+    if (config.plugin_dirs.empty()) {
+      config.plugin_dirs.push_back(CAIRN_INSTALL_PLUGIN_DIR);
+    }
+#endif
     for (const std::string& dir : config.plugin_dirs) {
       handle->registry->AddSearchDir(dir);
     }

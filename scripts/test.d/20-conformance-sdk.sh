@@ -14,11 +14,19 @@ trap 'rm -rf "$work"' EXIT
 prefix=$work/prefix
 
 log "installing the SDK from $build_dir to a temporary prefix"
-if ! cmake --install "$build_dir" --prefix "$prefix" >"$work/install.log" 2>&1; then
-  cat "$work/install.log" >&2
-  log "cmake --install failed"
-  exit 1
-fi
+# The SDK's components only (cairn-dev, cairn-plugins, libcairn-c1): the
+# server's component installs to absolute paths (/etc/cairn, the systemd
+# folder) that a prefix does not move.
+for component in dev plugins capi; do
+  if ! cmake --install "$build_dir" --prefix "$prefix" --component "$component" \
+        >>"$work/install.log" 2>&1; then
+    cat "$work/install.log" >&2
+    log "cmake --install --component $component failed"
+    exit 1
+  fi
+done
+libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' "$build_dir/CMakeCache.txt")
+plugin_dir=$prefix/${libdir:-lib}/cairn/plugins
 
 log "building examples/plugins/rle-codec out of tree against the installed SDK"
 if ! cmake -S examples/plugins/rle-codec -B "$work/build" -G Ninja \
@@ -54,11 +62,9 @@ run "example rle codec (out of tree)" --plugin "$work/build/libcairn-codec-rle.s
 run "example rle codec, min-run=8" --plugin "$work/build/libcairn-codec-rle.so" --option min-run=8
 # The installed in-tree plugins must load and pass from the install too.
 for p in storage-memory codec-identity codec-zstd replication-none; do
-  f=$prefix/lib/cairn/plugins/libcairn-$p.so
-  [ -e "$f" ] && run "installed $p" --plugin "$f"
+  run "installed $p" --plugin "$plugin_dir/libcairn-$p.so"
 done
-f=$prefix/lib/cairn/plugins/libcairn-cipher-none.so
-[ -e "$f" ] && run "installed cipher-none" --plugin "$f" --passthrough-cipher
+run "installed cipher-none" --plugin "$plugin_dir/libcairn-cipher-none.so" --passthrough-cipher
 
 echo "conformance from the installed SDK:"
 printf '  %s\n' "${summary[@]}"

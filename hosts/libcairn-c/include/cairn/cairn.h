@@ -3,7 +3,9 @@
  * It is what .NET P/Invoke binds (Akka.Persistence.Cairn's embedded mode),
  * and what any other language would. The library links the framework and
  * every built-in plugin statically, so it runs with no plugin files beside
- * it; plugin files named by the site file's [store] plugin-dirs load too.
+ * it; plugin files in the folders of the site file's [store] plugin-dirs
+ * load too, or, when it names none, those in the installed plugin folder
+ * (<libdir>/cairn/plugins, e.g. /usr/lib/x86_64-linux-gnu/cairn/plugins).
  *
  * Rules that hold for every function:
  *  - Versioned like the plugin ABI: a caller checks cairn_c_abi_version()
