@@ -204,8 +204,9 @@ absl::StatusOr<StoreFolderReport> ClaimStoreFolder(FileSystem* fs,
       return absl::NotFoundError(
           "no store at '" + path + "': the folder " +
           (folder->exists ? "is empty" : "does not exist") +
-          "; this command only reads, and only a command that writes (e.g. "
-          "'cairn append') creates a store");
+          ", and this open may not create one (create = false: a command "
+          "that only reads, or the site's [storage] create); check the path, "
+          "or make the store with a command that writes (e.g. cairn append)");
     }
     if (folder->exists) {
       if (folder->owner != fs->CurrentUser()) return CheckPrivate(fs, path, *folder);
