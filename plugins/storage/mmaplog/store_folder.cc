@@ -254,9 +254,7 @@ absl::StatusOr<StoreFolderReport> ClaimStoreFolder(FileSystem* fs,
   }
 
   absl::Status s;
-  if (marked) {
-    s = CheckPrivate(fs, path, *folder);
-  } else if (folder->owner != fs->CurrentUser()) {
+  if (marked || folder->owner != fs->CurrentUser()) {
     s = CheckPrivate(fs, path, *folder);
   } else {
     // A store from before the marker: its modes followed the umask.
