@@ -274,6 +274,11 @@ absl::StatusOr<StoreFolderReport> ClaimStoreFolder(FileSystem* fs,
     if (!status.ok()) return status.status();
     if (!status->exists) continue;  // removed meanwhile (a .tmp, say)
     s = CheckPrivate(fs, entry, *status);
+    uint64_t number;
+    if (!s.ok() && ParseSegmentFileName(name, &number) &&
+        ClassifySegmentFile(fs, entry, number) == SegmentFileKind::kForeign) {
+      continue;  // not the store's: recovery sets it aside and reports it
+    }
     if (!s.ok()) return s;
   }
   return report;
