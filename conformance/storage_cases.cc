@@ -2,6 +2,7 @@
 // names the behaviour it pins; checks wrapped in CheckAndReopen also run
 // after a close and reopen for plugins that declare CAIRN_CAP_PERSISTENT.
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "storage_suite.h"
@@ -668,6 +669,43 @@ TEST_P(StorageConformance, EverythingSurvivesCloseAndReopen) {
   cairn_append_result r = MustAppend("persist-a", Exact(5), Events(1));
   EXPECT_EQ(r.first_revision, 6u) << kRuleContiguousRevisions;
   EXPECT_EQ(r.first_position, head + 1) << kRuleGapFreePositions;
+}
+
+// ---- The host-defined option `create` (cairn/plugin.h) --------------------
+
+TEST_P(StorageConformance, CreateFalseOpensOnlyAStoreThatExists) {
+  if (!target().AcceptsOption("create") || !target().AcceptsOption("path")) {
+    GTEST_SKIP() << NoteSkip("option 'create' (with 'path')",
+                             "opening without create");
+  }
+  MustAppend("kept", NoStream(), Events(2, "kept"));
+  Close();
+  // Every option as the test's, but `path` and `create` as given.
+  auto open_at = [&](const std::string& path, cairn_storage** store) {
+    std::vector<std::pair<std::string, std::string>> values = {
+        {"path", path}, {"create", "false"}};
+    for (const auto& kv : target().options) {
+      if (kv.first != "path" && kv.first != "create") values.push_back(kv);
+    }
+    std::vector<cairn_option> items;
+    for (const auto& [k, v] : values) items.push_back({k.c_str(), v.c_str()});
+    cairn_options options{items.data(), items.size()};
+    return api_->open(&options, store, error_.get());
+  };
+  const std::string missing = options_->store_path() + "/missing";
+  cairn_storage* none = nullptr;
+  cairn_status st = open_at(missing, &none);
+  EXPECT_EQ(st, CAIRN_E_NOT_FOUND)
+      << "create=false at a missing folder must be NOT_FOUND, was "
+      << Describe(st, error_.message);
+  if (none != nullptr) api_->close(none);
+  EXPECT_FALSE(std::filesystem::exists(missing))
+      << "create=false created " << missing;
+
+  st = open_at(options_->store_path(), &store_);
+  ASSERT_EQ(st, CAIRN_OK) << "create=false must open the existing store: "
+                          << Describe(st, error_.message);
+  EXPECT_EQ(ReadStream("kept").size(), 2u);
 }
 
 }  // namespace

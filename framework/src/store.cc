@@ -199,6 +199,29 @@ absl::Status CheckOptionKeys(const char* section, const Plugin& plugin,
   return absl::OkStatus();
 }
 
+// The host-defined storage option `create` (cairn/plugin.h), for a plugin
+// that lists it: "false" if the host or the site says so, else "true".
+absl::Status AddCreateOption(const std::vector<std::string>& accepted,
+                             const StoreOpenOptions& open_options,
+                             std::vector<std::pair<std::string, std::string>>* pairs) {
+  if (std::find(accepted.begin(), accepted.end(), "create") == accepted.end()) {
+    return absl::OkStatus();
+  }
+  auto site = std::find_if(pairs->begin(), pairs->end(),
+                           [](const auto& kv) { return kv.first == "create"; });
+  if (site == pairs->end()) {
+    pairs->emplace_back("create", open_options.create ? "true" : "false");
+    return absl::OkStatus();
+  }
+  if (site->second != "true" && site->second != "false") {
+    return MakeStatus(CAIRN_E_INVALID_ARGUMENT,
+                      absl::StrCat("[storage] create = ", site->second,
+                                   ": not true or false"));
+  }
+  if (!open_options.create) site->second = "false";
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 struct Store::Impl {
@@ -447,7 +470,8 @@ Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
-                                                   PluginRegistry& registry) {
+                                                   PluginRegistry& registry,
+                                                   const StoreOpenOptions& open_options) {
   auto impl = std::make_unique<Impl>();
   impl->registry = &registry;
   impl->config = config;
@@ -506,6 +530,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
     bool has_path = std::any_of(pairs.begin(), pairs.end(),
                                 [](const auto& kv) { return kv.first == "path"; });
     if (takes_path && !has_path) pairs.emplace_back("path", config.path);
+    s = AddCreateOption(accepted, open_options, &pairs);
+    if (!s.ok()) return s;
     PluginOptions options(pairs);
     s = Check(impl->st->open(options.get(), &impl->storage, &e.error), e,
               absl::StrCat("opening storage '", config.storage.plugin, "' at '",

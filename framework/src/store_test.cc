@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "envelope.h"
@@ -133,6 +134,45 @@ TEST_F(StoreTest, AnOptionThePluginDoesNotAcceptIsAnErrorNamingIt) {
   ASSERT_FALSE(store.ok());
   EXPECT_THAT(store.status().message(),
               HasSubstr("[cipher] 'keyring' is not an option of cipher plugin 'none'"));
+}
+
+// The host-defined storage option `create`: a host's or a site's "false"
+// opens only an existing store; nothing is created where there is none.
+TEST_F(StoreTest, CreateFalseFromTheHostOrTheSiteOpensOnlyAnExistingStore) {
+  char base[] = "/tmp/cairn-store-test-XXXXXX";
+  ASSERT_NE(mkdtemp(base), nullptr);
+  const std::string path = std::string(base) + "/data";
+  config_.storage.plugin = "mmaplog";
+  config_.storage.options = {{"segment-size", "64KiB"}};
+  config_.path = path;
+
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      Store::Open(config_, registry_, StoreOpenOptions{.create = false});
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(CodeOf(store.status()), CAIRN_E_NOT_FOUND);
+  EXPECT_THAT(store.status().message(), HasSubstr("no store at '" + path + "'"));
+  EXPECT_FALSE(std::filesystem::exists(path));
+
+  SiteConfig never_create = config_;
+  never_create.storage.options.emplace_back("create", "false");
+  store = Store::Open(never_create, registry_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(CodeOf(store.status()), CAIRN_E_NOT_FOUND);
+  EXPECT_FALSE(std::filesystem::exists(path));
+
+  SiteConfig bad = config_;
+  bad.storage.options.emplace_back("create", "maybe");
+  store = Store::Open(bad, registry_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(store.status().message(), HasSubstr("[storage] create = maybe"));
+
+  store = Store::Open(config_, registry_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  store->reset();
+  store = Store::Open(config_, registry_, StoreOpenOptions{.create = false});
+  EXPECT_TRUE(store.ok()) << store.status();
+  store->reset();
+  std::filesystem::remove_all(base);
 }
 
 TEST_F(StoreTest, ACodecFromAPluginFileTransformsStoredBytesAndIsRecorded) {

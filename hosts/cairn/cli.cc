@@ -116,7 +116,7 @@ StoreOpener DefaultStoreOpener() {
     }
     absl::StatusOr<SiteConfig> config = ResolveSiteConfig(options);
     if (!config.ok()) return config.status();
-    return OpenEmbeddedStore(*config);
+    return OpenEmbeddedStore(*config, StoreOpenOptions{.create = options.create});
   };
 }
 

@@ -1,6 +1,7 @@
 // Runs the built `cairn` binary as a user would: exit codes, stdin, and a
 // store that persists between invocations.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,6 +123,107 @@ TEST_F(CliBinaryTest, PluginsListsTheBuiltins) {
 }
 
 #ifdef CAIRN_TEST_HAVE_MMAPLOG
+uint32_t ModeOf(const std::filesystem::path& path) {
+  struct stat st {};
+  EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+// A small segment size: the default 256 MiB makes each new store slow.
+const char kSmallSegments[] = "storage.segment-size=1MiB";
+
+const char kTwoOrders[] =
+    "{\"type\": \"OrderPlaced\", \"data\": {\"id\": 1}}\n"
+    "{\"type\": \"OrderPaid\", \"data\": {\"id\": 1}}\n";
+
+// Issue #13: a read-only command on a folder holding a RocksDB-style WAL
+// used to delete it and make 512 MiB of segments there.
+TEST_F(CliBinaryTest, AFolderThatIsNotAStoreIsNeitherWrittenNorDeletedFrom) {
+  std::filesystem::create_directories(dir_ / "f");
+  for (const char* name : {"000003.log", "1.log", "00000007.log"}) {
+    std::ofstream(dir_ / "f" / name) << "WAL\n";
+  }
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"--data", "f", "head", "s"},
+        std::vector<std::string>{"--data", "f", "append", "s"}}) {
+    Result r = Run(args, "{\"type\": \"A\"}\n");
+    EXPECT_EQ(r.code, 2) << args[2] << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("'f' is not a Cairn store"));
+    size_t entries = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir_ / "f")) {
+      EXPECT_EQ(Slurp(e.path()), "WAL\n") << e.path();
+      ++entries;
+    }
+    EXPECT_EQ(entries, 3u) << args[2];
+  }
+}
+
+TEST_F(CliBinaryTest, ReadOnlyCommandsOnAMissingPathCreateNothing) {
+  for (std::vector<std::string> command :
+       {std::vector<std::string>{"head", "s"}, {"read", "s"}, {"read-all"}, {"streams"},
+        {"stats"}, {"verify"}, {"tail", "s"}}) {
+    std::vector<std::string> args = {"--data", "mistyped"};
+    args.insert(args.end(), command.begin(), command.end());
+    Result r = Run(args);
+    EXPECT_EQ(r.code, 2) << command[0] << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("no store at 'mistyped'")) << command[0];
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "mistyped")) << command[0];
+  }
+}
+
+TEST_F(CliBinaryTest, AStoreIsPrivateWhateverTheUmask) {
+  for (mode_t mask : {mode_t{022}, mode_t{000}}) {
+    const std::string data = "data-" + std::to_string(mask);
+    mode_t old = umask(mask);
+    Result append =
+        Run({"--data", data, "--set", kSmallSegments, "append", "orders-1"}, kTwoOrders);
+    umask(old);
+    ASSERT_EQ(append.code, 0) << append.err;
+    EXPECT_EQ(ModeOf(dir_ / data), 0700u) << "umask " << mask;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_ / data)) {
+      EXPECT_EQ(ModeOf(e.path()), e.is_directory() ? 0700u : 0600u) << e.path();
+    }
+  }
+}
+
+TEST_F(CliBinaryTest, AStoreOthersCanReadIsRefusedNamingTheFix) {
+  ASSERT_EQ(Run({"--set", kSmallSegments, "append", "orders-1"}, kTwoOrders).code, 0);
+  std::filesystem::permissions(dir_ / "data", std::filesystem::perms(0755));
+  Result r = Run({"--set", kSmallSegments, "head", "orders-1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("'./data' has mode 0755"));
+  EXPECT_THAT(r.err, HasSubstr("chmod 700 ./data"));
+}
+
+// A store made before the MMAPLOG marker, with the modes a 022 umask gave.
+TEST_F(CliBinaryTest, AStoreFromBeforeTheMarkerStillOpens) {
+  ASSERT_EQ(Run({"--set", kSmallSegments, "append", "orders-1"}, kTwoOrders).code, 0);
+  std::filesystem::remove(dir_ / "data" / "MMAPLOG");
+  std::filesystem::permissions(dir_ / "data", std::filesystem::perms(0755));
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_ / "data")) {
+    std::filesystem::permissions(e.path(),
+                                 std::filesystem::perms(e.is_directory() ? 0755 : 0644));
+  }
+  Result head = Run({"--set", kSmallSegments, "head", "orders-1"});
+  EXPECT_EQ(head.code, 0) << head.err;
+  EXPECT_EQ(head.out, "2\n");
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "data" / "MMAPLOG"));
+  EXPECT_EQ(ModeOf(dir_ / "data"), 0700u);
+}
+
+TEST_F(CliBinaryTest, AFileInTheStoreItDidNotMakeIsKeptAndReportedByVerify) {
+  ASSERT_EQ(Run({"--set", kSmallSegments, "append", "orders-1"}, kTwoOrders).code, 0);
+  std::ofstream(dir_ / "data" / "000003.log") << "WAL\n";
+  Result head = Run({"--set", kSmallSegments, "head", "orders-1"});
+  EXPECT_EQ(head.code, 0) << head.err;
+  EXPECT_THAT(head.err, HasSubstr("'000003.log' in the store folder was not made by mmaplog"));
+  Result verify = Run({"--set", kSmallSegments, "verify"});
+  EXPECT_EQ(verify.code, 2);
+  EXPECT_THAT(verify.out,
+              HasSubstr("problem: '000003.log' in the store folder was not made by mmaplog"));
+  EXPECT_EQ(Slurp(dir_ / "data" / "000003.log"), "WAL\n");
+}
+
 TEST_F(CliBinaryTest, DefaultStoreInDataPersistsBetweenInvocations) {
   Result append = Run({"append", "orders-1"},
                       "{\"type\": \"OrderPlaced\", \"data\": {\"id\": 1}}\n"

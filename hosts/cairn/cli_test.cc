@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -139,6 +140,27 @@ const char kThreeOrders[] =
     "{\"type\": \"OrderPaid\", \"data\": {\"id\": 1, \"amount\": 12}, \"metadata\": "
     "{\"by\": \"x\"}}\n"
     "{\"type\": \"OrderShipped\", \"data_base64\": \"AAEC\", \"tags\": [\"order\"]}\n";
+
+// Commands that only read open their store without `create`; those that
+// write may make one.
+TEST_F(CliTest, OnlyCommandsThatWriteMayCreateAStore) {
+  const std::vector<std::pair<std::vector<std::string>, bool>> commands = {
+      {{"append", "s"}, true},  {{"delete-to", "s", "1"}, true}, {{"read", "s"}, false},
+      {{"read-all"}, false},    {{"streams"}, false},            {{"head", "s"}, false},
+      {{"tail", "s"}, false},   {{"stats"}, false},              {{"verify"}, false},
+  };
+  for (const auto& [args, may_create] : commands) {
+    std::optional<bool> create;
+    Result r = RunWith(args, "{\"type\": \"A\"}\n",
+                       [&](const StoreOptions& o) -> absl::StatusOr<std::unique_ptr<StoreAccess>> {
+                         create = o.create;
+                         return absl::NotFoundError("no store here");
+                       });
+    EXPECT_EQ(r.code, 2) << args[0] << ": " << r.err;
+    ASSERT_TRUE(create.has_value()) << args[0];
+    EXPECT_EQ(*create, may_create) << args[0];
+  }
+}
 
 TEST_F(CliTest, AppendReportsRevisionsAndPositions) {
   Result r = Run({"append", "orders-1"}, kThreeOrders);

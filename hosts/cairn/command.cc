@@ -120,8 +120,9 @@ StoreOptions MergeStoreOptions(const StoreOptions& before, const StoreOptions& c
 }
 
 std::optional<int> OpenStoreOrReport(CommandContext& context, const StoreOptions& command_flags,
-                                     std::unique_ptr<StoreAccess>* store) {
-  const StoreOptions options = MergeStoreOptions(context.store_options, command_flags);
+                                     StoreUse use, std::unique_ptr<StoreAccess>* store) {
+  StoreOptions options = MergeStoreOptions(context.store_options, command_flags);
+  options.create = use == StoreUse::kWrite;
   if (!options.server.empty()) {
     // HOST:PORT or [v6]:PORT, port 1..65535: a malformed address is a
     // usage error, found before any connection is tried.

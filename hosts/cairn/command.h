@@ -61,7 +61,14 @@ struct StoreOptions {
   std::string tls_cert;                // --tls-cert FILE: client cert (mTLS)
   std::string tls_key;                 // --tls-key FILE: its private key
   std::string tls_server_name;         // --tls-server-name: name to verify
+  // Whether an embedded store may be made where there is none; set from
+  // the command's StoreUse by OpenStoreOrReport, not by a flag.
+  bool create = true;
 };
+
+// What a command does with its store: a command that only reads never
+// creates one (a mistyped --data is "no store at PATH", exit 2).
+enum class StoreUse { kRead, kWrite };
 
 class StoreAccess;
 
@@ -119,12 +126,13 @@ StoreOptions MergeStoreOptions(const StoreOptions& before,
                                const StoreOptions& command_flags);
 
 // Opens the store selected by context.store_options merged with
-// `command_flags`, and reports failure: a site-file or --set error, or a
-// malformed --server address, yields kExitUsage; any other failure
-// kExitDataError. On success `*store` is set
-// and nullopt returned.
+// `command_flags`, for `use` (kRead: an embedded store must exist already),
+// and reports failure: a site-file or --set error, or a malformed --server
+// address, yields kExitUsage; any other failure (including no store at the
+// path for kRead) kExitDataError. On success `*store` is set and nullopt
+// returned.
 std::optional<int> OpenStoreOrReport(CommandContext& context,
-                                     const StoreOptions& command_flags,
+                                     const StoreOptions& command_flags, StoreUse use,
                                      std::unique_ptr<StoreAccess>* store);
 
 // Parses a non-negative decimal integer given to `flag` (e.g. "--max").

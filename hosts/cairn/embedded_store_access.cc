@@ -153,12 +153,13 @@ std::vector<std::string> DefaultPluginDirs() {
   return dirs;
 }
 
-absl::StatusOr<std::unique_ptr<StoreAccess>> OpenEmbeddedStore(const SiteConfig& site) {
+absl::StatusOr<std::unique_ptr<StoreAccess>> OpenEmbeddedStore(
+    const SiteConfig& site, const StoreOpenOptions& open_options) {
   auto registry = std::make_unique<PluginRegistry>();
   if (absl::Status s = RegisterBuiltinPlugins(*registry); !s.ok()) return s;
   SiteConfig config = site;
   if (config.plugin_dirs.empty()) config.plugin_dirs = DefaultPluginDirs();
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(config, *registry);
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(config, *registry, open_options);
   if (!store.ok()) return store.status();
   Store* raw = store->get();
   return std::unique_ptr<StoreAccess>(new EmbeddedStoreAccess(

@@ -25,9 +25,10 @@ std::vector<std::string> DefaultPluginDirs();
 
 // Opens the store `config` describes, with the built-in plugins registered
 // and DefaultPluginDirs() searched if config.plugin_dirs is empty. Fails with
-// Store::Open's message.
+// Store::Open's message. With open_options.create false, a store that does
+// not exist yet is not made (NotFound).
 absl::StatusOr<std::unique_ptr<StoreAccess>> OpenEmbeddedStore(
-    const SiteConfig& config);
+    const SiteConfig& config, const StoreOpenOptions& open_options = {});
 
 // Wraps a Store the caller owns and keeps open (tests share one store
 // between several commands this way). `store` must outlive the result.

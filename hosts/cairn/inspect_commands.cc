@@ -198,7 +198,7 @@ int VerifyCommand(CommandContext& context) {
     return *done;
   }
   std::unique_ptr<StoreAccess> store;
-  if (auto done = OpenStoreOrReport(context, store_flags, &store)) return *done;
+  if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store)) return *done;
   size_t problems = 0;
   absl::Status s = store->Verify([&](const std::string& problem) {
     ++problems;
@@ -223,7 +223,7 @@ int StatsCommand(CommandContext& context) {
     return *done;
   }
   std::unique_ptr<StoreAccess> store;
-  if (auto done = OpenStoreOrReport(context, store_flags, &store)) return *done;
+  if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store)) return *done;
   absl::StatusOr<std::map<std::string, double>> stats = store->Stats();
   if (!stats.ok()) return ReportError(context, stats.status());
   if (variables.count("json")) {

@@ -123,7 +123,7 @@ int AppendCommand(CommandContext& context) {
   }
 
   std::unique_ptr<StoreAccess> store;
-  if (auto done = OpenStoreOrReport(context, store_flags, &store)) return *done;
+  if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kWrite, &store)) return *done;
 
   const size_t step = batch_size == 0 ? events->size() : static_cast<size_t>(batch_size);
   AppendResult total;
@@ -197,7 +197,7 @@ int ReadCommand(CommandContext& context) {
   if (auto done = CountFlag(context, variables, "max", &max)) return *done;
 
   std::unique_ptr<StoreAccess> store;
-  if (auto done = OpenStoreOrReport(context, store_flags, &store)) return *done;
+  if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store)) return *done;
   EventPrinter printer(context.out, variables.count("json") > 0, false);
   absl::Status s = store->ReadStream(stream, from, to, max, std::ref(printer));
   if (!s.ok()) return ReportError(context, s);
@@ -229,7 +229,7 @@ int ReadAllCommand(CommandContext& context) {
   if (variables.count("tag") && tag.empty()) return ReportUsageError(context, "--tag is empty");
 
   std::unique_ptr<StoreAccess> store;
-  if (auto done = OpenStoreOrReport(context, store_flags, &store)) return *done;
+  if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store)) return *done;
   const bool json = variables.count("json") > 0;
   EventFn print = [&](const RecordedEvent& event) {
     *context.out << (json ? RecordedEventToJson(event)
@@ -267,7 +267,7 @@ int StreamsCommand(CommandContext& context) {
   if (auto done = CountFlag(context, variables, "max", &max)) return *done;
 
   std::unique_ptr<StoreAccess> store;
-  if (auto done = OpenStoreOrReport(context, store_flags, &store)) return *done;
+  if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store)) return *done;
   const bool json = variables.count("json") > 0;
   constexpr uint64_t kPage = 1000;
   uint64_t listed = 0;
@@ -309,7 +309,7 @@ int HeadCommand(CommandContext& context) {
     return *done;
   }
   std::unique_ptr<StoreAccess> store;
-  if (auto done = OpenStoreOrReport(context, store_flags, &store)) return *done;
+  if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store)) return *done;
   absl::StatusOr<uint64_t> head =
       stream.empty() ? store->HeadPosition() : store->HeadRevision(stream);
   if (!head.ok()) return ReportError(context, head.status());
@@ -352,7 +352,7 @@ int TailCommand(CommandContext& context) {
   if (auto done = CountFlag(context, variables, "for", &seconds)) return *done;
 
   std::unique_ptr<StoreAccess> store;
-  if (auto done = OpenStoreOrReport(context, store_flags, &store)) return *done;
+  if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store)) return *done;
   SubscriptionFilter filter;
   filter.kind = !stream.empty() ? SubscriptionFilter::Kind::kStream
                 : !tag.empty()  ? SubscriptionFilter::Kind::kTag
@@ -425,7 +425,7 @@ int DeleteToCommand(CommandContext& context) {
     if (auto done = ParseCountFlag(context, "REV", revision_text, &revision)) return *done;
   }
   std::unique_ptr<StoreAccess> store;
-  if (auto done = OpenStoreOrReport(context, store_flags, &store)) return *done;
+  if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kWrite, &store)) return *done;
   // Storage deletes only revisions that exist (up to the head at that
   // moment), so the heads around the call bound what was deleted.
   absl::StatusOr<uint64_t> head_before = store->HeadRevision(stream);

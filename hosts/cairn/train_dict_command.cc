@@ -147,7 +147,7 @@ int TrainDictCommand(CommandContext& context) {
   }
 
   std::unique_ptr<StoreAccess> store;
-  if (auto done = OpenStoreOrReport(context, store_flags, &store)) return *done;
+  if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store)) return *done;
   Samples samples;
   EventFn collect = [&](const RecordedEvent& event) {
     samples.Add(event.data);

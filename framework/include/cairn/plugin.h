@@ -269,8 +269,23 @@ typedef struct cairn_storage cairn_storage; /* opaque plugin instance */
 typedef struct cairn_storage_api {
   uint32_t size;
 
-  /* Opens (creating if needed) a store. Persistent plugins take the option
-   * "path", a directory. */
+  /* Opens a store, creating it if needed and allowed. Persistent plugins
+   * take the option "path", a directory.
+   *
+   * Host-defined options: the host fills these keys in itself, and only for
+   * a plugin that lists them in its option_keys (a site file may set them
+   * too):
+   *   "path"    the site's [store] path, unless [storage] path is set.
+   *   "create"  "true" or "false". "false": open only a store that exists;
+   *             where there is none (a missing or empty folder), fail with
+   *             CAIRN_E_NOT_FOUND and create nothing. Hosts pass "false" for
+   *             commands that only read. The host's "false" overrides a
+   *             site's "true", and a site's "false" (never make a store
+   *             here) overrides the host's "true". It does not make the
+   *             open read-only: the plugin may still recover or adopt an
+   *             existing store.
+   * A plugin that does not list "create" never receives it and may create a
+   * store on any open (the memory plugin, which has nothing to create). */
   cairn_status (*open)(const cairn_options* options, cairn_storage** storage,
                        cairn_error* error);
   void (*close)(cairn_storage* storage);

@@ -70,13 +70,24 @@ class Subscription {
   std::atomic<bool> cancelled_{false};
 };
 
+// How a host opens a store (Store::Open).
+struct StoreOpenOptions {
+  // Whether storage may make a new store where there is none yet (e.g. a
+  // missing or empty folder). Hosts pass false for commands that only read,
+  // so a mistyped path is an error (NotFound), not a new store. Reaches a
+  // storage plugin as the host-defined option `create` if the plugin lists
+  // it (cairn/plugin.h); a plugin that does not is opened as before.
+  bool create = true;
+};
+
 class Store {
  public:
   // Opens the plugins the site names (found in `registry`), checks every
   // option key against what each plugin accepts, and opens storage at
   // config.path. The registry must outlive the Store.
-  static absl::StatusOr<std::unique_ptr<Store>> Open(const SiteConfig& config,
-                                                     PluginRegistry& registry);
+  static absl::StatusOr<std::unique_ptr<Store>> Open(
+      const SiteConfig& config, PluginRegistry& registry,
+      const StoreOpenOptions& open_options = {});
   ~Store();  // flushes, then closes replication, storage, cipher, codec
 
   Store(const Store&) = delete;

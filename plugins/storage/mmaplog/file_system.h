@@ -53,6 +53,14 @@ class DirectoryLock {
   virtual ~DirectoryLock() = default;
 };
 
+// What Stat reports of a path (following symlinks).
+struct FileStatus {
+  bool exists = false;
+  bool directory = false;
+  uint32_t mode = 0;   // permission bits (st_mode & 07777)
+  uint32_t owner = 0;  // owning user id
+};
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
@@ -85,7 +93,16 @@ class FileSystem {
   virtual absl::StatusOr<std::unique_ptr<MappedFile>> OpenMapped(
       const std::string& path) = 0;
 
+  // Creates `path` and any missing parent, each new one with mode 0700
+  // (whatever the umask); an existing folder is left as it is.
   virtual absl::Status CreateDirectories(const std::string& path) = 0;
+  // Files this interface creates get mode 0600 whatever the umask.
+  // A missing path is exists = false, not an error.
+  virtual absl::StatusOr<FileStatus> Stat(const std::string& path) = 0;
+  // Sets the permission bits of `path` (chmod).
+  virtual absl::Status SetMode(const std::string& path, uint32_t mode) = 0;
+  // The user id this process acts as (the effective uid).
+  virtual uint32_t CurrentUser() = 0;
   // Names (not paths) of the entries of `dir`, unsorted.
   virtual absl::StatusOr<std::vector<std::string>> ListDirectory(
       const std::string& dir) = 0;

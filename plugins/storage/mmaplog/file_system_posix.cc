@@ -95,6 +95,24 @@ class PosixLock : public DirectoryLock {
   int fd_;
 };
 
+// Files and folders of a store are the owner's alone, whatever the umask
+// (which open(2) and mkdir(2) apply to the mode they are given).
+constexpr mode_t kFileMode = 0600;
+constexpr mode_t kDirectoryMode = 0700;
+
+// open(2) with O_CREAT, then the store's file mode forced with fchmod: the
+// umask may only take bits away, and a umask of 0277 would leave 0400.
+int OpenPrivate(const std::string& path, int flags) {
+  int fd = open(path.c_str(), flags | O_CREAT | O_CLOEXEC, kFileMode);
+  if (fd >= 0 && fchmod(fd, kFileMode) != 0) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
 std::string DirOf(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? "." : path.substr(0, slash);
@@ -152,7 +170,7 @@ class PosixFileSystem : public FileSystem {
   absl::StatusOr<std::unique_ptr<MappedFile>> CreateMapped(
       const std::string& path, size_t size, bool durable,
       Fill fill) override {
-    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = OpenPrivate(path, O_RDWR | O_EXCL);
     if (fd < 0) return OsError("create", path);
     if (fill == Fill::kWriteZeros) {
       absl::Status s = WriteZeros(fd, path, size);
@@ -217,7 +235,11 @@ class PosixFileSystem : public FileSystem {
       partial = path.substr(0, slash);
       i = slash + 1;
       if (partial.empty()) continue;
-      if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+      if (mkdir(partial.c_str(), kDirectoryMode) == 0) {
+        if (chmod(partial.c_str(), kDirectoryMode) != 0) {
+          return OsError("set the mode of", partial);
+        }
+      } else if (errno != EEXIST) {
         return OsError("create directory", partial);
       }
     }
@@ -227,6 +249,29 @@ class PosixFileSystem : public FileSystem {
     }
     return absl::OkStatus();
   }
+
+  absl::StatusOr<FileStatus> Stat(const std::string& path) override {
+    struct stat st;
+    FileStatus status;
+    if (stat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return status;
+      return OsError("stat", path);
+    }
+    status.exists = true;
+    status.directory = S_ISDIR(st.st_mode);
+    status.mode = static_cast<uint32_t>(st.st_mode & 07777);
+    status.owner = static_cast<uint32_t>(st.st_uid);
+    return status;
+  }
+
+  absl::Status SetMode(const std::string& path, uint32_t mode) override {
+    if (chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
+      return OsError("chmod", path);
+    }
+    return absl::OkStatus();
+  }
+
+  uint32_t CurrentUser() override { return static_cast<uint32_t>(geteuid()); }
 
   absl::StatusOr<std::vector<std::string>> ListDirectory(
       const std::string& dir) override {
@@ -282,7 +327,7 @@ class PosixFileSystem : public FileSystem {
   absl::Status WriteFileAtomic(const std::string& path,
                                const std::string& contents) override {
     std::string tmp = path + ".tmp";
-    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = OpenPrivate(tmp, O_WRONLY | O_TRUNC);
     if (fd < 0) return OsError("create", tmp);
     absl::Status s = WriteAll(fd, tmp, contents.data(), contents.size());
     if (s.ok() && fdatasync(fd) != 0) s = OsError("fdatasync", tmp);
@@ -295,7 +340,7 @@ class PosixFileSystem : public FileSystem {
   absl::Status AppendFile(const std::string& path, std::string_view contents,
                           bool sync) override {
     bool existed = Exists(path);
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = OpenPrivate(path, O_WRONLY | O_APPEND);
     if (fd < 0) return OsError("open", path);
     absl::Status s = WriteAll(fd, path, contents.data(), contents.size());
     if (s.ok() && sync && fdatasync(fd) != 0) s = OsError("fdatasync", path);
@@ -335,7 +380,7 @@ class PosixFileSystem : public FileSystem {
   absl::StatusOr<std::unique_ptr<DirectoryLock>> LockDirectory(
       const std::string& dir) override {
     std::string path = dir + "/LOCK";
-    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = OpenPrivate(path, O_RDWR);
     if (fd < 0) return OsError("open", path);
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
       close(fd);

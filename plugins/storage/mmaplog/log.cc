@@ -11,6 +11,7 @@
 
 #include "crc32c.h"
 #include "record.h"
+#include "store_folder.h"
 
 namespace cairn::mmaplog {
 namespace {
@@ -147,9 +148,12 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
     return absl::InvalidArgumentError("stream bucket bits must be 4..26");
   }
   std::unique_ptr<Log> log(new Log(options));
-  absl::Status s = log->fs_->CreateDirectories(options.path);
-  if (!s.ok()) return s;
-  s = log->fs_->CreateDirectories(options.path + "/snapshots");
+  auto folder = ClaimStoreFolder(log->fs_, options.path, options.create);
+  if (!folder.ok()) return folder.status();
+  log->recovery_.store_created = folder->created;
+  log->recovery_.store_adopted = folder->adopted;
+  log->recovery_.foreign_files = std::move(folder->foreign);
+  absl::Status s = log->fs_->CreateDirectories(options.path + "/snapshots");
   if (!s.ok()) return s;
   auto lock = log->fs_->LockDirectory(options.path);
   if (!lock.ok()) return lock.status();

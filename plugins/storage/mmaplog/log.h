@@ -49,7 +49,11 @@ enum class RetentionMode {
 };
 
 struct LogOptions {
-  std::string path;                      // directory; created if missing
+  // The store folder (see store_folder.h for what Open accepts there).
+  std::string path;
+  // Whether Open may make a new store in a missing or empty folder; false:
+  // such a folder is NotFound "no store at PATH" and nothing is created.
+  bool create = true;
   uint64_t segment_size = 256ull << 20;  // 64 KiB .. 1 GiB, multiple of 4 KiB
   FsyncMode fsync = FsyncMode::kAlways;
   uint32_t fsync_interval_ms = 100;      // for kInterval
@@ -104,6 +108,11 @@ struct RecoveryReport {
   uint64_t scanned_bytes = 0;      // bytes of segments the scan walked
   uint64_t completed_removals = 0; // segments a crash left behind after
                                    // retention had recorded their removal
+  bool store_created = false;      // Open made a new store
+  bool store_adopted = false;      // a store from before the MMAPLOG marker
+                                   // was given one (and modes 0700/0600)
+  // Names in the store folder that mmaplog did not make: left alone.
+  std::vector<std::string> foreign_files;
 };
 
 // One segment file while the log is open.

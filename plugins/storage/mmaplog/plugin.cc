@@ -40,6 +40,13 @@ sdk::Status ToSdk(const absl::Status& s) {
   }
 }
 
+// How the log and verify name a file in the store folder mmaplog did not make.
+std::string ForeignFileText(const std::string& name) {
+  return "'" + name +
+         "' in the store folder was not made by mmaplog; it is left alone "
+         "(move it out of the store folder)";
+}
+
 class MmapLogStorage : public sdk::Storage {
  public:
   static sdk::Status Open(const sdk::Options& options,
@@ -50,6 +57,14 @@ class MmapLogStorage : public sdk::Storage {
       return sdk::InvalidArgument(
           "mmaplog: option 'path' is required (the directory of the log)");
     }
+    // `create` is host-defined (cairn/plugin.h): false for a command that
+    // only reads, so a mistyped path is an error, not a new store.
+    const std::string create = options.Get("create", "true");
+    if (create != "true" && create != "false") {
+      return sdk::InvalidArgument("option 'create': '" + create +
+                                  "' is not true or false");
+    }
+    lo.create = create == "true";
     sdk::Status s = options.GetSize("segment-size", lo.segment_size,
                                     &lo.segment_size);
     if (!s.ok()) return s;
@@ -87,6 +102,14 @@ class MmapLogStorage : public sdk::Storage {
         FileSystem::Default(), lo.path + "/snapshots",
         lo.fsync != FsyncMode::kNever);
     const RecoveryReport& r = storage->log_->recovery();
+    if (r.store_adopted) {
+      sdk::LogWarn("mmaplog " + lo.path +
+                   ": a store from before the MMAPLOG marker: wrote the "
+                   "marker and made the folder 0700 and its files 0600");
+    }
+    for (const std::string& name : r.foreign_files) {
+      sdk::LogWarn("mmaplog " + lo.path + ": " + ForeignFileText(name));
+    }
     if (r.truncated_bytes > 0 || r.dropped_records > 0 ||
         r.dropped_segments > 0) {
       sdk::LogWarn("mmaplog " + lo.path + ": recovery dropped " +
@@ -187,6 +210,9 @@ class MmapLogStorage : public sdk::Storage {
       ++problems;
       if (fn != nullptr) fn(context, p.c_str());
     };
+    for (const std::string& name : log_->recovery().foreign_files) {
+      report(ForeignFileText(name));
+    }
     absl::Status s = log_->Verify(report);
     snapshots_->Verify(report);
     if (problems > 0) {
@@ -211,4 +237,4 @@ CAIRN_STORAGE_PLUGIN(cairn::mmaplog::MmapLogStorage, "mmaplog", "1.0.0",
                          CAIRN_CAP_TAGS | CAIRN_CAP_SNAPSHOTS |
                          CAIRN_CAP_DELETE | CAIRN_CAP_APPLY,
                      "path", "segment-size", "fsync", "preallocate-segments",
-                     "expected-streams", "retention", "zero-fill")
+                     "expected-streams", "retention", "zero-fill", "create")

@@ -7,6 +7,7 @@
 #include "crc32c.h"
 #include "log.h"
 #include "record.h"
+#include "store_folder.h"
 
 namespace cairn::mmaplog {
 namespace {
@@ -14,16 +15,7 @@ namespace {
 constexpr char kDeletesFile[] = "deletes.log";
 
 bool ParseSegmentName(const std::string& name, uint64_t* number) {
-  if (name.size() < 5 || name.substr(name.size() - 4) != ".log") return false;
-  std::string digits = name.substr(0, name.size() - 4);
-  if (digits.empty() || digits.size() > 18) return false;
-  uint64_t n = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return false;
-    n = n * 10 + static_cast<uint64_t>(c - '0');
-  }
-  *number = n;
-  return n != 0;
+  return ParseSegmentFileName(name, number);
 }
 
 constexpr char kQuarantineDir[] = "quarantine";
@@ -91,6 +83,10 @@ absl::Status Log::Recover() {
     uint64_t number;
     if (ParseSegmentName(n, &number)) files[number] = n;
   }
+  // Files named like segments that mmaplog did not make are left alone.
+  absl::Status foreign = SetAsideForeignSegmentFiles(
+      fs_, options_.path, &files, &recovery_.foreign_files);
+  if (!foreign.ok()) return foreign;
   // A crash after retention recorded a removal but before it unlinked the
   // segment leaves the file behind: finish the removal.
   while (!files.empty() && files.begin()->first < retained_from) {

@@ -9,7 +9,22 @@
 #include <string>
 #include <vector>
 
+#include "log.h"
+
 namespace cairn::mmaplog::testing {
+
+// Options for a small store in `path`: 64 KiB segments, no syncs, a small
+// stream table (tests and fuzz targets).
+inline LogOptions SmallStoreOptions(const std::string& path,
+                                    bool create = true) {
+  LogOptions o;
+  o.path = path;
+  o.create = create;
+  o.segment_size = 64 << 10;
+  o.fsync = FsyncMode::kNever;
+  o.stream_bucket_bits = 8;
+  return o;
+}
 
 // A fresh directory under $TMPDIR, removed with its contents on destruction.
 class ScratchDir {

@@ -1,0 +1,79 @@
+// The store folder: what makes a folder an mmaplog store, and the checks
+// Log::Open runs before it writes anything there (docs/mmaplog.md, "The
+// store folder").
+//
+// A store is a folder holding the marker file MMAPLOG. mmaplog writes to, or
+// deletes from, no other folder: a non-empty folder without the marker is
+// refused, whatever its files are called, unless it holds a valid mmaplog
+// segment (a store made before the marker existed), which is adopted.
+#ifndef CAIRN_PLUGINS_STORAGE_MMAPLOG_STORE_FOLDER_H_
+#define CAIRN_PLUGINS_STORAGE_MMAPLOG_STORE_FOLDER_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "file_system.h"
+
+namespace cairn::mmaplog {
+
+inline constexpr char kStoreMarkerFile[] = "MMAPLOG";
+inline constexpr char kStoreMarkerText[] = "cairn mmaplog store\nformat 1\n";
+
+// What ClaimStoreFolder found and did.
+struct StoreFolderReport {
+  bool created = false;  // a new store was made (missing or empty folder)
+  bool adopted = false;  // a store from before the marker: marker written,
+                         // modes tightened to 0700/0600
+  // Top-level names in the folder that mmaplog did not make (left alone).
+  std::vector<std::string> foreign;
+};
+
+// Makes sure `path` is an mmaplog store this process may use, before Log
+// writes anything there:
+//  - a missing or empty folder becomes a new store (folder 0700, marker
+//    written) if `create`; otherwise NotFound "no store at 'PATH'";
+//  - a folder with the marker is checked: it and every top-level entry of
+//    the store must belong to this process's user (root included: files it
+//    made would lock the owner out) and give group and others no access;
+//    otherwise FailedPrecondition naming the path and the chmod that fixes it;
+//  - a folder without the marker that holds a valid segment is adopted
+//    (modes tightened, marker written), with or without `create`;
+//  - any other non-empty folder, or a path that is not a folder, is refused
+//    (FailedPrecondition / InvalidArgument naming it) and nothing is written.
+absl::StatusOr<StoreFolderReport> ClaimStoreFolder(FileSystem* fs,
+                                                   const std::string& path,
+                                                   bool create);
+
+// Parses a segment file name exactly as SegmentFileName writes it
+// ("00000007.log"); "7.log" or "000007.log" are not segment names.
+bool ParseSegmentFileName(std::string_view name, uint64_t* number);
+
+// Whether `name`, at the top of a store folder, is one mmaplog makes.
+bool IsStoreEntryName(std::string_view name);
+
+// What a file named like segment `number` holds.
+enum class SegmentFileKind {
+  kSegment,  // a segment header for `number` that matches the file's size
+  kBlank,    // every byte zero: a spare whose creation a crash cut short
+  kForeign,  // anything else: not mmaplog's; never removed or written
+};
+SegmentFileKind ClassifySegmentFile(FileSystem* fs, const std::string& path,
+                                    uint64_t number);
+
+// Takes the files of `segment_files` (number -> name, in folder `dir`) that
+// are kForeign out of the map and appends their names to *foreign. Fails
+// (FailedPrecondition naming the file) if one is numbered above every file
+// of the log: the log would need that name for a later segment.
+absl::Status SetAsideForeignSegmentFiles(
+    FileSystem* fs, const std::string& dir,
+    std::map<uint64_t, std::string>* segment_files,
+    std::vector<std::string>* foreign);
+
+}  // namespace cairn::mmaplog
+
+#endif  // CAIRN_PLUGINS_STORAGE_MMAPLOG_STORE_FOLDER_H_
