@@ -52,9 +52,17 @@ absl::Status Assign(SiteConfig& config, const std::string& origin,
       for (absl::string_view dir : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
         config.plugin_dirs.emplace_back(absl::StripAsciiWhitespace(dir));
       }
+    } else if (key == "allow-plaintext" || key == "allow-new-keyring") {
+      if (value != "true" && value != "false") {
+        return ConfigError(origin, absl::StrCat("[store] ", key, " = ", value,
+                                                ": expected true or false"));
+      }
+      (key == "allow-plaintext" ? config.allow_plaintext : config.allow_new_keyring) =
+          value == "true";
     } else {
       return ConfigError(origin, absl::StrCat("unknown key '", key,
-                                              "' in section [store] (known: path, plugin-dirs)"));
+                                              "' in section [store] (known: path, plugin-dirs, "
+                                              "allow-plaintext, allow-new-keyring)"));
     }
     return absl::OkStatus();
   }

@@ -33,7 +33,8 @@ void WriteEnvelope(const Envelope& envelope, std::string* out) {
   uint8_t flags = (envelope.codec.empty() ? 0 : kCodecFlag) |
                   (envelope.cipher.empty() ? 0 : kCipherFlag) |
                   (envelope.metadata_inside ? kMetadataInsideFlag : 0);
-  out->push_back(static_cast<char>(kEnvelopeVersion));
+  out->push_back(static_cast<char>(envelope.cipher.empty() ? kLegacyEnvelopeVersion
+                                                           : kEnvelopeVersion));
   out->push_back(static_cast<char>(flags));
   if (!envelope.codec.empty()) PutName(envelope.codec, out);
   if (!envelope.cipher.empty()) {
@@ -54,9 +55,9 @@ absl::StatusOr<Envelope> ReadEnvelope(std::string_view stored,
   if (stored.size() < 2) return corrupt("shorter than 2 bytes");
   auto version = static_cast<uint8_t>(stored[0]);
   auto flags = static_cast<uint8_t>(stored[1]);
-  if (version != kEnvelopeVersion) {
+  if (version < kLegacyEnvelopeVersion || version > kEnvelopeVersion) {
     return corrupt(absl::StrCat("format version ", version, ", this build reads ",
-                                kEnvelopeVersion));
+                                kLegacyEnvelopeVersion, " to ", kEnvelopeVersion));
   }
   if (flags & ~(kCodecFlag | kCipherFlag | kMetadataInsideFlag)) {
     return corrupt("unknown flags");
@@ -71,6 +72,7 @@ absl::StatusOr<Envelope> ReadEnvelope(std::string_view stored,
     return true;
   };
   Envelope envelope;
+  envelope.version = version;
   envelope.metadata_inside = (flags & kMetadataInsideFlag) != 0;
   if ((flags & kCodecFlag) && !take_name(&envelope.codec)) {
     return corrupt("truncated codec name");
@@ -90,30 +92,56 @@ absl::StatusOr<Envelope> ReadEnvelope(std::string_view stored,
   return envelope;
 }
 
-std::string AssociatedData(SealedPart part, std::string_view stream,
-                           uint64_t revision, std::string_view type) {
-  std::string aad;
-  AssociatedData(part, stream, revision, type, &aad);
-  return aad;
+namespace {
+
+void AppendSized(std::string_view bytes, std::string* out) {
+  char size[4];
+  PutLittleEndian(bytes.size(), 4, size);
+  out->append(size, sizeof(size));
+  out->append(bytes);
 }
 
-void AssociatedData(SealedPart part, std::string_view stream,
-                    uint64_t revision, std::string_view type,
-                    std::string* out) {
+}  // namespace
+
+void AssociatedData(uint8_t version, const SealedFields& fields, std::string* out) {
   // Fixed-size parts are put together on the stack and appended whole: this
   // runs once per sealed event, and byte-wise push_back cost ~500
   // instructions.
-  char head[7 + 1 + 8 + 4];
-  std::memcpy(head, "cairn/1", 7);
-  head[7] = static_cast<char>(part);
-  PutLittleEndian(revision, 8, head + 8);
-  PutLittleEndian(stream.size(), 4, head + 16);
-  char type_size[4];
-  PutLittleEndian(type.size(), 4, type_size);
+  if (version == kLegacyEnvelopeVersion) {
+    char head[7 + 1 + 8];
+    std::memcpy(head, "cairn/1", 7);
+    head[7] = static_cast<char>(fields.part);
+    PutLittleEndian(fields.revision, 8, head + 8);
+    out->assign(head, sizeof(head));
+    AppendSized(fields.stream, out);
+    AppendSized(fields.type, out);
+    return;
+  }
+  char head[7 + 1 + 8 + 8];
+  std::memcpy(head, "cairn/2", 7);
+  head[7] = static_cast<char>(fields.part);
+  PutLittleEndian(fields.revision, 8, head + 8);
+  PutLittleEndian(static_cast<uint64_t>(fields.timestamp_us), 8, head + 16);
   out->assign(head, sizeof(head));
-  out->append(stream);
-  out->append(type_size, sizeof(type_size));
-  out->append(type);
+  AppendSized(fields.stream, out);
+  AppendSized(fields.type, out);
+  AppendSized(fields.writer, out);
+  char tag_count[4];
+  PutLittleEndian(fields.tags.size(), 4, tag_count);
+  out->append(tag_count, sizeof(tag_count));
+  for (const std::string& tag : fields.tags) AppendSized(tag, out);
+}
+
+std::string AssociatedData(uint8_t version, const SealedFields& fields) {
+  std::string aad;
+  AssociatedData(version, fields, &aad);
+  return aad;
+}
+
+std::string KeyCheckAssociatedData(std::string_view cipher) {
+  std::string aad = "cairn/key-check/1";
+  AppendSized(cipher, &aad);
+  return aad;
 }
 
 }  // namespace cairn

@@ -223,6 +223,10 @@ const cairn_replication_api* Plugin::replication() const {
              : nullptr;
 }
 
+void HostLog(cairn_log_level level, const char* source, const char* message) {
+  ForwardLog(nullptr, level, source, message);
+}
+
 const char* KindName(cairn_plugin_kind kind) {
   switch (kind) {
     case CAIRN_KIND_STORAGE: return "storage";

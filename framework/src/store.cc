@@ -4,17 +4,20 @@
 #include <cairn/status.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <new>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "envelope.h"
+#include "seal_registry.h"
 
 namespace cairn {
 namespace {
@@ -244,6 +247,22 @@ struct Store::Impl {
   // their default options so a site can change codec without rewriting.
   std::mutex extra_mutex;
   std::map<std::string, std::pair<PluginPtr, cairn_codec*>> extra_codecs;
+  // Likewise ciphers named by old events (a site that moved from one cipher
+  // to another), opened with the options of [cipher] they accept (its
+  // keyring), so old events keep opening. Under extra_mutex.
+  std::map<std::string, std::pair<PluginPtr, cairn_cipher*>> extra_ciphers;
+
+  // The seal registry (seal_registry.h): what this store was sealed with.
+  bool keeps_registry = false;     // storage has snapshots to keep it in
+  std::mutex registry_mutex;
+  std::vector<SealKey> seal_keys;  // under registry_mutex
+  // Key ids of the configured cipher that the store recorded as another key
+  // (opened with allow-new-keyring): never sealed with. Set at open.
+  std::set<uint32_t> unproven_key_ids;
+  // The last key id of the configured cipher found recorded: the check each
+  // seal makes without taking registry_mutex.
+  static constexpr uint64_t kNoKey = UINT64_MAX;
+  std::atomic<uint64_t> proven_key_id{kNoKey};
 
   ~Impl() {
     if (storage != nullptr) {
@@ -255,6 +274,7 @@ struct Store::Impl {
     if (cipher != nullptr) ci->close(cipher);
     if (codec != nullptr) co->close(codec);
     for (auto& [name, entry] : extra_codecs) entry.first->codec()->close(entry.second);
+    for (auto& [name, entry] : extra_ciphers) entry.first->cipher()->close(entry.second);
   }
 
   // ---- Write side ----
@@ -275,13 +295,17 @@ struct Store::Impl {
   }
 
   // Encodes and seals `data` (and `metadata`, inside the payload for events)
-  // for `part` at (stream, revision, type), appending envelope and payload to
-  // *stored. The cipher (or, without one, the codec) appends straight into
-  // *stored; nothing is formatted unless a plugin fails. On failure *stored
-  // holds a partial record: the caller discards it.
-  absl::Status Seal(SealedPart part, std::string_view stream, uint64_t revision,
-                    std::string_view type, std::string_view metadata,
+  // for `fields.part`, binding every field in `fields` (envelope.h), and
+  // appends envelope and payload to *stored. The cipher (or, without one,
+  // the codec) appends straight into *stored; nothing is formatted unless a
+  // plugin fails. The first seal under a key records it in the seal
+  // registry first. On failure *stored holds a partial record: the caller
+  // discards it.
+  absl::Status Seal(const SealedFields& fields, std::string_view metadata,
                     std::string_view data, OutputBuffer* stored) {
+    const std::string_view stream = fields.stream;
+    const uint64_t revision = fields.revision;
+    const SealedPart part = fields.part;
     const std::string& header =
         part == SealedPart::kSnapshot ? snapshot_envelope : event_envelope;
     const size_t record_start = stored->size();
@@ -320,7 +344,7 @@ struct Store::Impl {
       }
       input = encoded.view();
     }
-    AssociatedData(part, stream, revision, type, &aad);
+    AssociatedData(kEnvelopeVersion, fields, &aad);
     uint32_t key_id = 0;
     CallError e;
     absl::Status status = CheckEach(
@@ -333,41 +357,161 @@ struct Store::Impl {
     for (int i = 0; i < 4; ++i) key_bytes[i] = static_cast<uint8_t>((key_id >> (8 * i)) & 0xff);
     plain.Release(kKeptBufferBytes);
     encoded.Release(kKeptBufferBytes);
+    return CheckSealKey(key_id, stream, revision);
+  }
+
+  // ---- Seal registry ----
+
+  absl::Status LoadSealRegistry() {
+    keeps_registry = st->snapshot_load != nullptr && st->snapshot_save != nullptr &&
+                     storage_plugin->Has(CAIRN_CAP_SNAPSHOTS);
+    if (!keeps_registry) return absl::OkStatus();
+    cairn_snapshot_criteria all{};
+    all.size = sizeof(all);
+    all.max_revision = kMaxRevision;
+    all.min_timestamp_us = INT64_MIN;
+    all.max_timestamp_us = INT64_MAX;
+    std::string text;
+    auto keep = [](void* context, const cairn_snapshot* s) -> int {
+      static_cast<std::string*>(context)->assign(View(s->data));
+      return 1;
+    };
+    CallError e;
+    absl::Status s = Check(st->snapshot_load(storage, Bytes(kSealRegistryStream), &all, keep,
+                                             &text, &e.error),
+                           e, "loading the store's seal registry");
+    if (!s.ok()) return s;
+    absl::StatusOr<std::vector<SealKey>> keys = ParseSealRegistry(
+        text, absl::StrCat("the seal registry (snapshot '", AV(kSealRegistryStream), "')"));
+    if (!keys.ok()) return keys.status();
+    seal_keys = std::move(*keys);
+    return absl::OkStatus();
+  }
+
+  bool Recorded(std::string_view cipher_name, uint32_t key_id) const {
+    return std::any_of(seal_keys.begin(), seal_keys.end(), [&](const SealKey& k) {
+      return k.cipher == cipher_name && k.key_id == key_id;
+    });
+  }
+
+  // Called after each seal with the key id the cipher used: records a key
+  // the first time it seals (a check value and a new registry snapshot,
+  // stored before the events sealed under it), and refuses a key id the
+  // store recorded as another key.
+  absl::Status CheckSealKey(uint32_t key_id, std::string_view stream, uint64_t revision) {
+    if (proven_key_id.load(std::memory_order_acquire) == key_id) return absl::OkStatus();
+    std::lock_guard<std::mutex> lock(registry_mutex);
+    const std::string& name = cipher_plugin->name();
+    if (unproven_key_ids.count(key_id) != 0) {
+      return MakeStatus(
+          CAIRN_E_FAILED_PRECONDITION,
+          absl::StrCat("cipher '", name, "' sealing ", Describe(stream, revision),
+                       " with key id ", key_id, ": this store recorded another key under id ",
+                       key_id, " (the keyring was opened with [store] allow-new-keyring = true); "
+                       "events sealed with it could never be told apart from the old ones. "
+                       "Rotate the keyring ('cairn keys rotate') until its active key id is "
+                       "above ", *unproven_key_ids.rbegin(), ", then reopen the store"));
+    }
+    if (keeps_registry && !Recorded(name, key_id)) {
+      OutputBuffer check;
+      uint32_t check_id = 0;
+      CallError e;
+      absl::Status s = Check(
+          ci->seal(cipher, Bytes(KeyCheckAssociatedData(name)), Bytes(kKeyCheckBlock),
+                   check.raw(), &check_id, &e.error),
+          e, absl::StrCat("cipher '", name, "' sealing the check value of key id ", key_id));
+      if (!s.ok()) return s;
+      if (check_id != key_id) {
+        return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
+                          absl::StrCat("cipher '", name, "' changed its active key from ",
+                                       key_id, " to ", check_id, " while sealing ",
+                                       Describe(stream, revision),
+                                       " (a rotation); nothing was written: retry"));
+      }
+      std::vector<SealKey> keys = seal_keys;
+      keys.push_back(SealKey{name, key_id, std::string(check.view()), NowMicros()});
+      std::string text = FormatSealRegistry(keys);
+      cairn_snapshot snapshot{};
+      snapshot.size = sizeof(snapshot);
+      snapshot.stream = Bytes(kSealRegistryStream);
+      snapshot.revision = keys.size();
+      snapshot.timestamp_us = keys.back().recorded_us;
+      snapshot.data = Bytes(text);
+      CallError se;
+      s = Check(st->snapshot_save(storage, &snapshot, &se.error), se,
+                absl::StrCat("recording key id ", key_id, " of cipher '", name,
+                             "' in the store's seal registry before its first seal is stored"));
+      if (!s.ok()) return s;
+      seal_keys = std::move(keys);
+      std::string line = absl::StrCat("first seal under cipher '", name, "' key id ", key_id,
+                                      ": recorded in the store's seal registry");
+      HostLog(CAIRN_LOG_INFO, "store", line.c_str());
+    }
+    proven_key_id.store(key_id, std::memory_order_release);
     return absl::OkStatus();
   }
 
   // ---- Read side ----
 
+  // Plugin `name` of `kind`, named by a stored record but not configured
+  // now: opened once with `options` (those of its section it accepts) and
+  // kept in *extras. Under extra_mutex.
+  template <typename Api, typename Instance>
+  absl::StatusOr<std::pair<const Api*, Instance*>> OpenExtra(
+      std::map<std::string, std::pair<PluginPtr, Instance*>>* extras, cairn_plugin_kind kind,
+      const std::string& name, const PluginChoice& section, std::string_view what,
+      std::string_view stored_with, const Api* (Plugin::*table)() const) {
+    std::lock_guard<std::mutex> lock(extra_mutex);
+    auto it = extras->find(name);
+    if (it != extras->end()) return std::make_pair(((*it->second.first).*table)(), it->second.second);
+    absl::StatusOr<PluginPtr> plugin = registry->Find(kind, name);
+    if (!plugin.ok()) {
+      return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
+                        absl::StrCat(AV(what), " ", AV(stored_with), " '", name,
+                                     "', which cannot be loaded: ", plugin.status().message()));
+    }
+    std::vector<std::string> accepted = (*plugin)->option_keys();
+    std::vector<std::pair<std::string, std::string>> shared;
+    for (const auto& option : section.options) {
+      if (std::find(accepted.begin(), accepted.end(), option.first) != accepted.end()) {
+        shared.push_back(option);
+      }
+    }
+    PluginOptions options(shared);
+    const Api* api = ((**plugin).*table)();
+    Instance* instance = nullptr;
+    CallError e;
+    absl::Status s = Check(api->open(options.get(), &instance, &e.error), e,
+                           absl::StrCat(AV(what), " needs ", KindName(kind), " '", name, "'"));
+    if (!s.ok()) return s;
+    (*extras)[name] = {*plugin, instance};
+    return std::make_pair(api, instance);
+  }
+
+  // The configured codec, or codec `name` with its default options.
   absl::StatusOr<std::pair<const cairn_codec_api*, cairn_codec*>> CodecFor(
       const std::string& name, std::string_view what) {
     if (apply_codec && name == codec_plugin->name()) return std::make_pair(co, codec);
-    std::lock_guard<std::mutex> lock(extra_mutex);
-    auto it = extra_codecs.find(name);
-    if (it != extra_codecs.end()) {
-      return std::make_pair(it->second.first->codec(), it->second.second);
-    }
-    absl::StatusOr<PluginPtr> plugin = registry->Find(CAIRN_KIND_CODEC, name);
-    if (!plugin.ok()) {
-      return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
-                        absl::StrCat(AV(what), " was encoded with codec '", name,
-                                     "', which cannot be loaded: ", plugin.status().message()));
-    }
-    PluginOptions none({});
-    cairn_codec* instance = nullptr;
-    CallError e;
-    absl::Status s = Check((*plugin)->codec()->open(none.get(), &instance, &e.error), e,
-                           absl::StrCat(AV(what), " needs codec '", name, "'"));
-    if (!s.ok()) return s;
-    extra_codecs[name] = {*plugin, instance};
-    return std::make_pair((*plugin)->codec(), instance);
+    return OpenExtra(&extra_codecs, CAIRN_KIND_CODEC, name, PluginChoice{}, what,
+                     "was encoded with codec", &Plugin::codec);
   }
 
-  // Reverses Seal. *metadata and *data receive the plaintext.
-  absl::Status Open(SealedPart part, std::string_view stream, uint64_t revision,
-                    std::string_view type, std::string_view stored,
+  // The configured cipher, or cipher `name` opened with the options of
+  // [cipher] it accepts (a site that moved from one AEAD cipher to another
+  // keeps its keyring). Only with a cipher configured.
+  absl::StatusOr<std::pair<const cairn_cipher_api*, cairn_cipher*>> CipherFor(
+      const std::string& name, std::string_view what) {
+    if (name == cipher_plugin->name()) return std::make_pair(ci, cipher);
+    return OpenExtra(&extra_ciphers, CAIRN_KIND_CIPHER, name, config.cipher, what,
+                     "is sealed with cipher", &Plugin::cipher);
+  }
+
+  // Reverses Seal, checking the seal against `fields` as storage returned
+  // them. *metadata and *data receive the plaintext.
+  absl::Status Open(const SealedFields& fields, std::string_view stored,
                     std::string_view stored_metadata, RecordedEvent* event,
                     std::string* metadata, std::string* data) {
-    std::string what = Describe(stream, revision);
+    std::string what = Describe(fields.stream, fields.revision);
     std::string_view payload;
     absl::StatusOr<Envelope> envelope = ReadEnvelope(stored, &payload, what);
     if (!envelope.ok()) return envelope.status();
@@ -375,11 +519,13 @@ struct Store::Impl {
       event->codec = envelope->codec;
       event->cipher = envelope->cipher;
       event->key_id = envelope->key_id;
+      event->legacy_seal =
+          !envelope->cipher.empty() && envelope->version == kLegacyEnvelopeVersion;
     }
     thread_local std::string opened, decoded;
     std::string_view input = payload;
     if (!envelope->cipher.empty()) {
-      if (!apply_cipher || envelope->cipher != cipher_plugin->name()) {
+      if (!apply_cipher) {
         return MakeStatus(
             CAIRN_E_FAILED_PRECONDITION,
             absl::StrCat(what, " is sealed with cipher '", envelope->cipher,
@@ -387,14 +533,17 @@ struct Store::Impl {
                          config.cipher.plugin, "); configure '", envelope->cipher,
                          "' with a keyring that holds key ", envelope->key_id));
       }
-      std::string aad = AssociatedData(part, stream, revision, type);
+      absl::StatusOr<std::pair<const cairn_cipher_api*, cairn_cipher*>> c =
+          CipherFor(envelope->cipher, what);
+      if (!c.ok()) return c.status();
+      std::string aad = AssociatedData(envelope->version, fields);
       opened.clear();
       CallError e;
       cairn_status s;
       {
         StringOutput out(&opened);
-        s = ci->open_sealed(cipher, envelope->key_id, Bytes(aad), Bytes(input), out.get(),
-                            &e.error);
+        s = c->first->open_sealed(c->second, envelope->key_id, Bytes(aad), Bytes(input),
+                                  out.get(), &e.error);
       }
       absl::Status status = Check(s, e, absl::StrCat(what, " (cipher '", envelope->cipher,
                                                      "', key ", envelope->key_id, ")"));
@@ -437,6 +586,148 @@ struct Store::Impl {
     return absl::OkStatus();
   }
 
+  // What the newest stored event was sealed with, and whether the
+  // configured cipher opens it: the check for stores older than the seal
+  // registry (or whose storage cannot keep one).
+  struct Newest {
+    std::string cipher;  // empty: not sealed, or no event
+    uint32_t key_id = 0;
+    absl::Status opened;
+  };
+  absl::StatusOr<Newest> ProbeNewestEvent() {
+    Newest newest;
+    uint64_t head = 0;
+    CallError e;
+    absl::Status s = Check(st->head_position(storage, &head, &e.error), e, "head position");
+    if (!s.ok() || head == 0) return s.ok() ? absl::StatusOr<Newest>(newest) : s;
+    struct Probe {
+      Impl* impl;
+      Newest* newest;
+    } probe{this, &newest};
+    auto fn = [](void* context, const cairn_event* ev) -> int {
+      auto* p = static_cast<Probe*>(context);
+      std::string_view payload;
+      absl::StatusOr<Envelope> envelope = ReadEnvelope(View(ev->data), &payload, "");
+      if (envelope.ok()) {
+        p->newest->cipher = envelope->cipher;
+        p->newest->key_id = envelope->key_id;
+      }
+      if (p->impl->apply_cipher) {
+        RecordedEvent event;
+        p->newest->opened = p->impl->Decode(*ev, &event);
+      }
+      return 1;
+    };
+    s = Check(st->read_all(storage, head - 1, 1, 1, fn, &probe, &e.error), e,
+              "reading the newest event to check the keyring");
+    if (!s.ok()) return s;
+    return newest;
+  }
+
+  // Refuses, before anything is written, a site that cannot open what this
+  // store was sealed with (every key in the seal registry, and the newest
+  // event): no cipher, or a keyring whose key id N is not the recorded key
+  // N. A site steps away from that only explicitly — [store]
+  // allow-plaintext / allow-new-keyring — and the step is logged.
+  absl::Status CheckAtOpen() {
+    // A replica never seals (appends are refused) and needs no keys.
+    if (re->role(replication) == CAIRN_ROLE_REPLICA) return absl::OkStatus();
+    absl::Status s = LoadSealRegistry();
+    if (!s.ok()) return s;
+    absl::StatusOr<Newest> newest = ProbeNewestEvent();
+    if (!newest.ok()) return newest.status();
+    if (!keeps_registry && apply_cipher) {
+      std::string line = absl::StrCat(
+          "storage plugin '", storage_plugin->name(),
+          "' keeps no snapshots, so this store cannot record the keys it is sealed with; "
+          "only its newest event is checked against the keyring at open");
+      HostLog(CAIRN_LOG_WARN, "store", line.c_str());
+    }
+    if (!apply_cipher) return CheckNoCipher(*newest);
+    std::vector<std::string> problems;
+    cairn_status code = CAIRN_OK;
+    auto problem = [&](const absl::Status& status, const std::string& cipher_name,
+                       uint32_t key_id) {
+      if (code == CAIRN_OK) code = CodeOf(status);
+      problems.emplace_back(status.message());
+      if (cipher_name == cipher_plugin->name()) unproven_key_ids.insert(key_id);
+    };
+    for (const SealKey& key : seal_keys) {
+      std::string what = absl::StrCat("key id ", key.key_id, " of cipher '", key.cipher,
+                                      "' (in the seal registry)");
+      absl::StatusOr<std::pair<const cairn_cipher_api*, cairn_cipher*>> c =
+          CipherFor(key.cipher, what);
+      if (!c.ok()) {
+        problem(c.status(), key.cipher, key.key_id);
+        continue;
+      }
+      std::string opened;
+      CallError e;
+      cairn_status opened_status;
+      {
+        StringOutput out(&opened);
+        opened_status = c->first->open_sealed(c->second, key.key_id,
+                                              Bytes(KeyCheckAssociatedData(key.cipher)),
+                                              Bytes(key.check_value), out.get(), &e.error);
+      }
+      absl::Status status = Check(opened_status, e, what);
+      if (status.ok() && opened != kKeyCheckBlock) {
+        status = MakeStatus(CAIRN_E_INTEGRITY,
+                            absl::StrCat(what, ": its check value opens to other bytes"));
+      }
+      if (!status.ok()) problem(status, key.cipher, key.key_id);
+    }
+    if (problems.empty() &&
+        (IsIntegrityError(newest->opened) || CodeOf(newest->opened) == CAIRN_E_NOT_FOUND)) {
+      problem(newest->opened, newest->cipher, newest->key_id);
+    }
+    if (problems.empty()) return absl::OkStatus();
+    std::string message = absl::StrCat(
+        "the configured cipher cannot open what this store was sealed with — is this the "
+        "right keyring? (",
+        absl::StrJoin(problems, "; "),
+        "). Configure the keyring that sealed these events; only if this keyring is meant to "
+        "replace it (events sealed with the old keys stay unreadable) set [store] "
+        "allow-new-keyring = true, a step that is logged");
+    if (!config.allow_new_keyring) {
+      unproven_key_ids.clear();
+      return MakeStatus(code, message);
+    }
+    std::string line = absl::StrCat("opening with [store] allow-new-keyring = true: ", message);
+    HostLog(CAIRN_LOG_WARN, "store", line.c_str());
+    return absl::OkStatus();
+  }
+
+  // With [cipher] plugin = none: refuses a store that recorded sealed events
+  // (or whose newest event is sealed) unless the site allows plaintext.
+  absl::Status CheckNoCipher(const Newest& newest) {
+    std::map<std::string, std::vector<uint32_t>> sealed_with;
+    for (const SealKey& key : seal_keys) sealed_with[key.cipher].push_back(key.key_id);
+    if (!newest.cipher.empty()) {
+      std::vector<uint32_t>& ids = sealed_with[newest.cipher];
+      if (std::find(ids.begin(), ids.end(), newest.key_id) == ids.end()) {
+        ids.push_back(newest.key_id);
+      }
+    }
+    if (sealed_with.empty()) return absl::OkStatus();
+    std::vector<std::string> ciphers;
+    for (const auto& [name, ids] : sealed_with) {
+      ciphers.push_back(absl::StrCat("cipher '", name, "' key ids ", absl::StrJoin(ids, ", ")));
+    }
+    std::string message = absl::StrCat(
+        "this store's events are sealed (", absl::StrJoin(ciphers, "; "),
+        ") but the site configures [cipher] plugin = ", config.cipher.plugin,
+        ": appending would store plaintext beside them. Configure [cipher] plugin = ",
+        sealed_with.begin()->first,
+        " with the keyring holding those keys; only to store plaintext from now on, set "
+        "[store] allow-plaintext = true (--set store.allow-plaintext=true), a step that is "
+        "logged");
+    if (!config.allow_plaintext) return MakeStatus(CAIRN_E_FAILED_PRECONDITION, message);
+    std::string line = absl::StrCat("opening with [store] allow-plaintext = true: ", message);
+    HostLog(CAIRN_LOG_WARN, "store", line.c_str());
+    return absl::OkStatus();
+  }
+
   absl::Status Decode(const cairn_event& ev, RecordedEvent* out) {
     out->stream.assign(View(ev.stream));
     out->revision = ev.revision;
@@ -446,8 +737,9 @@ struct Store::Impl {
     out->writer.assign(View(ev.writer));
     out->tags.clear();
     for (uint32_t i = 0; i < ev.tag_count; ++i) out->tags.emplace_back(View(ev.tags[i]));
-    return Open(SealedPart::kData, out->stream, ev.revision, out->type, View(ev.data),
-                View(ev.metadata), out, &out->metadata, &out->data);
+    SealedFields fields{SealedPart::kData, out->stream, out->revision, out->type,
+                        out->timestamp_us, out->writer, out->tags};
+    return Open(fields, View(ev.data), View(ev.metadata), out, &out->metadata, &out->data);
   }
 };
 
@@ -547,35 +839,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
   }
   std::unique_ptr<Store> store(new Store(std::move(impl)));
 
-  // A wrong keyring should fail here, before anything is written, not on the
-  // first read: open the newest event if it was sealed by this cipher.
-  if (store->impl_->apply_cipher) {
-    absl::StatusOr<uint64_t> head = store->HeadPosition();
-    if (!head.ok()) return head.status();
-    if (*head > 0) {
-      Impl* i = store->impl_.get();
-      struct Probe {
-        Impl* impl;
-        absl::Status status;
-      } probe{i, absl::OkStatus()};
-      auto fn = [](void* context, const cairn_event* ev) -> int {
-        auto* p = static_cast<Probe*>(context);
-        RecordedEvent event;
-        p->status = p->impl->Decode(*ev, &event);
-        return 1;
-      };
-      CallError re;
-      absl::Status read = Check(i->st->read_all(i->storage, *head - 1, 1, 1, fn, &probe, &re.error),
-                                re, "reading the newest event to check the keyring");
-      if (!read.ok()) return read;
-      if (IsIntegrityError(probe.status) || CodeOf(probe.status) == CAIRN_E_NOT_FOUND) {
-        return MakeStatus(CodeOf(probe.status),
-                          absl::StrCat("the configured cipher cannot open this store's newest "
-                                       "event — is this the right keyring? (",
-                                       probe.status.message(), ")"));
-      }
-    }
-  }
+  absl::Status checked = store->impl_->CheckAtOpen();
+  if (!checked.ok()) return checked;
   return store;
 }
 
@@ -627,8 +892,10 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
     tags.clear();
     for (size_t i = 0; i < events.size(); ++i) {
       const EventData& ev = events[i];
-      absl::Status sealed = s.Seal(SealedPart::kData, stream, base + 1 + i, ev.type,
-                                   ev.metadata, ev.data, &stored);
+      // Stamped before sealing, since the seal binds it; storage keeps it.
+      SealedFields fields{SealedPart::kData, stream, base + 1 + i, ev.type,
+                          ev.timestamp_us != 0 ? ev.timestamp_us : now, ev.writer, ev.tags};
+      absl::Status sealed = s.Seal(fields, ev.metadata, ev.data, &stored);
       if (!sealed.ok()) return sealed;
       record_ends.push_back(stored.size());
       for (const std::string& tag : ev.tags) tags.push_back(Bytes(tag));
@@ -790,6 +1057,13 @@ absl::Status NeedSnapshots(const Store::Impl& impl, const PluginPtr& plugin) {
   return absl::OkStatus();
 }
 
+// Snapshots under "$cairn/" are the Store's own (the seal registry).
+absl::Status ReservedName(std::string_view stream) {
+  return MakeStatus(CAIRN_E_INVALID_ARGUMENT,
+                    absl::StrCat("stream name '", AV(stream), "' begins with '",
+                                 AV(kReservedStreamPrefix), "', which is reserved for the store"));
+}
+
 cairn_snapshot_criteria ToAbi(const SnapshotCriteria& c) {
   cairn_snapshot_criteria abi{};
   abi.size = sizeof(abi);
@@ -807,15 +1081,19 @@ absl::Status Store::SaveSnapshot(const Snapshot& snapshot) {
   }
   absl::Status need = NeedSnapshots(*impl_, impl_->storage_plugin);
   if (!need.ok()) return need;
+  if (IsReservedStreamName(snapshot.stream)) return ReservedName(snapshot.stream);
+  const int64_t timestamp_us = snapshot.timestamp_us != 0 ? snapshot.timestamp_us : NowMicros();
   OutputBuffer stored;
-  absl::Status s = impl_->Seal(SealedPart::kSnapshot, snapshot.stream, snapshot.revision, "",
-                               "", snapshot.data, &stored);
+  absl::Status s = impl_->Seal(
+      SealedFields{SealedPart::kSnapshot, snapshot.stream, snapshot.revision, "", timestamp_us,
+                   "", {}},
+      "", snapshot.data, &stored);
   if (!s.ok()) return s;
   cairn_snapshot abi{};
   abi.size = sizeof(abi);
   abi.stream = Bytes(snapshot.stream);
   abi.revision = snapshot.revision;
-  abi.timestamp_us = snapshot.timestamp_us != 0 ? snapshot.timestamp_us : NowMicros();
+  abi.timestamp_us = timestamp_us;
   abi.data = Bytes(stored.view());
   CallError e;
   return Check(impl_->st->snapshot_save(impl_->storage, &abi, &e.error), e,
@@ -847,7 +1125,8 @@ absl::StatusOr<std::optional<Snapshot>> Store::LoadSnapshot(std::string_view str
                          e, absl::StrCat("load snapshot of stream '", AV(stream), "'"));
   if (!s.ok()) return s;
   if (!found.found) return std::optional<Snapshot>();
-  s = impl_->Open(SealedPart::kSnapshot, found.snapshot.stream, found.snapshot.revision, "",
+  s = impl_->Open(SealedFields{SealedPart::kSnapshot, found.snapshot.stream,
+                               found.snapshot.revision, "", found.snapshot.timestamp_us, "", {}},
                   found.stored, "", nullptr, nullptr, &found.snapshot.data);
   if (!s.ok()) return s;
   return std::optional<Snapshot>(std::move(found.snapshot));
@@ -856,6 +1135,7 @@ absl::StatusOr<std::optional<Snapshot>> Store::LoadSnapshot(std::string_view str
 absl::Status Store::DeleteSnapshot(std::string_view stream, uint64_t revision) {
   absl::Status need = NeedSnapshots(*impl_, impl_->storage_plugin);
   if (!need.ok()) return need;
+  if (IsReservedStreamName(stream)) return ReservedName(stream);
   CallError e;
   return Check(impl_->st->snapshot_delete(impl_->storage, Bytes(stream), revision, &e.error),
                e, absl::StrCat("delete snapshot of ", Describe(stream, revision)));
@@ -864,6 +1144,7 @@ absl::Status Store::DeleteSnapshot(std::string_view stream, uint64_t revision) {
 absl::Status Store::DeleteSnapshots(std::string_view stream, const SnapshotCriteria& criteria) {
   absl::Status need = NeedSnapshots(*impl_, impl_->storage_plugin);
   if (!need.ok()) return need;
+  if (IsReservedStreamName(stream)) return ReservedName(stream);
   cairn_snapshot_criteria abi = ToAbi(criteria);
   CallError e;
   return Check(impl_->st->snapshot_delete_matching(impl_->storage, Bytes(stream), &abi,
@@ -886,6 +1167,35 @@ absl::StatusOr<std::vector<StreamInfo>> Store::ListStreams(uint64_t after_ordina
                          e, "list streams");
   if (!s.ok()) return s;
   return out;
+}
+
+absl::StatusOr<Store::SealCheck> Store::CheckSeals(
+    const std::function<void(const std::string&)>& on_problem) {
+  struct Context {
+    Impl* impl;
+    const std::function<void(const std::string&)>* on_problem;
+    SealCheck check;
+    RecordedEvent event;
+  } context{impl_.get(), &on_problem, {}, {}};
+  auto fn = [](void* raw, const cairn_event* ev) -> int {
+    auto* c = static_cast<Context*>(raw);
+    ++c->check.events;
+    absl::Status s = c->impl->Decode(*ev, &c->event);
+    if (!s.ok()) {
+      ++c->check.failed;
+      (*c->on_problem)(std::string(s.message()));
+    } else if (!c->event.cipher.empty()) {
+      ++c->check.sealed;
+      if (c->event.legacy_seal) ++c->check.legacy;
+    }
+    return 0;
+  };
+  CallError e;
+  absl::Status s = Check(impl_->st->read_all(impl_->storage, 0, kMaxPosition, 1, fn, &context,
+                                             &e.error),
+                         e, "reading every event to open its seal");
+  if (!s.ok()) return s;
+  return context.check;
 }
 
 absl::Status Store::Flush() {

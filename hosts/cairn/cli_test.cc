@@ -441,24 +441,47 @@ TEST_F(CliTest, UnusableServerIsAStoreErrorNamingIt) {
 
 // ---- Codec and cipher through the CLI -----------------------------------
 
+// A memory store sealed by aes-gcm under a one-key keyring in its own
+// folder, and an opener that hands it to cairn commands.
+class EncryptedMemoryStore {
+ public:
+  explicit EncryptedMemoryStore(const std::string& codec)
+      : dir_(MakeTempDir("encrypted-" + codec)) {
+    const std::string keyring = (dir_ / "keys").string();
+    std::ofstream(keyring) << "key 1 " << std::string(64, 'a') << " active\n";
+    std::filesystem::permissions(keyring, std::filesystem::perms::owner_read |
+                                              std::filesystem::perms::owner_write);
+    SiteConfig config;
+    config.storage.plugin = "memory";
+    config.codec.plugin = codec;
+    config.cipher = {"aes-gcm", {{"keyring", keyring}}};
+    EXPECT_TRUE(RegisterBuiltinPlugins(registry_).ok());
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(config, registry_);
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (store.ok()) store_ = std::move(*store);
+  }
+  ~EncryptedMemoryStore() {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  Store* store() { return store_.get(); }
+  StoreOpener opener() {
+    Store* raw = store_.get();
+    return [raw](const StoreOptions&) -> absl::StatusOr<std::unique_ptr<StoreAccess>> {
+      return WrapStore(raw);
+    };
+  }
+
+ private:
+  std::filesystem::path dir_;
+  PluginRegistry registry_;
+  std::unique_ptr<Store> store_;
+};
+
 TEST_F(CliTest, ReadJsonReportsCodecCipherAndKeyIdOfAnEncryptedStore) {
-  std::filesystem::path dir = MakeTempDir("encrypted");
-  const std::string keyring = (dir / "keys").string();
-  std::ofstream(keyring) << "key 1 " << std::string(64, 'a') << " active\n";
-  std::filesystem::permissions(keyring, std::filesystem::perms::owner_read |
-                                            std::filesystem::perms::owner_write);
-  SiteConfig config;
-  config.storage.plugin = "memory";
-  config.codec.plugin = "zstd";
-  config.cipher = {"aes-gcm", {{"keyring", keyring}}};
-  PluginRegistry registry;
-  ASSERT_TRUE(RegisterBuiltinPlugins(registry).ok());
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(config, registry);
-  ASSERT_TRUE(store.ok()) << store.status();
-  Store* raw = store->get();
-  StoreOpener opener = [raw](const StoreOptions&) -> absl::StatusOr<std::unique_ptr<StoreAccess>> {
-    return WrapStore(raw);
-  };
+  EncryptedMemoryStore encrypted("zstd");
+  ASSERT_NE(encrypted.store(), nullptr);
+  StoreOpener opener = encrypted.opener();
   ASSERT_EQ(RunWith({"append", "secret"}, kThreeOrders, opener).code, 0);
   Result r = RunWith({"read", "secret", "--json"}, "", opener);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -470,8 +493,48 @@ TEST_F(CliTest, ReadJsonReportsCodecCipherAndKeyIdOfAnEncryptedStore) {
   EXPECT_EQ(lines[1]["data"]["amount"], 12);
   EXPECT_EQ(lines[1]["metadata"]["by"], "x");
   EXPECT_EQ(lines[2]["data_base64"], "AAEC");
-  store->reset();
-  std::filesystem::remove_all(dir);
+}
+
+TEST_F(CliTest, VerifyOpensEverySealAndReportsEachThatFails) {
+  EncryptedMemoryStore encrypted("identity");
+  ASSERT_NE(encrypted.store(), nullptr);
+  Store* raw = encrypted.store();
+  StoreOpener opener = encrypted.opener();
+  ASSERT_EQ(RunWith({"append", "secret"}, kThreeOrders, opener).code, 0);
+  Result clean = RunWith({"verify"}, "", opener);
+  EXPECT_EQ(clean.code, 0) << clean.err;
+  EXPECT_THAT(clean.out, HasSubstr("3 sealed event(s) opened"));
+  // Revision 1's stored bytes appended again, as revision 4, below the
+  // Store: storage's checksums are fine, the seal is not.
+  const cairn_storage_api* api = raw->storage_plugin()->storage();
+  std::string stored;
+  auto grab = [](void* context, const cairn_event* e) -> int {
+    static_cast<std::string*>(context)->assign(reinterpret_cast<const char*>(e->data.data),
+                                               e->data.size);
+    return 1;
+  };
+  ASSERT_EQ(api->read_all(raw->raw_storage(), 0, 1, 0, grab, &stored, nullptr), CAIRN_OK);
+  std::string stream = "secret";
+  cairn_event moved{};
+  moved.size = sizeof(moved);
+  moved.stream = {reinterpret_cast<const uint8_t*>(stream.data()), stream.size()};
+  moved.data = {reinterpret_cast<const uint8_t*>(stored.data()), stored.size()};
+  cairn_append_result result{};
+  result.size = sizeof(result);
+  ASSERT_EQ(api->append(raw->raw_storage(), moved.stream, cairn_expected{CAIRN_EXPECT_ANY, 0},
+                        &moved, 1, &result, nullptr),
+            CAIRN_OK);
+  Result tampered = RunWith({"verify"}, "", opener);
+  EXPECT_EQ(tampered.code, 2) << tampered.out;
+  EXPECT_THAT(tampered.out, HasSubstr("problem: stream 'secret' revision 4"));
+  EXPECT_THAT(tampered.out, Not(HasSubstr("ok: ")));
+}
+
+TEST_F(CliTest, VerifyWithoutACipherSaysItCheckedChecksumsOnly) {
+  ASSERT_EQ(Run({"append", "s"}, kThreeOrders).code, 0);
+  Result verify = Run({"verify"});
+  EXPECT_EQ(verify.code, 0) << verify.err;
+  EXPECT_THAT(verify.out, HasSubstr("seals were not opened (no cipher configured)"));
 }
 
 TEST_F(CliTest, MissingKeyringIsAStoreErrorNamingTheFile) {

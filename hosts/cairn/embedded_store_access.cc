@@ -92,7 +92,8 @@ class EmbeddedStoreAccess : public StoreAccess {
     return absl::OkStatus();
   }
 
-  absl::Status Verify(const std::function<void(const std::string&)>& on_problem) override {
+  absl::StatusOr<std::string> Verify(
+      const std::function<void(const std::string&)>& on_problem) override {
     const cairn_storage_api* api = store_->storage_plugin()->storage();
     if (!CAIRN_HAS_FIELD(cairn_storage_api, api, verify) || api->verify == nullptr) {
       return MakeStatus(CAIRN_E_UNSUPPORTED,
@@ -113,11 +114,30 @@ class EmbeddedStoreAccess : public StoreAccess {
           (*c->on_problem)(description ? description : "(no description)");
         },
         &context, &error);
-    if (status == CAIRN_OK && context.problems == 0) return absl::OkStatus();
-    std::string detail = message[0] ? std::string(message)
-                                     : absl::StrCat(context.problems, " problem(s) found");
-    return MakeStatus(status == CAIRN_OK ? CAIRN_E_CORRUPTION : status,
-                      absl::StrCat("verify of ", where_, " failed: ", detail));
+    if (status != CAIRN_OK || context.problems != 0) {
+      std::string detail = message[0] ? std::string(message)
+                                       : absl::StrCat(context.problems, " problem(s) found");
+      return MakeStatus(status == CAIRN_OK ? CAIRN_E_CORRUPTION : status,
+                        absl::StrCat("verify of ", where_, " failed: ", detail));
+    }
+    if (store_->cipher_plugin()->name() == "none") {
+      return std::string(
+          "checksums and structure only; seals were not opened (no cipher configured)");
+    }
+    absl::StatusOr<Store::SealCheck> seals = store_->CheckSeals(on_problem);
+    if (!seals.ok()) return seals.status();
+    if (seals->failed != 0) {
+      return MakeStatus(CAIRN_E_INTEGRITY,
+                        absl::StrCat("verify of ", where_, " failed: ", seals->failed, " of ",
+                                     seals->events, " event(s) do not open"));
+    }
+    return absl::StrCat("checksums and structure; ", seals->sealed,
+                        " sealed event(s) opened with the configured keyring",
+                        seals->legacy == 0
+                            ? std::string()
+                            : absl::StrCat(", ", seals->legacy,
+                                           " of them legacy seals (tags, timestamp and writer "
+                                           "id not authenticated)"));
   }
 
  private:

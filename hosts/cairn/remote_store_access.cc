@@ -72,7 +72,7 @@ class RemoteStoreAccess : public StoreAccess {
     return absl::OkStatus();
   }
 
-  absl::Status Verify(const std::function<void(const std::string&)>&) override {
+  absl::StatusOr<std::string> Verify(const std::function<void(const std::string&)>&) override {
     return MakeStatus(CAIRN_E_UNSUPPORTED,
                       absl::StrCat("verify reads the store's files and cannot run through ",
                                    Describe(), "; run 'cairn verify --data DIR' on the server's "

@@ -7,16 +7,21 @@
 #include <cairn/status.h>
 #include <cairn/store.h>
 
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_split.h"
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "keyring/keyring.h"
+#include "record.h"  // mmaplog's record format, to edit a record on disk
 #include "keyring/test_files.h"
 
 namespace cairn {
@@ -40,6 +45,43 @@ EventData Order(int i) {
   event.metadata = "{\"by\":\"clerk-" + std::to_string(i % 3) + "\"}";
   event.tags = {"order"};
   return event;
+}
+
+// An event's fields as storage returned them, owned (a read callback's
+// pointers die with the call).
+struct OwnedRecord {
+  std::string stream, type, writer, metadata, data;
+  int64_t timestamp_us = 0;
+  std::vector<std::string> tags;
+  std::vector<cairn_bytes> tag_bytes;  // PointAt's view of tags
+};
+
+std::string Str(cairn_bytes b) {
+  return b.size == 0 ? std::string() : std::string(reinterpret_cast<const char*>(b.data), b.size);
+}
+
+OwnedRecord Own(const cairn_event& e) {
+  OwnedRecord r{Str(e.stream), Str(e.type), Str(e.writer), Str(e.metadata), Str(e.data),
+                e.timestamp_us, {}, {}};
+  for (uint32_t i = 0; i < e.tag_count; ++i) r.tags.push_back(Str(e.tags[i]));
+  return r;
+}
+
+// Points `event`'s byte fields and tags at `record`'s strings.
+void PointAt(OwnedRecord& record, cairn_event* event) {
+  auto bytes = [](const std::string& s) {
+    return cairn_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+  };
+  event->stream = bytes(record.stream);
+  event->type = bytes(record.type);
+  event->writer = bytes(record.writer);
+  event->metadata = bytes(record.metadata);
+  event->data = bytes(record.data);
+  event->timestamp_us = record.timestamp_us;
+  record.tag_bytes.clear();
+  for (const std::string& tag : record.tags) record.tag_bytes.push_back(bytes(tag));
+  event->tags = record.tag_bytes.data();
+  event->tag_count = static_cast<uint32_t>(record.tag_bytes.size());
 }
 
 class CipherStoreTest : public ::testing::Test {
@@ -72,6 +114,22 @@ class CipherStoreTest : public ::testing::Test {
     for (int i = from; i < from + count; ++i) events.push_back(Order(i));
     auto result = store.Append(stream, ExpectedRevision::Any(), events);
     ASSERT_TRUE(result.ok()) << result.status();
+  }
+
+  // A store at data/ with `count` orders sealed by aes-gcm under keyring_.
+  void WriteSealedOrders(int count) {
+    auto store = Open(Site("aes-gcm", keyring_));
+    ASSERT_TRUE(store.ok()) << store.status();
+    AppendOrders(**store, "orders", 0, count);
+  }
+
+  // A new keyring file `name` holding one fresh key, id 1 (as keyring_ does).
+  std::string NewKeyring(const std::string& name) {
+    std::string path = dir_.File(name);
+    uint32_t id = 0;
+    EXPECT_TRUE(keyring::CreateKeyringFile(path, &id).ok());
+    EXPECT_EQ(id, 1u);
+    return path;
   }
 
   std::vector<RecordedEvent> ReadAll(Store& store) {
@@ -136,22 +194,13 @@ TEST_F(CipherStoreTest, AChangedStoredByteIsAnIntegrityErrorNamingStreamAndRevis
   ASSERT_TRUE(source.ok()) << source.status();
   AppendOrders(**source, "orders", 0, 3);
   struct Copied {
-    std::string stream, type, writer, metadata, data;
-    std::vector<std::string> tags;
+    OwnedRecord record;
     cairn_event event;
   };
   std::vector<Copied> copied;
   const cairn_storage_api* api = (*source)->storage_plugin()->storage();
   auto collect = [](void* context, const cairn_event* e) -> int {
-    auto* out = static_cast<std::vector<Copied>*>(context);
-    Copied c;
-    c.stream.assign(reinterpret_cast<const char*>(e->stream.data), e->stream.size);
-    c.type.assign(reinterpret_cast<const char*>(e->type.data), e->type.size);
-    c.writer.assign(reinterpret_cast<const char*>(e->writer.data), e->writer.size);
-    c.metadata.assign(reinterpret_cast<const char*>(e->metadata.data), e->metadata.size);
-    c.data.assign(reinterpret_cast<const char*>(e->data.data), e->data.size);
-    c.event = *e;
-    out->push_back(std::move(c));
+    static_cast<std::vector<Copied>*>(context)->push_back(Copied{Own(*e), *e});
     return 0;
   };
   char message[256] = "";
@@ -162,23 +211,13 @@ TEST_F(CipherStoreTest, AChangedStoredByteIsAnIntegrityErrorNamingStreamAndRevis
       << message;
   ASSERT_EQ(copied.size(), 3u);
   // Plaintext never reaches storage.
-  EXPECT_EQ(copied[1].data.find("orderId"), std::string::npos);
-  Copied& victim = copied[1];
-  victim.data[victim.data.size() - 20] ^= 0x04;
+  EXPECT_EQ(copied[1].record.data.find("orderId"), std::string::npos);
+  std::string& victim = copied[1].record.data;
+  victim[victim.size() - 20] ^= 0x04;
   std::vector<cairn_event> events;
   for (Copied& c : copied) {
-    cairn_event e = c.event;
-    auto bytes = [](const std::string& s) {
-      return cairn_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-    };
-    e.stream = bytes(c.stream);
-    e.type = bytes(c.type);
-    e.writer = bytes(c.writer);
-    e.metadata = bytes(c.metadata);
-    e.data = bytes(c.data);
-    e.tags = nullptr;
-    e.tag_count = 0;
-    events.push_back(e);
+    PointAt(c.record, &c.event);
+    events.push_back(c.event);
   }
   auto target = Open(config);
   ASSERT_TRUE(target.ok()) << target.status();
@@ -264,16 +303,78 @@ TEST_F(CipherStoreTest, AFlippedByteInAnMmapLogSegmentIsNeverReadBackAsData) {
   }
 }
 
-TEST_F(CipherStoreTest, TheWrongKeyringIsAClearErrorAtOpenAndNothingIsWritten) {
-  {
-    auto store = Open(Site("aes-gcm", keyring_));
-    ASSERT_TRUE(store.ok()) << store.status();
-    AppendOrders(**store, "orders", 0, 3);
+// Rewrites the mmaplog record of (stream, revision) in place with `edit`
+// applied to its fields, recomputing both CRC32Cs: what someone editing the
+// disk would leave, which mmaplog itself cannot see. Field sizes must stay.
+bool RewriteMmapLogRecord(const std::string& data_dir, const std::string& stream,
+                          uint64_t revision, const std::function<void(OwnedRecord&)>& edit) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(data_dir)) {
+    if (!entry.is_regular_file() || entry.path().filename() != "00000001.log") continue;
+    std::fstream file(entry.path(), std::ios::in | std::ios::out | std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(file)), {});
+    auto* base = reinterpret_cast<uint8_t*>(bytes.data());
+    for (size_t at = mmaplog::kSegmentHeaderSize; at + mmaplog::kRecordHeaderSize <= bytes.size();) {
+      mmaplog::RecordHeader header;
+      if (mmaplog::CheckRecord(base + at, bytes.size() - at, &header) != mmaplog::RecordCheck::kOk) {
+        break;
+      }
+      if (header.StreamName(base + at) == stream && header.revision == revision) {
+        std::vector<cairn_bytes> tags(header.tag_count);
+        cairn_event event{};
+        event.size = sizeof(event);
+        mmaplog::DecodeRecord(base + at, header, &event, tags.data());
+        event.tags = tags.data();
+        OwnedRecord record = Own(event);
+        edit(record);
+        PointAt(record, &event);
+        std::string rewritten(header.length, '\0');
+        auto* out = reinterpret_cast<uint8_t*>(rewritten.data());
+        mmaplog::EncodeRecord(out, stream, event, header.position, header.revision,
+                              header.batch_size, header.batch_index, header.length);
+        std::memcpy(out, base + at, 4);  // the length word
+        file.seekp(static_cast<std::streamoff>(at));
+        file.write(rewritten.data(), static_cast<std::streamsize>(rewritten.size()));
+        file.flush();
+        return file.good();
+      }
+      at += header.length;
+    }
   }
+  return false;
+}
+
+TEST_F(CipherStoreTest, EditedTagsTimestampOrWriterIdOnDiskFailToOpenNamingStreamAndRevision) {
+  const std::vector<std::pair<std::string, std::function<void(OwnedRecord&)>>> edits = {
+      {"timestamp", [](OwnedRecord& r) { r.timestamp_us += 1; }},
+      {"writer id", [](OwnedRecord& r) { r.writer.back() ^= 0x01; }},
+      {"tag", [](OwnedRecord& r) { r.tags[0].back() ^= 0x01; }},
+  };
+  for (const auto& [field, edit] : edits) {
+    SCOPED_TRACE(field);
+    const std::string data = "data-" + field.substr(0, 3);
+    {
+      auto store = Open(Site("aes-gcm", keyring_, "zstd", data));
+      ASSERT_TRUE(store.ok()) << store.status();
+      std::vector<EventData> events = {Order(0), Order(1), Order(2)};
+      for (EventData& e : events) e.writer = "clerk-1";
+      ASSERT_TRUE((*store)->Append("orders", ExpectedRevision::Any(), events).ok());
+    }
+    ASSERT_TRUE(RewriteMmapLogRecord(dir_.File(data), "orders", 2, edit));
+    auto store = Open(Site("aes-gcm", keyring_, "zstd", data));
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto first = (*store)->ReadStream("orders", 1, 1);
+    ASSERT_TRUE(first.ok()) << first.status();
+    auto read = (*store)->ReadStream("orders");
+    ASSERT_FALSE(read.ok()) << "the edited " << field << " was read back";
+    EXPECT_TRUE(IsIntegrityError(read.status())) << read.status();
+    EXPECT_THAT(read.status().message(), HasSubstr("stream 'orders' revision 2"));
+  }
+}
+
+TEST_F(CipherStoreTest, TheWrongKeyringIsAClearErrorAtOpenAndNothingIsWritten) {
+  WriteSealedOrders(3);
   // Same key id, another key.
-  std::string other = dir_.File("other-keys");
-  uint32_t id = 0;
-  ASSERT_TRUE(keyring::CreateKeyringFile(other, &id).ok());
+  std::string other = NewKeyring("other-keys");
   auto wrong = Open(Site("aes-gcm", other));
   ASSERT_FALSE(wrong.ok());
   EXPECT_TRUE(IsIntegrityError(wrong.status())) << wrong.status();
@@ -301,7 +402,9 @@ TEST_F(CipherStoreTest, TheWrongKeyringIsAClearErrorAtOpenAndNothingIsWritten) {
 // The stored layout, pinned byte for byte from envelope.h and security.md
 // rather than from the code that writes it, so data written by any build
 // keeps reading: envelope, then seal(zstd(u32 metadata length, metadata,
-// data)) under associated data "cairn/1" part revision(u64) stream type.
+// data)) under associated data v2 ("cairn/2" part revision(u64)
+// timestamp(i64) stream type writer, tags) or, for envelope version 1, v1
+// ("cairn/1" part revision(u64) stream type).
 class StoredLayout {
  public:
   explicit StoredLayout(Store& store) : store_(store) {}
@@ -311,33 +414,56 @@ class StoredLayout {
     for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
     return out;
   }
-  static std::string AssociatedData(char part, const std::string& stream,
-                                    uint64_t revision, const std::string& type) {
-    std::string aad = std::string("cairn/1") + part;
-    for (int i = 0; i < 8; ++i) aad.push_back(static_cast<char>(revision >> (8 * i)));
-    return aad + U32(stream.size()) + stream + U32(type.size()) + type;
+  static std::string U64(uint64_t v) {
+    std::string out;
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+    return out;
   }
-  // Opens then decodes `payload` with the store's own plugin instances'
-  // tables on fresh instances (the store's options).
+  static std::string Sized(const std::string& s) { return U32(s.size()) + s; }
+  static std::string LegacyAssociatedData(char part, const std::string& stream,
+                                          uint64_t revision, const std::string& type) {
+    return std::string("cairn/1") + part + U64(revision) + Sized(stream) + Sized(type);
+  }
+  static std::string AssociatedData(char part, const std::string& stream, uint64_t revision,
+                                    const std::string& type, int64_t timestamp_us,
+                                    const std::string& writer,
+                                    const std::vector<std::string>& tags) {
+    std::string aad = std::string("cairn/2") + part + U64(revision) +
+                      U64(static_cast<uint64_t>(timestamp_us)) + Sized(stream) + Sized(type) +
+                      Sized(writer) + U32(tags.size());
+    for (const std::string& tag : tags) aad += Sized(tag);
+    return aad;
+  }
+  // Opens `payload` (and decodes it, if `decode`) on fresh instances of the
+  // store's own plugins.
   std::string Unseal(const std::string& keyring, const std::string& aad,
-                     std::string_view payload) {
-    auto cipher_api = store_.cipher_plugin()->cipher();
-    auto codec_api = store_.codec_plugin()->codec();
-    cairn_option option{"keyring", keyring.c_str()};
-    cairn_options options{&option, 1};
-    cairn_options none{nullptr, 0};
-    cairn_cipher* cipher = nullptr;
-    cairn_codec* codec = nullptr;
-    EXPECT_EQ(cipher_api->open(&options, &cipher, nullptr), CAIRN_OK);
-    EXPECT_EQ(codec_api->open(&none, &codec, nullptr), CAIRN_OK);
+                     std::string_view payload, bool decode = true) {
+    cairn_cipher* cipher = OpenCipher(keyring);
     Grown opened, decoded;
-    EXPECT_EQ(cipher_api->open_sealed(cipher, 1, Bytes(aad), Bytes(payload), &opened.raw,
-                                      nullptr),
+    EXPECT_EQ(cipher_api()->open_sealed(cipher, 1, Bytes(aad), Bytes(payload), &opened.raw,
+                                        nullptr),
               CAIRN_OK);
+    cipher_api()->close(cipher);
+    if (!decode) return opened.str();
+    auto codec_api = store_.codec_plugin()->codec();
+    cairn_options none{nullptr, 0};
+    cairn_codec* codec = nullptr;
+    EXPECT_EQ(codec_api->open(&none, &codec, nullptr), CAIRN_OK);
     EXPECT_EQ(codec_api->decode(codec, Bytes(opened.str()), &decoded.raw, nullptr), CAIRN_OK);
-    cipher_api->close(cipher);
     codec_api->close(codec);
     return decoded.str();
+  }
+  // Seals `plain` under the keyring's active key, as an older build did.
+  std::string SealWith(const std::string& keyring, const std::string& aad,
+                       const std::string& plain) {
+    cairn_cipher* cipher = OpenCipher(keyring);
+    Grown sealed;
+    uint32_t key_id = 0;
+    EXPECT_EQ(cipher_api()->seal(cipher, Bytes(aad), Bytes(plain), &sealed.raw, &key_id,
+                                 nullptr),
+              CAIRN_OK);
+    cipher_api()->close(cipher);
+    return sealed.str();
   }
 
  private:
@@ -353,42 +479,77 @@ class StoredLayout {
     }
     std::string str() const { return bytes.substr(0, raw.size); }
   };
+  const cairn_cipher_api* cipher_api() { return store_.cipher_plugin()->cipher(); }
+  cairn_cipher* OpenCipher(const std::string& keyring) {
+    cairn_option option{"keyring", keyring.c_str()};
+    cairn_options options{&option, 1};
+    cairn_cipher* cipher = nullptr;
+    EXPECT_EQ(cipher_api()->open(&options, &cipher, nullptr), CAIRN_OK);
+    return cipher;
+  }
   static cairn_bytes Bytes(std::string_view s) {
     return cairn_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
   }
   Store& store_;
 };
 
+// An event as storage holds it, copied out of a read callback.
+struct RawEvent {
+  std::string data, writer;
+  int64_t timestamp_us = 0;
+  std::vector<std::string> tags;
+};
+
+std::vector<RawEvent> RawEvents(Store& store) {
+  std::vector<RawEvent> out;
+  auto collect = [](void* context, const cairn_event* e) -> int {
+    RawEvent raw;
+    raw.data.assign(reinterpret_cast<const char*>(e->data.data), e->data.size);
+    raw.writer.assign(reinterpret_cast<const char*>(e->writer.data), e->writer.size);
+    raw.timestamp_us = e->timestamp_us;
+    for (uint32_t i = 0; i < e->tag_count; ++i) {
+      raw.tags.emplace_back(reinterpret_cast<const char*>(e->tags[i].data), e->tags[i].size);
+    }
+    static_cast<std::vector<RawEvent>*>(context)->push_back(std::move(raw));
+    return 0;
+  };
+  const cairn_storage_api* api = store.storage_plugin()->storage();
+  EXPECT_EQ(api->read_all(store.raw_storage(), 0, 100, 0, collect, &out, nullptr), CAIRN_OK);
+  return out;
+}
+
 TEST_F(CipherStoreTest, StoredEventsAndSnapshotsKeepTheDocumentedLayout) {
   SiteConfig config = Site("aes-gcm", keyring_);
   config.storage = PluginChoice{"memory", {}};
   auto store = Open(config);
   ASSERT_TRUE(store.ok()) << store.status();
-  AppendOrders(**store, "orders", 0, 2);
-  Snapshot snapshot{"orders", 2, 0, "{\"state\":\"paid\"}"};
+  std::vector<EventData> orders = {Order(0), Order(1)};
+  orders[1].writer = "clerk-7";
+  orders[1].timestamp_us = 1700000000123456;
+  ASSERT_TRUE((*store)->Append("orders", ExpectedRevision::Any(), orders).ok());
+  Snapshot snapshot{"orders", 2, 1700000000999999, "{\"state\":\"paid\"}"};
   ASSERT_TRUE((*store)->SaveSnapshot(snapshot).ok());
 
-  std::vector<std::string> raw_events;
-  auto collect = [](void* context, const cairn_event* e) -> int {
-    static_cast<std::vector<std::string>*>(context)->emplace_back(
-        reinterpret_cast<const char*>(e->data.data), e->data.size);
-    return 0;
-  };
-  const cairn_storage_api* api = (*store)->storage_plugin()->storage();
-  ASSERT_EQ(api->read_all((*store)->raw_storage(), 0, 100, 0, collect, &raw_events, nullptr),
-            CAIRN_OK);
+  std::vector<RawEvent> raw_events = RawEvents(**store);
   ASSERT_EQ(raw_events.size(), 2u);
   StoredLayout layout(**store);
-  // version 1, flags codec|cipher|metadata inside, "zstd", "aes-gcm", key 1
-  const std::string event_envelope = std::string("\x01\x07\x04zstd\x07" "aes-gcm", 15) +
+  // version 2, flags codec|cipher|metadata inside, "zstd", "aes-gcm", key 1
+  const std::string event_envelope = std::string("\x02\x07\x04zstd\x07" "aes-gcm", 15) +
                                      StoredLayout::U32(1);
   for (int i = 0; i < 2; ++i) {
-    const std::string& raw = raw_events[i];
-    ASSERT_EQ(raw.substr(0, event_envelope.size()), event_envelope) << i;
-    EventData order = Order(i);
+    const RawEvent& raw = raw_events[i];
+    ASSERT_EQ(raw.data.substr(0, event_envelope.size()), event_envelope) << i;
+    const EventData& order = orders[i];
+    EXPECT_EQ(raw.writer, order.writer);
+    EXPECT_EQ(raw.tags, order.tags);
+    if (order.timestamp_us != 0) {
+      EXPECT_EQ(raw.timestamp_us, order.timestamp_us);
+    }
     std::string plain = layout.Unseal(
-        keyring_, StoredLayout::AssociatedData('\0', "orders", i + 1, order.type),
-        std::string_view(raw).substr(event_envelope.size()));
+        keyring_,
+        StoredLayout::AssociatedData('\0', "orders", i + 1, order.type, raw.timestamp_us,
+                                     order.writer, order.tags),
+        std::string_view(raw.data).substr(event_envelope.size()));
     EXPECT_EQ(plain, StoredLayout::U32(order.metadata.size()) + order.metadata + order.data);
   }
 
@@ -403,16 +564,79 @@ TEST_F(CipherStoreTest, StoredEventsAndSnapshotsKeepTheDocumentedLayout) {
   any.max_revision = kMaxRevision;
   any.min_timestamp_us = INT64_MIN;
   any.max_timestamp_us = INT64_MAX;
+  const cairn_storage_api* api = (*store)->storage_plugin()->storage();
   ASSERT_EQ(api->snapshot_load((*store)->raw_storage(), cairn_bytes{reinterpret_cast<const uint8_t*>("orders"), 6},
                                &any, keep, &raw_snapshot, nullptr),
             CAIRN_OK);
   // Snapshots keep no metadata inside: flags codec|cipher.
-  const std::string snapshot_envelope = std::string("\x01\x03\x04zstd\x07" "aes-gcm", 15) +
+  const std::string snapshot_envelope = std::string("\x02\x03\x04zstd\x07" "aes-gcm", 15) +
                                         StoredLayout::U32(1);
   ASSERT_EQ(raw_snapshot.substr(0, snapshot_envelope.size()), snapshot_envelope);
-  EXPECT_EQ(layout.Unseal(keyring_, StoredLayout::AssociatedData('\x02', "orders", 2, ""),
+  EXPECT_EQ(layout.Unseal(keyring_,
+                          StoredLayout::AssociatedData('\x02', "orders", 2, "",
+                                                       snapshot.timestamp_us, "", {}),
                           std::string_view(raw_snapshot).substr(snapshot_envelope.size())),
             snapshot.data);
+
+  // The seal registry: a snapshot of "$cairn/seal-registry" whose entry
+  // holds key 1's check value, the seal of a fixed block under associated
+  // data "cairn/key-check/1" + sized cipher name.
+  std::string registry;
+  ASSERT_EQ(api->snapshot_load((*store)->raw_storage(),
+                               cairn_bytes{reinterpret_cast<const uint8_t*>("$cairn/seal-registry"), 20},
+                               &any, keep, &registry, nullptr),
+            CAIRN_OK);
+  std::vector<std::string> words =
+      absl::StrSplit(registry.substr(registry.find("\nkey ") + 1), ' ');
+  ASSERT_EQ(words.size(), 5u) << registry;
+  EXPECT_EQ(words[1], "aes-gcm");
+  EXPECT_EQ(words[2], "1");
+  EXPECT_EQ(layout.Unseal(keyring_, "cairn/key-check/1" + StoredLayout::Sized("aes-gcm"),
+                          absl::HexStringToBytes(words[3]), /*decode=*/false),
+            "cairn key check value v1");
+}
+
+TEST_F(CipherStoreTest, EventsSealedByAnOlderBuildStillOpenAndAreReportedAsLegacy) {
+  SiteConfig config = Site("aes-gcm", keyring_, "identity");
+  config.storage = PluginChoice{"memory", {}};
+  auto store = Open(config);
+  ASSERT_TRUE(store.ok()) << store.status();
+  StoredLayout layout(**store);
+  // Envelope version 1, flags cipher|metadata inside, "aes-gcm", key 1;
+  // sealed under associated data v1, which binds no tags.
+  EventData order = Order(0);
+  std::string stored =
+      std::string("\x01\x06\x07" "aes-gcm", 10) + StoredLayout::U32(1) +
+      layout.SealWith(keyring_, StoredLayout::LegacyAssociatedData('\0', "orders", 1, order.type),
+                      StoredLayout::U32(order.metadata.size()) + order.metadata + order.data);
+  auto bytes = [](const std::string& s) {
+    return cairn_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+  };
+  std::string stream = "orders";
+  cairn_bytes tag = bytes(order.tags[0]);
+  cairn_event event{};
+  event.size = sizeof(event);
+  event.stream = bytes(stream);
+  event.type = bytes(order.type);
+  event.timestamp_us = 1;
+  event.data = bytes(stored);
+  event.tags = &tag;
+  event.tag_count = 1;
+  cairn_append_result result{};
+  result.size = sizeof(result);
+  const cairn_storage_api* api = (*store)->storage_plugin()->storage();
+  ASSERT_EQ(api->append((*store)->raw_storage(), bytes(stream), cairn_expected{CAIRN_EXPECT_ANY, 0},
+                        &event, 1, &result, nullptr),
+            CAIRN_OK);
+  AppendOrders(**store, "orders", 1, 1);
+  auto read = (*store)->ReadStream("orders");
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[0].data, order.data);
+  EXPECT_EQ((*read)[0].metadata, order.metadata);
+  EXPECT_TRUE((*read)[0].legacy_seal);
+  EXPECT_EQ((*read)[1].data, Order(1).data);
+  EXPECT_FALSE((*read)[1].legacy_seal);
 }
 
 TEST_F(CipherStoreTest, WithoutACipherTheStoredLayoutIsUnchangedToo) {
@@ -485,19 +709,127 @@ TEST_F(CipherStoreTest, SealLimitReachedFailsTheAppendAndWritesNothing) {
   }
 }
 
-TEST_F(CipherStoreTest, ReadingWithoutTheCipherConfiguredNamesThePluginNeeded) {
+TEST_F(CipherStoreTest, NoCipherOnASealedStoreIsRefusedNamingTheCipherAndTheOverride) {
+  WriteSealedOrders(2);
+  // What `cairn --set cipher.plugin=none append` does: refused, not a
+  // plaintext event beside the sealed ones.
+  auto refused = Open(Site("none", ""));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(CodeOf(refused.status()), CAIRN_E_FAILED_PRECONDITION) << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr("cipher 'aes-gcm' key ids 1"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("[store] allow-plaintext = true"));
+  // Also when the newest event is not sealed (so the old check, which
+  // opened only the newest event, saw nothing to check).
   {
-    auto store = Open(Site("chacha20-poly1305", keyring_));
+    SiteConfig plain = Site("none", "");
+    ASSERT_TRUE(plain.Override("store.allow-plaintext=true").ok());
+    auto store = Open(plain);
+    ASSERT_TRUE(store.ok()) << store.status();
+    AppendOrders(**store, "orders", 2, 1);
+    // A sealed event read without the cipher names the plugin it needs.
+    auto read = (*store)->ReadStream("orders");
+    ASSERT_FALSE(read.ok());
+    EXPECT_THAT(read.status().message(), HasSubstr("sealed with cipher 'aes-gcm'"));
+    EXPECT_THAT(read.status().message(), HasSubstr("stream 'orders' revision 1"));
+  }
+  refused = Open(Site("none", ""));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("cipher 'aes-gcm'"));
+  // The right keyring reads sealed and plaintext events alike.
+  auto store = Open(Site("aes-gcm", keyring_));
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::vector<RecordedEvent> all = ReadAll(**store);
+  ASSERT_EQ(all.size(), 3u);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].data, Order(i).data);
+  EXPECT_EQ(all[2].cipher, "");
+}
+
+TEST_F(CipherStoreTest, ADifferentKeyringReusingKeyIdOneIsRefusedAfterPlaintextEvents) {
+  WriteSealedOrders(2);
+  {
+    SiteConfig plain = Site("none", "");
+    ASSERT_TRUE(plain.Override("store.allow-plaintext=true").ok());
+    auto store = Open(plain);
+    ASSERT_TRUE(store.ok()) << store.status();
+    AppendOrders(**store, "orders", 2, 1);
+  }
+  std::string other = NewKeyring("other-keys");
+  auto wrong = Open(Site("aes-gcm", other));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_TRUE(IsIntegrityError(wrong.status())) << wrong.status();
+  EXPECT_THAT(wrong.status().message(), HasSubstr("key id 1 of cipher 'aes-gcm'"));
+  EXPECT_THAT(wrong.status().message(), HasSubstr("is this the right keyring?"));
+  EXPECT_THAT(wrong.status().message(), HasSubstr("allow-new-keyring"));
+  // Nothing was written: the right keyring still opens everything.
+  auto store = Open(Site("aes-gcm", keyring_));
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(ReadAll(**store).size(), 3u);
+}
+
+TEST_F(CipherStoreTest, EveryRecordedKeyIdIsCheckedNotOnlyTheNewestEvents) {
+  {
+    auto store = Open(Site("aes-gcm", keyring_));
     ASSERT_TRUE(store.ok()) << store.status();
     AppendOrders(**store, "orders", 0, 2);
+    ASSERT_TRUE((*store)->RotateKey().ok());
+    AppendOrders(**store, "orders", 2, 2);  // the newest events: key 2
   }
-  auto store = Open(Site("none", ""));
+  // Key 2 is the right key 2; key 1 is another key.
+  std::string text = keyring::testing::ReadFile(keyring_);
+  size_t at = text.find("key 2 ");
+  ASSERT_NE(at, std::string::npos);
+  std::string key2 = text.substr(at + 6, 64);
+  std::string mixed = dir_.File("mixed-keys");
+  keyring::testing::WriteFile(mixed,
+                              "key 1 " + std::string(64, 'e') + "\nkey 2 " + key2 + " active\n",
+                              0600);
+  auto wrong = Open(Site("aes-gcm", mixed));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_TRUE(IsIntegrityError(wrong.status())) << wrong.status();
+  EXPECT_THAT(wrong.status().message(), HasSubstr("key id 1 of cipher 'aes-gcm'"));
+}
+
+TEST_F(CipherStoreTest, AllowNewKeyringOpensButNeverSealsUnderARecordedKeyIdOfAnotherKey) {
+  WriteSealedOrders(2);
+  std::string other = NewKeyring("other-keys");
+  SiteConfig config = Site("aes-gcm", other);
+  ASSERT_TRUE(config.Override("store.allow-new-keyring=true").ok());
+  auto store = Open(config);
   ASSERT_TRUE(store.ok()) << store.status();
-  auto read = (*store)->ReadStream("orders");
-  ASSERT_FALSE(read.ok());
-  EXPECT_THAT(read.status().message(),
-              HasSubstr("sealed with cipher 'chacha20-poly1305'"));
-  EXPECT_THAT(read.status().message(), HasSubstr("stream 'orders' revision 1"));
+  auto refused = (*store)->Append("orders", ExpectedRevision::Any(), {Order(2)});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("recorded another key under id 1"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("cairn keys rotate"));
+  EXPECT_EQ(*(*store)->HeadRevision("orders"), 2u);
+  // A fresh key id seals, and is recorded: the next open checks it too.
+  ASSERT_EQ(*(*store)->RotateKey(), 2u);
+  ASSERT_TRUE((*store)->Append("orders", ExpectedRevision::Any(), {Order(2)}).ok());
+  store->reset();
+  auto again = Open(config);
+  ASSERT_TRUE(again.ok()) << again.status();
+  auto read = (*again)->ReadStream("orders", 3, 3);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ((*read)[0].key_id, 2u);
+  EXPECT_EQ((*read)[0].data, Order(2).data);
+}
+
+TEST_F(CipherStoreTest, SwappingAesGcmForChaChaKeepsReadingOldEvents) {
+  WriteSealedOrders(3);
+  // One site-file line changes; the keyring holds the old key and a new one.
+  uint32_t new_id = 0;
+  ASSERT_TRUE(keyring::RotateKeyringFile(keyring_, &new_id, nullptr).ok());
+  for (int round = 0; round < 2; ++round) {  // then again after a reopen
+    auto store = Open(Site("chacha20-poly1305", keyring_));
+    ASSERT_TRUE(store.ok()) << store.status();
+    AppendOrders(**store, "orders", 3 + round, 1);
+    std::vector<RecordedEvent> all = ReadAll(**store);
+    ASSERT_EQ(all.size(), 4u + round);
+    for (size_t i = 0; i < all.size(); ++i) {
+      EXPECT_EQ(all[i].data, Order(i).data) << i;
+      EXPECT_EQ(all[i].cipher, i < 3 ? "aes-gcm" : "chacha20-poly1305") << i;
+      EXPECT_EQ(all[i].key_id, i < 3 ? 1u : new_id) << i;
+    }
+  }
 }
 
 TEST_F(CipherStoreTest, ChangingTheCodecKeepsOldEventsReadable) {

@@ -42,6 +42,15 @@ struct PluginChoice {
 struct SiteConfig {
   std::string path = "./data";         // [store] path: the store's folder
   std::vector<std::string> plugin_dirs;  // [store] plugin-dirs, comma-separated
+  // Explicit, logged steps away from what a store recorded it was sealed
+  // with (docs/security.md); never taken silently:
+  //   [store] allow-plaintext = true    open with [cipher] plugin = none a
+  //       store whose events are sealed, and append plaintext from now on;
+  //   [store] allow-new-keyring = true  open with a keyring that cannot
+  //       prove the recorded keys (events sealed under them stay unreadable;
+  //       a recorded key id held as another key is never sealed with).
+  bool allow_plaintext = false;
+  bool allow_new_keyring = false;
   PluginChoice storage{"mmaplog", {}};
   PluginChoice codec{"identity", {}};
   PluginChoice cipher{"none", {}};

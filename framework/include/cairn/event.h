@@ -39,6 +39,10 @@ struct RecordedEvent {
   std::string codec;
   std::string cipher;
   uint32_t key_id = 0;
+  // Sealed by an older build (envelope version 1): its seal binds stream,
+  // revision and type only, so tags, timestamp and writer id are not
+  // authenticated. New seals bind every stored field.
+  bool legacy_seal = false;
 };
 
 // The revision an append expects the stream to be at.

@@ -14,6 +14,10 @@
 
 namespace cairn {
 
+// Writes one log line the way plugin log lines reach the hosts (a JSON
+// line on stderr): `source` names who speaks ("store", or a plugin).
+void HostLog(cairn_log_level level, const char* source, const char* message);
+
 // The ABI this host drives. Tests construct other values to pin negotiation.
 struct HostAbi {
   uint16_t major_min = CAIRN_ABI_MAJOR;

@@ -1,7 +1,8 @@
 // The Store: what every host (cairn, cairnd, libcairn-c) uses.
 //
-// Append: codec encode -> cipher seal (associated data = stream, revision,
-// type) -> storage append -> replication -> acknowledgement. Read: storage ->
+// Append: codec encode -> cipher seal (associated data = every stored field:
+// stream, revision, type, timestamp, writer id, tags) -> storage append ->
+// replication -> acknowledgement. Read: storage ->
 // cipher open -> codec decode. Each stored event carries a small envelope
 // naming its codec, cipher and key id, so a site can change codec or rotate
 // keys without rewriting old events, and a replica stores the sealed bytes
@@ -84,7 +85,13 @@ class Store {
  public:
   // Opens the plugins the site names (found in `registry`), checks every
   // option key against what each plugin accepts, and opens storage at
-  // config.path. The registry must outlive the Store.
+  // config.path (passing `open_options.create` to a storage plugin that
+  // accepts `create`). Unless the node is a replica, refuses, before anything
+  // is written, a site with no cipher on a store that recorded sealed events,
+  // or a keyring that cannot open every key the store recorded (its seal
+  // registry, docs/security.md), unless config allows it explicitly
+  // (allow_plaintext / allow_new_keyring; logged). The registry must outlive
+  // the Store.
   static absl::StatusOr<std::unique_ptr<Store>> Open(
       const SiteConfig& config, PluginRegistry& registry,
       const StoreOpenOptions& open_options = {});
@@ -139,6 +146,21 @@ class Store {
                                                       uint64_t max_count);
 
   absl::Status Flush();
+
+  // What CheckSeals found.
+  struct SealCheck {
+    uint64_t events = 0;  // stored events read, logically deleted included
+    uint64_t sealed = 0;  // of those, sealed ones that opened
+    uint64_t legacy = 0;  // of those, sealed by an older build (see
+                          // RecordedEvent::legacy_seal)
+    uint64_t failed = 0;  // events that failed to open or decode
+  };
+  // Opens (and decodes) every stored event as a read would, changing
+  // nothing, and calls on_problem once per event that fails, naming stream
+  // and revision. With no cipher configured sealed events fail, naming the
+  // cipher they need. Snapshots are not checked. Fails only if storage does.
+  absl::StatusOr<SealCheck> CheckSeals(
+      const std::function<void(const std::string&)>& on_problem);
 
   // Makes a new key of the configured cipher active for later appends (the
   // cipher plugin persists it, e.g. in its keyring file); events sealed

@@ -336,8 +336,9 @@ sdk::Status AeadCipher::Open(uint32_t key_id, std::string_view associated,
     return sdk::Integrity(
         std::string(algorithm_.plugin_name) +
         ": authentication failed with key id " + std::to_string(key_id) +
-        ": the sealed bytes, their associated data (stream, revision, type) "
-        "or the key differ from those used to seal");
+        ": the sealed bytes, their associated data (the stored fields the seal "
+        "binds: stream, revision, type, and for new seals tags, timestamp and "
+        "writer id) or the key differ from those used to seal");
   }
   if (static_cast<size_t>(written + final_written) != size) {
     OPENSSL_cleanse(out, size);
