@@ -2,10 +2,10 @@
 # cairnd under sanitizers: the server, connection and client code through
 # the unit, protocol, bad-input, TLS and robustness tests (which start the
 # sanitized cairnd), then a short bounded load run, under
-# AddressSanitizer+UBSan (build/asan); and libcairn-c, the keyring library
-# and the zstd codec tests under AddressSanitizer+UBSan. Builds only these
-# targets (stage 10 already built the framework in the same folder).
-# The loop is written for more presets (tsan) once they are known clean.
+# AddressSanitizer+UBSan (build/asan) and ThreadSanitizer (build/tsan); and
+# libcairn-c, the keyring library and the zstd codec tests under
+# AddressSanitizer+UBSan. Builds only these targets (stage 10 already built
+# the framework in the same folders).
 set -euo pipefail
 source "$(dirname "$0")/../lib/setup.sh"
 cd "$CAIRN_ROOT"
@@ -20,7 +20,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 status=0
-for preset in asan; do
+for preset in asan tsan; do
   targets=(cairnd cairnd_load "${server_tests[@]}")
   [ "$preset" = asan ] && targets+=("${other_tests[@]}")
   log "cairnd under $preset: building ${targets[*]}"
