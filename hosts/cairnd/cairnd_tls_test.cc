@@ -53,6 +53,12 @@ TEST_F(CairndTls, MutualTlsRefusesAClientWithoutACertificate) {
   EXPECT_FALSE(client.ok());
   EXPECT_TRUE(server->Running()) << server->Log();
   EXPECT_TRUE(server->WaitForLog("TLS handshake refused")) << server->Log();
+  // One failure, counted and logged once.
+  EXPECT_EQ(*testing::MetricValue(server->http_port(),
+                                  "cairnd_tls_handshake_failures_total"),
+            1);
+  EXPECT_EQ(testing::CountOccurrences(server->Log(), "TLS handshake"), 1)
+      << server->Log();
   EXPECT_EQ(server->Terminate(), 0);
 }
 
@@ -117,6 +123,50 @@ TEST_F(CairndTls, SilentClientIsDroppedAfterTheHandshakeTimeout) {
   EXPECT_TRUE((*raw)->WaitClosed(5000));
   EXPECT_TRUE((*server)->WaitForLog("TLS handshake timed out"))
       << (*server)->Log();
+  // The abort that follows the timeout is not a second failure.
+  EXPECT_EQ(*testing::MetricValue((*server)->http_port(),
+                                  "cairnd_tls_handshake_failures_total"),
+            1);
+  EXPECT_EQ(testing::CountOccurrences((*server)->Log(), "TLS handshake"), 1)
+      << (*server)->Log();
+  EXPECT_EQ((*server)->Terminate(), 0);
+}
+
+TEST_F(CairndTls, SocketsThatNeverStartTlsDoNotLockOutMutualTlsClients) {
+  // Before: every accepted socket counted against max-connections, so a few
+  // silent sockets got real clients TOO_MANY_CONNECTIONS until the
+  // handshake timeout. Now only connections past hello count, and
+  // not-yet-authenticated ones have their own bound (oldest evicted).
+  auto server = TestServer::Start(
+      {"--tls-cert", File("server.pem"), "--tls-key", File("server.key"),
+       "--tls-ca", File("ca.pem"), "--set", "limits.max-connections=2",
+       "--set", "limits.max-pending-connections=3"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::vector<std::unique_ptr<testing::RawConnection>> silent;
+  for (int i = 0; i < 6; ++i) {
+    auto raw = testing::RawConnection::Open((*server)->port());
+    ASSERT_TRUE(raw.ok());
+    silent.push_back(*std::move(raw));
+  }
+  ClientOptions options = TlsOptions(**server);
+  options.cert_file = File("client.pem");
+  options.key_file = File("client.key");
+  auto first = Client::Connect(options);
+  ASSERT_TRUE(first.ok()) << first.status() << "\n" << (*server)->Log();
+  auto second = Client::Connect(options);
+  ASSERT_TRUE(second.ok()) << second.status() << "\n" << (*server)->Log();
+  EXPECT_TRUE((*first)->Append("tls", ExpectedRevision::Any(), OneEvent()).ok());
+  // The third authenticated client is over max-connections.
+  auto third = Client::Connect(options);
+  ASSERT_FALSE(third.ok());
+  EXPECT_NE(third.status().message().find("max-connections"),
+            std::string::npos)
+      << third.status();
+  // The oldest silent sockets made room and were closed.
+  EXPECT_TRUE(silent[0]->WaitClosed(5000));
+  EXPECT_GE(*testing::MetricValue((*server)->http_port(),
+                                  "cairnd_connections_evicted_total"),
+            3);
   EXPECT_EQ((*server)->Terminate(), 0);
 }
 

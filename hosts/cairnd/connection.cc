@@ -57,11 +57,10 @@ class StreamConnection final
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
-  StreamConnection(ServerContext* context, Stream stream, bool refuse)
+  StreamConnection(ServerContext* context, Stream stream)
       : context_(context),
         limits_(context->options.limits),
         stream_(std::move(stream)),
-        refuse_(refuse),
         decoder_(limits_.max_frame),
         idle_timer_(stream_.get_executor()),
         handshake_timer_(stream_.get_executor()),
@@ -79,8 +78,30 @@ class StreamConnection final
 
   ~StreamConnection() override {
     context_->metrics->connections_active.fetch_sub(1);
+    if (authenticated_) context_->authenticated.fetch_sub(1);
     std::lock_guard<std::mutex> lock(context_->mutex);
     context_->connections.erase(this);
+    UnlistPendingLocked();
+  }
+
+  // Server side of Register: puts this connection on the pending list.
+  // Caller holds context_->mutex.
+  void ListPendingLocked() {
+    pending_entry_ = context_->pending.insert(
+        context_->pending.end(),
+        ServerContext::PendingEntry{this->weak_from_this(), &pending_listed_});
+    pending_listed_ = true;
+    context_->metrics->connections_pending.fetch_add(1);
+  }
+
+  void Evict() override {
+    asio::post(stream_.get_executor(), [self = Self()] {
+      if (self->hello_done_ || self->aborted_) return;
+      self->context_->metrics->connections_evicted_total.fetch_add(1);
+      Log(spdlog::level::debug, "pending connection evicted",
+          {{"peer", self->peer_}});
+      self->Abort();
+    });
   }
 
   void Start() override {
@@ -106,6 +127,14 @@ class StreamConnection final
  private:
   std::shared_ptr<StreamConnection> Self() { return this->shared_from_this(); }
 
+  // Caller holds context_->mutex.
+  void UnlistPendingLocked() {
+    if (!pending_listed_) return;
+    context_->pending.erase(pending_entry_);
+    pending_listed_ = false;
+    context_->metrics->connections_pending.fetch_sub(1);
+  }
+
   tcp::socket& Lowest() {
     if constexpr (kTls) {
       return stream_.next_layer();
@@ -115,16 +144,29 @@ class StreamConnection final
   }
 
   void Begin() {
+    if (aborted_) return;  // evicted before it started
+    // One deadline from accept to hello, the TLS handshake included, so a
+    // socket that never authenticates cannot hold a place for long.
+    handshake_timer_.expires_after(limits_.handshake_timeout);
+    handshake_timer_.async_wait([self = Self()](boost::system::error_code ec) {
+      if (ec || self->hello_done_ || self->closing_) return;
+      if (!self->handshake_done_) {
+        // The handshake's own handler sees the abort and must not count
+        // this failure again.
+        self->context_->metrics->tls_handshake_failures_total.fetch_add(1);
+        Log(spdlog::level::info, "TLS handshake timed out",
+            {{"peer", self->peer_}});
+        self->Abort();
+        return;
+      }
+      self->context_->metrics->hello_timeouts_total.fetch_add(1);
+      self->SendError(0, v1::HELLO_REQUIRED,
+                      absl::StrCat("no hello within ",
+                                   self->limits_.handshake_timeout.count(),
+                                   " ms (the server's handshake-timeout)"),
+                      /*closing=*/true);
+    });
     if constexpr (kTls) {
-      handshake_timer_.expires_after(limits_.handshake_timeout);
-      handshake_timer_.async_wait(
-          [self = Self()](boost::system::error_code ec) {
-            if (ec || self->handshake_done_) return;
-            self->context_->metrics->tls_handshake_failures_total.fetch_add(1);
-            Log(spdlog::level::info, "TLS handshake timed out",
-                {{"peer", self->peer_}});
-            self->Abort();
-          });
       // A TLS client's first byte is 0x16 (a handshake record); a cairn.v1
       // frame's is 0x00 (its length's high byte). Answer plain TCP with a
       // plain TLS_REQUIRED frame, not a silent close.
@@ -140,6 +182,7 @@ class StreamConnection final
             }
           });
     } else {
+      handshake_done_ = true;
       Serve();
     }
   }
@@ -150,7 +193,8 @@ class StreamConnection final
           asio::ssl::stream_base::server,
           [self = Self()](boost::system::error_code ec) {
             self->handshake_done_ = true;
-            self->handshake_timer_.cancel();
+            // Aborted (timed out, evicted, drained): already dealt with.
+            if (self->aborted_) return;
             if (ec) {
               self->context_->metrics->tls_handshake_failures_total.fetch_add(1);
               Log(spdlog::level::info, "TLS handshake refused",
@@ -193,15 +237,6 @@ class StreamConnection final
   void Serve() {
     if (aborted_) return;
     serving_ = true;
-    if (refuse_) {
-      context_->metrics->connections_refused_total.fetch_add(1);
-      SendError(0, v1::TOO_MANY_CONNECTIONS,
-                absl::StrCat("the server already has its max-connections (",
-                             limits_.max_connections,
-                             ") clients; retry later"),
-                /*closing=*/true);
-      return;
-    }
     last_activity_ = Clock::now();
     ArmIdleTimer(limits_.idle_timeout);
     ReadMore();
@@ -216,8 +251,17 @@ class StreamConnection final
         asio::buffer(read_buffer_),
         [self = Self()](boost::system::error_code ec, size_t bytes) {
           self->reading_ = false;
+          if (ec == asio::error::eof && !self->closing_) {
+            // The client half-closed (shutdown(SHUT_WR)): it may still be
+            // reading. Handle the frames already received, answer them, then
+            // close (ProcessFrames, FinishInput).
+            self->peer_eof_ = true;
+            self->ProcessFrames();
+            return;
+          }
           if (ec) {
-            // EOF or reset: the client is gone; answers in flight are dropped.
+            // A reset, or EOF while closing: the client is gone; answers in
+            // flight are dropped.
             self->Abort();
             return;
           }
@@ -245,6 +289,10 @@ class StreamConnection final
       std::string error;
       switch (decoder_.Next(&payload, &error)) {
         case protocol::FrameDecoder::Result::kNeedMore:
+          if (peer_eof_) {
+            FinishInput();
+            return;
+          }
           ReadMore();
           return;
         case protocol::FrameDecoder::Result::kError:
@@ -354,7 +402,26 @@ class StreamConnection final
                 /*closing=*/true);
       return;
     }
+    // max-connections counts connections past hello only, so sockets that
+    // never authenticate cannot fill it.
+    if (context_->authenticated.fetch_add(1) >=
+        static_cast<int64_t>(limits_.max_connections)) {
+      context_->authenticated.fetch_sub(1);
+      context_->metrics->connections_refused_total.fetch_add(1);
+      SendError(request.request_id(), v1::TOO_MANY_CONNECTIONS,
+                absl::StrCat("the server already has its max-connections (",
+                             limits_.max_connections,
+                             ") clients; retry later"),
+                /*closing=*/true);
+      return;
+    }
+    authenticated_ = true;
     hello_done_ = true;
+    handshake_timer_.cancel();
+    {
+      std::lock_guard<std::mutex> lock(context_->mutex);
+      UnlistPendingLocked();
+    }
     client_name_ = hello.client_name();
     v1::Response response;
     response.set_request_id(request.request_id());
@@ -387,7 +454,17 @@ class StreamConnection final
     asio::post(*context_->workers, [self = Self(),
                                     pending = std::move(pending)]() {
       v1::Response response;
-      self->ExecuteAudited(pending.request, pending.decision, &response);
+      try {
+        self->ExecuteAudited(pending.request, pending.decision, &response);
+      } catch (const std::exception& e) {
+        // Out of memory or descriptors under the store call: this request
+        // fails; the worker thread (and the process) goes on.
+        response.Clear();
+        response.set_request_id(pending.request.request_id());
+        response.mutable_error()->set_code(v1::INTERNAL);
+        response.mutable_error()->set_message(
+            absl::StrCat("the server failed running this request: ", e.what()));
+      }
       std::string frame;
       protocol::AppendFrame(response, &frame);
       asio::post(self->stream_.get_executor(),
@@ -704,6 +781,15 @@ class StreamConnection final
     });
   }
 
+  // The client half-closed and every frame it sent is handled: close once
+  // the answers are written. Subscriptions end (`ended`, CLOSED): nothing
+  // could cancel or credit them any more.
+  void FinishInput() {
+    Log(spdlog::level::debug, "client closed its side; answering and closing",
+        {{"peer", peer_}, {"inflight", std::to_string(inflight_)}});
+    BeginClose();
+  }
+
   // Stops taking requests; the socket closes once in-flight answers and the
   // last frame are written.
   void BeginClose() {
@@ -730,6 +816,11 @@ class StreamConnection final
     // our last frame.
     boost::system::error_code ignored;
     Lowest().shutdown(tcp::socket::shutdown_send, ignored);
+    if (peer_eof_) {
+      // The client already closed its side: nothing more will come.
+      Abort();
+      return;
+    }
     idle_timer_.expires_after(kLinger);
     idle_timer_.async_wait([self = Self()](boost::system::error_code ec) {
       if (!ec) self->Abort();
@@ -773,7 +864,6 @@ class StreamConnection final
   ServerContext* context_;
   const Limits limits_;
   Stream stream_;
-  const bool refuse_;
   std::string peer_;          // "ADDRESS:PORT"
   std::string peer_address_;  // "ADDRESS"
   Identity identity_;         // set before serving; constant after
@@ -789,6 +879,11 @@ class StreamConnection final
   bool handshake_done_ = false;
   bool serving_ = false;  // past the handshake; frames may be written
   bool hello_done_ = false;
+  bool authenticated_ = false;  // counted in context_->authenticated
+  bool peer_eof_ = false;       // the client half-closed
+  // On context_->pending while listed (both guarded by context_->mutex).
+  bool pending_listed_ = false;
+  std::list<ServerContext::PendingEntry>::iterator pending_entry_;
   bool reading_ = false;
   bool writing_ = false;
   bool closing_ = false;
@@ -807,31 +902,44 @@ class StreamConnection final
 template <class Stream>
 std::shared_ptr<Connection> Register(
     ServerContext* context, std::shared_ptr<StreamConnection<Stream>> made) {
-  std::lock_guard<std::mutex> lock(context->mutex);
-  context->connections[made.get()] = made;
+  std::weak_ptr<Connection> evict;
+  {
+    std::lock_guard<std::mutex> lock(context->mutex);
+    context->connections[made.get()] = made;
+    made->ListPendingLocked();
+    if (context->pending.size() >
+        context->options.limits.max_pending_connections) {
+      // Full of connections that have not said hello: the oldest goes, so a
+      // flood of silent sockets delays a real client by at most its own
+      // handshake instead of locking it out.
+      auto& oldest = context->pending.front();
+      *oldest.listed = false;
+      evict = oldest.connection;
+      context->pending.pop_front();
+      context->metrics->connections_pending.fetch_sub(1);
+    }
+  }
+  if (auto victim = evict.lock()) victim->Evict();
   return made;
 }
 
 }  // namespace
 
 std::shared_ptr<Connection> MakePlainConnection(ServerContext* context,
-                                                tcp::socket socket,
-                                                bool refuse) {
+                                                tcp::socket socket) {
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   return Register(context, std::make_shared<StreamConnection<tcp::socket>>(
-                               context, std::move(socket), refuse));
+                               context, std::move(socket)));
 }
 
 std::shared_ptr<Connection> MakeTlsConnection(ServerContext* context,
                                               tcp::socket socket,
-                                              asio::ssl::context& tls,
-                                              bool refuse) {
+                                              asio::ssl::context& tls) {
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   return Register(context, std::make_shared<StreamConnection<TlsStream>>(
-                               context, TlsStream(std::move(socket), tls),
-                               refuse));
+                               context, TlsStream(std::move(socket), tls)));
 }
 
 }  // namespace cairn::cairnd

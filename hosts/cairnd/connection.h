@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,6 +32,9 @@ class Connection {
   // Server shutdown: ends subscriptions, sends SHUTTING_DOWN and closes once
   // in-flight requests are answered. Thread-safe (posts to the strand).
   virtual void Drain() = 0;
+  // Closes the connection at once if it has not said hello yet (the server
+  // needs room for a newer one: max-pending-connections). Thread-safe.
+  virtual void Evict() = 0;
 };
 
 // What every connection shares with the server.
@@ -56,20 +60,32 @@ struct ServerContext {
 
   std::atomic<bool> draining{false};
   std::atomic<int64_t> inflight{0};  // requests on workers, all connections
+  // Connections past hello: what max-connections bounds.
+  std::atomic<int64_t> authenticated{0};
 
-  std::mutex mutex;  // guards connections
+  std::mutex mutex;  // guards connections and pending
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
+  // Connections not yet past hello, oldest first. `listed` points into the
+  // connection; whoever removes the entry clears it (under `mutex`).
+  struct PendingEntry {
+    std::weak_ptr<Connection> connection;
+    bool* listed;
+  };
+  std::list<PendingEntry> pending;
 };
 
 // `socket`'s executor must run one handler at a time (an io_context run by
-// one thread, or a strand). `refuse`: the server is full; the
-// connection answers TOO_MANY_CONNECTIONS (after the TLS handshake) and
-// closes.
+// one thread, or a strand). The connection counts as pending until its
+// hello; when that makes more than max-pending-connections, the oldest
+// pending one is evicted. A hello past max-connections (authenticated
+// connections) is answered TOO_MANY_CONNECTIONS and the connection closes.
+// May throw what Asio or OpenSSL throw when out of resources (the caller
+// drops the socket then).
 std::shared_ptr<Connection> MakePlainConnection(
-    ServerContext* context, boost::asio::ip::tcp::socket socket, bool refuse);
+    ServerContext* context, boost::asio::ip::tcp::socket socket);
 std::shared_ptr<Connection> MakeTlsConnection(
     ServerContext* context, boost::asio::ip::tcp::socket socket,
-    boost::asio::ssl::context& tls, bool refuse);
+    boost::asio::ssl::context& tls);
 
 }  // namespace cairn::cairnd
 

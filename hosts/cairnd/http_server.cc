@@ -18,8 +18,12 @@ using tcp = boost::asio::ip::tcp;
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, const HttpServer::Handler& handler)
-      : stream_(std::move(socket)), handler_(handler) {}
+  HttpSession(tcp::socket socket, const HttpServer::Handler& handler,
+              ServerMetrics* metrics)
+      : stream_(std::move(socket)), handler_(handler), metrics_(metrics) {
+    metrics_->http_connections_active.fetch_add(1);
+  }
+  ~HttpSession() { metrics_->http_connections_active.fetch_sub(1); }
 
   void Read() {
     request_ = {};
@@ -82,6 +86,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   beast::tcp_stream stream_;
   const HttpServer::Handler& handler_;
+  ServerMetrics* const metrics_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::request<http::string_body> request_;
@@ -114,17 +119,41 @@ absl::Status HttpServer::Listen(const std::string& address, uint16_t port) {
 void HttpServer::Close() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  retry_timer_.cancel();
 }
 
 void HttpServer::Accept() {
   acceptor_.async_accept(
       boost::asio::make_strand(io_),
       [this](boost::system::error_code ec, tcp::socket socket) {
+        if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) {
+          return;
+        }
         if (ec) {
-          if (ec == boost::asio::error::operation_aborted) return;
-          if (!acceptor_.is_open()) return;
+          // Out of descriptors (EMFILE) and the like: accepting again at once
+          // would fail again at once, spinning a CPU.
+          retry_timer_.expires_after(guard_.Failed(ec));
+          retry_timer_.async_wait([this](boost::system::error_code wait_ec) {
+            if (!wait_ec && acceptor_.is_open()) Accept();
+          });
+          return;
+        }
+        boost::system::error_code ignored;
+        if (!guard_.Admit(socket.native_handle())) {
+          socket.close(ignored);
+        } else if (metrics_->http_connections_active.load() >=
+                   static_cast<int64_t>(max_connections_)) {
+          metrics_->http_connections_refused_total.fetch_add(1);
+          socket.close(ignored);
         } else {
-          std::make_shared<HttpSession>(std::move(socket), handler_)->Read();
+          try {
+            std::make_shared<HttpSession>(std::move(socket), handler_, metrics_)
+                ->Read();
+          } catch (const std::exception&) {
+            // Resources ran out setting the session up: drop this one, keep
+            // serving.
+            metrics_->accept_errors_total.fetch_add(1);
+          }
         }
         Accept();
       });

@@ -100,9 +100,30 @@ std::string ServerMetrics::Render(
   Counter("cairnd_connections_refused_total",
           "Connections refused because max-connections was reached.",
           connections_refused_total.load(), &out);
+  Gauge("cairnd_connections_pending",
+        "Connections not yet past hello (TLS handshake included).",
+        connections_pending.load(), &out);
+  Counter("cairnd_connections_evicted_total",
+          "Connections not yet past hello closed to make room for a new one "
+          "(max-pending-connections).",
+          connections_evicted_total.load(), &out);
+  Counter("cairnd_hello_timeouts_total",
+          "Connections closed for sending no hello within handshake-timeout.",
+          hello_timeouts_total.load(), &out);
   Counter("cairnd_tls_handshake_failures_total",
           "TLS handshakes that failed or timed out.",
           tls_handshake_failures_total.load(), &out);
+  Counter("cairnd_accept_errors_total",
+          "accept() failures on the protocol and HTTP listeners (EMFILE...).",
+          accept_errors_total.load(), &out);
+  Counter("cairnd_fd_reserve_refusals_total",
+          "Connections closed at accept because file descriptors ran low.",
+          fd_reserve_refusals_total.load(), &out);
+  Gauge("cairnd_http_connections_active", "HTTP connections open now.",
+        http_connections_active.load(), &out);
+  Counter("cairnd_http_connections_refused_total",
+          "HTTP connections closed at accept ([http] max-connections).",
+          http_connections_refused_total.load(), &out);
   Counter("cairnd_requests_total", "Requests received.", requests_total.load(),
           &out);
   Counter("cairnd_appends_total", "Append requests that succeeded.",

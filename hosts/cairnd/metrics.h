@@ -46,6 +46,18 @@ struct ServerMetrics {
   std::atomic<int64_t> connections_active{0};
   std::atomic<uint64_t> connections_refused_total{0};  // over max-connections
   std::atomic<uint64_t> tls_handshake_failures_total{0};
+  // Accepted, not yet past hello (TLS handshake included): bounded by
+  // max-pending-connections; the oldest is evicted to make room.
+  std::atomic<int64_t> connections_pending{0};
+  std::atomic<uint64_t> connections_evicted_total{0};
+  std::atomic<uint64_t> hello_timeouts_total{0};  // no hello in handshake-timeout
+  // accept() failures on either listener (EMFILE, ENFILE, ...), and
+  // connections closed right after accept because file descriptors ran low
+  // (within the reserve that keeps existing work going).
+  std::atomic<uint64_t> accept_errors_total{0};
+  std::atomic<uint64_t> fd_reserve_refusals_total{0};
+  std::atomic<int64_t> http_connections_active{0};
+  std::atomic<uint64_t> http_connections_refused_total{0};  // over [http] max-connections
   std::atomic<uint64_t> requests_total{0};
   std::atomic<uint64_t> appends_total{0};
   std::atomic<uint64_t> append_events_total{0};

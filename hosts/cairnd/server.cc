@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "accept_guard.h"
 #include "connection.h"
 #include "http_server.h"
 #include "log.h"
@@ -105,7 +106,10 @@ class Server::Impl {
         acceptor_(io_),
         signals_(io_, SIGTERM, SIGINT),
         drain_timer_(io_),
-        http_(io_, [this](const std::string& target) { return Http(target); }) {
+        retry_timer_(io_),
+        accept_guard_("protocol", options_.fd_reserve, metrics),
+        http_(io_, [this](const std::string& target) { return Http(target); },
+              options_.http_max_connections, options_.fd_reserve, metrics) {
   }
 
   ~Impl() { Stop(); }
@@ -152,7 +156,18 @@ class Server::Impl {
       io_threads_.emplace_back(
           [&context = *context,
            spin = std::chrono::microseconds(options_.busy_poll_us)] {
-            protocol::RunWithBusyPoll(context, spin);
+            // A handler that throws (Asio and OpenSSL throw when out of
+            // descriptors or memory) costs its own connection, not the
+            // process: log it and keep running the others.
+            while (true) {
+              try {
+                protocol::RunWithBusyPoll(context, spin);
+                return;
+              } catch (const std::exception& e) {
+                Log(spdlog::level::err, "I/O handler failed; continuing",
+                    {{"error", e.what()}});
+              }
+            }
           });
     }
     if (auto s = WritePortFile(options_.port_file, port_); !s.ok()) return s;
@@ -264,25 +279,32 @@ class Server::Impl {
                 context_.draining.load() || !acceptor_.is_open()) {
               return;
             }
-            Log(spdlog::level::warn, "accept failed", {{"error", ec.message()}});
-            // Out of file descriptors and the like: back off briefly so the
-            // loop does not spin, then accept again.
-            retry_timer_.emplace(io_);
-            retry_timer_->expires_after(std::chrono::milliseconds(50));
-            retry_timer_->async_wait([this](boost::system::error_code) {
-              if (acceptor_.is_open()) Accept();
+            // Out of file descriptors and the like: back off (logged once
+            // per episode) so the loop does not spin, then accept again.
+            retry_timer_.expires_after(accept_guard_.Failed(ec));
+            retry_timer_.async_wait([this](boost::system::error_code wait_ec) {
+              if (!wait_ec && acceptor_.is_open()) Accept();
             });
             return;
           }
-          const bool refuse = metrics_->connections_active.load() >=
-                              static_cast<int64_t>(
-                                  options_.limits.max_connections);
-          std::shared_ptr<Connection> connection =
-              options_.tls()
-                  ? MakeTlsConnection(&context_, std::move(socket), *tls_,
-                                      refuse)
-                  : MakePlainConnection(&context_, std::move(socket), refuse);
-          connection->Start();
+          boost::system::error_code ignored;
+          if (!accept_guard_.Admit(socket.native_handle())) {
+            socket.close(ignored);
+          } else {
+            try {
+              std::shared_ptr<Connection> connection =
+                  options_.tls()
+                      ? MakeTlsConnection(&context_, std::move(socket), *tls_)
+                      : MakePlainConnection(&context_, std::move(socket));
+              connection->Start();
+            } catch (const std::exception& e) {
+              // Setting the connection up ran out of something (an SSL
+              // object, memory): this client is dropped, the server goes on.
+              metrics_->accept_errors_total.fetch_add(1);
+              Log(spdlog::level::warn, "connection set-up failed",
+                  {{"error", e.what()}});
+            }
+          }
           Accept();
         });
   }
@@ -292,6 +314,7 @@ class Server::Impl {
     if (context_.draining.exchange(true)) return;
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    retry_timer_.cancel();
     signals_.cancel(ignored);
     drain_deadline_ = Clock::now() + options_.drain_timeout;
     WaitForInflight();
@@ -430,7 +453,8 @@ class Server::Impl {
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
   asio::steady_timer drain_timer_;
-  std::optional<asio::steady_timer> retry_timer_;
+  asio::steady_timer retry_timer_;  // accept back-off
+  AcceptGuard accept_guard_;        // io_ only
   HttpServer http_;
   uint16_t port_ = 0;
   std::vector<std::thread> io_threads_;

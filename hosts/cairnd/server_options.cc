@@ -144,6 +144,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Keys() {
              UnsignedKey(&ServerOptions::busy_poll_us, 0, 10000)},
             {"inline-appends",
              AutoOnOffKey(&ServerOptions::inline_appends_setting)},
+            {"fd-reserve", UnsignedKey(&ServerOptions::fd_reserve, 0, 65536)},
             {"drain-timeout",
              [](const std::string& text, ServerOptions& options) {
                auto value = ParseDuration(text);
@@ -166,7 +167,9 @@ const std::map<std::string, std::map<std::string, Setter>>& Keys() {
                options.http_port = static_cast<uint16_t>(*value);
                return absl::OkStatus();
              }},
-            {"port-file", StringKey(&ServerOptions::http_port_file)}}},
+            {"port-file", StringKey(&ServerOptions::http_port_file)},
+            {"max-connections",
+             UnsignedKey(&ServerOptions::http_max_connections, 1, 100000)}}},
           {"tls",
            {{"mode", AutoOnOffKey(&ServerOptions::tls_mode)},
             {"cert-file", StringKey(&ServerOptions::tls_cert_file)},
@@ -177,6 +180,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Keys() {
             {"max-batch", LimitKey(&Limits::max_batch, 1, 1000000, false)},
             {"max-connections",
              LimitKey(&Limits::max_connections, 1, 1000000, false)},
+            {"max-pending-connections",
+             LimitKey(&Limits::max_pending_connections, 1, 1000000, false)},
             {"max-inflight", LimitKey(&Limits::max_inflight, 1, 65536, false)},
             {"max-subscriptions",
              LimitKey(&Limits::max_subscriptions, 0, 65536, false)},

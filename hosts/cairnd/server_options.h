@@ -23,12 +23,17 @@ const std::set<std::string>& HostSections();
 struct Limits {
   uint32_t max_frame = 4u << 20;          // bytes in one frame
   uint32_t max_batch = 1000;              // events in one append
-  uint32_t max_connections = 1024;
+  uint32_t max_connections = 1024;        // past hello (authenticated)
+  // Accepted but not yet past hello (TLS handshake included). When full, the
+  // oldest of them is closed to make room, so silent sockets cannot lock
+  // clients out (docs/server.md, "Connection limits").
+  uint32_t max_pending_connections = 128;
   uint32_t max_inflight = 256;            // requests in flight, per connection
   uint32_t max_subscriptions = 64;        // open, per connection
   uint64_t max_credit = 100000;           // outstanding, per subscription
   uint32_t max_read_events = 1000;        // events in one read page
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  // From accept to a successful hello (the TLS handshake included).
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
 };
 
@@ -59,11 +64,16 @@ struct ServerOptions {
   bool inline_appends = false;
   std::string inline_appends_reason;  // why, for the start-up log
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(10)};
+  // File descriptors kept free for existing work (store files, answers):
+  // a connection accepted into the last `fd_reserve` descriptors of
+  // RLIMIT_NOFILE is closed at once.
+  unsigned fd_reserve = 64;
 
   bool http_enabled = true;
   std::string http_listen = "127.0.0.1";
   uint16_t http_port = 7601;
   std::string http_port_file;
+  unsigned http_max_connections = 64;     // open HTTP connections
 
   TlsMode tls_mode = TlsMode::kAuto;
   std::string tls_cert_file;              // PEM chain

@@ -117,8 +117,13 @@ TEST(ServerOptions, CertificateTurnsTlsOn) {
 TEST(ServerOptions, LimitsParseUnits) {
   auto options = ServerOptionsFromSite(
       Site("[limits]\nmax-frame = 1MiB\nidle-timeout = 30s\n"
-           "handshake-timeout = 500ms\nmax-batch = 10\n"));
+           "handshake-timeout = 500ms\nmax-batch = 10\n"
+           "max-pending-connections = 7\n[http]\nmax-connections = 9\n"
+           "[server]\nfd-reserve = 32\n"));
   ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->limits.max_pending_connections, 7u);
+  EXPECT_EQ(options->http_max_connections, 9u);
+  EXPECT_EQ(options->fd_reserve, 32u);
   EXPECT_EQ(options->limits.max_frame, 1u << 20);
   EXPECT_EQ(options->limits.idle_timeout.count(), 30000);
   EXPECT_EQ(options->limits.handshake_timeout.count(), 500);

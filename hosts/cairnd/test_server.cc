@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "protocol/frame.h"
 
 namespace cairn::testing {
 namespace {
@@ -37,7 +39,8 @@ bool ReadPort(const std::string& path, uint16_t* port) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(
-    const std::vector<std::string>& extra_args, const std::string& data_dir) {
+    const std::vector<std::string>& extra_args, const std::string& data_dir,
+    uint64_t max_open_files) {
   std::unique_ptr<TestServer> server(new TestServer());
   std::string pattern =
       (std::filesystem::temp_directory_path() / "cairnd-test-XXXXXX").string();
@@ -63,6 +66,10 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(
   pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
+    if (max_open_files > 0) {
+      const rlimit limit{max_open_files, max_open_files};
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
+    }
     int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (log >= 0) {
       dup2(log, 2);
@@ -199,6 +206,8 @@ absl::Status RawConnection::Send(const std::string& bytes) {
   return absl::OkStatus();
 }
 
+void RawConnection::ShutdownWrite() { shutdown(fd_, SHUT_WR); }
+
 absl::StatusOr<std::string> RawConnection::ReadFramePayload(int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(timeout_ms);
@@ -274,6 +283,39 @@ absl::StatusOr<std::pair<int, std::string>> HttpGet(uint16_t port,
   }
   return std::make_pair(std::atoi(response.c_str() + space + 1),
                         response.substr(body + 4));
+}
+
+}  // namespace cairn::testing
+
+namespace cairn::testing {
+
+absl::StatusOr<double> MetricValue(uint16_t http_port,
+                                   const std::string& name) {
+  auto reply = HttpGet(http_port, "/metrics");
+  if (!reply.ok()) return reply.status();
+  const std::string prefix = "\n" + name + " ";
+  const std::string text = "\n" + reply->second;
+  const size_t at = text.find(prefix);
+  if (at == std::string::npos) {
+    return absl::NotFoundError(absl::StrCat("no metric ", name, " in:\n",
+                                            reply->second));
+  }
+  return std::strtod(text.c_str() + at + prefix.size(), nullptr);
+}
+
+std::string RequestFrame(const v1::Request& request) {
+  std::string out;
+  protocol::AppendFrame(request, &out);
+  return out;
+}
+
+int CountOccurrences(const std::string& log, const std::string& text) {
+  int count = 0;
+  for (size_t at = log.find(text); at != std::string::npos;
+       at = log.find(text, at + text.size())) {
+    ++count;
+  }
+  return count;
 }
 
 }  // namespace cairn::testing

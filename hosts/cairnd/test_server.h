@@ -19,10 +19,11 @@ class TestServer {
   // Starts $CAIRN_BIN_DIR/cairnd (mmaplog, fsync=never, small segments) with
   // `extra_args` appended, and waits until it has written its port files.
   // `data_dir`: serve this store folder instead of a fresh one (it is not
-  // removed afterwards).
+  // removed afterwards). `max_open_files` > 0: the process runs with that
+  // RLIMIT_NOFILE (soft and hard), set in the child before exec.
   static absl::StatusOr<std::unique_ptr<TestServer>> Start(
       const std::vector<std::string>& extra_args = {},
-      const std::string& data_dir = "");
+      const std::string& data_dir = "", uint64_t max_open_files = 0);
   ~TestServer();  // SIGKILL if still running; removes the folder
 
   uint16_t port() const { return port_; }
@@ -64,12 +65,24 @@ class TestServer {
 absl::StatusOr<std::pair<int, std::string>> HttpGet(uint16_t port,
                                                     const std::string& target);
 
+// The value of the unlabelled metric `name` in GET /metrics; an error when
+// the endpoint does not answer or has no such line.
+absl::StatusOr<double> MetricValue(uint16_t http_port, const std::string& name);
+
+// `request` as one frame (length prefix + message), for RawConnection::Send.
+std::string RequestFrame(const v1::Request& request);
+
+// How often `text` occurs in `log`.
+int CountOccurrences(const std::string& log, const std::string& text);
+
 // A raw TCP connection for bad-input tests: send bytes, read frames.
 class RawConnection {
  public:
   static absl::StatusOr<std::unique_ptr<RawConnection>> Open(uint16_t port);
   ~RawConnection();
   absl::Status Send(const std::string& bytes);
+  // shutdown(SHUT_WR): the server reads EOF; this side can still read.
+  void ShutdownWrite();
   // Reads one Response frame within `timeout_ms`; an error when the server
   // closed the connection (kUnavailable) or sent bad bytes.
   absl::StatusOr<std::string> ReadFramePayload(int timeout_ms = 5000);

@@ -18,6 +18,7 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -45,7 +46,9 @@ void SetError(cairn_error* error, std::string_view message) {
     return;
   }
   size_t n = std::min(message.size(), error->capacity - 1);
-  std::memcpy(error->message, message.data(), n);
+  // An empty view may have a null data(): memcpy from null is undefined
+  // even for 0 bytes (UBSan: nonnull-attribute).
+  if (n > 0) std::memcpy(error->message, message.data(), n);
   error->message[n] = '\0';
 }
 
@@ -238,7 +241,12 @@ cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
     CAIRN_C_REQUIRE(events != nullptr || count == 0,
                     "cairn_append: events is NULL but count is not 0");
     cairn::ExpectedRevision expected = cairn::ExpectedRevision::Any();
-    switch (expected_kind) {
+    // A foreign caller may pass any integer; reading it as the enum type
+    // would be undefined for values outside the enum (UBSan: enum), so copy
+    // its bytes into the underlying integer.
+    std::underlying_type_t<cairn_expected_kind> kind;
+    std::memcpy(&kind, &expected_kind, sizeof(kind));
+    switch (kind) {
       case CAIRN_EXPECT_ANY:
         break;
       case CAIRN_EXPECT_NO_STREAM:
@@ -250,7 +258,7 @@ cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
       default:
         return Fail(error, CAIRN_E_INVALID_ARGUMENT,
                     absl::StrCat("cairn_append: expected_kind ",
-                                 static_cast<int>(expected_kind),
+                                 static_cast<int64_t>(kind),
                                  " is not ANY (0), NO_STREAM (1) or EXACT (2)"));
     }
     std::vector<cairn::EventData> batch(count);

@@ -170,11 +170,57 @@ void FilterToProto(const SubscriptionFilter& in, v1::SubscribeRequest* out) {
   out->set_after(in.after);
 }
 
+std::string ValidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char lead = bytes[i];
+    // The length of a well-formed sequence starting here (RFC 3629: no
+    // overlong forms, no surrogates, nothing above U+10FFFF), or 0.
+    size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // bounds of the second byte
+    if (lead < 0x80) {
+      length = 1;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) low = 0xA0;
+      if (lead == 0xED) high = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) low = 0x90;
+      if (lead == 0xF4) high = 0x8F;
+    }
+    bool ok = length > 0 && i + length <= text.size();
+    for (size_t k = 1; ok && k < length; ++k) {
+      const unsigned char b = bytes[i + k];
+      ok = k == 1 ? (b >= low && b <= high) : (b >= 0x80 && b <= 0xBF);
+    }
+    if (ok) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[lead >> 4];
+      out += kHex[lead & 0xF];
+      ++i;
+    }
+  }
+  return out;
+}
+
 void StatusToError(const absl::Status& status, v1::Error* out) {
   cairn_status code = CodeOf(status);
   if (!status.ok() && code == CAIRN_OK) code = CAIRN_E_INTERNAL;
   out->set_code(static_cast<v1::ErrorCode>(code));
-  out->set_message(std::string(status.message()));
+  // A store message may quote a name that is not UTF-8; Error.message is a
+  // proto `string`, which must be.
+  out->set_message(
+      ValidUtf8({status.message().data(), status.message().size()}));
 }
 
 absl::Status ErrorToStatus(const v1::Error& error) {

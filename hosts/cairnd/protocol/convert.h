@@ -3,6 +3,9 @@
 #ifndef CAIRN_HOSTS_CAIRND_PROTOCOL_CONVERT_H_
 #define CAIRN_HOSTS_CAIRND_PROTOCOL_CONVERT_H_
 
+#include <string>
+#include <string_view>
+
 #include "absl/status/status.h"
 #include "cairn/event.h"
 #include "cairn/store.h"
@@ -34,7 +37,13 @@ void FilterToProto(const SubscriptionFilter& in, v1::SubscribeRequest* out);
 
 // A store status as sent to a client: the cairn_status code (1..12) and the
 // message. OK gives code OK.
+// The message is made valid UTF-8 (ValidUtf8).
 void StatusToError(const absl::Status& status, v1::Error* out);
+
+// `text` with every byte that does not start a well-formed UTF-8 sequence
+// written as \xNN (backslash, x, two lower-case hex digits); UTF-8 text comes
+// back unchanged.
+std::string ValidUtf8(std::string_view text);
 
 // An Error as a Status on the client side: store codes through MakeStatus
 // (so IsWrongExpectedRevision etc. work), protocol codes as the closest absl

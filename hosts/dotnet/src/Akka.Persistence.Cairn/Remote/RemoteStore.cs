@@ -314,7 +314,7 @@ public sealed class RemoteStore : ICairnStore
                     AfterOrdinal = afterOrdinal, MaxCount = PageCount(maxCount - (ulong)all.Count),
                 },
             }).ConfigureAwait(false)).Streams;
-            foreach (var s in r.Streams) all.Add(new StreamInfo(s.Name, s.Ordinal, s.HeadRevision, s.DeletedTo));
+            foreach (var s in r.Streams) all.Add(new StreamInfo(s.Name.ToStringUtf8(), s.Ordinal, s.HeadRevision, s.DeletedTo));
             if (r.End || r.Streams.Count == 0) break;
             afterOrdinal = r.NextAfterOrdinal;
         }
@@ -405,8 +405,9 @@ public sealed class RemoteStore : ICairnStore
     }
 
     private static RecordedEvent Convert(P.RecordedEvent e) =>
-        new(e.Stream, e.Revision, e.Position, e.Type, e.TimestampUs, e.Writer, e.Metadata.ToByteArray(),
-            e.Data.ToByteArray(), e.Tags.ToArray());
+        new(e.Stream.ToStringUtf8(), e.Revision, e.Position, e.Type.ToStringUtf8(), e.TimestampUs,
+            e.Writer.ToStringUtf8(), e.Metadata.ToByteArray(), e.Data.ToByteArray(),
+            e.Tags.Select(t => t.ToStringUtf8()).ToArray());
 
     private CairnException ToException(P.Error error)
     {
