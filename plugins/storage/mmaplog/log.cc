@@ -918,7 +918,12 @@ absl::Status Log::SyncSegments(bool include_active) {
     if (n < through && !seg->sealed.load()) {
       // Every record of this segment is committed and now durable: mark it
       // sealed, so recovery treats damage in it as corruption, not a torn
-      // tail.
+      // tail. The next segment's header goes to disk first: recovery takes a
+      // sealed segment as proof that the next one is in use.
+      if (Segment* next = SegmentAt(n + 1)) {
+        s = TimedSync(next, 0, kSegmentHeaderSize);
+        if (!s.ok()) return s;
+      }
       {
         std::lock_guard<std::mutex> lk(header_mu_);
         SegmentHeader h;
@@ -1019,6 +1024,10 @@ void Log::FlusherLoop() {
         fsync_nanos_.load(std::memory_order_relaxed) - nanos_before;
     if (synced > durable_.load(std::memory_order_relaxed)) {
       durable_.store(synced, std::memory_order_seq_cst);
+      // Recovery's proof of what was durable: written only after the sync
+      // returned, so it never claims more than is on disk; the next sync of
+      // the active segment carries it there.
+      WriteDurableMark(synced);
     }
     durable_changed_[sync_number & 1].WakeAll();
   }

@@ -69,6 +69,13 @@ struct LogOptions {
   uint32_t stream_bucket_bits = 17;      // 2^bits buckets in the stream map
   RetentionMode retention = RetentionMode::kNone;
   uint64_t retention_bytes = 0;          // for kBytes
+  // Whether Open may repair damage it would otherwise refuse (the plugin's
+  // `repair` option, set by `cairn verify --repair`). Without it, damage
+  // before the last point the store can prove durable fails the open with
+  // DataLoss naming file and offset and changes nothing; with it the open
+  // cuts the log at the damage, keeps a copy of every file it changes in
+  // quarantine/ and lists what it dropped in RecoveryReport::repairs.
+  bool repair = false;
   // Where the background thread reports what it could not do (a checkpoint
   // or a removal that failed); null: nowhere. Called from that thread.
   std::function<void(const std::string&)> warn;
@@ -104,6 +111,16 @@ struct RecoveryReport {
   uint64_t scanned_bytes = 0;      // bytes of segments the scan walked
   uint64_t completed_removals = 0; // segments a crash left behind after
                                    // retention had recorded their removal
+  // The last position the store could prove durable (the newest durable
+  // mark in a segment header, the checkpoint's cut, the end of a sealed
+  // segment) and what proved it. Damage at or before it is corruption and
+  // fails the open unless LogOptions::repair; only what lies after it may be
+  // cut as a torn tail.
+  uint64_t proven_position = 0;
+  std::string proven_by;
+  // With LogOptions::repair: one line per thing the open changed or dropped
+  // (file, offsets, positions and event count, where the copy is kept).
+  std::vector<std::string> repairs;
 };
 
 // One segment file while the log is open.
@@ -233,6 +250,21 @@ class Log {
   absl::Status Recover();
   absl::Status ScanSegment(Segment* segment, uint32_t from, uint64_t* expected,
                            bool* truncated);
+  // Raises recovery_.proven_position to `position` (proved by `by`).
+  void Prove(uint64_t position, const std::string& by);
+  // The log ends (or must be cut) at `cut_position`, in `file` at `offset`,
+  // because of `what`. OK if that is after everything proven durable (a
+  // torn tail) or the open repairs; otherwise DataLoss saying so and how to
+  // repair. Changes nothing.
+  absl::Status CheckCut(const std::string& file, uint64_t offset,
+                        uint64_t cut_position, const std::string& what) const;
+  // Copies `bytes` of the file `name` to quarantine/<name>.<seconds>;
+  // returns the copy's path.
+  absl::StatusOr<std::string> Quarantine(const std::string& name,
+                                         std::string_view bytes);
+  // Writes the durable mark `position` into the active segment's header
+  // (record.h); the next sync of that segment makes it durable.
+  void WriteDurableMark(uint64_t position);
   absl::Status LoadDeletes();
   // checkpoint.cc: the indexes up to a cut (the end of the newest sealed
   // segment, or at a clean close the end of the log), and loading it at

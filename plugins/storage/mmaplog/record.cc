@@ -179,4 +179,22 @@ bool SegmentHeader::DecodeFrom(const uint8_t* in) {
   return true;
 }
 
+void EncodeDurableMark(uint8_t* header, uint64_t position) {
+  uint8_t mark[12];
+  std::memcpy(mark, &position, 8);
+  const uint32_t crc = Crc32c(0, mark, 8);
+  std::memcpy(mark + 8, &crc, 4);
+  std::memcpy(header + 48, mark, sizeof mark);
+}
+
+bool DecodeDurableMark(const uint8_t* header, uint64_t* position) {
+  uint8_t mark[12];
+  std::memcpy(mark, header + 48, sizeof mark);
+  uint32_t crc;
+  std::memcpy(&crc, mark + 8, 4);
+  if (Crc32c(0, mark, 8) != crc) return false;
+  std::memcpy(position, mark, 8);
+  return true;
+}
+
 }  // namespace cairn::mmaplog

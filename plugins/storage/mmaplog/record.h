@@ -157,7 +157,10 @@ std::string SegmentFileName(uint64_t number);
 //   0 u64 magic, 8 u32 version, 12 u32 flags (kSegmentInUse, kSegmentSealed),
 //   16 u64 number, 24 u64 base_position (the position before its first
 //   record; valid with kSegmentInUse), 32 u64 file size, 40 u32 CRC32C of
-//   [0, 40). A spare segment made ahead of need has flags 0.
+//   [0, 40), 44 u32 0, 48 u64 durable mark, 56 u32 CRC32C of [48, 56),
+//   60 u32 0. A spare segment made ahead of need has flags 0.
+// The durable mark (EncodeDurableMark) is not part of the header's checksum:
+// the flusher rewrites it after syncs while the header proper stays put.
 struct SegmentHeader {
   uint32_t flags = 0;
   uint64_t number = 0;
@@ -168,6 +171,15 @@ struct SegmentHeader {
   // False if the magic, version or checksum is wrong.
   bool DecodeFrom(const uint8_t* in);
 };
+
+// The durable mark in a segment header: a position the log had already made
+// durable (a sync covering it had returned) when the mark was written.
+// Recovery uses the largest valid mark of any segment as proof that every
+// position up to it was complete on disk (docs/mmaplog.md, Recovery).
+// Writes bytes [48, 60) of `header` only.
+void EncodeDurableMark(uint8_t* header, uint64_t position);
+// False (and *position untouched) if no valid mark is there.
+bool DecodeDurableMark(const uint8_t* header, uint64_t* position);
 
 }  // namespace cairn::mmaplog
 
