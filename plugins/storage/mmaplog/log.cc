@@ -198,6 +198,10 @@ Log::~Log() {
   if (!recovered_) return;
   uint64_t synced = 0;
   absl::Status s = SyncCommitted(&synced);
+  if (s.ok() && !failed_.load()) {
+    WriteDurableMark(synced);
+    s = active_.load()->file->Sync(0, kSegmentHeaderSize);
+  }
   // A clean close leaves an index checkpoint so the next open need not
   // rescan; without one (failure, kill -9) the next open scans.
   if (s.ok() && !failed_.load()) s = WriteCheckpoint(/*closing=*/true);
@@ -1359,12 +1363,21 @@ absl::Status Log::DeleteTo(std::string_view stream, uint64_t revision) {
   if (target <= s->deleted_to.load(std::memory_order_acquire)) {
     return absl::OkStatus();
   }
-  absl::Status st = fs_->AppendFile(options_.path + "/" + kDeletesFile,
-                                    EncodeDelete(stream, target),
+  const std::string record = EncodeDelete(stream, target);
+  absl::Status st = fs_->AppendFile(options_.path + "/" + kDeletesFile, record,
                                     options_.fsync != FsyncMode::kNever);
   if (!st.ok()) return st;
   any_deletes_.store(true, std::memory_order_release);
   s->deleted_to.store(target, std::memory_order_release);
+  if (options_.fsync != FsyncMode::kNever) {
+    // The record is synced: say so in the durable mark, and sync that, so
+    // recovery can tell damage to this delete from a torn write.
+    deletes_durable_.fetch_add(record.size());
+    WriteDurableMark(durable_.load(std::memory_order_acquire));
+    Segment* seg = active_.load(std::memory_order_acquire);
+    st = seg->file->Sync(0, kSegmentHeaderSize);
+    if (!st.ok()) return st;
+  }
   return absl::OkStatus();
 }
 

@@ -118,6 +118,7 @@ struct RecoveryReport {
   // cut as a torn tail.
   uint64_t proven_position = 0;
   std::string proven_by;
+  uint64_t proven_deletes_bytes = 0;  // deletes.log bytes proven durable
   // With LogOptions::repair: one line per thing the open changed or dropped
   // (file, offsets, positions and event count, where the copy is kept).
   std::vector<std::string> repairs;
@@ -262,8 +263,9 @@ class Log {
   // returns the copy's path.
   absl::StatusOr<std::string> Quarantine(const std::string& name,
                                          std::string_view bytes);
-  // Writes the durable mark `position` into the active segment's header
-  // (record.h); the next sync of that segment makes it durable.
+  // Writes the durable mark (record.h) into the active segment's header:
+  // `position` (or the highest one marked before) and deletes_durable_. The
+  // next sync of that segment's header makes it durable. Thread-safe.
   void WriteDurableMark(uint64_t position);
   absl::Status LoadDeletes();
   // checkpoint.cc: the indexes up to a cut (the end of the newest sealed
@@ -439,6 +441,11 @@ class Log {
   std::atomic<uint64_t> fsync_nanos_{0};  // time in them ("fsync_seconds")
 
   std::mutex deletes_mu_;
+  // Bytes of deletes.log known durable (synced), for the durable mark.
+  std::atomic<uint64_t> deletes_durable_{0};
+  // Serialises writes of the durable mark (flusher, DeleteTo, close).
+  std::mutex mark_mu_;
+  uint64_t marked_position_ = 0;  // guarded by mark_mu_
   // Guards rewrites of a live segment's header (sealing) against Verify.
   std::mutex header_mu_;
   std::mutex apply_mu_;

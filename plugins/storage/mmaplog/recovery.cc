@@ -130,8 +130,12 @@ absl::StatusOr<std::string> Log::Quarantine(const std::string& name,
 }
 
 void Log::WriteDurableMark(uint64_t position) {
+  std::lock_guard<std::mutex> lk(mark_mu_);
+  marked_position_ = std::max(marked_position_, position);
   Segment* seg = active_.load(std::memory_order_acquire);
-  if (seg != nullptr) EncodeDurableMark(seg->data, position);
+  if (seg != nullptr) {
+    EncodeDurableMark(seg->data, DurableMark{marked_position_, deletes_durable_.load()});
+  }
 }
 
 absl::Status Log::Recover() {
@@ -225,7 +229,7 @@ absl::Status Log::Recover() {
       h.base_position = first.position - 1;
       h.size = file_size;
       h.EncodeTo(data);
-      EncodeDurableMark(data, 0);
+      EncodeDurableMark(data, DurableMark{});
       absl::Status s = (*file)->Sync(0, kSegmentHeaderSize);
       if (!s.ok()) return s;
       recovery_.repairs.push_back(
@@ -345,9 +349,11 @@ absl::Status Log::Recover() {
   }
   // Proof of durability: the newest durable mark in any segment header.
   for (auto& seg : used) {
-    uint64_t mark = 0;
+    DurableMark mark;
     if (DecodeDurableMark(seg->data, &mark)) {
-      Prove(mark, "the durable mark in the header of segment " + seg->name());
+      Prove(mark.position, "the durable mark in the header of segment " + seg->name());
+      recovery_.proven_deletes_bytes =
+          std::max(recovery_.proven_deletes_bytes, mark.deletes_bytes);
     }
   }
   // Unused files are blank (nothing was written after their header): the
@@ -527,7 +533,6 @@ absl::Status Log::Recover() {
     // holds after a cut: the next open must not refuse what this one fixed.
     absl::Status s = fs_->Remove(options_.path + "/index/checkpoint");
     if (!s.ok()) return s;
-    for (auto& seg : segment_owner_) EncodeDurableMark(seg->data, 0);
     if (missing_before > 0 || first_missing) {
       // As retention would have left it: streams that lost their first
       // revisions are trimmed to just before the first one kept.
@@ -550,10 +555,20 @@ absl::Status Log::Recover() {
   absl::Status s = SyncCommitted(&synced);
   if (!s.ok()) return s;
   durable_.store(synced);
-  WriteDurableMark(synced);
-  s = last->file->Sync(0, kSegmentHeaderSize);
+  s = LoadDeletes();
   if (!s.ok()) return s;
-  return LoadDeletes();
+  if (options_.repair) {
+    // Marks written before the repair may claim what it cut: only the one
+    // written now stands.
+    for (auto& seg : segment_owner_) {
+      if (seg.get() == last) continue;
+      EncodeDurableMark(seg->data, DurableMark{});
+      s = seg->file->Sync(0, kSegmentHeaderSize);
+      if (!s.ok()) return s;
+    }
+  }
+  WriteDurableMark(synced);
+  return last->file->Sync(0, kSegmentHeaderSize);
 }
 
 absl::Status Log::ScanSegment(Segment* seg, uint32_t from, uint64_t* expected,
@@ -749,10 +764,40 @@ absl::Status Log::ScanSegment(Segment* seg, uint32_t from, uint64_t* expected,
 
 absl::Status Log::LoadDeletes() {
   std::string path = options_.path + "/" + kDeletesFile;
-  if (!fs_->Exists(path)) return absl::OkStatus();
+  const uint64_t proven = recovery_.proven_deletes_bytes;
+  const std::string proof =
+      "the durable mark in a segment header says " + std::to_string(proven) +
+      " bytes of it were synced";
+  if (!fs_->Exists(path)) {
+    if (proven == 0) return absl::OkStatus();
+    if (!options_.repair) {
+      return absl::DataLossError(
+          std::string(kDeletesFile) + " is missing, but " + proof +
+          ". Nothing was changed; run 'cairn verify --repair' to go on without "
+          "it (every delete-to is lost: those events read again), or restore "
+          "it from a backup");
+    }
+    recovery_.repairs.push_back(std::string(kDeletesFile) + " is missing (" + proof +
+                                "): every delete-to in it is lost");
+    return absl::OkStatus();
+  }
   auto contents = fs_->ReadFile(path);
   if (!contents.ok()) return contents.status();
   const std::string& c = *contents;
+  if (c.size() < proven) {
+    const std::string what = std::string(kDeletesFile) + " offset " +
+                             std::to_string(c.size()) + ": the file ends there, but " +
+                             proof;
+    if (!options_.repair) {
+      return absl::DataLossError(
+          what + ". Nothing was changed; run 'cairn verify --repair' to go on "
+          "with what is left (the deletes cut off are lost: those events read "
+          "again), or restore it from a backup");
+    }
+    recovery_.repairs.push_back(what + "; the deletes in the missing " +
+                                std::to_string(proven - c.size()) +
+                                " bytes are lost");
+  }
   // A record: u32 length (9..263), u32 CRC32C of the rest, u64 revision,
   // stream name. Whether one checks out at `at` (and its length).
   auto record_at = [&](size_t at, uint32_t* len) {
@@ -773,16 +818,19 @@ absl::Status Log::LoadDeletes() {
       // (and syncs it before returning, unless fsync=never): a torn write
       // can only be the last record, cut short or unfinished (zeros), and
       // that delete never returned. Anything else is damage to deletes
-      // that were acknowledged. So it is torn exactly when no record after it checks out.
+      // that were acknowledged. So it is torn exactly when no record after
+      // it checks out and it lies past what a durable mark proves synced.
       size_t next = pos + 1;
       while (next < c.size() && !record_at(next, &len)) ++next;
-      if (next >= c.size()) break;
+      if (next >= c.size() && pos >= proven) break;
       uint64_t later = 0;
       for (size_t at = next; at < c.size() && record_at(at, &len); at += 8 + len) ++later;
       const std::string what =
           std::string(kDeletesFile) + " offset " + std::to_string(pos) +
-          ": a delete record fails its checksum, and " + std::to_string(later) +
-          " later record(s) check out, so this is damage, not a torn write";
+          ": a delete record fails its checksum, and " +
+          (later > 0 ? std::to_string(later) + " later record(s) check out"
+                     : proof) +
+          ", so this is damage, not a torn write";
       if (!options_.repair) {
         return absl::DataLossError(
             what + ". Nothing was changed; run 'cairn verify --repair' to drop "
@@ -821,13 +869,20 @@ absl::Status Log::LoadDeletes() {
   if (repaired) {
     absl::Status s = fs_->WriteFileAtomic(path, kept_records);
     if (!s.ok()) return s;
+    pos = kept_records.size();
   } else if (pos != c.size()) {
     // A torn last record (crash during delete_to, which then never
     // returned): drop it.
     absl::Status s = fs_->Truncate(path, pos);
     if (!s.ok()) return s;
     recovery_.truncated_bytes += c.size() - pos;
+  } else if (pos > proven) {
+    // Written but maybe never synced (fsync=never): sync it before the
+    // durable mark claims it.
+    absl::Status s = fs_->AppendFile(path, "", /*sync=*/true);
+    if (!s.ok()) return s;
   }
+  deletes_durable_.store(pos);
   return absl::OkStatus();
 }
 

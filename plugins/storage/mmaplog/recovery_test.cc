@@ -63,10 +63,23 @@ std::string LastSegment(const std::string& dir) {
 }
 
 // Makes a closed log look as a kill -9 left it with fsync=never: a clean
-// close's checkpoint proves the whole log durable (damage anywhere in it is
-// then refused, see the Refuse* tests); without it nothing after the last
-// sync is proven, and damage there is a torn tail.
+// close's checkpoint and durable mark prove the whole log durable (damage
+// anywhere in it is then refused, see the *Refused* tests); without them
+// nothing after the last sync is proven, and damage there is a torn tail.
 void ForgetCleanClose(const std::string& dir) {
+  std::filesystem::remove(dir + "/index/checkpoint");
+  for (auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".log" || e.path().filename() == "deletes.log") continue;
+    int fd = open(e.path().c_str(), O_WRONLY);
+    const char zeros[20] = {};
+    EXPECT_EQ(pwrite(fd, zeros, sizeof zeros, 44), 20);  // the durable mark
+    close(fd);
+  }
+}
+
+// Like ForgetCleanClose, but keeps the durable marks the flusher wrote
+// (fsync=always): as a kill -9 leaves a synced log.
+void ForgetCheckpoint(const std::string& dir) {
   std::filesystem::remove(dir + "/index/checkpoint");
 }
 
@@ -440,7 +453,7 @@ TEST(MmapLogRecovery, CleanCloseCheckpointIsUsedAndDistrustedWhenTheTailChanged)
   Garble(seg, end - 20, 8, rng);
   auto log = Log::Open(Options(dir.path()));
   ASSERT_FALSE(log.ok());
-  EXPECT_NE(log.status().message().find("index/checkpoint"), std::string::npos)
+  EXPECT_NE(log.status().message().find("was durable"), std::string::npos)
       << log.status();
   log = Log::Open(Options(dir.path()));
   ASSERT_FALSE(log.ok()) << "refused again: nothing was changed";
@@ -618,7 +631,7 @@ TEST(MmapLogRecovery, DamagedRecordBeforeTheDurableMarkIsRefusedUntilRepaired) {
   }
   // As after a kill -9: no clean close checkpoint; the durable mark the
   // flusher keeps in the segment header is the proof.
-  ForgetCleanClose(dir.path());
+  ForgetCheckpoint(dir.path());
   std::string seg = LastSegment(dir.path());
   size_t off = kSegmentHeaderSize;
   for (int i = 0; i < 9; ++i) {  // to record 10
@@ -714,6 +727,27 @@ TEST(MmapLogRecovery, FlippedByteInDeletesLogIsRefusedUntilRepaired) {
   EXPECT_EQ(live(**log), 5u) << "only the damaged delete is lost";
 }
 
+// The last delete record has no later record to vouch for it: the durable
+// mark (deletes.log bytes synced) does.
+TEST(MmapLogRecovery, DamagedLastDeleteRecordIsRefusedByTheDurableMark) {
+  ScratchDir dir;
+  LogOptions options = Options(dir.path());
+  options.fsync = FsyncMode::kAlways;
+  {
+    auto log = Log::Open(options);
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, 5, "stream-0", 50);
+    ASSERT_TRUE((*log)->DeleteTo("stream-0", 5).ok());
+  }
+  FlipBit(dir.path() + "/deletes.log", 20, 2);
+  ExpectRefused(options, "deletes.log", "offset 0");
+  std::string text = Join(Repair(options));
+  EXPECT_NE(text.find("dropped deletes.log offsets 0.."), std::string::npos) << text;
+  auto log = Log::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(CountAll(**log), 5u);
+}
+
 // A genuine torn tail (bytes past anything proven durable) still opens
 // without a word: that is crash recovery, not damage.
 TEST(MmapLogRecovery, TornTailPastTheDurableMarkStillOpens) {
@@ -725,7 +759,7 @@ TEST(MmapLogRecovery, TornTailPastTheDurableMarkStillOpens) {
     ASSERT_TRUE(log.ok());
     AppendN(**log, 20, "s", 100);
   }
-  ForgetCleanClose(dir.path());
+  ForgetCheckpoint(dir.path());
   // Bytes of a record whose append never returned, after the last one.
   std::string seg = LastSegment(dir.path());
   size_t end = EndOfRecords(seg);
