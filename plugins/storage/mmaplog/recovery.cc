@@ -174,6 +174,7 @@ absl::Status Log::Recover() {
   // the header; one holding records was in use, and its header is damage.
   std::vector<std::unique_ptr<Segment>> used;
   std::vector<std::string> unused;
+  bool cut_listing = false;  // repair: the log ends before a gap
   for (auto& [number, name] : files) {
     std::string path = options_.path + "/" + name;
     auto file = fs_->OpenMapped(path);
@@ -266,16 +267,42 @@ absl::Status Log::Recover() {
                                   " bytes (the file as found is kept in " + *kept +
                                   "); what that cut off is listed below");
     }
-    if (!unused.empty()) {
-      return absl::DataLossError(
-          "segment " + name + " is in use but an earlier segment (" +
-          unused.front().substr(unused.front().rfind('/') + 1) +
-          ") is damaged or was never started; restore it from a backup");
+    // A segment in use after a missing, blank or damaged one: positions
+    // cannot skip, so the log can only end before the gap.
+    std::string gap, missing;
+    if (!cut_listing && !unused.empty()) {
+      missing = unused.front().substr(unused.front().rfind('/') + 1);
+      gap = "segment " + name + " is in use but the earlier segment " + missing +
+            " is blank, damaged or was never started";
+    } else if (!cut_listing && !used.empty() && used.back()->number + 1 != number) {
+      missing = SegmentFileName(used.back()->number + 1);
+      gap = "segment " + missing + " is missing before " + name;
     }
-    if (!used.empty() && used.back()->number + 1 != number) {
-      return absl::DataLossError("segment " + SegmentFileName(used.back()->number + 1) +
-                                 " is missing before " + name +
-                                 "; restore it from a backup");
+    if (!gap.empty()) {
+      if (!options_.repair) {
+        return refuse("segment " + missing, gap,
+                      "end the log before " + missing + " (the segments in use after it "
+                      "go to quarantine/)");
+      }
+      recovery_.repairs.push_back(gap + "; the log now ends before " + missing);
+      cut_listing = true;
+    }
+    if (cut_listing) {
+      uint64_t last_position = 0;
+      const uint64_t records = CountCheckedRecordsAfter(
+          (*file)->data(), kSegmentHeaderSize,
+          static_cast<uint32_t>((*file)->size() - 8), &last_position);
+      file->reset();
+      std::string kept = QuarantinePath(fs_, options_.path, name);
+      absl::Status s = fs_->CreateDirectories(options_.path + "/" + kQuarantineDir);
+      if (s.ok()) s = fs_->Rename(path, kept);
+      if (!s.ok()) return s;
+      recovery_.repairs.push_back("dropped segment " + name + " (" + std::to_string(records) +
+                                  " record(s) in it pass their checksums, up to position " +
+                                  std::to_string(last_position) + "); its bytes are kept in " +
+                                  kept);
+      ++recovery_.dropped_segments;
+      continue;
     }
     auto seg = std::make_unique<Segment>();
     seg->number = number;

@@ -665,6 +665,23 @@ TEST(MmapLogRecovery, DamagedRecordBeforeTheDurableMarkIsRefusedUntilRepaired) {
   EXPECT_EQ((*log)->HeadPosition(), 10u);
 }
 
+TEST(MmapLogRecovery, MissingMiddleSegmentIsRefusedUntilRepaired) {
+  ScratchDir dir;
+  FillSegments(Options(dir.path()));
+  std::filesystem::remove(dir.path() + "/00000002.log");
+  ExpectRefused(Options(dir.path()), "segment 00000002.log is missing before 00000003.log");
+  std::string text = Join(Repair(Options(dir.path())));
+  EXPECT_NE(text.find("dropped segment 00000003.log ("), std::string::npos) << text;
+  EXPECT_NE(text.find("were durable"), std::string::npos) << text;
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  const uint64_t kept = CountAll(**log);
+  EXPECT_GT(kept, 0u);
+  EXPECT_EQ((*log)->HeadPosition(), kept);
+  AppendN(**log, 1, "s", 10);
+  EXPECT_EQ((*log)->HeadRevision("s"), kept + 1);
+}
+
 // Case 4: deleting the first segment with retention off went unnoticed.
 TEST(MmapLogRecovery, MissingFirstSegmentIsRefusedUntilRepaired) {
   ScratchDir dir;
