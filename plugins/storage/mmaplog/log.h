@@ -263,6 +263,9 @@ class Log {
   // returns the copy's path.
   absl::StatusOr<std::string> Quarantine(const std::string& name,
                                          std::string_view bytes);
+  // Moves the file at `path` (named `name`) to quarantine/; returns where.
+  absl::StatusOr<std::string> MoveToQuarantine(const std::string& path,
+                                               const std::string& name);
   // Writes the durable mark (record.h) into the active segment's header:
   // `position` (or the highest one marked before) and deletes_durable_. The
   // next sync of that segment's header makes it durable. Thread-safe.

@@ -129,6 +129,15 @@ absl::StatusOr<std::string> Log::Quarantine(const std::string& name,
   return kept;
 }
 
+absl::StatusOr<std::string> Log::MoveToQuarantine(const std::string& path,
+                                                  const std::string& name) {
+  std::string kept = QuarantinePath(fs_, options_.path, name);
+  absl::Status s = fs_->CreateDirectories(options_.path + "/" + kQuarantineDir);
+  if (s.ok()) s = fs_->Rename(path, kept);
+  if (!s.ok()) return s;
+  return kept;
+}
+
 void Log::WriteDurableMark(uint64_t position) {
   std::lock_guard<std::mutex> lk(mark_mu_);
   marked_position_ = std::max(marked_position_, position);
@@ -293,14 +302,12 @@ absl::Status Log::Recover() {
           (*file)->data(), kSegmentHeaderSize,
           static_cast<uint32_t>((*file)->size() - 8), &last_position);
       file->reset();
-      std::string kept = QuarantinePath(fs_, options_.path, name);
-      absl::Status s = fs_->CreateDirectories(options_.path + "/" + kQuarantineDir);
-      if (s.ok()) s = fs_->Rename(path, kept);
-      if (!s.ok()) return s;
+      auto kept = MoveToQuarantine(path, name);
+      if (!kept.ok()) return kept.status();
       recovery_.repairs.push_back("dropped segment " + name + " (" + std::to_string(records) +
                                   " record(s) in it pass their checksums, up to position " +
                                   std::to_string(last_position) + "); its bytes are kept in " +
-                                  kept);
+                                  *kept);
       ++recovery_.dropped_segments;
       continue;
     }
@@ -475,10 +482,10 @@ absl::Status Log::Recover() {
     // acknowledged before the damage: keep its bytes for the operator.
     absl::Status s;
     if (has_records) {
-      std::string kept = QuarantinePath(fs_, options_.path, name);
-      s = fs_->CreateDirectories(options_.path + "/" + kQuarantineDir);
-      if (s.ok()) s = fs_->Rename(path, kept);
+      auto moved = MoveToQuarantine(path, name);
+      s = moved.status();
       if (s.ok()) {
+        const std::string& kept = *moved;
         std::string line = "segment " + name +
                            " follows the end of the log and was taken out of it (" +
                            std::to_string(records) +
