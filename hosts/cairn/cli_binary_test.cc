@@ -18,6 +18,7 @@
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 struct Result {
   int code = -1;
@@ -224,6 +225,34 @@ TEST_F(CliBinaryTest, AFileInTheStoreItDidNotMakeIsKeptAndReportedByVerify) {
   EXPECT_EQ(Slurp(dir_ / "data" / "000003.log"), "WAL\n");
 }
 
+// `count` JSON lines of about 1 KB each, for stores of several 64 KiB
+// segments.
+std::string BigEvents(int count) {
+  std::string events;
+  for (int i = 0; i < count; ++i) {
+    events += "{\"type\": \"Big\", \"data\": {\"i\": " + std::to_string(i) + ", \"pad\": \"" +
+              std::string(1000, 'x') + "\"}}\n";
+  }
+  return events;
+}
+
+// `args` against the store "small" with 64 KiB segments.
+std::vector<std::string> InSmallStore(std::vector<std::string> args) {
+  const std::vector<std::string> store = {"--data", "small", "--set", "storage.segment-size=64KiB"};
+  args.insert(args.begin(), store.begin(), store.end());
+  return args;
+}
+
+void FlipByte(const std::filesystem::path& file, std::streamoff offset, char mask) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(offset);
+  char byte = 0;
+  f.read(&byte, 1);
+  f.seekp(offset);
+  byte = static_cast<char>(byte ^ mask);
+  f.write(&byte, 1);
+}
+
 TEST_F(CliBinaryTest, DefaultStoreInDataPersistsBetweenInvocations) {
   Result append = Run({"append", "orders-1"},
                       "{\"type\": \"OrderPlaced\", \"data\": {\"id\": 1}}\n"
@@ -241,39 +270,48 @@ TEST_F(CliBinaryTest, DefaultStoreInDataPersistsBetweenInvocations) {
   EXPECT_EQ(verify.code, 0) << verify.err << verify.out;
 }
 
+TEST_F(CliBinaryTest, DamageTheOpenRefusesIsPassedOnlyByVerifyRepairWhichSaysWhatItDid) {
+  ASSERT_EQ(Run(InSmallStore({"append", "big", "--batch-size", "10"}), BigEvents(200)).code, 0);
+  FlipByte(dir_ / "small" / "00000001.log", 24, 0x04);  // segment 1's base position
+  for (const char* command : {"verify", "read"}) {
+    std::vector<std::string> args = {command};
+    if (std::string(command) == "read") args.push_back("big");
+    Result refused = Run(InSmallStore(args));
+    EXPECT_EQ(refused.code, 2) << command << refused.out;
+    EXPECT_THAT(refused.err, HasSubstr("segment 00000001.log offset 0"));
+    EXPECT_THAT(refused.err, HasSubstr("cairn verify --repair"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "small" / "quarantine"));
+  Result repair = Run(InSmallStore({"verify", "--repair"}));
+  EXPECT_EQ(repair.code, 0) << repair.err << repair.out;
+  EXPECT_THAT(repair.out,
+              HasSubstr("repaired: segment 00000001.log offset 0: damaged header rebuilt"));
+  EXPECT_THAT(repair.out, HasSubstr("quarantine/00000001.log."));
+  EXPECT_THAT(repair.out, Not(HasSubstr("problem:")));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "small" / "quarantine"));
+  Result verify = Run(InSmallStore({"verify"}));
+  EXPECT_EQ(verify.code, 0) << verify.err << verify.out;
+  EXPECT_EQ(Run(InSmallStore({"head", "big"})).out, "200\n");
+  Result read = Run(InSmallStore({"read", "big", "--from", "1", "--max", "1"}));
+  EXPECT_EQ(read.code, 0) << read.err;
+  EXPECT_THAT(read.out, HasSubstr("#1 @1 "));
+}
+
 TEST_F(CliBinaryTest, VerifyFindsAFlippedByteInASealedSegment) {
-  std::string events;
-  for (int i = 0; i < 300; ++i) {
-    events += "{\"type\": \"Big\", \"data\": {\"i\": " + std::to_string(i) + ", \"pad\": \"" +
-              std::string(1000, 'x') + "\"}}\n";
-  }
-  const std::vector<std::string> store = {"--data", "small", "--set", "storage.segment-size=64KiB"};
-  auto with_store = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), store.begin(), store.end());
-    return args;
-  };
-  Result append = Run(with_store({"append", "big", "--batch-size", "10"}), events);
+  const std::string events = BigEvents(300);
+  Result append = Run(InSmallStore({"append", "big", "--batch-size", "10"}), events);
   ASSERT_EQ(append.code, 0) << append.err;
-  ASSERT_EQ(Run(with_store({"verify"})).code, 0);
+  ASSERT_EQ(Run(InSmallStore({"verify"})).code, 0);
   ASSERT_TRUE(std::filesystem::exists(dir_ / "small" / "00000002.log"));
-  {
-    std::fstream segment(dir_ / "small" / "00000001.log",
-                         std::ios::in | std::ios::out | std::ios::binary);
-    segment.seekg(5000);
-    char byte = 0;
-    segment.read(&byte, 1);
-    segment.seekp(5000);
-    byte = static_cast<char>(byte ^ 0xff);
-    segment.write(&byte, 1);
-  }
-  Result verify = Run(with_store({"verify"}));
+  FlipByte(dir_ / "small" / "00000001.log", 5000, static_cast<char>(0xff));
+  Result verify = Run(InSmallStore({"verify"}));
   EXPECT_EQ(verify.code, 2);
   EXPECT_THAT(verify.out, HasSubstr("problem: segment 00000001.log offset"));
-  Result read = Run(with_store({"read", "big"}));
+  Result read = Run(InSmallStore({"read", "big"}));
   EXPECT_EQ(read.code, 2);
   EXPECT_THAT(read.err, HasSubstr("checksum"));
   // Records in the other segments still read.
-  Result tail = Run(with_store({"read", "big", "--from", "290"}));
+  Result tail = Run(InSmallStore({"read", "big", "--from", "290"}));
   EXPECT_EQ(tail.code, 0) << tail.err;
   EXPECT_THAT(tail.out, HasSubstr("#300 @300 "));
 }

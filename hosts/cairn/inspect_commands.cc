@@ -1,6 +1,7 @@
 // plugins, plugin-info, verify, stats.
 #include <cairn/builtins.h>
 #include <cairn/names.h>
+#include <cairn/plugin.h>
 #include <cairn/plugin_registry.h>
 #include <cairn/status.h>
 
@@ -186,28 +187,50 @@ int PluginInfoCommand(CommandContext& context) {
 
 int VerifyCommand(CommandContext& context) {
   StoreOptions store_flags;
+  bool repair = false;
   po::options_description description("Flags");
+  description.add_options()(
+      "repair", po::bool_switch(&repair),
+      "open the store with the storage option repair=true: damage the open refuses is cut "
+      "out or rebuilt, and every thing dropped is printed (a copy is kept in quarantine/)");
   AddStoreOptions(description, &store_flags);
   po::variables_map variables;
   if (auto done = ParseCommandLine(
-          context, "",
+          context, "[--repair]",
           "Runs the storage plugin's check of every stored record (checksums, structure,\n"
           "indexes) and, with a cipher configured, opens every event's seal, without\n"
           "changing anything. Prints each problem and what was checked; exits 2 if there\n"
-          "was a problem.",
+          "was a problem. A store whose open refuses damage (it names the file and\n"
+          "offset) opens only with --repair, which prints each thing it repaired or\n"
+          "dropped as 'repaired: ...' before checking what is left.",
           description, po::positional_options_description(), &variables)) {
     return *done;
   }
+  if (repair) {
+    if (!MergeStoreOptions(context.store_options, store_flags).server.empty()) {
+      *context.err << "cairn verify: --repair works on the store's files; run it on the "
+                      "server's machine with --data DIR while cairnd is stopped\n";
+      return kExitUsage;
+    }
+    store_flags.overrides.push_back(std::string("storage.") + CAIRN_STORAGE_OPTION_REPAIR +
+                                    "=true");
+  }
   std::unique_ptr<StoreAccess> store;
   if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store)) return *done;
-  size_t problems = 0;
+  size_t problems = 0, repaired = 0;
+  const std::string repaired_prefix = CAIRN_VERIFY_REPAIRED_PREFIX;
   absl::StatusOr<std::string> checked = store->Verify([&](const std::string& problem) {
+    if (problem.rfind(repaired_prefix, 0) == 0) {
+      ++repaired;
+      *context.out << EscapeForTerminal(problem) << "\n";
+      return;
+    }
     ++problems;
     *context.out << "problem: " << EscapeForTerminal(problem) << "\n";
   });
   if (!checked.ok()) return ReportError(context, checked.status());
   *context.out << "ok: " << store->Describe() << ": every record checks out (" << *checked
-               << ")\n";
+               << (repair ? absl::StrCat("; ", repaired, " repair(s) above") : "") << ")\n";
   return kExitOk;
 }
 

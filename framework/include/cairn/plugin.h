@@ -259,6 +259,17 @@ typedef void (*cairn_stat_fn)(void* context, const char* name, double value);
  * checksum mismatch". */
 typedef void (*cairn_problem_fn)(void* context, const char* description);
 
+/* Repair (ABI 1.0, by convention, no new entry): a persistent storage plugin
+ * that refuses to open damaged data may accept the option key "repair"
+ * (value "true" or "false", default false). With "repair = true" its open
+ * repairs what it would otherwise refuse (listing what it drops, keeping a
+ * copy of what it changes), and its verify reports each thing repaired
+ * first, as a description beginning with CAIRN_VERIFY_REPAIRED_PREFIX; hosts
+ * print those as done, not as problems, and do not count them.
+ * `cairn verify --repair` sets the option. */
+#define CAIRN_STORAGE_OPTION_REPAIR "repair"
+#define CAIRN_VERIFY_REPAIRED_PREFIX "repaired: "
+
 /* ---- Storage ----------------------------------------------------------- */
 
 typedef struct cairn_storage cairn_storage; /* opaque plugin instance */

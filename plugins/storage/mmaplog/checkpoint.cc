@@ -307,10 +307,15 @@ absl::StatusOr<bool> Log::LoadCheckpoint(
   }
   const uint64_t first_number = used.front()->number;
   if (cut_segment < first_number) {
+    Prove(cut_position, "index/checkpoint covers the log up to it");
     return reject("its cut segment " + SegmentFileName(cut_segment) +
                   " was removed by retention");
   }
   if (cut_segment > used.back()->number) {
+    // The segments up to the cut existed when it was written: the open
+    // refuses (see Recover) unless it repairs.
+    Prove(cut_position, "index/checkpoint covers the log up to it, in segment " +
+                            SegmentFileName(cut_segment));
     return reject("the log ends before its cut segment " +
                   SegmentFileName(cut_segment));
   }
@@ -319,6 +324,10 @@ absl::StatusOr<bool> Log::LoadCheckpoint(
   if (cut->base_position != cut_base) {
     return reject("segment " + cut->name() + " starts at another position");
   }
+  // Whether or not it is used, a checkpoint of this log proves the log
+  // reached its cut (it is written only over records synced before it).
+  Prove(cut_position, "index/checkpoint covers the log up to it");
+  if (options_.repair) return reject("the open repairs, so it scans everything");
   for (size_t i = 0; i < cut_index; ++i) {
     if (!used[i]->sealed.load()) {
       return reject("segment " + used[i]->name() + " before the cut is not sealed");

@@ -202,6 +202,10 @@ Log::~Log() {
   if (!recovered_) return;
   uint64_t synced = 0;
   absl::Status s = SyncCommitted(&synced);
+  if (s.ok() && !failed_.load()) {
+    WriteDurableMark(synced);
+    s = active_.load()->file->Sync(0, kSegmentHeaderSize);
+  }
   // A clean close leaves an index checkpoint so the next open need not
   // rescan; without one (failure, kill -9) the next open scans.
   if (s.ok() && !failed_.load()) s = WriteCheckpoint(/*closing=*/true);
@@ -922,7 +926,12 @@ absl::Status Log::SyncSegments(bool include_active) {
     if (n < through && !seg->sealed.load()) {
       // Every record of this segment is committed and now durable: mark it
       // sealed, so recovery treats damage in it as corruption, not a torn
-      // tail.
+      // tail. The next segment's header goes to disk first: recovery takes a
+      // sealed segment as proof that the next one is in use.
+      if (Segment* next = SegmentAt(n + 1)) {
+        s = TimedSync(next, 0, kSegmentHeaderSize);
+        if (!s.ok()) return s;
+      }
       {
         std::lock_guard<std::mutex> lk(header_mu_);
         SegmentHeader h;
@@ -1023,6 +1032,10 @@ void Log::FlusherLoop() {
         fsync_nanos_.load(std::memory_order_relaxed) - nanos_before;
     if (synced > durable_.load(std::memory_order_relaxed)) {
       durable_.store(synced, std::memory_order_seq_cst);
+      // Recovery's proof of what was durable: written only after the sync
+      // returned, so it never claims more than is on disk; the next sync of
+      // the active segment carries it there.
+      WriteDurableMark(synced);
     }
     durable_changed_[sync_number & 1].WakeAll();
   }
@@ -1354,12 +1367,21 @@ absl::Status Log::DeleteTo(std::string_view stream, uint64_t revision) {
   if (target <= s->deleted_to.load(std::memory_order_acquire)) {
     return absl::OkStatus();
   }
-  absl::Status st = fs_->AppendFile(options_.path + "/" + kDeletesFile,
-                                    EncodeDelete(stream, target),
+  const std::string record = EncodeDelete(stream, target);
+  absl::Status st = fs_->AppendFile(options_.path + "/" + kDeletesFile, record,
                                     options_.fsync != FsyncMode::kNever);
   if (!st.ok()) return st;
   any_deletes_.store(true, std::memory_order_release);
   s->deleted_to.store(target, std::memory_order_release);
+  if (options_.fsync != FsyncMode::kNever) {
+    // The record is synced: say so in the durable mark, and sync that, so
+    // recovery can tell damage to this delete from a torn write.
+    deletes_durable_.fetch_add(record.size());
+    WriteDurableMark(durable_.load(std::memory_order_acquire));
+    Segment* seg = active_.load(std::memory_order_acquire);
+    st = seg->file->Sync(0, kSegmentHeaderSize);
+    if (!st.ok()) return st;
+  }
   return absl::OkStatus();
 }
 

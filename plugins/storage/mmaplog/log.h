@@ -73,6 +73,13 @@ struct LogOptions {
   uint32_t stream_bucket_bits = 17;      // 2^bits buckets in the stream map
   RetentionMode retention = RetentionMode::kNone;
   uint64_t retention_bytes = 0;          // for kBytes
+  // Whether Open may repair damage it would otherwise refuse (the plugin's
+  // `repair` option, set by `cairn verify --repair`). Without it, damage
+  // before the last point the store can prove durable fails the open with
+  // DataLoss naming file and offset and changes nothing; with it the open
+  // cuts the log at the damage, keeps a copy of every file it changes in
+  // quarantine/ and lists what it dropped in RecoveryReport::repairs.
+  bool repair = false;
   // Where the background thread reports what it could not do (a checkpoint
   // or a removal that failed); null: nowhere. Called from that thread.
   std::function<void(const std::string&)> warn;
@@ -113,6 +120,17 @@ struct RecoveryReport {
                                    // was given one (and modes 0700/0600)
   // Names in the store folder that mmaplog did not make: left alone.
   std::vector<std::string> foreign_files;
+  // The last position the store could prove durable (the newest durable
+  // mark in a segment header, the checkpoint's cut, the end of a sealed
+  // segment) and what proved it. Damage at or before it is corruption and
+  // fails the open unless LogOptions::repair; only what lies after it may be
+  // cut as a torn tail.
+  uint64_t proven_position = 0;
+  std::string proven_by;
+  uint64_t proven_deletes_bytes = 0;  // deletes.log bytes proven durable
+  // With LogOptions::repair: one line per thing the open changed or dropped
+  // (file, offsets, positions and event count, where the copy is kept).
+  std::vector<std::string> repairs;
 };
 
 // One segment file while the log is open.
@@ -242,6 +260,25 @@ class Log {
   absl::Status Recover();
   absl::Status ScanSegment(Segment* segment, uint32_t from, uint64_t* expected,
                            bool* truncated);
+  // Raises recovery_.proven_position to `position` (proved by `by`).
+  void Prove(uint64_t position, const std::string& by);
+  // The log ends (or must be cut) at `cut_position`, in `file` at `offset`,
+  // because of `what`. OK if that is after everything proven durable (a
+  // torn tail) or the open repairs; otherwise DataLoss saying so and how to
+  // repair. Changes nothing.
+  absl::Status CheckCut(const std::string& file, uint64_t offset,
+                        uint64_t cut_position, const std::string& what) const;
+  // Copies `bytes` of the file `name` to quarantine/<name>.<seconds>;
+  // returns the copy's path.
+  absl::StatusOr<std::string> Quarantine(const std::string& name,
+                                         std::string_view bytes);
+  // Moves the file at `path` (named `name`) to quarantine/; returns where.
+  absl::StatusOr<std::string> MoveToQuarantine(const std::string& path,
+                                               const std::string& name);
+  // Writes the durable mark (record.h) into the active segment's header:
+  // `position` (or the highest one marked before) and deletes_durable_. The
+  // next sync of that segment's header makes it durable. Thread-safe.
+  void WriteDurableMark(uint64_t position);
   absl::Status LoadDeletes();
   // checkpoint.cc: the indexes up to a cut (the end of the newest sealed
   // segment, or at a clean close the end of the log), and loading it at
@@ -416,6 +453,11 @@ class Log {
   std::atomic<uint64_t> fsync_nanos_{0};  // time in them ("fsync_seconds")
 
   std::mutex deletes_mu_;
+  // Bytes of deletes.log known durable (synced), for the durable mark.
+  std::atomic<uint64_t> deletes_durable_{0};
+  // Serialises writes of the durable mark (flusher, DeleteTo, close).
+  std::mutex mark_mu_;
+  uint64_t marked_position_ = 0;  // guarded by mark_mu_
   // Guards rewrites of a live segment's header (sealing) against Verify.
   std::mutex header_mu_;
   std::mutex apply_mu_;

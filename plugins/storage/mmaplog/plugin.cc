@@ -91,6 +91,12 @@ class MmapLogStorage : public sdk::Storage {
     if (!as.ok()) return ToSdk(as);
     as = ParseZeroFill(options.Get("zero-fill", "auto"), &lo.zero_fill);
     if (!as.ok()) return ToSdk(as);
+    const std::string repair = options.Get("repair", "false");
+    if (repair != "true" && repair != "false") {
+      return sdk::InvalidArgument("option 'repair': '" + repair +
+                                  "' is not true or false");
+    }
+    lo.repair = repair == "true";
     lo.warn = [path = lo.path](const std::string& m) {
       sdk::LogWarn("mmaplog " + path + ": " + m);
     };
@@ -130,6 +136,9 @@ class MmapLogStorage : public sdk::Storage {
     }
     for (const std::string& p : r.problems) {
       sdk::LogError("mmaplog " + lo.path + ": " + p);
+    }
+    for (const std::string& p : r.repairs) {
+      sdk::LogWarn("mmaplog " + lo.path + ": repair: " + p);
     }
     *out = std::move(storage);
     return sdk::Status::Ok();
@@ -210,6 +219,14 @@ class MmapLogStorage : public sdk::Storage {
       ++problems;
       if (fn != nullptr) fn(context, p.c_str());
     };
+    // What the open repaired (option `repair`) comes first, marked so that
+    // hosts print it as done rather than as a problem found (plugin.h,
+    // verify).
+    if (fn != nullptr) {
+      for (const std::string& r : log_->recovery().repairs) {
+        fn(context, (std::string(CAIRN_VERIFY_REPAIRED_PREFIX) + r).c_str());
+      }
+    }
     for (const std::string& name : log_->recovery().foreign_files) {
       report(ForeignFileText(name));
     }
@@ -237,4 +254,5 @@ CAIRN_STORAGE_PLUGIN(cairn::mmaplog::MmapLogStorage, "mmaplog", "1.0.0",
                          CAIRN_CAP_TAGS | CAIRN_CAP_SNAPSHOTS |
                          CAIRN_CAP_DELETE | CAIRN_CAP_APPLY,
                      "path", "segment-size", "fsync", "preallocate-segments",
-                     "expected-streams", "retention", "zero-fill", "create")
+                     "expected-streams", "retention", "zero-fill", "create",
+                     "repair")

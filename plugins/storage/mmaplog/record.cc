@@ -179,4 +179,24 @@ bool SegmentHeader::DecodeFrom(const uint8_t* in) {
   return true;
 }
 
+void EncodeDurableMark(uint8_t* header, const DurableMark& mark) {
+  uint8_t out[20];
+  std::memcpy(out + 4, &mark.position, 8);
+  std::memcpy(out + 12, &mark.deletes_bytes, 8);
+  const uint32_t crc = Crc32c(0, out + 4, 16);
+  std::memcpy(out, &crc, 4);
+  std::memcpy(header + 44, out, sizeof out);
+}
+
+bool DecodeDurableMark(const uint8_t* header, DurableMark* mark) {
+  uint8_t in[20];
+  std::memcpy(in, header + 44, sizeof in);
+  uint32_t crc;
+  std::memcpy(&crc, in, 4);
+  if (Crc32c(0, in + 4, 16) != crc) return false;
+  std::memcpy(&mark->position, in + 4, 8);
+  std::memcpy(&mark->deletes_bytes, in + 12, 8);
+  return true;
+}
+
 }  // namespace cairn::mmaplog

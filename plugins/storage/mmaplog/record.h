@@ -157,7 +157,11 @@ std::string SegmentFileName(uint64_t number);
 //   0 u64 magic, 8 u32 version, 12 u32 flags (kSegmentInUse, kSegmentSealed),
 //   16 u64 number, 24 u64 base_position (the position before its first
 //   record; valid with kSegmentInUse), 32 u64 file size, 40 u32 CRC32C of
-//   [0, 40). A spare segment made ahead of need has flags 0.
+//   [0, 40), then the durable mark: 44 u32 CRC32C of [48, 64), 48 u64
+//   position, 56 u64 deletes.log bytes. A spare segment made ahead of need
+//   has flags 0.
+// The durable mark (EncodeDurableMark) is not part of the header's checksum:
+// it is rewritten after syncs while the header proper stays put.
 struct SegmentHeader {
   uint32_t flags = 0;
   uint64_t number = 0;
@@ -168,6 +172,19 @@ struct SegmentHeader {
   // False if the magic, version or checksum is wrong.
   bool DecodeFrom(const uint8_t* in);
 };
+
+// The durable mark in a segment header: a position, and a length of
+// deletes.log, that the store had already made durable (a sync covering them
+// had returned) when the mark was written. Recovery uses the largest valid
+// marks of any segment as proof that everything up to them was complete on
+// disk (docs/mmaplog.md, Recovery). Writes bytes [44, 64) of `header` only.
+struct DurableMark {
+  uint64_t position = 0;
+  uint64_t deletes_bytes = 0;
+};
+void EncodeDurableMark(uint8_t* header, const DurableMark& mark);
+// False (and *mark untouched) if no valid mark is there.
+bool DecodeDurableMark(const uint8_t* header, DurableMark* mark);
 
 }  // namespace cairn::mmaplog
 

@@ -21,24 +21,42 @@ bool ParseSegmentName(const std::string& name, uint64_t* number) {
 constexpr char kQuarantineDir[] = "quarantine";
 
 // Records from `from` on (8-byte aligned probes) whose header and body both
-// pass their checksums: evidence that bytes before them were not a torn tail.
+// pass their checksums: evidence that bytes before them were not a torn
+// tail. *last_position (if given) is the highest position among them.
 uint64_t CountCheckedRecordsAfter(const uint8_t* data, uint32_t from,
-                                  uint32_t limit) {
+                                  uint32_t limit,
+                                  uint64_t* last_position = nullptr) {
   uint64_t found = 0;
   for (uint32_t probe = from; probe + kRecordHeaderSize <= limit; probe += 8) {
     RecordHeader h;
-    if (CheckRecord(data + probe, limit - probe, &h) == RecordCheck::kOk) ++found;
+    if (CheckRecord(data + probe, limit - probe, &h) == RecordCheck::kOk) {
+      ++found;
+      if (last_position != nullptr && h.position > *last_position) {
+        *last_position = h.position;
+      }
+    }
   }
   return found;
 }
 
-// Where a damaged or dropped segment named `name` is kept:
-// <log>/quarantine/<name>.<unix seconds>.
-std::string QuarantinePath(const std::string& log_dir, const std::string& name) {
+// "positions A..B (N events)", or "no position" when the range is empty.
+std::string PositionRange(uint64_t first, uint64_t last) {
+  if (last < first) return "no position";
+  return "positions " + std::to_string(first) + ".." + std::to_string(last) +
+         " (" + std::to_string(last - first + 1) + " event(s))";
+}
+
+// Where a damaged or dropped file named `name` is kept:
+// <log>/quarantine/<name>.<unix seconds>[.N], a name not taken yet.
+std::string QuarantinePath(FileSystem* fs, const std::string& log_dir,
+                           const std::string& name) {
   auto now = std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-  return log_dir + "/" + kQuarantineDir + "/" + name + "." + std::to_string(now);
+  std::string base = log_dir + "/" + kQuarantineDir + "/" + name + "." + std::to_string(now);
+  std::string path = base;
+  for (int n = 1; fs->Exists(path) && n < 1000; ++n) path = base + "." + std::to_string(n);
+  return path;
 }
 
 // Zeroes the pages of [from, to) that hold anything, leaving all-zero pages
@@ -72,6 +90,55 @@ const char* CheckText(RecordCheck c) {
 
 }  // namespace
 
+void Log::Prove(uint64_t position, const std::string& by) {
+  if (position > recovery_.proven_position) {
+    recovery_.proven_position = position;
+    recovery_.proven_by = by;
+  }
+}
+
+absl::Status Log::CheckCut(const std::string& file, uint64_t offset,
+                           uint64_t cut_position, const std::string& what) const {
+  if (options_.repair || cut_position >= recovery_.proven_position) {
+    return absl::OkStatus();
+  }
+  return absl::DataLossError(
+      file + " offset " + std::to_string(offset) + ": " + what +
+      "; the log would end at position " + std::to_string(cut_position) +
+      ", but position " + std::to_string(recovery_.proven_position) +
+      " was durable (" + recovery_.proven_by +
+      "), so this is damage, not a torn tail. Nothing was changed; run "
+      "'cairn verify --repair' to cut the log there (it lists what it drops "
+      "and keeps a copy in quarantine/), or restore the store from a backup");
+}
+
+absl::StatusOr<std::string> Log::Quarantine(const std::string& name,
+                                            std::string_view bytes) {
+  std::string kept = QuarantinePath(fs_, options_.path, name);
+  absl::Status s = fs_->CreateDirectories(options_.path + "/" + kQuarantineDir);
+  if (s.ok()) s = fs_->WriteFileAtomic(kept, std::string(bytes));
+  if (!s.ok()) return s;
+  return kept;
+}
+
+absl::StatusOr<std::string> Log::MoveToQuarantine(const std::string& path,
+                                                  const std::string& name) {
+  std::string kept = QuarantinePath(fs_, options_.path, name);
+  absl::Status s = fs_->CreateDirectories(options_.path + "/" + kQuarantineDir);
+  if (s.ok()) s = fs_->Rename(path, kept);
+  if (!s.ok()) return s;
+  return kept;
+}
+
+void Log::WriteDurableMark(uint64_t position) {
+  std::lock_guard<std::mutex> lk(mark_mu_);
+  marked_position_ = std::max(marked_position_, position);
+  Segment* seg = active_.load(std::memory_order_acquire);
+  if (seg != nullptr) {
+    EncodeDurableMark(seg->data, DurableMark{marked_position_, deletes_durable_.load()});
+  }
+}
+
 absl::Status Log::Recover() {
   uint64_t retained_from = 0;
   absl::Status rs = ReadRetentionState(&retained_from);
@@ -99,32 +166,146 @@ absl::Status Log::Recover() {
     absl::Status s = fs_->SyncDirectory(options_.path);
     if (!s.ok()) return s;
   }
-  // Open every segment; those never put in use (spares) are removed.
+  // Refusals before anything is changed name the file and what to run.
+  auto refuse = [](const std::string& where, const std::string& what,
+                   const std::string& repair) {
+    return absl::DataLossError(
+        where + ": " + what + ". Nothing was changed; run 'cairn verify "
+        "--repair' to " + repair + " (it lists what it drops and keeps a copy "
+        "in quarantine/), or restore the store from a backup");
+  };
+  // Open every segment. A file whose header fails its checksum is a spare
+  // whose creation a crash cut short only if nothing was ever written after
+  // the header; one holding records was in use, and its header is damage.
   std::vector<std::unique_ptr<Segment>> used;
   std::vector<std::string> unused;
+  bool cut_listing = false;  // repair: the log ends before a gap
   for (auto& [number, name] : files) {
     std::string path = options_.path + "/" + name;
     auto file = fs_->OpenMapped(path);
+    if (!file.ok()) {
+      auto size = fs_->FileSize(path);
+      if (size.ok() && *size == 0) {  // created, never sized: a spare
+        unused.push_back(path);
+        continue;
+      }
+      return file.status();
+    }
+    uint8_t* data = (*file)->data();
+    const size_t file_size = (*file)->size();
     SegmentHeader h;
-    bool valid = file.ok() && (*file)->size() >= (64u << 10) &&
-                 h.DecodeFrom((*file)->data()) && h.number == number &&
-                 h.size == (*file)->size();
-    if (!valid || (h.flags & kSegmentInUse) == 0) {
-      // A spare made ahead of need, or one whose creation a crash cut short.
-      // Harmless unless a later segment is in use (checked next).
-      unused.push_back(path);
+    bool header_ok = file_size >= kSegmentHeaderSize && h.DecodeFrom(data);
+    const bool has_records = file_size >= kSegmentHeaderSize + 4 &&
+                             LoadLength(data + kSegmentHeaderSize) != 0;
+    if (header_ok && (h.flags & kSegmentInUse) == 0) {
+      unused.push_back(path);  // a spare made ahead of need
       continue;
     }
-    if (!unused.empty()) {
-      return absl::DataLossError(
-          "segment " + name + " is in use but an earlier segment (" +
-          unused.front().substr(unused.front().rfind('/') + 1) +
-          ") is damaged or was never started; restore it from a backup");
+    if (!header_ok && !has_records) {
+      unused.push_back(path);  // a spare whose creation a crash cut short
+      continue;
     }
-    if (!used.empty() && used.back()->number + 1 != number) {
-      return absl::DataLossError("segment " + SegmentFileName(number - 1) +
-                                 " is missing before " + name +
-                                 "; restore it from a backup");
+    if (!header_ok) {
+      const std::string what =
+          "the segment header fails its checksum, but the segment holds "
+          "records, so it was in use";
+      if (!options_.repair) {
+        return refuse("segment " + name + " offset 0", what,
+                      "rebuild the header from the segment's records");
+      }
+      // Rebuilt from the file: number from its name, size from its length,
+      // base position from its first record (whose header must check out).
+      RecordHeader first;
+      RecordCheck c = CheckRecord(data + kSegmentHeaderSize,
+                                  file_size - kSegmentHeaderSize, &first,
+                                  /*check_body=*/false);
+      if (c != RecordCheck::kOk || first.batch_index != 0 ||
+          file_size < (64u << 10) || first.position == 0) {
+        return absl::DataLossError(
+            "segment " + name + " offset 0: " + what +
+            ", and its first record is damaged too, so the header cannot be "
+            "rebuilt; restore the segment from a backup");
+      }
+      auto kept = Quarantine(name, std::string_view(
+                                       reinterpret_cast<const char*>(data), file_size));
+      if (!kept.ok()) return kept.status();
+      h = SegmentHeader();
+      h.flags = kSegmentInUse;
+      h.number = number;
+      h.base_position = first.position - 1;
+      h.size = file_size;
+      h.EncodeTo(data);
+      EncodeDurableMark(data, DurableMark{});
+      absl::Status s = (*file)->Sync(0, kSegmentHeaderSize);
+      if (!s.ok()) return s;
+      recovery_.repairs.push_back(
+          "segment " + name + " offset 0: damaged header rebuilt (in use, "
+          "unsealed, base position " + std::to_string(h.base_position) +
+          ", from its first record); the segment as found is kept in " + *kept);
+    }
+    if (h.number != number) {
+      return absl::DataLossError(
+          "segment " + name + " offset 0: its header says it is segment " +
+          SegmentFileName(h.number) +
+          "; a file was renamed or copied in. Restore the store from a backup");
+    }
+    if (h.size != file_size) {
+      const std::string what = "its header says the file is " +
+                               std::to_string(h.size) + " bytes, but it is " +
+                               std::to_string(file_size) +
+                               " (cut short or extended)";
+      if (!options_.repair) {
+        return refuse("segment " + name + " offset " +
+                          std::to_string(std::min<uint64_t>(h.size, file_size)),
+                      what, "set the file back to its size and cut the log where its records end");
+      }
+      auto kept = Quarantine(name, std::string_view(
+                                       reinterpret_cast<const char*>(data), file_size));
+      if (!kept.ok()) return kept.status();
+      file->reset();
+      absl::Status s = fs_->Truncate(path, h.size);
+      if (!s.ok()) return s;
+      file = fs_->OpenMapped(path);
+      if (!file.ok()) return file.status();
+      recovery_.repairs.push_back("segment " + name + ": " + what +
+                                  "; set back to " + std::to_string(h.size) +
+                                  " bytes (the file as found is kept in " + *kept +
+                                  "); what that cut off is listed below");
+    }
+    // A segment in use after a missing, blank or damaged one: positions
+    // cannot skip, so the log can only end before the gap.
+    std::string gap, missing;
+    if (!cut_listing && !unused.empty()) {
+      missing = unused.front().substr(unused.front().rfind('/') + 1);
+      gap = "segment " + name + " is in use but the earlier segment " + missing +
+            " is blank, damaged or was never started";
+    } else if (!cut_listing && !used.empty() && used.back()->number + 1 != number) {
+      missing = SegmentFileName(used.back()->number + 1);
+      gap = "segment " + missing + " is missing before " + name;
+    }
+    if (!gap.empty()) {
+      if (!options_.repair) {
+        return refuse("segment " + missing, gap,
+                      "end the log before " + missing + " (the segments in use after it "
+                      "go to quarantine/)");
+      }
+      recovery_.repairs.push_back(gap + "; the log now ends before " + missing);
+      cut_listing = true;
+    }
+    if (cut_listing) {
+      uint64_t last_position = 0;
+      const uint64_t records = CountCheckedRecordsAfter(
+          (*file)->data(), kSegmentHeaderSize,
+          static_cast<uint32_t>((*file)->size() - 8), &last_position);
+      file->reset();
+      auto kept = MoveToQuarantine(path, name);
+      if (!kept.ok()) return kept.status();
+      recovery_.repairs.push_back("dropped segment " + name + " (" + std::to_string(records) +
+                                  " record(s) in it pass their checksums, up to position " +
+                                  std::to_string(last_position) + "); its bytes are kept in " +
+                                  *kept);
+      ++recovery_.dropped_segments;
+      continue;
     }
     auto seg = std::make_unique<Segment>();
     seg->number = number;
@@ -136,8 +317,78 @@ absl::Status Log::Recover() {
     seg->sealed.store((h.flags & kSegmentSealed) != 0);
     used.push_back(std::move(seg));
   }
-  // The spare right after the last segment in use may be reused (the
-  // preparer checks it is still blank); every other unused file goes.
+  // Segments missing at the start: the first one is 1, or the one
+  // retention.state says it kept (retention never removes the active one).
+  const uint64_t first_expected = retained_from > 0 ? retained_from : 1;
+  const bool first_missing =
+      used.empty() ? retained_from > 0 : used.front()->number != first_expected;
+  uint64_t missing_before = 0;  // positions lost with missing first segments
+  if (first_missing) {
+    const std::string why =
+        retained_from > 0
+            ? "retention.state says the log keeps segments from " +
+                  SegmentFileName(retained_from)
+            : fs_->Exists(options_.path + "/retention.state")
+                  ? "retention.state is damaged"
+                  : "retention never removed a segment (there is no retention.state)";
+    const std::string what =
+        "segment " + SegmentFileName(first_expected) + " is missing: " +
+        (used.empty() ? std::string("no segment is left")
+                      : "the log starts at " + used.front()->name() +
+                            " (after position " +
+                            std::to_string(used.front()->base_position) + ")") +
+        ", but " + why;
+    if (!options_.repair || used.empty()) {
+      if (used.empty()) {
+        return absl::DataLossError(what + "; restore the segments from a backup");
+      }
+      return refuse(options_.path, what,
+                    "start the log at " + used.front()->name() +
+                        " as if retention had removed what is missing");
+    }
+    missing_before = used.front()->base_position;
+    recovery_.repairs.push_back(
+        what + "; the log now starts at " + used.front()->name() + ", " +
+        (retained_from > 0 ? "the events before it are gone"
+                           : PositionRange(1, used.front()->base_position) +
+                                 " are gone") +
+        " (recorded in retention.state, as retention would)");
+  }
+  // A segment is sealed only once the next one is in use (and that one's
+  // header is synced first): a sealed last segment means the one after it
+  // is missing or its header damaged.
+  if (!used.empty() && used.back()->sealed.load()) {
+    Segment* last = used.back().get();
+    const std::string what = "segment " + last->name() +
+                             " is sealed, so segment " +
+                             SegmentFileName(last->number + 1) +
+                             " was in use, but it is missing or blank";
+    if (!options_.repair) {
+      return refuse(options_.path + "/" + SegmentFileName(last->number + 1), what,
+                    "let the log end at " + last->name() + " and go on from there");
+    }
+    std::lock_guard<std::mutex> lk(header_mu_);
+    SegmentHeader h;
+    h.DecodeFrom(last->data);
+    h.flags &= ~kSegmentSealed;
+    h.EncodeTo(last->data);
+    last->sealed.store(false);
+    recovery_.repairs.push_back(what + "; the log now ends in " + last->name() +
+                                " (unsealed); everything that was in " +
+                                SegmentFileName(last->number + 1) + " is gone");
+  }
+  // Proof of durability: the newest durable mark in any segment header.
+  for (auto& seg : used) {
+    DurableMark mark;
+    if (DecodeDurableMark(seg->data, &mark)) {
+      Prove(mark.position, "the durable mark in the header of segment " + seg->name());
+      recovery_.proven_deletes_bytes =
+          std::max(recovery_.proven_deletes_bytes, mark.deletes_bytes);
+    }
+  }
+  // Unused files are blank (nothing was written after their header): the
+  // spare right after the last segment in use may be reused (the preparer
+  // checks it is still blank); every other one goes.
   std::string keep_spare =
       used.empty() ? "" : options_.path + "/" + SegmentFileName(used.back()->number + 1);
   for (const std::string& path : unused) {
@@ -147,13 +398,11 @@ absl::Status Log::Recover() {
   }
 
   if (used.empty()) {
-    uint64_t number =
-        std::max(retained_from, files.empty() ? 1 : files.rbegin()->first + 1);
-    auto seg = CreateSegment(number);
+    auto seg = CreateSegment(first_expected);
     if (!seg.ok()) return seg.status();
     SegmentHeader h;
     h.flags = kSegmentInUse;
-    h.number = number;
+    h.number = first_expected;
     h.base_position = 0;
     h.size = (*seg)->size;
     h.EncodeTo((*seg)->data);
@@ -183,19 +432,26 @@ absl::Status Log::Recover() {
     Segment* seg = used[i].get();
     const uint32_t from = i == scan_index ? scan_from : kSegmentHeaderSize;
     if (from == kSegmentHeaderSize && seg->base_position != expected) {
-      if (!seg->sealed.load() || recovery_.problems.empty()) {
-        if (!seg->sealed.load()) {
-          // The previous segment lost its tail; nothing here can be
-          // committed after a gap.
-          keep = i;
-          break;
-        }
-        return absl::DataLossError(
-            "segment " + seg->name() + " starts after position " +
-            std::to_string(seg->base_position) + " but the log before it ends at " +
-            std::to_string(expected) + "; restore the segments from a backup");
+      // The previous segment ended early (a hole a crash left before the
+      // rotation) or this one starts elsewhere. A sealed segment was
+      // complete and synced, and so was every one before it.
+      Segment* prev = i > 0 ? used[i - 1].get() : nullptr;
+      const std::string file = prev != nullptr ? "segment " + prev->name() : seg->name();
+      const uint64_t prev_end =
+          prev == nullptr ? 0 : (prev->reserve.load() & 0xFFFFFFFFu) * 8;
+      const std::string what = "segment " + seg->name() + " starts after position " +
+                               std::to_string(seg->base_position) +
+                               " but the log before it ends at " +
+                               std::to_string(expected);
+      if (seg->sealed.load() && !options_.repair) {
+        return refuse("segment " + seg->name() + " offset 0",
+                      what + " although " + seg->name() + " is sealed",
+                      "cut the log at position " + std::to_string(expected));
       }
-      expected = seg->base_position;  // resynchronise after reported damage
+      absl::Status s = CheckCut(file, prev_end, expected, what);
+      if (!s.ok()) return s;
+      keep = i;
+      break;
     }
     bool truncated = false;
     absl::Status s = ScanSegment(seg, from, &expected, &truncated);
@@ -210,19 +466,33 @@ absl::Status Log::Recover() {
     std::string name = used[i]->name();
     const bool has_records = used[i]->size >= kSegmentHeaderSize + 4 &&
                              LoadLength(used[i]->data + kSegmentHeaderSize) != 0;
+    uint64_t last_position = 0;
+    const uint64_t records =
+        has_records ? CountCheckedRecordsAfter(used[i]->data, kSegmentHeaderSize,
+                                               used[i]->capacity_units * 8,
+                                               &last_position)
+                    : 0;
     segments_.Set(used[i]->number, 0);
     used[i].reset();
     // A segment after a truncated one may hold records that were
     // acknowledged before the damage: keep its bytes for the operator.
     absl::Status s;
     if (has_records) {
-      std::string kept = QuarantinePath(options_.path, name);
-      s = fs_->CreateDirectories(options_.path + "/" + kQuarantineDir);
-      if (s.ok()) s = fs_->Rename(path, kept);
+      auto moved = MoveToQuarantine(path, name);
+      s = moved.status();
       if (s.ok()) {
-        recovery_.problems.push_back("segment " + name +
-                                     " follows a truncated segment and was taken out of the "
-                                     "log; its bytes are kept in " + kept);
+        const std::string& kept = *moved;
+        std::string line = "segment " + name +
+                           " follows the end of the log and was taken out of it (" +
+                           std::to_string(records) +
+                           " record(s) in it pass their checksums, up to position " +
+                           std::to_string(last_position) + "); its bytes are kept in " +
+                           kept;
+        if (options_.repair) {
+          recovery_.repairs.push_back("dropped " + line);
+        } else {
+          recovery_.problems.push_back(line);
+        }
       }
     } else {
       s = fs_->Remove(path);
@@ -234,6 +504,20 @@ absl::Status Log::Recover() {
   if (recovery_.dropped_segments > 0) {
     absl::Status s = fs_->SyncDirectory(options_.path);
     if (!s.ok()) return s;
+  }
+  // Everything proven durable must be there: a checkpoint or durable mark
+  // beyond the end means segments (or their tails) went missing.
+  if (expected < recovery_.proven_position) {
+    const std::string what =
+        "the log ends at position " + std::to_string(expected) + ", but " +
+        PositionRange(expected + 1, recovery_.proven_position) + " were durable (" +
+        recovery_.proven_by + "): a segment or its tail is missing";
+    if (!options_.repair) {
+      return refuse("segment " + used.back()->name() + " offset " +
+                        std::to_string((used.back()->reserve.load() & 0xFFFFFFFFu) * 8),
+                    what, "let the log end at position " + std::to_string(expected));
+    }
+    recovery_.repairs.push_back(what + "; they are gone");
   }
 
   recovery_.scan_seconds = std::chrono::duration<double>(
@@ -252,6 +536,11 @@ absl::Status Log::Recover() {
       PublishLength(seg->data + seg_end, kEndOfSegment);
     }
   }
+  // The last segment is where appends go on: an end marker left in it (its
+  // successor never made it to disk, or a repair cut the log here) goes.
+  if (end + 4 <= last->size && LoadLength(last->data + end) == kEndOfSegment) {
+    PublishLength(last->data + end, 0);
+  }
   recovery_.segments = used.size();
   cursor_segment_ = last;
   cursor_offset_ = end;
@@ -269,13 +558,47 @@ absl::Status Log::Recover() {
   synced_segment_ = std::min(synced_segment_, last->number);
   for (auto& seg : used) segment_owner_.push_back(std::move(seg));
 
+  if (options_.repair && !recovery_.repairs.empty()) {
+    // What the checkpoint, durable marks and retention.state said no longer
+    // holds after a cut: the next open must not refuse what this one fixed.
+    absl::Status s = fs_->Remove(options_.path + "/index/checkpoint");
+    if (!s.ok()) return s;
+    if (missing_before > 0 || first_missing) {
+      // As retention would have left it: streams that lost their first
+      // revisions are trimmed to just before the first one kept.
+      const uint64_t ordinals = stream_count_.load();
+      for (uint64_t o = 1; o <= ordinals; ++o) {
+        auto* st = reinterpret_cast<StreamState*>(ordinals_.Get(o - 1));
+        uint64_t r = st->trimmed_to.load() + 1;
+        while (r <= st->head() && st->revisions.Get(r - 1) == 0) ++r;
+        if (r - 1 > st->trimmed_to.load()) st->trimmed_to.store(r - 1);
+      }
+      s = WriteRetentionState();
+      if (!s.ok()) return s;
+    }
+  }
+
   // Make what recovery kept (and repaired) durable, and seal finished
-  // segments, before anyone reads it as committed.
+  // segments, before anyone reads it as committed; then record it as
+  // durable in the active segment's header.
   uint64_t synced = 0;
   absl::Status s = SyncCommitted(&synced);
   if (!s.ok()) return s;
   durable_.store(synced);
-  return LoadDeletes();
+  s = LoadDeletes();
+  if (!s.ok()) return s;
+  if (options_.repair) {
+    // Marks written before the repair may claim what it cut: only the one
+    // written now stands.
+    for (auto& seg : segment_owner_) {
+      if (seg.get() == last) continue;
+      EncodeDurableMark(seg->data, DurableMark{});
+      s = seg->file->Sync(0, kSegmentHeaderSize);
+      if (!s.ok()) return s;
+    }
+  }
+  WriteDurableMark(synced);
+  return last->file->Sync(0, kSegmentHeaderSize);
 }
 
 absl::Status Log::ScanSegment(Segment* seg, uint32_t from, uint64_t* expected,
@@ -293,14 +616,67 @@ absl::Status Log::ScanSegment(Segment* seg, uint32_t from, uint64_t* expected,
     recovery_.problems.push_back("segment " + seg->name() + " offset " +
                                  std::to_string(at) + ": " + what);
   };
-  // Ends the scan of an unsealed (tail) segment at `at`, dropping the
-  // incomplete batch and zeroing what follows.
-  auto truncate_at = [&](uint32_t at) -> absl::Status {
+  // Ends the log at `at` (the start of the incomplete batch there, if any),
+  // found because of `what`: dropping the incomplete batch and zeroing what
+  // follows. Allowed as a torn tail only past what is proven durable (a
+  // sealed segment is durable whole); otherwise it is refused, or with
+  // repair done, copied to quarantine first and listed.
+  auto truncate_at = [&](uint32_t at, const std::string& what) -> absl::Status {
     uint32_t cut = batch.empty() ? at : batch.front().offset;
+    const std::string where = "segment " + seg->name();
+    if (sealed && !options_.repair) {
+      return absl::DataLossError(
+          where + " offset " + std::to_string(cut) + ": " + what + "; " +
+          seg->name() +
+          " is sealed (complete and synced), so this is damage, not a torn "
+          "tail. Nothing was changed; run 'cairn verify --repair' to cut the "
+          "log there (it lists what it drops and keeps a copy in "
+          "quarantine/), or restore the store from a backup");
+    }
+    absl::Status s = CheckCut(where, cut, *expected, what);
+    if (!s.ok()) return s;
+    // Records after the damaged one that still pass both checksums are
+    // evidence of damage rather than a torn write.
+    uint64_t last_position = 0;
+    const uint64_t later =
+        CountCheckedRecordsAfter(seg->data, at + 8, limit, &last_position);
+    const bool proven = sealed || *expected < recovery_.proven_position;
+    if (later > 0 || proven) {
+      auto kept = Quarantine(seg->name(),
+                             std::string_view(reinterpret_cast<const char*>(seg->data),
+                                              seg->size));
+      if (!kept.ok()) return kept.status();
+      if (proven) {  // only with repair: refused above otherwise
+        recovery_.repairs.push_back(
+            "dropped " + where + " offsets " + std::to_string(cut) + ".." +
+            std::to_string(limit) + " (" + what + "): the log now ends at position " +
+            std::to_string(*expected) + "; lost: " +
+            PositionRange(*expected + 1,
+                          std::max({last_position, recovery_.proven_position,
+                                    *expected + batch.size()})) +
+            (later > 0 ? ", " + std::to_string(later) +
+                             " of them still passing their checksums"
+                       : std::string()) +
+            "; the segment as found is kept in " + *kept);
+      } else {
+        problem(cut, what + "; " + std::to_string(later) +
+                         " later record(s) still pass their checksums, so this may be "
+                         "damage rather than a torn write: the log is truncated here and "
+                         "the segment as found is kept in " + *kept);
+      }
+    }
+    if (sealed) {
+      std::lock_guard<std::mutex> lk(header_mu_);
+      SegmentHeader h;
+      h.DecodeFrom(seg->data);
+      h.flags &= ~kSegmentSealed;
+      h.EncodeTo(seg->data);
+      seg->sealed.store(false);
+    }
     recovery_.dropped_records += batch.size();
     batch.clear();
     recovery_.truncated_bytes += ZeroRange(seg->data, cut, seg->size);
-    absl::Status s = seg->file->Sync(0, seg->size);
+    s = seg->file->Sync(0, seg->size);
     if (!s.ok()) return s;
     off = cut;
     *truncated = true;
@@ -310,23 +686,32 @@ absl::Status Log::ScanSegment(Segment* seg, uint32_t from, uint64_t* expected,
     uint32_t len = off + 4 <= seg->size ? LoadLength(seg->data + off) : 0;
     if (len == 0 || len == kEndOfSegment) {
       if (!batch.empty()) {
-        if (sealed) {
-          problem(batch.front().offset, "batch of " +
-                                            std::to_string(batch.front().header.batch_size) +
-                                            " records is incomplete");
-          batch.clear();
-        } else {
-          absl::Status s = truncate_at(off);
-          if (!s.ok()) return s;
-          break;
-        }
+        absl::Status s = truncate_at(
+            off, "batch of " + std::to_string(batch.front().header.batch_size) +
+                     " records is incomplete");
+        if (!s.ok()) return s;
+        break;
       }
       if (len == 0 && !sealed) {
-        // The log ends here. An appender killed between reserving and
-        // publishing leaves a hole, and records published after the hole
-        // (never committed: the watermark cannot pass a hole) are still in
-        // the file. Zero them, or a later append that lands in the hole
-        // would make them look published again.
+        // The log ends here: a torn tail only if nothing proven durable
+        // comes after it.
+        absl::Status s = CheckCut("segment " + seg->name(), off, *expected,
+                                  "no record where position " +
+                                      std::to_string(*expected + 1) + " should be");
+        if (!s.ok()) return s;
+        // An appender killed between reserving and publishing leaves a
+        // hole, and records published after the hole (never committed: the
+        // watermark cannot pass a hole) are still in the file. Zero them,
+        // or a later append that lands in the hole would make them look
+        // published again.
+        if (*expected < recovery_.proven_position) {
+          // Only with repair (CheckCut refused otherwise).
+          absl::Status t = truncate_at(off, "no record where position " +
+                                                std::to_string(*expected + 1) +
+                                                " should be");
+          if (!t.ok()) return t;
+          break;
+        }
         uint64_t zeroed = ZeroRange(seg->data, off, seg->size);
         if (zeroed > 0) {
           recovery_.truncated_bytes += zeroed;
@@ -344,64 +729,24 @@ absl::Status Log::ScanSegment(Segment* seg, uint32_t from, uint64_t* expected,
                                 &h, /*check_body=*/!sealed);
     bool usable = c == RecordCheck::kOk || (sealed && c == RecordCheck::kBadBody);
     uint64_t want = *expected + batch.size() + 1;
+    std::string what = CheckText(c);
     if (usable && h.position != want) {
       usable = false;
-      c = RecordCheck::kBadHeader;
+      what = "record out of sequence (position " + std::to_string(h.position) +
+             ", expected " + std::to_string(want) + ")";
     }
-    if (usable && h.batch_index != batch.size()) usable = false;
-    if (usable && !batch.empty() &&
-        h.batch_size != batch.front().header.batch_size) {
+    if (usable && (h.batch_index != batch.size() ||
+                   (!batch.empty() && h.batch_size != batch.front().header.batch_size))) {
       usable = false;
+      what = "record out of its batch";
     }
     if (!usable) {
-      if (!sealed) {
-        // A torn write is the usual cause; but if records after this one
-        // still pass their checksums, the bad bytes may be damage to
-        // records that were acknowledged. Either way the log must end here
-        // (positions cannot skip), so the segment as found is copied aside
-        // first and the loss is reported as a problem, not just a warning.
-        uint64_t later = CountCheckedRecordsAfter(seg->data, off + 8, limit);
-        if (later > 0) {
-          std::string kept = QuarantinePath(options_.path, seg->name());
-          absl::Status q = fs_->CreateDirectories(options_.path + "/" + kQuarantineDir);
-          if (q.ok()) {
-            q = fs_->WriteFileAtomic(
-                kept, std::string(reinterpret_cast<const char*>(seg->data), seg->size));
-          }
-          if (!q.ok()) return q;
-          problem(off, std::string(CheckText(c)) + "; " + std::to_string(later) +
-                           " later record(s) still pass their checksums, so this may be "
-                           "damage rather than a torn write: the log is truncated here and "
-                           "the segment as found is kept in " + kept);
-        }
-        absl::Status s = truncate_at(off);
-        if (!s.ok()) return s;
-        break;
-      }
-      // Damage inside a sealed segment: report it and resynchronise on the
-      // next record whose header checks out.
-      problem(off, c == RecordCheck::kOk || c == RecordCheck::kBadBody
-                       ? "record out of sequence (expected position " +
-                             std::to_string(want) + ")"
-                       : CheckText(c));
-      batch.clear();
-      uint32_t probe = off + 8;
-      bool found = false;
-      for (; probe + kRecordHeaderSize <= limit; probe += 8) {
-        RecordHeader ph;
-        RecordCheck pc = CheckRecord(seg->data + probe, limit - probe, &ph);
-        if ((pc == RecordCheck::kOk || pc == RecordCheck::kBadBody) &&
-            ph.position > *expected && ph.batch_index == 0) {
-          *expected = ph.position - 1;
-          found = true;
-          break;
-        }
-        uint32_t l = LoadLength(seg->data + probe);
-        if (l == kEndOfSegment) break;
-      }
-      if (!found) break;
-      off = probe;
-      continue;
+      // A torn write is the usual cause in an unsealed segment; positions
+      // cannot skip, so the log ends here either way (truncate_at decides
+      // whether that is allowed).
+      absl::Status s = truncate_at(off, what);
+      if (!s.ok()) return s;
+      break;
     }
     if (c == RecordCheck::kBadBody) {
       problem(off, std::string(CheckText(c)) + " (stream '" +
@@ -449,35 +794,125 @@ absl::Status Log::ScanSegment(Segment* seg, uint32_t from, uint64_t* expected,
 
 absl::Status Log::LoadDeletes() {
   std::string path = options_.path + "/" + kDeletesFile;
-  if (!fs_->Exists(path)) return absl::OkStatus();
+  const uint64_t proven = recovery_.proven_deletes_bytes;
+  const std::string proof =
+      "the durable mark in a segment header says " + std::to_string(proven) +
+      " bytes of it were synced";
+  if (!fs_->Exists(path)) {
+    if (proven == 0) return absl::OkStatus();
+    if (!options_.repair) {
+      return absl::DataLossError(
+          std::string(kDeletesFile) + " is missing, but " + proof +
+          ". Nothing was changed; run 'cairn verify --repair' to go on without "
+          "it (every delete-to is lost: those events read again), or restore "
+          "it from a backup");
+    }
+    recovery_.repairs.push_back(std::string(kDeletesFile) + " is missing (" + proof +
+                                "): every delete-to in it is lost");
+    return absl::OkStatus();
+  }
   auto contents = fs_->ReadFile(path);
   if (!contents.ok()) return contents.status();
   const std::string& c = *contents;
+  if (c.size() < proven) {
+    const std::string what = std::string(kDeletesFile) + " offset " +
+                             std::to_string(c.size()) + ": the file ends there, but " +
+                             proof;
+    if (!options_.repair) {
+      return absl::DataLossError(
+          what + ". Nothing was changed; run 'cairn verify --repair' to go on "
+          "with what is left (the deletes cut off are lost: those events read "
+          "again), or restore it from a backup");
+    }
+    recovery_.repairs.push_back(what + "; the deletes in the missing " +
+                                std::to_string(proven - c.size()) +
+                                " bytes are lost");
+  }
+  // A record: u32 length (9..263), u32 CRC32C of the rest, u64 revision,
+  // stream name. Whether one checks out at `at` (and its length).
+  auto record_at = [&](size_t at, uint32_t* len) {
+    uint32_t crc;
+    if (at + 8 > c.size()) return false;
+    std::memcpy(len, c.data() + at, 4);
+    std::memcpy(&crc, c.data() + at + 4, 4);
+    return *len >= 9 && *len <= 8 + 255 && at + 8 + *len <= c.size() &&
+           Crc32c(0, c.data() + at + 8, *len) == crc;
+  };
+  std::string kept_records;  // with repair: the file without damaged bytes
+  bool repaired = false;
   size_t pos = 0;
-  while (pos + 8 <= c.size()) {
-    uint32_t len, crc;
-    std::memcpy(&len, c.data() + pos, 4);
-    std::memcpy(&crc, c.data() + pos + 4, 4);
-    if (len < 9 || len > 8 + 255 || pos + 8 + len > c.size() ||
-        Crc32c(0, c.data() + pos + 8, len) != crc) {
-      break;
+  while (pos < c.size()) {
+    uint32_t len = 0;
+    if (!record_at(pos, &len)) {
+      // deletes.log is append-only and each delete_to appends one record
+      // (and syncs it before returning, unless fsync=never): a torn write
+      // can only be the last record, cut short or unfinished (zeros), and
+      // that delete never returned. Anything else is damage to deletes
+      // that were acknowledged. So it is torn exactly when no record after
+      // it checks out and it lies past what a durable mark proves synced.
+      size_t next = pos + 1;
+      while (next < c.size() && !record_at(next, &len)) ++next;
+      if (next >= c.size() && pos >= proven) break;
+      uint64_t later = 0;
+      for (size_t at = next; at < c.size() && record_at(at, &len); at += 8 + len) ++later;
+      const std::string what =
+          std::string(kDeletesFile) + " offset " + std::to_string(pos) +
+          ": a delete record fails its checksum, and " +
+          (later > 0 ? std::to_string(later) + " later record(s) check out"
+                     : proof) +
+          ", so this is damage, not a torn write";
+      if (!options_.repair) {
+        return absl::DataLossError(
+            what + ". Nothing was changed; run 'cairn verify --repair' to drop "
+            "the damaged bytes (the deletes in them are lost: those events "
+            "read again; it keeps a copy in quarantine/), or restore the store "
+            "from a backup");
+      }
+      if (!repaired) {
+        auto copy = Quarantine(kDeletesFile, c);
+        if (!copy.ok()) return copy.status();
+        recovery_.repairs.push_back(std::string(kDeletesFile) + " as found is kept in " +
+                                    *copy);
+        kept_records = c.substr(0, pos);
+        repaired = true;
+      }
+      recovery_.repairs.push_back(
+          "dropped " + std::string(kDeletesFile) + " offsets " + std::to_string(pos) +
+          ".." + std::to_string(next) + " (" + std::to_string(next - pos) +
+          " damaged byte(s), at least one delete record: the events it deleted "
+          "read again until deleted anew)");
+      pos = next;
+      continue;
     }
     uint64_t revision;
     std::memcpy(&revision, c.data() + pos + 8, 8);
     std::string_view name(c.data() + pos + 16, len - 8);
     if (StreamState* s = streams_.Find(name)) {
+      // A repair may have cut the stream below what was deleted.
+      revision = std::min(revision, s->head());
       if (revision > s->deleted_to.load()) s->deleted_to.store(revision);
       any_deletes_.store(true);
     }
+    if (repaired) kept_records.append(c, pos, 8 + len);
     pos += 8 + len;
   }
-  if (pos != c.size()) {
+  if (repaired) {
+    absl::Status s = fs_->WriteFileAtomic(path, kept_records);
+    if (!s.ok()) return s;
+    pos = kept_records.size();
+  } else if (pos != c.size()) {
     // A torn last record (crash during delete_to, which then never
     // returned): drop it.
     absl::Status s = fs_->Truncate(path, pos);
     if (!s.ok()) return s;
     recovery_.truncated_bytes += c.size() - pos;
+  } else if (pos > proven) {
+    // Written but maybe never synced (fsync=never): sync it before the
+    // durable mark claims it.
+    absl::Status s = fs_->AppendFile(path, "", /*sync=*/true);
+    if (!s.ok()) return s;
   }
+  deletes_durable_.store(pos);
   return absl::OkStatus();
 }
 

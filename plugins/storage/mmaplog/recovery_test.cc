@@ -62,6 +62,27 @@ std::string LastSegment(const std::string& dir) {
   return dir + "/" + last;
 }
 
+// Makes a closed log look as a kill -9 left it with fsync=never: a clean
+// close's checkpoint and durable mark prove the whole log durable (damage
+// anywhere in it is then refused, see the *Refused* tests); without them
+// nothing after the last sync is proven, and damage there is a torn tail.
+void ForgetCleanClose(const std::string& dir) {
+  std::filesystem::remove(dir + "/index/checkpoint");
+  for (auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".log" || e.path().filename() == "deletes.log") continue;
+    int fd = open(e.path().c_str(), O_WRONLY);
+    const char zeros[20] = {};
+    EXPECT_EQ(pwrite(fd, zeros, sizeof zeros, 44), 20);  // the durable mark
+    close(fd);
+  }
+}
+
+// Like ForgetCleanClose, but keeps the durable marks the flusher wrote
+// (fsync=always): as a kill -9 leaves a synced log.
+void ForgetCheckpoint(const std::string& dir) {
+  std::filesystem::remove(dir + "/index/checkpoint");
+}
+
 uint64_t CountAll(Log& log) {
   uint64_t n = 0;
   uint64_t prev = 0;
@@ -170,6 +191,7 @@ TEST(MmapLogRecovery, TornTailIsTruncatedToLastValidRecord) {
       ASSERT_TRUE(log.ok());
       AppendN(**log, 30, "s", 100);
     }
+    ForgetCleanClose(dir.path());
     std::string seg = LastSegment(dir.path());
     size_t end = EndOfRecords(seg);
     // Garble somewhere inside the last few records (a torn write).
@@ -200,6 +222,7 @@ TEST(MmapLogRecovery, TruncatedFileTailIsRepairedAtOpen) {
       ASSERT_TRUE(log.ok());
       AppendN(**log, 40, "s", 90);
     }
+    ForgetCleanClose(dir.path());
     std::string seg = LastSegment(dir.path());
     size_t end = EndOfRecords(seg);
     size_t cut = kSegmentHeaderSize + rng() % (end - kSegmentHeaderSize);
@@ -225,6 +248,7 @@ TEST(MmapLogRecovery, IncompleteBatchIsDiscardedWhole) {
     AppendN(**log, 3, "s", 50, 1);
     AppendN(**log, 1, "s", 50, 5);  // positions 4..8, one batch
   }
+  ForgetCleanClose(dir.path());
   std::string seg = LastSegment(dir.path());
   size_t end = EndOfRecords(seg);
   // Zero the batch's last record's length word: it was never published.
@@ -305,7 +329,34 @@ TEST(MmapLogRecovery, FlippedByteInSealedSegmentIsReportedWithSegmentAndOffset) 
       << problems[0];
 }
 
-TEST(MmapLogRecovery, DamagedHeaderOfASealedRecordIsSkippedAndReported) {
+// Where `dir`'s quarantine/ copies are (empty if none).
+std::vector<std::string> Quarantined(const std::string& dir) {
+  std::vector<std::string> kept;
+  if (!std::filesystem::exists(dir + "/quarantine")) return kept;
+  for (auto& e : std::filesystem::directory_iterator(dir + "/quarantine")) {
+    kept.push_back(e.path().filename().string());
+  }
+  return kept;
+}
+
+// Opens `dir` with repair and returns what it repaired (fails the test if
+// the open fails).
+std::vector<std::string> Repair(const LogOptions& options) {
+  LogOptions o = options;
+  o.repair = true;
+  auto log = Log::Open(o);
+  EXPECT_TRUE(log.ok()) << log.status();
+  if (!log.ok()) return {};
+  return (*log)->recovery().repairs;
+}
+
+std::string Join(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& l : lines) out += l + "\n";
+  return out;
+}
+
+TEST(MmapLogRecovery, DamagedRecordHeaderInASealedSegmentIsRefusedUntilRepaired) {
   ScratchDir dir;
   {
     auto log = Log::Open(Options(dir.path()));
@@ -314,22 +365,36 @@ TEST(MmapLogRecovery, DamagedHeaderOfASealedRecordIsSkippedAndReported) {
   }
   // Without the clean close's index checkpoint, as after a kill -9: the open
   // scans the damaged segment.
-  std::filesystem::remove(dir.path() + "/index/checkpoint");
+  ForgetCleanClose(dir.path());
   std::string first = dir.path() + "/" + SegmentFileName(1);
   int fd = open(first.c_str(), O_RDWR);
   uint32_t junk = 0x12345678;  // garbles the first record's length word
   ASSERT_EQ(pwrite(fd, &junk, 4, kSegmentHeaderSize), 4);
   close(fd);
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_FALSE(log.ok());
+    EXPECT_TRUE(absl::IsDataLoss(log.status()));
+    EXPECT_NE(log.status().message().find("segment 00000001.log offset 64"),
+              std::string::npos)
+        << log.status();
+    EXPECT_NE(log.status().message().find("cairn verify --repair"), std::string::npos);
+  }
+  EXPECT_TRUE(Quarantined(dir.path()).empty()) << "a refusal changes nothing";
+  // Repair cuts the log at the damage: positions cannot skip, so every
+  // later segment goes to quarantine/, and it says so.
+  std::vector<std::string> repairs = Repair(Options(dir.path()));
+  std::string text = Join(repairs);
+  EXPECT_NE(text.find("dropped segment 00000001.log offsets 64.."), std::string::npos) << text;
+  EXPECT_NE(text.find("the log now ends at position 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("dropped segment 00000002.log follows the end of the log"),
+            std::string::npos)
+      << text;
+  EXPECT_FALSE(Quarantined(dir.path()).empty());
   auto log = Log::Open(Options(dir.path()));
   ASSERT_TRUE(log.ok()) << log.status();
-  EXPECT_EQ((*log)->HeadPosition(), 200u);
-  EXPECT_FALSE((*log)->recovery().problems.empty());
-  uint64_t n = 0;
-  ASSERT_TRUE((*log)->ReadStream("s", 2, 200, 1000, [&](const cairn_event&) {
-                      ++n;
-                      return true;
-                    }).ok());
-  EXPECT_EQ(n, 199u);
+  EXPECT_EQ((*log)->HeadPosition(), 0u);
+  EXPECT_TRUE((*log)->Verify([](const std::string& p) { ADD_FAILURE() << p; }).ok());
 }
 
 TEST(MmapLogRecovery, RecordsAfterAnUnpublishedHoleAreNotResurrected) {
@@ -342,6 +407,7 @@ TEST(MmapLogRecovery, RecordsAfterAnUnpublishedHoleAreNotResurrected) {
     ASSERT_TRUE(log.ok());
     AppendN(**log, 5, "s", 100);
   }
+  ForgetCleanClose(dir.path());
   std::string seg = LastSegment(dir.path());
   int fd = open(seg.c_str(), O_RDWR);
   size_t off = kSegmentHeaderSize;
@@ -379,17 +445,18 @@ TEST(MmapLogRecovery, CleanCloseCheckpointIsUsedAndDistrustedWhenTheTailChanged)
     EXPECT_EQ((*log)->HeadRevision("s"), 120u);
     AppendN(**log, 1, "s", 10);
   }
-  // Garble the tail after the clean close: the checkpoint no longer matches
-  // the files, so the open scans and truncates instead of trusting it.
+  // Garble the tail after the clean close: the checkpoint proves those
+  // records were complete, so this is damage, and the open refuses.
   std::string seg = LastSegment(dir.path());
   size_t end = EndOfRecords(seg);
   std::mt19937 rng(5);
   Garble(seg, end - 20, 8, rng);
   auto log = Log::Open(Options(dir.path()));
-  ASSERT_TRUE(log.ok()) << log.status();
-  EXPECT_FALSE((*log)->recovery().from_checkpoint);
-  EXPECT_EQ(CountAll(**log), 120u);
-  EXPECT_GT((*log)->recovery().truncated_bytes, 0u);
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("was durable"), std::string::npos)
+      << log.status();
+  log = Log::Open(Options(dir.path()));
+  ASSERT_FALSE(log.ok()) << "refused again: nothing was changed";
 }
 
 }  // namespace
@@ -400,14 +467,16 @@ namespace {
 
 TEST(MmapLogRecovery, DamageBeforeValidRecordsInTheTailIsReportedAndKept) {
   // A flipped byte early in the unsealed segment, with intact records after
-  // it, is not a torn write: positions cannot skip, so the log still ends
-  // there, but the segment as found is kept and the loss is a problem.
+  // it but nothing proven durable (fsync=never, killed), may be a torn
+  // write: positions cannot skip, so the log still ends there, but the
+  // segment as found is kept and the loss is a problem.
   ScratchDir dir;
   {
     auto log = Log::Open(Options(dir.path()));
     ASSERT_TRUE(log.ok());
     AppendN(**log, 30, "s", 100);
   }
+  ForgetCleanClose(dir.path());
   std::string seg = LastSegment(dir.path());
   std::mt19937 rng(99);
   Garble(seg, kSegmentHeaderSize + 80, 4, rng);  // inside the first record
@@ -436,6 +505,7 @@ TEST(MmapLogRecovery, AnOrdinaryTornTailLeavesNoQuarantine) {
     ASSERT_TRUE(log.ok());
     AppendN(**log, 30, "s", 100);
   }
+  ForgetCleanClose(dir.path());
   std::string seg = LastSegment(dir.path());
   size_t end = EndOfRecords(seg);
   std::mt19937 rng(5);
@@ -445,6 +515,277 @@ TEST(MmapLogRecovery, AnOrdinaryTornTailLeavesNoQuarantine) {
   EXPECT_TRUE((*log)->recovery().problems.empty());
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/quarantine"));
   EXPECT_EQ(CountAll(**log), 29u);
+}
+
+// ---- Issue #13: damage before what the store can prove durable -----------
+
+void FlipBit(const std::string& path, off_t offset, int bit = 0) {
+  int fd = open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << path;
+  uint8_t b = 0;
+  ASSERT_EQ(pread(fd, &b, 1, offset), 1);
+  b ^= static_cast<uint8_t>(1u << bit);
+  ASSERT_EQ(pwrite(fd, &b, 1, offset), 1);
+  close(fd);
+}
+
+// Opens `options` expecting a refusal whose message names `file` and
+// `offset` (if given) and says how to repair.
+void ExpectRefused(const LogOptions& options, const std::string& file,
+                   const std::string& offset = "") {
+  auto log = Log::Open(options);
+  ASSERT_FALSE(log.ok()) << "the open must refuse";
+  EXPECT_TRUE(absl::IsDataLoss(log.status())) << log.status();
+  const std::string m(log.status().message());
+  EXPECT_NE(m.find(file), std::string::npos) << m;
+  if (!offset.empty()) {
+    EXPECT_NE(m.find(offset), std::string::npos) << m;
+  }
+  EXPECT_NE(m.find("cairn verify --repair"), std::string::npos) << m;
+}
+
+// Segments: 64 KiB each, 240 events of 900 bytes fill about four.
+constexpr int kEvents = 240;
+
+void FillSegments(const LogOptions& options) {
+  auto log = Log::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  AppendN(**log, kEvents, "s", 900);
+}
+
+uint64_t OpenAndCount(const LogOptions& options) {
+  auto log = Log::Open(options);
+  EXPECT_TRUE(log.ok()) << log.status();
+  if (!log.ok()) return 0;
+  return CountAll(**log);
+}
+
+// Case 1: one flipped bit in the active segment's header used to make it a
+// "spare", recreated blank: every event in it silently gone.
+TEST(MmapLogRecovery, FlippedBitInTheActiveSegmentHeaderIsRefusedUntilRepaired) {
+  ScratchDir dir;
+  FillSegments(Options(dir.path()));
+  std::string active = LastSegment(dir.path());
+  const std::string name = active.substr(active.rfind('/') + 1);
+  ASSERT_NE(name, "00000001.log");
+  FlipBit(active, 24, 3);  // the base position
+  ExpectRefused(Options(dir.path()), name, "offset 0");
+  ExpectRefused(Options(dir.path()), name, "offset 0");  // nothing changed
+  std::string text = Join(Repair(Options(dir.path())));
+  EXPECT_NE(text.find("segment " + name + " offset 0: damaged header rebuilt"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(Quarantined(dir.path()).size(), 1u);
+  EXPECT_EQ(OpenAndCount(Options(dir.path())), static_cast<uint64_t>(kEvents))
+      << "the header is rebuilt from the records: nothing is lost";
+}
+
+TEST(MmapLogRecovery, ActiveSegmentCutShortEvenInItsZeroTailIsRefused) {
+  ScratchDir dir;
+  FillSegments(Options(dir.path()));
+  std::string active = LastSegment(dir.path());
+  const std::string name = active.substr(active.rfind('/') + 1);
+  const size_t end = EndOfRecords(active);
+  std::filesystem::resize_file(active, (end + 4095) / 4096 * 4096);
+  ExpectRefused(Options(dir.path()), name, "cut short");
+  std::string text = Join(Repair(Options(dir.path())));
+  EXPECT_NE(text.find("segment " + name + ": its header says the file is 65536 bytes"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(OpenAndCount(Options(dir.path())), static_cast<uint64_t>(kEvents));
+}
+
+TEST(MmapLogRecovery, DeletedActiveSegmentIsRefused) {
+  ScratchDir dir;
+  FillSegments(Options(dir.path()));
+  std::string active = LastSegment(dir.path());
+  const std::string name = active.substr(active.rfind('/') + 1);
+  std::filesystem::remove(active);
+  // Proven by the sealed segment before it (and the clean close's
+  // checkpoint), with or without that checkpoint.
+  ExpectRefused(Options(dir.path()), name);
+  ForgetCleanClose(dir.path());
+  ExpectRefused(Options(dir.path()), name);
+  std::string text = Join(Repair(Options(dir.path())));
+  EXPECT_NE(text.find("everything that was in " + name + " is gone"), std::string::npos)
+      << text;
+  const uint64_t kept = OpenAndCount(Options(dir.path()));
+  EXPECT_GT(kept, 0u);
+  EXPECT_LT(kept, static_cast<uint64_t>(kEvents));
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  AppendN(**log, 1, "s", 10);
+  EXPECT_EQ(CountAll(**log), kept + 1);
+}
+
+// Case 2: a flipped bit in a record of the active segment used to be taken
+// for a torn tail, dropping every later event, durable ones included.
+TEST(MmapLogRecovery, DamagedRecordBeforeTheDurableMarkIsRefusedUntilRepaired) {
+  ScratchDir dir;
+  LogOptions options = Options(dir.path());
+  options.fsync = FsyncMode::kAlways;  // every append returns durable
+  {
+    auto log = Log::Open(options);
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, 50, "s", 100);
+  }
+  // As after a kill -9: no clean close checkpoint; the durable mark the
+  // flusher keeps in the segment header is the proof.
+  ForgetCheckpoint(dir.path());
+  std::string seg = LastSegment(dir.path());
+  size_t off = kSegmentHeaderSize;
+  for (int i = 0; i < 9; ++i) {  // to record 10
+    int fd = open(seg.c_str(), O_RDONLY);
+    uint32_t len;
+    ASSERT_EQ(pread(fd, &len, 4, static_cast<off_t>(off)), 4);
+    close(fd);
+    off += len;
+  }
+  FlipBit(seg, static_cast<off_t>(off + 100), 5);  // its body
+  {
+    auto log = Log::Open(options);
+    ASSERT_FALSE(log.ok());
+    const std::string m(log.status().message());
+    EXPECT_NE(m.find("segment 00000001.log offset " + std::to_string(off)),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("durable mark"), std::string::npos) << m;
+    EXPECT_NE(m.find("cairn verify --repair"), std::string::npos) << m;
+  }
+  std::string text = Join(Repair(options));
+  EXPECT_NE(text.find("dropped segment 00000001.log offsets " + std::to_string(off)),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("lost: positions 10..50 (41 event(s))"), std::string::npos) << text;
+  EXPECT_EQ(Quarantined(dir.path()).size(), 1u);
+  auto log = Log::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(CountAll(**log), 9u);
+  AppendN(**log, 1, "s", 10);
+  EXPECT_EQ((*log)->HeadPosition(), 10u);
+}
+
+TEST(MmapLogRecovery, MissingMiddleSegmentIsRefusedUntilRepaired) {
+  ScratchDir dir;
+  FillSegments(Options(dir.path()));
+  std::filesystem::remove(dir.path() + "/00000002.log");
+  ExpectRefused(Options(dir.path()), "segment 00000002.log is missing before 00000003.log");
+  std::string text = Join(Repair(Options(dir.path())));
+  EXPECT_NE(text.find("dropped segment 00000003.log ("), std::string::npos) << text;
+  EXPECT_NE(text.find("were durable"), std::string::npos) << text;
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  const uint64_t kept = CountAll(**log);
+  EXPECT_GT(kept, 0u);
+  EXPECT_EQ((*log)->HeadPosition(), kept);
+  AppendN(**log, 1, "s", 10);
+  EXPECT_EQ((*log)->HeadRevision("s"), kept + 1);
+}
+
+// Case 4: deleting the first segment with retention off went unnoticed.
+TEST(MmapLogRecovery, MissingFirstSegmentIsRefusedUntilRepaired) {
+  ScratchDir dir;
+  FillSegments(Options(dir.path()));
+  std::filesystem::remove(dir.path() + "/00000001.log");
+  ExpectRefused(Options(dir.path()), "segment 00000001.log is missing");
+  std::string text = Join(Repair(Options(dir.path())));
+  EXPECT_NE(text.find("the log now starts at 00000002.log, positions 1.."),
+            std::string::npos)
+      << text;
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->HeadPosition(), static_cast<uint64_t>(kEvents));
+  EXPECT_GT((*log)->FirstPosition(), 1u);
+  uint64_t n = 0;
+  ASSERT_TRUE((*log)->ReadAll(0, UINT64_MAX, true, [&](const cairn_event& e) {
+                      EXPECT_EQ(e.position, (*log)->FirstPosition() + n);
+                      ++n;
+                      return true;
+                    }).ok());
+  EXPECT_EQ(n, kEvents - (*log)->FirstPosition() + 1);
+  EXPECT_EQ((*log)->HeadRevision("s"), static_cast<uint64_t>(kEvents));
+  EXPECT_TRUE((*log)->Verify([](const std::string& p) { ADD_FAILURE() << p; }).ok());
+}
+
+// Case 5: one flipped byte in a synced deletes.log brought deleted events
+// back, as a "torn" tail.
+TEST(MmapLogRecovery, FlippedByteInDeletesLogIsRefusedUntilRepaired) {
+  ScratchDir dir;
+  LogOptions options = Options(dir.path());
+  options.fsync = FsyncMode::kAlways;
+  {
+    auto log = Log::Open(options);
+    ASSERT_TRUE(log.ok());
+    for (int i = 0; i < 10; ++i) {
+      AppendN(**log, 5, "stream-" + std::to_string(i), 50);
+      ASSERT_TRUE((*log)->DeleteTo("stream-" + std::to_string(i), 5).ok());
+    }
+  }
+  auto live = [&](Log& log) {
+    uint64_t n = 0;
+    EXPECT_TRUE(log.ReadAll(0, UINT64_MAX, false, [&](const cairn_event&) {
+                     ++n;
+                     return true;
+                   }).ok());
+    return n;
+  };
+  {
+    auto log = Log::Open(options);
+    ASSERT_TRUE(log.ok());
+    ASSERT_EQ(live(**log), 0u);
+  }
+  // Records are 8 + 8 + 8 bytes ("stream-N"): the third starts at 48.
+  FlipBit(dir.path() + "/deletes.log", 48 + 20, 1);
+  ExpectRefused(options, "deletes.log", "offset 48");
+  std::string text = Join(Repair(options));
+  EXPECT_NE(text.find("dropped deletes.log offsets 48.."), std::string::npos) << text;
+  auto log = Log::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(live(**log), 5u) << "only the damaged delete is lost";
+}
+
+// The last delete record has no later record to vouch for it: the durable
+// mark (deletes.log bytes synced) does.
+TEST(MmapLogRecovery, DamagedLastDeleteRecordIsRefusedByTheDurableMark) {
+  ScratchDir dir;
+  LogOptions options = Options(dir.path());
+  options.fsync = FsyncMode::kAlways;
+  {
+    auto log = Log::Open(options);
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, 5, "stream-0", 50);
+    ASSERT_TRUE((*log)->DeleteTo("stream-0", 5).ok());
+  }
+  FlipBit(dir.path() + "/deletes.log", 20, 2);
+  ExpectRefused(options, "deletes.log", "offset 0");
+  std::string text = Join(Repair(options));
+  EXPECT_NE(text.find("dropped deletes.log offsets 0.."), std::string::npos) << text;
+  auto log = Log::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(CountAll(**log), 5u);
+}
+
+// A genuine torn tail (bytes past anything proven durable) still opens
+// without a word: that is crash recovery, not damage.
+TEST(MmapLogRecovery, TornTailPastTheDurableMarkStillOpens) {
+  ScratchDir dir;
+  LogOptions options = Options(dir.path());
+  options.fsync = FsyncMode::kAlways;
+  {
+    auto log = Log::Open(options);
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, 20, "s", 100);
+  }
+  ForgetCheckpoint(dir.path());
+  // Bytes of a record whose append never returned, after the last one.
+  std::string seg = LastSegment(dir.path());
+  size_t end = EndOfRecords(seg);
+  std::mt19937 rng(3);
+  Garble(seg, end, 40, rng);
+  auto log = Log::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(CountAll(**log), 20u);
+  EXPECT_TRUE((*log)->recovery().repairs.empty());
 }
 
 }  // namespace
