@@ -139,7 +139,13 @@ SegmentFileKind ClassifySegmentFile(FileSystem* fs, const std::string& path,
   SegmentHeader h;
   if (length >= kSegmentHeaderSize && h.DecodeFrom(data)) {
     return h.number == number && h.size == length ? SegmentFileKind::kSegment
-                                                  : SegmentFileKind::kForeign;
+                                                  : SegmentFileKind::kDamaged;
+  }
+  RecordHeader first;
+  if (length > kSegmentHeaderSize &&
+      CheckRecord(data + kSegmentHeaderSize, length - kSegmentHeaderSize, &first,
+                  /*check_body=*/false) == RecordCheck::kOk) {
+    return SegmentFileKind::kDamaged;
   }
   for (size_t offset = 0; offset < length; offset += 4096) {
     if (!AllZero(data + offset, std::min<size_t>(4096, length - offset))) {

@@ -59,6 +59,10 @@ bool IsStoreEntryName(std::string_view name);
 // What a file named like segment `number` holds.
 enum class SegmentFileKind {
   kSegment,  // a segment header for `number` that matches the file's size
+  kDamaged,  // a segment header for another number or size, or a header that
+             // fails its checksum in front of a record that passes its own:
+             // one of ours, damaged (recovery refuses it, naming the file;
+             // `repair` may fix it). Never what makes a folder a store.
   kBlank,    // every byte zero: a spare whose creation a crash cut short
   kForeign,  // anything else: not mmaplog's; never removed or written
 };
