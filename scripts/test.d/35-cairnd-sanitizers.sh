@@ -11,7 +11,7 @@ source "$(dirname "$0")/../lib/setup.sh"
 cd "$CAIRN_ROOT"
 
 server_tests=(cairnd_unit_test cairnd_protocol_test cairnd_bad_input_test
-              cairnd_tls_test cairnd_robustness_test)
+              cairnd_tls_test cairnd_access_test cairnd_robustness_test)
 other_tests=(cairn_c_test cairn_keyring_test cairn_zstd_codec_test)
 # halt_on_error: a sanitizer report fails the test (or makes the cairnd a
 # test started exit non-zero, which fails the test), not just prints.
