@@ -148,11 +148,13 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
     return absl::InvalidArgumentError("stream bucket bits must be 4..26");
   }
   std::unique_ptr<Log> log(new Log(options));
-  auto folder = ClaimStoreFolder(log->fs_, options.path, options.create);
+  auto folder = ClaimStoreFolder(log->fs_, options.path, options.create,
+                                 options.repair);
   if (!folder.ok()) return folder.status();
   log->recovery_.store_created = folder->created;
   log->recovery_.store_adopted = folder->adopted;
   log->recovery_.foreign_files = std::move(folder->foreign);
+  log->recovery_.repairs = std::move(folder->repairs);
   absl::Status s = log->fs_->CreateDirectories(options.path + "/snapshots");
   if (!s.ok()) return s;
   auto lock = log->fs_->LockDirectory(options.path);

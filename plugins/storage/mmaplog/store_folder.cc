@@ -190,7 +190,7 @@ absl::Status SetAsideForeignSegmentFiles(
 
 absl::StatusOr<StoreFolderReport> ClaimStoreFolder(FileSystem* fs,
                                                    const std::string& path,
-                                                   bool create) {
+                                                   bool create, bool repair) {
   StoreFolderReport report;
   absl::StatusOr<FileStatus> folder = fs->Stat(path);
   if (!folder.ok()) return folder.status();
@@ -230,27 +230,41 @@ absl::StatusOr<StoreFolderReport> ClaimStoreFolder(FileSystem* fs,
 
   const bool marked =
       std::find(names.begin(), names.end(), kStoreMarkerFile) != names.end();
-  if (marked) {
-    auto text = fs->ReadFile(path + "/" + kStoreMarkerFile);
-    if (!text.ok()) return text.status();
-    if (text->rfind("cairn mmaplog store\n", 0) != 0) {
-      return absl::FailedPreconditionError(
-          "'" + path + "/" + kStoreMarkerFile +
-          "' is not an mmaplog store marker (it should begin 'cairn mmaplog "
-          "store'); mmaplog does not open or write this folder");
-    }
-  } else {
-    bool has_segment = false;
+  auto has_segment = [&] {
     for (const std::string& name : names) {
       uint64_t number;
       if (ParseSegmentFileName(name, &number) &&
           ClassifySegmentFile(fs, path + "/" + name, number) ==
               SegmentFileKind::kSegment) {
-        has_segment = true;
-        break;
+        return true;
       }
     }
-    if (!has_segment) {
+    return false;
+  };
+  if (marked) {
+    auto text = fs->ReadFile(path + "/" + kStoreMarkerFile);
+    if (!text.ok()) return text.status();
+    if (text->rfind("cairn mmaplog store\n", 0) != 0) {
+      const bool ours = has_segment();
+      if (!repair || !ours) {
+        return absl::FailedPreconditionError(
+            "'" + path + "/" + kStoreMarkerFile +
+            "' is not an mmaplog store marker (it should begin 'cairn mmaplog "
+            "store'); mmaplog does not open or write this folder" +
+            (ours ? std::string(". The folder holds this store's segments, so "
+                                "the marker is damaged: run 'cairn verify "
+                                "--repair' to rewrite it")
+                  : std::string()));
+      }
+      absl::Status s = WriteMarker(fs, path);
+      if (!s.ok()) return s;
+      report.repairs.push_back(
+          std::string(kStoreMarkerFile) +
+          ": the store marker was damaged; rewritten (the folder holds this "
+          "store's segments; nothing else changed)");
+    }
+  } else {
+    if (!has_segment()) {
       return absl::FailedPreconditionError(
           "'" + path + "' is not a Cairn store: it holds " + SomeNames(names) +
           " but no " + kStoreMarkerFile +

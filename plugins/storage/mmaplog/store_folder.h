@@ -31,6 +31,8 @@ struct StoreFolderReport {
                          // modes tightened to 0700/0600
   // Top-level names in the folder that mmaplog did not make (left alone).
   std::vector<std::string> foreign;
+  // With `repair`: what was repaired (a damaged marker rewritten).
+  std::vector<std::string> repairs;
 };
 
 // Makes sure `path` is an mmaplog store this process may use, before Log
@@ -43,11 +45,15 @@ struct StoreFolderReport {
 //    otherwise FailedPrecondition naming the path and the chmod that fixes it;
 //  - a folder without the marker that holds a valid segment is adopted
 //    (modes tightened, marker written), with or without `create`;
+//  - a damaged marker is refused (naming it) unless `repair` and the folder
+//    holds a valid segment of this store: then it is rewritten and listed
+//    in `repairs`;
 //  - any other non-empty folder, or a path that is not a folder, is refused
 //    (FailedPrecondition / InvalidArgument naming it) and nothing is written.
 absl::StatusOr<StoreFolderReport> ClaimStoreFolder(FileSystem* fs,
                                                    const std::string& path,
-                                                   bool create);
+                                                   bool create,
+                                                   bool repair = false);
 
 // Parses a segment file name exactly as SegmentFileName writes it
 // ("00000007.log"); "7.log" or "000007.log" are not segment names.

@@ -279,6 +279,40 @@ TEST(MmapLogStoreFolder, StoreFromBeforeTheMarkerIsAdopted) {
   }
 }
 
+// A damaged marker in a folder of this store's segments is refused, naming
+// the marker and the repair, and changes nothing; the repair rewrites it.
+TEST(MmapLogStoreFolder, DamagedMarkerIsRefusedUntilRepairRewritesIt) {
+  ScratchDir dir;
+  const std::string path = dir.path() + "/store";
+  {
+    auto log = Log::Open(SmallStoreOptions(path));
+    ASSERT_TRUE(log.ok()) << log.status();
+    AppendEvents(**log, 5);
+  }
+  std::string marker = ReadText(path + "/MMAPLOG");
+  marker[0] ^= 0x02;
+  WriteText(path + "/MMAPLOG", marker);
+  const auto before = Snapshot(path);
+  auto refused = Log::Open(SmallStoreOptions(path));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("MMAPLOG"), std::string::npos);
+  EXPECT_NE(refused.status().message().find("cairn verify --repair"), std::string::npos)
+      << refused.status();
+  EXPECT_EQ(Snapshot(path), before);
+  LogOptions repair = SmallStoreOptions(path);
+  repair.repair = true;
+  {
+    auto log = Log::Open(repair);
+    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_FALSE((*log)->recovery().repairs.empty());
+    EXPECT_NE((*log)->recovery().repairs[0].find("store marker was damaged"), std::string::npos);
+  }
+  EXPECT_EQ(ReadText(path + "/MMAPLOG"), kStoreMarkerText);
+  auto log = Log::Open(SmallStoreOptions(path));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(ReadData(**log).size(), 5u);
+}
+
 // A marker-less folder whose segment-named file has no valid header is not
 // taken for a store from before the marker: names alone prove nothing.
 TEST(MmapLogStoreFolder, SegmentNameWithoutAValidHeaderIsNotAStore) {
