@@ -25,7 +25,12 @@ fuzz_build() {
     CC="$clangc" CXX="$clangxx" cmake -S "$FUZZ_ROOT/fuzz" -B "$FUZZ_BUILD" \
       -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   fi
-  cmake --build "$FUZZ_BUILD" -j2 >/dev/null
+  # Quiet when it builds; the compiler's and linker's words when it does not.
+  if ! cmake --build "$FUZZ_BUILD" -j2 >"$FUZZ_BUILD/build.log" 2>&1; then
+    grep -E -B2 -A12 'error|FAILED' "$FUZZ_BUILD/build.log" | head -80 >&2
+    echo "fuzz: building the fuzz targets failed (whole log: $FUZZ_BUILD/build.log)" >&2
+    exit 1
+  fi
 }
 
 # fuzz_seed TARGET NAME BYTES: writes one seed input (printf format).
