@@ -34,12 +34,11 @@ constexpr int kStreams = 40;
 constexpr int kBatches = 1000;  // of 10 events: 10,000 events
 constexpr int kFlips = 200;
 
+// 256 KiB segments, every append synced (so the durable marks prove it).
 LogOptions Options(const std::string& dir) {
-  LogOptions o;
-  o.path = dir;
+  LogOptions o = testing::SmallStoreOptions(dir);
   o.segment_size = 256 << 10;
   o.fsync = FsyncMode::kAlways;
-  o.stream_bucket_bits = 8;
   return o;
 }
 

@@ -19,14 +19,7 @@ using testing::Any;
 using testing::OwnedEvent;
 using testing::ScratchDir;
 
-LogOptions Options(const std::string& dir) {
-  LogOptions o;
-  o.path = dir;
-  o.segment_size = 64 << 10;
-  o.fsync = FsyncMode::kNever;
-  o.stream_bucket_bits = 8;
-  return o;
-}
+LogOptions Options(const std::string& dir) { return testing::SmallStoreOptions(dir); }
 
 void AppendN(Log& log, int n, const std::string& stream, size_t size = 100,
              int batch = 1) {
