@@ -26,9 +26,11 @@ class MappedFile {
   virtual uint8_t* data() const = 0;
   virtual size_t size() const = 0;
   virtual const std::string& path() const = 0;
-  // Makes bytes [offset, offset + length) durable (and, on this
-  // implementation, every other dirty byte of the file). Fails with an
-  // Unavailable status naming the file if the OS refuses.
+  // Makes bytes [offset, offset + length) durable. The whole file
+  // (offset 0, length >= size) is one fdatasync; a part (a segment header)
+  // writes back only the pages of that range, so a header sync does not
+  // write-protect the pages appenders are filling. Fails with an Unavailable
+  // status naming the file if the OS refuses.
   virtual absl::Status Sync(size_t offset, size_t length) = 0;
   // Touches every page (reading) so later stores do not fault in new pages;
   // the file must be all zeros (a fresh segment).

@@ -32,10 +32,25 @@ class PosixMappedFile : public MappedFile {
   size_t size() const override { return size_; }
   const std::string& path() const override { return path_; }
 
-  absl::Status Sync(size_t, size_t) override {
-    // fdatasync writes back the dirty pages of shared mappings of the file
-    // too, and only what is dirty.
-    if (fdatasync(fd_) != 0) return OsError("fdatasync", path_);
+  absl::Status Sync(size_t offset, size_t length) override {
+    if (offset == 0 && length >= size_) {
+      // fdatasync writes back the dirty pages of shared mappings of the file
+      // too, and only what is dirty.
+      if (fdatasync(fd_) != 0) return OsError("fdatasync", path_);
+      return absl::OkStatus();
+    }
+    // Part of the file (a segment header): msync(MS_SYNC) writes back and
+    // waits for the dirty pages of that range only, then flushes like
+    // fdatasync (Linux: vfs_fsync_range). fdatasync here would write back,
+    // and so write-protect, every dirty page of a segment appenders are
+    // filling: one TLB-shootdown IPI per page.
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t start = offset / page * page;
+    const size_t end = std::min(size_, offset + length);
+    if (end <= start) return absl::OkStatus();
+    if (msync(data_ + start, end - start, MS_SYNC) != 0) {
+      return OsError("msync", path_);
+    }
     return absl::OkStatus();
   }
 
