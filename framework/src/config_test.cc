@@ -82,6 +82,15 @@ TEST(SiteConfig, MalformedLineIsAnError) {
   EXPECT_THAT(c.status().message(), HasSubstr("site.ini: not a valid INI file"));
 }
 
+// Found by site_config_fuzzer: Boost 1.74 looped forever building its
+// "invalid line" message for a line holding its own "%invalid_line%" token.
+TEST(SiteConfig, MalformedLineHoldingBoostsMessageTokenIsAnErrorNotAHang) {
+  absl::StatusOr<SiteConfig> c =
+      SiteConfig::Parse("[store]\npath = x\n[stisten %invalid_line%%invalid0.1:\n", "site.ini");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("site.ini: not a valid INI file: line 3"));
+}
+
 TEST(SiteConfig, HostSectionsAreAcceptedOnlyWhenDeclared) {
   std::string text = "[server]\nlisten = 127.0.0.1:7700\n";
   EXPECT_FALSE(SiteConfig::Parse(text, "site.ini").ok());
