@@ -2,6 +2,7 @@
 
 #include <cairn/status.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -30,12 +31,27 @@ PluginChoice* SlotFor(SiteConfig& config, const std::string& section) {
   return nullptr;
 }
 
+// `path` taken relative to `base_dir` (the site file's folder); as given
+// when it is absolute or there is no base (a flag, an override).
+std::string Resolve(const std::string& base_dir, const std::string& path) {
+  if (base_dir.empty() || path.empty()) return path;
+  std::filesystem::path p(path);
+  if (p.is_absolute()) return path;
+  return (std::filesystem::path(base_dir) / p).lexically_normal().string();
+}
+
+// Where relative paths in a site file are taken from.
+struct PathBase {
+  std::string dir;                        // empty: keep paths as given
+  const std::set<std::string>* host_keys;  // "section.key" holding paths
+};
+
 // Sets section.key = value, checking section and key names. Plugin option
 // keys are checked later, against the chosen plugin, by Store::Open.
 absl::Status Assign(SiteConfig& config, const std::string& origin,
                     const std::set<std::string>& host_sections,
                     const std::string& section, const std::string& key,
-                    const std::string& value) {
+                    const std::string& value, const PathBase& base = {"", nullptr}) {
   if (section.empty()) {
     return ConfigError(origin, absl::StrCat("key '", key,
                                             "' is outside any section; put it under [store], "
@@ -47,11 +63,12 @@ absl::Status Assign(SiteConfig& config, const std::string& origin,
   if (section == "store") {
     if (key == "path") {
       if (value.empty()) return ConfigError(origin, "[store] path is empty");
-      config.path = value;
+      config.path = Resolve(base.dir, value);
     } else if (key == "plugin-dirs") {
       config.plugin_dirs.clear();
       for (absl::string_view dir : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
-        config.plugin_dirs.emplace_back(absl::StripAsciiWhitespace(dir));
+        config.plugin_dirs.push_back(
+            Resolve(base.dir, std::string(absl::StripAsciiWhitespace(dir))));
       }
     } else if (key == "allow-plaintext" || key == "allow-new-keyring") {
       if (value != "true" && value != "false") {
@@ -86,7 +103,9 @@ absl::Status Assign(SiteConfig& config, const std::string& origin,
     return absl::OkStatus();
   }
   if (host_sections.count(section)) {
-    config.host_sections[section][key] = value;
+    const bool is_path =
+        base.host_keys != nullptr && base.host_keys->count(absl::StrCat(section, ".", key));
+    config.host_sections[section][key] = is_path ? Resolve(base.dir, value) : value;
     return absl::OkStatus();
   }
   std::vector<std::string> known = {"store", "storage", "codec", "cipher", "replication"};
@@ -99,7 +118,8 @@ absl::Status Assign(SiteConfig& config, const std::string& origin,
 
 absl::StatusOr<SiteConfig> SiteConfig::Parse(
     const std::string& text, const std::string& origin,
-    const std::set<std::string>& host_sections) {
+    const std::set<std::string>& host_sections, const std::string& base_dir,
+    const std::set<std::string>& host_path_keys) {
   SiteConfig config;
   // Lines Boost would call invalid are refused here first: Boost 1.74 builds
   // that error by replacing "%invalid_line%" in its message with the line,
@@ -143,7 +163,8 @@ absl::StatusOr<SiteConfig> SiteConfig::Parse(
                                                 section, "]"));
       }
       std::string value = option.value.empty() ? "" : option.value.front();
-      absl::Status s = Assign(config, origin, host_sections, section, key, value);
+      absl::Status s = Assign(config, origin, host_sections, section, key, value,
+                              PathBase{base_dir, &host_path_keys});
       if (!s.ok()) return s;
     }
   }
@@ -151,7 +172,8 @@ absl::StatusOr<SiteConfig> SiteConfig::Parse(
 }
 
 absl::StatusOr<SiteConfig> SiteConfig::LoadFile(
-    const std::string& path, const std::set<std::string>& host_sections) {
+    const std::string& path, const std::set<std::string>& host_sections,
+    const std::set<std::string>& host_path_keys) {
   std::ifstream file(path);
   if (!file) {
     return MakeStatus(CAIRN_E_NOT_FOUND,
@@ -159,7 +181,15 @@ absl::StatusOr<SiteConfig> SiteConfig::LoadFile(
   }
   std::stringstream text;
   text << file.rdbuf();
-  return Parse(text.str(), path, host_sections);
+  std::error_code ec;
+  std::filesystem::path folder = std::filesystem::absolute(path, ec).parent_path();
+  if (ec) {
+    return MakeStatus(CAIRN_E_INVALID_ARGUMENT,
+                      absl::StrCat("site file '", path, "': cannot tell its folder: ",
+                                   ec.message()));
+  }
+  return Parse(text.str(), path, host_sections, folder.lexically_normal().string(),
+               host_path_keys);
 }
 
 absl::Status SiteConfig::Override(const std::string& assignment,

@@ -61,8 +61,8 @@ const std::vector<CommandEntry>& Commands() {
 
 void PrintHelp(std::ostream& out) {
   out << "usage: cairn [--data DIR | --config FILE] [--set SECTION.KEY=VALUE]... "
-         "[--server HOST:PORT]\n"
-         "             COMMAND [ARGS...]\n\n"
+         "[--plugin-dir DIR]...\n"
+         "             [--server HOST:PORT] COMMAND [ARGS...]\n\n"
          "Cairn is an event store. Without --config or --data, commands use the store in\n"
          "./data (mmaplog storage). The store flags may also follow the command.\n\n"
          "Commands:\n";
@@ -73,6 +73,8 @@ void PrintHelp(std::ostream& out) {
          "  --data DIR         the store's folder (default ./data)\n"
          "  --config FILE      a site file (INI) naming plugins and options\n"
          "  --set S.K=V        override one site setting, e.g. storage.fsync=never\n"
+         "  --plugin-dir DIR   search DIR first for plugin files (repeatable); then\n"
+         "                     $CAIRN_PLUGIN_DIR, [store] plugin-dirs, the installed folder\n"
          "  --server HOST:PORT talk to a cairnd server instead\n"
          "  --tls, --tls-ca FILE, --tls-cert FILE, --tls-key FILE, --tls-server-name NAME\n"
          "                     TLS and mutual TLS to the server (or the site file's [client])\n\n"
@@ -96,6 +98,10 @@ std::string* GlobalValueFlag(StoreOptions& options, const std::string& name,
     *list = &options.overrides;
     return nullptr;
   }
+  if (name == "--plugin-dir") {
+    *list = &options.plugin_dirs;
+    return nullptr;
+  }
   return nullptr;
 }
 
@@ -116,6 +122,9 @@ StoreOpener DefaultStoreOpener() {
     }
     absl::StatusOr<SiteConfig> config = ResolveSiteConfig(options);
     if (!config.ok()) return config.status();
+    absl::StatusOr<std::vector<std::string>> folders = PluginFolders(options, *config);
+    if (!folders.ok()) return folders.status();
+    config->plugin_dirs = *std::move(folders);
     return OpenEmbeddedStore(*config, StoreOpenOptions{.create = options.create});
   };
 }

@@ -15,16 +15,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "run_program.h"
+
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = cairn::testing::ProgramResult;
 
 std::string Slurp(const std::filesystem::path& path) {
   std::ifstream file(path);
@@ -48,36 +46,9 @@ class CliBinaryTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  // Runs cairn in dir_ with `input` on stdin; output goes through files so
-  // no pipe can fill up.
+  // Runs cairn in dir_ with `input` on stdin.
   Result Run(const std::vector<std::string>& args, const std::string& input = "") {
-    std::ofstream(dir_ / "stdin") << input;
-    pid_t child = fork();
-    if (child == 0) {
-      if (chdir(dir_.c_str()) != 0) _exit(120);
-      int in = open((dir_ / "stdin").c_str(), O_RDONLY);
-      int out = open((dir_ / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      int err = open((dir_ / "stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (in < 0 || out < 0 || err < 0) _exit(121);
-      dup2(in, 0);
-      dup2(out, 1);
-      dup2(err, 2);
-      std::vector<std::string> words = {cairn_.string()};
-      words.insert(words.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (std::string& word : words) argv.push_back(word.data());
-      argv.push_back(nullptr);
-      execv(cairn_.c_str(), argv.data());
-      _exit(122);
-    }
-    Result result;
-    int status = 0;
-    if (child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status)) {
-      result.code = WEXITSTATUS(status);
-    }
-    result.out = Slurp(dir_ / "stdout");
-    result.err = Slurp(dir_ / "stderr");
-    return result;
+    return cairn::testing::RunProgram(cairn_, args, dir_, input);
   }
 
   std::filesystem::path cairn_;

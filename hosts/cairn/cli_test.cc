@@ -297,6 +297,26 @@ TEST_F(CliTest, EveryCommandHasHelp) {
   EXPECT_THAT(top.out, HasSubstr("bench"));
 }
 
+// STREAM, REV, FILE... are given by position: the help lists no --stream,
+// --revision, --file or --action, and those are refused as flags.
+TEST_F(CliTest, PositionalArgumentsAreNeitherListedNorTakenAsFlags) {
+  const std::pair<const char*, const char*> kCases[] = {
+      {"read", "--stream"}, {"append", "--stream"}, {"tail", "--stream"},
+      {"delete-to", "--revision"}, {"plugin-info", "--file"}};
+  for (const auto& [command, flag] : kCases) {
+    Result help = Run({command, "--help"});
+    EXPECT_EQ(help.code, 0) << command;
+    EXPECT_THAT(help.out, Not(HasSubstr(flag))) << command;
+    EXPECT_THAT(help.out, HasSubstr("Flags:")) << command;
+    Result r = Run({command, std::string(flag) + "=x"});
+    EXPECT_EQ(r.code, kExitUsage) << command;
+    EXPECT_THAT(r.err, HasSubstr("is not a flag; give that argument by position")) << command;
+  }
+  // After "--" every word is positional.
+  Result r = Run({"head", "--", "--stream"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+}
+
 TEST_F(CliTest, StreamsListsEveryStreamWithItsHead) {
   ASSERT_EQ(Run({"append", "a"}, kThreeOrders).code, 0);
   ASSERT_EQ(Run({"append", "b"}, "{\"type\": \"X\"}\n").code, 0);
@@ -624,6 +644,78 @@ TEST_F(CliTest, PluginsListsGoodFilesAndReportsRefusedOnes) {
   EXPECT_THAT(r.out, HasSubstr(LoaderFixture("good.so")));
   EXPECT_THAT(r.err, HasSubstr("refused: "));
   EXPECT_THAT(r.err, HasSubstr("bad-magic.so"));
+}
+
+// The plugin search order every host uses (cairn/plugin_search.h). The
+// loader fixture "good" is a codec plugin file no host has built in: with
+// an option it does not accept, the store refuses naming that option only
+// if the file was found.
+class CliPluginSearchTest : public CliTest {
+ protected:
+  void SetUp() override {
+    CliTest::SetUp();
+    if (const char* env = std::getenv("CAIRN_PLUGIN_DIR")) saved_env_ = env;
+    ::unsetenv("CAIRN_PLUGIN_DIR");
+    dir_ = MakeTempDir("search");
+  }
+  void TearDown() override {
+    if (!saved_env_.empty()) ::setenv("CAIRN_PLUGIN_DIR", saved_env_.c_str(), 1);
+    std::filesystem::remove_all(dir_);
+  }
+  Result Head(std::vector<std::string> before) {
+    for (const char* word : {"--set", "storage.plugin=memory", "--set", "codec.plugin=good",
+                             "--set", "codec.nope=1", "head", "s"}) {
+      before.push_back(word);
+    }
+    return RunReal(before);
+  }
+  static constexpr const char* kFound = "'nope' is not an option of codec plugin 'good'";
+
+  std::string saved_env_;
+  std::filesystem::path dir_;
+};
+
+TEST_F(CliPluginSearchTest, WithoutASearchFolderTheFileIsNotFound) {
+  Result r = Head({});
+  EXPECT_EQ(r.code, kExitDataError);
+  EXPECT_THAT(r.err, HasSubstr("no codec plugin named 'good'"));
+}
+
+TEST_F(CliPluginSearchTest, FindsPluginFilesThroughThePluginDirFlag) {
+  Result r = Head({"--plugin-dir", LoaderFixture("")});
+  EXPECT_EQ(r.code, kExitDataError);
+  EXPECT_THAT(r.err, HasSubstr(kFound));
+  // Also given after the command, and to `plugins`.
+  Result listed = RunReal({"plugins", "--plugin-dir", LoaderFixture("")});
+  EXPECT_EQ(listed.code, kExitOk) << listed.err;
+  EXPECT_THAT(listed.out, HasSubstr(LoaderFixture("good.so")));
+}
+
+TEST_F(CliPluginSearchTest, FindsPluginFilesThroughCairnPluginDir) {
+  ::setenv("CAIRN_PLUGIN_DIR", (dir_.string() + ":" + LoaderFixture("")).c_str(), 1);
+  Result r = Head({});
+  EXPECT_EQ(r.code, kExitDataError);
+  EXPECT_THAT(r.err, HasSubstr(kFound));
+}
+
+TEST_F(CliPluginSearchTest, RelativeSitePluginDirsAreTakenFromTheSiteFilesFolder) {
+  std::filesystem::create_directories(dir_ / "etc");
+  std::filesystem::create_symlink(LoaderFixture(""), dir_ / "etc" / "plugins");
+  std::ofstream(dir_ / "etc" / "site.ini") << "[store]\nplugin-dirs = plugins\n";
+  Result r = Head({"--config", (dir_ / "etc" / "site.ini").string()});
+  EXPECT_EQ(r.code, kExitDataError);
+  EXPECT_THAT(r.err, HasSubstr(kFound));
+}
+
+TEST_F(CliPluginSearchTest, AMissingPluginFolderIsAUsageErrorNamingIt) {
+  Result r = RunReal({"--plugin-dir", (dir_ / "nowhere").string(), "--set",
+                      "storage.plugin=memory", "head", "s"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr((dir_ / "nowhere").string()));
+  ::setenv("CAIRN_PLUGIN_DIR", (dir_ / "gone").c_str(), 1);
+  r = RunReal({"--set", "storage.plugin=memory", "head", "s"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("$CAIRN_PLUGIN_DIR"));
 }
 #endif
 

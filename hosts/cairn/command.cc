@@ -1,6 +1,8 @@
 #include "command.h"
 
 #include <cairn/names.h>
+#include <cairn/plugin_search.h>
+#include <cairn/sdk/size.hpp>
 #include <cairn/status.h>
 
 #include <exception>
@@ -25,6 +27,9 @@ void AddStoreOptions(po::options_description& description, StoreOptions* options
        "override one site setting, e.g. storage.plugin=memory (repeatable)")
       ("server", po::value<std::string>(&options->server)->value_name("HOST:PORT"),
        "use a cairnd server instead of an embedded store")
+      ("plugin-dir", po::value<std::vector<std::string>>(&options->plugin_dirs)
+                         ->value_name("DIR")->composing(),
+       "search DIR first for plugin files (repeatable)")
       ("tls", po::bool_switch(&options->tls), "talk TLS to the --server")
       ("tls-ca", po::value<std::string>(&options->tls_ca)->value_name("FILE"),
        "PEM CA that signed the server's certificate (turns TLS on)")
@@ -46,6 +51,28 @@ std::optional<int> ParseCommandLine(CommandContext& context, const std::string& 
   all.add_options()("help,h", "show this help");
   const std::string usage = absl::StrCat("usage: cairn ", context.command,
                                          synopsis.empty() ? "" : " ", synopsis);
+  // Arguments taken by position (STREAM, REV, FILE, ...) are options to
+  // Boost but not flags to the user: the help does not list them and
+  // `--stream S` for a positional STREAM is refused.
+  std::set<std::string> by_position;
+  for (unsigned i = 0; i < positional.max_total_count() && i < 8; ++i) {
+    by_position.insert(positional.name_for_position(i));
+  }
+  po::options_description shown("Flags");
+  for (const auto& option : all.options()) {
+    if (!by_position.count(option->long_name())) shown.add(option);
+  }
+  for (const std::string& arg : context.args) {
+    if (arg == "--") break;
+    if (arg.rfind("--", 0) != 0) continue;
+    const std::string name = arg.substr(2, arg.find('=') - 2);
+    if (by_position.count(name)) {
+      *context.err << "cairn " << context.command << ": '" << arg
+                   << "' is not a flag; give that argument by position\n"
+                   << usage << "\n(try 'cairn " << context.command << " --help')\n";
+      return kExitUsage;
+    }
+  }
   try {
     po::store(po::command_line_parser(context.args)
                   .options(all)
@@ -55,7 +82,7 @@ std::optional<int> ParseCommandLine(CommandContext& context, const std::string& 
                   .run(),
               *variables);
     if (variables->count("help")) {
-      *context.out << usage << "\n\n" << summary << "\n\n" << all << "\n"
+      *context.out << usage << "\n\n" << summary << "\n\n" << shown << "\n"
                    << "Exit codes: 0 ok, 1 usage, 2 data or store error, 3 conflict, "
                       "4 permission denied.\n";
       return kExitOk;
@@ -75,10 +102,25 @@ const std::set<std::string>& HostSections() {
   return kSections;
 }
 
+const std::set<std::string>& HostPathKeys() {
+  static const std::set<std::string> kKeys = {"client.tls-ca", "client.tls-cert",
+                                              "client.tls-key"};
+  return kKeys;
+}
+
+absl::StatusOr<std::vector<std::string>> PluginFolders(const StoreOptions& options,
+                                                       const SiteConfig& config) {
+  PluginSearchInputs inputs;
+  inputs.flag_dirs = options.plugin_dirs;
+  inputs.site_dirs = config.plugin_dirs;
+  return PluginSearchPaths(inputs);
+}
+
 absl::StatusOr<SiteConfig> ResolveSiteConfig(const StoreOptions& options) {
   SiteConfig config;
   if (!options.config_file.empty()) {
-    absl::StatusOr<SiteConfig> loaded = SiteConfig::LoadFile(options.config_file, HostSections());
+    absl::StatusOr<SiteConfig> loaded =
+        SiteConfig::LoadFile(options.config_file, HostSections(), HostPathKeys());
     if (!loaded.ok()) return loaded.status();
     config = *std::move(loaded);
   }
@@ -116,6 +158,8 @@ StoreOptions MergeStoreOptions(const StoreOptions& before, const StoreOptions& c
   }
   merged.overrides.insert(merged.overrides.end(), command_flags.overrides.begin(),
                           command_flags.overrides.end());
+  merged.plugin_dirs.insert(merged.plugin_dirs.end(), command_flags.plugin_dirs.begin(),
+                            command_flags.plugin_dirs.end());
   return merged;
 }
 
@@ -146,6 +190,11 @@ std::optional<int> OpenStoreOrReport(CommandContext& context, const StoreOptions
       *context.err << "cairn " << context.command << ": " << config.status().message() << "\n";
       return kExitUsage;
     }
+    // So is a plugin folder named by the user that is not there.
+    if (auto folders = PluginFolders(options, *config); !folders.ok()) {
+      *context.err << "cairn " << context.command << ": " << folders.status().message() << "\n";
+      return kExitUsage;
+    }
   }
   if (!context.open_store) {
     return ReportError(context, MakeStatus(CAIRN_E_INTERNAL, "no store opener configured"));
@@ -163,6 +212,15 @@ std::optional<int> ParseCountFlag(CommandContext& context, const std::string& fl
     return ReportUsageError(context, absl::StrCat(flag, " takes a non-negative integer, not '",
                                                   text, "'"));
   }
+  return std::nullopt;
+}
+
+std::optional<int> ParseSizeFlag(CommandContext& context, const std::string& flag,
+                                 const std::string& text, uint64_t* value) {
+  std::string error;
+  std::optional<uint64_t> bytes = sdk::ParseByteSize(text, &error);
+  if (!bytes) return ReportUsageError(context, absl::StrCat(flag, " ", error));
+  *value = *bytes;
   return std::nullopt;
 }
 

@@ -13,6 +13,7 @@
 #define CAIRN_HOSTS_CAIRN_COMMAND_H_
 
 #include <cairn/config.h>
+#include <cairn/exit_code.h>
 
 #include <cstdint>
 #include <functional>
@@ -30,22 +31,9 @@
 
 namespace cairn::cli {
 
-// The exit codes of every command (docs/cli.md lists them).
-enum ExitCode : int {
-  kExitOk = 0,
-  // The command line or the site file is malformed: unknown command or flag,
-  // bad value, unknown config section or key. Nothing was opened or written.
-  kExitUsage = 1,
-  // The store, its data or the input data failed: store cannot open, bad
-  // JSON on stdin, corruption, I/O, a missing tool.
-  kExitDataError = 2,
-  // An append's expected revision did not match (WrongExpectedRevision).
-  // Nothing was written.
-  kExitConflict = 3,
-  // The cairnd server refused the request: the client's identity lacks the
-  // right (PERMISSION_DENIED; docs/security.md, Access control).
-  kExitPermissionDenied = 4,
-};
+// The exit codes of every command: cairn::ExitCode (cairn/exit_code.h),
+// shared with cairnd and listed in docs/cli.md.
+using ::cairn::ExitCode;
 
 // How a command picks its store. Given before the command name or among the
 // command's own flags (AddStoreOptions).
@@ -54,6 +42,9 @@ struct StoreOptions {
   std::string config_file;             // --config FILE (site INI)
   std::vector<std::string> overrides;  // --set section.key=value, in order
   std::string server;                  // --server HOST:PORT; empty: embedded
+  // --plugin-dir DIR (repeatable): searched first for plugin files
+  // (cairn/plugin_search.h has the whole order).
+  std::vector<std::string> plugin_dirs;
   // TLS to the --server (also from the site file's [client] section; flags
   // win). Any of tls_ca, tls_cert or `tls` turns TLS on.
   bool tls = false;                    // --tls
@@ -87,7 +78,8 @@ struct CommandContext {
   StoreOpener open_store;    // tests inject their own
 };
 
-// Adds --data, --config, --set and --server to `description`, stored into
+// Adds --data, --config, --set, --server, --plugin-dir and the TLS flags to
+// `description`, stored into
 // `options`; see MergeStoreOptions for how they combine with those given
 // before the command name.
 void AddStoreOptions(boost::program_options::options_description& description,
@@ -141,9 +133,27 @@ std::optional<int> OpenStoreOrReport(CommandContext& context,
 std::optional<int> ParseCountFlag(CommandContext& context, const std::string& flag,
                                   const std::string& text, uint64_t* value);
 
+// Parses a byte size given to `flag` by the one size grammar
+// (cairn/sdk/size.hpp: 4096, 64KiB, 100MiB, 10M; 'kb' is refused as
+// ambiguous). Returns nullopt with *value set, or reports a usage error
+// naming the flag and returns kExitUsage.
+std::optional<int> ParseSizeFlag(CommandContext& context, const std::string& flag,
+                                 const std::string& text, uint64_t* value);
+
 // The site-file sections that belong to hosts ([server], [http], ...): the
 // CLI accepts a site file written for cairnd and ignores them.
 const std::set<std::string>& HostSections();
+
+// The host keys ("client.tls-ca", ...) whose relative values in a site file
+// name files beside the site file.
+const std::set<std::string>& HostPathKeys();
+
+// The plugin folders for `options` and its site `config`, in the one search
+// order (cairn/plugin_search.h): --plugin-dir, $CAIRN_PLUGIN_DIR, [store]
+// plugin-dirs, the installed folder, the build tree's. Fails naming a
+// folder given by the user that does not exist.
+absl::StatusOr<std::vector<std::string>> PluginFolders(const StoreOptions& options,
+                                                       const SiteConfig& config);
 
 }  // namespace cairn::cli
 

@@ -4,17 +4,11 @@
 #include <cairn/plugin.h>
 #include <cairn/status.h>
 
-#include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <utility>
 
-#include <boost/dll/runtime_symbol_info.hpp>
-
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 
 namespace cairn::cli {
 namespace {
@@ -156,36 +150,11 @@ class EmbeddedStoreAccess : public StoreAccess {
 
 }  // namespace
 
-std::vector<std::string> DefaultPluginDirs() {
-  std::vector<std::string> candidates;
-  if (const char* env = std::getenv("CAIRN_PLUGIN_DIR"); env != nullptr) {
-    for (absl::string_view dir : absl::StrSplit(env, ':', absl::SkipEmpty())) {
-      candidates.emplace_back(dir);
-    }
-  }
-  boost::system::error_code ec;
-  boost::dll::fs::path program = boost::dll::program_location(ec);
-  if (!ec) candidates.push_back((program.parent_path().parent_path() / "plugins").string());
-#ifdef CAIRN_INSTALL_PLUGIN_DIR
-  candidates.push_back(CAIRN_INSTALL_PLUGIN_DIR);
-#endif
-  std::vector<std::string> dirs;
-  for (const std::string& dir : candidates) {
-    std::error_code fs_ec;
-    if (std::filesystem::is_directory(dir, fs_ec) &&
-        std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) {
-      dirs.push_back(dir);
-    }
-  }
-  return dirs;
-}
-
 absl::StatusOr<std::unique_ptr<StoreAccess>> OpenEmbeddedStore(
     const SiteConfig& site, const StoreOpenOptions& open_options) {
   auto registry = std::make_unique<PluginRegistry>();
   if (absl::Status s = RegisterBuiltinPlugins(*registry); !s.ok()) return s;
-  SiteConfig config = site;
-  if (config.plugin_dirs.empty()) config.plugin_dirs = DefaultPluginDirs();
+  const SiteConfig& config = site;
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(config, *registry, open_options);
   if (!store.ok()) return store.status();
   Store* raw = store->get();

@@ -17,14 +17,9 @@
 
 namespace cairn::cli {
 
-// Plugin folders used when the site names none ([store] plugin-dirs): each
-// folder of $CAIRN_PLUGIN_DIR (colon-separated), then the build tree's
-// plugins folder beside this program (<bin>/../plugins) and the installed
-// one (<libdir>/cairn/plugins), those that exist.
-std::vector<std::string> DefaultPluginDirs();
-
 // Opens the store `config` describes, with the built-in plugins registered
-// and DefaultPluginDirs() searched if config.plugin_dirs is empty. Fails with
+// and config.plugin_dirs searched (the caller has put the whole search
+// order there: PluginFolders in command.h). Fails with
 // Store::Open's message. With open_options.create false, a store that does
 // not exist yet is not made (NotFound).
 absl::StatusOr<std::unique_ptr<StoreAccess>> OpenEmbeddedStore(

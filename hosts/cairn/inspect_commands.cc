@@ -59,14 +59,18 @@ int PluginsCommand(CommandContext& context) {
   po::options_description description("Flags");
   description.add_options()
       ("dir", po::value<std::vector<std::string>>(&dirs)->value_name("D")->composing(),
-       "a plugin folder to list (repeatable); default: the site's [store] plugin-dirs with "
-       "--config, else $CAIRN_PLUGIN_DIR and the folders beside this program")
+       "a plugin folder to list (repeatable); default: the folders every host searches, "
+       "in order: --plugin-dir, $CAIRN_PLUGIN_DIR, [store] plugin-dirs (with --config), "
+       "the installed folder, the build tree's")
       ("config", po::value<std::string>(&store_flags.config_file)->value_name("FILE"),
        "take the plugin folders from this site file")
+      ("plugin-dir", po::value<std::vector<std::string>>(&store_flags.plugin_dirs)
+                         ->value_name("DIR")->composing(),
+       "a folder searched first, before the default ones (repeatable)")
       ("json", "one JSON line per plugin");
   po::variables_map variables;
   if (auto done = ParseCommandLine(
-          context, "[--dir D]... [--json]",
+          context, "[--dir D]... [--config FILE] [--json]",
           "Lists the built-in plugins, then every plugin file in the plugin folders: kind,\n"
           "name, version, ABI and file. A file the loader refuses is reported on stderr\n"
           "with the reason; the exit code stays 0.",
@@ -75,15 +79,21 @@ int PluginsCommand(CommandContext& context) {
   }
   if (dirs.empty()) {
     StoreOptions options = MergeStoreOptions(context.store_options, store_flags);
+    SiteConfig site;
     if (!options.config_file.empty()) {
       absl::StatusOr<SiteConfig> config = ResolveSiteConfig(options);
       if (!config.ok()) {
         *context.err << "cairn plugins: " << config.status().message() << "\n";
         return kExitUsage;
       }
-      dirs = config->plugin_dirs;
+      site = *std::move(config);
     }
-    if (dirs.empty()) dirs = DefaultPluginDirs();
+    absl::StatusOr<std::vector<std::string>> folders = PluginFolders(options, site);
+    if (!folders.ok()) {
+      *context.err << "cairn plugins: " << folders.status().message() << "\n";
+      return kExitUsage;
+    }
+    dirs = *std::move(folders);
   }
 
   PluginRegistry builtins;

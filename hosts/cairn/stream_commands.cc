@@ -95,7 +95,7 @@ int AppendCommand(CommandContext& context) {
   positional.add("stream", 1);
   po::variables_map variables;
   if (auto done = ParseCommandLine(
-          context, "STREAM [--expect any|none|N] [--batch-size N] < events.jsonl",
+          context, "STREAM [--expect any|none|N] [--batch-size N] [--json]",
           "Appends the events on stdin, one JSON object a line:\n"
           "  {\"type\": \"OrderPlaced\", \"data\": {...}, \"metadata\": {...}, \"tags\": "
           "[\"order\"]}\n"

@@ -36,25 +36,6 @@ struct Samples {
   }
 };
 
-// Parses "4096", "64KiB", "100MiB" (powers of 1024).
-bool ParseSize(const std::string& text, uint64_t* out) {
-  size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
-    ++digits;
-  }
-  if (digits == 0 || digits > 15) return false;
-  uint64_t value = std::stoull(text.substr(0, digits));
-  std::string unit = text.substr(digits);
-  uint64_t scale = 0;
-  if (unit.empty() || unit == "B") scale = 1;
-  if (unit == "K" || unit == "KB" || unit == "KiB") scale = 1ull << 10;
-  if (unit == "M" || unit == "MB" || unit == "MiB") scale = 1ull << 20;
-  if (unit == "G" || unit == "GB" || unit == "GiB") scale = 1ull << 30;
-  if (scale == 0) return false;
-  *out = value * scale;
-  return true;
-}
-
 absl::Status WriteDictionary(const std::string& path, const std::string& bytes) {
   std::string temp = path + ".tmp";
   {
@@ -125,16 +106,20 @@ int TrainDictCommand(CommandContext& context) {
     }
   }
   uint64_t max_bytes = kDefaultMaxBytes;
-  if (!max_bytes_text.empty() && !ParseSize(max_bytes_text, &max_bytes)) {
-    return ReportUsageError(context, "--max-bytes takes a size such as "
-                                     "100MiB, not '" + max_bytes_text + "'");
+  if (!max_bytes_text.empty()) {
+    if (auto done = ParseSizeFlag(context, "--max-bytes", max_bytes_text, &max_bytes)) {
+      return *done;
+    }
   }
   uint64_t dictionary_size = kDefaultDictionarySize;
-  if (!size_text.empty() &&
-      (!ParseSize(size_text, &dictionary_size) || dictionary_size < 256 ||
-       dictionary_size > (16ull << 20))) {
-    return ReportUsageError(context, "--size takes a size from 256 bytes to "
-                                     "16MiB, not '" + size_text + "'");
+  if (!size_text.empty()) {
+    if (auto done = ParseSizeFlag(context, "--size", size_text, &dictionary_size)) {
+      return *done;
+    }
+    if (dictionary_size < 256 || dictionary_size > (16ull << 20)) {
+      return ReportUsageError(context, "--size takes a size from 256 bytes to "
+                                       "16MiB, not '" + size_text + "'");
+    }
   }
   if (max_events == 0) {
     return ReportUsageError(context, "--max-events must be at least 1");

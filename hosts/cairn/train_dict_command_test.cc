@@ -147,6 +147,13 @@ TEST_F(TrainDictCommandTest, UsageErrors) {
   r = Run({"train-dict", "-o", dir_ + "/d", "--size", "12"});
   EXPECT_EQ(r.code, kExitUsage);
   EXPECT_THAT(r.err, HasSubstr("--size takes a size"));
+  // The one size grammar (cairn/sdk/size.hpp): 'KB' is ambiguous.
+  r = Run({"train-dict", "-o", dir_ + "/d", "--size", "8KB"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--size '8KB': unit 'KB' is ambiguous; write 8KiB"));
+  r = Run({"train-dict", "-o", dir_ + "/d", "--max-bytes", "1.5GiB"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--max-bytes '1.5GiB': fractions"));
   r = Run({"train-dict", "-o", dir_ + "/d", "--stream", "a", "--tag", "b"});
   EXPECT_EQ(r.code, kExitUsage);
   r = Run({"train-dict", "-o", dir_ + "/d", "--max-events", "-1"});

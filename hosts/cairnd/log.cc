@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "absl/strings/str_cat.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 
@@ -31,15 +32,23 @@ std::string JsonEscape(std::string_view text) {
   return out;
 }
 
-void InitJsonLogging(const std::string& level) {
+const char kLogLevels[] = "debug | info | warn | error";
+
+absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(const std::string& text) {
+  if (text == "debug") return spdlog::level::debug;
+  if (text == "info") return spdlog::level::info;
+  if (text == "warn") return spdlog::level::warn;
+  if (text == "error") return spdlog::level::err;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--log-level '", text, "' is not one of ", kLogLevels));
+}
+
+void InitJsonLogging(spdlog::level::level_enum level) {
   auto logger = spdlog::stderr_logger_mt("cairnd");
   logger->set_formatter(std::make_unique<spdlog::pattern_formatter>(
       R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})",
       spdlog::pattern_time_type::utc, "\n"));
-  auto parsed = spdlog::level::from_str(level);
-  logger->set_level(parsed == spdlog::level::off && level != "off"
-                        ? spdlog::level::info
-                        : parsed);
+  logger->set_level(level);
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
 }

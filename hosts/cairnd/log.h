@@ -8,15 +8,23 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/status/statusor.h"
 #include "spdlog/spdlog.h"
 
 namespace cairn::cairnd {
 
 using LogField = std::pair<std::string_view, std::string>;
 
-// Makes the default spdlog logger write JSON lines to stderr at `level`
-// ("debug", "info", "warn", "error"); unknown names mean "info".
-void InitJsonLogging(const std::string& level);
+// The levels --log-level takes, for messages and help: "debug | info |
+// warn | error".
+extern const char kLogLevels[];
+
+// "debug", "info", "warn" or "error" as a level; anything else is
+// kInvalidArgument naming the text and the four names.
+absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(const std::string& text);
+
+// Makes the default spdlog logger write JSON lines to stderr at `level`.
+void InitJsonLogging(spdlog::level::level_enum level);
 
 // Logs `message` with extra string fields. Safe from any thread.
 void Log(spdlog::level::level_enum level, std::string_view message,

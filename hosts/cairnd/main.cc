@@ -2,17 +2,23 @@
 //
 //   cairnd [--config site.ini] [--set section.key=value ...] [flags]
 //
-// Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when start-up
-// fails (the reason is logged), 2 for bad command-line flags.
+// Exit status: cairn::ExitCode (cairn/exit_code.h, docs/cli.md "Exit
+// codes"), the table `cairn` uses too: 0 after a clean shutdown
+// (SIGTERM/SIGINT), 1 for a bad flag, flag value, site file or setting, 2
+// when the store, the sockets or the TLS files fail at start-up or the
+// final flush fails.
 #include <boost/program_options.hpp>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "cairn/builtins.h"
 #include "cairn/config.h"
+#include "cairn/exit_code.h"
+#include "cairn/plugin_search.h"
 #include "cairn/plugin_registry.h"
 #include "cairn/store.h"
 #include "google/protobuf/stubs/logging.h"
@@ -51,6 +57,25 @@ constexpr FlagKey kFlagKeys[] = {
     {"tls-ca", "tls.ca-file", "PEM CA for client certs: mutual TLS"},
 };
 
+// Host keys whose relative values in a site file name files beside it.
+const std::set<std::string>& HostPathKeys() {
+  static const auto* keys = new std::set<std::string>{
+      "server.port-file", "http.port-file", "tls.cert-file", "tls.key-file",
+      "tls.ca-file",      "audit.path",     "client.tls-ca", "client.tls-cert",
+      "client.tls-key"};
+  return *keys;
+}
+
+constexpr char kExitCodesHelp[] =
+    "Exit codes: 0 clean shutdown, 1 usage (bad flag, value, site file or "
+    "setting),\n2 the store, sockets or TLS files failed. See docs/cli.md.\n";
+
+// A usage error before logging starts: plain text on stderr, exit 1.
+int UsageError(const std::string& message) {
+  std::cerr << "cairnd: " << message << "\n(try 'cairnd --help')\n";
+  return cairn::kExitUsage;
+}
+
 void LogError(const std::string& what, const absl::Status& status) {
   cairn::cairnd::Log(spdlog::level::err, what,
                      {{"error", std::string(status.message())}});
@@ -62,13 +87,16 @@ int main(int argc, char** argv) {
   po::options_description flags("cairnd options");
   std::string config_file;
   std::vector<std::string> assignments;
+  std::vector<std::string> plugin_dirs;
   std::string log_level = "info";
   flags.add_options()("help,h", "show this help")(
       "version", "print the version")(
       "config,c", po::value(&config_file), "site file (INI)")(
       "set", po::value(&assignments)->composing(),
       "override a site key: section.key=value (repeatable)")(
-      "log-level", po::value(&log_level), "debug | info | warn | error");
+      "plugin-dir", po::value(&plugin_dirs)->composing(),
+      "search this folder first for plugin files (repeatable)")(
+      "log-level", po::value(&log_level), cairn::cairnd::kLogLevels);
   for (const FlagKey& f : kFlagKeys) {
     flags.add_options()(f.flag, po::value<std::string>(), f.help);
   }
@@ -77,13 +105,16 @@ int main(int argc, char** argv) {
     po::store(po::parse_command_line(argc, argv, flags), vm);
     po::notify(vm);
   } catch (const std::exception& e) {
-    std::cerr << "cairnd: " << e.what() << "\n" << flags << "\n";
-    return 2;
+    return UsageError(e.what());
   }
   if (vm.count("help")) {
-    std::cout << flags << "\nWith no config: store ./data, mmaplog, "
+    std::cout << "usage: cairnd [--config FILE] [--set SECTION.KEY=VALUE]... "
+                 "[--plugin-dir DIR]... [flags]\n\n"
+              << flags << "\nWith no config: store ./data, mmaplog, "
               << "127.0.0.1:7600 plain TCP, HTTP on 127.0.0.1:7601.\n"
-              << "Keys and protocol: docs/server.md\n";
+              << "Plugin files are searched in --plugin-dir, $CAIRN_PLUGIN_DIR, "
+                 "[store] plugin-dirs,\nthen the installed plugin folder.\n"
+              << kExitCodesHelp << "Keys and protocol: docs/server.md\n";
     return 0;
   }
   if (vm.count("version")) {
@@ -92,7 +123,9 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  cairn::cairnd::InitJsonLogging(log_level);
+  auto level = cairn::cairnd::ParseLogLevel(log_level);
+  if (!level.ok()) return UsageError(std::string(level.status().message()));
+  cairn::cairnd::InitJsonLogging(*level);
   // protobuf's own warnings (e.g. invalid UTF-8 in a hostile frame) go to
   // the debug log, not to stderr as free text.
   google::protobuf::SetLogHandler([](google::protobuf::LogLevel,
@@ -106,10 +139,11 @@ int main(int argc, char** argv) {
   const auto& sections = cairn::cairnd::HostSections();
   absl::StatusOr<cairn::SiteConfig> site =
       config_file.empty() ? cairn::SiteConfig()
-                          : cairn::SiteConfig::LoadFile(config_file, sections);
+                          : cairn::SiteConfig::LoadFile(config_file, sections,
+                                                        HostPathKeys());
   if (!site.ok()) {
     LogError("cannot read the site file", site.status());
-    return 1;
+    return cairn::kExitUsage;
   }
   for (const FlagKey& f : kFlagKeys) {
     if (vm.count(f.flag)) {
@@ -120,48 +154,54 @@ int main(int argc, char** argv) {
   for (const std::string& assignment : assignments) {
     if (auto s = site->Override(assignment, sections); !s.ok()) {
       LogError("bad override '" + assignment + "'", s);
-      return 1;
+      return cairn::kExitUsage;
     }
   }
-#ifdef CAIRN_INSTALL_PLUGIN_DIR
-  // Where the packages put plugin files; cairn and libcairn-c search it too.
-  if (site->plugin_dirs.empty()) site->plugin_dirs.push_back(CAIRN_INSTALL_PLUGIN_DIR);
-#endif
+  // The search order every host uses (cairn/plugin_search.h).
+  cairn::PluginSearchInputs search;
+  search.flag_dirs = plugin_dirs;
+  search.site_dirs = site->plugin_dirs;
+  auto folders = cairn::PluginSearchPaths(search);
+  if (!folders.ok()) {
+    LogError("bad plugin folder", folders.status());
+    return cairn::kExitUsage;
+  }
+  site->plugin_dirs = *std::move(folders);
   auto options = cairn::cairnd::ServerOptionsFromSite(*site);
   if (!options.ok()) {
     const std::string at = cairn::cairnd::SiteFileLineOf(
         config_file, std::string(options.status().message()));
     cairn::cairnd::Log(spdlog::level::err, "bad server settings",
                        {{"error", std::string(options.status().message())},
-                        {"at", at.empty() ? "a --set flag" : at}});
-    return 1;
+                        {"at", at.empty() ? "a flag or --set" : at}});
+    return cairn::kExitUsage;
   }
 
   cairn::PluginRegistry registry;
   if (auto s = cairn::RegisterBuiltinPlugins(registry); !s.ok()) {
     LogError("cannot register the built-in plugins", s);
-    return 1;
+    return cairn::kExitDataError;
   }
   auto store = cairn::Store::Open(*site, registry);
   if (!store.ok()) {
     LogError("cannot open the store at " + site->path, store.status());
-    return 1;
+    return cairn::kExitDataError;
   }
 
   cairn::cairnd::ServerMetrics metrics;
-  int exit_code = 0;
+  int exit_code = cairn::kExitOk;
   {
     cairn::cairnd::Server server(*options, site->path, store->get(), &metrics);
     if (auto s = server.Start(); !s.ok()) {
       LogError("cannot start", s);
-      exit_code = 1;
+      exit_code = cairn::kExitDataError;
     } else {
       server.Run();  // returns after SIGTERM / SIGINT and the drain
     }
   }
   if (auto s = (*store)->Flush(); !s.ok()) {
     LogError("flush at shutdown failed", s);
-    exit_code = 1;
+    exit_code = cairn::kExitDataError;
   }
   store->reset();
   cairn::cairnd::Log(spdlog::level::info, "store closed",

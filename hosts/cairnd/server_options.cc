@@ -1,6 +1,7 @@
 #include "server_options.h"
 
 #include <cairn/sdk/secret_file.hpp>
+#include <cairn/sdk/size.hpp>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 
@@ -50,6 +52,14 @@ absl::Status SplitNumber(const std::string& text, uint64_t* number,
 
 using Setter = std::function<absl::Status(const std::string&, ServerOptions&)>;
 
+// A byte size by the one grammar (cairn/sdk/size.hpp).
+absl::StatusOr<uint64_t> ParseSize(const std::string& text) {
+  std::string error;
+  std::optional<uint64_t> bytes = sdk::ParseByteSize(text, &error);
+  if (!bytes) return absl::InvalidArgumentError(error);
+  return *bytes;
+}
+
 absl::Status Range(uint64_t value, uint64_t min, uint64_t max) {
   if (value < min || value > max) {
     return absl::InvalidArgumentError(
@@ -72,7 +82,7 @@ Setter UnsignedKey(T ServerOptions::*field, uint64_t min, uint64_t max) {
 template <typename T>
 Setter LimitKey(T Limits::*field, uint64_t min, uint64_t max, bool bytes) {
   return [=](const std::string& text, ServerOptions& options) {
-    auto value = bytes ? ParseByteSize(text) : ParseUnsigned(text);
+    auto value = bytes ? ParseSize(text) : ParseUnsigned(text);
     if (!value.ok()) return value.status();
     if (auto s = Range(*value, min, max); !s.ok()) return s;
     options.limits.*field = static_cast<T>(*value);
@@ -198,7 +208,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Keys() {
              }},
             {"max-size",
              [](const std::string& text, ServerOptions& options) {
-               auto value = ParseByteSize(text);
+               auto value = ParseSize(text);
                if (!value.ok()) return value.status();
                if (auto s = Range(*value, 4096, uint64_t{1} << 40); !s.ok()) {
                  return s;
@@ -240,29 +250,6 @@ const std::set<std::string>& HostSections() {
       new std::set<std::string>{"server", "http",  "tls",   "limits",
                                 "access", "audit", "client"};
   return *sections;
-}
-
-absl::StatusOr<uint64_t> ParseByteSize(const std::string& text) {
-  uint64_t number = 0;
-  std::string suffix;
-  if (auto s = SplitNumber(text, &number, &suffix); !s.ok()) return s;
-  uint64_t unit = 1;
-  if (suffix.empty() || suffix == "B") {
-    unit = 1;
-  } else if (suffix == "KiB" || suffix == "K" || suffix == "k") {
-    unit = uint64_t{1} << 10;
-  } else if (suffix == "MiB" || suffix == "M") {
-    unit = uint64_t{1} << 20;
-  } else if (suffix == "GiB" || suffix == "G") {
-    unit = uint64_t{1} << 30;
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", text, "': unknown size unit '", suffix, "' (use B, KiB, MiB, GiB)"));
-  }
-  if (number > (uint64_t{1} << 40) / unit) {
-    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is too large"));
-  }
-  return number * unit;
 }
 
 absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text) {

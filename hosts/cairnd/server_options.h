@@ -90,7 +90,8 @@ struct ServerOptions {
   bool tls() const { return tls_mode == TlsMode::kOn; }
 };
 
-// Reads cairnd's sections of `site`, rejecting unknown keys and bad values
+// Reads cairnd's sections of `site` (byte sizes by the grammar of
+// cairn/sdk/size.hpp), rejecting unknown keys and bad values
 // with a message naming the section, key and value, and resolves kAuto:
 // TLS when a certificate is configured; plain TCP when none is and the
 // listen address is loopback; otherwise an error asking for a certificate or
@@ -117,8 +118,6 @@ bool AppendsWaitForSync(const SiteConfig& site, std::string* reason);
 // the message names no key or the file does not hold it (a --set flag).
 std::string SiteFileLineOf(const std::string& path, const std::string& error);
 
-// "4MiB", "512KiB", "100" (bytes) -> bytes.
-absl::StatusOr<uint64_t> ParseByteSize(const std::string& text);
 // "30s", "500ms", "5m", "100" (ms) -> duration.
 absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& text);
 

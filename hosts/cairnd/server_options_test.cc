@@ -130,6 +130,23 @@ TEST(ServerOptions, LimitsParseUnits) {
   EXPECT_EQ(options->limits.max_batch, 10u);
 }
 
+// One size grammar for every host (cairn/sdk/size.hpp): binary units are
+// powers of 1024, k/M/G powers of 1000, and 'kb' is refused as ambiguous.
+TEST(ServerOptions, SizesUseTheOneGrammar) {
+  auto options = ServerOptionsFromSite(Site("[limits]\nmax-frame = 2M\n"
+                                            "[audit]\nmax-size = 64KiB\n"));
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->limits.max_frame, 2000000u);
+  EXPECT_EQ(options->audit.max_size, 64u << 10);
+  for (const char* bad : {"max-frame = 64kb", "max-frame = 64K"}) {
+    auto refused = ServerOptionsFromSite(Site(std::string("[limits]\n") + bad + "\n"));
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.status().message().find("ambiguous; write 64KiB"), std::string::npos)
+        << refused.status();
+    EXPECT_NE(refused.status().message().find("[limits] max-frame"), std::string::npos);
+  }
+}
+
 TEST(ServerOptions, UnknownKeyIsNamed) {
   auto options = ServerOptionsFromSite(Site("[limits]\nmax-frames = 1\n"));
   ASSERT_FALSE(options.ok());

@@ -6,6 +6,7 @@
 #include <cairn/builtins.h>
 #include <cairn/cairn.h>
 #include <cairn/config.h>
+#include <cairn/plugin_search.h>
 #include <cairn/status.h>
 #include <cairn/store.h>
 
@@ -196,12 +197,15 @@ cairn_status cairn_store_open(const char* site_file,
     handle->registry = std::make_unique<cairn::PluginRegistry>();
     absl::Status s = cairn::RegisterBuiltinPlugins(*handle->registry);
     if (!s.ok()) return FromStatus(s, error);
-#ifdef CAIRN_INSTALL_PLUGIN_DIR
-    // Where the packages put plugin files; cairn and cairnd search it too.
-    if (config.plugin_dirs.empty()) {
-      config.plugin_dirs.push_back(CAIRN_INSTALL_PLUGIN_DIR);
-    }
-#endif
+    // The search order every host uses (cairn/plugin_search.h); a C
+    // caller has no flag: $CAIRN_PLUGIN_DIR, [store] plugin-dirs, the
+    // installed folder, the build tree's.
+    cairn::PluginSearchInputs search;
+    search.site_dirs = config.plugin_dirs;
+    absl::StatusOr<std::vector<std::string>> folders =
+        cairn::PluginSearchPaths(search);
+    if (!folders.ok()) return FromStatus(folders.status(), error);
+    config.plugin_dirs = *std::move(folders);
     for (const std::string& dir : config.plugin_dirs) {
       handle->registry->AddSearchDir(dir);
     }

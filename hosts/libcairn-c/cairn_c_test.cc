@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <cstdint>
 #include <cstring>
@@ -173,6 +175,75 @@ TEST(CairnCOpen, SiteFileChoosesThePluginsAndOverridesApplyAfterIt) {
   EXPECT_EQ(store, nullptr);
   EXPECT_NE(std::string(e.message).find("absent"), std::string::npos) << e.message;
   std::remove(site.c_str());
+}
+
+// The plugin search order every host uses (cairn/plugin_search.h). The
+// loader fixture "good" is a codec plugin file no host has built in: with an
+// option it does not accept, the open fails naming that option only if the
+// file was found.
+class CairnCPluginSearch : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* fixtures = std::getenv("CAIRN_FIXTURE_DIR");
+    ASSERT_NE(fixtures, nullptr);
+    loader_ = std::string(fixtures) + "/loader";
+    if (const char* env = std::getenv("CAIRN_PLUGIN_DIR")) saved_ = env;
+    dir_ = ::testing::TempDir() + "cairn_c_search_" + std::to_string(::getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (saved_.empty()) {
+      ::unsetenv("CAIRN_PLUGIN_DIR");
+    } else {
+      ::setenv("CAIRN_PLUGIN_DIR", saved_.c_str(), 1);
+    }
+    std::filesystem::remove_all(dir_);
+  }
+  // The open's message with the fixture codec chosen.
+  std::string OpenMessage(const char* site_file) {
+    const char* overrides[] = {"storage.plugin=memory", "codec.plugin=good", "codec.nope=1"};
+    cairn_store* store = nullptr;
+    Error e;
+    EXPECT_NE(cairn_store_open(site_file, overrides, 3, &store, &e.error), CAIRN_OK);
+    EXPECT_EQ(store, nullptr);
+    return e.message;
+  }
+
+  std::string loader_, saved_, dir_;
+};
+
+TEST_F(CairnCPluginSearch, WithoutASearchFolderTheFileIsNotFound) {
+  ::unsetenv("CAIRN_PLUGIN_DIR");
+  EXPECT_NE(OpenMessage(nullptr).find("no codec plugin named 'good'"), std::string::npos);
+}
+
+TEST_F(CairnCPluginSearch, FindsPluginFilesThroughCairnPluginDir) {
+  ::setenv("CAIRN_PLUGIN_DIR", (dir_ + ":" + loader_).c_str(), 1);
+  std::string message = OpenMessage(nullptr);
+  EXPECT_NE(message.find("'nope' is not an option of codec plugin 'good'"), std::string::npos)
+      << message;
+}
+
+TEST_F(CairnCPluginSearch, RelativeSitePluginDirsAreTakenFromTheSiteFilesFolder) {
+  ::unsetenv("CAIRN_PLUGIN_DIR");
+  std::filesystem::create_directories(dir_ + "/etc");
+  std::filesystem::create_symlink(loader_, dir_ + "/etc/plugins");
+  std::ofstream(dir_ + "/etc/site.ini") << "[store]\nplugin-dirs = plugins\n";
+  std::string message = OpenMessage((dir_ + "/etc/site.ini").c_str());
+  EXPECT_NE(message.find("'nope' is not an option of codec plugin 'good'"), std::string::npos)
+      << message;
+}
+
+TEST_F(CairnCPluginSearch, AMissingFolderInCairnPluginDirIsNamed) {
+  ::setenv("CAIRN_PLUGIN_DIR", (dir_ + "/gone").c_str(), 1);
+  const char* overrides[] = {"storage.plugin=memory"};
+  cairn_store* store = nullptr;
+  Error e;
+  EXPECT_EQ(cairn_store_open(nullptr, overrides, 1, &store, &e.error), CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(e.message).find("$CAIRN_PLUGIN_DIR"), std::string::npos) << e.message;
+  EXPECT_NE(std::string(e.message).find(dir_ + "/gone"), std::string::npos) << e.message;
 }
 
 TEST(CairnCOpen, NullOutputPointerIsInvalidArgument) {

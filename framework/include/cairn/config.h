@@ -16,6 +16,11 @@
 //   plugin = none
 //
 // Read with Boost.Program_options; command-line flags override the file.
+// A relative path in a site file ([store] path, [store] plugin-dirs, and the
+// host keys a host names as paths, e.g. cairnd's [tls] cert-file) is taken
+// relative to the site file's folder, not the process's current folder; a
+// path given by a flag or an override keeps the current folder. Plugin
+// options ([cipher] keyring, [codec] dictionary) reach the plugin as written.
 // Hosts may add sections of their own ([server], [http], ...) by declaring
 // them; any other section, or a key the chosen plugin does not accept, is an
 // error naming it.
@@ -59,13 +64,21 @@ struct SiteConfig {
   std::map<std::string, std::map<std::string, std::string>> host_sections;
 
   // Parses an INI text. `origin` names it in messages ("site.ini").
-  // `host_sections` lists extra section names the host accepts.
+  // `host_sections` lists extra section names the host accepts. Relative
+  // paths are resolved against `base_dir` when it is not empty (LoadFile
+  // gives the site file's folder); `host_path_keys` names the host keys
+  // ("tls.cert-file") whose values are paths.
   static absl::StatusOr<SiteConfig> Parse(
       const std::string& text, const std::string& origin,
-      const std::set<std::string>& host_sections = {});
+      const std::set<std::string>& host_sections = {},
+      const std::string& base_dir = "",
+      const std::set<std::string>& host_path_keys = {});
+  // Reads and parses the file `path`; relative paths in it are resolved
+  // against its folder (made absolute).
   static absl::StatusOr<SiteConfig> LoadFile(
       const std::string& path,
-      const std::set<std::string>& host_sections = {});
+      const std::set<std::string>& host_sections = {},
+      const std::set<std::string>& host_path_keys = {});
 
   // Applies "section.key=value" (e.g. "storage.fsync=never",
   // "store.path=/x", "cipher.plugin=aes-gcm"), as a command-line flag would.

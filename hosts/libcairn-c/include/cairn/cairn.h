@@ -3,9 +3,12 @@
  * It is what .NET P/Invoke binds (Akka.Persistence.Cairn's embedded mode),
  * and what any other language would. The library links the framework and
  * every built-in plugin statically, so it runs with no plugin files beside
- * it; plugin files in the folders of the site file's [store] plugin-dirs
- * load too, or, when it names none, those in the installed plugin folder
- * (<libdir>/cairn/plugins, e.g. /usr/lib/x86_64-linux-gnu/cairn/plugins).
+ * it. Plugin files are found by the search order every host uses
+ * (cairn/plugin_search.h, docs/architecture.md): each folder of
+ * $CAIRN_PLUGIN_DIR, the site file's [store] plugin-dirs (relative folders
+ * taken from the site file's folder), the installed plugin folder
+ * (<libdir>/cairn/plugins, e.g. /usr/lib/x86_64-linux-gnu/cairn/plugins),
+ * then the build tree's (<folder of this library>/../plugins).
  *
  * Rules that hold for every function:
  *  - Versioned like the plugin ABI: a caller checks cairn_c_abi_version()

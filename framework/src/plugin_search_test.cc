@@ -1,0 +1,153 @@
+#include <cairn/plugin_search.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <unistd.h>
+#include <string>
+#include <vector>
+
+namespace cairn {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// A fresh folder with sub-folders a, b, c, ... for one test.
+class PluginSearchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("cairn-plugin-search-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    for (const char* name : {"flag", "env1", "env2", "site", "install", "tree"}) {
+      fs::create_directories(root_ / name);
+    }
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  std::string Dir(const char* name) const { return (root_ / name).string(); }
+
+  PluginSearchInputs Inputs() const {
+    PluginSearchInputs in;
+    in.flag_dirs = {Dir("flag")};
+    in.environment = nullptr;
+    in.read_environment = false;
+    in.site_dirs = {Dir("site")};
+    in.install_dir = Dir("install");
+    in.build_tree_dir = Dir("tree");
+    return in;
+  }
+
+  fs::path root_;
+};
+
+std::vector<std::string> Paths(const std::vector<PluginDir>& dirs) {
+  std::vector<std::string> paths;
+  for (const PluginDir& d : dirs) paths.push_back(d.path);
+  return paths;
+}
+
+TEST_F(PluginSearchTest, FlagThenEnvironmentThenSiteThenInstallThenBuildTree) {
+  PluginSearchInputs in = Inputs();
+  const std::string env = Dir("env1") + ":" + Dir("env2");
+  in.environment = env.c_str();
+  auto dirs = PluginSearchDirs(in);
+  ASSERT_TRUE(dirs.ok()) << dirs.status();
+  EXPECT_THAT(Paths(*dirs), ElementsAre(Dir("flag"), Dir("env1"), Dir("env2"), Dir("site"),
+                                        Dir("install"), Dir("tree")));
+  ASSERT_EQ(dirs->size(), 6u);
+  EXPECT_EQ((*dirs)[0].source, PluginDirSource::kFlag);
+  EXPECT_EQ((*dirs)[1].source, PluginDirSource::kEnvironment);
+  EXPECT_EQ((*dirs)[3].source, PluginDirSource::kSiteFile);
+  EXPECT_EQ((*dirs)[4].source, PluginDirSource::kInstall);
+  EXPECT_EQ((*dirs)[5].source, PluginDirSource::kBuildTree);
+}
+
+TEST_F(PluginSearchTest, SiteFoldersDoNotHideTheInstalledOnes) {
+  PluginSearchInputs in = Inputs();
+  in.flag_dirs.clear();
+  auto paths = PluginSearchPaths(in);
+  ASSERT_TRUE(paths.ok()) << paths.status();
+  EXPECT_THAT(*paths, ElementsAre(Dir("site"), Dir("install"), Dir("tree")));
+}
+
+TEST_F(PluginSearchTest, AFolderIsListedOnceWhereItFirstAppears) {
+  PluginSearchInputs in = Inputs();
+  in.site_dirs = {Dir("install"), Dir("flag")};
+  auto dirs = PluginSearchDirs(in);
+  ASSERT_TRUE(dirs.ok()) << dirs.status();
+  EXPECT_THAT(Paths(*dirs), ElementsAre(Dir("flag"), Dir("install"), Dir("tree")));
+  EXPECT_EQ((*dirs)[1].source, PluginDirSource::kSiteFile);
+}
+
+TEST_F(PluginSearchTest, ReadsCairnPluginDirFromTheEnvironment) {
+  PluginSearchInputs in = Inputs();
+  in.read_environment = true;
+  const std::string env = Dir("env2") + "::" + Dir("env1");
+  ASSERT_EQ(::setenv("CAIRN_PLUGIN_DIR", env.c_str(), 1), 0);
+  auto dirs = PluginSearchDirs(in);
+  ::unsetenv("CAIRN_PLUGIN_DIR");
+  ASSERT_TRUE(dirs.ok()) << dirs.status();
+  EXPECT_THAT(Paths(*dirs), ElementsAre(Dir("flag"), Dir("env2"), Dir("env1"), Dir("site"),
+                                        Dir("install"), Dir("tree")));
+}
+
+TEST_F(PluginSearchTest, AMissingFolderTheUserNamedIsAnErrorNamingIt) {
+  {
+    PluginSearchInputs in = Inputs();
+    in.flag_dirs = {Dir("nope")};
+    auto dirs = PluginSearchDirs(in);
+    ASSERT_FALSE(dirs.ok());
+    EXPECT_THAT(dirs.status().message(), HasSubstr("--plugin-dir"));
+    EXPECT_THAT(dirs.status().message(), HasSubstr(Dir("nope")));
+  }
+  {
+    PluginSearchInputs in = Inputs();
+    const std::string env = Dir("env1") + ":" + Dir("gone");
+    in.environment = env.c_str();
+    auto dirs = PluginSearchDirs(in);
+    ASSERT_FALSE(dirs.ok());
+    EXPECT_THAT(dirs.status().message(), HasSubstr("$CAIRN_PLUGIN_DIR"));
+    EXPECT_THAT(dirs.status().message(), HasSubstr(Dir("gone")));
+  }
+  {
+    PluginSearchInputs in = Inputs();
+    in.site_dirs = {Dir("missing")};
+    auto dirs = PluginSearchDirs(in);
+    ASSERT_FALSE(dirs.ok());
+    EXPECT_THAT(dirs.status().message(), HasSubstr("[store] plugin-dirs"));
+    EXPECT_THAT(dirs.status().message(), HasSubstr(Dir("missing")));
+  }
+}
+
+TEST_F(PluginSearchTest, MissingInstallAndBuildTreeFoldersAreSkipped) {
+  PluginSearchInputs in = Inputs();
+  in.install_dir = Dir("no-install");
+  in.build_tree_dir = Dir("no-tree");
+  auto paths = PluginSearchPaths(in);
+  ASSERT_TRUE(paths.ok()) << paths.status();
+  EXPECT_THAT(*paths, ElementsAre(Dir("flag"), Dir("site")));
+}
+
+TEST(PluginSearchDefaults, TheBuildTreeFolderIsBesideThisBinary) {
+  // Tests run from build/<preset>/bin; the plugins are in
+  // build/<preset>/plugins, which is also CAIRN_TEST_PLUGIN_DIR.
+  PluginSearchInputs in;
+  in.read_environment = false;
+  auto dirs = PluginSearchDirs(in);
+  ASSERT_TRUE(dirs.ok()) << dirs.status();
+  bool found = false;
+  for (const PluginDir& d : *dirs) {
+    if (d.source == PluginDirSource::kBuildTree) {
+      found = true;
+      EXPECT_EQ(fs::canonical(d.path), fs::canonical(CAIRN_TEST_PLUGIN_DIR));
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace cairn
