@@ -88,11 +88,13 @@ TEST_F(CairndFlagsTest, BadFlagValuesAreUsageErrorsNamingTheKey) {
            {{"--set", "limits.max-frame=4kb"}, "ambiguous"},
            {{"--set", "nonsense"}, "section.key=value"},
        }) {
-    std::vector<std::string> args = Quiet({});
+    // Each fails on its settings, before anything opens or listens.
+    std::vector<std::string> args = {"--data", (dir_ / "store").string()};
     args.insert(args.end(), c.args.begin(), c.args.end());
     Result r = Run(args);
     EXPECT_EQ(r.code, cairn::kExitUsage) << c.args.back() << ": " << r.err;
     EXPECT_THAT(r.err, HasSubstr(c.names)) << c.args.back();
+    EXPECT_FALSE(fs::exists(dir_ / "store")) << c.args.back() << ": nothing may be opened";
   }
 }
 
