@@ -57,12 +57,12 @@ constexpr FlagKey kFlagKeys[] = {
     {"tls-ca", "tls.ca-file", "PEM CA for client certs: mutual TLS"},
 };
 
-// Host keys whose relative values in a site file name files beside it.
+// cairnd's keys whose relative values in a site file name files beside it
+// ([client] is cairn's: it lists its own).
 const std::set<std::string>& HostPathKeys() {
   static const auto* keys = new std::set<std::string>{
-      "server.port-file", "http.port-file", "tls.cert-file", "tls.key-file",
-      "tls.ca-file",      "audit.path",     "client.tls-ca", "client.tls-cert",
-      "client.tls-key"};
+      "server.port-file", "http.port-file", "tls.cert-file",
+      "tls.key-file",     "tls.ca-file",    "audit.path"};
   return *keys;
 }
 

@@ -77,7 +77,10 @@ typedef struct cairn_subscription cairn_subscription;
  * NUL-terminated `overrides` is "section.key=value" and is applied after the
  * file, as a command-line flag would be ("store.path=/var/lib/x",
  * "storage.plugin=memory", "storage.fsync=never"). An unknown section, key
- * or plugin is CAIRN_E_INVALID_ARGUMENT / CAIRN_E_NOT_FOUND naming it.
+ * or plugin is CAIRN_E_INVALID_ARGUMENT / CAIRN_E_NOT_FOUND naming it, and
+ * so is (CAIRN_E_INVALID_ARGUMENT) a folder of $CAIRN_PLUGIN_DIR or
+ * [store] plugin-dirs that does not exist. Relative paths in the site file
+ * are taken from its folder; those in overrides, from the current one.
  * On success *store is set; close it with cairn_store_close. */
 CAIRN_C_EXPORT cairn_status cairn_store_open(const char* site_file,
                                              const char* const* overrides,
