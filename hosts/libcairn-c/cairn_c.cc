@@ -296,13 +296,11 @@ cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
     absl::StatusOr<cairn::AppendResult> appended =
         store->store->Append(View(stream), expected, batch);
     if (!appended.ok()) return FromStatus(appended.status(), error);
-    if (result != nullptr) {
-      result->size = sizeof(cairn_append_result);
-      result->first_revision = appended->first_revision;
-      result->last_revision = appended->last_revision;
-      result->first_position = appended->first_position;
-      result->last_position = appended->last_position;
-    }
+    // Written only as far as the caller's size declares.
+    CAIRN_SET_FIELD(cairn_append_result, result, first_revision, appended->first_revision);
+    CAIRN_SET_FIELD(cairn_append_result, result, last_revision, appended->last_revision);
+    CAIRN_SET_FIELD(cairn_append_result, result, first_position, appended->first_position);
+    CAIRN_SET_FIELD(cairn_append_result, result, last_position, appended->last_position);
     ClearError(error);
     return CAIRN_OK;
   });

@@ -293,9 +293,9 @@ typedef enum cairn_expected_kind {
  * publishes anything; the revisions are those the append will report. It
  * may run for several batches (of different streams, or of one stream one
  * after another) at once. While it runs, storage holds no lock that its
- * other functions take, except that appends to the same stream wait: the
- * host may call read, head, snapshot and stats functions (and append to
- * other streams) from inside it. If it fails, the append fails with its
+ * read, head, wait, list, snapshot and stats functions take (appends may
+ * wait): the host may call those from inside it, but not append, apply or
+ * delete_to. If it fails, the append fails with its
  * status and message, nothing is stored, and no revision or position is
  * used up. */
 typedef cairn_status (*cairn_seal_fn)(void* context, size_t index,
@@ -425,8 +425,9 @@ typedef struct cairn_storage_api {
    * afterwards all are visible or, also after a crash, none is. With a wrong
    * expected revision returns CAIRN_E_WRONG_EXPECTED_REVISION and writes
    * nothing; CAIRN_EXPECT_ANY never conflicts, seal or not. count may be 0
-   * (checks expected only; the result's revisions are the head, positions
-   * 0). With request->seal set, storage fixes the revisions first and then
+   * (checks expected only; the result holds empty ranges: first_revision =
+   * head + 1, last_revision = head, first_position = head_position + 1,
+   * last_position = head_position). With request->seal set, storage fixes the revisions first and then
    * has every event sealed (cairn_seal_fn). Fills *result up to result->size.
    * Returns only once the events have the durability the plugin is
    * configured for. Concurrent appends to different streams proceed in
