@@ -230,16 +230,21 @@ cairn_status cairn_store_flush(cairn_store* store, cairn_error* error) {
   });
 }
 
-cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
-                          cairn_expected_kind expected_kind,
-                          uint64_t expected_revision,
-                          const cairn_event* events, size_t count,
-                          cairn_append_result* result, cairn_error* error) {
+extern "C++" {
+namespace {
+
+// cairn_append and cairn_append_events: `event(i)` gives the i-th event.
+template <typename EventAt>
+cairn_status AppendBatch(const char* fn, cairn_store* store, cairn_bytes stream,
+                         cairn_expected_kind expected_kind,
+                         uint64_t expected_revision, bool events_null,
+                         size_t count, EventAt event,
+                         cairn_append_result* result, cairn_error* error) {
   return Guard(error, [&]() -> cairn_status {
-    CAIRN_C_REQUIRE(store != nullptr, "cairn_append: store is NULL");
-    CAIRN_C_REQUIRE(ValidStr(stream), "cairn_append: stream is NULL");
-    CAIRN_C_REQUIRE(events != nullptr || count == 0,
-                    "cairn_append: events is NULL but count is not 0");
+    CAIRN_C_REQUIRE(store != nullptr, absl::StrCat(fn, ": store is NULL"));
+    CAIRN_C_REQUIRE(ValidStr(stream), absl::StrCat(fn, ": stream is NULL"));
+    CAIRN_C_REQUIRE(!events_null || count == 0,
+                    absl::StrCat(fn, ": events is NULL but count is not 0"));
     cairn::ExpectedRevision expected = cairn::ExpectedRevision::Any();
     // A foreign caller may pass any integer; reading it as the enum type
     // would be undefined for values outside the enum (UBSan: enum), so copy
@@ -257,16 +262,21 @@ cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
         break;
       default:
         return Fail(error, CAIRN_E_INVALID_ARGUMENT,
-                    absl::StrCat("cairn_append: expected_kind ",
+                    absl::StrCat(fn, ": expected_kind ",
                                  static_cast<int64_t>(kind),
                                  " is not ANY (0), NO_STREAM (1) or EXACT (2)"));
     }
     std::vector<cairn::EventData> batch(count);
     for (size_t i = 0; i < count; ++i) {
-      const cairn_event& in = events[i];
+      const cairn_event* at = event(i);
+      if (at == nullptr) {
+        return Fail(error, CAIRN_E_INVALID_ARGUMENT,
+                    absl::StrCat(fn, ": event ", i, " is NULL"));
+      }
+      const cairn_event& in = *at;
       if (in.size < sizeof(cairn_event)) {
         return Fail(error, CAIRN_E_INVALID_ARGUMENT,
-                    absl::StrCat("cairn_append: event ", i, " has size ",
+                    absl::StrCat(fn, ": event ", i, " has size ",
                                  in.size, ", smaller than cairn_event (",
                                  sizeof(cairn_event),
                                  "); set size = sizeof(cairn_event)"));
@@ -274,7 +284,7 @@ cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
       if (!ValidStr(in.type) || !ValidStr(in.data) || !ValidStr(in.metadata) ||
           !ValidStr(in.writer) || (in.tags == nullptr && in.tag_count != 0)) {
         return Fail(error, CAIRN_E_INVALID_ARGUMENT,
-                    absl::StrCat("cairn_append: event ", i,
+                    absl::StrCat(fn, ": event ", i,
                                  " has a NULL pointer with a non-zero length"));
       }
       cairn::EventData& out = batch[i];
@@ -287,7 +297,7 @@ cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
       for (uint32_t t = 0; t < in.tag_count; ++t) {
         if (!ValidStr(in.tags[t])) {
           return Fail(error, CAIRN_E_INVALID_ARGUMENT,
-                      absl::StrCat("cairn_append: event ", i, " tag ", t,
+                      absl::StrCat(fn, ": event ", i, " tag ", t,
                                    " is NULL with a non-zero length"));
         }
         out.tags.emplace_back(View(in.tags[t]));
@@ -304,6 +314,29 @@ cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
     ClearError(error);
     return CAIRN_OK;
   });
+}
+
+}  // namespace
+}  // extern "C++"
+
+cairn_status cairn_append_events(cairn_store* store, cairn_bytes stream,
+                                 cairn_expected_kind expected_kind,
+                                 uint64_t expected_revision,
+                                 const cairn_event* const* events, size_t count,
+                                 cairn_append_result* result, cairn_error* error) {
+  return AppendBatch(
+      "cairn_append_events", store, stream, expected_kind, expected_revision,
+      events == nullptr, count, [&](size_t i) { return events[i]; }, result, error);
+}
+
+cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
+                          cairn_expected_kind expected_kind,
+                          uint64_t expected_revision,
+                          const cairn_event* events, size_t count,
+                          cairn_append_result* result, cairn_error* error) {
+  return AppendBatch(
+      "cairn_append", store, stream, expected_kind, expected_revision,
+      events == nullptr, count, [&](size_t i) { return &events[i]; }, result, error);
 }
 
 cairn_status cairn_read_stream(cairn_store* store, cairn_bytes stream,
