@@ -76,7 +76,7 @@ TEST_P(StorageConformance, ConflictReturnsWrongExpectedRevisionAndWritesNothing)
   MustAppend("conflict", Any(), Events(2));
   uint64_t position = HeadPosition();
   struct Case {
-    cairn_expected expected;
+    Expected expected;
     const char* what;
   } cases[] = {{NoStream(), "no-stream on a stream with head 2"},
                {Exact(1), "exact 1 on head 2"},

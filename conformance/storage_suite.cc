@@ -62,6 +62,7 @@ RawEvents::RawEvents(const std::vector<ReadEvent>& events)
     e.data = Bytes(r.data);
     e.tags = tags_[i].empty() ? nullptr : tags_[i].data();
   }
+  for (const cairn_event& e : events_) pointers_.push_back(&e);
 }
 
 cairn_snapshot_criteria AllSnapshots() {
@@ -70,7 +71,7 @@ cairn_snapshot_criteria AllSnapshots() {
 }
 
 AppendOutcome AppendTo(const cairn_storage_api* api, cairn_storage* store,
-                       const std::string& stream, cairn_expected expected,
+                       const std::string& stream, Expected expected,
                        const std::vector<EventSpec>& events) {
   std::vector<std::vector<cairn_bytes>> tags(events.size());
   std::vector<cairn_event> raw(events.size());
@@ -88,12 +89,19 @@ AppendOutcome AppendTo(const cairn_storage_api* api, cairn_storage* store,
     e.data = Bytes(spec.data);
     e.tags = tags[i].empty() ? nullptr : tags[i].data();
   }
+  std::vector<const cairn_event*> pointers;
+  for (const cairn_event& e : raw) pointers.push_back(&e);
+  cairn_append_request request{};
+  request.size = sizeof(request);
+  request.expected_kind = expected.kind;
+  request.expected_revision = expected.revision;
+  request.stream = Bytes(stream);
+  request.events = pointers.empty() ? nullptr : pointers.data();
+  request.count = pointers.size();
   AppendOutcome out;
   out.result.size = sizeof(cairn_append_result);
   ErrorBuffer error;
-  out.code = api->append(store, Bytes(stream), expected,
-                         raw.empty() ? nullptr : raw.data(), raw.size(),
-                         &out.result, error.get());
+  out.code = api->append(store, &request, &out.result, error.get());
   out.message = error.message;
   return out;
 }
@@ -166,13 +174,13 @@ void StorageConformance::CheckAndReopen(const std::function<void()>& check) {
 }
 
 AppendOutcome StorageConformance::Append(const std::string& stream,
-                                         cairn_expected expected,
+                                         Expected expected,
                                          const std::vector<EventSpec>& events) {
   return AppendTo(api_, store_, stream, expected, events);
 }
 
 cairn_append_result StorageConformance::MustAppend(
-    const std::string& stream, cairn_expected expected,
+    const std::string& stream, Expected expected,
     const std::vector<EventSpec>& events) {
   AppendOutcome out = Append(stream, expected, events);
   EXPECT_EQ(out.code, CAIRN_OK)

@@ -46,12 +46,14 @@ struct ReadEvent {
 class RawEvents {
  public:
   explicit RawEvents(const std::vector<ReadEvent>& events);
-  cairn_event* data() { return events_.data(); }
+  // The array of pointers apply() takes.
+  const cairn_event* const* data() const { return pointers_.data(); }
   size_t size() const { return events_.size(); }
 
  private:
   std::vector<std::vector<cairn_bytes>> tags_;
   std::vector<cairn_event> events_;
+  std::vector<const cairn_event*> pointers_;
 };
 
 struct StreamRow {
@@ -75,16 +77,21 @@ struct AppendOutcome {
   cairn_append_result result{};
 };
 
-inline cairn_expected Any() { return {CAIRN_EXPECT_ANY, 0}; }
-inline cairn_expected NoStream() { return {CAIRN_EXPECT_NO_STREAM, 0}; }
-inline cairn_expected Exact(uint64_t r) { return {CAIRN_EXPECT_EXACT, r}; }
+// An append's expected revision (cairn_append_request's two fields).
+struct Expected {
+  uint32_t kind = CAIRN_EXPECT_ANY;  // cairn_expected_kind
+  uint64_t revision = 0;
+};
+inline Expected Any() { return {CAIRN_EXPECT_ANY, 0}; }
+inline Expected NoStream() { return {CAIRN_EXPECT_NO_STREAM, 0}; }
+inline Expected Exact(uint64_t r) { return {CAIRN_EXPECT_EXACT, r}; }
 
 // `count` events whose data is "<prefix>-<i>".
 std::vector<EventSpec> Events(size_t count, const std::string& prefix = "e");
 
 // Appends through `api` (usable from any thread; no gtest assertions).
 AppendOutcome AppendTo(const cairn_storage_api* api, cairn_storage* store,
-                       const std::string& stream, cairn_expected expected,
+                       const std::string& stream, Expected expected,
                        const std::vector<EventSpec>& events);
 
 // Reads through `api` (usable from any thread); returns the status and fills
@@ -115,11 +122,11 @@ class StorageConformance : public ::testing::TestWithParam<Target> {
   // again, so every check also holds after a restart.
   void CheckAndReopen(const std::function<void()>& check);
 
-  AppendOutcome Append(const std::string& stream, cairn_expected expected,
+  AppendOutcome Append(const std::string& stream, Expected expected,
                        const std::vector<EventSpec>& events);
   // Appends and fails the test unless it succeeds.
   cairn_append_result MustAppend(const std::string& stream,
-                                 cairn_expected expected,
+                                 Expected expected,
                                  const std::vector<EventSpec>& events);
   std::vector<ReadEvent> ReadStream(const std::string& stream,
                                     uint64_t from = 1,

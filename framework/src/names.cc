@@ -73,7 +73,8 @@ std::string CodePointText(int32_t code_point) {
 std::optional<std::string> NameProblem(NameKind kind, std::string_view name) {
   const std::string what = KindText(kind);
   const std::string rule = absl::StrCat(
-      "a ", what, " is ", kind == NameKind::kEventType ? 0 : 1, "..",
+      kind == NameKind::kEventType ? "an " : "a ", what, " is ",
+      kind == NameKind::kEventType ? 0 : 1, "..",
       kMaxNameBytes, " bytes of UTF-8 without control characters");
   if (name.empty()) {
     if (kind == NameKind::kEventType) return std::nullopt;

@@ -16,16 +16,17 @@
 namespace cairn {
 namespace {
 
-// The last field each kind had in ABI 1.0: a table must reach past it.
-constexpr size_t kStorageV1_0 = offsetof(cairn_storage_api, verify) +
-                                sizeof(cairn_storage_api::verify);
-constexpr size_t kCodecV1_0 =
+// The last field each kind had in ABI 2.0: a table must reach past it.
+constexpr size_t kStorageV2_0 =
+    offsetof(cairn_storage_api, instance_capabilities) +
+    sizeof(cairn_storage_api::instance_capabilities);
+constexpr size_t kCodecV2_0 =
     offsetof(cairn_codec_api, decode) + sizeof(cairn_codec_api::decode);
-constexpr size_t kCipherV1_0 =
+constexpr size_t kCipherV2_0 =
     offsetof(cairn_cipher_api, rotate) + sizeof(cairn_cipher_api::rotate);
-constexpr size_t kReplicationV1_0 = offsetof(cairn_replication_api, stats) +
+constexpr size_t kReplicationV2_0 = offsetof(cairn_replication_api, stats) +
                                     sizeof(cairn_replication_api::stats);
-constexpr size_t kDescriptorV1_0 = offsetof(cairn_plugin_descriptor, table) +
+constexpr size_t kDescriptorV2_0 = offsetof(cairn_plugin_descriptor, table) +
                                    sizeof(cairn_plugin_descriptor::table);
 
 absl::Status Refuse(std::string_view origin, std::string_view reason) {
@@ -195,11 +196,39 @@ Plugin::Plugin(const cairn_plugin_descriptor* descriptor, std::string origin)
 
 std::vector<std::string> Plugin::option_keys() const {
   std::vector<std::string> keys;
-  if (descriptor_->option_keys == nullptr) return keys;
-  for (const char* const* k = descriptor_->option_keys; *k != nullptr; ++k) {
-    keys.emplace_back(*k);
-  }
+  for (const OptionInfo& o : options()) keys.push_back(o.key);
   return keys;
+}
+
+std::vector<OptionInfo> Plugin::options() const {
+  std::vector<OptionInfo> out;
+  if (descriptor_->options == nullptr) return out;
+  for (const cairn_option_desc* const* p = descriptor_->options; *p != nullptr;
+       ++p) {
+    const cairn_option_desc* d = *p;
+    if (!CAIRN_HAS_FIELD(cairn_option_desc, d, key) || d->key == nullptr) {
+      continue;
+    }
+    OptionInfo o;
+    o.key = d->key;
+    if (CAIRN_HAS_FIELD(cairn_option_desc, d, type)) o.type = d->type;
+    if (CAIRN_HAS_FIELD(cairn_option_desc, d, default_value) &&
+        d->default_value != nullptr) {
+      o.default_value = d->default_value;
+      o.has_default = true;
+    }
+    if (CAIRN_HAS_FIELD(cairn_option_desc, d, allowed) && d->allowed != nullptr) {
+      for (const char* const* a = d->allowed; *a != nullptr; ++a) {
+        o.allowed.emplace_back(*a);
+      }
+    }
+    if (CAIRN_HAS_FIELD(cairn_option_desc, d, help) && d->help != nullptr) {
+      o.help = d->help;
+    }
+    if (CAIRN_HAS_FIELD(cairn_option_desc, d, flags)) o.flags = d->flags;
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 const cairn_storage_api* Plugin::storage() const {
@@ -250,10 +279,10 @@ absl::StatusOr<cairn_plugin_kind> ParseKind(std::string_view name) {
 
 size_t RequiredTableSize(cairn_plugin_kind kind) {
   switch (kind) {
-    case CAIRN_KIND_STORAGE: return kStorageV1_0;
-    case CAIRN_KIND_CODEC: return kCodecV1_0;
-    case CAIRN_KIND_CIPHER: return kCipherV1_0;
-    case CAIRN_KIND_REPLICATION: return kReplicationV1_0;
+    case CAIRN_KIND_STORAGE: return kStorageV2_0;
+    case CAIRN_KIND_CODEC: return kCodecV2_0;
+    case CAIRN_KIND_CIPHER: return kCipherV2_0;
+    case CAIRN_KIND_REPLICATION: return kReplicationV2_0;
   }
   return SIZE_MAX;
 }
@@ -261,16 +290,23 @@ size_t RequiredTableSize(cairn_plugin_kind kind) {
 absl::Status CheckDescriptor(const cairn_plugin_descriptor* d,
                              const HostAbi& host, std::string_view origin) {
   if (d == nullptr) return Refuse(origin, "cairn_plugin_entry returned no descriptor");
-  if (d->size < kDescriptorV1_0) {
-    return Refuse(origin, absl::StrCat("its descriptor is ", d->size,
-                                       " bytes, smaller than ABI 1.0's ",
-                                       kDescriptorV1_0));
-  }
+  // size, magic and abi_major sit at the same offsets in every ABI major.
   if (d->magic != CAIRN_PLUGIN_MAGIC) {
     char buf[80];
     std::snprintf(buf, sizeof(buf), "bad magic 0x%08X (expected 0x%08X): not a Cairn plugin descriptor",
                   d->magic, CAIRN_PLUGIN_MAGIC);
     return Refuse(origin, buf);
+  }
+  if (d->abi_major == 1 && host.major_min > 1) {
+    return MakeStatus(
+        CAIRN_E_FAILED_PRECONDITION,
+        absl::StrCat("plugin ", absl::string_view(origin.data(), origin.size()),
+                     " was built for Cairn plugin ABI 1; this host needs ABI ",
+                     host.major_min,
+                     host.major_min == host.major_max
+                         ? std::string()
+                         : absl::StrCat("..", host.major_max),
+                     ". See \"Migrating from ABI 1\" in docs/plugins.md."));
   }
   if (d->abi_major < host.major_min || d->abi_major > host.major_max) {
     return Refuse(origin,
@@ -280,6 +316,11 @@ absl::Status CheckDescriptor(const cairn_plugin_descriptor* d,
                                    ? std::string()
                                    : absl::StrCat("..", host.major_max),
                                "; rebuild the plugin against a matching Cairn SDK"));
+  }
+  if (d->size < kDescriptorV2_0) {
+    return Refuse(origin, absl::StrCat("its descriptor is ", d->size,
+                                       " bytes, smaller than ABI 2.0's ",
+                                       kDescriptorV2_0));
   }
   if (d->kind < CAIRN_KIND_STORAGE || d->kind > CAIRN_KIND_REPLICATION) {
     return Refuse(origin, absl::StrCat("unknown plugin kind ", d->kind));
@@ -296,7 +337,7 @@ absl::Status CheckDescriptor(const cairn_plugin_descriptor* d,
     return Refuse(origin, absl::StrCat("its ", KindName(kind), " table is ", table_size,
                                        " bytes but this host requires at least ",
                                        RequiredTableSize(kind),
-                                       " (every field of ABI 1.0)"));
+                                       " (every field of ABI 2.0)"));
   }
   return CheckFunctions(d, origin);
 }

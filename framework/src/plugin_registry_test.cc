@@ -80,15 +80,17 @@ TEST(PluginLoader, RefusesBadMagic) {
 
 TEST(PluginLoader, RefusesANewerAbiMajor) {
   PluginRegistry registry;
-  std::string why = Refusal(registry, Fixture("abi-major-2"));
-  EXPECT_THAT(why, HasSubstr("abi-major-2.so"));
-  EXPECT_THAT(why, HasSubstr("implements ABI 2.0 but this host drives ABI major 1"));
+  std::string why = Refusal(registry, Fixture("abi-major-3"));
+  EXPECT_THAT(why, HasSubstr("abi-major-3.so"));
+  EXPECT_THAT(why, HasSubstr("implements ABI 3.0 but this host drives ABI major 2"));
 }
 
-TEST(PluginLoader, RefusesAnOlderAbiMajor) {
+TEST(PluginLoader, RefusesAnAbi1PluginPointingAtTheMigrationGuide) {
   PluginRegistry registry;
-  std::string why = Refusal(registry, Fixture("abi-major-0"));
-  EXPECT_THAT(why, HasSubstr("implements ABI 0.0 but this host drives ABI major 1"));
+  std::string why = Refusal(registry, Fixture("abi-major-1"));
+  EXPECT_THAT(why, HasSubstr("abi-major-1.so was built for Cairn plugin ABI 1; "
+                             "this host needs ABI 2."));
+  EXPECT_THAT(why, HasSubstr("See \"Migrating from ABI 1\" in docs/plugins.md."));
 }
 
 TEST(PluginLoader, RefusesATableTooSmallForTheFieldsThisHostRequires) {
@@ -174,10 +176,10 @@ TEST(AbiNegotiation, AnOlderPluginMinorLoadsIntoANewerHost) {
 
 TEST(AbiNegotiation, AHostSpanningTwoMajorsAcceptsEither) {
   HostAbi host;
-  host.major_min = 1;
-  host.major_max = 2;
+  host.major_min = 2;
+  host.major_max = 3;
   PluginRegistry registry(host);
-  EXPECT_EQ(Refusal(registry, Fixture("abi-major-2")), "");
+  EXPECT_EQ(Refusal(registry, Fixture("abi-major-3")), "");
 }
 
 TEST(AbiNegotiation, CheckDescriptorPinsRequiredTableSizes) {
@@ -194,7 +196,7 @@ TEST(AbiNegotiation, ACapabilityWithoutItsFunctionIsRefused) {
   cairn_plugin_descriptor d{};
   d.size = sizeof(d);
   d.magic = CAIRN_PLUGIN_MAGIC;
-  d.abi_major = 1;
+  d.abi_major = CAIRN_ABI_MAJOR;
   d.kind = CAIRN_KIND_STORAGE;
   d.name = "hollow";
   d.version = "1";

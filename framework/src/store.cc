@@ -22,7 +22,6 @@
 namespace cairn {
 namespace {
 
-constexpr int kMaxAnyRetries = 64;
 constexpr uint32_t kWaitSliceMs = 100;  // how often a waiter checks Cancel
 
 absl::string_view AV(std::string_view s) {
@@ -119,6 +118,18 @@ class OutputBuffer {
   std::unique_ptr<uint8_t[]> bytes_;
   cairn_buffer raw_{};
 };
+
+// Appends `bytes` to a buffer another side owns (storage's, in an append's
+// seal callback); throws std::bad_alloc if it cannot grow.
+void AppendTo(cairn_buffer* out, std::string_view bytes) {
+  if (out->capacity - out->size < bytes.size() &&
+      (out->reserve == nullptr || out->reserve(out, bytes.size()) != 0 ||
+       out->capacity - out->size < bytes.size())) {
+    throw std::bad_alloc();
+  }
+  if (!bytes.empty()) std::memcpy(out->data + out->size, bytes.data(), bytes.size());
+  out->size += bytes.size();
+}
 
 // Thread buffers above this are freed after use.
 constexpr size_t kKeptBufferBytes = 4u << 20;
@@ -300,18 +311,19 @@ struct Store::Impl {
   // the codec) appends straight into *stored; nothing is formatted unless a
   // plugin fails. The first seal under a key records it in the seal
   // registry first. On failure *stored holds a partial record: the caller
-  // discards it.
+  // discards it. `stored` may be storage's buffer (the append's seal
+  // callback) or the Store's own.
   absl::Status Seal(const SealedFields& fields, std::string_view metadata,
-                    std::string_view data, OutputBuffer* stored) {
+                    std::string_view data, cairn_buffer* stored) {
     const std::string_view stream = fields.stream;
     const uint64_t revision = fields.revision;
     const SealedPart part = fields.part;
     const std::string& header =
         part == SealedPart::kSnapshot ? snapshot_envelope : event_envelope;
-    const size_t record_start = stored->size();
-    stored->Append(header);
+    const size_t record_start = stored->size;
+    AppendTo(stored, header);
     if (!apply_codec && !apply_cipher) {
-      stored->Append(data);
+      AppendTo(stored, data);
       return absl::OkStatus();
     }
     thread_local OutputBuffer plain, encoded;
@@ -329,11 +341,11 @@ struct Store::Impl {
       input = plain.view();
     }
     if (apply_codec) {
-      OutputBuffer* out = apply_cipher ? &encoded : stored;
+      cairn_buffer* out = apply_cipher ? encoded.raw() : stored;
       if (apply_cipher) encoded.Clear();
       CallError e;
       absl::Status status =
-          CheckEach(co->encode(codec, Bytes(input), out->raw(), &e.error), e, [&] {
+          CheckEach(co->encode(codec, Bytes(input), out, &e.error), e, [&] {
             return absl::StrCat("codec '", codec_plugin->name(), "' encoding ",
                                 Describe(stream, revision));
           });
@@ -348,12 +360,12 @@ struct Store::Impl {
     uint32_t key_id = 0;
     CallError e;
     absl::Status status = CheckEach(
-        ci->seal(cipher, Bytes(aad), Bytes(input), stored->raw(), &key_id, &e.error), e, [&] {
+        ci->seal(cipher, Bytes(aad), Bytes(input), stored, &key_id, &e.error), e, [&] {
           return absl::StrCat("cipher '", cipher_plugin->name(), "' sealing ",
                               Describe(stream, revision));
         });
     if (!status.ok()) return status;
-    uint8_t* key_bytes = stored->at(record_start + header.size() - 4);
+    uint8_t* key_bytes = stored->data + record_start + header.size() - 4;
     for (int i = 0; i < 4; ++i) key_bytes[i] = static_cast<uint8_t>((key_id >> (8 * i)) & 0xff);
     plain.Release(kKeptBufferBytes);
     encoded.Release(kKeptBufferBytes);
@@ -797,8 +809,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
   impl->co = impl->codec_plugin->codec();
   impl->ci = impl->cipher_plugin->cipher();
   impl->re = impl->replication_plugin->replication();
-  impl->apply_codec = impl->codec_plugin->name() != "identity";
-  impl->apply_cipher = impl->cipher_plugin->name() != "none";
+  // A pass-through codec or cipher (its descriptor says so) is skipped.
+  impl->apply_codec = !impl->codec_plugin->Has(CAIRN_CAP_PASSTHROUGH);
+  impl->apply_cipher = !impl->cipher_plugin->Has(CAIRN_CAP_PASSTHROUGH);
   impl->BuildEnvelopes();
 
   CallError e;
@@ -844,6 +857,51 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
   return store;
 }
 
+namespace {
+
+// What an append's seal callback needs: the host's events, and the Store's
+// own status when sealing fails (its code and message reach the caller).
+struct SealContext {
+  Store::Impl* impl;
+  std::string_view stream;
+  absl::Span<const EventData> events;
+  int64_t now;
+  absl::Status failure;
+};
+
+// cairn_seal_fn: storage has fixed `revision` for event `index`; encode and
+// seal it (associated data binds the revision) into storage's buffer.
+cairn_status SealForStorage(void* context, size_t index, uint64_t revision,
+                            cairn_buffer* out, cairn_error* error) {
+  auto* c = static_cast<SealContext*>(context);
+  absl::Status status;
+  if (index >= c->events.size() || out == nullptr) {
+    status = MakeStatus(CAIRN_E_INTERNAL,
+                        absl::StrCat("storage asked to seal event ", index, " of a batch of ",
+                                     c->events.size(), out == nullptr ? " with no buffer" : ""));
+  } else {
+    try {
+      const EventData& ev = c->events[index];
+      SealedFields fields{SealedPart::kData, c->stream, revision, ev.type,
+                          ev.timestamp_us != 0 ? ev.timestamp_us : c->now, ev.writer, ev.tags};
+      status = c->impl->Seal(fields, ev.metadata, ev.data, out);
+    } catch (const std::bad_alloc&) {
+      status = MakeStatus(CAIRN_E_RESOURCE_EXHAUSTED,
+                          absl::StrCat("out of memory sealing ", Describe(c->stream, revision)));
+    }
+  }
+  if (status.ok()) return CAIRN_OK;
+  c->failure = status;
+  if (error != nullptr && error->message != nullptr && error->capacity > 0) {
+    size_t n = std::min(status.message().size(), error->capacity - 1);
+    std::memcpy(error->message, status.message().data(), n);
+    error->message[n] = '\0';
+  }
+  return CodeOf(status);
+}
+
+}  // namespace
+
 absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
                                            ExpectedRevision expected,
                                            absl::Span<const EventData> events) {
@@ -854,100 +912,109 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
                       "this node is a replica: append on the primary");
   }
   const int64_t now = NowMicros();
-  for (int attempt = 0;; ++attempt) {
-    // With a cipher, associated data includes each event's revision, so the
-    // revisions must be known before sealing: "any" becomes "exactly the
-    // current head", retried if another writer got there first.
-    cairn_expected abi_expected{CAIRN_EXPECT_ANY, 0};
-    uint64_t base = 0;
-    switch (expected.kind()) {
-      case ExpectedRevision::Kind::kAny:
-        abi_expected.kind = CAIRN_EXPECT_ANY;
-        if (s.apply_cipher) {
-          absl::StatusOr<uint64_t> head = HeadRevision(stream);
-          if (!head.ok()) return head.status();
-          base = *head;
-          abi_expected = base == 0 ? cairn_expected{CAIRN_EXPECT_NO_STREAM, 0}
-                                   : cairn_expected{CAIRN_EXPECT_EXACT, base};
-        }
-        break;
-      case ExpectedRevision::Kind::kNoStream:
-        abi_expected = {CAIRN_EXPECT_NO_STREAM, 0};
-        break;
-      case ExpectedRevision::Kind::kExact:
-        abi_expected = {CAIRN_EXPECT_EXACT, expected.revision()};
-        base = expected.revision();
-        break;
-    }
+  cairn_append_request request{};
+  request.size = sizeof(request);
+  request.stream = Bytes(stream);
+  switch (expected.kind()) {
+    case ExpectedRevision::Kind::kAny:
+      request.expected_kind = CAIRN_EXPECT_ANY;
+      break;
+    case ExpectedRevision::Kind::kNoStream:
+      request.expected_kind = CAIRN_EXPECT_NO_STREAM;
+      break;
+    case ExpectedRevision::Kind::kExact:
+      request.expected_kind = CAIRN_EXPECT_EXACT;
+      request.expected_revision = expected.revision();
+      break;
+  }
 
-    // One buffer for the whole batch's stored bytes, one for all tags, one
-    // for the ABI events: reused by this thread, so a batch allocates
-    // nothing once the buffers have grown.
-    thread_local OutputBuffer stored;
-    thread_local std::vector<size_t> record_ends;
-    thread_local std::vector<cairn_bytes> tags;
-    thread_local std::vector<cairn_event> abi;
-    stored.Clear();
-    record_ends.clear();
-    tags.clear();
+  // With a cipher, associated data binds each event's revision, which only
+  // storage knows once it has ordered the batch: storage calls back to seal
+  // (cairn_seal_fn), so no expectation ever changes and `any` never
+  // conflicts. Without one, envelope and encoding do not depend on the
+  // revision: they are made here, outside storage's ordering.
+  const bool seal_in_storage = s.apply_cipher;
+  SealContext seal{&s, stream, events, now, absl::OkStatus()};
+  // One buffer for the batch's stored bytes, one for all tags, one for the
+  // ABI events and their pointers: reused by this thread, so a batch
+  // allocates nothing once the buffers have grown.
+  thread_local OutputBuffer stored;
+  thread_local std::vector<size_t> record_ends;
+  thread_local std::vector<cairn_bytes> tags;
+  thread_local std::vector<cairn_event> abi;
+  thread_local std::vector<const cairn_event*> pointers;
+  stored.Clear();
+  record_ends.clear();
+  tags.clear();
+  if (!seal_in_storage) {
+    const uint64_t base =
+        expected.kind() == ExpectedRevision::Kind::kExact ? expected.revision() : 0;
     for (size_t i = 0; i < events.size(); ++i) {
       const EventData& ev = events[i];
-      // Stamped before sealing, since the seal binds it; storage keeps it.
+      // Only error messages use the revision here (nothing binds it).
       SealedFields fields{SealedPart::kData, stream, base + 1 + i, ev.type,
                           ev.timestamp_us != 0 ? ev.timestamp_us : now, ev.writer, ev.tags};
-      absl::Status sealed = s.Seal(fields, ev.metadata, ev.data, &stored);
+      absl::Status sealed = s.Seal(fields, ev.metadata, ev.data, stored.raw());
       if (!sealed.ok()) return sealed;
       record_ends.push_back(stored.size());
-      for (const std::string& tag : ev.tags) tags.push_back(Bytes(tag));
     }
-    // Pointers into the buffers are taken only now that they stop growing.
-    abi.assign(events.size(), cairn_event{});
-    size_t record_start = 0;
-    size_t tag_start = 0;
-    const bool inside = s.apply_codec || s.apply_cipher;
-    for (size_t i = 0; i < events.size(); ++i) {
-      const EventData& ev = events[i];
-      cairn_event& a = abi[i];
-      a.size = sizeof(cairn_event);
-      a.stream = Bytes(stream);
-      a.type = Bytes(ev.type);
-      a.timestamp_us = ev.timestamp_us != 0 ? ev.timestamp_us : now;
-      a.writer = Bytes(ev.writer);
+  }
+  for (const EventData& ev : events) {
+    for (const std::string& tag : ev.tags) tags.push_back(Bytes(tag));
+  }
+  // Pointers into the buffers are taken only now that they stop growing.
+  abi.assign(events.size(), cairn_event{});
+  pointers.resize(events.size());
+  size_t record_start = 0;
+  size_t tag_start = 0;
+  const bool inside = s.apply_codec || s.apply_cipher;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const EventData& ev = events[i];
+    cairn_event& a = abi[i];
+    a.size = sizeof(cairn_event);
+    a.stream = Bytes(stream);
+    a.type = Bytes(ev.type);
+    // Stamped here, since the seal binds it; storage keeps it.
+    a.timestamp_us = ev.timestamp_us != 0 ? ev.timestamp_us : now;
+    a.writer = Bytes(ev.writer);
+    if (!seal_in_storage) {
       a.metadata = inside ? cairn_bytes{nullptr, 0} : Bytes(ev.metadata);
       a.data = Bytes(stored.view(record_start, record_ends[i]));
-      a.tags = ev.tags.empty() ? nullptr : tags.data() + tag_start;
-      a.tag_count = static_cast<uint32_t>(ev.tags.size());
       record_start = record_ends[i];
-      tag_start += ev.tags.size();
     }
-    cairn_append_result result{};
-    result.size = sizeof(result);
-    CallError e;
-    cairn_status status = s.st->append(s.storage, Bytes(stream), abi_expected, abi.data(),
-                                       abi.size(), &result, &e.error);
-    if (status == CAIRN_E_WRONG_EXPECTED_REVISION &&
-        expected.kind() == ExpectedRevision::Kind::kAny && s.apply_cipher &&
-        attempt < kMaxAnyRetries) {
-      continue;
-    }
-    stored.Release(kKeptBufferBytes);
-    absl::Status st = CheckEach(status, e, [&] {
-      return absl::StrCat("append to stream '", AV(stream), "'");
-    });
-    if (!st.ok()) return st;
-    if (!events.empty()) {
-      CallError re;
-      absl::Status rs = Check(
-          s.re->replicate(s.replication, result.first_position, result.last_position, &re.error),
-          re,
-          absl::StrCat("positions ", result.first_position, "..", result.last_position,
-                       " are stored locally but replication '", s.replication_plugin->name(),
-                       "' did not acknowledge them"));
-      if (!rs.ok()) return rs;
-    }
-    return AppendResult{result.first_revision, result.last_revision, result.first_position,
-                        result.last_position};
+    a.tags = ev.tags.empty() ? nullptr : tags.data() + tag_start;
+    a.tag_count = static_cast<uint32_t>(ev.tags.size());
+    tag_start += ev.tags.size();
+    pointers[i] = &a;
   }
+  request.events = pointers.empty() ? nullptr : pointers.data();
+  request.count = pointers.size();
+  if (seal_in_storage) {
+    request.seal = &SealForStorage;
+    request.seal_context = &seal;
+  }
+  cairn_append_result result{};
+  result.size = sizeof(result);
+  CallError e;
+  cairn_status status = s.st->append(s.storage, &request, &result, &e.error);
+  stored.Release(kKeptBufferBytes);
+  if (status != CAIRN_OK && !seal.failure.ok()) return seal.failure;
+  absl::Status st = CheckEach(status, e, [&] {
+    return absl::StrCat("append to stream '", AV(stream), "'");
+  });
+  if (!st.ok()) return st;
+  if (!events.empty()) {
+    CallError re;
+    absl::Status rs = Check(
+        s.re->replicate(s.replication, result.first_position, result.last_position, &re.error),
+        re,
+        absl::StrCat("positions ", result.first_position, "..", result.last_position,
+                     " are stored locally but replication '", s.replication_plugin->name(),
+                     "' did not acknowledge them"));
+    if (!rs.ok()) return rs;
+  }
+  return AppendResult{result.first_revision, result.last_revision, result.first_position,
+                      result.last_position};
 }
 
 absl::Status Store::ReadStream(std::string_view stream, uint64_t from_revision,
@@ -1087,7 +1154,7 @@ absl::Status Store::SaveSnapshot(const Snapshot& snapshot) {
   absl::Status s = impl_->Seal(
       SealedFields{SealedPart::kSnapshot, snapshot.stream, snapshot.revision, "", timestamp_us,
                    "", {}},
-      "", snapshot.data, &stored);
+      "", snapshot.data, stored.raw());
   if (!s.ok()) return s;
   cairn_snapshot abi{};
   abi.size = sizeof(abi);

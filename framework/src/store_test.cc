@@ -423,9 +423,11 @@ TEST_F(StoreTest, NamesWrittenBeforeTheRuleStayReadable) {
   result.size = sizeof(result);
   char message[256];
   cairn_error e{message, sizeof(message)};
-  ASSERT_EQ(store->storage_plugin()->storage()->append(
-                store->raw_storage(), event.stream, cairn_expected{CAIRN_EXPECT_ANY, 0},
-                &event, 1, &result, &e),
+  const cairn_event* batch[] = {&event};
+  cairn_append_request request{sizeof(request), CAIRN_EXPECT_ANY, 0, event.stream,
+                               batch, 1, nullptr, nullptr};
+  ASSERT_EQ(store->storage_plugin()->storage()->append(store->raw_storage(), &request,
+                                                       &result, &e),
             CAIRN_OK)
       << message;
 

@@ -124,9 +124,11 @@ class CliTest : public ::testing::Test {
     event.tag_count = static_cast<uint32_t>(abi_tags.size());
     cairn_append_result result{};
     result.size = sizeof(result);
-    ASSERT_EQ(store_->storage_plugin()->storage()->append(
-                  store_->raw_storage(), event.stream, cairn_expected{CAIRN_EXPECT_ANY, 0},
-                  &event, 1, &result, &error),
+    const cairn_event* batch[] = {&event};
+    cairn_append_request request{sizeof(request), CAIRN_EXPECT_ANY, 0, event.stream,
+                                 batch, 1, nullptr, nullptr};
+    ASSERT_EQ(store_->storage_plugin()->storage()->append(store_->raw_storage(), &request,
+                                                          &result, &error),
               CAIRN_OK)
         << message;
   }
@@ -541,8 +543,10 @@ TEST_F(CliTest, VerifyOpensEverySealAndReportsEachThatFails) {
   moved.data = {reinterpret_cast<const uint8_t*>(stored.data()), stored.size()};
   cairn_append_result result{};
   result.size = sizeof(result);
-  ASSERT_EQ(api->append(raw->raw_storage(), moved.stream, cairn_expected{CAIRN_EXPECT_ANY, 0},
-                        &moved, 1, &result, nullptr),
+  const cairn_event* batch[] = {&moved};
+  cairn_append_request request{sizeof(request), CAIRN_EXPECT_ANY, 0, moved.stream,
+                               batch, 1, nullptr, nullptr};
+  ASSERT_EQ(api->append(raw->raw_storage(), &request, &result, nullptr),
             CAIRN_OK);
   Result tampered = RunWith({"verify"}, "", opener);
   EXPECT_EQ(tampered.code, 2) << tampered.out;
@@ -576,7 +580,7 @@ TEST_F(CliTest, PluginsListsBuiltinsAndFiles) {
   Result r = Run({"plugins", "--dir", PluginDir()});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("KIND"));
-  EXPECT_THAT(r.out, ::testing::ContainsRegex("storage +memory +1\\.0\\.0 +1\\.0 +built-in"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("storage +memory +1\\.0\\.0 +2\\.0 +built-in"));
   EXPECT_THAT(r.out, HasSubstr(PluginDir() + "/libcairn-storage-memory.so"));
   std::vector<nlohmann::json> json = JsonLines(Run({"plugins", "--json", "--dir", PluginDir()}).out);
   int memory_builtin = 0, memory_file = 0;
@@ -594,12 +598,12 @@ TEST_F(CliTest, PluginInfoPrintsTheWholeDescriptor) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("kind:          storage"));
   EXPECT_THAT(r.out, HasSubstr("name:          memory"));
-  EXPECT_THAT(r.out, HasSubstr("live-reads tags snapshots delete apply"));
+  EXPECT_THAT(r.out, HasSubstr("live-reads tags snapshots delete apply seal-in-append"));
   EXPECT_THAT(r.out, HasSubstr("option keys:   (none)"));
   EXPECT_THAT(r.out, HasSubstr("table size:"));
   nlohmann::json json = nlohmann::json::parse(
       Run({"plugin-info", "--json", PluginDir() + "/libcairn-storage-memory.so"}).out);
-  EXPECT_EQ(json["abi"], "1.0");
+  EXPECT_EQ(json["abi"], "2.0");
 }
 
 TEST_F(CliTest, PluginInfoPrintsTheLoadersRefusal) {
@@ -623,7 +627,8 @@ std::string LoaderFixture(const std::string& name) {
 TEST_F(CliTest, PluginInfoNamesEachLoaderRefusal) {
   const std::pair<const char*, const char*> kCases[] = {
       {"bad-magic.so", "magic"},
-      {"abi-major-2.so", "major"},
+      {"abi-major-3.so", "major"},
+      {"abi-major-1.so", "Migrating from ABI 1"},
       {"small-table.so", "table"},
       {"no-entry.so", "cairn_plugin_entry"},
       {"not-a-library.so", "not a shared library"}};
@@ -635,7 +640,7 @@ TEST_F(CliTest, PluginInfoNamesEachLoaderRefusal) {
   }
   Result newer = Run({"plugin-info", LoaderFixture("newer-minor.so")});
   EXPECT_EQ(newer.code, 0) << newer.err;
-  EXPECT_THAT(newer.out, HasSubstr("abi:           1.7 (this host: 1.0)"));
+  EXPECT_THAT(newer.out, HasSubstr("abi:           2.7 (this host: 2.0)"));
 }
 
 TEST_F(CliTest, PluginsListsGoodFilesAndReportsRefusedOnes) {

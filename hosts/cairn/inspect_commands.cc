@@ -32,7 +32,10 @@ std::vector<std::string> CapabilityNames(uint64_t capabilities) {
       {CAIRN_CAP_PERSISTENT, "persistent"}, {CAIRN_CAP_LIVE_READS, "live-reads"},
       {CAIRN_CAP_TAGS, "tags"},             {CAIRN_CAP_SNAPSHOTS, "snapshots"},
       {CAIRN_CAP_DELETE, "delete"},         {CAIRN_CAP_APPLY, "apply"},
-      {CAIRN_CAP_KEY_ROTATION, "key-rotation"}, {CAIRN_CAP_MULTI_NODE, "multi-node"}};
+      {CAIRN_CAP_KEY_ROTATION, "key-rotation"}, {CAIRN_CAP_MULTI_NODE, "multi-node"},
+      {CAIRN_CAP_PASSTHROUGH, "passthrough"},
+      {CAIRN_CAP_APPEND_MAY_BLOCK, "append-may-block"},
+      {CAIRN_CAP_SEAL_IN_APPEND, "seal-in-append"}};
   std::vector<std::string> names;
   uint64_t known = 0;
   for (const auto& [bit, name] : kNames) {

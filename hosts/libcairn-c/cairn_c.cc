@@ -234,16 +234,21 @@ cairn_status cairn_store_flush(cairn_store* store, cairn_error* error) {
   });
 }
 
-cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
-                          cairn_expected_kind expected_kind,
-                          uint64_t expected_revision,
-                          const cairn_event* events, size_t count,
-                          cairn_append_result* result, cairn_error* error) {
+extern "C++" {
+namespace {
+
+// cairn_append and cairn_append_events: `event(i)` gives the i-th event.
+template <typename EventAt>
+cairn_status AppendBatch(const char* fn, cairn_store* store, cairn_bytes stream,
+                         cairn_expected_kind expected_kind,
+                         uint64_t expected_revision, bool events_null,
+                         size_t count, EventAt event,
+                         cairn_append_result* result, cairn_error* error) {
   return Guard(error, [&]() -> cairn_status {
-    CAIRN_C_REQUIRE(store != nullptr, "cairn_append: store is NULL");
-    CAIRN_C_REQUIRE(ValidStr(stream), "cairn_append: stream is NULL");
-    CAIRN_C_REQUIRE(events != nullptr || count == 0,
-                    "cairn_append: events is NULL but count is not 0");
+    CAIRN_C_REQUIRE(store != nullptr, absl::StrCat(fn, ": store is NULL"));
+    CAIRN_C_REQUIRE(ValidStr(stream), absl::StrCat(fn, ": stream is NULL"));
+    CAIRN_C_REQUIRE(!events_null || count == 0,
+                    absl::StrCat(fn, ": events is NULL but count is not 0"));
     cairn::ExpectedRevision expected = cairn::ExpectedRevision::Any();
     // A foreign caller may pass any integer; reading it as the enum type
     // would be undefined for values outside the enum (UBSan: enum), so copy
@@ -261,16 +266,21 @@ cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
         break;
       default:
         return Fail(error, CAIRN_E_INVALID_ARGUMENT,
-                    absl::StrCat("cairn_append: expected_kind ",
+                    absl::StrCat(fn, ": expected_kind ",
                                  static_cast<int64_t>(kind),
                                  " is not ANY (0), NO_STREAM (1) or EXACT (2)"));
     }
     std::vector<cairn::EventData> batch(count);
     for (size_t i = 0; i < count; ++i) {
-      const cairn_event& in = events[i];
+      const cairn_event* at = event(i);
+      if (at == nullptr) {
+        return Fail(error, CAIRN_E_INVALID_ARGUMENT,
+                    absl::StrCat(fn, ": event ", i, " is NULL"));
+      }
+      const cairn_event& in = *at;
       if (in.size < sizeof(cairn_event)) {
         return Fail(error, CAIRN_E_INVALID_ARGUMENT,
-                    absl::StrCat("cairn_append: event ", i, " has size ",
+                    absl::StrCat(fn, ": event ", i, " has size ",
                                  in.size, ", smaller than cairn_event (",
                                  sizeof(cairn_event),
                                  "); set size = sizeof(cairn_event)"));
@@ -278,7 +288,7 @@ cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
       if (!ValidStr(in.type) || !ValidStr(in.data) || !ValidStr(in.metadata) ||
           !ValidStr(in.writer) || (in.tags == nullptr && in.tag_count != 0)) {
         return Fail(error, CAIRN_E_INVALID_ARGUMENT,
-                    absl::StrCat("cairn_append: event ", i,
+                    absl::StrCat(fn, ": event ", i,
                                  " has a NULL pointer with a non-zero length"));
       }
       cairn::EventData& out = batch[i];
@@ -291,7 +301,7 @@ cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
       for (uint32_t t = 0; t < in.tag_count; ++t) {
         if (!ValidStr(in.tags[t])) {
           return Fail(error, CAIRN_E_INVALID_ARGUMENT,
-                      absl::StrCat("cairn_append: event ", i, " tag ", t,
+                      absl::StrCat(fn, ": event ", i, " tag ", t,
                                    " is NULL with a non-zero length"));
         }
         out.tags.emplace_back(View(in.tags[t]));
@@ -300,16 +310,37 @@ cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
     absl::StatusOr<cairn::AppendResult> appended =
         store->store->Append(View(stream), expected, batch);
     if (!appended.ok()) return FromStatus(appended.status(), error);
-    if (result != nullptr) {
-      result->size = sizeof(cairn_append_result);
-      result->first_revision = appended->first_revision;
-      result->last_revision = appended->last_revision;
-      result->first_position = appended->first_position;
-      result->last_position = appended->last_position;
-    }
+    // Written only as far as the caller's size declares.
+    CAIRN_SET_FIELD(cairn_append_result, result, first_revision, appended->first_revision);
+    CAIRN_SET_FIELD(cairn_append_result, result, last_revision, appended->last_revision);
+    CAIRN_SET_FIELD(cairn_append_result, result, first_position, appended->first_position);
+    CAIRN_SET_FIELD(cairn_append_result, result, last_position, appended->last_position);
     ClearError(error);
     return CAIRN_OK;
   });
+}
+
+}  // namespace
+}  // extern "C++"
+
+cairn_status cairn_append_events(cairn_store* store, cairn_bytes stream,
+                                 cairn_expected_kind expected_kind,
+                                 uint64_t expected_revision,
+                                 const cairn_event* const* events, size_t count,
+                                 cairn_append_result* result, cairn_error* error) {
+  return AppendBatch(
+      "cairn_append_events", store, stream, expected_kind, expected_revision,
+      events == nullptr, count, [&](size_t i) { return events[i]; }, result, error);
+}
+
+cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
+                          cairn_expected_kind expected_kind,
+                          uint64_t expected_revision,
+                          const cairn_event* events, size_t count,
+                          cairn_append_result* result, cairn_error* error) {
+  return AppendBatch(
+      "cairn_append", store, stream, expected_kind, expected_revision,
+      events == nullptr, count, [&](size_t i) { return &events[i]; }, result, error);
 }
 
 cairn_status cairn_read_stream(cairn_store* store, cairn_bytes stream,

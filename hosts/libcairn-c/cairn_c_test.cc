@@ -14,7 +14,9 @@
 #include <filesystem>
 #include <fstream>
 #include <cstdint>
+#include <cstddef>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -324,6 +326,60 @@ TEST_F(CairnC, NamesThatBreakTheNameRuleAreRefusedThroughTheStore) {
             CAIRN_E_INVALID_ARGUMENT);
   EXPECT_NE(std::string(e.message).find("event 1: tag"), std::string::npos) << e.message;
   EXPECT_EQ(Head("s"), 0u);
+}
+
+// C API 1.1: events by pointer, so a caller whose cairn_event is larger (a
+// later minor) works, and the result is written only within its declared
+// size. Each event here is a bigger struct, placed apart from the others.
+TEST_F(CairnC, AppendEventsTakesPointersToLargerEventsAndKeepsToTheResultSize) {
+  struct LaterEvent {
+    cairn_event v2_0;
+    uint64_t added_in_a_later_minor;
+  };
+  std::vector<std::unique_ptr<LaterEvent>> owned;
+  std::vector<const cairn_event*> pointers;
+  static const std::string kType = "T";
+  static const std::string datas[] = {"first", "second", "third"};
+  for (const std::string& data : datas) {
+    owned.push_back(std::make_unique<LaterEvent>());
+    LaterEvent& e = *owned.back();
+    e.v2_0.size = sizeof(LaterEvent);
+    e.v2_0.type = S(kType);
+    e.v2_0.data = S(data);
+    e.added_in_a_later_minor = 0xDEADBEEF;
+    pointers.push_back(&e.v2_0);
+  }
+  // A caller that knows only the first two result fields, then canary bytes.
+  struct {
+    cairn_append_result result;
+    uint8_t canary[8];
+  } out;
+  std::memset(&out, 0xAB, sizeof(out));
+  out.result.size = offsetof(cairn_append_result, last_revision) +
+                    sizeof(out.result.last_revision);
+  Error e;
+  ASSERT_EQ(cairn_append_events(store_, S("grown"), CAIRN_EXPECT_NO_STREAM, 0,
+                                pointers.data(), pointers.size(), &out.result,
+                                &e.error),
+            CAIRN_OK)
+      << e.message;
+  EXPECT_EQ(out.result.first_revision, 1u);
+  EXPECT_EQ(out.result.last_revision, 3u);
+  const uint8_t* past = reinterpret_cast<const uint8_t*>(&out.result.first_position);
+  for (size_t i = 0; i < sizeof(out) - offsetof(cairn_append_result, first_position); ++i) {
+    ASSERT_EQ(past[i], 0xAB) << "byte " << i << " past the declared size was written";
+  }
+  std::vector<Event> read = ReadStream("grown");
+  ASSERT_EQ(read.size(), 3u);
+  EXPECT_EQ(read[0].data, "first");
+  EXPECT_EQ(read[2].data, "third");
+  const cairn_event* with_null[] = {pointers[0], nullptr};
+  EXPECT_EQ(cairn_append_events(store_, S("grown"), CAIRN_EXPECT_ANY, 0, with_null, 2,
+                                nullptr, &e.error),
+            CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(e.message).find("cairn_append_events: event 1 is NULL"),
+            std::string::npos)
+      << e.message;
 }
 
 TEST_F(CairnC, TooSmallEventStructIsRefusedWithItsSize) {

@@ -214,10 +214,10 @@ TEST_F(CipherStoreTest, AChangedStoredByteIsAnIntegrityErrorNamingStreamAndRevis
   EXPECT_EQ(copied[1].record.data.find("orderId"), std::string::npos);
   std::string& victim = copied[1].record.data;
   victim[victim.size() - 20] ^= 0x04;
-  std::vector<cairn_event> events;
+  std::vector<const cairn_event*> events;
   for (Copied& c : copied) {
     PointAt(c.record, &c.event);
-    events.push_back(c.event);
+    events.push_back(&c.event);
   }
   auto target = Open(config);
   ASSERT_TRUE(target.ok()) << target.status();
@@ -625,8 +625,10 @@ TEST_F(CipherStoreTest, EventsSealedByAnOlderBuildStillOpenAndAreReportedAsLegac
   cairn_append_result result{};
   result.size = sizeof(result);
   const cairn_storage_api* api = (*store)->storage_plugin()->storage();
-  ASSERT_EQ(api->append((*store)->raw_storage(), bytes(stream), cairn_expected{CAIRN_EXPECT_ANY, 0},
-                        &event, 1, &result, nullptr),
+  const cairn_event* batch[] = {&event};
+  cairn_append_request request{sizeof(request), CAIRN_EXPECT_ANY, 0, bytes(stream),
+                               batch, 1, nullptr, nullptr};
+  ASSERT_EQ(api->append((*store)->raw_storage(), &request, &result, nullptr),
             CAIRN_OK);
   AppendOrders(**store, "orders", 1, 1);
   auto read = (*store)->ReadStream("orders");

@@ -193,4 +193,7 @@ class RleCodec : public cairn::sdk::Codec {
 CAIRN_CODEC_PLUGIN(rle::RleCodec, "rle", "1.0.0",
                    "run-length encoding with a CRC-32 (example third-party "
                    "plugin)",
-                   0, "min-run")
+                   0,
+                   cairn::sdk::OptionDesc("min-run", CAIRN_OPT_UINT, "3",
+                                          "shortest run that is encoded as "
+                                          "a run"))

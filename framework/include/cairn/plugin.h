@@ -1,5 +1,5 @@
 /*
- * Cairn plugin ABI, version 1.
+ * Cairn plugin ABI, version 2.
  *
  * This header is the whole contract between a Cairn host and a plugin. It is
  * plain C so that a plugin built with another compiler or standard library
@@ -10,17 +10,42 @@
  *    host calls it with the ABI range it supports (cairn_host_offer); the
  *    plugin answers with a descriptor whose `table` points at the function
  *    table of its kind.
- *  - Every struct that crosses the boundary begins with its own size and only
- *    ever grows at the end. A reader touches a field only if `size` covers it
- *    (CAIRN_HAS_FIELD). Within one ABI major, a minor version only appends
- *    fields; a major version may change anything.
+ *  - Growth. Every struct that crosses the boundary begins with its own
+ *    `uint32_t size` and only ever grows at the end; within one ABI major a
+ *    minor version only appends fields (and functions at the end of a
+ *    table); a major version may change anything. So that either side may be
+ *    the newer one:
+ *      * a reader touches a field only if `size` covers it (CAIRN_HAS_FIELD);
+ *      * a sized struct is never passed as an array: batches are arrays of
+ *        pointers (`const cairn_event* const* events`), each element with its
+ *        own size;
+ *      * an output struct is allocated by the caller, who sets `size`; the
+ *        callee writes a field only if that size covers it (CAIRN_SET_FIELD)
+ *        and never writes sizeof of its own struct;
+ *      * a function table is read up to its `size`: a function past it is
+ *        absent, exactly as a NULL one.
+ *    The only structs without a size, cairn_bytes, cairn_option, cairn_error
+ *    and cairn_buffer, are frozen for the life of ABI 2.
+ *  - Threading. Each function says who may call it and what may run beside
+ *    it. Where a function says nothing more, it may be called from any
+ *    thread, concurrently with any function of the same instance except
+ *    close. `close` is called once, when no other call on the instance is in
+ *    flight; after it the instance pointer is dead.
  *  - Functions return a cairn_status and, on failure, write a NUL-terminated
  *    message into the caller's cairn_error buffer. No exception, no C++ type
  *    and no allocation crosses the boundary: memory is freed by the side that
  *    allocated it. Data a plugin hands to a callback is valid only during
  *    that call.
- *  - Options reach a plugin as key/value strings. A plugin lists the keys it
- *    accepts in its descriptor; the host rejects unknown keys before open.
+ *  - Options reach a plugin as key/value strings. A plugin describes every
+ *    option it accepts (cairn_option_desc: key, type, default, allowed
+ *    values, help) in its descriptor; the host rejects unknown keys and
+ *    values that do not fit the type before open, naming section, key and
+ *    what is allowed. Hosts never hard-code a plugin's option or name: what a
+ *    host must know comes from capability flags.
+ *  - Plugins log through the host (cairn_host_offer.log), never to stdout or
+ *    stderr.
+ *
+ * Migrating from ABI 1: see "Migrating from ABI 1" in docs/plugins.md.
  */
 #ifndef CAIRN_PLUGIN_H_
 #define CAIRN_PLUGIN_H_
@@ -35,13 +60,22 @@ extern "C" {
 /* ---- Versioning ------------------------------------------------------- */
 
 #define CAIRN_PLUGIN_MAGIC 0x4352414Eu /* "CRAN" read big-endian: Cairn */
-#define CAIRN_ABI_MAJOR 1
+#define CAIRN_ABI_MAJOR 2
 #define CAIRN_ABI_MINOR 0
 
 /* True if a struct of `size` bytes holds the member `field` of `type`. */
 #define CAIRN_HAS_FIELD(type, ptr, field)                        \
   ((ptr) != NULL && (size_t)(ptr)->size >= offsetof(type, field) + \
                                                 sizeof(((type*)0)->field))
+
+/* Writes `value` into the member `field` of a caller-allocated struct only if
+ * the caller's declared size covers it. */
+#define CAIRN_SET_FIELD(type, ptr, field, value)  \
+  do {                                            \
+    if (CAIRN_HAS_FIELD(type, ptr, field)) {      \
+      (ptr)->field = (value);                     \
+    }                                             \
+  } while (0)
 
 #if defined(_WIN32)
 #define CAIRN_PLUGIN_EXPORT __declspec(dllexport)
@@ -113,8 +147,9 @@ typedef enum cairn_plugin_kind {
   CAIRN_KIND_REPLICATION = 4
 } cairn_plugin_kind;
 
-/* Capability flags: optional features a plugin declares it has. The
- * conformance suite skips exactly the features a plugin does not declare. */
+/* Capability flags: optional features a plugin declares it has, and facts
+ * about it a host needs. The conformance suite skips exactly the features a
+ * plugin does not declare. */
 #define CAIRN_CAP_PERSISTENT (1ull << 0)   /* storage: survives close/reopen */
 #define CAIRN_CAP_LIVE_READS (1ull << 1)   /* storage: wait_commit works */
 #define CAIRN_CAP_TAGS (1ull << 2)         /* storage: read_tag works */
@@ -123,6 +158,18 @@ typedef enum cairn_plugin_kind {
 #define CAIRN_CAP_APPLY (1ull << 5)        /* storage: apply (replica side) */
 #define CAIRN_CAP_KEY_ROTATION (1ull << 6) /* cipher: rotate works */
 #define CAIRN_CAP_MULTI_NODE (1ull << 7)   /* replication: ships to peers */
+/* Codec or cipher: leaves bytes unchanged. A host may skip calling it (no
+ * envelope, no copy); events stored without it read back the same. */
+#define CAIRN_CAP_PASSTHROUGH (1ull << 8)
+/* Storage or replication: append (or replicate) may wait, e.g. for an fsync
+ * or for replicas. A server runs such calls off its I/O threads. A storage
+ * instance may clear this for itself (storage `instance_capabilities`, e.g.
+ * when configured never to sync). */
+#define CAIRN_CAP_APPEND_MAY_BLOCK (1ull << 9)
+/* Storage: append honours cairn_append_request.seal (it always must in ABI
+ * 2; the flag is there so a host can tell a 2.0 plugin that ignores it from
+ * one that calls it, and the conformance suite checks it). */
+#define CAIRN_CAP_SEAL_IN_APPEND (1ull << 10)
 
 /* Log levels for the host's log callback. */
 typedef enum cairn_log_level {
@@ -139,11 +186,44 @@ typedef struct cairn_host_offer {
   uint16_t abi_major_max; /* newest ABI major the host can drive */
   uint16_t abi_minor;     /* the host's minor within abi_major_max */
   uint16_t reserved;
-  /* Optional: a sink for the plugin's log lines. May be NULL. Thread-safe. */
+  /* Optional: a sink for the plugin's log lines. May be NULL. Any thread,
+   * concurrently; the host adds the plugin's name and a timestamp. */
   void (*log)(void* log_context, cairn_log_level level, const char* plugin,
               const char* message);
   void* log_context;
 } cairn_host_offer;
+
+/* ---- Option descriptors ---------------------------------------------- */
+
+/* How the host checks an option's value before open. */
+typedef enum cairn_option_type {
+  CAIRN_OPT_STRING = 1,   /* any UTF-8 text; the plugin checks it */
+  CAIRN_OPT_UINT = 2,     /* decimal unsigned 64-bit integer */
+  CAIRN_OPT_SIZE = 3,     /* a byte size: 4096, 64KiB, 256MiB, 1GiB, 10M */
+  CAIRN_OPT_BOOL = 4,     /* true | false */
+  CAIRN_OPT_ENUM = 5,     /* one of `allowed` */
+  CAIRN_OPT_DURATION = 6, /* 250ms, 5s, 2m, 1h (a plain number is ms) */
+  CAIRN_OPT_PATH = 7      /* a file or folder; site-file paths resolve
+                             against the site file's folder */
+} cairn_option_type;
+
+/* Flags of an option descriptor. */
+#define CAIRN_OPT_REQUIRED (1u << 0) /* open fails without it */
+#define CAIRN_OPT_SECRET (1u << 1)   /* never print the value (print "***") */
+/* Host-defined: the host fills the value in itself (see the storage options
+ * "path" and "create"); a site file may set it too. */
+#define CAIRN_OPT_HOST_DEFINED (1u << 2)
+
+/* One option a plugin accepts. Static storage. */
+typedef struct cairn_option_desc {
+  uint32_t size;
+  uint32_t type;                /* cairn_option_type */
+  const char* key;              /* [a-z0-9][a-z0-9-]*, e.g. "segment-size" */
+  const char* default_value;    /* the value used when unset; NULL: none */
+  const char* const* allowed;   /* ENUM: NULL-terminated list; else NULL */
+  const char* help;             /* one line for `cairn plugin-info` */
+  uint32_t flags;               /* CAIRN_OPT_* */
+} cairn_option_desc;
 
 /* The plugin's answer. Static storage: valid while the library is loaded. */
 typedef struct cairn_plugin_descriptor {
@@ -156,8 +236,8 @@ typedef struct cairn_plugin_descriptor {
   const char* version;     /* the plugin's own version, e.g. "1.2.0" */
   const char* description; /* one line for `cairn plugins` */
   uint64_t capabilities;   /* CAIRN_CAP_* */
-  /* NULL-terminated list of the option keys open() accepts. */
-  const char* const* option_keys;
+  /* NULL-terminated array of pointers to the options open() accepts. */
+  const cairn_option_desc* const* options;
   /* Points at the table for `kind` (cairn_storage_api, ...), which begins
    * with its own uint32_t size. */
   const void* table;
@@ -165,7 +245,10 @@ typedef struct cairn_plugin_descriptor {
 
 /* The one exported symbol. Returns CAIRN_OK and sets *descriptor, or a
  * status with a message (for example CAIRN_E_UNSUPPORTED when the host's
- * ABI range holds no major the plugin implements). */
+ * ABI range holds no major the plugin implements). Called by the host once
+ * per load, on one thread, before anything else. The descriptor's magic,
+ * abi_major and size are at the same offsets in every major, so a host can
+ * name the major of a plugin it cannot drive. */
 typedef cairn_status (*cairn_plugin_entry_fn)(
     const cairn_host_offer* offer, const cairn_plugin_descriptor** descriptor,
     cairn_error* error);
@@ -174,9 +257,11 @@ typedef cairn_status (*cairn_plugin_entry_fn)(
 
 /* ---- Events ------------------------------------------------------------ */
 
-/* One event. On append the plugin reads stream-independent fields only
- * (type..tags); revision and position are assigned by storage. On read every
- * field is filled and points into plugin memory valid during the callback. */
+/* One event. On append storage reads type, timestamp_us, writer, tags and,
+ * unless the request has a seal function, metadata and data; it ignores
+ * stream, revision and position, which it assigns. It keeps timestamp_us as
+ * given (the host stamps it; 0 is stored as 0). On read every field is
+ * filled and points into plugin memory valid during the callback. */
 typedef struct cairn_event {
   uint32_t size;
   uint32_t tag_count;
@@ -193,16 +278,43 @@ typedef struct cairn_event {
 
 /* Expected revision for an append. */
 typedef enum cairn_expected_kind {
-  CAIRN_EXPECT_ANY = 0,       /* no check */
+  CAIRN_EXPECT_ANY = 0,       /* no check; never a conflict */
   CAIRN_EXPECT_NO_STREAM = 1, /* the stream has no events yet (head 0) */
   CAIRN_EXPECT_EXACT = 2      /* the stream's head revision is `revision` */
 } cairn_expected_kind;
 
-typedef struct cairn_expected {
-  uint32_t kind; /* cairn_expected_kind */
-  uint64_t revision;
-} cairn_expected;
+/* Produces the bytes storage keeps as the payload of event `index` of an
+ * append, now that storage has fixed its revision: appends them to `out`
+ * (a buffer storage owns; grow it through out->reserve). Storage stores
+ * those bytes as the event's data and stores empty metadata.
+ *
+ * Storage calls it for index 0..count-1 in order, once each, on the thread
+ * that called append, after it has fixed the batch's revisions and before it
+ * publishes anything; the revisions are those the append will report. It
+ * may run for several batches (of different streams, or of one stream one
+ * after another) at once. While it runs, storage holds no lock that its
+ * read, head, wait, list, snapshot and stats functions take (appends may
+ * wait): the host may call those from inside it, but not append, apply or
+ * delete_to. If it fails, the append fails with its
+ * status and message, nothing is stored, and no revision or position is
+ * used up. */
+typedef cairn_status (*cairn_seal_fn)(void* context, size_t index,
+                                      uint64_t revision, cairn_buffer* out,
+                                      cairn_error* error);
 
+/* One atomic append. Allocated by the host. */
+typedef struct cairn_append_request {
+  uint32_t size;
+  uint32_t expected_kind;      /* cairn_expected_kind */
+  uint64_t expected_revision;  /* for CAIRN_EXPECT_EXACT */
+  cairn_bytes stream;          /* cairn/names.h */
+  const cairn_event* const* events; /* count pointers; NULL if count is 0 */
+  size_t count;
+  cairn_seal_fn seal;          /* NULL: store metadata and data as given */
+  void* seal_context;
+} cairn_append_request;
+
+/* Filled by storage up to the caller's `size` (CAIRN_SET_FIELD). */
 typedef struct cairn_append_result {
   uint32_t size;
   uint64_t first_revision;
@@ -211,7 +323,9 @@ typedef struct cairn_append_result {
   uint64_t last_position;
 } cairn_append_result;
 
-/* Called once per event, in order. Return 0 to go on, non-zero to stop. */
+/* Called once per event, in order, on the thread that called the read.
+ * Return 0 to go on, non-zero to stop. It may call read and head functions
+ * of the same storage, not append or delete. */
 typedef int (*cairn_event_fn)(void* context, const cairn_event* event);
 
 /* Largest revision or position value; "to the end" in reads and delete_to. */
@@ -259,9 +373,13 @@ typedef void (*cairn_stat_fn)(void* context, const char* name, double value);
  * checksum mismatch". */
 typedef void (*cairn_problem_fn)(void* context, const char* description);
 
-/* Repair (ABI 1.0, by convention, no new entry): a persistent storage plugin
- * that refuses to open damaged data may accept the option key "repair"
- * (value "true" or "false", default false). With "repair = true" its open
+/* Host-defined storage option keys (CAIRN_OPT_HOST_DEFINED; see open). */
+#define CAIRN_STORAGE_OPTION_PATH "path"
+#define CAIRN_STORAGE_OPTION_CREATE "create"
+
+/* Repair (by convention, no new entry): a persistent storage plugin that
+ * refuses to open damaged data may accept the option key "repair" (a
+ * CAIRN_OPT_BOOL, default false). With "repair = true" its open
  * repairs what it would otherwise refuse (listing what it drops, keeping a
  * copy of what it changes), and its verify reports each thing repaired
  * first, as a description beginning with CAIRN_VERIFY_REPAIRED_PREFIX; hosts
@@ -274,9 +392,11 @@ typedef void (*cairn_problem_fn)(void* context, const char* description);
 
 typedef struct cairn_storage cairn_storage; /* opaque plugin instance */
 
-/* All functions may be called from any thread concurrently, except close,
- * which the host calls once when no other call is in flight. A function the
- * plugin's capabilities leave out may be NULL or return CAIRN_E_UNSUPPORTED. */
+/* Threading: every function may be called from any thread, concurrently
+ * with every other (appends to one stream are ordered by storage), except
+ * open and close: close is called once, when no other call is in flight. A
+ * function the plugin's capabilities leave out may be NULL or return
+ * CAIRN_E_UNSUPPORTED. */
 typedef struct cairn_storage_api {
   uint32_t size;
 
@@ -284,8 +404,8 @@ typedef struct cairn_storage_api {
    * take the option "path", a directory.
    *
    * Host-defined options: the host fills these keys in itself, and only for
-   * a plugin that lists them in its option_keys (a site file may set them
-   * too):
+   * a plugin that describes them among its options (a site file may set
+   * them too):
    *   "path"    the site's [store] path, unless [storage] path is set.
    *   "create"  "true" or "false". "false": open only a store that exists;
    *             where there is none (a missing or empty folder), fail with
@@ -301,34 +421,42 @@ typedef struct cairn_storage_api {
                        cairn_error* error);
   void (*close)(cairn_storage* storage);
 
-  /* Appends `count` events to `stream` as one atomic batch: afterwards all
-   * are visible or, also after a crash, none is. With a wrong expected
-   * revision returns CAIRN_E_WRONG_EXPECTED_REVISION and writes nothing.
-   * count may be 0 (checks expected only). Returns only once the events have
-   * the durability the plugin is configured for. */
-  cairn_status (*append)(cairn_storage* storage, cairn_bytes stream,
-                         cairn_expected expected, const cairn_event* events,
-                         size_t count, cairn_append_result* result,
-                         cairn_error* error);
+  /* Appends request->count events to request->stream as one atomic batch:
+   * afterwards all are visible or, also after a crash, none is. With a wrong
+   * expected revision returns CAIRN_E_WRONG_EXPECTED_REVISION and writes
+   * nothing; CAIRN_EXPECT_ANY never conflicts, seal or not. count may be 0
+   * (checks expected only; the result holds empty ranges: first_revision =
+   * head + 1, last_revision = head, first_position = head_position + 1,
+   * last_position = head_position). With request->seal set, storage fixes the revisions first and then
+   * has every event sealed (cairn_seal_fn). Fills *result up to result->size.
+   * Returns only once the events have the durability the plugin is
+   * configured for. Concurrent appends to different streams proceed in
+   * parallel; to one stream they are ordered. */
+  cairn_status (*append)(cairn_storage* storage,
+                         const cairn_append_request* request,
+                         cairn_append_result* result, cairn_error* error);
 
-  /* Events of `stream` with from <= revision <= to, at most max_count, in
-   * revision order, skipping logically deleted ones. An unknown stream yields
-   * no event and CAIRN_OK. */
+  /* Events of `stream` with from <= revision <= to, at most max_count
+   * (0: none), in revision order, skipping logically deleted ones, up to the
+   * commit watermark at the time of the call. An unknown stream yields no
+   * event and CAIRN_OK. */
   cairn_status (*read_stream)(cairn_storage* storage, cairn_bytes stream,
                               uint64_t from_revision, uint64_t to_revision,
                               uint64_t max_count, cairn_event_fn on_event,
                               void* context, cairn_error* error);
 
   /* Events carrying `tag` with position > after_position, in position order,
-   * at most max_count, up to the commit watermark at the time of the call. */
+   * at most max_count (0: none), skipping logically deleted ones, up to the
+   * commit watermark at the time of the call. */
   cairn_status (*read_tag)(cairn_storage* storage, cairn_bytes tag,
                            uint64_t after_position, uint64_t max_count,
                            cairn_event_fn on_event, void* context,
                            cairn_error* error);
 
   /* Every event with position > after_position, in position order, at most
-   * max_count. Logically deleted events are skipped unless include_deleted
-   * (replication ships them). */
+   * max_count (0: none), up to the commit watermark at the time of the call.
+   * Logically deleted events are skipped unless include_deleted (replication
+   * ships them). */
   cairn_status (*read_all)(cairn_storage* storage, uint64_t after_position,
                            uint64_t max_count, int include_deleted,
                            cairn_event_fn on_event, void* context,
@@ -350,8 +478,9 @@ typedef struct cairn_storage_api {
                               uint32_t timeout_ms, uint64_t* position,
                               cairn_error* error);
 
-  /* Logically deletes revisions <= revision (CAIRN_MAX_REVISION: all). The
-   * head revision is kept. Deleting an unknown stream is CAIRN_OK. */
+  /* Logically deletes revisions <= revision (CAIRN_MAX_REVISION: all); a
+   * revision past the head deletes to the head. The head revision is kept.
+   * Deleting an unknown stream is CAIRN_OK. */
   cairn_status (*delete_to)(cairn_storage* storage, cairn_bytes stream,
                             uint64_t revision, cairn_error* error);
 
@@ -386,12 +515,15 @@ typedef struct cairn_storage_api {
                         void* context, cairn_error* error);
 
   /* Replica side: writes events exactly as read_all returned them on the
-   * primary (same stream, revision, position, timestamp). The first event's
-   * position must be head_position + 1 and positions contiguous; otherwise
+   * primary (same stream, revision, position, timestamp, data). The first
+   * event's position must be head_position + 1, positions contiguous and
+   * each stream's revisions continue its head; otherwise
    * CAIRN_E_FAILED_PRECONDITION and nothing is written. Events of one batch
-   * must come in one call to stay atomic. */
-  cairn_status (*apply)(cairn_storage* storage, const cairn_event* events,
-                        size_t count, cairn_error* error);
+   * must come in one call to stay atomic. Calls to apply are serialised by
+   * the host; appends do not run beside it (a replica refuses them). */
+  cairn_status (*apply)(cairn_storage* storage,
+                        const cairn_event* const* events, size_t count,
+                        cairn_error* error);
 
   /* Checks every stored record (checksums, structure, indexes) without
    * changing anything, reports each problem through on_problem and returns
@@ -399,22 +531,32 @@ typedef struct cairn_storage_api {
    * CAIRN_OK at once. */
   cairn_status (*verify)(cairn_storage* storage, cairn_problem_fn on_problem,
                          void* context, cairn_error* error);
+
+  /* The capabilities of this open instance. The host uses the descriptor's
+   * capabilities AND this value, so an instance can only narrow them by its
+   * options (e.g. a storage configured never to sync clears
+   * CAIRN_CAP_APPEND_MAY_BLOCK). NULL: the descriptor's. Lock-free. */
+  uint64_t (*instance_capabilities)(cairn_storage* storage);
 } cairn_storage_api;
 
 /* ---- Codec ------------------------------------------------------------- */
 
 typedef struct cairn_codec cairn_codec;
 
+/* Threading: encode and decode may run on any threads, concurrently with
+ * each other and themselves; close runs alone. */
 typedef struct cairn_codec_api {
   uint32_t size;
   cairn_status (*open)(const cairn_options* options, cairn_codec** codec,
                        cairn_error* error);
   void (*close)(cairn_codec* codec);
-  /* Appends the encoding of `input` to `output`. Thread-safe. */
+  /* Appends the encoding of `input` to `output`, and nothing else. */
   cairn_status (*encode)(cairn_codec* codec, cairn_bytes input,
                          cairn_buffer* output, cairn_error* error);
-  /* Appends the decoding of `input` to `output`. Input that is not this
-   * codec's output fails with CAIRN_E_CORRUPTION, never a crash. */
+  /* Appends the decoding of `input` to `output`. Input that is not exactly
+   * this codec's output (a changed byte, a cut, trailing bytes) fails with
+   * CAIRN_E_CORRUPTION, never a crash and never wrong bytes; on failure
+   * output->size is left as it was. */
   cairn_status (*decode)(cairn_codec* codec, cairn_bytes input,
                          cairn_buffer* output, cairn_error* error);
 } cairn_codec_api;
@@ -423,6 +565,10 @@ typedef struct cairn_codec_api {
 
 typedef struct cairn_cipher cairn_cipher;
 
+/* Threading: seal, open_sealed and rotate may run on any threads,
+ * concurrently with each other and themselves. A rotate running beside a
+ * seal makes that seal use either the old or the new key (and report which);
+ * every key ever active keeps opening. close runs alone. */
 typedef struct cairn_cipher_api {
   uint32_t size;
   cairn_status (*open)(const cairn_options* options, cairn_cipher** cipher,
@@ -436,7 +582,8 @@ typedef struct cairn_cipher_api {
                        uint32_t* key_id, cairn_error* error);
   /* Reverses seal with key `key_id`. Any change to the sealed bytes, the
    * associated data or the key fails with CAIRN_E_INTEGRITY; an unknown key
-   * id with CAIRN_E_NOT_FOUND. Never outputs unauthenticated bytes. */
+   * id with CAIRN_E_NOT_FOUND. Never outputs unauthenticated bytes: on
+   * failure output->size is left as it was. */
   cairn_status (*open_sealed)(cairn_cipher* cipher, uint32_t key_id,
                               cairn_bytes associated, cairn_bytes sealed,
                               cairn_buffer* output, cairn_error* error);
@@ -456,22 +603,28 @@ typedef enum cairn_replication_role {
   CAIRN_ROLE_STANDALONE = 3
 } cairn_replication_role;
 
+/* Threading: as each function says; close runs alone. */
 typedef struct cairn_replication_api {
   uint32_t size;
   /* Opens replication over an already open storage instance, which stays
-   * owned by the host and outlives the replication instance. */
+   * owned by the host and outlives the replication instance. The plugin may
+   * call the storage table from its own threads. */
   cairn_status (*open)(const cairn_options* options,
                        const cairn_storage_api* storage_api,
                        cairn_storage* storage, cairn_replication** replication,
                        cairn_error* error);
   void (*close)(cairn_replication* replication);
   /* Called after storage committed positions first..last; returns when the
-   * site's acknowledgement rule holds for them (e.g. a quorum has them). */
+   * site's acknowledgement rule holds for them (e.g. a quorum has them).
+   * Called from every appending thread, concurrently, with ranges that may
+   * arrive out of position order. */
   cairn_status (*replicate)(cairn_replication* replication,
                             uint64_t first_position, uint64_t last_position,
                             cairn_error* error);
-  /* The node's current role (cairn_replication_role). */
+  /* The node's current role (cairn_replication_role). Any thread,
+   * concurrently with everything; must not block (called on every append). */
   uint32_t (*role)(cairn_replication* replication);
+  /* Any thread, concurrently. */
   cairn_status (*stats)(cairn_replication* replication, cairn_stat_fn on_stat,
                         void* context, cairn_error* error);
 } cairn_replication_api;

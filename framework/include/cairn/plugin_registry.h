@@ -28,6 +28,17 @@ struct HostAbi {
 // A plugin that passed every check. Holds its library: the library stays
 // loaded while this object, or any instance opened from it (which keeps a
 // shared_ptr to it), lives.
+// One option a plugin accepts (cairn_option_desc, read within its size).
+struct OptionInfo {
+  std::string key;
+  uint32_t type = CAIRN_OPT_STRING;  // cairn_option_type
+  std::string default_value;
+  bool has_default = false;
+  std::vector<std::string> allowed;  // CAIRN_OPT_ENUM
+  std::string help;
+  uint32_t flags = 0;  // CAIRN_OPT_*
+};
+
 class Plugin {
  public:
   virtual ~Plugin() = default;
@@ -45,6 +56,8 @@ class Plugin {
   // The file it came from, or "built-in".
   const std::string& origin() const { return origin_; }
   std::vector<std::string> option_keys() const;
+  // The options open() accepts, as the plugin describes them.
+  std::vector<OptionInfo> options() const;
 
   // The kind's table; nullptr if the kind differs.
   const cairn_storage_api* storage() const;

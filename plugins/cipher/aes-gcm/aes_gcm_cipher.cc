@@ -33,4 +33,4 @@ class AesGcmCipher : public keyring::AeadCipher {
 CAIRN_CIPHER_PLUGIN(cairn::aesgcm::AesGcmCipher, "aes-gcm", "1.0.0",
                     "AES-256-GCM authenticated encryption, keys from a "
                     "rotating keyring file",
-                    CAIRN_CAP_KEY_ROTATION, "keyring", "max-seals-per-key")
+                    CAIRN_CAP_KEY_ROTATION, CAIRN_KEYRING_CIPHER_OPTIONS)

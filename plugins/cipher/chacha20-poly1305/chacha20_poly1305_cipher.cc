@@ -36,4 +36,4 @@ CAIRN_CIPHER_PLUGIN(cairn::chacha::ChaCha20Poly1305Cipher,
                     "chacha20-poly1305", "1.0.0",
                     "ChaCha20-Poly1305 authenticated encryption, keys from a "
                     "rotating keyring file",
-                    CAIRN_CAP_KEY_ROTATION, "keyring", "max-seals-per-key")
+                    CAIRN_CAP_KEY_ROTATION, CAIRN_KEYRING_CIPHER_OPTIONS)

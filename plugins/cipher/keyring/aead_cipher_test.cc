@@ -105,7 +105,7 @@ struct Plugin {
 };
 
 const cairn_plugin_descriptor* Describe(cairn_plugin_entry_fn entry) {
-  cairn_host_offer offer{sizeof(cairn_host_offer), 1, 1, 0, 0, nullptr,
+  cairn_host_offer offer{sizeof(cairn_host_offer), CAIRN_ABI_MAJOR, CAIRN_ABI_MAJOR, 0, 0, nullptr,
                          nullptr};
   const cairn_plugin_descriptor* descriptor = nullptr;
   char message[256] = "";
@@ -185,11 +185,14 @@ TEST_P(AeadCipherTest, DescriptorDeclaresKeyRotationAndItsOptions) {
   EXPECT_STREQ(descriptor->name, GetParam().name);
   EXPECT_EQ(descriptor->kind, static_cast<uint32_t>(CAIRN_KIND_CIPHER));
   EXPECT_NE(descriptor->capabilities & CAIRN_CAP_KEY_ROTATION, 0u);
-  ASSERT_NE(descriptor->option_keys[0], nullptr);
-  EXPECT_STREQ(descriptor->option_keys[0], "keyring");
-  ASSERT_NE(descriptor->option_keys[1], nullptr);
-  EXPECT_STREQ(descriptor->option_keys[1], "max-seals-per-key");
-  EXPECT_EQ(descriptor->option_keys[2], nullptr);
+  ASSERT_NE(descriptor->options[0], nullptr);
+  EXPECT_STREQ(descriptor->options[0]->key, "keyring");
+  EXPECT_EQ(descriptor->options[0]->type, uint32_t{CAIRN_OPT_PATH});
+  EXPECT_NE(descriptor->options[0]->flags & CAIRN_OPT_REQUIRED, 0u);
+  ASSERT_NE(descriptor->options[1], nullptr);
+  EXPECT_STREQ(descriptor->options[1]->key, "max-seals-per-key");
+  EXPECT_EQ(descriptor->options[1]->type, uint32_t{CAIRN_OPT_UINT});
+  EXPECT_EQ(descriptor->options[2], nullptr);
 }
 
 TEST_P(AeadCipherTest, RoundTripsEverySizeUnderTheActiveKey) {

@@ -29,4 +29,5 @@ class NoneCipher : public sdk::Cipher {
 }  // namespace cairn::nocipher
 
 CAIRN_CIPHER_PLUGIN(cairn::nocipher::NoneCipher, "none", "1.0.0",
-                    "no encryption (bytes stored as the codec left them)", 0)
+                    "no encryption (bytes stored as the codec left them)",
+                    CAIRN_CAP_PASSTHROUGH)

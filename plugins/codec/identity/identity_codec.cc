@@ -24,4 +24,4 @@ class IdentityCodec : public sdk::Codec {
 }  // namespace cairn::identity
 
 CAIRN_CODEC_PLUGIN(cairn::identity::IdentityCodec, "identity", "1.0.0",
-                   "stores event bytes unchanged", 0)
+                   "stores event bytes unchanged", CAIRN_CAP_PASSTHROUGH)

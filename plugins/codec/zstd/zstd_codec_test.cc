@@ -48,7 +48,7 @@ struct Result {
 // The codec's table, asked for once (a host calls the entry once per load).
 const cairn_codec_api* Api() {
   static const cairn_codec_api* const api = [] {
-    cairn_host_offer offer{sizeof(cairn_host_offer), 1, 1, 0, 0, nullptr,
+    cairn_host_offer offer{sizeof(cairn_host_offer), CAIRN_ABI_MAJOR, CAIRN_ABI_MAJOR, 0, 0, nullptr,
                            nullptr};
     const cairn_plugin_descriptor* descriptor = nullptr;
     char message[256] = "";
@@ -154,15 +154,15 @@ std::string TrainDictionary(const std::string& path, int seed) {
 }
 
 TEST(ZstdCodec, DescriptorListsItsOptions) {
-  cairn_host_offer offer{sizeof(cairn_host_offer), 1, 1, 0, 0, nullptr,
+  cairn_host_offer offer{sizeof(cairn_host_offer), CAIRN_ABI_MAJOR, CAIRN_ABI_MAJOR, 0, 0, nullptr,
                          nullptr};
   const cairn_plugin_descriptor* descriptor = nullptr;
   ASSERT_EQ(cairn_builtin_codec_zstd(&offer, &descriptor, nullptr), CAIRN_OK);
   EXPECT_STREQ(descriptor->name, "zstd");
   std::vector<std::string> keys;
-  for (const char* const* key = descriptor->option_keys; *key != nullptr;
-       ++key) {
-    keys.push_back(*key);
+  for (const cairn_option_desc* const* option = descriptor->options;
+       *option != nullptr; ++option) {
+    keys.push_back((*option)->key);
   }
   EXPECT_EQ(keys, (std::vector<std::string>{"level", "dictionary",
                                             "max-decoded-size"}));
@@ -381,7 +381,7 @@ class LogCapture {
  private:
   static void Bind(void (*log)(void*, cairn_log_level, const char*,
                                const char*)) {
-    cairn_host_offer offer{sizeof(cairn_host_offer), 1, 1, 0, 0, log,
+    cairn_host_offer offer{sizeof(cairn_host_offer), CAIRN_ABI_MAJOR, CAIRN_ABI_MAJOR, 0, 0, log,
                            nullptr};
     const cairn_plugin_descriptor* descriptor = nullptr;
     cairn_builtin_codec_zstd(&offer, &descriptor, nullptr);

@@ -13,4 +13,4 @@ CAIRN_STORAGE_PLUGIN(cairn::memory::MemoryStorage, CAIRN_MEMORY_PLUGIN_NAME,
                      "1.0.0", CAIRN_MEMORY_PLUGIN_DESCRIPTION,
                      CAIRN_CAP_LIVE_READS | CAIRN_CAP_TAGS |
                          CAIRN_CAP_SNAPSHOTS | CAIRN_CAP_DELETE |
-                         CAIRN_CAP_APPLY)
+                         CAIRN_CAP_APPLY | CAIRN_CAP_SEAL_IN_APPEND)

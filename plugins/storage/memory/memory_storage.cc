@@ -9,10 +9,6 @@
 namespace cairn::memory {
 namespace {
 
-// Smallest cairn_event this plugin reads: every field of ABI v1.
-constexpr size_t kEventV1Size =
-    offsetof(cairn_event, tags) + sizeof(cairn_event::tags);
-
 std::string Owned(cairn_bytes bytes) { return std::string(sdk::View(bytes)); }
 
 // Built by appends, not `"'" + std::string(s) + "'"`: at -O3 GCC 12 reports a
@@ -79,12 +75,6 @@ std::shared_ptr<MemoryStorage::StoredEvent> MemoryStorage::Copy(
 sdk::Status MemoryStorage::ValidateEvents(const cairn_event* events,
                                           size_t count) {
   for (size_t i = 0; i < count; ++i) {
-    if (events[i].size < kEventV1Size) {
-      return sdk::InvalidArgument(
-          "event " + std::to_string(i) + ": cairn_event.size is " +
-          std::to_string(events[i].size) + ", smaller than ABI v1's " +
-          std::to_string(kEventV1Size) + " bytes; set size = sizeof(cairn_event)");
-    }
     if (events[i].tag_count != 0 && events[i].tags == nullptr) {
       return sdk::InvalidArgument("event " + std::to_string(i) + ": " +
                                   std::to_string(events[i].tag_count) +
@@ -132,45 +122,38 @@ void MemoryStorage::Deliver(const std::vector<EventPtr>& events,
   }
 }
 
-sdk::Status MemoryStorage::Append(std::string_view stream,
-                                  cairn_expected expected,
-                                  const cairn_event* events, size_t count,
+sdk::Status MemoryStorage::Append(sdk::AppendBatch& request,
                                   cairn_append_result* result) {
-  sdk::Status valid = ValidateEvents(events, count);
-  if (!valid.ok()) return valid;
-  if (expected.kind > CAIRN_EXPECT_EXACT) {
-    return sdk::InvalidArgument("expected revision kind " +
-                                std::to_string(expected.kind) +
-                                " is not any (0), no-stream (1) or exact (2)");
-  }
-  // Copy the payloads before taking the lock: a 16 MiB event must not stall
-  // every reader and writer while it is copied.
-  std::vector<std::shared_ptr<StoredEvent>> batch;
-  batch.reserve(count);
-  for (size_t i = 0; i < count; ++i) batch.push_back(Copy(events[i]));
-
-  std::unique_lock<std::mutex> fault_lock;
-  if constexpr (kFault == Fault::kHalfVisibleBatch) {
-    fault_lock = std::unique_lock<std::mutex>(fault_append_mu_);
-  }
+  const std::string_view stream = request.stream();
+  const size_t count = request.size();
+  // One append at a time (append_mu_): the head read below stays the head
+  // while the host seals, without holding mu_, which readers take.
+  std::unique_lock<std::mutex> order(append_mu_);
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return sdk::Closed("the memory store is closed");
   StreamState* state = FindLocked(stream);
   uint64_t head = state == nullptr ? 0 : state->head();
-  if (expected.kind == CAIRN_EXPECT_NO_STREAM && head != 0) {
+  if (!request.ExpectedHolds(head)) {
     return sdk::WrongExpectedRevision(
-        "stream " + Quote(stream) + " was expected not to exist, but its head "
-        "revision is " + std::to_string(head));
-  }
-  if (expected.kind == CAIRN_EXPECT_EXACT && head != expected.revision) {
-    return sdk::WrongExpectedRevision(
-        "stream " + Quote(stream) + " was expected at revision " +
-        std::to_string(expected.revision) + ", but its head revision is " +
+        "stream " + Quote(stream) + " was expected at " +
+        request.ExpectedText() + ", but its head revision is " +
         std::to_string(head));
   }
   uint64_t first_revision = head + 1;
   if constexpr (kFault == Fault::kReuseRevision) {
     if (head != 0) first_revision = head;
+  }
+  std::vector<std::shared_ptr<StoredEvent>> batch;
+  if (count != 0) {
+    lock.unlock();
+    // Seal (the host's callback) and copy the payloads without mu_: a 16 MiB
+    // event must not stall every reader while it is sealed and copied.
+    sdk::Status sealed = request.Seal(first_revision);
+    if (!sealed.ok()) return sealed;
+    batch.reserve(count);
+    for (size_t i = 0; i < count; ++i) batch.push_back(Copy(request[i]));
+    lock.lock();
+    if (closed_) return sdk::Closed("the memory store is closed");
   }
   if constexpr (kFault == Fault::kPositionGap) {
     if (count != 0 && watermark_ != 0) next_position_ += 1;
@@ -489,6 +472,7 @@ sdk::Status MemoryStorage::Apply(const cairn_event* events, size_t count) {
   batch.reserve(count);
   for (size_t i = 0; i < count; ++i) batch.push_back(Copy(events[i]));
 
+  std::lock_guard<std::mutex> order(append_mu_);
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return sdk::Closed("the memory store is closed");
   // Check the whole batch before writing any of it.

@@ -56,8 +56,7 @@ class MemoryStorage : public sdk::Storage {
   // Wakes every wait_commit with CAIRN_E_CLOSED.
   ~MemoryStorage() override;
 
-  sdk::Status Append(std::string_view stream, cairn_expected expected,
-                     const cairn_event* events, size_t count,
+  sdk::Status Append(sdk::AppendBatch& batch,
                      cairn_append_result* result) override;
   sdk::Status ReadStream(std::string_view stream, uint64_t from_revision,
                          uint64_t to_revision, uint64_t max_count,
@@ -128,7 +127,7 @@ class MemoryStorage : public sdk::Storage {
 
   // Copies the host's event into a new StoredEvent (no lock needed).
   static std::shared_ptr<StoredEvent> Copy(const cairn_event& event);
-  // Checks each event's struct size and tag array.
+  // Checks each event's tag array (apply; the SDK checked the struct sizes).
   static sdk::Status ValidateEvents(const cairn_event* events, size_t count);
   static bool Matches(uint64_t revision, const StoredSnapshot& snapshot,
                       const cairn_snapshot_criteria& criteria);
@@ -143,6 +142,10 @@ class MemoryStorage : public sdk::Storage {
   static void Deliver(const std::vector<EventPtr>& events,
                       const sdk::EventSink& sink);
 
+  // Orders appends and applies, one at a time; held while the host seals a
+  // batch (cairn_seal_fn), so readers, heads and snapshots, which take only
+  // mu_, go on meanwhile. Always taken before mu_.
+  std::mutex append_mu_;
   mutable std::mutex mu_;
   std::condition_variable committed_;  // notified when watermark_ moves
   bool closed_ = false;
@@ -154,9 +157,6 @@ class MemoryStorage : public sdk::Storage {
   std::vector<StreamState*> by_ordinal_;  // by_ordinal_[i]: ordinal i + 1
   std::map<std::string, std::vector<EventPtr>, std::less<>> tags_;
   std::map<std::string, SnapshotMap, std::less<>> snapshots_;
-  // Only the kHalfVisibleBatch fault uses it: keeps appenders in order while
-  // a batch is half published.
-  std::mutex fault_append_mu_;
 };
 
 }  // namespace cairn::memory

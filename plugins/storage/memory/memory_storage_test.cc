@@ -54,7 +54,28 @@ class MemoryStorageTest : public ::testing::Test {
   }
 
   // Appends `datas.size()` events of type "T" with `tags` on each.
-  cairn_status Append(const std::string& stream, cairn_expected expected,
+  struct Expected {
+    uint32_t kind;
+    uint64_t revision;
+  };
+  // One append request over `events` (pointers kept in `pointers`).
+  static cairn_append_request Request(const std::string& stream,
+                                      Expected expected,
+                                      const std::vector<cairn_event>& events,
+                                      std::vector<const cairn_event*>* pointers) {
+    pointers->clear();
+    for (const cairn_event& e : events) pointers->push_back(&e);
+    return cairn_append_request{sizeof(cairn_append_request),
+                                expected.kind,
+                                expected.revision,
+                                B(stream),
+                                pointers->empty() ? nullptr : pointers->data(),
+                                pointers->size(),
+                                nullptr,
+                                nullptr};
+  }
+
+  cairn_status Append(const std::string& stream, Expected expected,
                       const std::vector<std::string>& datas,
                       cairn_append_result* result = nullptr,
                       const std::vector<std::string>& tags = {}) {
@@ -71,8 +92,9 @@ class MemoryStorageTest : public ::testing::Test {
       events[i].tags = tag_views.data();
     }
     cairn_append_result local{sizeof(cairn_append_result), 0, 0, 0, 0};
-    return Api().append(store_, B(stream), expected, events.data(),
-                        events.size(), result ? result : &local, Err());
+    std::vector<const cairn_event*> pointers;
+    cairn_append_request request = Request(stream, expected, events, &pointers);
+    return Api().append(store_, &request, result ? result : &local, Err());
   }
 
   std::vector<Recorded> ReadStream(const std::string& stream, uint64_t from,
@@ -94,9 +116,9 @@ class MemoryStorageTest : public ::testing::Test {
     return out;
   }
 
-  static constexpr cairn_expected kAny{CAIRN_EXPECT_ANY, 0};
-  static constexpr cairn_expected kNoStream{CAIRN_EXPECT_NO_STREAM, 0};
-  static cairn_expected Exact(uint64_t r) { return {CAIRN_EXPECT_EXACT, r}; }
+  static constexpr Expected kAny{CAIRN_EXPECT_ANY, 0};
+  static constexpr Expected kNoStream{CAIRN_EXPECT_NO_STREAM, 0};
+  static Expected Exact(uint64_t r) { return {CAIRN_EXPECT_EXACT, r}; }
 
   cairn_storage* store_ = nullptr;
   char message_[512] = {0};
@@ -285,9 +307,11 @@ TEST_F(MemoryStorageTest, RejectsInvalidNamesWithMessages) {
 }
 
 TEST_F(MemoryStorageTest, RejectsEventStructTooSmall) {
-  cairn_event e{};
-  e.size = 8;
-  EXPECT_EQ(Api().append(store_, B("s"), kAny, &e, 1, nullptr, Err()),
+  std::vector<cairn_event> events(1);
+  events[0].size = 8;
+  std::vector<const cairn_event*> pointers;
+  cairn_append_request request = Request("s", kAny, events, &pointers);
+  EXPECT_EQ(Api().append(store_, &request, nullptr, Err()),
             CAIRN_E_INVALID_ARGUMENT);
   EXPECT_NE(std::string(message_).find("cairn_event.size is 8"),
             std::string::npos)
@@ -301,13 +325,14 @@ TEST_F(MemoryStorageTest, ApplyRequiresContiguousPositionsAndRevisions) {
   e.stream = B(stream);
   e.revision = 1;
   e.position = 2;  // the replica's head is 0: must be 1
-  EXPECT_EQ(Api().apply(store_, &e, 1, Err()), CAIRN_E_FAILED_PRECONDITION);
+  const cairn_event* one = &e;
+  EXPECT_EQ(Api().apply(store_, &one, 1, Err()), CAIRN_E_FAILED_PRECONDITION);
   EXPECT_NE(std::string(message_).find("expected 1"), std::string::npos);
   e.position = 1;
   e.revision = 2;
-  EXPECT_EQ(Api().apply(store_, &e, 1, Err()), CAIRN_E_FAILED_PRECONDITION);
+  EXPECT_EQ(Api().apply(store_, &one, 1, Err()), CAIRN_E_FAILED_PRECONDITION);
   e.revision = 1;
-  ASSERT_EQ(Api().apply(store_, &e, 1, Err()), CAIRN_OK) << message_;
+  ASSERT_EQ(Api().apply(store_, &one, 1, Err()), CAIRN_OK) << message_;
   cairn_append_result r{sizeof(r), 0, 0, 0, 0};
   ASSERT_EQ(Append("r", Exact(1), {"next"}, &r), CAIRN_OK);
   EXPECT_EQ(r.first_position, 2u);
@@ -338,16 +363,16 @@ TEST_F(MemoryStorageTest, ConcurrentAppendersLoseAndDuplicateNothing) {
     threads.emplace_back([&, t] {
       for (int b = 0; b < kBatches; ++b) {
         std::string stream = b % 2 ? "shared" : "own-" + std::to_string(t);
-        cairn_event events[2];
+        std::vector<cairn_event> events(2);
         for (cairn_event& e : events) {
           e = cairn_event{};
           e.size = sizeof(cairn_event);
         }
         char buffer[256];
         cairn_error err{buffer, sizeof(buffer)};
-        ASSERT_EQ(Api().append(store_, B(stream), kAny, events, 2, nullptr,
-                               &err),
-                  CAIRN_OK);
+        std::vector<const cairn_event*> pointers;
+        cairn_append_request request = Request(stream, kAny, events, &pointers);
+        ASSERT_EQ(Api().append(store_, &request, nullptr, &err), CAIRN_OK);
       }
     });
   }

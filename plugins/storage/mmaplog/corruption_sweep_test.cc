@@ -97,7 +97,7 @@ void BuildStore(const std::string& dir) {
       events.push_back(owned[i].View());
     }
     cairn_append_result r;
-    cairn_expected expected = heads[stream] == 0 ? NoStream() : Exact(heads[stream]);
+    Expected expected = heads[stream] == 0 ? NoStream() : Exact(heads[stream]);
     ASSERT_TRUE((*log)->Append(StreamName(stream), expected, events.data(), events.size(), &r)
                     .ok());
     heads[stream] = r.last_revision;

@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
         for (auto& p : payloads) events.push_back(p.View());
         cairn_append_result r;
         absl::Status s = (*log)->Append(
-            stream, cairn_expected{CAIRN_EXPECT_EXACT, head}, events.data(),
+            stream, Expected{CAIRN_EXPECT_EXACT, head}, events.data(),
             events.size(), &r);
         if (!s.ok()) {
           std::fprintf(stderr, "append failed: %s\n", s.ToString().c_str());

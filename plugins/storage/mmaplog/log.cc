@@ -38,7 +38,7 @@ inline void CpuRelax() {
 #endif
 }
 
-std::string ExpectedText(cairn_expected e) {
+std::string ExpectedText(Expected e) {
   switch (e.kind) {
     case CAIRN_EXPECT_NO_STREAM:
       return "no stream";
@@ -49,7 +49,7 @@ std::string ExpectedText(cairn_expected e) {
   }
 }
 
-bool ExpectedHolds(cairn_expected e, uint64_t head) {
+bool ExpectedHolds(Expected e, uint64_t head) {
   switch (e.kind) {
     case CAIRN_EXPECT_NO_STREAM:
       return head == 0;
@@ -506,9 +506,9 @@ absl::Status Log::FinishAppend(uint64_t last_position) {
   return absl::OkStatus();
 }
 
-absl::Status Log::Append(std::string_view stream, cairn_expected expected,
+absl::Status Log::Append(std::string_view stream, Expected expected,
                          const cairn_event* events, size_t count,
-                         cairn_append_result* result) {
+                         cairn_append_result* result, Sealer* sealer) {
   if (stopping_.load(std::memory_order_relaxed)) {
     return absl::CancelledError("append: the log is closed");
   }
@@ -528,7 +528,8 @@ absl::Status Log::Append(std::string_view stream, cairn_expected expected,
     return absl::InvalidArgumentError("append: unknown expected-revision kind " +
                                       std::to_string(expected.kind));
   }
-  // Sizes first: nothing is claimed until the batch is known to fit.
+  // Sizes first: nothing is claimed until the batch is known to fit (with
+  // a sealer the payload sizes are known only once sealed, under the claim).
   uint32_t small[64];
   std::unique_ptr<uint32_t[]> large;
   uint32_t* sizes = small;
@@ -537,29 +538,37 @@ absl::Status Log::Append(std::string_view stream, cairn_expected expected,
     sizes = large.get();
   }
   uint64_t total = 0;
-  for (size_t i = 0; i < count; ++i) {
-    size_t n = RecordSize(stream, events[i]);
-    if (events[i].type.size > 0xFFFF) {
-      return absl::InvalidArgumentError(
-          "append: event " + std::to_string(i) + " type is " +
-          std::to_string(events[i].type.size) + " bytes; at most 65535");
+  auto measure = [&](const cairn_event* batch) -> absl::Status {
+    total = 0;
+    for (size_t i = 0; i < count; ++i) {
+      size_t n = RecordSize(stream, batch[i]);
+      if (batch[i].type.size > 0xFFFF) {
+        return absl::InvalidArgumentError(
+            "append: event " + std::to_string(i) + " type is " +
+            std::to_string(batch[i].type.size) + " bytes; at most 65535");
+      }
+      if (batch[i].tag_count > 0xFFFF) {
+        return absl::InvalidArgumentError("append: event " + std::to_string(i) +
+                                          " has more than 65535 tags");
+      }
+      total += n;
+      if (total > kMaxBatchBytes ||
+          total > options_.segment_size - kSegmentHeaderSize - 8) {
+        return absl::ResourceExhaustedError(
+            "append: the batch needs more than " +
+            std::to_string(std::min<uint64_t>(
+                kMaxBatchBytes,
+                options_.segment_size - kSegmentHeaderSize - 8)) +
+            " bytes, the most one batch may take; split it or raise "
+            "segment-size");
+      }
+      sizes[i] = static_cast<uint32_t>(n);
     }
-    if (events[i].tag_count > 0xFFFF) {
-      return absl::InvalidArgumentError("append: event " + std::to_string(i) +
-                                        " has more than 65535 tags");
-    }
-    total += n;
-    if (total > kMaxBatchBytes ||
-        total > options_.segment_size - kSegmentHeaderSize - 8) {
-      return absl::ResourceExhaustedError(
-          "append: the batch needs more than " +
-          std::to_string(std::min<uint64_t>(
-              kMaxBatchBytes,
-              options_.segment_size - kSegmentHeaderSize - 8)) +
-          " bytes, the most one batch may take; split it or raise "
-          "segment-size");
-    }
-    sizes[i] = static_cast<uint32_t>(n);
+    return absl::OkStatus();
+  };
+  if (sealer == nullptr) {
+    absl::Status measured = measure(events);
+    if (!measured.ok()) return measured;
   }
 
   bool created = false;
@@ -572,8 +581,10 @@ absl::Status Log::Append(std::string_view stream, cairn_expected expected,
                                 ExpectedText(expected) + " but the head is " +
                                 std::to_string(head));
     }
-    *result = cairn_append_result{sizeof(cairn_append_result), head, head, 0,
-                                  0};
+    // Empty ranges (cairn_storage_api.append): next .. current head.
+    const uint64_t at = watermark_.load(std::memory_order_acquire);
+    *result = cairn_append_result{sizeof(cairn_append_result), head + 1, head,
+                                  at + 1, at};
     return absl::OkStatus();
   }
 
@@ -602,6 +613,16 @@ absl::Status Log::Append(std::string_view stream, cairn_expected expected,
     }
   }
   const uint64_t head = word >> 1;
+  if (sealer != nullptr) {
+    // The revisions are fixed by the claim: seal, then measure what is
+    // stored. On failure the claim is given back unchanged.
+    absl::Status sealed = sealer->Seal(head + 1, &events);
+    if (sealed.ok()) sealed = measure(events);
+    if (!sealed.ok()) {
+      state->head_and_claim.store(word, std::memory_order_release);
+      return sealed;
+    }
+  }
   auto reservation =
       Reserve(static_cast<uint32_t>(count), static_cast<uint32_t>(total / 8), 0);
   if (!reservation.ok()) {

@@ -154,6 +154,26 @@ struct Segment {
   std::string name() const;
 };
 
+// The expected revision of an append (cairn_append_request's two fields).
+struct Expected {
+  uint32_t kind = CAIRN_EXPECT_ANY;  // cairn_expected_kind
+  uint64_t revision = 0;             // for CAIRN_EXPECT_EXACT
+};
+
+// Turns a batch into what is stored once its revisions are fixed: the
+// plugin's bridge to the request's cairn_seal_fn (cairn/plugin.h).
+class Sealer {
+ public:
+  virtual ~Sealer() = default;
+  // Seals the batch for revisions first_revision.. and sets *events to the
+  // `count` events to store (contiguous, sealed payloads as data, empty
+  // metadata), valid until the append returns. Called with the stream
+  // claimed, before anything is reserved; a failure fails the append with
+  // nothing written and no revision used.
+  virtual absl::Status Seal(uint64_t first_revision,
+                            const cairn_event** events) = 0;
+};
+
 class Log {
  public:
   using EventFn = absl::FunctionRef<bool(const cairn_event&)>;  // false: stop
@@ -171,10 +191,12 @@ class Log {
   // with ResourceExhausted if the batch exceeds kMaxBatchBytes or a segment.
   // Returns after the batch is visible to readers and as durable as the
   // fsync mode promises. Thread-safe; appends to different streams share no
-  // lock.
-  absl::Status Append(std::string_view stream, cairn_expected expected,
+  // lock. With a sealer, the revisions are fixed first and the events
+  // sealed while the stream is claimed (other appends to it wait); an `any`
+  // append never conflicts.
+  absl::Status Append(std::string_view stream, Expected expected,
                       const cairn_event* events, size_t count,
-                      cairn_append_result* result);
+                      cairn_append_result* result, Sealer* sealer = nullptr);
 
   // Replica writes: events exactly as read_all returned them. The first
   // position must be head_position + 1 and the rest contiguous, each event's

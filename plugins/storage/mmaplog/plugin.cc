@@ -40,6 +40,9 @@ sdk::Status ToSdk(const absl::Status& s) {
   }
 }
 
+// zero-fill's values.
+const char* const kZeroFillValues[] = {"auto", "always", "never", nullptr};
+
 // How the log and verify name a file in the store folder mmaplog did not make.
 std::string ForeignFileText(const std::string& name) {
   return "'" + name +
@@ -144,10 +147,36 @@ class MmapLogStorage : public sdk::Storage {
     return sdk::Status::Ok();
   }
 
-  sdk::Status Append(std::string_view stream, cairn_expected expected,
-                     const cairn_event* events, size_t count,
+  sdk::Status Append(sdk::AppendBatch& batch,
                      cairn_append_result* result) override {
-    return ToSdk(log_->Append(stream, expected, events, count, result));
+    const Expected expected{batch.expected_kind(), batch.expected_revision()};
+    if (!batch.has_seal()) {
+      return ToSdk(log_->Append(batch.stream(), expected, batch.events(),
+                                batch.size(), result));
+    }
+    // The host's seal runs once the log has fixed the revisions.
+    struct BatchSealer : Sealer {
+      sdk::AppendBatch* batch;
+      sdk::Status failure;
+      absl::Status Seal(uint64_t first_revision,
+                        const cairn_event** events) override {
+        failure = batch->Seal(first_revision);
+        if (!failure.ok()) return absl::CancelledError("seal failed");
+        *events = batch->events();
+        return absl::OkStatus();
+      }
+    } sealer;
+    sealer.batch = &batch;
+    absl::Status s = log_->Append(batch.stream(), expected, batch.events(),
+                                  batch.size(), result, &sealer);
+    if (!sealer.failure.ok()) return sealer.failure;  // the seal's own status
+    return ToSdk(s);
+  }
+  uint64_t InstanceCapabilities() const override {
+    // An append waits for a sync only with fsync = always.
+    return log_->options().fsync == FsyncMode::kAlways
+               ? ~uint64_t{0}
+               : ~uint64_t{CAIRN_CAP_APPEND_MAY_BLOCK};
   }
   sdk::Status ReadStream(std::string_view stream, uint64_t from, uint64_t to,
                          uint64_t max_count,
@@ -252,7 +281,38 @@ CAIRN_STORAGE_PLUGIN(cairn::mmaplog::MmapLogStorage, "mmaplog", "1.0.0",
                      "commit, crash recovery, indexes",
                      CAIRN_CAP_PERSISTENT | CAIRN_CAP_LIVE_READS |
                          CAIRN_CAP_TAGS | CAIRN_CAP_SNAPSHOTS |
-                         CAIRN_CAP_DELETE | CAIRN_CAP_APPLY,
-                     "path", "segment-size", "fsync", "preallocate-segments",
-                     "expected-streams", "retention", "zero-fill", "create",
-                     "repair")
+                         CAIRN_CAP_DELETE | CAIRN_CAP_APPLY |
+                         CAIRN_CAP_APPEND_MAY_BLOCK | CAIRN_CAP_SEAL_IN_APPEND,
+                     cairn::sdk::OptionDesc(
+                         CAIRN_STORAGE_OPTION_PATH, CAIRN_OPT_PATH, nullptr,
+                         "the store folder", nullptr,
+                         CAIRN_OPT_REQUIRED | CAIRN_OPT_HOST_DEFINED),
+                     cairn::sdk::OptionDesc("segment-size", CAIRN_OPT_SIZE,
+                                            "256MiB",
+                                            "bytes per segment file"),
+                     cairn::sdk::OptionDesc(
+                         "fsync", CAIRN_OPT_STRING, "always",
+                         "always | interval:MS | never: when appends are "
+                         "synced (always: before an append returns)"),
+                     cairn::sdk::OptionDesc(
+                         "preallocate-segments", CAIRN_OPT_UINT, "1",
+                         "spare segments made ahead of need, 1..16"),
+                     cairn::sdk::OptionDesc(
+                         "expected-streams", CAIRN_OPT_UINT, "100000",
+                         "sizes the stream table; not a limit"),
+                     cairn::sdk::OptionDesc(
+                         "retention", CAIRN_OPT_STRING, "none",
+                         "none | max-bytes:SIZE: drop whole old segments "
+                         "beyond SIZE"),
+                     cairn::sdk::OptionDesc(
+                         "zero-fill", CAIRN_OPT_ENUM, "auto",
+                         "pre-write new segments with zeros",
+                         cairn::mmaplog::kZeroFillValues),
+                     cairn::sdk::OptionDesc(
+                         CAIRN_STORAGE_OPTION_CREATE, CAIRN_OPT_BOOL, "true",
+                         "false: open only an existing store", nullptr,
+                         CAIRN_OPT_HOST_DEFINED),
+                     cairn::sdk::OptionDesc(
+                         CAIRN_STORAGE_OPTION_REPAIR, CAIRN_OPT_BOOL, "false",
+                         "repair what recovery refuses, listing what is "
+                         "dropped (cairn verify --repair)"))

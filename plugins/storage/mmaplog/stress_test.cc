@@ -60,7 +60,7 @@ TEST(MmapLogStress, WritersAndReadersRaceWithoutBreakingInvariants) {
           if (tagged) owned[k].tags = {"w" + std::to_string(w)};
         }
         for (auto& ev : owned) events.push_back(ev.View());
-        cairn_expected expected{CAIRN_EXPECT_ANY, 0};
+        Expected expected{CAIRN_EXPECT_ANY, 0};
         if (shared && rng() % 2 == 0) {
           expected = {CAIRN_EXPECT_EXACT, log.HeadRevision(stream)};
         }

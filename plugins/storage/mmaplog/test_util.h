@@ -83,12 +83,12 @@ inline std::string Str(cairn_bytes b) {
   return std::string(reinterpret_cast<const char*>(b.data), b.size);
 }
 
-inline cairn_expected Any() { return cairn_expected{CAIRN_EXPECT_ANY, 0}; }
-inline cairn_expected NoStream() {
-  return cairn_expected{CAIRN_EXPECT_NO_STREAM, 0};
+inline Expected Any() { return Expected{CAIRN_EXPECT_ANY, 0}; }
+inline Expected NoStream() {
+  return Expected{CAIRN_EXPECT_NO_STREAM, 0};
 }
-inline cairn_expected Exact(uint64_t r) {
-  return cairn_expected{CAIRN_EXPECT_EXACT, r};
+inline Expected Exact(uint64_t r) {
+  return Expected{CAIRN_EXPECT_EXACT, r};
 }
 
 }  // namespace cairn::mmaplog::testing

@@ -286,7 +286,56 @@ class BufferWriter {
   cairn_buffer* buffer_;
 };
 
-// Answers the host's offer for a plugin that implements ABI major 1.
+// Describes one option for a plugin's descriptor (see cairn_option_desc):
+//   cairn::sdk::OptionDesc("segment-size", CAIRN_OPT_SIZE, "256MiB",
+//                          "bytes per segment file")
+// `allowed` is a NULL-terminated list with static storage (ENUM only).
+constexpr cairn_option_desc OptionDesc(const char* key, uint32_t type,
+                                       const char* default_value,
+                                       const char* help,
+                                       const char* const* allowed = nullptr,
+                                       uint32_t flags = 0) {
+  return cairn_option_desc{sizeof(cairn_option_desc), type, key,
+                           default_value, allowed, help, flags};
+}
+
+// The NULL-terminated pointer array the descriptor carries, over a static
+// array of descriptors that ends with a zeroed sentinel.
+inline std::vector<const cairn_option_desc*> OptionPointers(
+    const cairn_option_desc* options) {
+  std::vector<const cairn_option_desc*> pointers;
+  for (const cairn_option_desc* o = options; o->key != nullptr; ++o) {
+    pointers.push_back(o);
+  }
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+// Copies what the host's event holds into a full-size local event: fields
+// past the host's `size` (a host built against an older minor) are zero.
+inline cairn_event CopyEvent(const cairn_event* in) {
+  cairn_event out{};
+  if (in == nullptr) return out;
+  size_t n = in->size < sizeof(cairn_event) ? in->size : sizeof(cairn_event);
+  std::memcpy(&out, in, n);
+  out.size = sizeof(cairn_event);
+  return out;
+}
+
+// Writes a full-size result into the caller's, only as far as the caller's
+// `size` declares (a host built against an older minor has a smaller one).
+template <typename T>
+void CopyOut(const T& full, T* out) {
+  if (out == nullptr || out->size < sizeof(uint32_t)) return;
+  size_t n = out->size < sizeof(T) ? out->size : sizeof(T);
+  uint32_t declared = out->size;
+  std::memcpy(reinterpret_cast<uint8_t*>(out) + sizeof(uint32_t),
+              reinterpret_cast<const uint8_t*>(&full) + sizeof(uint32_t),
+              n - sizeof(uint32_t));
+  out->size = declared;
+}
+
+// Answers the host's offer for a plugin that implements ABI major 2.
 inline cairn_status Negotiate(const cairn_host_offer* offer,
                               const cairn_plugin_descriptor* descriptor,
                               const cairn_plugin_descriptor** out,
@@ -372,20 +421,27 @@ inline void LogError(const std::string& m) {
   }
 
 // Defines the descriptor for a plugin of `kind` whose table is `table_expr`,
-// and the entry that answers with it. The trailing arguments are the option
-// keys open() accepts (none, one or several string literals).
+// and the entry that answers with it. The trailing arguments describe the
+// options open() accepts: none, or one cairn::sdk::OptionDesc(...) each.
 #define CAIRN_SDK_DESCRIBE(kind, table_expr, name, version, description,      \
                            caps, ...)                                         \
   namespace {                                                                 \
-  const char* const cairn_sdk_option_keys[] = {__VA_ARGS__ __VA_OPT__(, )     \
-                                                   nullptr};                  \
+  const cairn_option_desc cairn_sdk_options[] = {                             \
+      __VA_ARGS__ __VA_OPT__(, ) cairn_option_desc{}};                        \
   const cairn_plugin_descriptor* CairnSdkDescriptor() {                       \
+    static const std::vector<const cairn_option_desc*> option_pointers =     \
+        ::cairn::sdk::OptionPointers(cairn_sdk_options);                      \
     static const cairn_plugin_descriptor d = {                                \
-        sizeof(cairn_plugin_descriptor), CAIRN_PLUGIN_MAGIC,                  \
-        CAIRN_ABI_MAJOR,                 CAIRN_ABI_MINOR,                     \
-        kind,                            name,                                \
-        version,                         description,                         \
-        caps,                            cairn_sdk_option_keys,               \
+        sizeof(cairn_plugin_descriptor),                                      \
+        CAIRN_PLUGIN_MAGIC,                                                   \
+        CAIRN_ABI_MAJOR,                                                      \
+        CAIRN_ABI_MINOR,                                                      \
+        kind,                                                                 \
+        name,                                                                 \
+        version,                                                              \
+        description,                                                          \
+        caps,                                                                 \
+        option_pointers.data(),                                               \
         table_expr};                                                          \
     return &d;                                                                \
   }                                                                           \

@@ -1,7 +1,10 @@
 // SDK for storage plugins: derive from cairn::sdk::Storage, then
 //
 //   CAIRN_STORAGE_PLUGIN(MyStorage, "my-storage", "1.0.0", "what it is",
-//                        CAIRN_CAP_PERSISTENT | CAIRN_CAP_TAGS, "path", "fsync")
+//                        CAIRN_CAP_PERSISTENT | CAIRN_CAP_TAGS,
+//                        cairn::sdk::OptionDesc("path", CAIRN_OPT_PATH, nullptr,
+//                                               "the store folder", nullptr,
+//                                               CAIRN_OPT_HOST_DEFINED))
 //
 // MyStorage must provide
 //   static cairn::sdk::Status Open(const cairn::sdk::Options& options,
@@ -82,26 +85,188 @@ inline Status ValidateName(std::string_view name, const char* what) {
   return Status::Ok();
 }
 
-// Checks every name in an append batch.
-inline Status ValidateAppend(std::string_view stream, const cairn_event* events,
-                             size_t count) {
-  Status s = ValidateName(stream, "stream name");
-  if (!s.ok()) return s;
+// Every field of ABI 2.0's cairn_event is required: the smallest size a
+// host may declare.
+inline constexpr size_t kEventMinSize =
+    offsetof(cairn_event, tags) + sizeof(const cairn_bytes*);
+
+inline std::string EventSizeText(size_t i, uint32_t size) {
+  return "event " + std::to_string(i) + ": cairn_event.size is " +
+         std::to_string(size) + ", smaller than ABI 2.0's " +
+         std::to_string(kEventMinSize) +
+         " bytes; set size = sizeof(cairn_event)";
+}
+
+// An append as the plugin sees it: the request's events copied into
+// full-size local structs (so a host built against an older minor reads as
+// zeros past its size) and, when the request carries a seal function, the
+// sealed payloads once Seal has run.
+class AppendBatch {
+ public:
+  // Checks the request and every name in it, and copies the events.
+  Status Load(const cairn_append_request* request) {
+    if (request == nullptr) return InvalidArgument("append: request is NULL");
+    if (!CAIRN_HAS_FIELD(cairn_append_request, request, count)) {
+      return InvalidArgument("append: request size " +
+                             std::to_string(request->size) +
+                             " is too small for ABI 2");
+    }
+    request_ = request;
+    has_seal_ = CAIRN_HAS_FIELD(cairn_append_request, request, seal_context) &&
+                request->seal != nullptr;
+    if (request->expected_kind > CAIRN_EXPECT_EXACT) {
+      return InvalidArgument("append: unknown expected-revision kind " +
+                             std::to_string(request->expected_kind));
+    }
+    Status s = ValidateName(View(request->stream), "stream name");
+    if (!s.ok()) return s;
+    const size_t count = request->count;
+    if (count != 0 && request->events == nullptr) {
+      return InvalidArgument("append: events is NULL with a count of " +
+                             std::to_string(count));
+    }
+    events_.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      if (request->events[i] == nullptr) {
+        return InvalidArgument("append: event " + std::to_string(i) +
+                               " is NULL");
+      }
+      if (request->events[i]->size < kEventMinSize) {
+        return InvalidArgument(EventSizeText(i, request->events[i]->size));
+      }
+      cairn_event& e = events_[i];
+      e = CopyEvent(request->events[i]);
+      e.stream = request->stream;
+      if (e.tag_count != 0 && e.tags == nullptr) {
+        return InvalidArgument("append: event " + std::to_string(i) +
+                               " has tag_count " + std::to_string(e.tag_count) +
+                               " but tags is NULL");
+      }
+      for (uint32_t t = 0; t < e.tag_count; ++t) {
+        s = ValidateName(View(e.tags[t]), "tag");
+        if (!s.ok()) return s;
+      }
+    }
+    return Status::Ok();
+  }
+
+  std::string_view stream() const { return View(request_->stream); }
+  cairn_expected_kind expected_kind() const {
+    return static_cast<cairn_expected_kind>(request_->expected_kind);
+  }
+  uint64_t expected_revision() const { return request_->expected_revision; }
+  // Whether `head` satisfies the expected revision.
+  bool ExpectedHolds(uint64_t head) const {
+    switch (expected_kind()) {
+      case CAIRN_EXPECT_NO_STREAM:
+        return head == 0;
+      case CAIRN_EXPECT_EXACT:
+        return head == expected_revision();
+      default:
+        return true;
+    }
+  }
+  std::string ExpectedText() const {
+    switch (expected_kind()) {
+      case CAIRN_EXPECT_NO_STREAM:
+        return "no stream";
+      case CAIRN_EXPECT_EXACT:
+        return "revision " + std::to_string(expected_revision());
+      default:
+        return "any";
+    }
+  }
+  size_t size() const { return events_.size(); }
+  bool has_seal() const { return has_seal_; }
+
+  // With a seal function: has every event sealed for revisions
+  // first_revision.., in order, and points each event's data at its sealed
+  // payload (metadata empty). Without one: does nothing. Call with the
+  // stream's order held (the revisions fixed); on failure nothing changed
+  // that the caller must undo, beyond releasing its claim.
+  Status Seal(uint64_t first_revision) {
+    if (!has_seal_) return Status::Ok();
+    ends_.clear();
+    cairn_buffer out{buffer_.get(), 0, capacity_, &Grow, this};
+    char message[512];
+    for (size_t i = 0; i < events_.size(); ++i) {
+      message[0] = '\0';
+      cairn_error error{message, sizeof(message)};
+      const size_t before = out.size;
+      cairn_status st = request_->seal(request_->seal_context, i,
+                                       first_revision + i, &out, &error);
+      if (st == CAIRN_OK && (out.data != buffer_.get() ||
+                             out.size < before || out.size > capacity_)) {
+        return Internal("append: the seal function broke its buffer");
+      }
+      if (st != CAIRN_OK) {
+        if (message[0] == '\0') {
+          return Status(st, "append: sealing event " + std::to_string(i) +
+                                " failed");
+        }
+        return Status(st, message);
+      }
+      ends_.push_back(out.size);
+    }
+    size_t start = 0;
+    for (size_t i = 0; i < events_.size(); ++i) {
+      events_[i].data = cairn_bytes{buffer_.get() + start, ends_[i] - start};
+      events_[i].metadata = cairn_bytes{nullptr, 0};
+      start = ends_[i];
+    }
+    return Status::Ok();
+  }
+
+  // Contiguous full-size events (after Seal: with the sealed payloads).
+  const cairn_event* events() const { return events_.data(); }
+  const cairn_event& operator[](size_t i) const { return events_[i]; }
+
+ private:
+  // cairn_buffer.reserve over buffer_: grows by doubling, keeps the bytes.
+  static int Grow(cairn_buffer* buffer, size_t additional) {
+    auto* self = static_cast<AppendBatch*>(buffer->owner);
+    if (buffer->data != self->buffer_.get() || buffer->size > self->capacity_ ||
+        additional > (SIZE_MAX >> 2)) {
+      return 1;
+    }
+    size_t want = buffer->size + additional;
+    if (want <= self->capacity_) return 0;
+    size_t capacity = self->capacity_ < 4096 ? 4096 : self->capacity_;
+    while (capacity < want) capacity *= 2;
+    std::unique_ptr<uint8_t[]> bigger(new (std::nothrow) uint8_t[capacity]);
+    if (!bigger) return 1;
+    if (buffer->size != 0) std::memcpy(bigger.get(), buffer->data, buffer->size);
+    self->buffer_ = std::move(bigger);
+    self->capacity_ = capacity;
+    buffer->data = self->buffer_.get();
+    buffer->capacity = capacity;
+    return 0;
+  }
+
+  const cairn_append_request* request_ = nullptr;
+  bool has_seal_ = false;
+  std::vector<cairn_event> events_;
+  std::unique_ptr<uint8_t[]> buffer_;  // the sealed payloads, back to back
+  size_t capacity_ = 0;
+  std::vector<size_t> ends_;
+};
+
+// Copies a pointer array of events into full-size local structs (apply).
+inline Status LoadEvents(const cairn_event* const* events, size_t count,
+                         std::vector<cairn_event>* out) {
   if (count != 0 && events == nullptr) {
-    return InvalidArgument("append: events is NULL with a count of " +
+    return InvalidArgument("events is NULL with a count of " +
                            std::to_string(count));
   }
+  out->resize(count);
   for (size_t i = 0; i < count; ++i) {
-    if (events[i].tag_count != 0 && events[i].tags == nullptr) {
-      return InvalidArgument("append: event " + std::to_string(i) +
-                             " has tag_count " +
-                             std::to_string(events[i].tag_count) +
-                             " but tags is NULL");
+    if (events[i] == nullptr) {
+      return InvalidArgument("event " + std::to_string(i) + " is NULL");
     }
-    for (uint32_t t = 0; t < events[i].tag_count; ++t) {
-      s = ValidateName(View(events[i].tags[t]), "tag");
-      if (!s.ok()) return s;
+    if (events[i]->size < kEventMinSize) {
+      return InvalidArgument(EventSizeText(i, events[i]->size));
     }
+    (*out)[i] = CopyEvent(events[i]);
   }
   return Status::Ok();
 }
@@ -112,9 +277,11 @@ class Storage {
  public:
   virtual ~Storage() = default;
 
-  virtual Status Append(std::string_view stream, cairn_expected expected,
-                        const cairn_event* events, size_t count,
-                        cairn_append_result* result) = 0;
+  // `batch` was loaded and checked by the adapter; `result` is full-size
+  // (the adapter copies it out within the caller's size). Implementations
+  // fix the revisions under the stream's order, then call batch.Seal(first
+  // revision) before writing anything (cairn_seal_fn's contract).
+  virtual Status Append(AppendBatch& batch, cairn_append_result* result) = 0;
   virtual Status ReadStream(std::string_view stream, uint64_t from_revision,
                             uint64_t to_revision, uint64_t max_count,
                             const EventSink& sink) = 0;
@@ -151,6 +318,9 @@ class Storage {
     return Unsupported("snapshots are not supported by this plugin");
   }
   virtual Status Stats(const StatSink&) { return Status::Ok(); }
+  // Capabilities of this instance (ANDed with the descriptor's by the host).
+  virtual uint64_t InstanceCapabilities() const { return ~uint64_t{0}; }
+  // Events as loaded by LoadEvents: contiguous, full-size.
   virtual Status Apply(const cairn_event*, size_t) {
     return Unsupported("apply (replica writes) is not supported by this plugin");
   }
@@ -168,14 +338,20 @@ struct StorageAdapter {
     return OpenInstance<Storage, Impl>(options, out, error);
   }
   static void Close(cairn_storage* s) { CloseInstance<Storage>(s); }
-  static cairn_status Append(cairn_storage* s, cairn_bytes stream,
-                             cairn_expected expected, const cairn_event* events,
-                             size_t count, cairn_append_result* result,
-                             cairn_error* error) {
+  static cairn_status Append(cairn_storage* s,
+                             const cairn_append_request* request,
+                             cairn_append_result* result, cairn_error* error) {
     return Guard(error, [&] {
-      Status v = ValidateAppend(View(stream), events, count);
+      // One batch per thread, reused so its buffers keep their capacity (a
+      // seal function may not append: cairn_seal_fn).
+      thread_local AppendBatch batch;
+      Status v = batch.Load(request);
       if (!v.ok()) return v;
-      return Self(s)->Append(View(stream), expected, events, count, result);
+      cairn_append_result full{};
+      full.size = sizeof(full);
+      v = Self(s)->Append(batch, &full);
+      if (v.ok()) CopyOut(full, result);
+      return v;
     });
   }
   static cairn_status ReadStream(cairn_storage* s, cairn_bytes stream,
@@ -285,9 +461,21 @@ struct StorageAdapter {
                             cairn_error* error) {
     return Guard(error, [&] { return Self(s)->Stats(StatSink(fn, ctx)); });
   }
-  static cairn_status Apply(cairn_storage* s, const cairn_event* events,
+  static cairn_status Apply(cairn_storage* s, const cairn_event* const* events,
                             size_t count, cairn_error* error) {
-    return Guard(error, [&] { return Self(s)->Apply(events, count); });
+    return Guard(error, [&] {
+      std::vector<cairn_event> copies;
+      Status v = LoadEvents(events, count, &copies);
+      if (!v.ok()) return v;
+      return Self(s)->Apply(copies.data(), copies.size());
+    });
+  }
+  static uint64_t InstanceCapabilities(cairn_storage* s) {
+    try {
+      return Self(s)->InstanceCapabilities();
+    } catch (...) {
+      return ~uint64_t{0};
+    }
   }
 
   static cairn_status Verify(cairn_storage* s, cairn_problem_fn fn, void* ctx,
@@ -303,7 +491,7 @@ struct StorageAdapter {
         &WaitCommit,               &DeleteTo,    &SnapshotSave,
         &SnapshotLoad,             &SnapshotDelete, &SnapshotDeleteMatching,
         &ListStreams,              &Flush,       &Stats,
-        &Apply,                    &Verify};
+        &Apply,                    &Verify,      &InstanceCapabilities};
     return &table;
   }
 };
@@ -311,7 +499,7 @@ struct StorageAdapter {
 }  // namespace cairn::sdk
 
 // Declares the plugin: class, name, version, description, capabilities, then
-// the option keys open() accepts (none, one or several string literals).
+// the options open() accepts (none, or cairn::sdk::OptionDesc(...) each).
 #define CAIRN_STORAGE_PLUGIN(Class, name, version, description, caps, ...) \
   CAIRN_SDK_DESCRIBE(CAIRN_KIND_STORAGE,                                \
                      ::cairn::sdk::StorageAdapter<Class>::Table(), name, \

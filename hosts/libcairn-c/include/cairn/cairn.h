@@ -55,7 +55,7 @@ extern "C" {
 #endif
 
 #define CAIRN_C_ABI_MAJOR 1
-#define CAIRN_C_ABI_MINOR 0
+#define CAIRN_C_ABI_MINOR 1
 
 /* (CAIRN_C_ABI_MAJOR << 16) | CAIRN_C_ABI_MINOR of the loaded library. */
 CAIRN_C_EXPORT uint32_t cairn_c_abi_version(void);
@@ -97,13 +97,25 @@ CAIRN_C_EXPORT cairn_status cairn_store_flush(cairn_store* store,
 
 /* ---- Append -------------------------------------------------------------- */
 
-/* Appends `count` events to `stream` as one atomic batch. Of each event
- * only size, type, data, metadata, writer, tags and timestamp_us (0: the
- * store stamps the current time) are read; `size` must be at least
- * sizeof(cairn_event). The batch is atomic: all of it becomes
- * visible or none. A head that does not match (`expected_kind`,
+/* Appends `count` events to `stream` as one atomic batch. `events` is an
+ * array of `count` pointers (C API 1.1), so each event carries its own size
+ * and a caller built against a later minor, whose cairn_event is larger,
+ * still works. Of each event only size, type, data, metadata, writer, tags
+ * and timestamp_us (0: the store stamps the current time) are read; `size`
+ * must be at least the ABI 2.0 cairn_event. The batch is atomic: all of it
+ * becomes visible or none. A head that does not match (`expected_kind`,
  * `expected_revision`) is CAIRN_E_WRONG_EXPECTED_REVISION and writes
- * nothing. `result` may be NULL. */
+ * nothing; CAIRN_EXPECT_ANY never conflicts. `result` may be NULL; it is
+ * filled only as far as result->size declares. */
+CAIRN_C_EXPORT cairn_status cairn_append_events(
+    cairn_store* store, cairn_bytes stream, cairn_expected_kind expected_kind,
+    uint64_t expected_revision, const cairn_event* const* events,
+    size_t count, cairn_append_result* result, cairn_error* error);
+
+/* C API 1.0's form of cairn_append_events: `events` is an array of structs,
+ * whose stride is this library's sizeof(cairn_event), so a caller built
+ * against another size cannot use it. Kept for 1.0 callers; new code calls
+ * cairn_append_events. */
 CAIRN_C_EXPORT cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
                                          cairn_expected_kind expected_kind,
                                          uint64_t expected_revision,

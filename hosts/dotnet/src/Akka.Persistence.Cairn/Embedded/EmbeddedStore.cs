@@ -31,10 +31,11 @@ public sealed unsafe class EmbeddedStore : ICairnStore
     public static EmbeddedStore Open(string? siteFile, IReadOnlyList<string> overrides)
     {
         uint version = Native.cairn_c_abi_version();
-        if (version >> 16 != Native.AbiMajor)
+        if (version >> 16 != Native.AbiMajor || (version & 0xffff) < Native.AbiMinor)
         {
             throw new CairnException(CairnStatus.FailedPrecondition,
-                $"libcairn-c speaks C API {version >> 16}.{version & 0xffff}; this assembly needs major {Native.AbiMajor}. " +
+                $"libcairn-c speaks C API {version >> 16}.{version & 0xffff}; this assembly needs " +
+                $"{Native.AbiMajor}.{Native.AbiMinor} or a later {Native.AbiMajor}.x. " +
                 "Ship the libcairn-c.so built with this version of Akka.Persistence.Cairn beside it.");
         }
         var arena = new List<GCHandle>();
@@ -112,11 +113,13 @@ public sealed unsafe class EmbeddedStore : ICairnStore
         }
         var buffer = new byte[Math.Max(total, 1)];
         var natives = new CairnEvent[Math.Max(events.Count, 1)];
+        var pointers = new IntPtr[Math.Max(events.Count, 1)];
         var tags = new CairnBytes[Math.Max(tagCount, 1)];
         return Call(h =>
         {
             fixed (byte* b = buffer)
             fixed (CairnEvent* evs = natives)
+            fixed (IntPtr* evPointers = pointers)
             fixed (CairnBytes* tagViews = tags)
             {
                 int offset = 0;
@@ -134,12 +137,13 @@ public sealed unsafe class EmbeddedStore : ICairnStore
                     evs[i].TagCount = (uint)ev.Tags.Count;
                     evs[i].Tags = tagViews + tag;
                     foreach (var t in ev.Tags) tagViews[tag++] = PutString(buffer, b, ref offset, t);
+                    evPointers[i] = (IntPtr)(evs + i);
                 }
                 byte* e = stackalloc byte[ErrorCapacity];
                 var err = Err(e);
                 CairnAppendResult result = new() { Size = (uint)sizeof(CairnAppendResult) };
-                Check(Native.cairn_append(h, streamView, (int)expected.Kind, expected.Revision, evs,
-                    (nuint)events.Count, &result, &err), e);
+                Check(Native.cairn_append_events(h, streamView, (int)expected.Kind, expected.Revision,
+                    (CairnEvent**)evPointers, (nuint)events.Count, &result, &err), e);
                 return new AppendResult(result.FirstRevision, result.LastRevision, result.FirstPosition,
                     result.LastPosition);
             }

@@ -80,6 +80,8 @@ internal static unsafe class Native
 {
     public const string Library = "cairn-c";
     public const int AbiMajor = 1;
+    /// <summary>The oldest C API minor this assembly calls: 1 added cairn_append_events.</summary>
+    public const int AbiMinor = 1;
 
     [DllImport(Library)] public static extern uint cairn_c_abi_version();
     [DllImport(Library)] public static extern byte* cairn_c_describe();
@@ -91,9 +93,10 @@ internal static unsafe class Native
     [DllImport(Library)] public static extern void cairn_store_close(IntPtr store);
     [DllImport(Library)] public static extern int cairn_store_flush(IntPtr store, CairnError* error);
 
+    /// <summary>Events by pointer (C API 1.1): each native event carries its own size.</summary>
     [DllImport(Library)]
-    public static extern int cairn_append(IntPtr store, CairnBytes stream, int expectedKind, ulong expectedRevision,
-        CairnEvent* events, nuint count, CairnAppendResult* result, CairnError* error);
+    public static extern int cairn_append_events(IntPtr store, CairnBytes stream, int expectedKind,
+        ulong expectedRevision, CairnEvent** events, nuint count, CairnAppendResult* result, CairnError* error);
 
     [DllImport(Library)]
     public static extern int cairn_read_stream(IntPtr store, CairnBytes stream, ulong from, ulong to, ulong max,
