@@ -32,6 +32,7 @@
 #include "crc32c.h"
 #include "log.h"
 #include "record.h"
+#include "store_folder.h"
 
 namespace cairn::mmaplog {
 namespace {
@@ -160,7 +161,21 @@ absl::Status Log::WriteCheckpoint(bool closing) {
       if (seg == nullptr || !seg->sealed.load(std::memory_order_acquire)) break;
       cut_segment = n;
     }
-    if (cut_segment == 0 || cut_segment <= checkpointed_segment_) {
+    if (cut_segment == 0) return absl::OkStatus();  // nothing sealed yet
+    // The marker's high-water mark (store_folder.h) follows every seal, so
+    // that losing every segment stays provable without a checkpoint. Once
+    // per segment, in this background thread: the append path never waits
+    // for it.
+    if (Segment* next = SegmentAt(cut_segment + 1)) {
+      const MarkerHighWater now{cut_segment, next->base_position};
+      const MarkerHighWater recorded = ReadMarkerHighWater(fs_, options_.path);
+      if (recorded.sealed_segment != now.sealed_segment ||
+          recorded.position != now.position) {
+        absl::Status s = WriteMarkerHighWater(fs_, options_.path, now);
+        if (!s.ok()) return s;
+      }
+    }
+    if (cut_segment <= checkpointed_segment_) {
       return absl::OkStatus();  // nothing new is sealed
     }
     const uint64_t grown =
@@ -304,6 +319,15 @@ absl::StatusOr<bool> Log::LoadCheckpoint(
       !r.Get(&cut_base) || !r.Get(&cut_offset) || !r.Get(&zero) ||
       !r.Get(&cut_position)) {
     return reject("unknown format or version");
+  }
+  if (used.empty()) {
+    // Every segment is gone (Recover refuses unless it repairs); a cut past
+    // position 0 still proves the log held events.
+    if (cut_position > 0) {
+      Prove(cut_position, "index/checkpoint covers the log up to it, in segment " +
+                              SegmentFileName(cut_segment));
+    }
+    return reject("no segment is left");
   }
   const uint64_t first_number = used.front()->number;
   if (cut_segment < first_number) {

@@ -143,6 +143,17 @@ absl::Status Log::Recover() {
   uint64_t retained_from = 0;
   absl::Status rs = ReadRetentionState(&retained_from);
   if (!rs.ok()) return rs;
+  // The marker's high-water mark: the log reached the end of the newest
+  // segment sealed (store_folder.h), even if every segment is gone.
+  std::string marker_damaged;
+  const MarkerHighWater high_water =
+      ReadMarkerHighWater(fs_, options_.path, &marker_damaged);
+  if (!marker_damaged.empty()) recovery_.problems.push_back(marker_damaged);
+  if (high_water.sealed_segment > 0) {
+    Prove(high_water.position,
+          std::string(kStoreMarkerFile) + " records that segment " +
+              SegmentFileName(high_water.sealed_segment) + " was sealed there");
+  }
   auto names = fs_->ListDirectory(options_.path);
   if (!names.ok()) return names.status();
   std::map<uint64_t, std::string> files;
@@ -317,11 +328,84 @@ absl::Status Log::Recover() {
     seg->sealed.store((h.flags & kSegmentSealed) != 0);
     used.push_back(std::move(seg));
   }
+  // Every segment gone: a new store only if nothing says the log ever held
+  // an event; otherwise refused, or with repair an empty log after the last
+  // position known, as if retention had removed everything.
+  uint64_t first_expected = retained_from > 0 ? retained_from : 1;
+  uint64_t empty_log_base = 0;  // with repair: the empty log starts after it
+  bool empty_log = false;       // with repair: every segment was lost
+  if (used.empty()) {
+    // What says events existed. Each proof of a position is one written
+    // only after that position was durable.
+    std::vector<std::string> evidence;
+    if (high_water.sealed_segment > 0) {
+      evidence.push_back("position " + std::to_string(high_water.position) + " (" +
+                         kStoreMarkerFile + " records that segment " +
+                         SegmentFileName(high_water.sealed_segment) +
+                         " was sealed there)");
+    }
+    {
+      // The checkpoint's cut, apart from the other proofs.
+      const uint64_t before = recovery_.proven_position;
+      const std::string before_by = recovery_.proven_by;
+      recovery_.proven_position = 0;
+      size_t unused_index = 0;
+      uint32_t unused_from = 0;
+      uint64_t unused_expected = 0;
+      auto loaded = LoadCheckpoint(used, &unused_index, &unused_from, &unused_expected);
+      if (!loaded.ok()) return loaded.status();
+      if (recovery_.proven_position > 0) {
+        evidence.push_back("position " + std::to_string(recovery_.proven_position) +
+                           " (" + recovery_.proven_by + ")");
+      }
+      Prove(before, before_by);
+    }
+    if (retained_from > 0) {
+      evidence.push_back("retention.state says the log keeps segments from " +
+                         SegmentFileName(retained_from));
+    }
+    auto deletes = fs_->FileSize(options_.path + "/" + kDeletesFile);
+    if (deletes.ok() && *deletes > 0) {
+      evidence.push_back(std::string(kDeletesFile) + " holds " +
+                         std::to_string(*deletes) +
+                         " bytes of delete-to records, written only for streams "
+                         "that had events");
+    }
+    std::string lost;
+    for (const std::string& e : evidence) lost += (lost.empty() ? "" : "; ") + e;
+    if (!lost.empty()) {
+      lost = "every segment of the store is missing (no segment in use is "
+             "left), but the store held events: " + lost;
+      if (!options_.repair) {
+        return refuse("'" + options_.path + "'", lost,
+                      "start an empty log after position " +
+                          std::to_string(recovery_.proven_position));
+      }
+      first_expected = std::max(retained_from, high_water.sealed_segment + 1) + 1;
+      empty_log_base = recovery_.proven_position;
+      empty_log = true;
+      recovery_.repairs.push_back(
+          lost + "; the log now starts empty at " + SegmentFileName(first_expected) +
+          (empty_log_base > 0 ? " after position " + std::to_string(empty_log_base) +
+                                    ": " + PositionRange(1, empty_log_base) + " are gone"
+                              : ": every event is gone, and positions start again at 1") +
+          " (recorded in retention.state, as retention would). Streams keep "
+          "only the heads retention.state recorded; snapshots/ is left as it "
+          "was");
+      if (deletes.ok() && *deletes > 0) {
+        // Its deletes were of events that are gone; kept, they would hide
+        // new events of streams with the same names.
+        auto kept = MoveToQuarantine(options_.path + "/" + kDeletesFile, kDeletesFile);
+        if (!kept.ok()) return kept.status();
+        recovery_.repairs.push_back(std::string(kDeletesFile) +
+                                    " (deletes of the events that are gone) is "
+                                    "moved to " + *kept);
+      }
+    }
+  }
   // Segments missing at the start: the first one is 1, or the one
   // retention.state says it kept (retention never removes the active one).
-  const uint64_t first_expected = retained_from > 0 ? retained_from : 1;
-  const bool first_missing =
-      used.empty() ? retained_from > 0 : used.front()->number != first_expected;
+  const bool first_missing = !used.empty() && used.front()->number != first_expected;
   uint64_t missing_before = 0;  // positions lost with missing first segments
   if (first_missing) {
     const std::string why =
@@ -332,16 +416,10 @@ absl::Status Log::Recover() {
                   ? "retention.state is damaged"
                   : "retention never removed a segment (there is no retention.state)";
     const std::string what =
-        "segment " + SegmentFileName(first_expected) + " is missing: " +
-        (used.empty() ? std::string("no segment is left")
-                      : "the log starts at " + used.front()->name() +
-                            " (after position " +
-                            std::to_string(used.front()->base_position) + ")") +
-        ", but " + why;
-    if (!options_.repair || used.empty()) {
-      if (used.empty()) {
-        return absl::DataLossError(what + "; restore the segments from a backup");
-      }
+        "segment " + SegmentFileName(first_expected) + " is missing: the log starts at " +
+        used.front()->name() + " (after position " +
+        std::to_string(used.front()->base_position) + "), but " + why;
+    if (!options_.repair) {
       return refuse(options_.path, what,
                     "start the log at " + used.front()->name() +
                         " as if retention had removed what is missing");
@@ -403,11 +481,12 @@ absl::Status Log::Recover() {
     SegmentHeader h;
     h.flags = kSegmentInUse;
     h.number = first_expected;
-    h.base_position = 0;
+    h.base_position = empty_log_base;
     h.size = (*seg)->size;
     h.EncodeTo((*seg)->data);
     absl::Status s = (*seg)->file->Sync(0, kSegmentHeaderSize);
     if (!s.ok()) return s;
+    (*seg)->base_position = empty_log_base;
     used.push_back(std::move(*seg));
   }
 
@@ -563,7 +642,11 @@ absl::Status Log::Recover() {
     // holds after a cut: the next open must not refuse what this one fixed.
     absl::Status s = fs_->Remove(options_.path + "/index/checkpoint");
     if (!s.ok()) return s;
-    if (missing_before > 0 || first_missing) {
+    // The marker's high-water mark may claim what the repair cut; the
+    // background pass at open records the log as it now is.
+    s = WriteMarkerHighWater(fs_, options_.path, MarkerHighWater{});
+    if (!s.ok()) return s;
+    if (missing_before > 0 || first_missing || empty_log) {
       // As retention would have left it: streams that lost their first
       // revisions are trimmed to just before the first one kept.
       const uint64_t ordinals = stream_count_.load();
