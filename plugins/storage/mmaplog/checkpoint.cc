@@ -133,6 +133,11 @@ class Reader {
   bool Has(uint64_t count, size_t each) const {
     return count <= static_cast<uint64_t>(end_ - p_) / each;
   }
+  bool Skip(uint64_t count, size_t each) {
+    if (!Has(count, each)) return false;
+    p_ += count * each;
+    return true;
+  }
 
  private:
   const char* p_;
@@ -326,6 +331,27 @@ absl::StatusOr<bool> Log::LoadCheckpoint(
     if (cut_position > 0) {
       Prove(cut_position, "index/checkpoint covers the log up to it, in segment " +
                               SegmentFileName(cut_segment));
+    }
+    if (options_.repair && cut_position > 0) {
+      // The repair starts an empty log as if retention had removed
+      // everything: streams keep their heads at the cut (as retention.state
+      // entries, applied by the open), so revisions are not reused.
+      uint64_t streams = 0;
+      std::string entries;
+      uint64_t count = 0;
+      bool whole = r.Get(&streams);
+      for (uint64_t o = 1; whole && o <= streams; ++o) {
+        std::string_view name;
+        uint64_t first, last;
+        whole = r.Name(&name) && r.Get(&first) && r.Get(&last) && first != 0 &&
+                (last < first || r.Skip(last - first + 1, 8));
+        if (!whole || last == 0) continue;
+        entries.push_back(static_cast<char>(name.size()));
+        entries.append(name);
+        entries.append(reinterpret_cast<const char*>(&last), 8);
+        ++count;
+      }
+      AddRetentionEntries(count, entries);
     }
     return reject("no segment is left");
   }

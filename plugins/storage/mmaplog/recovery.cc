@@ -130,6 +130,19 @@ absl::StatusOr<std::string> Log::MoveToQuarantine(const std::string& path,
   return kept;
 }
 
+void Log::AddRetentionEntries(uint64_t count, std::string_view entries) {
+  if (count == 0) return;
+  uint64_t had = 0;
+  if (retention_state_.size() >= 8) {
+    std::memcpy(&had, retention_state_.data(), 8);
+  } else {
+    retention_state_.assign(8, '\0');
+  }
+  had += count;
+  std::memcpy(retention_state_.data(), &had, 8);
+  retention_state_.append(entries);
+}
+
 void Log::WriteDurableMark(uint64_t position) {
   std::lock_guard<std::mutex> lk(mark_mu_);
   marked_position_ = std::max(marked_position_, position);
@@ -390,11 +403,35 @@ absl::Status Log::Recover() {
                                     ": " + PositionRange(1, empty_log_base) + " are gone"
                               : ": every event is gone, and positions start again at 1") +
           " (recorded in retention.state, as retention would). Streams keep "
-          "only the heads retention.state recorded; snapshots/ is left as it "
-          "was");
+          "the heads the checkpoint, retention.state and deletes.log show "
+          "(their revisions go on after them); any other stream starts again "
+          "at revision 1; snapshots/ is left as it was");
       if (deletes.ok() && *deletes > 0) {
-        // Its deletes were of events that are gone; kept, they would hide
-        // new events of streams with the same names.
+        // A stream reached at least the revision deleted to: its head. Each
+        // record: u32 length, u32 CRC32C of the rest, u64 revision, name
+        // (LoadDeletes); damaged bytes are stepped over.
+        auto c = fs_->ReadFile(options_.path + "/" + kDeletesFile);
+        if (!c.ok()) return c.status();
+        std::string entries;
+        uint64_t count = 0;
+        for (size_t at = 0; at + 16 <= c->size();) {
+          uint32_t len, crc;
+          std::memcpy(&len, c->data() + at, 4);
+          std::memcpy(&crc, c->data() + at + 4, 4);
+          if (len < 9 || len > 8 + 255 || at + 8 + len > c->size() ||
+              Crc32c(0, c->data() + at + 8, len) != crc) {
+            ++at;
+            continue;
+          }
+          entries.push_back(static_cast<char>(len - 8));
+          entries.append(*c, at + 16, len - 8);
+          entries.append(*c, at + 8, 8);
+          ++count;
+          at += 8 + len;
+        }
+        AddRetentionEntries(count, entries);
+        // Its deletes are of events that are gone: out of the new log (a
+        // copy stays in quarantine/).
         auto kept = MoveToQuarantine(options_.path + "/" + kDeletesFile, kDeletesFile);
         if (!kept.ok()) return kept.status();
         recovery_.repairs.push_back(std::string(kDeletesFile) +

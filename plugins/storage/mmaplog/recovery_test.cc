@@ -853,6 +853,10 @@ TEST(MmapLogRecovery, EverySegmentDeletedWithTheCheckpointLeftIsRefusedUntilRepa
             std::string::npos)
       << text;
   ExpectEmptyLogAfter(Options(dir.path()), kEvents);
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->HeadRevision("s"), static_cast<uint64_t>(kEvents) + 3)
+      << "the stream keeps its head from the checkpoint: revisions go on";
 }
 
 // Without a checkpoint (kill -9, or deleted too), the marker's high-water
@@ -956,6 +960,8 @@ TEST(MmapLogRecovery, EverySegmentDeletedWithDeletesLogLeftIsRefusedUntilRepaire
                       return true;
                     }).ok());
   EXPECT_EQ(live, 4u) << "a delete of the lost events hides new ones";
+  EXPECT_EQ((*log)->HeadRevision("s"), 3u + 4u)
+      << "the head deletes.log shows (3) is kept: revisions go on after it";
 }
 
 // retention.state alone (it removed the first segments, then the rest was
