@@ -32,6 +32,7 @@
 #include "crc32c.h"
 #include "log.h"
 #include "record.h"
+#include "store_folder.h"
 
 namespace cairn::mmaplog {
 namespace {
@@ -132,6 +133,11 @@ class Reader {
   bool Has(uint64_t count, size_t each) const {
     return count <= static_cast<uint64_t>(end_ - p_) / each;
   }
+  bool Skip(uint64_t count, size_t each) {
+    if (!Has(count, each)) return false;
+    p_ += count * each;
+    return true;
+  }
 
  private:
   const char* p_;
@@ -160,7 +166,21 @@ absl::Status Log::WriteCheckpoint(bool closing) {
       if (seg == nullptr || !seg->sealed.load(std::memory_order_acquire)) break;
       cut_segment = n;
     }
-    if (cut_segment == 0 || cut_segment <= checkpointed_segment_) {
+    if (cut_segment == 0) return absl::OkStatus();  // nothing sealed yet
+    // The marker's high-water mark (store_folder.h) follows every seal, so
+    // that losing every segment stays provable without a checkpoint. Once
+    // per segment, in this background thread: the append path never waits
+    // for it.
+    if (Segment* next = SegmentAt(cut_segment + 1)) {
+      const MarkerHighWater now{cut_segment, next->base_position};
+      const MarkerHighWater recorded = ReadMarkerHighWater(fs_, options_.path);
+      if (recorded.sealed_segment != now.sealed_segment ||
+          recorded.position != now.position) {
+        absl::Status s = WriteMarkerHighWater(fs_, options_.path, now);
+        if (!s.ok()) return s;
+      }
+    }
+    if (cut_segment <= checkpointed_segment_) {
       return absl::OkStatus();  // nothing new is sealed
     }
     const uint64_t grown =
@@ -304,6 +324,36 @@ absl::StatusOr<bool> Log::LoadCheckpoint(
       !r.Get(&cut_base) || !r.Get(&cut_offset) || !r.Get(&zero) ||
       !r.Get(&cut_position)) {
     return reject("unknown format or version");
+  }
+  if (used.empty()) {
+    // Every segment is gone (Recover refuses unless it repairs); a cut past
+    // position 0 still proves the log held events.
+    if (cut_position > 0) {
+      Prove(cut_position, "index/checkpoint covers the log up to it, in segment " +
+                              SegmentFileName(cut_segment));
+    }
+    if (options_.repair && cut_position > 0) {
+      // The repair starts an empty log as if retention had removed
+      // everything: streams keep their heads at the cut (as retention.state
+      // entries, applied by the open), so revisions are not reused.
+      uint64_t streams = 0;
+      std::string entries;
+      uint64_t count = 0;
+      bool whole = r.Get(&streams);
+      for (uint64_t o = 1; whole && o <= streams; ++o) {
+        std::string_view name;
+        uint64_t first, last;
+        whole = r.Name(&name) && r.Get(&first) && r.Get(&last) && first != 0 &&
+                (last < first || r.Skip(last - first + 1, 8));
+        if (!whole || last == 0) continue;
+        entries.push_back(static_cast<char>(name.size()));
+        entries.append(name);
+        entries.append(reinterpret_cast<const char*>(&last), 8);
+        ++count;
+      }
+      AddRetentionEntries(count, entries);
+    }
+    return reject("no segment is left");
   }
   const uint64_t first_number = used.front()->number;
   if (cut_segment < first_number) {

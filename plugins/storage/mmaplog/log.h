@@ -324,6 +324,9 @@ class Log {
   // ApplyRetentionState once the streams are known.
   absl::Status ReadRetentionState(uint64_t* first_segment);
   void ApplyRetentionState();
+  // Adds `count` entries (u8 name length, name, u64 head) to those
+  // ApplyRetentionState applies (a repair of a log whose segments are gone).
+  void AddRetentionEntries(uint64_t count, std::string_view entries);
   void IndexRecord(Segment* segment, uint32_t offset, const uint8_t* record,
                    uint64_t revision, uint64_t position, std::string_view name,
                    bool recovering);

@@ -130,6 +130,19 @@ absl::StatusOr<std::string> Log::MoveToQuarantine(const std::string& path,
   return kept;
 }
 
+void Log::AddRetentionEntries(uint64_t count, std::string_view entries) {
+  if (count == 0) return;
+  uint64_t had = 0;
+  if (retention_state_.size() >= 8) {
+    std::memcpy(&had, retention_state_.data(), 8);
+  } else {
+    retention_state_.assign(8, '\0');
+  }
+  had += count;
+  std::memcpy(retention_state_.data(), &had, 8);
+  retention_state_.append(entries);
+}
+
 void Log::WriteDurableMark(uint64_t position) {
   std::lock_guard<std::mutex> lk(mark_mu_);
   marked_position_ = std::max(marked_position_, position);
@@ -143,6 +156,17 @@ absl::Status Log::Recover() {
   uint64_t retained_from = 0;
   absl::Status rs = ReadRetentionState(&retained_from);
   if (!rs.ok()) return rs;
+  // The marker's high-water mark: the log reached the end of the newest
+  // segment sealed (store_folder.h), even if every segment is gone.
+  std::string marker_damaged;
+  const MarkerHighWater high_water =
+      ReadMarkerHighWater(fs_, options_.path, &marker_damaged);
+  if (!marker_damaged.empty()) recovery_.problems.push_back(marker_damaged);
+  if (high_water.sealed_segment > 0) {
+    Prove(high_water.position,
+          std::string(kStoreMarkerFile) + " records that segment " +
+              SegmentFileName(high_water.sealed_segment) + " was sealed there");
+  }
   auto names = fs_->ListDirectory(options_.path);
   if (!names.ok()) return names.status();
   std::map<uint64_t, std::string> files;
@@ -317,11 +341,108 @@ absl::Status Log::Recover() {
     seg->sealed.store((h.flags & kSegmentSealed) != 0);
     used.push_back(std::move(seg));
   }
+  // Every segment gone: a new store only if nothing says the log ever held
+  // an event; otherwise refused, or with repair an empty log after the last
+  // position known, as if retention had removed everything.
+  uint64_t first_expected = retained_from > 0 ? retained_from : 1;
+  uint64_t empty_log_base = 0;  // with repair: the empty log starts after it
+  bool empty_log = false;       // with repair: every segment was lost
+  if (used.empty()) {
+    // What says events existed. Each proof of a position is one written
+    // only after that position was durable.
+    std::vector<std::string> evidence;
+    if (high_water.sealed_segment > 0) {
+      evidence.push_back("position " + std::to_string(high_water.position) + " (" +
+                         kStoreMarkerFile + " records that segment " +
+                         SegmentFileName(high_water.sealed_segment) +
+                         " was sealed there)");
+    }
+    {
+      // The checkpoint's cut, apart from the other proofs.
+      const uint64_t before = recovery_.proven_position;
+      const std::string before_by = recovery_.proven_by;
+      recovery_.proven_position = 0;
+      size_t unused_index = 0;
+      uint32_t unused_from = 0;
+      uint64_t unused_expected = 0;
+      auto loaded = LoadCheckpoint(used, &unused_index, &unused_from, &unused_expected);
+      if (!loaded.ok()) return loaded.status();
+      if (recovery_.proven_position > 0) {
+        evidence.push_back("position " + std::to_string(recovery_.proven_position) +
+                           " (" + recovery_.proven_by + ")");
+      }
+      Prove(before, before_by);
+    }
+    if (retained_from > 0) {
+      evidence.push_back("retention.state says the log keeps segments from " +
+                         SegmentFileName(retained_from));
+    }
+    auto deletes = fs_->FileSize(options_.path + "/" + kDeletesFile);
+    if (deletes.ok() && *deletes > 0) {
+      evidence.push_back(std::string(kDeletesFile) + " holds " +
+                         std::to_string(*deletes) +
+                         " bytes of delete-to records, written only for streams "
+                         "that had events");
+    }
+    std::string lost;
+    for (const std::string& e : evidence) lost += (lost.empty() ? "" : "; ") + e;
+    if (!lost.empty()) {
+      lost = "every segment of the store is missing (no segment in use is "
+             "left), but the store held events: " + lost;
+      if (!options_.repair) {
+        return refuse("'" + options_.path + "'", lost,
+                      "start an empty log after position " +
+                          std::to_string(recovery_.proven_position));
+      }
+      first_expected = std::max(retained_from, high_water.sealed_segment + 1) + 1;
+      empty_log_base = recovery_.proven_position;
+      empty_log = true;
+      recovery_.repairs.push_back(
+          lost + "; the log now starts empty at " + SegmentFileName(first_expected) +
+          (empty_log_base > 0 ? " after position " + std::to_string(empty_log_base) +
+                                    ": " + PositionRange(1, empty_log_base) + " are gone"
+                              : ": every event is gone, and positions start again at 1") +
+          " (recorded in retention.state, as retention would). Streams keep "
+          "the heads the checkpoint, retention.state and deletes.log show "
+          "(their revisions go on after them); any other stream starts again "
+          "at revision 1; snapshots/ is left as it was");
+      if (deletes.ok() && *deletes > 0) {
+        // A stream reached at least the revision deleted to: its head. Each
+        // record: u32 length, u32 CRC32C of the rest, u64 revision, name
+        // (LoadDeletes); damaged bytes are stepped over.
+        auto c = fs_->ReadFile(options_.path + "/" + kDeletesFile);
+        if (!c.ok()) return c.status();
+        std::string entries;
+        uint64_t count = 0;
+        for (size_t at = 0; at + 16 <= c->size();) {
+          uint32_t len, crc;
+          std::memcpy(&len, c->data() + at, 4);
+          std::memcpy(&crc, c->data() + at + 4, 4);
+          if (len < 9 || len > 8 + 255 || at + 8 + len > c->size() ||
+              Crc32c(0, c->data() + at + 8, len) != crc) {
+            ++at;
+            continue;
+          }
+          entries.push_back(static_cast<char>(len - 8));
+          entries.append(*c, at + 16, len - 8);
+          entries.append(*c, at + 8, 8);
+          ++count;
+          at += 8 + len;
+        }
+        AddRetentionEntries(count, entries);
+        // Its deletes are of events that are gone: out of the new log (a
+        // copy stays in quarantine/).
+        auto kept = MoveToQuarantine(options_.path + "/" + kDeletesFile, kDeletesFile);
+        if (!kept.ok()) return kept.status();
+        recovery_.repairs.push_back(std::string(kDeletesFile) +
+                                    " (deletes of the events that are gone) is "
+                                    "moved to " + *kept);
+      }
+    }
+  }
   // Segments missing at the start: the first one is 1, or the one
   // retention.state says it kept (retention never removes the active one).
-  const uint64_t first_expected = retained_from > 0 ? retained_from : 1;
-  const bool first_missing =
-      used.empty() ? retained_from > 0 : used.front()->number != first_expected;
+  const bool first_missing = !used.empty() && used.front()->number != first_expected;
   uint64_t missing_before = 0;  // positions lost with missing first segments
   if (first_missing) {
     const std::string why =
@@ -332,16 +453,10 @@ absl::Status Log::Recover() {
                   ? "retention.state is damaged"
                   : "retention never removed a segment (there is no retention.state)";
     const std::string what =
-        "segment " + SegmentFileName(first_expected) + " is missing: " +
-        (used.empty() ? std::string("no segment is left")
-                      : "the log starts at " + used.front()->name() +
-                            " (after position " +
-                            std::to_string(used.front()->base_position) + ")") +
-        ", but " + why;
-    if (!options_.repair || used.empty()) {
-      if (used.empty()) {
-        return absl::DataLossError(what + "; restore the segments from a backup");
-      }
+        "segment " + SegmentFileName(first_expected) + " is missing: the log starts at " +
+        used.front()->name() + " (after position " +
+        std::to_string(used.front()->base_position) + "), but " + why;
+    if (!options_.repair) {
       return refuse(options_.path, what,
                     "start the log at " + used.front()->name() +
                         " as if retention had removed what is missing");
@@ -403,11 +518,12 @@ absl::Status Log::Recover() {
     SegmentHeader h;
     h.flags = kSegmentInUse;
     h.number = first_expected;
-    h.base_position = 0;
+    h.base_position = empty_log_base;
     h.size = (*seg)->size;
     h.EncodeTo((*seg)->data);
     absl::Status s = (*seg)->file->Sync(0, kSegmentHeaderSize);
     if (!s.ok()) return s;
+    (*seg)->base_position = empty_log_base;
     used.push_back(std::move(*seg));
   }
 
@@ -563,7 +679,11 @@ absl::Status Log::Recover() {
     // holds after a cut: the next open must not refuse what this one fixed.
     absl::Status s = fs_->Remove(options_.path + "/index/checkpoint");
     if (!s.ok()) return s;
-    if (missing_before > 0 || first_missing) {
+    // The marker's high-water mark may claim what the repair cut; the
+    // background pass at open records the log as it now is.
+    s = WriteMarkerHighWater(fs_, options_.path, MarkerHighWater{});
+    if (!s.ok()) return s;
+    if (missing_before > 0 || first_missing || empty_log) {
       // As retention would have left it: streams that lost their first
       // revisions are trimmed to just before the first one kept.
       const uint64_t ordinals = stream_count_.load();

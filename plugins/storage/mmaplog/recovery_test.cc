@@ -6,10 +6,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 
+#include "crc32c.h"
 #include "log.h"
 #include "record.h"
+#include "store_folder.h"
 #include "test_util.h"
 
 namespace cairn::mmaplog {
@@ -779,6 +782,239 @@ TEST(MmapLogRecovery, TornTailPastTheDurableMarkStillOpens) {
   ASSERT_TRUE(log.ok()) << log.status();
   EXPECT_EQ(CountAll(**log), 20u);
   EXPECT_TRUE((*log)->recovery().repairs.empty());
+}
+
+// ---- Issue #13: every segment deleted -------------------------------------
+
+std::vector<std::string> SegmentFiles(const std::string& dir) {
+  std::vector<std::string> names;
+  for (auto& e : std::filesystem::directory_iterator(dir)) {
+    uint64_t number;
+    if (ParseSegmentFileName(e.path().filename().string(), &number)) {
+      names.push_back(e.path().filename().string());
+    }
+  }
+  return names;
+}
+
+void RemoveSegments(const std::string& dir) {
+  for (const std::string& name : SegmentFiles(dir)) {
+    ASSERT_TRUE(std::filesystem::remove(dir + "/" + name)) << name;
+  }
+}
+
+// The store as the refused open found it: no segment made, no file gone.
+void ExpectEverySegmentGoneRefused(const LogOptions& options,
+                                   const std::string& evidence) {
+  const auto before = std::filesystem::file_size(options.path + "/MMAPLOG");
+  ExpectRefused(options, "'" + options.path + "': every segment of the store is missing");
+  auto log = Log::Open(options);
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find(evidence), std::string::npos) << log.status();
+  EXPECT_TRUE(SegmentFiles(options.path).empty()) << "the refused open made a segment";
+  EXPECT_EQ(std::filesystem::file_size(options.path + "/MMAPLOG"), before);
+}
+
+// Events on after the repair: positions go on after what was lost, and the
+// store opens again without a repair.
+void ExpectEmptyLogAfter(const LogOptions& options, uint64_t lost) {
+  {
+    auto log = Log::Open(options);
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_EQ((*log)->HeadPosition(), lost);
+    EXPECT_EQ(CountAll(**log), 0u);
+    AppendN(**log, 3, "s", 10);
+  }
+  auto log = Log::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_TRUE((*log)->recovery().repairs.empty());
+  std::vector<uint64_t> positions;
+  ASSERT_TRUE((*log)->ReadAll(0, UINT64_MAX, true, [&](const cairn_event& e) {
+                      positions.push_back(e.position);
+                      return true;
+                    }).ok());
+  EXPECT_EQ(positions, (std::vector<uint64_t>{lost + 1, lost + 2, lost + 3}))
+      << "positions 1.." << lost << " must not be reused";
+  EXPECT_TRUE((*log)->Verify([](const std::string& p) { ADD_FAILURE() << p; }).ok());
+}
+
+// Every segment deleted, the clean close's checkpoint left: the open used
+// to make a new segment 1 before it found the checkpoint beyond it.
+TEST(MmapLogRecovery, EverySegmentDeletedWithTheCheckpointLeftIsRefusedUntilRepaired) {
+  ScratchDir dir;
+  FillSegments(Options(dir.path()));
+  ASSERT_TRUE(std::filesystem::exists(dir.path() + "/index/checkpoint"));
+  RemoveSegments(dir.path());
+  ExpectEverySegmentGoneRefused(Options(dir.path()),
+                                "position 240 (index/checkpoint covers the log up to it");
+  std::string text = Join(Repair(Options(dir.path())));
+  EXPECT_NE(text.find("the log now starts empty at"), std::string::npos) << text;
+  EXPECT_NE(text.find("after position 240: positions 1..240 (240 event(s)) are gone"),
+            std::string::npos)
+      << text;
+  ExpectEmptyLogAfter(Options(dir.path()), kEvents);
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->HeadRevision("s"), static_cast<uint64_t>(kEvents) + 3)
+      << "the stream keeps its head from the checkpoint: revisions go on";
+}
+
+// Without a checkpoint (kill -9, or deleted too), the marker's high-water
+// mark, written after each seal, still proves the log held events.
+TEST(MmapLogRecovery, EverySegmentDeletedIsProvenByTheMarkerHighWater) {
+  ScratchDir dir;
+  uint64_t sealed_end = 0;
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok()) << log.status();
+    AppendN(**log, kEvents, "s", 900);
+    ASSERT_TRUE((*log)->Flush().ok());  // seals the finished segments
+    ASSERT_TRUE((*log)->RunMaintenance().ok());
+    const MarkerHighWater h = ReadMarkerHighWater(FileSystem::Default(), dir.path());
+    ASSERT_GE(h.sealed_segment, 3u);
+    sealed_end = h.position;
+    ASSERT_GT(sealed_end, 0u);
+    ASSERT_LT(sealed_end, static_cast<uint64_t>(kEvents));
+  }
+  ForgetCleanClose(dir.path());
+  RemoveSegments(dir.path());
+  ASSERT_FALSE(std::filesystem::exists(dir.path() + "/index/checkpoint"));
+  ExpectEverySegmentGoneRefused(
+      Options(dir.path()), "position " + std::to_string(sealed_end) +
+                               " (MMAPLOG records that segment ");
+  std::string text = Join(Repair(Options(dir.path())));
+  EXPECT_NE(text.find("after position " + std::to_string(sealed_end)), std::string::npos)
+      << text;
+  ExpectEmptyLogAfter(Options(dir.path()), sealed_end);
+}
+
+// A high-water mark beyond the end of the log is refused like a durable
+// mark beyond it (here the last segments are deleted and the one left is
+// unsealed, with no checkpoint or durable mark to say more); the repair
+// resets the mark, so the next open does not refuse what it fixed.
+TEST(MmapLogRecovery, LogEndingBeforeTheMarkerHighWaterIsRefused) {
+  ScratchDir dir;
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok()) << log.status();
+    AppendN(**log, kEvents, "s", 900);
+    ASSERT_TRUE((*log)->Flush().ok());
+    ASSERT_TRUE((*log)->RunMaintenance().ok());
+  }
+  const MarkerHighWater h = ReadMarkerHighWater(FileSystem::Default(), dir.path());
+  ASSERT_GE(h.sealed_segment, 3u);
+  ForgetCleanClose(dir.path());
+  // Segments 2.. gone, and 1 unsealed as if it had been the active one.
+  for (const std::string& name : SegmentFiles(dir.path())) {
+    if (name != "00000001.log") std::filesystem::remove(dir.path() + "/" + name);
+  }
+  FlipBit(dir.path() + "/00000001.log", 12, 0);  // flags: SEALED off
+  {
+    std::string header(kSegmentHeaderSize, '\0');
+    int fd = open((dir.path() + "/00000001.log").c_str(), O_RDWR);
+    ASSERT_EQ(pread(fd, header.data(), 40, 0), 40);
+    const uint32_t crc = Crc32c(0, header.data(), 40);
+    ASSERT_EQ(pwrite(fd, &crc, 4, 40), 4);
+    close(fd);
+  }
+  ExpectRefused(Options(dir.path()), "MMAPLOG records that segment " +
+                                         SegmentFileName(h.sealed_segment) + " was sealed");
+  std::string text = Join(Repair(Options(dir.path())));
+  EXPECT_NE(text.find("they are gone"), std::string::npos) << text;
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status() << " (the repair must reset the high-water)";
+  EXPECT_GT(CountAll(**log), 0u);
+}
+
+// Only deletes.log says events existed: refused; the repair moves it away,
+// or its stale deletes would hide new events of a stream of the same name.
+TEST(MmapLogRecovery, EverySegmentDeletedWithDeletesLogLeftIsRefusedUntilRepaired) {
+  ScratchDir dir;
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, 5, "s", 10);
+    ASSERT_TRUE((*log)->DeleteTo("s", 3).ok());
+  }
+  ForgetCleanClose(dir.path());
+  RemoveSegments(dir.path());
+  ExpectEverySegmentGoneRefused(Options(dir.path()), "deletes.log holds");
+  std::string text = Join(Repair(Options(dir.path())));
+  EXPECT_NE(text.find("every event is gone, and positions start again at 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("deletes.log (deletes of the events that are gone) is moved to"),
+            std::string::npos)
+      << text;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/deletes.log"));
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok()) << log.status();
+    AppendN(**log, 4, "s", 10);
+  }
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  uint64_t live = 0;
+  ASSERT_TRUE((*log)->ReadAll(0, UINT64_MAX, false, [&](const cairn_event&) {
+                      ++live;
+                      return true;
+                    }).ok());
+  EXPECT_EQ(live, 4u) << "a delete of the lost events hides new ones";
+  EXPECT_EQ((*log)->HeadRevision("s"), 3u + 4u)
+      << "the head deletes.log shows (3) is kept: revisions go on after it";
+}
+
+// retention.state alone (it removed the first segments, then the rest was
+// deleted): the open used to refuse with no way past but a backup.
+TEST(MmapLogRecovery, EverySegmentDeletedAfterRetentionIsRefusedUntilRepaired) {
+  ScratchDir dir;
+  LogOptions options = Options(dir.path());
+  options.retention = RetentionMode::kBytes;
+  options.retention_bytes = 2 * options.segment_size;
+  {
+    auto log = Log::Open(options);
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, kEvents, "s", 900);
+    ASSERT_TRUE((*log)->Flush().ok());
+    ASSERT_TRUE((*log)->RunMaintenance().ok());
+    ASSERT_GT((*log)->FirstPosition(), 1u);
+  }
+  ForgetCleanClose(dir.path());
+  ASSERT_TRUE(std::filesystem::remove(dir.path() + "/MMAPLOG"));  // an older marker
+  {
+    std::ofstream(dir.path() + "/MMAPLOG") << "cairn mmaplog store\nformat 1\n";
+  }
+  std::filesystem::permissions(dir.path() + "/MMAPLOG",
+                               std::filesystem::perms::owner_read |
+                                   std::filesystem::perms::owner_write);
+  RemoveSegments(dir.path());
+  ExpectEverySegmentGoneRefused(options, "retention.state says the log keeps segments from");
+  std::string text = Join(Repair(options));
+  EXPECT_NE(text.find("the log now starts empty at"), std::string::npos) << text;
+  auto log = Log::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(CountAll(**log), 0u);
+  EXPECT_GT((*log)->HeadRevision("s"), 0u)
+      << "retention.state keeps the heads of streams it trimmed";
+}
+
+// What is not a loss still opens: a new folder, and a store that never held
+// an event whose segments are gone.
+TEST(MmapLogRecovery, NewStoreAndStoreThatNeverHeldAnEventStillOpen) {
+  ScratchDir dir;
+  const std::string path = dir.path() + "/new";
+  {
+    auto log = Log::Open(Options(path));
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_TRUE((*log)->recovery().store_created);
+  }
+  RemoveSegments(path);
+  auto log = Log::Open(Options(path));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_TRUE((*log)->recovery().repairs.empty());
+  EXPECT_TRUE((*log)->recovery().problems.empty());
+  AppendN(**log, 2, "s", 10);
+  EXPECT_EQ((*log)->HeadPosition(), 2u);
 }
 
 }  // namespace

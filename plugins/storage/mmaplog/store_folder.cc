@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "crc32c.h"
 #include "record.h"
 
 namespace cairn::mmaplog {
@@ -67,6 +68,32 @@ absl::Status TightenModes(FileSystem* fs, const std::string& path,
 
 absl::Status WriteMarker(FileSystem* fs, const std::string& path) {
   return fs->WriteFileAtomic(path + "/" + kStoreMarkerFile, kStoreMarkerText);
+}
+
+// "sealed N P", the part of the high-water line its checksum covers.
+std::string HighWaterText(const MarkerHighWater& high_water) {
+  return "sealed " + std::to_string(high_water.sealed_segment) + " " +
+         std::to_string(high_water.position);
+}
+
+std::string Hex32(uint32_t value) {
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", value);
+  return text;
+}
+
+// Parses a decimal number without sign, spaces or leading zeros.
+bool ParseDecimal(std::string_view text, uint64_t* value) {
+  if (text.empty() || text.size() > 19 || (text.size() > 1 && text[0] == '0')) {
+    return false;
+  }
+  uint64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *value = n;
+  return true;
 }
 
 // A short list of names for a message: "'a', 'b', 'c' and 4 more".
@@ -186,6 +213,54 @@ absl::Status SetAsideForeignSegmentFiles(
     foreign->push_back(name);
   }
   return absl::OkStatus();
+}
+
+MarkerHighWater ReadMarkerHighWater(FileSystem* fs, const std::string& path,
+                                    std::string* damaged) {
+  MarkerHighWater none;
+  auto text = fs->ReadFile(path + "/" + kStoreMarkerFile);
+  if (!text.ok()) return none;
+  constexpr std::string_view kPlain = kStoreMarkerText;
+  if (text->size() <= kPlain.size() || text->compare(0, kPlain.size(), kPlain) != 0) {
+    return none;  // no high-water line (ClaimStoreFolder checked the rest)
+  }
+  std::string_view line = std::string_view(*text).substr(kPlain.size());
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  auto fail = [&] {
+    if (damaged != nullptr) {
+      *damaged = std::string(kStoreMarkerFile) + " offset " +
+                 std::to_string(kPlain.size()) +
+                 ": the high-water line is not 'sealed SEGMENT POSITION CRC' "
+                 "with a matching checksum; it is ignored (it proves nothing), "
+                 "and the next seal rewrites it";
+    }
+    return none;
+  };
+  MarkerHighWater h;
+  const size_t a = line.find(' ');
+  const size_t b = a == std::string_view::npos ? a : line.find(' ', a + 1);
+  const size_t c = b == std::string_view::npos ? b : line.find(' ', b + 1);
+  if (c == std::string_view::npos || line.substr(0, a) != "sealed" ||
+      !ParseDecimal(line.substr(a + 1, b - a - 1), &h.sealed_segment) ||
+      !ParseDecimal(line.substr(b + 1, c - b - 1), &h.position) ||
+      h.sealed_segment == 0) {
+    return fail();
+  }
+  const std::string covered = HighWaterText(h);
+  if (line.substr(c + 1) != Hex32(Crc32c(0, covered.data(), covered.size()))) {
+    return fail();
+  }
+  return h;
+}
+
+absl::Status WriteMarkerHighWater(FileSystem* fs, const std::string& path,
+                                  const MarkerHighWater& high_water) {
+  if (high_water.sealed_segment == 0) return WriteMarker(fs, path);
+  const std::string covered = HighWaterText(high_water);
+  return fs->WriteFileAtomic(
+      path + "/" + kStoreMarkerFile,
+      kStoreMarkerText + covered + " " +
+          Hex32(Crc32c(0, covered.data(), covered.size())) + "\n");
 }
 
 absl::StatusOr<StoreFolderReport> ClaimStoreFolder(FileSystem* fs,

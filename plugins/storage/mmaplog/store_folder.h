@@ -24,6 +24,31 @@ namespace cairn::mmaplog {
 inline constexpr char kStoreMarkerFile[] = "MMAPLOG";
 inline constexpr char kStoreMarkerText[] = "cairn mmaplog store\nformat 1\n";
 
+// The high-water mark the marker keeps, so that losing every segment is
+// provable even without a checkpoint: a third line "sealed N P C" says that
+// segment N and every one before it were sealed (complete and synced), the
+// log then reaching position P; C is the CRC32C (8 hex digits) of "sealed N
+// P". The background thread rewrites the marker (atomically) after a seal,
+// never on the append path. A marker without the line (nothing sealed yet,
+// or a store from before it) proves nothing; readers of format 1 look only
+// at its first line.
+struct MarkerHighWater {
+  uint64_t sealed_segment = 0;  // 0: none recorded
+  uint64_t position = 0;        // the end of sealed_segment
+};
+
+// Reads the high-water mark from <path>/MMAPLOG. None (zeros) if the marker
+// has no such line or cannot be read; a line that does not parse or fails
+// its checksum is none too, and *damaged (if given) then says what is wrong
+// with it (less proof, never a false one).
+MarkerHighWater ReadMarkerHighWater(FileSystem* fs, const std::string& path,
+                                    std::string* damaged = nullptr);
+
+// Rewrites <path>/MMAPLOG atomically with `high_water` (none: the plain
+// marker).
+absl::Status WriteMarkerHighWater(FileSystem* fs, const std::string& path,
+                                  const MarkerHighWater& high_water);
+
 // What ClaimStoreFolder found and did.
 struct StoreFolderReport {
   bool created = false;  // a new store was made (missing or empty folder)
