@@ -202,6 +202,19 @@ TEST_F(CliTlsTest, MutualTlsServerRefusesTheCliWithoutAClientCertificate) {
   EXPECT_THAT(r.err, HasSubstr(address_));
 }
 
+// The lines of the text file `path`, and writing them back (audit tests).
+std::vector<std::string> ReadLines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+void WriteLines(const std::string& path, const std::vector<std::string>& lines) {
+  std::ofstream out(path, std::ios::trunc);
+  for (const std::string& line : lines) out << line << "\n";
+}
+
 TEST_F(CliTlsTest, AuditVerifyPassesThenNamesAnEditedLine) {
   ASSERT_EQ(Run(Plus(AsOrders(), {"append", "orders-1"}), "{\"type\": \"A\"}\n").code, 0);
   ASSERT_EQ(Run(Plus(AsOrders(), {"append", "payments-1"}), "{\"type\": \"A\"}\n").code, 4);
@@ -210,17 +223,36 @@ TEST_F(CliTlsTest, AuditVerifyPassesThenNamesAnEditedLine) {
   ASSERT_EQ(ok.code, 0) << ok.err;
   EXPECT_THAT(ok.out, HasSubstr(": 3 line(s), seq 1..3, chain intact"));
 
-  std::ifstream in(audit_);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::vector<std::string> lines = ReadLines(audit_);
   ASSERT_EQ(lines.size(), 3u);
   lines[1].replace(lines[1].find("\"denied\""), 8, "\"allowd\"");
-  std::ofstream out(audit_, std::ios::trunc);
-  for (const std::string& line : lines) out << line << "\n";
-  out.close();
+  WriteLines(audit_, lines);
   Result broken = Run({"audit", "verify", audit_});
   EXPECT_EQ(broken.code, 2);
   EXPECT_THAT(broken.err, HasSubstr(audit_ + ":2: this line was changed"));
+}
+
+TEST_F(CliTlsTest, AuditVerifyNamesLinesCutOffTheEnd) {
+  ASSERT_EQ(Run(Plus(AsOrders(), {"append", "orders-1"}), "{\"type\": \"A\"}\n").code, 0);
+  ASSERT_EQ(Run(Plus(AsOrders(), {"head", "orders-1"})).code, 0);
+  ASSERT_EQ(Run(Plus(AsOrders(), {"head", "orders-1"})).code, 0);
+  Result ok = Run({"audit", "verify", audit_});
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr(", chain intact, ends where its head says (seq 3)"));
+
+  std::vector<std::string> lines = ReadLines(audit_);
+  ASSERT_EQ(lines.size(), 3u);
+  lines.pop_back();
+  WriteLines(audit_, lines);
+  // Before: the two lines left were a valid chain, and verify said so.
+  Result cut = Run({"audit", "verify", audit_});
+  EXPECT_EQ(cut.code, 2) << cut.out;
+  EXPECT_THAT(cut.err, HasSubstr(audit_ + ": truncated: 1 line(s) were removed from its end"));
+  EXPECT_THAT(cut.err, HasSubstr("last intact seq: 2"));
+  // Checking the chain alone is an explicit choice, and says what it misses.
+  Result chain_only = Run({"audit", "verify", "--no-head", audit_});
+  EXPECT_EQ(chain_only.code, 0) << chain_only.err;
+  EXPECT_THAT(chain_only.out, HasSubstr("no head checked"));
 }
 
 }  // namespace

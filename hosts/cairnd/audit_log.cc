@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "audit_chain.h"
@@ -101,10 +103,21 @@ absl::StatusOr<std::string> LastLine(const std::string& path) {
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
     const AuditOptions& options) {
   std::unique_ptr<AuditLog> log(new AuditLog(options));
+  if (!options.key_file.empty()) {
+    auto key = ReadAuditKey(options.key_file);
+    if (!key.ok()) return key.status();
+    log->key_ = *std::move(key);
+  }
+  log->head_path_ = AuditHeadPath(options.path);
   // The chain goes on from the newest line: in the file, or in the last
   // rotated one when the file is missing or empty.
+  const std::string rotated = options.path + ".1";
+  std::string last_file = options.path;
   auto last = LastLine(options.path);
-  if (last.ok() && last->empty()) last = LastLine(options.path + ".1");
+  if (last.ok() && last->empty()) {
+    last_file = rotated;
+    last = LastLine(rotated);
+  }
   if (!last.ok()) return last.status();
   if (last->empty()) {
     log->last_hash_ = std::string(kAuditGenesis);
@@ -119,12 +132,47 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
     log->written_ = link->seq;
     log->last_hash_ = AuditLineHash(*last);
   }
+  if (auto s = log->CheckHead(last_file); !s.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        s.message(),
+        ". cairnd does not continue an audit chain whose end it cannot vouch "
+        "for (its next head would hide this): check the files with 'cairn "
+        "audit verify', keep them as evidence, and move the log files and "
+        "its head away to start a new chain"));
+  }
   if (auto s = log->OpenFile(); !s.ok()) return s;
   return log;
 }
 
+absl::Status AuditLog::CheckHead(const std::string& last_file) const {
+  auto head = ReadAuditHead(head_path_, key_);
+  if (!head.ok()) return head.status();
+  if (!head->has_value()) {
+    if (added_ == 0) return absl::OkStatus();  // a new log
+    return absl::DataLossError(absl::StrCat(
+        "audit log '", options_.path, "' holds lines up to seq ", added_,
+        " but has no head file '", head_path_,
+        "': the head was removed (or the log was written by a cairnd that "
+        "kept none), so a cut-off end cannot be detected"));
+  }
+  const AuditHeadCheck check{**head, head_path_};
+  if (added_ <= check.head.seq) {
+    return CheckAuditLastLine(options_.path, added_, last_hash_,
+                              last_file + " (its last line)", check);
+  }
+  // Lines past the head (a crash between a group and its head): the head's
+  // line is further back, in this file or, after a rotation, the one before.
+  std::vector<std::string> files;
+  if (std::filesystem::exists(options_.path + ".1")) {
+    files.push_back(options_.path + ".1");
+  }
+  files.push_back(options_.path);
+  return VerifyAuditChain(files, check).status();
+}
+
 AuditLog::~AuditLog() {
   if (fd_ >= 0) ::close(fd_);
+  if (head_fd_ >= 0) ::close(head_fd_);
 }
 
 absl::Status AuditLog::OpenFile() {
@@ -174,8 +222,9 @@ absl::Status AuditLog::WaitWritten(uint64_t seq) {
     std::string group;
     group.swap(queued_);
     const uint64_t upto = added_;
+    const std::string upto_hash = last_hash_;
     lock.unlock();
-    absl::Status status = WriteOut(group);
+    absl::Status status = WriteOut(group, upto, upto_hash);
     lock.lock();
     writing_ = false;
     if (status.ok()) {
@@ -195,7 +244,8 @@ uint64_t AuditLog::written() const {
   return written_;
 }
 
-absl::Status AuditLog::WriteOut(const std::string& lines) {
+absl::Status AuditLog::WriteOut(const std::string& lines, uint64_t upto,
+                                const std::string& hash) {
   if (lines.empty()) return absl::OkStatus();
   if (size_ > 0 && size_ + lines.size() > options_.max_size) {
     if (auto s = Rotate(); !s.ok()) return s;
@@ -212,6 +262,32 @@ absl::Status AuditLog::WriteOut(const std::string& lines) {
   size_ += lines.size();
   if (options_.fsync && ::fdatasync(fd_) != 0) {
     return Errno("cannot fsync", options_.path);
+  }
+  // After the lines (and their fsync): the head never names a line the log
+  // may not hold. A crash in between leaves lines past the head, which the
+  // next start and 'cairn audit verify' accept.
+  return WriteHead(upto, hash);
+}
+
+absl::Status AuditLog::WriteHead(uint64_t seq, const std::string& hash) {
+  if (head_fd_ < 0) {
+    head_fd_ = ::open(head_path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (head_fd_ < 0) return Errno("cannot open", head_path_);
+  }
+  // One pwrite of a fixed-size record over the old one. A reader racing it
+  // may see a mix of both, which fails the MAC ('cairn audit verify' reads
+  // it again).
+  const std::string text = FormatAuditHead(seq, hash, key_);
+  ssize_t wrote;
+  do {
+    wrote = ::pwrite(head_fd_, text.data(), text.size(), 0);
+  } while (wrote < 0 && errno == EINTR);
+  if (wrote != static_cast<ssize_t>(text.size())) {
+    if (wrote >= 0) errno = EIO;
+    return Errno("cannot write", head_path_);
+  }
+  if (options_.fsync && ::fdatasync(head_fd_) != 0) {
+    return Errno("cannot fsync", head_path_);
   }
   return absl::OkStatus();
 }

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "audit_chain.h"
 #include "cairn/client.h"
 #include "test_certs.h"
@@ -187,6 +188,43 @@ TEST_F(CairndAccess, BadRuleStopsStartUpNamingSectionAndKey) {
   EXPECT_TRUE(absl::StrContains(server.status().ToString(),
                                 "[access] broken = CN=x: writ orders-: 'writ' is not a right"))
       << server.status();
+}
+
+TEST_F(CairndAccess, CairndRefusesToStartOnAKeyedAuditLogCutAtItsEnd) {
+  const std::string audit = File("keyed.audit");
+  const std::string key = File("audit.key");
+  std::ofstream(key, std::ios::trunc) << std::string(64, 'a');
+  std::filesystem::permissions(key, std::filesystem::perms(0600));
+  const std::vector<std::string> args = {
+      "--set", "access.ops=anonymous@127.0.0.1: admin *", "--set",
+      "audit.path=" + audit, "--set", "audit.key-file=" + key};
+  {
+    auto server = TestServer::Start(args);
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto client = (*server)->Connect();
+    ASSERT_TRUE(client.ok()) << client.status();
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE((*client)->Append("s", ExpectedRevision::Any(), OneEvent()).ok());
+    }
+    client->reset();
+    EXPECT_EQ((*server)->Terminate(), 0);
+  }
+  auto head = cairnd::ReadAuditHead(cairnd::AuditHeadPath(audit), std::string(64, 'a'));
+  ASSERT_TRUE(head.ok()) << head.status();
+  ASSERT_TRUE(head->has_value());
+  EXPECT_TRUE((*head)->keyed);
+  const uint64_t written = (*head)->seq;
+  ASSERT_GE(written, 3u);
+  // The last line goes: a valid chain is left, the head still says `written`.
+  std::string text = Slurp(audit);
+  text.erase(text.rfind('\n', text.size() - 2) + 1);
+  std::ofstream(audit, std::ios::trunc) << text;
+  auto restarted = TestServer::Start(args);
+  ASSERT_FALSE(restarted.ok()) << "cairnd continued an audit log cut at its end";
+  const std::string message(restarted.status().message());
+  EXPECT_TRUE(absl::StrContains(message, audit + ": truncated: 1 line(s)")) << message;
+  EXPECT_TRUE(absl::StrContains(message, absl::StrCat("last intact seq: ", written - 1)))
+      << message;
 }
 
 }  // namespace

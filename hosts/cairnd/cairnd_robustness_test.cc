@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "cairn/builtins.h"
@@ -20,16 +19,7 @@ namespace {
 using testing::CountOccurrences;
 using testing::MetricValue;
 using testing::RawConnection;
-using testing::RequestFrame;
 using testing::TestServer;
-
-v1::Request HelloRequest(uint64_t id) {
-  v1::Request request;
-  request.set_request_id(id);
-  request.mutable_hello()->set_protocol_major(1);
-  request.mutable_hello()->set_client_name("robustness-test");
-  return request;
-}
 
 std::vector<EventData> Events(int count, size_t bytes = 8) {
   std::vector<EventData> events(count);
@@ -124,34 +114,10 @@ TEST(CairndConnections, HalfClosedClientGetsEveryAnswer) {
   auto raw = RawConnection::Open((*server)->port());
   ASSERT_TRUE(raw.ok());
   constexpr int kRequests = 300;  // above max-inflight: some wait unread
-  std::string bytes = RequestFrame(HelloRequest(1));
-  for (int i = 0; i < kRequests; ++i) {
-    v1::Request request;
-    request.set_request_id(2 + i);
-    if (i % 3 == 0) {
-      auto* append = request.mutable_append();
-      append->set_stream("half-closed");
-      auto* event = append->add_events();
-      event->set_type("Sent");
-      event->set_data("then shut down");
-    } else {
-      request.mutable_read_stream()->set_stream("s");
-    }
-    bytes += RequestFrame(request);
-  }
-  ASSERT_TRUE((*raw)->Send(bytes).ok());
-  (*raw)->ShutdownWrite();
-  std::set<uint64_t> answered;
-  for (int i = 0; i < kRequests + 1; ++i) {
-    auto payload = (*raw)->ReadFramePayload(10000);
-    ASSERT_TRUE(payload.ok()) << "after " << i << " answers: "
-                              << payload.status();
-    v1::Response response;
-    ASSERT_TRUE(response.ParseFromString(*payload));
-    EXPECT_FALSE(response.has_error()) << response.DebugString();
-    answered.insert(response.request_id());
-  }
-  EXPECT_EQ(answered.size(), static_cast<size_t>(kRequests + 1));
+  auto answered =
+      testing::PipelineThenHalfClose(**raw, kRequests, "half-closed", "s");
+  ASSERT_TRUE(answered.ok()) << answered.status();
+  EXPECT_EQ(answered->size(), static_cast<size_t>(kRequests + 1));
   EXPECT_TRUE((*raw)->WaitClosed(5000));
   auto client = (*server)->Connect();
   ASSERT_TRUE(client.ok());

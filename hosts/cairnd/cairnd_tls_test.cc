@@ -9,6 +9,7 @@
 #include "cairn/client.h"
 #include "test_certs.h"
 #include "test_server.h"
+#include "test_tls_connection.h"
 
 namespace cairn {
 namespace {
@@ -199,6 +200,56 @@ TEST_F(CairndTls, PlainClientOnTheTlsPortIsToldTheServerWantsTls) {
   EXPECT_TRUE(server->Running());
   EXPECT_EQ(server->Terminate(), 0);
 }
+
+// A TLS client that pipelines requests and then closes its sending side —
+// with a close_notify alert (TLS's own half-close), or with a bare TCP FIN
+// — still gets every answer, as a plain-TCP client does
+// (cairnd_robustness_test, HalfClosedClientGetsEveryAnswer); a close_notify
+// is answered with the server's. Before: a FIN lost the answers still due
+// (taken for a reset), and a close_notify got a bare FIN back.
+class CairndTlsHalfClose
+    : public CairndTls,
+      public ::testing::WithParamInterface<testing::TlsRawConnection::HalfClose> {};
+
+TEST_P(CairndTlsHalfClose, ClientGetsEveryAnswer) {
+  auto server = TestServer::Start({"--tls-cert", File("server.pem"),
+                                   "--tls-key", File("server.key"), "--set",
+                                   "server.inline-appends=off"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  {
+    auto client = Client::Connect(TlsOptions(**server));
+    ASSERT_TRUE(client.ok()) << client.status();
+    ASSERT_TRUE((*client)->Append("s", ExpectedRevision::Any(), OneEvent()).ok());
+  }
+  auto raw = testing::TlsRawConnection::Open((*server)->port(), File("ca.pem"),
+                                             GetParam());
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  constexpr int kRequests = 300;  // above max-inflight: some wait unread
+  auto answered =
+      testing::PipelineThenHalfClose(**raw, kRequests, "half-closed", "s");
+  ASSERT_TRUE(answered.ok()) << answered.status() << "\n" << (*server)->Log();
+  EXPECT_EQ(answered->size(), static_cast<size_t>(kRequests + 1));
+  EXPECT_TRUE((*raw)->WaitClosed(5000));
+  // A close_notify is answered with one: the client knows its answers are
+  // complete, not cut off.
+  EXPECT_EQ((*raw)->ReceivedCloseNotify(),
+            GetParam() == testing::TlsRawConnection::HalfClose::kCloseNotify);
+  auto client = Client::Connect(TlsOptions(**server));
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_EQ(*(*client)->HeadRevision("half-closed"),
+            static_cast<uint64_t>((kRequests + 2) / 3));
+  EXPECT_EQ((*server)->Terminate(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Both, CairndTlsHalfClose,
+    ::testing::Values(testing::TlsRawConnection::HalfClose::kCloseNotify,
+                      testing::TlsRawConnection::HalfClose::kTcpFin),
+    [](const auto& info) {
+      return info.param == testing::TlsRawConnection::HalfClose::kCloseNotify
+                 ? std::string("CloseNotify")
+                 : std::string("TcpFin");
+    });
 
 }  // namespace
 }  // namespace cairn

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -251,11 +252,13 @@ class StreamConnection final
         asio::buffer(read_buffer_),
         [self = Self()](boost::system::error_code ec, size_t bytes) {
           self->reading_ = false;
-          if (ec == asio::error::eof && !self->closing_) {
-            // The client half-closed (shutdown(SHUT_WR)): it may still be
-            // reading. Handle the frames already received, answer them, then
-            // close (ProcessFrames, FinishInput).
+          if (PeerClosedItsSide(ec) && !self->closing_) {
+            // The client half-closed (shutdown(SHUT_WR); over TLS a
+            // close_notify, or a bare FIN): it may still be reading. Handle
+            // the frames already received, answer them, then close
+            // (ProcessFrames, FinishInput).
             self->peer_eof_ = true;
+            self->peer_close_notify_ = kTls && ec == asio::error::eof;
             self->ProcessFrames();
             return;
           }
@@ -269,6 +272,20 @@ class StreamConnection final
           self->decoder_.Append(self->read_buffer_.data(), bytes);
           self->ProcessFrames();
         });
+  }
+
+  // Whether a read's `ec` says the client closed its sending side and no
+  // more bytes will come. Over TLS, a FIN without close_notify is
+  // stream_truncated: a truncation attack could only end the request
+  // stream early, and the requests received are whole (the decoder drops a
+  // partial frame), so it is answered like a close_notify.
+  static bool PeerClosedItsSide(const boost::system::error_code& ec) {
+    if (ec == asio::error::eof) return true;
+    if constexpr (kTls) {
+      return ec == asio::ssl::error::stream_truncated;
+    } else {
+      return false;
+    }
   }
 
   bool Congested() const {
@@ -811,6 +828,18 @@ class StreamConnection final
       return;
     }
     lingering_ = true;
+    if constexpr (kTls) {
+      if (peer_close_notify_) {
+        // The client closed its side with a close_notify and has every
+        // answer: close ours with one too, so a client that checks for
+        // truncation sees a complete stream. Its close_notify is in, so
+        // this only writes ours (kCloseDeadline bounds it). A client that
+        // sent a bare FIN gets a bare FIN, below.
+        stream_.async_shutdown(
+            [self = Self()](boost::system::error_code) { self->Abort(); });
+        return;
+      }
+    }
     // Half-close and read what the client still sends, so closing with
     // unread input does not reset the connection before the client has read
     // our last frame.
@@ -881,6 +910,7 @@ class StreamConnection final
   bool hello_done_ = false;
   bool authenticated_ = false;  // counted in context_->authenticated
   bool peer_eof_ = false;       // the client half-closed
+  bool peer_close_notify_ = false;  // ... with a TLS close_notify
   // On context_->pending while listed (both guarded by context_->mutex).
   bool pending_listed_ = false;
   std::list<ServerContext::PendingEntry>::iterator pending_entry_;

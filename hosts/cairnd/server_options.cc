@@ -206,6 +206,11 @@ const std::map<std::string, std::map<std::string, Setter>>& Keys() {
                options.audit.path = text;
                return absl::OkStatus();
              }},
+            {"key-file",
+             [](const std::string& text, ServerOptions& options) {
+               options.audit.key_file = text;
+               return absl::OkStatus();
+             }},
             {"max-size",
              [](const std::string& text, ServerOptions& options) {
                auto value = ParseSize(text);

@@ -228,13 +228,15 @@ TEST(ServerOptions, HttpCanBeTurnedOff) {
 TEST(ServerOptions, AccessAuditAndClientSectionsAreRead) {
   auto options = ServerOptionsFromSite(
       Site("[access]\nops = CN=ops: admin *\n[audit]\npath = /tmp/a.log\n"
-           "max-size = 1MiB\nkeep = 3\nfsync = on\n[client]\ntls-ca = ca.pem\n"));
+           "max-size = 1MiB\nkeep = 3\nfsync = on\nkey-file = /etc/a.key\n"
+           "[client]\ntls-ca = ca.pem\n"));
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_TRUE(options->access.has_rules());
   EXPECT_EQ(options->audit.path, "/tmp/a.log");
   EXPECT_EQ(options->audit.max_size, 1u << 20);
   EXPECT_EQ(options->audit.keep, 3u);
   EXPECT_TRUE(options->audit.fsync);
+  EXPECT_EQ(options->audit.key_file, "/etc/a.key");
 }
 
 TEST(ServerOptions, BadAuditOrAccessValueIsRefusedNamingTheKey) {

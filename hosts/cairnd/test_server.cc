@@ -180,26 +180,39 @@ absl::StatusOr<std::unique_ptr<Client>> TestServer::Connect() const {
 absl::StatusOr<std::unique_ptr<RawConnection>> RawConnection::Open(
     uint16_t port) {
   auto connection = std::unique_ptr<RawConnection>(new RawConnection());
-  connection->fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  if (auto s = connection->Connect(port); !s.ok()) return s;
+  return connection;
+}
+
+absl::Status RawConnection::Connect(uint16_t port) {
+  fd_ = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(connection->fd_, reinterpret_cast<sockaddr*>(&address),
-              sizeof(address)) != 0) {
+  if (connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
+      0) {
     return absl::UnavailableError(absl::StrCat("connect to port ", port));
   }
-  return connection;
+  return absl::OkStatus();
 }
 
 RawConnection::~RawConnection() {
   if (fd_ >= 0) close(fd_);
 }
 
+ssize_t RawConnection::SendSome(const char* data, size_t size) {
+  return send(fd_, data, size, MSG_NOSIGNAL);
+}
+
+ssize_t RawConnection::ReceiveSome(char* data, size_t size) {
+  return recv(fd_, data, size, 0);
+}
+
 absl::Status RawConnection::Send(const std::string& bytes) {
   size_t sent = 0;
   while (sent < bytes.size()) {
-    ssize_t n = send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    ssize_t n = SendSome(bytes.data() + sent, bytes.size() - sent);
     if (n <= 0) return absl::UnavailableError("send failed (server closed?)");
     sent += static_cast<size_t>(n);
   }
@@ -207,6 +220,15 @@ absl::Status RawConnection::Send(const std::string& bytes) {
 }
 
 void RawConnection::ShutdownWrite() { shutdown(fd_, SHUT_WR); }
+
+ssize_t RawConnection::ReceiveWithin(int timeout_ms, char* data, size_t size) {
+  if (!HasBuffered()) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0) return 0;
+  }
+  const ssize_t n = ReceiveSome(data, size);
+  return n <= 0 ? -1 : n;
+}
 
 absl::StatusOr<std::string> RawConnection::ReadFramePayload(int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() +
@@ -226,11 +248,9 @@ absl::StatusOr<std::string> RawConnection::ReadFramePayload(int timeout_ms) {
                           deadline - std::chrono::steady_clock::now())
                           .count();
     if (left <= 0) return absl::DeadlineExceededError("no frame in time");
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
     char chunk[65536];
-    ssize_t n = recv(fd_, chunk, sizeof(chunk), 0);
-    if (n <= 0) return absl::UnavailableError("server closed the connection");
+    const ssize_t n = ReceiveWithin(static_cast<int>(left), chunk, sizeof(chunk));
+    if (n < 0) return absl::UnavailableError("server closed the connection");
     buffer_.append(chunk, static_cast<size_t>(n));
   }
 }
@@ -239,13 +259,56 @@ bool RawConnection::WaitClosed(int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, 50) <= 0) continue;
     char chunk[65536];
-    ssize_t n = recv(fd_, chunk, sizeof(chunk), 0);
-    if (n <= 0) return true;
+    if (ReceiveWithin(50, chunk, sizeof(chunk)) < 0) return true;
   }
   return false;
+}
+
+absl::StatusOr<std::set<uint64_t>> PipelineThenHalfClose(
+    RawConnection& connection, int count, const std::string& append_stream,
+    const std::string& read_stream) {
+  v1::Request hello;
+  hello.set_request_id(1);
+  hello.mutable_hello()->set_protocol_major(1);
+  hello.mutable_hello()->set_client_name("half-close-test");
+  std::string bytes = RequestFrame(hello);
+  for (int i = 0; i < count; ++i) {
+    v1::Request request;
+    request.set_request_id(2 + i);
+    if (i % 3 == 0) {
+      auto* append = request.mutable_append();
+      append->set_stream(append_stream);
+      auto* event = append->add_events();
+      event->set_type("Sent");
+      event->set_data("then shut down");
+    } else {
+      request.mutable_read_stream()->set_stream(read_stream);
+    }
+    bytes += RequestFrame(request);
+  }
+  if (auto s = connection.Send(bytes); !s.ok()) return s;
+  connection.ShutdownWrite();
+  std::set<uint64_t> answered;
+  for (int i = 0; i < count + 1; ++i) {
+    auto payload = connection.ReadFramePayload(10000);
+    if (!payload.ok()) {
+      return absl::Status(payload.status().code(),
+                          absl::StrCat("after ", i, " of ", count + 1,
+                                       " answers: ", payload.status().message()));
+    }
+    v1::Response response;
+    if (!response.ParseFromString(*payload)) {
+      return absl::DataLossError(
+          absl::StrCat("answer ", i + 1, " is not a cairn.v1.Response"));
+    }
+    if (response.has_error()) {
+      return absl::InternalError(absl::StrCat("answer ", i + 1, " is an error: ",
+                                              response.DebugString()));
+    }
+    answered.insert(response.request_id());
+  }
+  return answered;
 }
 
 absl::StatusOr<std::pair<int, std::string>> HttpGet(uint16_t port,

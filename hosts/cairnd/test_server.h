@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -76,23 +77,49 @@ std::string RequestFrame(const v1::Request& request);
 int CountOccurrences(const std::string& log, const std::string& text);
 
 // A raw TCP connection for bad-input tests: send bytes, read frames.
+// Subclasses change the transport (test_tls_connection.h: TLS).
 class RawConnection {
  public:
   static absl::StatusOr<std::unique_ptr<RawConnection>> Open(uint16_t port);
-  ~RawConnection();
+  virtual ~RawConnection();
   absl::Status Send(const std::string& bytes);
   // shutdown(SHUT_WR): the server reads EOF; this side can still read.
-  void ShutdownWrite();
+  virtual void ShutdownWrite();
   // Reads one Response frame within `timeout_ms`; an error when the server
   // closed the connection (kUnavailable) or sent bad bytes.
   absl::StatusOr<std::string> ReadFramePayload(int timeout_ms = 5000);
   // Waits up to `timeout_ms` for EOF from the server (after any frames).
   bool WaitClosed(int timeout_ms = 5000);
 
+ protected:
+  RawConnection() = default;
+  // Connects fd() to 127.0.0.1:port.
+  absl::Status Connect(uint16_t port);
+  int fd() const { return fd_; }
+  // The transport: like send(2) and recv(2) (<= 0: closed or failed).
+  virtual ssize_t SendSome(const char* data, size_t size);
+  virtual ssize_t ReceiveSome(char* data, size_t size);
+  // Bytes the transport already holds, readable without waiting on fd().
+  virtual bool HasBuffered() const { return false; }
+
  private:
+  // Waits up to `timeout_ms` for something to read; then reads it.
+  // 0: nothing in time; < 0: closed or failed.
+  ssize_t ReceiveWithin(int timeout_ms, char* data, size_t size);
+
   int fd_ = -1;
   std::string buffer_;
 };
+
+// The half-close exchange: sends hello and `count` requests in one go
+// (every third an append of one event to `append_stream`, the others reads
+// of `read_stream`), then connection.ShutdownWrite(), and reads count + 1
+// answers. Returns the request ids answered; an error says how many answers
+// came before the connection closed or 10 s passed without one, or which
+// answer was an error.
+absl::StatusOr<std::set<uint64_t>> PipelineThenHalfClose(
+    RawConnection& connection, int count, const std::string& append_stream,
+    const std::string& read_stream);
 
 }  // namespace cairn::testing
 
