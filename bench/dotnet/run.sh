@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs the Akka.Persistence benchmark (bench/dotnet) side by side: Cairn
-# embedded, Cairn remote (cairnd on loopback), Akka.Persistence.Sql on SQLite
+# embedded and remote (cairnd on loopback), each on mmaplog (fsync=always) and
+# on memory storage, Akka.Persistence.Sql on SQLite as shipped and in WAL mode
 # and on PostgreSQL (a throwaway server from Debian's postgresql package,
-# started here on a free port in a temp folder and stopped at the end), and
-# Akka's in-memory journal. Not part of scripts/test: the full matrix takes
-# 15-25 minutes. Arguments go to the program (e.g. --events 10000 --actors
-# 1,100 --cap 90); --stores picks stores (default all five).
+# started here on a free port in a temp folder and stopped at the end),
+# Akka's in-memory journal and the serialize-only reference journal. Prints
+# each store's rows as they come, then every store side by side with the
+# ratios the targets name. Not part of scripts/test: the full matrix
+# takes about 10-15 minutes. Arguments go to the program (e.g. --actors 1,100
+# --runs 5 --window 1); --stores picks stores (default all nine).
 #
 # Each store runs in its own process, so none of them runs on code that an
 # earlier store's run already compiled to its optimised tier (.NET's tiered
@@ -20,7 +23,7 @@ cmake --build "$build" --target cairn_c cairnd -j "$CAIRN_JOBS"
 dotnet build bench/dotnet/CairnBench.csproj -c Release -p:CairnNativeDir="$build/lib" -v quiet -nologo
 bench=(dotnet build/dotnet-bench/bin/Release/net10.0/CairnBench.dll --cairnd "$build/bin/cairnd")
 
-stores="cairn-embedded,cairn-remote,sql-sqlite,sql-postgres,inmem"
+stores="cairn-embedded,cairn-remote,cairn-embedded-memory,cairn-remote-memory,sql-sqlite,sql-sqlite-wal,sql-postgres,inmem,serialize-only"
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -58,13 +61,20 @@ if [[ ",$stores," == *",sql-postgres,"* ]]; then
   args+=(--postgres "Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres")
 fi
 
+tsv=$(mktemp /tmp/cairn-bench-rows.XXXXXX)
+trap 'stop_postgres; rm -f "$tsv"' EXIT
 first=1
 for store in ${stores//,/ }; do
   # The first process prints the title and table header; the others only rows.
   if [ $first -eq 1 ]; then
-    "${bench[@]}" --stores "$store" "${args[@]}"
+    "${bench[@]}" --stores "$store" --tsv "$tsv" "${args[@]}"
     first=0
   else
-    "${bench[@]}" --stores "$store" "${args[@]}" | sed -n '/^| [a-z]/p' | grep -v '^| store |'
+    "${bench[@]}" --stores "$store" --tsv "$tsv" "${args[@]}" | sed -n '/^| [a-z]/p' | grep -v '^| store |'
   fi
 done
+echo
+echo "Side by side (median events/s, slowest-fastest run in brackets):"
+echo
+"${bench[@]}" --pivot "$tsv" --ratio cairn-embedded/serialize-only --ratio cairn-embedded/best-sqlite \
+  --ratio cairn-remote-memory/cairn-embedded-memory --ratio cairn-remote/cairn-embedded

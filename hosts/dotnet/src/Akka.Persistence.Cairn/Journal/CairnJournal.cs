@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Persistence.Cairn.Client;
+using Akka.Persistence.Cairn.Remote;
 using Akka.Persistence.Journal;
 
 namespace Akka.Persistence.Cairn.Journal;
@@ -332,7 +333,12 @@ public sealed class CairnJournal : AsyncWriteJournal
             Task append;
             try
             {
-                append = _store.AppendAsync(merged[0].Stream, ExpectedRevision.At(merged[0].Head), events);
+                var expected = ExpectedRevision.At(merged[0].Head);
+                // The answer finishes the jobs and sends what queued right in
+                // the connection's read loop (all short, nothing waits).
+                append = _store is ReconnectingRemoteStore remote
+                    ? remote.AppendOnReaderAsync(merged[0].Stream, expected, events)
+                    : _store.AppendAsync(merged[0].Stream, expected, events);
             }
             catch (Exception ex)
             {

@@ -106,6 +106,13 @@ public sealed class ReconnectingRemoteStore : ICairnStore
         IReadOnlyList<EventData> events) =>
         Run(s => s.AppendAsync(stream, expected, events));
 
+    /// <summary>An append whose task completes in the connection's read
+    /// loop (<see cref="RemoteStore.AppendAsync(string, ExpectedRevision, IReadOnlyList{EventData}, bool)"/>):
+    /// for the journal's lanes only.</summary>
+    internal Task<AppendResult> AppendOnReaderAsync(string stream, ExpectedRevision expected,
+        IReadOnlyList<EventData> events) =>
+        Run(s => s.AppendAsync(stream, expected, events, completeOnReader: true));
+
     public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string stream, ulong fromRevision,
         ulong toRevision, ulong maxCount) =>
         Run(s => s.ReadStreamAsync(stream, fromRevision, toRevision, maxCount));
