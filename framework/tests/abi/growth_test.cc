@@ -110,7 +110,7 @@ int Collect(void* context, const cairn_event* event) {
 // Events of this host's size, each followed by canary bytes, apart in
 // memory; the plugin gets an array of pointers.
 struct HostEvents {
-  explicit HostEvents(const std::vector<Seen>& from) : slots(from.size()) {
+  explicit HostEvents(std::vector<Seen> events) : from(std::move(events)), slots(from.size()) {
     for (size_t i = 0; i < from.size(); ++i) {
       cairn_event& e = slots[i].value;
       e = cairn_event{};
@@ -133,6 +133,7 @@ struct HostEvents {
     return true;
   }
   std::string type = "Grown";
+  std::vector<Seen> from;  // owns the bytes the events point at
   std::vector<Fenced<cairn_event>> slots;
   std::vector<const cairn_event*> pointers;
 };
