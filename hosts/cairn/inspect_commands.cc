@@ -186,8 +186,8 @@ int PluginInfoCommand(CommandContext& context) {
           context, "FILE [--json]",
           "Loads one plugin file and prints everything in its descriptor: kind, name,\n"
           "version, description, ABI, capabilities, options (key, type, default, allowed\n"
-          "values, flags, help) and table size. If the "
-          "loader refuses the file, prints its reason and exits 2.",
+          "values, flags, help) and table size. If the loader refuses the file, prints\n"
+          "its reason and exits 2.",
           description, positional, &variables)) {
     return *done;
   }
@@ -229,8 +229,11 @@ int PluginInfoCommand(CommandContext& context) {
       absl::StrCat("0x", absl::Hex(plugin.capabilities()),
                    capabilities.empty() ? "" : " ", absl::StrJoin(capabilities, " ")));
   std::vector<OptionInfo> options = plugin.options();
-  if (options.empty()) row("options:", "(none)");
-  if (!options.empty()) *context.out << "options:\n";
+  if (options.empty()) {
+    row("options:", "(none)");
+  } else {
+    *context.out << "options:\n";
+  }
   for (const OptionInfo& o : options) *context.out << "  " << OptionLine(o) << "\n";
   row("table size:", absl::StrCat(table_size, " bytes (this host requires at least ",
                                   RequiredTableSize(plugin.kind()), ")"));
