@@ -34,6 +34,12 @@ inline constexpr char kRuleAtomicBatches[] = "batches must be atomic";
 inline constexpr char kRuleSurvivesReopen[] =
     "committed events must survive reopen";
 inline constexpr char kRuleGapFreePositions[] = "positions must be gap-free";
+// ABI growth rules (cairn/plugin.h, "Growth"): a plugin writes an output
+// struct only within the size the caller declared, and reads a batch of
+// events through its pointers, each event by its own size.
+inline constexpr char kRuleResultsWithinDeclaredSize[] =
+    "results-within-declared-size";
+inline constexpr char kRuleEventsByPointer[] = "events-by-pointer";
 
 struct Target {
   std::string path;  // the plugin file, as given

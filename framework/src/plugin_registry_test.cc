@@ -37,7 +37,7 @@ TEST(PluginLoader, LoadsAWellFormedPlugin) {
   EXPECT_EQ((*plugin)->name(), "good");
   EXPECT_EQ((*plugin)->kind(), CAIRN_KIND_CODEC);
   EXPECT_EQ((*plugin)->version(), "0.0.1");
-  EXPECT_THAT((*plugin)->option_keys(), ::testing::ElementsAre("level"));
+  EXPECT_THAT((*plugin)->option_keys(), ::testing::ElementsAre("level", "mode"));
   EXPECT_NE((*plugin)->codec(), nullptr);
   EXPECT_EQ((*plugin)->storage(), nullptr);
 }

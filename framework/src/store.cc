@@ -196,21 +196,11 @@ class PluginOptions {
   cairn_options options_{};
 };
 
-// Refuses option keys the plugin does not list, naming section and plugin.
+// Refuses options the plugin does not describe, values that do not fit
+// their descriptor and missing required ones, naming section and key.
 absl::Status CheckOptionKeys(const char* section, const Plugin& plugin,
                              const PluginChoice& choice) {
-  std::vector<std::string> accepted = plugin.option_keys();
-  for (const auto& [key, value] : choice.options) {
-    if (std::find(accepted.begin(), accepted.end(), key) == accepted.end()) {
-      return MakeStatus(
-          CAIRN_E_INVALID_ARGUMENT,
-          absl::StrCat("[", section, "] '", key, "' is not an option of ", section,
-                       " plugin '", plugin.name(), "' (it accepts: ",
-                       accepted.empty() ? "no options" : absl::StrJoin(accepted, ", "),
-                       ")"));
-    }
-  }
-  return absl::OkStatus();
+  return CheckOptions(section, plugin.name(), plugin.options(), choice.options);
 }
 
 // The host-defined storage option `create` (cairn/plugin.h), for a plugin

@@ -164,7 +164,7 @@ TEST_F(StoreTest, CreateFalseFromTheHostOrTheSiteOpensOnlyAnExistingStore) {
   bad.storage.options.emplace_back("create", "maybe");
   store = Store::Open(bad, registry_);
   ASSERT_FALSE(store.ok());
-  EXPECT_THAT(store.status().message(), HasSubstr("[storage] create = maybe"));
+  EXPECT_THAT(store.status().message(), HasSubstr("[storage] create = 'maybe': allowed: true, false"));
 
   store = Store::Open(config_, registry_);
   ASSERT_TRUE(store.ok()) << store.status();

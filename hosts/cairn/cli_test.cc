@@ -423,6 +423,24 @@ TEST_F(CliTest, UnknownPluginOptionIsAStoreErrorNamingTheKey) {
   EXPECT_THAT(unknown.err, HasSubstr("nosuch"));
 }
 
+// --set values are checked against the plugin's option descriptors before
+// anything is opened.
+TEST_F(CliTest, SetValueThatDoesNotFitTheDescriptorIsAStoreErrorNamingKeyAndAllowed) {
+  std::filesystem::path dir = MakeTempDir("set-descriptor");
+  Result r = RunReal({"append", "s", "--data", (dir / "data").string(), "--set",
+                      "storage.plugin=mmaplog", "--set", "storage.zero-fill=sometimes"},
+                     "{\"type\":\"t\",\"data\":{}}\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err,
+              HasSubstr("[storage] zero-fill = 'sometimes': allowed: auto, always, never"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "data"));
+  Result size = RunReal({"head", "s", "--data", (dir / "data").string(), "--set",
+                         "storage.plugin=mmaplog", "--set", "storage.segment-size=huge"});
+  EXPECT_EQ(size.code, 2);
+  EXPECT_THAT(size.err, HasSubstr("[storage] segment-size = 'huge': not a size"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(CliTest, SiteFileErrorsNameTheFileSectionAndKey) {
   std::filesystem::path dir = MakeTempDir("config");
   Result missing = RunReal({"--config", (dir / "none.ini").string(), "head"});
@@ -599,11 +617,13 @@ TEST_F(CliTest, PluginInfoPrintsTheWholeDescriptor) {
   EXPECT_THAT(r.out, HasSubstr("kind:          storage"));
   EXPECT_THAT(r.out, HasSubstr("name:          memory"));
   EXPECT_THAT(r.out, HasSubstr("live-reads tags snapshots delete apply seal-in-append"));
-  EXPECT_THAT(r.out, HasSubstr("option keys:   (none)"));
+  EXPECT_THAT(r.out, HasSubstr("options:       (none)"));
   EXPECT_THAT(r.out, HasSubstr("table size:"));
   nlohmann::json json = nlohmann::json::parse(
       Run({"plugin-info", "--json", PluginDir() + "/libcairn-storage-memory.so"}).out);
   EXPECT_EQ(json["abi"], "2.0");
+  EXPECT_EQ(json["options"], nlohmann::json::array());
+  EXPECT_FALSE(json.contains("option_keys"));
 }
 
 TEST_F(CliTest, PluginInfoPrintsTheLoadersRefusal) {
@@ -641,6 +661,42 @@ TEST_F(CliTest, PluginInfoNamesEachLoaderRefusal) {
   Result newer = Run({"plugin-info", LoaderFixture("newer-minor.so")});
   EXPECT_EQ(newer.code, 0) << newer.err;
   EXPECT_THAT(newer.out, HasSubstr("abi:           2.7 (this host: 2.0)"));
+}
+
+// Each option descriptor: key, type, default, allowed values, flags, help;
+// a secret option's default is masked.
+TEST_F(CliTest, PluginInfoAndPluginsPrintTheOptionDescriptors) {
+  Result r = Run({"plugin-info", LoaderFixture("good.so")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("options:\n"
+                               "  level (uint, default 1): a number the fixture ignores\n"
+                               "  mode (enum: fast|small, default ***, secret): what the "
+                               "fixture pretends to favour\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("default fast")));
+  nlohmann::json json =
+      nlohmann::json::parse(Run({"plugin-info", "--json", LoaderFixture("good.so")}).out);
+  ASSERT_EQ(json["options"].size(), 2u);
+  EXPECT_EQ(json["options"][0],
+            nlohmann::json({{"key", "level"}, {"type", "uint"}, {"default", "1"},
+                            {"allowed", nlohmann::json::array()},
+                            {"help", "a number the fixture ignores"},
+                            {"flags", nlohmann::json::array()}}));
+  EXPECT_EQ(json["options"][1]["allowed"], nlohmann::json({"fast", "small"}));
+  EXPECT_EQ(json["options"][1]["default"], "***");
+  EXPECT_EQ(json["options"][1]["flags"], nlohmann::json({"secret"}));
+
+  Result list = Run({"plugins", "--dir", LoaderFixture("")});
+  EXPECT_THAT(list.out, HasSubstr("    option level (uint, default 1): a number the fixture "
+                                  "ignores\n"));
+  bool found = false;
+  for (const nlohmann::json& plugin :
+       JsonLines(Run({"plugins", "--json", "--dir", LoaderFixture("")}).out)) {
+    if (plugin["name"] != "good") continue;
+    found = true;
+    EXPECT_EQ(plugin["options"][0]["key"], "level");
+    EXPECT_EQ(plugin["options"][1]["type"], "enum");
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST_F(CliTest, PluginsListsGoodFilesAndReportsRefusedOnes) {

@@ -54,6 +54,47 @@ std::string AbiOf(const Plugin& plugin) {
 
 const char* OrEmpty(const char* text) { return text ? text : ""; }
 
+std::vector<std::string> OptionFlagNames(uint32_t flags) {
+  std::vector<std::string> names;
+  if (flags & CAIRN_OPT_REQUIRED) names.push_back("required");
+  if (flags & CAIRN_OPT_SECRET) names.push_back("secret");
+  if (flags & CAIRN_OPT_HOST_DEFINED) names.push_back("host-defined");
+  const uint32_t known = CAIRN_OPT_REQUIRED | CAIRN_OPT_SECRET | CAIRN_OPT_HOST_DEFINED;
+  if (flags & ~known) names.push_back(absl::StrCat("unknown-bits-0x", absl::Hex(flags & ~known)));
+  return names;
+}
+
+// A secret option's default is never printed (CAIRN_OPT_SECRET).
+std::string DefaultOf(const OptionInfo& o) {
+  return (o.flags & CAIRN_OPT_SECRET) && o.has_default ? "***" : o.default_value;
+}
+
+// One option descriptor as a line, e.g.
+//   zero-fill (enum: auto|always|never, default auto): pre-write new segments
+std::string OptionLine(const OptionInfo& o) {
+  std::vector<std::string> facts;
+  facts.push_back(o.allowed.empty()
+                      ? std::string(OptionTypeName(o.type))
+                      : absl::StrCat(OptionTypeName(o.type), ": ", absl::StrJoin(o.allowed, "|")));
+  facts.push_back(o.has_default ? absl::StrCat("default ", DefaultOf(o)) : "no default");
+  for (std::string& flag : OptionFlagNames(o.flags)) facts.push_back(std::move(flag));
+  return absl::StrCat(o.key, " (", absl::StrJoin(facts, ", "), ")", o.help.empty() ? "" : ": ",
+                      o.help);
+}
+
+Json OptionsJson(const Plugin& plugin) {
+  Json options = Json::array();
+  for (const OptionInfo& o : plugin.options()) {
+    options.push_back({{"key", o.key},
+                       {"type", OptionTypeName(o.type)},
+                       {"default", o.has_default ? Json(DefaultOf(o)) : Json(nullptr)},
+                       {"allowed", o.allowed},
+                       {"help", o.help},
+                       {"flags", OptionFlagNames(o.flags)}});
+  }
+  return options;
+}
+
 }  // namespace
 
 int PluginsCommand(CommandContext& context) {
@@ -75,8 +116,9 @@ int PluginsCommand(CommandContext& context) {
   if (auto done = ParseCommandLine(
           context, "[--dir D]... [--config FILE] [--json]",
           "Lists the built-in plugins, then every plugin file in the plugin folders: kind,\n"
-          "name, version, ABI and file. A file the loader refuses is reported on stderr\n"
-          "with the reason; the exit code stays 0.",
+          "name, version, ABI and file, and under each the options it accepts. A file\n"
+          "the loader refuses is reported on stderr with the reason; the exit code\n"
+          "stays 0.",
           description, po::positional_options_description(), &variables)) {
     return *done;
   }
@@ -123,12 +165,16 @@ int PluginsCommand(CommandContext& context) {
                             {"version", plugin->version()},
                             {"abi", AbiOf(*plugin)},
                             {"file", file},
-                            {"description", OrEmpty(plugin->descriptor().description)}})
+                            {"description", OrEmpty(plugin->descriptor().description)},
+                            {"options", OptionsJson(*plugin)}})
                    << '\n';
     } else {
       *context.out << std::left << std::setw(13) << KindName(plugin->kind()) << std::setw(20)
                    << plugin->name() << std::setw(10) << plugin->version() << std::setw(6)
                    << AbiOf(*plugin) << file << '\n';
+      for (const OptionInfo& o : plugin->options()) {
+        *context.out << "    option " << OptionLine(o) << '\n';
+      }
     }
   }
   for (const absl::Status& refusal : refusals) {
@@ -149,8 +195,9 @@ int PluginInfoCommand(CommandContext& context) {
   if (auto done = ParseCommandLine(
           context, "FILE [--json]",
           "Loads one plugin file and prints everything in its descriptor: kind, name,\n"
-          "version, description, ABI, capabilities, option keys and table size. If the\n"
-          "loader refuses the file, prints its reason and exits 2.",
+          "version, description, ABI, capabilities, options (key, type, default, allowed\n"
+          "values, flags, help) and table size. If the loader refuses the file, prints\n"
+          "its reason and exits 2.",
           description, positional, &variables)) {
     return *done;
   }
@@ -163,7 +210,6 @@ int PluginInfoCommand(CommandContext& context) {
   const uint32_t table_size = *static_cast<const uint32_t*>(d.table);
   const std::string host_abi = absl::StrCat(registry.host().major_max, ".", registry.host().minor);
   std::vector<std::string> capabilities = CapabilityNames(plugin.capabilities());
-  std::vector<std::string> keys = plugin.option_keys();
   if (variables.count("json")) {
     *context.out << Dump({{"file", plugin.origin()},
                           {"kind", KindName(plugin.kind())},
@@ -174,7 +220,7 @@ int PluginInfoCommand(CommandContext& context) {
                           {"host_abi", host_abi},
                           {"capabilities", capabilities},
                           {"capability_bits", plugin.capabilities()},
-                          {"option_keys", keys},
+                          {"options", OptionsJson(plugin)},
                           {"table_size", table_size},
                           {"required_table_size", RequiredTableSize(plugin.kind())}})
                  << "\n";
@@ -192,7 +238,13 @@ int PluginInfoCommand(CommandContext& context) {
   row("capabilities:",
       absl::StrCat("0x", absl::Hex(plugin.capabilities()),
                    capabilities.empty() ? "" : " ", absl::StrJoin(capabilities, " ")));
-  row("option keys:", keys.empty() ? "(none)" : absl::StrJoin(keys, ", "));
+  std::vector<OptionInfo> options = plugin.options();
+  if (options.empty()) {
+    row("options:", "(none)");
+  } else {
+    *context.out << "options:\n";
+  }
+  for (const OptionInfo& o : options) *context.out << "  " << OptionLine(o) << "\n";
   row("table size:", absl::StrCat(table_size, " bytes (this host requires at least ",
                                   RequiredTableSize(plugin.kind()), ")"));
   return kExitOk;

@@ -8,6 +8,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -38,6 +40,29 @@ struct OptionInfo {
   std::string help;
   uint32_t flags = 0;  // CAIRN_OPT_*
 };
+
+// The type's name as docs and `cairn plugin-info` print it: "string",
+// "uint", "size", "bool", "enum", "duration", "path" ("type N" if unknown).
+const char* OptionTypeName(uint32_t type);
+
+// Checks `value` against option `option` of a plugin configured in
+// [`section`]: UINT a decimal unsigned 64-bit integer, SIZE a byte size
+// (cairn::sdk::Options::ParseSize), BOOL true|false, ENUM one of `allowed`,
+// DURATION a number with ms|s|m|h (a plain number is ms), PATH non-empty;
+// STRING anything. The error names section, key, the value ("***" for a
+// CAIRN_OPT_SECRET option) and what is allowed, e.g.
+//   [storage] zero-fill = 'sometimes': allowed: auto, always, never
+absl::Status CheckOptionValue(std::string_view section, const OptionInfo& option,
+                              std::string_view value);
+
+// Checks a plugin's options before open: every key must be one of
+// `described` (else an error naming section, key, plugin and the keys it
+// accepts), every value must fit its type (CheckOptionValue), and every
+// CAIRN_OPT_REQUIRED option must be set. A CAIRN_OPT_HOST_DEFINED option
+// counts as set: the host fills it in itself.
+absl::Status CheckOptions(std::string_view section, std::string_view plugin,
+                          const std::vector<OptionInfo>& described,
+                          const std::vector<std::pair<std::string, std::string>>& options);
 
 class Plugin {
  public:

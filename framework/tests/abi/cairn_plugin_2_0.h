@@ -1,0 +1,643 @@
+/*
+ * Cairn plugin ABI, version 2.
+ *
+ * This header is the whole contract between a Cairn host and a plugin. It is
+ * plain C so that a plugin built with another compiler or standard library
+ * still loads.
+ *
+ * Rules (see docs/plugins.md for the long form):
+ *  - A plugin library exports exactly one symbol, `cairn_plugin_entry`. The
+ *    host calls it with the ABI range it supports (cairn_host_offer); the
+ *    plugin answers with a descriptor whose `table` points at the function
+ *    table of its kind.
+ *  - Growth. Every struct that crosses the boundary begins with its own
+ *    `uint32_t size` and only ever grows at the end; within one ABI major a
+ *    minor version only appends fields (and functions at the end of a
+ *    table); a major version may change anything. So that either side may be
+ *    the newer one:
+ *      * a reader touches a field only if `size` covers it (CAIRN_HAS_FIELD);
+ *      * a sized struct is never passed as an array: batches are arrays of
+ *        pointers (`const cairn_event* const* events`), each element with its
+ *        own size;
+ *      * an output struct is allocated by the caller, who sets `size`; the
+ *        callee writes a field only if that size covers it (CAIRN_SET_FIELD)
+ *        and never writes sizeof of its own struct;
+ *      * a function table is read up to its `size`: a function past it is
+ *        absent, exactly as a NULL one.
+ *    The only structs without a size, cairn_bytes, cairn_option, cairn_error
+ *    and cairn_buffer, are frozen for the life of ABI 2.
+ *  - Threading. Each function says who may call it and what may run beside
+ *    it. Where a function says nothing more, it may be called from any
+ *    thread, concurrently with any function of the same instance except
+ *    close. `close` is called once, when no other call on the instance is in
+ *    flight; after it the instance pointer is dead.
+ *  - Functions return a cairn_status and, on failure, write a NUL-terminated
+ *    message into the caller's cairn_error buffer. No exception, no C++ type
+ *    and no allocation crosses the boundary: memory is freed by the side that
+ *    allocated it. Data a plugin hands to a callback is valid only during
+ *    that call.
+ *  - Options reach a plugin as key/value strings. A plugin describes every
+ *    option it accepts (cairn_option_desc: key, type, default, allowed
+ *    values, help) in its descriptor; the host rejects unknown keys and
+ *    values that do not fit the type before open, naming section, key and
+ *    what is allowed. Hosts never hard-code a plugin's option or name: what a
+ *    host must know comes from capability flags.
+ *  - Plugins log through the host (cairn_host_offer.log), never to stdout or
+ *    stderr.
+ *
+ * Migrating from ABI 1: see "Migrating from ABI 1" in docs/plugins.md.
+ */
+#ifndef CAIRN_PLUGIN_H_
+#define CAIRN_PLUGIN_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Versioning ------------------------------------------------------- */
+
+#define CAIRN_PLUGIN_MAGIC 0x4352414Eu /* "CRAN" read big-endian: Cairn */
+#define CAIRN_ABI_MAJOR 2
+#define CAIRN_ABI_MINOR 0
+
+/* True if a struct of `size` bytes holds the member `field` of `type`. */
+#define CAIRN_HAS_FIELD(type, ptr, field)                        \
+  ((ptr) != NULL && (size_t)(ptr)->size >= offsetof(type, field) + \
+                                                sizeof(((type*)0)->field))
+
+/* Writes `value` into the member `field` of a caller-allocated struct only if
+ * the caller's declared size covers it. */
+#define CAIRN_SET_FIELD(type, ptr, field, value)  \
+  do {                                            \
+    if (CAIRN_HAS_FIELD(type, ptr, field)) {      \
+      (ptr)->field = (value);                     \
+    }                                             \
+  } while (0)
+
+#if defined(_WIN32)
+#define CAIRN_PLUGIN_EXPORT __declspec(dllexport)
+#else
+#define CAIRN_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* ---- Status and errors ------------------------------------------------ */
+
+typedef enum cairn_status {
+  CAIRN_OK = 0,
+  CAIRN_E_INVALID_ARGUMENT = 1,  /* the caller's input is malformed */
+  CAIRN_E_NOT_FOUND = 2,         /* no such stream, snapshot, key, ... */
+  CAIRN_E_WRONG_EXPECTED_REVISION = 3, /* optimistic concurrency conflict */
+  CAIRN_E_CORRUPTION = 4,        /* stored bytes fail their checksum */
+  CAIRN_E_INTEGRITY = 5,         /* authenticated decryption failed */
+  CAIRN_E_IO = 6,                /* the operating system refused */
+  CAIRN_E_UNSUPPORTED = 7,       /* the plugin lacks this capability */
+  CAIRN_E_CLOSED = 8,            /* the instance is closed or closing */
+  CAIRN_E_RESOURCE_EXHAUSTED = 9,/* disk full, too large, out of memory */
+  CAIRN_E_TIMEOUT = 10,          /* a wait ended without the condition */
+  CAIRN_E_FAILED_PRECONDITION = 11, /* state forbids it (e.g. replica) */
+  CAIRN_E_INTERNAL = 12          /* a bug: the plugin broke its own rules */
+} cairn_status;
+
+/* A caller-owned buffer for an error message. A plugin writes at most
+ * `capacity` bytes including the terminating NUL, and truncates if needed. */
+typedef struct cairn_error {
+  char* message;
+  size_t capacity;
+} cairn_error;
+
+/* ---- Plain values ----------------------------------------------------- */
+
+/* Bytes that are not owned by the receiver. `data` may be NULL if size is 0. */
+typedef struct cairn_bytes {
+  const uint8_t* data;
+  size_t size;
+} cairn_bytes;
+
+/* A key/value option from the site config, both NUL-terminated UTF-8. */
+typedef struct cairn_option {
+  const char* key;
+  const char* value;
+} cairn_option;
+
+typedef struct cairn_options {
+  const cairn_option* items;
+  size_t count;
+} cairn_options;
+
+/* A growable output buffer owned by the caller. The callee appends at
+ * `data + size`; when it needs room it calls `reserve(buffer, n)`, which makes
+ * capacity - size >= n (and may move `data`) or returns non-zero on failure. */
+typedef struct cairn_buffer {
+  uint8_t* data;
+  size_t size;
+  size_t capacity;
+  int (*reserve)(struct cairn_buffer* buffer, size_t additional);
+  void* owner; /* for the caller's reserve() */
+} cairn_buffer;
+
+/* ---- Plugin kinds and the entry point --------------------------------- */
+
+typedef enum cairn_plugin_kind {
+  CAIRN_KIND_STORAGE = 1,
+  CAIRN_KIND_CODEC = 2,
+  CAIRN_KIND_CIPHER = 3,
+  CAIRN_KIND_REPLICATION = 4
+} cairn_plugin_kind;
+
+/* Capability flags: optional features a plugin declares it has, and facts
+ * about it a host needs. The conformance suite skips exactly the features a
+ * plugin does not declare. */
+#define CAIRN_CAP_PERSISTENT (1ull << 0)   /* storage: survives close/reopen */
+#define CAIRN_CAP_LIVE_READS (1ull << 1)   /* storage: wait_commit works */
+#define CAIRN_CAP_TAGS (1ull << 2)         /* storage: read_tag works */
+#define CAIRN_CAP_SNAPSHOTS (1ull << 3)    /* storage: snapshot_* work */
+#define CAIRN_CAP_DELETE (1ull << 4)       /* storage: delete_to works */
+#define CAIRN_CAP_APPLY (1ull << 5)        /* storage: apply (replica side) */
+#define CAIRN_CAP_KEY_ROTATION (1ull << 6) /* cipher: rotate works */
+#define CAIRN_CAP_MULTI_NODE (1ull << 7)   /* replication: ships to peers */
+/* Codec or cipher: leaves bytes unchanged. A host may skip calling it (no
+ * envelope, no copy); events stored without it read back the same. */
+#define CAIRN_CAP_PASSTHROUGH (1ull << 8)
+/* Storage or replication: append (or replicate) may wait, e.g. for an fsync
+ * or for replicas. A server runs such calls off its I/O threads. A storage
+ * instance may clear this for itself (storage `instance_capabilities`, e.g.
+ * when configured never to sync). */
+#define CAIRN_CAP_APPEND_MAY_BLOCK (1ull << 9)
+/* Storage: append honours cairn_append_request.seal (it always must in ABI
+ * 2; the flag is there so a host can tell a 2.0 plugin that ignores it from
+ * one that calls it, and the conformance suite checks it). */
+#define CAIRN_CAP_SEAL_IN_APPEND (1ull << 10)
+
+/* Log levels for the host's log callback. */
+typedef enum cairn_log_level {
+  CAIRN_LOG_DEBUG = 0,
+  CAIRN_LOG_INFO = 1,
+  CAIRN_LOG_WARN = 2,
+  CAIRN_LOG_ERROR = 3
+} cairn_log_level;
+
+/* What the host offers when it calls cairn_plugin_entry. */
+typedef struct cairn_host_offer {
+  uint32_t size;
+  uint16_t abi_major_min; /* oldest ABI major the host can drive */
+  uint16_t abi_major_max; /* newest ABI major the host can drive */
+  uint16_t abi_minor;     /* the host's minor within abi_major_max */
+  uint16_t reserved;
+  /* Optional: a sink for the plugin's log lines. May be NULL. Any thread,
+   * concurrently; the host adds the plugin's name and a timestamp. */
+  void (*log)(void* log_context, cairn_log_level level, const char* plugin,
+              const char* message);
+  void* log_context;
+} cairn_host_offer;
+
+/* ---- Option descriptors ---------------------------------------------- */
+
+/* How the host checks an option's value before open. */
+typedef enum cairn_option_type {
+  CAIRN_OPT_STRING = 1,   /* any UTF-8 text; the plugin checks it */
+  CAIRN_OPT_UINT = 2,     /* decimal unsigned 64-bit integer */
+  CAIRN_OPT_SIZE = 3,     /* a byte size: 4096, 64KiB, 256MiB, 1GiB, 10M */
+  CAIRN_OPT_BOOL = 4,     /* true | false */
+  CAIRN_OPT_ENUM = 5,     /* one of `allowed` */
+  CAIRN_OPT_DURATION = 6, /* 250ms, 5s, 2m, 1h (a plain number is ms) */
+  CAIRN_OPT_PATH = 7      /* a file or folder; site-file paths resolve
+                             against the site file's folder */
+} cairn_option_type;
+
+/* Flags of an option descriptor. */
+#define CAIRN_OPT_REQUIRED (1u << 0) /* open fails without it */
+#define CAIRN_OPT_SECRET (1u << 1)   /* never print the value (print "***") */
+/* Host-defined: the host fills the value in itself (see the storage options
+ * "path" and "create"); a site file may set it too. */
+#define CAIRN_OPT_HOST_DEFINED (1u << 2)
+
+/* One option a plugin accepts. Static storage. */
+typedef struct cairn_option_desc {
+  uint32_t size;
+  uint32_t type;                /* cairn_option_type */
+  const char* key;              /* [a-z0-9][a-z0-9-]*, e.g. "segment-size" */
+  const char* default_value;    /* the value used when unset; NULL: none */
+  const char* const* allowed;   /* ENUM: NULL-terminated list; else NULL */
+  const char* help;             /* one line for `cairn plugin-info` */
+  uint32_t flags;               /* CAIRN_OPT_* */
+} cairn_option_desc;
+
+/* The plugin's answer. Static storage: valid while the library is loaded. */
+typedef struct cairn_plugin_descriptor {
+  uint32_t size;
+  uint32_t magic;     /* CAIRN_PLUGIN_MAGIC */
+  uint16_t abi_major; /* the major this descriptor and table follow */
+  uint16_t abi_minor; /* the minor the plugin was built against */
+  uint32_t kind;      /* cairn_plugin_kind */
+  const char* name;   /* unique per kind: [a-z0-9][a-z0-9-]*, at most 64 */
+  const char* version;     /* the plugin's own version, e.g. "1.2.0" */
+  const char* description; /* one line for `cairn plugins` */
+  uint64_t capabilities;   /* CAIRN_CAP_* */
+  /* NULL-terminated array of pointers to the options open() accepts. */
+  const cairn_option_desc* const* options;
+  /* Points at the table for `kind` (cairn_storage_api, ...), which begins
+   * with its own uint32_t size. */
+  const void* table;
+} cairn_plugin_descriptor;
+
+/* The one exported symbol. Returns CAIRN_OK and sets *descriptor, or a
+ * status with a message (for example CAIRN_E_UNSUPPORTED when the host's
+ * ABI range holds no major the plugin implements). Called by the host once
+ * per load, on one thread, before anything else. The descriptor's magic,
+ * abi_major and size are at the same offsets in every major, so a host can
+ * name the major of a plugin it cannot drive. */
+typedef cairn_status (*cairn_plugin_entry_fn)(
+    const cairn_host_offer* offer, const cairn_plugin_descriptor** descriptor,
+    cairn_error* error);
+
+#define CAIRN_PLUGIN_ENTRY_SYMBOL "cairn_plugin_entry"
+
+/* ---- Events ------------------------------------------------------------ */
+
+/* One event. On append storage reads type, timestamp_us, writer, tags and,
+ * unless the request has a seal function, metadata and data; it ignores
+ * stream, revision and position, which it assigns. It keeps timestamp_us as
+ * given (the host stamps it; 0 is stored as 0). On read every field is
+ * filled and points into plugin memory valid during the callback. */
+typedef struct cairn_event {
+  uint32_t size;
+  uint32_t tag_count;
+  cairn_bytes stream;   /* 1..255 bytes, no NUL, not a path; cairn/names.h */
+  uint64_t revision;    /* 1-based, contiguous within the stream */
+  uint64_t position;    /* 1-based, gap-free across the store */
+  cairn_bytes type;     /* event type / manifest; may be empty */
+  int64_t timestamp_us; /* microseconds since the Unix epoch, UTC */
+  cairn_bytes writer;   /* writer id; may be empty */
+  cairn_bytes metadata; /* opaque; may be empty */
+  cairn_bytes data;     /* opaque; may be empty */
+  const cairn_bytes* tags; /* tag_count tags, each as stream names are */
+} cairn_event;
+
+/* Expected revision for an append. */
+typedef enum cairn_expected_kind {
+  CAIRN_EXPECT_ANY = 0,       /* no check; never a conflict */
+  CAIRN_EXPECT_NO_STREAM = 1, /* the stream has no events yet (head 0) */
+  CAIRN_EXPECT_EXACT = 2      /* the stream's head revision is `revision` */
+} cairn_expected_kind;
+
+/* Produces the bytes storage keeps as the payload of event `index` of an
+ * append, now that storage has fixed its revision: appends them to `out`
+ * (a buffer storage owns; grow it through out->reserve). Storage stores
+ * those bytes as the event's data and stores empty metadata.
+ *
+ * Storage calls it for index 0..count-1 in order, once each, on the thread
+ * that called append, after it has fixed the batch's revisions and before it
+ * publishes anything; the revisions are those the append will report. It
+ * may run for several batches (of different streams, or of one stream one
+ * after another) at once. While it runs, storage holds no lock that its
+ * read, head, wait, list, snapshot and stats functions take (appends may
+ * wait): the host may call those from inside it, but not append, apply or
+ * delete_to. If it fails, the append fails with its
+ * status and message, nothing is stored, and no revision or position is
+ * used up. */
+typedef cairn_status (*cairn_seal_fn)(void* context, size_t index,
+                                      uint64_t revision, cairn_buffer* out,
+                                      cairn_error* error);
+
+/* One atomic append. Allocated by the host. */
+typedef struct cairn_append_request {
+  uint32_t size;
+  uint32_t expected_kind;      /* cairn_expected_kind */
+  uint64_t expected_revision;  /* for CAIRN_EXPECT_EXACT */
+  cairn_bytes stream;          /* cairn/names.h */
+  const cairn_event* const* events; /* count pointers; NULL if count is 0 */
+  size_t count;
+  cairn_seal_fn seal;          /* NULL: store metadata and data as given */
+  void* seal_context;
+} cairn_append_request;
+
+/* Filled by storage up to the caller's `size` (CAIRN_SET_FIELD). */
+typedef struct cairn_append_result {
+  uint32_t size;
+  uint64_t first_revision;
+  uint64_t last_revision; /* the stream's head after the append */
+  uint64_t first_position;
+  uint64_t last_position;
+} cairn_append_result;
+
+/* Called once per event, in order, on the thread that called the read.
+ * Return 0 to go on, non-zero to stop. It may call read and head functions
+ * of the same storage, not append or delete. */
+typedef int (*cairn_event_fn)(void* context, const cairn_event* event);
+
+/* Largest revision or position value; "to the end" in reads and delete_to. */
+#define CAIRN_MAX_REVISION UINT64_MAX
+
+/* ---- Snapshots --------------------------------------------------------- */
+
+typedef struct cairn_snapshot {
+  uint32_t size;
+  cairn_bytes stream;
+  uint64_t revision;
+  int64_t timestamp_us;
+  cairn_bytes data;
+} cairn_snapshot;
+
+/* Inclusive bounds. A snapshot matches if min_revision <= revision <=
+ * max_revision and min_timestamp_us <= timestamp_us <= max_timestamp_us. */
+typedef struct cairn_snapshot_criteria {
+  uint32_t size;
+  uint64_t min_revision;
+  uint64_t max_revision;
+  int64_t min_timestamp_us;
+  int64_t max_timestamp_us;
+} cairn_snapshot_criteria;
+
+typedef int (*cairn_snapshot_fn)(void* context,
+                                 const cairn_snapshot* snapshot);
+
+/* ---- Streams directory and statistics ---------------------------------- */
+
+typedef struct cairn_stream_info {
+  uint32_t size;
+  cairn_bytes name;
+  uint64_t ordinal;        /* 1-based, in order of first append, gap-free */
+  uint64_t head_revision;  /* highest revision ever written */
+  uint64_t deleted_to;     /* revisions <= this are logically deleted */
+} cairn_stream_info;
+
+typedef int (*cairn_stream_fn)(void* context, const cairn_stream_info* info);
+
+/* One named counter or gauge, e.g. "segments" or "bytes_on_disk". */
+typedef void (*cairn_stat_fn)(void* context, const char* name, double value);
+
+/* One problem found by verify, e.g. "segment 00000003.log offset 4096:
+ * checksum mismatch". */
+typedef void (*cairn_problem_fn)(void* context, const char* description);
+
+/* Host-defined storage option keys (CAIRN_OPT_HOST_DEFINED; see open). */
+#define CAIRN_STORAGE_OPTION_PATH "path"
+#define CAIRN_STORAGE_OPTION_CREATE "create"
+
+/* Repair (by convention, no new entry): a persistent storage plugin that
+ * refuses to open damaged data may accept the option key "repair" (a
+ * CAIRN_OPT_BOOL, default false). With "repair = true" its open
+ * repairs what it would otherwise refuse (listing what it drops, keeping a
+ * copy of what it changes), and its verify reports each thing repaired
+ * first, as a description beginning with CAIRN_VERIFY_REPAIRED_PREFIX; hosts
+ * print those as done, not as problems, and do not count them.
+ * `cairn verify --repair` sets the option. */
+#define CAIRN_STORAGE_OPTION_REPAIR "repair"
+#define CAIRN_VERIFY_REPAIRED_PREFIX "repaired: "
+
+/* ---- Storage ----------------------------------------------------------- */
+
+typedef struct cairn_storage cairn_storage; /* opaque plugin instance */
+
+/* Threading: every function may be called from any thread, concurrently
+ * with every other (appends to one stream are ordered by storage), except
+ * open and close: close is called once, when no other call is in flight. A
+ * function the plugin's capabilities leave out may be NULL or return
+ * CAIRN_E_UNSUPPORTED. */
+typedef struct cairn_storage_api {
+  uint32_t size;
+
+  /* Opens a store, creating it if needed and allowed. Persistent plugins
+   * take the option "path", a directory.
+   *
+   * Host-defined options: the host fills these keys in itself, and only for
+   * a plugin that describes them among its options (a site file may set
+   * them too):
+   *   "path"    the site's [store] path, unless [storage] path is set.
+   *   "create"  "true" or "false". "false": open only a store that exists;
+   *             where there is none (a missing or empty folder), fail with
+   *             CAIRN_E_NOT_FOUND and create nothing. Hosts pass "false" for
+   *             commands that only read. The host's "false" overrides a
+   *             site's "true", and a site's "false" (never make a store
+   *             here) overrides the host's "true". It does not make the
+   *             open read-only: the plugin may still recover or adopt an
+   *             existing store.
+   * A plugin that does not list "create" never receives it and may create a
+   * store on any open (the memory plugin, which has nothing to create). */
+  cairn_status (*open)(const cairn_options* options, cairn_storage** storage,
+                       cairn_error* error);
+  void (*close)(cairn_storage* storage);
+
+  /* Appends request->count events to request->stream as one atomic batch:
+   * afterwards all are visible or, also after a crash, none is. With a wrong
+   * expected revision returns CAIRN_E_WRONG_EXPECTED_REVISION and writes
+   * nothing; CAIRN_EXPECT_ANY never conflicts, seal or not. count may be 0
+   * (checks expected only; the result holds empty ranges: first_revision =
+   * head + 1, last_revision = head, first_position = head_position + 1,
+   * last_position = head_position). With request->seal set, storage fixes the revisions first and then
+   * has every event sealed (cairn_seal_fn). Fills *result up to result->size.
+   * Returns only once the events have the durability the plugin is
+   * configured for. Concurrent appends to different streams proceed in
+   * parallel; to one stream they are ordered. */
+  cairn_status (*append)(cairn_storage* storage,
+                         const cairn_append_request* request,
+                         cairn_append_result* result, cairn_error* error);
+
+  /* Events of `stream` with from <= revision <= to, at most max_count
+   * (0: none), in revision order, skipping logically deleted ones, up to the
+   * commit watermark at the time of the call. An unknown stream yields no
+   * event and CAIRN_OK. */
+  cairn_status (*read_stream)(cairn_storage* storage, cairn_bytes stream,
+                              uint64_t from_revision, uint64_t to_revision,
+                              uint64_t max_count, cairn_event_fn on_event,
+                              void* context, cairn_error* error);
+
+  /* Events carrying `tag` with position > after_position, in position order,
+   * at most max_count (0: none), skipping logically deleted ones, up to the
+   * commit watermark at the time of the call. */
+  cairn_status (*read_tag)(cairn_storage* storage, cairn_bytes tag,
+                           uint64_t after_position, uint64_t max_count,
+                           cairn_event_fn on_event, void* context,
+                           cairn_error* error);
+
+  /* Every event with position > after_position, in position order, at most
+   * max_count (0: none), up to the commit watermark at the time of the call.
+   * Logically deleted events are skipped unless include_deleted (replication
+   * ships them). */
+  cairn_status (*read_all)(cairn_storage* storage, uint64_t after_position,
+                           uint64_t max_count, int include_deleted,
+                           cairn_event_fn on_event, void* context,
+                           cairn_error* error);
+
+  /* The stream's highest revision ever written (0 if none). Never goes down,
+   * also after delete_to. */
+  cairn_status (*head_revision)(cairn_storage* storage, cairn_bytes stream,
+                                uint64_t* revision, cairn_error* error);
+
+  /* The commit watermark: the highest position visible to readers. */
+  cairn_status (*head_position)(cairn_storage* storage, uint64_t* position,
+                                cairn_error* error);
+
+  /* Blocks until the watermark exceeds after_position, timeout_ms elapses
+   * (CAIRN_E_TIMEOUT) or the store closes (CAIRN_E_CLOSED). Wakes on commit,
+   * not by polling. Sets *position to the watermark. */
+  cairn_status (*wait_commit)(cairn_storage* storage, uint64_t after_position,
+                              uint32_t timeout_ms, uint64_t* position,
+                              cairn_error* error);
+
+  /* Logically deletes revisions <= revision (CAIRN_MAX_REVISION: all); a
+   * revision past the head deletes to the head. The head revision is kept.
+   * Deleting an unknown stream is CAIRN_OK. */
+  cairn_status (*delete_to)(cairn_storage* storage, cairn_bytes stream,
+                            uint64_t revision, cairn_error* error);
+
+  /* Saves a snapshot; one at the same (stream, revision) is replaced. */
+  cairn_status (*snapshot_save)(cairn_storage* storage,
+                                const cairn_snapshot* snapshot,
+                                cairn_error* error);
+  /* Calls on_snapshot once with the matching snapshot of highest revision
+   * (ties: newest timestamp), or not at all. */
+  cairn_status (*snapshot_load)(cairn_storage* storage, cairn_bytes stream,
+                                const cairn_snapshot_criteria* criteria,
+                                cairn_snapshot_fn on_snapshot, void* context,
+                                cairn_error* error);
+  /* Deletes the snapshot at (stream, revision); none there is CAIRN_OK. */
+  cairn_status (*snapshot_delete)(cairn_storage* storage, cairn_bytes stream,
+                                  uint64_t revision, cairn_error* error);
+  /* Deletes every snapshot of `stream` matching criteria. */
+  cairn_status (*snapshot_delete_matching)(
+      cairn_storage* storage, cairn_bytes stream,
+      const cairn_snapshot_criteria* criteria, cairn_error* error);
+
+  /* Streams with ordinal > after_ordinal, in ordinal order, at most max. */
+  cairn_status (*list_streams)(cairn_storage* storage, uint64_t after_ordinal,
+                               uint64_t max_count, cairn_stream_fn on_stream,
+                               void* context, cairn_error* error);
+
+  /* Makes everything appended so far durable. */
+  cairn_status (*flush)(cairn_storage* storage, cairn_error* error);
+
+  /* Reports named counters and gauges. */
+  cairn_status (*stats)(cairn_storage* storage, cairn_stat_fn on_stat,
+                        void* context, cairn_error* error);
+
+  /* Replica side: writes events exactly as read_all returned them on the
+   * primary (same stream, revision, position, timestamp, data). The first
+   * event's position must be head_position + 1, positions contiguous and
+   * each stream's revisions continue its head; otherwise
+   * CAIRN_E_FAILED_PRECONDITION and nothing is written. Events of one batch
+   * must come in one call to stay atomic. Calls to apply are serialised by
+   * the host; appends do not run beside it (a replica refuses them). */
+  cairn_status (*apply)(cairn_storage* storage,
+                        const cairn_event* const* events, size_t count,
+                        cairn_error* error);
+
+  /* Checks every stored record (checksums, structure, indexes) without
+   * changing anything, reports each problem through on_problem and returns
+   * CAIRN_E_CORRUPTION if there was one. Non-persistent plugins may return
+   * CAIRN_OK at once. */
+  cairn_status (*verify)(cairn_storage* storage, cairn_problem_fn on_problem,
+                         void* context, cairn_error* error);
+
+  /* The capabilities of this open instance. The host uses the descriptor's
+   * capabilities AND this value, so an instance can only narrow them by its
+   * options (e.g. a storage configured never to sync clears
+   * CAIRN_CAP_APPEND_MAY_BLOCK). NULL: the descriptor's. Lock-free. */
+  uint64_t (*instance_capabilities)(cairn_storage* storage);
+} cairn_storage_api;
+
+/* ---- Codec ------------------------------------------------------------- */
+
+typedef struct cairn_codec cairn_codec;
+
+/* Threading: encode and decode may run on any threads, concurrently with
+ * each other and themselves; close runs alone. */
+typedef struct cairn_codec_api {
+  uint32_t size;
+  cairn_status (*open)(const cairn_options* options, cairn_codec** codec,
+                       cairn_error* error);
+  void (*close)(cairn_codec* codec);
+  /* Appends the encoding of `input` to `output`, and nothing else. */
+  cairn_status (*encode)(cairn_codec* codec, cairn_bytes input,
+                         cairn_buffer* output, cairn_error* error);
+  /* Appends the decoding of `input` to `output`. Input that is not exactly
+   * this codec's output (a changed byte, a cut, trailing bytes) fails with
+   * CAIRN_E_CORRUPTION, never a crash and never wrong bytes; on failure
+   * output->size is left as it was. */
+  cairn_status (*decode)(cairn_codec* codec, cairn_bytes input,
+                         cairn_buffer* output, cairn_error* error);
+} cairn_codec_api;
+
+/* ---- Cipher ------------------------------------------------------------ */
+
+typedef struct cairn_cipher cairn_cipher;
+
+/* Threading: seal, open_sealed and rotate may run on any threads,
+ * concurrently with each other and themselves. A rotate running beside a
+ * seal makes that seal use either the old or the new key (and report which);
+ * every key ever active keeps opening. close runs alone. */
+typedef struct cairn_cipher_api {
+  uint32_t size;
+  cairn_status (*open)(const cairn_options* options, cairn_cipher** cipher,
+                       cairn_error* error);
+  void (*close)(cairn_cipher* cipher);
+  /* Encrypts and authenticates `plaintext` and `associated` under the active
+   * key with a fresh nonce, appends the result (nonce and tag included) to
+   * `output` and sets *key_id to the key used. Thread-safe. */
+  cairn_status (*seal)(cairn_cipher* cipher, cairn_bytes associated,
+                       cairn_bytes plaintext, cairn_buffer* output,
+                       uint32_t* key_id, cairn_error* error);
+  /* Reverses seal with key `key_id`. Any change to the sealed bytes, the
+   * associated data or the key fails with CAIRN_E_INTEGRITY; an unknown key
+   * id with CAIRN_E_NOT_FOUND. Never outputs unauthenticated bytes: on
+   * failure output->size is left as it was. */
+  cairn_status (*open_sealed)(cairn_cipher* cipher, uint32_t key_id,
+                              cairn_bytes associated, cairn_bytes sealed,
+                              cairn_buffer* output, cairn_error* error);
+  /* Makes a new key active for seal; older keys keep opening. Optional
+   * (CAIRN_CAP_KEY_ROTATION). Sets *key_id to the new key. */
+  cairn_status (*rotate)(cairn_cipher* cipher, uint32_t* key_id,
+                         cairn_error* error);
+} cairn_cipher_api;
+
+/* ---- Replication ------------------------------------------------------- */
+
+typedef struct cairn_replication cairn_replication;
+
+typedef enum cairn_replication_role {
+  CAIRN_ROLE_PRIMARY = 1,  /* accepts appends */
+  CAIRN_ROLE_REPLICA = 2,  /* applies what a primary ships; refuses appends */
+  CAIRN_ROLE_STANDALONE = 3
+} cairn_replication_role;
+
+/* Threading: as each function says; close runs alone. */
+typedef struct cairn_replication_api {
+  uint32_t size;
+  /* Opens replication over an already open storage instance, which stays
+   * owned by the host and outlives the replication instance. The plugin may
+   * call the storage table from its own threads. */
+  cairn_status (*open)(const cairn_options* options,
+                       const cairn_storage_api* storage_api,
+                       cairn_storage* storage, cairn_replication** replication,
+                       cairn_error* error);
+  void (*close)(cairn_replication* replication);
+  /* Called after storage committed positions first..last; returns when the
+   * site's acknowledgement rule holds for them (e.g. a quorum has them).
+   * Called from every appending thread, concurrently, with ranges that may
+   * arrive out of position order. */
+  cairn_status (*replicate)(cairn_replication* replication,
+                            uint64_t first_position, uint64_t last_position,
+                            cairn_error* error);
+  /* The node's current role (cairn_replication_role). Any thread,
+   * concurrently with everything; must not block (called on every append). */
+  uint32_t (*role)(cairn_replication* replication);
+  /* Any thread, concurrently. */
+  cairn_status (*stats)(cairn_replication* replication, cairn_stat_fn on_stat,
+                        void* context, cairn_error* error);
+} cairn_replication_api;
+
+/* ---- Entry ------------------------------------------------------------- */
+
+/* Each plugin library defines this (the SDK's export macros do it). */
+CAIRN_PLUGIN_EXPORT cairn_status cairn_plugin_entry(
+    const cairn_host_offer* offer, const cairn_plugin_descriptor** descriptor,
+    cairn_error* error);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* CAIRN_PLUGIN_H_ */
