@@ -317,7 +317,7 @@ akka.persistence.journal.cairn {{
                 string cairnd = options.Cairnd ?? throw new ArgumentException("cairn-remote needs --cairnd or CAIRN_CAIRND");
                 int port = FreePort();
                 var start = new ProcessStartInfo(cairnd) { RedirectStandardOutput = true, RedirectStandardError = true };
-                foreach (var a in new[] { "--data", dir, "--storage", "mmaplog", "--fsync", options.Fsync,
+                foreach (var a in new[] { "--data", dir, "--storage", "mmaplog", "--set", "storage.fsync=" + options.Fsync,
                              "--listen", "127.0.0.1", "--port", port.ToString(), "--http-port", "off",
                              "--log-level", "warn" })
                     start.ArgumentList.Add(a);
