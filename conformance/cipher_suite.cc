@@ -9,6 +9,7 @@
 #include <cairn/status.h>
 
 #include <atomic>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -264,6 +265,125 @@ TEST_P(CipherConformance, OneInstanceServesManyThreads) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0) << "round trips failed under concurrency";
+}
+
+// The threading contract (cairn/plugin.h): open_sealed runs beside seal
+// and, for a cipher with CAIRN_CAP_KEY_ROTATION, rotate. A seal beside a
+// rotate uses the old or the new key and reports which; every key ever
+// active keeps opening. Openers read a corpus sealed up front and what the
+// sealers sealed meanwhile; under ThreadSanitizer (scripts/test.d) this also
+// catches a race that does not change the bytes.
+TEST_P(CipherConformance, OpenRunsConcurrentlyWithSealAndRotate) {
+  constexpr int kCorpus = 16;
+  constexpr int kIterations = 150;
+  constexpr int kRotations = 6;
+  const bool rotates = GetParam().Has(CAIRN_CAP_KEY_ROTATION);
+  struct Item {
+    std::string ad, plaintext;
+    Sealed sealed;
+  };
+  std::vector<Item> corpus;
+  for (int i = 0; i < kCorpus; ++i) {
+    Item item{"corpus|" + std::to_string(i),
+              RandomBytes(20 + i * 61, static_cast<uint32_t>(9000 + i)), {}};
+    item.sealed = MustSeal(item.ad, item.plaintext);
+    corpus.push_back(std::move(item));
+  }
+  std::mutex mu;
+  std::vector<Item> fresh;  // sealed during the run, guarded by mu
+  std::set<uint32_t> keys = {corpus[0].sealed.key_id};  // guarded by mu
+  std::atomic<int> seal_failures{0}, open_failures{0}, rotate_failures{0};
+  std::string first_failure;
+  auto fail = [&](std::atomic<int>& counter, const std::string& what) {
+    ++counter;
+    std::lock_guard<std::mutex> lock(mu);
+    if (first_failure.empty()) first_failure = what;
+  };
+  auto open = [&](const Item& item) {
+    OutputBuffer out;
+    ErrorBuffer e;
+    cairn_status st =
+        api_->open_sealed(cipher_, item.sealed.key_id, Bytes(item.ad),
+                          Bytes(item.sealed.bytes), out.get(), e.get());
+    if (st != CAIRN_OK || out.contents() != item.plaintext) {
+      fail(open_failures, item.ad + " (key " +
+                              std::to_string(item.sealed.key_id) + "): " +
+                              Describe(st, e.message));
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const bool opener = t % 2 == 0;
+      for (int i = 0; i < kIterations; ++i) {
+        if (opener) {
+          open(corpus[(i + t) % kCorpus]);
+          Item latest;
+          bool have = false;
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            if (!fresh.empty()) {
+              latest = fresh[static_cast<size_t>(i) % fresh.size()];
+              have = true;
+            }
+          }
+          if (have) open(latest);
+          continue;
+        }
+        Item item{"fresh|" + std::to_string(t) + "|" + std::to_string(i),
+                  RandomBytes(10 + (i * 29) % 2000,
+                              static_cast<uint32_t>(t * 10000 + i)),
+                  {}};
+        OutputBuffer out;
+        ErrorBuffer e;
+        cairn_status st = api_->seal(cipher_, Bytes(item.ad),
+                                     Bytes(item.plaintext), out.get(),
+                                     &item.sealed.key_id, e.get());
+        if (st != CAIRN_OK) {
+          fail(seal_failures, "seal: " + Describe(st, e.message));
+          continue;
+        }
+        item.sealed.bytes = out.contents();
+        std::lock_guard<std::mutex> lock(mu);
+        fresh.push_back(std::move(item));
+      }
+    });
+  }
+  if (rotates) {
+    threads.emplace_back([&] {
+      for (int r = 0; r < kRotations; ++r) {
+        uint32_t key = 0;
+        ErrorBuffer e;
+        cairn_status st = api_->rotate(cipher_, &key, e.get());
+        if (st != CAIRN_OK) {
+          fail(rotate_failures, "rotate: " + Describe(st, e.message));
+          return;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        keys.insert(key);
+        std::this_thread::yield();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(seal_failures.load(), 0) << first_failure;
+  EXPECT_EQ(open_failures.load(), 0)
+      << "open_sealed beside seal" << (rotates ? " and rotate" : "")
+      << " failed: " << first_failure;
+  EXPECT_EQ(rotate_failures.load(), 0) << first_failure;
+  if (rotates) {
+    EXPECT_EQ(keys.size(), size_t{kRotations} + 1)
+        << "every rotate must make a new key active";
+  }
+  // Everything sealed during the run opens afterwards, under whichever key
+  // its seal reported, and that key is one rotate made active.
+  for (const Item& item : fresh) {
+    open(item);
+    EXPECT_EQ(keys.count(item.sealed.key_id), 1u)
+        << item.ad << " was sealed under key " << item.sealed.key_id
+        << ", which was never active";
+  }
+  EXPECT_EQ(open_failures.load(), 0) << first_failure;
 }
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CipherConformance);

@@ -4,6 +4,7 @@
 // never a crash; concurrent use of one instance.
 #include <cairn/status.h>
 
+#include <atomic>
 #include <random>
 #include <thread>
 
@@ -243,6 +244,63 @@ TEST_P(CodecConformance, OneInstanceServesManyThreads) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0) << "round trips failed under concurrency";
+}
+
+// The threading contract (cairn/plugin.h): decode runs beside encode on
+// other threads. Decoders open a corpus encoded up front while encoders
+// encode new inputs; under ThreadSanitizer (scripts/test.d) this also
+// catches a race that does not change the bytes.
+TEST_P(CodecConformance, DecodeRunsConcurrentlyWithEncode) {
+  constexpr int kCorpus = 16;
+  constexpr int kIterations = 120;
+  std::vector<std::string> inputs, encoded;
+  for (int i = 0; i < kCorpus; ++i) {
+    inputs.push_back(RandomBytes(50 + i * 97, static_cast<uint32_t>(7000 + i)) +
+                     Compressible(i * 200));
+    encoded.push_back(Encode(inputs.back()));
+  }
+  std::atomic<int> encode_failures{0}, decode_failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const bool decoder = t % 2 == 0;
+      for (int i = 0; i < kIterations; ++i) {
+        ErrorBuffer e;
+        if (decoder) {
+          const int k = (i + t) % kCorpus;
+          OutputBuffer out;
+          if (api_->decode(codec_, Bytes(encoded[k]), out.get(), e.get()) !=
+                  CAIRN_OK ||
+              out.contents() != inputs[k]) {
+            ++decode_failures;
+          }
+        } else {
+          std::string input =
+              RandomBytes(10 + (i * 53) % 4000,
+                          static_cast<uint32_t>(t * 10000 + i)) +
+              Compressible(i * 31);
+          OutputBuffer out;
+          if (api_->encode(codec_, Bytes(input), out.get(), e.get()) !=
+              CAIRN_OK) {
+            ++encode_failures;
+            continue;
+          }
+          OutputBuffer back;
+          std::string bytes = out.contents();
+          if (api_->decode(codec_, Bytes(bytes), back.get(), e.get()) !=
+                  CAIRN_OK ||
+              back.contents() != input) {
+            ++encode_failures;
+          }
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(decode_failures.load(), 0)
+      << "decode beside encode returned an error or wrong bytes";
+  EXPECT_EQ(encode_failures.load(), 0)
+      << "encode beside decode returned an error or bytes that do not decode";
 }
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CodecConformance);

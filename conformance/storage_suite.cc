@@ -2,6 +2,8 @@
 
 #include <cairn/status.h>
 
+#include <cstring>
+
 namespace cairn::conformance {
 namespace {
 
@@ -70,9 +72,21 @@ cairn_snapshot_criteria AllSnapshots() {
                                  CAIRN_MAX_REVISION, INT64_MIN, INT64_MAX};
 }
 
+bool AppendToBuffer(cairn_buffer* out, const std::string& bytes) {
+  if (out->capacity - out->size < bytes.size() &&
+      (out->reserve == nullptr || out->reserve(out, bytes.size()) != 0 ||
+       out->capacity - out->size < bytes.size())) {
+    return false;
+  }
+  if (!bytes.empty()) std::memcpy(out->data + out->size, bytes.data(), bytes.size());
+  out->size += bytes.size();
+  return true;
+}
+
 AppendOutcome AppendTo(const cairn_storage_api* api, cairn_storage* store,
                        const std::string& stream, Expected expected,
-                       const std::vector<EventSpec>& events) {
+                       const std::vector<EventSpec>& events,
+                       const SealFn* seal) {
   std::vector<std::vector<cairn_bytes>> tags(events.size());
   std::vector<cairn_event> raw(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
@@ -98,6 +112,14 @@ AppendOutcome AppendTo(const cairn_storage_api* api, cairn_storage* store,
   request.stream = Bytes(stream);
   request.events = pointers.empty() ? nullptr : pointers.data();
   request.count = pointers.size();
+  if (seal != nullptr) {
+    request.seal = [](void* context, size_t index, uint64_t revision,
+                      cairn_buffer* buffer, cairn_error* error) {
+      return (*static_cast<const SealFn*>(context))(index, revision, buffer,
+                                                    error);
+    };
+    request.seal_context = const_cast<SealFn*>(seal);
+  }
   AppendOutcome out;
   out.result.size = sizeof(cairn_append_result);
   ErrorBuffer error;

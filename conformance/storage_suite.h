@@ -89,10 +89,22 @@ inline Expected Exact(uint64_t r) { return {CAIRN_EXPECT_EXACT, r}; }
 // `count` events whose data is "<prefix>-<i>".
 std::vector<EventSpec> Events(size_t count, const std::string& prefix = "e");
 
-// Appends through `api` (usable from any thread; no gtest assertions).
+// The host's side of cairn_seal_fn: writes event `index`'s payload for
+// `revision` into `out` (through AppendToBuffer).
+using SealFn = std::function<cairn_status(size_t index, uint64_t revision,
+                                          cairn_buffer* out,
+                                          cairn_error* error)>;
+
+// Appends `bytes` to a seal's output buffer, growing it through reserve.
+// False if reserve failed.
+bool AppendToBuffer(cairn_buffer* out, const std::string& bytes);
+
+// Appends through `api` (usable from any thread; no gtest assertions), with
+// `seal` as the request's seal function when given.
 AppendOutcome AppendTo(const cairn_storage_api* api, cairn_storage* store,
                        const std::string& stream, Expected expected,
-                       const std::vector<EventSpec>& events);
+                       const std::vector<EventSpec>& events,
+                       const SealFn* seal = nullptr);
 
 // Reads through `api` (usable from any thread); returns the status and fills
 // `out` and `message`.

@@ -40,6 +40,15 @@ inline constexpr char kRuleGapFreePositions[] = "positions must be gap-free";
 inline constexpr char kRuleResultsWithinDeclaredSize[] =
     "results-within-declared-size";
 inline constexpr char kRuleEventsByPointer[] = "events-by-pointer";
+// ABI 2: every storage honours cairn_append_request.seal (cairn_seal_fn).
+inline constexpr char kRuleSealHonoured[] =
+    "storage must store exactly what seal wrote";
+inline constexpr char kRuleSealFailureStoresNothing[] =
+    "a failed seal must store nothing";
+inline constexpr char kRuleAnyNeverConflicts[] =
+    "an any append must never conflict";
+inline constexpr char kRuleSealMayRead[] =
+    "seal may call read and head functions";
 
 struct Target {
   std::string path;  // the plugin file, as given

@@ -429,7 +429,7 @@ akka.persistence.journal.cairn {{
                 int port = FreePort();
                 var start = new ProcessStartInfo(cairnd) { RedirectStandardOutput = true, RedirectStandardError = true };
                 var arguments = new List<string> { "--data", dir, "--storage", storage };
-                if (storage == "mmaplog") arguments.AddRange(new[] { "--fsync", options.Fsync });
+                if (storage == "mmaplog") arguments.AddRange(new[] { "--set", "storage.fsync=" + options.Fsync });
                 arguments.AddRange(new[] { "--listen", "127.0.0.1", "--port", port.ToString(), "--http-port", "off",
                     "--log-level", "warn" });
                 foreach (var a in arguments) start.ArgumentList.Add(a);

@@ -1311,6 +1311,16 @@ cairn_replication_role Store::role() const {
 }
 cairn_storage* Store::raw_storage() const { return impl_->storage; }
 
+bool Store::AppendMayBlock() const {
+  if (impl_->replication_plugin->Has(CAIRN_CAP_APPEND_MAY_BLOCK)) return true;
+  uint64_t caps = impl_->storage_plugin->capabilities();
+  if (CAIRN_HAS_FIELD(cairn_storage_api, impl_->st, instance_capabilities) &&
+      impl_->st->instance_capabilities != nullptr) {
+    caps &= impl_->st->instance_capabilities(impl_->storage);
+  }
+  return (caps & CAIRN_CAP_APPEND_MAY_BLOCK) != 0;
+}
+
 Subscription::~Subscription() = default;
 
 absl::StatusOr<std::vector<RecordedEvent>> Subscription::Next(

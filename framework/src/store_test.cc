@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "envelope.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -15,6 +16,10 @@
 extern "C" cairn_status cairn_test_cipher_entry(const cairn_host_offer*,
                                                 const cairn_plugin_descriptor**,
                                                 cairn_error*);
+extern "C" cairn_status cairn_builtin_storage_memory(
+    const cairn_host_offer*, const cairn_plugin_descriptor**, cairn_error*);
+extern "C" cairn_status cairn_builtin_replication_none(
+    const cairn_host_offer*, const cairn_plugin_descriptor**, cairn_error*);
 
 namespace cairn {
 namespace {
@@ -440,6 +445,66 @@ TEST_F(StoreTest, NamesWrittenBeforeTheRuleStayReadable) {
   ASSERT_TRUE(streams.ok());
   ASSERT_EQ(streams->size(), 1u);
   EXPECT_EQ(streams->front().name, old_name);
+}
+
+// A built-in plugin under another name, declaring CAIRN_CAP_APPEND_MAY_BLOCK
+// too: a plugin the framework cannot know by name.
+template <cairn_plugin_entry_fn kEntry>
+cairn_status MayBlockEntry(const cairn_host_offer* offer,
+                           const cairn_plugin_descriptor** descriptor,
+                           cairn_error* error) {
+  static cairn_plugin_descriptor copy;
+  const cairn_plugin_descriptor* original = nullptr;
+  cairn_status s = kEntry(offer, &original, error);
+  if (s != CAIRN_OK) return s;
+  copy = *original;
+  copy.name = "may-block";
+  copy.capabilities |= CAIRN_CAP_APPEND_MAY_BLOCK;
+  *descriptor = &copy;
+  return CAIRN_OK;
+}
+
+// Whether an append may block comes from capabilities alone: the storage
+// descriptor's as narrowed by the open instance, or the replication plugin's.
+TEST_F(StoreTest, AppendMayBlockComesFromCapabilities) {
+  ASSERT_TRUE(
+      registry_.RegisterBuiltin(&MayBlockEntry<cairn_builtin_storage_memory>)
+          .ok());
+  ASSERT_TRUE(
+      registry_.RegisterBuiltin(&MayBlockEntry<cairn_builtin_replication_none>)
+          .ok());
+  char base[] = "/tmp/cairn-store-test-XXXXXX";
+  ASSERT_NE(mkdtemp(base), nullptr);
+  struct Case {
+    std::string storage;
+    std::vector<std::pair<std::string, std::string>> options;
+    std::string replication;
+    bool may_block;
+  } cases[] = {
+      {"memory", {}, "none", false},
+      {"may-block", {}, "none", true},
+      {"memory", {}, "may-block", true},
+      {"mmaplog", {}, "none", true},  // fsync = always by default
+      {"mmaplog", {{"fsync", "always"}}, "none", true},
+      {"mmaplog", {{"fsync", "never"}}, "none", false},
+      {"mmaplog", {{"fsync", "interval:50"}}, "none", false},
+      {"mmaplog", {{"fsync", "never"}}, "may-block", true},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    config_.storage = {c.storage, c.options};
+    if (c.storage == "mmaplog") {  // no 256 MiB segments in a unit test
+      config_.storage.options.emplace_back("segment-size", "64KiB");
+    }
+    config_.replication = {c.replication, {}};
+    config_.path = absl::StrCat(base, "/", n++);
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(store->AppendMayBlock(), c.may_block)
+        << c.storage << " " << (c.options.empty() ? "" : c.options[0].second)
+        << " + " << c.replication;
+  }
+  std::filesystem::remove_all(base);
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ class Server {
     std::vector<std::string> args = {
         config.cairnd, "--data", dir_ + "/data", "--port", "0",
         "--port-file", dir_ + "/port", "--http-port", "off",
-        "--fsync", config.fsync, "--log-level", "warn"};
+        "--set", "storage.fsync=" + config.fsync, "--log-level", "warn"};
     args.insert(args.end(), config.server_args.begin(),
                 config.server_args.end());
     pid_ = fork();

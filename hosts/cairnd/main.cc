@@ -42,7 +42,6 @@ struct FlagKey {
 constexpr FlagKey kFlagKeys[] = {
     {"data", "store.path", "store folder ([store] path)"},
     {"storage", "storage.plugin", "storage plugin ([storage] plugin)"},
-    {"fsync", "storage.fsync", "always | interval:MS | never ([storage] fsync)"},
     {"listen", "server.listen", "protocol address ([server] listen)"},
     {"port", "server.port", "protocol port, 0 = any free ([server] port)"},
     {"port-file", "server.port-file", "write the bound port here"},
@@ -187,6 +186,7 @@ int main(int argc, char** argv) {
     LogError("cannot open the store at " + site->path, store.status());
     return cairn::kExitDataError;
   }
+  cairn::cairnd::ResolveInlineAppends(**store, *options);
 
   cairn::cairnd::ServerMetrics metrics;
   int exit_code = cairn::kExitOk;

@@ -313,30 +313,15 @@ std::string SiteFileLineOf(const std::string& path, const std::string& message) 
   return "";
 }
 
-bool AppendsWaitForSync(const SiteConfig& site, std::string* reason) {
-  std::string why;
-  bool waits = true;
-  if (site.replication.plugin != "none") {
-    why = absl::StrCat("replication plugin ", site.replication.plugin,
-                       " may wait for replicas");
-  } else if (site.storage.plugin == "memory") {
-    why = "storage memory never syncs";
-    waits = false;
-  } else if (site.storage.plugin == "mmaplog") {
-    std::string fsync = "always";  // mmaplog's default
-    for (const auto& [key, value] : site.storage.options) {
-      if (key == "fsync") fsync = value;
-    }
-    waits = !(fsync == "never" || fsync.rfind("interval:", 0) == 0);
-    why = absl::StrCat("storage mmaplog fsync = ", fsync,
-                       waits ? " waits for fsync in append"
-                             : " does not sync in append");
-  } else {
-    why = absl::StrCat("storage plugin ", site.storage.plugin,
-                       " is not known never to wait");
-  }
-  if (reason != nullptr) *reason = why;
-  return waits;
+void ResolveInlineAppends(const Store& store, ServerOptions& options) {
+  if (options.inline_appends_setting != InlineAppends::kAuto) return;
+  const bool blocks = store.AppendMayBlock();
+  options.inline_appends = !blocks;
+  options.inline_appends_reason = absl::StrCat(
+      "storage ", store.storage_plugin()->name(), " and replication ",
+      store.replication_plugin()->name(),
+      blocks ? ": an append may block (append-may-block)"
+             : ": appends never block");
 }
 
 absl::StatusOr<ServerOptions> ServerOptionsFromSite(const SiteConfig& site) {
@@ -385,9 +370,9 @@ absl::StatusOr<ServerOptions> ServerOptionsFromSite(const SiteConfig& site) {
       options.inline_appends = false;
       options.inline_appends_reason = "[server] inline-appends = off";
       break;
-    case InlineAppends::kAuto:
-      options.inline_appends =
-          !AppendsWaitForSync(site, &options.inline_appends_reason);
+    case InlineAppends::kAuto:  // ResolveInlineAppends, once open
+      options.inline_appends = false;
+      options.inline_appends_reason = "[server] inline-appends = auto";
       break;
   }
 

@@ -14,6 +14,7 @@
 #include "access_control.h"
 #include "audit_log.h"
 #include "cairn/config.h"
+#include "cairn/store.h"
 
 namespace cairn::cairnd {
 
@@ -58,8 +59,8 @@ struct ServerOptions {
   // instead of a worker: two thread hand-offs fewer per request, but an
   // append that blocks (fsync = always) then stalls every connection of
   // that I/O thread. `[server] inline-appends = auto` (the default) turns it
-  // on only when AppendsWaitForSync says the store's appends never wait for
-  // a sync; `on` / `off` force it. Resolved by ServerOptionsFromSite.
+  // on only when the opened store says its appends never block
+  // (ResolveInlineAppends); `on` / `off` force it (ServerOptionsFromSite).
   InlineAppends inline_appends_setting = InlineAppends::kAuto;
   bool inline_appends = false;
   std::string inline_appends_reason;  // why, for the start-up log
@@ -107,11 +108,12 @@ absl::StatusOr<ServerOptions> ServerOptionsFromSite(const SiteConfig& site);
 // (OPENSSL_cleanse) once the key is loaded.
 absl::StatusOr<std::string> ReadTlsPrivateKey(const std::string& path);
 
-// Whether an append to the store `site` describes may wait for a sync or
-// another process: false only for the memory plugin, or mmaplog with fsync =
-// never or interval:MS, and replication none. Plugins it does not know count
-// as waiting. `reason` (optional) says which setting decided.
-bool AppendsWaitForSync(const SiteConfig& site, std::string* reason);
+// Resolves `[server] inline-appends = auto` for the opened `store`: inline
+// unless Store::AppendMayBlock() (the plugins' CAIRN_CAP_APPEND_MAY_BLOCK,
+// narrowed by the storage instance), with a reason for the start-up log
+// naming the plugins. `on` and `off` are left as ServerOptionsFromSite set
+// them.
+void ResolveInlineAppends(const Store& store, ServerOptions& options);
 
 // Where a ServerOptionsFromSite error that begins "[SECTION] KEY" points in
 // the site file `path`: "PATH:LINE" of that key in that section, or "" when

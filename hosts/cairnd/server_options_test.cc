@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <cairn/builtins.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -191,32 +192,43 @@ TEST(ServerOptions, InlineAppendsIsAutoOnOrOff) {
             std::string::npos);
 }
 
-TEST(ServerOptions, AutoInlineAppendsOnlyWhenAppendsNeverWaitForSync) {
+// `auto` is decided by the opened store's capabilities
+// (Store::AppendMayBlock), not by plugin names or options cairnd knows.
+TEST(ServerOptions, AutoInlineAppendsFollowsTheOpenedStore) {
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "cairnd-inline-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+  PluginRegistry registry;
+  ASSERT_TRUE(RegisterBuiltinPlugins(registry).ok());
   struct Case {
     const char* site;
     bool inline_appends;
   } cases[] = {
-      {"", false},  // mmaplog's default fsync is always
-      {"[storage]\nplugin = mmaplog\nfsync = always\n", false},
+      {"", false},  // mmaplog, whose default fsync = always blocks
       {"[storage]\nplugin = mmaplog\nfsync = never\n", true},
-      {"[storage]\nplugin = mmaplog\nfsync = interval:50\n", true},
       {"[storage]\nplugin = memory\n", true},
-      {"[storage]\nplugin = some-other\n", false},
+      {"[storage]\nplugin = memory\n[server]\ninline-appends = off\n",
+       false},
+      {"[server]\ninline-appends = on\n", true},
   };
+  int n = 0;
   for (const Case& c : cases) {
-    auto options = ServerOptionsFromSite(Site(c.site));
+    SiteConfig site = Site(c.site);
+    site.path = pattern + "/" + std::to_string(n++);
+    auto options = ServerOptionsFromSite(site);
     ASSERT_TRUE(options.ok()) << c.site << ": " << options.status();
+    auto store = Store::Open(site, registry);
+    ASSERT_TRUE(store.ok()) << c.site << ": " << store.status();
+    ResolveInlineAppends(**store, *options);
     EXPECT_EQ(options->inline_appends, c.inline_appends)
         << c.site << ": " << options->inline_appends_reason;
-    EXPECT_FALSE(options->inline_appends_reason.empty());
+    if (options->inline_appends_setting == InlineAppends::kAuto) {
+      EXPECT_NE(options->inline_appends_reason.find(site.storage.plugin),
+                std::string::npos)
+          << options->inline_appends_reason;
+    }
   }
-}
-
-TEST(ServerOptions, ReplicationTurnsAutoInlineAppendsOff) {
-  SiteConfig site;
-  site.storage = {"memory", {}};
-  site.replication = {"primary", {}};
-  EXPECT_TRUE(AppendsWaitForSync(site, nullptr));
+  std::filesystem::remove_all(pattern);
 }
 
 TEST(ServerOptions, HttpCanBeTurnedOff) {

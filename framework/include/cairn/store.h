@@ -179,6 +179,12 @@ class Store {
   const PluginPtr& replication_plugin() const;
   // The node's replication role (CAIRN_ROLE_*).
   cairn_replication_role role() const;
+  // Whether Append may wait (an fsync, replicas): the storage plugin
+  // declares CAIRN_CAP_APPEND_MAY_BLOCK and its open instance keeps it
+  // (instance_capabilities narrows the descriptor's), or the replication
+  // plugin declares it. A server runs such appends off its I/O threads.
+  // Lock-free; any thread.
+  bool AppendMayBlock() const;
 
   // The opened storage instance, for tools that need raw records (verify,
   // replication). Valid for the Store's lifetime.

@@ -126,6 +126,12 @@ sdk::Status MemoryStorage::Append(sdk::AppendBatch& request,
                                   cairn_append_result* result) {
   const std::string_view stream = request.stream();
   const size_t count = request.size();
+  uint64_t head_at_entry = 0;
+  if constexpr (kFault == Fault::kAnyConflictsWhileSealing) {
+    std::lock_guard<std::mutex> peek(mu_);
+    const StreamState* at_entry = FindLocked(stream);
+    head_at_entry = at_entry == nullptr ? 0 : at_entry->head();
+  }
   // One append at a time (append_mu_): the head read below stays the head
   // while the host seals, without holding mu_, which readers take.
   std::unique_lock<std::mutex> order(append_mu_);
@@ -139,6 +145,14 @@ sdk::Status MemoryStorage::Append(sdk::AppendBatch& request,
         request.ExpectedText() + ", but its head revision is " +
         std::to_string(head));
   }
+  if constexpr (kFault == Fault::kAnyConflictsWhileSealing) {
+    if (request.has_seal() && head != head_at_entry) {
+      return sdk::WrongExpectedRevision(
+          "stream " + Quote(stream) + " moved from " +
+          std::to_string(head_at_entry) + " to " + std::to_string(head) +
+          " while this append waited to seal");
+    }
+  }
   uint64_t first_revision = head + 1;
   if constexpr (kFault == Fault::kReuseRevision) {
     if (head != 0) first_revision = head;
@@ -148,8 +162,10 @@ sdk::Status MemoryStorage::Append(sdk::AppendBatch& request,
     lock.unlock();
     // Seal (the host's callback) and copy the payloads without mu_: a 16 MiB
     // event must not stall every reader while it is sealed and copied.
-    sdk::Status sealed = request.Seal(first_revision);
-    if (!sealed.ok()) return sealed;
+    if constexpr (kFault != Fault::kIgnoreSeal) {
+      sdk::Status sealed = request.Seal(first_revision);
+      if (!sealed.ok()) return sealed;
+    }
     batch.reserve(count);
     for (size_t i = 0; i < count; ++i) batch.push_back(Copy(request[i]));
     lock.lock();

@@ -39,6 +39,10 @@ enum class Fault {
                       // revision instead of head + 1
   kHalfVisibleBatch,  // a batch is published in two halves with a pause
   kPositionGap,       // every batch skips one global position
+  kAnyConflictsWhileSealing,  // with a seal, an `any` append fails if the
+                              // head moved since it began (the ABI 1 Store's
+                              // any -> exact turn, without its retries)
+  kIgnoreSeal,        // stores data and metadata unsealed, never calls seal
 };
 
 #ifndef CAIRN_MEMORY_FAULT
