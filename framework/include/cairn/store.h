@@ -14,6 +14,7 @@
 #include <cairn/event.h>
 #include <cairn/plugin_registry.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -68,9 +69,10 @@ class Subscription {
   // How often a waiting Next looks at Cancel: 100 ms unless set. Storage's
   // wait_commit cannot be interrupted, so this bounds how late Cancel
   // takes effect. Tests make it long to show that a commit, not this
-  // re-check, ended a wait. Call before Next, from the thread that calls it.
+  // re-check, ended a wait. At least 1 ms. Call before Next, from the
+  // thread that calls it.
   void set_cancel_check_interval(std::chrono::milliseconds interval) {
-    cancel_check_interval_ = interval;
+    cancel_check_interval_ = std::max(interval, std::chrono::milliseconds(1));
   }
 
  private:
