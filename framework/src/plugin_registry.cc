@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include <boost/dll/shared_library.hpp>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -131,23 +132,13 @@ class FilePlugin : public Plugin {
   std::shared_ptr<boost::dll::shared_library> library_;
 };
 
-// A JSON string body for `text` (quotes, backslashes, control bytes).
+// A JSON string body for `text` (nlohmann-json's escaping; bytes that are
+// not UTF-8 become U+FFFD, so the line stays JSON).
 std::string JsonEscape(const char* text) {
-  std::string out;
-  for (const char* c = text ? text : ""; *c != '\0'; ++c) {
-    unsigned char u = static_cast<unsigned char>(*c);
-    if (*c == '"' || *c == '\\') {
-      out.push_back('\\');
-      out.push_back(*c);
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", u);
-      out += buf;
-    } else {
-      out.push_back(*c);
-    }
-  }
-  return out;
+  const std::string quoted =
+      nlohmann::json(text ? text : "")
+          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return quoted.substr(1, quoted.size() - 2);
 }
 
 // Plugin log lines go to stderr as JSON lines, like the hosts' own logs.

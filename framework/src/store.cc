@@ -22,7 +22,6 @@
 namespace cairn {
 namespace {
 
-constexpr uint32_t kWaitSliceMs = 100;  // how often a waiter checks Cancel
 
 absl::string_view AV(std::string_view s) {
   return absl::string_view(s.data(), s.size());
@@ -1359,7 +1358,7 @@ absl::StatusOr<std::vector<RecordedEvent>> Subscription::Next(
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return out;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-    auto slice = std::min<std::chrono::milliseconds>(left, std::chrono::milliseconds(kWaitSliceMs));
+    auto slice = std::min(left, cancel_check_interval_);
     absl::StatusOr<uint64_t> waited = store_->WaitCommit(*head, slice);
     if (!waited.ok()) return waited.status();
   }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -70,6 +71,20 @@ class StoreTest : public ::testing::Test {
     store.storage_plugin()->storage()->read_all(store.raw_storage(), position - 1, 1, 1, fn,
                                                 &out, &e);
     return out;
+  }
+
+  // Waits until `count` threads wait in the memory storage's wait_commit
+  // (its "waiters" stat), spinning for at most 60 s. Tests order a writer
+  // or a Cancel after a reader's wait this way, not by sleeping.
+  static bool WaitForWaiters(Store& store, double count) {
+    const auto give_up =
+        std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < give_up) {
+      absl::StatusOr<std::map<std::string, double>> stats = store.Stats();
+      if (stats.ok() && (*stats)["storage.waiters"] == count) return true;
+      std::this_thread::yield();
+    }
+    return false;
   }
 
   PluginRegistry registry_;
@@ -338,16 +353,62 @@ TEST_F(StoreTest, AStreamSubscriptionFollowsRevisionsAndCancelWakesIt) {
   ASSERT_EQ(batch->size(), 1u);
   EXPECT_EQ(batch->front().revision, 2u);
   EXPECT_EQ(sub->cursor(), 2u);
+  // Cancel comes once the reader waits in storage; the wait then ends at
+  // the next cancel check (100 ms), well before the 30 s timeout.
+  std::atomic<bool> waited{false};
   std::thread canceller([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    waited = WaitForWaiters(*store, 1);
     sub->Cancel();
   });
   auto start = std::chrono::steady_clock::now();
   auto empty = sub->Next(10, std::chrono::seconds(30));
   canceller.join();
+  EXPECT_TRUE(waited) << "the reader never waited in storage";
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+// A commit ends a waiting Next; the Subscription's periodic re-check does
+// not. The re-check is set to 10 minutes and the timeout too, so Next can
+// return within the 60 s allowed below only if storage's wait_commit woke on
+// the commit: against a storage whose wait merely polled (returned at its
+// timeout, the re-check reading again), this test fails. (It does not time
+// how fast the wake-up is.)
+TEST_F(StoreTest, ACommitWakesAWaitingSubscription) {
+  auto store = Open();
+  std::unique_ptr<Subscription> sub =
+      store->Subscribe({SubscriptionFilter::Kind::kAll, "", 0});
+  sub->set_cancel_check_interval(std::chrono::minutes(10));
+  using Batch = absl::StatusOr<std::vector<RecordedEvent>>;
+  auto result = std::make_shared<std::promise<Batch>>();
+  std::future<Batch> returned = result->get_future();
+  std::thread reader([subscription = sub.get(), result] {
+    result->set_value(subscription->Next(10, std::chrono::minutes(10)));
+  });
+  // On failure the reader may wait for 10 minutes: leave it, and the store
+  // it reads, behind rather than hang the test.
+  auto abandon_reader = [&] {
+    reader.detach();
+    (void)sub.release();
+    (void)store.release();
+  };
+  if (!WaitForWaiters(*store, 1)) {
+    abandon_reader();
+    FAIL() << "the reader never waited in storage";
+  }
+  ASSERT_TRUE(
+      store->Append("s", ExpectedRevision::Any(), {Event("T", "1")}).ok());
+  if (returned.wait_for(std::chrono::seconds(60)) !=
+      std::future_status::ready) {
+    abandon_reader();
+    FAIL() << "the commit did not end the wait (still waiting 60 s later)";
+  }
+  reader.join();
+  Batch batch = returned.get();
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(batch->size(), 1u);
+  EXPECT_EQ(batch->front().position, 1u);
 }
 
 TEST_F(StoreTest, DeleteToHidesEventsButKeepsTheHead) {

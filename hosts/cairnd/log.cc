@@ -1,6 +1,6 @@
 #include "log.h"
 
-#include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "spdlog/pattern_formatter.h"
@@ -8,28 +8,20 @@
 
 namespace cairn::cairnd {
 
+namespace {
+
+// `value` as JSON text: nlohmann-json's escaping, with bytes that are not
+// UTF-8 replaced by U+FFFD so the line stays JSON.
+template <typename Json>
+std::string Dump(const Json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
 std::string JsonEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 8);
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof(buffer), "\\u%04x",
-                        static_cast<unsigned>(static_cast<unsigned char>(c)));
-          out += buffer;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out;
+  const std::string quoted = Dump(nlohmann::json(text));
+  return quoted.substr(1, quoted.size() - 2);
 }
 
 const char kLogLevels[] = "debug | info | warn | error";
@@ -57,15 +49,14 @@ void Log(spdlog::level::level_enum level, std::string_view message,
          std::initializer_list<LogField> fields) {
   auto logger = spdlog::default_logger_raw();
   if (!logger->should_log(level)) return;
-  std::string line = "\"msg\":\"" + JsonEscape(message) + "\"";
-  for (const auto& [key, value] : fields) {
-    line += ",\"";
-    line += JsonEscape(key);
-    line += "\":\"";
-    line += JsonEscape(value);
-    line += "\"";
-  }
-  logger->log(level, "{}", line);
+  // In order: "msg" first, then the fields as given. The pattern
+  // (InitJsonLogging) puts time and level before them, inside the braces.
+  nlohmann::ordered_json line;
+  line["msg"] = message;
+  for (const auto& [key, value] : fields) line[std::string(key)] = value;
+  const std::string object = Dump(line);
+  logger->log(level, "{}",
+              std::string_view(object).substr(1, object.size() - 2));
 }
 
 }  // namespace cairn::cairnd

@@ -31,7 +31,7 @@ void Log(spdlog::level::level_enum level, std::string_view message,
          std::initializer_list<LogField> fields = {});
 
 // `text` as the inside of a JSON string (quotes, backslashes, control
-// characters escaped; bytes >= 0x80 passed through).
+// characters escaped; bytes that are not UTF-8 replaced by U+FFFD).
 std::string JsonEscape(std::string_view text);
 
 }  // namespace cairn::cairnd

@@ -11,6 +11,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <openssl/crypto.h>
 
+#include <nlohmann/json.hpp>
+
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -388,18 +390,17 @@ class Server::Impl {
       const bool draining = context_.draining.load();
       reply.content_type = "application/json";
       reply.status = head.ok() ? 200 : 503;
-      reply.body = absl::StrCat(
-          "{\"status\":\"",
-          !head.ok() ? "error" : (draining ? "draining" : "ok"),
-          "\",\"store_open\":", head.ok() ? "true" : "false",
-          ",\"head_position\":", head.ok() ? *head : 0,
-          ",\"last_write_unix_us\":", metrics_->last_append_unix_us.load(),
-          ",\"role\":\"", RoleName(store_->role()),
-          "\",\"connections\":", metrics_->connections_active.load(),
-          head.ok() ? ""
-                    : absl::StrCat(",\"error\":\"",
-                                   JsonEscape(std::string(head.status().message())), "\""),
-          "}\n");
+      nlohmann::ordered_json body;
+      body["status"] = !head.ok() ? "error" : (draining ? "draining" : "ok");
+      body["store_open"] = head.ok();
+      body["head_position"] = head.ok() ? *head : 0;
+      body["last_write_unix_us"] = metrics_->last_append_unix_us.load();
+      body["role"] = RoleName(store_->role());
+      body["connections"] = metrics_->connections_active.load();
+      if (!head.ok()) body["error"] = std::string(head.status().message());
+      reply.body =
+          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+          "\n";
       return reply;
     }
     if (target == "/ready") {

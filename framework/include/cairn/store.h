@@ -14,6 +14,7 @@
 #include <cairn/event.h>
 #include <cairn/plugin_registry.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -50,7 +51,9 @@ class Subscription {
 
   // Returns up to `max` events after the cursor and advances it. Waits up to
   // `timeout` for the first one; returns an empty vector on timeout or after
-  // Cancel. Wakes on commit, not by polling.
+  // Cancel. A commit wakes the wait (storage's wait_commit); besides, the
+  // wait ends every cancel-check interval to look at Cancel (and reads
+  // again then).
   absl::StatusOr<std::vector<RecordedEvent>> Next(
       size_t max, std::chrono::milliseconds timeout);
 
@@ -58,9 +61,19 @@ class Subscription {
   uint64_t cursor() const { return filter_.after; }
   const SubscriptionFilter& filter() const { return filter_; }
 
-  // Makes a waiting or later Next return at once.
+  // Makes a later Next return at once, and a waiting one within the
+  // cancel-check interval.
   void Cancel() { cancelled_.store(true); }
   bool cancelled() const { return cancelled_.load(); }
+
+  // How often a waiting Next looks at Cancel: 100 ms unless set. Storage's
+  // wait_commit cannot be interrupted, so this bounds how late Cancel
+  // takes effect. Tests make it long to show that a commit, not this
+  // re-check, ended a wait. At least 1 ms. Call before Next, from the
+  // thread that calls it.
+  void set_cancel_check_interval(std::chrono::milliseconds interval) {
+    cancel_check_interval_ = std::max(interval, std::chrono::milliseconds(1));
+  }
 
  private:
   friend class Store;
@@ -69,6 +82,7 @@ class Subscription {
   Store* store_;
   SubscriptionFilter filter_;
   std::atomic<bool> cancelled_{false};
+  std::chrono::milliseconds cancel_check_interval_{100};
 };
 
 // How a host opens a store (Store::Open).

@@ -44,20 +44,8 @@ struct AeadCipher::ThreadContexts {
 
 namespace {
 
-std::atomic<uint64_t> next_instance_id{1};
-
-// Per thread: the contexts of the instances this thread used lately. An
-// instance is found by its id, never by address, so a closed instance's
-// entry is never matched again; it ages out (its contexts were already
-// freed by the instance's destructor).
-struct CacheSlot {
-  uint64_t instance_id;
-  std::shared_ptr<AeadCipher::ThreadContexts> contexts;
-};
-constexpr size_t kMaxCachedInstances = 8;
 // Seals a thread takes from its key's budget at once.
 constexpr uint64_t kThreadBatch = 64;
-thread_local std::vector<CacheSlot> thread_cache;
 
 sdk::Status OpenSslFailure(const char* plugin, const char* step) {
   unsigned long code = ERR_get_error();
@@ -71,9 +59,7 @@ sdk::Status OpenSslFailure(const char* plugin, const char* step) {
 }  // namespace
 
 AeadCipher::AeadCipher(const AeadAlgorithm& algorithm)
-    : algorithm_(algorithm),
-      instance_id_(next_instance_id.fetch_add(1)),
-      active_budget_(nullptr) {}
+    : algorithm_(algorithm), active_budget_(nullptr) {}
 
 AeadCipher::~AeadCipher() {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -122,10 +108,10 @@ SealBudget* AeadCipher::NewBudget(uint32_t key_id) {
   return budgets_.back().get();
 }
 
+// A closed instance's contexts age out of a thread's cache, already freed
+// (the keys wiped) by the instance's destructor through threads_.
 AeadCipher::ThreadContexts& AeadCipher::ThisThread() {
-  for (CacheSlot& slot : thread_cache) {
-    if (slot.instance_id == instance_id_) return *slot.contexts;
-  }
+  if (ThreadContexts* found = per_thread_.Find()) return *found;
   auto contexts = std::make_shared<ThreadContexts>();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -134,11 +120,7 @@ AeadCipher::ThreadContexts& AeadCipher::ThisThread() {
     });
     threads_.push_back(contexts);
   }
-  if (thread_cache.size() >= kMaxCachedInstances) {
-    thread_cache.erase(thread_cache.begin());
-  }
-  thread_cache.push_back(CacheSlot{instance_id_, contexts});
-  return *contexts;
+  return *per_thread_.Keep(std::move(contexts));
 }
 
 sdk::Status AeadCipher::Context(ThreadContexts& contexts, uint32_t key_id,

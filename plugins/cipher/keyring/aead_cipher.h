@@ -22,6 +22,7 @@
 #define CAIRN_PLUGINS_CIPHER_KEYRING_AEAD_CIPHER_H_
 
 #include <cairn/sdk/cipher.hpp>
+#include <cairn/sdk/thread_cache.hpp>
 #include <openssl/evp.h>
 
 #include <atomic>
@@ -96,7 +97,8 @@ class AeadCipher : public sdk::Cipher {
 
   const AeadAlgorithm algorithm_;
   std::string keyring_path_;
-  const uint64_t instance_id_;  // unique per process, never reused
+  // This instance's contexts on each thread that used it lately.
+  sdk::ThreadCache<ThreadContexts, 8> per_thread_;
   uint64_t max_seals_per_key_ = kDefaultMaxSealsPerKey;
   // The active key's budget; its key_id() is the active key id.
   std::atomic<SealBudget*> active_budget_;

@@ -43,16 +43,6 @@ struct ZstdCodec::ThreadContexts {
 
 namespace {
 
-std::atomic<uint64_t> next_instance_id{1};
-
-struct CacheSlot {
-  uint64_t instance_id;
-  std::unique_ptr<ZstdCodec::ThreadContexts> contexts;
-};
-// Contexts hold no secret, so a closed instance's slot simply ages out.
-constexpr size_t kMaxCachedInstances = 4;
-thread_local std::vector<CacheSlot> thread_cache;
-
 sdk::Status ParseLevel(const std::string& text, int* level) {
   size_t digits_from = !text.empty() && text[0] == '-' ? 1 : 0;
   bool ok = text.size() > digits_from && text.size() - digits_from <= 6 &&
@@ -172,8 +162,7 @@ ZstdCodec::ZstdCodec(int level, uint64_t max_decoded_size,
                      std::shared_ptr<const Dictionaries> dictionaries)
     : level_(level),
       max_decoded_size_(max_decoded_size),
-      dictionaries_(std::move(dictionaries)),
-      instance_id_(next_instance_id.fetch_add(1)) {}
+      dictionaries_(std::move(dictionaries)) {}
 
 ZstdCodec::~ZstdCodec() = default;
 
@@ -208,10 +197,8 @@ uint32_t ZstdCodec::encode_dictionary_id() const {
 }
 
 ZstdCodec::ThreadContexts* ZstdCodec::ThisThread(sdk::Status* status) {
-  for (CacheSlot& slot : thread_cache) {
-    if (slot.instance_id == instance_id_) return slot.contexts.get();
-  }
-  auto contexts = std::make_unique<ThreadContexts>();
+  if (ThreadContexts* found = per_thread_.Find()) return found;
+  auto contexts = std::make_shared<ThreadContexts>();
   contexts->dictionaries = dictionaries_;
   contexts->compress = ZSTD_createCCtx();
   contexts->decompress = ZSTD_createDCtx();
@@ -231,11 +218,7 @@ ZstdCodec::ThreadContexts* ZstdCodec::ThisThread(sdk::Status* status) {
     *status = sdk::Internal("codec 'zstd': cannot set compression parameters");
     return nullptr;
   }
-  if (thread_cache.size() >= kMaxCachedInstances) {
-    thread_cache.erase(thread_cache.begin());
-  }
-  thread_cache.push_back(CacheSlot{instance_id_, std::move(contexts)});
-  return thread_cache.back().contexts.get();
+  return per_thread_.Keep(std::move(contexts));
 }
 
 sdk::Status ZstdCodec::Encode(std::string_view input,

@@ -35,6 +35,7 @@
 #define CAIRN_PLUGINS_CODEC_ZSTD_ZSTD_CODEC_H_
 
 #include <cairn/sdk/codec.hpp>
+#include <cairn/sdk/thread_cache.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -87,7 +88,9 @@ class ZstdCodec : public sdk::Codec {
   const int level_;
   const uint64_t max_decoded_size_;
   const std::shared_ptr<const Dictionaries> dictionaries_;
-  const uint64_t instance_id_;  // unique per process, never reused
+  // This instance's contexts on each thread that used it lately. They
+  // hold no secret, so a closed instance's simply age out.
+  sdk::ThreadCache<ThreadContexts, 4> per_thread_;
   std::atomic<bool> dictionary_hint_given_{false};
 };
 

@@ -299,9 +299,11 @@ sdk::Status MemoryStorage::WaitCommit(uint64_t after_position,
                                       uint64_t* position) {
   if (position == nullptr) return sdk::InvalidArgument("position is NULL");
   std::unique_lock<std::mutex> lock(mu_);
+  ++waiters_;
   bool ready = committed_.wait_for(
       lock, std::chrono::milliseconds(timeout_ms),
       [&] { return closed_ || watermark_ > after_position; });
+  --waiters_;
   *position = watermark_;
   if (closed_) return sdk::Closed("the memory store closed while waiting");
   if (!ready) {
@@ -448,7 +450,7 @@ sdk::Status MemoryStorage::Flush() {
 }
 
 sdk::Status MemoryStorage::Stats(const sdk::StatSink& sink) {
-  double events, streams, tags, snapshots, bytes, watermark;
+  double events, streams, tags, snapshots, bytes, watermark, waiters;
   {
     std::lock_guard<std::mutex> lock(mu_);
     events = static_cast<double>(log_.size());
@@ -459,6 +461,7 @@ sdk::Status MemoryStorage::Stats(const sdk::StatSink& sink) {
     snapshots = static_cast<double>(count);
     bytes = static_cast<double>(payload_bytes_);
     watermark = static_cast<double>(watermark_);
+    waiters = static_cast<double>(waiters_);
   }
   sink("events", events);
   sink("streams", streams);
@@ -466,6 +469,7 @@ sdk::Status MemoryStorage::Stats(const sdk::StatSink& sink) {
   sink("snapshots", snapshots);
   sink("payload_bytes", bytes);
   sink("head_position", watermark);
+  sink("waiters", waiters);
   return sdk::Status::Ok();
 }
 

@@ -88,6 +88,9 @@ class MemoryStorage : public sdk::Storage {
   sdk::Status ListStreams(uint64_t after_ordinal, uint64_t max_count,
                           const sdk::StreamSink& sink) override;
   sdk::Status Flush() override;
+  // events, streams, tags, snapshots, payload_bytes, head_position, and
+  // waiters: the threads inside WaitCommit now (tests wait for a reader to
+  // be waiting with it, instead of sleeping).
   sdk::Status Stats(const sdk::StatSink& sink) override;
   sdk::Status Apply(const cairn_event* events, size_t count) override;
 
@@ -153,6 +156,7 @@ class MemoryStorage : public sdk::Storage {
   mutable std::mutex mu_;
   std::condition_variable committed_;  // notified when watermark_ moves
   bool closed_ = false;
+  uint64_t waiters_ = 0;         // threads inside WaitCommit, for stats
   uint64_t watermark_ = 0;       // highest published position
   uint64_t next_position_ = 1;   // next position to hand out
   uint64_t payload_bytes_ = 0;   // for stats

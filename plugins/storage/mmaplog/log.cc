@@ -431,6 +431,15 @@ void Log::PreparerLoop() {
   }
 }
 
+bool Log::WaitForSpares(std::chrono::milliseconds timeout) {
+  const size_t wanted = std::max<uint32_t>(1, options_.preallocate_segments);
+  std::unique_lock<std::mutex> lk(spare_mu_);
+  spare_cv_.wait_for(lk, timeout, [&] {
+    return spares_.size() >= wanted || !spare_error_.ok() || stopping_.load();
+  });
+  return spares_.size() >= wanted;
+}
+
 // ---- Append -----------------------------------------------------------------
 
 void Log::WriteAndPublish(const Reservation& r, std::string_view stream,

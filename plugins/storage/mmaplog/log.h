@@ -9,6 +9,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -222,6 +223,12 @@ class Log {
   // (DeadlineExceeded) or the log closes (Cancelled). Woken by commits.
   absl::Status WaitCommit(uint64_t after_position, uint32_t timeout_ms,
                           uint64_t* position);
+
+  // Blocks until the preparer thread holds the spare segments it keeps
+  // ready (Options::preallocate_segments, at least 1): true; or has failed
+  // to make one, the log closes or `timeout` passes: false. For tests,
+  // which wait on this instead of sleeping.
+  bool WaitForSpares(std::chrono::milliseconds timeout);
 
   // Logically deletes revisions <= revision of `stream` (clamped to its
   // head) and records it durably in deletes.log.

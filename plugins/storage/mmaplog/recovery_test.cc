@@ -118,7 +118,7 @@ TEST(MmapLogRecovery, SpareIsReusedOnlyWhileBlank) {
     ASSERT_TRUE(log.ok()) << log.status();
     AppendN(**log, 3, "s");
     // The preparer makes the spare in the background.
-    for (int i = 0; i < 500 && ino() == 0; ++i) usleep(2000);
+    ASSERT_TRUE((*log)->WaitForSpares(std::chrono::seconds(60)));
   }
   const uint64_t blank_ino = ino();
   ASSERT_NE(blank_ino, 0u);
@@ -141,9 +141,7 @@ TEST(MmapLogRecovery, SpareIsReusedOnlyWhileBlank) {
     ASSERT_TRUE(log.ok()) << log.status();
     EXPECT_EQ(CountAll(**log), 3u);
     // The preparer finds the byte, removes the spare and makes a new one.
-    for (int i = 0; i < 500 && (ino() == 0 || byte_at_deep() != 0); ++i) {
-      usleep(2000);
-    }
+    ASSERT_TRUE((*log)->WaitForSpares(std::chrono::seconds(60)));
   }
   EXPECT_NE(ino(), 0u);
   EXPECT_EQ(byte_at_deep(), 0) << "a spare with data in it is made again";
