@@ -16,7 +16,7 @@ using ::testing::HasSubstr;
 std::string LogOneLine(std::string_view message,
                        std::initializer_list<LogField> fields) {
   spdlog::drop("cairnd");
-  InitJsonLogging("info");
+  InitJsonLogging(spdlog::level::info);
   testing::internal::CaptureStderr();
   Log(spdlog::level::info, message, fields);
   return testing::internal::GetCapturedStderr();
