@@ -63,6 +63,20 @@ absl::Status CheckEach(cairn_status status, const CallError& e, Context&& contex
   return Check(status, e, context());
 }
 
+// Appends `bytes` to a cairn_buffer, growing it through its reserve:
+// storage's in an append's seal callback, or an OutputBuffer's own. Throws
+// std::bad_alloc if it cannot grow.
+void AppendTo(cairn_buffer* out, std::string_view bytes) {
+  if (out->capacity - out->size < bytes.size() &&
+      (out->reserve == nullptr || out->reserve(out, bytes.size()) != 0 ||
+       out->capacity - out->size < bytes.size())) {
+    throw std::bad_alloc();
+  }
+  if (!bytes.empty())
+    std::memcpy(out->data + out->size, bytes.data(), bytes.size());
+  out->size += bytes.size();
+}
+
 // A byte buffer that plugins append to through a cairn_buffer. Unlike a
 // std::string grown with resize() it never zero-fills what the plugin is
 // about to overwrite. The write path keeps one per thread and reuses it.
@@ -93,13 +107,7 @@ class OutputBuffer {
       raw_.size = 0;
     }
   }
-  void Append(std::string_view bytes) {
-    if (raw_.capacity - raw_.size < bytes.size() && Grow(&raw_, bytes.size()) != 0) {
-      throw std::bad_alloc();
-    }
-    if (!bytes.empty()) std::memcpy(raw_.data + raw_.size, bytes.data(), bytes.size());
-    raw_.size += bytes.size();
-  }
+  void Append(std::string_view bytes) { AppendTo(&raw_, bytes); }
 
  private:
   static int Grow(cairn_buffer* b, size_t additional) {
@@ -117,18 +125,6 @@ class OutputBuffer {
   std::unique_ptr<uint8_t[]> bytes_;
   cairn_buffer raw_{};
 };
-
-// Appends `bytes` to a buffer another side owns (storage's, in an append's
-// seal callback); throws std::bad_alloc if it cannot grow.
-void AppendTo(cairn_buffer* out, std::string_view bytes) {
-  if (out->capacity - out->size < bytes.size() &&
-      (out->reserve == nullptr || out->reserve(out, bytes.size()) != 0 ||
-       out->capacity - out->size < bytes.size())) {
-    throw std::bad_alloc();
-  }
-  if (!bytes.empty()) std::memcpy(out->data + out->size, bytes.data(), bytes.size());
-  out->size += bytes.size();
-}
 
 // Thread buffers above this are freed after use.
 constexpr size_t kKeptBufferBytes = 4u << 20;
