@@ -285,7 +285,8 @@ TEST_P(CipherConformance, OpenRunsConcurrentlyWithSealAndRotate) {
   std::vector<Item> corpus;
   for (int i = 0; i < kCorpus; ++i) {
     Item item{"corpus|" + std::to_string(i),
-              RandomBytes(20 + i * 61, static_cast<uint32_t>(9000 + i)), {}};
+              RandomBytes(20 + i * 61, static_cast<uint32_t>(9000 + i)),
+              {}};
     item.sealed = MustSeal(item.ad, item.plaintext);
     corpus.push_back(std::move(item));
   }
@@ -307,8 +308,8 @@ TEST_P(CipherConformance, OpenRunsConcurrentlyWithSealAndRotate) {
                           Bytes(item.sealed.bytes), out.get(), e.get());
     if (st != CAIRN_OK || out.contents() != item.plaintext) {
       fail(open_failures, item.ad + " (key " +
-                              std::to_string(item.sealed.key_id) + "): " +
-                              Describe(st, e.message));
+                              std::to_string(item.sealed.key_id) +
+                              "): " + Describe(st, e.message));
     }
   };
   std::vector<std::thread> threads;
@@ -336,9 +337,9 @@ TEST_P(CipherConformance, OpenRunsConcurrentlyWithSealAndRotate) {
                   {}};
         OutputBuffer out;
         ErrorBuffer e;
-        cairn_status st = api_->seal(cipher_, Bytes(item.ad),
-                                     Bytes(item.plaintext), out.get(),
-                                     &item.sealed.key_id, e.get());
+        cairn_status st =
+            api_->seal(cipher_, Bytes(item.ad), Bytes(item.plaintext),
+                       out.get(), &item.sealed.key_id, e.get());
         if (st != CAIRN_OK) {
           fail(seal_failures, "seal: " + Describe(st, e.message));
           continue;

@@ -13,8 +13,8 @@ namespace {
 constexpr uint8_t kCanary = 0xA5;
 
 // An `any` append of `count` events to `stream` (which must outlive it).
-cairn_append_request AnyAppend(const std::string& stream, const cairn_event* const* events,
-                               size_t count) {
+cairn_append_request AnyAppend(const std::string& stream,
+                               const cairn_event* const* events, size_t count) {
   cairn_append_request request{};
   request.size = sizeof(request);
   request.expected_kind = CAIRN_EXPECT_ANY;
@@ -44,7 +44,8 @@ TEST_P(StorageConformance, AppendWritesItsResultOnlyWithinTheDeclaredSize) {
     pointers.push_back(&events[i]);
   }
   const std::string stream = "sized-result";
-  cairn_append_request request = AnyAppend(stream, pointers.data(), pointers.size());
+  cairn_append_request request =
+      AnyAppend(stream, pointers.data(), pointers.size());
   cairn_status st = api_->append(store_, &request, result, error_.get());
   ASSERT_EQ(st, CAIRN_OK) << Describe(st, error_.message);
   EXPECT_EQ(result->size, kDeclared)
@@ -53,9 +54,10 @@ TEST_P(StorageConformance, AppendWritesItsResultOnlyWithinTheDeclaredSize) {
   EXPECT_EQ(result->last_revision, 2u);
   for (size_t i = kDeclared; i < sizeof(raw); ++i) {
     if (raw[i] != kCanary) {
-      ADD_FAILURE() << kRuleResultsWithinDeclaredSize << ": the caller declared a "
-                    << kDeclared << "-byte cairn_append_result, but append wrote byte "
-                    << i << " (write a field only if result->size covers it: "
+      ADD_FAILURE() << kRuleResultsWithinDeclaredSize
+                    << ": the caller declared a " << kDeclared
+                    << "-byte cairn_append_result, but append wrote byte " << i
+                    << " (write a field only if result->size covers it: "
                     << "CAIRN_SET_FIELD, or the SDK's CopyOut)";
       break;
     }
@@ -73,7 +75,8 @@ class SpacedEvents {
   static constexpr size_t kLater = 16;  // bytes of fields a newer minor added
   static constexpr size_t kSlot = 2 * sizeof(cairn_event);
 
-  explicit SpacedEvents(const std::vector<ReadEvent>& events) : slots_(events.size() * 2) {
+  explicit SpacedEvents(const std::vector<ReadEvent>& events)
+      : slots_(events.size() * 2) {
     for (size_t i = 0; i < events.size(); ++i) {
       const ReadEvent& r = events[i];
       cairn_event* real = &slots_[2 * i];
@@ -108,7 +111,8 @@ class SpacedEvents {
   std::vector<const cairn_event*> pointers_;
 };
 
-std::string WhatWasStored(const std::vector<ReadEvent>& got, const std::vector<std::string>& want) {
+std::string WhatWasStored(const std::vector<ReadEvent>& got,
+                          const std::vector<std::string>& want) {
   std::string text;
   for (size_t i = 0; i < got.size(); ++i) {
     text += "'" + got[i].data + "'" + (i + 1 < got.size() ? ", " : "");
@@ -117,14 +121,16 @@ std::string WhatWasStored(const std::vector<ReadEvent>& got, const std::vector<s
   for (size_t i = 0; i < want.size(); ++i) {
     expected += "'" + want[i] + "'" + (i + 1 < want.size() ? ", " : "");
   }
-  return std::string(kRuleEventsByPointer) + ": stored " + text + " for a batch of " + expected +
-         " passed as pointers to events of " + std::to_string(sizeof(cairn_event) +
-                                                                SpacedEvents::kLater) +
-         " bytes, not contiguous (read events[i], each within its own size; never step "
+  return std::string(kRuleEventsByPointer) + ": stored " + text +
+         " for a batch of " + expected + " passed as pointers to events of " +
+         std::to_string(sizeof(cairn_event) + SpacedEvents::kLater) +
+         " bytes, not contiguous (read events[i], each within its own size; "
+         "never step "
          "from events[0])";
 }
 
-TEST_P(StorageConformance, AppendReadsEventsThroughThePointerArrayWhateverTheirSize) {
+TEST_P(StorageConformance,
+       AppendReadsEventsThroughThePointerArrayWhateverTheirSize) {
   std::vector<ReadEvent> batch(3);
   std::vector<std::string> want;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -134,21 +140,26 @@ TEST_P(StorageConformance, AppendReadsEventsThroughThePointerArrayWhateverTheirS
   }
   SpacedEvents events(batch);
   const std::string stream = "spaced";
-  cairn_append_request request = AnyAppend(stream, events.data(), events.size());
+  cairn_append_request request =
+      AnyAppend(stream, events.data(), events.size());
   cairn_append_result result{};
   result.size = sizeof(result);
   cairn_status st = api_->append(store_, &request, &result, error_.get());
-  ASSERT_EQ(st, CAIRN_OK) << kRuleEventsByPointer << ": append refused events larger than "
-                          << "its cairn_event: " << Describe(st, error_.message);
+  ASSERT_EQ(st, CAIRN_OK) << kRuleEventsByPointer
+                          << ": append refused events larger than "
+                          << "its cairn_event: "
+                          << Describe(st, error_.message);
   std::vector<ReadEvent> got = ReadStream("spaced");
   std::vector<std::string> datas;
   for (const ReadEvent& e : got) datas.push_back(e.data);
   EXPECT_EQ(datas, want) << WhatWasStored(got, want);
 }
 
-TEST_P(StorageConformance, ApplyReadsEventsThroughThePointerArrayWhateverTheirSize) {
+TEST_P(StorageConformance,
+       ApplyReadsEventsThroughThePointerArrayWhateverTheirSize) {
   if (!target().Has(CAIRN_CAP_APPLY)) {
-    GTEST_SKIP() << NoteSkip("CAIRN_CAP_APPLY", "apply with events larger than the plugin's");
+    GTEST_SKIP() << NoteSkip("CAIRN_CAP_APPLY",
+                             "apply with events larger than the plugin's");
   }
   MustAppend("spaced-apply", Any(), Events(3, "applied"));
   std::vector<ReadEvent> primary = ReadAll(0, CAIRN_MAX_REVISION, true);
@@ -158,12 +169,16 @@ TEST_P(StorageConformance, ApplyReadsEventsThroughThePointerArrayWhateverTheirSi
   ASSERT_EQ(api_->open(replica_options.get(), &replica, error_.get()), CAIRN_OK)
       << error_.message;
   SpacedEvents events(primary);
-  cairn_status st = api_->apply(replica, events.data(), events.size(), error_.get());
-  EXPECT_EQ(st, CAIRN_OK) << kRuleEventsByPointer << ": apply refused events larger than its "
+  cairn_status st =
+      api_->apply(replica, events.data(), events.size(), error_.get());
+  EXPECT_EQ(st, CAIRN_OK) << kRuleEventsByPointer
+                          << ": apply refused events larger than its "
                           << "cairn_event: " << Describe(st, error_.message);
   std::vector<ReadEvent> copy;
   std::string message;
-  EXPECT_EQ(ReadAllFrom(api_, replica, 0, CAIRN_MAX_REVISION, true, &copy, &message), CAIRN_OK)
+  EXPECT_EQ(
+      ReadAllFrom(api_, replica, 0, CAIRN_MAX_REVISION, true, &copy, &message),
+      CAIRN_OK)
       << message;
   std::vector<std::string> want, got;
   for (const ReadEvent& e : primary) want.push_back(e.data);

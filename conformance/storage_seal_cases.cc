@@ -21,8 +21,8 @@ namespace {
 // What the suite's seal writes for an event: depends on index and revision
 // and holds bytes a text-only storage would mangle.
 std::string SealedBytes(size_t index, uint64_t revision) {
-  std::string out = "sealed|" + std::to_string(revision) + "|" +
-                    std::to_string(index) + "|";
+  std::string out =
+      "sealed|" + std::to_string(revision) + "|" + std::to_string(index) + "|";
   out.push_back('\0');
   out.push_back('\xff');
   return out;
@@ -54,7 +54,8 @@ std::vector<EventSpec> RichEvents(size_t count, const std::string& prefix) {
   return out;
 }
 
-TEST_P(StorageConformance, SealIsCalledOncePerEventInOrderWithTheRevisionsReported) {
+TEST_P(StorageConformance,
+       SealIsCalledOncePerEventInOrderWithTheRevisionsReported) {
   MustAppend("seal-order", Any(), Events(2, "plain"));
   for (size_t count : {size_t{1}, size_t{4}}) {
     RecordingSeal seal;
@@ -74,8 +75,8 @@ TEST_P(StorageConformance, SealIsCalledOncePerEventInOrderWithTheRevisionsReport
   }
   // A new stream too: its first revision is 1.
   RecordingSeal seal;
-  AppendOutcome out = AppendTo(api_, store_, "seal-new", NoStream(),
-                               Events(3, "n"), &seal.fn);
+  AppendOutcome out =
+      AppendTo(api_, store_, "seal-new", NoStream(), Events(3, "n"), &seal.fn);
   ASSERT_EQ(out.code, CAIRN_OK) << Describe(out.code, out.message.c_str());
   ASSERT_EQ(seal.calls.size(), 3u) << kRuleSealHonoured;
   EXPECT_EQ(seal.calls[0], (std::pair<size_t, uint64_t>{0, 1}))
@@ -148,9 +149,9 @@ TEST_P(StorageConformance, ASealFailureFailsTheAppendAndUsesUpNothing) {
         << kRuleSealFailureStoresNothing
         << ": the append must fail with the seal's status, got "
         << Describe(out.code, out.message.c_str());
-    EXPECT_NE(out.message.find("test seal refuses event " +
-                               std::to_string(failing)),
-              std::string::npos)
+    EXPECT_NE(
+        out.message.find("test seal refuses event " + std::to_string(failing)),
+        std::string::npos)
         << kRuleSealFailureStoresNothing
         << ": the append must fail with the seal's message, got '"
         << out.message << "'";
@@ -164,9 +165,8 @@ TEST_P(StorageConformance, ASealFailureFailsTheAppendAndUsesUpNothing) {
   // The next append gets the revisions and positions the failed ones would
   // have had: nothing was used up.
   RecordingSeal seal;
-  AppendOutcome out =
-      AppendTo(api_, store_, "seal-fails", Exact(head), Events(2, "y"),
-               &seal.fn);
+  AppendOutcome out = AppendTo(api_, store_, "seal-fails", Exact(head),
+                               Events(2, "y"), &seal.fn);
   ASSERT_EQ(out.code, CAIRN_OK) << Describe(out.code, out.message.c_str());
   EXPECT_EQ(out.result.first_revision, head + 1)
       << kRuleSealFailureStoresNothing << ": a failed seal used up revisions";
@@ -289,13 +289,12 @@ TEST_P(StorageConformance, ASealMayCallReadAndHeadFunctionsOfTheSameStorage) {
     Seen s;
     ErrorBuffer e1, e3;
     const std::string stream = "reentrant";
-    s.head_status = api_->head_revision(store_, Bytes(stream), &s.head,
-                                        e1.get());
+    s.head_status =
+        api_->head_revision(store_, Bytes(stream), &s.head, e1.get());
     std::vector<ReadEvent> events;
     std::string message;
-    s.read_status = ReadStreamFrom(api_, store_, stream, 1,
-                                   CAIRN_MAX_REVISION, CAIRN_MAX_REVISION,
-                                   &events, &message);
+    s.read_status = ReadStreamFrom(api_, store_, stream, 1, CAIRN_MAX_REVISION,
+                                   CAIRN_MAX_REVISION, &events, &message);
     s.read = events.size();
     events.clear();
     if (ReadStreamFrom(api_, store_, "elsewhere", 1, CAIRN_MAX_REVISION,
@@ -311,8 +310,7 @@ TEST_P(StorageConformance, ASealMayCallReadAndHeadFunctionsOfTheSameStorage) {
   AppendOutcome out;
   RunOrReportDeadlock(
       [&] {
-        out = AppendTo(api_, store_, "reentrant", Any(), Events(2, "r"),
-                       &seal);
+        out = AppendTo(api_, store_, "reentrant", Any(), Events(2, "r"), &seal);
       },
       std::chrono::seconds(20), kRuleSealMayRead);
   ASSERT_EQ(out.code, CAIRN_OK)

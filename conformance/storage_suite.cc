@@ -78,7 +78,8 @@ bool AppendToBuffer(cairn_buffer* out, const std::string& bytes) {
        out->capacity - out->size < bytes.size())) {
     return false;
   }
-  if (!bytes.empty()) std::memcpy(out->data + out->size, bytes.data(), bytes.size());
+  if (!bytes.empty())
+    std::memcpy(out->data + out->size, bytes.data(), bytes.size());
   out->size += bytes.size();
   return true;
 }

@@ -91,9 +91,8 @@ std::vector<EventSpec> Events(size_t count, const std::string& prefix = "e");
 
 // The host's side of cairn_seal_fn: writes event `index`'s payload for
 // `revision` into `out` (through AppendToBuffer).
-using SealFn = std::function<cairn_status(size_t index, uint64_t revision,
-                                          cairn_buffer* out,
-                                          cairn_error* error)>;
+using SealFn = std::function<cairn_status(
+    size_t index, uint64_t revision, cairn_buffer* out, cairn_error* error)>;
 
 // Appends `bytes` to a seal's output buffer, growing it through reserve.
 // False if reserve failed.
@@ -137,8 +136,7 @@ class StorageConformance : public ::testing::TestWithParam<Target> {
   AppendOutcome Append(const std::string& stream, Expected expected,
                        const std::vector<EventSpec>& events);
   // Appends and fails the test unless it succeeds.
-  cairn_append_result MustAppend(const std::string& stream,
-                                 Expected expected,
+  cairn_append_result MustAppend(const std::string& stream, Expected expected,
                                  const std::vector<EventSpec>& events);
   std::vector<ReadEvent> ReadStream(const std::string& stream,
                                     uint64_t from = 1,

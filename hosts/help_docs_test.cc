@@ -51,7 +51,8 @@ std::string Output(const fs::path& program, std::vector<std::string> args) {
   const fs::path dir = fs::temp_directory_path() /
                        ("cairn-help-docs-" + std::to_string(getpid()));
   fs::create_directories(dir);
-  std::string out = cairn::testing::RunProgram(program, std::move(args), dir).out;
+  std::string out =
+      cairn::testing::RunProgram(program, std::move(args), dir).out;
   fs::remove_all(dir);
   return out;
 }
@@ -70,8 +71,10 @@ std::set<std::string> All(const std::string& text, const std::string& pattern) {
 // The flags in a help text: Boost's option lines ("  -o [ --output ] FILE",
 // "  --max N") and the flags named in the text itself.
 std::set<std::string> HelpFlags(const std::string& help) {
-  std::set<std::string> flags = All(help, R"((?:^|[\s\[,'(])(--[a-z][a-z0-9-]*))");
-  for (const std::string& s : All(help, R"((?:^|\n)\s+(-[a-zA-Z])\s)")) flags.insert(s);
+  std::set<std::string> flags =
+      All(help, R"((?:^|[\s\[,'(])(--[a-z][a-z0-9-]*))");
+  for (const std::string& s : All(help, R"((?:^|\n)\s+(-[a-zA-Z])\s)"))
+    flags.insert(s);
   flags.erase("--help");
   flags.erase("-h");
   return flags;
@@ -80,12 +83,16 @@ std::set<std::string> HelpFlags(const std::string& help) {
 // The flags written in docs text: inside `code`, --long and -x forms. Code
 // that starts with `skip` ("cairn " in docs/server.md) is another
 // program's and is left out.
-std::set<std::string> DocFlags(const std::string& text, const std::string& skip = "") {
+std::set<std::string> DocFlags(const std::string& text,
+                               const std::string& skip = "") {
   std::set<std::string> flags;
   for (const std::string& code : All(text, "`([^`]+)`")) {
     if (!skip.empty() && code.rfind(skip, 0) == 0) continue;
-    for (const std::string& f : All(code, R"((?:^|[\s\[|(])(--[a-z][a-z0-9-]*))")) flags.insert(f);
-    for (const std::string& f : All(code, R"((?:^|[\s\[|(])(-[a-zA-Z])(?:$|[\s\]|),]))")) {
+    for (const std::string& f :
+         All(code, R"((?:^|[\s\[|(])(--[a-z][a-z0-9-]*))"))
+      flags.insert(f);
+    for (const std::string& f :
+         All(code, R"((?:^|[\s\[|(])(-[a-zA-Z])(?:$|[\s\]|),]))")) {
       flags.insert(f);
     }
   }
@@ -99,7 +106,8 @@ std::set<std::string> HelpExitCodes(const std::string& help) {
   size_t at = help.find("Exit codes:");
   if (at == std::string::npos) return {};
   size_t end = help.find("\n\n", at);
-  std::string part = help.substr(at, end == std::string::npos ? std::string::npos : end - at);
+  std::string part =
+      help.substr(at, end == std::string::npos ? std::string::npos : end - at);
   part = part.substr(0, part.find("See "));
   return All(part, R"((?:^|[\s,:])([0-9])\b)");
 }
@@ -117,7 +125,8 @@ std::string Section(const std::string& doc, const std::string& heading) {
     size_t hashes = doc.find_first_not_of('#', end + 1) - (end + 1);
     if (hashes <= level && doc[end + 1 + hashes] == ' ') break;
   }
-  return doc.substr(start + 1, end == std::string::npos ? std::string::npos : end - start - 1);
+  return doc.substr(start + 1, end == std::string::npos ? std::string::npos
+                                                        : end - start - 1);
 }
 
 std::string Join(const std::set<std::string>& items) {
@@ -127,7 +136,8 @@ std::string Join(const std::set<std::string>& items) {
 }
 
 // Items of `a` not in `b`.
-std::set<std::string> Minus(const std::set<std::string>& a, const std::set<std::string>& b) {
+std::set<std::string> Minus(const std::set<std::string>& a,
+                            const std::set<std::string>& b) {
   std::set<std::string> out;
   for (const std::string& item : a) {
     if (!b.count(item)) out.insert(item);
@@ -140,7 +150,8 @@ class HelpDocsTest : public ::testing::Test {
   void SetUp() override {
     cairn_ = cairn::testing::BuiltProgram("cairn");
     cairnd_ = cairn::testing::BuiltProgram("cairnd");
-    ASSERT_TRUE(fs::exists(cairn_) && fs::exists(cairnd_)) << "run through ctest";
+    ASSERT_TRUE(fs::exists(cairn_) && fs::exists(cairnd_))
+        << "run through ctest";
     cli_md_ = Slurp(fs::path(CAIRN_SOURCE_DIR) / "docs" / "cli.md");
     server_md_ = Slurp(fs::path(CAIRN_SOURCE_DIR) / "docs" / "server.md");
     ASSERT_FALSE(cli_md_.empty());
@@ -173,9 +184,12 @@ class HelpDocsTest : public ::testing::Test {
 
 TEST_F(HelpDocsTest, EveryCommandInTheHelpIsDocumentedAndNoOther) {
   std::set<std::string> documented;
-  for (const auto& [command, heading] : DocCommands()) documented.insert(command);
-  EXPECT_EQ(Join(Minus(commands_, documented)), "") << "in 'cairn --help', not in docs/cli.md";
-  EXPECT_EQ(Join(Minus(documented, commands_)), "") << "in docs/cli.md, not in 'cairn --help'";
+  for (const auto& [command, heading] : DocCommands())
+    documented.insert(command);
+  EXPECT_EQ(Join(Minus(commands_, documented)), "")
+      << "in 'cairn --help', not in docs/cli.md";
+  EXPECT_EQ(Join(Minus(documented, commands_)), "")
+      << "in docs/cli.md, not in 'cairn --help'";
 }
 
 TEST_F(HelpDocsTest, EachCommandsHeadingIsItsUsageLine) {
@@ -183,8 +197,8 @@ TEST_F(HelpDocsTest, EachCommandsHeadingIsItsUsageLine) {
     if (!commands_.count(command) || command == "bench") continue;
     const std::string help = Output(cairn_, {command, "--help"});
     const std::string usage = help.substr(0, help.find('\n'));
-    EXPECT_EQ("usage: " + heading, usage) << "docs/cli.md heading vs 'cairn " << command
-                                          << " --help'";
+    EXPECT_EQ("usage: " + heading, usage)
+        << "docs/cli.md heading vs 'cairn " << command << " --help'";
   }
 }
 
@@ -196,10 +210,12 @@ TEST_F(HelpDocsTest, EachCommandsFlagsAreInItsSectionAndTheReverse) {
     if (!commands_.count(command) || command == "bench") continue;
     const std::string section = Section(cli_md_, "### `" + heading + "`");
     const std::set<std::string> documented = DocFlags(section);
-    const std::set<std::string> helped = HelpFlags(Output(cairn_, {command, "--help"}));
+    const std::set<std::string> helped =
+        HelpFlags(Output(cairn_, {command, "--help"}));
     std::set<std::string> missing;
     for (const std::string& flag : helped) {
-      const bool store_flag = store_flags_.count(flag) && store_section.count(flag);
+      const bool store_flag =
+          store_flags_.count(flag) && store_section.count(flag);
       if (!documented.count(flag) && !store_flag) missing.insert(flag);
     }
     EXPECT_EQ(Join(missing), "") << "in 'cairn " << command
@@ -214,7 +230,8 @@ TEST_F(HelpDocsTest, EachCommandsFlagsAreInItsSectionAndTheReverse) {
 }
 
 TEST_F(HelpDocsTest, TheStoreFlagsAreTheStoreFlagsSection) {
-  const std::set<std::string> documented = DocFlags(Section(cli_md_, "## Store flags"));
+  const std::set<std::string> documented =
+      DocFlags(Section(cli_md_, "## Store flags"));
   EXPECT_EQ(Join(Minus(store_flags_, documented)), "")
       << "in 'cairn --help', not in docs/cli.md 'Store flags'";
   EXPECT_EQ(Join(Minus(documented, store_flags_)), "")
@@ -222,26 +239,33 @@ TEST_F(HelpDocsTest, TheStoreFlagsAreTheStoreFlagsSection) {
 }
 
 TEST_F(HelpDocsTest, EveryHelpListsTheOneExitCodeTable) {
-  const std::set<std::string> table = All(Section(cli_md_, "## Exit codes"), R"(\n\| ([0-9]) \|)");
+  const std::set<std::string> table =
+      All(Section(cli_md_, "## Exit codes"), R"(\n\| ([0-9]) \|)");
   ASSERT_FALSE(table.empty());
-  EXPECT_EQ(Join(HelpExitCodes(help_)), Join(table)) << "'cairn --help' vs docs/cli.md";
+  EXPECT_EQ(Join(HelpExitCodes(help_)), Join(table))
+      << "'cairn --help' vs docs/cli.md";
   for (const std::string& command : commands_) {
     if (command == "bench") continue;
-    EXPECT_EQ(Join(HelpExitCodes(Output(cairn_, {command, "--help"}))), Join(table))
+    EXPECT_EQ(Join(HelpExitCodes(Output(cairn_, {command, "--help"}))),
+              Join(table))
         << "'cairn " << command << " --help' vs docs/cli.md";
   }
-  const std::set<std::string> cairnd = HelpExitCodes(Output(cairnd_, {"--help"}));
+  const std::set<std::string> cairnd =
+      HelpExitCodes(Output(cairnd_, {"--help"}));
   ASSERT_FALSE(cairnd.empty()) << "'cairnd --help' lists no exit codes";
-  EXPECT_EQ(Join(Minus(cairnd, table)), "") << "in 'cairnd --help', not in docs/cli.md's table";
+  EXPECT_EQ(Join(Minus(cairnd, table)), "")
+      << "in 'cairnd --help', not in docs/cli.md's table";
   EXPECT_NE(server_md_.find("docs/cli.md, \"Exit codes\""), std::string::npos)
-      << "docs/server.md must point to the one table (docs/cli.md, \"Exit codes\")";
+      << "docs/server.md must point to the one table (docs/cli.md, \"Exit "
+         "codes\")";
 }
 
 TEST_F(HelpDocsTest, CairndFlagsAreTheConfigurationSectionAndTheReverse) {
   const std::string help = Output(cairnd_, {"--help"});
   const std::set<std::string> helped = HelpFlags(help);
   ASSERT_TRUE(helped.count("--config"));
-  const std::set<std::string> documented = DocFlags(Section(server_md_, "## Configuration"), "cairn ");
+  const std::set<std::string> documented =
+      DocFlags(Section(server_md_, "## Configuration"), "cairn ");
   EXPECT_EQ(Join(Minus(helped, documented)), "")
       << "in 'cairnd --help', not in docs/server.md 'Configuration'";
   EXPECT_EQ(Join(Minus(documented, helped)), "")
@@ -249,7 +273,8 @@ TEST_F(HelpDocsTest, CairndFlagsAreTheConfigurationSectionAndTheReverse) {
   const std::string usage = help.substr(0, help.find('\n'));
   ASSERT_EQ(usage.rfind("usage: ", 0), 0u) << usage;
   EXPECT_NE(server_md_.find("\n" + usage.substr(7) + "\n"), std::string::npos)
-      << "docs/server.md does not show cairnd's usage line: " << usage.substr(7);
+      << "docs/server.md does not show cairnd's usage line: "
+      << usage.substr(7);
 }
 
 }  // namespace

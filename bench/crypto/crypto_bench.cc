@@ -90,7 +90,13 @@ cairn_bytes Bytes(const std::string& s) {
 }
 
 const void* Table(cairn_plugin_entry_fn entry) {
-  cairn_host_offer offer{sizeof(cairn_host_offer), CAIRN_ABI_MAJOR, CAIRN_ABI_MAJOR, 0, 0, nullptr, nullptr};
+  cairn_host_offer offer{sizeof(cairn_host_offer),
+                         CAIRN_ABI_MAJOR,
+                         CAIRN_ABI_MAJOR,
+                         0,
+                         0,
+                         nullptr,
+                         nullptr};
   const cairn_plugin_descriptor* descriptor = nullptr;
   if (entry(&offer, &descriptor, nullptr) != CAIRN_OK) return nullptr;
   return descriptor->table;

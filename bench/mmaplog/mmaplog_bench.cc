@@ -61,8 +61,9 @@ void RunAppends(Log& log, int threads, uint64_t batches, size_t batch,
         const std::string& stream = streams[(i * threads + t) % kStreams];
         std::chrono::steady_clock::time_point t0;
         if (latencies != nullptr) t0 = std::chrono::steady_clock::now();
-        absl::Status s = log.Append(stream, ::cairn::mmaplog::Expected{CAIRN_EXPECT_ANY, 0},
-                                    events.data(), events.size(), &r);
+        absl::Status s =
+            log.Append(stream, ::cairn::mmaplog::Expected{CAIRN_EXPECT_ANY, 0},
+                       events.data(), events.size(), &r);
         if (latencies != nullptr) {
           lat[t].push_back(std::chrono::duration<double, std::micro>(
                                std::chrono::steady_clock::now() - t0)

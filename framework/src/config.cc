@@ -42,7 +42,7 @@ std::string Resolve(const std::string& base_dir, const std::string& path) {
 
 // Where relative paths in a site file are taken from.
 struct PathBase {
-  std::string dir;                        // empty: keep paths as given
+  std::string dir;                         // empty: keep paths as given
   const std::set<std::string>* host_keys;  // "section.key" holding paths
 };
 
@@ -51,7 +51,8 @@ struct PathBase {
 absl::Status Assign(SiteConfig& config, const std::string& origin,
                     const std::set<std::string>& host_sections,
                     const std::string& section, const std::string& key,
-                    const std::string& value, const PathBase& base = {"", nullptr}) {
+                    const std::string& value,
+                    const PathBase& base = {"", nullptr}) {
   if (section.empty()) {
     return ConfigError(origin, absl::StrCat("key '", key,
                                             "' is outside any section; put it under [store], "
@@ -103,9 +104,10 @@ absl::Status Assign(SiteConfig& config, const std::string& origin,
     return absl::OkStatus();
   }
   if (host_sections.count(section)) {
-    const bool is_path =
-        base.host_keys != nullptr && base.host_keys->count(absl::StrCat(section, ".", key));
-    config.host_sections[section][key] = is_path ? Resolve(base.dir, value) : value;
+    const bool is_path = base.host_keys != nullptr &&
+                         base.host_keys->count(absl::StrCat(section, ".", key));
+    config.host_sections[section][key] =
+        is_path ? Resolve(base.dir, value) : value;
     return absl::OkStatus();
   }
   std::vector<std::string> known = {"store", "storage", "codec", "cipher", "replication"};
@@ -163,8 +165,8 @@ absl::StatusOr<SiteConfig> SiteConfig::Parse(
                                                 section, "]"));
       }
       std::string value = option.value.empty() ? "" : option.value.front();
-      absl::Status s = Assign(config, origin, host_sections, section, key, value,
-                              PathBase{base_dir, &host_path_keys});
+      absl::Status s = Assign(config, origin, host_sections, section, key,
+                              value, PathBase{base_dir, &host_path_keys});
       if (!s.ok()) return s;
     }
   }
@@ -182,14 +184,16 @@ absl::StatusOr<SiteConfig> SiteConfig::LoadFile(
   std::stringstream text;
   text << file.rdbuf();
   std::error_code ec;
-  std::filesystem::path folder = std::filesystem::absolute(path, ec).parent_path();
+  std::filesystem::path folder =
+      std::filesystem::absolute(path, ec).parent_path();
   if (ec) {
-    return MakeStatus(CAIRN_E_INVALID_ARGUMENT,
-                      absl::StrCat("site file '", path, "': cannot tell its folder: ",
-                                   ec.message()));
+    return MakeStatus(
+        CAIRN_E_INVALID_ARGUMENT,
+        absl::StrCat("site file '", path,
+                     "': cannot tell its folder: ", ec.message()));
   }
-  return Parse(text.str(), path, host_sections, folder.lexically_normal().string(),
-               host_path_keys);
+  return Parse(text.str(), path, host_sections,
+               folder.lexically_normal().string(), host_path_keys);
 }
 
 absl::Status SiteConfig::Override(const std::string& assignment,

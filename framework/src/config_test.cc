@@ -139,14 +139,15 @@ TEST(SiteConfig, MissingFileIsNotFound) {
 // somewhere else: its relative paths name places beside the file.
 TEST(SiteConfig, RelativePathsInASiteFileResolveAgainstItsFolder) {
   namespace fs = std::filesystem;
-  const fs::path root =
-      fs::temp_directory_path() / ("cairn-config-paths-" + std::to_string(::getpid()));
+  const fs::path root = fs::temp_directory_path() /
+                        ("cairn-config-paths-" + std::to_string(::getpid()));
   fs::remove_all(root);
   fs::create_directories(root / "etc" / "site");
   fs::create_directories(root / "elsewhere");
   {
     std::ofstream out(root / "etc" / "site" / "site.ini");
-    out << "[store]\npath = ./data\nplugin-dirs = plugins, ../shared/plugins, /abs/plugins\n"
+    out << "[store]\npath = ./data\nplugin-dirs = plugins, ../shared/plugins, "
+           "/abs/plugins\n"
            "[cipher]\nplugin = aes-gcm\nkeyring = keys/keyring\n"
            "[tls]\ncert-file = tls/cert.pem\nmode = on\n";
   }
@@ -159,14 +160,17 @@ TEST(SiteConfig, RelativePathsInASiteFileResolveAgainstItsFolder) {
   ASSERT_TRUE(c.ok()) << c.status();
   const std::string site_dir = (root / "etc" / "site").string();
   EXPECT_EQ(c->path, site_dir + "/data");
-  EXPECT_THAT(c->plugin_dirs, ::testing::ElementsAre(site_dir + "/plugins",
-                                                     (root / "etc" / "shared" / "plugins").string(),
-                                                     "/abs/plugins"));
+  EXPECT_THAT(
+      c->plugin_dirs,
+      ::testing::ElementsAre(site_dir + "/plugins",
+                             (root / "etc" / "shared" / "plugins").string(),
+                             "/abs/plugins"));
   // A host key named as a path is resolved; another host key is not.
   EXPECT_EQ(c->host_sections["tls"]["cert-file"], site_dir + "/tls/cert.pem");
   EXPECT_EQ(c->host_sections["tls"]["mode"], "on");
   // Plugin options reach the plugin as written (the ABI has no path type).
-  EXPECT_THAT(c->cipher.options, ::testing::ElementsAre(Pair("keyring", "keys/keyring")));
+  EXPECT_THAT(c->cipher.options,
+              ::testing::ElementsAre(Pair("keyring", "keys/keyring")));
 
   // A flag or override keeps the current folder.
   ASSERT_TRUE(c->Override("store.path=rel/data").ok());
@@ -175,7 +179,8 @@ TEST(SiteConfig, RelativePathsInASiteFileResolveAgainstItsFolder) {
 }
 
 TEST(SiteConfig, ParsedTextWithoutAFolderKeepsRelativePaths) {
-  absl::StatusOr<SiteConfig> c = SiteConfig::Parse("[store]\npath = ./data\n", "text");
+  absl::StatusOr<SiteConfig> c =
+      SiteConfig::Parse("[store]\npath = ./data\n", "text");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->path, "./data");
 }

@@ -72,10 +72,10 @@ std::string CodePointText(int32_t code_point) {
 
 std::optional<std::string> NameProblem(NameKind kind, std::string_view name) {
   const std::string what = KindText(kind);
-  const std::string rule = absl::StrCat(
-      kind == NameKind::kEventType ? "an " : "a ", what, " is ",
-      kind == NameKind::kEventType ? 0 : 1, "..",
-      kMaxNameBytes, " bytes of UTF-8 without control characters");
+  const std::string rule =
+      absl::StrCat(kind == NameKind::kEventType ? "an " : "a ", what, " is ",
+                   kind == NameKind::kEventType ? 0 : 1, "..", kMaxNameBytes,
+                   " bytes of UTF-8 without control characters");
   if (name.empty()) {
     if (kind == NameKind::kEventType) return std::nullopt;
     return absl::StrCat(what, " is empty; ", rule);

@@ -208,7 +208,8 @@ std::vector<OptionInfo> Plugin::options() const {
       o.default_value = d->default_value;
       o.has_default = true;
     }
-    if (CAIRN_HAS_FIELD(cairn_option_desc, d, allowed) && d->allowed != nullptr) {
+    if (CAIRN_HAS_FIELD(cairn_option_desc, d, allowed) &&
+        d->allowed != nullptr) {
       for (const char* const* a = d->allowed; *a != nullptr; ++a) {
         o.allowed.emplace_back(*a);
       }
@@ -270,10 +271,14 @@ absl::StatusOr<cairn_plugin_kind> ParseKind(std::string_view name) {
 
 size_t RequiredTableSize(cairn_plugin_kind kind) {
   switch (kind) {
-    case CAIRN_KIND_STORAGE: return kStorageV2_0;
-    case CAIRN_KIND_CODEC: return kCodecV2_0;
-    case CAIRN_KIND_CIPHER: return kCipherV2_0;
-    case CAIRN_KIND_REPLICATION: return kReplicationV2_0;
+    case CAIRN_KIND_STORAGE:
+      return kStorageV2_0;
+    case CAIRN_KIND_CODEC:
+      return kCodecV2_0;
+    case CAIRN_KIND_CIPHER:
+      return kCipherV2_0;
+    case CAIRN_KIND_REPLICATION:
+      return kReplicationV2_0;
   }
   return SIZE_MAX;
 }
@@ -325,10 +330,11 @@ absl::Status CheckDescriptor(const cairn_plugin_descriptor* d,
   auto kind = static_cast<cairn_plugin_kind>(d->kind);
   uint32_t table_size = *static_cast<const uint32_t*>(d->table);
   if (table_size < RequiredTableSize(kind)) {
-    return Refuse(origin, absl::StrCat("its ", KindName(kind), " table is ", table_size,
-                                       " bytes but this host requires at least ",
-                                       RequiredTableSize(kind),
-                                       " (every field of ABI 2.0)"));
+    return Refuse(
+        origin,
+        absl::StrCat("its ", KindName(kind), " table is ", table_size,
+                     " bytes but this host requires at least ",
+                     RequiredTableSize(kind), " (every field of ABI 2.0)"));
   }
   return CheckFunctions(d, origin);
 }

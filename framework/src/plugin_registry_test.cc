@@ -37,7 +37,8 @@ TEST(PluginLoader, LoadsAWellFormedPlugin) {
   EXPECT_EQ((*plugin)->name(), "good");
   EXPECT_EQ((*plugin)->kind(), CAIRN_KIND_CODEC);
   EXPECT_EQ((*plugin)->version(), "0.0.1");
-  EXPECT_THAT((*plugin)->option_keys(), ::testing::ElementsAre("level", "mode"));
+  EXPECT_THAT((*plugin)->option_keys(),
+              ::testing::ElementsAre("level", "mode"));
   EXPECT_NE((*plugin)->codec(), nullptr);
   EXPECT_EQ((*plugin)->storage(), nullptr);
 }
@@ -82,7 +83,8 @@ TEST(PluginLoader, RefusesANewerAbiMajor) {
   PluginRegistry registry;
   std::string why = Refusal(registry, Fixture("abi-major-3"));
   EXPECT_THAT(why, HasSubstr("abi-major-3.so"));
-  EXPECT_THAT(why, HasSubstr("implements ABI 3.0 but this host drives ABI major 2"));
+  EXPECT_THAT(why,
+              HasSubstr("implements ABI 3.0 but this host drives ABI major 2"));
 }
 
 TEST(PluginLoader, RefusesAnAbi1PluginPointingAtTheMigrationGuide) {
@@ -90,7 +92,8 @@ TEST(PluginLoader, RefusesAnAbi1PluginPointingAtTheMigrationGuide) {
   std::string why = Refusal(registry, Fixture("abi-major-1"));
   EXPECT_THAT(why, HasSubstr("abi-major-1.so was built for Cairn plugin ABI 1; "
                              "this host needs ABI 2."));
-  EXPECT_THAT(why, HasSubstr("See \"Migrating from ABI 1\" in docs/plugins.md."));
+  EXPECT_THAT(why,
+              HasSubstr("See \"Migrating from ABI 1\" in docs/plugins.md."));
 }
 
 TEST(PluginLoader, RefusesATableTooSmallForTheFieldsThisHostRequires) {

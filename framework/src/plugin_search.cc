@@ -68,7 +68,8 @@ absl::StatusOr<std::vector<PluginDir>> PluginSearchDirs(
   };
 
   for (const std::string& dir : inputs.flag_dirs) {
-    if (absl::Status s = must_exist(dir, PluginDirSource::kFlag, "--plugin-dir");
+    if (absl::Status s =
+            must_exist(dir, PluginDirSource::kFlag, "--plugin-dir");
         !s.ok()) {
       return s;
     }
@@ -80,17 +81,17 @@ absl::StatusOr<std::vector<PluginDir>> PluginSearchDirs(
   if (environment != nullptr) {
     for (absl::string_view dir :
          absl::StrSplit(environment, ':', absl::SkipEmpty())) {
-      if (absl::Status s = must_exist(std::string(dir),
-                                      PluginDirSource::kEnvironment,
-                                      "$CAIRN_PLUGIN_DIR");
+      if (absl::Status s =
+              must_exist(std::string(dir), PluginDirSource::kEnvironment,
+                         "$CAIRN_PLUGIN_DIR");
           !s.ok()) {
         return s;
       }
     }
   }
   for (const std::string& dir : inputs.site_dirs) {
-    if (absl::Status s = must_exist(dir, PluginDirSource::kSiteFile,
-                                    "[store] plugin-dirs");
+    if (absl::Status s =
+            must_exist(dir, PluginDirSource::kSiteFile, "[store] plugin-dirs");
         !s.ok()) {
       return s;
     }

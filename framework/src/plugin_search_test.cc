@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <unistd.h>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace cairn {
@@ -23,7 +23,8 @@ class PluginSearchTest : public ::testing::Test {
             ("cairn-plugin-search-" + std::to_string(::getpid()) + "-" +
              ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
-    for (const char* name : {"flag", "env1", "env2", "site", "install", "tree"}) {
+    for (const char* name :
+         {"flag", "env1", "env2", "site", "install", "tree"}) {
       fs::create_directories(root_ / name);
     }
   }
@@ -56,8 +57,9 @@ TEST_F(PluginSearchTest, FlagThenEnvironmentThenSiteThenInstallThenBuildTree) {
   in.environment = env.c_str();
   auto dirs = PluginSearchDirs(in);
   ASSERT_TRUE(dirs.ok()) << dirs.status();
-  EXPECT_THAT(Paths(*dirs), ElementsAre(Dir("flag"), Dir("env1"), Dir("env2"), Dir("site"),
-                                        Dir("install"), Dir("tree")));
+  EXPECT_THAT(Paths(*dirs),
+              ElementsAre(Dir("flag"), Dir("env1"), Dir("env2"), Dir("site"),
+                          Dir("install"), Dir("tree")));
   ASSERT_EQ(dirs->size(), 6u);
   EXPECT_EQ((*dirs)[0].source, PluginDirSource::kFlag);
   EXPECT_EQ((*dirs)[1].source, PluginDirSource::kEnvironment);
@@ -79,7 +81,8 @@ TEST_F(PluginSearchTest, AFolderIsListedOnceWhereItFirstAppears) {
   in.site_dirs = {Dir("install"), Dir("flag")};
   auto dirs = PluginSearchDirs(in);
   ASSERT_TRUE(dirs.ok()) << dirs.status();
-  EXPECT_THAT(Paths(*dirs), ElementsAre(Dir("flag"), Dir("install"), Dir("tree")));
+  EXPECT_THAT(Paths(*dirs),
+              ElementsAre(Dir("flag"), Dir("install"), Dir("tree")));
   EXPECT_EQ((*dirs)[1].source, PluginDirSource::kSiteFile);
 }
 
@@ -91,8 +94,9 @@ TEST_F(PluginSearchTest, ReadsCairnPluginDirFromTheEnvironment) {
   auto dirs = PluginSearchDirs(in);
   ::unsetenv("CAIRN_PLUGIN_DIR");
   ASSERT_TRUE(dirs.ok()) << dirs.status();
-  EXPECT_THAT(Paths(*dirs), ElementsAre(Dir("flag"), Dir("env2"), Dir("env1"), Dir("site"),
-                                        Dir("install"), Dir("tree")));
+  EXPECT_THAT(Paths(*dirs),
+              ElementsAre(Dir("flag"), Dir("env2"), Dir("env1"), Dir("site"),
+                          Dir("install"), Dir("tree")));
 }
 
 TEST_F(PluginSearchTest, AMissingFolderTheUserNamedIsAnErrorNamingIt) {

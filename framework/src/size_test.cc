@@ -11,7 +11,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::optional<uint64_t> Parse(const std::string& text) { return ParseByteSize(text); }
+std::optional<uint64_t> Parse(const std::string& text) {
+  return ParseByteSize(text);
+}
 
 std::string ErrorOf(const std::string& text) {
   std::string error;

@@ -22,7 +22,6 @@
 namespace cairn {
 namespace {
 
-
 absl::string_view AV(std::string_view s) {
   return absl::string_view(s.data(), s.size());
 }
@@ -345,7 +344,8 @@ struct Store::Impl {
     uint32_t key_id = 0;
     CallError e;
     absl::Status status = CheckEach(
-        ci->seal(cipher, Bytes(aad), Bytes(input), stored, &key_id, &e.error), e, [&] {
+        ci->seal(cipher, Bytes(aad), Bytes(input), stored, &key_id, &e.error),
+        e, [&] {
           return absl::StrCat("cipher '", cipher_plugin->name(), "' sealing ",
                               Describe(stream, revision));
         });
@@ -862,17 +862,24 @@ cairn_status SealForStorage(void* context, size_t index, uint64_t revision,
   absl::Status status;
   if (index >= c->events.size() || out == nullptr) {
     status = MakeStatus(CAIRN_E_INTERNAL,
-                        absl::StrCat("storage asked to seal event ", index, " of a batch of ",
-                                     c->events.size(), out == nullptr ? " with no buffer" : ""));
+                        absl::StrCat("storage asked to seal event ", index,
+                                     " of a batch of ", c->events.size(),
+                                     out == nullptr ? " with no buffer" : ""));
   } else {
     try {
       const EventData& ev = c->events[index];
-      SealedFields fields{SealedPart::kData, c->stream, revision, ev.type,
-                          ev.timestamp_us != 0 ? ev.timestamp_us : c->now, ev.writer, ev.tags};
+      SealedFields fields{SealedPart::kData,
+                          c->stream,
+                          revision,
+                          ev.type,
+                          ev.timestamp_us != 0 ? ev.timestamp_us : c->now,
+                          ev.writer,
+                          ev.tags};
       status = c->impl->Seal(fields, ev.metadata, ev.data, out);
     } catch (const std::bad_alloc&) {
       status = MakeStatus(CAIRN_E_RESOURCE_EXHAUSTED,
-                          absl::StrCat("out of memory sealing ", Describe(c->stream, revision)));
+                          absl::StrCat("out of memory sealing ",
+                                       Describe(c->stream, revision)));
     }
   }
   if (status.ok()) return CAIRN_OK;
@@ -932,8 +939,9 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
   record_ends.clear();
   tags.clear();
   if (!seal_in_storage) {
-    const uint64_t base =
-        expected.kind() == ExpectedRevision::Kind::kExact ? expected.revision() : 0;
+    const uint64_t base = expected.kind() == ExpectedRevision::Kind::kExact
+                              ? expected.revision()
+                              : 0;
     for (size_t i = 0; i < events.size(); ++i) {
       const EventData& ev = events[i];
       // Only error messages use the revision here (nothing binds it).
@@ -990,16 +998,18 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
   if (!st.ok()) return st;
   if (!events.empty()) {
     CallError re;
-    absl::Status rs = Check(
-        s.re->replicate(s.replication, result.first_position, result.last_position, &re.error),
-        re,
-        absl::StrCat("positions ", result.first_position, "..", result.last_position,
-                     " are stored locally but replication '", s.replication_plugin->name(),
-                     "' did not acknowledge them"));
+    absl::Status rs =
+        Check(s.re->replicate(s.replication, result.first_position,
+                              result.last_position, &re.error),
+              re,
+              absl::StrCat(
+                  "positions ", result.first_position, "..",
+                  result.last_position, " are stored locally but replication '",
+                  s.replication_plugin->name(), "' did not acknowledge them"));
     if (!rs.ok()) return rs;
   }
-  return AppendResult{result.first_revision, result.last_revision, result.first_position,
-                      result.last_position};
+  return AppendResult{result.first_revision, result.last_revision,
+                      result.first_position, result.last_position};
 }
 
 absl::Status Store::ReadStream(std::string_view stream, uint64_t from_revision,
@@ -1136,10 +1146,14 @@ absl::Status Store::SaveSnapshot(const Snapshot& snapshot) {
   if (IsReservedStreamName(snapshot.stream)) return ReservedName(snapshot.stream);
   const int64_t timestamp_us = snapshot.timestamp_us != 0 ? snapshot.timestamp_us : NowMicros();
   OutputBuffer stored;
-  absl::Status s = impl_->Seal(
-      SealedFields{SealedPart::kSnapshot, snapshot.stream, snapshot.revision, "", timestamp_us,
-                   "", {}},
-      "", snapshot.data, stored.raw());
+  absl::Status s = impl_->Seal(SealedFields{SealedPart::kSnapshot,
+                                            snapshot.stream,
+                                            snapshot.revision,
+                                            "",
+                                            timestamp_us,
+                                            "",
+                                            {}},
+                               "", snapshot.data, stored.raw());
   if (!s.ok()) return s;
   cairn_snapshot abi{};
   abi.size = sizeof(abi);

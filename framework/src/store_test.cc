@@ -184,7 +184,8 @@ TEST_F(StoreTest, CreateFalseFromTheHostOrTheSiteOpensOnlyAnExistingStore) {
   bad.storage.options.emplace_back("create", "maybe");
   store = Store::Open(bad, registry_);
   ASSERT_FALSE(store.ok());
-  EXPECT_THAT(store.status().message(), HasSubstr("[storage] create = 'maybe': allowed: true, false"));
+  EXPECT_THAT(store.status().message(),
+              HasSubstr("[storage] create = 'maybe': allowed: true, false"));
 
   store = Store::Open(config_, registry_);
   ASSERT_TRUE(store.ok()) << store.status();
@@ -490,10 +491,11 @@ TEST_F(StoreTest, NamesWrittenBeforeTheRuleStayReadable) {
   char message[256];
   cairn_error e{message, sizeof(message)};
   const cairn_event* batch[] = {&event};
-  cairn_append_request request{sizeof(request), CAIRN_EXPECT_ANY, 0, event.stream,
-                               batch, 1, nullptr, nullptr};
-  ASSERT_EQ(store->storage_plugin()->storage()->append(store->raw_storage(), &request,
-                                                       &result, &e),
+  cairn_append_request request{
+      sizeof(request), CAIRN_EXPECT_ANY, 0, event.stream, batch, 1,
+      nullptr,         nullptr};
+  ASSERT_EQ(store->storage_plugin()->storage()->append(store->raw_storage(),
+                                                       &request, &result, &e),
             CAIRN_OK)
       << message;
 

@@ -16,21 +16,24 @@ int AuditCommand(CommandContext& context) {
   std::string head_path;
   std::string key_file;
   po::options_description description("Options");
-  description.add_options()
-      ("action", po::value<std::string>(&action)->required(), "verify")
-      ("files", po::value<std::vector<std::string>>(&files), "audit log files, oldest first")
-      ("head", po::value<std::string>(&head_path),
-       "the head file (default: the last FILE with .head appended)")
-      ("no-head", "check the chain only: a cut-off end goes undetected")
-      ("key-file", po::value<std::string>(&key_file),
-       "the [audit] key-file, to check a keyed head's HMAC");
+  description.add_options()(
+      "action", po::value<std::string>(&action)->required(), "verify")(
+      "files", po::value<std::vector<std::string>>(&files),
+      "audit log files, oldest first")(
+      "head", po::value<std::string>(&head_path),
+      "the head file (default: the last FILE with .head appended)")(
+      "no-head", "check the chain only: a cut-off end goes undetected")(
+      "key-file", po::value<std::string>(&key_file),
+      "the [audit] key-file, to check a keyed head's HMAC");
   po::positional_options_description positional;
   positional.add("action", 1).add("files", -1);
   po::variables_map variables;
   if (auto done = ParseCommandLine(
           context, "verify [--key-file FILE] [--head FILE | --no-head] FILE...",
-          "Checks the hash chain of cairnd's audit log, and that its end is where the\n"
-          "head file (written by cairnd beside the log) says, so lines cut off the end\n"
+          "Checks the hash chain of cairnd's audit log, and that its end is "
+          "where the\n"
+          "head file (written by cairnd beside the log) says, so lines cut off "
+          "the end\n"
           "are found. Give rotated files oldest first, then the live one:\n"
           "audit.log.2 audit.log.1 audit.log",
           description, positional, &variables)) {
@@ -42,7 +45,8 @@ int AuditCommand(CommandContext& context) {
   if (files.empty()) return ReportUsageError(context, "verify needs one or more FILEs");
   const bool no_head = variables.count("no-head") > 0;
   if (no_head && (!head_path.empty() || !key_file.empty())) {
-    return ReportUsageError(context, "--no-head checks no head: drop --head and --key-file");
+    return ReportUsageError(
+        context, "--no-head checks no head: drop --head and --key-file");
   }
   std::optional<cairnd::AuditHeadCheck> head;
   if (!no_head) {
@@ -65,16 +69,17 @@ int AuditCommand(CommandContext& context) {
     if (!read.ok()) return ReportError(context, read.status());
     if (!read->has_value()) {
       return ReportError(
-          context,
-          absl::NotFoundError(
-              "no head file '" + head_path +
-              "': without it lines cut off the end of the log cannot be detected (cairnd "
-              "writes PATH.head beside the live log; give --head FILE, or --no-head to "
-              "check only the chain)"));
+          context, absl::NotFoundError("no head file '" + head_path +
+                                       "': without it lines cut off the end of "
+                                       "the log cannot be detected (cairnd "
+                                       "writes PATH.head beside the live log; "
+                                       "give --head FILE, or --no-head to "
+                                       "check only the chain)"));
     }
     head = cairnd::AuditHeadCheck{**read, head_path};
   }
-  absl::StatusOr<cairnd::AuditChainSummary> summary = cairnd::VerifyAuditChain(files, head);
+  absl::StatusOr<cairnd::AuditChainSummary> summary =
+      cairnd::VerifyAuditChain(files, head);
   if (!summary.ok()) return ReportError(context, summary.status());
   *context.out << absl::StrJoin(files, " ") << ": " << summary->lines << " line(s)";
   if (summary->lines > 0) {
@@ -85,8 +90,9 @@ int AuditCommand(CommandContext& context) {
     *context.out << ", ends where its " << (head->head.keyed ? "keyed " : "")
                  << "head says (seq " << head->head.seq << ")";
     if (summary->past_head > 0) {
-      *context.out << " plus " << summary->past_head
-                   << " line(s) written after it (a crash before the head was updated)";
+      *context.out
+          << " plus " << summary->past_head
+          << " line(s) written after it (a crash before the head was updated)";
     }
   } else {
     *context.out << " (no head checked: a cut-off end would not show)";

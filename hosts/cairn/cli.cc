@@ -55,11 +55,14 @@ const std::vector<CommandEntry>& Commands() {
 }
 
 void PrintHelp(std::ostream& out) {
-  out << "usage: cairn [--data DIR | --config FILE] [--set SECTION.KEY=VALUE]... "
+  out << "usage: cairn [--data DIR | --config FILE] [--set "
+         "SECTION.KEY=VALUE]... "
          "[--plugin-dir DIR]...\n"
          "             [--server HOST:PORT] COMMAND [ARGS...]\n\n"
-         "Cairn is an event store. Without --config or --data, commands use the store in\n"
-         "./data (mmaplog storage). The store flags may also follow the command.\n\n"
+         "Cairn is an event store. Without --config or --data, commands use "
+         "the store in\n"
+         "./data (mmaplog storage). The store flags may also follow the "
+         "command.\n\n"
          "Commands:\n";
   for (const CommandEntry& command : Commands()) {
     out << "  " << std::left << std::setw(13) << command.name << command.summary << "\n";
@@ -67,14 +70,21 @@ void PrintHelp(std::ostream& out) {
   out << "\nStore flags:\n"
          "  --data DIR         the store's folder (default ./data)\n"
          "  --config FILE      a site file (INI) naming plugins and options\n"
-         "  --set S.K=V        override one site setting, e.g. storage.fsync=never\n"
-         "  --plugin-dir DIR   search DIR first for plugin files (repeatable); then\n"
-         "                     $CAIRN_PLUGIN_DIR, [store] plugin-dirs, the installed folder\n"
+         "  --set S.K=V        override one site setting, e.g. "
+         "storage.fsync=never\n"
+         "  --plugin-dir DIR   search DIR first for plugin files (repeatable); "
+         "then\n"
+         "                     $CAIRN_PLUGIN_DIR, [store] plugin-dirs, the "
+         "installed folder\n"
          "  --server HOST:PORT talk to a cairnd server instead\n"
-         "  --tls, --tls-ca FILE, --tls-cert FILE, --tls-key FILE, --tls-server-name NAME\n"
-         "                     TLS and mutual TLS to the server (or the site file's [client])\n\n"
-         "'cairn COMMAND --help' describes a command. Exit codes: 0 ok, 1 usage,\n"
-         "2 data or store error, 3 conflict (wrong expected revision), 4 permission\n"
+         "  --tls, --tls-ca FILE, --tls-cert FILE, --tls-key FILE, "
+         "--tls-server-name NAME\n"
+         "                     TLS and mutual TLS to the server (or the site "
+         "file's [client])\n\n"
+         "'cairn COMMAND --help' describes a command. Exit codes: 0 ok, 1 "
+         "usage,\n"
+         "2 data or store error, 3 conflict (wrong expected revision), 4 "
+         "permission\n"
          "denied by the server. See docs/cli.md.\n";
 }
 
@@ -117,7 +127,8 @@ StoreOpener DefaultStoreOpener() {
     }
     absl::StatusOr<SiteConfig> config = ResolveSiteConfig(options);
     if (!config.ok()) return config.status();
-    absl::StatusOr<std::vector<std::string>> folders = PluginFolders(options, *config);
+    absl::StatusOr<std::vector<std::string>> folders =
+        PluginFolders(options, *config);
     if (!folders.ok()) return folders.status();
     config->plugin_dirs = *std::move(folders);
     return OpenEmbeddedStore(*config, StoreOpenOptions{.create = options.create});

@@ -210,7 +210,8 @@ std::vector<std::string> ReadLines(const std::string& path) {
   return lines;
 }
 
-void WriteLines(const std::string& path, const std::vector<std::string>& lines) {
+void WriteLines(const std::string& path,
+                const std::vector<std::string>& lines) {
   std::ofstream out(path, std::ios::trunc);
   for (const std::string& line : lines) out << line << "\n";
 }
@@ -233,12 +234,15 @@ TEST_F(CliTlsTest, AuditVerifyPassesThenNamesAnEditedLine) {
 }
 
 TEST_F(CliTlsTest, AuditVerifyNamesLinesCutOffTheEnd) {
-  ASSERT_EQ(Run(Plus(AsOrders(), {"append", "orders-1"}), "{\"type\": \"A\"}\n").code, 0);
+  ASSERT_EQ(
+      Run(Plus(AsOrders(), {"append", "orders-1"}), "{\"type\": \"A\"}\n").code,
+      0);
   ASSERT_EQ(Run(Plus(AsOrders(), {"head", "orders-1"})).code, 0);
   ASSERT_EQ(Run(Plus(AsOrders(), {"head", "orders-1"})).code, 0);
   Result ok = Run({"audit", "verify", audit_});
   ASSERT_EQ(ok.code, 0) << ok.err;
-  EXPECT_THAT(ok.out, HasSubstr(", chain intact, ends where its head says (seq 3)"));
+  EXPECT_THAT(ok.out,
+              HasSubstr(", chain intact, ends where its head says (seq 3)"));
 
   std::vector<std::string> lines = ReadLines(audit_);
   ASSERT_EQ(lines.size(), 3u);
@@ -247,7 +251,9 @@ TEST_F(CliTlsTest, AuditVerifyNamesLinesCutOffTheEnd) {
   // Before: the two lines left were a valid chain, and verify said so.
   Result cut = Run({"audit", "verify", audit_});
   EXPECT_EQ(cut.code, 2) << cut.out;
-  EXPECT_THAT(cut.err, HasSubstr(audit_ + ": truncated: 1 line(s) were removed from its end"));
+  EXPECT_THAT(
+      cut.err,
+      HasSubstr(audit_ + ": truncated: 1 line(s) were removed from its end"));
   EXPECT_THAT(cut.err, HasSubstr("last intact seq: 2"));
   // Checking the chain alone is an explicit choice, and says what it misses.
   Result chain_only = Run({"audit", "verify", "--no-head", audit_});

@@ -125,10 +125,11 @@ class CliTest : public ::testing::Test {
     cairn_append_result result{};
     result.size = sizeof(result);
     const cairn_event* batch[] = {&event};
-    cairn_append_request request{sizeof(request), CAIRN_EXPECT_ANY, 0, event.stream,
-                                 batch, 1, nullptr, nullptr};
-    ASSERT_EQ(store_->storage_plugin()->storage()->append(store_->raw_storage(), &request,
-                                                          &result, &error),
+    cairn_append_request request{
+        sizeof(request), CAIRN_EXPECT_ANY, 0, event.stream, batch, 1,
+        nullptr,         nullptr};
+    ASSERT_EQ(store_->storage_plugin()->storage()->append(
+                  store_->raw_storage(), &request, &result, &error),
               CAIRN_OK)
         << message;
   }
@@ -303,8 +304,11 @@ TEST_F(CliTest, EveryCommandHasHelp) {
 // --revision, --file or --action, and those are refused as flags.
 TEST_F(CliTest, PositionalArgumentsAreNeitherListedNorTakenAsFlags) {
   const std::pair<const char*, const char*> kCases[] = {
-      {"read", "--stream"}, {"append", "--stream"}, {"tail", "--stream"},
-      {"delete-to", "--revision"}, {"plugin-info", "--file"}};
+      {"read", "--stream"},
+      {"append", "--stream"},
+      {"tail", "--stream"},
+      {"delete-to", "--revision"},
+      {"plugin-info", "--file"}};
   for (const auto& [command, flag] : kCases) {
     Result help = Run({command, "--help"});
     EXPECT_EQ(help.code, 0) << command;
@@ -312,7 +316,9 @@ TEST_F(CliTest, PositionalArgumentsAreNeitherListedNorTakenAsFlags) {
     EXPECT_THAT(help.out, HasSubstr("Flags:")) << command;
     Result r = Run({command, std::string(flag) + "=x"});
     EXPECT_EQ(r.code, kExitUsage) << command;
-    EXPECT_THAT(r.err, HasSubstr("is not a flag; give that argument by position")) << command;
+    EXPECT_THAT(r.err,
+                HasSubstr("is not a flag; give that argument by position"))
+        << command;
   }
   // After "--" every word is positional.
   Result r = Run({"head", "--", "--stream"});
@@ -425,19 +431,25 @@ TEST_F(CliTest, UnknownPluginOptionIsAStoreErrorNamingTheKey) {
 
 // --set values are checked against the plugin's option descriptors before
 // anything is opened.
-TEST_F(CliTest, SetValueThatDoesNotFitTheDescriptorIsAStoreErrorNamingKeyAndAllowed) {
+TEST_F(CliTest,
+       SetValueThatDoesNotFitTheDescriptorIsAStoreErrorNamingKeyAndAllowed) {
   std::filesystem::path dir = MakeTempDir("set-descriptor");
-  Result r = RunReal({"append", "s", "--data", (dir / "data").string(), "--set",
-                      "storage.plugin=mmaplog", "--set", "storage.zero-fill=sometimes"},
-                     "{\"type\":\"t\",\"data\":{}}\n");
+  Result r = RunReal(
+      {"append", "s", "--data", (dir / "data").string(), "--set",
+       "storage.plugin=mmaplog", "--set", "storage.zero-fill=sometimes"},
+      "{\"type\":\"t\",\"data\":{}}\n");
   EXPECT_EQ(r.code, 2);
-  EXPECT_THAT(r.err,
-              HasSubstr("[storage] zero-fill = 'sometimes': allowed: auto, always, never"));
+  EXPECT_THAT(
+      r.err,
+      HasSubstr(
+          "[storage] zero-fill = 'sometimes': allowed: auto, always, never"));
   EXPECT_FALSE(std::filesystem::exists(dir / "data"));
-  Result size = RunReal({"head", "s", "--data", (dir / "data").string(), "--set",
-                         "storage.plugin=mmaplog", "--set", "storage.segment-size=huge"});
+  Result size =
+      RunReal({"head", "s", "--data", (dir / "data").string(), "--set",
+               "storage.plugin=mmaplog", "--set", "storage.segment-size=huge"});
   EXPECT_EQ(size.code, 2);
-  EXPECT_THAT(size.err, HasSubstr("[storage] segment-size = 'huge': not a size"));
+  EXPECT_THAT(size.err,
+              HasSubstr("[storage] segment-size = 'huge': not a size"));
   std::filesystem::remove_all(dir);
 }
 
@@ -562,8 +574,9 @@ TEST_F(CliTest, VerifyOpensEverySealAndReportsEachThatFails) {
   cairn_append_result result{};
   result.size = sizeof(result);
   const cairn_event* batch[] = {&moved};
-  cairn_append_request request{sizeof(request), CAIRN_EXPECT_ANY, 0, moved.stream,
-                               batch, 1, nullptr, nullptr};
+  cairn_append_request request{
+      sizeof(request), CAIRN_EXPECT_ANY, 0, moved.stream, batch, 1,
+      nullptr,         nullptr};
   ASSERT_EQ(api->append(raw->raw_storage(), &request, &result, nullptr),
             CAIRN_OK);
   Result tampered = RunWith({"verify"}, "", opener);
@@ -598,7 +611,8 @@ TEST_F(CliTest, PluginsListsBuiltinsAndFiles) {
   Result r = Run({"plugins", "--dir", PluginDir()});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("KIND"));
-  EXPECT_THAT(r.out, ::testing::ContainsRegex("storage +memory +1\\.0\\.0 +2\\.0 +built-in"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "storage +memory +1\\.0\\.0 +2\\.0 +built-in"));
   EXPECT_THAT(r.out, HasSubstr(PluginDir() + "/libcairn-storage-memory.so"));
   std::vector<nlohmann::json> json = JsonLines(Run({"plugins", "--json", "--dir", PluginDir()}).out);
   int memory_builtin = 0, memory_file = 0;
@@ -616,7 +630,9 @@ TEST_F(CliTest, PluginInfoPrintsTheWholeDescriptor) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("kind:          storage"));
   EXPECT_THAT(r.out, HasSubstr("name:          memory"));
-  EXPECT_THAT(r.out, HasSubstr("live-reads tags snapshots delete apply seal-in-append"));
+  EXPECT_THAT(
+      r.out,
+      HasSubstr("live-reads tags snapshots delete apply seal-in-append"));
   EXPECT_THAT(r.out, HasSubstr("options:       (none)"));
   EXPECT_THAT(r.out, HasSubstr("table size:"));
   nlohmann::json json = nlohmann::json::parse(
@@ -668,16 +684,20 @@ TEST_F(CliTest, PluginInfoNamesEachLoaderRefusal) {
 TEST_F(CliTest, PluginInfoAndPluginsPrintTheOptionDescriptors) {
   Result r = Run({"plugin-info", LoaderFixture("good.so")});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("options:\n"
-                               "  level (uint, default 1): a number the fixture ignores\n"
-                               "  mode (enum: fast|small, default ***, secret): what the "
-                               "fixture pretends to favour\n"));
+  EXPECT_THAT(
+      r.out,
+      HasSubstr("options:\n"
+                "  level (uint, default 1): a number the fixture ignores\n"
+                "  mode (enum: fast|small, default ***, secret): what the "
+                "fixture pretends to favour\n"));
   EXPECT_THAT(r.out, Not(HasSubstr("default fast")));
-  nlohmann::json json =
-      nlohmann::json::parse(Run({"plugin-info", "--json", LoaderFixture("good.so")}).out);
+  nlohmann::json json = nlohmann::json::parse(
+      Run({"plugin-info", "--json", LoaderFixture("good.so")}).out);
   ASSERT_EQ(json["options"].size(), 2u);
   EXPECT_EQ(json["options"][0],
-            nlohmann::json({{"key", "level"}, {"type", "uint"}, {"default", "1"},
+            nlohmann::json({{"key", "level"},
+                            {"type", "uint"},
+                            {"default", "1"},
                             {"allowed", nlohmann::json::array()},
                             {"help", "a number the fixture ignores"},
                             {"flags", nlohmann::json::array()}}));
@@ -686,8 +706,10 @@ TEST_F(CliTest, PluginInfoAndPluginsPrintTheOptionDescriptors) {
   EXPECT_EQ(json["options"][1]["flags"], nlohmann::json({"secret"}));
 
   Result list = Run({"plugins", "--dir", LoaderFixture("")});
-  EXPECT_THAT(list.out, HasSubstr("    option level (uint, default 1): a number the fixture "
-                                  "ignores\n"));
+  EXPECT_THAT(
+      list.out,
+      HasSubstr("    option level (uint, default 1): a number the fixture "
+                "ignores\n"));
   bool found = false;
   for (const nlohmann::json& plugin :
        JsonLines(Run({"plugins", "--json", "--dir", LoaderFixture("")}).out)) {
@@ -720,17 +742,20 @@ class CliPluginSearchTest : public CliTest {
     dir_ = MakeTempDir("search");
   }
   void TearDown() override {
-    if (!saved_env_.empty()) ::setenv("CAIRN_PLUGIN_DIR", saved_env_.c_str(), 1);
+    if (!saved_env_.empty())
+      ::setenv("CAIRN_PLUGIN_DIR", saved_env_.c_str(), 1);
     std::filesystem::remove_all(dir_);
   }
   Result Head(std::vector<std::string> before) {
-    for (const char* word : {"--set", "storage.plugin=memory", "--set", "codec.plugin=good",
-                             "--set", "codec.nope=1", "head", "s"}) {
+    for (const char* word :
+         {"--set", "storage.plugin=memory", "--set", "codec.plugin=good",
+          "--set", "codec.nope=1", "head", "s"}) {
       before.push_back(word);
     }
     return RunReal(before);
   }
-  static constexpr const char* kFound = "'nope' is not an option of codec plugin 'good'";
+  static constexpr const char* kFound =
+      "'nope' is not an option of codec plugin 'good'";
 
   std::string saved_env_;
   std::filesystem::path dir_;
@@ -753,16 +778,19 @@ TEST_F(CliPluginSearchTest, FindsPluginFilesThroughThePluginDirFlag) {
 }
 
 TEST_F(CliPluginSearchTest, FindsPluginFilesThroughCairnPluginDir) {
-  ::setenv("CAIRN_PLUGIN_DIR", (dir_.string() + ":" + LoaderFixture("")).c_str(), 1);
+  ::setenv("CAIRN_PLUGIN_DIR",
+           (dir_.string() + ":" + LoaderFixture("")).c_str(), 1);
   Result r = Head({});
   EXPECT_EQ(r.code, kExitDataError);
   EXPECT_THAT(r.err, HasSubstr(kFound));
 }
 
-TEST_F(CliPluginSearchTest, RelativeSitePluginDirsAreTakenFromTheSiteFilesFolder) {
+TEST_F(CliPluginSearchTest,
+       RelativeSitePluginDirsAreTakenFromTheSiteFilesFolder) {
   std::filesystem::create_directories(dir_ / "etc");
   std::filesystem::create_symlink(LoaderFixture(""), dir_ / "etc" / "plugins");
-  std::ofstream(dir_ / "etc" / "site.ini") << "[store]\nplugin-dirs = plugins\n";
+  std::ofstream(dir_ / "etc" / "site.ini")
+      << "[store]\nplugin-dirs = plugins\n";
   Result r = Head({"--config", (dir_ / "etc" / "site.ini").string()});
   EXPECT_EQ(r.code, kExitDataError);
   EXPECT_THAT(r.err, HasSubstr(kFound));

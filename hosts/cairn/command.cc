@@ -17,28 +17,37 @@ namespace cairn::cli {
 namespace po = boost::program_options;
 
 void AddStoreOptions(po::options_description& description, StoreOptions* options) {
-  description.add_options()
-      ("data", po::value<std::string>(&options->data_dir)->value_name("DIR"),
-       "store folder (default ./data; overrides [store] path)")
-      ("config", po::value<std::string>(&options->config_file)->value_name("FILE"),
-       "site file (INI) choosing plugins and options")
-      ("set", po::value<std::vector<std::string>>(&options->overrides)
-                  ->value_name("SECTION.KEY=VALUE")->composing(),
-       "override one site setting, e.g. storage.plugin=memory (repeatable)")
-      ("server", po::value<std::string>(&options->server)->value_name("HOST:PORT"),
-       "use a cairnd server instead of an embedded store")
-      ("plugin-dir", po::value<std::vector<std::string>>(&options->plugin_dirs)
-                         ->value_name("DIR")->composing(),
-       "search DIR first for plugin files (repeatable)")
-      ("tls", po::bool_switch(&options->tls), "talk TLS to the --server")
-      ("tls-ca", po::value<std::string>(&options->tls_ca)->value_name("FILE"),
-       "PEM CA that signed the server's certificate (turns TLS on)")
-      ("tls-cert", po::value<std::string>(&options->tls_cert)->value_name("FILE"),
-       "PEM client certificate, for a server with mutual TLS (turns TLS on)")
-      ("tls-key", po::value<std::string>(&options->tls_key)->value_name("FILE"),
-       "PEM private key of --tls-cert")
-      ("tls-server-name", po::value<std::string>(&options->tls_server_name)->value_name("NAME"),
-       "name to verify in the server's certificate (default: the --server host)");
+  description.add_options()(
+      "data", po::value<std::string>(&options->data_dir)->value_name("DIR"),
+      "store folder (default ./data; overrides [store] path)")(
+      "config",
+      po::value<std::string>(&options->config_file)->value_name("FILE"),
+      "site file (INI) choosing plugins and options")(
+      "set",
+      po::value<std::vector<std::string>>(&options->overrides)
+          ->value_name("SECTION.KEY=VALUE")
+          ->composing(),
+      "override one site setting, e.g. storage.plugin=memory (repeatable)")(
+      "server",
+      po::value<std::string>(&options->server)->value_name("HOST:PORT"),
+      "use a cairnd server instead of an embedded store")(
+      "plugin-dir",
+      po::value<std::vector<std::string>>(&options->plugin_dirs)
+          ->value_name("DIR")
+          ->composing(),
+      "search DIR first for plugin files (repeatable)")(
+      "tls", po::bool_switch(&options->tls), "talk TLS to the --server")(
+      "tls-ca", po::value<std::string>(&options->tls_ca)->value_name("FILE"),
+      "PEM CA that signed the server's certificate (turns TLS on)")(
+      "tls-cert",
+      po::value<std::string>(&options->tls_cert)->value_name("FILE"),
+      "PEM client certificate, for a server with mutual TLS (turns TLS on)")(
+      "tls-key", po::value<std::string>(&options->tls_key)->value_name("FILE"),
+      "PEM private key of --tls-cert")(
+      "tls-server-name",
+      po::value<std::string>(&options->tls_server_name)->value_name("NAME"),
+      "name to verify in the server's certificate (default: the --server "
+      "host)");
 }
 
 std::optional<int> ParseCommandLine(CommandContext& context, const std::string& synopsis,
@@ -69,7 +78,8 @@ std::optional<int> ParseCommandLine(CommandContext& context, const std::string& 
     if (by_position.count(name)) {
       *context.err << "cairn " << context.command << ": '" << arg
                    << "' is not a flag; give that argument by position\n"
-                   << usage << "\n(try 'cairn " << context.command << " --help')\n";
+                   << usage << "\n(try 'cairn " << context.command
+                   << " --help')\n";
       return kExitUsage;
     }
   }
@@ -82,9 +92,12 @@ std::optional<int> ParseCommandLine(CommandContext& context, const std::string& 
                   .run(),
               *variables);
     if (variables->count("help")) {
-      *context.out << usage << "\n\n" << summary << "\n\n" << shown << "\n"
-                   << "Exit codes: 0 ok, 1 usage, 2 data or store error, 3 conflict, "
-                      "4 permission denied.\n";
+      *context.out
+          << usage << "\n\n"
+          << summary << "\n\n"
+          << shown << "\n"
+          << "Exit codes: 0 ok, 1 usage, 2 data or store error, 3 conflict, "
+             "4 permission denied.\n";
       return kExitOk;
     }
     po::notify(*variables);
@@ -103,13 +116,13 @@ const std::set<std::string>& HostSections() {
 }
 
 const std::set<std::string>& HostPathKeys() {
-  static const std::set<std::string> kKeys = {"client.tls-ca", "client.tls-cert",
-                                              "client.tls-key"};
+  static const std::set<std::string> kKeys = {
+      "client.tls-ca", "client.tls-cert", "client.tls-key"};
   return kKeys;
 }
 
-absl::StatusOr<std::vector<std::string>> PluginFolders(const StoreOptions& options,
-                                                       const SiteConfig& config) {
+absl::StatusOr<std::vector<std::string>> PluginFolders(
+    const StoreOptions& options, const SiteConfig& config) {
   PluginSearchInputs inputs;
   inputs.flag_dirs = options.plugin_dirs;
   inputs.site_dirs = config.plugin_dirs;
@@ -119,8 +132,8 @@ absl::StatusOr<std::vector<std::string>> PluginFolders(const StoreOptions& optio
 absl::StatusOr<SiteConfig> ResolveSiteConfig(const StoreOptions& options) {
   SiteConfig config;
   if (!options.config_file.empty()) {
-    absl::StatusOr<SiteConfig> loaded =
-        SiteConfig::LoadFile(options.config_file, HostSections(), HostPathKeys());
+    absl::StatusOr<SiteConfig> loaded = SiteConfig::LoadFile(
+        options.config_file, HostSections(), HostPathKeys());
     if (!loaded.ok()) return loaded.status();
     config = *std::move(loaded);
   }
@@ -158,7 +171,8 @@ StoreOptions MergeStoreOptions(const StoreOptions& before, const StoreOptions& c
   }
   merged.overrides.insert(merged.overrides.end(), command_flags.overrides.begin(),
                           command_flags.overrides.end());
-  merged.plugin_dirs.insert(merged.plugin_dirs.end(), command_flags.plugin_dirs.begin(),
+  merged.plugin_dirs.insert(merged.plugin_dirs.end(),
+                            command_flags.plugin_dirs.begin(),
                             command_flags.plugin_dirs.end());
   return merged;
 }
@@ -192,7 +206,8 @@ std::optional<int> OpenStoreOrReport(CommandContext& context, const StoreOptions
     }
     // So is a plugin folder named by the user that is not there.
     if (auto folders = PluginFolders(options, *config); !folders.ok()) {
-      *context.err << "cairn " << context.command << ": " << folders.status().message() << "\n";
+      *context.err << "cairn " << context.command << ": "
+                   << folders.status().message() << "\n";
       return kExitUsage;
     }
   }
@@ -215,7 +230,8 @@ std::optional<int> ParseCountFlag(CommandContext& context, const std::string& fl
   return std::nullopt;
 }
 
-std::optional<int> ParseSizeFlag(CommandContext& context, const std::string& flag,
+std::optional<int> ParseSizeFlag(CommandContext& context,
+                                 const std::string& flag,
                                  const std::string& text, uint64_t* value) {
   std::string error;
   std::optional<uint64_t> bytes = sdk::ParseByteSize(text, &error);

@@ -137,7 +137,8 @@ std::optional<int> ParseCountFlag(CommandContext& context, const std::string& fl
 // (cairn/sdk/size.hpp: 4096, 64KiB, 100MiB, 10M; 'kb' is refused as
 // ambiguous). Returns nullopt with *value set, or reports a usage error
 // naming the flag and returns kExitUsage.
-std::optional<int> ParseSizeFlag(CommandContext& context, const std::string& flag,
+std::optional<int> ParseSizeFlag(CommandContext& context,
+                                 const std::string& flag,
                                  const std::string& text, uint64_t* value);
 
 // The site-file sections that belong to hosts ([server], [http], ...): the
@@ -152,8 +153,8 @@ const std::set<std::string>& HostPathKeys();
 // order (cairn/plugin_search.h): --plugin-dir, $CAIRN_PLUGIN_DIR, [store]
 // plugin-dirs, the installed folder, the build tree's. Fails naming a
 // folder given by the user that does not exist.
-absl::StatusOr<std::vector<std::string>> PluginFolders(const StoreOptions& options,
-                                                       const SiteConfig& config);
+absl::StatusOr<std::vector<std::string>> PluginFolders(
+    const StoreOptions& options, const SiteConfig& config);
 
 }  // namespace cairn::cli
 

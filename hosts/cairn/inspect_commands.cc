@@ -29,10 +29,14 @@ std::string Dump(const Json& value) {
 
 std::vector<std::string> CapabilityNames(uint64_t capabilities) {
   static const std::pair<uint64_t, const char*> kNames[] = {
-      {CAIRN_CAP_PERSISTENT, "persistent"}, {CAIRN_CAP_LIVE_READS, "live-reads"},
-      {CAIRN_CAP_TAGS, "tags"},             {CAIRN_CAP_SNAPSHOTS, "snapshots"},
-      {CAIRN_CAP_DELETE, "delete"},         {CAIRN_CAP_APPLY, "apply"},
-      {CAIRN_CAP_KEY_ROTATION, "key-rotation"}, {CAIRN_CAP_MULTI_NODE, "multi-node"},
+      {CAIRN_CAP_PERSISTENT, "persistent"},
+      {CAIRN_CAP_LIVE_READS, "live-reads"},
+      {CAIRN_CAP_TAGS, "tags"},
+      {CAIRN_CAP_SNAPSHOTS, "snapshots"},
+      {CAIRN_CAP_DELETE, "delete"},
+      {CAIRN_CAP_APPLY, "apply"},
+      {CAIRN_CAP_KEY_ROTATION, "key-rotation"},
+      {CAIRN_CAP_MULTI_NODE, "multi-node"},
       {CAIRN_CAP_PASSTHROUGH, "passthrough"},
       {CAIRN_CAP_APPEND_MAY_BLOCK, "append-may-block"},
       {CAIRN_CAP_SEAL_IN_APPEND, "seal-in-append"}};
@@ -59,14 +63,17 @@ std::vector<std::string> OptionFlagNames(uint32_t flags) {
   if (flags & CAIRN_OPT_REQUIRED) names.push_back("required");
   if (flags & CAIRN_OPT_SECRET) names.push_back("secret");
   if (flags & CAIRN_OPT_HOST_DEFINED) names.push_back("host-defined");
-  const uint32_t known = CAIRN_OPT_REQUIRED | CAIRN_OPT_SECRET | CAIRN_OPT_HOST_DEFINED;
-  if (flags & ~known) names.push_back(absl::StrCat("unknown-bits-0x", absl::Hex(flags & ~known)));
+  const uint32_t known =
+      CAIRN_OPT_REQUIRED | CAIRN_OPT_SECRET | CAIRN_OPT_HOST_DEFINED;
+  if (flags & ~known)
+    names.push_back(absl::StrCat("unknown-bits-0x", absl::Hex(flags & ~known)));
   return names;
 }
 
 // A secret option's default is never printed (CAIRN_OPT_SECRET).
 std::string DefaultOf(const OptionInfo& o) {
-  return (o.flags & CAIRN_OPT_SECRET) && o.has_default ? "***" : o.default_value;
+  return (o.flags & CAIRN_OPT_SECRET) && o.has_default ? "***"
+                                                       : o.default_value;
 }
 
 // One option descriptor as a line, e.g.
@@ -75,22 +82,26 @@ std::string OptionLine(const OptionInfo& o) {
   std::vector<std::string> facts;
   facts.push_back(o.allowed.empty()
                       ? std::string(OptionTypeName(o.type))
-                      : absl::StrCat(OptionTypeName(o.type), ": ", absl::StrJoin(o.allowed, "|")));
-  facts.push_back(o.has_default ? absl::StrCat("default ", DefaultOf(o)) : "no default");
-  for (std::string& flag : OptionFlagNames(o.flags)) facts.push_back(std::move(flag));
-  return absl::StrCat(o.key, " (", absl::StrJoin(facts, ", "), ")", o.help.empty() ? "" : ": ",
-                      o.help);
+                      : absl::StrCat(OptionTypeName(o.type), ": ",
+                                     absl::StrJoin(o.allowed, "|")));
+  facts.push_back(o.has_default ? absl::StrCat("default ", DefaultOf(o))
+                                : "no default");
+  for (std::string& flag : OptionFlagNames(o.flags))
+    facts.push_back(std::move(flag));
+  return absl::StrCat(o.key, " (", absl::StrJoin(facts, ", "), ")",
+                      o.help.empty() ? "" : ": ", o.help);
 }
 
 Json OptionsJson(const Plugin& plugin) {
   Json options = Json::array();
   for (const OptionInfo& o : plugin.options()) {
-    options.push_back({{"key", o.key},
-                       {"type", OptionTypeName(o.type)},
-                       {"default", o.has_default ? Json(DefaultOf(o)) : Json(nullptr)},
-                       {"allowed", o.allowed},
-                       {"help", o.help},
-                       {"flags", OptionFlagNames(o.flags)}});
+    options.push_back(
+        {{"key", o.key},
+         {"type", OptionTypeName(o.type)},
+         {"default", o.has_default ? Json(DefaultOf(o)) : Json(nullptr)},
+         {"allowed", o.allowed},
+         {"help", o.help},
+         {"flags", OptionFlagNames(o.flags)}});
   }
   return options;
 }
@@ -101,23 +112,32 @@ int PluginsCommand(CommandContext& context) {
   StoreOptions store_flags;
   std::vector<std::string> dirs;
   po::options_description description("Flags");
-  description.add_options()
-      ("dir", po::value<std::vector<std::string>>(&dirs)->value_name("D")->composing(),
-       "a plugin folder to list (repeatable); default: the folders every host searches, "
-       "in order: --plugin-dir, $CAIRN_PLUGIN_DIR, [store] plugin-dirs (with --config), "
-       "the installed folder, the build tree's")
-      ("config", po::value<std::string>(&store_flags.config_file)->value_name("FILE"),
-       "take the plugin folders from this site file")
-      ("plugin-dir", po::value<std::vector<std::string>>(&store_flags.plugin_dirs)
-                         ->value_name("DIR")->composing(),
-       "a folder searched first, before the default ones (repeatable)")
-      ("json", "one JSON line per plugin");
+  description.add_options()(
+      "dir",
+      po::value<std::vector<std::string>>(&dirs)->value_name("D")->composing(),
+      "a plugin folder to list (repeatable); default: the folders every host "
+      "searches, "
+      "in order: --plugin-dir, $CAIRN_PLUGIN_DIR, [store] plugin-dirs (with "
+      "--config), "
+      "the installed folder, the build tree's")(
+      "config",
+      po::value<std::string>(&store_flags.config_file)->value_name("FILE"),
+      "take the plugin folders from this site file")(
+      "plugin-dir",
+      po::value<std::vector<std::string>>(&store_flags.plugin_dirs)
+          ->value_name("DIR")
+          ->composing(),
+      "a folder searched first, before the default ones (repeatable)")(
+      "json", "one JSON line per plugin");
   po::variables_map variables;
   if (auto done = ParseCommandLine(
           context, "[--dir D]... [--config FILE] [--json]",
-          "Lists the built-in plugins, then every plugin file in the plugin folders: kind,\n"
-          "name, version, ABI and file, and under each the options it accepts. A file\n"
-          "the loader refuses is reported on stderr with the reason; the exit code\n"
+          "Lists the built-in plugins, then every plugin file in the plugin "
+          "folders: kind,\n"
+          "name, version, ABI and file, and under each the options it accepts. "
+          "A file\n"
+          "the loader refuses is reported on stderr with the reason; the exit "
+          "code\n"
           "stays 0.",
           description, po::positional_options_description(), &variables)) {
     return *done;
@@ -133,7 +153,8 @@ int PluginsCommand(CommandContext& context) {
       }
       site = *std::move(config);
     }
-    absl::StatusOr<std::vector<std::string>> folders = PluginFolders(options, site);
+    absl::StatusOr<std::vector<std::string>> folders =
+        PluginFolders(options, site);
     if (!folders.ok()) {
       *context.err << "cairn plugins: " << folders.status().message() << "\n";
       return kExitUsage;
@@ -165,7 +186,8 @@ int PluginsCommand(CommandContext& context) {
                             {"version", plugin->version()},
                             {"abi", AbiOf(*plugin)},
                             {"file", file},
-                            {"description", OrEmpty(plugin->descriptor().description)},
+                            {"description",
+                             OrEmpty(plugin->descriptor().description)},
                             {"options", OptionsJson(*plugin)}})
                    << '\n';
     } else {
@@ -192,13 +214,15 @@ int PluginInfoCommand(CommandContext& context) {
   po::positional_options_description positional;
   positional.add("file", 1);
   po::variables_map variables;
-  if (auto done = ParseCommandLine(
-          context, "FILE [--json]",
-          "Loads one plugin file and prints everything in its descriptor: kind, name,\n"
-          "version, description, ABI, capabilities, options (key, type, default, allowed\n"
-          "values, flags, help) and table size. If the loader refuses the file, prints\n"
-          "its reason and exits 2.",
-          description, positional, &variables)) {
+  if (auto done = ParseCommandLine(context, "FILE [--json]",
+                                   "Loads one plugin file and prints "
+                                   "everything in its descriptor: kind, name,\n"
+                                   "version, description, ABI, capabilities, "
+                                   "options (key, type, default, allowed\n"
+                                   "values, flags, help) and table size. If "
+                                   "the loader refuses the file, prints\n"
+                                   "its reason and exits 2.",
+                                   description, positional, &variables)) {
     return *done;
   }
   if (file.empty()) return ReportUsageError(context, "missing FILE");
@@ -209,7 +233,8 @@ int PluginInfoCommand(CommandContext& context) {
   const cairn_plugin_descriptor& d = plugin.descriptor();
   const uint32_t table_size = *static_cast<const uint32_t*>(d.table);
   const std::string host_abi = absl::StrCat(registry.host().major_max, ".", registry.host().minor);
-  std::vector<std::string> capabilities = CapabilityNames(plugin.capabilities());
+  std::vector<std::string> capabilities =
+      CapabilityNames(plugin.capabilities());
   if (variables.count("json")) {
     *context.out << Dump({{"file", plugin.origin()},
                           {"kind", KindName(plugin.kind())},
@@ -222,7 +247,8 @@ int PluginInfoCommand(CommandContext& context) {
                           {"capability_bits", plugin.capabilities()},
                           {"options", OptionsJson(plugin)},
                           {"table_size", table_size},
-                          {"required_table_size", RequiredTableSize(plugin.kind())}})
+                          {"required_table_size",
+                           RequiredTableSize(plugin.kind())}})
                  << "\n";
     return kExitOk;
   }
@@ -244,7 +270,8 @@ int PluginInfoCommand(CommandContext& context) {
   } else {
     *context.out << "options:\n";
   }
-  for (const OptionInfo& o : options) *context.out << "  " << OptionLine(o) << "\n";
+  for (const OptionInfo& o : options)
+    *context.out << "  " << OptionLine(o) << "\n";
   row("table size:", absl::StrCat(table_size, " bytes (this host requires at least ",
                                   RequiredTableSize(plugin.kind()), ")"));
   return kExitOk;

@@ -93,7 +93,8 @@ absl::StatusOr<ClientOptions> RemoteClientOptions(const StoreOptions& options) {
   client.client_name = "cairn-cli";
   StoreOptions tls = options;
   if (!options.config_file.empty()) {
-    absl::StatusOr<SiteConfig> site = SiteConfig::LoadFile(options.config_file, HostSections(), HostPathKeys());
+    absl::StatusOr<SiteConfig> site = SiteConfig::LoadFile(
+        options.config_file, HostSections(), HostPathKeys());
     if (!site.ok()) return site.status();
     auto section = site->host_sections.find("client");
     if (section != site->host_sections.end()) {

@@ -97,11 +97,15 @@ int AppendCommand(CommandContext& context) {
   if (auto done = ParseCommandLine(
           context, "STREAM [--expect any|none|N] [--batch-size N] [--json]",
           "Appends the events on stdin, one JSON object a line:\n"
-          "  {\"type\": \"OrderPlaced\", \"data\": {...}, \"metadata\": {...}, \"tags\": "
+          "  {\"type\": \"OrderPlaced\", \"data\": {...}, \"metadata\": {...}, "
+          "\"tags\": "
           "[\"order\"]}\n"
-          "'data' and 'metadata' take any JSON value (stored as compact JSON text), or\n"
-          "'data_base64' / 'metadata_base64' for binary bytes; 'writer' and 'timestamp_us'\n"
-          "are optional. Blank lines are skipped. A bad line appends nothing and names the\n"
+          "'data' and 'metadata' take any JSON value (stored as compact JSON "
+          "text), or\n"
+          "'data_base64' / 'metadata_base64' for binary bytes; 'writer' and "
+          "'timestamp_us'\n"
+          "are optional. Blank lines are skipped. A bad line appends nothing "
+          "and names the\n"
           "line number.",
           description, positional, &variables)) {
     return *done;

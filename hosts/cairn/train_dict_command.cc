@@ -107,18 +107,22 @@ int TrainDictCommand(CommandContext& context) {
   }
   uint64_t max_bytes = kDefaultMaxBytes;
   if (!max_bytes_text.empty()) {
-    if (auto done = ParseSizeFlag(context, "--max-bytes", max_bytes_text, &max_bytes)) {
+    if (auto done =
+            ParseSizeFlag(context, "--max-bytes", max_bytes_text, &max_bytes)) {
       return *done;
     }
   }
   uint64_t dictionary_size = kDefaultDictionarySize;
   if (!size_text.empty()) {
-    if (auto done = ParseSizeFlag(context, "--size", size_text, &dictionary_size)) {
+    if (auto done =
+            ParseSizeFlag(context, "--size", size_text, &dictionary_size)) {
       return *done;
     }
     if (dictionary_size < 256 || dictionary_size > (16ull << 20)) {
-      return ReportUsageError(context, "--size takes a size from 256 bytes to "
-                                       "16MiB, not '" + size_text + "'");
+      return ReportUsageError(context,
+                              "--size takes a size from 256 bytes to "
+                              "16MiB, not '" +
+                                  size_text + "'");
     }
   }
   if (max_events == 0) {

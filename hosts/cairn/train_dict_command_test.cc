@@ -150,7 +150,8 @@ TEST_F(TrainDictCommandTest, UsageErrors) {
   // The one size grammar (cairn/sdk/size.hpp): 'KB' is ambiguous.
   r = Run({"train-dict", "-o", dir_ + "/d", "--size", "8KB"});
   EXPECT_EQ(r.code, kExitUsage);
-  EXPECT_THAT(r.err, HasSubstr("--size '8KB': unit 'KB' is ambiguous; write 8KiB"));
+  EXPECT_THAT(r.err,
+              HasSubstr("--size '8KB': unit 'KB' is ambiguous; write 8KiB"));
   r = Run({"train-dict", "-o", dir_ + "/d", "--max-bytes", "1.5GiB"});
   EXPECT_EQ(r.code, kExitUsage);
   EXPECT_THAT(r.err, HasSubstr("--max-bytes '1.5GiB': fractions"));

@@ -149,7 +149,8 @@ absl::StatusOr<std::string> ReadAuditKey(const std::string& path) {
   while (problem.empty()) {
     const ssize_t got = ::read(fd, buffer, sizeof(buffer));
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) problem = absl::StrCat(name, ": cannot read: ", std::strerror(errno));
+    if (got < 0)
+      problem = absl::StrCat(name, ": cannot read: ", std::strerror(errno));
     if (got <= 0) break;
     key.append(buffer, static_cast<size_t>(got));
   }
@@ -167,8 +168,8 @@ absl::StatusOr<std::string> ReadAuditKey(const std::string& path) {
 std::string FormatAuditHead(uint64_t seq, std::string_view hash,
                             std::string_view key) {
   std::string text =
-      absl::StrCat("{\"seq\":", seq, ",\"hash\":\"", std::string(hash), "\",\"mac\":\"",
-                   HeadMac(seq, hash, key), "\"}");
+      absl::StrCat("{\"seq\":", seq, ",\"hash\":\"", std::string(hash),
+                   "\",\"mac\":\"", HeadMac(seq, hash, key), "\"}");
   text.resize(kAuditHeadSize - 1, ' ');
   text.push_back('\n');
   return text;
@@ -189,7 +190,8 @@ absl::StatusOr<std::optional<AuditHead>> ReadAuditHead(const std::string& path,
   buffer << in.rdbuf();
   const std::string text = buffer.str();
   const auto bad = [&path](std::string_view what) {
-    return absl::DataLossError(absl::StrCat("audit head '", path, "': ", std::string(what)));
+    return absl::DataLossError(
+        absl::StrCat("audit head '", path, "': ", std::string(what)));
   };
   AuditHead head;
   constexpr std::string_view kSeq = "{\"seq\":";
@@ -243,7 +245,8 @@ absl::Status CheckAuditLastLine(const std::string& file, uint64_t seq,
       file, ": truncated: ", head.head.seq - seq,
       " line(s) were removed from its end: the head (", head.path,
       ") records seq ", head.head.seq, " as written, the log ends at ",
-      seq == 0 ? std::string("no line") : absl::StrCat("seq ", seq, " (", where, ")"),
+      seq == 0 ? std::string("no line")
+               : absl::StrCat("seq ", seq, " (", where, ")"),
       "; last intact seq: ", seq));
 }
 

@@ -62,9 +62,9 @@ inline constexpr size_t kAuditHeadSize = 256;
 
 // The chain's head: the last line written.
 struct AuditHead {
-  uint64_t seq = 0;   // 0: nothing written yet
-  std::string hash;   // AuditLineHash of line `seq`
-  bool keyed = false; // the MAC is an HMAC (a key-file was used)
+  uint64_t seq = 0;    // 0: nothing written yet
+  std::string hash;    // AuditLineHash of line `seq`
+  bool keyed = false;  // the MAC is an HMAC (a key-file was used)
 };
 
 // Reads the key of [audit] key-file = `path`: the file's bytes as they are,

@@ -88,12 +88,12 @@ class AuditLog {
   absl::Status WriteHead(uint64_t seq, const std::string& hash);
 
   const AuditOptions options_;
-  std::string key_;        // the head's HMAC key; "" for none
+  std::string key_;  // the head's HMAC key; "" for none
   std::string head_path_;
   // Only the writer (writing_) touches fd_, size_, head_fd_.
   int fd_ = -1;
   uint64_t size_ = 0;
-  int head_fd_ = -1;       // opened (created) at the first write
+  int head_fd_ = -1;  // opened (created) at the first write
 
   mutable std::mutex mutex_;
   std::condition_variable written_cv_;

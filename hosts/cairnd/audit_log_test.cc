@@ -251,9 +251,11 @@ TEST_F(AuditLogTest, VerifyWithTheHeadNamesATruncatedTail) {
   ASSERT_FALSE(summary.ok());
   const std::string message(summary.status().message());
   EXPECT_TRUE(absl::StrContains(
-      message, options_.path + ": truncated: 3 line(s) were removed from its end"))
+      message,
+      options_.path + ": truncated: 3 line(s) were removed from its end"))
       << message;
-  EXPECT_TRUE(absl::StrContains(message, "records seq 10 as written")) << message;
+  EXPECT_TRUE(absl::StrContains(message, "records seq 10 as written"))
+      << message;
   EXPECT_TRUE(absl::StrContains(message, "last intact seq: 7")) << message;
   // Every line removed.
   CutLines(options_.path, 7);
@@ -270,7 +272,8 @@ TEST_F(AuditLogTest, CairndRefusesToContinueATruncatedLog) {
   const std::string head_before = ReadLines(AuditHeadPath(options_.path))[0];
   auto log = AuditLog::Open(options_);
   ASSERT_FALSE(log.ok());
-  EXPECT_TRUE(absl::StrContains(log.status().message(), "truncated")) << log.status();
+  EXPECT_TRUE(absl::StrContains(log.status().message(), "truncated"))
+      << log.status();
   EXPECT_TRUE(absl::StrContains(log.status().message(), "last intact seq: 3"))
       << log.status();
   // The evidence stays: no new head was written over it.
@@ -282,8 +285,9 @@ TEST_F(AuditLogTest, CairndRefusesALogWhoseHeadWasRemoved) {
   std::filesystem::remove(AuditHeadPath(options_.path));
   auto log = AuditLog::Open(options_);
   ASSERT_FALSE(log.ok());
-  EXPECT_TRUE(absl::StrContains(log.status().message(), "holds lines up to seq 2 but "
-                                                        "has no head file"))
+  EXPECT_TRUE(absl::StrContains(log.status().message(),
+                                "holds lines up to seq 2 but "
+                                "has no head file"))
       << log.status();
 }
 
@@ -307,8 +311,9 @@ TEST_F(AuditLogTest, ARewrittenTailIsNotTheLineTheHeadRecords) {
   ASSERT_TRUE(VerifyAuditChain({options_.path}).ok());
   auto summary = VerifyAuditChain({options_.path}, Head());
   ASSERT_FALSE(summary.ok());
-  EXPECT_TRUE(absl::StrContains(summary.status().message(),
-                                options_.path + ":6: seq 6 is not the line the head"))
+  EXPECT_TRUE(
+      absl::StrContains(summary.status().message(),
+                        options_.path + ":6: seq 6 is not the line the head"))
       << summary.status();
 }
 
@@ -334,7 +339,8 @@ TEST_F(AuditLogTest, ADamagedHeadIsRefused) {
   std::ofstream(AuditHeadPath(options_.path), std::ios::trunc) << text << "\n";
   auto head = ReadAuditHead(AuditHeadPath(options_.path), "");
   ASSERT_FALSE(head.ok());
-  EXPECT_TRUE(absl::StrContains(head.status().message(), "checksum does not match"))
+  EXPECT_TRUE(
+      absl::StrContains(head.status().message(), "checksum does not match"))
       << head.status();
   EXPECT_FALSE(AuditLog::Open(options_).ok());
 }
@@ -361,7 +367,8 @@ TEST_F(AuditLogTest, AKeyedHeadCannotBeForgedWithoutTheKey) {
       << FormatAuditHead(3, hash3, std::string(64, 'x'));
   auto wrong_key = ReadAuditHead(head_path, *key);
   ASSERT_FALSE(wrong_key.ok());
-  EXPECT_TRUE(absl::StrContains(wrong_key.status().message(), "HMAC does not match"))
+  EXPECT_TRUE(
+      absl::StrContains(wrong_key.status().message(), "HMAC does not match"))
       << wrong_key.status();
   EXPECT_FALSE(AuditLog::Open(options_).ok());
   // Without the key the head cannot be checked at all.
@@ -390,8 +397,8 @@ TEST_F(AuditLogTest, TheHeadFollowsRotationAndCatchesACutLiveFile) {
   options_.max_size = 4096;
   options_.keep = 2;
   WriteLines(60);
-  const std::vector<std::string> files = {options_.path + ".2", options_.path + ".1",
-                                          options_.path};
+  const std::vector<std::string> files = {options_.path + ".2",
+                                          options_.path + ".1", options_.path};
   ASSERT_TRUE(VerifyAuditChain(files, Head()).ok());
   const uint64_t rotated_last =
       ParseAuditLink(ReadLines(options_.path + ".1").back())->seq;
@@ -402,8 +409,9 @@ TEST_F(AuditLogTest, TheHeadFollowsRotationAndCatchesACutLiveFile) {
                                 absl::StrCat(options_.path, ": truncated: ",
                                              60 - rotated_last, " line(s)")))
       << summary.status();
-  EXPECT_TRUE(absl::StrContains(summary.status().message(),
-                                absl::StrCat("last intact seq: ", rotated_last)))
+  EXPECT_TRUE(
+      absl::StrContains(summary.status().message(),
+                        absl::StrCat("last intact seq: ", rotated_last)))
       << summary.status();
   EXPECT_FALSE(AuditLog::Open(options_).ok());
 }

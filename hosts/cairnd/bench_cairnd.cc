@@ -63,10 +63,19 @@ class Server {
     std::string pattern = "/tmp/cairnd-bench-XXXXXX";
     if (mkdtemp(pattern.data()) == nullptr) return false;
     dir_ = pattern;
-    std::vector<std::string> args = {
-        config.cairnd, "--data", dir_ + "/data", "--port", "0",
-        "--port-file", dir_ + "/port", "--http-port", "off",
-        "--set", "storage.fsync=" + config.fsync, "--log-level", "warn"};
+    std::vector<std::string> args = {config.cairnd,
+                                     "--data",
+                                     dir_ + "/data",
+                                     "--port",
+                                     "0",
+                                     "--port-file",
+                                     dir_ + "/port",
+                                     "--http-port",
+                                     "off",
+                                     "--set",
+                                     "storage.fsync=" + config.fsync,
+                                     "--log-level",
+                                     "warn"};
     args.insert(args.end(), config.server_args.begin(),
                 config.server_args.end());
     pid_ = fork();

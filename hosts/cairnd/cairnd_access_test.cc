@@ -196,20 +196,23 @@ TEST_F(CairndAccess, CairndRefusesToStartOnAKeyedAuditLogCutAtItsEnd) {
   std::ofstream(key, std::ios::trunc) << std::string(64, 'a');
   std::filesystem::permissions(key, std::filesystem::perms(0600));
   const std::vector<std::string> args = {
-      "--set", "access.ops=anonymous@127.0.0.1: admin *", "--set",
-      "audit.path=" + audit, "--set", "audit.key-file=" + key};
+      "--set", "access.ops=anonymous@127.0.0.1: admin *",
+      "--set", "audit.path=" + audit,
+      "--set", "audit.key-file=" + key};
   {
     auto server = TestServer::Start(args);
     ASSERT_TRUE(server.ok()) << server.status();
     auto client = (*server)->Connect();
     ASSERT_TRUE(client.ok()) << client.status();
     for (int i = 0; i < 3; ++i) {
-      ASSERT_TRUE((*client)->Append("s", ExpectedRevision::Any(), OneEvent()).ok());
+      ASSERT_TRUE(
+          (*client)->Append("s", ExpectedRevision::Any(), OneEvent()).ok());
     }
     client->reset();
     EXPECT_EQ((*server)->Terminate(), 0);
   }
-  auto head = cairnd::ReadAuditHead(cairnd::AuditHeadPath(audit), std::string(64, 'a'));
+  auto head =
+      cairnd::ReadAuditHead(cairnd::AuditHeadPath(audit), std::string(64, 'a'));
   ASSERT_TRUE(head.ok()) << head.status();
   ASSERT_TRUE(head->has_value());
   EXPECT_TRUE((*head)->keyed);
@@ -220,10 +223,13 @@ TEST_F(CairndAccess, CairndRefusesToStartOnAKeyedAuditLogCutAtItsEnd) {
   text.erase(text.rfind('\n', text.size() - 2) + 1);
   std::ofstream(audit, std::ios::trunc) << text;
   auto restarted = TestServer::Start(args);
-  ASSERT_FALSE(restarted.ok()) << "cairnd continued an audit log cut at its end";
+  ASSERT_FALSE(restarted.ok())
+      << "cairnd continued an audit log cut at its end";
   const std::string message(restarted.status().message());
-  EXPECT_TRUE(absl::StrContains(message, audit + ": truncated: 1 line(s)")) << message;
-  EXPECT_TRUE(absl::StrContains(message, absl::StrCat("last intact seq: ", written - 1)))
+  EXPECT_TRUE(absl::StrContains(message, audit + ": truncated: 1 line(s)"))
+      << message;
+  EXPECT_TRUE(absl::StrContains(message,
+                                absl::StrCat("last intact seq: ", written - 1)))
       << message;
 }
 

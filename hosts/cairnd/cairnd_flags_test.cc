@@ -30,7 +30,8 @@ class CairndFlagsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cairnd_ = cairn::testing::BuiltProgram("cairnd");
-    ASSERT_TRUE(fs::exists(cairnd_)) << "no cairnd in $CAIRN_BIN_DIR (run through ctest)";
+    ASSERT_TRUE(fs::exists(cairnd_))
+        << "no cairnd in $CAIRN_BIN_DIR (run through ctest)";
     const char* fixtures = std::getenv("CAIRN_FIXTURE_DIR");
     ASSERT_NE(fixtures, nullptr);
     loader_fixtures_ = fs::path(fixtures) / "loader";
@@ -44,16 +45,19 @@ class CairndFlagsTest : public ::testing::Test {
 
   // Runs cairnd in dir_, with $CAIRN_PLUGIN_DIR set to `plugin_env` or
   // unset when it is empty.
-  Result Run(const std::vector<std::string>& args, const std::string& plugin_env = "") {
+  Result Run(const std::vector<std::string>& args,
+             const std::string& plugin_env = "") {
     std::optional<std::string> env;
     if (!plugin_env.empty()) env = plugin_env;
-    return cairn::testing::RunProgram(cairnd_, args, dir_, "", {{"CAIRN_PLUGIN_DIR", env}});
+    return cairn::testing::RunProgram(cairnd_, args, dir_, "",
+                                      {{"CAIRN_PLUGIN_DIR", env}});
   }
 
   // Flags that keep a run that does get past its settings off the network
   // and away from ./data.
   std::vector<std::string> Quiet(std::vector<std::string> args) const {
-    std::vector<std::string> all = {"--data", (dir_ / "store").string(), "--port", "0",
+    std::vector<std::string> all = {"--data",      (dir_ / "store").string(),
+                                    "--port",      "0",
                                     "--http-port", "off"};
     all.insert(all.end(), args.begin(), args.end());
     return all;
@@ -94,7 +98,8 @@ TEST_F(CairndFlagsTest, BadFlagValuesAreUsageErrorsNamingTheKey) {
     Result r = Run(args);
     EXPECT_EQ(r.code, cairn::kExitUsage) << c.args.back() << ": " << r.err;
     EXPECT_THAT(r.err, HasSubstr(c.names)) << c.args.back();
-    EXPECT_FALSE(fs::exists(dir_ / "store")) << c.args.back() << ": nothing may be opened";
+    EXPECT_FALSE(fs::exists(dir_ / "store"))
+        << c.args.back() << ": nothing may be opened";
   }
 }
 
@@ -143,7 +148,8 @@ TEST_F(CairndFlagsTest, WithoutASearchFolderTheFixtureIsNotFound) {
 TEST_F(CairndFlagsTest, FindsPluginsThroughCairnPluginDir) {
   Result r = Run(Quiet(FixtureCodec()), loader_fixtures_.string());
   EXPECT_EQ(r.code, cairn::kExitDataError) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("'nope' is not an option of codec plugin 'good'"));
+  EXPECT_THAT(r.err,
+              HasSubstr("'nope' is not an option of codec plugin 'good'"));
 }
 
 TEST_F(CairndFlagsTest, FindsPluginsThroughThePluginDirFlag) {
@@ -152,20 +158,23 @@ TEST_F(CairndFlagsTest, FindsPluginsThroughThePluginDirFlag) {
   args.push_back(loader_fixtures_.string());
   Result r = Run(args);
   EXPECT_EQ(r.code, cairn::kExitDataError) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("'nope' is not an option of codec plugin 'good'"));
+  EXPECT_THAT(r.err,
+              HasSubstr("'nope' is not an option of codec plugin 'good'"));
 }
 
 // [store] plugin-dirs, relative: taken from the site file's folder.
 TEST_F(CairndFlagsTest, FindsPluginsThroughTheSiteFileRelativeToIt) {
   fs::create_directories(dir_ / "site");
   fs::create_symlink(loader_fixtures_, dir_ / "site" / "plugins");
-  std::ofstream(dir_ / "site" / "cairnd.ini") << "[store]\nplugin-dirs = plugins\n";
+  std::ofstream(dir_ / "site" / "cairnd.ini")
+      << "[store]\nplugin-dirs = plugins\n";
   std::vector<std::string> args = Quiet(FixtureCodec());
   args.push_back("--config");
   args.push_back((dir_ / "site" / "cairnd.ini").string());
   Result r = Run(args);
   EXPECT_EQ(r.code, cairn::kExitDataError) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("'nope' is not an option of codec plugin 'good'"));
+  EXPECT_THAT(r.err,
+              HasSubstr("'nope' is not an option of codec plugin 'good'"));
 }
 
 TEST_F(CairndFlagsTest, AMissingPluginFolderIsAUsageErrorNamingIt) {
@@ -182,8 +191,10 @@ TEST_F(CairndFlagsTest, AMissingPluginFolderIsAUsageErrorNamingIt) {
 TEST_F(CairndFlagsTest, TlsFilesInASiteFileResolveAgainstItsFolder) {
   fs::create_directories(dir_ / "etc");
   std::ofstream(dir_ / "etc" / "cairnd.ini")
-      << "[tls]\nmode = on\ncert-file = tls/server.pem\nkey-file = tls/server.key\n";
-  std::vector<std::string> args = Quiet({"--config", (dir_ / "etc" / "cairnd.ini").string()});
+      << "[tls]\nmode = on\ncert-file = tls/server.pem\nkey-file = "
+         "tls/server.key\n";
+  std::vector<std::string> args =
+      Quiet({"--config", (dir_ / "etc" / "cairnd.ini").string()});
   Result r = Run(args);
   EXPECT_EQ(r.code, cairn::kExitDataError) << r.err;
   EXPECT_THAT(r.err, HasSubstr((dir_ / "etc" / "tls" / "server.").string()));

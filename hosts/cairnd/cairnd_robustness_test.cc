@@ -251,13 +251,19 @@ TEST(CairndStoreContents, NamesThatAreNotUtf8CanBeReadRemotely) {
     cairn_append_result result{};
     const cairn_event* batch[] = {&event};
     cairn_append_request request{
-        sizeof(request), CAIRN_EXPECT_ANY, 0,
-        {reinterpret_cast<const uint8_t*>(bad_stream.data()), bad_stream.size()},
-        batch, 1, nullptr, nullptr};
+        sizeof(request),
+        CAIRN_EXPECT_ANY,
+        0,
+        {reinterpret_cast<const uint8_t*>(bad_stream.data()),
+         bad_stream.size()},
+        batch,
+        1,
+        nullptr,
+        nullptr};
     result.size = sizeof(result);
-    ASSERT_EQ(storage->append((*store)->raw_storage(), &request, &result,
-                              &error),
-              CAIRN_OK)
+    ASSERT_EQ(
+        storage->append((*store)->raw_storage(), &request, &result, &error),
+        CAIRN_OK)
         << message;
     ASSERT_TRUE((*store)->Append("good", ExpectedRevision::Any(), Events(1)).ok());
   }

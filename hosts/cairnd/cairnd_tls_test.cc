@@ -207,9 +207,9 @@ TEST_F(CairndTls, PlainClientOnTheTlsPortIsToldTheServerWantsTls) {
 // (cairnd_robustness_test, HalfClosedClientGetsEveryAnswer); a close_notify
 // is answered with the server's. Before: a FIN lost the answers still due
 // (taken for a reset), and a close_notify got a bare FIN back.
-class CairndTlsHalfClose
-    : public CairndTls,
-      public ::testing::WithParamInterface<testing::TlsRawConnection::HalfClose> {};
+class CairndTlsHalfClose : public CairndTls,
+                           public ::testing::WithParamInterface<
+                               testing::TlsRawConnection::HalfClose> {};
 
 TEST_P(CairndTlsHalfClose, ClientGetsEveryAnswer) {
   auto server = TestServer::Start({"--tls-cert", File("server.pem"),
@@ -219,7 +219,8 @@ TEST_P(CairndTlsHalfClose, ClientGetsEveryAnswer) {
   {
     auto client = Client::Connect(TlsOptions(**server));
     ASSERT_TRUE(client.ok()) << client.status();
-    ASSERT_TRUE((*client)->Append("s", ExpectedRevision::Any(), OneEvent()).ok());
+    ASSERT_TRUE(
+        (*client)->Append("s", ExpectedRevision::Any(), OneEvent()).ok());
   }
   auto raw = testing::TlsRawConnection::Open((*server)->port(), File("ca.pem"),
                                              GetParam());

@@ -26,7 +26,8 @@ std::string JsonEscape(std::string_view text) {
 
 const char kLogLevels[] = "debug | info | warn | error";
 
-absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(const std::string& text) {
+absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(
+    const std::string& text) {
   if (text == "debug") return spdlog::level::debug;
   if (text == "info") return spdlog::level::info;
   if (text == "warn") return spdlog::level::warn;

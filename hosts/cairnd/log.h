@@ -21,7 +21,8 @@ extern const char kLogLevels[];
 
 // "debug", "info", "warn" or "error" as a level; anything else is
 // kInvalidArgument naming the text and the four names.
-absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(const std::string& text);
+absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(
+    const std::string& text);
 
 // Makes the default spdlog logger write JSON lines to stderr at `level`.
 void InitJsonLogging(spdlog::level::level_enum level);

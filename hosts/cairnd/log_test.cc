@@ -62,11 +62,14 @@ TEST(LogLevel, TakesTheFourDocumentedNames) {
 }
 
 TEST(LogLevel, RefusesAnythingElseNamingTheAllowedValues) {
-  for (const char* text : {"loud", "", "INFO", "warning", "err", "trace", "off"}) {
+  for (const char* text :
+       {"loud", "", "INFO", "warning", "err", "trace", "off"}) {
     absl::StatusOr<spdlog::level::level_enum> level = ParseLogLevel(text);
     ASSERT_FALSE(level.ok()) << text;
-    EXPECT_THAT(level.status().message(), HasSubstr(std::string("'") + text + "'"));
-    EXPECT_THAT(level.status().message(), HasSubstr("debug | info | warn | error"));
+    EXPECT_THAT(level.status().message(),
+                HasSubstr(std::string("'") + text + "'"));
+    EXPECT_THAT(level.status().message(),
+                HasSubstr("debug | info | warn | error"));
   }
 }
 

@@ -18,8 +18,8 @@
 #include "cairn/builtins.h"
 #include "cairn/config.h"
 #include "cairn/exit_code.h"
-#include "cairn/plugin_search.h"
 #include "cairn/plugin_registry.h"
+#include "cairn/plugin_search.h"
 #include "cairn/store.h"
 #include "google/protobuf/stubs/logging.h"
 #include "log.h"
@@ -89,8 +89,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> plugin_dirs;
   std::string log_level = "info";
   flags.add_options()("help,h", "show this help")(
-      "version", "print the version")(
-      "config,c", po::value(&config_file), "site file (INI)")(
+      "version", "print the version")("config,c", po::value(&config_file),
+                                      "site file (INI)")(
       "set", po::value(&assignments)->composing(),
       "override a site key: section.key=value (repeatable)")(
       "plugin-dir", po::value(&plugin_dirs)->composing(),
@@ -107,13 +107,14 @@ int main(int argc, char** argv) {
     return UsageError(e.what());
   }
   if (vm.count("help")) {
-    std::cout << "usage: cairnd [--config FILE] [--set SECTION.KEY=VALUE]... "
-                 "[--plugin-dir DIR]... [flags]\n\n"
-              << flags << "\nWith no config: store ./data, mmaplog, "
-              << "127.0.0.1:7600 plain TCP, HTTP on 127.0.0.1:7601.\n"
-              << "Plugin files are searched in --plugin-dir, $CAIRN_PLUGIN_DIR, "
-                 "[store] plugin-dirs,\nthen the installed plugin folder.\n"
-              << kExitCodesHelp << "Keys and protocol: docs/server.md\n";
+    std::cout
+        << "usage: cairnd [--config FILE] [--set SECTION.KEY=VALUE]... "
+           "[--plugin-dir DIR]... [flags]\n\n"
+        << flags << "\nWith no config: store ./data, mmaplog, "
+        << "127.0.0.1:7600 plain TCP, HTTP on 127.0.0.1:7601.\n"
+        << "Plugin files are searched in --plugin-dir, $CAIRN_PLUGIN_DIR, "
+           "[store] plugin-dirs,\nthen the installed plugin folder.\n"
+        << kExitCodesHelp << "Keys and protocol: docs/server.md\n";
     return 0;
   }
   if (vm.count("version")) {
@@ -137,9 +138,9 @@ int main(int argc, char** argv) {
 
   const auto& sections = cairn::cairnd::HostSections();
   absl::StatusOr<cairn::SiteConfig> site =
-      config_file.empty() ? cairn::SiteConfig()
-                          : cairn::SiteConfig::LoadFile(config_file, sections,
-                                                        HostPathKeys());
+      config_file.empty()
+          ? cairn::SiteConfig()
+          : cairn::SiteConfig::LoadFile(config_file, sections, HostPathKeys());
   if (!site.ok()) {
     LogError("cannot read the site file", site.status());
     return cairn::kExitUsage;

@@ -317,11 +317,11 @@ void ResolveInlineAppends(const Store& store, ServerOptions& options) {
   if (options.inline_appends_setting != InlineAppends::kAuto) return;
   const bool blocks = store.AppendMayBlock();
   options.inline_appends = !blocks;
-  options.inline_appends_reason = absl::StrCat(
-      "storage ", store.storage_plugin()->name(), " and replication ",
-      store.replication_plugin()->name(),
-      blocks ? ": an append may block (append-may-block)"
-             : ": appends never block");
+  options.inline_appends_reason =
+      absl::StrCat("storage ", store.storage_plugin()->name(),
+                   " and replication ", store.replication_plugin()->name(),
+                   blocks ? ": an append may block (append-may-block)"
+                          : ": appends never block");
 }
 
 absl::StatusOr<ServerOptions> ServerOptionsFromSite(const SiteConfig& site) {

@@ -134,17 +134,21 @@ TEST(ServerOptions, LimitsParseUnits) {
 // One size grammar for every host (cairn/sdk/size.hpp): binary units are
 // powers of 1024, k/M/G powers of 1000, and 'kb' is refused as ambiguous.
 TEST(ServerOptions, SizesUseTheOneGrammar) {
-  auto options = ServerOptionsFromSite(Site("[limits]\nmax-frame = 2M\n"
-                                            "[audit]\nmax-size = 64KiB\n"));
+  auto options =
+      ServerOptionsFromSite(Site("[limits]\nmax-frame = 2M\n"
+                                 "[audit]\nmax-size = 64KiB\n"));
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_EQ(options->limits.max_frame, 2000000u);
   EXPECT_EQ(options->audit.max_size, 64u << 10);
   for (const char* bad : {"max-frame = 64kb", "max-frame = 64K"}) {
-    auto refused = ServerOptionsFromSite(Site(std::string("[limits]\n") + bad + "\n"));
+    auto refused =
+        ServerOptionsFromSite(Site(std::string("[limits]\n") + bad + "\n"));
     ASSERT_FALSE(refused.ok()) << bad;
-    EXPECT_NE(refused.status().message().find("ambiguous; write 64KiB"), std::string::npos)
+    EXPECT_NE(refused.status().message().find("ambiguous; write 64KiB"),
+              std::string::npos)
         << refused.status();
-    EXPECT_NE(refused.status().message().find("[limits] max-frame"), std::string::npos);
+    EXPECT_NE(refused.status().message().find("[limits] max-frame"),
+              std::string::npos);
   }
 }
 
@@ -196,7 +200,8 @@ TEST(ServerOptions, InlineAppendsIsAutoOnOrOff) {
 // (Store::AppendMayBlock), not by plugin names or options cairnd knows.
 TEST(ServerOptions, AutoInlineAppendsFollowsTheOpenedStore) {
   std::string pattern =
-      (std::filesystem::temp_directory_path() / "cairnd-inline-XXXXXX").string();
+      (std::filesystem::temp_directory_path() / "cairnd-inline-XXXXXX")
+          .string();
   ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
   PluginRegistry registry;
   ASSERT_TRUE(RegisterBuiltinPlugins(registry).ok());
@@ -207,8 +212,7 @@ TEST(ServerOptions, AutoInlineAppendsFollowsTheOpenedStore) {
       {"", false},  // mmaplog, whose default fsync = always blocks
       {"[storage]\nplugin = mmaplog\nfsync = never\n", true},
       {"[storage]\nplugin = memory\n", true},
-      {"[storage]\nplugin = memory\n[server]\ninline-appends = off\n",
-       false},
+      {"[storage]\nplugin = memory\n[server]\ninline-appends = off\n", false},
       {"[server]\ninline-appends = on\n", true},
   };
   int n = 0;

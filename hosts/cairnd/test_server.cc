@@ -249,7 +249,8 @@ absl::StatusOr<std::string> RawConnection::ReadFramePayload(int timeout_ms) {
                           .count();
     if (left <= 0) return absl::DeadlineExceededError("no frame in time");
     char chunk[65536];
-    const ssize_t n = ReceiveWithin(static_cast<int>(left), chunk, sizeof(chunk));
+    const ssize_t n =
+        ReceiveWithin(static_cast<int>(left), chunk, sizeof(chunk));
     if (n < 0) return absl::UnavailableError("server closed the connection");
     buffer_.append(chunk, static_cast<size_t>(n));
   }
@@ -293,9 +294,10 @@ absl::StatusOr<std::set<uint64_t>> PipelineThenHalfClose(
   for (int i = 0; i < count + 1; ++i) {
     auto payload = connection.ReadFramePayload(10000);
     if (!payload.ok()) {
-      return absl::Status(payload.status().code(),
-                          absl::StrCat("after ", i, " of ", count + 1,
-                                       " answers: ", payload.status().message()));
+      return absl::Status(
+          payload.status().code(),
+          absl::StrCat("after ", i, " of ", count + 1,
+                       " answers: ", payload.status().message()));
     }
     v1::Response response;
     if (!response.ParseFromString(*payload)) {
@@ -303,8 +305,8 @@ absl::StatusOr<std::set<uint64_t>> PipelineThenHalfClose(
           absl::StrCat("answer ", i + 1, " is not a cairn.v1.Response"));
     }
     if (response.has_error()) {
-      return absl::InternalError(absl::StrCat("answer ", i + 1, " is an error: ",
-                                              response.DebugString()));
+      return absl::InternalError(absl::StrCat(
+          "answer ", i + 1, " is an error: ", response.DebugString()));
     }
     answered.insert(response.request_id());
   }

@@ -28,7 +28,8 @@ absl::StatusOr<std::unique_ptr<TlsRawConnection>> TlsRawConnection::Open(
   // OpenSSL writes to the socket with write(2) (an alert, say, after the
   // server closed): that must fail with EPIPE, not kill the test.
   std::signal(SIGPIPE, SIG_IGN);
-  std::unique_ptr<TlsRawConnection> connection(new TlsRawConnection(half_close));
+  std::unique_ptr<TlsRawConnection> connection(
+      new TlsRawConnection(half_close));
   if (auto s = connection->Connect(port); !s.ok()) return s;
   timeval timeout{10, 0};
   setsockopt(connection->fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout,

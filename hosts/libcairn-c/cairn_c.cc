@@ -265,10 +265,10 @@ cairn_status AppendBatch(const char* fn, cairn_store* store, cairn_bytes stream,
         expected = cairn::ExpectedRevision::Exact(expected_revision);
         break;
       default:
-        return Fail(error, CAIRN_E_INVALID_ARGUMENT,
-                    absl::StrCat(fn, ": expected_kind ",
-                                 static_cast<int64_t>(kind),
-                                 " is not ANY (0), NO_STREAM (1) or EXACT (2)"));
+        return Fail(
+            error, CAIRN_E_INVALID_ARGUMENT,
+            absl::StrCat(fn, ": expected_kind ", static_cast<int64_t>(kind),
+                         " is not ANY (0), NO_STREAM (1) or EXACT (2)"));
     }
     std::vector<cairn::EventData> batch(count);
     for (size_t i = 0; i < count; ++i) {
@@ -279,11 +279,11 @@ cairn_status AppendBatch(const char* fn, cairn_store* store, cairn_bytes stream,
       }
       const cairn_event& in = *at;
       if (in.size < sizeof(cairn_event)) {
-        return Fail(error, CAIRN_E_INVALID_ARGUMENT,
-                    absl::StrCat(fn, ": event ", i, " has size ",
-                                 in.size, ", smaller than cairn_event (",
-                                 sizeof(cairn_event),
-                                 "); set size = sizeof(cairn_event)"));
+        return Fail(
+            error, CAIRN_E_INVALID_ARGUMENT,
+            absl::StrCat(fn, ": event ", i, " has size ", in.size,
+                         ", smaller than cairn_event (", sizeof(cairn_event),
+                         "); set size = sizeof(cairn_event)"));
       }
       if (!ValidStr(in.type) || !ValidStr(in.data) || !ValidStr(in.metadata) ||
           !ValidStr(in.writer) || (in.tags == nullptr && in.tag_count != 0)) {
@@ -311,10 +311,14 @@ cairn_status AppendBatch(const char* fn, cairn_store* store, cairn_bytes stream,
         store->store->Append(View(stream), expected, batch);
     if (!appended.ok()) return FromStatus(appended.status(), error);
     // Written only as far as the caller's size declares.
-    CAIRN_SET_FIELD(cairn_append_result, result, first_revision, appended->first_revision);
-    CAIRN_SET_FIELD(cairn_append_result, result, last_revision, appended->last_revision);
-    CAIRN_SET_FIELD(cairn_append_result, result, first_position, appended->first_position);
-    CAIRN_SET_FIELD(cairn_append_result, result, last_position, appended->last_position);
+    CAIRN_SET_FIELD(cairn_append_result, result, first_revision,
+                    appended->first_revision);
+    CAIRN_SET_FIELD(cairn_append_result, result, last_revision,
+                    appended->last_revision);
+    CAIRN_SET_FIELD(cairn_append_result, result, first_position,
+                    appended->first_position);
+    CAIRN_SET_FIELD(cairn_append_result, result, last_position,
+                    appended->last_position);
     ClearError(error);
     return CAIRN_OK;
   });
@@ -327,20 +331,23 @@ cairn_status cairn_append_events(cairn_store* store, cairn_bytes stream,
                                  cairn_expected_kind expected_kind,
                                  uint64_t expected_revision,
                                  const cairn_event* const* events, size_t count,
-                                 cairn_append_result* result, cairn_error* error) {
+                                 cairn_append_result* result,
+                                 cairn_error* error) {
   return AppendBatch(
       "cairn_append_events", store, stream, expected_kind, expected_revision,
-      events == nullptr, count, [&](size_t i) { return events[i]; }, result, error);
+      events == nullptr, count, [&](size_t i) { return events[i]; }, result,
+      error);
 }
 
 cairn_status cairn_append(cairn_store* store, cairn_bytes stream,
                           cairn_expected_kind expected_kind,
-                          uint64_t expected_revision,
-                          const cairn_event* events, size_t count,
-                          cairn_append_result* result, cairn_error* error) {
+                          uint64_t expected_revision, const cairn_event* events,
+                          size_t count, cairn_append_result* result,
+                          cairn_error* error) {
   return AppendBatch(
       "cairn_append", store, stream, expected_kind, expected_revision,
-      events == nullptr, count, [&](size_t i) { return &events[i]; }, result, error);
+      events == nullptr, count, [&](size_t i) { return &events[i]; }, result,
+      error);
 }
 
 cairn_status cairn_read_stream(cairn_store* store, cairn_bytes stream,

@@ -9,13 +9,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <cstdint>
-#include <cstddef>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -190,7 +190,8 @@ class CairnCPluginSearch : public ::testing::Test {
     ASSERT_NE(fixtures, nullptr);
     loader_ = std::string(fixtures) + "/loader";
     if (const char* env = std::getenv("CAIRN_PLUGIN_DIR")) saved_ = env;
-    dir_ = ::testing::TempDir() + "cairn_c_search_" + std::to_string(::getpid()) + "_" +
+    dir_ = ::testing::TempDir() + "cairn_c_search_" +
+           std::to_string(::getpid()) + "_" +
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
@@ -205,10 +206,12 @@ class CairnCPluginSearch : public ::testing::Test {
   }
   // The open's message with the fixture codec chosen.
   std::string OpenMessage(const char* site_file) {
-    const char* overrides[] = {"storage.plugin=memory", "codec.plugin=good", "codec.nope=1"};
+    const char* overrides[] = {"storage.plugin=memory", "codec.plugin=good",
+                               "codec.nope=1"};
     cairn_store* store = nullptr;
     Error e;
-    EXPECT_NE(cairn_store_open(site_file, overrides, 3, &store, &e.error), CAIRN_OK);
+    EXPECT_NE(cairn_store_open(site_file, overrides, 3, &store, &e.error),
+              CAIRN_OK);
     EXPECT_EQ(store, nullptr);
     return e.message;
   }
@@ -218,23 +221,27 @@ class CairnCPluginSearch : public ::testing::Test {
 
 TEST_F(CairnCPluginSearch, WithoutASearchFolderTheFileIsNotFound) {
   ::unsetenv("CAIRN_PLUGIN_DIR");
-  EXPECT_NE(OpenMessage(nullptr).find("no codec plugin named 'good'"), std::string::npos);
+  EXPECT_NE(OpenMessage(nullptr).find("no codec plugin named 'good'"),
+            std::string::npos);
 }
 
 TEST_F(CairnCPluginSearch, FindsPluginFilesThroughCairnPluginDir) {
   ::setenv("CAIRN_PLUGIN_DIR", (dir_ + ":" + loader_).c_str(), 1);
   std::string message = OpenMessage(nullptr);
-  EXPECT_NE(message.find("'nope' is not an option of codec plugin 'good'"), std::string::npos)
+  EXPECT_NE(message.find("'nope' is not an option of codec plugin 'good'"),
+            std::string::npos)
       << message;
 }
 
-TEST_F(CairnCPluginSearch, RelativeSitePluginDirsAreTakenFromTheSiteFilesFolder) {
+TEST_F(CairnCPluginSearch,
+       RelativeSitePluginDirsAreTakenFromTheSiteFilesFolder) {
   ::unsetenv("CAIRN_PLUGIN_DIR");
   std::filesystem::create_directories(dir_ + "/etc");
   std::filesystem::create_symlink(loader_, dir_ + "/etc/plugins");
   std::ofstream(dir_ + "/etc/site.ini") << "[store]\nplugin-dirs = plugins\n";
   std::string message = OpenMessage((dir_ + "/etc/site.ini").c_str());
-  EXPECT_NE(message.find("'nope' is not an option of codec plugin 'good'"), std::string::npos)
+  EXPECT_NE(message.find("'nope' is not an option of codec plugin 'good'"),
+            std::string::npos)
       << message;
 }
 
@@ -243,9 +250,12 @@ TEST_F(CairnCPluginSearch, AMissingFolderInCairnPluginDirIsNamed) {
   const char* overrides[] = {"storage.plugin=memory"};
   cairn_store* store = nullptr;
   Error e;
-  EXPECT_EQ(cairn_store_open(nullptr, overrides, 1, &store, &e.error), CAIRN_E_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(e.message).find("$CAIRN_PLUGIN_DIR"), std::string::npos) << e.message;
-  EXPECT_NE(std::string(e.message).find(dir_ + "/gone"), std::string::npos) << e.message;
+  EXPECT_EQ(cairn_store_open(nullptr, overrides, 1, &store, &e.error),
+            CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(e.message).find("$CAIRN_PLUGIN_DIR"), std::string::npos)
+      << e.message;
+  EXPECT_NE(std::string(e.message).find(dir_ + "/gone"), std::string::npos)
+      << e.message;
 }
 
 TEST(CairnCOpen, NullOutputPointerIsInvalidArgument) {
@@ -365,17 +375,20 @@ TEST_F(CairnC, AppendEventsTakesPointersToLargerEventsAndKeepsToTheResultSize) {
       << e.message;
   EXPECT_EQ(out.result.first_revision, 1u);
   EXPECT_EQ(out.result.last_revision, 3u);
-  const uint8_t* past = reinterpret_cast<const uint8_t*>(&out.result.first_position);
-  for (size_t i = 0; i < sizeof(out) - offsetof(cairn_append_result, first_position); ++i) {
-    ASSERT_EQ(past[i], 0xAB) << "byte " << i << " past the declared size was written";
+  const uint8_t* past =
+      reinterpret_cast<const uint8_t*>(&out.result.first_position);
+  for (size_t i = 0;
+       i < sizeof(out) - offsetof(cairn_append_result, first_position); ++i) {
+    ASSERT_EQ(past[i], 0xAB)
+        << "byte " << i << " past the declared size was written";
   }
   std::vector<Event> read = ReadStream("grown");
   ASSERT_EQ(read.size(), 3u);
   EXPECT_EQ(read[0].data, "first");
   EXPECT_EQ(read[2].data, "third");
   const cairn_event* with_null[] = {pointers[0], nullptr};
-  EXPECT_EQ(cairn_append_events(store_, S("grown"), CAIRN_EXPECT_ANY, 0, with_null, 2,
-                                nullptr, &e.error),
+  EXPECT_EQ(cairn_append_events(store_, S("grown"), CAIRN_EXPECT_ANY, 0,
+                                with_null, 2, nullptr, &e.error),
             CAIRN_E_INVALID_ARGUMENT);
   EXPECT_NE(std::string(e.message).find("cairn_append_events: event 1 is NULL"),
             std::string::npos)

@@ -20,9 +20,10 @@ std::string Slurp(const std::filesystem::path& path) {
 
 }  // namespace
 
-ProgramResult RunProgram(const std::filesystem::path& program, std::vector<std::string> args,
-                         const std::filesystem::path& work_dir, const std::string& input,
-                         const std::map<std::string, std::optional<std::string>>& env) {
+ProgramResult RunProgram(
+    const std::filesystem::path& program, std::vector<std::string> args,
+    const std::filesystem::path& work_dir, const std::string& input,
+    const std::map<std::string, std::optional<std::string>>& env) {
   std::ofstream(work_dir / "stdin") << input;
   pid_t child = fork();
   if (child == 0) {
@@ -60,7 +61,8 @@ ProgramResult RunProgram(const std::filesystem::path& program, std::vector<std::
 
 std::filesystem::path BuiltProgram(const std::string& name) {
   const char* bin = std::getenv("CAIRN_BIN_DIR");
-  return bin == nullptr ? std::filesystem::path() : std::filesystem::path(bin) / name;
+  return bin == nullptr ? std::filesystem::path()
+                        : std::filesystem::path(bin) / name;
 }
 
 }  // namespace cairn::testing

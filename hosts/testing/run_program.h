@@ -22,9 +22,10 @@ struct ProgramResult {
 // with `input` on stdin, and waits for it. Output goes through the files
 // stdin, stdout and stderr in `work_dir` (overwritten), so no pipe can fill
 // up. `env` sets (a value) or unsets (nullopt) variables in the child only.
-ProgramResult RunProgram(const std::filesystem::path& program, std::vector<std::string> args,
-                         const std::filesystem::path& work_dir, const std::string& input = "",
-                         const std::map<std::string, std::optional<std::string>>& env = {});
+ProgramResult RunProgram(
+    const std::filesystem::path& program, std::vector<std::string> args,
+    const std::filesystem::path& work_dir, const std::string& input = "",
+    const std::map<std::string, std::optional<std::string>>& env = {});
 
 // The built program `name` in $CAIRN_BIN_DIR (set by every test through
 // cmake/test_environment.cc), or an empty path if that is not set.

@@ -12,19 +12,19 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "keyring/keyring.h"
 #include "record.h"  // mmaplog's record format, to edit a record on disk
@@ -203,8 +203,8 @@ TEST_F(CipherStoreTest, AnyAppendsFromEightWritersToOneStreamNeverConflict) {
   for (const PluginChoice& storage :
        {PluginChoice{"memory", {}}, SmallMmapLog()}) {
     SCOPED_TRACE(storage.plugin);
-    SiteConfig site = Site("aes-gcm", keyring_, "identity",
-                           "any-" + storage.plugin);
+    SiteConfig site =
+        Site("aes-gcm", keyring_, "identity", "any-" + storage.plugin);
     site.storage = storage;
     auto store = Open(site);
     ASSERT_TRUE(store.ok()) << store.status();
@@ -218,9 +218,8 @@ TEST_F(CipherStoreTest, AnyAppendsFromEightWritersToOneStreamNeverConflict) {
     std::vector<std::thread> writers;
     for (int w = 0; w < kWriters; ++w) {
       writers.emplace_back([&, w] {
-        for (int i = 0; i < kAppends &&
-                        std::chrono::steady_clock::now() < deadline;
-             ++i) {
+        for (int i = 0;
+             i < kAppends && std::chrono::steady_clock::now() < deadline; ++i) {
           std::vector<EventData> batch;
           for (int k = 0; k < kBatch; ++k) {
             EventData e;
@@ -718,8 +717,9 @@ TEST_F(CipherStoreTest, EventsSealedByAnOlderBuildStillOpenAndAreReportedAsLegac
   result.size = sizeof(result);
   const cairn_storage_api* api = (*store)->storage_plugin()->storage();
   const cairn_event* batch[] = {&event};
-  cairn_append_request request{sizeof(request), CAIRN_EXPECT_ANY, 0, bytes(stream),
-                               batch, 1, nullptr, nullptr};
+  cairn_append_request request{
+      sizeof(request), CAIRN_EXPECT_ANY, 0, bytes(stream), batch, 1,
+      nullptr,         nullptr};
   ASSERT_EQ(api->append((*store)->raw_storage(), &request, &result, nullptr),
             CAIRN_OK);
   AppendOrders(**store, "orders", 1, 1);

@@ -76,8 +76,7 @@ struct SiteConfig {
   // Reads and parses the file `path`; relative paths in it are resolved
   // against its folder (made absolute).
   static absl::StatusOr<SiteConfig> LoadFile(
-      const std::string& path,
-      const std::set<std::string>& host_sections = {},
+      const std::string& path, const std::set<std::string>& host_sections = {},
       const std::set<std::string>& host_path_keys = {});
 
   // Applies "section.key=value" (e.g. "storage.fsync=never",

@@ -52,17 +52,18 @@ const char* OptionTypeName(uint32_t type);
 // STRING anything. The error names section, key, the value ("***" for a
 // CAIRN_OPT_SECRET option) and what is allowed, e.g.
 //   [storage] zero-fill = 'sometimes': allowed: auto, always, never
-absl::Status CheckOptionValue(std::string_view section, const OptionInfo& option,
-                              std::string_view value);
+absl::Status CheckOptionValue(std::string_view section,
+                              const OptionInfo& option, std::string_view value);
 
 // Checks a plugin's options before open: every key must be one of
 // `described` (else an error naming section, key, plugin and the keys it
 // accepts), every value must fit its type (CheckOptionValue), and every
 // CAIRN_OPT_REQUIRED option must be set. A CAIRN_OPT_HOST_DEFINED option
 // counts as set: the host fills it in itself.
-absl::Status CheckOptions(std::string_view section, std::string_view plugin,
-                          const std::vector<OptionInfo>& described,
-                          const std::vector<std::pair<std::string, std::string>>& options);
+absl::Status CheckOptions(
+    std::string_view section, std::string_view plugin,
+    const std::vector<OptionInfo>& described,
+    const std::vector<std::pair<std::string, std::string>>& options);
 
 class Plugin {
  public:

@@ -72,17 +72,17 @@ extern "C" {
 #define CAIRN_ABI_MINOR 1
 
 /* True if a struct of `size` bytes holds the member `field` of `type`. */
-#define CAIRN_HAS_FIELD(type, ptr, field)                        \
-  ((ptr) != NULL && (size_t)(ptr)->size >= offsetof(type, field) + \
-                                                sizeof(((type*)0)->field))
+#define CAIRN_HAS_FIELD(type, ptr, field) \
+  ((ptr) != NULL &&                       \
+   (size_t)(ptr)->size >= offsetof(type, field) + sizeof(((type*)0)->field))
 
 /* Writes `value` into the member `field` of a caller-allocated struct only if
  * the caller's declared size covers it. */
-#define CAIRN_SET_FIELD(type, ptr, field, value)  \
-  do {                                            \
-    if (CAIRN_HAS_FIELD(type, ptr, field)) {      \
-      (ptr)->field = (value);                     \
-    }                                             \
+#define CAIRN_SET_FIELD(type, ptr, field, value) \
+  do {                                           \
+    if (CAIRN_HAS_FIELD(type, ptr, field)) {     \
+      (ptr)->field = (value);                    \
+    }                                            \
   } while (0)
 
 #if defined(_WIN32)
@@ -95,18 +95,18 @@ extern "C" {
 
 typedef enum cairn_status {
   CAIRN_OK = 0,
-  CAIRN_E_INVALID_ARGUMENT = 1,  /* the caller's input is malformed */
-  CAIRN_E_NOT_FOUND = 2,         /* no such stream, snapshot, key, ... */
+  CAIRN_E_INVALID_ARGUMENT = 1,        /* the caller's input is malformed */
+  CAIRN_E_NOT_FOUND = 2,               /* no such stream, snapshot, key, ... */
   CAIRN_E_WRONG_EXPECTED_REVISION = 3, /* optimistic concurrency conflict */
-  CAIRN_E_CORRUPTION = 4,        /* stored bytes fail their checksum */
-  CAIRN_E_INTEGRITY = 5,         /* authenticated decryption failed */
-  CAIRN_E_IO = 6,                /* the operating system refused */
-  CAIRN_E_UNSUPPORTED = 7,       /* the plugin lacks this capability */
-  CAIRN_E_CLOSED = 8,            /* the instance is closed or closing */
-  CAIRN_E_RESOURCE_EXHAUSTED = 9,/* disk full, too large, out of memory */
-  CAIRN_E_TIMEOUT = 10,          /* a wait ended without the condition */
-  CAIRN_E_FAILED_PRECONDITION = 11, /* state forbids it (e.g. replica) */
-  CAIRN_E_INTERNAL = 12          /* a bug: the plugin broke its own rules */
+  CAIRN_E_CORRUPTION = 4,              /* stored bytes fail their checksum */
+  CAIRN_E_INTEGRITY = 5,               /* authenticated decryption failed */
+  CAIRN_E_IO = 6,                      /* the operating system refused */
+  CAIRN_E_UNSUPPORTED = 7,             /* the plugin lacks this capability */
+  CAIRN_E_CLOSED = 8,                  /* the instance is closed or closing */
+  CAIRN_E_RESOURCE_EXHAUSTED = 9,      /* disk full, too large, out of memory */
+  CAIRN_E_TIMEOUT = 10,                /* a wait ended without the condition */
+  CAIRN_E_FAILED_PRECONDITION = 11,    /* state forbids it (e.g. replica) */
+  CAIRN_E_INTERNAL = 12 /* a bug: the plugin broke its own rules */
 } cairn_status;
 
 /* A caller-owned buffer for an error message. A plugin writes at most
@@ -226,23 +226,23 @@ typedef enum cairn_option_type {
 /* One option a plugin accepts. Static storage. */
 typedef struct cairn_option_desc {
   uint32_t size;
-  uint32_t type;                /* cairn_option_type */
-  const char* key;              /* [a-z0-9][a-z0-9-]*, e.g. "segment-size" */
-  const char* default_value;    /* the value used when unset; NULL: none */
-  const char* const* allowed;   /* ENUM: NULL-terminated list; else NULL */
-  const char* help;             /* one line for `cairn plugin-info` */
-  uint32_t flags;               /* CAIRN_OPT_* */
-  const char* added_in_2_1; /* 2.1 */
+  uint32_t type;              /* cairn_option_type */
+  const char* key;            /* [a-z0-9][a-z0-9-]*, e.g. "segment-size" */
+  const char* default_value;  /* the value used when unset; NULL: none */
+  const char* const* allowed; /* ENUM: NULL-terminated list; else NULL */
+  const char* help;           /* one line for `cairn plugin-info` */
+  uint32_t flags;             /* CAIRN_OPT_* */
+  const char* added_in_2_1;   /* 2.1 */
 } cairn_option_desc;
 
 /* The plugin's answer. Static storage: valid while the library is loaded. */
 typedef struct cairn_plugin_descriptor {
   uint32_t size;
-  uint32_t magic;     /* CAIRN_PLUGIN_MAGIC */
-  uint16_t abi_major; /* the major this descriptor and table follow */
-  uint16_t abi_minor; /* the minor the plugin was built against */
-  uint32_t kind;      /* cairn_plugin_kind */
-  const char* name;   /* unique per kind: [a-z0-9][a-z0-9-]*, at most 64 */
+  uint32_t magic;          /* CAIRN_PLUGIN_MAGIC */
+  uint16_t abi_major;      /* the major this descriptor and table follow */
+  uint16_t abi_minor;      /* the minor the plugin was built against */
+  uint32_t kind;           /* cairn_plugin_kind */
+  const char* name;        /* unique per kind: [a-z0-9][a-z0-9-]*, at most 64 */
   const char* version;     /* the plugin's own version, e.g. "1.2.0" */
   const char* description; /* one line for `cairn plugins` */
   uint64_t capabilities;   /* CAIRN_CAP_* */
@@ -276,16 +276,16 @@ typedef cairn_status (*cairn_plugin_entry_fn)(
 typedef struct cairn_event {
   uint32_t size;
   uint32_t tag_count;
-  cairn_bytes stream;   /* 1..255 bytes, no NUL, not a path; cairn/names.h */
-  uint64_t revision;    /* 1-based, contiguous within the stream */
-  uint64_t position;    /* 1-based, gap-free across the store */
-  cairn_bytes type;     /* event type / manifest; may be empty */
-  int64_t timestamp_us; /* microseconds since the Unix epoch, UTC */
-  cairn_bytes writer;   /* writer id; may be empty */
-  cairn_bytes metadata; /* opaque; may be empty */
-  cairn_bytes data;     /* opaque; may be empty */
+  cairn_bytes stream;      /* 1..255 bytes, no NUL, not a path; cairn/names.h */
+  uint64_t revision;       /* 1-based, contiguous within the stream */
+  uint64_t position;       /* 1-based, gap-free across the store */
+  cairn_bytes type;        /* event type / manifest; may be empty */
+  int64_t timestamp_us;    /* microseconds since the Unix epoch, UTC */
+  cairn_bytes writer;      /* writer id; may be empty */
+  cairn_bytes metadata;    /* opaque; may be empty */
+  cairn_bytes data;        /* opaque; may be empty */
   const cairn_bytes* tags; /* tag_count tags, each as stream names are */
-  uint64_t added_in_2_1; /* 2.1 */
+  uint64_t added_in_2_1;   /* 2.1 */
 } cairn_event;
 
 /* Expected revision for an append. */
@@ -317,12 +317,12 @@ typedef cairn_status (*cairn_seal_fn)(void* context, size_t index,
 /* One atomic append. Allocated by the host. */
 typedef struct cairn_append_request {
   uint32_t size;
-  uint32_t expected_kind;      /* cairn_expected_kind */
-  uint64_t expected_revision;  /* for CAIRN_EXPECT_EXACT */
-  cairn_bytes stream;          /* cairn/names.h */
+  uint32_t expected_kind;           /* cairn_expected_kind */
+  uint64_t expected_revision;       /* for CAIRN_EXPECT_EXACT */
+  cairn_bytes stream;               /* cairn/names.h */
   const cairn_event* const* events; /* count pointers; NULL if count is 0 */
   size_t count;
-  cairn_seal_fn seal;          /* NULL: store metadata and data as given */
+  cairn_seal_fn seal; /* NULL: store metadata and data as given */
   void* seal_context;
   uint64_t added_in_2_1; /* 2.1 */
 } cairn_append_request;
@@ -367,18 +367,17 @@ typedef struct cairn_snapshot_criteria {
   uint64_t added_in_2_1; /* 2.1 */
 } cairn_snapshot_criteria;
 
-typedef int (*cairn_snapshot_fn)(void* context,
-                                 const cairn_snapshot* snapshot);
+typedef int (*cairn_snapshot_fn)(void* context, const cairn_snapshot* snapshot);
 
 /* ---- Streams directory and statistics ---------------------------------- */
 
 typedef struct cairn_stream_info {
   uint32_t size;
   cairn_bytes name;
-  uint64_t ordinal;        /* 1-based, in order of first append, gap-free */
-  uint64_t head_revision;  /* highest revision ever written */
-  uint64_t deleted_to;     /* revisions <= this are logically deleted */
-  uint64_t added_in_2_1; /* 2.1 */
+  uint64_t ordinal;       /* 1-based, in order of first append, gap-free */
+  uint64_t head_revision; /* highest revision ever written */
+  uint64_t deleted_to;    /* revisions <= this are logically deleted */
+  uint64_t added_in_2_1;  /* 2.1 */
 } cairn_stream_info;
 
 typedef int (*cairn_stream_fn)(void* context, const cairn_stream_info* info);
@@ -444,11 +443,11 @@ typedef struct cairn_storage_api {
    * nothing; CAIRN_EXPECT_ANY never conflicts, seal or not. count may be 0
    * (checks expected only; the result holds empty ranges: first_revision =
    * head + 1, last_revision = head, first_position = head_position + 1,
-   * last_position = head_position). With request->seal set, storage fixes the revisions first and then
-   * has every event sealed (cairn_seal_fn). Fills *result up to result->size.
-   * Returns only once the events have the durability the plugin is
-   * configured for. Concurrent appends to different streams proceed in
-   * parallel; to one stream they are ordered. */
+   * last_position = head_position). With request->seal set, storage fixes the
+   * revisions first and then has every event sealed (cairn_seal_fn). Fills
+   * *result up to result->size. Returns only once the events have the
+   * durability the plugin is configured for. Concurrent appends to different
+   * streams proceed in parallel; to one stream they are ordered. */
   cairn_status (*append)(cairn_storage* storage,
                          const cairn_append_request* request,
                          cairn_append_result* result, cairn_error* error);
@@ -618,8 +617,8 @@ typedef struct cairn_cipher_api {
 typedef struct cairn_replication cairn_replication;
 
 typedef enum cairn_replication_role {
-  CAIRN_ROLE_PRIMARY = 1,  /* accepts appends */
-  CAIRN_ROLE_REPLICA = 2,  /* applies what a primary ships; refuses appends */
+  CAIRN_ROLE_PRIMARY = 1, /* accepts appends */
+  CAIRN_ROLE_REPLICA = 2, /* applies what a primary ships; refuses appends */
   CAIRN_ROLE_STANDALONE = 3
 } cairn_replication_role;
 

@@ -24,7 +24,8 @@ std::string GrowthDir() {
 
 TEST(FrameworkHostGrowth, TheLoaderReadsA21PluginsOptionsWithinTheirSize) {
   PluginRegistry registry;
-  absl::StatusOr<PluginPtr> plugin = registry.LoadFile(GrowthDir() + "/growth-2-1.so");
+  absl::StatusOr<PluginPtr> plugin =
+      registry.LoadFile(GrowthDir() + "/growth-2-1.so");
   ASSERT_TRUE(plugin.ok()) << plugin.status();
   EXPECT_EQ((*plugin)->descriptor().abi_minor, 1);
   std::vector<OptionInfo> options = (*plugin)->options();
@@ -61,7 +62,8 @@ TEST(FrameworkHostGrowth, TheStoreDrivesA21StoragePlugin) {
   EXPECT_EQ(appended->first_revision, 1u);
   EXPECT_EQ(appended->last_revision, 3u);
   EXPECT_EQ(appended->last_position, 3u);
-  absl::StatusOr<std::vector<RecordedEvent>> read = (*store)->ReadStream("grown");
+  absl::StatusOr<std::vector<RecordedEvent>> read =
+      (*store)->ReadStream("grown");
   ASSERT_TRUE(read.ok()) << read.status();
   ASSERT_EQ(read->size(), 3u);
   EXPECT_EQ((*read)[2].data, "event-2");

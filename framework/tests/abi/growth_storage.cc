@@ -53,28 +53,34 @@ uint64_t AddedOf(const cairn_event& e) {
 
 class GrowthStorage : public cairn::sdk::Storage {
  public:
-  static Status Open(const cairn::sdk::Options& options, std::unique_ptr<GrowthStorage>* out) {
+  static Status Open(const cairn::sdk::Options& options,
+                     std::unique_ptr<GrowthStorage>* out) {
     auto s = std::make_unique<GrowthStorage>();
     s->option_count_ = options.values().size();
     *out = std::move(s);
     return Status::Ok();
   }
 
-  Status Append(cairn::sdk::AppendBatch& batch, cairn_append_result* result) override {
+  Status Append(cairn::sdk::AppendBatch& batch,
+                cairn_append_result* result) override {
     std::lock_guard<std::mutex> lock(mu_);
     uint64_t head = 0;
     for (const Stored& s : events_) {
       if (s.stream == batch.stream()) head = s.revision;
     }
     if (!batch.ExpectedHolds(head)) {
-      return cairn::sdk::WrongExpectedRevision("expected " + batch.ExpectedText());
+      return cairn::sdk::WrongExpectedRevision("expected " +
+                                               batch.ExpectedText());
     }
     result->first_revision = head + 1;
     result->first_position = events_.size() + 1;
     for (size_t i = 0; i < batch.size(); ++i) {
       const cairn_event& e = batch[i];
-      Stored s{std::string(batch.stream()), std::string(cairn::sdk::View(e.type)),
-               std::string(cairn::sdk::View(e.data)), head + 1 + i, events_.size() + 1,
+      Stored s{std::string(batch.stream()),
+               std::string(cairn::sdk::View(e.type)),
+               std::string(cairn::sdk::View(e.data)),
+               head + 1 + i,
+               events_.size() + 1,
                AddedOf(e)};
       event_added_ += s.added;
       events_.push_back(std::move(s));
@@ -87,8 +93,8 @@ class GrowthStorage : public cairn::sdk::Storage {
     return Status::Ok();
   }
 
-  Status ReadStream(std::string_view stream, uint64_t from, uint64_t to, uint64_t max,
-                    const cairn::sdk::EventSink& sink) override {
+  Status ReadStream(std::string_view stream, uint64_t from, uint64_t to,
+                    uint64_t max, const cairn::sdk::EventSink& sink) override {
     std::lock_guard<std::mutex> lock(mu_);
     uint64_t n = 0;
     for (const Stored& s : events_) {
@@ -97,7 +103,8 @@ class GrowthStorage : public cairn::sdk::Storage {
     }
     return Status::Ok();
   }
-  Status ReadAll(uint64_t after, uint64_t max, bool, const cairn::sdk::EventSink& sink) override {
+  Status ReadAll(uint64_t after, uint64_t max, bool,
+                 const cairn::sdk::EventSink& sink) override {
     std::lock_guard<std::mutex> lock(mu_);
     uint64_t n = 0;
     for (const Stored& s : events_) {
@@ -111,12 +118,16 @@ class GrowthStorage : public cairn::sdk::Storage {
     for (size_t i = 0; i < count; ++i) {
       const cairn_event& e = events[i];
       if (e.position != events_.size() + 1) {
-        return cairn::sdk::FailedPrecondition("apply: position " + std::to_string(e.position) +
-                                              " does not continue " +
-                                              std::to_string(events_.size()));
+        return cairn::sdk::FailedPrecondition(
+            "apply: position " + std::to_string(e.position) +
+            " does not continue " + std::to_string(events_.size()));
       }
-      Stored s{std::string(cairn::sdk::View(e.stream)), std::string(cairn::sdk::View(e.type)),
-               std::string(cairn::sdk::View(e.data)), e.revision, e.position, AddedOf(e)};
+      Stored s{std::string(cairn::sdk::View(e.stream)),
+               std::string(cairn::sdk::View(e.type)),
+               std::string(cairn::sdk::View(e.data)),
+               e.revision,
+               e.position,
+               AddedOf(e)};
       event_added_ += s.added;
       events_.push_back(std::move(s));
     }
@@ -135,7 +146,8 @@ class GrowthStorage : public cairn::sdk::Storage {
     *position = events_.size();
     return Status::Ok();
   }
-  Status ListStreams(uint64_t, uint64_t, const cairn::sdk::StreamSink&) override {
+  Status ListStreams(uint64_t, uint64_t,
+                     const cairn::sdk::StreamSink&) override {
     return Status::Ok();
   }
   Status Flush() override { return Status::Ok(); }
@@ -180,11 +192,14 @@ using Adapter = cairn::sdk::StorageAdapter<GrowthStorage>;
 
 // The SDK's append, after noting the request's added field as read within
 // the request's size.
-cairn_status AppendNotingRequest(cairn_storage* storage, const cairn_append_request* request,
-                                 cairn_append_result* result, cairn_error* error) {
+cairn_status AppendNotingRequest(cairn_storage* storage,
+                                 const cairn_append_request* request,
+                                 cairn_append_result* result,
+                                 cairn_error* error) {
   uint64_t added = 0;
 #if CAIRN_ABI_MINOR >= 1
-  if (CAIRN_HAS_FIELD(cairn_append_request, request, added_in_2_1)) added = request->added_in_2_1;
+  if (CAIRN_HAS_FIELD(cairn_append_request, request, added_in_2_1))
+    added = request->added_in_2_1;
 #endif
   static_cast<GrowthStorage*>(reinterpret_cast<cairn::sdk::Storage*>(storage))
       ->NoteRequest(added);
@@ -209,9 +224,11 @@ const cairn_storage_api* Table() {
 
 const char* const kModes[] = {"a", "b", nullptr};
 
-Fenced<cairn_option_desc>* Option(const char* key, uint32_t type, const char* const* allowed) {
+Fenced<cairn_option_desc>* Option(const char* key, uint32_t type,
+                                  const char* const* allowed) {
   auto* o = new Fenced<cairn_option_desc>();  // static for the library's life
-  o->value = cairn::sdk::OptionDesc(key, type, nullptr, "growth fixture option", allowed);
+  o->value = cairn::sdk::OptionDesc(key, type, nullptr, "growth fixture option",
+                                    allowed);
 #if CAIRN_ABI_MINOR >= 1
   o->value.added_in_2_1 = "unit-2.1";
 #endif
@@ -251,8 +268,9 @@ extern "C" CAIRN_PLUGIN_EXPORT cairn_status cairn_plugin_entry(
     const cairn_host_offer* offer, const cairn_plugin_descriptor** descriptor,
     cairn_error* error) {
 #if CAIRN_ABI_MINOR >= 1
-  growth::g_offer_added =
-      CAIRN_HAS_FIELD(cairn_host_offer, offer, added_in_2_1) ? offer->added_in_2_1 : 0;
+  growth::g_offer_added = CAIRN_HAS_FIELD(cairn_host_offer, offer, added_in_2_1)
+                              ? offer->added_in_2_1
+                              : 0;
 #endif
   return cairn::sdk::Negotiate(offer, growth::Descriptor(), descriptor, error);
 }

@@ -28,7 +28,8 @@ constexpr uint64_t kPluginAdded = 21;  // what a 2.1 plugin puts in its fields
 // 2.0's sizes, the same whichever header this host is built against (2.1
 // only appends): the last 2.0 field's end, rounded up to 8.
 constexpr size_t kEvent20 = offsetof(cairn_event, tags) + sizeof(void*);
-constexpr size_t kOptionDesc20 = (offsetof(cairn_option_desc, flags) + 4 + 7) / 8 * 8;
+constexpr size_t kOptionDesc20 =
+    (offsetof(cairn_option_desc, flags) + 4 + 7) / 8 * 8;
 
 template <typename T>
 struct Fenced {
@@ -55,7 +56,8 @@ Loaded Load(const std::string& path) {
   l.handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   EXPECT_NE(l.handle, nullptr) << dlerror();
   if (l.handle == nullptr) return l;
-  auto entry = reinterpret_cast<cairn_plugin_entry_fn>(dlsym(l.handle, "cairn_plugin_entry"));
+  auto entry = reinterpret_cast<cairn_plugin_entry_fn>(
+      dlsym(l.handle, "cairn_plugin_entry"));
   EXPECT_NE(entry, nullptr);
   Fenced<cairn_host_offer> offer;
   offer.value = cairn_host_offer{};
@@ -69,7 +71,8 @@ Loaded Load(const std::string& path) {
   char message[256] = "";
   cairn_error error{message, sizeof(message)};
   EXPECT_EQ(entry(&offer.value, &l.descriptor, &error), CAIRN_OK) << message;
-  EXPECT_TRUE(offer.CanaryIntact()) << "the plugin wrote past the host's cairn_host_offer";
+  EXPECT_TRUE(offer.CanaryIntact())
+      << "the plugin wrote past the host's cairn_host_offer";
   if (l.descriptor == nullptr) return l;
   EXPECT_EQ(l.descriptor->magic, CAIRN_PLUGIN_MAGIC);
   EXPECT_EQ(l.descriptor->abi_major, 2);
@@ -98,8 +101,12 @@ struct Seen {
 
 int Collect(void* context, const cairn_event* event) {
   cairn_event e = cairn::sdk::CopyEvent(event);  // zeros past the plugin's size
-  Seen s{std::string(cairn::sdk::View(e.stream)), std::string(cairn::sdk::View(e.data)),
-         e.revision, e.position, 0, event->size};
+  Seen s{std::string(cairn::sdk::View(e.stream)),
+         std::string(cairn::sdk::View(e.data)),
+         e.revision,
+         e.position,
+         0,
+         event->size};
 #if CAIRN_ABI_MINOR >= 1
   s.added = e.added_in_2_1;
 #endif
@@ -110,7 +117,8 @@ int Collect(void* context, const cairn_event* event) {
 // Events of this host's size, each followed by canary bytes, apart in
 // memory; the plugin gets an array of pointers.
 struct HostEvents {
-  explicit HostEvents(std::vector<Seen> events) : from(std::move(events)), slots(from.size()) {
+  explicit HostEvents(std::vector<Seen> events)
+      : from(std::move(events)), slots(from.size()) {
     for (size_t i = 0; i < from.size(); ++i) {
       cairn_event& e = slots[i].value;
       e = cairn_event{};
@@ -172,7 +180,8 @@ TEST_P(GrowthTest, DescriptorAndOptionsAreReadWithinTheirSize) {
     EXPECT_TRUE(PluginHasAdded());
     EXPECT_EQ(d->added_in_2_1, kPluginAdded);
   } else {
-    EXPECT_FALSE(PluginHasAdded()) << "a 2.1 plugin declared a 2.0-sized descriptor";
+    EXPECT_FALSE(PluginHasAdded())
+        << "a 2.1 plugin declared a 2.0-sized descriptor";
   }
 #endif
   std::vector<std::string> keys;
@@ -180,14 +189,16 @@ TEST_P(GrowthTest, DescriptorAndOptionsAreReadWithinTheirSize) {
     const cairn_option_desc* o = *p;
     ASSERT_TRUE(CAIRN_HAS_FIELD(cairn_option_desc, o, flags));
     keys.push_back(o->key);
-    EXPECT_EQ(o->size, PluginHasAdded() ? kOptionDesc20 + 8 : kOptionDesc20) << o->key;
+    EXPECT_EQ(o->size, PluginHasAdded() ? kOptionDesc20 + 8 : kOptionDesc20)
+        << o->key;
     if (o->type == CAIRN_OPT_ENUM) {
       ASSERT_NE(o->allowed, nullptr);
       EXPECT_STREQ(o->allowed[0], "a");
     }
 #if CAIRN_ABI_MINOR >= 1
-    const char* unit = CAIRN_HAS_FIELD(cairn_option_desc, o, added_in_2_1) ? o->added_in_2_1
-                                                                          : nullptr;
+    const char* unit = CAIRN_HAS_FIELD(cairn_option_desc, o, added_in_2_1)
+                           ? o->added_in_2_1
+                           : nullptr;
     if (PluginHasAdded()) {
       EXPECT_STREQ(unit, "unit-2.1");
     } else {
@@ -200,10 +211,12 @@ TEST_P(GrowthTest, DescriptorAndOptionsAreReadWithinTheirSize) {
 
 TEST_P(GrowthTest, TheTableIsReadWithinItsSize) {
   const cairn_storage_api* api = plugin_.api;
-  EXPECT_GE(api->size, offsetof(cairn_storage_api, instance_capabilities) + sizeof(void*));
+  EXPECT_GE(api->size,
+            offsetof(cairn_storage_api, instance_capabilities) + sizeof(void*));
 #if CAIRN_ABI_MINOR >= 1
   // A function past the table's size is absent, exactly as a NULL one.
-  bool has = CAIRN_HAS_FIELD(cairn_storage_api, api, added_in_2_1) && api->added_in_2_1 != nullptr;
+  bool has = CAIRN_HAS_FIELD(cairn_storage_api, api, added_in_2_1) &&
+             api->added_in_2_1 != nullptr;
   EXPECT_EQ(has, PluginHasAdded());
   cairn_storage* s = Open({});
   if (has) EXPECT_EQ(api->added_in_2_1(s), kPluginAdded);
@@ -217,10 +230,13 @@ TEST_P(GrowthTest, OfferAndOpenOptionsReachThePluginWithinTheirSize) {
   EXPECT_EQ(stats["option_count"], 2);
   // The plugin read the offer's added field only if the offer's size held
   // it: a 2.0 host's offer is followed by canary bytes, never read as 0xA5...
-  EXPECT_EQ(stats["offer_added"], PluginHasAdded() && HostHasAdded() ? kHostAdded : 0);
+  EXPECT_EQ(stats["offer_added"],
+            PluginHasAdded() && HostHasAdded() ? kHostAdded : 0);
 }
 
-TEST_P(GrowthTest, AppendReadsEventsAndRequestWithinTheirSizeAndWritesTheResultWithinItsOwn) {
+TEST_P(
+    GrowthTest,
+    AppendReadsEventsAndRequestWithinTheirSizeAndWritesTheResultWithinItsOwn) {
   cairn_storage* s = Open({});
   ASSERT_NE(s, nullptr);
   HostEvents events({{"", "one"}, {"", "two"}, {"", "three"}});
@@ -240,8 +256,11 @@ TEST_P(GrowthTest, AppendReadsEventsAndRequestWithinTheirSizeAndWritesTheResultW
   result.value.size = sizeof(cairn_append_result);
   char message[256] = "";
   cairn_error error{message, sizeof(message)};
-  ASSERT_EQ(plugin_.api->append(s, &request.value, &result.value, &error), CAIRN_OK) << message;
-  EXPECT_TRUE(result.CanaryIntact()) << "the plugin wrote past the host's cairn_append_result";
+  ASSERT_EQ(plugin_.api->append(s, &request.value, &result.value, &error),
+            CAIRN_OK)
+      << message;
+  EXPECT_TRUE(result.CanaryIntact())
+      << "the plugin wrote past the host's cairn_append_result";
   EXPECT_TRUE(request.CanaryIntact());
   EXPECT_TRUE(events.CanariesIntact());
   EXPECT_EQ(result.value.size, sizeof(cairn_append_result));
@@ -274,14 +293,18 @@ TEST_P(GrowthTest, ReadCallbacksAndApplyPassEventsWithinTheirSize) {
   result.size = sizeof(result);
   char message[256] = "";
   cairn_error error{message, sizeof(message)};
-  ASSERT_EQ(plugin_.api->append(primary, &request.value, &result, &error), CAIRN_OK) << message;
+  ASSERT_EQ(plugin_.api->append(primary, &request.value, &result, &error),
+            CAIRN_OK)
+      << message;
 
   std::vector<Seen> seen;
-  ASSERT_EQ(plugin_.api->read_all(primary, 0, 10, 0, &Collect, &seen, &error), CAIRN_OK)
+  ASSERT_EQ(plugin_.api->read_all(primary, 0, 10, 0, &Collect, &seen, &error),
+            CAIRN_OK)
       << message;
   std::vector<Seen> by_stream;
-  ASSERT_EQ(plugin_.api->read_stream(primary, cairn::sdk::Bytes(stream), 1, CAIRN_MAX_REVISION,
-                                     10, &Collect, &by_stream, &error),
+  ASSERT_EQ(plugin_.api->read_stream(primary, cairn::sdk::Bytes(stream), 1,
+                                     CAIRN_MAX_REVISION, 10, &Collect,
+                                     &by_stream, &error),
             CAIRN_OK)
       << message;
   ASSERT_EQ(seen.size(), 2u);
@@ -295,19 +318,23 @@ TEST_P(GrowthTest, ReadCallbacksAndApplyPassEventsWithinTheirSize) {
       EXPECT_EQ(e.data, i == 0 ? "a" : "b");
       // The plugin's event is followed by canary bytes: this host sees its
       // added field only if the plugin's size holds it.
-      EXPECT_EQ(e.added, PluginHasAdded() && HostHasAdded() ? kPluginAdded : 0u);
+      EXPECT_EQ(e.added,
+                PluginHasAdded() && HostHasAdded() ? kPluginAdded : 0u);
     }
   }
 
   cairn_storage* replica = Open({});
   ASSERT_NE(replica, nullptr);
   HostEvents copies(seen);
-  ASSERT_EQ(plugin_.api->apply(replica, copies.pointers.data(), copies.pointers.size(), &error),
+  ASSERT_EQ(plugin_.api->apply(replica, copies.pointers.data(),
+                               copies.pointers.size(), &error),
             CAIRN_OK)
       << message;
   EXPECT_TRUE(copies.CanariesIntact());
   std::vector<Seen> applied;
-  ASSERT_EQ(plugin_.api->read_all(replica, 0, 10, 0, &Collect, &applied, &error), CAIRN_OK);
+  ASSERT_EQ(
+      plugin_.api->read_all(replica, 0, 10, 0, &Collect, &applied, &error),
+      CAIRN_OK);
   ASSERT_EQ(applied.size(), 2u);
   EXPECT_EQ(applied[1].data, "b");
   EXPECT_EQ(applied[1].position, 2u);
@@ -316,7 +343,8 @@ TEST_P(GrowthTest, ReadCallbacksAndApplyPassEventsWithinTheirSize) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Plugins, GrowthTest,
-                         ::testing::Values(GROWTH_PLUGIN_2_0, GROWTH_PLUGIN_2_1),
+                         ::testing::Values(GROWTH_PLUGIN_2_0,
+                                           GROWTH_PLUGIN_2_1),
                          [](const ::testing::TestParamInfo<const char*>& info) {
                            return info.index == 0 ? std::string("Plugin2_0")
                                                   : std::string("Plugin2_1");

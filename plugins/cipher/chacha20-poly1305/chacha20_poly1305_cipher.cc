@@ -32,8 +32,8 @@ class ChaCha20Poly1305Cipher : public keyring::AeadCipher {
 
 }  // namespace cairn::chacha
 
-CAIRN_CIPHER_PLUGIN(cairn::chacha::ChaCha20Poly1305Cipher,
-                    "chacha20-poly1305", "1.0.0",
+CAIRN_CIPHER_PLUGIN(cairn::chacha::ChaCha20Poly1305Cipher, "chacha20-poly1305",
+                    "1.0.0",
                     "ChaCha20-Poly1305 authenticated encryption, keys from a "
                     "rotating keyring file",
                     CAIRN_CAP_KEY_ROTATION, CAIRN_KEYRING_CIPHER_OPTIONS)

@@ -116,12 +116,12 @@ class AeadCipher : public sdk::Cipher {
 
 // The options every keyring cipher (aes-gcm, chacha20-poly1305) accepts, for
 // its CAIRN_CIPHER_PLUGIN declaration.
-#define CAIRN_KEYRING_CIPHER_OPTIONS                                        \
-  ::cairn::sdk::OptionDesc("keyring", CAIRN_OPT_PATH, nullptr,              \
-                           "the keyring file (cairn keys new)", nullptr,    \
-                           CAIRN_OPT_REQUIRED),                             \
-      ::cairn::sdk::OptionDesc("max-seals-per-key", CAIRN_OPT_UINT,         \
-                               "4294967296",                                \
+#define CAIRN_KEYRING_CIPHER_OPTIONS                                     \
+  ::cairn::sdk::OptionDesc("keyring", CAIRN_OPT_PATH, nullptr,           \
+                           "the keyring file (cairn keys new)", nullptr, \
+                           CAIRN_OPT_REQUIRED),                          \
+      ::cairn::sdk::OptionDesc("max-seals-per-key", CAIRN_OPT_UINT,      \
+                               "4294967296",                             \
                                "seals under one key before it must rotate")
 
 #endif  // CAIRN_PLUGINS_CIPHER_KEYRING_AEAD_CIPHER_H_

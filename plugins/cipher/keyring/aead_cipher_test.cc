@@ -105,7 +105,12 @@ struct Plugin {
 };
 
 const cairn_plugin_descriptor* Describe(cairn_plugin_entry_fn entry) {
-  cairn_host_offer offer{sizeof(cairn_host_offer), CAIRN_ABI_MAJOR, CAIRN_ABI_MAJOR, 0, 0, nullptr,
+  cairn_host_offer offer{sizeof(cairn_host_offer),
+                         CAIRN_ABI_MAJOR,
+                         CAIRN_ABI_MAJOR,
+                         0,
+                         0,
+                         nullptr,
                          nullptr};
   const cairn_plugin_descriptor* descriptor = nullptr;
   char message[256] = "";

@@ -355,15 +355,13 @@ sdk::Status ZstdCodec::Decode(std::string_view input,
 
 }  // namespace cairn::zstdcodec
 
-CAIRN_CODEC_PLUGIN(cairn::zstdcodec::ZstdCodec, "zstd", "1.0.0",
-                   "Zstandard compression, with optional trained dictionaries",
-                   0,
-                   cairn::sdk::OptionDesc("level", CAIRN_OPT_STRING, "3",
-                                          "compression level, -7..22 "
-                                          "(negative: faster)"),
-                   cairn::sdk::OptionDesc(
-                       "dictionary", CAIRN_OPT_PATH, nullptr,
-                       "trained dictionary file(s) (cairn train-dict)"),
-                   cairn::sdk::OptionDesc(
-                       "max-decoded-size", CAIRN_OPT_SIZE, "64MiB",
-                       "largest event a decode may produce, up to 2GiB"))
+CAIRN_CODEC_PLUGIN(
+    cairn::zstdcodec::ZstdCodec, "zstd", "1.0.0",
+    "Zstandard compression, with optional trained dictionaries", 0,
+    cairn::sdk::OptionDesc("level", CAIRN_OPT_STRING, "3",
+                           "compression level, -7..22 "
+                           "(negative: faster)"),
+    cairn::sdk::OptionDesc("dictionary", CAIRN_OPT_PATH, nullptr,
+                           "trained dictionary file(s) (cairn train-dict)"),
+    cairn::sdk::OptionDesc("max-decoded-size", CAIRN_OPT_SIZE, "64MiB",
+                           "largest event a decode may produce, up to 2GiB"))

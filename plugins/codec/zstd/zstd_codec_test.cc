@@ -48,7 +48,12 @@ struct Result {
 // The codec's table, asked for once (a host calls the entry once per load).
 const cairn_codec_api* Api() {
   static const cairn_codec_api* const api = [] {
-    cairn_host_offer offer{sizeof(cairn_host_offer), CAIRN_ABI_MAJOR, CAIRN_ABI_MAJOR, 0, 0, nullptr,
+    cairn_host_offer offer{sizeof(cairn_host_offer),
+                           CAIRN_ABI_MAJOR,
+                           CAIRN_ABI_MAJOR,
+                           0,
+                           0,
+                           nullptr,
                            nullptr};
     const cairn_plugin_descriptor* descriptor = nullptr;
     char message[256] = "";
@@ -154,7 +159,12 @@ std::string TrainDictionary(const std::string& path, int seed) {
 }
 
 TEST(ZstdCodec, DescriptorListsItsOptions) {
-  cairn_host_offer offer{sizeof(cairn_host_offer), CAIRN_ABI_MAJOR, CAIRN_ABI_MAJOR, 0, 0, nullptr,
+  cairn_host_offer offer{sizeof(cairn_host_offer),
+                         CAIRN_ABI_MAJOR,
+                         CAIRN_ABI_MAJOR,
+                         0,
+                         0,
+                         nullptr,
                          nullptr};
   const cairn_plugin_descriptor* descriptor = nullptr;
   ASSERT_EQ(cairn_builtin_codec_zstd(&offer, &descriptor, nullptr), CAIRN_OK);
@@ -381,7 +391,12 @@ class LogCapture {
  private:
   static void Bind(void (*log)(void*, cairn_log_level, const char*,
                                const char*)) {
-    cairn_host_offer offer{sizeof(cairn_host_offer), CAIRN_ABI_MAJOR, CAIRN_ABI_MAJOR, 0, 0, log,
+    cairn_host_offer offer{sizeof(cairn_host_offer),
+                           CAIRN_ABI_MAJOR,
+                           CAIRN_ABI_MAJOR,
+                           0,
+                           0,
+                           log,
                            nullptr};
     const cairn_plugin_descriptor* descriptor = nullptr;
     cairn_builtin_codec_zstd(&offer, &descriptor, nullptr);

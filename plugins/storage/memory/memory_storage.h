@@ -42,7 +42,7 @@ enum class Fault {
   kAnyConflictsWhileSealing,  // with a seal, an `any` append fails if the
                               // head moved since it began (the ABI 1 Store's
                               // any -> exact turn, without its retries)
-  kIgnoreSeal,        // stores data and metadata unsealed, never calls seal
+  kIgnoreSeal,  // stores data and metadata unsealed, never calls seal
 };
 
 #ifndef CAIRN_MEMORY_FAULT

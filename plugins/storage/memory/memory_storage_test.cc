@@ -59,10 +59,10 @@ class MemoryStorageTest : public ::testing::Test {
     uint64_t revision;
   };
   // One append request over `events` (pointers kept in `pointers`).
-  static cairn_append_request Request(const std::string& stream,
-                                      Expected expected,
-                                      const std::vector<cairn_event>& events,
-                                      std::vector<const cairn_event*>* pointers) {
+  static cairn_append_request Request(
+      const std::string& stream, Expected expected,
+      const std::vector<cairn_event>& events,
+      std::vector<const cairn_event*>* pointers) {
     pointers->clear();
     for (const cairn_event& e : events) pointers->push_back(&e);
     return cairn_append_request{sizeof(cairn_append_request),

@@ -329,8 +329,9 @@ absl::StatusOr<bool> Log::LoadCheckpoint(
     // Every segment is gone (Recover refuses unless it repairs); a cut past
     // position 0 still proves the log held events.
     if (cut_position > 0) {
-      Prove(cut_position, "index/checkpoint covers the log up to it, in segment " +
-                              SegmentFileName(cut_segment));
+      Prove(cut_position,
+            "index/checkpoint covers the log up to it, in segment " +
+                SegmentFileName(cut_segment));
     }
     if (options_.repair && cut_position > 0) {
       // The repair starts an empty log as if retention had removed

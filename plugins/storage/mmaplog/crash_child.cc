@@ -70,9 +70,9 @@ int main(int argc, char** argv) {
         std::vector<cairn_event> events;
         for (auto& p : payloads) events.push_back(p.View());
         cairn_append_result r;
-        absl::Status s = (*log)->Append(
-            stream, Expected{CAIRN_EXPECT_EXACT, head}, events.data(),
-            events.size(), &r);
+        absl::Status s =
+            (*log)->Append(stream, Expected{CAIRN_EXPECT_EXACT, head},
+                           events.data(), events.size(), &r);
         if (!s.ok()) {
           std::fprintf(stderr, "append failed: %s\n", s.ToString().c_str());
           failed = true;

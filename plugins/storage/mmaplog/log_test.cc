@@ -42,8 +42,7 @@ class MmapLogTest : public ::testing::Test {
     return log.ok() ? std::move(*log) : nullptr;
   }
   static absl::Status Append(Log& log, const std::string& stream,
-                             Expected expected,
-                             std::vector<std::string> datas,
+                             Expected expected, std::vector<std::string> datas,
                              cairn_append_result* result = nullptr,
                              std::vector<std::string> tags = {}) {
     std::vector<OwnedEvent> owned(datas.size());

@@ -276,43 +276,34 @@ class MmapLogStorage : public sdk::Storage {
 }  // namespace
 }  // namespace cairn::mmaplog
 
-CAIRN_STORAGE_PLUGIN(cairn::mmaplog::MmapLogStorage, "mmaplog", "1.0.0",
-                     "memory-mapped segmented log: lock-free appends, group "
-                     "commit, crash recovery, indexes",
-                     CAIRN_CAP_PERSISTENT | CAIRN_CAP_LIVE_READS |
-                         CAIRN_CAP_TAGS | CAIRN_CAP_SNAPSHOTS |
-                         CAIRN_CAP_DELETE | CAIRN_CAP_APPLY |
-                         CAIRN_CAP_APPEND_MAY_BLOCK | CAIRN_CAP_SEAL_IN_APPEND,
-                     cairn::sdk::OptionDesc(
-                         CAIRN_STORAGE_OPTION_PATH, CAIRN_OPT_PATH, nullptr,
-                         "the store folder", nullptr,
-                         CAIRN_OPT_REQUIRED | CAIRN_OPT_HOST_DEFINED),
-                     cairn::sdk::OptionDesc("segment-size", CAIRN_OPT_SIZE,
-                                            "256MiB",
-                                            "bytes per segment file"),
-                     cairn::sdk::OptionDesc(
-                         "fsync", CAIRN_OPT_STRING, "always",
-                         "always | interval:MS | never: when appends are "
-                         "synced (always: before an append returns)"),
-                     cairn::sdk::OptionDesc(
-                         "preallocate-segments", CAIRN_OPT_UINT, "1",
-                         "spare segments made ahead of need, 1..16"),
-                     cairn::sdk::OptionDesc(
-                         "expected-streams", CAIRN_OPT_UINT, "100000",
-                         "sizes the stream table; not a limit"),
-                     cairn::sdk::OptionDesc(
-                         "retention", CAIRN_OPT_STRING, "none",
-                         "none | max-bytes:SIZE: drop whole old segments "
-                         "beyond SIZE"),
-                     cairn::sdk::OptionDesc(
-                         "zero-fill", CAIRN_OPT_ENUM, "auto",
-                         "pre-write new segments with zeros",
-                         cairn::mmaplog::kZeroFillValues),
-                     cairn::sdk::OptionDesc(
-                         CAIRN_STORAGE_OPTION_CREATE, CAIRN_OPT_BOOL, "true",
-                         "false: open only an existing store", nullptr,
-                         CAIRN_OPT_HOST_DEFINED),
-                     cairn::sdk::OptionDesc(
-                         CAIRN_STORAGE_OPTION_REPAIR, CAIRN_OPT_BOOL, "false",
-                         "repair what recovery refuses, listing what is "
-                         "dropped (cairn verify --repair)"))
+CAIRN_STORAGE_PLUGIN(
+    cairn::mmaplog::MmapLogStorage, "mmaplog", "1.0.0",
+    "memory-mapped segmented log: lock-free appends, group "
+    "commit, crash recovery, indexes",
+    CAIRN_CAP_PERSISTENT | CAIRN_CAP_LIVE_READS | CAIRN_CAP_TAGS |
+        CAIRN_CAP_SNAPSHOTS | CAIRN_CAP_DELETE | CAIRN_CAP_APPLY |
+        CAIRN_CAP_APPEND_MAY_BLOCK | CAIRN_CAP_SEAL_IN_APPEND,
+    cairn::sdk::OptionDesc(CAIRN_STORAGE_OPTION_PATH, CAIRN_OPT_PATH, nullptr,
+                           "the store folder", nullptr,
+                           CAIRN_OPT_REQUIRED | CAIRN_OPT_HOST_DEFINED),
+    cairn::sdk::OptionDesc("segment-size", CAIRN_OPT_SIZE, "256MiB",
+                           "bytes per segment file"),
+    cairn::sdk::OptionDesc("fsync", CAIRN_OPT_STRING, "always",
+                           "always | interval:MS | never: when appends are "
+                           "synced (always: before an append returns)"),
+    cairn::sdk::OptionDesc("preallocate-segments", CAIRN_OPT_UINT, "1",
+                           "spare segments made ahead of need, 1..16"),
+    cairn::sdk::OptionDesc("expected-streams", CAIRN_OPT_UINT, "100000",
+                           "sizes the stream table; not a limit"),
+    cairn::sdk::OptionDesc("retention", CAIRN_OPT_STRING, "none",
+                           "none | max-bytes:SIZE: drop whole old segments "
+                           "beyond SIZE"),
+    cairn::sdk::OptionDesc("zero-fill", CAIRN_OPT_ENUM, "auto",
+                           "pre-write new segments with zeros",
+                           cairn::mmaplog::kZeroFillValues),
+    cairn::sdk::OptionDesc(CAIRN_STORAGE_OPTION_CREATE, CAIRN_OPT_BOOL, "true",
+                           "false: open only an existing store", nullptr,
+                           CAIRN_OPT_HOST_DEFINED),
+    cairn::sdk::OptionDesc(CAIRN_STORAGE_OPTION_REPAIR, CAIRN_OPT_BOOL, "false",
+                           "repair what recovery refuses, listing what is "
+                           "dropped (cairn verify --repair)"))

@@ -352,8 +352,8 @@ absl::Status Log::Recover() {
     // only after that position was durable.
     std::vector<std::string> evidence;
     if (high_water.sealed_segment > 0) {
-      evidence.push_back("position " + std::to_string(high_water.position) + " (" +
-                         kStoreMarkerFile + " records that segment " +
+      evidence.push_back("position " + std::to_string(high_water.position) +
+                         " (" + kStoreMarkerFile + " records that segment " +
                          SegmentFileName(high_water.sealed_segment) +
                          " was sealed there)");
     }
@@ -365,11 +365,13 @@ absl::Status Log::Recover() {
       size_t unused_index = 0;
       uint32_t unused_from = 0;
       uint64_t unused_expected = 0;
-      auto loaded = LoadCheckpoint(used, &unused_index, &unused_from, &unused_expected);
+      auto loaded =
+          LoadCheckpoint(used, &unused_index, &unused_from, &unused_expected);
       if (!loaded.ok()) return loaded.status();
       if (recovery_.proven_position > 0) {
-        evidence.push_back("position " + std::to_string(recovery_.proven_position) +
-                           " (" + recovery_.proven_by + ")");
+        evidence.push_back("position " +
+                           std::to_string(recovery_.proven_position) + " (" +
+                           recovery_.proven_by + ")");
       }
       Prove(before, before_by);
     }
@@ -379,29 +381,35 @@ absl::Status Log::Recover() {
     }
     auto deletes = fs_->FileSize(options_.path + "/" + kDeletesFile);
     if (deletes.ok() && *deletes > 0) {
-      evidence.push_back(std::string(kDeletesFile) + " holds " +
-                         std::to_string(*deletes) +
-                         " bytes of delete-to records, written only for streams "
-                         "that had events");
+      evidence.push_back(
+          std::string(kDeletesFile) + " holds " + std::to_string(*deletes) +
+          " bytes of delete-to records, written only for streams "
+          "that had events");
     }
     std::string lost;
-    for (const std::string& e : evidence) lost += (lost.empty() ? "" : "; ") + e;
+    for (const std::string& e : evidence)
+      lost += (lost.empty() ? "" : "; ") + e;
     if (!lost.empty()) {
-      lost = "every segment of the store is missing (no segment in use is "
-             "left), but the store held events: " + lost;
+      lost =
+          "every segment of the store is missing (no segment in use is "
+          "left), but the store held events: " +
+          lost;
       if (!options_.repair) {
         return refuse("'" + options_.path + "'", lost,
                       "start an empty log after position " +
                           std::to_string(recovery_.proven_position));
       }
-      first_expected = std::max(retained_from, high_water.sealed_segment + 1) + 1;
+      first_expected =
+          std::max(retained_from, high_water.sealed_segment + 1) + 1;
       empty_log_base = recovery_.proven_position;
       empty_log = true;
       recovery_.repairs.push_back(
-          lost + "; the log now starts empty at " + SegmentFileName(first_expected) +
-          (empty_log_base > 0 ? " after position " + std::to_string(empty_log_base) +
-                                    ": " + PositionRange(1, empty_log_base) + " are gone"
-                              : ": every event is gone, and positions start again at 1") +
+          lost + "; the log now starts empty at " +
+          SegmentFileName(first_expected) +
+          (empty_log_base > 0
+               ? " after position " + std::to_string(empty_log_base) + ": " +
+                     PositionRange(1, empty_log_base) + " are gone"
+               : ": every event is gone, and positions start again at 1") +
           " (recorded in retention.state, as retention would). Streams keep "
           "the heads the checkpoint, retention.state and deletes.log show "
           "(their revisions go on after them); any other stream starts again "
@@ -432,17 +440,20 @@ absl::Status Log::Recover() {
         AddRetentionEntries(count, entries);
         // Its deletes are of events that are gone: out of the new log (a
         // copy stays in quarantine/).
-        auto kept = MoveToQuarantine(options_.path + "/" + kDeletesFile, kDeletesFile);
+        auto kept =
+            MoveToQuarantine(options_.path + "/" + kDeletesFile, kDeletesFile);
         if (!kept.ok()) return kept.status();
         recovery_.repairs.push_back(std::string(kDeletesFile) +
                                     " (deletes of the events that are gone) is "
-                                    "moved to " + *kept);
+                                    "moved to " +
+                                    *kept);
       }
     }
   }
   // Segments missing at the start: the first one is 1, or the one
   // retention.state says it kept (retention never removes the active one).
-  const bool first_missing = !used.empty() && used.front()->number != first_expected;
+  const bool first_missing =
+      !used.empty() && used.front()->number != first_expected;
   uint64_t missing_before = 0;  // positions lost with missing first segments
   if (first_missing) {
     const std::string why =
@@ -452,10 +463,11 @@ absl::Status Log::Recover() {
             : fs_->Exists(options_.path + "/retention.state")
                   ? "retention.state is damaged"
                   : "retention never removed a segment (there is no retention.state)";
-    const std::string what =
-        "segment " + SegmentFileName(first_expected) + " is missing: the log starts at " +
-        used.front()->name() + " (after position " +
-        std::to_string(used.front()->base_position) + "), but " + why;
+    const std::string what = "segment " + SegmentFileName(first_expected) +
+                             " is missing: the log starts at " +
+                             used.front()->name() + " (after position " +
+                             std::to_string(used.front()->base_position) +
+                             "), but " + why;
     if (!options_.repair) {
       return refuse(options_.path, what,
                     "start the log at " + used.front()->name() +

@@ -805,11 +805,14 @@ void RemoveSegments(const std::string& dir) {
 void ExpectEverySegmentGoneRefused(const LogOptions& options,
                                    const std::string& evidence) {
   const auto before = std::filesystem::file_size(options.path + "/MMAPLOG");
-  ExpectRefused(options, "'" + options.path + "': every segment of the store is missing");
+  ExpectRefused(
+      options, "'" + options.path + "': every segment of the store is missing");
   auto log = Log::Open(options);
   ASSERT_FALSE(log.ok());
-  EXPECT_NE(log.status().message().find(evidence), std::string::npos) << log.status();
-  EXPECT_TRUE(SegmentFiles(options.path).empty()) << "the refused open made a segment";
+  EXPECT_NE(log.status().message().find(evidence), std::string::npos)
+      << log.status();
+  EXPECT_TRUE(SegmentFiles(options.path).empty())
+      << "the refused open made a segment";
   EXPECT_EQ(std::filesystem::file_size(options.path + "/MMAPLOG"), before);
 }
 
@@ -827,28 +830,36 @@ void ExpectEmptyLogAfter(const LogOptions& options, uint64_t lost) {
   ASSERT_TRUE(log.ok()) << log.status();
   EXPECT_TRUE((*log)->recovery().repairs.empty());
   std::vector<uint64_t> positions;
-  ASSERT_TRUE((*log)->ReadAll(0, UINT64_MAX, true, [&](const cairn_event& e) {
-                      positions.push_back(e.position);
-                      return true;
-                    }).ok());
+  ASSERT_TRUE((*log)
+                  ->ReadAll(0, UINT64_MAX, true,
+                            [&](const cairn_event& e) {
+                              positions.push_back(e.position);
+                              return true;
+                            })
+                  .ok());
   EXPECT_EQ(positions, (std::vector<uint64_t>{lost + 1, lost + 2, lost + 3}))
       << "positions 1.." << lost << " must not be reused";
-  EXPECT_TRUE((*log)->Verify([](const std::string& p) { ADD_FAILURE() << p; }).ok());
+  EXPECT_TRUE(
+      (*log)->Verify([](const std::string& p) { ADD_FAILURE() << p; }).ok());
 }
 
 // Every segment deleted, the clean close's checkpoint left: the open used
 // to make a new segment 1 before it found the checkpoint beyond it.
-TEST(MmapLogRecovery, EverySegmentDeletedWithTheCheckpointLeftIsRefusedUntilRepaired) {
+TEST(MmapLogRecovery,
+     EverySegmentDeletedWithTheCheckpointLeftIsRefusedUntilRepaired) {
   ScratchDir dir;
   FillSegments(Options(dir.path()));
   ASSERT_TRUE(std::filesystem::exists(dir.path() + "/index/checkpoint"));
   RemoveSegments(dir.path());
-  ExpectEverySegmentGoneRefused(Options(dir.path()),
-                                "position 240 (index/checkpoint covers the log up to it");
+  ExpectEverySegmentGoneRefused(
+      Options(dir.path()),
+      "position 240 (index/checkpoint covers the log up to it");
   std::string text = Join(Repair(Options(dir.path())));
-  EXPECT_NE(text.find("the log now starts empty at"), std::string::npos) << text;
-  EXPECT_NE(text.find("after position 240: positions 1..240 (240 event(s)) are gone"),
-            std::string::npos)
+  EXPECT_NE(text.find("the log now starts empty at"), std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("after position 240: positions 1..240 (240 event(s)) are gone"),
+      std::string::npos)
       << text;
   ExpectEmptyLogAfter(Options(dir.path()), kEvents);
   auto log = Log::Open(Options(dir.path()));
@@ -868,7 +879,8 @@ TEST(MmapLogRecovery, EverySegmentDeletedIsProvenByTheMarkerHighWater) {
     AppendN(**log, kEvents, "s", 900);
     ASSERT_TRUE((*log)->Flush().ok());  // seals the finished segments
     ASSERT_TRUE((*log)->RunMaintenance().ok());
-    const MarkerHighWater h = ReadMarkerHighWater(FileSystem::Default(), dir.path());
+    const MarkerHighWater h =
+        ReadMarkerHighWater(FileSystem::Default(), dir.path());
     ASSERT_GE(h.sealed_segment, 3u);
     sealed_end = h.position;
     ASSERT_GT(sealed_end, 0u);
@@ -877,11 +889,12 @@ TEST(MmapLogRecovery, EverySegmentDeletedIsProvenByTheMarkerHighWater) {
   ForgetCleanClose(dir.path());
   RemoveSegments(dir.path());
   ASSERT_FALSE(std::filesystem::exists(dir.path() + "/index/checkpoint"));
-  ExpectEverySegmentGoneRefused(
-      Options(dir.path()), "position " + std::to_string(sealed_end) +
-                               " (MMAPLOG records that segment ");
+  ExpectEverySegmentGoneRefused(Options(dir.path()),
+                                "position " + std::to_string(sealed_end) +
+                                    " (MMAPLOG records that segment ");
   std::string text = Join(Repair(Options(dir.path())));
-  EXPECT_NE(text.find("after position " + std::to_string(sealed_end)), std::string::npos)
+  EXPECT_NE(text.find("after position " + std::to_string(sealed_end)),
+            std::string::npos)
       << text;
   ExpectEmptyLogAfter(Options(dir.path()), sealed_end);
 }
@@ -899,12 +912,14 @@ TEST(MmapLogRecovery, LogEndingBeforeTheMarkerHighWaterIsRefused) {
     ASSERT_TRUE((*log)->Flush().ok());
     ASSERT_TRUE((*log)->RunMaintenance().ok());
   }
-  const MarkerHighWater h = ReadMarkerHighWater(FileSystem::Default(), dir.path());
+  const MarkerHighWater h =
+      ReadMarkerHighWater(FileSystem::Default(), dir.path());
   ASSERT_GE(h.sealed_segment, 3u);
   ForgetCleanClose(dir.path());
   // Segments 2.. gone, and 1 unsealed as if it had been the active one.
   for (const std::string& name : SegmentFiles(dir.path())) {
-    if (name != "00000001.log") std::filesystem::remove(dir.path() + "/" + name);
+    if (name != "00000001.log")
+      std::filesystem::remove(dir.path() + "/" + name);
   }
   FlipBit(dir.path() + "/00000001.log", 12, 0);  // flags: SEALED off
   {
@@ -916,17 +931,20 @@ TEST(MmapLogRecovery, LogEndingBeforeTheMarkerHighWaterIsRefused) {
     close(fd);
   }
   ExpectRefused(Options(dir.path()), "MMAPLOG records that segment " +
-                                         SegmentFileName(h.sealed_segment) + " was sealed");
+                                         SegmentFileName(h.sealed_segment) +
+                                         " was sealed");
   std::string text = Join(Repair(Options(dir.path())));
   EXPECT_NE(text.find("they are gone"), std::string::npos) << text;
   auto log = Log::Open(Options(dir.path()));
-  ASSERT_TRUE(log.ok()) << log.status() << " (the repair must reset the high-water)";
+  ASSERT_TRUE(log.ok()) << log.status()
+                        << " (the repair must reset the high-water)";
   EXPECT_GT(CountAll(**log), 0u);
 }
 
 // Only deletes.log says events existed: refused; the repair moves it away,
 // or its stale deletes would hide new events of a stream of the same name.
-TEST(MmapLogRecovery, EverySegmentDeletedWithDeletesLogLeftIsRefusedUntilRepaired) {
+TEST(MmapLogRecovery,
+     EverySegmentDeletedWithDeletesLogLeftIsRefusedUntilRepaired) {
   ScratchDir dir;
   {
     auto log = Log::Open(Options(dir.path()));
@@ -941,8 +959,10 @@ TEST(MmapLogRecovery, EverySegmentDeletedWithDeletesLogLeftIsRefusedUntilRepaire
   EXPECT_NE(text.find("every event is gone, and positions start again at 1"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("deletes.log (deletes of the events that are gone) is moved to"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          "deletes.log (deletes of the events that are gone) is moved to"),
+      std::string::npos)
       << text;
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/deletes.log"));
   {
@@ -953,10 +973,13 @@ TEST(MmapLogRecovery, EverySegmentDeletedWithDeletesLogLeftIsRefusedUntilRepaire
   auto log = Log::Open(Options(dir.path()));
   ASSERT_TRUE(log.ok()) << log.status();
   uint64_t live = 0;
-  ASSERT_TRUE((*log)->ReadAll(0, UINT64_MAX, false, [&](const cairn_event&) {
-                      ++live;
-                      return true;
-                    }).ok());
+  ASSERT_TRUE((*log)
+                  ->ReadAll(0, UINT64_MAX, false,
+                            [&](const cairn_event&) {
+                              ++live;
+                              return true;
+                            })
+                  .ok());
   EXPECT_EQ(live, 4u) << "a delete of the lost events hides new ones";
   EXPECT_EQ((*log)->HeadRevision("s"), 3u + 4u)
       << "the head deletes.log shows (3) is kept: revisions go on after it";
@@ -978,17 +1001,20 @@ TEST(MmapLogRecovery, EverySegmentDeletedAfterRetentionIsRefusedUntilRepaired) {
     ASSERT_GT((*log)->FirstPosition(), 1u);
   }
   ForgetCleanClose(dir.path());
-  ASSERT_TRUE(std::filesystem::remove(dir.path() + "/MMAPLOG"));  // an older marker
+  ASSERT_TRUE(
+      std::filesystem::remove(dir.path() + "/MMAPLOG"));  // an older marker
   {
     std::ofstream(dir.path() + "/MMAPLOG") << "cairn mmaplog store\nformat 1\n";
   }
-  std::filesystem::permissions(dir.path() + "/MMAPLOG",
-                               std::filesystem::perms::owner_read |
-                                   std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      dir.path() + "/MMAPLOG",
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   RemoveSegments(dir.path());
-  ExpectEverySegmentGoneRefused(options, "retention.state says the log keeps segments from");
+  ExpectEverySegmentGoneRefused(
+      options, "retention.state says the log keeps segments from");
   std::string text = Join(Repair(options));
-  EXPECT_NE(text.find("the log now starts empty at"), std::string::npos) << text;
+  EXPECT_NE(text.find("the log now starts empty at"), std::string::npos)
+      << text;
   auto log = Log::Open(options);
   ASSERT_TRUE(log.ok()) << log.status();
   EXPECT_EQ(CountAll(**log), 0u);

@@ -221,7 +221,8 @@ MarkerHighWater ReadMarkerHighWater(FileSystem* fs, const std::string& path,
   auto text = fs->ReadFile(path + "/" + kStoreMarkerFile);
   if (!text.ok()) return none;
   constexpr std::string_view kPlain = kStoreMarkerText;
-  if (text->size() <= kPlain.size() || text->compare(0, kPlain.size(), kPlain) != 0) {
+  if (text->size() <= kPlain.size() ||
+      text->compare(0, kPlain.size(), kPlain) != 0) {
     return none;  // no high-water line (ClaimStoreFolder checked the rest)
   }
   std::string_view line = std::string_view(*text).substr(kPlain.size());

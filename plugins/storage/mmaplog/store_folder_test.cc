@@ -364,10 +364,12 @@ TEST(MmapLogStoreFolder, ForeignFileNamedLikeALaterSegmentRefusesTheOpen) {
 // The marker's high-water line: written after seals, read back exactly; a
 // damaged line proves nothing (the store opens, reporting it) and the next
 // seal pass writes it again.
-TEST(MmapLogStoreFolder, MarkerHighWaterRoundTripsAndADamagedLineProvesNothing) {
+TEST(MmapLogStoreFolder,
+     MarkerHighWaterRoundTripsAndADamagedLineProvesNothing) {
   ScratchDir dir;
   FileSystem* files = FileSystem::Default();
-  ASSERT_TRUE(WriteMarkerHighWater(files, dir.path(), MarkerHighWater{4, 240}).ok());
+  ASSERT_TRUE(
+      WriteMarkerHighWater(files, dir.path(), MarkerHighWater{4, 240}).ok());
   const std::string text = ReadText(dir.path() + "/MMAPLOG");
   EXPECT_EQ(text.rfind(kStoreMarkerText, 0), 0u) << text;
   std::string damaged;
@@ -381,7 +383,8 @@ TEST(MmapLogStoreFolder, MarkerHighWaterRoundTripsAndADamagedLineProvesNothing) 
   h = ReadMarkerHighWater(files, dir.path(), &damaged);
   EXPECT_EQ(h.sealed_segment, 0u);
   EXPECT_EQ(h.position, 0u);
-  EXPECT_NE(damaged.find("MMAPLOG offset 29: the high-water line"), std::string::npos)
+  EXPECT_NE(damaged.find("MMAPLOG offset 29: the high-water line"),
+            std::string::npos)
       << damaged;
   ASSERT_TRUE(WriteMarkerHighWater(files, dir.path(), MarkerHighWater{}).ok());
   EXPECT_EQ(ReadText(dir.path() + "/MMAPLOG"), kStoreMarkerText);
@@ -411,7 +414,8 @@ TEST(MmapLogStoreFolder, MarkerHighWaterRoundTripsAndADamagedLineProvesNothing) 
     auto log = Log::Open(options);
     ASSERT_TRUE(log.ok()) << log.status();
     ASSERT_EQ((*log)->recovery().problems.size(), 1u);
-    EXPECT_NE((*log)->recovery().problems[0].find("high-water line"), std::string::npos);
+    EXPECT_NE((*log)->recovery().problems[0].find("high-water line"),
+              std::string::npos);
     EXPECT_EQ(ReadData(**log).size(), 200u);
   }
   // The open's background pass (it runs once at every open) wrote it again.

@@ -84,12 +84,8 @@ inline std::string Str(cairn_bytes b) {
 }
 
 inline Expected Any() { return Expected{CAIRN_EXPECT_ANY, 0}; }
-inline Expected NoStream() {
-  return Expected{CAIRN_EXPECT_NO_STREAM, 0};
-}
-inline Expected Exact(uint64_t r) {
-  return Expected{CAIRN_EXPECT_EXACT, r};
-}
+inline Expected NoStream() { return Expected{CAIRN_EXPECT_NO_STREAM, 0}; }
+inline Expected Exact(uint64_t r) { return Expected{CAIRN_EXPECT_EXACT, r}; }
 
 }  // namespace cairn::mmaplog::testing
 

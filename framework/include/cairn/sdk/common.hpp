@@ -295,8 +295,13 @@ constexpr cairn_option_desc OptionDesc(const char* key, uint32_t type,
                                        const char* help,
                                        const char* const* allowed = nullptr,
                                        uint32_t flags = 0) {
-  return cairn_option_desc{sizeof(cairn_option_desc), type, key,
-                           default_value, allowed, help, flags};
+  return cairn_option_desc{sizeof(cairn_option_desc),
+                           type,
+                           key,
+                           default_value,
+                           allowed,
+                           help,
+                           flags};
 }
 
 // The NULL-terminated pointer array the descriptor carries, over a static
@@ -423,29 +428,28 @@ inline void LogError(const std::string& m) {
 // Defines the descriptor for a plugin of `kind` whose table is `table_expr`,
 // and the entry that answers with it. The trailing arguments describe the
 // options open() accepts: none, or one cairn::sdk::OptionDesc(...) each.
-#define CAIRN_SDK_DESCRIBE(kind, table_expr, name, version, description,      \
-                           caps, ...)                                         \
-  namespace {                                                                 \
-  const cairn_option_desc cairn_sdk_options[] = {                             \
-      __VA_ARGS__ __VA_OPT__(, ) cairn_option_desc{}};                        \
-  const cairn_plugin_descriptor* CairnSdkDescriptor() {                       \
-    static const std::vector<const cairn_option_desc*> option_pointers =     \
-        ::cairn::sdk::OptionPointers(cairn_sdk_options);                      \
-    static const cairn_plugin_descriptor d = {                                \
-        sizeof(cairn_plugin_descriptor),                                      \
-        CAIRN_PLUGIN_MAGIC,                                                   \
-        CAIRN_ABI_MAJOR,                                                      \
-        CAIRN_ABI_MINOR,                                                      \
-        kind,                                                                 \
-        name,                                                                 \
-        version,                                                              \
-        description,                                                          \
-        caps,                                                                 \
-        option_pointers.data(),                                               \
-        table_expr};                                                          \
-    return &d;                                                                \
-  }                                                                           \
-  }                                                                           \
+#define CAIRN_SDK_DESCRIBE(kind, table_expr, name, version, description, caps, \
+                           ...)                                                \
+  namespace {                                                                  \
+  const cairn_option_desc cairn_sdk_options[] = {__VA_ARGS__ __VA_OPT__(, )    \
+                                                     cairn_option_desc{}};     \
+  const cairn_plugin_descriptor* CairnSdkDescriptor() {                        \
+    static const std::vector<const cairn_option_desc*> option_pointers =       \
+        ::cairn::sdk::OptionPointers(cairn_sdk_options);                       \
+    static const cairn_plugin_descriptor d = {sizeof(cairn_plugin_descriptor), \
+                                              CAIRN_PLUGIN_MAGIC,              \
+                                              CAIRN_ABI_MAJOR,                 \
+                                              CAIRN_ABI_MINOR,                 \
+                                              kind,                            \
+                                              name,                            \
+                                              version,                         \
+                                              description,                     \
+                                              caps,                            \
+                                              option_pointers.data(),          \
+                                              table_expr};                     \
+    return &d;                                                                 \
+  }                                                                            \
+  }                                                                            \
   CAIRN_SDK_DEFINE_ENTRY(CairnSdkDescriptor())
 
 #endif  // CAIRN_SDK_COMMON_HPP_

@@ -116,8 +116,8 @@ inline std::optional<uint64_t> ParseByteSize(std::string_view text,
   const std::string digits_text(text.substr(0, digits));
   if (auto [binary, decimal] = size_detail::Ambiguous(unit);
       binary != nullptr) {
-    std::string why = "unit '" + std::string(unit) +
-                      "' is ambiguous; write " + digits_text + binary;
+    std::string why = "unit '" + std::string(unit) + "' is ambiguous; write " +
+                      digits_text + binary;
     std::string decimal_text = digits_text + decimal;
     // Show what each spelling means when it fits in 64 bits.
     std::optional<uint64_t> as_binary =
@@ -129,8 +129,9 @@ inline std::optional<uint64_t> ParseByteSize(std::string_view text,
     return fail(why);
   }
   if (unit.find('.') == 0 || unit.find(',') == 0) {
-    return fail("fractions are not accepted; use a smaller unit (1536MiB, "
-                "not 1.5GiB)");
+    return fail(
+        "fractions are not accepted; use a smaller unit (1536MiB, "
+        "not 1.5GiB)");
   }
   return fail("unknown unit '" + std::string(unit) + "'; expected " +
               kSizeGrammar);

@@ -2,7 +2,8 @@
 //
 //   CAIRN_STORAGE_PLUGIN(MyStorage, "my-storage", "1.0.0", "what it is",
 //                        CAIRN_CAP_PERSISTENT | CAIRN_CAP_TAGS,
-//                        cairn::sdk::OptionDesc("path", CAIRN_OPT_PATH, nullptr,
+//                        cairn::sdk::OptionDesc("path", CAIRN_OPT_PATH,
+//                        nullptr,
 //                                               "the store folder", nullptr,
 //                                               CAIRN_OPT_HOST_DEFINED))
 //
@@ -195,14 +196,14 @@ class AppendBatch {
       const size_t before = out.size;
       cairn_status st = request_->seal(request_->seal_context, i,
                                        first_revision + i, &out, &error);
-      if (st == CAIRN_OK && (out.data != buffer_.get() ||
-                             out.size < before || out.size > capacity_)) {
+      if (st == CAIRN_OK && (out.data != buffer_.get() || out.size < before ||
+                             out.size > capacity_)) {
         return Internal("append: the seal function broke its buffer");
       }
       if (st != CAIRN_OK) {
         if (message[0] == '\0') {
-          return Status(st, "append: sealing event " + std::to_string(i) +
-                                " failed");
+          return Status(
+              st, "append: sealing event " + std::to_string(i) + " failed");
         }
         return Status(st, message);
       }
@@ -235,7 +236,8 @@ class AppendBatch {
     while (capacity < want) capacity *= 2;
     std::unique_ptr<uint8_t[]> bigger(new (std::nothrow) uint8_t[capacity]);
     if (!bigger) return 1;
-    if (buffer->size != 0) std::memcpy(bigger.get(), buffer->data, buffer->size);
+    if (buffer->size != 0)
+      std::memcpy(bigger.get(), buffer->data, buffer->size);
     self->buffer_ = std::move(bigger);
     self->capacity_ = capacity;
     buffer->data = self->buffer_.get();
@@ -484,14 +486,27 @@ struct StorageAdapter {
   }
 
   static const cairn_storage_api* Table() {
-    static const cairn_storage_api table = {
-        sizeof(cairn_storage_api), &Open,        &Close,
-        &Append,                   &ReadStream,  &ReadTag,
-        &ReadAll,                  &HeadRevision, &HeadPosition,
-        &WaitCommit,               &DeleteTo,    &SnapshotSave,
-        &SnapshotLoad,             &SnapshotDelete, &SnapshotDeleteMatching,
-        &ListStreams,              &Flush,       &Stats,
-        &Apply,                    &Verify,      &InstanceCapabilities};
+    static const cairn_storage_api table = {sizeof(cairn_storage_api),
+                                            &Open,
+                                            &Close,
+                                            &Append,
+                                            &ReadStream,
+                                            &ReadTag,
+                                            &ReadAll,
+                                            &HeadRevision,
+                                            &HeadPosition,
+                                            &WaitCommit,
+                                            &DeleteTo,
+                                            &SnapshotSave,
+                                            &SnapshotLoad,
+                                            &SnapshotDelete,
+                                            &SnapshotDeleteMatching,
+                                            &ListStreams,
+                                            &Flush,
+                                            &Stats,
+                                            &Apply,
+                                            &Verify,
+                                            &InstanceCapabilities};
     return &table;
   }
 };

@@ -109,8 +109,8 @@ CAIRN_C_EXPORT cairn_status cairn_store_flush(cairn_store* store,
  * filled only as far as result->size declares. */
 CAIRN_C_EXPORT cairn_status cairn_append_events(
     cairn_store* store, cairn_bytes stream, cairn_expected_kind expected_kind,
-    uint64_t expected_revision, const cairn_event* const* events,
-    size_t count, cairn_append_result* result, cairn_error* error);
+    uint64_t expected_revision, const cairn_event* const* events, size_t count,
+    cairn_append_result* result, cairn_error* error);
 
 /* C API 1.0's form of cairn_append_events: `events` is an array of structs,
  * whose stride is this library's sizeof(cairn_event), so a caller built
