@@ -80,6 +80,13 @@ absl::Status CheckFunctions(const cairn_plugin_descriptor* d,
       promised(CAIRN_CAP_SNAPSHOTS, t->snapshot_delete, "snapshot_delete");
       promised(CAIRN_CAP_SNAPSHOTS, t->snapshot_delete_matching, "snapshot_delete_matching");
       promised(CAIRN_CAP_APPLY, t->apply, "apply");
+      promised(CAIRN_CAP_ORDERED_LOG, t->read_log, "read_log");
+      promised(CAIRN_CAP_ORDERED_LOG, t->apply_log, "apply_log");
+      promised(CAIRN_CAP_ORDERED_LOG, t->log_state, "log_state");
+      promised(CAIRN_CAP_HOST_COMMIT, t->set_committed, "set_committed");
+      promised(CAIRN_CAP_TRUNCATE, t->truncate_after, "truncate_after");
+      promised(CAIRN_CAP_EPOCHS, t->begin_epoch, "begin_epoch");
+      promised(CAIRN_CAP_EPOCHS, t->epoch_end, "epoch_end");
       break;
     }
     case CAIRN_KIND_CODEC: {

@@ -170,6 +170,17 @@ typedef enum cairn_plugin_kind {
  * 2; the flag is there so a host can tell a 2.0 plugin that ignores it from
  * one that calls it, and the conformance suite checks it). */
 #define CAIRN_CAP_SEAL_IN_APPEND (1ull << 10)
+/* Storage: keeps one ordered log (see "The ordered log" below): delete_to
+ * and snapshot writes are records in it, and read_log, apply_log and
+ * log_state work. */
+#define CAIRN_CAP_ORDERED_LOG (1ull << 11)
+/* Storage: accepts the host-defined option "commit" = "host" and then
+ * advances its committed watermark only through set_committed. */
+#define CAIRN_CAP_HOST_COMMIT (1ull << 12)
+/* Storage: truncate_after works. */
+#define CAIRN_CAP_TRUNCATE (1ull << 13)
+/* Storage: begin_epoch and epoch_end work. */
+#define CAIRN_CAP_EPOCHS (1ull << 14)
 
 /* Log levels for the host's log callback. */
 typedef enum cairn_log_level {
@@ -267,7 +278,7 @@ typedef struct cairn_event {
   uint32_t tag_count;
   cairn_bytes stream;      /* 1..255 bytes, no NUL, not a path; cairn/names.h */
   uint64_t revision;       /* 1-based, contiguous within the stream */
-  uint64_t position;       /* 1-based, gap-free across the store */
+  uint64_t position;       /* the event's record in the ordered log */
   cairn_bytes type;        /* event type / manifest; may be empty */
   int64_t timestamp_us;    /* microseconds since the Unix epoch, UTC */
   cairn_bytes writer;      /* writer id; may be empty */
@@ -353,6 +364,83 @@ typedef struct cairn_snapshot_criteria {
 
 typedef int (*cairn_snapshot_fn)(void* context, const cairn_snapshot* snapshot);
 
+/* ---- The ordered log ---------------------------------------------------- */
+
+/* A storage keeps one log of records at 1-based, gap-free positions: every
+ * event is a record, and so (with CAIRN_CAP_ORDERED_LOG) is every other
+ * change a replica or a backup must carry. Copying records 1..N copies the
+ * whole store; indexes and checkpoints are derived from them. Event reads
+ * (read_stream, read_tag, read_all) return event records only, so the
+ * positions they return always increase but skip those of control records
+ * (and, unless asked, of deleted events).
+ *
+ * Three watermarks, each a position, committed <= durable <= written:
+ *   written    every record at or below it is complete; read_log sees up to
+ *              it. Appends may complete out of order; written is the end of
+ *              the gap-free prefix.
+ *   durable    synced as the storage's configured policy promises (with a
+ *              policy that never syncs, durable = written).
+ *   committed  what readers see: read_stream, read_tag, read_all,
+ *              head_position, head_revision, wait_commit, list_streams and
+ *              snapshot_load show records at or below it only. With the
+ *              option "commit" = "durable" (the default) storage keeps
+ *              committed = durable itself; with "commit" = "host" only
+ *              set_committed advances it (the host does so once replication
+ *              has acknowledged the records). A reopened store starts with
+ *              committed at the last value it had made durable, at most
+ *              durable.
+ * Expected-revision checks see every written record, committed or not. */
+typedef enum cairn_record_kind {
+  CAIRN_RECORD_EVENT = 1,           /* one event of an atomic batch */
+  CAIRN_RECORD_DELETE_TO = 2,       /* stream, revision (after clamping) */
+  CAIRN_RECORD_SNAPSHOT_SAVE = 3,   /* stream, revision, timestamp_us, data */
+  CAIRN_RECORD_SNAPSHOT_DELETE = 4, /* stream, criteria */
+  CAIRN_RECORD_EPOCH = 5            /* epoch, data (the primary's id) */
+} cairn_record_kind;
+
+/* One record of the ordered log. Filled by storage for read_log (pointers
+ * valid during the callback), or by the host for apply_log. Fields a kind
+ * does not use are zero / empty / NULL. */
+typedef struct cairn_log_record {
+  uint32_t size;
+  uint32_t kind;            /* cairn_record_kind */
+  uint64_t position;        /* 1-based, gap-free over records */
+  uint64_t epoch;           /* the epoch it was written in (EPOCH: the new one);
+                               0 before any epoch began */
+  uint32_t batch_size;      /* EVENT: events in its atomic batch; else 1 */
+  uint32_t batch_index;     /* EVENT: 0-based index within the batch; else 0 */
+  const cairn_event* event; /* EVENT: as stored (sealed), same position */
+  cairn_bytes stream;       /* DELETE_TO, SNAPSHOT_SAVE, SNAPSHOT_DELETE */
+  uint64_t revision;        /* DELETE_TO: deleted up to; SNAPSHOT_SAVE */
+  int64_t timestamp_us;     /* SNAPSHOT_SAVE */
+  cairn_bytes data;         /* SNAPSHOT_SAVE: its bytes; EPOCH: primary id */
+  /* SNAPSHOT_DELETE: the snapshots it deleted (snapshot_delete of one
+   * revision R is min = max = R and the full timestamp range). */
+  const cairn_snapshot_criteria* criteria;
+} cairn_log_record;
+
+/* Called once per record, in position order, on the reading thread. Return
+ * 0 to go on, non-zero to stop. May call read, head and log_state
+ * functions of the same storage. */
+typedef int (*cairn_record_fn)(void* context, const cairn_log_record* record);
+
+/* Filled by storage up to the caller's `size` (CAIRN_SET_FIELD). */
+typedef struct cairn_log_state {
+  uint32_t size;
+  uint64_t first_position; /* oldest record still held (retention may have
+                              dropped older ones); 0 if none is held */
+  uint64_t written;
+  uint64_t durable;
+  uint64_t committed;
+  uint64_t epoch; /* the current epoch: the newest EPOCH record's; 0: none */
+} cairn_log_state;
+
+/* truncate_after flags. */
+/* Allow cutting committed records (a deposed primary whose acknowledged
+ * tail the new primary never received). Without it, a position below
+ * committed fails with CAIRN_E_FAILED_PRECONDITION. */
+#define CAIRN_TRUNCATE_COMMITTED (1u << 0)
+
 /* ---- Streams directory and statistics ---------------------------------- */
 
 typedef struct cairn_stream_info {
@@ -375,6 +463,11 @@ typedef void (*cairn_problem_fn)(void* context, const char* description);
 /* Host-defined storage option keys (CAIRN_OPT_HOST_DEFINED; see open). */
 #define CAIRN_STORAGE_OPTION_PATH "path"
 #define CAIRN_STORAGE_OPTION_CREATE "create"
+/*   "commit"  "durable" (default) or "host" (CAIRN_CAP_HOST_COMMIT): who
+ *             advances the committed watermark (see "The ordered log").
+ *             Hosts pass "host" when the site's replication plugin declares
+ *             CAIRN_CAP_MULTI_NODE, else "durable". */
+#define CAIRN_STORAGE_OPTION_COMMIT "commit"
 
 /* Repair (by convention, no new entry): a persistent storage plugin that
  * refuses to open damaged data may accept the option key "repair" (a
@@ -437,7 +530,7 @@ typedef struct cairn_storage_api {
 
   /* Events of `stream` with from <= revision <= to, at most max_count
    * (0: none), in revision order, skipping logically deleted ones, up to the
-   * commit watermark at the time of the call. An unknown stream yields no
+   * committed watermark at the time of the call. An unknown stream yields no
    * event and CAIRN_OK. */
   cairn_status (*read_stream)(cairn_storage* storage, cairn_bytes stream,
                               uint64_t from_revision, uint64_t to_revision,
@@ -446,33 +539,34 @@ typedef struct cairn_storage_api {
 
   /* Events carrying `tag` with position > after_position, in position order,
    * at most max_count (0: none), skipping logically deleted ones, up to the
-   * commit watermark at the time of the call. */
+   * committed watermark at the time of the call. */
   cairn_status (*read_tag)(cairn_storage* storage, cairn_bytes tag,
                            uint64_t after_position, uint64_t max_count,
                            cairn_event_fn on_event, void* context,
                            cairn_error* error);
 
   /* Every event with position > after_position, in position order, at most
-   * max_count (0: none), up to the commit watermark at the time of the call.
-   * Logically deleted events are skipped unless include_deleted (replication
-   * ships them). */
+   * max_count (0: none), up to the committed watermark at the time of the
+   * call. Logically deleted events are skipped unless include_deleted
+   * (replication ships them). */
   cairn_status (*read_all)(cairn_storage* storage, uint64_t after_position,
                            uint64_t max_count, int include_deleted,
                            cairn_event_fn on_event, void* context,
                            cairn_error* error);
 
-  /* The stream's highest revision ever written (0 if none). Never goes down,
-   * also after delete_to. */
+  /* The stream's highest committed revision (0 if none). Never goes down,
+   * also after delete_to (truncate_after may lower it). */
   cairn_status (*head_revision)(cairn_storage* storage, cairn_bytes stream,
                                 uint64_t* revision, cairn_error* error);
 
-  /* The commit watermark: the highest position visible to readers. */
+  /* The committed watermark (see "The ordered log"): the highest position
+   * visible to readers. It may be a control record's. */
   cairn_status (*head_position)(cairn_storage* storage, uint64_t* position,
                                 cairn_error* error);
 
   /* Blocks until the watermark exceeds after_position, timeout_ms elapses
    * (CAIRN_E_TIMEOUT) or the store closes (CAIRN_E_CLOSED). Wakes on commit,
-   * not by polling. Sets *position to the watermark. */
+   * not by polling. Sets *position to the committed watermark. */
   cairn_status (*wait_commit)(cairn_storage* storage, uint64_t after_position,
                               uint32_t timeout_ms, uint64_t* position,
                               cairn_error* error);
@@ -536,6 +630,66 @@ typedef struct cairn_storage_api {
    * options (e.g. a storage configured never to sync clears
    * CAIRN_CAP_APPEND_MAY_BLOCK). NULL: the descriptor's. Lock-free. */
   uint64_t (*instance_capabilities)(cairn_storage* storage);
+
+  /* ---- The ordered log (CAIRN_CAP_ORDERED_LOG unless noted) ---- */
+
+  /* Records with position > after_position, in position order, at most
+   * max_count (0: none), up to the written watermark at the time of the
+   * call: events (deleted ones too, as stored) and control records. This is
+   * what replication ships and backup copies. A position below
+   * first_position fails with CAIRN_E_NOT_FOUND (retention dropped it). */
+  cairn_status (*read_log)(cairn_storage* storage, uint64_t after_position,
+                           uint64_t max_count, cairn_record_fn on_record,
+                           void* context, cairn_error* error);
+
+  /* Replica side: writes records exactly as read_log returned them on the
+   * primary, at the same positions. The first must be at written + 1 and
+   * positions contiguous; event records must continue their stream's
+   * revisions, come with their whole batch in one call, and carry the epoch
+   * of the newest EPOCH record before them. Otherwise
+   * CAIRN_E_FAILED_PRECONDITION and nothing is written. Returns once the
+   * records have the durability the storage is configured for. Calls are
+   * serialised by the host; appends, delete_to and snapshot writes do not
+   * run beside it (a replica refuses them). */
+  cairn_status (*apply_log)(cairn_storage* storage,
+                            const cairn_log_record* const* records,
+                            size_t count, cairn_error* error);
+
+  /* The watermarks and epoch, filled up to state->size. Lock-free. */
+  cairn_status (*log_state)(cairn_storage* storage, cairn_log_state* state,
+                            cairn_error* error);
+
+  /* CAIRN_CAP_HOST_COMMIT, with "commit" = "host": advances committed to
+   * `position` (a lower one than committed is a no-op). Past durable fails
+   * with CAIRN_E_FAILED_PRECONDITION; with "commit" = "durable" it always
+   * does. Wakes wait_commit. Any thread, concurrently with everything. */
+  cairn_status (*set_committed)(cairn_storage* storage, uint64_t position,
+                                cairn_error* error);
+
+  /* CAIRN_CAP_TRUNCATE: removes every record with position > `position`
+   * and everything derived from them (indexes, stream heads, tags,
+   * deletes, snapshots, epochs, checkpoints); the watermarks become at most
+   * `position`. Below committed needs CAIRN_TRUNCATE_COMMITTED. Crash-safe:
+   * after a crash at any step, reopening yields the whole cut or none of it.
+   * The host calls it while no append, apply_log, delete_to or snapshot
+   * write runs; reads may run beside it and see the log before or after. */
+  cairn_status (*truncate_after)(cairn_storage* storage, uint64_t position,
+                                 uint32_t flags, cairn_error* error);
+
+  /* CAIRN_CAP_EPOCHS: appends an EPOCH record starting `epoch` (which must
+   * exceed the current one, else CAIRN_E_FAILED_PRECONDITION), written by
+   * `primary`; later records carry it. Sets *position to its position. A
+   * new primary calls it before accepting appends. Runs like an append. */
+  cairn_status (*begin_epoch)(cairn_storage* storage, uint64_t epoch,
+                              cairn_bytes primary, uint64_t* position,
+                              cairn_error* error);
+
+  /* CAIRN_CAP_EPOCHS: sets *position to the position of the last written
+   * record whose epoch is <= `epoch` (0 if none). A node rejoining after a
+   * failover asks the new primary for the end of its own last epoch and
+   * truncates after it: that is where the two logs diverge. */
+  cairn_status (*epoch_end)(cairn_storage* storage, uint64_t epoch,
+                            uint64_t* position, cairn_error* error);
 } cairn_storage_api;
 
 /* ---- Codec ------------------------------------------------------------- */
@@ -613,8 +767,11 @@ typedef struct cairn_replication_api {
                        cairn_storage* storage, cairn_replication** replication,
                        cairn_error* error);
   void (*close)(cairn_replication* replication);
-  /* Called after storage committed positions first..last; returns when the
-   * site's acknowledgement rule holds for them (e.g. a quorum has them).
+  /* Called after storage made positions first..last durable; returns when
+   * the site's acknowledgement rule holds for them (e.g. a quorum has them).
+   * With a CAIRN_CAP_MULTI_NODE plugin the host opens storage with "commit"
+   * = "host" and calls set_committed once every position up to `last` has
+   * been acknowledged.
    * Called from every appending thread, concurrently, with ranges that may
    * arrive out of position order. */
   cairn_status (*replicate)(cairn_replication* replication,

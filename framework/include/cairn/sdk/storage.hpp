@@ -47,6 +47,18 @@ class SnapshotSink {
   void* context_;
 };
 
+class RecordSink {
+ public:
+  RecordSink(cairn_record_fn fn, void* context) : fn_(fn), context_(context) {}
+  bool operator()(const cairn_log_record& record) const {
+    return fn_(context_, &record) == 0;
+  }
+
+ private:
+  cairn_record_fn fn_;
+  void* context_;
+};
+
 class StreamSink {
  public:
   StreamSink(cairn_stream_fn fn, void* context) : fn_(fn), context_(context) {}
@@ -324,16 +336,48 @@ class Storage {
   virtual uint64_t InstanceCapabilities() const { return ~uint64_t{0}; }
   // Events as loaded by LoadEvents: contiguous, full-size.
   virtual Status Apply(const cairn_event*, size_t) {
-    return Unsupported("apply (replica writes) is not supported by this plugin");
+    return Unsupported(
+        "apply (replica writes) is not supported by this plugin");
   }
   // Reports each problem through `problem(description)`; Corruption() if any.
   virtual Status Verify(cairn_problem_fn, void*) { return Status::Ok(); }
+
+  // The ordered log (plugin.h, "The ordered log"): CAIRN_CAP_ORDERED_LOG.
+  virtual Status ReadLog(uint64_t, uint64_t, const RecordSink&) {
+    return Unsupported("the ordered log is not supported by this plugin");
+  }
+  // `records` were checked non-NULL and of a known size by the adapter.
+  virtual Status ApplyLog(const cairn_log_record* const*, size_t) {
+    return Unsupported(
+        "apply_log (replica writes) is not supported by this plugin");
+  }
+  // `state` is full-size; the adapter copies it out within the caller's size.
+  virtual Status LogState(cairn_log_state*) {
+    return Unsupported("the ordered log is not supported by this plugin");
+  }
+  // CAIRN_CAP_HOST_COMMIT.
+  virtual Status SetCommitted(uint64_t) {
+    return Unsupported("commit = host is not supported by this plugin");
+  }
+  // CAIRN_CAP_TRUNCATE.
+  virtual Status TruncateAfter(uint64_t, uint32_t) {
+    return Unsupported("truncation is not supported by this plugin");
+  }
+  // CAIRN_CAP_EPOCHS.
+  virtual Status BeginEpoch(uint64_t, std::string_view, uint64_t*) {
+    return Unsupported("epochs are not supported by this plugin");
+  }
+  virtual Status EpochEnd(uint64_t, uint64_t*) {
+    return Unsupported("epochs are not supported by this plugin");
+  }
 };
 
 // Builds the C function table for a Storage subclass.
 template <typename Impl>
 struct StorageAdapter {
-  static Storage* Self(cairn_storage* s) { return reinterpret_cast<Storage*>(s); }
+  static Storage* Self(cairn_storage* s) {
+    return reinterpret_cast<Storage*>(s);
+  }
 
   static cairn_status Open(const cairn_options* options, cairn_storage** out,
                            cairn_error* error) {
@@ -363,7 +407,8 @@ struct StorageAdapter {
     return Guard(error, [&] {
       Status v = ValidateName(View(stream), "stream name");
       if (!v.ok()) return v;
-      return Self(s)->ReadStream(View(stream), from, to, max, EventSink(fn, ctx));
+      return Self(s)->ReadStream(View(stream), from, to, max,
+                                 EventSink(fn, ctx));
     });
   }
   static cairn_status ReadTag(cairn_storage* s, cairn_bytes tag, uint64_t after,
@@ -376,8 +421,8 @@ struct StorageAdapter {
     });
   }
   static cairn_status ReadAll(cairn_storage* s, uint64_t after, uint64_t max,
-                              int include_deleted, cairn_event_fn fn,
-                              void* ctx, cairn_error* error) {
+                              int include_deleted, cairn_event_fn fn, void* ctx,
+                              cairn_error* error) {
     return Guard(error, [&] {
       return Self(s)->ReadAll(after, max, include_deleted != 0,
                               EventSink(fn, ctx));
@@ -485,6 +530,72 @@ struct StorageAdapter {
     return Guard(error, [&] { return Self(s)->Verify(fn, ctx); });
   }
 
+  static cairn_status ReadLog(cairn_storage* s, uint64_t after, uint64_t max,
+                              cairn_record_fn fn, void* ctx,
+                              cairn_error* error) {
+    return Guard(error, [&] {
+      return Self(s)->ReadLog(after, max, RecordSink(fn, ctx));
+    });
+  }
+  static cairn_status ApplyLog(cairn_storage* s,
+                               const cairn_log_record* const* records,
+                               size_t count, cairn_error* error) {
+    return Guard(error, [&] {
+      if (count != 0 && records == nullptr) {
+        return InvalidArgument("records is NULL with a count of " +
+                               std::to_string(count));
+      }
+      for (size_t i = 0; i < count; ++i) {
+        if (records[i] == nullptr) {
+          return InvalidArgument("record " + std::to_string(i) + " is NULL");
+        }
+        if (records[i]->size < sizeof(cairn_log_record)) {
+          return InvalidArgument("record " + std::to_string(i) + " has size " +
+                                 std::to_string(records[i]->size) +
+                                 "; ABI 2.0 needs at least " +
+                                 std::to_string(sizeof(cairn_log_record)));
+        }
+      }
+      return Self(s)->ApplyLog(records, count);
+    });
+  }
+  static cairn_status LogState(cairn_storage* s, cairn_log_state* state,
+                               cairn_error* error) {
+    return Guard(error, [&] {
+      if (state == nullptr) return InvalidArgument("state is NULL");
+      cairn_log_state full{};
+      full.size = sizeof(full);
+      Status v = Self(s)->LogState(&full);
+      if (v.ok()) CopyOut(full, state);
+      return v;
+    });
+  }
+  static cairn_status SetCommitted(cairn_storage* s, uint64_t position,
+                                   cairn_error* error) {
+    return Guard(error, [&] { return Self(s)->SetCommitted(position); });
+  }
+  static cairn_status TruncateAfter(cairn_storage* s, uint64_t position,
+                                    uint32_t flags, cairn_error* error) {
+    return Guard(error,
+                 [&] { return Self(s)->TruncateAfter(position, flags); });
+  }
+  static cairn_status BeginEpoch(cairn_storage* s, uint64_t epoch,
+                                 cairn_bytes primary, uint64_t* position,
+                                 cairn_error* error) {
+    return Guard(error, [&] {
+      uint64_t ignored = 0;
+      return Self(s)->BeginEpoch(epoch, View(primary),
+                                 position != nullptr ? position : &ignored);
+    });
+  }
+  static cairn_status EpochEnd(cairn_storage* s, uint64_t epoch,
+                               uint64_t* position, cairn_error* error) {
+    return Guard(error, [&] {
+      if (position == nullptr) return InvalidArgument("position is NULL");
+      return Self(s)->EpochEnd(epoch, position);
+    });
+  }
+
   static const cairn_storage_api* Table() {
     static const cairn_storage_api table = {sizeof(cairn_storage_api),
                                             &Open,
@@ -506,7 +617,14 @@ struct StorageAdapter {
                                             &Stats,
                                             &Apply,
                                             &Verify,
-                                            &InstanceCapabilities};
+                                            &InstanceCapabilities,
+                                            &ReadLog,
+                                            &ApplyLog,
+                                            &LogState,
+                                            &SetCommitted,
+                                            &TruncateAfter,
+                                            &BeginEpoch,
+                                            &EpochEnd};
     return &table;
   }
 };
@@ -516,8 +634,8 @@ struct StorageAdapter {
 // Declares the plugin: class, name, version, description, capabilities, then
 // the options open() accepts (none, or cairn::sdk::OptionDesc(...) each).
 #define CAIRN_STORAGE_PLUGIN(Class, name, version, description, caps, ...) \
-  CAIRN_SDK_DESCRIBE(CAIRN_KIND_STORAGE,                                \
-                     ::cairn::sdk::StorageAdapter<Class>::Table(), name, \
+  CAIRN_SDK_DESCRIBE(CAIRN_KIND_STORAGE,                                   \
+                     ::cairn::sdk::StorageAdapter<Class>::Table(), name,   \
                      version, description, caps, __VA_ARGS__)
 
 #endif  // CAIRN_SDK_STORAGE_HPP_
