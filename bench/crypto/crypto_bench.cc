@@ -253,6 +253,40 @@ void ZstdDecode(benchmark::State& state, const char* level) {
   api->close(codec);
 }
 
+// libzstd alone decoding what the codec's context would write at `level`
+// (no plugin call, no header check, one reused ZSTD_DCtx): the floor under
+// ZstdDecode, to tell the codec's cost from zstd's own.
+void BareZstdDecode(benchmark::State& state, int level) {
+  ZSTD_CCtx* compress = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(compress, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(compress, ZSTD_c_checksumFlag, 0);
+  ZSTD_CCtx_setParameter(compress, ZSTD_c_contentSizeFlag, 1);
+  ZSTD_CCtx_setParameter(compress, ZSTD_c_dictIDFlag, 0);
+  std::vector<std::string> frames;
+  for (const std::string& event : JsonEvents(state.range(0), kEventCount)) {
+    std::string frame(ZSTD_compressBound(event.size()), '\0');
+    frame.resize(ZSTD_compress2(compress, frame.data(), frame.size(), event.data(),
+                                event.size()));
+    frames.push_back(std::move(frame));
+  }
+  ZSTD_freeCCtx(compress);
+  ZSTD_DCtx* context = ZSTD_createDCtx();
+  std::string out(state.range(0), '\0');
+  size_t i = 0;
+  for (auto _ : state) {
+    const std::string& frame = frames[i++ % kEventCount];
+    size_t written =
+        ZSTD_decompressDCtx(context, out.data(), out.size(), frame.data(), frame.size());
+    if (ZSTD_isError(written)) {
+      state.SkipWithError(ZSTD_getErrorName(written));
+      break;
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+  ZSTD_freeDCtx(context);
+}
+
 cairn_cipher* OpenCipher(const cairn_cipher_api* api) {
   cairn_option option{"keyring", Keys().path().c_str()};
   cairn_options options{&option, 1};
@@ -315,6 +349,9 @@ void Open(benchmark::State& state, cairn_plugin_entry_fn entry) {
 BENCHMARK_CAPTURE(ZstdEncode, level1, "1", false)->Arg(256)->Arg(4096);
 BENCHMARK_CAPTURE(ZstdEncode, level1_dictionary, "1", true)->Arg(256)->Arg(4096);
 BENCHMARK_CAPTURE(ZstdDecode, level1, "1")->Arg(256)->Arg(4096);
+BENCHMARK_CAPTURE(ZstdDecode, level3, "3")->Arg(256);
+BENCHMARK_CAPTURE(BareZstdDecode, level1, 1)->Arg(256);
+BENCHMARK_CAPTURE(BareZstdDecode, level3, 3)->Arg(256);
 BENCHMARK_CAPTURE(BareZstdEncode, level1, 1, false, false)->Arg(256)->Arg(4096);
 BENCHMARK_CAPTURE(BareZstdEncode, level1_dictionary, 1, false, true)->Arg(256);
 BENCHMARK_CAPTURE(BareZstdEncode, level1_raw_literals, 1, true, false)->Arg(256);
