@@ -22,7 +22,7 @@ absl::StatusOr<uint64_t> Engine::WaitCommit(uint64_t after_position,
   return commit_signal_.Wait(after_position, timeout);
 }
 
-uint64_t Engine::DiskUsage() const { return AllocatedBytes(dir_); }
+DiskBytes Engine::DiskUsage() const { return MeasureDisk(dir_); }
 
 absl::Status Engine::PrepareDir(const EngineOptions& options) {
   dir_ = options.dir;

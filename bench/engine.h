@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "bench/disk_usage.h"
 #include "absl/types/span.h"
 #include "bench/commit_signal.h"
 
@@ -92,8 +93,9 @@ class Engine {
   // Idempotent; the destructor calls it too.
   virtual absl::Status Close() = 0;
 
-  // Bytes the engine's folder occupies on disk (allocated blocks).
-  virtual uint64_t DiskUsage() const;
+  // Bytes the engine's folder occupies on disk: allocated blocks, and those
+  // of them holding written data (disk_usage.h).
+  virtual DiskBytes DiskUsage() const;
 
  protected:
   const std::string& dir() const { return dir_; }

@@ -36,6 +36,7 @@ constexpr NumericField kFields[] = {
     {"peak_rss_bytes", nullptr, &RunResult::peak_rss_bytes},
     {"peak_anon_bytes", nullptr, &RunResult::peak_anon_bytes},
     {"disk_bytes", nullptr, &RunResult::disk_bytes},
+    {"disk_written_bytes", nullptr, &RunResult::disk_written_bytes},
     {"disk_events", nullptr, &RunResult::disk_events},
     {"open_ms", &RunResult::open_ms, nullptr},
     {"acknowledged", nullptr, &RunResult::acknowledged},

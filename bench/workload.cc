@@ -226,13 +226,18 @@ void SetLatencies(RunResult* result, const LatencyHistogram& samples) {
   result->p999_us = summary.p999_us;
 }
 
+void SetDisk(const DiskBytes& disk, RunResult* result) {
+  result->disk_bytes = disk.allocated;
+  result->disk_written_bytes = disk.written;
+}
+
 // Ends a run that wrote its events: peak memory, clean close, and the
 // folder's size for those events.
 void CloseAndMeasure(Engine& engine, MemorySampler& sampler, RunResult* result) {
   result->peak_anon_bytes = sampler.Stop();
   absl::Status closed = engine.Close();
   if (!closed.ok()) Fail(result, std::string(closed.message()));
-  result->disk_bytes = engine.DiskUsage();
+  SetDisk(engine.DiskUsage(), result);
   result->disk_events = result->events;
 }
 
@@ -277,7 +282,7 @@ RunResult RunRead(const WorkloadSpec& spec, const std::string& engine_name,
     if (!loaded.ok()) return RunResult{.error = std::string(loaded.message())};
     absl::Status closed = (*engine)->Close();
     if (!closed.ok()) return RunResult{.error = std::string(closed.message())};
-    result.disk_bytes = (*engine)->DiskUsage();
+    SetDisk((*engine)->DiskUsage(), &result);
     result.disk_events = stored;
   }
   // Reopened, so nothing the writes left in the engine's memory helps.
@@ -405,7 +410,7 @@ RunResult RunRecoveryClean(const WorkloadSpec& spec, const std::string& engine_n
     if (!loaded.ok()) return RunResult{.error = std::string(loaded.message())};
     absl::Status closed = (*engine)->Close();
     if (!closed.ok()) return RunResult{.error = std::string(closed.message())};
-    result.disk_bytes = (*engine)->DiskUsage();
+    SetDisk((*engine)->DiskUsage(), &result);
     result.disk_events = PreloadedEvents(spec);
   }
   result.acknowledged = PreloadedEvents(spec);
@@ -494,7 +499,7 @@ RunResult RunRecoveryKill(const WorkloadSpec& spec, const std::string& engine_na
   munmap(memory, sizeof(KillShared));
   if (!child_error.empty()) return RunResult{.error = "writer: " + child_error};
   if (!started) return RunResult{.error = "the writer did not open the store in time"};
-  result.disk_bytes = AllocatedBytes(dir);
+  SetDisk(MeasureDisk(dir), &result);
   result.disk_events = result.acknowledged;
   TimedReopen(spec, engine_name, dir, overrides, spec.batch, &result);
   if (result.ok() && result.recovered < result.acknowledged) {

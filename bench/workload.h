@@ -62,7 +62,9 @@ struct RunResult {
   double p50_us = 0, p99_us = 0, p999_us = 0;  // per operation, see below
   uint64_t peak_rss_bytes = 0;  // of the process that ran the engine
   uint64_t peak_anon_bytes = 0; // anonymous resident memory, sampled
-  uint64_t disk_bytes = 0;      // engine folder after close
+  uint64_t disk_bytes = 0;      // engine folder after close: allocated blocks
+  uint64_t disk_written_bytes = 0;  // of those, blocks holding written data
+                                    // (not preallocated-but-unwritten)
   uint64_t disk_events = 0;     // events stored when disk_bytes was taken
   double open_ms = 0;           // recovery: time to open (and find the head)
   uint64_t acknowledged = 0;    // recovery-kill: appends acknowledged before kill
@@ -75,6 +77,9 @@ struct RunResult {
   }
   double disk_bytes_per_event() const {
     return disk_events > 0 ? static_cast<double>(disk_bytes) / disk_events : 0;
+  }
+  double disk_written_bytes_per_event() const {
+    return disk_events > 0 ? static_cast<double>(disk_written_bytes) / disk_events : 0;
   }
 };
 

@@ -253,6 +253,40 @@ void ZstdDecode(benchmark::State& state, const char* level) {
   api->close(codec);
 }
 
+// libzstd alone decoding what the codec's context would write at `level`
+// (no plugin call, no header check, one reused ZSTD_DCtx): the floor under
+// ZstdDecode, to tell the codec's cost from zstd's own.
+void BareZstdDecode(benchmark::State& state, int level) {
+  ZSTD_CCtx* compress = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(compress, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(compress, ZSTD_c_checksumFlag, 0);
+  ZSTD_CCtx_setParameter(compress, ZSTD_c_contentSizeFlag, 1);
+  ZSTD_CCtx_setParameter(compress, ZSTD_c_dictIDFlag, 0);
+  std::vector<std::string> frames;
+  for (const std::string& event : JsonEvents(state.range(0), kEventCount)) {
+    std::string frame(ZSTD_compressBound(event.size()), '\0');
+    frame.resize(ZSTD_compress2(compress, frame.data(), frame.size(), event.data(),
+                                event.size()));
+    frames.push_back(std::move(frame));
+  }
+  ZSTD_freeCCtx(compress);
+  ZSTD_DCtx* context = ZSTD_createDCtx();
+  std::string out(state.range(0), '\0');
+  size_t i = 0;
+  for (auto _ : state) {
+    const std::string& frame = frames[i++ % kEventCount];
+    size_t written =
+        ZSTD_decompressDCtx(context, out.data(), out.size(), frame.data(), frame.size());
+    if (ZSTD_isError(written)) {
+      state.SkipWithError(ZSTD_getErrorName(written));
+      break;
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+  ZSTD_freeDCtx(context);
+}
+
 cairn_cipher* OpenCipher(const cairn_cipher_api* api) {
   cairn_option option{"keyring", Keys().path().c_str()};
   cairn_options options{&option, 1};
@@ -315,6 +349,9 @@ void Open(benchmark::State& state, cairn_plugin_entry_fn entry) {
 BENCHMARK_CAPTURE(ZstdEncode, level1, "1", false)->Arg(256)->Arg(4096);
 BENCHMARK_CAPTURE(ZstdEncode, level1_dictionary, "1", true)->Arg(256)->Arg(4096);
 BENCHMARK_CAPTURE(ZstdDecode, level1, "1")->Arg(256)->Arg(4096);
+BENCHMARK_CAPTURE(ZstdDecode, level3, "3")->Arg(256);
+BENCHMARK_CAPTURE(BareZstdDecode, level1, 1)->Arg(256);
+BENCHMARK_CAPTURE(BareZstdDecode, level3, 3)->Arg(256);
 BENCHMARK_CAPTURE(BareZstdEncode, level1, 1, false, false)->Arg(256)->Arg(4096);
 BENCHMARK_CAPTURE(BareZstdEncode, level1_dictionary, 1, false, true)->Arg(256);
 BENCHMARK_CAPTURE(BareZstdEncode, level1_raw_literals, 1, true, false)->Arg(256);
@@ -339,11 +376,17 @@ cairn::SiteConfig PipelineSite(const std::string& codec, const std::string& data
   cairn::SiteConfig config;
   config.path = data_dir;
   config.storage = cairn::PluginChoice{"mmaplog", {{"fsync", "never"}}};
+  if (codec == "plain") {  // what `cairn bench` calls cairn: no codec, no cipher
+    config.codec = cairn::PluginChoice{"identity", {}};
+    return config;
+  }
   if (codec == "identity") {
     config.codec = cairn::PluginChoice{"identity", {}};
   } else if (codec == "zstd1_dictionary") {
     config.codec = cairn::PluginChoice{
         "zstd", {{"level", "1"}, {"dictionary", TrainedDictionary(event_size)}}};
+  } else if (codec == "zstd3") {  // `cairn bench`'s cairn-sealed: zstd's default level
+    config.codec = cairn::PluginChoice{"zstd", {{"level", "3"}}};
   } else {
     config.codec = cairn::PluginChoice{"zstd", {{"level", "1"}}};
   }
@@ -436,6 +479,76 @@ void StoreAppendThreads(benchmark::State& state, const char* codec) {
     std::filesystem::remove_all(data_dir, ignored);
   }
 }
+// The read path through cairn::Store, as `cairn bench`'s read-stream reads:
+// a store of 20 streams of 1000 events of range(0) bytes (written with
+// fsync=never, closed and reopened), each iteration reading one whole
+// stream, streams in turn. Every event is opened (authenticated) and decoded
+// on the way, so items_per_second is events read per second of CPU.
+// "plain" is the identity codec with no cipher, the baseline the sealed
+// variants are compared with.
+void StoreReadStream(benchmark::State& state, const char* codec) {
+  constexpr int kStreams = 20;
+  constexpr size_t kStreamLength = 1000;
+  std::string data_dir = Keys().dir() + "/read-" + codec + "-" + std::to_string(state.range(0));
+  std::error_code ignored;
+  std::filesystem::remove_all(data_dir, ignored);
+  cairn::SiteConfig site = PipelineSite(codec, data_dir, state.range(0));
+  {
+    auto store = cairn::Store::Open(site, PipelineRegistry());
+    if (!store.ok()) {
+      state.SkipWithError(std::string(store.status().message()).c_str());
+      return;
+    }
+    std::vector<std::string> payloads = JsonEvents(state.range(0), kEventCount);
+    std::vector<cairn::EventData> events(100);
+    for (auto& e : events) e.type = "OrderPlaced";
+    size_t i = 0;
+    for (int s = 0; s < kStreams; ++s) {
+      for (size_t n = 0; n < kStreamLength; n += events.size()) {
+        for (auto& e : events) e.data = payloads[i++ % payloads.size()];
+        auto result = (*store)->Append("orders-" + std::to_string(s),
+                                       cairn::ExpectedRevision::Any(), events);
+        if (!result.ok()) {
+          state.SkipWithError(std::string(result.status().message()).c_str());
+          return;
+        }
+      }
+    }
+  }
+  auto store = cairn::Store::Open(site, PipelineRegistry());
+  if (!store.ok()) {
+    state.SkipWithError(std::string(store.status().message()).c_str());
+    return;
+  }
+  uint64_t stream = 0;
+  size_t bytes = 0;
+  for (auto _ : state) {
+    size_t count = 0;
+    absl::Status s = (*store)->ReadStream(
+        "orders-" + std::to_string(stream++ % kStreams), 1, cairn::kMaxRevision, kStreamLength,
+        [&](const cairn::RecordedEvent& e) {
+          bytes += e.data.size();
+          ++count;
+          return true;
+        });
+    if (!s.ok() || count != kStreamLength) {
+      state.SkipWithError(s.ok() ? "short read" : std::string(s.message()).c_str());
+      break;
+    }
+  }
+  benchmark::DoNotOptimize(bytes);
+  state.SetItemsProcessed(state.iterations() * kStreamLength);
+  state.SetBytesProcessed(state.iterations() * kStreamLength * state.range(0));
+  store->reset();
+  std::filesystem::remove_all(data_dir, ignored);
+}
+
+BENCHMARK_CAPTURE(StoreReadStream, plain, "plain")->Arg(256)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(StoreReadStream, identity, "identity")->Arg(256)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(StoreReadStream, zstd3, "zstd3")->Arg(256)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(StoreReadStream, zstd1_dictionary, "zstd1_dictionary")
+    ->Arg(256)->Unit(benchmark::kMicrosecond);
+
 BENCHMARK_CAPTURE(StoreAppend, zstd1, "zstd1")
     ->Args({256, 1})->Args({256, 100})->Args({4096, 100})
     ->Unit(benchmark::kMicrosecond);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "envelope.h"
@@ -456,15 +457,16 @@ struct Store::Impl {
   template <typename Api, typename Instance>
   absl::StatusOr<std::pair<const Api*, Instance*>> OpenExtra(
       std::map<std::string, std::pair<PluginPtr, Instance*>>* extras, cairn_plugin_kind kind,
-      const std::string& name, const PluginChoice& section, std::string_view what,
-      std::string_view stored_with, const Api* (Plugin::*table)() const) {
+      const std::string& name, const PluginChoice& section,
+      absl::FunctionRef<std::string()> what, std::string_view stored_with,
+      const Api* (Plugin::*table)() const) {
     std::lock_guard<std::mutex> lock(extra_mutex);
     auto it = extras->find(name);
     if (it != extras->end()) return std::make_pair(((*it->second.first).*table)(), it->second.second);
     absl::StatusOr<PluginPtr> plugin = registry->Find(kind, name);
     if (!plugin.ok()) {
       return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
-                        absl::StrCat(AV(what), " ", AV(stored_with), " '", name,
+                        absl::StrCat(what(), " ", AV(stored_with), " '", name,
                                      "', which cannot be loaded: ", plugin.status().message()));
     }
     std::vector<std::string> accepted = (*plugin)->option_keys();
@@ -479,15 +481,17 @@ struct Store::Impl {
     Instance* instance = nullptr;
     CallError e;
     absl::Status s = Check(api->open(options.get(), &instance, &e.error), e,
-                           absl::StrCat(AV(what), " needs ", KindName(kind), " '", name, "'"));
+                           absl::StrCat(what(), " needs ", KindName(kind), " '", name, "'"));
     if (!s.ok()) return s;
     (*extras)[name] = {*plugin, instance};
     return std::make_pair(api, instance);
   }
 
   // The configured codec, or codec `name` with its default options.
+  // `what()` names the event or key in errors; called only on the way to one
+  // (it is formatted per event on the read path otherwise).
   absl::StatusOr<std::pair<const cairn_codec_api*, cairn_codec*>> CodecFor(
-      const std::string& name, std::string_view what) {
+      const std::string& name, absl::FunctionRef<std::string()> what) {
     if (apply_codec && name == codec_plugin->name()) return std::make_pair(co, codec);
     return OpenExtra(&extra_codecs, CAIRN_KIND_CODEC, name, PluginChoice{}, what,
                      "was encoded with codec", &Plugin::codec);
@@ -497,7 +501,7 @@ struct Store::Impl {
   // [cipher] it accepts (a site that moved from one AEAD cipher to another
   // keeps its keyring). Only with a cipher configured.
   absl::StatusOr<std::pair<const cairn_cipher_api*, cairn_cipher*>> CipherFor(
-      const std::string& name, std::string_view what) {
+      const std::string& name, absl::FunctionRef<std::string()> what) {
     if (name == cipher_plugin->name()) return std::make_pair(ci, cipher);
     return OpenExtra(&extra_ciphers, CAIRN_KIND_CIPHER, name, config.cipher, what,
                      "is sealed with cipher", &Plugin::cipher);
@@ -508,10 +512,12 @@ struct Store::Impl {
   absl::Status Open(const SealedFields& fields, std::string_view stored,
                     std::string_view stored_metadata, RecordedEvent* event,
                     std::string* metadata, std::string* data) {
-    std::string what = Describe(fields.stream, fields.revision);
+    // Runs per event read: error text (naming the event) is formatted only
+    // on failure, and the buffers are per-thread and never zero-filled.
+    auto what = [&fields] { return Describe(fields.stream, fields.revision); };
     std::string_view payload;
-    absl::StatusOr<Envelope> envelope = ReadEnvelope(stored, &payload, what);
-    if (!envelope.ok()) return envelope.status();
+    absl::StatusOr<Envelope> envelope = ReadEnvelope(stored, &payload, {});
+    if (!envelope.ok()) return ReadEnvelope(stored, &payload, what()).status();
     if (event != nullptr) {
       event->codec = envelope->codec;
       event->cipher = envelope->cipher;
@@ -519,13 +525,14 @@ struct Store::Impl {
       event->legacy_seal =
           !envelope->cipher.empty() && envelope->version == kLegacyEnvelopeVersion;
     }
-    thread_local std::string opened, decoded;
+    thread_local OutputBuffer opened, decoded;
+    thread_local std::string aad;
     std::string_view input = payload;
     if (!envelope->cipher.empty()) {
       if (!apply_cipher) {
         return MakeStatus(
             CAIRN_E_FAILED_PRECONDITION,
-            absl::StrCat(what, " is sealed with cipher '", envelope->cipher,
+            absl::StrCat(what(), " is sealed with cipher '", envelope->cipher,
                          "', which this site does not configure (it has [cipher] plugin = ",
                          config.cipher.plugin, "); configure '", envelope->cipher,
                          "' with a keyring that holds key ", envelope->key_id));
@@ -533,46 +540,42 @@ struct Store::Impl {
       absl::StatusOr<std::pair<const cairn_cipher_api*, cairn_cipher*>> c =
           CipherFor(envelope->cipher, what);
       if (!c.ok()) return c.status();
-      std::string aad = AssociatedData(envelope->version, fields);
-      opened.clear();
+      AssociatedData(envelope->version, fields, &aad);
+      opened.Release(kKeptBufferBytes);
+      opened.Clear();
       CallError e;
-      cairn_status s;
-      {
-        StringOutput out(&opened);
-        s = c->first->open_sealed(c->second, envelope->key_id, Bytes(aad), Bytes(input),
-                                  out.get(), &e.error);
-      }
-      absl::Status status = Check(s, e, absl::StrCat(what, " (cipher '", envelope->cipher,
-                                                     "', key ", envelope->key_id, ")"));
+      cairn_status s = c->first->open_sealed(c->second, envelope->key_id, Bytes(aad),
+                                             Bytes(input), opened.raw(), &e.error);
+      absl::Status status = CheckEach(s, e, [&] {
+        return absl::StrCat(what(), " (cipher '", envelope->cipher, "', key ",
+                            envelope->key_id, ")");
+      });
       if (!status.ok()) return status;
-      input = opened;
+      input = opened.view();
     }
     if (!envelope->codec.empty()) {
       absl::StatusOr<std::pair<const cairn_codec_api*, cairn_codec*>> c =
           CodecFor(envelope->codec, what);
       if (!c.ok()) return c.status();
-      decoded.clear();
+      decoded.Release(kKeptBufferBytes);
+      decoded.Clear();
       CallError e;
-      cairn_status s;
-      {
-        StringOutput out(&decoded);
-        s = c->first->decode(c->second, Bytes(input), out.get(), &e.error);
-      }
-      absl::Status status =
-          Check(s, e, absl::StrCat(what, " (codec '", envelope->codec, "')"));
+      cairn_status s = c->first->decode(c->second, Bytes(input), decoded.raw(), &e.error);
+      absl::Status status = CheckEach(
+          s, e, [&] { return absl::StrCat(what(), " (codec '", envelope->codec, "')"); });
       if (!status.ok()) return status;
-      input = decoded;
+      input = decoded.view();
     }
     if (envelope->metadata_inside) {
       if (input.size() < 4) {
         return MakeStatus(CAIRN_E_CORRUPTION,
-                          absl::StrCat(what, ": payload too short for its metadata length"));
+                          absl::StrCat(what(), ": payload too short for its metadata length"));
       }
       uint32_t n = 0;
       for (int i = 0; i < 4; ++i) n |= static_cast<uint32_t>(static_cast<uint8_t>(input[i])) << (8 * i);
       if (input.size() - 4 < n) {
         return MakeStatus(CAIRN_E_CORRUPTION,
-                          absl::StrCat(what, ": metadata length ", n, " exceeds the payload"));
+                          absl::StrCat(what(), ": metadata length ", n, " exceeds the payload"));
       }
       if (metadata != nullptr) metadata->assign(input.substr(4, n));
       data->assign(input.substr(4 + n));
@@ -653,7 +656,7 @@ struct Store::Impl {
       std::string what = absl::StrCat("key id ", key.key_id, " of cipher '", key.cipher,
                                       "' (in the seal registry)");
       absl::StatusOr<std::pair<const cairn_cipher_api*, cairn_cipher*>> c =
-          CipherFor(key.cipher, what);
+          CipherFor(key.cipher, [&what] { return what; });
       if (!c.ok()) {
         problem(c.status(), key.cipher, key.key_id);
         continue;
