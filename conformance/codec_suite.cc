@@ -236,13 +236,15 @@ std::vector<size_t> SweepPositions(size_t size) {
   return at;
 }
 
+// Every changed byte of an encoding fails with CAIRN_E_CORRUPTION, or, in a
+// bit the format ignores, decodes to the very same bytes; never to others.
 TEST_P(CodecConformance, EveryChangedByteFailsWithCorruption) {
   if (Transparent()) {
     GTEST_SKIP() << NoteSkip("a codec that transforms its input",
                              "changed-byte and trailing-byte checks");
   }
   int reported = 0;
-  size_t tried = 0;
+  size_t tried = 0, same = 0;
   for (const std::string& input : SweepInputs()) {
     const std::string encoded = Encode(input);
     for (size_t at : SweepPositions(encoded.size())) {
@@ -253,17 +255,21 @@ TEST_P(CodecConformance, EveryChangedByteFailsWithCorruption) {
         cairn_status st = Decode(changed, &output, &message);
         ++tried;
         if (st == CAIRN_E_CORRUPTION) continue;
+        // A bit the format ignores (padding in an entropy-coded stream):
+        // the bytes are still right.
+        if (st == CAIRN_OK && output == input) {
+          ++same;
+          continue;
+        }
         if (++reported > 5) continue;
         ADD_FAILURE() << kRuleChangedByteFails << ": in the " << encoded.size()
                       << "-byte encoding of " << input.size()
                       << " bytes, byte " << at << " xor " << int{mask}
                       << " decoded to "
                       << (st == CAIRN_OK
-                              ? (output == input
-                                     ? "CAIRN_OK with the original bytes"
-                                     : "CAIRN_OK with " +
-                                           std::to_string(output.size()) +
-                                           " other bytes")
+                              ? "CAIRN_OK with " +
+                                    std::to_string(output.size()) +
+                                    " other bytes"
                               : Describe(st, message.c_str()))
                       << "; it must fail with CAIRN_E_CORRUPTION";
       }
@@ -271,6 +277,11 @@ TEST_P(CodecConformance, EveryChangedByteFailsWithCorruption) {
   }
   EXPECT_EQ(reported, 0) << kRuleChangedByteFails << ": " << reported
                          << " of " << tried << " changed encodings";
+  if (same != 0) {
+    std::cout << "[ CAIRN    ] codec '" << GetParam().plugin->name() << "': "
+              << same << " of " << tried << " changed encodings decoded to "
+              << "the original bytes (bits the format ignores); allowed\n";
+  }
 }
 
 TEST_P(CodecConformance, TrailingBytesAfterAnEncodingAreRefused) {

@@ -70,7 +70,7 @@ inline constexpr char kRuleTimestampAsGiven[] =
     "storage keeps the host's timestamp";
 // Codec decode and cipher open_sealed.
 inline constexpr char kRuleChangedByteFails[] =
-    "a changed byte must fail, never decode to other bytes";
+    "a changed byte must never decode to other bytes";
 inline constexpr char kRuleTrailingBytesRefused[] =
     "trailing bytes after an encoding must be refused";
 inline constexpr char kRuleFailureWritesNothing[] =
