@@ -87,9 +87,9 @@ class CipherConformance : public ::testing::TestWithParam<Target> {
           << "nothing (output->size grew by " << plaintext->size() << ")";
       long at = buffer.FirstChangedSpareByte();
       EXPECT_EQ(at, -1) << kRuleFailureWritesNothing
-                        << ": a failed open_sealed (" << Describe(st, message->c_str())
-                        << ") wrote byte " << at
-                        << " of the buffer, past output->size";
+                        << ": a failed open_sealed ("
+                        << Describe(st, message->c_str()) << ") wrote byte "
+                        << at << " of the buffer, past output->size";
     }
     return st;
   }
@@ -209,8 +209,8 @@ TEST_P(CipherConformance, EveryChangedOrTrailingByteFailsWithIntegrityError) {
       cairn_status st = Open(s.key_id, "ad", s.bytes + junk, &opened, &message);
       EXPECT_EQ(st, CAIRN_E_INTEGRITY)
           << kRuleTrailingBytesRefused << ": " << s.bytes.size()
-          << " sealed bytes followed by " << junk.size()
-          << " more opened with " << Describe(st, message.c_str());
+          << " sealed bytes followed by " << junk.size() << " more opened with "
+          << Describe(st, message.c_str());
     }
   }
   EXPECT_EQ(reported, 0) << kRuleChangedByteFails;
@@ -230,7 +230,8 @@ TEST_P(CipherConformance, WritesStayWithinTheReservedSpace) {
       uint32_t key = 0;
       cairn_status st = api_->seal(cipher_, Bytes("ad"), Bytes(plaintext),
                                    sealed.get(), &key, error.get());
-      if (st != CAIRN_OK) return "seal" + of + ": " + Describe(st, error.message);
+      if (st != CAIRN_OK)
+        return "seal" + of + ": " + Describe(st, error.message);
       const std::string bytes = sealed.contents();
       GuardedBuffer opened;
       st = api_->open_sealed(cipher_, key, Bytes("ad"), Bytes(bytes),
@@ -238,7 +239,8 @@ TEST_P(CipherConformance, WritesStayWithinTheReservedSpace) {
       if (st != CAIRN_OK) {
         return "open_sealed" + of + ": " + Describe(st, error.message);
       }
-      if (opened.contents() != plaintext) return "open_sealed" + of + " changed them";
+      if (opened.contents() != plaintext)
+        return "open_sealed" + of + " changed them";
       if (bytes.empty()) continue;
       std::string changed = bytes;
       changed[bytes.size() / 2] ^= 0x01;
@@ -248,10 +250,10 @@ TEST_P(CipherConformance, WritesStayWithinTheReservedSpace) {
     }
     return "";
   });
-  if (!child.ran) ADD_FAILURE() << kRuleWritesWithinReserved << ": seal or "
-                         << "open_sealed into a buffer grown only as asked, "
-                         << "with a guard page after it, crashed: "
-                         << child.crash;
+  if (!child.ran)
+    ADD_FAILURE() << kRuleWritesWithinReserved << ": seal or "
+                  << "open_sealed into a buffer grown only as asked, "
+                  << "with a guard page after it, crashed: " << child.crash;
   EXPECT_EQ(child.failure, "") << "with a buffer grown only as asked";
 }
 

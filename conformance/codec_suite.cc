@@ -263,23 +263,22 @@ TEST_P(CodecConformance, EveryChangedByteFailsWithCorruption) {
         }
         if (++reported > 5) continue;
         ADD_FAILURE() << kRuleChangedByteFails << ": in the " << encoded.size()
-                      << "-byte encoding of " << input.size()
-                      << " bytes, byte " << at << " xor " << int{mask}
-                      << " decoded to "
-                      << (st == CAIRN_OK
-                              ? "CAIRN_OK with " +
-                                    std::to_string(output.size()) +
-                                    " other bytes"
-                              : Describe(st, message.c_str()))
+                      << "-byte encoding of " << input.size() << " bytes, byte "
+                      << at << " xor " << int{mask} << " decoded to "
+                      << (st == CAIRN_OK ? "CAIRN_OK with " +
+                                               std::to_string(output.size()) +
+                                               " other bytes"
+                                         : Describe(st, message.c_str()))
                       << "; it must fail with CAIRN_E_CORRUPTION";
       }
     }
   }
-  EXPECT_EQ(reported, 0) << kRuleChangedByteFails << ": " << reported
-                         << " of " << tried << " changed encodings";
+  EXPECT_EQ(reported, 0) << kRuleChangedByteFails << ": " << reported << " of "
+                         << tried << " changed encodings";
   if (same != 0) {
-    std::cout << "[ CAIRN    ] codec '" << GetParam().plugin->name() << "': "
-              << same << " of " << tried << " changed encodings decoded to "
+    std::cout << "[ CAIRN    ] codec '" << GetParam().plugin->name()
+              << "': " << same << " of " << tried
+              << " changed encodings decoded to "
               << "the original bytes (bits the format ignores); allowed\n";
   }
 }
@@ -303,9 +302,9 @@ TEST_P(CodecConformance, TrailingBytesAfterAnEncodingAreRefused) {
           << kRuleTrailingBytesRefused << ": the " << encoded.size()
           << "-byte encoding of " << input.size() << " bytes followed by "
           << what << " decoded to "
-          << (st == CAIRN_OK ? "CAIRN_OK (" + std::to_string(output.size()) +
-                                   " bytes)"
-                             : Describe(st, message.c_str()));
+          << (st == CAIRN_OK
+                  ? "CAIRN_OK (" + std::to_string(output.size()) + " bytes)"
+                  : Describe(st, message.c_str()));
     }
   }
 }
@@ -320,8 +319,8 @@ TEST_P(CodecConformance, AFailedDecodeLeavesTheOutputBufferUntouched) {
   for (const std::string& input : SweepInputs()) {
     const std::string encoded = Encode(input);
     const std::string of = " of the " + std::to_string(encoded.size()) +
-                           "-byte encoding of " +
-                           std::to_string(input.size()) + " bytes";
+                           "-byte encoding of " + std::to_string(input.size()) +
+                           " bytes";
     for (size_t at : SweepPositions(encoded.size())) {
       std::string changed = encoded;
       changed[at] = static_cast<char>(changed[at] ^ 0x01);
@@ -339,8 +338,8 @@ TEST_P(CodecConformance, AFailedDecodeLeavesTheOutputBufferUntouched) {
     for (size_t spare : {size_t{0}, bytes.size() * 4 + 4096}) {
       CanaryBuffer out(prefix, spare);
       ErrorBuffer error;
-      cairn_status st = api_->decode(codec_, Bytes(bytes), out.get(),
-                                     error.get());
+      cairn_status st =
+          api_->decode(codec_, Bytes(bytes), out.get(), error.get());
       if (st == CAIRN_OK) continue;  // the rules above judge that
       std::string wrong;
       if (out.size() != prefix.size()) {
@@ -354,8 +353,8 @@ TEST_P(CodecConformance, AFailedDecodeLeavesTheOutputBufferUntouched) {
       }
       if (wrong.empty() || ++reported > 5) continue;
       ADD_FAILURE() << kRuleFailureWritesNothing << ": decode of " << what
-                    << " failed (" << Describe(st, error.message)
-                    << ") but " << wrong << " (buffer with "
+                    << " failed (" << Describe(st, error.message) << ") but "
+                    << wrong << " (buffer with "
                     << (spare == 0 ? "no spare room" : "spare room") << ")";
     }
   }
@@ -376,11 +375,13 @@ TEST_P(CodecConformance, WritesStayWithinTheReservedSpace) {
       ErrorBuffer error;
       cairn_status st =
           api_->encode(codec_, Bytes(input), encoded.get(), error.get());
-      if (st != CAIRN_OK) return "encode" + of + ": " + Describe(st, error.message);
+      if (st != CAIRN_OK)
+        return "encode" + of + ": " + Describe(st, error.message);
       const std::string bytes = encoded.contents();
       GuardedBuffer decoded;
       st = api_->decode(codec_, Bytes(bytes), decoded.get(), error.get());
-      if (st != CAIRN_OK) return "decode" + of + ": " + Describe(st, error.message);
+      if (st != CAIRN_OK)
+        return "decode" + of + ": " + Describe(st, error.message);
       if (decoded.contents() != input) return "decode" + of + " changed them";
       for (size_t at : {size_t{0}, bytes.size() / 2, bytes.size() - 1}) {
         if (bytes.empty()) break;
@@ -392,9 +393,10 @@ TEST_P(CodecConformance, WritesStayWithinTheReservedSpace) {
     }
     return "";
   });
-  if (!child.ran) ADD_FAILURE() << kRuleWritesWithinReserved << ": encode or decode "
-                         << "into a buffer grown only as asked, with a guard "
-                         << "page after it, crashed: " << child.crash;
+  if (!child.ran)
+    ADD_FAILURE() << kRuleWritesWithinReserved << ": encode or decode "
+                  << "into a buffer grown only as asked, with a guard "
+                  << "page after it, crashed: " << child.crash;
   EXPECT_EQ(child.failure, "") << "with a buffer grown only as asked";
 }
 

@@ -331,7 +331,7 @@ TEST_P(StorageConformance, ReadTagSkipsDeletedEvents) {
   SKIP_UNLESS(CAIRN_CAP_DELETE, "delete_to");
   std::vector<EventSpec> batch = Events(4, "tagged");
   for (EventSpec& e : batch) e.tags = {"tag-del"};
-  MustAppend("tag-del-a", Any(), batch);  // positions 1..4
+  MustAppend("tag-del-a", Any(), batch);       // positions 1..4
   MustAppend("tag-del-b", Any(), {batch[0]});  // position 5
   DeleteTo("tag-del-a", 2);
   CheckAndReopen([&] {
@@ -742,14 +742,16 @@ TEST_P(StorageConformance, ASecondOpenFromAnotherProcessIsRefused) {
   // The child opens the store this test holds open, with the same options.
   // It never closes what it opened: closing could change the files the
   // parent still uses.
-  ChildOutcome child = RunInChild([&]() -> std::string {
-    cairn_storage* second = nullptr;
-    ErrorBuffer error;
-    cairn_status st = api_->open(options_->get(), &second, error.get());
-    if (st == CAIRN_OK) return "open returned CAIRN_OK";
-    if (error.message[0] == '\0') return "the refusal says nothing";
-    return "";
-  }, 60);
+  ChildOutcome child = RunInChild(
+      [&]() -> std::string {
+        cairn_storage* second = nullptr;
+        ErrorBuffer error;
+        cairn_status st = api_->open(options_->get(), &second, error.get());
+        if (st == CAIRN_OK) return "open returned CAIRN_OK";
+        if (error.message[0] == '\0') return "the refusal says nothing";
+        return "";
+      },
+      60);
   if (!child.ran) {
     FAIL() << kRuleOneOpenerPerStore
            << ": the second open, in another process, did not return: "

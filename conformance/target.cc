@@ -15,8 +15,8 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <random>
 #include <ostream>
+#include <random>
 #include <set>
 
 namespace cairn::conformance {
@@ -201,8 +201,8 @@ void OutputBuffer::CheckSlack() const {
     if (storage_[buffer_.capacity + i] != kSlackCanary) {
       ADD_FAILURE() << kRuleWritesWithinReserved << ": the plugin wrote byte "
                     << buffer_.capacity + i << " of an output buffer whose "
-                    << "capacity was " << buffer_.capacity
-                    << " (size " << buffer_.size << ")";
+                    << "capacity was " << buffer_.capacity << " (size "
+                    << buffer_.size << ")";
       return;
     }
   }
@@ -337,19 +337,17 @@ ChildOutcome RunInChild(const std::function<std::string()>& check,
   }
   if (WIFSIGNALED(wstatus)) {
     int sig = WTERMSIG(wstatus);
-    outcome.crash = std::string("the child process died of signal ") +
-                    std::to_string(sig) + " (" + strsignal(sig) + ")" +
-                    (sig == SIGALRM ? " after " +
-                                          std::to_string(timeout_seconds) +
-                                          " s"
-                                    : "");
+    outcome.crash =
+        std::string("the child process died of signal ") + std::to_string(sig) +
+        " (" + strsignal(sig) + ")" +
+        (sig == SIGALRM ? " after " + std::to_string(timeout_seconds) + " s"
+                        : "");
     return outcome;
   }
   if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0 || report.empty() ||
       report[0] != 'R') {
     outcome.crash = "the child process exited with status " +
-                    std::to_string(WEXITSTATUS(wstatus)) +
-                    " before reporting";
+                    std::to_string(WEXITSTATUS(wstatus)) + " before reporting";
     return outcome;
   }
   outcome.ran = true;
