@@ -68,8 +68,10 @@ class CipherConformance : public ::testing::TestWithParam<Target> {
   cairn_status Open(uint32_t key_id, const std::string& associated,
                     const std::string& sealed, std::string* plaintext,
                     std::string* message) {
+    // The spare room after the marker holds canary bytes: a failed
+    // open_sealed must leave them too (kRuleFailureWritesNothing).
     const std::string marker = "MARK";
-    OutputBuffer buffer(marker);
+    CanaryBuffer buffer(marker, sealed.size() + 64);
     ErrorBuffer error;
     cairn_status st = api_->open_sealed(cipher_, key_id, Bytes(associated),
                                         Bytes(sealed), buffer.get(),
@@ -81,8 +83,13 @@ class CipherConformance : public ::testing::TestWithParam<Target> {
     *plaintext = all.substr(std::min(marker.size(), all.size()));
     if (st != CAIRN_OK) {
       EXPECT_EQ(*plaintext, "")
-          << "a failed open_sealed must output nothing (got "
-          << plaintext->size() << " bytes)";
+          << kRuleFailureWritesNothing << ": a failed open_sealed must output "
+          << "nothing (output->size grew by " << plaintext->size() << ")";
+      long at = buffer.FirstChangedSpareByte();
+      EXPECT_EQ(at, -1) << kRuleFailureWritesNothing
+                        << ": a failed open_sealed ("
+                        << Describe(st, message->c_str()) << ") wrote byte "
+                        << at << " of the buffer, past output->size";
     }
     return st;
   }
@@ -173,6 +180,81 @@ TEST_P(CipherConformance, TamperedBytesFailWithIntegrityError) {
   ExpectIntegrityError(s.key_id, "ad", "", "empty sealed bytes");
   ExpectIntegrityError(s.key_id, "ad", s.bytes.substr(0, 8),
                        "bytes shorter than a nonce and tag");
+}
+
+// Every byte of a sealed value, changed, fails to open; so do bytes after
+// it. (Rules shared with codecs: kRuleChangedByteFails,
+// kRuleTrailingBytesRefused.)
+TEST_P(CipherConformance, EveryChangedOrTrailingByteFailsWithIntegrityError) {
+  std::string why;
+  if (SkipAead(&why)) GTEST_SKIP() << why;
+  int reported = 0;
+  for (const std::string& plaintext :
+       {std::string(), std::string("x"), RandomBytes(200, 31)}) {
+    Sealed s = MustSeal("ad", plaintext);
+    for (size_t at = 0; at < s.bytes.size(); ++at) {
+      std::string changed = s.bytes;
+      changed[at] = static_cast<char>(changed[at] ^ 0x01);
+      std::string opened, message;
+      cairn_status st = Open(s.key_id, "ad", changed, &opened, &message);
+      if (st == CAIRN_E_INTEGRITY || ++reported > 5) continue;
+      ADD_FAILURE() << kRuleChangedByteFails << ": byte " << at << " of "
+                    << s.bytes.size() << " sealed bytes changed opened with "
+                    << Describe(st, message.c_str())
+                    << "; it must fail with CAIRN_E_INTEGRITY";
+    }
+    for (const std::string& junk :
+         {std::string(1, '\0'), std::string("junk"), s.bytes}) {
+      std::string opened, message;
+      cairn_status st = Open(s.key_id, "ad", s.bytes + junk, &opened, &message);
+      EXPECT_EQ(st, CAIRN_E_INTEGRITY)
+          << kRuleTrailingBytesRefused << ": " << s.bytes.size()
+          << " sealed bytes followed by " << junk.size() << " more opened with "
+          << Describe(st, message.c_str());
+    }
+  }
+  EXPECT_EQ(reported, 0) << kRuleChangedByteFails;
+}
+
+// seal and open_sealed write only into space they reserved (see the codec
+// suite's WritesStayWithinTheReservedSpace).
+TEST_P(CipherConformance, WritesStayWithinTheReservedSpace) {
+  ChildOutcome child = RunInChild([&]() -> std::string {
+    for (const std::string& plaintext :
+         {std::string(), std::string("x"), RandomBytes(1000, 32),
+          RandomBytes(70000, 33)}) {
+      const std::string of =
+          " of " + std::to_string(plaintext.size()) + " bytes";
+      GuardedBuffer sealed;
+      ErrorBuffer error;
+      uint32_t key = 0;
+      cairn_status st = api_->seal(cipher_, Bytes("ad"), Bytes(plaintext),
+                                   sealed.get(), &key, error.get());
+      if (st != CAIRN_OK)
+        return "seal" + of + ": " + Describe(st, error.message);
+      const std::string bytes = sealed.contents();
+      GuardedBuffer opened;
+      st = api_->open_sealed(cipher_, key, Bytes("ad"), Bytes(bytes),
+                             opened.get(), error.get());
+      if (st != CAIRN_OK) {
+        return "open_sealed" + of + ": " + Describe(st, error.message);
+      }
+      if (opened.contents() != plaintext)
+        return "open_sealed" + of + " changed them";
+      if (bytes.empty()) continue;
+      std::string changed = bytes;
+      changed[bytes.size() / 2] ^= 0x01;
+      GuardedBuffer out;
+      api_->open_sealed(cipher_, key, Bytes("ad"), Bytes(changed), out.get(),
+                        error.get());
+    }
+    return "";
+  });
+  if (!child.ran)
+    ADD_FAILURE() << kRuleWritesWithinReserved << ": seal or "
+                  << "open_sealed into a buffer grown only as asked, "
+                  << "with a guard page after it, crashed: " << child.crash;
+  EXPECT_EQ(child.failure, "") << "with a buffer grown only as asked";
 }
 
 TEST_P(CipherConformance, OtherAssociatedDataFailsWithIntegrityError) {

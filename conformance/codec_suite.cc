@@ -216,6 +216,190 @@ TEST_P(CodecConformance, CorruptedInputFailsWithCorruptionNeverACrash) {
   EXPECT_GT(detected, 0);
 }
 
+// Encodings the byte-level rules below sweep: several shapes of input.
+std::vector<std::string> SweepInputs() {
+  return {std::string(), std::string("x"), RandomBytes(300, 21),
+          Compressible(3000), RandomBytes(2000, 22) + Compressible(2000)};
+}
+
+// Positions to change in an encoding of `size` bytes: all of a short one;
+// the first and last 128 and 256 spread between of a longer one.
+std::vector<size_t> SweepPositions(size_t size) {
+  std::vector<size_t> at;
+  if (size <= 512) {
+    for (size_t i = 0; i < size; ++i) at.push_back(i);
+    return at;
+  }
+  for (size_t i = 0; i < 128; ++i) at.push_back(i);
+  for (size_t k = 1; k < 256; ++k) at.push_back(128 + (size - 256) * k / 256);
+  for (size_t i = size - 128; i < size; ++i) at.push_back(i);
+  return at;
+}
+
+// Every changed byte of an encoding fails with CAIRN_E_CORRUPTION, or, in a
+// bit the format ignores, decodes to the very same bytes; never to others.
+TEST_P(CodecConformance, EveryChangedByteFailsWithCorruption) {
+  if (Transparent()) {
+    GTEST_SKIP() << NoteSkip("a codec that transforms its input",
+                             "changed-byte and trailing-byte checks");
+  }
+  int reported = 0;
+  size_t tried = 0, same = 0;
+  for (const std::string& input : SweepInputs()) {
+    const std::string encoded = Encode(input);
+    for (size_t at : SweepPositions(encoded.size())) {
+      for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x80}}) {
+        std::string changed = encoded;
+        changed[at] = static_cast<char>(changed[at] ^ mask);
+        std::string output, message;
+        cairn_status st = Decode(changed, &output, &message);
+        ++tried;
+        if (st == CAIRN_E_CORRUPTION) continue;
+        // A bit the format ignores (padding in an entropy-coded stream):
+        // the bytes are still right.
+        if (st == CAIRN_OK && output == input) {
+          ++same;
+          continue;
+        }
+        if (++reported > 5) continue;
+        ADD_FAILURE() << kRuleChangedByteFails << ": in the " << encoded.size()
+                      << "-byte encoding of " << input.size() << " bytes, byte "
+                      << at << " xor " << int{mask} << " decoded to "
+                      << (st == CAIRN_OK ? "CAIRN_OK with " +
+                                               std::to_string(output.size()) +
+                                               " other bytes"
+                                         : Describe(st, message.c_str()))
+                      << "; it must fail with CAIRN_E_CORRUPTION";
+      }
+    }
+  }
+  EXPECT_EQ(reported, 0) << kRuleChangedByteFails << ": " << reported << " of "
+                         << tried << " changed encodings";
+  if (same != 0) {
+    std::cout << "[ CAIRN    ] codec '" << GetParam().plugin->name()
+              << "': " << same << " of " << tried
+              << " changed encodings decoded to "
+              << "the original bytes (bits the format ignores); allowed\n";
+  }
+}
+
+TEST_P(CodecConformance, TrailingBytesAfterAnEncodingAreRefused) {
+  if (Transparent()) {
+    GTEST_SKIP() << NoteSkip("a codec that transforms its input",
+                             "changed-byte and trailing-byte checks");
+  }
+  for (const std::string& input : SweepInputs()) {
+    const std::string encoded = Encode(input);
+    for (const auto& [what, junk] :
+         std::vector<std::pair<std::string, std::string>>{
+             {"one NUL byte", std::string(1, '\0')},
+             {"'junk'", "junk"},
+             {"4096 zero bytes", std::string(4096, '\0')},
+             {"a second copy of the encoding", encoded}}) {
+      std::string output, message;
+      cairn_status st = Decode(encoded + junk, &output, &message);
+      EXPECT_EQ(st, CAIRN_E_CORRUPTION)
+          << kRuleTrailingBytesRefused << ": the " << encoded.size()
+          << "-byte encoding of " << input.size() << " bytes followed by "
+          << what << " decoded to "
+          << (st == CAIRN_OK
+                  ? "CAIRN_OK (" + std::to_string(output.size()) + " bytes)"
+                  : Describe(st, message.c_str()));
+    }
+  }
+}
+
+// A failed decode leaves the caller's buffer as it was: not only its size,
+// but every byte of its spare capacity (a decoder must not write output
+// before its integrity check passed). Checked on every way to spoil an
+// encoding, into a buffer with spare room and into one that must grow.
+TEST_P(CodecConformance, AFailedDecodeLeavesTheOutputBufferUntouched) {
+  const std::string prefix = "PREFIX";
+  std::vector<std::pair<std::string, std::string>> spoiled;
+  for (const std::string& input : SweepInputs()) {
+    const std::string encoded = Encode(input);
+    const std::string of = " of the " + std::to_string(encoded.size()) +
+                           "-byte encoding of " + std::to_string(input.size()) +
+                           " bytes";
+    for (size_t at : SweepPositions(encoded.size())) {
+      std::string changed = encoded;
+      changed[at] = static_cast<char>(changed[at] ^ 0x01);
+      spoiled.emplace_back("byte " + std::to_string(at) + of + " changed",
+                           changed);
+    }
+    if (!encoded.empty()) {
+      spoiled.emplace_back("the last byte" + of + " cut",
+                           encoded.substr(0, encoded.size() - 1));
+    }
+    spoiled.emplace_back("a byte after the end" + of, encoded + "x");
+  }
+  int reported = 0;
+  for (const auto& [what, bytes] : spoiled) {
+    for (size_t spare : {size_t{0}, bytes.size() * 4 + 4096}) {
+      CanaryBuffer out(prefix, spare);
+      ErrorBuffer error;
+      cairn_status st =
+          api_->decode(codec_, Bytes(bytes), out.get(), error.get());
+      if (st == CAIRN_OK) continue;  // the rules above judge that
+      std::string wrong;
+      if (out.size() != prefix.size()) {
+        wrong = "output->size went from " + std::to_string(prefix.size()) +
+                " to " + std::to_string(out.size());
+      } else if (out.contents() != prefix) {
+        wrong = "the bytes before output->size changed";
+      } else if (long at = out.FirstChangedSpareByte(); at >= 0) {
+        wrong = "byte " + std::to_string(at) +
+                " of the buffer, past output->size, was written";
+      }
+      if (wrong.empty() || ++reported > 5) continue;
+      ADD_FAILURE() << kRuleFailureWritesNothing << ": decode of " << what
+                    << " failed (" << Describe(st, error.message) << ") but "
+                    << wrong << " (buffer with "
+                    << (spare == 0 ? "no spare room" : "spare room") << ")";
+    }
+  }
+  EXPECT_EQ(reported, 0) << kRuleFailureWritesNothing;
+}
+
+// Encode and decode write only into space they reserved: the buffer grows
+// by exactly what reserve() asks, with an inaccessible page after it. Run in
+// a child process, so a write past it fails this rule, not the runner.
+TEST_P(CodecConformance, WritesStayWithinTheReservedSpace) {
+  std::vector<std::string> inputs = SweepInputs();
+  inputs.push_back(RandomBytes(70000, 23));
+  inputs.push_back(std::string(100000, 'z'));
+  ChildOutcome child = RunInChild([&]() -> std::string {
+    for (const std::string& input : inputs) {
+      const std::string of = " of " + std::to_string(input.size()) + " bytes";
+      GuardedBuffer encoded;
+      ErrorBuffer error;
+      cairn_status st =
+          api_->encode(codec_, Bytes(input), encoded.get(), error.get());
+      if (st != CAIRN_OK)
+        return "encode" + of + ": " + Describe(st, error.message);
+      const std::string bytes = encoded.contents();
+      GuardedBuffer decoded;
+      st = api_->decode(codec_, Bytes(bytes), decoded.get(), error.get());
+      if (st != CAIRN_OK)
+        return "decode" + of + ": " + Describe(st, error.message);
+      if (decoded.contents() != input) return "decode" + of + " changed them";
+      for (size_t at : {size_t{0}, bytes.size() / 2, bytes.size() - 1}) {
+        if (bytes.empty()) break;
+        std::string changed = bytes;
+        changed[at] = static_cast<char>(changed[at] ^ 0x01);
+        GuardedBuffer out;
+        api_->decode(codec_, Bytes(changed), out.get(), error.get());
+      }
+    }
+    return "";
+  });
+  if (!child.ran)
+    ADD_FAILURE() << kRuleWritesWithinReserved << ": encode or decode "
+                  << "into a buffer grown only as asked, with a guard "
+                  << "page after it, crashed: " << child.crash;
+  EXPECT_EQ(child.failure, "") << "with a buffer grown only as asked";
+}
+
 TEST_P(CodecConformance, OneInstanceServesManyThreads) {
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;

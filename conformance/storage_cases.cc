@@ -109,8 +109,25 @@ TEST_P(StorageConformance, EmptyBatchChecksExpectedRevisionOnly) {
       << Describe(out.code, out.message.c_str());
   out = Append("empty-batch", Exact(1), {});
   EXPECT_EQ(out.code, CAIRN_OK) << Describe(out.code, out.message.c_str());
+  // cairn/plugin.h: the result holds empty ranges just past the heads.
+  auto expect_empty_ranges = [](const AppendOutcome& o, uint64_t head,
+                                uint64_t head_position, const char* what) {
+    EXPECT_EQ(o.result.first_revision, head + 1)
+        << kRuleEmptyBatchResult << " (" << what
+        << "): first_revision = head + 1";
+    EXPECT_EQ(o.result.last_revision, head)
+        << kRuleEmptyBatchResult << " (" << what << "): last_revision = head";
+    EXPECT_EQ(o.result.first_position, head_position + 1)
+        << kRuleEmptyBatchResult << " (" << what
+        << "): first_position = head_position + 1";
+    EXPECT_EQ(o.result.last_position, head_position)
+        << kRuleEmptyBatchResult << " (" << what
+        << "): last_position = head_position";
+  };
+  expect_empty_ranges(out, 1, 1, "a stream with head 1");
   out = Append("empty-batch-new", NoStream(), {});
   EXPECT_EQ(out.code, CAIRN_OK) << Describe(out.code, out.message.c_str());
+  expect_empty_ranges(out, 0, 1, "a stream with no event");
   EXPECT_EQ(HeadRevision("empty-batch"), 1u);
   EXPECT_EQ(HeadRevision("empty-batch-new"), 0u);
   EXPECT_EQ(HeadPosition(), 1u) << "an empty batch moved the head position";
@@ -161,7 +178,7 @@ TEST_P(StorageConformance, ReadStreamHasInclusiveBoundsAndMax) {
     EXPECT_EQ(Revisions(ReadStream("bounds", 3, 3)),
               (std::vector<uint64_t>{3}));
     EXPECT_TRUE(ReadStream("bounds", 1, CAIRN_MAX_REVISION, 0).empty())
-        << "max = 0 reads nothing";
+        << kRuleMaxCountZeroReadsNothing << " (read_stream)";
     EXPECT_TRUE(ReadStream("bounds", 4, 2).empty()) << "from > to reads nothing";
     EXPECT_TRUE(ReadStream("bounds", 6).empty())
         << "from beyond the head reads nothing";
@@ -180,7 +197,8 @@ TEST_P(StorageConformance, ReadAllAfterPositionIsExclusive) {
         << "after_position is exclusive";
     EXPECT_EQ(Positions(ReadAll(0, 2)), (std::vector<uint64_t>{1, 2}))
         << "max limits the count";
-    EXPECT_TRUE(ReadAll(0, 0).empty()) << "max = 0 reads nothing";
+    EXPECT_TRUE(ReadAll(0, 0).empty())
+        << kRuleMaxCountZeroReadsNothing << " (read_all)";
     EXPECT_TRUE(ReadAll(5).empty()) << "after the head reads nothing";
     EXPECT_TRUE(ReadAll(CAIRN_MAX_REVISION).empty());
   });
@@ -203,7 +221,8 @@ TEST_P(StorageConformance, ReadTagAfterPositionIsExclusive) {
     EXPECT_EQ(Positions(ReadTag("order", 0, 2)),
               (std::vector<uint64_t>{1, 3}))
         << "max limits the count";
-    EXPECT_TRUE(ReadTag("order", 0, 0).empty()) << "max = 0 reads nothing";
+    EXPECT_TRUE(ReadTag("order", 0, 0).empty())
+        << kRuleMaxCountZeroReadsNothing << " (read_tag)";
     EXPECT_EQ(Positions(ReadTag("vip")), (std::vector<uint64_t>{3, 6}));
     EXPECT_TRUE(ReadTag("no-such-tag").empty());
     std::vector<ReadEvent> vip = ReadTag("vip");
@@ -285,6 +304,46 @@ TEST_P(StorageConformance, DeleteToMaximumHidesAllAndKeepsTheHead) {
   EXPECT_EQ(AppendOutcome(Append("del-max", NoStream(), Events(1))).code,
             CAIRN_E_WRONG_EXPECTED_REVISION)
       << "a deleted stream still has a head: no-stream must conflict";
+}
+
+TEST_P(StorageConformance, DeleteToPastTheHeadDeletesToTheHead) {
+  SKIP_UNLESS(CAIRN_CAP_DELETE, "delete_to");
+  MustAppend("del-past", Any(), Events(3, "old"));
+  DeleteTo("del-past", 5);
+  EXPECT_TRUE(ReadStream("del-past").empty())
+      << kRuleDeleteToClampsToHead << ": revisions 1..3 are deleted";
+  MustAppend("del-past", Exact(3), Events(3, "new"));
+  CheckAndReopen([&] {
+    EXPECT_EQ(Revisions(ReadStream("del-past")),
+              (std::vector<uint64_t>{4, 5, 6}))
+        << kRuleDeleteToClampsToHead
+        << ": delete_to(5) on head 3 deletes to 3, so revisions 4 and 5 "
+           "appended later are visible";
+    std::vector<StreamRow> rows = ListStreams();
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].deleted_to, 3u)
+        << kRuleDeleteToClampsToHead << ": list_streams' deleted_to";
+  });
+}
+
+TEST_P(StorageConformance, ReadTagSkipsDeletedEvents) {
+  SKIP_UNLESS(CAIRN_CAP_TAGS, "read_tag");
+  SKIP_UNLESS(CAIRN_CAP_DELETE, "delete_to");
+  std::vector<EventSpec> batch = Events(4, "tagged");
+  for (EventSpec& e : batch) e.tags = {"tag-del"};
+  MustAppend("tag-del-a", Any(), batch);       // positions 1..4
+  MustAppend("tag-del-b", Any(), {batch[0]});  // position 5
+  DeleteTo("tag-del-a", 2);
+  CheckAndReopen([&] {
+    EXPECT_EQ(Positions(ReadTag("tag-del")), (std::vector<uint64_t>{3, 4, 5}))
+        << kRuleReadTagSkipsDeleted
+        << ": revisions 1 and 2 of 'tag-del-a' are deleted";
+    EXPECT_EQ(Positions(ReadTag("tag-del", 0, 1)), (std::vector<uint64_t>{3}))
+        << kRuleReadTagSkipsDeleted << " (max_count counts what it returns)";
+  });
+  DeleteTo("tag-del-a", CAIRN_MAX_REVISION);
+  EXPECT_EQ(Positions(ReadTag("tag-del")), (std::vector<uint64_t>{5}))
+      << kRuleReadTagSkipsDeleted << ": all of 'tag-del-a' is deleted";
 }
 
 TEST_P(StorageConformance, DeleteToUnknownStreamIsOk) {
@@ -392,6 +451,8 @@ TEST_P(StorageConformance, ListStreamsInOrderOfFirstAppend) {
     std::vector<StreamRow> one = ListStreams(0, 1);
     ASSERT_EQ(one.size(), 1u) << "max limits the count";
     EXPECT_EQ(one[0].name, "list-b");
+    EXPECT_TRUE(ListStreams(0, 0).empty())
+        << kRuleMaxCountZeroReadsNothing << " (list_streams)";
     EXPECT_TRUE(ListStreams(3).empty());
   });
 }
@@ -411,7 +472,7 @@ TEST_P(StorageConformance, EveryEventFieldRoundTrips) {
     std::vector<ReadEvent> got = ReadStream("fields");
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].type, e.type);
-    EXPECT_EQ(got[0].timestamp_us, e.timestamp_us);
+    EXPECT_EQ(got[0].timestamp_us, e.timestamp_us) << kRuleTimestampAsGiven;
     EXPECT_EQ(got[0].writer, e.writer);
     EXPECT_EQ(got[0].metadata, e.metadata);
     EXPECT_EQ(got[0].data, e.data);
@@ -434,6 +495,9 @@ TEST_P(StorageConformance, EmptyPayloadsRoundTrip) {
       EXPECT_TRUE(e.metadata.empty());
       EXPECT_TRUE(e.writer.empty());
       EXPECT_TRUE(e.tags.empty());
+      EXPECT_EQ(e.timestamp_us, 0)
+          << kRuleTimestampAsGiven << ": the host stamps events; 0 is stored "
+          << "as 0";
     }
   });
 }
@@ -669,6 +733,35 @@ TEST_P(StorageConformance, EverythingSurvivesCloseAndReopen) {
   cairn_append_result r = MustAppend("persist-a", Exact(5), Events(1));
   EXPECT_EQ(r.first_revision, 6u) << kRuleContiguousRevisions;
   EXPECT_EQ(r.first_position, head + 1) << kRuleGapFreePositions;
+}
+
+TEST_P(StorageConformance, ASecondOpenFromAnotherProcessIsRefused) {
+  SKIP_UNLESS(CAIRN_CAP_PERSISTENT, "a second open from another process");
+  MustAppend("locked", NoStream(), Events(2, "locked"));
+  ASSERT_EQ(api_->flush(store_, error_.get()), CAIRN_OK) << error_.message;
+  // The child opens the store this test holds open, with the same options.
+  // It never closes what it opened: closing could change the files the
+  // parent still uses.
+  ChildOutcome child = RunInChild(
+      [&]() -> std::string {
+        cairn_storage* second = nullptr;
+        ErrorBuffer error;
+        cairn_status st = api_->open(options_->get(), &second, error.get());
+        if (st == CAIRN_OK) return "open returned CAIRN_OK";
+        if (error.message[0] == '\0') return "the refusal says nothing";
+        return "";
+      },
+      60);
+  if (!child.ran) {
+    FAIL() << kRuleOneOpenerPerStore
+           << ": the second open, in another process, did not return: "
+           << child.crash;
+  }
+  EXPECT_EQ(child.failure, "")
+      << kRuleOneOpenerPerStore << ": while this process has the store open, "
+      << "another process opened it too (" << child.failure
+      << "); two writers would corrupt it";
+  EXPECT_EQ(ReadStream("locked").size(), 2u);
 }
 
 // ---- The host-defined option `create` (cairn/plugin.h) --------------------

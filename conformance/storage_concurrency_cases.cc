@@ -2,7 +2,12 @@
 // streams, readers racing appenders, live reads. Sizes are small enough for
 // the whole suite to stay within seconds on two cores, large enough that a
 // plugin without proper locking or publication fails reliably.
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -327,6 +332,74 @@ TEST_P(StorageConformance, WaitCommitTimesOutOrReturnsAtOnce) {
   EXPECT_EQ(watermark, 2u);
   st = api_->wait_commit(store_, 2, 20, &watermark, error_.get());
   EXPECT_EQ(st, CAIRN_E_TIMEOUT) << Describe(st, error_.message);
+}
+
+// The scheduler state of thread `tid` of this process ('R' running, 'S'
+// sleeping...), from /proc; '?' if it cannot be read.
+char ThreadState(pid_t tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return '?';
+  size_t paren = line.rfind(')');  // the name may hold spaces and ')'
+  if (paren == std::string::npos || paren + 2 >= line.size()) return '?';
+  return line[paren + 2];
+}
+
+// wait_commit "wakes on commit, not by polling" (cairn/plugin.h). A waiter
+// with a long timeout must return soon after another thread commits, well
+// before its timeout. The append waits (bounded) until the waiter thread
+// sleeps, i.e. is blocked inside wait_commit (read from /proc); if it
+// cannot tell and the append wins the race, wait_commit returns at once,
+// which passes too.
+TEST_P(StorageConformance, WaitCommitWakesOnCommitNotByItsTimeout) {
+  std::string skip;
+  if (Lacks(CAIRN_CAP_LIVE_READS, "CAIRN_CAP_LIVE_READS", "live reads",
+            &skip)) {
+    GTEST_SKIP() << skip;
+  }
+  using Clock = std::chrono::steady_clock;
+  constexpr uint32_t kTimeoutMs = 10000;
+  constexpr auto kBound = std::chrono::milliseconds(kTimeoutMs / 2);
+  MustAppend("wake", Any(), Events(1));
+  const uint64_t head = HeadPosition();
+  std::atomic<pid_t> waiter_tid{0};
+  cairn_status status = CAIRN_OK;
+  uint64_t watermark = 0;
+  std::string message;
+  Clock::time_point returned_at{};
+  std::thread waiter([&] {
+    ErrorBuffer error;
+    waiter_tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+    status =
+        api_->wait_commit(store_, head, kTimeoutMs, &watermark, error.get());
+    returned_at = Clock::now();
+    message = error.message;
+  });
+  const Clock::time_point deadline = Clock::now() + kBound;
+  while (waiter_tid.load() == 0 && Clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  bool blocked = false;
+  while (!blocked && Clock::now() < deadline) {
+    char state = ThreadState(waiter_tid.load());
+    blocked = state == 'S' || state == '?';
+    if (!blocked) std::this_thread::yield();
+  }
+  const Clock::time_point appended_at = Clock::now();
+  MustAppend("wake", Any(), Events(1));
+  waiter.join();
+  EXPECT_EQ(status, CAIRN_OK)
+      << kRuleWaitWakesOnCommit << ": a commit after position " << head
+      << " must end the wait with CAIRN_OK; got "
+      << Describe(status, message.c_str());
+  EXPECT_GT(watermark, head) << kRuleWaitWakesOnCommit;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      returned_at - appended_at)
+                      .count();
+  EXPECT_LT(ms, kBound.count())
+      << kRuleWaitWakesOnCommit << ": wait_commit(timeout " << kTimeoutMs
+      << " ms) returned " << ms << " ms after the append that ended its wait "
+      << "began: it woke by its timeout or by polling, not on the commit";
 }
 
 }  // namespace

@@ -182,6 +182,21 @@ void StorageConformance::Reopen() {
                            << ": the head position was " << before
                            << " before close and is " << after
                            << " after reopen";
+  // Live reads see the reopened store's committed events at once: a waiter
+  // for anything past position 0 must not block while the head is above it.
+  if (after == 0 || !target().Has(CAIRN_CAP_LIVE_READS)) return;
+  uint64_t watermark = 0;
+  cairn_status st =
+      api_->wait_commit(store_, 0, 2000, &watermark, error_.get());
+  EXPECT_EQ(st, CAIRN_OK)
+      << kRuleWatermarkSurvivesReopen << ": after reopen head_position is "
+      << after << ", so wait_commit(after_position = 0) must return at once; "
+      << "it returned " << Describe(st, error_.message);
+  if (st == CAIRN_OK) {
+    EXPECT_EQ(watermark, after)
+        << kRuleWatermarkSurvivesReopen << ": wait_commit reported watermark "
+        << watermark << " but head_position is " << after;
+  }
 }
 
 void StorageConformance::CheckAndReopen(const std::function<void()>& check) {

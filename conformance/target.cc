@@ -1,17 +1,22 @@
 #include "target.h"
 
 #include <cairn/status.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <random>
 #include <ostream>
+#include <random>
 #include <set>
 
 namespace cairn::conformance {
@@ -178,14 +183,29 @@ std::string RandomBytes(size_t n, uint64_t seed) {
 
 OutputBuffer::OutputBuffer(std::string prefix, bool exact_growth,
                            bool refuse_growth)
-    : storage_(prefix.begin(), prefix.end()),
+    : storage_(prefix.size() + kSlack, kSlackCanary),
       exact_growth_(exact_growth),
       refuse_growth_(refuse_growth) {
+  std::copy(prefix.begin(), prefix.end(), storage_.begin());
   buffer_.data = storage_.data();
-  buffer_.size = storage_.size();
-  buffer_.capacity = storage_.size();
+  buffer_.size = prefix.size();
+  buffer_.capacity = prefix.size();
   buffer_.reserve = &OutputBuffer::Reserve;
   buffer_.owner = this;
+}
+
+OutputBuffer::~OutputBuffer() { CheckSlack(); }
+
+void OutputBuffer::CheckSlack() const {
+  for (size_t i = 0; i < kSlack; ++i) {
+    if (storage_[buffer_.capacity + i] != kSlackCanary) {
+      ADD_FAILURE() << kRuleWritesWithinReserved << ": the plugin wrote byte "
+                    << buffer_.capacity + i << " of an output buffer whose "
+                    << "capacity was " << buffer_.capacity << " (size "
+                    << buffer_.size << ")";
+      return;
+    }
+  }
 }
 
 int OutputBuffer::Reserve(cairn_buffer* buffer, size_t additional) {
@@ -193,13 +213,146 @@ int OutputBuffer::Reserve(cairn_buffer* buffer, size_t additional) {
   if (self->refuse_growth_) return -1;
   size_t needed = buffer->size + additional;
   if (needed <= buffer->capacity) return 0;
+  self->CheckSlack();
   size_t capacity = self->exact_growth_
                         ? needed
                         : std::max(needed, buffer->capacity * 2 + 64);
-  self->storage_.resize(capacity);
+  self->storage_.resize(capacity + kSlack);
+  std::fill(self->storage_.begin() + static_cast<long>(capacity),
+            self->storage_.end(), kSlackCanary);
   buffer->data = self->storage_.data();
   buffer->capacity = capacity;
   return 0;
+}
+
+CanaryBuffer::CanaryBuffer(const std::string& prefix, size_t spare)
+    : storage_(prefix.size() + spare + OutputBuffer::kSlack, kCanary) {
+  std::copy(prefix.begin(), prefix.end(), storage_.begin());
+  buffer_.data = storage_.data();
+  buffer_.size = prefix.size();
+  buffer_.capacity = prefix.size() + spare;
+  buffer_.reserve = &CanaryBuffer::Reserve;
+  buffer_.owner = this;
+}
+
+int CanaryBuffer::Reserve(cairn_buffer* buffer, size_t additional) {
+  auto* self = static_cast<CanaryBuffer*>(buffer->owner);
+  size_t needed = buffer->size + additional;
+  if (needed <= buffer->capacity) return 0;
+  size_t capacity = std::max(needed, buffer->capacity * 2);
+  self->storage_.resize(capacity + OutputBuffer::kSlack, kCanary);
+  buffer->data = self->storage_.data();
+  buffer->capacity = capacity;
+  return 0;
+}
+
+long CanaryBuffer::FirstChangedSpareByte() const {
+  for (size_t i = buffer_.size; i < buffer_.capacity; ++i) {
+    if (buffer_.data[i] != kCanary) return static_cast<long>(i);
+  }
+  return -1;
+}
+
+GuardedBuffer::GuardedBuffer() {
+  buffer_.reserve = &GuardedBuffer::Reserve;
+  buffer_.owner = this;
+  Map(0);
+}
+
+GuardedBuffer::~GuardedBuffer() {
+  if (map_ != nullptr) munmap(map_, map_size_);
+}
+
+bool GuardedBuffer::Map(size_t capacity) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t data_pages = (capacity + page - 1) / page;
+  const size_t size = (data_pages + 1) * page;
+  void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map == MAP_FAILED) return false;
+  uint8_t* guard = static_cast<uint8_t*>(map) + data_pages * page;
+  if (mprotect(guard, page, PROT_NONE) != 0) {
+    munmap(map, size);
+    return false;
+  }
+  // The data ends exactly where the guard page begins.
+  uint8_t* data = guard - capacity;
+  if (buffer_.size != 0) std::memcpy(data, buffer_.data, buffer_.size);
+  if (map_ != nullptr) munmap(map_, map_size_);
+  map_ = map;
+  map_size_ = size;
+  buffer_.data = data;
+  buffer_.capacity = capacity;
+  return true;
+}
+
+int GuardedBuffer::Reserve(cairn_buffer* buffer, size_t additional) {
+  auto* self = static_cast<GuardedBuffer*>(buffer->owner);
+  size_t needed = buffer->size + additional;
+  if (needed <= buffer->capacity) return 0;
+  return self->Map(needed) ? 0 : -1;
+}
+
+ChildOutcome RunInChild(const std::function<std::string()>& check,
+                        unsigned timeout_seconds) {
+  ChildOutcome outcome;
+  int fds[2];
+  if (pipe(fds) != 0) {
+    outcome.crash = std::string("cannot make a pipe: ") + std::strerror(errno);
+    return outcome;
+  }
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    outcome.crash = std::string("cannot fork: ") + std::strerror(errno);
+    close(fds[0]);
+    close(fds[1]);
+    return outcome;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    alarm(timeout_seconds);
+    std::string failure = check();
+    std::string report = "R" + failure;  // "R": the check returned
+    size_t done = 0;
+    while (done < report.size()) {
+      ssize_t n = write(fds[1], report.data() + done, report.size() - done);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string report;
+  char chunk[4096];
+  for (;;) {
+    ssize_t n = read(fds[0], chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    report.append(chunk, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  int wstatus = 0;
+  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(wstatus)) {
+    int sig = WTERMSIG(wstatus);
+    outcome.crash =
+        std::string("the child process died of signal ") + std::to_string(sig) +
+        " (" + strsignal(sig) + ")" +
+        (sig == SIGALRM ? " after " + std::to_string(timeout_seconds) + " s"
+                        : "");
+    return outcome;
+  }
+  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0 || report.empty() ||
+      report[0] != 'R') {
+    outcome.crash = "the child process exited with status " +
+                    std::to_string(WEXITSTATUS(wstatus)) + " before reporting";
+    return outcome;
+  }
+  outcome.ran = true;
+  outcome.failure = report.substr(1);
+  return outcome;
 }
 
 }  // namespace cairn::conformance

@@ -13,6 +13,7 @@
 #include <cairn/plugin_registry.h>
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -49,6 +50,34 @@ inline constexpr char kRuleAnyNeverConflicts[] =
     "an any append must never conflict";
 inline constexpr char kRuleSealMayRead[] =
     "seal may call read and head functions";
+// Storage rules issue #19 found unenforced.
+inline constexpr char kRuleWatermarkSurvivesReopen[] =
+    "the commit watermark must survive reopen";
+inline constexpr char kRuleWaitWakesOnCommit[] =
+    "wait_commit must wake on commit";
+inline constexpr char kRuleReadTagSkipsDeleted[] =
+    "read_tag must skip deleted events";
+inline constexpr char kRuleOneOpenerPerStore[] =
+    "a persistent store must refuse a second open";
+// Answers of cairn/plugin.h an author used to have to guess.
+inline constexpr char kRuleMaxCountZeroReadsNothing[] =
+    "max_count 0 reads nothing";
+inline constexpr char kRuleEmptyBatchResult[] =
+    "an empty batch reports empty ranges";
+inline constexpr char kRuleDeleteToClampsToHead[] =
+    "delete_to past the head deletes to the head";
+inline constexpr char kRuleTimestampAsGiven[] =
+    "storage keeps the host's timestamp";
+// Codec decode and cipher open_sealed.
+inline constexpr char kRuleChangedByteFails[] =
+    "a changed byte must never decode to other bytes";
+inline constexpr char kRuleTrailingBytesRefused[] =
+    "trailing bytes after an encoding must be refused";
+inline constexpr char kRuleFailureWritesNothing[] =
+    "a failed decode must leave the output buffer untouched";
+// Codec encode and decode, cipher seal and open_sealed.
+inline constexpr char kRuleWritesWithinReserved[] =
+    "writes must stay within the space reserved";
 
 struct Target {
   std::string path;  // the plugin file, as given
@@ -124,10 +153,19 @@ std::string Describe(cairn_status code, const char* message);
 // std::string). `step`, if non-zero, makes reserve() grow by exactly what is
 // asked, to catch plugins that write past what they reserved; a negative
 // limit makes reserve() always fail.
+//
+// Past its capacity it keeps kSlack bytes of canary: a plugin that writes a
+// little past what it reserved fails kRuleWritesWithinReserved (checked at
+// each growth and when the buffer dies) instead of corrupting the heap.
 class OutputBuffer {
  public:
+  static constexpr size_t kSlack = 64;
+  static constexpr uint8_t kSlackCanary = 0x5C;
   explicit OutputBuffer(std::string prefix = "", bool exact_growth = false,
                         bool refuse_growth = false);
+  ~OutputBuffer();
+  OutputBuffer(const OutputBuffer&) = delete;
+  OutputBuffer& operator=(const OutputBuffer&) = delete;
   cairn_buffer* get() { return &buffer_; }
   std::string contents() const {
     return std::string(reinterpret_cast<const char*>(buffer_.data),
@@ -137,11 +175,76 @@ class OutputBuffer {
 
  private:
   static int Reserve(cairn_buffer* buffer, size_t additional);
-  std::vector<uint8_t> storage_;
+  // Fails kRuleWritesWithinReserved if the slack after capacity changed.
+  void CheckSlack() const;
+  std::vector<uint8_t> storage_;  // capacity + kSlack bytes
   cairn_buffer buffer_{};
   bool exact_growth_;
   bool refuse_growth_;
 };
+
+// An output buffer whose spare capacity (past the prefix, and everything
+// reserve() adds) is filled with kCanary, to show whether a call wrote past
+// size: a failed decode or open_sealed must leave those bytes as they were.
+class CanaryBuffer {
+ public:
+  static constexpr uint8_t kCanary = 0xA5;
+  CanaryBuffer(const std::string& prefix, size_t spare);
+  CanaryBuffer(const CanaryBuffer&) = delete;
+  CanaryBuffer& operator=(const CanaryBuffer&) = delete;
+  cairn_buffer* get() { return &buffer_; }
+  size_t size() const { return buffer_.size; }
+  std::string contents() const {
+    return std::string(reinterpret_cast<const char*>(buffer_.data),
+                       buffer_.size);
+  }
+  // The offset of the first byte in [size, capacity) that is not kCanary, or
+  // -1 if none.
+  long FirstChangedSpareByte() const;
+
+ private:
+  static int Reserve(cairn_buffer* buffer, size_t additional);
+  std::vector<uint8_t> storage_;  // capacity + OutputBuffer::kSlack bytes
+  cairn_buffer buffer_{};
+};
+
+// An output buffer that grows only by what reserve() is asked for, with a
+// PROT_NONE page right after its capacity: a plugin that writes past the
+// space it reserved faults at once. Use it inside RunInChild.
+class GuardedBuffer {
+ public:
+  GuardedBuffer();
+  ~GuardedBuffer();
+  GuardedBuffer(const GuardedBuffer&) = delete;
+  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
+  cairn_buffer* get() { return &buffer_; }
+  std::string contents() const {
+    return std::string(reinterpret_cast<const char*>(buffer_.data),
+                       buffer_.size);
+  }
+
+ private:
+  static int Reserve(cairn_buffer* buffer, size_t additional);
+  // Maps room for `capacity` bytes ending right at a guard page.
+  bool Map(size_t capacity);
+  void* map_ = nullptr;
+  size_t map_size_ = 0;
+  cairn_buffer buffer_{};
+};
+
+// What a check run in a child process did.
+struct ChildOutcome {
+  bool ran = false;     // the child finished and reported
+  std::string failure;  // what the child found wrong ("" if nothing)
+  std::string crash;    // how the child died, if it did (a signal, exit code)
+};
+
+// Runs `check` in a forked child (bounded by `timeout_seconds` of alarm) and
+// reports what it returned, or how the child died, so that a plugin that
+// crashes fails a named rule instead of aborting the runner. `check` returns
+// "" if all was well, else what was wrong; it must not use gtest assertions.
+ChildOutcome RunInChild(const std::function<std::string()>& check,
+                        unsigned timeout_seconds = 120);
 
 inline cairn_bytes Bytes(const std::string& s) {
   return cairn_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};

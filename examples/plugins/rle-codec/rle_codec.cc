@@ -11,7 +11,8 @@
 //   c >= 0x80: one byte, repeated (c - 0x80) + kMinRepeat times (2..129)
 // Decoding checks the magic, every token against the declared size, the
 // total and the CRC, so truncated, altered or foreign input fails with
-// CAIRN_E_CORRUPTION instead of yielding wrong bytes.
+// CAIRN_E_CORRUPTION instead of yielding wrong bytes; it decodes into its
+// own memory first, so a failed decode leaves the caller's buffer as it was.
 //
 // Option "min-run" (3..8, default 3): the shortest run worth a repeat token.
 // (Not 2: a 2-byte repeat token saves nothing, and runs of 2 between single
@@ -140,12 +141,19 @@ class RleCodec : public cairn::sdk::Codec {
     }
     const size_t size = GetU32(in + 4);
     const uint32_t crc = GetU32(in + 8);
-    uint8_t* out = output.Reserve(size);
-    if (out == nullptr && size != 0) {
-      return cairn::sdk::ResourceExhausted(
-          "rle: the output buffer could not grow by " + std::to_string(size) +
-          " bytes");
+    // Tokens of 2 bytes decode to at most kMaxRepeat: a larger declared size
+    // is damage, refused before allocating it.
+    if (size > (input.size() - kHeaderSize) / 2 * kMaxRepeat) {
+      return cairn::sdk::Corruption(
+          "rle: the header declares " + std::to_string(size) +
+          " bytes, more than " + std::to_string(input.size() - kHeaderSize) +
+          " bytes of tokens can hold");
     }
+    // Decode into memory of our own and hand it to the caller's buffer only
+    // once the CRC checked out: a failed decode must leave that buffer as it
+    // was (cairn/plugin.h).
+    std::string scratch(size, '\0');
+    auto* out = reinterpret_cast<uint8_t*>(scratch.data());
     size_t written = 0;
     size_t p = kHeaderSize;
     while (p < input.size()) {
@@ -176,12 +184,10 @@ class RleCodec : public cairn::sdk::Codec {
           " bytes, the header declares " + std::to_string(size) +
           " (truncated?)");
     }
-    std::string_view decoded(reinterpret_cast<const char*>(out), size);
-    if (Crc32(size == 0 ? std::string_view() : decoded) != crc) {
+    if (Crc32(scratch) != crc) {
       return cairn::sdk::Corruption("rle: decoded bytes fail their CRC-32");
     }
-    output.Commit(size);
-    return cairn::sdk::Status::Ok();
+    return output.Append(scratch.data(), size);
   }
 
  private:

@@ -493,7 +493,8 @@ typedef struct cairn_storage_api {
   uint32_t size;
 
   /* Opens a store, creating it if needed and allowed. Persistent plugins
-   * take the option "path", a directory.
+   * take the option "path", a directory, and refuse (open fails) a store
+   * another process has open.
    *
    * Host-defined options: the host fills these keys in itself, and only for
    * a plugin that describes them among its options (a site file may set
@@ -566,7 +567,9 @@ typedef struct cairn_storage_api {
 
   /* Blocks until the watermark exceeds after_position, timeout_ms elapses
    * (CAIRN_E_TIMEOUT) or the store closes (CAIRN_E_CLOSED). Wakes on commit,
-   * not by polling. Sets *position to the committed watermark. */
+   * not by polling. Sets *position to the committed watermark. A reopened
+   * persistent store starts with the watermark it had (head_position > 0:
+   * wait_commit(after_position = 0) returns at once). */
   cairn_status (*wait_commit)(cairn_storage* storage, uint64_t after_position,
                               uint32_t timeout_ms, uint64_t* position,
                               cairn_error* error);
@@ -595,7 +598,8 @@ typedef struct cairn_storage_api {
       cairn_storage* storage, cairn_bytes stream,
       const cairn_snapshot_criteria* criteria, cairn_error* error);
 
-  /* Streams with ordinal > after_ordinal, in ordinal order, at most max. */
+  /* Streams with ordinal > after_ordinal, in ordinal order, at most
+   * max_count (0: none). */
   cairn_status (*list_streams)(cairn_storage* storage, uint64_t after_ordinal,
                                uint64_t max_count, cairn_stream_fn on_stream,
                                void* context, cairn_error* error);
@@ -707,9 +711,13 @@ typedef struct cairn_codec_api {
   cairn_status (*encode)(cairn_codec* codec, cairn_bytes input,
                          cairn_buffer* output, cairn_error* error);
   /* Appends the decoding of `input` to `output`. Input that is not exactly
-   * this codec's output (a changed byte, a cut, trailing bytes) fails with
-   * CAIRN_E_CORRUPTION, never a crash and never wrong bytes; on failure
-   * output->size is left as it was. */
+   * this codec's output (a changed byte anywhere, a cut, trailing bytes)
+   * fails with CAIRN_E_CORRUPTION, never a crash and never wrong bytes (a
+   * changed bit the format ignores may decode to the same bytes). On
+   * failure the buffer holds nothing new: output->size is left as it was
+   * and so are the bytes between size and capacity (decode elsewhere and
+   * copy once the input checked out). Encode and decode write only into
+   * space reserved through output->reserve (or capacity already there). */
   cairn_status (*decode)(cairn_codec* codec, cairn_bytes input,
                          cairn_buffer* output, cairn_error* error);
 } cairn_codec_api;
@@ -735,8 +743,11 @@ typedef struct cairn_cipher_api {
                        uint32_t* key_id, cairn_error* error);
   /* Reverses seal with key `key_id`. Any change to the sealed bytes, the
    * associated data or the key fails with CAIRN_E_INTEGRITY; an unknown key
-   * id with CAIRN_E_NOT_FOUND. Never outputs unauthenticated bytes: on
-   * failure output->size is left as it was. */
+   * id with CAIRN_E_NOT_FOUND; bytes after a sealed value count as a
+   * change. Never outputs unauthenticated bytes: on failure the buffer holds
+   * nothing new, output->size and the bytes between size and capacity are
+   * left as they were. Seal and open_sealed write only into space reserved
+   * through output->reserve. */
   cairn_status (*open_sealed)(cairn_cipher* cipher, uint32_t key_id,
                               cairn_bytes associated, cairn_bytes sealed,
                               cairn_buffer* output, cairn_error* error);

@@ -5,6 +5,8 @@
 
 #include <climits>
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include "nonce_source.h"
 
@@ -20,6 +22,10 @@ struct AeadCipher::ThreadContexts {
     EVP_CIPHER_CTX* open = nullptr;
   };
   std::vector<Entry> entries;
+  // Where Open decrypts before the tag is verified, for plaintexts up to
+  // kOpenScratchBytes (larger ones get a buffer of their own): a failed open
+  // leaves the caller's buffer untouched, spare capacity included.
+  std::unique_ptr<uint8_t[]> open_scratch;
   std::shared_ptr<SealBudget> budget;  // where seals_left came from
   uint64_t seals_left = 0;
   uint64_t generation = 0;  // ForkGeneration() when seals_left was taken
@@ -277,19 +283,33 @@ sdk::Status AeadCipher::Open(uint32_t key_id, std::string_view associated,
                                   ": cannot open more than 2 GiB at once");
   }
   EVP_CIPHER_CTX* context = nullptr;
-  sdk::Status status = Context(ThisThread(), key_id, /*seal=*/false, &context);
+  ThreadContexts& contexts = ThisThread();
+  sdk::Status status = Context(contexts, key_id, /*seal=*/false, &context);
   if (!status.ok()) return status;
   const uint8_t* nonce = reinterpret_cast<const uint8_t*>(sealed.data());
   const uint8_t* ciphertext = nonce + kNonceBytes;
   const size_t size = sealed.size() - kNonceBytes - kTagBytes;
   uint8_t tag[kTagBytes];
   std::memcpy(tag, ciphertext + size, kTagBytes);
+  // Decrypt into scratch memory; the caller's buffer gets the plaintext only
+  // once the tag checked out (cairn/plugin.h, open_sealed).
   uint8_t empty[1];
-  uint8_t* out = size == 0 ? empty : output.Reserve(size);
+  std::unique_ptr<uint8_t[]> large;
+  uint8_t* out = empty;
+  if (size > kOpenScratchBytes) {
+    large.reset(new (std::nothrow) uint8_t[size]);
+    out = large.get();
+  } else if (size != 0) {
+    if (contexts.open_scratch == nullptr) {
+      contexts.open_scratch.reset(new (std::nothrow)
+                                      uint8_t[kOpenScratchBytes]);
+    }
+    out = contexts.open_scratch.get();
+  }
   if (out == nullptr) {
     return sdk::ResourceExhausted(std::string(algorithm_.plugin_name) +
-                                  ": output buffer could not grow by " +
-                                  std::to_string(size) + " bytes");
+                                  ": cannot allocate " + std::to_string(size) +
+                                  " bytes to decrypt into");
   }
   int length = 0;
   if (EVP_DecryptInit_ex(context, nullptr, nullptr, nullptr, nonce) != 1) {
@@ -327,7 +347,13 @@ sdk::Status AeadCipher::Open(uint32_t key_id, std::string_view associated,
     return sdk::Internal(std::string(algorithm_.plugin_name) +
                          ": plaintext length differs from ciphertext length");
   }
-  if (size != 0) output.Commit(size);
+  if (size == 0) return sdk::Status::Ok();
+  sdk::Status appended = output.Append(out, size);
+  OPENSSL_cleanse(out, size);
+  if (!appended.ok()) {
+    return sdk::ResourceExhausted(std::string(algorithm_.plugin_name) + ": " +
+                                  appended.message());
+  }
   return sdk::Status::Ok();
 }
 

@@ -39,6 +39,8 @@ namespace cairn::keyring {
 
 inline constexpr size_t kNonceBytes = 12;  // 96-bit nonces
 inline constexpr size_t kTagBytes = 16;    // 128-bit tags
+// Plaintexts up to this size are decrypted into per-thread scratch memory.
+inline constexpr size_t kOpenScratchBytes = size_t{1} << 20;
 
 struct AeadAlgorithm {
   const char* plugin_name;           // "aes-gcm": used in messages
@@ -61,7 +63,9 @@ class AeadCipher : public sdk::Cipher {
   sdk::Status Seal(std::string_view associated, std::string_view plaintext,
                    sdk::BufferWriter& output, uint32_t* key_id) override;
   // Thread-safe. Unknown key id: NotFound naming it. Anything else wrong
-  // (bytes, associated data, key): Integrity; no plaintext is output.
+  // (bytes, associated data, key): Integrity; nothing is written to
+  // `output` (it decrypts into scratch memory and copies once the tag
+  // checked out).
   sdk::Status Open(uint32_t key_id, std::string_view associated,
                    std::string_view sealed, sdk::BufferWriter& output) override;
   // Adds a fresh key to the keyring file (see RotateKeyringFile) and makes

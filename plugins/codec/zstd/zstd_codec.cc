@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <memory>
+#include <new>
 #include <sstream>
 
 namespace cairn::zstdcodec {
@@ -35,6 +37,9 @@ struct ZstdCodec::ThreadContexts {
   std::shared_ptr<const Dictionaries> dictionaries;  // keeps cdict alive
   ZSTD_CCtx* compress = nullptr;
   ZSTD_DCtx* decompress = nullptr;
+  // Where decode writes before the frame's checksum is known good, for
+  // events up to kScratchBytes (larger ones get a buffer of their own).
+  std::unique_ptr<uint8_t[]> scratch;
   ~ThreadContexts() {
     ZSTD_freeCCtx(compress);
     ZSTD_freeDCtx(decompress);
@@ -208,7 +213,7 @@ ZstdCodec::ThreadContexts* ZstdCodec::ThisThread(sdk::Status* status) {
     return nullptr;
   }
   bool ok = SetParameter(c, ZSTD_c_compressionLevel, level_) &&
-            SetParameter(c, ZSTD_c_checksumFlag, 0) &&
+            SetParameter(c, ZSTD_c_checksumFlag, 1) &&
             SetParameter(c, ZSTD_c_contentSizeFlag, 1) &&
             SetParameter(c, ZSTD_c_dictIDFlag, 0);
   if (ok && dictionaries_->cdict != nullptr) {
@@ -327,11 +332,25 @@ sdk::Status ZstdCodec::Decode(std::string_view input,
   sdk::Status status;
   ThreadContexts* contexts = ThisThread(&status);
   if (contexts == nullptr) return status;
+  // Decode into scratch memory and copy only once the frame (and its
+  // checksum) checked out: a failed decode leaves the caller's buffer as it
+  // was, spare capacity included (cairn/plugin.h).
   uint8_t empty[1];
-  uint8_t* out = declared == 0 ? empty : output.Reserve(declared);
+  std::unique_ptr<uint8_t[]> large;
+  uint8_t* out = empty;
+  if (declared > kScratchBytes) {
+    large.reset(new (std::nothrow) uint8_t[declared]);
+    out = large.get();
+  } else if (declared != 0) {
+    if (contexts->scratch == nullptr) {
+      contexts->scratch.reset(new (std::nothrow) uint8_t[kScratchBytes]);
+    }
+    out = contexts->scratch.get();
+  }
   if (out == nullptr) {
-    return sdk::ResourceExhausted("codec 'zstd': output buffer could not grow by " +
-                                  std::to_string(declared) + " bytes");
+    return sdk::ResourceExhausted("codec 'zstd': cannot allocate " +
+                                  std::to_string(declared) +
+                                  " bytes to decode into");
   }
   size_t decoded =
       ddict != nullptr
@@ -349,7 +368,12 @@ sdk::Status ZstdCodec::Decode(std::string_view input,
                            std::to_string(decoded) + " bytes but declares " +
                            std::to_string(declared));
   }
-  if (declared != 0) output.Commit(declared);
+  if (declared != 0) {
+    sdk::Status appended = output.Append(out, declared);
+    if (!appended.ok()) {
+      return sdk::ResourceExhausted("codec 'zstd': " + appended.message());
+    }
+  }
   return sdk::Status::Ok();
 }
 

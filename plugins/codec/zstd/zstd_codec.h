@@ -25,8 +25,12 @@
 //   byte  2    framing version, 1
 //   byte  3    flags, 0 (reserved)
 //   bytes 4-7  dictionary id, little endian; 0: no dictionary
-//   then one zstd frame holding the decoded size, without checksum (the
-//   cipher and the storage checksum already protect the bytes).
+//   then one zstd frame holding the decoded size and, since issue #19,
+//   a checksum (4 bytes): the codec contract (cairn/plugin.h) says a changed
+//   byte fails with CAIRN_E_CORRUPTION, never wrong bytes, whatever a cipher
+//   or storage checks besides. Frames written before, without a checksum,
+//   still decode. Decode writes to the caller's buffer only after the frame
+//   checked out (it decodes into per-thread scratch memory and copies).
 // Decode refuses, with CAIRN_E_CORRUPTION and a message saying which, input
 // that is too short, has another magic, an unknown version or flags, names
 // a dictionary that is not configured, declares no or an oversized decoded
@@ -50,6 +54,8 @@ inline constexpr uint8_t kMagic0 = 'C';
 inline constexpr uint8_t kMagic1 = 'Z';
 inline constexpr uint8_t kFramingVersion = 1;
 inline constexpr size_t kHeaderBytes = 8;
+// Decoded events up to this size use a per-thread scratch buffer.
+inline constexpr size_t kScratchBytes = size_t{1} << 20;
 inline constexpr uint64_t kDefaultMaxDecodedSize = 64ull << 20;
 inline constexpr int kDefaultLevel = 3;
 // Events below this size get the dictionary hint (see above).
