@@ -4,6 +4,8 @@
 #ifndef CAIRN_CONFORMANCE_STORAGE_SUITE_H_
 #define CAIRN_CONFORMANCE_STORAGE_SUITE_H_
 
+#include <cairn/sdk/expected.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -78,10 +80,7 @@ struct AppendOutcome {
 };
 
 // An append's expected revision (cairn_append_request's two fields).
-struct Expected {
-  uint32_t kind = CAIRN_EXPECT_ANY;  // cairn_expected_kind
-  uint64_t revision = 0;
-};
+using Expected = ::cairn::sdk::Expected;
 inline Expected Any() { return {CAIRN_EXPECT_ANY, 0}; }
 inline Expected NoStream() { return {CAIRN_EXPECT_NO_STREAM, 0}; }
 inline Expected Exact(uint64_t r) { return {CAIRN_EXPECT_EXACT, r}; }

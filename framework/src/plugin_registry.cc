@@ -9,7 +9,6 @@
 #include <system_error>
 
 #include <boost/dll/shared_library.hpp>
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -139,33 +138,13 @@ class FilePlugin : public Plugin {
   std::shared_ptr<boost::dll::shared_library> library_;
 };
 
-// A JSON string body for `text` (nlohmann-json's escaping; bytes that are
-// not UTF-8 become U+FFFD, so the line stays JSON).
-std::string JsonEscape(const char* text) {
-  const std::string quoted =
-      nlohmann::json(text ? text : "")
-          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return quoted.substr(1, quoted.size() - 2);
-}
-
-// Plugin log lines go to stderr as JSON lines, like the hosts' own logs.
-void ForwardLog(void*, cairn_log_level level, const char* plugin,
-                const char* message) {
-  static const char* const kLevels[] = {"debug", "info", "warn", "error"};
-  const char* lvl = (level >= 0 && level <= 3) ? kLevels[level] : "info";
-  if (level >= CAIRN_LOG_INFO) {
-    std::fprintf(stderr, "{\"level\":\"%s\",\"plugin\":\"%s\",\"msg\":\"%s\"}\n", lvl,
-                 JsonEscape(plugin).c_str(), JsonEscape(message).c_str());
-  }
-}
-
 cairn_host_offer MakeOffer(const HostAbi& host) {
   cairn_host_offer offer{};
   offer.size = sizeof(offer);
   offer.abi_major_min = host.major_min;
   offer.abi_major_max = host.major_max;
   offer.abi_minor = host.minor;
-  offer.log = &ForwardLog;
+  offer.log = &HostLogCallback;
   offer.log_context = nullptr;
   return offer;
 }
@@ -249,10 +228,6 @@ const cairn_replication_api* Plugin::replication() const {
   return kind() == CAIRN_KIND_REPLICATION
              ? static_cast<const cairn_replication_api*>(descriptor_->table)
              : nullptr;
-}
-
-void HostLog(cairn_log_level level, const char* source, const char* message) {
-  ForwardLog(nullptr, level, source, message);
 }
 
 const char* KindName(cairn_plugin_kind kind) {

@@ -1,5 +1,7 @@
 #include <cairn/status.h>
 
+#include <cairn/sdk/absl_status.hpp>
+
 #include <string>
 
 #include "absl/strings/cord.h"
@@ -30,26 +32,6 @@ absl::StatusCode AbslCode(cairn_status code) {
   return absl::StatusCode::kUnknown;
 }
 
-cairn_status FromAbsl(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kOk: return CAIRN_OK;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange: return CAIRN_E_INVALID_ARGUMENT;
-    case absl::StatusCode::kNotFound: return CAIRN_E_NOT_FOUND;
-    case absl::StatusCode::kAborted: return CAIRN_E_WRONG_EXPECTED_REVISION;
-    case absl::StatusCode::kDataLoss: return CAIRN_E_CORRUPTION;
-    case absl::StatusCode::kUnavailable: return CAIRN_E_IO;
-    case absl::StatusCode::kUnimplemented: return CAIRN_E_UNSUPPORTED;
-    case absl::StatusCode::kCancelled: return CAIRN_E_CLOSED;
-    case absl::StatusCode::kResourceExhausted:
-      return CAIRN_E_RESOURCE_EXHAUSTED;
-    case absl::StatusCode::kDeadlineExceeded: return CAIRN_E_TIMEOUT;
-    case absl::StatusCode::kFailedPrecondition:
-      return CAIRN_E_FAILED_PRECONDITION;
-    default: return CAIRN_E_INTERNAL;
-  }
-}
-
 }  // namespace
 
 absl::Status MakeStatus(cairn_status code, std::string_view message) {
@@ -68,7 +50,7 @@ cairn_status CodeOf(const absl::Status& status) {
       return static_cast<cairn_status>(value);
     }
   }
-  return FromAbsl(status.code());
+  return sdk::CodeFromAbsl(status.code());
 }
 
 const char* CodeName(cairn_status code) {

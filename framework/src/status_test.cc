@@ -1,5 +1,7 @@
 #include <cairn/status.h>
 
+#include <cairn/sdk/absl_status.hpp>
+
 #include "gtest/gtest.h"
 
 namespace cairn {
@@ -38,6 +40,22 @@ TEST(Status, IntegrityAndCorruptionShareAnAbslCodeButNotACairnCode) {
 TEST(Status, ForeignStatusesMapToTheClosestCode) {
   EXPECT_EQ(CodeOf(absl::NotFoundError("x")), CAIRN_E_NOT_FOUND);
   EXPECT_EQ(CodeOf(absl::UnknownError("x")), CAIRN_E_INTERNAL);
+}
+
+// A plugin written with Abseil (mmaplog) reports its statuses through
+// sdk::FromAbsl; the host must read the same code from a plain absl status.
+TEST(Status, PluginsAndTheFrameworkMapAbslCodesAlike) {
+  for (int c = 0; c <= static_cast<int>(absl::StatusCode::kUnauthenticated);
+       ++c) {
+    const absl::Status status(static_cast<absl::StatusCode>(c), "said");
+    const sdk::Status plugin = sdk::FromAbsl(status);
+    EXPECT_EQ(plugin.code(), CodeOf(status)) << status;
+    EXPECT_EQ(plugin.message(), status.ok() ? "" : "said") << status;
+  }
+  EXPECT_EQ(sdk::FromAbsl(absl::AbortedError("x")).code(),
+            CAIRN_E_WRONG_EXPECTED_REVISION);
+  EXPECT_EQ(sdk::FromAbsl(absl::OutOfRangeError("x")).code(),
+            CAIRN_E_INVALID_ARGUMENT);
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
 #include "cli.h"
 
+#include <cairn/log_sink.h>
+#include <cairn/names.h>
 #include <cairn/status.h>
 
 #include <iomanip>
+#include <mutex>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -52,6 +55,24 @@ const std::vector<CommandEntry>& Commands() {
   };
   // clang-format on
   return kCommands;
+}
+
+// Plugin log lines (and the framework's own) while a command runs, in the
+// CLI's way: on `err`, after the command's name, e.g.
+//   cairn head: mmaplog: warning: mmaplog ./data: 'notes.txt' in the store ...
+// Info lines carry no level word; debug lines are dropped.
+LogSink CommandLogSink(std::ostream& err, const std::string& command) {
+  auto mutex = std::make_shared<std::mutex>();
+  return [&err, command, mutex](cairn_log_level level, std::string_view source,
+                                std::string_view message) {
+    if (level < CAIRN_LOG_INFO) return;
+    const char* word = level == CAIRN_LOG_WARN    ? "warning: "
+                       : level == CAIRN_LOG_ERROR ? "error: "
+                                                  : "";
+    std::lock_guard<std::mutex> lock(*mutex);
+    err << "cairn " << command << ": " << EscapeForTerminal(source) << ": "
+        << word << EscapeForTerminal(message) << "\n";
+  };
 }
 
 void PrintHelp(std::ostream& out) {
@@ -192,6 +213,8 @@ int RunCli(const std::vector<std::string>& args, const std::string& program_path
   context.args.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
   for (const CommandEntry& command : Commands()) {
     if (context.command == command.name) {
+      // Until the command returns: the store it opens is closed by then.
+      ScopedLogSink plugin_lines(CommandLogSink(err, context.command));
       try {
         return command.run(context);
       } catch (const std::exception& e) {

@@ -453,6 +453,27 @@ TEST_F(CliTest,
   std::filesystem::remove_all(dir);
 }
 
+// A plugin's log lines reach the CLI's stderr in its own form, after the
+// command's name, not as another host's JSON.
+TEST_F(CliTest, PluginLogLinesAreShownAfterTheCommandsName) {
+  std::filesystem::path dir = MakeTempDir("plugin-log");
+  const std::string data = (dir / "data").string();
+  Result created = RunReal(
+      {"--data", data, "--set", "storage.plugin=mmaplog", "append", "s"},
+      kThreeOrders);
+  ASSERT_EQ(created.code, 0) << created.err;
+  std::ofstream(dir / "data" / "notes.txt") << "mine\n";
+  Result r =
+      RunReal({"--data", data, "--set", "storage.plugin=mmaplog", "head", "s"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(
+      r.err,
+      HasSubstr("cairn head: mmaplog: warning: mmaplog " + data +
+                ": 'notes.txt' in the store folder was not made by mmaplog"));
+  EXPECT_THAT(r.err, Not(HasSubstr("\"plugin\"")));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(CliTest, SiteFileErrorsNameTheFileSectionAndKey) {
   std::filesystem::path dir = MakeTempDir("config");
   Result missing = RunReal({"--config", (dir / "none.ini").string(), "head"});

@@ -15,6 +15,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+#include <sstream>
+
 #include "cairn/exit_code.h"
 #include "run_program.h"
 
@@ -160,6 +163,43 @@ TEST_F(CairndFlagsTest, FindsPluginsThroughThePluginDirFlag) {
   EXPECT_EQ(r.code, cairn::kExitDataError) << r.err;
   EXPECT_THAT(r.err,
               HasSubstr("'nope' is not an option of codec plugin 'good'"));
+}
+
+// The JSON lines of cairnd's log that carry "plugin": `plugin`.
+std::vector<nlohmann::json> LinesOfPlugin(const std::string& log,
+                                          const std::string& plugin) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json object = nlohmann::json::parse(line, nullptr, false);
+    EXPECT_FALSE(object.is_discarded()) << "not a JSON line: " << line;
+    if (object.is_object() && object.value("plugin", "") == plugin) {
+      lines.push_back(std::move(object));
+    }
+  }
+  return lines;
+}
+
+// The fixture `logs` logs a warning when it is loaded (its entry); cairnd's
+// own JSON logger carries it, with time, level, msg and the plugin's name,
+// and --log-level applies to it as to cairnd's own lines.
+TEST_F(CairndFlagsTest, APluginsLogLinesAreInCairndsJsonLogWithItsName) {
+  const std::vector<std::string> logs_codec = {"--set", "codec.plugin=logs",
+                                               "--set", "codec.nope=1"};
+  Result r = Run(Quiet(logs_codec), loader_fixtures_.string());
+  EXPECT_EQ(r.code, cairn::kExitDataError) << r.err;
+  const std::vector<nlohmann::json> lines = LinesOfPlugin(r.err, "logs");
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_EQ(lines[0].value("level", ""), "warning") << r.err;
+  EXPECT_EQ(lines[0].value("msg", ""), "fixture: \"entered\"") << r.err;
+  EXPECT_TRUE(lines[0].contains("time")) << r.err;
+
+  std::vector<std::string> quiet = Quiet(logs_codec);
+  quiet.push_back("--log-level");
+  quiet.push_back("error");
+  Result q = Run(quiet, loader_fixtures_.string());
+  EXPECT_EQ(q.code, cairn::kExitDataError) << q.err;
+  EXPECT_TRUE(LinesOfPlugin(q.err, "logs").empty()) << q.err;
 }
 
 // [store] plugin-dirs, relative: taken from the site file's folder.

@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include <cairn/log_sink.h>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -44,6 +46,28 @@ void InitJsonLogging(spdlog::level::level_enum level) {
   logger->set_level(level);
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
+}
+
+void RoutePluginLogs() {
+  SetLogSink([](cairn_log_level level, std::string_view plugin,
+                std::string_view message) {
+    spdlog::level::level_enum to = spdlog::level::info;
+    switch (level) {
+      case CAIRN_LOG_DEBUG:
+        to = spdlog::level::debug;
+        break;
+      case CAIRN_LOG_INFO:
+        to = spdlog::level::info;
+        break;
+      case CAIRN_LOG_WARN:
+        to = spdlog::level::warn;
+        break;
+      case CAIRN_LOG_ERROR:
+        to = spdlog::level::err;
+        break;
+    }
+    Log(to, message, {{"plugin", std::string(plugin)}});
+  });
 }
 
 void Log(spdlog::level::level_enum level, std::string_view message,

@@ -27,6 +27,13 @@ absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(
 // Makes the default spdlog logger write JSON lines to stderr at `level`.
 void InitJsonLogging(spdlog::level::level_enum level);
 
+// Routes the framework's log lines into this logger: each plugin line
+// becomes {"time":...,"level":...,"msg":...,"plugin":<name>} at the plugin's
+// level (the framework's own lines carry "plugin":"store"), so --log-level
+// and the destination apply to them as to cairnd's own. Call after
+// InitJsonLogging and before the store is opened.
+void RoutePluginLogs();
+
 // Logs `message` with extra string fields. Safe from any thread.
 void Log(spdlog::level::level_enum level, std::string_view message,
          std::initializer_list<LogField> fields = {});

@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include <cairn/log_sink.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -52,6 +54,25 @@ TEST(JsonLog, BytesThatAreNotUtf8BecomeReplacementCharacters) {
 TEST(JsonLog, JsonEscapeGivesTheInsideOfAJsonString) {
   EXPECT_EQ(JsonEscape("a\"b\\c\n\x01"), "a\\\"b\\\\c\\n\\u0001");
   EXPECT_EQ(JsonEscape("caf\xc3\xa9"), "caf\xc3\xa9");
+}
+
+// A plugin's line (through the framework's sink) becomes a line of this
+// log: time, the plugin's level, msg, and the plugin's name.
+TEST(JsonLog, PluginLinesBecomeLinesWithAPluginField) {
+  spdlog::drop("cairnd");
+  InitJsonLogging(spdlog::level::info);
+  RoutePluginLogs();
+  testing::internal::CaptureStderr();
+  HostLog(CAIRN_LOG_ERROR, "mmaplog", "segment 3 \"torn\"");
+  HostLog(CAIRN_LOG_DEBUG, "mmaplog", "below --log-level");
+  const std::string line = testing::internal::GetCapturedStderr();
+  SetLogSink(nullptr);
+  ASSERT_EQ(line.find('\n'), line.size() - 1) << "one line: " << line;
+  const nlohmann::ordered_json object = nlohmann::ordered_json::parse(line);
+  EXPECT_EQ(object.at("level"), "error");
+  EXPECT_EQ(object.at("msg"), "segment 3 \"torn\"");
+  EXPECT_EQ(object.at("plugin"), "mmaplog");
+  EXPECT_TRUE(object.contains("time"));
 }
 
 TEST(LogLevel, TakesTheFourDocumentedNames) {

@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
   auto level = cairn::cairnd::ParseLogLevel(log_level);
   if (!level.ok()) return UsageError(std::string(level.status().message()));
   cairn::cairnd::InitJsonLogging(*level);
+  cairn::cairnd::RoutePluginLogs();
   // protobuf's own warnings (e.g. invalid UTF-8 in a hostile frame) go to
   // the debug log, not to stderr as free text.
   google::protobuf::SetLogHandler([](google::protobuf::LogLevel,

@@ -2,6 +2,7 @@
 #ifndef CAIRN_PLUGIN_REGISTRY_H_
 #define CAIRN_PLUGIN_REGISTRY_H_
 
+#include <cairn/log_sink.h>
 #include <cairn/plugin.h>
 
 #include <map>
@@ -15,10 +16,6 @@
 #include "absl/status/statusor.h"
 
 namespace cairn {
-
-// Writes one log line the way plugin log lines reach the hosts (a JSON
-// line on stderr): `source` names who speaks ("store", or a plugin).
-void HostLog(cairn_log_level level, const char* source, const char* message);
 
 // The ABI this host drives. Tests construct other values to pin negotiation.
 struct HostAbi {

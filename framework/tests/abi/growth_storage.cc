@@ -68,9 +68,9 @@ class GrowthStorage : public cairn::sdk::Storage {
     for (const Stored& s : events_) {
       if (s.stream == batch.stream()) head = s.revision;
     }
-    if (!batch.ExpectedHolds(head)) {
+    if (!batch.expected().Holds(head)) {
       return cairn::sdk::WrongExpectedRevision("expected " +
-                                               batch.ExpectedText());
+                                               batch.expected().Text());
     }
     result->first_revision = head + 1;
     result->first_position = events_.size() + 1;

@@ -139,10 +139,10 @@ sdk::Status MemoryStorage::Append(sdk::AppendBatch& request,
   if (closed_) return sdk::Closed("the memory store is closed");
   StreamState* state = FindLocked(stream);
   uint64_t head = state == nullptr ? 0 : state->head();
-  if (!request.ExpectedHolds(head)) {
+  if (!request.expected().Holds(head)) {
     return sdk::WrongExpectedRevision(
         "stream " + Quote(stream) + " was expected at " +
-        request.ExpectedText() + ", but its head revision is " +
+        request.expected().Text() + ", but its head revision is " +
         std::to_string(head));
   }
   if constexpr (kFault == Fault::kAnyConflictsWhileSealing) {

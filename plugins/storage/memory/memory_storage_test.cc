@@ -3,6 +3,8 @@
 // suite runs the full contract against the built plugin file as well.
 #include "memory_storage.h"
 
+#include <cairn/sdk/expected.hpp>
+
 #include <atomic>
 #include <string>
 #include <thread>
@@ -54,10 +56,7 @@ class MemoryStorageTest : public ::testing::Test {
   }
 
   // Appends `datas.size()` events of type "T" with `tags` on each.
-  struct Expected {
-    uint32_t kind;
-    uint64_t revision;
-  };
+  using Expected = sdk::Expected;
   // One append request over `events` (pointers kept in `pointers`).
   static cairn_append_request Request(
       const std::string& stream, Expected expected,

@@ -38,28 +38,6 @@ inline void CpuRelax() {
 #endif
 }
 
-std::string ExpectedText(Expected e) {
-  switch (e.kind) {
-    case CAIRN_EXPECT_NO_STREAM:
-      return "no stream";
-    case CAIRN_EXPECT_EXACT:
-      return "revision " + std::to_string(e.revision);
-    default:
-      return "any";
-  }
-}
-
-bool ExpectedHolds(Expected e, uint64_t head) {
-  switch (e.kind) {
-    case CAIRN_EXPECT_NO_STREAM:
-      return head == 0;
-    case CAIRN_EXPECT_EXACT:
-      return head == e.revision;
-    default:
-      return true;
-  }
-}
-
 // The deletes.log record: u32 length of what follows the CRC, u32 CRC32C of
 // it, u64 revision, stream name.
 std::string EncodeDelete(std::string_view stream, uint64_t revision) {
@@ -585,9 +563,9 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
                                   : streams_.FindOrCreate(stream, &created);
   if (count == 0) {
     uint64_t head = state == nullptr ? 0 : state->head();
-    if (!ExpectedHolds(expected, head)) {
+    if (!expected.Holds(head)) {
       return absl::AbortedError("stream " + Quote(stream) + ": expected " +
-                                ExpectedText(expected) + " but the head is " +
+                                expected.Text() + " but the head is " +
                                 std::to_string(head));
     }
     // Empty ranges (cairn_storage_api.append): next .. current head.
@@ -610,9 +588,9 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
       continue;
     }
     uint64_t head = word >> 1;
-    if (!ExpectedHolds(expected, head)) {
+    if (!expected.Holds(head)) {
       return absl::AbortedError("stream " + Quote(stream) + ": expected " +
-                                ExpectedText(expected) + " but the head is " +
+                                expected.Text() + " but the head is " +
                                 std::to_string(head));
     }
     if (state->head_and_claim.compare_exchange_weak(

@@ -6,6 +6,7 @@
 #define CAIRN_PLUGINS_STORAGE_MMAPLOG_LOG_H_
 
 #include <cairn/plugin.h>
+#include <cairn/sdk/expected.hpp>
 
 #include <array>
 #include <atomic>
@@ -156,10 +157,7 @@ struct Segment {
 };
 
 // The expected revision of an append (cairn_append_request's two fields).
-struct Expected {
-  uint32_t kind = CAIRN_EXPECT_ANY;  // cairn_expected_kind
-  uint64_t revision = 0;             // for CAIRN_EXPECT_EXACT
-};
+using Expected = sdk::Expected;
 
 // Turns a batch into what is stored once its revisions are fixed: the
 // plugin's bridge to the request's cairn_seal_fn (cairn/plugin.h).

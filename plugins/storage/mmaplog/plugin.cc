@@ -1,5 +1,6 @@
 // The mmaplog storage plugin: adapts Log (log.h) and SnapshotStore to the
 // plugin ABI through the SDK.
+#include <cairn/sdk/absl_status.hpp>
 #include <cairn/sdk/storage.hpp>
 
 #include <memory>
@@ -10,35 +11,8 @@
 namespace cairn::mmaplog {
 namespace {
 
-// absl codes used by the engine, one for each cairn_status.
-sdk::Status ToSdk(const absl::Status& s) {
-  if (s.ok()) return sdk::Status::Ok();
-  std::string m(s.message());
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument:
-      return sdk::InvalidArgument(m);
-    case absl::StatusCode::kNotFound:
-      return sdk::NotFound(m);
-    case absl::StatusCode::kAborted:
-      return sdk::WrongExpectedRevision(m);
-    case absl::StatusCode::kDataLoss:
-      return sdk::Corruption(m);
-    case absl::StatusCode::kUnavailable:
-      return sdk::IoError(m);
-    case absl::StatusCode::kUnimplemented:
-      return sdk::Unsupported(m);
-    case absl::StatusCode::kCancelled:
-      return sdk::Closed(m);
-    case absl::StatusCode::kResourceExhausted:
-      return sdk::ResourceExhausted(m);
-    case absl::StatusCode::kDeadlineExceeded:
-      return sdk::Timeout(m);
-    case absl::StatusCode::kFailedPrecondition:
-      return sdk::FailedPrecondition(m);
-    default:
-      return sdk::Internal(m);
-  }
-}
+// The engine's absl statuses by the framework's mapping (sdk/absl_status.hpp).
+sdk::Status ToSdk(const absl::Status& s) { return sdk::FromAbsl(s); }
 
 // zero-fill's values.
 const char* const kZeroFillValues[] = {"auto", "always", "never", nullptr};

@@ -16,6 +16,7 @@
 #define CAIRN_SDK_STORAGE_HPP_
 
 #include <cairn/sdk/common.hpp>
+#include <cairn/sdk/expected.hpp>
 
 #include <memory>
 
@@ -168,26 +169,9 @@ class AppendBatch {
     return static_cast<cairn_expected_kind>(request_->expected_kind);
   }
   uint64_t expected_revision() const { return request_->expected_revision; }
-  // Whether `head` satisfies the expected revision.
-  bool ExpectedHolds(uint64_t head) const {
-    switch (expected_kind()) {
-      case CAIRN_EXPECT_NO_STREAM:
-        return head == 0;
-      case CAIRN_EXPECT_EXACT:
-        return head == expected_revision();
-      default:
-        return true;
-    }
-  }
-  std::string ExpectedText() const {
-    switch (expected_kind()) {
-      case CAIRN_EXPECT_NO_STREAM:
-        return "no stream";
-      case CAIRN_EXPECT_EXACT:
-        return "revision " + std::to_string(expected_revision());
-      default:
-        return "any";
-    }
+  // The two as one value: expected().Holds(head), expected().Text().
+  Expected expected() const {
+    return Expected{request_->expected_kind, request_->expected_revision};
   }
   size_t size() const { return events_.size(); }
   bool has_seal() const { return has_seal_; }
