@@ -517,7 +517,7 @@ TEST(CairndProtocol, SigtermAnswersInFlightRequestsAndExitsZero) {
   EXPECT_TRUE(server->WaitForLog("store closed", 0)) << server->Log();
   // A drain is routine: closing the acceptor and the connections is not
   // worth a warning (it once logged "accept failed: Operation canceled").
-  EXPECT_EQ(server->Log().find("\"level\":\"warn\""), std::string::npos)
+  EXPECT_EQ(server->Log().find("\"level\":\"warning\""), std::string::npos)
       << server->Log();
   server.reset();
 
