@@ -137,7 +137,8 @@ bool IsStoreEntryName(std::string_view name) {
                                                   "quarantine"};
   static constexpr std::string_view kFiles[] = {kStoreMarkerFile, "LOCK",
                                                 "deletes.log",
-                                                "retention.state"};
+                                                "retention.state", "committed",
+                                                "truncate"};
   constexpr std::string_view kTmp = ".tmp";
   for (std::string_view folder : kFolders) {
     if (name == folder) return true;
