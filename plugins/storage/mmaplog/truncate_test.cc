@@ -3,7 +3,9 @@
 // finishes (watermarks.cc, truncate.cc; docs/mmaplog.md).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -255,6 +257,66 @@ TEST(MmapLogTruncate, AnOpenFinishesACutWhoseIntentItFinds) {
   ASSERT_FALSE(log.ok());
   EXPECT_NE(log.status().message().find("/truncate"), std::string::npos)
       << log.status();
+}
+
+TEST(MmapLogTruncate, ReadsBesideACutSeeTheLogBeforeOrAfterIt) {
+  ScratchDir dir;
+  auto log = Log::Open(SmallStoreOptions(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  Log& l = **log;
+  Fill(l, 2000, 1500);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> reads{0};
+  std::string failure;
+  std::mutex failure_mu;
+  auto fail = [&](const std::string& what) {
+    std::lock_guard<std::mutex> lk(failure_mu);
+    if (failure.empty()) failure = what;
+  };
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&, t] {
+      while (!stop.load()) {
+        uint64_t last = 0;
+        absl::Status s;
+        if (t == 0) {
+          s = l.ReadAll(0, UINT64_MAX, true, [&](const cairn_event& e) {
+            if (e.position != last + 1) fail("read_all gap at " + std::to_string(e.position));
+            last = e.position;
+            return true;
+          });
+        } else if (t == 1) {
+          s = l.ReadStream("s9", 1, UINT64_MAX, UINT64_MAX,
+                           [&](const cairn_event& e) {
+                             if (e.revision != last + 1) fail("read_stream gap");
+                             last = e.revision;
+                             return true;
+                           });
+        } else {
+          s = l.ReadTag("late", 0, UINT64_MAX, [&](const cairn_event& e) {
+            if (e.position <= last) fail("read_tag order");
+            last = e.position;
+            return true;
+          });
+        }
+        if (!s.ok()) fail(s.ToString());
+        ++reads;
+      }
+    });
+  }
+  // Cuts from the end down, each after the readers have run a while.
+  for (uint64_t p : {1900u, 1700u, 1400u, 900u}) {
+    const uint64_t before = reads.load();
+    for (int spin = 0; spin < 100000 && reads.load() < before + 6; ++spin) {
+      std::this_thread::yield();
+    }
+    ASSERT_TRUE(l.TruncateAfter(p, true).ok());
+    EXPECT_EQ(l.HeadPosition(), p);
+  }
+  stop = true;
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(failure, "");
+  EXPECT_EQ(CheckReadsAgree(l, kStreams, kTags), "");
 }
 
 }  // namespace
