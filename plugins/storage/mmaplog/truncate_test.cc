@@ -119,6 +119,13 @@ TEST(MmapLogWatermarks, HostCommitShowsReadersOnlyWhatSetCommittedAllowed) {
     EXPECT_EQ((*log)->HeadPosition(), 4u);
     EXPECT_TRUE(absl::IsFailedPrecondition((*log)->SetCommitted(4)));
   }
+  {
+    // ... which leaves the host's copy alone: host starts at 3 again.
+    o.commit_host = true;
+    auto log = Log::Open(o);
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_EQ((*log)->HeadPosition(), 3u);
+  }
 }
 
 TEST(MmapLogWatermarks, FsyncAlwaysCommittedIsDurable) {

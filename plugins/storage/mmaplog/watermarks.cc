@@ -199,12 +199,11 @@ void Log::SyncCommittedFile() {
 
 absl::Status Log::OpenCommittedFile() {
   const std::string path = options_.path + "/" + kCommittedFile;
-  if (!options_.commit_host) {
-    // commit = durable keeps committed = durable; a copy left by an earlier
-    // run with commit = host would be stale the next time host is chosen.
-    if (fs_->Exists(path)) return fs_->Remove(path);
-    return absl::OkStatus();
-  }
+  // commit = durable leaves a copy alone: a command that opens a store of
+  // a replicated site without "commit" = "host" must not let the next host
+  // run start past what the host had committed (a stale copy only hides
+  // records until the host commits them again).
+  if (!options_.commit_host) return absl::OkStatus();
   bool fresh = !fs_->Exists(path);
   auto file = fresh ? fs_->CreateMapped(path, kCommittedFileSize)
                     : fs_->OpenMapped(path);
