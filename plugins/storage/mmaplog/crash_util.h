@@ -69,7 +69,8 @@ inline Child SpawnChild(const std::vector<std::string>& argv) {
     close(out[0]);
     close(err[0]);
     std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const std::string& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     execv(args[0], args.data());
     std::fprintf(stderr, "exec %s failed\n", args[0]);

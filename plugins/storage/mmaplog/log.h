@@ -232,7 +232,9 @@ class Log {
   // appends are acknowledged before a sync. committed: what readers see;
   // with commit=durable it is durable itself (no store per append), with
   // commit=host what SetCommitted last raised it to.
-  uint64_t Written() const { return watermark_.load(std::memory_order_acquire); }
+  uint64_t Written() const {
+    return watermark_.load(std::memory_order_acquire);
+  }
   uint64_t Durable() const {
     return options_.fsync == FsyncMode::kAlways
                ? durable_.load(std::memory_order_acquire)
@@ -522,11 +524,11 @@ class Log {
   // in <path>/committed (a mapped 4 KiB file; record.h-style CRC'd slot).
   std::atomic<uint64_t> committed_{0};
   std::unique_ptr<MappedFile> committed_file_;
-  std::mutex committed_mu_;         // serialises writes of committed_file_
+  std::mutex committed_mu_;  // serialises writes of committed_file_
   // Held by the flusher for a pass (watermark read .. durable_ raised) and
   // by a truncation, which lowers the watermarks.
   std::mutex sync_pass_mu_;
-  uint64_t committed_synced_ = 0;   // guarded by committed_mu_
+  uint64_t committed_synced_ = 0;  // guarded by committed_mu_
   // Reads in progress (ReadGuard), by the parity of reader_epoch_.
   mutable std::atomic<uint64_t> reader_epoch_{0};
   mutable std::atomic<int64_t> readers_[2] = {};

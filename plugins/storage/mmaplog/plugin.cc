@@ -264,8 +264,8 @@ class MmapLogStorage : public sdk::Storage {
       return sdk::InvalidArgument("truncate_after: unknown flags " +
                                   std::to_string(flags));
     }
-    return ToSdk(log_->TruncateAfter(position,
-                                     (flags & CAIRN_TRUNCATE_COMMITTED) != 0));
+    return ToSdk(
+        log_->TruncateAfter(position, (flags & CAIRN_TRUNCATE_COMMITTED) != 0));
   }
   sdk::Status Verify(cairn_problem_fn fn, void* context) override {
     uint64_t problems = 0;

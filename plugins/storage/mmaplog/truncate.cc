@@ -330,8 +330,10 @@ void Log::CutDerivedState(uint64_t position) {
     while (hi - lo > 1) {
       uint64_t mid = lo + (hi - lo) / 2;
       uint64_t p = position_of(s->revisions.Get(mid - 1));
-      if (p != 0 && p <= position) lo = mid;
-      else hi = mid;
+      if (p != 0 && p <= position)
+        lo = mid;
+      else
+        hi = mid;
     }
     const uint64_t new_head = lo;
     for (uint64_t r = new_head + 1; r <= head; ++r) s->revisions.Set(r - 1, 0);
@@ -354,8 +356,10 @@ void Log::CutDerivedState(uint64_t position) {
     while (lo < hi) {  // the first entry after the cut
       uint64_t mid = lo + (hi - lo) / 2;
       uint64_t p = position_of(t->locations.Get(mid));
-      if (p <= position) lo = mid + 1;
-      else hi = mid;
+      if (p <= position)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     t->count.store(lo, std::memory_order_release);
     for (uint64_t i = lo; i < n; ++i) t->locations.Set(i, 0);

@@ -36,12 +36,14 @@ using crash::EnvOr;
 
 std::string ChildPath() { return crash::ChildBinary("mmaplog_truncate_child"); }
 
-LogOptions Options(const std::string& path) { return crash::CrashOptions(path); }
+LogOptions Options(const std::string& path) {
+  return crash::CrashOptions(path);
+}
 
 struct ChildRun {
-  std::string out;       // what it printed before it ended
+  std::string out;  // what it printed before it ended
   std::string err;
-  bool killed = false;   // the kill, not the child, ended it
+  bool killed = false;  // the kill, not the child, ended it
   double elapsed_ms = 0;
 };
 
@@ -69,8 +71,10 @@ ChildRun RunChild(const std::string& dir, uint64_t position,
     int rc = poll(&p, 1, static_cast<int>((left + 999) / 1000));
     if (rc <= 0) continue;
     ssize_t n = read(out[0], buf, sizeof buf);
-    if (n <= 0) exited = true;
-    else run.out.append(buf, static_cast<size_t>(n));
+    if (n <= 0)
+      exited = true;
+    else
+      run.out.append(buf, static_cast<size_t>(n));
   }
   run.killed = !exited;
   kill(pid, SIGKILL);
@@ -167,11 +171,13 @@ TEST(MmapLogTruncateCrash, KilledTruncationLeavesTheWholeCutOrNone) {
     st.size = sizeof st;
     (*log)->LogState(&st);
     ASSERT_TRUE(st.written == position || st.written == kEvents)
-        << "kill " << k << ": written " << st.written << ", cut at "
-        << position << " of " << kEvents << (had_intent ? " (intent)" : "")
-        << " after " << delay << " us; child: " << run.out << run.err;
-    if (st.written == position) ++cut;
-    else ++none;
+        << "kill " << k << ": written " << st.written << ", cut at " << position
+        << " of " << kEvents << (had_intent ? " (intent)" : "") << " after "
+        << delay << " us; child: " << run.out << run.err;
+    if (st.written == position)
+      ++cut;
+    else
+      ++none;
     if (!run.killed) {
       EXPECT_EQ(st.written, position);
     }

@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <filesystem>
-#include <mutex>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,10 +41,12 @@ cairn_append_result AppendOne(Log& log, const std::string& stream,
 
 uint64_t CountAll(Log& log) {
   uint64_t n = 0;
-  EXPECT_TRUE(log.ReadAll(0, UINT64_MAX, true, [&](const cairn_event&) {
-                   ++n;
-                   return true;
-                 }).ok());
+  EXPECT_TRUE(log.ReadAll(0, UINT64_MAX, true,
+                          [&](const cairn_event&) {
+                            ++n;
+                            return true;
+                          })
+                  .ok());
   return n;
 }
 
@@ -191,7 +193,7 @@ TEST(MmapLogTruncate, CutsRecordsIndexesAndStreamsAndAppendsGoOn) {
     EXPECT_EQ(l.HeadPosition(), 700u);
   }
   for (int reopen = 0; reopen < 2; ++reopen) {  // from the checkpoint, then
-    auto log = Log::Open(o);                     // after a clean close again
+    auto log = Log::Open(o);                    // after a clean close again
     ASSERT_TRUE(log.ok()) << log.status();
     EXPECT_EQ((*log)->HeadPosition(), 700u);
     EXPECT_EQ(CheckReadsAgree(**log, kStreams, kTags), "");
@@ -237,9 +239,9 @@ TEST(MmapLogTruncate, HostCommitCutsCommittedOnlyWithTheFlag) {
 // Writes the intent file as truncate_after would (mode 0600).
 void WriteIntent(const std::string& dir, const std::string& text) {
   std::ofstream(dir + "/truncate") << text;
-  std::filesystem::permissions(dir + "/truncate",
-                               std::filesystem::perms::owner_read |
-                                   std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      dir + "/truncate",
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
 TEST(MmapLogTruncate, AnOpenFinishesACutWhoseIntentItFinds) {
@@ -288,14 +290,16 @@ TEST(MmapLogTruncate, ReadsBesideACutSeeTheLogBeforeOrAfterIt) {
         absl::Status s;
         if (t == 0) {
           s = l.ReadAll(0, UINT64_MAX, true, [&](const cairn_event& e) {
-            if (e.position != last + 1) fail("read_all gap at " + std::to_string(e.position));
+            if (e.position != last + 1)
+              fail("read_all gap at " + std::to_string(e.position));
             last = e.position;
             return true;
           });
         } else if (t == 1) {
           s = l.ReadStream("s9", 1, UINT64_MAX, UINT64_MAX,
                            [&](const cairn_event& e) {
-                             if (e.revision != last + 1) fail("read_stream gap");
+                             if (e.revision != last + 1)
+                               fail("read_stream gap");
                              last = e.revision;
                              return true;
                            });

@@ -85,8 +85,10 @@ uint64_t Log::CommittedHead(const StreamState* s) const {
   // Invariant: lo is committed (or 0), hi is not.
   while (hi - lo > 1) {
     uint64_t mid = lo + (hi - lo) / 2;
-    if (committed_revision(mid)) lo = mid;
-    else hi = mid;
+    if (committed_revision(mid))
+      lo = mid;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -157,9 +159,8 @@ absl::Status Log::SetCommitted(uint64_t position) {
         " is past the durable watermark " + std::to_string(durable));
   }
   uint64_t now = committed_.load(std::memory_order_acquire);
-  while (now < position &&
-         !committed_.compare_exchange_weak(now, position,
-                                           std::memory_order_seq_cst)) {
+  while (now < position && !committed_.compare_exchange_weak(
+                               now, position, std::memory_order_seq_cst)) {
   }
   if (now >= position) return absl::OkStatus();  // lower: a no-op
   // The copy in <path>/committed: a store into its mapping (kept by the
