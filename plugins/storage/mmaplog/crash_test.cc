@@ -29,6 +29,7 @@
 #include <random>
 #include <sstream>
 
+#include "crash_util.h"
 #include "crash_workload.h"
 #include "log.h"
 #include "test_util.h"
@@ -43,22 +44,9 @@ struct Ack {
   uint64_t first_position;
 };
 
-uint64_t EnvOr(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
-}
+using crash::EnvOr;
 
-// The child lives beside this test (CAIRN_BIN_DIR under ctest).
-std::string ChildPath() {
-  const char* bin = std::getenv("CAIRN_BIN_DIR");
-  if (bin != nullptr && *bin != '\0') {
-    return std::string(bin) + "/mmaplog_crash_child";
-  }
-  char self[4096];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : "./x";
-  return dir.substr(0, dir.rfind('/')) + "/mmaplog_crash_child";
-}
+std::string ChildPath() { return crash::ChildBinary("mmaplog_crash_child"); }
 
 // Runs the child (with `retention`, if not empty) and kills it after
 // `run_ms`, or as soon as `kill_now` says so; returns its acks.
@@ -66,29 +54,13 @@ std::vector<Ack> RunAndKill(const std::string& dir, unsigned seed, int run_ms,
                             std::string* child_error,
                             const std::string& retention = "",
                             const std::function<bool()>& kill_now = nullptr) {
-  int out[2], err[2];
-  EXPECT_EQ(pipe(out), 0);
-  EXPECT_EQ(pipe(err), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    close(out[0]);
-    close(err[0]);
-    std::string child = ChildPath();
-    std::string seed_text = std::to_string(seed);
-    if (retention.empty()) {
-      execl(child.c_str(), child.c_str(), dir.c_str(), seed_text.c_str(),
-            static_cast<char*>(nullptr));
-    } else {
-      execl(child.c_str(), child.c_str(), dir.c_str(), seed_text.c_str(),
-            retention.c_str(), static_cast<char*>(nullptr));
-    }
-    std::fprintf(stderr, "exec %s failed\n", child.c_str());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
+  std::vector<std::string> argv = {ChildPath(), dir, std::to_string(seed)};
+  if (!retention.empty()) argv.push_back(retention);
+  const crash::Child child = crash::SpawnChild(argv);
+  EXPECT_NE(child.pid, -1);
+  const pid_t pid = child.pid;
+  const int out[2] = {child.out, -1};
+  const int err[2] = {child.err, -1};
   std::string text;
   auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(run_ms);
@@ -160,14 +132,7 @@ uint64_t Acknowledge(const std::vector<Ack>& acks,
   return events;
 }
 
-LogOptions CrashOptions(const std::string& path) {
-  LogOptions options;
-  options.path = path;
-  options.segment_size = crash::kSegmentSize;
-  options.fsync = FsyncMode::kAlways;
-  options.stream_bucket_bits = 6;
-  return options;
-}
+using crash::CrashOptions;
 
 // Reopens the log the child was killed in and checks it: every acknowledged
 // head is there (even if retention removed the events), every event from

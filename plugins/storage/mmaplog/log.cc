@@ -142,6 +142,11 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
   if (!s.ok()) return s;
   s = log->Recover();
   if (!s.ok()) return s;
+  // A truncation a crash interrupted is finished before anything else.
+  s = log->FinishTruncation();
+  if (!s.ok()) return s;
+  s = log->OpenCommittedFile();
+  if (!s.ok()) return s;
   log->recovered_ = true;
   log->flusher_ = std::thread([l = log.get()] {
     NameThisThread("mmaplog-flush");
@@ -395,6 +400,12 @@ void Log::PreparerLoop() {
     lk.unlock();
     auto seg = CreateSegment(number);
     lk.lock();
+    if (seg.ok() && number != next_spare_number_) {
+      // A truncation renumbered the spares meanwhile: this one would leave
+      // a gap in the segment numbers.
+      (void)fs_->Remove((*seg)->file->path());
+      continue;
+    }
     if (seg.ok()) {
       ++next_spare_number_;
       spare_error_ = absl::OkStatus();
@@ -1016,6 +1027,8 @@ void Log::FlusherLoop() {
         gathering_.store(false, std::memory_order_seq_cst);
       }
     }
+    // A truncation lowers the watermarks between passes, never inside one.
+    std::lock_guard<std::mutex> pass(sync_pass_mu_);
     if (seal_only) {
       absl::Status s = SyncSegments(/*include_active=*/false);
       if (!s.ok()) {
@@ -1046,7 +1059,12 @@ void Log::FlusherLoop() {
       // returned, so it never claims more than is on disk; the next sync of
       // the active segment carries it there.
       WriteDurableMark(synced);
+      // commit = durable with fsync = always: committed is durable_.
+      if (options_.fsync == FsyncMode::kAlways && !options_.commit_host) {
+        WakeCommitWaiters();
+      }
     }
+    SyncCommittedFile();  // commit = host: its copy, if it moved
     durable_changed_[sync_number & 1].WakeAll();
   }
 }
@@ -1163,7 +1181,8 @@ absl::Status Log::ReadStream(std::string_view stream, uint64_t from,
                              uint64_t to, uint64_t max_count, EventFn fn) {
   StreamState* s = streams_.Find(stream);
   if (s == nullptr || max_count == 0) return absl::OkStatus();
-  uint64_t watermark = watermark_.load(std::memory_order_acquire);
+  ReadGuard guard(this);
+  uint64_t watermark = Committed();
   uint64_t head = s->head();
   uint64_t start = std::max<uint64_t>(
       {from, 1, s->deleted_to.load(std::memory_order_acquire) + 1,
@@ -1213,7 +1232,8 @@ absl::Status Log::ReadTag(std::string_view tag, uint64_t after_position,
                           uint64_t max_count, EventFn fn) {
   TagState* t = tags_.Find(tag);
   if (t == nullptr || max_count == 0) return absl::OkStatus();
-  uint64_t watermark = watermark_.load(std::memory_order_acquire);
+  ReadGuard guard(this);
+  uint64_t watermark = Committed();
   uint64_t n = t->count.load(std::memory_order_acquire);
   SegmentRef pin(this);
   // Binary search the first entry with position > after_position; each probe
@@ -1262,7 +1282,8 @@ absl::Status Log::ReadTag(std::string_view tag, uint64_t after_position,
 
 absl::Status Log::ReadAll(uint64_t after_position, uint64_t max_count,
                           bool include_deleted, EventFn fn) {
-  uint64_t watermark = watermark_.load(std::memory_order_acquire);
+  ReadGuard guard(this);
+  uint64_t watermark = Committed();
   if (after_position >= watermark || max_count == 0) return absl::OkStatus();
   uint64_t want = after_position + 1;
   SegmentRef pin(this);
@@ -1338,16 +1359,11 @@ absl::Status Log::ReadAll(uint64_t after_position, uint64_t max_count,
   return absl::OkStatus();
 }
 
-uint64_t Log::HeadRevision(std::string_view stream) const {
-  StreamState* s = streams_.Find(stream);
-  return s == nullptr ? 0 : s->head();
-}
-
 absl::Status Log::WaitCommit(uint64_t after_position, uint32_t timeout_ms,
                              uint64_t* position) {
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(timeout_ms);
-  uint64_t w = watermark_.load(std::memory_order_acquire);
+  uint64_t w = Committed();
   if (w > after_position) {
     *position = w;
     return absl::OkStatus();
@@ -1355,11 +1371,10 @@ absl::Status Log::WaitCommit(uint64_t after_position, uint32_t timeout_ms,
   std::unique_lock<std::mutex> lk(commit_mu_);
   commit_waiters_.fetch_add(1, std::memory_order_seq_cst);
   bool woke = commit_cv_.wait_until(lk, deadline, [&] {
-    return watermark_.load(std::memory_order_seq_cst) > after_position ||
-           stopping_.load();
+    return Committed() > after_position || stopping_.load();
   });
   commit_waiters_.fetch_sub(1, std::memory_order_relaxed);
-  *position = watermark_.load(std::memory_order_acquire);
+  *position = Committed();
   if (*position > after_position) return absl::OkStatus();
   if (stopping_.load()) return absl::CancelledError("the log is closing");
   (void)woke;
@@ -1398,16 +1413,22 @@ absl::Status Log::DeleteTo(std::string_view stream, uint64_t revision) {
 absl::Status Log::ListStreams(
     uint64_t after_ordinal, uint64_t max_count,
     absl::FunctionRef<bool(const cairn_stream_info&)> fn) {
+  ReadGuard guard(this);
   uint64_t n = stream_count_.load(std::memory_order_acquire);
   uint64_t sent = 0;
   for (uint64_t o = after_ordinal + 1; o <= n && sent < max_count; ++o) {
     auto* s = reinterpret_cast<StreamState*>(ordinals_.Get(o - 1));
+    if (s == nullptr) break;  // cut by a truncation meanwhile
+    // Ordinals follow the positions of first events: the first stream
+    // whose first event is not committed ends the list.
+    const uint64_t head = CommittedHead(s);
+    if (head == 0 && s->trimmed_to.load(std::memory_order_acquire) == 0) break;
     cairn_stream_info info;
     info.size = sizeof info;
     info.name = cairn_bytes{reinterpret_cast<const uint8_t*>(s->name.data()),
                             s->name.size()};
     info.ordinal = o;
-    info.head_revision = s->head();
+    info.head_revision = head;
     info.deleted_to = s->deleted_to.load(std::memory_order_acquire);
     ++sent;
     if (!fn(info)) break;

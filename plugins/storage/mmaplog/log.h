@@ -82,6 +82,10 @@ struct LogOptions {
   // cuts the log at the damage, keeps a copy of every file it changes in
   // quarantine/ and lists what it dropped in RecoveryReport::repairs.
   bool repair = false;
+  // The host-defined option "commit" (cairn/plugin.h, "The ordered log"):
+  // false ("durable", the default) keeps committed = durable without any
+  // call; true ("host") advances committed only through SetCommitted.
+  bool commit_host = false;
   // Where the background thread reports what it could not do (a checkpoint
   // or a removal that failed); null: nowhere. Called from that thread.
   std::function<void(const std::string&)> warn;
@@ -212,10 +216,47 @@ class Log {
   absl::Status ReadAll(uint64_t after_position, uint64_t max_count,
                        bool include_deleted, EventFn fn);
 
-  uint64_t HeadRevision(std::string_view stream) const;
-  uint64_t HeadPosition() const {
+  // The committed head of `stream` (watermarks.cc): its highest revision at
+  // or below the committed watermark. With commit = durable and fsync =
+  // always, a head whose batch is written waits for its sync (at most one
+  // group commit) and is then committed.
+  uint64_t HeadRevision(std::string_view stream);
+  uint64_t HeadPosition() const { return Committed(); }
+
+  // ---- Watermarks (watermarks.cc; docs/mmaplog.md, Watermarks) ----------
+  // written: the gap-free prefix of published records (the committer's
+  // watermark). durable: what the fsync policy has acknowledged as durable:
+  // synced with fsync=always; = written with interval and never, whose
+  // appends are acknowledged before a sync. committed: what readers see;
+  // with commit=durable it is durable itself (no store per append), with
+  // commit=host what SetCommitted last raised it to.
+  uint64_t Written() const {
     return watermark_.load(std::memory_order_acquire);
   }
+  uint64_t Durable() const {
+    return options_.fsync == FsyncMode::kAlways
+               ? durable_.load(std::memory_order_acquire)
+               : watermark_.load(std::memory_order_acquire);
+  }
+  uint64_t Committed() const {
+    return options_.commit_host ? committed_.load(std::memory_order_acquire)
+                                : Durable();
+  }
+  // Fills first_position, written, durable, committed and epoch (0: epochs
+  // are not kept here yet).
+  void LogState(cairn_log_state* state) const;
+  // commit=host: raises committed to `position` (a lower one is a no-op);
+  // FailedPrecondition past durable, or with commit=durable. Wakes
+  // WaitCommit. Thread-safe.
+  absl::Status SetCommitted(uint64_t position);
+
+  // ---- Truncation (truncate.cc; docs/mmaplog.md, Truncation) ------------
+  // Removes every record after `position` and everything derived from it;
+  // the watermarks become at most `position`. Below committed needs
+  // allow_committed (CAIRN_TRUNCATE_COMMITTED). Crash-safe through the
+  // intent file `truncate`. No append, apply or delete_to may run beside it;
+  // reads may, and see the log before or after the cut.
+  absl::Status TruncateAfter(uint64_t position, bool allow_committed);
 
   // Blocks until the watermark exceeds after_position (OK), timeout_ms passes
   // (DeadlineExceeded) or the log closes (Cancelled). Woken by commits.
@@ -285,6 +326,45 @@ class Log {
   explicit Log(const LogOptions& options);
 
   absl::Status Recover();
+
+  // watermarks.cc: the committed head of a stream, found through its
+  // revision index (the records' positions) when its newest revisions are
+  // past the committed watermark.
+  uint64_t CommittedHead(const StreamState* s) const;
+  // commit=host: maps <path>/committed and reads the committed watermark
+  // it holds (at most durable) at open.
+  absl::Status OpenCommittedFile();
+  // commit=host: makes the committed watermark stored in <path>/committed
+  // durable if it changed (flusher, after a sync).
+  void SyncCommittedFile();
+  // commit=host: stores `position` into <path>/committed (a new slot;
+  // lower is allowed: truncation), synced if `sync`.
+  void WriteCommittedCopy(uint64_t position, bool sync);
+  // Wakes WaitCommit callers (when any wait).
+  void WakeCommitWaiters();
+
+  // truncate.cc. A read in progress, for the truncation's grace period:
+  // reads hold one while they may look at records; CutAfter waits until
+  // every read that began before it lowered the watermarks has ended.
+  class ReadGuard {
+   public:
+    explicit ReadGuard(const Log* log);
+    ~ReadGuard();
+    ReadGuard(const ReadGuard&) = delete;
+    ReadGuard& operator=(const ReadGuard&) = delete;
+
+   private:
+    const Log* log_;
+    uint64_t slot_;
+  };
+  void WaitForReaders();
+  // The cut itself, on the open log (also run by Open when it finds the
+  // intent file): files first, then the derived in-memory state.
+  absl::Status CutAfter(uint64_t position);
+  // Cuts the in-memory state derived from records after `position`.
+  void CutDerivedState(uint64_t position);
+  // Open: finishes a truncation whose intent file a crash left behind.
+  absl::Status FinishTruncation();
   absl::Status ScanSegment(Segment* segment, uint32_t from, uint64_t* expected,
                            bool* truncated);
   // Raises recovery_.proven_position to `position` (proved by `by`).
@@ -438,6 +518,18 @@ class Log {
   std::atomic<uint64_t> committed_segment_{0};
   std::atomic<uint64_t> watermark_{0};
   std::atomic<uint64_t> durable_{0};
+  // commit=host only (Committed()): the committed watermark, and its copy
+  // in <path>/committed (a mapped 4 KiB file; record.h-style CRC'd slot).
+  std::atomic<uint64_t> committed_{0};
+  std::unique_ptr<MappedFile> committed_file_;
+  std::mutex committed_mu_;  // serialises writes of committed_file_
+  // Held by the flusher for a pass (watermark read .. durable_ raised) and
+  // by a truncation, which lowers the watermarks.
+  std::mutex sync_pass_mu_;
+  uint64_t committed_synced_ = 0;  // guarded by committed_mu_
+  // Reads in progress (ReadGuard), by the parity of reader_epoch_.
+  mutable std::atomic<uint64_t> reader_epoch_{0};
+  mutable std::atomic<int64_t> readers_[2] = {};
   FutexEvent watermark_changed_;  // appenders waiting for an earlier batch
   // Appenders waiting for their sync: syncs alternate between the two.
   FutexEvent durable_changed_[2];

@@ -16,6 +16,8 @@ sdk::Status ToSdk(const absl::Status& s) { return sdk::FromAbsl(s); }
 
 // zero-fill's values.
 const char* const kZeroFillValues[] = {"auto", "always", "never", nullptr};
+// commit's values (host-defined, cairn/plugin.h).
+const char* const kCommitValues[] = {"durable", "host", nullptr};
 
 // How the log and verify name a file in the store folder mmaplog did not make.
 std::string ForeignFileText(const std::string& name) {
@@ -42,6 +44,14 @@ class MmapLogStorage : public sdk::Storage {
                                   "' is not true or false");
     }
     lo.create = create == "true";
+    // `commit` is host-defined too (cairn/plugin.h, "The ordered log").
+    const std::string commit =
+        options.Get(CAIRN_STORAGE_OPTION_COMMIT, "durable");
+    if (commit != "durable" && commit != "host") {
+      return sdk::InvalidArgument("option 'commit': '" + commit +
+                                  "' is not durable or host");
+    }
+    lo.commit_host = commit == "host";
     sdk::Status s = options.GetSize("segment-size", lo.segment_size,
                                     &lo.segment_size);
     if (!s.ok()) return s;
@@ -216,6 +226,21 @@ class MmapLogStorage : public sdk::Storage {
   sdk::Status Apply(const cairn_event* events, size_t count) override {
     return ToSdk(log_->Apply(events, count));
   }
+  sdk::Status LogState(cairn_log_state* state) override {
+    log_->LogState(state);
+    return sdk::Status::Ok();
+  }
+  sdk::Status SetCommitted(uint64_t position) override {
+    return ToSdk(log_->SetCommitted(position));
+  }
+  sdk::Status TruncateAfter(uint64_t position, uint32_t flags) override {
+    if ((flags & ~uint32_t{CAIRN_TRUNCATE_COMMITTED}) != 0) {
+      return sdk::InvalidArgument("truncate_after: unknown flags " +
+                                  std::to_string(flags));
+    }
+    return ToSdk(
+        log_->TruncateAfter(position, (flags & CAIRN_TRUNCATE_COMMITTED) != 0));
+  }
   sdk::Status Verify(cairn_problem_fn fn, void* context) override {
     uint64_t problems = 0;
     auto report = [&](const std::string& p) {
@@ -256,7 +281,8 @@ CAIRN_STORAGE_PLUGIN(
     "commit, crash recovery, indexes",
     CAIRN_CAP_PERSISTENT | CAIRN_CAP_LIVE_READS | CAIRN_CAP_TAGS |
         CAIRN_CAP_SNAPSHOTS | CAIRN_CAP_DELETE | CAIRN_CAP_APPLY |
-        CAIRN_CAP_APPEND_MAY_BLOCK | CAIRN_CAP_SEAL_IN_APPEND,
+        CAIRN_CAP_APPEND_MAY_BLOCK | CAIRN_CAP_SEAL_IN_APPEND |
+        CAIRN_CAP_HOST_COMMIT | CAIRN_CAP_TRUNCATE,
     cairn::sdk::OptionDesc(CAIRN_STORAGE_OPTION_PATH, CAIRN_OPT_PATH, nullptr,
                            "the store folder", nullptr,
                            CAIRN_OPT_REQUIRED | CAIRN_OPT_HOST_DEFINED),
@@ -277,6 +303,12 @@ CAIRN_STORAGE_PLUGIN(
                            cairn::mmaplog::kZeroFillValues),
     cairn::sdk::OptionDesc(CAIRN_STORAGE_OPTION_CREATE, CAIRN_OPT_BOOL, "true",
                            "false: open only an existing store", nullptr,
+                           CAIRN_OPT_HOST_DEFINED),
+    cairn::sdk::OptionDesc(CAIRN_STORAGE_OPTION_COMMIT, CAIRN_OPT_ENUM,
+                           "durable",
+                           "durable: readers see what is durable; host: "
+                           "what set_committed allowed",
+                           cairn::mmaplog::kCommitValues,
                            CAIRN_OPT_HOST_DEFINED),
     cairn::sdk::OptionDesc(CAIRN_STORAGE_OPTION_REPAIR, CAIRN_OPT_BOOL, "false",
                            "repair what recovery refuses, listing what is "

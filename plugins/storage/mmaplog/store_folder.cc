@@ -135,9 +135,9 @@ bool IsStoreEntryName(std::string_view name) {
   // temporary "<name>.tmp" while it is replaced.
   static constexpr std::string_view kFolders[] = {"index", "snapshots",
                                                   "quarantine"};
-  static constexpr std::string_view kFiles[] = {kStoreMarkerFile, "LOCK",
-                                                "deletes.log",
-                                                "retention.state"};
+  static constexpr std::string_view kFiles[] = {
+      kStoreMarkerFile,  "LOCK",      "deletes.log",
+      "retention.state", "committed", "truncate"};
   constexpr std::string_view kTmp = ".tmp";
   for (std::string_view folder : kFolders) {
     if (name == folder) return true;
