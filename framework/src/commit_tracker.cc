@@ -22,7 +22,8 @@ uint64_t CommitTracker::Acknowledge(uint64_t first, uint64_t last) {
   // Advance over ranges that now continue the prefix, stopping before a
   // failed range (acknowledged or not, it stays out of the prefix).
   const uint64_t limit = failed_first_ == 0 ? UINT64_MAX : failed_first_ - 1;
-  while (!ahead_.empty() && ahead_.begin()->first <= prefix + 1 && prefix < limit) {
+  while (!ahead_.empty() && ahead_.begin()->first <= prefix + 1 &&
+         prefix < limit) {
     prefix = std::min(std::max(prefix, ahead_.begin()->second), limit);
     if (ahead_.begin()->second <= prefix) {
       ahead_.erase(ahead_.begin());
@@ -60,7 +61,8 @@ absl::Status CommitTracker::Wait(uint64_t position) {
     return published_.load(std::memory_order_relaxed) >= position ||
            (failed_first_ != 0 && failed_first_ <= position);
   });
-  if (published_.load(std::memory_order_relaxed) >= position) return absl::OkStatus();
+  if (published_.load(std::memory_order_relaxed) >= position)
+    return absl::OkStatus();
   return failure_;
 }
 
