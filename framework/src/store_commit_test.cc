@@ -386,6 +386,48 @@ TEST_P(StoreCommitStorageTest, TheSealRegistryRecordOfAFirstSealIsCommitted) {
   EXPECT_EQ(store->ReadStream("s")->front().data, "x");
 }
 
+TEST_F(StoreCommitTest, OpenOffersTheUncommittedTailToReplicationAgain) {
+  ReplicationGate gate;
+  gate.set_auto_ack(true);
+  config_.storage.options.emplace_back("seed-uncommitted", "3");
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_EQ(gate.calls().size(), 1u);
+  EXPECT_EQ(gate.calls()[0].first, 1u);
+  EXPECT_EQ(gate.calls()[0].last, 3u);
+  EXPECT_EQ(State(*store).committed, 3u);
+  EXPECT_EQ(*store->HeadRevision("seeded"), 3u);  // committed: visible
+  absl::StatusOr<AppendResult> r =
+      store->Append("s", ExpectedRevision::Any(), {Event("x")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->first_position, 4u);
+  EXPECT_EQ(State(*store).committed, 4u);
+}
+
+TEST_F(StoreCommitTest,
+       ATailStillUnacknowledgedAtOpenLeavesReadsAndRefusesWrites) {
+  ReplicationGate gate;
+  config_.storage.options.emplace_back("seed-uncommitted", "2");
+  auto opening = std::async(std::launch::async,
+                            [&] { return Store::Open(config_, registry_); });
+  ASSERT_TRUE(gate.WaitForHeld(1));
+  ASSERT_TRUE(gate.Release(1, "no quorum"));
+  absl::StatusOr<std::unique_ptr<Store>> store = opening.get();
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(State(**store).committed, 0u);
+  EXPECT_EQ(*(*store)->HeadPosition(), 0u);
+  absl::StatusOr<AppendResult> r =
+      (*store)->Append("s", ExpectedRevision::Any(), {Event("x")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(
+      r.status().message(),
+      HasSubstr(
+          "refused, nothing written: positions 1..2 (written before this open) "
+          "are stored locally but replication 'test-multi-node' did not "
+          "acknowledge them: no quorum"));
+  EXPECT_EQ(State(**store).written, 2u);
+}
+
 TEST_F(StoreCommitTest,
        BeginEpochCommitsTheEpochRecordAndEpochEndFindsTheBoundary) {
   ReplicationGate gate;
