@@ -336,6 +336,8 @@ struct Store::Impl {
   // own record's position.
   bool host_commit = false;
   std::unique_ptr<CommitTracker> tracker;  // host commit only
+  // Acknowledgements handled (committed advanced if they allowed it).
+  std::atomic<uint64_t> acknowledgements{0};
   absl::Mutex write_order;
 
   ~Impl() {
@@ -607,6 +609,7 @@ struct Store::Impl {
     }
     const uint64_t prefix = tracker->Acknowledge(first, last);
     if (prefix > tracker->published()) CommitPrefix(prefix);
+    acknowledgements.fetch_add(1, std::memory_order_release);
     absl::Status committed = tracker->Wait(last);
     if (committed.ok()) return committed;
     return MakeStatus(
@@ -1642,6 +1645,8 @@ absl::StatusOr<std::map<std::string, double>> Store::Stats() {
         static_cast<double>(tracker.published());
     collect.values["store.acks_out_of_order"] =
         static_cast<double>(tracker.out_of_order());
+    collect.values["store.acknowledgements"] = static_cast<double>(
+        impl_->acknowledgements.load(std::memory_order_acquire));
     collect.values["store.commit_failed_at"] =
         static_cast<double>(tracker.failed_first());
   }

@@ -267,6 +267,7 @@ TEST_P(StoreCommitStorageTest,
   }
   std::mt19937 random(14);
   int ahead_of_prefix = 0;
+  double released = 0;
   bool held_all = true;
   for (int round = 0; round < kRounds && held_all; ++round) {
     held_all = gate.WaitForHeld(kThreads);
@@ -274,6 +275,10 @@ TEST_P(StoreCommitStorageTest,
     std::shuffle(held.begin(), held.end(), random);
     for (const ReplicationGate::Range& range : held) {
       gate.Release(range.first);
+      // Once the Store has handled this answer, committed is at most the
+      // prefix of what was acknowledged.
+      released++;
+      EXPECT_TRUE(WaitForStat(*store, "store.acknowledgements", released));
       if (State(*store).committed > gate.AcknowledgedPrefix())
         ahead_of_prefix++;
     }

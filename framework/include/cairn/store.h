@@ -232,9 +232,10 @@ class Store {
   absl::StatusOr<uint32_t> RotateKey();
   // Storage and replication counters, prefixed "storage." / "replication.";
   // with host_commit() also the Store's own: "store.acknowledged" (end of
-  // the acknowledged prefix), "store.committed" (what it set), and
+  // the acknowledged prefix), "store.committed" (what it set),
   // "store.acks_out_of_order" (acknowledged ranges waiting for an earlier
-  // one), "store.commit_failed_at" (first unacknowledged range; 0: none).
+  // one), "store.acknowledgements" (replicate answers handled) and
+  // "store.commit_failed_at" (first unacknowledged position; 0: none).
   absl::StatusOr<std::map<std::string, double>> Stats();
 
   std::unique_ptr<Subscription> Subscribe(SubscriptionFilter filter);
