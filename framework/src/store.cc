@@ -17,6 +17,8 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "commit_tracker.h"
 #include "envelope.h"
 #include "seal_registry.h"
 
@@ -221,6 +223,73 @@ absl::Status AddCreateOption(const std::vector<std::string>& accepted,
   return absl::OkStatus();
 }
 
+// The host-defined storage option `commit` (cairn/plugin.h): "host" when
+// the replication plugin declares CAIRN_CAP_MULTI_NODE (or the site asks
+// for it), else "durable", for a storage plugin that lists the option.
+// Sets *host when the Store must advance committed itself; refuses a
+// storage that cannot let it, naming both plugins and what is missing.
+absl::Status AddCommitOption(
+    const Plugin& storage, const Plugin& replication,
+    std::vector<std::pair<std::string, std::string>>* pairs, bool* host) {
+  std::vector<std::string> accepted = storage.option_keys();
+  const bool lists =
+      std::find(accepted.begin(), accepted.end(), "commit") != accepted.end();
+  auto site = std::find_if(pairs->begin(), pairs->end(),
+                           [](const auto& kv) { return kv.first == "commit"; });
+  const bool multi_node = replication.Has(CAIRN_CAP_MULTI_NODE);
+  *host = multi_node || (site != pairs->end() && site->second == "host");
+  if (!*host) {
+    if (lists && site == pairs->end()) pairs->emplace_back("commit", "durable");
+    return absl::OkStatus();
+  }
+  const cairn_storage_api* api = storage.storage();
+  std::string missing;
+  if (!storage.Has(CAIRN_CAP_HOST_COMMIT)) {
+    missing = "does not declare CAIRN_CAP_HOST_COMMIT";
+  } else if (!lists) {
+    missing =
+        "declares CAIRN_CAP_HOST_COMMIT but does not list the option 'commit'";
+  } else if (!CAIRN_HAS_FIELD(cairn_storage_api, api, set_committed) ||
+             api->set_committed == nullptr || api->log_state == nullptr) {
+    missing =
+        "declares CAIRN_CAP_HOST_COMMIT but lacks set_committed or log_state";
+  }
+  if (!missing.empty()) {
+    std::string why =
+        multi_node
+            ? absl::StrCat(
+                  "replication plugin '", replication.name(),
+                  "' declares CAIRN_CAP_MULTI_NODE (it acknowledges appends "
+                  "once peers have them)")
+            : std::string("[storage] commit = host");
+    return MakeStatus(
+        CAIRN_E_FAILED_PRECONDITION,
+        absl::StrCat(why,
+                     ", so the host must advance storage's committed "
+                     "watermark itself, but storage plugin '",
+                     storage.name(), "' ", missing,
+                     "; readers would see events replication "
+                     "has not acknowledged. Choose a storage plugin that "
+                     "declares CAIRN_CAP_HOST_COMMIT"));
+  }
+  if (site == pairs->end()) {
+    pairs->emplace_back("commit", "host");
+  } else if (site->second != "host") {
+    return MakeStatus(
+        CAIRN_E_INVALID_ARGUMENT,
+        absl::StrCat(
+            "[storage] commit = ", site->second, ": replication plugin '",
+            replication.name(),
+            "' declares CAIRN_CAP_MULTI_NODE, which needs commit = host "
+            "(what the host passes); remove the key"));
+  }
+  return absl::OkStatus();
+}
+
+// Set on the appending thread when its seal recorded a key in the seal
+// registry: a snapshot record no append range covers (host commit).
+thread_local bool recorded_seal_key = false;
+
 }  // namespace
 
 struct Store::Impl {
@@ -259,6 +328,18 @@ struct Store::Impl {
   // seal makes without taking registry_mutex.
   static constexpr uint64_t kNoKey = UINT64_MAX;
   std::atomic<uint64_t> proven_key_id{kNoKey};
+
+  // Host commit ("commit" = "host", docs/architecture.md "Watermarks"):
+  // the Store advances storage's committed watermark over the contiguous
+  // prefix of positions replication acknowledged. Appends hold
+  // write_order shared while inside storage, control writes hold it
+  // exclusively, so the written watermark after a control write is its
+  // own record's position.
+  bool host_commit = false;
+  std::unique_ptr<CommitTracker> tracker;  // host commit only
+  // Acknowledgements handled (committed advanced if they allowed it).
+  std::atomic<uint64_t> acknowledgements{0};
+  absl::Mutex write_order;
 
   ~Impl() {
     if (storage != nullptr) {
@@ -441,12 +522,159 @@ struct Store::Impl {
                              "' in the store's seal registry before its first seal is stored"));
       if (!s.ok()) return s;
       seal_keys = std::move(keys);
+      recorded_seal_key = true;
       std::string line = absl::StrCat("first seal under cipher '", name, "' key id ", key_id,
                                       ": recorded in the store's seal registry");
       HostLog(CAIRN_LOG_INFO, "store", line.c_str());
     }
     proven_key_id.store(key_id, std::memory_order_release);
     return absl::OkStatus();
+  }
+
+  // ---- Host commit ----
+
+  absl::StatusOr<cairn_log_state> ReadLogState() {
+    cairn_log_state state{};
+    state.size = sizeof(state);
+    CallError e;
+    absl::Status s = Check(
+        st->log_state(storage, &state, &e.error), e,
+        absl::StrCat("log state of storage '", storage_plugin->name(), "'"));
+    if (!s.ok()) return s;
+    return state;
+  }
+
+  // Why writes stop after a failure, for every message that reports it.
+  std::string Stalled(const absl::Status& failure) const {
+    return absl::StrCat(
+        failure.message(), "; committed cannot pass position ",
+        tracker->failed_first() - 1,
+        ", so this store accepts no more writes until it is reopened "
+        "(opening offers the unacknowledged positions to replication again)");
+  }
+
+  // Host commit: refuses a write before it is stored once a range failed.
+  absl::Status Fenced(std::string_view what) const {
+    if (!host_commit) return absl::OkStatus();
+    absl::Status failure = tracker->failure();
+    if (failure.ok()) return failure;
+    return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
+                      absl::StrCat(AV(what), " refused, nothing written: ",
+                                   Stalled(failure)));
+  }
+
+  // Host commit: set_committed(prefix), then wakes those waiting for it. A
+  // storage whose durable watermark lags (an fsync policy that syncs
+  // later) refuses past durable: flush, then once more. If it still fails,
+  // committed stays where it is and the range fails.
+  void CommitPrefix(uint64_t prefix) {
+    CallError e;
+    cairn_status code = st->set_committed(storage, prefix, &e.error);
+    if (code == CAIRN_E_FAILED_PRECONDITION) {
+      CallError flushed;
+      st->flush(storage, &flushed.error);
+      e.message[0] = '\0';
+      code = st->set_committed(storage, prefix, &e.error);
+    }
+    absl::Status s =
+        Check(code, e,
+              absl::StrCat("storage '", storage_plugin->name(),
+                           "' advancing its committed watermark to ", prefix));
+    if (s.ok()) {
+      tracker->Publish(prefix);
+    } else {
+      tracker->Fail(tracker->published() + 1, prefix, s);
+    }
+  }
+
+  // Asks replication to acknowledge positions first..last (`what` wrote
+  // them) and returns once it has. With host commit, then advances
+  // committed over the contiguous acknowledged prefix and returns only
+  // once committed covers `last`; a replicate failure keeps committed
+  // below `first` for good (Stalled).
+  // `what()` is formatted only for a message.
+  template <typename What>
+  absl::Status ReplicateAndCommit(uint64_t first, uint64_t last, What&& what) {
+    CallError e;
+    absl::Status replicated =
+        CheckEach(re->replicate(replication, first, last, &e.error), e, [&] {
+          return absl::StrCat("positions ", first, "..", last, " (", what(),
+                              ") are stored locally but replication '",
+                              replication_plugin->name(),
+                              "' did not acknowledge them");
+        });
+    if (!host_commit) return replicated;
+    if (!replicated.ok()) {
+      tracker->Fail(first, last, replicated);
+      return replicated;
+    }
+    const uint64_t prefix = tracker->Acknowledge(first, last);
+    if (prefix > tracker->published()) CommitPrefix(prefix);
+    acknowledgements.fetch_add(1, std::memory_order_release);
+    absl::Status committed = tracker->Wait(last);
+    if (committed.ok()) return committed;
+    return MakeStatus(
+        CAIRN_E_FAILED_PRECONDITION,
+        absl::StrCat("positions ", first, "..", last, " (", what(),
+                     ") are stored and acknowledged but cannot be committed: ",
+                     Stalled(committed)));
+  }
+
+  // Runs a control write (delete-to, snapshot save or delete, epoch),
+  // which writes records at positions storage does not report. With host
+  // commit it runs while no append is inside storage, so the written
+  // watermark before and after brackets exactly its records; those are
+  // then replicated and committed like an append's.
+  //
+  // With `cover_tail` (begin_epoch: a new primary), it first takes over
+  // what storage committed without this Store (a replica's applied log),
+  // then replicates and commits every record after that too, not only its
+  // own: the tail a former replica holds uncommitted.
+  absl::Status ControlWrite(std::string_view what,
+                            const std::function<absl::Status()>& write,
+                            bool cover_tail = false) {
+    if (!host_commit) return write();
+    if (absl::Status fenced = Fenced(what); !fenced.ok()) return fenced;
+    uint64_t first = 0, after = 0;
+    {
+      absl::WriterMutexLock lock(&write_order);
+      absl::StatusOr<cairn_log_state> state = ReadLogState();
+      if (!state.ok()) return state.status();
+      first = state->written + 1;
+      if (cover_tail) {
+        if (state->committed > tracker->acknowledged()) {
+          tracker->Acknowledge(tracker->acknowledged() + 1, state->committed);
+          tracker->Publish(state->committed);
+        }
+        first = tracker->acknowledged() + 1;
+      }
+      absl::Status s = write();
+      if (!s.ok()) return s;
+      state = ReadLogState();
+      if (!state.ok()) return state.status();
+      after = state->written;
+    }
+    if (after < first)
+      return absl::OkStatus();  // nothing written (e.g. an unknown stream)
+    return ReplicateAndCommit(first, after,
+                              [what] { return std::string(what); });
+  }
+
+  // Host commit: after an append whose seal recorded a key in the seal
+  // registry (a snapshot record inside the append, at a position no range
+  // reports), replicates and commits everything written so far.
+  absl::Status CommitSealRegistry() {
+    uint64_t written = 0;
+    {
+      absl::WriterMutexLock lock(&write_order);
+      absl::StatusOr<cairn_log_state> state = ReadLogState();
+      if (!state.ok()) return state.status();
+      written = state->written;
+    }
+    const uint64_t first = tracker->acknowledged() + 1;
+    if (written < first) return absl::OkStatus();
+    return ReplicateAndCommit(first, written,
+                              [] { return std::string("the seal registry"); });
   }
 
   // ---- Read side ----
@@ -825,6 +1053,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
     if (takes_path && !has_path) pairs.emplace_back("path", config.path);
     s = AddCreateOption(accepted, open_options, &pairs);
     if (!s.ok()) return s;
+    s = AddCommitOption(*impl->storage_plugin, *impl->replication_plugin,
+                        &pairs, &impl->host_commit);
+    if (!s.ok()) return s;
     PluginOptions options(pairs);
     s = Check(impl->st->open(options.get(), &impl->storage, &e.error), e,
               absl::StrCat("opening storage '", config.storage.plugin, "' at '",
@@ -837,6 +1068,22 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
                              &e.error),
               e, absl::StrCat("opening replication '", config.replication.plugin, "'"));
     if (!s.ok()) return s;
+  }
+  if (impl->host_commit) {
+    absl::StatusOr<cairn_log_state> state = impl->ReadLogState();
+    if (!state.ok()) return state.status();
+    impl->tracker = std::make_unique<CommitTracker>(state->committed);
+    // Positions written but never committed (a failure or a crash before
+    // replication acknowledged them) are offered to replication again; if
+    // it still refuses, the store opens for reads and refuses writes.
+    if (impl->re->role(impl->replication) != CAIRN_ROLE_REPLICA &&
+        state->written > state->committed) {
+      s = impl->ReplicateAndCommit(state->committed + 1, state->written, [] {
+        return std::string("written before this open");
+      });
+      if (!s.ok())
+        HostLog(CAIRN_LOG_ERROR, "store", std::string(s.message()).c_str());
+    }
   }
   std::unique_ptr<Store> store(new Store(std::move(impl)));
 
@@ -905,6 +1152,11 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
   if (s.re->role(s.replication) == CAIRN_ROLE_REPLICA) {
     return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
                       "this node is a replica: append on the primary");
+  }
+  if (s.host_commit) {
+    absl::Status fenced =
+        s.Fenced(absl::StrCat("append to stream '", AV(stream), "'"));
+    if (!fenced.ok()) return fenced;
   }
   const int64_t now = NowMicros();
   cairn_append_request request{};
@@ -992,23 +1244,28 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
   cairn_append_result result{};
   result.size = sizeof(result);
   CallError e;
-  cairn_status status = s.st->append(s.storage, &request, &result, &e.error);
+  cairn_status status;
+  recorded_seal_key = false;
+  if (s.host_commit) {
+    absl::ReaderMutexLock lock(&s.write_order);
+    status = s.st->append(s.storage, &request, &result, &e.error);
+  } else {
+    status = s.st->append(s.storage, &request, &result, &e.error);
+  }
   stored.Release(kKeptBufferBytes);
   if (status != CAIRN_OK && !seal.failure.ok()) return seal.failure;
   absl::Status st = CheckEach(status, e, [&] {
     return absl::StrCat("append to stream '", AV(stream), "'");
   });
   if (!st.ok()) return st;
+  if (s.host_commit && recorded_seal_key) {
+    absl::Status registry = s.CommitSealRegistry();
+    if (!registry.ok()) return registry;
+  }
   if (!events.empty()) {
-    CallError re;
-    absl::Status rs =
-        Check(s.re->replicate(s.replication, result.first_position,
-                              result.last_position, &re.error),
-              re,
-              absl::StrCat(
-                  "positions ", result.first_position, "..",
-                  result.last_position, " are stored locally but replication '",
-                  s.replication_plugin->name(), "' did not acknowledge them"));
+    absl::Status rs = s.ReplicateAndCommit(
+        result.first_position, result.last_position,
+        [&] { return absl::StrCat("append to stream '", AV(stream), "'"); });
     if (!rs.ok()) return rs;
   }
   return AppendResult{result.first_revision, result.last_revision,
@@ -1108,9 +1365,14 @@ absl::Status Store::DeleteTo(std::string_view stream, uint64_t revision) {
                       absl::StrCat("storage plugin '", impl_->storage_plugin->name(),
                                    "' does not support deletes"));
   }
-  CallError e;
-  return Check(impl_->st->delete_to(impl_->storage, Bytes(stream), revision, &e.error), e,
-               absl::StrCat("delete stream '", AV(stream), "' to revision ", revision));
+  const std::string what =
+      absl::StrCat("delete stream '", AV(stream), "' to revision ", revision);
+  return impl_->ControlWrite(what, [&] {
+    CallError e;
+    return Check(
+        impl_->st->delete_to(impl_->storage, Bytes(stream), revision, &e.error),
+        e, what);
+  });
 }
 
 namespace {
@@ -1148,25 +1410,30 @@ absl::Status Store::SaveSnapshot(const Snapshot& snapshot) {
   if (!need.ok()) return need;
   if (IsReservedStreamName(snapshot.stream)) return ReservedName(snapshot.stream);
   const int64_t timestamp_us = snapshot.timestamp_us != 0 ? snapshot.timestamp_us : NowMicros();
-  OutputBuffer stored;
-  absl::Status s = impl_->Seal(SealedFields{SealedPart::kSnapshot,
-                                            snapshot.stream,
-                                            snapshot.revision,
-                                            "",
-                                            timestamp_us,
-                                            "",
-                                            {}},
-                               "", snapshot.data, stored.raw());
-  if (!s.ok()) return s;
-  cairn_snapshot abi{};
-  abi.size = sizeof(abi);
-  abi.stream = Bytes(snapshot.stream);
-  abi.revision = snapshot.revision;
-  abi.timestamp_us = timestamp_us;
-  abi.data = Bytes(stored.view());
-  CallError e;
-  return Check(impl_->st->snapshot_save(impl_->storage, &abi, &e.error), e,
-               absl::StrCat("save snapshot of ", Describe(snapshot.stream, snapshot.revision)));
+  const std::string what = absl::StrCat(
+      "save snapshot of ", Describe(snapshot.stream, snapshot.revision));
+  // Sealing may record a key in the seal registry: a record of this write.
+  return impl_->ControlWrite(what, [&] {
+    OutputBuffer stored;
+    absl::Status s = impl_->Seal(SealedFields{SealedPart::kSnapshot,
+                                              snapshot.stream,
+                                              snapshot.revision,
+                                              "",
+                                              timestamp_us,
+                                              "",
+                                              {}},
+                                 "", snapshot.data, stored.raw());
+    if (!s.ok()) return s;
+    cairn_snapshot abi{};
+    abi.size = sizeof(abi);
+    abi.stream = Bytes(snapshot.stream);
+    abi.revision = snapshot.revision;
+    abi.timestamp_us = timestamp_us;
+    abi.data = Bytes(stored.view());
+    CallError e;
+    return Check(impl_->st->snapshot_save(impl_->storage, &abi, &e.error), e,
+                 what);
+  });
 }
 
 absl::StatusOr<std::optional<Snapshot>> Store::LoadSnapshot(std::string_view stream,
@@ -1205,9 +1472,14 @@ absl::Status Store::DeleteSnapshot(std::string_view stream, uint64_t revision) {
   absl::Status need = NeedSnapshots(*impl_, impl_->storage_plugin);
   if (!need.ok()) return need;
   if (IsReservedStreamName(stream)) return ReservedName(stream);
-  CallError e;
-  return Check(impl_->st->snapshot_delete(impl_->storage, Bytes(stream), revision, &e.error),
-               e, absl::StrCat("delete snapshot of ", Describe(stream, revision)));
+  const std::string what =
+      absl::StrCat("delete snapshot of ", Describe(stream, revision));
+  return impl_->ControlWrite(what, [&] {
+    CallError e;
+    return Check(impl_->st->snapshot_delete(impl_->storage, Bytes(stream),
+                                            revision, &e.error),
+                 e, what);
+  });
 }
 
 absl::Status Store::DeleteSnapshots(std::string_view stream, const SnapshotCriteria& criteria) {
@@ -1215,10 +1487,14 @@ absl::Status Store::DeleteSnapshots(std::string_view stream, const SnapshotCrite
   if (!need.ok()) return need;
   if (IsReservedStreamName(stream)) return ReservedName(stream);
   cairn_snapshot_criteria abi = ToAbi(criteria);
-  CallError e;
-  return Check(impl_->st->snapshot_delete_matching(impl_->storage, Bytes(stream), &abi,
-                                                   &e.error),
-               e, absl::StrCat("delete snapshots of stream '", AV(stream), "'"));
+  const std::string what =
+      absl::StrCat("delete snapshots of stream '", AV(stream), "'");
+  return impl_->ControlWrite(what, [&] {
+    CallError e;
+    return Check(impl_->st->snapshot_delete_matching(
+                     impl_->storage, Bytes(stream), &abi, &e.error),
+                 e, what);
+  });
 }
 
 absl::StatusOr<std::vector<StreamInfo>> Store::ListStreams(uint64_t after_ordinal,
@@ -1267,6 +1543,69 @@ absl::StatusOr<Store::SealCheck> Store::CheckSeals(
   return context.check;
 }
 
+bool Store::host_commit() const { return impl_->host_commit; }
+
+absl::StatusOr<LogState> Store::GetLogState() {
+  const Impl& s = *impl_;
+  if (!CAIRN_HAS_FIELD(cairn_storage_api, s.st, log_state) ||
+      s.st->log_state == nullptr ||
+      !(s.storage_plugin->Has(CAIRN_CAP_ORDERED_LOG) ||
+        s.storage_plugin->Has(CAIRN_CAP_HOST_COMMIT))) {
+    return MakeStatus(CAIRN_E_UNSUPPORTED,
+                      absl::StrCat("storage plugin '", s.storage_plugin->name(),
+                                   "' does not report its log's watermarks (no "
+                                   "CAIRN_CAP_ORDERED_LOG)"));
+  }
+  absl::StatusOr<cairn_log_state> state = impl_->ReadLogState();
+  if (!state.ok()) return state.status();
+  return LogState{state->first_position, state->written, state->durable,
+                  state->committed, state->epoch};
+}
+
+namespace {
+absl::Status NeedEpochs(const Store::Impl& impl) {
+  if (!CAIRN_HAS_FIELD(cairn_storage_api, impl.st, epoch_end) ||
+      impl.st->begin_epoch == nullptr || impl.st->epoch_end == nullptr ||
+      !impl.storage_plugin->Has(CAIRN_CAP_EPOCHS)) {
+    return MakeStatus(
+        CAIRN_E_UNSUPPORTED,
+        absl::StrCat("storage plugin '", impl.storage_plugin->name(),
+                     "' does not support epochs"));
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
+absl::StatusOr<uint64_t> Store::BeginEpoch(uint64_t epoch,
+                                           std::string_view primary) {
+  if (absl::Status need = NeedEpochs(*impl_); !need.ok()) return need;
+  const std::string what = absl::StrCat("begin epoch ", epoch);
+  uint64_t position = 0;
+  absl::Status s = impl_->ControlWrite(
+      what,
+      [&] {
+        CallError e;
+        return Check(
+            impl_->st->begin_epoch(impl_->storage, epoch, Bytes(primary),
+                                   &position, &e.error),
+            e, what);
+      },
+      /*cover_tail=*/true);
+  if (!s.ok()) return s;
+  return position;
+}
+
+absl::StatusOr<uint64_t> Store::EpochEnd(uint64_t epoch) {
+  if (absl::Status need = NeedEpochs(*impl_); !need.ok()) return need;
+  uint64_t position = 0;
+  CallError e;
+  absl::Status s =
+      Check(impl_->st->epoch_end(impl_->storage, epoch, &position, &e.error), e,
+            absl::StrCat("end of epoch ", epoch));
+  if (!s.ok()) return s;
+  return position;
+}
+
 absl::Status Store::Flush() {
   CallError e;
   return Check(impl_->st->flush(impl_->storage, &e.error), e, "flush");
@@ -1300,6 +1639,19 @@ absl::StatusOr<std::map<std::string, double>> Store::Stats() {
     absl::Status s = Check(impl_->st->stats(impl_->storage, fn, &collect, &e.error), e,
                            "storage stats");
     if (!s.ok()) return s;
+  }
+  if (impl_->host_commit) {
+    const CommitTracker& tracker = *impl_->tracker;
+    collect.values["store.acknowledged"] =
+        static_cast<double>(tracker.acknowledged());
+    collect.values["store.committed"] =
+        static_cast<double>(tracker.published());
+    collect.values["store.acks_out_of_order"] =
+        static_cast<double>(tracker.out_of_order());
+    collect.values["store.acknowledgements"] = static_cast<double>(
+        impl_->acknowledgements.load(std::memory_order_acquire));
+    collect.values["store.commit_failed_at"] =
+        static_cast<double>(tracker.failed_first());
   }
   collect.prefix = "replication.";
   if (impl_->re->stats != nullptr) {

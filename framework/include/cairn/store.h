@@ -95,6 +95,16 @@ struct StoreOpenOptions {
   bool create = true;
 };
 
+// The ordered log's watermarks (cairn/plugin.h, "The ordered log"),
+// committed <= durable <= written.
+struct LogState {
+  uint64_t first_position = 0;  // oldest record still held; 0 if none
+  uint64_t written = 0;         // every record at or below it is complete
+  uint64_t durable = 0;         // synced as storage's fsync policy promises
+  uint64_t committed = 0;       // what readers see (see Store::host_commit)
+  uint64_t epoch = 0;           // the newest EPOCH record's; 0: none
+};
+
 class Store {
  public:
   // Opens the plugins the site names (found in `registry`), checks every
@@ -116,7 +126,17 @@ class Store {
 
   // Appends `events` to `stream` as one atomic batch. Fails with
   // WrongExpectedRevision (see IsWrongExpectedRevision), writing nothing, if
-  // the stream's head is not `expected`. Safe from any thread.
+  // the stream's head is not `expected`. Safe from any thread. Returns once
+  // replication acknowledged the events (replicate) and, with host_commit(),
+  // once the committed watermark covers them, so readers see them.
+  // With host_commit(), a replicate failure fails this append with the
+  // plugin's message; committed then never passes the positions before
+  // the failed range in this Store: appends (and control writes) that
+  // started before it and lie past it fail with FailedPrecondition naming
+  // the failed range, later ones fail the same way writing nothing, and
+  // reads keep seeing the committed prefix. Reopening offers the
+  // unacknowledged positions to replication again (docs/architecture.md,
+  // "Watermarks").
   absl::StatusOr<AppendResult> Append(std::string_view stream,
                                       ExpectedRevision expected,
                                       absl::Span<const EventData> events);
@@ -146,6 +166,11 @@ class Store {
   absl::StatusOr<uint64_t> WaitCommit(uint64_t after_position,
                                       std::chrono::milliseconds timeout);
 
+  // Control writes (DeleteTo, SaveSnapshot, DeleteSnapshot(s),
+  // BeginEpoch) are records of the ordered log too. With host_commit() each
+  // runs while no append is inside storage (it waits for those in
+  // storage, not for their replication), then is replicated and committed
+  // like an append, and fails like one after a replicate failure.
   absl::Status DeleteTo(std::string_view stream, uint64_t revision);
 
   // Snapshot data goes through codec and cipher like event data.
@@ -160,6 +185,30 @@ class Store {
                                                       uint64_t max_count);
 
   absl::Status Flush();
+
+  // Storage's watermarks. Unsupported if storage does not report them
+  // (neither CAIRN_CAP_ORDERED_LOG nor CAIRN_CAP_HOST_COMMIT). Any thread.
+  absl::StatusOr<LogState> GetLogState();
+
+  // Whether this Store advances storage's committed watermark itself: it
+  // opened storage with "commit" = "host" because the replication plugin
+  // declares CAIRN_CAP_MULTI_NODE (or the site set [storage] commit =
+  // host). Then committed is the end of the contiguous prefix of positions
+  // replication acknowledged. Otherwise storage keeps committed = durable
+  // and the Store never calls set_committed.
+  bool host_commit() const;
+
+  // CAIRN_CAP_EPOCHS (else Unsupported). Appends an EPOCH record starting
+  // `epoch`, written by node `primary`, and returns its position; a new
+  // primary calls it before it accepts appends. FailedPrecondition if
+  // `epoch` does not exceed the current one. With host_commit() it is a
+  // control write that also replicates and commits every record before it
+  // not committed yet (the tail a former replica holds), and returns once
+  // the EPOCH record is committed.
+  absl::StatusOr<uint64_t> BeginEpoch(uint64_t epoch, std::string_view primary);
+  // CAIRN_CAP_EPOCHS: the position of the last written record whose epoch is
+  // <= `epoch` (0 if none): where a rejoining node's log diverges.
+  absl::StatusOr<uint64_t> EpochEnd(uint64_t epoch);
 
   // What CheckSeals found.
   struct SealCheck {
@@ -181,7 +230,12 @@ class Store {
   // under older keys keep opening. Returns the new key id. Fails with
   // Unsupported if the cipher cannot rotate.
   absl::StatusOr<uint32_t> RotateKey();
-  // Storage and replication counters, prefixed "storage." / "replication.".
+  // Storage and replication counters, prefixed "storage." / "replication.";
+  // with host_commit() also the Store's own: "store.acknowledged" (end of
+  // the acknowledged prefix), "store.committed" (what it set),
+  // "store.acks_out_of_order" (acknowledged ranges waiting for an earlier
+  // one), "store.acknowledgements" (replicate answers handled) and
+  // "store.commit_failed_at" (first unacknowledged position; 0: none).
   absl::StatusOr<std::map<std::string, double>> Stats();
 
   std::unique_ptr<Subscription> Subscribe(SubscriptionFilter filter);
