@@ -171,7 +171,7 @@ TEST_F(ControlRecordsTest, DerivedStateSurvivesReopenWithAndWithoutCheckpoint) {
     ASSERT_TRUE(log->DeleteTo("a", 2).ok());
     ASSERT_TRUE(Save(*log, "a", 3, "snap").ok());
     uint64_t p = 0;
-    ASSERT_TRUE(log->BeginEpoch(7, "node-1", &p).ok());
+    ASSERT_TRUE(log->BeginEpoch(7, "", &p).ok());  // no id: a bare header
     EXPECT_EQ(p, 6u);
   }
   {
@@ -458,6 +458,31 @@ TEST_F(ControlRecordsTest, UpgradeStoppedAfterAnyStepIsFinishedByTheNextOpen) {
     ASSERT_TRUE(log.ok()) << log.status();
     ExpectUpgraded(**log, dir.path());
   }
+}
+
+// The header check knows the kinds: control records may have an empty
+// stream and revision 0, events may not; an unknown kind (or 1, which only
+// the ABI uses for events) is a damaged header.
+TEST(ControlRecordFormat, TheHeaderCheckKnowsTheKinds) {
+  auto check = [](uint16_t kind, std::string_view stream, uint64_t revision) {
+    cairn_event e{};
+    e.size = sizeof e;
+    const size_t size = RecordSize(stream, e);
+    std::vector<uint8_t> buf(size + 8, 0);
+    EncodeRecord(buf.data(), stream, e, 1, revision, 1, 0,
+                 static_cast<uint32_t>(size), kind);
+    PublishLength(buf.data(), static_cast<uint32_t>(size));
+    RecordHeader h;
+    RecordCheck c = CheckRecord(buf.data(), buf.size(), &h);
+    return c == RecordCheck::kOk ? static_cast<int>(h.kind) : -1;
+  };
+  EXPECT_EQ(check(kKindEvent, "s", 1), 0);
+  EXPECT_EQ(check(kKindEvent, "", 1), -1);
+  EXPECT_EQ(check(kKindEvent, "s", 0), -1);
+  EXPECT_EQ(check(kKindEpoch, "", 3), kKindEpoch);
+  EXPECT_EQ(check(kKindSnapshotDelete, "s", 0), kKindSnapshotDelete);
+  EXPECT_EQ(check(CAIRN_RECORD_EVENT, "s", 1), -1);
+  EXPECT_EQ(check(kLastKind + 1, "s", 1), -1);
 }
 
 }  // namespace

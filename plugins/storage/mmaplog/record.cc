@@ -1,5 +1,6 @@
 #include "record.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -34,7 +35,10 @@ uint8_t* CopyBytes(uint8_t* p, cairn_bytes b) {
 
 size_t RecordSize(std::string_view stream, const cairn_event& event) {
   size_t n = kRecordHeaderSize + stream.size() + BodySize(event);
-  return (n + 7) & ~size_t{7};
+  // At least 72 bytes: CheckRecord takes a bare 64-byte header for a bad
+  // length (an event always has a stream name; an EPOCH record with an
+  // empty primary id would not).
+  return std::max<size_t>(kRecordHeaderSize + 8, (n + 7) & ~size_t{7});
 }
 
 void EncodeRecord(uint8_t* out, std::string_view stream,
