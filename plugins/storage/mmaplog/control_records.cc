@@ -228,10 +228,17 @@ absl::Status Log::PrepareControlRecords() {
   {
     std::lock_guard<std::mutex> lk(state_mu_);
     if (control_applied_ <= written) return absl::OkStatus();
-    // The checkpoint's control state includes records recovery did not
-    // keep (a torn tail after the checkpoint): derive it again from the
-    // log alone.
+  }
+  // The checkpoint's control state includes records recovery did not keep
+  // (a torn tail after the checkpoint): derive it again from the log alone.
+  return RebuildControlState();
+}
+
+absl::Status Log::RebuildControlState() {
+  {
+    std::lock_guard<std::mutex> lk(state_mu_);
     snapshots_.clear();
+    last_delete_at_.clear();
     epochs_.clear();
     control_applied_ = 0;
     const uint64_t ordinals = stream_count_.load();
@@ -242,7 +249,9 @@ absl::Status Log::PrepareControlRecords() {
   ForEachControlRecord([&](Segment* seg, uint32_t off, const RecordHeader&) {
     ApplyControl(seg, off, seg->data + off);
   });
-  return LoadDeletes();
+  // An older store's deletes.log, until the upgrade removed it.
+  return fs_->Exists(options_.path + "/deletes.log") ? LoadDeletes()
+                                                     : absl::OkStatus();
 }
 
 void Log::ForEachControlRecord(

@@ -395,6 +395,11 @@ class Log {
   // format (it receives control records), and rebuilds the control state
   // from the log if the checkpoint's is ahead of what recovery kept.
   absl::Status PrepareControlRecords();
+  // Derives the control state (deleted-to, snapshot index, epochs) again
+  // from the records up to the written watermark alone (and deletes.log of
+  // an older store): after the log lost records the state includes, e.g.
+  // a truncation. No control write may run beside it.
+  absl::Status RebuildControlState();
   // At open, once appends work: turns a store's deletes.log and the files
   // in snapshots/ (from before control records) into records, then removes
   // them. Crash-safe: records are durable before anything is removed, and a
