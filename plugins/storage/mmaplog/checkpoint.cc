@@ -9,7 +9,7 @@
 // the old one or the new one, never a torn one.
 //
 // <path>/index/checkpoint (little-endian):
-//   u64 magic "CAIRNCKP", u32 version (2), u32 0,
+//   u64 magic "CAIRNCKP", u32 version (3; 2 is read too), u32 0,
 //   u64 cut segment, u64 its base position, u32 cut offset (0: the whole
 //   segment, up to its end marker), u32 0, u64 cut position (the last
 //   position the checkpoint covers),
@@ -19,6 +19,8 @@
 //   u64 tags, then per tag: u8 name length, name, u64 first entry stored,
 //     u64 entries at the cut, then one u64 location per entry stored,
 //   u64 first sparse entry, u64 sparse entries, then their u64 locations,
+//   (version 3) u64 length, then the control state (Log::EncodeControlState:
+//     delete-to per stream, epochs, the snapshot index),
 //   u32 CRC32C of everything before it.
 //
 // Records before the cut never change, so the checkpoint stays valid while
@@ -38,7 +40,9 @@ namespace cairn::mmaplog {
 namespace {
 
 constexpr uint64_t kCheckpointMagic = 0x504B434E52494143ull;  // "CAIRNCKP"
-constexpr uint32_t kCheckpointVersion = 2;
+constexpr uint32_t kCheckpointVersion = 3;
+// Version 2 (before control records) has no control section.
+constexpr uint32_t kOldCheckpointVersion = 2;
 // A background checkpoint rewrites the whole index, so writing one at every
 // seal would cost more per segment the bigger the log grows. One is written
 // only once the log has grown, since the last one's cut, by at least this
@@ -130,6 +134,7 @@ class Reader {
     p_ += n;
     return true;
   }
+  uint64_t Remaining() const { return static_cast<uint64_t>(end_ - p_); }
   bool Has(uint64_t count, size_t each) const {
     return count <= static_cast<uint64_t>(end_ - p_) / each;
   }
@@ -282,6 +287,9 @@ absl::Status Log::WriteCheckpoint(bool closing) {
   w.Put(sparse_end - sparse_first);
   sparse_.ForEachRange(sparse_first, sparse_end,
                        [&](const uint64_t* v, size_t n) { w.Locations(v, n); });
+  const std::string control = EncodeControlState();
+  w.Put(uint64_t{control.size()});
+  w.Bytes(control.data(), control.size());
   s = w.Finish();
   if (!s.ok()) return s;
   s = fs_->Rename(tmp, dir + "/checkpoint");
@@ -320,7 +328,8 @@ absl::StatusOr<bool> Log::LoadCheckpoint(
   uint64_t magic, cut_segment, cut_base, cut_position;
   uint32_t version, zero, cut_offset;
   if (!r.Get(&magic) || magic != kCheckpointMagic || !r.Get(&version) ||
-      version != kCheckpointVersion || !r.Get(&zero) || !r.Get(&cut_segment) ||
+      (version != kCheckpointVersion && version != kOldCheckpointVersion) ||
+      !r.Get(&zero) || !r.Get(&cut_segment) ||
       !r.Get(&cut_base) || !r.Get(&cut_offset) || !r.Get(&zero) ||
       !r.Get(&cut_position)) {
     return reject("unknown format or version");
@@ -485,6 +494,17 @@ absl::StatusOr<bool> Log::LoadCheckpoint(
     r.Get(&loc);
     loc = kept(loc);
     if (loc != 0) sparse_.Set(i, loc);
+  }
+  if (version == kCheckpointVersion) {
+    uint64_t control_size = 0;
+    if (!r.Get(&control_size) || !r.Has(control_size, 1)) {
+      return absl::InternalError("index checkpoint: control state is cut short");
+    }
+    std::string_view control(c.data() + (c.size() - r.Remaining()),
+                             control_size);
+    if (!DecodeControlState(control)) {
+      return absl::InternalError("index checkpoint: control state is damaged");
+    }
   }
   // The scan goes on after the cut: inside the cut segment (a clean close's
   // checkpoint) or from the start of the next one; a sealed last segment is

@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "log.h"
-#include "snapshot_store.h"
 #include "test_util.h"
 
 namespace cairn::mmaplog {
@@ -68,11 +67,11 @@ Contents Read(Log& log, const std::string& dir, absl::Status* error) {
   absl::Status s = log.ReadAll(0, UINT64_MAX, false, into(&c.live));
   if (s.ok()) s = log.ReadAll(0, UINT64_MAX, true, into(&c.all));
   if (s.ok()) s = log.ReadTag("even", 0, UINT64_MAX, into(&c.tagged));
-  SnapshotStore snapshots(FileSystem::Default(), dir + "/snapshots", false);
+  (void)dir;
   for (int i = 0; s.ok() && i < kStreams; ++i) {
     cairn_snapshot_criteria all{sizeof(cairn_snapshot_criteria), 0, UINT64_MAX,
                                 INT64_MIN, INT64_MAX};
-    s = snapshots.Load(StreamName(i), all, [&](const cairn_snapshot& snap) {
+    s = log.SnapshotLoad(StreamName(i), all, [&](const cairn_snapshot& snap) {
       c.snapshots.push_back(Str(snap.stream) + "|" + std::to_string(snap.revision) +
                             "|" + Str(snap.data));
     });
@@ -105,13 +104,12 @@ void BuildStore(const std::string& dir) {
   for (int i = 0; i < kStreams; i += 5) {
     ASSERT_TRUE((*log)->DeleteTo(StreamName(i), heads[i] / 2).ok());
   }
-  SnapshotStore snapshots(FileSystem::Default(), dir + "/snapshots", true);
   for (int i = 0; i < kStreams; i += 2) {
     std::string stream = StreamName(i), data(200, static_cast<char>('A' + i % 26));
     cairn_snapshot snap{sizeof(cairn_snapshot),
                         OwnedEvent::Bytes(stream), heads[i] / 3 + 1, 1700000000000000,
                         OwnedEvent::Bytes(data)};
-    ASSERT_TRUE(snapshots.Save(snap).ok());
+    ASSERT_TRUE((*log)->SnapshotSave(snap).ok());  // a record of the log
   }
 }
 

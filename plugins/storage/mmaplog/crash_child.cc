@@ -35,7 +35,11 @@ int main(int argc, char** argv) {
   options.segment_size = crash::kSegmentSize;
   options.fsync = FsyncMode::kAlways;
   options.stream_bucket_bits = 6;
-  if (argc == 4) {
+  // "control": also delete-to and snapshot writes (control records), each
+  // acknowledged by a line "D <stream> <revision>" / "S <stream> <revision>"
+  // once it returned.
+  const bool control = argc == 4 && std::string(argv[3]) == "control";
+  if (argc == 4 && !control) {
     absl::Status s = ParseRetention(argv[3], &options.retention,
                                     &options.retention_bytes);
     if (!s.ok()) {
@@ -86,10 +90,35 @@ int main(int argc, char** argv) {
             std::_Exit(4);
           }
         }
+        std::string control_acks;
+        if (control && rng() % 3 == 0) {
+          const uint64_t deleted = r.last_revision > 3 ? r.last_revision - 3 : 1;
+          s = (*log)->DeleteTo(stream, deleted);
+          const std::string data = "snap-" + std::to_string(r.last_revision);
+          cairn_snapshot snap{sizeof snap,
+                              cairn_bytes{reinterpret_cast<const uint8_t*>(
+                                              stream.data()),
+                                          stream.size()},
+                              r.last_revision, 1,
+                              cairn_bytes{reinterpret_cast<const uint8_t*>(
+                                              data.data()),
+                                          data.size()}};
+          if (s.ok()) s = (*log)->SnapshotSave(snap);
+          if (!s.ok()) {
+            std::fprintf(stderr, "control write failed: %s\n",
+                         s.ToString().c_str());
+            std::_Exit(4);
+          }
+          control_acks = "D " + std::to_string(stream_index) + " " +
+                         std::to_string(deleted) + "\nS " +
+                         std::to_string(stream_index) + " " +
+                         std::to_string(r.last_revision) + "\n";
+        }
         std::lock_guard<std::mutex> lk(out_mu);
-        std::printf("%d %llu %u %llu\n", stream_index,
+        std::printf("%d %llu %u %llu\n%s", stream_index,
                     static_cast<unsigned long long>(r.first_revision), count,
-                    static_cast<unsigned long long>(r.first_position));
+                    static_cast<unsigned long long>(r.first_position),
+                    control_acks.c_str());
         std::fflush(stdout);
       }
     });

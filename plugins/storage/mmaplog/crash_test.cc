@@ -48,12 +48,19 @@ using crash::EnvOr;
 
 std::string ChildPath() { return crash::ChildBinary("mmaplog_crash_child"); }
 
+// MMAPLOG_CRASH_SEED, or a random seed.
+unsigned SeedFromEnv() {
+  return static_cast<unsigned>(
+      EnvOr("MMAPLOG_CRASH_SEED", std::random_device{}()));
+}
+
 // Runs the child (with `retention`, if not empty) and kills it after
 // `run_ms`, or as soon as `kill_now` says so; returns its acks.
 std::vector<Ack> RunAndKill(const std::string& dir, unsigned seed, int run_ms,
                             std::string* child_error,
                             const std::string& retention = "",
-                            const std::function<bool()>& kill_now = nullptr) {
+                            const std::function<bool()>& kill_now = nullptr,
+                            std::string* lines = nullptr) {
   std::vector<std::string> argv = {ChildPath(), dir, std::to_string(seed)};
   if (!retention.empty()) argv.push_back(retention);
   const crash::Child child = crash::SpawnChild(argv);
@@ -103,6 +110,7 @@ std::vector<Ack> RunAndKill(const std::string& dir, unsigned seed, int run_ms,
     child_error->append(" (child exited by itself, status " +
                         std::to_string(status) + ")");
   }
+  if (lines != nullptr) *lines = text;
   std::vector<Ack> acks;
   std::istringstream in(text);
   std::string line;
@@ -161,10 +169,15 @@ std::unique_ptr<Log> ReopenAndCheck(const std::string& path,
   uint64_t expected_position = (*log)->FirstPosition() - 1;
   std::map<std::string, uint64_t> seen_head;
   uint64_t batch_left = 0;
-  absl::Status s = (*log)->ReadAll(
-      0, UINT64_MAX, true, [&](const cairn_event& e) {
+  // Every record (events and the control records delete_to writes), so
+  // that positions are checked gap-free.
+  absl::Status s = (*log)->ReadLog(
+      expected_position, UINT64_MAX, [&](const cairn_log_record& r) {
+        EXPECT_EQ(r.position, ++expected_position);
+        if (r.kind != CAIRN_RECORD_EVENT) return true;
+        const cairn_event& e = *r.event;
         std::string stream = testing::Str(e.stream);
-        EXPECT_EQ(e.position, ++expected_position);
+        EXPECT_EQ(e.position, r.position);
         // Without retention every stream starts at revision 1.
         auto [it, first_seen] =
             seen_head.emplace(stream, retained ? e.revision - 1 : 0);
@@ -250,8 +263,7 @@ TEST(MmapLogCrash, KilledAppenderLosesNoAcknowledgedEventAndNoHalfBatch) {
 
 TEST(MmapLogCrash, KilledAcrossRetentionKeepsHeadsAndEventsFromTheFirstPosition) {
   const uint64_t kills = EnvOr("MMAPLOG_CRASH_RETENTION_KILLS", 30);
-  const unsigned seed =
-      static_cast<unsigned>(EnvOr("MMAPLOG_CRASH_SEED", std::random_device{}()));
+  const unsigned seed = SeedFromEnv();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   testing::ScratchDir dir;
@@ -325,6 +337,73 @@ TEST(MmapLogCrash, ReopenAfterKillScansOnlyRecordsAfterTheCheckpoint) {
               static_cast<unsigned long long>(log->HeadPosition()),
               static_cast<unsigned long long>(r.checkpoint_position),
               static_cast<unsigned long long>(r.scanned_records));
+}
+
+// Issue #14: a delete-to and a snapshot are records; once delete_to and
+// snapshot_save returned (fsync=always) they survive kill -9 like events.
+TEST(MmapLogCrash, KilledWriterKeepsAcknowledgedDeleteToAndSnapshotRecords) {
+  const uint64_t kills = EnvOr("MMAPLOG_CRASH_CONTROL_KILLS", 20);
+  const unsigned seed = SeedFromEnv();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::map<int, uint64_t> deleted, snapshot;  // acknowledged, per stream
+  std::mt19937 rng(seed);
+  testing::ScratchDir dir;
+  const std::string path = dir.path() + "/log";
+  uint64_t checked = 0;
+  for (uint64_t kill = 0; kill < kills; ++kill) {
+    std::string child_error, lines;
+    RunAndKill(path, rng(), 20 + static_cast<int>(rng() % 150), &child_error,
+               "control", nullptr, &lines);
+    ASSERT_TRUE(child_error.empty()) << "kill " << kill << ": " << child_error;
+    std::istringstream in(lines);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (in.eof()) break;  // cut short by the kill
+      char kind;
+      int stream;
+      unsigned long long revision;
+      if (std::sscanf(line.c_str(), "%c %d %llu", &kind, &stream, &revision) != 3) {
+        continue;
+      }
+      if (kind == 'D') deleted[stream] = std::max<uint64_t>(deleted[stream], revision);
+      if (kind == 'S') snapshot[stream] = std::max<uint64_t>(snapshot[stream], revision);
+    }
+    auto log = Log::Open(CrashOptions(path));
+    ASSERT_TRUE(log.ok()) << "kill " << kill << ": " << log.status();
+    std::map<int, uint64_t> found_deleted;
+    ASSERT_TRUE((*log)->ListStreams(0, 1000, [&](const cairn_stream_info& i) {
+                       const std::string name(
+                           reinterpret_cast<const char*>(i.name.data), i.name.size);
+                       for (const auto& [s, d] : deleted) {
+                         if (name == crash::StreamName(s)) found_deleted[s] = i.deleted_to;
+                       }
+                       return true;
+                     }).ok());
+    for (const auto& [s, d] : deleted) {
+      EXPECT_GE(found_deleted[s], d) << "kill " << kill << ": stream " << s
+                                     << " lost an acknowledged delete-to";
+      ++checked;
+    }
+    const cairn_snapshot_criteria all{sizeof all, 0, CAIRN_MAX_REVISION,
+                                      INT64_MIN, INT64_MAX};
+    for (const auto& [s, r] : snapshot) {
+      uint64_t got = 0;
+      std::string data;
+      ASSERT_TRUE((*log)->SnapshotLoad(crash::StreamName(s), all,
+                                       [&](const cairn_snapshot& x) {
+                                         got = x.revision;
+                                         data.assign(reinterpret_cast<const char*>(
+                                                         x.data.data),
+                                                     x.data.size);
+                                       })
+                      .ok());
+      EXPECT_GE(got, r) << "kill " << kill << ": stream " << s
+                        << " lost an acknowledged snapshot";
+      EXPECT_EQ(data, "snap-" + std::to_string(got));
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 0u) << "no control write was acknowledged";
 }
 
 }  // namespace

@@ -16,7 +16,6 @@
 namespace cairn::mmaplog {
 namespace {
 
-constexpr char kDeletesFile[] = "deletes.log";
 
 std::string Quote(std::string_view s) {
   return "'" + std::string(s) + "'";
@@ -36,20 +35,6 @@ inline void CpuRelax() {
 #if defined(__x86_64__)
   __builtin_ia32_pause();
 #endif
-}
-
-// The deletes.log record: u32 length of what follows the CRC, u32 CRC32C of
-// it, u64 revision, stream name.
-std::string EncodeDelete(std::string_view stream, uint64_t revision) {
-  std::string body(8 + stream.size(), '\0');
-  std::memcpy(body.data(), &revision, 8);
-  std::memcpy(body.data() + 8, stream.data(), stream.size());
-  uint32_t len = static_cast<uint32_t>(body.size());
-  uint32_t crc = Crc32c(0, body.data(), body.size());
-  std::string out(8, '\0');
-  std::memcpy(out.data(), &len, 4);
-  std::memcpy(out.data() + 4, &crc, 4);
-  return out + body;
 }
 
 }  // namespace
@@ -145,6 +130,8 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
   // A truncation a crash interrupted is finished before anything else.
   s = log->FinishTruncation();
   if (!s.ok()) return s;
+  s = log->PrepareControlRecords();
+  if (!s.ok()) return s;
   s = log->OpenCommittedFile();
   if (!s.ok()) return s;
   log->recovered_ = true;
@@ -156,6 +143,13 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
     NameThisThread("mmaplog-prep");
     l->PreparerLoop();
   });
+  // Before the background checkpoints start: a checkpoint never holds
+  // state from deletes.log that the log does not.
+  s = log->UpgradeLegacyFiles();
+  if (!s.ok()) {
+    log->recovered_ = false;  // closes as a crash would: no checkpoint
+    return s;
+  }
   log->maintenance_ = std::thread([l = log.get()] {
     NameThisThread("mmaplog-maint");
     l->MaintenanceLoop();
@@ -640,7 +634,7 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
   return absl::OkStatus();
 }
 
-absl::Status Log::Apply(const cairn_event* events, size_t count) {
+absl::Status Log::ApplyEvents(const cairn_event* events, size_t count) {
   if (stopping_.load(std::memory_order_relaxed)) {
     return absl::CancelledError("apply: the log is closed");
   }
@@ -813,6 +807,15 @@ void Log::IndexRecord(Segment* segment, uint32_t offset, const uint8_t* record,
                       uint64_t revision, uint64_t position,
                       std::string_view name, bool recovering) {
   uint64_t loc = MakeLocation(segment->number, offset);
+  uint16_t kind;
+  std::memcpy(&kind, record + 12, 2);
+  if (kind != kKindEvent) {  // a control record: no stream or tag entry
+    ApplyControl(segment, offset, record);
+    if ((position - 1) % kSparseEvery == 0) {
+      sparse_.Set((position - 1) / kSparseEvery, loc);
+    }
+    return;
+  }
   StreamState* s;
   if (recovering) {
     bool created = false;
@@ -1289,41 +1292,14 @@ absl::Status Log::ReadAll(uint64_t after_position, uint64_t max_count,
   SegmentRef pin(this);
   Segment* seg = nullptr;
   uint32_t off = 0;
-  while (seg == nullptr) {
-    // A read from before the first retained position starts there.
-    const uint64_t first = first_position_.load(std::memory_order_acquire);
-    want = std::max(want, first);
-    uint64_t loc = sparse_.Get((want - 1) / kSparseEvery);
-    if (loc != 0) {
-      seg = pin.Switch(LocationSegment(loc));
-      off = LocationOffset(loc);
-    }
-    if (seg == nullptr) {
-      // The index entry lay in a segment retention removed (want is then
-      // within kSparseEvery of the first position): walk from the first
-      // segment's start.
-      if (loc == 0 && first == 1) {
-        return absl::InternalError("read_all: no index entry for position " +
-                                   std::to_string(want));
-      }
-      seg = pin.Switch(first_segment_.load(std::memory_order_acquire));
-      off = kSegmentHeaderSize;
-    }
-  }
+  absl::Status walk = StartWalk(&want, &pin, &seg, &off, "read_all");
+  if (!walk.ok()) return walk;
   uint64_t sent = 0;
   StreamState* last_stream = nullptr;
   std::vector<cairn_bytes> tag_buf;
   bool check_deletes =
       !include_deleted && any_deletes_.load(std::memory_order_acquire);
-  while (sent < max_count) {
-    uint32_t len = LoadLength(seg->data + off);
-    if (len == kEndOfSegment) {
-      seg = pin.Switch(seg->number + 1);
-      if (seg == nullptr) break;
-      off = kSegmentHeaderSize;
-      continue;
-    }
-    if (len == 0) break;
+  while (sent < max_count && NextRecord(&pin, &seg, &off)) {
     const uint8_t* rec = seg->data + off;
     RecordHeader h;
     RecordCheck c = CheckRecord(rec, seg->size - 8 - off, &h);
@@ -1338,7 +1314,7 @@ absl::Status Log::ReadAll(uint64_t after_position, uint64_t max_count,
     }
     if (h.position > watermark) break;
     off += h.length;
-    if (h.position < want) continue;
+    if (h.position < want || h.kind != kKindEvent) continue;
     if (check_deletes) {
       std::string_view name = h.StreamName(rec);
       if (last_stream == nullptr || last_stream->name != name) {
@@ -1382,32 +1358,6 @@ absl::Status Log::WaitCommit(uint64_t after_position, uint32_t timeout_ms,
       "wait_commit: no commit after position " +
       std::to_string(after_position) + " within " +
       std::to_string(timeout_ms) + " ms");
-}
-
-absl::Status Log::DeleteTo(std::string_view stream, uint64_t revision) {
-  StreamState* s = streams_.Find(stream);
-  if (s == nullptr) return absl::OkStatus();
-  std::lock_guard<std::mutex> lk(deletes_mu_);
-  uint64_t target = std::min(revision, s->head());
-  if (target <= s->deleted_to.load(std::memory_order_acquire)) {
-    return absl::OkStatus();
-  }
-  const std::string record = EncodeDelete(stream, target);
-  absl::Status st = fs_->AppendFile(options_.path + "/" + kDeletesFile, record,
-                                    options_.fsync != FsyncMode::kNever);
-  if (!st.ok()) return st;
-  any_deletes_.store(true, std::memory_order_release);
-  s->deleted_to.store(target, std::memory_order_release);
-  if (options_.fsync != FsyncMode::kNever) {
-    // The record is synced: say so in the durable mark, and sync that, so
-    // recovery can tell damage to this delete from a torn write.
-    deletes_durable_.fetch_add(record.size());
-    WriteDurableMark(durable_.load(std::memory_order_acquire));
-    Segment* seg = active_.load(std::memory_order_acquire);
-    st = seg->file->Sync(0, kSegmentHeaderSize);
-    if (!st.ok()) return st;
-  }
-  return absl::OkStatus();
 }
 
 absl::Status Log::ListStreams(

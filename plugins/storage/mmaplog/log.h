@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,6 +32,8 @@
 #include "index_arena.h"
 
 namespace cairn::mmaplog {
+
+struct RecordHeader;
 
 // The sparse position index keeps one location per this many positions
 // (Log::sparse_); the checkpoint stores it and retention clears it.
@@ -90,6 +93,10 @@ struct LogOptions {
   // or a removal that failed); null: nowhere. Called from that thread.
   std::function<void(const std::string&)> warn;
   FileSystem* fs = nullptr;              // null: FileSystem::Default()
+  // For tests: called by the upgrade of a store's deletes.log and
+  // snapshots/ (Log::UpgradeLegacyFiles) after each step, named; an error
+  // stops the open there, as a crash would.
+  std::function<absl::Status(std::string_view step)> upgrade_hook;
 };
 
 // Parses "always", "never" or "interval:MS" into *mode / *interval_ms.
@@ -121,6 +128,9 @@ struct RecoveryReport {
   uint64_t scanned_bytes = 0;      // bytes of segments the scan walked
   uint64_t completed_removals = 0; // segments a crash left behind after
                                    // retention had recorded their removal
+  // deletes.log and snapshots/ of a store from before control records
+  // were turned into records (and removed) by this open.
+  bool upgraded = false;
   bool store_created = false;      // Open made a new store
   bool store_adopted = false;      // a store from before the MMAPLOG marker
                                    // was given one (and modes 0700/0600)
@@ -201,11 +211,6 @@ class Log {
                       const cairn_event* events, size_t count,
                       cairn_append_result* result, Sealer* sealer = nullptr);
 
-  // Replica writes: events exactly as read_all returned them. The first
-  // position must be head_position + 1 and the rest contiguous, each event's
-  // revision its stream's head + 1; otherwise FailedPrecondition and nothing
-  // is written. The whole call is one atomic batch. Thread-safe.
-  absl::Status Apply(const cairn_event* events, size_t count);
 
   // Reads as described by cairn_storage_api. Records whose checksum fails
   // give DataLoss naming segment and offset. Thread-safe.
@@ -242,8 +247,7 @@ class Log {
     return options_.commit_host ? committed_.load(std::memory_order_acquire)
                                 : Durable();
   }
-  // Fills first_position, written, durable, committed and epoch (0: epochs
-  // are not kept here yet).
+  // Fills first_position, written, durable, committed and epoch.
   void LogState(cairn_log_state* state) const;
   // commit=host: raises committed to `position` (a lower one is a no-op);
   // FailedPrecondition past durable, or with commit=durable. Wakes
@@ -269,9 +273,46 @@ class Log {
   // which wait on this instead of sleeping.
   bool WaitForSpares(std::chrono::milliseconds timeout);
 
+  // ---- Control records (control_records.cc; docs/mmaplog.md, "Control
+  // records"). Each writes one record at the next position, through the
+  // same reservation as an append, and returns once it is committed (and,
+  // with fsync=always, durable); its effect on the derived state (deleted-to,
+  // the snapshot index, the epoch list) is applied by the committer, so
+  // recovery rebuilds it the same way from the log.
+
   // Logically deletes revisions <= revision of `stream` (clamped to its
-  // head) and records it durably in deletes.log.
+  // head): a DELETE_TO record. Nothing to delete (unknown stream, already
+  // deleted that far) writes nothing.
   absl::Status DeleteTo(std::string_view stream, uint64_t revision);
+  // SNAPSHOT_SAVE: replaces the snapshot at (stream, revision).
+  absl::Status SnapshotSave(const cairn_snapshot& snapshot);
+  // Calls fn once with the matching snapshot of highest revision (ties:
+  // newest timestamp), or not at all. Its data points into the segment and
+  // is valid during the call.
+  absl::Status SnapshotLoad(
+      std::string_view stream, const cairn_snapshot_criteria& criteria,
+      absl::FunctionRef<void(const cairn_snapshot&)> fn);
+  // SNAPSHOT_DELETE with criteria; nothing matching writes nothing.
+  absl::Status SnapshotDeleteMatching(std::string_view stream,
+                                      const cairn_snapshot_criteria& criteria);
+  // EPOCH: `epoch` must exceed the current one (FailedPrecondition).
+  absl::Status BeginEpoch(uint64_t epoch, std::string_view primary,
+                          uint64_t* position);
+  // The position of the last written record whose epoch is <= `epoch`.
+  uint64_t EpochEnd(uint64_t epoch) const;
+  // The epoch record `position` was written in (0 before any EPOCH).
+  uint64_t EpochAt(uint64_t position) const;
+
+  using RecordFn = absl::FunctionRef<bool(const cairn_log_record&)>;
+  // Records with position > after_position up to the written watermark,
+  // events as stored (deleted ones too) and control records. Before the
+  // first retained position: NotFound.
+  absl::Status ReadLog(uint64_t after_position, uint64_t max_count,
+                       RecordFn fn);
+  // Replica writes of records exactly as ReadLog returned them, at the same
+  // positions (cairn_storage_api.apply_log). Everything is checked before
+  // anything is written; FailedPrecondition names what does not follow.
+  absl::Status ApplyLog(const cairn_log_record* const* records, size_t count);
 
   absl::Status ListStreams(
       uint64_t after_ordinal, uint64_t max_count,
@@ -415,6 +456,59 @@ class Log {
   void IndexRecord(Segment* segment, uint32_t offset, const uint8_t* record,
                    uint64_t revision, uint64_t position, std::string_view name,
                    bool recovering);
+
+  // control_records.cc. Writes one control record (record.h) and waits as
+  // an append does; required_position != 0: it must land there (apply_log).
+  absl::Status AppendControl(uint16_t kind, std::string_view stream,
+                             uint64_t revision, int64_t timestamp_us,
+                             std::string_view data, uint64_t required_position,
+                             uint64_t* position);
+  // Applies a committed control record to the derived state (deleted-to,
+  // snapshot index, epochs). Committer or recovery only; idempotent, so a
+  // checkpoint's state may be replayed over.
+  void ApplyControl(Segment* segment, uint32_t offset, const uint8_t* record);
+  // At open, after recovery: moves the active segment to the current
+  // format (it receives control records), and rebuilds the control state
+  // from the log if the checkpoint's is ahead of what recovery kept.
+  absl::Status PrepareControlRecords();
+  // Derives the control state (deleted-to, snapshot index, epochs) again
+  // from the records up to the written watermark alone (and deletes.log of
+  // an older store): after the log lost records the state includes, e.g.
+  // a truncation. No control write may run beside it.
+  absl::Status RebuildControlState();
+  // At open, once appends work: turns a store's deletes.log and the files
+  // in snapshots/ (from before control records) into records, then removes
+  // them. Crash-safe: records are durable before anything is removed, and a
+  // repeated upgrade writes only what the log does not hold yet.
+  absl::Status UpgradeLegacyFiles();
+  // Calls fn for every control record from the first retained position up
+  // to the written watermark.
+  void ForEachControlRecord(
+      absl::FunctionRef<void(Segment*, uint32_t, const RecordHeader&)> fn);
+  // Before retention drops `seg`: re-appends its control records whose
+  // effect is still live (the latest DELETE_TO of a stream, a SNAPSHOT_SAVE
+  // the snapshot index still points at) as new records, so that the log
+  // alone still holds them. Maintenance thread.
+  absl::Status CarryForwardControlRecords(Segment* seg);
+  // Syncs segments `number` .. the active one whole (records written by
+  // the upgrade or a carry, before files or segments they replace go).
+  absl::Status SyncSegmentsFrom(uint64_t number);
+  // The control state for the checkpoint (and loading it back).
+  std::string EncodeControlState();
+  bool DecodeControlState(std::string_view in);
+  // Replica writes of one atomic batch of events (apply_log): the first
+  // position must be the next one and the rest contiguous, each event's
+  // revision its stream's head + 1; otherwise FailedPrecondition and
+  // nothing is written.
+  absl::Status ApplyEvents(const cairn_event* events, size_t count);
+  // Where a walk of the log from position `want` (at least the first
+  // retained one) starts: the segment pinned in `pin` and an offset at or
+  // before the record. Shared by ReadAll and ReadLog.
+  // Steps over end-of-segment markers (moving `pin` to the next segment):
+  // true if a record is published at *seg / *off, false at the end.
+  bool NextRecord(SegmentRef* pin, Segment** seg, uint32_t* off);
+  absl::Status StartWalk(uint64_t* want, SegmentRef* pin, Segment** seg,
+                         uint32_t* off, const char* what);
 
   absl::StatusOr<Reservation> Reserve(uint32_t count, uint32_t units,
                                       uint64_t required_first);
@@ -574,7 +668,31 @@ class Log {
   std::atomic<uint64_t> fsyncs_{0};       // segment syncs (Stats "fsyncs")
   std::atomic<uint64_t> fsync_nanos_{0};  // time in them ("fsync_seconds")
 
-  std::mutex deletes_mu_;
+  // Control records (control_records.cc). control_mu_ serialises control
+  // writes (delete_to, snapshots, begin_epoch) with each other; state_mu_
+  // guards the derived state below against readers.
+  struct SnapshotEntry {
+    uint64_t revision;
+    int64_t timestamp_us;
+    uint64_t location;  // of its SNAPSHOT_SAVE record
+    uint64_t position;
+  };
+  std::mutex control_mu_;
+  mutable std::mutex state_mu_;
+  // One entry per live snapshot (not its bytes), by stream, in revision
+  // order.
+  std::map<std::string, std::vector<SnapshotEntry>, std::less<>> snapshots_;
+  // (epoch, position of its EPOCH record), both increasing.
+  std::vector<std::pair<uint64_t, uint64_t>> epochs_;
+  // deletes.log's entries as LoadDeletes read them (stream, revision), for
+  // UpgradeLegacyFiles.
+  std::vector<std::pair<std::string, uint64_t>> legacy_deletes_;
+  // Per stream, the position of its newest DELETE_TO record seen since
+  // open (CarryForwardControlRecords; a stream missing here is carried).
+  std::map<std::string, uint64_t, std::less<>> last_delete_at_;
+  // The position of the last control record applied (ApplyControl).
+  uint64_t control_applied_ = 0;
+
   // Bytes of deletes.log known durable (synced), for the durable mark.
   std::atomic<uint64_t> deletes_durable_{0};
   // Serialises writes of the durable mark (flusher, DeleteTo, close).

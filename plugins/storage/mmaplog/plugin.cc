@@ -1,5 +1,6 @@
-// The mmaplog storage plugin: adapts Log (log.h) and SnapshotStore to the
-// plugin ABI through the SDK.
+// The mmaplog storage plugin: adapts Log (log.h) to the plugin ABI through
+// the SDK. Snapshots are records of the log (control_records.cc);
+// SnapshotStore only verifies what an older store's snapshots/ may hold.
 #include <cairn/sdk/absl_status.hpp>
 #include <cairn/sdk/storage.hpp>
 
@@ -202,32 +203,50 @@ class MmapLogStorage : public sdk::Storage {
   }
   sdk::Status Flush() override { return ToSdk(log_->Flush()); }
   sdk::Status SnapshotSave(const cairn_snapshot& snapshot) override {
-    return ToSdk(snapshots_->Save(snapshot));
+    return ToSdk(log_->SnapshotSave(snapshot));
   }
   sdk::Status SnapshotLoad(std::string_view stream,
                            const cairn_snapshot_criteria& criteria,
                            const sdk::SnapshotSink& sink) override {
-    return ToSdk(snapshots_->Load(
+    return ToSdk(log_->SnapshotLoad(
         stream, criteria, [&](const cairn_snapshot& s) { sink(s); }));
   }
   sdk::Status SnapshotDelete(std::string_view stream,
                              uint64_t revision) override {
-    return ToSdk(snapshots_->Delete(stream, revision));
+    // One revision: criteria min = max = revision, any timestamp (plugin.h).
+    cairn_snapshot_criteria c{sizeof c, revision, revision, INT64_MIN,
+                              INT64_MAX};
+    return ToSdk(log_->SnapshotDeleteMatching(stream, c));
   }
   sdk::Status SnapshotDeleteMatching(
       std::string_view stream,
       const cairn_snapshot_criteria& criteria) override {
-    return ToSdk(snapshots_->DeleteMatching(stream, criteria));
+    return ToSdk(log_->SnapshotDeleteMatching(stream, criteria));
   }
   sdk::Status Stats(const sdk::StatSink& sink) override {
     log_->Stats([&](const char* name, double value) { sink(name, value); });
     return sdk::Status::Ok();
   }
-  sdk::Status Apply(const cairn_event* events, size_t count) override {
-    return ToSdk(log_->Apply(events, count));
+  sdk::Status ReadLog(uint64_t after, uint64_t max_count,
+                      const sdk::RecordSink& sink) override {
+    return ToSdk(log_->ReadLog(
+        after, max_count,
+        [&](const cairn_log_record& r) { return sink(r); }));
+  }
+  sdk::Status ApplyLog(const cairn_log_record* const* records,
+                       size_t count) override {
+    return ToSdk(log_->ApplyLog(records, count));
   }
   sdk::Status LogState(cairn_log_state* state) override {
     log_->LogState(state);
+    return sdk::Status::Ok();
+  }
+  sdk::Status BeginEpoch(uint64_t epoch, std::string_view primary,
+                         uint64_t* position) override {
+    return ToSdk(log_->BeginEpoch(epoch, primary, position));
+  }
+  sdk::Status EpochEnd(uint64_t epoch, uint64_t* position) override {
+    *position = log_->EpochEnd(epoch);
     return sdk::Status::Ok();
   }
   sdk::Status SetCommitted(uint64_t position) override {
@@ -282,7 +301,8 @@ CAIRN_STORAGE_PLUGIN(
     CAIRN_CAP_PERSISTENT | CAIRN_CAP_LIVE_READS | CAIRN_CAP_TAGS |
         CAIRN_CAP_SNAPSHOTS | CAIRN_CAP_DELETE | CAIRN_CAP_APPLY |
         CAIRN_CAP_APPEND_MAY_BLOCK | CAIRN_CAP_SEAL_IN_APPEND |
-        CAIRN_CAP_HOST_COMMIT | CAIRN_CAP_TRUNCATE,
+        CAIRN_CAP_HOST_COMMIT | CAIRN_CAP_TRUNCATE | CAIRN_CAP_ORDERED_LOG |
+        CAIRN_CAP_EPOCHS,
     cairn::sdk::OptionDesc(CAIRN_STORAGE_OPTION_PATH, CAIRN_OPT_PATH, nullptr,
                            "the store folder", nullptr,
                            CAIRN_OPT_REQUIRED | CAIRN_OPT_HOST_DEFINED),

@@ -1,5 +1,6 @@
 #include "record.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -34,14 +35,17 @@ uint8_t* CopyBytes(uint8_t* p, cairn_bytes b) {
 
 size_t RecordSize(std::string_view stream, const cairn_event& event) {
   size_t n = kRecordHeaderSize + stream.size() + BodySize(event);
-  return (n + 7) & ~size_t{7};
+  // At least 72 bytes: CheckRecord takes a bare 64-byte header for a bad
+  // length (an event always has a stream name; an EPOCH record with an
+  // empty primary id would not).
+  return std::max<size_t>(kRecordHeaderSize + 8, (n + 7) & ~size_t{7});
 }
 
 void EncodeRecord(uint8_t* out, std::string_view stream,
                   const cairn_event& e, uint64_t position, uint64_t revision,
                   uint32_t batch_size, uint32_t batch_index,
-                  uint32_t record_size) {
-  Put<uint16_t>(out, 12, 0);
+                  uint32_t record_size, uint16_t kind) {
+  Put<uint16_t>(out, 12, kind);
   Put<uint16_t>(out, 14, static_cast<uint16_t>(e.tag_count));
   Put<uint64_t>(out, 16, position);
   Put<uint64_t>(out, 24, revision);
@@ -86,7 +90,10 @@ RecordCheck CheckRecord(const uint8_t* record, size_t available,
   h->length = length;
   h->header_crc = Get<uint32_t>(record, 4);
   h->stream_len = record[54];
-  if (h->stream_len == 0 || kRecordHeaderSize + h->stream_len > length) {
+  h->kind = Get<uint16_t>(record, 12);
+  const bool event = h->kind == kKindEvent;
+  if ((event && h->stream_len == 0) ||
+      kRecordHeaderSize + h->stream_len > length) {
     return RecordCheck::kBadHeader;
   }
   if (Crc32c(0, record + 8, kRecordHeaderSize - 8 + h->stream_len) !=
@@ -108,7 +115,9 @@ RecordCheck CheckRecord(const uint8_t* record, size_t available,
                    h->writer_len + h->metadata_len + h->data_len;
   if (fixed + h->tag_count > length || h->batch_size == 0 ||
       h->batch_index >= h->batch_size || h->position == 0 ||
-      h->revision == 0) {
+      (event && h->revision == 0) || h->kind > kLastKind ||
+      h->kind == CAIRN_RECORD_EVENT ||
+      (!event && (h->tag_count != 0 || h->batch_size != 1))) {
     return RecordCheck::kBadHeader;
   }
   // Walk the tags to find the body's end without leaving the record.
@@ -160,7 +169,7 @@ std::string SegmentFileName(uint64_t number) {
 
 void SegmentHeader::EncodeTo(uint8_t* out) const {
   Put<uint64_t>(out, 0, kSegmentMagic);
-  Put<uint32_t>(out, 8, kFormatVersion);
+  Put<uint32_t>(out, 8, version);
   Put<uint32_t>(out, 12, flags);
   Put<uint64_t>(out, 16, number);
   Put<uint64_t>(out, 24, base_position);
@@ -170,13 +179,22 @@ void SegmentHeader::EncodeTo(uint8_t* out) const {
 
 bool SegmentHeader::DecodeFrom(const uint8_t* in) {
   if (Get<uint64_t>(in, 0) != kSegmentMagic) return false;
-  if (Get<uint32_t>(in, 8) != kFormatVersion) return false;
+  const uint32_t v = Get<uint32_t>(in, 8);
+  if (v < kOldestFormatVersion || v > kFormatVersion) return false;
   if (Get<uint32_t>(in, 40) != Crc32c(0, in, 40)) return false;
+  version = v;
   flags = Get<uint32_t>(in, 12);
   number = Get<uint64_t>(in, 16);
   base_position = Get<uint64_t>(in, 24);
   size = Get<uint64_t>(in, 32);
   return true;
+}
+
+uint32_t SegmentHeader::UnknownVersion(const uint8_t* in) {
+  if (Get<uint64_t>(in, 0) != kSegmentMagic) return 0;
+  if (Get<uint32_t>(in, 40) != Crc32c(0, in, 40)) return 0;
+  const uint32_t v = Get<uint32_t>(in, 8);
+  return v >= kOldestFormatVersion && v <= kFormatVersion ? 0 : v;
 }
 
 void EncodeDurableMark(uint8_t* header, const DurableMark& mark) {

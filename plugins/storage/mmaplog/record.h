@@ -6,7 +6,9 @@
 //   0  u32 length       whole record incl. padding; written LAST (release)
 //   4  u32 header_crc   CRC32C of bytes [8, 64) and the stream name
 //   8  u32 body_crc     CRC32C of the body (bytes after the stream name)
-//   12 u16 flags        unused, 0
+//   12 u16 kind         RecordKind: 0 an event (version-1 segments have 0
+//                       here, so their records read as events), else a
+//                       control record (see below)
 //   14 u16 tag_count
 //   16 u64 position     global, gap-free
 //   24 u64 revision     within the stream
@@ -24,6 +26,21 @@
 //
 // A length word of kEndOfSegment marks the end of a full segment; 0 means
 // "nothing (yet) here". All integers are little-endian.
+//
+// Control records (segment format version 2) take one position each, like
+// an event, in a batch of their own (batch_size 1), have no tags and no
+// type, writer or metadata, and may have an empty stream name and revision
+// 0 (events may not):
+//   kind 2 DELETE_TO        stream, revision = deleted up to (clamped to the
+//                           head when written)
+//   kind 3 SNAPSHOT_SAVE    stream, revision, timestamp_us, data = its bytes
+//   kind 4 SNAPSHOT_DELETE  stream, revision 0, data = u64 min_revision,
+//                           u64 max_revision, i64 min_timestamp_us, i64
+//                           max_timestamp_us (the criteria)
+//   kind 5 EPOCH            empty stream, revision = the epoch, data = the
+//                           primary's id
+// The kind numbers are cairn_record_kind's (plugin.h); 0 stands for
+// CAIRN_RECORD_EVENT (1) so that version-1 records are events.
 #ifndef CAIRN_PLUGINS_STORAGE_MMAPLOG_RECORD_H_
 #define CAIRN_PLUGINS_STORAGE_MMAPLOG_RECORD_H_
 
@@ -42,7 +59,22 @@ inline constexpr size_t kRecordHeaderSize = 64;
 inline constexpr uint32_t kEndOfSegment = 0xFFFFFFFFu;
 inline constexpr size_t kSegmentHeaderSize = 64;
 inline constexpr uint64_t kSegmentMagic = 0x474553'4E524941ull;  // "AIRNSEG"
-inline constexpr uint32_t kFormatVersion = 1;
+// The segment format this build writes; it reads kOldestFormatVersion too.
+// Version 2 added control records (the kind field); a version-1 segment has
+// none. A segment of a version this build does not know is refused at open
+// with a message naming file and version.
+inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kOldestFormatVersion = 1;
+
+// The record kinds (offset 12).
+enum RecordKind : uint16_t {
+  kKindEvent = 0,
+  kKindDeleteTo = CAIRN_RECORD_DELETE_TO,
+  kKindSnapshotSave = CAIRN_RECORD_SNAPSHOT_SAVE,
+  kKindSnapshotDelete = CAIRN_RECORD_SNAPSHOT_DELETE,
+  kKindEpoch = CAIRN_RECORD_EPOCH,
+};
+inline constexpr uint16_t kLastKind = kKindEpoch;
 // Segment header flags.
 inline constexpr uint32_t kSegmentSealed = 1;  // complete and synced
 inline constexpr uint32_t kSegmentInUse = 2;   // base_position is set
@@ -57,10 +89,12 @@ size_t RecordSize(std::string_view stream, const cairn_event& event);
 
 // Writes every field of the record except the length word into `out`
 // (RecordSize bytes, zeroed beforehand), including both checksums.
+// `kind` is a RecordKind; for a control record `event` holds only the
+// fields its kind uses (see above).
 void EncodeRecord(uint8_t* out, std::string_view stream,
                   const cairn_event& event, uint64_t position,
                   uint64_t revision, uint32_t batch_size, uint32_t batch_index,
-                  uint32_t record_size);
+                  uint32_t record_size, uint16_t kind = kKindEvent);
 
 // Publishes a record: stores its length word with release semantics (and a
 // full fence, so the committer that checks afterwards sees it).
@@ -96,6 +130,7 @@ struct RecordHeader {
   uint32_t length = 0;
   uint32_t header_crc = 0;
   uint32_t body_crc = 0;
+  uint16_t kind = kKindEvent;  // RecordKind
   uint16_t tag_count = 0;
   uint64_t position = 0;
   uint64_t revision = 0;
@@ -163,6 +198,7 @@ std::string SegmentFileName(uint64_t number);
 // The durable mark (EncodeDurableMark) is not part of the header's checksum:
 // it is rewritten after syncs while the header proper stays put.
 struct SegmentHeader {
+  uint32_t version = kFormatVersion;  // as read; EncodeTo writes it
   uint32_t flags = 0;
   uint64_t number = 0;
   uint64_t base_position = 0;
@@ -171,6 +207,11 @@ struct SegmentHeader {
   void EncodeTo(uint8_t* out) const;
   // False if the magic, version or checksum is wrong.
   bool DecodeFrom(const uint8_t* in);
+  // The version word of a header whose magic and checksum are right but
+  // whose version this build does not read (kOldestFormatVersion ..
+  // kFormatVersion); 0 otherwise. Names a newer format for the open's
+  // refusal instead of calling the header damaged.
+  static uint32_t UnknownVersion(const uint8_t* in);
 };
 
 // The durable mark in a segment header: a position, and a length of

@@ -225,6 +225,17 @@ absl::Status Log::Recover() {
       unused.push_back(path);  // a spare made ahead of need
       continue;
     }
+    if (!header_ok && file_size >= kSegmentHeaderSize) {
+      if (const uint32_t v = SegmentHeader::UnknownVersion(data); v != 0) {
+        return absl::FailedPreconditionError(
+            "segment " + name + " offset 8: segment format version " +
+            std::to_string(v) + ", but this build of mmaplog reads versions " +
+            std::to_string(kOldestFormatVersion) + " to " +
+            std::to_string(kFormatVersion) +
+            "; open the store with the newer cairn that wrote it. Nothing "
+            "was changed");
+      }
+    }
     if (!header_ok && !has_records) {
       unused.push_back(path);  // a spare whose creation a crash cut short
       continue;
@@ -897,6 +908,11 @@ absl::Status Log::ScanSegment(Segment* seg, uint32_t from, uint64_t* expected,
         ++recovery_.scanned_records;
         const uint8_t* rec = seg->data + p.offset;
         std::string_view name = p.header.StreamName(rec);
+        if (p.header.kind != kKindEvent) {  // a control record
+          IndexRecord(seg, p.offset, rec, p.header.revision, p.header.position,
+                      name, true);
+          continue;
+        }
         StreamState* st = streams_.Find(name);
         uint64_t head = st == nullptr ? 0 : st->head();
         bool fresh_after_retention =
@@ -1019,6 +1035,7 @@ absl::Status Log::LoadDeletes() {
     uint64_t revision;
     std::memcpy(&revision, c.data() + pos + 8, 8);
     std::string_view name(c.data() + pos + 16, len - 8);
+    legacy_deletes_.emplace_back(name, revision);
     if (StreamState* s = streams_.Find(name)) {
       // A repair may have cut the stream below what was deleted.
       revision = std::min(revision, s->head());

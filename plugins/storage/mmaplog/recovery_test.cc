@@ -21,6 +21,7 @@ namespace {
 using testing::Any;
 using testing::OwnedEvent;
 using testing::ScratchDir;
+using testing::WriteLegacyDeletes;
 
 LogOptions Options(const std::string& dir) { return testing::SmallStoreOptions(dir); }
 
@@ -712,9 +713,13 @@ TEST(MmapLogRecovery, FlippedByteInDeletesLogIsRefusedUntilRepaired) {
     ASSERT_TRUE(log.ok());
     for (int i = 0; i < 10; ++i) {
       AppendN(**log, 5, "stream-" + std::to_string(i), 50);
-      ASSERT_TRUE((*log)->DeleteTo("stream-" + std::to_string(i), 5).ok());
     }
   }
+  // deletes.log is from before delete-to records (the open turns it into
+  // records; until then it is checked as before).
+  std::vector<std::pair<std::string, uint64_t>> deletes;
+  for (int i = 0; i < 10; ++i) deletes.emplace_back("stream-" + std::to_string(i), 5);
+  WriteLegacyDeletes(dir.path(), deletes);
   auto live = [&](Log& log) {
     uint64_t n = 0;
     EXPECT_TRUE(log.ReadAll(0, UINT64_MAX, false, [&](const cairn_event&) {
@@ -723,11 +728,6 @@ TEST(MmapLogRecovery, FlippedByteInDeletesLogIsRefusedUntilRepaired) {
                    }).ok());
     return n;
   };
-  {
-    auto log = Log::Open(options);
-    ASSERT_TRUE(log.ok());
-    ASSERT_EQ(live(**log), 0u);
-  }
   // Records are 8 + 8 + 8 bytes ("stream-N"): the third starts at 48.
   FlipBit(dir.path() + "/deletes.log", 48 + 20, 1);
   ExpectRefused(options, "deletes.log", "offset 48");
@@ -736,6 +736,8 @@ TEST(MmapLogRecovery, FlippedByteInDeletesLogIsRefusedUntilRepaired) {
   auto log = Log::Open(options);
   ASSERT_TRUE(log.ok()) << log.status();
   EXPECT_EQ(live(**log), 5u) << "only the damaged delete is lost";
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/deletes.log"))
+      << "the rest became records";
 }
 
 // The last delete record has no later record to vouch for it: the durable
@@ -748,8 +750,8 @@ TEST(MmapLogRecovery, DamagedLastDeleteRecordIsRefusedByTheDurableMark) {
     auto log = Log::Open(options);
     ASSERT_TRUE(log.ok());
     AppendN(**log, 5, "stream-0", 50);
-    ASSERT_TRUE((*log)->DeleteTo("stream-0", 5).ok());
   }
+  WriteLegacyDeletes(dir.path(), {{"stream-0", 5}});
   FlipBit(dir.path() + "/deletes.log", 20, 2);
   ExpectRefused(options, "deletes.log", "offset 0");
   std::string text = Join(Repair(options));
@@ -950,8 +952,8 @@ TEST(MmapLogRecovery,
     auto log = Log::Open(Options(dir.path()));
     ASSERT_TRUE(log.ok());
     AppendN(**log, 5, "s", 10);
-    ASSERT_TRUE((*log)->DeleteTo("s", 3).ok());
   }
+  WriteLegacyDeletes(dir.path(), {{"s", 3}});
   ForgetCleanClose(dir.path());
   RemoveSegments(dir.path());
   ExpectEverySegmentGoneRefused(Options(dir.path()), "deletes.log holds");

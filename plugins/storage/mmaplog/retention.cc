@@ -144,7 +144,10 @@ bool Log::SegmentRemovable(Segment* seg, uint64_t segments_in_use) const {
     case RetentionMode::kDeleted: {
       // Every event must be deleted (delete-to past it); a record that does
       // not check out keeps the segment.
+      // Control records do not keep it: the live ones are carried forward
+      // (CarryForwardControlRecords).
       return ForEachRecord(*seg, [&](uint32_t off, const RecordHeader& h) {
+        if (h.kind != kKindEvent) return true;
         StreamState* st = streams_.Find(h.StreamName(seg->data + off));
         return st != nullptr &&
                h.revision <= st->deleted_to.load(std::memory_order_acquire);
@@ -166,6 +169,8 @@ absl::StatusOr<bool> Log::RemoveOldestSegment() {
     return false;  // not complete and durable yet
   }
   if (!SegmentRemovable(seg, active->number - number + 1)) return false;
+  absl::Status carried = CarryForwardControlRecords(seg);
+  if (!carried.ok()) return carried;
 
   // 1. Indexes: new reads skip the segment (trimmed_to, a tag's first
   //    entry). The entries themselves are cleared only after the segment is
@@ -178,6 +183,7 @@ absl::StatusOr<bool> Log::RemoveOldestSegment() {
   const uint64_t old_sparse_below =
       (first_position_.load(std::memory_order_acquire) - 1) / kSparseEvery;
   bool whole = ForEachRecord(*seg, [&](uint32_t off, const RecordHeader& h) {
+    if (h.kind != kKindEvent) return true;  // no stream or tag entry
     const uint8_t* rec = seg->data + off;
     const uint64_t location = MakeLocation(number, off);
     if (StreamState* st = streams_.Find(h.StreamName(rec))) {

@@ -107,14 +107,22 @@ bool SegmentFileExists(const std::string& dir, uint64_t number) {
 
 // Everything a reader may rely on after retention removed a prefix: reads
 // start at the first retained position and are gap-free to the head.
+// Records (events and control records) are gap-free; event reads skip the
+// control records' positions.
 void ExpectContiguousFromFirstPosition(Log& log) {
-  std::vector<Event> all = All(log);
+  std::vector<uint64_t> all;
+  ASSERT_TRUE(log.ReadLog(log.FirstPosition() - 1, UINT64_MAX,
+                          [&](const cairn_log_record& r) {
+                            all.push_back(r.position);
+                            return true;
+                          })
+                  .ok());
   ASSERT_FALSE(all.empty());
-  EXPECT_EQ(all.front().position, log.FirstPosition());
+  EXPECT_EQ(all.front(), log.FirstPosition());
   for (size_t i = 1; i < all.size(); ++i) {
-    ASSERT_EQ(all[i].position, all[i - 1].position + 1);
+    ASSERT_EQ(all[i], all[i - 1] + 1);
   }
-  EXPECT_EQ(all.back().position, log.HeadPosition());
+  EXPECT_EQ(all.back(), log.HeadPosition());
 }
 
 TEST(MmapLogRetention, OptionParsesEachModeAndNamesABadValue) {
@@ -458,6 +466,81 @@ TEST(MmapLogCheckpoint, CheckpointWhoseCutSegmentStartsElsewhereIsNotTrusted) {
   // As many segments, but smaller events: the cut segment starts at
   // another position.
   ExpectForeignCheckpointRefused(1400, 250, "starts at another position");
+}
+
+// Issue #14: the log alone holds every change, also after retention drops
+// the segments where a delete-to or a snapshot was written.
+TEST(MmapLogRetention, LiveDeleteToAndSnapshotsAreCarriedForward) {
+  ScratchDir dir;
+  auto snapshot = [](uint64_t revision, const std::string& data) {
+    static std::string stream = "s";
+    static std::vector<std::string> keep;
+    keep.push_back(data);
+    return cairn_snapshot{sizeof(cairn_snapshot), OwnedEvent::Bytes(stream),
+                          revision, 7, OwnedEvent::Bytes(keep.back())};
+  };
+  const cairn_snapshot_criteria all{sizeof all, 0, CAIRN_MAX_REVISION,
+                                    INT64_MIN, INT64_MAX};
+  auto load = [&](Log& log) {
+    std::string got = "<none>";
+    EXPECT_TRUE(log.SnapshotLoad("s", all, [&](const cairn_snapshot& x) {
+                      got = Str(x.data);
+                    }).ok());
+    return got;
+  };
+  auto deleted_to = [](Log& log) {
+    uint64_t d = 0;
+    EXPECT_TRUE(log.ListStreams(0, 100, [&](const cairn_stream_info& i) {
+                      if (Str(i.name) == "s") d = i.deleted_to;
+                      return true;
+                    }).ok());
+    return d;
+  };
+  auto count_kind = [](Log& log, uint32_t kind) {
+    uint64_t n = 0;
+    EXPECT_TRUE(log.ReadLog(log.FirstPosition() - 1, UINT64_MAX,
+                            [&](const cairn_log_record& r) {
+                              n += r.kind == kind;
+                              return true;
+                            })
+                    .ok());
+    return n;
+  };
+  uint64_t control_end = 0;
+  {
+    auto log = Log::Open(Options(dir.path(), RetentionMode::kBytes, 3 * kSegment));
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, "s", 10);
+    ASSERT_TRUE((*log)->DeleteTo("s", 3).ok());
+    ASSERT_TRUE((*log)->DeleteTo("s", 4).ok());  // the live one
+    ASSERT_TRUE((*log)->SnapshotSave(snapshot(10, "keep")).ok());
+    ASSERT_TRUE((*log)->SnapshotSave(snapshot(5, "gone")).ok());
+    const cairn_snapshot_criteria five{sizeof five, 5, 5, INT64_MIN, INT64_MAX};
+    ASSERT_TRUE((*log)->SnapshotDeleteMatching("s", five).ok());
+    control_end = (*log)->HeadPosition();
+    AppendN(**log, "t", 400);
+    SealAndMaintain(**log);
+    ASSERT_GT((*log)->FirstPosition(), control_end) << "nothing was dropped";
+    EXPECT_EQ(deleted_to(**log), 4u);
+    EXPECT_EQ(load(**log), "keep");
+    // Carried: one DELETE_TO (the live one) and one SNAPSHOT_SAVE; the
+    // superseded delete and the deleted snapshot are not.
+    EXPECT_EQ(count_kind(**log, CAIRN_RECORD_DELETE_TO), 1u);
+    EXPECT_EQ(count_kind(**log, CAIRN_RECORD_SNAPSHOT_SAVE), 1u);
+    ExpectContiguousFromFirstPosition(**log);
+  }
+  // The log alone (no checkpoint) still holds them.
+  std::filesystem::remove(dir.path() + "/index/checkpoint");
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_FALSE((*log)->recovery().from_checkpoint);
+  EXPECT_EQ(deleted_to(**log), 4u);
+  EXPECT_EQ(load(**log), "keep");
+  // read_log before the first retained position: NotFound.
+  absl::Status s = (*log)->ReadLog(0, 10, [](const cairn_log_record&) {
+    return true;
+  });
+  EXPECT_TRUE(absl::IsNotFound(s)) << s;
 }
 
 }  // namespace

@@ -166,6 +166,35 @@ absl::Status SnapshotStore::DeleteMatching(
                                   : absl::OkStatus();
 }
 
+absl::Status SnapshotStore::ForEachSnapshot(
+    absl::FunctionRef<absl::Status(const std::string&, const cairn_snapshot&)>
+        fn) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto names = fs_->ListDirectory(dir_);
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    if (name.size() < 5 || name.compare(name.size() - 5, 5, ".snap") != 0) {
+      continue;
+    }
+    auto contents = fs_->ReadFile(dir_ + "/" + name);
+    if (!contents.ok()) return contents.status();
+    Parsed p;
+    absl::Status s = Parse(name, *contents, &p);
+    if (!s.ok()) return s;
+    cairn_snapshot out{sizeof(cairn_snapshot),
+                       cairn_bytes{reinterpret_cast<const uint8_t*>(
+                                       p.stream.data()),
+                                   p.stream.size()},
+                       p.revision, p.timestamp_us,
+                       cairn_bytes{reinterpret_cast<const uint8_t*>(
+                                       p.data.data()),
+                                   p.data.size()}};
+    s = fn(name, out);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 uint64_t SnapshotStore::Verify(
     absl::FunctionRef<void(const std::string&)> problem) {
   std::lock_guard<std::mutex> lk(mu_);

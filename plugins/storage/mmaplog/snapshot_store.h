@@ -36,6 +36,13 @@ class SnapshotStore {
   absl::Status Delete(std::string_view stream, uint64_t revision);
   absl::Status DeleteMatching(std::string_view stream,
                               const cairn_snapshot_criteria& criteria);
+  // Every snapshot of every stream, one call of fn(file name, snapshot)
+  // each, stopping at fn's first error; a damaged file gives DataLoss
+  // naming it. For the upgrade of a store from before snapshots were
+  // records (Log::UpgradeLegacyFiles).
+  absl::Status ForEachSnapshot(
+      absl::FunctionRef<absl::Status(const std::string&, const cairn_snapshot&)>
+          fn);
   // Checks every snapshot file's checksum; reports each damaged one.
   uint64_t Verify(absl::FunctionRef<void(const std::string&)> problem);
 

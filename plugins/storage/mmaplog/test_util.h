@@ -5,11 +5,16 @@
 #include <cairn/plugin.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <utility>
 #include <string>
 #include <vector>
 
+#include "crc32c.h"
 #include "log.h"
+#include "record.h"
 
 namespace cairn::mmaplog::testing {
 
@@ -86,6 +91,55 @@ inline std::string Str(cairn_bytes b) {
 inline Expected Any() { return Expected{CAIRN_EXPECT_ANY, 0}; }
 inline Expected NoStream() { return Expected{CAIRN_EXPECT_NO_STREAM, 0}; }
 inline Expected Exact(uint64_t r) { return Expected{CAIRN_EXPECT_EXACT, r}; }
+
+// Makes the closed store at `dir` look as a build from before control
+// records left it after delete_to calls: appends (stream, revision) entries
+// to deletes.log in its format (u32 length, u32 CRC32C, u64 revision,
+// name) and lets the newest segment's durable mark claim them.
+inline void WriteLegacyDeletes(
+    const std::string& dir,
+    const std::vector<std::pair<std::string, uint64_t>>& entries) {
+  std::string bytes;
+  for (const auto& [name, revision] : entries) {
+    std::string body(8 + name.size(), '\0');
+    std::memcpy(body.data(), &revision, 8);
+    std::memcpy(body.data() + 8, name.data(), name.size());
+    const uint32_t len = static_cast<uint32_t>(body.size());
+    const uint32_t crc = Crc32c(0, body.data(), body.size());
+    bytes.append(reinterpret_cast<const char*>(&len), 4);
+    bytes.append(reinterpret_cast<const char*>(&crc), 4);
+    bytes += body;
+  }
+  const std::string path = dir + "/deletes.log";
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::app);
+    out << bytes;
+  }
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::owner_write);
+  // The newest segment in use (spares made ahead of need have flags 0).
+  std::string newest;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string n = e.path().filename().string();
+    if (n.size() != 12 || !n.ends_with(".log") || n <= newest) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    uint8_t h[16] = {};
+    in.read(reinterpret_cast<char*>(h), sizeof h);
+    uint32_t flags;
+    std::memcpy(&flags, h + 12, 4);
+    if ((flags & kSegmentInUse) != 0) newest = n;
+  }
+  std::fstream f(dir + "/" + newest,
+                 std::ios::in | std::ios::out | std::ios::binary);
+  uint8_t header[kSegmentHeaderSize];
+  f.read(reinterpret_cast<char*>(header), sizeof header);
+  DurableMark mark;
+  if (!DecodeDurableMark(header, &mark)) mark = DurableMark{};
+  mark.deletes_bytes = std::filesystem::file_size(path);
+  EncodeDurableMark(header, mark);
+  f.seekp(0);
+  f.write(reinterpret_cast<const char*>(header), sizeof header);
+}
 
 }  // namespace cairn::mmaplog::testing
 

@@ -179,6 +179,11 @@ absl::Status Log::CutAfter(uint64_t position) {
   if (durable_.load() > position) durable_.store(position);
   WaitForReaders();
   CutDerivedState(position);
+  // Control-record state (deleted-to, the snapshot index, the epoch list)
+  // is derived again from the records left, which end at the lowered
+  // watermark.
+  absl::Status rebuilt = RebuildControlState();
+  if (!rebuilt.ok()) return rebuilt;
 
   // 3. Files, in an order after which every crash reopens to a log that
   // recovery accepts and the intent then cuts: first what proves records
@@ -338,9 +343,8 @@ void Log::CutDerivedState(uint64_t position) {
     const uint64_t new_head = lo;
     for (uint64_t r = new_head + 1; r <= head; ++r) s->revisions.Set(r - 1, 0);
     s->head_and_claim.store(new_head << 1, std::memory_order_release);
-    // Control-record state, part 1: a stream's deleted-to cannot exceed its
-    // head. When DELETE_TO becomes a record (helper mmrec), deleted-to must
-    // instead become the newest DELETE_TO record's at or before the cut.
+    // Deleted-to cannot exceed the head; CutAfter then derives it again
+    // from the DELETE_TO records left.
     if (s->deleted_to.load() > new_head) s->deleted_to.store(new_head);
     if (new_head == 0 && s->trimmed_to.load() == 0) {
       s->ordinal.store(0);
@@ -370,11 +374,8 @@ void Log::CutDerivedState(uint64_t position) {
        i * kSparseEvery + 1 < written_end; ++i) {
     sparse_.Set(i, 0);
   }
-  // Control-record state, part 2 (helper mmrec, wired in by the lead):
-  // the snapshot index (SNAPSHOT_SAVE / SNAPSHOT_DELETE records after the
-  // cut are undone), the deleted-to of each stream (above), and the epoch
-  // list (EPOCH records after the cut removed, the current epoch the newest
-  // one left) must be cut here too.
+  // Control-record state (deleted-to, snapshots, epochs) is rebuilt from
+  // the records left by the caller (CutAfter: RebuildControlState).
 }
 
 }  // namespace cairn::mmaplog

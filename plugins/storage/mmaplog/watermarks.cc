@@ -136,7 +136,8 @@ void Log::LogState(cairn_log_state* state) const {
   state->written = written;
   state->durable = durable < written ? durable : written;
   state->committed = committed < state->durable ? committed : state->durable;
-  state->epoch = 0;  // EPOCH records: the lead wires mmrec's epoch list in
+  std::lock_guard<std::mutex> lk(state_mu_);
+  state->epoch = epochs_.empty() ? 0 : epochs_.back().first;
 }
 
 void Log::WakeCommitWaiters() {
