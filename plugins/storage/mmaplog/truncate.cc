@@ -135,7 +135,7 @@ absl::Status Log::CutAfter(uint64_t position) {
   std::lock_guard<std::mutex> maintenance(maintenance_mu_);
   std::lock_guard<std::mutex> pass(sync_pass_mu_);
   std::lock_guard<std::mutex> apply(apply_mu_);
-  std::lock_guard<std::mutex> deletes(deletes_mu_);
+  std::lock_guard<std::mutex> control(control_mu_);
   const uint64_t written = Written();
   if (position >= written) return absl::OkStatus();
 

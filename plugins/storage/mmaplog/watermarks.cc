@@ -2,6 +2,7 @@
 // log"; docs/mmaplog.md, Watermarks): written (the committer's watermark_),
 // durable and committed, the committed head of a stream, and commit=host's
 // SetCommitted with its persisted copy in <path>/committed.
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -129,15 +130,22 @@ void Log::LogState(cairn_log_state* state) const {
   const uint64_t committed = Committed();
   const uint64_t durable = Durable();
   const uint64_t written = Written();
-  state->first_position =
+  cairn_log_state out{};
+  out.first_position =
       written >= FirstPosition() ? FirstPosition() : 0;  // 0: none held
   // Loaded from the lowest up, so committed <= durable <= written holds in
   // what is returned even while they move.
-  state->written = written;
-  state->durable = durable < written ? durable : written;
-  state->committed = committed < state->durable ? committed : state->durable;
-  std::lock_guard<std::mutex> lk(state_mu_);
-  state->epoch = epochs_.empty() ? 0 : epochs_.back().first;
+  out.written = written;
+  out.durable = durable < written ? durable : written;
+  out.committed = committed < out.durable ? committed : out.durable;
+  {
+    std::lock_guard<std::mutex> lk(state_mu_);
+    out.epoch = epochs_.empty() ? 0 : epochs_.back().first;
+  }
+  // Filled only up to the caller's size (plugin.h, CAIRN_SET_FIELD).
+  const uint32_t n = std::min<uint32_t>(state->size, sizeof out);
+  out.size = state->size;
+  std::memcpy(state, &out, n);
 }
 
 void Log::WakeCommitWaiters() {
