@@ -632,7 +632,8 @@ TEST_F(CliTest, PluginInfoPrintsTheWholeDescriptor) {
   EXPECT_THAT(r.out, HasSubstr("name:          memory"));
   EXPECT_THAT(
       r.out,
-      HasSubstr("live-reads tags snapshots delete apply seal-in-append"));
+      HasSubstr("live-reads tags snapshots delete apply seal-in-append "
+                "ordered-log host-commit truncate epochs"));
   EXPECT_THAT(r.out, HasSubstr("options:       (none)"));
   EXPECT_THAT(r.out, HasSubstr("table size:"));
   nlohmann::json json = nlohmann::json::parse(

@@ -287,17 +287,19 @@ TEST_F(CipherStoreTest, AChangedStoredByteIsAnIntegrityErrorNamingStreamAndRevis
   struct Copied {
     OwnedRecord record;
     cairn_event event;
+    cairn_log_record log;
   };
   std::vector<Copied> copied;
   const cairn_storage_api* api = (*source)->storage_plugin()->storage();
-  auto collect = [](void* context, const cairn_event* e) -> int {
-    static_cast<std::vector<Copied>*>(context)->push_back(Copied{Own(*e), *e});
+  auto collect = [](void* context, const cairn_log_record* r) -> int {
+    if (r->event == nullptr) return 1;  // only events were written
+    static_cast<std::vector<Copied>*>(context)->push_back(
+        Copied{Own(*r->event), *r->event, *r});
     return 0;
   };
   char message[256] = "";
   cairn_error error{message, sizeof(message)};
-  ASSERT_EQ(api->read_all((*source)->raw_storage(), 0, 100, 1, collect, &copied,
-                          &error),
+  ASSERT_EQ(api->read_log((*source)->raw_storage(), 0, 100, collect, &copied, &error),
             CAIRN_OK)
       << message;
   ASSERT_EQ(copied.size(), 3u);
@@ -305,15 +307,15 @@ TEST_F(CipherStoreTest, AChangedStoredByteIsAnIntegrityErrorNamingStreamAndRevis
   EXPECT_EQ(copied[1].record.data.find("orderId"), std::string::npos);
   std::string& victim = copied[1].record.data;
   victim[victim.size() - 20] ^= 0x04;
-  std::vector<const cairn_event*> events;
+  std::vector<const cairn_log_record*> records;
   for (Copied& c : copied) {
     PointAt(c.record, &c.event);
-    events.push_back(&c.event);
+    c.log.event = &c.event;
+    records.push_back(&c.log);
   }
   auto target = Open(config);
   ASSERT_TRUE(target.ok()) << target.status();
-  ASSERT_EQ(api->apply((*target)->raw_storage(), events.data(), events.size(),
-                       &error),
+  ASSERT_EQ(api->apply_log((*target)->raw_storage(), records.data(), records.size(), &error),
             CAIRN_OK)
       << message;
 
