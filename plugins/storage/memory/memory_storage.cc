@@ -413,7 +413,10 @@ sdk::Status MemoryStorage::WaitCommit(uint64_t after_position,
 
 sdk::Status MemoryStorage::WriteControl(std::shared_ptr<Record> record,
                                         uint64_t* position) {
-  std::lock_guard<std::mutex> order(append_mu_);
+  // mu_ only, not append_mu_: a control record moves no stream head, and a
+  // seal function may write a snapshot while its append holds append_mu_
+  // (cairn_seal_fn; the Store does). An append takes its positions under mu_
+  // after sealing, so the log stays gap-free either way.
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return sdk::Closed("the memory store is closed");
   record->position = WrittenLocked() + 1;

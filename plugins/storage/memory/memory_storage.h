@@ -239,9 +239,10 @@ class MemoryStorage : public sdk::Storage {
                       const sdk::EventSink& sink);
 
   const bool host_commit_;  // "commit" = "host"
-  // Orders appends, control writes and applies, one at a time; held while
-  // the host seals a batch (cairn_seal_fn), so readers, heads and
-  // snapshots, which take only mu_, go on meanwhile. Taken before mu_.
+  // Orders appends, applies and truncations, one at a time; held while the
+  // host seals a batch (cairn_seal_fn), so readers, heads, snapshots and
+  // control writes (which a seal may make), which take only mu_, go on
+  // meanwhile. Taken before mu_.
   std::mutex append_mu_;
   mutable std::mutex mu_;
   std::condition_variable committed_cv_;  // notified when committed_ moves

@@ -581,6 +581,42 @@ TEST_F(MemoryLogTest, SetCommittedWakesWaitCommit) {
   EXPECT_EQ(seen, 1u);
 }
 
+TEST_F(MemoryLogTest, ASealMayWriteSnapshotsWhileItsAppendWaits) {
+  // The Store's seal saves a snapshot (its seal-key record) from inside
+  // seal: control writes must not wait for the append that is sealing.
+  std::vector<cairn_event> events(2);
+  for (cairn_event& e : events) {
+    e = cairn_event{};
+    e.size = sizeof(cairn_event);
+  }
+  std::vector<const cairn_event*> pointers;
+  const std::string stream = "sealed";
+  cairn_append_request request = Request(stream, kAny, events, &pointers);
+  request.seal = [](void* context, size_t index, uint64_t revision,
+                    cairn_buffer* out, cairn_error* error) -> cairn_status {
+    auto* store = static_cast<cairn_storage*>(context);
+    const std::string key = "key-" + std::to_string(revision);
+    const std::string keys = "seal-keys";
+    cairn_snapshot s{sizeof(s), B(keys), revision, 1, B(key)};
+    cairn_status st = Api().snapshot_save(store, &s, error);
+    if (st != CAIRN_OK) return st;
+    if (out->reserve(out, 1) != 0) return CAIRN_E_RESOURCE_EXHAUSTED;
+    out->data[out->size++] = static_cast<uint8_t>('a' + index);
+    return CAIRN_OK;
+  };
+  request.seal_context = store_;
+  cairn_append_result r{sizeof(r), 0, 0, 0, 0};
+  ASSERT_EQ(Api().append(store_, &request, &r, Err()), CAIRN_OK) << message_;
+  // The snapshots took positions 1 and 2; the batch follows, contiguous.
+  EXPECT_EQ(r.first_position, 3u);
+  EXPECT_EQ(r.last_position, 4u);
+  EXPECT_EQ(Snapshots("seal-keys"), 1u);
+  std::vector<Logged> log = ReadLog();
+  ASSERT_EQ(log.size(), 4u);
+  EXPECT_EQ(log[2].kind, static_cast<uint32_t>(CAIRN_RECORD_EVENT));
+  EXPECT_EQ(log[3].data, "b");
+}
+
 TEST_F(MemoryLogTest, TruncateAfterLeavesNoTraceOfTheCut) {
   ASSERT_EQ(Append("keep", kAny, {"1"}, nullptr, {"t"}), CAIRN_OK);  // 1
   Snapshot("keep", 1);                                                 // 2
