@@ -68,6 +68,8 @@ enum class Fault {
   kSetCommittedWakesNobody,  // set_committed does not wake wait_commit
   kTruncateIgnoresCommitted,  // cuts committed records without the flag
   kEpochEndOneShort,          // epoch_end answers one record too early
+  kApplyLogDropsSnapshots,    // apply_log checks SNAPSHOT_SAVE records but
+                              // does not keep them
 };
 
 #ifndef CAIRN_MEMORY_FAULT
