@@ -310,7 +310,8 @@ TEST_F(MemoryStorageTest, RejectsEventStructTooSmall) {
   std::vector<cairn_event> events(1);
   events[0].size = 8;
   std::vector<const cairn_event*> pointers;
-  cairn_append_request request = Request("s", kAny, events, &pointers);
+  const std::string stream = "s";  // outlives the request that points at it
+  cairn_append_request request = Request(stream, kAny, events, &pointers);
   EXPECT_EQ(Api().append(store_, &request, nullptr, Err()),
             CAIRN_E_INVALID_ARGUMENT);
   EXPECT_NE(std::string(message_).find("cairn_event.size is 8"),
