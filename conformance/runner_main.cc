@@ -50,7 +50,11 @@ std::string CapabilityNames(uint64_t caps) {
                {CAIRN_CAP_DELETE, "delete"},
                {CAIRN_CAP_APPLY, "apply"},
                {CAIRN_CAP_KEY_ROTATION, "key-rotation"},
-               {CAIRN_CAP_MULTI_NODE, "multi-node"}};
+               {CAIRN_CAP_MULTI_NODE, "multi-node"},
+               {CAIRN_CAP_ORDERED_LOG, "ordered-log"},
+               {CAIRN_CAP_HOST_COMMIT, "host-commit"},
+               {CAIRN_CAP_TRUNCATE, "truncate"},
+               {CAIRN_CAP_EPOCHS, "epochs"}};
   std::string out;
   for (const Name& n : names) {
     if (caps & n.bit) out += (out.empty() ? "" : ", ") + std::string(n.name);

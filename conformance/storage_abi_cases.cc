@@ -155,25 +155,53 @@ TEST_P(StorageConformance,
   EXPECT_EQ(datas, want) << WhatWasStored(got, want);
 }
 
+// Log records as a host of a newer minor passes them to apply_log: each
+// larger than this header's cairn_log_record (16 bytes of later fields), a
+// decoy record after each, and each event a SpacedEvents one.
 TEST_P(StorageConformance,
-       ApplyReadsEventsThroughThePointerArrayWhateverTheirSize) {
+       ApplyLogReadsRecordsAndEventsThroughTheirPointersWhateverTheirSize) {
   if (!target().Has(CAIRN_CAP_APPLY)) {
     GTEST_SKIP() << NoteSkip("CAIRN_CAP_APPLY",
-                             "apply with events larger than the plugin's");
+                             "apply_log with records larger than the plugin's");
   }
   MustAppend("spaced-apply", Any(), Events(3, "applied"));
   std::vector<ReadEvent> primary = ReadAll(0, CAIRN_MAX_REVISION, true);
   ASSERT_EQ(primary.size(), 3u);
+  std::vector<LogRow> log = ReadLog();
+  ASSERT_EQ(log.size(), 3u);
+  SpacedEvents events(primary);
+  const std::string decoy = "decoy";
+  std::vector<cairn_log_record> slots(2 * log.size());
+  std::vector<const cairn_log_record*> pointers;
+  for (size_t i = 0; i < log.size(); ++i) {
+    cairn_log_record& real = slots[2 * i];
+    cairn_log_record& fake = slots[2 * i + 1];
+    fake = cairn_log_record{};
+    fake.size = sizeof(cairn_log_record);
+    fake.kind = CAIRN_RECORD_SNAPSHOT_SAVE;
+    fake.position = log[i].position;
+    fake.stream = Bytes(decoy);
+    real = cairn_log_record{};
+    real.size = static_cast<uint32_t>(sizeof(cairn_log_record) +
+                                      SpacedEvents::kLater);
+    real.kind = log[i].kind;
+    real.position = log[i].position;
+    real.epoch = log[i].epoch;
+    real.batch_size = log[i].batch_size;
+    real.batch_index = log[i].batch_index;
+    real.event = events.data()[i];
+    pointers.push_back(&real);
+  }
   OpenOptions replica_options(target());
   cairn_storage* replica = nullptr;
   ASSERT_EQ(api_->open(replica_options.get(), &replica, error_.get()), CAIRN_OK)
       << error_.message;
-  SpacedEvents events(primary);
   cairn_status st =
-      api_->apply(replica, events.data(), events.size(), error_.get());
+      api_->apply_log(replica, pointers.data(), pointers.size(), error_.get());
   EXPECT_EQ(st, CAIRN_OK) << kRuleEventsByPointer
-                          << ": apply refused events larger than its "
-                          << "cairn_event: " << Describe(st, error_.message);
+                          << ": apply_log refused records larger than its "
+                          << "cairn_log_record: "
+                          << Describe(st, error_.message);
   std::vector<ReadEvent> copy;
   std::string message;
   EXPECT_EQ(

@@ -10,14 +10,6 @@
 namespace cairn::conformance {
 namespace {
 
-#define SKIP_UNLESS(cap, what)                        \
-  do {                                                \
-    std::string skip_message;                         \
-    if (Lacks(cap, #cap, what, &skip_message)) {      \
-      GTEST_SKIP() << skip_message;                   \
-    }                                                 \
-  } while (0)
-
 std::vector<std::string> Datas(const std::vector<ReadEvent>& events) {
   std::vector<std::string> out;
   for (const ReadEvent& e : events) out.push_back(e.data);
@@ -621,47 +613,7 @@ TEST_P(StorageConformance, RejectedBatchWritesNothing) {
   });
 }
 
-// ---- Replica side, housekeeping ------------------------------------------
-
-TEST_P(StorageConformance, ApplyReplaysAPrimarysLogExactly) {
-  SKIP_UNLESS(CAIRN_CAP_APPLY, "apply (replica writes)");
-  std::vector<EventSpec> tagged = Events(2, "p");
-  tagged[1].tags = {"replicated"};
-  tagged[1].timestamp_us = 42;
-  MustAppend("apply-a", Any(), tagged);
-  MustAppend("apply-b", Any(), Events(3, "q"));
-  MustAppend("apply-a", Any(), Events(1, "r"));
-  std::vector<ReadEvent> primary = ReadAll(0, CAIRN_MAX_REVISION, true);
-  ASSERT_EQ(primary.size(), 6u);
-
-  OpenOptions replica_options(target());
-  cairn_storage* replica = nullptr;
-  ASSERT_EQ(api_->open(replica_options.get(), &replica, error_.get()),
-            CAIRN_OK)
-      << error_.message;
-  RawEvents events(primary);
-  // A first event that does not continue the replica's head is refused.
-  cairn_status st = api_->apply(replica, events.data() + 1, 2, error_.get());
-  EXPECT_EQ(st, CAIRN_E_FAILED_PRECONDITION)
-      << "apply starting at position 2 on an empty replica: got "
-      << Describe(st, error_.message);
-  st = api_->apply(replica, events.data(), 3, error_.get());
-  EXPECT_EQ(st, CAIRN_OK) << Describe(st, error_.message);
-  st = api_->apply(replica, events.data() + 3, 3, error_.get());
-  EXPECT_EQ(st, CAIRN_OK) << Describe(st, error_.message);
-  std::vector<ReadEvent> copy;
-  std::string message;
-  EXPECT_EQ(ReadAllFrom(api_, replica, 0, CAIRN_MAX_REVISION, true, &copy,
-                        &message),
-            CAIRN_OK)
-      << message;
-  EXPECT_EQ(copy, primary) << "the replica must hold exactly what was applied";
-  AppendOutcome next = AppendTo(api_, replica, "apply-a", Exact(3), Events(1));
-  EXPECT_EQ(next.code, CAIRN_OK) << next.message;
-  EXPECT_EQ(next.result.first_position, 7u) << kRuleGapFreePositions;
-  EXPECT_EQ(next.result.first_revision, 4u) << kRuleContiguousRevisions;
-  api_->close(replica);
-}
+// ---- Housekeeping (the replica side: storage_log_cases.cc) ------------------------------------------
 
 TEST_P(StorageConformance, FlushStatsAndVerifySucceedOnAHealthyStore) {
   MustAppend("house", Any(), Events(3));

@@ -22,6 +22,34 @@ int CollectEvent(void* context, const cairn_event* e) {
   return 0;
 }
 
+ReadEvent Own(const cairn_event* e) {
+  std::vector<ReadEvent> one;
+  CollectEvent(&one, e);
+  return one.front();
+}
+
+int CollectRecord(void* context, const cairn_log_record* r) {
+  LogRow row;
+  row.kind = r->kind;
+  row.position = r->position;
+  row.epoch = r->epoch;
+  row.batch_size = r->batch_size;
+  row.batch_index = r->batch_index;
+  if (r->event != nullptr) row.event = Own(r->event);
+  row.stream = String(r->stream);
+  row.revision = r->revision;
+  row.timestamp_us = r->timestamp_us;
+  row.data = String(r->data);
+  if (r->criteria != nullptr) {
+    row.criteria = std::vector<int64_t>{
+        static_cast<int64_t>(r->criteria->min_revision),
+        static_cast<int64_t>(r->criteria->max_revision),
+        r->criteria->min_timestamp_us, r->criteria->max_timestamp_us};
+  }
+  static_cast<std::vector<LogRow>*>(context)->push_back(std::move(row));
+  return 0;
+}
+
 int CollectStream(void* context, const cairn_stream_info* info) {
   static_cast<std::vector<StreamRow>*>(context)->push_back(
       StreamRow{String(info->name), info->ordinal, info->head_revision,
@@ -45,26 +73,75 @@ std::vector<EventSpec> Events(size_t count, const std::string& prefix) {
   return out;
 }
 
-RawEvents::RawEvents(const std::vector<ReadEvent>& events)
-    : tags_(events.size()), events_(events.size()) {
-  for (size_t i = 0; i < events.size(); ++i) {
-    const ReadEvent& r = events[i];
-    for (const std::string& t : r.tags) tags_[i].push_back(Bytes(t));
-    cairn_event& e = events_[i];
-    e = cairn_event{};
-    e.size = sizeof(cairn_event);
-    e.tag_count = static_cast<uint32_t>(tags_[i].size());
-    e.stream = Bytes(r.stream);
-    e.revision = r.revision;
-    e.position = r.position;
-    e.type = Bytes(r.type);
-    e.timestamp_us = r.timestamp_us;
-    e.writer = Bytes(r.writer);
-    e.metadata = Bytes(r.metadata);
-    e.data = Bytes(r.data);
-    e.tags = tags_[i].empty() ? nullptr : tags_[i].data();
+std::string DescribeRow(const LogRow& row) {
+  static const char* const kKinds[] = {"?",         "EVENT",
+                                       "DELETE_TO", "SNAPSHOT_SAVE",
+                                       "SNAPSHOT_DELETE", "EPOCH"};
+  std::string text = "position " + std::to_string(row.position) + " (" +
+                     (row.kind <= 5 ? kKinds[row.kind] : "unknown kind");
+  if (row.event) {
+    text += " '" + row.event->stream + "' revision " +
+            std::to_string(row.event->revision) + " batch " +
+            std::to_string(row.batch_index) + "/" +
+            std::to_string(row.batch_size);
+  } else if (!row.stream.empty()) {
+    text += " '" + row.stream + "' revision " + std::to_string(row.revision);
   }
-  for (const cairn_event& e : events_) pointers_.push_back(&e);
+  return text + ", epoch " + std::to_string(row.epoch) + ")";
+}
+
+std::string DescribeRows(const std::vector<LogRow>& rows) {
+  std::string text;
+  for (const LogRow& row : rows) text += "\n  " + DescribeRow(row);
+  return text.empty() ? " (none)" : text;
+}
+
+RawRecords::RawRecords(const std::vector<LogRow>& rows)
+    : tags_(rows.size()),
+      events_(rows.size()),
+      criteria_(rows.size()),
+      records_(rows.size()) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const LogRow& row = rows[i];
+    cairn_log_record& r = records_[i];
+    r = cairn_log_record{};
+    r.size = sizeof(cairn_log_record);
+    r.kind = row.kind;
+    r.position = row.position;
+    r.epoch = row.epoch;
+    r.batch_size = row.batch_size;
+    r.batch_index = row.batch_index;
+    r.stream = Bytes(row.stream);
+    r.revision = row.revision;
+    r.timestamp_us = row.timestamp_us;
+    r.data = Bytes(row.data);
+    if (row.event) {
+      const ReadEvent& ev = *row.event;
+      for (const std::string& t : ev.tags) tags_[i].push_back(Bytes(t));
+      cairn_event& e = events_[i];
+      e = cairn_event{};
+      e.size = sizeof(cairn_event);
+      e.tag_count = static_cast<uint32_t>(tags_[i].size());
+      e.stream = Bytes(ev.stream);
+      e.revision = ev.revision;
+      e.position = ev.position;
+      e.type = Bytes(ev.type);
+      e.timestamp_us = ev.timestamp_us;
+      e.writer = Bytes(ev.writer);
+      e.metadata = Bytes(ev.metadata);
+      e.data = Bytes(ev.data);
+      e.tags = tags_[i].empty() ? nullptr : tags_[i].data();
+      r.event = &e;
+    }
+    if (row.criteria) {
+      const std::vector<int64_t>& c = *row.criteria;
+      criteria_[i] = cairn_snapshot_criteria{
+          sizeof(cairn_snapshot_criteria), static_cast<uint64_t>(c[0]),
+          static_cast<uint64_t>(c[1]), c[2], c[3]};
+      r.criteria = &criteria_[i];
+    }
+  }
+  for (const cairn_log_record& r : records_) pointers_.push_back(&r);
 }
 
 cairn_snapshot_criteria AllSnapshots() {
@@ -135,6 +212,16 @@ cairn_status ReadAllFrom(const cairn_storage_api* api, cairn_storage* store,
   ErrorBuffer error;
   cairn_status st = api->read_all(store, after, max, include_deleted ? 1 : 0,
                                   &CollectEvent, out, error.get());
+  *message = error.message;
+  return st;
+}
+
+cairn_status ReadLogFrom(const cairn_storage_api* api, cairn_storage* store,
+                         uint64_t after, uint64_t max,
+                         std::vector<LogRow>* out, std::string* message) {
+  ErrorBuffer error;
+  cairn_status st =
+      api->read_log(store, after, max, &CollectRecord, out, error.get());
   *message = error.message;
   return st;
 }
@@ -262,6 +349,24 @@ std::vector<ReadEvent> StorageConformance::ReadTag(const std::string& tag,
   EXPECT_EQ(st, CAIRN_OK) << "read_tag('" << tag << "', " << after
                           << ") failed: " << Describe(st, error_.message);
   return out;
+}
+
+std::vector<LogRow> StorageConformance::ReadLog(uint64_t after, uint64_t max) {
+  std::vector<LogRow> out;
+  std::string message;
+  cairn_status st = ReadLogFrom(api_, store_, after, max, &out, &message);
+  EXPECT_EQ(st, CAIRN_OK) << "read_log(" << after << ", " << max
+                          << ") failed: " << Describe(st, message.c_str());
+  return out;
+}
+
+cairn_log_state StorageConformance::LogState() {
+  cairn_log_state state{};
+  state.size = sizeof(state);
+  cairn_status st = api_->log_state(store_, &state, error_.get());
+  EXPECT_EQ(st, CAIRN_OK) << "log_state failed: "
+                          << Describe(st, error_.message);
+  return state;
 }
 
 uint64_t StorageConformance::HeadRevision(const std::string& stream) {

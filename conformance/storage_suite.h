@@ -43,19 +43,47 @@ struct ReadEvent {
   bool operator==(const ReadEvent&) const = default;
 };
 
-// The ABI view of events read back, for apply(): owns the tag arrays the
-// cairn_events point at; valid while this object and `events` live.
-class RawEvents {
+// A record of the ordered log as read back (read_log), owning its bytes.
+struct LogRow {
+  uint32_t kind = 0;  // cairn_record_kind
+  uint64_t position = 0;
+  uint64_t epoch = 0;
+  uint32_t batch_size = 0;
+  uint32_t batch_index = 0;
+  std::optional<ReadEvent> event;
+  std::string stream;
+  uint64_t revision = 0;
+  int64_t timestamp_us = 0;
+  std::string data;
+  // SNAPSHOT_DELETE: min_revision, max_revision, min/max timestamp.
+  std::optional<std::vector<int64_t>> criteria;
+  bool operator==(const LogRow&) const = default;
+};
+// "position 3 (DELETE_TO 'a' to 2, epoch 0)": for failure messages.
+std::string DescribeRow(const LogRow& row);
+std::string DescribeRows(const std::vector<LogRow>& rows);
+
+// The ABI view of records read back, for apply_log(): owns the events,
+// criteria and tag arrays the cairn_log_records point at; valid while this
+// object and `rows` live.
+class RawRecords {
  public:
-  explicit RawEvents(const std::vector<ReadEvent>& events);
-  // The array of pointers apply() takes.
-  const cairn_event* const* data() const { return pointers_.data(); }
-  size_t size() const { return events_.size(); }
+  explicit RawRecords(const std::vector<LogRow>& rows);
+  // The array of pointers apply_log() takes, from record `first` on.
+  const cairn_log_record* const* data(size_t first = 0) const {
+    return pointers_.data() + first;
+  }
+  size_t size() const { return pointers_.size(); }
+  // Changes record i before it is applied (tests of refusals).
+  cairn_log_record& at(size_t i) { return records_[i]; }
+  cairn_event& event_at(size_t i) { return events_[i]; }
 
  private:
   std::vector<std::vector<cairn_bytes>> tags_;
   std::vector<cairn_event> events_;
-  std::vector<const cairn_event*> pointers_;
+  std::vector<cairn_snapshot_criteria> criteria_;
+  std::vector<cairn_log_record> records_;
+  std::vector<const cairn_log_record*> pointers_;
 };
 
 struct StreamRow {
@@ -109,6 +137,9 @@ AppendOutcome AppendTo(const cairn_storage_api* api, cairn_storage* store,
 cairn_status ReadAllFrom(const cairn_storage_api* api, cairn_storage* store,
                          uint64_t after, uint64_t max, bool include_deleted,
                          std::vector<ReadEvent>* out, std::string* message);
+cairn_status ReadLogFrom(const cairn_storage_api* api, cairn_storage* store,
+                         uint64_t after, uint64_t max,
+                         std::vector<LogRow>* out, std::string* message);
 cairn_status ReadStreamFrom(const cairn_storage_api* api, cairn_storage* store,
                             const std::string& stream, uint64_t from,
                             uint64_t to, uint64_t max,
@@ -146,6 +177,9 @@ class StorageConformance : public ::testing::TestWithParam<Target> {
                                  bool include_deleted = false);
   std::vector<ReadEvent> ReadTag(const std::string& tag, uint64_t after = 0,
                                  uint64_t max = CAIRN_MAX_REVISION);
+  std::vector<LogRow> ReadLog(uint64_t after = 0,
+                             uint64_t max = CAIRN_MAX_REVISION);
+  cairn_log_state LogState();
   uint64_t HeadRevision(const std::string& stream);
   uint64_t HeadPosition();
   std::vector<StreamRow> ListStreams(uint64_t after = 0,
@@ -175,6 +209,16 @@ class StorageConformance : public ::testing::TestWithParam<Target> {
   std::unique_ptr<OpenOptions> options_;
   ErrorBuffer error_;
 };
+
+// Skips the test (with a note for the summary) unless the plugin declares
+// `cap`; use inside a StorageConformance test.
+#define SKIP_UNLESS(cap, what)                   \
+  do {                                           \
+    std::string skip_message;                    \
+    if (Lacks(cap, #cap, what, &skip_message)) { \
+      GTEST_SKIP() << skip_message;              \
+    }                                            \
+  } while (0)
 
 // Criteria matching every snapshot.
 cairn_snapshot_criteria AllSnapshots();

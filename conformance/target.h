@@ -79,6 +79,24 @@ inline constexpr char kRuleFailureWritesNothing[] =
 inline constexpr char kRuleWritesWithinReserved[] =
     "writes must stay within the space reserved";
 
+// The ordered log (cairn/plugin.h, "The ordered log"): one rule per
+// behaviour a broken fixture (conformance/fixtures) breaks.
+inline constexpr char kRuleReadLogEveryRecord[] =
+    "read-log-returns-every-record-in-order";
+inline constexpr char kRuleApplyLogReproduces[] =
+    "apply-log-reproduces-the-log";
+inline constexpr char kRuleApplyLogAllOrNothing[] =
+    "apply-log-refuses-and-writes-nothing";
+inline constexpr char kRuleCommittedNotAheadOfAck[] =
+    "committed-not-ahead-of-ack";
+inline constexpr char kRuleWaitCommitWokenBySetCommitted[] =
+    "wait-commit-woken-by-set-committed";
+inline constexpr char kRuleTruncateLeavesNoStaleIndex[] =
+    "truncate-leaves-no-stale-index";
+inline constexpr char kRuleTruncateKeepsCommitted[] =
+    "truncate-below-committed-needs-the-flag";
+inline constexpr char kRuleEpochEnd[] = "epoch-end-is-the-last-record-of-the-epoch";
+
 struct Target {
   std::string path;  // the plugin file, as given
   PluginPtr plugin;  // loaded through PluginRegistry::LoadFile

@@ -17,9 +17,8 @@ namespace cairn {
 namespace {
 
 // The last field each kind had in ABI 2.0: a table must reach past it.
-constexpr size_t kStorageV2_0 =
-    offsetof(cairn_storage_api, epoch_end) +
-    sizeof(cairn_storage_api::epoch_end);
+constexpr size_t kStorageV2_0 = offsetof(cairn_storage_api, epoch_end) +
+                                 sizeof(cairn_storage_api::epoch_end);
 constexpr size_t kCodecV2_0 =
     offsetof(cairn_codec_api, decode) + sizeof(cairn_codec_api::decode);
 constexpr size_t kCipherV2_0 =
@@ -78,7 +77,14 @@ absl::Status CheckFunctions(const cairn_plugin_descriptor* d,
       promised(CAIRN_CAP_SNAPSHOTS, t->snapshot_load, "snapshot_load");
       promised(CAIRN_CAP_SNAPSHOTS, t->snapshot_delete, "snapshot_delete");
       promised(CAIRN_CAP_SNAPSHOTS, t->snapshot_delete_matching, "snapshot_delete_matching");
-      promised(CAIRN_CAP_APPLY, t->apply, "apply");
+      if ((d->capabilities & CAIRN_CAP_APPLY) &&
+          !(d->capabilities & CAIRN_CAP_ORDERED_LOG)) {
+        return Refuse(origin,
+                      "it declares CAIRN_CAP_APPLY without "
+                      "CAIRN_CAP_ORDERED_LOG: since ABI 2.0 apply means "
+                      "apply_log, which needs the ordered log");
+      }
+      promised(CAIRN_CAP_APPLY, t->apply_log, "apply_log");
       promised(CAIRN_CAP_ORDERED_LOG, t->read_log, "read_log");
       promised(CAIRN_CAP_ORDERED_LOG, t->apply_log, "apply_log");
       promised(CAIRN_CAP_ORDERED_LOG, t->log_state, "log_state");

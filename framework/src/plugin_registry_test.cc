@@ -14,6 +14,7 @@ namespace cairn {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string FixtureDir() {
   const char* dir = std::getenv("CAIRN_FIXTURE_DIR");
@@ -209,6 +210,29 @@ TEST(AbiNegotiation, ACapabilityWithoutItsFunctionIsRefused) {
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.message(), HasSubstr("lacks required function(s): open, close, append"));
   EXPECT_THAT(s.message(), HasSubstr("read_tag"));
+}
+
+TEST(AbiNegotiation, ApplyWithoutTheOrderedLogIsRefused) {
+  static cairn_storage_api table{};
+  table.size = sizeof(table);
+  cairn_plugin_descriptor d{};
+  d.size = sizeof(d);
+  d.magic = CAIRN_PLUGIN_MAGIC;
+  d.abi_major = CAIRN_ABI_MAJOR;
+  d.kind = CAIRN_KIND_STORAGE;
+  d.name = "old-apply";
+  d.version = "1";
+  d.capabilities = CAIRN_CAP_APPLY;
+  d.table = &table;
+  absl::Status s = CheckDescriptor(&d, HostAbi(), "old-apply.so");
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("CAIRN_CAP_APPLY without CAIRN_CAP_ORDERED_LOG"));
+  EXPECT_THAT(s.message(), HasSubstr("old-apply.so"));
+  d.capabilities = CAIRN_CAP_APPLY | CAIRN_CAP_ORDERED_LOG;
+  s = CheckDescriptor(&d, HostAbi(), "old-apply.so");
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("apply_log"));
+  EXPECT_THAT(s.message(), Not(HasSubstr("without CAIRN_CAP_ORDERED_LOG")));
 }
 
 // ---- Lifetime ----

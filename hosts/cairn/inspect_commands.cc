@@ -39,7 +39,11 @@ std::vector<std::string> CapabilityNames(uint64_t capabilities) {
       {CAIRN_CAP_MULTI_NODE, "multi-node"},
       {CAIRN_CAP_PASSTHROUGH, "passthrough"},
       {CAIRN_CAP_APPEND_MAY_BLOCK, "append-may-block"},
-      {CAIRN_CAP_SEAL_IN_APPEND, "seal-in-append"}};
+      {CAIRN_CAP_SEAL_IN_APPEND, "seal-in-append"},
+      {CAIRN_CAP_ORDERED_LOG, "ordered-log"},
+      {CAIRN_CAP_HOST_COMMIT, "host-commit"},
+      {CAIRN_CAP_TRUNCATE, "truncate"},
+      {CAIRN_CAP_EPOCHS, "epochs"}};
   std::vector<std::string> names;
   uint64_t known = 0;
   for (const auto& [bit, name] : kNames) {

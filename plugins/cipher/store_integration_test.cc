@@ -284,36 +284,54 @@ TEST_F(CipherStoreTest, AChangedStoredByteIsAnIntegrityErrorNamingStreamAndRevis
   auto source = Open(config);
   ASSERT_TRUE(source.ok()) << source.status();
   AppendOrders(**source, "orders", 0, 3);
+  // Every record, the Store's seal-key snapshots too, owned.
   struct Copied {
-    OwnedRecord record;
+    OwnedRecord record;  // EVENT: the event's fields
     cairn_event event;
+    cairn_log_record log;
+    std::string stream, data;
+    cairn_snapshot_criteria criteria;
   };
   std::vector<Copied> copied;
   const cairn_storage_api* api = (*source)->storage_plugin()->storage();
-  auto collect = [](void* context, const cairn_event* e) -> int {
-    static_cast<std::vector<Copied>*>(context)->push_back(Copied{Own(*e), *e});
+  auto collect = [](void* context, const cairn_log_record* r) -> int {
+    Copied c{r->event ? Own(*r->event) : OwnedRecord{}, r->event ? *r->event : cairn_event{},
+             *r, Str(r->stream), Str(r->data),
+             r->criteria ? *r->criteria : cairn_snapshot_criteria{}};
+    static_cast<std::vector<Copied>*>(context)->push_back(std::move(c));
     return 0;
   };
   char message[256] = "";
   cairn_error error{message, sizeof(message)};
-  ASSERT_EQ(api->read_all((*source)->raw_storage(), 0, 100, 1, collect, &copied,
-                          &error),
+  ASSERT_EQ(api->read_log((*source)->raw_storage(), 0, 100, collect, &copied, &error),
             CAIRN_OK)
       << message;
-  ASSERT_EQ(copied.size(), 3u);
-  // Plaintext never reaches storage.
-  EXPECT_EQ(copied[1].record.data.find("orderId"), std::string::npos);
-  std::string& victim = copied[1].record.data;
-  victim[victim.size() - 20] ^= 0x04;
-  std::vector<const cairn_event*> events;
+  std::vector<Copied*> events;
   for (Copied& c : copied) {
-    PointAt(c.record, &c.event);
-    events.push_back(&c.event);
+    if (c.log.kind == CAIRN_RECORD_EVENT) events.push_back(&c);
+  }
+  ASSERT_EQ(events.size(), 3u);
+  // Plaintext never reaches storage.
+  EXPECT_EQ(events[1]->record.data.find("orderId"), std::string::npos);
+  std::string& victim = events[1]->record.data;
+  victim[victim.size() - 20] ^= 0x04;
+  std::vector<const cairn_log_record*> records;
+  for (Copied& c : copied) {
+    auto bytes = [](const std::string& s) {
+      return cairn_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+    };
+    c.log.stream = bytes(c.stream);
+    c.log.data = bytes(c.data);
+    c.log.criteria = c.log.criteria != nullptr ? &c.criteria : nullptr;
+    if (c.log.event != nullptr) {
+      PointAt(c.record, &c.event);
+      c.log.event = &c.event;
+    }
+    records.push_back(&c.log);
   }
   auto target = Open(config);
   ASSERT_TRUE(target.ok()) << target.status();
-  ASSERT_EQ(api->apply((*target)->raw_storage(), events.data(), events.size(),
-                       &error),
+  ASSERT_EQ(api->apply_log((*target)->raw_storage(), records.data(), records.size(), &error),
             CAIRN_OK)
       << message;
 

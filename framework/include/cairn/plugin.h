@@ -155,7 +155,9 @@ typedef enum cairn_plugin_kind {
 #define CAIRN_CAP_TAGS (1ull << 2)         /* storage: read_tag works */
 #define CAIRN_CAP_SNAPSHOTS (1ull << 3)    /* storage: snapshot_* work */
 #define CAIRN_CAP_DELETE (1ull << 4)       /* storage: delete_to works */
-#define CAIRN_CAP_APPLY (1ull << 5)        /* storage: apply (replica side) */
+/* Storage: apply_log works (the replica side of the ordered log); needs
+ * CAIRN_CAP_ORDERED_LOG, without which the host refuses the plugin. */
+#define CAIRN_CAP_APPLY (1ull << 5)
 #define CAIRN_CAP_KEY_ROTATION (1ull << 6) /* cipher: rotate works */
 #define CAIRN_CAP_MULTI_NODE (1ull << 7)   /* replication: ships to peers */
 /* Codec or cipher: leaves bytes unchanged. A host may skip calling it (no
@@ -305,8 +307,8 @@ typedef enum cairn_expected_kind {
  * may run for several batches (of different streams, or of one stream one
  * after another) at once. While it runs, storage holds no lock that its
  * read, head, wait, list, snapshot and stats functions take (appends may
- * wait): the host may call those from inside it, but not append, apply or
- * delete_to. If it fails, the append fails with its
+ * wait): the host may call those from inside it, but not append, apply_log
+ * or delete_to. If it fails, the append fails with its
  * status and message, nothing is stored, and no revision or position is
  * used up. */
 typedef cairn_status (*cairn_seal_fn)(void* context, size_t index,
@@ -610,17 +612,6 @@ typedef struct cairn_storage_api {
   /* Reports named counters and gauges. */
   cairn_status (*stats)(cairn_storage* storage, cairn_stat_fn on_stat,
                         void* context, cairn_error* error);
-
-  /* Replica side: writes events exactly as read_all returned them on the
-   * primary (same stream, revision, position, timestamp, data). The first
-   * event's position must be head_position + 1, positions contiguous and
-   * each stream's revisions continue its head; otherwise
-   * CAIRN_E_FAILED_PRECONDITION and nothing is written. Events of one batch
-   * must come in one call to stay atomic. Calls to apply are serialised by
-   * the host; appends do not run beside it (a replica refuses them). */
-  cairn_status (*apply)(cairn_storage* storage,
-                        const cairn_event* const* events, size_t count,
-                        cairn_error* error);
 
   /* Checks every stored record (checksums, structure, indexes) without
    * changing anything, reports each problem through on_problem and returns

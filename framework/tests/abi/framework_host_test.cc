@@ -79,7 +79,8 @@ TEST(FrameworkHostGrowth, TheStoreDrivesA21StoragePlugin) {
       EXPECT_EQ(value, 0) << name;
     }
   }
-  EXPECT_EQ(reported, 3) << "offer_added, request_added and event_added";
+  EXPECT_EQ(reported, 4)
+      << "offer_added, request_added, event_added and record_added";
 }
 
 }  // namespace

@@ -9,9 +9,11 @@
 //   offer_added    cairn_host_offer.added_in_2_1 as read (0: not covered)
 //   request_added  the last append request's added_in_2_1 as read
 //   event_added    sum of added_in_2_1 over every event appended or applied
+//   record_added   sum of added_in_2_1 over every log record applied
 //   option_count   how many open options it received
 // Everything it hands the host (descriptor, option descriptors, events in
-// read callbacks) is followed in memory by kCanary bytes: a host that reads
+// read callbacks, log records in read_log callbacks) is followed in memory
+// by kCanary bytes: a host that reads
 // past `size` sees them instead of zeros.
 #include <cairn/sdk/storage.hpp>
 
@@ -41,6 +43,15 @@ struct Stored {
   std::string stream, type, data;
   uint64_t revision = 0, position = 0, added = 0;
 };
+
+uint64_t AddedOf(const cairn_log_record& r) {
+#if CAIRN_ABI_MINOR >= 1
+  return r.added_in_2_1;  // zero when the host's record was smaller (LogBatch)
+#else
+  (void)r;
+  return 0;
+#endif
+}
 
 uint64_t AddedOf(const cairn_event& e) {
 #if CAIRN_ABI_MINOR >= 1
@@ -113,24 +124,62 @@ class GrowthStorage : public cairn::sdk::Storage {
     }
     return Status::Ok();
   }
-  Status Apply(const cairn_event* events, size_t count) override {
+  // Every record is an event (batches of one): enough to drive the
+  // record structs across minors.
+  Status ReadLog(uint64_t after, uint64_t max,
+                 const cairn::sdk::RecordSink& sink) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t n = 0;
+    for (const Stored& s : events_) {
+      if (s.position <= after) continue;
+      if (n++ == max) break;
+      Fenced<cairn_event> event;
+      Fill(s, &event.value);
+      Fenced<cairn_log_record> record;
+      record.value = cairn_log_record{};
+      record.value.size = sizeof(cairn_log_record);
+      record.value.kind = CAIRN_RECORD_EVENT;
+      record.value.position = s.position;
+      record.value.batch_size = 1;
+      record.value.event = &event.value;
+#if CAIRN_ABI_MINOR >= 1
+      record.value.added_in_2_1 = kPluginAdded;
+#endif
+      if (!sink(record.value)) break;
+    }
+    return Status::Ok();
+  }
+  Status ApplyLog(const cairn_log_record* const* records,
+                  size_t count) override {
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t i = 0; i < count; ++i) {
-      const cairn_event& e = events[i];
-      if (e.position != events_.size() + 1) {
+      const cairn_log_record& r = *records[i];
+      if (r.kind != CAIRN_RECORD_EVENT || r.event == nullptr ||
+          r.position != events_.size() + 1) {
         return cairn::sdk::FailedPrecondition(
-            "apply: position " + std::to_string(e.position) +
-            " does not continue " + std::to_string(events_.size()));
+            "apply_log: record at position " + std::to_string(r.position) +
+            " is not an event continuing " + std::to_string(events_.size()));
       }
+      const cairn_event& e = *r.event;
       Stored s{std::string(cairn::sdk::View(e.stream)),
                std::string(cairn::sdk::View(e.type)),
                std::string(cairn::sdk::View(e.data)),
                e.revision,
-               e.position,
+               r.position,
                AddedOf(e)};
       event_added_ += s.added;
+      record_added_ += AddedOf(r);
       events_.push_back(std::move(s));
     }
+    return Status::Ok();
+  }
+  Status LogState(cairn_log_state* state) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    state->first_position = events_.empty() ? 0 : 1;
+    state->written = state->durable = state->committed = events_.size();
+#if CAIRN_ABI_MINOR >= 1
+    state->added_in_2_1 = kPluginAdded;
+#endif
     return Status::Ok();
   }
   Status HeadRevision(std::string_view stream, uint64_t* revision) override {
@@ -156,6 +205,7 @@ class GrowthStorage : public cairn::sdk::Storage {
     stat("offer_added", static_cast<double>(g_offer_added));
     stat("request_added", static_cast<double>(request_added_));
     stat("event_added", static_cast<double>(event_added_));
+    stat("record_added", static_cast<double>(record_added_));
     stat("option_count", static_cast<double>(option_count_));
     return Status::Ok();
   }
@@ -169,22 +219,26 @@ class GrowthStorage : public cairn::sdk::Storage {
   // Hands the host an event of this build's size, followed by canary bytes.
   static bool Emit(const Stored& s, const cairn::sdk::EventSink& sink) {
     Fenced<cairn_event> out;
-    out.value = cairn_event{};
-    out.value.size = sizeof(cairn_event);
-    out.value.stream = cairn::sdk::Bytes(s.stream);
-    out.value.revision = s.revision;
-    out.value.position = s.position;
-    out.value.type = cairn::sdk::Bytes(s.type);
-    out.value.data = cairn::sdk::Bytes(s.data);
-#if CAIRN_ABI_MINOR >= 1
-    out.value.added_in_2_1 = kPluginAdded;
-#endif
+    Fill(s, &out.value);
     return sink(out.value);
+  }
+  // An event of this build's size.
+  static void Fill(const Stored& s, cairn_event* out) {
+    *out = cairn_event{};
+    out->size = sizeof(cairn_event);
+    out->stream = cairn::sdk::Bytes(s.stream);
+    out->revision = s.revision;
+    out->position = s.position;
+    out->type = cairn::sdk::Bytes(s.type);
+    out->data = cairn::sdk::Bytes(s.data);
+#if CAIRN_ABI_MINOR >= 1
+    out->added_in_2_1 = kPluginAdded;
+#endif
   }
 
   std::mutex mu_;
   std::vector<Stored> events_;
-  uint64_t request_added_ = 0, event_added_ = 0;
+  uint64_t request_added_ = 0, event_added_ = 0, record_added_ = 0;
   size_t option_count_ = 0;
 };
 
@@ -250,7 +304,7 @@ const cairn_plugin_descriptor* Descriptor() {
     f->value.name = GROWTH_PLUGIN_NAME;
     f->value.version = "0.0.1";
     f->value.description = "ABI growth fixture";
-    f->value.capabilities = CAIRN_CAP_APPLY;
+    f->value.capabilities = CAIRN_CAP_ORDERED_LOG | CAIRN_CAP_APPLY;
     f->value.options = options;
     f->value.table = Table();
 #if CAIRN_ABI_MINOR >= 1

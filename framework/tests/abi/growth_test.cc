@@ -1,7 +1,8 @@
 // ABI growth proof: a host built against one minor drives growth fixture
 // plugins built against the frozen 2.0 header and against the 2.1 test
 // header (growth_storage.cc), through every call that passes events
-// (append, apply, read callbacks), results (append_result) or options
+// (append, read callbacks), log records (read_log, apply_log), results
+// (append_result, log_state) or options
 // (descriptor options, open options). This file is compiled twice, as a
 // 2.0 host and as a 2.1 host (CAIRN_ABI_MINOR tells which).
 //
@@ -13,6 +14,7 @@
 #include <cairn/sdk/common.hpp>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <string>
@@ -28,6 +30,8 @@ constexpr uint64_t kPluginAdded = 21;  // what a 2.1 plugin puts in its fields
 // 2.0's sizes, the same whichever header this host is built against (2.1
 // only appends): the last 2.0 field's end, rounded up to 8.
 constexpr size_t kEvent20 = offsetof(cairn_event, tags) + sizeof(void*);
+constexpr size_t kRecord20 =
+    offsetof(cairn_log_record, criteria) + sizeof(void*);
 constexpr size_t kOptionDesc20 =
     (offsetof(cairn_option_desc, flags) + 4 + 7) / 8 * 8;
 
@@ -278,7 +282,7 @@ TEST_P(
   EXPECT_EQ(stats["event_added"], both ? 3 * kHostAdded : 0);
 }
 
-TEST_P(GrowthTest, ReadCallbacksAndApplyPassEventsWithinTheirSize) {
+TEST_P(GrowthTest, ReadCallbacksPassEventsWithinTheirSize) {
   cairn_storage* primary = Open({});
   ASSERT_NE(primary, nullptr);
   HostEvents events({{"", "a"}, {"", "b"}});
@@ -323,14 +327,113 @@ TEST_P(GrowthTest, ReadCallbacksAndApplyPassEventsWithinTheirSize) {
     }
   }
 
+}
+
+// What the host read of one log record in a read_log callback.
+struct SeenRecord {
+  uint32_t size = 0;
+  uint32_t kind = 0;
+  uint64_t position = 0, added = 0;
+  Seen event;
+};
+
+int CollectRecord(void* context, const cairn_log_record* record) {
+  cairn_log_record r{};  // zeros past the plugin's size
+  std::memcpy(&r, record, std::min<size_t>(record->size, sizeof(r)));
+  SeenRecord s;
+  s.size = record->size;
+  s.kind = r.kind;
+  s.position = r.position;
+#if CAIRN_ABI_MINOR >= 1
+  s.added = r.added_in_2_1;
+#endif
+  std::vector<Seen> event;
+  if (r.event != nullptr) Collect(&event, r.event);
+  if (!event.empty()) s.event = event[0];
+  static_cast<std::vector<SeenRecord>*>(context)->push_back(s);
+  return 0;
+}
+
+TEST_P(GrowthTest, ReadLogLogStateAndApplyLogPassRecordsWithinTheirSize) {
+  cairn_storage* primary = Open({});
+  ASSERT_NE(primary, nullptr);
+  HostEvents events({{"", "a"}, {"", "b"}});
+  const std::string stream = "logged";
+  cairn_append_request request{};
+  request.size = sizeof(request);
+  request.stream = cairn::sdk::Bytes(stream);
+  request.events = events.pointers.data();
+  request.count = events.pointers.size();
+  cairn_append_result result{};
+  result.size = sizeof(result);
+  char message[256] = "";
+  cairn_error error{message, sizeof(message)};
+  ASSERT_EQ(plugin_.api->append(primary, &request, &result, &error), CAIRN_OK)
+      << message;
+  const bool both = PluginHasAdded() && HostHasAdded();
+
+  // read_log: the plugin's records (and their events) are followed by canary
+  // bytes; this host sees their added fields only if the plugin's size
+  // holds them.
+  std::vector<SeenRecord> records;
+  ASSERT_EQ(plugin_.api->read_log(primary, 0, 10, &CollectRecord, &records,
+                                  &error),
+            CAIRN_OK)
+      << message;
+  ASSERT_EQ(records.size(), 2u);
+  for (size_t i = 0; i < records.size(); ++i) {
+    const SeenRecord& r = records[i];
+    EXPECT_EQ(r.size, PluginHasAdded() ? kRecord20 + 8 : kRecord20);
+    EXPECT_EQ(r.kind, static_cast<uint32_t>(CAIRN_RECORD_EVENT));
+    EXPECT_EQ(r.position, i + 1);
+    EXPECT_EQ(r.added, both ? kPluginAdded : 0u);
+    EXPECT_EQ(r.event.data, i == 0 ? "a" : "b");
+    EXPECT_EQ(r.event.added, both ? kPluginAdded : 0u);
+  }
+
+  // log_state: written within the host's size, never past it.
+  Fenced<cairn_log_state> state;
+  state.value = cairn_log_state{};
+  state.value.size = sizeof(cairn_log_state);
+  ASSERT_EQ(plugin_.api->log_state(primary, &state.value, &error), CAIRN_OK)
+      << message;
+  EXPECT_TRUE(state.CanaryIntact())
+      << "the plugin wrote past the host's cairn_log_state";
+  EXPECT_EQ(state.value.size, sizeof(cairn_log_state));
+  EXPECT_EQ(state.value.written, 2u);
+  EXPECT_EQ(state.value.committed, 2u);
+#if CAIRN_ABI_MINOR >= 1
+  EXPECT_EQ(state.value.added_in_2_1, PluginHasAdded() ? kPluginAdded : 0u);
+#endif
+
+  // apply_log: records of this host's size, each followed by canary bytes,
+  // pointing at events of this host's size.
   cairn_storage* replica = Open({});
   ASSERT_NE(replica, nullptr);
+  std::vector<Seen> seen;
+  for (const SeenRecord& r : records) seen.push_back(r.event);
   HostEvents copies(seen);
-  ASSERT_EQ(plugin_.api->apply(replica, copies.pointers.data(),
-                               copies.pointers.size(), &error),
+  std::vector<Fenced<cairn_log_record>> slots(copies.pointers.size());
+  std::vector<const cairn_log_record*> pointers;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    cairn_log_record& r = slots[i].value;
+    r = cairn_log_record{};
+    r.size = sizeof(cairn_log_record);
+    r.kind = CAIRN_RECORD_EVENT;
+    r.position = records[i].position;
+    r.batch_size = 1;
+    r.event = copies.pointers[i];
+#if CAIRN_ABI_MINOR >= 1
+    r.added_in_2_1 = kHostAdded;
+#endif
+    pointers.push_back(&r);
+  }
+  ASSERT_EQ(plugin_.api->apply_log(replica, pointers.data(), pointers.size(),
+                                   &error),
             CAIRN_OK)
       << message;
   EXPECT_TRUE(copies.CanariesIntact());
+  for (const auto& slot : slots) EXPECT_TRUE(slot.CanaryIntact());
   std::vector<Seen> applied;
   ASSERT_EQ(
       plugin_.api->read_all(replica, 0, 10, 0, &Collect, &applied, &error),
@@ -338,8 +441,20 @@ TEST_P(GrowthTest, ReadCallbacksAndApplyPassEventsWithinTheirSize) {
   ASSERT_EQ(applied.size(), 2u);
   EXPECT_EQ(applied[1].data, "b");
   EXPECT_EQ(applied[1].position, 2u);
-  EXPECT_EQ(Stats(plugin_, replica)["event_added"],
-            PluginHasAdded() && HostHasAdded() ? 2 * kHostAdded : 0);
+  std::map<std::string, double> stats = Stats(plugin_, replica);
+  EXPECT_EQ(stats["record_added"], both ? 2 * kHostAdded : 0);
+  EXPECT_EQ(stats["event_added"], both ? 2 * kHostAdded : 0);
+
+  // A record smaller than ABI 2.0's is refused, naming its size.
+  Fenced<cairn_log_record> small;
+  small.value = cairn_log_record{};
+  small.value.size = kRecord20 - 8;
+  const cairn_log_record* one = &small.value;
+  EXPECT_EQ(plugin_.api->apply_log(replica, &one, 1, &error),
+            CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(message).find("cairn_log_record.size is"),
+            std::string::npos)
+      << message;
 }
 
 INSTANTIATE_TEST_SUITE_P(Plugins, GrowthTest,

@@ -11,6 +11,4 @@
 
 CAIRN_STORAGE_PLUGIN(cairn::memory::MemoryStorage, CAIRN_MEMORY_PLUGIN_NAME,
                      "1.0.0", CAIRN_MEMORY_PLUGIN_DESCRIPTION,
-                     CAIRN_CAP_LIVE_READS | CAIRN_CAP_TAGS |
-                         CAIRN_CAP_SNAPSHOTS | CAIRN_CAP_DELETE |
-                         CAIRN_CAP_APPLY | CAIRN_CAP_SEAL_IN_APPEND)
+                     CAIRN_MEMORY_CAPABILITIES, CAIRN_MEMORY_COMMIT_OPTION)

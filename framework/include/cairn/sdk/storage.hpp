@@ -18,6 +18,7 @@
 #include <cairn/sdk/common.hpp>
 #include <cairn/sdk/expected.hpp>
 
+#include <algorithm>
 #include <memory>
 
 namespace cairn::sdk {
@@ -249,25 +250,77 @@ class AppendBatch {
   std::vector<size_t> ends_;
 };
 
-// Copies a pointer array of events into full-size local structs (apply).
-inline Status LoadEvents(const cairn_event* const* events, size_t count,
-                         std::vector<cairn_event>* out) {
-  if (count != 0 && events == nullptr) {
-    return InvalidArgument("events is NULL with a count of " +
-                           std::to_string(count));
-  }
-  out->resize(count);
-  for (size_t i = 0; i < count; ++i) {
-    if (events[i] == nullptr) {
-      return InvalidArgument("event " + std::to_string(i) + " is NULL");
+// Every field of ABI 2.0's cairn_log_record and cairn_snapshot_criteria is
+// required: the smallest sizes a host may declare.
+inline constexpr size_t kLogRecordMinSize =
+    offsetof(cairn_log_record, criteria) +
+    sizeof(const cairn_snapshot_criteria*);
+inline constexpr size_t kCriteriaMinSize =
+    offsetof(cairn_snapshot_criteria, max_timestamp_us) + sizeof(int64_t);
+
+// The records of an apply_log call copied into full-size local structs, so a
+// host built against an older minor (smaller structs, at least ABI 2.0's)
+// reads as zeros past its size: each record, its event and its criteria.
+// The copies point at the host's bytes (stream, data, tags), valid during
+// the call.
+class LogBatch {
+ public:
+  Status Load(const cairn_log_record* const* records, size_t count) {
+    if (count != 0 && records == nullptr) {
+      return InvalidArgument("apply_log: records is NULL with a count of " +
+                             std::to_string(count));
     }
-    if (events[i]->size < kEventMinSize) {
-      return InvalidArgument(EventSizeText(i, events[i]->size));
+    records_.assign(count, cairn_log_record{});
+    events_.assign(count, cairn_event{});
+    criteria_.assign(count, cairn_snapshot_criteria{});
+    pointers_.assign(count, nullptr);
+    for (size_t i = 0; i < count; ++i) {
+      const std::string what = "apply_log: record " + std::to_string(i);
+      const cairn_log_record* in = records[i];
+      if (in == nullptr) return InvalidArgument(what + " is NULL");
+      if (in->size < kLogRecordMinSize) {
+        return InvalidArgument(what + ": cairn_log_record.size is " +
+                               std::to_string(in->size) +
+                               ", smaller than ABI 2.0's " +
+                               std::to_string(kLogRecordMinSize) + " bytes");
+      }
+      cairn_log_record& r = records_[i];
+      std::memcpy(&r, in, std::min<size_t>(in->size, sizeof(r)));
+      r.size = sizeof(r);
+      if (r.event != nullptr) {
+        if (r.event->size < kEventMinSize) {
+          return InvalidArgument(what + ": " +
+                                 EventSizeText(i, r.event->size));
+        }
+        events_[i] = CopyEvent(r.event);
+        r.event = &events_[i];
+      }
+      if (r.criteria != nullptr) {
+        if (r.criteria->size < kCriteriaMinSize) {
+          return InvalidArgument(what + ": cairn_snapshot_criteria.size is " +
+                                 std::to_string(r.criteria->size) +
+                                 ", smaller than ABI 2.0's " +
+                                 std::to_string(kCriteriaMinSize) + " bytes");
+        }
+        std::memcpy(&criteria_[i], r.criteria,
+                    std::min<size_t>(r.criteria->size, sizeof(criteria_[i])));
+        criteria_[i].size = sizeof(criteria_[i]);
+        r.criteria = &criteria_[i];
+      }
+      pointers_[i] = &r;
     }
-    (*out)[i] = CopyEvent(events[i]);
+    return Status::Ok();
   }
-  return Status::Ok();
-}
+  // Full-size records (and events, criteria), in the host's order.
+  const cairn_log_record* const* records() const { return pointers_.data(); }
+  size_t size() const { return pointers_.size(); }
+
+ private:
+  std::vector<cairn_log_record> records_;
+  std::vector<cairn_event> events_;
+  std::vector<cairn_snapshot_criteria> criteria_;
+  std::vector<const cairn_log_record*> pointers_;
+};
 
 // Base class of a storage plugin instance. Optional features default to
 // Unsupported; declare only the capabilities you implement.
@@ -318,11 +371,6 @@ class Storage {
   virtual Status Stats(const StatSink&) { return Status::Ok(); }
   // Capabilities of this instance (ANDed with the descriptor's by the host).
   virtual uint64_t InstanceCapabilities() const { return ~uint64_t{0}; }
-  // Events as loaded by LoadEvents: contiguous, full-size.
-  virtual Status Apply(const cairn_event*, size_t) {
-    return Unsupported(
-        "apply (replica writes) is not supported by this plugin");
-  }
   // Reports each problem through `problem(description)`; Corruption() if any.
   virtual Status Verify(cairn_problem_fn, void*) { return Status::Ok(); }
 
@@ -330,7 +378,8 @@ class Storage {
   virtual Status ReadLog(uint64_t, uint64_t, const RecordSink&) {
     return Unsupported("the ordered log is not supported by this plugin");
   }
-  // `records` were checked non-NULL and of a known size by the adapter.
+  // `records` were checked and copied into full-size structs (their events
+  // and criteria too) by the adapter (LogBatch).
   virtual Status ApplyLog(const cairn_log_record* const*, size_t) {
     return Unsupported(
         "apply_log (replica writes) is not supported by this plugin");
@@ -492,15 +541,6 @@ struct StorageAdapter {
                             cairn_error* error) {
     return Guard(error, [&] { return Self(s)->Stats(StatSink(fn, ctx)); });
   }
-  static cairn_status Apply(cairn_storage* s, const cairn_event* const* events,
-                            size_t count, cairn_error* error) {
-    return Guard(error, [&] {
-      std::vector<cairn_event> copies;
-      Status v = LoadEvents(events, count, &copies);
-      if (!v.ok()) return v;
-      return Self(s)->Apply(copies.data(), copies.size());
-    });
-  }
   static uint64_t InstanceCapabilities(cairn_storage* s) {
     try {
       return Self(s)->InstanceCapabilities();
@@ -525,22 +565,10 @@ struct StorageAdapter {
                                const cairn_log_record* const* records,
                                size_t count, cairn_error* error) {
     return Guard(error, [&] {
-      if (count != 0 && records == nullptr) {
-        return InvalidArgument("records is NULL with a count of " +
-                               std::to_string(count));
-      }
-      for (size_t i = 0; i < count; ++i) {
-        if (records[i] == nullptr) {
-          return InvalidArgument("record " + std::to_string(i) + " is NULL");
-        }
-        if (records[i]->size < sizeof(cairn_log_record)) {
-          return InvalidArgument("record " + std::to_string(i) + " has size " +
-                                 std::to_string(records[i]->size) +
-                                 "; ABI 2.0 needs at least " +
-                                 std::to_string(sizeof(cairn_log_record)));
-        }
-      }
-      return Self(s)->ApplyLog(records, count);
+      LogBatch batch;
+      Status v = batch.Load(records, count);
+      if (!v.ok()) return v;
+      return Self(s)->ApplyLog(batch.records(), batch.size());
     });
   }
   static cairn_status LogState(cairn_storage* s, cairn_log_state* state,
@@ -599,7 +627,6 @@ struct StorageAdapter {
                                             &ListStreams,
                                             &Flush,
                                             &Stats,
-                                            &Apply,
                                             &Verify,
                                             &InstanceCapabilities,
                                             &ReadLog,
