@@ -1,11 +1,13 @@
 # Fails naming each line of a plugin source that writes to stderr itself:
 # plugins log through the host (cairn_host_offer.log; docs/plugins.md,
-# "Logging"). Tests (*_test.cc) and the crash test's child process, which
-# are programs of their own, may. Run: cmake -DROOT=<plugins folder> -P ...
+# "Logging"). Tests (*_test.cc), the crash tests' child processes
+# (*_child.cc) and their spawning helper (crash_util.h), which are programs
+# of their own, may. Run: cmake -DROOT=<plugins folder> -P ...
 file(GLOB_RECURSE sources ${ROOT}/*.c ${ROOT}/*.cc ${ROOT}/*.h ${ROOT}/*.hpp)
 set(found "")
 foreach(source ${sources})
-  if(source MATCHES "_test\\.cc$" OR source MATCHES "/crash_child\\.cc$")
+  if(source MATCHES "_test\\.cc$" OR source MATCHES "_child\\.cc$" OR
+     source MATCHES "/crash_util\\.h$")
     continue()
   endif()
   file(STRINGS ${source} lines
