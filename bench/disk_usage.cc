@@ -43,7 +43,8 @@ int64_t UnwrittenBytes(const std::string& path) {
     uint64_t next = start;
     for (uint32_t i = 0; i < map->fm_mapped_extents; ++i) {
       const fiemap_extent& extent = map->fm_extents[i];
-      if (extent.fe_flags & FIEMAP_EXTENT_UNWRITTEN) unwritten += extent.fe_length;
+      if (extent.fe_flags & FIEMAP_EXTENT_UNWRITTEN)
+        unwritten += extent.fe_length;
       if (extent.fe_flags & FIEMAP_EXTENT_LAST) last = true;
       next = extent.fe_logical + extent.fe_length;
     }
@@ -60,7 +61,8 @@ void ForEachFile(const std::string& dir, Fn&& fn) {
   std::filesystem::recursive_directory_iterator it(dir, error), end;
   for (; !error && it != end; it.increment(error)) {
     struct stat st;
-    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) fn(it->path(), st);
+    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode))
+      fn(it->path(), st);
   }
 }
 
@@ -68,12 +70,14 @@ void ForEachFile(const std::string& dir, Fn&& fn) {
 
 DiskBytes MeasureDisk(const std::string& dir) {
   DiskBytes total;
-  ForEachFile(dir, [&](const std::filesystem::path& path, const struct stat& st) {
+  ForEachFile(dir, [&](const std::filesystem::path& path,
+                       const struct stat& st) {
     uint64_t allocated = static_cast<uint64_t>(st.st_blocks) * 512;
     int64_t unwritten = UnwrittenBytes(path.string());
     total.allocated += allocated;
-    total.written += unwritten < 0 ? allocated
-                                   : allocated - std::min<uint64_t>(allocated, unwritten);
+    total.written += unwritten < 0
+                         ? allocated
+                         : allocated - std::min<uint64_t>(allocated, unwritten);
   });
   return total;
 }

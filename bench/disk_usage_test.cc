@@ -22,13 +22,15 @@ class DiskUsageTest : public ::testing::Test {
   // Creates `name` with `allocate` bytes preallocated and `write` bytes of
   // data written at its start.
   void MakeFile(const std::string& name, size_t allocate, size_t write) {
-    int fd = ::open((dir_ + "/" + name).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+    int fd =
+        ::open((dir_ + "/" + name).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
     ASSERT_GE(fd, 0);
     if (allocate > 0) {
       ASSERT_EQ(::posix_fallocate(fd, 0, allocate), 0);
     }
     std::string data(write, 'x');
-    ASSERT_EQ(::pwrite(fd, data.data(), data.size(), 0), static_cast<ssize_t>(write));
+    ASSERT_EQ(::pwrite(fd, data.data(), data.size(), 0),
+              static_cast<ssize_t>(write));
     ::close(fd);
   }
 

@@ -19,9 +19,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "bench/disk_usage.h"
 #include "absl/types/span.h"
 #include "bench/commit_signal.h"
+#include "bench/disk_usage.h"
 
 namespace cairn::bench {
 

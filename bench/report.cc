@@ -60,14 +60,19 @@ std::string ResultJson(const RunResult& r) {
       ", \"seconds\": ", JsonNumber(r.seconds),
       ", \"events_per_second\": ", JsonNumber(r.events_per_second()),
       ", \"mb_per_second\": ", JsonNumber(r.megabytes_per_second()),
-      ", \"p50_us\": ", JsonNumber(r.p50_us), ", \"p99_us\": ", JsonNumber(r.p99_us),
-      ", \"p999_us\": ", JsonNumber(r.p999_us), ", \"peak_rss_bytes\": ", r.peak_rss_bytes,
-      ", \"peak_anon_bytes\": ", r.peak_anon_bytes, ", \"disk_bytes\": ", r.disk_bytes,
+      ", \"p50_us\": ", JsonNumber(r.p50_us),
+      ", \"p99_us\": ", JsonNumber(r.p99_us),
+      ", \"p999_us\": ", JsonNumber(r.p999_us),
+      ", \"peak_rss_bytes\": ", r.peak_rss_bytes,
+      ", \"peak_anon_bytes\": ", r.peak_anon_bytes,
+      ", \"disk_bytes\": ", r.disk_bytes,
       ", \"disk_bytes_per_event\": ", JsonNumber(r.disk_bytes_per_event()),
       ", \"disk_written_bytes\": ", r.disk_written_bytes,
-      ", \"disk_written_bytes_per_event\": ", JsonNumber(r.disk_written_bytes_per_event()),
-      ", \"open_ms\": ", JsonNumber(r.open_ms), ", \"acknowledged\": ", r.acknowledged,
-      ", \"recovered\": ", r.recovered, "}");
+      ", \"disk_written_bytes_per_event\": ",
+      JsonNumber(r.disk_written_bytes_per_event()),
+      ", \"open_ms\": ", JsonNumber(r.open_ms),
+      ", \"acknowledged\": ", r.acknowledged, ", \"recovered\": ", r.recovered,
+      "}");
 }
 
 // ratio = numerator's figure / denominator's figure for one workload.
@@ -141,13 +146,15 @@ std::string FormatTable(const Report& report) {
     const Cell* cairn = FindCell(report, spec.name, "cairn");
     bool recovery = IsRecovery(spec.kind);
     if (recovery) {
-      out << absl::StrFormat("  %-13s %10s %12s %12s %10s %9s %10s %9s %9s\n", "engine",
-                             "open ms", "recovered", "acked", "peak RSS", "anon MiB",
-                             "disk B/ev", "wrtn B/ev", "vs cairn");
+      out << absl::StrFormat("  %-13s %10s %12s %12s %10s %9s %10s %9s %9s\n",
+                             "engine", "open ms", "recovered", "acked",
+                             "peak RSS", "anon MiB", "disk B/ev", "wrtn B/ev",
+                             "vs cairn");
     } else {
-      out << absl::StrFormat("  %-13s %9s %8s %8s %8s %8s %9s %9s %9s %9s %9s\n", "engine",
-                             "events/s", "MB/s", "p50 us", "p99 us", "p99.9 us",
-                             "RSS MiB", "anon MiB", "disk B/ev", "wrtn B/ev", "vs cairn");
+      out << absl::StrFormat(
+          "  %-13s %9s %8s %8s %8s %8s %9s %9s %9s %9s %9s\n", "engine",
+          "events/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "RSS MiB",
+          "anon MiB", "disk B/ev", "wrtn B/ev", "vs cairn");
     }
     for (const std::string& engine : report.plan.engines) {
       const Cell* cell = FindCell(report, spec.name, engine);
@@ -169,17 +176,18 @@ std::string FormatTable(const Report& report) {
         }
       }
       if (recovery) {
-        out << absl::StrFormat("  %-13s %10.1f %12d %12d %10s %9s %10.0f %9.0f %9s\n", engine,
-                               r.open_ms, r.recovered, r.acknowledged, Mega(r.peak_rss_bytes),
-                               Mega(r.peak_anon_bytes), r.disk_bytes_per_event(),
-                               r.disk_written_bytes_per_event(), ratio);
+        out << absl::StrFormat(
+            "  %-13s %10.1f %12d %12d %10s %9s %10.0f %9.0f %9s\n", engine,
+            r.open_ms, r.recovered, r.acknowledged, Mega(r.peak_rss_bytes),
+            Mega(r.peak_anon_bytes), r.disk_bytes_per_event(),
+            r.disk_written_bytes_per_event(), ratio);
       } else {
-        out << absl::StrFormat("  %-13s %9s %8.1f %8s %8s %8s %9s %9s %9.0f %9.0f %9s\n",
-                               engine, Rate(r.events_per_second()), r.megabytes_per_second(),
-                               Micros(r.p50_us), Micros(r.p99_us), Micros(r.p999_us),
-                               Mega(r.peak_rss_bytes), Mega(r.peak_anon_bytes),
-                               r.disk_bytes_per_event(), r.disk_written_bytes_per_event(),
-                               ratio);
+        out << absl::StrFormat(
+            "  %-13s %9s %8.1f %8s %8s %8s %9s %9s %9.0f %9.0f %9s\n", engine,
+            Rate(r.events_per_second()), r.megabytes_per_second(),
+            Micros(r.p50_us), Micros(r.p99_us), Micros(r.p999_us),
+            Mega(r.peak_rss_bytes), Mega(r.peak_anon_bytes),
+            r.disk_bytes_per_event(), r.disk_written_bytes_per_event(), ratio);
       }
       int failed = 0;
       for (const RunResult& run : cell->runs) failed += run.ok() ? 0 : 1;
@@ -198,9 +206,12 @@ std::string FormatTable(const Report& report) {
          "one chunk (reads), commit to subscriber (mixed). \"vs cairn\": "
          "this engine's events/s / Cairn's; recovery: open time / Cairn's;\n"
          "paced workloads (rate=...): p99 latency / Cairn's.\n"
-         "disk B/ev: the engine folder's allocated blocks per stored event, preallocated "
-         "space included; wrtn B/ev: only the blocks\nholding written data (without "
-         "preallocated, never-written extents; docs/benchmarks.md, \"Disk bytes per "
+         "disk B/ev: the engine folder's allocated blocks per stored event, "
+         "preallocated "
+         "space included; wrtn B/ev: only the blocks\nholding written data "
+         "(without "
+         "preallocated, never-written extents; docs/benchmarks.md, \"Disk "
+         "bytes per "
          "event\").\n";
   out << "\ngoals (issue 7):\n";
   for (const std::string& line : CheckGoals(report)) out << "  " << line << "\n";

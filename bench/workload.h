@@ -79,7 +79,9 @@ struct RunResult {
     return disk_events > 0 ? static_cast<double>(disk_bytes) / disk_events : 0;
   }
   double disk_written_bytes_per_event() const {
-    return disk_events > 0 ? static_cast<double>(disk_written_bytes) / disk_events : 0;
+    return disk_events > 0
+               ? static_cast<double>(disk_written_bytes) / disk_events
+               : 0;
   }
 };
 

@@ -182,8 +182,8 @@ TEST_P(StorageConformance,
     fake.position = log[i].position;
     fake.stream = Bytes(decoy);
     real = cairn_log_record{};
-    real.size = static_cast<uint32_t>(sizeof(cairn_log_record) +
-                                      SpacedEvents::kLater);
+    real.size =
+        static_cast<uint32_t>(sizeof(cairn_log_record) + SpacedEvents::kLater);
     real.kind = log[i].kind;
     real.position = log[i].position;
     real.epoch = log[i].epoch;

@@ -613,7 +613,8 @@ TEST_P(StorageConformance, RejectedBatchWritesNothing) {
   });
 }
 
-// ---- Housekeeping (the replica side: storage_log_cases.cc) ------------------------------------------
+// ---- Housekeeping (the replica side: storage_log_cases.cc)
+// ------------------------------------------
 
 TEST_P(StorageConformance, FlushStatsAndVerifySucceedOnAHealthyStore) {
   MustAppend("house", Any(), Events(3));

@@ -63,8 +63,8 @@ class Instance {
 
 #define ASSERT_OPEN(instance)                                         \
   ASSERT_EQ((instance).status(), CAIRN_OK)                            \
-      << "open failed: " << Describe((instance).status(),             \
-                                     (instance).message().c_str());   \
+      << "open failed: "                                              \
+      << Describe((instance).status(), (instance).message().c_str()); \
   ASSERT_NE((instance).get(), nullptr)
 
 class OrderedLog : public StorageConformance {
@@ -112,9 +112,9 @@ class OrderedLog : public StorageConformance {
     }
     if (target().Has(CAIRN_CAP_EPOCHS)) {
       uint64_t at = 0;
-      EXPECT_EQ(api_->begin_epoch(store_, 4, Bytes("node-a"), &at,
-                                  error_.get()),
-                CAIRN_OK)
+      EXPECT_EQ(
+          api_->begin_epoch(store_, 4, Bytes("node-a"), &at, error_.get()),
+          CAIRN_OK)
           << error_.message;
       kinds.push_back(CAIRN_RECORD_EPOCH);
       EXPECT_EQ(at, kinds.size()) << "begin_epoch must report its position";
@@ -192,7 +192,8 @@ class OrderedLog : public StorageConformance {
   // with FAILED_PRECONDITION and write nothing.
   void ExpectRefused(cairn_storage* replica, const RawRecords& raw,
                      size_t first, size_t n, const std::string& what) {
-    cairn_status st = api_->apply_log(replica, raw.data(first), n, error_.get());
+    cairn_status st =
+        api_->apply_log(replica, raw.data(first), n, error_.get());
     EXPECT_EQ(st, CAIRN_E_FAILED_PRECONDITION)
         << kRuleApplyLogAllOrNothing << ": apply_log of " << what
         << " must be refused with FAILED_PRECONDITION; got "
@@ -200,9 +201,9 @@ class OrderedLog : public StorageConformance {
     EXPECT_STRNE(error_.message, "") << what << ": the refusal must say why";
     std::vector<LogRow> left;
     std::string message;
-    EXPECT_EQ(ReadLogFrom(api_, replica, 0, CAIRN_MAX_REVISION, &left,
-                          &message),
-              CAIRN_OK)
+    EXPECT_EQ(
+        ReadLogFrom(api_, replica, 0, CAIRN_MAX_REVISION, &left, &message),
+        CAIRN_OK)
         << message;
     EXPECT_TRUE(left.empty())
         << kRuleApplyLogAllOrNothing << ": a refused apply_log of " << what
@@ -280,12 +281,12 @@ TEST_P(OrderedLog, ApplyLogOntoASecondInstanceReproducesTheLog) {
       << "\nreplica:" << DescribeRows(copy);
   for (size_t i = 0; i < copy.size(); ++i) {
     EXPECT_EQ(copy[i], primary[i])
-        << kRuleApplyLogReproduces << ": the replica's "
-        << DescribeRow(copy[i]) << " differs from the primary's "
-        << DescribeRow(primary[i]);
+        << kRuleApplyLogReproduces << ": the replica's " << DescribeRow(copy[i])
+        << " differs from the primary's " << DescribeRow(primary[i]);
   }
   ExpectSame(On(replica.get(), [&] { return See(); }), See(),
-             kRuleApplyLogReproduces, "on the replica differs from the primary");
+             kRuleApplyLogReproduces,
+             "on the replica differs from the primary");
   cairn_log_state mine = LogState();
   cairn_log_state theirs = On(replica.get(), [&] { return LogState(); });
   EXPECT_EQ(theirs.written, mine.written) << kRuleApplyLogReproduces;
@@ -328,15 +329,16 @@ TEST_P(OrderedLog, ApplyLogRefusesWhatDoesNotContinueTheLogAndWritesNothing) {
                   "records of an epoch no EPOCH record began");
   }
   RawRecords raw(primary);
-  cairn_status st = api_->apply_log(replica.get(), raw.data(), raw.size(),
-                                    error_.get());
+  cairn_status st =
+      api_->apply_log(replica.get(), raw.data(), raw.size(), error_.get());
   ASSERT_EQ(st, CAIRN_OK) << kRuleApplyLogReproduces << ": "
                           << Describe(st, error_.message);
   UseStore use(this, replica.get());
   EXPECT_EQ(ReadLog(), primary) << kRuleApplyLogReproduces;
 }
 
-// ---- commit = host ------------------------------------------------------------
+// ---- commit = host
+// ------------------------------------------------------------
 
 TEST_P(OrderedLog, ReadersSeeNothingPastCommittedWithHostCommit) {
   SKIP_UNLESS(CAIRN_CAP_HOST_COMMIT, "commit = host (set_committed)");
@@ -363,7 +365,8 @@ TEST_P(OrderedLog, ReadersSeeNothingPastCommittedWithHostCommit) {
   EXPECT_EQ(r.first_revision, 3u);
   ASSERT_EQ(api_->flush(store_, error_.get()), CAIRN_OK) << error_.message;
   state = LogState();
-  cairn_status st = api_->set_committed(store_, state.durable + 1, error_.get());
+  cairn_status st =
+      api_->set_committed(store_, state.durable + 1, error_.get());
   EXPECT_EQ(st, CAIRN_E_FAILED_PRECONDITION)
       << "set_committed past durable (" << state.durable
       << ") must be refused; got " << Describe(st, error_.message);
@@ -492,16 +495,16 @@ TEST_P(OrderedLog, TruncateAfterLeavesNoTraceOfTheCutRecords) {
   EXPECT_EQ(HeadPosition(), head)
       << kRuleTruncateKeepsCommitted << ": a refused truncation cut records";
 
-  st = api_->truncate_after(store_, cut, CAIRN_TRUNCATE_COMMITTED,
-                            error_.get());
+  st =
+      api_->truncate_after(store_, cut, CAIRN_TRUNCATE_COMMITTED, error_.get());
   ASSERT_EQ(st, CAIRN_OK) << Describe(st, error_.message);
   CheckAndReopen([&] {
     ExpectSame(See(), before, kRuleTruncateLeavesNoStaleIndex,
                "after truncate_after still shows a cut record");
     if (target().Has(CAIRN_CAP_ORDERED_LOG)) {
       EXPECT_EQ(ReadLog(), log_before)
-          << kRuleTruncateLeavesNoStaleIndex << ": read_log after the cut:"
-          << DescribeRows(ReadLog());
+          << kRuleTruncateLeavesNoStaleIndex
+          << ": read_log after the cut:" << DescribeRows(ReadLog());
       cairn_log_state state = LogState();
       EXPECT_EQ(state.written, cut) << kRuleTruncateLeavesNoStaleIndex;
       EXPECT_LE(state.committed, cut) << kRuleTruncateLeavesNoStaleIndex;
@@ -571,8 +574,8 @@ TEST_P(OrderedLog, EpochEndIsTheLastRecordOfTheEpoch) {
     cairn_status st =
         api_->begin_epoch(store_, stale, Bytes("late"), nullptr, error_.get());
     EXPECT_EQ(st, CAIRN_E_FAILED_PRECONDITION)
-        << "begin_epoch(" << stale << ") at epoch 3: "
-        << Describe(st, error_.message);
+        << "begin_epoch(" << stale
+        << ") at epoch 3: " << Describe(st, error_.message);
   }
   if (target().Has(CAIRN_CAP_ORDERED_LOG)) {
     EXPECT_EQ(LogState().epoch, 3u);

@@ -74,9 +74,8 @@ std::vector<EventSpec> Events(size_t count, const std::string& prefix) {
 }
 
 std::string DescribeRow(const LogRow& row) {
-  static const char* const kKinds[] = {"?",         "EVENT",
-                                       "DELETE_TO", "SNAPSHOT_SAVE",
-                                       "SNAPSHOT_DELETE", "EPOCH"};
+  static const char* const kKinds[] = {
+      "?", "EVENT", "DELETE_TO", "SNAPSHOT_SAVE", "SNAPSHOT_DELETE", "EPOCH"};
   std::string text = "position " + std::to_string(row.position) + " (" +
                      (row.kind <= 5 ? kKinds[row.kind] : "unknown kind");
   if (row.event) {
@@ -217,8 +216,8 @@ cairn_status ReadAllFrom(const cairn_storage_api* api, cairn_storage* store,
 }
 
 cairn_status ReadLogFrom(const cairn_storage_api* api, cairn_storage* store,
-                         uint64_t after, uint64_t max,
-                         std::vector<LogRow>* out, std::string* message) {
+                         uint64_t after, uint64_t max, std::vector<LogRow>* out,
+                         std::string* message) {
   ErrorBuffer error;
   cairn_status st =
       api->read_log(store, after, max, &CollectRecord, out, error.get());

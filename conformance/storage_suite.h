@@ -138,8 +138,8 @@ cairn_status ReadAllFrom(const cairn_storage_api* api, cairn_storage* store,
                          uint64_t after, uint64_t max, bool include_deleted,
                          std::vector<ReadEvent>* out, std::string* message);
 cairn_status ReadLogFrom(const cairn_storage_api* api, cairn_storage* store,
-                         uint64_t after, uint64_t max,
-                         std::vector<LogRow>* out, std::string* message);
+                         uint64_t after, uint64_t max, std::vector<LogRow>* out,
+                         std::string* message);
 cairn_status ReadStreamFrom(const cairn_storage_api* api, cairn_storage* store,
                             const std::string& stream, uint64_t from,
                             uint64_t to, uint64_t max,
@@ -178,7 +178,7 @@ class StorageConformance : public ::testing::TestWithParam<Target> {
   std::vector<ReadEvent> ReadTag(const std::string& tag, uint64_t after = 0,
                                  uint64_t max = CAIRN_MAX_REVISION);
   std::vector<LogRow> ReadLog(uint64_t after = 0,
-                             uint64_t max = CAIRN_MAX_REVISION);
+                              uint64_t max = CAIRN_MAX_REVISION);
   cairn_log_state LogState();
   uint64_t HeadRevision(const std::string& stream);
   uint64_t HeadPosition();

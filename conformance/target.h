@@ -95,7 +95,8 @@ inline constexpr char kRuleTruncateLeavesNoStaleIndex[] =
     "truncate-leaves-no-stale-index";
 inline constexpr char kRuleTruncateKeepsCommitted[] =
     "truncate-below-committed-needs-the-flag";
-inline constexpr char kRuleEpochEnd[] = "epoch-end-is-the-last-record-of-the-epoch";
+inline constexpr char kRuleEpochEnd[] =
+    "epoch-end-is-the-last-record-of-the-epoch";
 
 struct Target {
   std::string path;  // the plugin file, as given

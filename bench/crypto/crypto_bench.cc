@@ -265,8 +265,8 @@ void BareZstdDecode(benchmark::State& state, int level) {
   std::vector<std::string> frames;
   for (const std::string& event : JsonEvents(state.range(0), kEventCount)) {
     std::string frame(ZSTD_compressBound(event.size()), '\0');
-    frame.resize(ZSTD_compress2(compress, frame.data(), frame.size(), event.data(),
-                                event.size()));
+    frame.resize(ZSTD_compress2(compress, frame.data(), frame.size(),
+                                event.data(), event.size()));
     frames.push_back(std::move(frame));
   }
   ZSTD_freeCCtx(compress);
@@ -275,8 +275,8 @@ void BareZstdDecode(benchmark::State& state, int level) {
   size_t i = 0;
   for (auto _ : state) {
     const std::string& frame = frames[i++ % kEventCount];
-    size_t written =
-        ZSTD_decompressDCtx(context, out.data(), out.size(), frame.data(), frame.size());
+    size_t written = ZSTD_decompressDCtx(context, out.data(), out.size(),
+                                         frame.data(), frame.size());
     if (ZSTD_isError(written)) {
       state.SkipWithError(ZSTD_getErrorName(written));
       break;
@@ -376,7 +376,8 @@ cairn::SiteConfig PipelineSite(const std::string& codec, const std::string& data
   cairn::SiteConfig config;
   config.path = data_dir;
   config.storage = cairn::PluginChoice{"mmaplog", {{"fsync", "never"}}};
-  if (codec == "plain") {  // what `cairn bench` calls cairn: no codec, no cipher
+  if (codec ==
+      "plain") {  // what `cairn bench` calls cairn: no codec, no cipher
     config.codec = cairn::PluginChoice{"identity", {}};
     return config;
   }
@@ -385,7 +386,8 @@ cairn::SiteConfig PipelineSite(const std::string& codec, const std::string& data
   } else if (codec == "zstd1_dictionary") {
     config.codec = cairn::PluginChoice{
         "zstd", {{"level", "1"}, {"dictionary", TrainedDictionary(event_size)}}};
-  } else if (codec == "zstd3") {  // `cairn bench`'s cairn-sealed: zstd's default level
+  } else if (codec ==
+             "zstd3") {  // `cairn bench`'s cairn-sealed: zstd's default level
     config.codec = cairn::PluginChoice{"zstd", {{"level", "3"}}};
   } else {
     config.codec = cairn::PluginChoice{"zstd", {{"level", "1"}}};
@@ -489,7 +491,8 @@ void StoreAppendThreads(benchmark::State& state, const char* codec) {
 void StoreReadStream(benchmark::State& state, const char* codec) {
   constexpr int kStreams = 20;
   constexpr size_t kStreamLength = 1000;
-  std::string data_dir = Keys().dir() + "/read-" + codec + "-" + std::to_string(state.range(0));
+  std::string data_dir =
+      Keys().dir() + "/read-" + codec + "-" + std::to_string(state.range(0));
   std::error_code ignored;
   std::filesystem::remove_all(data_dir, ignored);
   cairn::SiteConfig site = PipelineSite(codec, data_dir, state.range(0));
@@ -525,14 +528,15 @@ void StoreReadStream(benchmark::State& state, const char* codec) {
   for (auto _ : state) {
     size_t count = 0;
     absl::Status s = (*store)->ReadStream(
-        "orders-" + std::to_string(stream++ % kStreams), 1, cairn::kMaxRevision, kStreamLength,
-        [&](const cairn::RecordedEvent& e) {
+        "orders-" + std::to_string(stream++ % kStreams), 1, cairn::kMaxRevision,
+        kStreamLength, [&](const cairn::RecordedEvent& e) {
           bytes += e.data.size();
           ++count;
           return true;
         });
     if (!s.ok() || count != kStreamLength) {
-      state.SkipWithError(s.ok() ? "short read" : std::string(s.message()).c_str());
+      state.SkipWithError(s.ok() ? "short read"
+                                 : std::string(s.message()).c_str());
       break;
     }
   }
@@ -543,11 +547,18 @@ void StoreReadStream(benchmark::State& state, const char* codec) {
   std::filesystem::remove_all(data_dir, ignored);
 }
 
-BENCHMARK_CAPTURE(StoreReadStream, plain, "plain")->Arg(256)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(StoreReadStream, identity, "identity")->Arg(256)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(StoreReadStream, zstd3, "zstd3")->Arg(256)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(StoreReadStream, plain, "plain")
+    ->Arg(256)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(StoreReadStream, identity, "identity")
+    ->Arg(256)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(StoreReadStream, zstd3, "zstd3")
+    ->Arg(256)
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(StoreReadStream, zstd1_dictionary, "zstd1_dictionary")
-    ->Arg(256)->Unit(benchmark::kMicrosecond);
+    ->Arg(256)
+    ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_CAPTURE(StoreAppend, zstd1, "zstd1")
     ->Args({256, 1})->Args({256, 100})->Args({4096, 100})

@@ -226,7 +226,8 @@ TEST(AbiNegotiation, ApplyWithoutTheOrderedLogIsRefused) {
   d.table = &table;
   absl::Status s = CheckDescriptor(&d, HostAbi(), "old-apply.so");
   ASSERT_FALSE(s.ok());
-  EXPECT_THAT(s.message(), HasSubstr("CAIRN_CAP_APPLY without CAIRN_CAP_ORDERED_LOG"));
+  EXPECT_THAT(s.message(),
+              HasSubstr("CAIRN_CAP_APPLY without CAIRN_CAP_ORDERED_LOG"));
   EXPECT_THAT(s.message(), HasSubstr("old-apply.so"));
   d.capabilities = CAIRN_CAP_APPLY | CAIRN_CAP_ORDERED_LOG;
   s = CheckDescriptor(&d, HostAbi(), "old-apply.so");

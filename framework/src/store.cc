@@ -684,10 +684,10 @@ struct Store::Impl {
   // kept in *extras. Under extra_mutex.
   template <typename Api, typename Instance>
   absl::StatusOr<std::pair<const Api*, Instance*>> OpenExtra(
-      std::map<std::string, std::pair<PluginPtr, Instance*>>* extras, cairn_plugin_kind kind,
-      const std::string& name, const PluginChoice& section,
-      absl::FunctionRef<std::string()> what, std::string_view stored_with,
-      const Api* (Plugin::*table)() const) {
+      std::map<std::string, std::pair<PluginPtr, Instance*>>* extras,
+      cairn_plugin_kind kind, const std::string& name,
+      const PluginChoice& section, absl::FunctionRef<std::string()> what,
+      std::string_view stored_with, const Api* (Plugin::*table)() const) {
     std::lock_guard<std::mutex> lock(extra_mutex);
     auto it = extras->find(name);
     if (it != extras->end()) return std::make_pair(((*it->second.first).*table)(), it->second.second);
@@ -695,7 +695,8 @@ struct Store::Impl {
     if (!plugin.ok()) {
       return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
                         absl::StrCat(what(), " ", AV(stored_with), " '", name,
-                                     "', which cannot be loaded: ", plugin.status().message()));
+                                     "', which cannot be loaded: ",
+                                     plugin.status().message()));
     }
     std::vector<std::string> accepted = (*plugin)->option_keys();
     std::vector<std::pair<std::string, std::string>> shared;
@@ -708,8 +709,9 @@ struct Store::Impl {
     const Api* api = ((**plugin).*table)();
     Instance* instance = nullptr;
     CallError e;
-    absl::Status s = Check(api->open(options.get(), &instance, &e.error), e,
-                           absl::StrCat(what(), " needs ", KindName(kind), " '", name, "'"));
+    absl::Status s =
+        Check(api->open(options.get(), &instance, &e.error), e,
+              absl::StrCat(what(), " needs ", KindName(kind), " '", name, "'"));
     if (!s.ok()) return s;
     (*extras)[name] = {*plugin, instance};
     return std::make_pair(api, instance);
@@ -761,9 +763,11 @@ struct Store::Impl {
         return MakeStatus(
             CAIRN_E_FAILED_PRECONDITION,
             absl::StrCat(what(), " is sealed with cipher '", envelope->cipher,
-                         "', which this site does not configure (it has [cipher] plugin = ",
-                         config.cipher.plugin, "); configure '", envelope->cipher,
-                         "' with a keyring that holds key ", envelope->key_id));
+                         "', which this site does not configure (it has "
+                         "[cipher] plugin = ",
+                         config.cipher.plugin, "); configure '",
+                         envelope->cipher, "' with a keyring that holds key ",
+                         envelope->key_id));
       }
       absl::StatusOr<std::pair<const cairn_cipher_api*, cairn_cipher*>> c =
           CipherFor(envelope->cipher, what);
@@ -772,8 +776,9 @@ struct Store::Impl {
       opened.Release(kKeptBufferBytes);
       opened.Clear();
       CallError e;
-      cairn_status s = c->first->open_sealed(c->second, envelope->key_id, Bytes(aad),
-                                             Bytes(input), opened.raw(), &e.error);
+      cairn_status s =
+          c->first->open_sealed(c->second, envelope->key_id, Bytes(aad),
+                                Bytes(input), opened.raw(), &e.error);
       absl::Status status = CheckEach(s, e, [&] {
         return absl::StrCat(what(), " (cipher '", envelope->cipher, "', key ",
                             envelope->key_id, ")");
@@ -788,22 +793,27 @@ struct Store::Impl {
       decoded.Release(kKeptBufferBytes);
       decoded.Clear();
       CallError e;
-      cairn_status s = c->first->decode(c->second, Bytes(input), decoded.raw(), &e.error);
-      absl::Status status = CheckEach(
-          s, e, [&] { return absl::StrCat(what(), " (codec '", envelope->codec, "')"); });
+      cairn_status s =
+          c->first->decode(c->second, Bytes(input), decoded.raw(), &e.error);
+      absl::Status status = CheckEach(s, e, [&] {
+        return absl::StrCat(what(), " (codec '", envelope->codec, "')");
+      });
       if (!status.ok()) return status;
       input = decoded.view();
     }
     if (envelope->metadata_inside) {
       if (input.size() < 4) {
-        return MakeStatus(CAIRN_E_CORRUPTION,
-                          absl::StrCat(what(), ": payload too short for its metadata length"));
+        return MakeStatus(
+            CAIRN_E_CORRUPTION,
+            absl::StrCat(what(),
+                         ": payload too short for its metadata length"));
       }
       uint32_t n = 0;
       for (int i = 0; i < 4; ++i) n |= static_cast<uint32_t>(static_cast<uint8_t>(input[i])) << (8 * i);
       if (input.size() - 4 < n) {
         return MakeStatus(CAIRN_E_CORRUPTION,
-                          absl::StrCat(what(), ": metadata length ", n, " exceeds the payload"));
+                          absl::StrCat(what(), ": metadata length ", n,
+                                       " exceeds the payload"));
       }
       if (metadata != nullptr) metadata->assign(input.substr(4, n));
       data->assign(input.substr(4 + n));

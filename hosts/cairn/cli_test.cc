@@ -651,19 +651,21 @@ TEST_F(CliTest, PluginInfoPrintsTheWholeDescriptor) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("kind:          storage"));
   EXPECT_THAT(r.out, HasSubstr("name:          memory"));
+  EXPECT_THAT(r.out,
+              HasSubstr("live-reads tags snapshots delete apply seal-in-append "
+                        "ordered-log host-commit truncate epochs"));
   EXPECT_THAT(
       r.out,
-      HasSubstr("live-reads tags snapshots delete apply seal-in-append "
-                "ordered-log host-commit truncate epochs"));
-  EXPECT_THAT(r.out, HasSubstr("options:\n  commit (enum: durable|host, default durable, "
-                               "host-defined): who advances the committed watermark"));
+      HasSubstr("options:\n  commit (enum: durable|host, default durable, "
+                "host-defined): who advances the committed watermark"));
   EXPECT_THAT(r.out, HasSubstr("table size:"));
   nlohmann::json json = nlohmann::json::parse(
       Run({"plugin-info", "--json", PluginDir() + "/libcairn-storage-memory.so"}).out);
   EXPECT_EQ(json["abi"], "2.0");
   ASSERT_EQ(json["options"].size(), 1u);
   EXPECT_EQ(json["options"][0]["key"], "commit");
-  EXPECT_EQ(json["options"][0]["allowed"], nlohmann::json::array({"durable", "host"}));
+  EXPECT_EQ(json["options"][0]["allowed"],
+            nlohmann::json::array({"durable", "host"}));
   EXPECT_FALSE(json.contains("option_keys"));
 }
 

@@ -299,16 +299,20 @@ TEST_F(CipherStoreTest, AChangedStoredByteIsAnIntegrityErrorNamingStreamAndRevis
   std::vector<Copied> copied;
   const cairn_storage_api* api = (*source)->storage_plugin()->storage();
   auto collect = [](void* context, const cairn_log_record* r) -> int {
-    Copied c{r->event ? Own(*r->event) : OwnedRecord{}, r->event ? *r->event : cairn_event{},
-             *r, Str(r->stream), Str(r->data),
+    Copied c{r->event ? Own(*r->event) : OwnedRecord{},
+             r->event ? *r->event : cairn_event{},
+             *r,
+             Str(r->stream),
+             Str(r->data),
              r->criteria ? *r->criteria : cairn_snapshot_criteria{}};
     static_cast<std::vector<Copied>*>(context)->push_back(std::move(c));
     return 0;
   };
   char message[256] = "";
   cairn_error error{message, sizeof(message)};
-  ASSERT_EQ(api->read_log((*source)->raw_storage(), 0, 100, collect, &copied, &error),
-            CAIRN_OK)
+  ASSERT_EQ(
+      api->read_log((*source)->raw_storage(), 0, 100, collect, &copied, &error),
+      CAIRN_OK)
       << message;
   std::vector<Copied*> events;
   for (Copied& c : copied) {
@@ -335,7 +339,8 @@ TEST_F(CipherStoreTest, AChangedStoredByteIsAnIntegrityErrorNamingStreamAndRevis
   }
   auto target = Open(config);
   ASSERT_TRUE(target.ok()) << target.status();
-  ASSERT_EQ(api->apply_log((*target)->raw_storage(), records.data(), records.size(), &error),
+  ASSERT_EQ(api->apply_log((*target)->raw_storage(), records.data(),
+                           records.size(), &error),
             CAIRN_OK)
       << message;
 

@@ -326,7 +326,6 @@ TEST_P(GrowthTest, ReadCallbacksPassEventsWithinTheirSize) {
                 PluginHasAdded() && HostHasAdded() ? kPluginAdded : 0u);
     }
   }
-
 }
 
 // What the host read of one log record in a read_log callback.
@@ -376,9 +375,9 @@ TEST_P(GrowthTest, ReadLogLogStateAndApplyLogPassRecordsWithinTheirSize) {
   // bytes; this host sees their added fields only if the plugin's size
   // holds them.
   std::vector<SeenRecord> records;
-  ASSERT_EQ(plugin_.api->read_log(primary, 0, 10, &CollectRecord, &records,
-                                  &error),
-            CAIRN_OK)
+  ASSERT_EQ(
+      plugin_.api->read_log(primary, 0, 10, &CollectRecord, &records, &error),
+      CAIRN_OK)
       << message;
   ASSERT_EQ(records.size(), 2u);
   for (size_t i = 0; i < records.size(); ++i) {
@@ -428,9 +427,9 @@ TEST_P(GrowthTest, ReadLogLogStateAndApplyLogPassRecordsWithinTheirSize) {
 #endif
     pointers.push_back(&r);
   }
-  ASSERT_EQ(plugin_.api->apply_log(replica, pointers.data(), pointers.size(),
-                                   &error),
-            CAIRN_OK)
+  ASSERT_EQ(
+      plugin_.api->apply_log(replica, pointers.data(), pointers.size(), &error),
+      CAIRN_OK)
       << message;
   EXPECT_TRUE(copies.CanariesIntact());
   for (const auto& slot : slots) EXPECT_TRUE(slot.CanaryIntact());

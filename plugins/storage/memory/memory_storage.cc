@@ -433,7 +433,8 @@ sdk::Status MemoryStorage::WriteControl(std::shared_ptr<Record> record,
     // Only revisions that exist are deleted: later appends stay visible.
     // Nothing to delete (an unknown stream, or no revision past what is
     // deleted already) writes no record.
-    record->revision = std::min(record->revision, WrittenHeadLocked(record->stream));
+    record->revision =
+        std::min(record->revision, WrittenHeadLocked(record->stream));
     auto it = deleted_to_.find(record->stream);
     uint64_t deleted = it == deleted_to_.end() ? 0 : it->second;
     if (record->revision <= deleted) return sdk::Status::Ok();
@@ -754,7 +755,8 @@ sdk::Status MemoryStorage::CheckAppliedLocked(
         if (!valid.ok()) return valid;
         record->stream = std::string(stream);
         record->revision = r.revision;
-        if (r.kind == CAIRN_RECORD_DELETE_TO && r.revision > head(stream)->second) {
+        if (r.kind == CAIRN_RECORD_DELETE_TO &&
+            r.revision > head(stream)->second) {
           return sdk::FailedPrecondition(
               at + ": deletes stream " + Quote(stream) + " to revision " +
               std::to_string(r.revision) + ", past its head " +

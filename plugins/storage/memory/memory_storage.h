@@ -58,14 +58,14 @@ enum class Fault {
   kAnyConflictsWhileSealing,  // with a seal, an `any` append fails if the
                               // head moved since it began (the ABI 1 Store's
                               // any -> exact turn, without its retries)
-  kIgnoreSeal,  // stores data and metadata unsealed, never calls seal
+  kIgnoreSeal,        // stores data and metadata unsealed, never calls seal
   kCommitAheadOfAck,  // with commit = host, appends advance committed too
-  kStaleIndexAfterTruncate,  // truncate_after keeps the tag index and the
-                             // streams directory as they were
-  kReadLogSkipsControl,      // read_log returns event records only
-  kApplyLogWritesPrefix,     // a refused apply_log keeps the records before
-                             // the one it refused
-  kSetCommittedWakesNobody,  // set_committed does not wake wait_commit
+  kStaleIndexAfterTruncate,   // truncate_after keeps the tag index and the
+                              // streams directory as they were
+  kReadLogSkipsControl,       // read_log returns event records only
+  kApplyLogWritesPrefix,      // a refused apply_log keeps the records before
+                              // the one it refused
+  kSetCommittedWakesNobody,   // set_committed does not wake wait_commit
   kTruncateIgnoresCommitted,  // cuts committed records without the flag
   kEpochEndOneShort,          // epoch_end answers one record too early
   kApplyLogDropsSnapshots,    // apply_log checks SNAPSHOT_SAVE records but
@@ -78,10 +78,10 @@ enum class Fault {
 inline constexpr Fault kFault = Fault::CAIRN_MEMORY_FAULT;
 
 // What the shipped plugin (and the fixtures built from it) declares.
-#define CAIRN_MEMORY_CAPABILITIES                                          \
-  (CAIRN_CAP_LIVE_READS | CAIRN_CAP_TAGS | CAIRN_CAP_SNAPSHOTS |           \
-   CAIRN_CAP_DELETE | CAIRN_CAP_APPLY | CAIRN_CAP_SEAL_IN_APPEND |          \
-   CAIRN_CAP_ORDERED_LOG | CAIRN_CAP_HOST_COMMIT | CAIRN_CAP_TRUNCATE |    \
+#define CAIRN_MEMORY_CAPABILITIES                                       \
+  (CAIRN_CAP_LIVE_READS | CAIRN_CAP_TAGS | CAIRN_CAP_SNAPSHOTS |        \
+   CAIRN_CAP_DELETE | CAIRN_CAP_APPLY | CAIRN_CAP_SEAL_IN_APPEND |      \
+   CAIRN_CAP_ORDERED_LOG | CAIRN_CAP_HOST_COMMIT | CAIRN_CAP_TRUNCATE | \
    CAIRN_CAP_EPOCHS)
 
 // The host-defined option "commit" (cairn/plugin.h), as the plugin lists it.
@@ -177,11 +177,11 @@ class MemoryStorage : public sdk::Storage {
     uint64_t epoch = 0;
     uint32_t batch_size = 1;
     uint32_t batch_index = 0;
-    EventPtr event;       // EVENT
-    std::string stream;   // DELETE_TO, SNAPSHOT_*
+    EventPtr event;      // EVENT
+    std::string stream;  // DELETE_TO, SNAPSHOT_*
     uint64_t revision = 0;
     int64_t timestamp_us = 0;
-    std::string data;     // SNAPSHOT_SAVE, EPOCH
+    std::string data;                    // SNAPSHOT_SAVE, EPOCH
     cairn_snapshot_criteria criteria{};  // SNAPSHOT_DELETE
   };
   using RecordPtr = std::shared_ptr<const Record>;
@@ -249,8 +249,8 @@ class MemoryStorage : public sdk::Storage {
   mutable std::mutex mu_;
   std::condition_variable committed_cv_;  // notified when committed_ moves
   bool closed_ = false;
-  uint64_t waiters_ = 0;        // threads inside WaitCommit, for stats
-  uint64_t payload_bytes_ = 0;  // for stats (committed events)
+  uint64_t waiters_ = 0;            // threads inside WaitCommit, for stats
+  uint64_t payload_bytes_ = 0;      // for stats (committed events)
   std::vector<RecordPtr> records_;  // the log, in position order
 
   // The written side.

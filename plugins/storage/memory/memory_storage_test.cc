@@ -326,8 +326,12 @@ struct Logged {
 };
 
 int Log(void* context, const cairn_log_record* r) {
-  Logged l{r->kind, r->position, r->epoch, r->revision,
-           std::string(sdk::View(r->stream)), std::string(sdk::View(r->data))};
+  Logged l{r->kind,
+           r->position,
+           r->epoch,
+           r->revision,
+           std::string(sdk::View(r->stream)),
+           std::string(sdk::View(r->data))};
   if (r->event != nullptr) {
     l.stream = std::string(sdk::View(r->event->stream));
     l.revision = r->event->revision;
@@ -349,9 +353,9 @@ class MemoryLogTest : public MemoryStorageTest {
   }
   std::vector<Logged> ReadLog(uint64_t after = 0) {
     std::vector<Logged> out;
-    EXPECT_EQ(Api().read_log(store_, after, CAIRN_MAX_REVISION, &Log, &out,
-                             Err()),
-              CAIRN_OK)
+    EXPECT_EQ(
+        Api().read_log(store_, after, CAIRN_MAX_REVISION, &Log, &out, Err()),
+        CAIRN_OK)
         << message_;
     return out;
   }
@@ -413,8 +417,8 @@ class MemoryLogTest : public MemoryStorageTest {
 
 // An EVENT record for apply_log over `event` (which the caller fills).
 cairn_log_record EventRecord(const cairn_event* event, uint64_t position,
-                             uint32_t batch_size = 1,
-                             uint32_t batch_index = 0, uint64_t epoch = 0) {
+                             uint32_t batch_size = 1, uint32_t batch_index = 0,
+                             uint64_t epoch = 0) {
   cairn_log_record r{};
   r.size = sizeof(r);
   r.kind = CAIRN_RECORD_EVENT;
@@ -428,8 +432,8 @@ cairn_log_record EventRecord(const cairn_event* event, uint64_t position,
 
 TEST_F(MemoryLogTest, ControlRecordsTakePositionsThatEventReadsSkip) {
   ASSERT_EQ(Append("a", kAny, {"1", "2"}, nullptr, {"t"}), CAIRN_OK);
-  ASSERT_EQ(Api().delete_to(store_, B("a"), 1, Err()), CAIRN_OK);  // 3
-  Snapshot("a", 2);                                                  // 4
+  ASSERT_EQ(Api().delete_to(store_, B("a"), 1, Err()), CAIRN_OK);        // 3
+  Snapshot("a", 2);                                                      // 4
   ASSERT_EQ(Api().snapshot_delete(store_, B("a"), 2, Err()), CAIRN_OK);  // 5
   uint64_t epoch_at = 0;
   ASSERT_EQ(Api().begin_epoch(store_, 3, B("node-1"), &epoch_at, Err()),
@@ -440,9 +444,12 @@ TEST_F(MemoryLogTest, ControlRecordsTakePositionsThatEventReadsSkip) {
   EXPECT_EQ(r.first_position, 7u);
   std::vector<Logged> log = ReadLog();
   ASSERT_EQ(log.size(), 7u);
-  const uint32_t kinds[] = {CAIRN_RECORD_EVENT, CAIRN_RECORD_EVENT,
-                            CAIRN_RECORD_DELETE_TO, CAIRN_RECORD_SNAPSHOT_SAVE,
-                            CAIRN_RECORD_SNAPSHOT_DELETE, CAIRN_RECORD_EPOCH,
+  const uint32_t kinds[] = {CAIRN_RECORD_EVENT,
+                            CAIRN_RECORD_EVENT,
+                            CAIRN_RECORD_DELETE_TO,
+                            CAIRN_RECORD_SNAPSHOT_SAVE,
+                            CAIRN_RECORD_SNAPSHOT_DELETE,
+                            CAIRN_RECORD_EPOCH,
                             CAIRN_RECORD_EVENT};
   for (size_t i = 0; i < log.size(); ++i) {
     EXPECT_EQ(log[i].position, i + 1);
@@ -517,8 +524,7 @@ TEST_F(MemoryLogTest, ApplyLogRefusesGapsPartialBatchesRevisionsAndEpochs) {
 
 TEST_F(MemoryLogTest, HostCommitShowsReadersOnlyWhatSetCommittedAllows) {
   // With commit = durable, set_committed is refused: the store commits.
-  EXPECT_EQ(Api().set_committed(store_, 0, Err()),
-            CAIRN_E_FAILED_PRECONDITION);
+  EXPECT_EQ(Api().set_committed(store_, 0, Err()), CAIRN_E_FAILED_PRECONDITION);
   ASSERT_NO_FATAL_FAILURE(OpenHostCommit());
   ASSERT_EQ(Append("h", kAny, {"1", "2"}, nullptr, {"t"}), CAIRN_OK);
   Snapshot("h", 2);
@@ -531,8 +537,7 @@ TEST_F(MemoryLogTest, HostCommitShowsReadersOnlyWhatSetCommittedAllows) {
   EXPECT_EQ(ReadLog().size(), 3u) << "read_log reads up to written";
   // Expected revisions see the written head.
   EXPECT_EQ(Append("h", Exact(2), {"3"}), CAIRN_OK) << message_;
-  EXPECT_EQ(Api().set_committed(store_, 5, Err()),
-            CAIRN_E_FAILED_PRECONDITION);
+  EXPECT_EQ(Api().set_committed(store_, 5, Err()), CAIRN_E_FAILED_PRECONDITION);
   EXPECT_NE(std::string(message_).find("past durable 4"), std::string::npos)
       << message_;
   ASSERT_EQ(Api().set_committed(store_, 2, Err()), CAIRN_OK) << message_;
@@ -618,12 +623,12 @@ TEST_F(MemoryLogTest, ASealMayWriteSnapshotsWhileItsAppendWaits) {
 }
 
 TEST_F(MemoryLogTest, TruncateAfterLeavesNoTraceOfTheCut) {
-  ASSERT_EQ(Append("keep", kAny, {"1"}, nullptr, {"t"}), CAIRN_OK);  // 1
-  Snapshot("keep", 1);                                                 // 2
-  ASSERT_EQ(Append("keep", kAny, {"2"}, nullptr, {"t"}), CAIRN_OK);  // 3
-  ASSERT_EQ(Append("gone", kAny, {"x"}, nullptr, {"t"}), CAIRN_OK);  // 4
+  ASSERT_EQ(Append("keep", kAny, {"1"}, nullptr, {"t"}), CAIRN_OK);   // 1
+  Snapshot("keep", 1);                                                // 2
+  ASSERT_EQ(Append("keep", kAny, {"2"}, nullptr, {"t"}), CAIRN_OK);   // 3
+  ASSERT_EQ(Append("gone", kAny, {"x"}, nullptr, {"t"}), CAIRN_OK);   // 4
   ASSERT_EQ(Api().delete_to(store_, B("keep"), 2, Err()), CAIRN_OK);  // 5
-  Snapshot("keep", 2);                                                 // 6
+  Snapshot("keep", 2);                                                // 6
   ASSERT_EQ(Api().begin_epoch(store_, 2, B("p"), nullptr, Err()),
             CAIRN_OK);  // 7
   // Below committed needs the flag.

@@ -329,9 +329,8 @@ absl::StatusOr<bool> Log::LoadCheckpoint(
   uint32_t version, zero, cut_offset;
   if (!r.Get(&magic) || magic != kCheckpointMagic || !r.Get(&version) ||
       (version != kCheckpointVersion && version != kOldCheckpointVersion) ||
-      !r.Get(&zero) || !r.Get(&cut_segment) ||
-      !r.Get(&cut_base) || !r.Get(&cut_offset) || !r.Get(&zero) ||
-      !r.Get(&cut_position)) {
+      !r.Get(&zero) || !r.Get(&cut_segment) || !r.Get(&cut_base) ||
+      !r.Get(&cut_offset) || !r.Get(&zero) || !r.Get(&cut_position)) {
     return reject("unknown format or version");
   }
   if (used.empty()) {
@@ -498,7 +497,8 @@ absl::StatusOr<bool> Log::LoadCheckpoint(
   if (version == kCheckpointVersion) {
     uint64_t control_size = 0;
     if (!r.Get(&control_size) || !r.Has(control_size, 1)) {
-      return absl::InternalError("index checkpoint: control state is cut short");
+      return absl::InternalError(
+          "index checkpoint: control state is cut short");
     }
     std::string_view control(c.data() + (c.size() - r.Remaining()),
                              control_size);

@@ -121,8 +121,8 @@ absl::Status Log::AppendControl(uint16_t kind, std::string_view stream,
   e.size = sizeof e;
   e.revision = revision;
   e.timestamp_us = timestamp_us;
-  e.data = cairn_bytes{reinterpret_cast<const uint8_t*>(data.data()),
-                       data.size()};
+  e.data =
+      cairn_bytes{reinterpret_cast<const uint8_t*>(data.data()), data.size()};
   const size_t size = RecordSize(stream, e);
   if (size > kMaxBatchBytes ||
       size > options_.segment_size - kSegmentHeaderSize - 8) {
@@ -151,8 +151,8 @@ void Log::ApplyControl(Segment* segment, uint32_t offset,
     return;  // recovery and the committer only pass checked records
   }
   const std::string_view name = h.StreamName(record);
-  const uint8_t* data = record + kRecordHeaderSize + h.stream_len +
-                        h.type_len + h.writer_len + h.metadata_len;
+  const uint8_t* data = record + kRecordHeaderSize + h.stream_len + h.type_len +
+                        h.writer_len + h.metadata_len;
   std::lock_guard<std::mutex> lk(state_mu_);
   control_applied_ = std::max(control_applied_, h.position);
   switch (h.kind) {
@@ -291,29 +291,30 @@ absl::Status Log::CarryForwardControlRecords(Segment* seg) {
   {
     std::lock_guard<std::mutex> lk(state_mu_);
     // (A damaged record ends the walk: retention refuses such a segment.)
-    ForEachRecordUpTo(seg, UINT64_MAX, [&](uint32_t off, const RecordHeader& h) {
-      const std::string_view name = h.StreamName(seg->data + off);
-      if (h.kind == kKindDeleteTo) {
-        auto it = last_delete_at_.find(name);
-        StreamState* st = streams_.Find(name);
-        if (st != nullptr && (it == last_delete_at_.end() ||
-                              it->second <= h.position)) {
-          carry.push_back({kKindDeleteTo, std::string(name),
-                           st->deleted_to.load(std::memory_order_acquire), 0,
-                           0});
-        }
-      } else if (h.kind == kKindSnapshotSave) {
-        auto it = snapshots_.find(name);
-        if (it != snapshots_.end()) {
-          for (const SnapshotEntry& e : it->second) {
-            if (e.position == h.position) {
-              carry.push_back({kKindSnapshotSave, std::string(name),
-                               e.revision, e.timestamp_us, e.location});
+    ForEachRecordUpTo(
+        seg, UINT64_MAX, [&](uint32_t off, const RecordHeader& h) {
+          const std::string_view name = h.StreamName(seg->data + off);
+          if (h.kind == kKindDeleteTo) {
+            auto it = last_delete_at_.find(name);
+            StreamState* st = streams_.Find(name);
+            if (st != nullptr &&
+                (it == last_delete_at_.end() || it->second <= h.position)) {
+              carry.push_back({kKindDeleteTo, std::string(name),
+                               st->deleted_to.load(std::memory_order_acquire),
+                               0, 0});
+            }
+          } else if (h.kind == kKindSnapshotSave) {
+            auto it = snapshots_.find(name);
+            if (it != snapshots_.end()) {
+              for (const SnapshotEntry& e : it->second) {
+                if (e.position == h.position) {
+                  carry.push_back({kKindSnapshotSave, std::string(name),
+                                   e.revision, e.timestamp_us, e.location});
+                }
+              }
             }
           }
-        }
-      }
-    });
+        });
   }
   if (carry.empty()) return absl::OkStatus();
   std::lock_guard<std::mutex> lk(control_mu_);
@@ -322,8 +323,8 @@ absl::Status Log::CarryForwardControlRecords(Segment* seg) {
   for (const Carry& c : carry) {
     absl::Status s;
     if (c.kind == kKindDeleteTo) {
-      s = AppendControl(kKindDeleteTo, c.stream, c.revision, NowMicros(), {},
-                        0, &position);
+      s = AppendControl(kKindDeleteTo, c.stream, c.revision, NowMicros(), {}, 0,
+                        &position);
     } else {
       const uint8_t* rec = seg->data + LocationOffset(c.location);
       RecordHeader h;
@@ -354,8 +355,8 @@ absl::Status Log::UpgradeLegacyFiles() {
   const bool have_deletes = fs_->Exists(deletes_path);
   SnapshotStore legacy(fs_, snapshot_dir, true);
   bool have_snapshots = false;
-  absl::Status s = legacy.ForEachSnapshot(
-      [&](const std::string&, const cairn_snapshot&) {
+  absl::Status s =
+      legacy.ForEachSnapshot([&](const std::string&, const cairn_snapshot&) {
         have_snapshots = true;
         return absl::CancelledError("");  // one is enough to know
       });
@@ -395,28 +396,28 @@ absl::Status Log::UpgradeLegacyFiles() {
   }
   s = hook("deletes-written");
   if (!s.ok()) return s;
-  s = legacy.ForEachSnapshot([&](const std::string&,
-                                 const cairn_snapshot& snap) {
-    std::string_view stream(reinterpret_cast<const char*>(snap.stream.data),
-                            snap.stream.size);
-    {
-      std::lock_guard<std::mutex> state(state_mu_);
-      auto it = snapshots_.find(stream);
-      if (it != snapshots_.end()) {
-        for (const SnapshotEntry& e : it->second) {
-          if (e.revision == snap.revision &&
-              e.timestamp_us == snap.timestamp_us) {
-            return absl::OkStatus();  // written by an earlier upgrade
+  s = legacy.ForEachSnapshot(
+      [&](const std::string&, const cairn_snapshot& snap) {
+        std::string_view stream(reinterpret_cast<const char*>(snap.stream.data),
+                                snap.stream.size);
+        {
+          std::lock_guard<std::mutex> state(state_mu_);
+          auto it = snapshots_.find(stream);
+          if (it != snapshots_.end()) {
+            for (const SnapshotEntry& e : it->second) {
+              if (e.revision == snap.revision &&
+                  e.timestamp_us == snap.timestamp_us) {
+                return absl::OkStatus();  // written by an earlier upgrade
+              }
+            }
           }
         }
-      }
-    }
-    return AppendControl(
-        kKindSnapshotSave, stream, snap.revision, snap.timestamp_us,
-        std::string_view(reinterpret_cast<const char*>(snap.data.data),
-                         snap.data.size),
-        0, &position);
-  });
+        return AppendControl(
+            kKindSnapshotSave, stream, snap.revision, snap.timestamp_us,
+            std::string_view(reinterpret_cast<const char*>(snap.data.data),
+                             snap.data.size),
+            0, &position);
+      });
   if (!s.ok()) return s;
   // Durable before anything is removed, whatever the fsync option.
   s = SyncSegmentsFrom(first_segment);
@@ -585,26 +586,27 @@ uint64_t Log::EpochEnd(uint64_t epoch) const {
   std::lock_guard<std::mutex> lk(state_mu_);
   // Records before the first EPOCH record with a greater epoch have epochs
   // <= `epoch`.
-  auto it = std::upper_bound(
-      epochs_.begin(), epochs_.end(), epoch,
-      [](uint64_t e, const std::pair<uint64_t, uint64_t>& s) {
-        return e < s.first;
-      });
+  auto it =
+      std::upper_bound(epochs_.begin(), epochs_.end(), epoch,
+                       [](uint64_t e, const std::pair<uint64_t, uint64_t>& s) {
+                         return e < s.first;
+                       });
   if (it == epochs_.end()) return written;
   return std::min(written, it->second - 1);
 }
 
 uint64_t Log::EpochAt(uint64_t position) const {
   std::lock_guard<std::mutex> lk(state_mu_);
-  auto it = std::upper_bound(
-      epochs_.begin(), epochs_.end(), position,
-      [](uint64_t p, const std::pair<uint64_t, uint64_t>& s) {
-        return p < s.second;
-      });
+  auto it =
+      std::upper_bound(epochs_.begin(), epochs_.end(), position,
+                       [](uint64_t p, const std::pair<uint64_t, uint64_t>& s) {
+                         return p < s.second;
+                       });
   return it == epochs_.begin() ? 0 : std::prev(it)->first;
 }
 
-// ---- read_log and apply_log --------------------------------------------------
+// ---- read_log and apply_log
+// --------------------------------------------------
 
 absl::Status Log::StartWalk(uint64_t* want, SegmentRef* pin, Segment** seg,
                             uint32_t* off, const char* what) {

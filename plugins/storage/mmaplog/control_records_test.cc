@@ -38,10 +38,12 @@ absl::Status Append(Log& log, const std::string& stream,
 
 std::vector<uint64_t> EventPositions(Log& log, bool include_deleted) {
   std::vector<uint64_t> out;
-  EXPECT_TRUE(log.ReadAll(0, 1000, include_deleted, [&](const cairn_event& e) {
-                   out.push_back(e.position);
-                   return true;
-                 }).ok());
+  EXPECT_TRUE(log.ReadAll(0, 1000, include_deleted,
+                          [&](const cairn_event& e) {
+                            out.push_back(e.position);
+                            return true;
+                          })
+                  .ok());
   return out;
 }
 
@@ -100,10 +102,10 @@ class ControlRecordsTest : public ::testing::Test {
 
 TEST_F(ControlRecordsTest, ControlRecordsTakePositionsThatEventReadsSkip) {
   auto log = Open();
-  ASSERT_TRUE(Append(*log, "a", {"1", "2", "3"}).ok());        // 1..3
-  ASSERT_TRUE(log->DeleteTo("a", 1).ok());                     // 4
-  ASSERT_TRUE(Save(*log, "a", 3, "state").ok());               // 5
-  ASSERT_TRUE(Append(*log, "b", {"4"}).ok());                  // 6
+  ASSERT_TRUE(Append(*log, "a", {"1", "2", "3"}).ok());  // 1..3
+  ASSERT_TRUE(log->DeleteTo("a", 1).ok());               // 4
+  ASSERT_TRUE(Save(*log, "a", 3, "state").ok());         // 5
+  ASSERT_TRUE(Append(*log, "b", {"4"}).ok());            // 6
   EXPECT_EQ(log->HeadPosition(), 6u);
   EXPECT_EQ(EventPositions(*log, false), (std::vector<uint64_t>{2, 3, 6}));
   EXPECT_EQ(EventPositions(*log, true), (std::vector<uint64_t>{1, 2, 3, 6}));
@@ -196,7 +198,7 @@ TEST_F(ControlRecordsTest, EpochsAreRecordsAndEpochEndFindsWhereTheyEnd) {
   absl::Status s = log->BeginEpoch(2, "n2", &p);
   EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
   ASSERT_TRUE(log->BeginEpoch(5, "n2", &p).ok());  // 4
-  ASSERT_TRUE(Append(*log, "a", {"3"}).ok());  // 5, epoch 5
+  ASSERT_TRUE(Append(*log, "a", {"3"}).ok());      // 5, epoch 5
   EXPECT_EQ(log->EpochEnd(0), 1u);
   EXPECT_EQ(log->EpochEnd(1), 1u);
   EXPECT_EQ(log->EpochEnd(2), 3u);
@@ -255,43 +257,46 @@ struct Copied {
   }
 };
 void CopyLog(Log& log, Copied* c) {
-  ASSERT_TRUE(log.ReadLog(0, 1000, [&](const cairn_log_record& r) {
-                   cairn_log_record x = r;
-                   x.stream = c->Keep(r.stream);
-                   x.data = c->Keep(r.data);
-                   if (r.event != nullptr) {
-                     auto e = std::make_unique<cairn_event>(*r.event);
-                     e->stream = c->Keep(e->stream);
-                     e->type = c->Keep(e->type);
-                     e->data = c->Keep(e->data);
-                     e->metadata = c->Keep(e->metadata);
-                     e->writer = c->Keep(e->writer);
-                     e->tag_count = 0;
-                     e->tags = nullptr;
-                     x.event = e.get();
-                     c->events.push_back(std::move(e));
-                   }
-                   if (r.criteria != nullptr) {
-                     c->criteria.push_back(
-                         std::make_unique<cairn_snapshot_criteria>(*r.criteria));
-                     x.criteria = c->criteria.back().get();
-                   }
-                   c->records.push_back(x);
-                   return true;
-                 }).ok());
+  ASSERT_TRUE(log.ReadLog(0, 1000,
+                          [&](const cairn_log_record& r) {
+                            cairn_log_record x = r;
+                            x.stream = c->Keep(r.stream);
+                            x.data = c->Keep(r.data);
+                            if (r.event != nullptr) {
+                              auto e = std::make_unique<cairn_event>(*r.event);
+                              e->stream = c->Keep(e->stream);
+                              e->type = c->Keep(e->type);
+                              e->data = c->Keep(e->data);
+                              e->metadata = c->Keep(e->metadata);
+                              e->writer = c->Keep(e->writer);
+                              e->tag_count = 0;
+                              e->tags = nullptr;
+                              x.event = e.get();
+                              c->events.push_back(std::move(e));
+                            }
+                            if (r.criteria != nullptr) {
+                              c->criteria.push_back(
+                                  std::make_unique<cairn_snapshot_criteria>(
+                                      *r.criteria));
+                              x.criteria = c->criteria.back().get();
+                            }
+                            c->records.push_back(x);
+                            return true;
+                          })
+                  .ok());
 }
 
 TEST_F(ControlRecordsTest, ApplyLogCopiesEveryRecordAtItsPosition) {
   auto primary = Open();
   uint64_t p;
   ASSERT_TRUE(primary->BeginEpoch(1, "primary", &p).ok());  // 1
-  ASSERT_TRUE(Append(*primary, "a", {"1", "2"}).ok());       // 2..3
-  ASSERT_TRUE(primary->DeleteTo("a", 1).ok());               // 4
-  ASSERT_TRUE(Save(*primary, "a", 2, "snap").ok());          // 5
+  ASSERT_TRUE(Append(*primary, "a", {"1", "2"}).ok());      // 2..3
+  ASSERT_TRUE(primary->DeleteTo("a", 1).ok());              // 4
+  ASSERT_TRUE(Save(*primary, "a", 2, "snap").ok());         // 5
   cairn_snapshot_criteria c{sizeof c, 9, 9, INT64_MIN, INT64_MAX};
-  ASSERT_TRUE(Save(*primary, "a", 9, "x").ok());             // 6
-  ASSERT_TRUE(primary->SnapshotDeleteMatching("a", c).ok()); // 7
-  ASSERT_TRUE(Append(*primary, "b", {"3"}).ok());            // 8
+  ASSERT_TRUE(Save(*primary, "a", 9, "x").ok());              // 6
+  ASSERT_TRUE(primary->SnapshotDeleteMatching("a", c).ok());  // 7
+  ASSERT_TRUE(Append(*primary, "b", {"3"}).ok());             // 8
   Copied copy;
   CopyLog(*primary, &copy);
   ASSERT_EQ(copy.records.size(), 8u);
@@ -407,7 +412,8 @@ void MakeLegacyStore(const std::string& dir) {
 
 size_t SnapshotFiles(const std::string& dir) {
   size_t n = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir + "/snapshots")) {
+  for (const auto& e :
+       std::filesystem::directory_iterator(dir + "/snapshots")) {
     n += e.path().extension() == ".snap";
   }
   return n;
@@ -443,7 +449,8 @@ TEST_F(ControlRecordsTest, UpgradeTurnsDeletesLogAndSnapshotFilesIntoRecords) {
 // A failure injected after each step of the upgrade (as a crash there
 // would leave it): the next open finishes it, losing and doubling nothing.
 TEST_F(ControlRecordsTest, UpgradeStoppedAfterAnyStepIsFinishedByTheNextOpen) {
-  for (const char* step : {"deletes-written", "records-durable", "marks-cleared"}) {
+  for (const char* step :
+       {"deletes-written", "records-durable", "marks-cleared"}) {
     SCOPED_TRACE(step);
     ScratchDir dir;
     MakeLegacyStore(dir.path());

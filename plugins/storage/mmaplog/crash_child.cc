@@ -92,17 +92,17 @@ int main(int argc, char** argv) {
         }
         std::string control_acks;
         if (control && rng() % 3 == 0) {
-          const uint64_t deleted = r.last_revision > 3 ? r.last_revision - 3 : 1;
+          const uint64_t deleted =
+              r.last_revision > 3 ? r.last_revision - 3 : 1;
           s = (*log)->DeleteTo(stream, deleted);
           const std::string data = "snap-" + std::to_string(r.last_revision);
-          cairn_snapshot snap{sizeof snap,
-                              cairn_bytes{reinterpret_cast<const uint8_t*>(
-                                              stream.data()),
-                                          stream.size()},
-                              r.last_revision, 1,
-                              cairn_bytes{reinterpret_cast<const uint8_t*>(
-                                              data.data()),
-                                          data.size()}};
+          cairn_snapshot snap{
+              sizeof snap,
+              cairn_bytes{reinterpret_cast<const uint8_t*>(stream.data()),
+                          stream.size()},
+              r.last_revision, 1,
+              cairn_bytes{reinterpret_cast<const uint8_t*>(data.data()),
+                          data.size()}};
           if (s.ok()) s = (*log)->SnapshotSave(snap);
           if (!s.ok()) {
             std::fprintf(stderr, "control write failed: %s\n",

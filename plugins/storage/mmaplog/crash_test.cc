@@ -362,23 +362,32 @@ TEST(MmapLogCrash, KilledWriterKeepsAcknowledgedDeleteToAndSnapshotRecords) {
       char kind;
       int stream;
       unsigned long long revision;
-      if (std::sscanf(line.c_str(), "%c %d %llu", &kind, &stream, &revision) != 3) {
+      if (std::sscanf(line.c_str(), "%c %d %llu", &kind, &stream, &revision) !=
+          3) {
         continue;
       }
-      if (kind == 'D') deleted[stream] = std::max<uint64_t>(deleted[stream], revision);
-      if (kind == 'S') snapshot[stream] = std::max<uint64_t>(snapshot[stream], revision);
+      if (kind == 'D')
+        deleted[stream] = std::max<uint64_t>(deleted[stream], revision);
+      if (kind == 'S')
+        snapshot[stream] = std::max<uint64_t>(snapshot[stream], revision);
     }
     auto log = Log::Open(CrashOptions(path));
     ASSERT_TRUE(log.ok()) << "kill " << kill << ": " << log.status();
     std::map<int, uint64_t> found_deleted;
-    ASSERT_TRUE((*log)->ListStreams(0, 1000, [&](const cairn_stream_info& i) {
-                       const std::string name(
-                           reinterpret_cast<const char*>(i.name.data), i.name.size);
-                       for (const auto& [s, d] : deleted) {
-                         if (name == crash::StreamName(s)) found_deleted[s] = i.deleted_to;
-                       }
-                       return true;
-                     }).ok());
+    ASSERT_TRUE(
+        (*log)
+            ->ListStreams(0, 1000,
+                          [&](const cairn_stream_info& i) {
+                            const std::string name(
+                                reinterpret_cast<const char*>(i.name.data),
+                                i.name.size);
+                            for (const auto& [s, d] : deleted) {
+                              if (name == crash::StreamName(s))
+                                found_deleted[s] = i.deleted_to;
+                            }
+                            return true;
+                          })
+            .ok());
     for (const auto& [s, d] : deleted) {
       EXPECT_GE(found_deleted[s], d) << "kill " << kill << ": stream " << s
                                      << " lost an acknowledged delete-to";
@@ -389,14 +398,16 @@ TEST(MmapLogCrash, KilledWriterKeepsAcknowledgedDeleteToAndSnapshotRecords) {
     for (const auto& [s, r] : snapshot) {
       uint64_t got = 0;
       std::string data;
-      ASSERT_TRUE((*log)->SnapshotLoad(crash::StreamName(s), all,
-                                       [&](const cairn_snapshot& x) {
-                                         got = x.revision;
-                                         data.assign(reinterpret_cast<const char*>(
-                                                         x.data.data),
-                                                     x.data.size);
-                                       })
-                      .ok());
+      ASSERT_TRUE(
+          (*log)
+              ->SnapshotLoad(crash::StreamName(s), all,
+                             [&](const cairn_snapshot& x) {
+                               got = x.revision;
+                               data.assign(
+                                   reinterpret_cast<const char*>(x.data.data),
+                                   x.data.size);
+                             })
+              .ok());
       EXPECT_GE(got, r) << "kill " << kill << ": stream " << s
                         << " lost an acknowledged snapshot";
       EXPECT_EQ(data, "snap-" + std::to_string(got));

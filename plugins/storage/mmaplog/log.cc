@@ -16,7 +16,6 @@
 namespace cairn::mmaplog {
 namespace {
 
-
 std::string Quote(std::string_view s) {
   return "'" + std::string(s) + "'";
 }

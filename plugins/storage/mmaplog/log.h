@@ -211,7 +211,6 @@ class Log {
                       const cairn_event* events, size_t count,
                       cairn_append_result* result, Sealer* sealer = nullptr);
 
-
   // Reads as described by cairn_storage_api. Records whose checksum fails
   // give DataLoss naming segment and offset. Thread-safe.
   absl::Status ReadStream(std::string_view stream, uint64_t from,
@@ -289,9 +288,9 @@ class Log {
   // Calls fn once with the matching snapshot of highest revision (ties:
   // newest timestamp), or not at all. Its data points into the segment and
   // is valid during the call.
-  absl::Status SnapshotLoad(
-      std::string_view stream, const cairn_snapshot_criteria& criteria,
-      absl::FunctionRef<void(const cairn_snapshot&)> fn);
+  absl::Status SnapshotLoad(std::string_view stream,
+                            const cairn_snapshot_criteria& criteria,
+                            absl::FunctionRef<void(const cairn_snapshot&)> fn);
   // SNAPSHOT_DELETE with criteria; nothing matching writes nothing.
   absl::Status SnapshotDeleteMatching(std::string_view stream,
                                       const cairn_snapshot_criteria& criteria);

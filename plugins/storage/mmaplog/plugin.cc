@@ -208,8 +208,8 @@ class MmapLogStorage : public sdk::Storage {
   sdk::Status SnapshotLoad(std::string_view stream,
                            const cairn_snapshot_criteria& criteria,
                            const sdk::SnapshotSink& sink) override {
-    return ToSdk(log_->SnapshotLoad(
-        stream, criteria, [&](const cairn_snapshot& s) { sink(s); }));
+    return ToSdk(log_->SnapshotLoad(stream, criteria,
+                                    [&](const cairn_snapshot& s) { sink(s); }));
   }
   sdk::Status SnapshotDelete(std::string_view stream,
                              uint64_t revision) override {
@@ -230,8 +230,7 @@ class MmapLogStorage : public sdk::Storage {
   sdk::Status ReadLog(uint64_t after, uint64_t max_count,
                       const sdk::RecordSink& sink) override {
     return ToSdk(log_->ReadLog(
-        after, max_count,
-        [&](const cairn_log_record& r) { return sink(r); }));
+        after, max_count, [&](const cairn_log_record& r) { return sink(r); }));
   }
   sdk::Status ApplyLog(const cairn_log_record* const* records,
                        size_t count) override {

@@ -41,10 +41,9 @@ size_t RecordSize(std::string_view stream, const cairn_event& event) {
   return std::max<size_t>(kRecordHeaderSize + 8, (n + 7) & ~size_t{7});
 }
 
-void EncodeRecord(uint8_t* out, std::string_view stream,
-                  const cairn_event& e, uint64_t position, uint64_t revision,
-                  uint32_t batch_size, uint32_t batch_index,
-                  uint32_t record_size, uint16_t kind) {
+void EncodeRecord(uint8_t* out, std::string_view stream, const cairn_event& e,
+                  uint64_t position, uint64_t revision, uint32_t batch_size,
+                  uint32_t batch_index, uint32_t record_size, uint16_t kind) {
   Put<uint16_t>(out, 12, kind);
   Put<uint16_t>(out, 14, static_cast<uint16_t>(e.tag_count));
   Put<uint64_t>(out, 16, position);

@@ -718,7 +718,8 @@ TEST(MmapLogRecovery, FlippedByteInDeletesLogIsRefusedUntilRepaired) {
   // deletes.log is from before delete-to records (the open turns it into
   // records; until then it is checked as before).
   std::vector<std::pair<std::string, uint64_t>> deletes;
-  for (int i = 0; i < 10; ++i) deletes.emplace_back("stream-" + std::to_string(i), 5);
+  for (int i = 0; i < 10; ++i)
+    deletes.emplace_back("stream-" + std::to_string(i), 5);
   WriteLegacyDeletes(dir.path(), deletes);
   auto live = [&](Log& log) {
     uint64_t n = 0;

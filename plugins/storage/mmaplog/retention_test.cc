@@ -483,17 +483,20 @@ TEST(MmapLogRetention, LiveDeleteToAndSnapshotsAreCarriedForward) {
                                     INT64_MIN, INT64_MAX};
   auto load = [&](Log& log) {
     std::string got = "<none>";
-    EXPECT_TRUE(log.SnapshotLoad("s", all, [&](const cairn_snapshot& x) {
-                      got = Str(x.data);
-                    }).ok());
+    EXPECT_TRUE(
+        log.SnapshotLoad("s", all,
+                         [&](const cairn_snapshot& x) { got = Str(x.data); })
+            .ok());
     return got;
   };
   auto deleted_to = [](Log& log) {
     uint64_t d = 0;
-    EXPECT_TRUE(log.ListStreams(0, 100, [&](const cairn_stream_info& i) {
-                      if (Str(i.name) == "s") d = i.deleted_to;
-                      return true;
-                    }).ok());
+    EXPECT_TRUE(log.ListStreams(0, 100,
+                                [&](const cairn_stream_info& i) {
+                                  if (Str(i.name) == "s") d = i.deleted_to;
+                                  return true;
+                                })
+                    .ok());
     return d;
   };
   auto count_kind = [](Log& log, uint32_t kind) {
@@ -508,7 +511,8 @@ TEST(MmapLogRetention, LiveDeleteToAndSnapshotsAreCarriedForward) {
   };
   uint64_t control_end = 0;
   {
-    auto log = Log::Open(Options(dir.path(), RetentionMode::kBytes, 3 * kSegment));
+    auto log =
+        Log::Open(Options(dir.path(), RetentionMode::kBytes, 3 * kSegment));
     ASSERT_TRUE(log.ok());
     AppendN(**log, "s", 10);
     ASSERT_TRUE((*log)->DeleteTo("s", 3).ok());
@@ -537,9 +541,8 @@ TEST(MmapLogRetention, LiveDeleteToAndSnapshotsAreCarriedForward) {
   EXPECT_EQ(deleted_to(**log), 4u);
   EXPECT_EQ(load(**log), "keep");
   // read_log before the first retained position: NotFound.
-  absl::Status s = (*log)->ReadLog(0, 10, [](const cairn_log_record&) {
-    return true;
-  });
+  absl::Status s =
+      (*log)->ReadLog(0, 10, [](const cairn_log_record&) { return true; });
   EXPECT_TRUE(absl::IsNotFound(s)) << s;
 }
 

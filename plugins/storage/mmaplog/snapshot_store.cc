@@ -181,14 +181,13 @@ absl::Status SnapshotStore::ForEachSnapshot(
     Parsed p;
     absl::Status s = Parse(name, *contents, &p);
     if (!s.ok()) return s;
-    cairn_snapshot out{sizeof(cairn_snapshot),
-                       cairn_bytes{reinterpret_cast<const uint8_t*>(
-                                       p.stream.data()),
-                                   p.stream.size()},
-                       p.revision, p.timestamp_us,
-                       cairn_bytes{reinterpret_cast<const uint8_t*>(
-                                       p.data.data()),
-                                   p.data.size()}};
+    cairn_snapshot out{
+        sizeof(cairn_snapshot),
+        cairn_bytes{reinterpret_cast<const uint8_t*>(p.stream.data()),
+                    p.stream.size()},
+        p.revision, p.timestamp_us,
+        cairn_bytes{reinterpret_cast<const uint8_t*>(p.data.data()),
+                    p.data.size()}};
     s = fn(name, out);
     if (!s.ok()) return s;
   }

@@ -289,8 +289,7 @@ class LogBatch {
       r.size = sizeof(r);
       if (r.event != nullptr) {
         if (r.event->size < kEventMinSize) {
-          return InvalidArgument(what + ": " +
-                                 EventSizeText(i, r.event->size));
+          return InvalidArgument(what + ": " + EventSizeText(i, r.event->size));
         }
         events_[i] = CopyEvent(r.event);
         r.event = &events_[i];
