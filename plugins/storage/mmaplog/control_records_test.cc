@@ -405,8 +405,9 @@ void MakeLegacyStore(const std::string& dir) {
   }
   WriteLegacyDeletes(dir, {{"a", 1}, {"a", 2}, {"b", 9}});
   SnapshotStore legacy(FileSystem::Default(), dir + "/snapshots", true);
-  cairn_snapshot snap{sizeof snap, OwnedEvent::Bytes("a"), 3, 11,
-                      OwnedEvent::Bytes("legacy")};
+  const std::string stream = "a", data = "legacy";  // outlive `snap`
+  cairn_snapshot snap{sizeof snap, OwnedEvent::Bytes(stream), 3, 11,
+                      OwnedEvent::Bytes(data)};
   ASSERT_TRUE(legacy.Save(snap).ok());
 }
 
