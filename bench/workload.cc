@@ -317,16 +317,19 @@ RunResult RunRead(const WorkloadSpec& spec, const std::string& engine_name,
       expected = std::min<uint64_t>(spec.read_chunk, TaggedUpTo(stored, tag, tags) -
                                                          TaggedUpTo(after, tag, tags));
       previous = after;
-      s = (*engine)->ReadTag(TagName(tag), after, spec.read_chunk, [&](const ReadEvent& e) {
-        // Positions increase; control records of the ordered log (e.g. a
-        // sealed store's key registry snapshot) may sit between events, so
-        // the tag of an event is no longer its position modulo `tags`.
-        ordered &= e.position > previous;
-        previous = e.position;
-        result.payload_bytes += e.data.size();
-        ++count;
-        return true;
-      });
+      s = (*engine)->ReadTag(TagName(tag), after, spec.read_chunk,
+                             [&](const ReadEvent& e) {
+                               // Positions increase; control records of the
+                               // ordered log (e.g. a sealed store's key
+                               // registry snapshot) may sit between events, so
+                               // the tag of an event is no longer its position
+                               // modulo `tags`.
+                               ordered &= e.position > previous;
+                               previous = e.position;
+                               result.payload_bytes += e.data.size();
+                               ++count;
+                               return true;
+                             });
     } else {
       uint64_t after = random() % stored;
       expected = std::min<uint64_t>(spec.read_chunk, stored - after);
