@@ -193,19 +193,25 @@ TEST(AbiNegotiation, CheckDescriptorPinsRequiredTableSizes) {
   EXPECT_EQ(RequiredTableSize(CAIRN_KIND_REPLICATION), sizeof(cairn_replication_api));
 }
 
-TEST(AbiNegotiation, ACapabilityWithoutItsFunctionIsRefused) {
+// A storage descriptor whose table has no function set, declaring `caps`.
+cairn_plugin_descriptor EmptyStorage(const char* name, uint64_t caps) {
   static cairn_storage_api table{};
   table.size = sizeof(table);
-  // Only the required functions would be set; none are, and tags promised.
   cairn_plugin_descriptor d{};
   d.size = sizeof(d);
   d.magic = CAIRN_PLUGIN_MAGIC;
   d.abi_major = CAIRN_ABI_MAJOR;
   d.kind = CAIRN_KIND_STORAGE;
-  d.name = "hollow";
+  d.name = name;
   d.version = "1";
-  d.capabilities = CAIRN_CAP_TAGS;
+  d.capabilities = caps;
   d.table = &table;
+  return d;
+}
+
+TEST(AbiNegotiation, ACapabilityWithoutItsFunctionIsRefused) {
+  // Only the required functions would be set; none are, and tags promised.
+  cairn_plugin_descriptor d = EmptyStorage("hollow", CAIRN_CAP_TAGS);
   absl::Status s = CheckDescriptor(&d, HostAbi(), "hollow.so");
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.message(), HasSubstr("lacks required function(s): open, close, append"));
@@ -213,17 +219,7 @@ TEST(AbiNegotiation, ACapabilityWithoutItsFunctionIsRefused) {
 }
 
 TEST(AbiNegotiation, ApplyWithoutTheOrderedLogIsRefused) {
-  static cairn_storage_api table{};
-  table.size = sizeof(table);
-  cairn_plugin_descriptor d{};
-  d.size = sizeof(d);
-  d.magic = CAIRN_PLUGIN_MAGIC;
-  d.abi_major = CAIRN_ABI_MAJOR;
-  d.kind = CAIRN_KIND_STORAGE;
-  d.name = "old-apply";
-  d.version = "1";
-  d.capabilities = CAIRN_CAP_APPLY;
-  d.table = &table;
+  cairn_plugin_descriptor d = EmptyStorage("old-apply", CAIRN_CAP_APPLY);
   absl::Status s = CheckDescriptor(&d, HostAbi(), "old-apply.so");
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.message(),
