@@ -13,6 +13,7 @@
 #include "embedded_store_access.h"
 #include "store_access.h"
 
+#include "backup_command.h"
 #include "keys_command.h"
 #include "train_dict_command.h"
 #ifdef CAIRN_CLI_HAVE_REMOTE
@@ -42,6 +43,8 @@ const std::vector<CommandEntry>& Commands() {
       {"head", HeadCommand, "print a stream's head revision (or the store's head position)"},
       {"tail", TailCommand, "follow new events live (a stream, a tag or all)"},
       {"delete-to", DeleteToCommand, "logically delete a stream's events up to a revision"},
+      {"backup", BackupCommand, "copy the store's log into a folder, with a checked manifest"},
+      {"restore", RestoreCommand, "check a backup (chain) whole, then restore it into --data DIR"},
       {"verify", VerifyCommand, "check every stored record; exit 2 on a problem"},
       {"stats", StatsCommand, "print the storage and replication counters"},
       {"plugins", PluginsCommand, "list built-in plugins and plugin files (--dir D)"},

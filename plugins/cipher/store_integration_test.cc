@@ -4,6 +4,7 @@
 // their site files.
 #include <cairn/builtins.h>
 #include <cairn/config.h>
+#include <cairn/log_record.h>
 #include <cairn/status.h>
 #include <cairn/store.h>
 
@@ -289,23 +290,10 @@ TEST_F(CipherStoreTest, AChangedStoredByteIsAnIntegrityErrorNamingStreamAndRevis
   ASSERT_TRUE(source.ok()) << source.status();
   AppendOrders(**source, "orders", 0, 3);
   // Every record, the Store's seal-key snapshots too, owned.
-  struct Copied {
-    OwnedRecord record;  // EVENT: the event's fields
-    cairn_event event;
-    cairn_log_record log;
-    std::string stream, data;
-    cairn_snapshot_criteria criteria;
-  };
-  std::vector<Copied> copied;
+  std::vector<OwnedLogRecord> copied;
   const cairn_storage_api* api = (*source)->storage_plugin()->storage();
   auto collect = [](void* context, const cairn_log_record* r) -> int {
-    Copied c{r->event ? Own(*r->event) : OwnedRecord{},
-             r->event ? *r->event : cairn_event{},
-             *r,
-             Str(r->stream),
-             Str(r->data),
-             r->criteria ? *r->criteria : cairn_snapshot_criteria{}};
-    static_cast<std::vector<Copied>*>(context)->push_back(std::move(c));
+    static_cast<std::vector<OwnedLogRecord>*>(context)->emplace_back(*r);
     return 0;
   };
   char message[256] = "";
@@ -314,29 +302,16 @@ TEST_F(CipherStoreTest, AChangedStoredByteIsAnIntegrityErrorNamingStreamAndRevis
       api->read_log((*source)->raw_storage(), 0, 100, collect, &copied, &error),
       CAIRN_OK)
       << message;
-  std::vector<Copied*> events;
-  for (Copied& c : copied) {
-    if (c.log.kind == CAIRN_RECORD_EVENT) events.push_back(&c);
+  std::vector<OwnedLogRecord*> events;
+  for (OwnedLogRecord& c : copied) {
+    if (c.kind == CAIRN_RECORD_EVENT) events.push_back(&c);
   }
   ASSERT_EQ(events.size(), 3u);
   // Plaintext never reaches storage.
-  EXPECT_EQ(events[1]->record.data.find("orderId"), std::string::npos);
-  std::string& victim = events[1]->record.data;
+  EXPECT_EQ(events[1]->event->data.find("orderId"), std::string::npos);
+  std::string& victim = events[1]->event->data;
   victim[victim.size() - 20] ^= 0x04;
-  std::vector<const cairn_log_record*> records;
-  for (Copied& c : copied) {
-    auto bytes = [](const std::string& s) {
-      return cairn_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-    };
-    c.log.stream = bytes(c.stream);
-    c.log.data = bytes(c.data);
-    c.log.criteria = c.log.criteria != nullptr ? &c.criteria : nullptr;
-    if (c.log.event != nullptr) {
-      PointAt(c.record, &c.event);
-      c.log.event = &c.event;
-    }
-    records.push_back(&c.log);
-  }
+  std::vector<const cairn_log_record*> records = LogRecordViews(copied);
   auto target = Open(config);
   ASSERT_TRUE(target.ok()) << target.status();
   ASSERT_EQ(api->apply_log((*target)->raw_storage(), records.data(),
