@@ -712,17 +712,15 @@ absl::StatusOr<VerifiedChain> VerifyChain(const std::vector<std::string>& folder
                                      "' starts at position ", chunk.first_position,
                                      ", expected ", expected));
       }
-      Sha256 sha;
-      uint64_t records = 0;
-      // The hash first: a changed byte is named as such, not as the frame
-      // error it may also cause.
-      absl::StatusOr<std::string> file_sha = FileSha256(path);
-      if (!file_sha.ok()) return file_sha.status();
-      if (*file_sha != chunk.sha256) {
-        return DataLoss(absl::StrCat(path, ": SHA-256 ", *file_sha, " does not match the ",
+      // One read: frames are parsed as the hash runs. A damaged chunk is
+      // named by its hash whatever else it breaks.
+      auto hash_mismatch = [&](const std::string& actual) {
+        return DataLoss(absl::StrCat(path, ": SHA-256 ", actual, " does not match the ",
                                      chunk.sha256, " in ", kManifestName,
                                      "; the chunk is damaged or was changed"));
-      }
+      };
+      Sha256 sha;
+      uint64_t records = 0;
       absl::Status s = ReadChunk(
           path,
           [&](OwnedLogRecord record, uint64_t offset) -> absl::Status {
@@ -736,7 +734,14 @@ absl::StatusOr<VerifiedChain> VerifyChain(const std::vector<std::string>& folder
             return absl::OkStatus();
           },
           &sha, nullptr);
-      if (!s.ok()) return s;
+      if (!s.ok()) {
+        absl::StatusOr<std::string> file_sha = FileSha256(path);
+        if (file_sha.ok() && *file_sha != chunk.sha256) return hash_mismatch(*file_sha);
+        return s;
+      }
+      if (std::string actual = sha.HexDigest(); actual != chunk.sha256) {
+        return hash_mismatch(actual);
+      }
       if (records != chunk.records || expected - 1 != chunk.last_position) {
         return DataLoss(absl::StrCat(path, ": holds ", records, " records up to position ",
                                      expected - 1, "; the manifest says ", chunk.records,
@@ -834,7 +839,6 @@ absl::StatusOr<RestoreResult> Restore(const RestoreOptions& options) {
             [&](OwnedLogRecord record, uint64_t) -> absl::Status {
               const bool ends_batch = record.kind != CAIRN_RECORD_EVENT ||
                                       record.batch_index + 1 >= record.batch_size;
-              progress.bytes += 0;
               pending.push_back(std::move(record));
               if (ends_batch && pending.size() >= kRecordsPerCall) return apply();
               return absl::OkStatus();
