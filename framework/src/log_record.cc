@@ -38,7 +38,8 @@ OwnedLogRecord::OwnedLogRecord(const cairn_log_record& record)
     owned.metadata = Own(e.metadata);
     owned.data = Own(e.data);
     owned.tags.reserve(e.tag_count);
-    for (uint32_t i = 0; i < e.tag_count; ++i) owned.tags.push_back(Own(e.tags[i]));
+    for (uint32_t i = 0; i < e.tag_count; ++i)
+      owned.tags.push_back(Own(e.tags[i]));
   }
   if (record.criteria != nullptr) criteria = *record.criteria;
 }
@@ -95,13 +96,15 @@ bool OwnedLogRecord::operator==(const OwnedLogRecord& other) const {
                           const std::optional<cairn_snapshot_criteria>& b) {
     if (a.has_value() != b.has_value()) return false;
     if (!a.has_value()) return true;
-    return a->min_revision == b->min_revision && a->max_revision == b->max_revision &&
+    return a->min_revision == b->min_revision &&
+           a->max_revision == b->max_revision &&
            a->min_timestamp_us == b->min_timestamp_us &&
            a->max_timestamp_us == b->max_timestamp_us;
   };
-  return kind == other.kind && position == other.position && epoch == other.epoch &&
-         batch_size == other.batch_size && batch_index == other.batch_index &&
-         event == other.event && stream == other.stream && revision == other.revision &&
+  return kind == other.kind && position == other.position &&
+         epoch == other.epoch && batch_size == other.batch_size &&
+         batch_index == other.batch_index && event == other.event &&
+         stream == other.stream && revision == other.revision &&
          timestamp_us == other.timestamp_us && data == other.data &&
          same_criteria(criteria, other.criteria);
 }
@@ -144,7 +147,8 @@ const cairn_log_record& OwnedLogRecord::View() {
   return view_;
 }
 
-std::vector<const cairn_log_record*> LogRecordViews(std::vector<OwnedLogRecord>& records) {
+std::vector<const cairn_log_record*> LogRecordViews(
+    std::vector<OwnedLogRecord>& records) {
   std::vector<const cairn_log_record*> views;
   views.reserve(records.size());
   for (OwnedLogRecord& record : records) views.push_back(&record.View());

@@ -11,26 +11,33 @@ namespace {
 
 const char* KindName(uint32_t kind) {
   switch (kind) {
-    case CAIRN_RECORD_EVENT: return "EVENT";
-    case CAIRN_RECORD_DELETE_TO: return "DELETE_TO";
-    case CAIRN_RECORD_SNAPSHOT_SAVE: return "SNAPSHOT_SAVE";
-    case CAIRN_RECORD_SNAPSHOT_DELETE: return "SNAPSHOT_DELETE";
-    case CAIRN_RECORD_EPOCH: return "EPOCH";
-    default: return "unknown";
+    case CAIRN_RECORD_EVENT:
+      return "EVENT";
+    case CAIRN_RECORD_DELETE_TO:
+      return "DELETE_TO";
+    case CAIRN_RECORD_SNAPSHOT_SAVE:
+      return "SNAPSHOT_SAVE";
+    case CAIRN_RECORD_SNAPSHOT_DELETE:
+      return "SNAPSHOT_DELETE";
+    case CAIRN_RECORD_EPOCH:
+      return "EPOCH";
+    default:
+      return "unknown";
   }
 }
 
-absl::Status Invalid(uint64_t position, uint32_t kind, const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat("log record at position ", position, " (",
-                                                 KindName(kind), "): ", what));
+absl::Status Invalid(uint64_t position, uint32_t kind,
+                     const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "log record at position ", position, " (", KindName(kind), "): ", what));
 }
 
-absl::Status CheckSize(uint64_t position, uint32_t kind, const std::string& field,
-                       size_t size, size_t limit) {
+absl::Status CheckSize(uint64_t position, uint32_t kind,
+                       const std::string& field, size_t size, size_t limit) {
   if (size <= limit) return absl::OkStatus();
   return Invalid(position, kind,
-                 absl::StrCat("field '", field, "' is ", size, " bytes, more than the ",
-                              limit, " allowed"));
+                 absl::StrCat("field '", field, "' is ", size,
+                              " bytes, more than the ", limit, " allowed"));
 }
 
 }  // namespace
@@ -72,22 +79,31 @@ absl::StatusOr<OwnedLogRecord> FromProto(const log::v1::LogRecord& proto) {
   const uint64_t position = proto.position();
   const uint32_t kind = static_cast<uint32_t>(proto.kind());
   if (kind < CAIRN_RECORD_EVENT || kind > CAIRN_RECORD_EPOCH) {
-    return Invalid(position, kind, absl::StrCat("field 'kind' holds ", proto.kind(),
-                                                ", not a record kind this build knows"));
-  }
-  if (position == 0) return Invalid(position, kind, "field 'position' is 0 (positions start at 1)");
-  if (proto.batch_size() == 0 || proto.batch_index() >= proto.batch_size()) {
     return Invalid(position, kind,
-                   absl::StrCat("field 'batch_index' ", proto.batch_index(),
-                                " is not below 'batch_size' ", proto.batch_size()));
+                   absl::StrCat("field 'kind' holds ", proto.kind(),
+                                ", not a record kind this build knows"));
+  }
+  if (position == 0)
+    return Invalid(position, kind,
+                   "field 'position' is 0 (positions start at 1)");
+  if (proto.batch_size() == 0 || proto.batch_index() >= proto.batch_size()) {
+    return Invalid(
+        position, kind,
+        absl::StrCat("field 'batch_index' ", proto.batch_index(),
+                     " is not below 'batch_size' ", proto.batch_size()));
   }
   const bool is_event = kind == CAIRN_RECORD_EVENT;
-  if (is_event && !proto.has_event()) return Invalid(position, kind, "field 'event' is missing");
+  if (is_event && !proto.has_event())
+    return Invalid(position, kind, "field 'event' is missing");
   if (!is_event && proto.has_event()) {
-    return Invalid(position, kind, "field 'event' is set on a record that is not an EVENT");
+    return Invalid(position, kind,
+                   "field 'event' is set on a record that is not an EVENT");
   }
-  absl::Status s = CheckSize(position, kind, "stream", proto.stream().size(), kMaxLogNameBytes);
-  if (s.ok()) s = CheckSize(position, kind, "data", proto.data().size(), kMaxLogFieldBytes);
+  absl::Status s = CheckSize(position, kind, "stream", proto.stream().size(),
+                             kMaxLogNameBytes);
+  if (s.ok())
+    s = CheckSize(position, kind, "data", proto.data().size(),
+                  kMaxLogFieldBytes);
   if (!s.ok()) return s;
 
   OwnedLogRecord record;
@@ -107,17 +123,26 @@ absl::StatusOr<OwnedLogRecord> FromProto(const log::v1::LogRecord& proto) {
                      absl::StrCat("field 'event.position' is ", e.position(),
                                   ", not the record's position"));
     }
-    if (e.stream().empty()) return Invalid(position, kind, "field 'event.stream' is empty");
-    s = CheckSize(position, kind, "event.stream", e.stream().size(), kMaxLogNameBytes);
-    if (s.ok()) s = CheckSize(position, kind, "event.type", e.type().size(), kMaxLogFieldBytes);
-    if (s.ok()) s = CheckSize(position, kind, "event.writer", e.writer().size(), kMaxLogFieldBytes);
+    if (e.stream().empty())
+      return Invalid(position, kind, "field 'event.stream' is empty");
+    s = CheckSize(position, kind, "event.stream", e.stream().size(),
+                  kMaxLogNameBytes);
+    if (s.ok())
+      s = CheckSize(position, kind, "event.type", e.type().size(),
+                    kMaxLogFieldBytes);
+    if (s.ok())
+      s = CheckSize(position, kind, "event.writer", e.writer().size(),
+                    kMaxLogFieldBytes);
     if (s.ok()) {
-      s = CheckSize(position, kind, "event.metadata", e.metadata().size(), kMaxLogFieldBytes);
+      s = CheckSize(position, kind, "event.metadata", e.metadata().size(),
+                    kMaxLogFieldBytes);
     }
-    if (s.ok()) s = CheckSize(position, kind, "event.data", e.data().size(), kMaxLogFieldBytes);
+    if (s.ok())
+      s = CheckSize(position, kind, "event.data", e.data().size(),
+                    kMaxLogFieldBytes);
     for (int i = 0; s.ok() && i < e.tags_size(); ++i) {
-      s = CheckSize(position, kind, absl::StrCat("event.tags[", i, "]"), e.tags(i).size(),
-                    kMaxLogNameBytes);
+      s = CheckSize(position, kind, absl::StrCat("event.tags[", i, "]"),
+                    e.tags(i).size(), kMaxLogNameBytes);
     }
     if (!s.ok()) return s;
     OwnedEvent& event = record.event.emplace();

@@ -29,8 +29,8 @@ std::vector<OwnedLogRecord> ReadLog(Store& store) {
   char message[256] = "";
   cairn_error error{message, sizeof(message)};
   const cairn_storage_api* api = store.storage_plugin()->storage();
-  EXPECT_EQ(api->read_log(store.raw_storage(), 0, CAIRN_MAX_REVISION, &Collect, &records,
-                          &error),
+  EXPECT_EQ(api->read_log(store.raw_storage(), 0, CAIRN_MAX_REVISION, &Collect,
+                          &records, &error),
             CAIRN_OK)
       << message;
   return records;
@@ -52,7 +52,8 @@ class LogRecordTest : public ::testing::Test {
   }
 
   std::unique_ptr<Store> Open() {
-    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(config_, registry_);
+    absl::StatusOr<std::unique_ptr<Store>> store =
+        Store::Open(config_, registry_);
     EXPECT_TRUE(store.ok()) << store.status();
     return store.ok() ? std::move(*store) : nullptr;
   }
@@ -63,7 +64,8 @@ class LogRecordTest : public ::testing::Test {
   std::unique_ptr<Store> StoreWithEveryKind() {
     std::unique_ptr<Store> store = Open();
     if (store == nullptr) return nullptr;
-    EventData a{"Placed", std::string("one\0bytes", 9), "", {"order", "eu"}, "w-1", 11};
+    EventData a{
+        "Placed", std::string("one\0bytes", 9), "", {"order", "eu"}, "w-1", 11};
     EventData b{"Paid", "two", "{\"m\":1}", {}, "", 12};
     EXPECT_TRUE(store->Append("orders", ExpectedRevision::Any(), {a, b}).ok());
     EXPECT_TRUE(store->Append("users", ExpectedRevision::Any(), {b}).ok());
@@ -85,9 +87,10 @@ TEST_F(LogRecordTest, EveryKindRoundTripsThroughProtoAndApplyLogByteForByte) {
   std::vector<OwnedLogRecord> original = ReadLog(*source);
   std::set<uint32_t> kinds;
   for (const OwnedLogRecord& r : original) kinds.insert(r.kind);
-  ASSERT_EQ(kinds, (std::set<uint32_t>{CAIRN_RECORD_EVENT, CAIRN_RECORD_DELETE_TO,
-                                       CAIRN_RECORD_SNAPSHOT_SAVE,
-                                       CAIRN_RECORD_SNAPSHOT_DELETE, CAIRN_RECORD_EPOCH}));
+  ASSERT_EQ(kinds, (std::set<uint32_t>{
+                       CAIRN_RECORD_EVENT, CAIRN_RECORD_DELETE_TO,
+                       CAIRN_RECORD_SNAPSHOT_SAVE, CAIRN_RECORD_SNAPSHOT_DELETE,
+                       CAIRN_RECORD_EPOCH}));
 
   // The copy holds what was stored.
   const OwnedLogRecord& first = original[0];
@@ -128,12 +131,15 @@ TEST_F(LogRecordTest, EveryKindRoundTripsThroughProtoAndApplyLogByteForByte) {
   char message[256] = "";
   cairn_error error{message, sizeof(message)};
   const cairn_storage_api* api = target->storage_plugin()->storage();
-  ASSERT_EQ(api->apply_log(target->raw_storage(), views.data(), views.size(), &error), CAIRN_OK)
+  ASSERT_EQ(
+      api->apply_log(target->raw_storage(), views.data(), views.size(), &error),
+      CAIRN_OK)
       << message;
   std::vector<OwnedLogRecord> copied = ReadLog(*target);
   ASSERT_EQ(copied.size(), original.size());
   for (size_t i = 0; i < original.size(); ++i) {
-    EXPECT_TRUE(copied[i] == original[i]) << "position " << original[i].position;
+    EXPECT_TRUE(copied[i] == original[i])
+        << "position " << original[i].position;
     EXPECT_EQ(Serialized(copied[i]), Serialized(original[i]));
   }
 }
@@ -148,7 +154,8 @@ TEST_F(LogRecordTest, ACopyOwnsItsBytesAndItsViewPointsIntoItself) {
   records.clear();
   const cairn_log_record& view = copy.View();
   ASSERT_NE(view.event, nullptr);
-  EXPECT_EQ(view.event->stream.data, reinterpret_cast<const uint8_t*>(copy.event->stream.data()));
+  EXPECT_EQ(view.event->stream.data,
+            reinterpret_cast<const uint8_t*>(copy.event->stream.data()));
   ASSERT_EQ(view.event->tag_count, 2u);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(view.event->tags[1].data),
                         view.event->tags[1].size),
@@ -177,24 +184,40 @@ TEST(LogRecordFromProto, RefusesBadRecordsNamingFieldAndPosition) {
     std::string field;
   };
   const std::vector<Case> cases = {
-      {"unknown kind", [](log::v1::LogRecord* p) { p->set_kind(static_cast<log::v1::RecordKind>(9)); },
+      {"unknown kind",
+       [](log::v1::LogRecord* p) {
+         p->set_kind(static_cast<log::v1::RecordKind>(9));
+       },
        "'kind'"},
-      {"no kind", [](log::v1::LogRecord* p) { p->set_kind(log::v1::RECORD_KIND_UNSPECIFIED); },
+      {"no kind",
+       [](log::v1::LogRecord* p) {
+         p->set_kind(log::v1::RECORD_KIND_UNSPECIFIED);
+       },
        "'kind'"},
-      {"event missing", [](log::v1::LogRecord* p) { p->clear_event(); }, "'event'"},
+      {"event missing", [](log::v1::LogRecord* p) { p->clear_event(); },
+       "'event'"},
       {"event on a delete",
-       [](log::v1::LogRecord* p) { p->set_kind(log::v1::RECORD_KIND_DELETE_TO); }, "'event'"},
+       [](log::v1::LogRecord* p) {
+         p->set_kind(log::v1::RECORD_KIND_DELETE_TO);
+       },
+       "'event'"},
       {"event at another position",
-       [](log::v1::LogRecord* p) { p->mutable_event()->set_position(8); }, "'event.position'"},
-      {"batch index past the batch", [](log::v1::LogRecord* p) { p->set_batch_index(1); },
-       "'batch_index'"},
+       [](log::v1::LogRecord* p) { p->mutable_event()->set_position(8); },
+       "'event.position'"},
+      {"batch index past the batch",
+       [](log::v1::LogRecord* p) { p->set_batch_index(1); }, "'batch_index'"},
       {"stream name too long",
-       [](log::v1::LogRecord* p) { p->mutable_event()->set_stream(std::string(256, 's')); },
+       [](log::v1::LogRecord* p) {
+         p->mutable_event()->set_stream(std::string(256, 's'));
+       },
        "'event.stream'"},
       {"tag too long",
-       [](log::v1::LogRecord* p) { p->mutable_event()->add_tags(std::string(256, 't')); },
+       [](log::v1::LogRecord* p) {
+         p->mutable_event()->add_tags(std::string(256, 't'));
+       },
        "'event.tags[0]'"},
-      {"record stream too long", [](log::v1::LogRecord* p) { p->set_stream(std::string(300, 'x')); },
+      {"record stream too long",
+       [](log::v1::LogRecord* p) { p->set_stream(std::string(300, 'x')); },
        "'stream'"},
   };
   for (const Case& c : cases) {
@@ -202,8 +225,10 @@ TEST(LogRecordFromProto, RefusesBadRecordsNamingFieldAndPosition) {
     c.edit(&proto);
     absl::StatusOr<OwnedLogRecord> record = FromProto(proto);
     ASSERT_FALSE(record.ok()) << c.name;
-    EXPECT_EQ(record.status().code(), absl::StatusCode::kInvalidArgument) << c.name;
-    EXPECT_THAT(record.status().message(), AllOf(HasSubstr(c.field), HasSubstr("position 7")))
+    EXPECT_EQ(record.status().code(), absl::StatusCode::kInvalidArgument)
+        << c.name;
+    EXPECT_THAT(record.status().message(),
+                AllOf(HasSubstr(c.field), HasSubstr("position 7")))
         << c.name;
   }
   log::v1::LogRecord zero = ValidEvent();

@@ -62,11 +62,15 @@ std::string Hex(const unsigned char* bytes, size_t size) {
 // SHA-256 over bytes given piece by piece (OpenSSL EVP).
 class Sha256 {
  public:
-  Sha256() : context_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(context_, EVP_sha256(), nullptr); }
+  Sha256() : context_(EVP_MD_CTX_new()) {
+    EVP_DigestInit_ex(context_, EVP_sha256(), nullptr);
+  }
   ~Sha256() { EVP_MD_CTX_free(context_); }
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
-  void Update(const void* data, size_t size) { EVP_DigestUpdate(context_, data, size); }
+  void Update(const void* data, size_t size) {
+    EVP_DigestUpdate(context_, data, size);
+  }
   std::string HexDigest() {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int size = 0;
@@ -85,7 +89,8 @@ std::string Sha256Of(std::string_view bytes) {
 }
 
 absl::Status Errno(const char* what, const std::string& path) {
-  return MakeStatus(CAIRN_E_IO, absl::StrCat(what, " '", path, "': ", std::strerror(errno)));
+  return MakeStatus(
+      CAIRN_E_IO, absl::StrCat(what, " '", path, "': ", std::strerror(errno)));
 }
 
 // A file written once, hashed as it goes, synced and renamed into place.
@@ -119,7 +124,8 @@ class OutputFile {
       return Errno("cannot close", path_);
     }
     fd_ = -1;
-    if (::rename(path_.c_str(), final_path.c_str()) != 0) return Errno("cannot rename", path_);
+    if (::rename(path_.c_str(), final_path.c_str()) != 0)
+      return Errno("cannot rename", path_);
     return absl::OkStatus();
   }
   uint64_t size() const { return size_; }
@@ -142,16 +148,21 @@ absl::Status SyncFolder(const std::string& folder) {
 }
 
 std::string NowUtc() {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(),
+                          absl::UTCTimeZone());
 }
 
 std::string View(cairn_bytes b) {
-  return b.size == 0 ? std::string() : std::string(reinterpret_cast<const char*>(b.data), b.size);
+  return b.size == 0
+             ? std::string()
+             : std::string(reinterpret_cast<const char*>(b.data), b.size);
 }
 
 // ---- manifest.json ----
 
-json PluginJson(const PluginInfo& p) { return json{{"name", p.name}, {"version", p.version}}; }
+json PluginJson(const PluginInfo& p) {
+  return json{{"name", p.name}, {"version", p.version}};
+}
 
 json BodyJson(const Manifest& m) {
   json codecs = json::array();
@@ -192,62 +203,72 @@ std::string ManifestText(const Manifest& m) {
 }
 
 PluginInfo PluginFromJson(const json& j) {
-  return PluginInfo{j.at("name").get<std::string>(), j.at("version").get<std::string>()};
+  return PluginInfo{j.at("name").get<std::string>(),
+                    j.at("version").get<std::string>()};
 }
 
-absl::StatusOr<Manifest> ParseManifest(const std::string& text, const std::string& where) {
+absl::StatusOr<Manifest> ParseManifest(const std::string& text,
+                                       const std::string& where) {
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) {
     return DataLoss(absl::StrCat(where, ": not JSON; the manifest is damaged"));
   }
   if (!parsed.contains("format") || parsed["format"] != "cairn-backup") {
-    return DataLoss(absl::StrCat(where, ": not a cairn backup manifest (no \"format\": "
-                                        "\"cairn-backup\")"));
+    return DataLoss(
+        absl::StrCat(where,
+                     ": not a cairn backup manifest (no \"format\": "
+                     "\"cairn-backup\")"));
   }
   if (!parsed.contains("body_sha256") || !parsed["body_sha256"].is_string()) {
-    return DataLoss(absl::StrCat(where, ": no body_sha256; the manifest is damaged"));
+    return DataLoss(
+        absl::StrCat(where, ": no body_sha256; the manifest is damaged"));
   }
   const std::string recorded = parsed["body_sha256"].get<std::string>();
   parsed.erase("body_sha256");
   if (Sha256Of(parsed.dump()) != recorded) {
-    return DataLoss(absl::StrCat(where,
-                                 ": its contents do not match its body_sha256; the manifest "
-                                 "was edited or damaged"));
+    return DataLoss(absl::StrCat(
+        where,
+        ": its contents do not match its body_sha256; the manifest "
+        "was edited or damaged"));
   }
   Manifest m;
   try {
     m.version = parsed.at("version").get<int>();
     if (m.version != kFormatVersion) {
-      return MakeStatus(CAIRN_E_UNSUPPORTED,
-                        absl::StrCat(where, ": backup format version ", m.version,
-                                     "; this cairn reads version ", kFormatVersion));
+      return MakeStatus(
+          CAIRN_E_UNSUPPORTED,
+          absl::StrCat(where, ": backup format version ", m.version,
+                       "; this cairn reads version ", kFormatVersion));
     }
     m.created_utc = parsed.at("created_utc").get<std::string>();
     const json& plugins = parsed.at("plugins");
     m.storage = PluginFromJson(plugins.at("storage"));
-    for (const json& c : plugins.at("codecs")) m.codecs.push_back(PluginFromJson(c));
+    for (const json& c : plugins.at("codecs"))
+      m.codecs.push_back(PluginFromJson(c));
     for (const json& c : plugins.at("ciphers")) {
-      m.ciphers.push_back(
-          CipherUse{PluginFromJson(c), c.at("key_ids").get<std::vector<uint32_t>>()});
+      m.ciphers.push_back(CipherUse{
+          PluginFromJson(c), c.at("key_ids").get<std::vector<uint32_t>>()});
     }
     m.base_position = parsed.at("base_position").get<uint64_t>();
     m.first_position = parsed.at("first_position").get<uint64_t>();
     m.last_position = parsed.at("last_position").get<uint64_t>();
-    m.previous_manifest_sha256 = parsed.at("previous_manifest_sha256").get<std::string>();
+    m.previous_manifest_sha256 =
+        parsed.at("previous_manifest_sha256").get<std::string>();
     for (const json& c : parsed.at("chunks")) {
-      m.chunks.push_back(ChunkInfo{c.at("name").get<std::string>(), c.at("bytes").get<uint64_t>(),
-                                   c.at("first_position").get<uint64_t>(),
-                                   c.at("last_position").get<uint64_t>(),
-                                   c.at("records").get<uint64_t>(),
-                                   c.at("sha256").get<std::string>()});
+      m.chunks.push_back(ChunkInfo{
+          c.at("name").get<std::string>(), c.at("bytes").get<uint64_t>(),
+          c.at("first_position").get<uint64_t>(),
+          c.at("last_position").get<uint64_t>(),
+          c.at("records").get<uint64_t>(), c.at("sha256").get<std::string>()});
     }
   } catch (const std::exception& e) {
     return DataLoss(absl::StrCat(where, ": ", e.what()));
   }
   for (const ChunkInfo& c : m.chunks) {
-    if (c.name.empty() || c.name.find('/') != std::string::npos || c.name == "." ||
-        c.name == ".." || c.name == kManifestName) {
-      return DataLoss(absl::StrCat(where, ": chunk name '", c.name, "' is not a file name"));
+    if (c.name.empty() || c.name.find('/') != std::string::npos ||
+        c.name == "." || c.name == ".." || c.name == kManifestName) {
+      return DataLoss(absl::StrCat(where, ": chunk name '", c.name,
+                                   "' is not a file name"));
     }
   }
   return m;
@@ -268,7 +289,8 @@ class SealUseCollector {
         absl::StatusOr<std::vector<SealKey>> keys =
             ParseSealRegistry(View(record.data), "the seal registry");
         if (keys.ok()) {
-          for (const SealKey& key : *keys) ciphers_[key.cipher].insert(key.key_id);
+          for (const SealKey& key : *keys)
+            ciphers_[key.cipher].insert(key.key_id);
         }
       } else {
         AddEnvelope(View(record.data));
@@ -286,18 +308,21 @@ class SealUseCollector {
       m->codecs.push_back(PluginInfo{c, version(CAIRN_KIND_CODEC, c)});
     }
     for (const auto& [name, ids] : ciphers_) {
-      m->ciphers.push_back(CipherUse{PluginInfo{name, version(CAIRN_KIND_CIPHER, name)},
-                                     std::vector<uint32_t>(ids.begin(), ids.end())});
+      m->ciphers.push_back(
+          CipherUse{PluginInfo{name, version(CAIRN_KIND_CIPHER, name)},
+                    std::vector<uint32_t>(ids.begin(), ids.end())});
     }
   }
 
  private:
   void AddEnvelope(const std::string& stored) {
     std::string_view payload;
-    absl::StatusOr<Envelope> envelope = ReadEnvelope(stored, &payload, "backup");
+    absl::StatusOr<Envelope> envelope =
+        ReadEnvelope(stored, &payload, "backup");
     if (!envelope.ok()) return;  // not ours to judge here: `cairn verify` is
     if (!envelope->codec.empty()) codecs_.insert(envelope->codec);
-    if (!envelope->cipher.empty()) ciphers_[envelope->cipher].insert(envelope->key_id);
+    if (!envelope->cipher.empty())
+      ciphers_[envelope->cipher].insert(envelope->key_id);
   }
 
   std::set<std::string> codecs_;
@@ -316,12 +341,14 @@ class BackupWriter {
     frame_.clear();
     if (!proto_.AppendToString(&frame_)) {
       return MakeStatus(CAIRN_E_INTERNAL,
-                        absl::StrCat("cannot serialize the record at position ", record.position));
+                        absl::StrCat("cannot serialize the record at position ",
+                                     record.position));
     }
     if (frame_.size() >= kMaxFrameBytes) {
-      return MakeStatus(CAIRN_E_UNSUPPORTED, absl::StrCat("the record at position ",
-                                                          record.position, " is ", frame_.size(),
-                                                          " bytes, more than a frame holds"));
+      return MakeStatus(
+          CAIRN_E_UNSUPPORTED,
+          absl::StrCat("the record at position ", record.position, " is ",
+                       frame_.size(), " bytes, more than a frame holds"));
     }
     if (chunk_ == nullptr) {
       absl::Status s = OpenChunk(record.position);
@@ -329,7 +356,8 @@ class BackupWriter {
     }
     char length[4];
     uint32_t n = static_cast<uint32_t>(frame_.size());
-    for (int i = 0; i < 4; ++i) length[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+    for (int i = 0; i < 4; ++i)
+      length[i] = static_cast<char>((n >> (8 * i)) & 0xff);
     absl::Status s = chunk_->Write(std::string_view(length, 4));
     if (s.ok()) s = chunk_->Write(frame_);
     if (!s.ok()) return s;
@@ -338,7 +366,8 @@ class BackupWriter {
     ++info.records;
     ++records_;
     bytes_ += 4 + frame_.size();
-    if (manifest_->first_position == 0) manifest_->first_position = record.position;
+    if (manifest_->first_position == 0)
+      manifest_->first_position = record.position;
     manifest_->last_position = record.position;
     if (chunk_->size() >= options_.chunk_bytes) return CloseChunk();
     return absl::OkStatus();
@@ -349,7 +378,8 @@ class BackupWriter {
     ChunkInfo& info = manifest_->chunks.back();
     info.bytes = chunk_->size();
     info.sha256 = chunk_->HexDigest();
-    absl::Status s = chunk_->Finish((fs::path(options_.dest) / info.name).string());
+    absl::Status s =
+        chunk_->Finish((fs::path(options_.dest) / info.name).string());
     chunk_.reset();
     return s;
   }
@@ -361,11 +391,12 @@ class BackupWriter {
  private:
   absl::Status OpenChunk(uint64_t first_position) {
     ChunkInfo info;
-    info.name = absl::StrFormat("chunk-%06d%s", manifest_->chunks.size() + 1, kChunkSuffix);
+    info.name = absl::StrFormat("chunk-%06d%s", manifest_->chunks.size() + 1,
+                                kChunkSuffix);
     info.first_position = first_position;
     chunk_ = std::make_unique<OutputFile>();
-    absl::Status s =
-        chunk_->Open((fs::path(options_.dest) / (info.name + kPartialSuffix)).string());
+    absl::Status s = chunk_->Open(
+        (fs::path(options_.dest) / (info.name + kPartialSuffix)).string());
     if (!s.ok()) return s;
     manifest_->chunks.push_back(info);
     return absl::OkStatus();
@@ -386,27 +417,32 @@ absl::Status PrepareDest(const std::string& dest) {
   if (fs::exists(dest, ec)) {
     if (!fs::is_directory(dest, ec)) {
       return MakeStatus(CAIRN_E_INVALID_ARGUMENT,
-                        absl::StrCat("backup destination '", dest, "' exists and is not a folder"));
+                        absl::StrCat("backup destination '", dest,
+                                     "' exists and is not a folder"));
     }
     if (!fs::is_empty(dest, ec)) {
-      return MakeStatus(CAIRN_E_INVALID_ARGUMENT,
-                        absl::StrCat("backup destination '", dest,
-                                     "' is not empty; give a new or empty folder"));
+      return MakeStatus(
+          CAIRN_E_INVALID_ARGUMENT,
+          absl::StrCat("backup destination '", dest,
+                       "' is not empty; give a new or empty folder"));
     }
     return absl::OkStatus();
   }
   fs::create_directories(dest, ec);
   if (ec) {
-    return MakeStatus(CAIRN_E_IO, absl::StrCat("cannot create backup folder '", dest,
-                                               "': ", ec.message()));
+    return MakeStatus(CAIRN_E_IO, absl::StrCat("cannot create backup folder '",
+                                               dest, "': ", ec.message()));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeStatus(CAIRN_E_NOT_FOUND, absl::StrCat("cannot read '", path, "'"));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in)
+    return MakeStatus(CAIRN_E_NOT_FOUND,
+                      absl::StrCat("cannot read '", path, "'"));
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
   return text;
 }
 
@@ -414,11 +450,15 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 
 // Reads a chunk's frames in order; calls on_record for each parsed record.
 // Fails naming the file and offset on a cut or unparsable frame.
-absl::Status ReadChunk(const std::string& path,
-                       const std::function<absl::Status(OwnedLogRecord, uint64_t offset)>& on_record,
-                       Sha256* sha, uint64_t* size) {
+absl::Status ReadChunk(
+    const std::string& path,
+    const std::function<absl::Status(OwnedLogRecord, uint64_t offset)>&
+        on_record,
+    Sha256* sha, uint64_t* size) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeStatus(CAIRN_E_NOT_FOUND, absl::StrCat("cannot read '", path, "'"));
+  if (!in)
+    return MakeStatus(CAIRN_E_NOT_FOUND,
+                      absl::StrCat("cannot read '", path, "'"));
   uint64_t offset = 0;
   std::string frame;
   log::v1::LogRecord proto;
@@ -429,21 +469,25 @@ absl::Status ReadChunk(const std::string& path,
     if (got == 0) break;
     if (sha != nullptr) sha->Update(length, static_cast<size_t>(got));
     if (got != 4) {
-      return DataLoss(absl::StrCat(path, ": cut frame header at offset ", offset));
+      return DataLoss(
+          absl::StrCat(path, ": cut frame header at offset ", offset));
     }
-    uint32_t n = uint32_t{length[0]} | uint32_t{length[1]} << 8 | uint32_t{length[2]} << 16 |
-                 uint32_t{length[3]} << 24;
+    uint32_t n = uint32_t{length[0]} | uint32_t{length[1]} << 8 |
+                 uint32_t{length[2]} << 16 | uint32_t{length[3]} << 24;
     if (n >= kMaxFrameBytes) {
-      return DataLoss(absl::StrCat(path, ": frame at offset ", offset, " claims ", n, " bytes"));
+      return DataLoss(absl::StrCat(path, ": frame at offset ", offset,
+                                   " claims ", n, " bytes"));
     }
     frame.resize(n);
     in.read(frame.data(), n);
     if (static_cast<uint32_t>(in.gcount()) != n) {
-      return DataLoss(absl::StrCat(path, ": frame at offset ", offset, " is cut short"));
+      return DataLoss(
+          absl::StrCat(path, ": frame at offset ", offset, " is cut short"));
     }
     if (sha != nullptr) sha->Update(frame.data(), n);
     if (!proto.ParseFromString(frame)) {
-      return DataLoss(absl::StrCat(path, ": frame at offset ", offset, " is not a LogRecord"));
+      return DataLoss(absl::StrCat(path, ": frame at offset ", offset,
+                                   " is not a LogRecord"));
     }
     absl::StatusOr<OwnedLogRecord> record = FromProto(proto);
     if (!record.ok()) {
@@ -493,7 +537,8 @@ SiteConfig RecordsOnly(SiteConfig site, bool existing) {
 }
 
 std::string CallMessage(const char* message, cairn_status status) {
-  return message[0] != '\0' ? std::string(message) : std::string(CodeName(status));
+  return message[0] != '\0' ? std::string(message)
+                            : std::string(CodeName(status));
 }
 
 }  // namespace
@@ -501,12 +546,15 @@ std::string CallMessage(const char* message, cairn_status status) {
 absl::StatusOr<std::unique_ptr<Store>> OpenForBackup(const SiteConfig& site,
                                                      PluginRegistry& registry) {
   QuietPlaintextNotice quiet;
-  return Store::Open(RecordsOnly(site, true), registry, StoreOpenOptions{.create = false});
+  return Store::Open(RecordsOnly(site, true), registry,
+                     StoreOpenOptions{.create = false});
 }
 
 absl::StatusOr<std::string> FileSha256(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeStatus(CAIRN_E_NOT_FOUND, absl::StrCat("cannot read '", path, "'"));
+  if (!in)
+    return MakeStatus(CAIRN_E_NOT_FOUND,
+                      absl::StrCat("cannot read '", path, "'"));
   Sha256 sha;
   std::vector<char> buffer(1 << 20);
   while (in) {
@@ -520,23 +568,26 @@ absl::StatusOr<Manifest> LoadManifest(const std::string& folder) {
   const std::string path = (fs::path(folder) / kManifestName).string();
   std::error_code ec;
   if (!fs::exists(path, ec)) {
-    return MakeStatus(CAIRN_E_NOT_FOUND,
-                      absl::StrCat("backup '", folder, "' has no ", kManifestName,
-                                   ": not a complete backup (a backup that was interrupted "
-                                   "never writes one)"));
+    return MakeStatus(
+        CAIRN_E_NOT_FOUND,
+        absl::StrCat("backup '", folder, "' has no ", kManifestName,
+                     ": not a complete backup (a backup that was interrupted "
+                     "never writes one)"));
   }
   absl::StatusOr<std::string> text = ReadWholeFile(path);
   if (!text.ok()) return text.status();
   return ParseManifest(*text, path);
 }
 
-absl::StatusOr<BackupResult> WriteBackup(Store& store, const BackupOptions& options) {
+absl::StatusOr<BackupResult> WriteBackup(Store& store,
+                                         const BackupOptions& options) {
   const PluginPtr& storage = store.storage_plugin();
   if (!storage->Has(CAIRN_CAP_ORDERED_LOG)) {
-    return MakeStatus(CAIRN_E_UNSUPPORTED,
-                      absl::StrCat("storage plugin '", storage->name(),
-                                   "' keeps no ordered log (CAIRN_CAP_ORDERED_LOG); "
-                                   "cairn backup copies the ordered log"));
+    return MakeStatus(
+        CAIRN_E_UNSUPPORTED,
+        absl::StrCat("storage plugin '", storage->name(),
+                     "' keeps no ordered log (CAIRN_CAP_ORDERED_LOG); "
+                     "cairn backup copies the ordered log"));
   }
   Manifest manifest;
   manifest.created_utc = NowUtc();
@@ -544,8 +595,8 @@ absl::StatusOr<BackupResult> WriteBackup(Store& store, const BackupOptions& opti
   if (!options.incremental_from.empty()) {
     absl::StatusOr<Manifest> previous = LoadManifest(options.incremental_from);
     if (!previous.ok()) return previous.status();
-    absl::StatusOr<std::string> sha =
-        FileSha256((fs::path(options.incremental_from) / kManifestName).string());
+    absl::StatusOr<std::string> sha = FileSha256(
+        (fs::path(options.incremental_from) / kManifestName).string());
     if (!sha.ok()) return sha.status();
     manifest.base_position = previous->last_position;
     manifest.previous_manifest_sha256 = *sha;
@@ -554,11 +605,12 @@ absl::StatusOr<BackupResult> WriteBackup(Store& store, const BackupOptions& opti
   if (!state.ok()) return state.status();
   const uint64_t target = state->committed;
   if (target < manifest.base_position) {
-    return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
-                      absl::StrCat("the store's committed position ", target,
-                                   " is behind the previous backup's last position ",
-                                   manifest.base_position, " (", options.incremental_from,
-                                   "): is it the same store?"));
+    return MakeStatus(
+        CAIRN_E_FAILED_PRECONDITION,
+        absl::StrCat("the store's committed position ", target,
+                     " is behind the previous backup's last position ",
+                     manifest.base_position, " (", options.incremental_from,
+                     "): is it the same store?"));
   }
   if (absl::Status s = PrepareDest(options.dest); !s.ok()) return s;
 
@@ -579,13 +631,15 @@ absl::StatusOr<BackupResult> WriteBackup(Store& store, const BackupOptions& opti
     char message[512] = "";
     cairn_error error{message, sizeof(message)};
     cairn_status status = api->read_log(
-        store.raw_storage(), after, std::min<uint64_t>(kRecordsPerCall, target - after),
+        store.raw_storage(), after,
+        std::min<uint64_t>(kRecordsPerCall, target - after),
         [](void* raw, const cairn_log_record* record) -> int {
           auto* c = static_cast<ReadContext*>(raw);
           if (record->position > c->target) return 1;
           if (record->position != c->last + 1 && c->last != 0) {
-            c->status = DataLoss(absl::StrCat("read_log returned position ", record->position,
-                                              " after ", c->last, "; the log has a gap"));
+            c->status = DataLoss(absl::StrCat("read_log returned position ",
+                                              record->position, " after ",
+                                              c->last, "; the log has a gap"));
             return 1;
           }
           c->status = c->writer->Add(*record);
@@ -595,18 +649,21 @@ absl::StatusOr<BackupResult> WriteBackup(Store& store, const BackupOptions& opti
         &context, &error);
     if (!context.status.ok()) return context.status;
     if (status != CAIRN_OK) {
-      return MakeStatus(status, absl::StrCat("read_log after position ", after, ": ",
-                                             CallMessage(message, status)));
+      return MakeStatus(status,
+                        absl::StrCat("read_log after position ", after, ": ",
+                                     CallMessage(message, status)));
     }
     if (context.last == 0) {
-      return DataLoss(absl::StrCat("read_log after position ", after,
-                                   " returned nothing below the committed position ", target));
+      return DataLoss(absl::StrCat(
+          "read_log after position ", after,
+          " returned nothing below the committed position ", target));
     }
     if (after == manifest.base_position && context.last != 0 &&
         manifest.first_position != after + 1) {
-      return MakeStatus(CAIRN_E_NOT_FOUND,
-                        absl::StrCat("the log no longer holds position ", after + 1,
-                                     " (it starts at ", manifest.first_position, ")"));
+      return MakeStatus(
+          CAIRN_E_NOT_FOUND,
+          absl::StrCat("the log no longer holds position ", after + 1,
+                       " (it starts at ", manifest.first_position, ")"));
     }
     after = context.last;
     progress.records = writer.records();
@@ -622,13 +679,15 @@ absl::StatusOr<BackupResult> WriteBackup(Store& store, const BackupOptions& opti
     }
   }
   if (absl::Status s = writer.CloseChunk(); !s.ok()) return s;
-  if (manifest.last_position == 0) manifest.last_position = manifest.base_position;
+  if (manifest.last_position == 0)
+    manifest.last_position = manifest.base_position;
   writer.seals().Fill(&manifest, options.registry);
 
   // The manifest last: temp name, sync, rename, sync the folder.
   const std::string text = ManifestText(manifest);
   OutputFile file;
-  const std::string final_path = (fs::path(options.dest) / kManifestName).string();
+  const std::string final_path =
+      (fs::path(options.dest) / kManifestName).string();
   absl::Status s = file.Open(final_path + kPartialSuffix);
   if (s.ok()) s = file.Write(text);
   std::string manifest_sha = file.HexDigest();
@@ -639,11 +698,12 @@ absl::StatusOr<BackupResult> WriteBackup(Store& store, const BackupOptions& opti
   progress.bytes = writer.bytes();
   progress.done = true;
   if (options.progress) options.progress(progress);
-  return BackupResult{std::move(manifest), manifest_sha, writer.records(), writer.bytes()};
+  return BackupResult{std::move(manifest), manifest_sha, writer.records(),
+                      writer.bytes()};
 }
 
-absl::StatusOr<VerifiedChain> VerifyChain(const std::vector<std::string>& folders,
-                                          const ProgressFn& progress) {
+absl::StatusOr<VerifiedChain> VerifyChain(
+    const std::vector<std::string>& folders, const ProgressFn& progress) {
   if (folders.empty()) {
     return MakeStatus(CAIRN_E_INVALID_ARGUMENT, "no backup folder given");
   }
@@ -653,71 +713,80 @@ absl::StatusOr<VerifiedChain> VerifyChain(const std::vector<std::string>& folder
     const std::string& folder = folders[i];
     absl::StatusOr<Manifest> manifest = LoadManifest(folder);
     if (!manifest.ok()) return manifest.status();
-    const std::string manifest_path = (fs::path(folder) / kManifestName).string();
+    const std::string manifest_path =
+        (fs::path(folder) / kManifestName).string();
     if (i == 0 && manifest->base_position != 0) {
       return MakeStatus(
           CAIRN_E_FAILED_PRECONDITION,
-          absl::StrCat(manifest_path, ": an incremental backup (records after position ",
+          absl::StrCat(manifest_path,
+                       ": an incremental backup (records after position ",
                        manifest->base_position,
-                       "); give its chain from the full backup first: cairn restore FULL "
+                       "); give its chain from the full backup first: cairn "
+                       "restore FULL "
                        "INCREMENTAL... --data DIR"));
     }
     if (i > 0) {
-      const std::string previous_path = (fs::path(folders[i - 1]) / kManifestName).string();
+      const std::string previous_path =
+          (fs::path(folders[i - 1]) / kManifestName).string();
       absl::StatusOr<std::string> previous_sha = FileSha256(previous_path);
       if (!previous_sha.ok()) return previous_sha.status();
-      if (manifest->base_position == 0 || manifest->previous_manifest_sha256 != *previous_sha) {
-        return DataLoss(absl::StrCat(manifest_path, ": not an incremental of ", previous_path,
+      if (manifest->base_position == 0 ||
+          manifest->previous_manifest_sha256 != *previous_sha) {
+        return DataLoss(absl::StrCat(manifest_path, ": not an incremental of ",
+                                     previous_path,
                                      " (its previous_manifest_sha256 is '",
-                                     manifest->previous_manifest_sha256, "', that file's is ",
-                                     *previous_sha, ")"));
+                                     manifest->previous_manifest_sha256,
+                                     "', that file's is ", *previous_sha, ")"));
       }
       if (manifest->base_position != chain.last_position) {
-        return DataLoss(absl::StrCat(manifest_path, ": starts after position ",
-                                     manifest->base_position, " but ", previous_path,
-                                     " ends at ", chain.last_position));
+        return DataLoss(absl::StrCat(
+            manifest_path, ": starts after position ", manifest->base_position,
+            " but ", previous_path, " ends at ", chain.last_position));
       }
     }
     // Exactly manifest.json and the chunks it lists.
     std::set<std::string> listed{kManifestName};
     for (const ChunkInfo& c : manifest->chunks) listed.insert(c.name);
     std::error_code ec;
-    for (const fs::directory_entry& entry : fs::directory_iterator(folder, ec)) {
+    for (const fs::directory_entry& entry :
+         fs::directory_iterator(folder, ec)) {
       const std::string name = entry.path().filename().string();
       if (listed.count(name) == 0) {
-        return DataLoss(absl::StrCat("backup '", folder, "': file '", name,
-                                     "' is not listed in ", kManifestName,
-                                     "; the backup was changed (remove it only if you know "
-                                     "where it came from)"));
+        return DataLoss(
+            absl::StrCat("backup '", folder, "': file '", name,
+                         "' is not listed in ", kManifestName,
+                         "; the backup was changed (remove it only if you know "
+                         "where it came from)"));
       }
     }
     if (ec) {
-      return MakeStatus(CAIRN_E_IO,
-                        absl::StrCat("cannot list backup folder '", folder, "': ", ec.message()));
+      return MakeStatus(CAIRN_E_IO, absl::StrCat("cannot list backup folder '",
+                                                 folder, "': ", ec.message()));
     }
     uint64_t expected = manifest->base_position + 1;
     for (const ChunkInfo& chunk : manifest->chunks) {
       const std::string path = (fs::path(folder) / chunk.name).string();
       if (!fs::exists(path, ec)) {
-        return DataLoss(absl::StrCat("backup '", folder, "': chunk '", chunk.name,
-                                     "' listed in ", kManifestName, " is missing"));
+        return DataLoss(absl::StrCat("backup '", folder, "': chunk '",
+                                     chunk.name, "' listed in ", kManifestName,
+                                     " is missing"));
       }
       const uint64_t on_disk = fs::file_size(path, ec);
       if (ec || on_disk != chunk.bytes) {
-        return DataLoss(absl::StrCat(path, ": ", on_disk, " bytes, the manifest says ",
-                                     chunk.bytes));
+        return DataLoss(absl::StrCat(
+            path, ": ", on_disk, " bytes, the manifest says ", chunk.bytes));
       }
       if (chunk.first_position != expected) {
-        return DataLoss(absl::StrCat(manifest_path, ": chunk '", chunk.name,
-                                     "' starts at position ", chunk.first_position,
-                                     ", expected ", expected));
+        return DataLoss(absl::StrCat(
+            manifest_path, ": chunk '", chunk.name, "' starts at position ",
+            chunk.first_position, ", expected ", expected));
       }
       // One read: frames are parsed as the hash runs. A damaged chunk is
       // named by its hash whatever else it breaks.
       auto hash_mismatch = [&](const std::string& actual) {
-        return DataLoss(absl::StrCat(path, ": SHA-256 ", actual, " does not match the ",
-                                     chunk.sha256, " in ", kManifestName,
-                                     "; the chunk is damaged or was changed"));
+        return DataLoss(absl::StrCat(
+            path, ": SHA-256 ", actual, " does not match the ", chunk.sha256,
+            " in ", kManifestName, "; the chunk is damaged or was changed"));
       };
       Sha256 sha;
       uint64_t records = 0;
@@ -726,8 +795,8 @@ absl::StatusOr<VerifiedChain> VerifyChain(const std::vector<std::string>& folder
           [&](OwnedLogRecord record, uint64_t offset) -> absl::Status {
             if (record.position != expected) {
               return DataLoss(absl::StrCat(path, ": frame at offset ", offset,
-                                           " holds position ", record.position, ", expected ",
-                                           expected));
+                                           " holds position ", record.position,
+                                           ", expected ", expected));
             }
             ++expected;
             ++records;
@@ -736,15 +805,17 @@ absl::StatusOr<VerifiedChain> VerifyChain(const std::vector<std::string>& folder
           &sha, nullptr);
       if (!s.ok()) {
         absl::StatusOr<std::string> file_sha = FileSha256(path);
-        if (file_sha.ok() && *file_sha != chunk.sha256) return hash_mismatch(*file_sha);
+        if (file_sha.ok() && *file_sha != chunk.sha256)
+          return hash_mismatch(*file_sha);
         return s;
       }
       if (std::string actual = sha.HexDigest(); actual != chunk.sha256) {
         return hash_mismatch(actual);
       }
       if (records != chunk.records || expected - 1 != chunk.last_position) {
-        return DataLoss(absl::StrCat(path, ": holds ", records, " records up to position ",
-                                     expected - 1, "; the manifest says ", chunk.records,
+        return DataLoss(absl::StrCat(path, ": holds ", records,
+                                     " records up to position ", expected - 1,
+                                     "; the manifest says ", chunk.records,
                                      " up to ", chunk.last_position));
       }
       chain.records += records;
@@ -754,8 +825,9 @@ absl::StatusOr<VerifiedChain> VerifyChain(const std::vector<std::string>& folder
       if (progress) progress(done);
     }
     if (expected - 1 != manifest->last_position) {
-      return DataLoss(absl::StrCat(manifest_path, ": chunks end at position ", expected - 1,
-                                   " but last_position is ", manifest->last_position));
+      return DataLoss(absl::StrCat(manifest_path, ": chunks end at position ",
+                                   expected - 1, " but last_position is ",
+                                   manifest->last_position));
     }
     chain.last_position = manifest->last_position;
     chain.folders.push_back(folder);
@@ -774,21 +846,25 @@ absl::StatusOr<RestoreResult> Restore(const RestoreOptions& options) {
   std::error_code ec;
   if (fs::exists(target, ec)) {
     if (!fs::is_directory(target, ec)) {
-      return MakeStatus(CAIRN_E_INVALID_ARGUMENT,
-                        absl::StrCat("restore target '", target, "' is not a folder"));
+      return MakeStatus(
+          CAIRN_E_INVALID_ARGUMENT,
+          absl::StrCat("restore target '", target, "' is not a folder"));
     }
     if (!fs::is_empty(target, ec)) {
       if (!options.force) {
-        return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
-                          absl::StrCat("restore target '", target,
-                                       "' is not empty; restore into a new folder, or give "
-                                       "--force to delete what it holds first"));
+        return MakeStatus(
+            CAIRN_E_FAILED_PRECONDITION,
+            absl::StrCat("restore target '", target,
+                         "' is not empty; restore into a new folder, or give "
+                         "--force to delete what it holds first"));
       }
-      for (const fs::directory_entry& entry : fs::directory_iterator(target, ec)) {
+      for (const fs::directory_entry& entry :
+           fs::directory_iterator(target, ec)) {
         fs::remove_all(entry.path(), ec);
         if (ec) {
           return MakeStatus(CAIRN_E_IO, absl::StrCat("--force: cannot remove '",
-                                                     entry.path().string(), "': ", ec.message()));
+                                                     entry.path().string(),
+                                                     "': ", ec.message()));
         }
         ++result.removed_entries;
       }
@@ -799,15 +875,19 @@ absl::StatusOr<RestoreResult> Restore(const RestoreOptions& options) {
   }
   {
     QuietPlaintextNotice quiet;
-    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(
-        RecordsOnly(options.site, false), *options.registry, StoreOpenOptions{.create = true});
+    absl::StatusOr<std::unique_ptr<Store>> store =
+        Store::Open(RecordsOnly(options.site, false), *options.registry,
+                    StoreOpenOptions{.create = true});
     if (!store.ok()) return store.status();
     const PluginPtr& storage = (*store)->storage_plugin();
-    if (!storage->Has(CAIRN_CAP_ORDERED_LOG) || !storage->Has(CAIRN_CAP_APPLY)) {
-      return MakeStatus(CAIRN_E_UNSUPPORTED,
-                        absl::StrCat("storage plugin '", storage->name(),
-                                     "' cannot apply an ordered log (needs ORDERED_LOG and "
-                                     "APPLY); choose one that can with --set storage.plugin="));
+    if (!storage->Has(CAIRN_CAP_ORDERED_LOG) ||
+        !storage->Has(CAIRN_CAP_APPLY)) {
+      return MakeStatus(
+          CAIRN_E_UNSUPPORTED,
+          absl::StrCat(
+              "storage plugin '", storage->name(),
+              "' cannot apply an ordered log (needs ORDERED_LOG and "
+              "APPLY); choose one that can with --set storage.plugin="));
     }
     const cairn_storage_api* api = storage->storage();
     std::vector<OwnedLogRecord> pending;
@@ -818,13 +898,14 @@ absl::StatusOr<RestoreResult> Restore(const RestoreOptions& options) {
       std::vector<const cairn_log_record*> views = LogRecordViews(pending);
       char message[512] = "";
       cairn_error error{message, sizeof(message)};
-      cairn_status status =
-          api->apply_log((*store)->raw_storage(), views.data(), views.size(), &error);
+      cairn_status status = api->apply_log((*store)->raw_storage(),
+                                           views.data(), views.size(), &error);
       if (status != CAIRN_OK) {
-        return MakeStatus(status, absl::StrCat("apply_log of positions ",
-                                               pending.front().position, "..",
-                                               pending.back().position, " into '", target,
-                                               "': ", CallMessage(message, status)));
+        return MakeStatus(
+            status,
+            absl::StrCat("apply_log of positions ", pending.front().position,
+                         "..", pending.back().position, " into '", target,
+                         "': ", CallMessage(message, status)));
       }
       progress.records += pending.size();
       if (options.progress) options.progress(progress);
@@ -833,14 +914,17 @@ absl::StatusOr<RestoreResult> Restore(const RestoreOptions& options) {
     };
     for (size_t i = 0; i < result.chain.folders.size(); ++i) {
       for (const ChunkInfo& chunk : result.chain.manifests[i].chunks) {
-        const std::string path = (fs::path(result.chain.folders[i]) / chunk.name).string();
+        const std::string path =
+            (fs::path(result.chain.folders[i]) / chunk.name).string();
         absl::Status s = ReadChunk(
             path,
             [&](OwnedLogRecord record, uint64_t) -> absl::Status {
-              const bool ends_batch = record.kind != CAIRN_RECORD_EVENT ||
-                                      record.batch_index + 1 >= record.batch_size;
+              const bool ends_batch =
+                  record.kind != CAIRN_RECORD_EVENT ||
+                  record.batch_index + 1 >= record.batch_size;
               pending.push_back(std::move(record));
-              if (ends_batch && pending.size() >= kRecordsPerCall) return apply();
+              if (ends_batch && pending.size() >= kRecordsPerCall)
+                return apply();
               return absl::OkStatus();
             },
             nullptr, nullptr);
@@ -852,10 +936,11 @@ absl::StatusOr<RestoreResult> Restore(const RestoreOptions& options) {
     absl::StatusOr<LogState> state = (*store)->GetLogState();
     if (!state.ok()) return state.status();
     if (state->committed < result.chain.last_position) {
-      return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
-                        absl::StrCat("after applying every record, '", target,
-                                     "' has committed position ", state->committed,
-                                     ", below the backup's ", result.chain.last_position));
+      return MakeStatus(
+          CAIRN_E_FAILED_PRECONDITION,
+          absl::StrCat("after applying every record, '", target,
+                       "' has committed position ", state->committed,
+                       ", below the backup's ", result.chain.last_position));
     }
     if (absl::Status s = (*store)->Flush(); !s.ok()) return s;
     progress.done = true;
@@ -863,8 +948,9 @@ absl::StatusOr<RestoreResult> Restore(const RestoreOptions& options) {
   }
   // Reopen and check the head as a user will see it.
   QuietPlaintextNotice quiet;
-  absl::StatusOr<std::unique_ptr<Store>> reopened = Store::Open(
-      RecordsOnly(options.site, true), *options.registry, StoreOpenOptions{.create = false});
+  absl::StatusOr<std::unique_ptr<Store>> reopened =
+      Store::Open(RecordsOnly(options.site, true), *options.registry,
+                  StoreOpenOptions{.create = false});
   if (!reopened.ok()) {
     return MakeStatus(CodeOf(reopened.status()),
                       absl::StrCat("reopening the restored store '", target,
@@ -874,8 +960,9 @@ absl::StatusOr<RestoreResult> Restore(const RestoreOptions& options) {
   if (!head.ok()) return head.status();
   result.head_position = *head;
   if (*head != result.chain.last_position) {
-    return DataLoss(absl::StrCat("the restored store '", target, "' reopens at head position ",
-                                 *head, ", not the backup's ", result.chain.last_position));
+    return DataLoss(absl::StrCat(
+        "the restored store '", target, "' reopens at head position ", *head,
+        ", not the backup's ", result.chain.last_position));
   }
   return result;
 }

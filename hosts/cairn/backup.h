@@ -72,11 +72,11 @@ struct Manifest {
   int version = kFormatVersion;
   std::string created_utc;
   PluginInfo storage;
-  std::vector<PluginInfo> codecs;    // codecs events in this backup went through
-  std::vector<CipherUse> ciphers;    // ciphers and key ids the records need
-  uint64_t base_position = 0;        // records after it; 0: a full backup
-  uint64_t first_position = 0;       // 0 if the backup holds no record
-  uint64_t last_position = 0;        // the restored head; >= base_position
+  std::vector<PluginInfo> codecs;  // codecs events in this backup went through
+  std::vector<CipherUse> ciphers;  // ciphers and key ids the records need
+  uint64_t base_position = 0;      // records after it; 0: a full backup
+  uint64_t first_position = 0;     // 0 if the backup holds no record
+  uint64_t last_position = 0;      // the restored head; >= base_position
   std::string previous_manifest_sha256;  // incrementals only
   std::vector<ChunkInfo> chunks;
 };
@@ -85,7 +85,7 @@ struct BackupOptions {
   std::string dest;              // a folder that is absent or empty
   std::string incremental_from;  // a previous backup folder, or ""
   uint64_t chunk_bytes = uint64_t{64} << 20;
-  uint64_t max_bytes_per_second = 0;  // 0: as fast as it goes
+  uint64_t max_bytes_per_second = 0;   // 0: as fast as it goes
   PluginRegistry* registry = nullptr;  // names plugin versions; may be null
   ProgressFn progress;
 };
@@ -103,7 +103,8 @@ struct BackupResult {
 // position, if dest is not empty, the storage lacks ORDERED_LOG, the
 // previous backup does not check out, or a write fails; a failed or killed
 // run leaves no manifest.json.
-absl::StatusOr<BackupResult> WriteBackup(Store& store, const BackupOptions& options);
+absl::StatusOr<BackupResult> WriteBackup(Store& store,
+                                         const BackupOptions& options);
 
 // Opens the store at site.path (which must exist) to read its log as
 // stored: no codec, no cipher and no keyring are needed or used, and the
@@ -134,8 +135,9 @@ struct VerifiedChain {
 // it (parses, positions contiguous and within the chunk's range); that the
 // first is a full backup and each next one's previous_manifest_sha256 and
 // base_position match the one before. Errors name the folder and file.
-absl::StatusOr<VerifiedChain> VerifyChain(const std::vector<std::string>& folders,
-                                          const ProgressFn& progress = nullptr);
+absl::StatusOr<VerifiedChain> VerifyChain(
+    const std::vector<std::string>& folders,
+    const ProgressFn& progress = nullptr);
 
 struct RestoreOptions {
   std::vector<std::string> sources;  // a full backup, then its incrementals
@@ -147,7 +149,7 @@ struct RestoreOptions {
 
 struct RestoreResult {
   VerifiedChain chain;
-  uint64_t head_position = 0;  // as the reopened store reports it
+  uint64_t head_position = 0;    // as the reopened store reports it
   uint64_t removed_entries = 0;  // entries --force removed from the target
 };
 

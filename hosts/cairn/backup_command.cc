@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
-#include <set>
 #include <ostream>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -21,7 +21,9 @@ namespace {
 
 namespace po = boost::program_options;
 
-std::string Mebibytes(double bytes) { return absl::StrFormat("%.1f MiB", bytes / (1 << 20)); }
+std::string Mebibytes(double bytes) {
+  return absl::StrFormat("%.1f MiB", bytes / (1 << 20));
+}
 
 // Prints backup.h Progress on stderr: on a terminal a bar redrawn in place
 // (with rate and ETA when the total is known), otherwise a plain line at
@@ -39,11 +41,12 @@ class ProgressPrinter {
     if (!p.done && now - last_ < std::chrono::seconds(1)) return;
     last_ = now;
     const double seconds = std::chrono::duration<double>(now - start_).count();
-    const double rate = seconds > 0 ? static_cast<double>(p.bytes) / seconds : 0;
-    std::string line =
-        absl::StrCat(p.records, p.total_records ? absl::StrCat(" of ", p.total_records) : "",
-                     " records, ", Mebibytes(static_cast<double>(p.bytes)), ", ",
-                     Mebibytes(rate), "/s", p.done ? ", done" : "");
+    const double rate =
+        seconds > 0 ? static_cast<double>(p.bytes) / seconds : 0;
+    std::string line = absl::StrCat(
+        p.records, p.total_records ? absl::StrCat(" of ", p.total_records) : "",
+        " records, ", Mebibytes(static_cast<double>(p.bytes)), ", ",
+        Mebibytes(rate), "/s", p.done ? ", done" : "");
     std::ostream& err = *context_.err;
     if (!terminal_) {
       err << "cairn " << context_.command << ": " << line << "\n";
@@ -60,8 +63,9 @@ class ProgressPrinter {
       const int left = static_cast<int>(seconds / fraction - seconds);
       eta = absl::StrFormat(", ETA %d:%02d", left / 60, left % 60);
     }
-    err << "\r[" << std::string(filled, '#') << std::string(kWidth - filled, ' ') << "] "
-        << line << eta << "\x1b[K" << (p.done ? "\n" : "") << std::flush;
+    err << "\r[" << std::string(filled, '#')
+        << std::string(kWidth - filled, ' ') << "] " << line << eta << "\x1b[K"
+        << (p.done ? "\n" : "") << std::flush;
   }
 
  private:
@@ -71,27 +75,35 @@ class ProgressPrinter {
 };
 
 // The site config and plugin registry for `store_flags` (embedded only).
-std::optional<int> ResolveEmbedded(CommandContext& context, const StoreOptions& store_flags,
-                                   SiteConfig* config, PluginRegistry* registry) {
+std::optional<int> ResolveEmbedded(CommandContext& context,
+                                   const StoreOptions& store_flags,
+                                   SiteConfig* config,
+                                   PluginRegistry* registry) {
   StoreOptions options = MergeStoreOptions(context.store_options, store_flags);
   if (!options.server.empty()) {
-    return ReportError(context,
-                       MakeStatus(CAIRN_E_UNSUPPORTED,
-                                  absl::StrCat("--server: ", context.command,
-                                               " through cairnd is not built yet; run it where "
-                                               "the store's folder is, with cairnd stopped "
-                                               "(docs/operations.md)")));
+    return ReportError(
+        context,
+        MakeStatus(
+            CAIRN_E_UNSUPPORTED,
+            absl::StrCat("--server: ", context.command,
+                         " through cairnd is not built yet; run it where "
+                         "the store's folder is, with cairnd stopped "
+                         "(docs/operations.md)")));
   }
   absl::StatusOr<SiteConfig> resolved = ResolveSiteConfig(options);
-  if (!resolved.ok()) return ReportUsageError(context, std::string(resolved.status().message()));
-  absl::StatusOr<std::vector<std::string>> folders = PluginFolders(options, *resolved);
-  if (!folders.ok()) return ReportUsageError(context, std::string(folders.status().message()));
+  if (!resolved.ok())
+    return ReportUsageError(context, std::string(resolved.status().message()));
+  absl::StatusOr<std::vector<std::string>> folders =
+      PluginFolders(options, *resolved);
+  if (!folders.ok())
+    return ReportUsageError(context, std::string(folders.status().message()));
   resolved->plugin_dirs = *std::move(folders);
   *config = *std::move(resolved);
   if (absl::Status s = RegisterBuiltinPlugins(*registry); !s.ok()) {
     return ReportError(context, s);
   }
-  for (const std::string& dir : config->plugin_dirs) registry->AddSearchDir(dir);
+  for (const std::string& dir : config->plugin_dirs)
+    registry->AddSearchDir(dir);
   return std::nullopt;
 }
 
@@ -101,7 +113,8 @@ int BackupCommand(CommandContext& context) {
   StoreOptions store_flags;
   std::string dest, previous, chunk_text, rate_text;
   po::options_description description("Flags");
-  description.add_options()("dest", po::value<std::string>(&dest), "backup folder")(
+  description.add_options()("dest", po::value<std::string>(&dest),
+                            "backup folder")(
       "incremental-from", po::value<std::string>(&previous)->value_name("PREV"),
       "hold only the records after backup PREV's last position")(
       "chunk-size", po::value<std::string>(&chunk_text)->value_name("SIZE"),
@@ -112,52 +125,69 @@ int BackupCommand(CommandContext& context) {
   po::positional_options_description positional;
   positional.add("dest", 1);
   po::variables_map variables;
-  if (auto done = ParseCommandLine(
-          context, "DEST [--incremental-from PREV] [--chunk-size SIZE] [--max-rate SIZE]",
-          "Copies the store's ordered log, up to its committed position when the\n"
-          "backup starts, into the new or empty folder DEST: chunk files of records\n"
-          "as stored (sealed: no key is read or written) and manifest.json (the\n"
-          "plugins and key ids the data needs, every file's SHA-256), written last.\n"
-          "Restore with 'cairn restore DEST --data DIR'.",
-          description, positional, &variables)) {
+  if (auto done =
+          ParseCommandLine(context,
+                           "DEST [--incremental-from PREV] [--chunk-size SIZE] "
+                           "[--max-rate SIZE]",
+                           "Copies the store's ordered log, up to its "
+                           "committed position when the\n"
+                           "backup starts, into the new or empty folder DEST: "
+                           "chunk files of records\n"
+                           "as stored (sealed: no key is read or written) and "
+                           "manifest.json (the\n"
+                           "plugins and key ids the data needs, every file's "
+                           "SHA-256), written last.\n"
+                           "Restore with 'cairn restore DEST --data DIR'.",
+                           description, positional, &variables)) {
     return *done;
   }
-  if (dest.empty()) return ReportUsageError(context, "missing DEST (a new or empty folder)");
+  if (dest.empty())
+    return ReportUsageError(context, "missing DEST (a new or empty folder)");
   if (dest == "-" || (dest.size() > 4 && dest.ends_with(".zst"))) {
-    return ReportError(context, MakeStatus(CAIRN_E_UNSUPPORTED,
-                                           "backup to '-' or to a .tar.zst archive is not built "
-                                           "yet; give a folder (and archive it yourself)"));
+    return ReportError(
+        context,
+        MakeStatus(CAIRN_E_UNSUPPORTED,
+                   "backup to '-' or to a .tar.zst archive is not built "
+                   "yet; give a folder (and archive it yourself)"));
   }
   backup::BackupOptions options;
   options.dest = dest;
   options.incremental_from = previous;
   if (!chunk_text.empty()) {
-    if (auto done = ParseSizeFlag(context, "--chunk-size", chunk_text, &options.chunk_bytes)) {
+    if (auto done = ParseSizeFlag(context, "--chunk-size", chunk_text,
+                                  &options.chunk_bytes)) {
       return *done;
     }
-    if (options.chunk_bytes == 0) return ReportUsageError(context, "--chunk-size must be > 0");
+    if (options.chunk_bytes == 0)
+      return ReportUsageError(context, "--chunk-size must be > 0");
   }
   if (!rate_text.empty()) {
-    if (auto done =
-            ParseSizeFlag(context, "--max-rate", rate_text, &options.max_bytes_per_second)) {
+    if (auto done = ParseSizeFlag(context, "--max-rate", rate_text,
+                                  &options.max_bytes_per_second)) {
       return *done;
     }
   }
   SiteConfig config;
   PluginRegistry registry;
-  if (auto done = ResolveEmbedded(context, store_flags, &config, &registry)) return *done;
-  absl::StatusOr<std::unique_ptr<Store>> store = backup::OpenForBackup(config, registry);
+  if (auto done = ResolveEmbedded(context, store_flags, &config, &registry))
+    return *done;
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      backup::OpenForBackup(config, registry);
   if (!store.ok()) return ReportError(context, store.status());
   ProgressPrinter printer(context);
   options.registry = &registry;
   options.progress = [&printer](const backup::Progress& p) { printer(p); };
-  absl::StatusOr<backup::BackupResult> result = backup::WriteBackup(**store, options);
+  absl::StatusOr<backup::BackupResult> result =
+      backup::WriteBackup(**store, options);
   if (!result.ok()) return ReportError(context, result.status());
   const backup::Manifest& m = result->manifest;
-  *context.out << "backup " << dest << ": positions " << m.base_position + 1 << ".."
-               << m.last_position << " (" << result->records << " records, "
-               << m.chunks.size() << " chunk(s), " << result->bytes << " bytes)"
-               << (m.base_position ? absl::StrCat(", incremental from ", previous) : "")
+  *context.out << "backup " << dest << ": positions " << m.base_position + 1
+               << ".." << m.last_position << " (" << result->records
+               << " records, " << m.chunks.size() << " chunk(s), "
+               << result->bytes << " bytes)"
+               << (m.base_position
+                       ? absl::StrCat(", incremental from ", previous)
+                       : "")
                << "; manifest sha256 " << result->manifest_sha256 << "\n";
   return kExitOk;
 }
@@ -167,7 +197,8 @@ int RestoreCommand(CommandContext& context) {
   std::vector<std::string> sources;
   bool force = false;
   po::options_description description("Flags");
-  description.add_options()("src", po::value<std::vector<std::string>>(&sources), "backups")(
+  description.add_options()(
+      "src", po::value<std::vector<std::string>>(&sources), "backups")(
       "force", po::bool_switch(&force),
       "empty a non-empty target folder first (after the backup checked out)");
   AddStoreOptions(description, &store_flags);
@@ -176,34 +207,44 @@ int RestoreCommand(CommandContext& context) {
   po::variables_map variables;
   if (auto done = ParseCommandLine(
           context, "SRC [INCREMENTAL...] --data DIR [--force]",
-          "Checks the backup SRC (and the incrementals after it, in order) whole:\n"
-          "manifest, chain, every file's SHA-256 and record; then, only if all of\n"
-          "it holds, writes its records into the store at DIR (which must be empty\n"
+          "Checks the backup SRC (and the incrementals after it, in order) "
+          "whole:\n"
+          "manifest, chain, every file's SHA-256 and record; then, only if all "
+          "of\n"
+          "it holds, writes its records into the store at DIR (which must be "
+          "empty\n"
           "unless --force), reopens it and checks its head position. Needs no\n"
-          "keyring: records stay sealed; open the store with the keyring after.",
+          "keyring: records stay sealed; open the store with the keyring "
+          "after.",
           description, positional, &variables)) {
     return *done;
   }
-  if (sources.empty()) return ReportUsageError(context, "missing SRC (a backup folder)");
+  if (sources.empty())
+    return ReportUsageError(context, "missing SRC (a backup folder)");
   StoreOptions merged = MergeStoreOptions(context.store_options, store_flags);
   if (merged.data_dir.empty() && merged.config_file.empty()) {
-    return ReportUsageError(context, "give the target with --data DIR (or --config FILE)");
+    return ReportUsageError(
+        context, "give the target with --data DIR (or --config FILE)");
   }
   backup::RestoreOptions options;
   options.sources = sources;
   options.force = force;
   PluginRegistry registry;
-  if (auto done = ResolveEmbedded(context, store_flags, &options.site, &registry)) return *done;
+  if (auto done =
+          ResolveEmbedded(context, store_flags, &options.site, &registry))
+    return *done;
   ProgressPrinter printer(context);
   options.registry = &registry;
   options.progress = [&printer](const backup::Progress& p) { printer(p); };
   absl::StatusOr<backup::RestoreResult> result = backup::Restore(options);
   if (!result.ok()) return ReportError(context, result.status());
   *context.out << "restored " << result->chain.records << " records from "
-               << result->chain.folders.size() << " backup(s) into " << options.site.path
-               << "; head position " << result->head_position
+               << result->chain.folders.size() << " backup(s) into "
+               << options.site.path << "; head position "
+               << result->head_position
                << (result->removed_entries
-                       ? absl::StrCat(" (--force removed ", result->removed_entries,
+                       ? absl::StrCat(" (--force removed ",
+                                      result->removed_entries,
                                       " entries that were there)")
                        : "")
                << "\n";
@@ -215,8 +256,10 @@ int RestoreCommand(CommandContext& context) {
   }
   for (const auto& [cipher, key_ids] : sealed_with) {
     std::string ids;
-    for (uint32_t id : key_ids) absl::StrAppend(&ids, ids.empty() ? "" : ", ", id);
-    *context.out << "its events are sealed with cipher '" << cipher << "' key id(s) " << ids
+    for (uint32_t id : key_ids)
+      absl::StrAppend(&ids, ids.empty() ? "" : ", ", id);
+    *context.out << "its events are sealed with cipher '" << cipher
+                 << "' key id(s) " << ids
                  << ": open it with the keyring that holds them\n";
   }
   return kExitOk;

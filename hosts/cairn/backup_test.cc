@@ -34,13 +34,15 @@ using keyring::testing::TempDir;
 using ::testing::HasSubstr;
 
 PluginChoice SmallMmapLog() {
-  return PluginChoice{"mmaplog", {{"segment-size", "4MiB"}, {"fsync", "never"}}};
+  return PluginChoice{"mmaplog",
+                      {{"segment-size", "4MiB"}, {"fsync", "never"}}};
 }
 
 EventData Event(int i) {
   EventData e;
   e.type = i % 2 == 0 ? "Placed" : "Paid";
-  e.data = absl::StrCat("{\"order\":", i, ",\"lines\":\"", std::string(40 + i % 50, 'x'), "\"}");
+  e.data = absl::StrCat("{\"order\":", i, ",\"lines\":\"",
+                        std::string(40 + i % 50, 'x'), "\"}");
   e.metadata = i % 3 == 0 ? "{\"by\":\"clerk\"}" : "";
   e.tags = {absl::StrCat("t", i % 4)};
   e.writer = "writer-1";
@@ -58,7 +60,9 @@ std::vector<OwnedLogRecord> LogUpTo(Store& store, uint64_t last) {
   const cairn_storage_api* api = store.storage_plugin()->storage();
   char message[256] = "";
   cairn_error error{message, sizeof(message)};
-  EXPECT_EQ(api->read_log(store.raw_storage(), 0, last, &Collect, &records, &error), CAIRN_OK)
+  EXPECT_EQ(
+      api->read_log(store.raw_storage(), 0, last, &Collect, &records, &error),
+      CAIRN_OK)
       << message;
   while (!records.empty() && records.back().position > last) records.pop_back();
   return records;
@@ -84,7 +88,8 @@ class BackupTest : public ::testing::Test {
   void Append(Store& store, const std::string& stream, int from, int count) {
     std::vector<EventData> events;
     for (int i = from; i < from + count; ++i) events.push_back(Event(i));
-    absl::StatusOr<AppendResult> r = store.Append(stream, ExpectedRevision::Any(), events);
+    absl::StatusOr<AppendResult> r =
+        store.Append(stream, ExpectedRevision::Any(), events);
     ASSERT_TRUE(r.ok()) << r.status();
   }
 
@@ -99,10 +104,11 @@ class BackupTest : public ::testing::Test {
     return WriteBackup(store, options);
   }
 
-  absl::StatusOr<RestoreResult> RestoreInto(const std::vector<std::string>& backups,
-                                            const std::string& target) {
+  absl::StatusOr<RestoreResult> RestoreInto(
+      const std::vector<std::string>& backups, const std::string& target) {
     RestoreOptions options;
-    for (const std::string& b : backups) options.sources.push_back(dir_.File(b));
+    for (const std::string& b : backups)
+      options.sources.push_back(dir_.File(b));
     options.site = Site(target);
     options.registry = &registry_;
     return Restore(options);
@@ -112,7 +118,8 @@ class BackupTest : public ::testing::Test {
   PluginRegistry registry_;
 };
 
-TEST_F(BackupTest, BackupUnderConcurrentWritesRestoresExactlyTheCommittedPrefix) {
+TEST_F(BackupTest,
+       BackupUnderConcurrentWritesRestoresExactlyTheCommittedPrefix) {
   std::unique_ptr<Store> source = Open(Site("source"));
   ASSERT_NE(source, nullptr);
   Append(*source, "seed", 0, 200);
@@ -126,7 +133,10 @@ TEST_F(BackupTest, BackupUnderConcurrentWritesRestoresExactlyTheCommittedPrefix)
     writers.emplace_back([&, w] {
       for (int i = 0; i < 20000 && !stop.load(); ++i) {
         std::vector<EventData> batch = {Event(i), Event(i + 1)};
-        if (!source->Append(absl::StrCat("writer-", w), ExpectedRevision::Any(), batch).ok()) {
+        if (!source
+                 ->Append(absl::StrCat("writer-", w), ExpectedRevision::Any(),
+                          batch)
+                 .ok()) {
           return;
         }
         appended.fetch_add(1);
@@ -158,7 +168,8 @@ TEST_F(BackupTest, BackupUnderConcurrentWritesRestoresExactlyTheCommittedPrefix)
   ASSERT_EQ(actual.size(), expected.size());
   ASSERT_EQ(expected.size(), last);
   for (size_t i = 0; i < expected.size(); ++i) {
-    ASSERT_TRUE(actual[i] == expected[i]) << "position " << expected[i].position;
+    ASSERT_TRUE(actual[i] == expected[i])
+        << "position " << expected[i].position;
   }
   // And it takes appends after them.
   absl::StatusOr<AppendResult> more =
@@ -167,7 +178,8 @@ TEST_F(BackupTest, BackupUnderConcurrentWritesRestoresExactlyTheCommittedPrefix)
   EXPECT_EQ(more->first_position, last + 1);
 }
 
-TEST_F(BackupTest, AnIncrementalChainOfThreeRestoresTheSameStateAsOneFullBackup) {
+TEST_F(BackupTest,
+       AnIncrementalChainOfThreeRestoresTheSameStateAsOneFullBackup) {
   std::unique_ptr<Store> source = Open(Site("source"));
   ASSERT_NE(source, nullptr);
   Append(*source, "a", 0, 50);
@@ -194,11 +206,13 @@ TEST_F(BackupTest, AnIncrementalChainOfThreeRestoresTheSameStateAsOneFullBackup)
   std::vector<OwnedLogRecord> b = LogUpTo(*whole, UINT64_MAX);
   ASSERT_EQ(a.size(), b.size());
   ASSERT_EQ(a.size(), inc2->manifest.last_position);
-  for (size_t i = 0; i < a.size(); ++i) ASSERT_TRUE(a[i] == b[i]) << "position " << i + 1;
+  for (size_t i = 0; i < a.size(); ++i)
+    ASSERT_TRUE(a[i] == b[i]) << "position " << i + 1;
   EXPECT_EQ(*chain->HeadRevision("a"), 75u);
 
   // The chain out of order, or an incremental alone, is refused.
-  absl::StatusOr<RestoreResult> skipped = RestoreInto({"full", "inc2"}, "skipped");
+  absl::StatusOr<RestoreResult> skipped =
+      RestoreInto({"full", "inc2"}, "skipped");
   ASSERT_FALSE(skipped.ok());
   EXPECT_THAT(skipped.status().message(), HasSubstr("inc2/manifest.json"));
   absl::StatusOr<RestoreResult> alone = RestoreInto({"inc1"}, "alone");
@@ -232,12 +246,17 @@ TEST_F(BackupTest, ATamperedBackupIsRefusedNamingTheFileAndNothingIsWritten) {
     std::string named;  // the file the message must name
   };
   const std::vector<Tamper> tampers = {
-      {"one byte changed", [](const std::string& f) { FlipByte(f + "/chunk-000002.cairnlog", 100); },
+      {"one byte changed",
+       [](const std::string& f) {
+         FlipByte(f + "/chunk-000002.cairnlog", 100);
+       },
        "chunk-000002.cairnlog"},
-      {"a chunk missing", [](const std::string& f) { fs::remove(f + "/chunk-000003.cairnlog"); },
+      {"a chunk missing",
+       [](const std::string& f) { fs::remove(f + "/chunk-000003.cairnlog"); },
        "chunk-000003.cairnlog"},
       {"a file added",
-       [](const std::string& f) { std::ofstream(f + "/notes.txt") << "hello"; }, "notes.txt"},
+       [](const std::string& f) { std::ofstream(f + "/notes.txt") << "hello"; },
+       "notes.txt"},
       {"manifest edited",
        [](const std::string& f) {
          std::string text = ReadFile(f + "/manifest.json");
@@ -247,7 +266,8 @@ TEST_F(BackupTest, ATamperedBackupIsRefusedNamingTheFileAndNothingIsWritten) {
          std::ofstream(f + "/manifest.json", std::ios::trunc) << text;
        },
        "manifest.json"},
-      {"manifest removed", [](const std::string& f) { fs::remove(f + "/manifest.json"); },
+      {"manifest removed",
+       [](const std::string& f) { fs::remove(f + "/manifest.json"); },
        "manifest.json"},
   };
   int n = 0;
@@ -259,7 +279,8 @@ TEST_F(BackupTest, ATamperedBackupIsRefusedNamingTheFileAndNothingIsWritten) {
     absl::StatusOr<RestoreResult> restored = RestoreInto({copy}, target);
     ASSERT_FALSE(restored.ok()) << t.name;
     EXPECT_THAT(restored.status().message(), HasSubstr(t.named)) << t.name;
-    EXPECT_FALSE(fs::exists(dir_.File(target))) << t.name << ": something was written";
+    EXPECT_FALSE(fs::exists(dir_.File(target)))
+        << t.name << ": something was written";
   }
 }
 
@@ -285,7 +306,8 @@ TEST_F(BackupTest, ANonEmptyTargetIsRefusedWithoutForce) {
   EXPECT_EQ(restored->head_position, 5u);
 }
 
-TEST_F(BackupTest, ASealedStoreBacksUpAndRestoresWithoutItsKeyringAndReadsBackWithIt) {
+TEST_F(BackupTest,
+       ASealedStoreBacksUpAndRestoresWithoutItsKeyringAndReadsBackWithIt) {
   const std::string keys = dir_.File("keys");
   uint32_t key_id = 0;
   ASSERT_TRUE(keyring::CreateKeyringFile(keys, &key_id).ok());
@@ -299,21 +321,25 @@ TEST_F(BackupTest, ASealedStoreBacksUpAndRestoresWithoutItsKeyringAndReadsBackWi
   }
   // Backup and restore see only the storage settings: no keyring.
   {
-    absl::StatusOr<std::unique_ptr<Store>> plain = OpenForBackup(Site("source"), registry_);
+    absl::StatusOr<std::unique_ptr<Store>> plain =
+        OpenForBackup(Site("source"), registry_);
     ASSERT_TRUE(plain.ok()) << plain.status();
     absl::StatusOr<BackupResult> backup = Backup(**plain, "sealed-backup");
     ASSERT_TRUE(backup.ok()) << backup.status();
     ASSERT_EQ(backup->manifest.ciphers.size(), 1u);
     EXPECT_EQ(backup->manifest.ciphers[0].plugin.name, "aes-gcm");
-    EXPECT_EQ(backup->manifest.ciphers[0].key_ids, std::vector<uint32_t>{key_id});
+    EXPECT_EQ(backup->manifest.ciphers[0].key_ids,
+              std::vector<uint32_t>{key_id});
     ASSERT_EQ(backup->manifest.codecs.size(), 1u);
     EXPECT_EQ(backup->manifest.codecs[0].name, "zstd");
   }
-  for (const fs::directory_entry& e : fs::directory_iterator(dir_.File("sealed-backup"))) {
+  for (const fs::directory_entry& e :
+       fs::directory_iterator(dir_.File("sealed-backup"))) {
     EXPECT_EQ(ReadFile(e.path().string()).find("\"order\":"), std::string::npos)
         << e.path() << " holds plaintext";
   }
-  absl::StatusOr<RestoreResult> restored = RestoreInto({"sealed-backup"}, "restored");
+  absl::StatusOr<RestoreResult> restored =
+      RestoreInto({"sealed-backup"}, "restored");
   ASSERT_TRUE(restored.ok()) << restored.status();
 
   // Without the keyring the restored store stays closed; with it, it reads.
@@ -323,7 +349,8 @@ TEST_F(BackupTest, ASealedStoreBacksUpAndRestoresWithoutItsKeyringAndReadsBackWi
   with_keys.path = dir_.File("restored");
   std::unique_ptr<Store> copy = Open(with_keys);
   ASSERT_NE(copy, nullptr);
-  absl::StatusOr<std::vector<RecordedEvent>> events = copy->ReadStream("orders");
+  absl::StatusOr<std::vector<RecordedEvent>> events =
+      copy->ReadStream("orders");
   ASSERT_TRUE(events.ok()) << events.status();
   ASSERT_EQ(events->size(), 40u);
   for (int i = 0; i < 40; ++i) {
@@ -342,9 +369,17 @@ TEST_F(BackupTest, AKilledBackupProcessLeavesNothingRestoreAccepts) {
   }
   // Throttled to a few seconds' work, in 4 KiB chunks: killed midway.
   const std::string dest = dir_.File("killed");
-  std::vector<std::string> args = {cairn.string(), "--data", dir_.File("source"),
-                                   "--set", "storage.segment-size=4MiB", "backup", dest,
-                                   "--chunk-size", "4KiB", "--max-rate", "64KiB"};
+  std::vector<std::string> args = {cairn.string(),
+                                   "--data",
+                                   dir_.File("source"),
+                                   "--set",
+                                   "storage.segment-size=4MiB",
+                                   "backup",
+                                   dest,
+                                   "--chunk-size",
+                                   "4KiB",
+                                   "--max-rate",
+                                   "64KiB"};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -352,8 +387,10 @@ TEST_F(BackupTest, AKilledBackupProcessLeavesNothingRestoreAccepts) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   const std::string log = dir_.File("backup.err");
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  ASSERT_EQ(posix_spawn(&child, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_EQ(
+      posix_spawn(&child, argv[0], &actions, nullptr, argv.data(), environ), 0);
   posix_spawn_file_actions_destroy(&actions);
   // Wait (bounded) until two chunks are complete, then kill -9.
   const std::string second = dest + "/chunk-000002.cairnlog";
@@ -364,7 +401,8 @@ TEST_F(BackupTest, AKilledBackupProcessLeavesNothingRestoreAccepts) {
   ASSERT_EQ(::kill(child, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "the backup finished before it was killed";
+  ASSERT_TRUE(WIFSIGNALED(status))
+      << "the backup finished before it was killed";
   EXPECT_FALSE(fs::exists(dest + "/manifest.json"));
 
   absl::StatusOr<RestoreResult> restored = RestoreInto({"killed"}, "target");
