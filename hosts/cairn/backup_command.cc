@@ -3,10 +3,14 @@
 #include <cairn/builtins.h>
 #include <cairn/status.h>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <ostream>
@@ -15,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "backup.h"
+#include "backup_archive.h"
 
 namespace cairn::cli {
 namespace {
@@ -107,6 +112,75 @@ std::optional<int> ResolveEmbedded(CommandContext& context,
   return std::nullopt;
 }
 
+// A private folder removed with everything in it.
+class ScratchFolder {
+ public:
+  ~ScratchFolder() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  // Under `parent`, or $TMPDIR (else /tmp) if it is empty.
+  absl::Status Make(const std::string& parent) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string base = !parent.empty()                    ? parent
+                       : (tmp != nullptr && *tmp != '\0') ? tmp
+                                                          : "/tmp";
+    std::string pattern = base + "/.cairn-backup-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return MakeStatus(CAIRN_E_IO,
+                        "cannot make a scratch folder in '" + base + "'");
+    }
+    path_ = pattern;
+    return absl::OkStatus();
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Unpacks archive `name` ('-': `in`) into the new folder `folder`.
+absl::Status Unpack(const std::string& name, const std::string& folder,
+                    std::istream* in = nullptr) {
+  std::filesystem::create_directories(folder);
+  if (name == "-") {
+    if (in == nullptr)
+      return MakeStatus(CAIRN_E_INVALID_ARGUMENT, "'-' is not a backup here");
+    return backup::UnpackArchive(*in, "(stdin)", folder);
+  }
+  std::ifstream file(name, std::ios::binary);
+  if (!file)
+    return MakeStatus(CAIRN_E_NOT_FOUND, "cannot read archive '" + name + "'");
+  return backup::UnpackArchive(file, name, folder);
+}
+
+// Packs backup `folder` into `dest` ('-': `out`), the file under a temporary
+// name synced and renamed, so a cut run leaves no DEST.
+absl::Status Pack(const std::string& folder, const std::string& dest,
+                  std::ostream& out) {
+  if (dest == "-") return backup::PackFolder(folder, out);
+  const std::string partial = dest + ".partial";
+  {
+    std::ofstream file(partial, std::ios::binary | std::ios::trunc);
+    if (!file) return MakeStatus(CAIRN_E_IO, "cannot create '" + partial + "'");
+    if (absl::Status s = backup::PackFolder(folder, file); !s.ok()) return s;
+    file.close();
+    if (!file) return MakeStatus(CAIRN_E_IO, "cannot write '" + partial + "'");
+  }
+  int fd = ::open(partial.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    if (fd >= 0) ::close(fd);
+    return MakeStatus(CAIRN_E_IO, "cannot sync '" + partial + "'");
+  }
+  ::close(fd);
+  std::error_code ec;
+  std::filesystem::rename(partial, dest, ec);
+  if (ec)
+    return MakeStatus(CAIRN_E_IO,
+                      "cannot rename '" + partial + "': " + ec.message());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int BackupCommand(CommandContext& context) {
@@ -137,22 +211,38 @@ int BackupCommand(CommandContext& context) {
                            "manifest.json (the\n"
                            "plugins and key ids the data needs, every file's "
                            "SHA-256), written last.\n"
+                           "DEST FILE.tar.zst (or -, stdout) writes them as "
+                           "one zstd tar archive.\n"
                            "Restore with 'cairn restore DEST --data DIR'.",
                            description, positional, &variables)) {
     return *done;
   }
   if (dest.empty())
     return ReportUsageError(context, "missing DEST (a new or empty folder)");
-  if (dest == "-" || (dest.size() > 4 && dest.ends_with(".zst"))) {
-    return ReportError(
-        context,
-        MakeStatus(CAIRN_E_UNSUPPORTED,
-                   "backup to '-' or to a .tar.zst archive is not built "
-                   "yet; give a folder (and archive it yourself)"));
+  // An archive (DEST '-' or FILE.tar.zst; PREV FILE.tar.zst): the backup
+  // is made in a scratch folder beside it, then packed.
+  const bool to_archive = backup::IsArchiveName(dest);
+  if (to_archive && dest != "-" && std::filesystem::exists(dest)) {
+    return ReportUsageError(context, "'" + dest + "' exists; give a new file");
+  }
+  ScratchFolder scratch;
+  if (to_archive || backup::IsArchiveName(previous)) {
+    std::string parent =
+        dest == "-" || !to_archive
+            ? std::string()
+            : std::filesystem::path(dest).parent_path().string();
+    if (absl::Status s = scratch.Make(parent); !s.ok())
+      return ReportError(context, s);
   }
   backup::BackupOptions options;
-  options.dest = dest;
+  options.dest = to_archive ? scratch.path() + "/backup" : dest;
   options.incremental_from = previous;
+  if (backup::IsArchiveName(previous)) {
+    options.incremental_from = scratch.path() + "/previous";
+    if (absl::Status s = Unpack(previous, options.incremental_from); !s.ok()) {
+      return ReportError(context, s);
+    }
+  }
   if (!chunk_text.empty()) {
     if (auto done = ParseSizeFlag(context, "--chunk-size", chunk_text,
                                   &options.chunk_bytes)) {
@@ -180,15 +270,19 @@ int BackupCommand(CommandContext& context) {
   absl::StatusOr<backup::BackupResult> result =
       backup::WriteBackup(**store, options);
   if (!result.ok()) return ReportError(context, result.status());
+  std::ostream* report = context.out;
+  if (to_archive) {
+    absl::Status s = Pack(options.dest, dest, *context.out);
+    if (!s.ok()) return ReportError(context, s);
+    if (dest == "-") report = context.err;  // stdout holds the archive
+  }
   const backup::Manifest& m = result->manifest;
-  *context.out << "backup " << dest << ": positions " << m.base_position + 1
-               << ".." << m.last_position << " (" << result->records
-               << " records, " << m.chunks.size() << " chunk(s), "
-               << result->bytes << " bytes)"
-               << (m.base_position
-                       ? absl::StrCat(", incremental from ", previous)
-                       : "")
-               << "; manifest sha256 " << result->manifest_sha256 << "\n";
+  *report << "backup " << dest << ": positions " << m.base_position + 1 << ".."
+          << m.last_position << " (" << result->records << " records, "
+          << m.chunks.size() << " chunk(s), " << result->bytes << " bytes)"
+          << (m.base_position ? absl::StrCat(", incremental from ", previous)
+                              : "")
+          << "; manifest sha256 " << result->manifest_sha256 << "\n";
   return kExitOk;
 }
 
@@ -229,6 +323,20 @@ int RestoreCommand(CommandContext& context) {
   backup::RestoreOptions options;
   options.sources = sources;
   options.force = force;
+  // Archives are unpacked into a scratch folder and checked from there.
+  ScratchFolder scratch;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    if (!backup::IsArchiveName(sources[i])) continue;
+    if (scratch.path().empty()) {
+      if (absl::Status s = scratch.Make(""); !s.ok())
+        return ReportError(context, s);
+    }
+    options.sources[i] = absl::StrCat(scratch.path(), "/", i);
+    if (absl::Status s = Unpack(sources[i], options.sources[i], context.in);
+        !s.ok()) {
+      return ReportError(context, s);
+    }
+  }
   PluginRegistry registry;
   if (auto done =
           ResolveEmbedded(context, store_flags, &options.site, &registry))

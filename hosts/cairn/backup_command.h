@@ -1,7 +1,7 @@
 // `cairn backup` and `cairn restore` (the format and checks: backup.h;
 // docs/cli.md and docs/operations.md for operators).
 //
-//   cairn [store flags] backup DEST [--incremental-from PREV]
+//   cairn [store flags] backup DEST|FILE.tar.zst|- [--incremental-from PREV]
 //         [--chunk-size SIZE] [--max-rate SIZE]
 //   cairn [store flags] restore SRC [INCREMENTAL...] --data DIR [--force]
 //

@@ -417,5 +417,49 @@ TEST_F(BackupTest, AKilledBackupProcessLeavesNothingRestoreAccepts) {
   EXPECT_FALSE(fs::exists(dir_.File("target")));
 }
 
+TEST_F(BackupTest, AnArchiveBackupRestoresAndAChangedByteInItIsRefused) {
+  const fs::path cairn = testing::BuiltProgram("cairn");
+  ASSERT_FALSE(cairn.empty());
+  {
+    std::unique_ptr<Store> source = Open(Site("source"));
+    ASSERT_NE(source, nullptr);
+    Append(*source, "a", 0, 30);
+  }
+  const std::vector<std::string> small = {"--set", "storage.segment-size=4MiB"};
+  auto with_small = [&](std::vector<std::string> args) {
+    args.insert(args.end(), small.begin(), small.end());
+    return args;
+  };
+  const std::string file = dir_.File("b.tar.zst");
+  testing::ProgramResult to_file = testing::RunProgram(
+      cairn, with_small({"--data", dir_.File("source"), "backup", file}),
+      dir_.path());
+  ASSERT_EQ(to_file.code, 0) << to_file.err;
+  testing::ProgramResult to_stdout = testing::RunProgram(
+      cairn, with_small({"--data", dir_.File("source"), "backup", "-"}),
+      dir_.path());
+  ASSERT_EQ(to_stdout.code, 0) << to_stdout.err;
+  EXPECT_THAT(to_stdout.err, HasSubstr("backup -: positions 1..30"));
+
+  testing::ProgramResult from_file = testing::RunProgram(
+      cairn, with_small({"restore", file, "--data", dir_.File("t1")}),
+      dir_.path());
+  ASSERT_EQ(from_file.code, 0) << from_file.err;
+  EXPECT_THAT(from_file.out, HasSubstr("head position 30"));
+  testing::ProgramResult from_stdin = testing::RunProgram(
+      cairn, with_small({"restore", "-", "--data", dir_.File("t2")}),
+      dir_.path(), to_stdout.out);
+  ASSERT_EQ(from_stdin.code, 0) << from_stdin.err;
+  EXPECT_THAT(from_stdin.out, HasSubstr("head position 30"));
+
+  FlipByte(file, fs::file_size(file) / 2);
+  testing::ProgramResult damaged = testing::RunProgram(
+      cairn, with_small({"restore", file, "--data", dir_.File("t3")}),
+      dir_.path());
+  EXPECT_EQ(damaged.code, 2) << damaged.err;
+  EXPECT_THAT(damaged.err, HasSubstr("b.tar.zst"));
+  EXPECT_FALSE(fs::exists(dir_.File("t3")));
+}
+
 }  // namespace
 }  // namespace cairn::backup
