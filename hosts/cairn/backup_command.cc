@@ -277,9 +277,14 @@ int BackupCommand(CommandContext& context) {
     if (dest == "-") report = context.err;  // stdout holds the archive
   }
   const backup::Manifest& m = result->manifest;
-  *report << "backup " << dest << ": positions " << m.base_position + 1 << ".."
-          << m.last_position << " (" << result->records << " records, "
-          << m.chunks.size() << " chunk(s), " << result->bytes << " bytes)"
+  const std::string range =
+      m.last_position > m.base_position
+          ? absl::StrCat("positions ", m.base_position + 1, "..",
+                         m.last_position)
+          : absl::StrCat("no records after position ", m.base_position);
+  *report << "backup " << dest << ": " << range << " (" << result->records
+          << " records, " << m.chunks.size() << " chunk(s), " << result->bytes
+          << " bytes)"
           << (m.base_position ? absl::StrCat(", incremental from ", previous)
                               : "")
           << "; manifest sha256 " << result->manifest_sha256 << "\n";

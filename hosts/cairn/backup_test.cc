@@ -11,8 +11,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -127,7 +129,9 @@ TEST_F(BackupTest,
 
   // Three writers append through the Store while the backup runs.
   std::atomic<bool> stop{false};
-  std::atomic<int> appended{0};
+  std::mutex mu;
+  std::condition_variable appended_cv;
+  int appended = 0;  // guarded by mu
   std::vector<std::thread> writers;
   for (int w = 0; w < 3; ++w) {
     writers.emplace_back([&, w] {
@@ -139,16 +143,26 @@ TEST_F(BackupTest,
                  .ok()) {
           return;
         }
-        appended.fetch_add(1);
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          ++appended;
+        }
+        appended_cv.notify_all();
       }
     });
   }
   // The load is under way before the backup starts (bounded wait).
-  for (int spins = 0; appended.load() < 100 && spins < 10'000'000; ++spins) {
-    std::this_thread::yield();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    appended_cv.wait_for(lock, std::chrono::seconds(60),
+                         [&] { return appended >= 100; });
   }
   absl::StatusOr<BackupResult> backup = Backup(*source, "full");
-  const int during = appended.load();
+  int during = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    during = appended;
+  }
   stop.store(true);
   for (std::thread& t : writers) t.join();
   ASSERT_TRUE(backup.ok()) << backup.status();
