@@ -1489,7 +1489,24 @@ void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
                                streams_.NodeBytes() + tags_.NodeBytes() +
                                arena_->allocated_bytes();
   fn("segments", static_cast<double>(segments));
-  fn("bytes_on_disk", static_cast<double>(segments * options_.segment_size));
+  // The files as they are, not segments x the segment-size setting (wrong
+  // after a change of it, and for files that get disk in steps): disk
+  // blocks and logical sizes of the segments in use and the spares made
+  // ahead. One stat(2) a file.
+  uint64_t disk = 0;
+  uint64_t file_bytes = 0;
+  const uint64_t first = first_segment_.load(std::memory_order_acquire);
+  const uint64_t last =
+      active->number + std::max<uint32_t>(1, options_.preallocate_segments);
+  for (uint64_t n = first; n <= last; ++n) {
+    const std::string path = options_.path + "/" + SegmentFileName(n);
+    auto blocks = fs_->DiskUsage(path);
+    if (!blocks.ok()) continue;  // a spare not made yet, a segment just removed
+    disk += *blocks;
+    if (auto size = fs_->FileSize(path); size.ok()) file_bytes += *size;
+  }
+  fn("bytes_on_disk", static_cast<double>(disk));
+  fn("segment_file_bytes", static_cast<double>(file_bytes));
   fn("head_position", static_cast<double>(HeadPosition()));
   fn("first_position", static_cast<double>(FirstPosition()));
   fn("segments_removed", static_cast<double>(segments_removed_.load()));

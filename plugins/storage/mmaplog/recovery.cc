@@ -551,6 +551,10 @@ absl::Status Log::Recover() {
   }
 
   first_segment_.store(used.front()->number);
+  // Segments are numbered from 1 and only ever removed from the front
+  // (retention, or a repair that lets the log start later), so the count
+  // removed over the store's life survives a reopen without being stored.
+  segments_removed_.store(used.front()->number - 1);
   first_position_.store(used.front()->base_position + 1);
   auto scan_start = std::chrono::steady_clock::now();
   uint64_t expected = used.front()->base_position;
