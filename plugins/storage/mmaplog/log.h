@@ -78,8 +78,8 @@ struct LogOptions {
   // `zero-fill` option. Ignored with fsync=never, which never zero-fills.
   ZeroFill zero_fill = ZeroFill::kAuto;
   // Also write the zeros of a new store's first segment, inside Open: a
-  // whole segment written before Open returns (0.5-2 s at 256 MiB), so off
-  // by default; the first segments are then only allocated, and zero-filled
+  // whole segment written (and given disk: allocation_step does not apply
+  // to it) before Open returns (0.5-2 s at 256 MiB), so off by default; the first segments are then only allocated, and zero-filled
   // ones follow once a finished segment shows syncs are small. Benchmarks of
   // the steady state set it.
   bool zero_fill_first_segment = false;
