@@ -469,8 +469,12 @@ void Log::PreparerLoop() {
       // First the active segment's next step: appenders are heading there.
       lk.unlock();
       absl::Status s;
-      if (seg == active_.load(std::memory_order_acquire)) {
-        seg->extend_requested.store(false, std::memory_order_seq_cst);
+      seg->extend_requested.store(false, std::memory_order_seq_cst);
+      // Pinned, so retention cannot unmap it meanwhile (a segment that
+      // stopped being the active one may be sealed and removed).
+      SegmentRef ref(this);
+      if (seg == active_.load(std::memory_order_acquire) &&
+          ref.Switch(seg->number) == seg) {
         // Up to one step past where appenders have reserved now (so one
         // whose request came before the flag was cleared is covered too).
         const uint64_t reserved =
@@ -478,6 +482,7 @@ void Log::PreparerLoop() {
         s = ExtendSegment(seg, std::min<uint64_t>(seg->size, reserved) +
                                    options_.allocation_step);
       }
+      ref.Release();
       lk.lock();
       if (!s.ok() && options_.warn) {
         options_.warn("cannot allocate the next step of segment " +
