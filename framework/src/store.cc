@@ -1540,7 +1540,8 @@ absl::StatusOr<Store::SealCheck> Store::CheckSeals(
       ++c->check.failed;
       // The message names stream and revision; the position finds the
       // record in the log.
-      (*c->on_problem)(absl::StrCat(s.message(), " (position ", ev->position, ")"));
+      (*c->on_problem)(
+          absl::StrCat(s.message(), " (position ", ev->position, ")"));
     } else if (!c->event.cipher.empty()) {
       ++c->check.sealed;
       if (c->event.legacy_seal) ++c->check.legacy;

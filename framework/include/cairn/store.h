@@ -220,8 +220,9 @@ class Store {
   };
   // Opens (and decodes) every stored event as a read would, changing
   // nothing, and calls on_problem once per event that fails, naming stream,
-  // revision and position. With no cipher configured sealed events fail, naming the
-  // cipher they need. Snapshots are not checked. Fails only if storage does.
+  // revision and position. With no cipher configured sealed events fail, naming
+  // the cipher they need. Snapshots are not checked. Fails only if storage
+  // does.
   absl::StatusOr<SealCheck> CheckSeals(
       const std::function<void(const std::string&)>& on_problem);
 

@@ -65,13 +65,11 @@ class PosixMappedFile : public MappedFile {
     return absl::OkStatus();
   }
 
-  absl::Status Allocate(size_t offset, size_t length,
-                        FileFill fill) override {
+  absl::Status Allocate(size_t offset, size_t length, FileFill fill) override {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     const size_t from = offset / page * page;
-    const size_t to =
-        std::min(size_, (offset + std::min(length, size_) + page - 1) / page *
-                            page);
+    const size_t to = std::min(
+        size_, (offset + std::min(length, size_) + page - 1) / page * page);
     if (from >= to) return absl::OkStatus();
     absl::Status s = AllocateRange(fd_, path_, from, to - from, fill);
     if (!s.ok()) return s;
@@ -215,7 +213,8 @@ absl::Status WriteZeros(int fd, const std::string& path, size_t offset,
 absl::Status AllocateRange(int fd, const std::string& path, size_t offset,
                            size_t length, FileFill fill) {
   if (length == 0) return absl::OkStatus();
-  if (fill == FileFill::kWriteZeros) return WriteZeros(fd, path, offset, length);
+  if (fill == FileFill::kWriteZeros)
+    return WriteZeros(fd, path, offset, length);
   int rc = posix_fallocate(fd, static_cast<off_t>(offset),
                            static_cast<off_t>(length));
   if (rc == 0 || rc == EOPNOTSUPP || rc == EINVAL) return absl::OkStatus();
@@ -233,8 +232,8 @@ class PosixFileSystem : public FileSystem {
     // The size first: a crash then leaves a file of `size` zeros (or an
     // empty one), never a short file with blocks.
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    const size_t blocks =
-        std::min(size, allocate >= size ? size : (allocate + page - 1) / page * page);
+    const size_t blocks = std::min(
+        size, allocate >= size ? size : (allocate + page - 1) / page * page);
     absl::Status s;
     if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
       s = OsError("resize", path);

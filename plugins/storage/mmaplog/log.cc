@@ -109,8 +109,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
   if (options.allocation_step < (64u << 10) ||
       options.allocation_step % 4096 != 0) {
     return absl::InvalidArgumentError(
-        "option 'allocation-step': " +
-        std::to_string(options.allocation_step) +
+        "option 'allocation-step': " + std::to_string(options.allocation_step) +
         " bytes is not a multiple of 4 KiB of at least 64 KiB");
   }
   if (options.stream_bucket_bits < 4 || options.stream_bucket_bits > 26) {
@@ -236,8 +235,9 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
                      (options_.zero_fill_first_segment ||
                       options_.zero_fill == ZeroFill::kAlways);
   const uint64_t first_step =
-      whole ? options_.segment_size
-            : std::min<uint64_t>(options_.allocation_step, options_.segment_size);
+      whole
+          ? options_.segment_size
+          : std::min<uint64_t>(options_.allocation_step, options_.segment_size);
   if (file.ok()) {
     absl::Status s = (*file)->Allocate(0, first_step, fill);
     if (!s.ok()) return s;
@@ -329,8 +329,7 @@ absl::StatusOr<Log::Reservation> Log::Reserve(uint32_t count, uint32_t units,
     uint32_t old_units = static_cast<uint32_t>(old);
     uint64_t old_count = old >> 32;
     if (uint64_t{old_units} + units <= seg->capacity_units) {
-      absl::Status s =
-          EnsureAllocated(seg, (uint64_t{old_units} + units) * 8);
+      absl::Status s = EnsureAllocated(seg, (uint64_t{old_units} + units) * 8);
       if (!s.ok()) return s;
       return Reservation{seg, old_units * 8u,
                          seg->base_position + old_count + 1};
@@ -366,10 +365,10 @@ absl::Status Log::Rotate(Segment* full, uint32_t end_units,
                              ? absl::CancelledError("the log is closing")
                              : spare_error_;
       lk.unlock();
-      return FailLog(absl::Status(
-          why.code(), "cannot start segment " +
-                          SegmentFileName(full->number + 1) + ": " +
-                          std::string(why.message())));
+      return FailLog(
+          absl::Status(why.code(), "cannot start segment " +
+                                       SegmentFileName(full->number + 1) +
+                                       ": " + std::string(why.message())));
     }
     next = std::move(spares_.front());
     spares_.pop_front();
@@ -440,10 +439,10 @@ absl::Status Log::EnsureAllocated(Segment* seg, uint64_t end) {
   // (a page fault there allocates too, but a full disk would be SIGBUS).
   absl::Status s = ExtendSegment(seg, end);
   if (!s.ok()) {
-    return FailLog(absl::Status(
-        s.code(), "cannot allocate disk for segment " + seg->name() +
-                      " up to offset " + std::to_string(end) + ": " +
-                      std::string(s.message())));
+    return FailLog(absl::Status(s.code(), "cannot allocate disk for segment " +
+                                              seg->name() + " up to offset " +
+                                              std::to_string(end) + ": " +
+                                              std::string(s.message())));
   }
   return absl::OkStatus();
 }
@@ -454,7 +453,8 @@ absl::Status Log::ExtendSegment(Segment* seg, uint64_t end) {
   while (allocated < std::min<uint64_t>(end, seg->size)) {
     const uint64_t next =
         std::min<uint64_t>(seg->size, allocated + options_.allocation_step);
-    absl::Status s = seg->file->Allocate(allocated, next - allocated, seg->fill);
+    absl::Status s =
+        seg->file->Allocate(allocated, next - allocated, seg->fill);
     if (!s.ok()) return s;
     allocated = next;
     seg->allocated.store(allocated, std::memory_order_release);
@@ -486,8 +486,8 @@ void Log::PreparerLoop() {
       lk.lock();
       if (!s.ok() && options_.warn) {
         options_.warn("cannot allocate the next step of segment " +
-                      seg->name() + " ahead of appends: " +
-                      std::string(s.message()) +
+                      seg->name() +
+                      " ahead of appends: " + std::string(s.message()) +
                       "; appenders will try again themselves");
       }
       continue;

@@ -79,9 +79,10 @@ struct LogOptions {
   ZeroFill zero_fill = ZeroFill::kAuto;
   // Also write the zeros of a new store's first segment, inside Open: a
   // whole segment written (and given disk: allocation_step does not apply
-  // to it) before Open returns (0.5-2 s at 256 MiB), so off by default; the first segments are then only allocated, and zero-filled
-  // ones follow once a finished segment shows syncs are small. Benchmarks of
-  // the steady state set it.
+  // to it) before Open returns (0.5-2 s at 256 MiB), so off by default; the
+  // first segments are then only allocated, and zero-filled ones follow once a
+  // finished segment shows syncs are small. Benchmarks of the steady state set
+  // it.
   bool zero_fill_first_segment = false;
   uint32_t stream_bucket_bits = 17;      // 2^bits buckets in the stream map
   RetentionMode retention = RetentionMode::kNone;

@@ -701,8 +701,9 @@ absl::Status Log::Recover() {
   synced_segment_ = std::min(synced_segment_, last->number);
   // What a recovered segment has blocks for is not known (an older mmaplog
   // allocated whole segments, this one allocates steps): at least every
-  // page up to its end of records (a segment made here knows its own). Later steps are only fallocated
-  // (FileFill::kAllocate), which never changes bytes already there.
+  // page up to its end of records (a segment made here knows its own). Later
+  // steps are only fallocated (FileFill::kAllocate), which never changes bytes
+  // already there.
   for (auto& seg : used) {
     const uint64_t end = (seg->reserve.load() & 0xFFFFFFFFu) * 8 + 8;
     seg->allocated.store(std::max<uint64_t>(

@@ -1122,9 +1122,8 @@ TEST(MmapLogFootprint, SegmentsGrowInStepsAndRecoveryKeepsEveryRecord) {
     appended += 40;
     std::vector<std::thread> writers;
     for (int t = 0; t < 2; ++t) {
-      writers.emplace_back([&, t] {
-        AppendN(**log, 60, "w" + std::to_string(t), 1000, 20);
-      });
+      writers.emplace_back(
+          [&, t] { AppendN(**log, 60, "w" + std::to_string(t), 1000, 20); });
     }
     for (auto& w : writers) w.join();
     appended += 2 * 60 * 20;
