@@ -437,6 +437,7 @@ absl::Status Log::EnsureAllocated(Segment* seg, uint64_t end) {
   }
   // The preparer fell behind: allocate here rather than store into a hole
   // (a page fault there allocates too, but a full disk would be SIGBUS).
+  allocation_steps_inline_.fetch_add(1, std::memory_order_relaxed);
   absl::Status s = ExtendSegment(seg, end);
   if (!s.ok()) {
     return FailLog(absl::Status(s.code(), "cannot allocate disk for segment " +
@@ -458,6 +459,7 @@ absl::Status Log::ExtendSegment(Segment* seg, uint64_t end) {
     if (!s.ok()) return s;
     allocated = next;
     seg->allocated.store(allocated, std::memory_order_release);
+    allocation_steps_.fetch_add(1, std::memory_order_relaxed);
   }
   return absl::OkStatus();
 }
@@ -1522,6 +1524,9 @@ void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
   fn("head_position", static_cast<double>(HeadPosition()));
   fn("first_position", static_cast<double>(FirstPosition()));
   fn("segments_removed", static_cast<double>(segments_removed_.load()));
+  fn("allocation_steps_total", static_cast<double>(allocation_steps_.load()));
+  fn("allocation_steps_inline_total",
+     static_cast<double>(allocation_steps_inline_.load()));
   fn("checkpoints_written", static_cast<double>(checkpoints_written_.load()));
   fn("recovery_scanned_records",
      static_cast<double>(recovery_.scanned_records));

@@ -605,6 +605,10 @@ class Log {
   std::atomic<uint64_t> first_segment_{1};
   std::atomic<uint64_t> first_position_{1};
   std::atomic<uint64_t> segments_removed_{0};
+  // Allocation steps given to segments since open, and those an appender
+  // had to give on its own path because the preparer was behind.
+  std::atomic<uint64_t> allocation_steps_{0};
+  std::atomic<uint64_t> allocation_steps_inline_{0};
   std::atomic<uint64_t> checkpoints_written_{0};
   std::atomic<Segment*> active_{nullptr};
   std::atomic<uint64_t> rotation_generation_{0};

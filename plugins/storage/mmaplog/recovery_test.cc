@@ -1074,6 +1074,15 @@ uint64_t FolderDiskBytes(const std::string& dir) {
   return bytes;
 }
 
+// Small-store options with segments of `segment_size` given disk 64 KiB at
+// a time.
+LogOptions SteppedOptions(const std::string& dir, uint64_t segment_size) {
+  LogOptions o = Options(dir);
+  o.segment_size = segment_size;
+  o.allocation_step = 64u << 10;
+  return o;
+}
+
 // A new store with the default options (256 MiB segments) takes at most
 // 64 MiB of disk: its segment and its spare have their full size but blocks
 // for one allocation step each.
@@ -1102,9 +1111,7 @@ TEST(MmapLogFootprint, NewStoreWithDefaultOptionsTakesAtMost64MiB) {
 // segment and in the spare are neither records nor damage.
 TEST(MmapLogFootprint, SegmentsGrowInStepsAndRecoveryKeepsEveryRecord) {
   ScratchDir dir;
-  LogOptions o = Options(dir.path());
-  o.segment_size = 1u << 20;
-  o.allocation_step = 64u << 10;
+  LogOptions o = SteppedOptions(dir.path(), 1u << 20);
   o.fsync = FsyncMode::kAlways;
   o.zero_fill = ZeroFill::kAlways;
   o.zero_fill_first_segment = true;
@@ -1154,15 +1161,35 @@ TEST(MmapLogFootprint, SegmentsGrowInStepsAndRecoveryKeepsEveryRecord) {
   EXPECT_EQ(CountAll(**log), appended + 100);
 }
 
+// A batch that ends past what the segment has blocks for is allocated on
+// the append path, and counted: the stats say how often the preparer was
+// behind.
+TEST(MmapLogFootprint, AnAppendPastTheAllocatedPartAllocatesInlineAndCountsIt) {
+  ScratchDir dir;
+  LogOptions o = SteppedOptions(dir.path(), 1u << 20);
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status();
+  auto stat = [&](const std::string& name) {
+    double value = -1;
+    (*log)->Stats([&](const char* n, double v) {
+      if (name == n) value = v;
+    });
+    return value;
+  };
+  EXPECT_EQ(stat("allocation_steps_inline_total"), 0);
+  AppendN(**log, 1, "big", 300u << 10);  // ends at ~300 KiB, 64 KiB allocated
+  EXPECT_EQ(stat("allocation_steps_inline_total"), 1);
+  EXPECT_GE(stat("allocation_steps_total"), 4);
+  EXPECT_EQ(CountAll(**log), 1u);
+}
+
 // A segment in use is never taken for a blank spare because most of it is
 // a hole: a store whose only records sit in the first step of a large,
 // mostly unallocated segment reopens with all of them, with or without the
 // proof of a clean close.
 TEST(MmapLogFootprint, MostlyUnallocatedSegmentInUseIsNotASpare) {
   ScratchDir dir;
-  LogOptions o = Options(dir.path());
-  o.segment_size = 4u << 20;
-  o.allocation_step = 64u << 10;
+  LogOptions o = SteppedOptions(dir.path(), 4u << 20);
   {
     auto log = Log::Open(o);
     ASSERT_TRUE(log.ok()) << log.status();
