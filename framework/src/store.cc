@@ -1538,7 +1538,10 @@ absl::StatusOr<Store::SealCheck> Store::CheckSeals(
     absl::Status s = c->impl->Decode(*ev, &c->event);
     if (!s.ok()) {
       ++c->check.failed;
-      (*c->on_problem)(std::string(s.message()));
+      // The message names stream and revision; the position finds the
+      // record in the log.
+      (*c->on_problem)(
+          absl::StrCat(s.message(), " (position ", ev->position, ")"));
     } else if (!c->event.cipher.empty()) {
       ++c->check.sealed;
       if (c->event.legacy_seal) ++c->check.legacy;

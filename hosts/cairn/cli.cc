@@ -47,6 +47,7 @@ const std::vector<CommandEntry>& Commands() {
       {"restore", RestoreCommand, "check a backup (chain) whole, then restore it into --data DIR"},
       {"verify", VerifyCommand, "check every stored record; exit 2 on a problem"},
       {"stats", StatsCommand, "print the storage and replication counters"},
+      {"inspect", InspectCommand, "describe a store: log, disk vs live data, streams, tags, key ids"},
       {"plugins", PluginsCommand, "list built-in plugins and plugin files (--dir D)"},
       {"plugin-info", PluginInfoCommand, "print a plugin file's descriptor, or why it is refused"},
       {"keys", KeysCommand, "manage a cipher keyring: keys new|list|rotate --keyring FILE"},

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -285,6 +286,111 @@ TEST_F(CliBinaryTest, VerifyFindsAFlippedByteInASealedSegment) {
   Result tail = Run(InSmallStore({"read", "big", "--from", "290"}));
   EXPECT_EQ(tail.code, 0) << tail.err;
   EXPECT_THAT(tail.out, HasSubstr("#300 @300 "));
+}
+// CRC32C (Castagnoli), bit by bit: what mmaplog's records carry.
+uint32_t Crc32c(const std::string& bytes) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char c : bytes) {
+    crc ^= c;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+template <typename T>
+T At(const std::string& bytes, size_t offset) {
+  T value;
+  std::memcpy(&value, bytes.data() + offset, sizeof value);
+  return value;
+}
+
+// A sealed (aes-gcm) mmaplog store with one ciphertext byte flipped in a
+// segment file. With the record's checksums made to match (damage before
+// the checksum was taken, or an edit that knew the format) only the seal
+// catches it: verify --deep names stream, revision and position, exit 2.
+// Without (a plain flip), the storage check names segment and offset.
+TEST_F(CliBinaryTest, VerifyDeepFindsAFlippedCiphertextByteInASealedStore) {
+  {
+    std::ofstream keys(dir_ / "keys");
+    keys << "key 1 " << std::string(64, 'b') << " active\n";
+  }
+  std::filesystem::permissions(dir_ / "keys", std::filesystem::perms::owner_read |
+                                                  std::filesystem::perms::owner_write);
+  auto sealed = [](std::vector<std::string> args) {
+    args = InSmallStore(std::move(args));
+    for (const char* a : {"--set", "cipher.plugin=aes-gcm", "--set", "cipher.keyring=keys"}) {
+      args.push_back(a);
+    }
+    return args;
+  };
+  std::string events;
+  for (int i = 1; i <= 3; ++i) {
+    events += "{\"type\": \"T\", \"data\": {\"secret\": \"value number " +
+              std::to_string(i) + "\"}}\n";
+  }
+  ASSERT_EQ(Run(sealed({"append", "secret"}), events).code, 0);
+  Result clean = Run(sealed({"verify", "--deep"}));
+  ASSERT_EQ(clean.code, 0) << clean.err << clean.out;
+  EXPECT_THAT(clean.out, HasSubstr("deep: 3 event(s) opened"));
+
+  const std::filesystem::path segment = dir_ / "small" / "00000001.log";
+  std::string bytes = Slurp(segment);
+  // Revision `revision` of stream "secret": offset of its record.
+  auto find = [&](uint64_t revision) -> size_t {
+    for (size_t off = 64; off + 64 <= bytes.size();) {
+      const uint32_t length = At<uint32_t>(bytes, off);
+      if (length == 0 || length == 0xFFFFFFFFu) break;
+      const uint8_t stream_len = At<uint8_t>(bytes, off + 54);
+      if (At<uint16_t>(bytes, off + 12) == 0 && bytes.compare(off + 64, stream_len, "secret") == 0 &&
+          At<uint64_t>(bytes, off + 24) == revision) {
+        return off;
+      }
+      off += length;
+    }
+    return 0;
+  };
+  const size_t record = find(2);
+  ASSERT_NE(record, 0u);
+  const uint64_t position = At<uint64_t>(bytes, record + 16);
+  const size_t body = record + 64 + At<uint8_t>(bytes, record + 54);
+  const size_t body_size = At<uint16_t>(bytes, record + 52) + At<uint32_t>(bytes, record + 40) +
+                           At<uint32_t>(bytes, record + 44) + At<uint32_t>(bytes, record + 48);
+  ASSERT_EQ(At<uint16_t>(bytes, record + 14), 0) << "no tags";
+  bytes[body + body_size - 20] ^= 0x10;  // in the ciphertext, before the tag
+  const uint32_t crc = Crc32c(bytes.substr(body, body_size));
+  std::memcpy(bytes.data() + record + 8, &crc, 4);
+  // The header checksum covers the body checksum (bytes 8..64 and the name).
+  const uint32_t header_crc = Crc32c(bytes.substr(record + 8, body - record - 8));
+  std::memcpy(bytes.data() + record + 4, &header_crc, 4);
+  {
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(record + 4));
+    f.write(bytes.data() + record + 4, static_cast<std::streamsize>(body - record - 4 + body_size));
+  }
+  Result deep = Run(sealed({"verify", "--deep"}));
+  EXPECT_EQ(deep.code, 2) << deep.err << deep.out;
+  EXPECT_THAT(deep.out, HasSubstr("problem: stream 'secret' revision 2"));
+  EXPECT_THAT(deep.out, HasSubstr("(position " + std::to_string(position) + ")"));
+  EXPECT_THAT(deep.out, Not(HasSubstr("ok: ")));
+
+  // A plain flip in revision 3's ciphertext: its checksum fails first.
+  const size_t third = find(3);
+  ASSERT_NE(third, 0u);
+  FlipByte(segment, static_cast<std::streamoff>(third + 64 + 6 + 30), 0x01);
+  Result flipped = Run(sealed({"verify", "--deep"}));
+  EXPECT_EQ(flipped.code, 2) << flipped.err << flipped.out;
+  EXPECT_THAT(flipped.out + flipped.err, HasSubstr("00000001.log"));
+}
+
+// inspect on a real store: the disk its files take and the live data.
+TEST_F(CliBinaryTest, InspectReportsDiskUsedAndLiveData) {
+  ASSERT_EQ(Run(InSmallStore({"append", "big", "--batch-size", "10"}), BigEvents(100)).code, 0);
+  Result r = Run(InSmallStore({"inspect"}));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("plugins:      storage mmaplog"));
+  EXPECT_THAT(r.out, HasSubstr("live events 0.1 MiB (100 events"));
+  EXPECT_THAT(r.out, HasSubstr("storage.bytes_on_disk "));
+  EXPECT_THAT(r.out, HasSubstr("  big\t100 events"));
 }
 #endif
 

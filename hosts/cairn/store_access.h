@@ -72,8 +72,20 @@ class StoreAccess {
   // sealed events opened") if there was no problem; Corruption or
   // Integrity if there was; Unsupported where the store cannot be verified
   // from here (e.g. through a server).
+  // With `deep`, also when the storage check found problems and whatever
+  // the cipher, every event is opened through its codec and cipher
+  // (Store::CheckSeals): each failure names stream, revision and position.
   virtual absl::StatusOr<std::string> Verify(
-      const std::function<void(const std::string&)>& on_problem) = 0;
+      const std::function<void(const std::string&)>& on_problem,
+      bool deep = false) = 0;
+
+  // The plugins the store runs with and its log's watermarks, for `cairn
+  // inspect`; Unsupported where they cannot be read from here.
+  struct Summary {
+    std::string storage, codec, cipher, replication;
+    LogState log;
+  };
+  virtual absl::StatusOr<Summary> GetSummary() = 0;
 };
 
 }  // namespace cairn::cli

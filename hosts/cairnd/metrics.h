@@ -95,8 +95,9 @@ struct StoreStatMetric {
   std::string name;
   bool counter = false;
 };
-inline constexpr const char* kStoreStatCounters[] = {"fsyncs",
-                                                     "fsync_seconds"};
+inline constexpr const char* kStoreStatCounters[] = {
+    "fsyncs", "fsync_seconds", "segments_removed", "checkpoints_written",
+    "index_released_bytes"};
 StoreStatMetric StoreStatMetricFor(const std::string& key);
 
 // Resident memory of this process in bytes, from /proc/self/statm; 0 when

@@ -14,6 +14,25 @@ TEST(StoreStatMetric, KnownTotalsAreCountersNamedTotal) {
   EXPECT_TRUE(fsyncs.counter);
 }
 
+// mmaplog's monotonic stats (docs/mmaplog.md, Stats) are counters; its
+// sizes and positions stay gauges.
+TEST(StoreStatMetric, MmaplogMonotonicStatsAreCounters) {
+  for (const char* key :
+       {"storage.segments_removed", "storage.checkpoints_written",
+        "storage.index_released_bytes"}) {
+    const StoreStatMetric metric = StoreStatMetricFor(key);
+    EXPECT_TRUE(metric.counter) << key;
+    EXPECT_EQ(metric.name.substr(metric.name.size() - 6), "_total") << key;
+  }
+  EXPECT_EQ(StoreStatMetricFor("storage.segments_removed").name,
+            "cairn_storage_segments_removed_total");
+  for (const char* key :
+       {"storage.bytes_on_disk", "storage.segment_file_bytes",
+        "storage.first_position", "storage.recovery_scanned_records"}) {
+    EXPECT_FALSE(StoreStatMetricFor(key).counter) << key;
+  }
+}
+
 TEST(StoreStatMetric, TotalSuffixMakesACounterWithoutDoublingIt) {
   auto total = StoreStatMetricFor("replication.shipped_bytes_total");
   EXPECT_EQ(total.name, "cairn_replication_shipped_bytes_total");

@@ -219,9 +219,10 @@ class Store {
     uint64_t failed = 0;  // events that failed to open or decode
   };
   // Opens (and decodes) every stored event as a read would, changing
-  // nothing, and calls on_problem once per event that fails, naming stream
-  // and revision. With no cipher configured sealed events fail, naming the
-  // cipher they need. Snapshots are not checked. Fails only if storage does.
+  // nothing, and calls on_problem once per event that fails, naming stream,
+  // revision and position. With no cipher configured sealed events fail, naming
+  // the cipher they need. Snapshots are not checked. Fails only if storage
+  // does.
   absl::StatusOr<SealCheck> CheckSeals(
       const std::function<void(const std::string&)>& on_problem);
 

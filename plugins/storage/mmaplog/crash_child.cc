@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   LogOptions options;
   options.path = argv[1];
   options.segment_size = crash::kSegmentSize;
+  options.allocation_step = crash::kAllocationStep;
   options.fsync = FsyncMode::kAlways;
   options.stream_bucket_bits = 6;
   // "control": also delete-to and snapshot writes (control records), each

@@ -11,6 +11,9 @@
 namespace cairn::mmaplog::crash {
 
 inline constexpr uint64_t kSegmentSize = 128 << 10;  // many rotations
+// Two allocation steps a segment: kills land while segments get their disk
+// in steps too (docs/mmaplog.md, "Disk in steps").
+inline constexpr uint64_t kAllocationStep = 64 << 10;
 inline constexpr int kThreads = 3;
 inline constexpr int kStreamsPerThread = 4;
 inline constexpr uint32_t kMaxBatch = 6;

@@ -17,6 +17,21 @@
 
 namespace cairn::mmaplog {
 
+// How a file's blocks are provided (FileSystem::CreateMapped,
+// MappedFile::Allocate).
+enum class FileFill {
+  // Allocated but not written (fallocate: on ext4 and XFS "unwritten
+  // extents"). Cheap to create, but the first sync after storing into a
+  // fresh region must also write the file's extent metadata.
+  kAllocate,
+  // Zeros written through the file one page per write and synced, as WAL
+  // recycling does: later syncs write back only the data pages stored to
+  // (no extent conversion), and the page cache holds single pages, so a
+  // store dirties 4 KiB, not a large folio. Costs one write of the range,
+  // so it is for files that are synced often.
+  kWriteZeros,
+};
+
 // A file mapped read-write and shared, so stores through data() reach the
 // file. The mapping stays valid until the object is destroyed. Thread-safe
 // except for destruction.
@@ -34,7 +49,19 @@ class MappedFile {
   virtual absl::Status Sync(size_t offset, size_t length) = 0;
   // Touches every page (reading) so later stores do not fault in new pages;
   // the file must be all zeros (a fresh segment).
-  virtual absl::Status Prefault() = 0;
+  virtual absl::Status Prefault() { return Prefault(0, size()); }
+  // The same for the pages of [offset, offset + length) only.
+  virtual absl::Status Prefault(size_t offset, size_t length) = 0;
+  // Gives blocks to [offset, offset + length) (whole pages; clamped to the
+  // file), which must hold only zeros or holes: nothing of it is stored to
+  // before this returns. The file's size stays as it is. Durable when it
+  // returns (the range and the file's extent metadata are synced) and
+  // prefaulted, so a later store neither faults in a new page nor, on a
+  // full disk, meets SIGBUS. A filesystem without fallocate leaves kAllocate
+  // ranges sparse (as CreateMapped does). Fails with an Unavailable status
+  // naming the file (ENOSPC included).
+  virtual absl::Status Allocate(size_t offset, size_t length,
+                                FileFill fill) = 0;
   // Gives back the whole pages inside [offset, offset + length): their
   // memory and disk blocks are freed and they read as zeros afterwards. The
   // default frees nothing (a port without hole punching still works).
@@ -70,27 +97,22 @@ class FileSystem {
   // The implementation for this platform. Never null; lives forever.
   static FileSystem* Default();
 
-  // How CreateMapped provides a new file's blocks.
-  enum class Fill {
-    // Allocated but not written (posix_fallocate: on ext4 and XFS "unwritten
-    // extents"). Cheap to create, but the first sync after storing into a
-    // fresh region must also write the file's extent metadata.
-    kAllocate,
-    // Zeros written through the file one page per write and synced, as WAL
-    // recycling does: later syncs write back only the data pages stored to
-    // (no extent conversion), and the page cache holds single pages, so a
-    // store dirties 4 KiB, not a large folio. Costs one write of the whole
-    // file, so it is for files that are synced often.
-    kWriteZeros,
-  };
+  using Fill = FileFill;
 
-  // Creates `path` (must not exist) of exactly `size` bytes, all zero, with
-  // its blocks allocated (see Fill), and maps it. If `durable`, syncs the
-  // file and its directory first (scratch files such as the index arena skip
+  // Creates `path` (must not exist) of exactly `size` bytes, all zero, and
+  // maps it. The blocks of the first `allocate` bytes (default: all; rounded
+  // up to whole pages) are allocated (see Fill); the rest is a hole that
+  // takes no disk until MappedFile::Allocate gives it blocks. The size is
+  // set before any block is allocated, so a crash leaves either no file, an
+  // empty one, or one of `size` bytes of zeros. If `durable`, syncs the file
+  // and its directory first (scratch files such as the index arena skip
   // that).
   virtual absl::StatusOr<std::unique_ptr<MappedFile>> CreateMapped(
       const std::string& path, size_t size, bool durable = true,
-      Fill fill = Fill::kAllocate) = 0;
+      Fill fill = Fill::kAllocate, size_t allocate = SIZE_MAX) = 0;
+  // Disk space the file's blocks take (st_blocks * 512): holes and punched
+  // pages do not count.
+  virtual absl::StatusOr<uint64_t> DiskUsage(const std::string& path) = 0;
   // Maps an existing file at its current size.
   virtual absl::StatusOr<std::unique_ptr<MappedFile>> OpenMapped(
       const std::string& path) = 0;

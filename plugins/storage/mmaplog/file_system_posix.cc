@@ -20,6 +20,9 @@ absl::Status OsError(const std::string& what, const std::string& path) {
                                 "' failed: " + std::strerror(errno));
 }
 
+absl::Status AllocateRange(int fd, const std::string& path, size_t offset,
+                           size_t length, FileFill fill);
+
 class PosixMappedFile : public MappedFile {
  public:
   PosixMappedFile(std::string path, int fd, uint8_t* data, size_t size)
@@ -54,20 +57,28 @@ class PosixMappedFile : public MappedFile {
     return absl::OkStatus();
   }
 
-  absl::Status Prefault() override {
-    long page = sysconf(_SC_PAGESIZE);
-    uint64_t sum = 0;
-    for (size_t off = 0; off < size_; off += static_cast<size_t>(page)) {
-      // A read brings the (zero) page into the page cache and maps it, so a
-      // later store takes only a cheap write-enable fault instead of
-      // allocating and zeroing a page. Reading, not writing, keeps the pages
-      // clean: a sync then writes only what appenders wrote.
-      sum += *static_cast<volatile uint8_t*>(data_ + off);
-    }
-    if (sum != 0) {
+  absl::Status Prefault(size_t offset, size_t length) override {
+    if (Touch(offset, length) != 0) {
       return absl::DataLossError("new segment '" + path_ +
                                  "' is not zero-filled");
     }
+    return absl::OkStatus();
+  }
+
+  absl::Status Allocate(size_t offset, size_t length, FileFill fill) override {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t from = offset / page * page;
+    const size_t to = std::min(
+        size_, (offset + std::min(length, size_) + page - 1) / page * page);
+    if (from >= to) return absl::OkStatus();
+    absl::Status s = AllocateRange(fd_, path_, from, to - from, fill);
+    if (!s.ok()) return s;
+    // The range's pages and the extent metadata the allocation changed
+    // (vfs_fsync_range commits the journal): an appender's first sync in
+    // the range then writes only its data.
+    s = Sync(from, to - from);
+    if (!s.ok()) return s;
+    (void)Touch(from, to - from);
     return absl::OkStatus();
   }
 
@@ -92,6 +103,21 @@ class PosixMappedFile : public MappedFile {
   }
 
  private:
+  // Reads the first byte of every page of the range; returns their sum.
+  uint64_t Touch(size_t offset, size_t length) const {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t end = std::min(size_, offset + std::min(length, size_));
+    uint64_t sum = 0;
+    for (size_t off = offset / page * page; off < end; off += page) {
+      // A read brings the (zero) page into the page cache and maps it, so a
+      // later store takes only a cheap write-enable fault instead of
+      // allocating and zeroing a page. Reading, not writing, keeps the pages
+      // clean: a sync then writes only what appenders wrote.
+      sum += *static_cast<volatile uint8_t*>(data_ + off);
+    }
+    return sum;
+  }
+
   std::string path_;
   int fd_;
   uint8_t* data_;
@@ -147,19 +173,21 @@ absl::Status WriteAll(int fd, const std::string& path, const char* p,
   return absl::OkStatus();
 }
 
-// Writes `size` zero bytes from offset 0 one page per write(2): the page
+// Writes `size` zero bytes from `offset` one page per write(2): the page
 // cache then holds order-0 pages (one large write would get large folios,
 // and a later 256-byte store would dirty, and a sync write back, a whole
 // folio), and the file's extents are written ones. Every kWritebackChunk is
 // sent to the disk and waited for before the next is written, so the disk
 // queue never holds more than that of zeros ahead of an appender's sync.
-absl::Status WriteZeros(int fd, const std::string& path, size_t size) {
+absl::Status WriteZeros(int fd, const std::string& path, size_t offset,
+                        size_t size) {
   constexpr size_t kWritebackChunk = 1u << 20;
   static const char kZeroPage[4096] = {};
-  size_t off = 0;
-  size_t chunk_start = 0;
-  while (off < size) {
-    size_t n = std::min(sizeof kZeroPage, size - off);
+  const size_t end = offset + size;
+  size_t off = offset;
+  size_t chunk_start = offset;
+  while (off < end) {
+    size_t n = std::min(sizeof kZeroPage, end - off);
     ssize_t w = pwrite(fd, kZeroPage, n, static_cast<off_t>(off));
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
@@ -167,7 +195,7 @@ absl::Status WriteZeros(int fd, const std::string& path, size_t size) {
       return OsError("write zeros to", path);
     }
     off += static_cast<size_t>(w);
-    if (off - chunk_start >= kWritebackChunk || off == size) {
+    if (off - chunk_start >= kWritebackChunk || off == end) {
       if (sync_file_range(fd, static_cast<off_t>(chunk_start),
                           static_cast<off_t>(off - chunk_start),
                           SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
@@ -180,39 +208,42 @@ absl::Status WriteZeros(int fd, const std::string& path, size_t size) {
   return absl::OkStatus();
 }
 
+// Gives blocks to [offset, offset + length) of `fd` as `fill` says. Without
+// fallocate (EOPNOTSUPP, EINVAL) a kAllocate range stays sparse.
+absl::Status AllocateRange(int fd, const std::string& path, size_t offset,
+                           size_t length, FileFill fill) {
+  if (length == 0) return absl::OkStatus();
+  if (fill == FileFill::kWriteZeros)
+    return WriteZeros(fd, path, offset, length);
+  int rc = posix_fallocate(fd, static_cast<off_t>(offset),
+                           static_cast<off_t>(length));
+  if (rc == 0 || rc == EOPNOTSUPP || rc == EINVAL) return absl::OkStatus();
+  errno = rc;
+  return OsError("allocate space for", path);
+}
+
 class PosixFileSystem : public FileSystem {
  public:
   absl::StatusOr<std::unique_ptr<MappedFile>> CreateMapped(
-      const std::string& path, size_t size, bool durable,
-      Fill fill) override {
+      const std::string& path, size_t size, bool durable, Fill fill,
+      size_t allocate) override {
     int fd = OpenPrivate(path, O_RDWR | O_EXCL);
     if (fd < 0) return OsError("create", path);
-    if (fill == Fill::kWriteZeros) {
-      absl::Status s = WriteZeros(fd, path, size);
-      if (!s.ok()) {
-        close(fd);
-        unlink(path.c_str());
-        return s;
-      }
+    // The size first: a crash then leaves a file of `size` zeros (or an
+    // empty one), never a short file with blocks.
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t blocks = std::min(
+        size, allocate >= size ? size : (allocate + page - 1) / page * page);
+    absl::Status s;
+    if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+      s = OsError("resize", path);
+    } else {
+      s = AllocateRange(fd, path, 0, blocks, fill);
     }
-    int rc = fill == Fill::kWriteZeros
-                 ? 0
-                 : posix_fallocate(fd, 0, static_cast<off_t>(size));
-    if (rc != 0) {
-      // Filesystems without fallocate: fall back to a sparse file.
-      if (rc != EOPNOTSUPP && rc != EINVAL) {
-        errno = rc;
-        absl::Status s = OsError("allocate space for", path);
-        close(fd);
-        unlink(path.c_str());
-        return s;
-      }
-      if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
-        absl::Status s = OsError("resize", path);
-        close(fd);
-        unlink(path.c_str());
-        return s;
-      }
+    if (!s.ok()) {
+      close(fd);
+      unlink(path.c_str());
+      return s;
     }
     if (!durable) return MapFd(path, fd, size);
     if (fsync(fd) != 0) {
@@ -311,6 +342,12 @@ class PosixFileSystem : public FileSystem {
       return OsError("remove", path);
     }
     return absl::OkStatus();
+  }
+
+  absl::StatusOr<uint64_t> DiskUsage(const std::string& path) override {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return OsError("stat", path);
+    return static_cast<uint64_t>(st.st_blocks) * 512;
   }
 
   absl::StatusOr<uint64_t> FileSize(const std::string& path) override {

@@ -106,6 +106,12 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
         "option 'segment-size': " + std::to_string(options.segment_size) +
         " bytes is not a multiple of 4 KiB between 64 KiB and 1 GiB");
   }
+  if (options.allocation_step < (64u << 10) ||
+      options.allocation_step % 4096 != 0) {
+    return absl::InvalidArgumentError(
+        "option 'allocation-step': " + std::to_string(options.allocation_step) +
+        " bytes is not a multiple of 4 KiB of at least 64 KiB");
+  }
   if (options.stream_bucket_bits < 4 || options.stream_bucket_bits > 26) {
     return absl::InvalidArgumentError("stream bucket bits must be 4..26");
   }
@@ -216,15 +222,32 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
       if (!rm.ok()) return rm;
     }
   }
-  if (!file.ok()) {
-    // With syncs on the append path, write the zeros now (off that path)
-    // so those syncs write back only data; with fsync=never nothing syncs
-    // a segment until it is sealed, and writing it twice would only cost.
+  // With syncs on the append path, write the zeros (off that path) so
+  // those syncs write back only data; with fsync=never nothing syncs a
+  // segment until it is sealed, and writing it twice would only cost. A
+  // reused spare is blank, so zeros may go anywhere in it too.
+  const FileFill fill = ZeroFillPays() ? FileSystem::Fill::kWriteZeros
+                                       : FileSystem::Fill::kAllocate;
+  // A new store's first segment gets all of its zeros inside Open when
+  // zero-fill says so (always, or zero_fill_first_segment: benchmarks of
+  // the steady state, where no zeros are written while they measure).
+  const bool whole = !recovered_ && fill == FileSystem::Fill::kWriteZeros &&
+                     (options_.zero_fill_first_segment ||
+                      options_.zero_fill == ZeroFill::kAlways);
+  const uint64_t first_step =
+      whole
+          ? options_.segment_size
+          : std::min<uint64_t>(options_.allocation_step, options_.segment_size);
+  if (file.ok()) {
+    absl::Status s = (*file)->Allocate(0, first_step, fill);
+    if (!s.ok()) return s;
+  } else {
+    // Full size, blocks for the first step only: the rest is a hole until
+    // ExtendSegment allocates it ahead of the appenders.
     file = fs_->CreateMapped(path, options_.segment_size, /*durable=*/true,
-                             ZeroFillPays() ? FileSystem::Fill::kWriteZeros
-                                            : FileSystem::Fill::kAllocate);
+                             fill, first_step);
     if (!file.ok()) return file.status();
-    absl::Status s = (*file)->Prefault();
+    absl::Status s = (*file)->Prefault(0, first_step);
     if (!s.ok()) return s;
   }
   auto seg = std::make_unique<Segment>();
@@ -233,6 +256,8 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
   seg->data = seg->file->data();
   seg->size = seg->file->size();
   seg->capacity_units = static_cast<uint32_t>((seg->size - 8) / 8);
+  seg->allocated.store(std::min<uint64_t>(first_step, seg->size));
+  seg->fill = fill;
   SegmentHeader h;
   h.number = number;
   h.size = seg->size;
@@ -304,6 +329,8 @@ absl::StatusOr<Log::Reservation> Log::Reserve(uint32_t count, uint32_t units,
     uint32_t old_units = static_cast<uint32_t>(old);
     uint64_t old_count = old >> 32;
     if (uint64_t{old_units} + units <= seg->capacity_units) {
+      absl::Status s = EnsureAllocated(seg, (uint64_t{old_units} + units) * 8);
+      if (!s.ok()) return s;
       return Reservation{seg, old_units * 8u,
                          seg->base_position + old_count + 1};
     }
@@ -323,6 +350,9 @@ absl::StatusOr<Log::Reservation> Log::Reserve(uint32_t count, uint32_t units,
 
 absl::Status Log::Rotate(Segment* full, uint32_t end_units,
                          uint64_t last_position) {
+  // The end marker goes where no reservation reached: it may need blocks.
+  absl::Status as = EnsureAllocated(full, uint64_t{end_units} * 8 + 8);
+  if (!as.ok()) return as;
   std::unique_ptr<Segment> next;
   {
     std::unique_lock<std::mutex> lk(spare_mu_);
@@ -334,18 +364,11 @@ absl::Status Log::Rotate(Segment* full, uint32_t end_units,
       absl::Status why = spare_error_.ok()
                              ? absl::CancelledError("the log is closing")
                              : spare_error_;
-      {
-        std::lock_guard<std::mutex> flk(failed_mu_);
-        failure_ = absl::Status(
-            why.code(), "cannot start segment " +
-                            SegmentFileName(full->number + 1) + ": " +
-                            std::string(why.message()) +
-                            "; the log refuses appends until reopened");
-      }
-      failed_.store(true, std::memory_order_release);
-      rotation_generation_.fetch_add(1, std::memory_order_acq_rel);
-      rotation_generation_.notify_all();
-      return Failed();
+      lk.unlock();
+      return FailLog(
+          absl::Status(why.code(), "cannot start segment " +
+                                       SegmentFileName(full->number + 1) +
+                                       ": " + std::string(why.message())));
     }
     next = std::move(spares_.front());
     spares_.pop_front();
@@ -382,9 +405,95 @@ absl::Status Log::Rotate(Segment* full, uint32_t end_units,
   return absl::OkStatus();
 }
 
+absl::Status Log::FailLog(const absl::Status& why) {
+  {
+    std::lock_guard<std::mutex> flk(failed_mu_);
+    if (failure_.ok()) {
+      failure_ = absl::Status(why.code(),
+                              std::string(why.message()) +
+                                  "; the log refuses appends until reopened");
+    }
+  }
+  failed_.store(true, std::memory_order_release);
+  rotation_generation_.fetch_add(1, std::memory_order_acq_rel);
+  rotation_generation_.notify_all();
+  return Failed();
+}
+
+absl::Status Log::EnsureAllocated(Segment* seg, uint64_t end) {
+  const uint64_t allocated = seg->allocated.load(std::memory_order_acquire);
+  if (allocated >= seg->size) return absl::OkStatus();
+  const uint64_t half_step = options_.allocation_step / 2;
+  if (end + half_step <= allocated) return absl::OkStatus();
+  if (end <= allocated) {
+    // In the last half of what has blocks: the preparer allocates the next
+    // step while appenders go on. One request per step.
+    if (!seg->extend_requested.exchange(true, std::memory_order_acq_rel)) {
+      std::lock_guard<std::mutex> lk(spare_mu_);
+      extend_wanted_ = seg;
+      spare_cv_.notify_all();
+    }
+    return absl::OkStatus();
+  }
+  // The preparer fell behind: allocate here rather than store into a hole
+  // (a page fault there allocates too, but a full disk would be SIGBUS).
+  allocation_steps_inline_.fetch_add(1, std::memory_order_relaxed);
+  absl::Status s = ExtendSegment(seg, end);
+  if (!s.ok()) {
+    return FailLog(absl::Status(s.code(), "cannot allocate disk for segment " +
+                                              seg->name() + " up to offset " +
+                                              std::to_string(end) + ": " +
+                                              std::string(s.message())));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Log::ExtendSegment(Segment* seg, uint64_t end) {
+  std::lock_guard<std::mutex> lk(seg->alloc_mu);
+  uint64_t allocated = seg->allocated.load(std::memory_order_acquire);
+  while (allocated < std::min<uint64_t>(end, seg->size)) {
+    const uint64_t next =
+        std::min<uint64_t>(seg->size, allocated + options_.allocation_step);
+    absl::Status s =
+        seg->file->Allocate(allocated, next - allocated, seg->fill);
+    if (!s.ok()) return s;
+    allocated = next;
+    seg->allocated.store(allocated, std::memory_order_release);
+    allocation_steps_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return absl::OkStatus();
+}
+
 void Log::PreparerLoop() {
   std::unique_lock<std::mutex> lk(spare_mu_);
   while (!stopping_.load()) {
+    if (Segment* seg = std::exchange(extend_wanted_, nullptr)) {
+      // First the active segment's next step: appenders are heading there.
+      lk.unlock();
+      absl::Status s;
+      seg->extend_requested.store(false, std::memory_order_seq_cst);
+      // Pinned, so retention cannot unmap it meanwhile (a segment that
+      // stopped being the active one may be sealed and removed).
+      SegmentRef ref(this);
+      if (seg == active_.load(std::memory_order_acquire) &&
+          ref.Switch(seg->number) == seg) {
+        // Up to one step past where appenders have reserved now (so one
+        // whose request came before the flag was cleared is covered too).
+        const uint64_t reserved =
+            (seg->reserve.load(std::memory_order_seq_cst) & 0xFFFFFFFFu) * 8;
+        s = ExtendSegment(seg, std::min<uint64_t>(seg->size, reserved) +
+                                   options_.allocation_step);
+      }
+      ref.Release();
+      lk.lock();
+      if (!s.ok() && options_.warn) {
+        options_.warn("cannot allocate the next step of segment " +
+                      seg->name() +
+                      " ahead of appends: " + std::string(s.message()) +
+                      "; appenders will try again themselves");
+      }
+      continue;
+    }
     if (spares_.size() >= std::max<uint32_t>(1, options_.preallocate_segments)) {
       spare_cv_.wait(lk);
       continue;
@@ -1394,10 +1503,30 @@ void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
                                streams_.NodeBytes() + tags_.NodeBytes() +
                                arena_->allocated_bytes();
   fn("segments", static_cast<double>(segments));
-  fn("bytes_on_disk", static_cast<double>(segments * options_.segment_size));
+  // The files as they are, not segments x the segment-size setting (wrong
+  // after a change of it, and for files that get disk in steps): disk
+  // blocks and logical sizes of the segments in use and the spares made
+  // ahead. One stat(2) a file.
+  uint64_t disk = 0;
+  uint64_t file_bytes = 0;
+  const uint64_t first = first_segment_.load(std::memory_order_acquire);
+  const uint64_t last =
+      active->number + std::max<uint32_t>(1, options_.preallocate_segments);
+  for (uint64_t n = first; n <= last; ++n) {
+    const std::string path = options_.path + "/" + SegmentFileName(n);
+    auto blocks = fs_->DiskUsage(path);
+    if (!blocks.ok()) continue;  // a spare not made yet, a segment just removed
+    disk += *blocks;
+    if (auto size = fs_->FileSize(path); size.ok()) file_bytes += *size;
+  }
+  fn("bytes_on_disk", static_cast<double>(disk));
+  fn("segment_file_bytes", static_cast<double>(file_bytes));
   fn("head_position", static_cast<double>(HeadPosition()));
   fn("first_position", static_cast<double>(FirstPosition()));
   fn("segments_removed", static_cast<double>(segments_removed_.load()));
+  fn("allocation_steps_total", static_cast<double>(allocation_steps_.load()));
+  fn("allocation_steps_inline_total",
+     static_cast<double>(allocation_steps_inline_.load()));
   fn("checkpoints_written", static_cast<double>(checkpoints_written_.load()));
   fn("recovery_scanned_records",
      static_cast<double>(recovery_.scanned_records));

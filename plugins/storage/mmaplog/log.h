@@ -63,6 +63,14 @@ struct LogOptions {
   FsyncMode fsync = FsyncMode::kAlways;
   uint32_t fsync_interval_ms = 100;      // for kInterval
   uint32_t preallocate_segments = 1;     // spare segments kept ready
+  // Disk blocks are given to a segment this many bytes at a time (a
+  // multiple of 4 KiB, at least 64 KiB; larger than segment_size means the
+  // whole segment at once): a new segment file has its full size but blocks
+  // for only its first step, and the preparer thread allocates the next
+  // step (zeros written or fallocate, see zero_fill) while appenders are in
+  // the last half of the allocated part, so a new store takes two steps of
+  // disk, not two segments. The plugin's `allocation-step` option.
+  uint64_t allocation_step = 16ull << 20;
   // With fsync always/interval, whether new segments get zeros written
   // into them (FileSystem::Fill::kWriteZeros) or are only allocated: kAuto
   // while syncs are small (Log::ZeroFillPays), kAlways every segment
@@ -70,10 +78,11 @@ struct LogOptions {
   // `zero-fill` option. Ignored with fsync=never, which never zero-fills.
   ZeroFill zero_fill = ZeroFill::kAuto;
   // Also write the zeros of a new store's first segment, inside Open: a
-  // whole segment written before Open returns (0.5-2 s at 256 MiB), so off
-  // by default; the first segments are then only allocated, and zero-filled
-  // ones follow once a finished segment shows syncs are small. Benchmarks of
-  // the steady state set it.
+  // whole segment written (and given disk: allocation_step does not apply
+  // to it) before Open returns (0.5-2 s at 256 MiB), so off by default; the
+  // first segments are then only allocated, and zero-filled ones follow once a
+  // finished segment shows syncs are small. Benchmarks of the steady state set
+  // it.
   bool zero_fill_first_segment = false;
   uint32_t stream_bucket_bits = 17;      // 2^bits buckets in the stream map
   RetentionMode retention = RetentionMode::kNone;
@@ -167,6 +176,16 @@ struct Segment {
   std::atomic<bool> retired{false};
   // Log::fsyncs_ when it became the active segment (0 if it was at open).
   uint64_t syncs_at_start = 0;
+  // Bytes from offset 0 whose disk blocks are allocated (and prefaulted):
+  // nothing is stored at or beyond it. Grows under alloc_mu, by
+  // Log::ExtendSegment.
+  std::atomic<uint64_t> allocated{0};
+  // How new blocks are given (FileFill::kWriteZeros only where nothing was
+  // ever written: a segment this process created).
+  FileFill fill = FileFill::kAllocate;
+  // An appender asked the preparer to allocate the next step.
+  std::atomic<bool> extend_requested{false};
+  std::mutex alloc_mu;
   std::string name() const;
 };
 
@@ -542,6 +561,17 @@ class Log {
   // appender waiting for durability or a new segment is woken.
   void FailFlusher(const absl::Status& s);
   void PreparerLoop();
+  // Makes sure [0, end) of `seg` has disk blocks before anything is stored
+  // there: returns at once while it has; asks the preparer for the next
+  // step once `end` is in the last half of what is allocated; allocates
+  // inline (on the append path) only if the preparer fell behind. A failure
+  // (disk full) fails the log like a failed rotation: a reservation that
+  // cannot be written leaves a hole nothing can fill.
+  absl::Status EnsureAllocated(Segment* seg, uint64_t end);
+  // Allocates steps of `seg` until at least `end` bytes have blocks.
+  absl::Status ExtendSegment(Segment* seg, uint64_t end);
+  // Marks the log failed with `why` (appends refused until reopened).
+  absl::Status FailLog(const absl::Status& why);
   absl::Status SyncCommitted(uint64_t* synced_position);
   // Syncs (and seals, when finished) every segment that may hold records
   // committed and not yet synced: what was committed before the call is
@@ -575,6 +605,10 @@ class Log {
   std::atomic<uint64_t> first_segment_{1};
   std::atomic<uint64_t> first_position_{1};
   std::atomic<uint64_t> segments_removed_{0};
+  // Allocation steps given to segments since open, and those an appender
+  // had to give on its own path because the preparer was behind.
+  std::atomic<uint64_t> allocation_steps_{0};
+  std::atomic<uint64_t> allocation_steps_inline_{0};
   std::atomic<uint64_t> checkpoints_written_{0};
   std::atomic<Segment*> active_{nullptr};
   std::atomic<uint64_t> rotation_generation_{0};
@@ -588,6 +622,8 @@ class Log {
   static constexpr uint64_t kNoSegmentFinished = ~uint64_t{0};
   std::atomic<uint64_t> syncs_in_last_segment_{kNoSegmentFinished};
   absl::Status spare_error_;
+  // The active segment an appender asked to extend (PreparerLoop).
+  Segment* extend_wanted_ = nullptr;
 
   // Batch hints. An appender whose batch the committer need not index
   // record by record (no record is a stream's first, none has tags; the

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
+#include <chrono>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -382,6 +386,81 @@ TEST_F(MmapLogTest, FsyncAlwaysGatheringCountsReturnToZero) {
   });
   EXPECT_EQ(in_flight, 0);
   EXPECT_EQ(waiters, 0);
+}
+
+double StatOf(const Log& log, const std::string& name) {
+  double value = -1;
+  log.Stats([&](const char* n, double v) {
+    if (name == n) value = v;
+  });
+  return value;
+}
+
+// Disk blocks and logical sizes of the segment files in `dir`.
+void SegmentFiles(const std::string& dir, uint64_t* disk, uint64_t* size) {
+  *disk = *size = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() != 12 || name.substr(8) != ".log") continue;
+    struct stat st {};
+    ASSERT_EQ(stat(e.path().c_str(), &st), 0);
+    *disk += static_cast<uint64_t>(st.st_blocks) * 512;
+    *size += static_cast<uint64_t>(st.st_size);
+  }
+}
+
+// bytes_on_disk is what the segment files take, not segments x the current
+// segment-size option: right after that option changed on reopen, and for
+// files that get their disk in steps.
+TEST_F(MmapLogTest, BytesOnDiskMeasuresTheSegmentFilesAsTheyAre) {
+  LogOptions o = Options();
+  o.segment_size = 256u << 10;
+  o.allocation_step = 64u << 10;
+  {
+    auto log = Log::Open(o);
+    ASSERT_TRUE(log.ok()) << log.status();
+    for (int i = 0; i < 40; ++i) {
+      ASSERT_TRUE(Append(**log, "s", Any(), {std::string(10000, 'x')}).ok());
+    }
+  }
+  // The same store with another segment size: old segments keep theirs.
+  o.segment_size = 1u << 20;
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status();
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(Append(**log, "s", Any(), {std::string(10000, 'y')}).ok());
+  }
+  ASSERT_TRUE((*log)->WaitForSpares(std::chrono::seconds(60)));
+  ASSERT_TRUE((*log)->Flush().ok());
+  uint64_t disk = 0, size = 0;
+  SegmentFiles(o.path, &disk, &size);
+  EXPECT_EQ(StatOf(**log, "bytes_on_disk"), static_cast<double>(disk));
+  EXPECT_EQ(StatOf(**log, "segment_file_bytes"), static_cast<double>(size));
+  EXPECT_NE(StatOf(**log, "bytes_on_disk"),
+            StatOf(**log, "segments") * static_cast<double>(o.segment_size));
+}
+
+// segments_removed counts segments retention removed over the store's life,
+// not since this open.
+TEST_F(MmapLogTest, SegmentsRemovedSurvivesAReopen) {
+  LogOptions o = Options();
+  o.retention = RetentionMode::kBytes;
+  o.retention_bytes = 4 * o.segment_size;
+  double removed = 0;
+  {
+    auto log = Log::Open(o);
+    ASSERT_TRUE(log.ok()) << log.status();
+    for (int i = 0; i < 500; ++i) {
+      ASSERT_TRUE(Append(**log, "s", Any(), {std::string(900, 'r')}).ok());
+    }
+    ASSERT_TRUE((*log)->Flush().ok());
+    ASSERT_TRUE((*log)->RunMaintenance().ok());
+    removed = StatOf(**log, "segments_removed");
+    ASSERT_GT(removed, 0);
+  }
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(StatOf(**log, "segments_removed"), removed);
 }
 
 }  // namespace

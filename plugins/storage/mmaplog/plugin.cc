@@ -68,6 +68,9 @@ class MmapLogStorage : public sdk::Storage {
           " is not between 1 and 16");
     }
     lo.preallocate_segments = static_cast<uint32_t>(spares);
+    s = options.GetSize("allocation-step", lo.allocation_step,
+                        &lo.allocation_step);
+    if (!s.ok()) return s;
     uint64_t streams_hint = 0;
     s = options.GetUint("expected-streams", 100000, &streams_hint);
     if (!s.ok()) return s;
@@ -312,6 +315,9 @@ CAIRN_STORAGE_PLUGIN(
                            "synced (always: before an append returns)"),
     cairn::sdk::OptionDesc("preallocate-segments", CAIRN_OPT_UINT, "1",
                            "spare segments made ahead of need, 1..16"),
+    cairn::sdk::OptionDesc("allocation-step", CAIRN_OPT_SIZE, "16MiB",
+                           "disk is given to a segment this much at a time, "
+                           "ahead of appends (a new store takes two steps)"),
     cairn::sdk::OptionDesc("expected-streams", CAIRN_OPT_UINT, "100000",
                            "sizes the stream table; not a limit"),
     cairn::sdk::OptionDesc("retention", CAIRN_OPT_STRING, "none",

@@ -551,6 +551,10 @@ absl::Status Log::Recover() {
   }
 
   first_segment_.store(used.front()->number);
+  // Segments are numbered from 1 and only ever removed from the front
+  // (retention, or a repair that lets the log start later), so the count
+  // removed over the store's life survives a reopen without being stored.
+  segments_removed_.store(used.front()->number - 1);
   first_position_.store(used.front()->base_position + 1);
   auto scan_start = std::chrono::steady_clock::now();
   uint64_t expected = used.front()->base_position;
@@ -695,6 +699,17 @@ absl::Status Log::Recover() {
     synced_segment_ = seg->number + 1;
   }
   synced_segment_ = std::min(synced_segment_, last->number);
+  // What a recovered segment has blocks for is not known (an older mmaplog
+  // allocated whole segments, this one allocates steps): at least every
+  // page up to its end of records (a segment made here knows its own). Later
+  // steps are only fallocated (FileFill::kAllocate), which never changes bytes
+  // already there.
+  for (auto& seg : used) {
+    const uint64_t end = (seg->reserve.load() & 0xFFFFFFFFu) * 8 + 8;
+    seg->allocated.store(std::max<uint64_t>(
+        seg->allocated.load(),
+        std::min<uint64_t>(seg->size, (end + 4095) / 4096 * 4096)));
+  }
   for (auto& seg : used) segment_owner_.push_back(std::move(seg));
 
   if (options_.repair && !recovery_.repairs.empty()) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "crc32c.h"
 #include "log.h"
@@ -1042,6 +1043,164 @@ TEST(MmapLogRecovery, NewStoreAndStoreThatNeverHeldAnEventStillOpen) {
   EXPECT_TRUE((*log)->recovery().problems.empty());
   AppendN(**log, 2, "s", 10);
   EXPECT_EQ((*log)->HeadPosition(), 2u);
+}
+
+// ---- Footprint: segments get disk in steps --------------------------------
+
+// Disk blocks (st_blocks) of the segment files of `dir`, and their count.
+uint64_t SegmentDiskBytes(const std::string& dir, int* files = nullptr) {
+  uint64_t bytes = 0;
+  int n = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() != 12 || name.substr(8) != ".log") continue;
+    struct stat st {};
+    EXPECT_EQ(stat(e.path().c_str(), &st), 0);
+    bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+    ++n;
+  }
+  if (files != nullptr) *files = n;
+  return bytes;
+}
+
+uint64_t FolderDiskBytes(const std::string& dir) {
+  uint64_t bytes = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    struct stat st {};
+    if (lstat(e.path().c_str(), &st) == 0) {
+      bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+    }
+  }
+  return bytes;
+}
+
+// Small-store options with segments of `segment_size` given disk 64 KiB at
+// a time.
+LogOptions SteppedOptions(const std::string& dir, uint64_t segment_size) {
+  LogOptions o = Options(dir);
+  o.segment_size = segment_size;
+  o.allocation_step = 64u << 10;
+  return o;
+}
+
+// A new store with the default options (256 MiB segments) takes at most
+// 64 MiB of disk: its segment and its spare have their full size but blocks
+// for one allocation step each.
+TEST(MmapLogFootprint, NewStoreWithDefaultOptionsTakesAtMost64MiB) {
+  ScratchDir dir;
+  LogOptions o;
+  o.path = dir.path() + "/store";
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_TRUE((*log)->WaitForSpares(std::chrono::seconds(60)));
+  int files = 0;
+  const uint64_t segments = SegmentDiskBytes(o.path, &files);
+  EXPECT_EQ(files, 2) << "the segment in use and one spare";
+  EXPECT_LE(segments, 2 * o.allocation_step + (64u << 10));
+  EXPECT_LE(FolderDiskBytes(o.path), 64ull << 20);
+  for (const char* name : {"/00000001.log", "/00000002.log"}) {
+    EXPECT_EQ(std::filesystem::file_size(o.path + name), o.segment_size)
+        << name << ": a segment keeps its logical size";
+  }
+}
+
+// Appends (one writer and two at once, with zeros written into each new
+// step) grow the segments step by step, never store past what has blocks,
+// and a reopen after a crash-like close (no checkpoint, durable marks kept)
+// finds every record: the holes past the end of records in the active
+// segment and in the spare are neither records nor damage.
+TEST(MmapLogFootprint, SegmentsGrowInStepsAndRecoveryKeepsEveryRecord) {
+  ScratchDir dir;
+  LogOptions o = SteppedOptions(dir.path(), 1u << 20);
+  o.fsync = FsyncMode::kAlways;
+  o.zero_fill = ZeroFill::kAlways;
+  o.zero_fill_first_segment = true;
+  uint64_t appended = 0;
+  {
+    auto log = Log::Open(o);
+    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_TRUE((*log)->WaitForSpares(std::chrono::seconds(60)));
+    // zero-fill always: the first segment is zero-filled whole inside the
+    // open; the spare, and every later segment, in steps.
+    EXPECT_LE(SegmentDiskBytes(o.path), o.segment_size + o.allocation_step);
+    // Batches of up to 20 KiB: some cross a step boundary in one go, some
+    // outrun the preparer and allocate on the append path.
+    AppendN(**log, 40, "one", 500, 1);
+    appended += 40;
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 2; ++t) {
+      writers.emplace_back(
+          [&, t] { AppendN(**log, 60, "w" + std::to_string(t), 1000, 20); });
+    }
+    for (auto& w : writers) w.join();
+    appended += 2 * 60 * 20;
+    EXPECT_EQ((*log)->HeadPosition(), appended);
+    EXPECT_EQ(CountAll(**log), appended);
+  }
+  ForgetCheckpoint(dir.path());
+  // About 2.5 MiB of records in 1 MiB segments: the full ones have blocks
+  // for all of it, the last for its records and at most two steps more.
+  int files = 0;
+  const uint64_t disk = SegmentDiskBytes(o.path, &files);
+  EXPECT_GE(files, 3);
+  EXPECT_LE(disk, (files - 2) * o.segment_size + 4 * o.allocation_step +
+                      o.segment_size);
+  {
+    auto log = Log::Open(o);
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_EQ((*log)->recovery().dropped_records, 0u);
+    EXPECT_EQ((*log)->recovery().truncated_bytes, 0u);
+    EXPECT_TRUE((*log)->recovery().problems.empty());
+    EXPECT_EQ(CountAll(**log), appended);
+    // And appends go on in the recovered active segment (fallocated steps).
+    AppendN(**log, 100, "after", 2000, 1);
+    EXPECT_EQ(CountAll(**log), appended + 100);
+  }
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(CountAll(**log), appended + 100);
+}
+
+// A batch that ends past what the segment has blocks for is allocated on
+// the append path, and counted: the stats say how often the preparer was
+// behind.
+TEST(MmapLogFootprint, AnAppendPastTheAllocatedPartAllocatesInlineAndCountsIt) {
+  ScratchDir dir;
+  LogOptions o = SteppedOptions(dir.path(), 1u << 20);
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status();
+  auto stat = [&](const std::string& name) {
+    double value = -1;
+    (*log)->Stats([&](const char* n, double v) {
+      if (name == n) value = v;
+    });
+    return value;
+  };
+  EXPECT_EQ(stat("allocation_steps_inline_total"), 0);
+  AppendN(**log, 1, "big", 300u << 10);  // ends at ~300 KiB, 64 KiB allocated
+  EXPECT_EQ(stat("allocation_steps_inline_total"), 1);
+  EXPECT_GE(stat("allocation_steps_total"), 4);
+  EXPECT_EQ(CountAll(**log), 1u);
+}
+
+// A segment in use is never taken for a blank spare because most of it is
+// a hole: a store whose only records sit in the first step of a large,
+// mostly unallocated segment reopens with all of them, with or without the
+// proof of a clean close.
+TEST(MmapLogFootprint, MostlyUnallocatedSegmentInUseIsNotASpare) {
+  ScratchDir dir;
+  LogOptions o = SteppedOptions(dir.path(), 4u << 20);
+  {
+    auto log = Log::Open(o);
+    ASSERT_TRUE(log.ok()) << log.status();
+    AppendN(**log, 5, "s", 100);
+  }
+  EXPECT_LT(SegmentDiskBytes(o.path), 2 * o.segment_size / 4);
+  ForgetCleanClose(dir.path());
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(CountAll(**log), 5u);
+  EXPECT_EQ((*log)->recovery().dropped_segments, 0u);
 }
 
 }  // namespace

@@ -179,8 +179,12 @@ TEST(MmapLogStoreFolder, StoreThatOthersCanReadIsRefusedNamingTheFix) {
 class OtherUserFileSystem : public FileSystem {
  public:
   absl::StatusOr<std::unique_ptr<MappedFile>> CreateMapped(
-      const std::string& path, size_t size, bool durable, Fill fill) override {
-    return real_->CreateMapped(path, size, durable, fill);
+      const std::string& path, size_t size, bool durable, Fill fill,
+      size_t allocate) override {
+    return real_->CreateMapped(path, size, durable, fill, allocate);
+  }
+  absl::StatusOr<uint64_t> DiskUsage(const std::string& path) override {
+    return real_->DiskUsage(path);
   }
   absl::StatusOr<std::unique_ptr<MappedFile>> OpenMapped(
       const std::string& path) override {
