@@ -399,6 +399,56 @@ TEST_P(OrderedLog, ReadersSeeNothingPastCommittedWithHostCommit) {
   }
 }
 
+TEST_P(OrderedLog, ControlRecordsTakeEffectOnlyOnceCommitted) {
+  SKIP_UNLESS(CAIRN_CAP_HOST_COMMIT, "commit = host (set_committed)");
+  const bool deletes = target().Has(CAIRN_CAP_DELETE);
+  const bool snapshots = target().Has(CAIRN_CAP_SNAPSHOTS);
+  if (!deletes && !snapshots) GTEST_SKIP() << "no delete_to or snapshots";
+  Instance host(target(), {{CAIRN_STORAGE_OPTION_COMMIT, "host"}});
+  ASSERT_OPEN(host);
+  UseStore use(this, host.get());
+  MustAppend("log-a", NoStream(), Events(3, "kept"));  // 1..3
+  if (snapshots) {
+    SaveSnapshot("log-a", 1, 5, "one");
+    SaveSnapshot("log-a", 2, 5, "two");
+  }
+  ASSERT_EQ(api_->flush(store_, error_.get()), CAIRN_OK) << error_.message;
+  const uint64_t committed = LogState().written;
+  ASSERT_EQ(api_->set_committed(store_, committed, error_.get()), CAIRN_OK)
+      << error_.message;
+  const Visible before = See();
+  if (deletes) DeleteTo("log-a", 2);
+  if (snapshots) {
+    SaveSnapshot("log-a", 2, 6, "two replaced");
+    EXPECT_EQ(api_->snapshot_delete(store_, Bytes("log-a"), 1, error_.get()),
+              CAIRN_OK)
+        << error_.message;
+  }
+  ASSERT_EQ(api_->flush(store_, error_.get()), CAIRN_OK) << error_.message;
+  ASSERT_GT(LogState().written, committed) << "no control record was written";
+  ExpectSame(See(), before, kRuleControlTakesEffectWhenCommitted,
+             "shows a control record set_committed never allowed");
+  if (target().Has(CAIRN_CAP_TRUNCATE)) {
+    ASSERT_EQ(api_->truncate_after(store_, committed, 0, error_.get()),
+              CAIRN_OK)
+        << error_.message;
+    ExpectSame(See(), before, kRuleControlTakesEffectWhenCommitted,
+               "after truncate_after cut the uncommitted control records");
+    if (deletes) DeleteTo("log-a", 2);
+    ASSERT_EQ(api_->flush(store_, error_.get()), CAIRN_OK) << error_.message;
+  }
+  // Committed, they take effect.
+  ASSERT_EQ(api_->set_committed(store_, LogState().durable, error_.get()),
+            CAIRN_OK)
+      << error_.message;
+  const Visible after = See();
+  if (deletes) {
+    EXPECT_EQ(after.all.size(), 1u)
+        << kRuleControlTakesEffectWhenCommitted
+        << ": a committed delete_to to revision 2 of 3 events";
+  }
+}
+
 TEST_P(OrderedLog, SetCommittedWakesWaitCommit) {
   SKIP_UNLESS(CAIRN_CAP_HOST_COMMIT, "commit = host (set_committed)");
   SKIP_UNLESS(CAIRN_CAP_LIVE_READS, "wait_commit");

@@ -89,6 +89,10 @@ inline constexpr char kRuleApplyLogAllOrNothing[] =
     "apply-log-refuses-and-writes-nothing";
 inline constexpr char kRuleCommittedNotAheadOfAck[] =
     "committed-not-ahead-of-ack";
+// A DELETE_TO, SNAPSHOT_SAVE or SNAPSHOT_DELETE changes what readers see
+// only once committed; cut uncommitted, it leaves no trace.
+inline constexpr char kRuleControlTakesEffectWhenCommitted[] =
+    "control-records-take-effect-when-committed";
 inline constexpr char kRuleWaitCommitWokenBySetCommitted[] =
     "wait-commit-woken-by-set-committed";
 inline constexpr char kRuleTruncateLeavesNoStaleIndex[] =

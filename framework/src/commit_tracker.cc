@@ -2,11 +2,16 @@
 
 #include <algorithm>
 #include <iterator>
+#include <string>
 
 namespace cairn {
 
 uint64_t CommitTracker::Acknowledge(uint64_t first, uint64_t last) {
   std::lock_guard<std::mutex> lock(mutex_);
+  return AcknowledgeLocked(first, last);
+}
+
+uint64_t CommitTracker::AcknowledgeLocked(uint64_t first, uint64_t last) {
   uint64_t prefix = acknowledged_.load(std::memory_order_relaxed);
   if (first > last || last <= prefix) return prefix;
   first = std::max(first, prefix + 1);
@@ -36,8 +41,14 @@ uint64_t CommitTracker::Acknowledge(uint64_t first, uint64_t last) {
 }
 
 void CommitTracker::Fail(uint64_t first, uint64_t last, absl::Status error) {
+  Fail(first, last, std::move(error), generation());
+}
+
+void CommitTracker::Fail(uint64_t first, uint64_t last, absl::Status error,
+                         uint64_t generation) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (generation != generation_.load(std::memory_order_relaxed)) return;
     if (failed_first_ != 0) return;
     failed_first_ = std::max<uint64_t>(first, 1);
     failed_last_ = std::max(last, failed_first_);
@@ -55,12 +66,59 @@ void CommitTracker::Publish(uint64_t position) {
   published_changed_.notify_all();
 }
 
+uint64_t CommitTracker::Acknowledge(uint64_t first, uint64_t last,
+                                    uint64_t generation) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (generation != generation_.load(std::memory_order_relaxed)) {
+    return acknowledged_.load(std::memory_order_relaxed);
+  }
+  return AcknowledgeLocked(first, last);
+}
+
+void CommitTracker::Reset(uint64_t committed) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ahead_.clear();
+    failed_first_ = 0;
+    failed_last_ = 0;
+    failure_ = absl::OkStatus();
+    acknowledged_.store(committed, std::memory_order_release);
+    published_.store(committed, std::memory_order_release);
+    const uint64_t next = generation_.load(std::memory_order_relaxed) + 1;
+    generation_.store(next, std::memory_order_release);
+    resets_.emplace_back(next, committed);
+    if (resets_.size() > kResetsKept) resets_.pop_front();
+  }
+  published_changed_.notify_all();
+}
+
 absl::Status CommitTracker::Wait(uint64_t position) {
+  return Wait(position, generation());
+}
+
+absl::Status CommitTracker::Wait(uint64_t position, uint64_t started) {
   std::unique_lock<std::mutex> lock(mutex_);
+  // The lowest cut of a Reset since the wait began (UINT64_MAX: none).
+  auto cut_since = [&] {
+    uint64_t cut = UINT64_MAX;
+    for (const auto& [generation, committed] : resets_) {
+      if (generation > started) cut = std::min(cut, committed);
+    }
+    return cut;
+  };
   published_changed_.wait(lock, [&] {
     return published_.load(std::memory_order_relaxed) >= position ||
-           (failed_first_ != 0 && failed_first_ <= position);
+           (failed_first_ != 0 && failed_first_ <= position) ||
+           (generation_.load(std::memory_order_relaxed) != started &&
+            position > cut_since());
   });
+  if (generation_.load(std::memory_order_relaxed) != started &&
+      position > cut_since()) {
+    return absl::AbortedError("position " + std::to_string(position) +
+                              " was cut by a truncation (truncate_after " +
+                              std::to_string(cut_since()) +
+                              ") before it was committed");
+  }
   if (published_.load(std::memory_order_relaxed) >= position)
     return absl::OkStatus();
   return failure_;

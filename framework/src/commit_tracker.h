@@ -13,8 +13,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
+#include <utility>
 
 #include "absl/status/status.h"
 
@@ -36,11 +38,31 @@ class CommitTracker {
   // repeat. Returns the end of the contiguous acknowledged prefix after the
   // call; it never passes a failed range (Fail).
   uint64_t Acknowledge(uint64_t first, uint64_t last);
+  // The same for a range replicate() was asked for when generation() was
+  // `generation`: ignored (returning the prefix) if a Reset came since,
+  // since the positions it names may hold other records now.
+  uint64_t Acknowledge(uint64_t first, uint64_t last, uint64_t generation);
 
   // Records that first..last will never be acknowledged: the prefix stays
   // below `first` for good, and Wait for any position >= first returns
   // `error`. Only the first failure is kept (its range and status).
   void Fail(uint64_t first, uint64_t last, absl::Status error);
+  // The same for a range asked for in `generation` (see Acknowledge).
+  void Fail(uint64_t first, uint64_t last, absl::Status error,
+            uint64_t generation);
+
+  // Storage cut every record after `committed`, its committed watermark
+  // (truncate_after): forgets every acknowledgement beyond it and the
+  // failure, and sets the prefix and the published watermark to
+  // `committed` (lower ones too). A Wait that began before the reset for a
+  // position after `committed` (or one given an older generation) returns
+  // Aborted: that position was cut, and may be reused by another record.
+  // Starts a new generation().
+  void Reset(uint64_t committed);
+  // Changes with each Reset; read it before calling replicate().
+  uint64_t generation() const {
+    return generation_.load(std::memory_order_acquire);
+  }
 
   // Storage's committed watermark has reached `position` (the caller's
   // set_committed returned): wakes the waiters it covers. Keeps the
@@ -54,6 +76,9 @@ class CommitTracker {
   // in flight: every position below is either acknowledged, failed or
   // still in someone's replicate().
   absl::Status Wait(uint64_t position);
+  // The same for a position written when generation() was `generation`:
+  // Aborted at once if a Reset since then cut it.
+  absl::Status Wait(uint64_t position, uint64_t generation);
 
   // The first failure (OK if none) and its range.
   absl::Status failure() const;
@@ -72,6 +97,8 @@ class CommitTracker {
   size_t out_of_order() const;
 
  private:
+  uint64_t AcknowledgeLocked(uint64_t first, uint64_t last);  // mutex_ held
+
   mutable std::mutex mutex_;
   std::condition_variable published_changed_;
   // first -> last of acknowledged ranges beyond the prefix, disjoint and
@@ -82,6 +109,11 @@ class CommitTracker {
   absl::Status failure_;
   std::atomic<uint64_t> acknowledged_;  // written under mutex_
   std::atomic<uint64_t> published_;     // written under mutex_
+  std::atomic<uint64_t> generation_{0};  // written under mutex_
+  // (generation, committed) of recent Resets, oldest first, at most
+  // kResetsKept: what a Wait that began earlier checks. Under mutex_.
+  static constexpr size_t kResetsKept = 64;
+  std::deque<std::pair<uint64_t, uint64_t>> resets_;
 };
 
 }  // namespace cairn

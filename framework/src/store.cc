@@ -592,9 +592,12 @@ struct Store::Impl {
   // committed over the contiguous acknowledged prefix and returns only
   // once committed covers `last`; a replicate failure keeps committed
   // below `first` for good (Stalled).
-  // `what()` is formatted only for a message.
+  // `what()` is formatted only for a message. `generation`: the tracker's,
+  // read while write_order was still held for the write (a truncation in
+  // between makes the answer stale; the tracker then ignores it).
   template <typename What>
-  absl::Status ReplicateAndCommit(uint64_t first, uint64_t last, What&& what) {
+  absl::Status ReplicateAndCommit(uint64_t first, uint64_t last, What&& what,
+                                  uint64_t generation = 0) {
     CallError e;
     absl::Status replicated =
         CheckEach(re->replicate(replication, first, last, &e.error), e, [&] {
@@ -605,14 +608,20 @@ struct Store::Impl {
         });
     if (!host_commit) return replicated;
     if (!replicated.ok()) {
-      tracker->Fail(first, last, replicated);
+      tracker->Fail(first, last, replicated, generation);
       return replicated;
     }
-    const uint64_t prefix = tracker->Acknowledge(first, last);
+    const uint64_t prefix = tracker->Acknowledge(first, last, generation);
     if (prefix > tracker->published()) CommitPrefix(prefix);
     acknowledgements.fetch_add(1, std::memory_order_release);
-    absl::Status committed = tracker->Wait(last);
+    absl::Status committed = tracker->Wait(last, generation);
     if (committed.ok()) return committed;
+    if (absl::IsAborted(committed)) {  // TruncateAfter cut them
+      return MakeStatus(
+          CAIRN_E_FAILED_PRECONDITION,
+          absl::StrCat("positions ", first, "..", last, " (", what(),
+                       ") were not committed: ", committed.message()));
+    }
     return MakeStatus(
         CAIRN_E_FAILED_PRECONDITION,
         absl::StrCat("positions ", first, "..", last, " (", what(),
@@ -635,9 +644,10 @@ struct Store::Impl {
                             bool cover_tail = false) {
     if (!host_commit) return write();
     if (absl::Status fenced = Fenced(what); !fenced.ok()) return fenced;
-    uint64_t first = 0, after = 0;
+    uint64_t first = 0, after = 0, generation = 0;
     {
       absl::WriterMutexLock lock(&write_order);
+      generation = tracker->generation();
       absl::StatusOr<cairn_log_state> state = ReadLogState();
       if (!state.ok()) return state.status();
       first = state->written + 1;
@@ -656,25 +666,27 @@ struct Store::Impl {
     }
     if (after < first)
       return absl::OkStatus();  // nothing written (e.g. an unknown stream)
-    return ReplicateAndCommit(first, after,
-                              [what] { return std::string(what); });
+    return ReplicateAndCommit(
+        first, after, [what] { return std::string(what); }, generation);
   }
 
   // Host commit: after an append whose seal recorded a key in the seal
   // registry (a snapshot record inside the append, at a position no range
   // reports), replicates and commits everything written so far.
   absl::Status CommitSealRegistry() {
-    uint64_t written = 0;
+    uint64_t written = 0, generation = 0, first = 0;
     {
       absl::WriterMutexLock lock(&write_order);
       absl::StatusOr<cairn_log_state> state = ReadLogState();
       if (!state.ok()) return state.status();
       written = state->written;
+      generation = tracker->generation();
+      first = tracker->acknowledged() + 1;
     }
-    const uint64_t first = tracker->acknowledged() + 1;
     if (written < first) return absl::OkStatus();
-    return ReplicateAndCommit(first, written,
-                              [] { return std::string("the seal registry"); });
+    return ReplicateAndCommit(
+        first, written, [] { return std::string("the seal registry"); },
+        generation);
   }
 
   // ---- Read side ----
@@ -1256,9 +1268,11 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
   CallError e;
   cairn_status status;
   recorded_seal_key = false;
+  uint64_t generation = 0;  // host commit: the tracker's (ReplicateAndCommit)
   if (s.host_commit) {
     absl::ReaderMutexLock lock(&s.write_order);
     status = s.st->append(s.storage, &request, &result, &e.error);
+    generation = s.tracker->generation();
   } else {
     status = s.st->append(s.storage, &request, &result, &e.error);
   }
@@ -1275,7 +1289,8 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
   if (!events.empty()) {
     absl::Status rs = s.ReplicateAndCommit(
         result.first_position, result.last_position,
-        [&] { return absl::StrCat("append to stream '", AV(stream), "'"); });
+        [&] { return absl::StrCat("append to stream '", AV(stream), "'"); },
+        generation);
     if (!rs.ok()) return rs;
   }
   return AppendResult{result.first_revision, result.last_revision,
@@ -1617,6 +1632,39 @@ absl::StatusOr<uint64_t> Store::EpochEnd(uint64_t epoch) {
             absl::StrCat("end of epoch ", epoch));
   if (!s.ok()) return s;
   return position;
+}
+
+absl::Status Store::TruncateAfter(uint64_t position, bool allow_committed) {
+  Impl& s = *impl_;
+  if (!CAIRN_HAS_FIELD(cairn_storage_api, s.st, truncate_after) ||
+      s.st->truncate_after == nullptr ||
+      !s.storage_plugin->Has(CAIRN_CAP_TRUNCATE)) {
+    return MakeStatus(
+        CAIRN_E_UNSUPPORTED,
+        absl::StrCat("storage plugin '", s.storage_plugin->name(),
+                     "' cannot truncate (no CAIRN_CAP_TRUNCATE)"));
+  }
+  const std::string what = absl::StrCat("truncate after position ", position);
+  if (!s.host_commit) {
+    return MakeStatus(
+        CAIRN_E_FAILED_PRECONDITION,
+        absl::StrCat(what,
+                     ": needs commit = host (a MULTI_NODE replication "
+                     "plugin, or [storage] commit = host), under which "
+                     "the Store pauses appends for it; nothing was cut"));
+  }
+  absl::WriterMutexLock lock(&s.write_order);  // no write inside storage
+  CallError e;
+  absl::Status cut =
+      Check(s.st->truncate_after(s.storage, position,
+                                 allow_committed ? CAIRN_TRUNCATE_COMMITTED : 0,
+                                 &e.error),
+            e, what);
+  if (!cut.ok()) return cut;
+  absl::StatusOr<cairn_log_state> state = s.ReadLogState();
+  if (!state.ok()) return state.status();
+  s.tracker->Reset(state->committed);
+  return absl::OkStatus();
 }
 
 absl::Status Store::Flush() {

@@ -468,5 +468,82 @@ TEST_F(StoreCommitTest, EpochsOnAStorageWithoutThemAreUnsupported) {
               HasSubstr("storage plugin 'memory' does not support epochs"));
 }
 
+// Store::TruncateAfter: appends are paused (write order) while storage
+// cuts; an append still in replicate() for a cut position fails (its late
+// acknowledgement is ignored, so committed never covers what replaced it),
+// and a store stalled by a failed replicate takes writes again.
+TEST_F(StoreCommitTest,
+       TruncateAfterCutsTheUncommittedTailAndResetsTheTracker) {
+  config_.storage.plugin = "memory";
+  ReplicationGate gate;
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  if (!store->storage_plugin()->Has(CAIRN_CAP_TRUNCATE)) {
+    GTEST_SKIP() << "memory does not truncate";
+  }
+  gate.set_auto_ack(true);
+  ASSERT_TRUE(
+      store->Append("s", ExpectedRevision::Any(), {Event("1"), Event("2")})
+          .ok());
+  gate.set_auto_ack(false);
+  auto held = AppendLater(*store, "t");  // position 3, held in replicate()
+  ASSERT_TRUE(gate.WaitForHeld(1));
+  EXPECT_EQ(State(*store).written, 3u);
+  absl::Status below = store->TruncateAfter(1);
+  EXPECT_EQ(CodeOf(below), CAIRN_E_FAILED_PRECONDITION) << below;
+  ASSERT_TRUE(store->TruncateAfter(2).ok());
+  LogState state = State(*store);
+  EXPECT_EQ(state.written, 2u);
+  EXPECT_EQ(state.committed, 2u);
+  // The cut append's replicate() now answers: too late.
+  ASSERT_TRUE(gate.Release(3));
+  absl::StatusOr<AppendResult> cut = held.get();
+  ASSERT_FALSE(cut.ok());
+  EXPECT_THAT(cut.status().message(),
+              HasSubstr("was cut by a truncation (truncate_after 2)"));
+  // Position 3 again, for another record, committed once acknowledged.
+  auto again = AppendLater(*store, "u");
+  ASSERT_TRUE(gate.WaitForHeld(1));
+  EXPECT_EQ(State(*store).committed, 2u)
+      << "the stale acknowledgement of position 3 committed its new record";
+  ASSERT_TRUE(gate.Release(3));
+  ASSERT_TRUE(again.get().ok());
+  EXPECT_EQ(State(*store).committed, 3u);
+  EXPECT_EQ(*store->HeadRevision("t"), 0u);
+  EXPECT_EQ(*store->HeadRevision("u"), 1u);
+
+  // A failed replicate stalls the store; cutting the unacknowledged tail
+  // lets writes go on.
+  auto failed = AppendLater(*store, "v");  // 4
+  ASSERT_TRUE(gate.WaitForHeld(1));
+  ASSERT_TRUE(gate.Release(4, "no quorum"));
+  EXPECT_FALSE(failed.get().ok());
+  absl::StatusOr<AppendResult> refused =
+      store->Append("w", ExpectedRevision::Any(), {Event("x")});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("refused, nothing written"));
+  ASSERT_TRUE(store->TruncateAfter(3).ok());
+  gate.set_auto_ack(true);
+  absl::StatusOr<AppendResult> after =
+      store->Append("w", ExpectedRevision::Any(), {Event("x")});
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->first_position, 4u);
+  EXPECT_EQ(State(*store).committed, 4u);
+  EXPECT_EQ(CountAll(*store), 4u);
+}
+
+TEST_F(StoreCommitTest, TruncateAfterWithoutHostCommitIsRefused) {
+  config_.storage.plugin = "memory";
+  config_.replication.plugin = "none";
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Append("s", ExpectedRevision::Any(), {Event("1")}).ok());
+  absl::Status s = store->TruncateAfter(0, /*allow_committed=*/true);
+  EXPECT_EQ(CodeOf(s), CAIRN_E_FAILED_PRECONDITION) << s;
+  EXPECT_THAT(s.message(), HasSubstr("needs commit = host"));
+  EXPECT_EQ(CountAll(*store), 1u);
+}
+
 }  // namespace
 }  // namespace cairn

@@ -775,7 +775,12 @@ typedef struct cairn_replication_api {
    * = "host" and calls set_committed once every position up to `last` has
    * been acknowledged.
    * Called from every appending thread, concurrently, with ranges that may
-   * arrive out of position order. */
+   * arrive out of position order.
+   * Idempotent per position: the host may call it again for positions it
+   * already passed (at open it offers the durable but uncommitted tail
+   * again, and retries a range whose call failed), so a position already
+   * shipped or acknowledged must be acknowledged again, never shipped or
+   * counted twice. */
   cairn_status (*replicate)(cairn_replication* replication,
                             uint64_t first_position, uint64_t last_position,
                             cairn_error* error);

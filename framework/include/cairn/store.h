@@ -210,6 +210,19 @@ class Store {
   // <= `epoch` (0 if none): where a rejoining node's log diverges.
   absl::StatusOr<uint64_t> EpochEnd(uint64_t epoch);
 
+  // CAIRN_CAP_TRUNCATE (else Unsupported): removes every record after
+  // `position` (storage's truncate_after), e.g. a deposed primary's
+  // divergent tail after EpochEnd. Below committed needs allow_committed
+  // (CAIRN_TRUNCATE_COMMITTED; FailedPrecondition otherwise). Needs
+  // host_commit() (FailedPrecondition otherwise): appends and control
+  // writes are paused through the Store's write order, which only host
+  // commit takes. While it runs no append or control write is inside
+  // storage; afterwards the commit tracker starts over at storage's
+  // committed watermark: an append still waiting for positions the cut
+  // removed fails with Aborted, a replication answer for them is ignored,
+  // and a stalled commit (a failed replicate) is cleared, so writes go on.
+  absl::Status TruncateAfter(uint64_t position, bool allow_committed = false);
+
   // What CheckSeals found.
   struct SealCheck {
     uint64_t events = 0;  // stored events read, logically deleted included

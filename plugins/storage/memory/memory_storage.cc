@@ -173,6 +173,9 @@ void MemoryStorage::CommitLocked(uint64_t position) {
 
 void MemoryStorage::WriteLocked(RecordPtr record) {
   NoteWrittenLocked(*record);
+  if constexpr (kFault == Fault::kControlBeforeCommit) {
+    if (record->kind != CAIRN_RECORD_EVENT) PublishLocked(*record);
+  }
   const uint64_t position = record->position;
   records_.push_back(std::move(record));
   if (!host_commit_ || kFault == Fault::kCommitAheadOfAck) {

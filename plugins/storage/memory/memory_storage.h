@@ -70,6 +70,8 @@ enum class Fault {
   kEpochEndOneShort,          // epoch_end answers one record too early
   kApplyLogDropsSnapshots,    // apply_log checks SNAPSHOT_SAVE records but
                               // does not keep them
+  kControlBeforeCommit,       // with commit = host, delete_to and snapshot
+                              // writes take effect when written
 };
 
 #ifndef CAIRN_MEMORY_FAULT

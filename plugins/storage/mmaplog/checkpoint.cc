@@ -171,7 +171,19 @@ absl::Status Log::WriteCheckpoint(bool closing) {
       if (seg == nullptr || !seg->sealed.load(std::memory_order_acquire)) break;
       cut_segment = n;
     }
-    if (cut_segment == 0) return absl::OkStatus();  // nothing sealed yet
+    if (cut_segment == 0) {
+      // Nothing sealed yet: the marker still records, once, that records
+      // were synced, so that losing the first segment stays provable.
+      const uint64_t synced = durable_.load(std::memory_order_acquire);
+      if (synced == 0 || marker_proves_records_.load()) return absl::OkStatus();
+      if (ReadMarkerHighWater(fs_, options_.path).position == 0) {
+        absl::Status s = WriteMarkerHighWater(fs_, options_.path,
+                                              MarkerHighWater{0, synced});
+        if (!s.ok()) return s;
+      }
+      marker_proves_records_.store(true);
+      return absl::OkStatus();
+    }
     // The marker's high-water mark (store_folder.h) follows every seal, so
     // that losing every segment stays provable without a checkpoint. Once
     // per segment, in this background thread: the append path never waits

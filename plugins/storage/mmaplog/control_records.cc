@@ -133,6 +133,11 @@ absl::Status Log::AppendControl(uint16_t kind, std::string_view stream,
             kMaxBatchBytes, options_.segment_size - kSegmentHeaderSize - 8)) +
         "); raise segment-size or store less");
   }
+  if (!options_.create) {
+    // A read-only open left a version-1 active segment as it was.
+    absl::Status s = MoveActiveSegmentToCurrentFormat();
+    if (!s.ok()) return s;
+  }
   auto r = Reserve(1, static_cast<uint32_t>(size / 8), required_position);
   if (!r.ok()) return r.status();
   uint8_t* out = r->segment->data + r->offset;
@@ -140,7 +145,11 @@ absl::Status Log::AppendControl(uint16_t kind, std::string_view stream,
                static_cast<uint32_t>(size), kind);
   PublishLength(out, static_cast<uint32_t>(size));
   *position = r->first_position;
-  return FinishAppend(r->first_position);
+  absl::Status s = FinishAppend(r->first_position);
+  // Its effect is visible to the writer once it returns, if committed (with
+  // commit=host, once set_committed covers it).
+  ApplyCommittedControls();
+  return s;
 }
 
 void Log::ApplyControl(Segment* segment, uint32_t offset,
@@ -150,11 +159,58 @@ void Log::ApplyControl(Segment* segment, uint32_t offset,
       RecordCheck::kOk) {
     return;  // recovery and the committer only pass checked records
   }
+  {
+    std::lock_guard<std::mutex> lk(state_mu_);
+    control_applied_ = std::max(control_applied_, h.position);
+    if (h.kind == kKindEpoch) {
+      // The epoch list follows the written log (apply_log and begin_epoch
+      // check new records against it).
+      ApplyControlLocked(segment, offset, record, h);
+      return;
+    }
+    if (h.kind != kKindDeleteTo && h.kind != kKindSnapshotSave &&
+        h.kind != kKindSnapshotDelete) {
+      return;
+    }
+    if (!pending_controls_.empty() &&
+        pending_controls_.back().first >= h.position) {
+      return;  // queued already (a checkpoint's queue replayed over)
+    }
+    pending_controls_.emplace_back(h.position,
+                                   MakeLocation(segment->number, offset));
+    pending_controls_any_.store(true, std::memory_order_release);
+  }
+  ApplyCommittedControls();
+}
+
+void Log::ApplyCommittedControls() {
+  if (!pending_controls_any_.load(std::memory_order_acquire)) return;
+  const uint64_t committed = Committed();
+  SegmentRef pin(this);
+  std::lock_guard<std::mutex> lk(state_mu_);
+  while (!pending_controls_.empty() &&
+         pending_controls_.front().first <= committed) {
+    const uint64_t location = pending_controls_.front().second;
+    pending_controls_.pop_front();
+    Segment* seg = pin.Switch(LocationSegment(location));
+    if (seg == nullptr) continue;  // retention keeps uncommitted segments
+    const uint8_t* record = seg->data + LocationOffset(location);
+    RecordHeader h;
+    if (CheckRecord(record, LoadLength(record), &h, /*check_body=*/false) !=
+        RecordCheck::kOk) {
+      continue;
+    }
+    ApplyControlLocked(seg, LocationOffset(location), record, h);
+  }
+  pending_controls_any_.store(!pending_controls_.empty(),
+                              std::memory_order_release);
+}
+
+void Log::ApplyControlLocked(Segment* segment, uint32_t offset,
+                             const uint8_t* record, const RecordHeader& h) {
   const std::string_view name = h.StreamName(record);
   const uint8_t* data = record + kRecordHeaderSize + h.stream_len + h.type_len +
                         h.writer_len + h.metadata_len;
-  std::lock_guard<std::mutex> lk(state_mu_);
-  control_applied_ = std::max(control_applied_, h.position);
   switch (h.kind) {
     case kKindDeleteTo: {
       StreamState* s = streams_.Find(name);
@@ -211,7 +267,7 @@ void Log::ApplyControl(Segment* segment, uint32_t offset,
   }
 }
 
-absl::Status Log::PrepareControlRecords() {
+absl::Status Log::MoveActiveSegmentToCurrentFormat() {
   Segment* active = active_.load(std::memory_order_acquire);
   SegmentHeader h;
   if (active != nullptr && h.DecodeFrom(active->data) &&
@@ -224,10 +280,26 @@ absl::Status Log::PrepareControlRecords() {
     absl::Status s = active->file->Sync(0, kSegmentHeaderSize);
     if (!s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+absl::Status Log::PrepareControlRecords() {
+  // Only an open that may write upgrades the format: one for a command that
+  // only reads (create = false) reads a version-1 segment as it is, and the
+  // first control record written moves it on (AppendControl).
+  if (options_.create) {
+    absl::Status s = MoveActiveSegmentToCurrentFormat();
+    if (!s.ok()) return s;
+  }
   const uint64_t written = watermark_.load(std::memory_order_acquire);
   {
     std::lock_guard<std::mutex> lk(state_mu_);
     if (control_applied_ <= written) return absl::OkStatus();
+    recovery_.control_state_rebuilt =
+        "the checkpoint's control state includes the control record at "
+        "position " +
+        std::to_string(control_applied_) + ", but the log ends at " +
+        std::to_string(written) + "; derived again from the log";
   }
   // The checkpoint's control state includes records recovery did not keep
   // (a torn tail after the checkpoint): derive it again from the log alone.
@@ -239,8 +311,11 @@ absl::Status Log::RebuildControlState() {
     std::lock_guard<std::mutex> lk(state_mu_);
     snapshots_.clear();
     last_delete_at_.clear();
-    epochs_.clear();
+    // Epochs whose EPOCH record retention removed (retention.state) stay.
+    epochs_ = retired_epochs_;
     control_applied_ = 0;
+    pending_controls_.clear();
+    pending_controls_any_.store(false, std::memory_order_release);
     const uint64_t ordinals = stream_count_.load();
     for (uint64_t o = 1; o <= ordinals; ++o) {
       reinterpret_cast<StreamState*>(ordinals_.Get(o - 1))->deleted_to.store(0);
@@ -362,6 +437,13 @@ absl::Status Log::UpgradeLegacyFiles() {
       });
   if (!s.ok() && !absl::IsCancelled(s)) return s;
   if (!have_deletes && !have_snapshots) return absl::OkStatus();
+  if (!options_.create) {
+    // A command that only reads rewrites nothing: deletes.log is applied as
+    // it is (LoadDeletes) and SnapshotLoad also reads snapshots/; the next
+    // open that may write upgrades the store.
+    legacy_snapshots_.store(have_snapshots);
+    return absl::OkStatus();
+  }
   auto hook = [&](std::string_view step) {
     return options_.upgrade_hook ? options_.upgrade_hook(step)
                                  : absl::OkStatus();
@@ -502,10 +584,14 @@ absl::Status Log::SnapshotDeleteMatching(
   if (!s.ok()) return s;
   std::lock_guard<std::mutex> lk(control_mu_);
   {
-    // Nothing matching: nothing to record.
+    // Nothing matching: nothing to record. (While control records wait to
+    // be committed, a save among them may match: then it is recorded.)
     std::lock_guard<std::mutex> state(state_mu_);
     auto it = snapshots_.find(stream);
-    if (it == snapshots_.end() ||
+    if (pending_controls_.empty() && it == snapshots_.end()) {
+      return absl::OkStatus();
+    }
+    if (pending_controls_.empty() &&
         std::none_of(it->second.begin(), it->second.end(),
                      [&](const SnapshotEntry& e) {
                        return Matches(criteria, e.revision, e.timestamp_us);
@@ -527,8 +613,8 @@ absl::Status Log::SnapshotLoad(
   {
     std::lock_guard<std::mutex> lk(state_mu_);
     auto it = snapshots_.find(stream);
-    if (it == snapshots_.end()) return absl::OkStatus();
-    for (const SnapshotEntry& e : it->second) {
+    const std::vector<SnapshotEntry> none;
+    for (const SnapshotEntry& e : it == snapshots_.end() ? none : it->second) {
       if (e.position > committed) continue;
       if (!Matches(criteria, e.revision, e.timestamp_us)) continue;
       if (!found || e.revision > best.revision ||
@@ -536,6 +622,31 @@ absl::Status Log::SnapshotLoad(
         best = e;
         found = true;
       }
+    }
+  }
+  if (legacy_snapshots_.load()) {
+    // A read-only open of a store from before snapshots were records: its
+    // snapshots/ files count too, the best of both wins.
+    SnapshotStore legacy(fs_, options_.path + "/snapshots", false);
+    std::string data;
+    cairn_snapshot from_file{};
+    bool in_file = false;
+    absl::Status s =
+        legacy.Load(stream, criteria, [&](const cairn_snapshot& x) {
+          from_file = x;
+          data.assign(reinterpret_cast<const char*>(x.data.data), x.data.size);
+          in_file = true;
+        });
+    if (!s.ok()) return s;
+    if (in_file && (!found || from_file.revision > best.revision ||
+                    (from_file.revision == best.revision &&
+                     from_file.timestamp_us > best.timestamp_us))) {
+      from_file.stream = cairn_bytes{
+          reinterpret_cast<const uint8_t*>(stream.data()), stream.size()};
+      from_file.data = cairn_bytes{
+          reinterpret_cast<const uint8_t*>(data.data()), data.size()};
+      fn(from_file);
+      return absl::OkStatus();
     }
   }
   if (!found) return absl::OkStatus();
@@ -861,7 +972,10 @@ absl::Status Log::ApplyLog(const cairn_log_record* const* records,
 // delete-to, then per stream: u8 name length, name, u64 deleted to;
 // u64 epochs, then per epoch u64 epoch, u64 position; u64 streams with
 // snapshots, then per stream: u8 name length, name, u64 entries, then per
-// entry u64 revision, i64 timestamp_us, u64 location, u64 position.
+// entry u64 revision, i64 timestamp_us, u64 location, u64 position; then,
+// only if control records are written but not committed yet, u64 count and
+// per record u64 position, u64 location (the queue ApplyCommittedControls
+// works through).
 std::string Log::EncodeControlState() {
   std::string out;
   std::lock_guard<std::mutex> lk(state_mu_);
@@ -893,6 +1007,16 @@ std::string Log::EncodeControlState() {
       Put(&out, e.timestamp_us);
       Put(&out, e.location);
       Put(&out, e.position);
+    }
+  }
+  // The queue of written, uncommitted control records (locations), which
+  // the checkpoint's cut may lie after. Older builds refuse a checkpoint
+  // with these trailing bytes and rescan the log.
+  if (!pending_controls_.empty()) {
+    Put(&out, uint64_t{pending_controls_.size()});
+    for (auto [position, location] : pending_controls_) {
+      Put(&out, position);
+      Put(&out, location);
     }
   }
   return out;
@@ -933,6 +1057,15 @@ bool Log::DecodeControlState(std::string_view bytes) {
       }
       v.push_back(e);
     }
+  }
+  if (!in.done()) {
+    if (!in.Get(&n)) return false;
+    for (uint64_t i = 0; i < n; ++i) {
+      uint64_t position, location;
+      if (!in.Get(&position) || !in.Get(&location)) return false;
+      pending_controls_.emplace_back(position, location);
+    }
+    pending_controls_any_.store(!pending_controls_.empty());
   }
   control_applied_ = applied;
   return in.done();

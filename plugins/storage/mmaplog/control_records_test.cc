@@ -81,6 +81,11 @@ std::string LoadSnapshot(Log& log, const std::string& stream,
   return data;
 }
 
+cairn_snapshot_criteria SnapshotCriteriaAll() {
+  return cairn_snapshot_criteria{sizeof(cairn_snapshot_criteria), 0,
+                                 CAIRN_MAX_REVISION, INT64_MIN, INT64_MAX};
+}
+
 absl::Status Save(Log& log, const std::string& stream, uint64_t revision,
                   const std::string& data) {
   cairn_snapshot snap{sizeof snap, OwnedEvent::Bytes(stream), revision, 42,
@@ -150,6 +155,69 @@ TEST_F(ControlRecordsTest, SnapshotsAreRecordsFoundThroughTheIndex) {
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].kind, uint32_t{CAIRN_RECORD_SNAPSHOT_DELETE});
   EXPECT_EQ(LoadSnapshot(*log, "other"), "<none>");
+}
+
+// commit = host: a DELETE_TO, SNAPSHOT_SAVE or SNAPSHOT_DELETE takes effect
+// for readers only once set_committed covers it, one that truncate_after
+// cuts before that leaves no trace, and the queue of uncommitted ones
+// survives a reopen (with the clean close's checkpoint and without it).
+TEST_F(ControlRecordsTest, HostCommitShowsControlRecordsOnlyOnceCommitted) {
+  LogOptions o = SmallStoreOptions(dir_.path());
+  o.commit_host = true;
+  cairn_snapshot_criteria rev3{sizeof rev3, 3, 3, INT64_MIN, INT64_MAX};
+  {
+    auto opened = Log::Open(o);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    Log& log = **opened;
+    ASSERT_TRUE(Append(log, "a", {"1", "2", "3"}).ok());  // 1..3
+    ASSERT_TRUE(Save(log, "a", 2, "old").ok());           // 4
+    ASSERT_TRUE(log.SetCommitted(4).ok());
+    EXPECT_EQ(LoadSnapshot(log, "a"), "old");
+    ASSERT_TRUE(log.DeleteTo("a", 2).ok());        // 5
+    ASSERT_TRUE(Save(log, "a", 2, "new").ok());    // 6: replaces "old"
+    ASSERT_TRUE(Save(log, "a", 3, "three").ok());  // 7
+    ASSERT_TRUE(log.SnapshotDeleteMatching("a", rev3).ok());  // 8
+    EXPECT_EQ(log.Written(), 8u) << "a delete of a save not yet committed "
+                                    "is recorded";
+    EXPECT_EQ(EventPositions(log, false), (std::vector<uint64_t>{1, 2, 3}))
+        << "an uncommitted delete-to hides events";
+    EXPECT_EQ(LoadSnapshot(log, "a"), "old")
+        << "an uncommitted snapshot save replaced a committed one";
+    ASSERT_TRUE(log.SetCommitted(5).ok());
+    EXPECT_EQ(EventPositions(log, false), (std::vector<uint64_t>{3}));
+    EXPECT_EQ(LoadSnapshot(log, "a"), "old");
+    ASSERT_TRUE(log.SetCommitted(7).ok());
+    EXPECT_EQ(LoadSnapshot(log, "a"), "three");
+    ASSERT_TRUE(log.SetCommitted(8).ok());
+    EXPECT_EQ(LoadSnapshot(log, "a"), "new");
+
+    // Uncommitted, then cut: no trace.
+    ASSERT_TRUE(log.DeleteTo("a", 3).ok());  // 9
+    ASSERT_TRUE(log.SnapshotDeleteMatching("a", SnapshotCriteriaAll()).ok());
+    ASSERT_TRUE(log.TruncateAfter(8, /*allow_committed=*/false).ok());
+    EXPECT_EQ(log.Written(), 8u);
+    EXPECT_EQ(EventPositions(log, false), (std::vector<uint64_t>{3}));
+    EXPECT_EQ(LoadSnapshot(log, "a"), "new");
+
+    // Uncommitted at close: still waiting after the reopen.
+    ASSERT_TRUE(log.DeleteTo("a", 3).ok());  // 9
+  }
+  for (bool checkpoint : {true, false}) {
+    SCOPED_TRACE(checkpoint ? "with the checkpoint" : "scanned");
+    if (!checkpoint) std::filesystem::remove(dir_.path() + "/index/checkpoint");
+    auto opened = Log::Open(o);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    Log& log = **opened;
+    EXPECT_EQ(log.recovery().from_checkpoint, checkpoint);
+    EXPECT_EQ(log.Committed(), 8u);
+    EXPECT_EQ(EventPositions(log, false), (std::vector<uint64_t>{3}))
+        << "the uncommitted delete-to at 9 took effect at open";
+    EXPECT_EQ(LoadSnapshot(log, "a"), "new");
+    if (!checkpoint) {
+      ASSERT_TRUE(log.SetCommitted(9).ok());
+      EXPECT_EQ(EventPositions(log, false), (std::vector<uint64_t>{}));
+    }
+  }
 }
 
 // The derived state comes back from the log: with the checkpoint a clean
@@ -444,6 +512,33 @@ TEST_F(ControlRecordsTest, UpgradeTurnsDeletesLogAndSnapshotFilesIntoRecords) {
   }
   auto log = Open();
   EXPECT_FALSE(log->recovery().upgraded);
+  ExpectUpgraded(*log, dir_.path());
+}
+
+// A command that only reads (create = false) rewrites nothing of an old
+// store: the version-1 segment, deletes.log and snapshots/ stay as they
+// are and are read as they are; the next open that may write upgrades.
+TEST_F(ControlRecordsTest, ReadOnlyOpenReadsAnOldStoreWithoutUpgradingIt) {
+  MakeLegacyStore(dir_.path());
+  SetSegmentVersion(dir_.path(), 1);
+  std::filesystem::remove(dir_.path() + "/index/checkpoint");
+  {
+    auto opened = Log::Open(SmallStoreOptions(dir_.path(), /*create=*/false));
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    Log& log = **opened;
+    EXPECT_FALSE(log.recovery().upgraded);
+    EXPECT_EQ(EventPositions(log, false), (std::vector<uint64_t>{3}));
+    EXPECT_EQ(LoadSnapshot(log, "a"), "legacy");
+    for (const Rec& r : Records(log)) {
+      EXPECT_EQ(r.kind, uint32_t{CAIRN_RECORD_EVENT}) << r.position;
+    }
+  }
+  EXPECT_EQ(SegmentVersion(dir_.path()), 1u);
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/deletes.log"));
+  EXPECT_EQ(SnapshotFiles(dir_.path()), 1u);
+  auto log = Open();
+  EXPECT_TRUE(log->recovery().upgraded);
+  EXPECT_EQ(SegmentVersion(dir_.path()), 2u);
   ExpectUpgraded(*log, dir_.path());
 }
 

@@ -139,6 +139,8 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
   if (!s.ok()) return s;
   s = log->OpenCommittedFile();
   if (!s.ok()) return s;
+  // Control records recovery queued take effect up to committed.
+  log->ApplyCommittedControls();
   log->recovered_ = true;
   log->flusher_ = std::thread([l = log.get()] {
     NameThisThread("mmaplog-flush");
@@ -858,6 +860,11 @@ void Log::TryAdvance() {
     bool progressed = AdvanceLocked();
     advancing_.store(false, std::memory_order_seq_cst);
     if (progressed) {
+      // commit = durable without fsync = always: committed is written, so
+      // control records the committer queued take effect now.
+      if (!options_.commit_host && options_.fsync != FsyncMode::kAlways) {
+        ApplyCommittedControls();
+      }
       watermark_changed_.WakeAll();
       if (commit_waiters_.load(std::memory_order_seq_cst) > 0) {
         std::lock_guard<std::mutex> lk(commit_mu_);
@@ -1103,6 +1110,7 @@ constexpr uint64_t kMaxGatherNanos = 1'000'000;
 void Log::FlusherLoop() {
   uint64_t sync_number = sync_target_.load() & 1;
   uint64_t last_sync_nanos = 0;  // the gathering budget (0: none yet)
+  bool asked_for_marker = false;
   for (;;) {
     bool seal_only;
     {
@@ -1166,12 +1174,19 @@ void Log::FlusherLoop() {
         fsync_nanos_.load(std::memory_order_relaxed) - nanos_before;
     if (synced > durable_.load(std::memory_order_relaxed)) {
       durable_.store(synced, std::memory_order_seq_cst);
+      // The first records synced: the background thread records them in
+      // the marker (WriteCheckpoint), before any segment is sealed.
+      if (!asked_for_marker && !marker_proves_records_.load()) {
+        asked_for_marker = true;
+        WakeMaintenance();
+      }
       // Recovery's proof of what was durable: written only after the sync
       // returned, so it never claims more than is on disk; the next sync of
       // the active segment carries it there.
       WriteDurableMark(synced);
       // commit = durable with fsync = always: committed is durable_.
       if (options_.fsync == FsyncMode::kAlways && !options_.commit_host) {
+        ApplyCommittedControls();
         WakeCommitWaiters();
       }
     }

@@ -129,6 +129,11 @@ struct RecoveryReport {
   std::vector<std::string> problems;  // corruption found in sealed segments
   double scan_seconds = 0;         // time spent scanning and indexing
   bool from_checkpoint = false;    // indexes loaded from the checkpoint
+  // The checkpoint's control state (deleted-to, snapshots, epochs) covered
+  // records recovery did not keep (a torn tail after its cut): it was
+  // derived again from the log alone, and this says which position it had
+  // reached and where the log now ends.
+  std::string control_state_rebuilt;
   uint64_t checkpoint_position = 0;  // the checkpoint covered positions up
                                      // to this one; the scan began after it
   std::string checkpoint_rejected;   // why a checkpoint present was not used
@@ -468,6 +473,8 @@ class Log {
   // ApplyRetentionState once the streams are known.
   absl::Status ReadRetentionState(uint64_t* first_segment);
   void ApplyRetentionState();
+  // Puts retired_epochs_ into the epoch list (in position order, once).
+  void MergeRetiredEpochs();
   // Adds `count` entries (u8 name length, name, u64 head) to those
   // ApplyRetentionState applies (a repair of a log whose segments are gone).
   void AddRetentionEntries(uint64_t count, std::string_view entries);
@@ -481,14 +488,30 @@ class Log {
                              uint64_t revision, int64_t timestamp_us,
                              std::string_view data, uint64_t required_position,
                              uint64_t* position);
-  // Applies a committed control record to the derived state (deleted-to,
-  // snapshot index, epochs). Committer or recovery only; idempotent, so a
-  // checkpoint's state may be replayed over.
+  // Takes a written control record into the derived state. An EPOCH is
+  // applied at once (the epoch list follows the written log: apply_log and
+  // begin_epoch check against it); a DELETE_TO, SNAPSHOT_SAVE or
+  // SNAPSHOT_DELETE is queued and takes effect only once the committed
+  // watermark covers it (ApplyCommittedControls), so readers never see a
+  // delete or snapshot change that is not committed. Committer or recovery
+  // only; idempotent, so a checkpoint's state may be replayed over.
   void ApplyControl(Segment* segment, uint32_t offset, const uint8_t* record);
+  // Applies the queued control records the committed watermark now covers,
+  // in position order. Called wherever committed rises (the committer with
+  // commit=durable and fsync != always, the flusher with fsync=always,
+  // SetCommitted, the end of Open, a control write once it returns).
+  // Cheap when nothing is queued. Thread-safe.
+  void ApplyCommittedControls();
+  // The effect of one committed control record; state_mu_ held.
+  void ApplyControlLocked(Segment* segment, uint32_t offset,
+                          const uint8_t* record, const RecordHeader& h);
   // At open, after recovery: moves the active segment to the current
   // format (it receives control records), and rebuilds the control state
   // from the log if the checkpoint's is ahead of what recovery kept.
   absl::Status PrepareControlRecords();
+  // Sets the active segment's format version to the current one (a
+  // version-1 segment must not receive control records).
+  absl::Status MoveActiveSegmentToCurrentFormat();
   // Derives the control state (deleted-to, snapshot index, epochs) again
   // from the records up to the written watermark alone (and deletes.log of
   // an older store): after the log lost records the state includes, e.g.
@@ -497,7 +520,9 @@ class Log {
   // At open, once appends work: turns a store's deletes.log and the files
   // in snapshots/ (from before control records) into records, then removes
   // them. Crash-safe: records are durable before anything is removed, and a
-  // repeated upgrade writes only what the log does not hold yet.
+  // repeated upgrade writes only what the log does not hold yet. Only an
+  // open that may write (create = true) upgrades; a read-only one reads
+  // the old files as they are (legacy_snapshots_).
   absl::Status UpgradeLegacyFiles();
   // Calls fn for every control record from the first retained position up
   // to the written watermark.
@@ -719,14 +744,26 @@ class Log {
   std::map<std::string, std::vector<SnapshotEntry>, std::less<>> snapshots_;
   // (epoch, position of its EPOCH record), both increasing.
   std::vector<std::pair<uint64_t, uint64_t>> epochs_;
+  // The part of epochs_ whose EPOCH records retention removed (kept in
+  // retention.state).
+  std::vector<std::pair<uint64_t, uint64_t>> retired_epochs_;
   // deletes.log's entries as LoadDeletes read them (stream, revision), for
   // UpgradeLegacyFiles.
   std::vector<std::pair<std::string, uint64_t>> legacy_deletes_;
+  // A read-only open (create = false) of a store whose snapshots/ files
+  // were not turned into records yet: SnapshotLoad reads them too.
+  std::atomic<bool> legacy_snapshots_{false};
   // Per stream, the position of its newest DELETE_TO record seen since
   // open (CarryForwardControlRecords; a stream missing here is carried).
   std::map<std::string, uint64_t, std::less<>> last_delete_at_;
-  // The position of the last control record applied (ApplyControl).
+  // The position of the last control record taken in (ApplyControl),
+  // applied or queued.
   uint64_t control_applied_ = 0;
+  // Control records written but not yet committed, in position order:
+  // (position, location). Guarded by state_mu_; pending_controls_any_ says
+  // whether it is non-empty without the lock.
+  std::deque<std::pair<uint64_t, uint64_t>> pending_controls_;
+  std::atomic<bool> pending_controls_any_{false};
 
   // Bytes of deletes.log known durable (synced), for the durable mark.
   std::atomic<uint64_t> deletes_durable_{0};
@@ -749,6 +786,9 @@ class Log {
   uint64_t maintenance_requests_ = 0;
   uint64_t checkpointed_segment_ = 0;  // cut of the last checkpoint written
   uint64_t checkpoint_bytes_ = 0;      // size of the last one written or loaded
+  // Whether the marker's high-water line proves records were synced (set at
+  // open from the marker, and once the background thread wrote it).
+  std::atomic<bool> marker_proves_records_{false};
   std::string retention_state_;        // stream entries read at open
 
   std::atomic<bool> stopping_{false};

@@ -162,10 +162,18 @@ absl::Status Log::Recover() {
   const MarkerHighWater high_water =
       ReadMarkerHighWater(fs_, options_.path, &marker_damaged);
   if (!marker_damaged.empty()) recovery_.problems.push_back(marker_damaged);
-  if (high_water.sealed_segment > 0) {
-    Prove(high_water.position,
-          std::string(kStoreMarkerFile) + " records that segment " +
-              SegmentFileName(high_water.sealed_segment) + " was sealed there");
+  // What the marker's high-water line says about its position.
+  const std::string high_water_says =
+      std::string(kStoreMarkerFile) +
+      (high_water.sealed_segment > 0
+           ? " records that segment " +
+                 SegmentFileName(high_water.sealed_segment) +
+                 " was sealed there"
+           : " records that the log was synced up to it before any segment "
+             "was sealed");
+  if (high_water.position > 0) {
+    Prove(high_water.position, high_water_says);
+    marker_proves_records_.store(true);
   }
   auto names = fs_->ListDirectory(options_.path);
   if (!names.ok()) return names.status();
@@ -362,11 +370,9 @@ absl::Status Log::Recover() {
     // What says events existed. Each proof of a position is one written
     // only after that position was durable.
     std::vector<std::string> evidence;
-    if (high_water.sealed_segment > 0) {
+    if (high_water.position > 0) {
       evidence.push_back("position " + std::to_string(high_water.position) +
-                         " (" + kStoreMarkerFile + " records that segment " +
-                         SegmentFileName(high_water.sealed_segment) +
-                         " was sealed there)");
+                         " (" + high_water_says + ")");
     }
     {
       // The checkpoint's cut, apart from the other proofs.
@@ -721,6 +727,7 @@ absl::Status Log::Recover() {
     // background pass at open records the log as it now is.
     s = WriteMarkerHighWater(fs_, options_.path, MarkerHighWater{});
     if (!s.ok()) return s;
+    marker_proves_records_.store(false);
     if (missing_before > 0 || first_missing || empty_log) {
       // As retention would have left it: streams that lost their first
       // revisions are trimmed to just before the first one kept.

@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <thread>
 
@@ -1024,6 +1026,132 @@ TEST(MmapLogRecovery, EverySegmentDeletedAfterRetentionIsRefusedUntilRepaired) {
   EXPECT_EQ(CountAll(**log), 0u);
   EXPECT_GT((*log)->HeadRevision("s"), 0u)
       << "retention.state keeps the heads of streams it trimmed";
+}
+
+// Killed before its first segment was ever sealed (no checkpoint, nothing
+// sealed for the marker's high-water mark), then every segment deleted: the
+// open used to make a new, empty store. The marker records the first synced
+// position too. The kill is the state of the files while the log is open:
+// everything but the segments is copied from the open store's folder.
+TEST(MmapLogRecovery, EverySegmentDeletedBeforeTheFirstSealIsRefused) {
+  ScratchDir dir;
+  const std::string copy = dir.path() + "/killed";
+  uint64_t proven = 0;  // what the marker records
+  LogOptions options = Options(dir.path() + "/store");
+  options.fsync = FsyncMode::kAlways;
+  {
+    auto log = Log::Open(options);
+    ASSERT_TRUE(log.ok()) << log.status();
+    AppendN(**log, 5, "s", 10);
+    // The background thread's pass after the first sync (which may have
+    // run already, recording an earlier position), run here.
+    ASSERT_TRUE((*log)->RunMaintenance().ok());
+    EXPECT_FALSE(std::filesystem::exists(options.path + "/index/checkpoint"))
+        << "nothing sealed: no checkpoint proves anything";
+    const MarkerHighWater h =
+        ReadMarkerHighWater(FileSystem::Default(), options.path);
+    EXPECT_EQ(h.sealed_segment, 0u);
+    proven = h.position;
+    ASSERT_GE(proven, 1u);
+    ASSERT_LE(proven, 5u);
+    std::filesystem::copy(options.path, copy,
+                          std::filesystem::copy_options::recursive);
+  }
+  RemoveSegments(copy);
+  options.path = copy;
+  ExpectEverySegmentGoneRefused(
+      options, "position " + std::to_string(proven) +
+                   " (MMAPLOG records that the log was synced up to it "
+                   "before any segment was sealed)");
+  // The repair starts the log after the proven position (what came after
+  // it was never proven, as after the last seal).
+  std::string text = Join(Repair(options));
+  EXPECT_NE(text.find("after position " + std::to_string(proven)),
+            std::string::npos)
+      << text;
+  ExpectEmptyLogAfter(options, proven);
+}
+
+// A background checkpoint's control state covers control records after
+// its cut (the state is taken when it is written). A kill that tears those
+// records off leaves a checkpoint claiming a delete-to the log no longer
+// holds: the open derives the state again from the log (and says so), it
+// neither applies the lost delete nor drops what the log holds.
+TEST(MmapLogRecovery, CheckpointControlStateAheadOfTheLogIsRebuilt) {
+  ScratchDir dir, keep;
+  const std::string saved = keep.path() + "/checkpoint";
+  uint64_t lost_delete = 0, kept_delete = 0;
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok()) << log.status();
+    AppendN(**log, 100, "s", 900);  // segment 1 fills and is sealed
+    ASSERT_TRUE((*log)->DeleteTo("s", 10).ok());
+    kept_delete = (*log)->Written();
+    AppendN(**log, 1, "s", 10);
+    ASSERT_TRUE((*log)->DeleteTo("s", 50).ok());
+    lost_delete = (*log)->Written();
+    AppendN(**log, 2, "s", 10);
+    ASSERT_TRUE((*log)->Flush().ok());
+    ASSERT_TRUE((*log)->RunMaintenance().ok());
+    std::filesystem::copy_file(dir.path() + "/index/checkpoint", saved);
+  }
+  ForgetCleanClose(dir.path());
+  std::filesystem::copy_file(saved, dir.path() + "/index/checkpoint");
+  // The torn tail: every byte of the active segment from the lost
+  // DELETE_TO record on is zero.
+  const std::string active = LastSegment(dir.path());
+  {
+    std::fstream f(active, std::ios::in | std::ios::out | std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(f)),
+                      std::istreambuf_iterator<char>());
+    size_t off = kSegmentHeaderSize, at = 0;
+    for (;;) {
+      uint32_t len;
+      uint64_t position;
+      std::memcpy(&len, bytes.data() + off, 4);
+      ASSERT_NE(len, 0u) << "the DELETE_TO record was not found";
+      std::memcpy(&position, bytes.data() + off + 16, 8);
+      if (position == lost_delete) {
+        at = off;
+        break;
+      }
+      off += len;
+    }
+    std::string zeros(bytes.size() - at, '\0');
+    f.seekp(static_cast<std::streamoff>(at));
+    f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+  }
+  auto log = Log::Open(Options(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_TRUE((*log)->recovery().from_checkpoint);
+  EXPECT_EQ((*log)->Written(), lost_delete - 1);
+  const std::string& rebuilt = (*log)->recovery().control_state_rebuilt;
+  EXPECT_NE(rebuilt.find("position " + std::to_string(lost_delete)),
+            std::string::npos)
+      << rebuilt;
+  uint64_t deleted_to = 0;
+  ASSERT_TRUE((*log)
+                  ->ListStreams(0, 10,
+                                [&](const cairn_stream_info& i) {
+                                  deleted_to = i.deleted_to;
+                                  return true;
+                                })
+                  .ok());
+  EXPECT_EQ(deleted_to, 10u)
+      << "the delete at " << kept_delete << " is kept, the torn one at "
+      << lost_delete << " is not applied";
+  uint64_t all = 0, live = 0;
+  for (bool deleted : {true, false}) {
+    ASSERT_TRUE((*log)
+                    ->ReadAll(0, UINT64_MAX, deleted,
+                              [&](const cairn_event&) {
+                                ++(deleted ? all : live);
+                                return true;
+                              })
+                    .ok());
+  }
+  EXPECT_EQ(all, 101u);
+  EXPECT_EQ(live, 91u);
 }
 
 // What is not a loss still opens: a new folder, and a store that never held

@@ -17,10 +17,19 @@
 // in the log, as if retention had not run.
 //
 // <path>/retention.state (little-endian): u64 magic "CAIRNRET", u32 version
-// (1), u32 0, u64 first segment kept, u64 streams, then per stream: u8 name
-// length, name, u64 trimmed_to; u32 CRC32C of everything before it.
+// (1, or 2 once an EPOCH record was removed), u32 0, u64 first segment
+// kept, u64 streams, then per stream: u8 name length, name, u64 trimmed_to;
+// version 2 only: u64 epochs, then per epoch u64 epoch, u64 position of its
+// removed EPOCH record; u32 CRC32C of everything before it.
+//
+// EPOCH records are not carried forward as DELETE_TO and SNAPSHOT_SAVE
+// records are: an epoch begins where its record is (epoch_end answers from
+// those positions, and a replica refuses a second EPOCH of the same epoch),
+// so the removed ones are kept here, and the epoch list is rebuilt from
+// them plus the EPOCH records the log still holds.
 #include <cairn/sdk/common.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -168,6 +177,9 @@ absl::StatusOr<bool> Log::RemoveOldestSegment() {
       !seg->sealed.load(std::memory_order_acquire)) {
     return false;  // not complete and durable yet
   }
+  // Only committed records go: a control record not committed yet has not
+  // taken effect, so carrying it forward could not preserve it.
+  if (next->base_position > Committed()) return false;
   if (!SegmentRemovable(seg, active->number - number + 1)) return false;
   absl::Status carried = CarryForwardControlRecords(seg);
   if (!carried.ok()) return carried;
@@ -265,8 +277,18 @@ absl::StatusOr<bool> Log::RemoveOldestSegment() {
 
 absl::Status Log::WriteRetentionState() {
   std::string out;
+  // The epochs whose EPOCH record is now before the first position kept.
+  std::vector<std::pair<uint64_t, uint64_t>> retired;
+  {
+    const uint64_t first = first_position_.load(std::memory_order_acquire);
+    std::lock_guard<std::mutex> lk(state_mu_);
+    for (const auto& e : epochs_) {
+      if (e.second < first) retired.push_back(e);
+    }
+    retired_epochs_ = retired;
+  }
   Put(&out, kRetentionMagic);
-  Put(&out, uint32_t{1});
+  Put(&out, uint32_t{retired.empty() ? 1u : 2u});
   Put(&out, uint32_t{0});
   Put(&out, first_segment_.load(std::memory_order_acquire));
   std::string entries;
@@ -283,6 +305,13 @@ absl::Status Log::WriteRetentionState() {
   }
   Put(&out, count);
   out += entries;
+  if (!retired.empty()) {
+    Put(&out, uint64_t{retired.size()});
+    for (auto [epoch, position] : retired) {
+      Put(&out, epoch);
+      Put(&out, position);
+    }
+  }
   Put(&out, Crc32c(0, out.data(), out.size()));
   return fs_->WriteFileAtomic(options_.path + "/" + kRetentionStateFile, out);
 }
@@ -301,8 +330,39 @@ absl::Status Log::ReadRetentionState(uint64_t* first_segment) {
     std::memcpy(&magic, c.data(), 8);
     std::memcpy(&version, c.data() + 8, 4);
     std::memcpy(&crc, c.data() + c.size() - 4, 4);
-    ok = magic == kRetentionMagic && version == 1 &&
+    ok = magic == kRetentionMagic && (version == 1 || version == 2) &&
          Crc32c(0, c.data(), c.size() - 4) == crc;
+  }
+  // Version 2: the stream entries are followed by the removed epochs.
+  size_t streams_end = c.size() - 4;
+  std::vector<std::pair<uint64_t, uint64_t>> retired;
+  if (ok && version == 2) {
+    uint64_t count = 0;
+    std::memcpy(&count, c.data() + 24, 8);
+    size_t pos = 32;
+    for (uint64_t i = 0; ok && i < count; ++i) {
+      if (pos + 1 > c.size() - 4) {
+        ok = false;
+        break;
+      }
+      pos += 1 + static_cast<uint8_t>(c[pos]) + 8;
+    }
+    uint64_t epochs = 0;
+    if (ok && pos + 8 <= c.size() - 4) {
+      std::memcpy(&epochs, c.data() + pos, 8);
+      streams_end = pos;
+      pos += 8;
+      ok = epochs <= (c.size() - 4 - pos) / 16;
+    } else {
+      ok = false;
+    }
+    for (uint64_t i = 0; ok && i < epochs; ++i, pos += 16) {
+      uint64_t epoch, position;
+      std::memcpy(&epoch, c.data() + pos, 8);
+      std::memcpy(&position, c.data() + pos + 8, 8);
+      retired.emplace_back(epoch, position);
+    }
+    ok = ok && pos == c.size() - 4;
   }
   if (!ok) {
     // It is replaced atomically, so this is damage, not a crash.
@@ -313,7 +373,8 @@ absl::Status Log::ReadRetentionState(uint64_t* first_segment) {
     return absl::OkStatus();
   }
   std::memcpy(first_segment, c.data() + 16, 8);
-  retention_state_ = c.substr(24, c.size() - 28);
+  retention_state_ = c.substr(24, streams_end - 24);
+  retired_epochs_ = std::move(retired);
   return absl::OkStatus();
 }
 
@@ -342,6 +403,19 @@ void Log::ApplyRetentionState() {
     if (trimmed > st->trimmed_to.load()) st->trimmed_to.store(trimmed);
   }
   retention_state_.clear();
+  MergeRetiredEpochs();
+}
+
+void Log::MergeRetiredEpochs() {
+  std::lock_guard<std::mutex> lk(state_mu_);
+  for (const auto& e : retired_epochs_) {
+    auto at = std::lower_bound(epochs_.begin(), epochs_.end(), e,
+                               [](const std::pair<uint64_t, uint64_t>& a,
+                                  const std::pair<uint64_t, uint64_t>& b) {
+                                 return a.second < b.second;
+                               });
+    if (at == epochs_.end() || at->second != e.second) epochs_.insert(at, e);
+  }
 }
 
 }  // namespace cairn::mmaplog

@@ -546,5 +546,70 @@ TEST(MmapLogRetention, LiveDeleteToAndSnapshotsAreCarriedForward) {
   EXPECT_TRUE(absl::IsNotFound(s)) << s;
 }
 
+// EPOCH records are not carried forward (an epoch begins where its record
+// is), yet log_state.epoch and epoch_end answer as before once retention
+// dropped the segments that held them: retention.state keeps them, with
+// and without a checkpoint, and after a truncation rebuilds the state.
+TEST(MmapLogRetention, EpochsOfRemovedSegmentsStillAnswer) {
+  ScratchDir dir;
+  const LogOptions options =
+      Options(dir.path(), RetentionMode::kBytes, 3 * kSegment);
+  auto expect_epochs = [](Log& log, uint64_t e2_at, uint64_t e5_at) {
+    cairn_log_state st{};
+    st.size = sizeof st;
+    log.LogState(&st);
+    EXPECT_EQ(st.epoch, 5u);
+    EXPECT_EQ(log.EpochEnd(0), e2_at - 1);
+    EXPECT_EQ(log.EpochEnd(2), e5_at - 1);
+    EXPECT_EQ(log.EpochEnd(4), e5_at - 1);
+    EXPECT_EQ(log.EpochEnd(5), log.Written());
+    // read_log still labels records with their epoch.
+    uint64_t labelled = 0;
+    EXPECT_TRUE(log.ReadLog(log.FirstPosition() - 1, 1,
+                            [&](const cairn_log_record& r) {
+                              labelled = r.epoch;
+                              return true;
+                            })
+                    .ok());
+    EXPECT_EQ(labelled, 5u);
+  };
+  uint64_t e2_at = 0, e5_at = 0;
+  {
+    auto log = Log::Open(options);
+    ASSERT_TRUE(log.ok()) << log.status();
+    AppendN(**log, "s", 3);
+    ASSERT_TRUE((*log)->BeginEpoch(2, "n1", &e2_at).ok());
+    AppendN(**log, "s", 3);
+    ASSERT_TRUE((*log)->BeginEpoch(5, "n2", &e5_at).ok());
+    AppendN(**log, "t", 400);
+    SealAndMaintain(**log);
+    ASSERT_GT((*log)->FirstPosition(), e5_at) << "nothing was dropped";
+    expect_epochs(**log, e2_at, e5_at);
+  }
+  {
+    SCOPED_TRACE("with the checkpoint");
+    auto log = Log::Open(options);
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_TRUE((*log)->recovery().from_checkpoint);
+    expect_epochs(**log, e2_at, e5_at);
+  }
+  {
+    SCOPED_TRACE("from the log and retention.state alone");
+    std::filesystem::remove(dir.path() + "/index/checkpoint");
+    auto log = Log::Open(options);
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_FALSE((*log)->recovery().from_checkpoint);
+    expect_epochs(**log, e2_at, e5_at);
+    // A truncation rebuilds the control state from the log.
+    const uint64_t written = (*log)->Written();
+    AppendN(**log, "t", 1);
+    ASSERT_TRUE((*log)->TruncateAfter(written, /*allow_committed=*/true).ok());
+    expect_epochs(**log, e2_at, e5_at);
+    uint64_t at = 0;
+    absl::Status s = (*log)->BeginEpoch(5, "n3", &at);
+    EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  }
+}
+
 }  // namespace
 }  // namespace cairn::mmaplog

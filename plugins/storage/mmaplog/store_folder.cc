@@ -244,7 +244,7 @@ MarkerHighWater ReadMarkerHighWater(FileSystem* fs, const std::string& path,
   if (c == std::string_view::npos || line.substr(0, a) != "sealed" ||
       !ParseDecimal(line.substr(a + 1, b - a - 1), &h.sealed_segment) ||
       !ParseDecimal(line.substr(b + 1, c - b - 1), &h.position) ||
-      h.sealed_segment == 0) {
+      (h.sealed_segment == 0 && h.position == 0)) {
     return fail();
   }
   const std::string covered = HighWaterText(h);
@@ -256,7 +256,9 @@ MarkerHighWater ReadMarkerHighWater(FileSystem* fs, const std::string& path,
 
 absl::Status WriteMarkerHighWater(FileSystem* fs, const std::string& path,
                                   const MarkerHighWater& high_water) {
-  if (high_water.sealed_segment == 0) return WriteMarker(fs, path);
+  if (high_water.sealed_segment == 0 && high_water.position == 0) {
+    return WriteMarker(fs, path);
+  }
   const std::string covered = HighWaterText(high_water);
   return fs->WriteFileAtomic(
       path + "/" + kStoreMarkerFile,

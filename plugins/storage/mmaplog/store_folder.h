@@ -29,12 +29,17 @@ inline constexpr char kStoreMarkerText[] = "cairn mmaplog store\nformat 1\n";
 // segment N and every one before it were sealed (complete and synced), the
 // log then reaching position P; C is the CRC32C (8 hex digits) of "sealed N
 // P". The background thread rewrites the marker (atomically) after a seal,
-// never on the append path. A marker without the line (nothing sealed yet,
-// or a store from before it) proves nothing; readers of format 1 look only
-// at its first line.
+// never on the append path. Before any segment is sealed, "sealed 0 P C"
+// says the log was synced up to position P (the background thread writes it
+// once after the first sync), so that a store killed before its first seal
+// whose segments are then deleted is not taken for a new one. A marker
+// without the line (no record synced yet, or a store from before it)
+// proves nothing; readers of format 1 look only at its first line.
 struct MarkerHighWater {
-  uint64_t sealed_segment = 0;  // 0: none recorded
-  uint64_t position = 0;        // the end of sealed_segment
+  uint64_t sealed_segment = 0;  // 0: no segment sealed (yet)
+  uint64_t position = 0;        // the end of sealed_segment, or with
+                                // sealed_segment 0 the synced position
+                                // (0 with it: nothing recorded)
 };
 
 // Reads the high-water mark from <path>/MMAPLOG. None (zeros) if the marker

@@ -200,6 +200,7 @@ absl::Status Log::CutAfter(uint64_t position) {
   if (ReadMarkerHighWater(fs_, dir).position > position) {
     s = WriteMarkerHighWater(fs_, dir, MarkerHighWater{});
     if (!s.ok()) return s;
+    marker_proves_records_.store(false);
   }
   const uint64_t last = active_.load()->number;
   {

@@ -177,6 +177,7 @@ absl::Status Log::SetCommitted(uint64_t position) {
   // (~0: the value committed_ holds under the copy's lock, so racing
   // callers never store a lower one last.)
   WriteCommittedCopy(~uint64_t{0}, /*sync=*/false);
+  ApplyCommittedControls();
   WakeCommitWaiters();
   return absl::OkStatus();
 }
