@@ -27,6 +27,14 @@ std::string StateJson(const GroupState& state) {
       .dump();
 }
 
+// Attempts of a compare-and-set whose answers were lost (etcd electing a
+// new leader after one member died answers late).
+constexpr int kWriteAttempts = 3;
+
+bool SameContent(const GroupState& a, const GroupState& b) {
+  return a.primary == b.primary && a.sync_set == b.sync_set && a.ack == b.ack;
+}
+
 // Campaign's compare-and-set attempts when the state moves under it (an
 // operator changing the sync set); the leader key stays ours meanwhile.
 constexpr int kCampaignAttempts = 5;
@@ -125,29 +133,48 @@ absl::StatusOr<GroupState> EtcdCoordinator::CompareAndSet(
     compare.target = Compare::Target::kMod;
     compare.number = expected_epoch;
   }
-  auto txn =
-      gateway_.Txn({compare},
-                   {TxnOp{.kind = TxnOp::Kind::kPut,
-                          .key = state_key_,
-                          .value = StateJson(next)}},
-                   {TxnOp{.kind = TxnOp::Kind::kRange, .key = state_key_}});
-  if (!txn.ok()) return txn.status();
-  if (!txn->succeeded) {
-    std::string now = "no state";
-    if (!txn->ranges.empty() && !txn->ranges[0].kvs.empty()) {
-      auto current = Parse(txn->ranges[0].kvs[0]);
-      now = current.ok()
-                ? absl::StrCat("epoch ", current->epoch, " with primary '",
-                               current->primary, "'")
-                : std::string(current.status().message());
+  // A write whose answer was lost may land now or later. Retrying from the
+  // same epoch is safe (of the two, at most one passes the comparison); a
+  // state found equal to `next` after a lost answer is taken as written.
+  bool ambiguous = false;
+  absl::Status last;
+  for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
+    auto txn =
+        gateway_.Txn({compare},
+                     {TxnOp{.kind = TxnOp::Kind::kPut,
+                            .key = state_key_,
+                            .value = StateJson(next)}},
+                     {TxnOp{.kind = TxnOp::Kind::kRange, .key = state_key_}});
+    if (!txn.ok() && !IsOutcomeUnknown(txn.status())) return txn.status();
+    std::optional<GroupState> now;
+    if (txn.ok() && txn->succeeded) {
+      GroupState written = next;
+      written.epoch = txn->revision;  // a txn with one put makes one revision
+      return written;
     }
+    if (txn.ok()) {
+      if (!txn->ranges.empty() && !txn->ranges[0].kvs.empty()) {
+        auto parsed = Parse(txn->ranges[0].kvs[0]);
+        if (!parsed.ok()) return parsed.status();
+        now = *parsed;
+      }
+    } else {
+      ambiguous = true;
+      last = txn.status();
+      auto current = Current();
+      if (!current.ok()) return last;
+      if (current->epoch == expected_epoch) continue;  // not landed (yet)
+      if (current->epoch != 0) now = *current;
+    }
+    if (ambiguous && now && SameContent(*now, next)) return *now;
     return absl::FailedPreconditionError(absl::StrCat(
         "group '", options_.group, "': compare-and-set from epoch ",
-        expected_epoch, " lost: the group is now at ", now));
+        expected_epoch, " lost: the group is now at ",
+        now ? absl::StrCat("epoch ", now->epoch, " with primary '",
+                           now->primary, "'")
+            : std::string("no state")));
   }
-  GroupState written = next;
-  written.epoch = txn->revision;  // a txn with one put makes one revision
-  return written;
+  return last;
 }
 
 absl::Status EtcdCoordinator::Watch(

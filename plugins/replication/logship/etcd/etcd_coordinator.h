@@ -89,8 +89,11 @@ class EtcdCoordinator {
   // Writes `next` if the group is still at `expected_epoch` (0: only if no
   // state exists). Returns the written state with its new epoch. Fails with
   // kFailedPrecondition, naming the current epoch and primary, if another
-  // write came first; kUnavailable if etcd cannot be reached or the outcome
-  // is unknown (re-read with Current()).
+  // write came first. When an answer is lost (a member died, etcd is
+  // electing), it re-reads and retries from the same epoch (at most one of
+  // the tries can pass the comparison; 3 tries), and takes a state equal to
+  // `next` found after a lost answer as its own write. kUnavailable if etcd
+  // cannot be reached or the outcome stays unknown (IsOutcomeUnknown).
   absl::StatusOr<GroupState> CompareAndSet(int64_t expected_epoch,
                                            const GroupState& next);
 

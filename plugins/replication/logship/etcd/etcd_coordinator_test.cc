@@ -362,6 +362,7 @@ TEST_F(EtcdCoordinatorTest,
   auto lost = a->CompareAndSet(written->epoch, State("b"));
   const auto took = Clock::now() - begin;
   ASSERT_FALSE(lost.ok());
+  RecordProperty("write_error", std::string(lost.status().message()));
   EXPECT_THAT(lost.status().code(), AnyOf(absl::StatusCode::kUnavailable,
                                           absl::StatusCode::kDeadlineExceeded));
   EXPECT_THAT(lost.status().message(), HasSubstr(cluster_->endpoints()[0]));
@@ -371,6 +372,7 @@ TEST_F(EtcdCoordinatorTest,
 
   auto read = a->Current();  // linearizable: needs a quorum too
   ASSERT_FALSE(read.ok());
+  RecordProperty("read_error", std::string(read.status().message()));
   EXPECT_THAT(read.status().message(), HasSubstr("no endpoint answered"));
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,9 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
+
+// Payload marking a write whose outcome is unknown (IsOutcomeUnknown).
+constexpr char kOutcomeUnknown[] = "cairn.etcd/outcome-unknown";
 
 // A bounded excerpt of an answer for an error message.
 std::string Excerpt(std::string_view text) {
@@ -363,6 +367,10 @@ json CompareJson(const Compare& compare) {
 
 }  // namespace
 
+bool IsOutcomeUnknown(const absl::Status& status) {
+  return status.GetPayload(kOutcomeUnknown).has_value();
+}
+
 std::string PrefixRangeEnd(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty()) {
@@ -445,7 +453,7 @@ absl::StatusOr<json> EtcdGateway::Post(std::string_view path, const json& body,
       failures.push_back(
           absl::StrCat(endpoint_names_[index], ": ", received.message()));
       if (idempotent) continue;
-      return absl::UnavailableError(absl::StrCat(
+      absl::Status unknown = absl::UnavailableError(absl::StrCat(
           where, ": the request went out but ", received.message(),
           "; its outcome is unknown (re-read before retrying)",
           failures.size() > 1
@@ -453,6 +461,8 @@ absl::StatusOr<json> EtcdGateway::Post(std::string_view path, const json& body,
                     "; before that: ",
                     absl::StrJoin(failures.begin(), failures.end() - 1, "; "))
               : ""));
+      unknown.SetPayload(kOutcomeUnknown, absl::Cord("1"));
+      return unknown;
     }
     json parsed = json::parse(answer, nullptr, /*allow_exceptions=*/false);
     if (status != 200) {

@@ -158,6 +158,10 @@ class EtcdGateway {
   std::atomic<size_t> preferred_{0};         // last endpoint that answered
 };
 
+// Whether `status` is a write's "the request went out but no answer came
+// back": it may have been applied (now or later).
+bool IsOutcomeUnknown(const absl::Status& status);
+
 // Exposed for tests: the smallest key greater than every key starting with
 // `prefix` (etcd's "range_end" for a prefix scan).
 std::string PrefixRangeEnd(std::string_view prefix);

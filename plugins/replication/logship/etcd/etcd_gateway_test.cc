@@ -12,6 +12,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "etcd_coordinator.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -175,6 +176,7 @@ TEST(EtcdGateway, BodyCutShortOfItsLengthIsNoAnswerAndAWriteIsNotRetried) {
   ASSERT_FALSE(put.ok());
   EXPECT_EQ(put.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(put.status().message(), HasSubstr("outcome is unknown"));
+  EXPECT_TRUE(IsOutcomeUnknown(put.status()));
   EXPECT_THAT(put.status().message(), HasSubstr(first.endpoint()));
   EXPECT_TRUE(second.requests().empty())
       << "a write that may have landed was sent again";
@@ -251,6 +253,7 @@ TEST(EtcdGateway, RefusedEndpointIsSkippedAndNamedWhenAllFail) {
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(none.status().message(), HasSubstr("no endpoint answered"));
+  EXPECT_FALSE(IsOutcomeUnknown(none.status())) << "nothing went out";
   EXPECT_THAT(none.status().message(), HasSubstr(closed));
   EXPECT_THAT(none.status().message(), HasSubstr(other_closed));
 }
@@ -315,6 +318,59 @@ TEST(EtcdGateway, WatchGarbageLineAndCompactionAreErrors) {
       gateway.Watch("/a", "", 1, std::chrono::milliseconds(2000), ignore);
   EXPECT_EQ(compacted.code(), absl::StatusCode::kOutOfRange);
   EXPECT_THAT(compacted.message(), HasSubstr("compact revision 6"));
+}
+
+// A range answer holding the group state {primary, [], quorum} at `epoch`.
+std::string StateAnswer(const std::string& primary, int epoch) {
+  const std::string value = absl::StrCat(R"({"primary":")", primary,
+                                         R"(","sync_set":[],"ack":"quorum"})");
+  return Answer(
+      200,
+      absl::StrCat(R"({"header":{"revision":")", epoch,
+                   R"("},"kvs":[{"key":"L2NhaXJuL2cvc3RhdGU=","value":")",
+                   absl::Base64Escape(value), R"(","create_revision":"2",)",
+                   R"("mod_revision":")", epoch, R"("}]})"));
+}
+
+std::unique_ptr<EtcdCoordinator> FakeCoordinator(const FakeEtcd& fake) {
+  auto coordinator = EtcdCoordinator::Create(EtcdCoordinatorOptions{
+      .gateway = {.endpoints = {fake.endpoint()}}, .group = "g"});
+  EXPECT_TRUE(coordinator.ok()) << coordinator.status();
+  return *std::move(coordinator);
+}
+
+const char kCutAnswer[] =
+    "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"header\":";
+
+TEST(EtcdCoordinatorOverFakeEtcd, LostAnswerThenOwnStateFoundIsTakenAsWritten) {
+  FakeEtcd fake({kCutAnswer, StateAnswer("a", 8)});
+  auto written = FakeCoordinator(fake)->CompareAndSet(
+      5, GroupState{.primary = "a", .sync_set = {}, .ack = "quorum"});
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(written->epoch, 8);
+}
+
+TEST(EtcdCoordinatorOverFakeEtcd,
+     LostAnswerWithEpochUnchangedIsRetriedFromTheSameEpoch) {
+  FakeEtcd fake({kCutAnswer, StateAnswer("z", 5),
+                 Answer(200, R"({"header":{"revision":"9"},"succeeded":true,)"
+                             R"("responses":[{"response_put":{}}]})")});
+  auto written = FakeCoordinator(fake)->CompareAndSet(
+      5, GroupState{.primary = "a", .sync_set = {}, .ack = "quorum"});
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(written->epoch, 9);
+  ASSERT_EQ(fake.requests().size(), 3u);
+  EXPECT_EQ(fake.requests()[2], fake.requests()[0])
+      << "the retry is not the same txn";
+}
+
+TEST(EtcdCoordinatorOverFakeEtcd, LostAnswerThenAnotherStateFoundIsLost) {
+  FakeEtcd fake({kCutAnswer, StateAnswer("b", 8)});
+  auto written = FakeCoordinator(fake)->CompareAndSet(
+      5, GroupState{.primary = "a", .sync_set = {}, .ack = "quorum"});
+  EXPECT_EQ(written.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(written.status().message(),
+              HasSubstr("epoch 8 with primary 'b'"));
 }
 
 TEST(EtcdGateway, CreateRejectsBadEndpoints) {
