@@ -14,6 +14,7 @@
 #include "store_access.h"
 
 #include "keys_command.h"
+#include "read_log_command.h"
 #include "train_dict_command.h"
 #ifdef CAIRN_CLI_HAVE_REMOTE
 #include "remote_store_access.h"
@@ -44,6 +45,7 @@ const std::vector<CommandEntry>& Commands() {
       {"delete-to", DeleteToCommand, "logically delete a stream's events up to a revision"},
       {"verify", VerifyCommand, "check every stored record; exit 2 on a problem"},
       {"stats", StatsCommand, "print the storage and replication counters"},
+      {"read-log", ReadLogCommand, "print the ordered log's records with their SHA-256 (--json)"},
       {"plugins", PluginsCommand, "list built-in plugins and plugin files (--dir D)"},
       {"plugin-info", PluginInfoCommand, "print a plugin file's descriptor, or why it is refused"},
       {"keys", KeysCommand, "manage a cipher keyring: keys new|list|rotate --keyring FILE"},
