@@ -19,6 +19,9 @@
 #   fault_partition_peers NAME ADDR...
 #                                 drops traffic between NAME and those peers
 #   fault_heal NAME               removes NAME's fault table (all of the above)
+#   net_can_connect NAME ADDR PORT
+#                                 whether a TCP connect from NAME's namespace
+#                                 to ADDR:PORT completes within a second
 #   proc_start KEY NS LOG CMD...  starts CMD (in namespace NS, "" = here)
 #   proc_pid KEY / proc_alive KEY
 #   proc_kill9 KEY / proc_stop KEY / proc_cont KEY
@@ -155,6 +158,10 @@ fault_partition_peers() {
     ip netns exec "$ns" nft add rule inet "$FAULT_TABLE" input ip saddr "$peer" drop
     ip netns exec "$ns" nft add rule inet "$FAULT_TABLE" output ip daddr "$peer" drop
   done
+}
+
+net_can_connect() {
+  ip netns exec "$FAULT_PREFIX-$1" timeout 1 bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null
 }
 
 fault_heal() {
