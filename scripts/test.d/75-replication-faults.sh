@@ -5,8 +5,10 @@
 #   1. on loopback: kill -9 and restart three times, SIGSTOP/SIGCONT once;
 #   2. in network namespaces (needs root): a full partition, one-way
 #      partitions each way, and a kill -9;
-# each followed by the checker over the history and the node's log. The long
-# version: scripts/soak-replication N.
+# each followed by the checker over the history and the node's log; and
+#   3. a negative control: the same on the memory storage plugin, which
+#      forgets everything on kill -9, must fail with lost-ack violations.
+# The long version: scripts/soak-replication N.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 run="$root/tests/replication/fault-run"
@@ -22,4 +24,18 @@ else
   echo "==> fault test in network namespaces NOT RUN: needs root or sudo (CAP_NET_ADMIN)" >&2
   status=1
 fi
+negative=$(mktemp -d "${TMPDIR:-/tmp}/cairn-faults-negative.XXXXXX")
+if "$run" --topology "$root/tests/replication/topologies/single-memory.conf" \
+    --faults 1 --kinds kill9 --hold-ms 1000 --gap-ms 1000 --workdir "$negative/run" \
+    >"$negative/out.txt" 2>&1; then
+  echo "==> negative control PASSED: the checker missed the memory store's lost acknowledgements" >&2
+  status=1
+elif ! grep -q "lost-ack=" "$negative/run/check.txt" 2>/dev/null; then
+  echo "==> negative control failed without lost-ack violations:" >&2
+  tail -20 "$negative/out.txt" >&2
+  status=1
+else
+  echo "==> negative control: $(tail -1 "$negative/run/check.txt")"
+fi
+rm -rf "$negative"
 exit $status
