@@ -15,6 +15,7 @@
 
 #include "backup_command.h"
 #include "keys_command.h"
+#include "read_log_command.h"
 #include "train_dict_command.h"
 #ifdef CAIRN_CLI_HAVE_REMOTE
 #include "remote_store_access.h"
@@ -48,6 +49,7 @@ const std::vector<CommandEntry>& Commands() {
       {"verify", VerifyCommand, "check every stored record; exit 2 on a problem"},
       {"stats", StatsCommand, "print the storage and replication counters"},
       {"inspect", InspectCommand, "describe a store: log, disk vs live data, streams, tags, key ids"},
+      {"read-log", ReadLogCommand, "print the ordered log's records with their SHA-256 (--json)"},
       {"plugins", PluginsCommand, "list built-in plugins and plugin files (--dir D)"},
       {"plugin-info", PluginInfoCommand, "print a plugin file's descriptor, or why it is refused"},
       {"keys", KeysCommand, "manage a cipher keyring: keys new|list|rotate --keyring FILE"},

@@ -134,7 +134,7 @@ TEST_F(CliBinaryTest, AFolderThatIsNotAStoreIsNeitherWrittenNorDeletedFrom) {
 TEST_F(CliBinaryTest, ReadOnlyCommandsOnAMissingPathCreateNothing) {
   for (std::vector<std::string> command :
        {std::vector<std::string>{"head", "s"}, {"read", "s"}, {"read-all"}, {"streams"},
-        {"stats"}, {"verify"}, {"tail", "s"}}) {
+        {"stats"}, {"verify"}, {"tail", "s"}, {"read-log"}}) {
     std::vector<std::string> args = {"--data", "mistyped"};
     args.insert(args.end(), command.begin(), command.end());
     Result r = Run(args);

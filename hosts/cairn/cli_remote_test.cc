@@ -90,6 +90,9 @@ TEST_F(CliRemoteTest, DeleteToAndStatsWorkRemotelyButVerifyExplainsWhyNot) {
   Result verify = Run({"verify"});
   EXPECT_EQ(verify.code, 2);
   EXPECT_THAT(verify.err, HasSubstr("cairn verify --data DIR"));
+  Result read_log = Run({"read-log"});
+  EXPECT_EQ(read_log.code, 2);
+  EXPECT_THAT(read_log.err, HasSubstr("embedded store only"));
 }
 
 TEST_F(CliRemoteTest, UnreachableServerIsAStoreErrorNamingIt) {

@@ -9,8 +9,9 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <optional>
 #include <fstream>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -20,6 +21,7 @@
 
 #include "absl/strings/escaping.h"
 #include "embedded_store_access.h"
+#include "read_log_command.h"
 #include "store_access.h"
 
 namespace cairn::cli {
@@ -405,6 +407,67 @@ TEST_F(CliTest, VerifyAndStatsRunOnTheStore) {
   Result stats = Run({"stats", "--json"});
   EXPECT_EQ(stats.code, 0) << stats.err;
   EXPECT_TRUE(nlohmann::json::parse(stats.out).is_object());
+}
+
+TEST_F(CliTest, ReadLogPrintsEveryRecordInPositionOrderWithItsHash) {
+  ASSERT_EQ(Run({"append", "s"}, kThreeOrders).code, 0);
+  ASSERT_EQ(Run({"delete-to", "s", "1"}).code, 0);
+  Result r = Run({"read-log", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<nlohmann::json> lines = JsonLines(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  std::set<std::string> hashes;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i]["position"], i + 1);
+    EXPECT_EQ(lines[i]["epoch"], 0);
+    EXPECT_EQ(lines[i]["stream"], "s");
+    EXPECT_EQ(lines[i]["sha256"].get<std::string>().size(), 64u);
+    hashes.insert(lines[i]["sha256"].get<std::string>());
+  }
+  EXPECT_EQ(hashes.size(), 4u);  // every record hashes differently
+  EXPECT_EQ(lines[0]["kind"], "event");
+  EXPECT_EQ(lines[2]["revision"], 3);
+  EXPECT_EQ(lines[2]["batch_size"], 3);
+  EXPECT_EQ(lines[2]["batch_index"], 2);
+  EXPECT_EQ(lines[3]["kind"], "delete_to");
+  EXPECT_EQ(lines[3]["revision"], 1);
+  // The same store prints the same hashes; --after and --max pick a range.
+  Result again = Run({"read-log", "--json", "--after", "1", "--max", "2"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  std::vector<nlohmann::json> range = JsonLines(again.out);
+  ASSERT_EQ(range.size(), 2u);
+  EXPECT_EQ(range[0], lines[1]);
+  EXPECT_EQ(range[1], lines[2]);
+  Result text = Run({"read-log"});
+  EXPECT_THAT(text.out, HasSubstr("4 delete_to epoch=0 s@1 sha256=" +
+                                  lines[3]["sha256"].get<std::string>()));
+  EXPECT_EQ(Run({"read-log", "--max", "-1"}).code, 1);
+}
+
+TEST(ReadLogBytesTest, EveryFieldChangesTheHash) {
+  const char stream[] = "s";
+  const char data[] = "payload";
+  cairn_event event{};
+  event.stream = {reinterpret_cast<const uint8_t*>(stream), 1};
+  event.revision = 1;
+  event.data = {reinterpret_cast<const uint8_t*>(data), 7};
+  cairn_log_record record{};
+  record.kind = CAIRN_RECORD_EVENT;
+  record.position = 5;
+  record.batch_size = 1;
+  record.event = &event;
+  const std::string base = Sha256Hex(CanonicalRecordBytes(record));
+  EXPECT_EQ(base, Sha256Hex(CanonicalRecordBytes(record)));
+  record.epoch = 1;
+  EXPECT_NE(Sha256Hex(CanonicalRecordBytes(record)), base);
+  record.epoch = 0;
+  event.data.size = 6;  // one byte of the sealed payload less
+  EXPECT_NE(Sha256Hex(CanonicalRecordBytes(record)), base);
+  event.data.size = 7;
+  record.position = 6;
+  EXPECT_NE(Sha256Hex(CanonicalRecordBytes(record)), base);
+  EXPECT_EQ(Sha256Hex(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 // ---- Store selection and config errors (the real opener) ---------------

@@ -101,6 +101,33 @@ class EmbeddedStoreAccess : public StoreAccess {
     return summary;
   }
 
+  absl::Status ReadLog(uint64_t after_position, uint64_t max_count,
+                       const RecordFn& on_record) override {
+    const cairn_storage_api* api = store_->storage_plugin()->storage();
+    if (!store_->storage_plugin()->Has(CAIRN_CAP_ORDERED_LOG) ||
+        !CAIRN_HAS_FIELD(cairn_storage_api, api, read_log) ||
+        api->read_log == nullptr) {
+      return MakeStatus(
+          CAIRN_E_UNSUPPORTED,
+          absl::StrCat("storage plugin '", store_->storage_plugin()->name(),
+                       "' keeps no ordered log (no read_log)"));
+    }
+    char message[1024] = "";
+    cairn_error error{message, sizeof(message)};
+    cairn_status status = api->read_log(
+        store_->raw_storage(), after_position, max_count,
+        [](void* raw, const cairn_log_record* record) -> int {
+          return (*static_cast<const RecordFn*>(raw))(*record) ? 0 : 1;
+        },
+        const_cast<RecordFn*>(&on_record), &error);
+    if (status != CAIRN_OK) {
+      return MakeStatus(status,
+                        absl::StrCat("read_log of ", where_, " after position ",
+                                     after_position, ": ", message));
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<std::string> Verify(const std::function<void(const std::string&)>& on_problem,
                                      bool deep) override {
     const cairn_storage_api* api = store_->storage_plugin()->storage();

@@ -1,0 +1,120 @@
+// cairn-fault-check: checks a fault test's history against every node's log
+// (the rules are in checker.h).
+//
+//   cairn-fault-check --history H.jsonl [--history H2.jsonl ...]
+//                     --log NAME=LOG.jsonl [--log NAME2=LOG2.jsonl ...]
+//                     [--event-type T] [--max-print N]
+//
+// Prints one "VIOLATION <rule> [<node>] <message>" line per violation, then
+// a summary. Exit 0: no violation; 1: violations; 2: bad usage or input
+// (the message names the file and line).
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "checker.h"
+
+namespace {
+
+int Usage(const std::string& why) {
+  std::cerr << "cairn-fault-check: " << why << "\n"
+            << "usage: cairn-fault-check --history FILE [--history FILE ...] "
+               "--log NAME=FILE [--log NAME=FILE ...] [--event-type T] "
+               "[--max-print N]\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> histories;
+  std::vector<std::pair<std::string, std::string>> logs;
+  cairn::faults::CheckOptions options;
+  uint64_t max_print = 200;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      Usage(
+          "checks a fault test's history against the nodes' logs (rules: "
+          "checker.h)");
+      return 0;
+    }
+    if (i + 1 >= argc) return Usage(flag + " needs a value");
+    const std::string value = argv[++i];
+    if (flag == "--history") {
+      histories.push_back(value);
+    } else if (flag == "--log") {
+      const size_t eq = value.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == value.size()) {
+        return Usage("--log takes NAME=FILE, not '" + value + "'");
+      }
+      logs.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+    } else if (flag == "--event-type") {
+      options.event_type = value;
+    } else if (flag == "--max-print") {
+      if (!absl::SimpleAtoi(value, &max_print)) {
+        return Usage("--max-print takes a count, not '" + value + "'");
+      }
+    } else {
+      return Usage("unknown flag '" + flag + "'");
+    }
+  }
+  if (histories.empty()) return Usage("give at least one --history");
+  if (logs.empty()) return Usage("give at least one --log");
+
+  std::vector<cairn::faults::Op> ops;
+  for (const std::string& path : histories) {
+    absl::StatusOr<std::vector<cairn::faults::Op>> read =
+        cairn::faults::ReadHistory(path);
+    if (!read.ok()) {
+      std::cerr << "cairn-fault-check: " << read.status().message() << "\n";
+      return 2;
+    }
+    ops.insert(ops.end(), read->begin(), read->end());
+  }
+  if (absl::Status s = cairn::faults::ValidateHistory(ops); !s.ok()) {
+    std::cerr << "cairn-fault-check: bad history: " << s.message() << "\n";
+    return 2;
+  }
+  std::vector<cairn::faults::NodeLog> node_logs;
+  for (const auto& [name, path] : logs) {
+    absl::StatusOr<cairn::faults::NodeLog> read =
+        cairn::faults::ReadNodeLog(name, path);
+    if (!read.ok()) {
+      std::cerr << "cairn-fault-check: " << read.status().message() << "\n";
+      return 2;
+    }
+    node_logs.push_back(*std::move(read));
+  }
+
+  const std::vector<cairn::faults::Violation> violations =
+      cairn::faults::Check(ops, node_logs, options);
+  std::map<std::string, uint64_t> per_rule;
+  uint64_t printed = 0;
+  for (const auto& v : violations) {
+    ++per_rule[v.rule];
+    if (printed++ < max_print) {
+      std::cout << "VIOLATION " << v.rule
+                << (v.node.empty() ? "" : " [" + v.node + "]") << " "
+                << v.message << "\n";
+    }
+  }
+  if (printed > max_print) {
+    std::cout << "... " << printed - max_print
+              << " more violation(s) not printed\n";
+  }
+  const cairn::faults::Summary s =
+      cairn::faults::Summarize(ops, node_logs[0], options);
+  std::cout << "checked " << s.ops << " ops (ok " << s.ok << ", fail " << s.fail
+            << ", unknown " << s.unknown << " of which " << s.unknown_present
+            << " in the log) against " << node_logs.size() << " node log(s) of "
+            << node_logs[0].records.size() << " records: " << violations.size()
+            << " violation(s)";
+  for (const auto& [rule, count] : per_rule)
+    std::cout << " " << rule << "=" << count;
+  std::cout << "\n";
+  return violations.empty() ? 0 : 1;
+}

@@ -1,0 +1,405 @@
+// The checker on hand-made histories: a clean one, and for each rule an
+// input that breaks it (and only the rules it must).
+#include "checker.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace cairn::faults {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Builds a history and the log a correct single store would hold for it:
+// each Append is applied at the next position, with the stream's next
+// revisions, unless its expected revision does not match (then it fails).
+class World {
+ public:
+  // Appends `n` events to `stream`; returns the op (already in ops()).
+  Op& Append(const std::string& stream, ExpectKind expect, uint64_t expected,
+             size_t n, Outcome outcome = Outcome::kOk, uint64_t epoch = 0) {
+    Op op;
+    op.run = "t";
+    op.client = 0;
+    op.op = ops_.size();
+    op.stream = stream;
+    op.expect = expect;
+    op.expected_revision = expected;
+    op.invoke_ns = clock_;
+    clock_ += 10;
+    op.complete_ns = clock_;
+    clock_ += 10;
+    op.outcome = outcome;
+    op.source = absl::StrCat("test:", op.op);
+    for (size_t i = 0; i < n; ++i)
+      op.event_ids.push_back(absl::StrCat("t-o", op.op, "-", i));
+    const uint64_t head = heads_[stream];
+    const bool matches = expect == ExpectKind::kAny ||
+                         (expect == ExpectKind::kNoStream && head == 0) ||
+                         (expect == ExpectKind::kExact && head == expected);
+    if (outcome != Outcome::kFail && matches) {
+      if (outcome == Outcome::kOk) {
+        op.first_position = next_position_;
+        op.last_position = next_position_ + n - 1;
+        op.first_revision = head + 1;
+        op.last_revision = head + n;
+        op.epoch = epoch;
+      }
+      for (size_t i = 0; i < n; ++i) {
+        LogRecord r;
+        r.position = next_position_++;
+        r.kind = "event";
+        r.epoch = epoch;
+        r.stream = stream;
+        r.revision = head + 1 + i;
+        r.batch_size = static_cast<uint32_t>(n);
+        r.batch_index = static_cast<uint32_t>(i);
+        r.type = "cairn.faults.v1";
+        r.writer = op.event_ids[i];
+        r.sha256 = absl::StrCat("h", r.position, r.writer);
+        log_.records.push_back(r);
+      }
+      heads_[stream] = head + n;
+    }
+    ops_.push_back(op);
+    return ops_.back();
+  }
+
+  void Epoch(uint64_t epoch) {
+    LogRecord r;
+    r.position = next_position_++;
+    r.kind = "epoch";
+    r.epoch = epoch;
+    r.sha256 = absl::StrCat("e", r.position);
+    log_.records.push_back(r);
+  }
+
+  std::vector<Op>& ops() { return ops_; }
+  NodeLog& log() { return log_; }
+  int64_t& clock() { return clock_; }
+
+ private:
+  std::vector<Op> ops_;
+  NodeLog log_{"n1", {}};
+  std::map<std::string, uint64_t> heads_;
+  uint64_t next_position_ = 1;
+  int64_t clock_ = 1000;
+};
+
+// A clean history with all three outcomes and every expectation kind.
+World Clean() {
+  World w;
+  w.Append("a", ExpectKind::kNoStream, 0, 2);
+  w.Append("b", ExpectKind::kAny, 0, 1);
+  w.Append("a", ExpectKind::kExact, 2, 1);
+  w.Append("a", ExpectKind::kExact, 2, 1, Outcome::kFail);   // conflict
+  w.Append("b", ExpectKind::kAny, 0, 3, Outcome::kUnknown);  // landed
+  w.Append("c", ExpectKind::kAny, 0, 1, Outcome::kUnknown);
+  w.log().records.pop_back();  // ...and one that did not land
+  return w;
+}
+
+std::set<std::string> Rules(const std::vector<Violation>& violations) {
+  std::set<std::string> rules;
+  for (const Violation& v : violations) rules.insert(v.rule);
+  return rules;
+}
+
+std::string Describe(const std::vector<Violation>& violations) {
+  std::string out;
+  for (const Violation& v : violations)
+    absl::StrAppend(&out, v.rule, ": ", v.message, "\n");
+  return out;
+}
+
+TEST(CheckerTest, CleanHistoryHasNoViolation) {
+  World w = Clean();
+  ASSERT_TRUE(ValidateHistory(w.ops()).ok());
+  std::vector<Violation> v = Check(w.ops(), {w.log(), w.log()});
+  EXPECT_TRUE(v.empty()) << Describe(v);
+  Summary s = Summarize(w.ops(), w.log());
+  EXPECT_EQ(s.ops, 6u);
+  EXPECT_EQ(s.ok, 3u);
+  EXPECT_EQ(s.fail, 1u);
+  EXPECT_EQ(s.unknown, 2u);
+  EXPECT_EQ(s.unknown_present, 1u);
+}
+
+TEST(CheckerTest, LogGap) {
+  World w = Clean();
+  w.log().records.erase(w.log().records.begin() + 2);  // position 3 missing
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_TRUE(Rules(v).count("log-gap")) << Describe(v);
+  EXPECT_THAT(Describe(v), HasSubstr("positions 3..3 missing"));
+}
+
+TEST(CheckerTest, LogDiverge) {
+  World w = Clean();
+  NodeLog other = w.log();
+  other.name = "n2";
+  other.records[1].sha256 = "different";
+  std::vector<Violation> v = Check(w.ops(), {w.log(), other});
+  EXPECT_EQ(Rules(v), std::set<std::string>{"log-diverge"}) << Describe(v);
+  EXPECT_THAT(Describe(v), HasSubstr("position 2"));
+  // A node missing a record in the middle diverges (same end).
+  other = w.log();
+  other.name = "n2";
+  other.records.erase(other.records.begin() + 3);
+  v = Check(w.ops(), {w.log(), other});
+  EXPECT_THAT(
+      Describe(v),
+      HasSubstr("position 4: n1 holds event a@3, n2 holds nothing there"));
+  // A node that is behind diverges too.
+  other = w.log();
+  other.name = "n2";
+  other.records.pop_back();
+  v = Check(w.ops(), {w.log(), other});
+  EXPECT_TRUE(Rules(v).count("log-diverge")) << Describe(v);
+}
+
+TEST(CheckerTest, RevisionGap) {
+  World w = Clean();
+  w.log().records[2].revision = 5;  // stream a: 1, 2, 5
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_TRUE(Rules(v).count("revision-gap")) << Describe(v);
+}
+
+TEST(CheckerTest, EpochOrder) {
+  World w;
+  w.Epoch(2);
+  w.Append("a", ExpectKind::kAny, 0, 1, Outcome::kOk, 2);
+  w.Epoch(2);  // does not start a newer epoch
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_EQ(Rules(v), std::set<std::string>{"epoch-order"}) << Describe(v);
+  World x;
+  x.Epoch(3);
+  x.Append("a", ExpectKind::kAny, 0, 1, Outcome::kUnknown, 3);
+  x.log().records.back().epoch = 1;  // a record of an older epoch after epoch 3
+  v = Check(x.ops(), {x.log()});
+  EXPECT_EQ(Rules(v), std::set<std::string>{"epoch-order"}) << Describe(v);
+}
+
+TEST(CheckerTest, DuplicateId) {
+  World w = Clean();
+  LogRecord copy = w.log().records[0];
+  copy.position = w.log().records.back().position + 1;
+  copy.revision = 3;
+  copy.stream = "a";
+  w.log().records.push_back(copy);
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_TRUE(Rules(v).count("duplicate-id")) << Describe(v);
+}
+
+TEST(CheckerTest, PhantomEvent) {
+  World w = Clean();
+  w.log().records.back().writer = "nobody-wrote-this";
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_TRUE(Rules(v).count("phantom-event")) << Describe(v);
+  // Events of other types are not the workload's and are ignored.
+  w.log().records.back().type = "other";
+  v = Check(w.ops(), {w.log()});
+  EXPECT_FALSE(Rules(v).count("phantom-event")) << Describe(v);
+}
+
+TEST(CheckerTest, LostAck) {
+  World w = Clean();
+  // The ok op 1 (stream b, position 3) is missing: a later record took its
+  // place (as if truncated and overwritten).
+  w.log().records[2].writer = "t-o5-0";  // the unknown op that did not land
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_TRUE(Rules(v).count("lost-ack")) << Describe(v);
+  EXPECT_THAT(Describe(v),
+              HasSubstr("acknowledged at position 3 is not in the log"));
+}
+
+TEST(CheckerTest, LostAckAtAnotherPosition) {
+  World w = Clean();
+  w.ops()[1].first_position = w.ops()[1].last_position = 4;
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_TRUE(Rules(v).count("lost-ack")) << Describe(v);
+}
+
+TEST(CheckerTest, AckMismatch) {
+  World w = Clean();
+  w.ops()[2].first_revision = w.ops()[2].last_revision = 7;
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_TRUE(Rules(v).count("ack-mismatch")) << Describe(v);
+}
+
+TEST(CheckerTest, FailedPresent) {
+  World w = Clean();
+  w.ops()[4].outcome = Outcome::kFail;  // the unknown op that landed
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_EQ(Rules(v), std::set<std::string>{"failed-present"}) << Describe(v);
+}
+
+TEST(CheckerTest, PartialBatch) {
+  World w = Clean();
+  // The landed unknown op had 3 events: keep only the first two.
+  w.log().records.pop_back();
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_EQ(Rules(v), std::set<std::string>{"partial-batch"}) << Describe(v);
+}
+
+TEST(CheckerTest, ExactViolated) {
+  World w;
+  w.Append("a", ExpectKind::kAny, 0, 2);
+  // An exact-1 append that landed although the head was 2.
+  Op& bad = w.Append("a", ExpectKind::kAny, 0, 1, Outcome::kUnknown);
+  bad.expect = ExpectKind::kExact;
+  bad.expected_revision = 1;
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_EQ(Rules(v), std::set<std::string>{"exact-violated"}) << Describe(v);
+}
+
+TEST(CheckerTest, ExactTwice) {
+  World w;
+  w.Append("a", ExpectKind::kAny, 0, 1);
+  w.Append("a", ExpectKind::kExact, 1, 1);
+  Op& second = w.Append("a", ExpectKind::kAny, 0, 1);
+  second.expect = ExpectKind::kExact;
+  second.expected_revision = 1;
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_TRUE(Rules(v).count("exact-twice")) << Describe(v);
+  EXPECT_THAT(Describe(v), HasSubstr("2 successes expecting a at revision 1"));
+}
+
+TEST(CheckerTest, Realtime) {
+  World w;
+  w.Append("a", ExpectKind::kAny, 0, 1);
+  w.Append("b", ExpectKind::kAny, 0, 1);
+  // Op 1 (position 2) completed before op 0 (position 1) was invoked.
+  w.ops()[0].invoke_ns = w.ops()[1].complete_ns + 5;
+  w.ops()[0].complete_ns = w.ops()[0].invoke_ns + 5;
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_EQ(Rules(v), std::set<std::string>{"realtime"}) << Describe(v);
+  // Overlapping ops may land in either order.
+  w.ops()[0].invoke_ns = w.ops()[1].complete_ns - 1;
+  v = Check(w.ops(), {w.log()});
+  EXPECT_TRUE(v.empty()) << Describe(v);
+}
+
+TEST(CheckerTest, AckEpoch) {
+  World w;
+  w.Epoch(1);
+  w.Append("a", ExpectKind::kAny, 0, 1, Outcome::kOk, 1);
+  w.ops()[0].epoch = 2;  // reported an epoch the record does not carry
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_EQ(Rules(v), std::set<std::string>{"ack-epoch"}) << Describe(v);
+}
+
+TEST(CheckerTest, StaleEpochInRealTime) {
+  // A deposed primary (epoch 1) acknowledges op 1 after the new one
+  // (epoch 2) acknowledged op 0; the log (built by the new primary) does not
+  // hold op 1 at all, so lost-ack fires too.
+  World w;
+  w.Epoch(2);
+  w.Append("a", ExpectKind::kAny, 0, 1, Outcome::kOk, 2);
+  Op& stale = w.Append("b", ExpectKind::kAny, 0, 1, Outcome::kUnknown, 2);
+  w.log().records.pop_back();
+  stale.outcome = Outcome::kOk;
+  stale.epoch = 1;
+  stale.first_position = stale.last_position = 2;
+  stale.first_revision = stale.last_revision = 1;
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_TRUE(Rules(v).count("stale-epoch")) << Describe(v);
+  EXPECT_THAT(Describe(v), HasSubstr("invoked after"));
+}
+
+TEST(CheckerTest, StaleEpochInPositionOrder) {
+  // Concurrent ops (no real-time order): the one at the higher position
+  // reports the older epoch.
+  World w;
+  w.Append("a", ExpectKind::kAny, 0, 1, Outcome::kOk, 0);
+  w.Append("b", ExpectKind::kAny, 0, 1, Outcome::kOk, 0);
+  w.ops()[0].epoch = 3;
+  w.ops()[1].epoch = 2;
+  w.ops()[1].invoke_ns = w.ops()[0].invoke_ns;
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  std::vector<Violation> stale;
+  for (const Violation& x : v) {
+    if (x.rule == "stale-epoch") stale.push_back(x);
+  }
+  ASSERT_EQ(stale.size(), 1u) << Describe(v);
+  EXPECT_THAT(stale[0].message, HasSubstr("at a position above"));
+}
+
+TEST(CheckerTest, ValidateHistoryRefusesBrokenInput) {
+  World w = Clean();
+  std::vector<Op> ops = w.ops();
+  ops.push_back(ops[0]);
+  EXPECT_THAT(std::string(ValidateHistory(ops).message()),
+              HasSubstr("also at"));
+  ops = w.ops();
+  ops[1].event_ids = ops[0].event_ids;
+  EXPECT_THAT(std::string(ValidateHistory(ops).message()),
+              HasSubstr("event id"));
+  ops = w.ops();
+  ops[0].last_position = ops[0].first_position;  // 2 events, 1 position
+  EXPECT_THAT(std::string(ValidateHistory(ops).message()),
+              HasSubstr("has 2 events"));
+}
+
+TEST(CheckerTest, ParsesWorkloadAndReadLogLines) {
+  absl::StatusOr<Op> op = ParseOpLine(
+      R"({"run":"r1","client":3,"op":17,"stream":"fs-5","expect":"exact",)"
+      R"("expected_revision":4,"events":["r1-c3-o17-0"],"invoke_ns":10,)"
+      R"("complete_ns":20,"outcome":"ok","first_position":120,"last_position":120,)"
+      R"("first_revision":5,"last_revision":5,"epoch":0,"server":"x:1"})",
+      "h:1");
+  ASSERT_TRUE(op.ok()) << op.status();
+  EXPECT_EQ(op->expect, ExpectKind::kExact);
+  EXPECT_EQ(op->expected_revision, 4u);
+  EXPECT_EQ(op->first_position, 120u);
+  absl::StatusOr<LogRecord> record = ParseLogLine(
+      R"({"position":1,"kind":"event","epoch":0,"stream":"fs-5","revision":1,)"
+      R"("batch_size":1,"batch_index":0,"type":"cairn.faults.v1","writer":"r1-c3-o17-0",)"
+      R"("timestamp_us":5,"sha256":"ab"})",
+      "l:1");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->writer, "r1-c3-o17-0");
+  // Errors name the line and the field.
+  EXPECT_THAT(
+      std::string(ParseOpLine(R"({"client":1})", "h:9").status().message()),
+      HasSubstr("h:9: field 'op' is missing"));
+  EXPECT_THAT(std::string(ParseOpLine("not json", "h:2").status().message()),
+              HasSubstr("h:2: not a JSON object"));
+  EXPECT_THAT(
+      std::string(
+          ParseOpLine(R"({"client":1,"op":1,"stream":"s","expect":"maybe",)"
+                      R"("events":["x"],"invoke_ns":1,"complete_ns":2,)"
+                      R"("outcome":"ok"})",
+                      "h:3")
+              .status()
+              .message()),
+      HasSubstr("'expect' is 'maybe'"));
+  EXPECT_THAT(
+      std::string(
+          ParseLogLine(R"({"position":"x"})", "l:4").status().message()),
+      HasSubstr("l:4: field 'position' has the wrong type"));
+}
+
+TEST(CheckerTest, ReadsFilesAndNamesTheLine) {
+  const std::string path = absl::StrCat(
+      ::testing::TempDir(), "/checker_test_history_", getpid(), ".jsonl");
+  {
+    std::ofstream out(path);
+    out << "\n{\"client\":1}\n";
+  }
+  absl::StatusOr<std::vector<Op>> ops = ReadHistory(path);
+  EXPECT_THAT(std::string(ops.status().message()), HasSubstr(path + ":2:"));
+  std::remove(path.c_str());
+  EXPECT_TRUE(absl::IsNotFound(ReadHistory(path).status()));
+}
+
+}  // namespace
+}  // namespace cairn::faults

@@ -1,0 +1,330 @@
+// cairn-fault-workload: the fault tests' load (docs/replication.md, "Fault
+// tests and the checker"). N clients append to M streams through cairnd
+// servers, a mix of `any` and `exact` appends (exact expects the revision
+// the client last saw; no_stream before it saw any), bounded by a count and
+// a time, and record every operation as one JSON line of the history the
+// checker (checker.h) reads:
+//
+//   {"run":"r1","client":3,"op":17,"stream":"fs-05","expect":"exact",
+//    "expected_revision":4,"events":["r1-c3-o17-0"],"invoke_ns":...,
+//    "complete_ns":...,"outcome":"ok","first_position":120,
+//    "last_position":120,"first_revision":5,"last_revision":5,"epoch":0,
+//    "server":"10.0.0.2:7600"}
+//
+// Outcomes: ok; fail when the server refused before writing (wrong expected
+// revision, invalid argument, permission); unknown for everything else
+// (timeout, connection lost, server error): the append may or may not have
+// been written. NOT_LEADER is unknown too: a deposed primary answers it for
+// appends it had already written while it waited for acknowledgements
+// (cairn_replication_api::replicate), and the new primary decides whether
+// those survive. Event ids (run, client, op, index) are
+// unique and travel in each event's `writer` field. The cairn.v1 protocol
+// reports no epoch yet, so ok ops record epoch 0.
+//
+// A client whose op ended unknown (NOT_LEADER included) drops its connection
+// and moves on to the next address of --servers, pausing between attempts; nothing is retried
+// with the same event ids (an unknown op stays unknown).
+#include <cairn/client.h>
+#include <cairn/status.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+int64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+struct Settings {
+  std::vector<std::string> servers;
+  uint64_t clients = 16;
+  uint64_t streams = 20;
+  uint64_t max_ops = 100000;  // over all clients
+  uint64_t duration_ms = 10000;
+  uint64_t exact_percent = 50;
+  uint64_t max_batch = 3;
+  uint64_t request_timeout_ms = 2000;
+  uint64_t connect_timeout_ms = 1000;
+  uint64_t retry_pause_ms = 50;
+  uint64_t min_ok = 1;
+  uint64_t seed = 1;
+  std::string run;
+  std::string stream_prefix = "fs";
+  std::string history;
+  std::string event_type = "cairn.faults.v1";
+};
+
+class History {
+ public:
+  explicit History(FILE* file) : file_(file) {}
+  void Write(const Json& line) {
+    const std::string text =
+        line.dump(-1, ' ', false, Json::error_handler_t::replace);
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::fprintf(file_, "%s\n", text.c_str());
+    std::fflush(file_);  // a history cut short still holds whole lines
+  }
+
+ private:
+  std::mutex mutex_;
+  FILE* file_;
+};
+
+struct Counts {
+  std::atomic<uint64_t> started{0};
+  std::atomic<uint64_t> ok{0}, fail{0}, unknown{0}, connect_failures{0};
+};
+
+// Whether `status` says the append was refused before anything was written.
+bool DefinitelyNotWritten(const absl::Status& status) {
+  return cairn::IsWrongExpectedRevision(status) ||
+         absl::IsInvalidArgument(status) || absl::IsPermissionDenied(status);
+}
+
+void RunClient(const Settings& settings, uint64_t id, int64_t deadline_ns,
+               History* history, Counts* counts) {
+  std::mt19937_64 random(settings.seed * 1000003 + id);
+  std::unique_ptr<cairn::Client> client;
+  size_t server = id % settings.servers.size();
+  std::map<std::string, uint64_t> last_seen;
+  uint64_t op = 0;
+  auto pause = [&] {
+    const int64_t left = deadline_ns - MonotonicNs();
+    const int64_t want =
+        static_cast<int64_t>(settings.retry_pause_ms) * 1000000;
+    if (left > 0)
+      std::this_thread::sleep_for(
+          std::chrono::nanoseconds(std::min(left, want)));
+  };
+  while (MonotonicNs() < deadline_ns) {
+    if (!client) {
+      cairn::ClientOptions options;
+      const std::string& address = settings.servers[server];
+      if (!cairn::ParseServerAddress(address, &options.host, &options.port)
+               .ok())
+        return;
+      options.connect_timeout =
+          std::chrono::milliseconds(settings.connect_timeout_ms);
+      options.request_timeout =
+          std::chrono::milliseconds(settings.request_timeout_ms);
+      options.client_name =
+          absl::StrCat("fault-workload-", settings.run, "-c", id);
+      absl::StatusOr<std::unique_ptr<cairn::Client>> connected =
+          cairn::Client::Connect(options);
+      if (!connected.ok()) {
+        counts->connect_failures.fetch_add(1);
+        server = (server + 1) % settings.servers.size();
+        pause();
+        continue;
+      }
+      client = *std::move(connected);
+    }
+    if (counts->started.fetch_add(1) >= settings.max_ops) break;
+    const std::string stream =
+        absl::StrCat(settings.stream_prefix, "-", random() % settings.streams);
+    const bool exact = random() % 100 < settings.exact_percent;
+    const size_t batch = 1 + random() % settings.max_batch;
+    Json line;
+    line["run"] = settings.run;
+    line["client"] = id;
+    line["op"] = op;
+    line["stream"] = stream;
+    cairn::ExpectedRevision expected = cairn::ExpectedRevision::Any();
+    if (exact) {
+      const uint64_t seen = last_seen[stream];
+      if (seen == 0) {
+        expected = cairn::ExpectedRevision::NoStream();
+        line["expect"] = "no_stream";
+      } else {
+        expected = cairn::ExpectedRevision::Exact(seen);
+        line["expect"] = "exact";
+        line["expected_revision"] = seen;
+      }
+    } else {
+      line["expect"] = "any";
+    }
+    std::vector<cairn::EventData> events(batch);
+    Json ids = Json::array();
+    for (size_t i = 0; i < batch; ++i) {
+      const std::string event_id =
+          absl::StrCat(settings.run, "-c", id, "-o", op, "-", i);
+      events[i].type = settings.event_type;
+      events[i].writer = event_id;
+      events[i].data = absl::StrCat("{\"id\":\"", event_id, "\"}");
+      ids.push_back(event_id);
+    }
+    line["events"] = ids;
+    line["server"] = settings.servers[server];
+    line["invoke_ns"] = MonotonicNs();
+    absl::StatusOr<cairn::AppendResult> result =
+        client->Append(stream, expected, events);
+    line["complete_ns"] = MonotonicNs();
+    ++op;
+    if (result.ok()) {
+      line["outcome"] = "ok";
+      line["first_position"] = result->first_position;
+      line["last_position"] = result->last_position;
+      line["first_revision"] = result->first_revision;
+      line["last_revision"] = result->last_revision;
+      line["epoch"] = 0;
+      last_seen[stream] = result->last_revision;
+      counts->ok.fetch_add(1);
+      history->Write(line);
+      continue;
+    }
+    const absl::Status& status = result.status();
+    line["error"] = std::string(status.message().substr(0, 300));
+    if (DefinitelyNotWritten(status)) {
+      line["outcome"] = "fail";
+      counts->fail.fetch_add(1);
+      history->Write(line);
+      if (cairn::IsWrongExpectedRevision(status)) {
+        // Learn the head for the next exact append (not an op of the history).
+        absl::StatusOr<uint64_t> head = client->HeadRevision(stream);
+        if (head.ok()) last_seen[stream] = *head;
+      }
+      continue;
+    }
+    line["outcome"] = "unknown";
+    counts->unknown.fetch_add(1);
+    history->Write(line);
+    // A fresh connection, to the next server, after a pause: the old one
+    // may be dead or the server gone.
+    client.reset();
+    server = (server + 1) % settings.servers.size();
+    pause();
+  }
+}
+
+int Usage(const std::string& why) {
+  std::cerr
+      << "cairn-fault-workload: " << why << "\n"
+      << "usage: cairn-fault-workload --servers HOST:PORT[,HOST:PORT...] "
+         "--history FILE\n"
+         "  [--clients 16] [--streams 20] [--max-ops 100000] [--duration-ms "
+         "10000]\n"
+         "  [--exact-percent 50] [--max-batch 3] [--request-timeout-ms 2000]\n"
+         "  [--connect-timeout-ms 1000] [--retry-pause-ms 50] [--min-ok 1] "
+         "[--seed 1]\n"
+         "  [--run ID] [--stream-prefix fs] [--event-type cairn.faults.v1]\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  std::map<std::string, uint64_t*> numbers = {
+      {"--clients", &s.clients},
+      {"--streams", &s.streams},
+      {"--max-ops", &s.max_ops},
+      {"--duration-ms", &s.duration_ms},
+      {"--exact-percent", &s.exact_percent},
+      {"--max-batch", &s.max_batch},
+      {"--request-timeout-ms", &s.request_timeout_ms},
+      {"--connect-timeout-ms", &s.connect_timeout_ms},
+      {"--retry-pause-ms", &s.retry_pause_ms},
+      {"--min-ok", &s.min_ok},
+      {"--seed", &s.seed}};
+  std::map<std::string, std::string*> texts = {
+      {"--run", &s.run},
+      {"--stream-prefix", &s.stream_prefix},
+      {"--history", &s.history},
+      {"--event-type", &s.event_type}};
+  std::string servers;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      Usage(
+          "appends from N clients and records a history for cairn-fault-check");
+      return 0;
+    }
+    if (i + 1 >= argc) return Usage(flag + " needs a value");
+    const std::string value = argv[++i];
+    if (flag == "--servers") {
+      servers = value;
+    } else if (auto n = numbers.find(flag); n != numbers.end()) {
+      if (!absl::SimpleAtoi(value, n->second)) {
+        return Usage(flag + " takes a non-negative integer, not '" + value +
+                     "'");
+      }
+    } else if (auto t = texts.find(flag); t != texts.end()) {
+      *t->second = value;
+    } else {
+      return Usage("unknown flag '" + flag + "'");
+    }
+  }
+  for (absl::string_view part :
+       absl::StrSplit(servers, ',', absl::SkipEmpty())) {
+    std::string host;
+    uint16_t port = 0;
+    const std::string address(part.data(), part.size());
+    if (absl::Status ps = cairn::ParseServerAddress(address, &host, &port);
+        !ps.ok()) {
+      return Usage(std::string(ps.message()));
+    }
+    s.servers.push_back(address);
+  }
+  if (s.servers.empty()) return Usage("give --servers");
+  if (s.history.empty()) return Usage("give --history");
+  if (s.clients == 0 || s.clients > 1024)
+    return Usage("--clients takes 1..1024");
+  if (s.streams == 0) return Usage("--streams takes at least 1");
+  if (s.max_batch == 0 || s.max_batch > 1000)
+    return Usage("--max-batch takes 1..1000");
+  if (s.exact_percent > 100) return Usage("--exact-percent takes 0..100");
+  if (s.duration_ms == 0 || s.duration_ms > 24ull * 3600 * 1000) {
+    return Usage(
+        "--duration-ms takes 1..86400000 (every run is bounded in time)");
+  }
+  if (s.run.empty())
+    s.run = absl::StrCat("r", MonotonicNs() / 1000000 % 100000000);
+
+  FILE* file = std::fopen(s.history.c_str(), "a");
+  if (file == nullptr)
+    return Usage("cannot open --history " + s.history + " for appending");
+  History history(file);
+  Counts counts;
+  const int64_t deadline =
+      MonotonicNs() + static_cast<int64_t>(s.duration_ms) * 1000000;
+  std::vector<std::thread> threads;
+  for (uint64_t c = 0; c < s.clients; ++c) {
+    threads.emplace_back(RunClient, std::cref(s), c, deadline, &history,
+                         &counts);
+  }
+  for (std::thread& t : threads) t.join();
+  std::fclose(file);
+  const uint64_t ops = counts.ok + counts.fail + counts.unknown;
+  std::cerr << "cairn-fault-workload: run " << s.run << ": " << ops
+            << " ops (ok " << counts.ok << ", fail " << counts.fail
+            << ", unknown " << counts.unknown << "), "
+            << counts.connect_failures << " failed connection attempt(s)\n";
+  if (counts.ok < s.min_ok) {
+    std::cerr << "cairn-fault-workload: only " << counts.ok
+              << " op(s) acknowledged; --min-ok is " << s.min_ok << "\n";
+    return 1;
+  }
+  return 0;
+}
