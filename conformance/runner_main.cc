@@ -5,13 +5,21 @@
 //                     [--passthrough-cipher] [gtest flags]
 //
 // Exit status: 0 every test passed (skips included), 1 a test failed,
-// 2 usage error or the plugin could not be loaded.
+// 2 usage error, the plugin could not be loaded, or it refuses its options
+// (all checked before any test runs).
+//
+// Each failure is printed as the rule it broke ("[  BROKEN  ] rule: ..."),
+// then what was expected and what the plugin did; no source path.
 #include <cairn/plugin_registry.h>
 #include <cairn/status.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <map>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -33,11 +41,17 @@ constexpr char kUsage[] =
     "  --option key=value     an option to open the plugin with; repeatable.\n"
     "                         A plugin that accepts 'path' gets a fresh\n"
     "                         folder per test (inside 'path' if given).\n"
-    "  --passthrough-cipher   the cipher does not encrypt (like 'none'): check\n"
-    "                         that seal copies, skip the AEAD checks\n"
+    "  --passthrough-cipher   the cipher does not encrypt (like 'none'):\n"
+    "                         check that seal copies, skip the AEAD checks\n"
     "  --gtest_filter=...     any GoogleTest flag, e.g. to run some tests\n"
     "\n"
-    "Exit status: 0 passed, 1 a test failed, 2 usage or load error.\n";
+    "Before any test runs, the file, each option (against the plugin's\n"
+    "option descriptors) and one open of the plugin with them are checked.\n"
+    "Each failure names the rule it broke, what was expected and what the\n"
+    "plugin did.\n"
+    "\n"
+    "Exit status: 0 passed, 1 a test failed, 2 usage error, the plugin does\n"
+    "not load or refuses its options.\n";
 
 std::string CapabilityNames(uint64_t caps) {
   struct Name {
@@ -62,10 +76,108 @@ std::string CapabilityNames(uint64_t caps) {
   return out.empty() ? "none" : out;
 }
 
+// The rules each failed test broke, in the order first seen.
+using RulesByTest = std::map<std::string, std::vector<std::string>>;
+
+std::string FullName(const ::testing::TestInfo& test) {
+  return std::string(test.test_suite_name()) + "." + test.name();
+}
+
+// GoogleTest's own printer, but for failures and skips: each failure is
+// printed as the rule it broke, then what was expected and what the plugin
+// did, with no source path (those would be the build machine's, and mean
+// nothing to a plugin's author).
+class RulePrinter : public ::testing::TestEventListener {
+ public:
+  RulePrinter(::testing::TestEventListener* gtest, RulesByTest* rules)
+      : gtest_(gtest), rules_(rules) {}
+  ~RulePrinter() override { delete gtest_; }
+
+  void OnTestPartResult(const ::testing::TestPartResult& result) override {
+    // Not UnitTest::current_test_info(): it takes the lock GoogleTest holds
+    // while it reports a result.
+    const ::testing::TestInfo* test = current_;
+    const std::string message = WithoutSourcePaths(result.message());
+    if (result.skipped()) {
+      std::cout << "[  SKIPPED ] " << message << "\n";
+      return;
+    }
+    if (!result.failed()) return;
+    // The test's name without a parameterized prefix or value suffix.
+    std::string name = test == nullptr ? "" : test->name();
+    if (size_t slash = name.find('/'); slash != std::string::npos) {
+      name.resize(slash);
+    }
+    const std::string rule = RuleOf(message, name);
+    if (test != nullptr) {
+      std::vector<std::string>& seen = (*rules_)[FullName(*test)];
+      if (std::find(seen.begin(), seen.end(), rule) == seen.end()) {
+        seen.push_back(rule);
+      }
+    }
+    std::cout << "[  BROKEN  ] rule: " << rule << "\n";
+    std::string indented = "             ";
+    for (char c : message) {
+      indented += c;
+      if (c == '\n') indented += "             ";
+    }
+    std::cout << indented << "\n";
+    std::cout.flush();
+  }
+
+  void OnTestProgramStart(const ::testing::UnitTest& u) override {
+    gtest_->OnTestProgramStart(u);
+  }
+  void OnTestIterationStart(const ::testing::UnitTest& u, int i) override {
+    gtest_->OnTestIterationStart(u, i);
+  }
+  void OnEnvironmentsSetUpStart(const ::testing::UnitTest& u) override {
+    gtest_->OnEnvironmentsSetUpStart(u);
+  }
+  void OnEnvironmentsSetUpEnd(const ::testing::UnitTest& u) override {
+    gtest_->OnEnvironmentsSetUpEnd(u);
+  }
+  void OnTestSuiteStart(const ::testing::TestSuite& s) override {
+    gtest_->OnTestSuiteStart(s);
+  }
+  void OnTestStart(const ::testing::TestInfo& t) override {
+    current_ = &t;
+    gtest_->OnTestStart(t);
+  }
+  void OnTestDisabled(const ::testing::TestInfo& t) override {
+    gtest_->OnTestDisabled(t);
+  }
+  void OnTestEnd(const ::testing::TestInfo& t) override {
+    gtest_->OnTestEnd(t);
+    current_ = nullptr;
+  }
+  void OnTestSuiteEnd(const ::testing::TestSuite& s) override {
+    gtest_->OnTestSuiteEnd(s);
+  }
+  void OnEnvironmentsTearDownStart(const ::testing::UnitTest& u) override {
+    gtest_->OnEnvironmentsTearDownStart(u);
+  }
+  void OnEnvironmentsTearDownEnd(const ::testing::UnitTest& u) override {
+    gtest_->OnEnvironmentsTearDownEnd(u);
+  }
+  void OnTestIterationEnd(const ::testing::UnitTest& u, int i) override {
+    gtest_->OnTestIterationEnd(u, i);
+  }
+  void OnTestProgramEnd(const ::testing::UnitTest& u) override {
+    gtest_->OnTestProgramEnd(u);
+  }
+
+ private:
+  ::testing::TestEventListener* gtest_;
+  RulesByTest* rules_;
+  const ::testing::TestInfo* current_ = nullptr;
+};
+
 // Prints the run's outcome and the skipped capabilities at the end.
 class Summary : public ::testing::EmptyTestEventListener {
  public:
-  explicit Summary(std::string plugin) : plugin_(std::move(plugin)) {}
+  Summary(std::string plugin, const RulesByTest* rules)
+      : plugin_(std::move(plugin)), rules_(rules) {}
   void OnTestProgramEnd(const ::testing::UnitTest& unit) override {
     std::cout << "[ CAIRN    ] conformance of " << plugin_ << ": "
               << unit.successful_test_count() << " passed, "
@@ -77,7 +189,16 @@ class Summary : public ::testing::EmptyTestEventListener {
         const ::testing::TestInfo* test = suite->GetTestInfo(j);
         if (test->result()->Failed()) {
           std::cout << "[ CAIRN    ]   FAILED " << suite->name() << "."
-                    << test->name() << "\n";
+                    << test->name();
+          auto rules = rules_->find(FullName(*test));
+          if (rules != rules_->end()) {
+            const char* separator = ": broke ";
+            for (const std::string& rule : rules->second) {
+              std::cout << separator << "'" << rule << "'";
+              separator = ", ";
+            }
+          }
+          std::cout << "\n";
         }
       }
     }
@@ -88,6 +209,7 @@ class Summary : public ::testing::EmptyTestEventListener {
 
  private:
   std::string plugin_;
+  const RulesByTest* rules_;
 };
 
 int Main(int argc, char** argv) {
@@ -140,6 +262,18 @@ int Main(int argc, char** argv) {
     std::cerr << "cairn-conformance: --plugin PATH is required\n" << kUsage;
     return 2;
   }
+  // Everything the command line names is checked before the suite runs:
+  // the file, then (once loaded) each option against the plugin's
+  // descriptors, then one open with those options.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(plugin_path, ec)) {
+    std::cerr << "cairn-conformance: --plugin " << plugin_path << ": "
+              << (std::filesystem::exists(plugin_path, ec)
+                      ? "not a regular file"
+                      : "no such file")
+              << "\n";
+    return 2;
+  }
   PluginRegistry registry;
   absl::StatusOr<PluginPtr> plugin = registry.LoadFile(plugin_path);
   if (!plugin.ok()) {
@@ -157,6 +291,11 @@ int Main(int argc, char** argv) {
     std::cerr << "cairn-conformance: " << added.message() << "\n";
     return 2;
   }
+  if (absl::Status opened = TrialOpen(target); !opened.ok()) {
+    std::cerr << "cairn-conformance: " << opened.message()
+              << "\n(no test was run: fix the options, or the plugin's open)\n";
+    return 2;
+  }
   std::cout << "[ CAIRN    ] " << label << " version "
             << target.plugin->version() << ", ABI " << d.abi_major << "."
             << d.abi_minor << ", from " << plugin_path << "\n"
@@ -165,7 +304,14 @@ int Main(int argc, char** argv) {
   int gtest_argc = static_cast<int>(gtest_args.size());
   gtest_args.push_back(nullptr);
   ::testing::InitGoogleTest(&gtest_argc, gtest_args.data());
-  ::testing::UnitTest::GetInstance()->listeners().Append(new Summary(label));
+  static RulesByTest rules;
+  ::testing::TestEventListeners& listeners =
+      ::testing::UnitTest::GetInstance()->listeners();
+  if (::testing::TestEventListener* gtest =
+          listeners.Release(listeners.default_result_printer())) {
+    listeners.Append(new RulePrinter(gtest, &rules));
+  }
+  listeners.Append(new Summary(label, &rules));
   return RUN_ALL_TESTS() == 0 ? 0 : 1;
 }
 

@@ -69,6 +69,12 @@ absl::Status AddTarget(Target target) {
           (accepted.empty() ? "no options" : accepted) + ")");
     }
   }
+  std::string section = KindName(target.plugin->kind());
+  if (absl::Status s = CheckOptions(section, target.plugin->name(),
+                                    target.plugin->options(), target.options);
+      !s.ok()) {
+    return s;
+  }
   if (target.passthrough_cipher &&
       target.plugin->kind() != CAIRN_KIND_CIPHER) {
     return absl::InvalidArgumentError(
@@ -79,6 +85,90 @@ absl::Status AddTarget(Target target) {
   std::lock_guard<std::mutex> lock(Mu());
   Targets().push_back(std::move(target));
   return absl::OkStatus();
+}
+
+absl::Status TrialOpen(const Target& target) {
+  ErrorBuffer error;
+  cairn_status st = CAIRN_OK;
+  OpenOptions options(target);
+  switch (target.plugin->kind()) {
+    case CAIRN_KIND_STORAGE: {
+      const cairn_storage_api* api = target.plugin->storage();
+      cairn_storage* store = nullptr;
+      st = api->open(options.get(), &store, error.get());
+      if (st == CAIRN_OK) api->close(store);
+      break;
+    }
+    case CAIRN_KIND_CODEC: {
+      const cairn_codec_api* api = target.plugin->codec();
+      cairn_codec* codec = nullptr;
+      st = api->open(options.get(), &codec, error.get());
+      if (st == CAIRN_OK) api->close(codec);
+      break;
+    }
+    case CAIRN_KIND_CIPHER: {
+      const cairn_cipher_api* api = target.plugin->cipher();
+      cairn_cipher* cipher = nullptr;
+      st = api->open(options.get(), &cipher, error.get());
+      if (st == CAIRN_OK) api->close(cipher);
+      break;
+    }
+    default:
+      return absl::OkStatus();
+  }
+  if (st == CAIRN_OK) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      std::string(KindName(target.plugin->kind())) + " plugin '" +
+      target.plugin->name() +
+      "' refuses to open with these options: " + Describe(st, error.message));
+}
+
+std::string RuleOf(const std::string& message, const std::string& test_name) {
+  for (const char* rule : kAllRules) {
+    if (message.find(rule) != std::string::npos) return rule;
+  }
+  std::string words;
+  for (size_t i = 0; i < test_name.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(test_name[i]);
+    if (c == '_') {
+      words += ' ';
+    } else if (std::isupper(c)) {
+      if (i != 0 && !words.empty() && words.back() != ' ') words += ' ';
+      words += static_cast<char>(std::tolower(c));
+    } else {
+      words += static_cast<char>(c);
+    }
+  }
+  return words;
+}
+
+std::string WithoutSourcePaths(const std::string& message) {
+  std::string out;
+  size_t begin = 0;
+  while (begin <= message.size()) {
+    size_t end = message.find('\n', begin);
+    if (end == std::string::npos) end = message.size();
+    std::string line = message.substr(begin, end - begin);
+    begin = end + 1;
+    if (line == "Google Test trace:") continue;
+    // "<path>.<ext>:<line>: text" -> "text"
+    size_t colon = line.find(": ");
+    if (colon != std::string::npos) {
+      size_t digits = line.rfind(':', colon - 1);
+      if (digits != std::string::npos && digits + 1 < colon &&
+          std::all_of(line.begin() + static_cast<long>(digits) + 1,
+                      line.begin() + static_cast<long>(colon),
+                      [](char c) {
+                        return std::isdigit(static_cast<unsigned char>(c));
+                      }) &&
+          line.find(' ') > digits) {
+        line = "while: " + line.substr(colon + 2);
+      }
+    }
+    out += line;
+    if (end < message.size()) out += '\n';
+  }
+  return out;
 }
 
 std::vector<Target> TargetsOfKind(cairn_plugin_kind kind) {

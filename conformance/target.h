@@ -102,6 +102,51 @@ inline constexpr char kRuleTruncateKeepsCommitted[] =
 inline constexpr char kRuleEpochEnd[] =
     "epoch-end-is-the-last-record-of-the-epoch";
 
+// Every rule phrase above, for the runner's output: a failure whose message
+// holds one is printed under that rule.
+inline constexpr const char* kAllRules[] = {
+    kRuleContiguousRevisions,
+    kRuleAtomicBatches,
+    kRuleSurvivesReopen,
+    kRuleGapFreePositions,
+    kRuleResultsWithinDeclaredSize,
+    kRuleEventsByPointer,
+    kRuleSealHonoured,
+    kRuleSealFailureStoresNothing,
+    kRuleAnyNeverConflicts,
+    kRuleSealMayRead,
+    kRuleWatermarkSurvivesReopen,
+    kRuleWaitWakesOnCommit,
+    kRuleReadTagSkipsDeleted,
+    kRuleOneOpenerPerStore,
+    kRuleMaxCountZeroReadsNothing,
+    kRuleEmptyBatchResult,
+    kRuleDeleteToClampsToHead,
+    kRuleTimestampAsGiven,
+    kRuleChangedByteFails,
+    kRuleTrailingBytesRefused,
+    kRuleFailureWritesNothing,
+    kRuleWritesWithinReserved,
+    kRuleReadLogEveryRecord,
+    kRuleApplyLogReproduces,
+    kRuleApplyLogAllOrNothing,
+    kRuleCommittedNotAheadOfAck,
+    kRuleWaitCommitWokenBySetCommitted,
+    kRuleTruncateLeavesNoStaleIndex,
+    kRuleTruncateKeepsCommitted,
+    kRuleEpochEnd,
+};
+
+// The rule a failure broke, as the runner prints it: the first rule phrase
+// `message` holds, else the test's own name in words ("ReadTagSkipsDeleted"
+// -> "read tag skips deleted"), which states what the test checks.
+std::string RuleOf(const std::string& message, const std::string& test_name);
+
+// A failure's message without source locations: GoogleTest's "Google Test
+// trace:" header goes, and "path/file.cc:123: " before a trace line too, so
+// the output names no file of the build machine.
+std::string WithoutSourcePaths(const std::string& message);
+
 struct Target {
   std::string path;  // the plugin file, as given
   PluginPtr plugin;  // loaded through PluginRegistry::LoadFile
@@ -121,8 +166,17 @@ struct Target {
 void PrintTo(const Target& target, std::ostream* out);
 
 // Registers a plugin to run the suite of its kind against. Checks the
-// options against the plugin's option keys and fails naming any unknown one.
+// options against the plugin's option descriptors first and fails naming
+// an unknown key, a value that does not fit its type, or a required option
+// left out.
 absl::Status AddTarget(Target target);
+
+// Opens (and closes) one instance of the target's plugin with its options,
+// as the suite's tests will: storage in a fresh folder when it takes
+// `path`; codecs and ciphers as they are. Replication plugins are not
+// opened (their open needs a storage instance); OK for them. The error
+// names the plugin and carries its own message.
+absl::Status TrialOpen(const Target& target);
 
 // The registered targets of `kind`, for INSTANTIATE_TEST_SUITE_P.
 std::vector<Target> TargetsOfKind(cairn_plugin_kind kind);

@@ -1,5 +1,6 @@
 #include <cairn/plugin_registry.h>
 
+#include <cairn/plugin_search.h>
 #include <cairn/status.h>
 
 #include <algorithm>
@@ -425,11 +426,9 @@ absl::StatusOr<PluginPtr> PluginRegistry::Find(cairn_plugin_kind kind,
     if (it != by_kind_name_.end()) return it->second;
     dirs = search_dirs_;
   }
-  std::vector<std::string> looked;
   for (const std::string& dir : dirs) {
     for (const std::string& file : PlatformFileNames(kind, name)) {
       std::filesystem::path candidate = std::filesystem::path(dir) / file;
-      looked.push_back(candidate.string());
       std::error_code ec;
       if (!std::filesystem::exists(candidate, ec)) continue;
       absl::StatusOr<PluginPtr> plugin = LoadFile(candidate.string());
@@ -447,12 +446,28 @@ absl::StatusOr<PluginPtr> PluginRegistry::Find(cairn_plugin_kind kind,
       return plugin;
     }
   }
+  // Every folder tried, and the default folders left out for not existing
+  // (a moved or partial install shows here).
+  std::string absent;
+  for (const PluginDir& d : AbsentDefaultPluginDirs()) {
+    if (std::find(dirs.begin(), dirs.end(), d.path) != dirs.end()) continue;
+    absl::StrAppend(&absent, absent.empty() ? "" : ", ", d.path, " (",
+                    PluginDirSourceName(d.source), ")");
+  }
+  const std::vector<std::string> names = PlatformFileNames(kind, name);
   return MakeStatus(
       CAIRN_E_NOT_FOUND,
-      absl::StrCat("no ", KindName(kind), " plugin named '", name,
-                   "': not built in",
-                   looked.empty() ? std::string(", and no plugin folder is configured")
-                                  : absl::StrCat(", and not found as ", absl::StrJoin(looked, ", "))));
+      absl::StrCat(
+          "no ", KindName(kind), " plugin named '", name, "': not built in, ",
+          dirs.empty()
+              ? std::string("and no plugin folder was searched")
+              : absl::StrCat("and none of ", absl::StrJoin(names, ", "),
+                             " is in the plugin folders searched: ",
+                             absl::StrJoin(dirs, ", ")),
+          absent.empty() ? std::string()
+                         : absl::StrCat("; not searched, as they do not "
+                                        "exist: ",
+                                        absent)));
 }
 
 std::vector<PluginPtr> PluginRegistry::List(

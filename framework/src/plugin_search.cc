@@ -19,17 +19,92 @@ bool IsFolder(const std::string& path) {
   return std::filesystem::is_directory(path, ec);
 }
 
-// <folder of the binary or shared library holding this code>/../plugins:
-// build/<preset>/bin/cairn and build/<preset>/lib/libcairn-c.so both give
-// build/<preset>/plugins.
-std::string BuildTreeDir() {
+// The binary or shared library holding this code.
+std::string SelfPath(const PluginSearchInputs& inputs) {
+  if (!inputs.self_path.empty()) return inputs.self_path;
   boost::system::error_code ec;
   boost::dll::fs::path self = boost::dll::this_line_location(ec);
   if (ec) return "";
-  return (self.parent_path().parent_path() / "plugins").string();
+  return self.string();
+}
+
+// <folder of the binary or shared library>/../plugins:
+// build/<preset>/bin/cairn and build/<preset>/lib/libcairn-c.so both give
+// build/<preset>/plugins.
+std::string BuildTreeDir(const std::string& self) {
+  if (self.empty()) return "";
+  return (std::filesystem::path(self).parent_path().parent_path() / "plugins")
+      .string();
+}
+
+// `folder` less its trailing components `tail` ("bin",
+// "lib/x86_64-linux-gnu"), or "" if it does not end with them.
+std::string PrefixBefore(const std::filesystem::path& folder,
+                         const std::string& tail) {
+  if (tail.empty()) return "";
+  std::filesystem::path rest = folder.lexically_normal();
+  if (!rest.empty() && rest.filename().empty()) rest = rest.parent_path();
+  std::vector<std::string> parts;
+  for (const auto& part : std::filesystem::path(tail).lexically_normal()) {
+    if (!part.empty() && part != ".") parts.push_back(part.string());
+  }
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    if (rest.filename() != *it) return "";
+    rest = rest.parent_path();
+  }
+  return rest.string();
+}
+
+std::string StepFourDir(const PluginSearchInputs& inputs) {
+  return inputs.install_dir.empty() ? InstallPluginDir(SelfPath(inputs))
+                                    : inputs.install_dir;
+}
+
+std::string StepFiveDir(const PluginSearchInputs& inputs) {
+  return inputs.build_tree_dir.empty() ? BuildTreeDir(SelfPath(inputs))
+                                       : inputs.build_tree_dir;
 }
 
 }  // namespace
+
+std::string InstallPluginDir(const std::string& self_path) {
+#if defined(CAIRN_INSTALL_BINDIR) && defined(CAIRN_INSTALL_LIBDIR) && \
+    defined(CAIRN_INSTALL_PLUGIN_SUBDIR)
+  if (!self_path.empty()) {
+    const std::filesystem::path folder =
+        std::filesystem::path(self_path).parent_path();
+    for (const char* tail : {CAIRN_INSTALL_BINDIR, CAIRN_INSTALL_LIBDIR}) {
+      std::string prefix = PrefixBefore(folder, tail);
+      if (prefix.empty()) continue;
+      std::string dir =
+          (std::filesystem::path(prefix) / CAIRN_INSTALL_PLUGIN_SUBDIR)
+              .string();
+      if (IsFolder(dir)) return dir;
+    }
+  }
+#else
+  (void)self_path;
+#endif
+#ifdef CAIRN_INSTALL_PLUGIN_DIR
+  return CAIRN_INSTALL_PLUGIN_DIR;
+#else
+  return "";
+#endif
+}
+
+std::vector<PluginDir> AbsentDefaultPluginDirs(
+    const PluginSearchInputs& inputs) {
+  std::vector<PluginDir> absent;
+  const std::string install = StepFourDir(inputs);
+  if (!install.empty() && !IsFolder(install)) {
+    absent.push_back({install, PluginDirSource::kInstall});
+  }
+  const std::string build_tree = StepFiveDir(inputs);
+  if (!build_tree.empty() && !IsFolder(build_tree)) {
+    absent.push_back({build_tree, PluginDirSource::kBuildTree});
+  }
+  return absent;
+}
 
 const char* PluginDirSourceName(PluginDirSource source) {
   switch (source) {
@@ -96,15 +171,11 @@ absl::StatusOr<std::vector<PluginDir>> PluginSearchDirs(
       return s;
     }
   }
-  std::string install = inputs.install_dir;
-#ifdef CAIRN_INSTALL_PLUGIN_DIR
-  if (install.empty()) install = CAIRN_INSTALL_PLUGIN_DIR;
-#endif
+  const std::string install = StepFourDir(inputs);
   if (!install.empty() && IsFolder(install)) {
     add(install, PluginDirSource::kInstall);
   }
-  const std::string build_tree =
-      inputs.build_tree_dir.empty() ? BuildTreeDir() : inputs.build_tree_dir;
+  const std::string build_tree = StepFiveDir(inputs);
   if (!build_tree.empty() && IsFolder(build_tree)) {
     add(build_tree, PluginDirSource::kBuildTree);
   }

@@ -1,5 +1,7 @@
 #include <cairn/plugin_search.h>
 
+#include <cairn/plugin_registry.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -134,6 +136,65 @@ TEST_F(PluginSearchTest, MissingInstallAndBuildTreeFoldersAreSkipped) {
   auto paths = PluginSearchPaths(in);
   ASSERT_TRUE(paths.ok()) << paths.status();
   EXPECT_THAT(*paths, ElementsAre(Dir("flag"), Dir("site")));
+}
+
+// An install made with `cmake --install --prefix A` and then moved to B:
+// its binaries (B/bin) and libraries (B/<libdir>) find B's plugin folder,
+// not the one configured at build time.
+TEST_F(PluginSearchTest, AMovedInstallFindsItsOwnPluginFolder) {
+  const fs::path moved = root_ / "moved";
+  const fs::path plugins = moved / CAIRN_INSTALL_PLUGIN_SUBDIR;
+  fs::create_directories(plugins);
+  fs::create_directories(moved / CAIRN_INSTALL_BINDIR);
+  EXPECT_EQ(InstallPluginDir((moved / CAIRN_INSTALL_BINDIR / "cairn").string()),
+            plugins.string());
+  EXPECT_EQ(InstallPluginDir(
+                (moved / CAIRN_INSTALL_LIBDIR / "libcairn-c.so.1").string()),
+            plugins.string());
+
+  PluginSearchInputs in = Inputs();
+  in.install_dir.clear();
+  in.self_path = (moved / CAIRN_INSTALL_BINDIR / "cairn").string();
+  auto dirs = PluginSearchDirs(in);
+  ASSERT_TRUE(dirs.ok()) << dirs.status();
+  EXPECT_THAT(Paths(*dirs), ElementsAre(Dir("flag"), Dir("site"),
+                                        plugins.string(), Dir("tree")));
+  EXPECT_EQ((*dirs)[2].source, PluginDirSource::kInstall);
+}
+
+TEST_F(PluginSearchTest, OutsideAnInstallTheConfiguredFolderIsStepFour) {
+  // A binary not in an install's bindir (a build tree's is, but holds no
+  // <libdir>/cairn/plugins) gets the folder configured at build time.
+  const std::string self = (root_ / "elsewhere" / "cairn").string();
+  EXPECT_EQ(InstallPluginDir(self), CAIRN_INSTALL_PLUGIN_DIR_FOR_TEST);
+  const std::string in_tree = (root_ / CAIRN_INSTALL_BINDIR / "cairn").string();
+  EXPECT_EQ(InstallPluginDir(in_tree), CAIRN_INSTALL_PLUGIN_DIR_FOR_TEST);
+}
+
+TEST_F(PluginSearchTest, AbsentDefaultFoldersAreListedWithTheirStep) {
+  PluginSearchInputs in = Inputs();
+  in.install_dir = Dir("no-install");
+  in.build_tree_dir = Dir("tree");
+  std::vector<PluginDir> absent = AbsentDefaultPluginDirs(in);
+  ASSERT_EQ(absent.size(), 1u);
+  EXPECT_EQ(absent[0].path, Dir("no-install"));
+  EXPECT_EQ(absent[0].source, PluginDirSource::kInstall);
+}
+
+TEST_F(PluginSearchTest, APluginNotFoundNamesEveryFolderTried) {
+  PluginRegistry registry;
+  registry.AddSearchDir(Dir("flag"));
+  registry.AddSearchDir(Dir("site"));
+  auto plugin = registry.Find(CAIRN_KIND_STORAGE, "lmdbstore");
+  ASSERT_FALSE(plugin.ok());
+  const std::string message(plugin.status().message());
+  EXPECT_THAT(message, HasSubstr("no storage plugin named 'lmdbstore'"));
+  EXPECT_THAT(message, HasSubstr("libcairn-storage-lmdbstore.so"));
+  EXPECT_THAT(message, HasSubstr("plugin folders searched: " + Dir("flag") +
+                                 ", " + Dir("site")));
+  for (const PluginDir& d : AbsentDefaultPluginDirs()) {
+    EXPECT_THAT(message, HasSubstr(d.path)) << "an absent default folder";
+  }
 }
 
 TEST(PluginSearchDefaults, TheBuildTreeFolderIsBesideThisBinary) {

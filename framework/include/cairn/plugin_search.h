@@ -5,8 +5,11 @@
 //      --plugin-dir), in the order given;
 //   2. each folder of $CAIRN_PLUGIN_DIR (colon-separated);
 //   3. the site file's [store] plugin-dirs (comma-separated);
-//   4. the install's plugin folder, <libdir>/cairn/plugins as configured at
-//      build time (/usr/lib/<multiarch>/cairn/plugins for the packages);
+//   4. the install's plugin folder, <libdir>/cairn/plugins: found from
+//      the running binary or library when that sits in an install's bindir
+//      or libdir (so an install moved to another prefix finds its own
+//      plugins), else as configured at build time
+//      (/usr/lib/<multiarch>/cairn/plugins for the packages);
 //   5. the build tree's plugin folder beside the running binary or library
 //      (<bin>/../plugins, e.g. build/release/plugins).
 //
@@ -50,11 +53,28 @@ struct PluginSearchInputs {
   // Step 2's value; unset: read $CAIRN_PLUGIN_DIR.
   const char* environment = nullptr;
   bool read_environment = true;
-  // Steps 4 and 5; unset (empty): the compiled-in install folder and
-  // <folder of this binary>/../plugins.
+  // Steps 4 and 5; unset (empty): InstallPluginDir(self_path) and
+  // <folder of self_path>/../plugins.
   std::string install_dir;
   std::string build_tree_dir;
+  // The binary or shared library this code runs in; unset: found from the
+  // running code.
+  std::string self_path;
 };
+
+// Step 4's folder for code running from the file `self_path`: when the
+// file's folder is the install's bindir (an executable, e.g. P/bin) or
+// libdir (a library, e.g. P/lib/x86_64-linux-gnu) and
+// P/<libdir>/cairn/plugins exists, that folder; otherwise the folder
+// configured at build time ("" if none was).
+std::string InstallPluginDir(const std::string& self_path);
+
+// The folders of steps 4 and 5 that PluginSearchDirs would search but
+// leaves out because they do not exist, each with its step ("install",
+// "build tree"): what a "plugin not found" message lists beside the folders
+// it searched.
+std::vector<PluginDir> AbsentDefaultPluginDirs(
+    const PluginSearchInputs& inputs = {});
 
 // The folders to search, in the order above, each listed once (where it
 // first appears). Folders of steps 1 to 3 are named by the user: one that

@@ -71,10 +71,17 @@ extern "C" {
 #define CAIRN_ABI_MAJOR 2
 #define CAIRN_ABI_MINOR 1
 
-/* True if a struct of `size` bytes holds the member `field` of `type`. */
+/* True if a struct of `size` bytes holds the member `field` of `type`.
+ * `ptr` may be NULL (false). The NULL check is in a function, so that
+ * `CAIRN_HAS_FIELD(type, &reference, field)` in C++ does not trip
+ * -Werror=nonnull-compare; `size` is every sized struct's first member. */
+static inline int cairn_size_covers(const void* ptr, size_t end) {
+  return ptr != NULL && (size_t)(*(const uint32_t*)ptr) >= end;
+}
 #define CAIRN_HAS_FIELD(type, ptr, field) \
-  ((ptr) != NULL &&                       \
-   (size_t)(ptr)->size >= offsetof(type, field) + sizeof(((type*)0)->field))
+  ((void)sizeof((ptr)->size),             \
+   cairn_size_covers((ptr),               \
+                     offsetof(type, field) + sizeof(((type*)0)->field)))
 
 /* Writes `value` into the member `field` of a caller-allocated struct only if
  * the caller's declared size covers it. */

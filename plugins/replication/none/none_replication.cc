@@ -2,6 +2,11 @@
 // as soon as storage has it with the durability the site configured.
 #include <cairn/sdk/replication.hpp>
 
+// examples/plugins/none-replication builds this file under another name.
+#ifndef CAIRN_NONE_REPLICATION_NAME
+#define CAIRN_NONE_REPLICATION_NAME "none"
+#endif
+
 namespace cairn::noreplication {
 
 class NoneReplication : public sdk::Replication {
@@ -25,5 +30,6 @@ class NoneReplication : public sdk::Replication {
 
 }  // namespace cairn::noreplication
 
-CAIRN_REPLICATION_PLUGIN(cairn::noreplication::NoneReplication, "none",
-                         "1.0.0", "single node: no replication", 0)
+CAIRN_REPLICATION_PLUGIN(cairn::noreplication::NoneReplication,
+                         CAIRN_NONE_REPLICATION_NAME, "1.0.0",
+                         "single node: no replication", 0)

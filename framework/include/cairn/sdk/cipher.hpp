@@ -69,9 +69,9 @@ struct CipherAdapter {
 
 }  // namespace cairn::sdk
 
-#define CAIRN_CIPHER_PLUGIN(Class, name, version, description, caps, ...)   \
-  CAIRN_SDK_DESCRIBE(CAIRN_KIND_CIPHER,                                    \
-                     ::cairn::sdk::CipherAdapter<Class>::Table(), name,    \
-                     version, description, caps, __VA_ARGS__)
+#define CAIRN_CIPHER_PLUGIN(Class, name, version, description, ...)     \
+  CAIRN_SDK_DESCRIBE(CAIRN_KIND_CIPHER,                                 \
+                     ::cairn::sdk::CipherAdapter<Class>::Table(), name, \
+                     version, description, __VA_ARGS__)
 
 #endif  // CAIRN_SDK_CIPHER_HPP_

@@ -55,9 +55,9 @@ struct CodecAdapter {
 
 }  // namespace cairn::sdk
 
-#define CAIRN_CODEC_PLUGIN(Class, name, version, description, caps, ...)    \
-  CAIRN_SDK_DESCRIBE(CAIRN_KIND_CODEC,                                     \
-                     ::cairn::sdk::CodecAdapter<Class>::Table(), name,     \
-                     version, description, caps, __VA_ARGS__)
+#define CAIRN_CODEC_PLUGIN(Class, name, version, description, ...)     \
+  CAIRN_SDK_DESCRIBE(CAIRN_KIND_CODEC,                                 \
+                     ::cairn::sdk::CodecAdapter<Class>::Table(), name, \
+                     version, description, __VA_ARGS__)
 
 #endif  // CAIRN_SDK_CODEC_HPP_

@@ -316,6 +316,18 @@ inline std::vector<const cairn_option_desc*> OptionPointers(
   return pointers;
 }
 
+// A descriptor's capabilities and options: the plugin macros' trailing
+// arguments (the capability flags, then one OptionDesc per option), passed
+// through a function instead of __VA_OPT__ so the macros stay C++17.
+struct Described {
+  uint64_t capabilities;
+  std::vector<cairn_option_desc> options;  // ends with a zeroed sentinel
+};
+template <typename... OptionDescs>
+Described Describe(uint64_t capabilities, const OptionDescs&... options) {
+  return Described{capabilities, {options..., cairn_option_desc{}}};
+}
+
 // Copies what the host's event holds into a full-size local event: fields
 // past the host's `size` (a host built against an older minor) are zero.
 inline cairn_event CopyEvent(const cairn_event* in) {
@@ -426,16 +438,16 @@ inline void LogError(const std::string& m) {
   }
 
 // Defines the descriptor for a plugin of `kind` whose table is `table_expr`,
-// and the entry that answers with it. The trailing arguments describe the
-// options open() accepts: none, or one cairn::sdk::OptionDesc(...) each.
-#define CAIRN_SDK_DESCRIBE(kind, table_expr, name, version, description, caps, \
-                           ...)                                                \
+// and the entry that answers with it. The trailing arguments are the
+// capability flags, then what options open() accepts: none, or one
+// cairn::sdk::OptionDesc(...) each.
+#define CAIRN_SDK_DESCRIBE(kind, table_expr, name, version, description, ...)  \
   namespace {                                                                  \
-  const cairn_option_desc cairn_sdk_options[] = {__VA_ARGS__ __VA_OPT__(, )    \
-                                                     cairn_option_desc{}};     \
   const cairn_plugin_descriptor* CairnSdkDescriptor() {                        \
+    static const ::cairn::sdk::Described described =                           \
+        ::cairn::sdk::Describe(__VA_ARGS__);                                   \
     static const std::vector<const cairn_option_desc*> option_pointers =       \
-        ::cairn::sdk::OptionPointers(cairn_sdk_options);                       \
+        ::cairn::sdk::OptionPointers(described.options.data());                \
     static const cairn_plugin_descriptor d = {sizeof(cairn_plugin_descriptor), \
                                               CAIRN_PLUGIN_MAGIC,              \
                                               CAIRN_ABI_MAJOR,                 \
@@ -444,7 +456,7 @@ inline void LogError(const std::string& m) {
                                               name,                            \
                                               version,                         \
                                               description,                     \
-                                              caps,                            \
+                                              described.capabilities,          \
                                               option_pointers.data(),          \
                                               table_expr};                     \
     return &d;                                                                 \

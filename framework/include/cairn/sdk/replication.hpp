@@ -66,10 +66,9 @@ struct ReplicationAdapter {
 
 }  // namespace cairn::sdk
 
-#define CAIRN_REPLICATION_PLUGIN(Class, name, version, description, caps,  \
-                                 ...)                                      \
-  CAIRN_SDK_DESCRIBE(CAIRN_KIND_REPLICATION,                               \
-                     ::cairn::sdk::ReplicationAdapter<Class>::Table(),     \
-                     name, version, description, caps, __VA_ARGS__)
+#define CAIRN_REPLICATION_PLUGIN(Class, name, version, description, ...)     \
+  CAIRN_SDK_DESCRIBE(CAIRN_KIND_REPLICATION,                                 \
+                     ::cairn::sdk::ReplicationAdapter<Class>::Table(), name, \
+                     version, description, __VA_ARGS__)
 
 #endif  // CAIRN_SDK_REPLICATION_HPP_

@@ -643,9 +643,9 @@ struct StorageAdapter {
 
 // Declares the plugin: class, name, version, description, capabilities, then
 // the options open() accepts (none, or cairn::sdk::OptionDesc(...) each).
-#define CAIRN_STORAGE_PLUGIN(Class, name, version, description, caps, ...) \
-  CAIRN_SDK_DESCRIBE(CAIRN_KIND_STORAGE,                                   \
-                     ::cairn::sdk::StorageAdapter<Class>::Table(), name,   \
-                     version, description, caps, __VA_ARGS__)
+#define CAIRN_STORAGE_PLUGIN(Class, name, version, description, ...)     \
+  CAIRN_SDK_DESCRIBE(CAIRN_KIND_STORAGE,                                 \
+                     ::cairn::sdk::StorageAdapter<Class>::Table(), name, \
+                     version, description, __VA_ARGS__)
 
 #endif  // CAIRN_SDK_STORAGE_HPP_
