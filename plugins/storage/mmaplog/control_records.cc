@@ -898,7 +898,11 @@ absl::Status Log::ApplyLog(const cairn_log_record* const* records,
                             r.event->stream.size);
       auto it = heads.find(name);
       if (it == heads.end()) {
-        it = heads.emplace(name, HeadRevision(name)).first;
+        // The written head, not the committed one HeadRevision answers: a
+        // replica applies a stream's next batch before the primary has told
+        // it the previous one is committed (commit = host).
+        const StreamState* stream = streams_.Find(name);
+        it = heads.emplace(name, stream == nullptr ? 0 : stream->head()).first;
       }
       if (r.event->revision != it->second + 1) {
         return refuse(i, "is stream '" + std::string(name) + "' revision " +

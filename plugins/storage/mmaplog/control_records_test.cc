@@ -408,6 +408,34 @@ TEST_F(ControlRecordsTest, ApplyLogCopiesEveryRecordAtItsPosition) {
   EXPECT_EQ(r.EpochEnd(1), 8u);
 }
 
+// commit = host (a replica): a stream's next batch applies while the one
+// before it is written but not yet committed; revisions continue from the
+// written head, and readers still see only what set_committed allowed.
+TEST_F(ControlRecordsTest, ApplyLogContinuesAStreamPastItsUncommittedHead) {
+  auto primary = Open();
+  ASSERT_TRUE(Append(*primary, "a", {"1"}).ok());  // 1
+  ASSERT_TRUE(Append(*primary, "a", {"2"}).ok());  // 2
+  Copied copy;
+  CopyLog(*primary, &copy);
+  ASSERT_EQ(copy.records.size(), 2u);
+
+  ScratchDir replica_dir;
+  LogOptions o = SmallStoreOptions(replica_dir.path());
+  o.commit_host = true;
+  auto replica = Log::Open(o);
+  ASSERT_TRUE(replica.ok());
+  Log& r = **replica;
+  auto first = copy.Pointers(0, 1);
+  ASSERT_TRUE(r.ApplyLog(first.data(), first.size()).ok());
+  auto second = copy.Pointers(1, 2);
+  absl::Status s = r.ApplyLog(second.data(), second.size());
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(r.HeadPosition(), 0u);
+  ASSERT_TRUE(r.SetCommitted(2).ok());
+  EXPECT_EQ(r.HeadRevision("a"), 2u);
+  EXPECT_EQ(EventPositions(r, false), (std::vector<uint64_t>{1, 2}));
+}
+
 // Rewrites segment 1's header version word (and its checksum).
 void SetSegmentVersion(const std::string& dir, uint32_t version) {
   const std::string path = dir + "/" + SegmentFileName(1);
