@@ -44,6 +44,8 @@ const std::vector<CommandEntry>& Commands() {
       {"delete-to", DeleteToCommand, "logically delete a stream's events up to a revision"},
       {"verify", VerifyCommand, "check every stored record; exit 2 on a problem"},
       {"stats", StatsCommand, "print the storage and replication counters"},
+      {"promote", PromoteCommand, "make this node the replication primary of a new epoch"},
+      {"cluster", ClusterCommand, "cluster status: role, epoch, leader and members"},
       {"plugins", PluginsCommand, "list built-in plugins and plugin files (--dir D)"},
       {"plugin-info", PluginInfoCommand, "print a plugin file's descriptor, or why it is refused"},
       {"keys", KeysCommand, "manage a cipher keyring: keys new|list|rotate --keyring FILE"},

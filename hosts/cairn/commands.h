@@ -21,6 +21,8 @@ int PluginsCommand(CommandContext& context);     // plugins [--dir D]...
 int PluginInfoCommand(CommandContext& context);  // plugin-info FILE
 int VerifyCommand(CommandContext& context);      // verify
 int StatsCommand(CommandContext& context);       // stats
+int PromoteCommand(CommandContext& context);     // promote
+int ClusterCommand(CommandContext& context);     // cluster status
 
 // bench_command.cc: runs cairn-bench from beside the cairn binary.
 int BenchCommand(CommandContext& context);

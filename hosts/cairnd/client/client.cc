@@ -886,6 +886,12 @@ absl::StatusOr<v1::ServerInfoResponse> Client::ServerInfo() {
   return response->server_info();
 }
 
+absl::Status Client::Promote() {
+  v1::Request request;
+  request.mutable_promote();
+  return CallAndWait(std::move(request)).status();
+}
+
 absl::StatusOr<std::map<std::string, double>> Client::Stats() {
   auto info = ServerInfo();
   if (!info.ok()) return info.status();

@@ -166,6 +166,9 @@ class Client {
       absl::Span<const EventData> events);
 
   absl::StatusOr<v1::ServerInfoResponse> ServerInfo();
+  // Asks the server to make its node the primary of a new epoch
+  // (PromoteRequest; the admin right).
+  absl::Status Promote();
   // What the server said in hello (limits, version).
   const v1::HelloResponse& hello() const;
   // Sends any request (request_id is assigned) and returns the response; an
