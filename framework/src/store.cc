@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -350,20 +351,24 @@ struct Store::Impl {
   // admitting and waits for `writers` to reach 0; role_changed restarts
   // commit tracking; the tail worker offers a new primary's uncommitted
   // tail to replicate once writes resume.
-  absl::Mutex gate_mu;
-  int pauses ABSL_GUARDED_BY(gate_mu) = 0;
-  int writers ABSL_GUARDED_BY(gate_mu) = 0;
-  bool closing ABSL_GUARDED_BY(gate_mu) = false;
-  bool tail_pending ABSL_GUARDED_BY(gate_mu) = false;
+  // std primitives, not absl::Mutex::Await: ThreadSanitizer sees through
+  // them (Debian's Abseil is not instrumented).
+  std::mutex gate_mu;
+  std::condition_variable gate_changed;
+  int pauses = 0;             // under gate_mu
+  int writers = 0;            // under gate_mu
+  bool closing = false;       // under gate_mu
+  bool tail_pending = false;  // under gate_mu
   std::atomic<uint64_t> role_changes{0};
   cairn_replication_host host{};
   std::thread tail_worker;  // host commit only
 
   ~Impl() {
     {
-      absl::MutexLock lock(&gate_mu);
+      std::lock_guard<std::mutex> lock(gate_mu);
       closing = true;
     }
+    gate_changed.notify_all();
     if (tail_worker.joinable()) tail_worker.join();
     if (storage != nullptr) {
       CallError e;
@@ -658,21 +663,14 @@ struct Store::Impl {
         leader);
   }
 
-  bool GateOpen() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(gate_mu) {
-    return pauses == 0 || closing;
-  }
-  bool WritersGone() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(gate_mu) {
-    return writers == 0;
-  }
-
   // Admits one host write (waiting while replication has writes paused),
   // then refuses it with NOT_LEADER unless this node takes writes. An OK
   // answer must be matched by LeaveWrite once the write has returned from
   // storage and replicate.
   absl::Status AdmitWrite(std::string_view what) {
     {
-      absl::MutexLock lock(&gate_mu);
-      gate_mu.Await(absl::Condition(this, &Impl::GateOpen));
+      std::unique_lock<std::mutex> lock(gate_mu);
+      gate_changed.wait(lock, [this] { return pauses == 0 || closing; });
       if (closing) {
         return MakeStatus(
             CAIRN_E_CLOSED,
@@ -687,8 +685,11 @@ struct Store::Impl {
     return absl::OkStatus();
   }
   void LeaveWrite() {
-    absl::MutexLock lock(&gate_mu);
-    --writers;
+    {
+      std::lock_guard<std::mutex> lock(gate_mu);
+      --writers;
+    }
+    gate_changed.notify_all();
   }
   struct LeaveOnExit {
     Impl* impl;
@@ -707,31 +708,34 @@ struct Store::Impl {
   // cairn_replication_host callbacks; `context` is the Impl.
   static cairn_status PauseWrites(void* context, cairn_error* error) {
     auto* impl = static_cast<Impl*>(context);
-    absl::MutexLock lock(&impl->gate_mu);
+    std::unique_lock<std::mutex> lock(impl->gate_mu);
     if (impl->closing) {
       sdk::WriteError(error, "pause_writes: the store is closing");
       return CAIRN_E_CLOSED;
     }
     ++impl->pauses;
-    impl->gate_mu.Await(absl::Condition(impl, &Impl::WritersGone));
+    impl->gate_changed.wait(lock, [impl] { return impl->writers == 0; });
     return CAIRN_OK;
   }
   static void ResumeWrites(void* context) {
     auto* impl = static_cast<Impl*>(context);
-    absl::MutexLock lock(&impl->gate_mu);
-    if (impl->pauses == 0) {
-      HostLog(
-          CAIRN_LOG_ERROR, "store",
-          "replication called resume_writes without a pause_writes; ignored");
-      return;
+    {
+      std::lock_guard<std::mutex> lock(impl->gate_mu);
+      if (impl->pauses == 0) {
+        HostLog(
+            CAIRN_LOG_ERROR, "store",
+            "replication called resume_writes without a pause_writes; ignored");
+        return;
+      }
+      --impl->pauses;
     }
-    --impl->pauses;
+    impl->gate_changed.notify_all();
   }
   static void RoleChanged(void* context, uint32_t role, uint64_t epoch) {
     auto* impl = static_cast<Impl*>(context);
     impl->role_changes.fetch_add(1, std::memory_order_relaxed);
     {
-      absl::MutexLock lock(&impl->gate_mu);
+      std::lock_guard<std::mutex> lock(impl->gate_mu);
       if (impl->pauses == 0) {
         HostLog(CAIRN_LOG_ERROR, "store",
                 "replication called role_changed without pausing writes "
@@ -755,22 +759,23 @@ struct Store::Impl {
     }
     impl->tracker->Reset(state->committed);
     if (role != CAIRN_ROLE_REPLICA) {
-      absl::MutexLock lock(&impl->gate_mu);
-      impl->tail_pending = true;
+      {
+        std::lock_guard<std::mutex> lock(impl->gate_mu);
+        impl->tail_pending = true;
+      }
+      impl->gate_changed.notify_all();
     }
   }
 
-  bool TailReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(gate_mu) {
-    return closing || (tail_pending && pauses == 0);
-  }
   // Host commit: the thread that replicates and commits a new primary's
   // uncommitted tail once the role change's pause ends (role_changed must
   // not wait for peers: it runs on a thread of the plugin).
   void TailLoop() {
     for (;;) {
       {
-        absl::MutexLock lock(&gate_mu);
-        gate_mu.Await(absl::Condition(this, &Impl::TailReady));
+        std::unique_lock<std::mutex> lock(gate_mu);
+        gate_changed.wait(
+            lock, [this] { return closing || (tail_pending && pauses == 0); });
         if (closing) return;
         tail_pending = false;
         ++writers;
