@@ -4,7 +4,24 @@
 #include <iterator>
 #include <string>
 
+#include "absl/strings/cord.h"
+
 namespace cairn {
+namespace {
+
+// A copy of `status` that shares no storage with it (absl::Status and Cord
+// copies share a reference-counted rep; Reset drops failure_ on another
+// thread while callers hold what Wait and failure returned).
+absl::Status Unshared(const absl::Status& status) {
+  if (status.ok()) return status;
+  absl::Status out(status.code(), std::string(status.message()));
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+    out.SetPayload(url, absl::Cord(std::string(payload)));
+  });
+  return out;
+}
+
+}  // namespace
 
 uint64_t CommitTracker::Acknowledge(uint64_t first, uint64_t last) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -52,7 +69,7 @@ void CommitTracker::Fail(uint64_t first, uint64_t last, absl::Status error,
     if (failed_first_ != 0) return;
     failed_first_ = std::max<uint64_t>(first, 1);
     failed_last_ = std::max(last, failed_first_);
-    failure_ = std::move(error);
+    failure_ = Unshared(error);
   }
   published_changed_.notify_all();
 }
@@ -121,12 +138,12 @@ absl::Status CommitTracker::Wait(uint64_t position, uint64_t started) {
   }
   if (published_.load(std::memory_order_relaxed) >= position)
     return absl::OkStatus();
-  return failure_;
+  return Unshared(failure_);
 }
 
 absl::Status CommitTracker::failure() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return failure_;
+  return Unshared(failure_);
 }
 
 uint64_t CommitTracker::failed_first() const {

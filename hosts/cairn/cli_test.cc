@@ -409,6 +409,24 @@ TEST_F(CliTest, VerifyAndStatsRunOnTheStore) {
   EXPECT_TRUE(nlohmann::json::parse(stats.out).is_object());
 }
 
+TEST_F(CliTest, ClusterStatusAndPromoteSayASingleNodePluginIsSingleNode) {
+  ASSERT_EQ(Run({"append", "s"}, kThreeOrders).code, 0);
+  Result status = Run({"cluster", "status"});
+  EXPECT_EQ(status.code, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr("is single-node: there is no cluster"));
+  Result json = Run({"cluster", "status", "--json"});
+  ASSERT_EQ(json.code, 0) << json.err;
+  nlohmann::json parsed = nlohmann::json::parse(json.out);
+  EXPECT_EQ(parsed["single_node"], true);
+  EXPECT_EQ(parsed["role"], "standalone");
+  Result promote = Run({"promote"});
+  EXPECT_NE(promote.code, 0);
+  EXPECT_THAT(promote.err, HasSubstr("single-node"));
+  Result bad = Run({"cluster", "explode"});
+  EXPECT_NE(bad.code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("unknown action 'explode'"));
+}
+
 TEST_F(CliTest, ReadLogPrintsEveryRecordInPositionOrderWithItsHash) {
   ASSERT_EQ(Run({"append", "s"}, kThreeOrders).code, 0);
   ASSERT_EQ(Run({"delete-to", "s", "1"}).code, 0);

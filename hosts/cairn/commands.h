@@ -22,6 +22,8 @@ int PluginInfoCommand(CommandContext& context);  // plugin-info FILE
 int VerifyCommand(CommandContext& context);      // verify
 int StatsCommand(CommandContext& context);       // stats
 int InspectCommand(CommandContext& context);     // inspect [--json]
+int PromoteCommand(CommandContext& context);     // promote
+int ClusterCommand(CommandContext& context);     // cluster status
 
 // bench_command.cc: runs cairn-bench from beside the cairn binary.
 int BenchCommand(CommandContext& context);

@@ -75,6 +75,18 @@ class EmbeddedStoreAccess : public StoreAccess {
 
   absl::StatusOr<std::map<std::string, double>> Stats() override { return store_->Stats(); }
 
+  absl::StatusOr<Cluster> ClusterStatus() override {
+    Cluster out;
+    out.plugin = store_->replication_plugin()->name();
+    out.leader = store_->Leader();
+    absl::StatusOr<std::map<std::string, double>> stats = store_->Stats();
+    if (!stats.ok()) return stats.status();
+    out.stats = ReplicationStats(*stats);
+    return out;
+  }
+
+  absl::Status Promote() override { return store_->Promote(); }
+
   absl::Status Follow(const SubscriptionFilter& filter, const EventFn& on_event,
                       const std::atomic<bool>& stop) override {
     std::unique_ptr<Subscription> subscription = store_->Subscribe(filter);

@@ -524,4 +524,152 @@ int InspectCommand(CommandContext& context) {
   return kExitOk;
 }
 
+std::map<std::string, double> ReplicationStats(
+    const std::map<std::string, double>& stats) {
+  constexpr std::string_view kPrefix = "replication.";
+  std::map<std::string, double> out;
+  for (const auto& [key, value] : stats) {
+    if (key.compare(0, kPrefix.size(), kPrefix) == 0)
+      out[key.substr(kPrefix.size())] = value;
+  }
+  return out;
+}
+
+namespace {
+
+const char* RoleWord(cairn_replication_role role) {
+  switch (role) {
+    case CAIRN_ROLE_PRIMARY:
+      return "primary";
+    case CAIRN_ROLE_REPLICA:
+      return "replica";
+    default:
+      return "standalone";
+  }
+}
+
+// What a command says when the replication plugin is single-node.
+std::string SingleNode(const std::string& plugin) {
+  return absl::StrCat(
+      "replication plugin '", plugin,
+      "' is single-node: there is no cluster, this node is standalone");
+}
+
+}  // namespace
+
+int PromoteCommand(CommandContext& context) {
+  StoreOptions store_flags;
+  po::options_description description("Flags");
+  AddStoreOptions(description, &store_flags);
+  po::variables_map variables;
+  if (auto done = ParseCommandLine(
+          context, "",
+          "Makes this node (the embedded store, or the --server's node) the "
+          "primary of a new "
+          "epoch through its replication plugin. Refused when a known peer "
+          "holds records this "
+          "node lacks.",
+          description, po::positional_options_description(), &variables)) {
+    return *done;
+  }
+  std::unique_ptr<StoreAccess> store;
+  if (auto done =
+          OpenStoreOrReport(context, store_flags, StoreUse::kWrite, &store))
+    return *done;
+  absl::StatusOr<StoreAccess::Cluster> before = store->ClusterStatus();
+  if (!before.ok()) return ReportError(context, before.status());
+  if (before->leader.role == CAIRN_ROLE_STANDALONE) {
+    return ReportError(
+        context, MakeStatus(CAIRN_E_UNSUPPORTED, SingleNode(before->plugin) +
+                                                     "; nothing to promote"));
+  }
+  if (absl::Status promoted = store->Promote(); !promoted.ok()) {
+    return ReportError(context, promoted);
+  }
+  absl::StatusOr<StoreAccess::Cluster> after = store->ClusterStatus();
+  if (!after.ok()) return ReportError(context, after.status());
+  *context.out << "promoted: " << store->Describe() << " is "
+               << RoleWord(after->leader.role) << " in epoch "
+               << after->leader.epoch << "\n";
+  return kExitOk;
+}
+
+int ClusterCommand(CommandContext& context) {
+  StoreOptions store_flags;
+  std::string action;
+  po::options_description description("Flags");
+  description.add_options()("json", "print one JSON object")(
+      "action", po::value(&action), "status");
+  AddStoreOptions(description, &store_flags);
+  po::positional_options_description positional;
+  positional.add("action", 1);
+  po::variables_map variables;
+  if (auto done = ParseCommandLine(
+          context, "status [--json]",
+          "Prints this node's replication role, epoch and leader, and the "
+          "members the "
+          "replication plugin reports (member.<node>.<what> in its stats).",
+          description, positional, &variables)) {
+    return *done;
+  }
+  if (action != "status") {
+    return ReportError(
+        context, MakeStatus(CAIRN_E_INVALID_ARGUMENT,
+                            absl::StrCat("cluster: unknown action '", action,
+                                         "'; the one action is 'status'")));
+  }
+  std::unique_ptr<StoreAccess> store;
+  if (auto done =
+          OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store))
+    return *done;
+  absl::StatusOr<StoreAccess::Cluster> cluster = store->ClusterStatus();
+  if (!cluster.ok()) return ReportError(context, cluster.status());
+  const LeaderInfo& leader = cluster->leader;
+  const bool single = leader.role == CAIRN_ROLE_STANDALONE;
+  if (variables.count("json")) {
+    nlohmann::ordered_json out;
+    out["plugin"] = cluster->plugin;
+    out["single_node"] = single;
+    out["role"] = RoleWord(leader.role);
+    out["epoch"] = leader.epoch;
+    out["leader_known"] = leader.known;
+    out["leader"] = leader.node;
+    out["leader_address"] = leader.address;
+    out["stats"] = Json(cluster->stats);
+    *context.out << Dump(out) << "\n";
+    return kExitOk;
+  }
+  if (single) {
+    *context.out << SingleNode(cluster->plugin) << "\n";
+    return kExitOk;
+  }
+  *context.out << "replication: " << cluster->plugin << "\n"
+               << "role: " << RoleWord(leader.role) << "\n"
+               << "epoch: " << leader.epoch << "\n"
+               << "leader: "
+               << (leader.known
+                       ? absl::StrCat(leader.node,
+                                      leader.address.empty() ? "" : " at ",
+                                      leader.address)
+                       : std::string("none known"))
+               << "\n";
+  // Members: stats named member.<node>.<what>, one line a member.
+  std::map<std::string, std::vector<std::string>> members;
+  for (const auto& [key, value] : cluster->stats) {
+    constexpr std::string_view kMember = "member.";
+    if (key.compare(0, kMember.size(), kMember) != 0) continue;
+    const std::string rest = key.substr(kMember.size());
+    const size_t dot = rest.rfind('.');
+    if (dot == std::string::npos) continue;
+    members[rest.substr(0, dot)].push_back(
+        absl::StrCat(rest.substr(dot + 1), "=", static_cast<int64_t>(value)));
+  }
+  for (const auto& [node, values] : members) {
+    *context.out << "member " << node << ": " << absl::StrJoin(values, " ")
+                 << "\n";
+  }
+  if (members.empty()) *context.out << "members: the plugin reports none\n";
+  return kExitOk;
+}
+
 }  // namespace cairn::cli

@@ -56,6 +56,26 @@ class RemoteStoreAccess : public StoreAccess {
 
   absl::StatusOr<std::map<std::string, double>> Stats() override { return client_->Stats(); }
 
+  absl::StatusOr<Cluster> ClusterStatus() override {
+    absl::StatusOr<v1::ServerInfoResponse> info = client_->ServerInfo();
+    if (!info.ok()) return info.status();
+    Cluster out;
+    for (const auto& plugin : info->plugins()) {
+      if (plugin.kind() == "replication") out.plugin = plugin.name();
+    }
+    out.leader.role = info->role() == "primary"   ? CAIRN_ROLE_PRIMARY
+                      : info->role() == "replica" ? CAIRN_ROLE_REPLICA
+                                                  : CAIRN_ROLE_STANDALONE;
+    out.leader.epoch = info->leader().epoch();
+    out.leader.known = info->leader().known();
+    out.leader.node = info->leader().node();
+    out.leader.address = info->leader().address();
+    out.stats = ReplicationStats({info->stats().begin(), info->stats().end()});
+    return out;
+  }
+
+  absl::Status Promote() override { return client_->Promote(); }
+
   absl::Status Follow(const SubscriptionFilter& filter, const EventFn& on_event,
                       const std::atomic<bool>& stop) override {
     absl::StatusOr<std::unique_ptr<RemoteSubscription>> subscription =

@@ -58,6 +58,18 @@ class StoreAccess {
                                 uint64_t revision) = 0;
   virtual absl::StatusOr<std::map<std::string, double>> Stats() = 0;
 
+  // Replication as this node sees it: the plugin, role, epoch, leader and
+  // the plugin's own stats ("replication." prefix removed).
+  struct Cluster {
+    std::string plugin;
+    LeaderInfo leader;
+    std::map<std::string, double> stats;
+  };
+  virtual absl::StatusOr<Cluster> ClusterStatus() = 0;
+  // Makes this node the primary of a new epoch (Store::Promote; through a
+  // server, its promote request, which needs the admin right).
+  virtual absl::Status Promote() = 0;
+
   // Delivers the events `filter` selects after filter.after, first those
   // already stored, then live ones as they commit, until on_event returns
   // false or `stop` becomes true (checked at least every 200 ms). Returns OK
@@ -104,6 +116,10 @@ class StoreAccess {
         "--server); run the command on the node's machine with --data");
   }
 };
+
+// The "replication." entries of Store::Stats(), prefix removed.
+std::map<std::string, double> ReplicationStats(
+    const std::map<std::string, double>& stats);
 
 }  // namespace cairn::cli
 

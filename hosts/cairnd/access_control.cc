@@ -229,6 +229,8 @@ Requirement RequirementFor(const v1::Request& request) {
       return Need(Scope::kEveryStream, Right::kAdmin, "server_info");
     case v1::Request::kFlush:
       return Need(Scope::kAnyStream, Right::kWrite, "flush");
+    case v1::Request::kPromote:
+      return Need(Scope::kEveryStream, Right::kAdmin, "promote");
     case v1::Request::kHello:
       return Need(Scope::kNone, Right::kNone, "hello");
     case v1::Request::kCredit:

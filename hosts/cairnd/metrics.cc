@@ -128,6 +128,10 @@ std::string ServerMetrics::Render(
           &out);
   Counter("cairnd_appends_total", "Append requests that succeeded.",
           appends_total.load(), &out);
+  Counter("cairnd_append_retries_answered_total",
+          "Appends whose idempotency key this server had answered: the "
+          "original result was sent again, nothing written.",
+          append_retries_answered_total.load(), &out);
   Counter("cairnd_append_events_total", "Events appended.",
           append_events_total.load(), &out);
   Counter("cairnd_append_bytes_total",

@@ -148,6 +148,9 @@ void RequestExecutor::Execute(const v1::Request& request,
     case v1::Request::kServerInfo:
       ServerInfo(response);
       break;
+    case v1::Request::kPromote:
+      Promote(response);
+      break;
     case v1::Request::kFlush: {
       const auto start = Clock::now();
       const absl::Status flushed = store_->Flush();
@@ -178,11 +181,25 @@ void RequestExecutor::Append(const v1::AppendRequest& request,
     events.push_back(protocol::FromProto(event));
     bytes += event.data().size() + event.metadata().size();
   }
+  // A retry of an append this server already answered gets that answer.
+  const std::string& key = request.idempotency_key();
+  if (!key.empty()) {
+    IdempotencyCache::Claim claim = idempotency_->Begin(request.stream(), key);
+    if (!claim.run) {
+      metrics_->append_retries_answered_total.fetch_add(
+          1, std::memory_order_relaxed);
+      *response->mutable_append() = std::move(claim.answer);
+      return;
+    }
+  }
   const auto start = Clock::now();
   auto result = store_->Append(request.stream(),
                                protocol::ExpectedFromProto(request), events);
   metrics_->append_latency.Observe(SecondsSince(start));
-  if (SetError(result.status(), response)) return;
+  if (SetError(result.status(), response)) {
+    if (!key.empty()) idempotency_->Finish(request.stream(), key, nullptr);
+    return;
+  }
   metrics_->appends_total.fetch_add(1, std::memory_order_relaxed);
   metrics_->append_events_total.fetch_add(events.size(),
                                           std::memory_order_relaxed);
@@ -197,6 +214,11 @@ void RequestExecutor::Append(const v1::AppendRequest& request,
   out->set_last_revision(result->last_revision);
   out->set_first_position(result->first_position);
   out->set_last_position(result->last_position);
+  if (!key.empty()) idempotency_->Finish(request.stream(), key, out);
+}
+
+void RequestExecutor::Promote(v1::Response* response) const {
+  if (!SetError(store_->Promote(), response)) response->mutable_done();
 }
 
 void RequestExecutor::ReadStream(const v1::ReadStreamRequest& request,
@@ -307,6 +329,7 @@ void RequestExecutor::ServerInfo(v1::Response* response) const {
     case CAIRN_ROLE_REPLICA: info->set_role("replica"); break;
     default: info->set_role("standalone"); break;
   }
+  protocol::LeaderToProto(store_->Leader(), info->mutable_leader());
   auto head = store_->HeadPosition();
   if (SetError(head.status(), response)) return;
   info->set_head_position(*head);

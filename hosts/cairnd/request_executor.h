@@ -5,11 +5,13 @@
 #define CAIRN_HOSTS_CAIRND_REQUEST_EXECUTOR_H_
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cairn/store.h"
 #include "cairn/v1/client.pb.h"
+#include "idempotency_cache.h"
 #include "metrics.h"
 #include "server_options.h"
 
@@ -56,9 +58,14 @@ class RequestExecutor {
                    v1::Response* response) const;
   void ServerInfo(v1::Response* response) const;
 
+  void Promote(v1::Response* response) const;
+
   Store* store_;
   Limits limits_;
   ServerMetrics* metrics_;
+  // Appends answered by idempotency key (AppendRequest.idempotency_key).
+  std::shared_ptr<IdempotencyCache> idempotency_ =
+      std::make_shared<IdempotencyCache>();
 };
 
 }  // namespace cairn::cairnd

@@ -383,6 +383,31 @@ class Server::Impl {
           std::to_string(metrics_->connections_total.load())}});
   }
 
+  // /health's "replication": role, epoch, leader and the replication
+  // plugin's stats (members, positions, lag: whatever it reports).
+  nlohmann::ordered_json ReplicationHealth() {
+    const LeaderInfo leader = store_->Leader();
+    nlohmann::ordered_json out;
+    out["plugin"] = store_->replication_plugin()->name();
+    out["role"] = RoleName(leader.role);
+    out["epoch"] = leader.epoch;
+    out["leader_known"] = leader.known;
+    out["leader"] = leader.node;
+    out["leader_address"] = leader.address;
+    out["role_changes"] = store_->role_changes();
+    nlohmann::ordered_json stats = nlohmann::ordered_json::object();
+    if (auto all = store_->Stats(); all.ok()) {
+      for (const auto& [key, value] : *all) {
+        constexpr std::string_view kPrefix = "replication.";
+        if (key.compare(0, kPrefix.size(), kPrefix) == 0) {
+          stats[key.substr(kPrefix.size())] = value;
+        }
+      }
+    }
+    out["stats"] = std::move(stats);
+    return out;
+  }
+
   HttpReply Http(const std::string& target) {
     HttpReply reply;
     if (target == "/health") {
@@ -397,6 +422,7 @@ class Server::Impl {
       body["last_write_unix_us"] = metrics_->last_append_unix_us.load();
       body["role"] = RoleName(store_->role());
       body["connections"] = metrics_->connections_active.load();
+      body["replication"] = ReplicationHealth();
       if (!head.ok()) body["error"] = std::string(head.status().message());
       reply.body =
           body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
@@ -404,9 +430,13 @@ class Server::Impl {
       return reply;
     }
     if (target == "/ready") {
-      const bool ready = !context_.draining.load();
+      const bool draining = context_.draining.load();
+      const bool leader_known = store_->Leader().known;
+      const bool ready = !draining && leader_known;
       reply.status = ready ? 200 : 503;
-      reply.body = ready ? "ready\n" : "draining\n";
+      reply.body = ready      ? "ready\n"
+                   : draining ? "draining\n"
+                              : "no leader known\n";
       return reply;
     }
     if (target == "/metrics") {
@@ -423,6 +453,19 @@ class Server::Impl {
           {"cairnd_draining", "1 while the server drains for shutdown.",
            context_.draining.load() ? 1.0 : 0.0},
       };
+      const LeaderInfo leader = store_->Leader();
+      gauges.push_back({"cairnd_replication_role",
+                        "This node's role: 1 primary, 2 replica, 3 standalone.",
+                        static_cast<double>(leader.role)});
+      gauges.push_back({"cairnd_replication_epoch",
+                        "The newest replication epoch this node knows.",
+                        static_cast<double>(leader.epoch)});
+      gauges.push_back({"cairnd_replication_leader_known",
+                        "1 while this node knows a leader, else 0.",
+                        leader.known ? 1.0 : 0.0});
+      // A counter: exported as cairn_store_role_changes_total.
+      stats["store.role_changes_total"] =
+          static_cast<double>(store_->role_changes());
       if (auto head = store_->HeadPosition(); head.ok()) {
         gauges.push_back({"cairnd_head_position",
                           "The store's head position.",

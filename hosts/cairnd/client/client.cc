@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -21,6 +22,8 @@
 #include <deque>
 #include <limits>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -591,24 +594,110 @@ absl::StatusOr<AppendResult> AppendResultOf(const ResponseOr& response) {
 
 }  // namespace
 
+namespace {
+
+// 16 random bytes: an append's idempotency key.
+std::string NewIdempotencyKey() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  std::string key(16, '\0');
+  for (size_t i = 0; i < key.size(); i += 8) {
+    const uint64_t bits = random();
+    std::memcpy(key.data() + i, &bits, 8);
+  }
+  return key;
+}
+
+// `status` with `note` added to its message, payloads (the cairn code, a
+// NOT_LEADER's leader) kept.
+absl::Status WithNote(const absl::Status& status, absl::string_view note) {
+  absl::Status out(status.code(), absl::StrCat(status.message(), note));
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+    out.SetPayload(url, payload);
+  });
+  return out;
+}
+
+}  // namespace
+
+std::shared_ptr<Client::Impl> Client::Writer() {
+  std::lock_guard<std::mutex> lock(writer_mutex_);
+  return writer_ != nullptr ? writer_ : impl_;
+}
+
 absl::StatusOr<AppendResult> Client::Append(
     std::string_view stream, ExpectedRevision expected,
     absl::Span<const EventData> events) {
-  auto future = Call(AppendRequest(stream, expected, events));
-  if (!protocol::WaitWithBusyPoll(future, impl_->options.busy_poll,
-                                   impl_->options.request_timeout)) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "append: cairnd at ", impl_->name, " did not answer within ",
-        impl_->options.request_timeout.count(), " ms"));
+  v1::Request request = AppendRequest(stream, expected, events);
+  request.mutable_append()->set_idempotency_key(NewIdempotencyKey());
+  const ClientOptions& options = impl_->options;
+  const auto give_up =
+      std::chrono::steady_clock::now() + options.append_retry_budget;
+  std::shared_ptr<Impl> target = Writer();
+  for (uint32_t attempt = 0;; ++attempt) {
+    auto reply = std::make_shared<ResponsePromise>();
+    auto future = reply->get_future();
+    target->Submit(request, std::move(reply), nullptr);
+    if (!protocol::WaitWithBusyPoll(future, options.busy_poll,
+                                    options.request_timeout)) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "append: cairnd at ", target->name, " did not answer within ",
+          options.request_timeout.count(), " ms"));
+    }
+    ResponseOr response = future.get();
+    absl::StatusOr<AppendResult> result = AppendResultOf(response);
+    if (result.ok()) return result;
+    // Where to retry: the leader NOT_LEADER names, the same server after a
+    // lost connection (it may have written the append: the key tells), or
+    // the same server once an election may have ended.
+    const bool lost_connection = !response.ok();
+    std::optional<LeaderInfo> leader = NotLeaderOf(result.status());
+    if (!lost_connection && !leader.has_value()) return result;
+    if (attempt >= options.max_append_retries ||
+        std::chrono::steady_clock::now() >= give_up) {
+      return WithNote(result.status(),
+                      absl::StrCat(" (gave up after ", attempt,
+                                   attempt == 1 ? " retry" : " retries", ")"));
+    }
+    ClientOptions next = target->options;
+    if (leader.has_value() && leader->known && !leader->address.empty()) {
+      if (absl::Status parsed =
+              ParseServerAddress(leader->address, &next.host, &next.port);
+          !parsed.ok()) {
+        return WithNote(
+            result.status(),
+            absl::StrCat("; the leader's address cannot be followed: ",
+                         parsed.message()));
+      }
+      next.server_name.clear();
+    } else if (leader.has_value()) {
+      // No leader known (an election): a short pause, bounded by the budget.
+      const auto pause = std::min<std::chrono::steady_clock::duration>(
+          std::chrono::milliseconds(50) * (1u << std::min(attempt, 5u)),
+          give_up - std::chrono::steady_clock::now());
+      std::this_thread::sleep_for(pause);
+    }
+    auto fresh = std::make_shared<Impl>(next);
+    if (absl::Status opened = fresh->Open(); !opened.ok()) {
+      fresh->Close();
+      return WithNote(result.status(),
+                      absl::StrCat("; retrying at ", fresh->name,
+                                   " failed: ", opened.message()));
+    }
+    {
+      std::lock_guard<std::mutex> lock(writer_mutex_);
+      writer_ = fresh;
+    }
+    target = std::move(fresh);
   }
-  return AppendResultOf(future.get());
 }
 
 std::future<absl::StatusOr<AppendResult>> Client::AppendAsync(
     std::string_view stream, ExpectedRevision expected,
     absl::Span<const EventData> events) {
-  auto response = std::make_shared<std::future<ResponseOr>>(
-      Call(AppendRequest(stream, expected, events)));
+  v1::Request request = AppendRequest(stream, expected, events);
+  request.mutable_append()->set_idempotency_key(NewIdempotencyKey());
+  auto response =
+      std::make_shared<std::future<ResponseOr>>(Call(std::move(request)));
   return std::async(std::launch::deferred,
                     [response] { return AppendResultOf(response->get()); });
 }
@@ -795,6 +884,12 @@ absl::StatusOr<v1::ServerInfoResponse> Client::ServerInfo() {
   auto response = CallAndWait(std::move(request));
   if (!response.ok()) return response.status();
   return response->server_info();
+}
+
+absl::Status Client::Promote() {
+  v1::Request request;
+  request.mutable_promote();
+  return CallAndWait(std::move(request)).status();
 }
 
 absl::StatusOr<std::map<std::string, double>> Client::Stats() {

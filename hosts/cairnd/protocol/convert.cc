@@ -221,12 +221,35 @@ void StatusToError(const absl::Status& status, v1::Error* out) {
   // proto `string`, which must be.
   out->set_message(
       ValidUtf8({status.message().data(), status.message().size()}));
+  if (std::optional<LeaderInfo> leader = NotLeaderOf(status)) {
+    LeaderToProto(*leader, out->mutable_leader());
+  }
+}
+
+void LeaderToProto(const LeaderInfo& leader, v1::LeaderHint* out) {
+  out->set_known(leader.known);
+  out->set_node(ValidUtf8(leader.node));
+  out->set_address(ValidUtf8(leader.address));
+  out->set_epoch(leader.epoch);
+}
+
+LeaderInfo LeaderFromProto(const v1::LeaderHint& hint) {
+  LeaderInfo leader;
+  leader.role = CAIRN_ROLE_REPLICA;  // the answering node refused a write
+  leader.known = hint.known();
+  leader.node = hint.node();
+  leader.address = hint.address();
+  leader.epoch = hint.epoch();
+  return leader;
 }
 
 absl::Status ErrorToStatus(const v1::Error& error) {
   const int code = error.code();
   if (code == v1::OK) return absl::OkStatus();
-  if (code >= CAIRN_E_INVALID_ARGUMENT && code <= CAIRN_E_INTERNAL) {
+  if (code == v1::NOT_LEADER) {
+    return NotLeaderError(error.message(), LeaderFromProto(error.leader()));
+  }
+  if (code >= CAIRN_E_INVALID_ARGUMENT && code <= CAIRN_STATUS_LAST) {
     return MakeStatus(static_cast<cairn_status>(code), error.message());
   }
   const std::string message =

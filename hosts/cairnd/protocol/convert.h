@@ -50,6 +50,10 @@ std::string ValidUtf8(std::string_view text);
 // code with the protocol code's name in front of the message.
 absl::Status ErrorToStatus(const v1::Error& error);
 
+// Replication's view of the leader, to and from the protocol.
+void LeaderToProto(const LeaderInfo& leader, v1::LeaderHint* out);
+LeaderInfo LeaderFromProto(const v1::LeaderHint& hint);
+
 }  // namespace cairn::protocol
 
 #endif  // CAIRN_HOSTS_CAIRND_PROTOCOL_CONVERT_H_

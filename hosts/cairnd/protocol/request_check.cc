@@ -58,6 +58,11 @@ std::optional<RequestError> CheckAppend(const v1::AppendRequest& append,
     return Invalid(absl::StrCat("expected_kind ", append.expected_kind(),
                                 " is not ANY (0), NO_STREAM (1) or EXACT (2)"));
   }
+  if (append.idempotency_key().size() > 64) {
+    return Invalid(
+        absl::StrCat("append to '", append.stream(), "': idempotency_key is ",
+                     append.idempotency_key().size(), " bytes; at most 64"));
+  }
   if (append.events_size() == 0) {
     return Invalid(absl::StrCat("append to '", append.stream(),
                                 "' has no events; send 1..",
@@ -197,6 +202,7 @@ std::optional<RequestError> CheckRequest(const v1::Request& request,
       return std::nullopt;
     case v1::Request::kServerInfo:
     case v1::Request::kFlush:
+    case v1::Request::kPromote:
       return std::nullopt;
     case v1::Request::BODY_NOT_SET:
       break;
@@ -227,6 +233,8 @@ const char* RequestName(const v1::Request& request) {
     case v1::Request::kHead: return "head";
     case v1::Request::kServerInfo: return "server_info";
     case v1::Request::kFlush: return "flush";
+    case v1::Request::kPromote:
+      return "promote";
     case v1::Request::BODY_NOT_SET: break;
   }
   return "unknown";

@@ -8,7 +8,8 @@
 // are pipelined on the one connection (each waits only for its own answer).
 // One internal thread runs the socket. A transport failure fails every
 // waiting call with kUnavailable naming the server; the Client does not
-// reconnect by itself (make a new one).
+// reconnect by itself (make a new one), except that Append retries on a
+// new connection, following NOT_LEADER to the leader (ClientOptions).
 #ifndef CAIRN_CLIENT_H_
 #define CAIRN_CLIENT_H_
 
@@ -21,6 +22,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,6 +56,18 @@ struct ClientOptions {
   std::chrono::microseconds busy_poll{0};
   uint32_t max_response_frame = 64u << 20;           // bytes
   std::string client_name = "cairn-client";
+
+  // Append retries (Append only; AppendAsync sends once). Every append
+  // carries a fresh idempotency key, sent again unchanged on a retry, so a
+  // server that already wrote it answers the original result instead of
+  // writing twice (the server remembers the last 1024 keys per stream; see
+  // AppendRequest.idempotency_key). Retried: an answer NOT_LEADER (sent to
+  // the leader it names, over a second connection kept for later appends;
+  // with no leader known, to the same server after a short pause), and a
+  // lost connection (reconnecting to the same server). At most
+  // `max_append_retries` retries, none begun after `append_retry_budget`.
+  uint32_t max_append_retries = 3;
+  std::chrono::milliseconds append_retry_budget{10000};
 };
 
 // "HOST:PORT" (or "[v6]:PORT") into host and port, with a message naming the
@@ -152,6 +166,9 @@ class Client {
       absl::Span<const EventData> events);
 
   absl::StatusOr<v1::ServerInfoResponse> ServerInfo();
+  // Asks the server to make its node the primary of a new epoch
+  // (PromoteRequest; the admin right).
+  absl::Status Promote();
   // What the server said in hello (limits, version).
   const v1::HelloResponse& hello() const;
   // Sends any request (request_id is assigned) and returns the response; an
@@ -170,7 +187,11 @@ class Client {
       uint64_t after_position, uint64_t max_count,
       const std::function<v1::Request(uint64_t after, int64_t count)>& make_request,
       const EventFn& on_event);
+  // Where appends go: the connection NOT_LEADER sent them to (null: impl_).
+  std::shared_ptr<Impl> Writer();
   std::shared_ptr<Impl> impl_;
+  std::mutex writer_mutex_;
+  std::shared_ptr<Impl> writer_;  // under writer_mutex_
 };
 
 }  // namespace cairn
