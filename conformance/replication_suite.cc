@@ -54,7 +54,7 @@ class ReplicationConformance : public ::testing::TestWithParam<Target> {
         << error_.message;
     options_ = std::make_unique<OpenOptions>(GetParam());
     cairn_status st = api_->open(options_->get(), storage_api_, storage_,
-                                 &replication_, error_.get());
+                                 &host_, &replication_, error_.get());
     ASSERT_EQ(st, CAIRN_OK) << "open failed: " << Describe(st, error_.message);
   }
   void TearDown() override {
@@ -62,6 +62,26 @@ class ReplicationConformance : public ::testing::TestWithParam<Target> {
     if (storage_ != nullptr) storage_api_->close(storage_);
   }
 
+  // The host side the suite plays: it writes only from the test thread, so
+  // a pause has nothing in flight to wait for. Counts what the plugin does.
+  struct HostCalls {
+    int pauses = 0;
+    int resumes = 0;
+    int role_changes = 0;
+  };
+  static cairn_status Pause(void* context, cairn_error*) {
+    ++static_cast<HostCalls*>(context)->pauses;
+    return CAIRN_OK;
+  }
+  static void Resume(void* context) {
+    ++static_cast<HostCalls*>(context)->resumes;
+  }
+  static void RoleChanged(void* context, uint32_t, uint64_t) {
+    ++static_cast<HostCalls*>(context)->role_changes;
+  }
+  HostCalls host_calls_;
+  cairn_replication_host host_{sizeof(cairn_replication_host), &host_calls_,
+                               &Pause, &Resume, &RoleChanged};
   const cairn_replication_api* api_ = nullptr;
   cairn_replication* replication_ = nullptr;
   const cairn_storage_api* storage_api_ = nullptr;

@@ -46,6 +46,19 @@ void CommitTracker::Fail(uint64_t first, uint64_t last, absl::Status error) {
   published_changed_.notify_all();
 }
 
+void CommitTracker::Reset(uint64_t committed) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ahead_.clear();
+    failed_first_ = 0;
+    failed_last_ = 0;
+    failure_ = absl::OkStatus();
+    acknowledged_.store(committed, std::memory_order_release);
+    published_.store(committed, std::memory_order_release);
+  }
+  published_changed_.notify_all();
+}
+
 void CommitTracker::Publish(uint64_t position) {
   {
     std::lock_guard<std::mutex> lock(mutex_);

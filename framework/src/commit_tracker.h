@@ -42,6 +42,12 @@ class CommitTracker {
   // `error`. Only the first failure is kept (its range and status).
   void Fail(uint64_t first, uint64_t last, absl::Status error);
 
+  // Starts over from `committed` (a role change: the replication plugin
+  // paused writes, so no Acknowledge, Fail or Wait runs beside it): drops
+  // pending ranges and the failure; prefix and published become
+  // `committed`.
+  void Reset(uint64_t committed);
+
   // Storage's committed watermark has reached `position` (the caller's
   // set_committed returned): wakes the waiters it covers. Keeps the
   // highest value published, so concurrent callers may publish out of

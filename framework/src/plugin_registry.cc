@@ -23,8 +23,8 @@ constexpr size_t kCodecV2_0 =
     offsetof(cairn_codec_api, decode) + sizeof(cairn_codec_api::decode);
 constexpr size_t kCipherV2_0 =
     offsetof(cairn_cipher_api, rotate) + sizeof(cairn_cipher_api::rotate);
-constexpr size_t kReplicationV2_0 = offsetof(cairn_replication_api, stats) +
-                                    sizeof(cairn_replication_api::stats);
+constexpr size_t kReplicationV2_0 = offsetof(cairn_replication_api, promote) +
+                                    sizeof(cairn_replication_api::promote);
 constexpr size_t kDescriptorV2_0 = offsetof(cairn_plugin_descriptor, table) +
                                    sizeof(cairn_plugin_descriptor::table);
 
@@ -117,6 +117,8 @@ absl::Status CheckFunctions(const cairn_plugin_descriptor* d,
       need(t->close, "close");
       need(t->replicate, "replicate");
       need(t->role, "role");
+      need(t->leader, "leader");
+      need(t->promote, "promote");
       break;
     }
   }

@@ -8,13 +8,38 @@ namespace cairn {
 namespace {
 
 TEST(Status, EveryCodeRoundTripsThroughAbsl) {
-  for (int c = CAIRN_E_INVALID_ARGUMENT; c <= CAIRN_E_INTERNAL; ++c) {
+  for (int c = CAIRN_E_INVALID_ARGUMENT; c <= CAIRN_STATUS_LAST; ++c) {
     auto code = static_cast<cairn_status>(c);
     absl::Status s = MakeStatus(code, "m");
     EXPECT_FALSE(s.ok());
     EXPECT_EQ(CodeOf(s), code) << CodeName(code);
     EXPECT_EQ(s.message(), "m");
   }
+}
+
+TEST(Status, NotLeaderCarriesTheLeader) {
+  LeaderInfo leader;
+  leader.role = CAIRN_ROLE_REPLICA;
+  leader.epoch = 7;
+  leader.known = true;
+  leader.node = "b";
+  leader.address = "127.0.0.2:7700";
+  absl::Status s = NotLeaderError("append refused", leader);
+  EXPECT_TRUE(IsNotLeader(s));
+  EXPECT_EQ(CodeName(CodeOf(s)), std::string("NotLeader"));
+  std::optional<LeaderInfo> got = NotLeaderOf(s);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->role, CAIRN_ROLE_REPLICA);
+  EXPECT_EQ(got->epoch, 7u);
+  EXPECT_TRUE(got->known);
+  EXPECT_EQ(got->node, "b");
+  EXPECT_EQ(got->address, "127.0.0.2:7700");
+  EXPECT_FALSE(NotLeaderOf(MakeStatus(CAIRN_E_IO, "x")).has_value());
+  // A NOT_LEADER that names nobody (e.g. from a plugin) reads as unknown.
+  std::optional<LeaderInfo> nobody =
+      NotLeaderOf(MakeStatus(CAIRN_E_NOT_LEADER, "x"));
+  ASSERT_TRUE(nobody.has_value());
+  EXPECT_FALSE(nobody->known);
 }
 
 TEST(Status, OkIsOk) {

@@ -1,6 +1,7 @@
 #include <cairn/store.h>
 
 #include <cairn/names.h>
+#include <cairn/sdk/common.hpp>
 #include <cairn/status.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <new>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -341,7 +343,28 @@ struct Store::Impl {
   std::atomic<uint64_t> acknowledgements{0};
   absl::Mutex write_order;
 
+  // ---- Replication's write gate (cairn_replication_host) ----
+  // Host writes (appends, deletes, snapshot writes, a new primary's tail)
+  // are admitted while no pause is in force and count in `writers` until
+  // they have returned from storage and from replicate. pause_writes stops
+  // admitting and waits for `writers` to reach 0; role_changed restarts
+  // commit tracking; the tail worker offers a new primary's uncommitted
+  // tail to replicate once writes resume.
+  absl::Mutex gate_mu;
+  int pauses ABSL_GUARDED_BY(gate_mu) = 0;
+  int writers ABSL_GUARDED_BY(gate_mu) = 0;
+  bool closing ABSL_GUARDED_BY(gate_mu) = false;
+  bool tail_pending ABSL_GUARDED_BY(gate_mu) = false;
+  std::atomic<uint64_t> role_changes{0};
+  cairn_replication_host host{};
+  std::thread tail_worker;  // host commit only
+
   ~Impl() {
+    {
+      absl::MutexLock lock(&gate_mu);
+      closing = true;
+    }
+    if (tail_worker.joinable()) tail_worker.join();
     if (storage != nullptr) {
       CallError e;
       st->flush(storage, &e.error);
@@ -558,6 +581,9 @@ struct Store::Impl {
     if (!host_commit) return absl::OkStatus();
     absl::Status failure = tracker->failure();
     if (failure.ok()) return failure;
+    // Deposed: replication failed a range with NOT_LEADER; the role change
+    // that follows restarts commit tracking.
+    if (IsNotLeader(failure)) return NotLeader(what);
     return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
                       absl::StrCat(AV(what), " refused, nothing written: ",
                                    Stalled(failure)));
@@ -587,6 +613,191 @@ struct Store::Impl {
     }
   }
 
+  // The leader replication knows now (leader()); on failure, this node's
+  // role with no leader known.
+  LeaderInfo QueryLeader() const {
+    LeaderInfo out;
+    out.role = static_cast<cairn_replication_role>(re->role(replication));
+    cairn_leader_info info{};
+    info.size = sizeof(info);
+    CallError e;
+    if (re->leader(replication, &info, &e.error) != CAIRN_OK) return out;
+    info.node[sizeof(info.node) - 1] = '\0';
+    info.address[sizeof(info.address) - 1] = '\0';
+    out.role = static_cast<cairn_replication_role>(info.role);
+    out.epoch = info.epoch;
+    out.known = info.known != 0;
+    out.node = info.node;
+    out.address = info.address;
+    return out;
+  }
+
+  static std::string WhoLeads(const LeaderInfo& leader) {
+    if (!leader.known) {
+      return absl::StrCat("no leader is known at the moment (epoch ",
+                          leader.epoch, ")");
+    }
+    return absl::StrCat("the leader is node '", leader.node, "'",
+                        leader.address.empty() ? "" : " at ", leader.address,
+                        " (epoch ", leader.epoch, ")");
+  }
+
+  // A NOT_LEADER status for `what`, naming the leader replication knows.
+  // `stored`: the write reached storage before the node was deposed (it is
+  // not committed, and the new primary decides whether it survives).
+  absl::Status NotLeader(std::string_view what, bool stored = false) const {
+    LeaderInfo leader = QueryLeader();
+    return NotLeaderError(
+        absl::StrCat(AV(what),
+                     stored ? " not committed: this node stopped being the "
+                              "primary before replication acknowledged it (it "
+                              "survives only if the new primary has it); "
+                            : " refused, nothing written: this node is not "
+                              "the primary; ",
+                     WhoLeads(leader)),
+        leader);
+  }
+
+  bool GateOpen() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(gate_mu) {
+    return pauses == 0 || closing;
+  }
+  bool WritersGone() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(gate_mu) {
+    return writers == 0;
+  }
+
+  // Admits one host write (waiting while replication has writes paused),
+  // then refuses it with NOT_LEADER unless this node takes writes. An OK
+  // answer must be matched by LeaveWrite once the write has returned from
+  // storage and replicate.
+  absl::Status AdmitWrite(std::string_view what) {
+    {
+      absl::MutexLock lock(&gate_mu);
+      gate_mu.Await(absl::Condition(this, &Impl::GateOpen));
+      if (closing) {
+        return MakeStatus(
+            CAIRN_E_CLOSED,
+            absl::StrCat(AV(what), " refused: the store is closing"));
+      }
+      ++writers;
+    }
+    if (re->role(replication) == CAIRN_ROLE_REPLICA) {
+      LeaveWrite();
+      return NotLeader(what);
+    }
+    return absl::OkStatus();
+  }
+  void LeaveWrite() {
+    absl::MutexLock lock(&gate_mu);
+    --writers;
+  }
+  struct LeaveOnExit {
+    Impl* impl;
+    ~LeaveOnExit() { impl->LeaveWrite(); }
+  };
+
+  // A replicate failure with NOT_LEADER names the leader (the plugin's
+  // message says why it was deposed).
+  absl::Status NameLeader(absl::Status status) const {
+    if (!IsNotLeader(status) || NotLeaderOf(status)->known) return status;
+    LeaderInfo leader = QueryLeader();
+    return NotLeaderError(
+        absl::StrCat(status.message(), "; ", WhoLeads(leader)), leader);
+  }
+
+  // cairn_replication_host callbacks; `context` is the Impl.
+  static cairn_status PauseWrites(void* context, cairn_error* error) {
+    auto* impl = static_cast<Impl*>(context);
+    absl::MutexLock lock(&impl->gate_mu);
+    if (impl->closing) {
+      sdk::WriteError(error, "pause_writes: the store is closing");
+      return CAIRN_E_CLOSED;
+    }
+    ++impl->pauses;
+    impl->gate_mu.Await(absl::Condition(impl, &Impl::WritersGone));
+    return CAIRN_OK;
+  }
+  static void ResumeWrites(void* context) {
+    auto* impl = static_cast<Impl*>(context);
+    absl::MutexLock lock(&impl->gate_mu);
+    if (impl->pauses == 0) {
+      HostLog(
+          CAIRN_LOG_ERROR, "store",
+          "replication called resume_writes without a pause_writes; ignored");
+      return;
+    }
+    --impl->pauses;
+  }
+  static void RoleChanged(void* context, uint32_t role, uint64_t epoch) {
+    auto* impl = static_cast<Impl*>(context);
+    impl->role_changes.fetch_add(1, std::memory_order_relaxed);
+    {
+      absl::MutexLock lock(&impl->gate_mu);
+      if (impl->pauses == 0) {
+        HostLog(CAIRN_LOG_ERROR, "store",
+                "replication called role_changed without pausing writes "
+                "first; writes in flight may see either role");
+      }
+    }
+    HostLog(CAIRN_LOG_INFO, "store",
+            absl::StrCat("replication '", impl->replication_plugin->name(),
+                         "': this node is now ",
+                         role == CAIRN_ROLE_PRIMARY   ? "primary"
+                         : role == CAIRN_ROLE_REPLICA ? "a replica"
+                                                      : "standalone",
+                         " in epoch ", epoch)
+                .c_str());
+    if (!impl->host_commit) return;
+    absl::StatusOr<cairn_log_state> state = impl->ReadLogState();
+    if (!state.ok()) {
+      HostLog(CAIRN_LOG_ERROR, "store",
+              std::string(state.status().message()).c_str());
+      return;
+    }
+    impl->tracker->Reset(state->committed);
+    if (role != CAIRN_ROLE_REPLICA) {
+      absl::MutexLock lock(&impl->gate_mu);
+      impl->tail_pending = true;
+    }
+  }
+
+  bool TailReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(gate_mu) {
+    return closing || (tail_pending && pauses == 0);
+  }
+  // Host commit: the thread that replicates and commits a new primary's
+  // uncommitted tail once the role change's pause ends (role_changed must
+  // not wait for peers: it runs on a thread of the plugin).
+  void TailLoop() {
+    for (;;) {
+      {
+        absl::MutexLock lock(&gate_mu);
+        gate_mu.Await(absl::Condition(this, &Impl::TailReady));
+        if (closing) return;
+        tail_pending = false;
+        ++writers;
+      }
+      CommitTail("written before this node became primary");
+      LeaveWrite();
+    }
+  }
+
+  // Offers every record after committed to replication and commits it
+  // (host commit; the caller counts as a writer). Logged on failure: the
+  // store then refuses writes until the next role change or reopen.
+  void CommitTail(const char* what) {
+    if (re->role(replication) == CAIRN_ROLE_REPLICA) return;
+    absl::StatusOr<cairn_log_state> state = ReadLogState();
+    if (!state.ok()) {
+      HostLog(CAIRN_LOG_ERROR, "store",
+              std::string(state.status().message()).c_str());
+      return;
+    }
+    if (state->written <= state->committed) return;
+    absl::Status s = ReplicateAndCommit(state->committed + 1, state->written,
+                                        [what] { return std::string(what); });
+    if (!s.ok())
+      HostLog(CAIRN_LOG_ERROR, "store", std::string(s.message()).c_str());
+  }
+
   // Asks replication to acknowledge positions first..last (`what` wrote
   // them) and returns once it has. With host commit, then advances
   // committed over the contiguous acknowledged prefix and returns only
@@ -603,6 +814,7 @@ struct Store::Impl {
                               replication_plugin->name(),
                               "' did not acknowledge them");
         });
+    replicated = NameLeader(std::move(replicated));
     if (!host_commit) return replicated;
     if (!replicated.ok()) {
       tracker->Fail(first, last, replicated);
@@ -613,6 +825,8 @@ struct Store::Impl {
     acknowledgements.fetch_add(1, std::memory_order_release);
     absl::Status committed = tracker->Wait(last);
     if (committed.ok()) return committed;
+    // Deposed before an earlier position was acknowledged.
+    if (IsNotLeader(committed)) return NotLeader(what(), /*stored=*/true);
     return MakeStatus(
         CAIRN_E_FAILED_PRECONDITION,
         absl::StrCat("positions ", first, "..", last, " (", what(),
@@ -633,6 +847,9 @@ struct Store::Impl {
   absl::Status ControlWrite(std::string_view what,
                             const std::function<absl::Status()>& write,
                             bool cover_tail = false) {
+    if (absl::Status admitted = AdmitWrite(what); !admitted.ok())
+      return admitted;
+    LeaveOnExit leave{this};
     if (!host_commit) return write();
     if (absl::Status fenced = Fenced(what); !fenced.ok()) return fenced;
     uint64_t first = 0, after = 0;
@@ -1074,9 +1291,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
   }
   {
     PluginOptions options(config.replication.options);
-    s = Check(impl->re->open(options.get(), impl->st, impl->storage, &impl->replication,
-                             &e.error),
-              e, absl::StrCat("opening replication '", config.replication.plugin, "'"));
+    impl->host = cairn_replication_host{
+        sizeof(cairn_replication_host), impl.get(), &Impl::PauseWrites,
+        &Impl::ResumeWrites, &Impl::RoleChanged};
+    s = Check(
+        impl->re->open(options.get(), impl->st, impl->storage, &impl->host,
+                       &impl->replication, &e.error),
+        e,
+        absl::StrCat("opening replication '", config.replication.plugin, "'"));
     if (!s.ok()) return s;
   }
   if (impl->host_commit) {
@@ -1086,14 +1308,12 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
     // Positions written but never committed (a failure or a crash before
     // replication acknowledged them) are offered to replication again; if
     // it still refuses, the store opens for reads and refuses writes.
-    if (impl->re->role(impl->replication) != CAIRN_ROLE_REPLICA &&
-        state->written > state->committed) {
-      s = impl->ReplicateAndCommit(state->committed + 1, state->written, [] {
-        return std::string("written before this open");
-      });
-      if (!s.ok())
-        HostLog(CAIRN_LOG_ERROR, "store", std::string(s.message()).c_str());
+    if (impl->AdmitWrite("committing the log's tail at open").ok()) {
+      impl->CommitTail("written before this open");
+      impl->LeaveWrite();
     }
+    Store::Impl* raw = impl.get();
+    impl->tail_worker = std::thread([raw] { raw->TailLoop(); });
   }
   std::unique_ptr<Store> store(new Store(std::move(impl)));
 
@@ -1159,10 +1379,12 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
                                            absl::Span<const EventData> events) {
   if (absl::Status names = ValidateAppendNames(stream, events); !names.ok()) return names;
   Impl& s = *impl_;
-  if (s.re->role(s.replication) == CAIRN_ROLE_REPLICA) {
-    return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
-                      "this node is a replica: append on the primary");
+  if (absl::Status admitted =
+          s.AdmitWrite(absl::StrCat("append to stream '", AV(stream), "'"));
+      !admitted.ok()) {
+    return admitted;
   }
+  Impl::LeaveOnExit leave{&s};
   if (s.host_commit) {
     absl::Status fenced =
         s.Fenced(absl::StrCat("append to stream '", AV(stream), "'"));
@@ -1680,6 +1902,19 @@ const PluginPtr& Store::storage_plugin() const { return impl_->storage_plugin; }
 const PluginPtr& Store::codec_plugin() const { return impl_->codec_plugin; }
 const PluginPtr& Store::cipher_plugin() const { return impl_->cipher_plugin; }
 const PluginPtr& Store::replication_plugin() const { return impl_->replication_plugin; }
+LeaderInfo Store::Leader() const { return impl_->QueryLeader(); }
+
+absl::Status Store::Promote() {
+  CallError e;
+  return Check(impl_->re->promote(impl_->replication, &e.error), e,
+               absl::StrCat("promote through replication '",
+                            impl_->replication_plugin->name(), "'"));
+}
+
+uint64_t Store::role_changes() const {
+  return impl_->role_changes.load(std::memory_order_relaxed);
+}
+
 cairn_replication_role Store::role() const {
   return static_cast<cairn_replication_role>(impl_->re->role(impl_->replication));
 }

@@ -14,7 +14,7 @@ status=0
 for preset in asan tsan; do
   log "framework tests under $preset"
   cmake --preset "$preset" -DCAIRN_BUILD_SERVER=OFF -DCAIRN_BUILD_DOTNET=OFF >/dev/null
-  targets=(framework_tests)
+  targets=(framework_tests store_replication_test)
   # Under TSan also the conformance runner over the built-in codecs and
   # ciphers: their suites run decode/open beside encode/seal/rotate (the
   # threading contract of cairn/plugin.h), which only TSan fully checks.

@@ -5,6 +5,8 @@
 
 #include <cairn/plugin.h>
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -28,6 +30,24 @@ inline bool IsIntegrityError(const absl::Status& s) {
 }
 inline bool IsCorruption(const absl::Status& s) {
   return CodeOf(s) == CAIRN_E_CORRUPTION;
+}
+
+// Who leads a replica group, as a node knows it (cairn_leader_info).
+struct LeaderInfo {
+  cairn_replication_role role = CAIRN_ROLE_STANDALONE;  // this node's
+  uint64_t epoch = 0;   // newest epoch known; 0: none began
+  bool known = false;   // a leader is known
+  std::string node;     // its node id (empty: a standalone node itself)
+  std::string address;  // its client-facing address; empty: unknown
+};
+
+// A CAIRN_E_NOT_LEADER status naming `leader` (carried as a payload, so it
+// survives copies and wrapping that keep payloads).
+absl::Status NotLeaderError(std::string_view message, const LeaderInfo& leader);
+// The leader a NOT_LEADER status names; nullopt for any other status.
+std::optional<LeaderInfo> NotLeaderOf(const absl::Status& status);
+inline bool IsNotLeader(const absl::Status& s) {
+  return CodeOf(s) == CAIRN_E_NOT_LEADER;
 }
 
 // A stable name for a code: "WrongExpectedRevision", "Corruption", ...

@@ -13,6 +13,7 @@
 #include <cairn/config.h>
 #include <cairn/event.h>
 #include <cairn/plugin_registry.h>
+#include <cairn/status.h>
 
 #include <algorithm>
 #include <atomic>
@@ -247,6 +248,18 @@ class Store {
   const PluginPtr& replication_plugin() const;
   // The node's replication role (CAIRN_ROLE_*).
   cairn_replication_role role() const;
+  // This node's role, the newest epoch and the leader, as the replication
+  // plugin knows them now (leader()); any thread, does not block on peers.
+  // On a replica, appends, deletes and snapshot writes fail with
+  // CAIRN_E_NOT_LEADER (IsNotLeader) naming this leader (NotLeaderOf).
+  LeaderInfo Leader() const;
+  // Asks the replication plugin to make this node the primary of a new
+  // epoch (promote). FailedPrecondition if a known peer is ahead;
+  // Unsupported, saying so, for a single-node plugin. Blocks while the
+  // plugin pauses writes: call it from no write or callback.
+  absl::Status Promote();
+  // How many times replication reported a role change (role_changed).
+  uint64_t role_changes() const;
   // Whether Append may wait (an fsync, replicas): the storage plugin
   // declares CAIRN_CAP_APPEND_MAY_BLOCK and its open instance keeps it
   // (instance_capabilities narrows the descriptor's), or the replication

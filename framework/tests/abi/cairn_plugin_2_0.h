@@ -98,8 +98,16 @@ typedef enum cairn_status {
   CAIRN_E_RESOURCE_EXHAUSTED = 9,      /* disk full, too large, out of memory */
   CAIRN_E_TIMEOUT = 10,                /* a wait ended without the condition */
   CAIRN_E_FAILED_PRECONDITION = 11,    /* state forbids it (e.g. replica) */
-  CAIRN_E_INTERNAL = 12 /* a bug: the plugin broke its own rules */
+  CAIRN_E_INTERNAL = 12, /* a bug: the plugin broke its own rules */
+  /* This node does not accept writes: it is a replica, or a primary that was
+   * deposed while the call ran. The replication plugin's leader() names the
+   * node that does (hosts attach it to the error they return). */
+  CAIRN_E_NOT_LEADER = 13
 } cairn_status;
+
+/* The highest cairn_status this header defines. A host maps an unknown
+ * higher code from a newer plugin to CAIRN_E_INTERNAL. */
+#define CAIRN_STATUS_LAST CAIRN_E_NOT_LEADER
 
 /* A caller-owned buffer for an error message. A plugin writes at most
  * `capacity` bytes including the terminating NUL, and truncates if needed. */
@@ -758,16 +766,88 @@ typedef enum cairn_replication_role {
   CAIRN_ROLE_STANDALONE = 3
 } cairn_replication_role;
 
+/* Lengths of the text fields of cairn_leader_info, NUL included. */
+#define CAIRN_LEADER_NODE_MAX 64
+#define CAIRN_LEADER_ADDRESS_MAX 256
+
+/* Who leads the group, as this node knows it. Caller-allocated; the plugin
+ * fills fields up to `size` (CAIRN_SET_FIELD; the arrays only if `size`
+ * covers them whole). The text is copied into the struct, so it stays valid
+ * as long as the caller keeps the struct (no lifetime tied to the plugin). */
+typedef struct cairn_leader_info {
+  uint32_t size;
+  uint32_t role;  /* this node's role (cairn_replication_role), read together
+                     with the rest, so the answer is one consistent view */
+  uint64_t epoch; /* the newest epoch this node knows; 0: none began yet */
+  /* 1 if a leader is known, else 0: an election is under way or the
+   * primary is unreachable. A standalone node leads itself: 1, and node may
+   * be empty. */
+  uint32_t known;
+  /* The leader's node id, NUL-terminated UTF-8 (truncated to fit). */
+  char node[CAIRN_LEADER_NODE_MAX];
+  /* The leader's client-facing address ("host:port" of its server, as that
+   * node's options advertise it), NUL-terminated; empty if the plugin does
+   * not know one (embedded use: no server). */
+  char address[CAIRN_LEADER_ADDRESS_MAX];
+} cairn_leader_info;
+
+/* Callbacks the host gives a replication plugin at open. Every write that
+ * changes the log outside the host's own appends (truncate_after,
+ * begin_epoch, and every change of role) is bracketed by the plugin with
+ * pause_writes ... resume_writes, so no host append, delete or snapshot
+ * write is inside storage while the log changes under it.
+ *
+ * Host writes in flight when the plugin pauses: pause_writes waits for the
+ * host's appends, deletes and snapshot writes that are inside storage or
+ * inside replicate to return. A plugin that pauses because it lost the
+ * primary role must first make its pending replicate calls return (with
+ * CAIRN_E_NOT_LEADER; see replicate), or pause_writes waits for them
+ * forever. */
+typedef struct cairn_replication_host {
+  uint32_t size;
+  void* context; /* passed back as the first argument of every callback */
+  /* Stops the host admitting new appends, delete_to and snapshot writes
+   * (they wait at the host, not in the plugin, until resume_writes), then
+   * waits until every such write already admitted has returned from storage
+   * and from replicate. Returns CAIRN_OK once writes are quiet, or
+   * CAIRN_E_CLOSED if the host is closing (then writes are not paused and
+   * resume_writes must not be called). Pauses nest: each successful
+   * pause_writes is matched by one resume_writes.
+   * Threading: from a thread of the plugin, or from within open (where no
+   * write is in flight yet and it returns at once); never from inside
+   * replicate, role, leader, stats or promote (a host thread in there may
+   * hold a write the pause waits for: deadlock). */
+  cairn_status (*pause_writes)(void* context, cairn_error* error);
+  /* Ends one pause_writes; when the last ends, waiting writes go on, seeing
+   * the role reported by role() now. Same threads as pause_writes. */
+  void (*resume_writes)(void* context);
+  /* Tells the host that this node's role or epoch changed (role() and
+   * leader() already answer the new values). Only while writes are paused.
+   * The host re-reads log_state and restarts its commit tracking from the
+   * committed watermark; on a new primary it then offers every record after
+   * committed (the tail it holds from its replica days and its EPOCH record)
+   * to replicate and advances committed once the rule holds for them, as at
+   * open. Returns quickly: that work runs on a host thread after
+   * resume_writes. Same threads as pause_writes. */
+  void (*role_changed)(void* context, uint32_t role, uint64_t epoch);
+} cairn_replication_host;
+
 /* Threading: as each function says; close runs alone. */
 typedef struct cairn_replication_api {
   uint32_t size;
   /* Opens replication over an already open storage instance, which stays
    * owned by the host and outlives the replication instance. The plugin may
-   * call the storage table from its own threads. */
+   * call the storage table from its own threads (truncate_after, begin_epoch
+   * and apply_log only between pause_writes and resume_writes, or as a
+   * replica, whose host admits no writes). `host` (never NULL; read it up to
+   * its size) stays valid until close returns; its callbacks may be called
+   * from the start of open until close returns. */
   cairn_status (*open)(const cairn_options* options,
                        const cairn_storage_api* storage_api,
-                       cairn_storage* storage, cairn_replication** replication,
-                       cairn_error* error);
+                       cairn_storage* storage,
+                       const cairn_replication_host* host,
+                       cairn_replication** replication, cairn_error* error);
+  /* Ends the plugin's threads; none calls the host after close returns. */
   void (*close)(cairn_replication* replication);
   /* Called after storage made positions first..last durable; returns when
    * the site's acknowledgement rule holds for them (e.g. a quorum has them).
@@ -775,16 +855,37 @@ typedef struct cairn_replication_api {
    * = "host" and calls set_committed once every position up to `last` has
    * been acknowledged.
    * Called from every appending thread, concurrently, with ranges that may
-   * arrive out of position order. */
+   * arrive out of position order.
+   * Deposed while waiting: if this node stops being primary (a newer epoch
+   * began elsewhere, or promote ran on another node) while a call waits,
+   * the call returns CAIRN_E_NOT_LEADER and its positions are never
+   * acknowledged by this node; the new primary decides whether they survive.
+   * A call on a replica returns CAIRN_E_NOT_LEADER at once.
+   * Any other failure also leaves the positions unacknowledged. */
   cairn_status (*replicate)(cairn_replication* replication,
                             uint64_t first_position, uint64_t last_position,
                             cairn_error* error);
   /* The node's current role (cairn_replication_role). Any thread,
    * concurrently with everything; must not block (called on every append). */
   uint32_t (*role)(cairn_replication* replication);
-  /* Any thread, concurrently. */
+  /* Any thread, concurrently. Multi-node plugins report their members
+   * here, e.g. "member.<node>.position", "member.<node>.lag_positions". */
   cairn_status (*stats)(cairn_replication* replication, cairn_stat_fn on_stat,
                         void* context, cairn_error* error);
+  /* Fills *info with this node's role and the leader it knows (see
+   * cairn_leader_info). Any thread, concurrently with everything; must not
+   * block on the network (answers from what the node knows). */
+  cairn_status (*leader)(cairn_replication* replication,
+                         cairn_leader_info* info, cairn_error* error);
+  /* Makes this node the primary of a new epoch (an operator's decision, for
+   * coordinators without elections, e.g. a static peer list). Refuses with
+   * CAIRN_E_FAILED_PRECONDITION, naming the peer and positions, when a peer
+   * it knows holds records this node lacks (it is behind); a node that is
+   * already primary returns CAIRN_OK. A single-node plugin returns
+   * CAIRN_E_UNSUPPORTED saying so. Runs on the caller's thread and may block
+   * while it pauses writes, writes begin_epoch and calls role_changed: never
+   * call it from inside a host callback. */
+  cairn_status (*promote)(cairn_replication* replication, cairn_error* error);
 } cairn_replication_api;
 
 /* ---- Entry ------------------------------------------------------------- */

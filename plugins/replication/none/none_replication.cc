@@ -7,7 +7,7 @@ namespace cairn::noreplication {
 class NoneReplication : public sdk::Replication {
  public:
   static sdk::Status Open(const sdk::Options&, const cairn_storage_api*,
-                          cairn_storage*,
+                          cairn_storage*, const sdk::ReplicationHost&,
                           std::unique_ptr<NoneReplication>* out) {
     *out = std::make_unique<NoneReplication>();
     return sdk::Status::Ok();
@@ -21,6 +21,8 @@ class NoneReplication : public sdk::Replication {
     return sdk::Status::Ok();
   }
   cairn_replication_role Role() override { return CAIRN_ROLE_STANDALONE; }
+  // Leader (itself) and Promote (unsupported: single node) are the SDK's
+  // defaults.
 };
 
 }  // namespace cairn::noreplication

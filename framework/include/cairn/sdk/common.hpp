@@ -89,6 +89,9 @@ inline Status FailedPrecondition(std::string m) {
 inline Status Internal(std::string m) {
   return Status(CAIRN_E_INTERNAL, std::move(m));
 }
+inline Status NotLeader(std::string m) {
+  return Status(CAIRN_E_NOT_LEADER, std::move(m));
+}
 
 // Copies `message` into the caller's buffer, truncating, always terminated.
 inline void WriteError(cairn_error* error, std::string_view message) {
