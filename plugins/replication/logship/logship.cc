@@ -42,40 +42,9 @@ namespace cairn::logship {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-// Until the host callbacks (cairn_replication_host, leader, promote) are in
-// plugin.h, this build runs without them: pauses succeed at once, role
-// changes are not announced, NOT_LEADER is FAILED_PRECONDITION.
-#ifdef CAIRN_STATUS_LAST
-#define LOGSHIP_OVERRIDE override
 using HostCallbacks = sdk::ReplicationHost;
 using WritePause = sdk::WritePause;
 using LeaderInfo = sdk::LeaderInfo;
-constexpr cairn_status kNotLeader = CAIRN_E_NOT_LEADER;
-#else
-#define LOGSHIP_OVERRIDE
-class HostCallbacks {
- public:
-  sdk::Status PauseWrites() const { return sdk::Status::Ok(); }
-  void ResumeWrites() const {}
-  void RoleChanged(cairn_replication_role, uint64_t) const {}
-};
-class WritePause {
- public:
-  explicit WritePause(const HostCallbacks&) {}
-  const sdk::Status& status() const { return status_; }
-
- private:
-  sdk::Status status_;
-};
-struct LeaderInfo {
-  cairn_replication_role role = CAIRN_ROLE_STANDALONE;
-  uint64_t epoch = 0;
-  bool known = false;
-  std::string node;
-  std::string address;
-};
-constexpr cairn_status kNotLeader = CAIRN_E_FAILED_PRECONDITION;
-#endif
 
 namespace {
 
@@ -112,13 +81,8 @@ class Logship : public sdk::Replication {
   static sdk::Status Open(const sdk::Options& raw,
                           const cairn_storage_api* storage_api,
                           cairn_storage* storage,
-#ifdef CAIRN_STATUS_LAST
                           const HostCallbacks& host,
-#endif
                           std::unique_ptr<Logship>* out) {
-#ifndef CAIRN_STATUS_LAST
-    const HostCallbacks host;
-#endif
     absl::StatusOr<LogshipOptions> options = ParseOptions(raw);
     if (!options.ok()) return ToSdk(options.status());
     absl::Status usable = CheckStorage(storage_api);
@@ -167,7 +131,7 @@ class Logship : public sdk::Replication {
     return static_cast<cairn_replication_role>(role_.load());
   }
 
-  sdk::Status Leader(LeaderInfo* info) LOGSHIP_OVERRIDE {
+  sdk::Status Leader(LeaderInfo* info) override {
     GroupState state = coordinator_->Current();
     info->role = Role();
     info->epoch = state.epoch;
@@ -178,7 +142,7 @@ class Logship : public sdk::Replication {
     return sdk::Status::Ok();
   }
 
-  sdk::Status Promote() LOGSHIP_OVERRIDE { return ToSdk(PromoteThisNode()); }
+  sdk::Status Promote() override { return ToSdk(PromoteThisNode()); }
 
   sdk::Status Stats(cairn_stat_fn on_stat, void* context) override {
     auto stat = [&](const std::string& name, double value) {
@@ -275,7 +239,7 @@ class Logship : public sdk::Replication {
   sdk::Status NotLeader() {
     GroupState state = coordinator_->Current();
     return sdk::Status(
-        kNotLeader,
+        CAIRN_E_NOT_LEADER,
         absl::StrCat("node '", options_.node_id,
                      "' is not the primary: epoch ", state.epoch,
                      state.primary.empty()

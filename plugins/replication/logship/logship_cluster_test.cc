@@ -30,6 +30,16 @@ std::map<std::string, std::string> StorageOptions(const std::string& storage) {
   return {};
 }
 
+// Opens n1 and n2 as replicas, then n0 as primary (which, under sync or
+// quorum, waits for its EPOCH record to be acknowledged).
+absl::Status OpenReplicasThenPrimary(Cluster& cluster) {
+  for (size_t i : {1, 2}) {
+    absl::Status s = cluster.Open(i, "replica");
+    if (!s.ok()) return s;
+  }
+  return cluster.Open(0, "primary");
+}
+
 // Waits until node i committed everything node 0 (the primary) wrote.
 bool CaughtUp(Cluster& cluster, size_t i) {
   return WaitUntil([&] {
@@ -51,10 +61,7 @@ TEST_P(AckRuleTest, AppendsReachEveryNodeAndTheRuleHoldsOnReturn) {
   options.ack = ack;
   if (ack == "sync") options.sync_set = "n1,n2";
   Cluster cluster(options);
-  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
-  ASSERT_EQ(cluster.Open(2, "replica"), absl::OkStatus());
-  absl::Status opened = cluster.Open(0, "primary");
-  ASSERT_TRUE(opened.ok()) << opened;
+  ASSERT_EQ(OpenReplicasThenPrimary(cluster), absl::OkStatus());
   EXPECT_EQ(cluster.store(0).role(), CAIRN_ROLE_PRIMARY);
   EXPECT_EQ(cluster.store(1).role(), CAIRN_ROLE_REPLICA);
 
@@ -93,7 +100,11 @@ TEST_P(AckRuleTest, AppendsReachEveryNodeAndTheRuleHoldsOnReturn) {
       cluster.store(2).ReadStream("stream-3");
   ASSERT_TRUE(events.ok()) << events.status();
   EXPECT_EQ(events->size(), (storage == "mmaplog" ? 2u : 28u) - deleted_to);
-  EXPECT_EQ(cluster.Stat(0, "replication.member.n1.lag_positions"), 0);
+  // The primary hears the last acks a moment after the replicas have them.
+  EXPECT_TRUE(WaitUntil([&] {
+    return cluster.Stat(0, "replication.member.n1.lag_positions") == 0 &&
+           cluster.Stat(0, "replication.member.n2.lag_positions") == 0;
+  }));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -130,9 +141,7 @@ TEST(LogshipCluster, StoppedReplicaBlocksSyncUntilItReturns) {
   options.sync_set = "n1,n2";
   options.storage_options = StorageOptions("mmaplog");
   Cluster cluster(options);
-  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
-  ASSERT_EQ(cluster.Open(2, "replica"), absl::OkStatus());
-  ASSERT_EQ(cluster.Open(0, "primary"), absl::OkStatus());
+  ASSERT_EQ(OpenReplicasThenPrimary(cluster), absl::OkStatus());
   ASSERT_TRUE(
       cluster.store(0).Append("s", ExpectedRevision::Any(), {Event("1")}).ok());
   // (Closed with everything committed: mmaplog reopened with written >
@@ -159,9 +168,7 @@ TEST(LogshipCluster, StoppedReplicaDoesNotBlockQuorumOfThree) {
   options.ack = "quorum";
   options.storage_options = StorageOptions("mmaplog");
   Cluster cluster(options);
-  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
-  ASSERT_EQ(cluster.Open(2, "replica"), absl::OkStatus());
-  ASSERT_EQ(cluster.Open(0, "primary"), absl::OkStatus());
+  ASSERT_EQ(OpenReplicasThenPrimary(cluster), absl::OkStatus());
   ASSERT_TRUE(CaughtUp(cluster, 2));
   cluster.Close(2);
   for (int i = 0; i < 20; ++i) {
@@ -275,6 +282,90 @@ TEST(LogshipCluster, MalformedFrameClosesTheConnection) {
   EXPECT_TRUE(absl::IsUnavailable(reply.status())) << reply.status();
   EXPECT_TRUE(WaitUntil(
       [&] { return cluster.Stat(1, "replication.frames_refused") == 1; }));
+}
+
+TEST(LogshipCluster, DeposedPrimaryTruncatesItsTailAndRejoins) {
+  ClusterOptions options;
+  options.ack = "async";
+  options.storage_options = StorageOptions("mmaplog");
+  Cluster cluster(options);
+  ASSERT_EQ(OpenReplicasThenPrimary(cluster), absl::OkStatus());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(cluster.store(0)
+                    .Append(absl::StrCat("a", i), ExpectedRevision::Any(),
+                            {Event("x")})
+                    .ok());
+  }
+  ASSERT_TRUE(CaughtUp(cluster, 1));
+  ASSERT_TRUE(CaughtUp(cluster, 2));
+  const uint64_t common = cluster.State(1).written;
+  // Cut off from its replicas, n0 acknowledges (async) a tail nobody has.
+  cluster.Close(1);
+  cluster.Close(2);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(cluster.store(0)
+                    .Append(absl::StrCat("lost", i), ExpectedRevision::Any(),
+                            {Event("y")})
+                    .ok());
+  }
+  EXPECT_EQ(cluster.State(0).written, common + 3);
+  cluster.Close(0);
+  // n1 is promoted over n2 and takes appends in epoch 2.
+  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
+  ASSERT_EQ(cluster.Open(2, "replica"), absl::OkStatus());
+  ASSERT_EQ(cluster.store(1).Promote(), absl::OkStatus());
+  EXPECT_EQ(cluster.store(1).role(), CAIRN_ROLE_PRIMARY);
+  for (int i = 0; i < 4; ++i) {
+    absl::StatusOr<AppendResult> r = cluster.store(1).Append(
+        absl::StrCat("b", i), ExpectedRevision::Any(), {Event("z")});
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  // n0 comes back believing it leads epoch 1: a replica refuses it, it
+  // steps down, and n1 truncates it to the end of epoch 1 they share.
+  ASSERT_EQ(cluster.Open(0, "primary"), absl::OkStatus());
+  ASSERT_TRUE(WaitUntil([&] {
+    return cluster.store(0).role() == CAIRN_ROLE_REPLICA &&
+           cluster.Stat(0, "replication.truncations") == 1 &&
+           cluster.State(0).committed == cluster.State(1).written &&
+           cluster.State(2).committed == cluster.State(1).written;
+  })) << cluster.store(0).role() << " "
+      << cluster.Stat(0, "replication.truncations");
+  const std::vector<std::string> log = cluster.Log(1);
+  EXPECT_EQ(cluster.Log(0), log);
+  EXPECT_EQ(cluster.Log(2), log);
+  absl::StatusOr<std::vector<RecordedEvent>> lost =
+      cluster.store(0).ReadStream("lost0");
+  ASSERT_TRUE(lost.ok());
+  EXPECT_TRUE(lost->empty());
+  EXPECT_EQ(cluster.store(0).Leader().node, "n1");
+  absl::StatusOr<AppendResult> refused = cluster.store(0).Append(
+      "c", ExpectedRevision::Any(), {Event("w")});
+  EXPECT_FALSE(refused.ok());
+}
+
+TEST(LogshipCluster, PromoteRefusesANodeBehindWhatThePrimaryCommitted) {
+  ClusterOptions options;
+  options.storage = "memory";
+  options.nodes = 2;
+  Cluster cluster(options);
+  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
+  RawPeer primary(cluster.port(1));
+  absl::StatusOr<v1::Frame> reply = primary.Hello("n0", 1);
+  ASSERT_TRUE(reply.ok() && reply->has_hello());
+  v1::Frame start;
+  start.mutable_start()->set_epoch(1);
+  start.mutable_start()->set_from_position(1);
+  ASSERT_TRUE(primary.connection().Write(start).ok());
+  v1::Frame told;
+  told.mutable_records()->set_epoch(1);
+  told.mutable_records()->set_committed(100);
+  ASSERT_TRUE(primary.connection().Write(told).ok());
+  reply = primary.connection().Read();
+  ASSERT_TRUE(reply.ok() && reply->has_ack());
+  absl::Status s = cluster.store(1).Promote();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(), HasSubstr("reported position 100"));
+  EXPECT_EQ(cluster.store(1).role(), CAIRN_ROLE_REPLICA);
 }
 
 }  // namespace
