@@ -1,0 +1,70 @@
+// The primary's view of which replica holds what durably, and the ack rule
+// over it: replicate() waits here (docs/replication.md, "Ack rules").
+#ifndef CAIRN_LOGSHIP_ACK_TRACKER_H_
+#define CAIRN_LOGSHIP_ACK_TRACKER_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "options.h"
+
+namespace cairn::logship {
+
+class AckTracker {
+ public:
+  // `replicas`: every other member of the group; `sync_set` (ack = sync) a
+  // subset of them. The primary itself always holds what it asks about
+  // (replicate runs after storage made the records durable).
+  AckTracker(AckRule rule, std::vector<std::string> replicas,
+             std::vector<std::string> sync_set);
+
+  // A replica reported `durable`. `counts` is false for a replica whose
+  // storage never syncs: it is tracked (lag) but never acknowledges.
+  // `durable` may go down (a replica that truncated on rejoining).
+  void Update(const std::string& replica, uint64_t durable, bool counts);
+
+  // Whether the rule holds for every position up to `position`.
+  bool Holds(uint64_t position) const;
+
+  // Waits until Holds(position), `timeout` passes (0: no limit) or Close.
+  // DeadlineExceeded naming the replicas still missing; Cancelled after
+  // Close.
+  absl::Status WaitFor(uint64_t position, std::chrono::milliseconds timeout);
+
+  // Wakes every waiter with Cancelled; later waits fail at once.
+  void Close();
+
+  // The replicas (of those that count for the rule) that do not hold
+  // `position` durably, e.g. "b (durable 17), c (never syncs)".
+  std::string Missing(uint64_t position) const;
+
+  // The lowest durable position among all replicas (0 if any has none).
+  uint64_t MinDurable() const;
+  uint64_t Durable(const std::string& replica) const;
+
+ private:
+  struct Replica {
+    uint64_t durable = 0;
+    bool counts = false;
+    bool heard = false;  // has reported at least once
+  };
+  bool HoldsLocked(uint64_t position) const;
+
+  const AckRule rule_;
+  const std::vector<std::string> sync_set_;
+  size_t needed_ = 0;  // quorum: replicas needed besides the primary
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::string, Replica> replicas_;
+  bool closed_ = false;
+};
+
+}  // namespace cairn::logship
+
+#endif  // CAIRN_LOGSHIP_ACK_TRACKER_H_

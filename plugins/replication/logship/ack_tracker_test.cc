@@ -1,0 +1,83 @@
+#include "ack_tracker.h"
+
+#include <future>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cairn::logship {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(AckTracker, AsyncHoldsAtOnce) {
+  AckTracker t(AckRule::kAsync, {"b", "c"}, {});
+  EXPECT_TRUE(t.Holds(100));
+}
+
+TEST(AckTracker, SyncNeedsEverySyncSetMemberDurable) {
+  AckTracker t(AckRule::kSync, {"b", "c"}, {"b", "c"});
+  t.Update("b", 10, true);
+  EXPECT_FALSE(t.Holds(5));
+  t.Update("c", 7, true);
+  EXPECT_TRUE(t.Holds(7));
+  EXPECT_FALSE(t.Holds(8));
+  EXPECT_THAT(t.Missing(8), HasSubstr("c (durable 7)"));
+}
+
+TEST(AckTracker, QuorumOfThreeNeedsOneReplica) {
+  AckTracker t(AckRule::kQuorum, {"b", "c"}, {});
+  EXPECT_FALSE(t.Holds(1));
+  t.Update("c", 3, true);
+  EXPECT_TRUE(t.Holds(3));
+  EXPECT_FALSE(t.Holds(4));
+}
+
+TEST(AckTracker, QuorumOfFiveNeedsTwoReplicas) {
+  AckTracker t(AckRule::kQuorum, {"b", "c", "d", "e"}, {});
+  t.Update("b", 9, true);
+  EXPECT_FALSE(t.Holds(9));
+  t.Update("e", 9, true);
+  EXPECT_TRUE(t.Holds(9));
+}
+
+TEST(AckTracker, ReplicaThatNeverSyncsNeverCounts) {
+  AckTracker quorum(AckRule::kQuorum, {"b", "c"}, {});
+  quorum.Update("b", 100, false);
+  EXPECT_FALSE(quorum.Holds(1));
+  AckTracker sync(AckRule::kSync, {"b"}, {"b"});
+  sync.Update("b", 100, false);
+  EXPECT_FALSE(sync.Holds(1));
+  EXPECT_THAT(sync.Missing(1), HasSubstr("never syncs"));
+}
+
+TEST(AckTracker, WaitEndsWhenTheRuleHolds) {
+  AckTracker t(AckRule::kSync, {"b"}, {"b"});
+  auto waiter = std::async(std::launch::async, [&] {
+    return t.WaitFor(5, std::chrono::milliseconds(0));
+  });
+  t.Update("b", 4, true);
+  t.Update("b", 5, true);
+  EXPECT_TRUE(waiter.get().ok());
+}
+
+TEST(AckTracker, WaitTimesOutNamingTheMissingReplica) {
+  AckTracker t(AckRule::kSync, {"b", "c"}, {"b", "c"});
+  t.Update("b", 2, true);
+  absl::Status s = t.WaitFor(5, std::chrono::milliseconds(1));
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(s.message(), HasSubstr("b (durable 2)"));
+  EXPECT_THAT(s.message(), HasSubstr("c (never connected)"));
+}
+
+TEST(AckTracker, CloseCancelsWaiters) {
+  AckTracker t(AckRule::kQuorum, {"b", "c"}, {});
+  auto waiter = std::async(std::launch::async, [&] {
+    return t.WaitFor(5, std::chrono::milliseconds(0));
+  });
+  t.Close();
+  EXPECT_EQ(waiter.get().code(), absl::StatusCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace cairn::logship

@@ -1,0 +1,126 @@
+#include <cairn/builtins.h>
+#include <cairn/log_record.h>
+#include <stdlib.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "cairn/log/v1/log.pb.h"
+#include "cluster_test.h"
+#include "gtest/gtest.h"
+
+namespace cairn::logship::testing {
+
+uint16_t FreeLoopbackPort() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(
+      io, boost::asio::ip::tcp::endpoint(
+              boost::asio::ip::make_address("127.0.0.1"), 0));
+  return acceptor.local_endpoint().port();
+}
+
+bool WaitUntil(const std::function<bool()>& condition,
+               std::chrono::milliseconds limit) {
+  const auto give_up = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < give_up) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return condition();
+}
+
+Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
+  char pattern[] = "/tmp/logship-cluster-XXXXXX";
+  EXPECT_NE(mkdtemp(pattern), nullptr);
+  root_ = pattern;
+  registry_ = std::make_unique<PluginRegistry>();
+  absl::Status s = RegisterBuiltinPlugins(*registry_);
+  EXPECT_TRUE(s.ok()) << s;
+  nodes_.resize(options_.nodes);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    nodes_[i].port = FreeLoopbackPort();
+    nodes_[i].dir = absl::StrCat(root_, "/", Id(i));
+    nodes_[i].state_dir = nodes_[i].dir + "/logship";
+    std::filesystem::create_directories(nodes_[i].dir);
+  }
+}
+
+Cluster::~Cluster() {
+  for (size_t i = 0; i < nodes_.size(); ++i) Close(i);
+  std::filesystem::remove_all(root_);
+}
+
+std::string Cluster::Id(size_t i) const { return absl::StrCat("n", i); }
+
+absl::Status Cluster::Open(size_t i, const std::string& role,
+                           std::map<std::string, std::string> extra) {
+  SiteConfig config;
+  config.path = nodes_[i].dir + "/store";
+  config.storage.plugin = options_.storage;
+  for (const auto& [k, v] : options_.storage_options) {
+    config.storage.options.emplace_back(k, v);
+  }
+  std::string peers;
+  for (size_t j = 0; j < nodes_.size(); ++j) {
+    absl::StrAppend(&peers, j == 0 ? "" : ",", Id(j), "=127.0.0.1:",
+                    nodes_[j].port);
+  }
+  std::map<std::string, std::string> options = {
+      {"node-id", Id(i)},
+      {"listen", absl::StrCat("127.0.0.1:", nodes_[i].port)},
+      {"peers", peers},
+      {"role", role},
+      {"ack", options_.ack},
+      {"state-dir", nodes_[i].state_dir},
+      {"heartbeat-interval", "5ms"},
+      {"reconnect-interval", "10ms"},
+      {"ack-timeout", "0"}};
+  if (!options_.sync_set.empty()) options["sync-set"] = options_.sync_set;
+  for (const auto& [k, v] : extra) options[k] = v;
+  config.replication.plugin = "logship";
+  for (const auto& [k, v] : options) config.replication.options.emplace_back(k, v);
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(config, *registry_);
+  if (!store.ok()) return store.status();
+  nodes_[i].store = std::move(*store);
+  return absl::OkStatus();
+}
+
+void Cluster::Close(size_t i) { nodes_[i].store.reset(); }
+
+std::vector<std::string> Cluster::Log(size_t i) {
+  Store& s = store(i);
+  const cairn_storage_api* api = s.storage_plugin()->storage();
+  std::vector<std::string> out;
+  char message[256] = {0};
+  cairn_error error{message, sizeof(message)};
+  cairn_status code = api->read_log(
+      s.raw_storage(), 0, UINT64_MAX,
+      [](void* context, const cairn_log_record* record) -> int {
+        log::v1::LogRecord proto;
+        ToProto(OwnedLogRecord(*record), &proto);
+        std::string bytes;
+        proto.SerializeToString(&bytes);
+        static_cast<std::vector<std::string>*>(context)->push_back(bytes);
+        return 0;
+      },
+      &out, &error);
+  EXPECT_EQ(code, CAIRN_OK) << message;
+  return out;
+}
+
+LogState Cluster::State(size_t i) {
+  absl::StatusOr<LogState> state = store(i).GetLogState();
+  EXPECT_TRUE(state.ok()) << state.status();
+  return state.ok() ? *state : LogState{};
+}
+
+double Cluster::Stat(size_t i, const std::string& key) {
+  absl::StatusOr<std::map<std::string, double>> stats = store(i).Stats();
+  if (!stats.ok() || stats->count(key) == 0) return -1;
+  return stats->at(key);
+}
+
+}  // namespace cairn::logship::testing

@@ -1,0 +1,1124 @@
+// The logship replication plugin (docs/replication.md): the primary ships
+// its ordered log, records as stored, to every replica over its own TCP
+// listener; replicate() returns when the site's ack rule holds.
+//
+// Threads: one listener (every node: a replica serves the primary's
+// connection on it; a primary refuses or yields to a newer epoch there),
+// one session thread per accepted connection, and on the primary one
+// shipper thread per replica (plus a reader for its acks while connected).
+#include <cairn/log_record.h>
+#include <cairn/sdk/absl_status.hpp>
+#include <cairn/sdk/replication.hpp>
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "ack_tracker.h"
+#include "cairn/log/v1/log.pb.h"
+#include "frame.h"
+#include "options.h"
+#include "static_coordinator.h"
+
+namespace cairn::logship {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+using HostCallbacks = sdk::ReplicationHost;
+using WritePause = sdk::WritePause;
+using LeaderInfo = sdk::LeaderInfo;
+
+namespace {
+
+
+// The SDK's one mapping of absl codes (kDeadlineExceeded: a timeout).
+sdk::Status ToSdk(const absl::Status& s) { return sdk::FromAbsl(s); }
+
+// An error buffer for one storage call.
+struct CallError {
+  char message[512] = {0};
+  cairn_error error{message, sizeof(message)};
+};
+
+absl::Status StorageStatus(cairn_status code, const CallError& e,
+                           absl::string_view what) {
+  if (code == CAIRN_OK) return absl::OkStatus();
+  std::string m = absl::StrCat(what, ": ", e.message);
+  switch (code) {
+    case CAIRN_E_NOT_FOUND:
+      return absl::NotFoundError(m);
+    case CAIRN_E_FAILED_PRECONDITION:
+      return absl::FailedPreconditionError(m);
+    case CAIRN_E_INVALID_ARGUMENT:
+      return absl::InvalidArgumentError(m);
+    default:
+      return absl::InternalError(m);
+  }
+}
+
+}  // namespace
+
+class Logship : public sdk::Replication {
+ public:
+  static sdk::Status Open(const sdk::Options& raw,
+                          const cairn_storage_api* storage_api,
+                          cairn_storage* storage,
+                          const HostCallbacks& host,
+                          std::unique_ptr<Logship>* out) {
+    absl::StatusOr<LogshipOptions> options = ParseOptions(raw);
+    if (!options.ok()) return ToSdk(options.status());
+    absl::Status usable = CheckStorage(storage_api);
+    if (!usable.ok()) return ToSdk(usable);
+    absl::StatusOr<std::unique_ptr<StaticCoordinator>> coordinator =
+        StaticCoordinator::Open(*options);
+    if (!coordinator.ok()) return ToSdk(coordinator.status());
+    std::unique_ptr<Logship> logship(new Logship(
+        std::move(*options), storage_api, storage, host,
+        std::move(*coordinator)));
+    absl::Status started = logship->Start();
+    if (!started.ok()) return ToSdk(started);
+    *out = std::move(logship);
+    return sdk::Status::Ok();
+  }
+
+  ~Logship() override { Stop(); }
+
+  sdk::Status Replicate(uint64_t first, uint64_t last) override {
+    if (first > last) {
+      return sdk::InvalidArgument(absl::StrCat(
+          "replicate: first position ", first, " > last ", last));
+    }
+    std::shared_ptr<AckTracker> tracker;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (role_.load() != CAIRN_ROLE_PRIMARY || tracker_ == nullptr) {
+        return NotLeader();
+      }
+      tracker = tracker_;
+      ++generation_;
+    }
+    wake_.notify_all();
+    if (options_.ack == AckRule::kAsync) return sdk::Status::Ok();
+    absl::Status s = tracker->WaitFor(last, options_.ack_timeout);
+    if (absl::IsCancelled(s)) return NotLeader();
+    if (!s.ok()) {
+      return ToSdk(absl::Status(
+          s.code(), absl::StrCat("positions ", first, "..", last, ": ",
+                                 s.message())));
+    }
+    return sdk::Status::Ok();
+  }
+
+  cairn_replication_role Role() override {
+    return static_cast<cairn_replication_role>(role_.load());
+  }
+
+  sdk::Status Leader(LeaderInfo* info) override {
+    GroupState state = coordinator_->Current();
+    info->role = Role();
+    info->epoch = state.epoch;
+    info->known = !state.primary.empty();
+    info->node = state.primary;
+    auto it = options_.client_addresses.find(state.primary);
+    if (it != options_.client_addresses.end()) info->address = it->second;
+    return sdk::Status::Ok();
+  }
+
+  sdk::Status Promote() override { return ToSdk(PromoteThisNode()); }
+
+  sdk::Status Stats(cairn_stat_fn on_stat, void* context) override {
+    auto stat = [&](const std::string& name, double value) {
+      on_stat(context, name.c_str(), value);
+    };
+    GroupState state = coordinator_->Current();
+    stat("role", static_cast<double>(role_.load()));
+    stat("epoch", static_cast<double>(state.epoch));
+    stat("listen_port", static_cast<double>(listen_port_));
+    absl::StatusOr<cairn_log_state> log = LogState();
+    if (log.ok()) {
+      stat("written", static_cast<double>(log->written));
+      stat("durable", static_cast<double>(log->durable));
+      stat("committed", static_cast<double>(log->committed));
+    }
+    stat("records_shipped", static_cast<double>(records_shipped_.load()));
+    stat("records_applied", static_cast<double>(records_applied_.load()));
+    stat("frames_refused", static_cast<double>(frames_refused_.load()));
+    stat("truncations", static_cast<double>(truncations_.load()));
+    stat("replicas_connected",
+         static_cast<double>(replicas_connected_.load()));
+    stat("primary_committed_seen",
+         static_cast<double>(primary_committed_seen_.load()));
+    std::shared_ptr<AckTracker> tracker;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      tracker = tracker_;
+    }
+    if (tracker != nullptr && log.ok()) {
+      for (const Peer& peer : options_.peers) {
+        const uint64_t durable = tracker->Durable(peer.node_id);
+        stat("member." + peer.node_id + ".position",
+             static_cast<double>(durable));
+        stat("member." + peer.node_id + ".lag_positions",
+             static_cast<double>(log->written > durable
+                                     ? log->written - durable
+                                     : 0));
+      }
+    }
+    return sdk::Status::Ok();
+  }
+
+ private:
+  Logship(LogshipOptions options, const cairn_storage_api* st,
+          cairn_storage* storage, const HostCallbacks& host,
+          std::unique_ptr<StaticCoordinator> coordinator)
+      : options_(std::move(options)),
+        st_(st),
+        storage_(storage),
+        host_(host),
+        coordinator_(std::move(coordinator)) {}
+
+  static absl::Status CheckStorage(const cairn_storage_api* st) {
+    struct Need {
+      const char* name;
+      bool present;
+    };
+    const size_t size = st == nullptr ? 0 : st->size;
+    auto has = [&](size_t offset, const void* fn) {
+      return size >= offset + sizeof(void*) && fn != nullptr;
+    };
+#define LOGSHIP_NEED(fn) \
+  Need { #fn, st != nullptr && has(offsetof(cairn_storage_api, fn), reinterpret_cast<const void*>(st->fn)) }
+    for (const Need& need :
+         {LOGSHIP_NEED(read_log), LOGSHIP_NEED(apply_log),
+          LOGSHIP_NEED(log_state), LOGSHIP_NEED(set_committed),
+          LOGSHIP_NEED(truncate_after), LOGSHIP_NEED(begin_epoch),
+          LOGSHIP_NEED(epoch_end)}) {
+      if (!need.present) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "replication 'logship' needs a storage plugin with an ordered "
+            "log, apply, host commit, truncation and epochs; this one lacks ",
+            need.name));
+      }
+    }
+#undef LOGSHIP_NEED
+    return absl::OkStatus();
+  }
+
+  bool StorageSyncs() const {
+    switch (options_.durable_policy) {
+      case LogshipOptions::DurablePolicy::kSyncs:
+        return true;
+      case LogshipOptions::DurablePolicy::kNever:
+        return false;
+      case LogshipOptions::DurablePolicy::kAuto:
+        break;
+    }
+    if (st_->instance_capabilities == nullptr) return true;
+    return (st_->instance_capabilities(storage_) &
+            CAIRN_CAP_APPEND_MAY_BLOCK) != 0;
+  }
+
+  sdk::Status NotLeader() {
+    GroupState state = coordinator_->Current();
+    return sdk::Status(
+        CAIRN_E_NOT_LEADER,
+        absl::StrCat("node '", options_.node_id,
+                     "' is not the primary: epoch ", state.epoch,
+                     state.primary.empty()
+                         ? std::string(" has no known primary")
+                         : absl::StrCat("'s primary is '", state.primary, "'")));
+  }
+
+  // ---- Storage helpers ----
+
+  absl::StatusOr<cairn_log_state> LogState() {
+    cairn_log_state state{};
+    state.size = sizeof(state);
+    CallError e;
+    absl::Status s = StorageStatus(st_->log_state(storage_, &state, &e.error),
+                                   e, "storage log_state");
+    if (!s.ok()) return s;
+    return state;
+  }
+
+  absl::StatusOr<uint64_t> EpochEnd(uint64_t epoch) {
+    uint64_t position = 0;
+    CallError e;
+    absl::Status s =
+        StorageStatus(st_->epoch_end(storage_, epoch, &position, &e.error), e,
+                      absl::StrCat("storage epoch_end(", epoch, ")"));
+    if (!s.ok()) return s;
+    return position;
+  }
+
+  // ---- Start and stop ----
+
+  absl::Status Start() {
+    absl::Status s = Listen();
+    if (!s.ok()) return s;
+    GroupState state = coordinator_->Current();
+    if (state.primary == options_.node_id) {
+      s = BecomePrimary(/*paused=*/true);
+      if (!s.ok()) {
+        Stop();
+        return s;
+      }
+    } else {
+      role_.store(CAIRN_ROLE_REPLICA);
+    }
+    listener_ = std::thread([this] { AcceptLoop(); });
+    return absl::OkStatus();
+  }
+
+  absl::Status Listen() {
+    try {
+      const asio::ip::address address =
+          asio::ip::make_address(options_.listen.host);
+      tcp::endpoint endpoint(address, options_.listen.port);
+      acceptor_ = std::make_unique<tcp::acceptor>(io_);
+      acceptor_->open(endpoint.protocol());
+      acceptor_->set_option(asio::socket_base::reuse_address(true));
+      acceptor_->bind(endpoint);
+      acceptor_->listen();
+      listen_port_ = acceptor_->local_endpoint().port();
+    } catch (const std::exception& e) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "option 'listen': cannot listen on ", options_.listen.host, ":",
+          options_.listen.port, ": ", e.what()));
+    }
+    return absl::OkStatus();
+  }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) return;
+      stopping_ = true;
+      if (tracker_ != nullptr) tracker_->Close();
+    }
+    wake_.notify_all();
+    if (acceptor_ != nullptr) {
+      ::shutdown(acceptor_->native_handle(), SHUT_RDWR);
+    }
+    ShutdownConnections(/*shippers_only=*/false);
+    if (listener_.joinable()) listener_.join();
+    std::vector<Worker> threads;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      threads.swap(threads_);
+    }
+    for (Worker& w : threads) w.thread.join();
+    if (acceptor_ != nullptr) {
+      boost::system::error_code ignored;
+      acceptor_->close(ignored);
+    }
+  }
+
+  bool Stopping() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stopping_;
+  }
+
+  // Runs `body` on a new thread joined at close (or, once it ended, at the
+  // next Spawn); false if closing.
+  template <typename Body>
+  bool Spawn(Body&& body) {
+    std::vector<Worker> ended;
+    bool spawned = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto it = threads_.begin(); it != threads_.end();) {
+        if (it->done->load()) {
+          ended.push_back(std::move(*it));
+          it = threads_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (!stopping_) {
+        auto done = std::make_shared<std::atomic<bool>>(false);
+        threads_.push_back(Worker{
+            std::thread([body = std::forward<Body>(body), done]() mutable {
+              body();
+              done->store(true);
+            }),
+            done});
+        spawned = true;
+      }
+    }
+    for (Worker& w : ended) w.thread.join();
+    return spawned;
+  }
+
+  // Live connections, shut down at close and on a change of role.
+  void Register(const std::shared_ptr<Connection>& c, bool shipper) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    connections_[c.get()] = {c, shipper};
+    if (stopping_) c->Shutdown();
+  }
+  void Unregister(const std::shared_ptr<Connection>& c) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    connections_.erase(c.get());
+  }
+  void ShutdownConnections(bool shippers_only) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [raw, entry] : connections_) {
+      if (!shippers_only || entry.shipper) entry.connection->Shutdown();
+    }
+  }
+
+  // ---- Roles ----
+
+  // Makes this node the primary: a new epoch unless the log already holds
+  // this node's current one (a restarted primary), then shippers. With
+  // `paused` the caller holds host writes paused (or is inside open).
+  absl::Status BecomePrimary(bool paused) {
+    (void)paused;
+    GroupState state = coordinator_->Current();
+    absl::StatusOr<cairn_log_state> log = LogState();
+    if (!log.ok()) return log.status();
+    uint64_t epoch = state.epoch;
+    if (!(state.primary == options_.node_id && state.epoch > 0 &&
+          log->epoch == state.epoch)) {
+      GroupState next = state;
+      next.epoch = std::max(state.epoch, log->epoch) + 1;
+      next.primary = options_.node_id;
+      absl::Status s = coordinator_->CompareAndSet(state.epoch, next);
+      if (!s.ok()) return s;
+      uint64_t position = 0;
+      CallError e;
+      const std::string& id = options_.node_id;
+      s = StorageStatus(
+          st_->begin_epoch(storage_, next.epoch, sdk::Bytes(id), &position,
+                           &e.error),
+          e, absl::StrCat("storage begin_epoch(", next.epoch, ")"));
+      if (!s.ok()) return s;
+      epoch = next.epoch;
+      sdk::LogInfo(absl::StrCat("node '", id, "' is primary of epoch ", epoch,
+                                " (EPOCH record at position ", position, ")"));
+    }
+    std::vector<std::string> replica_ids;
+    for (const Peer& peer : options_.peers) replica_ids.push_back(peer.node_id);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      std::vector<std::string> sync_set;
+      for (const std::string& id : options_.sync_set) {
+        if (id != options_.node_id) sync_set.push_back(id);
+      }
+      tracker_ = std::make_shared<AckTracker>(options_.ack, replica_ids,
+                                              std::move(sync_set));
+      role_.store(CAIRN_ROLE_PRIMARY);
+      ++generation_;
+    }
+    for (const Peer& peer : options_.peers) {
+      Spawn([this, peer, epoch] { ShipLoop(peer, epoch); });
+    }
+    return absl::OkStatus();
+  }
+
+  bool IsPrimaryOf(uint64_t epoch) {
+    return role_.load() == CAIRN_ROLE_PRIMARY &&
+           coordinator_->Current().epoch == epoch;
+  }
+
+  // A peer showed epoch `epoch` led by `primary`: adopt it; a primary of an
+  // older epoch steps down (its waiting replicate calls fail NOT_LEADER
+  // first, then host writes pause while the role changes).
+  absl::Status Adopt(uint64_t epoch, const std::string& primary) {
+    absl::StatusOr<bool> changed = coordinator_->Learn(epoch, primary);
+    if (!changed.ok()) return changed.status();
+    if (role_.load() != CAIRN_ROLE_PRIMARY ||
+        coordinator_->Current().primary == options_.node_id) {
+      return absl::OkStatus();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (role_.load() != CAIRN_ROLE_PRIMARY) return absl::OkStatus();
+      role_.store(CAIRN_ROLE_REPLICA);
+      if (tracker_ != nullptr) tracker_->Close();
+      tracker_ = nullptr;
+      ++generation_;
+    }
+    wake_.notify_all();
+    ShutdownConnections(/*shippers_only=*/true);
+    sdk::LogWarn(absl::StrCat("node '", options_.node_id,
+                              "' deposed: epoch ", epoch, " is led by '",
+                              primary, "'; rejoining as a replica"));
+    WritePause pause(host_);
+    if (pause.status().ok()) host_.RoleChanged(CAIRN_ROLE_REPLICA, epoch);
+    return absl::OkStatus();
+  }
+
+  absl::Status PromoteThisNode() {
+    std::lock_guard<std::mutex> promoting(promote_mutex_);
+    if (role_.load() == CAIRN_ROLE_PRIMARY) return absl::OkStatus();
+    if (options_.ack == AckRule::kSync &&
+        std::find(options_.sync_set.begin(), options_.sync_set.end(),
+                  options_.node_id) == options_.sync_set.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "promote: node '", options_.node_id,
+          "' is not in the sync set (ack = sync): it may lack acknowledged "
+          "records"));
+    }
+    // Stop applying: no session may write while the epoch begins.
+    ShutdownConnections(/*shippers_only=*/false);
+    std::lock_guard<std::mutex> applying(apply_mutex_);
+    absl::StatusOr<cairn_log_state> log = LogState();
+    if (!log.ok()) return log.status();
+    const uint64_t known = primary_committed_seen_.load();
+    if (log->written < known) {
+      GroupState state = coordinator_->Current();
+      return absl::FailedPreconditionError(absl::StrCat(
+          "promote: node '", options_.node_id, "' holds positions up to ",
+          log->written, " but primary '", state.primary, "' (epoch ",
+          state.epoch, ") reported position ", known,
+          " committed; promote a node that has it"));
+    }
+    WritePause pause(host_);
+    if (!pause.status().ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "promote: cannot pause writes: ", pause.status().message()));
+    }
+    absl::Status s = BecomePrimary(/*paused=*/true);
+    if (!s.ok()) return s;
+    host_.RoleChanged(CAIRN_ROLE_PRIMARY, coordinator_->Current().epoch);
+    return absl::OkStatus();
+  }
+
+  // ---- Primary: one shipper per replica ----
+
+  void ShipLoop(const Peer& peer, uint64_t epoch) {
+    std::string last_error;
+    while (!Stopping() && IsPrimaryOf(epoch)) {
+      absl::Status s = ShipOnce(peer, epoch);
+      if (!s.ok() && std::string(s.message()) != last_error) {
+        last_error = std::string(s.message());
+        sdk::LogWarn(absl::StrCat("shipping to '", peer.node_id,
+                                  "': ", last_error));
+      }
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait_for(lock, options_.reconnect_interval,
+                     [&] { return stopping_; });
+    }
+  }
+
+  absl::Status ShipOnce(const Peer& peer, uint64_t epoch) {
+    const std::string name =
+        absl::StrCat("replica '", peer.node_id, "' at ", peer.address.host,
+                     ":", peer.address.port);
+    tcp::socket socket(io_);
+    try {
+      tcp::resolver resolver(io_);
+      asio::connect(socket, resolver.resolve(peer.address.host,
+                                             std::to_string(peer.address.port)));
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot connect to ", name, ": ", e.what()));
+    }
+    auto connection = std::make_shared<Connection>(
+        std::move(socket), options_.max_frame_size, name);
+    Register(connection, /*shipper=*/true);
+    absl::Status s = Ship(*connection, peer, epoch);
+    connection->Shutdown();
+    Unregister(connection);
+    return s;
+  }
+
+  absl::Status Refuse(Connection& connection, v1::Refusal::Reason reason,
+                      const std::string& message) {
+    frames_refused_.fetch_add(1);
+    GroupState state = coordinator_->Current();
+    v1::Frame frame;
+    v1::Refusal* refusal = frame.mutable_refusal();
+    refusal->set_reason(reason);
+    refusal->set_epoch(state.epoch);
+    refusal->set_primary(state.primary);
+    refusal->set_message(message);
+    (void)connection.Write(frame);
+    connection.Shutdown();
+    return absl::FailedPreconditionError(message);
+  }
+
+  // A refusal from the other side: adopt a newer epoch; the error says why.
+  absl::Status Refused(const v1::Refusal& refusal, const std::string& from) {
+    if (refusal.reason() == v1::Refusal::REASON_STALE_EPOCH &&
+        refusal.epoch() > coordinator_->Current().epoch) {
+      absl::Status s = Adopt(refusal.epoch(), refusal.primary());
+      if (!s.ok()) return s;
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat(from, " refused: ", refusal.message()));
+  }
+
+  absl::Status Ship(Connection& connection, const Peer& peer, uint64_t epoch) {
+    absl::StatusOr<cairn_log_state> log = LogState();
+    if (!log.ok()) return log.status();
+    v1::Frame hello_frame;
+    v1::Hello* hello = hello_frame.mutable_hello();
+    hello->set_node_id(options_.node_id);
+    hello->set_epoch(epoch);
+    hello->set_log_epoch(log->epoch);
+    hello->set_durable_policy(StorageSyncs() ? v1::DURABLE_POLICY_SYNCS
+                                             : v1::DURABLE_POLICY_NEVER);
+    hello->set_written(log->written);
+    hello->set_durable(log->durable);
+    hello->set_committed(log->committed);
+    hello->set_first_position(log->first_position);
+    absl::Status s = connection.Write(hello_frame);
+    if (!s.ok()) return s;
+    absl::StatusOr<v1::Frame> reply = connection.Read();
+    if (!reply.ok()) return reply.status();
+    if (reply->has_refusal()) {
+      return Refused(reply->refusal(), connection.peer_name());
+    }
+    if (!reply->has_hello()) {
+      return Refuse(connection, v1::Refusal::REASON_PROTOCOL,
+                    absl::StrCat("expected hello from ",
+                                 connection.peer_name(), ", got ",
+                                 FrameName(*reply)));
+    }
+    const v1::Hello& theirs = reply->hello();
+    if (theirs.node_id() != peer.node_id) {
+      return Refuse(connection, v1::Refusal::REASON_PROTOCOL,
+                    absl::StrCat(connection.peer_name(), " says it is node '",
+                                 theirs.node_id(), "'; check option 'peers'"));
+    }
+    if (theirs.epoch() > epoch) {
+      // It would have refused us; a newer primary will reach this node.
+      return absl::FailedPreconditionError(absl::StrCat(
+          connection.peer_name(), " has seen epoch ", theirs.epoch(),
+          ", newer than this primary's ", epoch));
+    }
+    // Where the replica's log and this one agree: within one epoch only its
+    // primary wrote, so up to the replica's end; in an older epoch, up to
+    // that epoch's end here (records past it were never this log's).
+    uint64_t agree = 0;
+    if (theirs.log_epoch() > log->epoch) {
+      return Refuse(connection, v1::Refusal::REASON_CANNOT_FOLLOW,
+                    absl::StrCat(connection.peer_name(), " holds epoch ",
+                                 theirs.log_epoch(), ", newer than epoch ",
+                                 log->epoch, " of primary '",
+                                 options_.node_id, "'"));
+    }
+    if (theirs.log_epoch() == log->epoch) {
+      if (theirs.written() > log->written) {
+        return Refuse(
+            connection, v1::Refusal::REASON_CANNOT_FOLLOW,
+            absl::StrCat(connection.peer_name(), " holds positions up to ",
+                         theirs.written(), " of epoch ", log->epoch,
+                         ", primary '", options_.node_id, "' only up to ",
+                         log->written,
+                         ": the primary lost records; promote that replica"));
+      }
+      agree = theirs.written();
+    } else {
+      absl::StatusOr<uint64_t> end = EpochEnd(theirs.log_epoch());
+      if (!end.ok()) return end.status();
+      agree = std::min(theirs.written(), *end);
+    }
+    if (agree < log->written &&
+        (log->first_position == 0 || agree + 1 < log->first_position)) {
+      return Refuse(
+          connection, v1::Refusal::REASON_CANNOT_FOLLOW,
+          absl::StrCat(connection.peer_name(), " needs records from position ",
+                       agree + 1, " but primary '", options_.node_id,
+                       "' holds only from ", log->first_position,
+                       " (retention dropped the rest); seed the replica from "
+                       "a backup (cairn backup / cairn restore)"));
+    }
+    v1::Frame start;
+    start.mutable_start()->set_epoch(epoch);
+    start.mutable_start()->set_from_position(agree + 1);
+    s = connection.Write(start);
+    if (!s.ok()) return s;
+
+    std::shared_ptr<AckTracker> tracker;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      tracker = tracker_;
+    }
+    if (tracker == nullptr) return absl::OkStatus();
+    const bool counts =
+        theirs.durable_policy() == v1::DURABLE_POLICY_SYNCS;
+    tracker->Update(peer.node_id, std::min(theirs.durable(), agree), counts);
+    replicas_connected_.fetch_add(1);
+
+    // Acks arrive on their own thread.
+    std::atomic<bool> reader_done{false};
+    absl::Status reader_status;
+    std::thread reader([&] {
+      while (true) {
+        absl::StatusOr<v1::Frame> frame = connection.Read();
+        if (!frame.ok()) {
+          reader_status = frame.status();
+          break;
+        }
+        if (frame->has_ack()) {
+          tracker->Update(peer.node_id, frame->ack().durable(), counts);
+          continue;
+        }
+        if (frame->has_refusal()) {
+          reader_status = Refused(frame->refusal(), connection.peer_name());
+        } else {
+          reader_status = Refuse(connection, v1::Refusal::REASON_PROTOCOL,
+                                 absl::StrCat("expected ack from ",
+                                              connection.peer_name(), ", got ",
+                                              FrameName(*frame)));
+        }
+        break;
+      }
+      connection.Shutdown();
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        reader_done = true;
+      }
+      wake_.notify_all();
+    });
+    s = SendLoop(connection, epoch, agree + 1, reader_done);
+    connection.Shutdown();
+    reader.join();
+    replicas_connected_.fetch_sub(1);
+    return s.ok() ? reader_status : s;
+  }
+
+  absl::Status SendLoop(Connection& connection, uint64_t epoch, uint64_t next,
+                        const std::atomic<bool>& reader_done) {
+    uint64_t committed_sent = std::numeric_limits<uint64_t>::max();
+    while (true) {
+      uint64_t generation = 0;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_ || reader_done) return absl::OkStatus();
+        generation = generation_;
+      }
+      if (!IsPrimaryOf(epoch)) return absl::OkStatus();
+      absl::StatusOr<cairn_log_state> log = LogState();
+      if (!log.ok()) return log.status();
+      if (log->written >= next) {
+        absl::StatusOr<uint64_t> last =
+            SendRecords(connection, epoch, next, *log);
+        if (!last.ok()) return last.status();
+        next = *last + 1;
+        committed_sent = log->committed;
+        continue;
+      }
+      if (log->committed != committed_sent) {
+        v1::Frame frame;
+        v1::Records* records = frame.mutable_records();
+        records->set_epoch(epoch);
+        records->set_committed(log->committed);
+        records->set_written(log->written);
+        absl::Status s = connection.Write(frame);
+        if (!s.ok()) return s;
+        committed_sent = log->committed;
+      }
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait_for(lock, options_.heartbeat_interval, [&] {
+        return stopping_ || reader_done || generation_ != generation;
+      });
+    }
+  }
+
+  // Ships records from `next` on, whole batches, up to the frame limits.
+  // Returns the last position sent.
+  absl::StatusOr<uint64_t> SendRecords(Connection& connection, uint64_t epoch,
+                                       uint64_t next,
+                                       const cairn_log_state& log) {
+    v1::Frame frame;
+    v1::Records* records = frame.mutable_records();
+    records->set_epoch(epoch);
+    records->set_committed(log.committed);
+    records->set_written(log.written);
+    struct Reading {
+      v1::Records* records;
+      uint64_t max_records;
+      uint64_t max_bytes;
+      uint64_t bytes = 0;
+      uint64_t last = 0;
+    } reading{records, options_.max_batch_records, options_.max_frame_size / 2};
+    CallError e;
+    cairn_status code = st_->read_log(
+        storage_, next - 1, std::numeric_limits<uint64_t>::max(),
+        [](void* context, const cairn_log_record* record) -> int {
+          auto* r = static_cast<Reading*>(context);
+          log::v1::LogRecord* proto = r->records->add_records();
+          ToProto(OwnedLogRecord(*record), proto);
+          r->bytes += proto->ByteSizeLong() + 8;
+          r->last = record->position;
+          const bool batch_ends =
+              record->kind != CAIRN_RECORD_EVENT ||
+              record->batch_index + 1 >= record->batch_size;
+          return batch_ends && (static_cast<uint64_t>(r->records->records_size()) >=
+                                    r->max_records ||
+                                r->bytes >= r->max_bytes)
+                     ? 1
+                     : 0;
+        },
+        &reading, &e.error);
+    absl::Status s = StorageStatus(
+        code, e, absl::StrCat("storage read_log after position ", next - 1));
+    if (!s.ok()) return s;
+    if (records->records_size() == 0) return next - 1;
+    s = connection.Write(frame);
+    if (!s.ok()) return s;
+    records_shipped_.fetch_add(records->records_size());
+    return reading.last;
+  }
+
+  // ---- Every node: the listener and the replica side ----
+
+  void AcceptLoop() {
+    while (!Stopping()) {
+      tcp::socket socket(io_);
+      boost::system::error_code error;
+      acceptor_->accept(socket, error);
+      if (error) {
+        if (Stopping()) return;
+        sdk::LogWarn(absl::StrCat("accept on ", options_.listen.host, ":",
+                                  listen_port_, ": ", error.message()));
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait_for(lock, options_.reconnect_interval,
+                       [&] { return stopping_; });
+        continue;
+      }
+      std::string name = "a peer";
+      boost::system::error_code ignored;
+      tcp::endpoint remote = socket.remote_endpoint(ignored);
+      if (!ignored) {
+        name = absl::StrCat("peer at ", remote.address().to_string(), ":",
+                            remote.port());
+      }
+      auto connection = std::make_shared<Connection>(
+          std::move(socket), options_.max_frame_size, name);
+      Register(connection, /*shipper=*/false);
+      const bool spawned = Spawn([this, connection] {
+        absl::Status s = Serve(*connection);
+        if (!s.ok() && !absl::IsUnavailable(s)) {
+          sdk::LogWarn(absl::StrCat("session with ", connection->peer_name(),
+                                    ": ", s.message()));
+        }
+        connection->Shutdown();
+        Unregister(connection);
+      });
+      if (!spawned) {
+        connection->Shutdown();
+        Unregister(connection);
+      }
+    }
+  }
+
+  // Decides whether `node` may lead epoch `epoch` here; adopts a newer
+  // epoch (stepping down if this node was primary).
+  absl::Status AcceptPrimary(Connection& connection, const std::string& node,
+                             uint64_t epoch) {
+    GroupState state = coordinator_->Current();
+    if (epoch < state.epoch) {
+      return Refuse(connection, v1::Refusal::REASON_STALE_EPOCH,
+                    absl::StrCat("node '", options_.node_id, "' has seen epoch ",
+                                 state.epoch, " (primary '", state.primary,
+                                 "'); '", node, "' offers older epoch ",
+                                 epoch));
+    }
+    if (epoch == state.epoch && !state.primary.empty() &&
+        state.primary != node) {
+      return Refuse(connection, v1::Refusal::REASON_NOT_PRIMARY,
+                    absl::StrCat("epoch ", epoch, " is led by '",
+                                 state.primary, "', not '", node, "'"));
+    }
+    return Adopt(epoch, node);
+  }
+
+  absl::Status Serve(Connection& connection) {
+    absl::StatusOr<v1::Frame> first = connection.Read();
+    if (!first.ok()) {
+      if (absl::IsInvalidArgument(first.status())) frames_refused_.fetch_add(1);
+      return first.status();
+    }
+    if (!first->has_hello()) {
+      return Refuse(connection, v1::Refusal::REASON_PROTOCOL,
+                    absl::StrCat("expected hello from ",
+                                 connection.peer_name(), ", got ",
+                                 FrameName(*first)));
+    }
+    const v1::Hello theirs = first->hello();
+    absl::Status s = AcceptPrimary(connection, theirs.node_id(), theirs.epoch());
+    if (!s.ok()) return s;
+    // One primary session at a time: a newer one shuts the older one down.
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto& [raw, entry] : connections_) {
+        if (!entry.shipper && raw != &connection && entry.serving) {
+          entry.connection->Shutdown();
+        }
+      }
+    }
+    std::lock_guard<std::mutex> applying(apply_mutex_);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = connections_.find(&connection);
+      if (it != connections_.end()) it->second.serving = true;
+    }
+    GroupState state = coordinator_->Current();
+    if (state.epoch != theirs.epoch() || state.primary != theirs.node_id() ||
+        role_.load() == CAIRN_ROLE_PRIMARY) {
+      return Refuse(connection, v1::Refusal::REASON_STALE_EPOCH,
+                    absl::StrCat("node '", options_.node_id,
+                                 "' moved on to epoch ", state.epoch,
+                                 " (primary '", state.primary, "')"));
+    }
+    absl::StatusOr<cairn_log_state> log = LogState();
+    if (!log.ok()) return log.status();
+    v1::Frame hello_frame;
+    v1::Hello* hello = hello_frame.mutable_hello();
+    hello->set_node_id(options_.node_id);
+    hello->set_epoch(state.epoch);
+    hello->set_log_epoch(log->epoch);
+    hello->set_durable_policy(StorageSyncs() ? v1::DURABLE_POLICY_SYNCS
+                                             : v1::DURABLE_POLICY_NEVER);
+    hello->set_written(log->written);
+    hello->set_durable(log->durable);
+    hello->set_committed(log->committed);
+    hello->set_first_position(log->first_position);
+    s = connection.Write(hello_frame);
+    if (!s.ok()) return s;
+    absl::StatusOr<v1::Frame> start = connection.Read();
+    if (!start.ok()) return start.status();
+    if (!start->has_start() || start->start().epoch() != theirs.epoch() ||
+        start->start().from_position() == 0 ||
+        start->start().from_position() - 1 > log->written) {
+      return Refuse(
+          connection, v1::Refusal::REASON_PROTOCOL,
+          absl::StrCat("expected start of epoch ", theirs.epoch(),
+                       " from a position in 1..", log->written + 1, ", got ",
+                       FrameName(*start), start->has_start()
+                           ? absl::StrCat(" of epoch ", start->start().epoch(),
+                                          " from ",
+                                          start->start().from_position())
+                           : ""));
+    }
+    const uint64_t keep = start->start().from_position() - 1;
+    if (keep < log->written) {
+      s = Truncate(keep, *log, theirs.node_id());
+      if (!s.ok()) {
+        return Refuse(connection, v1::Refusal::REASON_CANNOT_FOLLOW,
+                      std::string(s.message()));
+      }
+    }
+    return Follow(connection, theirs.epoch());
+  }
+
+  absl::Status Truncate(uint64_t keep, const cairn_log_state& log,
+                        const std::string& primary) {
+    const uint32_t flags = keep < log.committed ? CAIRN_TRUNCATE_COMMITTED : 0;
+    WritePause pause(host_);
+    if (!pause.status().ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot pause writes to truncate: ", pause.status().message()));
+    }
+    CallError e;
+    absl::Status s = StorageStatus(
+        st_->truncate_after(storage_, keep, flags, &e.error), e,
+        absl::StrCat("storage truncate_after(", keep, ")"));
+    if (!s.ok()) return s;
+    truncations_.fetch_add(1);
+    sdk::LogWarn(absl::StrCat(
+        "node '", options_.node_id, "' dropped positions ", keep + 1, "..",
+        log.written, " (committed here up to ", log.committed,
+        "): primary '", primary, "' never had them"));
+    host_.RoleChanged(CAIRN_ROLE_REPLICA, coordinator_->Current().epoch);
+    return absl::OkStatus();
+  }
+
+  // Applies the primary's frames until the connection ends.
+  absl::Status Follow(Connection& connection, uint64_t epoch) {
+    while (true) {
+      absl::StatusOr<v1::Frame> frame = connection.Read();
+      if (!frame.ok()) {
+        if (absl::IsInvalidArgument(frame.status())) {
+          frames_refused_.fetch_add(1);
+        }
+        return frame.status();
+      }
+      if (frame->has_refusal()) {
+        return Refused(frame->refusal(), connection.peer_name());
+      }
+      if (!frame->has_records()) {
+        return Refuse(connection, v1::Refusal::REASON_PROTOCOL,
+                      absl::StrCat("expected records from ",
+                                   connection.peer_name(), ", got ",
+                                   FrameName(*frame)));
+      }
+      const v1::Records& records = frame->records();
+      const uint64_t current = coordinator_->Current().epoch;
+      if (records.epoch() != epoch || current != epoch) {
+        return Refuse(connection, v1::Refusal::REASON_STALE_EPOCH,
+                      absl::StrCat("records of epoch ", records.epoch(),
+                                   " refused: node '", options_.node_id,
+                                   "' follows epoch ", current));
+      }
+      absl::Status s = Apply(records);
+      if (!s.ok()) {
+        return Refuse(connection, v1::Refusal::REASON_PROTOCOL,
+                      std::string(s.message()));
+      }
+      absl::StatusOr<cairn_log_state> log = LogState();
+      if (!log.ok()) return log.status();
+      const uint64_t commit = std::min(records.committed(), log->durable);
+      if (commit > log->committed) {
+        CallError e;
+        s = StorageStatus(st_->set_committed(storage_, commit, &e.error), e,
+                          absl::StrCat("storage set_committed(", commit, ")"));
+        if (!s.ok()) return s;
+      }
+      uint64_t seen = primary_committed_seen_.load();
+      while (records.committed() > seen &&
+             !primary_committed_seen_.compare_exchange_weak(
+                 seen, records.committed())) {
+      }
+      v1::Frame ack;
+      ack.mutable_ack()->set_epoch(epoch);
+      ack.mutable_ack()->set_written(log->written);
+      ack.mutable_ack()->set_durable(log->durable);
+      s = connection.Write(ack);
+      if (!s.ok()) return s;
+    }
+  }
+
+  absl::Status Apply(const v1::Records& frame) {
+    if (frame.records_size() == 0) return absl::OkStatus();
+    std::vector<OwnedLogRecord> records;
+    records.reserve(frame.records_size());
+    for (const log::v1::LogRecord& proto : frame.records()) {
+      absl::StatusOr<OwnedLogRecord> record = FromProto(proto);
+      if (!record.ok()) return record.status();
+      records.push_back(std::move(*record));
+    }
+    std::vector<const cairn_log_record*> views = LogRecordViews(records);
+    CallError e;
+    absl::Status s = StorageStatus(
+        st_->apply_log(storage_, views.data(), views.size(), &e.error), e,
+        absl::StrCat("storage apply_log of positions ", records.front().position,
+                     "..", records.back().position));
+    if (!s.ok()) return s;
+    records_applied_.fetch_add(records.size());
+    return absl::OkStatus();
+  }
+
+  const LogshipOptions options_;
+  const cairn_storage_api* const st_;
+  cairn_storage* const storage_;
+  const HostCallbacks host_;
+  const std::unique_ptr<StaticCoordinator> coordinator_;
+
+  asio::io_context io_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  uint16_t listen_port_ = 0;
+  std::thread listener_;
+
+  std::atomic<uint32_t> role_{CAIRN_ROLE_REPLICA};
+  std::mutex promote_mutex_;
+  std::mutex apply_mutex_;  // one primary session applies at a time
+
+  std::mutex mutex_;  // guards what follows
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  uint64_t generation_ = 0;  // bumped by replicate: new records to ship
+  std::shared_ptr<AckTracker> tracker_;  // primary only
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Worker> threads_;
+  struct ConnectionEntry {
+    std::shared_ptr<Connection> connection;
+    bool shipper = false;
+    bool serving = false;
+  };
+  std::map<const Connection*, ConnectionEntry> connections_;
+
+  std::atomic<uint64_t> records_shipped_{0};
+  std::atomic<uint64_t> records_applied_{0};
+  std::atomic<uint64_t> frames_refused_{0};
+  std::atomic<uint64_t> truncations_{0};
+  std::atomic<uint64_t> replicas_connected_{0};
+  std::atomic<uint64_t> primary_committed_seen_{0};
+};
+
+}  // namespace cairn::logship
+
+namespace {
+const char* const kCoordinators[] = {"static", "etcd", nullptr};
+const char* const kRoles[] = {"primary", "replica", nullptr};
+const char* const kAckRules[] = {"async", "sync", "quorum", nullptr};
+const char* const kDurablePolicies[] = {"auto", "syncs", "never", nullptr};
+}  // namespace
+
+CAIRN_REPLICATION_PLUGIN(
+    cairn::logship::Logship, "logship", "0.1.0",
+    "ships the ordered log to replicas over TCP (async, sync or quorum acks)",
+    CAIRN_CAP_MULTI_NODE | CAIRN_CAP_APPEND_MAY_BLOCK,
+    cairn::sdk::OptionDesc("node-id", CAIRN_OPT_STRING, nullptr,
+                    "this node's id in the group ([a-z0-9][a-z0-9-]*)",
+                    nullptr, CAIRN_OPT_REQUIRED),
+    cairn::sdk::OptionDesc("listen", CAIRN_OPT_STRING, nullptr,
+                    "host:port this node accepts the primary's connection on",
+                    nullptr, CAIRN_OPT_REQUIRED),
+    cairn::sdk::OptionDesc("peers", CAIRN_OPT_STRING, "",
+                    "the group: id=host:port,... (this node's entry is "
+                    "skipped)"),
+    cairn::sdk::OptionDesc("coordinator", CAIRN_OPT_ENUM, "static",
+                    "who decides the primary: static (roles from the site "
+                    "file and promote) or etcd (not built yet)",
+                    kCoordinators),
+    cairn::sdk::OptionDesc("role", CAIRN_OPT_ENUM, "replica",
+                    "static coordinator: this node's role when the state "
+                    "folder records no newer epoch",
+                    kRoles),
+    cairn::sdk::OptionDesc("ack", CAIRN_OPT_ENUM, "quorum",
+                    "when an append is acknowledged: async (primary has it), "
+                    "sync (every sync-set member has it durable), quorum (a "
+                    "majority including the primary)",
+                    kAckRules),
+    cairn::sdk::OptionDesc("sync-set", CAIRN_OPT_STRING, "",
+                    "ack = sync: comma-separated node ids that must hold an "
+                    "append durably before it is acknowledged"),
+    cairn::sdk::OptionDesc("client-addresses", CAIRN_OPT_STRING, "",
+                    "id=host:port,... of each node's server, for leader() "
+                    "(clients are sent there)"),
+    cairn::sdk::OptionDesc("state-dir", CAIRN_OPT_PATH, nullptr,
+                    "folder for the highest epoch seen (fsync + rename)",
+                    nullptr, CAIRN_OPT_REQUIRED),
+    cairn::sdk::OptionDesc("ack-timeout", CAIRN_OPT_DURATION, "30s",
+                    "how long replicate waits for its ack rule before failing "
+                    "(0: until close)"),
+    cairn::sdk::OptionDesc("heartbeat-interval", CAIRN_OPT_DURATION, "100ms",
+                    "an idle primary sends its committed watermark this often"),
+    cairn::sdk::OptionDesc("reconnect-interval", CAIRN_OPT_DURATION, "200ms",
+                    "pause before the primary dials a lost replica again"),
+    cairn::sdk::OptionDesc("max-frame-size", CAIRN_OPT_SIZE, "16MiB",
+                    "largest frame sent or accepted"),
+    cairn::sdk::OptionDesc("max-batch-records", CAIRN_OPT_UINT, "4096",
+                    "records per frame (an atomic batch is never split)"),
+    cairn::sdk::OptionDesc("durable-policy", CAIRN_OPT_ENUM, "auto",
+                    "whether this node's durable position counts toward sync "
+                    "and quorum acks: auto (storage's appends wait for a "
+                    "sync), syncs, never",
+                    kDurablePolicies))

@@ -1,0 +1,372 @@
+// Three logship nodes in one process on loopback, each a cairn::Store: the
+// ack rules, a replica cut off, catch-up, epoch fencing, and identical logs.
+#include <future>
+#include <string>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "cluster_test.h"
+#include "epoch_file.h"
+#include "frame.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cairn::logship::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+EventData Event(std::string data) {
+  EventData e;
+  e.type = "T";
+  e.data = std::move(data);
+  return e;
+}
+
+std::map<std::string, std::string> StorageOptions(const std::string& storage) {
+  if (storage == "mmaplog") {
+    return {{"fsync", "always"}, {"segment-size", "4MiB"}};
+  }
+  return {};
+}
+
+// Opens n1 and n2 as replicas, then n0 as primary (which, under sync or
+// quorum, waits for its EPOCH record to be acknowledged).
+absl::Status OpenReplicasThenPrimary(Cluster& cluster) {
+  for (size_t i : {1, 2}) {
+    absl::Status s = cluster.Open(i, "replica");
+    if (!s.ok()) return s;
+  }
+  return cluster.Open(0, "primary");
+}
+
+// Waits until node i committed everything node 0 (the primary) wrote.
+bool CaughtUp(Cluster& cluster, size_t i) {
+  return WaitUntil([&] {
+    const LogState primary = cluster.State(0);
+    const LogState replica = cluster.State(i);
+    return replica.written == primary.written &&
+           replica.committed == primary.written;
+  });
+}
+
+class AckRuleTest
+    : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(AckRuleTest, AppendsReachEveryNodeAndTheRuleHoldsOnReturn) {
+  const auto& [storage, ack] = GetParam();
+  ClusterOptions options;
+  options.storage = storage;
+  options.storage_options = StorageOptions(storage);
+  options.ack = ack;
+  if (ack == "sync") options.sync_set = "n1,n2";
+  Cluster cluster(options);
+  ASSERT_EQ(OpenReplicasThenPrimary(cluster), absl::OkStatus());
+  EXPECT_EQ(cluster.store(0).role(), CAIRN_ROLE_PRIMARY);
+  EXPECT_EQ(cluster.store(1).role(), CAIRN_ROLE_REPLICA);
+
+  for (int i = 0; i < 100; ++i) {
+    // mmaplog gets one batch per stream: its apply_log checks a batch
+    // against the stream's committed head, not its written one, so a
+    // replica refuses a stream's next batch before the primary's committed
+    // reaches it (reported; mmaplog is not this plugin's code).
+    const std::string stream = storage == "mmaplog"
+                                   ? absl::StrCat("stream-", i)
+                                   : absl::StrCat("stream-", i % 7);
+    absl::StatusOr<AppendResult> r = cluster.store(0).Append(
+        stream, ExpectedRevision::Any(),
+        {Event(absl::StrCat("a", i)), Event(absl::StrCat("b", i))});
+    ASSERT_TRUE(r.ok()) << r.status();
+    const uint64_t last = r->last_position;
+    const uint64_t d1 = cluster.State(1).durable;
+    const uint64_t d2 = cluster.State(2).durable;
+    if (ack == "sync") {
+      ASSERT_GE(d1, last);
+      ASSERT_GE(d2, last);
+    } else if (ack == "quorum") {
+      ASSERT_TRUE(d1 >= last || d2 >= last) << d1 << " " << d2 << " " << last;
+    }
+  }
+  const uint64_t deleted_to = storage == "mmaplog" ? 1 : 5;
+  ASSERT_TRUE(cluster.store(0).DeleteTo("stream-3", deleted_to).ok());
+  ASSERT_TRUE(CaughtUp(cluster, 1));
+  ASSERT_TRUE(CaughtUp(cluster, 2));
+  const std::vector<std::string> log = cluster.Log(0);
+  EXPECT_EQ(log.size(), cluster.State(0).written);
+  EXPECT_EQ(cluster.Log(1), log);
+  EXPECT_EQ(cluster.Log(2), log);
+  // Replicas serve reads of what is committed.
+  absl::StatusOr<std::vector<RecordedEvent>> events =
+      cluster.store(2).ReadStream("stream-3");
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_EQ(events->size(), (storage == "mmaplog" ? 2u : 28u) - deleted_to);
+  // The primary hears the last acks a moment after the replicas have them.
+  EXPECT_TRUE(WaitUntil([&] {
+    return cluster.Stat(0, "replication.member.n1.lag_positions") == 0 &&
+           cluster.Stat(0, "replication.member.n2.lag_positions") == 0;
+  }));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    StoragesAndRules, AckRuleTest,
+    ::testing::Combine(::testing::Values("memory", "mmaplog"),
+                       ::testing::Values("async", "sync", "quorum")),
+    [](const auto& info) {
+      return std::get<0>(info.param) + "_" + std::get<1>(info.param);
+    });
+
+TEST(LogshipCluster, ReplicaThatNeverSyncsDoesNotCountTowardSync) {
+  ClusterOptions options;
+  options.ack = "sync";
+  options.sync_set = "n1";
+  options.storage_options = StorageOptions("mmaplog");
+  options.nodes = 2;
+  Cluster cluster(options);
+  ASSERT_EQ(cluster.Open(1, "replica", {{"durable-policy", "never"}}), absl::OkStatus());
+  // The primary's EPOCH record cannot be acknowledged: opening reports it
+  // and the store refuses writes.
+  ASSERT_EQ(cluster.Open(0, "primary", {{"ack-timeout", "300ms"}}), absl::OkStatus());
+  absl::StatusOr<AppendResult> r = cluster.store(0).Append(
+      "s", ExpectedRevision::Any(), {Event("x")});
+  ASSERT_FALSE(r.ok());
+  // The replica has the records all the same (it just never counts).
+  EXPECT_TRUE(WaitUntil([&] {
+    return cluster.State(1).written >= 1;
+  }));
+}
+
+TEST(LogshipCluster, StoppedReplicaBlocksSyncUntilItReturns) {
+  ClusterOptions options;
+  options.ack = "sync";
+  options.sync_set = "n1,n2";
+  options.storage_options = StorageOptions("mmaplog");
+  Cluster cluster(options);
+  ASSERT_EQ(OpenReplicasThenPrimary(cluster), absl::OkStatus());
+  ASSERT_TRUE(
+      cluster.store(0).Append("s", ExpectedRevision::Any(), {Event("1")}).ok());
+  // (Closed with everything committed: mmaplog reopened with written >
+  // committed does not see the uncommitted tail's stream heads yet.)
+  ASSERT_TRUE(CaughtUp(cluster, 2));
+  cluster.Close(2);  // the connection to n2 is cut
+  auto append = std::async(std::launch::async, [&] {
+    return cluster.store(0).Append("t", ExpectedRevision::Any(), {Event("2")});
+  });
+  // n1 gets it; the append still waits for n2.
+  ASSERT_TRUE(WaitUntil([&] {
+    return cluster.State(1).durable == cluster.State(0).written;
+  }));
+  EXPECT_EQ(append.wait_for(std::chrono::milliseconds(300)),
+            std::future_status::timeout);
+  ASSERT_EQ(cluster.Open(2, "replica"), absl::OkStatus());
+  absl::StatusOr<AppendResult> r = append.get();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GE(cluster.State(2).durable, r->last_position);
+}
+
+TEST(LogshipCluster, StoppedReplicaDoesNotBlockQuorumOfThree) {
+  ClusterOptions options;
+  options.ack = "quorum";
+  options.storage_options = StorageOptions("mmaplog");
+  Cluster cluster(options);
+  ASSERT_EQ(OpenReplicasThenPrimary(cluster), absl::OkStatus());
+  ASSERT_TRUE(CaughtUp(cluster, 2));
+  cluster.Close(2);
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<AppendResult> r = cluster.store(0).Append(
+        absl::StrCat("s", i), ExpectedRevision::Any(), {Event("x")});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_GE(cluster.State(1).durable, r->last_position);
+  }
+  // n2 comes back and catches up.
+  ASSERT_EQ(cluster.Open(2, "replica"), absl::OkStatus());
+  ASSERT_TRUE(CaughtUp(cluster, 2));
+  EXPECT_EQ(cluster.Log(2), cluster.Log(0));
+}
+
+TEST(LogshipCluster, EmptyReplicaCatchesUpOnAHundredThousandEvents) {
+  ClusterOptions options;
+  options.ack = "async";
+  options.storage_options = {{"fsync", "never"}, {"segment-size", "16MiB"}};
+  options.nodes = 2;
+  Cluster cluster(options);
+  ASSERT_EQ(cluster.Open(0, "primary"), absl::OkStatus());
+  std::vector<EventData> batch;
+  for (int i = 0; i < 100; ++i) batch.push_back(Event(std::string(40, 'e')));
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(cluster.store(0)
+                    .Append(absl::StrCat("s", i % 50), ExpectedRevision::Any(),
+                            batch)
+                    .ok());
+  }
+  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
+  ASSERT_TRUE(CaughtUp(cluster, 1));
+  EXPECT_GE(cluster.State(1).written, 100000u);
+  EXPECT_EQ(cluster.Log(1), cluster.Log(0));
+}
+
+// A raw peer speaking the protocol to a replica.
+class RawPeer {
+ public:
+  explicit RawPeer(uint16_t port) {
+    boost::asio::ip::tcp::socket socket(io_);
+    socket.connect(boost::asio::ip::tcp::endpoint(
+        boost::asio::ip::make_address("127.0.0.1"), port));
+    connection_ = std::make_unique<Connection>(std::move(socket), 1 << 20,
+                                               "replica under test");
+  }
+  absl::StatusOr<v1::Frame> Hello(const std::string& node, uint64_t epoch) {
+    v1::Frame frame;
+    frame.mutable_hello()->set_node_id(node);
+    frame.mutable_hello()->set_epoch(epoch);
+    absl::Status s = connection_->Write(frame);
+    if (!s.ok()) return s;
+    return connection_->Read();
+  }
+  Connection& connection() { return *connection_; }
+
+ private:
+  boost::asio::io_context io_;
+  std::unique_ptr<Connection> connection_;
+};
+
+TEST(LogshipCluster, ReplicaRefusesOlderEpochsAndOtherPrimaries) {
+  ClusterOptions options;
+  options.storage = "memory";
+  options.nodes = 2;
+  Cluster cluster(options);
+  ASSERT_TRUE(SaveEpoch(cluster.state_dir(1), EpochRecord{5, "n0"}).ok());
+  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
+
+  absl::StatusOr<v1::Frame> reply = RawPeer(cluster.port(1)).Hello("n0", 4);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_TRUE(reply->has_refusal());
+  EXPECT_EQ(reply->refusal().reason(), v1::Refusal::REASON_STALE_EPOCH);
+  EXPECT_EQ(reply->refusal().epoch(), 5u);
+  EXPECT_THAT(reply->refusal().message(), HasSubstr("older epoch 4"));
+
+  reply = RawPeer(cluster.port(1)).Hello("n9", 5);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_TRUE(reply->has_refusal());
+  EXPECT_EQ(reply->refusal().reason(), v1::Refusal::REASON_NOT_PRIMARY);
+
+  // The epoch's own primary is accepted; records of an older epoch inside
+  // its session are refused and end it.
+  RawPeer primary(cluster.port(1));
+  reply = primary.Hello("n0", 5);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_TRUE(reply->has_hello()) << reply->DebugString();
+  v1::Frame start;
+  start.mutable_start()->set_epoch(5);
+  start.mutable_start()->set_from_position(1);
+  ASSERT_TRUE(primary.connection().Write(start).ok());
+  v1::Frame old;
+  old.mutable_records()->set_epoch(4);
+  ASSERT_TRUE(primary.connection().Write(old).ok());
+  reply = primary.connection().Read();
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_TRUE(reply->has_refusal());
+  EXPECT_THAT(reply->refusal().message(), HasSubstr("records of epoch 4"));
+  EXPECT_GE(cluster.Stat(1, "replication.frames_refused"), 3);
+}
+
+TEST(LogshipCluster, MalformedFrameClosesTheConnection) {
+  ClusterOptions options;
+  options.storage = "memory";
+  options.nodes = 2;
+  Cluster cluster(options);
+  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
+  RawPeer peer(cluster.port(1));
+  ASSERT_TRUE(peer.connection().WriteRaw(std::string("\0\0\0\x03zzz", 7)).ok());
+  absl::StatusOr<v1::Frame> reply = peer.connection().Read();
+  ASSERT_FALSE(reply.ok());
+  EXPECT_TRUE(absl::IsUnavailable(reply.status())) << reply.status();
+  EXPECT_TRUE(WaitUntil(
+      [&] { return cluster.Stat(1, "replication.frames_refused") == 1; }));
+}
+
+TEST(LogshipCluster, DeposedPrimaryTruncatesItsTailAndRejoins) {
+  ClusterOptions options;
+  options.ack = "async";
+  options.storage_options = StorageOptions("mmaplog");
+  Cluster cluster(options);
+  ASSERT_EQ(OpenReplicasThenPrimary(cluster), absl::OkStatus());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(cluster.store(0)
+                    .Append(absl::StrCat("a", i), ExpectedRevision::Any(),
+                            {Event("x")})
+                    .ok());
+  }
+  ASSERT_TRUE(CaughtUp(cluster, 1));
+  ASSERT_TRUE(CaughtUp(cluster, 2));
+  const uint64_t common = cluster.State(1).written;
+  // Cut off from its replicas, n0 acknowledges (async) a tail nobody has.
+  cluster.Close(1);
+  cluster.Close(2);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(cluster.store(0)
+                    .Append(absl::StrCat("lost", i), ExpectedRevision::Any(),
+                            {Event("y")})
+                    .ok());
+  }
+  EXPECT_EQ(cluster.State(0).written, common + 3);
+  cluster.Close(0);
+  // n1 is promoted over n2 and takes appends in epoch 2.
+  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
+  ASSERT_EQ(cluster.Open(2, "replica"), absl::OkStatus());
+  ASSERT_EQ(cluster.store(1).Promote(), absl::OkStatus());
+  EXPECT_EQ(cluster.store(1).role(), CAIRN_ROLE_PRIMARY);
+  for (int i = 0; i < 4; ++i) {
+    absl::StatusOr<AppendResult> r = cluster.store(1).Append(
+        absl::StrCat("b", i), ExpectedRevision::Any(), {Event("z")});
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  // n0 comes back believing it leads epoch 1: a replica refuses it, it
+  // steps down, and n1 truncates it to the end of epoch 1 they share.
+  ASSERT_EQ(cluster.Open(0, "primary"), absl::OkStatus());
+  ASSERT_TRUE(WaitUntil([&] {
+    return cluster.store(0).role() == CAIRN_ROLE_REPLICA &&
+           cluster.Stat(0, "replication.truncations") == 1 &&
+           cluster.State(0).committed == cluster.State(1).written &&
+           cluster.State(2).committed == cluster.State(1).written;
+  })) << cluster.store(0).role() << " "
+      << cluster.Stat(0, "replication.truncations");
+  const std::vector<std::string> log = cluster.Log(1);
+  EXPECT_EQ(cluster.Log(0), log);
+  EXPECT_EQ(cluster.Log(2), log);
+  absl::StatusOr<std::vector<RecordedEvent>> lost =
+      cluster.store(0).ReadStream("lost0");
+  ASSERT_TRUE(lost.ok());
+  EXPECT_TRUE(lost->empty());
+  EXPECT_EQ(cluster.store(0).Leader().node, "n1");
+  absl::StatusOr<AppendResult> refused = cluster.store(0).Append(
+      "c", ExpectedRevision::Any(), {Event("w")});
+  EXPECT_FALSE(refused.ok());
+}
+
+TEST(LogshipCluster, PromoteRefusesANodeBehindWhatThePrimaryCommitted) {
+  ClusterOptions options;
+  options.storage = "memory";
+  options.nodes = 2;
+  Cluster cluster(options);
+  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
+  RawPeer primary(cluster.port(1));
+  absl::StatusOr<v1::Frame> reply = primary.Hello("n0", 1);
+  ASSERT_TRUE(reply.ok() && reply->has_hello());
+  v1::Frame start;
+  start.mutable_start()->set_epoch(1);
+  start.mutable_start()->set_from_position(1);
+  ASSERT_TRUE(primary.connection().Write(start).ok());
+  v1::Frame told;
+  told.mutable_records()->set_epoch(1);
+  told.mutable_records()->set_committed(100);
+  ASSERT_TRUE(primary.connection().Write(told).ok());
+  reply = primary.connection().Read();
+  ASSERT_TRUE(reply.ok() && reply->has_ack());
+  absl::Status s = cluster.store(1).Promote();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(), HasSubstr("reported position 100"));
+  EXPECT_EQ(cluster.store(1).role(), CAIRN_ROLE_REPLICA);
+}
+
+}  // namespace
+}  // namespace cairn::logship::testing

@@ -1,0 +1,232 @@
+#include "options.h"
+
+#include <set>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace cairn::logship {
+
+absl::StatusOr<std::chrono::milliseconds> ParseDuration(
+    const std::string& key, const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    ++digits;
+  }
+  std::string unit = text.substr(digits);
+  uint64_t value = 0;
+  uint64_t scale = 0;
+  if (unit.empty() || unit == "ms") scale = 1;
+  if (unit == "s") scale = 1000;
+  if (unit == "m") scale = 60'000;
+  if (unit == "h") scale = 3'600'000;
+  if (digits == 0 || scale == 0 ||
+      !absl::SimpleAtoi(text.substr(0, digits), &value) ||
+      value > (uint64_t{1} << 40) / scale) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("option '", key, "': '", text,
+                     "' is not a duration (examples: 250ms, 5s, 2m, 1h)"));
+  }
+  return std::chrono::milliseconds(value * scale);
+}
+
+absl::StatusOr<Endpoint> ParseEndpoint(const std::string& key,
+                                       const std::string& text) {
+  const size_t colon = text.rfind(':');
+  uint32_t port = 0;
+  Endpoint endpoint;
+  if (colon != std::string::npos) {
+    endpoint.host = text.substr(0, colon);
+    // [::1]:7000
+    if (endpoint.host.size() >= 2 && endpoint.host.front() == '[' &&
+        endpoint.host.back() == ']') {
+      endpoint.host = endpoint.host.substr(1, endpoint.host.size() - 2);
+    }
+  }
+  if (colon == std::string::npos || endpoint.host.empty() ||
+      !absl::SimpleAtoi(text.substr(colon + 1), &port) || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "option '", key, "': '", text,
+        "' is not host:port (examples: 127.0.0.1:7401, [::1]:7401)"));
+  }
+  endpoint.port = static_cast<uint16_t>(port);
+  return endpoint;
+}
+
+namespace {
+
+bool IsNodeId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    const char c = id[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    (i > 0 && c == '-');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+absl::Status Invalid(absl::string_view key, absl::string_view text,
+                     absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("option '", key, "': '", text, "' ", what));
+}
+
+}  // namespace
+
+absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
+  LogshipOptions out;
+  for (const char* required : {"node-id", "listen", "state-dir"}) {
+    if (!options.Has(required) || options.Get(required).empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "option '", required, "' is required by replication 'logship'"));
+    }
+  }
+  out.node_id = options.Get("node-id");
+  if (!IsNodeId(out.node_id)) {
+    return Invalid("node-id", out.node_id,
+                   "is not a node id ([a-z0-9][a-z0-9-]*, at most 64)");
+  }
+  absl::StatusOr<Endpoint> listen =
+      ParseEndpoint("listen", options.Get("listen"));
+  if (!listen.ok()) return listen.status();
+  out.listen = *listen;
+  out.state_dir = options.Get("state-dir");
+
+  const std::string peers = options.Get("peers");
+  std::set<std::string> peer_ids;
+  for (absl::string_view entry :
+       absl::StrSplit(peers, ',', absl::SkipWhitespace())) {
+    entry = absl::StripAsciiWhitespace(entry);
+    const size_t eq = entry.find('=');
+    if (eq == absl::string_view::npos) {
+      return Invalid("peers", std::string(entry),
+                     "is not id=host:port (example: "
+                     "peers = a=127.0.0.1:7401,b=127.0.0.1:7402)");
+    }
+    Peer peer;
+    peer.node_id = std::string(entry.substr(0, eq));
+    if (!IsNodeId(peer.node_id)) {
+      return Invalid("peers", std::string(entry),
+                     "does not start with a node id ([a-z0-9][a-z0-9-]*)");
+    }
+    absl::StatusOr<Endpoint> address =
+        ParseEndpoint("peers", std::string(entry.substr(eq + 1)));
+    if (!address.ok()) return address.status();
+    peer.address = *address;
+    if (!peer_ids.insert(peer.node_id).second) {
+      return Invalid("peers", peers,
+                     absl::StrCat("names node '", peer.node_id, "' twice"));
+    }
+    if (peer.node_id == out.node_id) continue;  // this node's own entry
+    out.peers.push_back(std::move(peer));
+  }
+
+  const std::string coordinator = options.Get("coordinator", "static");
+  if (coordinator == "etcd") {
+    return absl::UnimplementedError(
+        "option 'coordinator': 'etcd' is not built into this logship yet; "
+        "use coordinator = static");
+  }
+  if (coordinator != "static") {
+    return Invalid("coordinator", coordinator, "is not one of: static, etcd");
+  }
+  const std::string role = options.Get("role", "replica");
+  if (role == "primary") {
+    out.role = StaticRole::kPrimary;
+  } else if (role == "replica") {
+    out.role = StaticRole::kReplica;
+  } else {
+    return Invalid("role", role, "is not one of: primary, replica");
+  }
+  const std::string ack = options.Get("ack", "quorum");
+  if (ack == "async") {
+    out.ack = AckRule::kAsync;
+  } else if (ack == "sync") {
+    out.ack = AckRule::kSync;
+  } else if (ack == "quorum") {
+    out.ack = AckRule::kQuorum;
+  } else {
+    return Invalid("ack", ack, "is not one of: async, sync, quorum");
+  }
+  const std::string sync_set = options.Get("sync-set");
+  for (absl::string_view id :
+       absl::StrSplit(sync_set, ',', absl::SkipWhitespace())) {
+    id = absl::StripAsciiWhitespace(id);
+    if (id != out.node_id && peer_ids.count(std::string(id)) == 0) {
+      return Invalid("sync-set", std::string(id),
+                     "is not a node of option 'peers'");
+    }
+    out.sync_set.emplace_back(id);
+  }
+  if (out.ack == AckRule::kSync && out.sync_set.empty()) {
+    return absl::InvalidArgumentError(
+        "option 'sync-set': ack = sync needs at least one replica in "
+        "sync-set (or use ack = async)");
+  }
+
+  const std::string clients = options.Get("client-addresses");
+  for (absl::string_view entry :
+       absl::StrSplit(clients, ',', absl::SkipWhitespace())) {
+    entry = absl::StripAsciiWhitespace(entry);
+    const size_t eq = entry.find('=');
+    const std::string id(entry.substr(0, eq));
+    if (eq == absl::string_view::npos ||
+        (id != out.node_id && peer_ids.count(id) == 0)) {
+      return Invalid("client-addresses", std::string(entry),
+                     "is not id=host:port of this node or one of 'peers'");
+    }
+    absl::StatusOr<Endpoint> address =
+        ParseEndpoint("client-addresses", std::string(entry.substr(eq + 1)));
+    if (!address.ok()) return address.status();
+    out.client_addresses[id] = std::string(entry.substr(eq + 1));
+  }
+
+  struct DurationOption {
+    const char* key;
+    const char* fallback;
+    std::chrono::milliseconds* out;
+  };
+  for (const DurationOption& d :
+       {DurationOption{"ack-timeout", "30s", &out.ack_timeout},
+        DurationOption{"heartbeat-interval", "100ms", &out.heartbeat_interval},
+        DurationOption{"reconnect-interval", "200ms",
+                       &out.reconnect_interval}}) {
+    absl::StatusOr<std::chrono::milliseconds> value =
+        ParseDuration(d.key, options.Get(d.key, d.fallback));
+    if (!value.ok()) return value.status();
+    *d.out = *value;
+  }
+  if (out.heartbeat_interval.count() == 0) {
+    return Invalid("heartbeat-interval", "0", "must be at least 1ms");
+  }
+  sdk::Status s =
+      options.GetSize("max-frame-size", out.max_frame_size, &out.max_frame_size);
+  if (!s.ok()) return absl::InvalidArgumentError(s.message());
+  if (out.max_frame_size < 4096 || out.max_frame_size > (uint64_t{1} << 30)) {
+    return Invalid("max-frame-size", options.Get("max-frame-size"),
+                   "must be between 4KiB and 1GiB");
+  }
+  s = options.GetUint("max-batch-records", out.max_batch_records,
+                      &out.max_batch_records);
+  if (!s.ok()) return absl::InvalidArgumentError(s.message());
+  if (out.max_batch_records == 0) {
+    return Invalid("max-batch-records", "0", "must be at least 1");
+  }
+  const std::string policy = options.Get("durable-policy", "auto");
+  if (policy == "auto") {
+    out.durable_policy = LogshipOptions::DurablePolicy::kAuto;
+  } else if (policy == "syncs") {
+    out.durable_policy = LogshipOptions::DurablePolicy::kSyncs;
+  } else if (policy == "never") {
+    out.durable_policy = LogshipOptions::DurablePolicy::kNever;
+  } else {
+    return Invalid("durable-policy", policy, "is not one of: auto, syncs, never");
+  }
+  return out;
+}
+
+}  // namespace cairn::logship

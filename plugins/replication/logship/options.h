@@ -1,0 +1,72 @@
+// The logship plugin's options (docs/replication.md, "Options"), parsed and
+// checked once at open. Every error names the option and what is allowed.
+#ifndef CAIRN_LOGSHIP_OPTIONS_H_
+#define CAIRN_LOGSHIP_OPTIONS_H_
+
+#include <cairn/sdk/common.hpp>
+
+#include <chrono>
+#include <map>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace cairn::logship {
+
+enum class AckRule { kAsync, kSync, kQuorum };
+enum class StaticRole { kPrimary, kReplica };
+
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+};
+
+struct Peer {
+  std::string node_id;
+  Endpoint address;
+};
+
+struct LogshipOptions {
+  std::string node_id;
+  Endpoint listen;
+  // Every other member of the group (an entry naming this node is dropped,
+  // so one `peers` line can serve every node).
+  std::vector<Peer> peers;
+  StaticRole role = StaticRole::kReplica;
+  AckRule ack = AckRule::kQuorum;
+  // Node ids, each this node or one of `peers`; as primary, this node's own
+  // entry is moot (the primary holds what it appends).
+  std::vector<std::string> sync_set;
+  // Node id -> the client-facing address of that node's server, for
+  // leader() (hosts send clients there). May be empty (embedded use).
+  std::map<std::string, std::string> client_addresses;
+  std::string state_dir;
+  std::chrono::milliseconds ack_timeout{30000};  // 0: wait until close
+  std::chrono::milliseconds heartbeat_interval{100};
+  std::chrono::milliseconds reconnect_interval{200};
+  uint64_t max_frame_size = 16u << 20;
+  uint64_t max_batch_records = 4096;
+  // auto: from storage's instance capabilities (appends that may block wait
+  // for a sync); syncs | never: as the operator says.
+  enum class DurablePolicy { kAuto, kSyncs, kNever } durable_policy =
+      DurablePolicy::kAuto;
+};
+
+// "250ms", "5s", "2m", "1h"; a plain number is milliseconds.
+absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& key,
+                                                        const std::string& text);
+// "host:port"; host is an IPv4/IPv6 literal or a name, port 0..65535.
+absl::StatusOr<Endpoint> ParseEndpoint(const std::string& key,
+                                       const std::string& text);
+
+// Checks and converts every option. InvalidArgument naming the option on a
+// missing required one, a malformed value, a peer listed twice, a sync-set
+// member that is not a peer, ack = sync without a sync set, or coordinator =
+// etcd (Unimplemented: not built in this plugin yet).
+absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options);
+
+}  // namespace cairn::logship
+
+#endif  // CAIRN_LOGSHIP_OPTIONS_H_

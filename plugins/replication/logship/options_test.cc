@@ -1,0 +1,108 @@
+#include "options.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cairn::logship {
+namespace {
+
+using ::testing::HasSubstr;
+
+absl::StatusOr<LogshipOptions> Parse(
+    std::map<std::string, std::string> values) {
+  std::vector<cairn_option> items;
+  for (const auto& [key, value] : values) {
+    items.push_back(cairn_option{key.c_str(), value.c_str()});
+  }
+  cairn_options options{items.data(), items.size()};
+  return ParseOptions(sdk::Options(&options));
+}
+
+std::map<std::string, std::string> Minimal() {
+  return {{"node-id", "a"},
+          {"listen", "127.0.0.1:7401"},
+          {"state-dir", "/tmp/x"},
+          {"peers", "a=127.0.0.1:7401,b=127.0.0.1:7402,c=[::1]:7403"}};
+}
+
+TEST(LogshipOptions, MinimalSetParsesAndSkipsThisNodesPeerEntry) {
+  absl::StatusOr<LogshipOptions> o = Parse(Minimal());
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->node_id, "a");
+  EXPECT_EQ(o->listen.port, 7401);
+  ASSERT_EQ(o->peers.size(), 2u);
+  EXPECT_EQ(o->peers[0].node_id, "b");
+  EXPECT_EQ(o->peers[1].address.host, "::1");
+  EXPECT_EQ(o->peers[1].address.port, 7403);
+  EXPECT_EQ(o->ack, AckRule::kQuorum);
+  EXPECT_EQ(o->role, StaticRole::kReplica);
+}
+
+TEST(LogshipOptions, MissingRequiredOptionIsNamed) {
+  for (const char* key : {"node-id", "listen", "state-dir"}) {
+    auto values = Minimal();
+    values.erase(key);
+    absl::StatusOr<LogshipOptions> o = Parse(values);
+    ASSERT_FALSE(o.ok()) << key;
+    EXPECT_THAT(o.status().message(),
+                HasSubstr(std::string("option '") + key + "' is required"));
+  }
+}
+
+TEST(LogshipOptions, MalformedValuesNameTheOption) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"listen", "127.0.0.1"},          {"listen", "host:99999"},
+      {"peers", "b:127.0.0.1:1"},       {"peers", "B=127.0.0.1:1"},
+      {"peers", "b=1.2.3.4:1,b=1.2.3.4:2"},
+      {"ack", "most"},                  {"role", "leader"},
+      {"ack-timeout", "5 s"},           {"heartbeat-interval", "0"},
+      {"max-frame-size", "1KiB"},       {"max-batch-records", "0"},
+      {"node-id", "-a"},                {"sync-set", "z"},
+      {"durable-policy", "sometimes"},  {"client-addresses", "z=1.2.3.4:1"},
+  };
+  for (const auto& [key, value] : cases) {
+    auto values = Minimal();
+    values[key] = value;
+    absl::StatusOr<LogshipOptions> o = Parse(values);
+    ASSERT_FALSE(o.ok()) << key << " = " << value;
+    EXPECT_THAT(o.status().message(), HasSubstr("option '" + key + "'"))
+        << key << " = " << value;
+  }
+}
+
+TEST(LogshipOptions, SyncNeedsASyncSet) {
+  auto values = Minimal();
+  values["ack"] = "sync";
+  absl::StatusOr<LogshipOptions> o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("option 'sync-set'"));
+  values["sync-set"] = "a,b";
+  o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->sync_set, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(LogshipOptions, EtcdCoordinatorIsNotBuiltYet) {
+  auto values = Minimal();
+  values["coordinator"] = "etcd";
+  absl::StatusOr<LogshipOptions> o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(o.status().message(), HasSubstr("option 'coordinator'"));
+}
+
+TEST(LogshipOptions, DurationsTakeUnits) {
+  EXPECT_EQ(*ParseDuration("k", "250ms"), std::chrono::milliseconds(250));
+  EXPECT_EQ(*ParseDuration("k", "3s"), std::chrono::milliseconds(3000));
+  EXPECT_EQ(*ParseDuration("k", "2m"), std::chrono::milliseconds(120000));
+  EXPECT_EQ(*ParseDuration("k", "7"), std::chrono::milliseconds(7));
+  EXPECT_FALSE(ParseDuration("k", "s").ok());
+  EXPECT_FALSE(ParseDuration("k", "1d").ok());
+}
+
+}  // namespace
+}  // namespace cairn::logship
