@@ -28,25 +28,29 @@ endfunction()
 #    exporting only cairn_plugin_entry;
 #  - cairn_builtin_<kind>_<name>: a static library whose entry is renamed
 #    cairn_builtin_<kind>_<name>, linked into hosts so they run with no plugin
-#    files beside them (unless NO_BUILTIN).
+#    files beside them (unless NO_BUILTIN). NO_MODULE: built in only, no
+#    plugin file (a plugin whose generated protobuf code the hosts also link:
+#    two copies in one process abort in protobuf's descriptor pool).
 function(cairn_add_plugin)
-  cmake_parse_arguments(P "NO_BUILTIN" "KIND;NAME" "SOURCES;LIBRARIES;INCLUDES" ${ARGN})
+  cmake_parse_arguments(P "NO_BUILTIN;NO_MODULE" "KIND;NAME" "SOURCES;LIBRARIES;INCLUDES" ${ARGN})
   string(REPLACE "-" "_" ident "${P_KIND}_${P_NAME}")
   set(module cairn-${P_KIND}-${P_NAME})
-  add_library(${module} MODULE ${P_SOURCES})
-  target_link_libraries(${module} PRIVATE cairn_sdk ${P_LIBRARIES})
-  target_include_directories(${module} PRIVATE ${P_INCLUDES})
-  set_target_properties(${module} PROPERTIES
-    PREFIX "lib"
-    CXX_VISIBILITY_PRESET hidden
-    VISIBILITY_INLINES_HIDDEN ON
-    LIBRARY_OUTPUT_DIRECTORY ${CAIRN_PLUGIN_OUTPUT_DIR})
-  if(NOT WIN32 AND NOT APPLE)
-    target_link_options(${module} PRIVATE
-      -Wl,--version-script=${PROJECT_SOURCE_DIR}/cmake/plugin-exports.map -Wl,--no-undefined)
+  if(NOT P_NO_MODULE)
+    add_library(${module} MODULE ${P_SOURCES})
+    target_link_libraries(${module} PRIVATE cairn_sdk ${P_LIBRARIES})
+    target_include_directories(${module} PRIVATE ${P_INCLUDES})
+    set_target_properties(${module} PROPERTIES
+      PREFIX "lib"
+      CXX_VISIBILITY_PRESET hidden
+      VISIBILITY_INLINES_HIDDEN ON
+      LIBRARY_OUTPUT_DIRECTORY ${CAIRN_PLUGIN_OUTPUT_DIR})
+    if(NOT WIN32 AND NOT APPLE)
+      target_link_options(${module} PRIVATE
+        -Wl,--version-script=${PROJECT_SOURCE_DIR}/cmake/plugin-exports.map -Wl,--no-undefined)
+    endif()
+    cairn_warnings(${module})
+    install(TARGETS ${module} LIBRARY DESTINATION ${CAIRN_INSTALL_PLUGIN_DIR} COMPONENT plugins)
   endif()
-  cairn_warnings(${module})
-  install(TARGETS ${module} LIBRARY DESTINATION ${CAIRN_INSTALL_PLUGIN_DIR} COMPONENT plugins)
   if(NOT P_NO_BUILTIN)
     set(builtin cairn_builtin_${ident})
     add_library(${builtin} STATIC ${P_SOURCES})
