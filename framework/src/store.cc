@@ -790,15 +790,25 @@ struct Store::Impl {
   // store then refuses writes until the next role change or reopen.
   void CommitTail(const char* what) {
     if (re->role(replication) == CAIRN_ROLE_REPLICA) return;
-    absl::StatusOr<cairn_log_state> state = ReadLogState();
+    absl::StatusOr<cairn_log_state> state;
+    uint64_t generation = 0;
+    {
+      // The tracker's generation with the state it goes with: after a Reset
+      // (a role change) an answer given for an older generation is ignored,
+      // so the tail would never commit.
+      absl::WriterMutexLock lock(&write_order);
+      state = ReadLogState();
+      generation = tracker->generation();
+    }
     if (!state.ok()) {
       HostLog(CAIRN_LOG_ERROR, "store",
               std::string(state.status().message()).c_str());
       return;
     }
     if (state->written <= state->committed) return;
-    absl::Status s = ReplicateAndCommit(state->committed + 1, state->written,
-                                        [what] { return std::string(what); });
+    absl::Status s = ReplicateAndCommit(
+        state->committed + 1, state->written,
+        [what] { return std::string(what); }, generation);
     if (!s.ok())
       HostLog(CAIRN_LOG_ERROR, "store", std::string(s.message()).c_str());
   }
@@ -813,7 +823,7 @@ struct Store::Impl {
   // between makes the answer stale; the tracker then ignores it).
   template <typename What>
   absl::Status ReplicateAndCommit(uint64_t first, uint64_t last, What&& what,
-                                  uint64_t generation = 0) {
+                                  uint64_t generation) {
     CallError e;
     absl::Status replicated =
         CheckEach(re->replicate(replication, first, last, &e.error), e, [&] {
