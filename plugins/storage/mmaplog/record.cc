@@ -58,10 +58,10 @@ void EncodeRecord(uint8_t* out, std::string_view stream, const cairn_event& e,
   Put<uint32_t>(out, 56, batch_size);
   Put<uint32_t>(out, 60, batch_index);
   uint8_t* p = out + kRecordHeaderSize;
-  if (!stream.empty()) {  // an EPOCH record has none (and data() may be NULL)
-    std::memcpy(p, stream.data(), stream.size());
-  }
-  p += stream.size();
+  // An EPOCH record has no stream (and data() may be NULL): CopyBytes
+  // copies nothing for an empty one.
+  p = CopyBytes(p, {reinterpret_cast<const uint8_t*>(stream.data()),
+                    stream.size()});
   uint8_t* body = p;
   p = CopyBytes(p, e.type);
   p = CopyBytes(p, e.writer);
