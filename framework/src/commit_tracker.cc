@@ -66,8 +66,14 @@ void CommitTracker::Fail(uint64_t first, uint64_t last, absl::Status error,
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (generation != generation_.load(std::memory_order_relaxed)) return;
-    if (failed_first_ != 0) return;
-    failed_first_ = std::max<uint64_t>(first, 1);
+    // Positions another (overlapping) call acknowledged are not failed.
+    const uint64_t prefix = acknowledged_.load(std::memory_order_relaxed);
+    if (last <= prefix) return;
+    first = std::max<uint64_t>({first, prefix + 1, 1});
+    // The lowest failure wins: a waiter between a lower failed range and a
+    // higher one must learn of the lower (nothing will acknowledge it).
+    if (failed_first_ != 0 && failed_first_ <= first) return;
+    failed_first_ = first;
     failed_last_ = std::max(last, failed_first_);
     failure_ = Unshared(error);
   }

@@ -45,7 +45,9 @@ class CommitTracker {
 
   // Records that first..last will never be acknowledged: the prefix stays
   // below `first` for good, and Wait for any position >= first returns
-  // `error`. Only the first failure is kept (its range and status).
+  // `error`. Only the lowest failure is kept (its range and status): a
+  // later one below it replaces it, so that a Wait between the two
+  // returns. Positions already in the acknowledged prefix are not failed.
   void Fail(uint64_t first, uint64_t last, absl::Status error);
   // The same for a range asked for in `generation` (see Acknowledge).
   void Fail(uint64_t first, uint64_t last, absl::Status error,

@@ -53,12 +53,46 @@ TEST(CommitTracker, ThePrefixNeverPassesAFailedRange) {
   EXPECT_THAT(tracker.failure().message(), HasSubstr("peer gone"));
 }
 
-TEST(CommitTracker, OnlyTheFirstFailureIsKept) {
+TEST(CommitTracker, OnlyTheLowestFailureIsKept) {
   CommitTracker tracker;
   tracker.Fail(5, 5, absl::UnavailableError("first"));
-  tracker.Fail(2, 2, absl::UnavailableError("second"));
+  tracker.Fail(7, 8, absl::UnavailableError("higher"));
   EXPECT_EQ(tracker.failed_first(), 5u);
   EXPECT_EQ(tracker.failure().message(), "first");
+  tracker.Fail(2, 2, absl::UnavailableError("lower"));
+  EXPECT_EQ(tracker.failed_first(), 2u);
+  EXPECT_EQ(tracker.failed_last(), 2u);
+  EXPECT_EQ(tracker.failure().message(), "lower");
+}
+
+// Appenders' replicate calls fail in any order: a waiter at 4, beyond a
+// lower failure at 3 that arrives after one at 5, must return (this hung
+// StoreReplicationTest.ConcurrentAppendsDuringRoleFlips when only the
+// first failure was kept).
+TEST(CommitTracker, ALowerFailureAfterAHigherOneWakesTheWaitersBetween) {
+  CommitTracker tracker;
+  tracker.Acknowledge(1, 2);
+  tracker.Publish(2);
+  tracker.Fail(5, 5, absl::UnavailableError("five"));
+  tracker.Acknowledge(4, 4);
+  std::thread waiter([&] {
+    absl::Status s = tracker.Wait(4);
+    EXPECT_FALSE(s.ok());
+    EXPECT_EQ(s.message(), "three");
+  });
+  tracker.Fail(3, 3, absl::UnavailableError("three"));
+  waiter.join();
+  EXPECT_EQ(tracker.Acknowledge(3, 3), 2u);  // never passes the failure
+}
+
+TEST(CommitTracker, AFailureOfAcknowledgedPositionsIsIgnored) {
+  CommitTracker tracker;
+  EXPECT_EQ(tracker.Acknowledge(1, 4), 4u);
+  tracker.Fail(2, 3, absl::UnavailableError("overlap"));
+  EXPECT_EQ(tracker.failed_first(), 0u);
+  tracker.Fail(3, 6, absl::UnavailableError("partly"));
+  EXPECT_EQ(tracker.failed_first(), 5u);
+  EXPECT_EQ(tracker.failed_last(), 6u);
 }
 
 TEST(CommitTracker, WaitReturnsOncePublishedCoversThePosition) {

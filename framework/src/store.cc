@@ -350,7 +350,8 @@ struct Store::Impl {
   // they have returned from storage and from replicate. pause_writes stops
   // admitting and waits for `writers` to reach 0; role_changed restarts
   // commit tracking; the tail worker offers a new primary's uncommitted
-  // tail to replicate once writes resume.
+  // tail to replicate once writes resume, and appends are admitted only
+  // once it has taken that tail.
   // std primitives, not absl::Mutex::Await: ThreadSanitizer sees through
   // them (Debian's Abseil is not instrumented).
   std::mutex gate_mu;
@@ -670,7 +671,11 @@ struct Store::Impl {
   absl::Status AdmitWrite(std::string_view what) {
     {
       std::unique_lock<std::mutex> lock(gate_mu);
-      gate_changed.wait(lock, [this] { return pauses == 0 || closing; });
+      // After a role change to primary, the tail thread takes the old tail
+      // first: an append admitted before it would wait for that tail, and
+      // the next pause would wait for the append, so neither could end.
+      gate_changed.wait(
+          lock, [this] { return (pauses == 0 && !tail_pending) || closing; });
       if (closing) {
         return MakeStatus(
             CAIRN_E_CLOSED,
@@ -758,13 +763,12 @@ struct Store::Impl {
       return;
     }
     impl->tracker->Reset(state->committed);
-    if (role != CAIRN_ROLE_REPLICA) {
-      {
-        std::lock_guard<std::mutex> lock(impl->gate_mu);
-        impl->tail_pending = true;
-      }
-      impl->gate_changed.notify_all();
+    {
+      // A replica commits nothing itself (writes are refused at the gate).
+      std::lock_guard<std::mutex> lock(impl->gate_mu);
+      impl->tail_pending = role != CAIRN_ROLE_REPLICA;
     }
+    impl->gate_changed.notify_all();
   }
 
   // Host commit: the thread that replicates and commits a new primary's
@@ -789,7 +793,6 @@ struct Store::Impl {
   // (host commit; the caller counts as a writer). Logged on failure: the
   // store then refuses writes until the next role change or reopen.
   void CommitTail(const char* what) {
-    if (re->role(replication) == CAIRN_ROLE_REPLICA) return;
     absl::StatusOr<cairn_log_state> state;
     uint64_t generation = 0;
     {
@@ -806,6 +809,15 @@ struct Store::Impl {
       return;
     }
     if (state->written <= state->committed) return;
+    if (re->role(replication) == CAIRN_ROLE_REPLICA) {
+      // Deposed again before the tail was offered. Appends admitted after
+      // the role change wrote beyond it and wait for it to commit; they
+      // must learn NOT_LEADER now, since the next role change pauses
+      // writes and so waits for them to return.
+      tracker->Fail(state->committed + 1, state->written,
+                    NotLeader(what, /*stored=*/true), generation);
+      return;
+    }
     absl::Status s = ReplicateAndCommit(
         state->committed + 1, state->written,
         [what] { return std::string(what); }, generation);
