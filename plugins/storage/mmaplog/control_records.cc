@@ -161,7 +161,12 @@ void Log::ApplyControl(Segment* segment, uint32_t offset,
   }
   {
     std::lock_guard<std::mutex> lk(state_mu_);
-    control_applied_ = std::max(control_applied_, h.position);
+    // Taken in already: recovery rescans what a checkpoint's control state
+    // covers (records after its cut written before it was encoded, and a
+    // sealed last segment). Applying one again would be wrong, not only
+    // redundant: a snapshot delete would remove a later save.
+    if (h.position <= control_applied_) return;
+    control_applied_ = h.position;
     if (h.kind == kKindEpoch) {
       // The epoch list follows the written log (apply_log and begin_epoch
       // check new records against it).
@@ -171,10 +176,6 @@ void Log::ApplyControl(Segment* segment, uint32_t offset,
     if (h.kind != kKindDeleteTo && h.kind != kKindSnapshotSave &&
         h.kind != kKindSnapshotDelete) {
       return;
-    }
-    if (!pending_controls_.empty() &&
-        pending_controls_.back().first >= h.position) {
-      return;  // queued already (a checkpoint's queue replayed over)
     }
     pending_controls_.emplace_back(h.position,
                                    MakeLocation(segment->number, offset));
@@ -294,7 +295,10 @@ absl::Status Log::PrepareControlRecords() {
   const uint64_t written = watermark_.load(std::memory_order_acquire);
   {
     std::lock_guard<std::mutex> lk(state_mu_);
-    if (control_applied_ <= written) return absl::OkStatus();
+    if (control_applied_ <= written) {
+      ApplyCheckpointDeletesLocked();
+      return absl::OkStatus();
+    }
     recovery_.control_state_rebuilt =
         "the checkpoint's control state includes the control record at "
         "position " +
@@ -306,6 +310,17 @@ absl::Status Log::PrepareControlRecords() {
   return RebuildControlState();
 }
 
+void Log::ApplyCheckpointDeletesLocked() {
+  for (const auto& [name, revision] : checkpoint_deletes_) {
+    StreamState* st = streams_.Find(name);
+    if (st == nullptr) continue;  // cut by a truncation since
+    const uint64_t d = std::min(revision, st->head());
+    if (d > st->deleted_to.load()) st->deleted_to.store(d);
+    any_deletes_.store(true);
+  }
+  checkpoint_deletes_.clear();
+}
+
 absl::Status Log::RebuildControlState() {
   {
     std::lock_guard<std::mutex> lk(state_mu_);
@@ -314,6 +329,7 @@ absl::Status Log::RebuildControlState() {
     // Epochs whose EPOCH record retention removed (retention.state) stay.
     epochs_ = retired_epochs_;
     control_applied_ = 0;
+    checkpoint_deletes_.clear();
     pending_controls_.clear();
     pending_controls_any_.store(false, std::memory_order_release);
     const uint64_t ordinals = stream_count_.load();
@@ -1035,11 +1051,10 @@ bool Log::DecodeControlState(std::string_view bytes) {
     std::string_view name;
     uint64_t d;
     if (!in.Name(&name) || !in.Get(&d)) return false;
-    if (StreamState* st = streams_.Find(name)) {
-      d = std::min(d, st->head());
-      if (d > st->deleted_to.load()) st->deleted_to.store(d);
-      any_deletes_.store(true);
-    }
+    // Not applied yet: the state was encoded after the cut was chosen, so
+    // it may name revisions (and streams) only the scan after the cut
+    // brings back, and the scan skips the records it covers.
+    checkpoint_deletes_.emplace_back(std::string(name), d);
   }
   if (!in.Get(&n)) return false;
   for (uint64_t i = 0; i < n; ++i) {

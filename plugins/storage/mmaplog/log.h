@@ -517,6 +517,9 @@ class Log {
   // an older store): after the log lost records the state includes, e.g.
   // a truncation. No control write may run beside it.
   absl::Status RebuildControlState();
+  // Applies checkpoint_deletes_ (capped at each stream's head) and clears
+  // them; state_mu_ held.
+  void ApplyCheckpointDeletesLocked();
   // At open, once appends work: turns a store's deletes.log and the files
   // in snapshots/ (from before control records) into records, then removes
   // them. Crash-safe: records are durable before anything is removed, and a
@@ -757,8 +760,15 @@ class Log {
   // open (CarryForwardControlRecords; a stream missing here is carried).
   std::map<std::string, uint64_t, std::less<>> last_delete_at_;
   // The position of the last control record taken in (ApplyControl),
-  // applied or queued.
+  // applied or queued. Control records are taken in in position order, so
+  // every one at or below it is reflected already (a checkpoint's state
+  // covers them; recovery's scan skips them).
   uint64_t control_applied_ = 0;
+  // A checkpoint's deleted-to values (stream, revision), applied once
+  // recovery's scan has made every stream they name (a stream created after
+  // the checkpoint's cut is not known while it is decoded). Guarded by
+  // state_mu_; cleared by RebuildControlState.
+  std::vector<std::pair<std::string, uint64_t>> checkpoint_deletes_;
   // Control records written but not yet committed, in position order:
   // (position, location). Guarded by state_mu_; pending_controls_any_ says
   // whether it is non-empty without the lock.
