@@ -151,11 +151,21 @@ class OptionClusterHarness : public ClusterHarness {
           node.options.push_back(kv);
         }
       }
+      // Nodes never share a folder: each path option is a fresh one per
+      // node, inside the folder given with --option if there is one.
       for (const OptionInfo& o : target_.plugin->options()) {
-        if (o.type == CAIRN_OPT_PATH && !target_.HasOption(o.key)) {
-          node.folders.push_back(std::make_unique<TempDir>());
-          node.options.emplace_back(o.key, node.folders.back()->path());
+        if (o.type != CAIRN_OPT_PATH) continue;
+        std::string parent;
+        for (auto it = node.options.begin(); it != node.options.end();) {
+          if (it->first == o.key) {
+            parent = it->second;
+            it = node.options.erase(it);
+          } else {
+            ++it;
+          }
         }
+        node.folders.push_back(std::make_unique<TempDir>(parent));
+        node.options.emplace_back(o.key, node.folders.back()->path());
       }
       node.options.emplace_back(kNodeIdOption, node.id);
       node.options.emplace_back(kListenOption, node.listen);
@@ -321,6 +331,35 @@ class ReplicationCluster : public ::testing::TestWithParam<Target> {
     return st;
   }
 
+  // Waits (at most kWaitLimit each) until every running replica has
+  // committed `out`, so that any of them may be promoted.
+  void WaitForReplicas(const AppendOutcome& out) {
+    for (int i = 1; i < kNodes; ++i) {
+      ClusterNode replica = N(i);
+      if (replica.replication == nullptr) continue;
+      uint64_t watermark = 0;
+      cairn_status st = replica.storage_api->wait_commit(
+          replica.storage, out.result.last_position - 1,
+          std::chrono::milliseconds(kWaitLimit).count(), &watermark,
+          error_.get());
+      ASSERT_EQ(st, CAIRN_OK)
+          << "replica " << cluster_->NodeId(i) << " did not commit position "
+          << out.result.last_position << " within 10 s: "
+          << Describe(st, error_.message);
+    }
+  }
+
+  uint64_t Written(int i) {
+    cairn_log_state state{};
+    state.size = sizeof(state);
+    ClusterNode node = N(i);
+    ErrorBuffer e;
+    cairn_status st = node.storage_api->log_state(node.storage, &state,
+                                                  e.get());
+    EXPECT_EQ(st, CAIRN_OK) << Describe(st, e.message);
+    return state.written;
+  }
+
   // The events of `stream` node i has written (read_log: committed or not).
   size_t Holds(int i, const std::string& stream) {
     ClusterNode node = N(i);
@@ -417,11 +456,29 @@ TEST_P(ReplicationCluster, AcknowledgedRecordsOutliveThePrimary) {
       << ", " << out.result.last_position
       << ") answered OK, but when the primary stopped right after, no "
          "replica held the 5 events (" << seen << ")";
-  int promoted = PromoteOneOf({1, 2});
-  if (promoted < 0) return;
-  EXPECT_EQ(Holds(promoted, "acked"), 5u)
-      << kRuleAckedIsDurable << ": node " << cluster_->NodeId(promoted)
-      << " accepted promote without the acknowledged events";
+}
+
+// promote refuses a node that lacks acknowledged records a running peer
+// holds (cairn/plugin.h, promote): promoting it would drop them.
+TEST_P(ReplicationCluster, PromoteRefusesANodeThatLacksAcknowledgedRecords) {
+  ASSERT_TRUE(cluster_->Kill(1).ok());
+  AppendOutcome out = Write(0, "acked", 3);
+  ASSERT_EQ(out.code, CAIRN_OK) << out.message;
+  ASSERT_EQ(Replicate(0, out), CAIRN_OK)
+      << "two of three nodes run: " << error_.message;
+  WaitForReplicas(out);
+  ASSERT_TRUE(cluster_->Kill(0).ok());
+  absl::Status s = cluster_->Reopen(1, /*as_primary=*/false);
+  if (absl::IsUnimplemented(s)) GTEST_SKIP() << s.message();
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_EQ(Holds(1, "acked"), 0u) << "node n1 was down while they shipped";
+  ClusterNode behind = N(1);
+  cairn_status st =
+      behind.replication_api->promote(behind.replication, error_.get());
+  EXPECT_EQ(st, CAIRN_E_FAILED_PRECONDITION)
+      << kRuleAckedIsDurable << ": promote on node " << cluster_->NodeId(1)
+      << ", which lacks 3 acknowledged events node " << cluster_->NodeId(2)
+      << " holds: " << Describe(st, error_.message);
 }
 
 // A primary restarted with the epoch it led before a failover cannot write
@@ -431,6 +488,7 @@ TEST_P(ReplicationCluster, AStalePrimaryCannotWriteToTheNewGroup) {
   AppendOutcome before = Write(0, "before", 2);
   ASSERT_EQ(before.code, CAIRN_OK) << before.message;
   ASSERT_EQ(Replicate(0, before), CAIRN_OK) << error_.message;
+  WaitForReplicas(before);
   ASSERT_TRUE(cluster_->Kill(0).ok());
   int promoted = PromoteOneOf({1, 2});
   ASSERT_GE(promoted, 0);
@@ -472,6 +530,7 @@ TEST_P(ReplicationCluster, ADeposedPrimaryAnswersNotLeader) {
   AppendOutcome before = Write(0, "before", 2);
   ASSERT_EQ(before.code, CAIRN_OK) << before.message;
   ASSERT_EQ(Replicate(0, before), CAIRN_OK) << error_.message;
+  WaitForReplicas(before);
   int promoted = PromoteOneOf({1, 2});
   ASSERT_GE(promoted, 0);
   const cairn_leader_info now = Leader(promoted);
@@ -505,10 +564,12 @@ TEST_P(ReplicationCluster, ADeposedPrimarysTailIsDroppedWhenItRejoins) {
   AppendOutcome before = Write(0, "before", 2);
   ASSERT_EQ(before.code, CAIRN_OK) << before.message;
   ASSERT_EQ(Replicate(0, before), CAIRN_OK) << error_.message;
+  WaitForReplicas(before);
   ASSERT_TRUE(cluster_->Kill(0).ok());
   // What a primary that crashed between storing and shipping leaves.
   AppendOutcome tail = Write(0, "unacknowledged-tail", 3);
   ASSERT_EQ(tail.code, CAIRN_OK) << tail.message;
+  const uint64_t old_end = Written(0);
   int promoted = PromoteOneOf({1, 2});
   ASSERT_GE(promoted, 0);
   AppendOutcome fresh = Write(promoted, "new-epoch", 1);
@@ -517,7 +578,11 @@ TEST_P(ReplicationCluster, ADeposedPrimarysTailIsDroppedWhenItRejoins) {
   absl::Status s = cluster_->Reopen(0, /*as_primary=*/false);
   if (absl::IsUnimplemented(s)) GTEST_SKIP() << s.message();
   ASSERT_TRUE(s.ok()) << s;
-  AppendOutcome after = Write(promoted, "after-rejoin", 1);
+  // Past the end of n0's own log, so that n0 committing it shows it
+  // follows the new primary (its old watermark cannot pass for it).
+  const uint64_t new_end = Written(promoted);
+  AppendOutcome after = Write(
+      promoted, "after-rejoin", old_end >= new_end ? old_end - new_end + 1 : 1);
   ASSERT_EQ(after.code, CAIRN_OK) << after.message;
   ASSERT_EQ(Replicate(promoted, after), CAIRN_OK) << error_.message;
   ClusterNode old = N(0);
