@@ -107,10 +107,8 @@ absl::StatusOr<uint16_t> FreeLoopbackPort() {
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t length = sizeof(address);
   uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) ==
-          0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) ==
-          0) {
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
     port = ntohs(address.sin_port);
   }
   ::close(fd);
@@ -130,8 +128,9 @@ class OptionClusterHarness : public ClusterHarness {
     storage_api_ = MemoryStorageApi();
     api_ = target_.plugin->replication();
     if (storage_api_ == nullptr || api_ == nullptr) {
-      return absl::InternalError("the memory storage or the plugin's "
-                                 "replication table is missing");
+      return absl::InternalError(
+          "the memory storage or the plugin's "
+          "replication table is missing");
     }
     nodes_ = std::vector<Member>(count);
     std::string peers;
@@ -176,8 +175,8 @@ class OptionClusterHarness : public ClusterHarness {
       cairn_status st =
           storage_api_->open(&storage_options, &node.storage, error.get());
       if (st != CAIRN_OK) {
-        return absl::InternalError(absl::StrCat(
-            "memory storage open: ", Describe(st, error.message)));
+        return absl::InternalError(
+            absl::StrCat("memory storage open: ", Describe(st, error.message)));
       }
     }
     // Replicas first, so the primary finds them listening.
@@ -236,8 +235,8 @@ class OptionClusterHarness : public ClusterHarness {
   struct Host {
     std::mutex mu;
     std::condition_variable changed;
-    cairn_replication_host table{sizeof(cairn_replication_host), this,
-                                 &Pause, &Resume, &RoleChanged};
+    cairn_replication_host table{sizeof(cairn_replication_host), this, &Pause,
+                                 &Resume, &RoleChanged};
     static cairn_status Pause(void*, cairn_error*) { return CAIRN_OK; }
     static void Resume(void*) {}
     static void RoleChanged(void* context, uint32_t, uint64_t) {
@@ -270,9 +269,9 @@ class OptionClusterHarness : public ClusterHarness {
     cairn_status st = api_->open(&options, storage_api_, node.storage,
                                  &node.host.table, &replication, error.get());
     if (st != CAIRN_OK) {
-      return absl::InternalError(
-          absl::StrCat("node ", node.id, " (", as_primary ? "primary" : "replica",
-                       ") open failed: ", Describe(st, error.message)));
+      return absl::InternalError(absl::StrCat(
+          "node ", node.id, " (", as_primary ? "primary" : "replica",
+          ") open failed: ", Describe(st, error.message)));
     }
     std::lock_guard<std::mutex> lock(node.host.mu);
     node.replication = replication;
@@ -344,8 +343,8 @@ class ReplicationCluster : public ::testing::TestWithParam<Target> {
           error_.get());
       ASSERT_EQ(st, CAIRN_OK)
           << "replica " << cluster_->NodeId(i) << " did not commit position "
-          << out.result.last_position << " within 10 s: "
-          << Describe(st, error_.message);
+          << out.result.last_position
+          << " within 10 s: " << Describe(st, error_.message);
     }
   }
 
@@ -354,8 +353,8 @@ class ReplicationCluster : public ::testing::TestWithParam<Target> {
     state.size = sizeof(state);
     ClusterNode node = N(i);
     ErrorBuffer e;
-    cairn_status st = node.storage_api->log_state(node.storage, &state,
-                                                  e.get());
+    cairn_status st =
+        node.storage_api->log_state(node.storage, &state, e.get());
     EXPECT_EQ(st, CAIRN_OK) << Describe(st, e.message);
     return state.written;
   }
@@ -379,8 +378,8 @@ class ReplicationCluster : public ::testing::TestWithParam<Target> {
     std::string refusals;
     for (int i : candidates) {
       ClusterNode node = N(i);
-      cairn_status st = node.replication_api->promote(node.replication,
-                                                      error_.get());
+      cairn_status st =
+          node.replication_api->promote(node.replication, error_.get());
       if (st == CAIRN_OK) return i;
       absl::StrAppend(&refusals, " node ", cluster_->NodeId(i), ": ",
                       Describe(st, error_.message), ";");
@@ -424,8 +423,8 @@ TEST_P(ReplicationCluster, ReplicasHoldWhatThePrimaryAcknowledged) {
         std::chrono::milliseconds(kWaitLimit).count(), &watermark,
         error_.get());
     ASSERT_EQ(st, CAIRN_OK) << "replica " << i << " did not receive position "
-                            << out.result.last_position << " within 10 s: "
-                            << Describe(st, error_.message);
+                            << out.result.last_position
+                            << " within 10 s: " << Describe(st, error_.message);
     std::vector<ReadEvent> got;
     ASSERT_EQ(ReadAllFrom(replica.storage_api, replica.storage, 0,
                           CAIRN_MAX_REVISION, true, &got, &message),
@@ -455,7 +454,8 @@ TEST_P(ReplicationCluster, AcknowledgedRecordsOutliveThePrimary) {
       << kRuleAckedIsDurable << ": replicate(" << out.result.first_position
       << ", " << out.result.last_position
       << ") answered OK, but when the primary stopped right after, no "
-         "replica held the 5 events (" << seen << ")";
+         "replica held the 5 events ("
+      << seen << ")";
 }
 
 // promote refuses a node that lacks acknowledged records a running peer
@@ -542,8 +542,8 @@ TEST_P(ReplicationCluster, ADeposedPrimaryAnswersNotLeader) {
   EXPECT_EQ(old.replication_api->role(old.replication), CAIRN_ROLE_REPLICA)
       << kRuleDeposedNotLeader;
   cairn_leader_info seen = Leader(0);
-  EXPECT_EQ(seen.known, 1u) << kRuleDeposedNotLeader
-                            << ": the deposed node knows no leader";
+  EXPECT_EQ(seen.known, 1u)
+      << kRuleDeposedNotLeader << ": the deposed node knows no leader";
   EXPECT_EQ(std::string(seen.node), cluster_->NodeId(promoted))
       << kRuleDeposedNotLeader << ": leader() on the deposed node";
   EXPECT_GE(seen.epoch, now.epoch)
@@ -581,8 +581,8 @@ TEST_P(ReplicationCluster, ADeposedPrimarysTailIsDroppedWhenItRejoins) {
   // Past the end of n0's own log, so that n0 committing it shows it
   // follows the new primary (its old watermark cannot pass for it).
   const uint64_t new_end = Written(promoted);
-  AppendOutcome after = Write(
-      promoted, "after-rejoin", old_end >= new_end ? old_end - new_end + 1 : 1);
+  AppendOutcome after = Write(promoted, "after-rejoin",
+                              old_end >= new_end ? old_end - new_end + 1 : 1);
   ASSERT_EQ(after.code, CAIRN_OK) << after.message;
   ASSERT_EQ(Replicate(promoted, after), CAIRN_OK) << error_.message;
   ClusterNode old = N(0);
@@ -593,8 +593,8 @@ TEST_P(ReplicationCluster, ADeposedPrimarysTailIsDroppedWhenItRejoins) {
   ASSERT_EQ(st, CAIRN_OK)
       << kRuleDeposedNotLeader << ": node " << cluster_->NodeId(0)
       << " rejoined as a replica but did not commit position "
-      << after.result.last_position << " of the new primary within 10 s: "
-      << Describe(st, error_.message);
+      << after.result.last_position
+      << " of the new primary within 10 s: " << Describe(st, error_.message);
   EXPECT_EQ(Holds(0, "unacknowledged-tail"), 0u)
       << kRuleDeposedNotLeader << ": node " << cluster_->NodeId(0)
       << " kept its unacknowledged tail after rejoining";
@@ -603,10 +603,12 @@ TEST_P(ReplicationCluster, ADeposedPrimarysTailIsDroppedWhenItRejoins) {
   ClusterNode leader = N(promoted);
   ASSERT_EQ(ReadLogFrom(old.storage_api, old.storage, 0,
                         after.result.last_position, &mine, &message),
-            CAIRN_OK) << message;
+            CAIRN_OK)
+      << message;
   ASSERT_EQ(ReadLogFrom(leader.storage_api, leader.storage, 0,
                         after.result.last_position, &theirs, &message),
-            CAIRN_OK) << message;
+            CAIRN_OK)
+      << message;
   EXPECT_TRUE(mine == theirs)
       << kRuleDeposedNotLeader << ": after rejoining, node "
       << cluster_->NodeId(0) << "'s log (" << mine.size()
@@ -630,9 +632,8 @@ std::unique_ptr<ClusterHarness> MakeClusterHarness(const Target& target,
   }
   std::string missing = MissingClusterOptions(target);
   if (!missing.empty()) {
-    *why_not = absl::StrCat(
-        "the cluster options of docs/plugins.md (missing ", missing,
-        ") or a registered ClusterHarness");
+    *why_not = absl::StrCat("the cluster options of docs/plugins.md (missing ",
+                            missing, ") or a registered ClusterHarness");
     return nullptr;
   }
   return std::make_unique<OptionClusterHarness>(target);
