@@ -44,16 +44,14 @@ class ClusterHarness {
   virtual void Stop() = 0;
   // Opens a killed node's replication again over its storage and state, as
   // a restart with the node's options would, asking for the primary role
-  // (as_primary) or a replica's. Default: Unimplemented (the cases that
-  // need it are skipped).
-  virtual absl::Status Reopen(int index, bool as_primary);
-  // The node id node `index` was given (what leader() names); default "".
-  virtual std::string NodeId(int index);
-  // Waits, at most `limit`, until node `index`'s role() is not `role`,
-  // waking on the plugin's role_changed calls. False on timeout (and by
-  // default: the harness cannot wait).
+  // (as_primary) or a replica's.
+  virtual absl::Status Reopen(int index, bool as_primary) = 0;
+  // The node id node `index` was given (what leader() names).
+  virtual std::string NodeId(int index) = 0;
+  // Waits, at most `limit`, until node `index`'s role() is not `role`
+  // (woken by the plugin's role_changed calls). False on timeout.
   virtual bool WaitUntilRoleIsNot(int index, uint32_t role,
-                                  std::chrono::milliseconds limit);
+                                  std::chrono::milliseconds limit) = 0;
 };
 
 using ClusterHarnessFactory =
