@@ -5,44 +5,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstring>
-#include <map>
-#include <mutex>
-#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "storage_suite.h"
 
-// The memory storage plugin, linked in as a built-in: the storage the
-// single-node replication tests run over.
-extern "C" cairn_status cairn_builtin_storage_memory(
-    const cairn_host_offer*, const cairn_plugin_descriptor**, cairn_error*);
-
 namespace cairn::conformance {
 namespace {
-
-std::mutex& HarnessMu() {
-  static std::mutex mu;
-  return mu;
-}
-std::map<std::string, ClusterHarnessFactory>& Harnesses() {
-  static std::map<std::string, ClusterHarnessFactory> harnesses;
-  return harnesses;
-}
-
-const cairn_storage_api* MemoryStorageApi() {
-  cairn_host_offer offer{};
-  offer.size = sizeof(offer);
-  offer.abi_major_min = CAIRN_ABI_MAJOR;
-  offer.abi_major_max = CAIRN_ABI_MAJOR;
-  offer.abi_minor = CAIRN_ABI_MINOR;
-  const cairn_plugin_descriptor* d = nullptr;
-  ErrorBuffer error;
-  if (cairn_builtin_storage_memory(&offer, &d, error.get()) != CAIRN_OK) {
-    return nullptr;
-  }
-  return static_cast<const cairn_storage_api*>(d->table);
-}
 
 class ReplicationConformance : public ::testing::TestWithParam<Target> {
  protected:
@@ -190,65 +159,7 @@ TEST_P(ReplicationConformance, StatsSucceed) {
   EXPECT_EQ(st, CAIRN_OK) << Describe(st, error_.message);
 }
 
-// Multi-node: the primary's log reaches every replica after replicate().
-TEST_P(ReplicationConformance, ReplicasHoldWhatThePrimaryAcknowledged) {
-  if (!GetParam().Has(CAIRN_CAP_MULTI_NODE)) {
-    GTEST_SKIP() << NoteSkip("CAIRN_CAP_MULTI_NODE", "replication to peers");
-  }
-  ClusterHarnessFactory factory;
-  {
-    std::lock_guard<std::mutex> lock(HarnessMu());
-    auto it = Harnesses().find(GetParam().plugin->name());
-    if (it != Harnesses().end()) factory = it->second;
-  }
-  if (!factory) {
-    GTEST_SKIP() << NoteSkip(
-        "a cluster harness (RegisterClusterHarness) for this multi-node plugin",
-        "replication to peers");
-  }
-  std::unique_ptr<ClusterHarness> cluster = factory(GetParam());
-  ASSERT_TRUE(cluster->Start(3).ok());
-  ClusterNode primary = cluster->Node(0);
-  AppendOutcome out = AppendTo(primary.storage_api, primary.storage, "cluster",
-                               Any(), Events(5));
-  ASSERT_EQ(out.code, CAIRN_OK) << out.message;
-  ASSERT_EQ(primary.replication_api->replicate(
-                primary.replication, out.result.first_position,
-                out.result.last_position, error_.get()),
-            CAIRN_OK)
-      << error_.message;
-  std::vector<ReadEvent> expected;
-  std::string message;
-  ASSERT_EQ(ReadAllFrom(primary.storage_api, primary.storage, 0,
-                        CAIRN_MAX_REVISION, true, &expected, &message),
-            CAIRN_OK);
-  for (int i = 1; i < 3; ++i) {
-    ClusterNode replica = cluster->Node(i);
-    // Replicas may trail the acknowledgement rule (a quorum); wait on the
-    // replica's commit, not by polling.
-    uint64_t watermark = 0;
-    cairn_status st = replica.storage_api->wait_commit(
-        replica.storage, out.result.last_position - 1, 10000, &watermark,
-        error_.get());
-    ASSERT_EQ(st, CAIRN_OK) << "replica " << i << " did not receive position "
-                            << out.result.last_position << " within 10 s: "
-                            << Describe(st, error_.message);
-    std::vector<ReadEvent> got;
-    ASSERT_EQ(ReadAllFrom(replica.storage_api, replica.storage, 0,
-                          CAIRN_MAX_REVISION, true, &got, &message),
-              CAIRN_OK);
-    EXPECT_EQ(got, expected) << "replica " << i;
-  }
-  cluster->Stop();
-}
-
 }  // namespace
-
-void RegisterClusterHarness(const std::string& plugin_name,
-                            ClusterHarnessFactory factory) {
-  std::lock_guard<std::mutex> lock(HarnessMu());
-  Harnesses()[plugin_name] = std::move(factory);
-}
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ReplicationConformance);
 INSTANTIATE_TEST_SUITE_P(

@@ -102,6 +102,20 @@ inline constexpr char kRuleTruncateKeepsCommitted[] =
 inline constexpr char kRuleEpochEnd[] =
     "epoch-end-is-the-last-record-of-the-epoch";
 
+// A replication group (conformance/replication_cluster_cases.cc): one rule
+// per behaviour a broken fixture (conformance/fixtures) breaks.
+// Positions replicate acknowledged are held by a replica: they outlive the
+// primary.
+inline constexpr char kRuleAckedIsDurable[] =
+    "acknowledged-means-durable-on-the-rule";
+// A node that has seen epoch N takes no records from a primary of an older
+// epoch.
+inline constexpr char kRuleOlderEpochRefused[] = "older-epoch-refused";
+// A primary deposed by another node's promote answers NOT_LEADER, names the
+// new leader, and drops its unacknowledged tail when it rejoins.
+inline constexpr char kRuleDeposedNotLeader[] =
+    "deposed-primary-answers-not-leader";
+
 // Every rule phrase above, for the runner's output: a failure whose message
 // holds one is printed under that rule.
 inline constexpr const char* kAllRules[] = {
@@ -135,6 +149,9 @@ inline constexpr const char* kAllRules[] = {
     kRuleTruncateLeavesNoStaleIndex,
     kRuleTruncateKeepsCommitted,
     kRuleEpochEnd,
+    kRuleAckedIsDurable,
+    kRuleOlderEpochRefused,
+    kRuleDeposedNotLeader,
 };
 
 // The rule a failure broke, as the runner prints it: the first rule phrase
