@@ -477,7 +477,12 @@ public sealed unsafe class EmbeddedStore : ICairnStore
     {
         if (status == 0) return;
         string text = Marshal.PtrToStringUTF8((IntPtr)message) ?? "";
-        throw new CairnException((CairnStatus)status, text.Length > 0 ? text : ((CairnStatus)status).ToString());
+        if (text.Length == 0) text = ((CairnStatus)status).ToString();
+        // libcairn-c 1.1 hands over the code and message only: the message
+        // names the leader ("the leader is node 'a' at host:port (epoch 3)"),
+        // the exception carries no structured hint.
+        if (status == (int)CairnStatus.NotLeader) throw new CairnNotLeaderException(text, null);
+        throw new CairnException((CairnStatus)status, text);
     }
 
     private static CairnBytes View(byte* data, int length) => new() { Data = data, Size = (nuint)length };
