@@ -169,6 +169,7 @@ public sealed class ReconnectingRemoteStore : ICairnStore
     private async Task<T> FollowLeader<T>(Func<RemoteStore, Task<T>> operation)
     {
         Stopwatch? clock = null;
+        bool last = false;  // the pause ran to the end of the budget
         for (int attempt = 0;; attempt++)
         {
             RemoteStore? used = null;
@@ -183,7 +184,7 @@ public sealed class ReconnectingRemoteStore : ICairnStore
             catch (CairnNotLeaderException ex)
             {
                 clock ??= Stopwatch.StartNew();
-                if (attempt >= _settings.LeaderRetries || clock.Elapsed >= _settings.LeaderRetryWindow)
+                if (last || attempt >= _settings.LeaderRetries || clock.Elapsed >= _settings.LeaderRetryWindow)
                 {
                     throw new CairnNotLeaderException(
                         $"{ex.StoreMessage} (gave up after {attempt} {(attempt == 1 ? "retry" : "retries")} " +
@@ -194,7 +195,8 @@ public sealed class ReconnectingRemoteStore : ICairnStore
                 if (pause > TimeSpan.Zero)
                 {
                     var left = _settings.LeaderRetryWindow - clock.Elapsed;
-                    if (left > TimeSpan.Zero) await Task.Delay(pause < left ? pause : left).ConfigureAwait(false);
+                    last = pause >= left;
+                    if (left > TimeSpan.Zero) await Task.Delay(last ? left : pause).ConfigureAwait(false);
                 }
             }
         }
