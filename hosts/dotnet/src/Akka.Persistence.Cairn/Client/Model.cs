@@ -50,7 +50,7 @@ public sealed record LeaderHint(bool Known, string Node, string Address, ulong E
 /// <summary>A write refused with <see cref="CairnStatus.NotLeader"/>: the
 /// node is not its replica group's primary. <see cref="Leader"/> names the
 /// node that is, as far as the refusing node knows; null when it said nothing
-/// (the embedded store's C API carries no hint, only the message).</summary>
+/// (embedded, with a libcairn-c older than C API 1.2).</summary>
 public sealed class CairnNotLeaderException : CairnException
 {
     public CairnNotLeaderException(string message, LeaderHint? leader)
