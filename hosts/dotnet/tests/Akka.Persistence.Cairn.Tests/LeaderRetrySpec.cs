@@ -20,9 +20,11 @@ internal sealed class FakeNode : IDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
-    private readonly Func<P.AppendRequest, P.Response> _onAppend;
+    private readonly Func<P.AppendRequest, P.Response?> _onAppend;
 
-    public FakeNode(Func<P.AppendRequest, P.Response> onAppend)
+    /// <summary><paramref name="onAppend"/> answers an append; null: the
+    /// node closes the connection without answering.</summary>
+    public FakeNode(Func<P.AppendRequest, P.Response?> onAppend)
     {
         _onAppend = onAppend;
         _listener.Start();
@@ -74,7 +76,7 @@ internal sealed class FakeNode : IDisposable
                 var body = new byte[BinaryPrimitives.ReadUInt32BigEndian(header)];
                 await stream.ReadExactlyAsync(body, _stop.Token);
                 var request = P.Request.Parser.ParseFrom(body);
-                P.Response response;
+                P.Response? response;
                 switch (request.BodyCase)
                 {
                     case P.Request.BodyOneofCase.Hello:
@@ -83,6 +85,7 @@ internal sealed class FakeNode : IDisposable
                     case P.Request.BodyOneofCase.Append:
                         Appends.Enqueue(request.Append);
                         response = _onAppend(request.Append);
+                        if (response == null) return;
                         break;
                     default:
                         response = new P.Response
@@ -191,6 +194,34 @@ public sealed class LeaderRetrySpec
 
         Assert.Equal(2, electing.Appends.Count);
         Assert.Contains("gave up after 1 retry", ex.Message);
+    }
+
+    [Fact]
+    public async Task An_append_whose_connection_breaks_is_sent_again_with_its_key()
+    {
+        int seen = 0;
+        using var node = new FakeNode(_ => Interlocked.Increment(ref seen) == 1 ? null : FakeNode.Appended(1));
+        using var store = Store($"\"{node.Address}\"");
+
+        var result = await store.AppendAsync("s", ExpectedRevision.NoStream, OneEvent);
+
+        Assert.Equal(1UL, result.LastRevision);
+        Assert.Equal(2, node.Appends.Count);
+        Assert.Single(node.Appends.Select(a => a.IdempotencyKey).Distinct());
+    }
+
+    [Fact]
+    public async Task Lost_connections_are_retried_within_leader_retries_and_then_reported()
+    {
+        using var node = new FakeNode(_ => null);
+        using var store = Store($"\"{node.Address}\"", ", leader-retries = 2");
+
+        var ex = await Assert.ThrowsAsync<CairnException>(
+            () => store.AppendAsync("s", ExpectedRevision.Any, OneEvent));
+
+        Assert.Equal(CairnStatus.Io, ex.Status);
+        Assert.Contains("gave up after 2 retries", ex.Message);
+        Assert.Equal(3, node.Appends.Count);
     }
 
     [Fact]

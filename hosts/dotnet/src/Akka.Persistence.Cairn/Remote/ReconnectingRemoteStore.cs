@@ -9,10 +9,12 @@ namespace Akka.Persistence.Cairn.Remote;
 /// opens a new connection when the old one has broken. Creating it connects
 /// nothing (the journal's constructor runs on a dispatcher thread, which must
 /// never wait on the network); the first operation starts the connection and
-/// awaits it. The call that meets a break fails (its outcome is unknown to the
-/// client, so it is not retried), and the next call connects again. Open
-/// subscriptions end with the connection; their queries fail and are restarted
-/// by their owners.
+/// awaits it. An append whose connection breaks is sent again on a new one
+/// with the same idempotency key (within the retry bounds below; the server
+/// answers a key it has seen with the original result); any other call that
+/// meets a break fails (its outcome is unknown to the client), and the next
+/// call connects again. Open subscriptions end with the connection; their
+/// queries fail and are restarted by their owners.
 /// <para>
 /// Order: requests are handed to the connection in the order the operations
 /// were called, also while a connection is being made (such calls queue in
@@ -164,9 +166,12 @@ public sealed class ReconnectingRemoteStore : ICairnStore
     /// NOT_LEADER, again at the leader the answer names (or, with none known,
     /// after a pause, at the next configured endpoint): at most
     /// <c>remote.leader-retries</c> retries, none begun after
-    /// <c>remote.leader-retry-budget</c>. The first try is handed to the
-    /// connection before this returns (the order guarantee).</summary>
-    private async Task<T> FollowLeader<T>(Func<RemoteStore, Task<T>> operation)
+    /// <c>remote.leader-retry-budget</c>. With <paramref name="retryLost"/>
+    /// (appends, which carry an idempotency key) a call whose connection
+    /// broke after it was handed over is retried too, on a new connection,
+    /// within the same bounds. The first try is handed to the connection
+    /// before this returns (the order guarantee).</summary>
+    private async Task<T> FollowLeader<T>(Func<RemoteStore, Task<T>> operation, bool retryLost = false)
     {
         Stopwatch? clock = null;
         bool last = false;  // the pause ran to the end of the budget
@@ -197,6 +202,19 @@ public sealed class ReconnectingRemoteStore : ICairnStore
                     var left = _settings.LeaderRetryWindow - clock.Elapsed;
                     last = pause >= left;
                     if (left > TimeSpan.Zero) await Task.Delay(last ? left : pause).ConfigureAwait(false);
+                }
+            }
+            catch (CairnException ex) when (retryLost && used != null && ex.Status == CairnStatus.Io &&
+                                            ex is not CairnNotLeaderException)
+            {
+                // The connection broke with the append handed over: it may
+                // or may not have been written; the key tells the server.
+                clock ??= Stopwatch.StartNew();
+                if (attempt >= _settings.LeaderRetries || clock.Elapsed >= _settings.LeaderRetryWindow)
+                {
+                    throw new CairnException(CairnStatus.Io,
+                        $"{ex.StoreMessage} (gave up after {attempt} {(attempt == 1 ? "retry" : "retries")}; " +
+                        "the append may or may not have been written)");
                 }
             }
         }
@@ -312,7 +330,8 @@ public sealed class ReconnectingRemoteStore : ICairnStore
         IReadOnlyList<EventData> events)
     {
         var key = RemoteStore.NewIdempotencyKey();
-        return FollowLeader(s => s.AppendAsync(stream, expected, events, key, completeOnReader: false));
+        return FollowLeader(s => s.AppendAsync(stream, expected, events, key, completeOnReader: false),
+            retryLost: true);
     }
 
     /// <summary>An append whose task completes in the connection's read
@@ -322,7 +341,8 @@ public sealed class ReconnectingRemoteStore : ICairnStore
         IReadOnlyList<EventData> events)
     {
         var key = RemoteStore.NewIdempotencyKey();
-        return FollowLeader(s => s.AppendAsync(stream, expected, events, key, completeOnReader: true));
+        return FollowLeader(s => s.AppendAsync(stream, expected, events, key, completeOnReader: true),
+            retryLost: true);
     }
 
     public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string stream, ulong fromRevision,
