@@ -33,8 +33,13 @@ public sealed record CairnSettings(
     int LeaderRetries = 3,
     TimeSpan? LeaderRetryBudget = null,
     TimeSpan? LeaderRetryPause = null,
-    bool FindLeaderOnConnect = true)
+    bool? FindLeaderOnConnect = null)
 {
+    /// <summary>Whether a new connection asks its node who leads
+    /// (<c>remote.find-leader</c>): on, off, or auto (null), which is on when
+    /// more than one endpoint is configured.</summary>
+    public bool FindLeader => FindLeaderOnConnect ?? Endpoints.Count > 1;
+
     /// <summary>The cairnd nodes to try, in order: <c>remote.endpoints</c>, or
     /// when that is empty the one <c>remote.host</c>:<c>remote.port</c>.</summary>
     public IReadOnlyList<RemoteEndpoint> Endpoints =>
@@ -106,7 +111,7 @@ public sealed record CairnSettings(
             leaderRetries,
             budget,
             pause,
-            config.GetBoolean("remote.find-leader", true));
+            FindLeaderSetting(config.GetString("remote.find-leader", "auto")));
     }
 
     /// <summary>The overrides handed to libcairn-c: path and storage plugin first,
@@ -129,6 +134,15 @@ public sealed record CairnSettings(
         assignment.StartsWith("store.path=", StringComparison.Ordinal)
             ? "store.path=" + System.IO.Path.GetFullPath(assignment.Substring("store.path=".Length))
             : assignment;
+
+    private static bool? FindLeaderSetting(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "auto" => null,
+        "on" or "true" or "yes" => true,
+        "off" or "false" or "no" => false,
+        _ => throw new ConfigurationException(
+            $"Cairn: remote.find-leader = \"{text}\" is not auto, on or off"),
+    };
 
     private static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
 }

@@ -183,7 +183,7 @@ public sealed class LeaderFollowSpec : IDisposable
     {
         using var store = new ReconnectingRemoteStore(ReplicaGroup.Settings($@"
             mode = remote
-            remote {{ endpoints = [""{_group.AddressB}""] }}"));
+            remote {{ endpoints = [""{_group.AddressB}""], find-leader = on }}"));
         await store.HeadPositionAsync();
         Assert.Equal(new RemoteEndpoint("127.0.0.1", _group.A.Port), store.Target);
     }

@@ -198,7 +198,7 @@ public sealed class SettingsSpec
         Assert.Equal(3, s.LeaderRetries);
         Assert.Equal(TimeSpan.FromSeconds(10), s.LeaderRetryWindow);
         Assert.Equal(TimeSpan.FromMilliseconds(50), s.LeaderPause);
-        Assert.True(s.FindLeaderOnConnect);
+        Assert.False(s.FindLeader);  // auto, one endpoint
     }
 
     [Fact]
@@ -216,7 +216,12 @@ public sealed class SettingsSpec
         Assert.Equal(5, s.LeaderRetries);
         Assert.Equal(TimeSpan.FromSeconds(3), s.LeaderRetryWindow);
         Assert.Equal(TimeSpan.FromMilliseconds(10), s.LeaderPause);
-        Assert.False(s.FindLeaderOnConnect);
+        Assert.False(s.FindLeader);
+        Assert.True(Journal(@"akka.persistence.journal.cairn.remote.endpoints = [""a:1"", ""b:2""]").FindLeader);
+        Assert.True(Journal("akka.persistence.journal.cairn.remote.find-leader = on").FindLeader);
+        var bad = Assert.Throws<ConfigurationException>(() =>
+            Journal("akka.persistence.journal.cairn.remote.find-leader = sometimes"));
+        Assert.Contains("remote.find-leader", bad.Message);
         Assert.NotEqual(s.StoreKey, Journal(
             "akka.persistence.journal.cairn { mode = remote, remote.endpoints = [\"10.0.0.1:7600\"] }").StoreKey);
     }

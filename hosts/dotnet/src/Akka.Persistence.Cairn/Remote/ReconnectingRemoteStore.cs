@@ -26,7 +26,7 @@ namespace Akka.Persistence.Cairn.Remote;
 /// <para>
 /// Replication (docs/akka.md, "Replica groups"): every operation goes over one
 /// connection, to the group's leader when it is known. At connect the node is
-/// asked who leads (server_info, when <c>remote.find-leader</c> is on and the
+/// asked who leads (server_info, when <c>remote.find-leader</c> is on, or auto with several endpoints, and the
 /// client may ask); a replica naming a leader's address is left for the
 /// leader. A write answered NOT_LEADER is retried at the leader the answer
 /// names (the connection moves there for every later call), or, with no
@@ -120,7 +120,7 @@ public sealed class ReconnectingRemoteStore : ICairnStore
                 : new CairnException(CairnStatus.Io,
                     $"no configured cairnd answered ({string.Join(", ", failed)}); the first: {firstError!.StoreMessage}");
         }
-        if (_settings.FindLeaderOnConnect) store = await ToLeaderAsync(store).ConfigureAwait(false);
+        if (_settings.FindLeader) store = await ToLeaderAsync(store).ConfigureAwait(false);
         lock (_gate) _target = store.Endpoint;
         return store;
     }
