@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -428,6 +429,35 @@ cairn_status cairn_head_position(cairn_store* store, uint64_t* position,
     absl::StatusOr<uint64_t> head = store->store->HeadPosition();
     if (!head.ok()) return FromStatus(head.status(), error);
     *position = *head;
+    ClearError(error);
+    return CAIRN_OK;
+  });
+}
+
+cairn_status cairn_store_leader(cairn_store* store, cairn_leader_info* info,
+                                cairn_error* error) {
+  return Guard(error, [&]() -> cairn_status {
+    CAIRN_C_REQUIRE(store != nullptr, "cairn_store_leader: store is NULL");
+    CAIRN_C_REQUIRE(info != nullptr, "cairn_store_leader: info is NULL");
+    CAIRN_C_REQUIRE(info->size >= offsetof(cairn_leader_info, node),
+                    "cairn_store_leader: info->size is below the fixed "
+                    "fields; set it to sizeof(cairn_leader_info)");
+    const cairn::LeaderInfo leader = store->store->Leader();
+    info->role = static_cast<uint32_t>(leader.role);
+    info->epoch = leader.epoch;
+    info->known = leader.known ? 1 : 0;
+    // The arrays only if `size` covers them whole (cairn/plugin.h).
+    auto copy = [](char* to, size_t capacity, const std::string& from) {
+      size_t n = std::min(from.size(), capacity - 1);
+      std::memcpy(to, from.data(), n);
+      to[n] = '\0';
+    };
+    if (info->size >= offsetof(cairn_leader_info, node) + sizeof(info->node)) {
+      copy(info->node, sizeof(info->node), leader.node);
+    }
+    if (info->size >= sizeof(cairn_leader_info)) {
+      copy(info->address, sizeof(info->address), leader.address);
+    }
     ClearError(error);
     return CAIRN_OK;
   });

@@ -675,3 +675,78 @@ TEST_F(CairnC, ConcurrentWritersToOneStreamLoseNothing) {
 }
 
 }  // namespace
+
+// cairn_store_leader (C API 1.2): a store without replication leads itself.
+TEST_F(CairnC, AStoreWithoutReplicationIsStandaloneAndLeadsItself) {
+  cairn_leader_info info{};
+  info.size = sizeof(info);
+  Error e;
+  ASSERT_EQ(cairn_store_leader(store_, &info, &e.error), CAIRN_OK) << e.message;
+  EXPECT_EQ(info.role, static_cast<uint32_t>(CAIRN_ROLE_STANDALONE));
+  EXPECT_EQ(info.known, 1u);
+  EXPECT_STREQ(info.node, "");
+  EXPECT_STREQ(info.address, "");
+}
+
+TEST_F(CairnC, LeaderInfoBelowItsFixedFieldsIsRefusedNamingTheSize) {
+  cairn_leader_info info{};
+  info.size = 4;
+  Error e;
+  EXPECT_EQ(cairn_store_leader(store_, &info, &e.error),
+            CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(e.message).find("info->size"), std::string::npos)
+      << e.message;
+}
+
+// A replica (the test-role-file fixture) refuses an append with
+// CAIRN_E_NOT_LEADER; cairn_store_leader names the leader in fields.
+TEST(CairnCReplica, NotLeaderAndTheLeaderItNames) {
+  const std::string dir = std::filesystem::temp_directory_path() /
+                          ("cairn-c-leader-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string role_file = dir + "/role";
+  std::ofstream(role_file) << "replica 3 a 127.0.0.1:7601\n";
+  const std::string plugin_dirs = std::string("store.plugin-dirs=") +
+                                  CAIRN_TEST_FIXTURE_DIR + "/replication";
+  const std::string role = "replication.role-file=" + role_file;
+  const char* overrides[] = {"storage.plugin=memory", plugin_dirs.c_str(),
+                             "replication.plugin=test-role-file", role.c_str()};
+  cairn_store* store = nullptr;
+  Error e;
+  ASSERT_EQ(cairn_store_open(nullptr, overrides, 4, &store, &e.error), CAIRN_OK)
+      << e.message;
+
+  const std::string type = "Placed";
+  cairn_event event{};
+  event.size = sizeof(event);
+  event.type = S(type);
+  const cairn_event* events[] = {&event};
+  cairn_append_result result{};
+  result.size = sizeof(result);
+  const std::string stream = "s";
+  EXPECT_EQ(cairn_append_events(store, S(stream), CAIRN_EXPECT_ANY, 0, events,
+                                1, &result, &e.error),
+            CAIRN_E_NOT_LEADER);
+  EXPECT_NE(std::string(e.message).find("127.0.0.1:7601"), std::string::npos)
+      << e.message;
+
+  cairn_leader_info info{};
+  info.size = sizeof(info);
+  ASSERT_EQ(cairn_store_leader(store, &info, &e.error), CAIRN_OK) << e.message;
+  EXPECT_EQ(info.role, static_cast<uint32_t>(CAIRN_ROLE_REPLICA));
+  EXPECT_EQ(info.epoch, 3u);
+  EXPECT_EQ(info.known, 1u);
+  EXPECT_STREQ(info.node, "a");
+  EXPECT_STREQ(info.address, "127.0.0.1:7601");
+
+  // A caller that knows the struct only up to `node`: no address written.
+  cairn_leader_info short_info{};
+  std::memset(short_info.address, 'x', sizeof(short_info.address));
+  short_info.size = offsetof(cairn_leader_info, address);
+  ASSERT_EQ(cairn_store_leader(store, &short_info, &e.error), CAIRN_OK);
+  EXPECT_STREQ(short_info.node, "a");
+  EXPECT_EQ(short_info.address[0], 'x');
+
+  cairn_store_close(store);
+  std::filesystem::remove_all(dir);
+}

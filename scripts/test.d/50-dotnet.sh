@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# .NET stage: builds libcairn-c and cairnd (CMake), then runs the
-# Akka.Persistence.Cairn xunit suite twice: embedded (P/Invoke into
-# libcairn-c, in-process store) and remote (each test starts a real cairnd on
-# a free loopback port). Prints dotnet test's summary for each mode.
+# .NET stage: builds libcairn-c, cairnd and the test-role-file replication
+# fixture (CMake), then runs the Akka.Persistence.Cairn xunit suite twice:
+# embedded (P/Invoke into libcairn-c, in-process store) and remote (each test
+# starts a real cairnd on a free loopback port). Prints dotnet test's summary
+# for each mode.
 #
 #   CAIRN_DOTNET_BUILD   CMake build folder to use (default build/release;
 #                        relative to the repository or absolute)
@@ -19,13 +20,15 @@ if [ ! -f "$build/build.ninja" ]; then
   log "configuring $build"
   cmake -S "$CAIRN_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-targets=(cairn_c)
+# The embedded NOT_LEADER test loads the test-role-file replication fixture.
+targets=(cairn_c fixture-replication-role-file)
 for m in $modes; do [ "$m" = remote ] && targets+=(cairnd); done
 log "building ${targets[*]} in $build"
 cmake --build "$build" --target "${targets[@]}" -j "$CAIRN_JOBS"
 
 export CAIRN_NATIVE_DIR="$build/lib"
 export CAIRN_CAIRND="$build/bin/cairnd"
+export CAIRN_FIXTURE_DIR="$build/fixtures"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 log "dotnet build hosts/dotnet/Cairn.sln"

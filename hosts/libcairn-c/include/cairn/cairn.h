@@ -55,7 +55,7 @@ extern "C" {
 #endif
 
 #define CAIRN_C_ABI_MAJOR 1
-#define CAIRN_C_ABI_MINOR 1
+#define CAIRN_C_ABI_MINOR 2
 
 /* (CAIRN_C_ABI_MAJOR << 16) | CAIRN_C_ABI_MINOR of the loaded library. */
 CAIRN_C_EXPORT uint32_t cairn_c_abi_version(void);
@@ -159,6 +159,16 @@ CAIRN_C_EXPORT cairn_status cairn_head_revision(cairn_store* store,
 CAIRN_C_EXPORT cairn_status cairn_head_position(cairn_store* store,
                                                 uint64_t* position,
                                                 cairn_error* error);
+
+/* This node's replication role and the leader it knows (C API 1.2):
+ * `info` is caller-allocated with info->size = sizeof(cairn_leader_info)
+ * (cairn/plugin.h); fields are filled as far as that size covers them. A
+ * store without replication is standalone and leads itself (known = 1,
+ * node empty). What a caller reads after CAIRN_E_NOT_LEADER to name the
+ * leader in a structured form (the error message names it in text). */
+CAIRN_C_EXPORT cairn_status cairn_store_leader(cairn_store* store,
+                                               cairn_leader_info* info,
+                                               cairn_error* error);
 
 /* Logically deletes the stream's revisions <= `revision` (a revision above
  * the head deletes up to the head). The head revision is kept. */

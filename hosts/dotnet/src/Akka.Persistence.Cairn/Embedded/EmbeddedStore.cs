@@ -434,13 +434,39 @@ public sealed unsafe class EmbeddedStore : ICairnStore
         {
             if (_handle == IntPtr.Zero)
                 throw new CairnException(CairnStatus.Closed, "the embedded Cairn store is closed");
-            return body(_handle);
+            try
+            {
+                return body(_handle);
+            }
+            catch (CairnNotLeaderException ex) when (ex.Leader == null && Leader(_handle) is { } leader)
+            {
+                throw new CairnNotLeaderException(ex.StoreMessage, leader);
+            }
         }
         finally
         {
             _closing.ExitReadLock();
         }
     }
+
+    /// <summary>The leader this node knows (cairn_store_leader, C API 1.2);
+    /// null with an older library or when the call fails.</summary>
+    private static LeaderHint? Leader(IntPtr handle)
+    {
+        if ((Native.cairn_c_abi_version() & 0xffff) < Native.AbiMinorLeader) return null;
+        CairnLeaderInfo info = new() { Size = (uint)sizeof(CairnLeaderInfo) };
+        byte* e = stackalloc byte[ErrorCapacity];
+        var err = Err(e);
+        if (Native.cairn_store_leader(handle, &info, &err) != 0) return null;
+        return new LeaderHint(info.Known != 0,
+            Marshal.PtrToStringUTF8((IntPtr)info.Node) ?? "",
+            Marshal.PtrToStringUTF8((IntPtr)info.Address) ?? "",
+            info.Epoch);
+    }
+
+    /// <summary>The leader this node knows, as <see cref="CairnNotLeaderException.Leader"/>
+    /// reports it; null with a libcairn-c older than C API 1.2.</summary>
+    public LeaderHint? Leader() => Call(h => Leader(h));
 
     private static Task<T> Run<T>(Func<T> body)
     {
@@ -477,7 +503,12 @@ public sealed unsafe class EmbeddedStore : ICairnStore
     {
         if (status == 0) return;
         string text = Marshal.PtrToStringUTF8((IntPtr)message) ?? "";
-        throw new CairnException((CairnStatus)status, text.Length > 0 ? text : ((CairnStatus)status).ToString());
+        if (text.Length == 0) text = ((CairnStatus)status).ToString();
+        // The call hands over the code and message only; the store's
+        // methods add the structured hint (see Call) where the library has
+        // cairn_store_leader.
+        if (status == (int)CairnStatus.NotLeader) throw new CairnNotLeaderException(text, null);
+        throw new CairnException((CairnStatus)status, text);
     }
 
     private static CairnBytes View(byte* data, int length) => new() { Data = data, Size = (nuint)length };

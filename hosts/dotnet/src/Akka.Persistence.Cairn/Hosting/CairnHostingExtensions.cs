@@ -22,6 +22,10 @@ public sealed class CairnPersistenceOptions
 
     public string RemoteHost { get; set; } = "127.0.0.1";
     public int RemotePort { get; set; } = 7600;
+
+    /// <summary>Remote, a replica group: every node's client address
+    /// ("host:port"), tried in order; empty: <see cref="RemoteHost"/>:<see cref="RemotePort"/>.</summary>
+    public List<string> RemoteEndpoints { get; } = new();
     public bool RemoteTls { get; set; }
 
     /// <summary>Remote: a PEM CA the server's certificate must chain to.</summary>
@@ -51,6 +55,8 @@ public sealed class CairnPersistenceOptions
         if (StoragePlugin != null) sb.AppendLine($"  storage-plugin = {Q(StoragePlugin)}");
         sb.AppendLine($"  overrides = [{string.Join(", ", Overrides.Select(Q))}]");
         sb.AppendLine($"  remote {{ host = {Q(RemoteHost)}, port = {RemotePort}, tls = {(RemoteTls ? "on" : "off")} }}");
+        if (RemoteEndpoints.Count > 0)
+            sb.AppendLine($"  remote.endpoints = [{string.Join(", ", RemoteEndpoints.Select(Q))}]");
         if (RemoteTlsCaFile != null) sb.AppendLine($"  remote.tls-ca-file = {Q(RemoteTlsCaFile)}");
         if (RemoteTlsCertFile != null) sb.AppendLine($"  remote.tls-cert-file = {Q(RemoteTlsCertFile)}");
         if (RemoteTlsKeyFile != null) sb.AppendLine($"  remote.tls-key-file = {Q(RemoteTlsKeyFile)}");

@@ -57,22 +57,32 @@ public sealed class RemoteStore : ICairnStore
         _reader = Task.Run(ReadLoopAsync);
     }
 
-    public static async Task<RemoteStore> ConnectAsync(CairnSettings settings)
+    /// <summary>The node this connection goes to.</summary>
+    public RemoteEndpoint Endpoint { get; private init; } = null!;
+
+    /// <summary>True while a subscription is open on this connection.</summary>
+    internal bool HasSubscriptions => !_subscriptions.IsEmpty;
+
+    /// <summary>Connects to the first configured endpoint.</summary>
+    public static Task<RemoteStore> ConnectAsync(CairnSettings settings) =>
+        ConnectAsync(settings, settings.Endpoints[0]);
+
+    public static async Task<RemoteStore> ConnectAsync(CairnSettings settings, RemoteEndpoint target)
     {
-        string endpoint = $"cairnd at {settings.RemoteHost}:{settings.RemotePort}";
+        string endpoint = $"cairnd at {target}";
         var tcp = new TcpClient { NoDelay = true };
         using (var timeout = new CancellationTokenSource(settings.ConnectTimeout))
         {
             try
             {
-                await tcp.ConnectAsync(settings.RemoteHost, settings.RemotePort, timeout.Token).ConfigureAwait(false);
+                await tcp.ConnectAsync(target.Host, target.Port, timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is SocketException or OperationCanceledException)
             {
                 tcp.Dispose();
                 throw new CairnException(CairnStatus.Io,
                     $"cannot connect to {endpoint} within {settings.ConnectTimeout.TotalSeconds:0.#} s: {ex.Message}; " +
-                    "is cairnd running and is remote.host/remote.port right?");
+                    "is cairnd running and are remote.endpoints (or remote.host/remote.port) right?");
             }
         }
         Stream stream = tcp.GetStream();
@@ -93,7 +103,7 @@ public sealed class RemoteStore : ICairnStore
             {
                 await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
                 {
-                    TargetHost = settings.RemoteHost,
+                    TargetHost = target.Host,
                     RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
                         ValidateServer(certificate, errors, settings.RemoteTlsCaFile),
                     ClientCertificateContext = client,
@@ -105,7 +115,7 @@ public sealed class RemoteStore : ICairnStore
                 tcp.Dispose();
                 throw new CairnException(CairnStatus.Io,
                     $"TLS with {endpoint} failed: {ex.Message}; check remote.tls-ca-file and that the server's " +
-                    $"certificate names {settings.RemoteHost}" + (client == null
+                    $"certificate names {target.Host}" + (client == null
                         ? "; if cairnd requires client certificates (mutual TLS), set remote.tls-cert-file and " +
                           "remote.tls-key-file"
                         : "; if cairnd requires client certificates, check that its [tls] ca-file signed " +
@@ -113,7 +123,7 @@ public sealed class RemoteStore : ICairnStore
             }
             stream = ssl;
         }
-        var store = new RemoteStore(endpoint, tcp, stream, settings.RequestTimeout);
+        var store = new RemoteStore(endpoint, tcp, stream, settings.RequestTimeout) { Endpoint = target };
         try
         {
             var hello = await store.CallAsync(new P.Request
@@ -214,7 +224,16 @@ public sealed class RemoteStore : ICairnStore
 
     public Task<AppendResult> AppendAsync(string stream, ExpectedRevision expected,
         IReadOnlyList<EventData> events) =>
-        AppendAsync(stream, expected, events, completeOnReader: false);
+        AppendAsync(stream, expected, events, NewIdempotencyKey(), completeOnReader: false);
+
+    /// <summary>16 random bytes, as the C++ client uses: an append's
+    /// idempotency key, sent unchanged on each retry of that append.</summary>
+    internal static ByteString NewIdempotencyKey()
+    {
+        Span<byte> key = stackalloc byte[16];
+        Random.Shared.NextBytes(key);
+        return ByteString.CopyFrom(key);
+    }
 
     /// <summary>An append; with <paramref name="completeOnReader"/> its task
     /// completes in this connection's read loop, right where the answer is
@@ -224,13 +243,14 @@ public sealed class RemoteStore : ICairnStore
     /// while one runs, no further answer is read, so a continuation that
     /// waited for another answer would wait for itself.</summary>
     internal async Task<AppendResult> AppendAsync(string stream, ExpectedRevision expected,
-        IReadOnlyList<EventData> events, bool completeOnReader)
+        IReadOnlyList<EventData> events, ByteString idempotencyKey, bool completeOnReader)
     {
         var append = new P.AppendRequest
         {
             Stream = stream,
             ExpectedKind = (P.ExpectedKind)(int)expected.Kind,
             ExpectedRevision = expected.Revision,
+            IdempotencyKey = idempotencyKey,
         };
         foreach (var ev in events)
         {
@@ -299,6 +319,19 @@ public sealed class RemoteStore : ICairnStore
     public async Task<ulong> HeadRevisionAsync(string stream) =>
         (await CallAsync(new P.Request { Head = new P.HeadRequest { Stream = stream } }).ConfigureAwait(false))
         .Head.HeadRevision;
+
+    /// <summary>The node's role ("standalone", "primary", "replica") and
+    /// the leader it knows (server_info: needs the admin right under access
+    /// control).</summary>
+    internal async Task<(string Role, LeaderHint Leader)> ServerInfoAsync()
+    {
+        var info = (await CallAsync(new P.Request { ServerInfo = new P.ServerInfoRequest() }).ConfigureAwait(false))
+            .ServerInfo;
+        return (info.Role, Hint(info.Leader));
+    }
+
+    /// <summary>Makes this node the primary of a new epoch (admin right).</summary>
+    internal Task PromoteAsync() => CallAsync(new P.Request { Promote = new P.PromoteRequest() });
 
     public async Task<ulong> HeadPositionAsync() =>
         (await CallAsync(new P.Request { Head = new P.HeadRequest() }).ConfigureAwait(false)).Head.HeadPosition;
@@ -420,9 +453,17 @@ public sealed class RemoteStore : ICairnStore
             e.Writer.ToStringUtf8(), e.Metadata.ToByteArray(), e.Data.ToByteArray(),
             e.Tags.Select(t => t.ToStringUtf8()).ToArray());
 
+    private static LeaderHint Hint(P.LeaderHint? h) =>
+        h == null ? new LeaderHint(false, "", "", 0) : new LeaderHint(h.Known, h.Node, h.Address, h.Epoch);
+
     private CairnException ToException(P.Error error)
     {
         int code = (int)error.Code;
+        if (error.Code == P.ErrorCode.NotLeader)
+        {
+            var leader = Hint(error.Leader);
+            return new CairnNotLeaderException($"{_endpoint}: {error.Message} [{leader}]", leader);
+        }
         var status = code is >= 1 and <= 12 ? (CairnStatus)code : CairnStatus.FailedPrecondition;
         string prefix = code >= 100 ? $"{_endpoint}: {error.Code}: " : "";
         return new CairnException(status, prefix + error.Message);
