@@ -57,8 +57,8 @@ class CommitTracker {
   // (truncate_after): forgets every acknowledgement beyond it and the
   // failure, and sets the prefix and the published watermark to
   // `committed` (lower ones too). Also a role change (the replication plugin
-  // paused writes) starts over this way. A Wait that began before the reset for a
-  // position after `committed` (or one given an older generation) returns
+  // paused writes) starts over this way. A Wait that began before the reset for
+  // a position after `committed` (or one given an older generation) returns
   // Aborted: that position was cut, and may be reused by another record.
   // Starts a new generation().
   void Reset(uint64_t committed);

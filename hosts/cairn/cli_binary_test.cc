@@ -133,8 +133,14 @@ TEST_F(CliBinaryTest, AFolderThatIsNotAStoreIsNeitherWrittenNorDeletedFrom) {
 
 TEST_F(CliBinaryTest, ReadOnlyCommandsOnAMissingPathCreateNothing) {
   for (std::vector<std::string> command :
-       {std::vector<std::string>{"head", "s"}, {"read", "s"}, {"read-all"}, {"streams"},
-        {"stats"}, {"verify"}, {"tail", "s"}, {"read-log"}}) {
+       {std::vector<std::string>{"head", "s"},
+        {"read", "s"},
+        {"read-all"},
+        {"streams"},
+        {"stats"},
+        {"verify"},
+        {"tail", "s"},
+        {"read-log"}}) {
     std::vector<std::string> args = {"--data", "mistyped"};
     args.insert(args.end(), command.begin(), command.end());
     Result r = Run(args);
@@ -292,7 +298,8 @@ uint32_t Crc32c(const std::string& bytes) {
   uint32_t crc = 0xFFFFFFFFu;
   for (unsigned char c : bytes) {
     crc ^= c;
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+    for (int k = 0; k < 8; ++k)
+      crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
   }
   return ~crc;
 }
@@ -314,11 +321,13 @@ TEST_F(CliBinaryTest, VerifyDeepFindsAFlippedCiphertextByteInASealedStore) {
     std::ofstream keys(dir_ / "keys");
     keys << "key 1 " << std::string(64, 'b') << " active\n";
   }
-  std::filesystem::permissions(dir_ / "keys", std::filesystem::perms::owner_read |
-                                                  std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      dir_ / "keys",
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   auto sealed = [](std::vector<std::string> args) {
     args = InSmallStore(std::move(args));
-    for (const char* a : {"--set", "cipher.plugin=aes-gcm", "--set", "cipher.keyring=keys"}) {
+    for (const char* a :
+         {"--set", "cipher.plugin=aes-gcm", "--set", "cipher.keyring=keys"}) {
       args.push_back(a);
     }
     return args;
@@ -341,7 +350,8 @@ TEST_F(CliBinaryTest, VerifyDeepFindsAFlippedCiphertextByteInASealedStore) {
       const uint32_t length = At<uint32_t>(bytes, off);
       if (length == 0 || length == 0xFFFFFFFFu) break;
       const uint8_t stream_len = At<uint8_t>(bytes, off + 54);
-      if (At<uint16_t>(bytes, off + 12) == 0 && bytes.compare(off + 64, stream_len, "secret") == 0 &&
+      if (At<uint16_t>(bytes, off + 12) == 0 &&
+          bytes.compare(off + 64, stream_len, "secret") == 0 &&
           At<uint64_t>(bytes, off + 24) == revision) {
         return off;
       }
@@ -353,24 +363,28 @@ TEST_F(CliBinaryTest, VerifyDeepFindsAFlippedCiphertextByteInASealedStore) {
   ASSERT_NE(record, 0u);
   const uint64_t position = At<uint64_t>(bytes, record + 16);
   const size_t body = record + 64 + At<uint8_t>(bytes, record + 54);
-  const size_t body_size = At<uint16_t>(bytes, record + 52) + At<uint32_t>(bytes, record + 40) +
-                           At<uint32_t>(bytes, record + 44) + At<uint32_t>(bytes, record + 48);
+  const size_t body_size =
+      At<uint16_t>(bytes, record + 52) + At<uint32_t>(bytes, record + 40) +
+      At<uint32_t>(bytes, record + 44) + At<uint32_t>(bytes, record + 48);
   ASSERT_EQ(At<uint16_t>(bytes, record + 14), 0) << "no tags";
   bytes[body + body_size - 20] ^= 0x10;  // in the ciphertext, before the tag
   const uint32_t crc = Crc32c(bytes.substr(body, body_size));
   std::memcpy(bytes.data() + record + 8, &crc, 4);
   // The header checksum covers the body checksum (bytes 8..64 and the name).
-  const uint32_t header_crc = Crc32c(bytes.substr(record + 8, body - record - 8));
+  const uint32_t header_crc =
+      Crc32c(bytes.substr(record + 8, body - record - 8));
   std::memcpy(bytes.data() + record + 4, &header_crc, 4);
   {
     std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(static_cast<std::streamoff>(record + 4));
-    f.write(bytes.data() + record + 4, static_cast<std::streamsize>(body - record - 4 + body_size));
+    f.write(bytes.data() + record + 4,
+            static_cast<std::streamsize>(body - record - 4 + body_size));
   }
   Result deep = Run(sealed({"verify", "--deep"}));
   EXPECT_EQ(deep.code, 2) << deep.err << deep.out;
   EXPECT_THAT(deep.out, HasSubstr("problem: stream 'secret' revision 2"));
-  EXPECT_THAT(deep.out, HasSubstr("(position " + std::to_string(position) + ")"));
+  EXPECT_THAT(deep.out,
+              HasSubstr("(position " + std::to_string(position) + ")"));
   EXPECT_THAT(deep.out, Not(HasSubstr("ok: ")));
 
   // A plain flip in revision 3's ciphertext: its checksum fails first.
@@ -384,7 +398,10 @@ TEST_F(CliBinaryTest, VerifyDeepFindsAFlippedCiphertextByteInASealedStore) {
 
 // inspect on a real store: the disk its files take and the live data.
 TEST_F(CliBinaryTest, InspectReportsDiskUsedAndLiveData) {
-  ASSERT_EQ(Run(InSmallStore({"append", "big", "--batch-size", "10"}), BigEvents(100)).code, 0);
+  ASSERT_EQ(
+      Run(InSmallStore({"append", "big", "--batch-size", "10"}), BigEvents(100))
+          .code,
+      0);
   Result r = Run(InSmallStore({"inspect"}));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("plugins:      storage mmaplog"));

@@ -150,10 +150,11 @@ const char kThreeOrders[] =
 // write may make one.
 TEST_F(CliTest, OnlyCommandsThatWriteMayCreateAStore) {
   const std::vector<std::pair<std::vector<std::string>, bool>> commands = {
-      {{"append", "s"}, true},  {{"delete-to", "s", "1"}, true}, {{"read", "s"}, false},
-      {{"read-all"}, false},    {{"streams"}, false},            {{"head", "s"}, false},
-      {{"tail", "s"}, false},   {{"stats"}, false},              {{"verify"}, false},
-      {{"inspect"}, false},
+      {{"append", "s"}, true}, {{"delete-to", "s", "1"}, true},
+      {{"read", "s"}, false},  {{"read-all"}, false},
+      {{"streams"}, false},    {{"head", "s"}, false},
+      {{"tail", "s"}, false},  {{"stats"}, false},
+      {{"verify"}, false},     {{"inspect"}, false},
   };
   for (const auto& [args, may_create] : commands) {
     std::optional<bool> create;
@@ -290,8 +291,9 @@ TEST_F(CliTest, MissingArgumentsAndUnknownFlagsAreUsageErrors) {
 }
 
 TEST_F(CliTest, EveryCommandHasHelp) {
-  for (const char* command : {"append", "read", "read-all", "streams", "head", "tail",
-                              "delete-to", "verify", "stats", "inspect", "plugins", "plugin-info"}) {
+  for (const char* command :
+       {"append", "read", "read-all", "streams", "head", "tail", "delete-to",
+        "verify", "stats", "inspect", "plugins", "plugin-info"}) {
     Result r = Run({command, "--help"});
     EXPECT_EQ(r.code, 0) << command;
     EXPECT_THAT(r.out, HasSubstr(std::string("usage: cairn ") + command)) << command;
@@ -659,8 +661,8 @@ std::string StoredBytesAfter(Store* raw, uint64_t after) {
                                                e->data.size);
     return 1;
   };
-  EXPECT_EQ(raw->storage_plugin()->storage()->read_all(raw->raw_storage(), after, 1, 0, grab,
-                                                       &stored, nullptr),
+  EXPECT_EQ(raw->storage_plugin()->storage()->read_all(
+                raw->raw_storage(), after, 1, 0, grab, &stored, nullptr),
             CAIRN_OK);
   return stored;
 }
@@ -671,7 +673,8 @@ cairn_append_result AppendBelowTheStore(Store* raw, const std::string& stream,
                                         const std::string& stored) {
   cairn_event event{};
   event.size = sizeof(event);
-  event.stream = {reinterpret_cast<const uint8_t*>(stream.data()), stream.size()};
+  event.stream = {reinterpret_cast<const uint8_t*>(stream.data()),
+                  stream.size()};
   event.data = {reinterpret_cast<const uint8_t*>(stored.data()), stored.size()};
   cairn_append_result result{};
   result.size = sizeof(result);
@@ -679,8 +682,8 @@ cairn_append_result AppendBelowTheStore(Store* raw, const std::string& stream,
   cairn_append_request request{
       sizeof(request), CAIRN_EXPECT_ANY, 0, event.stream, batch, 1,
       nullptr,         nullptr};
-  EXPECT_EQ(raw->storage_plugin()->storage()->append(raw->raw_storage(), &request, &result,
-                                                     nullptr),
+  EXPECT_EQ(raw->storage_plugin()->storage()->append(
+                raw->raw_storage(), &request, &result, nullptr),
             CAIRN_OK);
   return result;
 }
@@ -696,8 +699,10 @@ TEST_F(CliTest, VerifyOpensEverySealAndReportsEachThatFails) {
   EXPECT_THAT(clean.out, HasSubstr("3 sealed event(s) opened"));
   Result deep_clean = RunWith({"verify", "--deep"}, "", opener);
   EXPECT_EQ(deep_clean.code, 0) << deep_clean.err << deep_clean.out;
-  EXPECT_THAT(deep_clean.out,
-              HasSubstr("deep: 3 event(s) opened through codec identity and cipher aes-gcm"));
+  EXPECT_THAT(
+      deep_clean.out,
+      HasSubstr(
+          "deep: 3 event(s) opened through codec identity and cipher aes-gcm"));
   // Revision 1's stored bytes appended again, as revision 4, below the
   // Store: storage's checksums are fine, the seal is not.
   AppendBelowTheStore(raw, "secret", StoredBytesAfter(raw, 0));
@@ -710,11 +715,13 @@ TEST_F(CliTest, VerifyOpensEverySealAndReportsEachThatFails) {
   std::string flipped = StoredBytesAfter(raw, 1);
   ASSERT_GT(flipped.size(), 20u);
   flipped[flipped.size() - 20] ^= 0x01;
-  const cairn_append_result result = AppendBelowTheStore(raw, "secret", flipped);
+  const cairn_append_result result =
+      AppendBelowTheStore(raw, "secret", flipped);
   Result deep = RunWith({"verify", "--deep"}, "", opener);
   EXPECT_EQ(deep.code, 2) << deep.out;
   EXPECT_THAT(deep.out, HasSubstr("problem: stream 'secret' revision 5"));
-  EXPECT_THAT(deep.out, HasSubstr("(position " + std::to_string(result.first_position) + ")"));
+  EXPECT_THAT(deep.out, HasSubstr("(position " +
+                                  std::to_string(result.first_position) + ")"));
   EXPECT_THAT(deep.out, Not(HasSubstr("ok: ")));
 }
 
@@ -723,13 +730,17 @@ TEST_F(CliTest, VerifyDeepWithoutACipherDecodesEveryEvent) {
   ASSERT_EQ(Run({"append", "s"}, kThreeOrders).code, 0);
   Result verify = Run({"verify", "--deep"});
   EXPECT_EQ(verify.code, 0) << verify.err;
-  EXPECT_THAT(verify.out,
-              HasSubstr("deep: 3 event(s) opened through codec identity and cipher none"));
+  EXPECT_THAT(
+      verify.out,
+      HasSubstr(
+          "deep: 3 event(s) opened through codec identity and cipher none"));
 }
 
 TEST_F(CliTest, InspectCountsStreamsTagsSealsAndReportsTheLog) {
   ASSERT_EQ(Run({"append", "orders"}, kThreeOrders).code, 0);
-  ASSERT_EQ(Run({"append", "small"}, "{\"type\": \"X\", \"tags\": [\"order\", \"x\"]}\n").code,
+  ASSERT_EQ(Run({"append", "small"},
+                "{\"type\": \"X\", \"tags\": [\"order\", \"x\"]}\n")
+                .code,
             0);
   Result r = Run({"inspect", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;

@@ -140,8 +140,9 @@ class EmbeddedStoreAccess : public StoreAccess {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::string> Verify(const std::function<void(const std::string&)>& on_problem,
-                                     bool deep) override {
+  absl::StatusOr<std::string> Verify(
+      const std::function<void(const std::string&)>& on_problem,
+      bool deep) override {
     const cairn_storage_api* api = store_->storage_plugin()->storage();
     if (!CAIRN_HAS_FIELD(cairn_storage_api, api, verify) || api->verify == nullptr) {
       return MakeStatus(CAIRN_E_UNSUPPORTED,
@@ -171,8 +172,9 @@ class EmbeddedStoreAccess : public StoreAccess {
     if (status != CAIRN_OK || context.problems != 0) {
       std::string detail = message[0] ? std::string(message)
                                        : absl::StrCat(context.problems, " problem(s) found");
-      storage_check = MakeStatus(status == CAIRN_OK ? CAIRN_E_CORRUPTION : status,
-                                 absl::StrCat("verify of ", where_, " failed: ", detail));
+      storage_check =
+          MakeStatus(status == CAIRN_OK ? CAIRN_E_CORRUPTION : status,
+                     absl::StrCat("verify of ", where_, " failed: ", detail));
       // A deep verify goes on: every event that still reads is opened, so
       // the report names each one that does not.
       if (!deep) return storage_check;
@@ -184,36 +186,40 @@ class EmbeddedStoreAccess : public StoreAccess {
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<Store::SealCheck> seals = store_->CheckSeals(on_problem);
     const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     if (!seals.ok()) {
       if (!storage_check.ok()) return storage_check;
       if (deep) on_problem(std::string(seals.status().message()));
       return seals.status();
     }
     if (seals->failed != 0) {
-      return MakeStatus(CAIRN_E_INTEGRITY,
-                        absl::StrCat("verify of ", where_, " failed: ", seals->failed, " of ",
-                                     seals->events, " event(s) do not open",
-                                     storage_check.ok()
-                                         ? std::string()
-                                         : absl::StrCat("; ", storage_check.message())));
+      return MakeStatus(
+          CAIRN_E_INTEGRITY,
+          absl::StrCat("verify of ", where_, " failed: ", seals->failed, " of ",
+                       seals->events, " event(s) do not open",
+                       storage_check.ok()
+                           ? std::string()
+                           : absl::StrCat("; ", storage_check.message())));
     }
     if (!storage_check.ok()) return storage_check;
     const std::string legacy =
         seals->legacy == 0
             ? std::string()
-            : absl::StrCat(", ", seals->legacy,
-                           " of them legacy seals (tags, timestamp and writer id not "
-                           "authenticated)");
+            : absl::StrCat(
+                  ", ", seals->legacy,
+                  " of them legacy seals (tags, timestamp and writer id not "
+                  "authenticated)");
     if (deep) {
-      return absl::StrCat("checksums and structure; deep: ", seals->events,
-                          " event(s) opened through codec ", store_->codec_plugin()->name(),
-                          " and cipher ", store_->cipher_plugin()->name(), " (",
-                          seals->sealed, " sealed", legacy, ") in ",
-                          absl::StrFormat("%.2f", seconds), " s");
+      return absl::StrCat(
+          "checksums and structure; deep: ", seals->events,
+          " event(s) opened through codec ", store_->codec_plugin()->name(),
+          " and cipher ", store_->cipher_plugin()->name(), " (", seals->sealed,
+          " sealed", legacy, ") in ", absl::StrFormat("%.2f", seconds), " s");
     }
     return absl::StrCat("checksums and structure; ", seals->sealed,
-                        " sealed event(s) opened with the configured keyring", legacy);
+                        " sealed event(s) opened with the configured keyring",
+                        legacy);
   }
 
  private:

@@ -115,12 +115,15 @@ Json OptionsJson(const Plugin& plugin) {
   return options;
 }
 
-bool IsIntegral(double value) { return value == std::floor(value) && std::fabs(value) < 9.0e15; }
+bool IsIntegral(double value) {
+  return value == std::floor(value) && std::fabs(value) < 9.0e15;
+}
 
 // A stat as printed: counters as integers (absl's 6 significant digits
 // would turn 268435456 into 2.68435e+08).
 std::string StatText(double value) {
-  return IsIntegral(value) ? absl::StrCat(static_cast<int64_t>(value)) : absl::StrCat(value);
+  return IsIntegral(value) ? absl::StrCat(static_cast<int64_t>(value))
+                           : absl::StrCat(value);
 }
 
 // A stat in JSON: an integer when it is one.
@@ -305,23 +308,31 @@ int VerifyCommand(CommandContext& context) {
   bool repair = false;
   bool deep = false;
   po::options_description description("Flags");
-  description.add_options()(
-      "repair", po::bool_switch(&repair),
-      "open the store with the storage option repair=true: damage the open refuses is cut "
-      "out or rebuilt, and every thing dropped is printed (a copy is kept in quarantine/)")(
+  description.add_options()("repair", po::bool_switch(&repair),
+                            "open the store with the storage option "
+                            "repair=true: damage the open refuses is cut "
+                            "out or rebuilt, and every thing dropped is "
+                            "printed (a copy is kept in quarantine/)")(
       "deep", po::bool_switch(&deep),
-      "also open every event through its codec and cipher with the site's keyring (with or "
-      "without a cipher configured, and after storage problems), naming stream, revision "
+      "also open every event through its codec and cipher with the site's "
+      "keyring (with or "
+      "without a cipher configured, and after storage problems), naming "
+      "stream, revision "
       "and position of each that fails");
   AddStoreOptions(description, &store_flags);
   po::variables_map variables;
   if (auto done = ParseCommandLine(
           context, "[--repair] [--deep]",
-          "Runs the storage plugin's check of every stored record (checksums, structure,\n"
-          "indexes) and, with a cipher configured, opens every event's seal, without\n"
-          "changing anything. Prints each problem and what was checked; exits 2 if there\n"
-          "was a problem. A store whose open refuses damage (it names the file and\n"
-          "offset) opens only with --repair, which prints each thing it repaired or\n"
+          "Runs the storage plugin's check of every stored record (checksums, "
+          "structure,\n"
+          "indexes) and, with a cipher configured, opens every event's seal, "
+          "without\n"
+          "changing anything. Prints each problem and what was checked; exits "
+          "2 if there\n"
+          "was a problem. A store whose open refuses damage (it names the file "
+          "and\n"
+          "offset) opens only with --repair, which prints each thing it "
+          "repaired or\n"
           "dropped as 'repaired: ...' before checking what is left.",
           description, po::positional_options_description(), &variables)) {
     return *done;
@@ -376,7 +387,8 @@ int StatsCommand(CommandContext& context) {
   if (variables.count("json")) {
     *context.out << Dump(Json(*stats)) << "\n";
   } else {
-    for (const auto& [name, value] : *stats) *context.out << name << " " << StatText(value) << "\n";
+    for (const auto& [name, value] : *stats)
+      *context.out << name << " " << StatText(value) << "\n";
   }
   return kExitOk;
 }
@@ -389,7 +401,9 @@ struct StreamCount {
   uint64_t bytes = 0;
 };
 
-std::string Mib(double bytes) { return absl::StrFormat("%.1f MiB", bytes / (1024.0 * 1024.0)); }
+std::string Mib(double bytes) {
+  return absl::StrFormat("%.1f MiB", bytes / (1024.0 * 1024.0));
+}
 
 }  // namespace
 
@@ -398,21 +412,28 @@ int InspectCommand(CommandContext& context) {
   uint64_t top = 10;
   po::options_description description("Flags");
   description.add_options()("json", "print one JSON object")(
-      "top", po::value<uint64_t>(&top)->default_value(10), "largest streams listed");
+      "top", po::value<uint64_t>(&top)->default_value(10),
+      "largest streams listed");
   AddStoreOptions(description, &store_flags);
   po::variables_map variables;
   if (auto done = ParseCommandLine(
           context, "[--json] [--top N]",
-          "Describes a store without changing it: its plugins, the log's watermarks and\n"
-          "epoch, disk used (as the storage plugin measures its files) against the bytes\n"
-          "of live events, the storage plugin's stats (segments, index, checkpoints), the\n"
-          "streams and tags (counts, largest streams) and the codecs, ciphers and key ids\n"
+          "Describes a store without changing it: its plugins, the log's "
+          "watermarks and\n"
+          "epoch, disk used (as the storage plugin measures its files) against "
+          "the bytes\n"
+          "of live events, the storage plugin's stats (segments, index, "
+          "checkpoints), the\n"
+          "streams and tags (counts, largest streams) and the codecs, ciphers "
+          "and key ids\n"
           "the stored events were sealed with. Reads every live event once.",
           description, po::positional_options_description(), &variables)) {
     return *done;
   }
   std::unique_ptr<StoreAccess> store;
-  if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store)) return *done;
+  if (auto done =
+          OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store))
+    return *done;
   absl::StatusOr<StoreAccess::Summary> summary = store->GetSummary();
   if (!summary.ok()) return ReportError(context, summary.status());
   absl::StatusOr<std::map<std::string, double>> stats = store->Stats();
@@ -424,26 +445,30 @@ int InspectCommand(CommandContext& context) {
   // (codec, cipher, key id) -> events.
   std::map<std::tuple<std::string, std::string, uint32_t>, uint64_t> seals;
   uint64_t events = 0, event_bytes = 0;
-  absl::Status read = store->ReadAll(0, UINT64_MAX, [&](const RecordedEvent& e) {
-    const uint64_t bytes = e.data.size() + e.metadata.size() + e.type.size();
-    StreamCount& s = streams[e.stream];
-    if (s.name.empty()) s.name = e.stream;
-    ++s.events;
-    s.bytes += bytes;
-    for (const std::string& tag : e.tags) ++tags[tag];
-    ++seals[{e.codec.empty() ? "identity" : e.codec, e.cipher.empty() ? "none" : e.cipher,
-             e.key_id}];
-    ++events;
-    event_bytes += bytes;
-    return true;
-  });
+  absl::Status read =
+      store->ReadAll(0, UINT64_MAX, [&](const RecordedEvent& e) {
+        const uint64_t bytes =
+            e.data.size() + e.metadata.size() + e.type.size();
+        StreamCount& s = streams[e.stream];
+        if (s.name.empty()) s.name = e.stream;
+        ++s.events;
+        s.bytes += bytes;
+        for (const std::string& tag : e.tags) ++tags[tag];
+        ++seals[{e.codec.empty() ? "identity" : e.codec,
+                 e.cipher.empty() ? "none" : e.cipher, e.key_id}];
+        ++events;
+        event_bytes += bytes;
+        return true;
+      });
   if (!read.ok()) return ReportError(context, read);
   std::vector<StreamCount> largest;
   largest.reserve(streams.size());
   for (auto& [name, count] : streams) largest.push_back(std::move(count));
-  std::sort(largest.begin(), largest.end(), [](const StreamCount& a, const StreamCount& b) {
-    return a.events != b.events ? a.events > b.events : a.name < b.name;
-  });
+  std::sort(largest.begin(), largest.end(),
+            [](const StreamCount& a, const StreamCount& b) {
+              return a.events != b.events ? a.events > b.events
+                                          : a.name < b.name;
+            });
   if (largest.size() > top) largest.resize(top);
   auto stat = [&](const std::string& key) -> std::optional<double> {
     auto it = stats->find(key);
@@ -457,7 +482,8 @@ int InspectCommand(CommandContext& context) {
     for (const auto& [key, value] : *stats) storage_stats[key] = Number(value);
     Json largest_json = Json::array();
     for (const StreamCount& s : largest) {
-      largest_json.push_back({{"stream", s.name}, {"events", s.events}, {"bytes", s.bytes}});
+      largest_json.push_back(
+          {{"stream", s.name}, {"events", s.events}, {"bytes", s.bytes}});
     }
     Json tags_json = Json::object();
     for (const auto& [tag, count] : tags) tags_json[tag] = count;
@@ -482,7 +508,8 @@ int InspectCommand(CommandContext& context) {
                             {"committed", log.committed},
                             {"epoch", log.epoch}}},
                           {"disk",
-                           {{"bytes_on_disk", disk ? Number(*disk) : Json(nullptr)},
+                           {{"bytes_on_disk",
+                             disk ? Number(*disk) : Json(nullptr)},
                             {"live_event_bytes", event_bytes}}},
                           {"events", events},
                           {"streams", streams.size()},
@@ -496,19 +523,21 @@ int InspectCommand(CommandContext& context) {
   std::ostream& out = *context.out;
   const LogState& log = summary->log;
   out << "store:        " << store->Describe() << "\n";
-  out << "plugins:      storage " << summary->storage << ", codec " << summary->codec
-      << ", cipher " << summary->cipher << ", replication " << summary->replication << "\n";
+  out << "plugins:      storage " << summary->storage << ", codec "
+      << summary->codec << ", cipher " << summary->cipher << ", replication "
+      << summary->replication << "\n";
   out << "log:          positions " << log.first_position << ".." << log.written
-      << " (committed " << log.committed << ", durable " << log.durable << "), epoch "
-      << log.epoch << "\n";
+      << " (committed " << log.committed << ", durable " << log.durable
+      << "), epoch " << log.epoch << "\n";
   out << "disk:         " << (disk ? Mib(*disk) : std::string("(not reported)"))
-      << " on disk; live events " << Mib(static_cast<double>(event_bytes)) << " ("
-      << events << " events: type, data and metadata as stored after the codec and cipher"
+      << " on disk; live events " << Mib(static_cast<double>(event_bytes))
+      << " (" << events
+      << " events: type, data and metadata as stored after the codec and cipher"
       << " are undone)\n";
   out << "streams:      " << streams.size() << "\n";
   for (const StreamCount& s : largest) {
-    out << "  " << EscapeForTerminal(s.name) << "\t" << s.events << " events\t" << s.bytes
-        << " bytes\n";
+    out << "  " << EscapeForTerminal(s.name) << "\t" << s.events << " events\t"
+        << s.bytes << " bytes\n";
   }
   out << "tags:         " << tags.size() << "\n";
   for (const auto& [tag, count] : tags) {
@@ -516,11 +545,12 @@ int InspectCommand(CommandContext& context) {
   }
   out << "seals:\n";
   for (const auto& [key, count] : seals) {
-    out << "  codec " << std::get<0>(key) << ", cipher " << std::get<1>(key) << ", key id "
-        << std::get<2>(key) << ": " << count << " events\n";
+    out << "  codec " << std::get<0>(key) << ", cipher " << std::get<1>(key)
+        << ", key id " << std::get<2>(key) << ": " << count << " events\n";
   }
   out << "storage stats:\n";
-  for (const auto& [key, value] : *stats) out << "  " << key << " " << StatText(value) << "\n";
+  for (const auto& [key, value] : *stats)
+    out << "  " << key << " " << StatText(value) << "\n";
   return kExitOk;
 }
 

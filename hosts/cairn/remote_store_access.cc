@@ -93,15 +93,17 @@ class RemoteStoreAccess : public StoreAccess {
   }
 
   absl::StatusOr<Summary> GetSummary() override {
-    return MakeStatus(CAIRN_E_UNSUPPORTED,
-                      absl::StrCat("inspect reads the store's files and cannot run through ",
-                                   Describe(), "; run 'cairn inspect --data DIR' on the "
-                                   "server's machine (stop cairnd first or use a copy), or "
-                                   "'cairn stats' through the server"));
+    return MakeStatus(
+        CAIRN_E_UNSUPPORTED,
+        absl::StrCat("inspect reads the store's files and cannot run through ",
+                     Describe(),
+                     "; run 'cairn inspect --data DIR' on the "
+                     "server's machine (stop cairnd first or use a copy), or "
+                     "'cairn stats' through the server"));
   }
 
-  absl::StatusOr<std::string> Verify(const std::function<void(const std::string&)>&,
-                                     bool) override {
+  absl::StatusOr<std::string> Verify(
+      const std::function<void(const std::string&)>&, bool) override {
     return MakeStatus(CAIRN_E_UNSUPPORTED,
                       absl::StrCat("verify reads the store's files and cannot run through ",
                                    Describe(), "; run 'cairn verify --data DIR' on the server's "

@@ -22,8 +22,8 @@
 // reports no epoch yet, so ok ops record epoch 0.
 //
 // A client whose op ended unknown (NOT_LEADER included) drops its connection
-// and moves on to the next address of --servers, pausing between attempts; nothing is retried
-// with the same event ids (an unknown op stays unknown).
+// and moves on to the next address of --servers, pausing between attempts;
+// nothing is retried with the same event ids (an unknown op stays unknown).
 #include <cairn/client.h>
 #include <cairn/status.h>
 #include <time.h>

@@ -112,7 +112,8 @@ std::string AckTracker::Missing(uint64_t position) const {
         if (!r.heard) {
           absl::StrAppend(&out, id, " (never connected)");
         } else if (!r.counts) {
-          absl::StrAppend(&out, id, " (its storage never syncs: does not count)");
+          absl::StrAppend(&out, id,
+                          " (its storage never syncs: does not count)");
         } else {
           absl::StrAppend(&out, id, " (durable ", r.durable, ")");
         }

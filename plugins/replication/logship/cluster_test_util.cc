@@ -65,8 +65,8 @@ absl::Status Cluster::Open(size_t i, const std::string& role,
   }
   std::string peers;
   for (size_t j = 0; j < nodes_.size(); ++j) {
-    absl::StrAppend(&peers, j == 0 ? "" : ",", Id(j), "=127.0.0.1:",
-                    nodes_[j].port);
+    absl::StrAppend(&peers, j == 0 ? "" : ",", Id(j),
+                    "=127.0.0.1:", nodes_[j].port);
   }
   std::map<std::string, std::string> options = {
       {"node-id", Id(i)},
@@ -81,8 +81,10 @@ absl::Status Cluster::Open(size_t i, const std::string& role,
   if (!options_.sync_set.empty()) options["sync-set"] = options_.sync_set;
   for (const auto& [k, v] : extra) options[k] = v;
   config.replication.plugin = "logship";
-  for (const auto& [k, v] : options) config.replication.options.emplace_back(k, v);
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(config, *registry_);
+  for (const auto& [k, v] : options)
+    config.replication.options.emplace_back(k, v);
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      Store::Open(config, *registry_);
   if (!store.ok()) return store.status();
   nodes_[i].store = std::move(*store);
   return absl::OkStatus();

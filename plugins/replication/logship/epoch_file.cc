@@ -63,13 +63,12 @@ absl::Status SaveEpoch(const std::string& state_dir,
   const std::string temporary = path + ".tmp";
   const std::string text =
       absl::StrCat(kHeader, "\n", record.epoch, " ", record.primary, "\n");
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                  0644);
+  int fd =
+      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("cannot create", temporary);
-  const bool written =
-      ::write(fd, text.data(), text.size()) ==
-          static_cast<ssize_t>(text.size()) &&
-      ::fsync(fd) == 0;
+  const bool written = ::write(fd, text.data(), text.size()) ==
+                           static_cast<ssize_t>(text.size()) &&
+                       ::fsync(fd) == 0;
   const int saved = errno;
   ::close(fd);
   errno = saved;

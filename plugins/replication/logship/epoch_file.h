@@ -30,8 +30,7 @@ absl::StatusOr<EpochRecord> LoadEpoch(const std::string& state_dir);
 // <state_dir>/epoch and fsyncs the folder (created if missing): after a
 // crash the file holds the old record or the new one. Not thread-safe: one
 // writer at a time.
-absl::Status SaveEpoch(const std::string& state_dir,
-                       const EpochRecord& record);
+absl::Status SaveEpoch(const std::string& state_dir, const EpochRecord& record);
 
 }  // namespace cairn::logship
 

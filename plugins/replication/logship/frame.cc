@@ -105,8 +105,9 @@ absl::Status Connection::WriteRaw(std::string_view bytes) {
   boost::system::error_code error;
   asio::write(socket_, asio::buffer(bytes.data(), bytes.size()), error);
   if (error) {
-    return absl::UnavailableError(absl::StrCat(
-        "connection to ", peer_name_, " broke while sending: ", error.message()));
+    return absl::UnavailableError(
+        absl::StrCat("connection to ", peer_name_,
+                     " broke while sending: ", error.message()));
   }
   return absl::OkStatus();
 }
@@ -130,9 +131,9 @@ absl::StatusOr<v1::Frame> Connection::Read() {
   absl::StatusOr<uint32_t> length = DecodeFrameLength(header, max_frame_size_);
   if (!length.ok()) {
     Shutdown();
-    return absl::InvalidArgumentError(
-        absl::StrCat("from ", peer_name_, ": ", length.status().message(),
-                     "; connection closed"));
+    return absl::InvalidArgumentError(absl::StrCat("from ", peer_name_, ": ",
+                                                   length.status().message(),
+                                                   "; connection closed"));
   }
   std::string body(*length, '\0');
   asio::read(socket_, asio::buffer(body.data(), body.size()), error);
@@ -144,9 +145,9 @@ absl::StatusOr<v1::Frame> Connection::Read() {
   absl::StatusOr<v1::Frame> frame = DecodeFrameBody(body);
   if (!frame.ok()) {
     Shutdown();
-    return absl::InvalidArgumentError(
-        absl::StrCat("from ", peer_name_, ": ", frame.status().message(),
-                     "; connection closed"));
+    return absl::InvalidArgumentError(absl::StrCat("from ", peer_name_, ": ",
+                                                   frame.status().message(),
+                                                   "; connection closed"));
   }
   return frame;
 }

@@ -23,7 +23,8 @@ constexpr uint64_t kMaxFrame = 64 * 1024;
 class FrameTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    tcp::acceptor acceptor(
+        io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     tcp::socket client(io_);
     client.connect(acceptor.local_endpoint());
     tcp::socket server(io_);
@@ -78,7 +79,8 @@ TEST_F(FrameTest, ZeroLengthIsRefused) {
 
 TEST_F(FrameTest, BytesThatAreNotAFrameAreRefused) {
   // Field 1 (hello) as a length-delimited of 200 bytes, but only 3 follow.
-  ASSERT_TRUE(sender_->WriteRaw(std::string("\0\0\0\x05\x0a\xc8\x01zz", 9)).ok());
+  ASSERT_TRUE(
+      sender_->WriteRaw(std::string("\0\0\0\x05\x0a\xc8\x01zz", 9)).ok());
   absl::StatusOr<v1::Frame> got = receiver_->Read();
   ASSERT_FALSE(got.ok());
   EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);

@@ -48,7 +48,6 @@ using LeaderInfo = sdk::LeaderInfo;
 
 namespace {
 
-
 // The SDK's one mapping of absl codes (kDeadlineExceeded: a timeout).
 sdk::Status ToSdk(const absl::Status& s) { return sdk::FromAbsl(s); }
 
@@ -80,8 +79,7 @@ class Logship : public sdk::Replication {
  public:
   static sdk::Status Open(const sdk::Options& raw,
                           const cairn_storage_api* storage_api,
-                          cairn_storage* storage,
-                          const HostCallbacks& host,
+                          cairn_storage* storage, const HostCallbacks& host,
                           std::unique_ptr<Logship>* out) {
     absl::StatusOr<LogshipOptions> options = ParseOptions(raw);
     if (!options.ok()) return ToSdk(options.status());
@@ -90,9 +88,9 @@ class Logship : public sdk::Replication {
     absl::StatusOr<std::unique_ptr<StaticCoordinator>> coordinator =
         StaticCoordinator::Open(*options);
     if (!coordinator.ok()) return ToSdk(coordinator.status());
-    std::unique_ptr<Logship> logship(new Logship(
-        std::move(*options), storage_api, storage, host,
-        std::move(*coordinator)));
+    std::unique_ptr<Logship> logship(new Logship(std::move(*options),
+                                                 storage_api, storage, host,
+                                                 std::move(*coordinator)));
     absl::Status started = logship->Start();
     if (!started.ok()) return ToSdk(started);
     *out = std::move(logship);
@@ -103,8 +101,8 @@ class Logship : public sdk::Replication {
 
   sdk::Status Replicate(uint64_t first, uint64_t last) override {
     if (first > last) {
-      return sdk::InvalidArgument(absl::StrCat(
-          "replicate: first position ", first, " > last ", last));
+      return sdk::InvalidArgument(
+          absl::StrCat("replicate: first position ", first, " > last ", last));
     }
     std::shared_ptr<AckTracker> tracker;
     {
@@ -121,8 +119,8 @@ class Logship : public sdk::Replication {
     if (absl::IsCancelled(s)) return NotLeader();
     if (!s.ok()) {
       return ToSdk(absl::Status(
-          s.code(), absl::StrCat("positions ", first, "..", last, ": ",
-                                 s.message())));
+          s.code(),
+          absl::StrCat("positions ", first, "..", last, ": ", s.message())));
     }
     return sdk::Status::Ok();
   }
@@ -162,8 +160,7 @@ class Logship : public sdk::Replication {
     stat("records_applied", static_cast<double>(records_applied_.load()));
     stat("frames_refused", static_cast<double>(frames_refused_.load()));
     stat("truncations", static_cast<double>(truncations_.load()));
-    stat("replicas_connected",
-         static_cast<double>(replicas_connected_.load()));
+    stat("replicas_connected", static_cast<double>(replicas_connected_.load()));
     stat("primary_committed_seen",
          static_cast<double>(primary_committed_seen_.load()));
     std::shared_ptr<AckTracker> tracker;
@@ -177,9 +174,8 @@ class Logship : public sdk::Replication {
         stat("member." + peer.node_id + ".position",
              static_cast<double>(durable));
         stat("member." + peer.node_id + ".lag_positions",
-             static_cast<double>(log->written > durable
-                                     ? log->written - durable
-                                     : 0));
+             static_cast<double>(log->written > durable ? log->written - durable
+                                                        : 0));
       }
     }
     return sdk::Status::Ok();
@@ -204,8 +200,11 @@ class Logship : public sdk::Replication {
     auto has = [&](size_t offset, const void* fn) {
       return size >= offset + sizeof(void*) && fn != nullptr;
     };
-#define LOGSHIP_NEED(fn) \
-  Need { #fn, st != nullptr && has(offsetof(cairn_storage_api, fn), reinterpret_cast<const void*>(st->fn)) }
+#define LOGSHIP_NEED(fn)                                             \
+  Need {                                                             \
+#fn, st != nullptr&& has(offsetof(cairn_storage_api, fn),        \
+                             reinterpret_cast <const void*>(st->fn)) \
+  }
     for (const Need& need :
          {LOGSHIP_NEED(read_log), LOGSHIP_NEED(apply_log),
           LOGSHIP_NEED(log_state), LOGSHIP_NEED(set_committed),
@@ -238,13 +237,13 @@ class Logship : public sdk::Replication {
 
   sdk::Status NotLeader() {
     GroupState state = coordinator_->Current();
-    return sdk::Status(
-        CAIRN_E_NOT_LEADER,
-        absl::StrCat("node '", options_.node_id,
-                     "' is not the primary: epoch ", state.epoch,
-                     state.primary.empty()
-                         ? std::string(" has no known primary")
-                         : absl::StrCat("'s primary is '", state.primary, "'")));
+    return sdk::Status(CAIRN_E_NOT_LEADER,
+                       absl::StrCat("node '", options_.node_id,
+                                    "' is not the primary: epoch ", state.epoch,
+                                    state.primary.empty()
+                                        ? std::string(" has no known primary")
+                                        : absl::StrCat("'s primary is '",
+                                                       state.primary, "'")));
   }
 
   // ---- Storage helpers ----
@@ -406,10 +405,10 @@ class Logship : public sdk::Replication {
       uint64_t position = 0;
       CallError e;
       const std::string& id = options_.node_id;
-      s = StorageStatus(
-          st_->begin_epoch(storage_, next.epoch, sdk::Bytes(id), &position,
-                           &e.error),
-          e, absl::StrCat("storage begin_epoch(", next.epoch, ")"));
+      s = StorageStatus(st_->begin_epoch(storage_, next.epoch, sdk::Bytes(id),
+                                         &position, &e.error),
+                        e,
+                        absl::StrCat("storage begin_epoch(", next.epoch, ")"));
       if (!s.ok()) return s;
       epoch = next.epoch;
       sdk::LogInfo(absl::StrCat("node '", id, "' is primary of epoch ", epoch,
@@ -459,9 +458,9 @@ class Logship : public sdk::Replication {
     }
     wake_.notify_all();
     ShutdownConnections(/*shippers_only=*/true);
-    sdk::LogWarn(absl::StrCat("node '", options_.node_id,
-                              "' deposed: epoch ", epoch, " is led by '",
-                              primary, "'; rejoining as a replica"));
+    sdk::LogWarn(absl::StrCat("node '", options_.node_id, "' deposed: epoch ",
+                              epoch, " is led by '", primary,
+                              "'; rejoining as a replica"));
     WritePause pause(host_);
     if (pause.status().ok()) host_.RoleChanged(CAIRN_ROLE_REPLICA, epoch);
     return absl::OkStatus();
@@ -511,8 +510,8 @@ class Logship : public sdk::Replication {
       absl::Status s = ShipOnce(peer, epoch);
       if (!s.ok() && std::string(s.message()) != last_error) {
         last_error = std::string(s.message());
-        sdk::LogWarn(absl::StrCat("shipping to '", peer.node_id,
-                                  "': ", last_error));
+        sdk::LogWarn(
+            absl::StrCat("shipping to '", peer.node_id, "': ", last_error));
       }
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait_for(lock, options_.reconnect_interval,
@@ -522,13 +521,14 @@ class Logship : public sdk::Replication {
 
   absl::Status ShipOnce(const Peer& peer, uint64_t epoch) {
     const std::string name =
-        absl::StrCat("replica '", peer.node_id, "' at ", peer.address.host,
-                     ":", peer.address.port);
+        absl::StrCat("replica '", peer.node_id, "' at ", peer.address.host, ":",
+                     peer.address.port);
     tcp::socket socket(io_);
     try {
       tcp::resolver resolver(io_);
-      asio::connect(socket, resolver.resolve(peer.address.host,
-                                             std::to_string(peer.address.port)));
+      asio::connect(socket,
+                    resolver.resolve(peer.address.host,
+                                     std::to_string(peer.address.port)));
     } catch (const std::exception& e) {
       return absl::UnavailableError(
           absl::StrCat("cannot connect to ", name, ": ", e.what()));
@@ -591,9 +591,8 @@ class Logship : public sdk::Replication {
     }
     if (!reply->has_hello()) {
       return Refuse(connection, v1::Refusal::REASON_PROTOCOL,
-                    absl::StrCat("expected hello from ",
-                                 connection.peer_name(), ", got ",
-                                 FrameName(*reply)));
+                    absl::StrCat("expected hello from ", connection.peer_name(),
+                                 ", got ", FrameName(*reply)));
     }
     const v1::Hello& theirs = reply->hello();
     if (theirs.node_id() != peer.node_id) {
@@ -603,20 +602,20 @@ class Logship : public sdk::Replication {
     }
     if (theirs.epoch() > epoch) {
       // It would have refused us; a newer primary will reach this node.
-      return absl::FailedPreconditionError(absl::StrCat(
-          connection.peer_name(), " has seen epoch ", theirs.epoch(),
-          ", newer than this primary's ", epoch));
+      return absl::FailedPreconditionError(
+          absl::StrCat(connection.peer_name(), " has seen epoch ",
+                       theirs.epoch(), ", newer than this primary's ", epoch));
     }
     // Where the replica's log and this one agree: within one epoch only its
     // primary wrote, so up to the replica's end; in an older epoch, up to
     // that epoch's end here (records past it were never this log's).
     uint64_t agree = 0;
     if (theirs.log_epoch() > log->epoch) {
-      return Refuse(connection, v1::Refusal::REASON_CANNOT_FOLLOW,
-                    absl::StrCat(connection.peer_name(), " holds epoch ",
-                                 theirs.log_epoch(), ", newer than epoch ",
-                                 log->epoch, " of primary '",
-                                 options_.node_id, "'"));
+      return Refuse(
+          connection, v1::Refusal::REASON_CANNOT_FOLLOW,
+          absl::StrCat(connection.peer_name(), " holds epoch ",
+                       theirs.log_epoch(), ", newer than epoch ", log->epoch,
+                       " of primary '", options_.node_id, "'"));
     }
     if (theirs.log_epoch() == log->epoch) {
       if (theirs.written() > log->written) {
@@ -656,8 +655,7 @@ class Logship : public sdk::Replication {
       tracker = tracker_;
     }
     if (tracker == nullptr) return absl::OkStatus();
-    const bool counts =
-        theirs.durable_policy() == v1::DURABLE_POLICY_SYNCS;
+    const bool counts = theirs.durable_policy() == v1::DURABLE_POLICY_SYNCS;
     tracker->Update(peer.node_id, std::min(theirs.durable(), agree), counts);
     replicas_connected_.fetch_add(1);
 
@@ -678,10 +676,10 @@ class Logship : public sdk::Replication {
         if (frame->has_refusal()) {
           reader_status = Refused(frame->refusal(), connection.peer_name());
         } else {
-          reader_status = Refuse(connection, v1::Refusal::REASON_PROTOCOL,
-                                 absl::StrCat("expected ack from ",
-                                              connection.peer_name(), ", got ",
-                                              FrameName(*frame)));
+          reader_status =
+              Refuse(connection, v1::Refusal::REASON_PROTOCOL,
+                     absl::StrCat("expected ack from ", connection.peer_name(),
+                                  ", got ", FrameName(*frame)));
         }
         break;
       }
@@ -763,12 +761,12 @@ class Logship : public sdk::Replication {
           ToProto(OwnedLogRecord(*record), proto);
           r->bytes += proto->ByteSizeLong() + 8;
           r->last = record->position;
-          const bool batch_ends =
-              record->kind != CAIRN_RECORD_EVENT ||
-              record->batch_index + 1 >= record->batch_size;
-          return batch_ends && (static_cast<uint64_t>(r->records->records_size()) >=
-                                    r->max_records ||
-                                r->bytes >= r->max_bytes)
+          const bool batch_ends = record->kind != CAIRN_RECORD_EVENT ||
+                                  record->batch_index + 1 >= record->batch_size;
+          return batch_ends &&
+                         (static_cast<uint64_t>(r->records->records_size()) >=
+                              r->max_records ||
+                          r->bytes >= r->max_bytes)
                      ? 1
                      : 0;
         },
@@ -831,17 +829,17 @@ class Logship : public sdk::Replication {
                              uint64_t epoch) {
     GroupState state = coordinator_->Current();
     if (epoch < state.epoch) {
-      return Refuse(connection, v1::Refusal::REASON_STALE_EPOCH,
-                    absl::StrCat("node '", options_.node_id, "' has seen epoch ",
-                                 state.epoch, " (primary '", state.primary,
-                                 "'); '", node, "' offers older epoch ",
-                                 epoch));
+      return Refuse(
+          connection, v1::Refusal::REASON_STALE_EPOCH,
+          absl::StrCat("node '", options_.node_id, "' has seen epoch ",
+                       state.epoch, " (primary '", state.primary, "'); '", node,
+                       "' offers older epoch ", epoch));
     }
     if (epoch == state.epoch && !state.primary.empty() &&
         state.primary != node) {
       return Refuse(connection, v1::Refusal::REASON_NOT_PRIMARY,
-                    absl::StrCat("epoch ", epoch, " is led by '",
-                                 state.primary, "', not '", node, "'"));
+                    absl::StrCat("epoch ", epoch, " is led by '", state.primary,
+                                 "', not '", node, "'"));
     }
     return Adopt(epoch, node);
   }
@@ -854,12 +852,12 @@ class Logship : public sdk::Replication {
     }
     if (!first->has_hello()) {
       return Refuse(connection, v1::Refusal::REASON_PROTOCOL,
-                    absl::StrCat("expected hello from ",
-                                 connection.peer_name(), ", got ",
-                                 FrameName(*first)));
+                    absl::StrCat("expected hello from ", connection.peer_name(),
+                                 ", got ", FrameName(*first)));
     }
     const v1::Hello theirs = first->hello();
-    absl::Status s = AcceptPrimary(connection, theirs.node_id(), theirs.epoch());
+    absl::Status s =
+        AcceptPrimary(connection, theirs.node_id(), theirs.epoch());
     if (!s.ok()) return s;
     // One primary session at a time: a newer one shuts the older one down.
     {
@@ -879,10 +877,10 @@ class Logship : public sdk::Replication {
     GroupState state = coordinator_->Current();
     if (state.epoch != theirs.epoch() || state.primary != theirs.node_id() ||
         role_.load() == CAIRN_ROLE_PRIMARY) {
-      return Refuse(connection, v1::Refusal::REASON_STALE_EPOCH,
-                    absl::StrCat("node '", options_.node_id,
-                                 "' moved on to epoch ", state.epoch,
-                                 " (primary '", state.primary, "')"));
+      return Refuse(
+          connection, v1::Refusal::REASON_STALE_EPOCH,
+          absl::StrCat("node '", options_.node_id, "' moved on to epoch ",
+                       state.epoch, " (primary '", state.primary, "')"));
     }
     absl::StatusOr<cairn_log_state> log = LogState();
     if (!log.ok()) return log.status();
@@ -906,13 +904,14 @@ class Logship : public sdk::Replication {
         start->start().from_position() - 1 > log->written) {
       return Refuse(
           connection, v1::Refusal::REASON_PROTOCOL,
-          absl::StrCat("expected start of epoch ", theirs.epoch(),
-                       " from a position in 1..", log->written + 1, ", got ",
-                       FrameName(*start), start->has_start()
-                           ? absl::StrCat(" of epoch ", start->start().epoch(),
-                                          " from ",
-                                          start->start().from_position())
-                           : ""));
+          absl::StrCat(
+              "expected start of epoch ", theirs.epoch(),
+              " from a position in 1..", log->written + 1, ", got ",
+              FrameName(*start),
+              start->has_start()
+                  ? absl::StrCat(" of epoch ", start->start().epoch(), " from ",
+                                 start->start().from_position())
+                  : ""));
     }
     const uint64_t keep = start->start().from_position() - 1;
     if (keep < log->written) {
@@ -934,15 +933,15 @@ class Logship : public sdk::Replication {
           "cannot pause writes to truncate: ", pause.status().message()));
     }
     CallError e;
-    absl::Status s = StorageStatus(
-        st_->truncate_after(storage_, keep, flags, &e.error), e,
-        absl::StrCat("storage truncate_after(", keep, ")"));
+    absl::Status s =
+        StorageStatus(st_->truncate_after(storage_, keep, flags, &e.error), e,
+                      absl::StrCat("storage truncate_after(", keep, ")"));
     if (!s.ok()) return s;
     truncations_.fetch_add(1);
     sdk::LogWarn(absl::StrCat(
         "node '", options_.node_id, "' dropped positions ", keep + 1, "..",
-        log.written, " (committed here up to ", log.committed,
-        "): primary '", primary, "' never had them"));
+        log.written, " (committed here up to ", log.committed, "): primary '",
+        primary, "' never had them"));
     host_.RoleChanged(CAIRN_ROLE_REPLICA, coordinator_->Current().epoch);
     return absl::OkStatus();
   }
@@ -961,10 +960,10 @@ class Logship : public sdk::Replication {
         return Refused(frame->refusal(), connection.peer_name());
       }
       if (!frame->has_records()) {
-        return Refuse(connection, v1::Refusal::REASON_PROTOCOL,
-                      absl::StrCat("expected records from ",
-                                   connection.peer_name(), ", got ",
-                                   FrameName(*frame)));
+        return Refuse(
+            connection, v1::Refusal::REASON_PROTOCOL,
+            absl::StrCat("expected records from ", connection.peer_name(),
+                         ", got ", FrameName(*frame)));
       }
       const v1::Records& records = frame->records();
       const uint64_t current = coordinator_->Current().epoch;
@@ -1015,8 +1014,8 @@ class Logship : public sdk::Replication {
     CallError e;
     absl::Status s = StorageStatus(
         st_->apply_log(storage_, views.data(), views.size(), &e.error), e,
-        absl::StrCat("storage apply_log of positions ", records.front().position,
-                     "..", records.back().position));
+        absl::StrCat("storage apply_log of positions ",
+                     records.front().position, "..", records.back().position));
     if (!s.ok()) return s;
     records_applied_.fetch_add(records.size());
     return absl::OkStatus();
@@ -1076,49 +1075,60 @@ CAIRN_REPLICATION_PLUGIN(
     "ships the ordered log to replicas over TCP (async, sync or quorum acks)",
     CAIRN_CAP_MULTI_NODE | CAIRN_CAP_APPEND_MAY_BLOCK,
     cairn::sdk::OptionDesc("node-id", CAIRN_OPT_STRING, nullptr,
-                    "this node's id in the group ([a-z0-9][a-z0-9-]*)",
-                    nullptr, CAIRN_OPT_REQUIRED),
-    cairn::sdk::OptionDesc("listen", CAIRN_OPT_STRING, nullptr,
-                    "host:port this node accepts the primary's connection on",
-                    nullptr, CAIRN_OPT_REQUIRED),
+                           "this node's id in the group ([a-z0-9][a-z0-9-]*)",
+                           nullptr, CAIRN_OPT_REQUIRED),
+    cairn::sdk::OptionDesc(
+        "listen", CAIRN_OPT_STRING, nullptr,
+        "host:port this node accepts the primary's connection on", nullptr,
+        CAIRN_OPT_REQUIRED),
     cairn::sdk::OptionDesc("peers", CAIRN_OPT_STRING, "",
-                    "the group: id=host:port,... (this node's entry is "
-                    "skipped)"),
-    cairn::sdk::OptionDesc("coordinator", CAIRN_OPT_ENUM, "static",
-                    "who decides the primary: static (roles from the site "
-                    "file and promote) or etcd (not built yet)",
-                    kCoordinators),
-    cairn::sdk::OptionDesc("role", CAIRN_OPT_ENUM, "replica",
-                    "static coordinator: this node's role when the state "
-                    "folder records no newer epoch",
-                    kRoles),
-    cairn::sdk::OptionDesc("ack", CAIRN_OPT_ENUM, "quorum",
-                    "when an append is acknowledged: async (primary has it), "
-                    "sync (every sync-set member has it durable), quorum (a "
-                    "majority including the primary)",
-                    kAckRules),
-    cairn::sdk::OptionDesc("sync-set", CAIRN_OPT_STRING, "",
-                    "ack = sync: comma-separated node ids that must hold an "
-                    "append durably before it is acknowledged"),
-    cairn::sdk::OptionDesc("client-addresses", CAIRN_OPT_STRING, "",
-                    "id=host:port,... of each node's server, for leader() "
-                    "(clients are sent there)"),
+                           "the group: id=host:port,... (this node's entry is "
+                           "skipped)"),
+    cairn::sdk::OptionDesc(
+        "coordinator", CAIRN_OPT_ENUM, "static",
+        "who decides the primary: static (roles from the site "
+        "file and promote) or etcd (not built yet)",
+        kCoordinators),
+    cairn::sdk::OptionDesc(
+        "role", CAIRN_OPT_ENUM, "replica",
+        "static coordinator: this node's role when the state "
+        "folder records no newer epoch",
+        kRoles),
+    cairn::sdk::OptionDesc(
+        "ack", CAIRN_OPT_ENUM, "quorum",
+        "when an append is acknowledged: async (primary has it), "
+        "sync (every sync-set member has it durable), quorum (a "
+        "majority including the primary)",
+        kAckRules),
+    cairn::sdk::OptionDesc(
+        "sync-set", CAIRN_OPT_STRING, "",
+        "ack = sync: comma-separated node ids that must hold an "
+        "append durably before it is acknowledged"),
+    cairn::sdk::OptionDesc(
+        "client-addresses", CAIRN_OPT_STRING, "",
+        "id=host:port,... of each node's server, for leader() "
+        "(clients are sent there)"),
     cairn::sdk::OptionDesc("state-dir", CAIRN_OPT_PATH, nullptr,
-                    "folder for the highest epoch seen (fsync + rename)",
-                    nullptr, CAIRN_OPT_REQUIRED),
-    cairn::sdk::OptionDesc("ack-timeout", CAIRN_OPT_DURATION, "30s",
-                    "how long replicate waits for its ack rule before failing "
-                    "(0: until close)"),
-    cairn::sdk::OptionDesc("heartbeat-interval", CAIRN_OPT_DURATION, "100ms",
-                    "an idle primary sends its committed watermark this often"),
-    cairn::sdk::OptionDesc("reconnect-interval", CAIRN_OPT_DURATION, "200ms",
-                    "pause before the primary dials a lost replica again"),
+                           "folder for the highest epoch seen (fsync + rename)",
+                           nullptr, CAIRN_OPT_REQUIRED),
+    cairn::sdk::OptionDesc(
+        "ack-timeout", CAIRN_OPT_DURATION, "30s",
+        "how long replicate waits for its ack rule before failing "
+        "(0: until close)"),
+    cairn::sdk::OptionDesc(
+        "heartbeat-interval", CAIRN_OPT_DURATION, "100ms",
+        "an idle primary sends its committed watermark this often"),
+    cairn::sdk::OptionDesc(
+        "reconnect-interval", CAIRN_OPT_DURATION, "200ms",
+        "pause before the primary dials a lost replica again"),
     cairn::sdk::OptionDesc("max-frame-size", CAIRN_OPT_SIZE, "16MiB",
-                    "largest frame sent or accepted"),
-    cairn::sdk::OptionDesc("max-batch-records", CAIRN_OPT_UINT, "4096",
-                    "records per frame (an atomic batch is never split)"),
-    cairn::sdk::OptionDesc("durable-policy", CAIRN_OPT_ENUM, "auto",
-                    "whether this node's durable position counts toward sync "
-                    "and quorum acks: auto (storage's appends wait for a "
-                    "sync), syncs, never",
-                    kDurablePolicies))
+                           "largest frame sent or accepted"),
+    cairn::sdk::OptionDesc(
+        "max-batch-records", CAIRN_OPT_UINT, "4096",
+        "records per frame (an atomic batch is never split)"),
+    cairn::sdk::OptionDesc(
+        "durable-policy", CAIRN_OPT_ENUM, "auto",
+        "whether this node's durable position counts toward sync "
+        "and quorum acks: auto (storage's appends wait for a "
+        "sync), syncs, never",
+        kDurablePolicies))

@@ -122,17 +122,17 @@ TEST(LogshipCluster, ReplicaThatNeverSyncsDoesNotCountTowardSync) {
   options.storage_options = StorageOptions("mmaplog");
   options.nodes = 2;
   Cluster cluster(options);
-  ASSERT_EQ(cluster.Open(1, "replica", {{"durable-policy", "never"}}), absl::OkStatus());
+  ASSERT_EQ(cluster.Open(1, "replica", {{"durable-policy", "never"}}),
+            absl::OkStatus());
   // The primary's EPOCH record cannot be acknowledged: opening reports it
   // and the store refuses writes.
-  ASSERT_EQ(cluster.Open(0, "primary", {{"ack-timeout", "300ms"}}), absl::OkStatus());
-  absl::StatusOr<AppendResult> r = cluster.store(0).Append(
-      "s", ExpectedRevision::Any(), {Event("x")});
+  ASSERT_EQ(cluster.Open(0, "primary", {{"ack-timeout", "300ms"}}),
+            absl::OkStatus());
+  absl::StatusOr<AppendResult> r =
+      cluster.store(0).Append("s", ExpectedRevision::Any(), {Event("x")});
   ASSERT_FALSE(r.ok());
   // The replica has the records all the same (it just never counts).
-  EXPECT_TRUE(WaitUntil([&] {
-    return cluster.State(1).written >= 1;
-  }));
+  EXPECT_TRUE(WaitUntil([&] { return cluster.State(1).written >= 1; }));
 }
 
 TEST(LogshipCluster, StoppedReplicaBlocksSyncUntilItReturns) {
@@ -152,9 +152,8 @@ TEST(LogshipCluster, StoppedReplicaBlocksSyncUntilItReturns) {
     return cluster.store(0).Append("t", ExpectedRevision::Any(), {Event("2")});
   });
   // n1 gets it; the append still waits for n2.
-  ASSERT_TRUE(WaitUntil([&] {
-    return cluster.State(1).durable == cluster.State(0).written;
-  }));
+  ASSERT_TRUE(WaitUntil(
+      [&] { return cluster.State(1).durable == cluster.State(0).written; }));
   EXPECT_EQ(append.wait_for(std::chrono::milliseconds(300)),
             std::future_status::timeout);
   ASSERT_EQ(cluster.Open(2, "replica"), absl::OkStatus());
@@ -193,10 +192,10 @@ TEST(LogshipCluster, EmptyReplicaCatchesUpOnAHundredThousandEvents) {
   std::vector<EventData> batch;
   for (int i = 0; i < 100; ++i) batch.push_back(Event(std::string(40, 'e')));
   for (int i = 0; i < 1000; ++i) {
-    ASSERT_TRUE(cluster.store(0)
-                    .Append(absl::StrCat("s", i % 50), ExpectedRevision::Any(),
-                            batch)
-                    .ok());
+    ASSERT_TRUE(
+        cluster.store(0)
+            .Append(absl::StrCat("s", i % 50), ExpectedRevision::Any(), batch)
+            .ok());
   }
   ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
   ASSERT_TRUE(CaughtUp(cluster, 1));
@@ -291,10 +290,10 @@ TEST(LogshipCluster, DeposedPrimaryTruncatesItsTailAndRejoins) {
   Cluster cluster(options);
   ASSERT_EQ(OpenReplicasThenPrimary(cluster), absl::OkStatus());
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(cluster.store(0)
-                    .Append(absl::StrCat("a", i), ExpectedRevision::Any(),
-                            {Event("x")})
-                    .ok());
+    ASSERT_TRUE(
+        cluster.store(0)
+            .Append(absl::StrCat("a", i), ExpectedRevision::Any(), {Event("x")})
+            .ok());
   }
   ASSERT_TRUE(CaughtUp(cluster, 1));
   ASSERT_TRUE(CaughtUp(cluster, 2));
@@ -328,8 +327,8 @@ TEST(LogshipCluster, DeposedPrimaryTruncatesItsTailAndRejoins) {
            cluster.Stat(0, "replication.truncations") == 1 &&
            cluster.State(0).committed == cluster.State(1).written &&
            cluster.State(2).committed == cluster.State(1).written;
-  })) << cluster.store(0).role() << " "
-      << cluster.Stat(0, "replication.truncations");
+  })) << cluster.store(0).role()
+      << " " << cluster.Stat(0, "replication.truncations");
   const std::vector<std::string> log = cluster.Log(1);
   EXPECT_EQ(cluster.Log(0), log);
   EXPECT_EQ(cluster.Log(2), log);
@@ -338,8 +337,8 @@ TEST(LogshipCluster, DeposedPrimaryTruncatesItsTailAndRejoins) {
   ASSERT_TRUE(lost.ok());
   EXPECT_TRUE(lost->empty());
   EXPECT_EQ(cluster.store(0).Leader().node, "n1");
-  absl::StatusOr<AppendResult> refused = cluster.store(0).Append(
-      "c", ExpectedRevision::Any(), {Event("w")});
+  absl::StatusOr<AppendResult> refused =
+      cluster.store(0).Append("c", ExpectedRevision::Any(), {Event("w")});
   EXPECT_FALSE(refused.ok());
 }
 

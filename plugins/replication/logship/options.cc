@@ -62,8 +62,8 @@ bool IsNodeId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (size_t i = 0; i < id.size(); ++i) {
     const char c = id[i];
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    (i > 0 && c == '-');
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && c == '-');
     if (!ok) return false;
   }
   return true;
@@ -203,8 +203,8 @@ absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
   if (out.heartbeat_interval.count() == 0) {
     return Invalid("heartbeat-interval", "0", "must be at least 1ms");
   }
-  sdk::Status s =
-      options.GetSize("max-frame-size", out.max_frame_size, &out.max_frame_size);
+  sdk::Status s = options.GetSize("max-frame-size", out.max_frame_size,
+                                  &out.max_frame_size);
   if (!s.ok()) return absl::InvalidArgumentError(s.message());
   if (out.max_frame_size < 4096 || out.max_frame_size > (uint64_t{1} << 30)) {
     return Invalid("max-frame-size", options.Get("max-frame-size"),
@@ -224,7 +224,8 @@ absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
   } else if (policy == "never") {
     out.durable_policy = LogshipOptions::DurablePolicy::kNever;
   } else {
-    return Invalid("durable-policy", policy, "is not one of: auto, syncs, never");
+    return Invalid("durable-policy", policy,
+                   "is not one of: auto, syncs, never");
   }
   return out;
 }

@@ -6,8 +6,8 @@
 #include <cairn/sdk/common.hpp>
 
 #include <chrono>
-#include <map>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -50,13 +50,16 @@ struct LogshipOptions {
   uint64_t max_batch_records = 4096;
   // auto: from storage's instance capabilities (appends that may block wait
   // for a sync); syncs | never: as the operator says.
-  enum class DurablePolicy { kAuto, kSyncs, kNever } durable_policy =
-      DurablePolicy::kAuto;
+  enum class DurablePolicy {
+    kAuto,
+    kSyncs,
+    kNever
+  } durable_policy = DurablePolicy::kAuto;
 };
 
 // "250ms", "5s", "2m", "1h"; a plain number is milliseconds.
-absl::StatusOr<std::chrono::milliseconds> ParseDuration(const std::string& key,
-                                                        const std::string& text);
+absl::StatusOr<std::chrono::milliseconds> ParseDuration(
+    const std::string& key, const std::string& text);
 // "host:port"; host is an IPv4/IPv6 literal or a name, port 0..65535.
 absl::StatusOr<Endpoint> ParseEndpoint(const std::string& key,
                                        const std::string& text);

@@ -55,14 +55,21 @@ TEST(LogshipOptions, MissingRequiredOptionIsNamed) {
 
 TEST(LogshipOptions, MalformedValuesNameTheOption) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"listen", "127.0.0.1"},          {"listen", "host:99999"},
-      {"peers", "b:127.0.0.1:1"},       {"peers", "B=127.0.0.1:1"},
+      {"listen", "127.0.0.1"},
+      {"listen", "host:99999"},
+      {"peers", "b:127.0.0.1:1"},
+      {"peers", "B=127.0.0.1:1"},
       {"peers", "b=1.2.3.4:1,b=1.2.3.4:2"},
-      {"ack", "most"},                  {"role", "leader"},
-      {"ack-timeout", "5 s"},           {"heartbeat-interval", "0"},
-      {"max-frame-size", "1KiB"},       {"max-batch-records", "0"},
-      {"node-id", "-a"},                {"sync-set", "z"},
-      {"durable-policy", "sometimes"},  {"client-addresses", "z=1.2.3.4:1"},
+      {"ack", "most"},
+      {"role", "leader"},
+      {"ack-timeout", "5 s"},
+      {"heartbeat-interval", "0"},
+      {"max-frame-size", "1KiB"},
+      {"max-batch-records", "0"},
+      {"node-id", "-a"},
+      {"sync-set", "z"},
+      {"durable-policy", "sometimes"},
+      {"client-addresses", "z=1.2.3.4:1"},
   };
   for (const auto& [key, value] : cases) {
     auto values = Minimal();

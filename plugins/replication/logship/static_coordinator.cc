@@ -46,9 +46,9 @@ absl::Status StaticCoordinator::CompareAndSet(uint64_t expected_epoch,
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (state_.epoch != expected_epoch || next.epoch <= expected_epoch) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "group state changed: expected epoch ", expected_epoch,
-          ", current ", state_.epoch, ", proposed ", next.epoch));
+      return absl::FailedPreconditionError(
+          absl::StrCat("group state changed: expected epoch ", expected_epoch,
+                       ", current ", state_.epoch, ", proposed ", next.epoch));
     }
     absl::Status s = SetLocked(next);
     if (!s.ok()) return s;
@@ -69,9 +69,9 @@ absl::StatusOr<bool> StaticCoordinator::Learn(uint64_t epoch,
       return false;
     }
     if (epoch == state_.epoch && !state_.primary.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "epoch ", epoch, " has primary '", state_.primary, "', not '",
-          primary, "'"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("epoch ", epoch, " has primary '", state_.primary,
+                       "', not '", primary, "'"));
     }
     next = state_;
     next.epoch = epoch;
@@ -94,8 +94,8 @@ absl::Status StaticCoordinator::Campaign() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (state_.primary == node_id_) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
-      "coordinator = static: node '", node_id_, "' is not the primary of epoch ",
-      state_.epoch, " ('", state_.primary,
+      "coordinator = static: node '", node_id_,
+      "' is not the primary of epoch ", state_.epoch, " ('", state_.primary,
       "' is); promote it explicitly (cairn promote ", node_id_, ")"));
 }
 

@@ -60,8 +60,8 @@ void EncodeRecord(uint8_t* out, std::string_view stream, const cairn_event& e,
   uint8_t* p = out + kRecordHeaderSize;
   // An EPOCH record has no stream (and data() may be NULL): CopyBytes
   // copies nothing for an empty one.
-  p = CopyBytes(p, {reinterpret_cast<const uint8_t*>(stream.data()),
-                    stream.size()});
+  p = CopyBytes(
+      p, {reinterpret_cast<const uint8_t*>(stream.data()), stream.size()});
   uint8_t* body = p;
   p = CopyBytes(p, e.type);
   p = CopyBytes(p, e.writer);

@@ -191,39 +191,45 @@ public sealed class SettingsSpec
     }
 
     [Fact]
-    public void Without_endpoints_the_single_host_and_port_is_the_one_endpoint()
-    {
-        var s = Journal("akka.persistence.journal.cairn.remote { host = \"10.0.0.9\", port = 7611 }");
-        Assert.Equal(new[] { new RemoteEndpoint("10.0.0.9", 7611) }, s.Endpoints);
-        Assert.Equal(3, s.LeaderRetries);
-        Assert.Equal(TimeSpan.FromSeconds(10), s.LeaderRetryWindow);
-        Assert.Equal(TimeSpan.FromMilliseconds(50), s.LeaderPause);
-        Assert.False(s.FindLeader);  // auto, one endpoint
+    public void Without_endpoints_the_single_host_and_port_is_the_one_endpoint() {
+      var s = Journal("akka.persistence.journal.cairn.remote { host = \"10.0.0.9\", port = 7611 }");
+      Assert.Equal(new[] { new RemoteEndpoint("10.0.0.9", 7611) }, s.Endpoints);
+      Assert.Equal(3, s.LeaderRetries);
+      Assert.Equal(TimeSpan.FromSeconds(10), s.LeaderRetryWindow);
+      Assert.Equal(TimeSpan.FromMilliseconds(50), s.LeaderPause);
+      Assert.False(s.FindLeader);  // auto, one endpoint
     }
 
     [Fact]
-    public void Endpoints_and_leader_retries_are_read_in_order()
-    {
-        var s = Journal(@"akka.persistence.journal.cairn.mode = remote
+    public void Endpoints_and_leader_retries_are_read_in_order() {
+      var s = Journal(
+          @"akka.persistence.journal.cairn.mode = remote
             akka.persistence.journal.cairn.remote {
             endpoints = [""10.0.0.1:7600"", ""[::1]:7601"", ""n3.site:7602""]
             leader-retries = 5, leader-retry-budget = 3s, leader-retry-pause = 10ms, find-leader = off }");
-        Assert.Equal(new[]
-        {
-            new RemoteEndpoint("10.0.0.1", 7600), new RemoteEndpoint("::1", 7601), new RemoteEndpoint("n3.site", 7602),
-        }, s.Endpoints);
-        Assert.Equal("[::1]:7601", s.Endpoints[1].ToString());
-        Assert.Equal(5, s.LeaderRetries);
-        Assert.Equal(TimeSpan.FromSeconds(3), s.LeaderRetryWindow);
-        Assert.Equal(TimeSpan.FromMilliseconds(10), s.LeaderPause);
-        Assert.False(s.FindLeader);
-        Assert.True(Journal(@"akka.persistence.journal.cairn.remote.endpoints = [""a:1"", ""b:2""]").FindLeader);
-        Assert.True(Journal("akka.persistence.journal.cairn.remote.find-leader = on").FindLeader);
-        var bad = Assert.Throws<ConfigurationException>(() =>
-            Journal("akka.persistence.journal.cairn.remote.find-leader = sometimes"));
-        Assert.Contains("remote.find-leader", bad.Message);
-        Assert.NotEqual(s.StoreKey, Journal(
-            "akka.persistence.journal.cairn { mode = remote, remote.endpoints = [\"10.0.0.1:7600\"] }").StoreKey);
+      Assert.Equal(
+          new[] {
+            new RemoteEndpoint("10.0.0.1", 7600),
+            new RemoteEndpoint("::1", 7601),
+            new RemoteEndpoint("n3.site", 7602),
+          },
+          s.Endpoints);
+      Assert.Equal("[::1]:7601", s.Endpoints[1].ToString());
+      Assert.Equal(5, s.LeaderRetries);
+      Assert.Equal(TimeSpan.FromSeconds(3), s.LeaderRetryWindow);
+      Assert.Equal(TimeSpan.FromMilliseconds(10), s.LeaderPause);
+      Assert.False(s.FindLeader);
+      Assert.True(Journal(@"akka.persistence.journal.cairn.remote.endpoints = [""a:1"", ""b:2""]")
+                      .FindLeader);
+      Assert.True(Journal("akka.persistence.journal.cairn.remote.find-leader = on").FindLeader);
+      var bad = Assert.Throws<ConfigurationException>(
+          () => Journal("akka.persistence.journal.cairn.remote.find-leader = sometimes"));
+      Assert.Contains("remote.find-leader", bad.Message);
+      Assert.NotEqual(
+          s.StoreKey,
+          Journal(
+              "akka.persistence.journal.cairn { mode = remote, remote.endpoints = [\"10.0.0.1:7600\"] }")
+              .StoreKey);
     }
 
     [Theory]
@@ -231,45 +237,43 @@ public sealed class SettingsSpec
     [InlineData("10.0.0.1:0")]
     [InlineData(":7600")]
     [InlineData("host:port")]
-    public void A_bad_endpoint_is_refused_naming_it(string endpoint)
-    {
-        var ex = Assert.Throws<ConfigurationException>(() =>
-            Journal($"akka.persistence.journal.cairn.remote.endpoints = [\"{endpoint}\"]"));
-        Assert.Contains("remote.endpoints", ex.Message);
-        Assert.Contains(endpoint, ex.Message);
+    public void A_bad_endpoint_is_refused_naming_it(string endpoint) {
+      var ex = Assert.Throws<ConfigurationException>(
+          () => Journal($"akka.persistence.journal.cairn.remote.endpoints = [\"{endpoint}\"]"));
+      Assert.Contains("remote.endpoints", ex.Message);
+      Assert.Contains(endpoint, ex.Message);
     }
 
     [Fact]
-    public void Negative_leader_retries_are_refused()
-    {
-        var ex = Assert.Throws<ConfigurationException>(() =>
-            Journal("akka.persistence.journal.cairn.remote.leader-retries = -1"));
-        Assert.Contains("remote.leader-retries", ex.Message);
+    public void Negative_leader_retries_are_refused() {
+      var ex = Assert.Throws<ConfigurationException>(
+          () => Journal("akka.persistence.journal.cairn.remote.leader-retries = -1"));
+      Assert.Contains("remote.leader-retries", ex.Message);
     }
 
     [Fact]
-    public void WithCairnPersistence_writes_the_endpoints()
-    {
-        var options = new CairnPersistenceOptions { Mode = CairnMode.Remote };
-        options.RemoteEndpoints.AddRange(new[] { "10.0.0.1:7600", "10.0.0.2:7600" });
-        var s = CairnSettings.Create(ConfigurationFactory.ParseString(options.ToHocon())
-            .WithFallback(CairnPersistence.DefaultConfiguration()).GetConfig(CairnPersistence.JournalPluginId));
-        Assert.Equal(new[] { new RemoteEndpoint("10.0.0.1", 7600), new RemoteEndpoint("10.0.0.2", 7600) },
-            s.Endpoints);
+    public void WithCairnPersistence_writes_the_endpoints() {
+      var options = new CairnPersistenceOptions { Mode = CairnMode.Remote };
+      options.RemoteEndpoints.AddRange(new[] { "10.0.0.1:7600", "10.0.0.2:7600" });
+      var s = CairnSettings.Create(ConfigurationFactory.ParseString(options.ToHocon())
+                                       .WithFallback(CairnPersistence.DefaultConfiguration())
+                                       .GetConfig(CairnPersistence.JournalPluginId));
+      Assert.Equal(
+          new[] { new RemoteEndpoint("10.0.0.1", 7600), new RemoteEndpoint("10.0.0.2", 7600) },
+          s.Endpoints);
     }
 
     [Fact]
-    public unsafe void The_embedded_store_maps_status_13_to_CairnNotLeaderException()
-    {
-        var text = System.Text.Encoding.UTF8.GetBytes("append refused: the leader is node 'a' at 10.0.0.1:7600 (epoch 3)\0");
-        fixed (byte* message = text)
-        {
-            var at = (IntPtr)message;
-            var ex = Assert.Throws<Client.CairnNotLeaderException>(() =>
-                Embedded.EmbeddedStore.Check(13, (byte*)at));
-            Assert.Equal(Client.CairnStatus.NotLeader, ex.Status);
-            Assert.Contains("node 'a'", ex.Message);
-            Assert.Null(ex.Leader);
-        }
+    public unsafe void The_embedded_store_maps_status_13_to_CairnNotLeaderException() {
+      var text = System.Text.Encoding.UTF8.GetBytes(
+          "append refused: the leader is node 'a' at 10.0.0.1:7600 (epoch 3)\0");
+      fixed(byte* message = text) {
+        var at = (IntPtr)message;
+        var ex = Assert.Throws<Client.CairnNotLeaderException>(
+            () => Embedded.EmbeddedStore.Check(13, (byte*)at));
+        Assert.Equal(Client.CairnStatus.NotLeader, ex.Status);
+        Assert.Contains("node 'a'", ex.Message);
+        Assert.Null(ex.Leader);
+      }
     }
 }

@@ -1,65 +1,59 @@
 namespace Akka.Persistence.Cairn.Client;
 
 /// <summary>The store's status codes (the plugin ABI's cairn_status).</summary>
-public enum CairnStatus
-{
-    Ok = 0,
-    InvalidArgument = 1,
-    NotFound = 2,
-    WrongExpectedRevision = 3,
-    Corruption = 4,
-    Integrity = 5,
-    Io = 6,
-    Unsupported = 7,
-    Closed = 8,
-    ResourceExhausted = 9,
-    Timeout = 10,
-    FailedPrecondition = 11,
-    Internal = 12,
-    /// <summary>This node does not take writes (a replica of a replication
-    /// group, or a primary deposed while the write ran):
-    /// <see cref="CairnNotLeaderException"/>.</summary>
-    NotLeader = 13,
+public enum CairnStatus {
+  Ok = 0,
+  InvalidArgument = 1,
+  NotFound = 2,
+  WrongExpectedRevision = 3,
+  Corruption = 4,
+  Integrity = 5,
+  Io = 6,
+  Unsupported = 7,
+  Closed = 8,
+  ResourceExhausted = 9,
+  Timeout = 10,
+  FailedPrecondition = 11,
+  Internal = 12,
+  /// <summary>This node does not take writes (a replica of a replication
+  /// group, or a primary deposed while the write ran):
+  /// <see cref="CairnNotLeaderException"/>.</summary>
+  NotLeader = 13,
 }
 
 /// <summary>A store call that failed: the code and the store's message.</summary>
-public class CairnException : Exception
-{
-    public CairnException(CairnStatus status, string message)
-        : base($"{status}: {message}")
-    {
-        Status = status;
-        StoreMessage = message;
-    }
+public class CairnException : Exception {
+  public CairnException(CairnStatus status, string message) : base($"{status}: {message}") {
+    Status = status;
+    StoreMessage = message;
+  }
 
-    public CairnStatus Status { get; }
-    public string StoreMessage { get; }
+  public CairnStatus Status { get; }
+  public string StoreMessage { get; }
 }
 
 /// <summary>Who leads a replica group, as the node that refused a write knows
 /// it (the protocol's <c>LeaderHint</c>). <paramref name="Known"/> false: an
 /// election is under way. <paramref name="Address"/> is the leader's client
 /// address <c>host:port</c>, empty when the node does not know it.</summary>
-public sealed record LeaderHint(bool Known, string Node, string Address, ulong Epoch)
-{
-    public override string ToString() => !Known
-        ? $"no leader known (epoch {Epoch})"
-        : $"leader '{Node}'{(Address.Length > 0 ? " at " + Address : " (address unknown)")} (epoch {Epoch})";
+public sealed record LeaderHint(bool Known, string Node, string Address, ulong Epoch) {
+  public override string ToString() =>
+      !Known
+          ? $"no leader known (epoch {Epoch})"
+          : $"leader '{Node}'{(Address.Length > 0 ? " at " + Address : " (address unknown)")} (epoch {Epoch})";
 }
 
 /// <summary>A write refused with <see cref="CairnStatus.NotLeader"/>: the
 /// node is not its replica group's primary. <see cref="Leader"/> names the
 /// node that is, as far as the refusing node knows; null when it said nothing
 /// (embedded, with a libcairn-c older than C API 1.2).</summary>
-public sealed class CairnNotLeaderException : CairnException
-{
-    public CairnNotLeaderException(string message, LeaderHint? leader)
-        : base(CairnStatus.NotLeader, message)
-    {
-        Leader = leader;
-    }
+public sealed class CairnNotLeaderException : CairnException {
+  public CairnNotLeaderException(string message, LeaderHint? leader)
+      : base(CairnStatus.NotLeader, message) {
+    Leader = leader;
+  }
 
-    public LeaderHint? Leader { get; }
+  public LeaderHint? Leader { get; }
 }
 
 /// <summary>An event as a writer hands it to <see cref="ICairnStore.AppendAsync"/>.</summary>

@@ -434,13 +434,11 @@ public sealed unsafe class EmbeddedStore : ICairnStore
         {
             if (_handle == IntPtr.Zero)
                 throw new CairnException(CairnStatus.Closed, "the embedded Cairn store is closed");
-            try
-            {
-                return body(_handle);
-            }
-            catch (CairnNotLeaderException ex) when (ex.Leader == null && Leader(_handle) is { } leader)
-            {
-                throw new CairnNotLeaderException(ex.StoreMessage, leader);
+            try {
+              return body(_handle);
+            } catch (CairnNotLeaderException ex)
+                when (ex.Leader == null && Leader(_handle) is {} leader) {
+              throw new CairnNotLeaderException(ex.StoreMessage, leader);
             }
         }
         finally
@@ -451,17 +449,16 @@ public sealed unsafe class EmbeddedStore : ICairnStore
 
     /// <summary>The leader this node knows (cairn_store_leader, C API 1.2);
     /// null with an older library or when the call fails.</summary>
-    private static LeaderHint? Leader(IntPtr handle)
-    {
-        if ((Native.cairn_c_abi_version() & 0xffff) < Native.AbiMinorLeader) return null;
-        CairnLeaderInfo info = new() { Size = (uint)sizeof(CairnLeaderInfo) };
-        byte* e = stackalloc byte[ErrorCapacity];
-        var err = Err(e);
-        if (Native.cairn_store_leader(handle, &info, &err) != 0) return null;
-        return new LeaderHint(info.Known != 0,
-            Marshal.PtrToStringUTF8((IntPtr)info.Node) ?? "",
-            Marshal.PtrToStringUTF8((IntPtr)info.Address) ?? "",
-            info.Epoch);
+    private static LeaderHint? Leader(IntPtr handle) {
+      if ((Native.cairn_c_abi_version() & 0xffff) < Native.AbiMinorLeader)
+        return null;
+      CairnLeaderInfo info = new() { Size = (uint)sizeof(CairnLeaderInfo) };
+      byte* e = stackalloc byte[ErrorCapacity];
+      var err = Err(e);
+      if (Native.cairn_store_leader(handle, &info, &err) != 0)
+        return null;
+      return new LeaderHint(info.Known != 0, Marshal.PtrToStringUTF8((IntPtr)info.Node) ?? "",
+                            Marshal.PtrToStringUTF8((IntPtr)info.Address) ?? "", info.Epoch);
     }
 
     /// <summary>The leader this node knows, as <see cref="CairnNotLeaderException.Leader"/>
@@ -503,11 +500,13 @@ public sealed unsafe class EmbeddedStore : ICairnStore
     {
         if (status == 0) return;
         string text = Marshal.PtrToStringUTF8((IntPtr)message) ?? "";
-        if (text.Length == 0) text = ((CairnStatus)status).ToString();
+        if (text.Length == 0)
+          text = ((CairnStatus)status).ToString();
         // The call hands over the code and message only; the store's
         // methods add the structured hint (see Call) where the library has
         // cairn_store_leader.
-        if (status == (int)CairnStatus.NotLeader) throw new CairnNotLeaderException(text, null);
+        if (status == (int)CairnStatus.NotLeader)
+          throw new CairnNotLeaderException(text, null);
         throw new CairnException((CairnStatus)status, text);
     }
 

@@ -78,16 +78,15 @@ internal struct CairnStreamInfo
 /// <summary>cairn_leader_info (plugin.h): role, epoch, known, then the node
 /// id and client address as NUL-terminated arrays of 64 and 256 bytes.</summary>
 [StructLayout(LayoutKind.Sequential)]
-internal unsafe struct CairnLeaderInfo
-{
-    public const int NodeMax = 64;
-    public const int AddressMax = 256;
-    public uint Size;
-    public uint Role;
-    public ulong Epoch;
-    public uint Known;
-    public fixed byte Node[NodeMax];
-    public fixed byte Address[AddressMax];
+internal unsafe struct CairnLeaderInfo {
+  public const int NodeMax = 64;
+  public const int AddressMax = 256;
+  public uint Size;
+  public uint Role;
+  public ulong Epoch;
+  public uint Known;
+  public fixed byte Node[NodeMax];
+  public fixed byte Address[AddressMax];
 }
 
 /// <summary>The P/Invoke surface of libcairn-c (file libcairn-c.so beside the assembly).</summary>
@@ -97,7 +96,8 @@ internal static unsafe class Native
     public const int AbiMajor = 1;
     /// <summary>The oldest C API minor this assembly calls: 1 added cairn_append_events.</summary>
     public const int AbiMinor = 1;
-    /// <summary>The minor that added cairn_store_leader; called only when the loaded library has it.</summary>
+    /// <summary>The minor that added cairn_store_leader; called only when the loaded library has
+    /// it.</summary>
     public const int AbiMinorLeader = 2;
 
     [DllImport(Library)] public static extern uint cairn_c_abi_version();
@@ -108,7 +108,9 @@ internal static unsafe class Native
         IntPtr* store, CairnError* error);
 
     [DllImport(Library)] public static extern void cairn_store_close(IntPtr store);
-    [DllImport(Library)] public static extern int cairn_store_leader(IntPtr store, CairnLeaderInfo* info, CairnError* error);
+    [DllImport(Library)]
+    public static extern int cairn_store_leader(IntPtr store, CairnLeaderInfo* info,
+                                                CairnError* error);
     [DllImport(Library)] public static extern int cairn_store_flush(IntPtr store, CairnError* error);
 
     /// <summary>Events by pointer (C API 1.1): each native event carries its own size.</summary>

@@ -24,7 +24,8 @@ public sealed class CairnPersistenceOptions
     public int RemotePort { get; set; } = 7600;
 
     /// <summary>Remote, a replica group: every node's client address
-    /// ("host:port"), tried in order; empty: <see cref="RemoteHost"/>:<see cref="RemotePort"/>.</summary>
+    /// ("host:port"), tried in order; empty: <see cref="RemoteHost"/>:<see
+    /// cref="RemotePort"/>.</summary>
     public List<string> RemoteEndpoints { get; } = new();
     public bool RemoteTls { get; set; }
 
@@ -56,7 +57,7 @@ public sealed class CairnPersistenceOptions
         sb.AppendLine($"  overrides = [{string.Join(", ", Overrides.Select(Q))}]");
         sb.AppendLine($"  remote {{ host = {Q(RemoteHost)}, port = {RemotePort}, tls = {(RemoteTls ? "on" : "off")} }}");
         if (RemoteEndpoints.Count > 0)
-            sb.AppendLine($"  remote.endpoints = [{string.Join(", ", RemoteEndpoints.Select(Q))}]");
+          sb.AppendLine($"  remote.endpoints = [{string.Join(", ", RemoteEndpoints.Select(Q))}]");
         if (RemoteTlsCaFile != null) sb.AppendLine($"  remote.tls-ca-file = {Q(RemoteTlsCaFile)}");
         if (RemoteTlsCertFile != null) sb.AppendLine($"  remote.tls-cert-file = {Q(RemoteTlsCertFile)}");
         if (RemoteTlsKeyFile != null) sb.AppendLine($"  remote.tls-key-file = {Q(RemoteTlsKeyFile)}");

@@ -26,12 +26,11 @@ namespace Akka.Persistence.Cairn.Remote;
 /// <para>
 /// Replication (docs/akka.md, "Replica groups"): every operation goes over one
 /// connection, to the group's leader when it is known. At connect the node is
-/// asked who leads (server_info, when <c>remote.find-leader</c> is on, or auto with several endpoints, and the
-/// client may ask); a replica naming a leader's address is left for the
-/// leader. A write answered NOT_LEADER is retried at the leader the answer
-/// names (the connection moves there for every later call), or, with no
-/// leader known, after a pause at the next configured endpoint; at most
-/// <c>remote.leader-retries</c> retries, none begun after
+/// asked who leads (server_info, when <c>remote.find-leader</c> is on, or auto with several
+/// endpoints, and the client may ask); a replica naming a leader's address is left for the leader.
+/// A write answered NOT_LEADER is retried at the leader the answer names (the connection moves
+/// there for every later call), or, with no leader known, after a pause at the next configured
+/// endpoint; at most <c>remote.leader-retries</c> retries, none begun after
 /// <c>remote.leader-retry-budget</c>. An append carries one idempotency key
 /// on all its tries. Reads are not retried: a replica answers them from its
 /// committed records. Subscriptions stay on the connection they were opened
@@ -56,19 +55,14 @@ public sealed class ReconnectingRemoteStore : ICairnStore
     // Connections left for the leader that still carry subscriptions.
     private readonly List<RemoteStore> _retired = new();
 
-    public ReconnectingRemoteStore(CairnSettings settings)
-    {
-        _settings = settings;
-        _target = settings.Endpoints[0];
+    public ReconnectingRemoteStore(CairnSettings settings) {
+      _settings = settings;
+      _target = settings.Endpoints[0];
     }
 
     /// <summary>The node the current connection goes to (or the next one will).</summary>
-    public RemoteEndpoint Target
-    {
-        get
-        {
-            lock (_gate) return _target;
-        }
+    public RemoteEndpoint Target {
+      get { lock (_gate) return _target; }
     }
 
     /// <summary>Under <see cref="_gate"/>: the connection to use, starting a new
@@ -93,73 +87,61 @@ public sealed class ReconnectingRemoteStore : ICairnStore
     /// <summary>Connects to <paramref name="first"/>, else to the other
     /// configured endpoints in order; then, if the node is a replica that
     /// names its leader's address, to the leader.</summary>
-    private async Task<RemoteStore> ConnectAsync(RemoteEndpoint first)
-    {
-        var order = new List<RemoteEndpoint> { first };
-        order.AddRange(_settings.Endpoints.Where(e => e != first));
-        RemoteStore? store = null;
-        CairnException? firstError = null;
-        var failed = new List<string>();
-        foreach (var endpoint in order)
-        {
-            try
-            {
-                store = await RemoteStore.ConnectAsync(_settings, endpoint).ConfigureAwait(false);
-                break;
-            }
-            catch (CairnException ex) when (ex.Status == CairnStatus.Io)
-            {
-                firstError ??= ex;
-                failed.Add(endpoint.ToString());
-            }
+    private async Task<RemoteStore> ConnectAsync(RemoteEndpoint first) {
+      var order = new List<RemoteEndpoint> { first };
+      order.AddRange(_settings.Endpoints.Where(e => e != first));
+      RemoteStore? store = null;
+      CairnException? firstError = null;
+      var failed = new List<string>();
+      foreach (var endpoint in order) {
+        try {
+          store = await RemoteStore.ConnectAsync(_settings, endpoint).ConfigureAwait(false);
+          break;
+        } catch (CairnException ex) when (ex.Status == CairnStatus.Io) {
+          firstError ??= ex;
+          failed.Add(endpoint.ToString());
         }
-        if (store == null)
-        {
-            throw order.Count == 1
-                ? firstError!
-                : new CairnException(CairnStatus.Io,
-                    $"no configured cairnd answered ({string.Join(", ", failed)}); the first: {firstError!.StoreMessage}");
-        }
-        if (_settings.FindLeader) store = await ToLeaderAsync(store).ConfigureAwait(false);
-        lock (_gate) _target = store.Endpoint;
-        return store;
+      }
+      if (store == null) {
+        throw order.Count == 1
+            ? firstError!
+            : new CairnException(
+                  CairnStatus.Io,
+                  $"no configured cairnd answered ({string.Join(", ", failed)}); the first: {firstError!.StoreMessage}");
+      }
+      if (_settings.FindLeader)
+        store = await ToLeaderAsync(store).ConfigureAwait(false);
+      lock (_gate) _target = store.Endpoint;
+      return store;
     }
 
-    private async Task<RemoteStore> ToLeaderAsync(RemoteStore store)
-    {
-        LeaderHint leader;
-        try
-        {
-            (string role, leader) = await store.ServerInfoAsync().ConfigureAwait(false);
-            if (role != "replica" || !leader.Known || leader.Address.Length == 0) return store;
-        }
-        catch (CairnException)
-        {
-            // Not allowed to ask (server_info needs the admin right) or an
-            // old server: writes find the leader through NOT_LEADER instead.
-            return store;
-        }
-        RemoteEndpoint at;
-        try
-        {
-            at = RemoteEndpoint.Parse(leader.Address, $"the leader address {store.Endpoint} names");
-        }
-        catch (Akka.Configuration.ConfigurationException)
-        {
-            return store;
-        }
-        if (at == store.Endpoint) return store;
-        try
-        {
-            var there = await RemoteStore.ConnectAsync(_settings, at).ConfigureAwait(false);
-            store.Dispose();
-            return there;
-        }
-        catch (CairnException)
-        {
-            // The leader is not reachable from here: stay; a write will say.
-            return store;
-        }
+    private async Task<RemoteStore> ToLeaderAsync(RemoteStore store) {
+      LeaderHint leader;
+      try {
+        (string role, leader) = await store.ServerInfoAsync().ConfigureAwait(false);
+        if (role != "replica" || !leader.Known || leader.Address.Length == 0)
+          return store;
+      } catch (CairnException) {
+        // Not allowed to ask (server_info needs the admin right) or an
+        // old server: writes find the leader through NOT_LEADER instead.
+        return store;
+      }
+      RemoteEndpoint at;
+      try {
+        at = RemoteEndpoint.Parse(leader.Address, $"the leader address {store.Endpoint} names");
+      } catch (Akka.Configuration.ConfigurationException) {
+        return store;
+      }
+      if (at == store.Endpoint)
+        return store;
+      try {
+        var there = await RemoteStore.ConnectAsync(_settings, at).ConfigureAwait(false);
+        store.Dispose();
+        return there;
+      } catch (CairnException) {
+        // The leader is not reachable from here: stay; a write will say.
+        return store;
+      }
     }
 
     /// <summary>Runs <paramref name="operation"/> and, while it fails with
@@ -171,53 +153,49 @@ public sealed class ReconnectingRemoteStore : ICairnStore
     /// broke after it was handed over is retried too, on a new connection,
     /// within the same bounds. The first try is handed to the connection
     /// before this returns (the order guarantee).</summary>
-    private async Task<T> FollowLeader<T>(Func<RemoteStore, Task<T>> operation, bool retryLost = false)
-    {
-        Stopwatch? clock = null;
-        bool last = false;  // the pause ran to the end of the budget
-        for (int attempt = 0;; attempt++)
-        {
-            RemoteStore? used = null;
-            try
-            {
-                return await Run(s =>
-                {
-                    used = s;
-                    return operation(s);
-                }).ConfigureAwait(false);
-            }
-            catch (CairnNotLeaderException ex)
-            {
-                clock ??= Stopwatch.StartNew();
-                if (last || attempt >= _settings.LeaderRetries || clock.Elapsed >= _settings.LeaderRetryWindow)
-                {
-                    throw new CairnNotLeaderException(
-                        $"{ex.StoreMessage} (gave up after {attempt} {(attempt == 1 ? "retry" : "retries")} " +
-                        $"in {clock.Elapsed.TotalSeconds:0.#} s; remote.leader-retries = {_settings.LeaderRetries}, " +
-                        $"remote.leader-retry-budget = {_settings.LeaderRetryWindow.TotalSeconds:0.#} s)", ex.Leader);
-                }
-                TimeSpan pause = Redirect(used, ex.Leader, attempt);
-                if (pause > TimeSpan.Zero)
-                {
-                    var left = _settings.LeaderRetryWindow - clock.Elapsed;
-                    last = pause >= left;
-                    if (left > TimeSpan.Zero) await Task.Delay(last ? left : pause).ConfigureAwait(false);
-                }
-            }
-            catch (CairnException ex) when (retryLost && used != null && ex.Status == CairnStatus.Io &&
-                                            ex is not CairnNotLeaderException)
-            {
-                // The connection broke with the append handed over: it may
-                // or may not have been written; the key tells the server.
-                clock ??= Stopwatch.StartNew();
-                if (attempt >= _settings.LeaderRetries || clock.Elapsed >= _settings.LeaderRetryWindow)
-                {
-                    throw new CairnException(CairnStatus.Io,
-                        $"{ex.StoreMessage} (gave up after {attempt} {(attempt == 1 ? "retry" : "retries")}; " +
-                        "the append may or may not have been written)");
-                }
-            }
+    private async Task<T> FollowLeader<T>(Func<RemoteStore, Task<T>> operation,
+                                          bool retryLost = false) {
+      Stopwatch? clock = null;
+      bool last = false;  // the pause ran to the end of the budget
+      for (int attempt = 0;; attempt++) {
+        RemoteStore? used = null;
+        try {
+          return await Run(s => {
+                   used = s;
+                   return operation(s);
+                 })
+              .ConfigureAwait(false);
+        } catch (CairnNotLeaderException ex) {
+          clock ??= Stopwatch.StartNew();
+          if (last || attempt >= _settings.LeaderRetries ||
+              clock.Elapsed >= _settings.LeaderRetryWindow) {
+            throw new CairnNotLeaderException(
+                $"{ex.StoreMessage} (gave up after {attempt} {(attempt == 1 ? "retry" : "retries")} " +
+                    $"in {clock.Elapsed.TotalSeconds:0.#} s; remote.leader-retries = {_settings.LeaderRetries}, " +
+                    $"remote.leader-retry-budget = {_settings.LeaderRetryWindow.TotalSeconds:0.#} s)",
+                ex.Leader);
+          }
+          TimeSpan pause = Redirect(used, ex.Leader, attempt);
+          if (pause > TimeSpan.Zero) {
+            var left = _settings.LeaderRetryWindow - clock.Elapsed;
+            last = pause >= left;
+            if (left > TimeSpan.Zero)
+              await Task.Delay(last ? left : pause).ConfigureAwait(false);
+          }
+        } catch (CairnException ex)
+            when (retryLost && used != null && ex.Status == CairnStatus.Io &&
+                  ex is not CairnNotLeaderException) {
+          // The connection broke with the append handed over: it may
+          // or may not have been written; the key tells the server.
+          clock ??= Stopwatch.StartNew();
+          if (attempt >= _settings.LeaderRetries || clock.Elapsed >= _settings.LeaderRetryWindow) {
+            throw new CairnException(
+                CairnStatus.Io,
+                $"{ex.StoreMessage} (gave up after {attempt} {(attempt == 1 ? "retry" : "retries")}; " +
+                    "the append may or may not have been written)");
+          }
         }
+      }
     }
 
     /// <summary>Points later calls at the leader <paramref name="leader"/>
@@ -225,55 +203,52 @@ public sealed class ReconnectingRemoteStore : ICairnStore
     /// how long to wait before the retry (none when a leader is known).
     /// Only the first refused call on a connection moves it: the others
     /// retry on the connection it made.</summary>
-    private TimeSpan Redirect(RemoteStore? refused, LeaderHint? leader, int attempt)
-    {
-        RemoteEndpoint? next = null;
-        TimeSpan pause = TimeSpan.Zero;
-        if (leader is { Known: true } && leader.Address.Length > 0)
-        {
-            try
-            {
-                next = RemoteEndpoint.Parse(leader.Address, $"the leader address {refused?.Endpoint} names");
-            }
-            catch (Akka.Configuration.ConfigurationException ex)
-            {
-                throw new CairnNotLeaderException($"{ex.Message}; cannot follow it", leader);
-            }
+    private TimeSpan Redirect(RemoteStore? refused, LeaderHint? leader, int attempt) {
+      RemoteEndpoint? next = null;
+      TimeSpan pause = TimeSpan.Zero;
+      if (leader is { Known : true } && leader.Address.Length > 0) {
+        try {
+          next =
+              RemoteEndpoint.Parse(leader.Address, $"the leader address {refused?.Endpoint} names");
+        } catch (Akka.Configuration.ConfigurationException ex) {
+          throw new CairnNotLeaderException($"{ex.Message}; cannot follow it", leader);
         }
-        if (next == null || next == refused?.Endpoint)
-        {
-            // No leader known (an election), or the node names itself: wait,
-            // then try the next configured node.
-            var ticks = _settings.LeaderPause.Ticks * (1L << Math.Min(attempt, 5));
-            pause = TimeSpan.FromTicks(ticks);
-            var all = _settings.Endpoints;
-            int at = refused == null ? -1 : all.ToList().IndexOf(refused.Endpoint);
-            next = all.Count > 1 ? all[(at + 1) % all.Count] : refused?.Endpoint;
-        }
-        lock (_gate)
-        {
-            if (_disposed || refused == null || next == null) return pause;
-            var current = _connection;
-            if (current is not { IsCompletedSuccessfully: true } || current.Result != refused) return pause;
-            if (next == refused.Endpoint) return pause;
-            _target = next;
-            _connection = null;
-            Retire(refused);
-        }
-        return pause;
+      }
+      if (next == null || next == refused?.Endpoint) {
+        // No leader known (an election), or the node names itself: wait,
+        // then try the next configured node.
+        var ticks = _settings.LeaderPause.Ticks * (1L << Math.Min(attempt, 5));
+        pause = TimeSpan.FromTicks(ticks);
+        var all = _settings.Endpoints;
+        int at = refused == null ? -1 : all.ToList().IndexOf(refused.Endpoint);
+        next = all.Count > 1 ? all[(at + 1) % all.Count] : refused?.Endpoint;
+      }
+      lock (_gate) {
+        if (_disposed || refused == null || next == null)
+          return pause;
+        var current = _connection;
+        if (current is not { IsCompletedSuccessfully : true } || current.Result != refused)
+          return pause;
+        if (next == refused.Endpoint)
+          return pause;
+        _target = next;
+        _connection = null;
+        Retire(refused);
+      }
+      return pause;
     }
 
     /// <summary>Under <see cref="_gate"/>: closes a connection left for
     /// another node once answers under way had their time; one with open
     /// subscriptions stays until the store closes (they read on there).</summary>
-    private void Retire(RemoteStore old)
-    {
-        if (old.HasSubscriptions)
-        {
-            _retired.Add(old);
-            return;
-        }
-        _ = Task.Delay(_settings.RequestTimeout).ContinueWith(_ => old.Dispose(), TaskScheduler.Default);
+    private void Retire(RemoteStore old) {
+      if (old.HasSubscriptions) {
+        _retired.Add(old);
+        return;
+      }
+      _ = Task.Delay(_settings.RequestTimeout)
+              .ContinueWith(
+                  _ => old.Dispose(), TaskScheduler.Default);
     }
 
     private Task<T> Run<T>(Func<RemoteStore, Task<T>> operation)
@@ -289,7 +264,7 @@ public sealed class ReconnectingRemoteStore : ICairnStore
             try
             {
                 connection = ConnectionLocked();
-            // (ConnectionLocked starts a new one when Redirect dropped it.)
+                // (ConnectionLocked starts a new one when Redirect dropped it.)
             }
             catch (Exception ex)
             {
@@ -327,22 +302,21 @@ public sealed class ReconnectingRemoteStore : ICairnStore
     }
 
     public Task<AppendResult> AppendAsync(string stream, ExpectedRevision expected,
-        IReadOnlyList<EventData> events)
-    {
-        var key = RemoteStore.NewIdempotencyKey();
-        return FollowLeader(s => s.AppendAsync(stream, expected, events, key, completeOnReader: false),
-            retryLost: true);
+                                          IReadOnlyList<EventData> events) {
+      var key = RemoteStore.NewIdempotencyKey();
+      return FollowLeader(
+          s => s.AppendAsync(stream, expected, events, key, completeOnReader: false),
+          retryLost: true);
     }
 
     /// <summary>An append whose task completes in the connection's read
-    /// loop (<see cref="RemoteStore.AppendAsync(string, ExpectedRevision, IReadOnlyList{EventData}, Google.Protobuf.ByteString, bool)"/>):
-    /// for the journal's lanes only.</summary>
+    /// loop (<see cref="RemoteStore.AppendAsync(string, ExpectedRevision, IReadOnlyList{EventData},
+    /// Google.Protobuf.ByteString, bool)"/>): for the journal's lanes only.</summary>
     internal Task<AppendResult> AppendOnReaderAsync(string stream, ExpectedRevision expected,
-        IReadOnlyList<EventData> events)
-    {
-        var key = RemoteStore.NewIdempotencyKey();
-        return FollowLeader(s => s.AppendAsync(stream, expected, events, key, completeOnReader: true),
-            retryLost: true);
+                                                    IReadOnlyList<EventData> events) {
+      var key = RemoteStore.NewIdempotencyKey();
+      return FollowLeader(s => s.AppendAsync(stream, expected, events, key, completeOnReader: true),
+                          retryLost: true);
     }
 
     public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string stream, ulong fromRevision,
@@ -359,39 +333,33 @@ public sealed class ReconnectingRemoteStore : ICairnStore
 
     public Task<ulong> HeadPositionAsync() => Run(s => s.HeadPositionAsync());
 
-    public Task DeleteToAsync(string stream, ulong revision) =>
-        FollowLeader(async s =>
-        {
-            await s.DeleteToAsync(stream, revision).ConfigureAwait(false);
-            return true;
-        });
+    public Task DeleteToAsync(string stream, ulong revision) => FollowLeader(async s => {
+      await s.DeleteToAsync(stream, revision).ConfigureAwait(false);
+      return true;
+    });
 
     public Task<IReadOnlyList<StreamInfo>> ListStreamsAsync(ulong afterOrdinal, ulong maxCount) =>
         Run(s => s.ListStreamsAsync(afterOrdinal, maxCount));
 
-    public Task SaveSnapshotAsync(string stream, ulong revision, long timestampUs, ReadOnlyMemory<byte> data) =>
-        FollowLeader(async s =>
-        {
-            await s.SaveSnapshotAsync(stream, revision, timestampUs, data).ConfigureAwait(false);
-            return true;
-        });
+    public Task SaveSnapshotAsync(string stream, ulong revision, long timestampUs,
+                                  ReadOnlyMemory<byte> data) => FollowLeader(async s => {
+      await s.SaveSnapshotAsync(stream, revision, timestampUs, data).ConfigureAwait(false);
+      return true;
+    });
 
     public Task<SnapshotRecord?> LoadSnapshotAsync(string stream, SnapshotCriteria criteria) =>
         Run(s => s.LoadSnapshotAsync(stream, criteria));
 
-    public Task DeleteSnapshotAsync(string stream, ulong revision) =>
-        FollowLeader(async s =>
-        {
-            await s.DeleteSnapshotAsync(stream, revision).ConfigureAwait(false);
-            return true;
-        });
+    public Task DeleteSnapshotAsync(string stream, ulong revision) => FollowLeader(async s => {
+      await s.DeleteSnapshotAsync(stream, revision).ConfigureAwait(false);
+      return true;
+    });
 
-    public Task DeleteSnapshotsAsync(string stream, SnapshotCriteria criteria) =>
-        FollowLeader(async s =>
-        {
-            await s.DeleteSnapshotsAsync(stream, criteria).ConfigureAwait(false);
-            return true;
-        });
+    public Task DeleteSnapshotsAsync(string stream,
+                                     SnapshotCriteria criteria) => FollowLeader(async s => {
+      await s.DeleteSnapshotsAsync(stream, criteria).ConfigureAwait(false);
+      return true;
+    });
 
     public Task<ICairnSubscription> SubscribeAsync(SubscriptionKind kind, string name, ulong after) =>
         Run(s => s.SubscribeAsync(kind, name, after));

@@ -67,94 +67,89 @@ public sealed class RemoteStore : ICairnStore
     public static Task<RemoteStore> ConnectAsync(CairnSettings settings) =>
         ConnectAsync(settings, settings.Endpoints[0]);
 
-    public static async Task<RemoteStore> ConnectAsync(CairnSettings settings, RemoteEndpoint target)
-    {
-        string endpoint = $"cairnd at {target}";
-        var tcp = new TcpClient { NoDelay = true };
-        using (var timeout = new CancellationTokenSource(settings.ConnectTimeout))
-        {
-            try
-            {
-                await tcp.ConnectAsync(target.Host, target.Port, timeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-            {
-                tcp.Dispose();
-                throw new CairnException(CairnStatus.Io,
-                    $"cannot connect to {endpoint} within {settings.ConnectTimeout.TotalSeconds:0.#} s: {ex.Message}; " +
-                    "is cairnd running and are remote.endpoints (or remote.host/remote.port) right?");
-            }
+    public static async Task<RemoteStore> ConnectAsync(CairnSettings settings,
+                                                       RemoteEndpoint target) {
+      string endpoint = $"cairnd at {target}";
+      var tcp = new TcpClient { NoDelay = true };
+      using (var timeout = new CancellationTokenSource(settings.ConnectTimeout)) {
+        try {
+          await tcp.ConnectAsync(target.Host, target.Port, timeout.Token).ConfigureAwait(false);
+        } catch (Exception ex) when (ex is SocketException or OperationCanceledException) {
+          tcp.Dispose();
+          throw new CairnException(
+              CairnStatus.Io,
+              $"cannot connect to {endpoint} within {settings.ConnectTimeout.TotalSeconds:0.#} s: {ex.Message}; " +
+                  "is cairnd running and are remote.endpoints (or remote.host/remote.port) right?");
         }
-        Stream stream = tcp.GetStream();
-        if (settings.RemoteTls)
-        {
-            SslStreamCertificateContext? client;
-            try
-            {
-                client = ClientCertificate(settings);
-            }
-            catch
-            {
-                tcp.Dispose();
-                throw;
-            }
-            var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
-            try
-            {
-                await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-                {
-                    TargetHost = target.Host,
-                    RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                        ValidateServer(certificate, errors, settings.RemoteTlsCaFile),
-                    ClientCertificateContext = client,
-                }).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is AuthenticationException or IOException)
-            {
-                ssl.Dispose();
-                tcp.Dispose();
-                throw new CairnException(CairnStatus.Io,
-                    $"TLS with {endpoint} failed: {ex.Message}; check remote.tls-ca-file and that the server's " +
-                    $"certificate names {target.Host}" + (client == null
-                        ? "; if cairnd requires client certificates (mutual TLS), set remote.tls-cert-file and " +
-                          "remote.tls-key-file"
-                        : "; if cairnd requires client certificates, check that its [tls] ca-file signed " +
-                          settings.RemoteTlsCertFile));
-            }
-            stream = ssl;
+      }
+      Stream stream = tcp.GetStream();
+      if (settings.RemoteTls) {
+        SslStreamCertificateContext ? client;
+        try {
+          client = ClientCertificate(settings);
+        } catch {
+          tcp.Dispose();
+          throw;
         }
-        var store = new RemoteStore(endpoint, tcp, stream, settings.RequestTimeout) { Endpoint = target };
-        try
-        {
-            var hello = await store.CallAsync(new P.Request
-            {
-                Hello = new P.HelloRequest
-                {
-                    ProtocolMajor = 1, ProtocolMinor = 0, ClientName = "Akka.Persistence.Cairn",
-                },
-            }).ConfigureAwait(false);
-            if (hello.Hello.MaxFrame > 0) store._maxFrame = (int)Math.Min(int.MaxValue, hello.Hello.MaxFrame);
+        var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+        try {
+          await ssl
+              .AuthenticateAsClientAsync(new SslClientAuthenticationOptions {
+                TargetHost = target.Host,
+                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                    ValidateServer(certificate, errors, settings.RemoteTlsCaFile),
+                ClientCertificateContext = client,
+              })
+              .ConfigureAwait(false);
+        } catch (Exception ex) when (ex is AuthenticationException or IOException) {
+          ssl.Dispose();
+          tcp.Dispose();
+          throw new CairnException(
+              CairnStatus.Io,
+              $"TLS with {endpoint} failed: {ex.Message}; check remote.tls-ca-file and that the server's " +
+                  $"certificate names {target.Host}" +
+                  (client == null
+                       ? "; if cairnd requires client certificates (mutual TLS), set remote.tls-cert-file and " +
+                             "remote.tls-key-file"
+                       : "; if cairnd requires client certificates, check that its [tls] ca-file signed " +
+                             settings.RemoteTlsCertFile));
         }
-        catch (CairnException ex) when (settings.RemoteTls && ex.Status is CairnStatus.Io or CairnStatus.Closed)
-        {
-            // Under TLS 1.3 the server checks a client certificate after the
-            // client's side of the handshake is done, so a refusal shows up
-            // as the connection closing on the first request.
-            store.Dispose();
-            throw new CairnException(CairnStatus.Io,
-                $"{endpoint} closed the TLS connection before answering ({ex.Message}); " + (
-                    settings.RemoteTlsCertFile == null
-                        ? "if it requires client certificates (mutual TLS: [tls] ca-file in its site file), set " +
-                          "remote.tls-cert-file and remote.tls-key-file to a certificate its CA signed"
-                        : $"if it requires client certificates, check that its [tls] ca-file signed " +
-                          $"{settings.RemoteTlsCertFile} and that the certificate has not expired"));
-        }
-        catch
-        {
-            store.Dispose();
-            throw;
-        }
-        return store;
+        stream = ssl;
+      }
+      var store =
+          new RemoteStore(endpoint, tcp, stream, settings.RequestTimeout) { Endpoint = target };
+      try {
+        var hello = await store
+                        .CallAsync(new P.Request {
+                          Hello =
+                              new P.HelloRequest {
+                                ProtocolMajor = 1,
+                                ProtocolMinor = 0,
+                                ClientName = "Akka.Persistence.Cairn",
+                              },
+                        })
+                        .ConfigureAwait(false);
+        if (hello.Hello.MaxFrame > 0)
+          store._maxFrame = (int)Math.Min(int.MaxValue, hello.Hello.MaxFrame);
+      } catch (CairnException ex)
+          when (settings.RemoteTls && ex.Status is CairnStatus.Io or CairnStatus.Closed) {
+        // Under TLS 1.3 the server checks a client certificate after the
+        // client's side of the handshake is done, so a refusal shows up
+        // as the connection closing on the first request.
+        store.Dispose();
+        throw new CairnException(
+            CairnStatus.Io,
+            $"{endpoint} closed the TLS connection before answering ({ex.Message}); " +
+                (settings.RemoteTlsCertFile == null
+                     ? "if it requires client certificates (mutual TLS: [tls] ca-file in its site file), set " +
+                           "remote.tls-cert-file and remote.tls-key-file to a certificate its CA signed"
+                     : $"if it requires client certificates, check that its [tls] ca-file signed " +
+                           $"{settings.RemoteTlsCertFile} and that the certificate has not expired"));
+      } catch {
+        store.Dispose();
+        throw;
+      }
+      return store;
     }
 
     /// <summary>The client certificate for mutual TLS, or null when none is
@@ -223,16 +218,15 @@ public sealed class RemoteStore : ICairnStore
     // ---- the store's operations ------------------------------------------
 
     public Task<AppendResult> AppendAsync(string stream, ExpectedRevision expected,
-        IReadOnlyList<EventData> events) =>
+                                          IReadOnlyList<EventData> events) =>
         AppendAsync(stream, expected, events, NewIdempotencyKey(), completeOnReader: false);
 
     /// <summary>16 random bytes, as the C++ client uses: an append's
     /// idempotency key, sent unchanged on each retry of that append.</summary>
-    internal static ByteString NewIdempotencyKey()
-    {
-        Span<byte> key = stackalloc byte[16];
-        Random.Shared.NextBytes(key);
-        return ByteString.CopyFrom(key);
+    internal static ByteString NewIdempotencyKey() {
+      Span<byte> key = stackalloc byte[16];
+      Random.Shared.NextBytes(key);
+      return ByteString.CopyFrom(key);
     }
 
     /// <summary>An append; with <paramref name="completeOnReader"/> its task
@@ -243,30 +237,30 @@ public sealed class RemoteStore : ICairnStore
     /// while one runs, no further answer is read, so a continuation that
     /// waited for another answer would wait for itself.</summary>
     internal async Task<AppendResult> AppendAsync(string stream, ExpectedRevision expected,
-        IReadOnlyList<EventData> events, ByteString idempotencyKey, bool completeOnReader)
-    {
-        var append = new P.AppendRequest
-        {
-            Stream = stream,
-            ExpectedKind = (P.ExpectedKind)(int)expected.Kind,
-            ExpectedRevision = expected.Revision,
-            IdempotencyKey = idempotencyKey,
+                                                  IReadOnlyList<EventData> events,
+                                                  ByteString idempotencyKey,
+                                                  bool completeOnReader) {
+      var append = new P.AppendRequest {
+        Stream = stream,
+        ExpectedKind = (P.ExpectedKind)(int)expected.Kind,
+        ExpectedRevision = expected.Revision,
+        IdempotencyKey = idempotencyKey,
+      };
+      foreach (var ev in events) {
+        var data = new P.EventData {
+          Type = ev.Type,
+          Data = ByteString.CopyFrom(ev.Data.Span),
+          Metadata = ByteString.CopyFrom(ev.Metadata.Span),
+          Writer = ev.Writer,
+          TimestampUs = ev.TimestampUs,
         };
-        foreach (var ev in events)
-        {
-            var data = new P.EventData
-            {
-                Type = ev.Type,
-                Data = ByteString.CopyFrom(ev.Data.Span),
-                Metadata = ByteString.CopyFrom(ev.Metadata.Span),
-                Writer = ev.Writer,
-                TimestampUs = ev.TimestampUs,
-            };
-            data.Tags.AddRange(ev.Tags);
-            append.Events.Add(data);
-        }
-        var r = (await CallAsync(new P.Request { Append = append }, completeOnReader).ConfigureAwait(false)).Append;
-        return new AppendResult(r.FirstRevision, r.LastRevision, r.FirstPosition, r.LastPosition);
+        data.Tags.AddRange(ev.Tags);
+        append.Events.Add(data);
+      }
+      var r = (await CallAsync(new P.Request { Append = append }, completeOnReader)
+                   .ConfigureAwait(false))
+                  .Append;
+      return new AppendResult(r.FirstRevision, r.LastRevision, r.FirstPosition, r.LastPosition);
     }
 
     public async Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string stream, ulong fromRevision,
@@ -323,11 +317,11 @@ public sealed class RemoteStore : ICairnStore
     /// <summary>The node's role ("standalone", "primary", "replica") and
     /// the leader it knows (server_info: needs the admin right under access
     /// control).</summary>
-    internal async Task<(string Role, LeaderHint Leader)> ServerInfoAsync()
-    {
-        var info = (await CallAsync(new P.Request { ServerInfo = new P.ServerInfoRequest() }).ConfigureAwait(false))
-            .ServerInfo;
-        return (info.Role, Hint(info.Leader));
+    internal async Task<(string Role, LeaderHint Leader)> ServerInfoAsync() {
+      var info = (await CallAsync(new P.Request { ServerInfo = new P.ServerInfoRequest() })
+                      .ConfigureAwait(false))
+                     .ServerInfo;
+      return (info.Role, Hint(info.Leader));
     }
 
     /// <summary>Makes this node the primary of a new epoch (admin right).</summary>
@@ -453,16 +447,17 @@ public sealed class RemoteStore : ICairnStore
             e.Writer.ToStringUtf8(), e.Metadata.ToByteArray(), e.Data.ToByteArray(),
             e.Tags.Select(t => t.ToStringUtf8()).ToArray());
 
-    private static LeaderHint Hint(P.LeaderHint? h) =>
-        h == null ? new LeaderHint(false, "", "", 0) : new LeaderHint(h.Known, h.Node, h.Address, h.Epoch);
+    private static LeaderHint Hint(P.LeaderHint? h) => h == null
+                                                           ? new LeaderHint(false, "", "", 0)
+                                                           : new LeaderHint(h.Known, h.Node,
+                                                                            h.Address, h.Epoch);
 
     private CairnException ToException(P.Error error)
     {
         int code = (int)error.Code;
-        if (error.Code == P.ErrorCode.NotLeader)
-        {
-            var leader = Hint(error.Leader);
-            return new CairnNotLeaderException($"{_endpoint}: {error.Message} [{leader}]", leader);
+        if (error.Code == P.ErrorCode.NotLeader) {
+          var leader = Hint(error.Leader);
+          return new CairnNotLeaderException($"{_endpoint}: {error.Message} [{leader}]", leader);
         }
         var status = code is >= 1 and <= 12 ? (CairnStatus)code : CairnStatus.FailedPrecondition;
         string prefix = code >= 100 ? $"{_endpoint}: {error.Code}: " : "";
