@@ -321,7 +321,8 @@ CAIRN_STORAGE_PLUGIN(
     cairn::sdk::OptionDesc("expected-streams", CAIRN_OPT_UINT, "100000",
                            "sizes the stream table; not a limit"),
     cairn::sdk::OptionDesc("retention", CAIRN_OPT_STRING, "none",
-                           "none | max-bytes:SIZE: drop whole old segments "
+                           "none | deleted | bytes:SIZE: drop whole old "
+                           "segments whose events are all deleted, or "
                            "beyond SIZE"),
     cairn::sdk::OptionDesc("zero-fill", CAIRN_OPT_ENUM, "auto",
                            "pre-write new segments with zeros",
