@@ -552,8 +552,8 @@ class Logship : public sdk::Replication {
         endpoints = tcp::resolver(io).resolve(
             peer.address.host, std::to_string(peer.address.port));
       } catch (const std::exception& e) {
-        q->result.error = absl::StrCat("cannot resolve ", peer.address.host,
-                                       ": ", e.what());
+        q->result.error =
+            absl::StrCat("cannot resolve ", peer.address.host, ": ", e.what());
         continue;
       }
       const uint64_t max_frame_size = options_.max_frame_size;
@@ -571,10 +571,10 @@ class Logship : public sdk::Replication {
           q->result.error = std::string(answer.status().message());
         } else if (!answer->has_hello()) {
           q->result.error =
-              absl::StrCat("answered with ", FrameName(*answer), " not hello");
+              absl::StrCat("answered with ", FrameName(*answer), ", not hello");
         } else if (answer->hello().node_id() != q->result.node_id) {
-          q->result.error = absl::StrCat("answers as node '",
-                                         answer->hello().node_id(), "'");
+          q->result.error =
+              absl::StrCat("answers as node '", answer->hello().node_id(), "'");
         } else {
           q->result.answered = true;
           q->result.hello = answer->hello();
@@ -638,8 +638,7 @@ class Logship : public sdk::Replication {
             theirs.written(), " of epoch ", theirs.log_epoch(), " but node '",
             self, "' only up to ", log.written, " of epoch ", log.epoch,
             ": promoting it would drop records '", p.node_id,
-            "' holds (maybe acknowledged); promote '", p.node_id,
-            "' instead"));
+            "' holds (maybe acknowledged); promote '", p.node_id, "' instead"));
       }
     }
     if (options_.ack == AckRule::kQuorum) {

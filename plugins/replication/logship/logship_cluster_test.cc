@@ -390,7 +390,7 @@ TEST(LogshipCluster, PromoteRefusesANodeARunningPeerIsAheadOf) {
   ASSERT_LT(behind, ahead);
 
   absl::Status s = cluster.store(1).Promote();
-  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  ASSERT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
   EXPECT_THAT(s.message(),
               HasSubstr(absl::StrCat("peer 'n2' holds positions up to ", ahead,
                                      " of epoch 1 but node 'n1' only up to ",
