@@ -74,6 +74,8 @@ const char* FrameName(const v1::Frame& frame) {
       return "ack";
     case v1::Frame::kRefusal:
       return "refusal";
+    case v1::Frame::kPositionQuery:
+      return "position query";
     case v1::Frame::BODY_NOT_SET:
       break;
   }

@@ -17,6 +17,8 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <limits>
@@ -74,6 +76,9 @@ absl::Status StorageStatus(cairn_status code, const CallError& e,
 }
 
 }  // namespace
+
+// How long promote waits for its peers' answers to a position query.
+constexpr std::chrono::seconds kPositionQueryLimit{2};
 
 class Logship : public sdk::Replication {
  public:
@@ -491,6 +496,8 @@ class Logship : public sdk::Replication {
           state.epoch, ") reported position ", known,
           " committed; promote a node that has it"));
     }
+    absl::Status peers = CheckPeerPositions(*log);
+    if (!peers.ok()) return peers;
     WritePause pause(host_);
     if (!pause.status().ok()) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -499,6 +506,153 @@ class Logship : public sdk::Replication {
     absl::Status s = BecomePrimary(/*paused=*/true);
     if (!s.ok()) return s;
     host_.RoleChanged(CAIRN_ROLE_PRIMARY, coordinator_->Current().epoch);
+    return absl::OkStatus();
+  }
+
+  // What a peer answered to a position query, or why it did not.
+  struct PeerPosition {
+    std::string node_id;
+    bool answered = false;
+    v1::Hello hello;
+    std::string error;
+  };
+
+  // Asks every peer at once where its log ends (a PositionQuery on a
+  // connection of its own). A peer that has not answered within
+  // kPositionQueryLimit counts as unreachable.
+  std::vector<PeerPosition> QueryPeerPositions(const cairn_log_state& log) {
+    struct Query {
+      explicit Query(asio::io_context& io) : socket(io) {}
+      tcp::socket socket;
+      uint8_t header[kFrameHeaderBytes] = {};
+      std::string body;
+      PeerPosition result;
+    };
+    v1::Frame frame;
+    v1::PositionQuery* query = frame.mutable_position_query();
+    query->set_node_id(options_.node_id);
+    query->set_epoch(coordinator_->Current().epoch);
+    query->set_log_epoch(log.epoch);
+    query->set_written(log.written);
+    absl::StatusOr<std::string> request =
+        EncodeFrame(frame, options_.max_frame_size);
+    asio::io_context io;
+    std::vector<std::unique_ptr<Query>> queries;
+    for (const Peer& peer : options_.peers) {
+      queries.push_back(std::make_unique<Query>(io));
+      Query* q = queries.back().get();
+      q->result.node_id = peer.node_id;
+      q->result.error = "no answer within the time allowed";
+      if (!request.ok()) {
+        q->result.error = std::string(request.status().message());
+        continue;
+      }
+      tcp::resolver::results_type endpoints;
+      try {
+        endpoints = tcp::resolver(io).resolve(
+            peer.address.host, std::to_string(peer.address.port));
+      } catch (const std::exception& e) {
+        q->result.error =
+            absl::StrCat("cannot resolve ", peer.address.host, ": ", e.what());
+        continue;
+      }
+      const uint64_t max_frame_size = options_.max_frame_size;
+      auto failed = [q](const std::string& what,
+                        const boost::system::error_code& ec) {
+        q->result.error = absl::StrCat(what, ": ", ec.message());
+      };
+      auto on_body = [q](const boost::system::error_code& ec, size_t) {
+        if (ec) {
+          q->result.error = absl::StrCat("reading its answer: ", ec.message());
+          return;
+        }
+        absl::StatusOr<v1::Frame> answer = DecodeFrameBody(q->body);
+        if (!answer.ok()) {
+          q->result.error = std::string(answer.status().message());
+        } else if (!answer->has_hello()) {
+          q->result.error =
+              absl::StrCat("answered with ", FrameName(*answer), ", not hello");
+        } else if (answer->hello().node_id() != q->result.node_id) {
+          q->result.error =
+              absl::StrCat("answers as node '", answer->hello().node_id(), "'");
+        } else {
+          q->result.answered = true;
+          q->result.hello = answer->hello();
+        }
+      };
+      auto on_header = [q, failed, on_body, max_frame_size](
+                           const boost::system::error_code& ec, size_t) {
+        if (ec) return failed("reading its answer", ec);
+        absl::StatusOr<uint32_t> length =
+            DecodeFrameLength(q->header, max_frame_size);
+        if (!length.ok()) {
+          q->result.error = std::string(length.status().message());
+          return;
+        }
+        q->body.resize(*length);
+        asio::async_read(q->socket, asio::buffer(q->body), on_body);
+      };
+      auto on_sent = [q, failed, on_header](const boost::system::error_code& ec,
+                                            size_t) {
+        if (ec) return failed("sending the query", ec);
+        asio::async_read(q->socket, asio::buffer(q->header), on_header);
+      };
+      const std::string& bytes = *request;
+      asio::async_connect(
+          q->socket, endpoints,
+          [q, failed, on_sent, &bytes](const boost::system::error_code& ec,
+                                       const tcp::endpoint&) {
+            if (ec) return failed("cannot connect", ec);
+            asio::async_write(q->socket, asio::buffer(bytes), on_sent);
+          });
+    }
+    io.run_for(kPositionQueryLimit);
+    std::vector<PeerPosition> positions;
+    for (const std::unique_ptr<Query>& q : queries) {
+      positions.push_back(q->result);
+    }
+    return positions;
+  }
+
+  // Refuses (FAILED_PRECONDITION) to promote this node, whose log is `log`,
+  // when a reachable peer holds more of the log (a newer epoch, or the same
+  // epoch further), or, under ack = quorum, when fewer than a majority of
+  // the nodes (this one included) answered: records acknowledged by a
+  // majority may then be on none of them.
+  absl::Status CheckPeerPositions(const cairn_log_state& log) {
+    const std::string& self = options_.node_id;
+    size_t answered = 0;
+    std::string unreachable;
+    for (const PeerPosition& p : QueryPeerPositions(log)) {
+      if (!p.answered) {
+        absl::StrAppend(&unreachable, unreachable.empty() ? "" : "; ", "'",
+                        p.node_id, "': ", p.error);
+        continue;
+      }
+      ++answered;
+      const v1::Hello& theirs = p.hello;
+      if (theirs.log_epoch() > log.epoch ||
+          (theirs.log_epoch() == log.epoch && theirs.written() > log.written)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "promote: peer '", p.node_id, "' holds positions up to ",
+            theirs.written(), " of epoch ", theirs.log_epoch(), " but node '",
+            self, "' only up to ", log.written, " of epoch ", log.epoch,
+            ": promoting it would drop records '", p.node_id,
+            "' holds (maybe acknowledged); promote '", p.node_id, "' instead"));
+      }
+    }
+    if (options_.ack == AckRule::kQuorum) {
+      const size_t members = options_.peers.size() + 1;
+      const size_t majority = members / 2 + 1;
+      if (answered + 1 < majority) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "promote: node '", self, "' reached ", answered, " of its ",
+            options_.peers.size(), " peers (", unreachable,
+            "); with ack = quorum it needs ", majority, " of the ", members,
+            " nodes, itself included, to know it holds every acknowledged "
+            "record: bring peers up or promote another node"));
+      }
+    }
     return absl::OkStatus();
   }
 
@@ -568,21 +722,26 @@ class Logship : public sdk::Replication {
         absl::StrCat(from, " refused: ", refusal.message()));
   }
 
+  // This node's hello: `epoch` (the one it leads or follows) and its log.
+  v1::Frame HelloFrame(uint64_t epoch, const cairn_log_state& log) {
+    v1::Frame frame;
+    v1::Hello* hello = frame.mutable_hello();
+    hello->set_node_id(options_.node_id);
+    hello->set_epoch(epoch);
+    hello->set_log_epoch(log.epoch);
+    hello->set_durable_policy(StorageSyncs() ? v1::DURABLE_POLICY_SYNCS
+                                             : v1::DURABLE_POLICY_NEVER);
+    hello->set_written(log.written);
+    hello->set_durable(log.durable);
+    hello->set_committed(log.committed);
+    hello->set_first_position(log.first_position);
+    return frame;
+  }
+
   absl::Status Ship(Connection& connection, const Peer& peer, uint64_t epoch) {
     absl::StatusOr<cairn_log_state> log = LogState();
     if (!log.ok()) return log.status();
-    v1::Frame hello_frame;
-    v1::Hello* hello = hello_frame.mutable_hello();
-    hello->set_node_id(options_.node_id);
-    hello->set_epoch(epoch);
-    hello->set_log_epoch(log->epoch);
-    hello->set_durable_policy(StorageSyncs() ? v1::DURABLE_POLICY_SYNCS
-                                             : v1::DURABLE_POLICY_NEVER);
-    hello->set_written(log->written);
-    hello->set_durable(log->durable);
-    hello->set_committed(log->committed);
-    hello->set_first_position(log->first_position);
-    absl::Status s = connection.Write(hello_frame);
+    absl::Status s = connection.Write(HelloFrame(epoch, *log));
     if (!s.ok()) return s;
     absl::StatusOr<v1::Frame> reply = connection.Read();
     if (!reply.ok()) return reply.status();
@@ -850,6 +1009,13 @@ class Logship : public sdk::Replication {
       if (absl::IsInvalidArgument(first.status())) frames_refused_.fetch_add(1);
       return first.status();
     }
+    if (first->has_position_query()) {
+      // A node about to be promoted asks where this log ends; whatever this
+      // node's role, it answers and adopts nothing.
+      absl::StatusOr<cairn_log_state> log = LogState();
+      if (!log.ok()) return log.status();
+      return connection.Write(HelloFrame(coordinator_->Current().epoch, *log));
+    }
     if (!first->has_hello()) {
       return Refuse(connection, v1::Refusal::REASON_PROTOCOL,
                     absl::StrCat("expected hello from ", connection.peer_name(),
@@ -884,18 +1050,7 @@ class Logship : public sdk::Replication {
     }
     absl::StatusOr<cairn_log_state> log = LogState();
     if (!log.ok()) return log.status();
-    v1::Frame hello_frame;
-    v1::Hello* hello = hello_frame.mutable_hello();
-    hello->set_node_id(options_.node_id);
-    hello->set_epoch(state.epoch);
-    hello->set_log_epoch(log->epoch);
-    hello->set_durable_policy(StorageSyncs() ? v1::DURABLE_POLICY_SYNCS
-                                             : v1::DURABLE_POLICY_NEVER);
-    hello->set_written(log->written);
-    hello->set_durable(log->durable);
-    hello->set_committed(log->committed);
-    hello->set_first_position(log->first_position);
-    s = connection.Write(hello_frame);
+    s = connection.Write(HelloFrame(state.epoch, *log));
     if (!s.ok()) return s;
     absl::StatusOr<v1::Frame> start = connection.Read();
     if (!start.ok()) return start.status();

@@ -367,5 +367,68 @@ TEST(LogshipCluster, PromoteRefusesANodeBehindWhatThePrimaryCommitted) {
   EXPECT_EQ(cluster.store(1).role(), CAIRN_ROLE_REPLICA);
 }
 
+// n1 restarts after n0 and n2 acknowledged records without it (ack =
+// quorum): promote asks n2 where its log ends and refuses, naming n2 and both
+// positions; promoting n2 as told loses nothing, and n1 then catches up.
+TEST(LogshipCluster, PromoteRefusesANodeARunningPeerIsAheadOf) {
+  ClusterOptions options;
+  options.storage_options = StorageOptions("mmaplog");
+  Cluster cluster(options);
+  ASSERT_EQ(OpenReplicasThenPrimary(cluster), absl::OkStatus());
+  ASSERT_TRUE(CaughtUp(cluster, 1));
+  cluster.Close(1);
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<AppendResult> r = cluster.store(0).Append(
+        absl::StrCat("acked", i), ExpectedRevision::Any(), {Event("x")});
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  ASSERT_TRUE(CaughtUp(cluster, 2));
+  const uint64_t ahead = cluster.State(2).written;
+  cluster.Close(0);
+  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
+  const uint64_t behind = cluster.State(1).written;
+  ASSERT_LT(behind, ahead);
+
+  absl::Status s = cluster.store(1).Promote();
+  ASSERT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(),
+              HasSubstr(absl::StrCat("peer 'n2' holds positions up to ", ahead,
+                                     " of epoch 1 but node 'n1' only up to ",
+                                     behind, " of epoch 1")));
+  EXPECT_THAT(s.message(), HasSubstr("promote 'n2' instead"));
+  EXPECT_EQ(cluster.store(1).role(), CAIRN_ROLE_REPLICA);
+  EXPECT_EQ(cluster.State(2).written, ahead);
+
+  ASSERT_EQ(cluster.store(2).Promote(), absl::OkStatus());
+  ASSERT_TRUE(WaitUntil([&] {
+    return cluster.State(1).written == cluster.State(2).written &&
+           cluster.State(1).committed == cluster.State(2).written;
+  }));
+  EXPECT_EQ(cluster.Log(1), cluster.Log(2));
+  absl::StatusOr<std::vector<RecordedEvent>> acked =
+      cluster.store(2).ReadStream("acked2");
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  EXPECT_EQ(acked->size(), 1u);
+}
+
+// Under ack = quorum a node that reaches none of its two peers cannot know
+// it holds every acknowledged record: promote refuses and says why.
+TEST(LogshipCluster, PromoteUnderQuorumRefusesANodeThatReachesNoMajority) {
+  ClusterOptions options;
+  options.storage = "memory";
+  Cluster cluster(options);
+  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
+  absl::Status s = cluster.store(1).Promote();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(), HasSubstr("reached 0 of its 2 peers ('n0': "));
+  EXPECT_THAT(s.message(),
+              HasSubstr("with ack = quorum it needs 2 of the 3 nodes"));
+  EXPECT_EQ(cluster.store(1).role(), CAIRN_ROLE_REPLICA);
+  // With n2 up, n1 and n2 are a majority and n2 holds nothing more.
+  ASSERT_EQ(cluster.Open(2, "replica"), absl::OkStatus());
+  EXPECT_EQ(cluster.store(1).Promote(), absl::OkStatus());
+  EXPECT_EQ(cluster.store(1).role(), CAIRN_ROLE_PRIMARY);
+}
+
 }  // namespace
 }  // namespace cairn::logship::testing
