@@ -163,8 +163,9 @@ void Log::ApplyControl(Segment* segment, uint32_t offset,
     std::lock_guard<std::mutex> lk(state_mu_);
     // Taken in already: recovery rescans what a checkpoint's control state
     // covers (records after its cut written before it was encoded, and a
-    // sealed last segment). Applying one again would be wrong, not only
-    // redundant: a snapshot delete would remove a later save.
+    // sealed last segment). Its deleted-to values are applied only after
+    // the scan (checkpoint_deletes_), so the covered records must not be
+    // queued again.
     if (h.position <= control_applied_) return;
     control_applied_ = h.position;
     if (h.kind == kKindEpoch) {
