@@ -375,6 +375,13 @@ bool EtcdCoordinator::IsLeader() const {
   return leader_lease_.has_value();
 }
 
+absl::StatusOr<std::string> EtcdCoordinator::LeaderNode() {
+  auto range = gateway_.Range(leader_key_);
+  if (!range.ok()) return range.status();
+  if (range->kvs.empty()) return std::string();
+  return range->kvs.front().value;
+}
+
 absl::Status EtcdCoordinator::Register(const std::string& member_id,
                                        const MemberInfo& info,
                                        std::chrono::seconds lease_ttl) {

@@ -123,6 +123,9 @@ class EtcdCoordinator {
   // Whether this coordinator holds the leader key as far as it knows (its
   // last renewal succeeded).
   bool IsLeader() const;
+  // The node id the leader key names now (a linearizable read); empty if
+  // no node holds it (never taken, resigned, or its lease expired).
+  absl::StatusOr<std::string> LeaderNode();
 
   // Registers `member_id` with its own lease of `lease_ttl`, renewed on the
   // renewal thread. Calling it again updates the info (same lease).

@@ -236,6 +236,22 @@ TEST_F(EtcdCoordinatorTest,
   EXPECT_EQ(next->primary, "b");
 }
 
+TEST_F(EtcdCoordinatorTest, LeaderNodeNamesTheHolderUntilItResigns) {
+  auto a = Coordinator(0);
+  auto b = Coordinator(1);
+  auto none = b->LeaderNode();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(*none, "");
+  ASSERT_TRUE(a->Campaign("a", std::chrono::seconds(5)).ok());
+  auto held = b->LeaderNode();
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_EQ(*held, "a");
+  ASSERT_TRUE(a->Resign().ok());
+  auto gone = b->LeaderNode();
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_EQ(*gone, "");
+}
+
 TEST_F(EtcdCoordinatorTest, RevokedLeaseIsReportedAsLostLeadership) {
   std::atomic<bool> lost{false};
   auto a = Coordinator(0, [&] { lost = true; });
