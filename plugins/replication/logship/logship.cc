@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -35,6 +36,7 @@
 #include "absl/strings/str_cat.h"
 #include "ack_tracker.h"
 #include "cairn/log/v1/log.pb.h"
+#include "etcd_coordinator.h"
 #include "frame.h"
 #include "options.h"
 #include "static_coordinator.h"
@@ -131,6 +133,9 @@ class Logship : public sdk::Replication {
   }
 
   cairn_replication_role Role() override {
+    // The Store asks for the role at the end of its open, once its commit
+    // tracking is set up: from then on a role change may reach it.
+    host_ready_.store(true);
     return static_cast<cairn_replication_role>(role_.load());
   }
 
@@ -145,7 +150,12 @@ class Logship : public sdk::Replication {
     return sdk::Status::Ok();
   }
 
-  sdk::Status Promote() override { return ToSdk(PromoteThisNode()); }
+  sdk::Status Promote() override {
+    if (options_.coordinator == CoordinatorKind::kEtcd) {
+      return ToSdk(CampaignThisNode(/*by_operator=*/true));
+    }
+    return ToSdk(PromoteThisNode());
+  }
 
   sdk::Status Stats(cairn_stat_fn on_stat, void* context) override {
     auto stat = [&](const std::string& name, double value) {
@@ -153,6 +163,7 @@ class Logship : public sdk::Replication {
     };
     GroupState state = coordinator_->Current();
     stat("role", static_cast<double>(role_.load()));
+    stat("primary_of_epoch", static_cast<double>(led_epoch_.load()));
     stat("epoch", static_cast<double>(state.epoch));
     stat("listen_port", static_cast<double>(listen_port_));
     absl::StatusOr<cairn_log_state> log = LogState();
@@ -278,6 +289,14 @@ class Logship : public sdk::Replication {
   absl::Status Start() {
     absl::Status s = Listen();
     if (!s.ok()) return s;
+    if (options_.coordinator == CoordinatorKind::kEtcd) {
+      // etcd elects the primary: every node opens as a replica and the
+      // elector thread campaigns once the host is ready.
+      role_.store(CAIRN_ROLE_REPLICA);
+      s = StartEtcd();
+      if (!s.ok()) Stop();
+      return s;
+    }
     GroupState state = coordinator_->Current();
     if (state.primary == options_.node_id) {
       s = BecomePrimary(/*paused=*/true);
@@ -319,6 +338,7 @@ class Logship : public sdk::Replication {
       if (tracker_ != nullptr) tracker_->Close();
     }
     wake_.notify_all();
+    StopEtcd();
     if (acceptor_ != nullptr) {
       ::shutdown(acceptor_->native_handle(), SHUT_RDWR);
     }
@@ -394,7 +414,9 @@ class Logship : public sdk::Replication {
   // Makes this node the primary: a new epoch unless the log already holds
   // this node's current one (a restarted primary), then shippers. With
   // `paused` the caller holds host writes paused (or is inside open).
-  absl::Status BecomePrimary(bool paused) {
+  // `won_epoch` (coordinator = etcd): the epoch etcd gave this node, already
+  // recorded as this node's (Learn); 0: the static coordinator's next one.
+  absl::Status BecomePrimary(bool paused, uint64_t won_epoch = 0) {
     (void)paused;
     GroupState state = coordinator_->Current();
     absl::StatusOr<cairn_log_state> log = LogState();
@@ -405,8 +427,18 @@ class Logship : public sdk::Replication {
       GroupState next = state;
       next.epoch = std::max(state.epoch, log->epoch) + 1;
       next.primary = options_.node_id;
-      absl::Status s = coordinator_->CompareAndSet(state.epoch, next);
+      absl::Status s;
+      if (won_epoch == 0) {
+        s = coordinator_->CompareAndSet(state.epoch, next);
+      } else if (state.epoch != won_epoch || state.primary != next.primary ||
+                 log->epoch >= won_epoch) {
+        s = absl::FailedPreconditionError(absl::StrCat(
+            "node '", options_.node_id, "' won epoch ", won_epoch,
+            " but has since seen epoch ", state.epoch, " (primary '",
+            state.primary, "') and its log holds epoch ", log->epoch));
+      }
       if (!s.ok()) return s;
+      if (won_epoch != 0) next.epoch = won_epoch;
       uint64_t position = 0;
       CallError e;
       const std::string& id = options_.node_id;
@@ -427,9 +459,17 @@ class Logship : public sdk::Replication {
       for (const std::string& id : options_.sync_set) {
         if (id != options_.node_id) sync_set.push_back(id);
       }
+      if (won_epoch != 0 && coordinator_->Current().epoch != epoch) {
+        // A newer epoch arrived meanwhile (Adopt found this node not yet
+        // primary, so this check is what stops it).
+        return absl::FailedPreconditionError(
+            absl::StrCat("node '", options_.node_id, "' won epoch ", epoch,
+                         " but a newer one arrived before it could lead"));
+      }
       tracker_ = std::make_shared<AckTracker>(options_.ack, replica_ids,
                                               std::move(sync_set));
       role_.store(CAIRN_ROLE_PRIMARY);
+      led_epoch_.store(epoch);
       ++generation_;
     }
     for (const Peer& peer : options_.peers) {
@@ -453,27 +493,61 @@ class Logship : public sdk::Replication {
         coordinator_->Current().primary == options_.node_id) {
       return absl::OkStatus();
     }
+    StepDown(absl::StrCat("deposed: epoch ", epoch, " is led by '", primary,
+                          "'; rejoining as a replica"));
+    return absl::OkStatus();
+  }
+
+  // Stops acting as primary (if it is): waiting replicate calls return
+  // NOT_LEADER, shippers stop, then host writes pause while the role
+  // changes. `why` is logged.
+  void StepDown(const std::string& why) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (role_.load() != CAIRN_ROLE_PRIMARY) return absl::OkStatus();
+      if (role_.load() != CAIRN_ROLE_PRIMARY) return;
       role_.store(CAIRN_ROLE_REPLICA);
+      led_epoch_.store(0);
       if (tracker_ != nullptr) tracker_->Close();
       tracker_ = nullptr;
       ++generation_;
     }
     wake_.notify_all();
     ShutdownConnections(/*shippers_only=*/true);
-    sdk::LogWarn(absl::StrCat("node '", options_.node_id, "' deposed: epoch ",
-                              epoch, " is led by '", primary,
-                              "'; rejoining as a replica"));
+    sdk::LogWarn(absl::StrCat("node '", options_.node_id, "' ", why));
     WritePause pause(host_);
-    if (pause.status().ok()) host_.RoleChanged(CAIRN_ROLE_REPLICA, epoch);
-    return absl::OkStatus();
+    if (pause.status().ok()) {
+      host_.RoleChanged(CAIRN_ROLE_REPLICA, coordinator_->Current().epoch);
+    }
   }
 
   absl::Status PromoteThisNode() {
     std::lock_guard<std::mutex> promoting(promote_mutex_);
     if (role_.load() == CAIRN_ROLE_PRIMARY) return absl::OkStatus();
+    absl::Status s = CheckInSyncSet();
+    if (!s.ok()) return s;
+    // Stop applying: no session may write while the epoch begins.
+    ShutdownConnections(/*shippers_only=*/false);
+    std::lock_guard<std::mutex> applying(apply_mutex_);
+    absl::StatusOr<cairn_log_state> log = LogState();
+    if (!log.ok()) return log.status();
+    s = CheckNotBehindCommitted(*log);
+    if (!s.ok()) return s;
+    absl::Status peers =
+        CheckPeerPositions(*log, coordinator_->Current().epoch, false);
+    if (!peers.ok()) return peers;
+    WritePause pause(host_);
+    if (!pause.status().ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "promote: cannot pause writes: ", pause.status().message()));
+    }
+    s = BecomePrimary(/*paused=*/true);
+    if (!s.ok()) return s;
+    host_.RoleChanged(CAIRN_ROLE_PRIMARY, coordinator_->Current().epoch);
+    return absl::OkStatus();
+  }
+
+  // Under ack = sync only a sync-set member holds every acknowledged record.
+  absl::Status CheckInSyncSet() {
     if (options_.ack == AckRule::kSync &&
         std::find(options_.sync_set.begin(), options_.sync_set.end(),
                   options_.node_id) == options_.sync_set.end()) {
@@ -482,31 +556,19 @@ class Logship : public sdk::Replication {
           "' is not in the sync set (ack = sync): it may lack acknowledged "
           "records"));
     }
-    // Stop applying: no session may write while the epoch begins.
-    ShutdownConnections(/*shippers_only=*/false);
-    std::lock_guard<std::mutex> applying(apply_mutex_);
-    absl::StatusOr<cairn_log_state> log = LogState();
-    if (!log.ok()) return log.status();
-    const uint64_t known = primary_committed_seen_.load();
-    if (log->written < known) {
-      GroupState state = coordinator_->Current();
-      return absl::FailedPreconditionError(absl::StrCat(
-          "promote: node '", options_.node_id, "' holds positions up to ",
-          log->written, " but primary '", state.primary, "' (epoch ",
-          state.epoch, ") reported position ", known,
-          " committed; promote a node that has it"));
-    }
-    absl::Status peers = CheckPeerPositions(*log);
-    if (!peers.ok()) return peers;
-    WritePause pause(host_);
-    if (!pause.status().ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "promote: cannot pause writes: ", pause.status().message()));
-    }
-    absl::Status s = BecomePrimary(/*paused=*/true);
-    if (!s.ok()) return s;
-    host_.RoleChanged(CAIRN_ROLE_PRIMARY, coordinator_->Current().epoch);
     return absl::OkStatus();
+  }
+
+  // A node must hold what the last primary told it was committed.
+  absl::Status CheckNotBehindCommitted(const cairn_log_state& log) {
+    const uint64_t known = primary_committed_seen_.load();
+    if (log.written >= known) return absl::OkStatus();
+    GroupState state = coordinator_->Current();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "promote: node '", options_.node_id, "' holds positions up to ",
+        log.written, " but primary '", state.primary, "' (epoch ", state.epoch,
+        ") reported position ", known,
+        " committed; promote a node that has it"));
   }
 
   // What a peer answered to a position query, or why it did not.
@@ -520,7 +582,8 @@ class Logship : public sdk::Replication {
   // Asks every peer at once where its log ends (a PositionQuery on a
   // connection of its own). A peer that has not answered within
   // kPositionQueryLimit counts as unreachable.
-  std::vector<PeerPosition> QueryPeerPositions(const cairn_log_state& log) {
+  std::vector<PeerPosition> QueryPeerPositions(const cairn_log_state& log,
+                                               uint64_t epoch) {
     struct Query {
       explicit Query(asio::io_context& io) : socket(io) {}
       tcp::socket socket;
@@ -531,7 +594,7 @@ class Logship : public sdk::Replication {
     v1::Frame frame;
     v1::PositionQuery* query = frame.mutable_position_query();
     query->set_node_id(options_.node_id);
-    query->set_epoch(coordinator_->Current().epoch);
+    query->set_epoch(epoch);
     query->set_log_epoch(log.epoch);
     query->set_written(log.written);
     absl::StatusOr<std::string> request =
@@ -618,19 +681,35 @@ class Logship : public sdk::Replication {
   // when a reachable peer holds more of the log (a newer epoch, or the same
   // epoch further), or, under ack = quorum, when fewer than a majority of
   // the nodes (this one included) answered: records acknowledged by a
-  // majority may then be on none of them.
-  absl::Status CheckPeerPositions(const cairn_log_state& log) {
+  // majority may then be on none of them. The query carries `epoch`; with
+  // `fenced` (coordinator = etcd, `epoch` won in etcd) a peer counts toward
+  // the majority only if it answered from that epoch, which it adopts
+  // before answering: from then on it refuses the old primary's frames, so
+  // no record the old primary acknowledges later can be missing here.
+  absl::Status CheckPeerPositions(const cairn_log_state& log, uint64_t epoch,
+                                  bool fenced) {
     const std::string& self = options_.node_id;
     size_t answered = 0;
     std::string unreachable;
-    for (const PeerPosition& p : QueryPeerPositions(log)) {
+    for (const PeerPosition& p : QueryPeerPositions(log, epoch)) {
       if (!p.answered) {
         absl::StrAppend(&unreachable, unreachable.empty() ? "" : "; ", "'",
                         p.node_id, "': ", p.error);
         continue;
       }
-      ++answered;
       const v1::Hello& theirs = p.hello;
+      if (fenced && theirs.epoch() > epoch) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "promote: peer '", p.node_id, "' has seen epoch ", theirs.epoch(),
+            ", newer than epoch ", epoch, " that node '", self, "' won"));
+      }
+      if (fenced && theirs.epoch() != epoch) {
+        absl::StrAppend(&unreachable, unreachable.empty() ? "" : "; ", "'",
+                        p.node_id, "': answered from epoch ", theirs.epoch(),
+                        ", not ", epoch);
+      } else {
+        ++answered;
+      }
       if (theirs.log_epoch() > log.epoch ||
           (theirs.log_epoch() == log.epoch && theirs.written() > log.written)) {
         return absl::FailedPreconditionError(absl::StrCat(
@@ -653,6 +732,229 @@ class Logship : public sdk::Replication {
             "record: bring peers up or promote another node"));
       }
     }
+    return absl::OkStatus();
+  }
+
+  // ---- coordinator = etcd: election ----
+
+  absl::Status StartEtcd() {
+    etcd::EtcdCoordinatorOptions o;
+    o.gateway.endpoints = options_.etcd_endpoints;
+    o.gateway.call_timeout = options_.etcd_timeout;
+    o.group = options_.etcd_group;
+    o.watch_window = std::chrono::milliseconds(1000);
+    o.on_leadership_lost = [this] {
+      if (Stopping()) return;
+      StepDown(
+          "lost its etcd lease (expired or not renewable): stepping "
+          "down; a newer epoch will fence anything it still sends");
+      WakeElector();
+    };
+    absl::StatusOr<std::unique_ptr<etcd::EtcdCoordinator>> created =
+        etcd::EtcdCoordinator::Create(std::move(o));
+    if (!created.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("coordinator = etcd: ", created.status().message()));
+    }
+    etcd_ = std::move(*created);
+    listener_ = std::thread([this] { AcceptLoop(); });
+    absl::Status s = etcd_->Watch([this](const etcd::GroupState& state) {
+      // A newer epoch from etcd: follow it (a primary of an older one steps
+      // down at once; the new primary's frames will reach this node).
+      if (state.epoch > 0 && !state.primary.empty() &&
+          static_cast<uint64_t>(state.epoch) > coordinator_->Current().epoch) {
+        absl::Status adopted =
+            Adopt(static_cast<uint64_t>(state.epoch), state.primary);
+        if (!adopted.ok()) {
+          sdk::LogWarn(absl::StrCat("etcd epoch ", state.epoch, ": ",
+                                    adopted.message()));
+        }
+      }
+      WakeElector();
+    });
+    if (!s.ok()) return s;
+    elector_ = std::thread([this] { ElectLoop(); });
+    return absl::OkStatus();
+  }
+
+  // Ends the elector and the etcd coordinator's threads. A primary that
+  // closes gives up its leader key at once, so another node can take over
+  // without waiting for the lease to expire.
+  void StopEtcd() {
+    WakeElector();
+    if (elector_.joinable()) elector_.join();
+    if (etcd_ == nullptr) return;
+    etcd_->StopWatch();
+    absl::Status s = etcd_->Resign();
+    if (!s.ok()) sdk::LogWarn(absl::StrCat("etcd resign: ", s.message()));
+    s = etcd_->Deregister();
+    if (!s.ok()) sdk::LogWarn(absl::StrCat("etcd deregister: ", s.message()));
+    etcd_.reset();
+  }
+
+  void WakeElector() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      elector_woken_ = true;
+    }
+    wake_.notify_all();
+  }
+
+  // Tells etcd where this node listens and how far its log goes.
+  void RegisterMember() {
+    absl::StatusOr<cairn_log_state> log = LogState();
+    if (!log.ok()) return;
+    etcd::MemberInfo info;
+    info.address = absl::StrCat(options_.listen.host, ":", listen_port_);
+    info.position = log->written;
+    info.epoch = static_cast<int64_t>(coordinator_->Current().epoch);
+    absl::Status s =
+        etcd_->Register(options_.node_id, info, options_.lease_ttl);
+    if (!s.ok()) {
+      sdk::LogWarn(absl::StrCat("etcd register of '", options_.node_id,
+                                "': ", s.message()));
+    }
+  }
+
+  // The elector thread: registers this node, and whenever no node holds
+  // the leader key, campaigns (with a jittered, bounded back-off after a
+  // failed try). A primary that finds it no longer holds the key steps down.
+  void ElectLoop() {
+    using Clock = std::chrono::steady_clock;
+    const auto tick = std::min<std::chrono::milliseconds>(
+        std::chrono::milliseconds(200),
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            options_.lease_ttl) /
+            5);
+    const std::chrono::milliseconds max_backoff = options_.lease_ttl;
+    std::mt19937_64 random(std::random_device{}());
+    std::chrono::milliseconds backoff{0};
+    Clock::time_point not_before = Clock::now();
+    Clock::time_point next_register = Clock::now();
+    std::string last_error;
+    while (true) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait_for(lock, tick, [&] { return stopping_ || elector_woken_; });
+        if (stopping_) return;
+        elector_woken_ = false;
+      }
+      if (Clock::now() >= next_register) {
+        RegisterMember();
+        next_register = Clock::now() + std::chrono::seconds(1);
+      }
+      if (!host_ready_.load()) continue;
+      if (role_.load() == CAIRN_ROLE_PRIMARY) {
+        if (!etcd_->IsLeader()) {
+          StepDown("no longer holds the etcd leader key: stepping down");
+        }
+        continue;
+      }
+      if (Clock::now() < not_before) continue;
+      absl::StatusOr<std::string> leader = etcd_->LeaderNode();
+      if (!leader.ok() || !leader->empty()) continue;
+      absl::Status s = CampaignThisNode(/*by_operator=*/false);
+      if (s.ok()) {
+        backoff = std::chrono::milliseconds(0);
+        last_error.clear();
+        continue;
+      }
+      if (std::string(s.message()) != last_error) {
+        last_error = std::string(s.message());
+        sdk::LogWarn(absl::StrCat("node '", options_.node_id,
+                                  "' did not take over: ", last_error));
+      }
+      // Back off, doubling up to the lease TTL, by a random 50..150%: a
+      // node that failed its checks lets a better one campaign first.
+      backoff =
+          std::clamp(backoff * 2, std::chrono::milliseconds(200), max_backoff);
+      std::uniform_int_distribution<int64_t> jitter(backoff.count() / 2,
+                                                    backoff.count() * 3 / 2);
+      not_before = Clock::now() + std::chrono::milliseconds(jitter(random));
+    }
+  }
+
+  // coordinator = etcd: takes the leader key and a new epoch in etcd, then
+  // runs promote's checks from that epoch; becomes primary if they pass,
+  // else gives the key up. `by_operator`: promote asked (its errors say so).
+  absl::Status CampaignThisNode(bool by_operator) {
+    std::lock_guard<std::mutex> promoting(promote_mutex_);
+    if (role_.load() == CAIRN_ROLE_PRIMARY) return absl::OkStatus();
+    if (etcd_ == nullptr) {
+      return absl::UnavailableError(
+          absl::StrCat("node '", options_.node_id, "' is closing"));
+    }
+    absl::Status s = CheckInSyncSet();
+    if (!s.ok()) return s;
+    {
+      // Not worth an epoch if this node lacks what it knows was committed.
+      absl::StatusOr<cairn_log_state> log = LogState();
+      if (!log.ok()) return log.status();
+      s = CheckNotBehindCommitted(*log);
+      if (!s.ok()) return s;
+    }
+    absl::StatusOr<etcd::GroupState> won =
+        etcd_->Campaign(options_.node_id, options_.lease_ttl);
+    if (!won.ok()) {
+      if (!by_operator) return won.status();
+      return absl::Status(
+          won.status().code(),
+          absl::StrCat(
+              "promote: node '", options_.node_id,
+              "' cannot lead (coordinator = etcd): ", won.status().message(),
+              absl::IsFailedPrecondition(won.status())
+                  ? "; while its lease lives that node leads (stop "
+                    "it, or wait for its lease to expire)"
+                  : ""));
+    }
+    const uint64_t epoch = static_cast<uint64_t>(won->epoch);
+    s = TakeOverAt(epoch);
+    if (!s.ok()) {
+      absl::Status resigned = etcd_->Resign();
+      if (!resigned.ok()) {
+        sdk::LogWarn(absl::StrCat("etcd resign: ", resigned.message()));
+      }
+      return s;
+    }
+    if (!etcd_->IsLeader()) {
+      StepDown("lost its etcd lease while taking over: stepping down");
+      return absl::AbortedError(absl::StrCat("node '", options_.node_id,
+                                             "' lost its etcd lease "
+                                             "while becoming primary of epoch ",
+                                             epoch));
+    }
+    return absl::OkStatus();
+  }
+
+  // Holding the leader key of etcd epoch `epoch`: fence (record the epoch,
+  // stop applying the old primary's frames), check as promote does, with
+  // each peer adopting the epoch before it answers, and become primary.
+  absl::Status TakeOverAt(uint64_t epoch) {
+    ShutdownConnections(/*shippers_only=*/false);
+    std::lock_guard<std::mutex> applying(apply_mutex_);
+    absl::StatusOr<bool> learnt = coordinator_->Learn(epoch, options_.node_id);
+    if (!learnt.ok()) return learnt.status();
+    GroupState state = coordinator_->Current();
+    if (state.epoch != epoch || state.primary != options_.node_id) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("node '", options_.node_id, "' won epoch ", epoch,
+                       " in etcd but has seen epoch ", state.epoch,
+                       " (primary '", state.primary, "')"));
+    }
+    absl::StatusOr<cairn_log_state> log = LogState();
+    if (!log.ok()) return log.status();
+    absl::Status s = CheckNotBehindCommitted(*log);
+    if (!s.ok()) return s;
+    s = CheckPeerPositions(*log, epoch, /*fenced=*/true);
+    if (!s.ok()) return s;
+    WritePause pause(host_);
+    if (!pause.status().ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot pause writes to take over: ", pause.status().message()));
+    }
+    s = BecomePrimary(/*paused=*/true, epoch);
+    if (!s.ok()) return s;
+    host_.RoleChanged(CAIRN_ROLE_PRIMARY, epoch);
     return absl::OkStatus();
   }
 
@@ -1011,7 +1313,15 @@ class Logship : public sdk::Replication {
     }
     if (first->has_position_query()) {
       // A node about to be promoted asks where this log ends; whatever this
-      // node's role, it answers and adopts nothing.
+      // node's role, it answers. Under the static coordinator it adopts
+      // nothing; under etcd the asker won the query's epoch in etcd, so
+      // this node adopts it and ends its sessions with the old primary
+      // before it reads its log (the answer then holds all it will ever
+      // hold of older epochs).
+      const bool etcd = options_.coordinator == CoordinatorKind::kEtcd;
+      if (etcd) FenceForCandidate(connection, first->position_query());
+      std::unique_lock<std::mutex> applying(apply_mutex_, std::defer_lock);
+      if (etcd) applying.lock();
       absl::StatusOr<cairn_log_state> log = LogState();
       if (!log.ok()) return log.status();
       return connection.Write(HelloFrame(coordinator_->Current().epoch, *log));
@@ -1077,6 +1387,27 @@ class Logship : public sdk::Replication {
       }
     }
     return Follow(connection, theirs.epoch());
+  }
+
+  // coordinator = etcd: a candidate of a newer epoch asks where this log
+  // ends. Adopt its epoch (deposing this node if it was primary) and shut
+  // down every session with a primary, so none applies after the answer.
+  void FenceForCandidate(Connection& connection,
+                         const v1::PositionQuery& query) {
+    if (query.epoch() > coordinator_->Current().epoch) {
+      absl::Status s = Adopt(query.epoch(), query.node_id());
+      if (!s.ok()) {
+        sdk::LogWarn(absl::StrCat("position query of '", query.node_id(),
+                                  "' for epoch ", query.epoch(), ": ",
+                                  s.message()));
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [raw, entry] : connections_) {
+      if (!entry.shipper && raw != &connection && entry.serving) {
+        entry.connection->Shutdown();
+      }
+    }
   }
 
   absl::Status Truncate(uint64_t keep, const cairn_log_state& log,
@@ -1214,6 +1545,17 @@ class Logship : public sdk::Replication {
   std::atomic<uint64_t> truncations_{0};
   std::atomic<uint64_t> replicas_connected_{0};
   std::atomic<uint64_t> primary_committed_seen_{0};
+  // The epoch this node leads; 0 while it is not primary (set and cleared
+  // with role_ under mutex_, so two nodes reporting one epoch would be two
+  // primaries of it).
+  std::atomic<uint64_t> led_epoch_{0};
+  std::atomic<bool> host_ready_{false};  // the host asked role() after open
+
+  // coordinator = etcd only. Declared last: destroyed first, so its threads
+  // (watch, lease renewal) end while the members they use still live.
+  bool elector_woken_ = false;  // guarded by mutex_
+  std::thread elector_;
+  std::unique_ptr<etcd::EtcdCoordinator> etcd_;
 };
 
 }  // namespace cairn::logship
@@ -1242,12 +1584,28 @@ CAIRN_REPLICATION_PLUGIN(
     cairn::sdk::OptionDesc(
         "coordinator", CAIRN_OPT_ENUM, "static",
         "who decides the primary: static (roles from the site "
-        "file and promote) or etcd (not built yet)",
+        "file and promote) or etcd (elected through etcd, automatic "
+        "failover)",
         kCoordinators),
+    cairn::sdk::OptionDesc(
+        "etcd-endpoints", CAIRN_OPT_STRING, "",
+        "coordinator = etcd: host:port,... of the etcd members' client URLs"),
+    cairn::sdk::OptionDesc(
+        "etcd-group", CAIRN_OPT_STRING, "cairn",
+        "coordinator = etcd: the group's name ([A-Za-z0-9._-]+); its keys "
+        "live under /cairn/<group>/"),
+    cairn::sdk::OptionDesc(
+        "lease-ttl", CAIRN_OPT_DURATION, "5s",
+        "coordinator = etcd: TTL of this node's etcd leases (whole seconds, "
+        "2s..300s); a primary that stops renewing is replaced after it"),
+    cairn::sdk::OptionDesc(
+        "etcd-timeout", CAIRN_OPT_DURATION, "1s",
+        "coordinator = etcd: bound on each call to one etcd member "
+        "(50ms..lease-ttl)"),
     cairn::sdk::OptionDesc(
         "role", CAIRN_OPT_ENUM, "replica",
         "static coordinator: this node's role when the state "
-        "folder records no newer epoch",
+        "folder records no newer epoch (ignored with coordinator = etcd)",
         kRoles),
     cairn::sdk::OptionDesc(
         "ack", CAIRN_OPT_ENUM, "quorum",

@@ -75,6 +75,72 @@ absl::Status Invalid(absl::string_view key, absl::string_view text,
       absl::StrCat("option '", key, "': '", text, "' ", what));
 }
 
+bool IsGroupName(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// etcd-endpoints, etcd-group, lease-ttl and etcd-timeout: required or
+// defaulted under coordinator = etcd, refused under static (a site file
+// that names etcd endpoints but elects nothing is a mistake).
+absl::Status ParseEtcdOptions(const sdk::Options& options,
+                              LogshipOptions* out) {
+  const std::string endpoints = options.Get("etcd-endpoints");
+  if (out->coordinator == CoordinatorKind::kStatic) {
+    if (!endpoints.empty()) {
+      return Invalid("etcd-endpoints", endpoints,
+                     "is set but coordinator = static; set coordinator = "
+                     "etcd or remove it");
+    }
+    return absl::OkStatus();
+  }
+  for (absl::string_view entry :
+       absl::StrSplit(endpoints, ',', absl::SkipWhitespace())) {
+    entry = absl::StripAsciiWhitespace(entry);
+    absl::StatusOr<Endpoint> endpoint =
+        ParseEndpoint("etcd-endpoints", std::string(entry));
+    if (!endpoint.ok()) return endpoint.status();
+    out->etcd_endpoints.emplace_back(entry);
+  }
+  if (out->etcd_endpoints.empty()) {
+    return absl::InvalidArgumentError(
+        "option 'etcd-endpoints' is required by coordinator = etcd: "
+        "host:port,... of the etcd members' client URLs");
+  }
+  out->etcd_group = options.Get("etcd-group", "cairn");
+  if (!IsGroupName(out->etcd_group)) {
+    return Invalid("etcd-group", out->etcd_group,
+                   "is not a group name ([A-Za-z0-9._-]+, at most 128)");
+  }
+  const std::string ttl_text = options.Get("lease-ttl", "5s");
+  absl::StatusOr<std::chrono::milliseconds> ttl =
+      ParseDuration("lease-ttl", ttl_text);
+  if (!ttl.ok()) return ttl.status();
+  if (ttl->count() % 1000 != 0 || *ttl < std::chrono::seconds(2) ||
+      *ttl > std::chrono::seconds(300)) {
+    return Invalid("lease-ttl", ttl_text,
+                   "must be whole seconds from 2s to 300s (etcd leases "
+                   "count in seconds)");
+  }
+  out->lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
+  const std::string timeout_text = options.Get("etcd-timeout", "1s");
+  absl::StatusOr<std::chrono::milliseconds> timeout =
+      ParseDuration("etcd-timeout", timeout_text);
+  if (!timeout.ok()) return timeout.status();
+  if (*timeout < std::chrono::milliseconds(50) || *timeout >= *ttl) {
+    return Invalid("etcd-timeout", timeout_text,
+                   "must be at least 50ms and shorter than lease-ttl (a "
+                   "renewal must fit in the lease)");
+  }
+  out->etcd_timeout = *timeout;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
@@ -127,13 +193,14 @@ absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
 
   const std::string coordinator = options.Get("coordinator", "static");
   if (coordinator == "etcd") {
-    return absl::UnimplementedError(
-        "option 'coordinator': 'etcd' is not built into this logship yet; "
-        "use coordinator = static");
-  }
-  if (coordinator != "static") {
+    out.coordinator = CoordinatorKind::kEtcd;
+  } else if (coordinator == "static") {
+    out.coordinator = CoordinatorKind::kStatic;
+  } else {
     return Invalid("coordinator", coordinator, "is not one of: static, etcd");
   }
+  absl::Status etcd = ParseEtcdOptions(options, &out);
+  if (!etcd.ok()) return etcd;
   const std::string role = options.Get("role", "replica");
   if (role == "primary") {
     out.role = StaticRole::kPrimary;

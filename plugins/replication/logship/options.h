@@ -17,6 +17,7 @@ namespace cairn::logship {
 
 enum class AckRule { kAsync, kSync, kQuorum };
 enum class StaticRole { kPrimary, kReplica };
+enum class CoordinatorKind { kStatic, kEtcd };
 
 struct Endpoint {
   std::string host;
@@ -34,7 +35,16 @@ struct LogshipOptions {
   // Every other member of the group (an entry naming this node is dropped,
   // so one `peers` line can serve every node).
   std::vector<Peer> peers;
+  CoordinatorKind coordinator = CoordinatorKind::kStatic;
+  // coordinator = static only (etcd elects the primary and ignores it).
   StaticRole role = StaticRole::kReplica;
+  // coordinator = etcd: "host:port" of each etcd member's client URL, the
+  // group's name (its keys live under /cairn/<group>/), the TTL of this
+  // node's leases and the bound on each call to etcd.
+  std::vector<std::string> etcd_endpoints;
+  std::string etcd_group = "cairn";
+  std::chrono::seconds lease_ttl{5};
+  std::chrono::milliseconds etcd_timeout{1000};
   AckRule ack = AckRule::kQuorum;
   // Node ids, each this node or one of `peers`; as primary, this node's own
   // entry is moot (the primary holds what it appends).
@@ -66,8 +76,8 @@ absl::StatusOr<Endpoint> ParseEndpoint(const std::string& key,
 
 // Checks and converts every option. InvalidArgument naming the option on a
 // missing required one, a malformed value, a peer listed twice, a sync-set
-// member that is not a peer, ack = sync without a sync set, or coordinator =
-// etcd (Unimplemented: not built in this plugin yet).
+// member that is not a peer, ack = sync without a sync set, coordinator =
+// etcd without etcd-endpoints, or an etcd option out of its bounds.
 absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options);
 
 }  // namespace cairn::logship

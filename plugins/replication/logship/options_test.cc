@@ -53,32 +53,41 @@ TEST(LogshipOptions, MissingRequiredOptionIsNamed) {
   }
 }
 
-TEST(LogshipOptions, MalformedValuesNameTheOption) {
-  const std::vector<std::pair<std::string, std::string>> cases = {
-      {"listen", "127.0.0.1"},
-      {"listen", "host:99999"},
-      {"peers", "b:127.0.0.1:1"},
-      {"peers", "B=127.0.0.1:1"},
-      {"peers", "b=1.2.3.4:1,b=1.2.3.4:2"},
-      {"ack", "most"},
-      {"role", "leader"},
-      {"ack-timeout", "5 s"},
-      {"heartbeat-interval", "0"},
-      {"max-frame-size", "1KiB"},
-      {"max-batch-records", "0"},
-      {"node-id", "-a"},
-      {"sync-set", "z"},
-      {"durable-policy", "sometimes"},
-      {"client-addresses", "z=1.2.3.4:1"},
-  };
+using Cases = std::vector<std::pair<std::string, std::string>>;
+
+// Each case, set over `base`, is refused (InvalidArgument) naming its option.
+void ExpectEachRefusedNamingItsOption(
+    const std::map<std::string, std::string>& base, const Cases& cases) {
   for (const auto& [key, value] : cases) {
-    auto values = Minimal();
+    auto values = base;
     values[key] = value;
     absl::StatusOr<LogshipOptions> o = Parse(values);
     ASSERT_FALSE(o.ok()) << key << " = " << value;
+    EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(o.status().message(), HasSubstr("option '" + key + "'"))
         << key << " = " << value;
   }
+}
+
+TEST(LogshipOptions, MalformedValuesNameTheOption) {
+  ExpectEachRefusedNamingItsOption(Minimal(),
+                                   {
+                                       {"listen", "127.0.0.1"},
+                                       {"listen", "host:99999"},
+                                       {"peers", "b:127.0.0.1:1"},
+                                       {"peers", "B=127.0.0.1:1"},
+                                       {"peers", "b=1.2.3.4:1,b=1.2.3.4:2"},
+                                       {"ack", "most"},
+                                       {"role", "leader"},
+                                       {"ack-timeout", "5 s"},
+                                       {"heartbeat-interval", "0"},
+                                       {"max-frame-size", "1KiB"},
+                                       {"max-batch-records", "0"},
+                                       {"node-id", "-a"},
+                                       {"sync-set", "z"},
+                                       {"durable-policy", "sometimes"},
+                                       {"client-addresses", "z=1.2.3.4:1"},
+                                   });
 }
 
 TEST(LogshipOptions, SyncNeedsASyncSet) {
@@ -93,13 +102,69 @@ TEST(LogshipOptions, SyncNeedsASyncSet) {
   EXPECT_EQ(o->sync_set, (std::vector<std::string>{"a", "b"}));
 }
 
-TEST(LogshipOptions, EtcdCoordinatorIsNotBuiltYet) {
+std::map<std::string, std::string> Etcd() {
   auto values = Minimal();
   values["coordinator"] = "etcd";
+  values["etcd-endpoints"] = "127.0.0.1:2379, 127.0.0.1:2380,[::1]:2381";
+  return values;
+}
+
+TEST(LogshipOptions, EtcdCoordinatorTakesDefaultsAndIgnoresRole) {
+  auto values = Etcd();
+  values["role"] = "primary";
+  absl::StatusOr<LogshipOptions> o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->coordinator, CoordinatorKind::kEtcd);
+  EXPECT_EQ(o->etcd_endpoints,
+            (std::vector<std::string>{"127.0.0.1:2379", "127.0.0.1:2380",
+                                      "[::1]:2381"}));
+  EXPECT_EQ(o->etcd_group, "cairn");
+  EXPECT_EQ(o->lease_ttl, std::chrono::seconds(5));
+  EXPECT_EQ(o->etcd_timeout, std::chrono::milliseconds(1000));
+  values["etcd-group"] = "Orders.eu-1_a";
+  values["lease-ttl"] = "3s";
+  values["etcd-timeout"] = "250ms";
+  o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->etcd_group, "Orders.eu-1_a");
+  EXPECT_EQ(o->lease_ttl, std::chrono::seconds(3));
+  EXPECT_EQ(o->etcd_timeout, std::chrono::milliseconds(250));
+}
+
+TEST(LogshipOptions, EtcdCoordinatorNeedsEndpoints) {
+  auto values = Etcd();
+  values.erase("etcd-endpoints");
   absl::StatusOr<LogshipOptions> o = Parse(values);
   ASSERT_FALSE(o.ok());
-  EXPECT_EQ(o.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(o.status().message(), HasSubstr("option 'coordinator'"));
+  EXPECT_THAT(o.status().message(),
+              HasSubstr("option 'etcd-endpoints' is required"));
+}
+
+TEST(LogshipOptions, MalformedEtcdValuesNameTheOption) {
+  ExpectEachRefusedNamingItsOption(
+      Etcd(), {
+                  {"etcd-endpoints", "127.0.0.1"},
+                  {"etcd-endpoints", "127.0.0.1:2379,host:70000"},
+                  {"etcd-group", "a/b"},
+                  {"etcd-group", "with space"},
+                  {"lease-ttl", "1s"},
+                  {"lease-ttl", "301s"},
+                  {"lease-ttl", "2500ms"},
+                  {"lease-ttl", "soon"},
+                  {"etcd-timeout", "10ms"},
+                  {"etcd-timeout", "5s"},
+                  {"etcd-timeout", "x"},
+                  {"coordinator", "zookeeper"},
+              });
+}
+
+TEST(LogshipOptions, EtcdEndpointsUnderTheStaticCoordinatorAreRefused) {
+  auto values = Minimal();
+  values["etcd-endpoints"] = "127.0.0.1:2379";
+  absl::StatusOr<LogshipOptions> o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("option 'etcd-endpoints'"));
+  EXPECT_THAT(o.status().message(), HasSubstr("coordinator = static"));
 }
 
 TEST(LogshipOptions, DurationsTakeUnits) {

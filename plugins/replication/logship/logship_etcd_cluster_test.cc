@@ -1,0 +1,370 @@
+// Three logship nodes in one process (cluster_test.h) with coordinator =
+// etcd, against a real 3-member etcd on loopback (etcd/etcd_test_cluster.h):
+// election at start, failover when the primary closes or loses its lease,
+// no acknowledged append lost under ack = quorum, a deposed primary
+// rejoining, a node behind not winning, and never two primaries of one
+// epoch. Without etcd installed these tests skip, and fail under CI=true.
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cluster_test.h"
+#include "etcd_gateway.h"
+#include "etcd_test_cluster.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cairn::logship::testing {
+namespace {
+
+using etcd::testing::EtcdTestCluster;
+using ::testing::HasSubstr;
+
+constexpr size_t kNone = SIZE_MAX;
+
+EventData Event(std::string data) {
+  EventData e;
+  e.type = "T";
+  e.data = std::move(data);
+  return e;
+}
+
+ClusterOptions Quorum() {
+  ClusterOptions options;
+  options.storage = "mmaplog";
+  options.storage_options = {{"fsync", "always"}, {"segment-size", "4MiB"}};
+  options.ack = "quorum";
+  return options;
+}
+
+class LogshipEtcdCluster : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CAIRN_REQUIRE_ETCD();
+    auto etcd = EtcdTestCluster::Start(3);
+    ASSERT_TRUE(etcd.ok()) << etcd.status();
+    etcd_ = *std::move(etcd);
+    cluster_ = std::make_unique<Cluster>(Quorum());
+    sampler_ = std::thread([this] { SampleRoles(); });
+  }
+
+  void TearDown() override {
+    stop_sampling_ = true;
+    if (sampler_.joinable()) sampler_.join();
+    EXPECT_EQ(two_primaries_, "")
+        << "two nodes reported being primary of the same epoch";
+    if (cluster_ != nullptr) {
+      std::lock_guard<std::mutex> lock(nodes_mu_);
+      cluster_.reset();
+    }
+  }
+
+  // Opens node i with coordinator = etcd (its `role` option is ignored).
+  absl::Status Open(size_t i) {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    return cluster_->Open(
+        i, "primary",
+        {{"coordinator", "etcd"},
+         {"etcd-endpoints", absl::StrJoin(etcd_->endpoints(), ",")},
+         {"etcd-group", "logship-test"},
+         {"lease-ttl", "2s"},
+         {"etcd-timeout", "500ms"},
+         {"ack-timeout", "20s"}});
+  }
+  void Close(size_t i) {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    cluster_->Close(i);
+  }
+
+  // The open node that is primary, if exactly one is; kNone otherwise.
+  size_t OnePrimary() {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    size_t primary = kNone;
+    for (size_t i = 0; i < 3; ++i) {
+      if (!cluster_->is_open(i)) continue;
+      if (cluster_->store(i).role() != CAIRN_ROLE_PRIMARY) continue;
+      if (primary != kNone) return kNone;
+      primary = i;
+    }
+    return primary;
+  }
+
+  // Waits (bounded) until exactly one open node is primary; returns it.
+  size_t WaitForPrimary(std::chrono::seconds within = std::chrono::seconds(30),
+                        size_t other_than = kNone) {
+    size_t primary = kNone;
+    WaitUntil(
+        [&] {
+          primary = OnePrimary();
+          return primary != kNone && primary != other_than;
+        },
+        within);
+    return primary != other_than ? primary : kNone;
+  }
+
+  double Stat(size_t i, const std::string& key) {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    return cluster_->is_open(i) ? cluster_->Stat(i, key) : -1;
+  }
+
+  // Waits until every open node holds the same log as node `reference`,
+  // all of it committed; returns that log.
+  std::vector<std::string> WaitForSameLogs(size_t reference) {
+    std::vector<std::string> log;
+    const bool same = WaitUntil(
+        [&] {
+          std::lock_guard<std::mutex> lock(nodes_mu_);
+          log = cluster_->Log(reference);
+          for (size_t i = 0; i < 3; ++i) {
+            if (!cluster_->is_open(i)) continue;
+            if (cluster_->Log(i) != log) return false;
+            if (cluster_->State(i).committed != log.size()) return false;
+          }
+          return true;
+        },
+        std::chrono::seconds(30));
+    EXPECT_TRUE(same) << "logs did not converge on node " << reference << "'s";
+    return log;
+  }
+
+  // Every few milliseconds, each open node's primary_of_epoch (the epoch it
+  // leads, 0 if none): two nodes leading one epoch is split brain.
+  void SampleRoles() {
+    while (!stop_sampling_) {
+      {
+        std::lock_guard<std::mutex> lock(nodes_mu_);
+        std::map<double, size_t> leaders;
+        for (size_t i = 0; cluster_ != nullptr && i < 3; ++i) {
+          if (!cluster_->is_open(i)) continue;
+          const double epoch =
+              cluster_->Stat(i, "replication.primary_of_epoch");
+          if (epoch <= 0) continue;
+          primaries_seen_.insert(i);
+          auto [it, fresh] = leaders.emplace(epoch, i);
+          if (!fresh && two_primaries_.empty()) {
+            two_primaries_ = absl::StrCat("n", it->second, " and n", i,
+                                          " both lead epoch ", epoch);
+          }
+        }
+        ++samples_;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    }
+  }
+
+  std::unique_ptr<EtcdTestCluster> etcd_;
+  std::mutex nodes_mu_;  // Open/Close against the sampler's reads
+  std::unique_ptr<Cluster> cluster_;
+  std::thread sampler_;
+  std::atomic<bool> stop_sampling_{false};
+  std::string two_primaries_;        // under nodes_mu_
+  std::set<size_t> primaries_seen_;  // under nodes_mu_
+  uint64_t samples_ = 0;             // under nodes_mu_
+};
+
+TEST_F(LogshipEtcdCluster, ExactlyOnePrimaryIsElectedOnStart) {
+  for (size_t i = 0; i < 3; ++i) ASSERT_EQ(Open(i), absl::OkStatus());
+  const size_t primary = WaitForPrimary();
+  ASSERT_NE(primary, kNone) << "no single primary within 30 s";
+  for (int k = 0; k < 10; ++k) {
+    absl::StatusOr<AppendResult> r = cluster_->store(primary).Append(
+        absl::StrCat("s-", k), ExpectedRevision::Any(),
+        {Event(absl::StrCat("e", k))});
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  const std::vector<std::string> log = WaitForSameLogs(primary);
+  EXPECT_GE(log.size(), 11u);  // an EPOCH record and the ten appends
+  // It stays the only primary (no churn while its lease is renewed).
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(OnePrimary(), primary);
+  std::lock_guard<std::mutex> lock(nodes_mu_);
+  EXPECT_EQ(primaries_seen_, std::set<size_t>{primary});
+  EXPECT_GT(samples_, 100u);
+}
+
+TEST_F(LogshipEtcdCluster, ClosedPrimaryIsReplacedAndRejoinsAsAReplica) {
+  for (size_t i = 0; i < 3; ++i) ASSERT_EQ(Open(i), absl::OkStatus());
+  const size_t old_primary = WaitForPrimary();
+  ASSERT_NE(old_primary, kNone);
+  const double old_epoch = Stat(old_primary, "replication.primary_of_epoch");
+  std::vector<std::pair<std::string, std::string>> acknowledged;
+  for (int k = 0; k < 20; ++k) {
+    const std::string stream = absl::StrCat("before-", k);
+    ASSERT_TRUE(cluster_->store(old_primary)
+                    .Append(stream, ExpectedRevision::Any(), {Event(stream)})
+                    .ok());
+    acknowledged.emplace_back(stream, stream);
+  }
+  Close(old_primary);
+  // It resigned on close: a survivor takes over well inside a lease TTL
+  // plus the checks' 2 s.
+  const size_t primary = WaitForPrimary(std::chrono::seconds(20));
+  ASSERT_NE(primary, kNone) << "no new primary within 20 s";
+  EXPECT_GT(Stat(primary, "replication.primary_of_epoch"), old_epoch);
+  for (int k = 0; k < 10; ++k) {
+    const std::string stream = absl::StrCat("after-", k);
+    absl::StatusOr<AppendResult> r = cluster_->store(primary).Append(
+        stream, ExpectedRevision::Any(), {Event(stream)});
+    ASSERT_TRUE(r.ok()) << r.status();
+    acknowledged.emplace_back(stream, stream);
+  }
+  // The old primary comes back as a replica of the new epoch and converges.
+  ASSERT_EQ(Open(old_primary), absl::OkStatus());
+  const std::vector<std::string> log = WaitForSameLogs(primary);
+  EXPECT_EQ(cluster_->store(old_primary).role(), CAIRN_ROLE_REPLICA);
+  EXPECT_EQ(OnePrimary(), primary);
+  for (const auto& [stream, data] : acknowledged) {
+    for (size_t i = 0; i < 3; ++i) {
+      absl::StatusOr<std::vector<RecordedEvent>> events =
+          cluster_->store(i).ReadStream(stream);
+      ASSERT_TRUE(events.ok()) << events.status();
+      ASSERT_EQ(events->size(), 1u) << stream << " on n" << i;
+      EXPECT_EQ((*events)[0].data, data);
+    }
+  }
+}
+
+// The primary's lease goes (as when it stops renewing) while a writer keeps
+// appending to whichever node is primary: the old primary steps down, a new
+// one is elected, and every acknowledged append is in every node's log.
+TEST_F(LogshipEtcdCluster, LostLeaseDeposesThePrimaryAndLosesNoAcknowledged) {
+  for (size_t i = 0; i < 3; ++i) ASSERT_EQ(Open(i), absl::OkStatus());
+  const size_t old_primary = WaitForPrimary();
+  ASSERT_NE(old_primary, kNone);
+
+  std::atomic<bool> stop{false};
+  std::vector<std::string> acknowledged;  // the writer's until it is joined
+  std::atomic<size_t> acknowledged_count{0};
+  uint64_t refused = 0;
+  std::thread writer([&] {
+    for (int k = 0; k < 100000 && !stop; ++k) {
+      const size_t primary = OnePrimary();
+      if (primary == kNone) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
+      const std::string stream = absl::StrCat("w-", k);
+      absl::StatusOr<AppendResult> r = cluster_->store(primary).Append(
+          stream, ExpectedRevision::Any(), {Event(stream)});
+      if (r.ok()) {
+        acknowledged.push_back(stream);
+        acknowledged_count.fetch_add(1);
+      } else {
+        ++refused;
+      }
+    }
+  });
+  // Stops the writer on every way out of the test body.
+  struct JoinOnExit {
+    std::atomic<bool>& stop;
+    std::thread& thread;
+    ~JoinOnExit() {
+      stop = true;
+      if (thread.joinable()) thread.join();
+    }
+  } join_writer{stop, writer};
+  const bool writing = WaitUntil([&] { return acknowledged_count.load() > 20; },
+                                 std::chrono::seconds(20));
+  ASSERT_TRUE(writing) << "the writer got no 20 appends acknowledged in 20 s";
+  // Revoke the leader's lease, as etcd does when it expires.
+  absl::StatusOr<etcd::EtcdGateway> gateway = etcd::EtcdGateway::Create(
+      etcd::GatewayOptions{.endpoints = etcd_->endpoints()});
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  absl::StatusOr<etcd::RangeResult> leader =
+      gateway->Range("/cairn/logship-test/leader");
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  ASSERT_EQ(leader->kvs.size(), 1u);
+  EXPECT_EQ(leader->kvs[0].value, cluster_->Id(old_primary));
+  ASSERT_EQ(gateway->LeaseRevoke(leader->kvs[0].lease), absl::OkStatus());
+
+  // The old primary steps down (its renewal finds the lease gone), and a
+  // primary of a newer epoch is elected (it may be the same node again).
+  const double old_epoch = Stat(old_primary, "replication.primary_of_epoch");
+  const bool failed_over = WaitUntil(
+      [&] {
+        const size_t primary = OnePrimary();
+        return primary != kNone &&
+               Stat(primary, "replication.primary_of_epoch") > old_epoch;
+      },
+      std::chrono::seconds(30));
+  const size_t primary = OnePrimary();
+  ASSERT_TRUE(failed_over && primary != kNone)
+      << "no primary of an epoch after " << old_epoch;
+  const size_t before = acknowledged_count.load();
+  const bool writes_go_on =
+      WaitUntil([&] { return acknowledged_count.load() > before + 10; },
+                std::chrono::seconds(20));
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(writes_go_on) << "the new primary acknowledges no append";
+
+  WaitForSameLogs(primary);
+  for (size_t i = 0; i < 3; ++i) {
+    for (const std::string& stream : acknowledged) {
+      absl::StatusOr<std::vector<RecordedEvent>> events =
+          cluster_->store(i).ReadStream(stream);
+      ASSERT_TRUE(events.ok()) << events.status();
+      ASSERT_EQ(events->size(), 1u)
+          << "acknowledged append to " << stream << " missing on n" << i;
+    }
+  }
+  EXPECT_GT(acknowledged.size(), 30u);
+  RecordProperty("acknowledged", static_cast<int>(acknowledged.size()));
+  RecordProperty("refused", static_cast<int>(refused));
+}
+
+// n-behind was down while the primary went on; with the primary gone and
+// the advanced replica reachable, only the advanced replica may win.
+TEST_F(LogshipEtcdCluster, NodeBehindDoesNotWinWhileAMoreAdvancedOneIsUp) {
+  for (size_t i = 0; i < 3; ++i) ASSERT_EQ(Open(i), absl::OkStatus());
+  const size_t old_primary = WaitForPrimary();
+  ASSERT_NE(old_primary, kNone);
+  const size_t behind = (old_primary + 1) % 3;
+  const size_t ahead = (old_primary + 2) % 3;
+  Close(behind);
+  for (int k = 0; k < 20; ++k) {
+    const std::string stream = absl::StrCat("while-behind-down-", k);
+    ASSERT_TRUE(cluster_->store(old_primary)
+                    .Append(stream, ExpectedRevision::Any(), {Event(stream)})
+                    .ok());
+  }
+  Close(old_primary);
+  ASSERT_EQ(Open(behind), absl::OkStatus());
+  const size_t primary = WaitForPrimary(std::chrono::seconds(30));
+  ASSERT_EQ(primary, ahead) << "n" << behind << " (behind) won";
+  ASSERT_EQ(Open(old_primary), absl::OkStatus());
+  WaitForSameLogs(ahead);
+  for (int k = 0; k < 20; ++k) {
+    absl::StatusOr<std::vector<RecordedEvent>> events =
+        cluster_->store(behind).ReadStream(
+            absl::StrCat("while-behind-down-", k));
+    ASSERT_TRUE(events.ok()) << events.status();
+    EXPECT_EQ(events->size(), 1u);
+  }
+  std::lock_guard<std::mutex> lock(nodes_mu_);
+  EXPECT_EQ(primaries_seen_.count(behind), 0u)
+      << "the node behind led an epoch";
+}
+
+TEST_F(LogshipEtcdCluster, PromoteIsRefusedWhileAnotherNodeHoldsTheLease) {
+  for (size_t i = 0; i < 3; ++i) ASSERT_EQ(Open(i), absl::OkStatus());
+  const size_t primary = WaitForPrimary();
+  ASSERT_NE(primary, kNone);
+  const size_t replica = (primary + 1) % 3;
+  absl::Status s = cluster_->store(replica).Promote();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(),
+              HasSubstr(absl::StrCat("held by '", cluster_->Id(primary), "'")));
+  EXPECT_EQ(OnePrimary(), primary);
+  // The primary itself: promote is a no-op.
+  EXPECT_EQ(cluster_->store(primary).Promote(), absl::OkStatus());
+}
+
+}  // namespace
+}  // namespace cairn::logship::testing
