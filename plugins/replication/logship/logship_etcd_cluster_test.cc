@@ -200,11 +200,17 @@ TEST_F(LogshipEtcdCluster, ClosedPrimaryIsReplacedAndRejoinsAsAReplica) {
                     .ok());
     acknowledged.emplace_back(stream, stream);
   }
+  const auto closed_at = std::chrono::steady_clock::now();
   Close(old_primary);
   // It resigned on close: a survivor takes over well inside a lease TTL
   // plus the checks' 2 s.
   const size_t primary = WaitForPrimary(std::chrono::seconds(20));
   ASSERT_NE(primary, kNone) << "no new primary within 20 s";
+  RecordProperty(
+      "failover_ms",
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - closed_at)
+                           .count()));
   EXPECT_GT(Stat(primary, "replication.primary_of_epoch"), old_epoch);
   for (int k = 0; k < 10; ++k) {
     const std::string stream = absl::StrCat("after-", k);
@@ -237,37 +243,44 @@ TEST_F(LogshipEtcdCluster, LostLeaseDeposesThePrimaryAndLosesNoAcknowledged) {
   const size_t old_primary = WaitForPrimary();
   ASSERT_NE(old_primary, kNone);
 
+  // Four writers, so appends are in flight when the lease goes.
+  constexpr int kWriters = 4;
   std::atomic<bool> stop{false};
-  std::vector<std::string> acknowledged;  // the writer's until it is joined
+  std::vector<std::string> acknowledged[kWriters];  // each writer's own
   std::atomic<size_t> acknowledged_count{0};
-  uint64_t refused = 0;
-  std::thread writer([&] {
-    for (int k = 0; k < 100000 && !stop; ++k) {
-      const size_t primary = OnePrimary();
-      if (primary == kNone) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        continue;
+  std::atomic<uint64_t> refused{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int k = 0; k < 100000 && !stop; ++k) {
+        const size_t primary = OnePrimary();
+        if (primary == kNone) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          continue;
+        }
+        const std::string stream = absl::StrCat("w", w, "-", k);
+        absl::StatusOr<AppendResult> r = cluster_->store(primary).Append(
+            stream, ExpectedRevision::Any(), {Event(stream)});
+        if (r.ok()) {
+          acknowledged[w].push_back(stream);
+          acknowledged_count.fetch_add(1);
+        } else {
+          refused.fetch_add(1);
+        }
       }
-      const std::string stream = absl::StrCat("w-", k);
-      absl::StatusOr<AppendResult> r = cluster_->store(primary).Append(
-          stream, ExpectedRevision::Any(), {Event(stream)});
-      if (r.ok()) {
-        acknowledged.push_back(stream);
-        acknowledged_count.fetch_add(1);
-      } else {
-        ++refused;
-      }
-    }
-  });
-  // Stops the writer on every way out of the test body.
+    });
+  }
+  // Stops the writers on every way out of the test body.
   struct JoinOnExit {
     std::atomic<bool>& stop;
-    std::thread& thread;
+    std::vector<std::thread>& threads;
     ~JoinOnExit() {
       stop = true;
-      if (thread.joinable()) thread.join();
+      for (std::thread& t : threads) {
+        if (t.joinable()) t.join();
+      }
     }
-  } join_writer{stop, writer};
+  } join_writers{stop, writers};
   const bool writing = WaitUntil([&] { return acknowledged_count.load() > 20; },
                                  std::chrono::seconds(20));
   ASSERT_TRUE(writing) << "the writer got no 20 appends acknowledged in 20 s";
@@ -281,6 +294,7 @@ TEST_F(LogshipEtcdCluster, LostLeaseDeposesThePrimaryAndLosesNoAcknowledged) {
   ASSERT_EQ(leader->kvs.size(), 1u);
   EXPECT_EQ(leader->kvs[0].value, cluster_->Id(old_primary));
   ASSERT_EQ(gateway->LeaseRevoke(leader->kvs[0].lease), absl::OkStatus());
+  const auto revoked_at = std::chrono::steady_clock::now();
 
   // The old primary steps down (its renewal finds the lease gone), and a
   // primary of a newer epoch is elected (it may be the same node again).
@@ -295,17 +309,26 @@ TEST_F(LogshipEtcdCluster, LostLeaseDeposesThePrimaryAndLosesNoAcknowledged) {
   const size_t primary = OnePrimary();
   ASSERT_TRUE(failed_over && primary != kNone)
       << "no primary of an epoch after " << old_epoch;
+  RecordProperty(
+      "failover_ms",
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - revoked_at)
+                           .count()));
   const size_t before = acknowledged_count.load();
   const bool writes_go_on =
       WaitUntil([&] { return acknowledged_count.load() > before + 10; },
                 std::chrono::seconds(20));
   stop = true;
-  writer.join();
+  for (std::thread& t : writers) t.join();
   ASSERT_TRUE(writes_go_on) << "the new primary acknowledges no append";
 
+  std::vector<std::string> all_acknowledged;
+  for (const std::vector<std::string>& mine : acknowledged) {
+    all_acknowledged.insert(all_acknowledged.end(), mine.begin(), mine.end());
+  }
   WaitForSameLogs(primary);
   for (size_t i = 0; i < 3; ++i) {
-    for (const std::string& stream : acknowledged) {
+    for (const std::string& stream : all_acknowledged) {
       absl::StatusOr<std::vector<RecordedEvent>> events =
           cluster_->store(i).ReadStream(stream);
       ASSERT_TRUE(events.ok()) << events.status();
@@ -313,8 +336,8 @@ TEST_F(LogshipEtcdCluster, LostLeaseDeposesThePrimaryAndLosesNoAcknowledged) {
           << "acknowledged append to " << stream << " missing on n" << i;
     }
   }
-  EXPECT_GT(acknowledged.size(), 30u);
-  RecordProperty("acknowledged", static_cast<int>(acknowledged.size()));
+  EXPECT_GT(all_acknowledged.size(), 30u);
+  RecordProperty("acknowledged", static_cast<int>(all_acknowledged.size()));
   RecordProperty("refused", static_cast<int>(refused));
 }
 
