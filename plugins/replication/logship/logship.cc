@@ -143,6 +143,14 @@ class Logship : public sdk::Replication {
     GroupState state = coordinator_->Current();
     info->role = Role();
     info->epoch = state.epoch;
+    if (options_.coordinator == CoordinatorKind::kEtcd &&
+        info->role != CAIRN_ROLE_PRIMARY) {
+      // The state may name a candidate whose checks failed: the holder of
+      // the leader key (as the elector last read it) is the better hint;
+      // none while an election runs.
+      std::lock_guard<std::mutex> lock(mutex_);
+      state.primary = etcd_leader_;
+    }
     info->known = !state.primary.empty();
     info->node = state.primary;
     auto it = options_.client_addresses.find(state.primary);
@@ -801,9 +809,9 @@ class Logship : public sdk::Replication {
   }
 
   // Tells etcd where this node listens and how far its log goes.
-  void RegisterMember() {
+  absl::Status RegisterMember() {
     absl::StatusOr<cairn_log_state> log = LogState();
-    if (!log.ok()) return;
+    if (!log.ok()) return log.status();
     etcd::MemberInfo info;
     info.address = absl::StrCat(options_.listen.host, ":", listen_port_);
     info.position = log->written;
@@ -811,9 +819,11 @@ class Logship : public sdk::Replication {
     absl::Status s =
         etcd_->Register(options_.node_id, info, options_.lease_ttl);
     if (!s.ok()) {
-      sdk::LogWarn(absl::StrCat("etcd register of '", options_.node_id,
-                                "': ", s.message()));
+      return absl::Status(s.code(),
+                          absl::StrCat("etcd register of '", options_.node_id,
+                                       "': ", s.message()));
     }
+    return absl::OkStatus();
   }
 
   // The elector thread: registers this node, and whenever no node holds
@@ -832,6 +842,15 @@ class Logship : public sdk::Replication {
     Clock::time_point not_before = Clock::now();
     Clock::time_point next_register = Clock::now();
     std::string last_error;
+    // Logs an etcd failure once until it changes (the elector retries every
+    // tick; an unreachable etcd would otherwise flood the log).
+    std::string last_etcd_error;
+    auto etcd_failed = [&](const absl::Status& s) {
+      if (std::string(s.message()) == last_etcd_error) return;
+      last_etcd_error = std::string(s.message());
+      sdk::LogWarn(absl::StrCat("node '", options_.node_id,
+                                "': coordinator = etcd: ", last_etcd_error));
+    };
     while (true) {
       {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -840,7 +859,8 @@ class Logship : public sdk::Replication {
         elector_woken_ = false;
       }
       if (Clock::now() >= next_register) {
-        RegisterMember();
+        absl::Status registered = RegisterMember();
+        if (!registered.ok()) etcd_failed(registered);
         next_register = Clock::now() + std::chrono::seconds(1);
       }
       if (!host_ready_.load()) continue;
@@ -850,9 +870,16 @@ class Logship : public sdk::Replication {
         }
         continue;
       }
-      if (Clock::now() < not_before) continue;
       absl::StatusOr<std::string> leader = etcd_->LeaderNode();
-      if (!leader.ok() || !leader->empty()) continue;
+      if (!leader.ok()) {
+        etcd_failed(leader.status());
+        continue;
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        etcd_leader_ = *leader;
+      }
+      if (!leader->empty() || Clock::now() < not_before) continue;
       absl::Status s = CampaignThisNode(/*by_operator=*/false);
       if (s.ok()) {
         backoff = std::chrono::milliseconds(0);
@@ -1554,6 +1581,7 @@ class Logship : public sdk::Replication {
   // coordinator = etcd only. Declared last: destroyed first, so its threads
   // (watch, lease renewal) end while the members they use still live.
   bool elector_woken_ = false;  // guarded by mutex_
+  std::string etcd_leader_;     // guarded by mutex_: leader key, last read
   std::thread elector_;
   std::unique_ptr<etcd::EtcdCoordinator> etcd_;
 };

@@ -107,6 +107,23 @@ class LogshipEtcdCluster : public ::testing::Test {
     return primary != other_than ? primary : kNone;
   }
 
+  // Waits (bounded) until every open node's leader() names `primary`.
+  bool EveryNodeNamesLeader(size_t primary) {
+    return WaitUntil(
+        [&] {
+          std::lock_guard<std::mutex> lock(nodes_mu_);
+          for (size_t i = 0; i < 3; ++i) {
+            if (!cluster_->is_open(i)) continue;
+            const LeaderInfo leader = cluster_->store(i).Leader();
+            if (!leader.known || leader.node != cluster_->Id(primary)) {
+              return false;
+            }
+          }
+          return true;
+        },
+        std::chrono::seconds(10));
+  }
+
   double Stat(size_t i, const std::string& key) {
     std::lock_guard<std::mutex> lock(nodes_mu_);
     return cluster_->is_open(i) ? cluster_->Stat(i, key) : -1;
@@ -179,6 +196,7 @@ TEST_F(LogshipEtcdCluster, ExactlyOnePrimaryIsElectedOnStart) {
   }
   const std::vector<std::string> log = WaitForSameLogs(primary);
   EXPECT_GE(log.size(), 11u);  // an EPOCH record and the ten appends
+  EXPECT_TRUE(EveryNodeNamesLeader(primary));
   // It stays the only primary (no churn while its lease is renewed).
   std::this_thread::sleep_for(std::chrono::seconds(3));
   EXPECT_EQ(OnePrimary(), primary);
@@ -360,6 +378,9 @@ TEST_F(LogshipEtcdCluster, NodeBehindDoesNotWinWhileAMoreAdvancedOneIsUp) {
   ASSERT_EQ(Open(behind), absl::OkStatus());
   const size_t primary = WaitForPrimary(std::chrono::seconds(30));
   ASSERT_EQ(primary, ahead) << "n" << behind << " (behind) won";
+  // The behind node's failed campaigns named it in etcd's state; leader()
+  // names the node that holds the leader key.
+  EXPECT_TRUE(EveryNodeNamesLeader(ahead));
   ASSERT_EQ(Open(old_primary), absl::OkStatus());
   WaitForSameLogs(ahead);
   for (int k = 0; k < 20; ++k) {
