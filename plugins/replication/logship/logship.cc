@@ -362,6 +362,8 @@ class Logship : public sdk::Replication {
       boost::system::error_code ignored;
       acceptor_->close(ignored);
     }
+    // Sessions (which may read etcd) are joined: end the lease renewal.
+    etcd_.reset();
   }
 
   bool Stopping() {
@@ -785,9 +787,9 @@ class Logship : public sdk::Replication {
     return absl::OkStatus();
   }
 
-  // Ends the elector and the etcd coordinator's threads. A primary that
-  // closes gives up its leader key at once, so another node can take over
-  // without waiting for the lease to expire.
+  // Ends the elector and the watch. A primary that closes gives up its
+  // leader key at once, so another node can take over without waiting for
+  // the lease to expire.
   void StopEtcd() {
     WakeElector();
     if (elector_.joinable()) elector_.join();
@@ -797,7 +799,8 @@ class Logship : public sdk::Replication {
     if (!s.ok()) sdk::LogWarn(absl::StrCat("etcd resign: ", s.message()));
     s = etcd_->Deregister();
     if (!s.ok()) sdk::LogWarn(absl::StrCat("etcd deregister: ", s.message()));
-    etcd_.reset();
+    // The coordinator itself (its lease renewal) ends at the end of Stop,
+    // once no session can ask it anything.
   }
 
   void WakeElector() {
@@ -1345,10 +1348,11 @@ class Logship : public sdk::Replication {
       // this node adopts it and ends its sessions with the old primary
       // before it reads its log (the answer then holds all it will ever
       // hold of older epochs).
-      const bool etcd = options_.coordinator == CoordinatorKind::kEtcd;
-      if (etcd) FenceForCandidate(connection, first->position_query());
+      const bool fenced =
+          options_.coordinator == CoordinatorKind::kEtcd &&
+          FenceForCandidate(connection, first->position_query());
       std::unique_lock<std::mutex> applying(apply_mutex_, std::defer_lock);
-      if (etcd) applying.lock();
+      if (fenced) applying.lock();
       absl::StatusOr<cairn_log_state> log = LogState();
       if (!log.ok()) return log.status();
       return connection.Write(HelloFrame(coordinator_->Current().epoch, *log));
@@ -1416,18 +1420,36 @@ class Logship : public sdk::Replication {
     return Follow(connection, theirs.epoch());
   }
 
-  // coordinator = etcd: a candidate of a newer epoch asks where this log
-  // ends. Adopt its epoch (deposing this node if it was primary) and shut
-  // down every session with a primary, so none applies after the answer.
-  void FenceForCandidate(Connection& connection,
+  // coordinator = etcd: a candidate asks where this log ends. If etcd's
+  // state is at the query's epoch or beyond and this node is behind it,
+  // adopt etcd's state (deposing this node if it was primary). If this
+  // node now follows the query's epoch and asker, shut down every session
+  // with a primary and return true: the caller waits for any frame being
+  // applied before it answers. A query etcd does not back fences nothing
+  // (its answer then shows another epoch, which the asker does not count).
+  bool FenceForCandidate(Connection& connection,
                          const v1::PositionQuery& query) {
+    auto failed = [&](absl::string_view what) {
+      sdk::LogWarn(absl::StrCat("position query of '", query.node_id(),
+                                "' for epoch ", query.epoch(), ": ", what));
+    };
     if (query.epoch() > coordinator_->Current().epoch) {
-      absl::Status s = Adopt(query.epoch(), query.node_id());
-      if (!s.ok()) {
-        sdk::LogWarn(absl::StrCat("position query of '", query.node_id(),
-                                  "' for epoch ", query.epoch(), ": ",
-                                  s.message()));
+      absl::StatusOr<etcd::GroupState> state = etcd_->Current();
+      if (!state.ok()) {
+        failed(state.status().message());
+        return false;
       }
+      if (state->epoch > 0 &&
+          static_cast<uint64_t>(state->epoch) >= query.epoch() &&
+          !state->primary.empty()) {
+        absl::Status s =
+            Adopt(static_cast<uint64_t>(state->epoch), state->primary);
+        if (!s.ok()) failed(s.message());
+      }
+    }
+    GroupState now = coordinator_->Current();
+    if (now.epoch != query.epoch() || now.primary != query.node_id()) {
+      return false;
     }
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& [raw, entry] : connections_) {
@@ -1435,6 +1457,7 @@ class Logship : public sdk::Replication {
         entry.connection->Shutdown();
       }
     }
+    return true;
   }
 
   absl::Status Truncate(uint64_t keep, const cairn_log_state& log,

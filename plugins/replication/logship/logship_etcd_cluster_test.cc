@@ -5,6 +5,8 @@
 // rejoining, a node behind not winning, and never two primaries of one
 // epoch. Without etcd installed these tests skip, and fail under CI=true.
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <mutex>
 #include <set>
 #include <string>
@@ -16,6 +18,7 @@
 #include "cluster_test.h"
 #include "etcd_gateway.h"
 #include "etcd_test_cluster.h"
+#include "frame.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -408,6 +411,40 @@ TEST_F(LogshipEtcdCluster, PromoteIsRefusedWhileAnotherNodeHoldsTheLease) {
   EXPECT_EQ(OnePrimary(), primary);
   // The primary itself: promote is a no-op.
   EXPECT_EQ(cluster_->store(primary).Promote(), absl::OkStatus());
+}
+
+// A position query is how a candidate fences its peers; a node checks its
+// epoch against etcd first, so a query of an epoch etcd never reached
+// (a stray or forged frame on the logship port) fences nothing.
+TEST_F(LogshipEtcdCluster,
+       PositionQueryOfAnEpochEtcdHasNotReachedIsNotAdopted) {
+  for (size_t i = 0; i < 3; ++i) ASSERT_EQ(Open(i), absl::OkStatus());
+  const size_t primary = WaitForPrimary();
+  ASSERT_NE(primary, kNone);
+  const size_t replica = (primary + 1) % 3;
+  const double epoch = Stat(replica, "replication.epoch");
+  ASSERT_GT(epoch, 0);
+
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect(boost::asio::ip::tcp::endpoint(
+      boost::asio::ip::make_address("127.0.0.1"), cluster_->port(replica)));
+  Connection connection(std::move(socket), 1 << 20, "replica under test");
+  v1::Frame query;
+  query.mutable_position_query()->set_node_id(cluster_->Id((primary + 2) % 3));
+  query.mutable_position_query()->set_epoch(1'000'000'000);
+  ASSERT_EQ(connection.Write(query), absl::OkStatus());
+  absl::StatusOr<v1::Frame> answer = connection.Read();
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_TRUE(answer->has_hello()) << answer->DebugString();
+  EXPECT_EQ(answer->hello().epoch(), static_cast<uint64_t>(epoch));
+
+  EXPECT_EQ(Stat(replica, "replication.epoch"), epoch);
+  EXPECT_EQ(OnePrimary(), primary);
+  absl::StatusOr<AppendResult> r = cluster_->store(primary).Append(
+      "after-query", ExpectedRevision::Any(), {Event("x")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  WaitForSameLogs(primary);
 }
 
 }  // namespace
