@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -54,7 +55,8 @@ struct Settings {
   std::vector<uint64_t> rates = {1000, 10000};  // lag: events per second
   uint64_t event_bytes = 256;
   uint64_t catchup_events = 200000;
-  uint64_t runs = 20;  // failover
+  uint64_t rounds = 3;  // append: runs of each cell
+  uint64_t runs = 20;   // failover
   std::vector<std::string> failover_acks = {"quorum", "async"};
   // Failover: logship's reconnect-interval (its default is 200ms); a
   // shorter one shows what that pause costs a failover.
@@ -156,114 +158,156 @@ std::string StreamName(uint64_t writer, uint64_t sequence) {
 
 // ---- 1. append throughput and latency ----
 
+struct AppendCell {
+  std::string fsync, ack;
+  uint64_t writers = 0, batch = 0;
+};
+
+struct AppendRun {
+  std::string error;  // empty: the figures hold
+  double rate = 0, p50_us = 0, p99_us = 0, fsync_p50_us = 0;
+  uint64_t appends = 0;
+  std::string drain = "-", load;
+};
+
+AppendRun RunAppendCell(const Settings& settings, const AppendCell& cell) {
+  AppendRun run;
+  run.load = Load();
+  // The disk's fsync time right before the cell: on a shared machine it
+  // moves by several times within minutes.
+  absl::StatusOr<LatencySummary> fsync = MeasureFsync(settings.dir, 25);
+  if (fsync.ok()) run.fsync_p50_us = fsync->p50_us;
+  const ClusterOptions options =
+      GroupOptions(settings, cell.ack, cell.fsync, 3);
+  Cluster cluster(options);
+  // A replica that never syncs does not acknowledge under sync or quorum;
+  // with fsync = never those rows claim syncs (marked *).
+  const bool claim_syncs =
+      cell.fsync == "never" && (cell.ack == "sync" || cell.ack == "quorum");
+  absl::Status opened = OpenGroup(cluster, options.nodes, "200ms", claim_syncs);
+  if (!opened.ok()) {
+    run.error = absl::StrCat("open failed: ", opened.ToString());
+    return run;
+  }
+  Store& primary = cluster.store(0);
+  const std::vector<EventData> batch = Batch(cell.batch, settings.event_bytes);
+  const Clock::time_point begin = Clock::now() + std::chrono::milliseconds(250);
+  const Clock::time_point end =
+      begin +
+      std::chrono::microseconds(static_cast<int64_t>(settings.seconds * 1e6));
+  std::vector<LatencyHistogram> latencies(cell.writers);
+  std::vector<uint64_t> events(cell.writers, 0);
+  std::mutex error_mutex;
+  std::vector<std::thread> threads;
+  for (uint64_t w = 0; w < cell.writers; ++w) {
+    threads.emplace_back([&, w] {
+      for (uint64_t n = 0;; ++n) {
+        const Clock::time_point start = Clock::now();
+        if (start >= end) return;
+        absl::StatusOr<AppendResult> r =
+            primary.Append(StreamName(w, n), ExpectedRevision::Any(), batch);
+        const Clock::time_point done = Clock::now();
+        if (!r.ok()) {
+          std::lock_guard<std::mutex> lock(error_mutex);
+          run.error = absl::StrCat("append failed: ", r.status().ToString());
+          return;
+        }
+        if (start >= begin && done <= end) {
+          latencies[w].Record(
+              std::chrono::duration<double, std::micro>(done - start).count());
+          events[w] += cell.batch;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const Clock::time_point stopped = Clock::now();
+  if (!run.error.empty()) return run;
+  if (options.nodes > 1) {
+    if (!ReplicasHoldHead(cluster, options.nodes, std::chrono::seconds(60))) {
+      run.error = "replicas did not reach the head within 60 s";
+      return run;
+    }
+    run.drain = absl::StrFormat("%.0f", Millis(Clock::now() - stopped));
+  }
+  LatencyHistogram all;
+  uint64_t total = 0;
+  for (uint64_t w = 0; w < cell.writers; ++w) {
+    all.Merge(latencies[w]);
+    total += events[w];
+  }
+  run.rate = total / settings.seconds;
+  run.appends = all.count();
+  run.p50_us = all.Percentile(50);
+  run.p99_us = all.Percentile(99);
+  return run;
+}
+
 void AppendFigure(const Settings& settings, int* failures) {
   printf(
       "\n### Append through the Store\n\n"
       "3 nodes (none: 1), %llu-byte payloads, a fresh stream per append; "
-      "%.1f s measured after 0.25 s of warm-up. `drain ms`: after the load "
-      "stops, until both replicas hold the primary's head. `*`: fsync = never "
-      "with durable-policy = syncs on every node, so replicas acknowledge "
-      "what they wrote (a replica that never syncs does not count "
-      "otherwise): the round trips without the fsyncs, not a durable "
-      "setting.\n\n",
-      static_cast<unsigned long long>(settings.event_bytes), settings.seconds);
+      "%.1f s measured after 0.25 s of warm-up; every cell run %llu times, "
+      "cells interleaved, the run with the median events/s shown (`range`: "
+      "the lowest and highest events/s of its runs). `fsync us`: a bare 4 "
+      "KiB write + fdatasync on the same disk (p50 of 25) right before that "
+      "run. `drain ms`: after the load stops, until both replicas hold the "
+      "primary's head. `*`: fsync = never with durable-policy = syncs on "
+      "every node, so replicas acknowledge what they wrote (a replica that "
+      "never syncs does not count otherwise): the round trips without the "
+      "fsyncs, not a durable setting.\n\n",
+      static_cast<unsigned long long>(settings.event_bytes), settings.seconds,
+      static_cast<unsigned long long>(settings.rounds));
   printf(
-      "| fsync | ack | writers | batch | events/s | payload MB/s | appends "
-      "| p50 us | p99 us | drain ms | load at start |\n"
-      "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|\n");
+      "| fsync | ack | writers | batch | events/s | range | payload MB/s | "
+      "appends | p50 us | p99 us | drain ms | fsync us | load |\n"
+      "|---|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|\n");
+  std::vector<AppendCell> cells;
   for (const std::string& fsync : settings.fsyncs) {
     for (uint64_t writers : settings.writers) {
-      for (uint64_t batch_size : settings.batches) {
+      for (uint64_t batch : settings.batches) {
         for (const std::string& ack : settings.acks) {
-          const std::string load = Load();
-          const ClusterOptions options = GroupOptions(settings, ack, fsync, 3);
-          Cluster cluster(options);
-          // A replica that never syncs does not acknowledge under sync or
-          // quorum; with fsync = never those rows claim syncs (marked *).
-          const bool claim_syncs =
-              fsync == "never" && (ack == "sync" || ack == "quorum");
-          absl::Status opened =
-              OpenGroup(cluster, options.nodes, "200ms", claim_syncs);
-          const std::string label = claim_syncs ? ack + " *" : ack;
-          auto row = [&](const std::string& figures) {
-            printf("| %s | %s | %llu | %llu | %s | %s |\n", fsync.c_str(),
-                   label.c_str(), static_cast<unsigned long long>(writers),
-                   static_cast<unsigned long long>(batch_size), figures.c_str(),
-                   load.c_str());
-            fflush(stdout);
-          };
-          if (!opened.ok()) {
-            row(absl::StrCat("open failed: ", opened.ToString()));
-            ++*failures;
-            continue;
-          }
-          Store& primary = cluster.store(0);
-          const std::vector<EventData> batch =
-              Batch(batch_size, settings.event_bytes);
-          const Clock::time_point begin =
-              Clock::now() + std::chrono::milliseconds(250);
-          const Clock::time_point end =
-              begin + std::chrono::microseconds(
-                          static_cast<int64_t>(settings.seconds * 1e6));
-          std::vector<LatencyHistogram> latencies(writers);
-          std::vector<uint64_t> events(writers, 0);
-          std::mutex error_mutex;
-          std::string error;
-          std::vector<std::thread> threads;
-          for (uint64_t w = 0; w < writers; ++w) {
-            threads.emplace_back([&, w] {
-              for (uint64_t n = 0;; ++n) {
-                const Clock::time_point start = Clock::now();
-                if (start >= end) return;
-                absl::StatusOr<AppendResult> r = primary.Append(
-                    StreamName(w, n), ExpectedRevision::Any(), batch);
-                const Clock::time_point done = Clock::now();
-                if (!r.ok()) {
-                  std::lock_guard<std::mutex> lock(error_mutex);
-                  error = r.status().ToString();
-                  return;
-                }
-                if (start >= begin && done <= end) {
-                  latencies[w].Record(
-                      std::chrono::duration<double, std::micro>(done - start)
-                          .count());
-                  events[w] += batch_size;
-                }
-              }
-            });
-          }
-          for (std::thread& t : threads) t.join();
-          const Clock::time_point stopped = Clock::now();
-          if (!error.empty()) {
-            row(absl::StrCat("append failed: ", error));
-            ++*failures;
-            continue;
-          }
-          std::string drain = "-";
-          if (options.nodes > 1) {
-            if (!ReplicasHoldHead(cluster, options.nodes,
-                                  std::chrono::seconds(60))) {
-              row("replicas did not reach the head within 60 s");
-              ++*failures;
-              continue;
-            }
-            drain = absl::StrFormat("%.0f", Millis(Clock::now() - stopped));
-          }
-          LatencyHistogram all;
-          uint64_t total = 0;
-          for (uint64_t w = 0; w < writers; ++w) {
-            all.Merge(latencies[w]);
-            total += events[w];
-          }
-          const double rate = total / settings.seconds;
-          row(absl::StrFormat("%.0f | %.2f | %llu | %.0f | %.0f | %s", rate,
-                              rate * settings.event_bytes / 1e6,
-                              static_cast<unsigned long long>(all.count()),
-                              all.Percentile(50), all.Percentile(99), drain));
+          cells.push_back({fsync, ack, writers, batch});
         }
       }
     }
   }
+  std::vector<std::vector<AppendRun>> runs(cells.size());
+  for (uint64_t round = 0; round < settings.rounds; ++round) {
+    for (size_t c = 0; c < cells.size(); ++c) {
+      runs[c].push_back(RunAppendCell(settings, cells[c]));
+    }
+  }
+  for (size_t c = 0; c < cells.size(); ++c) {
+    const AppendCell& cell = cells[c];
+    const bool claim_syncs =
+        cell.fsync == "never" && (cell.ack == "sync" || cell.ack == "quorum");
+    std::string figures;
+    auto failed =
+        std::find_if(runs[c].begin(), runs[c].end(),
+                     [](const AppendRun& r) { return !r.error.empty(); });
+    if (failed != runs[c].end()) {
+      figures = failed->error;
+      ++*failures;
+    } else {
+      std::vector<AppendRun>& r = runs[c];
+      std::sort(r.begin(), r.end(), [](const AppendRun& a, const AppendRun& b) {
+        return a.rate < b.rate;
+      });
+      const AppendRun& median = r[r.size() / 2];
+      figures = absl::StrFormat(
+          "%.0f | %.0f–%.0f | %.2f | %llu | %.0f | %.0f | %s | %.0f | %s",
+          median.rate, r.front().rate, r.back().rate,
+          median.rate * settings.event_bytes / 1e6,
+          static_cast<unsigned long long>(median.appends), median.p50_us,
+          median.p99_us, median.drain, median.fsync_p50_us, median.load);
+    }
+    printf("| %s | %s%s | %llu | %llu | %s |\n", cell.fsync.c_str(),
+           cell.ack.c_str(), claim_syncs ? " *" : "",
+           static_cast<unsigned long long>(cell.writers),
+           static_cast<unsigned long long>(cell.batch), figures.c_str());
+  }
+  fflush(stdout);
 }
 
 // ---- 2. replica lag under async ----
@@ -505,11 +549,25 @@ void FailoverFigure(const Settings& settings, int* failures) {
       const std::string load = Load();
       std::vector<double> total, close, promote, append;
       std::string error;
+      int port_retries = 0;
       for (uint64_t run = 0; run < settings.runs && error.empty(); ++run) {
         const ClusterOptions options =
             GroupOptions(settings, ack, "always", 3, "4MiB");
         Cluster cluster(options);
         absl::Status s = OpenGroup(cluster, 3, reconnect);
+        // The helper's ports are free when picked, not reserved: another
+        // socket may take one before the node binds it. Such a run is not
+        // a failover; it starts again on new ports (at most 5 times).
+        if (!s.ok() &&
+            absl::StrContains(s.message(), "Address already in use") &&
+            port_retries < 5) {
+          ++port_retries;
+          fprintf(stderr, "logship_bench: failover run %llu again: %s\n",
+                  static_cast<unsigned long long>(run),
+                  std::string(s.message()).c_str());
+          --run;
+          continue;
+        }
         if (!s.ok()) {
           error = absl::StrCat("open failed: ", s.ToString());
           break;
@@ -590,8 +648,10 @@ constexpr char kUsage[] =
     "  [--seconds S] [--lag-seconds S] [--fsync always,never]\n"
     "  [--acks none,async,sync,quorum] [--writers 1,8] [--batches 1,100]\n"
     "  [--rates 1000,10000] [--event-bytes 256] [--catchup-events 200000]\n"
-    "  [--runs 20] [--failover-acks quorum,async] [--reconnects 200ms]\n"
-    "  [--smoke]   (tiny values for everything; later options override)\n";
+    "  [--rounds 3] [--runs 20] [--failover-acks quorum,async]\n"
+    "  [--reconnects 200ms]\n"
+    "  [--smoke]   (tiny values for everything; later options override)\n"
+    "Prints Markdown tables; exit 1 if a cell failed, 2 for a bad option.\n";
 
 absl::Status NameList(const std::string& option, const std::string& value,
                       const std::vector<std::string>& allowed,
@@ -663,6 +723,7 @@ void Smoke(Settings* s) {
   s->batches = {10};
   s->rates = {500};
   s->catchup_events = 2000;
+  s->rounds = 1;
   s->runs = 2;
 }
 
@@ -707,6 +768,7 @@ absl::Status Parse(int argc, char** argv, Settings* s) {
       {"--rates", numbers(1000000, &s->rates)},
       {"--event-bytes", number(1 << 20, &s->event_bytes)},
       {"--catchup-events", number(100000000, &s->catchup_events)},
+      {"--rounds", number(100, &s->rounds)},
       {"--runs", number(1000, &s->runs)},
       {"--failover-acks",
        names({"async", "sync", "quorum"}, &s->failover_acks)},
@@ -717,6 +779,10 @@ absl::Status Parse(int argc, char** argv, Settings* s) {
   };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--help") {
+      printf("%s", kUsage);
+      exit(0);
+    }
     if (arg == "--smoke") {
       Smoke(s);
       continue;
