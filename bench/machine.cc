@@ -55,7 +55,33 @@ absl::StatusOr<MachineProfile> MeasureMachine(const std::string& dir) {
   double loads[1];
   if (getloadavg(loads, 1) == 1) machine.load_average = loads[0];
 
-  // fsync: overwrite 4 KiB blocks of a small file and fdatasync each.
+  absl::StatusOr<LatencySummary> fsync = MeasureFsync(dir, 200);
+  if (!fsync.ok()) return fsync.status();
+  machine.fsync_p50_us = fsync->p50_us;
+  machine.fsync_p99_us = fsync->p99_us;
+
+  // memcpy: best of 8 copies of 64 MiB (pages touched first).
+  constexpr size_t kBytes = size_t{64} << 20;
+  std::vector<char> from(kBytes, 1), to(kBytes, 0);
+  double best = 0;
+  for (int i = 0; i < 8; ++i) {
+    from[static_cast<size_t>(i) * 4096] = static_cast<char>(i);
+    auto start = std::chrono::steady_clock::now();
+    std::memcpy(to.data(), from.data(), kBytes);
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    if (seconds > 0) best = std::max(best, kBytes / seconds / 1e9);
+  }
+  if (to[4096] != from[4096])
+    return absl::InternalError("memcpy probe copied wrongly");
+  machine.memcpy_gb_per_s = best;
+  return machine;
+}
+
+absl::StatusOr<LatencySummary> MeasureFsync(const std::string& dir,
+                                            int rounds) {
+  // Overwrite 4 KiB blocks of a small file and fdatasync each.
   std::string path = dir + "/.cairn-bench-fsync-probe";
   int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -64,7 +90,7 @@ absl::StatusOr<MachineProfile> MeasureMachine(const std::string& dir) {
   }
   std::vector<char> block(4096, 'x');
   std::vector<double> samples;
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < rounds; ++i) {
     auto start = std::chrono::steady_clock::now();
     off_t offset = static_cast<off_t>(i % 64) * 4096;
     if (::pwrite(fd, block.data(), block.size(), offset) != 4096 || ::fdatasync(fd) != 0) {
@@ -78,25 +104,7 @@ absl::StatusOr<MachineProfile> MeasureMachine(const std::string& dir) {
   }
   ::close(fd);
   ::unlink(path.c_str());
-  LatencySummary fsync = Summarize(samples);
-  machine.fsync_p50_us = fsync.p50_us;
-  machine.fsync_p99_us = fsync.p99_us;
-
-  // memcpy: best of 8 copies of 64 MiB (pages touched first).
-  constexpr size_t kBytes = size_t{64} << 20;
-  std::vector<char> from(kBytes, 1), to(kBytes, 0);
-  double best = 0;
-  for (int i = 0; i < 8; ++i) {
-    from[static_cast<size_t>(i) * 4096] = static_cast<char>(i);
-    auto start = std::chrono::steady_clock::now();
-    std::memcpy(to.data(), from.data(), kBytes);
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                         .count();
-    if (seconds > 0) best = std::max(best, kBytes / seconds / 1e9);
-  }
-  if (to[4096] != from[4096]) return absl::InternalError("memcpy probe copied wrongly");
-  machine.memcpy_gb_per_s = best;
-  return machine;
+  return Summarize(samples);
 }
 
 }  // namespace cairn::bench

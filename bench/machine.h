@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "bench/stats.h"
 
 namespace cairn::bench {
 
@@ -24,8 +25,12 @@ struct MachineProfile {
   double load_average = 0;
 };
 
-// Measures the machine; the fsync test writes a small file in `dir` and
-// removes it. Takes about a second.
+// The time of a 4 KiB overwrite + fdatasync of a small file in `dir`
+// (created, then removed), `rounds` samples.
+absl::StatusOr<LatencySummary> MeasureFsync(const std::string& dir, int rounds);
+
+// Measures the machine; the fsync test (MeasureFsync, 200 rounds) writes a
+// small file in `dir` and removes it. Takes about a second.
 absl::StatusOr<MachineProfile> MeasureMachine(const std::string& dir);
 
 }  // namespace cairn::bench

@@ -1,5 +1,7 @@
 // A logship group of nodes in one process on loopback, each a cairn::Store
 // over its own storage (memory or mmaplog) with the logship plugin built in.
+// Used by logship_cluster_test and by bench/replication (logship_bench);
+// library cairn_logship_cluster.
 #ifndef CAIRN_LOGSHIP_CLUSTER_TEST_H_
 #define CAIRN_LOGSHIP_CLUSTER_TEST_H_
 
@@ -25,6 +27,10 @@ struct ClusterOptions {
   std::string ack = "quorum";
   std::string sync_set;
   size_t nodes = 3;
+  // "logship", or "none": Open gives node i a Store without replication.
+  std::string replication = "logship";
+  // Where the group's temporary folder is made (removed with the Cluster).
+  std::string parent_dir = "/tmp";
 };
 
 class Cluster {
