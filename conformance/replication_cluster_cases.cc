@@ -14,9 +14,11 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -89,22 +91,40 @@ std::string MissingClusterOptions(const Target& target) {
   return missing;
 }
 
-// A loopback port nobody listens on now (bound to 0, read back, released).
+// A loopback port nobody listens on now: picked at random below the
+// kernel's ephemeral range (a port bound to 0 comes from that range, and an
+// outgoing connection could be given it before the node binds it), checked
+// by a bind, released.
 absl::StatusOr<uint16_t> FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return absl::InternalError("socket(): cannot create one");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
+  int ephemeral_start = 32768;
+  if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    if (std::fscanf(f, "%d", &ephemeral_start) != 1) ephemeral_start = 32768;
+    std::fclose(f);
   }
-  ::close(fd);
-  if (port == 0) return absl::InternalError("no free loopback port");
-  return port;
+  const int low = std::max(1024, ephemeral_start - 12000);
+  const int high = std::max(low, ephemeral_start - 1);
+  static std::mutex mu;
+  static std::mt19937 random(std::random_device{}());
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    uint16_t port = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      port = static_cast<uint16_t>(
+          std::uniform_int_distribution<int>(low, high)(random));
+    }
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return absl::InternalError("socket(): cannot create one");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(port);
+    const bool bound =
+        ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    ::close(fd);
+    if (bound) return port;
+  }
+  return absl::InternalError(absl::StrCat("no free loopback port in ", low,
+                                          "..", high, " after 200 tries"));
 }
 
 // The suite's harness: each node opened with the target's options plus the

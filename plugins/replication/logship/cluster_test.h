@@ -18,7 +18,9 @@
 
 namespace cairn::logship::testing {
 
-// A port nobody listens on now (bound to 0, read back, released).
+// A loopback port nobody listens on now, picked at random below the
+// kernel's ephemeral port range (so no outgoing connection takes it before
+// the node binds it), checked by a bind and released.
 uint16_t FreeLoopbackPort();
 
 struct ClusterOptions {
