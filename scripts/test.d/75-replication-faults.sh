@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Fault tests with the history checker (docs/replication.md, "Fault tests
-# and the checker"), short and bounded (about a minute): a single cairnd on
-# mmaplog (fsync = always) under load from 16 clients,
+# and the checker"), short and bounded (about two minutes): a single cairnd
+# on mmaplog (fsync = always) under load from 16 clients,
 #   1. on loopback: kill -9 and restart three times, SIGSTOP/SIGCONT once;
 #   2. in network namespaces (needs root): a full partition, one-way
 #      partitions each way, and a kill -9;
-# each followed by the checker over the history and the node's log; and
-#   3. a negative control: the same on the memory storage plugin, which
+# then a 3-node logship group (ack = quorum, topologies/logship-3-quorum.conf)
+#   3. on loopback: kill -9 of a replica, SIGSTOP of a replica, and a
+#      failover (kill -9 of the primary, `cairn promote` of another node,
+#      the old primary back as a replica);
+#   4. in network namespaces: the primary cut from its peers (it must stop
+#      acknowledging), a partitioned replica, a failover by partition;
+# each followed by the checker over the history and every node's log; and
+#   5. a negative control: the same on the memory storage plugin, which
 #      forgets everything on kill -9, must fail with lost-ack violations.
 # The long version: scripts/soak-replication N.
 set -euo pipefail
@@ -14,16 +20,23 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 run="$root/tests/replication/fault-run"
 status=0
 "$run" --faults 4 --kinds kill9,kill9,stop,kill9 --hold-ms 1500 --gap-ms 800 || status=1
-netns_args=(--netns --faults 4 --kinds partition,oneway-in,kill9,oneway-out
-  --hold-ms 2500 --gap-ms 800)
-if [ "$(id -u)" -eq 0 ]; then
-  "$run" "${netns_args[@]}" || status=1
-elif sudo -n true 2>/dev/null; then
-  sudo -n "$run" "${netns_args[@]}" || status=1
-else
-  echo "==> fault test in network namespaces NOT RUN: needs root or sudo (CAP_NET_ADMIN)" >&2
-  status=1
-fi
+group=(--topology "$root/tests/replication/topologies/logship-3-quorum.conf")
+"$run" "${group[@]}" --faults 3 --kinds kill9,stop,failover --hold-ms 1500 \
+  --gap-ms 800 || status=1
+# Each run in namespaces, as root or through sudo.
+run_netns() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$run" --netns "$@" || status=1
+  elif sudo -n true 2>/dev/null; then
+    sudo -n "$run" --netns "$@" || status=1
+  else
+    echo "==> fault test in network namespaces NOT RUN: needs root or sudo (CAP_NET_ADMIN)" >&2
+    status=1
+  fi
+}
+run_netns --faults 4 --kinds partition,oneway-in,kill9,oneway-out --hold-ms 2500 --gap-ms 800
+run_netns "${group[@]}" --faults 3 --kinds peers,partition,failover-partition \
+  --hold-ms 2000 --gap-ms 800
 negative=$(mktemp -d "${TMPDIR:-/tmp}/cairn-faults-negative.XXXXXX")
 if "$run" --topology "$root/tests/replication/topologies/single-memory.conf" \
     --faults 1 --kinds kill9 --hold-ms 1000 --gap-ms 1000 --workdir "$negative/run" \
