@@ -1328,6 +1328,17 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
                            config.path, "'"));
     if (!s.ok()) return s;
   }
+  if (impl->host_commit) {
+    // Made before replication opens: its threads may change role (pause,
+    // role_changed, which resets the tracker) before its open returns, as
+    // logship does when a replica refuses a restarted primary (the tracker
+    // was null then: a crash). A primary's committed moves only through the
+    // Store; a replica's plugin commits itself, and the role change that
+    // makes it primary resets the tracker to storage's committed.
+    absl::StatusOr<cairn_log_state> state = impl->ReadLogState();
+    if (!state.ok()) return state.status();
+    impl->tracker = std::make_unique<CommitTracker>(state->committed);
+  }
   {
     PluginOptions options(config.replication.options);
     impl->host = cairn_replication_host{
@@ -1341,9 +1352,6 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
     if (!s.ok()) return s;
   }
   if (impl->host_commit) {
-    absl::StatusOr<cairn_log_state> state = impl->ReadLogState();
-    if (!state.ok()) return state.status();
-    impl->tracker = std::make_unique<CommitTracker>(state->committed);
     // Positions written but never committed (a failure or a crash before
     // replication acknowledged them) are offered to replication again; if
     // it still refuses, the store opens for reads and refuses writes.

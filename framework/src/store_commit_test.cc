@@ -409,6 +409,28 @@ TEST_F(StoreCommitTest, OpenOffersTheUncommittedTailToReplicationAgain) {
   EXPECT_EQ(State(*store).committed, 4u);
 }
 
+// logship's shippers start inside its open; a restarted primary whose
+// first replica has seen a newer epoch is deposed (pause_writes,
+// role_changed, resume_writes on the shipper's thread) before the Store's
+// open has finished. The Store must take that role change (it crashed on
+// its commit tracker, not made yet) and open as a replica.
+TEST_F(StoreCommitTest, ARoleChangeDuringReplicationsOpenIsTaken) {
+  ReplicationGate gate;
+  gate.set_auto_ack(true);
+  gate.set_depose_at_open(2, "other");
+  config_.storage.options.emplace_back("seed-uncommitted", "2");
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(gate.pauses(), 1);
+  EXPECT_EQ(store->Leader().role, CAIRN_ROLE_REPLICA);
+  EXPECT_EQ(State(*store).committed, 0u);  // the tail is not offered
+  absl::StatusOr<AppendResult> r =
+      store->Append("s", ExpectedRevision::Any(), {Event("x")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(IsNotLeader(r.status())) << r.status();
+  EXPECT_EQ(State(*store).written, 2u);
+}
+
 TEST_F(StoreCommitTest,
        ATailStillUnacknowledgedAtOpenLeavesReadsAndRefusesWrites) {
   ReplicationGate gate;

@@ -1,29 +1,58 @@
 #!/usr/bin/env bash
 # Fault tests with the history checker (docs/replication.md, "Fault tests
-# and the checker"), short and bounded (about a minute): a single cairnd on
-# mmaplog (fsync = always) under load from 16 clients,
+# and the checker"), short and bounded (about two minutes): a single cairnd
+# on mmaplog (fsync = always) under load from 16 clients,
 #   1. on loopback: kill -9 and restart three times, SIGSTOP/SIGCONT once;
 #   2. in network namespaces (needs root): a full partition, one-way
 #      partitions each way, and a kill -9;
-# each followed by the checker over the history and the node's log; and
-#   3. a negative control: the same on the memory storage plugin, which
+# then a 3-node logship group (ack = quorum, topologies/logship-3-quorum.conf)
+#   3. on loopback: kill -9 of a replica, SIGSTOP of a replica, a failover
+#      (kill -9 of the primary, `cairn promote` of another node, the old
+#      primary back as a replica) and one by SIGSTOP of the primary;
+#   4. in network namespaces: the primary cut from its peers (it must stop
+#      acknowledging), a partitioned replica, and a failover while the
+#      primary is cut from its peers but still reached by clients;
+# each followed by the checker over the history and every node's log; and
+#   5. a negative control: the same on the memory storage plugin, which
 #      forgets everything on kill -9, must fail with lost-ack violations.
 # The long version: scripts/soak-replication N.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 run="$root/tests/replication/fault-run"
 status=0
+# Bad arguments: exit 2 and a message naming what was wrong.
+expect_refusal() {
+  local want=$1 out rc=0
+  shift
+  out=$("$@" 2>&1) || rc=$?
+  if [ $rc -ne 2 ] || [[ $out != *"$want"* ]]; then
+    echo "==> '$*' exited $rc without '$want': $(head -3 <<<"$out")" >&2
+    status=1
+  fi
+}
+expect_refusal "unknown fault kind 'bogus'" "$run" --kinds kill9,bogus
+expect_refusal "fault 'failover-peers' needs --netns" "$run" --kinds failover-peers
+expect_refusal "fault 'failover' needs a topology of two nodes or more" "$run" --kinds failover
+expect_refusal "'x' is not a non-negative integer" "$run" --faults x
+expect_refusal "--round takes a positive integer, not '0'" "$root/scripts/soak-replication" --round 0
 "$run" --faults 4 --kinds kill9,kill9,stop,kill9 --hold-ms 1500 --gap-ms 800 || status=1
-netns_args=(--netns --faults 4 --kinds partition,oneway-in,kill9,oneway-out
-  --hold-ms 2500 --gap-ms 800)
-if [ "$(id -u)" -eq 0 ]; then
-  "$run" "${netns_args[@]}" || status=1
-elif sudo -n true 2>/dev/null; then
-  sudo -n "$run" "${netns_args[@]}" || status=1
-else
-  echo "==> fault test in network namespaces NOT RUN: needs root or sudo (CAP_NET_ADMIN)" >&2
-  status=1
-fi
+group=(--topology "$root/tests/replication/topologies/logship-3-quorum.conf")
+"$run" "${group[@]}" --faults 4 --kinds kill9,stop,failover,failover-stop \
+  --hold-ms 1500 --gap-ms 800 || status=1
+# Each run in namespaces, as root or through sudo.
+run_netns() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$run" --netns "$@" || status=1
+  elif sudo -n true 2>/dev/null; then
+    sudo -n "$run" --netns "$@" || status=1
+  else
+    echo "==> fault test in network namespaces NOT RUN: needs root or sudo (CAP_NET_ADMIN)" >&2
+    status=1
+  fi
+}
+run_netns --faults 4 --kinds partition,oneway-in,kill9,oneway-out --hold-ms 2500 --gap-ms 800
+run_netns "${group[@]}" --faults 3 --kinds peers,partition,failover-peers \
+  --hold-ms 2000 --gap-ms 800
 negative=$(mktemp -d "${TMPDIR:-/tmp}/cairn-faults-negative.XXXXXX")
 if "$run" --topology "$root/tests/replication/topologies/single-memory.conf" \
     --faults 1 --kinds kill9 --hold-ms 1000 --gap-ms 1000 --workdir "$negative/run" \
