@@ -11,6 +11,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <string>
+#include <vector>
 #include <thread>
 
 #include "cairn/client.h"
@@ -58,12 +61,15 @@ class CairndReplicationTest : public ::testing::Test {
 
   // A cairnd whose replication role is read from `role_file`.
   std::unique_ptr<TestServer> Start(const std::filesystem::path& role_file,
-                                    const std::string& line) {
+                                    const std::string& line,
+                                    std::vector<std::string> more = {}) {
     WriteRole(role_file, line);
-    auto server = TestServer::Start(
-        {"--plugin-dir", std::string(CAIRN_TEST_FIXTURE_DIR) + "/replication",
-         "--set", "replication.plugin=test-role-file", "--set",
-         "replication.role-file=" + role_file.string()});
+    std::vector<std::string> args = {
+        "--plugin-dir", std::string(CAIRN_TEST_FIXTURE_DIR) + "/replication",
+        "--set", "replication.plugin=test-role-file", "--set",
+        "replication.role-file=" + role_file.string()};
+    args.insert(args.end(), more.begin(), more.end());
+    auto server = TestServer::Start(args);
     EXPECT_TRUE(server.ok()) << server.status();
     return server.ok() ? *std::move(server) : nullptr;
   }
@@ -119,6 +125,73 @@ TEST_F(CairndReplicationTest, AReplicaAnswersNotLeaderAndTheClientFollows) {
   auto replica_head = (*raw_client)->HeadPosition();  // reads stay on b
   ASSERT_TRUE(replica_head.ok()) << replica_head.status();
   EXPECT_EQ(*replica_head, 0u);
+}
+
+// Writes waiting for replication (a primary whose replicas do not answer)
+// leave reads, status and head requests a worker: they run on a pool of
+// their own. Before, the held appends took every worker and the server
+// answered nothing until replication did.
+TEST_F(CairndReplicationTest, ReadsAnswerWhileEveryWriteWaitsForReplication) {
+  const std::filesystem::path hold = dir_ / "hold";
+  { std::ofstream(hold) << "hold\n"; }
+  auto server = Start(dir_ / "a.role", "primary 1 a -",
+                      {"--set", "replication.hold-file=" + hold.string()});
+  ASSERT_NE(server, nullptr);
+  auto writer = server->Connect();
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  // Twice as many appends as the test server's workers (4), each to its own
+  // stream (appends of one stream on one connection run one after another).
+  std::vector<decltype((*writer)->Call(v1::Request()))> held;
+  for (int i = 0; i < 8; ++i) {
+    v1::Request request;
+    request.mutable_append()->set_stream("held-" + std::to_string(i));
+    request.mutable_append()->add_events()->set_type("Happened");
+    held.push_back((*writer)->Call(request));
+  }
+  // All eight are on the workers (four in replicate, four queued).
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  absl::StatusOr<double> inflight = 0.0;
+  while (std::chrono::steady_clock::now() < give_up) {
+    inflight = MetricValue(server->http_port(), "cairnd_requests_inflight");
+    if (inflight.ok() && *inflight >= 8) break;
+    std::this_thread::yield();
+  }
+  ASSERT_TRUE(inflight.ok()) << inflight.status();
+  ASSERT_GE(*inflight, 8) << "the held appends did not reach the workers";
+  for (auto& call : held) {
+    ASSERT_EQ(call.wait_for(std::chrono::seconds(0)),
+              std::future_status::timeout)
+        << "an append was answered while replication held it";
+  }
+  auto reader = server->Connect();
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  for (int i = 0; i < 10; ++i) {  // more than the read workers too
+    v1::Request request;
+    if (i % 2 == 0) {
+      request.mutable_server_info();
+    } else {
+      request.mutable_read_stream()->set_stream("held-0");
+    }
+    auto call = (*reader)->Call(request);
+    ASSERT_EQ(call.wait_for(std::chrono::seconds(10)),
+              std::future_status::ready)
+        << "request " << i << " (" << request.ShortDebugString()
+        << ") was not answered within 10 s while appends wait for replication";
+    auto response = call.get();
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_FALSE(response->has_error()) << response->DebugString();
+  }
+  auto health = HttpGet(server->http_port(), "/health");
+  ASSERT_TRUE(health.ok()) << health.status();
+  // Replication answers: every held append completes.
+  std::filesystem::remove(hold);
+  for (auto& call : held) {
+    ASSERT_EQ(call.wait_for(std::chrono::seconds(20)),
+              std::future_status::ready);
+    auto response = call.get();
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_FALSE(response->has_error()) << response->DebugString();
+  }
 }
 
 TEST_F(CairndReplicationTest, FollowingIsBoundedByTheRetryCount) {

@@ -468,7 +468,10 @@ class StreamConnection final
 
   void RunOnWorker(PendingRequest pending) {
     context_->inflight.fetch_add(1);
-    asio::post(*context_->workers, [self = Self(),
+    asio::thread_pool* pool = MayWaitForReplication(pending.request)
+                                  ? context_->write_workers
+                                  : context_->workers;
+    asio::post(*pool, [self = Self(),
                                     pending = std::move(pending)]() {
       v1::Response response;
       try {

@@ -41,6 +41,7 @@ class Connection {
 struct ServerContext {
   ServerContext(const ServerOptions& options, Store* store,
                 ServerMetrics* metrics, boost::asio::thread_pool* workers,
+                boost::asio::thread_pool* write_workers,
                 CommitNotifier* notifier)
       : options(options),
         store(store),
@@ -48,6 +49,7 @@ struct ServerContext {
         executor(store, options.limits, metrics),
         gate(options.access, options.audit),
         workers(workers),
+        write_workers(write_workers),
         notifier(notifier) {}
 
   const ServerOptions options;
@@ -55,7 +57,13 @@ struct ServerContext {
   ServerMetrics* const metrics;
   const RequestExecutor executor;
   AccessGate gate;  // opened by the server before it accepts
+  // Reads, subscriptions, admin requests.
   boost::asio::thread_pool* const workers;
+  // Writes (append, delete-to, snapshot save and delete): they may wait for
+  // replication's acknowledgement for as long as its ack timeout, so they
+  // get threads of their own and cannot leave reads, status and promote
+  // without a worker.
+  boost::asio::thread_pool* const write_workers;
   CommitNotifier* const notifier;
 
   std::atomic<bool> draining{false};

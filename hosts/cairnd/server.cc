@@ -101,8 +101,10 @@ class Server::Impl {
         store_(store),
         metrics_(metrics),
         workers_(options_.workers),
+        write_workers_(options_.workers),
         notifier_(store),
-        context_(options_, store, metrics, &workers_, &notifier_),
+        context_(options_, store, metrics, &workers_, &write_workers_,
+                 &notifier_),
         contexts_(MakeContexts(options_.io_threads)),
         io_(*contexts_[0]),
         acceptor_(io_),
@@ -377,6 +379,7 @@ class Server::Impl {
     for (auto& thread : io_threads_) thread.join();
     io_threads_.clear();
     workers_.join();
+    write_workers_.join();
     notifier_.Stop();
     Log(spdlog::level::info, "cairnd stopped",
         {{"connections_total",
@@ -485,6 +488,7 @@ class Server::Impl {
   ServerMetrics* metrics_;
   std::string store_path_;
   asio::thread_pool workers_;
+  asio::thread_pool write_workers_;  // ServerContext::write_workers
   CommitNotifier notifier_;
   ServerContext context_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;

@@ -25,4 +25,17 @@ std::string_view OrderedStream(const v1::Request& request) {
   }
 }
 
+bool MayWaitForReplication(const v1::Request& request) {
+  switch (request.body_case()) {
+    case v1::Request::kAppend:
+    case v1::Request::kDeleteTo:
+    case v1::Request::kSaveSnapshot:
+    case v1::Request::kDeleteSnapshot:
+    case v1::Request::kDeleteSnapshots:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace cairn::cairnd

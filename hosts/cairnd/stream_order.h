@@ -27,6 +27,11 @@ namespace cairn::cairnd {
 // strand's own hello/subscribe/credit/cancel, which are not ordered here).
 std::string_view OrderedStream(const v1::Request& request);
 
+// Whether `request` writes (append, delete_to, save_snapshot,
+// delete_snapshot, delete_snapshots): a write may wait for replication to
+// acknowledge it, so cairnd runs writes on a worker pool of their own.
+bool MayWaitForReplication(const v1::Request& request);
+
 // What StreamOrder holds: a v1::Request, or anything a `RequestOf` overload
 // (found by argument-dependent lookup) maps to its request, such as a request
 // with its access decision (connection.cc).
