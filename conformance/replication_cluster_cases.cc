@@ -97,7 +97,8 @@ std::string MissingClusterOptions(const Target& target) {
 // by a bind, released.
 absl::StatusOr<uint16_t> FreeLoopbackPort() {
   int ephemeral_start = 32768;
-  if (std::FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+  if (std::FILE* f =
+          std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
     if (std::fscanf(f, "%d", &ephemeral_start) != 1) ephemeral_start = 32768;
     std::fclose(f);
   }

@@ -13,8 +13,8 @@
 #include <fstream>
 #include <future>
 #include <string>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "cairn/client.h"
 #include "cairn/status.h"
@@ -66,8 +66,8 @@ class CairndReplicationTest : public ::testing::Test {
     WriteRole(role_file, line);
     std::vector<std::string> args = {
         "--plugin-dir", std::string(CAIRN_TEST_FIXTURE_DIR) + "/replication",
-        "--set", "replication.plugin=test-role-file", "--set",
-        "replication.role-file=" + role_file.string()};
+        "--set",        "replication.plugin=test-role-file",
+        "--set",        "replication.role-file=" + role_file.string()};
     args.insert(args.end(), more.begin(), more.end());
     auto server = TestServer::Start(args);
     EXPECT_TRUE(server.ok()) << server.status();
@@ -149,7 +149,8 @@ TEST_F(CairndReplicationTest, ReadsAnswerWhileEveryWriteWaitsForReplication) {
     held.push_back((*writer)->Call(request));
   }
   // All eight are on the workers (four in replicate, four queued).
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
   absl::StatusOr<double> inflight = 0.0;
   while (std::chrono::steady_clock::now() < give_up) {
     inflight = MetricValue(server->http_port(), "cairnd_requests_inflight");

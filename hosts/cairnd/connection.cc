@@ -471,8 +471,7 @@ class StreamConnection final
     asio::thread_pool* pool = MayWaitForReplication(pending.request)
                                   ? context_->write_workers
                                   : context_->workers;
-    asio::post(*pool, [self = Self(),
-                                    pending = std::move(pending)]() {
+    asio::post(*pool, [self = Self(), pending = std::move(pending)]() {
       v1::Response response;
       try {
         self->ExecuteAudited(pending.request, pending.decision, &response);

@@ -112,9 +112,9 @@ class Server::Impl {
         drain_timer_(io_),
         retry_timer_(io_),
         accept_guard_("protocol", options_.fd_reserve, metrics),
-        http_(io_, [this](const std::string& target) { return Http(target); },
-              options_.http_max_connections, options_.fd_reserve, metrics) {
-  }
+        http_(
+            io_, [this](const std::string& target) { return Http(target); },
+            options_.http_max_connections, options_.fd_reserve, metrics) {}
 
   ~Impl() { Stop(); }
 
