@@ -586,8 +586,7 @@ struct Store::Impl {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_order) {
     absl::StatusOr<cairn_log_state> state = ReadLogState();
     if (!state.ok()) return state.status();
-    return OrderedState{*state, tracker->generation(),
-                        tracker->acknowledged()};
+    return OrderedState{*state, tracker->generation(), tracker->acknowledged()};
   }
   absl::StatusOr<OrderedState> ReadOrderedState() {
     absl::WriterMutexLock lock(&write_order);
