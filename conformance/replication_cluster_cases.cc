@@ -342,6 +342,18 @@ class ReplicationCluster : public ::testing::TestWithParam<Target> {
     return st;
   }
 
+  // Writes `count` events to `stream` on node `i` and has replication
+  // acknowledge them (Replicate); a fatal failure if either fails, so
+  // callers wrap it in ASSERT_NO_FATAL_FAILURE.
+  void WriteAcknowledged(int i, const std::string& stream, size_t count,
+                         AppendOutcome* out) {
+    *out = Write(i, stream, count);
+    ASSERT_EQ(out->code, CAIRN_OK) << out->message;
+    ASSERT_EQ(Replicate(i, *out), CAIRN_OK)
+        << "replicate on node " << cluster_->NodeId(i) << ": "
+        << error_.message;
+  }
+
   // Waits (at most kWaitLimit each) until every running replica has
   // committed `out`, so that any of them may be promoted.
   void WaitForReplicas(const AppendOutcome& out) {
@@ -416,9 +428,8 @@ class ReplicationCluster : public ::testing::TestWithParam<Target> {
 
 // The primary's log reaches every replica after replicate().
 TEST_P(ReplicationCluster, ReplicasHoldWhatThePrimaryAcknowledged) {
-  AppendOutcome out = Write(0, "cluster", 5);
-  ASSERT_EQ(out.code, CAIRN_OK) << out.message;
-  ASSERT_EQ(Replicate(0, out), CAIRN_OK) << error_.message;
+  AppendOutcome out;
+  ASSERT_NO_FATAL_FAILURE(WriteAcknowledged(0, "cluster", 5, &out));
   ClusterNode primary = N(0);
   std::vector<ReadEvent> expected;
   std::string message;
@@ -450,9 +461,8 @@ TEST_P(ReplicationCluster, ReplicasHoldWhatThePrimaryAcknowledged) {
 // ABI does not say which rule a plugin is configured with; the suite checks
 // the weakest rule that survives losing one node of three.)
 TEST_P(ReplicationCluster, AcknowledgedRecordsOutliveThePrimary) {
-  AppendOutcome out = Write(0, "acked", 5);
-  ASSERT_EQ(out.code, CAIRN_OK) << out.message;
-  ASSERT_EQ(Replicate(0, out), CAIRN_OK) << error_.message;
+  AppendOutcome out;
+  ASSERT_NO_FATAL_FAILURE(WriteAcknowledged(0, "acked", 5, &out));
   ASSERT_TRUE(cluster_->Kill(0).ok());
   std::string seen;
   int holders = 0;
@@ -496,16 +506,14 @@ TEST_P(ReplicationCluster, PromoteRefusesANodeThatLacksAcknowledgedRecords) {
 // to the group: the nodes that saw the newer epoch take nothing from it, so
 // its replicate is never acknowledged.
 TEST_P(ReplicationCluster, AStalePrimaryCannotWriteToTheNewGroup) {
-  AppendOutcome before = Write(0, "before", 2);
-  ASSERT_EQ(before.code, CAIRN_OK) << before.message;
-  ASSERT_EQ(Replicate(0, before), CAIRN_OK) << error_.message;
+  AppendOutcome before;
+  ASSERT_NO_FATAL_FAILURE(WriteAcknowledged(0, "before", 2, &before));
   WaitForReplicas(before);
   ASSERT_TRUE(cluster_->Kill(0).ok());
   int promoted = PromoteOneOf({1, 2});
   ASSERT_GE(promoted, 0);
-  AppendOutcome fresh = Write(promoted, "new-epoch", 1);
-  ASSERT_EQ(fresh.code, CAIRN_OK) << fresh.message;
-  ASSERT_EQ(Replicate(promoted, fresh), CAIRN_OK) << error_.message;
+  AppendOutcome fresh;
+  ASSERT_NO_FATAL_FAILURE(WriteAcknowledged(promoted, "new-epoch", 1, &fresh));
   const uint64_t epoch = Leader(promoted).epoch;
   absl::Status s = cluster_->Reopen(0, /*as_primary=*/true);
   ASSERT_TRUE(s.ok()) << s;
@@ -537,9 +545,8 @@ TEST_P(ReplicationCluster, AStalePrimaryCannotWriteToTheNewGroup) {
 // replica, leader() names the new primary and its epoch, and replicate
 // answers NOT_LEADER.
 TEST_P(ReplicationCluster, ADeposedPrimaryAnswersNotLeader) {
-  AppendOutcome before = Write(0, "before", 2);
-  ASSERT_EQ(before.code, CAIRN_OK) << before.message;
-  ASSERT_EQ(Replicate(0, before), CAIRN_OK) << error_.message;
+  AppendOutcome before;
+  ASSERT_NO_FATAL_FAILURE(WriteAcknowledged(0, "before", 2, &before));
   WaitForReplicas(before);
   int promoted = PromoteOneOf({1, 2});
   ASSERT_GE(promoted, 0);
@@ -571,9 +578,8 @@ TEST_P(ReplicationCluster, ADeposedPrimaryAnswersNotLeader) {
 // uncommitted tail) drops them when it rejoins as a replica of the new
 // primary: its log becomes the new primary's.
 TEST_P(ReplicationCluster, ADeposedPrimarysTailIsDroppedWhenItRejoins) {
-  AppendOutcome before = Write(0, "before", 2);
-  ASSERT_EQ(before.code, CAIRN_OK) << before.message;
-  ASSERT_EQ(Replicate(0, before), CAIRN_OK) << error_.message;
+  AppendOutcome before;
+  ASSERT_NO_FATAL_FAILURE(WriteAcknowledged(0, "before", 2, &before));
   WaitForReplicas(before);
   ASSERT_TRUE(cluster_->Kill(0).ok());
   // What a primary that crashed between storing and shipping leaves.
@@ -582,9 +588,8 @@ TEST_P(ReplicationCluster, ADeposedPrimarysTailIsDroppedWhenItRejoins) {
   const uint64_t old_end = Written(0);
   int promoted = PromoteOneOf({1, 2});
   ASSERT_GE(promoted, 0);
-  AppendOutcome fresh = Write(promoted, "new-epoch", 1);
-  ASSERT_EQ(fresh.code, CAIRN_OK) << fresh.message;
-  ASSERT_EQ(Replicate(promoted, fresh), CAIRN_OK) << error_.message;
+  AppendOutcome fresh;
+  ASSERT_NO_FATAL_FAILURE(WriteAcknowledged(promoted, "new-epoch", 1, &fresh));
   absl::Status s = cluster_->Reopen(0, /*as_primary=*/false);
   ASSERT_TRUE(s.ok()) << s;
   // Past the end of n0's own log, so that n0 committing it shows it

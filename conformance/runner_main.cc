@@ -32,6 +32,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: cairn-conformance --plugin PATH [--option key=value]...\n"
     "                         [--passthrough-cipher] [gtest flags]\n"
+    "       cairn-conformance --list-rules\n"
     "\n"
     "Runs the Cairn conformance suite for the plugin's kind (storage, codec,\n"
     "cipher or replication) against the plugin file PATH, loaded the way a\n"
@@ -44,6 +45,7 @@ constexpr char kUsage[] =
     "  --passthrough-cipher   the cipher does not encrypt (like 'none'):\n"
     "                         check that seal copies, skip the AEAD checks\n"
     "  --gtest_filter=...     any GoogleTest flag, e.g. to run some tests\n"
+    "  --list-rules           print every named rule, one a line, and exit\n"
     "\n"
     "Before any test runs, the file, each option (against the plugin's\n"
     "option descriptors) and one open of the plugin with them are checked.\n"
@@ -237,6 +239,12 @@ int Main(int argc, char** argv) {
     std::string v;
     if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
+      return 0;
+    } else if (arg == "--list-rules") {
+      // Every named rule, one a line: what a failure is printed under, and
+      // what the broken fixtures are checked against (a CTest test compares
+      // this list with the fixtures' rules).
+      for (const char* rule : kAllRules) std::cout << rule << "\n";
       return 0;
     } else if (value("--plugin", &v)) {
       plugin_path = v;

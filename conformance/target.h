@@ -145,6 +145,7 @@ inline constexpr const char* kAllRules[] = {
     kRuleApplyLogReproduces,
     kRuleApplyLogAllOrNothing,
     kRuleCommittedNotAheadOfAck,
+    kRuleControlTakesEffectWhenCommitted,
     kRuleWaitCommitWokenBySetCommitted,
     kRuleTruncateLeavesNoStaleIndex,
     kRuleTruncateKeepsCommitted,

@@ -573,6 +573,26 @@ struct Store::Impl {
     return state;
   }
 
+  // The log state with the tracker's generation and acknowledged position
+  // it goes with: read under write_order (no append between them), since
+  // after a Reset (a role change) an answer given for an older generation
+  // is ignored, and a tail offered with a stale one would never commit.
+  struct OrderedState {
+    cairn_log_state log;
+    uint64_t generation = 0;
+    uint64_t acknowledged = 0;
+  };
+  absl::StatusOr<OrderedState> ReadOrderedStateLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_order) {
+    absl::StatusOr<cairn_log_state> state = ReadLogState();
+    if (!state.ok()) return state.status();
+    return OrderedState{*state, tracker->generation(), tracker->acknowledged()};
+  }
+  absl::StatusOr<OrderedState> ReadOrderedState() {
+    absl::WriterMutexLock lock(&write_order);
+    return ReadOrderedStateLocked();
+  }
+
   // Why writes stop after a failure, for every message that reports it.
   std::string Stalled(const absl::Status& failure) const {
     return absl::StrCat(
@@ -793,21 +813,14 @@ struct Store::Impl {
   // (host commit; the caller counts as a writer). Logged on failure: the
   // store then refuses writes until the next role change or reopen.
   void CommitTail(const char* what) {
-    absl::StatusOr<cairn_log_state> state;
-    uint64_t generation = 0;
-    {
-      // The tracker's generation with the state it goes with: after a Reset
-      // (a role change) an answer given for an older generation is ignored,
-      // so the tail would never commit.
-      absl::WriterMutexLock lock(&write_order);
-      state = ReadLogState();
-      generation = tracker->generation();
-    }
-    if (!state.ok()) {
+    absl::StatusOr<OrderedState> ordered = ReadOrderedState();
+    if (!ordered.ok()) {
       HostLog(CAIRN_LOG_ERROR, "store",
-              std::string(state.status().message()).c_str());
+              std::string(ordered.status().message()).c_str());
       return;
     }
+    const cairn_log_state* state = &ordered->log;
+    const uint64_t generation = ordered->generation;
     if (state->written <= state->committed) return;
     if (re->role(replication) == CAIRN_ROLE_REPLICA) {
       // Deposed again before the tail was offered. Appends admitted after
@@ -891,9 +904,10 @@ struct Store::Impl {
     uint64_t first = 0, after = 0, generation = 0;
     {
       absl::WriterMutexLock lock(&write_order);
-      generation = tracker->generation();
-      absl::StatusOr<cairn_log_state> state = ReadLogState();
-      if (!state.ok()) return state.status();
+      absl::StatusOr<OrderedState> ordered = ReadOrderedStateLocked();
+      if (!ordered.ok()) return ordered.status();
+      const cairn_log_state* state = &ordered->log;
+      generation = ordered->generation;
       first = state->written + 1;
       if (cover_tail) {
         if (state->committed > tracker->acknowledged()) {
@@ -904,9 +918,9 @@ struct Store::Impl {
       }
       absl::Status s = write();
       if (!s.ok()) return s;
-      state = ReadLogState();
-      if (!state.ok()) return state.status();
-      after = state->written;
+      absl::StatusOr<cairn_log_state> written = ReadLogState();
+      if (!written.ok()) return written.status();
+      after = written->written;
     }
     if (after < first)
       return absl::OkStatus();  // nothing written (e.g. an unknown stream)
@@ -918,19 +932,13 @@ struct Store::Impl {
   // registry (a snapshot record inside the append, at a position no range
   // reports), replicates and commits everything written so far.
   absl::Status CommitSealRegistry() {
-    uint64_t written = 0, generation = 0, first = 0;
-    {
-      absl::WriterMutexLock lock(&write_order);
-      absl::StatusOr<cairn_log_state> state = ReadLogState();
-      if (!state.ok()) return state.status();
-      written = state->written;
-      generation = tracker->generation();
-      first = tracker->acknowledged() + 1;
-    }
-    if (written < first) return absl::OkStatus();
+    absl::StatusOr<OrderedState> ordered = ReadOrderedState();
+    if (!ordered.ok()) return ordered.status();
+    const uint64_t first = ordered->acknowledged + 1;
+    if (ordered->log.written < first) return absl::OkStatus();
     return ReplicateAndCommit(
-        first, written, [] { return std::string("the seal registry"); },
-        generation);
+        first, ordered->log.written,
+        [] { return std::string("the seal registry"); }, ordered->generation);
   }
 
   // ---- Read side ----
