@@ -19,6 +19,7 @@ namespace cairn::mmaplog {
 namespace {
 
 using testing::Any;
+using testing::CopyOpenStore;
 using testing::OwnedEvent;
 using testing::ScratchDir;
 using testing::SmallStoreOptions;
@@ -258,10 +259,6 @@ TEST_F(ControlRecordsTest, DerivedStateSurvivesReopenWithAndWithoutCheckpoint) {
 
 // Copies the folder of an open store: what kill -9 leaves when the page
 // cache survives (every byte written, no clean close's checkpoint).
-void CopyOpenStore(const std::string& from, const std::string& to) {
-  std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
-}
-
 uint64_t DeletedTo(Log& log, const std::string& stream) {
   uint64_t d = UINT64_MAX;
   EXPECT_TRUE(log.ListStreams(0, 100,

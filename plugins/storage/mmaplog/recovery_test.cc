@@ -22,6 +22,7 @@ namespace cairn::mmaplog {
 namespace {
 
 using testing::Any;
+using testing::CopyOpenStore;
 using testing::OwnedEvent;
 using testing::ScratchDir;
 using testing::WriteLegacyDeletes;
@@ -1054,8 +1055,7 @@ TEST(MmapLogRecovery, EverySegmentDeletedBeforeTheFirstSealIsRefused) {
     proven = h.position;
     ASSERT_GE(proven, 1u);
     ASSERT_LE(proven, 5u);
-    std::filesystem::copy(options.path, copy,
-                          std::filesystem::copy_options::recursive);
+    CopyOpenStore(options.path, copy);
   }
   RemoveSegments(copy);
   options.path = copy;

@@ -52,6 +52,30 @@ class ScratchDir {
   std::string path_;
 };
 
+// Copies the folder of a store that is open, as a kill -9 at that moment
+// would leave it. The store's background thread may rename a file (its
+// checkpoint.tmp) while the copy runs, which fails the copy with "No such
+// file or directory"; the copy then starts again on an emptied target.
+inline void CopyOpenStore(const std::string& from, const std::string& to) {
+  for (int attempt = 1;; ++attempt) {
+    std::filesystem::create_directories(to);
+    // The store refuses a folder others can use: keep the source's mode.
+    std::filesystem::permissions(to,
+                                 std::filesystem::status(from).permissions());
+    for (const auto& entry : std::filesystem::directory_iterator(to)) {
+      std::filesystem::remove_all(entry.path());
+    }
+    std::error_code ec;
+    std::filesystem::copy(from, to, std::filesystem::copy_options::recursive,
+                          ec);
+    if (!ec) return;
+    if (ec != std::errc::no_such_file_or_directory || attempt == 50) {
+      throw std::filesystem::filesystem_error("copy of an open store", from, to,
+                                              ec);
+    }
+  }
+}
+
 // An event whose byte fields live in the object.
 struct OwnedEvent {
   std::string type = "Type";
