@@ -6,7 +6,10 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -35,9 +38,23 @@ absl::StatusOr<v1::Frame> DecodeFrameBody(std::string_view body);
 // A name for a frame's body, for messages ("hello", "records", ...).
 const char* FrameName(const v1::Frame& frame);
 
+// Connects `socket` (not yet open) to host:port, giving up after
+// `timeout` or as soon as `cancelled` (asked every 50 ms) returns true. A
+// blocking connect to a peer that drops SYNs (a partition) would wait for
+// the kernel's retries, about two minutes. DeadlineExceeded if no address
+// answered within `timeout`, else Unavailable, naming `peer_name` and why;
+// the socket is left blocking.
+absl::Status ConnectWithin(boost::asio::ip::tcp::socket& socket,
+                           const std::string& host, uint16_t port,
+                           std::chrono::milliseconds timeout,
+                           const std::function<bool()>& cancelled,
+                           const std::string& peer_name);
+
 // One TCP connection carrying frames. Write and Read may run on two
 // threads at once (one each); Shutdown may be called from any thread and
 // makes a blocked Read or Write return. Exceptions from Asio stay inside.
+// A connection knows how long a Read or Write has been blocked (StalledFor),
+// so a watchdog can end one whose peer went silent (Expire).
 class Connection {
  public:
   Connection(boost::asio::ip::tcp::socket socket, uint64_t max_frame_size,
@@ -54,13 +71,31 @@ class Connection {
   absl::Status WriteRaw(std::string_view bytes);
   void Shutdown();
 
+  // How long the Read or Write blocked longest right now has waited for the
+  // peer (zero while neither waits). Read waits only for the header and
+  // body of a frame; time spent between calls does not count.
+  std::chrono::milliseconds StalledFor() const;
+  // Shuts the connection down; a Read or Write that fails from then on
+  // returns Unavailable with `why`. True for the first call only (later
+  // calls keep the first reason).
+  bool Expire(const std::string& why);
+
   const std::string& peer_name() const { return peer_name_; }
 
  private:
+  // Unavailable: `why` if the connection was expired, else `what`.
+  absl::Status Broken(std::string what);
+
   boost::asio::ip::tcp::socket socket_;
   const uint64_t max_frame_size_;
   const std::string peer_name_;
   std::mutex write_mutex_;
+  // steady_clock nanoseconds since epoch at which the current Read / Write
+  // began to wait for the peer; 0: none waits.
+  std::atomic<int64_t> read_since_{0};
+  std::atomic<int64_t> write_since_{0};
+  mutable std::mutex expired_mutex_;
+  std::string expired_;  // guarded by expired_mutex_
 };
 
 }  // namespace cairn::logship

@@ -183,6 +183,7 @@ class Logship : public sdk::Replication {
     stat("records_shipped", static_cast<double>(records_shipped_.load()));
     stat("records_applied", static_cast<double>(records_applied_.load()));
     stat("frames_refused", static_cast<double>(frames_refused_.load()));
+    stat("peer_timeouts", static_cast<double>(peer_timeouts_.load()));
     stat("truncations", static_cast<double>(truncations_.load()));
     stat("replicas_connected", static_cast<double>(replicas_connected_.load()));
     stat("primary_committed_seen",
@@ -297,6 +298,7 @@ class Logship : public sdk::Replication {
   absl::Status Start() {
     absl::Status s = Listen();
     if (!s.ok()) return s;
+    watchdog_ = std::thread([this] { WatchLoop(); });
     if (options_.coordinator == CoordinatorKind::kEtcd) {
       // etcd elects the primary: every node opens as a replica and the
       // elector thread campaigns once the host is ready.
@@ -352,6 +354,7 @@ class Logship : public sdk::Replication {
     }
     ShutdownConnections(/*shippers_only=*/false);
     if (listener_.joinable()) listener_.join();
+    if (watchdog_.joinable()) watchdog_.join();
     std::vector<Worker> threads;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -416,6 +419,36 @@ class Logship : public sdk::Replication {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& [raw, entry] : connections_) {
       if (!shippers_only || entry.shipper) entry.connection->Shutdown();
+    }
+  }
+
+  // The watchdog: ends every connection on which a Read or Write has waited
+  // peer-timeout for the peer. The primary sends a frame at least every
+  // heartbeat-interval and a replica acks each, so a live peer never stalls
+  // that long; a silent one (stopped, cut off by a partition that drops
+  // packets, its host gone) would otherwise hold the connection until TCP
+  // gives up, about 15 minutes: a shipper blocked on it ships nothing, a
+  // replica waits for a primary that is gone. The shipper dials again.
+  void WatchLoop() {
+    const auto period =
+        std::max(std::chrono::milliseconds(1), options_.peer_timeout / 8);
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+      wake_.wait_for(lock, period, [&] { return stopping_; });
+      for (auto& [raw, entry] : connections_) {
+        const std::chrono::milliseconds stalled =
+            entry.connection->StalledFor();
+        if (stalled < options_.peer_timeout) continue;
+        const std::string why =
+            absl::StrCat("nothing moved on the connection with ",
+                         entry.connection->peer_name(), " for ",
+                         stalled.count(), "ms (peer-timeout ",
+                         options_.peer_timeout.count(), "ms); closed it");
+        if (entry.connection->Expire(why)) {
+          peer_timeouts_.fetch_add(1);
+          sdk::LogWarn(why);
+        }
+      }
     }
   }
 
@@ -1010,15 +1043,11 @@ class Logship : public sdk::Replication {
         absl::StrCat("replica '", peer.node_id, "' at ", peer.address.host, ":",
                      peer.address.port);
     tcp::socket socket(io_);
-    try {
-      tcp::resolver resolver(io_);
-      asio::connect(socket,
-                    resolver.resolve(peer.address.host,
-                                     std::to_string(peer.address.port)));
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot connect to ", name, ": ", e.what()));
-    }
+    absl::Status connected = ConnectWithin(
+        socket, peer.address.host, peer.address.port, options_.peer_timeout,
+        [this] { return Stopping(); }, name);
+    if (absl::IsDeadlineExceeded(connected)) peer_timeouts_.fetch_add(1);
+    if (!connected.ok()) return connected;
     auto connection = std::make_shared<Connection>(
         std::move(socket), options_.max_frame_size, name);
     Register(connection, /*shipper=*/true);
@@ -1188,9 +1217,15 @@ class Logship : public sdk::Replication {
     return s.ok() ? reader_status : s;
   }
 
+  // Ships records as they are written; when there is nothing new, an empty
+  // Records frame (the committed and written watermarks) at least every
+  // heartbeat-interval, which the replica acks: both sides see traffic, so
+  // the watchdog can tell a silent peer from an idle one.
   absl::Status SendLoop(Connection& connection, uint64_t epoch, uint64_t next,
                         const std::atomic<bool>& reader_done) {
+    using Clock = std::chrono::steady_clock;
     uint64_t committed_sent = std::numeric_limits<uint64_t>::max();
+    Clock::time_point last_sent = Clock::now();
     while (true) {
       uint64_t generation = 0;
       {
@@ -1207,9 +1242,11 @@ class Logship : public sdk::Replication {
         if (!last.ok()) return last.status();
         next = *last + 1;
         committed_sent = log->committed;
+        last_sent = Clock::now();
         continue;
       }
-      if (log->committed != committed_sent) {
+      if (log->committed != committed_sent ||
+          Clock::now() - last_sent >= options_.heartbeat_interval) {
         v1::Frame frame;
         v1::Records* records = frame.mutable_records();
         records->set_epoch(epoch);
@@ -1218,6 +1255,7 @@ class Logship : public sdk::Replication {
         absl::Status s = connection.Write(frame);
         if (!s.ok()) return s;
         committed_sent = log->committed;
+        last_sent = Clock::now();
       }
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait_for(lock, options_.heartbeat_interval, [&] {
@@ -1567,6 +1605,7 @@ class Logship : public sdk::Replication {
   std::unique_ptr<tcp::acceptor> acceptor_;
   uint16_t listen_port_ = 0;
   std::thread listener_;
+  std::thread watchdog_;
 
   std::atomic<uint32_t> role_{CAIRN_ROLE_REPLICA};
   std::mutex promote_mutex_;
@@ -1592,6 +1631,9 @@ class Logship : public sdk::Replication {
   std::atomic<uint64_t> records_shipped_{0};
   std::atomic<uint64_t> records_applied_{0};
   std::atomic<uint64_t> frames_refused_{0};
+  // Connections the watchdog ended and connects that got no answer, each
+  // after peer-timeout.
+  std::atomic<uint64_t> peer_timeouts_{0};
   std::atomic<uint64_t> truncations_{0};
   std::atomic<uint64_t> replicas_connected_{0};
   std::atomic<uint64_t> primary_committed_seen_{0};
@@ -1681,7 +1723,13 @@ CAIRN_REPLICATION_PLUGIN(
         "(0: until close)"),
     cairn::sdk::OptionDesc(
         "heartbeat-interval", CAIRN_OPT_DURATION, "100ms",
-        "an idle primary sends its committed watermark this often"),
+        "an idle primary sends its committed watermark this often (each "
+        "replica acks it)"),
+    cairn::sdk::OptionDesc(
+        "peer-timeout", CAIRN_OPT_DURATION, "3s",
+        "a replication connection whose peer sends or takes nothing for this "
+        "long is closed, and a connect gives up after it (at least twice "
+        "heartbeat-interval)"),
     cairn::sdk::OptionDesc(
         "reconnect-interval", CAIRN_OPT_DURATION, "200ms",
         "pause before the primary dials a lost replica again"),

@@ -1,8 +1,12 @@
 // Three logship nodes in one process on loopback, each a cairn::Store: the
 // ack rules, a replica cut off, catch-up, epoch fencing, and identical logs.
+#include <sys/socket.h>
+
 #include <future>
 #include <string>
+#include <thread>
 #include <tuple>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "cluster_test.h"
@@ -281,6 +285,133 @@ TEST(LogshipCluster, MalformedFrameClosesTheConnection) {
   EXPECT_TRUE(absl::IsUnavailable(reply.status())) << reply.status();
   EXPECT_TRUE(WaitUntil(
       [&] { return cluster.Stat(1, "replication.frames_refused") == 1; }));
+}
+
+// A peer that accepts connections (or lets the kernel accept them) and
+// then neither reads nor writes: a stopped process, or one behind a
+// partition that drops packets.
+class SilentPeer {
+ public:
+  // Listens on loopback `port` with a backlog of `backlog`; accepts
+  // nothing.
+  SilentPeer(uint16_t port, int backlog) : acceptor_(io_) {
+    boost::asio::ip::tcp::endpoint endpoint(
+        boost::asio::ip::make_address("127.0.0.1"), port);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(boost::asio::socket_base::reuse_address(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(backlog);
+  }
+  // Fills the accept queue, so the kernel drops further SYNs (a connect
+  // then hangs as it does towards a partitioned host).
+  void FillBacklog() {
+    for (int i = 0; i < 2; ++i) {
+      auto socket = std::make_unique<boost::asio::ip::tcp::socket>(io_);
+      socket->open(boost::asio::ip::tcp::v4());
+      socket->non_blocking(true);
+      // (Asio's connect would wait for the answer even so.)
+      const boost::asio::ip::tcp::endpoint to = acceptor_.local_endpoint();
+      (void)::connect(socket->native_handle(), to.data(),
+                      static_cast<socklen_t>(to.size()));
+      fillers_.push_back(std::move(socket));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> fillers_;
+};
+
+// Two nodes over memory storage, ack = async (nothing waits for a replica).
+ClusterOptions TwoMemoryNodes() {
+  ClusterOptions options;
+  options.storage = "memory";
+  options.ack = "async";
+  options.nodes = 2;
+  return options;
+}
+
+// Waits (up to 20 s) until node i counted at least `count` peer timeouts.
+bool PeerTimeoutsReach(Cluster& cluster, size_t i, double count) {
+  return WaitUntil(
+      [&] { return cluster.Stat(i, "replication.peer_timeouts") >= count; },
+      std::chrono::seconds(20));
+}
+
+// A replica that takes the connection and then goes silent: the primary's
+// read of its hello would wait until TCP gave up (about 15 minutes). The
+// watchdog closes it after peer-timeout and the shipper dials again.
+TEST(LogshipCluster, PrimaryClosesASilentReplicaAfterPeerTimeout) {
+  Cluster cluster(TwoMemoryNodes());
+  SilentPeer silent(cluster.port(1), 16);
+  ASSERT_EQ(cluster.Open(0, "primary", {{"peer-timeout", "200ms"}}),
+            absl::OkStatus());
+  EXPECT_TRUE(PeerTimeoutsReach(cluster, 0, 2));
+}
+
+// A connect to a peer that drops SYNs gives up after peer-timeout, and a
+// close does not wait for the kernel's SYN retries.
+TEST(LogshipCluster, ConnectToAPeerThatDropsSynsGivesUp) {
+  Cluster cluster(TwoMemoryNodes());
+  SilentPeer silent(cluster.port(1), 0);
+  silent.FillBacklog();
+  ASSERT_EQ(cluster.Open(0, "primary", {{"peer-timeout", "300ms"}}),
+            absl::OkStatus());
+  EXPECT_TRUE(PeerTimeoutsReach(cluster, 0, 1));
+  EXPECT_EQ(cluster.Stat(0, "replication.replicas_connected"), 0);
+  const auto before = std::chrono::steady_clock::now();
+  cluster.Close(0);
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(2));
+}
+
+// A primary that goes silent inside its session: the replica ends the
+// session after peer-timeout (the primary's side sees the close).
+TEST(LogshipCluster, ReplicaClosesASilentPrimaryAfterPeerTimeout) {
+  Cluster cluster(TwoMemoryNodes());
+  ASSERT_EQ(cluster.Open(1, "replica", {{"peer-timeout", "200ms"}}),
+            absl::OkStatus());
+  RawPeer primary(cluster.port(1));
+  absl::StatusOr<v1::Frame> reply = primary.Hello("n0", 1);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_TRUE(reply->has_hello()) << reply->DebugString();
+  v1::Frame start;
+  start.mutable_start()->set_epoch(1);
+  start.mutable_start()->set_from_position(1);
+  ASSERT_TRUE(primary.connection().Write(start).ok());
+  auto closed = std::async(std::launch::async,
+                           [&] { return primary.connection().Read(); });
+  ASSERT_EQ(closed.wait_for(std::chrono::seconds(20)),
+            std::future_status::ready)
+      << "the replica kept a silent primary's session";
+  EXPECT_FALSE(closed.get().ok());
+  EXPECT_TRUE(PeerTimeoutsReach(cluster, 1, 1));
+  EXPECT_EQ(cluster.Stat(1, "replication.peer_timeouts"), 1);
+}
+
+// An idle group stays connected: the primary's heartbeats and the acks keep
+// every connection moving, far below peer-timeout.
+TEST(LogshipCluster, IdleGroupKeepsItsConnections) {
+  ClusterOptions options;
+  options.ack = "quorum";
+  options.storage_options = StorageOptions("mmaplog");
+  Cluster cluster(options);
+  for (size_t i : {1, 2}) {
+    ASSERT_EQ(cluster.Open(i, "replica", {{"peer-timeout", "500ms"}}),
+              absl::OkStatus());
+  }
+  ASSERT_EQ(cluster.Open(0, "primary", {{"peer-timeout", "500ms"}}),
+            absl::OkStatus());
+  ASSERT_TRUE(WaitUntil(
+      [&] { return cluster.Stat(0, "replication.replicas_connected") == 2; }));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  for (size_t i : {0, 1, 2}) {
+    EXPECT_EQ(cluster.Stat(i, "replication.peer_timeouts"), 0) << i;
+  }
+  EXPECT_EQ(cluster.Stat(0, "replication.replicas_connected"), 2);
+  ASSERT_TRUE(
+      cluster.store(0).Append("s", ExpectedRevision::Any(), {Event("x")}).ok());
 }
 
 TEST(LogshipCluster, DeposedPrimaryTruncatesItsTailAndRejoins) {

@@ -260,6 +260,7 @@ absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
   for (const DurationOption& d :
        {DurationOption{"ack-timeout", "30s", &out.ack_timeout},
         DurationOption{"heartbeat-interval", "100ms", &out.heartbeat_interval},
+        DurationOption{"peer-timeout", "3s", &out.peer_timeout},
         DurationOption{"reconnect-interval", "200ms",
                        &out.reconnect_interval}}) {
     absl::StatusOr<std::chrono::milliseconds> value =
@@ -269,6 +270,11 @@ absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
   }
   if (out.heartbeat_interval.count() == 0) {
     return Invalid("heartbeat-interval", "0", "must be at least 1ms");
+  }
+  if (out.peer_timeout < 2 * out.heartbeat_interval) {
+    return Invalid("peer-timeout", options.Get("peer-timeout", "3s"),
+                   absl::StrCat("must be at least twice heartbeat-interval (",
+                                out.heartbeat_interval.count(), "ms)"));
   }
   sdk::Status s = options.GetSize("max-frame-size", out.max_frame_size,
                                   &out.max_frame_size);

@@ -55,6 +55,10 @@ struct LogshipOptions {
   std::string state_dir;
   std::chrono::milliseconds ack_timeout{30000};  // 0: wait until close
   std::chrono::milliseconds heartbeat_interval{100};
+  // A connection on which a Read or Write has waited this long for the peer
+  // is closed (at least twice heartbeat_interval): the primary sends a
+  // frame at least every heartbeat_interval and the replica acks each one.
+  std::chrono::milliseconds peer_timeout{3000};
   std::chrono::milliseconds reconnect_interval{200};
   uint64_t max_frame_size = 16u << 20;
   uint64_t max_batch_records = 4096;

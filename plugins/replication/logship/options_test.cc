@@ -81,6 +81,8 @@ TEST(LogshipOptions, MalformedValuesNameTheOption) {
                                        {"role", "leader"},
                                        {"ack-timeout", "5 s"},
                                        {"heartbeat-interval", "0"},
+                                       {"peer-timeout", "150ms"},
+                                       {"peer-timeout", "soon"},
                                        {"max-frame-size", "1KiB"},
                                        {"max-batch-records", "0"},
                                        {"node-id", "-a"},
@@ -100,6 +102,25 @@ TEST(LogshipOptions, SyncNeedsASyncSet) {
   o = Parse(values);
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->sync_set, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(LogshipOptions, PeerTimeoutIsAtLeastTwoHeartbeats) {
+  auto values = Minimal();
+  absl::StatusOr<LogshipOptions> o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->peer_timeout, std::chrono::milliseconds(3000));
+  values["heartbeat-interval"] = "1s";
+  o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  values["heartbeat-interval"] = "2s";
+  o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("option 'peer-timeout'"));
+  EXPECT_THAT(o.status().message(), HasSubstr("twice heartbeat-interval"));
+  values["peer-timeout"] = "4s";
+  o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->peer_timeout, std::chrono::milliseconds(4000));
 }
 
 std::map<std::string, std::string> Etcd() {
