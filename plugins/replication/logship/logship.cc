@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -184,6 +185,7 @@ class Logship : public sdk::Replication {
     stat("records_applied", static_cast<double>(records_applied_.load()));
     stat("frames_refused", static_cast<double>(frames_refused_.load()));
     stat("peer_timeouts", static_cast<double>(peer_timeouts_.load()));
+    stat("majority_lost", static_cast<double>(majority_lost_.load()));
     stat("truncations", static_cast<double>(truncations_.load()));
     stat("replicas_connected", static_cast<double>(replicas_connected_.load()));
     stat("primary_committed_seen",
@@ -876,6 +878,9 @@ class Logship : public sdk::Replication {
     std::mt19937_64 random(std::random_device{}());
     std::chrono::milliseconds backoff{0};
     Clock::time_point not_before = Clock::now();
+    // Under ack = quorum: since when this primary has been connected to
+    // fewer counting replicas than a majority needs (none: it is not).
+    std::optional<Clock::time_point> short_of_majority;
     Clock::time_point next_register = Clock::now();
     std::string last_error;
     // Logs an etcd failure once until it changes (the elector retries every
@@ -903,9 +908,15 @@ class Logship : public sdk::Replication {
       if (role_.load() == CAIRN_ROLE_PRIMARY) {
         if (!etcd_->IsLeader()) {
           StepDown("no longer holds the etcd leader key: stepping down");
+          continue;
+        }
+        if (GiveUpWithoutMajority(short_of_majority)) {
+          // Let a node that reaches a majority campaign first.
+          not_before = Clock::now() + options_.lease_ttl;
         }
         continue;
       }
+      short_of_majority.reset();
       absl::StatusOr<std::string> leader = etcd_->LeaderNode();
       if (!leader.ok()) {
         etcd_failed(leader.status());
@@ -935,6 +946,40 @@ class Logship : public sdk::Replication {
                                                     backoff.count() * 3 / 2);
       not_before = Clock::now() + std::chrono::milliseconds(jitter(random));
     }
+  }
+
+  // coordinator = etcd, ack = quorum: a primary cut off from its replicas
+  // but not from etcd would keep renewing its lease, so nothing would fail
+  // over while it can acknowledge nothing. Once it has been connected to
+  // fewer counting replicas than a majority needs for a whole lease TTL (a
+  // silent replica's connection ends after peer-timeout), it steps down and
+  // resigns the leader key; true if it did. The nodes that still reach each
+  // other elect one of them (a candidate needs a majority to answer it).
+  bool GiveUpWithoutMajority(
+      std::optional<std::chrono::steady_clock::time_point>& since) {
+    if (options_.ack != AckRule::kQuorum) return false;
+    const uint64_t group = options_.peers.size() + 1;
+    const uint64_t reached = 1 + counting_connected_.load();
+    const auto now = std::chrono::steady_clock::now();
+    if (reached * 2 > group) {
+      since.reset();
+      return false;
+    }
+    if (!since.has_value()) since = now;
+    if (now - *since < options_.lease_ttl) return false;
+    since.reset();
+    StepDown(absl::StrCat(
+        "reaches ", reached, " of the group's ", group,
+        " nodes (itself included), no majority, for ",
+        options_.lease_ttl.count(),
+        "s under ack = quorum: stepping down and giving up the etcd leader "
+        "key so a node that reaches a majority can lead"));
+    absl::Status resigned = etcd_->Resign();
+    if (!resigned.ok()) {
+      sdk::LogWarn(absl::StrCat("etcd resign: ", resigned.message()));
+    }
+    majority_lost_.fetch_add(1);
+    return true;
   }
 
   // coordinator = etcd: takes the leader key and a new epoch in etcd, then
@@ -1178,6 +1223,7 @@ class Logship : public sdk::Replication {
     const bool counts = theirs.durable_policy() == v1::DURABLE_POLICY_SYNCS;
     tracker->Update(peer.node_id, std::min(theirs.durable(), agree), counts);
     replicas_connected_.fetch_add(1);
+    if (counts) counting_connected_.fetch_add(1);
 
     // Acks arrive on their own thread.
     std::atomic<bool> reader_done{false};
@@ -1214,6 +1260,7 @@ class Logship : public sdk::Replication {
     connection.Shutdown();
     reader.join();
     replicas_connected_.fetch_sub(1);
+    if (counts) counting_connected_.fetch_sub(1);
     return s.ok() ? reader_status : s;
   }
 
@@ -1634,8 +1681,12 @@ class Logship : public sdk::Replication {
   // Connections the watchdog ended and connects that got no answer, each
   // after peer-timeout.
   std::atomic<uint64_t> peer_timeouts_{0};
+  // Times this primary stepped down for want of a majority (etcd, quorum).
+  std::atomic<uint64_t> majority_lost_{0};
   std::atomic<uint64_t> truncations_{0};
   std::atomic<uint64_t> replicas_connected_{0};
+  // Of those, the ones whose durable position counts toward an ack.
+  std::atomic<uint64_t> counting_connected_{0};
   std::atomic<uint64_t> primary_committed_seen_{0};
   // The epoch this node leads; 0 while it is not primary (set and cleared
   // with role_ under mutex_, so two nodes reporting one epoch would be two

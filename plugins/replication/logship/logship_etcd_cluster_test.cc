@@ -398,6 +398,53 @@ TEST_F(LogshipEtcdCluster, NodeBehindDoesNotWinWhileAMoreAdvancedOneIsUp) {
       << "the node behind led an epoch";
 }
 
+// A primary that reaches no majority of its group but still reaches etcd
+// would renew its lease forever while it can acknowledge nothing: it gives
+// up the leader key after a lease TTL (2 s here). Once the replicas are
+// back the group elects a primary again and nothing acknowledged is lost.
+TEST_F(LogshipEtcdCluster, PrimaryReachingNoMajorityGivesUpTheLeaderKey) {
+  for (size_t i = 0; i < 3; ++i) ASSERT_EQ(Open(i), absl::OkStatus());
+  const size_t old_primary = WaitForPrimary();
+  ASSERT_NE(old_primary, kNone);
+  ASSERT_TRUE(cluster_->store(old_primary)
+                  .Append("before", ExpectedRevision::Any(), {Event("before")})
+                  .ok());
+  WaitForSameLogs(old_primary);
+  const size_t a = (old_primary + 1) % 3;
+  const size_t b = (old_primary + 2) % 3;
+  Close(a);
+  Close(b);
+  const auto cut_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Stat(old_primary, "replication.majority_lost") >= 1; },
+      std::chrono::seconds(20)))
+      << "the primary kept leading without a majority";
+  RecordProperty(
+      "gave_up_ms",
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - cut_at)
+                           .count()));
+  // It cannot lead again while no majority answers its checks.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(cluster_->store(old_primary).role(), CAIRN_ROLE_REPLICA);
+  ASSERT_EQ(Open(a), absl::OkStatus());
+  ASSERT_EQ(Open(b), absl::OkStatus());
+  const size_t primary = WaitForPrimary(std::chrono::seconds(30));
+  ASSERT_NE(primary, kNone) << "no primary after the replicas came back";
+  ASSERT_TRUE(cluster_->store(primary)
+                  .Append("after", ExpectedRevision::Any(), {Event("after")})
+                  .ok());
+  WaitForSameLogs(primary);
+  for (size_t i = 0; i < 3; ++i) {
+    for (const char* stream : {"before", "after"}) {
+      absl::StatusOr<std::vector<RecordedEvent>> events =
+          cluster_->store(i).ReadStream(stream);
+      ASSERT_TRUE(events.ok()) << events.status();
+      EXPECT_EQ(events->size(), 1u) << stream << " on n" << i;
+    }
+  }
+}
+
 TEST_F(LogshipEtcdCluster, PromoteIsRefusedWhileAnotherNodeHoldsTheLease) {
   for (size_t i = 0; i < 3; ++i) ASSERT_EQ(Open(i), absl::OkStatus());
   const size_t primary = WaitForPrimary();
