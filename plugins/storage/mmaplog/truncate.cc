@@ -134,8 +134,10 @@ absl::Status Log::FinishTruncation() {
 absl::Status Log::CutAfter(uint64_t position) {
   std::lock_guard<std::mutex> maintenance(maintenance_mu_);
   std::lock_guard<std::mutex> pass(sync_pass_mu_);
-  std::lock_guard<std::mutex> apply(apply_mu_);
+  // control_mu_ before apply_mu_, the order ApplyLog takes them in (the
+  // contract keeps the two calls apart; ThreadSanitizer saw both orders).
   std::lock_guard<std::mutex> control(control_mu_);
+  std::lock_guard<std::mutex> apply(apply_mu_);
   const uint64_t written = Written();
   if (position >= written) return absl::OkStatus();
 
