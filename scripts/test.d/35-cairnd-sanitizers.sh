@@ -4,8 +4,10 @@
 # sanitized cairnd), then a short bounded load run, under
 # AddressSanitizer+UBSan (build/asan) and ThreadSanitizer (build/tsan); and
 # libcairn-c, the keyring library and the zstd codec tests under
-# AddressSanitizer+UBSan. Builds only these targets (stage 10 already built
-# the framework in the same folders).
+# AddressSanitizer+UBSan; and logship's unit and 3-node cluster tests (its
+# shipper, replica, watchdog and elector threads) under ThreadSanitizer.
+# Builds only these targets (stage 10 already built the framework in the
+# same folders).
 set -euo pipefail
 source "$(dirname "$0")/../lib/setup.sh"
 cd "$CAIRN_ROOT"
@@ -13,6 +15,7 @@ cd "$CAIRN_ROOT"
 server_tests=(cairnd_unit_test cairnd_protocol_test cairnd_bad_input_test
               cairnd_tls_test cairnd_access_test cairnd_robustness_test)
 other_tests=(cairn_c_test cairn_keyring_test cairn_zstd_codec_test)
+thread_tests=(logship_test logship_cluster_test logship_etcd_cluster_test)
 # halt_on_error: a sanitizer report fails the test (or makes the cairnd a
 # test started exit non-zero, which fails the test), not just prints.
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1
@@ -23,6 +26,7 @@ status=0
 for preset in asan tsan; do
   targets=(cairnd cairnd_load "${server_tests[@]}")
   [ "$preset" = asan ] && targets+=("${other_tests[@]}")
+  [ "$preset" = tsan ] && targets+=("${thread_tests[@]}")
   log "cairnd under $preset: building ${targets[*]}"
   # CAIRN_BUILD_DOTNET=ON only adds libcairn-c (no .NET build here).
   cmake --preset "$preset" -DCAIRN_BUILD_SERVER=ON -DCAIRN_BUILD_DOTNET=ON >/dev/null
@@ -30,10 +34,19 @@ for preset in asan tsan; do
   labels=(-L '^cairnd$|^cairnd_unit_test$')
   if [ "$preset" = asan ]; then
     labels=(-L '^cairnd$|^cairnd_unit_test$|^cairn_c_test$|^cairn_keyring_test$|^cairn_zstd_codec_test$')
+  else
+    labels=(-L '^cairnd$|^cairnd_unit_test$|^logship_test$|^logship_cluster_test$')
   fi
   log "cairnd tests under $preset"
   ctest --test-dir "build/$preset" "${labels[@]}" --output-on-failure \
     -j "$CAIRN_JOBS" || status=1
+  if [ "$preset" = tsan ]; then
+    # Against a real 3-member etcd (etcd-server is in packages.txt); one at a
+    # time, each case starts its own etcd.
+    log "logship with etcd under tsan"
+    ctest --test-dir "build/$preset" -R '^LogshipEtcdCluster\.' \
+      --output-on-failure || status=1
+  fi
   # The memory bounds of the load run measure the release allocator, not a
   # sanitizer's (quarantine, shadow): only correctness is checked here.
   log "bounded load run under $preset"
