@@ -437,20 +437,25 @@ class Logship : public sdk::Replication {
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stopping_) {
       wake_.wait_for(lock, period, [&] { return stopping_; });
+      std::vector<std::string> expired;
       for (auto& [raw, entry] : connections_) {
         const std::chrono::milliseconds stalled =
             entry.connection->StalledFor();
         if (stalled < options_.peer_timeout) continue;
-        const std::string why =
+        std::string why =
             absl::StrCat("nothing moved on the connection with ",
                          entry.connection->peer_name(), " for ",
                          stalled.count(), "ms (peer-timeout ",
                          options_.peer_timeout.count(), "ms); closed it");
         if (entry.connection->Expire(why)) {
           peer_timeouts_.fetch_add(1);
-          sdk::LogWarn(why);
+          expired.push_back(std::move(why));
         }
       }
+      if (expired.empty()) continue;
+      lock.unlock();  // the host's log sink runs without logship's lock
+      for (const std::string& why : expired) sdk::LogWarn(why);
+      lock.lock();
     }
   }
 
