@@ -47,7 +47,20 @@ using Akka.Persistence;
 using Akka.Persistence.Cairn;
 using Akka.Persistence.Journal;
 
-var options = Options.Parse(args);
+Options options;
+try
+{
+    options = Options.Parse(args);
+}
+catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+{
+    // A bad command line: say what was wrong, not a stack trace.
+    Console.Error.WriteLine($"CairnBench: {e.Message}");
+    Console.Error.WriteLine("options: --stores S,... --workloads W,... --actors N,... --runs N --warmup S --window S --cap S " +
+                            "--recovery-events N --fsync MODE --write-lanes N --cairnd PATH --work DIR --postgres CONN " +
+                            "--tsv FILE --pivot FILE --ratio A/B (docs/benchmarks.md, \"Akka.Persistence.Cairn (.NET)\")");
+    return 2;
+}
 if (options.Pivot != null)
 {
     Pivot.Print(options.Pivot, options.Ratios);
@@ -348,25 +361,33 @@ internal sealed class Options
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
             double Seconds() => double.Parse(Next(), CultureInfo.InvariantCulture);
-            switch (args[i])
+            string option = args[i];
+            try
             {
-                case "--workloads": o.Workloads = Next().ToLowerInvariant().Split(','); break;
-                case "--window": o.Window = TimeSpan.FromSeconds(Seconds()); break;
-                case "--warmup": o.Warmup = TimeSpan.FromSeconds(Seconds()); break;
-                case "--cap": o.Cap = TimeSpan.FromSeconds(Seconds()); break;
-                case "--runs": o.Runs = int.Parse(Next()); break;
-                case "--recovery-events": o.RecoveryEvents = int.Parse(Next()); break;
-                case "--tsv": o.Tsv = Next(); break;
-                case "--pivot": o.Pivot = Next(); break;
-                case "--ratio": o.Ratios.Add(Next()); break;
-                case "--postgres": o.Postgres = Next(); break;
-                case "--actors": o.Actors = Next().Split(',').Select(int.Parse).ToArray(); break;
-                case "--stores": o.Stores = Next().Split(','); break;
-                case "--fsync": o.Fsync = Next(); break;
-                case "--write-lanes": o.WriteLanes = int.Parse(Next()); break;
-                case "--cairnd": o.Cairnd = Next(); break;
-                case "--work": o.Work = Next(); break;
-                default: throw new ArgumentException($"unknown option {args[i]}");
+                switch (args[i])
+                {
+                    case "--workloads": o.Workloads = Next().ToLowerInvariant().Split(','); break;
+                    case "--window": o.Window = TimeSpan.FromSeconds(Seconds()); break;
+                    case "--warmup": o.Warmup = TimeSpan.FromSeconds(Seconds()); break;
+                    case "--cap": o.Cap = TimeSpan.FromSeconds(Seconds()); break;
+                    case "--runs": o.Runs = int.Parse(Next()); break;
+                    case "--recovery-events": o.RecoveryEvents = int.Parse(Next()); break;
+                    case "--tsv": o.Tsv = Next(); break;
+                    case "--pivot": o.Pivot = Next(); break;
+                    case "--ratio": o.Ratios.Add(Next()); break;
+                    case "--postgres": o.Postgres = Next(); break;
+                    case "--actors": o.Actors = Next().Split(',').Select(int.Parse).ToArray(); break;
+                    case "--stores": o.Stores = Next().Split(','); break;
+                    case "--fsync": o.Fsync = Next(); break;
+                    case "--write-lanes": o.WriteLanes = int.Parse(Next()); break;
+                    case "--cairnd": o.Cairnd = Next(); break;
+                    case "--work": o.Work = Next(); break;
+                    default: throw new ArgumentException($"unknown option {args[i]}");
+                }
+            }
+            catch (Exception e) when (e is FormatException or OverflowException)
+            {
+                throw new ArgumentException($"{option}: '{args[i]}' is not the number (or list of numbers) it takes");
             }
         }
         if (o.Runs < 1) throw new ArgumentException("--runs must be at least 1");
