@@ -94,7 +94,7 @@ class Connection {
   // began to wait for the peer; 0: none waits.
   std::atomic<int64_t> read_since_{0};
   std::atomic<int64_t> write_since_{0};
-  mutable std::mutex expired_mutex_;
+  std::mutex expired_mutex_;
   std::string expired_;  // guarded by expired_mutex_
 };
 

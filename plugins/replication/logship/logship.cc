@@ -835,12 +835,18 @@ class Logship : public sdk::Replication {
     if (elector_.joinable()) elector_.join();
     if (etcd_ == nullptr) return;
     etcd_->StopWatch();
-    absl::Status s = etcd_->Resign();
-    if (!s.ok()) sdk::LogWarn(absl::StrCat("etcd resign: ", s.message()));
-    s = etcd_->Deregister();
+    ResignLeaderKey();
+    absl::Status s = etcd_->Deregister();
     if (!s.ok()) sdk::LogWarn(absl::StrCat("etcd deregister: ", s.message()));
     // The coordinator itself (its lease renewal) ends at the end of Stop,
     // once no session can ask it anything.
+  }
+
+  // Gives up the etcd leader key if this node holds it; a failure is
+  // logged (the lease then expires on its own).
+  void ResignLeaderKey() {
+    absl::Status s = etcd_->Resign();
+    if (!s.ok()) sdk::LogWarn(absl::StrCat("etcd resign: ", s.message()));
   }
 
   void WakeElector() {
@@ -979,10 +985,7 @@ class Logship : public sdk::Replication {
         options_.lease_ttl.count(),
         "s under ack = quorum: stepping down and giving up the etcd leader "
         "key so a node that reaches a majority can lead"));
-    absl::Status resigned = etcd_->Resign();
-    if (!resigned.ok()) {
-      sdk::LogWarn(absl::StrCat("etcd resign: ", resigned.message()));
-    }
+    ResignLeaderKey();
     majority_lost_.fetch_add(1);
     return true;
   }
@@ -1023,10 +1026,7 @@ class Logship : public sdk::Replication {
     const uint64_t epoch = static_cast<uint64_t>(won->epoch);
     s = TakeOverAt(epoch);
     if (!s.ok()) {
-      absl::Status resigned = etcd_->Resign();
-      if (!resigned.ok()) {
-        sdk::LogWarn(absl::StrCat("etcd resign: ", resigned.message()));
-      }
+      ResignLeaderKey();
       return s;
     }
     if (!etcd_->IsLeader()) {
