@@ -225,6 +225,20 @@ class RawPeer {
     if (!s.ok()) return s;
     return connection_->Read();
   }
+  // Opens a session as primary `node` of `epoch`: a hello the replica must
+  // answer with its own, then a start from position 1.
+  absl::Status StartSession(const std::string& node, uint64_t epoch) {
+    absl::StatusOr<v1::Frame> reply = Hello(node, epoch);
+    if (!reply.ok()) return reply.status();
+    if (!reply->has_hello()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("hello answered with ", reply->DebugString()));
+    }
+    v1::Frame start;
+    start.mutable_start()->set_epoch(epoch);
+    start.mutable_start()->set_from_position(1);
+    return connection_->Write(start);
+  }
   Connection& connection() { return *connection_; }
 
  private:
@@ -255,13 +269,7 @@ TEST(LogshipCluster, ReplicaRefusesOlderEpochsAndOtherPrimaries) {
   // The epoch's own primary is accepted; records of an older epoch inside
   // its session are refused and end it.
   RawPeer primary(cluster.port(1));
-  reply = primary.Hello("n0", 5);
-  ASSERT_TRUE(reply.ok()) << reply.status();
-  ASSERT_TRUE(reply->has_hello()) << reply->DebugString();
-  v1::Frame start;
-  start.mutable_start()->set_epoch(5);
-  start.mutable_start()->set_from_position(1);
-  ASSERT_TRUE(primary.connection().Write(start).ok());
+  ASSERT_EQ(primary.StartSession("n0", 5), absl::OkStatus());
   v1::Frame old;
   old.mutable_records()->set_epoch(4);
   ASSERT_TRUE(primary.connection().Write(old).ok());
@@ -373,13 +381,7 @@ TEST(LogshipCluster, ReplicaClosesASilentPrimaryAfterPeerTimeout) {
   ASSERT_EQ(cluster.Open(1, "replica", {{"peer-timeout", "200ms"}}),
             absl::OkStatus());
   RawPeer primary(cluster.port(1));
-  absl::StatusOr<v1::Frame> reply = primary.Hello("n0", 1);
-  ASSERT_TRUE(reply.ok()) << reply.status();
-  ASSERT_TRUE(reply->has_hello()) << reply->DebugString();
-  v1::Frame start;
-  start.mutable_start()->set_epoch(1);
-  start.mutable_start()->set_from_position(1);
-  ASSERT_TRUE(primary.connection().Write(start).ok());
+  ASSERT_EQ(primary.StartSession("n0", 1), absl::OkStatus());
   auto closed = std::async(std::launch::async,
                            [&] { return primary.connection().Read(); });
   ASSERT_EQ(closed.wait_for(std::chrono::seconds(20)),
