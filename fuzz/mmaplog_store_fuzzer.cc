@@ -8,8 +8,10 @@
 // position, by stream and by tag. The oracle holds before and after any
 // change to how recovery treats damage: no crash, no hang, and if the open
 // succeeds every event any read returns is byte-identical to the original
-// event at its position (a read may stop with an error; a refused open is
-// fine). A difference aborts, so libFuzzer keeps the input.
+// event at its position, and a read that ends without an error returned
+// exactly the events the undamaged store returns to it, no fewer and none
+// a delete hid (a read may stop with an error; a refused open is fine). A
+// difference aborts, so libFuzzer keeps the input.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -79,6 +81,10 @@ struct Fixture {
   std::vector<std::string> names;  // the keys of `files`, in order
   std::map<uint64_t, Original> events;  // by position
   std::vector<std::string> streams;
+  // What each read of the undamaged store returns (positions, in order).
+  std::vector<uint64_t> all;
+  std::map<std::string, std::vector<uint64_t>> by_stream;
+  std::vector<uint64_t> tagged;
 };
 
 const Fixture& TheFixture() {
@@ -126,6 +132,23 @@ const Fixture& TheFixture() {
         return true;
       });
       if (!s.ok() || f->events.size() != 120) Fail("reading the store back");
+      for (const auto& [position, e] : f->events) f->all.push_back(position);
+      for (const std::string& stream : f->streams) {
+        s = (*log)->ReadStream(stream, 1, UINT64_MAX, UINT64_MAX,
+                               [&](const cairn_event& e) {
+                                 f->by_stream[stream].push_back(e.position);
+                                 return true;
+                               });
+        if (!s.ok()) Fail("reading stream " + stream + " back");
+      }
+      s = (*log)->ReadTag("t1", 0, UINT64_MAX, [&](const cairn_event& e) {
+        f->tagged.push_back(e.position);
+        return true;
+      });
+      if (!s.ok() || f->tagged.empty()) Fail("reading tag t1 back");
+      if (f->by_stream["order-2"].size() >= 40) {
+        Fail("the delete-to hid nothing: the oracle would not see it undone");
+      }
     }
     for (const auto& entry : fs::recursive_directory_iterator(pristine)) {
       if (!entry.is_regular_file()) continue;
@@ -135,8 +158,10 @@ const Fixture& TheFixture() {
       std::stringstream bytes;
       bytes << in.rdbuf();
       f->files[rel] = bytes.str();
-      f->names.push_back(rel);
     }
+    // In name order, not the directory's: an input picks the same file in
+    // every process, so a saved crash input reproduces.
+    for (const auto& [rel, bytes] : f->files) f->names.push_back(rel);
     return f;
   }();
   return *fixture;
@@ -211,23 +236,47 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ++g_tried;
   if (!log.ok()) return 0;  // refused: fine
   ++g_opened;
-  (void)(*log)->ReadAll(0, UINT64_MAX, true, [&](const cairn_event& e) {
-    Check(f, e, "read-all");
-    return true;
-  });
+  // Every read that ends without an error must return what the undamaged
+  // store returns: fewer is silent loss, more is a delete undone.
+  auto same = [](const char* read, const std::vector<uint64_t>& got,
+                 const std::vector<uint64_t>& want) {
+    if (got == want) return;
+    Fail(std::string(read) + " ended without an error but returned " +
+         std::to_string(got.size()) +
+         " event(s) where the undamaged store "
+         "returns " +
+         std::to_string(want.size()));
+  };
+  std::vector<uint64_t> got;
+  absl::Status s =
+      (*log)->ReadAll(0, UINT64_MAX, true, [&](const cairn_event& e) {
+        Check(f, e, "read-all");
+        got.push_back(e.position);
+        return true;
+      });
+  if (s.ok()) same("read-all", got, f.all);
   for (const std::string& stream : f.streams) {
-    (void)(*log)->ReadStream(stream, 1, UINT64_MAX, UINT64_MAX, [&](const cairn_event& e) {
-      Check(f, e, "read-stream");
-      if (Str(e.stream) != stream) Fail("read-stream " + stream + " returned another stream");
-      return true;
-    });
+    got.clear();
+    s = (*log)->ReadStream(
+        stream, 1, UINT64_MAX, UINT64_MAX, [&](const cairn_event& e) {
+          Check(f, e, "read-stream");
+          if (Str(e.stream) != stream)
+            Fail("read-stream " + stream + " returned another stream");
+          got.push_back(e.position);
+          return true;
+        });
+    if (s.ok())
+      same(("read-stream " + stream).c_str(), got, f.by_stream.at(stream));
   }
-  (void)(*log)->ReadTag("t1", 0, UINT64_MAX, [&](const cairn_event& e) {
+  got.clear();
+  s = (*log)->ReadTag("t1", 0, UINT64_MAX, [&](const cairn_event& e) {
     Check(f, e, "read-tag");
     bool tagged = false;
     for (uint32_t i = 0; i < e.tag_count; ++i) tagged |= Str(e.tags[i]) == "t1";
     if (!tagged) Fail("read-tag t1 returned an event without that tag");
+    got.push_back(e.position);
     return true;
   });
+  if (s.ok()) same("read-tag t1", got, f.tagged);
   return 0;
 }

@@ -176,6 +176,7 @@ absl::Status Log::WriteCheckpoint(bool closing) {
       // were synced, so that losing the first segment stays provable.
       const uint64_t synced = durable_.load(std::memory_order_acquire);
       if (synced == 0 || marker_proves_records_.load()) return absl::OkStatus();
+      std::lock_guard<std::mutex> lock(marker_mu_);
       if (ReadMarkerHighWater(fs_, options_.path).position == 0) {
         absl::Status s = WriteMarkerHighWater(fs_, options_.path,
                                               MarkerHighWater{0, synced});
@@ -189,6 +190,7 @@ absl::Status Log::WriteCheckpoint(bool closing) {
     // per segment, in this background thread: the append path never waits
     // for it.
     if (Segment* next = SegmentAt(cut_segment + 1)) {
+      std::lock_guard<std::mutex> lock(marker_mu_);
       const MarkerHighWater now{cut_segment, next->base_position};
       const MarkerHighWater recorded = ReadMarkerHighWater(fs_, options_.path);
       if (recorded.sealed_segment != now.sealed_segment ||

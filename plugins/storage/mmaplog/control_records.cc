@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "log.h"
 #include "record.h"
@@ -759,26 +760,60 @@ absl::Status Log::StartWalk(uint64_t* want, SegmentRef* pin, Segment** seg,
       }
       *seg = pin->Switch(first_segment_.load(std::memory_order_acquire));
       *off = kSegmentHeaderSize;
+      // Retention may have removed more segments since `first` was loaded:
+      // the walk starts at this segment's first record, and the positions
+      // before it are gone, not skipped.
+      if (*seg != nullptr) *want = std::max(*want, (*seg)->base_position + 1);
     }
   }
   return absl::OkStatus();
 }
 
-bool Log::NextRecord(SegmentRef* pin, Segment** seg, uint32_t* off) {
+bool Log::NextRecordInNextSegment(SegmentRef* pin, Segment** seg,
+                                  uint32_t* off) {
   for (;;) {
-    const uint32_t len = LoadLength((*seg)->data + *off);
-    if (len != kEndOfSegment) return len != 0;
     *seg = pin->Switch((*seg)->number + 1);
     if (*seg == nullptr) return false;
     *off = kSegmentHeaderSize;
+    const uint32_t len = LoadLength((*seg)->data + *off);
+    if (len != kEndOfSegment) return len != 0;
   }
 }
 
+// read_log holds a ReadGuard only while it walks, never while its callback
+// runs (a callback that blocks, such as the shipper's, must not hold a
+// truncation up while the truncation holds the locks appends need), and is
+// still sure that a walk ending below the position it should reach is
+// damage, not a concurrent cut. Each stretch between callbacks takes the
+// guard, then loads the written watermark (lowering `bound`), then the
+// truncation count (truncations_, odd while a CutAfter runs), all
+// sequentially consistent; a count other than the one the read began with
+// ends the read without an error (a cut began or ended since: the place it
+// walks to may have been zeroed, removed or written again). With the count
+// unchanged, take a truncation T and the single order S of those
+// operations: if T raised the count after the stretch loaded it, the
+// stretch registered before T lowered the watermarks, so T's
+// WaitForReaders waits for the stretch to end before T changes any record;
+// if T raised it (to odd) before the read began and has not ended, either
+// the stretch registered before T's first epoch flip (T waits for it, and
+// changed nothing yet) or after, and then its watermark load saw T's
+// lowered one: the walk stays at or below the cut, which T leaves alone.
+// A T that ended before the read began changed nothing the read sees. So a
+// record the walk reads is never being changed, and a zeroed length or end
+// marker, or a missing segment, below `bound` is the log's, reported as
+// DataLoss like read_all does (where the walk is). The segment of the
+// record handed to the callback stays pinned while it runs (its bytes are
+// the record's): a cut that removes that very segment still waits for the
+// callback, as for any pin.
 absl::Status Log::ReadLog(uint64_t after_position, uint64_t max_count,
                           RecordFn fn) {
-  const uint64_t written = watermark_.load(std::memory_order_acquire);
+  if (max_count == 0) return absl::OkStatus();
+  std::optional<ReadGuard> guard;
+  guard.emplace(this);
+  const uint64_t written = watermark_.load(std::memory_order_seq_cst);
+  const uint64_t truncations = truncations_.load(std::memory_order_seq_cst);
   const uint64_t first = first_position_.load(std::memory_order_acquire);
-  if (max_count == 0 || after_position >= written) return absl::OkStatus();
+  if (after_position >= written) return absl::OkStatus();
   SegmentRef pin(this);
   if (after_position + 1 < first) {
     return absl::NotFoundError(
@@ -796,15 +831,26 @@ absl::Status Log::ReadLog(uint64_t after_position, uint64_t max_count,
                                std::to_string(after_position + 1) +
                                " is no longer held (retention dropped it)");
   }
+  uint64_t bound = written;     // the walk reads no record past it
+  uint64_t reached = want - 1;  // the last position walked
+  WalkEnd end;
   uint64_t sent = 0;
   std::vector<cairn_bytes> tag_buf;
-  while (sent < max_count && NextRecord(&pin, &seg, &off)) {
+  while (sent < max_count && reached < bound) {
+    if (!NextRecord(&pin, &seg, &off, &end)) break;
     const uint8_t* rec;
     RecordHeader h;
     absl::Status st = ReadRecord(seg, off, &rec, &h);
-    if (absl::IsUnavailable(st)) break;
+    if (absl::IsUnavailable(st)) {
+      end.At(seg, off);
+      break;
+    }
     if (!st.ok()) return st;
-    if (h.position > written) break;
+    if (h.position > bound) break;
+    if (h.position >= want && h.position != reached + 1) {
+      return WalkSkipped(*seg, off, reached, h.position);
+    }
+    reached = h.position;
     off += h.length;
     if (h.position < want) continue;
     tag_buf.resize(h.tag_count);
@@ -848,7 +894,16 @@ absl::Status Log::ReadLog(uint64_t after_position, uint64_t max_count,
       }
     }
     ++sent;
-    if (!fn(r)) break;
+    guard.reset();  // the callback runs without it (see above)
+    if (!fn(r)) return absl::OkStatus();
+    guard.emplace(this);
+    bound = std::min(bound, watermark_.load(std::memory_order_seq_cst));
+    if (truncations_.load(std::memory_order_seq_cst) != truncations) {
+      return absl::OkStatus();  // a cut ran beside the callback
+    }
+  }
+  if (end.ended && reached < bound) {
+    return WalkEndedEarly(end.segment, end.offset, reached, bound);
   }
   return absl::OkStatus();
 }

@@ -293,6 +293,27 @@ absl::Status Log::Failed() const {
   return failure_;
 }
 
+absl::Status Log::RecordRecordsHeld() {
+  std::lock_guard<std::mutex> lock(marker_mu_);
+  if (marker_records_held_.load(std::memory_order_acquire)) {
+    return absl::OkStatus();
+  }
+  if (!ReadMarkerHighWater(fs_, options_.path).records_held) {
+    MarkerHighWater held;
+    held.records_held = true;
+    absl::Status s = WriteMarkerHighWater(fs_, options_.path, held);
+    if (!s.ok()) {
+      return absl::Status(
+          s.code(), "append: cannot record in " + options_.path + "/" +
+                        kStoreMarkerFile +
+                        " that the log holds records (nothing was written): " +
+                        std::string(s.message()));
+    }
+  }
+  marker_records_held_.store(true, std::memory_order_release);
+  return absl::OkStatus();
+}
+
 // Reserves `units` 8-byte units and `count` positions in the active segment
 // with one fetch-add (or, for Apply, one CAS that also checks the first
 // position). A reservation that overshoots the segment's capacity is void; the
@@ -303,6 +324,10 @@ absl::Status Log::Failed() const {
 // batches each.
 absl::StatusOr<Log::Reservation> Log::Reserve(uint32_t count, uint32_t units,
                                               uint64_t required_first) {
+  if (!marker_records_held_.load(std::memory_order_acquire)) [[unlikely]] {
+    absl::Status s = RecordRecordsHeld();
+    if (!s.ok()) return s;
+  }
   const uint64_t delta = (uint64_t{count} << 32) | units;
   for (;;) {
     if (failed_.load(std::memory_order_acquire)) return Failed();
@@ -331,8 +356,11 @@ absl::StatusOr<Log::Reservation> Log::Reserve(uint32_t count, uint32_t units,
     uint32_t old_units = static_cast<uint32_t>(old);
     uint64_t old_count = old >> 32;
     if (uint64_t{old_units} + units <= seg->capacity_units) {
-      absl::Status s = EnsureAllocated(seg, (uint64_t{old_units} + units) * 8);
-      if (!s.ok()) return s;
+      const uint64_t end = (uint64_t{old_units} + units) * 8;
+      if (!AllocatedAhead(seg, end)) {
+        absl::Status s = EnsureAllocated(seg, end);
+        if (!s.ok()) return s;
+      }
       return Reservation{seg, old_units * 8u,
                          seg->base_position + old_count + 1};
     }
@@ -608,6 +636,51 @@ absl::Status Log::FinishAppend(uint64_t last_position) {
   return absl::OkStatus();
 }
 
+// Inline: out of line its call cost a third of what it does for one event.
+[[gnu::always_inline]] inline bool Log::MeasureBatch(std::string_view stream,
+                                                     const cairn_event* events,
+                                                     size_t count,
+                                                     uint32_t* sizes,
+                                                     uint64_t* total) const {
+  const uint64_t limit = std::min<uint64_t>(
+      kMaxBatchBytes, options_.segment_size - kSegmentHeaderSize - 8);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (events[i].type.size > 0xFFFF || events[i].tag_count > 0xFFFF) {
+      return false;
+    }
+    const size_t n = RecordSize(stream, events[i]);
+    sum += n;
+    if (sum > limit) return false;
+    sizes[i] = static_cast<uint32_t>(n);
+  }
+  *total = sum;
+  return true;
+}
+
+absl::Status Log::BatchTooLarge(std::string_view stream,
+                                const cairn_event* events, size_t count) const {
+  const uint64_t limit = std::min<uint64_t>(
+      kMaxBatchBytes, options_.segment_size - kSegmentHeaderSize - 8);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (events[i].type.size > 0xFFFF) {
+      return absl::InvalidArgumentError(
+          "append: event " + std::to_string(i) + " type is " +
+          std::to_string(events[i].type.size) + " bytes; at most 65535");
+    }
+    if (events[i].tag_count > 0xFFFF) {
+      return absl::InvalidArgumentError("append: event " + std::to_string(i) +
+                                        " has more than 65535 tags");
+    }
+    sum += RecordSize(stream, events[i]);
+    if (sum > limit) break;
+  }
+  return absl::ResourceExhaustedError(
+      "append: the batch needs more than " + std::to_string(limit) +
+      " bytes, the most one batch may take; split it or raise segment-size");
+}
+
 absl::Status Log::Append(std::string_view stream, Expected expected,
                          const cairn_event* events, size_t count,
                          cairn_append_result* result, Sealer* sealer) {
@@ -640,37 +713,9 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
     sizes = large.get();
   }
   uint64_t total = 0;
-  auto measure = [&](const cairn_event* batch) -> absl::Status {
-    total = 0;
-    for (size_t i = 0; i < count; ++i) {
-      size_t n = RecordSize(stream, batch[i]);
-      if (batch[i].type.size > 0xFFFF) {
-        return absl::InvalidArgumentError(
-            "append: event " + std::to_string(i) + " type is " +
-            std::to_string(batch[i].type.size) + " bytes; at most 65535");
-      }
-      if (batch[i].tag_count > 0xFFFF) {
-        return absl::InvalidArgumentError("append: event " + std::to_string(i) +
-                                          " has more than 65535 tags");
-      }
-      total += n;
-      if (total > kMaxBatchBytes ||
-          total > options_.segment_size - kSegmentHeaderSize - 8) {
-        return absl::ResourceExhaustedError(
-            "append: the batch needs more than " +
-            std::to_string(std::min<uint64_t>(
-                kMaxBatchBytes,
-                options_.segment_size - kSegmentHeaderSize - 8)) +
-            " bytes, the most one batch may take; split it or raise "
-            "segment-size");
-      }
-      sizes[i] = static_cast<uint32_t>(n);
-    }
-    return absl::OkStatus();
-  };
-  if (sealer == nullptr) {
-    absl::Status measured = measure(events);
-    if (!measured.ok()) return measured;
+  if (sealer == nullptr &&
+      !MeasureBatch(stream, events, count, sizes, &total)) {
+    return BatchTooLarge(stream, events, count);
   }
 
   bool created = false;
@@ -719,7 +764,9 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
     // The revisions are fixed by the claim: seal, then measure what is
     // stored. On failure the claim is given back unchanged.
     absl::Status sealed = sealer->Seal(head + 1, &events);
-    if (sealed.ok()) sealed = measure(events);
+    if (sealed.ok() && !MeasureBatch(stream, events, count, sizes, &total)) {
+      sealed = BatchTooLarge(stream, events, count);
+    }
     if (!sealed.ok()) {
       state->head_and_claim.store(word, std::memory_order_release);
       return sealed;
@@ -862,7 +909,8 @@ void Log::TryAdvance() {
     if (progressed) {
       // commit = durable without fsync = always: committed is written, so
       // control records the committer queued take effect now.
-      if (!options_.commit_host && options_.fsync != FsyncMode::kAlways) {
+      if (!options_.commit_host && options_.fsync != FsyncMode::kAlways &&
+          pending_controls_any_.load(std::memory_order_acquire)) {
         ApplyCommittedControls();
       }
       watermark_changed_.WakeAll();
@@ -1309,6 +1357,12 @@ absl::Status Log::ReadStream(std::string_view stream, uint64_t from,
   if (s == nullptr || max_count == 0) return absl::OkStatus();
   ReadGuard guard(this);
   uint64_t watermark = Committed();
+  // Every record before the committer's cursor was published when it was
+  // loaded, here, before any record is read. (Loaded after a record read as
+  // unpublished, it may have moved past that record in between: the record
+  // was being written, not damaged.)
+  const uint64_t published_below =
+      cursor_location_.load(std::memory_order_acquire);
   uint64_t head = s->head();
   uint64_t start = std::max<uint64_t>(
       {from, 1, s->deleted_to.load(std::memory_order_acquire) + 1,
@@ -1338,7 +1392,19 @@ absl::Status Log::ReadStream(std::string_view stream, uint64_t from,
     const uint8_t* rec;
     RecordHeader h;
     absl::Status st = ReadRecord(seg, LocationOffset(loc), &rec, &h);
-    if (absl::IsUnavailable(st)) break;
+    if (absl::IsUnavailable(st)) {
+      // Not published yet, unless it was below the cursor when the read
+      // began: then an empty record is damage (a zeroed length in a segment
+      // the open did not rescan).
+      if (loc < published_below) {
+        return DamageAt(*seg, LocationOffset(loc),
+                        "no record where stream " + Quote(stream) +
+                            " revision " + std::to_string(r) +
+                            " is indexed, though the log is written past it "
+                            "(a zeroed length)");
+      }
+      break;
+    }
     if (!st.ok()) return st;
     if (h.position > watermark) break;
     cairn_event e;
@@ -1363,22 +1429,31 @@ absl::Status Log::ReadTag(std::string_view tag, uint64_t after_position,
   uint64_t n = t->count.load(std::memory_order_acquire);
   SegmentRef pin(this);
   // Binary search the first entry with position > after_position; each probe
-  // reads the position from the record header. Entries retention removed
-  // (a prefix) count as position 0.
+  // reads the position from the record header, checked first: a damaged
+  // position would send the search past entries, and the read would return
+  // fewer with no error. Entries retention removed (a prefix) count as
+  // position 0.
+  absl::Status probe = absl::OkStatus();
   auto position_of = [&](uint64_t i) -> uint64_t {
     uint64_t loc = t->locations.Get(i);
     Segment* seg = loc == 0 ? nullptr : pin.Switch(LocationSegment(loc));
     if (seg == nullptr) return 0;
-    uint64_t p;
-    std::memcpy(&p, seg->data + LocationOffset(loc) + 16, 8);
-    return p;
+    const uint8_t* rec;
+    RecordHeader h;
+    absl::Status st = ReadRecord(seg, LocationOffset(loc), &rec, &h);
+    // Not published yet: past the watermark, so past after_position (were
+    // it damage instead, the loop below meets it and fails).
+    if (absl::IsUnavailable(st)) return UINT64_MAX;
+    if (!st.ok() && probe.ok()) probe = st;
+    return st.ok() ? h.position : 0;
   };
   uint64_t lo = t->first.load(std::memory_order_acquire), hi = std::max(lo, n);
-  while (lo < hi) {
+  while (lo < hi && probe.ok()) {
     uint64_t mid = lo + (hi - lo) / 2;
     if (position_of(mid) <= after_position) lo = mid + 1;
     else hi = mid;
   }
+  if (!probe.ok()) return probe;
   uint64_t sent = 0;
   std::vector<cairn_bytes> tag_buf;
   for (uint64_t i = lo; i < n && sent < max_count; ++i) {
@@ -1422,20 +1497,36 @@ absl::Status Log::ReadAll(uint64_t after_position, uint64_t max_count,
   std::vector<cairn_bytes> tag_buf;
   bool check_deletes =
       !include_deleted && any_deletes_.load(std::memory_order_acquire);
-  while (sent < max_count && NextRecord(&pin, &seg, &off)) {
+  // Where the walk is, so that one that finds no record before the
+  // watermark (a zeroed length or end marker in a segment the open did not
+  // rescan, a missing next segment) fails naming the place instead of
+  // returning less (readers hold the watermark: records below it are
+  // published, and truncation waits for this ReadGuard).
+  uint64_t reached = want - 1;  // the last position walked
+  WalkEnd end;
+  while (sent < max_count) {
+    if (!NextRecord(&pin, &seg, &off, &end)) break;
     const uint8_t* rec = seg->data + off;
     RecordHeader h;
     RecordCheck c = CheckRecord(rec, seg->size - 8 - off, &h);
     if (c == RecordCheck::kBadBody && h.position < want) {
       off += h.length;  // skipping it: its damage is not this read's concern
+      reached = h.position;
       continue;
     }
     if (c != RecordCheck::kOk) {
       absl::Status st = ReadRecord(seg, off, &rec, &h);
-      if (absl::IsUnavailable(st)) break;
+      if (absl::IsUnavailable(st)) {
+        end.At(seg, off);
+        break;
+      }
       return st;
     }
     if (h.position > watermark) break;
+    if (h.position >= want && h.position != reached + 1) {
+      return WalkSkipped(*seg, off, reached, h.position);
+    }
+    reached = h.position;
     off += h.length;
     if (h.position < want || h.kind != kKindEvent) continue;
     if (check_deletes) {
@@ -1455,7 +1546,42 @@ absl::Status Log::ReadAll(uint64_t after_position, uint64_t max_count,
     ++sent;
     if (!fn(e)) break;
   }
+  if (end.ended && reached < watermark) {
+    return WalkEndedEarly(end.segment, end.offset, reached, watermark);
+  }
   return absl::OkStatus();
+}
+
+absl::Status Log::WalkEndedEarly(uint64_t segment, uint32_t offset,
+                                 uint64_t reached, uint64_t watermark) {
+  return absl::DataLossError(
+      "segment " + SegmentFileName(segment) + " offset " +
+      std::to_string(offset) + ": no record where position " +
+      std::to_string(reached + 1) +
+      " should follow (a zeroed length or end-of-segment marker, or the "
+      "next segment missing), but the log holds positions up to " +
+      std::to_string(watermark) +
+      "; run 'cairn verify' ('cairn verify --repair' writes a missing end "
+      "marker back), or restore the segment from a backup or a replica");
+}
+
+absl::Status Log::WalkSkipped(const Segment& seg, uint32_t offset,
+                              uint64_t reached, uint64_t position) {
+  return DamageAt(seg, offset,
+                  "the record there holds position " +
+                      std::to_string(position) + " where position " +
+                      std::to_string(reached + 1) +
+                      " should follow: the walk skipped records before it "
+                      "(an end-of-segment marker over a record's length)");
+}
+
+absl::Status Log::DamageAt(const Segment& seg, uint32_t offset,
+                           const std::string& what) {
+  return absl::DataLossError(
+      "segment " + seg.name() + " offset " + std::to_string(offset) + ": " +
+      what +
+      "; run 'cairn verify', or restore the segment from a backup or a "
+      "replica");
 }
 
 absl::Status Log::WaitCommit(uint64_t after_position, uint32_t timeout_ms,

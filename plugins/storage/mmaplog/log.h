@@ -30,6 +30,7 @@
 #include "futex_event.h"
 #include "index.h"
 #include "index_arena.h"
+#include "record.h"
 
 namespace cairn::mmaplog {
 
@@ -329,7 +330,9 @@ class Log {
   using RecordFn = absl::FunctionRef<bool(const cairn_log_record&)>;
   // Records with position > after_position up to the written watermark,
   // events as stored (deleted ones too) and control records. Before the
-  // first retained position: NotFound.
+  // first retained position: NotFound. A walk that finds no record before
+  // the watermark fails with DataLoss naming segment and offset; a
+  // truncation while it runs ends it early without an error.
   absl::Status ReadLog(uint64_t after_position, uint64_t max_count,
                        RecordFn fn);
   // Replica writes of records exactly as ReadLog returned them, at the same
@@ -551,13 +554,69 @@ class Log {
   // retained one) starts: the segment pinned in `pin` and an offset at or
   // before the record. Shared by ReadAll and ReadLog.
   // Steps over end-of-segment markers (moving `pin` to the next segment):
-  // true if a record is published at *seg / *off, false at the end.
-  bool NextRecord(SegmentRef* pin, Segment** seg, uint32_t* off);
+  // true if a record is published at *seg / *off, false at the end. Inline:
+  // every record of a walk passes here, and only a segment's end needs more.
+  bool NextRecord(SegmentRef* pin, Segment** seg, uint32_t* off) {
+    const uint32_t len = LoadLength((*seg)->data + *off);
+    if (len != kEndOfSegment) return len != 0;
+    return NextRecordInNextSegment(pin, seg, off);
+  }
+  bool NextRecordInNextSegment(SegmentRef* pin, Segment** seg, uint32_t* off);
+  // Where a walk (read_all, read_log) found no record: set by At, and by
+  // the NextRecord below when it returns false (the segment it was in if
+  // the next one is missing).
+  struct WalkEnd {
+    bool ended = false;
+    uint64_t segment = 0;
+    uint32_t offset = 0;
+    void At(const Segment* seg, uint32_t off) {
+      ended = true;
+      segment = seg->number;
+      offset = off;
+    }
+  };
+  bool NextRecord(SegmentRef* pin, Segment** seg, uint32_t* off, WalkEnd* end) {
+    const uint64_t was = (*seg)->number;
+    const uint32_t was_at = *off;
+    if (NextRecord(pin, seg, off)) return true;
+    if (*seg != nullptr) {
+      end->At(*seg, *off);
+    } else {  // the next segment is missing: where the walk left the last one
+      end->ended = true;
+      end->segment = was;
+      end->offset = was_at;
+    }
+    return false;
+  }
+  // The DataLoss of a walk (read_all, read_log) that found no record at
+  // `segment` / `offset` where the one after position `reached` should
+  // follow, with positions up to `watermark` written.
+  static absl::Status WalkEndedEarly(uint64_t segment, uint32_t offset,
+                                     uint64_t reached, uint64_t watermark);
+  // The DataLoss of a walk whose next record at `seg` / `offset` holds
+  // `position` where `reached` + 1 should follow: records before it were
+  // skipped (an end-of-segment marker written over a record's length).
+  static absl::Status WalkSkipped(const Segment& seg, uint32_t offset,
+                                  uint64_t reached, uint64_t position);
+  // DataLoss "segment S offset O: <what>; run 'cairn verify', or restore
+  // the segment from a backup or a replica" (read-stream's and the walks'
+  // damage found while reading).
+  static absl::Status DamageAt(const Segment& seg, uint32_t offset,
+                               const std::string& what);
   absl::Status StartWalk(uint64_t* want, SegmentRef* pin, Segment** seg,
                          uint32_t* off, const char* what);
 
+  // Every record written to the log goes through here. The first call of
+  // the store's life records in the marker that the log has held records
+  // (RecordRecordsHeld) before it reserves anything.
   absl::StatusOr<Reservation> Reserve(uint32_t count, uint32_t units,
                                       uint64_t required_first);
+  // Writes "sealed 0 0" to the marker (store_folder.h) unless it already
+  // says the log held records: synchronously (temp, sync, rename, sync
+  // dir), once per store, so that a store killed before anything proved
+  // its records durable is still not taken for a new one if its segments
+  // are deleted. Later calls only load marker_records_held_.
+  absl::Status RecordRecordsHeld();
   absl::Status Rotate(Segment* full, uint32_t end_units, uint64_t last_position);
   absl::StatusOr<std::unique_ptr<Segment>> CreateSegment(uint64_t number);
   // Whether a new segment should be zero-filled: a new store's first one,
@@ -596,6 +655,20 @@ class Log {
   // (disk full) fails the log like a failed rotation: a reservation that
   // cannot be written leaves a hole nothing can fill.
   absl::Status EnsureAllocated(Segment* seg, uint64_t end);
+  // EnsureAllocated's fast path, inline on the append path: true while
+  // [0, end) has blocks and is not yet in the last half of the allocation.
+  bool AllocatedAhead(const Segment* seg, uint64_t end) const {
+    const uint64_t allocated = seg->allocated.load(std::memory_order_acquire);
+    return allocated >= seg->size ||
+           end + options_.allocation_step / 2 <= allocated;
+  }
+  // Fills sizes[i] with each event's record size and *total with their sum;
+  // false if an event or the batch is over a limit (BatchTooLarge says
+  // which). No status is built on the append path unless it fails.
+  bool MeasureBatch(std::string_view stream, const cairn_event* events,
+                    size_t count, uint32_t* sizes, uint64_t* total) const;
+  absl::Status BatchTooLarge(std::string_view stream, const cairn_event* events,
+                             size_t count) const;
   // Allocates steps of `seg` until at least `end` bytes have blocks.
   absl::Status ExtendSegment(Segment* seg, uint64_t end);
   // Marks the log failed with `why` (appends refused until reopened).
@@ -687,6 +760,10 @@ class Log {
   // Reads in progress (ReadGuard), by the parity of reader_epoch_.
   mutable std::atomic<uint64_t> reader_epoch_{0};
   mutable std::atomic<int64_t> readers_[2] = {};
+  // Truncations begun plus ended (CutAfter): odd while one runs. ReadLog
+  // holds its ReadGuard only between callbacks and tells a cut from damage
+  // by this count (the argument is at Log::ReadLog).
+  std::atomic<uint64_t> truncations_{0};
   FutexEvent watermark_changed_;  // appenders waiting for an earlier batch
   // Appenders waiting for their sync: syncs alternate between the two.
   FutexEvent durable_changed_[2];
@@ -799,6 +876,14 @@ class Log {
   // Whether the marker's high-water line proves records were synced (set at
   // open from the marker, and once the background thread wrote it).
   std::atomic<bool> marker_proves_records_{false};
+  // Whether the marker says the log has held records (any high-water line;
+  // set at open from the marker, and by RecordRecordsHeld). The append
+  // path's one extra load.
+  std::atomic<bool> marker_records_held_{false};
+  // Serialises rewrites of the marker (RecordRecordsHeld on the append
+  // path, the background thread, truncation): they share a temp file. A
+  // leaf lock: nothing else is taken under it.
+  std::mutex marker_mu_;
   std::string retention_state_;        // stream entries read at open
 
   std::atomic<bool> stopping_{false};

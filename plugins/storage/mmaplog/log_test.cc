@@ -297,6 +297,30 @@ TEST_F(MmapLogTest, OversizeBatchIsRefusedWithItsLimit) {
   EXPECT_TRUE(Append(*log, "a", NoStream(), {"fine"}).ok());
 }
 
+TEST_F(MmapLogTest, OverlongTypeOrTooManyTagsIsRefusedNamingTheEvent) {
+  auto log = OpenLog();
+  OwnedEvent fine;
+  fine.data = "fine";
+  std::string type(65536, 't');
+  std::vector<cairn_event> events = {fine.View(), fine.View()};
+  events[1].type =
+      cairn_bytes{reinterpret_cast<const uint8_t*>(type.data()), type.size()};
+  cairn_append_result r;
+  absl::Status s = log->Append("a", Any(), events.data(), events.size(), &r);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_EQ(s.message(), "append: event 1 type is 65536 bytes; at most 65535");
+
+  std::vector<cairn_bytes> tags(65536, cairn_bytes{nullptr, 0});
+  events[1] = fine.View();
+  events[1].tags = tags.data();
+  events[1].tag_count = static_cast<uint32_t>(tags.size());
+  s = log->Append("a", Any(), events.data(), events.size(), &r);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_EQ(s.message(), "append: event 1 has more than 65535 tags");
+  EXPECT_EQ(log->HeadRevision("a"), 0u);
+  EXPECT_TRUE(All(*log).empty());
+}
+
 TEST_F(MmapLogTest, BadOptionsAreRefusedNamingTheOption) {
   LogOptions o = Options();
   o.segment_size = 1000;

@@ -175,6 +175,7 @@ absl::Status Log::Recover() {
     Prove(high_water.position, high_water_says);
     marker_proves_records_.store(true);
   }
+  marker_records_held_.store(high_water.records_held);
   auto names = fs_->ListDirectory(options_.path);
   if (!names.ok()) return names.status();
   std::map<uint64_t, std::string> files;
@@ -373,6 +374,12 @@ absl::Status Log::Recover() {
     if (high_water.position > 0) {
       evidence.push_back("position " + std::to_string(high_water.position) +
                          " (" + high_water_says + ")");
+    } else if (high_water.records_held) {
+      evidence.push_back(
+          std::string(kStoreMarkerFile) +
+          " records that records were appended to the log (its first "
+          "append wrote that before it was acknowledged; no position was "
+          "proven synced after it)");
     }
     {
       // The checkpoint's cut, apart from the other proofs.
@@ -413,8 +420,12 @@ absl::Status Log::Recover() {
           lost;
       if (!options_.repair) {
         return refuse("'" + options_.path + "'", lost,
-                      "start an empty log after position " +
-                          std::to_string(recovery_.proven_position));
+                      recovery_.proven_position > 0
+                          ? "start an empty log after position " +
+                                std::to_string(recovery_.proven_position)
+                          : std::string("start an empty log (nothing proves "
+                                        "a position: positions start again "
+                                        "at 1)"));
       }
       first_expected =
           std::max(retained_from, high_water.sealed_segment + 1) + 1;
@@ -683,6 +694,13 @@ absl::Status Log::Recover() {
         static_cast<uint32_t>(seg->reserve.load() & 0xFFFFFFFFu) * 8;
     if (LoadLength(seg->data + seg_end) != kEndOfSegment) {
       PublishLength(seg->data + seg_end, kEndOfSegment);
+      // On a plain open this is a crash's unfinished rotation; a repair
+      // lists it, since verify reported it as a problem.
+      if (options_.repair) {
+        recovery_.repairs.push_back(
+            "segment " + seg->name() + " offset " + std::to_string(seg_end) +
+            ": wrote back its end-of-segment marker (nothing dropped)");
+      }
     }
   }
   // The last segment is where appends go on: an end marker left in it (its
@@ -728,6 +746,7 @@ absl::Status Log::Recover() {
     s = WriteMarkerHighWater(fs_, options_.path, MarkerHighWater{});
     if (!s.ok()) return s;
     marker_proves_records_.store(false);
+    marker_records_held_.store(false);  // the next append records it again
     if (missing_before > 0 || first_missing || empty_log) {
       // As retention would have left it: streams that lost their first
       // revisions are trimmed to just before the first one kept.
@@ -1131,6 +1150,15 @@ absl::Status Log::Verify(absl::FunctionRef<void(const std::string&)> report) {
     uint32_t off = kSegmentHeaderSize;
     while (expected < watermark && off + 4 <= seg->size) {
       uint32_t len = LoadLength(seg->data + off);
+      if (len == 0 && n < active->number) {
+        // Walks of the log (read-all) stop here: only a scan at open (as
+        // 'verify --repair' runs) writes the marker back.
+        problem("segment " + seg->name() + " offset " + std::to_string(off) +
+                ": no end-of-segment marker after its last record (position " +
+                std::to_string(expected) +
+                "); 'cairn verify --repair' writes it back if the next "
+                "segment goes on from there");
+      }
       if (len == kEndOfSegment || len == 0) break;
       RecordHeader rh;
       RecordCheck c = CheckRecord(seg->data + off, limit - std::min(limit, off),

@@ -244,19 +244,21 @@ MarkerHighWater ReadMarkerHighWater(FileSystem* fs, const std::string& path,
   if (c == std::string_view::npos || line.substr(0, a) != "sealed" ||
       !ParseDecimal(line.substr(a + 1, b - a - 1), &h.sealed_segment) ||
       !ParseDecimal(line.substr(b + 1, c - b - 1), &h.position) ||
-      (h.sealed_segment == 0 && h.position == 0)) {
+      (h.sealed_segment > 0 && h.position == 0)) {
     return fail();
   }
   const std::string covered = HighWaterText(h);
   if (line.substr(c + 1) != Hex32(Crc32c(0, covered.data(), covered.size()))) {
     return fail();
   }
+  h.records_held = true;  // "sealed 0 0": appended, nothing proven synced
   return h;
 }
 
 absl::Status WriteMarkerHighWater(FileSystem* fs, const std::string& path,
                                   const MarkerHighWater& high_water) {
-  if (high_water.sealed_segment == 0 && high_water.position == 0) {
+  if (high_water.sealed_segment == 0 && high_water.position == 0 &&
+      !high_water.records_held) {
     return WriteMarker(fs, path);
   }
   const std::string covered = HighWaterText(high_water);

@@ -32,14 +32,20 @@ inline constexpr char kStoreMarkerText[] = "cairn mmaplog store\nformat 1\n";
 // never on the append path. Before any segment is sealed, "sealed 0 P C"
 // says the log was synced up to position P (the background thread writes it
 // once after the first sync), so that a store killed before its first seal
-// whose segments are then deleted is not taken for a new one. A marker
-// without the line (no record synced yet, or a store from before it)
-// proves nothing; readers of format 1 look only at its first line.
+// whose segments are then deleted is not taken for a new one. Before even
+// that, "sealed 0 0 C" says only that records were appended: the first
+// append of the store's life writes it (synchronously, before it reserves
+// a position, so before it is acknowledged), so that a store killed before
+// its first sync is not taken for a new one either. A marker without the
+// line (nothing appended yet, or a store from before it) proves nothing;
+// readers of format 1 look only at its first line.
 struct MarkerHighWater {
   uint64_t sealed_segment = 0;  // 0: no segment sealed (yet)
   uint64_t position = 0;        // the end of sealed_segment, or with
                                 // sealed_segment 0 the synced position
-                                // (0 with it: nothing recorded)
+                                // (0 with it: none proven)
+  bool records_held = false;    // the log has held records (any line at
+                                // all; with position 0: "sealed 0 0")
 };
 
 // Reads the high-water mark from <path>/MMAPLOG. None (zeros) if the marker
@@ -49,8 +55,8 @@ struct MarkerHighWater {
 MarkerHighWater ReadMarkerHighWater(FileSystem* fs, const std::string& path,
                                     std::string* damaged = nullptr);
 
-// Rewrites <path>/MMAPLOG atomically with `high_water` (none: the plain
-// marker).
+// Rewrites <path>/MMAPLOG atomically with `high_water` (none, position 0
+// and not records_held: the plain marker).
 absl::Status WriteMarkerHighWater(FileSystem* fs, const std::string& path,
                                   const MarkerHighWater& high_water);
 

@@ -176,6 +176,15 @@ absl::Status Log::CutAfter(uint64_t position) {
 
   // 2. Readers stop at `position` from now on; wait out those that began
   // before, then cut the indexes (nothing reachable points past the cut).
+  // The truncation count is odd from before the watermarks are lowered
+  // until the cut's last change (on every return): ReadLog, which holds
+  // its ReadGuard only between callbacks, stops when the count moved
+  // instead of taking what the cut zeroes for damage.
+  truncations_.fetch_add(1, std::memory_order_seq_cst);
+  struct Ended {
+    Log* log;
+    ~Ended() { log->truncations_.fetch_add(1, std::memory_order_seq_cst); }
+  } ended{this};
   if (committed_.load() > position) committed_.store(position);
   watermark_.store(position, std::memory_order_seq_cst);
   if (durable_.load() > position) durable_.store(position);
@@ -199,10 +208,20 @@ absl::Status Log::CutAfter(uint64_t position) {
     if (!s.ok()) return s;
   }
   checkpointed_segment_ = 0;
-  if (ReadMarkerHighWater(fs_, dir).position > position) {
-    s = WriteMarkerHighWater(fs_, dir, MarkerHighWater{});
-    if (!s.ok()) return s;
-    marker_proves_records_.store(false);
+  {
+    // A high-water mark past the cut goes; what is left still held records
+    // ("sealed 0 0"), unless the cut leaves nothing (the next append
+    // records it again).
+    std::lock_guard<std::mutex> lock(marker_mu_);
+    const MarkerHighWater h = ReadMarkerHighWater(fs_, dir);
+    if (h.position > position || (position == 0 && h.records_held)) {
+      MarkerHighWater left;
+      left.records_held = position > 0;
+      s = WriteMarkerHighWater(fs_, dir, left);
+      if (!s.ok()) return s;
+      marker_proves_records_.store(false);
+      marker_records_held_.store(left.records_held);
+    }
   }
   const uint64_t last = active_.load()->number;
   {

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -268,6 +270,16 @@ TEST(MmapLogTruncate, AnOpenFinishesACutWhoseIntentItFinds) {
       << log.status();
 }
 
+// The first failure that any of the reader threads reports.
+struct FirstFailure {
+  std::mutex mu;
+  std::string what;
+  void operator()(const std::string& failure) {
+    std::lock_guard<std::mutex> lk(mu);
+    if (what.empty()) what = failure;
+  }
+};
+
 TEST(MmapLogTruncate, ReadsBesideACutSeeTheLogBeforeOrAfterIt) {
   ScratchDir dir;
   auto log = Log::Open(SmallStoreOptions(dir.path()));
@@ -276,12 +288,7 @@ TEST(MmapLogTruncate, ReadsBesideACutSeeTheLogBeforeOrAfterIt) {
   Fill(l, 2000, 1500);
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> reads{0};
-  std::string failure;
-  std::mutex failure_mu;
-  auto fail = [&](const std::string& what) {
-    std::lock_guard<std::mutex> lk(failure_mu);
-    if (failure.empty()) failure = what;
-  };
+  FirstFailure fail;
   std::vector<std::thread> readers;
   for (int t = 0; t < 3; ++t) {
     readers.emplace_back([&, t] {
@@ -326,8 +333,102 @@ TEST(MmapLogTruncate, ReadsBesideACutSeeTheLogBeforeOrAfterIt) {
   }
   stop = true;
   for (auto& r : readers) r.join();
-  EXPECT_EQ(failure, "");
+  EXPECT_EQ(fail.what, "");
   EXPECT_EQ(CheckReadsAgree(l, kStreams, kTags), "");
+}
+
+// read_log holds no ReadGuard while its callback runs, so a cut can zero
+// and remove what its walk has yet to reach: it must end early without an
+// error then, never fail with DataLoss (or a checksum) for what the cut
+// zeroed, and never skip a position. 200 cuts of up to 300 records (up to
+// three segments), each followed by appends that fill the log up again.
+TEST(MmapLogTruncate, ReadLogBesideCutsEndsEarlyWithoutAnError) {
+  ScratchDir dir;
+  auto log = Log::Open(SmallStoreOptions(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  Log& l = **log;
+  Fill(l, 800, 800);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> reads{0};
+  FirstFailure fail;
+  std::thread reader([&] {
+    while (!stop.load()) {
+      uint64_t last = 0;
+      absl::Status s = l.ReadLog(0, UINT64_MAX, [&](const cairn_log_record& r) {
+        if (r.position != last + 1) {
+          fail("read_log gap: " + std::to_string(r.position) + " after " +
+               std::to_string(last));
+        }
+        last = r.position;
+        return true;
+      });
+      if (!s.ok()) fail(s.ToString());
+      ++reads;
+    }
+  });
+  std::mt19937_64 rng(20261204);
+  for (int i = 0; i < 200 && !HasFailure(); ++i) {
+    const uint64_t before = reads.load();
+    for (int spin = 0; spin < 100000 && reads.load() == before; ++spin) {
+      std::this_thread::yield();
+    }
+    const uint64_t written = l.Written();
+    const uint64_t cut = 1 + rng() % 300;
+    ASSERT_TRUE(l.TruncateAfter(written - cut, true).ok());
+    Fill(l, static_cast<int>(cut), static_cast<int>(cut));
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(fail.what, "");
+  EXPECT_GT(reads.load(), 200u);
+}
+
+// A read_log callback that blocks does not hold a truncation up (read_log
+// holds its ReadGuard only between callbacks): a cut before the record it
+// was given, and appends that fill the log up again past where it stands,
+// run to the end while it waits. Then the read ends without an error where
+// it was, instead of walking on from an offset that now lies inside other
+// records (a DataLoss for the log's own records, or records the cut
+// removed mixed with new ones).
+TEST(MmapLogTruncate, ReadLogWhoseCallbackBlocksLetsACutRunAndEndsThere) {
+  ScratchDir dir;
+  auto log = Log::Open(SmallStoreOptions(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  Log& l = **log;
+  Fill(l, 800, 800);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool blocked = false, cut = false;
+  uint64_t last = 0;
+  absl::Status read;
+  std::thread reader([&] {
+    read = l.ReadLog(0, UINT64_MAX, [&](const cairn_log_record& r) {
+      EXPECT_EQ(r.position, last + 1);
+      last = r.position;
+      if (r.position == 100) {  // in the first segment, which the cut keeps
+        std::unique_lock<std::mutex> lk(mu);
+        blocked = true;
+        cv.notify_all();
+        cv.wait(lk, [&] { return cut; });
+      }
+      return true;
+    });
+  });
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    cv.wait(lk, [&] { return blocked; });
+  }
+  ASSERT_TRUE(l.TruncateAfter(50, true).ok());
+  Fill(l, 750, 750);
+  EXPECT_EQ(l.Written(), 800u);
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    cut = true;
+  }
+  cv.notify_all();
+  reader.join();
+  EXPECT_TRUE(read.ok()) << read;
+  EXPECT_EQ(last, 100u);
 }
 
 }  // namespace
