@@ -118,7 +118,7 @@ class CipherConformance : public ::testing::TestWithParam<Target> {
   ErrorBuffer error_;
 };
 
-TEST_P(CipherConformance, SealThenOpenRoundTrips) {
+CAIRN_TEST_P(CipherConformance, SealThenOpenRoundTrips, kRuleCipherRoundTrip) {
   for (const std::string& plaintext :
        {std::string(), std::string("x"), std::string("order 42 placed"),
         RandomBytes(1u << 20, 1)}) {
@@ -134,7 +134,8 @@ TEST_P(CipherConformance, SealThenOpenRoundTrips) {
   }
 }
 
-TEST_P(CipherConformance, SealHidesThePlaintextUnlessPassthrough) {
+CAIRN_TEST_P(CipherConformance, SealHidesThePlaintextUnlessPassthrough,
+             kRuleSealHidesPlaintext) {
   const std::string plaintext = "the quick brown fox pays invoice 4711 today";
   Sealed s = MustSeal("ad", plaintext);
   if (Passthrough()) {
@@ -148,7 +149,7 @@ TEST_P(CipherConformance, SealHidesThePlaintextUnlessPassthrough) {
       << "an AEAD seal carries a nonce and a tag";
 }
 
-TEST_P(CipherConformance, EverySealUsesAFreshNonce) {
+CAIRN_TEST_P(CipherConformance, EverySealUsesAFreshNonce, kRuleFreshNonce) {
   std::string why;
   if (SkipAead(&why)) GTEST_SKIP() << why;
   std::set<std::string> seen;
@@ -159,7 +160,8 @@ TEST_P(CipherConformance, EverySealUsesAFreshNonce) {
   }
 }
 
-TEST_P(CipherConformance, TamperedBytesFailWithIntegrityError) {
+CAIRN_TEST_P(CipherConformance, TamperedBytesFailWithIntegrityError,
+             kRuleChangedByteFails) {
   std::string why;
   if (SkipAead(&why)) GTEST_SKIP() << why;
   Sealed s = MustSeal("ad", RandomBytes(1000, 2));
@@ -185,7 +187,9 @@ TEST_P(CipherConformance, TamperedBytesFailWithIntegrityError) {
 // Every byte of a sealed value, changed, fails to open; so do bytes after
 // it. (Rules shared with codecs: kRuleChangedByteFails,
 // kRuleTrailingBytesRefused.)
-TEST_P(CipherConformance, EveryChangedOrTrailingByteFailsWithIntegrityError) {
+CAIRN_TEST_P(CipherConformance,
+             EveryChangedOrTrailingByteFailsWithIntegrityError,
+             kRuleChangedByteFails) {
   std::string why;
   if (SkipAead(&why)) GTEST_SKIP() << why;
   int reported = 0;
@@ -218,7 +222,8 @@ TEST_P(CipherConformance, EveryChangedOrTrailingByteFailsWithIntegrityError) {
 
 // seal and open_sealed write only into space they reserved (see the codec
 // suite's WritesStayWithinTheReservedSpace).
-TEST_P(CipherConformance, WritesStayWithinTheReservedSpace) {
+CAIRN_TEST_P(CipherConformance, WritesStayWithinTheReservedSpace,
+             kRuleWritesWithinReserved) {
   ChildOutcome child = RunInChild([&]() -> std::string {
     for (const std::string& plaintext :
          {std::string(), std::string("x"), RandomBytes(1000, 32),
@@ -257,7 +262,8 @@ TEST_P(CipherConformance, WritesStayWithinTheReservedSpace) {
   EXPECT_EQ(child.failure, "") << "with a buffer grown only as asked";
 }
 
-TEST_P(CipherConformance, OtherAssociatedDataFailsWithIntegrityError) {
+CAIRN_TEST_P(CipherConformance, OtherAssociatedDataFailsWithIntegrityError,
+             kRuleAssociatedDataAuthenticated) {
   std::string why;
   if (SkipAead(&why)) GTEST_SKIP() << why;
   Sealed s = MustSeal("orders-1|7|OrderPlaced", "payload");
@@ -270,7 +276,8 @@ TEST_P(CipherConformance, OtherAssociatedDataFailsWithIntegrityError) {
                        "opening with associated data where none was sealed");
 }
 
-TEST_P(CipherConformance, UnknownKeyIdIsNotFound) {
+CAIRN_TEST_P(CipherConformance, UnknownKeyIdIsNotFound,
+             kRuleKeyIdsNameTheirKeys) {
   Sealed s = MustSeal("ad", "payload");
   std::string opened, message;
   uint32_t unknown = s.key_id ^ 0x7FFF0000u;
@@ -282,7 +289,8 @@ TEST_P(CipherConformance, UnknownKeyIdIsNotFound) {
       << "the message should name the unknown key id: " << message;
 }
 
-TEST_P(CipherConformance, OlderKeysStillOpenAfterRotation) {
+CAIRN_TEST_P(CipherConformance, OlderKeysStillOpenAfterRotation,
+             kRuleKeyIdsNameTheirKeys) {
   if (!GetParam().Has(CAIRN_CAP_KEY_ROTATION)) {
     GTEST_SKIP() << NoteSkip("CAIRN_CAP_KEY_ROTATION", "key rotation");
   }
@@ -303,7 +311,8 @@ TEST_P(CipherConformance, OlderKeysStillOpenAfterRotation) {
   EXPECT_EQ(opened, "sealed after rotation");
 }
 
-TEST_P(CipherConformance, AnotherKeyFailsWithIntegrityError) {
+CAIRN_TEST_P(CipherConformance, AnotherKeyFailsWithIntegrityError,
+             kRuleKeyIdsNameTheirKeys) {
   if (!GetParam().Has(CAIRN_CAP_KEY_ROTATION)) {
     GTEST_SKIP() << NoteSkip("CAIRN_CAP_KEY_ROTATION",
                              "wrong key (needs a second key from rotate)");
@@ -319,7 +328,8 @@ TEST_P(CipherConformance, AnotherKeyFailsWithIntegrityError) {
                        "opening bytes sealed under the old key with the new");
 }
 
-TEST_P(CipherConformance, OneInstanceServesManyThreads) {
+CAIRN_TEST_P(CipherConformance, OneInstanceServesManyThreads,
+             kRuleManyThreads) {
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -355,7 +365,8 @@ TEST_P(CipherConformance, OneInstanceServesManyThreads) {
 // active keeps opening. Openers read a corpus sealed up front and what the
 // sealers sealed meanwhile; under ThreadSanitizer (scripts/test.d) this also
 // catches a race that does not change the bytes.
-TEST_P(CipherConformance, OpenRunsConcurrentlyWithSealAndRotate) {
+CAIRN_TEST_P(CipherConformance, OpenRunsConcurrentlyWithSealAndRotate,
+             kRuleManyThreads) {
   constexpr int kCorpus = 16;
   constexpr int kIterations = 150;
   constexpr int kRotations = 6;

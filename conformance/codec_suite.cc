@@ -83,9 +83,11 @@ class CodecConformance : public ::testing::TestWithParam<Target> {
   ErrorBuffer error_;
 };
 
-TEST_P(CodecConformance, RoundTripsEmptyInput) { ExpectRoundTrip("", "empty"); }
+CAIRN_TEST_P(CodecConformance, RoundTripsEmptyInput, kRuleCodecRoundTrip) {
+  ExpectRoundTrip("", "empty");
+}
 
-TEST_P(CodecConformance, RoundTripsSmallInputs) {
+CAIRN_TEST_P(CodecConformance, RoundTripsSmallInputs, kRuleCodecRoundTrip) {
   for (size_t n = 1; n <= 64; ++n) {
     ExpectRoundTrip(RandomBytes(n, static_cast<uint32_t>(n)),
                     std::to_string(n) + " random bytes");
@@ -95,12 +97,13 @@ TEST_P(CodecConformance, RoundTripsSmallInputs) {
   ExpectRoundTrip(std::string(300, 'x'), "a run of 300");
 }
 
-TEST_P(CodecConformance, RoundTripsLargeCompressibleInput) {
+CAIRN_TEST_P(CodecConformance, RoundTripsLargeCompressibleInput,
+             kRuleCodecRoundTrip) {
   ExpectRoundTrip(Compressible(8u << 20), "8 MiB of repeated JSON");
   ExpectRoundTrip(std::string(4u << 20, '\0'), "4 MiB of zeros");
 }
 
-TEST_P(CodecConformance, RoundTripsRandomInputs) {
+CAIRN_TEST_P(CodecConformance, RoundTripsRandomInputs, kRuleCodecRoundTrip) {
   std::mt19937 rng(20261125);
   for (int i = 0; i < 200; ++i) {
     size_t n = rng() % 5000;
@@ -113,12 +116,14 @@ TEST_P(CodecConformance, RoundTripsRandomInputs) {
   }
 }
 
-TEST_P(CodecConformance, RoundTripsIncompressibleInput) {
+CAIRN_TEST_P(CodecConformance, RoundTripsIncompressibleInput,
+             kRuleCodecRoundTrip) {
   std::string input = RandomBytes(1u << 20, 7);
   ExpectRoundTrip(input, "1 MiB of random bytes");
 }
 
-TEST_P(CodecConformance, AppendsAfterWhatTheBufferHolds) {
+CAIRN_TEST_P(CodecConformance, AppendsAfterWhatTheBufferHolds,
+             kRuleOutputThroughReserve) {
   const std::string prefix = "PREFIX";
   const std::string input = Compressible(10000);
   OutputBuffer encoded(prefix);
@@ -137,7 +142,8 @@ TEST_P(CodecConformance, AppendsAfterWhatTheBufferHolds) {
       << "decode must append, not overwrite";
 }
 
-TEST_P(CodecConformance, WorksWithABufferThatGrowsOnlyAsAsked) {
+CAIRN_TEST_P(CodecConformance, WorksWithABufferThatGrowsOnlyAsAsked,
+             kRuleOutputThroughReserve) {
   const std::string input = RandomBytes(100000, 11) + Compressible(100000);
   OutputBuffer encoded("", /*exact_growth=*/true);
   ASSERT_EQ(api_->encode(codec_, Bytes(input), encoded.get(), error_.get()),
@@ -151,7 +157,8 @@ TEST_P(CodecConformance, WorksWithABufferThatGrowsOnlyAsAsked) {
   EXPECT_TRUE(decoded.contents() == input);
 }
 
-TEST_P(CodecConformance, BufferThatCannotGrowIsAnErrorNotACrash) {
+CAIRN_TEST_P(CodecConformance, BufferThatCannotGrowIsAnErrorNotACrash,
+             kRuleOutputThroughReserve) {
   OutputBuffer refused("", false, /*refuse_growth=*/true);
   cairn_status st = api_->encode(codec_, Bytes(RandomBytes(4096, 5)),
                                  refused.get(), error_.get());
@@ -160,7 +167,8 @@ TEST_P(CodecConformance, BufferThatCannotGrowIsAnErrorNotACrash) {
   EXPECT_STRNE(error_.message, "") << "and say why";
 }
 
-TEST_P(CodecConformance, CorruptedInputFailsWithCorruptionNeverACrash) {
+CAIRN_TEST_P(CodecConformance, CorruptedInputFailsWithCorruptionNeverACrash,
+             kRuleCorruptionIsCorruption) {
   const bool transparent = Transparent();
   const std::string original = Compressible(30000) + RandomBytes(30000, 9);
   const std::string encoded = Encode(original);
@@ -238,7 +246,8 @@ std::vector<size_t> SweepPositions(size_t size) {
 
 // Every changed byte of an encoding fails with CAIRN_E_CORRUPTION, or, in a
 // bit the format ignores, decodes to the very same bytes; never to others.
-TEST_P(CodecConformance, EveryChangedByteFailsWithCorruption) {
+CAIRN_TEST_P(CodecConformance, EveryChangedByteFailsWithCorruption,
+             kRuleChangedByteFails) {
   if (Transparent()) {
     GTEST_SKIP() << NoteSkip("a codec that transforms its input",
                              "changed-byte and trailing-byte checks");
@@ -283,7 +292,8 @@ TEST_P(CodecConformance, EveryChangedByteFailsWithCorruption) {
   }
 }
 
-TEST_P(CodecConformance, TrailingBytesAfterAnEncodingAreRefused) {
+CAIRN_TEST_P(CodecConformance, TrailingBytesAfterAnEncodingAreRefused,
+             kRuleTrailingBytesRefused) {
   if (Transparent()) {
     GTEST_SKIP() << NoteSkip("a codec that transforms its input",
                              "changed-byte and trailing-byte checks");
@@ -313,7 +323,8 @@ TEST_P(CodecConformance, TrailingBytesAfterAnEncodingAreRefused) {
 // but every byte of its spare capacity (a decoder must not write output
 // before its integrity check passed). Checked on every way to spoil an
 // encoding, into a buffer with spare room and into one that must grow.
-TEST_P(CodecConformance, AFailedDecodeLeavesTheOutputBufferUntouched) {
+CAIRN_TEST_P(CodecConformance, AFailedDecodeLeavesTheOutputBufferUntouched,
+             kRuleFailureWritesNothing) {
   const std::string prefix = "PREFIX";
   std::vector<std::pair<std::string, std::string>> spoiled;
   for (const std::string& input : SweepInputs()) {
@@ -364,7 +375,8 @@ TEST_P(CodecConformance, AFailedDecodeLeavesTheOutputBufferUntouched) {
 // Encode and decode write only into space they reserved: the buffer grows
 // by exactly what reserve() asks, with an inaccessible page after it. Run in
 // a child process, so a write past it fails this rule, not the runner.
-TEST_P(CodecConformance, WritesStayWithinTheReservedSpace) {
+CAIRN_TEST_P(CodecConformance, WritesStayWithinTheReservedSpace,
+             kRuleWritesWithinReserved) {
   std::vector<std::string> inputs = SweepInputs();
   inputs.push_back(RandomBytes(70000, 23));
   inputs.push_back(std::string(100000, 'z'));
@@ -400,7 +412,7 @@ TEST_P(CodecConformance, WritesStayWithinTheReservedSpace) {
   EXPECT_EQ(child.failure, "") << "with a buffer grown only as asked";
 }
 
-TEST_P(CodecConformance, OneInstanceServesManyThreads) {
+CAIRN_TEST_P(CodecConformance, OneInstanceServesManyThreads, kRuleManyThreads) {
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -434,7 +446,8 @@ TEST_P(CodecConformance, OneInstanceServesManyThreads) {
 // other threads. Decoders open a corpus encoded up front while encoders
 // encode new inputs; under ThreadSanitizer (scripts/test.d) this also
 // catches a race that does not change the bytes.
-TEST_P(CodecConformance, DecodeRunsConcurrentlyWithEncode) {
+CAIRN_TEST_P(CodecConformance, DecodeRunsConcurrentlyWithEncode,
+             kRuleManyThreads) {
   constexpr int kCorpus = 16;
   constexpr int kIterations = 120;
   std::vector<std::string> inputs, encoded;

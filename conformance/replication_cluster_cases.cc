@@ -427,7 +427,8 @@ class ReplicationCluster : public ::testing::TestWithParam<Target> {
 };
 
 // The primary's log reaches every replica after replicate().
-TEST_P(ReplicationCluster, ReplicasHoldWhatThePrimaryAcknowledged) {
+CAIRN_TEST_P(ReplicationCluster, ReplicasHoldWhatThePrimaryAcknowledged,
+             kRuleAckedIsDurable) {
   AppendOutcome out;
   ASSERT_NO_FATAL_FAILURE(WriteAcknowledged(0, "cluster", 5, &out));
   ClusterNode primary = N(0);
@@ -460,7 +461,8 @@ TEST_P(ReplicationCluster, ReplicasHoldWhatThePrimaryAcknowledged) {
 // the primary right then loses none, and the promoted node has them. (The
 // ABI does not say which rule a plugin is configured with; the suite checks
 // the weakest rule that survives losing one node of three.)
-TEST_P(ReplicationCluster, AcknowledgedRecordsOutliveThePrimary) {
+CAIRN_TEST_P(ReplicationCluster, AcknowledgedRecordsOutliveThePrimary,
+             kRuleAckedIsDurable) {
   AppendOutcome out;
   ASSERT_NO_FATAL_FAILURE(WriteAcknowledged(0, "acked", 5, &out));
   ASSERT_TRUE(cluster_->Kill(0).ok());
@@ -482,7 +484,9 @@ TEST_P(ReplicationCluster, AcknowledgedRecordsOutliveThePrimary) {
 
 // promote refuses a node that lacks acknowledged records a running peer
 // holds (cairn/plugin.h, promote): promoting it would drop them.
-TEST_P(ReplicationCluster, PromoteRefusesANodeThatLacksAcknowledgedRecords) {
+CAIRN_TEST_P(ReplicationCluster,
+             PromoteRefusesANodeThatLacksAcknowledgedRecords,
+             kRuleAckedIsDurable) {
   ASSERT_TRUE(cluster_->Kill(1).ok());
   AppendOutcome out = Write(0, "acked", 3);
   ASSERT_EQ(out.code, CAIRN_OK) << out.message;
@@ -505,7 +509,8 @@ TEST_P(ReplicationCluster, PromoteRefusesANodeThatLacksAcknowledgedRecords) {
 // A primary restarted with the epoch it led before a failover cannot write
 // to the group: the nodes that saw the newer epoch take nothing from it, so
 // its replicate is never acknowledged.
-TEST_P(ReplicationCluster, AStalePrimaryCannotWriteToTheNewGroup) {
+CAIRN_TEST_P(ReplicationCluster, AStalePrimaryCannotWriteToTheNewGroup,
+             kRuleOlderEpochRefused) {
   AppendOutcome before;
   ASSERT_NO_FATAL_FAILURE(WriteAcknowledged(0, "before", 2, &before));
   WaitForReplicas(before);
@@ -544,7 +549,8 @@ TEST_P(ReplicationCluster, AStalePrimaryCannotWriteToTheNewGroup) {
 // After another node is promoted, the old primary knows it: role() is
 // replica, leader() names the new primary and its epoch, and replicate
 // answers NOT_LEADER.
-TEST_P(ReplicationCluster, ADeposedPrimaryAnswersNotLeader) {
+CAIRN_TEST_P(ReplicationCluster, ADeposedPrimaryAnswersNotLeader,
+             kRuleDeposedNotLeader) {
   AppendOutcome before;
   ASSERT_NO_FATAL_FAILURE(WriteAcknowledged(0, "before", 2, &before));
   WaitForReplicas(before);
@@ -577,7 +583,8 @@ TEST_P(ReplicationCluster, ADeposedPrimaryAnswersNotLeader) {
 // A primary that stopped with records no replica acknowledged (its
 // uncommitted tail) drops them when it rejoins as a replica of the new
 // primary: its log becomes the new primary's.
-TEST_P(ReplicationCluster, ADeposedPrimarysTailIsDroppedWhenItRejoins) {
+CAIRN_TEST_P(ReplicationCluster, ADeposedPrimarysTailIsDroppedWhenItRejoins,
+             kRuleDeposedNotLeader) {
   AppendOutcome before;
   ASSERT_NO_FATAL_FAILURE(WriteAcknowledged(0, "before", 2, &before));
   WaitForReplicas(before);

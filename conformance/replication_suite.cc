@@ -61,7 +61,7 @@ class ReplicationConformance : public ::testing::TestWithParam<Target> {
   ErrorBuffer error_;
 };
 
-TEST_P(ReplicationConformance, ReportsAKnownRole) {
+CAIRN_TEST_P(ReplicationConformance, ReportsAKnownRole, kRuleKnownRole) {
   uint32_t role = api_->role(replication_);
   EXPECT_TRUE(role == CAIRN_ROLE_PRIMARY || role == CAIRN_ROLE_REPLICA ||
               role == CAIRN_ROLE_STANDALONE)
@@ -69,7 +69,8 @@ TEST_P(ReplicationConformance, ReportsAKnownRole) {
       << ", which is not primary (1), replica (2) or standalone (3)";
 }
 
-TEST_P(ReplicationConformance, AcknowledgesCommittedPositions) {
+CAIRN_TEST_P(ReplicationConformance, AcknowledgesCommittedPositions,
+             kRuleReplicateRanges) {
   if (api_->role(replication_) == CAIRN_ROLE_REPLICA) {
     GTEST_SKIP() << "the node opened as a replica; it acknowledges nothing";
   }
@@ -89,7 +90,8 @@ TEST_P(ReplicationConformance, AcknowledgesCommittedPositions) {
   EXPECT_EQ(st, CAIRN_OK) << Describe(st, error_.message);
 }
 
-TEST_P(ReplicationConformance, RejectsAnInvertedRange) {
+CAIRN_TEST_P(ReplicationConformance, RejectsAnInvertedRange,
+             kRuleReplicateRanges) {
   AppendOutcome out = AppendTo(storage_api_, storage_, "r", Any(), Events(3));
   ASSERT_EQ(out.code, CAIRN_OK) << out.message;
   cairn_status st = api_->replicate(replication_, 3, 1, error_.get());
@@ -100,7 +102,7 @@ TEST_P(ReplicationConformance, RejectsAnInvertedRange) {
 
 // leader() answers the same role as role(), and a standalone node leads
 // itself (cairn_leader_info in plugin.h).
-TEST_P(ReplicationConformance, LeaderAgreesWithRole) {
+CAIRN_TEST_P(ReplicationConformance, LeaderAgreesWithRole, kRuleKnownRole) {
   cairn_leader_info info{};
   info.size = sizeof(info);
   cairn_status st = api_->leader(replication_, &info, error_.get());
@@ -128,7 +130,7 @@ TEST_P(ReplicationConformance, LeaderAgreesWithRole) {
 }
 
 // A replica refuses to acknowledge: replicate answers NOT_LEADER at once.
-TEST_P(ReplicationConformance, AReplicaAnswersNotLeader) {
+CAIRN_TEST_P(ReplicationConformance, AReplicaAnswersNotLeader, kRuleKnownRole) {
   if (api_->role(replication_) != CAIRN_ROLE_REPLICA) {
     GTEST_SKIP() << "the node opened as " << api_->role(replication_)
                  << ", not a replica";
@@ -138,7 +140,8 @@ TEST_P(ReplicationConformance, AReplicaAnswersNotLeader) {
 }
 
 // A single-node plugin has nothing to promote and says so.
-TEST_P(ReplicationConformance, ASingleNodeRefusesPromoteSayingSo) {
+CAIRN_TEST_P(ReplicationConformance, ASingleNodeRefusesPromoteSayingSo,
+             kRuleSingleNodePromote) {
   if (GetParam().Has(CAIRN_CAP_MULTI_NODE)) {
     GTEST_SKIP() << "multi-node: promote is checked by the cluster cases";
   }
@@ -149,7 +152,7 @@ TEST_P(ReplicationConformance, ASingleNodeRefusesPromoteSayingSo) {
       << "every pause_writes must be matched by one resume_writes";
 }
 
-TEST_P(ReplicationConformance, StatsSucceed) {
+CAIRN_TEST_P(ReplicationConformance, StatsSucceed, kRuleReplicationStats) {
   if (api_->stats == nullptr) GTEST_SKIP() << "the plugin has no stats";
   int count = 0;
   cairn_stat_fn collect = [](void* c, const char*, double) {

@@ -105,12 +105,10 @@ class RulePrinter : public ::testing::TestEventListener {
       return;
     }
     if (!result.failed()) return;
-    // The test's name without a parameterized prefix or value suffix.
-    std::string name = test == nullptr ? "" : test->name();
-    if (size_t slash = name.find('/'); slash != std::string::npos) {
-      name.resize(slash);
-    }
-    const std::string rule = RuleOf(message, name);
+    const std::string rule =
+        test == nullptr
+            ? RuleOf(message, "", "")
+            : RuleOf(message, test->test_suite_name(), test->name());
     if (test != nullptr) {
       std::vector<std::string>& seen = (*rules_)[FullName(*test)];
       if (std::find(seen.begin(), seen.end(), rule) == seen.end()) {
@@ -312,6 +310,25 @@ int Main(int argc, char** argv) {
   int gtest_argc = static_cast<int>(gtest_args.size());
   gtest_args.push_back(nullptr);
   ::testing::InitGoogleTest(&gtest_argc, gtest_args.data());
+  // Every test checks a rule of its own (CAIRN_TEST_P), so that no failure
+  // prints without one: a suite in which a test has none is not run.
+  std::vector<std::string> unruled;
+  const ::testing::UnitTest& unit = *::testing::UnitTest::GetInstance();
+  for (int i = 0; i < unit.total_test_suite_count(); ++i) {
+    const ::testing::TestSuite* suite = unit.GetTestSuite(i);
+    for (int j = 0; j < suite->total_test_count(); ++j) {
+      const ::testing::TestInfo* test = suite->GetTestInfo(j);
+      if (TestRule(test->test_suite_name(), test->name()) == nullptr) {
+        unruled.push_back(FullName(*test));
+      }
+    }
+  }
+  if (!unruled.empty()) {
+    std::cerr << "cairn-conformance: the suite gives these tests no rule "
+                 "(declare them with CAIRN_TEST_P):\n";
+    for (const std::string& name : unruled) std::cerr << "  " << name << "\n";
+    return 2;
+  }
   static RulesByTest rules;
   ::testing::TestEventListeners& listeners =
       ::testing::UnitTest::GetInstance()->listeners();

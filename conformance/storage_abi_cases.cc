@@ -26,7 +26,8 @@ cairn_append_request AnyAppend(const std::string& stream,
 
 // A result as a host of an older minor allocates it: only the revisions,
 // followed by bytes that are not the plugin's to write.
-TEST_P(StorageConformance, AppendWritesItsResultOnlyWithinTheDeclaredSize) {
+CAIRN_TEST_P(StorageConformance, AppendWritesItsResultOnlyWithinTheDeclaredSize,
+             kRuleResultsWithinDeclaredSize) {
   constexpr size_t kDeclared = offsetof(cairn_append_result, first_position);
   alignas(cairn_append_result) uint8_t raw[sizeof(cairn_append_result) + 64];
   std::memset(raw, kCanary, sizeof(raw));
@@ -129,8 +130,9 @@ std::string WhatWasStored(const std::vector<ReadEvent>& got,
          "from events[0])";
 }
 
-TEST_P(StorageConformance,
-       AppendReadsEventsThroughThePointerArrayWhateverTheirSize) {
+CAIRN_TEST_P(StorageConformance,
+             AppendReadsEventsThroughThePointerArrayWhateverTheirSize,
+             kRuleEventsByPointer) {
   std::vector<ReadEvent> batch(3);
   std::vector<std::string> want;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -158,8 +160,9 @@ TEST_P(StorageConformance,
 // Log records as a host of a newer minor passes them to apply_log: each
 // larger than this header's cairn_log_record (16 bytes of later fields), a
 // decoy record after each, and each event a SpacedEvents one.
-TEST_P(StorageConformance,
-       ApplyLogReadsRecordsAndEventsThroughTheirPointersWhateverTheirSize) {
+CAIRN_TEST_P(StorageConformance,
+             ApplyLogReadsRecordsAndEventsThroughTheirPointersWhateverTheirSize,
+             kRuleEventsByPointer) {
   if (!target().Has(CAIRN_CAP_APPLY)) {
     GTEST_SKIP() << NoteSkip("CAIRN_CAP_APPLY",
                              "apply_log with records larger than the plugin's");

@@ -30,7 +30,8 @@ std::vector<uint64_t> Positions(const std::vector<ReadEvent>& events) {
 
 // ---- Revisions, expected revision, positions -----------------------------
 
-TEST_P(StorageConformance, RevisionsStartAtOneAndAreContiguous) {
+CAIRN_TEST_P(StorageConformance, RevisionsStartAtOneAndAreContiguous,
+             kRuleContiguousRevisions) {
   cairn_append_result r = MustAppend("rev", NoStream(), Events(1, "a"));
   EXPECT_EQ(r.first_revision, 1u) << kRuleContiguousRevisions
                                   << ": a new stream starts at revision 1";
@@ -54,7 +55,8 @@ TEST_P(StorageConformance, RevisionsStartAtOneAndAreContiguous) {
   });
 }
 
-TEST_P(StorageConformance, ExpectedRevisionAcceptsMatchingHeads) {
+CAIRN_TEST_P(StorageConformance, ExpectedRevisionAcceptsMatchingHeads,
+             kRuleExpectedRevisionChecked) {
   EXPECT_EQ(Append("exp-none", NoStream(), Events(1)).code, CAIRN_OK)
       << "no-stream on a stream that has no event must succeed";
   EXPECT_EQ(Append("exp-zero", Exact(0), Events(1)).code, CAIRN_OK)
@@ -64,7 +66,9 @@ TEST_P(StorageConformance, ExpectedRevisionAcceptsMatchingHeads) {
   EXPECT_EQ(HeadRevision("exp-zero"), 4u);
 }
 
-TEST_P(StorageConformance, ConflictReturnsWrongExpectedRevisionAndWritesNothing) {
+CAIRN_TEST_P(StorageConformance,
+             ConflictReturnsWrongExpectedRevisionAndWritesNothing,
+             kRuleExpectedRevisionChecked) {
   MustAppend("conflict", Any(), Events(2));
   uint64_t position = HeadPosition();
   struct Case {
@@ -93,7 +97,8 @@ TEST_P(StorageConformance, ConflictReturnsWrongExpectedRevisionAndWritesNothing)
   });
 }
 
-TEST_P(StorageConformance, EmptyBatchChecksExpectedRevisionOnly) {
+CAIRN_TEST_P(StorageConformance, EmptyBatchChecksExpectedRevisionOnly,
+             kRuleExpectedRevisionChecked) {
   MustAppend("empty-batch", Any(), Events(1));
   AppendOutcome out = Append("empty-batch", Exact(5), {});
   EXPECT_EQ(out.code, CAIRN_E_WRONG_EXPECTED_REVISION)
@@ -125,7 +130,8 @@ TEST_P(StorageConformance, EmptyBatchChecksExpectedRevisionOnly) {
   EXPECT_EQ(HeadPosition(), 1u) << "an empty batch moved the head position";
 }
 
-TEST_P(StorageConformance, PositionsAreGapFreeAndInCommitOrder) {
+CAIRN_TEST_P(StorageConformance, PositionsAreGapFreeAndInCommitOrder,
+             kRuleGapFreePositions) {
   struct Step {
     const char* stream;
     size_t count;
@@ -157,7 +163,8 @@ TEST_P(StorageConformance, PositionsAreGapFreeAndInCommitOrder) {
 
 // ---- Reads ---------------------------------------------------------------
 
-TEST_P(StorageConformance, ReadStreamHasInclusiveBoundsAndMax) {
+CAIRN_TEST_P(StorageConformance, ReadStreamHasInclusiveBoundsAndMax,
+             kRuleReadBounds) {
   MustAppend("bounds", Any(), Events(5));
   MustAppend("bounds-other", Any(), Events(2));
   CheckAndReopen([&] {
@@ -181,7 +188,8 @@ TEST_P(StorageConformance, ReadStreamHasInclusiveBoundsAndMax) {
   });
 }
 
-TEST_P(StorageConformance, ReadAllAfterPositionIsExclusive) {
+CAIRN_TEST_P(StorageConformance, ReadAllAfterPositionIsExclusive,
+             kRuleReadBounds) {
   MustAppend("all-a", Any(), Events(3));
   MustAppend("all-b", Any(), Events(2));
   CheckAndReopen([&] {
@@ -196,7 +204,8 @@ TEST_P(StorageConformance, ReadAllAfterPositionIsExclusive) {
   });
 }
 
-TEST_P(StorageConformance, ReadTagAfterPositionIsExclusive) {
+CAIRN_TEST_P(StorageConformance, ReadTagAfterPositionIsExclusive,
+             kRuleReadBounds) {
   SKIP_UNLESS(CAIRN_CAP_TAGS, "read by tag");
   std::vector<EventSpec> batch = Events(3, "t");
   batch[0].tags = {"order"};
@@ -226,7 +235,7 @@ TEST_P(StorageConformance, ReadTagAfterPositionIsExclusive) {
   });
 }
 
-TEST_P(StorageConformance, CurrentReadsEndAtTheHead) {
+CAIRN_TEST_P(StorageConformance, CurrentReadsEndAtTheHead, kRuleReadBounds) {
   MustAppend("current-a", Any(), Events(4));
   MustAppend("current-b", Any(), Events(3));
   uint64_t head = HeadPosition();
@@ -237,7 +246,8 @@ TEST_P(StorageConformance, CurrentReadsEndAtTheHead) {
   EXPECT_EQ(ReadStream("current-a").back().revision, HeadRevision("current-a"));
 }
 
-TEST_P(StorageConformance, ReaderStopsWhenCallbackAsks) {
+CAIRN_TEST_P(StorageConformance, ReaderStopsWhenCallbackAsks,
+             kRuleReadStopsWhenAsked) {
   MustAppend("stop", Any(), Events(5));
   int calls = 0;
   cairn_event_fn stop_after_two = [](void* c, const cairn_event*) {
@@ -259,7 +269,8 @@ TEST_P(StorageConformance, ReaderStopsWhenCallbackAsks) {
 
 // ---- Delete --------------------------------------------------------------
 
-TEST_P(StorageConformance, DeleteToHidesEventsButNeverLowersTheHead) {
+CAIRN_TEST_P(StorageConformance, DeleteToHidesEventsButNeverLowersTheHead,
+             kRuleDeleteToKeepsHead) {
   SKIP_UNLESS(CAIRN_CAP_DELETE, "delete_to");
   MustAppend("del", Any(), Events(5));
   MustAppend("del-keep", Any(), Events(2));
@@ -281,7 +292,8 @@ TEST_P(StorageConformance, DeleteToHidesEventsButNeverLowersTheHead) {
       << "a lower delete_to must not bring events back";
 }
 
-TEST_P(StorageConformance, DeleteToMaximumHidesAllAndKeepsTheHead) {
+CAIRN_TEST_P(StorageConformance, DeleteToMaximumHidesAllAndKeepsTheHead,
+             kRuleDeleteToKeepsHead) {
   SKIP_UNLESS(CAIRN_CAP_DELETE, "delete_to");
   MustAppend("del-max", Any(), Events(3));
   DeleteTo("del-max", CAIRN_MAX_REVISION);
@@ -298,7 +310,8 @@ TEST_P(StorageConformance, DeleteToMaximumHidesAllAndKeepsTheHead) {
       << "a deleted stream still has a head: no-stream must conflict";
 }
 
-TEST_P(StorageConformance, DeleteToPastTheHeadDeletesToTheHead) {
+CAIRN_TEST_P(StorageConformance, DeleteToPastTheHeadDeletesToTheHead,
+             kRuleDeleteToClampsToHead) {
   SKIP_UNLESS(CAIRN_CAP_DELETE, "delete_to");
   MustAppend("del-past", Any(), Events(3, "old"));
   DeleteTo("del-past", 5);
@@ -318,7 +331,8 @@ TEST_P(StorageConformance, DeleteToPastTheHeadDeletesToTheHead) {
   });
 }
 
-TEST_P(StorageConformance, ReadTagSkipsDeletedEvents) {
+CAIRN_TEST_P(StorageConformance, ReadTagSkipsDeletedEvents,
+             kRuleReadTagSkipsDeleted) {
   SKIP_UNLESS(CAIRN_CAP_TAGS, "read_tag");
   SKIP_UNLESS(CAIRN_CAP_DELETE, "delete_to");
   std::vector<EventSpec> batch = Events(4, "tagged");
@@ -338,7 +352,8 @@ TEST_P(StorageConformance, ReadTagSkipsDeletedEvents) {
       << kRuleReadTagSkipsDeleted << ": all of 'tag-del-a' is deleted";
 }
 
-TEST_P(StorageConformance, DeleteToUnknownStreamIsOk) {
+CAIRN_TEST_P(StorageConformance, DeleteToUnknownStreamIsOk,
+             kRuleDeleteToKeepsHead) {
   SKIP_UNLESS(CAIRN_CAP_DELETE, "delete_to");
   DeleteTo("del-nobody", 10);
   EXPECT_EQ(HeadRevision("del-nobody"), 0u);
@@ -347,7 +362,8 @@ TEST_P(StorageConformance, DeleteToUnknownStreamIsOk) {
 
 // ---- Snapshots -----------------------------------------------------------
 
-TEST_P(StorageConformance, SnapshotLoadPicksNewestMatchingCriteria) {
+CAIRN_TEST_P(StorageConformance, SnapshotLoadPicksNewestMatchingCriteria,
+             kRuleSnapshotCriteria) {
   SKIP_UNLESS(CAIRN_CAP_SNAPSHOTS, "snapshots");
   SaveSnapshot("snap", 5, 1000, "five");
   SaveSnapshot("snap", 10, 2000, "ten");
@@ -391,7 +407,8 @@ TEST_P(StorageConformance, SnapshotLoadPicksNewestMatchingCriteria) {
   });
 }
 
-TEST_P(StorageConformance, SnapshotDeleteOneAndByCriteria) {
+CAIRN_TEST_P(StorageConformance, SnapshotDeleteOneAndByCriteria,
+             kRuleSnapshotCriteria) {
   SKIP_UNLESS(CAIRN_CAP_SNAPSHOTS, "snapshots");
   SaveSnapshot("snapdel", 1, 100, "one");
   SaveSnapshot("snapdel", 2, 200, "two");
@@ -422,7 +439,8 @@ TEST_P(StorageConformance, SnapshotDeleteOneAndByCriteria) {
 
 // ---- Streams directory ---------------------------------------------------
 
-TEST_P(StorageConformance, ListStreamsInOrderOfFirstAppend) {
+CAIRN_TEST_P(StorageConformance, ListStreamsInOrderOfFirstAppend,
+             kRuleListStreamsOrder) {
   MustAppend("list-b", Any(), Events(1));
   MustAppend("list-a", Any(), Events(2));
   MustAppend("list-b", Any(), Events(2));
@@ -451,7 +469,8 @@ TEST_P(StorageConformance, ListStreamsInOrderOfFirstAppend) {
 
 // ---- Payloads and names --------------------------------------------------
 
-TEST_P(StorageConformance, EveryEventFieldRoundTrips) {
+CAIRN_TEST_P(StorageConformance, EveryEventFieldRoundTrips,
+             kRuleEventsAsWritten) {
   EventSpec e;
   e.type = "OrderPlaced";
   e.timestamp_us = 1732550400123456;
@@ -474,7 +493,7 @@ TEST_P(StorageConformance, EveryEventFieldRoundTrips) {
   });
 }
 
-TEST_P(StorageConformance, EmptyPayloadsRoundTrip) {
+CAIRN_TEST_P(StorageConformance, EmptyPayloadsRoundTrip, kRuleEventsAsWritten) {
   EventSpec empty;
   empty.type = "";
   MustAppend("empty", Any(), {empty, empty});
@@ -494,7 +513,8 @@ TEST_P(StorageConformance, EmptyPayloadsRoundTrip) {
   });
 }
 
-TEST_P(StorageConformance, SixteenMebibyteEventRoundTrips) {
+CAIRN_TEST_P(StorageConformance, SixteenMebibyteEventRoundTrips,
+             kRuleEventsAsWritten) {
   EventSpec big;
   big.data.resize(16u << 20);
   uint64_t x = 0x9E3779B97F4A7C15ull;  // xorshift: not compressible
@@ -517,7 +537,8 @@ TEST_P(StorageConformance, SixteenMebibyteEventRoundTrips) {
   });
 }
 
-TEST_P(StorageConformance, Utf8StreamNamesRoundTrip) {
+CAIRN_TEST_P(StorageConformance, Utf8StreamNamesRoundTrip,
+             kRuleEventsAsWritten) {
   std::string euros;
   for (int i = 0; i < 85; ++i) euros += "\xE2\x82\xAC";  // 85 x 3 = 255 bytes
   std::vector<std::string> names = {"заказ-42", "注文/東京",
@@ -536,7 +557,8 @@ TEST_P(StorageConformance, Utf8StreamNamesRoundTrip) {
   });
 }
 
-TEST_P(StorageConformance, RejectsInvalidStreamNamesWithClearErrors) {
+CAIRN_TEST_P(StorageConformance, RejectsInvalidStreamNamesWithClearErrors,
+             kRuleInvalidNamesRefused) {
   std::string euros_256 = std::string(85 * 3, 'x') + "y";  // 256 bytes
   struct Bad {
     std::string name;
@@ -579,7 +601,8 @@ TEST_P(StorageConformance, RejectsInvalidStreamNamesWithClearErrors) {
   EXPECT_TRUE(ListStreams().empty()) << "a rejected append created a stream";
 }
 
-TEST_P(StorageConformance, RejectsInvalidTagsWithClearErrors) {
+CAIRN_TEST_P(StorageConformance, RejectsInvalidTagsWithClearErrors,
+             kRuleInvalidNamesRefused) {
   struct Bad {
     std::string tag;
     const char* why;
@@ -598,7 +621,8 @@ TEST_P(StorageConformance, RejectsInvalidTagsWithClearErrors) {
   EXPECT_EQ(HeadPosition(), 0u) << "a rejected append wrote something";
 }
 
-TEST_P(StorageConformance, RejectedBatchWritesNothing) {
+CAIRN_TEST_P(StorageConformance, RejectedBatchWritesNothing,
+             kRuleAtomicBatches) {
   MustAppend("atomic-reject", Any(), Events(1));
   std::vector<EventSpec> batch = Events(3, "bad");
   batch[2].tags = {""};  // the last event is malformed
@@ -616,7 +640,8 @@ TEST_P(StorageConformance, RejectedBatchWritesNothing) {
 // ---- Housekeeping (the replica side: storage_log_cases.cc)
 // ------------------------------------------
 
-TEST_P(StorageConformance, FlushStatsAndVerifySucceedOnAHealthyStore) {
+CAIRN_TEST_P(StorageConformance, FlushStatsAndVerifySucceedOnAHealthyStore,
+             kRuleHousekeepingSucceeds) {
   MustAppend("house", Any(), Events(3));
   cairn_status st = api_->flush(store_, error_.get());
   EXPECT_EQ(st, CAIRN_OK) << Describe(st, error_.message);
@@ -645,7 +670,8 @@ TEST_P(StorageConformance, FlushStatsAndVerifySucceedOnAHealthyStore) {
 
 // ---- Persistence ---------------------------------------------------------
 
-TEST_P(StorageConformance, EverythingSurvivesCloseAndReopen) {
+CAIRN_TEST_P(StorageConformance, EverythingSurvivesCloseAndReopen,
+             kRuleSurvivesReopen) {
   SKIP_UNLESS(CAIRN_CAP_PERSISTENT, "close and reopen");
   std::vector<EventSpec> batch = Events(4, "persist");
   if (target().Has(CAIRN_CAP_TAGS)) batch[1].tags = {"kept"};
@@ -688,7 +714,8 @@ TEST_P(StorageConformance, EverythingSurvivesCloseAndReopen) {
   EXPECT_EQ(r.first_position, head + 1) << kRuleGapFreePositions;
 }
 
-TEST_P(StorageConformance, ASecondOpenFromAnotherProcessIsRefused) {
+CAIRN_TEST_P(StorageConformance, ASecondOpenFromAnotherProcessIsRefused,
+             kRuleOneOpenerPerStore) {
   SKIP_UNLESS(CAIRN_CAP_PERSISTENT, "a second open from another process");
   MustAppend("locked", NoStream(), Events(2, "locked"));
   ASSERT_EQ(api_->flush(store_, error_.get()), CAIRN_OK) << error_.message;
@@ -719,7 +746,8 @@ TEST_P(StorageConformance, ASecondOpenFromAnotherProcessIsRefused) {
 
 // ---- The host-defined option `create` (cairn/plugin.h) --------------------
 
-TEST_P(StorageConformance, CreateFalseOpensOnlyAStoreThatExists) {
+CAIRN_TEST_P(StorageConformance, CreateFalseOpensOnlyAStoreThatExists,
+             kRuleCreateFalse) {
   if (!target().AcceptsOption("create") || !target().AcceptsOption("path")) {
     GTEST_SKIP() << NoteSkip("option 'create' (with 'path')",
                              "opening without create");

@@ -37,7 +37,8 @@ class FirstFailure {
   std::string message_;
 };
 
-TEST_P(StorageConformance, ConcurrentAppendsToDistinctStreamsLoseNothing) {
+CAIRN_TEST_P(StorageConformance, ConcurrentAppendsToDistinctStreamsLoseNothing,
+             kRuleAtomicBatches) {
   constexpr int kBatches = 50;
   constexpr size_t kBatchSize = 3;
   FirstFailure failure;
@@ -82,7 +83,9 @@ TEST_P(StorageConformance, ConcurrentAppendsToDistinctStreamsLoseNothing) {
   });
 }
 
-TEST_P(StorageConformance, ConcurrentAppendsToOneStreamLoseAndDuplicateNothing) {
+CAIRN_TEST_P(StorageConformance,
+             ConcurrentAppendsToOneStreamLoseAndDuplicateNothing,
+             kRuleAtomicBatches) {
   constexpr int kBatches = 40;
   constexpr size_t kBatchSize = 2;
   FirstFailure failure;
@@ -128,7 +131,8 @@ TEST_P(StorageConformance, ConcurrentAppendsToOneStreamLoseAndDuplicateNothing) 
   });
 }
 
-TEST_P(StorageConformance, ConcurrentExactExpectedAppendsSerialize) {
+CAIRN_TEST_P(StorageConformance, ConcurrentExactExpectedAppendsSerialize,
+             kRuleExpectedRevisionChecked) {
   constexpr int kPerThread = 20;
   constexpr int kMaxAttempts = 20000;
   std::atomic<int> attempts{0};
@@ -178,7 +182,8 @@ TEST_P(StorageConformance, ConcurrentExactExpectedAppendsSerialize) {
   ExpectContiguousRevisions("cas", events);
 }
 
-TEST_P(StorageConformance, ReadersNeverSeeHalfABatch) {
+CAIRN_TEST_P(StorageConformance, ReadersNeverSeeHalfABatch,
+             kRuleAtomicBatches) {
   constexpr int kWriters = 2;
   constexpr int kBatches = 60;
   constexpr size_t kBatchSize = 8;
@@ -258,7 +263,8 @@ TEST_P(StorageConformance, ReadersNeverSeeHalfABatch) {
   EXPECT_EQ(HeadPosition(), size_t{kWriters} * kBatches * kBatchSize);
 }
 
-TEST_P(StorageConformance, LiveReadsDeliverLaterAppendsInOrderOnce) {
+CAIRN_TEST_P(StorageConformance, LiveReadsDeliverLaterAppendsInOrderOnce,
+             kRuleWaitCommitAnswers) {
   std::string skip;
   if (Lacks(CAIRN_CAP_LIVE_READS, "CAIRN_CAP_LIVE_READS", "live reads",
             &skip)) {
@@ -314,7 +320,8 @@ TEST_P(StorageConformance, LiveReadsDeliverLaterAppendsInOrderOnce) {
   ExpectGapFreePositions(received);
 }
 
-TEST_P(StorageConformance, WaitCommitTimesOutOrReturnsAtOnce) {
+CAIRN_TEST_P(StorageConformance, WaitCommitTimesOutOrReturnsAtOnce,
+             kRuleWaitCommitAnswers) {
   std::string skip;
   if (Lacks(CAIRN_CAP_LIVE_READS, "CAIRN_CAP_LIVE_READS", "live reads",
             &skip)) {
@@ -351,7 +358,8 @@ char ThreadState(pid_t tid) {
 // sleeps, i.e. is blocked inside wait_commit (read from /proc); if it
 // cannot tell and the append wins the race, wait_commit returns at once,
 // which passes too.
-TEST_P(StorageConformance, WaitCommitWakesOnCommitNotByItsTimeout) {
+CAIRN_TEST_P(StorageConformance, WaitCommitWakesOnCommitNotByItsTimeout,
+             kRuleWaitWakesOnCommit) {
   std::string skip;
   if (Lacks(CAIRN_CAP_LIVE_READS, "CAIRN_CAP_LIVE_READS", "live reads",
             &skip)) {

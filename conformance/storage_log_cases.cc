@@ -213,7 +213,8 @@ class OrderedLog : public StorageConformance {
 
 // ---- read_log, log_state --------------------------------------------------
 
-TEST_P(OrderedLog, ReadLogReturnsEveryRecordInOrderWithGapFreePositions) {
+CAIRN_TEST_P(OrderedLog, ReadLogReturnsEveryRecordInOrderWithGapFreePositions,
+             kRuleReadLogEveryRecord) {
   SKIP_UNLESS(CAIRN_CAP_ORDERED_LOG, "read_log and control records");
   std::vector<uint32_t> kinds = WriteEveryKind();
   CheckAndReopen([&] {
@@ -268,7 +269,8 @@ TEST_P(OrderedLog, ReadLogReturnsEveryRecordInOrderWithGapFreePositions) {
 
 // ---- apply_log --------------------------------------------------------------
 
-TEST_P(OrderedLog, ApplyLogOntoASecondInstanceReproducesTheLog) {
+CAIRN_TEST_P(OrderedLog, ApplyLogOntoASecondInstanceReproducesTheLog,
+             kRuleApplyLogReproduces) {
   SKIP_UNLESS(CAIRN_CAP_APPLY, "apply_log (replica writes)");
   WriteEveryKind();
   std::vector<LogRow> primary = ReadLog();
@@ -299,7 +301,9 @@ TEST_P(OrderedLog, ApplyLogOntoASecondInstanceReproducesTheLog) {
   EXPECT_EQ(next.result.first_revision, 4u) << kRuleContiguousRevisions;
 }
 
-TEST_P(OrderedLog, ApplyLogRefusesWhatDoesNotContinueTheLogAndWritesNothing) {
+CAIRN_TEST_P(OrderedLog,
+             ApplyLogRefusesWhatDoesNotContinueTheLogAndWritesNothing,
+             kRuleApplyLogAllOrNothing) {
   SKIP_UNLESS(CAIRN_CAP_APPLY, "apply_log (replica writes)");
   MustAppend("log-a", NoStream(), Events(2, "pair"));  // 1, 2: one batch
   MustAppend("log-b", NoStream(), Events(1, "one"));   // 3
@@ -340,7 +344,8 @@ TEST_P(OrderedLog, ApplyLogRefusesWhatDoesNotContinueTheLogAndWritesNothing) {
 // ---- commit = host
 // ------------------------------------------------------------
 
-TEST_P(OrderedLog, ReadersSeeNothingPastCommittedWithHostCommit) {
+CAIRN_TEST_P(OrderedLog, ReadersSeeNothingPastCommittedWithHostCommit,
+             kRuleCommittedNotAheadOfAck) {
   SKIP_UNLESS(CAIRN_CAP_HOST_COMMIT, "commit = host (set_committed)");
   Instance host(target(), {{CAIRN_STORAGE_OPTION_COMMIT, "host"}});
   ASSERT_OPEN(host);
@@ -399,7 +404,8 @@ TEST_P(OrderedLog, ReadersSeeNothingPastCommittedWithHostCommit) {
   }
 }
 
-TEST_P(OrderedLog, ControlRecordsTakeEffectOnlyOnceCommitted) {
+CAIRN_TEST_P(OrderedLog, ControlRecordsTakeEffectOnlyOnceCommitted,
+             kRuleControlTakesEffectWhenCommitted) {
   SKIP_UNLESS(CAIRN_CAP_HOST_COMMIT, "commit = host (set_committed)");
   const bool deletes = target().Has(CAIRN_CAP_DELETE);
   const bool snapshots = target().Has(CAIRN_CAP_SNAPSHOTS);
@@ -449,7 +455,8 @@ TEST_P(OrderedLog, ControlRecordsTakeEffectOnlyOnceCommitted) {
   }
 }
 
-TEST_P(OrderedLog, SetCommittedWakesWaitCommit) {
+CAIRN_TEST_P(OrderedLog, SetCommittedWakesWaitCommit,
+             kRuleWaitCommitWokenBySetCommitted) {
   SKIP_UNLESS(CAIRN_CAP_HOST_COMMIT, "commit = host (set_committed)");
   SKIP_UNLESS(CAIRN_CAP_LIVE_READS, "wait_commit");
   Instance host(target(), {{CAIRN_STORAGE_OPTION_COMMIT, "host"}});
@@ -507,7 +514,8 @@ TEST_P(OrderedLog, SetCommittedWakesWaitCommit) {
 
 // ---- truncate_after ---------------------------------------------------------
 
-TEST_P(OrderedLog, TruncateAfterLeavesNoTraceOfTheCutRecords) {
+CAIRN_TEST_P(OrderedLog, TruncateAfterLeavesNoTraceOfTheCutRecords,
+             kRuleTruncateLeavesNoStaleIndex) {
   SKIP_UNLESS(CAIRN_CAP_TRUNCATE, "truncate_after");
   std::vector<EventSpec> tagged = Events(1, "kept");
   if (target().Has(CAIRN_CAP_TAGS)) tagged[0].tags = {"logged"};
@@ -570,7 +578,8 @@ TEST_P(OrderedLog, TruncateAfterLeavesNoTraceOfTheCutRecords) {
   EXPECT_EQ(r.first_revision, 3u) << kRuleTruncateLeavesNoStaleIndex;
 }
 
-TEST_P(OrderedLog, TruncateAboveCommittedNeedsNoFlag) {
+CAIRN_TEST_P(OrderedLog, TruncateAboveCommittedNeedsNoFlag,
+             kRuleTruncateKeepsCommitted) {
   SKIP_UNLESS(CAIRN_CAP_TRUNCATE, "truncate_after");
   SKIP_UNLESS(CAIRN_CAP_HOST_COMMIT, "commit = host (set_committed)");
   Instance host(target(), {{CAIRN_STORAGE_OPTION_COMMIT, "host"}});
@@ -593,7 +602,7 @@ TEST_P(OrderedLog, TruncateAboveCommittedNeedsNoFlag) {
 
 // ---- Epochs -----------------------------------------------------------------
 
-TEST_P(OrderedLog, EpochEndIsTheLastRecordOfTheEpoch) {
+CAIRN_TEST_P(OrderedLog, EpochEndIsTheLastRecordOfTheEpoch, kRuleEpochEnd) {
   SKIP_UNLESS(CAIRN_CAP_EPOCHS, "begin_epoch and epoch_end");
   auto end_of = [&](uint64_t epoch) {
     uint64_t position = 99;

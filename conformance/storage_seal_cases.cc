@@ -54,8 +54,9 @@ std::vector<EventSpec> RichEvents(size_t count, const std::string& prefix) {
   return out;
 }
 
-TEST_P(StorageConformance,
-       SealIsCalledOncePerEventInOrderWithTheRevisionsReported) {
+CAIRN_TEST_P(StorageConformance,
+             SealIsCalledOncePerEventInOrderWithTheRevisionsReported,
+             kRuleSealHonoured) {
   MustAppend("seal-order", Any(), Events(2, "plain"));
   for (size_t count : {size_t{1}, size_t{4}}) {
     RecordingSeal seal;
@@ -85,7 +86,9 @@ TEST_P(StorageConformance,
       << kRuleSealHonoured;
 }
 
-TEST_P(StorageConformance, WhatSealWroteIsWhatReadReturnsWithEmptyMetadata) {
+CAIRN_TEST_P(StorageConformance,
+             WhatSealWroteIsWhatReadReturnsWithEmptyMetadata,
+             kRuleSealHonoured) {
   MustAppend("sealed", Any(), Events(1, "plain"));
   RecordingSeal seal;
   const std::vector<EventSpec> events = RichEvents(3, "rich");
@@ -125,7 +128,8 @@ TEST_P(StorageConformance, WhatSealWroteIsWhatReadReturnsWithEmptyMetadata) {
   });
 }
 
-TEST_P(StorageConformance, ASealFailureFailsTheAppendAndUsesUpNothing) {
+CAIRN_TEST_P(StorageConformance, ASealFailureFailsTheAppendAndUsesUpNothing,
+             kRuleSealFailureStoresNothing) {
   MustAppend("seal-fails", Any(), Events(2, "plain"));
   MustAppend("other", Any(), Events(1, "other"));
   const uint64_t head = HeadRevision("seal-fails");
@@ -182,7 +186,8 @@ TEST_P(StorageConformance, ASealFailureFailsTheAppendAndUsesUpNothing) {
   });
 }
 
-TEST_P(StorageConformance, AnyAppendsWithASealToOneStreamNeverConflict) {
+CAIRN_TEST_P(StorageConformance, AnyAppendsWithASealToOneStreamNeverConflict,
+             kRuleAnyNeverConflicts) {
   constexpr int kThreads = 4;
   constexpr int kBatches = 60;
   constexpr size_t kBatchSize = 2;
@@ -273,7 +278,9 @@ void RunOrReportDeadlock(const std::function<void()>& body,
   worker.join();
 }
 
-TEST_P(StorageConformance, ASealMayCallReadAndHeadFunctionsOfTheSameStorage) {
+CAIRN_TEST_P(StorageConformance,
+             ASealMayCallReadAndHeadFunctionsOfTheSameStorage,
+             kRuleSealMayRead) {
   MustAppend("reentrant", Any(), Events(2, "before"));
   MustAppend("elsewhere", Any(), Events(1, "x"));
   const uint64_t position = HeadPosition();

@@ -123,23 +123,37 @@ absl::Status TrialOpen(const Target& target) {
       "' refuses to open with these options: " + Describe(st, error.message));
 }
 
-std::string RuleOf(const std::string& message, const std::string& test_name) {
+namespace {
+// "Plugin/Suite" -> "Suite", "Name/param" -> "Name".
+std::string BaseName(const std::string& name, bool suite) {
+  const size_t slash = name.find('/');
+  if (slash == std::string::npos) return name;
+  return suite ? name.substr(slash + 1) : name.substr(0, slash);
+}
+std::map<std::string, const char*>& TestRules() {
+  static std::map<std::string, const char*> rules;
+  return rules;
+}
+}  // namespace
+
+bool RegisterTestRule(const char* suite, const char* test, const char* rule) {
+  TestRules()[std::string(suite) + "." + test] = rule;
+  return true;
+}
+
+const char* TestRule(const std::string& suite, const std::string& test) {
+  auto it =
+      TestRules().find(BaseName(suite, true) + "." + BaseName(test, false));
+  return it == TestRules().end() ? nullptr : it->second;
+}
+
+std::string RuleOf(const std::string& message, const std::string& suite,
+                   const std::string& test) {
   for (const char* rule : kAllRules) {
     if (message.find(rule) != std::string::npos) return rule;
   }
-  std::string words;
-  for (size_t i = 0; i < test_name.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(test_name[i]);
-    if (c == '_') {
-      words += ' ';
-    } else if (std::isupper(c)) {
-      if (i != 0 && !words.empty() && words.back() != ' ') words += ' ';
-      words += static_cast<char>(std::tolower(c));
-    } else {
-      words += static_cast<char>(c);
-    }
-  }
-  return words;
+  const char* rule = TestRule(suite, test);
+  return rule != nullptr ? rule : "unnamed rule";
 }
 
 std::string WithoutSourcePaths(const std::string& message) {

@@ -116,6 +116,92 @@ inline constexpr char kRuleOlderEpochRefused[] = "older-epoch-refused";
 inline constexpr char kRuleDeposedNotLeader[] =
     "deposed-primary-answers-not-leader";
 
+// Codecs and ciphers (issue #19: every test names a rule).
+// decode(encode(x)) is x, for every x; open_sealed(seal(x)) is x.
+inline constexpr char kRuleCodecRoundTrip[] =
+    "decode-returns-what-encode-was-given";
+inline constexpr char kRuleCipherRoundTrip[] =
+    "open-returns-what-seal-was-given";
+// Output goes after what the caller's buffer holds, through reserve, and a
+// reserve that fails is an error with a message, never a crash or an OK.
+inline constexpr char kRuleOutputThroughReserve[] =
+    "output-is-appended-through-reserve";
+// Input that is not an encoding fails with CAIRN_E_CORRUPTION and a message.
+inline constexpr char kRuleCorruptionIsCorruption[] =
+    "bad-input-fails-with-corruption";
+// One open instance serves calls from many threads at once.
+inline constexpr char kRuleManyThreads[] = "one-instance-serves-many-threads";
+// Ciphers: sealed bytes do not show the plaintext; no two seals repeat a
+// nonce; associated data is authenticated; the key id given to open_sealed
+// selects the key (unknown: CAIRN_E_NOT_FOUND naming it; older keys still
+// open after rotate; another key's bytes fail with CAIRN_E_INTEGRITY).
+inline constexpr char kRuleSealHidesPlaintext[] = "seal-hides-the-plaintext";
+inline constexpr char kRuleFreshNonce[] = "every-seal-uses-a-fresh-nonce";
+inline constexpr char kRuleAssociatedDataAuthenticated[] =
+    "associated-data-is-authenticated";
+inline constexpr char kRuleKeyIdsNameTheirKeys[] = "key-ids-name-their-keys";
+
+// Storage (issue #19: every test names a rule). Each is a point of
+// cairn/plugin.h's storage contract.
+// no-stream, exact and any are honoured; a conflict is
+// CAIRN_E_WRONG_EXPECTED_REVISION naming the head, and writes nothing.
+inline constexpr char kRuleExpectedRevisionChecked[] =
+    "expected-revision-is-checked";
+// read_stream's from and to are inclusive, read_all's and read_tag's after
+// exclusive, max_count bounds the count, and current reads end at the head.
+inline constexpr char kRuleReadBounds[] = "reads-honour-their-bounds";
+// A read ends when its callback returns non-zero.
+inline constexpr char kRuleReadStopsWhenAsked[] =
+    "a-read-stops-when-its-callback-asks";
+// delete_to hides events up to a revision, never lowers the head or brings
+// events back, and on an unknown stream is OK and writes nothing.
+inline constexpr char kRuleDeleteToKeepsHead[] =
+    "delete-to-hides-and-keeps-the-head";
+// snapshot_load picks the newest snapshot the criteria match; a save at the
+// same revision overwrites; snapshot_delete removes one, and
+// snapshot_delete_matching exactly those the criteria match.
+inline constexpr char kRuleSnapshotCriteria[] =
+    "snapshots-load-and-delete-by-criteria";
+// list_streams answers in the order of each stream's first append.
+inline constexpr char kRuleListStreamsOrder[] =
+    "list-streams-in-order-of-first-append";
+// Every field of an event (type, writer, metadata, data, tags, UTF-8 stream
+// names up to 255 bytes, empty and 16 MiB payloads) reads back as appended.
+inline constexpr char kRuleEventsAsWritten[] = "events-read-back-as-written";
+// Empty, over-long (> 255 bytes) and NUL-holding stream names and tags are
+// CAIRN_E_INVALID_ARGUMENT with a message, and write nothing.
+inline constexpr char kRuleInvalidNamesRefused[] =
+    "invalid-names-and-tags-are-refused";
+// flush, stats and verify succeed on a healthy store, verify with no
+// problem.
+inline constexpr char kRuleHousekeepingSucceeds[] =
+    "flush-stats-and-verify-succeed";
+// Opened with create = false, a storage opens a store that exists and
+// answers CAIRN_E_NOT_FOUND, creating nothing, where none does.
+inline constexpr char kRuleCreateFalse[] =
+    "create-false-opens-only-an-existing-store";
+// wait_commit answers OK with a watermark above `after`, at once if it is
+// already there, else CAIRN_E_TIMEOUT; live reads built on it deliver every
+// later append once, in order.
+inline constexpr char kRuleWaitCommitAnswers[] =
+    "wait-commit-returns-above-after-or-times-out";
+
+// Replication, one node (issue #19: every test names a rule).
+// role() is primary, replica or standalone and leader() agrees with it (a
+// standalone node leads itself); a replica answers replicate with
+// CAIRN_E_NOT_LEADER.
+inline constexpr char kRuleKnownRole[] = "role-is-known-and-leader-agrees";
+// replicate acknowledges a committed range (a single node at once) and
+// refuses an inverted one with CAIRN_E_INVALID_ARGUMENT and a message.
+inline constexpr char kRuleReplicateRanges[] =
+    "replicate-acknowledges-committed-ranges";
+// A single-node plugin answers promote with CAIRN_E_UNSUPPORTED and a
+// message, pausing no writes it does not resume.
+inline constexpr char kRuleSingleNodePromote[] =
+    "a-single-node-refuses-promote";
+// stats succeeds.
+inline constexpr char kRuleReplicationStats[] = "replication-stats-succeed";
+
 // Every rule phrase above, for the runner's output: a failure whose message
 // holds one is printed under that rule.
 inline constexpr const char* kAllRules[] = {
@@ -153,12 +239,52 @@ inline constexpr const char* kAllRules[] = {
     kRuleAckedIsDurable,
     kRuleOlderEpochRefused,
     kRuleDeposedNotLeader,
+    kRuleCodecRoundTrip,
+    kRuleCipherRoundTrip,
+    kRuleOutputThroughReserve,
+    kRuleCorruptionIsCorruption,
+    kRuleManyThreads,
+    kRuleSealHidesPlaintext,
+    kRuleFreshNonce,
+    kRuleAssociatedDataAuthenticated,
+    kRuleKeyIdsNameTheirKeys,
+    kRuleExpectedRevisionChecked,
+    kRuleReadBounds,
+    kRuleReadStopsWhenAsked,
+    kRuleDeleteToKeepsHead,
+    kRuleSnapshotCriteria,
+    kRuleListStreamsOrder,
+    kRuleEventsAsWritten,
+    kRuleInvalidNamesRefused,
+    kRuleHousekeepingSucceeds,
+    kRuleCreateFalse,
+    kRuleWaitCommitAnswers,
+    kRuleKnownRole,
+    kRuleReplicateRanges,
+    kRuleSingleNodePromote,
+    kRuleReplicationStats,
 };
 
+// Every test of the suite checks one rule, its own: a failure whose message
+// names no rule phrase is printed under it. CAIRN_TEST_P(Suite, Name, rule)
+// is TEST_P(Suite, Name) with its rule registered; the runner refuses to run
+// a suite in which a test has none, so no failure prints without a rule.
+bool RegisterTestRule(const char* suite, const char* test, const char* rule);
+#define CAIRN_TEST_P(suite, name, rule)                               \
+  [[maybe_unused]] static const bool cairn_rule_of_##suite##_##name = \
+      ::cairn::conformance::RegisterTestRule(#suite, #name, rule);    \
+  TEST_P(suite, name)
+
+// The rule registered for a test, by its suite and test names as GoogleTest
+// reports them (a parameterized "Plugin/Suite" and "Name/param" are
+// accepted); nullptr if none is.
+const char* TestRule(const std::string& suite, const std::string& test);
+
 // The rule a failure broke, as the runner prints it: the first rule phrase
-// `message` holds, else the test's own name in words ("ReadTagSkipsDeleted"
-// -> "read tag skips deleted"), which states what the test checks.
-std::string RuleOf(const std::string& message, const std::string& test_name);
+// `message` holds, else the rule of its test (TestRule), else
+// "unnamed rule".
+std::string RuleOf(const std::string& message, const std::string& suite,
+                   const std::string& test);
 
 // A failure's message without source locations: GoogleTest's "Google Test
 // trace:" header goes, and "path/file.cc:123: " before a trace line too, so

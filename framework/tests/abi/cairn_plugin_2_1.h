@@ -152,7 +152,8 @@ typedef struct cairn_options {
 
 /* A growable output buffer owned by the caller. The callee appends at
  * `data + size`; when it needs room it calls `reserve(buffer, n)`, which makes
- * capacity - size >= n (and may move `data`) or returns non-zero on failure. */
+ * capacity - size >= n (and may move `data`) or returns non-zero on failure.
+ * A call whose reserve fails fails too (with a message), never CAIRN_OK. */
 typedef struct cairn_buffer {
   uint8_t* data;
   size_t size;
@@ -733,7 +734,8 @@ typedef struct cairn_codec_api {
   cairn_status (*open)(const cairn_options* options, cairn_codec** codec,
                        cairn_error* error);
   void (*close)(cairn_codec* codec);
-  /* Appends the encoding of `input` to `output`, and nothing else. */
+  /* Appends the encoding of `input` to `output`, and nothing else; decode
+   * of it appends exactly `input`. */
   cairn_status (*encode)(cairn_codec* codec, cairn_bytes input,
                          cairn_buffer* output, cairn_error* error);
   /* Appends the decoding of `input` to `output`. Input that is not exactly
@@ -891,7 +893,8 @@ typedef struct cairn_replication_api {
    * began elsewhere, or promote ran on another node) while a call waits,
    * the call returns CAIRN_E_NOT_LEADER and its positions are never
    * acknowledged by this node; the new primary decides whether they survive.
-   * A call on a replica returns CAIRN_E_NOT_LEADER at once.
+   * A call on a replica returns CAIRN_E_NOT_LEADER at once. first_position
+   * > last_position fails with CAIRN_E_INVALID_ARGUMENT and a message.
    * Any other failure also leaves the positions unacknowledged.
    * Idempotent per position: the host may call it again for positions it
    * already passed (at open it offers the durable but uncommitted tail
