@@ -81,7 +81,6 @@ absl::Status StorageStatus(cairn_status code, const CallError& e,
 }  // namespace
 
 // How long promote waits for its peers' answers to a position query.
-constexpr std::chrono::seconds kPositionQueryLimit{2};
 
 class Logship : public sdk::Replication {
  public:
@@ -631,7 +630,7 @@ class Logship : public sdk::Replication {
 
   // Asks every peer at once where its log ends (a PositionQuery on a
   // connection of its own). A peer that has not answered within
-  // kPositionQueryLimit counts as unreachable.
+  // position-query-timeout counts as unreachable.
   std::vector<PeerPosition> QueryPeerPositions(const cairn_log_state& log,
                                                uint64_t epoch) {
     struct Query {
@@ -719,7 +718,7 @@ class Logship : public sdk::Replication {
             asio::async_write(q->socket, asio::buffer(bytes), on_sent);
           });
     }
-    io.run_for(kPositionQueryLimit);
+    io.run_for(options_.position_query_timeout);
     std::vector<PeerPosition> positions;
     for (const std::unique_ptr<Query>& q : queries) {
       positions.push_back(q->result);
@@ -1781,6 +1780,11 @@ CAIRN_REPLICATION_PLUGIN(
         "heartbeat-interval", CAIRN_OPT_DURATION, "100ms",
         "an idle primary sends its committed watermark this often (each "
         "replica acks it)"),
+    cairn::sdk::OptionDesc(
+        "position-query-timeout", CAIRN_OPT_DURATION, "2s",
+        "how long promote and an etcd candidate wait for the peers to say "
+        "where their logs end (1ms..60s); a peer that has not answered counts "
+        "as unreachable"),
     cairn::sdk::OptionDesc(
         "peer-timeout", CAIRN_OPT_DURATION, "3s",
         "a replication connection whose peer sends or takes nothing for this "

@@ -261,12 +261,19 @@ absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
        {DurationOption{"ack-timeout", "30s", &out.ack_timeout},
         DurationOption{"heartbeat-interval", "100ms", &out.heartbeat_interval},
         DurationOption{"peer-timeout", "3s", &out.peer_timeout},
-        DurationOption{"reconnect-interval", "200ms",
-                       &out.reconnect_interval}}) {
+        DurationOption{"reconnect-interval", "200ms", &out.reconnect_interval},
+        DurationOption{"position-query-timeout", "2s",
+                       &out.position_query_timeout}}) {
     absl::StatusOr<std::chrono::milliseconds> value =
         ParseDuration(d.key, options.Get(d.key, d.fallback));
     if (!value.ok()) return value.status();
     *d.out = *value;
+  }
+  if (out.position_query_timeout.count() == 0 ||
+      out.position_query_timeout > std::chrono::seconds(60)) {
+    return Invalid("position-query-timeout",
+                   options.Get("position-query-timeout", "2s"),
+                   "must be from 1ms to 60s");
   }
   if (out.heartbeat_interval.count() == 0) {
     return Invalid("heartbeat-interval", "0", "must be at least 1ms");

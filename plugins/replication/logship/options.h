@@ -60,6 +60,10 @@ struct LogshipOptions {
   // frame at least every heartbeat_interval and the replica acks each one.
   std::chrono::milliseconds peer_timeout{3000};
   std::chrono::milliseconds reconnect_interval{200};
+  // How long promote and an etcd candidate wait for the peers' answers to
+  // their position query; a peer that has not answered counts as
+  // unreachable.
+  std::chrono::milliseconds position_query_timeout{2000};
   uint64_t max_frame_size = 16u << 20;
   uint64_t max_batch_records = 4096;
   // auto: from storage's instance capabilities (appends that may block wait

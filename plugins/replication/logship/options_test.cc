@@ -83,6 +83,9 @@ TEST(LogshipOptions, MalformedValuesNameTheOption) {
                                        {"heartbeat-interval", "0"},
                                        {"peer-timeout", "150ms"},
                                        {"peer-timeout", "soon"},
+                                       {"position-query-timeout", "0"},
+                                       {"position-query-timeout", "61s"},
+                                       {"position-query-timeout", "later"},
                                        {"max-frame-size", "1KiB"},
                                        {"max-batch-records", "0"},
                                        {"node-id", "-a"},
@@ -186,6 +189,17 @@ TEST(LogshipOptions, EtcdEndpointsUnderTheStaticCoordinatorAreRefused) {
   ASSERT_FALSE(o.ok());
   EXPECT_THAT(o.status().message(), HasSubstr("option 'etcd-endpoints'"));
   EXPECT_THAT(o.status().message(), HasSubstr("coordinator = static"));
+}
+
+TEST(LogshipOptions, PositionQueryTimeoutDefaultsToTwoSeconds) {
+  absl::StatusOr<LogshipOptions> o = Parse(Minimal());
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->position_query_timeout, std::chrono::milliseconds(2000));
+  auto values = Minimal();
+  values["position-query-timeout"] = "300ms";
+  o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->position_query_timeout, std::chrono::milliseconds(300));
 }
 
 TEST(LogshipOptions, DurationsTakeUnits) {
