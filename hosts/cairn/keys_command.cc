@@ -2,6 +2,11 @@
 
 #include <cairn/status.h>
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <ostream>
 
 #include "keyring.h"
@@ -80,7 +85,43 @@ int Rotate(CommandContext& context, const std::string& path) {
   return kExitOk;
 }
 
+// The name of user `uid`, or "uid N" if it has none.
+std::string UserName(uid_t uid) {
+  struct passwd entry;
+  struct passwd* found = nullptr;
+  char buffer[4096];
+  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 &&
+      found != nullptr) {
+    return found->pw_name;
+  }
+  return "uid " + std::to_string(uid);
+}
+
 }  // namespace
+
+std::string RootWritingAnotherUsersKeyring(const std::string& action,
+                                           const std::string& path,
+                                           uid_t euid) {
+  if (euid != 0) return "";
+  std::string folder = std::filesystem::path(path).parent_path().string();
+  if (folder.empty()) folder = ".";
+  struct stat info;
+  if (::stat(folder.c_str(), &info) != 0 || info.st_uid == 0) return "";
+  const std::string owner = UserName(info.st_uid);
+  const bool named = owner.rfind("uid ", 0) != 0;
+  return "keyring " + path + ": its folder " + folder + " belongs to " +
+         (named ? "user " + owner + " (uid " + std::to_string(info.st_uid) + ")"
+                : owner) +
+         ", but this command runs as root: the keyring would be root's (mode "
+         "0600), which processes running as " +
+         owner +
+         " (such as cairnd) cannot read, and the cipher refuses a keyring "
+         "its process does not own. Nothing was written; run the command "
+         "as that user: 'sudo -u " +
+         (named ? owner : "#" + std::to_string(info.st_uid)) + " cairn keys " +
+         action + " --keyring " + path +
+         "' (or give the folder to root if root is to use the keyring)";
+}
 
 int KeysCommand(CommandContext& context) {
   StoreOptions store_flags;
@@ -129,6 +170,13 @@ int KeysCommand(CommandContext& context) {
     return ReportUsageError(context,
                             "missing --keyring FILE (or a site file whose "
                             "[cipher] section sets 'keyring')");
+  }
+  if (action != "list") {
+    const std::string problem =
+        RootWritingAnotherUsersKeyring(action, keyring_path, ::geteuid());
+    if (!problem.empty()) {
+      return ReportError(context, absl::FailedPreconditionError(problem));
+    }
   }
   if (action == "new") return New(context, keyring_path);
   if (action == "list") {

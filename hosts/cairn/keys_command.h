@@ -22,11 +22,26 @@
 #ifndef CAIRN_HOSTS_CAIRN_KEYS_COMMAND_H_
 #define CAIRN_HOSTS_CAIRN_KEYS_COMMAND_H_
 
+#include <sys/types.h>
+
+#include <string>
+
 #include "command.h"
 
 namespace cairn::cli {
 
 int KeysCommand(CommandContext& context);
+
+// Why `keys ACTION` (new or rotate) run with effective user `euid` must
+// not write the keyring `path`, or "": root (euid 0) writing into a folder
+// another user owns would leave a root-owned 0600 keyring (and lock file)
+// that user cannot read, and the cipher refuses a keyring its process does
+// not own (a packaged cairnd runs as `cairn`, its keyring folder
+// /var/lib/cairn/keys is cairn's). The message names the folder's owner and
+// the command to run as that user. A folder that cannot be examined is left
+// to the keyring library to report.
+std::string RootWritingAnotherUsersKeyring(const std::string& action,
+                                           const std::string& path, uid_t euid);
 
 }  // namespace cairn::cli
 

@@ -2,6 +2,7 @@
 #include "keys_command.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -160,6 +161,43 @@ TEST_F(KeysCommandTest, AMalformedLineIsNamedWithoutShowingIt) {
   EXPECT_THAT(r.err, HasSubstr("keyring " + keyring_ + " line 2: short key"));
   EXPECT_THAT(r.err, Not(HasSubstr("dddd")));
   EXPECT_THAT(r.err, Not(HasSubstr("cccc")));
+}
+
+// `cairn keys new` run as root in cairnd's folder used to make a root-owned
+// 0600 keyring that cairnd (running as its own user) refuses. The check
+// itself, as root would see a folder another user owns (any user running
+// the test: the folder is made another user's when the test runs as root).
+TEST_F(KeysCommandTest, RootIsToldToRunAsTheOwnerOfTheKeyringFolder) {
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown(dir_.c_str(), 65534, static_cast<gid_t>(-1)), 0);
+  }
+  struct stat info;
+  ASSERT_EQ(::stat(dir_.c_str(), &info), 0);
+  ASSERT_NE(info.st_uid, 0u);
+  const std::string problem =
+      RootWritingAnotherUsersKeyring("new", keyring_, 0);
+  EXPECT_THAT(problem, HasSubstr("keyring " + keyring_ + ": its folder " +
+                                 dir_ + " belongs to "));
+  EXPECT_THAT(problem, HasSubstr("uid " + std::to_string(info.st_uid)));
+  EXPECT_THAT(problem, HasSubstr("run the command as that user: 'sudo -u "));
+  EXPECT_THAT(problem, HasSubstr(" cairn keys new --keyring " + keyring_));
+  // Not root, or root in its own folder: nothing to say.
+  EXPECT_EQ(RootWritingAnotherUsersKeyring("new", keyring_, info.st_uid), "");
+  EXPECT_EQ(RootWritingAnotherUsersKeyring("new", "/keys", 0), "");
+  if (::geteuid() != 0) return;  // the command needs root to go further
+  Result r = RunCairn({"keys", "new", "--keyring", keyring_});
+  EXPECT_EQ(r.code, kExitDataError);
+  EXPECT_THAT(r.err, HasSubstr("Nothing was written"));
+  EXPECT_FALSE(std::filesystem::exists(keyring_));
+  // rotate neither, and it makes no root-owned lock file either.
+  r = RunCairn({"keys", "rotate", "--keyring", keyring_});
+  EXPECT_EQ(r.code, kExitDataError);
+  EXPECT_THAT(r.err, HasSubstr("belongs to "));
+  EXPECT_FALSE(std::filesystem::exists(keyring_ + ".lock"));
+  // Once the folder is root's, root's keyring is what it asked for.
+  ASSERT_EQ(::chown(dir_.c_str(), 0, static_cast<gid_t>(-1)), 0);
+  r = RunCairn({"keys", "new", "--keyring", keyring_});
+  EXPECT_EQ(r.code, 0) << r.err;
 }
 
 TEST_F(KeysCommandTest, UsageErrors) {
