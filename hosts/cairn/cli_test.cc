@@ -759,6 +759,9 @@ TEST_F(CliTest, InspectCountsStreamsTagsSealsAndReportsTheLog) {
   EXPECT_EQ(j["log"]["committed"], 4);
   EXPECT_EQ(j["log"]["written"], 4);
   EXPECT_GT(j["disk"]["live_event_bytes"].get<uint64_t>(), 0u);
+  // Progress goes to stderr (not a terminal here: one line when done).
+  EXPECT_THAT(r.err, ::testing::StartsWith("cairn inspect: 4 events, "));
+  EXPECT_THAT(r.err, ::testing::EndsWith(", done\n"));
   Result text = Run({"inspect", "--top", "1"});
   ASSERT_EQ(text.code, 0) << text.err;
   EXPECT_THAT(text.out, HasSubstr("streams:      2\n  orders\t3 events"));

@@ -179,7 +179,7 @@ class EmbeddedStoreAccess : public StoreAccess {
       // the report names each one that does not.
       if (!deep) return storage_check;
     }
-    if (!deep && store_->cipher_plugin()->name() == "none") {
+    if (!deep && store_->cipher_plugin()->Has(CAIRN_CAP_PASSTHROUGH)) {
       return std::string(
           "checksums and structure only; seals were not opened (no cipher configured)");
     }

@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "commands.h"
 #include "embedded_store_access.h"
+#include "progress.h"
 #include "store_access.h"
 
 namespace cairn::cli {
@@ -445,6 +446,10 @@ int InspectCommand(CommandContext& context) {
   // (codec, cipher, key id) -> events.
   std::map<std::tuple<std::string, std::string, uint32_t>, uint64_t> seals;
   uint64_t events = 0, event_bytes = 0;
+  // On stderr; the total is the log's positions, control records included,
+  // so the count may end below it.
+  ProgressPrinter progress(context, "events");
+  const uint64_t positions = summary->log.committed;
   absl::Status read =
       store->ReadAll(0, UINT64_MAX, [&](const RecordedEvent& e) {
         const uint64_t bytes =
@@ -458,9 +463,13 @@ int InspectCommand(CommandContext& context) {
                  e.cipher.empty() ? "none" : e.cipher, e.key_id}];
         ++events;
         event_bytes += bytes;
+        if (events % 4096 == 0) {
+          progress.Report(events, event_bytes, positions, false);
+        }
         return true;
       });
   if (!read.ok()) return ReportError(context, read);
+  progress.Report(events, event_bytes, 0, true);
   std::vector<StreamCount> largest;
   largest.reserve(streams.size());
   for (auto& [name, count] : streams) largest.push_back(std::move(count));

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <ostream>
 
+#include "progress.h"
 #include "store_access.h"
 
 namespace cairn::cli {
@@ -138,10 +139,16 @@ int TrainDictCommand(CommandContext& context) {
   std::unique_ptr<StoreAccess> store;
   if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store)) return *done;
   Samples samples;
+  // On stderr, while the samples are read (no total: the read ends at
+  // --max-events, --max-bytes or the end of the store, whichever first).
+  ProgressPrinter progress(context, "events");
   EventFn collect = [&](const RecordedEvent& event) {
     samples.Add(event.data);
     samples.Add(event.metadata);
     ++samples.events;
+    if (samples.events % 4096 == 0) {
+      progress.Report(samples.events, samples.bytes.size(), 0, false);
+    }
     return samples.events < max_events && samples.bytes.size() < max_bytes;
   };
   absl::Status read =
@@ -156,6 +163,10 @@ int TrainDictCommand(CommandContext& context) {
                                   "no events with data to train on in " +
                                       store->Describe()));
   }
+  progress.Report(samples.events, samples.bytes.size(), 0, true);
+  *context.err << "cairn train-dict: training a dictionary of at most "
+               << dictionary_size << " bytes on " << samples.sizes.size()
+               << " samples\n";
   std::string dictionary(dictionary_size, '\0');
   size_t trained = ZDICT_trainFromBuffer(
       dictionary.data(), dictionary.size(), samples.bytes.data(),

@@ -88,6 +88,10 @@ TEST_F(TrainDictCommandTest, TrainsADictionaryTheZstdCodecUses) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("wrote zstd dictionary " + path));
   EXPECT_THAT(r.out, HasSubstr("from 2000 events"));
+  // Progress on stderr: the read (one line when done), then the training.
+  EXPECT_THAT(r.err, HasSubstr("cairn train-dict: 2000 events, "));
+  EXPECT_THAT(r.err, HasSubstr(", done\ncairn train-dict: training a "
+                               "dictionary of at most 8192 bytes on "));
   std::ifstream in(path, std::ios::binary);
   std::string dictionary((std::istreambuf_iterator<char>(in)),
                          std::istreambuf_iterator<char>());
