@@ -41,6 +41,8 @@ constexpr const char* kPartialSuffix = ".partial";
 // Records per read_log call, and per apply_log call on restore (rounded up
 // to the end of an atomic batch).
 constexpr uint64_t kRecordsPerCall = 4096;
+// Progress is reported, and --max-rate applied, at least this often.
+constexpr uint64_t kPaceBytes = uint64_t{256} << 10;
 // The largest frame a chunk may hold (a LogRecord's serialized size).
 constexpr uint32_t kMaxFrameBytes = uint32_t{1} << 31;
 
@@ -94,6 +96,9 @@ absl::Status Errno(const char* what, const std::string& path) {
 }
 
 // A file written once, hashed as it goes, synced and renamed into place.
+// Writes go through a 1 MiB buffer: a backup writes two small pieces a
+// record (length and frame), and a write(2) and a hash update for each cost
+// more than the copy (docs/benchmarks.md, "A backup beside a write load").
 class OutputFile {
  public:
   ~OutputFile() {
@@ -103,21 +108,23 @@ class OutputFile {
     path_ = path;
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd_ < 0) return Errno("cannot create", path);
+    buffer_.reserve(kBufferBytes);
     return absl::OkStatus();
   }
   absl::Status Write(std::string_view bytes) {
-    sha_.Update(bytes.data(), bytes.size());
     size_ += bytes.size();
-    while (!bytes.empty()) {
-      ssize_t n = ::write(fd_, bytes.data(), bytes.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Errno("cannot write", path_);
-      bytes.remove_prefix(static_cast<size_t>(n));
+    if (buffer_.size() + bytes.size() > kBufferBytes) {
+      absl::Status s = Flush();
+      if (!s.ok()) return s;
     }
+    if (bytes.size() >= kBufferBytes) return WriteOut(bytes);
+    buffer_.append(bytes.data(), bytes.size());
     return absl::OkStatus();
   }
   // Syncs, closes and renames the file to `final_path`.
   absl::Status Finish(const std::string& final_path) {
+    absl::Status flushed = Flush();
+    if (!flushed.ok()) return flushed;
     if (::fsync(fd_) != 0) return Errno("cannot sync", path_);
     if (::close(fd_) != 0) {
       fd_ = -1;
@@ -129,12 +136,33 @@ class OutputFile {
     return absl::OkStatus();
   }
   uint64_t size() const { return size_; }
+  // The SHA-256 of every byte written; after Finish (bytes still in the
+  // buffer are not hashed before).
   std::string HexDigest() { return sha_.HexDigest(); }
 
  private:
+  static constexpr size_t kBufferBytes = size_t{1} << 20;
+
+  absl::Status Flush() {
+    absl::Status s = WriteOut(buffer_);
+    buffer_.clear();
+    return s;
+  }
+  absl::Status WriteOut(std::string_view bytes) {
+    sha_.Update(bytes.data(), bytes.size());
+    while (!bytes.empty()) {
+      ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Errno("cannot write", path_);
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return absl::OkStatus();
+  }
+
   std::string path_;
   int fd_ = -1;
   uint64_t size_ = 0;
+  std::string buffer_;
   Sha256 sha_;
 };
 
@@ -377,9 +405,9 @@ class BackupWriter {
     if (chunk_ == nullptr) return absl::OkStatus();
     ChunkInfo& info = manifest_->chunks.back();
     info.bytes = chunk_->size();
-    info.sha256 = chunk_->HexDigest();
     absl::Status s =
         chunk_->Finish((fs::path(options_.dest) / info.name).string());
+    info.sha256 = chunk_->HexDigest();
     chunk_.reset();
     return s;
   }
@@ -579,19 +607,82 @@ absl::StatusOr<Manifest> LoadManifest(const std::string& folder) {
   return ParseManifest(*text, path);
 }
 
+namespace {
+
+class StoreSource : public LogSource {
+ public:
+  explicit StoreSource(Store& store) : store_(store) {}
+
+  absl::StatusOr<Start> Begin(uint64_t after_position) override {
+    const PluginPtr& storage = store_.storage_plugin();
+    if (!storage->Has(CAIRN_CAP_ORDERED_LOG)) {
+      return MakeStatus(
+          CAIRN_E_UNSUPPORTED,
+          absl::StrCat("storage plugin '", storage->name(),
+                       "' keeps no ordered log (CAIRN_CAP_ORDERED_LOG); "
+                       "cairn backup copies the ordered log"));
+    }
+    absl::StatusOr<LogState> state = store_.GetLogState();
+    if (!state.ok()) return state.status();
+    if (state->committed < after_position) {
+      return MakeStatus(
+          CAIRN_E_FAILED_PRECONDITION,
+          absl::StrCat("the store's committed position ", state->committed,
+                       " is behind the previous backup's last position ",
+                       after_position, ": is it the same store?"));
+    }
+    return Start{PluginInfo{storage->name(), storage->version()},
+                 state->committed};
+  }
+
+  absl::Status Read(uint64_t after_position, uint64_t to_position,
+                    const RecordSink& on_record) override {
+    struct Context {
+      const RecordSink* sink;
+      uint64_t to;
+      absl::Status status;
+    } context{&on_record, to_position, absl::OkStatus()};
+    char message[512] = "";
+    cairn_error error{message, sizeof(message)};
+    cairn_status status = store_.storage_plugin()->storage()->read_log(
+        store_.raw_storage(), after_position,
+        std::min<uint64_t>(kRecordsPerCall, to_position - after_position),
+        [](void* raw, const cairn_log_record* record) -> int {
+          auto* c = static_cast<Context*>(raw);
+          if (record->position > c->to) return 1;
+          c->status = (*c->sink)(*record);
+          return c->status.ok() ? 0 : 1;
+        },
+        &context, &error);
+    if (!context.status.ok()) return context.status;
+    if (status != CAIRN_OK) {
+      return MakeStatus(
+          status, absl::StrCat("read_log after position ", after_position, ": ",
+                               CallMessage(message, status)));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  Store& store_;
+};
+
+}  // namespace
+
+std::unique_ptr<LogSource> StoreLogSource(Store& store) {
+  return std::make_unique<StoreSource>(store);
+}
+
 absl::StatusOr<BackupResult> WriteBackup(Store& store,
                                          const BackupOptions& options) {
-  const PluginPtr& storage = store.storage_plugin();
-  if (!storage->Has(CAIRN_CAP_ORDERED_LOG)) {
-    return MakeStatus(
-        CAIRN_E_UNSUPPORTED,
-        absl::StrCat("storage plugin '", storage->name(),
-                     "' keeps no ordered log (CAIRN_CAP_ORDERED_LOG); "
-                     "cairn backup copies the ordered log"));
-  }
+  StoreSource source(store);
+  return WriteBackup(source, options);
+}
+
+absl::StatusOr<BackupResult> WriteBackup(LogSource& source,
+                                         const BackupOptions& options) {
   Manifest manifest;
   manifest.created_utc = NowUtc();
-  manifest.storage = PluginInfo{storage->name(), storage->version()};
   if (!options.incremental_from.empty()) {
     absl::StatusOr<Manifest> previous = LoadManifest(options.incremental_from);
     if (!previous.ok()) return previous.status();
@@ -601,71 +692,27 @@ absl::StatusOr<BackupResult> WriteBackup(Store& store,
     manifest.base_position = previous->last_position;
     manifest.previous_manifest_sha256 = *sha;
   }
-  absl::StatusOr<LogState> state = store.GetLogState();
-  if (!state.ok()) return state.status();
-  const uint64_t target = state->committed;
-  if (target < manifest.base_position) {
-    return MakeStatus(
-        CAIRN_E_FAILED_PRECONDITION,
-        absl::StrCat("the store's committed position ", target,
-                     " is behind the previous backup's last position ",
-                     manifest.base_position, " (", options.incremental_from,
-                     "): is it the same store?"));
+  absl::StatusOr<LogSource::Start> begun = source.Begin(manifest.base_position);
+  if (!begun.ok()) {
+    if (options.incremental_from.empty()) return begun.status();
+    return MakeStatus(CodeOf(begun.status()),
+                      absl::StrCat(begun.status().message(), " (",
+                                   options.incremental_from, ")"));
   }
+  manifest.storage = begun->storage;
+  const uint64_t target = begun->last_position;
   if (absl::Status s = PrepareDest(options.dest); !s.ok()) return s;
 
   BackupWriter writer(options, &manifest);
-  struct ReadContext {
-    BackupWriter* writer;
-    uint64_t target;
-    uint64_t last = 0;
-    absl::Status status;
-  };
-  const cairn_storage_api* api = storage->storage();
   const absl::Time start = absl::Now();
   uint64_t after = manifest.base_position;
   Progress progress;
   progress.total_records = target - manifest.base_position;
-  while (after < target) {
-    ReadContext context{&writer, target, 0, absl::OkStatus()};
-    char message[512] = "";
-    cairn_error error{message, sizeof(message)};
-    cairn_status status = api->read_log(
-        store.raw_storage(), after,
-        std::min<uint64_t>(kRecordsPerCall, target - after),
-        [](void* raw, const cairn_log_record* record) -> int {
-          auto* c = static_cast<ReadContext*>(raw);
-          if (record->position > c->target) return 1;
-          if (record->position != c->last + 1 && c->last != 0) {
-            c->status = DataLoss(absl::StrCat("read_log returned position ",
-                                              record->position, " after ",
-                                              c->last, "; the log has a gap"));
-            return 1;
-          }
-          c->status = c->writer->Add(*record);
-          c->last = record->position;
-          return c->status.ok() ? 0 : 1;
-        },
-        &context, &error);
-    if (!context.status.ok()) return context.status;
-    if (status != CAIRN_OK) {
-      return MakeStatus(status,
-                        absl::StrCat("read_log after position ", after, ": ",
-                                     CallMessage(message, status)));
-    }
-    if (context.last == 0) {
-      return DataLoss(absl::StrCat(
-          "read_log after position ", after,
-          " returned nothing below the committed position ", target));
-    }
-    if (after == manifest.base_position && context.last != 0 &&
-        manifest.first_position != after + 1) {
-      return MakeStatus(
-          CAIRN_E_NOT_FOUND,
-          absl::StrCat("the log no longer holds position ", after + 1,
-                       " (it starts at ", manifest.first_position, ")"));
-    }
-    after = context.last;
+  uint64_t since_progress = 0;
+  uint64_t paced_bytes = 0;
+  // Progress and the rate limit, every kRecordsPerCall records or
+  // kPaceBytes bytes.
+  auto pace = [&]() {
     progress.records = writer.records();
     progress.bytes = writer.bytes();
     if (options.progress) options.progress(progress);
@@ -677,7 +724,49 @@ absl::StatusOr<BackupResult> WriteBackup(Store& store,
         std::this_thread::sleep_for(std::chrono::duration<double>(due - spent));
       }
     }
+  };
+  while (after < target) {
+    uint64_t last = 0;
+    absl::Status s = source.Read(
+        after, target, [&](const cairn_log_record& record) -> absl::Status {
+          if (record.position > target) {
+            return DataLoss(absl::StrCat("the log source returned position ",
+                                         record.position, " past the end ",
+                                         target));
+          }
+          const uint64_t expected = (last != 0 ? last : after) + 1;
+          if (record.position != expected) {
+            if (last == 0 && after == manifest.base_position &&
+                record.position > expected) {
+              return MakeStatus(
+                  CAIRN_E_NOT_FOUND,
+                  absl::StrCat("the log no longer holds position ", expected,
+                               " (it starts at ", record.position, ")"));
+            }
+            return DataLoss(absl::StrCat("read_log returned position ",
+                                         record.position, " after ",
+                                         expected - 1, "; the log has a gap"));
+          }
+          absl::Status added = writer.Add(record);
+          if (!added.ok()) return added;
+          last = record.position;
+          if (++since_progress >= kRecordsPerCall ||
+              writer.bytes() - paced_bytes >= kPaceBytes) {
+            since_progress = 0;
+            paced_bytes = writer.bytes();
+            pace();
+          }
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return s;
+    if (last == 0) {
+      return DataLoss(absl::StrCat(
+          "read_log after position ", after,
+          " returned nothing below the committed position ", target));
+    }
+    after = last;
   }
+  pace();
   if (absl::Status s = writer.CloseChunk(); !s.ok()) return s;
   if (manifest.last_position == 0)
     manifest.last_position = manifest.base_position;
@@ -690,8 +779,8 @@ absl::StatusOr<BackupResult> WriteBackup(Store& store,
       (fs::path(options.dest) / kManifestName).string();
   absl::Status s = file.Open(final_path + kPartialSuffix);
   if (s.ok()) s = file.Write(text);
-  std::string manifest_sha = file.HexDigest();
   if (s.ok()) s = file.Finish(final_path);
+  const std::string manifest_sha = file.HexDigest();
   if (s.ok()) s = SyncFolder(options.dest);
   if (!s.ok()) return s;
   progress.records = writer.records();
@@ -836,6 +925,32 @@ absl::StatusOr<VerifiedChain> VerifyChain(
   return chain;
 }
 
+bool EndsBatch(const OwnedLogRecord& record) {
+  return record.kind != CAIRN_RECORD_EVENT ||
+         record.batch_index + 1 >= record.batch_size;
+}
+
+absl::Status ForEachRecord(
+    const VerifiedChain& chain,
+    const std::function<absl::Status(OwnedLogRecord)>& on_record,
+    const std::function<void(const ChunkInfo&)>& on_chunk) {
+  for (size_t i = 0; i < chain.folders.size(); ++i) {
+    for (const ChunkInfo& chunk : chain.manifests[i].chunks) {
+      const std::string path =
+          (fs::path(chain.folders[i]) / chunk.name).string();
+      absl::Status s = ReadChunk(
+          path,
+          [&](OwnedLogRecord record, uint64_t) {
+            return on_record(std::move(record));
+          },
+          nullptr, nullptr);
+      if (!s.ok()) return s;
+      if (on_chunk) on_chunk(chunk);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<RestoreResult> Restore(const RestoreOptions& options) {
   RestoreResult result;
   absl::StatusOr<VerifiedChain> chain = VerifyChain(options.sources, nullptr);
@@ -912,26 +1027,16 @@ absl::StatusOr<RestoreResult> Restore(const RestoreOptions& options) {
       pending.clear();
       return absl::OkStatus();
     };
-    for (size_t i = 0; i < result.chain.folders.size(); ++i) {
-      for (const ChunkInfo& chunk : result.chain.manifests[i].chunks) {
-        const std::string path =
-            (fs::path(result.chain.folders[i]) / chunk.name).string();
-        absl::Status s = ReadChunk(
-            path,
-            [&](OwnedLogRecord record, uint64_t) -> absl::Status {
-              const bool ends_batch =
-                  record.kind != CAIRN_RECORD_EVENT ||
-                  record.batch_index + 1 >= record.batch_size;
-              pending.push_back(std::move(record));
-              if (ends_batch && pending.size() >= kRecordsPerCall)
-                return apply();
-              return absl::OkStatus();
-            },
-            nullptr, nullptr);
-        if (!s.ok()) return s;
-        progress.bytes += chunk.bytes;
-      }
-    }
+    absl::Status s = ForEachRecord(
+        result.chain,
+        [&](OwnedLogRecord record) -> absl::Status {
+          const bool ends_batch = EndsBatch(record);
+          pending.push_back(std::move(record));
+          if (ends_batch && pending.size() >= kRecordsPerCall) return apply();
+          return absl::OkStatus();
+        },
+        [&](const ChunkInfo& chunk) { progress.bytes += chunk.bytes; });
+    if (!s.ok()) return s;
     if (absl::Status s = apply(); !s.ok()) return s;
     absl::StatusOr<LogState> state = (*store)->GetLogState();
     if (!state.ok()) return state.status();

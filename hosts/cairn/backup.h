@@ -18,10 +18,16 @@
 //                          and SHA-256; an incremental's previous manifest
 //                          SHA-256; and body_sha256 over all of that.
 // A folder without manifest.json (a backup killed midway) is never restored.
+//
+// One writer makes every backup; its records come from a LogSource: the
+// store in this process (StoreLogSource: read_log on its storage) or a
+// running cairnd (`cairn backup --server`: backup_begin, then read_log
+// pages over the protocol; remote_store_access.h).
 #ifndef CAIRN_HOSTS_CAIRN_BACKUP_H_
 #define CAIRN_HOSTS_CAIRN_BACKUP_H_
 
 #include <cairn/config.h>
+#include <cairn/log_record.h>
 #include <cairn/plugin_registry.h>
 #include <cairn/store.h>
 
@@ -97,12 +103,43 @@ struct BackupResult {
   uint64_t bytes = 0;  // chunk bytes written
 };
 
-// Backs up `store` (appends may run beside it) into options.dest: the
+// Where a backup's records come from.
+class LogSource {
+ public:
+  virtual ~LogSource() = default;
+
+  struct Start {
+    PluginInfo storage;          // the storage plugin that holds the log
+    uint64_t last_position = 0;  // the backup ends here
+  };
+  // Fixes the backup's end (the committed watermark now) for records after
+  // `after_position`. Fails if the storage keeps no ordered log, if the log
+  // is behind after_position (FailedPrecondition), or no longer holds
+  // after_position + 1 (NotFound).
+  virtual absl::StatusOr<Start> Begin(uint64_t after_position) = 0;
+
+  // Calls on_record with records after `after_position` up to
+  // `to_position` in order, at least one (when after_position is below
+  // to_position), as views valid during the call; stops at the first
+  // error on_record returns. The caller calls again from the last record
+  // it got until it reaches to_position.
+  using RecordSink = std::function<absl::Status(const cairn_log_record&)>;
+  virtual absl::Status Read(uint64_t after_position, uint64_t to_position,
+                            const RecordSink& on_record) = 0;
+};
+
+// `store`'s own log (read_log on its storage); `store` must outlive it.
+std::unique_ptr<LogSource> StoreLogSource(Store& store);
+
+// Backs up `source` (appends may run beside it) into options.dest: the
 // records after the base (0, or the previous backup's last position) up to
-// the committed watermark when it starts. Fails, naming the file or the
-// position, if dest is not empty, the storage lacks ORDERED_LOG, the
-// previous backup does not check out, or a write fails; a failed or killed
-// run leaves no manifest.json.
+// the end source.Begin fixes. Fails, naming the file or the position, if
+// dest is not empty, the storage lacks ORDERED_LOG, the previous backup
+// does not check out, or a write fails; a failed or killed run leaves no
+// manifest.json.
+absl::StatusOr<BackupResult> WriteBackup(LogSource& source,
+                                         const BackupOptions& options);
+// WriteBackup(*StoreLogSource(store), options).
 absl::StatusOr<BackupResult> WriteBackup(Store& store,
                                          const BackupOptions& options);
 
@@ -138,6 +175,16 @@ struct VerifiedChain {
 absl::StatusOr<VerifiedChain> VerifyChain(
     const std::vector<std::string>& folders,
     const ProgressFn& progress = nullptr);
+
+// The records of a verified chain, in order (full backup first), read from
+// its chunks again; on_chunk after each chunk. Stops at the first error.
+absl::Status ForEachRecord(
+    const VerifiedChain& chain,
+    const std::function<absl::Status(OwnedLogRecord)>& on_record,
+    const std::function<void(const ChunkInfo&)>& on_chunk = nullptr);
+// Whether `record` is the last of its atomic batch (apply_log takes whole
+// batches).
+bool EndsBatch(const OwnedLogRecord& record);
 
 struct RestoreOptions {
   std::vector<std::string> sources;  // a full backup, then its incrementals

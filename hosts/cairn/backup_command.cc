@@ -17,66 +17,28 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "backup.h"
 #include "backup_archive.h"
+#include "progress.h"
+#ifdef CAIRN_CLI_HAVE_REMOTE
+#include "remote_store_access.h"
+#endif
 
 namespace cairn::cli {
 namespace {
 
 namespace po = boost::program_options;
 
-std::string Mebibytes(double bytes) {
-  return absl::StrFormat("%.1f MiB", bytes / (1 << 20));
-}
-
-// Prints backup.h Progress on stderr: on a terminal a bar redrawn in place
-// (with rate and ETA when the total is known), otherwise a plain line at
-// most once a second and one when done.
-class ProgressPrinter {
+// backup.h Progress, printed by progress.h's printer.
+class BackupProgress {
  public:
-  ProgressPrinter(CommandContext& context)
-      : context_(context),
-        terminal_(context.err == &std::cerr && ::isatty(STDERR_FILENO) == 1),
-        start_(std::chrono::steady_clock::now()),
-        last_(start_) {}
-
+  explicit BackupProgress(CommandContext& context) : printer_(context) {}
   void operator()(const backup::Progress& p) {
-    const auto now = std::chrono::steady_clock::now();
-    if (!p.done && now - last_ < std::chrono::seconds(1)) return;
-    last_ = now;
-    const double seconds = std::chrono::duration<double>(now - start_).count();
-    const double rate =
-        seconds > 0 ? static_cast<double>(p.bytes) / seconds : 0;
-    std::string line = absl::StrCat(
-        p.records, p.total_records ? absl::StrCat(" of ", p.total_records) : "",
-        " records, ", Mebibytes(static_cast<double>(p.bytes)), ", ",
-        Mebibytes(rate), "/s", p.done ? ", done" : "");
-    std::ostream& err = *context_.err;
-    if (!terminal_) {
-      err << "cairn " << context_.command << ": " << line << "\n";
-      return;
-    }
-    constexpr int kWidth = 30;
-    double fraction = p.total_records ? static_cast<double>(p.records) /
-                                            static_cast<double>(p.total_records)
-                                      : 0;
-    if (p.done) fraction = 1;
-    const int filled = static_cast<int>(fraction * kWidth);
-    std::string eta;
-    if (!p.done && fraction > 0) {
-      const int left = static_cast<int>(seconds / fraction - seconds);
-      eta = absl::StrFormat(", ETA %d:%02d", left / 60, left % 60);
-    }
-    err << "\r[" << std::string(filled, '#')
-        << std::string(kWidth - filled, ' ') << "] " << line << eta << "\x1b[K"
-        << (p.done ? "\n" : "") << std::flush;
+    printer_.Report(p.records, p.bytes, p.total_records, p.done);
   }
 
  private:
-  CommandContext& context_;
-  bool terminal_;
-  std::chrono::steady_clock::time_point start_, last_;
+  ProgressPrinter printer_;
 };
 
 // The site config and plugin registry for `store_flags` (embedded only).
@@ -86,14 +48,11 @@ std::optional<int> ResolveEmbedded(CommandContext& context,
                                    PluginRegistry* registry) {
   StoreOptions options = MergeStoreOptions(context.store_options, store_flags);
   if (!options.server.empty()) {
-    return ReportError(
-        context,
-        MakeStatus(
-            CAIRN_E_UNSUPPORTED,
-            absl::StrCat("--server: ", context.command,
-                         " through cairnd is not built yet; run it where "
-                         "the store's folder is, with cairnd stopped "
-                         "(docs/operations.md)")));
+    // backup and restore take --server before they come here.
+    return ReportError(context,
+                       MakeStatus(CAIRN_E_INTERNAL,
+                                  absl::StrCat("--server: ", context.command,
+                                               " resolved an embedded store")));
   }
   absl::StatusOr<SiteConfig> resolved = ResolveSiteConfig(options);
   if (!resolved.ok())
@@ -213,6 +172,10 @@ int BackupCommand(CommandContext& context) {
                            "SHA-256), written last.\n"
                            "DEST FILE.tar.zst (or -, stdout) writes them as "
                            "one zstd tar archive.\n"
+                           "With --server HOST:PORT the records stream from "
+                           "a running cairnd (the admin\n"
+                           "right), which goes on serving; the backup is the "
+                           "same.\n"
                            "Restore with 'cairn restore DEST --data DIR'.",
                            description, positional, &variables)) {
     return *done;
@@ -257,18 +220,43 @@ int BackupCommand(CommandContext& context) {
       return *done;
     }
   }
+  // The records come from the store here (--data), or stream from a
+  // running cairnd (--server); one writer makes the backup either way.
   SiteConfig config;
   PluginRegistry registry;
-  if (auto done = ResolveEmbedded(context, store_flags, &config, &registry))
-    return *done;
-  absl::StatusOr<std::unique_ptr<Store>> store =
-      backup::OpenForBackup(config, registry);
-  if (!store.ok()) return ReportError(context, store.status());
-  ProgressPrinter printer(context);
+  std::unique_ptr<Store> store;
+  std::unique_ptr<backup::LogSource> source;
+  const StoreOptions merged =
+      MergeStoreOptions(context.store_options, store_flags);
+  if (!merged.server.empty()) {
+#ifdef CAIRN_CLI_HAVE_REMOTE
+    // Builtin plugins only: they name the codec and cipher versions.
+    if (absl::Status s = RegisterBuiltinPlugins(registry); !s.ok())
+      return ReportError(context, s);
+    absl::StatusOr<std::unique_ptr<backup::LogSource>> remote =
+        OpenRemoteLogSource(merged);
+    if (!remote.ok()) return ReportError(context, remote.status());
+    source = *std::move(remote);
+#else
+    return ReportError(
+        context, MakeStatus(CAIRN_E_UNSUPPORTED,
+                            "--server: this cairn was built without "
+                            "the cairnd client (CAIRN_BUILD_SERVER=OFF)"));
+#endif
+  } else {
+    if (auto done = ResolveEmbedded(context, store_flags, &config, &registry))
+      return *done;
+    absl::StatusOr<std::unique_ptr<Store>> opened =
+        backup::OpenForBackup(config, registry);
+    if (!opened.ok()) return ReportError(context, opened.status());
+    store = *std::move(opened);
+    source = backup::StoreLogSource(*store);
+  }
+  BackupProgress printer(context);
   options.registry = &registry;
   options.progress = [&printer](const backup::Progress& p) { printer(p); };
   absl::StatusOr<backup::BackupResult> result =
-      backup::WriteBackup(**store, options);
+      backup::WriteBackup(*source, options);
   if (!result.ok()) return ReportError(context, result.status());
   std::ostream* report = context.out;
   if (to_archive) {
@@ -290,6 +278,35 @@ int BackupCommand(CommandContext& context) {
           << "; manifest sha256 " << result->manifest_sha256 << "\n";
   return kExitOk;
 }
+
+namespace {
+
+// `cairn restore SRC... --server`: the chain is checked here, whole, before
+// anything is sent; then the server restores it into its empty store.
+int RestoreRemote(CommandContext& context, const StoreOptions& options,
+                  const std::vector<std::string>& sources) {
+#ifdef CAIRN_CLI_HAVE_REMOTE
+  BackupProgress printer(context);
+  absl::StatusOr<backup::VerifiedChain> chain = backup::VerifyChain(sources);
+  if (!chain.ok()) return ReportError(context, chain.status());
+  absl::StatusOr<uint64_t> head = RestoreThroughServer(
+      options, *chain, [&printer](const backup::Progress& p) { printer(p); });
+  if (!head.ok()) return ReportError(context, head.status());
+  *context.out << "restored " << chain->records << " records from "
+               << chain->folders.size() << " backup(s) into the store cairnd "
+               << options.server << " serves; head position " << *head << "\n";
+  return kExitOk;
+#else
+  (void)options;
+  (void)sources;
+  return ReportError(context,
+                     MakeStatus(CAIRN_E_UNSUPPORTED,
+                                "--server: this cairn was built without "
+                                "the cairnd client (CAIRN_BUILD_SERVER=OFF)"));
+#endif
+}
+
+}  // namespace
 
 int RestoreCommand(CommandContext& context) {
   StoreOptions store_flags;
@@ -314,14 +331,25 @@ int RestoreCommand(CommandContext& context) {
           "empty\n"
           "unless --force), reopens it and checks its head position. Needs no\n"
           "keyring: records stay sealed; open the store with the keyring "
-          "after.",
+          "after.\n"
+          "With --server HOST:PORT instead of --data: into the empty store a "
+          "running\n"
+          "cairnd serves (the admin right; not a backup of sealed events).",
           description, positional, &variables)) {
     return *done;
   }
   if (sources.empty())
     return ReportUsageError(context, "missing SRC (a backup folder)");
   StoreOptions merged = MergeStoreOptions(context.store_options, store_flags);
-  if (merged.data_dir.empty() && merged.config_file.empty()) {
+  const bool remote = !merged.server.empty();
+  if (remote && (force || !merged.data_dir.empty())) {
+    return ReportUsageError(
+        context, force ? "--force does not go through --server: a restore "
+                         "through the server goes only into an empty store"
+                       : "give the target with --data DIR or --server "
+                         "HOST:PORT, not both");
+  }
+  if (!remote && merged.data_dir.empty() && merged.config_file.empty()) {
     return ReportUsageError(
         context, "give the target with --data DIR (or --config FILE)");
   }
@@ -342,11 +370,12 @@ int RestoreCommand(CommandContext& context) {
       return ReportError(context, s);
     }
   }
+  if (remote) return RestoreRemote(context, merged, options.sources);
   PluginRegistry registry;
   if (auto done =
           ResolveEmbedded(context, store_flags, &options.site, &registry))
     return *done;
-  ProgressPrinter printer(context);
+  BackupProgress printer(context);
   options.registry = &registry;
   options.progress = [&printer](const backup::Progress& p) { printer(p); };
   absl::StatusOr<backup::RestoreResult> result = backup::Restore(options);

@@ -4,11 +4,6 @@
 #include <cairn/log_record.h>
 #include <cairn/store.h>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -22,10 +17,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "keyring.h"
+#include "log_up_to.h"
 #include "run_program.h"
 #include "test_files.h"
-
-extern char** environ;
 
 namespace cairn::backup {
 namespace {
@@ -51,24 +45,7 @@ EventData Event(int i) {
   return e;
 }
 
-int Collect(void* context, const cairn_log_record* record) {
-  static_cast<std::vector<OwnedLogRecord>*>(context)->emplace_back(*record);
-  return 0;
-}
-
-// `store`'s records with positions up to `last`, as stored.
-std::vector<OwnedLogRecord> LogUpTo(Store& store, uint64_t last) {
-  std::vector<OwnedLogRecord> records;
-  const cairn_storage_api* api = store.storage_plugin()->storage();
-  char message[256] = "";
-  cairn_error error{message, sizeof(message)};
-  EXPECT_EQ(
-      api->read_log(store.raw_storage(), 0, last, &Collect, &records, &error),
-      CAIRN_OK)
-      << message;
-  while (!records.empty() && records.back().position > last) records.pop_back();
-  return records;
-}
+using backup_testing::LogUpTo;
 
 class BackupTest : public ::testing::Test {
  protected:
@@ -383,40 +360,17 @@ TEST_F(BackupTest, AKilledBackupProcessLeavesNothingRestoreAccepts) {
   }
   // Throttled to a few seconds' work, in 4 KiB chunks: killed midway.
   const std::string dest = dir_.File("killed");
-  std::vector<std::string> args = {cairn.string(),
-                                   "--data",
-                                   dir_.File("source"),
-                                   "--set",
-                                   "storage.segment-size=4MiB",
-                                   "backup",
-                                   dest,
-                                   "--chunk-size",
-                                   "4KiB",
-                                   "--max-rate",
-                                   "64KiB"};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t child = 0;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
   const std::string log = dir_.File("backup.err");
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  ASSERT_EQ(
-      posix_spawn(&child, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  // Wait (bounded) until two chunks are complete, then kill -9.
-  const std::string second = dest + "/chunk-000002.cairnlog";
-  for (int i = 0; i < 3000 && !fs::exists(second); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_TRUE(fs::exists(second)) << ReadFile(log);
-  ASSERT_EQ(::kill(child, SIGKILL), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFSIGNALED(status))
-      << "the backup finished before it was killed";
+  const int child = testing::StartProgram(
+      cairn,
+      {"--data", dir_.File("source"), "--set", "storage.segment-size=4MiB",
+       "backup", dest, "--chunk-size", "4KiB", "--max-rate", "64KiB"},
+      log);
+  ASSERT_GT(child, 0);
+  // Two chunks complete, then kill -9.
+  const std::string killed =
+      testing::KillOnceExists(child, dest + "/chunk-000002.cairnlog");
+  ASSERT_EQ(killed, "") << ReadFile(log);
   EXPECT_FALSE(fs::exists(dest + "/manifest.json"));
 
   absl::StatusOr<RestoreResult> restored = RestoreInto({"killed"}, "target");

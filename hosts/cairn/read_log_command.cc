@@ -123,16 +123,16 @@ int ReadLogCommand(CommandContext& context) {
   po::variables_map variables;
   if (auto done = ParseCommandLine(
           context, "[--json] [--after POS] [--max N]",
-          "Prints the ordered log of an embedded store (read-only), one record "
-          "a line: "
+          "Prints the ordered log of an embedded store (read-only; with "
+          "--server, the served store's up to its committed position), one "
+          "record a line: "
           "position, kind, epoch, stream, revision and the SHA-256 of the "
           "record's "
           "canonical bytes (every field as stored, sealed payloads included; "
           "docs/cli.md), up to the written watermark. Events also show batch, "
           "type "
-          "and writer; an EPOCH record its primary. Stop the node first: "
-          "storage "
-          "is opened as by any command.",
+          "and writer; an EPOCH record its primary. With --data, stop the "
+          "node first: storage is opened as by any command.",
           description, po::positional_options_description(), &variables)) {
     return *done;
   }

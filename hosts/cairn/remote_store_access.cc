@@ -1,6 +1,7 @@
 #include "remote_store_access.h"
 
 #include <cairn/client.h>
+#include <cairn/log_record.h>
 #include <cairn/status.h>
 
 #include <chrono>
@@ -10,6 +11,19 @@
 
 namespace cairn::cli {
 namespace {
+
+// A record a read_log page carried, or CORRUPTION naming the server.
+absl::StatusOr<OwnedLogRecord> Received(const log::v1::LogRecord& proto,
+                                        const std::string& address) {
+  absl::StatusOr<OwnedLogRecord> record = FromProto(proto);
+  if (!record.ok()) {
+    return MakeStatus(
+        CAIRN_E_CORRUPTION,
+        absl::StrCat("cairnd at ", address, " sent a bad record at position ",
+                     proto.position(), ": ", record.status().message()));
+  }
+  return record;
+}
 
 class RemoteStoreAccess : public StoreAccess {
  public:
@@ -92,6 +106,31 @@ class RemoteStoreAccess : public StoreAccess {
     return absl::OkStatus();
   }
 
+  // The log up to the server's committed position (read_log pages; the
+  // admin right), each record as the server stored it.
+  absl::Status ReadLog(uint64_t after_position, uint64_t max_count,
+                       const RecordFn& on_record) override {
+    absl::StatusOr<uint64_t> committed = client_->HeadPosition();
+    if (!committed.ok()) return committed.status();
+    if (after_position >= *committed || max_count == 0) {
+      return absl::OkStatus();
+    }
+    const uint64_t to = *committed - after_position > max_count
+                            ? after_position + max_count
+                            : *committed;
+    bool stopped = false;
+    absl::Status status = client_->ReadLog(
+        after_position, to,
+        [&](const log::v1::LogRecord& proto) -> absl::Status {
+          absl::StatusOr<OwnedLogRecord> record = Received(proto, address_);
+          if (!record.ok()) return record.status();
+          if (on_record(record->View())) return absl::OkStatus();
+          stopped = true;
+          return absl::CancelledError("read-log stopped");
+        });
+    return stopped ? absl::OkStatus() : status;
+  }
+
   absl::StatusOr<Summary> GetSummary() override {
     return MakeStatus(
         CAIRN_E_UNSUPPORTED,
@@ -115,7 +154,106 @@ class RemoteStoreAccess : public StoreAccess {
   std::string address_;
 };
 
+// A backup's records streamed from a cairnd: backup_begin fixes the end,
+// read_log pages carry the records (Client::ReadLog keeps one page ahead).
+class RemoteLogSource : public backup::LogSource {
+ public:
+  RemoteLogSource(std::unique_ptr<Client> client, std::string address)
+      : client_(std::move(client)), address_(std::move(address)) {}
+
+  absl::StatusOr<Start> Begin(uint64_t after_position) override {
+    absl::StatusOr<v1::BackupBeginResponse> begun =
+        client_->BackupBegin(after_position);
+    if (!begun.ok()) return begun.status();
+    return Start{
+        backup::PluginInfo{begun->storage().name(), begun->storage().version()},
+        begun->last_position()};
+  }
+
+  absl::Status Read(uint64_t after_position, uint64_t to_position,
+                    const RecordSink& on_record) override {
+    return client_->ReadLog(
+        after_position, to_position,
+        [&](const log::v1::LogRecord& proto) -> absl::Status {
+          absl::StatusOr<OwnedLogRecord> record = Received(proto, address_);
+          if (!record.ok()) return record.status();
+          return on_record(record->View());
+        });
+  }
+
+ private:
+  std::unique_ptr<Client> client_;
+  std::string address_;
+};
+
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<backup::LogSource>> OpenRemoteLogSource(
+    const StoreOptions& options) {
+  absl::StatusOr<ClientOptions> client_options = RemoteClientOptions(options);
+  if (!client_options.ok()) return client_options.status();
+  absl::StatusOr<std::unique_ptr<Client>> client =
+      Client::Connect(*client_options);
+  if (!client.ok()) return client.status();
+  return std::unique_ptr<backup::LogSource>(
+      new RemoteLogSource(*std::move(client), options.server));
+}
+
+absl::StatusOr<uint64_t> RestoreThroughServer(
+    const StoreOptions& options, const backup::VerifiedChain& chain,
+    const backup::ProgressFn& progress) {
+  for (const backup::Manifest& m : chain.manifests) {
+    if (!m.ciphers.empty()) {
+      return MakeStatus(
+          CAIRN_E_UNSUPPORTED,
+          absl::StrCat("the backup holds sealed records (cipher '",
+                       m.ciphers.front().plugin.name,
+                       "'); a running cairnd read its seal registry when it "
+                       "opened the store, so a sealed backup restores with "
+                       "--data only: stop cairnd, 'cairn restore SRC --data "
+                       "DIR', start cairnd on DIR"));
+    }
+  }
+  absl::StatusOr<ClientOptions> client_options = RemoteClientOptions(options);
+  if (!client_options.ok()) return client_options.status();
+  absl::StatusOr<std::unique_ptr<Client>> client =
+      Client::Connect(*client_options);
+  if (!client.ok()) return client.status();
+  if (absl::Status s = (*client)->RestoreBegin(chain.last_position); !s.ok())
+    return s;
+  // Requests of whole atomic batches, about half a frame each.
+  const size_t budget = (*client)->hello().max_frame() / 2;
+  std::vector<log::v1::LogRecord> pending;
+  size_t bytes = 0;
+  backup::Progress done;
+  done.total_records = chain.records;
+  absl::Status s = backup::ForEachRecord(
+      chain,
+      [&](OwnedLogRecord record) -> absl::Status {
+        const bool ends_batch = backup::EndsBatch(record);
+        pending.emplace_back();
+        ToProto(record, &pending.back());
+        bytes += pending.back().ByteSizeLong();
+        if (!ends_batch || bytes < budget) return absl::OkStatus();
+        absl::Status sent = (*client)->ApplyLog(pending);
+        done.records += pending.size();
+        pending.clear();
+        bytes = 0;
+        if (progress) progress(done);
+        return sent;
+      },
+      [&](const backup::ChunkInfo& chunk) { done.bytes += chunk.bytes; });
+  if (s.ok() && !pending.empty()) {
+    s = (*client)->ApplyLog(pending);
+    done.records += pending.size();
+  }
+  if (!s.ok()) return s;
+  absl::StatusOr<uint64_t> head = (*client)->RestoreEnd();
+  if (!head.ok()) return head.status();
+  done.done = true;
+  if (progress) progress(done);
+  return head;
+}
 
 absl::StatusOr<ClientOptions> RemoteClientOptions(const StoreOptions& options) {
   ClientOptions client;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "backup.h"
 #include "command.h"
 #include "store_access.h"
 
@@ -23,6 +24,22 @@ namespace cairn::cli {
 // spoken to in plain TCP).
 absl::StatusOr<std::unique_ptr<StoreAccess>> OpenRemoteStore(
     const StoreOptions& options);
+
+// The log of the store the cairnd at options.server serves, for `cairn
+// backup --server` (BackupBeginRequest, then ReadLogRequest pages; the
+// admin right). Connects as OpenRemoteStore does.
+absl::StatusOr<std::unique_ptr<backup::LogSource>> OpenRemoteLogSource(
+    const StoreOptions& options);
+
+// Restores the checked `chain` into the store the cairnd at options.server
+// serves, which must be empty (restore_begin, apply_log in whole atomic
+// batches, restore_end; the admin right). Refuses a chain of sealed events
+// (the server read its seal registry when it opened the store). Returns the
+// head position the server reports after the restore; on any failure the
+// connection closes and the server takes back what was applied.
+absl::StatusOr<uint64_t> RestoreThroughServer(
+    const StoreOptions& options, const backup::VerifiedChain& chain,
+    const backup::ProgressFn& progress);
 
 // The ClientOptions `options` select (the same rules, without connecting).
 absl::StatusOr<ClientOptions> RemoteClientOptions(const StoreOptions& options);

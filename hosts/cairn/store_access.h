@@ -102,18 +102,16 @@ class StoreAccess {
 
   // The ordered log's records with position > after_position, at most
   // max_count, up to the written watermark (cairn_storage_api::read_log),
-  // as stored (sealed); on_record returns false to stop. Unsupported where
-  // the log cannot be read from here (through a server, or a storage
-  // without CAIRN_CAP_ORDERED_LOG).
+  // as stored (sealed); on_record returns false to stop. Through a server:
+  // up to its committed position. Unsupported where the log cannot be read
+  // (a storage without CAIRN_CAP_ORDERED_LOG).
   using RecordFn = std::function<bool(const cairn_log_record&)>;
   virtual absl::Status ReadLog(uint64_t after_position, uint64_t max_count,
                                const RecordFn& on_record) {
     (void)after_position;
     (void)max_count;
     (void)on_record;
-    return absl::UnimplementedError(
-        "the ordered log is read from an embedded store only (not through "
-        "--server); run the command on the node's machine with --data");
+    return absl::UnimplementedError("this store cannot read its ordered log");
   }
 };
 

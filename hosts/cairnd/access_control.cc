@@ -231,6 +231,25 @@ Requirement RequirementFor(const v1::Request& request) {
       return Need(Scope::kAnyStream, Right::kWrite, "flush");
     case v1::Request::kPromote:
       return Need(Scope::kEveryStream, Right::kAdmin, "promote");
+    // A backup copies every stream, deleted events and snapshots included.
+    case v1::Request::kBackupBegin:
+      return Need(Scope::kEveryStream, Right::kAdmin, "backup");
+    case v1::Request::kReadLog: {
+      Requirement page = Need(Scope::kEveryStream, Right::kAdmin, "read_log");
+      page.record_outcome = false;
+      return page;
+    }
+    // A restore writes every stream.
+    case v1::Request::kRestoreBegin:
+      return Need(Scope::kEveryStream, Right::kAdmin, "restore");
+    case v1::Request::kApplyLog: {
+      Requirement records =
+          Need(Scope::kEveryStream, Right::kAdmin, "apply_log");
+      records.record_outcome = false;
+      return records;
+    }
+    case v1::Request::kRestoreEnd:
+      return Need(Scope::kEveryStream, Right::kAdmin, "restore_end");
     case v1::Request::kHello:
       return Need(Scope::kNone, Right::kNone, "hello");
     case v1::Request::kCredit:

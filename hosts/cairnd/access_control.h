@@ -49,6 +49,10 @@ struct Requirement {
   Right right = Right::kNone;
   std::string stream;           // kStream only
   const char* operation = "";   // "append", "read_all", ...
+  // For an admin request: whether its outcome is an audit line of its own
+  // (kind "action"). read_log pages are not: the backup they serve is, as
+  // its backup_begin, and every page still has its access line.
+  bool record_outcome = true;
 };
 Requirement RequirementFor(const v1::Request& request);
 

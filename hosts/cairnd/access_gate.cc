@@ -57,7 +57,8 @@ absl::Status AccessGate::RecordOutcome(const Decision& decision,
                                        const Identity& identity,
                                        const std::string& peer,
                                        const v1::Response& response) const {
-  if (audit_ == nullptr || decision.requirement.right != Right::kAdmin) {
+  if (audit_ == nullptr || decision.requirement.right != Right::kAdmin ||
+      !decision.requirement.record_outcome) {
     return absl::OkStatus();
   }
   const std::string result =

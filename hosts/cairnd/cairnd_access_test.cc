@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "audit_chain.h"
 #include "cairn/client.h"
+#include "cairn/status.h"
 #include "test_certs.h"
 #include "test_server.h"
 
@@ -102,6 +103,94 @@ TEST_F(CairndAccess, ReadsByPositionNeedReadOnEveryStreamAndDeleteNeedsAdmin) {
 
   EXPECT_TRUE((*admin)->DeleteTo("orders-1", 1).ok());
   EXPECT_TRUE((*admin)->ReadAll(0, 10, [](const RecordedEvent&) { return true; }).ok());
+}
+
+// A backup through the server: backup_begin and every read_log page need
+// the admin right (a backup copies every stream); the backup is one audited
+// action, its pages only access lines; pages are bounded and end at the
+// position backup_begin fixed, whatever is appended meanwhile.
+TEST_F(CairndAccess,
+       BackupBeginAndReadLogNeedAdminAndTheBackupIsOneAuditedAction) {
+  const std::string audit = File("backup.audit");
+  auto server = StartWithRules(audit);
+  ASSERT_NE(server, nullptr);
+  auto orders = ConnectAs(*server, "orders");
+  auto admin = ConnectAs(*server, "admin");
+  ASSERT_TRUE(orders.ok() && admin.ok()) << server->Log();
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE((*orders)
+                    ->Append("orders-1", ExpectedRevision::Any(), OneEvent())
+                    .ok());
+  }
+
+  absl::Status denied = (*orders)->BackupBegin(0).status();
+  EXPECT_TRUE(absl::IsPermissionDenied(denied)) << denied;
+  EXPECT_TRUE(
+      absl::StrContains(denied.message(), "no admin right on every stream"))
+      << denied;
+  absl::Status page_denied = (*orders)->ReadLog(
+      0, 1, [](const log::v1::LogRecord&) { return absl::OkStatus(); });
+  EXPECT_TRUE(absl::IsPermissionDenied(page_denied)) << page_denied;
+
+  auto begun = (*admin)->BackupBegin(0);
+  ASSERT_TRUE(begun.ok()) << begun.status();
+  EXPECT_EQ(begun->last_position(), 30u);
+  EXPECT_EQ(begun->storage().name(), "mmaplog");
+  // Appends after the start are not in the backup.
+  ASSERT_TRUE(
+      (*orders)->Append("orders-1", ExpectedRevision::Any(), OneEvent()).ok());
+  std::vector<uint64_t> positions;
+  ASSERT_TRUE((*admin)
+                  ->ReadLog(0, begun->last_position(),
+                            [&](const log::v1::LogRecord& record) {
+                              positions.push_back(record.position());
+                              return absl::OkStatus();
+                            })
+                  .ok());
+  ASSERT_EQ(positions.size(), 30u);
+  EXPECT_EQ(positions.front(), 1u);
+  EXPECT_EQ(positions.back(), 30u);
+
+  // One page of a raw request: max_count bounds it, and it says where to
+  // go on; a to_position past the committed watermark is refused.
+  v1::Request page;
+  page.mutable_read_log()->set_after_position(10);
+  page.mutable_read_log()->set_to_position(30);
+  page.mutable_read_log()->set_max_count(7);
+  auto answer = (*admin)->Call(page).get();
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_FALSE(answer->has_error()) << answer->error().message();
+  EXPECT_EQ(answer->read_log().records_size(), 7);
+  EXPECT_EQ(answer->read_log().records(0).position(), 11u);
+  EXPECT_FALSE(answer->read_log().end());
+  EXPECT_EQ(answer->read_log().next_after_position(), 17u);
+  page.mutable_read_log()->set_to_position(1000);
+  auto past = (*admin)->Call(page).get();
+  ASSERT_TRUE(past.ok());
+  EXPECT_EQ(past->error().code(), v1::FAILED_PRECONDITION)
+      << past->error().message();
+  // An incremental whose base is past the end is refused.
+  EXPECT_EQ(CodeOf((*admin)->BackupBegin(5000).status()),
+            CAIRN_E_FAILED_PRECONDITION);
+
+  const std::string text = Slurp(audit);
+  EXPECT_TRUE(absl::StrContains(text,
+                                "\"op\":\"backup\",\"stream\":\"\",\"right\":"
+                                "\"admin\",\"result\":\"denied\""))
+      << text;
+  EXPECT_TRUE(absl::StrContains(
+      text, "\"kind\":\"action\",\"identity\":\"CN=ops-admin\""))
+      << text;
+  EXPECT_TRUE(absl::StrContains(text,
+                                "\"op\":\"read_log\",\"stream\":\"\",\"right\":"
+                                "\"admin\",\"result\":\"allowed\""))
+      << text;
+  // Actions: the backup that began, and the one refused past the end.
+  EXPECT_EQ(testing::CountOccurrences(text, "\"kind\":\"action\""), 2) << text;
+  EXPECT_TRUE(absl::StrContains(text,
+                                "\"op\":\"backup\",\"stream\":\"\",\"right\":"
+                                "\"admin\",\"result\":\"ok\""))
+      << text;
 }
 
 TEST_F(CairndAccess, AuditLogRecordsEveryDecisionAndAdminActionInAChain) {

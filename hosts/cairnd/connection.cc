@@ -78,6 +78,8 @@ class StreamConnection final
   }
 
   ~StreamConnection() override {
+    // A restore this connection began and did not end is taken back.
+    context_->executor.EndSession(this);
     context_->metrics->connections_active.fetch_sub(1);
     if (authenticated_) context_->authenticated.fetch_sub(1);
     std::lock_guard<std::mutex> lock(context_->mutex);
@@ -415,7 +417,8 @@ class StreamConnection final
       SendError(request.request_id(), v1::UNSUPPORTED_VERSION,
                 absl::StrCat("protocol major version ", hello.protocol_major(),
                              " is not supported; this server speaks cairn.v1 "
-                             "(major 1, minor 0)"),
+                             "(major 1, minor ",
+                             kProtocolMinor, ")"),
                 /*closing=*/true);
       return;
     }
@@ -444,7 +447,7 @@ class StreamConnection final
     response.set_request_id(request.request_id());
     auto* out = response.mutable_hello();
     out->set_protocol_major(1);
-    out->set_protocol_minor(0);
+    out->set_protocol_minor(kProtocolMinor);
     out->set_server_version(kServerVersion);
     out->set_max_frame(limits_.max_frame);
     out->set_max_batch(limits_.max_batch);
@@ -536,7 +539,7 @@ class StreamConnection final
                       v1::Response* response) const {
     absl::Status recorded = context_->gate.AwaitRecorded(decision);
     if (recorded.ok()) {
-      context_->executor.Execute(request, response);
+      context_->executor.Execute(request, response, this);
       recorded = context_->gate.RecordOutcome(decision, identity_, peer_,
                                               *response);
     }
@@ -567,6 +570,13 @@ class StreamConnection final
                              " subscriptions, the server's max-subscriptions; "
                              "cancel one first"),
                 /*closing=*/true);
+      return;
+    }
+    if (context_->executor.RestoreUnderWay()) {
+      SendError(id, v1::FAILED_PRECONDITION,
+                "a restore through the server is under way; subscribe when "
+                "it has ended",
+                /*closing=*/false);
       return;
     }
     if (subscriptions_.count(id) > 0) {

@@ -1,9 +1,15 @@
 #include "request_executor.h"
 
+#include <algorithm>
 #include <chrono>
 
+#include "absl/strings/str_cat.h"
+#include "cairn/log/v1/log.pb.h"
+#include "cairn/log_record.h"
+#include "cairn/status.h"
 #include "protocol/convert.h"
 #include "protocol/frame.h"
+#include "restore_gate.h"
 
 namespace cairn::cairnd {
 namespace {
@@ -68,11 +74,58 @@ void PageFor(int64_t max_count, uint32_t max_read_events, uint64_t* page,
   *ask = want > *page ? *page + 1 : *page;
 }
 
+// The store's watermarks, or Unsupported if its storage keeps no ordered
+// log (backup_begin, read_log).
+absl::StatusOr<LogState> OrderedLogState(Store& store) {
+  const PluginPtr& storage = store.storage_plugin();
+  if (!storage->Has(CAIRN_CAP_ORDERED_LOG)) {
+    return MakeStatus(CAIRN_E_UNSUPPORTED,
+                      absl::StrCat("storage plugin '", storage->name(),
+                                   "' keeps no ordered log "
+                                   "(CAIRN_CAP_ORDERED_LOG); a backup copies "
+                                   "the ordered log"));
+  }
+  return store.GetLogState();
+}
+
 }  // namespace
 
 void RequestExecutor::Execute(const v1::Request& request,
-                              v1::Response* response) const {
+                              v1::Response* response,
+                              const void* session) const {
   response->set_request_id(request.request_id());
+  switch (request.body_case()) {
+    case v1::Request::kRestoreBegin:
+      if (!SetError(
+              restore_->Begin(session, request.restore_begin().last_position(),
+                              metrics_->subscriptions_active.load()),
+              response)) {
+        response->mutable_done();
+      }
+      break;
+    case v1::Request::kApplyLog:
+      if (!SetError(restore_->Apply(session, request.apply_log()), response)) {
+        response->mutable_done();
+      }
+      break;
+    case v1::Request::kRestoreEnd: {
+      absl::StatusOr<uint64_t> head = restore_->End(session);
+      if (!SetError(head.status(), response)) {
+        response->mutable_restore_end()->set_head_position(*head);
+      }
+      break;
+    }
+    default:
+      // Every other request waits for no restore and runs beside others.
+      SetError(restore_->Admit([&] { ExecuteAdmitted(request, response); }),
+               response);
+      break;
+  }
+  if (response->has_error()) metrics_->CountError(response->error().code());
+}
+
+void RequestExecutor::ExecuteAdmitted(const v1::Request& request,
+                                      v1::Response* response) const {
   switch (request.body_case()) {
     case v1::Request::kAppend:
       Append(request.append(), response);
@@ -151,6 +204,12 @@ void RequestExecutor::Execute(const v1::Request& request,
     case v1::Request::kPromote:
       Promote(response);
       break;
+    case v1::Request::kBackupBegin:
+      BackupBegin(request.backup_begin(), response);
+      break;
+    case v1::Request::kReadLog:
+      ReadLog(request.read_log(), response);
+      break;
     case v1::Request::kFlush: {
       const auto start = Clock::now();
       const absl::Status flushed = store_->Flush();
@@ -169,7 +228,6 @@ void RequestExecutor::Execute(const v1::Request& request,
       break;
     }
   }
-  if (response->has_error()) metrics_->CountError(response->error().code());
 }
 
 void RequestExecutor::Append(const v1::AppendRequest& request,
@@ -219,6 +277,142 @@ void RequestExecutor::Append(const v1::AppendRequest& request,
 
 void RequestExecutor::Promote(v1::Response* response) const {
   if (!SetError(store_->Promote(), response)) response->mutable_done();
+}
+
+void RequestExecutor::BackupBegin(const v1::BackupBeginRequest& request,
+                                  v1::Response* response) const {
+  const PluginPtr& storage = store_->storage_plugin();
+  auto state = OrderedLogState(*store_);
+  if (SetError(state.status(), response)) return;
+  uint64_t last = state->committed;
+  if (request.at_position() != 0) {
+    if (request.at_position() > state->committed) {
+      SetError(MakeStatus(CAIRN_E_FAILED_PRECONDITION,
+                          absl::StrCat("at_position ", request.at_position(),
+                                       " is above the committed position ",
+                                       state->committed)),
+               response);
+      return;
+    }
+    last = request.at_position();
+  }
+  if (request.after_position() > last) {
+    SetError(MakeStatus(CAIRN_E_FAILED_PRECONDITION,
+                        absl::StrCat("the store's committed position ", last,
+                                     " is behind the previous backup's last "
+                                     "position ",
+                                     request.after_position(),
+                                     ": is it the same store?")),
+             response);
+    return;
+  }
+  if (request.after_position() < last && state->first_position != 0 &&
+      state->first_position > request.after_position() + 1) {
+    SetError(
+        MakeStatus(CAIRN_E_NOT_FOUND,
+                   absl::StrCat("the log no longer holds position ",
+                                request.after_position() + 1, " (it starts at ",
+                                state->first_position, ")")),
+        response);
+    return;
+  }
+  auto* out = response->mutable_backup_begin();
+  out->set_last_position(last);
+  out->set_first_position(state->first_position);
+  out->set_committed(state->committed);
+  out->mutable_storage()->set_kind("storage");
+  out->mutable_storage()->set_name(storage->name());
+  out->mutable_storage()->set_version(storage->version());
+}
+
+void RequestExecutor::ReadLog(const v1::ReadLogRequest& request,
+                              v1::Response* response) const {
+  const PluginPtr& storage = store_->storage_plugin();
+  auto state = OrderedLogState(*store_);
+  if (SetError(state.status(), response)) return;
+  const uint64_t after = request.after_position();
+  const uint64_t to = request.to_position();
+  if (to > state->committed) {
+    SetError(MakeStatus(CAIRN_E_FAILED_PRECONDITION,
+                        absl::StrCat("to_position ", to,
+                                     " is above the committed position ",
+                                     state->committed)),
+             response);
+    return;
+  }
+  auto* out = response->mutable_read_log();
+  out->set_next_after_position(after);
+  if (after >= to) {
+    out->set_end(true);
+    return;
+  }
+  uint64_t page = 0;
+  uint64_t ask = 0;
+  PageFor(request.max_count(), limits_.max_read_events, &page, &ask);
+  page = std::min<uint64_t>(page, to - after);
+  // One read_log call per page, cut at the page size and the byte budget:
+  // the storage holds nothing for this client between pages.
+  struct Collect {
+    v1::ReadLogResponse* out;
+    uint64_t to, page, last;
+    size_t budget, bytes;
+    absl::Status status;
+  } collect{out, to, page, after, response_budget(), 0, absl::OkStatus()};
+  char message[512] = "";
+  cairn_error error{message, sizeof(message)};
+  const auto start = Clock::now();
+  const cairn_status status = storage->storage()->read_log(
+      store_->raw_storage(), after, page,
+      [](void* raw, const cairn_log_record* record) -> int {
+        auto* c = static_cast<Collect*>(raw);
+        if (record->position > c->to ||
+            static_cast<uint64_t>(c->out->records_size()) >= c->page ||
+            (c->out->records_size() > 0 && c->bytes >= c->budget)) {
+          return 1;
+        }
+        if (record->position != c->last + 1) {
+          c->status = MakeStatus(
+              CAIRN_E_CORRUPTION,
+              absl::StrCat("read_log returned position ", record->position,
+                           " after ", c->last, "; the log has a gap"));
+          return 1;
+        }
+        log::v1::LogRecord* proto = c->out->add_records();
+        ToProto(OwnedLogRecord(*record), proto);
+        c->bytes += proto->ByteSizeLong() + 8;
+        c->last = record->position;
+        return 0;
+      },
+      &collect, &error);
+  metrics_->read_latency.Observe(SecondsSince(start));
+  if (!collect.status.ok()) {
+    response->clear_read_log();
+    SetError(collect.status, response);
+    return;
+  }
+  if (status != CAIRN_OK) {
+    response->clear_read_log();
+    SetError(
+        MakeStatus(status, absl::StrCat("read_log after position ", after, ": ",
+                                        message[0] != '\0'
+                                            ? std::string(message)
+                                            : std::string(CodeName(status)))),
+        response);
+    return;
+  }
+  if (collect.last == after) {
+    response->clear_read_log();
+    SetError(MakeStatus(CAIRN_E_CORRUPTION,
+                        absl::StrCat("read_log after position ", after,
+                                     " returned nothing below the committed "
+                                     "position ",
+                                     to)),
+             response);
+    return;
+  }
+  metrics_->reads_total.fetch_add(1, std::memory_order_relaxed);
+  out->set_next_after_position(collect.last);
+  out->set_end(collect.last == to);
 }
 
 void RequestExecutor::ReadStream(const v1::ReadStreamRequest& request,
@@ -311,7 +505,7 @@ void RequestExecutor::ServerInfo(v1::Response* response) const {
   auto* info = response->mutable_server_info();
   info->set_server_version(kServerVersion);
   info->set_protocol_major(1);
-  info->set_protocol_minor(0);
+  info->set_protocol_minor(kProtocolMinor);
   const std::pair<const char*, const PluginPtr*> plugins[] = {
       {"storage", &store_->storage_plugin()},
       {"codec", &store_->codec_plugin()},

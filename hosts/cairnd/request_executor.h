@@ -13,21 +13,37 @@
 #include "cairn/v1/client.pb.h"
 #include "idempotency_cache.h"
 #include "metrics.h"
+#include "restore_gate.h"
 #include "server_options.h"
 
 namespace cairn::cairnd {
 
 inline constexpr char kServerVersion[] = "0.1.0";
+// The cairn.v1 minor version this server speaks (client.proto,
+// ProtocolVersion): 1 adds backup_begin and read_log.
+inline constexpr uint32_t kProtocolMinor = 1;
 
 class RequestExecutor {
  public:
   RequestExecutor(Store* store, const Limits& limits, ServerMetrics* metrics)
-      : store_(store), limits_(limits), metrics_(metrics) {}
+      : store_(store),
+        limits_(limits),
+        metrics_(metrics),
+        restore_(std::make_shared<RestoreGate>(store)) {}
 
   // Executes `request` (which passed protocol::CheckRequest and is not
   // hello, subscribe, credit or cancel) and fills `response` (request_id,
-  // body or error). Thread-safe.
-  void Execute(const v1::Request& request, v1::Response* response) const;
+  // body or error). `session`: the connection it came on (a restore
+  // belongs to one). While a restore runs, every other request fails
+  // (RestoreGate). Thread-safe.
+  void Execute(const v1::Request& request, v1::Response* response,
+               const void* session = nullptr) const;
+
+  // Whether a restore is under way (no subscription may open then).
+  bool RestoreUnderWay() const { return restore_->Active(); }
+  // The connection `session` ended: a restore it began and did not end is
+  // taken back.
+  void EndSession(const void* session) const { restore_->Abandon(session); }
 
   // Fetches up to `max_events` events from `subscription` without waiting
   // and appends them to `frames` as SubscriptionEvents responses with
@@ -43,6 +59,8 @@ class RequestExecutor {
   size_t response_budget() const { return limits_.max_frame / 2; }
 
  private:
+  void ExecuteAdmitted(const v1::Request& request,
+                       v1::Response* response) const;
   void Append(const v1::AppendRequest& request, v1::Response* response) const;
   void ReadStream(const v1::ReadStreamRequest& request,
                   v1::Response* response) const;
@@ -59,6 +77,10 @@ class RequestExecutor {
   void ServerInfo(v1::Response* response) const;
 
   void Promote(v1::Response* response) const;
+  // A backup through the server: its end, then the log page by page.
+  void BackupBegin(const v1::BackupBeginRequest& request,
+                   v1::Response* response) const;
+  void ReadLog(const v1::ReadLogRequest& request, v1::Response* response) const;
 
   Store* store_;
   Limits limits_;
@@ -66,6 +88,7 @@ class RequestExecutor {
   // Appends answered by idempotency key (AppendRequest.idempotency_key).
   std::shared_ptr<IdempotencyCache> idempotency_ =
       std::make_shared<IdempotencyCache>();
+  std::shared_ptr<RestoreGate> restore_;
 };
 
 }  // namespace cairn::cairnd

@@ -90,6 +90,9 @@ TEST(ServerOptions, DefaultsServePlainTcpOnLoopback) {
   EXPECT_EQ(options->listen, "127.0.0.1");
   EXPECT_EQ(options->port, 7600);
   EXPECT_FALSE(options->tls());
+  // The HTTP port (/health, /metrics: no identity) is loopback-only too
+  // unless the site says otherwise (issue #13).
+  EXPECT_EQ(options->http_listen, "127.0.0.1");
 }
 
 TEST(ServerOptions, NetworkAddressWithoutCertificateIsRefused) {

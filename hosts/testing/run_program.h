@@ -27,6 +27,19 @@ ProgramResult RunProgram(
     const std::filesystem::path& work_dir, const std::string& input = "",
     const std::map<std::string, std::optional<std::string>>& env = {});
 
+// Starts `program` with `args` without waiting, its stderr written to the
+// file `stderr_path`; returns its pid, or -1 if it could not start.
+int StartProgram(const std::filesystem::path& program,
+                 std::vector<std::string> args,
+                 const std::filesystem::path& stderr_path);
+
+// The kill -9 tests: waits up to `timeout_ms` until `path` exists, then
+// sends SIGKILL to `child` and reaps it. Returns "" if the child died from
+// the signal while `path` existed, else what went wrong (the path never
+// came, or the child had already exited).
+std::string KillOnceExists(int child, const std::filesystem::path& path,
+                           int timeout_ms = 30000);
+
 // The built program `name` in $CAIRN_BIN_DIR (set by every test through
 // cmake/test_environment.cc), or an empty path if that is not set.
 std::filesystem::path BuiltProgram(const std::string& name);

@@ -291,7 +291,7 @@ absl::Status Client::Impl::Open() {
   v1::Request request;
   auto* out = request.mutable_hello();
   out->set_protocol_major(1);
-  out->set_protocol_minor(0);
+  out->set_protocol_minor(1);  // backup_begin and read_log
   out->set_client_name(options.client_name);
   auto reply = std::make_shared<ResponsePromise>();
   auto answer = reply->get_future();
@@ -552,7 +552,11 @@ std::future<absl::StatusOr<v1::Response>> Client::Call(v1::Request request) {
 }
 
 absl::StatusOr<v1::Response> Client::CallAndWait(v1::Request request) {
-  auto future = Call(std::move(request));
+  return Await(Call(std::move(request)));
+}
+
+absl::StatusOr<v1::Response> Client::Await(
+    std::future<absl::StatusOr<v1::Response>> future) {
   if (!protocol::WaitWithBusyPoll(future, impl_->options.busy_poll,
                                    impl_->options.request_timeout)) {
     return absl::DeadlineExceededError(absl::StrCat(
@@ -566,6 +570,92 @@ absl::StatusOr<v1::Response> Client::CallAndWait(v1::Request request) {
 }
 
 const v1::HelloResponse& Client::hello() const { return impl_->hello; }
+
+absl::StatusOr<v1::BackupBeginResponse> Client::BackupBegin(
+    uint64_t after_position, uint64_t at_position) {
+  if (impl_->hello.protocol_minor() < 1) {
+    return absl::UnimplementedError(absl::StrCat(
+        "cairnd at ", impl_->name, " speaks cairn.v1 minor ",
+        impl_->hello.protocol_minor(),
+        " and does not answer backups; a backup through the server needs a "
+        "cairnd of protocol minor 1 or later (or run 'cairn backup --data' "
+        "with that server stopped)"));
+  }
+  v1::Request request;
+  request.mutable_backup_begin()->set_after_position(after_position);
+  request.mutable_backup_begin()->set_at_position(at_position);
+  auto response = CallAndWait(std::move(request));
+  if (!response.ok()) return response.status();
+  if (!response->has_backup_begin()) {
+    return absl::DataLossError(absl::StrCat(
+        "cairnd at ", impl_->name, " answered backup_begin without its body"));
+  }
+  return std::move(*response->mutable_backup_begin());
+}
+
+absl::Status Client::RestoreBegin(uint64_t last_position) {
+  if (impl_->hello.protocol_minor() < 1) {
+    return absl::UnimplementedError(absl::StrCat(
+        "cairnd at ", impl_->name, " speaks cairn.v1 minor ",
+        impl_->hello.protocol_minor(),
+        " and does not take restores; a restore through the server needs a "
+        "cairnd of protocol minor 1 or later"));
+  }
+  v1::Request request;
+  request.mutable_restore_begin()->set_last_position(last_position);
+  return CallAndWait(std::move(request)).status();
+}
+
+absl::Status Client::ApplyLog(const std::vector<log::v1::LogRecord>& records) {
+  v1::Request request;
+  for (const log::v1::LogRecord& record : records) {
+    *request.mutable_apply_log()->add_records() = record;
+  }
+  request.mutable_apply_log();
+  return CallAndWait(std::move(request)).status();
+}
+
+absl::StatusOr<uint64_t> Client::RestoreEnd() {
+  v1::Request request;
+  request.mutable_restore_end();
+  auto response = CallAndWait(std::move(request));
+  if (!response.ok()) return response.status();
+  return response->restore_end().head_position();
+}
+
+absl::Status Client::ReadLog(uint64_t after_position, uint64_t to_position,
+                             const LogRecordFn& on_record) {
+  auto ask = [this, to_position](uint64_t after) {
+    v1::Request request;
+    request.mutable_read_log()->set_after_position(after);
+    request.mutable_read_log()->set_to_position(to_position);
+    return Call(std::move(request));
+  };
+  if (after_position >= to_position) return absl::OkStatus();
+  auto pending = ask(after_position);
+  while (true) {
+    auto response = Await(std::move(pending));
+    if (!response.ok()) return response.status();
+    const v1::ReadLogResponse& page = response->read_log();
+    if (page.records_size() == 0 && !page.end()) {
+      return absl::DataLossError(
+          absl::StrCat("cairnd at ", impl_->name,
+                       " sent an empty read_log page after ", after_position));
+    }
+    const bool more = !page.end();
+    // The next page is read on the server while this one is handled here.
+    if (more) pending = ask(page.next_after_position());
+    for (const log::v1::LogRecord& record : page.records()) {
+      absl::Status s = on_record(record);
+      if (!s.ok()) {
+        if (more) (void)Await(std::move(pending));
+        return s;
+      }
+    }
+    if (!more) return absl::OkStatus();
+    after_position = page.next_after_position();
+  }
+}
 
 namespace {
 

@@ -203,6 +203,13 @@ std::optional<RequestError> CheckRequest(const v1::Request& request,
     case v1::Request::kServerInfo:
     case v1::Request::kFlush:
     case v1::Request::kPromote:
+    case v1::Request::kBackupBegin:
+      return std::nullopt;
+    case v1::Request::kReadLog:
+      return CheckMaxCount(request.read_log().max_count());
+    case v1::Request::kRestoreBegin:
+    case v1::Request::kApplyLog:
+    case v1::Request::kRestoreEnd:
       return std::nullopt;
     case v1::Request::BODY_NOT_SET:
       break;
@@ -211,7 +218,7 @@ std::optional<RequestError> CheckRequest(const v1::Request& request,
       v1::UNKNOWN_REQUEST,
       "the request has no body this server knows (an unknown or missing "
       "request type); see schemas/cairn/v1/client.proto for the types of "
-      "protocol 1.0"};
+      "protocol 1.1"};
 }
 
 const char* RequestName(const v1::Request& request) {
@@ -235,6 +242,16 @@ const char* RequestName(const v1::Request& request) {
     case v1::Request::kFlush: return "flush";
     case v1::Request::kPromote:
       return "promote";
+    case v1::Request::kBackupBegin:
+      return "backup_begin";
+    case v1::Request::kReadLog:
+      return "read_log";
+    case v1::Request::kRestoreBegin:
+      return "restore_begin";
+    case v1::Request::kApplyLog:
+      return "apply_log";
+    case v1::Request::kRestoreEnd:
+      return "restore_end";
     case v1::Request::BODY_NOT_SET: break;
   }
   return "unknown";

@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "cairn/log/v1/log.pb.h"
 #include "cairn/v1/client.pb.h"
 
 namespace cairn {
@@ -169,6 +170,27 @@ class Client {
   // Asks the server to make its node the primary of a new epoch
   // (PromoteRequest; the admin right).
   absl::Status Promote();
+  // A backup through the server (protocol minor 1; the admin right).
+  // Fixes its end: the committed watermark now, or `at_position`
+  // (BackupBeginRequest), and checks after_position against the log.
+  absl::StatusOr<v1::BackupBeginResponse> BackupBegin(uint64_t after_position,
+                                                      uint64_t at_position = 0);
+  // The log's records (as stored, sealed) with after_position < position <=
+  // to_position, in order, through read_log pages. Flow control: the next
+  // page is asked for as soon as one arrives, and handled only after it, so
+  // at most two pages are held here and one is being read on the server.
+  // Stops at the first error on_record returns.
+  using LogRecordFn = std::function<absl::Status(const log::v1::LogRecord&)>;
+  absl::Status ReadLog(uint64_t after_position, uint64_t to_position,
+                       const LogRecordFn& on_record);
+  // A restore into the empty store the server serves (protocol minor 1;
+  // the admin right; RestoreBeginRequest): while it runs the server refuses
+  // every other request, and if this connection ends before RestoreEnd the
+  // server takes the records back. ApplyLog sends records in order, whole
+  // atomic batches per call; RestoreEnd returns the head position.
+  absl::Status RestoreBegin(uint64_t last_position);
+  absl::Status ApplyLog(const std::vector<log::v1::LogRecord>& records);
+  absl::StatusOr<uint64_t> RestoreEnd();
   // What the server said in hello (limits, version).
   const v1::HelloResponse& hello() const;
   // Sends any request (request_id is assigned) and returns the response; an
@@ -180,6 +202,9 @@ class Client {
  private:
   explicit Client(std::shared_ptr<Impl> impl);
   absl::StatusOr<v1::Response> CallAndWait(v1::Request request);
+  // Waits for `future` as CallAndWait does; an error response is a status.
+  absl::StatusOr<v1::Response> Await(
+      std::future<absl::StatusOr<v1::Response>> future);
   // Shared by ReadTag and ReadAll: asks page after page, each made by
   // `make_request(after, count)`, until max_count events, the end, or
   // on_event returns false.

@@ -1,0 +1,58 @@
+// A restore into the store a running cairnd serves (restore_begin,
+// apply_log, restore_end; docs/server.md, "Restore through the server").
+// While one runs, every other request is refused, so nothing reads a
+// half-restored store or writes beside apply_log; a restore whose
+// connection ends before restore_end is taken back (truncate_after 0).
+// Thread-safe.
+#ifndef CAIRN_HOSTS_CAIRND_RESTORE_GATE_H_
+#define CAIRN_HOSTS_CAIRND_RESTORE_GATE_H_
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <shared_mutex>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cairn/store.h"
+#include "cairn/v1/client.pb.h"
+
+namespace cairn::cairnd {
+
+class RestoreGate {
+ public:
+  explicit RestoreGate(Store* store) : store_(store) {}
+
+  // Runs `request` (any other request) unless a restore is under way:
+  // FailedPrecondition then. Requests run beside each other; a restore
+  // begins only once none is running.
+  absl::Status Admit(const std::function<void()>& request) const;
+  // Whether a restore is under way (a subscription must not open).
+  bool Active() const;
+
+  // restore_begin from `session` (a connection). `open_subscriptions`:
+  // subscriptions open on the server (a restore needs none).
+  absl::Status Begin(const void* session, uint64_t last_position,
+                     int64_t open_subscriptions);
+  absl::Status Apply(const void* session, const v1::ApplyLogRequest& request);
+  // restore_end: the head position, or why the restore failed (and was
+  // taken back).
+  absl::StatusOr<uint64_t> End(const void* session);
+  // The connection `session` ended: takes back its restore, if any.
+  void Abandon(const void* session);
+
+ private:
+  // Removes every record applied; caller holds mutex_ exclusively.
+  absl::Status TakeBackLocked();
+
+  Store* const store_;
+  mutable std::shared_mutex mutex_;
+  // Under mutex_.
+  const void* session_ = nullptr;  // the restoring connection; null: none
+  uint64_t last_position_ = 0;
+  uint64_t applied_ = 0;
+};
+
+}  // namespace cairn::cairnd
+
+#endif  // CAIRN_HOSTS_CAIRND_RESTORE_GATE_H_
