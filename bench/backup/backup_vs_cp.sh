@@ -18,25 +18,13 @@ cairn=$bin/cairn
 mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
 store=$work/store
-# ~1 KiB events, 1000 per append batch.
-events=$(( mib * 1024 ))
-python3 - "$events" > "$work/events.jsonl" <<'PY'
-import sys
-n = int(sys.argv[1])
-pad = "x" * 960
-for i in range(n):
-    print('{"type":"OrderPlaced","data":{"order":%d,"pad":"%s"}}' % (i, pad))
-PY
-"$cairn" --data "$store" --set storage.fsync=never append bench --batch-size 1000 \
-  < "$work/events.jsonl" > /dev/null
-rm "$work/events.jsonl"
+source "$(dirname "$0")/make_store.sh"
+make_store "$cairn" "$store" "$mib"
 log_bytes=$(du -sb --apparent-size "$store" | cut -f1)
 used_bytes=$(du -sb "$store" | cut -f1)
 # Warm the cache for everyone.
 cat "$store"/* > /dev/null 2>&1 || true
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
 row() {  # name seconds bytes
   awk -v n="$1" -v s="$2" -v b="$3" -v e="$events" -v m="$mib" \
     'BEGIN { printf "| %-34s | %7.2f s | %8.1f MiB | %8.1f MiB/s of event data |\n",

@@ -41,6 +41,9 @@ struct Config {
   int connections = 200;
   int seconds = 60;
   int batch = 5;
+  // Connection N appends to stream PREFIX + N from revision 0, so a second
+  // run against the same store needs another prefix.
+  std::string stream_prefix = "load-";
   int server_pid = 0;
   double warmup_seconds = -1;  // < 0: a fifth of the run, at least 2 s
   // After warm-up, RssAnon may rise this much above its level at the end of
@@ -209,7 +212,7 @@ void RunConnection(const Config& config, int index, Clock::time_point end,
     failed->store(true);
     return;
   }
-  const std::string stream = absl::StrCat("load-", index);
+  const std::string stream = absl::StrCat(config.stream_prefix, index);
   uint64_t head = 0;
   std::vector<cairn::EventData> events(config.batch);
   for (auto& event : events) {
@@ -302,6 +305,8 @@ int main(int argc, char** argv) {
       "connections", po::value(&config.connections), "concurrent connections")(
       "seconds", po::value(&config.seconds), "how long to load")(
       "batch", po::value(&config.batch), "events per append")(
+      "stream-prefix", po::value(&config.stream_prefix),
+      "connection N appends to the new stream PREFIXN (default load-)")(
       "server-pid", po::value(&config.server_pid),
       "watch this process's memory (/proc/PID/statm)")(
       "warmup-seconds", po::value(&config.warmup_seconds),
