@@ -8,7 +8,7 @@
 #     the installed copy with find_package(Cairn COMPONENTS sdk) while Abseil
 #     and Boost cannot be found (CMAKE_DISABLE_FIND_PACKAGE_absl/_Boost), and
 #     passes the installed cairn-conformance; a plain find_package(Cairn)
-#     still gives Cairn::cairn;
+#     still gives Cairn::cairn; the dev component alone builds one too;
 #  3. the installed runner refuses a bad command line up front (exit 2, no
 #     test run), and the installed in-tree plugins pass it;
 #  4. the moved libcairn-c finds a plugin put in the moved plugin folder,
@@ -126,6 +126,22 @@ for name in rle-codec memory-storage chacha-cipher none-replication; do
       run "example none replication" --plugin "$work/$name/libcairn-replication-none-example.so" ;;
   esac
 done
+
+# A plugin author with the dev component alone (no plugins, no libcairn-c):
+# find_package(Cairn COMPONENTS sdk) and the build need nothing else.
+dev_only=$work/dev-only
+if cmake --install "$build_dir" --prefix "$dev_only" --component dev \
+     >>"$work/install.log" 2>&1 &&
+   cmake -S "$dev_only/share/doc/cairn-dev/examples/rle-codec" -B "$work/dev-only-rle" \
+     -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$dev_only" \
+     -DCMAKE_DISABLE_FIND_PACKAGE_absl=ON -DCMAKE_DISABLE_FIND_PACKAGE_Boost=ON \
+     >"$work/dev-only-configure.log" 2>&1 &&
+   cmake --build "$work/dev-only-rle" >"$work/dev-only-build.log" 2>&1; then
+  pass "example rle-codec builds against the dev component alone (no plugins folder)"
+else
+  cat "$work/dev-only-configure.log" "$work/dev-only-build.log" >&2 2>/dev/null || true
+  fail "example rle-codec does not build against the dev component alone"
+fi
 
 # The host component still comes with a plain find_package(Cairn).
 mkdir -p "$work/host-project"
