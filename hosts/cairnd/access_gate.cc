@@ -44,6 +44,20 @@ AccessGate::Decision AccessGate::Decide(const Identity& identity,
   return decision;
 }
 
+void AccessGate::RecordRefusedConnection(std::string_view identity,
+                                         const std::string& peer,
+                                         std::string_view stage) const {
+  if (audit_ == nullptr) return;
+  AuditEntry entry;
+  entry.kind = "access";
+  entry.identity = identity;
+  entry.peer = peer;
+  entry.operation = stage;
+  entry.result = "denied";
+  // A failure is logged by the audit log and fails it for what follows.
+  audit_->Write(entry).IgnoreError();
+}
+
 absl::Status AccessGate::AwaitRecorded(const Decision& decision) const {
   if (audit_ == nullptr || decision.audit_seq == 0) return absl::OkStatus();
   absl::Status written = audit_->WaitWritten(decision.audit_seq);

@@ -48,6 +48,16 @@ class AccessGate {
                              const std::string& peer,
                              const v1::Response& response) const;
 
+  // A connection refused before it made a request: writes an access line
+  // (op `stage`: "tls_handshake", "plain_tcp" or "hello"; result
+  // "denied"; `identity` as far as it is known) before the connection
+  // closes, on its I/O thread as for other refusals. The server log says
+  // why; a line that cannot be written fails the audit log as for any
+  // request (later requests are refused).
+  void RecordRefusedConnection(std::string_view identity,
+                               const std::string& peer,
+                               std::string_view stage) const;
+
   const AccessPolicy& policy() const { return policy_; }
   bool auditing() const { return audit_ != nullptr; }
 

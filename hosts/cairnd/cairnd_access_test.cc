@@ -3,9 +3,11 @@
 // stream prefix, PERMISSION_DENIED answers, and the audit lines they leave.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -238,6 +240,45 @@ TEST_F(CairndAccess, AuditLogRecordsEveryDecisionAndAdminActionInAChain) {
   summary = cairnd::VerifyAuditChain({audit});
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->last_seq, 5u);
+}
+
+// A connection refused before it makes a request is an access decision
+// too (issue #13: one line per decision): a certificate another CA signed
+// fails the TLS handshake, and plain TCP on the TLS port is refused; each
+// leaves a line, written before the connection closes, in the same chain.
+TEST_F(CairndAccess, ConnectionsRefusedBeforeAnyRequestLeaveAnAuditLineEach) {
+  const std::string audit = File("refused.audit");
+  auto server = StartWithRules(audit);
+  ASSERT_NE(server, nullptr);
+  EXPECT_FALSE(ConnectAs(*server, "stranger").ok());
+  EXPECT_FALSE(Client::Connect(server->client_options()).ok());  // plain TCP
+  // The server writes the line before it closes; the client may see the
+  // close a moment before the write returns, so look for at most 5 s.
+  std::string text;
+  for (int i = 0; i < 100; ++i) {
+    text = Slurp(audit);
+    if (absl::StrContains(text, "\"op\":\"tls_handshake\"") &&
+        absl::StrContains(text, "\"op\":\"plain_tcp\"")) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(absl::StrContains(
+      text, "\"kind\":\"access\",\"identity\":\"anonymous@127.0.0.1\""))
+      << text;
+  EXPECT_TRUE(absl::StrContains(
+      text,
+      "\"op\":\"tls_handshake\",\"stream\":\"\",\"right\":\"\","
+      "\"result\":\"denied\""))
+      << text;
+  EXPECT_TRUE(
+      absl::StrContains(text,
+                        "\"op\":\"plain_tcp\",\"stream\":\"\",\"right\":\"\","
+                        "\"result\":\"denied\""))
+      << text;
+  auto summary = cairnd::VerifyAuditChain({audit});
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->lines, 2u) << text;
 }
 
 TEST_F(CairndAccess, AnonymousLoopbackClientHasOnlyWhatRulesGrantOnceRulesExist) {

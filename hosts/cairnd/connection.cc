@@ -101,6 +101,7 @@ class StreamConnection final
     asio::post(stream_.get_executor(), [self = Self()] {
       if (self->hello_done_ || self->aborted_) return;
       self->context_->metrics->connections_evicted_total.fetch_add(1);
+      self->RecordRefused(self->handshake_done_ ? "hello" : "tls_handshake");
       Log(spdlog::level::debug, "pending connection evicted",
           {{"peer", self->peer_}});
       self->Abort();
@@ -146,6 +147,13 @@ class StreamConnection final
     }
   }
 
+  // The audit line of a connection refused before any request (`stage`:
+  // tls_handshake, plain_tcp or hello), with the identity known so far
+  // (anonymous@ADDRESS until a client certificate was verified).
+  void RecordRefused(std::string_view stage) {
+    context_->gate.RecordRefusedConnection(identity_.name, peer_, stage);
+  }
+
   void Begin() {
     if (aborted_) return;  // evicted before it started
     // One deadline from accept to hello, the TLS handshake included, so a
@@ -159,10 +167,12 @@ class StreamConnection final
         self->context_->metrics->tls_handshake_failures_total.fetch_add(1);
         Log(spdlog::level::info, "TLS handshake timed out",
             {{"peer", self->peer_}});
+        self->RecordRefused("tls_handshake");
         self->Abort();
         return;
       }
       self->context_->metrics->hello_timeouts_total.fetch_add(1);
+      self->RecordRefused("hello");
       self->SendError(0, v1::HELLO_REQUIRED,
                       absl::StrCat("no hello within ",
                                    self->limits_.handshake_timeout.count(),
@@ -202,6 +212,7 @@ class StreamConnection final
               self->context_->metrics->tls_handshake_failures_total.fetch_add(1);
               Log(spdlog::level::info, "TLS handshake refused",
                   {{"peer", self->peer_}, {"error", ec.message()}});
+              self->RecordRefused("tls_handshake");
               self->Abort();
               return;
             }
@@ -220,6 +231,7 @@ class StreamConnection final
     context_->metrics->CountError(v1::TLS_REQUIRED);
     Log(spdlog::level::info, "plain TCP on the TLS port refused",
         {{"peer", peer_}});
+    RecordRefused("plain_tcp");
     v1::Response response;
     response.set_closing(true);
     response.mutable_error()->set_code(v1::TLS_REQUIRED);
@@ -414,6 +426,7 @@ class StreamConnection final
   void Hello(const v1::Request& request) {
     const auto& hello = request.hello();
     if (hello.protocol_major() != v1::PROTOCOL_MAJOR) {
+      RecordRefused("hello");
       SendError(request.request_id(), v1::UNSUPPORTED_VERSION,
                 absl::StrCat("protocol major version ", hello.protocol_major(),
                              " is not supported; this server speaks cairn.v1 "
@@ -428,6 +441,7 @@ class StreamConnection final
         static_cast<int64_t>(limits_.max_connections)) {
       context_->authenticated.fetch_sub(1);
       context_->metrics->connections_refused_total.fetch_add(1);
+      RecordRefused("hello");
       SendError(request.request_id(), v1::TOO_MANY_CONNECTIONS,
                 absl::StrCat("the server already has its max-connections (",
                              limits_.max_connections,
