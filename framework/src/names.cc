@@ -121,6 +121,36 @@ absl::Status ValidateAppendNames(std::string_view stream,
   return absl::OkStatus();
 }
 
+absl::Status ValidateRecordNames(const cairn_log_record& record) {
+  auto view = [](cairn_bytes b) {
+    return std::string_view(reinterpret_cast<const char*>(b.data), b.size);
+  };
+  std::optional<std::string> problem;
+  switch (record.kind) {
+    case CAIRN_RECORD_EVENT:
+      if (record.event == nullptr) break;
+      problem = NameProblem(NameKind::kStream, view(record.event->stream));
+      if (!problem) {
+        problem = NameProblem(NameKind::kEventType, view(record.event->type));
+      }
+      for (uint32_t t = 0; !problem && t < record.event->tag_count; ++t) {
+        problem = NameProblem(NameKind::kTag, view(record.event->tags[t]));
+      }
+      break;
+    case CAIRN_RECORD_DELETE_TO:
+    case CAIRN_RECORD_SNAPSHOT_SAVE:
+    case CAIRN_RECORD_SNAPSHOT_DELETE:
+      problem = NameProblem(NameKind::kStream, view(record.stream));
+      break;
+    default:
+      break;
+  }
+  if (!problem) return absl::OkStatus();
+  return MakeStatus(
+      CAIRN_E_INVALID_ARGUMENT,
+      absl::StrCat("the record at position ", record.position, ": ", *problem));
+}
+
 bool IsValidUtf8(std::string_view text) {
   for (size_t offset = 0; offset < text.size();) {
     const Decoded d = DecodeAt(text, offset);

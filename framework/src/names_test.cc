@@ -97,6 +97,48 @@ TEST(NameRule, ValidateNameIsInvalidArgument) {
   EXPECT_NE(s.message().find("stream name \"x\\t999\""), std::string_view::npos) << s;
 }
 
+TEST(NameRule, RecordNamesAreCheckedByKindNamingThePosition) {
+  auto bytes = [](const std::string& s) {
+    return cairn_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+  };
+  const std::string good = "orders-1", bad = "x\x01", tag_ok = "t";
+  cairn_event event{};
+  event.size = sizeof(event);
+  event.stream = bytes(good);
+  cairn_bytes tags[2] = {bytes(tag_ok), bytes(bad)};
+  event.tags = tags;
+  event.tag_count = 1;
+  cairn_log_record record{};
+  record.size = sizeof(record);
+  record.kind = CAIRN_RECORD_EVENT;
+  record.position = 7;
+  record.event = &event;
+  EXPECT_TRUE(ValidateRecordNames(record).ok());
+  event.tag_count = 2;  // a tag with a control character
+  absl::Status s = ValidateRecordNames(record);
+  EXPECT_EQ(CodeOf(s), CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_EQ(s.message().find("the record at position 7: tag \"x\\x01\""), 0u)
+      << s;
+  event.tag_count = 1;
+  event.type = bytes(bad);  // the event type
+  EXPECT_FALSE(ValidateRecordNames(record).ok());
+
+  cairn_log_record del{};
+  del.size = sizeof(del);
+  del.kind = CAIRN_RECORD_DELETE_TO;
+  del.position = 8;
+  del.stream = bytes(bad);
+  s = ValidateRecordNames(del);
+  EXPECT_EQ(CodeOf(s), CAIRN_E_INVALID_ARGUMENT);
+  EXPECT_NE(s.message().find("position 8: stream name"), std::string::npos)
+      << s;
+  del.stream = bytes(good);
+  EXPECT_TRUE(ValidateRecordNames(del).ok());
+  del.kind = CAIRN_RECORD_EPOCH;  // names nothing
+  del.stream = bytes(bad);
+  EXPECT_TRUE(ValidateRecordNames(del).ok());
+}
+
 TEST(EscapeForTerminal, KeepsPrintableTextAndEscapesTheRest) {
   EXPECT_EQ(EscapeForTerminal("order-1 caf\xC3\xA9"), "order-1 caf\xC3\xA9");
   EXPECT_EQ(EscapeForTerminal("x\t999"), "x\\t999");

@@ -2,6 +2,7 @@
 
 #include <cairn/log_record.h>
 #include <cairn/log_sink.h>
+#include <cairn/names.h>
 #include <cairn/status.h>
 
 #include <fcntl.h>
@@ -1011,6 +1012,12 @@ absl::StatusOr<RestoreResult> Restore(const RestoreOptions& options) {
     auto apply = [&]() -> absl::Status {
       if (pending.empty()) return absl::OkStatus();
       std::vector<const cairn_log_record*> views = LogRecordViews(pending);
+      // An edited backup must not bring in a name appends would refuse.
+      for (const cairn_log_record* record : views) {
+        if (absl::Status names = ValidateRecordNames(*record); !names.ok()) {
+          return names;
+        }
+      }
       char message[512] = "";
       cairn_error error{message, sizeof(message)};
       cairn_status status = api->apply_log((*store)->raw_storage(),

@@ -2,6 +2,7 @@
 
 #include <cairn/builtins.h>
 #include <cairn/log_record.h>
+#include <cairn/status.h>
 #include <cairn/store.h>
 
 #include <atomic>
@@ -273,6 +274,41 @@ TEST_F(BackupTest, ATamperedBackupIsRefusedNamingTheFileAndNothingIsWritten) {
     EXPECT_FALSE(fs::exists(dir_.File(target)))
         << t.name << ": something was written";
   }
+}
+
+// Appends refuse names with control characters (cairn/names.h); a restore
+// must not bring one in from a backup (issue #13: the rule on every path).
+// The crafted store holds one: its records were applied with storage
+// apply_log, which checks only what the storage ABI requires.
+TEST_F(BackupTest, ARestoreRefusesANameAppendsWouldRefuseNamingItsPosition) {
+  std::unique_ptr<Store> source = Open(Site("source"));
+  ASSERT_NE(source, nullptr);
+  Append(*source, "good", 0, 2);
+  Append(*source, "bad", 2, 1);
+  std::vector<OwnedLogRecord> records = LogUpTo(*source, 3);
+  ASSERT_EQ(records.size(), 3u);
+  ASSERT_TRUE(records[2].event.has_value());
+  records[2].event->stream = "x\t999";
+  source.reset();
+  std::unique_ptr<Store> crafted = Open(Site("crafted"));
+  ASSERT_NE(crafted, nullptr);
+  std::vector<const cairn_log_record*> views = LogRecordViews(records);
+  char message[256] = "";
+  cairn_error error{message, sizeof(message)};
+  ASSERT_EQ(crafted->storage_plugin()->storage()->apply_log(
+                crafted->raw_storage(), views.data(), views.size(), &error),
+            CAIRN_OK)
+      << message;
+  ASSERT_TRUE(Backup(*crafted, "b").ok());
+  crafted.reset();
+
+  absl::StatusOr<RestoreResult> refused = RestoreInto({"b"}, "target");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(CodeOf(refused.status()), CAIRN_E_INVALID_ARGUMENT)
+      << refused.status();
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("the record at position 3: stream name \"x\\t999\" "
+                        "has control character U+0009"));
 }
 
 TEST_F(BackupTest, ANonEmptyTargetIsRefusedWithoutForce) {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cairn/log_record.h"
+#include "cairn/names.h"
 #include "cairn/status.h"
 #include "log.h"
 
@@ -94,6 +95,11 @@ absl::Status RestoreGate::Apply(const void* session,
           CAIRN_E_INVALID_ARGUMENT,
           absl::StrCat("apply_log: the record at position ", proto.position(),
                        ": ", record.status().message()));
+    }
+    // A client must not bring in a name appends would refuse.
+    if (absl::Status names = ValidateRecordNames(record->View()); !names.ok()) {
+      return MakeStatus(CAIRN_E_INVALID_ARGUMENT,
+                        absl::StrCat("apply_log: ", names.message()));
     }
     if (record->position != applied_ + 1 + records.size() ||
         record->position > last_position_) {

@@ -17,6 +17,7 @@
 #define CAIRN_NAMES_H_
 
 #include <cairn/event.h>
+#include <cairn/plugin.h>
 
 #include <optional>
 #include <string>
@@ -49,6 +50,14 @@ absl::Status ValidateName(NameKind kind, std::string_view name);
 // `events`).
 absl::Status ValidateAppendNames(std::string_view stream,
                                  absl::Span<const EventData> events);
+
+// ValidateName for a record of the ordered log about to be written with
+// apply_log (a restore, from a backup that may have been edited): an
+// EVENT's stream, type and tags; a DELETE_TO's or snapshot record's stream.
+// A problem is prefixed "the record at position P: ". Appends check names
+// before they are written; this keeps a restore from bringing in a name
+// the rule refuses.
+absl::Status ValidateRecordNames(const cairn_log_record& record);
 
 // True if `text` is valid UTF-8 as the rule defines it (control characters
 // allowed).
