@@ -114,6 +114,7 @@ class OutputFile {
   }
   absl::Status Write(std::string_view bytes) {
     size_ += bytes.size();
+    sha_.Update(bytes.data(), bytes.size());
     if (buffer_.size() + bytes.size() > kBufferBytes) {
       absl::Status s = Flush();
       if (!s.ok()) return s;
@@ -137,8 +138,8 @@ class OutputFile {
     return absl::OkStatus();
   }
   uint64_t size() const { return size_; }
-  // The SHA-256 of every byte written; after Finish (bytes still in the
-  // buffer are not hashed before).
+  // The SHA-256 of every byte given to Write so far, buffered or not (it
+  // finalises the hash: call it once, after the last Write).
   std::string HexDigest() { return sha_.HexDigest(); }
 
  private:
@@ -150,7 +151,6 @@ class OutputFile {
     return s;
   }
   absl::Status WriteOut(std::string_view bytes) {
-    sha_.Update(bytes.data(), bytes.size());
     while (!bytes.empty()) {
       ssize_t n = ::write(fd_, bytes.data(), bytes.size());
       if (n < 0 && errno == EINTR) continue;
