@@ -24,6 +24,12 @@ std::string CallMessage(const char* message, cairn_status status) {
 }  // namespace
 
 absl::Status RestoreGate::Admit(const std::function<void()>& request) const {
+  if (beginning_.load(std::memory_order_acquire)) {
+    return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
+                      "a restore through the server is starting; the "
+                      "server takes requests again if it is refused or when "
+                      "it ends");
+  }
   std::shared_lock lock(mutex_);
   if (session_ != nullptr) {
     return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
@@ -41,7 +47,17 @@ bool RestoreGate::Active() const {
 
 absl::Status RestoreGate::Begin(const void* session, uint64_t last_position,
                                 int64_t open_subscriptions) {
-  // Exclusive: waits for every request running, and none starts.
+  // No new request is admitted from here on (see beginning_), then
+  // exclusive: waits for every request running.
+  bool idle = false;
+  if (!beginning_.compare_exchange_strong(idle, true,
+                                          std::memory_order_acq_rel)) {
+    return Refused("another restore is being started");
+  }
+  struct EndBeginning {
+    std::atomic<bool>* flag;
+    ~EndBeginning() { flag->store(false, std::memory_order_release); }
+  } end_beginning{&beginning_};
   std::unique_lock lock(mutex_);
   if (session_ != nullptr) return Refused("another restore is under way");
   if (last_position == 0) return Refused("the backup holds no record");

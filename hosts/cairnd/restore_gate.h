@@ -7,6 +7,7 @@
 #ifndef CAIRN_HOSTS_CAIRND_RESTORE_GATE_H_
 #define CAIRN_HOSTS_CAIRND_RESTORE_GATE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -23,9 +24,11 @@ class RestoreGate {
  public:
   explicit RestoreGate(Store* store) : store_(store) {}
 
-  // Runs `request` (any other request) unless a restore is under way:
-  // FailedPrecondition then. Requests run beside each other; a restore
-  // begins only once none is running.
+  // Runs `request` (any other request) unless a restore is under way or
+  // beginning: FailedPrecondition then. Requests run beside each other; a
+  // restore begins only once none is running, and from the moment Begin is
+  // called no new one is admitted, so a steady stream of overlapping
+  // requests cannot hold a restore off for ever.
   absl::Status Admit(const std::function<void()>& request) const;
   // Whether a restore is under way (a subscription must not open).
   bool Active() const;
@@ -47,6 +50,10 @@ class RestoreGate {
 
   Store* const store_;
   mutable std::shared_mutex mutex_;
+  // Set while Begin waits for the requests running to end (and checks):
+  // Admit refuses new ones meanwhile, since a shared_mutex may let readers
+  // that keep overlapping starve the exclusive lock.
+  std::atomic<bool> beginning_{false};
   // Under mutex_.
   const void* session_ = nullptr;  // the restoring connection; null: none
   uint64_t last_position_ = 0;
