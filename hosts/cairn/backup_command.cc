@@ -16,6 +16,8 @@
 #include <ostream>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "backup.h"
 #include "backup_archive.h"
@@ -32,7 +34,8 @@ namespace po = boost::program_options;
 // backup.h Progress, printed by progress.h's printer.
 class BackupProgress {
  public:
-  explicit BackupProgress(CommandContext& context) : printer_(context) {}
+  BackupProgress(CommandContext& context, bool json)
+      : printer_(context, "records", json) {}
   void operator()(const backup::Progress& p) {
     printer_.Report(p.records, p.bytes, p.total_records, p.done);
   }
@@ -153,7 +156,9 @@ int BackupCommand(CommandContext& context) {
       "chunk-size", po::value<std::string>(&chunk_text)->value_name("SIZE"),
       "start a new chunk file after SIZE bytes (default 64MiB)")(
       "max-rate", po::value<std::string>(&rate_text)->value_name("SIZE"),
-      "write at most SIZE bytes a second (default: no limit)");
+      "write at most SIZE bytes a second (default: no limit)")(
+      "json",
+      "progress as JSON lines on stderr, the result as one JSON object");
   AddStoreOptions(description, &store_flags);
   po::positional_options_description positional;
   positional.add("dest", 1);
@@ -161,7 +166,7 @@ int BackupCommand(CommandContext& context) {
   if (auto done =
           ParseCommandLine(context,
                            "DEST [--incremental-from PREV] [--chunk-size SIZE] "
-                           "[--max-rate SIZE]",
+                           "[--max-rate SIZE] [--json]",
                            "Copies the store's ordered log, up to its "
                            "committed position when the\n"
                            "backup starts, into the new or empty folder DEST: "
@@ -252,7 +257,8 @@ int BackupCommand(CommandContext& context) {
     store = *std::move(opened);
     source = backup::StoreLogSource(*store);
   }
-  BackupProgress printer(context);
+  const bool json = variables.count("json") > 0;
+  BackupProgress printer(context, json);
   options.registry = &registry;
   options.progress = [&printer](const backup::Progress& p) { printer(p); };
   absl::StatusOr<backup::BackupResult> result =
@@ -265,6 +271,23 @@ int BackupCommand(CommandContext& context) {
     if (dest == "-") report = context.err;  // stdout holds the archive
   }
   const backup::Manifest& m = result->manifest;
+  if (json) {
+    *report << nlohmann::ordered_json{{"backup", dest},
+                                      {"base_position", m.base_position},
+                                      {"last_position", m.last_position},
+                                      {"records", result->records},
+                                      {"chunks", m.chunks.size()},
+                                      {"bytes", result->bytes},
+                                      {"incremental_from",
+                                       m.base_position
+                                           ? nlohmann::ordered_json(previous)
+                                           : nullptr},
+                                      {"manifest_sha256",
+                                       result->manifest_sha256}}
+                   .dump()
+            << "\n";
+    return kExitOk;
+  }
   const std::string range =
       m.last_position > m.base_position
           ? absl::StrCat("positions ", m.base_position + 1, "..",
@@ -284,14 +307,23 @@ namespace {
 // `cairn restore SRC... --server`: the chain is checked here, whole, before
 // anything is sent; then the server restores it into its empty store.
 int RestoreRemote(CommandContext& context, const StoreOptions& options,
-                  const std::vector<std::string>& sources) {
+                  const std::vector<std::string>& sources, bool json) {
 #ifdef CAIRN_CLI_HAVE_REMOTE
-  BackupProgress printer(context);
+  BackupProgress printer(context, json);
   absl::StatusOr<backup::VerifiedChain> chain = backup::VerifyChain(sources);
   if (!chain.ok()) return ReportError(context, chain.status());
   absl::StatusOr<uint64_t> head = RestoreThroughServer(
       options, *chain, [&printer](const backup::Progress& p) { printer(p); });
   if (!head.ok()) return ReportError(context, head.status());
+  if (json) {
+    *context.out << nlohmann::ordered_json{{"restored", chain->records},
+                                           {"backups", chain->folders.size()},
+                                           {"server", options.server},
+                                           {"head_position", *head}}
+                        .dump()
+                 << "\n";
+    return kExitOk;
+  }
   *context.out << "restored " << chain->records << " records from "
                << chain->folders.size() << " backup(s) into the store cairnd "
                << options.server << " serves; head position " << *head << "\n";
@@ -299,6 +331,7 @@ int RestoreRemote(CommandContext& context, const StoreOptions& options,
 #else
   (void)options;
   (void)sources;
+  (void)json;
   return ReportError(context,
                      MakeStatus(CAIRN_E_UNSUPPORTED,
                                 "--server: this cairn was built without "
@@ -316,13 +349,15 @@ int RestoreCommand(CommandContext& context) {
   description.add_options()(
       "src", po::value<std::vector<std::string>>(&sources), "backups")(
       "force", po::bool_switch(&force),
-      "empty a non-empty target folder first (after the backup checked out)");
+      "empty a non-empty target folder first (after the backup checked out)")(
+      "json",
+      "progress as JSON lines on stderr, the result as one JSON object");
   AddStoreOptions(description, &store_flags);
   po::positional_options_description positional;
   positional.add("src", -1);
   po::variables_map variables;
   if (auto done = ParseCommandLine(
-          context, "SRC [INCREMENTAL...] --data DIR [--force]",
+          context, "SRC [INCREMENTAL...] --data DIR [--force] [--json]",
           "Checks the backup SRC (and the incrementals after it, in order) "
           "whole:\n"
           "manifest, chain, every file's SHA-256 and record; then, only if all "
@@ -370,16 +405,39 @@ int RestoreCommand(CommandContext& context) {
       return ReportError(context, s);
     }
   }
-  if (remote) return RestoreRemote(context, merged, options.sources);
+  const bool json = variables.count("json") > 0;
+  if (remote) return RestoreRemote(context, merged, options.sources, json);
   PluginRegistry registry;
   if (auto done =
           ResolveEmbedded(context, store_flags, &options.site, &registry))
     return *done;
-  BackupProgress printer(context);
+  BackupProgress printer(context, json);
   options.registry = &registry;
   options.progress = [&printer](const backup::Progress& p) { printer(p); };
   absl::StatusOr<backup::RestoreResult> result = backup::Restore(options);
   if (!result.ok()) return ReportError(context, result.status());
+  std::map<std::string, std::set<uint32_t>> sealed_with;
+  for (const backup::Manifest& m : result->chain.manifests) {
+    for (const backup::CipherUse& c : m.ciphers) {
+      sealed_with[c.plugin.name].insert(c.key_ids.begin(), c.key_ids.end());
+    }
+  }
+  if (json) {
+    nlohmann::ordered_json ciphers = nlohmann::ordered_json::array();
+    for (const auto& [cipher, key_ids] : sealed_with) {
+      ciphers.push_back({{"cipher", cipher}, {"key_ids", key_ids}});
+    }
+    *context.out
+        << nlohmann::ordered_json{{"restored", result->chain.records},
+                                  {"backups", result->chain.folders.size()},
+                                  {"target", options.site.path},
+                                  {"head_position", result->head_position},
+                                  {"removed_entries", result->removed_entries},
+                                  {"sealed_with", ciphers}}
+               .dump()
+        << "\n";
+    return kExitOk;
+  }
   *context.out << "restored " << result->chain.records << " records from "
                << result->chain.folders.size() << " backup(s) into "
                << options.site.path << "; head position "
@@ -390,12 +448,6 @@ int RestoreCommand(CommandContext& context) {
                                       " entries that were there)")
                        : "")
                << "\n";
-  std::map<std::string, std::set<uint32_t>> sealed_with;
-  for (const backup::Manifest& m : result->chain.manifests) {
-    for (const backup::CipherUse& c : m.ciphers) {
-      sealed_with[c.plugin.name].insert(c.key_ids.begin(), c.key_ids.end());
-    }
-  }
   for (const auto& [cipher, key_ids] : sealed_with) {
     std::string ids;
     for (uint32_t id : key_ids)

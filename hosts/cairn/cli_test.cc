@@ -537,6 +537,52 @@ TEST_F(CliTest,
   std::filesystem::remove_all(dir);
 }
 
+// backup and restore with --json: progress as JSON lines on stderr, the
+// result as one JSON object on stdout (issue #17: JSON for scripts).
+TEST_F(CliTest, BackupAndRestoreWithJsonPrintJsonProgressAndResult) {
+  std::filesystem::path dir = MakeTempDir("backup-json");
+  const std::string data = (dir / "data").string();
+  const std::string dest = (dir / "b").string();
+  ASSERT_EQ(RunReal({"--data", data, "--set", "storage.plugin=mmaplog",
+                     "append", "s"},
+                    kThreeOrders)
+                .code,
+            0);
+  Result backup = RunReal({"--data", data, "--set", "storage.plugin=mmaplog",
+                           "backup", dest, "--json"});
+  ASSERT_EQ(backup.code, 0) << backup.err;
+  nlohmann::json made = nlohmann::json::parse(backup.out);
+  EXPECT_EQ(made["backup"], dest);
+  EXPECT_EQ(made["last_position"], 3);
+  EXPECT_EQ(made["records"], 3);
+  EXPECT_TRUE(made["incremental_from"].is_null());
+  EXPECT_EQ(made["manifest_sha256"].get<std::string>().size(), 64u);
+  auto last_progress = [](const std::string& err) {
+    std::istringstream lines(err);
+    std::string line, last;
+    while (std::getline(lines, line)) last = line;
+    return nlohmann::json::parse(last);
+  };
+  nlohmann::json progress = last_progress(backup.err);
+  EXPECT_EQ(progress["progress"], "backup");
+  EXPECT_EQ(progress["unit"], "records");
+  EXPECT_EQ(progress["count"], 3);
+  EXPECT_EQ(progress["done"], true);
+
+  const std::string target = (dir / "restored").string();
+  Result restore = RunReal({"--set", "storage.plugin=mmaplog", "restore", dest,
+                            "--data", target, "--json"});
+  ASSERT_EQ(restore.code, 0) << restore.err;
+  nlohmann::json restored = nlohmann::json::parse(restore.out);
+  EXPECT_EQ(restored["restored"], 3);
+  EXPECT_EQ(restored["backups"], 1);
+  EXPECT_EQ(restored["target"], target);
+  EXPECT_EQ(restored["head_position"], 3);
+  EXPECT_TRUE(restored["sealed_with"].empty());
+  EXPECT_EQ(last_progress(restore.err)["progress"], "restore");
+  std::filesystem::remove_all(dir);
+}
+
 // A plugin's log lines reach the CLI's stderr in its own form, after the
 // command's name, not as another host's JSON.
 TEST_F(CliTest, PluginLogLinesAreShownAfterTheCommandsName) {
@@ -759,11 +805,19 @@ TEST_F(CliTest, InspectCountsStreamsTagsSealsAndReportsTheLog) {
   EXPECT_EQ(j["log"]["committed"], 4);
   EXPECT_EQ(j["log"]["written"], 4);
   EXPECT_GT(j["disk"]["live_event_bytes"].get<uint64_t>(), 0u);
-  // Progress goes to stderr (not a terminal here: one line when done).
-  EXPECT_THAT(r.err, ::testing::StartsWith("cairn inspect: 4 events, "));
-  EXPECT_THAT(r.err, ::testing::EndsWith(", done\n"));
+  // Progress goes to stderr (not a terminal here: one line when done), as
+  // JSON with --json.
+  nlohmann::json progress = nlohmann::json::parse(r.err);
+  EXPECT_EQ(progress["progress"], "inspect");
+  EXPECT_EQ(progress["unit"], "events");
+  EXPECT_EQ(progress["count"], 4);
+  EXPECT_TRUE(progress["total"].is_null());
+  EXPECT_EQ(progress["done"], true);
+  EXPECT_GT(progress["bytes"].get<uint64_t>(), 0u);
   Result text = Run({"inspect", "--top", "1"});
   ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_THAT(text.err, ::testing::StartsWith("cairn inspect: 4 events, "));
+  EXPECT_THAT(text.err, ::testing::EndsWith(", done\n"));
   EXPECT_THAT(text.out, HasSubstr("streams:      2\n  orders\t3 events"));
   EXPECT_THAT(text.out, Not(HasSubstr("  small\t")));
   EXPECT_THAT(text.out, HasSubstr("log:          positions 1..4 (committed 4"));

@@ -6,7 +6,7 @@ cairn_add_test(cairn_keys_command_test
   LIBRARIES cairn_cli cairn_keyring)
 cairn_add_test(cairn_train_dict_command_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/train_dict_command_test.cc
-  LIBRARIES cairn_cli zstd::libzstd_shared)
+  LIBRARIES cairn_cli zstd::libzstd_shared nlohmann_json::nlohmann_json)
 # `cairn backup` / `restore` (backup.h): in-process under a write load,
 # chains, tampering, sealed stores; and a `cairn backup` child killed -9.
 cairn_add_test(cairn_backup_test

@@ -412,7 +412,8 @@ int InspectCommand(CommandContext& context) {
   StoreOptions store_flags;
   uint64_t top = 10;
   po::options_description description("Flags");
-  description.add_options()("json", "print one JSON object")(
+  description.add_options()(
+      "json", "print one JSON object (and progress as JSON lines on stderr)")(
       "top", po::value<uint64_t>(&top)->default_value(10),
       "largest streams listed");
   AddStoreOptions(description, &store_flags);
@@ -448,7 +449,7 @@ int InspectCommand(CommandContext& context) {
   uint64_t events = 0, event_bytes = 0;
   // On stderr; the total is the log's positions, control records included,
   // so the count may end below it.
-  ProgressPrinter progress(context, "events");
+  ProgressPrinter progress(context, "events", variables.count("json") > 0);
   const uint64_t positions = summary->log.committed;
   absl::Status read =
       store->ReadAll(0, UINT64_MAX, [&](const RecordedEvent& e) {

@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <iostream>
 #include <ostream>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -17,9 +20,11 @@ std::string Mebibytes(double bytes) {
 
 }  // namespace
 
-ProgressPrinter::ProgressPrinter(CommandContext& context, std::string unit)
+ProgressPrinter::ProgressPrinter(CommandContext& context, std::string unit,
+                                 bool json)
     : context_(context),
       unit_(std::move(unit)),
+      json_(json),
       terminal_(context.err == &std::cerr && ::isatty(STDERR_FILENO) == 1),
       start_(std::chrono::steady_clock::now()),
       last_(start_) {}
@@ -36,6 +41,19 @@ void ProgressPrinter::Report(uint64_t count, uint64_t bytes, uint64_t total,
                    ", ", Mebibytes(static_cast<double>(bytes)), ", ",
                    Mebibytes(rate), "/s", done ? ", done" : "");
   std::ostream& err = *context_.err;
+  if (!terminal_ && json_) {
+    nlohmann::ordered_json line_json = {
+        {"progress", context_.command},
+        {"unit", unit_},
+        {"count", count},
+        {"total", total ? nlohmann::ordered_json(total) : nullptr},
+        {"bytes", bytes},
+        {"seconds", std::round(seconds * 1000) / 1000},
+        {"bytes_per_second", static_cast<uint64_t>(rate)},
+        {"done", done}};
+    err << line_json.dump() << "\n";
+    return;
+  }
   if (!terminal_) {
     err << "cairn " << context_.command << ": " << line << "\n";
     return;

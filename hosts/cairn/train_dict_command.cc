@@ -10,6 +10,8 @@
 #include <fstream>
 #include <ostream>
 
+#include <nlohmann/json.hpp>
+
 #include "progress.h"
 #include "store_access.h"
 
@@ -65,31 +67,36 @@ int TrainDictCommand(CommandContext& context) {
   std::string output, stream, tag;
   std::string max_events_text, max_bytes_text, size_text;
   po::options_description description("Flags");
-  description.add_options()
-      ("output,o", po::value<std::string>(&output)->value_name("FILE"),
-       "where to write the dictionary (required)")
-      ("stream", po::value<std::string>(&stream)->value_name("STREAM"),
-       "train on this stream's events only")
-      ("tag", po::value<std::string>(&tag)->value_name("TAG"),
-       "train on events carrying TAG only")
-      ("max-events", po::value<std::string>(&max_events_text)->value_name("N"),
-       "read at most N events (default 100000)")
-      ("max-bytes", po::value<std::string>(&max_bytes_text)->value_name("SIZE"),
-       "stop once the samples hold SIZE bytes (default 100MiB)")
-      ("size", po::value<std::string>(&size_text)->value_name("BYTES"),
-       "the dictionary's largest size (default 112640)")
-      ("force", "replace FILE if it exists");
+  description.add_options()("output,o",
+                            po::value<std::string>(&output)->value_name("FILE"),
+                            "where to write the dictionary (required)")(
+      "stream", po::value<std::string>(&stream)->value_name("STREAM"),
+      "train on this stream's events only")(
+      "tag", po::value<std::string>(&tag)->value_name("TAG"),
+      "train on events carrying TAG only")(
+      "max-events", po::value<std::string>(&max_events_text)->value_name("N"),
+      "read at most N events (default 100000)")(
+      "max-bytes", po::value<std::string>(&max_bytes_text)->value_name("SIZE"),
+      "stop once the samples hold SIZE bytes (default 100MiB)")(
+      "size", po::value<std::string>(&size_text)->value_name("BYTES"),
+      "the dictionary's largest size (default 112640)")(
+      "force", "replace FILE if it exists")(
+      "json",
+      "progress as JSON lines on stderr, the result as one JSON "
+      "object");
   AddStoreOptions(description, &store_flags);
   po::positional_options_description positional;
   po::variables_map variables;
   if (auto done = ParseCommandLine(
           context,
           "--output FILE [--stream S | --tag T] [--max-events N] "
-          "[--max-bytes SIZE] [--size BYTES] [--force]",
+          "[--max-bytes SIZE] [--size BYTES] [--force] [--json]",
           "Trains a zstd dictionary from the store's events (their data and\n"
-          "metadata as the codec sees them) and writes it to FILE. Use it with\n"
+          "metadata as the codec sees them) and writes it to FILE. Use it "
+          "with\n"
           "  [codec]\n  plugin = zstd\n  dictionary = FILE\n"
-          "Small, similar events (JSON, protobuf) compress much better with one.\n"
+          "Small, similar events (JSON, protobuf) compress much better with "
+          "one.\n"
           "Keep every dictionary a store has used: events name the dictionary\n"
           "they need ('dictionary = NEW, OLD' encodes with NEW, reads both).",
           description, positional, &variables)) {
@@ -141,7 +148,8 @@ int TrainDictCommand(CommandContext& context) {
   Samples samples;
   // On stderr, while the samples are read (no total: the read ends at
   // --max-events, --max-bytes or the end of the store, whichever first).
-  ProgressPrinter progress(context, "events");
+  const bool json = variables.count("json") > 0;
+  ProgressPrinter progress(context, "events", json);
   EventFn collect = [&](const RecordedEvent& event) {
     samples.Add(event.data);
     samples.Add(event.metadata);
@@ -164,9 +172,11 @@ int TrainDictCommand(CommandContext& context) {
                                       store->Describe()));
   }
   progress.Report(samples.events, samples.bytes.size(), 0, true);
-  *context.err << "cairn train-dict: training a dictionary of at most "
-               << dictionary_size << " bytes on " << samples.sizes.size()
-               << " samples\n";
+  if (!json) {
+    *context.err << "cairn train-dict: training a dictionary of at most "
+                 << dictionary_size << " bytes on " << samples.sizes.size()
+                 << " samples\n";
+  }
   std::string dictionary(dictionary_size, '\0');
   size_t trained = ZDICT_trainFromBuffer(
       dictionary.data(), dictionary.size(), samples.bytes.data(),
@@ -185,9 +195,22 @@ int TrainDictCommand(CommandContext& context) {
   dictionary.resize(trained);
   absl::Status written = WriteDictionary(output, dictionary);
   if (!written.ok()) return ReportError(context, written);
-  *context.out << "wrote zstd dictionary " << output << ": id "
-               << ZSTD_getDictID_fromDict(dictionary.data(), dictionary.size())
-               << ", " << dictionary.size() << " bytes, trained on "
+  const unsigned id =
+      ZSTD_getDictID_fromDict(dictionary.data(), dictionary.size());
+  if (json) {
+    *context.out << nlohmann::ordered_json{{"dictionary", output},
+                                           {"id", id},
+                                           {"bytes", dictionary.size()},
+                                           {"samples", samples.sizes.size()},
+                                           {"sample_bytes",
+                                            samples.bytes.size()},
+                                           {"events", samples.events}}
+                        .dump()
+                 << "\n";
+    return kExitOk;
+  }
+  *context.out << "wrote zstd dictionary " << output << ": id " << id << ", "
+               << dictionary.size() << " bytes, trained on "
                << samples.sizes.size() << " samples (" << samples.bytes.size()
                << " bytes) from " << samples.events << " events\n"
                << "use it with: [codec] plugin = zstd, dictionary = " << output

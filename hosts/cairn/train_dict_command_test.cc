@@ -12,6 +12,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "cli.h"
 #include "embedded_store_access.h"
@@ -80,6 +81,29 @@ class TrainDictCommandTest : public ::testing::Test {
   PluginRegistry registry_;
   std::unique_ptr<Store> store_;
 };
+
+TEST_F(TrainDictCommandTest, JsonGivesProgressLinesAndTheResultAsJson) {
+  AppendOrders(2000);
+  std::string path = dir_ + "/orders.dict";
+  Result r = Run({"train-dict", "--output", path, "--size", "8KiB", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json result = nlohmann::json::parse(r.out);
+  EXPECT_EQ(result["dictionary"], path);
+  EXPECT_GT(result["id"].get<uint64_t>(), 0u);
+  EXPECT_LE(result["bytes"].get<uint64_t>(), 8192u);
+  EXPECT_EQ(result["events"], 2000);
+  // Every stderr line is a JSON progress object; the last says done.
+  std::istringstream lines(r.err);
+  std::string line, last;
+  while (std::getline(lines, line)) {
+    nlohmann::json progress = nlohmann::json::parse(line);
+    EXPECT_EQ(progress["progress"], "train-dict") << line;
+    last = line;
+  }
+  ASSERT_FALSE(last.empty());
+  EXPECT_EQ(nlohmann::json::parse(last)["done"], true);
+  EXPECT_EQ(nlohmann::json::parse(last)["count"], 2000);
+}
 
 TEST_F(TrainDictCommandTest, TrainsADictionaryTheZstdCodecUses) {
   AppendOrders(2000);
