@@ -19,8 +19,7 @@ namespace cairn::conformance {
 namespace {
 
 constexpr int kThreads = 4;
-// wait_commit's wake-up bound after a commit (docs/plugins.md; cairn/plugin.h
-// says it wakes on commit, not by polling).
+// wait_commit's wake-up bound after a commit (cairn/plugin.h).
 constexpr int kWakeBoundMs = 1000;
 
 // Collects the first failure seen by a worker thread.
@@ -357,7 +356,7 @@ char ThreadState(pid_t tid) {
 
 // wait_commit "wakes on commit, not by polling" (cairn/plugin.h): a waiter
 // with a long timeout must return within kWakeBoundMs of the start of the
-// append that commits (the bound docs/plugins.md states; generous for a
+// append that commits (the bound cairn/plugin.h states; generous for a
 // loaded machine, and far above a futex or condition-variable wake-up). The
 // append waits (bounded) until the waiter thread has slept for a while,
 // i.e. is blocked inside wait_commit (read from /proc); if it cannot tell

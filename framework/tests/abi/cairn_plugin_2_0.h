@@ -585,7 +585,9 @@ typedef struct cairn_storage_api {
 
   /* Blocks until the watermark exceeds after_position, timeout_ms elapses
    * (CAIRN_E_TIMEOUT) or the store closes (CAIRN_E_CLOSED). Wakes on commit,
-   * not by polling. Sets *position to the committed watermark. A reopened
+   * not by polling: it returns within 1 s of the commit that ends its wait,
+   * whatever its timeout (the conformance suite's bound). Sets *position to
+   * the committed watermark. A reopened
    * persistent store starts with the watermark it had (head_position > 0:
    * wait_commit(after_position = 0) returns at once). */
   cairn_status (*wait_commit)(cairn_storage* storage, uint64_t after_position,
