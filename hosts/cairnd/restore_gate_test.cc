@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -19,14 +20,26 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-TEST(RestoreGate, OverlappingRequestsDoNotHoldABeginningRestoreOff) {
-  PluginRegistry registry;
-  ASSERT_TRUE(RegisterBuiltinPlugins(registry).ok());
-  SiteConfig site;
-  site.storage = PluginChoice{"memory", {}};
-  auto store = Store::Open(site, registry);
-  ASSERT_TRUE(store.ok()) << store.status();
-  RestoreGate gate(store->get());
+// A gate over an empty memory store (ordered log, apply, truncate).
+class RestoreGateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(RegisterBuiltinPlugins(registry_).ok());
+    SiteConfig site;
+    site.storage = PluginChoice{"memory", {}};
+    auto store = Store::Open(site, registry_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    gate_ = std::make_unique<RestoreGate>(store_.get());
+  }
+
+  PluginRegistry registry_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<RestoreGate> gate_;
+};
+
+TEST_F(RestoreGateTest, OverlappingRequestsDoNotHoldABeginningRestoreOff) {
+  RestoreGate& gate = *gate_;
 
   // Four clients whose requests (2 ms each) keep overlapping: the shared
   // lock is never free, which starved the exclusive one (for the whole
@@ -79,14 +92,8 @@ TEST(RestoreGate, OverlappingRequestsDoNotHoldABeginningRestoreOff) {
   EXPECT_TRUE(ran_again);
 }
 
-TEST(RestoreGate, ARefusedBeginLetsRequestsInAgain) {
-  PluginRegistry registry;
-  ASSERT_TRUE(RegisterBuiltinPlugins(registry).ok());
-  SiteConfig site;
-  site.storage = PluginChoice{"memory", {}};
-  auto store = Store::Open(site, registry);
-  ASSERT_TRUE(store.ok()) << store.status();
-  RestoreGate gate(store->get());
+TEST_F(RestoreGateTest, ARefusedBeginLetsRequestsInAgain) {
+  RestoreGate& gate = *gate_;
   const int session = 0;
   absl::Status refused = gate.Begin(&session, 5, 1);  // a subscription is open
   EXPECT_FALSE(refused.ok());
