@@ -36,12 +36,16 @@ absl::Status Engine::PrepareDir(const EngineOptions& options) {
 }
 
 std::vector<std::string> KnownEngines() {
-  return {"cairn", "cairn-sealed", "sqlite", "rocksdb", "lmdb"};
+  return {"cairn",  "cairn-direct", "cairn-sealed", "cairn-sealed-dict",
+          "sqlite", "rocksdb",      "lmdb"};
 }
 
 absl::StatusOr<std::unique_ptr<Engine>> MakeEngine(std::string_view name) {
   if (name == "cairn") return NewCairnEngine(CairnVariant::kPlain);
   if (name == "cairn-sealed") return NewCairnEngine(CairnVariant::kSealed);
+  if (name == "cairn-sealed-dict")
+    return NewCairnEngine(CairnVariant::kSealedDictionary);
+  if (name == "cairn-direct") return NewCairnEngine(CairnVariant::kDirect);
   if (name == "sqlite") return NewSqliteEngine();
   if (name == "rocksdb") return NewRocksDbEngine();
   if (name == "lmdb") return NewLmdbEngine();

@@ -38,6 +38,9 @@ struct EngineOptions {
   // Cairn engines only: "section.key=value" site overrides
   // (SiteConfig::Override), applied after the engine's own defaults.
   std::vector<std::string> cairn_overrides;
+  // Payload bytes of the events the workload appends (an engine that
+  // trains a dictionary trains on events of this size).
+  size_t event_bytes = 256;
 };
 
 // One event as a read hands it back. Views are valid during the callback.
@@ -110,7 +113,9 @@ class Engine {
 };
 
 // Engine names: "cairn" (mmaplog), "cairn-sealed" (mmaplog + zstd +
-// aes-gcm), "sqlite", "rocksdb", "lmdb".
+// aes-gcm), "cairn-sealed-dict" (zstd with a trained dictionary),
+// "cairn-direct" (mmaplog through its C ABI, no Store; cairn_engine.h),
+// "sqlite", "rocksdb", "lmdb".
 std::vector<std::string> KnownEngines();
 absl::StatusOr<std::unique_ptr<Engine>> MakeEngine(std::string_view name);
 

@@ -2,8 +2,10 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -96,7 +98,139 @@ constexpr Goal kGoals[] = {
      "append-os-b100-w8", "rocksdb", 1, true},
 };
 
+// A figure of one cell: an error text instead of a value when the run did
+// not measure it.
+struct Figure {
+  double value = 0;
+  std::string missing;  // why there is no value ("" when there is)
+};
+
+Figure Measure(const Report& report, const char* workload, const char* engine,
+               double (*pick)(const RunResult&)) {
+  const Cell* cell = FindCell(report, workload, engine);
+  if (cell == nullptr)
+    return {
+        0, absl::StrCat(engine, " on ", workload, " not measured in this run")};
+  if (!cell->median.ok())
+    return {0, absl::StrCat(engine, " on ", workload, " failed")};
+  return {pick(cell->median), ""};
+}
+
+double EventsPerSecond(const RunResult& r) { return r.events_per_second(); }
+double OpenMs(const RunResult& r) { return r.open_ms; }
+double AllocatedBytes(const RunResult& r) {
+  return static_cast<double>(r.disk_bytes);
+}
+double DiskPerEvent(const RunResult& r) { return r.disk_bytes_per_event(); }
+double WrittenPerEvent(const RunResult& r) {
+  return r.disk_written_bytes_per_event();
+}
+
+// "<text>: <detail> -> MET" (or NOT MET), or why it was not measured.
+std::string Verdict(const std::string& text, const Figure& a, const Figure& b,
+                    const std::function<std::string()>& detail, bool met) {
+  if (!a.missing.empty())
+    return absl::StrCat(text, ": no figure (", a.missing, ")");
+  if (!b.missing.empty())
+    return absl::StrCat(text, ": no figure (", b.missing, ")");
+  return absl::StrCat(text, ": ", detail(), " -> ", met ? "MET" : "NOT MET");
+}
+
+// numerator / denominator events per second >= at_least.
+std::string RatioGoal(const Report& report, const std::string& text,
+                      const char* workload_a, const char* engine_a,
+                      const char* workload_b, const char* engine_b,
+                      double at_least) {
+  Figure a = Measure(report, workload_a, engine_a, &EventsPerSecond);
+  Figure b = Measure(report, workload_b, engine_b, &EventsPerSecond);
+  double ratio = b.value > 0 ? a.value / b.value : 0;
+  return Verdict(
+      text, a, b,
+      [&] {
+        return absl::StrFormat("%s against %s ev/s = %.2fx", Rate(a.value),
+                               Rate(b.value), ratio);
+      },
+      ratio >= at_least);
+}
+
 }  // namespace
+
+std::vector<std::string> CheckIssue20Goals(const Report& report) {
+  std::vector<std::string> lines;
+  lines.push_back(RatioGoal(
+      report,
+      "framework's own cost: cairn >= 0.5x cairn-direct (storage alone), "
+      "unsynced appends, batch 100, 8 writers",
+      "append-os-b100-w8", "cairn", "append-os-b100-w8", "cairn-direct", 0.5));
+  lines.push_back(RatioGoal(
+      report,
+      "sealed writes: cairn-sealed-dict >= 0.6x cairn, synced appends, "
+      "batch 100, 8 writers",
+      "append-synced-b100-w8", "cairn-sealed-dict", "append-synced-b100-w8",
+      "cairn", 0.6));
+  lines.push_back(RatioGoal(
+      report,
+      "sealed writes: cairn-sealed-dict >= 0.6x cairn, unsynced appends, "
+      "batch 100, 8 writers",
+      "append-os-b100-w8", "cairn-sealed-dict", "append-os-b100-w8", "cairn",
+      0.6));
+  lines.push_back(RatioGoal(
+      report,
+      "sealed reads: cairn-sealed-dict >= 0.5x cairn, reading a "
+      "1,000-event stream",
+      "read-stream", "cairn-sealed-dict", "read-stream", "cairn", 0.5));
+  for (auto [workload, bound, events] :
+       {std::tuple{"recovery-kill9", 10.0, "100k"},
+        std::tuple{"recovery-kill9-10m", 300.0, "10 M"}}) {
+    Figure open = Measure(report, workload, "cairn", &OpenMs);
+    Figure recovered = Measure(
+        report, workload, "cairn",
+        [](const RunResult& r) { return static_cast<double>(r.recovered); });
+    lines.push_back(Verdict(
+        absl::StrFormat("open after kill -9 (%s events): cairn <= %.0f ms",
+                        events, bound),
+        open, recovered,
+        [&] {
+          return absl::StrFormat("%.1f ms with %.0f events recovered",
+                                 open.value, recovered.value);
+        },
+        open.value <= bound));
+  }
+  Figure allocated = Measure(report, "read-stream", "cairn", &DiskPerEvent);
+  Figure written = Measure(report, "read-stream", "cairn", &WrittenPerEvent);
+  lines.push_back(Verdict(
+      "disk: cairn allocates <= 1.3x the bytes it has written per event "
+      "(records, headers, "
+      "indexes; read-stream store)",
+      allocated, written,
+      [&] {
+        return absl::StrFormat(
+            "%.0f allocated against %.0f written B/ev = %.2fx", allocated.value,
+            written.value,
+            written.value > 0 ? allocated.value / written.value : 0);
+      },
+      written.value > 0 && allocated.value <= 1.3 * written.value));
+  Figure total = Measure(report, "read-stream", "cairn", &AllocatedBytes);
+  Figure events = Measure(
+      report, "read-stream", "cairn",
+      [](const RunResult& r) { return static_cast<double>(r.disk_events); });
+  lines.push_back(Verdict(
+      "disk: cairn's store of the read-stream events (100k of 256 bytes) <= 64 "
+      "MiB",
+      total, events,
+      [&] {
+        return absl::StrFormat("%s MiB for %.0f events",
+                               Mega(static_cast<uint64_t>(total.value)),
+                               events.value);
+      },
+      total.value <= 64.0 * 1048576));
+  lines.push_back(RatioGoal(
+      report,
+      "more writers than cores: cairn 8 writers >= 0.8x 2 writers, unsynced "
+      "appends, batch 100",
+      "append-os-b100-w8", "cairn", "append-os-b100-w2", "cairn", 0.8));
+  return lines;
+}
 
 std::vector<std::string> CheckGoals(const Report& report) {
   std::vector<std::string> lines;
@@ -146,13 +280,13 @@ std::string FormatTable(const Report& report) {
     const Cell* cairn = FindCell(report, spec.name, "cairn");
     bool recovery = IsRecovery(spec.kind);
     if (recovery) {
-      out << absl::StrFormat("  %-13s %10s %12s %12s %10s %9s %10s %9s %9s\n",
+      out << absl::StrFormat("  %-17s %10s %12s %12s %10s %9s %10s %9s %9s\n",
                              "engine", "open ms", "recovered", "acked",
                              "peak RSS", "anon MiB", "disk B/ev", "wrtn B/ev",
                              "vs cairn");
     } else {
       out << absl::StrFormat(
-          "  %-13s %9s %8s %8s %8s %8s %9s %9s %9s %9s %9s\n", "engine",
+          "  %-17s %9s %8s %8s %8s %8s %9s %9s %9s %9s %9s\n", "engine",
           "events/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "RSS MiB",
           "anon MiB", "disk B/ev", "wrtn B/ev", "vs cairn");
     }
@@ -161,7 +295,7 @@ std::string FormatTable(const Report& report) {
       if (cell == nullptr) continue;
       const RunResult& r = cell->median;
       if (!r.ok()) {
-        out << absl::StrFormat("  %-13s failed: %s\n", engine, r.error);
+        out << absl::StrFormat("  %-17s failed: %s\n", engine, r.error);
         continue;
       }
       std::string ratio = "-";
@@ -177,13 +311,13 @@ std::string FormatTable(const Report& report) {
       }
       if (recovery) {
         out << absl::StrFormat(
-            "  %-13s %10.1f %12d %12d %10s %9s %10.0f %9.0f %9s\n", engine,
+            "  %-17s %10.1f %12d %12d %10s %9s %10.0f %9.0f %9s\n", engine,
             r.open_ms, r.recovered, r.acknowledged, Mega(r.peak_rss_bytes),
             Mega(r.peak_anon_bytes), r.disk_bytes_per_event(),
             r.disk_written_bytes_per_event(), ratio);
       } else {
         out << absl::StrFormat(
-            "  %-13s %9s %8.1f %8s %8s %8s %9s %9s %9.0f %9.0f %9s\n", engine,
+            "  %-17s %9s %8.1f %8s %8s %8s %9s %9s %9.0f %9.0f %9s\n", engine,
             Rate(r.events_per_second()), r.megabytes_per_second(),
             Micros(r.p50_us), Micros(r.p99_us), Micros(r.p999_us),
             Mega(r.peak_rss_bytes), Mega(r.peak_anon_bytes),
@@ -192,8 +326,8 @@ std::string FormatTable(const Report& report) {
       int failed = 0;
       for (const RunResult& run : cell->runs) failed += run.ok() ? 0 : 1;
       if (failed > 0) {
-        out << absl::StrFormat("  %-13s (%d of %zu runs failed; first: %s)\n", "", failed,
-                               cell->runs.size(), [&] {
+        out << absl::StrFormat("  %-17s (%d of %zu runs failed; first: %s)\n",
+                               "", failed, cell->runs.size(), [&] {
                                  for (const RunResult& run : cell->runs) {
                                    if (!run.ok()) return run.error;
                                  }
@@ -215,6 +349,9 @@ std::string FormatTable(const Report& report) {
          "event\").\n";
   out << "\ngoals (issue 7):\n";
   for (const std::string& line : CheckGoals(report)) out << "  " << line << "\n";
+  out << "\ngoals (issue 20):\n";
+  for (const std::string& line : CheckIssue20Goals(report))
+    out << "  " << line << "\n";
   return out.str();
 }
 
@@ -251,7 +388,12 @@ std::string FormatJson(const Report& report) {
   }
   std::vector<std::string> goals;
   for (const std::string& line : CheckGoals(report)) goals.push_back(JsonString(line));
-  absl::StrAppend(&json, "\n  ],\n  \"goals\": [", absl::StrJoin(goals, ", "), "]\n}\n");
+  std::vector<std::string> goals_20;
+  for (const std::string& line : CheckIssue20Goals(report))
+    goals_20.push_back(JsonString(line));
+  absl::StrAppend(&json, "\n  ],\n  \"goals\": [", absl::StrJoin(goals, ", "),
+                  "],\n  \"goals_issue_20\": [", absl::StrJoin(goals_20, ", "),
+                  "]\n}\n");
   return json;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -204,29 +205,39 @@ RunResult MedianOf(const std::vector<RunResult>& runs) {
 
 std::vector<Cell> RunPlan(const Plan& plan, const ProgressFn& progress,
                           const StopFn& stop) {
+  // cells[rows[w][k]] is workload w on the k-th engine that runs it.
   std::vector<Cell> cells;
-  for (const WorkloadSpec& spec : plan.workloads) {
+  std::vector<std::vector<size_t>> rows(plan.workloads.size());
+  for (size_t w = 0; w < plan.workloads.size(); ++w) {
+    const WorkloadSpec& spec = plan.workloads[w];
     for (const std::string& engine : plan.engines) {
+      if (!spec.only_engines.empty() &&
+          std::find(spec.only_engines.begin(), spec.only_engines.end(),
+                    engine) == spec.only_engines.end()) {
+        continue;
+      }
+      rows[w].push_back(cells.size());
       cells.push_back(Cell{spec.name, engine, {}, {}});
     }
   }
-  size_t engines = plan.engines.size();
   size_t total = cells.size() * static_cast<size_t>(plan.runs);
   size_t index = 0;
   for (int run = 0; run < plan.runs; ++run) {
     for (size_t w = 0; w < plan.workloads.size(); ++w) {
+      size_t engines = rows[w].size();
       for (size_t k = 0; k < engines; ++k) {
-        size_t e = (k + static_cast<size_t>(run) + w) % engines;
+        Cell& cell =
+            cells[rows[w][(k + static_cast<size_t>(run) + w) % engines]];
         const WorkloadSpec& spec = plan.workloads[w];
-        const std::string& engine = plan.engines[e];
         if (stop && stop()) {
-          for (Cell& cell : cells) cell.median = MedianOf(cell.runs);
+          for (Cell& c : cells) c.median = MedianOf(c.runs);
           return cells;
         }
-        if (progress) progress(index, total, spec, engine, run);
-        std::string dir = absl::StrCat(plan.work_dir, "/", spec.name, "-", engine, "-", run);
-        cells[w * engines + e].runs.push_back(
-            RunInChild(spec, engine, dir, plan.cairn_overrides));
+        if (progress) progress(index, total, spec, cell.engine, run);
+        std::string dir = absl::StrCat(plan.work_dir, "/", spec.name, "-",
+                                       cell.engine, "-", run);
+        cell.runs.push_back(
+            RunInChild(spec, cell.engine, dir, plan.cairn_overrides));
         ++index;
       }
     }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "bench/runner.h"
 
 namespace cairn::bench {
@@ -28,6 +30,44 @@ TEST(BenchSuite, StandardHoldsTheIssuesGoalWorkloads) {
   EXPECT_EQ((*goal)[0].batch, 100u);
   EXPECT_EQ((*goal)[0].writers, 8u);
   EXPECT_EQ((*goal)[0].durability, Durability::kSynced);
+}
+
+TEST(BenchSuite, StandardHoldsIssue20sWorkloads) {
+  auto standard = MakeSuite("standard");
+  ASSERT_TRUE(standard.ok());
+  auto goal =
+      SelectWorkloads(*standard, "append-os-b100-w2,recovery-kill9-10m");
+  ASSERT_TRUE(goal.ok()) << goal.status();
+  ASSERT_EQ(goal->size(), 2u);
+  EXPECT_EQ((*goal)[0].writers, 2u);
+  EXPECT_EQ((*goal)[0].durability, Durability::kOsCache);
+  EXPECT_EQ((*goal)[1].preload_events, 10000000u);
+  EXPECT_EQ((*goal)[1].only_engines, std::vector<std::string>{"cairn"});
+}
+
+// A workload limited to some engines gets cells for those only, and the
+// runs still rotate through them.
+TEST(BenchRunner, AWorkloadRunsOnlyOnTheEnginesItNames) {
+  Plan plan;
+  WorkloadSpec everyone;
+  everyone.name = "everyone";
+  WorkloadSpec some;
+  some.name = "some";
+  some.only_engines = {"b"};
+  plan.workloads = {everyone, some};
+  plan.engines = {"a", "b", "c"};
+  plan.runs = 2;
+  plan.work_dir = ::testing::TempDir();
+  std::vector<std::string> ran;
+  auto cells = RunPlan(plan, [&](size_t, size_t, const WorkloadSpec& spec,
+                                 const std::string& engine, int) {
+    ran.push_back(spec.name + "/" + engine);
+  });
+  ASSERT_EQ(cells.size(), 4u);
+  EXPECT_EQ(cells[3].workload, "some");
+  EXPECT_EQ(cells[3].engine, "b");
+  EXPECT_EQ(std::count(ran.begin(), ran.end(), "some/b"), 2);
+  EXPECT_EQ(std::count(ran.begin(), ran.end(), "some/a"), 0);
 }
 
 TEST(BenchSuite, UnknownSuiteAndWorkloadAreNamed) {

@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "bench/disk_usage.h"
 #include "bench/stats.h"
 
@@ -70,8 +71,10 @@ class MemorySampler {
   std::thread thread_;
 };
 
-// A JSON-ish payload of `bytes` bytes: field names repeat, values are
-// random digits, so it compresses about as well as real event bodies.
+}  // namespace
+
+// Field names repeat and values are random digits, so it compresses about
+// as well as real event bodies.
 std::string MakePayload(std::mt19937_64& random, size_t bytes) {
   static constexpr const char* kFields[] = {"\"orderId\":", "\"customer\":",
                                             "\"amount\":", "\"currency\":\"EUR\",",
@@ -87,6 +90,8 @@ std::string MakePayload(std::mt19937_64& random, size_t bytes) {
   if (bytes > 0) payload.back() = '}';
   return payload;
 }
+
+namespace {
 
 // Builds the batches a writer appends: payloads made once, tags rotating.
 class EventSource {
@@ -166,16 +171,16 @@ void WriterLoop(Engine& engine, const WorkloadSpec& spec, size_t writer,
   }
 }
 
-absl::StatusOr<std::unique_ptr<Engine>> OpenEngine(const std::string& engine_name,
-                                                   const std::string& dir,
-                                                   Durability durability,
-                                                   const std::vector<std::string>& overrides) {
+absl::StatusOr<std::unique_ptr<Engine>> OpenEngine(
+    const std::string& engine_name, const std::string& dir,
+    const WorkloadSpec& spec, const std::vector<std::string>& overrides) {
   auto engine = MakeEngine(engine_name);
   if (!engine.ok()) return engine.status();
   EngineOptions options;
   options.dir = dir;
-  options.durability = durability;
+  options.durability = spec.durability;
   options.cairn_overrides = overrides;
+  options.event_bytes = spec.event_bytes;
   absl::Status opened = (*engine)->Open(options);
   if (!opened.ok()) return opened;
   return engine;
@@ -245,7 +250,7 @@ RunResult RunAppend(const WorkloadSpec& spec, const std::string& engine_name,
                     const std::string& dir, const std::vector<std::string>& overrides) {
   RunResult result;
   MemorySampler sampler;
-  auto engine = OpenEngine(engine_name, dir, spec.durability, overrides);
+  auto engine = OpenEngine(engine_name, dir, spec, overrides);
   if (!engine.ok()) return RunResult{.error = std::string(engine.status().message())};
   std::atomic<bool> stop{false};
   std::vector<WriterOutcome> outcomes(spec.writers);
@@ -276,7 +281,7 @@ RunResult RunRead(const WorkloadSpec& spec, const std::string& engine_name,
   RunResult result;
   uint64_t stored = PreloadedEvents(spec);
   {
-    auto engine = OpenEngine(engine_name, dir, spec.durability, overrides);
+    auto engine = OpenEngine(engine_name, dir, spec, overrides);
     if (!engine.ok()) return RunResult{.error = std::string(engine.status().message())};
     absl::Status loaded = Preload(**engine, spec);
     if (!loaded.ok()) return RunResult{.error = std::string(loaded.message())};
@@ -287,7 +292,7 @@ RunResult RunRead(const WorkloadSpec& spec, const std::string& engine_name,
   }
   // Reopened, so nothing the writes left in the engine's memory helps.
   MemorySampler sampler;
-  auto engine = OpenEngine(engine_name, dir, spec.durability, overrides);
+  auto engine = OpenEngine(engine_name, dir, spec, overrides);
   if (!engine.ok()) return RunResult{.error = std::string(engine.status().message())};
   size_t streams = std::max<size_t>(1, spec.preload_events / spec.stream_length);
   uint64_t tags = std::max<size_t>(spec.tag_count, 1);
@@ -372,7 +377,7 @@ void TimedReopen(const WorkloadSpec& spec, const std::string& engine_name,
                  size_t batch, RunResult* result) {
   MemorySampler sampler;
   Clock::time_point start = Clock::now();
-  auto engine = OpenEngine(engine_name, dir, spec.durability, overrides);
+  auto engine = OpenEngine(engine_name, dir, spec, overrides);
   result->open_ms = MicrosSince(start) / 1000;
   if (!engine.ok()) return Fail(result, std::string(engine.status().message()));
   std::map<std::string, uint64_t, std::less<>> heads;
@@ -415,7 +420,7 @@ RunResult RunRecoveryClean(const WorkloadSpec& spec, const std::string& engine_n
                            const std::vector<std::string>& overrides) {
   RunResult result;
   {
-    auto engine = OpenEngine(engine_name, dir, spec.durability, overrides);
+    auto engine = OpenEngine(engine_name, dir, spec, overrides);
     if (!engine.ok()) return RunResult{.error = std::string(engine.status().message())};
     absl::Status loaded = Preload(**engine, spec);
     if (!loaded.ok()) return RunResult{.error = std::string(loaded.message())};
@@ -454,7 +459,7 @@ RunResult RunRecoveryKill(const WorkloadSpec& spec, const std::string& engine_na
   if (pid < 0) return RunResult{.error = std::string("fork failed: ") + std::strerror(errno)};
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    auto engine = OpenEngine(engine_name, dir, spec.durability, overrides);
+    auto engine = OpenEngine(engine_name, dir, spec, overrides);
     if (!engine.ok()) {
       std::string message(engine.status().message());
       std::strncpy(shared->error, message.c_str(), sizeof(shared->error) - 1);
@@ -525,7 +530,7 @@ RunResult RunMixed(const WorkloadSpec& spec, const std::string& engine_name,
                    const std::string& dir, const std::vector<std::string>& overrides) {
   RunResult result;
   MemorySampler sampler;
-  auto engine = OpenEngine(engine_name, dir, spec.durability, overrides);
+  auto engine = OpenEngine(engine_name, dir, spec, overrides);
   if (!engine.ok()) return RunResult{.error = std::string(engine.status().message())};
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> final_position{0};  // set once the writers stopped
@@ -729,6 +734,9 @@ std::string DescribeParameters(const WorkloadSpec& spec) {
                       ",writers=", spec.writers, ",preload=", spec.preload_events,
                       ",seconds=", spec.seconds);
       break;
+  }
+  if (!spec.only_engines.empty()) {
+    absl::StrAppend(&text, ",engines=", absl::StrJoin(spec.only_engines, "+"));
   }
   return text;
 }

@@ -4,6 +4,7 @@
 #define CAIRN_BENCH_WORKLOAD_H_
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,10 @@ struct WorkloadSpec {
   // as they can). Mixed uses it so every engine's subscribers see the same
   // load and delivery latencies compare like with like.
   size_t rate = 0;
+  // Only these engines run the workload (empty: every engine); for a
+  // workload that holds only Cairn's own goal and would take minutes on
+  // every engine.
+  std::vector<std::string> only_engines;
 };
 
 // Sets one parameter by its command-line name ("event-bytes", "streams",
@@ -96,6 +101,10 @@ struct RunResult {
 RunResult RunWorkload(const WorkloadSpec& spec, const std::string& engine_name,
                       const std::string& dir,
                       const std::vector<std::string>& cairn_overrides);
+
+// A JSON-ish event payload of `bytes` bytes, as the workloads append: field
+// names repeat, values are random digits drawn from `random`.
+std::string MakePayload(std::mt19937_64& random, size_t bytes);
 
 // Anonymous resident bytes of this process now (/proc/self/statm).
 uint64_t AnonResidentBytes();
