@@ -60,30 +60,35 @@ int Main(int argc, char** argv) {
   std::string suite_name, engines_list, workloads_list, out_dir, work_parent;
   std::vector<std::string> sets, cairn_options;
   int runs = 0;
-  options.add_options()
-      ("help,h", "show this help")
-      ("suite", po::value(&suite_name)->default_value("standard"),
-       "standard (the figures in docs/benchmarks.md; < 10 min on 2 cores) or quick")
-      ("quick", "the quick suite: small, one run each, under a minute")
-      ("engines", po::value(&engines_list),
-       "comma-separated engines (default: every one available): cairn, cairn-sealed, "
-       "sqlite, rocksdb, lmdb")
-      ("workloads", po::value(&workloads_list),
-       "comma-separated workload names of the suite (default: all; see --list)")
-      ("set", po::value(&sets)->composing(),
-       "KEY=VALUE: a workload parameter for every selected workload (repeatable): "
-       "durability, event-bytes, streams, batch, writers, subscribers, tags, seconds, "
-       "preload, stream-length, read-chunk, rate")
-      ("runs", po::value(&runs), "runs per figure (median taken); default: the suite's")
-      ("cairn-option", po::value(&cairn_options)->composing(),
-       "SECTION.KEY=VALUE for Cairn's site config, e.g. storage.segment-size=64MiB "
-       "(repeatable)")
-      ("out", po::value(&out_dir)->default_value("cairn-bench-results"),
-       "folder for results.txt, results.json and chart.png")
-      ("dir", po::value(&work_parent),
-       "folder under which the stores are made and removed (default: $TMPDIR or /tmp)")
-      ("no-chart", "skip drawing the chart")
-      ("list", "list the suite's workloads with their parameters, and the engines");
+  options.add_options()("help,h", "show this help")(
+      "suite", po::value(&suite_name)->default_value("standard"),
+      "standard (the figures in docs/benchmarks.md; < 10 min on 2 cores) or "
+      "quick")("quick", "the quick suite: small, one run each, under a minute")(
+      "engines", po::value(&engines_list),
+      absl::StrCat("comma-separated engines (default: every one available): ",
+                   absl::StrJoin(KnownEngines(), ", "))
+          .c_str())(
+      "workloads", po::value(&workloads_list),
+      "comma-separated workload names of the suite (default: all; see --list)")(
+      "set", po::value(&sets)->composing(),
+      "KEY=VALUE: a workload parameter for every selected workload "
+      "(repeatable): "
+      "durability, event-bytes, streams, batch, writers, subscribers, tags, "
+      "seconds, "
+      "preload, stream-length, read-chunk, rate")(
+      "runs", po::value(&runs),
+      "runs per figure (median taken); default: the suite's")(
+      "cairn-option", po::value(&cairn_options)->composing(),
+      "SECTION.KEY=VALUE for Cairn's site config, e.g. "
+      "storage.segment-size=64MiB "
+      "(repeatable)")("out",
+                      po::value(&out_dir)->default_value("cairn-bench-results"),
+                      "folder for results.txt, results.json and chart.png")(
+      "dir", po::value(&work_parent),
+      "folder under which the stores are made and removed (default: $TMPDIR or "
+      "/tmp)")("no-chart", "skip drawing the chart")(
+      "list",
+      "list the suite's workloads with their parameters, and the engines");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(options).run(), vm);
