@@ -71,28 +71,40 @@ std::string CodePointText(int32_t code_point) {
 }  // namespace
 
 std::optional<std::string> NameProblem(NameKind kind, std::string_view name) {
-  const std::string what = KindText(kind);
-  const std::string rule =
-      absl::StrCat(kind == NameKind::kEventType ? "an " : "a ", what, " is ",
-                   kind == NameKind::kEventType ? 0 : 1, "..", kMaxNameBytes,
-                   " bytes of UTF-8 without control characters");
+  // Every append checks its stream, types and tags: a valid name costs one
+  // pass over its bytes and no allocation; the texts are built for a
+  // problem only.
+  auto what = [kind] { return std::string(KindText(kind)); };
+  auto rule = [kind, &what] {
+    return absl::StrCat(kind == NameKind::kEventType ? "an " : "a ", what(),
+                        " is ", kind == NameKind::kEventType ? 0 : 1, "..",
+                        kMaxNameBytes,
+                        " bytes of UTF-8 without control characters");
+  };
   if (name.empty()) {
     if (kind == NameKind::kEventType) return std::nullopt;
-    return absl::StrCat(what, " is empty; ", rule);
+    return absl::StrCat(what(), " is empty; ", rule());
   }
   if (name.size() > kMaxNameBytes) {
-    return absl::StrCat(what, " \"", EscapeForTerminal(name.substr(0, 32)), "...\" is ",
-                        name.size(), " bytes; ", rule);
+    return absl::StrCat(what(), " \"", EscapeForTerminal(name.substr(0, 32)),
+                        "...\" is ", name.size(), " bytes; ", rule());
   }
   for (size_t offset = 0; offset < name.size();) {
+    const auto byte = static_cast<unsigned char>(name[offset]);
+    if (byte >= 0x20 && byte < 0x7f) {  // printable ASCII, the common case
+      ++offset;
+      continue;
+    }
     const Decoded d = DecodeAt(name, offset);
     if (d.code_point == kInvalid) {
-      return absl::StrCat(what, " \"", EscapeForTerminal(name),
-                          "\" is not valid UTF-8 at byte ", offset, "; ", rule);
+      return absl::StrCat(what(), " \"", EscapeForTerminal(name),
+                          "\" is not valid UTF-8 at byte ", offset, "; ",
+                          rule());
     }
     if (IsControl(d.code_point)) {
-      return absl::StrCat(what, " \"", EscapeForTerminal(name), "\" has control character ",
-                          CodePointText(d.code_point), " at byte ", offset, "; ", rule);
+      return absl::StrCat(
+          what(), " \"", EscapeForTerminal(name), "\" has control character ",
+          CodePointText(d.code_point), " at byte ", offset, "; ", rule());
     }
     offset += d.length;
   }

@@ -604,14 +604,19 @@ struct Store::Impl {
 
   // Host commit: refuses a write before it is stored once a range failed.
   absl::Status Fenced(std::string_view what) const {
+    return Fenced([what] { return std::string(what); });
+  }
+  // `describe` names the write; it is called for a refusal only, so an
+  // append formats nothing when it goes ahead.
+  absl::Status Fenced(absl::FunctionRef<std::string()> describe) const {
     if (!host_commit) return absl::OkStatus();
     absl::Status failure = tracker->failure();
     if (failure.ok()) return failure;
     // Deposed: replication failed a range with NOT_LEADER; the role change
     // that follows restarts commit tracking.
-    if (IsNotLeader(failure)) return NotLeader(what);
+    if (IsNotLeader(failure)) return NotLeader(describe());
     return MakeStatus(CAIRN_E_FAILED_PRECONDITION,
-                      absl::StrCat(AV(what), " refused, nothing written: ",
+                      absl::StrCat(describe(), " refused, nothing written: ",
                                    Stalled(failure)));
   }
 
@@ -689,6 +694,10 @@ struct Store::Impl {
   // answer must be matched by LeaveWrite once the write has returned from
   // storage and replicate.
   absl::Status AdmitWrite(std::string_view what) {
+    return AdmitWrite([what] { return std::string(what); });
+  }
+  // `describe` names the write; it is called for a refusal only.
+  absl::Status AdmitWrite(absl::FunctionRef<std::string()> describe) {
     {
       std::unique_lock<std::mutex> lock(gate_mu);
       // After a role change to primary, the tail thread takes the old tail
@@ -699,13 +708,13 @@ struct Store::Impl {
       if (closing) {
         return MakeStatus(
             CAIRN_E_CLOSED,
-            absl::StrCat(AV(what), " refused: the store is closing"));
+            absl::StrCat(describe(), " refused: the store is closing"));
       }
       ++writers;
     }
     if (re->role(replication) == CAIRN_ROLE_REPLICA) {
       LeaveWrite();
-      return NotLeader(what);
+      return NotLeader(describe());
     }
     return absl::OkStatus();
   }
@@ -1434,15 +1443,14 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
                                            absl::Span<const EventData> events) {
   if (absl::Status names = ValidateAppendNames(stream, events); !names.ok()) return names;
   Impl& s = *impl_;
-  if (absl::Status admitted =
-          s.AdmitWrite(absl::StrCat("append to stream '", AV(stream), "'"));
-      !admitted.ok()) {
+  auto describe = [stream] {
+    return absl::StrCat("append to stream '", AV(stream), "'");
+  };
+  if (absl::Status admitted = s.AdmitWrite(describe); !admitted.ok())
     return admitted;
-  }
   Impl::LeaveOnExit leave{&s};
   if (s.host_commit) {
-    absl::Status fenced =
-        s.Fenced(absl::StrCat("append to stream '", AV(stream), "'"));
+    absl::Status fenced = s.Fenced(describe);
     if (!fenced.ok()) return fenced;
   }
   const int64_t now = NowMicros();
@@ -1543,9 +1551,7 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
   }
   stored.Release(kKeptBufferBytes);
   if (status != CAIRN_OK && !seal.failure.ok()) return seal.failure;
-  absl::Status st = CheckEach(status, e, [&] {
-    return absl::StrCat("append to stream '", AV(stream), "'");
-  });
+  absl::Status st = CheckEach(status, e, describe);
   if (!st.ok()) return st;
   if (s.host_commit && recorded_seal_key) {
     absl::Status registry = s.CommitSealRegistry();
@@ -1553,9 +1559,7 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
   }
   if (!events.empty()) {
     absl::Status rs = s.ReplicateAndCommit(
-        result.first_position, result.last_position,
-        [&] { return absl::StrCat("append to stream '", AV(stream), "'"); },
-        generation);
+        result.first_position, result.last_position, describe, generation);
     if (!rs.ok()) return rs;
   }
   return AppendResult{result.first_revision, result.last_revision,
