@@ -5,11 +5,13 @@
 #ifndef CAIRN_PLUGINS_STORAGE_MMAPLOG_FILE_SYSTEM_H_
 #define CAIRN_PLUGINS_STORAGE_MMAPLOG_FILE_SYSTEM_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -67,6 +69,18 @@ class MappedFile {
   // default frees nothing (a port without hole punching still works).
   virtual absl::Status Discard(size_t /*offset*/, size_t /*length*/) {
     return absl::OkStatus();
+  }
+  // Where bytes other than zeros may be, at or after `offset`: the first
+  // range [start, end) that the file system does not report as a hole
+  // (SEEK_DATA / SEEK_HOLE; ext4 and XFS count an unwritten extent as a
+  // hole where no page of it is cached, and cached or dirty pages as data).
+  // Holes read as zeros, so a scan for non-zero bytes may skip them, and
+  // skipping spares it faulting in and zeroing a page for each: at open,
+  // the unused tail of a 256 MiB segment. {size(), size()} when there is no
+  // data past `offset`. The default, for a file system that cannot tell, is
+  // the rest of the file.
+  virtual std::pair<size_t, size_t> NextData(size_t offset) const {
+    return {std::min(offset, size()), size()};
   }
   // Drops this mapping's page-table entries; the data stays in the page
   // cache (dirty pages stay dirty) and data() stays valid: an access faults

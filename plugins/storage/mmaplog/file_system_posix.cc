@@ -102,6 +102,21 @@ class PosixMappedFile : public MappedFile {
     (void)madvise(data_, size_, MADV_DONTNEED);
   }
 
+  std::pair<size_t, size_t> NextData(size_t offset) const override {
+    if (offset >= size_) return {size_, size_};
+    // Neither call reads or moves anything the file's other users rely on:
+    // mmaplog never reads or writes through the descriptor's offset.
+    off_t data = lseek(fd_, static_cast<off_t>(offset), SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) return {size_, size_};  // only holes from here on
+      return {offset, size_};                     // cannot tell: all of it
+    }
+    off_t hole = lseek(fd_, data, SEEK_HOLE);
+    size_t start = std::min(static_cast<size_t>(data), size_);
+    if (hole < 0) return {start, size_};
+    return {start, std::max(start, std::min(static_cast<size_t>(hole), size_))};
+  }
+
  private:
   // Reads the first byte of every page of the range; returns their sum.
   uint64_t Touch(size_t offset, size_t length) const {

@@ -23,19 +23,57 @@ IndexArena::~IndexArena() {
   for (void* p : heap_blocks_) std::free(p);
 }
 
+namespace {
+
+// The generation of region file `name`: arena-GGGGGG-NNNNNN.idx gives G,
+// a legacy arena-NNNNNN.idx 0; false if `name` is no region file.
+bool RegionGeneration(const std::string& name, uint64_t* generation) {
+  unsigned long long g = 0, n = 0;
+  int used = 0;
+  if (std::sscanf(name.c_str(), "arena-%llu-%llu.idx%n", &g, &n, &used) == 2 &&
+      static_cast<size_t>(used) == name.size()) {
+    *generation = g;
+    return true;
+  }
+  used = 0;
+  if (std::sscanf(name.c_str(), "arena-%llu.idx%n", &n, &used) == 1 &&
+      static_cast<size_t>(used) == name.size()) {
+    *generation = 0;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 absl::Status IndexArena::Init() {
   if (fs_ == nullptr) return absl::OkStatus();
   absl::Status s = fs_->CreateDirectories(dir_);
   if (!s.ok()) return s;
   auto names = fs_->ListDirectory(dir_);
   if (!names.ok()) return names.status();
+  uint64_t newest = 0;
   for (const std::string& n : *names) {
-    if (n.rfind("arena-", 0) == 0) {
-      s = fs_->Remove(dir_ + "/" + n);
-      if (!s.ok()) return s;
-    }
+    uint64_t g = 0;
+    if (RegionGeneration(n, &g)) newest = std::max(newest, g);
   }
+  generation_ = newest + 1;
   return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> IndexArena::RemoveStale() {
+  if (fs_ == nullptr) return 0;
+  auto names = fs_->ListDirectory(dir_);
+  if (!names.ok()) return names.status();
+  size_t removed = 0;
+  for (const std::string& n : *names) {
+    uint64_t g = 0;
+    if (!RegionGeneration(n, &g) || g == generation_) continue;
+    absl::Status s = fs_->Remove(dir_ + "/" + n);
+    if (!s.ok()) return s;
+    ++removed;
+  }
+  return removed;
 }
 
 void* IndexArena::Allocate(size_t bytes) {
@@ -50,8 +88,10 @@ void* IndexArena::Allocate(size_t bytes) {
       size_t grown = std::min(region_size_, size_t{1} << (20 + std::min<size_t>(
                                                         regions_.size(), 12)));
       size_t size = std::max(grown, (bytes + 4095) & ~size_t{4095});
-      char name[32];
-      std::snprintf(name, sizeof name, "/arena-%06zu.idx", regions_.size() + 1);
+      char name[40];
+      std::snprintf(name, sizeof name, "/arena-%06llu-%06zu.idx",
+                    static_cast<unsigned long long>(generation_),
+                    regions_.size() + 1);
       // Rebuilt at every open, so never synced.
       auto file = fs_->CreateMapped(dir_ + name, size, /*durable=*/false);
       if (file.ok()) {

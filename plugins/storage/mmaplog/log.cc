@@ -211,11 +211,18 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
     bool blank = file.ok() && (*file)->size() == options_.segment_size &&
                  h.DecodeFrom((*file)->data()) && h.flags == 0 &&
                  h.number == number;
-    if (blank) {
-      const uint8_t* p = (*file)->data() + kSegmentHeaderSize;
-      const uint8_t* end = (*file)->data() + (*file)->size();
-      for (; p < end && blank; p += 4096) {
-        blank = AllZero(p, static_cast<size_t>(std::min(end, p + 4096) - p));
+    // Holes read as zeros and are not read (MappedFile::NextData): the
+    // steps not yet given blocks; the step that has them is prefaulted by
+    // the allocation below.
+    for (size_t pos = kSegmentHeaderSize; blank && pos < (*file)->size();) {
+      auto [start, stop] = (*file)->NextData(pos);
+      if (start >= (*file)->size()) break;
+      pos = std::max(pos, start);
+      stop = std::max(stop, std::min((*file)->size(), pos + 4096));  // progress
+      for (; pos < stop && blank;
+           pos = std::min(stop, (pos + 4096) & ~size_t{4095})) {
+        const size_t end = std::min(stop, (pos + 4096) & ~size_t{4095});
+        blank = AllZero((*file)->data() + pos, end - pos);
       }
     }
     if (!blank) {

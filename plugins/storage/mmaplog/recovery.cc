@@ -59,18 +59,28 @@ std::string QuarantinePath(FileSystem* fs, const std::string& log_dir,
   return path;
 }
 
-// Zeroes the pages of [from, to) that hold anything, leaving all-zero pages
-// untouched (not dirtied); returns the bytes zeroed.
-uint64_t ZeroRange(uint8_t* data, size_t from, size_t to) {
+// Zeroes the pages of [from, to) of `file` that hold anything, leaving
+// all-zero pages untouched (not dirtied) and holes unread (they read as
+// zeros: MappedFile::NextData); returns the bytes zeroed.
+uint64_t ZeroRange(const MappedFile& file, size_t from, size_t to) {
+  uint8_t* data = file.data();
   uint64_t zeroed = 0;
   size_t pos = from;
   while (pos < to) {
-    size_t end = std::min(to, (pos + 4096) & ~size_t{4095});
-    if (!AllZero(data + pos, end - pos)) {
-      std::memset(data + pos, 0, end - pos);
-      zeroed += end - pos;
+    auto [start, stop] = file.NextData(pos);
+    if (start >= to) break;
+    pos = std::max(pos, start);
+    stop = std::min(std::max(stop, pos), to);
+    if (pos == stop)
+      stop = std::min(to, (pos + 4096) & ~size_t{4095});  // no progress: a page
+    while (pos < stop) {
+      size_t end = std::min(stop, (pos + 4096) & ~size_t{4095});
+      if (!AllZero(data + pos, end - pos)) {
+        std::memset(data + pos, 0, end - pos);
+        zeroed += end - pos;
+      }
+      pos = end;
     }
-    pos = end;
   }
   return zeroed;
 }
@@ -859,7 +869,7 @@ absl::Status Log::ScanSegment(Segment* seg, uint32_t from, uint64_t* expected,
     }
     recovery_.dropped_records += batch.size();
     batch.clear();
-    recovery_.truncated_bytes += ZeroRange(seg->data, cut, seg->size);
+    recovery_.truncated_bytes += ZeroRange(*seg->file, cut, seg->size);
     s = seg->file->Sync(0, seg->size);
     if (!s.ok()) return s;
     off = cut;
@@ -896,7 +906,7 @@ absl::Status Log::ScanSegment(Segment* seg, uint32_t from, uint64_t* expected,
           if (!t.ok()) return t;
           break;
         }
-        uint64_t zeroed = ZeroRange(seg->data, off, seg->size);
+        uint64_t zeroed = ZeroRange(*seg->file, off, seg->size);
         if (zeroed > 0) {
           recovery_.truncated_bytes += zeroed;
           absl::Status s = seg->file->Sync(0, seg->size);

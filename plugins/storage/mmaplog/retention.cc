@@ -109,6 +109,14 @@ void Log::WakeMaintenance() {
 }
 
 void Log::MaintenanceLoop() {
+  // The last open's index region files (a kill -9 leaves them; IndexArena)
+  // go here, off the open's path.
+  auto stale = arena_->RemoveStale();
+  if (!stale.ok() && options_.warn) {
+    options_.warn("removing the index files of the last open: " +
+                  std::string(stale.status().message()) +
+                  "; the next open tries again");
+  }
   // One pass at open: the log may have been reopened with a retention
   // setting that already applies.
   uint64_t seen = UINT64_MAX;
