@@ -975,7 +975,8 @@ bool Log::BatchComplete(const Segment* seg, uint32_t offset, uint64_t position,
 
 void Log::IndexRecord(Segment* segment, uint32_t offset, const uint8_t* record,
                       uint64_t revision, uint64_t position,
-                      std::string_view name, bool recovering) {
+                      std::string_view name, bool recovering,
+                      StreamState* known) {
   uint64_t loc = MakeLocation(segment->number, offset);
   uint16_t kind;
   std::memcpy(&kind, record + 12, 2);
@@ -989,7 +990,7 @@ void Log::IndexRecord(Segment* segment, uint32_t offset, const uint8_t* record,
   StreamState* s;
   if (recovering) {
     bool created = false;
-    s = streams_.FindOrCreate(name, &created);
+    s = known != nullptr ? known : streams_.FindOrCreate(name, &created);
     s->revisions.Set(revision - 1, loc);
     s->head_and_claim.store(revision << 1, std::memory_order_relaxed);
     if (created) {

@@ -481,9 +481,11 @@ class Log {
   // Adds `count` entries (u8 name length, name, u64 head) to those
   // ApplyRetentionState applies (a repair of a log whose segments are gone).
   void AddRetentionEntries(uint64_t count, std::string_view entries);
+  // `known`: the stream's state if the caller has already looked it up
+  // (recovery does, to check the revision), spared a second lookup.
   void IndexRecord(Segment* segment, uint32_t offset, const uint8_t* record,
                    uint64_t revision, uint64_t position, std::string_view name,
-                   bool recovering);
+                   bool recovering, StreamState* known = nullptr);
 
   // control_records.cc. Writes one control record (record.h) and waits as
   // an append does; required_position != 0: it must land there (apply_log).
