@@ -90,6 +90,27 @@ class MappedFile {
   virtual void DropPageTables() = 0;
 };
 
+// Calls fn(offset, end) for each piece of [from, to) of `file` that may hold
+// bytes other than zeros (MappedFile::NextData), a page at a time: pieces
+// end on 4 KiB boundaries, the first may start inside a page. Holes are
+// skipped unread. Stops early when fn returns false.
+template <typename Fn>
+void ForEachDataPage(const MappedFile& file, size_t from, size_t to, Fn&& fn) {
+  size_t pos = from;
+  while (pos < to) {
+    auto [start, stop] = file.NextData(pos);
+    if (start >= to) return;
+    pos = std::max(pos, start);
+    const size_t page_end = std::min(to, (pos + 4096) & ~size_t{4095});
+    stop = std::min(std::max(stop, page_end), to);  // at least a page: progress
+    while (pos < stop) {
+      const size_t end = std::min(stop, (pos + 4096) & ~size_t{4095});
+      if (!fn(pos, end)) return;
+      pos = end;
+    }
+  }
+}
+
 // An exclusive lock on a directory, held until destruction.
 class DirectoryLock {
  public:

@@ -205,7 +205,7 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
   absl::StatusOr<std::unique_ptr<MappedFile>> file;
   if (fs_->Exists(path)) {
     // A spare of an earlier run: reuse it if it is still blank (never put in
-    // use, all zeros after its header); the zero check also prefaults it.
+    // use, all zeros after its header).
     file = fs_->OpenMapped(path);
     SegmentHeader h;
     bool blank = file.ok() && (*file)->size() == options_.segment_size &&
@@ -214,16 +214,12 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
     // Holes read as zeros and are not read (MappedFile::NextData): the
     // steps not yet given blocks; the step that has them is prefaulted by
     // the allocation below.
-    for (size_t pos = kSegmentHeaderSize; blank && pos < (*file)->size();) {
-      auto [start, stop] = (*file)->NextData(pos);
-      if (start >= (*file)->size()) break;
-      pos = std::max(pos, start);
-      stop = std::max(stop, std::min((*file)->size(), pos + 4096));  // progress
-      for (; pos < stop && blank;
-           pos = std::min(stop, (pos + 4096) & ~size_t{4095})) {
-        const size_t end = std::min(stop, (pos + 4096) & ~size_t{4095});
-        blank = AllZero((*file)->data() + pos, end - pos);
-      }
+    if (blank) {
+      ForEachDataPage(**file, kSegmentHeaderSize, (*file)->size(),
+                      [&](size_t pos, size_t end) {
+                        blank = AllZero((*file)->data() + pos, end - pos);
+                        return blank;
+                      });
     }
     if (!blank) {
       file = absl::UnknownError("");

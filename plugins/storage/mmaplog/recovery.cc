@@ -65,23 +65,13 @@ std::string QuarantinePath(FileSystem* fs, const std::string& log_dir,
 uint64_t ZeroRange(const MappedFile& file, size_t from, size_t to) {
   uint8_t* data = file.data();
   uint64_t zeroed = 0;
-  size_t pos = from;
-  while (pos < to) {
-    auto [start, stop] = file.NextData(pos);
-    if (start >= to) break;
-    pos = std::max(pos, start);
-    stop = std::min(std::max(stop, pos), to);
-    if (pos == stop)
-      stop = std::min(to, (pos + 4096) & ~size_t{4095});  // no progress: a page
-    while (pos < stop) {
-      size_t end = std::min(stop, (pos + 4096) & ~size_t{4095});
-      if (!AllZero(data + pos, end - pos)) {
-        std::memset(data + pos, 0, end - pos);
-        zeroed += end - pos;
-      }
-      pos = end;
+  ForEachDataPage(file, from, to, [&](size_t pos, size_t end) {
+    if (!AllZero(data + pos, end - pos)) {
+      std::memset(data + pos, 0, end - pos);
+      zeroed += end - pos;
     }
-  }
+    return true;
+  });
   return zeroed;
 }
 
