@@ -221,22 +221,21 @@ TEST_P(SealedEngineTest, EveryWorkloadRunsAndVerifies) {
   RunEveryWorkload(GetParam(), dir_);
 }
 
+// A test name for an engine: "cairn-sealed" -> "cairn_sealed".
+std::string EngineTestName(const ::testing::TestParamInfo<std::string>& info) {
+  std::string name = info.param;
+  for (char& c : name) c = c == '-' ? '_' : c;
+  return name;
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, SealedEngineTest,
                          ::testing::Values("cairn-sealed", "cairn-sealed-dict"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& c : name) c = c == '-' ? '_' : c;
-                           return name;
-                         });
+                         EngineTestName);
 
 INSTANTIATE_TEST_SUITE_P(Engines, EngineTest,
                          ::testing::Values("cairn", "cairn-direct", "sqlite",
                                            "rocksdb", "lmdb"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& c : name) c = c == '-' ? '_' : c;
-                           return name;
-                         });
+                         EngineTestName);
 
 // The direct engine skips the Store, so what it stores is the event as
 // given: no envelope, no encoding. Read back through the storage plugin it
