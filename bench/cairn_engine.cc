@@ -7,7 +7,6 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <zdict.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -17,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "bench/workload.h"
+#include "bench/zstd_dictionary.h"
 
 namespace cairn::bench {
 namespace {
@@ -239,28 +239,14 @@ class CairnEngine : public Engine {
     std::string path = dir + "/bench.dict";
     if (std::filesystem::exists(path)) return path;
     std::mt19937_64 random(4711);
-    std::string samples;
-    std::vector<size_t> sizes;
-    for (int i = 0; i < 4096; ++i) {
-      std::string event = MakePayload(random, event_bytes);
-      samples += event;
-      sizes.push_back(event.size());
-    }
-    std::string dictionary(16384, '\0');
-    size_t trained = ZDICT_trainFromBuffer(dictionary.data(), dictionary.size(),
-                                           samples.data(), sizes.data(),
-                                           static_cast<unsigned>(sizes.size()));
-    if (ZDICT_isError(trained)) {
-      return absl::InternalError(absl::StrCat(
-          name(), ": zstd could not train a dictionary on ", event_bytes,
-          "-byte events: ", ZDICT_getErrorName(trained)));
-    }
-    dictionary.resize(trained);
-    std::ofstream out(path, std::ios::binary);
-    out << dictionary;
-    if (!out.flush()) {
-      return absl::InternalError(
-          absl::StrCat(name(), ": cannot write dictionary ", path));
+    std::vector<std::string> samples;
+    for (int i = 0; i < 4096; ++i)
+      samples.push_back(MakePayload(random, event_bytes));
+    absl::Status written = WriteZstdDictionary(samples, path);
+    if (!written.ok()) {
+      return absl::Status(written.code(),
+                          absl::StrCat(name(), ": ", event_bytes,
+                                       "-byte events: ", written.message()));
     }
     return path;
   }

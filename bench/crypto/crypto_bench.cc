@@ -21,7 +21,6 @@
 #include <string>
 #include <vector>
 
-#include <zdict.h>
 // For ZSTD_c_literalCompressionMode (Debian's libzstd exports the whole
 // experimental API; only the enum value is needed here).
 #define ZSTD_STATIC_LINKING_ONLY
@@ -29,6 +28,7 @@
 
 #include <fstream>
 
+#include "bench/zstd_dictionary.h"
 #include "keyring.h"
 
 extern "C" cairn_status cairn_builtin_codec_zstd(
@@ -137,19 +137,8 @@ const std::string kAssociated("orders-4711\0\0\0\0\0\0\0\x2aOrderPlaced", 30);
 std::string TrainedDictionary(size_t size) {
   std::string path = Keys().dir() + "/dict-" + std::to_string(size);
   if (std::filesystem::exists(path)) return path;
-  std::string samples;
-  std::vector<size_t> sizes;
-  for (const std::string& event : JsonEvents(size, 4096 + 1)) {
-    samples += event;
-    sizes.push_back(event.size());
-  }
-  std::string dictionary(16384, '\0');
-  size_t trained = ZDICT_trainFromBuffer(dictionary.data(), dictionary.size(),
-                                         samples.data(), sizes.data(),
-                                         static_cast<unsigned>(sizes.size()));
-  if (ZDICT_isError(trained)) return "";
-  dictionary.resize(trained);
-  std::ofstream(path, std::ios::binary) << dictionary;
+  if (!cairn::bench::WriteZstdDictionary(JsonEvents(size, 4096 + 1), path).ok())
+    return "";
   return path;
 }
 
