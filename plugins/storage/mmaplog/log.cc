@@ -389,10 +389,12 @@ absl::Status Log::Rotate(Segment* full, uint32_t end_units,
   std::unique_ptr<Segment> next;
   {
     std::unique_lock<std::mutex> lk(spare_mu_);
+    rotation_waiting_ = true;
     spare_cv_.notify_all();
     spare_cv_.wait(lk, [&] {
       return !spares_.empty() || !spare_error_.ok() || stopping_.load();
     });
+    rotation_waiting_ = false;
     if (spares_.empty()) {
       absl::Status why = spare_error_.ok()
                              ? absl::CancelledError("the log is closing")
@@ -478,6 +480,11 @@ absl::Status Log::EnsureAllocated(Segment* seg, uint64_t end) {
                                               std::to_string(end) + ": " +
                                               std::string(s.message())));
   }
+  {
+    // The preparer did not see this step: the spare may be due now.
+    std::lock_guard<std::mutex> lk(spare_mu_);
+    spare_cv_.notify_all();
+  }
   return absl::OkStatus();
 }
 
@@ -527,7 +534,9 @@ void Log::PreparerLoop() {
       }
       continue;
     }
-    if (spares_.size() >= std::max<uint32_t>(1, options_.preallocate_segments)) {
+    if (spares_.size() >=
+            std::max<uint32_t>(1, options_.preallocate_segments) ||
+        !SpareDue()) {
       spare_cv_.wait(lk);
       continue;
     }
@@ -553,6 +562,21 @@ void Log::PreparerLoop() {
       spare_cv_.wait_for(lk, std::chrono::milliseconds(200));
     }
   }
+}
+
+bool Log::SpareDue() const {
+  if (rotation_waiting_ || options_.spare_at_percent == 0) return true;
+  // Segments stay owned until close: the one loaded stays readable.
+  const Segment* active = active_.load(std::memory_order_acquire);
+  if (active == nullptr) return true;
+  // The preparer is woken for each allocation step (extend_wanted_); once
+  // the segment has all its blocks no further step will wake it.
+  if (active->allocated.load(std::memory_order_acquire) >= active->size) {
+    return true;
+  }
+  const uint64_t reserved =
+      (active->reserve.load(std::memory_order_acquire) & 0xFFFFFFFFu) * 8;
+  return reserved * 100 >= active->size * options_.spare_at_percent;
 }
 
 bool Log::WaitForSpares(std::chrono::milliseconds timeout) {

@@ -64,6 +64,14 @@ struct LogOptions {
   FsyncMode fsync = FsyncMode::kAlways;
   uint32_t fsync_interval_ms = 100;      // for kInterval
   uint32_t preallocate_segments = 1;     // spare segments kept ready
+  // The preparer makes the spare segments once appends have reserved this
+  // percent of the active segment (0: as soon as a segment is put in use).
+  // A store smaller than that share of one segment keeps no blank spare on
+  // disk (a 100k-event store: 16 MiB less). Made at 50%, a spare is ready
+  // long before the segment fills; an append that reaches the end of a
+  // segment before its spare is made waits for it. The plugin's
+  // `spare-at-percent` option.
+  uint32_t spare_at_percent = 50;
   // Disk blocks are given to a segment this many bytes at a time (a
   // multiple of 4 KiB, at least 64 KiB; larger than segment_size means the
   // whole segment at once): a new segment file has its full size but blocks
@@ -293,8 +301,9 @@ class Log {
 
   // Blocks until the preparer thread holds the spare segments it keeps
   // ready (Options::preallocate_segments, at least 1): true; or has failed
-  // to make one, the log closes or `timeout` passes: false. For tests,
-  // which wait on this instead of sleeping.
+  // to make one, the log closes or `timeout` passes: false. Spares are made
+  // only once due (LogOptions::spare_at_percent). For tests, which wait on
+  // this instead of sleeping.
   bool WaitForSpares(std::chrono::milliseconds timeout);
 
   // ---- Control records (control_records.cc; docs/mmaplog.md, "Control
@@ -650,6 +659,9 @@ class Log {
   // appender waiting for durability or a new segment is woken.
   void FailFlusher(const absl::Status& s);
   void PreparerLoop();
+  // Whether the preparer should make spares now (spare_at_percent reached,
+  // or a rotation waits for one). Under spare_mu_.
+  bool SpareDue() const;
   // Makes sure [0, end) of `seg` has disk blocks before anything is stored
   // there: returns at once while it has; asks the preparer for the next
   // step once `end` is in the last half of what is allocated; allocates
@@ -727,6 +739,8 @@ class Log {
   absl::Status spare_error_;
   // The active segment an appender asked to extend (PreparerLoop).
   Segment* extend_wanted_ = nullptr;
+  // A rotation waits for a spare: make it whatever the fill (spare_mu_).
+  bool rotation_waiting_ = false;
 
   // Batch hints. An appender whose batch the committer need not index
   // record by record (no record is a stream's first, none has tags; the

@@ -68,6 +68,15 @@ class MmapLogStorage : public sdk::Storage {
           " is not between 1 and 16");
     }
     lo.preallocate_segments = static_cast<uint32_t>(spares);
+    uint64_t spare_at = lo.spare_at_percent;
+    s = options.GetUint("spare-at-percent", spare_at, &spare_at);
+    if (!s.ok()) return s;
+    if (spare_at > 100) {
+      return sdk::InvalidArgument(
+          "option 'spare-at-percent': " + std::to_string(spare_at) +
+          " is not between 0 and 100");
+    }
+    lo.spare_at_percent = static_cast<uint32_t>(spare_at);
     s = options.GetSize("allocation-step", lo.allocation_step,
                         &lo.allocation_step);
     if (!s.ok()) return s;
@@ -315,6 +324,9 @@ CAIRN_STORAGE_PLUGIN(
                            "synced (always: before an append returns)"),
     cairn::sdk::OptionDesc("preallocate-segments", CAIRN_OPT_UINT, "1",
                            "spare segments made ahead of need, 1..16"),
+    cairn::sdk::OptionDesc("spare-at-percent", CAIRN_OPT_UINT, "50",
+                           "spares are made once appends fill this percent "
+                           "of the active segment, 0..100 (0: at once)"),
     cairn::sdk::OptionDesc("allocation-step", CAIRN_OPT_SIZE, "16MiB",
                            "disk is given to a segment this much at a time, "
                            "ahead of appends (a new store takes two steps)"),

@@ -102,6 +102,8 @@ uint64_t CountAll(Log& log) {
 // again (its stale bytes could otherwise read as records later).
 TEST(MmapLogRecovery, SpareIsReusedOnlyWhileBlank) {
   ScratchDir dir;
+  LogOptions o = Options(dir.path());
+  o.spare_at_percent = 0;  // the spare at once, whatever the fill
   const std::string spare = dir.path() + "/00000002.log";
   constexpr off_t kDeep = (64 << 10) - 100;  // in the spare's last page
   auto ino = [&] {
@@ -119,7 +121,7 @@ TEST(MmapLogRecovery, SpareIsReusedOnlyWhileBlank) {
     return c;
   };
   {
-    auto log = Log::Open(Options(dir.path()));
+    auto log = Log::Open(o);
     ASSERT_TRUE(log.ok()) << log.status();
     AppendN(**log, 3, "s");
     // The preparer makes the spare in the background.
@@ -128,7 +130,7 @@ TEST(MmapLogRecovery, SpareIsReusedOnlyWhileBlank) {
   const uint64_t blank_ino = ino();
   ASSERT_NE(blank_ino, 0u);
   {
-    auto log = Log::Open(Options(dir.path()));
+    auto log = Log::Open(o);
     ASSERT_TRUE(log.ok()) << log.status();
     EXPECT_EQ(CountAll(**log), 3u);
   }
@@ -142,7 +144,7 @@ TEST(MmapLogRecovery, SpareIsReusedOnlyWhileBlank) {
   }
   ASSERT_EQ(byte_at_deep(), 'x');
   {
-    auto log = Log::Open(Options(dir.path()));
+    auto log = Log::Open(o);
     ASSERT_TRUE(log.ok()) << log.status();
     EXPECT_EQ(CountAll(**log), 3u);
     // The preparer finds the byte, removes the spare and makes a new one.
@@ -1552,24 +1554,69 @@ LogOptions SteppedOptions(const std::string& dir, uint64_t segment_size) {
   return o;
 }
 
-// A new store with the default options (256 MiB segments) takes at most
-// 64 MiB of disk: its segment and its spare have their full size but blocks
-// for one allocation step each.
-TEST(MmapLogFootprint, NewStoreWithDefaultOptionsTakesAtMost64MiB) {
+// A new store with the default options (256 MiB segments) takes one
+// allocation step of disk: its segment has its full size but blocks for one
+// step, and no spare is made before the segment is half full.
+TEST(MmapLogFootprint, NewStoreWithDefaultOptionsTakesOneStep) {
   ScratchDir dir;
   LogOptions o;
   o.path = dir.path() + "/store";
-  auto log = Log::Open(o);
-  ASSERT_TRUE(log.ok()) << log.status();
-  ASSERT_TRUE((*log)->WaitForSpares(std::chrono::seconds(60)));
-  int files = 0;
-  const uint64_t segments = SegmentDiskBytes(o.path, &files);
-  EXPECT_EQ(files, 2) << "the segment in use and one spare";
-  EXPECT_LE(segments, 2 * o.allocation_step + (64u << 10));
-  EXPECT_LE(FolderDiskBytes(o.path), 64ull << 20);
-  for (const char* name : {"/00000001.log", "/00000002.log"}) {
-    EXPECT_EQ(std::filesystem::file_size(o.path + name), o.segment_size)
-        << name << ": a segment keeps its logical size";
+  {
+    auto log = Log::Open(o);
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_FALSE((*log)->WaitForSpares(std::chrono::milliseconds(300)))
+        << "no spare before the active segment is spare_at_percent full";
+    int files = 0;
+    const uint64_t segments = SegmentDiskBytes(o.path, &files);
+    EXPECT_EQ(files, 1) << "the segment in use only";
+    EXPECT_LE(segments, o.allocation_step + (64u << 10));
+    EXPECT_EQ(std::filesystem::file_size(o.path + "/00000001.log"),
+              o.segment_size)
+        << "a segment keeps its logical size";
+  }
+  EXPECT_LE(FolderDiskBytes(o.path), 20ull << 20) << "closed, with its index";
+}
+
+// With spare_at_percent = 50 the spare is made only once appends have
+// reserved half of the active segment, and before that segment fills; every
+// later segment gets its spare the same way and no append loses a record
+// across the rotations. With 100 the spare is made once the segment
+// has all its blocks (its last step) or a rotation asks for it.
+TEST(MmapLogFootprint, TheSpareIsMadeOnceTheActiveSegmentIsHalfFull) {
+  for (uint32_t percent : {50u, 100u}) {
+    SCOPED_TRACE(percent);
+    ScratchDir dir;
+    LogOptions o = SteppedOptions(dir.path(), 1u << 20);
+    o.spare_at_percent = percent;
+    auto log = Log::Open(o);
+    ASSERT_TRUE(log.ok()) << log.status();
+    auto files = [&] {
+      int n = 0;
+      SegmentDiskBytes(o.path, &n);
+      return n;
+    };
+    // 300 KiB of records: under half of the 1 MiB segment.
+    AppendN(**log, 30, "a", 10000);
+    EXPECT_FALSE((*log)->WaitForSpares(std::chrono::milliseconds(300)));
+    EXPECT_EQ(files(), 1);
+    // 650 KiB: past half. The preparer is woken by the next allocation step.
+    AppendN(**log, 35, "a", 10000);
+    if (percent == 50) {
+      ASSERT_TRUE((*log)->WaitForSpares(std::chrono::seconds(60)));
+      EXPECT_EQ(files(), 2) << "the active segment and its spare";
+    } else {
+      EXPECT_FALSE((*log)->WaitForSpares(std::chrono::milliseconds(300)));
+      EXPECT_EQ(files(), 1);
+    }
+    // Five more segments' worth, in two writers.
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 2; ++t) {
+      writers.emplace_back(
+          [&, t] { AppendN(**log, 250, "w" + std::to_string(t), 10000); });
+    }
+    for (auto& w : writers) w.join();
+    EXPECT_EQ(CountAll(**log), 565u);
+    EXPECT_GE(files(), 6);
   }
 }
 
@@ -1584,6 +1631,7 @@ TEST(MmapLogFootprint, SegmentsGrowInStepsAndRecoveryKeepsEveryRecord) {
   o.fsync = FsyncMode::kAlways;
   o.zero_fill = ZeroFill::kAlways;
   o.zero_fill_first_segment = true;
+  o.spare_at_percent = 0;  // the spare at once: the bounds count it
   uint64_t appended = 0;
   {
     auto log = Log::Open(o);
