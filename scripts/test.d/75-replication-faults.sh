@@ -14,7 +14,8 @@
 #      primary is cut from its peers but still reached by clients;
 # each followed by the checker over the history and every node's log; and
 #   5. a negative control: the same on the memory storage plugin, which
-#      forgets everything on kill -9, must fail with lost-ack violations.
+#      forgets everything on kill -9, must fail with lost-ack violations,
+#      and with seen-lost ones (its subscribers saw events that are gone).
 # The long version: scripts/soak-replication N.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -61,6 +62,10 @@ if "$run" --topology "$root/tests/replication/topologies/single-memory.conf" \
   status=1
 elif ! grep -q "lost-ack=" "$negative/run/check.txt" 2>/dev/null; then
   echo "==> negative control failed without lost-ack violations:" >&2
+  tail -20 "$negative/out.txt" >&2
+  status=1
+elif ! grep -q "seen-lost=" "$negative/run/check.txt" 2>/dev/null; then
+  echo "==> negative control failed without seen-lost violations (subscribers):" >&2
   tail -20 "$negative/out.txt" >&2
   status=1
 else

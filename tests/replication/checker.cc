@@ -505,6 +505,27 @@ absl::StatusOr<Op> ParseOpLine(std::string_view line,
   return op;
 }
 
+absl::StatusOr<SeenBatch> ParseSeenLine(std::string_view line,
+                                        const std::string& source) {
+  absl::StatusOr<Json> parsed = ParseObject(line, source);
+  if (!parsed.ok()) return parsed.status();
+  const Json& j = *parsed;
+  SeenBatch b;
+  b.source = source;
+  for (absl::Status s : {Field(j, "subscriber", source, &b.subscriber),
+                         Field(j, "server", source, &b.server, false),
+                         Field(j, "positions", source, &b.positions),
+                         Field(j, "ids", source, &b.ids)}) {
+    if (!s.ok()) return s;
+  }
+  if (b.positions.size() != b.ids.size() || b.positions.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ", b.positions.size(), " positions and ",
+                     b.ids.size(), " ids (want the same number, at least 1)"));
+  }
+  return b;
+}
+
 absl::StatusOr<LogRecord> ParseLogLine(std::string_view line,
                                        const std::string& source) {
   absl::StatusOr<Json> parsed = ParseObject(line, source);
@@ -549,6 +570,14 @@ absl::StatusOr<std::vector<Op>> ReadHistory(const std::string& path) {
   if (absl::Status s = ReadLines<Op>(path, ParseOpLine, &ops); !s.ok())
     return s;
   return ops;
+}
+
+absl::StatusOr<std::vector<SeenBatch>> ReadSeen(const std::string& path) {
+  std::vector<SeenBatch> seen;
+  if (absl::Status s = ReadLines<SeenBatch>(path, ParseSeenLine, &seen);
+      !s.ok())
+    return s;
+  return seen;
 }
 
 absl::StatusOr<NodeLog> ReadNodeLog(const std::string& name,
@@ -596,14 +625,88 @@ absl::Status ValidateHistory(const std::vector<Op>& ops) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// seen-order: per subscriber, positions grow strictly over its lines.
+void CheckSeenAlone(const std::vector<SeenBatch>& seen,
+                    std::vector<Violation>* out) {
+  std::map<uint64_t, std::pair<uint64_t, const SeenBatch*>> last;
+  for (const SeenBatch& b : seen) {
+    auto [it, fresh] = last.emplace(b.subscriber, std::make_pair(0, &b));
+    for (uint64_t position : b.positions) {
+      if (position <= it->second.first) {
+        Add(out, "seen-order", "",
+            absl::StrCat("subscriber ", b.subscriber, " received position ",
+                         position, " (", b.source, ", via ", b.server,
+                         ") after position ", it->second.first, " (",
+                         it->second.second->source, ")"));
+      }
+      it->second = {position, &b};
+    }
+  }
+}
+
+// seen-lost and seen-skip against one node's log.
+void CheckSeenAgainstLog(const std::vector<SeenBatch>& seen, const NodeLog& log,
+                         std::vector<Violation>* out) {
+  std::map<uint64_t, const LogRecord*> by_position;
+  for (const LogRecord& r : log.records) by_position.emplace(r.position, &r);
+  std::map<uint64_t, uint64_t> previous;  // subscriber -> last position
+  for (const SeenBatch& b : seen) {
+    uint64_t& before = previous[b.subscriber];
+    for (size_t i = 0; i < b.positions.size(); ++i) {
+      const uint64_t position = b.positions[i];
+      const std::string& id = b.ids[i];
+      auto at = by_position.find(position);
+      if (at == by_position.end() || at->second->kind != "event" ||
+          at->second->writer != id) {
+        std::string holds =
+            at == by_position.end()
+                ? absl::StrCat(
+                      "no record there (the log ends at ",
+                      log.records.empty() ? 0 : log.records.back().position,
+                      ")")
+            : at->second->kind != "event"
+                ? absl::StrCat("a record of kind ", at->second->kind)
+                : absl::StrCat("event ", at->second->writer);
+        Add(out, "seen-lost", log.name,
+            absl::StrCat("subscriber ", b.subscriber, " received event ", id,
+                         " at position ", position, " (", b.source, ", via ",
+                         b.server, "); the log holds ", holds));
+      }
+      if (position > before) {
+        // Any EVENT record strictly between the two positions was skipped.
+        for (auto it = by_position.upper_bound(before);
+             it != by_position.end() && it->first < position; ++it) {
+          if (it->second->kind != "event") continue;
+          Add(out, "seen-skip", log.name,
+              absl::StrCat("subscriber ", b.subscriber, " received position ",
+                           position, " (", b.source, ", via ", b.server,
+                           ") after ", before, ", skipping event ",
+                           it->second->writer, " at position ", it->first));
+          break;
+        }
+      }
+      before = std::max(before, position);
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<Violation> Check(const std::vector<Op>& ops,
                              const std::vector<NodeLog>& logs,
-                             const CheckOptions& options) {
+                             const CheckOptions& options,
+                             const std::vector<SeenBatch>& seen) {
   std::vector<Violation> out;
   for (const NodeLog& log : logs) CheckLogAlone(log, options, &out);
   if (logs.size() > 1) CheckAcrossNodes(logs, &out);
   for (const NodeLog& log : logs) CheckOpsAgainstLog(ops, log, options, &out);
   CheckHistoryAlone(ops, &out);
+  if (!seen.empty()) {
+    CheckSeenAlone(seen, &out);
+    for (const NodeLog& log : logs) CheckSeenAgainstLog(seen, log, &out);
+  }
   return out;
 }
 

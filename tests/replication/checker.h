@@ -52,6 +52,18 @@
 //                   lower than that one's. Either failing means a primary
 //                   of an older epoch acknowledged after a newer epoch had
 //                   acknowledged: a success from a stale epoch.
+// What subscribers received (the workload's --seen lines), when given:
+//   seen-order      each subscriber's positions strictly increase, line
+//                   after line (it subscribes again after the last one it
+//                   received, on any server).
+// ...against each node's log:
+//   seen-lost       every event a subscriber received is in the log at that
+//                   position, an EVENT record with the same id (writer): no
+//                   subscriber saw an event that was later truncated or
+//                   replaced.
+//   seen-skip       before a subscriber's first position and between two it
+//                   received in a row, the log holds no EVENT record: a
+//                   subscription to all events misses none.
 #ifndef CAIRN_TESTS_REPLICATION_CHECKER_H_
 #define CAIRN_TESTS_REPLICATION_CHECKER_H_
 
@@ -113,6 +125,15 @@ struct Violation {
   std::string message;  // names the op(s) and positions
 };
 
+// One batch a subscriber received (a --seen line of workload.cc).
+struct SeenBatch {
+  uint64_t subscriber = 0;
+  std::string server;               // the server it was subscribed through
+  std::vector<uint64_t> positions;  // as received
+  std::vector<std::string> ids;     // each event's writer, same order
+  std::string source;               // "file:line", for messages
+};
+
 struct CheckOptions {
   std::string event_type = "cairn.faults.v1";
 };
@@ -125,9 +146,15 @@ absl::StatusOr<Op> ParseOpLine(std::string_view line,
 absl::StatusOr<LogRecord> ParseLogLine(std::string_view line,
                                        const std::string& source);
 
-// Reads a whole history / log file (blank lines skipped). Errors name the
-// file and line.
+// One --seen line. InvalidArgument if a field is missing or positions and
+// ids differ in length.
+absl::StatusOr<SeenBatch> ParseSeenLine(std::string_view line,
+                                        const std::string& source);
+
+// Reads a whole history / log / seen file (blank lines skipped). Errors name
+// the file and line.
 absl::StatusOr<std::vector<Op>> ReadHistory(const std::string& path);
+absl::StatusOr<std::vector<SeenBatch>> ReadSeen(const std::string& path);
 absl::StatusOr<NodeLog> ReadNodeLog(const std::string& name,
                                     const std::string& path);
 
@@ -137,10 +164,11 @@ absl::StatusOr<NodeLog> ReadNodeLog(const std::string& name,
 absl::Status ValidateHistory(const std::vector<Op>& ops);
 
 // Every violation of the rules, in a stable order. `logs` holds at least one
-// node.
+// node; `seen` may be empty (no subscribers ran).
 std::vector<Violation> Check(const std::vector<Op>& ops,
                              const std::vector<NodeLog>& logs,
-                             const CheckOptions& options = {});
+                             const CheckOptions& options = {},
+                             const std::vector<SeenBatch>& seen = {});
 
 // "op r1/c3/o17 (stream s05, exact 4, ok at 120..121 rev 5..6 epoch 0)".
 std::string DescribeOp(const Op& op);

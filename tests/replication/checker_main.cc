@@ -3,7 +3,8 @@
 //
 //   cairn-fault-check --history H.jsonl [--history H2.jsonl ...]
 //                     --log NAME=LOG.jsonl [--log NAME2=LOG2.jsonl ...]
-//                     [--event-type T] [--max-print N]
+//                     [--seen SEEN.jsonl ...] [--event-type T]
+//                     [--max-print N]
 //
 // Prints one "VIOLATION <rule> [<node>] <message>" line per violation, then
 // a summary. Exit 0: no violation; 1: violations; 2: bad usage or input
@@ -22,8 +23,8 @@ namespace {
 int Usage(const std::string& why) {
   std::cerr << "cairn-fault-check: " << why << "\n"
             << "usage: cairn-fault-check --history FILE [--history FILE ...] "
-               "--log NAME=FILE [--log NAME=FILE ...] [--event-type T] "
-               "[--max-print N]\n";
+               "--log NAME=FILE [--log NAME=FILE ...] [--seen FILE ...] "
+               "[--event-type T] [--max-print N]\n";
   return 2;
 }
 
@@ -31,6 +32,7 @@ int Usage(const std::string& why) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> histories;
+  std::vector<std::string> seen_files;
   std::vector<std::pair<std::string, std::string>> logs;
   cairn::faults::CheckOptions options;
   uint64_t max_print = 200;
@@ -52,6 +54,8 @@ int main(int argc, char** argv) {
         return Usage("--log takes NAME=FILE, not '" + value + "'");
       }
       logs.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+    } else if (flag == "--seen") {
+      seen_files.push_back(value);
     } else if (flag == "--event-type") {
       options.event_type = value;
     } else if (flag == "--max-print") {
@@ -90,8 +94,21 @@ int main(int argc, char** argv) {
     node_logs.push_back(*std::move(read));
   }
 
+  std::vector<cairn::faults::SeenBatch> seen;
+  for (const std::string& path : seen_files) {
+    absl::StatusOr<std::vector<cairn::faults::SeenBatch>> read =
+        cairn::faults::ReadSeen(path);
+    if (!read.ok()) {
+      std::cerr << "cairn-fault-check: " << read.status().message() << "\n";
+      return 2;
+    }
+    seen.insert(seen.end(), read->begin(), read->end());
+  }
+  uint64_t seen_events = 0;
+  for (const auto& b : seen) seen_events += b.positions.size();
+
   const std::vector<cairn::faults::Violation> violations =
-      cairn::faults::Check(ops, node_logs, options);
+      cairn::faults::Check(ops, node_logs, options, seen);
   std::map<std::string, uint64_t> per_rule;
   uint64_t printed = 0;
   for (const auto& v : violations) {
@@ -111,8 +128,11 @@ int main(int argc, char** argv) {
   std::cout << "checked " << s.ops << " ops (ok " << s.ok << ", fail " << s.fail
             << ", unknown " << s.unknown << " of which " << s.unknown_present
             << " in the log) against " << node_logs.size() << " node log(s) of "
-            << node_logs[0].records.size() << " records: " << violations.size()
-            << " violation(s)";
+            << node_logs[0].records.size() << " records";
+  if (!seen_files.empty()) {
+    std::cout << ", and " << seen_events << " event(s) subscribers received";
+  }
+  std::cout << ": " << violations.size() << " violation(s)";
   for (const auto& [rule, count] : per_rule)
     std::cout << " " << rule << "=" << count;
   std::cout << "\n";

@@ -333,6 +333,94 @@ TEST(CheckerTest, StaleEpochInPositionOrder) {
   EXPECT_THAT(stale[0].message, HasSubstr("at a position above"));
 }
 
+// What a subscriber to all events receives of `log`: its event records from
+// record index `from` up to (not including) `to`, as one batch.
+SeenBatch Seen(const NodeLog& log, uint64_t subscriber, size_t from,
+               size_t to) {
+  SeenBatch b;
+  b.subscriber = subscriber;
+  b.server = "x:1";
+  b.source = absl::StrCat("seen:", subscriber, ":", from);
+  for (size_t i = from; i < to && i < log.records.size(); ++i) {
+    if (log.records[i].kind != "event") continue;
+    b.positions.push_back(log.records[i].position);
+    b.ids.push_back(log.records[i].writer);
+  }
+  return b;
+}
+
+// A clean history with an EPOCH record in the middle, which subscribers to
+// all events do not receive.
+World CleanWithEpoch() {
+  World w;
+  w.Append("a", ExpectKind::kNoStream, 0, 2);
+  w.Epoch(2);
+  w.Append("b", ExpectKind::kAny, 0, 1, Outcome::kOk, 2);
+  w.Append("a", ExpectKind::kExact, 2, 3, Outcome::kOk, 2);
+  return w;
+}
+
+TEST(CheckerTest, SubscribersThatSawEveryEventInOrderHaveNoViolation) {
+  World w = CleanWithEpoch();
+  const size_t n = w.log().records.size();
+  // Subscriber 0 in one batch; subscriber 1 in three, across the epoch,
+  // and stopping short of the end (its run ended first: not a violation).
+  std::vector<SeenBatch> seen = {Seen(w.log(), 0, 0, n), Seen(w.log(), 1, 0, 1),
+                                 Seen(w.log(), 1, 1, 4),
+                                 Seen(w.log(), 1, 4, n - 1)};
+  std::vector<Violation> v =
+      Check(w.ops(), {w.log(), w.log()}, CheckOptions{}, seen);
+  EXPECT_TRUE(v.empty()) << Describe(v);
+}
+
+TEST(CheckerTest, SeenLost) {
+  World w = CleanWithEpoch();
+  SeenBatch b = Seen(w.log(), 0, 0, w.log().records.size());
+  b.ids[1] = "t-o9-0";  // an event the log does not hold there
+  std::vector<Violation> v = Check(w.ops(), {w.log()}, CheckOptions{}, {b});
+  EXPECT_EQ(Rules(v), std::set<std::string>{"seen-lost"}) << Describe(v);
+  EXPECT_THAT(Describe(v), HasSubstr("received event t-o9-0 at position 2"));
+  EXPECT_THAT(Describe(v), HasSubstr("the log holds event t-o0-1"));
+  // Past the end of the log: a truncated suffix.
+  b = Seen(w.log(), 0, 0, w.log().records.size());
+  b.positions.push_back(w.log().records.back().position + 1);
+  b.ids.push_back("t-o9-0");
+  v = Check(w.ops(), {w.log()}, CheckOptions{}, {b});
+  EXPECT_EQ(Rules(v), std::set<std::string>{"seen-lost"}) << Describe(v);
+  EXPECT_THAT(Describe(v), HasSubstr("no record there (the log ends at 7)"));
+  // At a position that holds a control record.
+  b = Seen(w.log(), 0, 0, 2);
+  b.positions.push_back(3);
+  b.ids.push_back("t-o9-0");
+  v = Check(w.ops(), {w.log()}, CheckOptions{}, {b});
+  EXPECT_TRUE(Rules(v).count("seen-lost")) << Describe(v);
+  EXPECT_THAT(Describe(v), HasSubstr("the log holds a record of kind epoch"));
+}
+
+TEST(CheckerTest, SeenSkip) {
+  World w = CleanWithEpoch();
+  SeenBatch b = Seen(w.log(), 0, 0, w.log().records.size());
+  b.positions.erase(b.positions.begin() + 3);  // position 5, an event
+  b.ids.erase(b.ids.begin() + 3);
+  std::vector<Violation> v = Check(w.ops(), {w.log()}, CheckOptions{}, {b});
+  EXPECT_EQ(Rules(v), std::set<std::string>{"seen-skip"}) << Describe(v);
+  EXPECT_THAT(Describe(v), HasSubstr("skipping event t-o2-0 at position 5"));
+  // Missing the first event counts too.
+  b = Seen(w.log(), 0, 1, w.log().records.size());
+  v = Check(w.ops(), {w.log()}, CheckOptions{}, {b});
+  EXPECT_EQ(Rules(v), std::set<std::string>{"seen-skip"}) << Describe(v);
+}
+
+TEST(CheckerTest, SeenOrder) {
+  World w = CleanWithEpoch();
+  const size_t n = w.log().records.size();
+  std::vector<SeenBatch> seen = {Seen(w.log(), 0, 0, n),
+                                 Seen(w.log(), 0, 4, n)};
+  std::vector<Violation> v = Check(w.ops(), {w.log()}, CheckOptions{}, seen);
+  EXPECT_EQ(Rules(v), std::set<std::string>{"seen-order"}) << Describe(v);
+  EXPECT_THAT(Describe(v), HasSubstr("subscriber 0 received position 5"));
+}
+
 TEST(CheckerTest, ValidateHistoryRefusesBrokenInput) {
   World w = Clean();
   std::vector<Op> ops = w.ops();
@@ -386,6 +474,27 @@ TEST(CheckerTest, ParsesWorkloadAndReadLogLines) {
       std::string(
           ParseLogLine(R"({"position":"x"})", "l:4").status().message()),
       HasSubstr("l:4: field 'position' has the wrong type"));
+}
+
+TEST(CheckerTest, ParsesSeenLines) {
+  absl::StatusOr<SeenBatch> b = ParseSeenLine(
+      R"({"subscriber":1,"server":"x:1","positions":[4,6],"ids":["a","b"]})",
+      "s:1");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->subscriber, 1u);
+  EXPECT_EQ(b->positions, (std::vector<uint64_t>{4, 6}));
+  EXPECT_EQ(b->ids, (std::vector<std::string>{"a", "b"}));
+  EXPECT_THAT(std::string(ParseSeenLine(R"({"subscriber":1,"positions":[4],)"
+                                        R"("ids":["a","b"]})",
+                                        "s:2")
+                              .status()
+                              .message()),
+              HasSubstr("s:2: 1 positions and 2 ids"));
+  EXPECT_THAT(
+      std::string(ParseSeenLine(R"({"positions":[4],"ids":["a"]})", "s:3")
+                      .status()
+                      .message()),
+      HasSubstr("s:3: field 'subscriber' is missing"));
 }
 
 TEST(CheckerTest, ReadsFilesAndNamesTheLine) {

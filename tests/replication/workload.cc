@@ -24,6 +24,19 @@
 // A client whose op ended unknown (NOT_LEADER included) drops its connection
 // and moves on to the next address of --servers, pausing between attempts;
 // nothing is retried with the same event ids (an unknown op stays unknown).
+//
+// With --subscribers K (and --seen FILE), K more threads each hold a live
+// subscription to all events (subscriber k starts at server k of
+// --servers) and record every event they receive, one JSON line a batch:
+//
+//   {"subscriber":1,"server":"10.0.0.3:7600","positions":[120,121],
+//    "ids":["r1-c3-o17-0","r1-c3-o17-1"]}
+//
+// (ids are the events' `writer` fields). A subscription that fails or whose
+// server goes away is opened again after the last position received, on the
+// next server, so a subscriber's positions only grow. The checker requires
+// every received event to be in the final logs at that position, and none
+// skipped.
 #include <cairn/client.h>
 #include <cairn/status.h>
 #include <time.h>
@@ -74,6 +87,8 @@ struct Settings {
   std::string stream_prefix = "fs";
   std::string history;
   std::string event_type = "cairn.faults.v1";
+  uint64_t subscribers = 0;
+  std::string seen;
 };
 
 class History {
@@ -95,7 +110,34 @@ class History {
 struct Counts {
   std::atomic<uint64_t> started{0};
   std::atomic<uint64_t> ok{0}, fail{0}, unknown{0}, connect_failures{0};
+  std::atomic<uint64_t> seen_events{0}, subscription_restarts{0};
 };
+
+// Sleeps --retry-pause-ms, or until the deadline if that comes first.
+void RetryPause(const Settings& settings, int64_t deadline_ns) {
+  const int64_t left = deadline_ns - MonotonicNs();
+  const int64_t want = static_cast<int64_t>(settings.retry_pause_ms) * 1000000;
+  if (left > 0)
+    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(left, want)));
+}
+
+// Opens a connection to `address` for the workload, or fails.
+absl::StatusOr<std::unique_ptr<cairn::Client>> Dial(const Settings& settings,
+                                                    const std::string& address,
+                                                    const std::string& name) {
+  cairn::ClientOptions options;
+  if (absl::Status s =
+          cairn::ParseServerAddress(address, &options.host, &options.port);
+      !s.ok()) {
+    return s;
+  }
+  options.connect_timeout =
+      std::chrono::milliseconds(settings.connect_timeout_ms);
+  options.request_timeout =
+      std::chrono::milliseconds(settings.request_timeout_ms);
+  options.client_name = name;
+  return cairn::Client::Connect(options);
+}
 
 // Whether `status` says the append was refused before anything was written.
 bool DefinitelyNotWritten(const absl::Status& status) {
@@ -110,29 +152,12 @@ void RunClient(const Settings& settings, uint64_t id, int64_t deadline_ns,
   size_t server = id % settings.servers.size();
   std::map<std::string, uint64_t> last_seen;
   uint64_t op = 0;
-  auto pause = [&] {
-    const int64_t left = deadline_ns - MonotonicNs();
-    const int64_t want =
-        static_cast<int64_t>(settings.retry_pause_ms) * 1000000;
-    if (left > 0)
-      std::this_thread::sleep_for(
-          std::chrono::nanoseconds(std::min(left, want)));
-  };
+  auto pause = [&] { RetryPause(settings, deadline_ns); };
   while (MonotonicNs() < deadline_ns) {
     if (!client) {
-      cairn::ClientOptions options;
-      const std::string& address = settings.servers[server];
-      if (!cairn::ParseServerAddress(address, &options.host, &options.port)
-               .ok())
-        return;
-      options.connect_timeout =
-          std::chrono::milliseconds(settings.connect_timeout_ms);
-      options.request_timeout =
-          std::chrono::milliseconds(settings.request_timeout_ms);
-      options.client_name =
-          absl::StrCat("fault-workload-", settings.run, "-c", id);
       absl::StatusOr<std::unique_ptr<cairn::Client>> connected =
-          cairn::Client::Connect(options);
+          Dial(settings, settings.servers[server],
+               absl::StrCat("fault-workload-", settings.run, "-c", id));
       if (!connected.ok()) {
         counts->connect_failures.fetch_add(1);
         server = (server + 1) % settings.servers.size();
@@ -218,6 +243,65 @@ void RunClient(const Settings& settings, uint64_t id, int64_t deadline_ns,
   }
 }
 
+// One subscriber: a live subscription to all events, moved to the next
+// server (after the last position received) whenever it fails.
+void RunSubscriber(const Settings& settings, uint64_t id, int64_t deadline_ns,
+                   History* seen, Counts* counts) {
+  size_t server = id % settings.servers.size();
+  uint64_t cursor = 0;  // the last position received
+  std::unique_ptr<cairn::Client> client;
+  std::unique_ptr<cairn::RemoteSubscription> subscription;
+  auto move_on = [&] {
+    subscription.reset();
+    client.reset();
+    server = (server + 1) % settings.servers.size();
+    counts->subscription_restarts.fetch_add(1);
+    RetryPause(settings, deadline_ns);
+  };
+  while (MonotonicNs() < deadline_ns) {
+    if (!subscription) {
+      absl::StatusOr<std::unique_ptr<cairn::Client>> connected =
+          Dial(settings, settings.servers[server],
+               absl::StrCat("fault-subscriber-", settings.run, "-s", id));
+      if (!connected.ok()) {
+        move_on();
+        continue;
+      }
+      client = *std::move(connected);
+      cairn::SubscriptionFilter filter;
+      filter.kind = cairn::SubscriptionFilter::Kind::kAll;
+      filter.after = cursor;
+      absl::StatusOr<std::unique_ptr<cairn::RemoteSubscription>> opened =
+          client->Subscribe(filter);
+      if (!opened.ok()) {
+        move_on();
+        continue;
+      }
+      subscription = *std::move(opened);
+    }
+    absl::StatusOr<std::vector<cairn::RecordedEvent>> events =
+        subscription->Next(256, std::chrono::milliseconds(100));
+    if (!events.ok()) {
+      move_on();
+      continue;
+    }
+    if (events->empty()) continue;
+    Json line;
+    line["subscriber"] = id;
+    line["server"] = settings.servers[server];
+    Json positions = Json::array(), ids = Json::array();
+    for (const cairn::RecordedEvent& e : *events) {
+      positions.push_back(e.position);
+      ids.push_back(e.writer);
+      cursor = e.position;
+    }
+    line["positions"] = std::move(positions);
+    line["ids"] = std::move(ids);
+    seen->Write(line);
+    counts->seen_events.fetch_add(events->size());
+  }
+}
+
 int Usage(const std::string& why) {
   std::cerr
       << "cairn-fault-workload: " << why << "\n"
@@ -228,7 +312,8 @@ int Usage(const std::string& why) {
          "  [--exact-percent 50] [--max-batch 3] [--request-timeout-ms 2000]\n"
          "  [--connect-timeout-ms 1000] [--retry-pause-ms 50] [--min-ok 1] "
          "[--seed 1]\n"
-         "  [--run ID] [--stream-prefix fs] [--event-type cairn.faults.v1]\n";
+         "  [--run ID] [--stream-prefix fs] [--event-type cairn.faults.v1]\n"
+         "  [--subscribers 0 --seen FILE]\n";
   return 2;
 }
 
@@ -247,12 +332,14 @@ int main(int argc, char** argv) {
       {"--connect-timeout-ms", &s.connect_timeout_ms},
       {"--retry-pause-ms", &s.retry_pause_ms},
       {"--min-ok", &s.min_ok},
-      {"--seed", &s.seed}};
+      {"--seed", &s.seed},
+      {"--subscribers", &s.subscribers}};
   std::map<std::string, std::string*> texts = {
       {"--run", &s.run},
       {"--stream-prefix", &s.stream_prefix},
       {"--history", &s.history},
-      {"--event-type", &s.event_type}};
+      {"--event-type", &s.event_type},
+      {"--seen", &s.seen}};
   std::string servers;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
@@ -295,6 +382,9 @@ int main(int argc, char** argv) {
   if (s.max_batch == 0 || s.max_batch > 1000)
     return Usage("--max-batch takes 1..1000");
   if (s.exact_percent > 100) return Usage("--exact-percent takes 0..100");
+  if (s.subscribers > 64) return Usage("--subscribers takes 0..64");
+  if (s.subscribers > 0 && s.seen.empty())
+    return Usage("--subscribers needs --seen FILE");
   if (s.duration_ms == 0 || s.duration_ms > 24ull * 3600 * 1000) {
     return Usage(
         "--duration-ms takes 1..86400000 (every run is bounded in time)");
@@ -306,6 +396,15 @@ int main(int argc, char** argv) {
   if (file == nullptr)
     return Usage("cannot open --history " + s.history + " for appending");
   History history(file);
+  FILE* seen_file = nullptr;
+  if (s.subscribers > 0) {
+    seen_file = std::fopen(s.seen.c_str(), "a");
+    if (seen_file == nullptr) {
+      std::fclose(file);
+      return Usage("cannot open --seen " + s.seen + " for appending");
+    }
+  }
+  History seen(seen_file);
   Counts counts;
   const int64_t deadline =
       MonotonicNs() + static_cast<int64_t>(s.duration_ms) * 1000000;
@@ -314,13 +413,24 @@ int main(int argc, char** argv) {
     threads.emplace_back(RunClient, std::cref(s), c, deadline, &history,
                          &counts);
   }
+  for (uint64_t k = 0; k < s.subscribers; ++k) {
+    threads.emplace_back(RunSubscriber, std::cref(s), k, deadline, &seen,
+                         &counts);
+  }
   for (std::thread& t : threads) t.join();
   std::fclose(file);
+  if (seen_file != nullptr) std::fclose(seen_file);
   const uint64_t ops = counts.ok + counts.fail + counts.unknown;
   std::cerr << "cairn-fault-workload: run " << s.run << ": " << ops
             << " ops (ok " << counts.ok << ", fail " << counts.fail
             << ", unknown " << counts.unknown << "), "
-            << counts.connect_failures << " failed connection attempt(s)\n";
+            << counts.connect_failures << " failed connection attempt(s)";
+  if (s.subscribers > 0) {
+    std::cerr << "; " << s.subscribers << " subscriber(s) received "
+              << counts.seen_events << " event(s), "
+              << counts.subscription_restarts << " restart(s)";
+  }
+  std::cerr << "\n";
   if (counts.ok < s.min_ok) {
     std::cerr << "cairn-fault-workload: only " << counts.ok
               << " op(s) acknowledged; --min-ok is " << s.min_ok << "\n";
