@@ -361,6 +361,14 @@ struct Store::Impl {
   bool closing = false;       // under gate_mu
   bool tail_pending = false;  // under gate_mu
   std::atomic<uint64_t> role_changes{0};
+  // The newest epoch role_changed or leader() reported: while a write is
+  // admitted, the epoch it is written in (AppendResult::epoch).
+  std::atomic<uint64_t> epoch{0};
+  void RaiseEpoch(uint64_t to) {
+    uint64_t now = epoch.load(std::memory_order_relaxed);
+    while (now < to && !epoch.compare_exchange_weak(now, to)) {
+    }
+  }
   cairn_replication_host host{};
   std::thread tail_worker;  // host commit only
 
@@ -768,6 +776,7 @@ struct Store::Impl {
   static void RoleChanged(void* context, uint32_t role, uint64_t epoch) {
     auto* impl = static_cast<Impl*>(context);
     impl->role_changes.fetch_add(1, std::memory_order_relaxed);
+    impl->RaiseEpoch(epoch);
     {
       std::lock_guard<std::mutex> lock(impl->gate_mu);
       if (impl->pauses == 0) {
@@ -1367,6 +1376,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
         e,
         absl::StrCat("opening replication '", config.replication.plugin, "'"));
     if (!s.ok()) return s;
+    // A node that starts as primary of an epoch may not call role_changed.
+    impl->RaiseEpoch(impl->QueryLeader().epoch);
   }
   if (impl->host_commit) {
     // Positions written but never committed (a failure or a crash before
@@ -1453,6 +1464,7 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
     absl::Status fenced = s.Fenced(describe);
     if (!fenced.ok()) return fenced;
   }
+  const uint64_t epoch = s.epoch.load(std::memory_order_acquire);
   const int64_t now = NowMicros();
   cairn_append_request request{};
   request.size = sizeof(request);
@@ -1563,7 +1575,7 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
     if (!rs.ok()) return rs;
   }
   return AppendResult{result.first_revision, result.last_revision,
-                      result.first_position, result.last_position};
+                      result.first_position, result.last_position, epoch};
 }
 
 absl::Status Store::ReadStream(std::string_view stream, uint64_t from_revision,

@@ -277,6 +277,14 @@ TEST_F(CairndReplicationTest, HealthReadyAndMetricsFollowTheRole) {
   EXPECT_EQ(ready->first, 200) << ready->second;
   EXPECT_EQ(*MetricValue(server->http_port(), "cairnd_replication_role"), 1);
   EXPECT_EQ(*MetricValue(server->http_port(), "cairnd_replication_epoch"), 4);
+  {
+    // An append's answer names the epoch it was written in.
+    auto client = Client::Connect(server->client_options());
+    ASSERT_TRUE(client.ok()) << client.status();
+    auto appended = (*client)->Append("s", ExpectedRevision::Any(), Events(1));
+    ASSERT_TRUE(appended.ok()) << appended.status();
+    EXPECT_EQ(appended->epoch, 4u);
+  }
 
   // An election: no leader known. /ready says so; appends answer
   // NOT_LEADER naming nobody.
@@ -302,7 +310,9 @@ TEST_F(CairndReplicationTest, HealthReadyAndMetricsFollowTheRole) {
 
   WriteRole(role, "primary 6 a -");
   ASSERT_TRUE(WaitForHealth(*server, "\"epoch\":6"));
-  EXPECT_TRUE((*client)->Append("s", ExpectedRevision::Any(), Events(1)).ok());
+  appended = (*client)->Append("s", ExpectedRevision::Any(), Events(1));
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  EXPECT_EQ(appended->epoch, 6u) << "the epoch of the role change";
 }
 
 }  // namespace

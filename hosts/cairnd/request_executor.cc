@@ -272,6 +272,7 @@ void RequestExecutor::Append(const v1::AppendRequest& request,
   out->set_last_revision(result->last_revision);
   out->set_first_position(result->first_position);
   out->set_last_position(result->last_position);
+  out->set_epoch(result->epoch);
   if (!key.empty()) idempotency_->Finish(request.stream(), key, out);
 }
 

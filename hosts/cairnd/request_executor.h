@@ -21,7 +21,7 @@ namespace cairn::cairnd {
 inline constexpr char kServerVersion[] = "0.1.0";
 // The cairn.v1 minor version this server speaks (client.proto,
 // ProtocolVersion): 1 adds backup_begin and read_log.
-inline constexpr uint32_t kProtocolMinor = 1;
+inline constexpr uint32_t kProtocolMinor = 2;
 
 class RequestExecutor {
  public:

@@ -19,7 +19,7 @@
 // (cairn_replication_api::replicate), and the new primary decides whether
 // those survive. Event ids (run, client, op, index) are
 // unique and travel in each event's `writer` field. The cairn.v1 protocol
-// reports no epoch yet, so ok ops record epoch 0.
+// reports the epoch each append was written in (0 without replication).
 //
 // A client whose op ended unknown (NOT_LEADER included) drops its connection
 // and moves on to the next address of --servers, pausing between attempts;
@@ -213,7 +213,7 @@ void RunClient(const Settings& settings, uint64_t id, int64_t deadline_ns,
       line["last_position"] = result->last_position;
       line["first_revision"] = result->first_revision;
       line["last_revision"] = result->last_revision;
-      line["epoch"] = 0;
+      line["epoch"] = result->epoch;
       last_seen[stream] = result->last_revision;
       counts->ok.fetch_add(1);
       history->Write(line);

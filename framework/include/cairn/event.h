@@ -74,6 +74,12 @@ struct AppendResult {
   uint64_t last_revision = 0;  // the stream's head after the append
   uint64_t first_position = 0;
   uint64_t last_position = 0;
+  // The replication epoch this node was primary of when it admitted and
+  // wrote the append (0: replication without epochs, e.g. `none`); with a
+  // plugin that writes EPOCH records (logship), the epoch its records hold.
+  // Role and epoch change only while writes are paused
+  // (cairn_replication_host), so it cannot change under a write.
+  uint64_t epoch = 0;
 };
 
 struct Snapshot {

@@ -291,7 +291,7 @@ absl::Status Client::Impl::Open() {
   v1::Request request;
   auto* out = request.mutable_hello();
   out->set_protocol_major(1);
-  out->set_protocol_minor(1);  // backup_begin and read_log
+  out->set_protocol_minor(2);  // 1: backup_begin, read_log; 2: append epoch
   out->set_client_name(options.client_name);
   auto reply = std::make_shared<ResponsePromise>();
   auto answer = reply->get_future();
@@ -679,6 +679,7 @@ absl::StatusOr<AppendResult> AppendResultOf(const ResponseOr& response) {
   result.last_revision = response->append().last_revision();
   result.first_position = response->append().first_position();
   result.last_position = response->append().last_position();
+  result.epoch = response->append().epoch();
   return result;
 }
 

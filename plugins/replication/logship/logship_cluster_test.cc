@@ -423,10 +423,10 @@ TEST(LogshipCluster, DeposedPrimaryTruncatesItsTailAndRejoins) {
   Cluster cluster(options);
   ASSERT_EQ(OpenReplicasThenPrimary(cluster), absl::OkStatus());
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(
-        cluster.store(0)
-            .Append(absl::StrCat("a", i), ExpectedRevision::Any(), {Event("x")})
-            .ok());
+    absl::StatusOr<AppendResult> r = cluster.store(0).Append(
+        absl::StrCat("a", i), ExpectedRevision::Any(), {Event("x")});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->epoch, 1u) << "the epoch the append was written in";
   }
   ASSERT_TRUE(CaughtUp(cluster, 1));
   ASSERT_TRUE(CaughtUp(cluster, 2));
@@ -451,6 +451,7 @@ TEST(LogshipCluster, DeposedPrimaryTruncatesItsTailAndRejoins) {
     absl::StatusOr<AppendResult> r = cluster.store(1).Append(
         absl::StrCat("b", i), ExpectedRevision::Any(), {Event("z")});
     ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->epoch, 2u) << "the new primary's epoch";
   }
   // n0 comes back believing it leads epoch 1: a replica refuses it, it
   // steps down, and n1 truncates it to the end of epoch 1 they share.
