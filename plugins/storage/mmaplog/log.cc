@@ -517,12 +517,16 @@ void Log::PreparerLoop() {
       SegmentRef ref(this);
       if (seg == active_.load(std::memory_order_acquire) &&
           ref.Switch(seg->number) == seg) {
-        // Up to one step past where appenders have reserved now (so one
-        // whose request came before the flag was cleared is covered too).
+        // Whole steps until half a step past where appenders have reserved
+        // now (so one whose request came before the flag was cleared is
+        // covered too): the headroom a request asks for. A full step past
+        // it, rounded up to steps, left up to two steps allocated and
+        // unwritten when the preparer woke late in a burst (64 MiB for
+        // 36.6 MiB of records).
         const uint64_t reserved =
             (seg->reserve.load(std::memory_order_seq_cst) & 0xFFFFFFFFu) * 8;
         s = ExtendSegment(seg, std::min<uint64_t>(seg->size, reserved) +
-                                   options_.allocation_step);
+                                   options_.allocation_step / 2);
       }
       ref.Release();
       lk.lock();
