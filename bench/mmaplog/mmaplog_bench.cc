@@ -2,7 +2,8 @@
 // appends with fsync=never/always, single and concurrent, batches of 1 and
 // 100, 256-byte events over 1,000 streams; reads of a warm 1,000-event stream
 // and of the whole log; the machine's fdatasync time in the same run; and
-// what a new segment's page cache costs the machine (BM_NewSegmentPages).
+// what a new segment's page cache costs the machine (BM_NewSegmentPages);
+// and the record checksum alone (BM_Crc32c).
 //
 // Threads are plain std::threads inside one timed iteration (the log is
 // shared), and rates are reported as items_per_second = events/s.
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "crc32c.h"
 
 namespace cairn::mmaplog::bench {
 namespace {
@@ -195,6 +197,22 @@ BENCHMARK(BM_AppendAlways)
     ->Iterations(2)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+
+// CRC32C over `range(0)` bytes (a 256-byte event is a 367-byte record): the
+// checksum every append computes and every read and recovery checks.
+void BM_Crc32c(benchmark::State& state) {
+  std::string data(static_cast<size_t>(state.range(0)), '\0');
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<char>(i * 31 + 7);
+  uint32_t crc = 0;
+  for (auto _ : state) {
+    crc = cairn::mmaplog::Crc32c(crc, data.data(), data.size());
+    benchmark::DoNotOptimize(crc);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          state.range(0));
+}
+BENCHMARK(BM_Crc32c)->Arg(56)->Arg(367)->Arg(4096)->Arg(1 << 20);
 
 void BM_Fdatasync(benchmark::State& state) {
   for (auto _ : state) {
