@@ -534,6 +534,18 @@ TEST_F(CliTest,
   EXPECT_EQ(size.code, 2);
   EXPECT_THAT(size.err,
               HasSubstr("[storage] segment-size = 'huge': not a size"));
+  // A number the descriptor takes but the plugin's range does not: the
+  // plugin's open refuses it, naming the option and the range, and makes
+  // no store.
+  Result spare = RunReal(
+      {"append", "s", "--data", (dir / "data").string(), "--set",
+       "storage.plugin=mmaplog", "--set", "storage.spare-at-percent=101"},
+      "{\"type\":\"t\",\"data\":{}}\n");
+  EXPECT_EQ(spare.code, 2);
+  EXPECT_THAT(spare.err,
+              HasSubstr("option 'spare-at-percent': 101 is not between 0 and "
+                        "100"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "data"));
   std::filesystem::remove_all(dir);
 }
 

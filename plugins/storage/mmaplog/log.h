@@ -77,8 +77,9 @@ struct LogOptions {
   // whole segment at once): a new segment file has its full size but blocks
   // for only its first step, and the preparer thread allocates the next
   // step (zeros written or fallocate, see zero_fill) while appenders are in
-  // the last half of the allocated part, so a new store takes two steps of
-  // disk, not two segments. The plugin's `allocation-step` option.
+  // the last half of the allocated part, so a new store takes one step of
+  // disk (its spare comes at spare_at_percent), not a segment. The plugin's
+  // `allocation-step` option.
   uint64_t allocation_step = 16ull << 20;
   // With fsync always/interval, whether new segments get zeros written
   // into them (FileSystem::Fill::kWriteZeros) or are only allocated: kAuto

@@ -329,7 +329,7 @@ CAIRN_STORAGE_PLUGIN(
                            "of the active segment, 0..100 (0: at once)"),
     cairn::sdk::OptionDesc("allocation-step", CAIRN_OPT_SIZE, "16MiB",
                            "disk is given to a segment this much at a time, "
-                           "ahead of appends (a new store takes two steps)"),
+                           "ahead of appends (a new store takes one step)"),
     cairn::sdk::OptionDesc("expected-streams", CAIRN_OPT_UINT, "100000",
                            "sizes the stream table; not a limit"),
     cairn::sdk::OptionDesc("retention", CAIRN_OPT_STRING, "none",
