@@ -1389,12 +1389,6 @@ absl::Status Log::ReadStream(std::string_view stream, uint64_t from,
   if (s == nullptr || max_count == 0) return absl::OkStatus();
   ReadGuard guard(this);
   uint64_t watermark = Committed();
-  // Revisions are walked by the stream's index, not by position: one past a
-  // truncation's cut may point at what that cut zeroes or removes before
-  // the read can see its position is past the (lowered) watermark. So a
-  // missing or unreadable record ends the read without an error when a cut
-  // runs or ran beside it (the argument is ReadLog's, control_records.cc).
-  const uint64_t truncations = truncations_.load(std::memory_order_seq_cst);
   // Every record before the committer's cursor was published when it was
   // loaded, here, before any record is read. (Loaded after a record read as
   // unpublished, it may have moved past that record in between: the record
@@ -1422,7 +1416,7 @@ absl::Status Log::ReadStream(std::string_view stream, uint64_t from,
         r = trimmed;
         continue;
       }
-      if (loc == 0 || CutBeside(truncations)) break;
+      if (loc == 0) break;
       return absl::NotFoundError("segment " +
                                  SegmentFileName(LocationSegment(loc)) +
                                  " is no longer present");
@@ -1434,7 +1428,7 @@ absl::Status Log::ReadStream(std::string_view stream, uint64_t from,
       // Not published yet, unless it was below the cursor when the read
       // began: then an empty record is damage (a zeroed length in a segment
       // the open did not rescan).
-      if (loc < published_below && !CutBeside(truncations)) {
+      if (loc < published_below) {
         return DamageAt(*seg, LocationOffset(loc),
                         "no record where stream " + Quote(stream) +
                             " revision " + std::to_string(r) +
@@ -1443,10 +1437,7 @@ absl::Status Log::ReadStream(std::string_view stream, uint64_t from,
       }
       break;
     }
-    if (!st.ok()) {
-      if (CutBeside(truncations)) break;
-      return st;
-    }
+    if (!st.ok()) return st;
     if (h.position > watermark) break;
     cairn_event e;
     cairn_bytes* tag_out = tags;
@@ -1467,9 +1458,6 @@ absl::Status Log::ReadTag(std::string_view tag, uint64_t after_position,
   if (t == nullptr || max_count == 0) return absl::OkStatus();
   ReadGuard guard(this);
   uint64_t watermark = Committed();
-  // As in ReadStream: entries past a concurrent cut may point at records
-  // it zeroes or removes.
-  const uint64_t truncations = truncations_.load(std::memory_order_seq_cst);
   uint64_t n = t->count.load(std::memory_order_acquire);
   SegmentRef pin(this);
   // Binary search the first entry with position > after_position; each probe
@@ -1488,7 +1476,6 @@ absl::Status Log::ReadTag(std::string_view tag, uint64_t after_position,
     // Not published yet: past the watermark, so past after_position (were
     // it damage instead, the loop below meets it and fails).
     if (absl::IsUnavailable(st)) return UINT64_MAX;
-    if (!st.ok() && CutBeside(truncations)) return UINT64_MAX;
     if (!st.ok() && probe.ok()) probe = st;
     return st.ok() ? h.position : 0;
   };
@@ -1508,10 +1495,7 @@ absl::Status Log::ReadTag(std::string_view tag, uint64_t after_position,
     const uint8_t* rec;
     RecordHeader h;
     absl::Status st = ReadRecord(seg, LocationOffset(loc), &rec, &h);
-    if (!st.ok()) {
-      if (CutBeside(truncations)) break;
-      return st;
-    }
+    if (!st.ok()) return st;
     if (h.position > watermark) break;
     if (any_deletes_.load(std::memory_order_acquire)) {
       StreamState* s = streams_.Find(h.StreamName(rec));

@@ -779,15 +779,8 @@ class Log {
   mutable std::atomic<int64_t> readers_[2] = {};
   // Truncations begun plus ended (CutAfter): odd while one runs. ReadLog
   // holds its ReadGuard only between callbacks and tells a cut from damage
-  // by this count (the argument is at Log::ReadLog); ReadStream and ReadTag
-  // use it too, since they follow index entries that may point past a cut.
+  // by this count (the argument is at Log::ReadLog).
   std::atomic<uint64_t> truncations_{0};
-  // Whether a CutAfter runs now or ran since a read loaded `truncations`
-  // (odd: one was already running then).
-  bool CutBeside(uint64_t truncations) const {
-    return (truncations & 1) != 0 ||
-           truncations_.load(std::memory_order_seq_cst) != truncations;
-  }
   FutexEvent watermark_changed_;  // appenders waiting for an earlier batch
   // Appenders waiting for their sync: syncs alternate between the two.
   FutexEvent durable_changed_[2];

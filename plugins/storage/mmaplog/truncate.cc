@@ -195,6 +195,14 @@ absl::Status Log::CutAfter(uint64_t position) {
   // watermark.
   absl::Status rebuilt = RebuildControlState();
   if (!rebuilt.ok()) return rebuilt;
+  // A read that began after the watermarks were lowered was not waited for
+  // above, and read_stream and read_tag follow index entries, not
+  // positions: one may still hold an entry past the cut, which it would
+  // drop only once it reads the record's position. Reads that begin from
+  // here find no such entry, so waiting out those in progress once more
+  // means none can meet a record or segment the files step zeroes or
+  // removes.
+  WaitForReaders();
 
   // 3. Files, in an order after which every crash reopens to a log that
   // recovery accepts and the intent then cuts: first what proves records
