@@ -28,6 +28,22 @@ int Usage(const std::string& why) {
   return 2;
 }
 
+// Reads every file of `paths` with `read` and appends what each holds to
+// `out`; false, having said why, if one cannot be read.
+template <typename T, typename ReadFn>
+bool ReadEach(const std::vector<std::string>& paths, ReadFn read,
+              std::vector<T>* out) {
+  for (const std::string& path : paths) {
+    absl::StatusOr<std::vector<T>> items = read(path);
+    if (!items.ok()) {
+      std::cerr << "cairn-fault-check: " << items.status().message() << "\n";
+      return false;
+    }
+    out->insert(out->end(), items->begin(), items->end());
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,15 +86,7 @@ int main(int argc, char** argv) {
   if (logs.empty()) return Usage("give at least one --log");
 
   std::vector<cairn::faults::Op> ops;
-  for (const std::string& path : histories) {
-    absl::StatusOr<std::vector<cairn::faults::Op>> read =
-        cairn::faults::ReadHistory(path);
-    if (!read.ok()) {
-      std::cerr << "cairn-fault-check: " << read.status().message() << "\n";
-      return 2;
-    }
-    ops.insert(ops.end(), read->begin(), read->end());
-  }
+  if (!ReadEach(histories, cairn::faults::ReadHistory, &ops)) return 2;
   if (absl::Status s = cairn::faults::ValidateHistory(ops); !s.ok()) {
     std::cerr << "cairn-fault-check: bad history: " << s.message() << "\n";
     return 2;
@@ -95,15 +103,7 @@ int main(int argc, char** argv) {
   }
 
   std::vector<cairn::faults::SeenBatch> seen;
-  for (const std::string& path : seen_files) {
-    absl::StatusOr<std::vector<cairn::faults::SeenBatch>> read =
-        cairn::faults::ReadSeen(path);
-    if (!read.ok()) {
-      std::cerr << "cairn-fault-check: " << read.status().message() << "\n";
-      return 2;
-    }
-    seen.insert(seen.end(), read->begin(), read->end());
-  }
+  if (!ReadEach(seen_files, cairn::faults::ReadSeen, &seen)) return 2;
   uint64_t seen_events = 0;
   for (const auto& b : seen) seen_events += b.positions.size();
 
