@@ -2,12 +2,8 @@
 
 #include <cairn/sdk/secret_file.hpp>
 #include <cairn/sdk/size.hpp>
-#include <fcntl.h>
-#include <openssl/crypto.h>
-#include <unistd.h>
 
 #include <boost/asio/ip/address.hpp>
-#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -404,38 +400,11 @@ absl::StatusOr<ServerOptions> ServerOptionsFromSite(const SiteConfig& site) {
 }
 
 absl::StatusOr<std::string> ReadTlsPrivateKey(const std::string& path) {
-  const std::string name = "[tls] key-file = " + path;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": cannot open: ", std::strerror(errno)));
-  }
-  std::string problem = sdk::SecretFileProblem(fd, name, path);
-  if (!problem.empty()) {
-    ::close(fd);
-    return absl::InvalidArgumentError(problem);
-  }
-  // Read straight into the string the caller wipes; its room for 64 KiB
-  // (far more than a PEM key) means no regrowth leaves a copy behind.
   std::string pem;
-  pem.reserve(64 * 1024);
-  for (size_t used = 0;;) {
-    pem.resize(used + 4096);
-    ssize_t got = ::read(fd, pem.data() + used, 4096);
-    if (got > 0) {
-      used += static_cast<size_t>(got);
-    } else if (got == 0) {
-      pem.resize(used);
-      break;
-    } else if (errno != EINTR) {
-      const int error = errno;
-      ::close(fd);
-      OPENSSL_cleanse(pem.data(), pem.size());
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, ": cannot read: ", std::strerror(error)));
-    }
+  std::string error;
+  if (!sdk::ReadSecretFile(path, "[tls] key-file = " + path, &pem, &error)) {
+    return absl::InvalidArgumentError(error);
   }
-  ::close(fd);
   return pem;
 }
 

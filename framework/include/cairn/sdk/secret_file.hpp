@@ -4,6 +4,7 @@
 #ifndef CAIRN_SDK_SECRET_FILE_HPP_
 #define CAIRN_SDK_SECRET_FILE_HPP_
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,6 +56,47 @@ inline std::string SecretFileProblem(int fd, const std::string& name,
     return name + ": cannot stat: " + std::strerror(errno);
   }
   return SecretFileProblem(info, ::geteuid(), name, path);
+}
+
+// Reads the secret file `path` into `*text` after checking, on the open
+// file, SecretFileProblem. False with `*error` naming the file (`name`) and
+// what was wrong. The text is read straight into a string with room for
+// 64 KiB (far more than a PEM key), so no regrowth leaves a copy behind; the
+// caller wipes it (OPENSSL_cleanse) once used, and on failure nothing read
+// is left in `*text`.
+inline bool ReadSecretFile(const std::string& path, const std::string& name,
+                           std::string* text, std::string* error) {
+  text->clear();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = name + ": cannot open: " + std::strerror(errno);
+    return false;
+  }
+  *error = SecretFileProblem(fd, name, path);
+  if (!error->empty()) {
+    ::close(fd);
+    return false;
+  }
+  text->reserve(64 * 1024);
+  for (size_t used = 0;;) {
+    text->resize(used + 4096);
+    ssize_t got = ::read(fd, text->data() + used, 4096);
+    if (got > 0) {
+      used += static_cast<size_t>(got);
+    } else if (got == 0) {
+      text->resize(used);
+      break;
+    } else if (errno != EINTR) {
+      const int code = errno;
+      ::close(fd);
+      for (char& c : *text) *reinterpret_cast<volatile char*>(&c) = 0;
+      text->clear();
+      *error = name + ": cannot read: " + std::strerror(code);
+      return false;
+    }
+  }
+  ::close(fd);
+  return true;
 }
 
 }  // namespace cairn::sdk
