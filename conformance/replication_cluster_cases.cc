@@ -162,10 +162,14 @@ class OptionClusterHarness : public ClusterHarness {
           node.options.push_back(kv);
         }
       }
-      // Nodes never share a folder: each path option is a fresh one per
-      // node, inside the folder given with --option if there is one.
+      // Nodes never share a folder: each path option the plugin requires
+      // or names by default (state a node keeps) is a fresh folder per
+      // node, inside the folder given with --option if there is one. A
+      // path option with neither is an input (a certificate, say): it goes
+      // to every node as given, or not at all.
       for (const OptionInfo& o : target_.plugin->options()) {
         if (o.type != CAIRN_OPT_PATH) continue;
+        if ((o.flags & CAIRN_OPT_REQUIRED) == 0 && !o.has_default) continue;
         std::string parent;
         for (auto it = node.options.begin(); it != node.options.end();) {
           if (it->first == o.key) {
