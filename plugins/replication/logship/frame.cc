@@ -1,13 +1,24 @@
 #include "frame.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <cerrno>
+#include <future>
+#include <optional>
+#include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -195,9 +206,42 @@ class Waiting {
 };
 }  // namespace
 
+// A TLS connection's stream and the I/O thread that runs its operations.
+struct Connection::Tls {
+  asio::io_context io{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work{
+      io.get_executor()};
+  std::optional<asio::ssl::stream<asio::ip::tcp::socket>> stream;
+  std::thread runner;
+
+  ~Tls() {
+    // Only once no Read or Write waits (the connection is being destroyed).
+    work.reset();
+    io.stop();
+    if (runner.joinable()) runner.join();
+  }
+
+  // Runs `start(handler)` on the I/O thread and waits for the handler.
+  template <typename Start>
+  size_t Run(Start start, boost::system::error_code& error) {
+    std::promise<std::pair<boost::system::error_code, size_t>> done;
+    std::future<std::pair<boost::system::error_code, size_t>> result =
+        done.get_future();
+    asio::post(io, [&start, &done] {
+      start([&done](const boost::system::error_code& e, size_t n) {
+        done.set_value({e, n});
+      });
+    });
+    auto [e, n] = result.get();
+    error = e;
+    return n;
+  }
+};
+
 Connection::Connection(asio::ip::tcp::socket socket, uint64_t max_frame_size,
                        std::string peer_name)
     : socket_(std::move(socket)),
+      fd_(socket_.native_handle()),
       max_frame_size_(max_frame_size),
       peer_name_(std::move(peer_name)) {
   boost::system::error_code ignored;
@@ -205,14 +249,124 @@ Connection::Connection(asio::ip::tcp::socket socket, uint64_t max_frame_size,
 }
 
 Connection::~Connection() {
+  tls_.reset();  // joins its I/O thread, then closes the socket
   boost::system::error_code ignored;
   socket_.close(ignored);
 }
 
 void Connection::Shutdown() {
   // ::shutdown on the descriptor wakes a read or write blocked on another
-  // thread; closing the Asio socket there would race with it.
-  ::shutdown(socket_.native_handle(), SHUT_RDWR);
+  // thread (or an asynchronous one on the TLS I/O thread); closing the Asio
+  // socket there would race with it.
+  ::shutdown(fd_, SHUT_RDWR);
+}
+
+namespace {
+// What failed in a TLS handshake, as OpenSSL says it: the certificate
+// verification result when there is one, else the error's message.
+std::string HandshakeFailure(SSL* ssl, const boost::system::error_code& e) {
+  const long verify = SSL_get_verify_result(ssl);
+  if (verify != X509_V_OK) {
+    return absl::StrCat("certificate verification failed: ",
+                        X509_verify_cert_error_string(verify));
+  }
+  std::string message = e.message();
+  if (e == asio::ssl::error::stream_truncated || e == asio::error::eof) {
+    message =
+        "the peer closed the connection (does it speak TLS, and does "
+        "it accept this node's certificate?)";
+  } else if (e.category() == asio::error::get_ssl_category() &&
+             ERR_GET_REASON(static_cast<unsigned long>(e.value())) ==
+                 SSL_R_WRONG_VERSION_NUMBER) {
+    message += " (the peer does not speak TLS: is option 'tls' on there?)";
+  }
+  return message;
+}
+}  // namespace
+
+absl::Status Connection::StartTls(asio::ssl::context& context, bool client,
+                                  const std::string& verify_host) {
+  auto tls = std::make_unique<Tls>();
+  boost::system::error_code error;
+  const asio::ip::tcp protocol = socket_.local_endpoint(error).protocol();
+  asio::ip::tcp::socket moved(tls->io);
+  if (!error) {
+    const int fd = socket_.release(error);
+    if (!error) moved.assign(protocol, fd, error);
+  }
+  if (error) {
+    return Broken(absl::StrCat("connection to ", peer_name_,
+                               ": cannot start TLS: ", error.message()));
+  }
+  tls->stream.emplace(std::move(moved), context);
+  SSL* ssl = tls->stream->native_handle();
+  if (client) {
+    boost::system::error_code not_ip;
+    asio::ip::make_address(verify_host, not_ip);
+    // Server name indication for a name (never for an address literal).
+    if (not_ip) SSL_set_tlsext_host_name(ssl, verify_host.c_str());
+    tls->stream->set_verify_callback(
+        asio::ssl::host_name_verification(verify_host));
+  }
+  Tls* raw = tls.get();
+  tls->runner = std::thread([raw] { raw->io.run(); });
+  tls_ = std::move(tls);
+  {
+    Waiting waiting(read_since_);
+    tls_->Run(
+        [raw, client](auto handler) {
+          raw->stream->async_handshake(
+              client ? asio::ssl::stream_base::client
+                     : asio::ssl::stream_base::server,
+              [handler](const boost::system::error_code& e) { handler(e, 0); });
+        },
+        error);
+  }
+  if (!error) return absl::OkStatus();
+  Shutdown();
+  absl::Status broken =
+      Broken(absl::StrCat("TLS handshake with ", peer_name_,
+                          " failed: ", HandshakeFailure(ssl, error)));
+  if (error.category() == asio::error::get_ssl_category() ||
+      SSL_get_verify_result(ssl) != X509_V_OK) {
+    return absl::UnauthenticatedError(broken.message());
+  }
+  return broken;
+}
+
+bool Connection::PeerCertificateNames(const std::string& host) const {
+  if (tls_ == nullptr) return false;
+  X509* cert = SSL_get1_peer_certificate(tls_->stream->native_handle());
+  if (cert == nullptr) return false;
+  boost::system::error_code not_ip;
+  asio::ip::make_address(host, not_ip);
+  const bool names =
+      not_ip ? X509_check_host(cert, host.data(), host.size(), 0, nullptr) == 1
+             : X509_check_ip_asc(cert, host.c_str(), 0) == 1;
+  X509_free(cert);
+  return names;
+}
+
+size_t Connection::ReadSome(asio::mutable_buffer buffer,
+                            boost::system::error_code& error) {
+  if (tls_ == nullptr) return socket_.read_some(buffer, error);
+  Tls* tls = tls_.get();
+  return tls_->Run(
+      [tls, buffer](auto handler) {
+        tls->stream->async_read_some(buffer, handler);
+      },
+      error);
+}
+
+size_t Connection::WriteSome(asio::const_buffer buffer,
+                             boost::system::error_code& error) {
+  if (tls_ == nullptr) return socket_.write_some(buffer, error);
+  Tls* tls = tls_.get();
+  return tls_->Run(
+      [tls, buffer](auto handler) {
+        tls->stream->async_write_some(buffer, handler);
+      },
+      error);
 }
 
 std::chrono::milliseconds Connection::StalledFor() const {
@@ -247,8 +401,8 @@ absl::Status Connection::WriteRaw(std::string_view bytes) {
     Waiting waiting(write_since_);
     size_t sent = 0;
     while (sent < bytes.size() && !error) {
-      sent += socket_.write_some(
-          asio::buffer(bytes.data() + sent, bytes.size() - sent), error);
+      sent += WriteSome(asio::buffer(bytes.data() + sent, bytes.size() - sent),
+                        error);
       waiting.Progress();
     }
   }
@@ -269,7 +423,9 @@ absl::StatusOr<v1::Frame> Connection::Read() {
   uint8_t header[kFrameHeaderBytes];
   boost::system::error_code error;
   Waiting waiting(read_since_);
-  asio::read(socket_, asio::buffer(header, sizeof(header)), error);
+  for (size_t got = 0; got < sizeof(header) && !error;) {
+    got += ReadSome(asio::buffer(header + got, sizeof(header) - got), error);
+  }
   if (error) {
     return Broken(absl::StrCat("connection to ", peer_name_,
                                error == asio::error::eof
@@ -287,7 +443,7 @@ absl::StatusOr<v1::Frame> Connection::Read() {
   waiting.Progress();
   size_t received = 0;
   while (received < body.size() && !error) {
-    received += socket_.read_some(
+    received += ReadSome(
         asio::buffer(body.data() + received, body.size() - received), error);
     waiting.Progress();
   }

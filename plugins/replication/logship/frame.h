@@ -5,11 +5,13 @@
 #define CAIRN_LOGSHIP_FRAME_H_
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -50,9 +52,10 @@ absl::Status ConnectWithin(boost::asio::ip::tcp::socket& socket,
                            const std::function<bool()>& cancelled,
                            const std::string& peer_name);
 
-// One TCP connection carrying frames. Write and Read may run on two
-// threads at once (one each); Shutdown may be called from any thread and
-// makes a blocked Read or Write return. Exceptions from Asio stay inside.
+// One TCP connection carrying frames, plain or (after StartTls) TLS. Write
+// and Read may run on two threads at once (one each); Shutdown may be called
+// from any thread and makes a blocked Read or Write return. Exceptions from
+// Asio stay inside.
 // A connection knows how long a Read or Write has been blocked (StalledFor),
 // so a watchdog can end one whose peer went silent (Expire).
 class Connection {
@@ -60,6 +63,27 @@ class Connection {
   Connection(boost::asio::ip::tcp::socket socket, uint64_t max_frame_size,
              std::string peer_name);
   ~Connection();
+
+  // Makes the connection TLS: the handshake as client (the peer's
+  // certificate must name `verify_host`, its address or name in 'peers') or
+  // as server, with `context` (tls.h). Call once, before any Read or Write.
+  // The handshake counts as a Read for StalledFor, so the watchdog ends one
+  // with a silent peer, and Shutdown ends it too. Unauthenticated naming the
+  // peer and OpenSSL's reason if the handshake failed (a certificate not
+  // signed by the CA, not naming the peer, none at all, or a peer that does
+  // not speak TLS); Unavailable if the connection broke.
+  //
+  // How: OpenSSL's stream may not be read and written from two threads at
+  // once, so from here on the connection runs its I/O as Asio asynchronous
+  // operations on an I/O thread of its own (one implicit strand), and Read
+  // and Write wait for them.
+  absl::Status StartTls(boost::asio::ssl::context& context, bool client,
+                        const std::string& verify_host);
+  bool tls() const { return tls_ != nullptr; }
+  // TLS only: whether the peer's certificate (verified against the CA in
+  // the handshake) names `host`, an IP address or a DNS name, by OpenSSL's
+  // RFC 6125 matching (subject alternative names, else the common name).
+  bool PeerCertificateNames(const std::string& host) const;
 
   // Sends one frame. Unavailable (naming the peer) if the connection broke.
   absl::Status Write(const v1::Frame& frame);
@@ -85,8 +109,18 @@ class Connection {
  private:
   // Unavailable: `why` if the connection was expired, else `what`.
   absl::Status Broken(std::string what);
+  // One read_some / write_some on the socket or, with TLS, on the TLS
+  // stream through its I/O thread.
+  size_t ReadSome(boost::asio::mutable_buffer buffer,
+                  boost::system::error_code& error);
+  size_t WriteSome(boost::asio::const_buffer buffer,
+                   boost::system::error_code& error);
 
   boost::asio::ip::tcp::socket socket_;
+  // The descriptor, for Shutdown (the socket moves into tls_ at StartTls).
+  const int fd_;
+  struct Tls;
+  std::unique_ptr<Tls> tls_;
   const uint64_t max_frame_size_;
   const std::string peer_name_;
   std::mutex write_mutex_;

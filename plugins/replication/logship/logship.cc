@@ -41,6 +41,7 @@
 #include "frame.h"
 #include "options.h"
 #include "static_coordinator.h"
+#include "tls.h"
 
 namespace cairn::logship {
 
@@ -92,12 +93,21 @@ class Logship : public sdk::Replication {
     if (!options.ok()) return ToSdk(options.status());
     absl::Status usable = CheckStorage(storage_api);
     if (!usable.ok()) return ToSdk(usable);
+    std::unique_ptr<asio::ssl::context> tls;
+    if (options->tls) {
+      absl::StatusOr<std::unique_ptr<asio::ssl::context>> context =
+          MakeTlsContext({options->tls_cert_file, options->tls_key_file,
+                          options->tls_ca_file});
+      if (!context.ok()) return ToSdk(context.status());
+      tls = std::move(*context);
+    }
     absl::StatusOr<std::unique_ptr<StaticCoordinator>> coordinator =
         StaticCoordinator::Open(*options);
     if (!coordinator.ok()) return ToSdk(coordinator.status());
     std::unique_ptr<Logship> logship(new Logship(std::move(*options),
                                                  storage_api, storage, host,
                                                  std::move(*coordinator)));
+    logship->tls_ = std::move(tls);
     absl::Status started = logship->Start();
     if (!started.ok()) return ToSdk(started);
     *out = std::move(logship);
@@ -184,6 +194,7 @@ class Logship : public sdk::Replication {
     stat("records_applied", static_cast<double>(records_applied_.load()));
     stat("frames_refused", static_cast<double>(frames_refused_.load()));
     stat("peer_timeouts", static_cast<double>(peer_timeouts_.load()));
+    stat("tls_failures", static_cast<double>(tls_failures_.load()));
     stat("majority_lost", static_cast<double>(majority_lost_.load()));
     stat("truncations", static_cast<double>(truncations_.load()));
     stat("replicas_connected", static_cast<double>(replicas_connected_.load()));
@@ -629,100 +640,106 @@ class Logship : public sdk::Replication {
   };
 
   // Asks every peer at once where its log ends (a PositionQuery on a
-  // connection of its own). A peer that has not answered within
-  // position-query-timeout counts as unreachable.
+  // connection of its own, one thread per peer). A peer that has not
+  // answered within position-query-timeout counts as unreachable: its
+  // connection is expired then, which ends its thread's wait.
   std::vector<PeerPosition> QueryPeerPositions(const cairn_log_state& log,
                                                uint64_t epoch) {
-    struct Query {
-      explicit Query(asio::io_context& io) : socket(io) {}
-      tcp::socket socket;
-      uint8_t header[kFrameHeaderBytes] = {};
-      std::string body;
-      PeerPosition result;
-    };
     v1::Frame frame;
     v1::PositionQuery* query = frame.mutable_position_query();
     query->set_node_id(options_.node_id);
     query->set_epoch(epoch);
     query->set_log_epoch(log.epoch);
     query->set_written(log.written);
-    absl::StatusOr<std::string> request =
-        EncodeFrame(frame, options_.max_frame_size);
-    asio::io_context io;
-    std::vector<std::unique_ptr<Query>> queries;
-    for (const Peer& peer : options_.peers) {
-      queries.push_back(std::make_unique<Query>(io));
-      Query* q = queries.back().get();
-      q->result.node_id = peer.node_id;
-      q->result.error = "no answer within the time allowed";
-      if (!request.ok()) {
-        q->result.error = std::string(request.status().message());
-        continue;
-      }
-      tcp::resolver::results_type endpoints;
-      try {
-        endpoints = tcp::resolver(io).resolve(
-            peer.address.host, std::to_string(peer.address.port));
-      } catch (const std::exception& e) {
-        q->result.error =
-            absl::StrCat("cannot resolve ", peer.address.host, ": ", e.what());
-        continue;
-      }
-      const uint64_t max_frame_size = options_.max_frame_size;
-      auto failed = [q](const std::string& what,
-                        const boost::system::error_code& ec) {
-        q->result.error = absl::StrCat(what, ": ", ec.message());
-      };
-      auto on_body = [q](const boost::system::error_code& ec, size_t) {
-        if (ec) {
-          q->result.error = absl::StrCat("reading its answer: ", ec.message());
-          return;
+    const auto deadline =
+        std::chrono::steady_clock::now() + options_.position_query_timeout;
+    constexpr const char* kNoAnswer = "no answer within the time allowed";
+    struct Query {
+      PeerPosition result;
+      std::shared_ptr<Connection> connection;
+      bool done = false;
+    };
+    std::mutex mutex;
+    std::condition_variable finished;
+    bool expired = false;
+    std::vector<Query> queries(options_.peers.size());
+    auto ask = [&](size_t i) {
+      const Peer& peer = options_.peers[i];
+      PeerPosition r;
+      r.node_id = peer.node_id;
+      const std::string name =
+          absl::StrCat("peer '", peer.node_id, "' at ", peer.address.host, ":",
+                       peer.address.port);
+      tcp::socket socket(io_);
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      absl::Status s = ConnectWithin(
+          socket, peer.address.host, peer.address.port,
+          std::max(left, std::chrono::milliseconds(1)),
+          [&] {
+            if (Stopping()) return true;
+            std::lock_guard<std::mutex> lock(mutex);
+            return expired;
+          },
+          name);
+      if (s.ok()) {
+        auto connection = std::make_shared<Connection>(
+            std::move(socket), options_.max_frame_size, name);
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          queries[i].connection = connection;
+          if (expired) connection->Expire(kNoAnswer);
         }
-        absl::StatusOr<v1::Frame> answer = DecodeFrameBody(q->body);
+        Register(connection, /*shipper=*/false);  // closing ends it too
+        s = SecureAsClient(*connection, peer.address.host);
+        if (s.ok()) s = connection->Write(frame);
+        absl::StatusOr<v1::Frame> answer =
+            s.ok() ? connection->Read() : absl::StatusOr<v1::Frame>(s);
+        connection->Shutdown();
+        Unregister(connection);
         if (!answer.ok()) {
-          q->result.error = std::string(answer.status().message());
+          s = answer.status();
         } else if (!answer->has_hello()) {
-          q->result.error =
-              absl::StrCat("answered with ", FrameName(*answer), ", not hello");
-        } else if (answer->hello().node_id() != q->result.node_id) {
-          q->result.error =
-              absl::StrCat("answers as node '", answer->hello().node_id(), "'");
+          s = absl::InvalidArgumentError(absl::StrCat(
+              "answered with ", FrameName(*answer),
+              answer->has_refusal() ? ": " + answer->refusal().message()
+                                    : std::string(", not hello")));
+        } else if (answer->hello().node_id() != peer.node_id) {
+          s = absl::InvalidArgumentError(absl::StrCat(
+              "answers as node '", answer->hello().node_id(), "'"));
         } else {
-          q->result.answered = true;
-          q->result.hello = answer->hello();
+          r.answered = true;
+          r.hello = answer->hello();
         }
-      };
-      auto on_header = [q, failed, on_body, max_frame_size](
-                           const boost::system::error_code& ec, size_t) {
-        if (ec) return failed("reading its answer", ec);
-        absl::StatusOr<uint32_t> length =
-            DecodeFrameLength(q->header, max_frame_size);
-        if (!length.ok()) {
-          q->result.error = std::string(length.status().message());
-          return;
-        }
-        q->body.resize(*length);
-        asio::async_read(q->socket, asio::buffer(q->body), on_body);
-      };
-      auto on_sent = [q, failed, on_header](const boost::system::error_code& ec,
-                                            size_t) {
-        if (ec) return failed("sending the query", ec);
-        asio::async_read(q->socket, asio::buffer(q->header), on_header);
-      };
-      const std::string& bytes = *request;
-      asio::async_connect(
-          q->socket, endpoints,
-          [q, failed, on_sent, &bytes](const boost::system::error_code& ec,
-                                       const tcp::endpoint&) {
-            if (ec) return failed("cannot connect", ec);
-            asio::async_write(q->socket, asio::buffer(bytes), on_sent);
-          });
+      }
+      if (!s.ok()) r.error = std::string(s.message());
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!expired) queries[i].result = std::move(r);
+      queries[i].done = true;
+      finished.notify_all();
+    };
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < queries.size(); ++i) {
+      queries[i].result.node_id = options_.peers[i].node_id;
+      queries[i].result.error = kNoAnswer;
+      threads.emplace_back(ask, i);
     }
-    io.run_for(options_.position_query_timeout);
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      finished.wait_until(lock, deadline, [&] {
+        for (const Query& q : queries) {
+          if (!q.done) return false;
+        }
+        return true;
+      });
+      expired = true;
+      for (Query& q : queries) {
+        if (!q.done && q.connection != nullptr) q.connection->Expire(kNoAnswer);
+      }
+    }
+    for (std::thread& t : threads) t.join();
     std::vector<PeerPosition> positions;
-    for (const std::unique_ptr<Query>& q : queries) {
-      positions.push_back(q->result);
-    }
+    for (Query& q : queries) positions.push_back(std::move(q.result));
     return positions;
   }
 
@@ -1100,10 +1117,51 @@ class Logship : public sdk::Replication {
     auto connection = std::make_shared<Connection>(
         std::move(socket), options_.max_frame_size, name);
     Register(connection, /*shipper=*/true);
-    absl::Status s = Ship(*connection, peer, epoch);
+    absl::Status s = SecureAsClient(*connection, peer.address.host);
+    if (s.ok()) s = Ship(*connection, peer, epoch);
     connection->Shutdown();
     Unregister(connection);
     return s;
+  }
+
+  // With TLS: the handshake as the side that dialed `host` (a name or
+  // address from 'peers', which the peer's certificate must carry).
+  absl::Status SecureAsClient(Connection& connection, const std::string& host) {
+    if (tls_ == nullptr) return absl::OkStatus();
+    absl::Status s = connection.StartTls(*tls_, /*client=*/true, host);
+    if (absl::IsUnauthenticated(s)) tls_failures_.fetch_add(1);
+    return s;
+  }
+
+  // With TLS, on a connection a peer dialed: the peer's certificate must
+  // name the address 'peers' gives for `node`, the node its first frame
+  // says it is. Any certificate of the CA passes the handshake (a client's
+  // too, if one CA signs both), so without this a holder of one could act
+  // as primary. Refuses (REASON_NOT_AUTHORIZED) otherwise.
+  absl::Status CheckPeerIdentity(Connection& connection,
+                                 const std::string& node) {
+    if (tls_ == nullptr) return absl::OkStatus();
+    const Peer* peer = nullptr;
+    for (const Peer& p : options_.peers) {
+      if (p.node_id == node) peer = &p;
+    }
+    std::string why;
+    if (peer == nullptr) {
+      why = absl::StrCat(connection.peer_name(), " says it is node '", node,
+                         "', which is not in option 'peers' of node '",
+                         options_.node_id, "'");
+    } else if (!connection.PeerCertificateNames(peer->address.host)) {
+      why = absl::StrCat(connection.peer_name(), " says it is node '", node,
+                         "', but its certificate does not name ",
+                         peer->address.host,
+                         " (that node's address in option 'peers')");
+    } else {
+      return absl::OkStatus();
+    }
+    tls_failures_.fetch_add(1);
+    absl::Status refused =
+        Refuse(connection, v1::Refusal::REASON_NOT_AUTHORIZED, why);
+    return absl::UnauthenticatedError(refused.message());
   }
 
   absl::Status Refuse(Connection& connection, v1::Refusal::Reason reason,
@@ -1388,7 +1446,12 @@ class Logship : public sdk::Replication {
           std::move(socket), options_.max_frame_size, name);
       Register(connection, /*shipper=*/false);
       const bool spawned = Spawn([this, connection] {
-        absl::Status s = Serve(*connection);
+        absl::Status s = absl::OkStatus();
+        if (tls_ != nullptr) {
+          s = connection->StartTls(*tls_, /*client=*/false, "");
+          if (absl::IsUnauthenticated(s)) tls_failures_.fetch_add(1);
+        }
+        if (s.ok()) s = Serve(*connection);
         if (!s.ok() && !absl::IsUnavailable(s)) {
           sdk::LogWarn(absl::StrCat("session with ", connection->peer_name(),
                                     ": ", s.message()));
@@ -1429,6 +1492,13 @@ class Logship : public sdk::Replication {
     if (!first.ok()) {
       if (absl::IsInvalidArgument(first.status())) frames_refused_.fetch_add(1);
       return first.status();
+    }
+    const std::string claimed = first->has_position_query()
+                                    ? first->position_query().node_id()
+                                    : first->hello().node_id();
+    if (first->has_position_query() || first->has_hello()) {
+      absl::Status s = CheckPeerIdentity(connection, claimed);
+      if (!s.ok()) return s;
     }
     if (first->has_position_query()) {
       // A node about to be promoted asks where this log ends; whatever this
@@ -1654,6 +1724,8 @@ class Logship : public sdk::Replication {
 
   asio::io_context io_;
   std::unique_ptr<tcp::acceptor> acceptor_;
+  // Mutual TLS between nodes (options tls*), or null: plain TCP.
+  std::unique_ptr<asio::ssl::context> tls_;
   uint16_t listen_port_ = 0;
   std::thread listener_;
   std::thread watchdog_;
@@ -1685,6 +1757,8 @@ class Logship : public sdk::Replication {
   // Connections the watchdog ended and connects that got no answer, each
   // after peer-timeout.
   std::atomic<uint64_t> peer_timeouts_{0};
+  // TLS handshakes that failed and peers refused for their certificate.
+  std::atomic<uint64_t> tls_failures_{0};
   // Times this primary stepped down for want of a majority (etcd, quorum).
   std::atomic<uint64_t> majority_lost_{0};
   std::atomic<uint64_t> truncations_{0};
@@ -1713,6 +1787,7 @@ const char* const kCoordinators[] = {"static", "etcd", nullptr};
 const char* const kRoles[] = {"primary", "replica", nullptr};
 const char* const kAckRules[] = {"async", "sync", "quorum", nullptr};
 const char* const kDurablePolicies[] = {"auto", "syncs", "never", nullptr};
+const char* const kTlsModes[] = {"auto", "on", "off", nullptr};
 }  // namespace
 
 CAIRN_REPLICATION_PLUGIN(
@@ -1798,6 +1873,24 @@ CAIRN_REPLICATION_PLUGIN(
     cairn::sdk::OptionDesc(
         "max-batch-records", CAIRN_OPT_UINT, "4096",
         "records per frame (an atomic batch is never split)"),
+    cairn::sdk::OptionDesc(
+        "tls", CAIRN_OPT_ENUM, "auto",
+        "mutual TLS between nodes: on, off, or auto (on when tls-cert-file "
+        "is set; off when it is not and every node is on loopback; else "
+        "refused)",
+        kTlsModes),
+    cairn::sdk::OptionDesc(
+        "tls-cert-file", CAIRN_OPT_PATH, nullptr,
+        "PEM certificate chain this node presents; peers check it names "
+        "this node's address in 'peers'"),
+    cairn::sdk::OptionDesc(
+        "tls-key-file", CAIRN_OPT_PATH, nullptr,
+        "PEM private key of tls-cert-file (mode 600, owned by the process's "
+        "user)"),
+    cairn::sdk::OptionDesc(
+        "tls-ca-file", CAIRN_OPT_PATH, nullptr,
+        "PEM CA certificates that sign the group's nodes; a peer without a "
+        "certificate they verify is refused"),
     cairn::sdk::OptionDesc(
         "durable-policy", CAIRN_OPT_ENUM, "auto",
         "whether this node's durable position counts toward sync "

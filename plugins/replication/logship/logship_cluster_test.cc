@@ -14,6 +14,7 @@
 #include "frame.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test_certs.h"
 
 namespace cairn::logship::testing {
 namespace {
@@ -562,6 +563,87 @@ TEST(LogshipCluster, PromoteUnderQuorumRefusesANodeThatReachesNoMajority) {
   ASSERT_EQ(cluster.Open(2, "replica"), absl::OkStatus());
   EXPECT_EQ(cluster.store(1).Promote(), absl::OkStatus());
   EXPECT_EQ(cluster.store(1).role(), CAIRN_ROLE_PRIMARY);
+}
+
+// Mutual TLS between nodes (docs/replication.md, "TLS between nodes"), with
+// the test PKI of hosts/cairnd/test_certs.h: server.pem names 127.0.0.1,
+// client.pem (same CA) names nothing, stranger.pem has another CA.
+class LogshipTls : public ::cairn::testing::CertificateTest {
+ protected:
+  static std::map<std::string, std::string> Tls(const std::string& name) {
+    return {{"tls", "on"},
+            {"tls-cert-file", File(name + ".pem")},
+            {"tls-key-file", File(name + ".key")},
+            {"tls-ca-file", File("ca.pem")}};
+  }
+};
+
+// Shipping, acknowledgements and promote's position query all cross TLS.
+TEST_F(LogshipTls, GroupReplicatesAndPromotesOverTls) {
+  ClusterOptions options;
+  options.storage_options = StorageOptions("mmaplog");
+  Cluster cluster(options);
+  for (size_t i : {1, 2}) {
+    ASSERT_EQ(cluster.Open(i, "replica", Tls("server")), absl::OkStatus());
+  }
+  ASSERT_EQ(cluster.Open(0, "primary", Tls("server")), absl::OkStatus());
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<AppendResult> r = cluster.store(0).Append(
+        absl::StrCat("s", i), ExpectedRevision::Any(), {Event("x")});
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  ASSERT_TRUE(CaughtUp(cluster, 1));
+  ASSERT_TRUE(CaughtUp(cluster, 2));
+  EXPECT_EQ(cluster.Log(1), cluster.Log(0));
+  EXPECT_EQ(cluster.Log(2), cluster.Log(0));
+  for (size_t i : {0, 1, 2})
+    EXPECT_EQ(cluster.Stat(i, "replication.tls_failures"), 0);
+
+  cluster.Close(0);
+  ASSERT_EQ(cluster.store(1).Promote(), absl::OkStatus());
+  absl::StatusOr<AppendResult> r =
+      cluster.store(1).Append("after", ExpectedRevision::Any(), {Event("y")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(
+      WaitUntil([&] { return cluster.State(2).durable >= r->last_position; }));
+  EXPECT_EQ(cluster.Log(2), cluster.Log(1));
+}
+
+// Opens n1 as a replica with `replica` options and n0 as primary with
+// `primary` options (both ack = async, memory storage), appends, and expects
+// node `refuser` to count at least two TLS refusals (the primary dials again)
+// while n1 gets nothing.
+void ExpectShippingRefused(std::map<std::string, std::string> replica,
+                           std::map<std::string, std::string> primary,
+                           size_t refuser) {
+  ClusterOptions options;
+  options.storage = "memory";
+  options.nodes = 2;
+  Cluster cluster(options);
+  replica["ack"] = "async";
+  primary["ack"] = "async";
+  ASSERT_EQ(cluster.Open(1, "replica", replica), absl::OkStatus());
+  ASSERT_EQ(cluster.Open(0, "primary", primary), absl::OkStatus());
+  ASSERT_TRUE(
+      cluster.store(0).Append("s", ExpectedRevision::Any(), {Event("x")}).ok());
+  EXPECT_TRUE(WaitUntil(
+      [&] { return cluster.Stat(refuser, "replication.tls_failures") >= 2; },
+      std::chrono::seconds(20)));
+  EXPECT_EQ(cluster.State(1).written, 0u);
+}
+
+// A certificate of the group's CA that does not name the node it claims to
+// be (here: a client's) gets through the handshake but not past hello.
+TEST_F(LogshipTls, ReplicaRefusesAPrimaryWhoseCertificateDoesNotNameIt) {
+  ExpectShippingRefused(Tls("server"), Tls("client"), 1);
+}
+
+TEST_F(LogshipTls, NodeOfAnotherCaIsRefused) {
+  ExpectShippingRefused(Tls("stranger"), Tls("server"), 0);
+}
+
+TEST_F(LogshipTls, PlainPrimaryIsRefusedByATlsReplica) {
+  ExpectShippingRefused(Tls("server"), {{"tls", "off"}}, 1);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include <boost/asio/ip/address.hpp>
 #include <set>
 
 #include "absl/status/status.h"
@@ -138,6 +139,69 @@ absl::Status ParseEtcdOptions(const sdk::Options& options,
                    "renewal must fit in the lease)");
   }
   out->etcd_timeout = *timeout;
+  return absl::OkStatus();
+}
+
+bool IsLoopback(const std::string& host) {
+  if (host == "localhost") return true;
+  boost::system::error_code error;
+  const boost::asio::ip::address address =
+      boost::asio::ip::make_address(host, error);
+  return !error && address.is_loopback();
+}
+
+// tls, tls-cert-file, tls-key-file, tls-ca-file, after listen and peers.
+absl::Status ParseTls(const sdk::Options& options, LogshipOptions& out) {
+  const std::string mode = options.Get("tls", "auto");
+  if (mode != "auto" && mode != "on" && mode != "off") {
+    return Invalid("tls", mode, "is not one of: auto, on, off");
+  }
+  out.tls_cert_file = options.Get("tls-cert-file");
+  out.tls_key_file = options.Get("tls-key-file");
+  out.tls_ca_file = options.Get("tls-ca-file");
+  const bool any_file = !out.tls_cert_file.empty() ||
+                        !out.tls_key_file.empty() || !out.tls_ca_file.empty();
+  if (mode == "off") {
+    if (any_file) {
+      return absl::InvalidArgumentError(
+          "option 'tls' = off, yet tls-cert-file, tls-key-file or "
+          "tls-ca-file is set: remove them or turn TLS on");
+    }
+    return absl::OkStatus();
+  }
+  if (mode == "on" || any_file) {
+    for (const auto& [key, value] : {std::pair<const char*, const std::string*>{
+                                         "tls-cert-file", &out.tls_cert_file},
+                                     {"tls-key-file", &out.tls_key_file},
+                                     {"tls-ca-file", &out.tls_ca_file}}) {
+      if (value->empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "option '", key,
+            "' is missing: TLS between nodes needs tls-cert-file, "
+            "tls-key-file and tls-ca-file (every node presents its "
+            "certificate and checks the other's against the CA)"));
+      }
+    }
+    out.tls = true;
+    return absl::OkStatus();
+  }
+  // auto without a certificate: plain TCP only where nothing leaves the host.
+  std::string beyond;
+  if (!IsLoopback(out.listen.host)) {
+    beyond = absl::StrCat("listen = ", out.listen.host);
+  }
+  for (const Peer& peer : out.peers) {
+    if (beyond.empty() && !IsLoopback(peer.address.host)) {
+      beyond = absl::StrCat("peer '", peer.node_id, "' at ", peer.address.host);
+    }
+  }
+  if (!beyond.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "option 'tls': the group reaches beyond loopback (", beyond,
+        ") and no certificate is set; set tls-cert-file, tls-key-file and "
+        "tls-ca-file for mutual TLS between nodes, or tls = off to replicate "
+        "in plain TCP over a network you trust"));
+  }
   return absl::OkStatus();
 }
 
@@ -307,6 +371,8 @@ absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
     return Invalid("durable-policy", policy,
                    "is not one of: auto, syncs, never");
   }
+  absl::Status tls = ParseTls(options, out);
+  if (!tls.ok()) return tls;
   return out;
 }
 

@@ -73,6 +73,13 @@ struct LogshipOptions {
     kSyncs,
     kNever
   } durable_policy = DurablePolicy::kAuto;
+  // Mutual TLS between nodes (tls.h), resolved from `tls = auto | on | off`:
+  // auto is on when a certificate is set, off when none is and the listen
+  // address and every peer are loopback, and an error otherwise.
+  bool tls = false;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_file;
 };
 
 // "250ms", "5s", "2m", "1h"; a plain number is milliseconds.
@@ -85,7 +92,9 @@ absl::StatusOr<Endpoint> ParseEndpoint(const std::string& key,
 // Checks and converts every option. InvalidArgument naming the option on a
 // missing required one, a malformed value, a peer listed twice, a sync-set
 // member that is not a peer, ack = sync without a sync set, coordinator =
-// etcd without etcd-endpoints, or an etcd option out of its bounds.
+// etcd without etcd-endpoints, an etcd option out of its bounds, TLS on
+// without all three of its files (or off with one of them), or `tls = auto`
+// with no certificate for a group that reaches beyond loopback.
 absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options);
 
 }  // namespace cairn::logship

@@ -211,5 +211,74 @@ TEST(LogshipOptions, DurationsTakeUnits) {
   EXPECT_FALSE(ParseDuration("k", "1d").ok());
 }
 
+TEST(LogshipOptions, TlsAutoIsPlainOnLoopbackAndOnWithACertificate) {
+  absl::StatusOr<LogshipOptions> o = Parse(Minimal());
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_FALSE(o->tls);
+  auto values = Minimal();
+  values["tls-cert-file"] = "/etc/cairn/n1.pem";
+  values["tls-key-file"] = "/etc/cairn/n1.key";
+  values["tls-ca-file"] = "/etc/cairn/ca.pem";
+  o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->tls);
+  EXPECT_EQ(o->tls_key_file, "/etc/cairn/n1.key");
+  values["peers"] = "a=127.0.0.1:7401,b=10.0.0.2:7401";
+  values["tls"] = "on";
+  o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->tls);
+}
+
+TEST(LogshipOptions, TlsAutoRefusesAGroupBeyondLoopbackWithoutCertificate) {
+  auto values = Minimal();
+  values["peers"] = "a=127.0.0.1:7401,b=10.0.0.2:7401";
+  absl::StatusOr<LogshipOptions> o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(o.status().message(), HasSubstr("option 'tls'"));
+  EXPECT_THAT(o.status().message(), HasSubstr("peer 'b' at 10.0.0.2"));
+  EXPECT_THAT(o.status().message(), HasSubstr("tls = off"));
+  values = Minimal();
+  values["listen"] = "0.0.0.0:7401";
+  o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("listen = 0.0.0.0"));
+  // Said on purpose: plain TCP.
+  values["tls"] = "off";
+  values["peers"] = "a=127.0.0.1:7401,b=10.0.0.2:7401";
+  o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_FALSE(o->tls);
+}
+
+TEST(LogshipOptions, TlsNeedsAllThreeFilesAndOffTakesNone) {
+  for (const char* missing : {"tls-cert-file", "tls-key-file", "tls-ca-file"}) {
+    auto values = Minimal();
+    values["tls"] = "on";
+    for (const char* key : {"tls-cert-file", "tls-key-file", "tls-ca-file"}) {
+      if (std::string(key) != missing) values[key] = "/etc/cairn/x";
+    }
+    absl::StatusOr<LogshipOptions> o = Parse(values);
+    ASSERT_FALSE(o.ok()) << missing;
+    EXPECT_THAT(o.status().message(),
+                HasSubstr(std::string("option '") + missing + "' is missing"));
+  }
+  auto values = Minimal();
+  values["tls-cert-file"] = "/etc/cairn/n1.pem";  // auto: on, so all three
+  absl::StatusOr<LogshipOptions> o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("option 'tls-key-file'"));
+  values["tls"] = "off";
+  o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("option 'tls' = off, yet"));
+  values = Minimal();
+  values["tls"] = "yes";
+  o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("is not one of: auto, on, off"));
+}
+
 }  // namespace
 }  // namespace cairn::logship
