@@ -32,12 +32,32 @@ public sealed class ReplicaGroup : IDisposable {
     B = b;
   }
 
+  private static readonly HashSet<int> Picked = new();
+
+  /// <summary>A loopback port nobody listens on now, at random below the
+  /// kernel's ephemeral range (32768 up on Linux), so no outgoing connection
+  /// of this process or another takes it before cairnd binds it; checked by
+  /// a bind and released, and never one picked before in this run (a port
+  /// of the ephemeral range, as port 0 gives, once failed a start-up here
+  /// with cairnd exiting 2).</summary>
   private static int FreePort() {
-    var listener = new TcpListener(IPAddress.Loopback, 0);
-    listener.Start();
-    int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-    listener.Stop();
-    return port;
+    lock (Picked) {
+      for (int attempt = 0; attempt < 200; attempt++) {
+        int port = Random.Shared.Next(20000, 32000);
+        if (Picked.Contains(port))
+          continue;
+        try {
+          var listener = new TcpListener(IPAddress.Loopback, port);
+          listener.Start();
+          listener.Stop();
+        } catch (SocketException) {
+          continue;
+        }
+        Picked.Add(port);
+        return port;
+      }
+    }
+    throw new InvalidOperationException("no free loopback port below 32000 in 200 tries");
   }
 
   public static ReplicaGroup Start() {

@@ -51,15 +51,27 @@ public sealed class TestStore : IDisposable
                  }.Concat(serverArgs(dir)))
             start.ArgumentList.Add(a);
         var server = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {cairnd}");
-        server.OutputDataReceived += (_, _) => { };
-        server.ErrorDataReceived += (_, _) => { };
+        // The last lines cairnd printed, for the message when it does not start.
+        var said = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        void Keep(string? line)
+        {
+            if (line == null) return;
+            said.Enqueue(line);
+            while (said.Count > 20) said.TryDequeue(out _);
+        }
+        server.OutputDataReceived += (_, e) => Keep(e.Data);
+        server.ErrorDataReceived += (_, e) => Keep(e.Data);
         server.BeginOutputReadLine();
         server.BeginErrorReadLine();
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(20))
         {
             if (server.HasExited)
-                throw new InvalidOperationException($"cairnd exited with {server.ExitCode} at start-up");
+            {
+                server.WaitForExit();  // the output read to its end
+                throw new InvalidOperationException(
+                    $"cairnd exited with {server.ExitCode} at start-up; it said: {string.Join(" | ", said)}");
+            }
             if (File.Exists(portFile) && int.TryParse(File.ReadAllText(portFile).Trim(), out int bound) && bound > 0)
                 return new TestStore(dir, server, bound);
             Thread.Sleep(20);
