@@ -957,7 +957,13 @@ void Log::TryAdvance() {
 
 bool Log::NextBatchReady() const {
   uint64_t loc = cursor_location_.load(std::memory_order_seq_cst);
-  Segment* seg = SegmentAt(LocationSegment(loc));
+  // Pinned: this runs after the flag is let go, so another committer may
+  // have moved the cursor on since the load, and the segment it named may
+  // have been sealed and removed by retention meanwhile (ThreadSanitizer saw
+  // RemoveOldestSegment clear `data` while this read it). A segment retired
+  // already means the cursor moved on: the thread that moved it re-checks.
+  SegmentRef ref(this);
+  Segment* seg = ref.Switch(LocationSegment(loc));
   if (seg == nullptr) return false;
   uint32_t off = LocationOffset(loc);
   uint32_t len = LoadLength(seg->data + off);

@@ -643,6 +643,8 @@ class Log {
 
   void TryAdvance();
   bool AdvanceLocked();
+  // Whether the batch at the committer's cursor is complete (a committer
+  // should run again). Pins the cursor's segment while it looks.
   bool NextBatchReady() const;
   // Whether the batch whose first record (at `position`) is published at
   // `offset` of `seg` is wholly published; if so, *end is the offset after
