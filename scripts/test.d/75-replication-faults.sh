@@ -2,11 +2,13 @@
 # Fault tests with the history checker (docs/replication.md, "Fault tests
 # and the checker"), short and bounded (about two minutes): a single cairnd
 # on mmaplog (fsync = always) under load from 16 clients,
-#   1. on loopback: kill -9 and restart three times, SIGSTOP/SIGCONT once;
+#   1. on loopback: kill -9 and restart three times, SIGSTOP/SIGCONT once,
+#      every sync failing with EIO (libfiu) and a restart once;
 #   2. in network namespaces (needs root): a full partition, one-way
 #      partitions each way, and a kill -9;
 # then a 3-node logship group (ack = quorum, topologies/logship-3-quorum.conf)
-#   3. on loopback: kill -9 of a replica, SIGSTOP of a replica, a failover
+#   3. on loopback: kill -9 of a replica, SIGSTOP of a replica, failing
+#      syncs on a replica, a failover
 #      (kill -9 of the primary, `cairn promote` of another node, the old
 #      primary back as a replica) and one by SIGSTOP of the primary;
 #   4. in network namespaces: the primary cut from its peers (it must stop
@@ -36,9 +38,9 @@ expect_refusal "fault 'failover-peers' needs --netns" "$run" --kinds failover-pe
 expect_refusal "fault 'failover' needs a topology of two nodes or more" "$run" --kinds failover
 expect_refusal "'x' is not a non-negative integer" "$run" --faults x
 expect_refusal "--round takes a positive integer, not '0'" "$root/scripts/soak-replication" --round 0
-"$run" --faults 4 --kinds kill9,kill9,stop,kill9 --hold-ms 1500 --gap-ms 800 || status=1
+"$run" --faults 5 --kinds kill9,kill9,stop,kill9,syncfail --hold-ms 1500 --gap-ms 800 || status=1
 group=(--topology "$root/tests/replication/topologies/logship-3-quorum.conf")
-"$run" "${group[@]}" --faults 4 --kinds kill9,stop,failover,failover-stop \
+"$run" "${group[@]}" --faults 5 --kinds kill9,stop,syncfail,failover,failover-stop \
   --hold-ms 1500 --gap-ms 800 || status=1
 # Each run in namespaces, as root or through sudo.
 run_netns() {
