@@ -11,6 +11,8 @@
 #      syncs on a replica, a failover
 #      (kill -9 of the primary, `cairn promote` of another node, the old
 #      primary back as a replica) and one by SIGSTOP of the primary;
+#      and under ack = sync (topologies/logship-3-sync.conf): SIGSTOP and
+#      failing syncs of a replica, a failover;
 #   4. in network namespaces: the primary cut from its peers (it must stop
 #      acknowledging), a partitioned replica, and a failover while the
 #      primary is cut from its peers but still reached by clients;
@@ -53,6 +55,9 @@ run_netns() {
     status=1
   fi
 }
+# The same group under ack = sync (every node in the sync set).
+"$run" --topology "$root/tests/replication/topologies/logship-3-sync.conf" \
+  --faults 3 --kinds stop,syncfail,failover --hold-ms 1500 --gap-ms 800 || status=1
 run_netns --faults 4 --kinds partition,oneway-in,kill9,oneway-out --hold-ms 2500 --gap-ms 800
 run_netns "${group[@]}" --faults 3 --kinds peers,partition,failover-peers \
   --hold-ms 2000 --gap-ms 800
