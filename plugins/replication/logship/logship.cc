@@ -807,6 +807,9 @@ class Logship : public sdk::Replication {
     etcd::EtcdCoordinatorOptions o;
     o.gateway.endpoints = options_.etcd_endpoints;
     o.gateway.call_timeout = options_.etcd_timeout;
+    o.gateway.tls_ca_file = options_.etcd_tls_ca_file;
+    o.gateway.tls_cert_file = options_.etcd_tls_cert_file;
+    o.gateway.tls_key_file = options_.etcd_tls_key_file;
     o.group = options_.etcd_group;
     o.watch_window = std::chrono::milliseconds(1000);
     o.on_leadership_lost = [this] {
@@ -1825,6 +1828,19 @@ CAIRN_REPLICATION_PLUGIN(
         "etcd-timeout", CAIRN_OPT_DURATION, "1s",
         "coordinator = etcd: bound on each call to one etcd member "
         "(50ms..lease-ttl)"),
+    cairn::sdk::OptionDesc(
+        "etcd-tls-ca-file", CAIRN_OPT_PATH, nullptr,
+        "coordinator = etcd: PEM CA of the etcd members' certificates; set, "
+        "etcd is reached over HTTPS and each member's certificate must name "
+        "its host"),
+    cairn::sdk::OptionDesc(
+        "etcd-tls-cert-file", CAIRN_OPT_PATH, nullptr,
+        "coordinator = etcd: PEM client certificate for members started "
+        "with --client-cert-auth (with etcd-tls-key-file)"),
+    cairn::sdk::OptionDesc(
+        "etcd-tls-key-file", CAIRN_OPT_PATH, nullptr,
+        "coordinator = etcd: PEM private key of etcd-tls-cert-file (mode "
+        "600, owned by the process's user)"),
     cairn::sdk::OptionDesc(
         "role", CAIRN_OPT_ENUM, "replica",
         "static coordinator: this node's role when the state "

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <string>
@@ -21,6 +22,7 @@
 #include "frame.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test_certs.h"
 
 namespace cairn::logship::testing {
 namespace {
@@ -49,7 +51,8 @@ class LogshipEtcdCluster : public ::testing::Test {
  protected:
   void SetUp() override {
     CAIRN_REQUIRE_ETCD();
-    auto etcd = EtcdTestCluster::Start(3);
+    auto etcd =
+        EtcdTestCluster::Start(3, std::chrono::seconds(30), EtcdTlsOrNull());
     ASSERT_TRUE(etcd.ok()) << etcd.status();
     etcd_ = *std::move(etcd);
     cluster_ = std::make_unique<Cluster>(Quorum());
@@ -67,17 +70,25 @@ class LogshipEtcdCluster : public ::testing::Test {
     }
   }
 
+  // TLS for etcd's client URLs (LogshipEtcdClusterTls), or null: HTTP.
+  virtual const etcd::testing::EtcdTls* EtcdTlsOrNull() const {
+    return nullptr;
+  }
+  // More logship options for every node.
+  virtual std::map<std::string, std::string> MoreOptions() const { return {}; }
+
   // Opens node i with coordinator = etcd (its `role` option is ignored).
   absl::Status Open(size_t i) {
+    std::map<std::string, std::string> options = {
+        {"coordinator", "etcd"},
+        {"etcd-endpoints", absl::StrJoin(etcd_->endpoints(), ",")},
+        {"etcd-group", "logship-test"},
+        {"lease-ttl", "2s"},
+        {"etcd-timeout", "500ms"},
+        {"ack-timeout", "20s"}};
+    for (const auto& [key, value] : MoreOptions()) options[key] = value;
     std::lock_guard<std::mutex> lock(nodes_mu_);
-    return cluster_->Open(
-        i, "primary",
-        {{"coordinator", "etcd"},
-         {"etcd-endpoints", absl::StrJoin(etcd_->endpoints(), ",")},
-         {"etcd-group", "logship-test"},
-         {"lease-ttl", "2s"},
-         {"etcd-timeout", "500ms"},
-         {"ack-timeout", "20s"}});
+    return cluster_->Open(i, "primary", options);
   }
   void Close(size_t i) {
     std::lock_guard<std::mutex> lock(nodes_mu_);
@@ -152,6 +163,29 @@ class LogshipEtcdCluster : public ::testing::Test {
     return log;
   }
 
+  // Opens the three nodes, waits for exactly one primary, appends ten events
+  // there and waits until every log holds them and an EPOCH record. The
+  // primary, or kNone after a failed expectation.
+  size_t ElectAndAppendTen() {
+    for (size_t i = 0; i < 3; ++i) {
+      absl::Status s = Open(i);
+      EXPECT_EQ(s, absl::OkStatus()) << "opening n" << i;
+      if (!s.ok()) return kNone;
+    }
+    const size_t primary = WaitForPrimary();
+    EXPECT_NE(primary, kNone) << "no single primary within 30 s";
+    if (primary == kNone) return kNone;
+    for (int k = 0; k < 10; ++k) {
+      absl::StatusOr<AppendResult> r = cluster_->store(primary).Append(
+          absl::StrCat("s-", k), ExpectedRevision::Any(),
+          {Event(absl::StrCat("e", k))});
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (!r.ok()) return kNone;
+    }
+    EXPECT_GE(WaitForSameLogs(primary).size(), 11u);
+    return primary;
+  }
+
   // Every few milliseconds, each open node's primary_of_epoch (the epoch it
   // leads, 0 if none): two nodes leading one epoch is split brain.
   void SampleRoles() {
@@ -187,18 +221,51 @@ class LogshipEtcdCluster : public ::testing::Test {
   uint64_t samples_ = 0;             // under nodes_mu_
 };
 
-TEST_F(LogshipEtcdCluster, ExactlyOnePrimaryIsElectedOnStart) {
-  for (size_t i = 0; i < 3; ++i) ASSERT_EQ(Open(i), absl::OkStatus());
-  const size_t primary = WaitForPrimary();
-  ASSERT_NE(primary, kNone) << "no single primary within 30 s";
-  for (int k = 0; k < 10; ++k) {
-    absl::StatusOr<AppendResult> r = cluster_->store(primary).Append(
-        absl::StrCat("s-", k), ExpectedRevision::Any(),
-        {Event(absl::StrCat("e", k))});
-    ASSERT_TRUE(r.ok()) << r.status();
+// Everything over TLS: the gateway to etcd (HTTPS, client certificates
+// required) and logship between the nodes, with the test PKI of
+// hosts/cairnd/test_certs.h (server.pem names 127.0.0.1).
+class LogshipEtcdClusterTls : public LogshipEtcdCluster {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::string> dir = ::cairn::testing::MakeTestCertificates();
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = *dir;
   }
-  const std::vector<std::string> log = WaitForSameLogs(primary);
-  EXPECT_GE(log.size(), 11u);  // an EPOCH record and the ten appends
+  static void TearDownTestSuite() {
+    std::error_code ignored;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+  }
+  static std::string File(const std::string& name) { return dir_ + "/" + name; }
+  const etcd::testing::EtcdTls* EtcdTlsOrNull() const override {
+    tls_ = {File("server.pem"), File("server.key"), File("ca.pem"),
+            File("client.pem"), File("client.key")};
+    return &tls_;
+  }
+  std::map<std::string, std::string> MoreOptions() const override {
+    return {{"etcd-tls-ca-file", File("ca.pem")},
+            {"etcd-tls-cert-file", File("client.pem")},
+            {"etcd-tls-key-file", File("client.key")},
+            {"tls-cert-file", File("server.pem")},
+            {"tls-key-file", File("server.key")},
+            {"tls-ca-file", File("ca.pem")}};
+  }
+
+ private:
+  static std::string dir_;
+  mutable etcd::testing::EtcdTls tls_;
+};
+std::string LogshipEtcdClusterTls::dir_;
+
+TEST_F(LogshipEtcdClusterTls, ElectsOnePrimaryAndReplicatesOverTls) {
+  ASSERT_NE(ElectAndAppendTen(), kNone);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(cluster_->Stat(i, "replication.tls_failures"), 0) << "n" << i;
+  }
+}
+
+TEST_F(LogshipEtcdCluster, ExactlyOnePrimaryIsElectedOnStart) {
+  const size_t primary = ElectAndAppendTen();
+  ASSERT_NE(primary, kNone);
   EXPECT_TRUE(EveryNodeNamesLeader(primary));
   // It stays the only primary (no churn while its lease is renewed).
   std::this_thread::sleep_for(std::chrono::seconds(3));

@@ -92,13 +92,33 @@ bool IsGroupName(std::string_view name) {
 absl::Status ParseEtcdOptions(const sdk::Options& options,
                               LogshipOptions* out) {
   const std::string endpoints = options.Get("etcd-endpoints");
+  out->etcd_tls_ca_file = options.Get("etcd-tls-ca-file");
+  out->etcd_tls_cert_file = options.Get("etcd-tls-cert-file");
+  out->etcd_tls_key_file = options.Get("etcd-tls-key-file");
   if (out->coordinator == CoordinatorKind::kStatic) {
-    if (!endpoints.empty()) {
-      return Invalid("etcd-endpoints", endpoints,
-                     "is set but coordinator = static; set coordinator = "
-                     "etcd or remove it");
+    for (const auto& [key, value] :
+         {std::pair<const char*, const std::string*>{"etcd-endpoints",
+                                                     &endpoints},
+          {"etcd-tls-ca-file", &out->etcd_tls_ca_file},
+          {"etcd-tls-cert-file", &out->etcd_tls_cert_file},
+          {"etcd-tls-key-file", &out->etcd_tls_key_file}}) {
+      if (!value->empty()) {
+        return Invalid(key, *value,
+                       "is set but coordinator = static; set coordinator = "
+                       "etcd or remove it");
+      }
     }
     return absl::OkStatus();
+  }
+  if (out->etcd_tls_cert_file.empty() != out->etcd_tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "options 'etcd-tls-cert-file' and 'etcd-tls-key-file' go together: "
+        "give both (a client certificate for etcd) or neither");
+  }
+  if (!out->etcd_tls_cert_file.empty() && out->etcd_tls_ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "option 'etcd-tls-cert-file' is set without 'etcd-tls-ca-file', the "
+        "CA that turns TLS to etcd on");
   }
   for (absl::string_view entry :
        absl::StrSplit(endpoints, ',', absl::SkipWhitespace())) {

@@ -45,6 +45,11 @@ struct LogshipOptions {
   std::string etcd_group = "cairn";
   std::chrono::seconds lease_ttl{5};
   std::chrono::milliseconds etcd_timeout{1000};
+  // coordinator = etcd: TLS to etcd's client URLs (etcd-tls-ca-file turns it
+  // on; a client certificate, both or neither, for --client-cert-auth).
+  std::string etcd_tls_ca_file;
+  std::string etcd_tls_cert_file;
+  std::string etcd_tls_key_file;
   AckRule ack = AckRule::kQuorum;
   // Node ids, each this node or one of `peers`; as primary, this node's own
   // entry is moot (the primary holds what it appends).

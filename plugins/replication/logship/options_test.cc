@@ -280,5 +280,32 @@ TEST(LogshipOptions, TlsNeedsAllThreeFilesAndOffTakesNone) {
   EXPECT_THAT(o.status().message(), HasSubstr("is not one of: auto, on, off"));
 }
 
+TEST(LogshipOptions, EtcdTlsOptionsGoWithEtcdAndTogether) {
+  auto values = Minimal();
+  values["etcd-tls-ca-file"] = "/etc/cairn/etcd-ca.pem";
+  absl::StatusOr<LogshipOptions> o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(),
+              HasSubstr("option 'etcd-tls-ca-file': '/etc/cairn/etcd-ca.pem' "
+                        "is set but coordinator = static"));
+  values["coordinator"] = "etcd";
+  values["etcd-endpoints"] = "127.0.0.1:2379";
+  o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->etcd_tls_ca_file, "/etc/cairn/etcd-ca.pem");
+  values["etcd-tls-cert-file"] = "/etc/cairn/n1-etcd.pem";
+  o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("go together"));
+  values["etcd-tls-key-file"] = "/etc/cairn/n1-etcd.key";
+  o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->etcd_tls_key_file, "/etc/cairn/n1-etcd.key");
+  values.erase("etcd-tls-ca-file");
+  o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("without 'etcd-tls-ca-file'"));
+}
+
 }  // namespace
 }  // namespace cairn::logship

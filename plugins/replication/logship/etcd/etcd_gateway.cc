@@ -1,10 +1,17 @@
 #include "etcd_gateway.h"
 
+#include <cairn/sdk/secret_file.hpp>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <optional>
 #include <utility>
 
@@ -171,12 +178,15 @@ beast::error_code RunOne(asio::io_context& ioc, Start start) {
 // How far one exchange with one endpoint got.
 enum class Reach { kNotReached, kNoAnswer, kAnswered };
 
-// One connection to one endpoint, carrying one request.
+// One connection to one endpoint, carrying one request: plain HTTP, or
+// HTTPS when `tls` is given.
 class Exchange {
  public:
   Exchange(std::string_view host, std::string_view port,
-           Clock::time_point deadline)
-      : host_(host), port_(port), deadline_(deadline), stream_(ioc_) {}
+           Clock::time_point deadline, asio::ssl::context* tls)
+      : host_(host), port_(port), deadline_(deadline), stream_(ioc_) {
+    if (tls != nullptr) tls_.emplace(ioc_, *tls);
+  }
 
   // Connects and sends a POST of `body` to `path`. On failure, the request
   // did not go out whole (kNotReached).
@@ -196,20 +206,39 @@ class Exchange {
             absl::StrCat("cannot resolve: ", ec.message()));
       for (const auto& entry : results) targets.push_back(entry.endpoint());
     }
-    stream_.expires_at(deadline_);
+    Tcp().expires_at(deadline_);
     ec = RunOne(ioc_,
-                [&](auto handler) { stream_.async_connect(targets, handler); });
+                [&](auto handler) { Tcp().async_connect(targets, handler); });
     if (ec)
       return absl::UnavailableError(
           absl::StrCat("cannot connect: ", ec.message()));
+    if (tls_) {
+      SSL* ssl = tls_->native_handle();
+      beast::error_code not_ip;
+      asio::ip::make_address(host_, not_ip);
+      if (not_ip) SSL_set_tlsext_host_name(ssl, host_.c_str());
+      tls_->set_verify_callback(asio::ssl::host_name_verification(host_));
+      ec = RunOne(ioc_, [&](auto handler) {
+        tls_->async_handshake(asio::ssl::stream_base::client, handler);
+      });
+      if (ec) {
+        const long verify = SSL_get_verify_result(ssl);
+        return absl::UnavailableError(absl::StrCat(
+            "TLS handshake failed: ",
+            verify != X509_V_OK
+                ? absl::StrCat("certificate verification failed: ",
+                               X509_verify_cert_error_string(verify))
+                : ec.message()));
+      }
+    }
     http::request<http::string_body> request{http::verb::post,
                                              std::string(path), 11};
     request.set(http::field::host, absl::StrCat(host_, ":", port_));
     request.set(http::field::content_type, "application/json");
     request.body() = std::move(body);
     request.prepare_payload();
-    ec = RunOne(ioc_, [&](auto handler) {
-      http::async_write(stream_, request, handler);
+    ec = Io([&](auto& stream, auto handler) {
+      http::async_write(stream, request, handler);
     });
     if (ec)
       return absl::UnavailableError(
@@ -221,8 +250,8 @@ class Exchange {
   absl::Status Receive(unsigned* status, std::string* body) {
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 << 20);
-    beast::error_code ec = RunOne(ioc_, [&](auto handler) {
-      http::async_read(stream_, buffer_, parser, handler);
+    beast::error_code ec = Io([&](auto& stream, auto handler) {
+      http::async_read(stream, buffer_, parser, handler);
     });
     if (ec) return NoAnswer(ec);
     *status = parser.get().result_int();
@@ -240,15 +269,15 @@ class Exchange {
       unsigned* status, std::string* error_body) {
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 << 20);
-    stream_.expires_at(deadline_);
-    beast::error_code ec = RunOne(ioc_, [&](auto handler) {
-      http::async_read_header(stream_, buffer_, parser, handler);
+    Tcp().expires_at(deadline_);
+    beast::error_code ec = Io([&](auto& stream, auto handler) {
+      http::async_read_header(stream, buffer_, parser, handler);
     });
     if (ec) return NoAnswer(ec);
     *status = parser.get().result_int();
     if (*status != 200 || !parser.chunked()) {
-      ec = RunOne(ioc_, [&](auto handler) {
-        http::async_read(stream_, buffer_, parser, handler);
+      ec = Io([&](auto& stream, auto handler) {
+        http::async_read(stream, buffer_, parser, handler);
       });
       if (ec) return NoAnswer(ec);
       if (*status != 200) {
@@ -277,10 +306,10 @@ class Exchange {
       return data.size();
     };
     parser.on_chunk_body(on_chunk);
-    stream_.expires_at(std::min(stop, deadline_));
+    Tcp().expires_at(std::min(stop, deadline_));
     while (!parser.is_done() && keep_going && line_status.ok()) {
-      ec = RunOne(ioc_, [&](auto handler) {
-        http::async_read_some(stream_, buffer_, parser, handler);
+      ec = Io([&](auto& stream, auto handler) {
+        http::async_read_some(stream, buffer_, parser, handler);
       });
       if (ec == beast::error::timeout && Clock::now() >= stop)
         return absl::OkStatus();
@@ -290,6 +319,20 @@ class Exchange {
   }
 
  private:
+  // The TCP stream (under TLS, the TLS stream's lowest layer).
+  beast::tcp_stream& Tcp() {
+    return tls_ ? beast::get_lowest_layer(*tls_) : stream_;
+  }
+  // Runs `op(stream, handler)` on the stream requests and answers travel
+  // on: the TLS stream or the TCP one.
+  template <class Op>
+  beast::error_code Io(Op op) {
+    if (tls_) {
+      return RunOne(ioc_, [&](auto handler) { op(*tls_, handler); });
+    }
+    return RunOne(ioc_, [&](auto handler) { op(stream_, handler); });
+  }
+
   unsigned short Port() const {
     int port = 0;
     (void)absl::SimpleAtoi(Absl(port_), &port);
@@ -328,6 +371,7 @@ class Exchange {
   Clock::time_point deadline_;
   asio::io_context ioc_;
   beast::tcp_stream stream_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
   beast::flat_buffer buffer_;
   std::string pending_;
 };
@@ -384,6 +428,65 @@ std::string PrefixRangeEnd(std::string_view prefix) {
   return std::string(1, '\0');  // every key: etcd's "\0" range end
 }
 
+namespace {
+// The TLS context of a gateway: TLS 1.2 or newer, members verified against
+// tls_ca_file, and this node's client certificate when one is given.
+absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeClientContext(
+    const GatewayOptions& options) {
+  std::shared_ptr<asio::ssl::context> context;
+  try {
+    context =
+        std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    context->set_options(
+        asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+        asio::ssl::context::no_tlsv1_1);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("etcd TLS set-up: ", e.what()));
+  }
+  beast::error_code ec;
+  context->load_verify_file(options.tls_ca_file, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("etcd-tls-ca-file = ", options.tls_ca_file,
+                     ": cannot load PEM CA certificates: ", ec.message()));
+  }
+  context->set_verify_mode(asio::ssl::verify_peer, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("etcd TLS verify mode: ", ec.message()));
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "etcd-tls-cert-file and etcd-tls-key-file go together: give both "
+        "(a client certificate) or neither");
+  }
+  if (options.tls_cert_file.empty()) return context;
+  context->use_certificate_chain_file(options.tls_cert_file, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("etcd-tls-cert-file = ", options.tls_cert_file,
+                     ": cannot load a PEM certificate chain: ", ec.message()));
+  }
+  std::string key;
+  std::string why;
+  if (!sdk::ReadSecretFile(options.tls_key_file,
+                           "etcd-tls-key-file = " + options.tls_key_file, &key,
+                           &why)) {
+    return absl::InvalidArgumentError(why);
+  }
+  context->use_private_key(asio::buffer(key), asio::ssl::context::pem, ec);
+  OPENSSL_cleanse(key.data(), key.size());
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "etcd-tls-key-file = ", options.tls_key_file,
+        ": cannot load a PEM private key matching etcd-tls-cert-file: ",
+        ec.message()));
+  }
+  return context;
+}
+}  // namespace
+
 absl::StatusOr<EtcdGateway> EtcdGateway::Create(GatewayOptions options) {
   if (options.endpoints.empty()) {
     return absl::InvalidArgumentError("etcd gateway: no endpoint given");
@@ -392,10 +495,26 @@ absl::StatusOr<EtcdGateway> EtcdGateway::Create(GatewayOptions options) {
     return absl::InvalidArgumentError(
         "etcd gateway: call_timeout must be positive");
   }
+  const bool tls = !options.tls_ca_file.empty();
   std::vector<Endpoint> endpoints;
   for (const std::string& given : options.endpoints) {
     std::string_view text = given;
-    if (text.substr(0, 7) == "http://") text.remove_prefix(7);
+    if (text.substr(0, 7) == "http://") {
+      if (tls) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "etcd endpoint '", given,
+            "' is http, but a TLS CA is set: every endpoint is https then"));
+      }
+      text.remove_prefix(7);
+    } else if (text.substr(0, 8) == "https://") {
+      if (!tls) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("etcd endpoint '", given,
+                         "' is https: set the CA that signs the members' "
+                         "certificates (etcd-tls-ca-file)"));
+      }
+      text.remove_prefix(8);
+    }
     while (!text.empty() && text.back() == '/') text.remove_suffix(1);
     size_t colon = text.rfind(':');
     int port = 0;
@@ -405,13 +524,26 @@ absl::StatusOr<EtcdGateway> EtcdGateway::Create(GatewayOptions options) {
         port > 65535) {
       return absl::InvalidArgumentError(
           absl::StrCat("etcd endpoint '", given,
-                       "' is not host:port (or http://host:port; https is not "
-                       "supported)"));
+                       "' is not host:port (or http://host:port, or "
+                       "https://host:port with a TLS CA)"));
     }
     endpoints.push_back(Endpoint{std::string(text.substr(0, colon)),
                                  std::string(text.substr(colon + 1))});
   }
-  return EtcdGateway(std::move(options), std::move(endpoints));
+  std::shared_ptr<asio::ssl::context> context;
+  if (tls) {
+    absl::StatusOr<std::shared_ptr<asio::ssl::context>> made =
+        MakeClientContext(options);
+    if (!made.ok()) return made.status();
+    context = std::move(*made);
+  } else if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "etcd client certificate given without the CA (etcd-tls-ca-file) "
+        "that turns TLS on");
+  }
+  EtcdGateway gateway(std::move(options), std::move(endpoints));
+  gateway.tls_ = std::move(context);
+  return gateway;
 }
 
 EtcdGateway::EtcdGateway(GatewayOptions options,
@@ -423,6 +555,7 @@ EtcdGateway::EtcdGateway(GatewayOptions options,
 
 EtcdGateway::EtcdGateway(EtcdGateway&& other) noexcept
     : options_(std::move(other.options_)),
+      tls_(std::move(other.tls_)),
       endpoints_(std::move(other.endpoints_)),
       endpoint_names_(std::move(other.endpoint_names_)),
       preferred_(other.preferred_.load()) {}
@@ -439,7 +572,7 @@ absl::StatusOr<json> EtcdGateway::Post(std::string_view path, const json& body,
     const std::string where =
         absl::StrCat("etcd ", endpoint_names_[index], " ", path_name);
     Exchange exchange(endpoint.host, endpoint.port,
-                      Clock::now() + options_.call_timeout);
+                      Clock::now() + options_.call_timeout, tls_.get());
     absl::Status sent = exchange.Send(path, payload);
     if (!sent.ok()) {
       failures.push_back(
@@ -650,7 +783,7 @@ absl::Status EtcdGateway::Watch(
     // The window may be longer than a call: the connection's deadline is
     // the window plus one call timeout.
     Exchange exchange(endpoints_[index].host, endpoints_[index].port,
-                      stop + options_.call_timeout);
+                      stop + options_.call_timeout, tls_.get());
     absl::Status sent = exchange.Send(kPath, payload);
     if (!sent.ok()) {
       failures.push_back(

@@ -77,7 +77,7 @@ std::string EtcdTestCluster::EtcdBinary() {
 }
 
 absl::StatusOr<std::unique_ptr<EtcdTestCluster>> EtcdTestCluster::Start(
-    int members, std::chrono::seconds ready_within) {
+    int members, std::chrono::seconds ready_within, const EtcdTls* tls) {
   const std::string binary = EtcdBinary();
   if (binary.empty()) {
     return absl::FailedPreconditionError("etcd is not installed (etcd-server)");
@@ -107,8 +107,8 @@ absl::StatusOr<std::unique_ptr<EtcdTestCluster>> EtcdTestCluster::Start(
     }
     const std::string initial_cluster = absl::StrJoin(peers, ",");
     for (int i = 0; i < members; ++i) {
-      const std::string client =
-          absl::StrCat("http://", cluster->endpoints_[i]);
+      const std::string client = absl::StrCat(
+          tls != nullptr ? "https://" : "http://", cluster->endpoints_[i]);
       const std::string peer =
           absl::StrCat("http://127.0.0.1:", (*ports)[2 * i + 1]);
       std::vector<std::string> args = {
@@ -122,6 +122,15 @@ absl::StatusOr<std::unique_ptr<EtcdTestCluster>> EtcdTestCluster::Start(
           // Fast elections on loopback: a killed leader is replaced in
           // about a second.
           "--heartbeat-interval", "50", "--election-timeout", "500"};
+      if (tls != nullptr) {
+        for (const std::string& arg :
+             {std::string("--cert-file"), tls->server_cert_file,
+              std::string("--key-file"), tls->server_key_file,
+              std::string("--trusted-ca-file"), tls->ca_file,
+              std::string("--client-cert-auth")}) {
+          args.push_back(arg);
+        }
+      }
       std::vector<char*> argv;
       for (std::string& arg : args) argv.push_back(arg.data());
       argv.push_back(nullptr);
@@ -161,9 +170,14 @@ absl::StatusOr<std::unique_ptr<EtcdTestCluster>> EtcdTestCluster::Start(
               cluster->Log(i)));
           break;
         }
-        auto gateway = EtcdGateway::Create(
-            GatewayOptions{.endpoints = {cluster->endpoints_[i]},
-                           .call_timeout = std::chrono::seconds(1)});
+        GatewayOptions options{.endpoints = {cluster->endpoints_[i]},
+                               .call_timeout = std::chrono::seconds(1)};
+        if (tls != nullptr) {
+          options.tls_ca_file = tls->ca_file;
+          options.tls_cert_file = tls->client_cert_file;
+          options.tls_key_file = tls->client_key_file;
+        }
+        auto gateway = EtcdGateway::Create(std::move(options));
         if (!gateway.ok()) return gateway.status();
         auto read = gateway->Range("/cairn-test/health");
         ready[i] = read.ok();

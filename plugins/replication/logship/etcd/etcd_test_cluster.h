@@ -16,6 +16,17 @@
 
 namespace cairn::logship::etcd::testing {
 
+// Serving etcd's client URLs over HTTPS with client certificates required
+// (--client-cert-auth): the members' certificate and key, the CA they trust
+// for clients, and the client certificate the readiness check presents.
+struct EtcdTls {
+  std::string server_cert_file;
+  std::string server_key_file;
+  std::string ca_file;
+  std::string client_cert_file;
+  std::string client_key_file;
+};
+
 class EtcdTestCluster {
  public:
   // The etcd binary: $CAIRN_ETCD if set, else /usr/bin/etcd. Empty if
@@ -26,9 +37,11 @@ class EtcdTestCluster {
   // `ready_within` until every member serves a read through the gateway.
   // On failure, kills what it started and returns an error quoting the
   // members' logs.
+  // With `tls`, the client URLs are https (peers stay plain on loopback).
   static absl::StatusOr<std::unique_ptr<EtcdTestCluster>> Start(
       int members = 3,
-      std::chrono::seconds ready_within = std::chrono::seconds(30));
+      std::chrono::seconds ready_within = std::chrono::seconds(30),
+      const EtcdTls* tls = nullptr);
   ~EtcdTestCluster();
 
   // "127.0.0.1:port" of each member's client URL, in member order.
