@@ -6,6 +6,7 @@
 #include <boost/asio/buffer.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "x509_cache.h"
 
 namespace cairn::logship {
 
@@ -57,6 +58,7 @@ absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeTlsContext(
     return absl::InternalError(
         absl::StrCat("TLS verify mode: ", error.message()));
   }
+  FillCertificateCaches(context->native_handle());
   return context;
 }
 

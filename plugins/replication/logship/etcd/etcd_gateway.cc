@@ -15,6 +15,7 @@
 #include <optional>
 #include <utility>
 
+#include "../x509_cache.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -461,7 +462,10 @@ absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeClientContext(
         "etcd-tls-cert-file and etcd-tls-key-file go together: give both "
         "(a client certificate) or neither");
   }
-  if (options.tls_cert_file.empty()) return context;
+  if (options.tls_cert_file.empty()) {
+    FillCertificateCaches(context->native_handle());
+    return context;
+  }
   context->use_certificate_chain_file(options.tls_cert_file, ec);
   if (ec) {
     return absl::InvalidArgumentError(
@@ -483,6 +487,7 @@ absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeClientContext(
         ": cannot load a PEM private key matching etcd-tls-cert-file: ",
         ec.message()));
   }
+  FillCertificateCaches(context->native_handle());
   return context;
 }
 }  // namespace
