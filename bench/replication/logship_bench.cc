@@ -61,6 +61,9 @@ struct Settings {
   // Failover: logship's reconnect-interval (its default is 200ms); a
   // shorter one shows what that pause costs a failover.
   std::vector<std::string> reconnects = {"200ms"};
+  // --logship-option KEY=VALUE: more logship options for every node (e.g.
+  // tls-cert-file, to measure mutual TLS between the nodes).
+  std::map<std::string, std::string> logship_options;
 };
 
 double Millis(Clock::duration d) {
@@ -105,6 +108,7 @@ ClusterOptions GroupOptions(const Settings& settings, const std::string& ack,
   options.ack = ack;
   if (ack == "sync") options.sync_set = "n1,n2";
   options.nodes = nodes;
+  options.logship_options = settings.logship_options;
   return options;
 }
 
@@ -649,7 +653,7 @@ constexpr char kUsage[] =
     "  [--acks none,async,sync,quorum] [--writers 1,8] [--batches 1,100]\n"
     "  [--rates 1000,10000] [--event-bytes 256] [--catchup-events 200000]\n"
     "  [--rounds 3] [--runs 20] [--failover-acks quorum,async]\n"
-    "  [--reconnects 200ms]\n"
+    "  [--reconnects 200ms] [--logship-option KEY=VALUE]...\n"
     "  [--smoke]   (tiny values for everything; later options override)\n"
     "Prints Markdown tables; exit 1 if a cell failed, 2 for a bad option.\n";
 
@@ -776,6 +780,16 @@ absl::Status Parse(int argc, char** argv, Settings* s) {
        [s](const std::string& option, const std::string& v) {
          return Interval(option, v, &s->reconnects);
        }},
+      {"--logship-option",
+       [s](const std::string& option, const std::string& v) {
+         const size_t eq = v.find('=');
+         if (eq == std::string::npos || eq == 0) {
+           return absl::InvalidArgumentError(
+               absl::StrCat(option, ": '", v, "' is not KEY=VALUE"));
+         }
+         s->logship_options[v.substr(0, eq)] = v.substr(eq + 1);
+         return absl::OkStatus();
+       }},
   };
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -831,6 +845,13 @@ int Main(int argc, char** argv) {
       machine->cores, machine->cpu_model.c_str(), machine->filesystem.c_str(),
       settings.dir.c_str(), machine->fsync_p50_us, machine->fsync_p99_us,
       1e6 / machine->fsync_p50_us, Load().c_str());
+  if (!settings.logship_options.empty()) {
+    std::vector<std::string> given;
+    for (const auto& [key, value] : settings.logship_options) {
+      given.push_back(absl::StrCat(key, "=", value));
+    }
+    printf("Every node also has: %s\n", absl::StrJoin(given, ", ").c_str());
+  }
   int failures = 0;
   const std::map<std::string, void (*)(const Settings&, int*)> figures = {
       {"append", AppendFigure},

@@ -33,6 +33,8 @@ struct ClusterOptions {
   std::string replication = "logship";
   // Where the group's temporary folder is made (removed with the Cluster).
   std::string parent_dir = "/tmp";
+  // More logship options for every node (Open's `extra` wins over them).
+  std::map<std::string, std::string> logship_options;
 };
 
 class Cluster {

@@ -127,6 +127,7 @@ absl::Status Cluster::Open(size_t i, const std::string& role,
         {"reconnect-interval", "10ms"},
         {"ack-timeout", "0"}};
     if (!options_.sync_set.empty()) options["sync-set"] = options_.sync_set;
+    for (const auto& [k, v] : options_.logship_options) options[k] = v;
     for (const auto& [k, v] : extra) options[k] = v;
     config.replication.plugin = "logship";
     for (const auto& [k, v] : options)
