@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "tls_context.h"
 
 namespace cairn::logship {
 
@@ -265,11 +266,8 @@ namespace {
 // What failed in a TLS handshake, as OpenSSL says it: the certificate
 // verification result when there is one, else the error's message.
 std::string HandshakeFailure(SSL* ssl, const boost::system::error_code& e) {
-  const long verify = SSL_get_verify_result(ssl);
-  if (verify != X509_V_OK) {
-    return absl::StrCat("certificate verification failed: ",
-                        X509_verify_cert_error_string(verify));
-  }
+  std::string verify = CertificateVerifyFailure(ssl);
+  if (!verify.empty()) return verify;
   std::string message = e.message();
   if (e == asio::ssl::error::stream_truncated || e == asio::error::eof) {
     message =
@@ -328,7 +326,7 @@ absl::Status Connection::StartTls(asio::ssl::context& context, bool client,
       Broken(absl::StrCat("TLS handshake with ", peer_name_,
                           " failed: ", HandshakeFailure(ssl, error)));
   if (error.category() == asio::error::get_ssl_category() ||
-      SSL_get_verify_result(ssl) != X509_V_OK) {
+      !CertificateVerifyFailure(ssl).empty()) {
     return absl::UnauthenticatedError(broken.message());
   }
   return broken;

@@ -1,7 +1,5 @@
 #include "etcd_gateway.h"
 
-#include <cairn/sdk/secret_file.hpp>
-#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 #include <boost/asio/connect.hpp>
@@ -15,7 +13,7 @@
 #include <optional>
 #include <utility>
 
-#include "../x509_cache.h"
+#include "../tls_context.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -223,13 +221,9 @@ class Exchange {
         tls_->async_handshake(asio::ssl::stream_base::client, handler);
       });
       if (ec) {
-        const long verify = SSL_get_verify_result(ssl);
+        const std::string verify = CertificateVerifyFailure(ssl);
         return absl::UnavailableError(absl::StrCat(
-            "TLS handshake failed: ",
-            verify != X509_V_OK
-                ? absl::StrCat("certificate verification failed: ",
-                               X509_verify_cert_error_string(verify))
-                : ec.message()));
+            "TLS handshake failed: ", verify.empty() ? ec.message() : verify));
       }
     }
     http::request<http::string_body> request{http::verb::post,
@@ -445,13 +439,10 @@ absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeClientContext(
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("etcd TLS set-up: ", e.what()));
   }
+  absl::Status loaded =
+      LoadCaFile(*context, "etcd-tls-ca-file", options.tls_ca_file);
+  if (!loaded.ok()) return loaded;
   beast::error_code ec;
-  context->load_verify_file(options.tls_ca_file, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("etcd-tls-ca-file = ", options.tls_ca_file,
-                     ": cannot load PEM CA certificates: ", ec.message()));
-  }
   context->set_verify_mode(asio::ssl::verify_peer, ec);
   if (ec) {
     return absl::InternalError(
@@ -462,30 +453,11 @@ absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeClientContext(
         "etcd-tls-cert-file and etcd-tls-key-file go together: give both "
         "(a client certificate) or neither");
   }
-  if (options.tls_cert_file.empty()) {
-    FillCertificateCaches(context->native_handle());
-    return context;
-  }
-  context->use_certificate_chain_file(options.tls_cert_file, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("etcd-tls-cert-file = ", options.tls_cert_file,
-                     ": cannot load a PEM certificate chain: ", ec.message()));
-  }
-  std::string key;
-  std::string why;
-  if (!sdk::ReadSecretFile(options.tls_key_file,
-                           "etcd-tls-key-file = " + options.tls_key_file, &key,
-                           &why)) {
-    return absl::InvalidArgumentError(why);
-  }
-  context->use_private_key(asio::buffer(key), asio::ssl::context::pem, ec);
-  OPENSSL_cleanse(key.data(), key.size());
-  if (ec) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "etcd-tls-key-file = ", options.tls_key_file,
-        ": cannot load a PEM private key matching etcd-tls-cert-file: ",
-        ec.message()));
+  if (!options.tls_cert_file.empty()) {
+    loaded = LoadCertificateAndKey(*context, "etcd-tls-cert-file",
+                                   options.tls_cert_file, "etcd-tls-cert-file",
+                                   "etcd-tls-key-file", options.tls_key_file);
+    if (!loaded.ok()) return loaded;
   }
   FillCertificateCaches(context->native_handle());
   return context;
