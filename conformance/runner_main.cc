@@ -70,7 +70,8 @@ std::string CapabilityNames(uint64_t caps) {
                {CAIRN_CAP_ORDERED_LOG, "ordered-log"},
                {CAIRN_CAP_HOST_COMMIT, "host-commit"},
                {CAIRN_CAP_TRUNCATE, "truncate"},
-               {CAIRN_CAP_EPOCHS, "epochs"}};
+               {CAIRN_CAP_EPOCHS, "epochs"},
+               {CAIRN_CAP_IDEMPOTENT_APPEND, "idempotent-append"}};
   std::string out;
   for (const Name& n : names) {
     if (caps & n.bit) out += (out.empty() ? "" : ", ") + std::string(n.name);

@@ -645,6 +645,158 @@ CAIRN_TEST_P(OrderedLog, EpochEndIsTheLastRecordOfTheEpoch, kRuleEpochEnd) {
   }
 }
 
+// ---- Idempotent appends -----------------------------------------------------
+
+// A repeat must answer the original batch's ranges, flagged, and write
+// nothing; keys are per stream; a key one of the stream's newest
+// CAIRN_IDEMPOTENCY_WINDOW batches holds is found (also after a reopen); of
+// appends racing with one key, exactly one writes.
+CAIRN_TEST_P(OrderedLog, ARepeatedIdempotencyKeyWritesNothing,
+             kRuleRepeatedKeyWritesNothing) {
+  SKIP_UNLESS(CAIRN_CAP_IDEMPOTENT_APPEND, "idempotency keys");
+  const char* rule = kRuleRepeatedKeyWritesNothing;
+  AppendOutcome first = AppendTo(api_, store_, "idem", NoStream(),
+                                 Events(2, "first"), nullptr, "key-1");
+  ASSERT_EQ(first.code, CAIRN_OK) << first.message;
+  EXPECT_EQ(first.result.repeated, 0u) << rule << ": a first append";
+  MustAppend("idem", Exact(2), Events(1, "other"));
+  const uint64_t head_position = HeadPosition();
+  auto expect_repeat = [&](const AppendOutcome& again, const std::string& how) {
+    ASSERT_EQ(again.code, CAIRN_OK)
+        << rule << ": " << how << " must answer the original append, not "
+        << Describe(again.code, again.message.c_str());
+    EXPECT_EQ(again.result.repeated, 1u) << rule << ": " << how;
+    EXPECT_EQ(again.result.first_revision, first.result.first_revision)
+        << rule << ": " << how;
+    EXPECT_EQ(again.result.last_revision, first.result.last_revision)
+        << rule << ": " << how;
+    EXPECT_EQ(again.result.first_position, first.result.first_position)
+        << rule << ": " << how;
+    EXPECT_EQ(again.result.last_position, first.result.last_position)
+        << rule << ": " << how;
+    EXPECT_EQ(HeadRevision("idem"), 3u) << rule << ": " << how << " wrote";
+    EXPECT_EQ(HeadPosition(), head_position) << rule << ": " << how << " wrote";
+  };
+  // Its expected revision no longer holds: a repeat is not checked again.
+  expect_repeat(AppendTo(api_, store_, "idem", NoStream(), Events(2, "first"),
+                         nullptr, "key-1"),
+                "a repeat whose expected revision the stream has passed");
+  expect_repeat(AppendTo(api_, store_, "idem", Any(), Events(1, "changed"),
+                         nullptr, "key-1"),
+                "a repeat with other events");
+  AppendOutcome elsewhere = AppendTo(api_, store_, "idem-other", Any(),
+                                     Events(1, "o"), nullptr, "key-1");
+  ASSERT_EQ(elsewhere.code, CAIRN_OK) << elsewhere.message;
+  EXPECT_EQ(elsewhere.result.repeated, 0u)
+      << rule << ": keys are per stream; another stream's append wrote";
+  EXPECT_EQ(HeadRevision("idem-other"), 1u) << rule;
+  AppendOutcome long_key =
+      AppendTo(api_, store_, "idem", Any(), Events(1), nullptr,
+               std::string(CAIRN_MAX_IDEMPOTENCY_KEY + 1, 'k'));
+  EXPECT_EQ(long_key.code, CAIRN_E_INVALID_ARGUMENT)
+      << "a key over CAIRN_MAX_IDEMPOTENCY_KEY bytes: "
+      << Describe(long_key.code, long_key.message.c_str());
+  EXPECT_EQ(HeadRevision("idem"), 3u) << "a refused append wrote";
+
+  // 1022 batches more, every other one keyed: key-1's batch is then the
+  // window's oldest.
+  for (int i = 0; i < CAIRN_IDEMPOTENCY_WINDOW - 2; ++i) {
+    AppendOutcome more =
+        AppendTo(api_, store_, "idem", Any(), Events(1 + i % 2, "w"), nullptr,
+                 i % 2 == 0 ? "window-" + std::to_string(i) : std::string());
+    ASSERT_EQ(more.code, CAIRN_OK) << more.message;
+    ASSERT_EQ(more.result.repeated, 0u) << rule << ": a new key, batch " << i;
+  }
+  const uint64_t head = HeadRevision("idem");
+  CheckAndReopen([&] {
+    AppendOutcome again = AppendTo(api_, store_, "idem", Any(),
+                                   Events(2, "first"), nullptr, "key-1");
+    ASSERT_EQ(again.code, CAIRN_OK) << again.message;
+    EXPECT_EQ(again.result.repeated, 1u)
+        << rule << ": key-1's batch is among the stream's newest "
+        << CAIRN_IDEMPOTENCY_WINDOW << " batches (after a reopen too)";
+    EXPECT_EQ(again.result.first_position, first.result.first_position) << rule;
+    EXPECT_EQ(HeadRevision("idem"), head) << rule << ": a repeat wrote";
+  });
+
+  // Racing appends with one key: exactly one writes, all answer it.
+  constexpr int kThreads = 6;
+  for (int round = 0; round < 10; ++round) {
+    const std::string key = "race-" + std::to_string(round);
+    const uint64_t before = HeadRevision("idem-race");
+    std::vector<AppendOutcome> outcomes(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        outcomes[t] = AppendTo(api_, store_, "idem-race", Any(), Events(3, "r"),
+                               nullptr, key);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    int wrote = 0;
+    for (const AppendOutcome& o : outcomes) {
+      ASSERT_EQ(o.code, CAIRN_OK) << o.message;
+      if (o.result.repeated == 0) ++wrote;
+      EXPECT_EQ(o.result.first_revision, before + 1)
+          << rule << ": every racer answers the one batch written";
+    }
+    EXPECT_EQ(wrote, 1) << rule << ": " << kThreads
+                        << " appends racing with key " << key;
+    EXPECT_EQ(HeadRevision("idem-race"), before + 3) << rule;
+  }
+}
+
+// read_log returns a batch's key on its first record, apply_log stores it,
+// and the replica then answers a repeat; truncate_after removes the keys of
+// the batches it cuts.
+CAIRN_TEST_P(OrderedLog, IdempotencyKeysTravelWithTheLog,
+             kRuleKeysTravelWithTheLog) {
+  SKIP_UNLESS(CAIRN_CAP_IDEMPOTENT_APPEND, "idempotency keys");
+  SKIP_UNLESS(CAIRN_CAP_APPLY, "apply_log (replica writes)");
+  const char* rule = kRuleKeysTravelWithTheLog;
+  MustAppend("idem", NoStream(), Events(1, "plain"));  // 1
+  AppendOutcome keyed = AppendTo(api_, store_, "idem", Exact(1),
+                                 Events(2, "keyed"), nullptr, "key-2");
+  ASSERT_EQ(keyed.code, CAIRN_OK) << keyed.message;  // 2, 3
+  std::vector<LogRow> primary = ReadLog();
+  ASSERT_EQ(primary.size(), 3u) << DescribeRows(primary);
+  EXPECT_EQ(primary[0].idempotency_key, "") << rule << DescribeRows(primary);
+  EXPECT_EQ(primary[1].idempotency_key, "key-2")
+      << rule << ": read_log returns a batch's key on its first record:"
+      << DescribeRows(primary);
+  EXPECT_EQ(primary[2].idempotency_key, "")
+      << rule << ": only the batch's first record carries the key:"
+      << DescribeRows(primary);
+  Instance replica(target());
+  ASSERT_OPEN(replica);
+  ASSERT_NO_FATAL_FAILURE(ApplyInBatches(replica.get(), primary));
+  UseStore use(this, replica.get());
+  EXPECT_EQ(ReadLog(), primary)
+      << rule
+      << ": the replica's log must hold the keys:" << DescribeRows(ReadLog());
+  // A failover: the replica, now written to, knows the key.
+  AppendOutcome retry = AppendTo(api_, replica.get(), "idem", Exact(1),
+                                 Events(2, "keyed"), nullptr, "key-2");
+  ASSERT_EQ(retry.code, CAIRN_OK)
+      << rule << ": a retry on the replica must answer the original, not "
+      << Describe(retry.code, retry.message.c_str());
+  EXPECT_EQ(retry.result.repeated, 1u)
+      << rule << ": the replica wrote a batch its log already holds";
+  EXPECT_EQ(retry.result.first_position, 2u) << rule;
+  EXPECT_EQ(HeadPosition(), 3u) << rule << ": the retry wrote";
+  if (!target().Has(CAIRN_CAP_TRUNCATE)) return;
+  ASSERT_EQ(api_->truncate_after(replica.get(), 1, CAIRN_TRUNCATE_COMMITTED,
+                                 error_.get()),
+            CAIRN_OK)
+      << error_.message;
+  AppendOutcome after_cut = AppendTo(api_, replica.get(), "idem", Exact(1),
+                                     Events(2, "keyed"), nullptr, "key-2");
+  ASSERT_EQ(after_cut.code, CAIRN_OK) << after_cut.message;
+  EXPECT_EQ(after_cut.result.repeated, 0u)
+      << rule << ": truncate_after cut key-2's batch; its key went with it";
+  EXPECT_EQ(HeadRevision("idem"), 3u) << rule;
+}
+
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(OrderedLog);
 INSTANTIATE_TEST_SUITE_P(Plugin, OrderedLog,
                          ::testing::ValuesIn(TargetsOfKind(CAIRN_KIND_STORAGE)),

@@ -46,6 +46,9 @@ int CollectRecord(void* context, const cairn_log_record* r) {
         static_cast<int64_t>(r->criteria->max_revision),
         r->criteria->min_timestamp_us, r->criteria->max_timestamp_us};
   }
+  if (CAIRN_HAS_FIELD(cairn_log_record, r, idempotency_key)) {
+    row.idempotency_key = String(r->idempotency_key);
+  }
   static_cast<std::vector<LogRow>*>(context)->push_back(std::move(row));
   return 0;
 }
@@ -86,6 +89,9 @@ std::string DescribeRow(const LogRow& row) {
   } else if (!row.stream.empty()) {
     text += " '" + row.stream + "' revision " + std::to_string(row.revision);
   }
+  if (!row.idempotency_key.empty()) {
+    text += ", idempotency key '" + row.idempotency_key + "'";
+  }
   return text + ", epoch " + std::to_string(row.epoch) + ")";
 }
 
@@ -114,6 +120,7 @@ RawRecords::RawRecords(const std::vector<LogRow>& rows)
     r.revision = row.revision;
     r.timestamp_us = row.timestamp_us;
     r.data = Bytes(row.data);
+    r.idempotency_key = Bytes(row.idempotency_key);
     if (row.event) {
       const ReadEvent& ev = *row.event;
       for (const std::string& t : ev.tags) tags_[i].push_back(Bytes(t));
@@ -162,8 +169,8 @@ bool AppendToBuffer(cairn_buffer* out, const std::string& bytes) {
 
 AppendOutcome AppendTo(const cairn_storage_api* api, cairn_storage* store,
                        const std::string& stream, Expected expected,
-                       const std::vector<EventSpec>& events,
-                       const SealFn* seal) {
+                       const std::vector<EventSpec>& events, const SealFn* seal,
+                       const std::string& key) {
   std::vector<std::vector<cairn_bytes>> tags(events.size());
   std::vector<cairn_event> raw(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
@@ -189,6 +196,7 @@ AppendOutcome AppendTo(const cairn_storage_api* api, cairn_storage* store,
   request.stream = Bytes(stream);
   request.events = pointers.empty() ? nullptr : pointers.data();
   request.count = pointers.size();
+  request.idempotency_key = Bytes(key);
   if (seal != nullptr) {
     request.seal = [](void* context, size_t index, uint64_t revision,
                       cairn_buffer* buffer, cairn_error* error) {

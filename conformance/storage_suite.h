@@ -57,6 +57,7 @@ struct LogRow {
   std::string data;
   // SNAPSHOT_DELETE: min_revision, max_revision, min/max timestamp.
   std::optional<std::vector<int64_t>> criteria;
+  std::string idempotency_key;  // EVENT, batch_index 0
   bool operator==(const LogRow&) const = default;
 };
 // "position 3 (DELETE_TO 'a' to 2, epoch 0)": for failure messages.
@@ -127,10 +128,12 @@ bool AppendToBuffer(cairn_buffer* out, const std::string& bytes);
 
 // Appends through `api` (usable from any thread; no gtest assertions), with
 // `seal` as the request's seal function when given.
+// `key`: the request's idempotency key (empty: none).
 AppendOutcome AppendTo(const cairn_storage_api* api, cairn_storage* store,
                        const std::string& stream, Expected expected,
                        const std::vector<EventSpec>& events,
-                       const SealFn* seal = nullptr);
+                       const SealFn* seal = nullptr,
+                       const std::string& key = std::string());
 
 // Reads through `api` (usable from any thread); returns the status and fills
 // `out` and `message`.

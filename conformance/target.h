@@ -101,6 +101,11 @@ inline constexpr char kRuleTruncateKeepsCommitted[] =
     "truncate-below-committed-needs-the-flag";
 inline constexpr char kRuleEpochEnd[] =
     "epoch-end-is-the-last-record-of-the-epoch";
+// Idempotent appends (CAIRN_CAP_IDEMPOTENT_APPEND).
+inline constexpr char kRuleRepeatedKeyWritesNothing[] =
+    "a-repeated-idempotency-key-writes-nothing";
+inline constexpr char kRuleKeysTravelWithTheLog[] =
+    "idempotency-keys-travel-with-the-log";
 
 // A replication group (conformance/replication_cluster_cases.cc): one rule
 // per behaviour a broken fixture (conformance/fixtures) breaks.
@@ -236,6 +241,8 @@ inline constexpr const char* kAllRules[] = {
     kRuleTruncateLeavesNoStaleIndex,
     kRuleTruncateKeepsCommitted,
     kRuleEpochEnd,
+    kRuleRepeatedKeyWritesNothing,
+    kRuleKeysTravelWithTheLog,
     kRuleAckedIsDurable,
     kRuleOlderEpochRefused,
     kRuleDeposedNotLeader,

@@ -25,7 +25,11 @@ OwnedLogRecord::OwnedLogRecord(const cairn_log_record& record)
       stream(Own(record.stream)),
       revision(record.revision),
       timestamp_us(record.timestamp_us),
-      data(Own(record.data)) {
+      data(Own(record.data)),
+      idempotency_key(
+          CAIRN_HAS_FIELD(cairn_log_record, &record, idempotency_key)
+              ? Own(record.idempotency_key)
+              : std::string()) {
   if (record.event != nullptr) {
     const cairn_event& e = *record.event;
     OwnedEvent& owned = event.emplace();
@@ -55,7 +59,8 @@ OwnedLogRecord::OwnedLogRecord(const OwnedLogRecord& other)
       revision(other.revision),
       timestamp_us(other.timestamp_us),
       data(other.data),
-      criteria(other.criteria) {}
+      criteria(other.criteria),
+      idempotency_key(other.idempotency_key) {}
 
 OwnedLogRecord& OwnedLogRecord::operator=(const OwnedLogRecord& other) {
   if (this != &other) *this = OwnedLogRecord(other);
@@ -73,7 +78,8 @@ OwnedLogRecord::OwnedLogRecord(OwnedLogRecord&& other) noexcept
       revision(other.revision),
       timestamp_us(other.timestamp_us),
       data(std::move(other.data)),
-      criteria(other.criteria) {}
+      criteria(other.criteria),
+      idempotency_key(std::move(other.idempotency_key)) {}
 
 OwnedLogRecord& OwnedLogRecord::operator=(OwnedLogRecord&& other) noexcept {
   kind = other.kind;
@@ -87,6 +93,7 @@ OwnedLogRecord& OwnedLogRecord::operator=(OwnedLogRecord&& other) noexcept {
   timestamp_us = other.timestamp_us;
   data = std::move(other.data);
   criteria = other.criteria;
+  idempotency_key = std::move(other.idempotency_key);
   view_ = cairn_log_record{};
   return *this;
 }
@@ -106,7 +113,8 @@ bool OwnedLogRecord::operator==(const OwnedLogRecord& other) const {
          batch_index == other.batch_index && event == other.event &&
          stream == other.stream && revision == other.revision &&
          timestamp_us == other.timestamp_us && data == other.data &&
-         same_criteria(criteria, other.criteria);
+         same_criteria(criteria, other.criteria) &&
+         idempotency_key == other.idempotency_key;
 }
 
 const cairn_log_record& OwnedLogRecord::View() {
@@ -121,6 +129,7 @@ const cairn_log_record& OwnedLogRecord::View() {
   view_.revision = revision;
   view_.timestamp_us = timestamp_us;
   view_.data = Bytes(data);
+  view_.idempotency_key = Bytes(idempotency_key);
   if (event.has_value()) {
     const OwnedEvent& e = *event;
     tag_views_.clear();

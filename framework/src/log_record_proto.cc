@@ -73,6 +73,7 @@ void ToProto(const OwnedLogRecord& record, log::v1::LogRecord* out) {
     criteria->set_min_timestamp_us(record.criteria->min_timestamp_us);
     criteria->set_max_timestamp_us(record.criteria->max_timestamp_us);
   }
+  out->set_idempotency_key(record.idempotency_key);
 }
 
 absl::StatusOr<OwnedLogRecord> FromProto(const log::v1::LogRecord& proto) {
@@ -104,7 +105,17 @@ absl::StatusOr<OwnedLogRecord> FromProto(const log::v1::LogRecord& proto) {
   if (s.ok())
     s = CheckSize(position, kind, "data", proto.data().size(),
                   kMaxLogFieldBytes);
+  if (s.ok()) {
+    s = CheckSize(position, kind, "idempotency_key",
+                  proto.idempotency_key().size(), CAIRN_MAX_IDEMPOTENCY_KEY);
+  }
   if (!s.ok()) return s;
+  if (!proto.idempotency_key().empty() &&
+      (!is_event || proto.batch_index() != 0)) {
+    return Invalid(position, kind,
+                   "field 'idempotency_key' is set on a record that does not "
+                   "start a batch of events");
+  }
 
   OwnedLogRecord record;
   record.kind = kind;
@@ -116,6 +127,7 @@ absl::StatusOr<OwnedLogRecord> FromProto(const log::v1::LogRecord& proto) {
   record.revision = proto.revision();
   record.timestamp_us = proto.timestamp_us();
   record.data = proto.data();
+  record.idempotency_key = proto.idempotency_key();
   if (proto.has_event()) {
     const log::v1::Event& e = proto.event();
     if (e.position() != position) {

@@ -1451,8 +1451,14 @@ cairn_status SealForStorage(void* context, size_t index, uint64_t revision,
 
 absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
                                            ExpectedRevision expected,
-                                           absl::Span<const EventData> events) {
+                                           absl::Span<const EventData> events,
+                                           std::string_view idempotency_key) {
   if (absl::Status names = ValidateAppendNames(stream, events); !names.ok()) return names;
+  if (idempotency_key.size() > CAIRN_MAX_IDEMPOTENCY_KEY) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "append to stream '", AV(stream), "': the idempotency key is ",
+        idempotency_key.size(), " bytes; at most ", CAIRN_MAX_IDEMPOTENCY_KEY));
+  }
   Impl& s = *impl_;
   auto describe = [stream] {
     return absl::StrCat("append to stream '", AV(stream), "'");
@@ -1469,6 +1475,7 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
   cairn_append_request request{};
   request.size = sizeof(request);
   request.stream = Bytes(stream);
+  request.idempotency_key = Bytes(idempotency_key);
   switch (expected.kind()) {
     case ExpectedRevision::Kind::kAny:
       request.expected_kind = CAIRN_EXPECT_ANY;
@@ -1574,8 +1581,17 @@ absl::StatusOr<AppendResult> Store::Append(std::string_view stream,
         result.first_position, result.last_position, describe, generation);
     if (!rs.ok()) return rs;
   }
-  return AppendResult{result.first_revision, result.last_revision,
-                      result.first_position, result.last_position, epoch};
+  // A repeat answers with the epoch its batch was written in, as the log's
+  // EPOCH records say (a replication plugin that writes them: logship);
+  // storage answers 0 where the log holds no epoch for it, and the epoch is
+  // then this node's, as for a new append.
+  const bool repeated = result.repeated != 0;
+  return AppendResult{result.first_revision,
+                      result.last_revision,
+                      result.first_position,
+                      result.last_position,
+                      repeated && result.epoch != 0 ? result.epoch : epoch,
+                      repeated};
 }
 
 absl::Status Store::ReadStream(std::string_view stream, uint64_t from_revision,
@@ -2029,6 +2045,10 @@ cairn_replication_role Store::role() const {
   return static_cast<cairn_replication_role>(impl_->re->role(impl_->replication));
 }
 cairn_storage* Store::raw_storage() const { return impl_->storage; }
+
+bool Store::IdempotentAppends() const {
+  return impl_->storage_plugin->Has(CAIRN_CAP_IDEMPOTENT_APPEND);
+}
 
 bool Store::AppendMayBlock() const {
   if (impl_->replication_plugin->Has(CAIRN_CAP_APPEND_MAY_BLOCK)) return true;

@@ -493,7 +493,7 @@ TEST_F(StoreTest, NamesWrittenBeforeTheRuleStayReadable) {
   const cairn_event* batch[] = {&event};
   cairn_append_request request{
       sizeof(request), CAIRN_EXPECT_ANY, 0, event.stream, batch, 1,
-      nullptr,         nullptr};
+      nullptr,         nullptr,          {}};
   ASSERT_EQ(store->storage_plugin()->storage()->append(store->raw_storage(),
                                                        &request, &result, &e),
             CAIRN_OK)

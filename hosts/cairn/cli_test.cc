@@ -129,7 +129,7 @@ class CliTest : public ::testing::Test {
     const cairn_event* batch[] = {&event};
     cairn_append_request request{
         sizeof(request), CAIRN_EXPECT_ANY, 0, event.stream, batch, 1,
-        nullptr,         nullptr};
+        nullptr,         nullptr,          {}};
     ASSERT_EQ(store_->storage_plugin()->storage()->append(
                   store_->raw_storage(), &request, &result, &error),
               CAIRN_OK)
@@ -472,6 +472,7 @@ TEST(ReadLogBytesTest, EveryFieldChangesTheHash) {
   event.revision = 1;
   event.data = {reinterpret_cast<const uint8_t*>(data), 7};
   cairn_log_record record{};
+  record.size = sizeof record;
   record.kind = CAIRN_RECORD_EVENT;
   record.position = 5;
   record.batch_size = 1;
@@ -486,6 +487,12 @@ TEST(ReadLogBytesTest, EveryFieldChangesTheHash) {
   event.data.size = 7;
   record.position = 6;
   EXPECT_NE(Sha256Hex(CanonicalRecordBytes(record)), base);
+  record.position = 5;
+  const uint8_t key[] = {1, 2, 3};
+  record.idempotency_key = {key, sizeof key};
+  EXPECT_NE(Sha256Hex(CanonicalRecordBytes(record)), base);
+  record.idempotency_key = {nullptr, 0};
+  EXPECT_EQ(Sha256Hex(CanonicalRecordBytes(record)), base);
   EXPECT_EQ(Sha256Hex(""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
@@ -739,7 +746,7 @@ cairn_append_result AppendBelowTheStore(Store* raw, const std::string& stream,
   const cairn_event* batch[] = {&event};
   cairn_append_request request{
       sizeof(request), CAIRN_EXPECT_ANY, 0, event.stream, batch, 1,
-      nullptr,         nullptr};
+      nullptr,         nullptr,          {}};
   EXPECT_EQ(raw->storage_plugin()->storage()->append(
                 raw->raw_storage(), &request, &result, nullptr),
             CAIRN_OK);

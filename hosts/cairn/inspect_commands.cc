@@ -49,7 +49,8 @@ std::vector<std::string> CapabilityNames(uint64_t capabilities) {
       {CAIRN_CAP_ORDERED_LOG, "ordered-log"},
       {CAIRN_CAP_HOST_COMMIT, "host-commit"},
       {CAIRN_CAP_TRUNCATE, "truncate"},
-      {CAIRN_CAP_EPOCHS, "epochs"}};
+      {CAIRN_CAP_EPOCHS, "epochs"},
+      {CAIRN_CAP_IDEMPOTENT_APPEND, "idempotent-append"}};
   std::vector<std::string> names;
   uint64_t known = 0;
   for (const auto& [bit, name] : kNames) {

@@ -95,6 +95,11 @@ std::string CanonicalRecordBytes(const cairn_log_record& record) {
     PutU64(&out, static_cast<uint64_t>(record.criteria->min_timestamp_us));
     PutU64(&out, static_cast<uint64_t>(record.criteria->max_timestamp_us));
   }
+  // Only a key changes the bytes, so records without one hash as before.
+  if (CAIRN_HAS_FIELD(cairn_log_record, &record, idempotency_key) &&
+      record.idempotency_key.size != 0) {
+    PutBytes(&out, record.idempotency_key);
+  }
   return out;
 }
 
@@ -171,6 +176,12 @@ int ReadLogCommand(CommandContext& context) {
             line["type"] = Text(event->type);
             line["writer"] = Text(event->writer);
             line["timestamp_us"] = event->timestamp_us;
+            if (record.idempotency_key.size != 0) {
+              line["idempotency_key"] = absl::BytesToHexString(
+                  absl::string_view(reinterpret_cast<const char*>(
+                                        record.idempotency_key.data),
+                                    record.idempotency_key.size));
+            }
           } else if (record.kind == CAIRN_RECORD_EPOCH) {
             line["primary"] = Text(record.data);
           }

@@ -295,7 +295,8 @@ TEST(CairndStoreContents, NamesThatAreNotUtf8CanBeReadRemotely) {
         batch,
         1,
         nullptr,
-        nullptr};
+        nullptr,
+        {}};
     result.size = sizeof(result);
     ASSERT_EQ(
         storage->append((*store)->raw_storage(), &request, &result, &error),

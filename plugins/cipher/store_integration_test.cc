@@ -715,7 +715,7 @@ TEST_F(CipherStoreTest, EventsSealedByAnOlderBuildStillOpenAndAreReportedAsLegac
   const cairn_event* batch[] = {&event};
   cairn_append_request request{
       sizeof(request), CAIRN_EXPECT_ANY, 0, bytes(stream), batch, 1,
-      nullptr,         nullptr};
+      nullptr,         nullptr,          {}};
   ASSERT_EQ(api->append((*store)->raw_storage(), &request, &result, nullptr),
             CAIRN_OK);
   AppendOrders(**store, "orders", 1, 1);

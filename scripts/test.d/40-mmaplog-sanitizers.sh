@@ -2,7 +2,8 @@
 # mmaplog under sanitizers: the stress tests (writers and readers; readers
 # while retention removes segments) and the unit, retention and checkpoint
 # tests, and the watermark and truncation tests (reads beside a cut), under
-# ThreadSanitizer, and all mmaplog unit tests under
+# ThreadSanitizer (with the idempotency-key cache), and all mmaplog unit
+# tests under
 # AddressSanitizer + UndefinedBehaviorSanitizer. Builds only the mmaplog test
 # targets, in build/tsan-mmaplog and build/asan-mmaplog.
 set -euo pipefail
@@ -22,6 +23,6 @@ run() {  # <build dir> <sanitizer> <build type> <gtest filter>
     timeout 600 "$dir/bin/mmaplog_test" --gtest_filter="$4" --gtest_brief=1
 }
 
-run tsan-mmaplog thread RelWithDebInfo '*Stress*:MmapLogTest.*:MmapLogRetention.*:MmapLogCheckpoint.*:MmapLogWatermarks.*:MmapLogTruncate.*'
+run tsan-mmaplog thread RelWithDebInfo '*Stress*:MmapLogTest.*:MmapLogIdempotencyKeys.*:MmapLogRetention.*:MmapLogCheckpoint.*:MmapLogWatermarks.*:MmapLogTruncate.*'
 run asan-mmaplog address,undefined Debug '*'
 echo "==> mmaplog sanitizers: clean"

@@ -80,6 +80,9 @@ struct AppendResult {
   // Role and epoch change only while writes are paused
   // (cairn_replication_host), so it cannot change under a write.
   uint64_t epoch = 0;
+  // The append repeated an earlier one's idempotency key (Store::Append):
+  // nothing was written; the ranges and epoch are the earlier batch's.
+  bool repeated = false;
 };
 
 struct Snapshot {

@@ -86,6 +86,7 @@ class OwnedLogRecord {
   int64_t timestamp_us = 0;
   std::string data;
   std::optional<cairn_snapshot_criteria> criteria;  // SNAPSHOT_DELETE
+  std::string idempotency_key;  // EVENT, batch_index 0: its batch's, if any
 
  private:
   cairn_log_record view_{};

@@ -199,6 +199,10 @@ typedef enum cairn_plugin_kind {
 #define CAIRN_CAP_TRUNCATE (1ull << 13)
 /* Storage: begin_epoch and epoch_end work. */
 #define CAIRN_CAP_EPOCHS (1ull << 14)
+/* Storage: append honours cairn_append_request.idempotency_key, the key is
+ * stored with its batch (durable as the batch is), read_log returns it and
+ * apply_log stores it (cairn_log_record.idempotency_key). */
+#define CAIRN_CAP_IDEMPOTENT_APPEND (1ull << 15)
 
 /* Log levels for the host's log callback. */
 typedef enum cairn_log_level {
@@ -341,7 +345,16 @@ typedef struct cairn_append_request {
   size_t count;
   cairn_seal_fn seal; /* NULL: store metadata and data as given */
   void* seal_context;
+  /* 0..CAIRN_MAX_IDEMPOTENCY_KEY bytes chosen by the writer, the same on
+   * every retry of one append; empty: none. Honoured with
+   * CAIRN_CAP_IDEMPOTENT_APPEND (see append), ignored otherwise. */
+  cairn_bytes idempotency_key;
 } cairn_append_request;
+
+#define CAIRN_MAX_IDEMPOTENCY_KEY 64
+/* How many of a stream's newest batches, at least, storage searches for an
+ * append's idempotency key. */
+#define CAIRN_IDEMPOTENCY_WINDOW 1024
 
 /* Filled by storage up to the caller's `size` (CAIRN_SET_FIELD). */
 typedef struct cairn_append_result {
@@ -350,6 +363,13 @@ typedef struct cairn_append_result {
   uint64_t last_revision; /* the stream's head after the append */
   uint64_t first_position;
   uint64_t last_position;
+  /* 1: the append repeated an earlier one's idempotency key; nothing was
+   * written and the ranges above are that earlier batch's. 0 otherwise. */
+  uint32_t repeated;
+  /* With repeated: the epoch the earlier batch was written in (the newest
+   * EPOCH record before it; 0 if none or without CAIRN_CAP_EPOCHS).
+   * Otherwise 0: the host knows the epoch it admitted the append in. */
+  uint64_t epoch;
 } cairn_append_result;
 
 /* Called once per event, in order, on the thread that called the read.
@@ -435,6 +455,9 @@ typedef struct cairn_log_record {
   /* SNAPSHOT_DELETE: the snapshots it deleted (snapshot_delete of one
    * revision R is min = max = R and the full timestamp range). */
   const cairn_snapshot_criteria* criteria;
+  /* EVENT, batch_index 0: the idempotency key the batch was appended with
+   * (CAIRN_CAP_IDEMPOTENT_APPEND); empty otherwise. apply_log stores it. */
+  cairn_bytes idempotency_key;
 } cairn_log_record;
 
 /* Called once per record, in position order, on the reading thread. Return
@@ -542,7 +565,21 @@ typedef struct cairn_storage_api {
    * revisions first and then has every event sealed (cairn_seal_fn). Fills
    * *result up to result->size. Returns only once the events have the
    * durability the plugin is configured for. Concurrent appends to different
-   * streams proceed in parallel; to one stream they are ordered. */
+   * streams proceed in parallel; to one stream they are ordered.
+   *
+   * Idempotency (CAIRN_CAP_IDEMPOTENT_APPEND): with a non-empty
+   * request->idempotency_key and count > 0, if one of the stream's newest
+   * CAIRN_IDEMPOTENCY_WINDOW batches (or more) was appended, or applied by
+   * apply_log, with the same key, storage writes nothing, skips the expected
+   * revision check (the earlier append passed it; the stream may have moved
+   * on since) and fills the result with that batch's ranges, repeated = 1
+   * and its epoch, returning once that batch has the durability a new
+   * append would have. Storage does not compare the events: one key names
+   * one append. Of two appends with one key racing on one stream, exactly
+   * one writes. Keys survive close and reopen as their batches do; a batch
+   * removed by truncate_after or retention takes its key with it. A key
+   * longer than CAIRN_MAX_IDEMPOTENCY_KEY fails with
+   * CAIRN_E_INVALID_ARGUMENT. */
   cairn_status (*append)(cairn_storage* storage,
                          const cairn_append_request* request,
                          cairn_append_result* result, cairn_error* error);

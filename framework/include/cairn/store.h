@@ -138,9 +138,24 @@ class Store {
   // reads keep seeing the committed prefix. Reopening offers the
   // unacknowledged positions to replication again (docs/architecture.md,
   // "Watermarks").
+  //
+  // `idempotency_key` (at most 64 bytes; empty: none) names this append on
+  // every retry of it. With a storage plugin that keeps keys
+  // (IdempotentAppends()), an append whose key one of the stream's last
+  // 1024 batches was written with writes nothing and answers that batch's
+  // result, with `repeated` set and the epoch it was written in (as the
+  // log's EPOCH records say; without them, this node's epoch as for a new
+  // append), once replication acknowledged it as for a new append. The key is
+  // stored with the batch, so a restart or a failover to a replica that
+  // received it keeps it (docs/plugins.md, "Idempotent appends"). Without such
+  // a plugin the key is ignored.
   absl::StatusOr<AppendResult> Append(std::string_view stream,
                                       ExpectedRevision expected,
-                                      absl::Span<const EventData> events);
+                                      absl::Span<const EventData> events,
+                                      std::string_view idempotency_key = {});
+  // Whether the storage plugin keeps idempotency keys
+  // (CAIRN_CAP_IDEMPOTENT_APPEND).
+  bool IdempotentAppends() const;
 
   // Called once per event, in order; return false to stop early.
   using EventFn = std::function<bool(const RecordedEvent&)>;

@@ -31,7 +31,7 @@ constexpr uint64_t kPluginAdded = 21;  // what a 2.1 plugin puts in its fields
 // only appends): the last 2.0 field's end, rounded up to 8.
 constexpr size_t kEvent20 = offsetof(cairn_event, tags) + sizeof(void*);
 constexpr size_t kRecord20 =
-    offsetof(cairn_log_record, criteria) + sizeof(void*);
+    offsetof(cairn_log_record, idempotency_key) + sizeof(cairn_bytes);
 constexpr size_t kOptionDesc20 =
     (offsetof(cairn_option_desc, flags) + 4 + 7) / 8 * 8;
 

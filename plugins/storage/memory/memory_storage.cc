@@ -101,9 +101,28 @@ uint64_t MemoryStorage::WrittenHeadLocked(std::string_view stream) const {
   return it == heads_.end() ? 0 : it->second;
 }
 
-void MemoryStorage::NoteWrittenLocked(const Record& record) {
+void MemoryStorage::NoteWrittenLocked(const RecordPtr& pointer) {
+  const Record& record = *pointer;
   switch (record.kind) {
     case CAIRN_RECORD_EVENT: {
+      if (!record.idempotency_key.empty()) {
+        StreamKeys& keys = keys_[record.event->stream];
+        keys.by_key[record.idempotency_key] = pointer;
+        keys.order.push_back(pointer);
+        if (keys.order.size() > 2 * CAIRN_IDEMPOTENCY_WINDOW) {
+          // Keeps the newest window, dropping the older half at once (a key
+          // a newer batch took again stays with that one).
+          const size_t drop = keys.order.size() - CAIRN_IDEMPOTENCY_WINDOW;
+          for (size_t i = 0; i < drop; ++i) {
+            auto old = keys.by_key.find(keys.order[i]->idempotency_key);
+            if (old != keys.by_key.end() && old->second == keys.order[i]) {
+              keys.by_key.erase(old);
+            }
+          }
+          keys.order.erase(keys.order.begin(),
+                           keys.order.begin() + static_cast<ptrdiff_t>(drop));
+        }
+      }
       auto it = heads_.find(record.event->stream);
       if (it == heads_.end()) {
         heads_.emplace(record.event->stream, record.event->revision);
@@ -172,7 +191,7 @@ void MemoryStorage::CommitLocked(uint64_t position) {
 }
 
 void MemoryStorage::WriteLocked(RecordPtr record) {
-  NoteWrittenLocked(*record);
+  NoteWrittenLocked(record);
   if constexpr (kFault == Fault::kControlBeforeCommit) {
     if (record->kind != CAIRN_RECORD_EVENT) PublishLocked(*record);
   }
@@ -187,6 +206,7 @@ void MemoryStorage::RebuildLocked() {
   const uint64_t committed = std::min(committed_, WrittenLocked());
   heads_.clear();
   deleted_to_.clear();
+  keys_.clear();
   epoch_ = 0;
   committed_ = 0;
   payload_bytes_ = 0;
@@ -204,7 +224,7 @@ void MemoryStorage::RebuildLocked() {
     }
   }
   snapshots_.clear();
-  for (const RecordPtr& record : records_) NoteWrittenLocked(*record);
+  for (const RecordPtr& record : records_) NoteWrittenLocked(record);
   CommitLocked(committed);
 }
 
@@ -229,6 +249,24 @@ sdk::Status MemoryStorage::Append(sdk::AppendBatch& request,
   std::unique_lock<std::mutex> order(append_mu_);
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_) return sdk::Closed("the memory store is closed");
+  const std::string_view key = request.idempotency_key();
+  if (!key.empty() && count != 0 && kFault != Fault::kIgnoreIdempotencyKey) {
+    auto keys = keys_.find(stream);
+    if (keys != keys_.end()) {
+      auto found = keys->second.by_key.find(key);
+      if (found != keys->second.by_key.end()) {
+        // A repeat: that batch's ranges, nothing written.
+        const Record& first = *found->second;
+        result->first_revision = first.event->revision;
+        result->last_revision = first.event->revision + first.batch_size - 1;
+        result->first_position = first.position;
+        result->last_position = first.position + first.batch_size - 1;
+        result->repeated = 1;
+        result->epoch = first.epoch;
+        return sdk::Status::Ok();
+      }
+    }
+  }
   // Expected revisions see every written record, committed or not.
   const uint64_t head = WrittenHeadLocked(stream);
   if (!request.expected().Holds(head)) {
@@ -292,6 +330,7 @@ sdk::Status MemoryStorage::Append(sdk::AppendBatch& request,
       record->epoch = epoch_;
       record->batch_size = static_cast<uint32_t>(count);
       record->batch_index = static_cast<uint32_t>(written);
+      if (written == 0) record->idempotency_key = std::string(key);
       record->event = std::move(batch[written]);
       WriteLocked(std::move(record));
     }
@@ -643,6 +682,7 @@ sdk::Status MemoryStorage::ReadLog(uint64_t after_position, uint64_t max_count,
     out.timestamp_us = r->timestamp_us;
     out.data = sdk::Bytes(r->data);
     if (r->kind == CAIRN_RECORD_SNAPSHOT_DELETE) out.criteria = &r->criteria;
+    out.idempotency_key = sdk::Bytes(r->idempotency_key);
     if (!sink(out)) break;
   }
   return sdk::Status::Ok();
@@ -748,6 +788,18 @@ sdk::Status MemoryStorage::CheckAppliedLocked(
         record->event = std::move(stored);
         record->batch_size = r.batch_size;
         record->batch_index = r.batch_index;
+        if (r.idempotency_key.size > CAIRN_MAX_IDEMPOTENCY_KEY ||
+            (r.idempotency_key.size != 0 && r.batch_index != 0)) {
+          return sdk::InvalidArgument(
+              "apply_log: record at position " + std::to_string(r.position) +
+              " has an idempotency key of " +
+              std::to_string(r.idempotency_key.size) + " bytes; keys are 1.." +
+              std::to_string(CAIRN_MAX_IDEMPOTENCY_KEY) +
+              " bytes, on a batch's first event only");
+        }
+        if (kFault != Fault::kApplyLogDropsKeys) {
+          record->idempotency_key = Owned(r.idempotency_key);
+        }
         break;
       }
       case CAIRN_RECORD_DELETE_TO:

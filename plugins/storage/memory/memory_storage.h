@@ -72,6 +72,9 @@ enum class Fault {
                               // does not keep them
   kControlBeforeCommit,       // with commit = host, delete_to and snapshot
                               // writes take effect when written
+  kIgnoreIdempotencyKey,      // declares CAIRN_CAP_IDEMPOTENT_APPEND but
+                              // writes a repeated key's batch again
+  kApplyLogDropsKeys,         // apply_log stores batches without their keys
 };
 
 #ifndef CAIRN_MEMORY_FAULT
@@ -84,7 +87,7 @@ inline constexpr Fault kFault = Fault::CAIRN_MEMORY_FAULT;
   (CAIRN_CAP_LIVE_READS | CAIRN_CAP_TAGS | CAIRN_CAP_SNAPSHOTS |        \
    CAIRN_CAP_DELETE | CAIRN_CAP_APPLY | CAIRN_CAP_SEAL_IN_APPEND |      \
    CAIRN_CAP_ORDERED_LOG | CAIRN_CAP_HOST_COMMIT | CAIRN_CAP_TRUNCATE | \
-   CAIRN_CAP_EPOCHS)
+   CAIRN_CAP_EPOCHS | CAIRN_CAP_IDEMPOTENT_APPEND)
 
 // The host-defined option "commit" (cairn/plugin.h), as the plugin lists it.
 inline constexpr const char* kCommitModes[] = {"durable", "host", nullptr};
@@ -185,6 +188,7 @@ class MemoryStorage : public sdk::Storage {
     int64_t timestamp_us = 0;
     std::string data;                    // SNAPSHOT_SAVE, EPOCH
     cairn_snapshot_criteria criteria{};  // SNAPSHOT_DELETE
+    std::string idempotency_key;         // EVENT, batch_index 0: its batch's
   };
   using RecordPtr = std::shared_ptr<const Record>;
 
@@ -228,7 +232,7 @@ class MemoryStorage : public sdk::Storage {
   // commit = durable, commits it too (the caller notifies committed_).
   void WriteLocked(RecordPtr record);
   // Requires mu_. Folds `record` into the written side.
-  void NoteWrittenLocked(const Record& record);
+  void NoteWrittenLocked(const RecordPtr& record);
   // Requires mu_. Makes every record up to `position` visible to readers.
   void CommitLocked(uint64_t position);
   // Requires mu_. Folds one record into the readers' side.
@@ -259,6 +263,14 @@ class MemoryStorage : public sdk::Storage {
   std::map<std::string, uint64_t, std::less<>> heads_;
   std::map<std::string, uint64_t, std::less<>> deleted_to_;
   uint64_t epoch_ = 0;
+  // Per stream, the keyed batches among its newest
+  // CAIRN_IDEMPOTENCY_WINDOW (or more): key -> the first record of its
+  // batch, and the keys oldest first.
+  struct StreamKeys {
+    std::map<std::string, RecordPtr, std::less<>> by_key;
+    std::vector<RecordPtr> order;
+  };
+  std::map<std::string, StreamKeys, std::less<>> keys_;
 
   // The readers' side: records up to committed_.
   uint64_t committed_ = 0;

@@ -71,7 +71,8 @@ class MemoryStorageTest : public ::testing::Test {
                                 pointers->empty() ? nullptr : pointers->data(),
                                 pointers->size(),
                                 nullptr,
-                                nullptr};
+                                nullptr,
+                                {}};
   }
 
   cairn_status Append(const std::string& stream, Expected expected,
@@ -90,7 +91,8 @@ class MemoryStorageTest : public ::testing::Test {
       events[i].tag_count = static_cast<uint32_t>(tag_views.size());
       events[i].tags = tag_views.data();
     }
-    cairn_append_result local{sizeof(cairn_append_result), 0, 0, 0, 0};
+    cairn_append_result local{};
+    local.size = sizeof(local);
     std::vector<const cairn_event*> pointers;
     cairn_append_request request = Request(stream, expected, events, &pointers);
     return Api().append(store_, &request, result ? result : &local, Err());
@@ -125,7 +127,7 @@ class MemoryStorageTest : public ::testing::Test {
 };
 
 TEST_F(MemoryStorageTest, AppendAssignsContiguousRevisionsAndPositions) {
-  cairn_append_result r{sizeof(r), 0, 0, 0, 0};
+  cairn_append_result r{sizeof(r), 0, 0, 0, 0, 0, 0};
   ASSERT_EQ(Append("a", kNoStream, {"1", "2"}, &r), CAIRN_OK) << message_;
   EXPECT_EQ(r.first_revision, 1u);
   EXPECT_EQ(r.last_revision, 2u);
@@ -160,7 +162,7 @@ TEST_F(MemoryStorageTest, WrongExpectedRevisionWritesNothing) {
 }
 
 TEST_F(MemoryStorageTest, EmptyBatchChecksExpectedOnly) {
-  cairn_append_result r{sizeof(r), 0, 0, 0, 0};
+  cairn_append_result r{sizeof(r), 0, 0, 0, 0, 0, 0};
   ASSERT_EQ(Append("a", kNoStream, {}, &r), CAIRN_OK);
   EXPECT_EQ(r.last_revision, 0u);
   EXPECT_EQ(Append("a", Exact(3), {}), CAIRN_E_WRONG_EXPECTED_REVISION);
@@ -439,7 +441,7 @@ TEST_F(MemoryLogTest, ControlRecordsTakePositionsThatEventReadsSkip) {
   ASSERT_EQ(Api().begin_epoch(store_, 3, B("node-1"), &epoch_at, Err()),
             CAIRN_OK);
   EXPECT_EQ(epoch_at, 6u);
-  cairn_append_result r{sizeof(r), 0, 0, 0, 0};
+  cairn_append_result r{sizeof(r), 0, 0, 0, 0, 0, 0};
   ASSERT_EQ(Append("a", kAny, {"3"}, &r), CAIRN_OK);
   EXPECT_EQ(r.first_position, 7u);
   std::vector<Logged> log = ReadLog();
@@ -517,7 +519,7 @@ TEST_F(MemoryLogTest, ApplyLogRefusesGapsPartialBatchesRevisionsAndEpochs) {
                              EventRecord(&e2, 2, 2, 1)};
   const cairn_log_record* pair[] = {&both[0], &both[1]};
   ASSERT_EQ(Api().apply_log(store_, pair, 2, Err()), CAIRN_OK) << message_;
-  cairn_append_result r{sizeof(r), 0, 0, 0, 0};
+  cairn_append_result r{sizeof(r), 0, 0, 0, 0, 0, 0};
   ASSERT_EQ(Append("r", Exact(2), {"next"}, &r), CAIRN_OK) << message_;
   EXPECT_EQ(r.first_position, 3u);
 }
@@ -610,7 +612,7 @@ TEST_F(MemoryLogTest, ASealMayWriteSnapshotsWhileItsAppendWaits) {
     return CAIRN_OK;
   };
   request.seal_context = store_;
-  cairn_append_result r{sizeof(r), 0, 0, 0, 0};
+  cairn_append_result r{sizeof(r), 0, 0, 0, 0, 0, 0};
   ASSERT_EQ(Api().append(store_, &request, &r, Err()), CAIRN_OK) << message_;
   // The snapshots took positions 1 and 2; the batch follows, contiguous.
   EXPECT_EQ(r.first_position, 3u);
@@ -649,7 +651,7 @@ TEST_F(MemoryLogTest, TruncateAfterLeavesNoTraceOfTheCut) {
   EXPECT_EQ(HeadRevision("gone"), 0u);
   EXPECT_EQ(Streams(), 1u);
   EXPECT_EQ(Snapshots("keep"), 1u);
-  cairn_append_result r{sizeof(r), 0, 0, 0, 0};
+  cairn_append_result r{sizeof(r), 0, 0, 0, 0, 0, 0};
   ASSERT_EQ(Append("gone", kNoStream, {"y"}, &r), CAIRN_OK) << message_;
   EXPECT_EQ(r.first_position, 4u);
   EXPECT_EQ(r.first_revision, 1u);

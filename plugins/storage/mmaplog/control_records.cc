@@ -866,6 +866,9 @@ absl::Status Log::ReadLog(uint64_t after_position, uint64_t max_count,
     if (h.kind == kKindEvent) {
       r.kind = CAIRN_RECORD_EVENT;
       r.event = &e;
+      const std::string_view key = h.Key(rec);
+      r.idempotency_key =
+          cairn_bytes{reinterpret_cast<const uint8_t*>(key.data()), key.size()};
     } else {
       r.kind = h.kind;
       r.stream = h.stream_len == 0 ? cairn_bytes{nullptr, 0} : e.stream;
@@ -947,6 +950,15 @@ absl::Status Log::ApplyLog(const cairn_log_record* const* records,
                            " but the newest epoch before it is " +
                            std::to_string(epoch));
     }
+    if (r.idempotency_key.size != 0 &&
+        (r.kind != CAIRN_RECORD_EVENT || r.batch_index != 0 ||
+         r.idempotency_key.size > CAIRN_MAX_IDEMPOTENCY_KEY)) {
+      return refuse(i, "carries an idempotency key of " +
+                           std::to_string(r.idempotency_key.size) +
+                           " bytes; keys are 1.." +
+                           std::to_string(CAIRN_MAX_IDEMPOTENCY_KEY) +
+                           " bytes, on the first event of a batch only");
+    }
     if (r.kind == CAIRN_RECORD_EVENT) {
       if (r.event == nullptr || r.batch_size == 0) {
         return refuse(i, "is an event record without an event");
@@ -1008,7 +1020,10 @@ absl::Status Log::ApplyLog(const cairn_log_record* const* records,
         for (uint32_t j = 0; j < r.batch_size; ++j) {
           batch[j] = *records[i + j]->event;
         }
-        s = ApplyEvents(batch.data(), batch.size());
+        s = ApplyEvents(batch.data(), batch.size(),
+                        std::string_view(reinterpret_cast<const char*>(
+                                             r.idempotency_key.data),
+                                         r.idempotency_key.size));
         i += r.batch_size;
         if (!s.ok()) return s;
         continue;

@@ -424,6 +424,7 @@ void CopyLog(Log& log, Copied* c) {
                             cairn_log_record x = r;
                             x.stream = c->Keep(r.stream);
                             x.data = c->Keep(r.data);
+                            x.idempotency_key = c->Keep(r.idempotency_key);
                             if (r.event != nullptr) {
                               auto e = std::make_unique<cairn_event>(*r.event);
                               e->stream = c->Keep(e->stream);
@@ -505,6 +506,68 @@ TEST_F(ControlRecordsTest, ApplyLogCopiesEveryRecordAtItsPosition) {
 // commit = host (a replica): a stream's next batch applies while the one
 // before it is written but not yet committed; revisions continue from the
 // written head, and readers still see only what set_committed allowed.
+TEST_F(ControlRecordsTest, ApplyLogCarriesKeysAndTruncationForgetsThem) {
+  auto keyed = [](Log& log, std::string_view stream, size_t count,
+                  std::string_view key, cairn_append_result* r) {
+    std::vector<OwnedEvent> owned(count);
+    std::vector<cairn_event> events;
+    for (auto& o : owned) events.push_back(o.View());
+    *r = cairn_append_result{};
+    return log.Append(stream, Expected{CAIRN_EXPECT_ANY, 0}, events.data(),
+                      events.size(), r, nullptr, key);
+  };
+  auto primary = Open();
+  cairn_append_result r;
+  ASSERT_TRUE(keyed(*primary, "s", 2, "k1", &r).ok());  // 1..2
+  ASSERT_TRUE(keyed(*primary, "s", 1, "k2", &r).ok());  // 3
+  ASSERT_TRUE(keyed(*primary, "s", 1, "", &r).ok());    // 4
+  Copied copy;
+  CopyLog(*primary, &copy);
+  ASSERT_EQ(copy.records.size(), 4u);
+  EXPECT_EQ(Str(copy.records[0].idempotency_key), "k1");
+  EXPECT_EQ(copy.records[1].idempotency_key.size, 0u);
+  EXPECT_EQ(Str(copy.records[2].idempotency_key), "k2");
+  EXPECT_EQ(copy.records[3].idempotency_key.size, 0u);
+
+  ScratchDir replica_dir;
+  auto replica = Log::Open(SmallStoreOptions(replica_dir.path()));
+  ASSERT_TRUE(replica.ok());
+  Log& log = **replica;
+  // A key on a batch's second record is refused, nothing written.
+  {
+    std::vector<cairn_log_record> bad(copy.records.begin(),
+                                      copy.records.begin() + 2);
+    bad[1].idempotency_key = bad[0].idempotency_key;
+    std::vector<const cairn_log_record*> p{&bad[0], &bad[1]};
+    absl::Status s = log.ApplyLog(p.data(), p.size());
+    EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+    EXPECT_EQ(log.HeadPosition(), 0u);
+  }
+  ASSERT_TRUE(log.ApplyLog(copy.Pointers(0, 2).data(), 2).ok());
+  // A repeat loads the stream's keys into memory...
+  ASSERT_TRUE(keyed(log, "s", 2, "k1", &r).ok());
+  EXPECT_EQ(r.repeated, 1u) << "the applied batch's key answers";
+  EXPECT_EQ(r.first_position, 1u);
+  // ...and a keyed batch applied afterwards must not find them stale.
+  ASSERT_TRUE(log.ApplyLog(copy.Pointers(2, 4).data(), 2).ok());
+  ASSERT_TRUE(keyed(log, "s", 1, "k2", &r).ok());
+  EXPECT_EQ(r.repeated, 1u) << "k2 arrived by apply_log after the load";
+  EXPECT_EQ(r.first_position, 3u);
+  EXPECT_EQ(log.HeadPosition(), 4u);
+  // Reopened: read back from the replica's own segments.
+  replica->reset();
+  replica = Log::Open(SmallStoreOptions(replica_dir.path()));
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  ASSERT_TRUE(keyed(**replica, "s", 2, "k1", &r).ok());
+  EXPECT_EQ(r.repeated, 1u);
+  ASSERT_TRUE((*replica)->TruncateAfter(2, /*allow_committed=*/true).ok());
+  ASSERT_TRUE(keyed(**replica, "s", 1, "k2", &r).ok());
+  EXPECT_EQ(r.repeated, 0u) << "the cut batch took its key with it";
+  EXPECT_EQ(r.first_position, 3u);
+  ASSERT_TRUE(keyed(**replica, "s", 2, "k1", &r).ok());
+  EXPECT_EQ(r.repeated, 1u) << "a batch before the cut keeps its key";
+}
+
 TEST_F(ControlRecordsTest, ApplyLogContinuesAStreamPastItsUncommittedHead) {
   auto primary = Open();
   ASSERT_TRUE(Append(*primary, "a", {"1"}).ok());  // 1
@@ -556,18 +619,48 @@ TEST_F(ControlRecordsTest, VersionOneSegmentsAreReadAndMovedOnBeforeControl) {
     auto log = Open();
     ASSERT_TRUE(Append(*log, "a", {"1", "2"}).ok());
   }
-  EXPECT_EQ(SegmentVersion(dir_.path()), 2u);
+  EXPECT_EQ(SegmentVersion(dir_.path()), kFormatVersion);
   SetSegmentVersion(dir_.path(), 1);  // as version-1 code left it
   std::filesystem::remove(dir_.path() + "/index/checkpoint");
   {
     auto log = Open();
     EXPECT_EQ(EventPositions(*log, false), (std::vector<uint64_t>{1, 2}));
-    // The active segment receives control records: it is version 2 now.
-    EXPECT_EQ(SegmentVersion(dir_.path()), 2u);
+    // The active segment receives control records: it is current now.
+    EXPECT_EQ(SegmentVersion(dir_.path()), kFormatVersion);
     ASSERT_TRUE(log->DeleteTo("a", 1).ok());
   }
   auto log = Open();
   EXPECT_EQ(EventPositions(*log, false), (std::vector<uint64_t>{2}));
+}
+
+// A version-2 segment (before idempotency keys) is read as it is and moved
+// on before a record with a key can land in it.
+TEST_F(ControlRecordsTest, VersionTwoSegmentsAreReadAndMovedOnBeforeKeys) {
+  {
+    auto log = Open();
+    ASSERT_TRUE(Append(*log, "a", {"1", "2"}).ok());
+  }
+  SetSegmentVersion(dir_.path(), 2);  // as version-2 code left it
+  {
+    auto opened = Log::Open(SmallStoreOptions(dir_.path(), /*create=*/false));
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    EXPECT_EQ(EventPositions(**opened, false), (std::vector<uint64_t>{1, 2}));
+    EXPECT_EQ(SegmentVersion(dir_.path()), 2u) << "a read-only open";
+    // Even there, a key moves the segment on first.
+    OwnedEvent e;
+    cairn_event events[] = {e.View()};
+    cairn_append_result r{};
+    ASSERT_TRUE((*opened)
+                    ->Append("a", Expected{CAIRN_EXPECT_ANY, 0}, events, 1, &r,
+                             nullptr, "key")
+                    .ok());
+    EXPECT_EQ(SegmentVersion(dir_.path()), kFormatVersion);
+  }
+  SetSegmentVersion(dir_.path(), 2);
+  auto log = Open();
+  EXPECT_EQ(SegmentVersion(dir_.path()), kFormatVersion)
+      << "an open that may write moves it on";
+  EXPECT_EQ(EventPositions(*log, false), (std::vector<uint64_t>{1, 2, 3}));
 }
 
 TEST_F(ControlRecordsTest, AnUnknownSegmentVersionIsRefusedByName) {
@@ -575,13 +668,16 @@ TEST_F(ControlRecordsTest, AnUnknownSegmentVersionIsRefusedByName) {
     auto log = Open();
     ASSERT_TRUE(Append(*log, "a", {"1"}).ok());
   }
-  SetSegmentVersion(dir_.path(), 3);
+  const uint32_t newer = kFormatVersion + 1;
+  SetSegmentVersion(dir_.path(), newer);
   auto log = Log::Open(SmallStoreOptions(dir_.path()));
   ASSERT_FALSE(log.ok());
   const std::string m(log.status().message());
   EXPECT_NE(m.find("00000001.log"), std::string::npos) << m;
-  EXPECT_NE(m.find("format version 3"), std::string::npos) << m;
-  EXPECT_EQ(SegmentVersion(dir_.path()), 3u);  // nothing was changed
+  EXPECT_NE(m.find("format version " + std::to_string(newer)),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(SegmentVersion(dir_.path()), newer);  // nothing was changed
 }
 
 // A store as a build from before control records left it: events, a
@@ -660,7 +756,7 @@ TEST_F(ControlRecordsTest, ReadOnlyOpenReadsAnOldStoreWithoutUpgradingIt) {
   EXPECT_EQ(SnapshotFiles(dir_.path()), 1u);
   auto log = Open();
   EXPECT_TRUE(log->recovery().upgraded);
-  EXPECT_EQ(SegmentVersion(dir_.path()), 2u);
+  EXPECT_EQ(SegmentVersion(dir_.path()), kFormatVersion);
   ExpectUpgraded(*log, dir_.path());
 }
 

@@ -597,7 +597,7 @@ bool Log::WaitForSpares(std::chrono::milliseconds timeout) {
 void Log::WriteAndPublish(const Reservation& r, std::string_view stream,
                           const cairn_event* events, size_t count,
                           const uint32_t* sizes, uint64_t first_revision,
-                          StreamState* state) {
+                          StreamState* state, std::string_view key) {
   uint8_t* base = r.segment->data;
   uint32_t offset = r.offset;
   uint32_t last_offset = offset;
@@ -615,9 +615,9 @@ void Log::WriteAndPublish(const Reservation& r, std::string_view stream,
                   events[i].stream.size);
     uint64_t revision =
         state != nullptr ? first_revision + i : events[i].revision;
-    EncodeRecord(base + offset, name, events[i], r.first_position + i,
-                 revision, static_cast<uint32_t>(count),
-                 static_cast<uint32_t>(i), sizes[i]);
+    EncodeRecord(base + offset, name, events[i], r.first_position + i, revision,
+                 static_cast<uint32_t>(count), static_cast<uint32_t>(i),
+                 sizes[i], kKindEvent, i == 0 ? key : std::string_view());
     StreamState* s = state != nullptr ? state : streams_.Find(name);
     const uint64_t location = MakeLocation(r.segment->number, offset);
     s->revisions.Set(revision - 1, location);
@@ -668,11 +668,9 @@ absl::Status Log::FinishAppend(uint64_t last_position) {
 }
 
 // Inline: out of line its call cost a third of what it does for one event.
-[[gnu::always_inline]] inline bool Log::MeasureBatch(std::string_view stream,
-                                                     const cairn_event* events,
-                                                     size_t count,
-                                                     uint32_t* sizes,
-                                                     uint64_t* total) const {
+[[gnu::always_inline]] inline bool Log::MeasureBatch(
+    std::string_view stream, const cairn_event* events, size_t count,
+    uint32_t* sizes, uint64_t* total, std::string_view key) const {
   const uint64_t limit = std::min<uint64_t>(
       kMaxBatchBytes, options_.segment_size - kSegmentHeaderSize - 8);
   uint64_t sum = 0;
@@ -680,7 +678,8 @@ absl::Status Log::FinishAppend(uint64_t last_position) {
     if (events[i].type.size > 0xFFFF || events[i].tag_count > 0xFFFF) {
       return false;
     }
-    const size_t n = RecordSize(stream, events[i]);
+    const size_t n =
+        RecordSize(stream, events[i], i == 0 ? key : std::string_view());
     sum += n;
     if (sum > limit) return false;
     sizes[i] = static_cast<uint32_t>(n);
@@ -714,7 +713,8 @@ absl::Status Log::BatchTooLarge(std::string_view stream,
 
 absl::Status Log::Append(std::string_view stream, Expected expected,
                          const cairn_event* events, size_t count,
-                         cairn_append_result* result, Sealer* sealer) {
+                         cairn_append_result* result, Sealer* sealer,
+                         std::string_view key) {
   if (stopping_.load(std::memory_order_relaxed)) {
     return absl::CancelledError("append: the log is closed");
   }
@@ -734,6 +734,18 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
     return absl::InvalidArgumentError("append: unknown expected-revision kind " +
                                       std::to_string(expected.kind));
   }
+  if (key.size() > CAIRN_MAX_IDEMPOTENCY_KEY) {
+    return absl::InvalidArgumentError(
+        "append: the idempotency key is " + std::to_string(key.size()) +
+        " bytes; at most " + std::to_string(CAIRN_MAX_IDEMPOTENCY_KEY));
+  }
+  if (count == 0) key = {};
+  if (!key.empty() && !options_.create) {
+    // A read-only open left an older active segment as it was: a key
+    // needs version 3 (record.h).
+    absl::Status s = MoveActiveSegmentToCurrentFormat();
+    if (!s.ok()) return s;
+  }
   // Sizes first: nothing is claimed until the batch is known to fit (with
   // a sealer the payload sizes are known only once sealed, under the claim).
   uint32_t small[64];
@@ -745,7 +757,7 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
   }
   uint64_t total = 0;
   if (sealer == nullptr &&
-      !MeasureBatch(stream, events, count, sizes, &total)) {
+      !MeasureBatch(stream, events, count, sizes, &total, key)) {
     return BatchTooLarge(stream, events, count);
   }
 
@@ -761,14 +773,15 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
     }
     // Empty ranges (cairn_storage_api.append): next .. current head.
     const uint64_t at = watermark_.load(std::memory_order_acquire);
-    *result = cairn_append_result{sizeof(cairn_append_result), head + 1, head,
-                                  at + 1, at};
+    *result = cairn_append_result{
+        sizeof(cairn_append_result), head + 1, head, at + 1, at, 0, 0};
     return absl::OkStatus();
   }
 
   // Claim the stream: a CAS on its head word that checks the expected
   // revision. Exactly one of two racing appenders wins; the loser re-reads
-  // the new head and is checked against it.
+  // the new head and is checked against it. With a key the check waits
+  // for the claim: a repeat answers whatever the head is now.
   uint64_t word = state->head_and_claim.load(std::memory_order_acquire);
   int spins = 0;
   for (;;) {
@@ -779,7 +792,7 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
       continue;
     }
     uint64_t head = word >> 1;
-    if (!expected.Holds(head)) {
+    if (key.empty() && !expected.Holds(head)) {
       return absl::AbortedError("stream " + Quote(stream) + ": expected " +
                                 expected.Text() + " but the head is " +
                                 std::to_string(head));
@@ -791,11 +804,40 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
     }
   }
   const uint64_t head = word >> 1;
+  if (!key.empty()) {
+    auto found = keys_.Find(stream, key, [&](IdempotencyKeys::AddFn add) {
+      return LoadKeys(*state, head, add);
+    });
+    if (!found.ok() || found->has_value() || !expected.Holds(head)) {
+      state->head_and_claim.store(word, std::memory_order_release);
+    }
+    if (!found.ok()) return found.status();
+    if (found->has_value()) {
+      // A repeat: answered once its batch is as visible and durable as this
+      // append's would be (its appender may still be writing it).
+      const IdempotencyKeys::Batch& batch = **found;
+      absl::Status s = FinishAppend(batch.last_position);
+      if (!s.ok()) return s;
+      *result = cairn_append_result{
+          sizeof(cairn_append_result),  batch.first_revision,
+          batch.last_revision,          batch.first_position,
+          batch.last_position,          1,
+          EpochAt(batch.first_position)};
+      repeated_appends_.fetch_add(1, std::memory_order_relaxed);
+      return absl::OkStatus();
+    }
+    if (!expected.Holds(head)) {
+      return absl::AbortedError("stream " + Quote(stream) + ": expected " +
+                                expected.Text() + " but the head is " +
+                                std::to_string(head));
+    }
+  }
   if (sealer != nullptr) {
     // The revisions are fixed by the claim: seal, then measure what is
     // stored. On failure the claim is given back unchanged.
     absl::Status sealed = sealer->Seal(head + 1, &events);
-    if (sealed.ok() && !MeasureBatch(stream, events, count, sizes, &total)) {
+    if (sealed.ok() &&
+        !MeasureBatch(stream, events, count, sizes, &total, key)) {
       sealed = BatchTooLarge(stream, events, count);
     }
     if (!sealed.ok()) {
@@ -809,24 +851,119 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
     state->head_and_claim.store(word, std::memory_order_release);
     return reservation.status();
   }
+  uint64_t first = reservation->first_position;
+  uint64_t last = first + count - 1;
+  // The key is known before the claim ends, so a retry that claims next
+  // finds it.
+  if (!key.empty()) {
+    keys_.Add(stream, key,
+              IdempotencyKeys::Batch{head + 1, head + count, first, last});
+  }
   // Position order within the stream follows revision order because the
   // reservation happened under the claim.
   state->head_and_claim.store((head + count) << 1, std::memory_order_release);
-  WriteAndPublish(*reservation, stream, events, count, sizes, head + 1, state);
-  uint64_t first = reservation->first_position;
-  uint64_t last = first + count - 1;
+  WriteAndPublish(*reservation, stream, events, count, sizes, head + 1, state,
+                  key);
   absl::Status s = FinishAppend(last);
   if (!s.ok()) return s;
-  *result = cairn_append_result{sizeof(cairn_append_result), head + 1,
-                                head + count, first, last};
+  *result = cairn_append_result{
+      sizeof(cairn_append_result), head + 1, head + count, first, last, 0, 0};
   return absl::OkStatus();
 }
 
-absl::Status Log::ApplyEvents(const cairn_event* events, size_t count) {
+absl::Status Log::LoadKeys(const StreamState& stream, uint64_t head,
+                           IdempotencyKeys::AddFn add) {
+  ReadGuard guard(this);
+  // As in ReadStream: a record below the committer's cursor was published
+  // when it was loaded, so finding it empty is damage, not an append still
+  // writing it.
+  const uint64_t published_below =
+      cursor_location_.load(std::memory_order_acquire);
+  SegmentRef pin(this);
+  // The record of `revision`, waiting while an earlier append (which has
+  // given up its claim) is still writing it. False: retention took it.
+  const uint8_t* rec = nullptr;
+  RecordHeader h;
+  auto read = [&](uint64_t revision, bool* held) -> absl::Status {
+    for (int spins = 0;; ++spins) {
+      *held = false;
+      if (revision <= stream.trimmed_to.load(std::memory_order_acquire)) {
+        return absl::OkStatus();
+      }
+      const uint64_t loc = stream.revisions.Get(revision - 1);
+      if (loc != 0) {
+        Segment* seg = pin.Switch(LocationSegment(loc));
+        if (seg == nullptr) return absl::OkStatus();  // retention took it
+        absl::Status st = ReadRecord(seg, LocationOffset(loc), &rec, &h);
+        if (st.ok()) {
+          *held = true;
+          return st;
+        }
+        if (!absl::IsUnavailable(st)) return st;
+        if (loc < published_below) {
+          return DamageAt(*seg, LocationOffset(loc),
+                          "no record where stream " + Quote(stream.name) +
+                              " revision " + std::to_string(revision) +
+                              " is indexed, though the log is written past "
+                              "it (a zeroed length)");
+        }
+      }
+      if (stopping_.load(std::memory_order_relaxed)) {
+        return absl::CancelledError("append: the log is closed");
+      }
+      if (spins < 64) {
+        CpuRelax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  };
+  uint64_t revision = head;
+  for (size_t batches = 0; revision > 0 && batches < CAIRN_IDEMPOTENCY_WINDOW;
+       ++batches) {
+    bool held = false;
+    absl::Status st = read(revision, &held);
+    if (!st.ok()) return st;
+    if (!held) break;
+    if (h.batch_index >= revision) {
+      return absl::DataLossError("stream " + Quote(stream.name) + " revision " +
+                                 std::to_string(revision) + " is event " +
+                                 std::to_string(h.batch_index) +
+                                 " of its batch, past the stream's "
+                                 "first revision");
+    }
+    const uint64_t first = revision - h.batch_index;
+    if (first != revision) {
+      st = read(first, &held);
+      if (!st.ok()) return st;
+      if (!held) break;
+    }
+    const std::string_view key = h.Key(rec);
+    if (!key.empty()) {
+      add(key,
+          IdempotencyKeys::Batch{first, first + h.batch_size - 1, h.position,
+                                 h.position + h.batch_size - 1});
+    }
+    revision = first - 1;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Log::ApplyEvents(const cairn_event* events, size_t count,
+                              std::string_view key) {
   if (stopping_.load(std::memory_order_relaxed)) {
     return absl::CancelledError("apply: the log is closed");
   }
   if (count == 0) return absl::OkStatus();
+  if (key.size() > CAIRN_MAX_IDEMPOTENCY_KEY) {
+    return absl::InvalidArgumentError(
+        "apply: the batch's idempotency key is " + std::to_string(key.size()) +
+        " bytes; at most " + std::to_string(CAIRN_MAX_IDEMPOTENCY_KEY));
+  }
+  if (!key.empty() && !options_.create) {
+    absl::Status s = MoveActiveSegmentToCurrentFormat();  // as in Append
+    if (!s.ok()) return s;
+  }
   std::lock_guard<std::mutex> apply_lock(apply_mu_);
   std::unique_ptr<uint32_t[]> sizes(new uint32_t[count]);
   uint64_t total = 0;
@@ -847,7 +984,7 @@ absl::Status Log::ApplyEvents(const cairn_event* events, size_t count) {
           " (" + std::to_string(events[i - 1].position) + " then " +
           std::to_string(e.position) + ")");
     }
-    size_t n = RecordSize(name, e);
+    size_t n = RecordSize(name, e, i == 0 ? key : std::string_view());
     total += n;
     if (total > kMaxBatchBytes ||
         total > options_.segment_size - kSegmentHeaderSize - 8) {
@@ -920,9 +1057,16 @@ absl::Status Log::ApplyEvents(const cairn_event* events, size_t count) {
     release(false);
     return reservation.status();
   }
+  // A stream whose keys are in memory would miss this one: its keys load
+  // again from the log when next needed.
+  if (!key.empty()) {
+    keys_.Forget(
+        std::string_view(reinterpret_cast<const char*>(events[0].stream.data),
+                         events[0].stream.size));
+  }
   release(true);
   WriteAndPublish(*reservation, std::string_view(), events, count, sizes.get(),
-                  0, nullptr);
+                  0, nullptr, key);
   return FinishAppend(reservation->first_position + count - 1);
 }
 
@@ -1703,6 +1847,9 @@ void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
   fn("head_position", static_cast<double>(HeadPosition()));
   fn("first_position", static_cast<double>(FirstPosition()));
   fn("segments_removed", static_cast<double>(segments_removed_.load()));
+  fn("repeated_appends_total", static_cast<double>(repeated_appends_.load()));
+  fn("idempotency_keys", static_cast<double>(keys_.size()));
+  fn("idempotency_key_loads_total", static_cast<double>(keys_.loads()));
   fn("allocation_steps_total", static_cast<double>(allocation_steps_.load()));
   fn("allocation_steps_inline_total",
      static_cast<double>(allocation_steps_inline_.load()));

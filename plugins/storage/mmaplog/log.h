@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "file_system.h"
 #include "futex_event.h"
+#include "idempotency_keys.h"
 #include "index.h"
 #include "index_arena.h"
 #include "record.h"
@@ -241,9 +242,16 @@ class Log {
   // lock. With a sealer, the revisions are fixed first and the events
   // sealed while the stream is claimed (other appends to it wait); an `any`
   // append never conflicts.
+  // With an idempotency key (1..CAIRN_MAX_IDEMPOTENCY_KEY bytes; empty:
+  // none) the key is stored with the batch, and an append whose key one of
+  // the stream's newest CAIRN_IDEMPOTENCY_WINDOW batches holds writes
+  // nothing and answers that batch (result->repeated, its epoch) once it is
+  // as visible and durable as this append would be (cairn_storage_api
+  // append, "Idempotency").
   absl::Status Append(std::string_view stream, Expected expected,
                       const cairn_event* events, size_t count,
-                      cairn_append_result* result, Sealer* sealer = nullptr);
+                      cairn_append_result* result, Sealer* sealer = nullptr,
+                      std::string_view idempotency_key = {});
 
   // Reads as described by cairn_storage_api. Records whose checksum fails
   // give DataLoss naming segment and offset. Thread-safe.
@@ -561,7 +569,14 @@ class Log {
   // position must be the next one and the rest contiguous, each event's
   // revision its stream's head + 1; otherwise FailedPrecondition and
   // nothing is written.
-  absl::Status ApplyEvents(const cairn_event* events, size_t count);
+  // `key`: the batch's idempotency key (cairn_log_record.idempotency_key).
+  absl::Status ApplyEvents(const cairn_event* events, size_t count,
+                           std::string_view key);
+  // Reads the keys of `stream`'s newest batches (up to revision `head`) for
+  // keys_ (IdempotencyKeys::LoadFn). Called with the stream claimed; waits
+  // for records of earlier appends that are still being written.
+  absl::Status LoadKeys(const StreamState& stream, uint64_t head,
+                        IdempotencyKeys::AddFn add);
   // Where a walk of the log from position `want` (at least the first
   // retained one) starts: the segment pinned in `pin` and an offset at or
   // before the record. Shared by ReadAll and ReadLog.
@@ -638,7 +653,7 @@ class Log {
   void WriteAndPublish(const Reservation& r, std::string_view stream,
                        const cairn_event* events, size_t count,
                        const uint32_t* sizes, uint64_t first_revision,
-                       StreamState* state);
+                       StreamState* state, std::string_view key = {});
   absl::Status FinishAppend(uint64_t last_position);
 
   void TryAdvance();
@@ -679,11 +694,13 @@ class Log {
     return allocated >= seg->size ||
            end + options_.allocation_step / 2 <= allocated;
   }
-  // Fills sizes[i] with each event's record size and *total with their sum;
-  // false if an event or the batch is over a limit (BatchTooLarge says
-  // which). No status is built on the append path unless it fails.
+  // Fills sizes[i] with each event's record size (the first one's with
+  // `key`) and *total with their sum; false if an event or the batch is over
+  // a limit (BatchTooLarge says which). No status is built on the append
+  // path unless it fails.
   bool MeasureBatch(std::string_view stream, const cairn_event* events,
-                    size_t count, uint32_t* sizes, uint64_t* total) const;
+                    size_t count, uint32_t* sizes, uint64_t* total,
+                    std::string_view key) const;
   absl::Status BatchTooLarge(std::string_view stream, const cairn_event* events,
                              size_t count) const;
   // Allocates steps of `seg` until at least `end` bytes have blocks.
@@ -723,6 +740,8 @@ class Log {
   std::atomic<uint64_t> first_segment_{1};
   std::atomic<uint64_t> first_position_{1};
   std::atomic<uint64_t> segments_removed_{0};
+  // Appends answered as repeats of an earlier one's idempotency key.
+  std::atomic<uint64_t> repeated_appends_{0};
   // Allocation steps given to segments since open, and those an appender
   // had to give on its own path because the preparer was behind.
   std::atomic<uint64_t> allocation_steps_{0};
@@ -791,6 +810,8 @@ class Log {
 
   // Indexes.
   NameMap<StreamState> streams_;
+  // The idempotency keys of streams' newest batches (a cache over the log).
+  IdempotencyKeys keys_;
   NameMap<TagState> tags_;
   ChunkedArray ordinals_;  // ordinal - 1 -> StreamState*
   std::atomic<uint64_t> stream_count_{0};

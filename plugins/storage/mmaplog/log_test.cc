@@ -488,5 +488,113 @@ TEST_F(MmapLogTest, SegmentsRemovedSurvivesAReopen) {
   EXPECT_EQ(StatOf(**log, "segments_removed"), removed);
 }
 
+// ---- Idempotency keys ---------------------------------------------------
+
+absl::Status AppendKeyed(Log& log, const std::string& stream, Expected expected,
+                         size_t count, const std::string& key,
+                         cairn_append_result* result) {
+  std::vector<OwnedEvent> owned(count);
+  std::vector<cairn_event> events;
+  for (size_t i = 0; i < count; ++i)
+    owned[i].data = key + "-" + std::to_string(i);
+  for (auto& o : owned) events.push_back(o.View());
+  *result = cairn_append_result{};
+  return log.Append(stream, expected, events.data(), events.size(), result,
+                    nullptr, key);
+}
+
+TEST_F(MmapLogTest, ARepeatedKeyIsAnsweredFromTheLogAfterAReopen) {
+  LogOptions o = Options();
+  cairn_append_result first, again;
+  {
+    auto log = Log::Open(o);
+    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_TRUE(AppendKeyed(**log, "s", NoStream(), 3, "k1", &first).ok());
+    EXPECT_EQ(first.repeated, 0u);
+    ASSERT_TRUE(AppendKeyed(**log, "s", Exact(3), 1, "k2", &again).ok());
+    // In memory: answered without reading the log again.
+    const double loads = StatOf(**log, "idempotency_key_loads_total");
+    ASSERT_TRUE(AppendKeyed(**log, "s", NoStream(), 3, "k1", &again).ok());
+    EXPECT_EQ(again.repeated, 1u);
+    EXPECT_EQ(again.first_position, first.first_position);
+    EXPECT_EQ(again.last_revision, 3u);
+    EXPECT_EQ(StatOf(**log, "idempotency_key_loads_total"), loads);
+    EXPECT_EQ(StatOf(**log, "repeated_appends_total"), 1);
+    EXPECT_EQ((*log)->HeadPosition(), 4u);
+  }
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_TRUE(AppendKeyed(**log, "s", Any(), 3, "k1", &again).ok());
+  EXPECT_EQ(again.repeated, 1u) << "the key is read back from the log";
+  EXPECT_EQ(again.first_revision, 1u);
+  EXPECT_EQ(again.last_revision, 3u);
+  EXPECT_EQ(again.first_position, first.first_position);
+  EXPECT_EQ(again.last_position, first.last_position);
+  EXPECT_EQ(StatOf(**log, "idempotency_key_loads_total"), 1);
+  EXPECT_EQ((*log)->HeadPosition(), 4u) << "a repeat writes nothing";
+  // A new key after the reopen writes, and is then known.
+  ASSERT_TRUE(AppendKeyed(**log, "s", Exact(4), 1, "k3", &again).ok());
+  EXPECT_EQ(again.repeated, 0u);
+  EXPECT_EQ(again.first_revision, 5u);
+  ASSERT_TRUE(AppendKeyed(**log, "s", Exact(4), 1, "k3", &again).ok());
+  EXPECT_EQ(again.repeated, 1u);
+  // A wrong expected revision with a new key is still refused.
+  EXPECT_TRUE(
+      absl::IsAborted(AppendKeyed(**log, "s", Exact(1), 1, "k4", &again)))
+      << "a key does not lift the expected-revision check of a new append";
+}
+
+TEST_F(MmapLogTest, TheKeyWindowIsTheStreamsNewest1024BatchesAfterAReopen) {
+  LogOptions o = Options();
+  o.segment_size = 1 << 20;
+  {
+    auto log = Log::Open(o);
+    ASSERT_TRUE(log.ok()) << log.status();
+    cairn_append_result r;
+    ASSERT_TRUE(AppendKeyed(**log, "s", Any(), 2, "oldest", &r).ok());
+    ASSERT_TRUE(AppendKeyed(**log, "s", Any(), 1, "second", &r).ok());
+    // Keyless batches count toward the window too.
+    for (int i = 0; i < CAIRN_IDEMPOTENCY_WINDOW - 1; ++i) {
+      ASSERT_TRUE(Append(**log, "s", Any(), {"x"}).ok());
+    }
+    ASSERT_TRUE(AppendKeyed(**log, "other", Any(), 1, "oldest", &r).ok());
+  }
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status();
+  cairn_append_result r;
+  // "second" is the 1024th newest batch of s: found; "oldest" (1025th) is
+  // past the window: written again (the documented bound).
+  ASSERT_TRUE(AppendKeyed(**log, "s", Any(), 1, "second", &r).ok());
+  EXPECT_EQ(r.repeated, 1u);
+  EXPECT_EQ(r.first_revision, 3u);
+  ASSERT_TRUE(AppendKeyed(**log, "s", Any(), 2, "oldest", &r).ok());
+  EXPECT_EQ(r.repeated, 0u);
+  EXPECT_EQ(r.first_revision, 3u + CAIRN_IDEMPOTENCY_WINDOW - 1 + 1);
+  // Per stream: "oldest" on `other` is its own.
+  ASSERT_TRUE(AppendKeyed(**log, "other", Any(), 1, "oldest", &r).ok());
+  EXPECT_EQ(r.repeated, 1u);
+}
+
+TEST_F(MmapLogTest, RacingAppendsWithOneKeyWriteOnce) {
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  constexpr int kThreads = 4;
+  for (int round = 0; round < 50; ++round) {
+    const std::string key = "race-" + std::to_string(round);
+    std::atomic<int> wrote{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        cairn_append_result r;
+        ASSERT_TRUE(AppendKeyed(*log, "s", Any(), 2, key, &r).ok());
+        if (r.repeated == 0) wrote.fetch_add(1);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    ASSERT_EQ(wrote.load(), 1) << key;
+  }
+  EXPECT_EQ(log->HeadRevision("s"), 100u);
+}
+
 }  // namespace
 }  // namespace cairn::mmaplog

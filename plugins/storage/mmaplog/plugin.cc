@@ -149,7 +149,8 @@ class MmapLogStorage : public sdk::Storage {
     const Expected expected{batch.expected_kind(), batch.expected_revision()};
     if (!batch.has_seal()) {
       return ToSdk(log_->Append(batch.stream(), expected, batch.events(),
-                                batch.size(), result));
+                                batch.size(), result, nullptr,
+                                batch.idempotency_key()));
     }
     // The host's seal runs once the log has fixed the revisions.
     struct BatchSealer : Sealer {
@@ -164,8 +165,9 @@ class MmapLogStorage : public sdk::Storage {
       }
     } sealer;
     sealer.batch = &batch;
-    absl::Status s = log_->Append(batch.stream(), expected, batch.events(),
-                                  batch.size(), result, &sealer);
+    absl::Status s =
+        log_->Append(batch.stream(), expected, batch.events(), batch.size(),
+                     result, &sealer, batch.idempotency_key());
     if (!sealer.failure.ok()) return sealer.failure;  // the seal's own status
     return ToSdk(s);
   }
@@ -313,7 +315,7 @@ CAIRN_STORAGE_PLUGIN(
         CAIRN_CAP_SNAPSHOTS | CAIRN_CAP_DELETE | CAIRN_CAP_APPLY |
         CAIRN_CAP_APPEND_MAY_BLOCK | CAIRN_CAP_SEAL_IN_APPEND |
         CAIRN_CAP_HOST_COMMIT | CAIRN_CAP_TRUNCATE | CAIRN_CAP_ORDERED_LOG |
-        CAIRN_CAP_EPOCHS,
+        CAIRN_CAP_EPOCHS | CAIRN_CAP_IDEMPOTENT_APPEND,
     cairn::sdk::OptionDesc(CAIRN_STORAGE_OPTION_PATH, CAIRN_OPT_PATH, nullptr,
                            "the store folder", nullptr,
                            CAIRN_OPT_REQUIRED | CAIRN_OPT_HOST_DEFINED),

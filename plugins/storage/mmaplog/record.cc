@@ -33,8 +33,10 @@ uint8_t* CopyBytes(uint8_t* p, cairn_bytes b) {
 
 }  // namespace
 
-size_t RecordSize(std::string_view stream, const cairn_event& event) {
-  size_t n = kRecordHeaderSize + stream.size() + BodySize(event);
+size_t RecordSize(std::string_view stream, const cairn_event& event,
+                  std::string_view key) {
+  size_t n = kRecordHeaderSize + stream.size() + BodySize(event) +
+             (key.empty() ? 0 : 1 + key.size());
   // At least 72 bytes: CheckRecord takes a bare 64-byte header for a bad
   // length (an event always has a stream name; an EPOCH record with an
   // empty primary id would not).
@@ -43,7 +45,8 @@ size_t RecordSize(std::string_view stream, const cairn_event& event) {
 
 void EncodeRecord(uint8_t* out, std::string_view stream, const cairn_event& e,
                   uint64_t position, uint64_t revision, uint32_t batch_size,
-                  uint32_t batch_index, uint32_t record_size, uint16_t kind) {
+                  uint32_t batch_index, uint32_t record_size, uint16_t kind,
+                  std::string_view key) {
   Put<uint16_t>(out, 12, kind);
   Put<uint16_t>(out, 14, static_cast<uint16_t>(e.tag_count));
   Put<uint64_t>(out, 16, position);
@@ -54,7 +57,7 @@ void EncodeRecord(uint8_t* out, std::string_view stream, const cairn_event& e,
   Put<uint32_t>(out, 48, static_cast<uint32_t>(e.data.size));
   Put<uint16_t>(out, 52, static_cast<uint16_t>(e.type.size));
   out[54] = static_cast<uint8_t>(stream.size());
-  out[55] = 0;
+  out[55] = key.empty() ? 0 : kRecordHasKey;
   Put<uint32_t>(out, 56, batch_size);
   Put<uint32_t>(out, 60, batch_index);
   uint8_t* p = out + kRecordHeaderSize;
@@ -70,6 +73,11 @@ void EncodeRecord(uint8_t* out, std::string_view stream, const cairn_event& e,
   for (uint32_t i = 0; i < e.tag_count; ++i) {
     *p++ = static_cast<uint8_t>(e.tags[i].size);
     p = CopyBytes(p, e.tags[i]);
+  }
+  if (!key.empty()) {
+    *p++ = static_cast<uint8_t>(key.size());
+    std::memcpy(p, key.data(), key.size());
+    p += key.size();
   }
   // Padding up to record_size stays as the caller zeroed it.
   (void)record_size;
@@ -112,19 +120,30 @@ RecordCheck CheckRecord(const uint8_t* record, size_t available,
   h->type_len = Get<uint16_t>(record, 52);
   h->batch_size = Get<uint32_t>(record, 56);
   h->batch_index = Get<uint32_t>(record, 60);
+  h->flags = record[55];
   uint64_t fixed = uint64_t{kRecordHeaderSize} + h->stream_len + h->type_len +
                    h->writer_len + h->metadata_len + h->data_len;
   if (fixed + h->tag_count > length || h->batch_size == 0 ||
       h->batch_index >= h->batch_size || h->position == 0 ||
       (event && h->revision == 0) || h->kind > kLastKind ||
       h->kind == CAIRN_RECORD_EVENT ||
-      (!event && (h->tag_count != 0 || h->batch_size != 1))) {
+      (!event && (h->tag_count != 0 || h->batch_size != 1)) ||
+      (h->flags & ~kRecordHasKey) != 0 ||
+      (h->flags != 0 && (!event || h->batch_index != 0))) {
     return RecordCheck::kBadHeader;
   }
   // Walk the tags to find the body's end without leaving the record.
   uint64_t end = fixed;
   for (uint16_t i = 0; i < h->tag_count; ++i) {
     if (end >= length) return RecordCheck::kBadBody;
+    end += 1 + record[end];
+  }
+  if ((h->flags & kRecordHasKey) != 0) {
+    if (end >= length || record[end] == 0 ||
+        record[end] > CAIRN_MAX_IDEMPOTENCY_KEY) {
+      return RecordCheck::kBadBody;
+    }
+    h->key_offset = static_cast<uint32_t>(end);
     end += 1 + record[end];
   }
   if (end > length) return RecordCheck::kBadBody;

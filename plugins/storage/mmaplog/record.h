@@ -18,11 +18,12 @@
 //   48 u32 data_len
 //   52 u16 type_len
 //   54 u8  stream_len   1..255
-//   55 u8  reserved, 0
+//   55 u8  flags        kRecordHasKey, else 0 (format version 3; 0 before)
 //   56 u32 batch_size   records in this record's batch (>= 1)
 //   60 u32 batch_index  0-based index of this record in its batch
-//   64 stream name, then the body: type, writer, metadata, data, and per tag
-//      u8 length + bytes; zero padding to a multiple of 8.
+//   64 stream name, then the body: type, writer, metadata, data, per tag
+//      u8 length + bytes, and with kRecordHasKey the batch's idempotency key
+//      as u8 length (1..64) + bytes; zero padding to a multiple of 8.
 //
 // A length word of kEndOfSegment marks the end of a full segment; 0 means
 // "nothing (yet) here". All integers are little-endian.
@@ -61,9 +62,10 @@ inline constexpr size_t kSegmentHeaderSize = 64;
 inline constexpr uint64_t kSegmentMagic = 0x474553'4E524941ull;  // "AIRNSEG"
 // The segment format this build writes; it reads kOldestFormatVersion too.
 // Version 2 added control records (the kind field); a version-1 segment has
-// none. A segment of a version this build does not know is refused at open
-// with a message naming file and version.
-inline constexpr uint32_t kFormatVersion = 2;
+// none. Version 3 added idempotency keys (the flags byte); a version-2
+// segment has none. A segment of a version this build does not know is refused
+// at open with a message naming file and version.
+inline constexpr uint32_t kFormatVersion = 3;
 inline constexpr uint32_t kOldestFormatVersion = 1;
 
 // The record kinds (offset 12).
@@ -75,6 +77,10 @@ enum RecordKind : uint16_t {
   kKindEpoch = CAIRN_RECORD_EPOCH,
 };
 inline constexpr uint16_t kLastKind = kKindEpoch;
+// Record flags (offset 55). Only the first event record of a batch may
+// carry a key.
+inline constexpr uint8_t kRecordHasKey = 1;
+
 // Segment header flags.
 inline constexpr uint32_t kSegmentSealed = 1;  // complete and synced
 inline constexpr uint32_t kSegmentInUse = 2;   // base_position is set
@@ -84,17 +90,21 @@ inline constexpr uint32_t kSegmentInUse = 2;   // base_position is set
 // reservations can overshoot a full segment (see Log::Reserve).
 inline constexpr size_t kMaxBatchBytes = 64u << 20;
 
-// Bytes a record for `event` (with stream name `stream`) occupies.
-size_t RecordSize(std::string_view stream, const cairn_event& event);
+// Bytes a record for `event` (with stream name `stream`, and idempotency
+// key `key` if not empty) occupies.
+size_t RecordSize(std::string_view stream, const cairn_event& event,
+                  std::string_view key = {});
 
 // Writes every field of the record except the length word into `out`
 // (RecordSize bytes, zeroed beforehand), including both checksums.
 // `kind` is a RecordKind; for a control record `event` holds only the
-// fields its kind uses (see above).
+// fields its kind uses (see above). A non-empty `key` (1..64 bytes, batch
+// index 0 only) is stored with kRecordHasKey.
 void EncodeRecord(uint8_t* out, std::string_view stream,
                   const cairn_event& event, uint64_t position,
                   uint64_t revision, uint32_t batch_size, uint32_t batch_index,
-                  uint32_t record_size, uint16_t kind = kKindEvent);
+                  uint32_t record_size, uint16_t kind = kKindEvent,
+                  std::string_view key = {});
 
 // Publishes a record: stores its length word with release semantics (and a
 // full fence, so the committer that checks afterwards sees it).
@@ -142,10 +152,21 @@ struct RecordHeader {
   uint8_t stream_len = 0;
   uint32_t batch_size = 0;
   uint32_t batch_index = 0;
+  uint8_t flags = 0;
+  // With kRecordHasKey: where the key's length byte is, from the record's
+  // start (CheckRecord finds it walking the tags).
+  uint32_t key_offset = 0;
 
   std::string_view StreamName(const uint8_t* record) const {
     return std::string_view(
         reinterpret_cast<const char*>(record + kRecordHeaderSize), stream_len);
+  }
+  // The batch's idempotency key; empty if the record carries none.
+  std::string_view Key(const uint8_t* record) const {
+    if ((flags & kRecordHasKey) == 0) return {};
+    return std::string_view(
+        reinterpret_cast<const char*>(record + key_offset + 1),
+        record[key_offset]);
   }
 };
 

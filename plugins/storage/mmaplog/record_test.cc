@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <vector>
 
+#include "crc32c.h"
 #include "test_util.h"
 
 namespace cairn::mmaplog {
@@ -78,6 +80,64 @@ TEST(MmapLogRecord, LengthBeyondTheSegmentIsRejected) {
   EXPECT_EQ(CheckRecord(buf.data(), buf.size(), &h), RecordCheck::kBadLength);
   PublishLength(buf.data(), 0);
   EXPECT_EQ(CheckRecord(buf.data(), buf.size(), &h), RecordCheck::kEmpty);
+}
+
+TEST(MmapLogRecord, AKeyRoundTripsAfterTheTagsUnderTheBodyChecksum) {
+  OwnedEvent ev;
+  ev.data = "payload";
+  ev.tags = {"red"};
+  cairn_event e = ev.View();
+  const std::string key = "0123456789abcdef";
+  const size_t n = RecordSize("orders-1", e, key);
+  EXPECT_GT(n, RecordSize("orders-1", e)) << "a key takes room";
+  EXPECT_EQ(n % 8, 0u);
+  std::vector<uint8_t> buf(n + 64, 0);
+  EncodeRecord(buf.data(), "orders-1", e, 3, 1, 2, 0, static_cast<uint32_t>(n),
+               kKindEvent, key);
+  PublishLength(buf.data(), static_cast<uint32_t>(n));
+  RecordHeader h;
+  ASSERT_EQ(CheckRecord(buf.data(), buf.size(), &h), RecordCheck::kOk);
+  EXPECT_EQ(h.flags, kRecordHasKey);
+  EXPECT_EQ(h.Key(buf.data()), key);
+  cairn_event out;
+  cairn_bytes tags[1];
+  DecodeRecord(buf.data(), h, &out, tags);
+  EXPECT_EQ(Str(out.data), "payload");
+  ASSERT_EQ(out.tag_count, 1u);
+  EXPECT_EQ(Str(out.tags[0]), "red");
+  // The key's bytes are under the body checksum.
+  buf[h.key_offset + 3] ^= 1;
+  EXPECT_EQ(CheckRecord(buf.data(), buf.size(), &h), RecordCheck::kBadBody);
+  // A record without a key reads no key.
+  std::vector<uint8_t> plain = Encode(ev, 1, 1);
+  ASSERT_EQ(CheckRecord(plain.data(), plain.size(), &h), RecordCheck::kOk);
+  EXPECT_EQ(h.Key(plain.data()), "");
+}
+
+TEST(MmapLogRecord, AKeyOnlyOnABatchsFirstEventAndNoUnknownFlags) {
+  OwnedEvent ev;
+  ev.data = "x";
+  cairn_event e = ev.View();
+  const size_t n = RecordSize("s", e, "k");
+  std::vector<uint8_t> buf(n + 64, 0);
+  RecordHeader h;
+  // A key on the second event of a batch: a header no writer makes.
+  EncodeRecord(buf.data(), "s", e, 2, 2, 2, 1, static_cast<uint32_t>(n),
+               kKindEvent, "k");
+  PublishLength(buf.data(), static_cast<uint32_t>(n));
+  EXPECT_EQ(CheckRecord(buf.data(), buf.size(), &h), RecordCheck::kBadHeader);
+  // An unknown flag bit, with a header checksum that matches it.
+  std::vector<uint8_t> plain = Encode(ev, 1, 1);
+  plain[55] = 2;
+  const uint32_t crc = Crc32c(0, plain.data() + 8, kRecordHeaderSize - 8 + 8);
+  std::memcpy(plain.data() + 4, &crc, 4);
+  EXPECT_EQ(CheckRecord(plain.data(), plain.size(), &h),
+            RecordCheck::kBadHeader);
+  plain[55] = 0;
+  const uint32_t fixed = Crc32c(0, plain.data() + 8, kRecordHeaderSize - 8 + 8);
+  std::memcpy(plain.data() + 4, &fixed, 4);
+  EXPECT_EQ(CheckRecord(plain.data(), plain.size(), &h), RecordCheck::kOk)
+      << "the same record without the flag";
 }
 
 TEST(MmapLogRecord, SegmentHeaderRoundTripsAndDetectsDamage) {

@@ -340,6 +340,8 @@ absl::Status Log::CutAfter(uint64_t position) {
 // The in-memory state derived from records after `position` (no append
 // runs; readers are bounded by the lowered watermarks).
 void Log::CutDerivedState(uint64_t position) {
+  // Keys of cut batches must not answer again: every stream reloads.
+  keys_.ForgetAll();
   SegmentRef pin(this);
   auto position_of = [&](uint64_t loc) -> uint64_t {
     Segment* seg = loc == 0 ? nullptr : pin.Switch(LocationSegment(loc));

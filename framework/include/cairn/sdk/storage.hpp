@@ -135,6 +135,14 @@ class AppendBatch {
     }
     Status s = ValidateName(View(request->stream), "stream name");
     if (!s.ok()) return s;
+    key_ = CAIRN_HAS_FIELD(cairn_append_request, request, idempotency_key)
+               ? View(request->idempotency_key)
+               : std::string_view();
+    if (key_.size() > CAIRN_MAX_IDEMPOTENCY_KEY) {
+      return InvalidArgument("append: the idempotency key is " +
+                             std::to_string(key_.size()) + " bytes; at most " +
+                             std::to_string(CAIRN_MAX_IDEMPOTENCY_KEY));
+    }
     const size_t count = request->count;
     if (count != 0 && request->events == nullptr) {
       return InvalidArgument("append: events is NULL with a count of " +
@@ -176,6 +184,10 @@ class AppendBatch {
   }
   size_t size() const { return events_.size(); }
   bool has_seal() const { return has_seal_; }
+  // The request's idempotency key; empty if it has none (or its host
+  // predates the field). A plugin that declares CAIRN_CAP_IDEMPOTENT_APPEND
+  // honours it (cairn_storage_api append, "Idempotency").
+  std::string_view idempotency_key() const { return key_; }
 
   // With a seal function: has every event sealed for revisions
   // first_revision.., in order, and points each event's data at its sealed
@@ -244,6 +256,7 @@ class AppendBatch {
 
   const cairn_append_request* request_ = nullptr;
   bool has_seal_ = false;
+  std::string_view key_;
   std::vector<cairn_event> events_;
   std::unique_ptr<uint8_t[]> buffer_;  // the sealed payloads, back to back
   size_t capacity_ = 0;
@@ -253,8 +266,7 @@ class AppendBatch {
 // Every field of ABI 2.0's cairn_log_record and cairn_snapshot_criteria is
 // required: the smallest sizes a host may declare.
 inline constexpr size_t kLogRecordMinSize =
-    offsetof(cairn_log_record, criteria) +
-    sizeof(const cairn_snapshot_criteria*);
+    offsetof(cairn_log_record, idempotency_key) + sizeof(cairn_bytes);
 inline constexpr size_t kCriteriaMinSize =
     offsetof(cairn_snapshot_criteria, max_timestamp_us) + sizeof(int64_t);
 
