@@ -238,6 +238,9 @@ TEST_F(CairndReplicationTest,
   ASSERT_FALSE(again->has_error()) << again->DebugString();
   EXPECT_EQ(again->append().first_position(), first->append().first_position());
   EXPECT_EQ(again->append().last_revision(), first->append().last_revision());
+  EXPECT_FALSE(first->append().repeated());
+  EXPECT_TRUE(again->append().repeated());
+  EXPECT_EQ(again->append().epoch(), first->append().epoch());
   auto head = (*client)->HeadPosition();
   ASSERT_TRUE(head.ok());
   EXPECT_EQ(*head, first->append().last_position()) << "the retry wrote again";
@@ -256,6 +259,49 @@ TEST_F(CairndReplicationTest,
   ASSERT_TRUE(other_stream.ok());
   EXPECT_GT(other_stream->append().first_position(),
             other->append().last_position());
+}
+
+// mmaplog keeps keys with their batches: a retry that reaches the server
+// after a restart is still answered with the original, and the C++
+// client's own key (Client::Append's last argument) is the one sent.
+TEST_F(CairndReplicationTest, ARepeatIsRecognisedAfterARestart) {
+  const std::string data = (dir_ / "data").string();
+  AppendResult first;
+  {
+    auto server = TestServer::Start({}, data);
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto client = (*server)->Connect();
+    ASSERT_TRUE(client.ok()) << client.status();
+    auto appended = (*client)->Append("s", ExpectedRevision::NoStream(),
+                                      Events(2), "retry-key");
+    ASSERT_TRUE(appended.ok()) << appended.status();
+    EXPECT_FALSE(appended->repeated);
+    first = *appended;
+  }
+  auto server = TestServer::Start({}, data);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto client = (*server)->Connect();
+  ASSERT_TRUE(client.ok()) << client.status();
+  // Its expected revision (no stream) no longer holds: a repeat is not
+  // checked again.
+  auto again = (*client)->Append("s", ExpectedRevision::NoStream(), Events(2),
+                                 "retry-key");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->repeated);
+  EXPECT_EQ(again->first_position, first.first_position);
+  EXPECT_EQ(again->last_position, first.last_position);
+  EXPECT_EQ(again->last_revision, 2u);
+  auto head = (*client)->HeadPosition();
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(*head, first.last_position) << "the retry wrote again";
+  auto other = (*client)->Append("s", ExpectedRevision::NoStream(), Events(1),
+                                 "another-key");
+  EXPECT_TRUE(IsWrongExpectedRevision(other.status()))
+      << "a new key is checked as any append: " << other.status();
+  auto answered = MetricValue((*server)->http_port(),
+                              "cairnd_append_retries_answered_total");
+  ASSERT_TRUE(answered.ok()) << answered.status();
+  EXPECT_EQ(*answered, 1);
 }
 
 TEST_F(CairndReplicationTest, HealthReadyAndMetricsFollowTheRole) {

@@ -3,10 +3,12 @@
 // timeout) gets the original result instead of writing the events twice
 // (AppendRequest.idempotency_key in schemas/cairn/v1/client.proto).
 //
-// Bounded: the last `per_stream` keys of each stream and `total` keys in
-// all; the oldest are forgotten first. In memory only: a retry that reaches
-// another node (after a failover) or this one after a restart is not
-// recognised.
+// Used only for a storage plugin that does not keep keys itself
+// (CAIRN_CAP_IDEMPOTENT_APPEND; mmaplog and memory do, with the batch, so
+// theirs survive restarts and failovers). Bounded: the last `per_stream`
+// keys of each stream and `total` keys in all; the oldest are forgotten
+// first. In memory only: a retry that reaches another node (after a
+// failover) or this one after a restart is not recognised.
 #ifndef CAIRN_HOSTS_CAIRND_IDEMPOTENCY_CACHE_H_
 #define CAIRN_HOSTS_CAIRND_IDEMPOTENCY_CACHE_H_
 

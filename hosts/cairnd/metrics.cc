@@ -129,8 +129,8 @@ std::string ServerMetrics::Render(
   Counter("cairnd_appends_total", "Append requests that succeeded.",
           appends_total.load(), &out);
   Counter("cairnd_append_retries_answered_total",
-          "Appends whose idempotency key this server had answered: the "
-          "original result was sent again, nothing written.",
+          "Appends whose idempotency key an append already written had: "
+          "its result was sent again, nothing written.",
           append_retries_answered_total.load(), &out);
   Counter("cairnd_append_events_total", "Events appended.",
           append_events_total.load(), &out);

@@ -60,7 +60,7 @@ struct ServerMetrics {
   std::atomic<uint64_t> http_connections_refused_total{0};  // over [http] max-connections
   std::atomic<uint64_t> requests_total{0};
   std::atomic<uint64_t> appends_total{0};
-  // Appends answered from the idempotency cache (a retry, nothing written).
+  // Appends answered as a repeat of their idempotency key (nothing written).
   std::atomic<uint64_t> append_retries_answered_total{0};
   std::atomic<uint64_t> append_events_total{0};
   std::atomic<uint64_t> append_bytes_total{0};  // data + metadata bytes

@@ -239,9 +239,13 @@ void RequestExecutor::Append(const v1::AppendRequest& request,
     events.push_back(protocol::FromProto(event));
     bytes += event.data().size() + event.metadata().size();
   }
-  // A retry of an append this server already answered gets that answer.
+  // A retry of an append already written gets the original answer: from
+  // storage, which keeps keys with their batches (so also after a restart
+  // or a failover), or, for storage that does not, from this server's
+  // memory of the appends it answered.
   const std::string& key = request.idempotency_key();
-  if (!key.empty()) {
+  const bool remember = !key.empty() && !store_->IdempotentAppends();
+  if (remember) {
     IdempotencyCache::Claim claim = idempotency_->Begin(request.stream(), key);
     if (!claim.run) {
       metrics_->append_retries_answered_total.fetch_add(
@@ -251,29 +255,36 @@ void RequestExecutor::Append(const v1::AppendRequest& request,
     }
   }
   const auto start = Clock::now();
-  auto result = store_->Append(request.stream(),
-                               protocol::ExpectedFromProto(request), events);
+  auto result = store_->Append(
+      request.stream(), protocol::ExpectedFromProto(request), events, key);
   metrics_->append_latency.Observe(SecondsSince(start));
   if (SetError(result.status(), response)) {
-    if (!key.empty()) idempotency_->Finish(request.stream(), key, nullptr);
+    if (remember) idempotency_->Finish(request.stream(), key, nullptr);
     return;
   }
-  metrics_->appends_total.fetch_add(1, std::memory_order_relaxed);
-  metrics_->append_events_total.fetch_add(events.size(),
-                                          std::memory_order_relaxed);
-  metrics_->append_bytes_total.fetch_add(bytes, std::memory_order_relaxed);
-  metrics_->last_append_unix_us.store(
-      std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count(),
-      std::memory_order_relaxed);
+  if (result->repeated) {
+    // Nothing was written: the original's figures counted it.
+    metrics_->append_retries_answered_total.fetch_add(
+        1, std::memory_order_relaxed);
+  } else {
+    metrics_->appends_total.fetch_add(1, std::memory_order_relaxed);
+    metrics_->append_events_total.fetch_add(events.size(),
+                                            std::memory_order_relaxed);
+    metrics_->append_bytes_total.fetch_add(bytes, std::memory_order_relaxed);
+    metrics_->last_append_unix_us.store(
+        std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count(),
+        std::memory_order_relaxed);
+  }
   auto* out = response->mutable_append();
   out->set_first_revision(result->first_revision);
   out->set_last_revision(result->last_revision);
   out->set_first_position(result->first_position);
   out->set_last_position(result->last_position);
   out->set_epoch(result->epoch);
-  if (!key.empty()) idempotency_->Finish(request.stream(), key, out);
+  out->set_repeated(result->repeated);
+  if (remember) idempotency_->Finish(request.stream(), key, out);
 }
 
 void RequestExecutor::Promote(v1::Response* response) const {

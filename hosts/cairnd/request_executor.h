@@ -20,8 +20,9 @@ namespace cairn::cairnd {
 
 inline constexpr char kServerVersion[] = "0.1.0";
 // The cairn.v1 minor version this server speaks (client.proto,
-// ProtocolVersion): 1 adds backup_begin and read_log.
-inline constexpr uint32_t kProtocolMinor = 2;
+// ProtocolVersion): 1 adds backup_begin and read_log, 2 the append's
+// epoch, 3 its `repeated`.
+inline constexpr uint32_t kProtocolMinor = 3;
 
 class RequestExecutor {
  public:

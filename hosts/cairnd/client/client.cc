@@ -680,6 +680,7 @@ absl::StatusOr<AppendResult> AppendResultOf(const ResponseOr& response) {
   result.first_position = response->append().first_position();
   result.last_position = response->append().last_position();
   result.epoch = response->append().epoch();
+  result.repeated = response->append().repeated();
   return result;
 }
 
@@ -715,11 +716,21 @@ std::shared_ptr<Client::Impl> Client::Writer() {
   return writer_ != nullptr ? writer_ : impl_;
 }
 
-absl::StatusOr<AppendResult> Client::Append(
-    std::string_view stream, ExpectedRevision expected,
-    absl::Span<const EventData> events) {
+absl::StatusOr<AppendResult> Client::Append(std::string_view stream,
+                                            ExpectedRevision expected,
+                                            absl::Span<const EventData> events,
+                                            std::string_view idempotency_key) {
   v1::Request request = AppendRequest(stream, expected, events);
-  request.mutable_append()->set_idempotency_key(NewIdempotencyKey());
+  // AppendRequest.idempotency_key: at most 64 bytes.
+  constexpr size_t kMaxKey = 64;
+  if (idempotency_key.size() > kMaxKey) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("append: the idempotency key is ", idempotency_key.size(),
+                     " bytes; at most ", kMaxKey));
+  }
+  request.mutable_append()->set_idempotency_key(
+      idempotency_key.empty() ? NewIdempotencyKey()
+                              : std::string(idempotency_key));
   const ClientOptions& options = impl_->options;
   const auto give_up =
       std::chrono::steady_clock::now() + options.append_retry_budget;

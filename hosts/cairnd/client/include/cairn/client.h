@@ -118,9 +118,14 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   // --- the Store mirror (see cairn/store.h for each call's contract) ---
+  // `idempotency_key`: empty for a fresh random one; give the key of an
+  // earlier call to retry that append beyond this call's own retries (after
+  // it gave up, or from a new client): the server answers it as a repeat
+  // (AppendResult::repeated) if it was written.
   absl::StatusOr<AppendResult> Append(std::string_view stream,
                                       ExpectedRevision expected,
-                                      absl::Span<const EventData> events);
+                                      absl::Span<const EventData> events,
+                                      std::string_view idempotency_key = {});
 
   using EventFn = Store::EventFn;
   // Reads page by page (the server's page limit) until the range, max_count
