@@ -21,9 +21,15 @@
 // unique and travel in each event's `writer` field. The cairn.v1 protocol
 // reports the epoch each append was written in (0 without replication).
 //
-// A client whose op ended unknown (NOT_LEADER included) drops its connection
-// and moves on to the next address of --servers, pausing between attempts;
-// nothing is retried with the same event ids (an unknown op stays unknown).
+// A client whose attempt ended unknown (NOT_LEADER included) drops its
+// connection and moves on to the next address of --servers, pausing between
+// attempts, and sends the same op again there — same events, same
+// idempotency key — up to --op-retries times (within the run's time): the
+// server answers a retry of an append it holds as a repeat of the original
+// (`"repeated":true`, the original's positions) instead of writing it
+// twice, which the checker's duplicate-id rule would catch. An op is one
+// history line, from its first attempt's invoke to its last attempt's
+// completion, with the last attempt's outcome and `attempts`.
 //
 // With --subscribers K (and --seen FILE), K more threads each hold a live
 // subscription to all events (subscriber k starts at server k of
@@ -81,6 +87,7 @@ struct Settings {
   uint64_t request_timeout_ms = 2000;
   uint64_t connect_timeout_ms = 1000;
   uint64_t retry_pause_ms = 50;
+  uint64_t op_retries = 3;
   uint64_t min_ok = 1;
   uint64_t seed = 1;
   std::string run;
@@ -110,6 +117,7 @@ class History {
 struct Counts {
   std::atomic<uint64_t> started{0};
   std::atomic<uint64_t> ok{0}, fail{0}, unknown{0}, connect_failures{0};
+  std::atomic<uint64_t> retried_ops{0}, repeats{0};
   std::atomic<uint64_t> seen_events{0}, subscription_restarts{0};
 };
 
@@ -203,10 +211,37 @@ void RunClient(const Settings& settings, uint64_t id, int64_t deadline_ns,
     line["events"] = ids;
     line["server"] = settings.servers[server];
     line["invoke_ns"] = MonotonicNs();
-    absl::StatusOr<cairn::AppendResult> result =
-        client->Append(stream, expected, events);
-    line["complete_ns"] = MonotonicNs();
+    // One key for every attempt of this op.
+    const std::string key = absl::StrCat(settings.run, "-c", id, "-o", op);
     ++op;
+    absl::StatusOr<cairn::AppendResult> result = absl::UnknownError("not sent");
+    uint64_t attempts = 0;
+    for (;;) {
+      ++attempts;
+      if (!client) {
+        absl::StatusOr<std::unique_ptr<cairn::Client>> connected =
+            Dial(settings, settings.servers[server],
+                 absl::StrCat("fault-workload-", settings.run, "-c", id));
+        if (connected.ok()) {
+          client = *std::move(connected);
+        } else {
+          counts->connect_failures.fetch_add(1);
+          result = connected.status();
+        }
+      }
+      if (client) result = client->Append(stream, expected, events, key);
+      if (result.ok() || DefinitelyNotWritten(result.status())) break;
+      // Unknown: a fresh connection, to the next server, after a pause (the
+      // old one may be dead or the server gone), then the same op again.
+      client.reset();
+      server = (server + 1) % settings.servers.size();
+      if (attempts > settings.op_retries || MonotonicNs() >= deadline_ns) break;
+      pause();
+      if (MonotonicNs() >= deadline_ns) break;
+    }
+    line["complete_ns"] = MonotonicNs();
+    line["attempts"] = attempts;
+    if (attempts > 1) counts->retried_ops.fetch_add(1);
     if (result.ok()) {
       line["outcome"] = "ok";
       line["first_position"] = result->first_position;
@@ -214,6 +249,10 @@ void RunClient(const Settings& settings, uint64_t id, int64_t deadline_ns,
       line["first_revision"] = result->first_revision;
       line["last_revision"] = result->last_revision;
       line["epoch"] = result->epoch;
+      if (result->repeated) {
+        line["repeated"] = true;
+        counts->repeats.fetch_add(1);
+      }
       last_seen[stream] = result->last_revision;
       counts->ok.fetch_add(1);
       history->Write(line);
@@ -225,7 +264,7 @@ void RunClient(const Settings& settings, uint64_t id, int64_t deadline_ns,
       line["outcome"] = "fail";
       counts->fail.fetch_add(1);
       history->Write(line);
-      if (cairn::IsWrongExpectedRevision(status)) {
+      if (cairn::IsWrongExpectedRevision(status) && client) {
         // Learn the head for the next exact append (not an op of the history).
         absl::StatusOr<uint64_t> head = client->HeadRevision(stream);
         if (head.ok()) last_seen[stream] = *head;
@@ -235,10 +274,6 @@ void RunClient(const Settings& settings, uint64_t id, int64_t deadline_ns,
     line["outcome"] = "unknown";
     counts->unknown.fetch_add(1);
     history->Write(line);
-    // A fresh connection, to the next server, after a pause: the old one
-    // may be dead or the server gone.
-    client.reset();
-    server = (server + 1) % settings.servers.size();
     pause();
   }
 }
@@ -310,8 +345,8 @@ int Usage(const std::string& why) {
          "  [--clients 16] [--streams 20] [--max-ops 100000] [--duration-ms "
          "10000]\n"
          "  [--exact-percent 50] [--max-batch 3] [--request-timeout-ms 2000]\n"
-         "  [--connect-timeout-ms 1000] [--retry-pause-ms 50] [--min-ok 1] "
-         "[--seed 1]\n"
+         "  [--connect-timeout-ms 1000] [--retry-pause-ms 50]\n"
+         "  [--op-retries 3] [--min-ok 1] [--seed 1]\n"
          "  [--run ID] [--stream-prefix fs] [--event-type cairn.faults.v1]\n"
          "  [--subscribers 0 --seen FILE]\n";
   return 2;
@@ -331,6 +366,7 @@ int main(int argc, char** argv) {
       {"--request-timeout-ms", &s.request_timeout_ms},
       {"--connect-timeout-ms", &s.connect_timeout_ms},
       {"--retry-pause-ms", &s.retry_pause_ms},
+      {"--op-retries", &s.op_retries},
       {"--min-ok", &s.min_ok},
       {"--seed", &s.seed},
       {"--subscribers", &s.subscribers}};
@@ -423,8 +459,10 @@ int main(int argc, char** argv) {
   const uint64_t ops = counts.ok + counts.fail + counts.unknown;
   std::cerr << "cairn-fault-workload: run " << s.run << ": " << ops
             << " ops (ok " << counts.ok << ", fail " << counts.fail
-            << ", unknown " << counts.unknown << "), "
-            << counts.connect_failures << " failed connection attempt(s)";
+            << ", unknown " << counts.unknown << "; " << counts.retried_ops
+            << " sent more than once, " << counts.repeats
+            << " answered as a repeat), " << counts.connect_failures
+            << " failed connection attempt(s)";
   if (s.subscribers > 0) {
     std::cerr << "; " << s.subscribers << " subscriber(s) received "
               << counts.seen_events << " event(s), "
