@@ -58,16 +58,18 @@ class LogRecordTest : public ::testing::Test {
     return store.ok() ? std::move(*store) : nullptr;
   }
 
-  // A store whose log holds every record kind: a batch of two tagged events,
-  // an event with metadata and a writer, a delete, a snapshot saved and
-  // deleted, an epoch and an event in that epoch.
+  // A store whose log holds every record kind: a batch of two tagged events
+  // appended with an idempotency key, an event with metadata and a writer,
+  // a delete, a snapshot saved and deleted, an epoch and an event in that
+  // epoch.
   std::unique_ptr<Store> StoreWithEveryKind() {
     std::unique_ptr<Store> store = Open();
     if (store == nullptr) return nullptr;
     EventData a{
         "Placed", std::string("one\0bytes", 9), "", {"order", "eu"}, "w-1", 11};
     EventData b{"Paid", "two", "{\"m\":1}", {}, "", 12};
-    EXPECT_TRUE(store->Append("orders", ExpectedRevision::Any(), {a, b}).ok());
+    EXPECT_TRUE(
+        store->Append("orders", ExpectedRevision::Any(), {a, b}, "key-1").ok());
     EXPECT_TRUE(store->Append("users", ExpectedRevision::Any(), {b}).ok());
     EXPECT_TRUE(store->DeleteTo("orders", 1).ok());
     EXPECT_TRUE(store->SaveSnapshot(Snapshot{"orders", 2, 99, "state"}).ok());
@@ -99,6 +101,8 @@ TEST_F(LogRecordTest, EveryKindRoundTripsThroughProtoAndApplyLogByteForByte) {
   EXPECT_EQ(first.event->timestamp_us, 11);
   EXPECT_EQ(first.event->tags, (std::vector<std::string>{"order", "eu"}));
   EXPECT_EQ(first.batch_size, 2u);
+  EXPECT_EQ(first.idempotency_key, "key-1");
+  EXPECT_EQ(original[1].idempotency_key, "") << "the batch's first record only";
   for (const OwnedLogRecord& r : original) {
     if (r.kind == CAIRN_RECORD_SNAPSHOT_DELETE) {
       EXPECT_TRUE(r.criteria.has_value());
@@ -219,6 +223,18 @@ TEST(LogRecordFromProto, RefusesBadRecordsNamingFieldAndPosition) {
       {"record stream too long",
        [](log::v1::LogRecord* p) { p->set_stream(std::string(300, 'x')); },
        "'stream'"},
+      {"idempotency key too long",
+       [](log::v1::LogRecord* p) {
+         p->set_idempotency_key(std::string(65, 'k'));
+       },
+       "'idempotency_key'"},
+      {"idempotency key on a batch's second event",
+       [](log::v1::LogRecord* p) {
+         p->set_batch_size(2);
+         p->set_batch_index(1);
+         p->set_idempotency_key("k");
+       },
+       "'idempotency_key'"},
   };
   for (const Case& c : cases) {
     log::v1::LogRecord proto = ValidEvent();

@@ -477,6 +477,47 @@ TEST(LogshipCluster, DeposedPrimaryTruncatesItsTailAndRejoins) {
   EXPECT_FALSE(refused.ok());
 }
 
+// The case idempotency keys stored with their batches exist for: a client
+// whose append reached the old primary and its replicas but whose answer
+// was lost sends it again to the new primary, which must answer the
+// original instead of writing it twice.
+TEST(LogshipCluster, ARetryAtTheNewPrimaryIsAnsweredWithTheOriginal) {
+  ClusterOptions options;
+  options.ack = "quorum";
+  options.storage_options = StorageOptions("mmaplog");
+  Cluster cluster(options);
+  ASSERT_EQ(OpenReplicasThenPrimary(cluster), absl::OkStatus());
+  absl::StatusOr<AppendResult> original =
+      cluster.store(0).Append("orders", ExpectedRevision::NoStream(),
+                              {Event("a"), Event("b")}, "retry-1");
+  ASSERT_TRUE(original.ok()) << original.status();
+  EXPECT_FALSE(original->repeated);
+  ASSERT_TRUE(CaughtUp(cluster, 1));
+  ASSERT_TRUE(CaughtUp(cluster, 2));
+  // The primary is gone and n2, running all along as a replica, is
+  // promoted: the key reached it by apply_log.
+  cluster.Close(0);
+  ASSERT_EQ(cluster.store(2).Promote(), absl::OkStatus());
+  absl::StatusOr<AppendResult> retry =
+      cluster.store(2).Append("orders", ExpectedRevision::NoStream(),
+                              {Event("a"), Event("b")}, "retry-1");
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_TRUE(retry->repeated);
+  EXPECT_EQ(retry->first_position, original->first_position);
+  EXPECT_EQ(retry->last_position, original->last_position);
+  EXPECT_EQ(retry->last_revision, 2u);
+  EXPECT_EQ(retry->epoch, original->epoch) << "the epoch it was written in";
+  absl::StatusOr<AppendResult> next = cluster.store(2).Append(
+      "orders", ExpectedRevision::Exact(2), {Event("c")}, "retry-2");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_FALSE(next->repeated);
+  EXPECT_GT(next->epoch, original->epoch);
+  absl::StatusOr<std::vector<RecordedEvent>> events =
+      cluster.store(2).ReadStream("orders");
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 3u) << "written once";
+}
+
 TEST(LogshipCluster, PromoteRefusesANodeBehindWhatThePrimaryCommitted) {
   ClusterOptions options;
   options.storage = "memory";
