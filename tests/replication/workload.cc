@@ -24,8 +24,10 @@
 // A client whose attempt ended unknown (NOT_LEADER included) drops its
 // connection and moves on to the next address of --servers, pausing between
 // attempts, and sends the same op again there — same events, same
-// idempotency key — up to --op-retries times (within the run's time): the
-// server answers a retry of an append it holds as a repeat of the original
+// idempotency key — until it is answered, for at most --op-retry-ms (5000:
+// longer than a failover takes) and --op-retries (50) attempts, and within
+// the run's time: the server answers a retry of an append it holds as a
+// repeat of the original
 // (`"repeated":true`, the original's positions) instead of writing it
 // twice, which the checker's duplicate-id rule would catch. An op is one
 // history line, from its first attempt's invoke to its last attempt's
@@ -87,7 +89,8 @@ struct Settings {
   uint64_t request_timeout_ms = 2000;
   uint64_t connect_timeout_ms = 1000;
   uint64_t retry_pause_ms = 50;
-  uint64_t op_retries = 3;
+  uint64_t op_retries = 50;
+  uint64_t op_retry_ms = 5000;
   uint64_t min_ok = 1;
   uint64_t seed = 1;
   std::string run;
@@ -210,12 +213,16 @@ void RunClient(const Settings& settings, uint64_t id, int64_t deadline_ns,
     }
     line["events"] = ids;
     line["server"] = settings.servers[server];
-    line["invoke_ns"] = MonotonicNs();
+    const int64_t invoke_ns = MonotonicNs();
+    line["invoke_ns"] = invoke_ns;
+    const int64_t retry_until =
+        invoke_ns + static_cast<int64_t>(settings.op_retry_ms) * 1000000;
     // One key for every attempt of this op.
     const std::string key = absl::StrCat(settings.run, "-c", id, "-o", op);
     ++op;
     absl::StatusOr<cairn::AppendResult> result = absl::UnknownError("not sent");
     uint64_t attempts = 0;
+    Json earlier = Json::array();
     for (;;) {
       ++attempts;
       if (!client) {
@@ -231,17 +238,32 @@ void RunClient(const Settings& settings, uint64_t id, int64_t deadline_ns,
       }
       if (client) result = client->Append(stream, expected, events, key);
       if (result.ok() || DefinitelyNotWritten(result.status())) break;
+      // Evidence of the attempts before the last: where, and why unknown.
+      earlier.push_back(Json{
+          {"server", settings.servers[server]},
+          {"error", std::string(result.status().message().substr(0, 160))}});
       // Unknown: a fresh connection, to the next server, after a pause (the
       // old one may be dead or the server gone), then the same op again.
       client.reset();
       server = (server + 1) % settings.servers.size();
-      if (attempts > settings.op_retries || MonotonicNs() >= deadline_ns) break;
+      if (attempts > settings.op_retries || MonotonicNs() >= retry_until ||
+          MonotonicNs() >= deadline_ns) {
+        break;
+      }
       pause();
       if (MonotonicNs() >= deadline_ns) break;
     }
     line["complete_ns"] = MonotonicNs();
     line["attempts"] = attempts;
-    if (attempts > 1) counts->retried_ops.fetch_add(1);
+    if (attempts > 1) {
+      counts->retried_ops.fetch_add(1);
+      if (result.ok() || DefinitelyNotWritten(result.status())) {
+        line["earlier"] = earlier;  // (for unknown, `error` is the last)
+      } else if (earlier.size() > 1) {
+        earlier.erase(earlier.size() - 1);
+        line["earlier"] = earlier;
+      }
+    }
     if (result.ok()) {
       line["outcome"] = "ok";
       line["first_position"] = result->first_position;
@@ -346,7 +368,7 @@ int Usage(const std::string& why) {
          "10000]\n"
          "  [--exact-percent 50] [--max-batch 3] [--request-timeout-ms 2000]\n"
          "  [--connect-timeout-ms 1000] [--retry-pause-ms 50]\n"
-         "  [--op-retries 3] [--min-ok 1] [--seed 1]\n"
+         "  [--op-retries 50] [--op-retry-ms 5000] [--min-ok 1] [--seed 1]\n"
          "  [--run ID] [--stream-prefix fs] [--event-type cairn.faults.v1]\n"
          "  [--subscribers 0 --seen FILE]\n";
   return 2;
@@ -367,6 +389,7 @@ int main(int argc, char** argv) {
       {"--connect-timeout-ms", &s.connect_timeout_ms},
       {"--retry-pause-ms", &s.retry_pause_ms},
       {"--op-retries", &s.op_retries},
+      {"--op-retry-ms", &s.op_retry_ms},
       {"--min-ok", &s.min_ok},
       {"--seed", &s.seed},
       {"--subscribers", &s.subscribers}};
