@@ -13,9 +13,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -45,8 +47,10 @@ void Check(const absl::Status& s) {
 
 // Each of `threads` writers appends `batches` batches of `batch` events to
 // its own streams. Returns per-append latencies in microseconds if asked.
+// With `keyed`, every append carries a fresh 16-byte idempotency key, as
+// cairnd's clients send (docs/mmaplog.md, "Idempotency keys").
 void RunAppends(Log& log, int threads, uint64_t batches, size_t batch,
-                std::vector<double>* latencies) {
+                std::vector<double>* latencies, bool keyed = false) {
   std::vector<std::thread> workers;
   std::vector<std::vector<double>> lat(threads);
   // Named once here, so the timed loop measures appends, not snprintf.
@@ -57,15 +61,22 @@ void RunAppends(Log& log, int threads, uint64_t batches, size_t batch,
       Batch events(batch);
       cairn_append_result r;
       if (latencies != nullptr) lat[t].reserve(batches);
+      static std::atomic<uint64_t> next_key{0};
+      char key[16] = {};
       for (uint64_t i = 0; i < batches; ++i) {
+        if (keyed) {
+          const uint64_t k = next_key.fetch_add(1, std::memory_order_relaxed);
+          std::memcpy(key, &k, sizeof k);
+        }
         // Streams are split between threads so ANY never conflicts on a claim
         // more than the workload implies.
         const std::string& stream = streams[(i * threads + t) % kStreams];
         std::chrono::steady_clock::time_point t0;
         if (latencies != nullptr) t0 = std::chrono::steady_clock::now();
-        absl::Status s =
-            log.Append(stream, ::cairn::mmaplog::Expected{CAIRN_EXPECT_ANY, 0},
-                       events.data(), events.size(), &r);
+        absl::Status s = log.Append(
+            stream, ::cairn::mmaplog::Expected{CAIRN_EXPECT_ANY, 0},
+            events.data(), events.size(), &r, nullptr,
+            keyed ? std::string_view(key, sizeof key) : std::string_view());
         if (latencies != nullptr) {
           lat[t].push_back(std::chrono::duration<double, std::micro>(
                                std::chrono::steady_clock::now() - t0)
@@ -88,7 +99,7 @@ void RunAppends(Log& log, int threads, uint64_t batches, size_t batch,
 // iteration. With `recycle`, the same appends go first into a throwaway log
 // that is then deleted, so the measured log's page cache is pages the kernel
 // just freed (see BM_AppendNeverRecycled).
-void AppendNever(benchmark::State& state, bool recycle) {
+void AppendNever(benchmark::State& state, bool recycle, bool keyed = false) {
   int threads = static_cast<int>(state.range(0));
   size_t batch = static_cast<size_t>(state.range(1));
   uint64_t events = static_cast<uint64_t>(state.range(2));
@@ -101,7 +112,7 @@ void AppendNever(benchmark::State& state, bool recycle) {
   ScratchLog log(FsyncMode::kNever);
   double cpu0 = ProcessCpuSeconds();
   for (auto _ : state) {
-    RunAppends(log.log(), threads, events / batch, batch, nullptr);
+    RunAppends(log.log(), threads, events / batch, batch, nullptr, keyed);
   }
   double cpu = ProcessCpuSeconds() - cpu0;
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * events *
@@ -115,6 +126,21 @@ BENCHMARK(BM_AppendNever)
     ->ArgNames({"threads", "batch", "events"})
     ->Args({1, 100, 2000000})
     ->Args({2, 100, 2000000})
+    ->Args({1, 1, 1000000})
+    ->Args({2, 1, 1000000})
+    ->Iterations(3)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// BM_AppendNever with an idempotency key on every append: what storing and
+// checking keys costs (the key's bytes in the record, the cache's lookup
+// and insert, its per-stream window).
+void BM_AppendNeverKeyed(benchmark::State& state) {
+  AppendNever(state, false, /*keyed=*/true);
+}
+BENCHMARK(BM_AppendNeverKeyed)
+    ->ArgNames({"threads", "batch", "events"})
+    ->Args({1, 100, 2000000})
     ->Args({1, 1, 1000000})
     ->Args({2, 1, 1000000})
     ->Iterations(3)

@@ -1,19 +1,20 @@
-// The idempotency keys of each stream's newest batches (cairn_storage_api
-// append, "Idempotency"; docs/mmaplog.md, "Idempotency keys"): a bounded
-// cache over the log. The log holds every key, in the first record of its
-// batch (record.h, kRecordHasKey), so this class only saves reading it:
-//  - a stream's keys are loaded from the log the first time an append with
-//    a key needs them (the keyed batches among its newest
-//    CAIRN_IDEMPOTENCY_WINDOW batches), then kept up to date by its appends;
-//  - apply_log forgets a stream it writes a keyed batch to, truncation
-//    forgets every stream, and memory pressure forgets whole streams. A
-//    forgotten stream is loaded again when next needed: forgetting costs
-//    time, never an answer.
-// At most CAIRN_IDEMPOTENCY_WINDOW keys per stream and `max_keys` in all
-// are held (about 150 bytes each).
+// The idempotency keys of recent batches (cairn_storage_api append,
+// "Idempotency"; docs/mmaplog.md, "Idempotency keys"): a bounded set in
+// memory over the log, which holds every key in the first record of its
+// batch (record.h, kRecordHasKey).
 //
-// Thread-safe. Find and Add for a stream are called by the holder of its
-// claim (Log::Append), so its keys do not change between the two.
+// What it holds: every keyed batch appended or applied since the open (or
+// the last truncation), and, per stream, the keyed batches among the
+// stream's newest CAIRN_IDEMPOTENCY_WINDOW batches from before it, read
+// back from the log once, on the stream's first keyed append (Log::Append,
+// "keys_loaded"). At most `max_keys` in all (about 130 bytes each): past
+// that the oldest go first, those read back from the log before any
+// written since. A key it does not hold is not recognised; nothing is
+// re-read, so memory pressure costs recognition of the oldest keys, never
+// a walk of the log per append.
+//
+// Thread-safe. Log::Append calls Find and Add for a stream while it holds
+// the stream's claim, so one stream's keys do not change between the two.
 #ifndef CAIRN_PLUGINS_STORAGE_MMAPLOG_IDEMPOTENCY_KEYS_H_
 #define CAIRN_PLUGINS_STORAGE_MMAPLOG_IDEMPOTENCY_KEYS_H_
 
@@ -22,22 +23,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "absl/container/flat_hash_map.h"
-#include "absl/functional/function_ref.h"
-#include "absl/status/status.h"
-#include "absl/status/statusor.h"
+#include <unordered_map>
 
 namespace cairn::mmaplog {
 
 class IdempotencyKeys {
  public:
-  static constexpr size_t kMaxKeys = 16384;
+  static constexpr size_t kMaxKeys = 32768;
 
   // A batch's ranges, as its append reported them.
   struct Batch {
@@ -46,46 +42,38 @@ class IdempotencyKeys {
     uint64_t first_position = 0;
     uint64_t last_position = 0;
   };
-  // A loader calls this once per keyed batch it finds, newest first.
-  using AddFn = absl::FunctionRef<void(std::string_view key, const Batch&)>;
-  // Reads a stream's keys from the log (the keyed batches among its newest
-  // CAIRN_IDEMPOTENCY_WINDOW batches) into `add`.
-  using LoadFn = absl::FunctionRef<absl::Status(AddFn add)>;
 
   explicit IdempotencyKeys(size_t max_keys = kMaxKeys) : max_keys_(max_keys) {}
   IdempotencyKeys(const IdempotencyKeys&) = delete;
   IdempotencyKeys& operator=(const IdempotencyKeys&) = delete;
 
-  // The batch of `stream` appended with `key`, if the stream's keys hold
-  // it; loads them with `load` first if they are not in memory (a failed
-  // load fails Find and keeps nothing).
-  absl::StatusOr<std::optional<Batch>> Find(std::string_view stream,
-                                            std::string_view key, LoadFn load);
-  // Records a batch just appended to `stream` with `key`. Kept only while
-  // the stream's keys are in memory: otherwise the next Find loads them,
-  // this one included, from the log.
+  // The batch appended to `stream` with `key`, if held.
+  std::optional<Batch> Find(std::string_view stream,
+                            std::string_view key) const;
+  // Records a batch just appended or applied: the newest held.
   void Add(std::string_view stream, std::string_view key, const Batch& batch);
-  void Forget(std::string_view stream);
-  void ForgetAll();
+  // Records a batch read back from the log, older than every batch Add
+  // recorded: dropped before them.
+  void AddOlder(std::string_view stream, std::string_view key,
+                const Batch& batch);
+  // Forgets every key (a truncation).
+  void Clear();
 
-  size_t size() const;     // keys in memory
-  uint64_t loads() const;  // streams loaded from the log so far
+  size_t size() const;
 
  private:
-  struct StreamKeys {
-    absl::flat_hash_map<std::string, Batch> by_key;
-    std::deque<std::string> order;  // oldest first
-  };
-  // Adds to `keys`, dropping its oldest beyond the window.
-  static void Push(StreamKeys* keys, std::string_view key, const Batch& batch);
-  // Forgets other streams until at most max_keys_ keys are held.
-  void Shrink(std::string_view keep);
+  // stream, NUL, key (names hold no NUL: cairn/names.h).
+  static void Compose(std::string_view stream, std::string_view key,
+                      std::string* out);
+  void Insert(std::string_view stream, std::string_view key, const Batch& batch,
+              bool older);
 
   const size_t max_keys_;
   mutable std::mutex mu_;
-  absl::flat_hash_map<std::string, std::unique_ptr<StreamKeys>> streams_;
-  size_t total_ = 0;
-  uint64_t loads_ = 0;
+  // Node-based: `order` points at the keys in the map's nodes, which stay
+  // put when the map rehashes.
+  std::unordered_map<std::string, Batch> batches_;
+  std::deque<const std::string*> order_;  // oldest first
 };
 
 }  // namespace cairn::mmaplog

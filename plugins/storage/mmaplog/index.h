@@ -171,6 +171,10 @@ struct StreamState {
   // entries in `revisions` are 0. Written by the retention thread only.
   std::atomic<uint64_t> trimmed_to{0};
   std::atomic<uint64_t> ordinal{0};  // 0 until its first batch commits
+  // The Log's keys generation (Log::keys_generation_) in which this
+  // stream's keys from before the keys horizon were read back from the log
+  // (Log::LoadOlderKeys); 0: not yet. Changed under the stream's claim.
+  std::atomic<uint64_t> keys_loaded{0};
   ChunkedArray revisions;            // revision - 1 -> location
   const std::string name;
   StreamState* next = nullptr;  // bucket chain; immutable once published

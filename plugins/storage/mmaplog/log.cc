@@ -141,6 +141,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(const LogOptions& options) {
   if (!s.ok()) return s;
   // Control records recovery queued take effect up to committed.
   log->ApplyCommittedControls();
+  log->ResetKeys();
   log->recovered_ = true;
   log->flusher_ = std::thread([l = log.get()] {
     NameThisThread("mmaplog-flush");
@@ -615,9 +616,15 @@ void Log::WriteAndPublish(const Reservation& r, std::string_view stream,
                   events[i].stream.size);
     uint64_t revision =
         state != nullptr ? first_revision + i : events[i].revision;
-    EncodeRecord(base + offset, name, events[i], r.first_position + i, revision,
-                 static_cast<uint32_t>(count), static_cast<uint32_t>(i),
-                 sizes[i], kKindEvent, i == 0 ? key : std::string_view());
+    if (i == 0 && !key.empty()) {
+      EncodeKeyedRecord(base + offset, name, events[i], r.first_position,
+                        revision, static_cast<uint32_t>(count), 0, sizes[i],
+                        key);
+    } else {
+      EncodeRecord(base + offset, name, events[i], r.first_position + i,
+                   revision, static_cast<uint32_t>(count),
+                   static_cast<uint32_t>(i), sizes[i]);
+    }
     StreamState* s = state != nullptr ? state : streams_.Find(name);
     const uint64_t location = MakeLocation(r.segment->number, offset);
     s->revisions.Set(revision - 1, location);
@@ -678,11 +685,18 @@ absl::Status Log::FinishAppend(uint64_t last_position) {
     if (events[i].type.size > 0xFFFF || events[i].tag_count > 0xFFFF) {
       return false;
     }
-    const size_t n =
-        RecordSize(stream, events[i], i == 0 ? key : std::string_view());
+    const size_t n = RecordSize(stream, events[i]);
     sum += n;
     if (sum > limit) return false;
     sizes[i] = static_cast<uint32_t>(n);
+  }
+  if (!key.empty() && count != 0) {
+    // The batch's first record holds its key (outside the loop, so appends
+    // without one pay nothing per event).
+    const size_t keyed = KeyedRecordSize(stream, events[0], key);
+    sum += keyed - sizes[0];
+    if (sum > limit) return false;
+    sizes[0] = static_cast<uint32_t>(keyed);
   }
   *total = sum;
   return true;
@@ -805,17 +819,21 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
   }
   const uint64_t head = word >> 1;
   if (!key.empty()) {
-    auto found = keys_.Find(stream, key, [&](IdempotencyKeys::AddFn add) {
-      return LoadKeys(*state, head, add);
-    });
-    if (!found.ok() || found->has_value() || !expected.Holds(head)) {
+    absl::Status loaded = absl::OkStatus();
+    if (state->keys_loaded.load(std::memory_order_acquire) !=
+        keys_generation_.load(std::memory_order_acquire)) {
+      loaded = LoadOlderKeys(*state, head);
+    }
+    std::optional<IdempotencyKeys::Batch> found;
+    if (loaded.ok()) found = keys_.Find(stream, key);
+    if (!loaded.ok() || found.has_value() || !expected.Holds(head)) {
       state->head_and_claim.store(word, std::memory_order_release);
     }
-    if (!found.ok()) return found.status();
-    if (found->has_value()) {
+    if (!loaded.ok()) return loaded;
+    if (found.has_value()) {
       // A repeat: answered once its batch is as visible and durable as this
       // append's would be (its appender may still be writing it).
-      const IdempotencyKeys::Batch& batch = **found;
+      const IdempotencyKeys::Batch& batch = *found;
       absl::Status s = FinishAppend(batch.last_position);
       if (!s.ok()) return s;
       *result = cairn_append_result{
@@ -871,54 +889,60 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
   return absl::OkStatus();
 }
 
-absl::Status Log::LoadKeys(const StreamState& stream, uint64_t head,
-                           IdempotencyKeys::AddFn add) {
+void Log::ResetKeys() {
+  keys_.Clear();
+  keys_horizon_.store(cursor_location_.load(std::memory_order_acquire),
+                      std::memory_order_release);
+  keys_generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+absl::Status Log::LoadOlderKeys(StreamState& stream, uint64_t head) {
   ReadGuard guard(this);
-  // As in ReadStream: a record below the committer's cursor was published
-  // when it was loaded, so finding it empty is damage, not an append still
-  // writing it.
-  const uint64_t published_below =
-      cursor_location_.load(std::memory_order_acquire);
   SegmentRef pin(this);
-  // The record of `revision`, waiting while an earlier append (which has
-  // given up its claim) is still writing it. False: retention took it.
+  const uint64_t generation = keys_generation_.load(std::memory_order_acquire);
+  const uint64_t horizon = keys_horizon_.load(std::memory_order_acquire);
+  key_loads_.fetch_add(1, std::memory_order_relaxed);
+  // Locations grow with positions, so the stream's revisions below the
+  // horizon are a prefix: find its last one (revisions written since, or
+  // still being written, are at or past the horizon, or 0).
+  auto below = [&](uint64_t revision) {
+    const uint64_t loc = stream.revisions.Get(revision - 1);
+    return loc != 0 && loc < horizon;
+  };
+  uint64_t lo = stream.trimmed_to.load(std::memory_order_acquire);
+  uint64_t hi = head + 1;  // lo: below (or trimmed); hi: not below
+  while (hi - lo > 1) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    if (below(mid)) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  // Then back through its newest batches there, each record published
+  // before the open or the truncation that set the horizon.
   const uint8_t* rec = nullptr;
   RecordHeader h;
   auto read = [&](uint64_t revision, bool* held) -> absl::Status {
-    for (int spins = 0;; ++spins) {
-      *held = false;
-      if (revision <= stream.trimmed_to.load(std::memory_order_acquire)) {
-        return absl::OkStatus();
-      }
-      const uint64_t loc = stream.revisions.Get(revision - 1);
-      if (loc != 0) {
-        Segment* seg = pin.Switch(LocationSegment(loc));
-        if (seg == nullptr) return absl::OkStatus();  // retention took it
-        absl::Status st = ReadRecord(seg, LocationOffset(loc), &rec, &h);
-        if (st.ok()) {
-          *held = true;
-          return st;
-        }
-        if (!absl::IsUnavailable(st)) return st;
-        if (loc < published_below) {
-          return DamageAt(*seg, LocationOffset(loc),
-                          "no record where stream " + Quote(stream.name) +
-                              " revision " + std::to_string(revision) +
-                              " is indexed, though the log is written past "
-                              "it (a zeroed length)");
-        }
-      }
-      if (stopping_.load(std::memory_order_relaxed)) {
-        return absl::CancelledError("append: the log is closed");
-      }
-      if (spins < 64) {
-        CpuRelax();
-      } else {
-        std::this_thread::yield();
-      }
+    *held = false;
+    if (revision <= stream.trimmed_to.load(std::memory_order_acquire)) {
+      return absl::OkStatus();  // retention took it
     }
+    const uint64_t loc = stream.revisions.Get(revision - 1);
+    Segment* seg = loc == 0 ? nullptr : pin.Switch(LocationSegment(loc));
+    if (seg == nullptr) return absl::OkStatus();  // retention took it
+    absl::Status st = ReadRecord(seg, LocationOffset(loc), &rec, &h);
+    if (absl::IsUnavailable(st)) {
+      return DamageAt(*seg, LocationOffset(loc),
+                      "no record where stream " + Quote(stream.name) +
+                          " revision " + std::to_string(revision) +
+                          " is indexed, though the log is written past it "
+                          "(a zeroed length)");
+    }
+    *held = st.ok();
+    return st;
   };
-  uint64_t revision = head;
+  uint64_t revision = lo;
   for (size_t batches = 0; revision > 0 && batches < CAIRN_IDEMPOTENCY_WINDOW;
        ++batches) {
     bool held = false;
@@ -940,12 +964,14 @@ absl::Status Log::LoadKeys(const StreamState& stream, uint64_t head,
     }
     const std::string_view key = h.Key(rec);
     if (!key.empty()) {
-      add(key,
+      keys_.AddOlder(
+          stream.name, key,
           IdempotencyKeys::Batch{first, first + h.batch_size - 1, h.position,
                                  h.position + h.batch_size - 1});
     }
     revision = first - 1;
   }
+  stream.keys_loaded.store(generation, std::memory_order_release);
   return absl::OkStatus();
 }
 
@@ -984,7 +1010,8 @@ absl::Status Log::ApplyEvents(const cairn_event* events, size_t count,
           " (" + std::to_string(events[i - 1].position) + " then " +
           std::to_string(e.position) + ")");
     }
-    size_t n = RecordSize(name, e, i == 0 ? key : std::string_view());
+    size_t n = i == 0 && !key.empty() ? KeyedRecordSize(name, e, key)
+                                      : RecordSize(name, e);
     total += n;
     if (total > kMaxBatchBytes ||
         total > options_.segment_size - kSegmentHeaderSize - 8) {
@@ -1057,12 +1084,16 @@ absl::Status Log::ApplyEvents(const cairn_event* events, size_t count,
     release(false);
     return reservation.status();
   }
-  // A stream whose keys are in memory would miss this one: its keys load
-  // again from the log when next needed.
+  // Held like an append's, so a replica promoted later answers its retry.
   if (!key.empty()) {
-    keys_.Forget(
+    const uint64_t first = reservation->first_position;
+    keys_.Add(
         std::string_view(reinterpret_cast<const char*>(events[0].stream.data),
-                         events[0].stream.size));
+                         events[0].stream.size),
+        key,
+        IdempotencyKeys::Batch{events[0].revision,
+                               events[0].revision + count - 1, first,
+                               first + count - 1});
   }
   release(true);
   WriteAndPublish(*reservation, std::string_view(), events, count, sizes.get(),
@@ -1849,7 +1880,7 @@ void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
   fn("segments_removed", static_cast<double>(segments_removed_.load()));
   fn("repeated_appends_total", static_cast<double>(repeated_appends_.load()));
   fn("idempotency_keys", static_cast<double>(keys_.size()));
-  fn("idempotency_key_loads_total", static_cast<double>(keys_.loads()));
+  fn("idempotency_key_loads_total", static_cast<double>(key_loads_.load()));
   fn("allocation_steps_total", static_cast<double>(allocation_steps_.load()));
   fn("allocation_steps_inline_total",
      static_cast<double>(allocation_steps_inline_.load()));

@@ -572,11 +572,17 @@ class Log {
   // `key`: the batch's idempotency key (cairn_log_record.idempotency_key).
   absl::Status ApplyEvents(const cairn_event* events, size_t count,
                            std::string_view key);
-  // Reads the keys of `stream`'s newest batches (up to revision `head`) for
-  // keys_ (IdempotencyKeys::LoadFn). Called with the stream claimed; waits
-  // for records of earlier appends that are still being written.
-  absl::Status LoadKeys(const StreamState& stream, uint64_t head,
-                        IdempotencyKeys::AddFn add);
+  // Idempotency keys (docs/mmaplog.md, "Idempotency keys"). keys_ holds
+  // every keyed batch written or applied at or past the keys horizon (a
+  // location: the log's end at the open or the last truncation); a
+  // stream's keyed batches from before it are read back once per
+  // generation, on its first keyed append, by LoadOlderKeys: the newest
+  // CAIRN_IDEMPOTENCY_WINDOW batches below the horizon. Called with the
+  // stream claimed, up to its head revision `head`.
+  absl::Status LoadOlderKeys(StreamState& stream, uint64_t head);
+  // Forgets every key and starts a new generation at the log's end (open,
+  // truncation).
+  void ResetKeys();
   // Where a walk of the log from position `want` (at least the first
   // retained one) starts: the segment pinned in `pin` and an offset at or
   // before the record. Shared by ReadAll and ReadLog.
@@ -810,8 +816,12 @@ class Log {
 
   // Indexes.
   NameMap<StreamState> streams_;
-  // The idempotency keys of streams' newest batches (a cache over the log).
+  // The idempotency keys of recent batches (a bounded set over the log),
+  // and the horizon and generation LoadOlderKeys works from.
   IdempotencyKeys keys_;
+  std::atomic<uint64_t> keys_horizon_{0};
+  std::atomic<uint64_t> keys_generation_{0};
+  std::atomic<uint64_t> key_loads_{0};  // LoadOlderKeys calls since open
   NameMap<TagState> tags_;
   ChunkedArray ordinals_;  // ordinal - 1 -> StreamState*
   std::atomic<uint64_t> stream_count_{0};

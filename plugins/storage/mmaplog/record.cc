@@ -31,22 +31,21 @@ uint8_t* CopyBytes(uint8_t* p, cairn_bytes b) {
   return p + b.size;
 }
 
-}  // namespace
-
-size_t RecordSize(std::string_view stream, const cairn_event& event,
-                  std::string_view key) {
-  size_t n = kRecordHeaderSize + stream.size() + BodySize(event) +
-             (key.empty() ? 0 : 1 + key.size());
+template <bool kKeyed>
+size_t SizeOf(std::string_view stream, const cairn_event& event,
+              std::string_view key) {
+  size_t n = kRecordHeaderSize + stream.size() + BodySize(event);
+  if constexpr (kKeyed) n += 1 + key.size();
   // At least 72 bytes: CheckRecord takes a bare 64-byte header for a bad
   // length (an event always has a stream name; an EPOCH record with an
   // empty primary id would not).
   return std::max<size_t>(kRecordHeaderSize + 8, (n + 7) & ~size_t{7});
 }
 
-void EncodeRecord(uint8_t* out, std::string_view stream, const cairn_event& e,
-                  uint64_t position, uint64_t revision, uint32_t batch_size,
-                  uint32_t batch_index, uint32_t record_size, uint16_t kind,
-                  std::string_view key) {
+template <bool kKeyed>
+void Encode(uint8_t* out, std::string_view stream, const cairn_event& e,
+            uint64_t position, uint64_t revision, uint32_t batch_size,
+            uint32_t batch_index, uint16_t kind, std::string_view key) {
   Put<uint16_t>(out, 12, kind);
   Put<uint16_t>(out, 14, static_cast<uint16_t>(e.tag_count));
   Put<uint64_t>(out, 16, position);
@@ -57,7 +56,7 @@ void EncodeRecord(uint8_t* out, std::string_view stream, const cairn_event& e,
   Put<uint32_t>(out, 48, static_cast<uint32_t>(e.data.size));
   Put<uint16_t>(out, 52, static_cast<uint16_t>(e.type.size));
   out[54] = static_cast<uint8_t>(stream.size());
-  out[55] = key.empty() ? 0 : kRecordHasKey;
+  out[55] = kKeyed ? kRecordHasKey : 0;
   Put<uint32_t>(out, 56, batch_size);
   Put<uint32_t>(out, 60, batch_index);
   uint8_t* p = out + kRecordHeaderSize;
@@ -74,16 +73,44 @@ void EncodeRecord(uint8_t* out, std::string_view stream, const cairn_event& e,
     *p++ = static_cast<uint8_t>(e.tags[i].size);
     p = CopyBytes(p, e.tags[i]);
   }
-  if (!key.empty()) {
+  if constexpr (kKeyed) {
     *p++ = static_cast<uint8_t>(key.size());
     std::memcpy(p, key.data(), key.size());
     p += key.size();
   }
-  // Padding up to record_size stays as the caller zeroed it.
-  (void)record_size;
+  // Padding up to the record's size stays as the caller zeroed it.
   Put<uint32_t>(out, 8, Crc32c(0, body, static_cast<size_t>(p - body)));
   Put<uint32_t>(out, 4,
                 Crc32c(0, out + 8, kRecordHeaderSize - 8 + stream.size()));
+}
+
+}  // namespace
+
+size_t RecordSize(std::string_view stream, const cairn_event& event) {
+  return SizeOf<false>(stream, event, {});
+}
+
+size_t KeyedRecordSize(std::string_view stream, const cairn_event& event,
+                       std::string_view key) {
+  return SizeOf<true>(stream, event, key);
+}
+
+void EncodeRecord(uint8_t* out, std::string_view stream, const cairn_event& e,
+                  uint64_t position, uint64_t revision, uint32_t batch_size,
+                  uint32_t batch_index, uint32_t record_size, uint16_t kind) {
+  (void)record_size;
+  Encode<false>(out, stream, e, position, revision, batch_size, batch_index,
+                kind, {});
+}
+
+void EncodeKeyedRecord(uint8_t* out, std::string_view stream,
+                       const cairn_event& e, uint64_t position,
+                       uint64_t revision, uint32_t batch_size,
+                       uint32_t batch_index, uint32_t record_size,
+                       std::string_view key) {
+  (void)record_size;
+  Encode<true>(out, stream, e, position, revision, batch_size, batch_index,
+               kKindEvent, key);
 }
 
 RecordCheck CheckRecord(const uint8_t* record, size_t available,

@@ -90,21 +90,30 @@ inline constexpr uint32_t kSegmentInUse = 2;   // base_position is set
 // reservations can overshoot a full segment (see Log::Reserve).
 inline constexpr size_t kMaxBatchBytes = 64u << 20;
 
-// Bytes a record for `event` (with stream name `stream`, and idempotency
-// key `key` if not empty) occupies.
-size_t RecordSize(std::string_view stream, const cairn_event& event,
-                  std::string_view key = {});
+// Bytes a record for `event` (with stream name `stream`) occupies.
+size_t RecordSize(std::string_view stream, const cairn_event& event);
+// The same for a record that also holds its batch's idempotency key `key`
+// (1..64 bytes). Apart from RecordSize so that appends without a key pay
+// nothing for keys.
+size_t KeyedRecordSize(std::string_view stream, const cairn_event& event,
+                       std::string_view key);
 
 // Writes every field of the record except the length word into `out`
 // (RecordSize bytes, zeroed beforehand), including both checksums.
 // `kind` is a RecordKind; for a control record `event` holds only the
-// fields its kind uses (see above). A non-empty `key` (1..64 bytes, batch
-// index 0 only) is stored with kRecordHasKey.
+// fields its kind uses (see above).
 void EncodeRecord(uint8_t* out, std::string_view stream,
                   const cairn_event& event, uint64_t position,
                   uint64_t revision, uint32_t batch_size, uint32_t batch_index,
-                  uint32_t record_size, uint16_t kind = kKindEvent,
-                  std::string_view key = {});
+                  uint32_t record_size, uint16_t kind = kKindEvent);
+// EncodeRecord of an event record that also holds its batch's idempotency
+// key `key` (1..64 bytes; KeyedRecordSize bytes), with kRecordHasKey. A
+// writer uses it for batch index 0 only (CheckRecord refuses others).
+void EncodeKeyedRecord(uint8_t* out, std::string_view stream,
+                       const cairn_event& event, uint64_t position,
+                       uint64_t revision, uint32_t batch_size,
+                       uint32_t batch_index, uint32_t record_size,
+                       std::string_view key);
 
 // Publishes a record: stores its length word with release semantics (and a
 // full fence, so the committer that checks afterwards sees it).

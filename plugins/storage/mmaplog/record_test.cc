@@ -88,12 +88,12 @@ TEST(MmapLogRecord, AKeyRoundTripsAfterTheTagsUnderTheBodyChecksum) {
   ev.tags = {"red"};
   cairn_event e = ev.View();
   const std::string key = "0123456789abcdef";
-  const size_t n = RecordSize("orders-1", e, key);
+  const size_t n = KeyedRecordSize("orders-1", e, key);
   EXPECT_GT(n, RecordSize("orders-1", e)) << "a key takes room";
   EXPECT_EQ(n % 8, 0u);
   std::vector<uint8_t> buf(n + 64, 0);
-  EncodeRecord(buf.data(), "orders-1", e, 3, 1, 2, 0, static_cast<uint32_t>(n),
-               kKindEvent, key);
+  EncodeKeyedRecord(buf.data(), "orders-1", e, 3, 1, 2, 0,
+                    static_cast<uint32_t>(n), key);
   PublishLength(buf.data(), static_cast<uint32_t>(n));
   RecordHeader h;
   ASSERT_EQ(CheckRecord(buf.data(), buf.size(), &h), RecordCheck::kOk);
@@ -118,12 +118,12 @@ TEST(MmapLogRecord, AKeyOnlyOnABatchsFirstEventAndNoUnknownFlags) {
   OwnedEvent ev;
   ev.data = "x";
   cairn_event e = ev.View();
-  const size_t n = RecordSize("s", e, "k");
+  const size_t n = KeyedRecordSize("s", e, "k");
   std::vector<uint8_t> buf(n + 64, 0);
   RecordHeader h;
   // A key on the second event of a batch: a header no writer makes.
-  EncodeRecord(buf.data(), "s", e, 2, 2, 2, 1, static_cast<uint32_t>(n),
-               kKindEvent, "k");
+  EncodeKeyedRecord(buf.data(), "s", e, 2, 2, 2, 1, static_cast<uint32_t>(n),
+                    "k");
   PublishLength(buf.data(), static_cast<uint32_t>(n));
   EXPECT_EQ(CheckRecord(buf.data(), buf.size(), &h), RecordCheck::kBadHeader);
   // An unknown flag bit, with a header checksum that matches it.

@@ -322,6 +322,8 @@ absl::Status Log::CutAfter(uint64_t position) {
   cursor_offset_ = cut_offset;
   cursor_next_position_ = position + 1;
   cursor_location_.store(MakeLocation(cut->number, cut_offset));
+  // Keys of cut batches must not answer again.
+  ResetKeys();
   committed_segment_.store(cut->number);
   for (auto& hint : batch_hints_) hint.store(0);
   {
@@ -340,8 +342,6 @@ absl::Status Log::CutAfter(uint64_t position) {
 // The in-memory state derived from records after `position` (no append
 // runs; readers are bounded by the lowered watermarks).
 void Log::CutDerivedState(uint64_t position) {
-  // Keys of cut batches must not answer again: every stream reloads.
-  keys_.ForgetAll();
   SegmentRef pin(this);
   auto position_of = [&](uint64_t loc) -> uint64_t {
     Segment* seg = loc == 0 ? nullptr : pin.Switch(LocationSegment(loc));
