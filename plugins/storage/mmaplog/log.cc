@@ -725,6 +725,18 @@ absl::Status Log::BatchTooLarge(std::string_view stream,
       " bytes, the most one batch may take; split it or raise segment-size");
 }
 
+namespace {
+
+// An append's expected revision does not hold: Aborted, nothing written.
+absl::Status WrongExpected(std::string_view stream, const Expected& expected,
+                           uint64_t head) {
+  return absl::AbortedError("stream " + Quote(stream) + ": expected " +
+                            expected.Text() + " but the head is " +
+                            std::to_string(head));
+}
+
+}  // namespace
+
 absl::Status Log::Append(std::string_view stream, Expected expected,
                          const cairn_event* events, size_t count,
                          cairn_append_result* result, Sealer* sealer,
@@ -781,9 +793,7 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
   if (count == 0) {
     uint64_t head = state == nullptr ? 0 : state->head();
     if (!expected.Holds(head)) {
-      return absl::AbortedError("stream " + Quote(stream) + ": expected " +
-                                expected.Text() + " but the head is " +
-                                std::to_string(head));
+      return WrongExpected(stream, expected, head);
     }
     // Empty ranges (cairn_storage_api.append): next .. current head.
     const uint64_t at = watermark_.load(std::memory_order_acquire);
@@ -807,9 +817,7 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
     }
     uint64_t head = word >> 1;
     if (key.empty() && !expected.Holds(head)) {
-      return absl::AbortedError("stream " + Quote(stream) + ": expected " +
-                                expected.Text() + " but the head is " +
-                                std::to_string(head));
+      return WrongExpected(stream, expected, head);
     }
     if (state->head_and_claim.compare_exchange_weak(
             word, word | StreamState::kClaimed, std::memory_order_acquire,
@@ -845,9 +853,7 @@ absl::Status Log::Append(std::string_view stream, Expected expected,
       return absl::OkStatus();
     }
     if (!expected.Holds(head)) {
-      return absl::AbortedError("stream " + Quote(stream) + ": expected " +
-                                expected.Text() + " but the head is " +
-                                std::to_string(head));
+      return WrongExpected(stream, expected, head);
     }
   }
   if (sealer != nullptr) {
@@ -981,11 +987,7 @@ absl::Status Log::ApplyEvents(const cairn_event* events, size_t count,
     return absl::CancelledError("apply: the log is closed");
   }
   if (count == 0) return absl::OkStatus();
-  if (key.size() > CAIRN_MAX_IDEMPOTENCY_KEY) {
-    return absl::InvalidArgumentError(
-        "apply: the batch's idempotency key is " + std::to_string(key.size()) +
-        " bytes; at most " + std::to_string(CAIRN_MAX_IDEMPOTENCY_KEY));
-  }
+  // ApplyLog, its only caller, has refused a key over 64 bytes.
   if (!key.empty() && !options_.create) {
     absl::Status s = MoveActiveSegmentToCurrentFormat();  // as in Append
     if (!s.ok()) return s;
