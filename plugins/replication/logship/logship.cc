@@ -752,9 +752,21 @@ class Logship : public sdk::Replication {
   // the majority only if it answered from that epoch, which it adopts
   // before answering: from then on it refuses the old primary's frames, so
   // no record the old primary acknowledges later can be missing here.
+  //
+  // Fenced, under quorum or sync, a peer that answered from an older epoch
+  // (it cannot reach etcd: typically the old primary, cut from etcd while
+  // its peers still reach it) does not stop the take-over by holding more:
+  // under quorum every acknowledged record is on a majority, so on a node
+  // counted here, which may not be ahead; under sync on every sync-set
+  // member, and only sync-set members campaign. What only that peer holds
+  // was never acknowledged; it drops it when it follows this epoch (and
+  // logs the positions). Without this, such a peer blocks every election
+  // for as long as it cannot reach etcd. Under async it still refuses: the
+  // old primary may hold acknowledged records no replica has.
   absl::Status CheckPeerPositions(const cairn_log_state& log, uint64_t epoch,
                                   bool fenced) {
     const std::string& self = options_.node_id;
+    const bool outside_may_be_ahead = fenced && options_.ack != AckRule::kAsync;
     size_t answered = 0;
     std::string unreachable;
     for (const PeerPosition& p : QueryPeerPositions(log, epoch)) {
@@ -769,15 +781,29 @@ class Logship : public sdk::Replication {
             "promote: peer '", p.node_id, "' has seen epoch ", theirs.epoch(),
             ", newer than epoch ", epoch, " that node '", self, "' won"));
       }
-      if (fenced && theirs.epoch() != epoch) {
+      const bool counted = !fenced || theirs.epoch() == epoch;
+      if (!counted) {
         absl::StrAppend(&unreachable, unreachable.empty() ? "" : "; ", "'",
                         p.node_id, "': answered from epoch ", theirs.epoch(),
                         ", not ", epoch);
       } else {
         ++answered;
       }
-      if (theirs.log_epoch() > log.epoch ||
-          (theirs.log_epoch() == log.epoch && theirs.written() > log.written)) {
+      const bool ahead =
+          theirs.log_epoch() > log.epoch ||
+          (theirs.log_epoch() == log.epoch && theirs.written() > log.written);
+      if (ahead && !counted && outside_may_be_ahead) {
+        sdk::LogWarn(absl::StrCat(
+            "node '", self, "' taking over epoch ", epoch, ": peer '",
+            p.node_id, "' answered from epoch ", theirs.epoch(),
+            " and holds positions up to ", theirs.written(), " of epoch ",
+            theirs.log_epoch(), ", beyond this node's ", log.written,
+            " of epoch ", log.epoch,
+            "; not counted, so those records were never acknowledged: it "
+            "drops them when it follows"));
+        continue;
+      }
+      if (ahead) {
         return absl::FailedPreconditionError(absl::StrCat(
             "promote: peer '", p.node_id, "' holds positions up to ",
             theirs.written(), " of epoch ", theirs.log_epoch(), " but node '",

@@ -2,8 +2,8 @@
 // etcd, against a real 3-member etcd on loopback (etcd/etcd_test_cluster.h):
 // election at start, failover when the primary closes or loses its lease,
 // no acknowledged append lost under ack = quorum, a deposed primary
-// rejoining, a node behind not winning, and never two primaries of one
-// epoch. Without etcd installed these tests skip, and fail under CI=true.
+// rejoining, a node behind not winning, a peer ahead that cannot reach etcd
+// (blocking under async only), and never two primaries of one epoch. Without etcd installed these tests skip, and fail under CI=true.
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -255,6 +255,121 @@ class LogshipEtcdClusterTls : public LogshipEtcdCluster {
   mutable etcd::testing::EtcdTls tls_;
 };
 std::string LogshipEtcdClusterTls::dir_;
+
+// Stands in for node `id` on `port`: answers every position query as a
+// node that cannot reach etcd would (from epoch 1, older than any etcd
+// epoch, so it adopts nothing) and as one whose log runs far ahead of the
+// others (log epoch 2^40): the old primary, cut from etcd while its peers
+// still reach it, holding records it wrote after they were fenced. Any
+// other first frame (a primary's hello) is answered by closing.
+class PeerAheadWithoutEtcd {
+ public:
+  PeerAheadWithoutEtcd(uint16_t port, std::string id)
+      : acceptor_(io_, boost::asio::ip::tcp::endpoint(
+                           boost::asio::ip::make_address("127.0.0.1"), port)),
+        id_(std::move(id)) {
+    acceptor_.non_blocking(true);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~PeerAheadWithoutEtcd() { Stop(); }
+  // Closes the port: from now on the node is unreachable.
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int queries() const { return queries_.load(); }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      boost::system::error_code ec;
+      boost::asio::ip::tcp::socket socket(io_);
+      acceptor_.accept(socket, ec);
+      if (ec) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
+      socket.non_blocking(false);
+      Connection connection(std::move(socket), 1 << 20, "a candidate");
+      absl::StatusOr<v1::Frame> first = connection.Read();
+      if (first.ok() && first->has_position_query()) {
+        v1::Frame answer;
+        v1::Hello* hello = answer.mutable_hello();
+        hello->set_node_id(id_);
+        hello->set_epoch(1);
+        hello->set_log_epoch(uint64_t{1} << 40);
+        hello->set_written(1'000'000);
+        hello->set_durable(1'000'000);
+        hello->set_committed(1'000'000);
+        hello->set_durable_policy(v1::DURABLE_POLICY_SYNCS);
+        (void)connection.Write(answer);
+        queries_.fetch_add(1);
+      }
+      connection.Shutdown();
+    }
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::string id_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> queries_{0};
+  std::thread thread_;
+};
+
+// Under quorum a candidate that fenced a majority holds every acknowledged
+// record once no node it counted is ahead of it: a peer that answered from
+// an older epoch (it cannot reach etcd) holds nothing acknowledged beyond
+// that, so its log does not stop the election. Before this rule such a
+// peer (the old primary, cut from etcd only) blocked every election for as
+// long as the cut lasted (found by tests/replication/fault-run,
+// failover-etcd).
+TEST_F(LogshipEtcdCluster, APeerAheadThatCannotReachEtcdDoesNotBlockQuorum) {
+  PeerAheadWithoutEtcd peer(cluster_->port(2), cluster_->Id(2));
+  ASSERT_EQ(Open(0), absl::OkStatus());
+  ASSERT_EQ(Open(1), absl::OkStatus());
+  const size_t primary = WaitForPrimary(std::chrono::seconds(30));
+  ASSERT_NE(primary, kNone) << "no primary with n2 answering from epoch 1";
+  EXPECT_GE(peer.queries(), 1) << "the candidate never asked n2";
+  absl::StatusOr<AppendResult> r = cluster_->store(primary).Append(
+      "elected", ExpectedRevision::Any(), {Event("x")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  WaitForSameLogs(primary);
+}
+
+// Under async the old primary may hold acknowledged records no replica has,
+// so a reachable peer ahead still stops the election, and the group waits
+// until it can reach etcd or is gone.
+class LogshipEtcdClusterAsync : public LogshipEtcdCluster {
+ protected:
+  std::map<std::string, std::string> MoreOptions() const override {
+    return {{"ack", "async"}};
+  }
+};
+
+TEST_F(LogshipEtcdClusterAsync, APeerAheadThatCannotReachEtcdBlocksAsync) {
+  PeerAheadWithoutEtcd peer(cluster_->port(2), cluster_->Id(2));
+  ASSERT_EQ(Open(0), absl::OkStatus());
+  ASSERT_EQ(Open(1), absl::OkStatus());
+  EXPECT_TRUE(
+      WaitUntil([&] { return peer.queries() >= 2; }, std::chrono::seconds(20)))
+      << "the candidates never asked n2";
+  EXPECT_EQ(OnePrimary(), kNone);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    EXPECT_TRUE(primaries_seen_.empty())
+        << "a node led while a reachable peer held more under async";
+  }
+  peer.Stop();  // n2 unreachable: async needs no majority
+  const size_t primary = WaitForPrimary(std::chrono::seconds(30));
+  ASSERT_NE(primary, kNone) << "no primary once n2 was gone";
+  absl::StatusOr<AppendResult> r = cluster_->store(primary).Append(
+      "elected", ExpectedRevision::Any(), {Event("x")});
+  ASSERT_TRUE(r.ok()) << r.status();
+}
 
 TEST_F(LogshipEtcdClusterTls, ElectsOnePrimaryAndReplicatesOverTls) {
   ASSERT_NE(ElectAndAppendTen(), kNone);
