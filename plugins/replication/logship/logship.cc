@@ -753,20 +753,26 @@ class Logship : public sdk::Replication {
   // before answering: from then on it refuses the old primary's frames, so
   // no record the old primary acknowledges later can be missing here.
   //
-  // Fenced, under quorum or sync, a peer that answered from an older epoch
-  // (it cannot reach etcd: typically the old primary, cut from etcd while
-  // its peers still reach it) does not stop the take-over by holding more:
-  // under quorum every acknowledged record is on a majority, so on a node
-  // counted here, which may not be ahead; under sync on every sync-set
-  // member, and only sync-set members campaign. What only that peer holds
-  // was never acknowledged; it drops it when it follows this epoch (and
-  // logs the positions). Without this, such a peer blocks every election
-  // for as long as it cannot reach etcd. Under async it still refuses: the
-  // old primary may hold acknowledged records no replica has.
+  // A peer ahead does not stop the take-over when what it holds beyond this
+  // node cannot have been acknowledged (this node then holds every
+  // acknowledged record); it drops the rest when it follows this epoch and
+  // logs the positions:
+  // - under sync, a peer outside the sync set: every acknowledged record is
+  //   durable on every sync-set member, and only sync-set members get here
+  //   (CheckInSyncSet). Without this, such a peer that ran ahead of the
+  //   sync-set members blocked every promote and election for good, since
+  //   it cannot lead itself;
+  // - fenced, under quorum or sync, a peer that answered from an older
+  //   epoch (it cannot reach etcd: typically the old primary, cut from etcd
+  //   while its peers still reach it): under quorum every acknowledged
+  //   record is on a majority, so on a node counted here, which may not be
+  //   ahead. Without this, such a peer blocked every election for as long
+  //   as it could not reach etcd.
+  // Under async a peer ahead still refuses: the old primary may hold
+  // acknowledged records no replica has.
   absl::Status CheckPeerPositions(const cairn_log_state& log, uint64_t epoch,
                                   bool fenced) {
     const std::string& self = options_.node_id;
-    const bool outside_may_be_ahead = fenced && options_.ack != AckRule::kAsync;
     size_t answered = 0;
     std::string unreachable;
     for (const PeerPosition& p : QueryPeerPositions(log, epoch)) {
@@ -792,15 +798,23 @@ class Logship : public sdk::Replication {
       const bool ahead =
           theirs.log_epoch() > log.epoch ||
           (theirs.log_epoch() == log.epoch && theirs.written() > log.written);
-      if (ahead && !counted && outside_may_be_ahead) {
+      const bool outside_sync_set =
+          options_.ack == AckRule::kSync &&
+          std::find(options_.sync_set.begin(), options_.sync_set.end(),
+                    p.node_id) == options_.sync_set.end();
+      const bool uncounted = !counted && options_.ack != AckRule::kAsync;
+      if (ahead && (outside_sync_set || uncounted)) {
         sdk::LogWarn(absl::StrCat(
-            "node '", self, "' taking over epoch ", epoch, ": peer '",
-            p.node_id, "' answered from epoch ", theirs.epoch(),
-            " and holds positions up to ", theirs.written(), " of epoch ",
+            "node '", self, "' becoming primary: peer '", p.node_id,
+            "' holds positions up to ", theirs.written(), " of epoch ",
             theirs.log_epoch(), ", beyond this node's ", log.written,
-            " of epoch ", log.epoch,
-            "; not counted, so those records were never acknowledged: it "
-            "drops them when it follows"));
+            " of epoch ", log.epoch, "; ",
+            outside_sync_set
+                ? "it is not in the sync set"
+                : absl::StrCat("it answered from epoch ", theirs.epoch(),
+                               " and is not counted"),
+            ", so those records were never acknowledged: it drops them "
+            "when it follows"));
         continue;
       }
       if (ahead) {

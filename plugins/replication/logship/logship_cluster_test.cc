@@ -587,6 +587,66 @@ TEST(LogshipCluster, PromoteRefusesANodeARunningPeerIsAheadOf) {
   EXPECT_EQ(acked->size(), 1u);
 }
 
+// Under ack = sync with n2 outside the sync set, n2 can run ahead of the
+// sync-set members: here it holds an append n1 never got, which was
+// therefore never acknowledged. n2 cannot be promoted (it may lack
+// acknowledged records); n1 can, and n2 drops what only it held. Before,
+// n1 refused ("promote 'n2' instead") and the group had no node left to
+// promote (found by tests/replication/fault-run, logship-3-sync-two.conf).
+TEST(LogshipCluster, PromoteUnderSyncSkipsAPeerAheadOutsideTheSyncSet) {
+  ClusterOptions options;
+  options.ack = "sync";
+  options.sync_set = "n0,n1";
+  options.storage_options = StorageOptions("mmaplog");
+  Cluster cluster(options);
+  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
+  ASSERT_EQ(cluster.Open(2, "replica"), absl::OkStatus());
+  ASSERT_EQ(cluster.Open(0, "primary", {{"ack-timeout", "300ms"}}),
+            absl::OkStatus());
+  ASSERT_TRUE(cluster.store(0)
+                  .Append("acked", ExpectedRevision::Any(), {Event("x")})
+                  .ok());
+  ASSERT_TRUE(CaughtUp(cluster, 1));
+  ASSERT_TRUE(CaughtUp(cluster, 2));
+  cluster.Close(1);
+  absl::StatusOr<AppendResult> lone =
+      cluster.store(0).Append("unacked", ExpectedRevision::Any(), {Event("y")});
+  ASSERT_FALSE(lone.ok()) << "acknowledged without sync-set member n1";
+  ASSERT_TRUE(WaitUntil(
+      [&] { return cluster.State(2).written == cluster.State(0).written; }));
+  const uint64_t ahead = cluster.State(2).written;
+  cluster.Close(0);
+  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
+  const uint64_t behind = cluster.State(1).written;
+  ASSERT_LT(behind, ahead);
+
+  absl::Status s = cluster.store(2).Promote();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(), HasSubstr("not in the sync set"));
+  ASSERT_EQ(cluster.store(1).Promote(), absl::OkStatus());
+  // n1's EPOCH record commits once sync-set member n0 holds it too.
+  ASSERT_EQ(cluster.Open(0, "replica"), absl::OkStatus());
+  ASSERT_TRUE(WaitUntil([&] {
+    const uint64_t end = cluster.State(1).written;
+    for (size_t i : {0, 1, 2}) {
+      const LogState state = cluster.State(i);
+      if (state.written != end || state.committed != end) return false;
+    }
+    return true;
+  }));
+  EXPECT_EQ(cluster.Log(2), cluster.Log(1));
+  EXPECT_EQ(cluster.Log(0), cluster.Log(1));
+  for (size_t i : {0, 1, 2}) {
+    absl::StatusOr<std::vector<RecordedEvent>> acked =
+        cluster.store(i).ReadStream("acked");
+    ASSERT_TRUE(acked.ok()) << acked.status();
+    EXPECT_EQ(acked->size(), 1u) << "n" << i;
+    absl::StatusOr<std::vector<RecordedEvent>> unacked =
+        cluster.store(i).ReadStream("unacked");
+    EXPECT_TRUE(!unacked.ok() || unacked->empty()) << "n" << i;
+  }
+}
+
 // Under ack = quorum a node that reaches none of its two peers cannot know
 // it holds every acknowledged record: promote refuses and says why.
 TEST(LogshipCluster, PromoteUnderQuorumRefusesANodeThatReachesNoMajority) {

@@ -3,7 +3,8 @@
 // election at start, failover when the primary closes or loses its lease,
 // no acknowledged append lost under ack = quorum, a deposed primary
 // rejoining, a node behind not winning, a peer ahead that cannot reach etcd
-// (blocking under async only), and never two primaries of one epoch. Without etcd installed these tests skip, and fail under CI=true.
+// (blocking under async only), and never two primaries of one epoch. Without
+// etcd installed these tests skip, and fail under CI=true.
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
