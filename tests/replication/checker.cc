@@ -126,6 +126,32 @@ Presence Locate(const Op& op, const NodeLog& log, const LogIndex& index) {
   return p;
 }
 
+// CheckOptions::superseded_acks (checker.h): an ok op of epoch E > 0 with
+// none of its events in the log, whose acknowledged first position holds a
+// record of an epoch above E.
+bool Superseded(const Op& op, const NodeLog& log, const LogIndex& index) {
+  if (op.outcome != Outcome::kOk || op.epoch == 0) return false;
+  for (const std::string& id : op.event_ids) {
+    if (index.by_id.count(id)) return false;
+  }
+  auto at = index.by_position.find(op.first_position);
+  return at != index.by_position.end() &&
+         log.records[at->second].epoch > op.epoch;
+}
+
+// The ops of `ops` superseded in `log` (none without the option).
+std::set<const Op*> SupersededOps(const std::vector<Op>& ops,
+                                  const NodeLog& log,
+                                  const CheckOptions& options) {
+  std::set<const Op*> out;
+  if (!options.superseded_acks) return out;
+  const LogIndex index = IndexLog(log, options);
+  for (const Op& op : ops) {
+    if (Superseded(op, log, index)) out.insert(&op);
+  }
+  return out;
+}
+
 void Add(std::vector<Violation>* out, std::string rule, std::string node,
          std::string message) {
   out->push_back(
@@ -263,6 +289,10 @@ void CheckOpsAgainstLog(const std::vector<Op>& ops, const NodeLog& log,
               " events in the log between positions ", p.first, " and ", p.last,
               ", not one whole batch at consecutive positions"));
     }
+    if (op.outcome == Outcome::kOk && options.superseded_acks &&
+        Superseded(op, log, index)) {
+      continue;
+    }
     if (op.outcome == Outcome::kOk) {
       for (size_t i = 0; i < op.event_ids.size(); ++i) {
         const uint64_t want = op.first_position + i;
@@ -355,12 +385,15 @@ void CheckOpsAgainstLog(const std::vector<Op>& ops, const NodeLog& log,
   }
 }
 
+// `superseded`: ok ops a failover dropped (CheckOptions::superseded_acks),
+// left out.
 void CheckHistoryAlone(const std::vector<Op>& ops,
+                       const std::set<const Op*>& superseded,
                        std::vector<Violation>* out) {
   std::map<std::pair<std::string, uint64_t>, std::vector<const Op*>> exact;
   std::vector<const Op*> epoched;
   for (const Op& op : ops) {
-    if (op.outcome != Outcome::kOk) continue;
+    if (op.outcome != Outcome::kOk || superseded.count(&op)) continue;
     if (HasExpectedRevision(op))
       exact[{op.stream, ExpectedRevisionOf(op)}].push_back(&op);
     if (op.epoch > 0) epoched.push_back(&op);
@@ -646,8 +679,10 @@ void CheckSeenAlone(const std::vector<SeenBatch>& seen,
   }
 }
 
-// seen-lost and seen-skip against one node's log.
+// seen-lost and seen-skip against one node's log. `dropped`: event ids of
+// superseded ops, which a subscriber may have received.
 void CheckSeenAgainstLog(const std::vector<SeenBatch>& seen, const NodeLog& log,
+                         const std::set<std::string>& dropped,
                          std::vector<Violation>* out) {
   std::map<uint64_t, const LogRecord*> by_position;
   for (const LogRecord& r : log.records) by_position.emplace(r.position, &r);
@@ -658,8 +693,9 @@ void CheckSeenAgainstLog(const std::vector<SeenBatch>& seen, const NodeLog& log,
       const uint64_t position = b.positions[i];
       const std::string& id = b.ids[i];
       auto at = by_position.find(position);
-      if (at == by_position.end() || at->second->kind != "event" ||
-          at->second->writer != id) {
+      if ((at == by_position.end() || at->second->kind != "event" ||
+           at->second->writer != id) &&
+          !dropped.count(id)) {
         std::string holds =
             at == by_position.end()
                 ? absl::StrCat(
@@ -702,10 +738,19 @@ std::vector<Violation> Check(const std::vector<Op>& ops,
   for (const NodeLog& log : logs) CheckLogAlone(log, options, &out);
   if (logs.size() > 1) CheckAcrossNodes(logs, &out);
   for (const NodeLog& log : logs) CheckOpsAgainstLog(ops, log, options, &out);
-  CheckHistoryAlone(ops, &out);
+  // (Every node holds the same log, or log-diverge says so: the first one
+  // decides which ops were superseded.)
+  const std::set<const Op*> superseded = SupersededOps(ops, logs[0], options);
+  CheckHistoryAlone(ops, superseded, &out);
   if (!seen.empty()) {
+    std::set<std::string> dropped;
+    for (const Op* op : superseded) {
+      dropped.insert(op->event_ids.begin(), op->event_ids.end());
+    }
     CheckSeenAlone(seen, &out);
-    for (const NodeLog& log : logs) CheckSeenAgainstLog(seen, log, &out);
+    for (const NodeLog& log : logs) {
+      CheckSeenAgainstLog(seen, log, dropped, &out);
+    }
   }
   return out;
 }
@@ -719,6 +764,9 @@ Summary Summarize(const std::vector<Op>& ops, const NodeLog& log,
     switch (op.outcome) {
       case Outcome::kOk:
         ++s.ok;
+        if (options.superseded_acks && Superseded(op, log, index)) {
+          ++s.superseded;
+        }
         break;
       case Outcome::kFail:
         ++s.fail;

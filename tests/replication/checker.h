@@ -64,6 +64,21 @@
 //   seen-skip       before a subscriber's first position and between two it
 //                   received in a row, the log holds no EVENT record: a
 //                   subscription to all events misses none.
+//
+// Under ack = async a failover may lose acknowledged appends: the new
+// primary takes over at the end of its own log, and what the old primary
+// acknowledged beyond that is dropped. With CheckOptions::superseded_acks
+// such an op is *superseded*, not lost: an ok op reporting epoch E > 0 none
+// of whose events is in the log, whose acknowledged first position holds a
+// record of an epoch above E. Superseded ops are counted (Summary) and left
+// out of lost-ack, ack-mismatch, exact-twice and stale-epoch; an ok op whose
+// position is empty, or still in epoch E, or that is partly there, is a
+// violation as before. (Because epochs never decrease along a log, the
+// superseded ops of an epoch are the tail of what it acknowledged.)
+// A subscriber may have received a superseded op's events (under async it
+// reads what the primary holds); those are not seen-lost. An unknown op's
+// events that a failover dropped still are, so the fault runner checks
+// async groups without subscribers.
 #ifndef CAIRN_TESTS_REPLICATION_CHECKER_H_
 #define CAIRN_TESTS_REPLICATION_CHECKER_H_
 
@@ -136,6 +151,9 @@ struct SeenBatch {
 
 struct CheckOptions {
   std::string event_type = "cairn.faults.v1";
+  // ack = async: acknowledged ops a failover dropped are superseded, not
+  // lost (see above).
+  bool superseded_acks = false;
 };
 
 // One history line (a JSON object as workload.cc writes it). `source` names
@@ -176,6 +194,7 @@ std::string DescribeOp(const Op& op);
 // The summary counts the program prints.
 struct Summary {
   uint64_t ops = 0, ok = 0, fail = 0, unknown = 0, unknown_present = 0;
+  uint64_t superseded = 0;  // CheckOptions::superseded_acks only
 };
 Summary Summarize(const std::vector<Op>& ops, const NodeLog& log,
                   const CheckOptions& options = {});

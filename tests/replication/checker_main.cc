@@ -4,8 +4,10 @@
 //   cairn-fault-check --history H.jsonl [--history H2.jsonl ...]
 //                     --log NAME=LOG.jsonl [--log NAME2=LOG2.jsonl ...]
 //                     [--seen SEEN.jsonl ...] [--event-type T]
-//                     [--max-print N]
+//                     [--max-print N] [--superseded-acks]
 //
+// --superseded-acks (ack = async): an acknowledged append a failover
+// dropped is counted as superseded, not reported as lost (checker.h).
 // Prints one "VIOLATION <rule> [<node>] <message>" line per violation, then
 // a summary. Exit 0: no violation; 1: violations; 2: bad usage or input
 // (the message names the file and line).
@@ -24,7 +26,7 @@ int Usage(const std::string& why) {
   std::cerr << "cairn-fault-check: " << why << "\n"
             << "usage: cairn-fault-check --history FILE [--history FILE ...] "
                "--log NAME=FILE [--log NAME=FILE ...] [--seen FILE ...] "
-               "[--event-type T] [--max-print N]\n";
+               "[--event-type T] [--max-print N] [--superseded-acks]\n";
   return 2;
 }
 
@@ -59,6 +61,10 @@ int main(int argc, char** argv) {
           "checks a fault test's history against the nodes' logs (rules: "
           "checker.h)");
       return 0;
+    }
+    if (flag == "--superseded-acks") {
+      options.superseded_acks = true;
+      continue;
     }
     if (i + 1 >= argc) return Usage(flag + " needs a value");
     const std::string value = argv[++i];
@@ -131,6 +137,11 @@ int main(int argc, char** argv) {
             << node_logs[0].records.size() << " records";
   if (!seen_files.empty()) {
     std::cout << ", and " << seen_events << " event(s) subscribers received";
+  }
+  if (options.superseded_acks) {
+    std::cout << "; " << s.superseded
+              << " acknowledged op(s) superseded by a failover (allowed: "
+                 "--superseded-acks)";
   }
   std::cout << ": " << violations.size() << " violation(s)";
   for (const auto& [rule, count] : per_rule)

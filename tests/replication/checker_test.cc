@@ -83,6 +83,19 @@ class World {
     log_.records.push_back(r);
   }
 
+  // Drops every record after position `keep`, as a failover's truncation
+  // does; stream heads follow.
+  void TruncateAfter(uint64_t keep) {
+    while (!log_.records.empty() && log_.records.back().position > keep) {
+      log_.records.pop_back();
+    }
+    next_position_ = keep + 1;
+    heads_.clear();
+    for (const LogRecord& r : log_.records) {
+      if (r.kind == "event") heads_[r.stream] = r.revision;
+    }
+  }
+
   std::vector<Op>& ops() { return ops_; }
   NodeLog& log() { return log_; }
   int64_t& clock() { return clock_; }
@@ -331,6 +344,89 @@ TEST(CheckerTest, StaleEpochInPositionOrder) {
   }
   ASSERT_EQ(stale.size(), 1u) << Describe(v);
   EXPECT_THAT(stale[0].message, HasSubstr("at a position above"));
+}
+
+// ack = async: the primary of epoch 1 acknowledged ops 1 and 2, then lost
+// its place before any replica had them; the primary of epoch 2 took over at
+// position 2 and wrote over them, and succeeded with op 1's expected
+// revision again.
+World AsyncFailover() {
+  World w;
+  w.Epoch(1);
+  w.Append("a", ExpectKind::kNoStream, 0, 1, Outcome::kOk, 1);  // 2
+  w.Append("a", ExpectKind::kExact, 1, 2, Outcome::kOk, 1);     // 3..4
+  w.Append("b", ExpectKind::kAny, 0, 1, Outcome::kOk, 1);       // 5
+  w.TruncateAfter(2);
+  w.Epoch(2);                                                // 3
+  w.Append("a", ExpectKind::kExact, 1, 1, Outcome::kOk, 2);  // 4
+  w.Append("b", ExpectKind::kAny, 0, 1, Outcome::kOk, 2);    // 5
+  return w;
+}
+
+TEST(CheckerTest, SupersededAcksAreLostWithoutTheOption) {
+  World w = AsyncFailover();
+  std::vector<Violation> v = Check(w.ops(), {w.log()});
+  EXPECT_TRUE(Rules(v).count("lost-ack")) << Describe(v);
+  EXPECT_TRUE(Rules(v).count("exact-twice")) << Describe(v);
+  EXPECT_EQ(Summarize(w.ops(), w.log()).superseded, 0u);
+}
+
+TEST(CheckerTest, SupersededAcksAreCountedUnderTheOption) {
+  World w = AsyncFailover();
+  CheckOptions async;
+  async.superseded_acks = true;
+  // A subscriber that read the dropped events from the old primary.
+  SeenBatch read;
+  read.subscriber = 0;
+  read.server = "x:1";
+  read.source = "seen:0";
+  read.positions = {2, 3, 4, 5};
+  read.ids = {"t-o0-0", "t-o1-0", "t-o1-1", "t-o2-0"};
+  std::vector<Violation> v = Check(w.ops(), {w.log(), w.log()}, async, {read});
+  EXPECT_TRUE(v.empty()) << Describe(v);
+  EXPECT_EQ(Summarize(w.ops(), w.log(), async).superseded, 2u);
+}
+
+TEST(CheckerTest, SupersededAcksDoNotExcuseOtherLosses) {
+  CheckOptions async;
+  async.superseded_acks = true;
+  {
+    // Position 5 is empty: no failover wrote over the last op, nor over
+    // op 2 of epoch 1 (so its epoch, above op 3's, is stale again).
+    World w = AsyncFailover();
+    w.TruncateAfter(4);
+    std::vector<Violation> v = Check(w.ops(), {w.log()}, async);
+    EXPECT_EQ(Rules(v), (std::set<std::string>{"lost-ack", "stale-epoch"}))
+        << Describe(v);
+    EXPECT_THAT(Describe(v), HasSubstr("(no record there)"));
+  }
+  {
+    // Its position holds another record of its own epoch.
+    World w = AsyncFailover();
+    w.log().records.back().writer = "t-o1-0";
+    std::vector<Violation> v = Check(w.ops(), {w.log()}, async);
+    EXPECT_TRUE(Rules(v).count("lost-ack")) << Describe(v);
+  }
+  {
+    // Part of a superseded op survived: not superseded, and a partial batch.
+    World w = AsyncFailover();
+    w.log().records[3].writer = "t-o1-1";
+    std::vector<Violation> v = Check(w.ops(), {w.log()}, async);
+    EXPECT_TRUE(Rules(v).count("lost-ack")) << Describe(v);
+    EXPECT_TRUE(Rules(v).count("partial-batch")) << Describe(v);
+  }
+  {
+    // An event a subscriber received that no superseded op holds.
+    World w = AsyncFailover();
+    SeenBatch read;
+    read.subscriber = 0;
+    read.server = "x:1";
+    read.source = "seen:0";
+    read.positions = {4};
+    read.ids = {"t-o9-0"};
+    std::vector<Violation> v = Check(w.ops(), {w.log()}, async, {read});
+    EXPECT_TRUE(Rules(v).count("seen-lost")) << Describe(v);
+  }
 }
 
 // What a subscriber to all events receives of `log`: its event records from
