@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -53,6 +54,15 @@ bool CaughtUp(Cluster& cluster, size_t i) {
     return replica.written == primary.written &&
            replica.committed == primary.written;
   });
+}
+
+// n1 was closed while primary n0 and n2 went on: closes n0 and reopens n1.
+// Returns where n1's log ends and where n2's does.
+std::pair<uint64_t, uint64_t> ClosePrimaryAndReopenN1(Cluster& cluster) {
+  const uint64_t ahead = cluster.State(2).written;
+  cluster.Close(0);
+  EXPECT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
+  return {cluster.State(1).written, ahead};
 }
 
 class AckRuleTest
@@ -559,10 +569,7 @@ TEST(LogshipCluster, PromoteRefusesANodeARunningPeerIsAheadOf) {
     ASSERT_TRUE(r.ok()) << r.status();
   }
   ASSERT_TRUE(CaughtUp(cluster, 2));
-  const uint64_t ahead = cluster.State(2).written;
-  cluster.Close(0);
-  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
-  const uint64_t behind = cluster.State(1).written;
+  const auto [behind, ahead] = ClosePrimaryAndReopenN1(cluster);
   ASSERT_LT(behind, ahead);
 
   absl::Status s = cluster.store(1).Promote();
@@ -614,10 +621,7 @@ TEST(LogshipCluster, PromoteUnderSyncSkipsAPeerAheadOutsideTheSyncSet) {
   ASSERT_FALSE(lone.ok()) << "acknowledged without sync-set member n1";
   ASSERT_TRUE(WaitUntil(
       [&] { return cluster.State(2).written == cluster.State(0).written; }));
-  const uint64_t ahead = cluster.State(2).written;
-  cluster.Close(0);
-  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
-  const uint64_t behind = cluster.State(1).written;
+  const auto [behind, ahead] = ClosePrimaryAndReopenN1(cluster);
   ASSERT_LT(behind, ahead);
 
   absl::Status s = cluster.store(2).Promote();
