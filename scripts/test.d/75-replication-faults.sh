@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fault tests with the history checker (docs/replication.md, "Fault tests
-# and the checker"), short and bounded (about two minutes): a single cairnd
+# and the checker"), short and bounded (about four minutes): a single cairnd
 # on mmaplog (fsync = always) under load from 16 clients,
 #   1. on loopback: kill -9 and restart three times, SIGSTOP/SIGCONT once,
 #      every sync failing with EIO (libfiu) and a restart once;
@@ -12,12 +12,23 @@
 #      (kill -9 of the primary, `cairn promote` of another node, the old
 #      primary back as a replica) and one by SIGSTOP of the primary;
 #      and under ack = sync (topologies/logship-3-sync.conf): SIGSTOP and
-#      failing syncs of a replica, a failover;
+#      failing syncs of a replica, a failover; and with a sync set that
+#      leaves n3 out (logship-3-sync-two.conf): two failovers and a kill -9
+#      of a replica; and under ack = async (logship-3-async.conf), where a
+#      failover may drop acknowledged appends (counted, not violations):
+#      two failovers and a kill -9 of a replica;
 #   4. in network namespaces: the primary cut from its peers (it must stop
 #      acknowledging), a partitioned replica, and a failover while the
 #      primary is cut from its peers but still reached by clients;
+# the same group electing its primary through a 3-member etcd of its own
+# (topologies/logship-3-etcd.conf, no promote anywhere)
+#   5. on loopback: kill -9 of the primary, kill -9 of etcd's leader,
+#      SIGSTOP of the primary for longer than its lease, SIGSTOP of an etcd
+#      member;
+#   6. in network namespaces: the primary cut from etcd only, the primary
+#      cut from its peers, the primary partitioned;
 # each followed by the checker over the history and every node's log; and
-#   5. a negative control: the same on the memory storage plugin, which
+#   7. a negative control: the same on the memory storage plugin, which
 #      forgets everything on kill -9, must fail with lost-ack violations,
 #      and with seen-lost ones (its subscribers saw events that are gone).
 # The long version: scripts/soak-replication N.
@@ -38,6 +49,7 @@ expect_refusal() {
 expect_refusal "unknown fault kind 'bogus'" "$run" --kinds kill9,bogus
 expect_refusal "fault 'failover-peers' needs --netns" "$run" --kinds failover-peers
 expect_refusal "fault 'failover' needs a topology of two nodes or more" "$run" --kinds failover
+expect_refusal "fault 'etcd-kill9' needs a topology that runs etcd" "$run" --kinds etcd-kill9
 expect_refusal "'x' is not a non-negative integer" "$run" --faults x
 expect_refusal "--round takes a positive integer, not '0'" "$root/scripts/soak-replication" --round 0
 "$run" --faults 5 --kinds kill9,kill9,stop,kill9,syncfail --hold-ms 1500 --gap-ms 800 || status=1
@@ -58,9 +70,23 @@ run_netns() {
 # The same group under ack = sync (every node in the sync set).
 "$run" --topology "$root/tests/replication/topologies/logship-3-sync.conf" \
   --faults 3 --kinds stop,syncfail,failover --hold-ms 1500 --gap-ms 800 || status=1
+# ack = async: a failover drops what the old primary acknowledged and no
+# replica got; the checker counts those (--superseded-acks) and holds every
+# other rule.
+"$run" --topology "$root/tests/replication/topologies/logship-3-async.conf" \
+  --faults 3 --kinds failover,kill9,failover-stop --hold-ms 1500 --gap-ms 800 || status=1
+# n3 outside the sync set: each failover must promote the other sync-set
+# member, even when n3 holds more.
+"$run" --topology "$root/tests/replication/topologies/logship-3-sync-two.conf" \
+  --faults 3 --kinds failover,kill9,failover --hold-ms 1500 --gap-ms 800 || status=1
 run_netns --faults 4 --kinds partition,oneway-in,kill9,oneway-out --hold-ms 2500 --gap-ms 800
 run_netns "${group[@]}" --faults 3 --kinds peers,partition,failover-peers \
   --hold-ms 2000 --gap-ms 800
+etcd_group=(--topology "$root/tests/replication/topologies/logship-3-etcd.conf")
+"$run" "${etcd_group[@]}" --faults 4 --kinds failover,etcd-kill9,failover-stop,etcd-stop \
+  --hold-ms 2000 --gap-ms 800 || status=1
+run_netns "${etcd_group[@]}" --faults 3 --kinds failover-etcd,peers,failover-partition \
+  --hold-ms 2500 --gap-ms 800
 negative=$(mktemp -d "${TMPDIR:-/tmp}/cairn-faults-negative.XXXXXX")
 if "$run" --topology "$root/tests/replication/topologies/single-memory.conf" \
     --faults 1 --kinds kill9 --hold-ms 1000 --gap-ms 1000 --workdir "$negative/run" \
