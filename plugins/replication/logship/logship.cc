@@ -606,11 +606,14 @@ class Logship : public sdk::Replication {
     return absl::OkStatus();
   }
 
+  bool InSyncSet(const std::string& node_id) const {
+    return std::find(options_.sync_set.begin(), options_.sync_set.end(),
+                     node_id) != options_.sync_set.end();
+  }
+
   // Under ack = sync only a sync-set member holds every acknowledged record.
   absl::Status CheckInSyncSet() {
-    if (options_.ack == AckRule::kSync &&
-        std::find(options_.sync_set.begin(), options_.sync_set.end(),
-                  options_.node_id) == options_.sync_set.end()) {
+    if (options_.ack == AckRule::kSync && !InSyncSet(options_.node_id)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "promote: node '", options_.node_id,
           "' is not in the sync set (ack = sync): it may lack acknowledged "
@@ -799,9 +802,7 @@ class Logship : public sdk::Replication {
           theirs.log_epoch() > log.epoch ||
           (theirs.log_epoch() == log.epoch && theirs.written() > log.written);
       const bool outside_sync_set =
-          options_.ack == AckRule::kSync &&
-          std::find(options_.sync_set.begin(), options_.sync_set.end(),
-                    p.node_id) == options_.sync_set.end();
+          options_.ack == AckRule::kSync && !InSyncSet(p.node_id);
       const bool uncounted = !counted && options_.ack != AckRule::kAsync;
       if (ahead && (outside_sync_set || uncounted)) {
         sdk::LogWarn(absl::StrCat(
