@@ -36,6 +36,15 @@ std::map<std::string, std::string> StorageOptions(const std::string& storage) {
   return {};
 }
 
+// ack = sync with `sync_set`, every node on mmaplog with fsync = always.
+ClusterOptions SyncOnMmaplog(const std::string& sync_set) {
+  ClusterOptions options;
+  options.ack = "sync";
+  options.sync_set = sync_set;
+  options.storage_options = StorageOptions("mmaplog");
+  return options;
+}
+
 // Opens n1 and n2 as replicas, then n0 as primary (which, under sync or
 // quorum, waits for its EPOCH record to be acknowledged).
 absl::Status OpenReplicasThenPrimary(Cluster& cluster) {
@@ -131,10 +140,7 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(LogshipCluster, ReplicaThatNeverSyncsDoesNotCountTowardSync) {
-  ClusterOptions options;
-  options.ack = "sync";
-  options.sync_set = "n1";
-  options.storage_options = StorageOptions("mmaplog");
+  ClusterOptions options = SyncOnMmaplog("n1");
   options.nodes = 2;
   Cluster cluster(options);
   ASSERT_EQ(cluster.Open(1, "replica", {{"durable-policy", "never"}}),
@@ -151,10 +157,7 @@ TEST(LogshipCluster, ReplicaThatNeverSyncsDoesNotCountTowardSync) {
 }
 
 TEST(LogshipCluster, StoppedReplicaBlocksSyncUntilItReturns) {
-  ClusterOptions options;
-  options.ack = "sync";
-  options.sync_set = "n1,n2";
-  options.storage_options = StorageOptions("mmaplog");
+  ClusterOptions options = SyncOnMmaplog("n1,n2");
   Cluster cluster(options);
   ASSERT_EQ(OpenReplicasThenPrimary(cluster), absl::OkStatus());
   ASSERT_TRUE(
@@ -601,10 +604,7 @@ TEST(LogshipCluster, PromoteRefusesANodeARunningPeerIsAheadOf) {
 // n1 refused ("promote 'n2' instead") and the group had no node left to
 // promote (found by tests/replication/fault-run, logship-3-sync-two.conf).
 TEST(LogshipCluster, PromoteUnderSyncSkipsAPeerAheadOutsideTheSyncSet) {
-  ClusterOptions options;
-  options.ack = "sync";
-  options.sync_set = "n0,n1";
-  options.storage_options = StorageOptions("mmaplog");
+  ClusterOptions options = SyncOnMmaplog("n0,n1");
   Cluster cluster(options);
   ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
   ASSERT_EQ(cluster.Open(2, "replica"), absl::OkStatus());
