@@ -139,19 +139,6 @@ bool Superseded(const Op& op, const NodeLog& log, const LogIndex& index) {
          log.records[at->second].epoch > op.epoch;
 }
 
-// The ops of `ops` superseded in `log` (none without the option).
-std::set<const Op*> SupersededOps(const std::vector<Op>& ops,
-                                  const NodeLog& log,
-                                  const CheckOptions& options) {
-  std::set<const Op*> out;
-  if (!options.superseded_acks) return out;
-  const LogIndex index = IndexLog(log, options);
-  for (const Op& op : ops) {
-    if (Superseded(op, log, index)) out.insert(&op);
-  }
-  return out;
-}
-
 void Add(std::vector<Violation>* out, std::string rule, std::string node,
          std::string message) {
   out->push_back(
@@ -258,8 +245,11 @@ void CheckAcrossNodes(const std::vector<NodeLog>& logs,
   }
 }
 
+// With CheckOptions::superseded_acks, ops superseded in `log` are skipped
+// and, when `superseded` is given, added to it.
 void CheckOpsAgainstLog(const std::vector<Op>& ops, const NodeLog& log,
                         const CheckOptions& options,
+                        std::set<const Op*>* superseded,
                         std::vector<Violation>* out) {
   const LogIndex index = IndexLog(log, options);
   std::set<std::string> known_ids;
@@ -289,8 +279,8 @@ void CheckOpsAgainstLog(const std::vector<Op>& ops, const NodeLog& log,
               " events in the log between positions ", p.first, " and ", p.last,
               ", not one whole batch at consecutive positions"));
     }
-    if (op.outcome == Outcome::kOk && options.superseded_acks &&
-        Superseded(op, log, index)) {
+    if (options.superseded_acks && Superseded(op, log, index)) {
+      if (superseded != nullptr) superseded->insert(&op);
       continue;
     }
     if (op.outcome == Outcome::kOk) {
@@ -737,10 +727,13 @@ std::vector<Violation> Check(const std::vector<Op>& ops,
   std::vector<Violation> out;
   for (const NodeLog& log : logs) CheckLogAlone(log, options, &out);
   if (logs.size() > 1) CheckAcrossNodes(logs, &out);
-  for (const NodeLog& log : logs) CheckOpsAgainstLog(ops, log, options, &out);
   // (Every node holds the same log, or log-diverge says so: the first one
   // decides which ops were superseded.)
-  const std::set<const Op*> superseded = SupersededOps(ops, logs[0], options);
+  std::set<const Op*> superseded;
+  for (size_t i = 0; i < logs.size(); ++i) {
+    CheckOpsAgainstLog(ops, logs[i], options, i == 0 ? &superseded : nullptr,
+                       &out);
+  }
   CheckHistoryAlone(ops, superseded, &out);
   if (!seen.empty()) {
     std::set<std::string> dropped;
