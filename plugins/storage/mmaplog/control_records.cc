@@ -146,7 +146,8 @@ absl::Status Log::AppendControl(uint16_t kind, std::string_view stream,
                static_cast<uint32_t>(size), kind);
   PublishLength(out, static_cast<uint32_t>(size));
   *position = r->first_position;
-  absl::Status s = FinishAppend(r->first_position);
+  absl::Status s =
+      FinishAppend(r->first_position, /*durable=*/required_position == 0);
   // Its effect is visible to the writer once it returns, if committed (with
   // commit=host, once set_committed covers it).
   ApplyCommittedControls();
@@ -1053,6 +1054,16 @@ absl::Status Log::ApplyLog(const cairn_log_record* const* records,
     }
     if (!s.ok()) return s;
     ++i;
+  }
+  // One sync for the whole call: a replica applies a frame of many batches,
+  // and a sync per batch made its acknowledgements (and so every sync and
+  // quorum append) wait for one sync per batch, one after the other.
+  if (options_.fsync == FsyncMode::kAlways) {
+    absl::Status s = WaitDurable(records[count - 1]->position);
+    if (!s.ok()) return s;
+    // Control records written above take effect once committed; without
+    // commit = host that is once durable, which is now.
+    ApplyCommittedControls();
   }
   return absl::OkStatus();
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crc32c.h"
@@ -501,6 +502,55 @@ TEST_F(ControlRecordsTest, ApplyLogCopiesEveryRecordAtItsPosition) {
   EXPECT_EQ(LoadSnapshot(r, "a"), "snap");
   EXPECT_EQ(r.EpochEnd(0), 0u);
   EXPECT_EQ(r.EpochEnd(1), 8u);
+}
+
+// fsync = always: one apply_log call syncs once, however many batches it
+// holds (a replica applies a shipped frame so, and acknowledges after it:
+// a sync per batch made every sync and quorum append wait for one replica
+// sync per batch, one after the other). What it wrote is durable and
+// committed when it returns, its control records in effect.
+TEST_F(ControlRecordsTest, ApplyLogSyncsOncePerCall) {
+  auto primary = Open();
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(Append(*primary, "s" + std::to_string(i % 5), {"a", "b"}).ok());
+  }
+  ASSERT_TRUE(primary->DeleteTo("s0", 2).ok());  // 101
+  Copied copy;
+  CopyLog(*primary, &copy);
+  ASSERT_EQ(copy.records.size(), 101u);
+
+  ScratchDir replica_dir;
+  LogOptions o = SmallStoreOptions(replica_dir.path());
+  o.fsync = FsyncMode::kAlways;
+  o.segment_size = 4 << 20;  // no rotation (its sync) inside the call
+  auto replica = Log::Open(o);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  Log& r = **replica;
+  auto fsyncs = [&] {
+    double n = -1;
+    r.Stats([&](const char* name, double v) {
+      if (std::string_view(name) == "fsyncs") n = v;
+    });
+    return n;
+  };
+  const double before = fsyncs();
+  ASSERT_GE(before, 0);
+  auto all = copy.Pointers(0, copy.records.size());
+  ASSERT_TRUE(r.ApplyLog(all.data(), all.size()).ok());
+  // One sync (SyncCommitted may sync the next segment's header with it).
+  const double syncs = fsyncs() - before;
+  EXPECT_GE(syncs, 1);
+  EXPECT_LE(syncs, 2) << "51 batches and a control record";
+  cairn_log_state st{};
+  st.size = sizeof st;
+  r.LogState(&st);
+  EXPECT_EQ(st.written, 101u);
+  EXPECT_EQ(st.durable, 101u);
+  EXPECT_EQ(st.committed, 101u);
+  // The delete-to (positions 1..2, revisions 1..2 of s0) is in effect.
+  const std::vector<uint64_t> events = EventPositions(r, false);
+  ASSERT_EQ(events.size(), 98u);
+  EXPECT_EQ(events.front(), 3u);
 }
 
 // commit = host (a replica): a stream's next batch applies while the one

@@ -649,7 +649,7 @@ void Log::WriteAndPublish(const Reservation& r, std::string_view stream,
   }
 }
 
-absl::Status Log::FinishAppend(uint64_t last_position) {
+absl::Status Log::FinishAppend(uint64_t last_position, bool durable) {
   // With fsync=always the appender sleeps for its sync anyway: spinning for
   // the watermark first would only take CPU from the appender it waits for.
   const int max_spins = options_.fsync == FsyncMode::kAlways ? 0 : 200;
@@ -670,7 +670,9 @@ absl::Status Log::FinishAppend(uint64_t last_position) {
     watermark_changed_.WaitUntil(
         [&] { return watermark_.load(std::memory_order_seq_cst) != w; });
   }
-  if (options_.fsync == FsyncMode::kAlways) return WaitDurable(last_position);
+  if (durable && options_.fsync == FsyncMode::kAlways) {
+    return WaitDurable(last_position);
+  }
   return absl::OkStatus();
 }
 
@@ -1100,7 +1102,8 @@ absl::Status Log::ApplyEvents(const cairn_event* events, size_t count,
   release(true);
   WriteAndPublish(*reservation, std::string_view(), events, count, sizes.get(),
                   0, nullptr, key);
-  return FinishAppend(reservation->first_position + count - 1);
+  return FinishAppend(reservation->first_position + count - 1,
+                      /*durable=*/false);
 }
 
 // ---- Committer --------------------------------------------------------------

@@ -506,7 +506,8 @@ class Log {
                    bool recovering, StreamState* known = nullptr);
 
   // control_records.cc. Writes one control record (record.h) and waits as
-  // an append does; required_position != 0: it must land there (apply_log).
+  // an append does; required_position != 0: it must land there (apply_log),
+  // and then, as ApplyEvents, it does not wait for the sync.
   absl::Status AppendControl(uint16_t kind, std::string_view stream,
                              uint64_t revision, int64_t timestamp_us,
                              std::string_view data, uint64_t required_position,
@@ -570,6 +571,9 @@ class Log {
   // revision its stream's head + 1; otherwise FailedPrecondition and
   // nothing is written.
   // `key`: the batch's idempotency key (cairn_log_record.idempotency_key).
+  // With fsync = always it returns once the batch is written, not synced:
+  // ApplyLog, its only caller, waits once for the whole call (one sync,
+  // not one per batch).
   absl::Status ApplyEvents(const cairn_event* events, size_t count,
                            std::string_view key);
   // Idempotency keys (docs/mmaplog.md, "Idempotency keys"). keys_ holds
@@ -660,7 +664,9 @@ class Log {
                        const cairn_event* events, size_t count,
                        const uint32_t* sizes, uint64_t first_revision,
                        StreamState* state, std::string_view key = {});
-  absl::Status FinishAppend(uint64_t last_position);
+  // Waits until the watermark covers `last_position` and, with fsync =
+  // always and `durable`, until it is synced.
+  absl::Status FinishAppend(uint64_t last_position, bool durable = true);
 
   void TryAdvance();
   bool AdvanceLocked();
