@@ -1333,6 +1333,7 @@ class Logship : public sdk::Replication {
 
     // Acks arrive on their own thread.
     std::atomic<bool> reader_done{false};
+    uint64_t acks = 0;  // guarded by mutex_: acks received (one per frame)
     absl::Status reader_status;
     std::thread reader([&] {
       while (true) {
@@ -1343,6 +1344,11 @@ class Logship : public sdk::Replication {
         }
         if (frame->has_ack()) {
           tracker->Update(peer.node_id, frame->ack().durable(), counts);
+          {
+            std::lock_guard<std::mutex> lock(mutex_);
+            ++acks;
+          }
+          wake_.notify_all();
           continue;
         }
         if (frame->has_refusal()) {
@@ -1362,7 +1368,7 @@ class Logship : public sdk::Replication {
       }
       wake_.notify_all();
     });
-    s = SendLoop(connection, epoch, agree + 1, reader_done);
+    s = SendLoop(connection, epoch, agree + 1, reader_done, acks);
     connection.Shutdown();
     reader.join();
     replicas_connected_.fetch_sub(1);
@@ -1374,25 +1380,45 @@ class Logship : public sdk::Replication {
   // Records frame (the committed and written watermarks) at least every
   // heartbeat-interval, which the replica acks: both sides see traffic, so
   // the watchdog can tell a silent peer from an idle one.
+  //
+  // At most kFramesInFlight frames are unacknowledged (`acks`, guarded by
+  // mutex_, counts the replica's acks: one per frame). A replica applies a
+  // frame with one sync, so while it syncs, what the writers add gathers
+  // here and goes out as one frame: its group commit. Without the bound
+  // the shipper sent each batch as it was written, and the replica synced
+  // once per batch.
+  static constexpr uint64_t kFramesInFlight = 2;
   absl::Status SendLoop(Connection& connection, uint64_t epoch, uint64_t next,
-                        const std::atomic<bool>& reader_done) {
+                        const std::atomic<bool>& reader_done,
+                        const uint64_t& acks) {
     using Clock = std::chrono::steady_clock;
     uint64_t committed_sent = std::numeric_limits<uint64_t>::max();
     Clock::time_point last_sent = Clock::now();
+    uint64_t sent = 0;  // frames
     while (true) {
       uint64_t generation = 0;
+      uint64_t acked = 0;
       {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_ || reader_done) return absl::OkStatus();
         generation = generation_;
+        acked = acks;
       }
       if (!IsPrimaryOf(epoch)) return absl::OkStatus();
+      if (sent - acked >= kFramesInFlight) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait_for(lock, options_.heartbeat_interval, [&] {
+          return stopping_ || reader_done || acks != acked;
+        });
+        continue;
+      }
       absl::StatusOr<cairn_log_state> log = LogState();
       if (!log.ok()) return log.status();
       if (log->written >= next) {
         absl::StatusOr<uint64_t> last =
             SendRecords(connection, epoch, next, *log);
         if (!last.ok()) return last.status();
+        if (*last >= next) ++sent;
         next = *last + 1;
         committed_sent = log->committed;
         last_sent = Clock::now();
@@ -1407,8 +1433,10 @@ class Logship : public sdk::Replication {
         records->set_written(log->written);
         absl::Status s = connection.Write(frame);
         if (!s.ok()) return s;
+        ++sent;
         committed_sent = log->committed;
         last_sent = Clock::now();
+        continue;  // the window may be full now
       }
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait_for(lock, options_.heartbeat_interval, [&] {

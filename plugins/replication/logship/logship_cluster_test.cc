@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <future>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -428,6 +429,111 @@ TEST(LogshipCluster, IdleGroupKeepsItsConnections) {
   EXPECT_EQ(cluster.Stat(0, "replication.replicas_connected"), 2);
   ASSERT_TRUE(
       cluster.store(0).Append("s", ExpectedRevision::Any(), {Event("x")}).ok());
+}
+
+// Stands in for replica `node` on loopback `port`: takes the primary's
+// session (answering its hello as an empty log that syncs) and then lets
+// the test read the frames and decide when to ack.
+class StandInReplica {
+ public:
+  explicit StandInReplica(uint16_t port) : acceptor_(io_) {
+    boost::asio::ip::tcp::endpoint endpoint(
+        boost::asio::ip::make_address("127.0.0.1"), port);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(boost::asio::socket_base::reuse_address(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(4);
+  }
+  // Accepts the primary's connection and its session as `node`.
+  absl::Status TakeSession(const std::string& node) {
+    boost::asio::ip::tcp::socket socket(io_);
+    boost::system::error_code error;
+    acceptor_.accept(socket, error);
+    if (error) return absl::UnavailableError(error.message());
+    connection_ = std::make_unique<Connection>(std::move(socket), 1 << 24,
+                                               "primary under test");
+    absl::StatusOr<v1::Frame> hello = connection_->Read();
+    if (!hello.ok()) return hello.status();
+    if (!hello->has_hello()) {
+      return absl::FailedPreconditionError(hello->DebugString());
+    }
+    epoch_ = hello->hello().epoch();
+    v1::Frame mine;
+    mine.mutable_hello()->set_node_id(node);
+    mine.mutable_hello()->set_epoch(epoch_);
+    mine.mutable_hello()->set_durable_policy(v1::DURABLE_POLICY_SYNCS);
+    absl::Status s = connection_->Write(mine);
+    if (!s.ok()) return s;
+    absl::StatusOr<v1::Frame> start = connection_->Read();
+    if (!start.ok()) return start.status();
+    if (!start->has_start() || start->start().from_position() != 1) {
+      return absl::FailedPreconditionError(start->DebugString());
+    }
+    return absl::OkStatus();
+  }
+  // Acks everything up to `position` as written and durable.
+  absl::Status Ack(uint64_t position) {
+    v1::Frame ack;
+    ack.mutable_ack()->set_epoch(epoch_);
+    ack.mutable_ack()->set_written(position);
+    ack.mutable_ack()->set_durable(position);
+    return connection_->Write(ack);
+  }
+  Connection& connection() { return *connection_; }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::unique_ptr<Connection> connection_;
+  uint64_t epoch_ = 0;
+};
+
+// The primary keeps at most two frames unacknowledged per replica: what is
+// written while a replica syncs goes out as one frame once it acks (its
+// group commit), not as a frame (and a replica sync) per batch.
+TEST(LogshipCluster, PrimaryKeepsAtMostTwoFramesUnacknowledged) {
+  Cluster cluster(TwoMemoryNodes());
+  StandInReplica replica(cluster.port(1));
+  ASSERT_EQ(cluster.Open(0, "primary"), absl::OkStatus());
+  ASSERT_EQ(replica.TakeSession("n1"), absl::OkStatus());
+  std::mutex mutex;
+  std::vector<v1::Records> frames;  // guarded by mutex
+  std::thread reader([&] {
+    while (true) {
+      absl::StatusOr<v1::Frame> frame = replica.connection().Read();
+      if (!frame.ok()) return;
+      std::lock_guard<std::mutex> lock(mutex);
+      frames.push_back(frame->records());
+    }
+  });
+  auto received = [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return frames.size();
+  };
+  // 100 batches (ack = async: none waits), more than 2 heartbeat-intervals.
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(
+        cluster.store(0)
+            .Append(absl::StrCat("s", i), ExpectedRevision::Any(), {Event("x")})
+            .ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(received(), 2u) << "frames sent while the replica acked none";
+  const uint64_t head = cluster.State(0).written;
+  ASSERT_EQ(head, 101u);  // the EPOCH record and the 100 events
+  // One ack: one frame more, holding every record not sent yet.
+  ASSERT_EQ(replica.Ack(1), absl::OkStatus());
+  ASSERT_TRUE(WaitUntil([&] { return received() >= 3; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(received(), 3u);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ASSERT_GE(frames.size(), 3u);
+    ASSERT_GT(frames[2].records_size(), 0);
+    EXPECT_EQ(frames[2].records(frames[2].records_size() - 1).position(), head);
+  }
+  replica.connection().Shutdown();
+  reader.join();
 }
 
 TEST(LogshipCluster, DeposedPrimaryTruncatesItsTailAndRejoins) {
