@@ -7,6 +7,7 @@
 #include <cairn/store.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -40,7 +41,9 @@ using Clock = std::chrono::steady_clock;
 
 const std::vector<std::string> kFigures = {"append", "lag", "catchup",
                                            "failover"};
-const std::vector<std::string> kAcks = {"none", "async", "sync", "quorum"};
+// "none-x3": three independent single nodes at once (see AppendFigure).
+const std::vector<std::string> kAcks = {"none", "none-x3", "async", "sync",
+                                        "quorum"};
 const std::vector<std::string> kFsyncs = {"always", "never"};
 
 struct Settings {
@@ -100,9 +103,9 @@ ClusterOptions GroupOptions(const Settings& settings, const std::string& ack,
   options.storage = "mmaplog";
   options.storage_options = {{"fsync", fsync}, {"segment-size", segment_size}};
   options.parent_dir = settings.dir;
-  if (ack == "none") {
+  if (ack == "none" || ack == "none-x3") {
     options.replication = "none";
-    options.nodes = 1;
+    options.nodes = ack == "none" ? 1 : 3;
     return options;
   }
   options.ack = ack;
@@ -170,9 +173,30 @@ struct AppendCell {
 struct AppendRun {
   std::string error;  // empty: the figures hold
   double rate = 0, p50_us = 0, p99_us = 0, fsync_p50_us = 0;
+  // Over the measured window: the process's CPU time (user + system, every
+  // node and writer) per second, i.e. cores busy out of the machine's; and
+  // the storage syncs of every node per second.
+  double cores = 0, syncs_per_s = 0;
   uint64_t appends = 0;
   std::string drain = "-", load;
 };
+
+// The process's user + system CPU seconds so far.
+double CpuSeconds() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// The storage syncs of nodes 0..nodes-1 so far.
+double Syncs(Cluster& cluster, size_t nodes) {
+  double sum = 0;
+  for (size_t i = 0; i < nodes; ++i) {
+    sum += std::max(0.0, cluster.Stat(i, "storage.fsyncs"));
+  }
+  return sum;
+}
 
 AppendRun RunAppendCell(const Settings& settings, const AppendCell& cell) {
   AppendRun run;
@@ -188,12 +212,19 @@ AppendRun RunAppendCell(const Settings& settings, const AppendCell& cell) {
   // with fsync = never those rows claim syncs (marked *).
   const bool claim_syncs =
       cell.fsync == "never" && (cell.ack == "sync" || cell.ack == "quorum");
-  absl::Status opened = OpenGroup(cluster, options.nodes, "200ms", claim_syncs);
+  // none-x3: three Stores without replication, each with its own writers.
+  const bool independent = cell.ack == "none-x3";
+  absl::Status opened = absl::OkStatus();
+  for (size_t i = 0; independent && i < options.nodes && opened.ok(); ++i) {
+    opened = cluster.Open(i, "primary");
+  }
+  if (!independent) {
+    opened = OpenGroup(cluster, options.nodes, "200ms", claim_syncs);
+  }
   if (!opened.ok()) {
     run.error = absl::StrCat("open failed: ", opened.ToString());
     return run;
   }
-  Store& primary = cluster.store(0);
   const std::vector<EventData> batch = Batch(cell.batch, settings.event_bytes);
   const Clock::time_point begin = Clock::now() + std::chrono::milliseconds(250);
   const Clock::time_point end =
@@ -203,20 +234,35 @@ AppendRun RunAppendCell(const Settings& settings, const AppendCell& cell) {
   std::vector<uint64_t> events(cell.writers, 0);
   std::mutex error_mutex;
   std::vector<std::thread> threads;
-  for (uint64_t w = 0; w < cell.writers; ++w) {
+  // CPU and syncs at the window's two ends.
+  threads.emplace_back([&] {
+    std::this_thread::sleep_until(begin);
+    const double cpu = CpuSeconds();
+    const double syncs = Syncs(cluster, options.nodes);
+    std::this_thread::sleep_until(end);
+    run.cores = (CpuSeconds() - cpu) / settings.seconds;
+    run.syncs_per_s =
+        (Syncs(cluster, options.nodes) - syncs) / settings.seconds;
+  });
+  // Writers of nodes other than n0 (none-x3) load the machine; only n0's
+  // are measured.
+  const uint64_t all_writers = cell.writers * (independent ? options.nodes : 1);
+  for (uint64_t w = 0; w < all_writers; ++w) {
     threads.emplace_back([&, w] {
+      Store& store = cluster.store(w / cell.writers);
+      const bool measured = w < cell.writers;
       for (uint64_t n = 0;; ++n) {
         const Clock::time_point start = Clock::now();
         if (start >= end) return;
         absl::StatusOr<AppendResult> r =
-            primary.Append(StreamName(w, n), ExpectedRevision::Any(), batch);
+            store.Append(StreamName(w, n), ExpectedRevision::Any(), batch);
         const Clock::time_point done = Clock::now();
         if (!r.ok()) {
           std::lock_guard<std::mutex> lock(error_mutex);
           run.error = absl::StrCat("append failed: ", r.status().ToString());
           return;
         }
-        if (start >= begin && done <= end) {
+        if (measured && start >= begin && done <= end) {
           latencies[w].Record(
               std::chrono::duration<double, std::micro>(done - start).count());
           events[w] += cell.batch;
@@ -227,7 +273,7 @@ AppendRun RunAppendCell(const Settings& settings, const AppendCell& cell) {
   for (std::thread& t : threads) t.join();
   const Clock::time_point stopped = Clock::now();
   if (!run.error.empty()) return run;
-  if (options.nodes > 1) {
+  if (options.nodes > 1 && !independent) {
     if (!ReplicasHoldHead(cluster, options.nodes, std::chrono::seconds(60))) {
       run.error = "replicas did not reach the head within 60 s";
       return run;
@@ -256,16 +302,27 @@ void AppendFigure(const Settings& settings, int* failures) {
       "the lowest and highest events/s of its runs). `fsync us`: a bare 4 "
       "KiB write + fdatasync on the same disk (p50 of 25) right before that "
       "run. `drain ms`: after the load stops, until both replicas hold the "
-      "primary's head. `*`: fsync = never with durable-policy = syncs on "
+      "primary's head. `none-x3`: three independent single nodes (no "
+      "replication) on this machine and disk at once, each with its own "
+      "writers; the figures are n0's: what one node keeps while the "
+      "machine also does two more nodes' storage work, the ceiling for the "
+      "3-node rows, whose replicas store the same records. `cores`: CPU time "
+      "of the whole process (every node "
+      "and writer) per second of the window, out of the machine's %u. "
+      "`syncs/s`: storage syncs of every node per second of the window. "
+      "`*`: fsync = never with durable-policy = syncs on "
       "every node, so replicas acknowledge what they wrote (a replica that "
       "never syncs does not count otherwise): the round trips without the "
       "fsyncs, not a durable setting.\n\n",
       static_cast<unsigned long long>(settings.event_bytes), settings.seconds,
-      static_cast<unsigned long long>(settings.rounds));
+      static_cast<unsigned long long>(settings.rounds),
+      std::thread::hardware_concurrency());
   printf(
       "| fsync | ack | writers | batch | events/s | range | payload MB/s | "
-      "appends | p50 us | p99 us | drain ms | fsync us | load |\n"
-      "|---|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|\n");
+      "appends | p50 us | p99 us | drain ms | cores | syncs/s | fsync us | "
+      "load |\n"
+      "|---|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+      "\n");
   std::vector<AppendCell> cells;
   for (const std::string& fsync : settings.fsyncs) {
     for (uint64_t writers : settings.writers) {
@@ -300,11 +357,13 @@ void AppendFigure(const Settings& settings, int* failures) {
       });
       const AppendRun& median = r[r.size() / 2];
       figures = absl::StrFormat(
-          "%.0f | %.0f–%.0f | %.2f | %llu | %.0f | %.0f | %s | %.0f | %s",
+          "%.0f | %.0f–%.0f | %.2f | %llu | %.0f | %.0f | %s | %.2f | %.0f | "
+          "%.0f | %s",
           median.rate, r.front().rate, r.back().rate,
           median.rate * settings.event_bytes / 1e6,
           static_cast<unsigned long long>(median.appends), median.p50_us,
-          median.p99_us, median.drain, median.fsync_p50_us, median.load);
+          median.p99_us, median.drain, median.cores, median.syncs_per_s,
+          median.fsync_p50_us, median.load);
     }
     printf("| %s | %s%s | %llu | %llu | %s |\n", cell.fsync.c_str(),
            cell.ack.c_str(), claim_syncs ? " *" : "",
@@ -650,7 +709,8 @@ void FailoverFigure(const Settings& settings, int* failures) {
 constexpr char kUsage[] =
     "usage: logship_bench [--figures append,lag,catchup,failover] [--dir DIR]\n"
     "  [--seconds S] [--lag-seconds S] [--fsync always,never]\n"
-    "  [--acks none,async,sync,quorum] [--writers 1,8] [--batches 1,100]\n"
+    "  [--acks none,none-x3,async,sync,quorum] [--writers 1,8] [--batches "
+    "1,100]\n"
     "  [--rates 1000,10000] [--event-bytes 256] [--catchup-events 200000]\n"
     "  [--rounds 3] [--runs 20] [--failover-acks quorum,async]\n"
     "  [--reconnects 200ms] [--logship-option KEY=VALUE]...\n"
