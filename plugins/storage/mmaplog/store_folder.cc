@@ -285,11 +285,32 @@ absl::StatusOr<StoreFolderReport> ClaimStoreFolder(FileSystem* fs,
     names = *std::move(listed);
     std::sort(names.begin(), names.end());
   }
+  // A kill during the first write of the marker (WriteFileAtomic: a temp
+  // file, synced, renamed) leaves only the marker's temp file: a creation
+  // that was interrupted, holding no record. A writable open removes it and
+  // creates the store; a read-only one finds no store and changes nothing.
+  bool interrupted = false;
+  const std::string marker_tmp = std::string(kStoreMarkerFile) + ".tmp";
+  if (names.size() == 1 && names[0] == marker_tmp) {
+    absl::StatusOr<FileStatus> tmp = fs->Stat(path + "/" + marker_tmp);
+    if (!tmp.ok()) return tmp.status();
+    if (tmp->exists && !tmp->directory && tmp->owner == fs->CurrentUser()) {
+      interrupted = true;
+      if (create) {
+        absl::Status s = fs->Remove(path + "/" + marker_tmp);
+        if (!s.ok()) return s;
+      }
+      names.clear();
+    }
+  }
   if (names.empty()) {
     if (!create) {
       return absl::NotFoundError(
           "no store at '" + path + "': the folder " +
-          (folder->exists ? "is empty" : "does not exist") +
+          (interrupted ? "holds only " + marker_tmp +
+                             ", left by a creation that was interrupted"
+           : folder->exists ? std::string("is empty")
+                            : std::string("does not exist")) +
           ", and this open may not create one (create = false: a command "
           "that only reads, or the site's [storage] create); check the path, "
           "or make the store with a command that writes (e.g. cairn append)");

@@ -97,6 +97,31 @@ TEST(MmapLogStoreFolder, OpenWithoutCreateOfAnEmptyFolderLeavesItEmpty) {
   EXPECT_TRUE(fs::is_empty(dir.path()));
 }
 
+// A kill -9 during a new store's first open, while it wrote its marker,
+// leaves only MMAPLOG.tmp (found by MmapLogCrash's random kills): the next
+// writable open creates the store there; a read-only one finds no store
+// and leaves the folder as it was.
+TEST(MmapLogStoreFolder, CreationInterruptedWhileWritingTheMarkerIsFinished) {
+  ScratchDir dir;
+  WriteText(dir.path() + "/MMAPLOG.tmp", "cairn mmap");
+  const auto before = Snapshot(dir.path());
+  auto log = Log::Open(SmallStoreOptions(dir.path(), /*create=*/false));
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(log.status().message().find("holds only MMAPLOG.tmp, left by a "
+                                        "creation that was interrupted"),
+            std::string::npos)
+      << log.status();
+  EXPECT_EQ(Snapshot(dir.path()), before);
+
+  log = Log::Open(SmallStoreOptions(dir.path()));
+  ASSERT_TRUE(log.ok()) << log.status();
+  AppendEvents(**log, 3);
+  EXPECT_EQ(ReadData(**log).size(), 3u);
+  EXPECT_FALSE(fs::exists(dir.path() + "/MMAPLOG.tmp"));
+  EXPECT_TRUE(fs::exists(dir.path() + "/MMAPLOG"));
+}
+
 // A RocksDB write-ahead log and other files named <digits>.log in a folder
 // that is not a store: refused, with or without create, and nothing in the
 // folder changes.
