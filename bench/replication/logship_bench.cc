@@ -58,6 +58,9 @@ struct Settings {
   std::vector<uint64_t> rates = {1000, 10000};  // lag: events per second
   uint64_t event_bytes = 256;
   uint64_t catchup_events = 200000;
+  // Catch-up: events/s a writer keeps appending to the primary while the
+  // replica catches up (0: none).
+  std::vector<uint64_t> catchup_loads = {0, 10000, 50000};
   uint64_t rounds = 3;  // append: runs of each cell
   uint64_t runs = 20;   // failover
   std::vector<std::string> failover_acks = {"quorum", "async"};
@@ -506,13 +509,21 @@ void LagFigure(const Settings& settings, int* failures) {
 
 // ---- 3. catch-up of an empty replica ----
 
+void CatchupRow(const Settings& settings, const std::string& fsync,
+                uint64_t rate, int* failures);
+
 void CatchupFigure(const Settings& settings, int* failures) {
   printf(
       "\n### Catch-up of an empty replica\n\n"
       "2 nodes, ack = async: the primary alone appends %llu events (%llu-byte "
       "payloads, batches of 100, a stream per batch), then an empty replica "
       "opens; timed from its open until its written position is the "
-      "primary's head (`records`: events plus the EPOCH record). `first "
+      "primary's head (`records`: events plus the EPOCH record). With a "
+      "`load` above 0, a writer goes on appending that many events a second "
+      "(batches of 100) from the replica's open on, and the head is a "
+      "moving one: caught up when the replica holds what the primary held "
+      "a moment before (read in that order); `records` then counts what "
+      "the replica applied, and `÷ load` is records/s over the load. `first "
       "record ms`: from the open until the replica holds one record (the "
       "primary dials a lost peer every reconnect-interval, 200 ms). `log MB` "
       "counts the records as shipped "
@@ -520,16 +531,26 @@ void CatchupFigure(const Settings& settings, int* failures) {
       static_cast<unsigned long long>(settings.catchup_events),
       static_cast<unsigned long long>(settings.event_bytes));
   printf(
-      "| fsync (both) | records | fill ev/s (primary alone) | catch-up s | "
-      "first record ms | records/s | records/s after the first | payload "
-      "MB/s | log MB | log MB/s | load at start |\n"
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+      "| fsync (both) | load ev/s | records | fill ev/s (primary alone) | "
+      "catch-up s | first record ms | records/s | ÷ load | records/s after "
+      "the first | payload MB/s | log MB | log MB/s | load at start |\n"
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
   for (const std::string& fsync : settings.fsyncs) {
+    for (uint64_t rate : settings.catchup_loads) {
+      CatchupRow(settings, fsync, rate, failures);
+    }
+  }
+}
+
+void CatchupRow(const Settings& settings, const std::string& fsync,
+                uint64_t rate, int* failures) {
+  {
     const std::string load = Load();
     const ClusterOptions options = GroupOptions(settings, "async", fsync, 2);
     Cluster cluster(options);
     auto row = [&](const std::string& figures) {
-      printf("| %s | %s | %s |\n", fsync.c_str(), figures.c_str(),
+      printf("| %s | %llu | %s | %s |\n", fsync.c_str(),
+             static_cast<unsigned long long>(rate), figures.c_str(),
              load.c_str());
       fflush(stdout);
     };
@@ -537,7 +558,7 @@ void CatchupFigure(const Settings& settings, int* failures) {
     if (!opened.ok()) {
       row(absl::StrCat("open failed: ", opened.ToString()));
       ++*failures;
-      continue;
+      return;
     }
     const std::vector<EventData> batch = Batch(100, settings.event_bytes);
     const Clock::time_point fill_start = Clock::now();
@@ -554,39 +575,77 @@ void CatchupFigure(const Settings& settings, int* failures) {
     if (!error.empty()) {
       row(absl::StrCat("append failed: ", error));
       ++*failures;
-      continue;
+      return;
     }
-    const uint64_t head = cluster.State(0).written;
     const Clock::time_point join = Clock::now();
+    // The load: batches of 100 at `rate` events a second, until caught up.
+    std::atomic<bool> stop{false};
+    std::string load_error;
+    std::thread writer([&] {
+      if (rate == 0) return;
+      const auto every = std::chrono::nanoseconds(100 * 1000000000ull / rate);
+      Clock::time_point due = join;
+      for (uint64_t n = 0; !stop.load(); ++n) {
+        std::this_thread::sleep_until(due);
+        due += every;
+        absl::StatusOr<AppendResult> r = cluster.store(0).Append(
+            StreamName(1, n), ExpectedRevision::Any(), batch);
+        if (!r.ok()) {
+          load_error = r.status().ToString();
+          return;
+        }
+      }
+    });
+    auto stop_load = [&] {
+      stop = true;
+      writer.join();
+    };
     opened = cluster.Open(1, "replica", NodeOptions());
     if (!opened.ok()) {
+      stop_load();
       row(absl::StrCat("replica open failed: ", opened.ToString()));
       ++*failures;
-      continue;
+      return;
     }
     const bool first_arrived = WaitUntil(
         [&] { return cluster.State(1).written > 0; }, std::chrono::seconds(30));
     const Clock::time_point first_record = Clock::now();
-    if (!first_arrived ||
-        !WaitUntil([&] { return cluster.State(1).written >= head; },
-                   std::chrono::seconds(300))) {
+    uint64_t head = 0;
+    const bool reached =
+        first_arrived && WaitUntil(
+                             [&] {
+                               head = cluster.State(0).written;
+                               return cluster.State(1).written >= head;
+                             },
+                             std::chrono::seconds(300));
+    const Clock::time_point caught_up = Clock::now();
+    stop_load();
+    if (!load_error.empty()) {
+      row(absl::StrCat("append under load failed: ", load_error));
+      ++*failures;
+      return;
+    }
+    if (!reached) {
       row("the replica did not reach the head within 330 s");
       ++*failures;
-      continue;
+      return;
     }
-    const Clock::time_point caught_up = Clock::now();
     const double seconds = Millis(caught_up - join) / 1000;
+    // The records up to `head` as shipped (the load's too).
     double log_bytes = 0;
     for (const std::string& record : cluster.Log(0)) log_bytes += record.size();
-    const uint64_t events = (settings.catchup_events + 99) / 100 * 100;
-    row(
-        absl::StrFormat("%llu | %.0f | %.2f | %.0f | %.0f | %.0f | %.1f | "
-                        "%.1f | %.1f",
-                        static_cast<unsigned long long>(head), events / fill_s,
-                        seconds, Millis(first_record - join), head / seconds,
-                        head / (Millis(caught_up - first_record) / 1000),
-                        events * settings.event_bytes / 1e6 / seconds,
-                        log_bytes / 1e6, log_bytes / 1e6 / seconds));
+    const double events = static_cast<double>(head - 1);  // not the EPOCH
+    const double per_second = head / seconds;
+    row(absl::StrFormat(
+        "%llu | %.0f | %.2f | %.0f | %.0f | %s | %.0f | %.1f | %.1f | %.1f",
+        static_cast<unsigned long long>(head),
+        (settings.catchup_events + 99) / 100 * 100 / fill_s, seconds,
+        Millis(first_record - join), per_second,
+        rate == 0 ? std::string("-")
+                  : absl::StrFormat("%.1f", per_second / rate),
+        head / (Millis(caught_up - first_record) / 1000),
+        events * settings.event_bytes / 1e6 / seconds, log_bytes / 1e6,
+        log_bytes / 1e6 / seconds));
   }
 }
 
@@ -712,6 +771,7 @@ constexpr char kUsage[] =
     "  [--acks none,none-x3,async,sync,quorum] [--writers 1,8] [--batches "
     "1,100]\n"
     "  [--rates 1000,10000] [--event-bytes 256] [--catchup-events 200000]\n"
+    "  [--catchup-loads 0,10000,50000]\n"
     "  [--rounds 3] [--runs 20] [--failover-acks quorum,async]\n"
     "  [--reconnects 200ms] [--logship-option KEY=VALUE]...\n"
     "  [--smoke]   (tiny values for everything; later options override)\n"
@@ -733,20 +793,23 @@ absl::Status NameList(const std::string& option, const std::string& value,
 }
 
 absl::Status Number(const std::string& option, absl::string_view value,
-                    uint64_t max, uint64_t* out) {
-  if (!absl::SimpleAtoi(value, out) || *out < 1 || *out > max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        option, ": '", value, "' is not a whole number from 1 to ", max));
+                    uint64_t max, uint64_t* out, uint64_t min = 1) {
+  if (!absl::SimpleAtoi(value, out) || *out < min || *out > max) {
+    return absl::InvalidArgumentError(absl::StrCat(option, ": '", value,
+                                                   "' is not a whole number "
+                                                   "from ",
+                                                   min, " to ", max));
   }
   return absl::OkStatus();
 }
 
 absl::Status NumberList(const std::string& option, const std::string& value,
-                        uint64_t max, std::vector<uint64_t>* out) {
+                        uint64_t max, std::vector<uint64_t>* out,
+                        uint64_t min = 1) {
   out->clear();
   for (absl::string_view item : absl::StrSplit(value, ',')) {
     uint64_t n = 0;
-    absl::Status s = Number(option, item, max, &n);
+    absl::Status s = Number(option, item, max, &n, min);
     if (!s.ok()) return s;
     out->push_back(n);
   }
@@ -787,6 +850,7 @@ void Smoke(Settings* s) {
   s->batches = {10};
   s->rates = {500};
   s->catchup_events = 2000;
+  s->catchup_loads = {0, 1000};
   s->rounds = 1;
   s->runs = 2;
 }
@@ -801,9 +865,10 @@ absl::Status Parse(int argc, char** argv, Settings* s) {
       return NameList(option, v, allowed, out);
     };
   };
-  auto numbers = [](uint64_t max, std::vector<uint64_t>* out) -> Handler {
-    return [max, out](const std::string& option, const std::string& v) {
-      return NumberList(option, v, max, out);
+  auto numbers = [](uint64_t max, std::vector<uint64_t>* out,
+                    uint64_t min = 1) -> Handler {
+    return [max, out, min](const std::string& option, const std::string& v) {
+      return NumberList(option, v, max, out, min);
     };
   };
   auto number = [](uint64_t max, uint64_t* out) -> Handler {
@@ -832,6 +897,7 @@ absl::Status Parse(int argc, char** argv, Settings* s) {
       {"--rates", numbers(1000000, &s->rates)},
       {"--event-bytes", number(1 << 20, &s->event_bytes)},
       {"--catchup-events", number(100000000, &s->catchup_events)},
+      {"--catchup-loads", numbers(10000000, &s->catchup_loads, 0)},
       {"--rounds", number(100, &s->rounds)},
       {"--runs", number(1000, &s->runs)},
       {"--failover-acks",
