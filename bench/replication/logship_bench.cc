@@ -218,10 +218,11 @@ AppendRun RunAppendCell(const Settings& settings, const AppendCell& cell) {
   // none-x3: three Stores without replication, each with its own writers.
   const bool independent = cell.ack == "none-x3";
   absl::Status opened = absl::OkStatus();
-  for (size_t i = 0; independent && i < options.nodes && opened.ok(); ++i) {
-    opened = cluster.Open(i, "primary");
-  }
-  if (!independent) {
+  if (independent) {
+    for (size_t i = 0; i < options.nodes && opened.ok(); ++i) {
+      opened = cluster.Open(i, "primary");
+    }
+  } else {
     opened = OpenGroup(cluster, options.nodes, "200ms", claim_syncs);
   }
   if (!opened.ok()) {
@@ -376,6 +377,15 @@ void AppendFigure(const Settings& settings, int* failures) {
   fflush(stdout);
 }
 
+// A table row of the lag and catch-up figures: fsync, an events/s rate,
+// the figures (or what failed), the load average.
+void PrintRateRow(const std::string& fsync, uint64_t rate,
+                  const std::string& figures, const std::string& load) {
+  printf("| %s | %llu | %s | %s |\n", fsync.c_str(),
+         static_cast<unsigned long long>(rate), figures.c_str(), load.c_str());
+  fflush(stdout);
+}
+
 // ---- 2. replica lag under async ----
 
 struct LagSample {
@@ -407,10 +417,7 @@ void LagFigure(const Settings& settings, int* failures) {
       const ClusterOptions options = GroupOptions(settings, "async", fsync, 3);
       Cluster cluster(options);
       auto row = [&](const std::string& figures) {
-        printf("| %s | %llu | %s | %s |\n", fsync.c_str(),
-               static_cast<unsigned long long>(rate), figures.c_str(),
-               load.c_str());
-        fflush(stdout);
+        PrintRateRow(fsync, rate, figures, load);
       };
       absl::Status opened = OpenGroup(cluster, 3);
       if (!opened.ok()) {
@@ -509,8 +516,108 @@ void LagFigure(const Settings& settings, int* failures) {
 
 // ---- 3. catch-up of an empty replica ----
 
+// One row of the catch-up figure: `fsync` on both nodes, a load of `rate`
+// events/s (0: none) while the replica catches up.
 void CatchupRow(const Settings& settings, const std::string& fsync,
-                uint64_t rate, int* failures);
+                uint64_t rate, int* failures) {
+  const std::string load = Load();
+  const ClusterOptions options = GroupOptions(settings, "async", fsync, 2);
+  Cluster cluster(options);
+  auto row = [&](const std::string& figures) {
+    PrintRateRow(fsync, rate, figures, load);
+  };
+  absl::Status opened = cluster.Open(0, "primary", NodeOptions());
+  if (!opened.ok()) {
+    row(absl::StrCat("open failed: ", opened.ToString()));
+    ++*failures;
+    return;
+  }
+  const std::vector<EventData> batch = Batch(100, settings.event_bytes);
+  const Clock::time_point fill_start = Clock::now();
+  std::string error;
+  for (uint64_t n = 0; n * 100 < settings.catchup_events; ++n) {
+    absl::StatusOr<AppendResult> r = cluster.store(0).Append(
+        StreamName(0, n), ExpectedRevision::Any(), batch);
+    if (!r.ok()) {
+      error = r.status().ToString();
+      break;
+    }
+  }
+  const double fill_s = Millis(Clock::now() - fill_start) / 1000;
+  if (!error.empty()) {
+    row(absl::StrCat("append failed: ", error));
+    ++*failures;
+    return;
+  }
+  const Clock::time_point join = Clock::now();
+  // The load: batches of 100 at `rate` events a second, until caught up.
+  std::atomic<bool> stop{false};
+  std::string load_error;
+  std::thread writer([&] {
+    if (rate == 0) return;
+    const auto every = std::chrono::nanoseconds(100 * 1000000000ull / rate);
+    Clock::time_point due = join;
+    for (uint64_t n = 0; !stop.load(); ++n) {
+      std::this_thread::sleep_until(due);
+      due += every;
+      absl::StatusOr<AppendResult> r = cluster.store(0).Append(
+          StreamName(1, n), ExpectedRevision::Any(), batch);
+      if (!r.ok()) {
+        load_error = r.status().ToString();
+        return;
+      }
+    }
+  });
+  auto stop_load = [&] {
+    stop = true;
+    writer.join();
+  };
+  opened = cluster.Open(1, "replica", NodeOptions());
+  if (!opened.ok()) {
+    stop_load();
+    row(absl::StrCat("replica open failed: ", opened.ToString()));
+    ++*failures;
+    return;
+  }
+  const bool first_arrived = WaitUntil(
+      [&] { return cluster.State(1).written > 0; }, std::chrono::seconds(30));
+  const Clock::time_point first_record = Clock::now();
+  uint64_t head = 0;
+  const bool reached =
+      first_arrived && WaitUntil(
+                           [&] {
+                             head = cluster.State(0).written;
+                             return cluster.State(1).written >= head;
+                           },
+                           std::chrono::seconds(300));
+  const Clock::time_point caught_up = Clock::now();
+  stop_load();
+  if (!load_error.empty()) {
+    row(absl::StrCat("append under load failed: ", load_error));
+    ++*failures;
+    return;
+  }
+  if (!reached) {
+    row("the replica did not reach the head within 330 s");
+    ++*failures;
+    return;
+  }
+  const double seconds = Millis(caught_up - join) / 1000;
+  // The records up to `head` as shipped (the load's too).
+  double log_bytes = 0;
+  for (const std::string& record : cluster.Log(0)) log_bytes += record.size();
+  const double events = static_cast<double>(head - 1);  // not the EPOCH
+  const double per_second = head / seconds;
+  row(absl::StrFormat(
+      "%llu | %.0f | %.2f | %.0f | %.0f | %s | %.0f | %.1f | %.1f | %.1f",
+      static_cast<unsigned long long>(head),
+      (settings.catchup_events + 99) / 100 * 100 / fill_s, seconds,
+      Millis(first_record - join), per_second,
+      rate == 0 ? std::string("-") : absl::StrFormat("%.1f", per_second / rate),
+      head / (Millis(caught_up - first_record) / 1000),
+      events * settings.event_bytes / 1e6 / seconds, log_bytes / 1e6,
+      log_bytes / 1e6 / seconds));
+}
 
 void CatchupFigure(const Settings& settings, int* failures) {
   printf(
@@ -539,113 +646,6 @@ void CatchupFigure(const Settings& settings, int* failures) {
     for (uint64_t rate : settings.catchup_loads) {
       CatchupRow(settings, fsync, rate, failures);
     }
-  }
-}
-
-void CatchupRow(const Settings& settings, const std::string& fsync,
-                uint64_t rate, int* failures) {
-  {
-    const std::string load = Load();
-    const ClusterOptions options = GroupOptions(settings, "async", fsync, 2);
-    Cluster cluster(options);
-    auto row = [&](const std::string& figures) {
-      printf("| %s | %llu | %s | %s |\n", fsync.c_str(),
-             static_cast<unsigned long long>(rate), figures.c_str(),
-             load.c_str());
-      fflush(stdout);
-    };
-    absl::Status opened = cluster.Open(0, "primary", NodeOptions());
-    if (!opened.ok()) {
-      row(absl::StrCat("open failed: ", opened.ToString()));
-      ++*failures;
-      return;
-    }
-    const std::vector<EventData> batch = Batch(100, settings.event_bytes);
-    const Clock::time_point fill_start = Clock::now();
-    std::string error;
-    for (uint64_t n = 0; n * 100 < settings.catchup_events; ++n) {
-      absl::StatusOr<AppendResult> r = cluster.store(0).Append(
-          StreamName(0, n), ExpectedRevision::Any(), batch);
-      if (!r.ok()) {
-        error = r.status().ToString();
-        break;
-      }
-    }
-    const double fill_s = Millis(Clock::now() - fill_start) / 1000;
-    if (!error.empty()) {
-      row(absl::StrCat("append failed: ", error));
-      ++*failures;
-      return;
-    }
-    const Clock::time_point join = Clock::now();
-    // The load: batches of 100 at `rate` events a second, until caught up.
-    std::atomic<bool> stop{false};
-    std::string load_error;
-    std::thread writer([&] {
-      if (rate == 0) return;
-      const auto every = std::chrono::nanoseconds(100 * 1000000000ull / rate);
-      Clock::time_point due = join;
-      for (uint64_t n = 0; !stop.load(); ++n) {
-        std::this_thread::sleep_until(due);
-        due += every;
-        absl::StatusOr<AppendResult> r = cluster.store(0).Append(
-            StreamName(1, n), ExpectedRevision::Any(), batch);
-        if (!r.ok()) {
-          load_error = r.status().ToString();
-          return;
-        }
-      }
-    });
-    auto stop_load = [&] {
-      stop = true;
-      writer.join();
-    };
-    opened = cluster.Open(1, "replica", NodeOptions());
-    if (!opened.ok()) {
-      stop_load();
-      row(absl::StrCat("replica open failed: ", opened.ToString()));
-      ++*failures;
-      return;
-    }
-    const bool first_arrived = WaitUntil(
-        [&] { return cluster.State(1).written > 0; }, std::chrono::seconds(30));
-    const Clock::time_point first_record = Clock::now();
-    uint64_t head = 0;
-    const bool reached =
-        first_arrived && WaitUntil(
-                             [&] {
-                               head = cluster.State(0).written;
-                               return cluster.State(1).written >= head;
-                             },
-                             std::chrono::seconds(300));
-    const Clock::time_point caught_up = Clock::now();
-    stop_load();
-    if (!load_error.empty()) {
-      row(absl::StrCat("append under load failed: ", load_error));
-      ++*failures;
-      return;
-    }
-    if (!reached) {
-      row("the replica did not reach the head within 330 s");
-      ++*failures;
-      return;
-    }
-    const double seconds = Millis(caught_up - join) / 1000;
-    // The records up to `head` as shipped (the load's too).
-    double log_bytes = 0;
-    for (const std::string& record : cluster.Log(0)) log_bytes += record.size();
-    const double events = static_cast<double>(head - 1);  // not the EPOCH
-    const double per_second = head / seconds;
-    row(absl::StrFormat(
-        "%llu | %.0f | %.2f | %.0f | %.0f | %s | %.0f | %.1f | %.1f | %.1f",
-        static_cast<unsigned long long>(head),
-        (settings.catchup_events + 99) / 100 * 100 / fill_s, seconds,
-        Millis(first_record - join), per_second,
-        rate == 0 ? std::string("-")
-                  : absl::StrFormat("%.1f", per_second / rate),
-        head / (Millis(caught_up - first_record) / 1000),
-        events * settings.event_bytes / 1e6 / seconds, log_bytes / 1e6,
-        log_bytes / 1e6 / seconds));
   }
 }
 
