@@ -21,10 +21,16 @@ bool ValidName(std::string_view name) {
 }
 
 std::string StateJson(const GroupState& state) {
-  return json{{"primary", state.primary},
-              {"sync_set", state.sync_set},
-              {"ack", state.ack}}
-      .dump();
+  return json{{"primary", state.primary}, {"ack", state.ack}}.dump();
+}
+
+std::string SyncJson(const std::vector<std::string>& members,
+                     const std::string& by) {
+  return json{{"members", members}, {"by", by}}.dump();
+}
+
+bool Holds(const std::vector<std::string>& members, const std::string& id) {
+  return std::find(members.begin(), members.end(), id) != members.end();
 }
 
 // Attempts of a compare-and-set whose answers were lost (etcd electing a
@@ -32,11 +38,11 @@ std::string StateJson(const GroupState& state) {
 constexpr int kWriteAttempts = 3;
 
 bool SameContent(const GroupState& a, const GroupState& b) {
-  return a.primary == b.primary && a.sync_set == b.sync_set && a.ack == b.ack;
+  return a.primary == b.primary && a.ack == b.ack;
 }
 
-// Campaign's compare-and-set attempts when the state moves under it (an
-// operator changing the sync set); the leader key stays ours meanwhile.
+// Campaign's compare-and-set attempts when the state or the sync set moves
+// under it; the leader key stays ours meanwhile.
 constexpr int kCampaignAttempts = 5;
 
 }  // namespace
@@ -64,7 +70,8 @@ EtcdCoordinator::EtcdCoordinator(EtcdCoordinatorOptions options,
       gateway_(std::move(gateway)),
       prefix_(absl::StrCat("/cairn/", options_.group, "/")),
       state_key_(prefix_ + "state"),
-      leader_key_(prefix_ + "leader") {}
+      leader_key_(prefix_ + "leader"),
+      sync_key_(prefix_ + "sync") {}
 
 EtcdCoordinator::~EtcdCoordinator() {
   StopWatch();
@@ -80,37 +87,110 @@ std::string EtcdCoordinator::member_key(const std::string& member_id) const {
   return absl::StrCat(prefix_, "members/", member_id);
 }
 
-absl::StatusOr<GroupState> EtcdCoordinator::Parse(const KeyValue& kv) const {
-  GroupState state;
-  state.epoch = kv.mod_revision;
-  const std::string where =
-      absl::StrCat("etcd key ", kv.key, " (revision ", kv.mod_revision, ")");
+namespace {
+
+std::string KeyWhere(const KeyValue& kv) {
+  return absl::StrCat("etcd key ", kv.key, " (revision ", kv.mod_revision, ")");
+}
+
+// The JSON object a key holds; DataLoss naming the key otherwise.
+absl::StatusOr<json> KeyObject(const KeyValue& kv) {
   json value = json::parse(kv.value, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded() || !value.is_object()) {
-    return absl::DataLossError(absl::StrCat(where, ": not a JSON object: '",
-                                            kv.value.substr(0, 200), "'"));
+    return absl::DataLossError(absl::StrCat(
+        KeyWhere(kv), ": not a JSON object: '", kv.value.substr(0, 200), "'"));
   }
-  auto primary = value.find("primary");
-  auto sync_set = value.find("sync_set");
-  auto ack = value.find("ack");
-  if (primary == value.end() || !primary->is_string()) {
-    return absl::DataLossError(
-        absl::StrCat(where, ": 'primary' is missing or not a string"));
+  return value;
+}
+
+absl::StatusOr<std::string> StringField(const json& value, const char* name,
+                                        const KeyValue& kv) {
+  auto field = value.find(name);
+  if (field == value.end() || !field->is_string()) {
+    return absl::DataLossError(absl::StrCat(KeyWhere(kv), ": '", name,
+                                            "' is missing or not a string"));
   }
-  if (ack == value.end() || !ack->is_string()) {
-    return absl::DataLossError(
-        absl::StrCat(where, ": 'ack' is missing or not a string"));
-  }
-  if (sync_set == value.end() || !sync_set->is_array() ||
-      !std::all_of(sync_set->begin(), sync_set->end(),
+  return field->get<std::string>();
+}
+
+}  // namespace
+
+absl::StatusOr<GroupState> EtcdCoordinator::Parse(const KeyValue& kv) const {
+  absl::StatusOr<json> value = KeyObject(kv);
+  if (!value.ok()) return value.status();
+  absl::StatusOr<std::string> primary = StringField(*value, "primary", kv);
+  if (!primary.ok()) return primary.status();
+  absl::StatusOr<std::string> ack = StringField(*value, "ack", kv);
+  if (!ack.ok()) return ack.status();
+  return GroupState{.epoch = kv.mod_revision,
+                    .primary = *std::move(primary),
+                    .ack = *std::move(ack)};
+}
+
+absl::StatusOr<SyncSet> EtcdCoordinator::ParseSyncSet(
+    const KeyValue& kv) const {
+  absl::StatusOr<json> value = KeyObject(kv);
+  if (!value.ok()) return value.status();
+  auto members = value->find("members");
+  if (members == value->end() || !members->is_array() ||
+      !std::all_of(members->begin(), members->end(),
                    [](const json& item) { return item.is_string(); })) {
     return absl::DataLossError(absl::StrCat(
-        where, ": 'sync_set' is missing or not an array of strings"));
+        KeyWhere(kv), ": 'members' is missing or not an array of strings"));
   }
-  state.primary = primary->get<std::string>();
-  state.ack = ack->get<std::string>();
-  state.sync_set = sync_set->get<std::vector<std::string>>();
-  return state;
+  absl::StatusOr<std::string> by = StringField(*value, "by", kv);
+  if (!by.ok()) return by.status();
+  return SyncSet{.revision = kv.mod_revision,
+                 .by = *std::move(by),
+                 .members = members->get<std::vector<std::string>>()};
+}
+
+absl::StatusOr<SyncSet> EtcdCoordinator::CurrentSyncSet() {
+  auto range = gateway_.Range(sync_key_);
+  if (!range.ok()) return range.status();
+  if (range->kvs.empty()) return SyncSet{};
+  return ParseSyncSet(range->kvs.front());
+}
+
+absl::StatusOr<SyncSet> EtcdCoordinator::SetSyncSet(
+    const std::string& by, int64_t epoch, int64_t expected_revision,
+    std::vector<std::string> members) {
+  if (epoch <= 0 || expected_revision < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "etcd coordinator: sync set write from epoch ", epoch, " and revision ",
+        expected_revision, ": both must be positive"));
+  }
+  Compare sync_at{.key = sync_key_};
+  if (expected_revision == 0) {
+    sync_at.target = Compare::Target::kCreate;  // only if absent
+  } else {
+    sync_at.target = Compare::Target::kMod;
+    sync_at.number = expected_revision;
+  }
+  auto txn = gateway_.Txn(
+      {Compare{
+           .key = state_key_, .target = Compare::Target::kMod, .number = epoch},
+       sync_at},
+      {TxnOp{.kind = TxnOp::Kind::kPut,
+             .key = sync_key_,
+             .value = SyncJson(members, by)}},
+      {TxnOp{.kind = TxnOp::Kind::kRange, .key = state_key_},
+       TxnOp{.kind = TxnOp::Kind::kRange, .key = sync_key_}});
+  if (!txn.ok()) return txn.status();
+  if (txn->succeeded) {
+    return SyncSet{
+        .revision = txn->revision, .by = by, .members = std::move(members)};
+  }
+  auto revision_of = [&](size_t i) -> int64_t {
+    return txn->ranges.size() > i && !txn->ranges[i].kvs.empty()
+               ? txn->ranges[i].kvs[0].mod_revision
+               : 0;
+  };
+  return absl::FailedPreconditionError(absl::StrCat(
+      "group '", options_.group, "': sync set write by '", by, "' from epoch ",
+      epoch, " and sync revision ", expected_revision,
+      " lost: the group is at epoch ", revision_of(0),
+      " and the sync set at revision ", revision_of(1)));
 }
 
 absl::StatusOr<GroupState> EtcdCoordinator::Current() {
@@ -245,8 +325,30 @@ void EtcdCoordinator::WatchLoop(
   }
 }
 
+namespace {
+
+// Only a member of the sync set may lead under ack = sync.
+absl::Status CheckSyncMember(const std::string& group, const std::string& node,
+                             const SyncSet& set,
+                             const std::vector<std::string>& initial) {
+  const std::vector<std::string>& members =
+      set.revision == 0 ? initial : set.members;
+  if (Holds(members, node)) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "group '", group, "': node '", node,
+      "' may not campaign: it is not in the sync set [",
+      absl::StrJoin(members, ", "), "]",
+      set.revision == 0
+          ? std::string(" (the site's sync-set: no sync key in etcd yet)")
+          : absl::StrCat(" (etcd revision ", set.revision, ", written by '",
+                         set.by, "')")));
+}
+
+}  // namespace
+
 absl::StatusOr<GroupState> EtcdCoordinator::Campaign(
-    const std::string& node, std::chrono::seconds lease_ttl) {
+    const std::string& node, std::chrono::seconds lease_ttl,
+    SyncCampaign* sync) {
   if (!ValidName(node)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "etcd coordinator: node id '", node, "' must be [A-Za-z0-9._-]+"));
@@ -257,14 +359,13 @@ absl::StatusOr<GroupState> EtcdCoordinator::Campaign(
   }
   auto before = Current();
   if (!before.ok()) return before.status();
-  if (!before->sync_set.empty() && before->primary != node &&
-      std::find(before->sync_set.begin(), before->sync_set.end(), node) ==
-          before->sync_set.end()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "group '", options_.group, "': node '", node,
-        "' may not campaign: it is not in the sync "
-        "set [",
-        absl::StrJoin(before->sync_set, ", "), "] of epoch ", before->epoch));
+  if (sync != nullptr) {
+    // Not worth a lease (or the leader key) if this node may not lead.
+    auto set = CurrentSyncSet();
+    if (!set.ok()) return set.status();
+    absl::Status member =
+        CheckSyncMember(options_.group, node, *set, sync->initial);
+    if (!member.ok()) return member;
   }
   auto lease = gateway_.LeaseGrant(lease_ttl.count());
   if (!lease.ok()) return lease.status();
@@ -295,11 +396,34 @@ absl::StatusOr<GroupState> EtcdCoordinator::Campaign(
     leader_node_ = node;
   }
   StartRenewer();
+  auto named = NamePrimary(node, *before, leader_revision, sync);
+  if (!named.ok()) {
+    // Holding the key while not leading would stop every other campaign
+    // until the lease expired (and the renewer keeps it alive).
+    (void)Resign();
+  }
+  return named;
+}
 
-  // Name this node primary, from whatever epoch the state is at, while the
-  // leader key is still the one we created.
-  GroupState current = *before;
+// Names `node` primary, from whatever epoch the state is at, while the
+// leader key is still the one it created (and, under sync, while the sync
+// set it read still holds it).
+absl::StatusOr<GroupState> EtcdCoordinator::NamePrimary(const std::string& node,
+                                                        GroupState current,
+                                                        int64_t leader_revision,
+                                                        SyncCampaign* sync) {
+  SyncSet sync_now;
+  if (sync != nullptr) {
+    auto set = CurrentSyncSet();
+    if (!set.ok()) return set.status();
+    sync_now = *set;
+  }
   for (int attempt = 0; attempt < kCampaignAttempts; ++attempt) {
+    if (sync != nullptr) {
+      absl::Status member =
+          CheckSyncMember(options_.group, node, sync_now, sync->initial);
+      if (!member.ok()) return member;
+    }
     GroupState next = current;
     next.primary = node;
     Compare state_at{.key = state_key_};
@@ -309,23 +433,44 @@ absl::StatusOr<GroupState> EtcdCoordinator::Campaign(
       state_at.target = Compare::Target::kMod;
       state_at.number = current.epoch;
     }
+    std::vector<Compare> compares = {state_at,
+                                     Compare{.key = leader_key_,
+                                             .target = Compare::Target::kCreate,
+                                             .number = leader_revision}};
+    std::vector<TxnOp> puts = {TxnOp{.kind = TxnOp::Kind::kPut,
+                                     .key = state_key_,
+                                     .value = StateJson(next)}};
+    if (sync != nullptr) {
+      if (sync_now.revision == 0) {
+        compares.push_back(Compare{
+            .key = sync_key_, .target = Compare::Target::kCreate, .number = 0});
+        puts.push_back(TxnOp{.kind = TxnOp::Kind::kPut,
+                             .key = sync_key_,
+                             .value = SyncJson(sync->initial, node)});
+      } else {
+        compares.push_back(Compare{.key = sync_key_,
+                                   .target = Compare::Target::kMod,
+                                   .number = sync_now.revision});
+      }
+    }
     auto set =
-        gateway_.Txn({state_at, Compare{.key = leader_key_,
-                                        .target = Compare::Target::kCreate,
-                                        .number = leader_revision}},
-                     {TxnOp{.kind = TxnOp::Kind::kPut,
-                            .key = state_key_,
-                            .value = StateJson(next)}},
+        gateway_.Txn(compares, puts,
                      {TxnOp{.kind = TxnOp::Kind::kRange, .key = state_key_},
-                      TxnOp{.kind = TxnOp::Kind::kRange, .key = leader_key_}});
-    if (!set.ok())
-      return set
-          .status();  // leader key kept: Resign() or lease expiry frees it
+                      TxnOp{.kind = TxnOp::Kind::kRange, .key = leader_key_},
+                      TxnOp{.kind = TxnOp::Kind::kRange, .key = sync_key_}});
+    if (!set.ok()) return set.status();
     if (set->succeeded) {
       next.epoch = set->revision;
+      if (sync != nullptr) {
+        sync->result = sync_now.revision != 0
+                           ? sync_now
+                           : SyncSet{.revision = set->revision,
+                                     .by = node,
+                                     .members = sync->initial};
+      }
       return next;
     }
-    if (set->ranges.size() < 2 || set->ranges[1].kvs.empty() ||
+    if (set->ranges.size() < 3 || set->ranges[1].kvs.empty() ||
         set->ranges[1].kvs[0].create_revision != leader_revision) {
       std::lock_guard lock(mu_);
       leader_lease_.reset();
@@ -340,6 +485,13 @@ absl::StatusOr<GroupState> EtcdCoordinator::Campaign(
       auto parsed = Parse(set->ranges[0].kvs[0]);
       if (!parsed.ok()) return parsed.status();
       current = *parsed;
+    }
+    if (set->ranges[2].kvs.empty()) {
+      sync_now = SyncSet{};
+    } else {
+      auto parsed = ParseSyncSet(set->ranges[2].kvs[0]);
+      if (!parsed.ok()) return parsed.status();
+      sync_now = *parsed;
     }
   }
   return absl::AbortedError(

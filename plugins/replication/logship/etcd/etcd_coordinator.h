@@ -3,10 +3,16 @@
 // Watch, Campaign, Resign — plus member registration).
 //
 // Keys, under the prefix /cairn/<group>/:
-//   state          JSON {"primary": id, "sync_set": [id...], "ack": rule}.
+//   state          JSON {"primary": id, "ack": rule}.
 //                  Its etcd mod_revision is the group's epoch: every change
 //                  is a compare-and-swap on it, so epochs only grow and two
 //                  writers from the same epoch cannot both succeed.
+//   sync           JSON {"members": [id...], "by": id}: the sync set of
+//                  ack = sync, and the node that wrote it. A key of its
+//                  own, so that a member leaving or rejoining does not
+//                  change the epoch. Written only by a primary, comparing
+//                  the state key's mod_revision with the epoch it leads,
+//                  or created by the campaign that names the first primary.
 //   leader         the campaigning node's id, attached to its lease; put
 //                  only if absent (create_revision == 0).
 //   members/<id>   JSON {"address", "position", "epoch"}, attached to the
@@ -39,10 +45,28 @@ namespace cairn::logship::etcd {
 struct GroupState {
   int64_t epoch = 0;
   std::string primary = {};
-  std::vector<std::string> sync_set = {};
   std::string ack = {};  // "async" | "sync" | "quorum"
 
   bool operator==(const GroupState&) const = default;
+};
+
+// The sync set of ack = sync (key `sync`). Every record the primary
+// acknowledges is durable on every member, so only a member may lead next.
+struct SyncSet {
+  int64_t revision = 0;  // the key's mod_revision; 0: no sync key yet
+  std::string by = {};   // the node that wrote it
+  std::vector<std::string> members = {};
+
+  bool operator==(const SyncSet&) const = default;
+};
+
+// Campaign's part under ack = sync.
+struct SyncCampaign {
+  // The set to create, with this node primary, if no sync key exists (the
+  // site's option); the node must be in it.
+  std::vector<std::string> initial = {};
+  // Set by a campaign that succeeded: the sync set it led with.
+  SyncSet result = {};
 };
 
 // What a member registers about itself.
@@ -108,14 +132,29 @@ class EtcdCoordinator {
 
   // Becomes the group's primary: puts the leader key attached to a new
   // lease of `lease_ttl` only if no other node holds it, then
-  // compare-and-sets the state naming `node` primary (sync set and ack rule
-  // unchanged). Refuses (kFailedPrecondition) if another node holds the
-  // leader key, or if the state has a non-empty sync set that does not hold
-  // `node` and `node` is not already primary (only a sync-set member may be
-  // promoted). The lease is then renewed every lease_ttl/3 on this
-  // coordinator's renewal thread. Returns the new state.
+  // compare-and-sets the state naming `node` primary (ack rule unchanged).
+  // Refuses (kFailedPrecondition) if another node holds the leader key.
+  // With `sync` (ack = sync), refuses a node that is not a member of the
+  // sync set (only a member holds every acknowledged record), and the
+  // state's compare-and-set also compares the sync key's revision: a
+  // primary that took `node` out of the set first makes it fail, and one
+  // that tries after it finds the epoch changed. A campaign that fails
+  // after taking the leader key gives it up. The lease is then renewed
+  // every lease_ttl/3 on this coordinator's renewal thread. Returns the
+  // new state.
   absl::StatusOr<GroupState> Campaign(const std::string& node,
-                                      std::chrono::seconds lease_ttl);
+                                      std::chrono::seconds lease_ttl,
+                                      SyncCampaign* sync = nullptr);
+
+  // The sync set now (revision 0 and no members if never written).
+  absl::StatusOr<SyncSet> CurrentSyncSet();
+  // Writes `members` as the sync set if the state is still at `epoch` (the
+  // writer leads it) and the sync key still at `expected_revision`. Returns
+  // the written set. kFailedPrecondition naming what moved if either did;
+  // an etcd error as is (the outcome may be unknown: read it back).
+  absl::StatusOr<SyncSet> SetSyncSet(const std::string& by, int64_t epoch,
+                                     int64_t expected_revision,
+                                     std::vector<std::string> members);
   // Gives up the leader key (only if still ours) and revokes the lease.
   // The state key keeps naming this node until the next primary's
   // CompareAndSet. OK if not leader.
@@ -141,6 +180,7 @@ class EtcdCoordinator {
   // The group's keys.
   const std::string& state_key() const { return state_key_; }
   const std::string& leader_key() const { return leader_key_; }
+  const std::string& sync_key() const { return sync_key_; }
   std::string member_key(const std::string& member_id) const;
 
  private:
@@ -152,6 +192,13 @@ class EtcdCoordinator {
   EtcdCoordinator(EtcdCoordinatorOptions options, EtcdGateway gateway);
 
   absl::StatusOr<GroupState> Parse(const KeyValue& kv) const;
+  absl::StatusOr<SyncSet> ParseSyncSet(const KeyValue& kv) const;
+  // Campaign's state write, holding the leader key created at
+  // `leader_revision`.
+  absl::StatusOr<GroupState> NamePrimary(const std::string& node,
+                                         GroupState current,
+                                         int64_t leader_revision,
+                                         SyncCampaign* sync);
   void StartRenewer();
   void RenewLoop();
   void WatchLoop(std::function<void(const GroupState&)> callback);
@@ -161,6 +208,7 @@ class EtcdCoordinator {
   const std::string prefix_;
   const std::string state_key_;
   const std::string leader_key_;
+  const std::string sync_key_;
 
   mutable std::mutex mu_;
   std::condition_variable wake_;

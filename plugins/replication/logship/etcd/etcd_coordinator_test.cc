@@ -98,11 +98,8 @@ class SeenStates {
   std::vector<GroupState> states_;
 };
 
-GroupState State(std::string primary, std::vector<std::string> sync_set = {},
-                 std::string ack = "quorum") {
-  return GroupState{.primary = std::move(primary),
-                    .sync_set = std::move(sync_set),
-                    .ack = std::move(ack)};
+GroupState State(std::string primary, std::string ack = "quorum") {
+  return GroupState{.primary = std::move(primary), .ack = std::move(ack)};
 }
 
 TEST_F(EtcdCoordinatorTest, CompareAndSetSucceedsOnlyFromTheCurrentEpoch) {
@@ -111,7 +108,7 @@ TEST_F(EtcdCoordinatorTest, CompareAndSetSucceedsOnlyFromTheCurrentEpoch) {
   ASSERT_TRUE(empty.ok()) << empty.status();
   EXPECT_EQ(empty->epoch, 0);
 
-  auto first = coordinator->CompareAndSet(0, State("n1", {"n2"}));
+  auto first = coordinator->CompareAndSet(0, State("n1"));
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_GT(first->epoch, 0);
 
@@ -122,8 +119,7 @@ TEST_F(EtcdCoordinatorTest, CompareAndSetSucceedsOnlyFromTheCurrentEpoch) {
       again_from_zero.status().message(),
       HasSubstr(absl::StrCat("epoch ", first->epoch, " with primary 'n1'")));
 
-  auto second =
-      coordinator->CompareAndSet(first->epoch, State("n2", {"n1"}, "sync"));
+  auto second = coordinator->CompareAndSet(first->epoch, State("n2", "sync"));
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_GT(second->epoch, first->epoch);
 
@@ -316,15 +312,89 @@ TEST_F(EtcdCoordinatorTest, MembersRegisterWithLeases) {
 
 TEST_F(EtcdCoordinatorTest, CampaignRefusesANodeOutsideTheSyncSet) {
   auto coordinator = Coordinator();
-  ASSERT_TRUE(coordinator->CompareAndSet(0, State("n1", {"n2"}, "sync")).ok());
-  auto refused = coordinator->Campaign("n3", std::chrono::seconds(2));
+  // No sync key yet: the site's set decides, and the first campaign
+  // creates the key with it.
+  SyncCampaign sync{.initial = {"n1", "n2"}};
+  auto refused = coordinator->Campaign("n3", std::chrono::seconds(2), &sync);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(refused.status().message(),
-              HasSubstr("not in the sync set [n2]"));
-  auto promoted = coordinator->Campaign("n2", std::chrono::seconds(2));
-  ASSERT_TRUE(promoted.ok()) << promoted.status();
-  EXPECT_EQ(promoted->primary, "n2");
-  EXPECT_EQ(promoted->ack, "sync");
+              HasSubstr("not in the sync set [n1, n2] (the site's sync-set"));
+  auto first = coordinator->Campaign("n1", std::chrono::seconds(2), &sync);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(sync.result.members, (std::vector<std::string>{"n1", "n2"}));
+  EXPECT_EQ(sync.result.revision, first->epoch) << "one transaction";
+  auto stored = coordinator->CurrentSyncSet();
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(*stored, sync.result);
+
+  // The primary takes n2 out; n2 may no longer lead, whatever its site says.
+  auto shrunk =
+      coordinator->SetSyncSet("n1", first->epoch, sync.result.revision, {"n1"});
+  ASSERT_TRUE(shrunk.ok()) << shrunk.status();
+  ASSERT_TRUE(coordinator->Resign().ok());
+  auto other = Coordinator();
+  refused = other->Campaign("n2", std::chrono::seconds(2), &sync);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("not in the sync set [n1] (etcd revision"));
+  auto again = other->Campaign("n1", std::chrono::seconds(2), &sync);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(sync.result, *shrunk);
+}
+
+// The race the sync key exists for: a primary taking a member out while
+// that member campaigns. Whichever transaction etcd orders first wins and
+// the other fails, so a member left out never leads, and a primary never
+// acknowledges without a member that has since led.
+TEST_F(EtcdCoordinatorTest, SyncSetWriteAndCampaignCannotBothSucceed) {
+  auto primary = Coordinator();
+  SyncCampaign sync{.initial = {"n1", "n2"}};
+  auto led = primary->Campaign("n1", std::chrono::seconds(2), &sync);
+  ASSERT_TRUE(led.ok()) << led.status();
+  const SyncSet before = sync.result;
+
+  // The primary's write loses to a newer epoch ...
+  ASSERT_TRUE(primary->Resign().ok());
+  auto candidate = Coordinator();
+  SyncCampaign theirs{.initial = {"n1", "n2"}};
+  auto won = candidate->Campaign("n2", std::chrono::seconds(2), &theirs);
+  ASSERT_TRUE(won.ok()) << won.status();
+  auto late = primary->SetSyncSet("n1", led->epoch, before.revision, {"n1"});
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(late.status().message(),
+              HasSubstr(absl::StrCat("the group is at epoch ", won->epoch)));
+
+  // ... and a campaign loses to a sync-set write that came first: n2 read
+  // the set holding it, then the primary (n2 itself now) took n1 out.
+  ASSERT_TRUE(candidate->Resign().ok());
+  auto removed =
+      candidate->SetSyncSet("n2", won->epoch, theirs.result.revision, {"n2"});
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  auto refused = primary->Campaign("n1", std::chrono::seconds(2), &sync);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  // The refused campaign gave the leader key back.
+  auto leader = primary->LeaderNode();
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  EXPECT_EQ(*leader, "");
+  auto state = primary->Current();
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->primary, "n2");
+  EXPECT_EQ(state->epoch, won->epoch);
+}
+
+TEST_F(EtcdCoordinatorTest, MalformedSyncSetIsAnErrorNamingTheKey) {
+  auto coordinator = Coordinator();
+  ASSERT_TRUE(
+      Gateway().Put(coordinator->sync_key(), R"({"members": "n1"})").ok());
+  auto set = coordinator->CurrentSyncSet();
+  EXPECT_EQ(set.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(set.status().message(), HasSubstr("/cairn/g/sync"));
+  EXPECT_THAT(set.status().message(), HasSubstr("'members'"));
+  SyncCampaign sync{.initial = {"n1"}};
+  EXPECT_EQ(coordinator->Campaign("n1", std::chrono::seconds(2), &sync)
+                .status()
+                .code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST_F(EtcdCoordinatorTest, MalformedStateIsAnErrorNamingTheKey) {
@@ -351,7 +421,7 @@ TEST_F(EtcdCoordinatorTest, KillOfOneMemberKeepsEverythingWorking) {
   cluster_->Kill(0);
 
   // Writes, reads, watch, lease renewal and the leader key all still work.
-  auto next = a->CompareAndSet(won->epoch, State("a", {"b"}));
+  auto next = a->CompareAndSet(won->epoch, State("a", "sync"));
   ASSERT_TRUE(next.ok()) << next.status();
   ASSERT_TRUE(seen.WaitForEpoch(next->epoch)) << "watch stopped after the kill";
   EXPECT_EQ(seen.states().back(), *next);

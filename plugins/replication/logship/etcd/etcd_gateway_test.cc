@@ -322,8 +322,8 @@ TEST(EtcdGateway, WatchGarbageLineAndCompactionAreErrors) {
 
 // A range answer holding the group state {primary, [], quorum} at `epoch`.
 std::string StateAnswer(const std::string& primary, int epoch) {
-  const std::string value = absl::StrCat(R"({"primary":")", primary,
-                                         R"(","sync_set":[],"ack":"quorum"})");
+  const std::string value =
+      absl::StrCat(R"({"primary":")", primary, R"(","ack":"quorum"})");
   return Answer(
       200,
       absl::StrCat(R"({"header":{"revision":")", epoch,
@@ -345,7 +345,7 @@ const char kCutAnswer[] =
 TEST(EtcdCoordinatorOverFakeEtcd, LostAnswerThenOwnStateFoundIsTakenAsWritten) {
   FakeEtcd fake({kCutAnswer, StateAnswer("a", 8)});
   auto written = FakeCoordinator(fake)->CompareAndSet(
-      5, GroupState{.primary = "a", .sync_set = {}, .ack = "quorum"});
+      5, GroupState{.primary = "a", .ack = "quorum"});
   ASSERT_TRUE(written.ok()) << written.status();
   EXPECT_EQ(written->epoch, 8);
 }
@@ -356,7 +356,7 @@ TEST(EtcdCoordinatorOverFakeEtcd,
                  Answer(200, R"({"header":{"revision":"9"},"succeeded":true,)"
                              R"("responses":[{"response_put":{}}]})")});
   auto written = FakeCoordinator(fake)->CompareAndSet(
-      5, GroupState{.primary = "a", .sync_set = {}, .ack = "quorum"});
+      5, GroupState{.primary = "a", .ack = "quorum"});
   ASSERT_TRUE(written.ok()) << written.status();
   EXPECT_EQ(written->epoch, 9);
   ASSERT_EQ(fake.requests().size(), 3u);
@@ -367,10 +367,46 @@ TEST(EtcdCoordinatorOverFakeEtcd,
 TEST(EtcdCoordinatorOverFakeEtcd, LostAnswerThenAnotherStateFoundIsLost) {
   FakeEtcd fake({kCutAnswer, StateAnswer("b", 8)});
   auto written = FakeCoordinator(fake)->CompareAndSet(
-      5, GroupState{.primary = "a", .sync_set = {}, .ack = "quorum"});
+      5, GroupState{.primary = "a", .ack = "quorum"});
   EXPECT_EQ(written.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(written.status().message(),
               HasSubstr("epoch 8 with primary 'b'"));
+}
+
+// Under ack = sync the campaign's state write compares the sync key's
+// revision it read: a primary that took the candidate out of the set
+// between that read and the write makes the write fail (the race itself is
+// SyncSetWriteAndCampaignCannotBothSucceed against a real etcd).
+TEST(EtcdCoordinatorOverFakeEtcd, CampaignUnderSyncComparesTheSyncRevision) {
+  const std::string sync_value = R"({"members":["n0","n1"],"by":"n0"})";
+  const std::string sync_answer = Answer(
+      200, absl::StrCat(R"({"header":{"revision":"8"},"kvs":[{"key":")",
+                        absl::Base64Escape("/cairn/g/sync"), R"(","value":")",
+                        absl::Base64Escape(sync_value),
+                        R"(","create_revision":"3","mod_revision":"7"}]})"));
+  FakeEtcd fake(
+      {StateAnswer("n0", 5), sync_answer,
+       Answer(200, R"({"header":{"revision":"8"},"ID":"42","TTL":"30"})"),
+       Answer(200, R"({"header":{"revision":"9"},"succeeded":true,)"
+                   R"("responses":[{"response_put":{}}]})"),
+       sync_answer,
+       Answer(200, R"({"header":{"revision":"10"},"succeeded":true,)"
+                   R"("responses":[{"response_put":{}}]})")});
+  auto coordinator = FakeCoordinator(fake);
+  SyncCampaign sync{.initial = {"n1"}};
+  auto won = coordinator->Campaign("n1", std::chrono::seconds(30), &sync);
+  ASSERT_TRUE(won.ok()) << won.status();
+  EXPECT_EQ(won->epoch, 10);
+  EXPECT_EQ(sync.result.revision, 7);
+  EXPECT_EQ(sync.result.members, (std::vector<std::string>{"n0", "n1"}));
+  const std::vector<std::string> requests = fake.requests();
+  ASSERT_EQ(requests.size(), 6u);
+  EXPECT_THAT(requests[5], HasSubstr("/v3/kv/txn"));
+  EXPECT_THAT(
+      requests[5],
+      HasSubstr(absl::StrCat(R"({"key":")", absl::Base64Escape("/cairn/g/sync"),
+                             R"(","mod_revision":"7",)",
+                             R"("result":"EQUAL","target":"MOD"})")));
 }
 
 TEST(EtcdGateway, CreateRejectsBadEndpoints) {
