@@ -10,7 +10,8 @@ namespace cairn::logship {
 AckTracker::AckTracker(AckRule rule, std::vector<std::string> replicas,
                        std::vector<std::string> sync_set)
     : rule_(rule), sync_set_(std::move(sync_set)) {
-  for (const std::string& id : replicas) replicas_[id];
+  const auto now = std::chrono::steady_clock::now();
+  for (const std::string& id : replicas) replicas_[id].down_since = now;
   // A majority of the group (replicas + the primary), the primary included.
   needed_ = (replicas_.size() + 1) / 2 + 1 - 1;
 }
@@ -134,6 +135,48 @@ uint64_t AckTracker::Durable(const std::string& replica) const {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = replicas_.find(replica);
   return it == replicas_.end() ? 0 : it->second.durable;
+}
+
+std::optional<uint64_t> AckTracker::CountingDurable(
+    const std::string& replica) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = replicas_.find(replica);
+  if (it == replicas_.end() || !it->second.heard || !it->second.counts) {
+    return std::nullopt;
+  }
+  return it->second.durable;
+}
+
+void AckTracker::SetSyncSet(std::vector<std::string> sync_set) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sync_set_ = std::move(sync_set);
+  }
+  changed_.notify_all();
+}
+
+std::vector<std::string> AckTracker::sync_set() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return sync_set_;
+}
+
+void AckTracker::SetConnected(const std::string& replica, bool connected) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto [it, fresh] = replicas_.try_emplace(replica);
+  if (fresh) it->second.down_since = std::chrono::steady_clock::now();
+  if (it->second.connected && !connected) {
+    it->second.down_since = std::chrono::steady_clock::now();
+  }
+  it->second.connected = connected;
+}
+
+std::chrono::steady_clock::duration AckTracker::DownFor(
+    const std::string& replica) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = replicas_.find(replica);
+  if (it == replicas_.end()) return std::chrono::steady_clock::duration::max();
+  if (it->second.connected) return std::chrono::steady_clock::duration::zero();
+  return std::chrono::steady_clock::now() - it->second.down_since;
 }
 
 }  // namespace cairn::logship

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,17 +48,34 @@ class AckTracker {
   // The lowest durable position among all replicas (0 if any has none).
   uint64_t MinDurable() const;
   uint64_t Durable(const std::string& replica) const;
+  // Durable(replica) if it counts (its storage syncs), none otherwise.
+  std::optional<uint64_t> CountingDurable(const std::string& replica) const;
+
+  // ack = sync: replaces the members that must hold a position (the
+  // primary left out). Waiters re-check at once: taking a member out
+  // releases those that waited only for it.
+  void SetSyncSet(std::vector<std::string> sync_set);
+  std::vector<std::string> sync_set() const;
+
+  // Whether a session with `replica` is up now; the tracker remembers
+  // since when it has been down.
+  void SetConnected(const std::string& replica, bool connected);
+  // How long `replica` has been without a session: since the tracker was
+  // made if it never had one, zero while it has one.
+  std::chrono::steady_clock::duration DownFor(const std::string& replica) const;
 
  private:
   struct Replica {
     uint64_t durable = 0;
     bool counts = false;
     bool heard = false;  // has reported at least once
+    bool connected = false;
+    std::chrono::steady_clock::time_point down_since;
   };
   bool HoldsLocked(uint64_t position) const;
 
   const AckRule rule_;
-  const std::vector<std::string> sync_set_;
+  std::vector<std::string> sync_set_;  // guarded by mutex_
   size_t needed_ = 0;  // quorum: replicas needed besides the primary
   mutable std::mutex mutex_;
   std::condition_variable changed_;

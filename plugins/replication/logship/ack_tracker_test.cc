@@ -1,6 +1,7 @@
 #include "ack_tracker.h"
 
 #include <future>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -77,6 +78,40 @@ TEST(AckTracker, CloseCancelsWaiters) {
   });
   t.Close();
   EXPECT_EQ(waiter.get().code(), absl::StatusCode::kCancelled);
+}
+
+// A member taken out of the sync set (in etcd first) releases the appends
+// that waited only for it; one brought back is waited for at once.
+TEST(AckTracker, ChangingTheSyncSetReleasesOrHoldsWaiters) {
+  AckTracker t(AckRule::kSync, {"b", "c"}, {"b", "c"});
+  t.Update("b", 5, true);
+  auto waiter = std::async(std::launch::async, [&] {
+    return t.WaitFor(5, std::chrono::milliseconds(0));
+  });
+  EXPECT_EQ(waiter.wait_for(std::chrono::milliseconds(50)),
+            std::future_status::timeout);
+  t.SetSyncSet({"b"});
+  EXPECT_TRUE(waiter.get().ok());
+  EXPECT_EQ(t.sync_set(), (std::vector<std::string>{"b"}));
+  t.SetSyncSet({"b", "c"});
+  EXPECT_FALSE(t.Holds(5));
+  EXPECT_THAT(t.Missing(5), HasSubstr("c (never connected)"));
+}
+
+TEST(AckTracker, DownForCountsFromTheEndOfTheLastSession) {
+  AckTracker t(AckRule::kSync, {"b"}, {"b"});
+  EXPECT_GT(t.DownFor("b"), std::chrono::steady_clock::duration::zero());
+  EXPECT_EQ(t.DownFor("unknown"), std::chrono::steady_clock::duration::max());
+  t.SetConnected("b", true);
+  EXPECT_EQ(t.DownFor("b"), std::chrono::steady_clock::duration::zero());
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  t.SetConnected("b", false);
+  EXPECT_LT(t.DownFor("b"), std::chrono::milliseconds(5));
+  EXPECT_FALSE(t.CountingDurable("b").has_value()) << "never reported";
+  t.Update("b", 7, false);
+  EXPECT_FALSE(t.CountingDurable("b").has_value()) << "never syncs";
+  t.Update("b", 7, true);
+  EXPECT_EQ(t.CountingDurable("b"), 7u);
 }
 
 }  // namespace
