@@ -35,6 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "ack_tracker.h"
 #include "cairn/log/v1/log.pb.h"
 #include "etcd_coordinator.h"
@@ -200,6 +201,10 @@ class Logship : public sdk::Replication {
     stat("replicas_connected", static_cast<double>(replicas_connected_.load()));
     stat("primary_committed_seen",
          static_cast<double>(primary_committed_seen_.load()));
+    if (options_.ack == AckRule::kSync) {
+      stat("sync_set_size", static_cast<double>(SyncMembers().size()));
+      stat("sync_set_changes", static_cast<double>(sync_set_changes_.load()));
+    }
     std::shared_ptr<AckTracker> tracker;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -516,7 +521,10 @@ class Logship : public sdk::Replication {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       std::vector<std::string> sync_set;
-      for (const std::string& id : options_.sync_set) {
+      const std::vector<std::string>& members =
+          SyncSetInEtcd() && etcd_sync_.revision != 0 ? etcd_sync_.members
+                                                      : options_.sync_set;
+      for (const std::string& id : members) {
         if (id != options_.node_id) sync_set.push_back(id);
       }
       if (won_epoch != 0 && coordinator_->Current().epoch != epoch) {
@@ -606,18 +614,44 @@ class Logship : public sdk::Replication {
     return absl::OkStatus();
   }
 
-  bool InSyncSet(const std::string& node_id) const {
-    return std::find(options_.sync_set.begin(), options_.sync_set.end(),
-                     node_id) != options_.sync_set.end();
+  // coordinator = etcd and ack = sync: the sync set lives in etcd and
+  // changes (docs/replication.md, "The sync set under etcd").
+  bool SyncSetInEtcd() const {
+    return options_.coordinator == CoordinatorKind::kEtcd &&
+           options_.ack == AckRule::kSync;
   }
 
-  // Under ack = sync only a sync-set member holds every acknowledged record.
+  // The sync set: etcd's as last read or written (SyncSetInEtcd), else the
+  // site's option.
+  std::vector<std::string> SyncMembers() {
+    if (SyncSetInEtcd()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (etcd_sync_.revision != 0) return etcd_sync_.members;
+    }
+    return options_.sync_set;
+  }
+
+  bool InSyncSet(const std::string& node_id) {
+    const std::vector<std::string> members = SyncMembers();
+    return std::find(members.begin(), members.end(), node_id) != members.end();
+  }
+
+  // Under ack = sync only a sync-set member holds every acknowledged
+  // record. Under etcd the set is read there first (the primary may have
+  // taken this node out).
   absl::Status CheckInSyncSet() {
-    if (options_.ack == AckRule::kSync && !InSyncSet(options_.node_id)) {
+    if (options_.ack != AckRule::kSync) return absl::OkStatus();
+    if (SyncSetInEtcd() && etcd_ != nullptr) {
+      absl::StatusOr<etcd::SyncSet> set = etcd_->CurrentSyncSet();
+      if (!set.ok()) return set.status();
+      std::lock_guard<std::mutex> lock(mutex_);
+      etcd_sync_ = *set;
+    }
+    if (!InSyncSet(options_.node_id)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "promote: node '", options_.node_id,
-          "' is not in the sync set (ack = sync): it may lack acknowledged "
-          "records"));
+          "promote: node '", options_.node_id, "' is not in the sync set [",
+          absl::StrJoin(SyncMembers(), ", "),
+          "] (ack = sync): it may lack acknowledged records"));
     }
     return absl::OkStatus();
   }
@@ -985,6 +1019,10 @@ class Logship : public sdk::Replication {
           // Let a node that reaches a majority campaign first.
           not_before = Clock::now() + options_.lease_ttl;
         }
+        if (SyncSetInEtcd()) {
+          absl::Status kept = MaintainSyncSet();
+          if (!kept.ok()) etcd_failed(kept);
+        }
         continue;
       }
       short_of_majority.reset();
@@ -1017,6 +1055,134 @@ class Logship : public sdk::Replication {
                                                     backoff.count() * 3 / 2);
       not_before = Clock::now() + std::chrono::milliseconds(jitter(random));
     }
+  }
+
+  // coordinator = etcd, ack = sync, on the primary's elector thread (one
+  // change a tick):
+  // - a member without a session for peer-timeout leaves the sync set: in
+  //   etcd first (a compare-and-swap that also requires this node still to
+  //   lead its epoch), and only then does the tracker stop waiting for it;
+  //   an election that ran meanwhile makes the write fail, and a member
+  //   that has left may no longer lead (the campaign compares the set);
+  // - a member of the site's sync-set that is outside it comes back once
+  //   it is connected and holds what is committed: the tracker waits for
+  //   it first, and once it holds durably every position written when that
+  //   began (so every acknowledged one), it is written back into etcd.
+  // The tracker's set always holds every member etcd names.
+  absl::Status MaintainSyncSet() {
+    std::shared_ptr<AckTracker> tracker;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      tracker = tracker_;
+    }
+    const uint64_t epoch = led_epoch_.load();
+    if (tracker == nullptr || epoch == 0) return absl::OkStatus();
+    if (sync_rejoining_epoch_ != epoch) {
+      sync_rejoining_.clear();  // a tracker of an earlier term waited
+      sync_rejoining_epoch_ = epoch;
+    }
+    absl::StatusOr<etcd::SyncSet> known = etcd_->CurrentSyncSet();
+    if (!known.ok()) return known.status();
+    const std::string& self = options_.node_id;
+    auto holds = [](const std::vector<std::string>& ids,
+                    const std::string& id) {
+      return std::find(ids.begin(), ids.end(), id) != ids.end();
+    };
+    // Wait for every member etcd names, and for a member being brought
+    // back; no other (a removal whose answer was lost may have landed).
+    std::vector<std::string> waited;
+    for (const std::string& id : known->members) {
+      if (id != self) waited.push_back(id);
+    }
+    for (const auto& [id, position] : sync_rejoining_) {
+      if (!holds(waited, id)) waited.push_back(id);
+    }
+    tracker->SetSyncSet(waited);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      etcd_sync_ = *known;
+    }
+    auto write = [&](std::vector<std::string> members) {
+      absl::StatusOr<etcd::SyncSet> written =
+          etcd_->SetSyncSet(self, static_cast<int64_t>(epoch), known->revision,
+                            std::move(members));
+      if (written.ok()) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        etcd_sync_ = *written;
+        sync_set_changes_.fetch_add(1);
+      }
+      return written;
+    };
+
+    for (const std::string& id : known->members) {
+      const auto down = tracker->DownFor(id);
+      if (id == self || down < options_.peer_timeout) continue;
+      std::vector<std::string> members;
+      for (const std::string& m : known->members) {
+        if (m != id) members.push_back(m);
+      }
+      absl::StatusOr<etcd::SyncSet> written = write(members);
+      if (!written.ok()) return written.status();
+      waited.erase(std::find(waited.begin(), waited.end(), id));
+      tracker->SetSyncSet(waited);
+      sdk::LogWarn(absl::StrCat(
+          "node '", self, "' (primary of epoch ", epoch, ") took '", id,
+          "' out of the sync set: no session with it for ",
+          std::chrono::duration_cast<std::chrono::milliseconds>(down).count(),
+          " ms (peer-timeout ", options_.peer_timeout.count(),
+          " ms); acknowledging without it. Sync set now [",
+          absl::StrJoin(written->members, ", "), "] (etcd revision ",
+          written->revision, ")"));
+      return absl::OkStatus();
+    }
+
+    absl::StatusOr<cairn_log_state> log = LogState();
+    if (!log.ok()) return log.status();
+    for (const std::string& id : options_.sync_set) {
+      if (id == self || holds(known->members, id)) {
+        sync_rejoining_.erase(id);
+        continue;
+      }
+      const std::optional<uint64_t> durable = tracker->CountingDurable(id);
+      auto rejoining = sync_rejoining_.find(id);
+      if (tracker->DownFor(id) > std::chrono::steady_clock::duration::zero() ||
+          !durable.has_value()) {
+        if (rejoining != sync_rejoining_.end()) {
+          // Gone again before it caught up: stop waiting for it (it is not
+          // in etcd's set, so it cannot lead).
+          sync_rejoining_.erase(rejoining);
+          waited.erase(std::find(waited.begin(), waited.end(), id));
+          tracker->SetSyncSet(waited);
+        }
+        continue;
+      }
+      if (rejoining == sync_rejoining_.end()) {
+        // Wait for it only once it holds what is committed, so appends do
+        // not wait for a long catch-up.
+        if (*durable < log->committed) continue;
+        if (!holds(waited, id)) waited.push_back(id);
+        tracker->SetSyncSet(waited);
+        // Read after the tracker waits for it: a position acknowledged
+        // before that is written by now.
+        absl::StatusOr<cairn_log_state> now = LogState();
+        if (!now.ok()) return now.status();
+        sync_rejoining_[id] = now->written;
+        continue;
+      }
+      if (*durable < rejoining->second) continue;
+      std::vector<std::string> members = known->members;
+      members.push_back(id);
+      absl::StatusOr<etcd::SyncSet> written = write(members);
+      if (!written.ok()) return written.status();
+      sync_rejoining_.erase(id);
+      sdk::LogInfo(absl::StrCat(
+          "node '", self, "' (primary of epoch ", epoch, ") brought '", id,
+          "' back into the sync set: it holds every position up to ", *durable,
+          " durably. Sync set now [", absl::StrJoin(written->members, ", "),
+          "] (etcd revision ", written->revision, ")"));
+      return absl::OkStatus();
+    }
+    return absl::OkStatus();
   }
 
   // coordinator = etcd, ack = quorum: a primary cut off from its replicas
@@ -1069,8 +1235,10 @@ class Logship : public sdk::Replication {
       s = CheckNotBehindCommitted(*log);
       if (!s.ok()) return s;
     }
+    etcd::SyncCampaign sync{.initial = options_.sync_set};
     absl::StatusOr<etcd::GroupState> won =
-        etcd_->Campaign(options_.node_id, options_.lease_ttl);
+        etcd_->Campaign(options_.node_id, options_.lease_ttl,
+                        SyncSetInEtcd() ? &sync : nullptr);
     if (!won.ok()) {
       if (!by_operator) return won.status();
       return absl::Status(
@@ -1084,6 +1252,11 @@ class Logship : public sdk::Replication {
                   : ""));
     }
     const uint64_t epoch = static_cast<uint64_t>(won->epoch);
+    if (SyncSetInEtcd()) {
+      // The set this epoch starts with: only its primary changes it.
+      std::lock_guard<std::mutex> lock(mutex_);
+      etcd_sync_ = sync.result;
+    }
     s = TakeOverAt(epoch);
     if (!s.ok()) {
       ResignLeaderKey();
@@ -1328,6 +1501,7 @@ class Logship : public sdk::Replication {
     if (tracker == nullptr) return absl::OkStatus();
     const bool counts = theirs.durable_policy() == v1::DURABLE_POLICY_SYNCS;
     tracker->Update(peer.node_id, std::min(theirs.durable(), agree), counts);
+    tracker->SetConnected(peer.node_id, true);
     replicas_connected_.fetch_add(1);
     if (counts) counting_connected_.fetch_add(1);
 
@@ -1371,6 +1545,7 @@ class Logship : public sdk::Replication {
     s = SendLoop(connection, epoch, agree + 1, reader_done, acks);
     connection.Shutdown();
     reader.join();
+    tracker->SetConnected(peer.node_id, false);
     replicas_connected_.fetch_sub(1);
     if (counts) counting_connected_.fetch_sub(1);
     return s.ok() ? reader_status : s;
@@ -1848,6 +2023,15 @@ class Logship : public sdk::Replication {
   // (watch, lease renewal) end while the members they use still live.
   bool elector_woken_ = false;  // guarded by mutex_
   std::string etcd_leader_;     // guarded by mutex_: leader key, last read
+  // ack = sync: the sync set in etcd as this node last read or wrote it
+  // (revision 0: none read yet; the site's sync-set applies).
+  etcd::SyncSet etcd_sync_;  // guarded by mutex_
+  // Primary, elector thread only: configured members being brought back,
+  // each with the position it must hold durably before it is written back
+  // into the set.
+  std::map<std::string, uint64_t> sync_rejoining_;
+  uint64_t sync_rejoining_epoch_ = 0;  // the epoch those were waited in
+  std::atomic<uint64_t> sync_set_changes_{0};
   std::thread elector_;
   std::unique_ptr<etcd::EtcdCoordinator> etcd_;
 };

@@ -372,6 +372,139 @@ TEST_F(LogshipEtcdClusterAsync, APeerAheadThatCannotReachEtcdBlocksAsync) {
   ASSERT_TRUE(r.ok()) << r.status();
 }
 
+// ack = sync with every node in the sync set, which lives in etcd: a
+// member that is gone leaves it (so the others keep acknowledging), and
+// comes back once it has caught up.
+class LogshipEtcdClusterSync : public LogshipEtcdCluster {
+ protected:
+  std::map<std::string, std::string> MoreOptions() const override {
+    return {{"ack", "sync"},
+            {"sync-set", "n0,n1,n2"},
+            {"peer-timeout", "1s"},
+            {"ack-timeout", "20s"}};
+  }
+
+  // Appends `count` events to stream `stream` on node `primary`, each
+  // acknowledged; their data.
+  std::vector<std::string> AppendAcknowledged(size_t primary,
+                                              const std::string& stream,
+                                              int count) {
+    std::vector<std::string> data;
+    for (int k = 0; k < count; ++k) {
+      std::string d = absl::StrCat(stream, "-", k);
+      absl::StatusOr<AppendResult> r = cluster_->store(primary).Append(
+          stream, ExpectedRevision::Any(), {Event(d)});
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (r.ok()) data.push_back(std::move(d));
+    }
+    return data;
+  }
+
+  // Whether node i holds exactly `data` in stream `stream`, committed
+  // (a replica learns the commit from the primary's next frame: waits for
+  // it, bounded).
+  bool Holds(size_t i, const std::string& stream,
+             const std::vector<std::string>& data) {
+    return WaitUntil([&] { return HoldsNow(i, stream, data); },
+                     std::chrono::seconds(10));
+  }
+  bool HoldsNow(size_t i, const std::string& stream,
+                const std::vector<std::string>& data) {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    absl::StatusOr<std::vector<RecordedEvent>> events =
+        cluster_->store(i).ReadStream(stream);
+    if (!events.ok() || events->size() != data.size()) return false;
+    for (size_t k = 0; k < data.size(); ++k) {
+      if ((*events)[k].data != data[k]) return false;
+    }
+    return true;
+  }
+};
+
+TEST_F(LogshipEtcdClusterSync, AMemberThatIsGoneLeavesTheSyncSetAndRejoins) {
+  const size_t primary = ElectAndAppendTen();
+  ASSERT_NE(primary, kNone);
+  EXPECT_EQ(Stat(primary, "replication.sync_set_size"), 3);
+  const size_t gone = (primary + 1) % 3;
+  Close(gone);
+
+  // The first append waits for the closed member until the primary has
+  // taken it out of the set in etcd (peer-timeout 1 s, then a tick), not
+  // for ack-timeout (20 s).
+  const auto begin = std::chrono::steady_clock::now();
+  const std::vector<std::string> without =
+      AppendAcknowledged(primary, "without", 20);
+  const auto took = std::chrono::steady_clock::now() - begin;
+  ASSERT_EQ(without.size(), 20u);
+  RecordProperty(
+      "first_append_ms",
+      static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  EXPECT_LT(took, std::chrono::seconds(10));
+  EXPECT_EQ(Stat(primary, "replication.sync_set_size"), 2);
+  EXPECT_GE(Stat(primary, "replication.sync_set_changes"), 1);
+
+  // Back: it catches up, then the primary writes it back into the set.
+  ASSERT_EQ(Open(gone), absl::OkStatus());
+  EXPECT_TRUE(
+      WaitUntil([&] { return Stat(primary, "replication.sync_set_size") == 3; },
+                std::chrono::seconds(20)))
+      << "the member that came back never rejoined the sync set";
+  EXPECT_TRUE(Holds(gone, "without", without));
+  const std::vector<std::string> with = AppendAcknowledged(primary, "with", 5);
+  ASSERT_EQ(with.size(), 5u);
+  EXPECT_TRUE(Holds(gone, "with", with))
+      << "acknowledged before the member that rejoined held it durably";
+
+  // Any member may now lead, and holds everything acknowledged.
+  Close(primary);
+  const size_t next = WaitForPrimary(std::chrono::seconds(30), primary);
+  ASSERT_NE(next, kNone);
+  EXPECT_TRUE(Holds(next, "without", without));
+  EXPECT_TRUE(Holds(next, "with", with));
+}
+
+// Every acknowledged record is on every member of the set, so a node
+// taken out may not lead even when every member is gone: the group waits
+// for a member rather than lose what only that member holds.
+TEST_F(LogshipEtcdClusterSync, ANodeTakenOutOfTheSyncSetNeverLeads) {
+  const size_t primary = ElectAndAppendTen();
+  ASSERT_NE(primary, kNone);
+  const size_t a = (primary + 1) % 3;
+  const size_t b = (primary + 2) % 3;
+  Close(a);
+  Close(b);
+  const std::vector<std::string> only_primary =
+      AppendAcknowledged(primary, "only-primary", 10);
+  ASSERT_EQ(only_primary.size(), 10u);
+  EXPECT_EQ(Stat(primary, "replication.sync_set_size"), 1);
+  Close(primary);
+  {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    primaries_seen_.clear();
+  }
+
+  ASSERT_EQ(Open(a), absl::OkStatus());
+  ASSERT_EQ(Open(b), absl::OkStatus());
+  // Three lease TTLs: time for either to campaign many times over.
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+  {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    EXPECT_TRUE(primaries_seen_.empty())
+        << "a node outside the sync set led, without the records only the "
+           "last primary holds";
+  }
+  ASSERT_EQ(Open(primary), absl::OkStatus());
+  const size_t back = WaitForPrimary(std::chrono::seconds(30));
+  ASSERT_EQ(back, primary) << "the only member did not lead again";
+  EXPECT_TRUE(
+      WaitUntil([&] { return Stat(primary, "replication.sync_set_size") == 3; },
+                std::chrono::seconds(20)));
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(Holds(i, "only-primary", only_primary)) << "n" << i;
+  }
+}
+
 TEST_F(LogshipEtcdClusterTls, ElectsOnePrimaryAndReplicatesOverTls) {
   ASSERT_NE(ElectAndAppendTen(), kNone);
   for (size_t i = 0; i < 3; ++i) {
