@@ -24,8 +24,10 @@
 # (topologies/logship-3-etcd.conf, no promote anywhere)
 #   5. on loopback: kill -9 of the primary, kill -9 of etcd's leader,
 #      SIGSTOP of the primary for longer than its lease, SIGSTOP of an etcd
-#      member; and under ack = async (logship-3-etcd-async.conf): two
-#      elected failovers and a kill -9 of etcd's leader;
+#      member; under ack = async (logship-3-etcd-async.conf): two
+#      elected failovers and a kill -9 of etcd's leader; and under ack =
+#      sync with every node in the sync set (logship-3-etcd-sync.conf):
+#      two elected failovers and a kill -9 of a replica;
 #   6. in network namespaces: the primary cut from etcd only, the primary
 #      cut from its peers, the primary partitioned;
 # each followed by the checker over the history and every node's log; and
@@ -92,6 +94,10 @@ run_netns "${etcd_group[@]}" --faults 3 --kinds failover-etcd,peers,failover-par
 # acknowledged alone (counted, --superseded-acks).
 "$run" --topology "$root/tests/replication/topologies/logship-3-etcd-async.conf" \
   --faults 3 --kinds failover,etcd-kill9,failover-stop --hold-ms 2000 --gap-ms 800 || status=1
+# ack = sync under etcd, every node in the sync set: the elected primary
+# takes the lost one out of the set in etcd and acknowledges again.
+"$run" --topology "$root/tests/replication/topologies/logship-3-etcd-sync.conf" \
+  --faults 3 --kinds failover,kill9,failover-stop --hold-ms 2000 --gap-ms 800 || status=1
 negative=$(mktemp -d "${TMPDIR:-/tmp}/cairn-faults-negative.XXXXXX")
 if "$run" --topology "$root/tests/replication/topologies/single-memory.conf" \
     --faults 1 --kinds kill9 --hold-ms 1000 --gap-ms 1000 --workdir "$negative/run" \
