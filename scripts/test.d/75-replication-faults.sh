@@ -54,6 +54,9 @@ expect_refusal "fault 'failover-peers' needs --netns" "$run" --kinds failover-pe
 expect_refusal "fault 'failover' needs a topology of two nodes or more" "$run" --kinds failover
 expect_refusal "fault 'etcd-kill9' needs a topology that runs etcd" "$run" --kinds etcd-kill9
 expect_refusal "'x' is not a non-negative integer" "$run" --faults x
+expect_refusal "fault 'failover-peers' does not apply to topology logship-3-etcd-sync.conf" \
+  "$run" --netns --kinds failover-peers \
+  --topology "$root/tests/replication/topologies/logship-3-etcd-sync.conf"
 expect_refusal "--round takes a positive integer, not '0'" "$root/scripts/soak-replication" --round 0
 "$run" --faults 5 --kinds kill9,kill9,stop,kill9,syncfail --hold-ms 1500 --gap-ms 800 || status=1
 group=(--topology "$root/tests/replication/topologies/logship-3-quorum.conf")
