@@ -170,6 +170,13 @@ void AckTracker::SetConnected(const std::string& replica, bool connected) {
   it->second.connected = connected;
 }
 
+void AckTracker::SetDownSince(const std::string& replica,
+                              std::chrono::steady_clock::time_point since) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Replica& r = replicas_[replica];
+  if (!r.connected) r.down_since = since;
+}
+
 std::chrono::steady_clock::duration AckTracker::DownFor(
     const std::string& replica) const {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -60,6 +60,10 @@ class AckTracker {
   // Whether a session with `replica` is up now; the tracker remembers
   // since when it has been down.
   void SetConnected(const std::string& replica, bool connected);
+  // Without a session, known to have been unreachable since `since`
+  // (earlier than the tracker).
+  void SetDownSince(const std::string& replica,
+                    std::chrono::steady_clock::time_point since);
   // How long `replica` has been without a session: since the tracker was
   // made if it never had one, zero while it has one.
   std::chrono::steady_clock::duration DownFor(const std::string& replica) const;

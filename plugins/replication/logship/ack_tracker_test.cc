@@ -107,6 +107,8 @@ TEST(AckTracker, DownForCountsFromTheEndOfTheLastSession) {
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   t.SetConnected("b", false);
   EXPECT_LT(t.DownFor("b"), std::chrono::milliseconds(5));
+  t.SetDownSince("b", std::chrono::steady_clock::now() - std::chrono::hours(1));
+  EXPECT_GE(t.DownFor("b"), std::chrono::hours(1));
   EXPECT_FALSE(t.CountingDurable("b").has_value()) << "never reported";
   t.Update("b", 7, false);
   EXPECT_FALSE(t.CountingDurable("b").has_value()) << "never syncs";

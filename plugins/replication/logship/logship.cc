@@ -536,6 +536,15 @@ class Logship : public sdk::Replication {
       }
       tracker_ = std::make_shared<AckTracker>(options_.ack, replica_ids,
                                               std::move(sync_set));
+      // A peer that did not answer the take-over's position query has been
+      // unreachable for that long already: under etcd and sync it leaves
+      // the sync set at the next tick rather than after peer-timeout (a
+      // failover need not wait for the old primary).
+      for (const std::string& id : unanswered_) {
+        tracker_->SetDownSince(
+            id, std::chrono::steady_clock::now() - options_.peer_timeout);
+      }
+      unanswered_.clear();
       role_.store(CAIRN_ROLE_PRIMARY);
       led_epoch_.store(epoch);
       ++generation_;
@@ -812,10 +821,12 @@ class Logship : public sdk::Replication {
     const std::string& self = options_.node_id;
     size_t answered = 0;
     std::string unreachable;
+    unanswered_.clear();
     for (const PeerPosition& p : QueryPeerPositions(log, epoch)) {
       if (!p.answered) {
         absl::StrAppend(&unreachable, unreachable.empty() ? "" : "; ", "'",
                         p.node_id, "': ", p.error);
+        unanswered_.push_back(p.node_id);
         continue;
       }
       const v1::Hello& theirs = p.hello;
@@ -1979,6 +1990,9 @@ class Logship : public sdk::Replication {
 
   std::atomic<uint32_t> role_{CAIRN_ROLE_REPLICA};
   std::mutex promote_mutex_;
+  // The peers the last take-over's position query did not reach (guarded
+  // by promote_mutex_).
+  std::vector<std::string> unanswered_;
   std::mutex apply_mutex_;  // one primary session applies at a time
 
   std::mutex mutex_;  // guards what follows
