@@ -419,6 +419,34 @@ class LogshipEtcdClusterSync : public LogshipEtcdCluster {
     }
     return true;
   }
+
+  // Elects a primary and closes both replicas; the primary takes them out
+  // of the sync set and acknowledges 10 events of stream "only-primary"
+  // alone, then closes too. The replicas reopen and, for `wait`, none may
+  // lead. Returns the old primary (kNone after a failed expectation).
+  size_t LoseTheOnlySyncSetMember(std::vector<std::string>* only_primary,
+                                  std::chrono::seconds wait) {
+    const size_t primary = ElectAndAppendTen();
+    if (primary == kNone) return kNone;
+    Close((primary + 1) % 3);
+    Close((primary + 2) % 3);
+    *only_primary = AppendAcknowledged(primary, "only-primary", 10);
+    EXPECT_EQ(only_primary->size(), 10u);
+    EXPECT_EQ(Stat(primary, "replication.sync_set_size"), 1);
+    Close(primary);
+    {
+      std::lock_guard<std::mutex> lock(nodes_mu_);
+      primaries_seen_.clear();
+    }
+    EXPECT_EQ(Open((primary + 1) % 3), absl::OkStatus());
+    EXPECT_EQ(Open((primary + 2) % 3), absl::OkStatus());
+    std::this_thread::sleep_for(wait);
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    EXPECT_TRUE(primaries_seen_.empty())
+        << "a node outside the sync set led, without the records only the "
+           "last primary holds";
+    return primary;
+  }
 };
 
 TEST_F(LogshipEtcdClusterSync, AMemberThatIsGoneLeavesTheSyncSetAndRejoins) {
@@ -468,32 +496,11 @@ TEST_F(LogshipEtcdClusterSync, AMemberThatIsGoneLeavesTheSyncSetAndRejoins) {
 // taken out may not lead even when every member is gone: the group waits
 // for a member rather than lose what only that member holds.
 TEST_F(LogshipEtcdClusterSync, ANodeTakenOutOfTheSyncSetNeverLeads) {
-  const size_t primary = ElectAndAppendTen();
+  std::vector<std::string> only_primary;
+  // Three lease TTLs: time for either replica to campaign many times over.
+  const size_t primary =
+      LoseTheOnlySyncSetMember(&only_primary, std::chrono::seconds(6));
   ASSERT_NE(primary, kNone);
-  const size_t a = (primary + 1) % 3;
-  const size_t b = (primary + 2) % 3;
-  Close(a);
-  Close(b);
-  const std::vector<std::string> only_primary =
-      AppendAcknowledged(primary, "only-primary", 10);
-  ASSERT_EQ(only_primary.size(), 10u);
-  EXPECT_EQ(Stat(primary, "replication.sync_set_size"), 1);
-  Close(primary);
-  {
-    std::lock_guard<std::mutex> lock(nodes_mu_);
-    primaries_seen_.clear();
-  }
-
-  ASSERT_EQ(Open(a), absl::OkStatus());
-  ASSERT_EQ(Open(b), absl::OkStatus());
-  // Three lease TTLs: time for either to campaign many times over.
-  std::this_thread::sleep_for(std::chrono::seconds(6));
-  {
-    std::lock_guard<std::mutex> lock(nodes_mu_);
-    EXPECT_TRUE(primaries_seen_.empty())
-        << "a node outside the sync set led, without the records only the "
-           "last primary holds";
-  }
   ASSERT_EQ(Open(primary), absl::OkStatus());
   const size_t back = WaitForPrimary(std::chrono::seconds(30));
   ASSERT_EQ(back, primary) << "the only member did not lead again";
@@ -503,6 +510,39 @@ TEST_F(LogshipEtcdClusterSync, ANodeTakenOutOfTheSyncSetNeverLeads) {
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_TRUE(Holds(i, "only-primary", only_primary)) << "n" << i;
   }
+}
+
+// The runbook step of docs/replication.md ("The set can shrink to the
+// primary alone"): with the only member lost for good, an operator who
+// accepts losing what it alone acknowledged writes the sync set by hand
+// with a survivor in it; that survivor leads, and the old primary, back
+// later, drops what it alone held and follows.
+TEST_F(LogshipEtcdClusterSync, AnOperatorsSyncSetLetsASurvivorLead) {
+  std::vector<std::string> only_primary;
+  const size_t primary =
+      LoseTheOnlySyncSetMember(&only_primary, std::chrono::seconds(3));
+  ASSERT_NE(primary, kNone);
+  const size_t a = (primary + 1) % 3;
+  ASSERT_FALSE(HasFailure());
+
+  auto gateway = etcd::EtcdGateway::Create(
+      etcd::GatewayOptions{.endpoints = etcd_->endpoints()});
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  ASSERT_TRUE(gateway
+                  ->Put("/cairn/logship-test/sync",
+                        absl::StrCat(R"({"members":[")", cluster_->Id(a),
+                                     R"("],"by":"operator"})"))
+                  .ok());
+  EXPECT_EQ(WaitForPrimary(std::chrono::seconds(30)), a)
+      << "the survivor the operator named did not lead";
+  const std::vector<std::string> after = AppendAcknowledged(a, "after", 3);
+  ASSERT_EQ(after.size(), 3u);
+
+  ASSERT_EQ(Open(primary), absl::OkStatus());
+  WaitForSameLogs(a);
+  EXPECT_TRUE(HoldsNow(primary, "after", after));
+  EXPECT_TRUE(HoldsNow(primary, "only-primary", {}))
+      << "the old primary kept what only it acknowledged";
 }
 
 TEST_F(LogshipEtcdClusterTls, ElectsOnePrimaryAndReplicatesOverTls) {
