@@ -58,6 +58,10 @@ namespace {
 // The SDK's one mapping of absl codes (kDeadlineExceeded: a timeout).
 sdk::Status ToSdk(const absl::Status& s) { return sdk::FromAbsl(s); }
 
+bool Contains(const std::vector<std::string>& ids, const std::string& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
 // An error buffer for one storage call.
 struct CallError {
   char message[512] = {0};
@@ -641,8 +645,7 @@ class Logship : public sdk::Replication {
   }
 
   bool InSyncSet(const std::string& node_id) {
-    const std::vector<std::string> members = SyncMembers();
-    return std::find(members.begin(), members.end(), node_id) != members.end();
+    return Contains(SyncMembers(), node_id);
   }
 
   // Under ack = sync only a sync-set member holds every acknowledged
@@ -1095,10 +1098,6 @@ class Logship : public sdk::Replication {
     absl::StatusOr<etcd::SyncSet> known = etcd_->CurrentSyncSet();
     if (!known.ok()) return known.status();
     const std::string& self = options_.node_id;
-    auto holds = [](const std::vector<std::string>& ids,
-                    const std::string& id) {
-      return std::find(ids.begin(), ids.end(), id) != ids.end();
-    };
     // Wait for every member etcd names, and for a member being brought
     // back; no other (a removal whose answer was lost may have landed).
     std::vector<std::string> waited;
@@ -1106,7 +1105,7 @@ class Logship : public sdk::Replication {
       if (id != self) waited.push_back(id);
     }
     for (const auto& [id, position] : sync_rejoining_) {
-      if (!holds(waited, id)) waited.push_back(id);
+      if (!Contains(waited, id)) waited.push_back(id);
     }
     tracker->SetSyncSet(waited);
     {
@@ -1150,7 +1149,7 @@ class Logship : public sdk::Replication {
     absl::StatusOr<cairn_log_state> log = LogState();
     if (!log.ok()) return log.status();
     for (const std::string& id : options_.sync_set) {
-      if (id == self || holds(known->members, id)) {
+      if (id == self || Contains(known->members, id)) {
         sync_rejoining_.erase(id);
         continue;
       }
@@ -1171,7 +1170,7 @@ class Logship : public sdk::Replication {
         // Wait for it only once it holds what is committed, so appends do
         // not wait for a long catch-up.
         if (*durable < log->committed) continue;
-        if (!holds(waited, id)) waited.push_back(id);
+        if (!Contains(waited, id)) waited.push_back(id);
         tracker->SetSyncSet(waited);
         // Read after the tracker waits for it: a position acknowledged
         // before that is written by now.

@@ -29,6 +29,17 @@ std::string SyncJson(const std::vector<std::string>& members,
   return json{{"members", members}, {"by", by}}.dump();
 }
 
+// `key` is at `revision`: its mod_revision equals it, or, for 0, the key
+// does not exist (create_revision 0).
+Compare KeyAt(const std::string& key, int64_t revision) {
+  return revision == 0 ? Compare{.key = key,
+                                 .target = Compare::Target::kCreate,
+                                 .number = 0}
+                       : Compare{.key = key,
+                                 .target = Compare::Target::kMod,
+                                 .number = revision};
+}
+
 bool Holds(const std::vector<std::string>& members, const std::string& id) {
   return std::find(members.begin(), members.end(), id) != members.end();
 }
@@ -160,17 +171,8 @@ absl::StatusOr<SyncSet> EtcdCoordinator::SetSyncSet(
         "etcd coordinator: sync set write from epoch ", epoch, " and revision ",
         expected_revision, ": both must be positive"));
   }
-  Compare sync_at{.key = sync_key_};
-  if (expected_revision == 0) {
-    sync_at.target = Compare::Target::kCreate;  // only if absent
-  } else {
-    sync_at.target = Compare::Target::kMod;
-    sync_at.number = expected_revision;
-  }
   auto txn = gateway_.Txn(
-      {Compare{
-           .key = state_key_, .target = Compare::Target::kMod, .number = epoch},
-       sync_at},
+      {KeyAt(state_key_, epoch), KeyAt(sync_key_, expected_revision)},
       {TxnOp{.kind = TxnOp::Kind::kPut,
              .key = sync_key_,
              .value = SyncJson(members, by)}},
@@ -206,13 +208,7 @@ absl::StatusOr<GroupState> EtcdCoordinator::CompareAndSet(
     return absl::InvalidArgumentError(absl::StrCat(
         "etcd coordinator: expected epoch ", expected_epoch, " is negative"));
   }
-  Compare compare{.key = state_key_};
-  if (expected_epoch == 0) {
-    compare.target = Compare::Target::kCreate;  // only if absent
-  } else {
-    compare.target = Compare::Target::kMod;
-    compare.number = expected_epoch;
-  }
+  const Compare compare = KeyAt(state_key_, expected_epoch);
   // A write whose answer was lost may land now or later. Retrying from the
   // same epoch is safe (of the two, at most one passes the comparison); a
   // state found equal to `next` after a lost answer is taken as written.
@@ -359,6 +355,7 @@ absl::StatusOr<GroupState> EtcdCoordinator::Campaign(
   }
   auto before = Current();
   if (!before.ok()) return before.status();
+  SyncSet sync_before;
   if (sync != nullptr) {
     // Not worth a lease (or the leader key) if this node may not lead.
     auto set = CurrentSyncSet();
@@ -366,6 +363,7 @@ absl::StatusOr<GroupState> EtcdCoordinator::Campaign(
     absl::Status member =
         CheckSyncMember(options_.group, node, *set, sync->initial);
     if (!member.ok()) return member;
+    sync_before = *std::move(set);
   }
   auto lease = gateway_.LeaseGrant(lease_ttl.count());
   if (!lease.ok()) return lease.status();
@@ -396,7 +394,7 @@ absl::StatusOr<GroupState> EtcdCoordinator::Campaign(
     leader_node_ = node;
   }
   StartRenewer();
-  auto named = NamePrimary(node, *before, leader_revision, sync);
+  auto named = NamePrimary(node, *before, sync_before, leader_revision, sync);
   if (!named.ok()) {
     // Holding the key while not leading would stop every other campaign
     // until the lease expired (and the renewer keeps it alive).
@@ -407,17 +405,13 @@ absl::StatusOr<GroupState> EtcdCoordinator::Campaign(
 
 // Names `node` primary, from whatever epoch the state is at, while the
 // leader key is still the one it created (and, under sync, while the sync
-// set it read still holds it).
+// set it read, `sync_now`, still holds it: a stale read fails the
+// transaction, whose answer carries the set to try again with).
 absl::StatusOr<GroupState> EtcdCoordinator::NamePrimary(const std::string& node,
                                                         GroupState current,
+                                                        SyncSet sync_now,
                                                         int64_t leader_revision,
                                                         SyncCampaign* sync) {
-  SyncSet sync_now;
-  if (sync != nullptr) {
-    auto set = CurrentSyncSet();
-    if (!set.ok()) return set.status();
-    sync_now = *set;
-  }
   for (int attempt = 0; attempt < kCampaignAttempts; ++attempt) {
     if (sync != nullptr) {
       absl::Status member =
@@ -426,14 +420,7 @@ absl::StatusOr<GroupState> EtcdCoordinator::NamePrimary(const std::string& node,
     }
     GroupState next = current;
     next.primary = node;
-    Compare state_at{.key = state_key_};
-    if (current.epoch == 0) {
-      state_at.target = Compare::Target::kCreate;
-    } else {
-      state_at.target = Compare::Target::kMod;
-      state_at.number = current.epoch;
-    }
-    std::vector<Compare> compares = {state_at,
+    std::vector<Compare> compares = {KeyAt(state_key_, current.epoch),
                                      Compare{.key = leader_key_,
                                              .target = Compare::Target::kCreate,
                                              .number = leader_revision}};
@@ -441,16 +428,11 @@ absl::StatusOr<GroupState> EtcdCoordinator::NamePrimary(const std::string& node,
                                      .key = state_key_,
                                      .value = StateJson(next)}};
     if (sync != nullptr) {
+      compares.push_back(KeyAt(sync_key_, sync_now.revision));
       if (sync_now.revision == 0) {
-        compares.push_back(Compare{
-            .key = sync_key_, .target = Compare::Target::kCreate, .number = 0});
         puts.push_back(TxnOp{.kind = TxnOp::Kind::kPut,
                              .key = sync_key_,
                              .value = SyncJson(sync->initial, node)});
-      } else {
-        compares.push_back(Compare{.key = sync_key_,
-                                   .target = Compare::Target::kMod,
-                                   .number = sync_now.revision});
       }
     }
     auto set =

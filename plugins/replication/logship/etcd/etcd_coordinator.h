@@ -194,9 +194,10 @@ class EtcdCoordinator {
   absl::StatusOr<GroupState> Parse(const KeyValue& kv) const;
   absl::StatusOr<SyncSet> ParseSyncSet(const KeyValue& kv) const;
   // Campaign's state write, holding the leader key created at
-  // `leader_revision`.
+  // `leader_revision`, from the state and (under sync) the sync set it
+  // read before taking the key.
   absl::StatusOr<GroupState> NamePrimary(const std::string& node,
-                                         GroupState current,
+                                         GroupState current, SyncSet sync_now,
                                          int64_t leader_revision,
                                          SyncCampaign* sync);
   void StartRenewer();
