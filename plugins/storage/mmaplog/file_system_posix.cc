@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "file_system.h"
 
@@ -167,6 +169,47 @@ int OpenPrivate(const std::string& path, int flags) {
     return -1;
   }
   return fd;
+}
+
+// The LOCK file names its holder, "pid N NAME\n" (NAME from
+// /proc/self/comm where there is one), written once the lock is taken. The
+// lock, not this text, is what excludes: the text only helps a refused
+// opener say who holds the store, and goes stale harmlessly (the next
+// holder rewrites it).
+void WriteLockHolder(int fd) {
+  std::string text = "pid " + std::to_string(getpid());
+  if (FILE* comm = std::fopen("/proc/self/comm", "r")) {
+    char name[64] = "";
+    if (std::fgets(name, sizeof name, comm) != nullptr) {
+      std::string n(name);
+      while (!n.empty() && (n.back() == '\n' || n.back() == '\r')) n.pop_back();
+      if (!n.empty()) text += " " + n;
+    }
+    std::fclose(comm);
+  }
+  text += "\n";
+  // Best effort: a holder that cannot say who it is still holds the lock.
+  if (ftruncate(fd, 0) == 0) {
+    [[maybe_unused]] ssize_t written = pwrite(fd, text.data(), text.size(), 0);
+  }
+}
+
+// "pid N, NAME; " from a LOCK file WriteLockHolder wrote, or "" when it
+// holds nothing readable (an older store, or a holder still writing it).
+std::string LockHolder(int fd) {
+  char buffer[128];
+  const ssize_t n = pread(fd, buffer, sizeof buffer - 1, 0);
+  if (n <= 4) return "";
+  std::string text(buffer, static_cast<size_t>(n));
+  const size_t end = text.find('\n');
+  if (end == std::string::npos || text.compare(0, 4, "pid ") != 0) return "";
+  text.resize(end);
+  for (char& c : text) {
+    if (c < 0x20 || c > 0x7e) c = '?';  // the name is another process's
+  }
+  const size_t space = text.find(' ', 4);
+  if (space == std::string::npos) return text + "; ";
+  return text.substr(0, space) + ", " + text.substr(space + 1) + "; ";
 }
 
 std::string DirOf(const std::string& path) {
@@ -450,11 +493,16 @@ class PosixFileSystem : public FileSystem {
     int fd = OpenPrivate(path, O_RDWR);
     if (fd < 0) return OsError("open", path);
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const std::string holder = LockHolder(fd);
       close(fd);
       return absl::FailedPreconditionError(
-          "store '" + dir +
-          "' is open in another process (LOCK is held); close it there first");
+          "store '" + dir + "' is open in another process (" + holder +
+          "LOCK is held); close it there first, or, if that is a cairnd "
+          "serving the store, run the cairn command through it with --server "
+          "HOST:PORT instead of --data");
     }
+    // So that an open refused by this lock can name who holds it.
+    WriteLockHolder(fd);
     return std::unique_ptr<DirectoryLock>(new PosixLock(fd));
   }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -286,6 +287,17 @@ TEST_F(MmapLogTest, SecondOpenOfTheSameDirectoryIsRefused) {
   auto second = Log::Open(Options());
   ASSERT_FALSE(second.ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+  // The refusal names the holder (this process: flock excludes a second
+  // open file description here too) and the way through a server.
+  const std::string message(second.status().message());
+  EXPECT_NE(message.find("is open in another process (pid " +
+                         std::to_string(getpid()) + ", "),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("LOCK is held"), std::string::npos) << message;
+  EXPECT_NE(message.find("--server HOST:PORT instead of --data"),
+            std::string::npos)
+      << message;
 }
 
 TEST_F(MmapLogTest, OversizeBatchIsRefusedWithItsLimit) {
