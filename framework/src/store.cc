@@ -19,6 +19,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "commit_tracker.h"
@@ -1866,6 +1867,87 @@ absl::StatusOr<Store::SealCheck> Store::CheckSeals(
                          e, "reading every event to open its seal");
   if (!s.ok()) return s;
   return context.check;
+}
+
+absl::StatusOr<std::string> Store::Verify(
+    const std::function<void(const std::string&)>& on_problem, bool deep) {
+  const Impl& s = *impl_;
+  if (!CAIRN_HAS_FIELD(cairn_storage_api, s.st, verify) ||
+      s.st->verify == nullptr) {
+    return MakeStatus(CAIRN_E_UNSUPPORTED,
+                      absl::StrCat("storage plugin '", s.storage_plugin->name(),
+                                   "' has no verify function"));
+  }
+  struct Context {
+    const std::function<void(const std::string&)>* on_problem;
+    uint64_t problems = 0;
+  } context{&on_problem};
+  CallError e;
+  const cairn_status status = s.st->verify(
+      s.storage,
+      [](void* raw, const char* description) {
+        auto* c = static_cast<Context*>(raw);
+        const char* text = description ? description : "(no description)";
+        // What a repair open did is reported, not counted (plugin.h).
+        if (std::strncmp(text, CAIRN_VERIFY_REPAIRED_PREFIX,
+                         sizeof(CAIRN_VERIFY_REPAIRED_PREFIX) - 1) != 0) {
+          ++c->problems;
+        }
+        (*c->on_problem)(text);
+      },
+      &context, &e.error);
+  absl::Status storage_check;
+  if (status != CAIRN_OK || context.problems != 0) {
+    const std::string detail =
+        e.message[0] ? std::string(e.message)
+                     : absl::StrCat(context.problems, " problem(s) found");
+    storage_check = MakeStatus(status == CAIRN_OK ? CAIRN_E_CORRUPTION : status,
+                               absl::StrCat("verify failed: ", detail));
+    // A deep verify goes on: every event that still reads is opened, so
+    // the report names each one that does not.
+    if (!deep) return storage_check;
+  }
+  if (!deep && s.cipher_plugin->Has(CAIRN_CAP_PASSTHROUGH)) {
+    return std::string(
+        "checksums and structure only; seals were not opened (no cipher "
+        "configured)");
+  }
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<SealCheck> seals = CheckSeals(on_problem);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  if (!seals.ok()) {
+    if (!storage_check.ok()) return storage_check;
+    if (deep) on_problem(std::string(seals.status().message()));
+    return seals.status();
+  }
+  if (seals->failed != 0) {
+    return MakeStatus(
+        CAIRN_E_INTEGRITY,
+        absl::StrCat("verify failed: ", seals->failed, " of ", seals->events,
+                     " event(s) do not open",
+                     storage_check.ok()
+                         ? std::string()
+                         : absl::StrCat("; ", storage_check.message())));
+  }
+  if (!storage_check.ok()) return storage_check;
+  const std::string legacy =
+      seals->legacy == 0
+          ? std::string()
+          : absl::StrCat(", ", seals->legacy,
+                         " of them legacy seals (tags, timestamp and writer "
+                         "id not authenticated)");
+  if (deep) {
+    return absl::StrCat(
+        "checksums and structure; deep: ", seals->events,
+        " event(s) opened through codec ", s.codec_plugin->name(),
+        " and cipher ", s.cipher_plugin->name(), " (", seals->sealed, " sealed",
+        legacy, ") in ", absl::StrFormat("%.2f", seconds), " s");
+  }
+  return absl::StrCat("checksums and structure; ", seals->sealed,
+                      " sealed event(s) opened with the configured keyring",
+                      legacy);
 }
 
 bool Store::host_commit() const { return impl_->host_commit; }

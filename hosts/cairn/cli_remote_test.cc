@@ -74,6 +74,16 @@ std::vector<EventData> Batch(int i) {
   return {a, b};
 }
 
+// Each line of `text` parsed as JSON (`--json` output).
+std::vector<nlohmann::json> JsonLines(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
 struct Result {
   int code;
   std::string out;
@@ -111,13 +121,11 @@ TEST_F(CliRemoteTest, AppendReadStreamsAndHeadGoThroughTheServer) {
 
   Result read = Run({"read", "orders-1", "--json"});
   ASSERT_EQ(read.code, 0) << read.err;
-  std::istringstream lines(read.out);
-  std::string first, second;
-  std::getline(lines, first);
-  std::getline(lines, second);
-  EXPECT_EQ(nlohmann::json::parse(first)["data"]["id"], 1);
-  EXPECT_EQ(nlohmann::json::parse(second)["data_base64"], "AAE=");
-  EXPECT_EQ(nlohmann::json::parse(second)["position"], 2);
+  std::vector<nlohmann::json> events = JsonLines(read.out);
+  ASSERT_EQ(events.size(), 2u) << read.out;
+  EXPECT_EQ(events[0]["data"]["id"], 1);
+  EXPECT_EQ(events[1]["data_base64"], "AAE=");
+  EXPECT_EQ(events[1]["position"], 2);
 
   EXPECT_EQ(Run({"streams"}).out, "orders-1\t2\n");
   EXPECT_EQ(Run({"head", "orders-1"}).out, "2\n");
@@ -139,17 +147,169 @@ TEST_F(CliRemoteTest, TailCatchesUpThroughASubscription) {
   EXPECT_THAT(r.out, HasSubstr("#2 @2 "));
 }
 
-TEST_F(CliRemoteTest, DeleteToAndStatsWorkRemotelyButVerifyExplainsWhyNot) {
-  ASSERT_EQ(Run({"append", "s"}, "{\"type\": \"A\"}\n{\"type\": \"B\"}\n").code, 0);
+TEST_F(CliRemoteTest, DeleteToStatsVerifyAndInspectWorkThroughTheServer) {
+  ASSERT_EQ(Run({"append", "s"},
+                "{\"type\": \"A\", \"tags\": [\"t\"]}\n"
+                "{\"type\": \"B\"}\n")
+                .code,
+            0);
   EXPECT_EQ(Run({"delete-to", "s", "1"}).code, 0);
   EXPECT_EQ(Run({"streams"}).out, "s\t2\tdeleted-to 1\n");
   EXPECT_EQ(Run({"stats"}).code, 0);
+
+  // The server runs the check while it serves.
   Result verify = Run({"verify"});
-  EXPECT_EQ(verify.code, 2);
-  EXPECT_THAT(verify.err, HasSubstr("cairn verify --data DIR"));
+  ASSERT_EQ(verify.code, 0) << verify.err;
+  EXPECT_EQ(verify.out,
+            "ok: cairnd server " + address_ +
+                ": every record checks out (checksums and structure "
+                "only; seals were not opened (no cipher configured))\n");
+  Result deep = Run({"verify", "--deep"});
+  ASSERT_EQ(deep.code, 0) << deep.err;
+  EXPECT_THAT(deep.out,
+              HasSubstr("deep: 2 event(s) opened through codec identity "
+                        "and cipher none (0 sealed)"));
+  // A repair changes files: only on the server's machine, with it stopped.
+  Result repair = Run({"verify", "--repair"});
+  EXPECT_EQ(repair.code, 1);
+  EXPECT_THAT(repair.err, HasSubstr("while cairnd is stopped"));
+
   Result inspect = Run({"inspect"});
-  EXPECT_EQ(inspect.code, 2);
-  EXPECT_THAT(inspect.err, HasSubstr("cairn inspect --data DIR"));
+  ASSERT_EQ(inspect.code, 0) << inspect.err;
+  EXPECT_THAT(inspect.out,
+              HasSubstr("store:        cairnd server " + address_));
+  EXPECT_THAT(inspect.out,
+              HasSubstr("plugins:      storage mmaplog, codec identity, "
+                        "cipher none, replication none"));
+  Result json = Run({"inspect", "--json"});
+  ASSERT_EQ(json.code, 0) << json.err;
+  nlohmann::json report = nlohmann::json::parse(json.out);
+  EXPECT_EQ(report["plugins"]["storage"], "mmaplog");
+  // Two events and the delete: three records, all committed.
+  EXPECT_EQ(report["log"]["first_position"], 1);
+  EXPECT_EQ(report["log"]["committed"], 3);
+  EXPECT_EQ(report["log"]["written"], 3);
+  EXPECT_EQ(report["events"], 1);  // revision 1 is deleted
+  EXPECT_EQ(report["streams"], 1);
+  EXPECT_EQ(report["tags"].size(), 0u);  // only the deleted event had one
+  EXPECT_GT(report["disk"]["bytes_on_disk"].get<double>(), 0);
+}
+
+// A byte of a stored record changed under a running server: verify through
+// the server names the segment file and offset and exits 2, and the server
+// goes on serving.
+TEST_F(CliRemoteTest, VerifyThroughTheServerNamesDamageAndTheServerServesOn) {
+  std::string events;
+  for (int i = 0; i < 20; ++i) {
+    events += "{\"type\": \"T\", \"data\": {\"n\": " + std::to_string(i) +
+              ", \"pad\": \"" + std::string(100, 'p') + "\"}}\n";
+  }
+  ASSERT_EQ(Run({"append", "s"}, events).code, 0);
+  const std::string segment = server_->dir() + "/data/00000001.log";
+  std::string bytes;
+  {
+    std::ifstream in(segment, std::ios::binary);
+    std::stringstream all;
+    all << in.rdbuf();
+    bytes = all.str();
+  }
+  // The 10th event's padding, in the middle of the log.
+  size_t at = 0;
+  for (int i = 0; i < 10; ++i) {
+    at = bytes.find(std::string(100, 'p'), i == 0 ? 0 : at + 100);
+    ASSERT_NE(at, std::string::npos) << i;
+  }
+  {
+    // Written through the file: the server's shared mapping sees it.
+    std::fstream file(segment, std::ios::binary | std::ios::in | std::ios::out);
+    file.seekp(static_cast<std::streamoff>(at + 50));
+    file.put('Q');
+  }
+  Result verify = Run({"verify"});
+  EXPECT_EQ(verify.code, 2) << verify.out;
+  EXPECT_THAT(verify.out, HasSubstr("problem: segment 00000001.log offset "));
+  EXPECT_THAT(verify.err,
+              HasSubstr("verify of cairnd server " + address_ + " failed: "));
+  EXPECT_THAT(verify.out, ::testing::Not(HasSubstr("ok: ")));
+  Result after = Run({"append", "other"}, "{\"type\": \"A\"}\n");
+  EXPECT_EQ(after.code, 0) << after.err;
+}
+
+// A sealed store served by cairnd: `keys rotate --server` makes the
+// server's cipher seal with a new key at once (no restart), both keys open
+// on a deep verify through the server, and the keyring file holds both.
+TEST(CliRemoteSealedTest, KeysRotateThroughTheServerSealsWithTheNewKeyAtOnce) {
+  ScratchDir scratch;
+  const std::string keyring = scratch.File("keys");
+  {
+    std::ofstream keys(keyring);
+    keys << "key 1 " << std::string(64, 'c') << " active\n";
+  }
+  fs::permissions(keyring, fs::perms::owner_read | fs::perms::owner_write);
+  absl::StatusOr<std::unique_ptr<cairn::testing::TestServer>> started =
+      cairn::testing::TestServer::Start({"--set", "cipher.plugin=aes-gcm",
+                                         "--set", "cipher.keyring=" + keyring});
+  ASSERT_TRUE(started.ok()) << started.status();
+  const std::string address = "127.0.0.1:" + std::to_string((*started)->port());
+  auto run = [&](std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), {"--server", address});
+    std::istringstream in(input);
+    std::ostringstream out, err;
+    int code = RunCli(args, "/nonexistent/bin/cairn", in, out, err);
+    return Result{code, out.str(), err.str()};
+  };
+  ASSERT_EQ(run({"append", "s"}, "{\"type\": \"A\"}\n").code, 0);
+  Result rotate = run({"keys", "rotate"});
+  ASSERT_EQ(rotate.code, 0) << rotate.err;
+  EXPECT_EQ(rotate.out,
+            "key 2 is now active on cairnd server " + address +
+                " (its cipher added it to its keyring); older keys stay "
+                "for reading\n");
+  ASSERT_EQ(run({"append", "s"}, "{\"type\": \"B\"}\n").code, 0);
+  Result read = run({"read", "s", "--json"});
+  ASSERT_EQ(read.code, 0) << read.err;
+  std::vector<nlohmann::json> events = JsonLines(read.out);
+  ASSERT_EQ(events.size(), 2u) << read.out;
+  EXPECT_EQ(events[0]["key_id"], 1) << read.out;
+  EXPECT_EQ(events[1]["key_id"], 2) << read.out;
+  Result deep = run({"verify", "--deep"});
+  ASSERT_EQ(deep.code, 0) << deep.err;
+  EXPECT_THAT(deep.out,
+              HasSubstr("deep: 2 event(s) opened through codec identity "
+                        "and cipher aes-gcm (2 sealed)"));
+  std::ifstream file(keyring);
+  std::stringstream text;
+  text << file.rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("key 1 "));
+  EXPECT_THAT(text.str(), HasSubstr("key 2 "));
+
+  // new and list work on the keyring file: on the server's machine.
+  Result list = run({"keys", "list"});
+  EXPECT_EQ(list.code, 1);
+  EXPECT_THAT(list.err, HasSubstr("with --server only 'keys rotate'"));
+}
+
+// A local command on the folder cairnd serves: refused, naming the process
+// that holds it and the way through the server.
+TEST_F(CliRemoteTest, LocalCommandOnTheServedFolderNamesCairndAndServer) {
+  ASSERT_EQ(Run({"append", "s"}, "{\"type\": \"A\"}\n").code, 0);
+  std::istringstream in;
+  std::ostringstream out, err;
+  const int code = RunCli({"--data", server_->dir() + "/data", "stats"},
+                          "/nonexistent/bin/cairn", in, out, err);
+  EXPECT_EQ(code, 2) << out.str();
+  EXPECT_THAT(err.str(), HasSubstr("is open in another process (pid " +
+                                   std::to_string(server_->pid()) +
+                                   ", cairnd; LOCK is held)"));
+  EXPECT_THAT(
+      err.str(),
+      HasSubstr("run the cairn command through it with --server HOST:PORT"));
+}
+
+TEST_F(CliRemoteTest, KeysRotateThroughAServerWithoutACipherSaysItCannot) {
+  Result rotate = Run({"keys", "rotate"});
+  EXPECT_EQ(rotate.code, 2) << rotate.out;
+  EXPECT_THAT(rotate.err, HasSubstr("cipher plugin 'none' cannot rotate keys"));
 }
 
 // read-log through the server prints what read-log of the same store's
@@ -649,6 +809,37 @@ TEST_F(CliTlsTest, ServerBackupNeedsTheAdminRightAndIsAudited) {
       << text.str();
   Result verify = Run({"audit", "verify", audit_});
   EXPECT_EQ(verify.code, 0) << verify.err;
+}
+
+// verify, inspect (server_info) and keys rotate read or change every
+// stream: the admin right; verify is audited as an action.
+TEST_F(CliTlsTest, ServerVerifyInspectAndRotateNeedTheAdminRight) {
+  ASSERT_EQ(
+      Run(Plus(AsOrders(), {"append", "orders-1"}), "{\"type\": \"A\"}\n").code,
+      0);
+  for (const auto& [command, op] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"verify"}, "verify"},
+           {{"inspect"}, "server_info"},
+           {{"keys", "rotate"}, "rotate_key"}}) {
+    Result denied = Run(Plus(AsOrders(), command));
+    EXPECT_EQ(denied.code, 4) << op << ": " << denied.err;
+    EXPECT_THAT(denied.err,
+                HasSubstr("CN=orders-svc has no admin right on every "
+                          "stream (prefix *) (" +
+                          op + ")"));
+  }
+  const std::vector<std::string> admin = {
+      "--server",   address_,          "--tls-ca",  File("ca.pem"),
+      "--tls-cert", File("admin.pem"), "--tls-key", File("admin.key")};
+  Result verify = Run(Plus(admin, {"verify", "--deep"}));
+  ASSERT_EQ(verify.code, 0) << verify.err;
+  EXPECT_THAT(verify.out, HasSubstr("deep: 1 event(s) opened"));
+  std::ifstream file(audit_);
+  std::stringstream text;
+  text << file.rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("\"op\":\"verify\",\"stream\":\"\","
+                                    "\"right\":\"admin\",\"result\":\"ok\""));
 }
 
 TEST_F(CliTlsTest, ServerRestoreNeedsTheAdminRightAndIsAudited) {

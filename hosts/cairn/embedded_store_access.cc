@@ -5,11 +5,9 @@
 #include <cairn/status.h>
 
 #include <chrono>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 
 namespace cairn::cli {
 namespace {
@@ -87,6 +85,8 @@ class EmbeddedStoreAccess : public StoreAccess {
 
   absl::Status Promote() override { return store_->Promote(); }
 
+  absl::StatusOr<uint32_t> RotateKey() override { return store_->RotateKey(); }
+
   absl::Status Follow(const SubscriptionFilter& filter, const EventFn& on_event,
                       const std::atomic<bool>& stop) override {
     std::unique_ptr<Subscription> subscription = store_->Subscribe(filter);
@@ -143,83 +143,7 @@ class EmbeddedStoreAccess : public StoreAccess {
   absl::StatusOr<std::string> Verify(
       const std::function<void(const std::string&)>& on_problem,
       bool deep) override {
-    const cairn_storage_api* api = store_->storage_plugin()->storage();
-    if (!CAIRN_HAS_FIELD(cairn_storage_api, api, verify) || api->verify == nullptr) {
-      return MakeStatus(CAIRN_E_UNSUPPORTED,
-                        absl::StrCat("storage plugin '", store_->storage_plugin()->name(),
-                                     "' has no verify function"));
-    }
-    struct Context {
-      const std::function<void(const std::string&)>* on_problem;
-      size_t problems = 0;
-    } context{&on_problem};
-    char message[1024] = "";
-    cairn_error error{message, sizeof(message)};
-    cairn_status status = api->verify(
-        store_->raw_storage(),
-        [](void* raw, const char* description) {
-          auto* c = static_cast<Context*>(raw);
-          const char* text = description ? description : "(no description)";
-          // What a repair open did is reported, not counted (plugin.h).
-          if (std::strncmp(text, CAIRN_VERIFY_REPAIRED_PREFIX,
-                           sizeof(CAIRN_VERIFY_REPAIRED_PREFIX) - 1) != 0) {
-            ++c->problems;
-          }
-          (*c->on_problem)(text);
-        },
-        &context, &error);
-    absl::Status storage_check;
-    if (status != CAIRN_OK || context.problems != 0) {
-      std::string detail = message[0] ? std::string(message)
-                                       : absl::StrCat(context.problems, " problem(s) found");
-      storage_check =
-          MakeStatus(status == CAIRN_OK ? CAIRN_E_CORRUPTION : status,
-                     absl::StrCat("verify of ", where_, " failed: ", detail));
-      // A deep verify goes on: every event that still reads is opened, so
-      // the report names each one that does not.
-      if (!deep) return storage_check;
-    }
-    if (!deep && store_->cipher_plugin()->Has(CAIRN_CAP_PASSTHROUGH)) {
-      return std::string(
-          "checksums and structure only; seals were not opened (no cipher configured)");
-    }
-    const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<Store::SealCheck> seals = store_->CheckSeals(on_problem);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
-    if (!seals.ok()) {
-      if (!storage_check.ok()) return storage_check;
-      if (deep) on_problem(std::string(seals.status().message()));
-      return seals.status();
-    }
-    if (seals->failed != 0) {
-      return MakeStatus(
-          CAIRN_E_INTEGRITY,
-          absl::StrCat("verify of ", where_, " failed: ", seals->failed, " of ",
-                       seals->events, " event(s) do not open",
-                       storage_check.ok()
-                           ? std::string()
-                           : absl::StrCat("; ", storage_check.message())));
-    }
-    if (!storage_check.ok()) return storage_check;
-    const std::string legacy =
-        seals->legacy == 0
-            ? std::string()
-            : absl::StrCat(
-                  ", ", seals->legacy,
-                  " of them legacy seals (tags, timestamp and writer id not "
-                  "authenticated)");
-    if (deep) {
-      return absl::StrCat(
-          "checksums and structure; deep: ", seals->events,
-          " event(s) opened through codec ", store_->codec_plugin()->name(),
-          " and cipher ", store_->cipher_plugin()->name(), " (", seals->sealed,
-          " sealed", legacy, ") in ", absl::StrFormat("%.2f", seconds), " s");
-    }
-    return absl::StrCat("checksums and structure; ", seals->sealed,
-                        " sealed event(s) opened with the configured keyring",
-                        legacy);
+    return NameVerified(where_, store_->Verify(on_problem, deep));
   }
 
  private:

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -563,6 +564,16 @@ int InspectCommand(CommandContext& context) {
   for (const auto& [key, value] : *stats)
     out << "  " << key << " " << StatText(value) << "\n";
   return kExitOk;
+}
+
+absl::StatusOr<std::string> NameVerified(const std::string& where,
+                                         absl::StatusOr<std::string> checked) {
+  if (checked.ok()) return checked;
+  constexpr char kPrefix[] = "verify failed: ";
+  std::string message(checked.status().message());
+  if (absl::StartsWith(message, kPrefix)) message.erase(0, sizeof(kPrefix) - 1);
+  return MakeStatus(CodeOf(checked.status()),
+                    absl::StrCat("verify of ", where, " failed: ", message));
 }
 
 std::map<std::string, double> ReplicationStats(

@@ -11,6 +11,7 @@
 
 #include "keyring.h"
 #include "seal_usage.h"
+#include "store_access.h"
 
 namespace cairn::cli {
 namespace {
@@ -85,6 +86,22 @@ int Rotate(CommandContext& context, const std::string& path) {
   return kExitOk;
 }
 
+// `keys rotate --server`: the rotate_key request (the admin right).
+int RotateThroughServer(CommandContext& context,
+                        const StoreOptions& store_flags) {
+  std::unique_ptr<StoreAccess> store;
+  if (auto done =
+          OpenStoreOrReport(context, store_flags, StoreUse::kWrite, &store)) {
+    return *done;
+  }
+  absl::StatusOr<uint32_t> id = store->RotateKey();
+  if (!id.ok()) return ReportError(context, id.status());
+  *context.out << "key " << *id << " is now active on " << store->Describe()
+               << " (its cipher added it to its keyring); older keys stay for "
+                  "reading\n";
+  return kExitOk;
+}
+
 // The name of user `uid`, or "uid N" if it has none.
 std::string UserName(uid_t uid) {
   struct passwd entry;
@@ -140,13 +157,19 @@ int KeysCommand(CommandContext& context) {
   if (auto done = ParseCommandLine(
           context, "new|list|rotate [--keyring FILE]",
           "Manages a keyring of the aes-gcm and chacha20-poly1305 ciphers.\n"
-          "  new     creates FILE (mode 0600) holding one fresh active key, id 1\n"
-          "  list    prints each key's id, fingerprint and seal count, and marks\n"
+          "  new     creates FILE (mode 0600) holding one fresh active key, id "
+          "1\n"
+          "  list    prints each key's id, fingerprint and seal count, and "
+          "marks\n"
           "          the active one\n"
-          "  rotate  adds a fresh key and makes it active; older keys stay, so\n"
+          "  rotate  adds a fresh key and makes it active; older keys stay, "
+          "so\n"
           "          events sealed with them still open\n"
           "Keys are never printed. Without --keyring, the [cipher] section's\n"
-          "'keyring' option of the site (--config, --set) names the file.",
+          "'keyring' option of the site (--config, --set) names the file.\n"
+          "With --server HOST:PORT, 'rotate' asks a running cairnd to rotate "
+          "its\n"
+          "cipher's key (the admin right); it seals with the new key at once.",
           description, positional, &variables)) {
     return *done;
   }
@@ -158,6 +181,18 @@ int KeysCommand(CommandContext& context) {
                                          "' (expected new, list or rotate)");
   }
   const StoreOptions site = MergeStoreOptions(context.store_options, store_flags);
+  if (!site.server.empty()) {
+    // The server's own cipher rotates: it persists the key (in its keyring)
+    // and seals with it from the next append on, without a restart.
+    if (action != "rotate" || !keyring_path.empty()) {
+      return ReportUsageError(
+          context,
+          "with --server only 'keys rotate' (without --keyring) works: the "
+          "server's cipher rotates its own keyring; 'new' and 'list' read and "
+          "write the keyring file, so run them on the server's machine");
+    }
+    return RotateThroughServer(context, store_flags);
+  }
   if (keyring_path.empty()) {
     absl::StatusOr<std::string> from_site =
         CipherOptionFromSite(site, "keyring");

@@ -90,6 +90,8 @@ class RemoteStoreAccess : public StoreAccess {
 
   absl::Status Promote() override { return client_->Promote(); }
 
+  absl::StatusOr<uint32_t> RotateKey() override { return client_->RotateKey(); }
+
   absl::Status Follow(const SubscriptionFilter& filter, const EventFn& on_event,
                       const std::atomic<bool>& stop) override {
     absl::StatusOr<std::unique_ptr<RemoteSubscription>> subscription =
@@ -131,22 +133,59 @@ class RemoteStoreAccess : public StoreAccess {
     return stopped ? absl::OkStatus() : status;
   }
 
+  // From server_info (the admin right): the plugins and, from a server of
+  // protocol minor 4 on, the log's watermarks.
   absl::StatusOr<Summary> GetSummary() override {
-    return MakeStatus(
-        CAIRN_E_UNSUPPORTED,
-        absl::StrCat("inspect reads the store's files and cannot run through ",
-                     Describe(),
-                     "; run 'cairn inspect --data DIR' on the "
-                     "server's machine (stop cairnd first or use a copy), or "
-                     "'cairn stats' through the server"));
+    absl::StatusOr<v1::ServerInfoResponse> info = client_->ServerInfo();
+    if (!info.ok()) return info.status();
+    if (!info->has_log()) {
+      return MakeStatus(
+          CAIRN_E_UNSUPPORTED,
+          absl::StrCat(
+              Describe(),
+              info->protocol_minor() < 4
+                  ? absl::StrCat(" speaks cairn.v1 minor ",
+                                 info->protocol_minor(),
+                                 " and does not report its log's watermarks (a "
+                                 "cairnd of minor 4 or later does)")
+                  : std::string(" reports no log watermarks: its storage keeps "
+                                "no ordered log")));
+    }
+    Summary summary;
+    for (const auto& plugin : info->plugins()) {
+      if (plugin.kind() == "storage") summary.storage = plugin.name();
+      if (plugin.kind() == "codec") summary.codec = plugin.name();
+      if (plugin.kind() == "cipher") summary.cipher = plugin.name();
+      if (plugin.kind() == "replication") summary.replication = plugin.name();
+    }
+    const v1::LogState& log = info->log();
+    summary.log = LogState{log.first_position(), log.written(), log.durable(),
+                           log.committed(), log.epoch()};
+    return summary;
   }
 
+  // Run by the server (verify request; the admin right) while it serves;
+  // waits for the answer as long as the check takes.
   absl::StatusOr<std::string> Verify(
-      const std::function<void(const std::string&)>&, bool) override {
-    return MakeStatus(CAIRN_E_UNSUPPORTED,
-                      absl::StrCat("verify reads the store's files and cannot run through ",
-                                   Describe(), "; run 'cairn verify --data DIR' on the server's "
-                                   "machine (stop cairnd first or use a copy)"));
+      const std::function<void(const std::string&)>& on_problem,
+      bool deep) override {
+    absl::StatusOr<Client::VerifyReport> report =
+        client_->Verify(deep, std::chrono::hours(24));
+    if (!report.ok()) return report.status();
+    for (const std::string& problem : report->problems) on_problem(problem);
+    uint64_t sent = 0;
+    for (const std::string& problem : report->problems) {
+      if (problem.rfind(CAIRN_VERIFY_REPAIRED_PREFIX, 0) != 0) ++sent;
+    }
+    if (report->problems_total > sent) {
+      on_problem(
+          absl::StrCat(report->problems_total - sent,
+                       " more problem(s) found; the server sends the first "
+                       "ones only: run 'cairn verify --data DIR' on its "
+                       "machine (stop cairnd first or use a copy) to see "
+                       "them all"));
+    }
+    return NameVerified(Describe(), std::move(report->checked));
   }
 
  private:

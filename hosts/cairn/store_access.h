@@ -69,6 +69,10 @@ class StoreAccess {
   // Makes this node the primary of a new epoch (Store::Promote; through a
   // server, its promote request, which needs the admin right).
   virtual absl::Status Promote() = 0;
+  // Makes a fresh key of the store's cipher active (Store::RotateKey;
+  // through a server, its rotate_key request, which needs the admin right):
+  // the new key's id.
+  virtual absl::StatusOr<uint32_t> RotateKey() = 0;
 
   // Delivers the events `filter` selects after filter.after, first those
   // already stored, then live ones as they commit, until on_event returns
@@ -83,8 +87,8 @@ class StoreAccess {
   // calling on_problem once per problem found, without changing anything.
   // Returns what was checked (one line, e.g. "checksums and structure; 12
   // sealed events opened") if there was no problem; Corruption or
-  // Integrity if there was; Unsupported where the store cannot be verified
-  // from here (e.g. through a server).
+  // Integrity if there was. Through a server, the server runs the check
+  // while it serves (its verify request, the admin right).
   // With `deep`, also when the storage check found problems and whatever
   // the cipher, every event is opened through its codec and cipher
   // (Store::CheckSeals): each failure names stream, revision and position.
@@ -93,7 +97,9 @@ class StoreAccess {
       bool deep = false) = 0;
 
   // The plugins the store runs with and its log's watermarks, for `cairn
-  // inspect`; Unsupported where they cannot be read from here.
+  // inspect` (through a server: its server_info, the admin right);
+  // Unsupported where they cannot be read (a storage without watermarks, a
+  // server older than protocol minor 4).
   struct Summary {
     std::string storage, codec, cipher, replication;
     LogState log;
@@ -114,6 +120,11 @@ class StoreAccess {
     return absl::UnimplementedError("this store cannot read its ordered log");
   }
 };
+
+// Store::Verify's outcome with `where` (Describe()) named in a failure:
+// "verify of WHERE failed: ...", the status code kept.
+absl::StatusOr<std::string> NameVerified(const std::string& where,
+                                         absl::StatusOr<std::string> checked);
 
 // The "replication." entries of Store::Stats(), prefix removed.
 std::map<std::string, double> ReplicationStats(

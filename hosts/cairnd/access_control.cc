@@ -250,6 +250,11 @@ Requirement RequirementFor(const v1::Request& request) {
     }
     case v1::Request::kRestoreEnd:
       return Need(Scope::kEveryStream, Right::kAdmin, "restore_end");
+    // A verify reads every stream; a new key seals every stream's appends.
+    case v1::Request::kVerify:
+      return Need(Scope::kEveryStream, Right::kAdmin, "verify");
+    case v1::Request::kRotateKey:
+      return Need(Scope::kEveryStream, Right::kAdmin, "rotate_key");
     case v1::Request::kHello:
       return Need(Scope::kNone, Right::kNone, "hello");
     case v1::Request::kCredit:

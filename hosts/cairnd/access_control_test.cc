@@ -139,6 +139,13 @@ TEST(RequirementFor, EveryRequestTypeMapsToARight) {
   EXPECT_EQ(RequirementFor(request).right, Right::kAdmin);
   request.mutable_server_info();
   EXPECT_EQ(RequirementFor(request).right, Right::kAdmin);
+  request.mutable_verify();
+  EXPECT_EQ(RequirementFor(request).right, Right::kAdmin);
+  EXPECT_EQ(RequirementFor(request).scope, Scope::kEveryStream);
+  EXPECT_TRUE(RequirementFor(request).record_outcome);
+  request.mutable_rotate_key();
+  EXPECT_EQ(RequirementFor(request).right, Right::kAdmin);
+  EXPECT_EQ(RequirementFor(request).scope, Scope::kEveryStream);
   request.mutable_save_snapshot()->mutable_snapshot()->set_stream("s");
   EXPECT_EQ(RequirementFor(request).right, Right::kWrite);
   request.mutable_delete_snapshots()->set_stream("s");

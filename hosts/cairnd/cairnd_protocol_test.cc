@@ -232,6 +232,60 @@ TEST(CairndProtocol, DeleteSnapshotsListAndServerInfo) {
   }
   EXPECT_TRUE(has_storage) << info->DebugString();
   EXPECT_EQ(client->hello().max_batch(), 1000u);
+  // Minor 4: the log's watermarks.
+  ASSERT_TRUE(info->has_log()) << info->DebugString();
+  EXPECT_EQ(info->log().first_position(), 1u);
+  EXPECT_EQ(info->log().written(), 11u);
+  EXPECT_EQ(info->log().committed(), 11u);
+  EXPECT_EQ(info->log().epoch(), 0u);
+}
+
+// A verify holds a worker for as long as it reads the store, so a server
+// runs one at a time: of two sent together, one answers and the other is
+// refused while the first runs; afterwards a new one runs.
+TEST(CairndProtocol, ServerRunsOneVerifyAtATime) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(*server);
+  ASSERT_NE(client, nullptr);
+  // Enough events that a deep verify takes tens of milliseconds.
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(client
+                    ->Append("s" + std::to_string(i % 7),
+                             ExpectedRevision::Any(), Events(1000))
+                    .ok());
+  }
+  auto verify_request = [] {
+    v1::Request request;
+    request.mutable_verify()->set_deep(true);
+    return request;
+  };
+  auto first = client->Call(verify_request());
+  auto second = client->Call(verify_request());
+  absl::StatusOr<v1::Response> a = first.get();
+  absl::StatusOr<v1::Response> b = second.get();
+  ASSERT_TRUE(a.ok() && b.ok());
+  int answered = 0, refused = 0;
+  for (const v1::Response* r : {&*a, &*b}) {
+    if (r->has_verify()) {
+      ++answered;
+      EXPECT_FALSE(r->verify().has_failure()) << r->DebugString();
+      EXPECT_EQ(r->verify().problems_total(), 0u);
+      EXPECT_NE(r->verify().checked().find("deep: 200000 event(s) opened"),
+                std::string::npos)
+          << r->verify().checked();
+    } else {
+      ++refused;
+      EXPECT_EQ(r->error().code(), v1::FAILED_PRECONDITION) << r->DebugString();
+      EXPECT_NE(r->error().message().find("a verify is already running"),
+                std::string::npos);
+    }
+  }
+  EXPECT_EQ(answered, 1);
+  EXPECT_EQ(refused, 1);
+  auto again = client->Verify(false, std::chrono::seconds(60));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->checked.ok()) << again->checked.status();
 }
 
 TEST(CairndProtocol, ReadsAndListsPageThroughTheServersPageLimit) {

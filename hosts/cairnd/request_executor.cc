@@ -210,6 +210,16 @@ void RequestExecutor::ExecuteAdmitted(const v1::Request& request,
     case v1::Request::kReadLog:
       ReadLog(request.read_log(), response);
       break;
+    case v1::Request::kVerify:
+      Verify(request.verify(), response);
+      break;
+    case v1::Request::kRotateKey: {
+      absl::StatusOr<uint32_t> key_id = store_->RotateKey();
+      if (!SetError(key_id.status(), response)) {
+        response->mutable_rotate_key()->set_key_id(*key_id);
+      }
+      break;
+    }
     case v1::Request::kFlush: {
       const auto start = Clock::now();
       const absl::Status flushed = store_->Flush();
@@ -513,6 +523,47 @@ void RequestExecutor::ListStreams(const v1::ListStreamsRequest& request,
   out->set_next_after_ordinal(next);
 }
 
+void RequestExecutor::Verify(const v1::VerifyRequest& request,
+                             v1::Response* response) const {
+  bool idle = false;
+  if (!verifying_->compare_exchange_strong(idle, true)) {
+    SetError(MakeStatus(CAIRN_E_FAILED_PRECONDITION,
+                        "a verify is already running on this server (one at "
+                        "a time); run this one when it has answered"),
+             response);
+    return;
+  }
+  struct Done {
+    std::atomic<bool>* flag;
+    ~Done() { flag->store(false); }
+  } done{verifying_.get()};
+  // The problems go back in one response: at most kMaxProblems of them and
+  // about a quarter of a frame, so the answer always fits; the count says
+  // how many there were.
+  constexpr int kMaxProblems = 1000;
+  const size_t budget = limits_.max_frame / 4;
+  auto* out = response->mutable_verify();
+  size_t bytes = 0;
+  uint64_t total = 0;
+  absl::StatusOr<std::string> checked = store_->Verify(
+      [&](const std::string& problem) {
+        if (problem.rfind(CAIRN_VERIFY_REPAIRED_PREFIX, 0) != 0) ++total;
+        if (out->problems_size() >= kMaxProblems ||
+            bytes + problem.size() > budget) {
+          return;
+        }
+        bytes += problem.size();
+        out->add_problems(problem);
+      },
+      request.deep());
+  out->set_problems_total(total);
+  if (checked.ok()) {
+    out->set_checked(*checked);
+  } else {
+    protocol::StatusToError(checked.status(), out->mutable_failure());
+  }
+}
+
 void RequestExecutor::ServerInfo(v1::Response* response) const {
   auto* info = response->mutable_server_info();
   info->set_server_version(kServerVersion);
@@ -539,6 +590,21 @@ void RequestExecutor::ServerInfo(v1::Response* response) const {
   auto head = store_->HeadPosition();
   if (SetError(head.status(), response)) return;
   info->set_head_position(*head);
+  // A storage without watermarks leaves `log` unset; any other failure is
+  // the answer.
+  absl::StatusOr<LogState> log = store_->GetLogState();
+  if (!log.ok() && CodeOf(log.status()) != CAIRN_E_UNSUPPORTED) {
+    SetError(log.status(), response);
+    return;
+  }
+  if (log.ok()) {
+    auto* out = info->mutable_log();
+    out->set_first_position(log->first_position);
+    out->set_written(log->written);
+    out->set_durable(log->durable);
+    out->set_committed(log->committed);
+    out->set_epoch(log->epoch);
+  }
   auto stats = store_->Stats();
   if (SetError(stats.status(), response)) return;
   for (const auto& [key, value] : *stats) (*info->mutable_stats())[key] = value;

@@ -4,6 +4,7 @@
 #ifndef CAIRN_HOSTS_CAIRND_REQUEST_EXECUTOR_H_
 #define CAIRN_HOSTS_CAIRND_REQUEST_EXECUTOR_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -21,8 +22,8 @@ namespace cairn::cairnd {
 inline constexpr char kServerVersion[] = "0.1.0";
 // The cairn.v1 minor version this server speaks (client.proto,
 // ProtocolVersion): 1 adds backup_begin and read_log, 2 the append's
-// epoch, 3 its `repeated`.
-inline constexpr uint32_t kProtocolMinor = 3;
+// epoch, 3 its `repeated`, 4 verify, rotate_key and server_info's log.
+inline constexpr uint32_t kProtocolMinor = 4;
 
 class RequestExecutor {
  public:
@@ -82,6 +83,8 @@ class RequestExecutor {
   void BackupBegin(const v1::BackupBeginRequest& request,
                    v1::Response* response) const;
   void ReadLog(const v1::ReadLogRequest& request, v1::Response* response) const;
+  // Store::Verify while the server serves; one at a time (verifying_).
+  void Verify(const v1::VerifyRequest& request, v1::Response* response) const;
 
   Store* store_;
   Limits limits_;
@@ -90,6 +93,9 @@ class RequestExecutor {
   std::shared_ptr<IdempotencyCache> idempotency_ =
       std::make_shared<IdempotencyCache>();
   std::shared_ptr<RestoreGate> restore_;
+  // Set while a verify runs: it holds a worker for as long as it takes.
+  std::shared_ptr<std::atomic<bool>> verifying_ =
+      std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace cairn::cairnd

@@ -255,6 +255,20 @@ class Store {
   absl::StatusOr<SealCheck> CheckSeals(
       const std::function<void(const std::string&)>& on_problem);
 
+  // `cairn verify`: storage's own check of every stored record (checksums,
+  // structure, indexes; cairn_storage_api::verify) and then, with a cipher
+  // configured or `deep`, CheckSeals, changing nothing. on_problem gets each
+  // problem, and each CAIRN_VERIFY_REPAIRED_PREFIX line a repair open left
+  // (reported, not counted). With `deep` the seals are opened even after
+  // storage found problems, so every event that still reads is checked.
+  // Returns one line saying what was checked when nothing was wrong;
+  // otherwise Corruption (storage) or Integrity (seals) with the counts.
+  // Unsupported if storage has no verify. Runs beside appends and reads
+  // (storage checks up to what it had written when the call began).
+  absl::StatusOr<std::string> Verify(
+      const std::function<void(const std::string&)>& on_problem,
+      bool deep = false);
+
   // Makes a new key of the configured cipher active for later appends (the
   // cipher plugin persists it, e.g. in its keyring file); events sealed
   // under older keys keep opening. Returns the new key id. Fails with

@@ -556,12 +556,13 @@ absl::StatusOr<v1::Response> Client::CallAndWait(v1::Request request) {
 }
 
 absl::StatusOr<v1::Response> Client::Await(
-    std::future<absl::StatusOr<v1::Response>> future) {
-  if (!protocol::WaitWithBusyPoll(future, impl_->options.busy_poll,
-                                   impl_->options.request_timeout)) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "cairnd at ", impl_->name, " did not answer within ",
-        impl_->options.request_timeout.count(), " ms"));
+    std::future<absl::StatusOr<v1::Response>> future,
+    std::chrono::milliseconds timeout) {
+  if (timeout.count() == 0) timeout = impl_->options.request_timeout;
+  if (!protocol::WaitWithBusyPoll(future, impl_->options.busy_poll, timeout)) {
+    return absl::DeadlineExceededError(absl::StrCat("cairnd at ", impl_->name,
+                                                    " did not answer within ",
+                                                    timeout.count(), " ms"));
   }
   ResponseOr response = future.get();
   if (!response.ok()) return response.status();
@@ -591,6 +592,58 @@ absl::StatusOr<v1::BackupBeginResponse> Client::BackupBegin(
         "cairnd at ", impl_->name, " answered backup_begin without its body"));
   }
   return std::move(*response->mutable_backup_begin());
+}
+
+absl::Status Client::NeedMinor(uint32_t minor, const char* what) const {
+  if (impl_->hello.protocol_minor() >= minor) return absl::OkStatus();
+  return absl::UnimplementedError(absl::StrCat(
+      "cairnd at ", impl_->name, " speaks cairn.v1 minor ",
+      impl_->hello.protocol_minor(), " and does not answer ", what,
+      "; that needs a cairnd of protocol minor ", minor, " or later"));
+}
+
+absl::StatusOr<Client::VerifyReport> Client::Verify(
+    bool deep, std::chrono::milliseconds timeout) {
+  if (absl::Status s = NeedMinor(4, "verify"); !s.ok()) return s;
+  v1::Request request;
+  request.mutable_verify()->set_deep(deep);
+  auto response = Await(Call(std::move(request)), timeout);
+  if (!response.ok()) return response.status();
+  if (!response->has_verify()) {
+    return absl::DataLossError(absl::StrCat(
+        "cairnd at ", impl_->name, " answered verify without its body"));
+  }
+  v1::VerifyResponse& verify = *response->mutable_verify();
+  VerifyReport report;
+  report.problems.assign(
+      std::make_move_iterator(verify.mutable_problems()->begin()),
+      std::make_move_iterator(verify.mutable_problems()->end()));
+  report.problems_total = verify.problems_total();
+  if (verify.has_failure()) {
+    absl::Status failure = protocol::ErrorToStatus(verify.failure());
+    if (failure.ok()) {
+      failure = absl::DataLossError(absl::StrCat(
+          "cairnd at ", impl_->name,
+          " answered verify with a failure that has no error code"));
+    }
+    report.checked = std::move(failure);
+  } else {
+    report.checked = verify.checked();
+  }
+  return report;
+}
+
+absl::StatusOr<uint32_t> Client::RotateKey() {
+  if (absl::Status s = NeedMinor(4, "rotate_key"); !s.ok()) return s;
+  v1::Request request;
+  request.mutable_rotate_key();
+  auto response = CallAndWait(std::move(request));
+  if (!response.ok()) return response.status();
+  if (!response->has_rotate_key()) {
+    return absl::DataLossError(absl::StrCat(
+        "cairnd at ", impl_->name, " answered rotate_key without its body"));
+  }
+  return response->rotate_key().key_id();
 }
 
 absl::Status Client::RestoreBegin(uint64_t last_position) {

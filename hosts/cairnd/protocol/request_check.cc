@@ -210,6 +210,8 @@ std::optional<RequestError> CheckRequest(const v1::Request& request,
     case v1::Request::kRestoreBegin:
     case v1::Request::kApplyLog:
     case v1::Request::kRestoreEnd:
+    case v1::Request::kVerify:
+    case v1::Request::kRotateKey:
       return std::nullopt;
     case v1::Request::BODY_NOT_SET:
       break;
@@ -217,8 +219,8 @@ std::optional<RequestError> CheckRequest(const v1::Request& request,
   return RequestError{
       v1::UNKNOWN_REQUEST,
       "the request has no body this server knows (an unknown or missing "
-      "request type); see schemas/cairn/v1/client.proto for the types of "
-      "protocol 1.1"};
+      "request type); see schemas/cairn/v1/client.proto for the types each "
+      "minor version adds"};
 }
 
 const char* RequestName(const v1::Request& request) {
@@ -252,6 +254,10 @@ const char* RequestName(const v1::Request& request) {
       return "apply_log";
     case v1::Request::kRestoreEnd:
       return "restore_end";
+    case v1::Request::kVerify:
+      return "verify";
+    case v1::Request::kRotateKey:
+      return "rotate_key";
     case v1::Request::BODY_NOT_SET: break;
   }
   return "unknown";

@@ -196,6 +196,23 @@ class Client {
   absl::Status RestoreBegin(uint64_t last_position);
   absl::Status ApplyLog(const std::vector<log::v1::LogRecord>& records);
   absl::StatusOr<uint64_t> RestoreEnd();
+  // The store's check, run by the server while it serves (protocol minor
+  // 4; the admin right; VerifyRequest). A failed status when the server
+  // did not run it (refused, unreachable, no answer within `timeout`: a
+  // verify reads the whole store, so it waits that long rather than the
+  // client's request_timeout).
+  struct VerifyReport {
+    std::vector<std::string> problems;  // the first ones found, as sent
+    uint64_t problems_total = 0;        // all the server found
+    // What was checked, or why the check failed (Corruption, Integrity,
+    // or what stopped it).
+    absl::StatusOr<std::string> checked;
+  };
+  absl::StatusOr<VerifyReport> Verify(bool deep,
+                                      std::chrono::milliseconds timeout);
+  // Makes a fresh key of the server's cipher active (protocol minor 4; the
+  // admin right; RotateKeyRequest) and returns its id.
+  absl::StatusOr<uint32_t> RotateKey();
   // What the server said in hello (limits, version).
   const v1::HelloResponse& hello() const;
   // Sends any request (request_id is assigned) and returns the response; an
@@ -207,9 +224,14 @@ class Client {
  private:
   explicit Client(std::shared_ptr<Impl> impl);
   absl::StatusOr<v1::Response> CallAndWait(v1::Request request);
-  // Waits for `future` as CallAndWait does; an error response is a status.
+  // Waits for `future` up to `timeout` (the options' request_timeout when
+  // zero); an error response is a status.
   absl::StatusOr<v1::Response> Await(
-      std::future<absl::StatusOr<v1::Response>> future);
+      std::future<absl::StatusOr<v1::Response>> future,
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+  // Unimplemented, naming `what` and the server's minor, when the server
+  // speaks a minor below `minor`.
+  absl::Status NeedMinor(uint32_t minor, const char* what) const;
   // Shared by ReadTag and ReadAll: asks page after page, each made by
   // `make_request(after, count)`, until max_count events, the end, or
   // on_event returns false.
