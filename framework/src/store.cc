@@ -1838,17 +1838,27 @@ absl::StatusOr<std::vector<StreamInfo>> Store::ListStreams(uint64_t after_ordina
 }
 
 absl::StatusOr<Store::SealCheck> Store::CheckSeals(
-    const std::function<void(const std::string&)>& on_problem) {
+    const std::function<void(const std::string&)>& on_problem,
+    const ProgressFn& on_progress) {
   struct Context {
     Impl* impl;
     const std::function<void(const std::string&)>* on_problem;
+    const ProgressFn* on_progress;
     SealCheck check;
     RecordedEvent event;
-  } context{impl_.get(), &on_problem, {}, {}};
+    uint64_t bytes = 0;
+  } context{impl_.get(), &on_problem, &on_progress, {}, {}};
   auto fn = [](void* raw, const cairn_event* ev) -> int {
     auto* c = static_cast<Context*>(raw);
     ++c->check.events;
     absl::Status s = c->impl->Decode(*ev, &c->event);
+    if (s.ok()) {
+      c->bytes += c->event.type.size() + c->event.data.size() +
+                  c->event.metadata.size();
+    }
+    if (*c->on_progress && c->check.events % 4096 == 0) {
+      (*c->on_progress)(c->check.events, c->bytes);
+    }
     if (!s.ok()) {
       ++c->check.failed;
       // The message names stream and revision; the position finds the
@@ -1866,11 +1876,13 @@ absl::StatusOr<Store::SealCheck> Store::CheckSeals(
                                              &e.error),
                          e, "reading every event to open its seal");
   if (!s.ok()) return s;
+  if (on_progress) on_progress(context.check.events, context.bytes);
   return context.check;
 }
 
 absl::StatusOr<std::string> Store::Verify(
-    const std::function<void(const std::string&)>& on_problem, bool deep) {
+    const std::function<void(const std::string&)>& on_problem, bool deep,
+    const ProgressFn& on_progress) {
   const Impl& s = *impl_;
   if (!CAIRN_HAS_FIELD(cairn_storage_api, s.st, verify) ||
       s.st->verify == nullptr) {
@@ -1913,7 +1925,7 @@ absl::StatusOr<std::string> Store::Verify(
         "configured)");
   }
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<SealCheck> seals = CheckSeals(on_problem);
+  absl::StatusOr<SealCheck> seals = CheckSeals(on_problem, on_progress);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();

@@ -141,9 +141,9 @@ class EmbeddedStoreAccess : public StoreAccess {
   }
 
   absl::StatusOr<std::string> Verify(
-      const std::function<void(const std::string&)>& on_problem,
-      bool deep) override {
-    return NameVerified(where_, store_->Verify(on_problem, deep));
+      const std::function<void(const std::string&)>& on_problem, bool deep,
+      const Store::ProgressFn& on_progress) override {
+    return NameVerified(where_, store_->Verify(on_problem, deep, on_progress));
   }
 
  private:

@@ -353,6 +353,12 @@ int VerifyCommand(CommandContext& context) {
   if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store)) return *done;
   size_t problems = 0, repaired = 0;
   const std::string repaired_prefix = CAIRN_VERIFY_REPAIRED_PREFIX;
+  // On stderr, while the seal pass opens events (as inspect's: the total
+  // is the log's positions, control records included).
+  ProgressPrinter progress(context, "events");
+  absl::StatusOr<StoreAccess::Summary> summary = store->GetSummary();
+  const uint64_t positions = summary.ok() ? summary->log.committed : 0;
+  uint64_t opened = 0, opened_bytes = 0;
   absl::StatusOr<std::string> checked = store->Verify(
       [&](const std::string& problem) {
         if (problem.rfind(repaired_prefix, 0) == 0) {
@@ -363,7 +369,13 @@ int VerifyCommand(CommandContext& context) {
         ++problems;
         *context.out << "problem: " << EscapeForTerminal(problem) << "\n";
       },
-      deep);
+      deep,
+      [&](uint64_t events, uint64_t bytes) {
+        opened = events;
+        opened_bytes = bytes;
+        progress.Report(events, bytes, positions, false);
+      });
+  if (opened != 0) progress.Report(opened, opened_bytes, positions, true);
   if (!checked.ok()) return ReportError(context, checked.status());
   *context.out << "ok: " << store->Describe() << ": every record checks out (" << *checked
                << (repair ? absl::StrCat("; ", repaired, " repair(s) above") : "") << ")\n";

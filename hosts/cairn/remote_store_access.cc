@@ -167,8 +167,8 @@ class RemoteStoreAccess : public StoreAccess {
   // Run by the server (verify request; the admin right) while it serves;
   // waits for the answer as long as the check takes.
   absl::StatusOr<std::string> Verify(
-      const std::function<void(const std::string&)>& on_problem,
-      bool deep) override {
+      const std::function<void(const std::string&)>& on_problem, bool deep,
+      const Store::ProgressFn&) override {
     absl::StatusOr<Client::VerifyReport> report =
         client_->Verify(deep, std::chrono::hours(24));
     if (!report.ok()) return report.status();

@@ -92,9 +92,11 @@ class StoreAccess {
   // With `deep`, also when the storage check found problems and whatever
   // the cipher, every event is opened through its codec and cipher
   // (Store::CheckSeals): each failure names stream, revision and position.
+  // `on_progress` (Store::Verify) follows the events the seal pass opens;
+  // through a server nothing reports progress until the answer.
   virtual absl::StatusOr<std::string> Verify(
       const std::function<void(const std::string&)>& on_problem,
-      bool deep = false) = 0;
+      bool deep = false, const Store::ProgressFn& on_progress = nullptr) = 0;
 
   // The plugins the store runs with and its log's watermarks, for `cairn
   // inspect` (through a server: its server_info, the admin right);

@@ -251,9 +251,13 @@ class Store {
   // nothing, and calls on_problem once per event that fails, naming stream,
   // revision and position. With no cipher configured sealed events fail, naming
   // the cipher they need. Snapshots are not checked. Fails only if storage
-  // does.
+  // does. `on_progress`, if set, is called every 4096 events and after the
+  // last with the events read so far and the bytes (type, data and
+  // metadata) of those that opened.
+  using ProgressFn = std::function<void(uint64_t events, uint64_t bytes)>;
   absl::StatusOr<SealCheck> CheckSeals(
-      const std::function<void(const std::string&)>& on_problem);
+      const std::function<void(const std::string&)>& on_problem,
+      const ProgressFn& on_progress = nullptr);
 
   // `cairn verify`: storage's own check of every stored record (checksums,
   // structure, indexes; cairn_storage_api::verify) and then, with a cipher
@@ -265,9 +269,11 @@ class Store {
   // otherwise Corruption (storage) or Integrity (seals) with the counts.
   // Unsupported if storage has no verify. Runs beside appends and reads
   // (storage checks up to what it had written when the call began).
+  // `on_progress` follows the seal pass (CheckSeals); storage's own check
+  // reports nothing until it is done.
   absl::StatusOr<std::string> Verify(
       const std::function<void(const std::string&)>& on_problem,
-      bool deep = false);
+      bool deep = false, const ProgressFn& on_progress = nullptr);
 
   // Makes a new key of the configured cipher active for later appends (the
   // cipher plugin persists it, e.g. in its keyring file); events sealed
