@@ -781,6 +781,21 @@ bool Log::NextRecordInNextSegment(SegmentRef* pin, Segment** seg,
   }
 }
 
+bool Log::NextRecordOrEnd(SegmentRef* pin, Segment** seg, uint32_t* off,
+                          WalkEnd* end) {
+  const uint64_t was = (*seg)->number;
+  const uint32_t was_at = *off;
+  if (NextRecord(pin, seg, off)) return true;
+  if (*seg != nullptr) {
+    end->At(*seg, *off);
+  } else {  // the next segment is missing: where the walk left the last one
+    end->ended = true;
+    end->segment = was;
+    end->offset = was_at;
+  }
+  return false;
+}
+
 // read_log holds a ReadGuard only while it walks, never while its callback
 // runs (a callback that blocks, such as the shipper's, must not hold a
 // truncation up while the truncation holds the locks appends need), and is

@@ -1590,6 +1590,7 @@ absl::Status Log::ReadStream(std::string_view stream, uint64_t from,
   cairn_bytes tags[256];
   std::vector<cairn_bytes> many_tags;
   SegmentRef pin(this);
+  RecordHeader h;  // ReadRecord sets every field a checked record uses
   for (uint64_t r = start; r <= stop && sent < max_count; ++r) {
     uint64_t loc = s->revisions.Get(r - 1);
     Segment* seg = loc == 0 ? nullptr : pin.Switch(LocationSegment(loc));
@@ -1608,7 +1609,6 @@ absl::Status Log::ReadStream(std::string_view stream, uint64_t from,
                                  " is no longer present");
     }
     const uint8_t* rec;
-    RecordHeader h;
     absl::Status st = ReadRecord(seg, LocationOffset(loc), &rec, &h);
     if (absl::IsUnavailable(st)) {
       // Not published yet, unless it was below the cursor when the read
@@ -1674,12 +1674,12 @@ absl::Status Log::ReadTag(std::string_view tag, uint64_t after_position,
   if (!probe.ok()) return probe;
   uint64_t sent = 0;
   std::vector<cairn_bytes> tag_buf;
+  RecordHeader h;  // ReadRecord sets every field a checked record uses
   for (uint64_t i = lo; i < n && sent < max_count; ++i) {
     uint64_t loc = t->locations.Get(i);
     Segment* seg = loc == 0 ? nullptr : pin.Switch(LocationSegment(loc));
     if (seg == nullptr) continue;  // removed by retention meanwhile
     const uint8_t* rec;
-    RecordHeader h;
     absl::Status st = ReadRecord(seg, LocationOffset(loc), &rec, &h);
     if (!st.ok()) return st;
     if (h.position > watermark) break;
@@ -1690,7 +1690,7 @@ absl::Status Log::ReadTag(std::string_view tag, uint64_t after_position,
         continue;
       }
     }
-    tag_buf.resize(h.tag_count);
+    if (h.tag_count > tag_buf.size()) tag_buf.resize(h.tag_count);
     cairn_event e;
     DecodeRecord(rec, h, &e, tag_buf.data());
     ++sent;
@@ -1720,19 +1720,18 @@ absl::Status Log::ReadAll(uint64_t after_position, uint64_t max_count,
   // rescan, a missing next segment) fails naming the place instead of
   // returning less (readers hold the watermark: records below it are
   // published, and truncation waits for this ReadGuard).
-  uint64_t reached = want - 1;  // the last position walked
+  uint64_t reached = want - 1;  // the last position walked from want on
   WalkEnd end;
+  RecordHeader h;  // CheckRecord sets every field a checked record uses
   while (sent < max_count) {
     if (!NextRecord(&pin, &seg, &off, &end)) break;
     const uint8_t* rec = seg->data + off;
-    RecordHeader h;
     RecordCheck c = CheckRecord(rec, seg->size - 8 - off, &h);
-    if (c == RecordCheck::kBadBody && h.position < want) {
-      off += h.length;  // skipping it: its damage is not this read's concern
-      reached = h.position;
-      continue;
-    }
-    if (c != RecordCheck::kOk) {
+    if (c != RecordCheck::kOk) [[unlikely]] {
+      if (c == RecordCheck::kBadBody && h.position < want) {
+        off += h.length;  // skipping it: its damage is not this read's concern
+        continue;
+      }
       absl::Status st = ReadRecord(seg, off, &rec, &h);
       if (absl::IsUnavailable(st)) {
         end.At(seg, off);
@@ -1741,12 +1740,20 @@ absl::Status Log::ReadAll(uint64_t after_position, uint64_t max_count,
       return st;
     }
     if (h.position > watermark) break;
-    if (h.position >= want && h.position != reached + 1) {
+    // Every record from `want` on follows the one before; `reached` stays
+    // at want - 1 while the walk steps over the records before `want` (it
+    // starts at a sparse-index entry up to kSparseEvery before), so the
+    // first one returned must be `want` itself.
+    if (h.position != reached + 1) [[unlikely]] {
+      if (h.position < want) {
+        off += h.length;
+        continue;
+      }
       return WalkSkipped(*seg, off, reached, h.position);
     }
     reached = h.position;
     off += h.length;
-    if (h.position < want || h.kind != kKindEvent) continue;
+    if (h.kind != kKindEvent) continue;
     if (check_deletes) {
       std::string_view name = h.StreamName(rec);
       if (last_stream == nullptr || last_stream->name != name) {
@@ -1758,7 +1765,7 @@ absl::Status Log::ReadAll(uint64_t after_position, uint64_t max_count,
         continue;
       }
     }
-    tag_buf.resize(h.tag_count);
+    if (h.tag_count > tag_buf.size()) tag_buf.resize(h.tag_count);
     cairn_event e;
     DecodeRecord(rec, h, &e, tag_buf.data());
     ++sent;

@@ -613,18 +613,15 @@ class Log {
     }
   };
   bool NextRecord(SegmentRef* pin, Segment** seg, uint32_t* off, WalkEnd* end) {
-    const uint64_t was = (*seg)->number;
-    const uint32_t was_at = *off;
-    if (NextRecord(pin, seg, off)) return true;
-    if (*seg != nullptr) {
-      end->At(*seg, *off);
-    } else {  // the next segment is missing: where the walk left the last one
-      end->ended = true;
-      end->segment = was;
-      end->offset = was_at;
-    }
-    return false;
+    // The common case inline (a record follows in this segment); the rest,
+    // and what the walk remembers of where it ended, out of line.
+    const uint32_t len = LoadLength((*seg)->data + *off);
+    if (len != kEndOfSegment && len != 0) [[likely]]
+      return true;
+    return NextRecordOrEnd(pin, seg, off, end);
   }
+  bool NextRecordOrEnd(SegmentRef* pin, Segment** seg, uint32_t* off,
+                       WalkEnd* end);
   // The DataLoss of a walk (read_all, read_log) that found no record at
   // `segment` / `offset` where the one after position `reached` should
   // follow, with positions up to `watermark` written.

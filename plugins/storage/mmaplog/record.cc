@@ -181,32 +181,6 @@ RecordCheck CheckRecord(const uint8_t* record, size_t available,
   return RecordCheck::kOk;
 }
 
-void DecodeRecord(const uint8_t* record, const RecordHeader& h,
-                  cairn_event* event, cairn_bytes* tags) {
-  const uint8_t* p = record + kRecordHeaderSize;
-  event->size = sizeof(cairn_event);
-  event->stream = cairn_bytes{p, h.stream_len};
-  p += h.stream_len;
-  event->revision = h.revision;
-  event->position = h.position;
-  event->timestamp_us = h.timestamp_us;
-  event->type = cairn_bytes{p, h.type_len};
-  p += h.type_len;
-  event->writer = cairn_bytes{p, h.writer_len};
-  p += h.writer_len;
-  event->metadata = cairn_bytes{p, h.metadata_len};
-  p += h.metadata_len;
-  event->data = cairn_bytes{p, h.data_len};
-  p += h.data_len;
-  for (uint16_t i = 0; i < h.tag_count; ++i) {
-    uint8_t len = *p++;
-    tags[i] = cairn_bytes{p, len};
-    p += len;
-  }
-  event->tag_count = h.tag_count;
-  event->tags = h.tag_count == 0 ? nullptr : tags;
-}
-
 std::string SegmentFileName(uint64_t number) {
   char name[32];
   std::snprintf(name, sizeof name, "%08llu.log",
