@@ -240,6 +240,54 @@ TEST(CairndProtocol, DeleteSnapshotsListAndServerInfo) {
   EXPECT_EQ(info->log().epoch(), 0u);
 }
 
+// `batches` appends of 1,000 events over seven streams.
+void AppendBatchesOf1000(Client& client, int batches) {
+  for (int i = 0; i < batches; ++i) {
+    ASSERT_TRUE(client
+                    .Append("s" + std::to_string(i % 7),
+                            ExpectedRevision::Any(), Events(1000))
+                    .ok());
+  }
+}
+
+// A connection that ends while a verify runs must not hold up its I/O
+// thread: every ending connection asks the restore gate whether it began a
+// restore, and that used to wait for the gate's lock, which every running
+// request holds shared (a verify for as long as it reads the store). With
+// one I/O thread, a client that connects and leaves, then another that
+// connects and asks for the head, are answered while the verify still runs.
+TEST(CairndProtocol, ConnectionsEndAndStartWhileAVerifyRuns) {
+  auto started = TestServer::Start({"--io-threads", "1"});
+  ASSERT_TRUE(started.ok()) << started.status();
+  auto& server = *started;
+  auto client = Connect(*server);
+  ASSERT_NE(client, nullptr);
+  // Enough events that a deep verify takes a good part of a second.
+  ASSERT_NO_FATAL_FAILURE(AppendBatchesOf1000(*client, 600));
+  v1::Request verify;
+  verify.mutable_verify()->set_deep(true);
+  auto running = client->Call(verify);
+  // Let the verify start on its worker (its connection is already there).
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  {
+    auto leaving = Connect(*server);
+    ASSERT_NE(leaving, nullptr);
+  }
+  auto late = Connect(*server);
+  ASSERT_NE(late, nullptr);
+  auto head = late->HeadPosition();
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(*head, 600000u);
+  EXPECT_EQ(running.wait_for(std::chrono::seconds(0)),
+            std::future_status::timeout)
+      << "the new connection was answered only once the verify had ended: an "
+         "ending connection waited for the running verify, or the verify was "
+         "too short to tell";
+  absl::StatusOr<v1::Response> answer = running.get();
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_TRUE(answer->has_verify()) << answer->DebugString();
+}
+
 // A verify holds a worker for as long as it reads the store, so a server
 // runs one at a time: of two sent together, one answers and the other is
 // refused while the first runs; afterwards a new one runs.
@@ -249,12 +297,7 @@ TEST(CairndProtocol, ServerRunsOneVerifyAtATime) {
   auto client = Connect(*server);
   ASSERT_NE(client, nullptr);
   // Enough events that a deep verify takes tens of milliseconds.
-  for (int i = 0; i < 200; ++i) {
-    ASSERT_TRUE(client
-                    ->Append("s" + std::to_string(i % 7),
-                             ExpectedRevision::Any(), Events(1000))
-                    .ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(AppendBatchesOf1000(*client, 200));
   auto verify_request = [] {
     v1::Request request;
     request.mutable_verify()->set_deep(true);

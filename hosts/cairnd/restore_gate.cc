@@ -87,7 +87,7 @@ absl::Status RestoreGate::Begin(const void* session, uint64_t last_position,
         "); restore only into an empty store (there is no --force through "
         "the server)"));
   }
-  session_ = session;
+  SetSessionLocked(session);
   last_position_ = last_position;
   applied_ = 0;
   Log(spdlog::level::info, "restore began",
@@ -170,7 +170,7 @@ absl::StatusOr<uint64_t> RestoreGate::End(const void* session) {
   }
   if (!checked.ok()) {
     absl::Status back = TakeBackLocked();
-    session_ = nullptr;
+    SetSessionLocked(nullptr);
     if (!back.ok()) {
       return MakeStatus(CodeOf(checked),
                         absl::StrCat(checked.message(),
@@ -182,13 +182,17 @@ absl::StatusOr<uint64_t> RestoreGate::End(const void* session) {
                                    "; the records were taken back (the store "
                                    "is empty)"));
   }
-  session_ = nullptr;
+  SetSessionLocked(nullptr);
   Log(spdlog::level::info, "restore ended",
       {{"head_position", std::to_string(head)}});
   return head;
 }
 
 void RestoreGate::Abandon(const void* session) {
+  // Only the connection that began the restore has anything to take back.
+  // Its own requests have all finished when it ends (each holds the
+  // connection), so owner_ cannot become `session` after this load.
+  if (owner_.load(std::memory_order_acquire) != session) return;
   std::unique_lock lock(mutex_);
   if (session_ == nullptr || session_ != session) return;
   absl::Status back = TakeBackLocked();
@@ -196,12 +200,12 @@ void RestoreGate::Abandon(const void* session) {
     Log(spdlog::level::warn,
         "restore cut before restore_end; its records were taken back",
         {{"applied", std::to_string(applied_)}});
-    session_ = nullptr;
+    SetSessionLocked(nullptr);
     return;
   }
   // The store holds part of a backup and cannot be emptied: keep refusing
   // every request rather than serve it (no connection matches this).
-  session_ = this;
+  SetSessionLocked(this);
   Log(spdlog::level::err,
       "restore cut and its records could not be taken back; the server "
       "refuses every request (stop it, empty the store folder)",

@@ -56,6 +56,16 @@ class RestoreGate {
   std::atomic<bool> beginning_{false};
   // Under mutex_.
   const void* session_ = nullptr;  // the restoring connection; null: none
+  // session_ as last set (under mutex_ held exclusively), read without it:
+  // Abandon runs for every connection that ends, on an I/O thread, and must
+  // not wait for the shared lock every running request holds (a verify
+  // holds it for as long as it reads the store) unless the connection is
+  // the restoring one.
+  std::atomic<const void*> owner_{nullptr};
+  void SetSessionLocked(const void* session) {
+    session_ = session;
+    owner_.store(session, std::memory_order_release);
+  }
   uint64_t last_position_ = 0;
   uint64_t applied_ = 0;
 };

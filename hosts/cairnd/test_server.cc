@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -49,6 +50,8 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(
   }
   server->dir_ = pattern;
   const std::string binary = BinDir() + "/cairnd";
+  // Each flag with its value on one line.
+  // clang-format off
   std::vector<std::string> args = {
       binary,
       "--data", data_dir.empty() ? server->dir_ + "/data" : data_dir,
@@ -57,9 +60,16 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(
       "--http-port", "0",
       "--http-port-file", server->dir_ + "/http-port",
       "--set", "storage.fsync=never",
-      "--set", "storage.segment-size=8MiB",
-      "--io-threads", "2",
-      "--workers", "4"};
+      "--set", "storage.segment-size=8MiB"};
+  // clang-format on
+  // These two unless the test sets them.
+  for (const char* flag : {"--io-threads", "--workers"}) {
+    if (std::find(extra_args.begin(), extra_args.end(), flag) ==
+        extra_args.end()) {
+      args.push_back(flag);
+      args.push_back(std::string(flag) == "--io-threads" ? "2" : "4");
+    }
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   const std::string log_path = server->dir_ + "/stderr.log";
 
