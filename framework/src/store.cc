@@ -1901,10 +1901,7 @@ absl::StatusOr<std::string> Store::Verify(
         auto* c = static_cast<Context*>(raw);
         const char* text = description ? description : "(no description)";
         // What a repair open did is reported, not counted (plugin.h).
-        if (std::strncmp(text, CAIRN_VERIFY_REPAIRED_PREFIX,
-                         sizeof(CAIRN_VERIFY_REPAIRED_PREFIX) - 1) != 0) {
-          ++c->problems;
-        }
+        if (!IsRepairReport(text)) ++c->problems;
         (*c->on_problem)(text);
       },
       &context, &e.error);

@@ -352,7 +352,6 @@ int VerifyCommand(CommandContext& context) {
   std::unique_ptr<StoreAccess> store;
   if (auto done = OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store)) return *done;
   size_t problems = 0, repaired = 0;
-  const std::string repaired_prefix = CAIRN_VERIFY_REPAIRED_PREFIX;
   // On stderr, while the seal pass opens events (as inspect's: the total
   // is the log's positions, control records included).
   ProgressPrinter progress(context, "events");
@@ -366,7 +365,7 @@ int VerifyCommand(CommandContext& context) {
   uint64_t opened = 0, opened_bytes = 0;
   absl::StatusOr<std::string> checked = store->Verify(
       [&](const std::string& problem) {
-        if (problem.rfind(repaired_prefix, 0) == 0) {
+        if (IsRepairReport(problem)) {
           ++repaired;
           *context.out << EscapeForTerminal(problem) << "\n";
           return;

@@ -172,10 +172,10 @@ class RemoteStoreAccess : public StoreAccess {
     absl::StatusOr<Client::VerifyReport> report =
         client_->Verify(deep, std::chrono::hours(24));
     if (!report.ok()) return report.status();
-    for (const std::string& problem : report->problems) on_problem(problem);
-    uint64_t sent = 0;
+    uint64_t sent = 0;  // problems among the lines sent
     for (const std::string& problem : report->problems) {
-      if (problem.rfind(CAIRN_VERIFY_REPAIRED_PREFIX, 0) != 0) ++sent;
+      if (!IsRepairReport(problem)) ++sent;
+      on_problem(problem);
     }
     if (report->problems_total > sent) {
       on_problem(

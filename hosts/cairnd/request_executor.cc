@@ -547,7 +547,7 @@ void RequestExecutor::Verify(const v1::VerifyRequest& request,
   uint64_t total = 0;
   absl::StatusOr<std::string> checked = store_->Verify(
       [&](const std::string& problem) {
-        if (problem.rfind(CAIRN_VERIFY_REPAIRED_PREFIX, 0) != 0) ++total;
+        if (!IsRepairReport(problem)) ++total;
         if (out->problems_size() >= kMaxProblems ||
             bytes + problem.size() > budget) {
           return;

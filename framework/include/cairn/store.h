@@ -12,6 +12,7 @@
 
 #include <cairn/config.h>
 #include <cairn/event.h>
+#include <cairn/plugin.h>
 #include <cairn/plugin_registry.h>
 #include <cairn/status.h>
 
@@ -95,6 +96,13 @@ struct StoreOpenOptions {
   // it (cairn/plugin.h); a plugin that does not is opened as before.
   bool create = true;
 };
+
+// Whether a line Store::Verify hands on_problem reports what a repair open
+// did (CAIRN_VERIFY_REPAIRED_PREFIX) rather than a problem.
+inline bool IsRepairReport(std::string_view line) {
+  return line.substr(0, sizeof(CAIRN_VERIFY_REPAIRED_PREFIX) - 1) ==
+         CAIRN_VERIFY_REPAIRED_PREFIX;
+}
 
 // The ordered log's watermarks (cairn/plugin.h, "The ordered log"),
 // committed <= durable <= written.

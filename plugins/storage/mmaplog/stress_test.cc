@@ -21,6 +21,18 @@ namespace {
 using testing::OwnedEvent;
 using testing::Str;
 
+// Runs Log::Verify at least once and again while `running()`, counting
+// each run in *runs; every problem it reports fails the test.
+template <typename Running>
+void VerifyWhile(Log& log, Running running, std::atomic<uint64_t>* runs) {
+  do {
+    absl::Status s =
+        log.Verify([](const std::string& p) { ADD_FAILURE() << p; });
+    ASSERT_TRUE(s.ok()) << s;
+    ++*runs;
+  } while (running());
+}
+
 TEST(MmapLogStress, WritersAndReadersRaceWithoutBreakingInvariants) {
   testing::ScratchDir dir;
   LogOptions o;
@@ -115,12 +127,8 @@ TEST(MmapLogStress, WritersAndReadersRaceWithoutBreakingInvariants) {
   // cairnd: it checks up to the watermark it starts at and finds nothing.
   std::atomic<uint64_t> verifies{0};
   threads.emplace_back([&] {
-    do {
-      absl::Status s =
-          log.Verify([](const std::string& p) { ADD_FAILURE() << p; });
-      ASSERT_TRUE(s.ok()) << s;
-      ++verifies;
-    } while (writers_done.load() < kWriters);
+    VerifyWhile(
+        log, [&] { return writers_done.load() < kWriters; }, &verifies);
   });
   // A live reader follows the watermark through wait_commit.
   threads.emplace_back([&] {
@@ -242,12 +250,8 @@ TEST(MmapLogStress, ReadersRaceWithRetentionRemovingSegments) {
   // skipped, never read after their unmapping, and nothing else is reported.
   std::atomic<uint64_t> verifies{0};
   threads.emplace_back([&] {
-    do {
-      absl::Status s =
-          log.Verify([](const std::string& p) { ADD_FAILURE() << p; });
-      ASSERT_TRUE(s.ok()) << s;
-      ++verifies;
-    } while (removing.load());
+    VerifyWhile(
+        log, [&] { return removing.load(); }, &verifies);
   });
   std::atomic<uint64_t> reads{0};
   for (int reader = 0; reader < 2; ++reader) {
