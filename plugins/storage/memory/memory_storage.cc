@@ -192,7 +192,7 @@ void MemoryStorage::CommitLocked(uint64_t position) {
 
 void MemoryStorage::WriteLocked(RecordPtr record) {
   NoteWrittenLocked(record);
-  if constexpr (kFault == Fault::kControlBeforeCommit) {
+  if (kFault == Fault::kControlBeforeCommit) {
     if (record->kind != CAIRN_RECORD_EVENT) PublishLocked(*record);
   }
   const uint64_t position = record->position;
@@ -211,7 +211,7 @@ void MemoryStorage::RebuildLocked() {
   committed_ = 0;
   payload_bytes_ = 0;
   events_.clear();
-  if constexpr (kFault != Fault::kStaleIndexAfterTruncate) {
+  if (kFault != Fault::kStaleIndexAfterTruncate) {
     streams_.clear();
     by_ordinal_.clear();
     tags_.clear();
@@ -240,7 +240,7 @@ sdk::Status MemoryStorage::Append(sdk::AppendBatch& request,
   const std::string_view stream = request.stream();
   const size_t count = request.size();
   uint64_t head_at_entry = 0;
-  if constexpr (kFault == Fault::kAnyConflictsWhileSealing) {
+  if (kFault == Fault::kAnyConflictsWhileSealing) {
     std::lock_guard<std::mutex> peek(mu_);
     head_at_entry = WrittenHeadLocked(stream);
   }
@@ -275,7 +275,7 @@ sdk::Status MemoryStorage::Append(sdk::AppendBatch& request,
         request.expected().Text() + ", but its head revision is " +
         std::to_string(head));
   }
-  if constexpr (kFault == Fault::kAnyConflictsWhileSealing) {
+  if (kFault == Fault::kAnyConflictsWhileSealing) {
     if (request.has_seal() && head != head_at_entry) {
       return sdk::WrongExpectedRevision(
           "stream " + Quote(stream) + " moved from " +
@@ -284,7 +284,7 @@ sdk::Status MemoryStorage::Append(sdk::AppendBatch& request,
     }
   }
   uint64_t first_revision = head + 1;
-  if constexpr (kFault == Fault::kReuseRevision) {
+  if (kFault == Fault::kReuseRevision) {
     if (head != 0) first_revision = head;
   }
   std::vector<std::shared_ptr<StoredEvent>> batch;
@@ -292,7 +292,7 @@ sdk::Status MemoryStorage::Append(sdk::AppendBatch& request,
     lock.unlock();
     // Seal (the host's callback) and copy the payloads without mu_: a 16 MiB
     // event must not stall every reader while it is sealed and copied.
-    if constexpr (kFault != Fault::kIgnoreSeal) {
+    if (kFault != Fault::kIgnoreSeal) {
       sdk::Status sealed = request.Seal(first_revision);
       if (!sealed.ok()) return sealed;
     }
@@ -302,7 +302,7 @@ sdk::Status MemoryStorage::Append(sdk::AppendBatch& request,
     if (closed_) return sdk::Closed("the memory store is closed");
   }
   uint64_t first_position = WrittenLocked() + 1;
-  if constexpr (kFault == Fault::kPositionGap) {
+  if (kFault == Fault::kPositionGap) {
     if (count != 0 && WrittenLocked() != 0) first_position += 1;
   }
   if (result != nullptr) {
@@ -335,7 +335,7 @@ sdk::Status MemoryStorage::Append(sdk::AppendBatch& request,
       WriteLocked(std::move(record));
     }
   };
-  if constexpr (kFault == Fault::kHalfVisibleBatch) {
+  if (kFault == Fault::kHalfVisibleBatch) {
     // Publish the first half, let readers in, then the rest.
     write(count / 2);
     lock.unlock();
@@ -658,7 +658,7 @@ sdk::Status MemoryStorage::ReadLog(uint64_t after_position, uint64_t max_count,
         records_.begin(), records_.end(), after_position,
         [](uint64_t p, const RecordPtr& r) { return p < r->position; });
     for (; start != records_.end() && selected.size() < max_count; ++start) {
-      if constexpr (kFault == Fault::kReadLogSkipsControl) {
+      if (kFault == Fault::kReadLogSkipsControl) {
         if ((*start)->kind != CAIRN_RECORD_EVENT) continue;
       }
       selected.push_back(*start);
@@ -856,7 +856,7 @@ sdk::Status MemoryStorage::ApplyLog(const cairn_log_record* const* records,
   if (closed_) return sdk::Closed("the memory store is closed");
   std::vector<RecordPtr> checked;
   sdk::Status valid = CheckAppliedLocked(records, count, &checked);
-  if constexpr (kFault == Fault::kApplyLogWritesPrefix) {
+  if (kFault == Fault::kApplyLogWritesPrefix) {
     for (RecordPtr& r : checked) WriteLocked(std::move(r));  // broken rule
     lock.unlock();
     committed_cv_.notify_all();
@@ -900,7 +900,7 @@ sdk::Status MemoryStorage::SetCommitted(uint64_t position) {
   if (position <= committed_) return sdk::Status::Ok();
   CommitLocked(position);
   lock.unlock();
-  if constexpr (kFault != Fault::kSetCommittedWakesNobody) {
+  if (kFault != Fault::kSetCommittedWakesNobody) {
     committed_cv_.notify_all();
   }
   return sdk::Status::Ok();
@@ -945,7 +945,7 @@ sdk::Status MemoryStorage::EpochEnd(uint64_t epoch, uint64_t* position) {
       break;
     }
   }
-  if constexpr (kFault == Fault::kEpochEndOneShort) {
+  if (kFault == Fault::kEpochEndOneShort) {
     if (*position != 0) *position -= 1;
   }
   return sdk::Status::Ok();

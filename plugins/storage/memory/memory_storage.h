@@ -29,9 +29,11 @@
 // callback may call back into the store (even append) without deadlock.
 //
 // Fault switch: the conformance suite's broken fixtures
-// (conformance/fixtures/) compile this same source with
-// -DCAIRN_MEMORY_FAULT=<Fault enumerator> to break exactly one rule. The
-// shipped plugin is built without it (Fault::kNone).
+// (conformance/fixtures/) link one build of this source, made with
+// CAIRN_MEMORY_FAULT_AT_RUN_TIME, and each defines kFault (from
+// -DCAIRN_MEMORY_FAULT=<Fault enumerator>) to break exactly one rule.
+// The shipped plugin is built without either: kFault is the constant
+// Fault::kNone there, and every fault branch folds away.
 #ifndef CAIRN_PLUGINS_STORAGE_MEMORY_MEMORY_STORAGE_H_
 #define CAIRN_PLUGINS_STORAGE_MEMORY_MEMORY_STORAGE_H_
 
@@ -80,7 +82,13 @@ enum class Fault {
 #ifndef CAIRN_MEMORY_FAULT
 #define CAIRN_MEMORY_FAULT kNone
 #endif
+#ifdef CAIRN_MEMORY_FAULT_AT_RUN_TIME
+// Defined by each fixture module (conformance/fixtures/), so that one
+// compiled memory_storage.cc serves them all.
+extern const Fault kFault;
+#else
 inline constexpr Fault kFault = Fault::CAIRN_MEMORY_FAULT;
+#endif
 
 // What the shipped plugin (and the fixtures built from it) declares.
 #define CAIRN_MEMORY_CAPABILITIES                                       \
