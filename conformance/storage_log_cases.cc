@@ -467,8 +467,8 @@ CAIRN_TEST_P(OrderedLog, SetCommittedWakesWaitCommit,
   // The wait's own timeout is far beyond the bound this test gives
   // set_committed to wake it: a wait that ends only at its timeout (even
   // with CAIRN_OK, the condition holding by then) was not woken.
-  constexpr uint32_t kTimeoutMs = 60000;
-  constexpr auto kWokenWithin = std::chrono::seconds(20);
+  constexpr uint32_t kTimeoutMs = 30000;
+  constexpr auto kWokenWithin = std::chrono::seconds(10);
   std::atomic<bool> returned{false};
   std::promise<void> done;
   std::future<void> finished = done.get_future();
