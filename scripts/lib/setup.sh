@@ -34,3 +34,11 @@ build_preset() {
   cmake --preset "$preset" -S "$CAIRN_ROOT" "$@" >/dev/null
   cmake --build "$CAIRN_ROOT/build/$preset" -j "$CAIRN_JOBS"
 }
+
+# Configures a sanitizer preset (asan or tsan) the one way every test stage
+# does, so that stages sharing build/asan or build/tsan reuse each other's
+# objects instead of regenerating with other options.
+sanitizer_configure() {
+  cmake --preset "$1" -S "$CAIRN_ROOT" -DCAIRN_BUILD_SERVER=ON \
+    -DCAIRN_BUILD_DOTNET=ON >/dev/null
+}

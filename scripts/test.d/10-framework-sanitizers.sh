@@ -13,7 +13,7 @@ codec_cipher_plugins=(cairn-codec-identity cairn-codec-zstd cairn-cipher-none
 status=0
 for preset in asan tsan; do
   log "framework tests under $preset"
-  cmake --preset "$preset" -DCAIRN_BUILD_SERVER=OFF -DCAIRN_BUILD_DOTNET=OFF >/dev/null
+  sanitizer_configure "$preset"
   targets=(framework_tests store_replication_test)
   # Under TSan also the conformance runner over the built-in codecs and
   # ciphers: their suites run decode/open beside encode/seal/rotate (the

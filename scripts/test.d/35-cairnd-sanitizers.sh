@@ -29,7 +29,7 @@ for preset in asan tsan; do
   [ "$preset" = tsan ] && targets+=("${thread_tests[@]}")
   log "cairnd under $preset: building ${targets[*]}"
   # CAIRN_BUILD_DOTNET=ON only adds libcairn-c (no .NET build here).
-  cmake --preset "$preset" -DCAIRN_BUILD_SERVER=ON -DCAIRN_BUILD_DOTNET=ON >/dev/null
+  sanitizer_configure "$preset"
   cmake --build "build/$preset" -j "$CAIRN_JOBS" --target "${targets[@]}"
   labels=(-L '^cairnd$|^cairnd_unit_test$')
   if [ "$preset" = asan ]; then

@@ -5,24 +5,24 @@
 # ThreadSanitizer (with the idempotency-key cache), and all mmaplog unit
 # tests under
 # AddressSanitizer + UndefinedBehaviorSanitizer. Builds only the mmaplog test
-# targets, in build/tsan-mmaplog and build/asan-mmaplog.
+# target, in build/tsan and build/asan: the directories (and so the objects)
+# of the framework and cairnd sanitizer stages, configured the same way, so
+# the framework and the plugin are compiled once per sanitizer, not twice.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-jobs=${CAIRN_JOBS:-$(nproc)}
-common=(-G Ninja -DCAIRN_BUILD_BENCH=OFF -DCAIRN_BUILD_SERVER=OFF -DCAIRN_BUILD_DOTNET=OFF)
+source "$(dirname "$0")/../lib/setup.sh"
+cd "$CAIRN_ROOT"
 
-run() {  # <build dir> <sanitizer> <build type> <gtest filter>
-  local dir=$root/build/$1
-  echo "==> mmaplog: $2 build in build/$1"
-  cmake -S "$root" -B "$dir" "${common[@]}" -DCMAKE_BUILD_TYPE="$3" \
-    -DCAIRN_SANITIZE="$2" >/dev/null
-  cmake --build "$dir" --target mmaplog_test -j "$jobs"
-  echo "==> mmaplog: tests under $2"
+run() {  # <preset> <gtest filter>
+  local dir=$CAIRN_ROOT/build/$1
+  log "mmaplog: building mmaplog_test in build/$1"
+  sanitizer_configure "$1"
+  cmake --build "$dir" --target mmaplog_test -j "$CAIRN_JOBS"
+  log "mmaplog: tests under $1"
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
   ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" \
-    timeout 600 "$dir/bin/mmaplog_test" --gtest_filter="$4" --gtest_brief=1
+    timeout 600 "$dir/bin/mmaplog_test" --gtest_filter="$2" --gtest_brief=1
 }
 
-run tsan-mmaplog thread RelWithDebInfo '*Stress*:MmapLogTest.*:MmapLogIdempotencyKeys.*:MmapLogRetention.*:MmapLogCheckpoint.*:MmapLogWatermarks.*:MmapLogTruncate.*'
-run asan-mmaplog address,undefined Debug '*'
-echo "==> mmaplog sanitizers: clean"
+run tsan '*Stress*:MmapLogTest.*:MmapLogIdempotencyKeys.*:MmapLogRetention.*:MmapLogCheckpoint.*:MmapLogWatermarks.*:MmapLogTruncate.*'
+run asan '*'
+log "mmaplog sanitizers: clean"
