@@ -23,7 +23,9 @@ fuzz_build() {
   fi
   if [ ! -f "$FUZZ_BUILD/build.ninja" ]; then
     CC="$clangc" CXX="$clangxx" cmake -S "$FUZZ_ROOT/fuzz" -B "$FUZZ_BUILD" \
-      -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+      -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
+      "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" >/dev/null
   fi
   # Quiet when it builds; the compiler's and linker's words when it does not.
   if ! cmake --build "$FUZZ_BUILD" -j2 >"$FUZZ_BUILD/build.log" 2>&1; then
