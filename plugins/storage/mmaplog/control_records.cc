@@ -145,6 +145,7 @@ absl::Status Log::AppendControl(uint16_t kind, std::string_view stream,
   EncodeRecord(out, stream, e, r->first_position, revision, 1, 0,
                static_cast<uint32_t>(size), kind);
   PublishLength(out, static_cast<uint32_t>(size));
+  Published();
   *position = r->first_position;
   absl::Status s =
       FinishAppend(r->first_position, /*durable=*/required_position == 0);

@@ -434,6 +434,7 @@ absl::Status Log::Rotate(Segment* full, uint32_t end_units,
   // The end marker comes after the next segment is findable, so the
   // committer that meets it can always move on.
   PublishLength(full->data + uint64_t{end_units} * 8, kEndOfSegment);
+  Published();
   active_.store(raw, std::memory_order_release);
   rotation_generation_.fetch_add(1, std::memory_order_acq_rel);
   rotation_generation_.notify_all();
@@ -647,6 +648,7 @@ void Log::WriteAndPublish(const Reservation& r, std::string_view stream,
     PublishLength(base + offset, sizes[i]);
     offset += sizes[i];
   }
+  Published();
 }
 
 absl::Status Log::FinishAppend(uint64_t last_position, bool durable) {
@@ -1115,6 +1117,10 @@ void Log::TryAdvance() {
                                             std::memory_order_seq_cst)) {
       return;  // the holder re-checks after it lets go
     }
+    // Taken before the walk: a batch published after this exchange sets
+    // the flag again, so the check below sees it. The exchange reads the
+    // publisher's store, so the walk sees what it published.
+    advance_requested_.exchange(false, std::memory_order_seq_cst);
     bool progressed = AdvanceLocked();
     advancing_.store(false, std::memory_order_seq_cst);
     if (progressed) {
@@ -1130,30 +1136,15 @@ void Log::TryAdvance() {
         commit_cv_.notify_all();
       }
     }
-    // A batch published while we held the flag may have found it taken.
-    if (!NextBatchReady()) return;
+    // A batch published while we held the flag may have found it taken:
+    // its publisher set advance_requested_ before trying the flag (the
+    // Dekker pattern, seq-cst on both sides), so it is seen here.
+    if (!advance_requested_.load(std::memory_order_seq_cst)) return;
   }
 }
 
-bool Log::NextBatchReady() const {
-  uint64_t loc = cursor_location_.load(std::memory_order_seq_cst);
-  // Pinned: this runs after the flag is let go, so another committer may
-  // have moved the cursor on since the load, and the segment it named may
-  // have been sealed and removed by retention meanwhile (ThreadSanitizer saw
-  // RemoveOldestSegment clear `data` while this read it). A segment retired
-  // already means the cursor moved on: the thread that moved it re-checks.
-  SegmentRef ref(this);
-  Segment* seg = ref.Switch(LocationSegment(loc));
-  if (seg == nullptr) return false;
-  uint32_t off = LocationOffset(loc);
-  uint32_t len = LoadLength(seg->data + off);
-  if (len == 0) return false;
-  if (len == kEndOfSegment) return SegmentAt(seg->number + 1) != nullptr;
-  uint64_t position;
-  std::memcpy(&position, seg->data + off + 16, 8);
-  uint32_t end, count;
-  uint64_t hint;
-  return BatchComplete(seg, off, position, &end, &count, &hint);
+void Log::Published() {
+  advance_requested_.store(true, std::memory_order_seq_cst);
 }
 
 bool Log::BatchComplete(const Segment* seg, uint32_t offset, uint64_t position,

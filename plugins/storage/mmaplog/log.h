@@ -667,9 +667,10 @@ class Log {
 
   void TryAdvance();
   bool AdvanceLocked();
-  // Whether the batch at the committer's cursor is complete (a committer
-  // should run again). Pins the cursor's segment while it looks.
-  bool NextBatchReady() const;
+  // Called by every thread that published length words, before it tries
+  // the committer flag: the flag's holder walks again if this was set while
+  // it held the flag (TryAdvance).
+  void Published();
   // Whether the batch whose first record (at `position`) is published at
   // `offset` of `seg` is wholly published; if so, *end is the offset after
   // it, *count its records and *hinted whether its appender left a batch
@@ -788,6 +789,10 @@ class Log {
 
   // Committer state, owned by whoever holds advancing_.
   std::atomic<bool> advancing_{false};
+  // Set by a publisher (Published()), cleared by the flag's holder before
+  // it walks. One store per batch, where a re-check of the cursor's batch
+  // had to pin its segment (about 85 instructions an append).
+  std::atomic<bool> advance_requested_{false};
   Segment* cursor_segment_ = nullptr;
   uint32_t cursor_offset_ = 0;
   uint64_t cursor_next_position_ = 1;
