@@ -1143,12 +1143,12 @@ void Log::TryAdvance() {
   }
 }
 
-void Log::Published() {
-  advance_requested_.store(true, std::memory_order_seq_cst);
-}
-
-bool Log::BatchComplete(const Segment* seg, uint32_t offset, uint64_t position,
-                        uint32_t* end, uint32_t* count, uint64_t* hint) const {
+// Inlined into its one caller, the committer's walk: called out of line it
+// cost about 20 instructions per batch in passing its three results
+// through memory.
+[[gnu::always_inline]] inline bool Log::BatchComplete(
+    const Segment* seg, uint32_t offset, uint64_t position, uint32_t* end,
+    uint32_t* count, uint64_t* hint) const {
   // The first record is published (its length word read with acquire), so
   // its header and the hint its appender stored before it are visible.
   std::memcpy(count, seg->data + offset + 56, 4);

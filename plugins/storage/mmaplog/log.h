@@ -670,7 +670,9 @@ class Log {
   // Called by every thread that published length words, before it tries
   // the committer flag: the flag's holder walks again if this was set while
   // it held the flag (TryAdvance).
-  void Published();
+  void Published() {
+    advance_requested_.store(true, std::memory_order_seq_cst);
+  }
   // Whether the batch whose first record (at `position`) is published at
   // `offset` of `seg` is wholly published; if so, *end is the offset after
   // it, *count its records and *hinted whether its appender left a batch
