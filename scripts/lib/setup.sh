@@ -37,7 +37,8 @@ build_preset() {
 
 # Configures a sanitizer preset (asan or tsan) the one way every test stage
 # does, so that stages sharing build/asan or build/tsan reuse each other's
-# objects instead of regenerating with other options.
+# objects instead of regenerating with other options. The server is on for
+# stage 35; CAIRN_BUILD_DOTNET=ON only adds libcairn-c (no .NET build here).
 sanitizer_configure() {
   cmake --preset "$1" -S "$CAIRN_ROOT" -DCAIRN_BUILD_SERVER=ON \
     -DCAIRN_BUILD_DOTNET=ON >/dev/null

@@ -28,7 +28,6 @@ for preset in asan tsan; do
   [ "$preset" = asan ] && targets+=("${other_tests[@]}")
   [ "$preset" = tsan ] && targets+=("${thread_tests[@]}")
   log "cairnd under $preset: building ${targets[*]}"
-  # CAIRN_BUILD_DOTNET=ON only adds libcairn-c (no .NET build here).
   sanitizer_configure "$preset"
   cmake --build "build/$preset" -j "$CAIRN_JOBS" --target "${targets[@]}"
   labels=(-L '^cairnd$|^cairnd_unit_test$')
