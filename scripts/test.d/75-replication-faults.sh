@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fault tests with the history checker (docs/replication.md, "Fault tests
-# and the checker"), short and bounded (about five minutes): a single cairnd
+# and the checker"), short and bounded (about three minutes: the runs go in
+# two lanes side by side, below): a single cairnd
 # on mmaplog (fsync = always) under load from 16 clients,
 #   1. on loopback: kill -9 and restart three times, SIGSTOP/SIGCONT once,
 #      every sync failing with EIO (libfiu) and a restart once;
@@ -58,10 +59,7 @@ expect_refusal "fault 'failover-peers' does not apply to topology logship-3-etcd
   "$run" --netns --kinds failover-peers \
   --topology "$root/tests/replication/topologies/logship-3-etcd-sync.conf"
 expect_refusal "--round takes a positive integer, not '0'" "$root/scripts/soak-replication" --round 0
-"$run" --faults 5 --kinds kill9,kill9,stop,kill9,syncfail --hold-ms 1500 --gap-ms 800 || status=1
-group=(--topology "$root/tests/replication/topologies/logship-3-quorum.conf")
-"$run" "${group[@]}" --faults 5 --kinds kill9,stop,syncfail,failover,failover-stop \
-  --hold-ms 1500 --gap-ms 800 || status=1
+expect_refusal "FAULT_PORTS must be LOW-HIGH" env FAULT_PORTS=7000 "$run" --faults 1
 # Each run in namespaces, as root or through sudo.
 run_netns() {
   if [ "$(id -u)" -eq 0 ]; then
@@ -73,50 +71,95 @@ run_netns() {
     status=1
   fi
 }
-# The same group under ack = sync (every node in the sync set).
-"$run" --topology "$root/tests/replication/topologies/logship-3-sync.conf" \
-  --faults 3 --kinds stop,syncfail,failover --hold-ms 1500 --gap-ms 800 || status=1
-# ack = async: a failover drops what the old primary acknowledged and no
-# replica got; the checker counts those (--superseded-acks) and holds every
-# other rule.
-"$run" --topology "$root/tests/replication/topologies/logship-3-async.conf" \
-  --faults 3 --kinds failover,kill9,failover-stop --hold-ms 1500 --gap-ms 800 || status=1
-# n3 outside the sync set: each failover must promote the other sync-set
-# member, even when n3 holds more.
-"$run" --topology "$root/tests/replication/topologies/logship-3-sync-two.conf" \
-  --faults 3 --kinds failover,kill9,failover --hold-ms 1500 --gap-ms 800 || status=1
-run_netns --faults 4 --kinds partition,oneway-in,kill9,oneway-out --hold-ms 2500 --gap-ms 800
-run_netns "${group[@]}" --faults 3 --kinds peers,partition,failover-peers \
-  --hold-ms 2000 --gap-ms 800
+group=(--topology "$root/tests/replication/topologies/logship-3-quorum.conf")
 etcd_group=(--topology "$root/tests/replication/topologies/logship-3-etcd.conf")
-"$run" "${etcd_group[@]}" --faults 4 --kinds failover,etcd-kill9,failover-stop,etcd-stop \
-  --hold-ms 2000 --gap-ms 800 || status=1
-run_netns "${etcd_group[@]}" --faults 3 --kinds failover-etcd,peers,failover-partition \
-  --hold-ms 2500 --gap-ms 800
-# ack = async under etcd: an election may drop what the deposed primary
-# acknowledged alone (counted, --superseded-acks).
-"$run" --topology "$root/tests/replication/topologies/logship-3-etcd-async.conf" \
-  --faults 3 --kinds failover,etcd-kill9,failover-stop --hold-ms 2000 --gap-ms 800 || status=1
-# ack = sync under etcd, every node in the sync set: the elected primary
-# takes the lost one out of the set in etcd and acknowledges again.
-"$run" --topology "$root/tests/replication/topologies/logship-3-etcd-sync.conf" \
-  --faults 3 --kinds failover,kill9,failover-stop --hold-ms 2000 --gap-ms 800 || status=1
-negative=$(mktemp -d "${TMPDIR:-/tmp}/cairn-faults-negative.XXXXXX")
-if "$run" --topology "$root/tests/replication/topologies/single-memory.conf" \
-    --faults 1 --kinds kill9 --hold-ms 1000 --gap-ms 1000 --workdir "$negative/run" \
-    >"$negative/out.txt" 2>&1; then
-  echo "==> negative control PASSED: the checker missed the memory store's lost acknowledgements" >&2
-  status=1
-elif ! grep -q "lost-ack=" "$negative/run/check.txt" 2>/dev/null; then
-  echo "==> negative control failed without lost-ack violations:" >&2
-  tail -20 "$negative/out.txt" >&2
-  status=1
-elif ! grep -q "seen-lost=" "$negative/run/check.txt" 2>/dev/null; then
-  echo "==> negative control failed without seen-lost violations (subscribers):" >&2
-  tail -20 "$negative/out.txt" >&2
-  status=1
-else
-  echo "==> negative control: $(tail -1 "$negative/run/check.txt")"
-fi
-rm -rf "$negative"
+
+# The runs go in two lanes side by side: most of a run's time is waiting
+# (holds, gaps, restarts, elections), not CPU. Each lane picks loopback
+# ports from its own range (FAULT_PORTS), and namespaces are named after
+# the run's pid, so the lanes share nothing but the machine.
+lane_a() {
+  local status=0
+  export FAULT_PORTS=20000-25999
+  "$run" --faults 5 --kinds kill9,kill9,stop,kill9,syncfail --hold-ms 1500 --gap-ms 800 || status=1
+  "$run" "${group[@]}" --faults 5 --kinds kill9,stop,syncfail,failover,failover-stop \
+    --hold-ms 1500 --gap-ms 800 || status=1
+  # The same group under ack = sync (every node in the sync set).
+  "$run" --topology "$root/tests/replication/topologies/logship-3-sync.conf" \
+    --faults 3 --kinds stop,syncfail,failover --hold-ms 1500 --gap-ms 800 || status=1
+  "$run" "${etcd_group[@]}" --faults 4 --kinds failover,etcd-kill9,failover-stop,etcd-stop \
+    --hold-ms 2000 --gap-ms 800 || status=1
+  # ack = async under etcd: an election may drop what the deposed primary
+  # acknowledged alone (counted, --superseded-acks).
+  "$run" --topology "$root/tests/replication/topologies/logship-3-etcd-async.conf" \
+    --faults 3 --kinds failover,etcd-kill9,failover-stop --hold-ms 2000 --gap-ms 800 || status=1
+  negative_control || status=1
+  return $status
+}
+lane_b() {
+  local status=0
+  export FAULT_PORTS=26000-31999
+  # ack = async: a failover drops what the old primary acknowledged and no
+  # replica got; the checker counts those (--superseded-acks) and holds every
+  # other rule.
+  "$run" --topology "$root/tests/replication/topologies/logship-3-async.conf" \
+    --faults 3 --kinds failover,kill9,failover-stop --hold-ms 1500 --gap-ms 800 || status=1
+  # n3 outside the sync set: each failover must promote the other sync-set
+  # member, even when n3 holds more.
+  "$run" --topology "$root/tests/replication/topologies/logship-3-sync-two.conf" \
+    --faults 3 --kinds failover,kill9,failover --hold-ms 1500 --gap-ms 800 || status=1
+  run_netns --faults 4 --kinds partition,oneway-in,kill9,oneway-out --hold-ms 2500 --gap-ms 800
+  run_netns "${group[@]}" --faults 3 --kinds peers,partition,failover-peers \
+    --hold-ms 2000 --gap-ms 800
+  run_netns "${etcd_group[@]}" --faults 3 --kinds failover-etcd,peers,failover-partition \
+    --hold-ms 2500 --gap-ms 800
+  # ack = sync under etcd, every node in the sync set: the elected primary
+  # takes the lost one out of the set in etcd and acknowledges again.
+  "$run" --topology "$root/tests/replication/topologies/logship-3-etcd-sync.conf" \
+    --faults 3 --kinds failover,kill9,failover-stop --hold-ms 2000 --gap-ms 800 || status=1
+  return $status
+}
+# The memory storage forgets everything on kill -9: the checker must fail
+# the run with lost-ack and seen-lost violations.
+negative_control() {
+  local negative rc=0
+  negative=$(mktemp -d "${TMPDIR:-/tmp}/cairn-faults-negative.XXXXXX")
+  if "$run" --topology "$root/tests/replication/topologies/single-memory.conf" \
+      --faults 1 --kinds kill9 --hold-ms 1000 --gap-ms 1000 --workdir "$negative/run" \
+      >"$negative/out.txt" 2>&1; then
+    echo "==> negative control PASSED: the checker missed the memory store's lost acknowledgements" >&2
+    rc=1
+  elif ! grep -q "lost-ack=" "$negative/run/check.txt" 2>/dev/null; then
+    echo "==> negative control failed without lost-ack violations:" >&2
+    tail -20 "$negative/out.txt" >&2
+    rc=1
+  elif ! grep -q "seen-lost=" "$negative/run/check.txt" 2>/dev/null; then
+    echo "==> negative control failed without seen-lost violations (subscribers):" >&2
+    tail -20 "$negative/out.txt" >&2
+    rc=1
+  else
+    echo "==> negative control: $(tail -1 "$negative/run/check.txt")"
+  fi
+  rm -rf "$negative"
+  return $rc
+}
+# run_lane NAME FUNCTION: FUNCTION with every line it prints prefixed by
+# [NAME]; its exit status goes to $lanes/NAME.
+lanes=$(mktemp -d "${TMPDIR:-/tmp}/cairn-fault-lanes.XXXXXX")
+run_lane() {
+  local rc=0
+  "$2" 2>&1 | sed -u "s/^/[lane $1] /" || rc=$?
+  echo $rc >"$lanes/$1"
+}
+run_lane a lane_a &
+run_lane b lane_b &
+wait
+for lane in a b; do
+  rc=$(cat "$lanes/$lane" 2>/dev/null || echo missing)
+  if [ "$rc" != 0 ]; then
+    echo "==> fault lane $lane failed (exit status $rc); its lines are marked [lane $lane] above" >&2
+    status=1
+  fi
+done
+rm -rf "$lanes"
 exit $status
