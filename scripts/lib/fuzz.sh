@@ -12,8 +12,11 @@ fuzz_seconds() {
   esac
 }
 
-# Configures (once) and builds the fuzz targets.
+# Configures (once) and builds the fuzz targets; nothing when FUZZ_BUILT is
+# set (a caller that built them first and then runs fuzzers side by side,
+# which must not build in one folder at once).
 fuzz_build() {
+  [ -z "${FUZZ_BUILT:-}" ] || return 0
   local clangxx clangc
   clangxx="$(command -v clang++-14 || command -v clang++ || true)"
   clangc="$(command -v clang-14 || command -v clang || true)"
