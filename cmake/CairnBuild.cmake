@@ -23,22 +23,38 @@ endfunction()
 
 # cairn_add_plugin(KIND storage NAME memory SOURCES a.cc ... [LIBRARIES ...]
 #                  [INCLUDES ...] [NO_BUILTIN])
-# Builds the plugin twice from the same sources:
+# Compiles the plugin's sources once (an object library, position-independent,
+# hidden visibility, its entry named cairn_builtin_<kind>_<name>) and builds
+# two things from those objects:
 #  - cairn-<kind>-<name>: a loadable module in ${CAIRN_PLUGIN_OUTPUT_DIR},
-#    exporting only cairn_plugin_entry;
-#  - cairn_builtin_<kind>_<name>: a static library whose entry is renamed
-#    cairn_builtin_<kind>_<name>, linked into hosts so they run with no plugin
-#    files beside them (unless NO_BUILTIN). NO_MODULE: built in only, no
-#    plugin file (a plugin whose generated protobuf code the hosts also link:
-#    two copies in one process abort in protobuf's descriptor pool).
+#    exporting only cairn_plugin_entry, which cmake/plugin_module_entry.cc
+#    forwards to the renamed entry;
+#  - cairn_builtin_<kind>_<name>: a static library, linked into hosts so they
+#    run with no plugin files beside them (unless NO_BUILTIN). NO_MODULE:
+#    built in only, no plugin file (a plugin whose generated protobuf code
+#    the hosts also link: two copies in one process abort in protobuf's
+#    descriptor pool).
+# The SDK's logger is named after the entry (CAIRN_SDK_LOGGER), so the module
+# and the built-in share one name and two built-ins never do.
 function(cairn_add_plugin)
   cmake_parse_arguments(P "NO_BUILTIN;NO_MODULE" "KIND;NAME" "SOURCES;LIBRARIES;INCLUDES" ${ARGN})
   string(REPLACE "-" "_" ident "${P_KIND}_${P_NAME}")
   set(module cairn-${P_KIND}-${P_NAME})
+  set(builtin cairn_builtin_${ident})
+  set(objects cairn_plugin_objects_${ident})
+  add_library(${objects} OBJECT ${P_SOURCES})
+  target_link_libraries(${objects} PRIVATE cairn_sdk ${P_LIBRARIES})
+  target_include_directories(${objects} PRIVATE ${P_INCLUDES})
+  target_compile_definitions(${objects} PRIVATE CAIRN_PLUGIN_ENTRY_NAME=${builtin})
+  set_target_properties(${objects} PROPERTIES
+    POSITION_INDEPENDENT_CODE ON
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON)
+  cairn_warnings(${objects})
   if(NOT P_NO_MODULE)
-    add_library(${module} MODULE ${P_SOURCES})
-    target_link_libraries(${module} PRIVATE cairn_sdk ${P_LIBRARIES})
-    target_include_directories(${module} PRIVATE ${P_INCLUDES})
+    add_library(${module} MODULE ${PROJECT_SOURCE_DIR}/cmake/plugin_module_entry.cc)
+    target_compile_definitions(${module} PRIVATE CAIRN_PLUGIN_BUILTIN_ENTRY=${builtin})
+    target_link_libraries(${module} PRIVATE ${objects} cairn_sdk ${P_LIBRARIES})
     set_target_properties(${module} PROPERTIES
       PREFIX "lib"
       CXX_VISIBILITY_PRESET hidden
@@ -52,13 +68,8 @@ function(cairn_add_plugin)
     install(TARGETS ${module} LIBRARY DESTINATION ${CAIRN_INSTALL_PLUGIN_DIR} COMPONENT plugins)
   endif()
   if(NOT P_NO_BUILTIN)
-    set(builtin cairn_builtin_${ident})
-    add_library(${builtin} STATIC ${P_SOURCES})
+    add_library(${builtin} STATIC $<TARGET_OBJECTS:${objects}>)
     target_link_libraries(${builtin} PRIVATE cairn_sdk ${P_LIBRARIES})
-    target_include_directories(${builtin} PRIVATE ${P_INCLUDES})
-    target_compile_definitions(${builtin} PRIVATE CAIRN_PLUGIN_ENTRY_NAME=${builtin})
-    set_target_properties(${builtin} PROPERTIES CXX_VISIBILITY_PRESET hidden)
-    cairn_warnings(${builtin})
     set_property(GLOBAL APPEND PROPERTY CAIRN_BUILTINS ${builtin})
   endif()
 endfunction()
