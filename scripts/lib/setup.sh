@@ -4,7 +4,8 @@
 CAIRN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CAIRN_JOBS=${CAIRN_JOBS:-$(nproc)}
 
-log() { printf '==> %s\n' "$*" >&2; }
+# Each line carries the time (UTC), so a log shows how long each part took.
+log() { printf '==> %s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 # Installs the Debian packages listed in scripts/packages.txt that are not
 # installed yet (non-interactive; needs root or sudo).
