@@ -67,7 +67,8 @@ class PosixMappedFile : public MappedFile {
     return absl::OkStatus();
   }
 
-  absl::Status Allocate(size_t offset, size_t length, FileFill fill) override {
+  absl::Status Allocate(size_t offset, size_t length, FileFill fill,
+                        bool sync) override {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     const size_t from = offset / page * page;
     const size_t to = std::min(
@@ -75,11 +76,13 @@ class PosixMappedFile : public MappedFile {
     if (from >= to) return absl::OkStatus();
     absl::Status s = AllocateRange(fd_, path_, from, to - from, fill);
     if (!s.ok()) return s;
-    // The range's pages and the extent metadata the allocation changed
-    // (vfs_fsync_range commits the journal): an appender's first sync in
-    // the range then writes only its data.
-    s = Sync(from, to - from);
-    if (!s.ok()) return s;
+    if (sync) {
+      // The range's pages and the extent metadata the allocation changed
+      // (vfs_fsync_range commits the journal): an appender's first sync in
+      // the range then writes only its data.
+      s = Sync(from, to - from);
+      if (!s.ok()) return s;
+    }
     (void)Touch(from, to - from);
     return absl::OkStatus();
   }

@@ -245,7 +245,7 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
           ? options_.segment_size
           : std::min<uint64_t>(options_.allocation_step, options_.segment_size);
   if (file.ok()) {
-    absl::Status s = (*file)->Allocate(0, first_step, fill);
+    absl::Status s = (*file)->Allocate(0, first_step, fill, SyncsAllocations());
     if (!s.ok()) return s;
   } else {
     // Full size, blocks for the first step only: the rest is a hole until
@@ -496,8 +496,8 @@ absl::Status Log::ExtendSegment(Segment* seg, uint64_t end) {
   while (allocated < std::min<uint64_t>(end, seg->size)) {
     const uint64_t next =
         std::min<uint64_t>(seg->size, allocated + options_.allocation_step);
-    absl::Status s =
-        seg->file->Allocate(allocated, next - allocated, seg->fill);
+    absl::Status s = seg->file->Allocate(allocated, next - allocated, seg->fill,
+                                         SyncsAllocations());
     if (!s.ok()) return s;
     allocated = next;
     seg->allocated.store(allocated, std::memory_order_release);

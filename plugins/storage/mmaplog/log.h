@@ -717,6 +717,12 @@ class Log {
                              size_t count) const;
   // Allocates steps of `seg` until at least `end` bytes have blocks.
   absl::Status ExtendSegment(Segment* seg, uint64_t end);
+  // Whether an allocation step is synced as it is made, so that appenders'
+  // syncs write only data. Not with fsync=never: nothing waits for a sync
+  // there, and a step's sync (a journal commit, milliseconds) made the
+  // preparer fall behind a fast appender, who then waited for it under the
+  // segment's allocation lock (half the batch-1 rate; docs/benchmarks.md).
+  bool SyncsAllocations() const { return options_.fsync != FsyncMode::kNever; }
   // Marks the log failed with `why` (appends refused until reopened).
   absl::Status FailLog(const absl::Status& why);
   absl::Status SyncCommitted(uint64_t* synced_position);
