@@ -25,4 +25,17 @@ run 5 bench/verify/verify_rate.sh 16 1
 run 4 bench/backup/under_load.sh 16 1 2 10
 run 4 bench/backup/backup_vs_cp.sh 16
 run 2 bench/backup/server_vs_local.sh 16 1
+# The alternated wall-clock A/B of two mmaplog_bench builds (here one
+# against itself, one round of one row): it must print the row's events/s.
+out=$(mktemp "${TMPDIR:-/tmp}/cairn-bench-script.XXXXXX")
+if timeout 180 "$root/bench/mmaplog/timed_ab.sh" "$bin/mmaplog_bench" "$bin/mmaplog_bench" \
+    1 'BM_AppendNever/threads:1/batch:100/' >"$out" 2>&1 &&
+  grep -q '^| `BM_AppendNever/threads:1/batch:100/.*` | events/s | ' "$out"; then
+  echo "62-bench-scripts: bench/mmaplog/timed_ab.sh: ok"
+else
+  echo "62-bench-scripts: bench/mmaplog/timed_ab.sh: FAILED" >&2
+  tail -n 20 "$out" >&2
+  status=1
+fi
+rm -f "$out"
 exit $status
