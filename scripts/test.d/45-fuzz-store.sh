@@ -9,21 +9,10 @@ source "$root/scripts/lib/fuzz.sh"
 # Built once here; the two runs below then only run (FUZZ_BUILT).
 fuzz_build
 export FUZZ_BUILT=1
-logs=$(mktemp -d "${TMPDIR:-/tmp}/cairn-fuzz.XXXXXX")
-trap 'rm -rf "$logs"' EXIT
-# run NAME CMD...: CMD with its lines prefixed by [NAME]; its exit status
-# goes to $logs/NAME.
-run() {
-  local name=$1 rc=0
-  shift
-  "$@" 2>&1 | sed -u "s/^/[$name] /" || rc=$?
-  echo $rc >"$logs/$name"
-}
-run store "$root/scripts/fuzz-store" 60 &
-run parsers "$root/scripts/fuzz-parsers" 20 &
+source "$root/scripts/lib/side_by_side.sh"
+side_by_side_dir=$(mktemp -d "${TMPDIR:-/tmp}/cairn-fuzz.XXXXXX")
+trap 'rm -rf "$side_by_side_dir"' EXIT
+side_by_side fuzz-store "$root/scripts/fuzz-store" 60 &
+side_by_side fuzz-parsers "$root/scripts/fuzz-parsers" 20 &
 wait
-status=0
-for name in store parsers; do
-  [ "$(cat "$logs/$name" 2>/dev/null)" = 0 ] || { echo "==> fuzz-$name failed" >&2; status=1; }
-done
-exit $status
+side_by_side_status fuzz-store fuzz-parsers

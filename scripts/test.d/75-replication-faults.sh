@@ -143,23 +143,11 @@ negative_control() {
   rm -rf "$negative"
   return $rc
 }
-# run_lane NAME FUNCTION: FUNCTION with every line it prints prefixed by
-# [NAME]; its exit status goes to $lanes/NAME.
-lanes=$(mktemp -d "${TMPDIR:-/tmp}/cairn-fault-lanes.XXXXXX")
-run_lane() {
-  local rc=0
-  "$2" 2>&1 | sed -u "s/^/[lane $1] /" || rc=$?
-  echo $rc >"$lanes/$1"
-}
-run_lane a lane_a &
-run_lane b lane_b &
+source "$root/scripts/lib/side_by_side.sh"
+side_by_side_dir=$(mktemp -d "${TMPDIR:-/tmp}/cairn-fault-lanes.XXXXXX")
+side_by_side "lane a" lane_a &
+side_by_side "lane b" lane_b &
 wait
-for lane in a b; do
-  rc=$(cat "$lanes/$lane" 2>/dev/null || echo missing)
-  if [ "$rc" != 0 ]; then
-    echo "==> fault lane $lane failed (exit status $rc); its lines are marked [lane $lane] above" >&2
-    status=1
-  fi
-done
-rm -rf "$lanes"
+side_by_side_status "lane a" "lane b" || status=1
+rm -rf "$side_by_side_dir"
 exit $status
