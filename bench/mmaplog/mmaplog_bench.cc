@@ -119,6 +119,16 @@ void AppendNever(benchmark::State& state, bool recycle, bool keyed = false) {
                                                threads));
   state.counters["events_per_cpu_s"] =
       static_cast<double>(state.iterations() * events * threads) / cpu;
+  // Allocation steps, and those an appender had to take itself because it
+  // reached the end of the segment's blocks before the preparer extended
+  // them.
+  log.log().Stats([&](const char* name, double value) {
+    if (std::string_view(name) == "allocation_steps_total") {
+      state.counters["steps"] = value;
+    } else if (std::string_view(name) == "allocation_steps_inline_total") {
+      state.counters["inline_steps"] = value;
+    }
+  });
 }
 
 void BM_AppendNever(benchmark::State& state) { AppendNever(state, false); }

@@ -56,16 +56,23 @@ class MappedFile {
   virtual absl::Status Prefault(size_t offset, size_t length) = 0;
   // Gives blocks to [offset, offset + length) (whole pages; clamped to the
   // file), which must hold only zeros or holes: nothing of it is stored to
-  // before this returns. The file's size stays as it is. Prefaulted when
-  // it returns, so a later store neither faults in a new page nor, on a
-  // full disk, meets SIGBUS. With `sync`, also durable (the range and the
-  // file's extent metadata are synced, so the next sync of the file writes
-  // only data); without it, the file's next sync carries the metadata. A
-  // filesystem without fallocate leaves
+  // before this returns. The file's size stays as it is. A later store
+  // into the range then cannot meet SIGBUS on a full disk. With `sync`,
+  // also durable (the range and the file's extent metadata are synced, so
+  // the next sync of the file writes only data); without it, the file's
+  // next sync carries the metadata. A filesystem without fallocate leaves
   // kAllocate ranges sparse (as CreateMapped does). Fails with an
-  // Unavailable status naming the file (ENOSPC included).
+  // Unavailable status naming the file (ENOSPC included). Does not map the
+  // pages in: Populate does.
   virtual absl::Status Allocate(size_t offset, size_t length, FileFill fill,
                                 bool sync) = 0;
+  // Maps the pages of [offset, offset + length) in (read-only, so they stay
+  // clean), so that a later store into each takes only a cheap
+  // write-enable fault. Unlike Prefault it reads nothing in this process,
+  // so it may run while other threads store into the range. Best effort:
+  // where the OS cannot (before Linux 5.14, elsewhere) the stores fault the
+  // pages in themselves.
+  virtual void Populate(size_t /*offset*/, size_t /*length*/) {}
   // Gives back the whole pages inside [offset, offset + length): their
   // memory and disk blocks are freed and they read as zeros afterwards. The
   // default frees nothing (a port without hole punching still works).

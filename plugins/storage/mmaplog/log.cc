@@ -213,8 +213,8 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
                  h.DecodeFrom((*file)->data()) && h.flags == 0 &&
                  h.number == number;
     // Holes read as zeros and are not read (MappedFile::NextData): the
-    // steps not yet given blocks; the step that has them is prefaulted by
-    // the allocation below.
+    // steps not yet given blocks; the step that has them is populated
+    // after the allocation below.
     if (blank) {
       ForEachDataPage(**file, kSegmentHeaderSize, (*file)->size(),
                       [&](size_t pos, size_t end) {
@@ -237,9 +237,20 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
   // A new store's first segment gets all of its zeros inside Open when
   // zero-fill says so (always, or zero_fill_first_segment: benchmarks of
   // the steady state, where no zeros are written while they measure).
-  const bool whole = !recovered_ && fill == FileSystem::Fill::kWriteZeros &&
-                     (options_.zero_fill_first_segment ||
-                      options_.zero_fill == ZeroFill::kAlways);
+  //
+  // With fsync=never every segment after a store's first is given all its
+  // blocks here, ahead of need, as 1.0 gave every segment. A finished
+  // segment is sealed with a sync of all of it (0.5-0.56 s for 256 MiB on
+  // the benchmark VM), and fallocate on the same file system waited for it
+  // (up to 0.35 s under strace); an appender that waits for no sync fills
+  // a whole segment in less, so with steps it reached the end of the
+  // allocated part and waited too (docs/benchmarks.md, session 21). A new
+  // store's first segment still grows in steps (issue #17: a new store
+  // takes one step of disk).
+  const bool whole = (!recovered_ && fill == FileSystem::Fill::kWriteZeros &&
+                      (options_.zero_fill_first_segment ||
+                       options_.zero_fill == ZeroFill::kAlways)) ||
+                     (!SyncsAllocations() && number > 1);
   const uint64_t first_step =
       whole
           ? options_.segment_size
@@ -247,6 +258,7 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
   if (file.ok()) {
     absl::Status s = (*file)->Allocate(0, first_step, fill, SyncsAllocations());
     if (!s.ok()) return s;
+    (*file)->Populate(0, first_step);
   } else {
     // Full size, blocks for the first step only: the rest is a hole until
     // ExtendSegment allocates it ahead of the appenders.
@@ -475,7 +487,7 @@ absl::Status Log::EnsureAllocated(Segment* seg, uint64_t end) {
   // The preparer fell behind: allocate here rather than store into a hole
   // (a page fault there allocates too, but a full disk would be SIGBUS).
   allocation_steps_inline_.fetch_add(1, std::memory_order_relaxed);
-  absl::Status s = ExtendSegment(seg, end);
+  absl::Status s = ExtendSegment(seg, end, /*populate=*/false);
   if (!s.ok()) {
     return FailLog(absl::Status(s.code(), "cannot allocate disk for segment " +
                                               seg->name() + " up to offset " +
@@ -490,20 +502,28 @@ absl::Status Log::EnsureAllocated(Segment* seg, uint64_t end) {
   return absl::OkStatus();
 }
 
-absl::Status Log::ExtendSegment(Segment* seg, uint64_t end) {
-  std::lock_guard<std::mutex> lk(seg->alloc_mu);
-  uint64_t allocated = seg->allocated.load(std::memory_order_acquire);
-  while (allocated < std::min<uint64_t>(end, seg->size)) {
-    const uint64_t next =
-        std::min<uint64_t>(seg->size, allocated + options_.allocation_step);
-    absl::Status s = seg->file->Allocate(allocated, next - allocated, seg->fill,
-                                         SyncsAllocations());
-    if (!s.ok()) return s;
-    allocated = next;
-    seg->allocated.store(allocated, std::memory_order_release);
-    allocation_steps_.fetch_add(1, std::memory_order_relaxed);
+absl::Status Log::ExtendSegment(Segment* seg, uint64_t end, bool populate) {
+  uint64_t from = 0;
+  uint64_t allocated = 0;
+  absl::Status s;
+  {
+    std::lock_guard<std::mutex> lk(seg->alloc_mu);
+    from = allocated = seg->allocated.load(std::memory_order_acquire);
+    while (allocated < std::min<uint64_t>(end, seg->size)) {
+      const uint64_t next =
+          std::min<uint64_t>(seg->size, allocated + options_.allocation_step);
+      s = seg->file->Allocate(allocated, next - allocated, seg->fill,
+                              SyncsAllocations());
+      if (!s.ok()) break;
+      allocated = next;
+      seg->allocated.store(allocated, std::memory_order_release);
+      allocation_steps_.fetch_add(1, std::memory_order_relaxed);
+    }
   }
-  return absl::OkStatus();
+  // What this call published may already be taking stores: Populate only
+  // asks the kernel to map pages in, it reads nothing here.
+  if (populate && allocated > from) seg->file->Populate(from, allocated - from);
+  return s;
 }
 
 void Log::PreparerLoop() {
@@ -527,8 +547,10 @@ void Log::PreparerLoop() {
         // 36.6 MiB of records).
         const uint64_t reserved =
             (seg->reserve.load(std::memory_order_seq_cst) & 0xFFFFFFFFu) * 8;
-        s = ExtendSegment(seg, std::min<uint64_t>(seg->size, reserved) +
-                                   options_.allocation_step / 2);
+        s = ExtendSegment(seg,
+                          std::min<uint64_t>(seg->size, reserved) +
+                              options_.allocation_step / 2,
+                          /*populate=*/true);
       }
       ref.Release();
       lk.lock();

@@ -192,8 +192,8 @@ struct Segment {
   std::atomic<bool> retired{false};
   // Log::fsyncs_ when it became the active segment (0 if it was at open).
   uint64_t syncs_at_start = 0;
-  // Bytes from offset 0 whose disk blocks are allocated (and prefaulted):
-  // nothing is stored at or beyond it. Grows under alloc_mu, by
+  // Bytes from offset 0 whose disk blocks are allocated: nothing is stored
+  // at or beyond it. Grows under alloc_mu, by
   // Log::ExtendSegment.
   std::atomic<uint64_t> allocated{0};
   // How new blocks are given (FileFill::kWriteZeros only where nothing was
@@ -715,8 +715,13 @@ class Log {
                     std::string_view key) const;
   absl::Status BatchTooLarge(std::string_view stream, const cairn_event* events,
                              size_t count) const;
-  // Allocates steps of `seg` until at least `end` bytes have blocks.
-  absl::Status ExtendSegment(Segment* seg, uint64_t end);
+  // Allocates steps of `seg` until at least `end` bytes have blocks. With
+  // `populate` (the preparer), then maps the new steps' pages in, after
+  // publishing them and outside the allocation lock: an appender that
+  // caught up waits for the blocks only, and one that allocates inline
+  // (populate false) stores at once rather than fault in a whole step
+  // first.
+  absl::Status ExtendSegment(Segment* seg, uint64_t end, bool populate);
   // Whether an allocation step is synced as it is made, so that appenders'
   // syncs write only data. Not with fsync=never: nothing waits for a sync
   // there, and a step's sync (a journal commit, milliseconds) made the
