@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "file_system.h"
 
@@ -49,9 +50,7 @@ class PosixMappedFile : public MappedFile {
     // fdatasync (Linux: vfs_fsync_range). fdatasync here would write back,
     // and so write-protect, every dirty page of a segment appenders are
     // filling: one TLB-shootdown IPI per page.
-    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    const size_t start = offset / page * page;
-    const size_t end = std::min(size_, offset + length);
+    const auto [start, end] = PageSpan(offset, length);
     if (end <= start) return absl::OkStatus();
     if (msync(data_ + start, end - start, MS_SYNC) != 0) {
       return OsError("msync", path_);
@@ -70,9 +69,9 @@ class PosixMappedFile : public MappedFile {
   absl::Status Allocate(size_t offset, size_t length, FileFill fill,
                         bool sync) override {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    const size_t from = offset / page * page;
-    const size_t to = std::min(
-        size_, (offset + std::min(length, size_) + page - 1) / page * page);
+    const auto [from, end] = PageSpan(offset, length);
+    // Whole pages: the last one up to its end (clamped to the file).
+    const size_t to = std::min(size_, (end + page - 1) / page * page);
     if (from >= to) return absl::OkStatus();
     absl::Status s = AllocateRange(fd_, path_, from, to - from, fill);
     if (!s.ok()) return s;
@@ -88,9 +87,7 @@ class PosixMappedFile : public MappedFile {
 
   void Populate(size_t offset, size_t length) override {
 #ifdef MADV_POPULATE_READ
-    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    const size_t from = offset / page * page;
-    const size_t to = std::min(size_, offset + std::min(length, size_));
+    const auto [from, to] = PageSpan(offset, length);
     if (from >= to) return;
     // The kernel faults the pages in (as a read would: mapped read-only,
     // not dirtied), without a trap per page and without this process
@@ -139,12 +136,20 @@ class PosixMappedFile : public MappedFile {
   }
 
  private:
+  // The part of the file [offset, offset + length) lies on: from the start
+  // of its first page to its end, clamped to the file.
+  std::pair<size_t, size_t> PageSpan(size_t offset, size_t length) const {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    return {offset / page * page,
+            std::min(size_, offset + std::min(length, size_))};
+  }
+
   // Reads the first byte of every page of the range; returns their sum.
   uint64_t Touch(size_t offset, size_t length) const {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    const size_t end = std::min(size_, offset + std::min(length, size_));
+    const auto [start, end] = PageSpan(offset, length);
     uint64_t sum = 0;
-    for (size_t off = offset / page * page; off < end; off += page) {
+    for (size_t off = start; off < end; off += page) {
       // A read brings the (zero) page into the page cache and maps it, so a
       // later store takes only a cheap write-enable fault instead of
       // allocating and zeroing a page. Reading, not writing, keeps the pages
