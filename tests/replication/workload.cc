@@ -45,6 +45,12 @@
 // next server, so a subscriber's positions only grow. The checker requires
 // every received event to be in the final logs at that position, and none
 // skipped.
+//
+// The run ends at --duration-ms, or earlier on SIGTERM or SIGINT: clients
+// start no more ops and stop retrying (an op cut short ends unknown),
+// subscribers stop, and the summary is printed as at the deadline. The
+// fault harness ends its load that way once its last fault has healed, so
+// slow elections cannot end the load before the faults are all injected.
 #include <cairn/client.h>
 #include <cairn/status.h>
 #include <time.h>
@@ -52,6 +58,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -77,6 +84,24 @@ int64_t MonotonicNs() {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
+
+// Set by SIGTERM or SIGINT (lock-free, so a signal handler may store it).
+std::atomic<bool> g_stop_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+extern "C" void RequestStop(int) { g_stop_requested.store(true); }
+
+// The end of the run: its deadline, or a stop request before that.
+class RunEnd {
+ public:
+  explicit RunEnd(int64_t deadline_ns) : deadline_ns_(deadline_ns) {}
+  bool Passed() const { return LeftNs() <= 0; }
+  int64_t LeftNs() const {
+    return g_stop_requested.load() ? 0 : deadline_ns_ - MonotonicNs();
+  }
+
+ private:
+  int64_t deadline_ns_;
+};
 
 struct Settings {
   std::vector<std::string> servers;
@@ -124,9 +149,9 @@ struct Counts {
   std::atomic<uint64_t> seen_events{0}, subscription_restarts{0};
 };
 
-// Sleeps --retry-pause-ms, or until the deadline if that comes first.
-void RetryPause(const Settings& settings, int64_t deadline_ns) {
-  const int64_t left = deadline_ns - MonotonicNs();
+// Sleeps --retry-pause-ms, or until the run's end if that comes first.
+void RetryPause(const Settings& settings, const RunEnd& end) {
+  const int64_t left = end.LeftNs();
   const int64_t want = static_cast<int64_t>(settings.retry_pause_ms) * 1000000;
   if (left > 0)
     std::this_thread::sleep_for(std::chrono::nanoseconds(std::min(left, want)));
@@ -156,15 +181,15 @@ bool DefinitelyNotWritten(const absl::Status& status) {
          absl::IsInvalidArgument(status) || absl::IsPermissionDenied(status);
 }
 
-void RunClient(const Settings& settings, uint64_t id, int64_t deadline_ns,
+void RunClient(const Settings& settings, uint64_t id, const RunEnd& end,
                History* history, Counts* counts) {
   std::mt19937_64 random(settings.seed * 1000003 + id);
   std::unique_ptr<cairn::Client> client;
   size_t server = id % settings.servers.size();
   std::map<std::string, uint64_t> last_seen;
   uint64_t op = 0;
-  auto pause = [&] { RetryPause(settings, deadline_ns); };
-  while (MonotonicNs() < deadline_ns) {
+  auto pause = [&] { RetryPause(settings, end); };
+  while (!end.Passed()) {
     if (!client) {
       absl::StatusOr<std::unique_ptr<cairn::Client>> connected =
           Dial(settings, settings.servers[server],
@@ -247,11 +272,11 @@ void RunClient(const Settings& settings, uint64_t id, int64_t deadline_ns,
       client.reset();
       server = (server + 1) % settings.servers.size();
       if (attempts > settings.op_retries || MonotonicNs() >= retry_until ||
-          MonotonicNs() >= deadline_ns) {
+          end.Passed()) {
         break;
       }
       pause();
-      if (MonotonicNs() >= deadline_ns) break;
+      if (end.Passed()) break;
     }
     line["complete_ns"] = MonotonicNs();
     line["attempts"] = attempts;
@@ -302,7 +327,7 @@ void RunClient(const Settings& settings, uint64_t id, int64_t deadline_ns,
 
 // One subscriber: a live subscription to all events, moved to the next
 // server (after the last position received) whenever it fails.
-void RunSubscriber(const Settings& settings, uint64_t id, int64_t deadline_ns,
+void RunSubscriber(const Settings& settings, uint64_t id, const RunEnd& end,
                    History* seen, Counts* counts) {
   size_t server = id % settings.servers.size();
   uint64_t cursor = 0;  // the last position received
@@ -313,9 +338,9 @@ void RunSubscriber(const Settings& settings, uint64_t id, int64_t deadline_ns,
     client.reset();
     server = (server + 1) % settings.servers.size();
     counts->subscription_restarts.fetch_add(1);
-    RetryPause(settings, deadline_ns);
+    RetryPause(settings, end);
   };
-  while (MonotonicNs() < deadline_ns) {
+  while (!end.Passed()) {
     if (!subscription) {
       absl::StatusOr<std::unique_ptr<cairn::Client>> connected =
           Dial(settings, settings.servers[server],
@@ -465,18 +490,21 @@ int main(int argc, char** argv) {
   }
   History seen(seen_file);
   Counts counts;
-  const int64_t deadline =
-      MonotonicNs() + static_cast<int64_t>(s.duration_ms) * 1000000;
+  std::signal(SIGTERM, RequestStop);
+  std::signal(SIGINT, RequestStop);
+  const int64_t start = MonotonicNs();
+  const RunEnd end(start + static_cast<int64_t>(s.duration_ms) * 1000000);
   std::vector<std::thread> threads;
   for (uint64_t c = 0; c < s.clients; ++c) {
-    threads.emplace_back(RunClient, std::cref(s), c, deadline, &history,
+    threads.emplace_back(RunClient, std::cref(s), c, std::cref(end), &history,
                          &counts);
   }
   for (uint64_t k = 0; k < s.subscribers; ++k) {
-    threads.emplace_back(RunSubscriber, std::cref(s), k, deadline, &seen,
+    threads.emplace_back(RunSubscriber, std::cref(s), k, std::cref(end), &seen,
                          &counts);
   }
   for (std::thread& t : threads) t.join();
+  const int64_t ran_ms = (MonotonicNs() - start) / 1000000;
   std::fclose(file);
   if (seen_file != nullptr) std::fclose(seen_file);
   const uint64_t ops = counts.ok + counts.fail + counts.unknown;
@@ -491,7 +519,11 @@ int main(int argc, char** argv) {
               << counts.seen_events << " event(s), "
               << counts.subscription_restarts << " restart(s)";
   }
-  std::cerr << "\n";
+  std::cerr << "; ran " << ran_ms << " ms, "
+            << (g_stop_requested.load()       ? "stopped by a signal"
+                : counts.started >= s.max_ops ? "to its --max-ops"
+                                              : "to its --duration-ms")
+            << "\n";
   if (counts.ok < s.min_ok) {
     std::cerr << "cairn-fault-workload: only " << counts.ok
               << " op(s) acknowledged; --min-ok is " << s.min_ok << "\n";
