@@ -28,8 +28,11 @@ inline std::string BenchRoot() {
 // A log in a fresh directory, removed when destroyed.
 class ScratchLog {
  public:
+  // `whole_first` = false leaves a new store's first segment to grow in
+  // steps, as a new store's does by default.
   ScratchLog(FsyncMode mode, uint64_t segment_size = 256ull << 20,
-             uint32_t bucket_bits = 12, bool zero_fill = true) {
+             uint32_t bucket_bits = 12, bool zero_fill = true,
+             bool whole_first = true) {
     path_ = BenchRoot() + "/mmaplog-bench-" + std::to_string(getpid()) + "-" +
             std::to_string(counter_++);
     std::filesystem::remove_all(path_);
@@ -40,8 +43,9 @@ class ScratchLog {
     o.stream_bucket_bits = bucket_bits;
     o.zero_fill = zero_fill ? ZeroFill::kAuto : ZeroFill::kNever;
     // zero_fill measures the steady state, where segments after the first
-    // ones are zero-filled ahead of need: the first one is too.
-    o.zero_fill_first_segment = zero_fill;
+    // ones are zero-filled ahead of need (with fsync=never, given all their
+    // blocks): the first one is too, inside Open.
+    o.whole_first_segment = zero_fill && whole_first;
     auto log = Log::Open(o);
     if (!log.ok()) {
       std::fprintf(stderr, "open %s: %s\n", path_.c_str(),

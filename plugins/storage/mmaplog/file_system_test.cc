@@ -155,7 +155,7 @@ int FirstSegmentUnwrittenExtents(const std::string& dir, FsyncMode fsync,
   o.path = dir;
   o.segment_size = 1u << 20;
   o.fsync = fsync;
-  o.zero_fill_first_segment = zero_fill_first;
+  o.whole_first_segment = zero_fill_first;
   o.zero_fill = zero_fill;
   o.stream_bucket_bits = 8;
   auto log = Log::Open(o);

@@ -234,9 +234,10 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
   // reused spare is blank, so zeros may go anywhere in it too.
   const FileFill fill = ZeroFillPays() ? FileSystem::Fill::kWriteZeros
                                        : FileSystem::Fill::kAllocate;
-  // A new store's first segment gets all of its zeros inside Open when
-  // zero-fill says so (always, or zero_fill_first_segment: benchmarks of
-  // the steady state, where no zeros are written while they measure).
+  // A new store's first segment gets all of its blocks inside Open when
+  // whole_first_segment asks (benchmarks of the steady state, where no
+  // blocks are given and no zeros written while they measure), and all of
+  // its zeros when zero-fill is always.
   //
   // With fsync=never every segment after a store's first is given all its
   // blocks here, ahead of need, as 1.0 gave every segment. A finished
@@ -247,10 +248,11 @@ absl::StatusOr<std::unique_ptr<Segment>> Log::CreateSegment(uint64_t number) {
   // allocated part and waited too (docs/benchmarks.md, session 21). A new
   // store's first segment still grows in steps (issue #17: a new store
   // takes one step of disk).
-  const bool whole = (!recovered_ && fill == FileSystem::Fill::kWriteZeros &&
-                      (options_.zero_fill_first_segment ||
-                       options_.zero_fill == ZeroFill::kAlways)) ||
-                     (!SyncsAllocations() && number > 1);
+  const bool whole =
+      (!recovered_ && (options_.whole_first_segment ||
+                       (fill == FileSystem::Fill::kWriteZeros &&
+                        options_.zero_fill == ZeroFill::kAlways))) ||
+      (!SyncsAllocations() && number > 1);
   const uint64_t first_step =
       whole
           ? options_.segment_size
@@ -295,7 +297,7 @@ bool Log::ZeroFillPays() const {
   // makes them large (8 writers of 100 events: about 150 KiB a sync, and a
   // new segment every second or so).
   constexpr uint64_t kZeroFillBelowBytesPerSync = 64u << 10;
-  if (!recovered_) return options_.zero_fill_first_segment;  // a new store's
+  if (!recovered_) return options_.whole_first_segment;  // a new store's
   uint64_t syncs = syncs_in_last_segment_.load(std::memory_order_relaxed);
   // No segment has finished since open: nothing to judge by, and zeroing
   // the first spare would compete with the appends the open let in.

@@ -88,13 +88,16 @@ struct LogOptions {
   // (including a new store's first, inside Open), kNever none. The plugin's
   // `zero-fill` option. Ignored with fsync=never, which never zero-fills.
   ZeroFill zero_fill = ZeroFill::kAuto;
-  // Also write the zeros of a new store's first segment, inside Open: a
-  // whole segment written (and given disk: allocation_step does not apply
-  // to it) before Open returns (0.5-2 s at 256 MiB), so off by default; the
-  // first segments are then only allocated, and zero-filled ones follow once a
-  // finished segment shows syncs are small. Benchmarks of the steady state set
-  // it.
-  bool zero_fill_first_segment = false;
+  // Give a new store's first segment all its blocks inside Open, as 1.0
+  // gave every segment (allocation_step does not apply to it), and write
+  // its zeros where zero-fill applies (not with fsync=never or zero-fill
+  // never): 0.5-2 s at 256 MiB when zeros are written, and a whole segment
+  // of disk for a new store, so off by default; the first segments then grow
+  // in steps, are only allocated, and zero-filled ones follow once a
+  // finished segment shows syncs are small. Benchmarks of the steady state
+  // set it (mmaplog_bench: zeros:1 and the fsync=never rows but the
+  // `Fresh` ones).
+  bool whole_first_segment = false;
   uint32_t stream_bucket_bits = 17;      // 2^bits buckets in the stream map
   RetentionMode retention = RetentionMode::kNone;
   uint64_t retention_bytes = 0;          // for kBytes

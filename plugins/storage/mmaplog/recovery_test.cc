@@ -1630,7 +1630,7 @@ TEST(MmapLogFootprint, SegmentsGrowInStepsAndRecoveryKeepsEveryRecord) {
   LogOptions o = SteppedOptions(dir.path(), 1u << 20);
   o.fsync = FsyncMode::kAlways;
   o.zero_fill = ZeroFill::kAlways;
-  o.zero_fill_first_segment = true;
+  o.whole_first_segment = true;
   o.spare_at_percent = 0;  // the spare at once: the bounds count it
   uint64_t appended = 0;
   {
@@ -1716,6 +1716,34 @@ TEST(MmapLogFootprint, UnderFsyncNeverSegmentsAfterTheFirstAreMadeWhole) {
     ASSERT_TRUE(log.ok()) << log.status();
     EXPECT_TRUE((*log)->recovery().problems.empty());
     EXPECT_EQ(CountAll(**log), 150u);
+  }
+}
+
+// whole_first_segment (benchmarks of the steady state) gives a new store's
+// first segment all its blocks inside Open, with or without syncs;
+// without it the segment starts with one step.
+TEST(MmapLogFootprint, WholeFirstSegmentGivesItAllItsBlocksInsideOpen) {
+  for (FsyncMode mode : {FsyncMode::kNever, FsyncMode::kAlways}) {
+    for (bool whole : {true, false}) {
+      SCOPED_TRACE(std::string(mode == FsyncMode::kNever ? "never" : "always") +
+                   (whole ? ", whole" : ", in steps"));
+      ScratchDir dir;
+      LogOptions o = SteppedOptions(dir.path(), 1u << 20);
+      o.fsync = mode;
+      o.whole_first_segment = whole;
+      auto log = Log::Open(o);
+      ASSERT_TRUE(log.ok()) << log.status();
+      struct stat st {};
+      ASSERT_EQ(stat((o.path + "/00000001.log").c_str(), &st), 0);
+      const uint64_t blocks = static_cast<uint64_t>(st.st_blocks) * 512;
+      if (whole) {
+        EXPECT_GE(blocks, o.segment_size);
+      } else {
+        EXPECT_LE(blocks, 2 * o.allocation_step);
+      }
+      AppendN(**log, 3, "a", 1000);
+      EXPECT_EQ(CountAll(**log), 3u);
+    }
   }
 }
 
