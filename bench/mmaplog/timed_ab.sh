@@ -7,7 +7,8 @@
 # the range of events/s and, where the row reports them, of appends per
 # sync and p99 latency, with NEW against OLD. The medians of alternated
 # runs are what to compare: one run of one binary moves by tens of percent
-# on this VM.
+# on this VM. A row only one build has is printed with a dash for the
+# other.
 #
 # usage: bench/mmaplog/timed_ab.sh OLD_BENCH NEW_BENCH ROUNDS FILTER [MIN_TIME]
 #   FILTER    a --benchmark_filter regular expression
@@ -77,10 +78,14 @@ def fmt(v):
 for name in order:
     for metric, label in labels.items():
         o, n = rows[name]["old"].get(metric), rows[name]["new"].get(metric)
-        if not o or not n:
+        if not o and not n:
             continue
-        mo, mn = statistics.median(o), statistics.median(n)
-        change = (mn / mo - 1) * 100 if mo else 0.0
-        print(f"| `{name}` | {label} | {fmt(mo)} ({fmt(min(o))}–{fmt(max(o))}) | "
-              f"{fmt(mn)} ({fmt(min(n))}–{fmt(max(n))}) | {change:+.1f}% |")
+        # A row only one build has (new in NEW, gone from it) is shown with
+        # a dash for the other.
+        cell = lambda v: (f"{fmt(statistics.median(v))} ({fmt(min(v))}–{fmt(max(v))})"
+                          if v else "—")
+        change = "—"
+        if o and n and statistics.median(o):
+            change = f"{(statistics.median(n) / statistics.median(o) - 1) * 100:+.1f}%"
+        print(f"| `{name}` | {label} | {cell(o)} | {cell(n)} | {change} |")
 PY
