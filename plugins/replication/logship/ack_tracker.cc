@@ -61,9 +61,16 @@ absl::Status AckTracker::WaitFor(uint64_t position,
                                  std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mutex_);
   auto done = [&] { return closed_ || HoldsLocked(position); };
+  const auto waiting =
+      waiting_.emplace(position, std::chrono::steady_clock::now());
+  bool in_time = true;
   if (timeout.count() == 0) {
     changed_.wait(lock, done);
-  } else if (!changed_.wait_for(lock, timeout, done)) {
+  } else {
+    in_time = changed_.wait_for(lock, timeout, done);
+  }
+  waiting_.erase(waiting);
+  if (!in_time) {
     lock.unlock();
     return absl::DeadlineExceededError(absl::StrCat(
         "position ", position, " not acknowledged within ack-timeout ",
@@ -184,6 +191,23 @@ std::chrono::steady_clock::duration AckTracker::DownFor(
   if (it == replicas_.end()) return std::chrono::steady_clock::duration::max();
   if (it->second.connected) return std::chrono::steady_clock::duration::zero();
   return std::chrono::steady_clock::now() - it->second.down_since;
+}
+
+std::chrono::steady_clock::duration AckTracker::HoldingBackFor(
+    const std::string& replica) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = replicas_.find(replica);
+  const bool holds_any = it != replicas_.end() && it->second.counts;
+  // The waiters for positions above what it holds durably.
+  auto first =
+      holds_any ? waiting_.upper_bound(it->second.durable) : waiting_.begin();
+  if (first == waiting_.end())
+    return std::chrono::steady_clock::duration::zero();
+  auto since = first->second;
+  for (auto w = first; w != waiting_.end(); ++w) {
+    since = std::min(since, w->second);
+  }
+  return std::chrono::steady_clock::now() - since;
 }
 
 }  // namespace cairn::logship

@@ -68,6 +68,14 @@ class AckTracker {
   // made if it never had one, zero while it has one.
   std::chrono::steady_clock::duration DownFor(const std::string& replica) const;
 
+  // How long `replica` has been holding an append back: the longest any
+  // WaitFor still waiting has waited for a position it does not hold
+  // durably (or at all, if its durable position does not count). Zero
+  // while no waiter needs it. For any rule; ack = sync under etcd uses it
+  // to take a connected but slow member out of the sync set.
+  std::chrono::steady_clock::duration HoldingBackFor(
+      const std::string& replica) const;
+
  private:
   struct Replica {
     uint64_t durable = 0;
@@ -84,6 +92,8 @@ class AckTracker {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::map<std::string, Replica> replicas_;
+  // Every WaitFor now waiting: its position and when it began.
+  std::multimap<uint64_t, std::chrono::steady_clock::time_point> waiting_;
   bool closed_ = false;
 };
 

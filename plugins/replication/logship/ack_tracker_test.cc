@@ -11,6 +11,18 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// Polls until `replica` has held a waiter back for at least `at_least`
+// (bounded: 5 s).
+bool WaitedFor(const AckTracker& t, const std::string& replica,
+               std::chrono::milliseconds at_least) {
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (t.HoldingBackFor(replica) < at_least) {
+    if (std::chrono::steady_clock::now() > limit) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 TEST(AckTracker, AsyncHoldsAtOnce) {
   AckTracker t(AckRule::kAsync, {"b", "c"}, {});
   EXPECT_TRUE(t.Holds(100));
@@ -114,6 +126,36 @@ TEST(AckTracker, DownForCountsFromTheEndOfTheLastSession) {
   EXPECT_FALSE(t.CountingDurable("b").has_value()) << "never syncs";
   t.Update("b", 7, true);
   EXPECT_EQ(t.CountingDurable("b"), 7u);
+}
+
+TEST(AckTracker, HoldingBackForCountsFromTheOldestWaiterItLacks) {
+  using std::chrono::milliseconds;
+  const auto zero = std::chrono::steady_clock::duration::zero();
+  AckTracker t(AckRule::kSync, {"b", "c"}, {"b", "c"});
+  t.Update("b", 5, true);
+  t.Update("c", 10, true);
+  EXPECT_EQ(t.HoldingBackFor("b"), zero) << "no one waits";
+  auto waiter = std::async(std::launch::async,
+                           [&] { return t.WaitFor(8, milliseconds(0)); });
+  ASSERT_TRUE(WaitedFor(t, "b", milliseconds(30)));
+  EXPECT_EQ(t.HoldingBackFor("c"), zero) << "c holds position 8";
+  EXPECT_GT(t.HoldingBackFor("unknown"), zero) << "it holds nothing";
+  // A later waiter for a higher position does not reset the count.
+  auto later = std::async(std::launch::async,
+                          [&] { return t.WaitFor(9, milliseconds(0)); });
+  std::this_thread::sleep_for(milliseconds(5));
+  EXPECT_GE(t.HoldingBackFor("b"), milliseconds(30));
+  t.Update("b", 8, true);
+  EXPECT_TRUE(waiter.get().ok());
+  // Only the waiter for 9 is left, and b lacks it: counted from its start.
+  EXPECT_GT(t.HoldingBackFor("b"), zero);
+  t.Update("c", 10, false);  // c's storage stops syncing: lacks everything
+  EXPECT_GT(t.HoldingBackFor("c"), zero);
+  t.Update("b", 9, true);
+  t.Update("c", 10, true);
+  EXPECT_TRUE(later.get().ok());
+  EXPECT_EQ(t.HoldingBackFor("b"), zero);
+  EXPECT_EQ(t.HoldingBackFor("c"), zero);
 }
 
 }  // namespace

@@ -35,6 +35,9 @@ struct ClusterOptions {
   std::string parent_dir = "/tmp";
   // More logship options for every node (Open's `extra` wins over them).
   std::map<std::string, std::string> logship_options;
+  // Registers more plugins (after the built-in ones), e.g. a storage that
+  // wraps one of them with a fault; `storage` may then name it.
+  std::function<absl::Status(PluginRegistry&)> more_plugins;
 };
 
 class Cluster {

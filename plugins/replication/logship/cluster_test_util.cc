@@ -85,6 +85,10 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
   absl::Status s = RegisterBuiltinPlugins(*registry_);
   CheckOr(s.ok(),
           absl::StrCat("registering the built-in plugins: ", s.ToString()));
+  if (options_.more_plugins) {
+    s = options_.more_plugins(*registry_);
+    CheckOr(s.ok(), absl::StrCat("registering more plugins: ", s.ToString()));
+  }
   nodes_.resize(options_.nodes);
   for (size_t i = 0; i < nodes_.size(); ++i) {
     nodes_[i].port = FreeLoopbackPort();

@@ -1071,9 +1071,38 @@ class Logship : public sdk::Replication {
     }
   }
 
+  // Why sync-set member `id` should leave the set now, or "": it has had
+  // no session for peer-timeout, or it has held an append back (connected
+  // or not) for slow-member-timeout.
+  std::string WhyLeaveSyncSet(const AckTracker& tracker,
+                              const std::string& id) const {
+    using std::chrono::duration_cast;
+    using std::chrono::milliseconds;
+    const auto down = tracker.DownFor(id);
+    if (down >= options_.peer_timeout) {
+      return absl::StrCat(
+          "no session with it for ", duration_cast<milliseconds>(down).count(),
+          " ms (peer-timeout ", options_.peer_timeout.count(), " ms)");
+    }
+    const auto held = tracker.HoldingBackFor(id);
+    if (options_.slow_member_timeout.count() > 0 &&
+        held >= options_.slow_member_timeout) {
+      return absl::StrCat("it has held an append back for ",
+                          duration_cast<milliseconds>(held).count(),
+                          " ms (durable ", tracker.Durable(id), ", ",
+                          down == std::chrono::steady_clock::duration::zero()
+                              ? "connected"
+                              : "no session",
+                          "; slow-member-timeout ",
+                          options_.slow_member_timeout.count(), " ms)");
+    }
+    return "";
+  }
+
   // coordinator = etcd, ack = sync, on the primary's elector thread (one
   // change a tick):
-  // - a member without a session for peer-timeout leaves the sync set: in
+  // - a member without a session for peer-timeout, or one that has held an
+  //   append back for slow-member-timeout, leaves the sync set: in
   //   etcd first (a compare-and-swap that also requires this node still to
   //   lead its epoch), and only then does the tracker stop waiting for it;
   //   an election that ran meanwhile makes the write fail, and a member
@@ -1125,8 +1154,9 @@ class Logship : public sdk::Replication {
     };
 
     for (const std::string& id : known->members) {
-      const auto down = tracker->DownFor(id);
-      if (id == self || down < options_.peer_timeout) continue;
+      if (id == self) continue;
+      const std::string why = WhyLeaveSyncSet(*tracker, id);
+      if (why.empty()) continue;
       std::vector<std::string> members;
       for (const std::string& m : known->members) {
         if (m != id) members.push_back(m);
@@ -1135,14 +1165,11 @@ class Logship : public sdk::Replication {
       if (!written.ok()) return written.status();
       waited.erase(std::find(waited.begin(), waited.end(), id));
       tracker->SetSyncSet(waited);
-      sdk::LogWarn(absl::StrCat(
-          "node '", self, "' (primary of epoch ", epoch, ") took '", id,
-          "' out of the sync set: no session with it for ",
-          std::chrono::duration_cast<std::chrono::milliseconds>(down).count(),
-          " ms (peer-timeout ", options_.peer_timeout.count(),
-          " ms); acknowledging without it. Sync set now [",
-          absl::StrJoin(written->members, ", "), "] (etcd revision ",
-          written->revision, ")"));
+      sdk::LogWarn(absl::StrCat("node '", self, "' (primary of epoch ", epoch,
+                                ") took '", id, "' out of the sync set: ", why,
+                                "; acknowledging without it. Sync set now [",
+                                absl::StrJoin(written->members, ", "),
+                                "] (etcd revision ", written->revision, ")"));
       return absl::OkStatus();
     }
 
@@ -1155,14 +1182,22 @@ class Logship : public sdk::Replication {
       }
       const std::optional<uint64_t> durable = tracker->CountingDurable(id);
       auto rejoining = sync_rejoining_.find(id);
+      const bool slow = rejoining != sync_rejoining_.end() &&
+                        !WhyLeaveSyncSet(*tracker, id).empty();
       if (tracker->DownFor(id) > std::chrono::steady_clock::duration::zero() ||
-          !durable.has_value()) {
+          !durable.has_value() || slow) {
         if (rejoining != sync_rejoining_.end()) {
-          // Gone again before it caught up: stop waiting for it (it is not
-          // in etcd's set, so it cannot lead).
+          // Gone again, or slow, before it caught up: stop waiting for it
+          // (it is not in etcd's set, so it cannot lead).
           sync_rejoining_.erase(rejoining);
           waited.erase(std::find(waited.begin(), waited.end(), id));
           tracker->SetSyncSet(waited);
+          if (slow) {
+            sdk::LogWarn(absl::StrCat("node '", self, "' (primary of epoch ",
+                                      epoch, ") stopped waiting for '", id,
+                                      "' on its way back into the sync set: ",
+                                      WhyLeaveSyncSet(*tracker, id)));
+          }
         }
         continue;
       }
@@ -2147,6 +2182,11 @@ CAIRN_REPLICATION_PLUGIN(
         "a replication connection whose peer sends or takes nothing for this "
         "long is closed, and a connect gives up after it (at least twice "
         "heartbeat-interval)"),
+    cairn::sdk::OptionDesc(
+        "slow-member-timeout", CAIRN_OPT_DURATION, "5s",
+        "coordinator = etcd, ack = sync: a sync-set member that has held an "
+        "append back this long while connected (a slow disk or link) leaves "
+        "the sync set; 0: only for want of a session (peer-timeout)"),
     cairn::sdk::OptionDesc(
         "reconnect-interval", CAIRN_OPT_DURATION, "200ms",
         "pause before the primary dials a lost replica again"),

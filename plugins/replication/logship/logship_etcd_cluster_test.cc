@@ -56,7 +56,7 @@ class LogshipEtcdCluster : public ::testing::Test {
         EtcdTestCluster::Start(3, std::chrono::seconds(30), EtcdTlsOrNull());
     ASSERT_TRUE(etcd.ok()) << etcd.status();
     etcd_ = *std::move(etcd);
-    cluster_ = std::make_unique<Cluster>(Quorum());
+    cluster_ = std::make_unique<Cluster>(Options());
     sampler_ = std::thread([this] { SampleRoles(); });
   }
 
@@ -77,6 +77,8 @@ class LogshipEtcdCluster : public ::testing::Test {
   }
   // More logship options for every node.
   virtual std::map<std::string, std::string> MoreOptions() const { return {}; }
+  // The group's storage and plugins.
+  virtual ClusterOptions Options() const { return Quorum(); }
 
   // Opens node i with coordinator = etcd (its `role` option is ignored).
   absl::Status Open(size_t i) {
@@ -221,6 +223,45 @@ class LogshipEtcdCluster : public ::testing::Test {
   std::set<size_t> primaries_seen_;  // under nodes_mu_
   uint64_t samples_ = 0;             // under nodes_mu_
 };
+
+// Storage "slow-apply": mmaplog whose apply_log sleeps for
+// g_apply_delay_ms first on the node whose storage is g_slow_storage (a
+// replica whose disk syncs slowly but that stays connected).
+std::atomic<cairn_storage*> g_slow_storage{nullptr};
+std::atomic<int64_t> g_apply_delay_ms{0};
+const cairn_storage_api* g_mmaplog_table = nullptr;
+cairn_storage_api g_slow_table;
+cairn_plugin_descriptor g_slow_descriptor;
+
+cairn_status SlowApplyLog(cairn_storage* storage,
+                          const cairn_log_record* const* records, size_t count,
+                          cairn_error* error) {
+  if (storage == g_slow_storage.load()) {
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(g_apply_delay_ms.load()));
+  }
+  return g_mmaplog_table->apply_log(storage, records, count, error);
+}
+
+cairn_status SlowApplyEntry(const cairn_host_offer*,
+                            const cairn_plugin_descriptor** descriptor,
+                            cairn_error*) {
+  *descriptor = &g_slow_descriptor;
+  return CAIRN_OK;
+}
+
+absl::Status RegisterSlowApply(PluginRegistry& registry) {
+  absl::StatusOr<PluginPtr> mmaplog =
+      registry.Find(CAIRN_KIND_STORAGE, "mmaplog");
+  if (!mmaplog.ok()) return mmaplog.status();
+  g_mmaplog_table = (*mmaplog)->storage();
+  g_slow_table = *g_mmaplog_table;
+  g_slow_table.apply_log = &SlowApplyLog;
+  g_slow_descriptor = (*mmaplog)->descriptor();
+  g_slow_descriptor.name = "slow-apply";
+  g_slow_descriptor.table = &g_slow_table;
+  return registry.RegisterBuiltin(&SlowApplyEntry).status();
+}
 
 // Everything over TLS: the gateway to etcd (HTTPS, client certificates
 // required) and logship between the nodes, with the test PKI of
@@ -490,6 +531,115 @@ TEST_F(LogshipEtcdClusterSync, AMemberThatIsGoneLeavesTheSyncSetAndRejoins) {
   ASSERT_NE(next, kNone);
   EXPECT_TRUE(Holds(next, "without", without));
   EXPECT_TRUE(Holds(next, "with", with));
+}
+
+// ack = sync under etcd on storage "slow-apply": a member whose applies
+// are slow but that stays connected (peer-timeout 10 s) leaves the sync
+// set once it has held an append back for slow-member-timeout (1 s).
+class LogshipEtcdClusterSlowMember : public LogshipEtcdClusterSync {
+ protected:
+  ClusterOptions Options() const override {
+    ClusterOptions options = Quorum();
+    options.storage = "slow-apply";
+    options.more_plugins = &RegisterSlowApply;
+    return options;
+  }
+  std::map<std::string, std::string> MoreOptions() const override {
+    std::map<std::string, std::string> options =
+        LogshipEtcdClusterSync::MoreOptions();
+    options["peer-timeout"] = "10s";
+    options["slow-member-timeout"] = SlowMemberTimeout();
+    return options;
+  }
+  virtual std::string SlowMemberTimeout() const { return "1s"; }
+  void TearDown() override {
+    g_slow_storage = nullptr;
+    g_apply_delay_ms = 0;
+    // Replicas first: closing the primary first would start an election
+    // whose EPOCH record waits for the closed members (peer-timeout 10 s).
+    for (size_t i = 0; cluster_ != nullptr && i < 3; ++i) {
+      if (OnePrimary() != i) Close(i);
+    }
+    LogshipEtcdClusterSync::TearDown();
+  }
+
+  // Elects a primary, makes replica `slow`'s applies take 6 s each and
+  // appends `count` events one by one; returns how long they took (and the
+  // primary, or kNone after a failed expectation).
+  std::chrono::steady_clock::duration AppendBesideASlowMember(
+      int count, size_t* primary, size_t* slow,
+      std::vector<std::string>* appended) {
+    *primary = ElectAndAppendTen();
+    if (*primary == kNone) return {};
+    EXPECT_EQ(Stat(*primary, "replication.sync_set_size"), 3);
+    *slow = (*primary + 1) % 3;
+    {
+      std::lock_guard<std::mutex> lock(nodes_mu_);
+      g_apply_delay_ms = 6000;
+      g_slow_storage = cluster_->store(*slow).raw_storage();
+    }
+    const auto begin = std::chrono::steady_clock::now();
+    *appended = AppendAcknowledged(*primary, "beside-slow", count);
+    return std::chrono::steady_clock::now() - begin;
+  }
+};
+
+TEST_F(LogshipEtcdClusterSlowMember, ASlowMemberLeavesTheSyncSetAndRejoins) {
+  size_t primary = kNone;
+  size_t slow = kNone;
+  std::vector<std::string> appended;
+  const auto took = AppendBesideASlowMember(5, &primary, &slow, &appended);
+  ASSERT_NE(primary, kNone);
+  ASSERT_EQ(appended.size(), 5u);
+  RecordProperty(
+      "five_appends_ms",
+      static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  // One apply of the slow member takes 6 s; the primary stops waiting for
+  // it about 1 s (slow-member-timeout) and a tick after the first append.
+  EXPECT_LT(took, std::chrono::seconds(4));
+  EXPECT_EQ(Stat(primary, "replication.sync_set_size"), 2);
+  EXPECT_TRUE(Holds((primary + 2) % 3, "beside-slow", appended));
+  {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    EXPECT_EQ(cluster_->store(slow).role(), CAIRN_ROLE_REPLICA);
+  }
+
+  // Fast again: it catches up and is written back into the set, and an
+  // append is acknowledged only once it holds it.
+  g_apply_delay_ms = 0;
+  EXPECT_TRUE(
+      WaitUntil([&] { return Stat(primary, "replication.sync_set_size") == 3; },
+                std::chrono::seconds(30)))
+      << "the member that was slow never rejoined the sync set";
+  EXPECT_TRUE(Holds(slow, "beside-slow", appended));
+  const std::vector<std::string> with = AppendAcknowledged(primary, "with", 1);
+  ASSERT_EQ(with.size(), 1u);
+  {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    EXPECT_GE(cluster_->State(slow).durable, cluster_->State(primary).written)
+        << "acknowledged before the member that rejoined held it durably";
+  }
+  EXPECT_TRUE(Holds(slow, "with", with));
+}
+
+// The same with slow-member-timeout = 0: only a lost session takes a member
+// out, so the appends wait for the slow one's applies. The control that
+// shows the test above measures the rule.
+class LogshipEtcdClusterSlowMemberKept : public LogshipEtcdClusterSlowMember {
+ protected:
+  std::string SlowMemberTimeout() const override { return "0"; }
+};
+
+TEST_F(LogshipEtcdClusterSlowMemberKept, WithoutTheRuleAppendsWaitForIt) {
+  size_t primary = kNone;
+  size_t slow = kNone;
+  std::vector<std::string> appended;
+  const auto took = AppendBesideASlowMember(1, &primary, &slow, &appended);
+  ASSERT_NE(primary, kNone);
+  ASSERT_EQ(appended.size(), 1u);
+  EXPECT_GE(took, std::chrono::seconds(5));
+  EXPECT_EQ(Stat(primary, "replication.sync_set_size"), 3);
 }
 
 // Every acknowledged record is on every member of the set, so a node

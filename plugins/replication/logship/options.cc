@@ -353,6 +353,27 @@ absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
     if (!value.ok()) return value.status();
     *d.out = *value;
   }
+  // slow-member-timeout: the sync set changes only through etcd; under
+  // static a slow member holds appends back up to ack-timeout.
+  const std::string slow = options.Get("slow-member-timeout");
+  if (!slow.empty() && out.coordinator == CoordinatorKind::kStatic) {
+    return Invalid("slow-member-timeout", slow,
+                   "is set but coordinator = static, whose sync set never "
+                   "changes; set coordinator = etcd or remove it");
+  }
+  absl::StatusOr<std::chrono::milliseconds> slow_timeout =
+      ParseDuration("slow-member-timeout", slow.empty() ? "5s" : slow);
+  if (!slow_timeout.ok()) return slow_timeout.status();
+  out.slow_member_timeout = *slow_timeout;
+  if (out.coordinator == CoordinatorKind::kEtcd && out.ack == AckRule::kSync &&
+      out.ack_timeout.count() > 0 &&
+      out.slow_member_timeout >= out.ack_timeout) {
+    return Invalid("slow-member-timeout", slow.empty() ? "5s" : slow,
+                   absl::StrCat("must be shorter than ack-timeout (",
+                                out.ack_timeout.count(),
+                                "ms): appends would fail before a slow member "
+                                "leaves the sync set"));
+  }
   if (out.position_query_timeout.count() == 0 ||
       out.position_query_timeout > std::chrono::seconds(60)) {
     return Invalid("position-query-timeout",

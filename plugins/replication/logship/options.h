@@ -65,6 +65,10 @@ struct LogshipOptions {
   // frame at least every heartbeat_interval and the replica acks each one.
   std::chrono::milliseconds peer_timeout{3000};
   std::chrono::milliseconds reconnect_interval{200};
+  // coordinator = etcd, ack = sync: a member, connected or not, that has
+  // held an append back this long leaves the sync set (0: only for want of
+  // a session, after peer_timeout).
+  std::chrono::milliseconds slow_member_timeout{5000};
   // How long promote and an etcd candidate wait for the peers' answers to
   // their position query; a peer that has not answered counts as
   // unreachable.

@@ -191,6 +191,50 @@ TEST(LogshipOptions, EtcdEndpointsUnderTheStaticCoordinatorAreRefused) {
   EXPECT_THAT(o.status().message(), HasSubstr("coordinator = static"));
 }
 
+TEST(LogshipOptions, SlowMemberTimeoutGoesWithEtcd) {
+  absl::StatusOr<LogshipOptions> o = Parse(Etcd());
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->slow_member_timeout, std::chrono::milliseconds(5000));
+  auto values = Etcd();
+  values["slow-member-timeout"] = "750ms";
+  o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->slow_member_timeout, std::chrono::milliseconds(750));
+  values["slow-member-timeout"] = "0";
+  o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->slow_member_timeout.count(), 0);
+  values["slow-member-timeout"] = "soon";
+  o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("slow-member-timeout"));
+
+  values = Etcd();
+  values["ack"] = "sync";
+  values["sync-set"] = "a,b";
+  values["ack-timeout"] = "2s";
+  values["slow-member-timeout"] = "2s";
+  o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(),
+              HasSubstr("must be shorter than ack-timeout (2000ms)"));
+  values["ack-timeout"] = "0";  // waits until close: any timeout fits
+  EXPECT_TRUE(Parse(values).ok());
+  values["ack-timeout"] = "2s";  // the default (5 s) is checked too
+  values.erase("slow-member-timeout");
+  EXPECT_FALSE(Parse(values).ok());
+  values["coordinator"] = "static";  // static: no slow-member rule
+  values.erase("etcd-endpoints");
+  EXPECT_TRUE(Parse(values).ok()) << Parse(values).status();
+
+  values = Minimal();
+  values["slow-member-timeout"] = "2s";
+  o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("option 'slow-member-timeout'"));
+  EXPECT_THAT(o.status().message(), HasSubstr("coordinator = static"));
+}
+
 TEST(LogshipOptions, PositionQueryTimeoutDefaultsToTwoSeconds) {
   absl::StatusOr<LogshipOptions> o = Parse(Minimal());
   ASSERT_TRUE(o.ok()) << o.status();
