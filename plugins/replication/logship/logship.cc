@@ -1122,6 +1122,7 @@ class Logship : public sdk::Replication {
     if (tracker == nullptr || epoch == 0) return absl::OkStatus();
     if (sync_rejoining_epoch_ != epoch) {
       sync_rejoining_.clear();  // a tracker of an earlier term waited
+      sync_kept_.clear();
       sync_rejoining_epoch_ = epoch;
     }
     absl::StatusOr<etcd::SyncSet> known = etcd_->CurrentSyncSet();
@@ -1156,11 +1157,34 @@ class Logship : public sdk::Replication {
     for (const std::string& id : known->members) {
       if (id == self) continue;
       const std::string why = WhyLeaveSyncSet(*tracker, id);
-      if (why.empty()) continue;
+      if (why.empty()) {
+        sync_kept_.erase(id);
+        continue;
+      }
       std::vector<std::string> members;
+      size_t replicas_left = 0;
       for (const std::string& m : known->members) {
         if (m != id) members.push_back(m);
+        if (m != id && m != self) ++replicas_left;
       }
+      if (replicas_left < options_.min_sync_replicas) {
+        // Strict: appends wait for it (up to ack-timeout) rather than the
+        // set falling below the minimum. Said once a stall.
+        if (sync_kept_.insert(id).second) {
+          sdk::LogWarn(absl::StrCat(
+              "node '", self, "' (primary of epoch ", epoch, ") keeps '", id,
+              "' in the sync set though ", why, ": without it ", replicas_left,
+              " replica(s) would be left, under "
+              "min-sync-replicas ",
+              options_.min_sync_replicas, "; appends wait for it ",
+              options_.ack_timeout.count() == 0
+                  ? std::string("until it is back (ack-timeout 0)")
+                  : absl::StrCat("up to ack-timeout ",
+                                 options_.ack_timeout.count(), " ms")));
+        }
+        continue;
+      }
+      sync_kept_.erase(id);
       absl::StatusOr<etcd::SyncSet> written = write(members);
       if (!written.ok()) return written.status();
       waited.erase(std::find(waited.begin(), waited.end(), id));
@@ -2074,6 +2098,9 @@ class Logship : public sdk::Replication {
   // ack = sync: the sync set in etcd as this node last read or wrote it
   // (revision 0: none read yet; the site's sync-set applies).
   etcd::SyncSet etcd_sync_;  // guarded by mutex_
+  // Members kept in the sync set by min-sync-replicas though due to leave
+  // (each logged once). Elector thread only.
+  std::set<std::string> sync_kept_;
   // Primary, elector thread only: configured members being brought back,
   // each with the position it must hold durably before it is written back
   // into the set.
@@ -2187,6 +2214,11 @@ CAIRN_REPLICATION_PLUGIN(
         "coordinator = etcd, ack = sync: a sync-set member that has held an "
         "append back this long while connected (a slow disk or link) leaves "
         "the sync set; 0: only for want of a session (peer-timeout)"),
+    cairn::sdk::OptionDesc(
+        "min-sync-replicas", CAIRN_OPT_UINT, "0",
+        "coordinator = etcd, ack = sync: never take a member out of the "
+        "sync set if fewer than this many replicas would be left in it; "
+        "appends wait for it instead (up to ack-timeout)"),
     cairn::sdk::OptionDesc(
         "reconnect-interval", CAIRN_OPT_DURATION, "200ms",
         "pause before the primary dials a lost replica again"),

@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <set>
 #include <string>
@@ -640,6 +641,61 @@ TEST_F(LogshipEtcdClusterSlowMemberKept, WithoutTheRuleAppendsWaitForIt) {
   ASSERT_EQ(appended.size(), 1u);
   EXPECT_GE(took, std::chrono::seconds(5));
   EXPECT_EQ(Stat(primary, "replication.sync_set_size"), 3);
+}
+
+// ack = sync under etcd with min-sync-replicas = 1 (and ack-timeout 0):
+// the set never shrinks to the primary alone; with both replicas gone an
+// append waits for the one kept in the set, and completes once it is back
+// and holds it. Without the option the primary acknowledges alone
+// (ANodeTakenOutOfTheSyncSetNeverLeads).
+class LogshipEtcdClusterStrict : public LogshipEtcdClusterSync {
+ protected:
+  std::map<std::string, std::string> MoreOptions() const override {
+    std::map<std::string, std::string> options =
+        LogshipEtcdClusterSync::MoreOptions();
+    options["min-sync-replicas"] = "1";
+    options["ack-timeout"] = "0";
+    return options;
+  }
+};
+
+TEST_F(LogshipEtcdClusterStrict, TheSyncSetKeepsOneReplicaAndAppendsWaitForIt) {
+  const size_t primary = ElectAndAppendTen();
+  ASSERT_NE(primary, kNone);
+  const size_t first = (primary + 1) % 3;
+  const size_t second = (primary + 2) % 3;
+  Close(first);
+  const std::vector<std::string> without_first =
+      AppendAcknowledged(primary, "without-first", 3);
+  ASSERT_EQ(without_first.size(), 3u);
+  EXPECT_EQ(Stat(primary, "replication.sync_set_size"), 2);
+
+  Close(second);
+  auto pending = std::async(std::launch::async, [&] {
+    return cluster_->store(primary).Append("kept", ExpectedRevision::Any(),
+                                           {Event("waits")});
+  });
+  // peer-timeout is 1 s: three times that and more ticks.
+  const bool returned =
+      pending.wait_for(std::chrono::seconds(4)) == std::future_status::ready;
+  EXPECT_FALSE(returned)
+      << "acknowledged with no replica in the sync set despite "
+         "min-sync-replicas = 1";
+  EXPECT_EQ(Stat(primary, "replication.sync_set_size"), 2);
+
+  // Back: the append waiting for it completes, held durably there.
+  EXPECT_EQ(Open(second), absl::OkStatus());
+  if (pending.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    ADD_FAILURE() << "the append still waits after the kept member came back";
+    Close(primary);  // ends the wait (ack-timeout 0: until close)
+  }
+  absl::StatusOr<AppendResult> kept = pending.get();
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    EXPECT_GE(cluster_->State(second).durable, kept->last_position);
+  }
+  EXPECT_TRUE(Holds(second, "kept", {"waits"}));
 }
 
 // Every acknowledged record is on every member of the set, so a node

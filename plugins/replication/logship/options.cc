@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -373,6 +374,30 @@ absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
                                 out.ack_timeout.count(),
                                 "ms): appends would fail before a slow member "
                                 "leaves the sync set"));
+  }
+  // min-sync-replicas: as slow-member-timeout, only where the set changes.
+  const std::string min_sync = options.Get("min-sync-replicas");
+  if (!min_sync.empty() && out.coordinator == CoordinatorKind::kStatic) {
+    return Invalid("min-sync-replicas", min_sync,
+                   "is set but coordinator = static, whose sync set never "
+                   "changes (every member is always waited for); set "
+                   "coordinator = etcd or remove it");
+  }
+  sdk::Status min_sync_status = options.GetUint(
+      "min-sync-replicas", out.min_sync_replicas, &out.min_sync_replicas);
+  if (!min_sync_status.ok()) {
+    return absl::InvalidArgumentError(min_sync_status.message());
+  }
+  // Only a member leads, so the set holds the primary and at most
+  // |sync-set| - 1 replicas.
+  if (out.ack == AckRule::kSync &&
+      out.min_sync_replicas + 1 > out.sync_set.size()) {
+    return Invalid(
+        "min-sync-replicas", min_sync,
+        absl::StrCat("leaves no room in sync-set [",
+                     absl::StrJoin(out.sync_set, ","),
+                     "]: the primary is one of its members, so at most ",
+                     out.sync_set.size() - 1, " replica(s) can be in it"));
   }
   if (out.position_query_timeout.count() == 0 ||
       out.position_query_timeout > std::chrono::seconds(60)) {

@@ -69,6 +69,11 @@ struct LogshipOptions {
   // held an append back this long leaves the sync set (0: only for want of
   // a session, after peer_timeout).
   std::chrono::milliseconds slow_member_timeout{5000};
+  // coordinator = etcd, ack = sync: the primary never takes a member out of
+  // the sync set if that would leave fewer than this many replicas in it;
+  // appends wait for the member instead (up to ack_timeout). 0: the set
+  // may shrink to the primary alone.
+  uint64_t min_sync_replicas = 0;
   // How long promote and an etcd candidate wait for the peers' answers to
   // their position query; a peer that has not answered counts as
   // unreachable.

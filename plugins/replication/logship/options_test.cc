@@ -235,6 +235,35 @@ TEST(LogshipOptions, SlowMemberTimeoutGoesWithEtcd) {
   EXPECT_THAT(o.status().message(), HasSubstr("coordinator = static"));
 }
 
+TEST(LogshipOptions, MinSyncReplicasFitsTheSyncSetAndGoesWithEtcd) {
+  auto values = Etcd();
+  values["ack"] = "sync";
+  values["sync-set"] = "a,b,c";
+  absl::StatusOr<LogshipOptions> o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->min_sync_replicas, 0u);
+  values["min-sync-replicas"] = "2";
+  o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->min_sync_replicas, 2u);
+  values["min-sync-replicas"] = "3";
+  o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(),
+              HasSubstr("at most 2 replica(s) can be in it"));
+  values["min-sync-replicas"] = "one";
+  o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("min-sync-replicas"));
+
+  values = Minimal();
+  values["min-sync-replicas"] = "1";
+  o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("option 'min-sync-replicas'"));
+  EXPECT_THAT(o.status().message(), HasSubstr("coordinator = static"));
+}
+
 TEST(LogshipOptions, PositionQueryTimeoutDefaultsToTwoSeconds) {
   absl::StatusOr<LogshipOptions> o = Parse(Minimal());
   ASSERT_TRUE(o.ok()) << o.status();
