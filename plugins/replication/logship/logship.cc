@@ -201,6 +201,9 @@ class Logship : public sdk::Replication {
     stat("peer_timeouts", static_cast<double>(peer_timeouts_.load()));
     stat("tls_failures", static_cast<double>(tls_failures_.load()));
     stat("majority_lost", static_cast<double>(majority_lost_.load()));
+    if (etcd_ != nullptr) {
+      stat("ack_rule_mismatch", ack_rule_mismatch_.load() ? 1.0 : 0.0);
+    }
     stat("truncations", static_cast<double>(truncations_.load()));
     stat("replicas_connected", static_cast<double>(replicas_connected_.load()));
     stat("primary_committed_seen",
@@ -700,6 +703,10 @@ class Logship : public sdk::Replication {
     query->set_epoch(epoch);
     query->set_log_epoch(log.epoch);
     query->set_written(log.written);
+    query->set_coordinator(OwnCoordinator());
+    if (options_.coordinator == CoordinatorKind::kEtcd) {
+      query->set_etcd_group(options_.etcd_group);
+    }
     const auto deadline =
         std::chrono::steady_clock::now() + options_.position_query_timeout;
     constexpr const char* kNoAnswer = "no answer within the time allowed";
@@ -756,6 +763,11 @@ class Logship : public sdk::Replication {
         } else if (answer->hello().node_id() != peer.node_id) {
           s = absl::InvalidArgumentError(absl::StrCat(
               "answers as node '", answer->hello().node_id(), "'"));
+        } else if (std::string other =
+                       OtherGroup(answer->hello().coordinator(),
+                                  answer->hello().etcd_group(), name);
+                   !other.empty()) {
+          s = absl::FailedPreconditionError(other);
         } else {
           r.answered = true;
           r.hello = answer->hello();
@@ -900,6 +912,7 @@ class Logship : public sdk::Replication {
     o.gateway.tls_cert_file = options_.etcd_tls_cert_file;
     o.gateway.tls_key_file = options_.etcd_tls_key_file;
     o.group = options_.etcd_group;
+    o.ack = AckRuleName(options_.ack);
     o.watch_window = std::chrono::milliseconds(1000);
     o.on_leadership_lost = [this] {
       if (Stopping()) return;
@@ -917,6 +930,7 @@ class Logship : public sdk::Replication {
     etcd_ = std::move(*created);
     listener_ = std::thread([this] { AcceptLoop(); });
     absl::Status s = etcd_->Watch([this](const etcd::GroupState& state) {
+      CheckGroupAckRule(state);
       // A newer epoch from etcd: follow it (a primary of an older one steps
       // down at once; the new primary's frames will reach this node).
       if (state.epoch > 0 && !state.primary.empty() &&
@@ -933,6 +947,24 @@ class Logship : public sdk::Replication {
     if (!s.ok()) return s;
     elector_ = std::thread([this] { ElectLoop(); });
     return absl::OkStatus();
+  }
+
+  // The group's ack rule, as the state in etcd names it, against this
+  // node's: a node under another rule still follows, but may not lead
+  // (EtcdCoordinator::Campaign refuses it). Said once an epoch, as an
+  // error, and counted in stat replication.ack_rule_mismatch.
+  void CheckGroupAckRule(const etcd::GroupState& state) {
+    const std::string own = AckRuleName(options_.ack);
+    const bool mismatch = !state.ack.empty() && state.ack != own;
+    ack_rule_mismatch_.store(mismatch);
+    if (!mismatch || ack_rule_warned_epoch_ == state.epoch) return;
+    ack_rule_warned_epoch_ = state.epoch;
+    sdk::LogError(absl::StrCat(
+        "node '", options_.node_id, "' has ack = ", own, " but group '",
+        options_.etcd_group, "' acknowledges by ack = ", state.ack,
+        " (etcd state at epoch ", state.epoch,
+        "): it follows, but will not lead; fix its site file "
+        "(docs/replication.md, \"Changing a group's ack rule\")"));
   }
 
   // Ends the elector and the watch. A primary that closes gives up its
@@ -1489,7 +1521,70 @@ class Logship : public sdk::Replication {
     hello->set_durable(log.durable);
     hello->set_committed(log.committed);
     hello->set_first_position(log.first_position);
+    hello->set_coordinator(OwnCoordinator());
+    if (options_.coordinator == CoordinatorKind::kEtcd) {
+      hello->set_etcd_group(options_.etcd_group);
+    }
     return frame;
+  }
+
+  v1::Coordinator OwnCoordinator() const {
+    return options_.coordinator == CoordinatorKind::kEtcd
+               ? v1::COORDINATOR_ETCD
+               : v1::COORDINATOR_STATIC;
+  }
+
+  // Why `peer` (whose hello or query named `coordinator` and `etcd_group`)
+  // is not of this node's group, or "" if it is (or predates the fields).
+  std::string OtherGroup(v1::Coordinator coordinator,
+                         const std::string& etcd_group,
+                         const std::string& peer) const {
+    if (coordinator == v1::COORDINATOR_UNSPECIFIED) return "";
+    auto name = [](v1::Coordinator c) {
+      return c == v1::COORDINATOR_ETCD ? "etcd" : "static";
+    };
+    if (coordinator != OwnCoordinator()) {
+      return absl::StrCat(
+          peer, " uses coordinator = ", name(coordinator), " but node '",
+          options_.node_id, "' uses coordinator = ", name(OwnCoordinator()),
+          ": the nodes of a group must share one coordinator; check both "
+          "site files");
+    }
+    if (coordinator == v1::COORDINATOR_ETCD &&
+        etcd_group != options_.etcd_group) {
+      return absl::StrCat(peer, " is in etcd group '", etcd_group,
+                          "' but node '", options_.node_id,
+                          "' is in etcd group '", options_.etcd_group,
+                          "': nodes of one group share option etcd-group; "
+                          "check both site files");
+    }
+    return "";
+  }
+
+  // Refuses a peer of another group: says nothing of this group's epoch
+  // or primary, and logs why as an error (a site-file mistake).
+  absl::Status RefuseOtherGroup(Connection& connection,
+                                const std::string& why) {
+    frames_refused_.fetch_add(1);
+    bool first_time;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      first_time = other_groups_logged_.insert(why).second;
+    }
+    // Once for each reason: the peer dials again every reconnect-interval.
+    if (first_time) {
+      sdk::LogError(absl::StrCat("node '", options_.node_id,
+                                 "' refused a session: ", why));
+    }
+    v1::Frame frame;
+    v1::Refusal* refusal = frame.mutable_refusal();
+    refusal->set_reason(v1::Refusal::REASON_OTHER_GROUP);
+    refusal->set_message(why);
+    (void)connection.Write(frame);
+    connection.Shutdown();
+    // Unavailable: said once above, not again by the session's warning on
+    // every dial.
+    return absl::UnavailableError(why);
   }
 
   absl::Status Ship(Connection& connection, const Peer& peer, uint64_t epoch) {
@@ -1512,6 +1607,11 @@ class Logship : public sdk::Replication {
       return Refuse(connection, v1::Refusal::REASON_PROTOCOL,
                     absl::StrCat(connection.peer_name(), " says it is node '",
                                  theirs.node_id(), "'; check option 'peers'"));
+    }
+    if (std::string other = OtherGroup(
+            theirs.coordinator(), theirs.etcd_group(), connection.peer_name());
+        !other.empty()) {
+      return RefuseOtherGroup(connection, other);
     }
     if (theirs.epoch() > epoch) {
       // It would have refused us; a newer primary will reach this node.
@@ -1815,6 +1915,18 @@ class Logship : public sdk::Replication {
     if (first->has_position_query() || first->has_hello()) {
       absl::Status s = CheckPeerIdentity(connection, claimed);
       if (!s.ok()) return s;
+      // Before anything adopts an epoch the peer names: another group's
+      // epochs mean nothing here.
+      // By its id only: the message is logged once, so it must not name
+      // the port each dial comes from.
+      const std::string peer = absl::StrCat("node '", claimed, "'");
+      const std::string other =
+          first->has_position_query()
+              ? OtherGroup(first->position_query().coordinator(),
+                           first->position_query().etcd_group(), peer)
+              : OtherGroup(first->hello().coordinator(),
+                           first->hello().etcd_group(), peer);
+      if (!other.empty()) return RefuseOtherGroup(connection, other);
     }
     if (first->has_position_query()) {
       // A node about to be promoted asks where this log ends; whatever this
@@ -2098,6 +2210,12 @@ class Logship : public sdk::Replication {
   // ack = sync: the sync set in etcd as this node last read or wrote it
   // (revision 0: none read yet; the site's sync-set applies).
   etcd::SyncSet etcd_sync_;  // guarded by mutex_
+  // The state in etcd names another ack rule than this node's (watcher
+  // thread writes; the epoch it was last said for).
+  std::atomic<bool> ack_rule_mismatch_{false};
+  // Why peers of another group were refused, each logged once (mutex_).
+  std::set<std::string> other_groups_logged_;
+  int64_t ack_rule_warned_epoch_ = -1;
   // Members kept in the sync set by min-sync-replicas though due to leave
   // (each logged once). Elector thread only.
   std::set<std::string> sync_kept_;

@@ -140,6 +140,32 @@ INSTANTIATE_TEST_SUITE_P(
       return std::get<0>(info.param) + "_" + std::get<1>(info.param);
     });
 
+// A node whose site file says coordinator = etcd (its etcd unreachable
+// here) among static nodes: each side refuses the other's hello and
+// position query (REASON_OTHER_GROUP) before adopting anything, so it gets
+// no records and the others go on without it.
+TEST(LogshipCluster, ANodeOfAnotherCoordinatorIsRefused) {
+  Cluster cluster(ClusterOptions{});
+  ASSERT_EQ(cluster.Open(2, "replica",
+                         {{"coordinator", "etcd"},
+                          {"etcd-endpoints", "127.0.0.1:1"},
+                          {"lease-ttl", "2s"},
+                          {"etcd-timeout", "100ms"}}),
+            absl::OkStatus());
+  ASSERT_EQ(cluster.Open(1, "replica"), absl::OkStatus());
+  ASSERT_EQ(cluster.Open(0, "primary"), absl::OkStatus());
+  absl::StatusOr<AppendResult> r =
+      cluster.store(0).Append("s", ExpectedRevision::Any(), {Event("x")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(WaitUntil(
+      [&] { return cluster.Stat(2, "replication.frames_refused") >= 1; },
+      std::chrono::seconds(10)))
+      << "n2 (etcd) never refused the static primary";
+  EXPECT_EQ(cluster.State(2).written, 0u) << "n2 took records of another group";
+  EXPECT_EQ(cluster.Stat(0, "replication.replicas_connected"), 1);
+  EXPECT_EQ(cluster.store(2).role(), CAIRN_ROLE_REPLICA);
+}
+
 TEST(LogshipCluster, ReplicaThatNeverSyncsDoesNotCountTowardSync) {
   ClusterOptions options = SyncOnMmaplog("n1");
   options.nodes = 2;

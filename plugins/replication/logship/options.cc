@@ -442,4 +442,16 @@ absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
   return out;
 }
 
+const char* AckRuleName(AckRule rule) {
+  switch (rule) {
+    case AckRule::kAsync:
+      return "async";
+    case AckRule::kSync:
+      return "sync";
+    case AckRule::kQuorum:
+      return "quorum";
+  }
+  return "quorum";
+}
+
 }  // namespace cairn::logship

@@ -16,6 +16,8 @@
 namespace cairn::logship {
 
 enum class AckRule { kAsync, kSync, kQuorum };
+// "async", "sync" or "quorum", as option `ack` spells it.
+const char* AckRuleName(AckRule rule);
 enum class StaticRole { kPrimary, kReplica };
 enum class CoordinatorKind { kStatic, kEtcd };
 

@@ -340,6 +340,22 @@ absl::Status CheckSyncMember(const std::string& group, const std::string& node,
                          set.by, "')")));
 }
 
+// A node may lead only under the group's ack rule: the election and
+// fencing rules differ between rules, so one node elected under another
+// rule could drop records the group acknowledged.
+absl::Status CheckAckRule(const std::string& group, const std::string& node,
+                          const GroupState& state, const std::string& ack) {
+  if (ack.empty() || state.ack.empty() || state.ack == ack) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "group '", group, "' acknowledges by ack = ", state.ack,
+      " (etcd state at epoch ", state.epoch, ") but node '", node,
+      "' has ack = ", ack,
+      ": every node of a group must use one ack rule; fix this node's site "
+      "file (docs/replication.md, \"Changing a group's ack rule\")"));
+}
+
 }  // namespace
 
 absl::StatusOr<GroupState> EtcdCoordinator::Campaign(
@@ -355,6 +371,9 @@ absl::StatusOr<GroupState> EtcdCoordinator::Campaign(
   }
   auto before = Current();
   if (!before.ok()) return before.status();
+  // Not worth a lease either if the group acknowledges by another rule.
+  absl::Status rule = CheckAckRule(options_.group, node, *before, options_.ack);
+  if (!rule.ok()) return rule;
   SyncSet sync_before;
   if (sync != nullptr) {
     // Not worth a lease (or the leader key) if this node may not lead.
@@ -418,8 +437,12 @@ absl::StatusOr<GroupState> EtcdCoordinator::NamePrimary(const std::string& node,
           CheckSyncMember(options_.group, node, sync_now, sync->initial);
       if (!member.ok()) return member;
     }
+    absl::Status rule =
+        CheckAckRule(options_.group, node, current, options_.ack);
+    if (!rule.ok()) return rule;
     GroupState next = current;
     next.primary = node;
+    if (!options_.ack.empty()) next.ack = options_.ack;
     std::vector<Compare> compares = {KeyAt(state_key_, current.epoch),
                                      Compare{.key = leader_key_,
                                              .target = Compare::Target::kCreate,

@@ -91,6 +91,10 @@ struct EtcdCoordinatorOptions {
   // could not be renewed for a whole TTL): this node must stop acting as
   // primary. Must not call back into the coordinator's Resign/destructor.
   std::function<void()> on_leadership_lost = {};
+  // This node's ack rule ("async" | "sync" | "quorum"). Campaign writes it
+  // into a state that names none and refuses a state that names another:
+  // every node of a group must acknowledge by one rule. Empty: neither.
+  std::string ack = {};
 };
 
 class EtcdCoordinator {
@@ -132,7 +136,9 @@ class EtcdCoordinator {
 
   // Becomes the group's primary: puts the leader key attached to a new
   // lease of `lease_ttl` only if no other node holds it, then
-  // compare-and-sets the state naming `node` primary (ack rule unchanged).
+  // compare-and-sets the state naming `node` primary (and the options'
+  // ack rule, if the state names none; a state naming another is refused,
+  // kFailedPrecondition).
   // Refuses (kFailedPrecondition) if another node holds the leader key.
   // With `sync` (ack = sync), refuses a node that is not a member of the
   // sync set (only a member holds every acknowledged record), and the

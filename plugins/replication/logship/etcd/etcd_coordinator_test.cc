@@ -33,8 +33,8 @@ class EtcdCoordinatorTest : public ::testing::Test {
   // `first` (so racing coordinators talk to different members).
   std::unique_ptr<EtcdCoordinator> Coordinator(
       size_t first = 0, std::function<void()> on_lost = nullptr,
-      std::chrono::milliseconds call_timeout =
-          std::chrono::milliseconds(2000)) {
+      std::chrono::milliseconds call_timeout = std::chrono::milliseconds(2000),
+      std::string ack = "") {
     std::vector<std::string> endpoints;
     for (size_t i = 0; i < cluster_->endpoints().size(); ++i) {
       endpoints.push_back(
@@ -44,7 +44,8 @@ class EtcdCoordinatorTest : public ::testing::Test {
         .gateway = {.endpoints = endpoints, .call_timeout = call_timeout},
         .group = "g",
         .watch_window = std::chrono::milliseconds(500),
-        .on_leadership_lost = std::move(on_lost)});
+        .on_leadership_lost = std::move(on_lost),
+        .ack = std::move(ack)});
     EXPECT_TRUE(coordinator.ok()) << coordinator.status();
     return coordinator.ok() ? *std::move(coordinator) : nullptr;
   }
@@ -230,6 +231,38 @@ TEST_F(EtcdCoordinatorTest,
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_GT(next->epoch, won->epoch);
   EXPECT_EQ(next->primary, "b");
+}
+
+// The group's ack rule is written by the first campaign and binds every
+// later one: a node under another rule may not lead.
+TEST_F(EtcdCoordinatorTest, CampaignWritesTheAckRuleAndRefusesAnother) {
+  const auto two_seconds = std::chrono::milliseconds(2000);
+  auto quorum = Coordinator(0, nullptr, two_seconds, "quorum");
+  auto first = quorum->Campaign("a", std::chrono::seconds(2));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->ack, "quorum");
+  auto stored = quorum->Current();
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->ack, "quorum");
+  ASSERT_TRUE(quorum->Resign().ok());
+
+  auto sync = Coordinator(1, nullptr, two_seconds, "sync");
+  auto refused = sync->Campaign("b", std::chrono::seconds(2));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr(absl::StrCat("group 'g' acknowledges by ack = quorum "
+                                     "(etcd state at epoch ",
+                                     first->epoch,
+                                     ") but node 'b' has ack = "
+                                     "sync")));
+  auto leader = sync->LeaderNode();
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  EXPECT_EQ(*leader, "") << "a refused campaign took the leader key";
+
+  auto again = Coordinator(2, nullptr, two_seconds, "quorum");
+  auto second = again->Campaign("c", std::chrono::seconds(2));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->ack, "quorum");
 }
 
 TEST_F(EtcdCoordinatorTest, LeaderNodeNamesTheHolderUntilItResigns) {
