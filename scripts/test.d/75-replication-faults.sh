@@ -28,7 +28,9 @@
 #      member; under ack = async (logship-3-etcd-async.conf): two
 #      elected failovers and a kill -9 of etcd's leader; and under ack =
 #      sync with every node in the sync set (logship-3-etcd-sync.conf):
-#      two elected failovers and a kill -9 of a replica;
+#      two elected failovers and a kill -9 of a replica; and the same with
+#      slow-member-timeout 1 s (logship-3-etcd-sync-slow.conf): SIGSTOP and
+#      kill -9 of a replica, each taken out of the sync set and back;
 #   6. in network namespaces: the primary cut from etcd only, the primary
 #      cut from its peers, the primary partitioned;
 # each followed by the checker over the history and every node's log; and
@@ -112,6 +114,11 @@ lane_a() {
   # acknowledged alone (counted, --superseded-acks).
   "$run" --topology "$root/tests/replication/topologies/logship-3-etcd-async.conf" \
     --faults 3 --kinds failover,etcd-kill9,failover-stop --hold-ms 2000 --gap-ms 800 || status=1
+  # ack = sync under etcd with slow-member-timeout 1 s: a replica stopped
+  # for 2 s (inside peer-timeout) leaves the sync set for holding appends
+  # back and comes back (the topology checks both in the logs).
+  "$run" --topology "$root/tests/replication/topologies/logship-3-etcd-sync-slow.conf" \
+    --faults 2 --kinds stop,kill9 --hold-ms 2000 --gap-ms 800 || status=1
   negative_control || status=1
   return $status
 }
