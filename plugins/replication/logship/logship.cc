@@ -1916,9 +1916,8 @@ class Logship : public sdk::Replication {
       absl::Status s = CheckPeerIdentity(connection, claimed);
       if (!s.ok()) return s;
       // Before anything adopts an epoch the peer names: another group's
-      // epochs mean nothing here.
-      // By its id only: the message is logged once, so it must not name
-      // the port each dial comes from.
+      // epochs mean nothing here. The peer is named by its id only: the
+      // message is logged once, so it must not name each dial's port.
       const std::string peer = absl::StrCat("node '", claimed, "'");
       const std::string other =
           first->has_position_query()
@@ -2210,12 +2209,12 @@ class Logship : public sdk::Replication {
   // ack = sync: the sync set in etcd as this node last read or wrote it
   // (revision 0: none read yet; the site's sync-set applies).
   etcd::SyncSet etcd_sync_;  // guarded by mutex_
-  // The state in etcd names another ack rule than this node's (watcher
-  // thread writes; the epoch it was last said for).
+  // The state in etcd names another ack rule than this node's, and the
+  // epoch that was last said for (both written by the watcher thread).
   std::atomic<bool> ack_rule_mismatch_{false};
+  int64_t ack_rule_warned_epoch_ = -1;
   // Why peers of another group were refused, each logged once (mutex_).
   std::set<std::string> other_groups_logged_;
-  int64_t ack_rule_warned_epoch_ = -1;
   // Members kept in the sync set by min-sync-replicas though due to leave
   // (each logged once). Elector thread only.
   std::set<std::string> sync_kept_;
