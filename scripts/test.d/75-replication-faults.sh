@@ -116,7 +116,8 @@ lane_a() {
     --faults 3 --kinds failover,etcd-kill9,failover-stop --hold-ms 2000 --gap-ms 800 || status=1
   # ack = sync under etcd with slow-member-timeout 1 s: a replica stopped
   # for 2 s (inside peer-timeout) leaves the sync set for holding appends
-  # back and comes back (the topology checks both in the logs).
+  # back (the topology requires that log line) and comes back (its
+  # cluster_settled waits for the sync set in etcd to be whole).
   "$run" --topology "$root/tests/replication/topologies/logship-3-etcd-sync-slow.conf" \
     --faults 2 --kinds stop,kill9 --hold-ms 2000 --gap-ms 800 || status=1
   negative_control || status=1
