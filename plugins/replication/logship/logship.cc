@@ -1484,17 +1484,27 @@ class Logship : public sdk::Replication {
 
   absl::Status Refuse(Connection& connection, v1::Refusal::Reason reason,
                       const std::string& message) {
+    SendRefusal(connection, reason, message, /*with_group_state=*/true);
+    return absl::FailedPreconditionError(message);
+  }
+
+  // Sends a refusal and ends the session. With `with_group_state` the frame
+  // names this group's epoch and primary (a peer of the group adopts them);
+  // a peer of another group is told neither.
+  void SendRefusal(Connection& connection, v1::Refusal::Reason reason,
+                   const std::string& message, bool with_group_state) {
     frames_refused_.fetch_add(1);
-    GroupState state = coordinator_->Current();
     v1::Frame frame;
     v1::Refusal* refusal = frame.mutable_refusal();
     refusal->set_reason(reason);
-    refusal->set_epoch(state.epoch);
-    refusal->set_primary(state.primary);
+    if (with_group_state) {
+      GroupState state = coordinator_->Current();
+      refusal->set_epoch(state.epoch);
+      refusal->set_primary(state.primary);
+    }
     refusal->set_message(message);
     (void)connection.Write(frame);
     connection.Shutdown();
-    return absl::FailedPreconditionError(message);
   }
 
   // A refusal from the other side: adopt a newer epoch; the error says why.
@@ -1565,7 +1575,6 @@ class Logship : public sdk::Replication {
   // or primary, and logs why as an error (a site-file mistake).
   absl::Status RefuseOtherGroup(Connection& connection,
                                 const std::string& why) {
-    frames_refused_.fetch_add(1);
     bool first_time;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -1576,12 +1585,8 @@ class Logship : public sdk::Replication {
       sdk::LogError(absl::StrCat("node '", options_.node_id,
                                  "' refused a session: ", why));
     }
-    v1::Frame frame;
-    v1::Refusal* refusal = frame.mutable_refusal();
-    refusal->set_reason(v1::Refusal::REASON_OTHER_GROUP);
-    refusal->set_message(why);
-    (void)connection.Write(frame);
-    connection.Shutdown();
+    SendRefusal(connection, v1::Refusal::REASON_OTHER_GROUP, why,
+                /*with_group_state=*/false);
     // Unavailable: said once above, not again by the session's warning on
     // every dial.
     return absl::UnavailableError(why);
@@ -2233,7 +2238,6 @@ class Logship : public sdk::Replication {
 namespace {
 const char* const kCoordinators[] = {"static", "etcd", nullptr};
 const char* const kRoles[] = {"primary", "replica", nullptr};
-const char* const kAckRules[] = {"async", "sync", "quorum", nullptr};
 const char* const kDurablePolicies[] = {"auto", "syncs", "never", nullptr};
 const char* const kTlsModes[] = {"auto", "on", "off", nullptr};
 }  // namespace
@@ -2296,7 +2300,7 @@ CAIRN_REPLICATION_PLUGIN(
         "when an append is acknowledged: async (primary has it), "
         "sync (every sync-set member has it durable), quorum (a "
         "majority including the primary)",
-        kAckRules),
+        cairn::logship::kAckRuleNames),
     cairn::sdk::OptionDesc(
         "sync-set", CAIRN_OPT_STRING, "",
         "ack = sync: comma-separated node ids that must hold an "

@@ -295,13 +295,10 @@ absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
     return Invalid("role", role, "is not one of: primary, replica");
   }
   const std::string ack = options.Get("ack", "quorum");
-  if (ack == "async") {
-    out.ack = AckRule::kAsync;
-  } else if (ack == "sync") {
-    out.ack = AckRule::kSync;
-  } else if (ack == "quorum") {
-    out.ack = AckRule::kQuorum;
-  } else {
+  for (AckRule rule : {AckRule::kAsync, AckRule::kSync, AckRule::kQuorum}) {
+    if (ack == AckRuleName(rule)) out.ack = rule;
+  }
+  if (ack != AckRuleName(out.ack)) {
     return Invalid("ack", ack, "is not one of: async, sync, quorum");
   }
   const std::string sync_set = options.Get("sync-set");
@@ -440,18 +437,6 @@ absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
   absl::Status tls = ParseTls(options, out);
   if (!tls.ok()) return tls;
   return out;
-}
-
-const char* AckRuleName(AckRule rule) {
-  switch (rule) {
-    case AckRule::kAsync:
-      return "async";
-    case AckRule::kSync:
-      return "sync";
-    case AckRule::kQuorum:
-      return "quorum";
-  }
-  return "quorum";
 }
 
 }  // namespace cairn::logship

@@ -16,8 +16,14 @@
 namespace cairn::logship {
 
 enum class AckRule { kAsync, kSync, kQuorum };
+// Option `ack`'s values, in AckRule's order, ending with nullptr (the
+// option descriptor's list of choices).
+inline constexpr const char* kAckRuleNames[] = {"async", "sync", "quorum",
+                                                nullptr};
 // "async", "sync" or "quorum", as option `ack` spells it.
-const char* AckRuleName(AckRule rule);
+inline const char* AckRuleName(AckRule rule) {
+  return kAckRuleNames[static_cast<int>(rule)];
+}
 enum class StaticRole { kPrimary, kReplica };
 enum class CoordinatorKind { kStatic, kEtcd };
 
