@@ -211,6 +211,7 @@ class Logship : public sdk::Replication {
     if (options_.ack == AckRule::kSync) {
       stat("sync_set_size", static_cast<double>(SyncMembers().size()));
       stat("sync_set_changes", static_cast<double>(sync_set_changes_.load()));
+      stat("sync_rejoins_held", static_cast<double>(sync_rejoins_held_.load()));
     }
     std::shared_ptr<AckTracker> tracker;
     {
@@ -1105,9 +1106,10 @@ class Logship : public sdk::Replication {
 
   // Why sync-set member `id` should leave the set now, or "": it has had
   // no session for peer-timeout, or it has held an append back (connected
-  // or not) for slow-member-timeout.
-  std::string WhyLeaveSyncSet(const AckTracker& tracker,
-                              const std::string& id) const {
+  // or not) for slow-member-timeout. *slow, if given, is set if it held
+  // one back while connected (a slow member, not a lost one).
+  std::string WhyLeaveSyncSet(const AckTracker& tracker, const std::string& id,
+                              bool* slow = nullptr) const {
     using std::chrono::duration_cast;
     using std::chrono::milliseconds;
     const auto down = tracker.DownFor(id);
@@ -1119,6 +1121,9 @@ class Logship : public sdk::Replication {
     const auto held = tracker.HoldingBackFor(id);
     if (options_.slow_member_timeout.count() > 0 &&
         held >= options_.slow_member_timeout) {
+      if (slow != nullptr) {
+        *slow = down == std::chrono::steady_clock::duration::zero();
+      }
       return absl::StrCat("it has held an append back for ",
                           duration_cast<milliseconds>(held).count(),
                           " ms (durable ", tracker.Durable(id), ", ",
@@ -1131,6 +1136,48 @@ class Logship : public sdk::Replication {
     return "";
   }
 
+  // Counts a leave of sync-set member `id` for slowness (taken out, or
+  // dropped on its way back, for holding appends back while connected) and
+  // holds it out of the set per rejoin-backoff: its first such leave, or
+  // one after it stayed in the set for the cap since it last rejoined, is
+  // not held; each further one doubles the hold, up to the cap. A member
+  // out for want of a session is not held: it may be needed to lead.
+  // Returns what the log line about the leave should add ("" if not held).
+  // On the elector thread.
+  std::string HoldAfterLeave(const std::string& id) {
+    const auto now = std::chrono::steady_clock::now();
+    const std::chrono::milliseconds cap =
+        options_.rejoin_backoff * LogshipOptions::kRejoinBackoffCap;
+    SyncLeaves& leaves = sync_leaves_[id];
+    if (leaves.rejoined != std::chrono::steady_clock::time_point{} &&
+        now - leaves.rejoined >= cap) {
+      leaves.in_a_row = 0;
+    }
+    std::chrono::milliseconds hold{0};
+    if (leaves.in_a_row > 0) {
+      hold =
+          std::min(cap, options_.rejoin_backoff *
+                            (int64_t{1} << std::min(leaves.in_a_row - 1, 5)));
+    }
+    ++leaves.in_a_row;
+    leaves.rejoined = {};
+    leaves.held_until = now + hold;
+    if (hold.count() == 0) return "";
+    sync_rejoins_held_.fetch_add(1);
+    return absl::StrCat("; it left ", leaves.in_a_row,
+                        " times in a row (never staying in for ", cap.count(),
+                        " ms), so it may not rejoin for ", hold.count(),
+                        " ms (rejoin-backoff ", options_.rejoin_backoff.count(),
+                        " ms, doubling)");
+  }
+
+  // Whether rejoin-backoff still holds `id` out of the sync set.
+  bool HeldOut(const std::string& id) const {
+    auto leaves = sync_leaves_.find(id);
+    return leaves != sync_leaves_.end() &&
+           std::chrono::steady_clock::now() < leaves->second.held_until;
+  }
+
   // coordinator = etcd, ack = sync, on the primary's elector thread (one
   // change a tick):
   // - a member without a session for peer-timeout, or one that has held an
@@ -1140,9 +1187,10 @@ class Logship : public sdk::Replication {
   //   an election that ran meanwhile makes the write fail, and a member
   //   that has left may no longer lead (the campaign compares the set);
   // - a member of the site's sync-set that is outside it comes back once
-  //   it is connected and holds what is committed: the tracker waits for
-  //   it first, and once it holds durably every position written when that
-  //   began (so every acknowledged one), it is written back into etcd.
+  //   it is connected, holds what is committed and rejoin-backoff does not
+  //   hold it out: the tracker waits for it first, and once it holds
+  //   durably every position written when that began (so every
+  //   acknowledged one), it is written back into etcd.
   // The tracker's set always holds every member etcd names.
   absl::Status MaintainSyncSet() {
     std::shared_ptr<AckTracker> tracker;
@@ -1155,6 +1203,7 @@ class Logship : public sdk::Replication {
     if (sync_rejoining_epoch_ != epoch) {
       sync_rejoining_.clear();  // a tracker of an earlier term waited
       sync_kept_.clear();
+      sync_leaves_.clear();
       sync_rejoining_epoch_ = epoch;
     }
     absl::StatusOr<etcd::SyncSet> known = etcd_->CurrentSyncSet();
@@ -1188,7 +1237,8 @@ class Logship : public sdk::Replication {
 
     for (const std::string& id : known->members) {
       if (id == self) continue;
-      const std::string why = WhyLeaveSyncSet(*tracker, id);
+      bool slow = false;
+      const std::string why = WhyLeaveSyncSet(*tracker, id, &slow);
       if (why.empty()) {
         sync_kept_.erase(id);
         continue;
@@ -1221,11 +1271,12 @@ class Logship : public sdk::Replication {
       if (!written.ok()) return written.status();
       waited.erase(std::find(waited.begin(), waited.end(), id));
       tracker->SetSyncSet(waited);
-      sdk::LogWarn(absl::StrCat("node '", self, "' (primary of epoch ", epoch,
-                                ") took '", id, "' out of the sync set: ", why,
-                                "; acknowledging without it. Sync set now [",
-                                absl::StrJoin(written->members, ", "),
-                                "] (etcd revision ", written->revision, ")"));
+      sdk::LogWarn(absl::StrCat(
+          "node '", self, "' (primary of epoch ", epoch, ") took '", id,
+          "' out of the sync set: ", why, "; acknowledging without it",
+          slow ? HoldAfterLeave(id) : "", ". Sync set now [",
+          absl::StrJoin(written->members, ", "), "] (etcd revision ",
+          written->revision, ")"));
       return absl::OkStatus();
     }
 
@@ -1238,28 +1289,32 @@ class Logship : public sdk::Replication {
       }
       const std::optional<uint64_t> durable = tracker->CountingDurable(id);
       auto rejoining = sync_rejoining_.find(id);
-      const bool slow = rejoining != sync_rejoining_.end() &&
-                        !WhyLeaveSyncSet(*tracker, id).empty();
+      bool slow = false;
+      const std::string why = rejoining == sync_rejoining_.end()
+                                  ? ""
+                                  : WhyLeaveSyncSet(*tracker, id, &slow);
       if (tracker->DownFor(id) > std::chrono::steady_clock::duration::zero() ||
-          !durable.has_value() || slow) {
+          !durable.has_value() || !why.empty()) {
         if (rejoining != sync_rejoining_.end()) {
           // Gone again, or slow, before it caught up: stop waiting for it
-          // (it is not in etcd's set, so it cannot lead).
+          // (it is not in etcd's set, so it cannot lead). Slow while
+          // connected, that is a leave for rejoin-backoff too.
           sync_rejoining_.erase(rejoining);
           waited.erase(std::find(waited.begin(), waited.end(), id));
           tracker->SetSyncSet(waited);
-          if (slow) {
+          if (!why.empty()) {
             sdk::LogWarn(absl::StrCat("node '", self, "' (primary of epoch ",
                                       epoch, ") stopped waiting for '", id,
                                       "' on its way back into the sync set: ",
-                                      WhyLeaveSyncSet(*tracker, id)));
+                                      why, slow ? HoldAfterLeave(id) : ""));
           }
         }
         continue;
       }
       if (rejoining == sync_rejoining_.end()) {
-        // Wait for it only once it holds what is committed, so appends do
-        // not wait for a long catch-up.
+        // Not while rejoin-backoff holds it out; then only once it holds
+        // what is committed, so appends do not wait for a long catch-up.
+        if (HeldOut(id)) continue;
         if (*durable < log->committed) continue;
         if (!Contains(waited, id)) waited.push_back(id);
         tracker->SetSyncSet(waited);
@@ -1276,6 +1331,7 @@ class Logship : public sdk::Replication {
       absl::StatusOr<etcd::SyncSet> written = write(members);
       if (!written.ok()) return written.status();
       sync_rejoining_.erase(id);
+      sync_leaves_[id].rejoined = std::chrono::steady_clock::now();
       sdk::LogInfo(absl::StrCat(
           "node '", self, "' (primary of epoch ", epoch, ") brought '", id,
           "' back into the sync set: it holds every position up to ", *durable,
@@ -2223,12 +2279,21 @@ class Logship : public sdk::Replication {
   // Members kept in the sync set by min-sync-replicas though due to leave
   // (each logged once). Elector thread only.
   std::set<std::string> sync_kept_;
+  // Each member's leaves in a row (rejoin-backoff); cleared with
+  // sync_rejoining_. Elector thread only.
+  struct SyncLeaves {
+    int in_a_row = 0;
+    std::chrono::steady_clock::time_point rejoined{};  // last written back
+    std::chrono::steady_clock::time_point held_until{};
+  };
+  std::map<std::string, SyncLeaves> sync_leaves_;
   // Primary, elector thread only: configured members being brought back,
   // each with the position it must hold durably before it is written back
   // into the set.
   std::map<std::string, uint64_t> sync_rejoining_;
   uint64_t sync_rejoining_epoch_ = 0;  // the epoch those were waited in
   std::atomic<uint64_t> sync_set_changes_{0};
+  std::atomic<uint64_t> sync_rejoins_held_{0};  // holds by rejoin-backoff
   std::thread elector_;
   std::unique_ptr<etcd::EtcdCoordinator> etcd_;
 };
@@ -2340,6 +2405,12 @@ CAIRN_REPLICATION_PLUGIN(
         "coordinator = etcd, ack = sync: never take a member out of the "
         "sync set if fewer than this many replicas would be left in it; "
         "appends wait for it instead (up to ack-timeout)"),
+    cairn::sdk::OptionDesc(
+        "rejoin-backoff", CAIRN_OPT_DURATION, "10s",
+        "coordinator = etcd, ack = sync: a member that leaves the sync set "
+        "for holding appends back again soon after it rejoined is held out "
+        "this long before it may rejoin, doubling with each such leave up "
+        "to 32 times this; 0: it rejoins as soon as it has caught up"),
     cairn::sdk::OptionDesc(
         "reconnect-interval", CAIRN_OPT_DURATION, "200ms",
         "pause before the primary dials a lost replica again"),

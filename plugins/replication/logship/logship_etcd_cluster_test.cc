@@ -627,6 +627,55 @@ TEST_F(LogshipEtcdClusterSlowMember, ASlowMemberLeavesTheSyncSetAndRejoins) {
   EXPECT_TRUE(Holds(slow, "with", with));
 }
 
+// rejoin-backoff 5 s: a member that is slow again soon after it rejoined
+// is held out of the set for 5 s before it may rejoin, though it has
+// caught up long before; its first leave is not held.
+class LogshipEtcdClusterFlappingMember : public LogshipEtcdClusterSlowMember {
+ protected:
+  std::map<std::string, std::string> MoreOptions() const override {
+    std::map<std::string, std::string> options =
+        LogshipEtcdClusterSlowMember::MoreOptions();
+    options["rejoin-backoff"] = "5s";
+    return options;
+  }
+};
+
+TEST_F(LogshipEtcdClusterFlappingMember, AMemberSlowAgainSoonIsHeldOut) {
+  size_t primary = kNone;
+  size_t slow = kNone;
+  std::vector<std::string> appended;
+  AppendBesideASlowMember(3, &primary, &slow, &appended);
+  ASSERT_NE(primary, kNone);
+  ASSERT_EQ(appended.size(), 3u);
+  EXPECT_EQ(Stat(primary, "replication.sync_set_size"), 2);
+  g_apply_delay_ms = 0;
+  ASSERT_TRUE(
+      WaitUntil([&] { return Stat(primary, "replication.sync_set_size") == 3; },
+                std::chrono::seconds(30)))
+      << "the member never rejoined after its first leave";
+  EXPECT_EQ(Stat(primary, "replication.sync_rejoins_held"), 0)
+      << "a first leave must not be held";
+
+  // Slow again at once. Its applies now take 2.5 s: it leaves after about
+  // 1 s and, were it not held, would be back about 2 s after that.
+  g_apply_delay_ms = 2500;
+  const std::vector<std::string> again =
+      AppendAcknowledged(primary, "slow-again", 2);
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(Stat(primary, "replication.sync_set_size"), 2);
+  EXPECT_EQ(Stat(primary, "replication.sync_rejoins_held"), 1);
+  g_apply_delay_ms = 0;
+  EXPECT_FALSE(
+      WaitUntil([&] { return Stat(primary, "replication.sync_set_size") == 3; },
+                std::chrono::seconds(4)))
+      << "rejoined while rejoin-backoff (5 s) held it out";
+  EXPECT_TRUE(Holds(slow, "slow-again", again)) << "held out, it still follows";
+  EXPECT_TRUE(
+      WaitUntil([&] { return Stat(primary, "replication.sync_set_size") == 3; },
+                std::chrono::seconds(30)))
+      << "never rejoined once the hold was over";
+}
+
 // The same with slow-member-timeout = 0: only a lost session takes a member
 // out, so the appends wait for the slow one's applies. The control that
 // shows the test above measures the rule.

@@ -344,6 +344,7 @@ absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
         DurationOption{"heartbeat-interval", "100ms", &out.heartbeat_interval},
         DurationOption{"peer-timeout", "3s", &out.peer_timeout},
         DurationOption{"reconnect-interval", "200ms", &out.reconnect_interval},
+        DurationOption{"rejoin-backoff", "10s", &out.rejoin_backoff},
         DurationOption{"position-query-timeout", "2s",
                        &out.position_query_timeout}}) {
     absl::StatusOr<std::chrono::milliseconds> value =
@@ -351,35 +352,34 @@ absl::StatusOr<LogshipOptions> ParseOptions(const sdk::Options& options) {
     if (!value.ok()) return value.status();
     *d.out = *value;
   }
-  // slow-member-timeout: the sync set changes only through etcd; under
-  // static a slow member holds appends back up to ack-timeout.
-  const std::string slow = options.Get("slow-member-timeout");
-  if (!slow.empty() && out.coordinator == CoordinatorKind::kStatic) {
-    return Invalid("slow-member-timeout", slow,
-                   "is set but coordinator = static, whose sync set never "
-                   "changes; set coordinator = etcd or remove it");
+  // The sync set changes only through etcd: under static every member is
+  // always waited for (a slow one up to ack-timeout), so the options that
+  // say when it changes are refused there.
+  for (const char* key :
+       {"slow-member-timeout", "min-sync-replicas", "rejoin-backoff"}) {
+    const std::string value = options.Get(key);
+    if (!value.empty() && out.coordinator == CoordinatorKind::kStatic) {
+      return Invalid(key, value,
+                     "is set but coordinator = static, whose sync set never "
+                     "changes (every member is always waited for); set "
+                     "coordinator = etcd or remove it");
+    }
   }
+  const std::string slow = options.Get("slow-member-timeout", "5s");
   absl::StatusOr<std::chrono::milliseconds> slow_timeout =
-      ParseDuration("slow-member-timeout", slow.empty() ? "5s" : slow);
+      ParseDuration("slow-member-timeout", slow);
   if (!slow_timeout.ok()) return slow_timeout.status();
   out.slow_member_timeout = *slow_timeout;
   if (out.coordinator == CoordinatorKind::kEtcd && out.ack == AckRule::kSync &&
       out.ack_timeout.count() > 0 &&
       out.slow_member_timeout >= out.ack_timeout) {
-    return Invalid("slow-member-timeout", slow.empty() ? "5s" : slow,
+    return Invalid("slow-member-timeout", slow,
                    absl::StrCat("must be shorter than ack-timeout (",
                                 out.ack_timeout.count(),
                                 "ms): appends would fail before a slow member "
                                 "leaves the sync set"));
   }
-  // min-sync-replicas: as slow-member-timeout, only where the set changes.
   const std::string min_sync = options.Get("min-sync-replicas");
-  if (!min_sync.empty() && out.coordinator == CoordinatorKind::kStatic) {
-    return Invalid("min-sync-replicas", min_sync,
-                   "is set but coordinator = static, whose sync set never "
-                   "changes (every member is always waited for); set "
-                   "coordinator = etcd or remove it");
-  }
   sdk::Status min_sync_status = options.GetUint(
       "min-sync-replicas", out.min_sync_replicas, &out.min_sync_replicas);
   if (!min_sync_status.ok()) {

@@ -235,6 +235,29 @@ TEST(LogshipOptions, SlowMemberTimeoutGoesWithEtcd) {
   EXPECT_THAT(o.status().message(), HasSubstr("coordinator = static"));
 }
 
+TEST(LogshipOptions, RejoinBackoffGoesWithEtcd) {
+  absl::StatusOr<LogshipOptions> o = Parse(Etcd());
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->rejoin_backoff, std::chrono::milliseconds(10000));
+  auto values = Etcd();
+  values["rejoin-backoff"] = "0";
+  o = Parse(values);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->rejoin_backoff.count(), 0);
+  values["rejoin-backoff"] = "often";
+  o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("rejoin-backoff"));
+
+  values = Minimal();
+  values["rejoin-backoff"] = "3s";
+  o = Parse(values);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(),
+              HasSubstr("option 'rejoin-backoff': '3s' is set but "
+                        "coordinator = static"));
+}
+
 TEST(LogshipOptions, MinSyncReplicasFitsTheSyncSetAndGoesWithEtcd) {
   auto values = Etcd();
   values["ack"] = "sync";
