@@ -28,7 +28,8 @@
 #      member; under ack = async (logship-3-etcd-async.conf): two
 #      elected failovers and a kill -9 of etcd's leader; and under ack =
 #      sync with every node in the sync set (logship-3-etcd-sync.conf):
-#      two elected failovers and a kill -9 of a replica; and the same with
+#      two elected failovers and a kill -9 of a replica, each with another
+#      node stopped beside it (--overlap-stop); and with
 #      slow-member-timeout 1 s (logship-3-etcd-sync-slow.conf): SIGSTOP and
 #      kill -9 of a replica, each taken out of the sync set and back;
 #   6. in network namespaces: the primary cut from etcd only, the primary
@@ -141,9 +142,11 @@ lane_b() {
   run_netns "${etcd_group[@]}" --faults 3 --kinds failover-etcd,peers,failover-partition \
     --hold-ms 2500 --gap-ms 800
   # ack = sync under etcd, every node in the sync set: the elected primary
-  # takes the lost one out of the set in etcd and acknowledges again.
+  # takes the lost one out of the set in etcd and acknowledges again. Two
+  # faults at a time (--overlap-stop): another node is stopped beside each.
   "$run" --topology "$root/tests/replication/topologies/logship-3-etcd-sync.conf" \
-    --faults 3 --kinds failover,kill9,failover-stop --hold-ms 2000 --gap-ms 800 || status=1
+    --faults 3 --kinds failover,kill9,failover-stop --overlap-stop \
+    --hold-ms 2000 --gap-ms 800 || status=1
   return $status
 }
 # The memory storage forgets everything on kill -9: the checker must fail
