@@ -195,23 +195,25 @@ class Logship : public sdk::Replication {
       stat("durable", static_cast<double>(log->durable));
       stat("committed", static_cast<double>(log->committed));
     }
-    stat("records_shipped", static_cast<double>(records_shipped_.load()));
-    stat("records_applied", static_cast<double>(records_applied_.load()));
-    stat("frames_refused", static_cast<double>(frames_refused_.load()));
-    stat("peer_timeouts", static_cast<double>(peer_timeouts_.load()));
-    stat("tls_failures", static_cast<double>(tls_failures_.load()));
-    stat("majority_lost", static_cast<double>(majority_lost_.load()));
+    stat("records_shipped_total", static_cast<double>(records_shipped_.load()));
+    stat("records_applied_total", static_cast<double>(records_applied_.load()));
+    stat("frames_refused_total", static_cast<double>(frames_refused_.load()));
+    stat("peer_timeouts_total", static_cast<double>(peer_timeouts_.load()));
+    stat("tls_failures_total", static_cast<double>(tls_failures_.load()));
+    stat("majority_lost_total", static_cast<double>(majority_lost_.load()));
     if (etcd_ != nullptr) {
       stat("ack_rule_mismatch", ack_rule_mismatch_.load() ? 1.0 : 0.0);
     }
-    stat("truncations", static_cast<double>(truncations_.load()));
+    stat("truncations_total", static_cast<double>(truncations_.load()));
     stat("replicas_connected", static_cast<double>(replicas_connected_.load()));
     stat("primary_committed_seen",
          static_cast<double>(primary_committed_seen_.load()));
     if (options_.ack == AckRule::kSync) {
       stat("sync_set_size", static_cast<double>(SyncMembers().size()));
-      stat("sync_set_changes", static_cast<double>(sync_set_changes_.load()));
-      stat("sync_rejoins_held", static_cast<double>(sync_rejoins_held_.load()));
+      stat("sync_set_changes_total",
+           static_cast<double>(sync_set_changes_.load()));
+      stat("sync_rejoins_held_total",
+           static_cast<double>(sync_rejoins_held_.load()));
     }
     std::shared_ptr<AckTracker> tracker;
     {

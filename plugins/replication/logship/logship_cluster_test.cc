@@ -130,6 +130,15 @@ TEST_P(AckRuleTest, AppendsReachEveryNodeAndTheRuleHoldsOnReturn) {
     return cluster.Stat(0, "replication.member.n1.lag_positions") == 0 &&
            cluster.Stat(0, "replication.member.n2.lag_positions") == 0;
   }));
+  // Each record was shipped to both replicas (again after a reconnect)
+  // and applied once by each (counters cairnd exports as *_total,
+  // docs/replication.md, "Statistics").
+  EXPECT_GE(cluster.Stat(0, "replication.records_shipped_total"),
+            2.0 * static_cast<double>(log.size()));
+  EXPECT_EQ(cluster.Stat(1, "replication.records_applied_total"),
+            static_cast<double>(log.size()));
+  EXPECT_EQ(cluster.Stat(2, "replication.records_applied_total"),
+            static_cast<double>(log.size()));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -158,7 +167,7 @@ TEST(LogshipCluster, ANodeOfAnotherCoordinatorIsRefused) {
       cluster.store(0).Append("s", ExpectedRevision::Any(), {Event("x")});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(WaitUntil(
-      [&] { return cluster.Stat(2, "replication.frames_refused") >= 1; },
+      [&] { return cluster.Stat(2, "replication.frames_refused_total") >= 1; },
       std::chrono::seconds(10)))
       << "n2 (etcd) never refused the static primary";
   EXPECT_EQ(cluster.State(2).written, 0u) << "n2 took records of another group";
@@ -318,7 +327,7 @@ TEST(LogshipCluster, ReplicaRefusesOlderEpochsAndOtherPrimaries) {
   ASSERT_TRUE(reply.ok()) << reply.status();
   ASSERT_TRUE(reply->has_refusal());
   EXPECT_THAT(reply->refusal().message(), HasSubstr("records of epoch 4"));
-  EXPECT_GE(cluster.Stat(1, "replication.frames_refused"), 3);
+  EXPECT_GE(cluster.Stat(1, "replication.frames_refused_total"), 3);
 }
 
 TEST(LogshipCluster, MalformedFrameClosesTheConnection) {
@@ -332,8 +341,9 @@ TEST(LogshipCluster, MalformedFrameClosesTheConnection) {
   absl::StatusOr<v1::Frame> reply = peer.connection().Read();
   ASSERT_FALSE(reply.ok());
   EXPECT_TRUE(absl::IsUnavailable(reply.status())) << reply.status();
-  EXPECT_TRUE(WaitUntil(
-      [&] { return cluster.Stat(1, "replication.frames_refused") == 1; }));
+  EXPECT_TRUE(WaitUntil([&] {
+    return cluster.Stat(1, "replication.frames_refused_total") == 1;
+  }));
 }
 
 // A peer that accepts connections (or lets the kernel accept them) and
@@ -385,7 +395,9 @@ ClusterOptions TwoMemoryNodes() {
 // Waits (up to 20 s) until node i counted at least `count` peer timeouts.
 bool PeerTimeoutsReach(Cluster& cluster, size_t i, double count) {
   return WaitUntil(
-      [&] { return cluster.Stat(i, "replication.peer_timeouts") >= count; },
+      [&] {
+        return cluster.Stat(i, "replication.peer_timeouts_total") >= count;
+      },
       std::chrono::seconds(20));
 }
 
@@ -430,7 +442,7 @@ TEST(LogshipCluster, ReplicaClosesASilentPrimaryAfterPeerTimeout) {
       << "the replica kept a silent primary's session";
   EXPECT_FALSE(closed.get().ok());
   EXPECT_TRUE(PeerTimeoutsReach(cluster, 1, 1));
-  EXPECT_EQ(cluster.Stat(1, "replication.peer_timeouts"), 1);
+  EXPECT_EQ(cluster.Stat(1, "replication.peer_timeouts_total"), 1);
 }
 
 // An idle group stays connected: the primary's heartbeats and the acks keep
@@ -450,7 +462,7 @@ TEST(LogshipCluster, IdleGroupKeepsItsConnections) {
       [&] { return cluster.Stat(0, "replication.replicas_connected") == 2; }));
   std::this_thread::sleep_for(std::chrono::seconds(1));
   for (size_t i : {0, 1, 2}) {
-    EXPECT_EQ(cluster.Stat(i, "replication.peer_timeouts"), 0) << i;
+    EXPECT_EQ(cluster.Stat(i, "replication.peer_timeouts_total"), 0) << i;
   }
   EXPECT_EQ(cluster.Stat(0, "replication.replicas_connected"), 2);
   ASSERT_TRUE(
@@ -613,11 +625,11 @@ TEST(LogshipCluster, DeposedPrimaryTruncatesItsTailAndRejoins) {
   ASSERT_EQ(cluster.Open(0, "primary"), absl::OkStatus());
   ASSERT_TRUE(WaitUntil([&] {
     return cluster.store(0).role() == CAIRN_ROLE_REPLICA &&
-           cluster.Stat(0, "replication.truncations") == 1 &&
+           cluster.Stat(0, "replication.truncations_total") == 1 &&
            cluster.State(0).committed == cluster.State(1).written &&
            cluster.State(2).committed == cluster.State(1).written;
   })) << cluster.store(0).role()
-      << " " << cluster.Stat(0, "replication.truncations");
+      << " " << cluster.Stat(0, "replication.truncations_total");
   const std::vector<std::string> log = cluster.Log(1);
   EXPECT_EQ(cluster.Log(0), log);
   EXPECT_EQ(cluster.Log(2), log);
@@ -843,7 +855,7 @@ TEST_F(LogshipTls, GroupReplicatesAndPromotesOverTls) {
   EXPECT_EQ(cluster.Log(1), cluster.Log(0));
   EXPECT_EQ(cluster.Log(2), cluster.Log(0));
   for (size_t i : {0, 1, 2})
-    EXPECT_EQ(cluster.Stat(i, "replication.tls_failures"), 0);
+    EXPECT_EQ(cluster.Stat(i, "replication.tls_failures_total"), 0);
 
   cluster.Close(0);
   ASSERT_EQ(cluster.store(1).Promote(), absl::OkStatus());
@@ -873,7 +885,9 @@ void ExpectShippingRefused(std::map<std::string, std::string> replica,
   ASSERT_TRUE(
       cluster.store(0).Append("s", ExpectedRevision::Any(), {Event("x")}).ok());
   EXPECT_TRUE(WaitUntil(
-      [&] { return cluster.Stat(refuser, "replication.tls_failures") >= 2; },
+      [&] {
+        return cluster.Stat(refuser, "replication.tls_failures_total") >= 2;
+      },
       std::chrono::seconds(20)));
   EXPECT_EQ(cluster.State(1).written, 0u);
 }

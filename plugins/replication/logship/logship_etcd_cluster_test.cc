@@ -515,7 +515,7 @@ TEST_F(LogshipEtcdClusterSync, AMemberThatIsGoneLeavesTheSyncSetAndRejoins) {
           std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
   EXPECT_LT(took, std::chrono::seconds(10));
   EXPECT_EQ(Stat(primary, "replication.sync_set_size"), 2);
-  EXPECT_GE(Stat(primary, "replication.sync_set_changes"), 1);
+  EXPECT_GE(Stat(primary, "replication.sync_set_changes_total"), 1);
 
   // Back: it catches up, then the primary writes it back into the set.
   ASSERT_EQ(Open(gone), absl::OkStatus());
@@ -653,7 +653,7 @@ TEST_F(LogshipEtcdClusterFlappingMember, AMemberSlowAgainSoonIsHeldOut) {
       WaitUntil([&] { return Stat(primary, "replication.sync_set_size") == 3; },
                 std::chrono::seconds(30)))
       << "the member never rejoined after its first leave";
-  EXPECT_EQ(Stat(primary, "replication.sync_rejoins_held"), 0)
+  EXPECT_EQ(Stat(primary, "replication.sync_rejoins_held_total"), 0)
       << "a first leave must not be held";
 
   // Slow again at once. Its applies now take 2.5 s: it leaves after about
@@ -663,7 +663,7 @@ TEST_F(LogshipEtcdClusterFlappingMember, AMemberSlowAgainSoonIsHeldOut) {
       AppendAcknowledged(primary, "slow-again", 2);
   ASSERT_EQ(again.size(), 2u);
   EXPECT_EQ(Stat(primary, "replication.sync_set_size"), 2);
-  EXPECT_EQ(Stat(primary, "replication.sync_rejoins_held"), 1);
+  EXPECT_EQ(Stat(primary, "replication.sync_rejoins_held_total"), 1);
   g_apply_delay_ms = 0;
   EXPECT_FALSE(
       WaitUntil([&] { return Stat(primary, "replication.sync_set_size") == 3; },
@@ -806,7 +806,8 @@ TEST_F(LogshipEtcdClusterSync, AnOperatorsSyncSetLetsASurvivorLead) {
 TEST_F(LogshipEtcdClusterTls, ElectsOnePrimaryAndReplicatesOverTls) {
   ASSERT_NE(ElectAndAppendTen(), kNone);
   for (size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(cluster_->Stat(i, "replication.tls_failures"), 0) << "n" << i;
+    EXPECT_EQ(cluster_->Stat(i, "replication.tls_failures_total"), 0)
+        << "n" << i;
   }
 }
 
@@ -898,9 +899,9 @@ TEST_F(LogshipEtcdCluster, ANodeOfAnotherEtcdGroupIsRefused) {
   absl::StatusOr<AppendResult> r = cluster_->store(primary).Append(
       "group", ExpectedRevision::Any(), {Event("x")});
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_TRUE(
-      WaitUntil([&] { return Stat(2, "replication.frames_refused") >= 1; },
-                std::chrono::seconds(10)));
+  EXPECT_TRUE(WaitUntil(
+      [&] { return Stat(2, "replication.frames_refused_total") >= 1; },
+      std::chrono::seconds(10)));
   std::this_thread::sleep_for(std::chrono::seconds(2));
   {
     std::lock_guard<std::mutex> lock(nodes_mu_);
@@ -1132,7 +1133,7 @@ TEST_F(LogshipEtcdCluster, PrimaryReachingNoMajorityGivesUpTheLeaderKey) {
   Close(b);
   const auto cut_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(WaitUntil(
-      [&] { return Stat(old_primary, "replication.majority_lost") >= 1; },
+      [&] { return Stat(old_primary, "replication.majority_lost_total") >= 1; },
       std::chrono::seconds(20)))
       << "the primary kept leading without a majority";
   RecordProperty(
