@@ -1148,8 +1148,9 @@ class Logship : public sdk::Replication {
   // On the elector thread.
   std::string HoldAfterLeave(const std::string& id) {
     const auto now = std::chrono::steady_clock::now();
+    constexpr int kDoublings = LogshipOptions::kRejoinBackoffDoublings;
     const std::chrono::milliseconds cap =
-        options_.rejoin_backoff * LogshipOptions::kRejoinBackoffCap;
+        options_.rejoin_backoff * (int64_t{1} << kDoublings);
     SyncLeaves& leaves = sync_leaves_[id];
     if (leaves.rejoined != std::chrono::steady_clock::time_point{} &&
         now - leaves.rejoined >= cap) {
@@ -1157,9 +1158,8 @@ class Logship : public sdk::Replication {
     }
     std::chrono::milliseconds hold{0};
     if (leaves.in_a_row > 0) {
-      hold =
-          std::min(cap, options_.rejoin_backoff *
-                            (int64_t{1} << std::min(leaves.in_a_row - 1, 5)));
+      hold = options_.rejoin_backoff *
+             (int64_t{1} << std::min(leaves.in_a_row - 1, kDoublings));
     }
     ++leaves.in_a_row;
     leaves.rejoined = {};

@@ -84,12 +84,13 @@ struct LogshipOptions {
   uint64_t min_sync_replicas = 0;
   // coordinator = etcd, ack = sync: a member that leaves the sync set for
   // holding appends back while connected, again before it has stayed in
-  // it for kRejoinBackoffCap times this long since it rejoined, is
-  // held out for this long before it may rejoin, doubling with each such
-  // leave up to that cap (its first leave is not held). 0: it rejoins as
-  // soon as it has caught up, however often it leaves.
+  // it for the cap (this doubled kRejoinBackoffDoublings times: 32 times
+  // this) since it rejoined, is held out for this long before it may
+  // rejoin, doubling with each such leave up to that cap (its first leave
+  // is not held). 0: it rejoins as soon as it has caught up, however often
+  // it leaves.
   std::chrono::milliseconds rejoin_backoff{10000};
-  static constexpr int kRejoinBackoffCap = 32;
+  static constexpr int kRejoinBackoffDoublings = 5;
   // How long promote and an etcd candidate wait for the peers' answers to
   // their position query; a peer that has not answered counts as
   // unreachable.
