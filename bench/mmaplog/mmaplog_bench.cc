@@ -212,8 +212,8 @@ void BM_AppendAlways(benchmark::State& state) {
   // The machine's fsync time in the same run: half the probe before the
   // appends and half after, one median over both.
   std::vector<double> probe = FdatasyncSamplesMicros(100);
-  double fsyncs0 = Stat(log.log(), "fsyncs");
-  double fsync_s0 = Stat(log.log(), "fsync_seconds");
+  double fsyncs0 = Stat(log.log(), "fsyncs_total");
+  double fsync_s0 = Stat(log.log(), "fsync_seconds_total");
   double cpu0 = ProcessCpuSeconds();
   for (auto _ : state) {
     RunAppends(log.log(), threads, events / batch, batch, &latencies);
@@ -221,8 +221,8 @@ void BM_AppendAlways(benchmark::State& state) {
   state.counters["events_per_cpu_s"] =
       static_cast<double>(state.iterations() * events * threads) /
       (ProcessCpuSeconds() - cpu0);
-  double fsyncs = Stat(log.log(), "fsyncs") - fsyncs0;
-  double fsync_s = Stat(log.log(), "fsync_seconds") - fsync_s0;
+  double fsyncs = Stat(log.log(), "fsyncs_total") - fsyncs0;
+  double fsync_s = Stat(log.log(), "fsync_seconds_total") - fsync_s0;
   std::vector<double> after = FdatasyncSamplesMicros(100);
   probe.insert(probe.end(), after.begin(), after.end());
   double fsync_us = Median(probe);

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "cairn/client.h"
 #include "cairn/status.h"
 #include "protocol/frame.h"
@@ -565,12 +566,17 @@ TEST(CairndProtocol, HealthReadyAndMetricsOverHttp) {
   EXPECT_NE(text.find("cairnd_connections_active 1\n"), std::string::npos);
   EXPECT_NE(text.find("cairnd_resident_memory_bytes "), std::string::npos);
   EXPECT_NE(text.find("cairnd_disk_use_bytes "), std::string::npos);
-  // Store::Stats() by the export rule (metrics.h): mmaplog's fsync count is
-  // a counter, its segment count a gauge; fsync time, where the plugin
+  // Store::Stats() by the export rule (metrics.h): mmaplog's totals are
+  // counters, its segment count a gauge; fsync time, where the plugin
   // reports it, a counter too.
-  EXPECT_NE(text.find("# TYPE cairn_storage_fsyncs_total counter\n"),
-            std::string::npos)
-      << text;
+  for (const char* total : {"fsyncs", "segments_removed", "checkpoints_written",
+                            "index_released_bytes"}) {
+    EXPECT_NE(text.find(absl::StrCat("# TYPE cairn_storage_", total,
+                                     "_total counter\n")),
+              std::string::npos)
+        << total << "\n"
+        << text;
+  }
   EXPECT_EQ(text.find("cairn_storage_fsyncs_total 0\n"), std::string::npos);
   EXPECT_NE(text.find("# TYPE cairn_storage_segments gauge\n"),
             std::string::npos);

@@ -44,12 +44,6 @@ StoreStatMetric StoreStatMetricFor(const std::string& key) {
   const std::string_view last =
       std::string_view(key).substr(dot == std::string::npos ? 0 : dot + 1);
   metric.counter = EndsWith(last, "_total");
-  for (const char* total : kStoreStatCounters) {
-    if (last == total) metric.counter = true;
-  }
-  if (metric.counter && !EndsWith(metric.name, "_total")) {
-    metric.name += "_total";
-  }
   return metric;
 }
 

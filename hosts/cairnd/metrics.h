@@ -85,21 +85,17 @@ struct ServerMetrics {
                      const std::vector<GaugeValue>& extra_gauges) const;
 };
 
-// How one Store::Stats() key ("storage.fsyncs") is exported: as
+// How one Store::Stats() key ("storage.fsyncs_total") is exported: as
 // cairn_<key, every character outside [A-Za-z0-9_] made '_'>, a counter when
-// the key names a monotonic total, else a gauge. A total is a key whose last
-// part ends in "_total", or one listed in kStoreStatCounters (the storage
-// plugins' totals named before this rule); a counter's name gets "_total"
-// appended if it lacks it. So storage.fsync_seconds ->
-// cairn_storage_fsync_seconds_total (counter), storage.segments ->
-// cairn_storage_segments (gauge). docs/server.md lists them.
+// the key's last part ends in "_total" (a plugin names its monotonic totals
+// so; the host knows no plugin's stats), else a gauge. So
+// storage.fsync_seconds_total -> cairn_storage_fsync_seconds_total (counter),
+// storage.segments -> cairn_storage_segments (gauge). docs/server.md lists
+// them.
 struct StoreStatMetric {
   std::string name;
   bool counter = false;
 };
-inline constexpr const char* kStoreStatCounters[] = {
-    "fsyncs", "fsync_seconds", "segments_removed", "checkpoints_written",
-    "index_released_bytes"};
 StoreStatMetric StoreStatMetricFor(const std::string& key);
 
 // Resident memory of this process in bytes, from /proc/self/statm; 0 when

@@ -330,7 +330,7 @@ TEST_F(ControlRecordsTest, CheckpointStateCoveringRecordsAfterItsCutIsKept) {
       ASSERT_TRUE(log.RunMaintenance().ok());
       double written = -1;
       log.Stats([&](const char* n, double v) {
-        if (std::string_view(n) == "checkpoints_written") written = v;
+        if (std::string_view(n) == "checkpoints_written_total") written = v;
       });
       ASSERT_EQ(written, 1) << "the checkpoint after the scan";
       CopyOpenStore(scanned.path(), checkpointed.path());
@@ -529,7 +529,7 @@ TEST_F(ControlRecordsTest, ApplyLogSyncsOncePerCall) {
   auto fsyncs = [&] {
     double n = -1;
     r.Stats([&](const char* name, double v) {
-      if (std::string_view(name) == "fsyncs") n = v;
+      if (std::string_view(name) == "fsyncs_total") n = v;
     });
     return n;
   };

@@ -1904,28 +1904,30 @@ void Log::Stats(absl::FunctionRef<void(const char*, double)> fn) const {
   fn("segment_file_bytes", static_cast<double>(file_bytes));
   fn("head_position", static_cast<double>(HeadPosition()));
   fn("first_position", static_cast<double>(FirstPosition()));
-  fn("segments_removed", static_cast<double>(segments_removed_.load()));
+  fn("segments_removed_total", static_cast<double>(segments_removed_.load()));
   fn("repeated_appends_total", static_cast<double>(repeated_appends_.load()));
   fn("idempotency_keys", static_cast<double>(keys_.size()));
   fn("idempotency_key_loads_total", static_cast<double>(key_loads_.load()));
   fn("allocation_steps_total", static_cast<double>(allocation_steps_.load()));
   fn("allocation_steps_inline_total",
      static_cast<double>(allocation_steps_inline_.load()));
-  fn("checkpoints_written", static_cast<double>(checkpoints_written_.load()));
+  fn("checkpoints_written_total",
+     static_cast<double>(checkpoints_written_.load()));
   fn("recovery_scanned_records",
      static_cast<double>(recovery_.scanned_records));
   fn("durable_position",
      static_cast<double>(durable_.load(std::memory_order_acquire)));
   fn("streams", static_cast<double>(stream_count_.load()));
   fn("tags", static_cast<double>(tags_.size()));
-  fn("fsyncs", static_cast<double>(fsyncs_.load()));
-  fn("fsync_seconds", static_cast<double>(fsync_nanos_.load()) / 1e9);
+  fn("fsyncs_total", static_cast<double>(fsyncs_.load()));
+  fn("fsync_seconds_total", static_cast<double>(fsync_nanos_.load()) / 1e9);
   fn("appends_in_flight", static_cast<double>(appends_in_flight_.load()));
   fn("sync_waiters", static_cast<double>(sync_waiters_.load()));
   fn("index_memory_bytes", static_cast<double>(index_bytes));
   fn("index_file_bytes", static_cast<double>(arena_->file_bytes()));
   fn("index_heap_bytes", static_cast<double>(arena_->heap_bytes()));
-  fn("index_released_bytes", static_cast<double>(arena_->released_bytes()));
+  fn("index_released_bytes_total",
+     static_cast<double>(arena_->released_bytes()));
   fn("recovery_truncated_bytes", static_cast<double>(recovery_.truncated_bytes));
   fn("recovery_dropped_records", static_cast<double>(recovery_.dropped_records));
   fn("recovery_corrupt_records",

@@ -879,8 +879,10 @@ class Log {
   // Ends an Append counted in appends_in_flight_.
   void LeaveAppend();
   uint64_t synced_segment_ = 1;  // lowest segment that may hold unsynced data
-  std::atomic<uint64_t> fsyncs_{0};       // segment syncs (Stats "fsyncs")
-  std::atomic<uint64_t> fsync_nanos_{0};  // time in them ("fsync_seconds")
+  // Segment syncs, and the time in them (Stats "fsyncs_total",
+  // "fsync_seconds_total").
+  std::atomic<uint64_t> fsyncs_{0};
+  std::atomic<uint64_t> fsync_nanos_{0};
 
   // Control records (control_records.cc). control_mu_ serialises control
   // writes (delete_to, snapshots, begin_epoch) with each other; state_mu_

@@ -380,8 +380,8 @@ TEST_F(MmapLogTest, FsyncAlwaysGroupCommitsConcurrentAppenders) {
   double fsyncs = 0;
   double fsync_seconds = 0;
   log->Stats([&](const char* name, double v) {
-    if (std::string(name) == "fsyncs") fsyncs = v;
-    if (std::string(name) == "fsync_seconds") fsync_seconds = v;
+    if (std::string(name) == "fsyncs_total") fsyncs = v;
+    if (std::string(name) == "fsync_seconds_total") fsync_seconds = v;
   });
   EXPECT_GT(fsyncs, 0);
   EXPECT_GT(fsync_seconds, 0);
@@ -492,12 +492,12 @@ TEST_F(MmapLogTest, SegmentsRemovedSurvivesAReopen) {
     }
     ASSERT_TRUE((*log)->Flush().ok());
     ASSERT_TRUE((*log)->RunMaintenance().ok());
-    removed = StatOf(**log, "segments_removed");
+    removed = StatOf(**log, "segments_removed_total");
     ASSERT_GT(removed, 0);
   }
   auto log = Log::Open(o);
   ASSERT_TRUE(log.ok()) << log.status();
-  EXPECT_EQ(StatOf(**log, "segments_removed"), removed);
+  EXPECT_EQ(StatOf(**log, "segments_removed_total"), removed);
 }
 
 // ---- Idempotency keys ---------------------------------------------------

@@ -151,7 +151,7 @@ TEST(MmapLogRetention, NoneIsTheDefaultAndKeepsEverySegment) {
   ASSERT_TRUE(log.ok());
   AppendN(**log, "s", 400);
   SealAndMaintain(**log);
-  EXPECT_EQ(Stat(**log, "segments_removed"), 0);
+  EXPECT_EQ(Stat(**log, "segments_removed_total"), 0);
   EXPECT_EQ((*log)->FirstPosition(), 1u);
   EXPECT_TRUE(SegmentFileExists(dir.path(), 1));
   EXPECT_EQ(All(**log).size(), 400u);
@@ -166,7 +166,7 @@ TEST(MmapLogRetention, BytesRemovesOldestSealedSegmentsKeepingPositions) {
   const uint64_t head_position = (*log)->HeadPosition();
   SealAndMaintain(**log);
 
-  const double removed = Stat(**log, "segments_removed");
+  const double removed = Stat(**log, "segments_removed_total");
   ASSERT_GT(removed, 0);
   EXPECT_LE(Stat(**log, "segments") * kSegment, 4 * kSegment);
   EXPECT_FALSE(SegmentFileExists(dir.path(), 1));
@@ -218,7 +218,7 @@ TEST(MmapLogRetention, ReopenAfterRetentionKeepsHeadsWithAndWithoutCheckpoint) {
     AppendN(**log, "gone", 100, 900, {"t"});
     AppendN(**log, "long", 300, 900, {"t"});
     SealAndMaintain(**log);
-    ASSERT_GT(Stat(**log, "segments_removed"), 0);
+    ASSERT_GT(Stat(**log, "segments_removed_total"), 0);
     first_position = (*log)->FirstPosition();
     head_position = (*log)->HeadPosition();
   }
@@ -256,13 +256,13 @@ TEST(MmapLogRetention, DeletedRemovesOnlyPrefixOfFullyDeletedSegments) {
   AppendN(**log, "tail", 100);  // the active segment
   // Nothing is deleted yet: nothing goes.
   SealAndMaintain(**log);
-  EXPECT_EQ(Stat(**log, "segments_removed"), 0);
+  EXPECT_EQ(Stat(**log, "segments_removed_total"), 0);
 
   ASSERT_TRUE((*log)->DeleteTo("old", 400).ok());
   SealAndMaintain(**log);
   // Segments holding only deleted events went, up to the one holding the
   // live event, which stays with everything after it.
-  EXPECT_GT(Stat(**log, "segments_removed"), 0);
+  EXPECT_GT(Stat(**log, "segments_removed_total"), 0);
   std::vector<Event> all = All(**log);
   ASSERT_FALSE(all.empty());
   bool live_seen = false;
@@ -298,7 +298,7 @@ TEST(MmapLogRetention, CrashBetweenRecordingAndUnlinkingIsCompletedAtOpen) {
     auto log = Log::Open(Options(dir.path(), RetentionMode::kBytes, 3 * kSegment));
     ASSERT_TRUE(log.ok());
     SealAndMaintain(**log);
-    ASSERT_GT(Stat(**log, "segments_removed"), 0);
+    ASSERT_GT(Stat(**log, "segments_removed_total"), 0);
     first_position = (*log)->FirstPosition();
   }
   // As if the process died after retention.state was replaced but before
@@ -321,8 +321,8 @@ TEST(MmapLogRetention, IndexMemoryOfRemovedEventsIsGivenBack) {
   // so whole index chunks (4 KiB and more) hold only removed entries.
   AppendN(**log, "s", 6000, 60, {"t"});
   SealAndMaintain(**log);
-  ASSERT_GT(Stat(**log, "segments_removed"), 0);
-  EXPECT_GE(Stat(**log, "index_released_bytes"), 2 * 4096);
+  ASSERT_GT(Stat(**log, "segments_removed_total"), 0);
+  EXPECT_GE(Stat(**log, "index_released_bytes_total"), 2 * 4096);
   // What remains still reads, and the stream's head holds.
   std::vector<uint64_t> kept = Revisions(**log, "s");
   ASSERT_FALSE(kept.empty());
@@ -338,7 +338,7 @@ TEST(MmapLogCheckpoint, WrittenAfterRotationAndLoadedWithoutRemovingIt) {
   ASSERT_TRUE(log.ok());
   AppendN(**log, "s", 300, 900, {"t"});
   SealAndMaintain(**log);
-  EXPECT_GE(Stat(**log, "checkpoints_written"), 1);
+  EXPECT_GE(Stat(**log, "checkpoints_written_total"), 1);
   EXPECT_TRUE(std::filesystem::exists(dir.path() + "/index/checkpoint"));
 }
 
@@ -362,7 +362,7 @@ TEST(MmapLogCheckpoint, SpacedOutOnceTheIndexIsLargeAgainstTheLog) {
     if (now > segments) ++seals;
     segments = now;
   }
-  const double written = Stat(**log, "checkpoints_written");
+  const double written = Stat(**log, "checkpoints_written_total");
   EXPECT_GE(written, 2) << "the first seal and a later one";
   EXPECT_LE(written, 4) << "one per seal would be about " << seals;
 }
@@ -406,7 +406,7 @@ TEST(MmapLogCheckpoint, CheckpointWhoseCutSegmentWasRemovedIsNotTrusted) {
     ASSERT_TRUE(log.ok());
     AppendN(**log, "s", 300);
     SealAndMaintain(**log);
-    ASSERT_GT(Stat(**log, "segments_removed"), 2);
+    ASSERT_GT(Stat(**log, "segments_removed_total"), 2);
   }
   std::filesystem::rename(saved, dir.path() + "/index/checkpoint");
   auto log = Log::Open(Options(dir.path()));

@@ -303,7 +303,7 @@ TEST(MmapLogStress, ReadersRaceWithRetentionRemovingSegments) {
   EXPECT_GT(verifies.load(), 0u);
   double removed = 0;
   log.Stats([&](const char* name, double v) {
-    if (std::string(name) == "segments_removed") removed = v;
+    if (std::string(name) == "segments_removed_total") removed = v;
   });
   EXPECT_GT(removed, 0);
   EXPECT_GT(log.FirstPosition(), 1u);
