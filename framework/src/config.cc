@@ -90,9 +90,19 @@ absl::Status Assign(SiteConfig& config, const std::string& origin,
       if (value.empty()) {
         return ConfigError(origin, absl::StrCat("[", section, "] plugin is empty"));
       }
-      if (slot->plugin != value) slot->options.clear();
+      if (slot->plugin != value) {
+        slot->options.clear();
+        slot->option_dirs.clear();
+      }
       slot->plugin = value;
       return absl::OkStatus();
+    }
+    // Which options are paths only the plugin's descriptor says: the folder
+    // goes with the value, and Store::Open resolves it.
+    if (base.dir.empty()) {
+      slot->option_dirs.erase(key);
+    } else {
+      slot->option_dirs[key] = base.dir;
     }
     for (auto& [k, v] : slot->options) {
       if (k == key) {
@@ -117,6 +127,18 @@ absl::Status Assign(SiteConfig& config, const std::string& origin,
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> PluginChoice::ResolvedOptions(
+    const std::set<std::string>& path_keys) const {
+  std::vector<std::pair<std::string, std::string>> resolved = options;
+  for (auto& [key, value] : resolved) {
+    auto dir = option_dirs.find(key);
+    if (dir != option_dirs.end() && path_keys.count(key)) {
+      value = Resolve(dir->second, value);
+    }
+  }
+  return resolved;
+}
 
 absl::StatusOr<SiteConfig> SiteConfig::Parse(
     const std::string& text, const std::string& origin,

@@ -168,21 +168,41 @@ TEST(SiteConfig, RelativePathsInASiteFileResolveAgainstItsFolder) {
   // A host key named as a path is resolved; another host key is not.
   EXPECT_EQ(c->host_sections["tls"]["cert-file"], site_dir + "/tls/cert.pem");
   EXPECT_EQ(c->host_sections["tls"]["mode"], "on");
-  // Plugin options reach the plugin as written (the ABI has no path type).
+  // A plugin option keeps its text and the file's folder: only the
+  // plugin's descriptor says whether it is a path (Store::Open resolves).
   EXPECT_THAT(c->cipher.options,
+              ::testing::ElementsAre(Pair("keyring", "keys/keyring")));
+  EXPECT_THAT(c->cipher.option_dirs,
+              ::testing::ElementsAre(Pair("keyring", site_dir)));
+  EXPECT_THAT(
+      c->cipher.ResolvedOptions({"keyring"}),
+      ::testing::ElementsAre(Pair("keyring", site_dir + "/keys/keyring")));
+  EXPECT_THAT(c->cipher.ResolvedOptions({}),
               ::testing::ElementsAre(Pair("keyring", "keys/keyring")));
 
   // A flag or override keeps the current folder.
   ASSERT_TRUE(c->Override("store.path=rel/data").ok());
   EXPECT_EQ(c->path, "rel/data");
+  ASSERT_TRUE(c->Override("cipher.keyring=other/keyring").ok());
+  EXPECT_TRUE(c->cipher.option_dirs.empty());
+  EXPECT_THAT(c->cipher.ResolvedOptions({"keyring"}),
+              ::testing::ElementsAre(Pair("keyring", "other/keyring")));
+  // Choosing another plugin drops the options and their folders.
+  ASSERT_TRUE(c->Override("cipher.plugin=chacha20-poly1305").ok());
+  EXPECT_TRUE(c->cipher.options.empty());
+  EXPECT_TRUE(c->cipher.option_dirs.empty());
   fs::remove_all(root);
 }
 
 TEST(SiteConfig, ParsedTextWithoutAFolderKeepsRelativePaths) {
-  absl::StatusOr<SiteConfig> c =
-      SiteConfig::Parse("[store]\npath = ./data\n", "text");
+  absl::StatusOr<SiteConfig> c = SiteConfig::Parse(
+      "[store]\npath = ./data\n[codec]\nplugin = zstd\ndictionary = d\n",
+      "text");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->path, "./data");
+  EXPECT_TRUE(c->codec.option_dirs.empty());
+  EXPECT_THAT(c->codec.ResolvedOptions({"dictionary"}),
+              ::testing::ElementsAre(Pair("dictionary", "d")));
 }
 
 }  // namespace

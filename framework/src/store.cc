@@ -197,6 +197,18 @@ class PluginOptions {
   cairn_options options_{};
 };
 
+// `choice`'s options for `plugin`: a relative value from a site file of an
+// option the plugin describes as CAIRN_OPT_PATH is taken from that file's
+// folder (PluginChoice::ResolvedOptions), the rest as given.
+std::vector<std::pair<std::string, std::string>> OptionsFor(
+    const Plugin& plugin, const PluginChoice& choice) {
+  std::set<std::string> paths;
+  for (const OptionInfo& option : plugin.options()) {
+    if (option.type == CAIRN_OPT_PATH) paths.insert(option.key);
+  }
+  return choice.ResolvedOptions(paths);
+}
+
 // Refuses options the plugin does not describe, values that do not fit
 // their descriptor and missing required ones, naming section and key.
 absl::Status CheckOptionKeys(const char* section, const Plugin& plugin,
@@ -983,7 +995,7 @@ struct Store::Impl {
     }
     std::vector<std::string> accepted = (*plugin)->option_keys();
     std::vector<std::pair<std::string, std::string>> shared;
-    for (const auto& option : section.options) {
+    for (const auto& option : OptionsFor(**plugin, section)) {
       if (std::find(accepted.begin(), accepted.end(), option.first) != accepted.end()) {
         shared.push_back(option);
       }
@@ -1326,19 +1338,19 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
   CallError e;
   absl::Status s;
   {
-    PluginOptions options(config.codec.options);
+    PluginOptions options(OptionsFor(*impl->codec_plugin, config.codec));
     s = Check(impl->co->open(options.get(), &impl->codec, &e.error), e,
               absl::StrCat("opening codec '", config.codec.plugin, "'"));
     if (!s.ok()) return s;
   }
   {
-    PluginOptions options(config.cipher.options);
+    PluginOptions options(OptionsFor(*impl->cipher_plugin, config.cipher));
     s = Check(impl->ci->open(options.get(), &impl->cipher, &e.error), e,
               absl::StrCat("opening cipher '", config.cipher.plugin, "'"));
     if (!s.ok()) return s;
   }
   {
-    auto pairs = config.storage.options;
+    auto pairs = OptionsFor(*impl->storage_plugin, config.storage);
     std::vector<std::string> accepted = impl->storage_plugin->option_keys();
     bool takes_path = std::find(accepted.begin(), accepted.end(), "path") != accepted.end();
     bool has_path = std::any_of(pairs.begin(), pairs.end(),
@@ -1367,7 +1379,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const SiteConfig& config,
     impl->tracker = std::make_unique<CommitTracker>(state->committed);
   }
   {
-    PluginOptions options(config.replication.options);
+    PluginOptions options(
+        OptionsFor(*impl->replication_plugin, config.replication));
     impl->host = cairn_replication_host{
         sizeof(cairn_replication_host), impl.get(), &Impl::PauseWrites,
         &Impl::ResumeWrites, &Impl::RoleChanged};

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <ostream>
+#include <set>
 
 #include "keyring.h"
 #include "seal_usage.h"
@@ -22,12 +23,16 @@ int ReportKeyringError(CommandContext& context, const sdk::Status& status) {
   return ReportError(context, MakeStatus(status.code(), status.message()));
 }
 
-// The site's [cipher] option `name`, or "".
+// The site's [cipher] option `name`, or "". A relative `is_path` one from
+// a site file is taken from that file's folder, as Store::Open takes it.
 absl::StatusOr<std::string> CipherOptionFromSite(const StoreOptions& options,
-                                                 const std::string& name) {
+                                                 const std::string& name,
+                                                 bool is_path = false) {
   absl::StatusOr<SiteConfig> config = ResolveSiteConfig(options);
   if (!config.ok()) return config.status();
-  for (const auto& [key, value] : config->cipher.options) {
+  std::set<std::string> paths;
+  if (is_path) paths.insert(name);
+  for (const auto& [key, value] : config->cipher.ResolvedOptions(paths)) {
     if (key == name) return value;
   }
   return std::string();
@@ -195,7 +200,7 @@ int KeysCommand(CommandContext& context) {
   }
   if (keyring_path.empty()) {
     absl::StatusOr<std::string> from_site =
-        CipherOptionFromSite(site, "keyring");
+        CipherOptionFromSite(site, "keyring", /*is_path=*/true);
     if (!from_site.ok()) {
       return ReportUsageError(context, std::string(from_site.status().message()));
     }

@@ -939,6 +939,54 @@ TEST_F(CipherStoreTest, ChangingTheCodecKeepsOldEventsReadable) {
   }
 }
 
+// A site file's relative keyring (a CAIRN_OPT_PATH option of the cipher)
+// names the file beside the site file, whatever the current folder; the
+// same text given as an override names it from the current folder.
+TEST_F(CipherStoreTest, ARelativeKeyringInASiteFileIsFoundBesideTheFile) {
+  namespace fs = std::filesystem;
+  const fs::path site_dir = dir_.File("etc");
+  fs::create_directories(site_dir / "keys");
+  fs::create_directories(dir_.File("elsewhere"));
+  uint32_t id = 0;
+  ASSERT_TRUE(keyring::CreateKeyringFile(
+                  (site_dir / "keys" / "site.keyring").string(), &id)
+                  .ok());
+  const std::string site = (site_dir / "site.ini").string();
+  std::ofstream(site)
+      << "[store]\npath = data\n"
+      << "[storage]\nplugin = mmaplog\nsegment-size = 4MiB\n"
+      << "fsync = never\n"
+      << "[cipher]\nplugin = aes-gcm\nkeyring = keys/site.keyring\n";
+  struct CurrentFolder {
+    fs::path before = fs::current_path();
+    ~CurrentFolder() { fs::current_path(before); }
+  } restore;
+  fs::current_path(dir_.File("elsewhere"));
+
+  auto config = SiteConfig::LoadFile(site);
+  ASSERT_TRUE(config.ok()) << config.status();
+  {
+    auto store = Open(*config);
+    ASSERT_TRUE(store.ok()) << store.status();
+    AppendOrders(**store, "orders", 0, 3);
+    std::vector<RecordedEvent> all = ReadAll(**store);
+    ASSERT_EQ(all.size(), 3u);
+    EXPECT_EQ(all[0].cipher, "aes-gcm");
+  }
+  EXPECT_TRUE(fs::exists(site_dir / "data"));
+  EXPECT_FALSE(fs::exists("keys"));
+
+  // An override keeps the current folder, where there is no such keyring.
+  ASSERT_TRUE(config->Override("cipher.keyring=keys/site.keyring").ok());
+  auto refused = Open(*config);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(),
+              ::testing::HasSubstr("keys/site.keyring"));
+  EXPECT_THAT(
+      refused.status().message(),
+      ::testing::Not(::testing::HasSubstr(site_dir.string() + "/keys")));
+}
+
 // Two sites that differ only in their site files write the same events and
 // read back the same events.
 TEST_F(CipherStoreTest, SiteSwapTwoSiteFilesReadBackIdentically) {

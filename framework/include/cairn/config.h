@@ -19,8 +19,10 @@
 // A relative path in a site file ([store] path, [store] plugin-dirs, and the
 // host keys a host names as paths, e.g. cairnd's [tls] cert-file) is taken
 // relative to the site file's folder, not the process's current folder; a
-// path given by a flag or an override keeps the current folder. Plugin
-// options ([cipher] keyring, [codec] dictionary) reach the plugin as written.
+// path given by a flag or an override keeps the current folder. So does a
+// plugin option the plugin describes as CAIRN_OPT_PATH ([cipher] keyring,
+// [codec] dictionary): the file's folder is kept beside it (option_dirs) and
+// Store::Open resolves it once the plugin's descriptor says it is a path.
 // Hosts may add sections of their own ([server], [http], ...) by declaring
 // them; any other section, or a key the chosen plugin does not accept, is an
 // error naming it.
@@ -42,6 +44,15 @@ namespace cairn {
 struct PluginChoice {
   std::string plugin;
   std::vector<std::pair<std::string, std::string>> options;
+  // Option key -> the folder of the site file that set it. Keys set by a
+  // flag, an override or code, or parsed without a folder, are absent.
+  std::map<std::string, std::string> option_dirs = {};
+
+  // `options`, with the relative value of each key in `path_keys` (the
+  // options the plugin describes as CAIRN_OPT_PATH) taken from the folder
+  // in option_dirs; other values, and keys without a folder, as given.
+  std::vector<std::pair<std::string, std::string>> ResolvedOptions(
+      const std::set<std::string>& path_keys) const;
 };
 
 struct SiteConfig {
