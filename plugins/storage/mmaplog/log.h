@@ -490,7 +490,9 @@ class Log {
   void MaintenanceLoop();
   void WakeMaintenance();
   absl::StatusOr<bool> RemoveOldestSegment();
-  bool SegmentRemovable(Segment* seg, uint64_t segments_in_use) const;
+  // Whether retention may remove `seg`, the oldest segment, while segments
+  // up to number `last` (the active one) are in use.
+  bool SegmentRemovable(Segment* seg, uint64_t last) const;
   absl::Status WriteRetentionState();
   // Reads <path>/retention.state at open: *first_segment is the first segment
   // the log keeps (0: no state). Stream entries are applied by

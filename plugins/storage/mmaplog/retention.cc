@@ -154,10 +154,19 @@ absl::Status Log::RunMaintenance() {
   return WriteCheckpoint(/*closing=*/false);
 }
 
-bool Log::SegmentRemovable(Segment* seg, uint64_t segments_in_use) const {
+bool Log::SegmentRemovable(Segment* seg, uint64_t last) const {
   switch (options_.retention) {
-    case RetentionMode::kBytes:
-      return segments_in_use * options_.segment_size > options_.retention_bytes;
+    case RetentionMode::kBytes: {
+      // Each segment at its own size: one made before segment-size changed
+      // keeps the size it was made with (counting it at the current
+      // setting would drop history early after a raise).
+      uint64_t in_use = 0;
+      for (uint64_t n = seg->number; n <= last; ++n) {
+        const Segment* s = SegmentAt(n);
+        in_use += s != nullptr ? s->size : options_.segment_size;
+      }
+      return in_use > options_.retention_bytes;
+    }
     case RetentionMode::kDeleted: {
       // Every event must be deleted (delete-to past it); a record that does
       // not check out keeps the segment.
@@ -188,7 +197,7 @@ absl::StatusOr<bool> Log::RemoveOldestSegment() {
   // Only committed records go: a control record not committed yet has not
   // taken effect, so carrying it forward could not preserve it.
   if (next->base_position > Committed()) return false;
-  if (!SegmentRemovable(seg, active->number - number + 1)) return false;
+  if (!SegmentRemovable(seg, active->number)) return false;
   absl::Status carried = CarryForwardControlRecords(seg);
   if (!carried.ok()) return carried;
 

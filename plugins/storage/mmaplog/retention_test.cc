@@ -209,6 +209,54 @@ TEST(MmapLogRetention, BytesRemovesOldestSealedSegmentsKeepingPositions) {
   EXPECT_TRUE((*log)->Verify([](const std::string& p) { ADD_FAILURE() << p; }).ok());
 }
 
+// bytes:SIZE counts each segment at its own size when segment-size changed
+// between opens: raised, the older small segments are not counted at the
+// new size (which dropped history that fit in SIZE); lowered, the older
+// large ones are not undercounted (which kept more than SIZE).
+TEST(MmapLogRetention, BytesCountsEachSegmentAtItsOwnSize) {
+  {
+    ScratchDir dir;
+    {
+      auto log = Log::Open(Options(dir.path()));
+      ASSERT_TRUE(log.ok());
+      AppendN(**log, "s", 300);  // about 5 segments of 64 KiB
+      ASSERT_TRUE((*log)->Flush().ok());
+    }
+    LogOptions raised =
+        Options(dir.path(), RetentionMode::kBytes, 8 * kSegment);
+    raised.segment_size = 4 * kSegment;
+    auto log = Log::Open(raised);
+    ASSERT_TRUE(log.ok()) << log.status();
+    const double segments = Stat(**log, "segments");
+    ASSERT_GE(segments, 4);
+    ASSERT_LE(segments, 8);
+    SealAndMaintain(**log);
+    EXPECT_EQ(Stat(**log, "segments_removed_total"), 0);
+    EXPECT_EQ((*log)->FirstPosition(), 1u);
+    EXPECT_EQ(All(**log).size(), 300u);
+  }
+  {
+    ScratchDir dir;
+    {
+      LogOptions large = Options(dir.path());
+      large.segment_size = 4 * kSegment;
+      auto log = Log::Open(large);
+      ASSERT_TRUE(log.ok());
+      AppendN(**log, "s", 600);  // two sealed segments of 256 KiB, a third
+      ASSERT_TRUE((*log)->Flush().ok());
+      ASSERT_GE(Stat(**log, "segments"), 3);
+    }
+    auto log =
+        Log::Open(Options(dir.path(), RetentionMode::kBytes, 5 * kSegment));
+    ASSERT_TRUE(log.ok()) << log.status();
+    SealAndMaintain(**log);
+    EXPECT_GE(Stat(**log, "segments_removed_total"), 2);
+    EXPECT_LE(Stat(**log, "segments"), 2);
+    EXPECT_GT((*log)->FirstPosition(), 1u);
+    ExpectContiguousFromFirstPosition(**log);
+  }
+}
+
 TEST(MmapLogRetention, ReopenAfterRetentionKeepsHeadsWithAndWithoutCheckpoint) {
   ScratchDir dir;
   uint64_t first_position = 0, head_position = 0;
