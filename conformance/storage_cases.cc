@@ -668,6 +668,64 @@ CAIRN_TEST_P(StorageConformance, FlushStatsAndVerifySucceedOnAHealthyStore,
   }
 }
 
+CAIRN_TEST_P(StorageConformance, MaintainKeepsEverythingTheOptionsKeep,
+             kRuleMaintainKeeps) {
+  if (!CAIRN_HAS_FIELD(cairn_storage_api, api_, maintain) ||
+      api_->maintain == nullptr) {
+    GTEST_SKIP() << NoteSkip("function 'maintain'", "maintenance");
+  }
+  MustAppend("maintain-a", Any(), Events(5));
+  MustAppend("maintain-b", Any(), Events(3));
+  if (target().Has(CAIRN_CAP_DELETE)) DeleteTo("maintain-b", 2);
+  if (target().Has(CAIRN_CAP_SNAPSHOTS)) {
+    SaveSnapshot("maintain-a", 4, 1000, "state at 4");
+  }
+  MustAppend("maintain-a", Any(), Events(2, "after"));
+  const std::vector<ReadEvent> all = ReadAll(0, CAIRN_MAX_REVISION, true);
+  const std::vector<ReadEvent> live = ReadAll();
+  const uint64_t head = HeadPosition();
+  const bool ordered = target().Has(CAIRN_CAP_ORDERED_LOG);
+  const std::vector<LogRow> log = ordered ? ReadLog() : std::vector<LogRow>{};
+  const std::optional<SnapshotRow> snapshot =
+      target().Has(CAIRN_CAP_SNAPSHOTS)
+          ? LoadSnapshot("maintain-a", AllSnapshots())
+          : std::nullopt;
+
+  std::vector<std::string> changes;
+  cairn_change_fn collect = [](void* c, const char* description) {
+    static_cast<std::vector<std::string>*>(c)->push_back(
+        description != nullptr ? description : "");
+  };
+  cairn_status st = api_->maintain(store_, collect, &changes, error_.get());
+  if (st == CAIRN_E_UNSUPPORTED) {
+    EXPECT_STRNE(error_.message, "")
+        << kRuleMaintainKeeps << ": an unsupported maintain must say why";
+    return;
+  }
+  ASSERT_EQ(st, CAIRN_OK) << kRuleMaintainKeeps << ": "
+                          << Describe(st, error_.message);
+  for (const std::string& change : changes) {
+    EXPECT_FALSE(change.empty())
+        << kRuleMaintainKeeps << ": a change maintain reports must say what";
+  }
+  CheckAndReopen([&] {
+    EXPECT_EQ(ReadAll(0, CAIRN_MAX_REVISION, true), all)
+        << kRuleMaintainKeeps
+        << ": maintain without retention removed or changed events";
+    EXPECT_EQ(ReadAll(), live) << kRuleMaintainKeeps;
+    EXPECT_EQ(HeadPosition(), head) << kRuleMaintainKeeps;
+    EXPECT_EQ(HeadRevision("maintain-a"), 7u) << kRuleMaintainKeeps;
+    EXPECT_EQ(HeadRevision("maintain-b"), 3u) << kRuleMaintainKeeps;
+    if (ordered) {
+      EXPECT_EQ(ReadLog(), log) << kRuleMaintainKeeps;
+    }
+    if (target().Has(CAIRN_CAP_SNAPSHOTS)) {
+      EXPECT_EQ(LoadSnapshot("maintain-a", AllSnapshots()), snapshot)
+          << kRuleMaintainKeeps;
+    }
+  });
+}
+
 // ---- Persistence ---------------------------------------------------------
 
 CAIRN_TEST_P(StorageConformance, EverythingSurvivesCloseAndReopen,

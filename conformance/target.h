@@ -181,6 +181,13 @@ inline constexpr char kRuleInvalidNamesRefused[] =
 // problem.
 inline constexpr char kRuleHousekeepingSucceeds[] =
     "flush-stats-and-verify-succeed";
+// maintain, where the table has it, succeeds (or answers
+// CAIRN_E_UNSUPPORTED with a message) and, with the options the suite opens
+// the storage with (no retention configured), changes nothing a reader
+// sees: events, deleted ones too, heads, snapshots and the ordered log read
+// back as before, also after a reopen; each change it reports has text.
+inline constexpr char kRuleMaintainKeeps[] =
+    "maintain-keeps-what-the-options-keep";
 // Opened with create = false, a storage opens a store that exists and
 // answers CAIRN_E_NOT_FOUND, creating nothing, where none does.
 inline constexpr char kRuleCreateFalse[] =
@@ -264,6 +271,7 @@ inline constexpr const char* kAllRules[] = {
     kRuleEventsAsWritten,
     kRuleInvalidNamesRefused,
     kRuleHousekeepingSucceeds,
+    kRuleMaintainKeeps,
     kRuleCreateFalse,
     kRuleWaitCommitAnswers,
     kRuleKnownRole,

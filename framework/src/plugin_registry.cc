@@ -18,8 +18,8 @@ namespace cairn {
 namespace {
 
 // The last field each kind had in ABI 2.0: a table must reach past it.
-constexpr size_t kStorageV2_0 = offsetof(cairn_storage_api, epoch_end) +
-                                sizeof(cairn_storage_api::epoch_end);
+constexpr size_t kStorageV2_0 =
+    offsetof(cairn_storage_api, maintain) + sizeof(cairn_storage_api::maintain);
 constexpr size_t kCodecV2_0 =
     offsetof(cairn_codec_api, decode) + sizeof(cairn_codec_api::decode);
 constexpr size_t kCipherV2_0 =

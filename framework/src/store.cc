@@ -2087,6 +2087,29 @@ absl::StatusOr<uint32_t> Store::RotateKey() {
   return key_id;
 }
 
+absl::StatusOr<std::vector<std::string>> Store::Maintain() {
+  const cairn_storage_api* st = impl_->st;
+  if (!CAIRN_HAS_FIELD(cairn_storage_api, st, maintain) ||
+      st->maintain == nullptr) {
+    return MakeStatus(
+        CAIRN_E_UNSUPPORTED,
+        absl::StrCat("storage plugin '", impl_->storage_plugin->name(),
+                     "' has no maintenance to run"));
+  }
+  std::vector<std::string> changes;
+  auto collect = [](void* context, const char* description) {
+    static_cast<std::vector<std::string>*>(context)->push_back(
+        description != nullptr ? description : "");
+  };
+  CallError e;
+  absl::Status s =
+      Check(st->maintain(impl_->storage, collect, &changes, &e.error), e,
+            absl::StrCat("maintenance of storage '",
+                         impl_->storage_plugin->name(), "'"));
+  if (!s.ok()) return s;
+  return changes;
+}
+
 absl::StatusOr<std::map<std::string, double>> Store::Stats() {
   struct Collect {
     std::map<std::string, double> values;

@@ -50,6 +50,7 @@ const std::vector<CommandEntry>& Commands() {
       {"stats", StatsCommand, "print the storage and replication counters"},
       {"inspect", InspectCommand, "describe a store: log, disk vs live data, streams, tags, key ids"},
       {"read-log", ReadLogCommand, "print the ordered log's records with their SHA-256 (--json)"},
+      {"maintain", MaintainCommand, "run the storage's maintenance (retention) now"},
       {"promote", PromoteCommand, "make this node the replication primary of a new epoch"},
       {"cluster", ClusterCommand, "cluster status: role, epoch, leader and members"},
       {"plugins", PluginsCommand, "list built-in plugins and plugin files (--dir D)"},

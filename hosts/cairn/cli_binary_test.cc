@@ -248,6 +248,50 @@ TEST_F(CliBinaryTest, DefaultStoreInDataPersistsBetweenInvocations) {
   EXPECT_EQ(verify.code, 0) << verify.err << verify.out;
 }
 
+// `cairn maintain` on a store folder: with the default retention (none)
+// nothing goes; with `retention = bytes:SIZE` every segment removed is
+// named once, by maintain on stdout or, when the open's own pass got there
+// first, in that pass's log line on stderr; the stream keeps its head and
+// its newest events. A storage without maintenance says so.
+TEST_F(CliBinaryTest, MaintainRemovesWhatRetentionLetsGoAndNamesEachSegment) {
+  ASSERT_EQ(
+      Run(InSmallStore({"append", "big", "--batch-size", "10"}), BigEvents(200))
+          .code,
+      0);
+  Result keep = Run(InSmallStore({"maintain"}));
+  ASSERT_EQ(keep.code, 0) << keep.err;
+  EXPECT_THAT(keep.out + keep.err, Not(HasSubstr("removed segment")));
+  EXPECT_THAT(keep.out, HasSubstr("maintained "));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "small" / "00000001.log"));
+
+  Result trim = Run(
+      InSmallStore({"--set", "storage.retention=bytes:128KiB", "maintain"}));
+  ASSERT_EQ(trim.code, 0) << trim.err;
+  const std::string said = trim.out + trim.err;
+  const std::string first = "removed segment 00000001.log (positions 1-";
+  const size_t at = said.find(first);
+  ASSERT_NE(at, std::string::npos) << said;
+  EXPECT_EQ(said.find(first, at + 1), std::string::npos) << said;
+  EXPECT_THAT(said, HasSubstr("retention bytes:131072)"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "small" / "00000001.log"));
+  EXPECT_EQ(Run(InSmallStore({"head", "big"})).out, "200\n");
+  Result tail = Run(InSmallStore({"read", "big", "--from", "200"}));
+  ASSERT_EQ(tail.code, 0) << tail.err;
+  EXPECT_THAT(tail.out, HasSubstr("#200 "));
+
+  Result again = Run(InSmallStore(
+      {"--set", "storage.retention=bytes:128KiB", "maintain", "--json"}));
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_THAT(again.out, HasSubstr("{\"store\":"));
+  EXPECT_THAT(again.out, HasSubstr("\"changes\":["));
+  EXPECT_THAT(again.out + again.err, Not(HasSubstr("removed segment")));
+
+  Result memory = Run({"--set", "storage.plugin=memory", "maintain"});
+  EXPECT_EQ(memory.code, 2) << memory.out;
+  EXPECT_THAT(memory.err, HasSubstr("maintenance of storage 'memory'"));
+  EXPECT_THAT(memory.err, HasSubstr("no maintenance to run"));
+}
+
 TEST_F(CliBinaryTest, DamageTheOpenRefusesIsPassedOnlyByVerifyRepairWhichSaysWhatItDid) {
   ASSERT_EQ(Run(InSmallStore({"append", "big", "--batch-size", "10"}), BigEvents(200)).code, 0);
   FlipByte(dir_ / "small" / "00000001.log", 24, 0x04);  // segment 1's base position

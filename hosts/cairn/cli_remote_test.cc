@@ -90,6 +90,31 @@ struct Result {
   std::string err;
 };
 
+// A cairnd started with `extra_args`, and `cairn --server` against it.
+struct StartedServer {
+  std::unique_ptr<cairn::testing::TestServer> server;
+  std::string address;
+
+  Result Run(std::vector<std::string> args,
+             const std::string& input = "") const {
+    args.insert(args.begin(), {"--server", address});
+    std::istringstream in(input);
+    std::ostringstream out, err;
+    int code = RunCli(args, "/nonexistent/bin/cairn", in, out, err);
+    return Result{code, out.str(), err.str()};
+  }
+};
+
+absl::StatusOr<StartedServer> StartServer(
+    const std::vector<std::string>& extra_args) {
+  absl::StatusOr<std::unique_ptr<cairn::testing::TestServer>> server =
+      cairn::testing::TestServer::Start(extra_args);
+  if (!server.ok()) return server.status();
+  StartedServer started{*std::move(server), ""};
+  started.address = "127.0.0.1:" + std::to_string(started.server->port());
+  return started;
+}
+
 class CliRemoteTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -235,6 +260,53 @@ TEST_F(CliRemoteTest, VerifyThroughTheServerNamesDamageAndTheServerServesOn) {
   EXPECT_EQ(after.code, 0) << after.err;
 }
 
+// A retention run through the server: after delete-to (retention =
+// deleted), once `maintain --server` has answered, the sealed segments that
+// held only deleted events are gone, each named once: by maintain, or by
+// the server's log when its own pass (woken by the flusher sealing the last
+// full segment, which may come after the delete) got there first. The
+// server serves on; a second run removes nothing. (The admin right:
+// CliTlsTest.)
+TEST(CliRemoteMaintainTest, MaintainThroughTheServerRunsRetentionAtOnce) {
+  absl::StatusOr<StartedServer> started =
+      StartServer({"--set", "storage.segment-size=64KiB", "--set",
+                   "storage.retention=deleted"});
+  ASSERT_TRUE(started.ok()) << started.status();
+  const std::string& address = started->address;
+  const cairn::testing::TestServer& server = *started->server;
+  auto run = [&](std::vector<std::string> args, const std::string& input = "") {
+    return started->Run(std::move(args), input);
+  };
+  std::string events;
+  for (int i = 0; i < 200; ++i) {
+    events += "{\"type\": \"Big\", \"data\": {\"pad\": \"" +
+              std::string(1000, 'x') + "\"}}\n";
+  }
+  ASSERT_EQ(run({"append", "gone", "--batch-size", "10"}, events).code, 0);
+  ASSERT_EQ(run({"append", "kept"}, "{\"type\": \"A\"}\n").code, 0);
+  ASSERT_EQ(run({"delete-to", "gone", "200"}).code, 0);
+  Result maintain = run({"maintain"});
+  ASSERT_EQ(maintain.code, 0) << maintain.err;
+  EXPECT_THAT(maintain.out, HasSubstr("maintained cairnd server " + address));
+  EXPECT_FALSE(fs::exists(server.dir() + "/data/00000001.log"));
+  const std::string first = "removed segment 00000001.log (positions 1-";
+  if (maintain.out.find(first) == std::string::npos) {
+    EXPECT_TRUE(server.WaitForLog(first)) << maintain.out;
+  }
+  EXPECT_EQ(cairn::testing::CountOccurrences(maintain.out, first) +
+                cairn::testing::CountOccurrences(server.Log(), first),
+            1)
+      << maintain.out << server.Log();
+  EXPECT_THAT(maintain.out + server.Log(), HasSubstr("retention deleted)"));
+  EXPECT_EQ(run({"head", "gone"}).out, "200\n");
+  Result kept = run({"read", "kept"});
+  ASSERT_EQ(kept.code, 0) << kept.err;
+  EXPECT_THAT(kept.out, HasSubstr("#1 "));
+  Result again = run({"maintain"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_THAT(again.out, ::testing::Not(HasSubstr("removed segment")));
+}
+
 // A sealed store served by cairnd: `keys rotate --server` makes the
 // server's cipher seal with a new key at once (no restart), both keys open
 // on a deep verify through the server, and the keyring file holds both.
@@ -246,17 +318,12 @@ TEST(CliRemoteSealedTest, KeysRotateThroughTheServerSealsWithTheNewKeyAtOnce) {
     keys << "key 1 " << std::string(64, 'c') << " active\n";
   }
   fs::permissions(keyring, fs::perms::owner_read | fs::perms::owner_write);
-  absl::StatusOr<std::unique_ptr<cairn::testing::TestServer>> started =
-      cairn::testing::TestServer::Start({"--set", "cipher.plugin=aes-gcm",
-                                         "--set", "cipher.keyring=" + keyring});
+  absl::StatusOr<StartedServer> started = StartServer(
+      {"--set", "cipher.plugin=aes-gcm", "--set", "cipher.keyring=" + keyring});
   ASSERT_TRUE(started.ok()) << started.status();
-  const std::string address = "127.0.0.1:" + std::to_string((*started)->port());
+  const std::string& address = started->address;
   auto run = [&](std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {"--server", address});
-    std::istringstream in(input);
-    std::ostringstream out, err;
-    int code = RunCli(args, "/nonexistent/bin/cairn", in, out, err);
-    return Result{code, out.str(), err.str()};
+    return started->Run(std::move(args), input);
   };
   ASSERT_EQ(run({"append", "s"}, "{\"type\": \"A\"}\n").code, 0);
   Result rotate = run({"keys", "rotate"});
@@ -821,7 +888,8 @@ TEST_F(CliTlsTest, ServerVerifyInspectAndRotateNeedTheAdminRight) {
        std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"verify"}, "verify"},
            {{"inspect"}, "server_info"},
-           {{"keys", "rotate"}, "rotate_key"}}) {
+           {{"keys", "rotate"}, "rotate_key"},
+           {{"maintain"}, "maintain"}}) {
     Result denied = Run(Plus(AsOrders(), command));
     EXPECT_EQ(denied.code, 4) << op << ": " << denied.err;
     EXPECT_THAT(denied.err,

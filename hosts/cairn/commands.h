@@ -23,6 +23,7 @@ int VerifyCommand(CommandContext& context);      // verify
 int StatsCommand(CommandContext& context);       // stats
 int InspectCommand(CommandContext& context);     // inspect [--json]
 int PromoteCommand(CommandContext& context);     // promote
+int MaintainCommand(CommandContext& context);    // maintain [--json]
 int ClusterCommand(CommandContext& context);     // cluster status
 
 // bench_command.cc: runs cairn-bench from beside the cairn binary.

@@ -87,6 +87,10 @@ class EmbeddedStoreAccess : public StoreAccess {
 
   absl::StatusOr<uint32_t> RotateKey() override { return store_->RotateKey(); }
 
+  absl::StatusOr<std::vector<std::string>> Maintain() override {
+    return store_->Maintain();
+  }
+
   absl::Status Follow(const SubscriptionFilter& filter, const EventFn& on_event,
                       const std::atomic<bool>& stop) override {
     std::unique_ptr<Subscription> subscription = store_->Subscribe(filter);

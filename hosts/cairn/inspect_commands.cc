@@ -662,6 +662,44 @@ int PromoteCommand(CommandContext& context) {
   return kExitOk;
 }
 
+int MaintainCommand(CommandContext& context) {
+  StoreOptions store_flags;
+  po::options_description description("Flags");
+  description.add_options()("json", "print one JSON object");
+  AddStoreOptions(description, &store_flags);
+  po::variables_map variables;
+  if (auto done = ParseCommandLine(
+          context, "[--json]",
+          "Runs the storage plugin's maintenance now (retention as the site "
+          "file configures it, index checkpoints), as storage otherwise does "
+          "on its own schedule, and prints each change it made. With "
+          "--server, on the running server's store (the admin right).",
+          description, po::positional_options_description(), &variables)) {
+    return *done;
+  }
+  std::unique_ptr<StoreAccess> store;
+  if (auto done =
+          OpenStoreOrReport(context, store_flags, StoreUse::kRead, &store))
+    return *done;
+  absl::StatusOr<std::vector<std::string>> changes = store->Maintain();
+  if (!changes.ok()) return ReportError(context, changes.status());
+  if (variables.count("json")) {
+    *context.out << Dump(Json{{"store", store->Describe()},
+                              {"changes", *changes}})
+                 << "\n";
+    return kExitOk;
+  }
+  for (const std::string& change : *changes) {
+    *context.out << change << "\n";
+  }
+  *context.out << "maintained " << store->Describe() << ": "
+               << (changes->empty()
+                       ? std::string("nothing to do")
+                       : absl::StrCat(changes->size(), " change(s)"))
+               << "\n";
+  return kExitOk;
+}
+
 int ClusterCommand(CommandContext& context) {
   StoreOptions store_flags;
   std::string action;

@@ -92,6 +92,11 @@ class RemoteStoreAccess : public StoreAccess {
 
   absl::StatusOr<uint32_t> RotateKey() override { return client_->RotateKey(); }
 
+  // Removing many segments takes a while: no request timeout.
+  absl::StatusOr<std::vector<std::string>> Maintain() override {
+    return client_->Maintain(std::chrono::hours(24));
+  }
+
   absl::Status Follow(const SubscriptionFilter& filter, const EventFn& on_event,
                       const std::atomic<bool>& stop) override {
     absl::StatusOr<std::unique_ptr<RemoteSubscription>> subscription =

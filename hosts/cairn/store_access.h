@@ -73,6 +73,10 @@ class StoreAccess {
   // through a server, its rotate_key request, which needs the admin right):
   // the new key's id.
   virtual absl::StatusOr<uint32_t> RotateKey() = 0;
+  // Runs the storage's maintenance now (Store::Maintain; through a server,
+  // its maintain request, which needs the admin right): what it changed, a
+  // line each.
+  virtual absl::StatusOr<std::vector<std::string>> Maintain() = 0;
 
   // Delivers the events `filter` selects after filter.after, first those
   // already stored, then live ones as they commit, until on_event returns

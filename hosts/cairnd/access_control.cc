@@ -255,6 +255,9 @@ Requirement RequirementFor(const v1::Request& request) {
       return Need(Scope::kEveryStream, Right::kAdmin, "verify");
     case v1::Request::kRotateKey:
       return Need(Scope::kEveryStream, Right::kAdmin, "rotate_key");
+    // Retention may remove the events of every stream.
+    case v1::Request::kMaintain:
+      return Need(Scope::kEveryStream, Right::kAdmin, "maintain");
     case v1::Request::kHello:
       return Need(Scope::kNone, Right::kNone, "hello");
     case v1::Request::kCredit:

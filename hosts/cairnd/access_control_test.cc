@@ -146,6 +146,10 @@ TEST(RequirementFor, EveryRequestTypeMapsToARight) {
   request.mutable_rotate_key();
   EXPECT_EQ(RequirementFor(request).right, Right::kAdmin);
   EXPECT_EQ(RequirementFor(request).scope, Scope::kEveryStream);
+  request.mutable_maintain();
+  EXPECT_EQ(RequirementFor(request).right, Right::kAdmin);
+  EXPECT_EQ(RequirementFor(request).scope, Scope::kEveryStream);
+  EXPECT_STREQ(RequirementFor(request).operation, "maintain");
   request.mutable_save_snapshot()->mutable_snapshot()->set_stream("s");
   EXPECT_EQ(RequirementFor(request).right, Right::kWrite);
   request.mutable_delete_snapshots()->set_stream("s");

@@ -220,6 +220,16 @@ void RequestExecutor::ExecuteAdmitted(const v1::Request& request,
       }
       break;
     }
+    case v1::Request::kMaintain: {
+      absl::StatusOr<std::vector<std::string>> changes = store_->Maintain();
+      if (!SetError(changes.status(), response)) {
+        auto* body = response->mutable_maintain();
+        for (std::string& change : *changes) {
+          body->add_changes(std::move(change));
+        }
+      }
+      break;
+    }
     case v1::Request::kFlush: {
       const auto start = Clock::now();
       const absl::Status flushed = store_->Flush();

@@ -22,8 +22,9 @@ namespace cairn::cairnd {
 inline constexpr char kServerVersion[] = "0.1.0";
 // The cairn.v1 minor version this server speaks (client.proto,
 // ProtocolVersion): 1 adds backup_begin and read_log, 2 the append's
-// epoch, 3 its `repeated`, 4 verify, rotate_key and server_info's log.
-inline constexpr uint32_t kProtocolMinor = 4;
+// epoch, 3 its `repeated`, 4 verify, rotate_key and server_info's log,
+// 5 maintain.
+inline constexpr uint32_t kProtocolMinor = 5;
 
 class RequestExecutor {
  public:

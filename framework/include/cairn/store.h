@@ -288,6 +288,12 @@ class Store {
   // under older keys keep opening. Returns the new key id. Fails with
   // Unsupported if the cipher cannot rotate.
   absl::StatusOr<uint32_t> RotateKey();
+  // `cairn maintain`: runs the storage's maintenance now (retention as the
+  // site configured it, index checkpoints; cairn_storage_api::maintain) and
+  // returns one line per change it made, none when there was nothing to do.
+  // Unsupported, naming the plugin, if storage has no maintenance. Runs
+  // beside appends and reads.
+  absl::StatusOr<std::vector<std::string>> Maintain();
   // Storage and replication counters, prefixed "storage." / "replication.";
   // with host_commit() also the Store's own: "store.acknowledged" (end of
   // the acknowledged prefix), "store.committed" (what it set),

@@ -520,6 +520,10 @@ typedef void (*cairn_stat_fn)(void* context, const char* name, double value);
  * checksum mismatch". */
 typedef void (*cairn_problem_fn)(void* context, const char* description);
 
+/* One change maintain made, e.g. "removed segment 00000001.log (positions
+ * 1-1180, 268435456 bytes)". */
+typedef void (*cairn_change_fn)(void* context, const char* description);
+
 /* Host-defined storage option keys (CAIRN_OPT_HOST_DEFINED; see open). */
 #define CAIRN_STORAGE_OPTION_PATH "path"
 #define CAIRN_STORAGE_OPTION_CREATE "create"
@@ -759,6 +763,20 @@ typedef struct cairn_storage_api {
    * truncates after it: that is where the two logs diverge. */
   cairn_status (*epoch_end)(cairn_storage* storage, uint64_t epoch,
                             uint64_t* position, cairn_error* error);
+
+  /* ---- Maintenance ---- */
+
+  /* Runs now, on the calling thread, the maintenance the storage otherwise
+   * runs on its own schedule (retention removing what its options let go,
+   * index checkpoints, ...) and returns when it is done. Reports each
+   * change it made through on_change, one line each (nothing when there
+   * was nothing to do). Never removes what its options keep: with no
+   * retention configured, every record stays readable. Any thread, beside
+   * appends and reads; concurrent calls are serialised by the storage.
+   * NULL: the storage has no maintenance to run (the host answers
+   * CAIRN_E_UNSUPPORTED). */
+  cairn_status (*maintain)(cairn_storage* storage, cairn_change_fn on_change,
+                           void* context, cairn_error* error);
   uint64_t (*added_in_2_1)(cairn_storage* instance); /* 2.1 */
 } cairn_storage_api;
 

@@ -646,6 +646,22 @@ absl::StatusOr<uint32_t> Client::RotateKey() {
   return response->rotate_key().key_id();
 }
 
+absl::StatusOr<std::vector<std::string>> Client::Maintain(
+    std::chrono::milliseconds timeout) {
+  if (absl::Status s = NeedMinor(5, "maintain"); !s.ok()) return s;
+  v1::Request request;
+  request.mutable_maintain();
+  auto response = Await(Call(std::move(request)), timeout);
+  if (!response.ok()) return response.status();
+  if (!response->has_maintain()) {
+    return absl::DataLossError(absl::StrCat(
+        "cairnd at ", impl_->name, " answered maintain without its body"));
+  }
+  auto& changes = *response->mutable_maintain()->mutable_changes();
+  return std::vector<std::string>(std::make_move_iterator(changes.begin()),
+                                  std::make_move_iterator(changes.end()));
+}
+
 absl::Status Client::RestoreBegin(uint64_t last_position) {
   if (impl_->hello.protocol_minor() < 1) {
     return absl::UnimplementedError(absl::StrCat(

@@ -212,6 +212,7 @@ std::optional<RequestError> CheckRequest(const v1::Request& request,
     case v1::Request::kRestoreEnd:
     case v1::Request::kVerify:
     case v1::Request::kRotateKey:
+    case v1::Request::kMaintain:
       return std::nullopt;
     case v1::Request::BODY_NOT_SET:
       break;
@@ -258,6 +259,8 @@ const char* RequestName(const v1::Request& request) {
       return "verify";
     case v1::Request::kRotateKey:
       return "rotate_key";
+    case v1::Request::kMaintain:
+      return "maintain";
     case v1::Request::BODY_NOT_SET: break;
   }
   return "unknown";

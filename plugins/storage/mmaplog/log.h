@@ -115,6 +115,9 @@ struct LogOptions {
   // Where the background thread reports what it could not do (a checkpoint
   // or a removal that failed); null: nowhere. Called from that thread.
   std::function<void(const std::string&)> warn;
+  // Where the background thread reports what it removed (a segment
+  // retention let go), a line each; null: nowhere. Called from that thread.
+  std::function<void(const std::string&)> info;
   FileSystem* fs = nullptr;              // null: FileSystem::Default()
   // For tests: called by the upgrade of a store's deletes.log and
   // snapshots/ (Log::UpgradeLegacyFiles) after each step, named; an error
@@ -381,8 +384,13 @@ class Log {
   }
 
   // Runs one retention pass and one checkpoint now, on the caller's thread,
-  // as the background thread does after a rotation (for tests and tools).
-  absl::Status RunMaintenance();
+  // as the background thread does after a rotation (the storage's maintain,
+  // tests and tools). Reports each segment removed, and with
+  // `report_checkpoint` a checkpoint written, through `on_change`, one line
+  // each.
+  absl::Status RunMaintenance(
+      const std::function<void(const std::string&)>& on_change = nullptr,
+      bool report_checkpoint = true);
 
   const RecoveryReport& recovery() const { return recovery_; }
   const LogOptions& options() const { return options_; }

@@ -100,6 +100,9 @@ class MmapLogStorage : public sdk::Storage {
     lo.warn = [path = lo.path](const std::string& m) {
       sdk::LogWarn("mmaplog " + path + ": " + m);
     };
+    lo.info = [path = lo.path](const std::string& m) {
+      sdk::LogInfo("mmaplog " + path + ": " + m);
+    };
     auto log = Log::Open(lo);
     if (!log.ok()) return ToSdk(log.status());
     auto storage = std::make_unique<MmapLogStorage>();
@@ -272,6 +275,11 @@ class MmapLogStorage : public sdk::Storage {
     }
     return ToSdk(
         log_->TruncateAfter(position, (flags & CAIRN_TRUNCATE_COMMITTED) != 0));
+  }
+  sdk::Status Maintain(cairn_change_fn fn, void* context) override {
+    return ToSdk(log_->RunMaintenance([&](const std::string& change) {
+      if (fn != nullptr) fn(context, change.c_str());
+    }));
   }
   sdk::Status Verify(cairn_problem_fn fn, void* context) override {
     uint64_t problems = 0;

@@ -132,7 +132,7 @@ void Log::MaintenanceLoop() {
       std::lock_guard<std::mutex> lk(maintenance_wake_mu_);
       seen = maintenance_requests_;
     }
-    absl::Status s = RunMaintenance();
+    absl::Status s = RunMaintenance(options_.info, /*report_checkpoint=*/false);
     if (!s.ok() && options_.warn) {
       options_.warn("background maintenance (retention, index checkpoint): " +
                     std::string(s.message()) +
@@ -141,17 +141,48 @@ void Log::MaintenanceLoop() {
   }
 }
 
-absl::Status Log::RunMaintenance() {
+// The option's value as a site writes it ("deleted", "bytes:1073741824").
+static std::string RetentionText(const LogOptions& options) {
+  switch (options.retention) {
+    case RetentionMode::kDeleted:
+      return "deleted";
+    case RetentionMode::kBytes:
+      return "bytes:" + std::to_string(options.retention_bytes);
+    default:
+      return "none";
+  }
+}
+
+absl::Status Log::RunMaintenance(
+    const std::function<void(const std::string&)>& on_change,
+    bool report_checkpoint) {
   std::lock_guard<std::mutex> lk(maintenance_mu_);
   if (failed_.load(std::memory_order_acquire)) return absl::OkStatus();
   if (options_.retention != RetentionMode::kNone) {
     for (;;) {
+      const uint64_t number = first_segment_.load(std::memory_order_acquire);
+      const uint64_t first = FirstPosition();
+      const Segment* seg = SegmentAt(number);
+      const uint64_t bytes = seg != nullptr ? seg->size : 0;
       auto removed = RemoveOldestSegment();
       if (!removed.ok()) return removed.status();
       if (!*removed) break;
+      if (on_change) {
+        on_change("removed segment " + SegmentFileName(number) +
+                  " (positions " + std::to_string(first) + "-" +
+                  std::to_string(FirstPosition() - 1) + ", " +
+                  std::to_string(bytes) + " bytes; retention " +
+                  RetentionText(options_) + ")");
+      }
     }
   }
-  return WriteCheckpoint(/*closing=*/false);
+  const uint64_t checkpoints = checkpoints_written_.load();
+  absl::Status s = WriteCheckpoint(/*closing=*/false);
+  if (s.ok() && on_change && report_checkpoint &&
+      checkpoints_written_.load() != checkpoints) {
+    on_change("wrote an index checkpoint");
+  }
+  return s;
 }
 
 bool Log::SegmentRemovable(Segment* seg, uint64_t last) const {

@@ -1,10 +1,15 @@
 // Retention by whole segments and the periodic index checkpoint.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "log.h"
 #include "record.h"
@@ -254,6 +259,58 @@ TEST(MmapLogRetention, BytesCountsEachSegmentAtItsOwnSize) {
     EXPECT_LE(Stat(**log, "segments"), 2);
     EXPECT_GT((*log)->FirstPosition(), 1u);
     ExpectContiguousFromFirstPosition(**log);
+  }
+}
+
+// Every segment retention removes is reported once, with its file, its
+// positions and its size: by RunMaintenance's caller (the storage's
+// maintain) when that pass removes it, else by the background pass (the
+// open's, here) through LogOptions::info. A pass with nothing to remove
+// reports no removal.
+TEST(MmapLogRetention, EachRemovedSegmentIsReportedOnceWithItsPositions) {
+  ScratchDir dir;
+  {
+    auto log = Log::Open(Options(dir.path()));
+    ASSERT_TRUE(log.ok());
+    AppendN(**log, "s", 400);
+    ASSERT_TRUE((*log)->Flush().ok());
+  }
+  std::mutex mu;
+  std::vector<std::string> lines;
+  LogOptions o = Options(dir.path(), RetentionMode::kBytes, 3 * kSegment);
+  o.info = [&](const std::string& line) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.push_back(line);
+  };
+  auto log = Log::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status();
+  auto collect = [&](const std::string& line) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.push_back(line);
+  };
+  ASSERT_TRUE((*log)->RunMaintenance(collect).ok());
+  const double removed = Stat(**log, "segments_removed_total");
+  ASSERT_GE(removed, 2);
+  std::vector<std::string> removals;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const std::string& line : lines) {
+      if (line.rfind("removed segment ", 0) == 0) removals.push_back(line);
+    }
+    lines.clear();
+  }
+  ASSERT_EQ(removals.size(), static_cast<size_t>(removed));
+  std::sort(removals.begin(), removals.end());
+  EXPECT_EQ(removals[0].rfind("removed segment 00000001.log (positions 1-", 0),
+            0u)
+      << removals[0];
+  EXPECT_NE(removals[0].find(absl::StrCat(
+                ", ", kSegment, " bytes; retention bytes:", 3 * kSegment, ")")),
+            std::string::npos)
+      << removals[0];
+  ASSERT_TRUE((*log)->RunMaintenance(collect).ok());
+  for (const std::string& line : lines) {
+    EXPECT_EQ(line.rfind("removed", 0), std::string::npos) << line;
   }
 }
 

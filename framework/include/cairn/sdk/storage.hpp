@@ -414,6 +414,12 @@ class Storage {
   virtual Status EpochEnd(uint64_t, uint64_t*) {
     return Unsupported("epochs are not supported by this plugin");
   }
+
+  // Runs the plugin's maintenance now (plugin.h, maintain), reporting each
+  // change through `change(context, description)`.
+  virtual Status Maintain(cairn_change_fn, void*) {
+    return Unsupported("this plugin has no maintenance to run");
+  }
 };
 
 // Builds the C function table for a Storage subclass.
@@ -619,6 +625,11 @@ struct StorageAdapter {
     });
   }
 
+  static cairn_status Maintain(cairn_storage* s, cairn_change_fn fn, void* ctx,
+                               cairn_error* error) {
+    return Guard(error, [&] { return Self(s)->Maintain(fn, ctx); });
+  }
+
   static const cairn_storage_api* Table() {
     static const cairn_storage_api table = {sizeof(cairn_storage_api),
                                             &Open,
@@ -646,7 +657,8 @@ struct StorageAdapter {
                                             &SetCommitted,
                                             &TruncateAfter,
                                             &BeginEpoch,
-                                            &EpochEnd};
+                                            &EpochEnd,
+                                            &Maintain};
     return &table;
   }
 };

@@ -213,6 +213,11 @@ class Client {
   // Makes a fresh key of the server's cipher active (protocol minor 4; the
   // admin right; RotateKeyRequest) and returns its id.
   absl::StatusOr<uint32_t> RotateKey();
+  // Runs the server's storage maintenance now (protocol minor 5; the admin
+  // right; MaintainRequest) and returns what it changed, a line each.
+  // `timeout` 0: the client's request timeout.
+  absl::StatusOr<std::vector<std::string>> Maintain(
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
   // What the server said in hello (limits, version).
   const v1::HelloResponse& hello() const;
   // Sends any request (request_id is assigned) and returns the response; an
