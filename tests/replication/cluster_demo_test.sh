@@ -15,9 +15,15 @@ if ! command -v etcd >/dev/null; then
   echo "cluster_demo_test: etcd is not installed (scripts/packages.txt has etcd-server)" >&2
   exit 1
 fi
-# A base whose 15 ports (3 nodes x 3, 3 etcd members x 2) are all free.
+# A base whose 15 ports (3 nodes x 3, 3 etcd members x 2) are all free,
+# in 10000-19905: below the ephemeral range (32768 and up here), where an
+# outgoing connection of a test running beside this one can take a port
+# between this check and the node's bind (a CI run failed so: "cannot
+# listen on 127.0.0.1:35780: bind: Address already in use"), and below
+# fault-run's default FAULT_PORTS (20000-31999). A port is only checked
+# free here, not held, until its process binds it.
 for _ in $(seq 50); do
-  base=$((30000 + RANDOM % 20000))
+  base=$((10000 + RANDOM % 9800))
   busy=0
   for p in $base $((base + 1)) $((base + 2)) $((base + 10)) $((base + 11)) $((base + 12)) \
     $((base + 20)) $((base + 21)) $((base + 22)) $((base + 100)) $((base + 101)) \
