@@ -19,10 +19,11 @@
 // A relative path in a site file ([store] path, [store] plugin-dirs, and the
 // host keys a host names as paths, e.g. cairnd's [tls] cert-file) is taken
 // relative to the site file's folder, not the process's current folder; a
-// path given by a flag or an override keeps the current folder. So does a
-// plugin option the plugin describes as CAIRN_OPT_PATH ([cipher] keyring,
-// [codec] dictionary): the file's folder is kept beside it (option_dirs) and
-// Store::Open resolves it once the plugin's descriptor says it is a path.
+// path given by a flag or an override keeps the current folder. A plugin
+// option the plugin describes as CAIRN_OPT_PATH ([cipher] keyring, [codec]
+// dictionary) is taken from the site file's folder too: the folder is kept
+// beside the value (option_dirs), and Store::Open resolves it once the
+// plugin's descriptor says the option is a path.
 // Hosts may add sections of their own ([server], [http], ...) by declaring
 // them; any other section, or a key the chosen plugin does not accept, is an
 // error naming it.
