@@ -73,19 +73,35 @@ bool ForEachRecord(const Segment& seg, Fn&& fn) {
   }
 }
 
+// The option's words: ParseRetention reads them, RetentionText writes them.
+constexpr std::string_view kRetentionNone = "none";
+constexpr std::string_view kRetentionDeleted = "deleted";
+constexpr std::string_view kPrefix = "bytes:";  // then a size
+
+// The option's value as a site writes it ("deleted", "bytes:1073741824").
+std::string RetentionText(const LogOptions& options) {
+  switch (options.retention) {
+    case RetentionMode::kDeleted:
+      return std::string(kRetentionDeleted);
+    case RetentionMode::kBytes:
+      return std::string(kPrefix) + std::to_string(options.retention_bytes);
+    default:
+      return std::string(kRetentionNone);
+  }
+}
+
 }  // namespace
 
 absl::Status ParseRetention(std::string_view text, RetentionMode* mode,
                             uint64_t* bytes) {
-  if (text == "none") {
+  if (text == kRetentionNone) {
     *mode = RetentionMode::kNone;
     return absl::OkStatus();
   }
-  if (text == "deleted") {
+  if (text == kRetentionDeleted) {
     *mode = RetentionMode::kDeleted;
     return absl::OkStatus();
   }
-  constexpr std::string_view kPrefix = "bytes:";
   if (text.substr(0, kPrefix.size()) == kPrefix) {
     uint64_t size = 0;
     sdk::Status s = sdk::Options::ParseSize(
@@ -138,18 +154,6 @@ void Log::MaintenanceLoop() {
                     std::string(s.message()) +
                     "; it is retried after the next rotation");
     }
-  }
-}
-
-// The option's value as a site writes it ("deleted", "bytes:1073741824").
-static std::string RetentionText(const LogOptions& options) {
-  switch (options.retention) {
-    case RetentionMode::kDeleted:
-      return "deleted";
-    case RetentionMode::kBytes:
-      return "bytes:" + std::to_string(options.retention_bytes);
-    default:
-      return "none";
   }
 }
 
